@@ -1,0 +1,312 @@
+"""The host configuration: one TOML file, validated with every error naming its path.
+
+Layout (see docs/configuration.md for every key)::
+
+    mode = "backtest"                 # backtest | paper | live
+    timeframes = ["1m", "5m", "15m"]
+
+    [run]                             # journal, report directory, data file
+    [[instruments]]                   # symbol, venue (execution), data (feed), sizes, fees
+    [venues.<instance>]               # plugin = "<entry point>" (defaults to <instance>)
+    [analyzers.<instance>] / [filters.<instance>] / [exits.<instance>] / [notifiers.<instance>]
+    [strategy]                        # the composition of analyzer values into signals
+
+The table key names the instance and ``plugin`` the entry point, so one plugin can serve
+several instances. Filters and exits run in the order their tables appear.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tradewind._serde import structure
+from tradewind.errors import ConfigError, SecretNotSetError
+from tradewind.loader import PluginHost, PluginRequest, load_host
+from tradewind.model import Instrument, InstrumentKind
+from tradewind.protocols import KINDS, SINGULAR
+from tradewind.secrets import Secret
+from tradewind.timeframes import parse_timeframe
+
+
+class Mode(enum.Enum):
+    """Where orders go and where time comes from."""
+
+    BACKTEST = "backtest"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+@attrs.frozen(kw_only=True)
+class RunSection:
+    """``[run]``: where the run writes and what it reads."""
+
+    journal: str = "tradewind-journal.duckdb"
+    report_dir: str = "reports"
+    #: Optional start/end bounds for backtests (ISO dates or datetimes, UTC).
+    start: str | None = None
+    end: str | None = None
+    #: Ticks per replay batch in paper mode pacing.
+    paper_speed: float = 1.0
+
+
+@attrs.frozen(kw_only=True)
+class InstrumentSection:
+    """``[[instruments]]``: one traded instrument."""
+
+    symbol: str
+    venue: str
+    data: str | None = None
+    kind: InstrumentKind = InstrumentKind.SPOT
+    tick_size: Decimal = Decimal("0.01")
+    lot_size: Decimal = Decimal("0.001")
+    min_notional: Decimal = Decimal("0")
+    maker_fee: Decimal = Decimal("0")
+    taker_fee: Decimal = Decimal("0")
+
+    def to_instrument(self) -> Instrument:
+        """The domain Instrument this section describes."""
+        return Instrument(
+            venue=self.venue, symbol=self.symbol, kind=self.kind, tick_size=self.tick_size,
+            lot_size=self.lot_size, min_notional=self.min_notional, maker_fee=self.maker_fee,
+            taker_fee=self.taker_fee,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """One comparison of an analyzer value, e.g. ``orderflow.imbalance_1m > 2.0``."""
+
+    value: str
+    op: str
+    threshold: float
+
+    def __attrs_post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"op must be one of {', '.join(_OPS)}, got {self.op!r}")
+        if "." not in self.value:
+            raise ValueError(f"value must be '<analyzer instance>.<output>', got {self.value!r}")
+
+
+_OPS = (">", ">=", "<", "<=")
+
+
+@attrs.frozen(kw_only=True)
+class StrategySection:
+    """``[strategy]``: rules over analyzer values that produce long and short signals.
+
+    A signal fires on the close of a ``timeframe`` candle when every rule of ``long`` (or
+    ``short``) holds; the stop sits ``stop_pct`` from entry; ``risk_pct`` of equity is risked.
+    """
+
+    timeframe: str = "1m"
+    long: list[Rule] = attrs.Factory(list)
+    short: list[Rule] = attrs.Factory(list)
+    stop_pct: float = 0.005
+    risk_pct: float = 0.01
+    max_notional: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PluginInstance:
+    """One configured plugin instance: ``[<kind>.<key>]`` using entry point ``plugin``."""
+
+    kind: str
+    key: str
+    plugin: str
+    options: Mapping[str, Any]
+    config: Any = None
+
+    @property
+    def config_key(self) -> str:
+        """How a user finds it in the file: ``[venues.binance]``."""
+        return f"[{self.kind}.{self.key}]"
+
+
+@attrs.frozen(kw_only=True)
+class _CoreSection:
+    mode: Mode
+    timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    run: RunSection = attrs.Factory(RunSection)
+    instruments: list[InstrumentSection] = attrs.Factory(list)
+    strategy: StrategySection = attrs.Factory(StrategySection)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A validated configuration, with each plugin instance's options structured."""
+
+    path: Path
+    mode: Mode
+    timeframes_ns: tuple[int, ...]
+    run: RunSection
+    instruments: tuple[InstrumentSection, ...]
+    strategy: StrategySection
+    plugins: Mapping[str, Mapping[str, PluginInstance]]
+    host: PluginHost = attrs.field(eq=False, repr=False)
+
+    def instances(self, kind: str) -> Mapping[str, PluginInstance]:
+        """Instances of ``kind`` in config order."""
+        return self.plugins.get(kind, {})
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.path.parent / p)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; errors name the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+
+
+def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInstance]:
+    """The plugin instances a raw config declares, before their plugins are loaded."""
+    found: list[PluginInstance] = []
+    for kind in KINDS:
+        section = raw.get(kind, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"expected a table of {kind} instances @ $.{kind}")
+        for key, options in section.items():
+            if not isinstance(options, dict):
+                raise ConfigError(
+                    f"expected a table [{kind}.{key}] for the {SINGULAR[kind]} instance @ "
+                    f"$.{kind}.{key}"
+                )
+            options = dict(options)
+            plugin = options.pop("plugin", key)
+            if not isinstance(plugin, str) or not plugin:
+                raise ConfigError(f"plugin must be an entry-point name @ $.{kind}.{key}.plugin")
+            enabled = options.pop("enabled", True)
+            if enabled is False:
+                found.append(PluginInstance(kind=kind, key=key, plugin=plugin, options={"enabled": False}))
+                continue
+            found.append(PluginInstance(kind=kind, key=key, plugin=plugin, options=options))
+    return found
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and resolve a config file: loads the plugins it enables."""
+    path = Path(path)
+    raw = read_toml(path)
+    core_raw = {k: v for k, v in raw.items() if k not in KINDS}
+    core = structure(core_raw, _CoreSection)
+    timeframes = []
+    for i, tf in enumerate(core.timeframes):
+        try:
+            timeframes.append(parse_timeframe(tf))
+        except ValueError as exc:
+            raise ConfigError(f"{exc} @ $.timeframes[{i}]") from None
+    try:
+        parse_timeframe(core.strategy.timeframe)
+    except ValueError as exc:
+        raise ConfigError(f"{exc} @ $.strategy.timeframe") from None
+
+    declared = plugin_requests(raw, path.name)
+    from tradewind.builtins import ESSENTIAL
+
+    for inst in declared:
+        if (inst.kind, inst.plugin) in ESSENTIAL and inst.options.get("enabled") is False:
+            raise ConfigError(
+                f"{SINGULAR[inst.kind]} '{inst.plugin}' is essential and cannot be disabled "
+                f"@ $.{inst.kind}.{inst.key}.enabled"
+            )
+    active = [i for i in declared if i.options.get("enabled", True) is not False]
+    host = load_host(
+        [PluginRequest(kind=i.kind, name=i.plugin, config_key=i.config_key) for i in active],
+        config_name=path.name,
+    )
+    plugins: dict[str, dict[str, PluginInstance]] = {kind: {} for kind in KINDS}
+    for inst in active:
+        cls = host.plugin_class(inst.kind, inst.plugin)
+        cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
+        plugins[inst.kind][inst.key] = attrs.evolve(inst, config=cfg)
+    # Essential plugins the file does not mention still run, with their defaults.
+    for kind, name in ESSENTIAL:
+        if not any(i.plugin == name for i in plugins[kind].values()):
+            cls = host.plugin_class(kind, name)
+            plugins[kind][name] = PluginInstance(
+                kind=kind, key=name, plugin=name, options={},
+                config=cls.config_class(),  # type: ignore[attr-defined]
+            )
+
+    _check_references(core, plugins)
+    return Config(
+        path=path,
+        mode=core.mode,
+        timeframes_ns=tuple(sorted(set(timeframes))),
+        run=core.run,
+        instruments=tuple(core.instruments),
+        strategy=core.strategy,
+        plugins=plugins,
+        host=host,
+    )
+
+
+def _check_secrets(cfg: Any, path: str, environ: Mapping[str, str] | None) -> None:
+    if not attrs.has(type(cfg)):
+        return
+    for field in attrs.fields(type(cfg)):
+        value = getattr(cfg, field.name)
+        where = f"{path}.{field.name}"
+        if isinstance(value, Secret):
+            if not value.is_set(environ):
+                raise SecretNotSetError(
+                    f"secret env:{value.env_name} is not set: export {value.env_name} before "
+                    f"starting the host @ {where}"
+                )
+        elif attrs.has(type(value)):
+            _check_secrets(value, where, environ)
+
+
+def _check_references(core: _CoreSection, plugins: Mapping[str, Mapping[str, PluginInstance]]) -> None:
+    venues = plugins["venues"]
+    for i, inst in enumerate(core.instruments):
+        for field in ("venue", "data"):
+            ref = getattr(inst, field)
+            if ref is not None and ref not in venues:
+                have = ", ".join(venues) or "none"
+                raise ConfigError(
+                    f"instrument {inst.symbol} names venue instance '{ref}' but no [venues.{ref}] "
+                    f"table exists (configured venues: {have}) @ $.instruments[{i}].{field}"
+                )
+    analyzers = plugins["analyzers"]
+    for side in ("long", "short"):
+        for j, rule in enumerate(getattr(core.strategy, side)):
+            instance = rule.value.split(".", 1)[0]
+            if instance not in analyzers:
+                have = ", ".join(analyzers) or "none"
+                raise ConfigError(
+                    f"rule reads analyzer instance '{instance}' but no [analyzers.{instance}] "
+                    f"table exists (configured analyzers: {have}) @ $.strategy.{side}[{j}].value"
+                )
+
+
+def secrets_in(values: Sequence[Any]) -> list[Secret]:
+    """Every Secret in the given config objects (for redaction)."""
+    out: list[Secret] = []
+    for cfg in values:
+        if attrs.has(type(cfg)):
+            for field in attrs.fields(type(cfg)):
+                v = getattr(cfg, field.name)
+                if isinstance(v, Secret):
+                    out.append(v)
+                elif attrs.has(type(v)):
+                    out.extend(secrets_in([v]))
+    return out

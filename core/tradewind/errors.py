@@ -1,0 +1,69 @@
+"""The exception hierarchy of tradewind.
+
+Every error the host raises for a user mistake is a :class:`TradewindError`; the CLI prints its
+message as one line and exits with its ``exit_code``. Messages name what was wrong and where.
+"""
+
+from __future__ import annotations
+
+
+class TradewindError(Exception):
+    """Base class of every error tradewind reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(TradewindError):
+    """A configuration file is malformed, has unknown keys or wrong types."""
+
+    exit_code = 2
+
+
+class SecretNotSetError(ConfigError):
+    """An ``env:NAME`` secret reference names an environment variable that is not set."""
+
+
+class PluginError(TradewindError):
+    """A plugin could not be found, imported, registered or validated."""
+
+    exit_code = 3
+
+
+class PluginNotInstalledError(PluginError):
+    """The config enables a plugin name that no installed distribution provides."""
+
+
+class PluginImportError(PluginError):
+    """A plugin's module raised while it was imported."""
+
+
+class DuplicatePluginError(PluginError):
+    """Two plugins claim the same name within one kind."""
+
+
+class PluginBlockedError(PluginError):
+    """The config enables a plugin that TRADEWIND_BLOCK_PLUGINS blocks."""
+
+
+class DataError(TradewindError):
+    """Market data could not be read or is unusable."""
+
+    exit_code = 4
+
+
+class VenueError(TradewindError):
+    """A venue call failed."""
+
+    exit_code = 5
+
+
+class OrderRejectedError(VenueError):
+    """The venue rejected an order."""
+
+
+class VenueTimeoutError(VenueError):
+    """A venue call did not answer in time; the outcome is unknown."""
+
+
+class VenueUnavailableError(VenueError):
+    """The venue cannot be reached (disconnected, circuit open)."""

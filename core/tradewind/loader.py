@@ -1,0 +1,258 @@
+"""Plugin discovery and loading: entry points → stevedore → one pluggy PluginManager.
+
+Only the plugin names a config enables are imported. Names are checked against the installed
+entry points before anything is imported, so a typo fails fast with the list of what is
+installed and the pip command that fixes it.
+
+Environment variables:
+
+``TRADEWIND_TRACE_HOOKS=1``
+    Log every hook call and its result (pluggy's tracing) to the ``tradewind.hooks`` logger.
+``TRADEWIND_BLOCK_PLUGINS=venues:ccxt,notifiers:slack``
+    Refuse to load the named plugins (``kind:name``, or a bare ``name`` for every kind). A config
+    that enables a blocked plugin is an error; essential plugins cannot be blocked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from typing import Any
+
+import attrs
+import pluggy
+from stevedore import NamedExtensionManager
+
+from tradewind import hookspecs
+from tradewind.errors import (
+    DuplicatePluginError,
+    PluginBlockedError,
+    PluginError,
+    PluginImportError,
+    PluginNotInstalledError,
+)
+from tradewind.protocols import DIST_PREFIX, KINDS, PROTOCOL_BY_KIND, SINGULAR
+from tradewind.registry import Registry
+
+log = logging.getLogger("tradewind.loader")
+hook_log = logging.getLogger("tradewind.hooks")
+
+GROUP_PREFIX = "tradewind."
+TRACE_ENV = "TRADEWIND_TRACE_HOOKS"
+BLOCK_ENV = "TRADEWIND_BLOCK_PLUGINS"
+
+
+@attrs.frozen(kw_only=True)
+class PluginRequest:
+    """One plugin the config enables: its kind, entry-point name and where the config says so."""
+
+    kind: str
+    name: str
+    config_key: str  # e.g. "[venues.binance]"
+
+
+@attrs.frozen(kw_only=True)
+class InstalledPlugin:
+    """An installed entry point, described without importing it."""
+
+    kind: str
+    name: str
+    distribution: str
+    version: str
+    value: str
+    entry_point: metadata.EntryPoint = attrs.field(eq=False, repr=False)
+
+
+def installed_entry_points(kind: str) -> list[InstalledPlugin]:
+    """Every entry point of ``kind``'s group, with its distribution, sorted by name."""
+    found: list[InstalledPlugin] = []
+    seen: set[tuple[str, str, str]] = set()
+    for ep in metadata.entry_points(group=GROUP_PREFIX + kind):
+        dist = ep.dist
+        dist_name = dist.metadata["Name"] if dist is not None else "?"
+        version = dist.version if dist is not None else "?"
+        key = (ep.name, dist_name, ep.value)
+        # The same distribution can be visible twice on sys.path (e.g. an editable install
+        # beside a build dir); that is one plugin, not a conflict.
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(
+            InstalledPlugin(
+                kind=kind, name=ep.name, distribution=dist_name, version=version,
+                value=ep.value, entry_point=ep,
+            )
+        )
+    return sorted(found, key=lambda p: (p.name, p.distribution))
+
+
+def blocked_plugins(environ: Mapping[str, str] | None = None) -> set[str]:
+    """Parse TRADEWIND_BLOCK_PLUGINS into ``{"kind:name" | "name"}``."""
+    raw = (environ if environ is not None else os.environ).get(BLOCK_ENV, "")
+    return {item.strip() for item in raw.split(",") if item.strip()}
+
+
+def _is_blocked(kind: str, name: str, blocked: set[str]) -> bool:
+    return f"{kind}:{name}" in blocked or name in blocked
+
+
+def essential_names(kind: str) -> list[str]:
+    """Names of the core's essential plugins of ``kind`` (loaded whatever the config says)."""
+    from tradewind.builtins import ESSENTIAL
+
+    return [name for k, name in ESSENTIAL if k == kind]
+
+
+class PluginHost:
+    """The loaded plugins of one host: the pluggy manager and the filled registry."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("tradewind")
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self.loaded: dict[tuple[str, str], InstalledPlugin] = {}
+        if os.environ.get(TRACE_ENV, "").strip() not in ("", "0", "false", "no"):
+            self.pm.trace.root.setwriter(lambda msg: hook_log.info("%s", msg.rstrip()))
+            self.pm.enable_tracing()
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self, requests: Sequence[PluginRequest], *, config_name: str = "config") -> None:
+        """Import, register and validate the requested plugins plus the essential ones."""
+        blocked = blocked_plugins()
+        by_kind: dict[str, dict[str, PluginRequest]] = defaultdict(dict)
+        for req in requests:
+            by_kind[req.kind].setdefault(req.name, req)
+        for kind in KINDS:
+            for name in essential_names(kind):
+                if _is_blocked(kind, name, blocked):
+                    raise PluginBlockedError(
+                        f"{SINGULAR[kind]} '{name}' is essential and cannot be blocked; "
+                        f"remove it from {BLOCK_ENV}"
+                    )
+                by_kind[kind].setdefault(
+                    name, PluginRequest(kind=kind, name=name, config_key="(essential)")
+                )
+        for kind in KINDS:
+            wanted = by_kind.get(kind)
+            if wanted:
+                self._load_kind(kind, wanted, blocked, config_name)
+        self.pm.check_pending()
+        for kind in KINDS:
+            getattr(self.pm.hook, f"tradewind_register_{kind}")(registry=self.registry[kind])
+        for kind, wanted in by_kind.items():
+            for name, req in wanted.items():
+                if name not in self.registry[kind]:
+                    inst = self.loaded[(kind, name)]
+                    raise PluginError(
+                        f"{SINGULAR[kind]} '{name}' ({req.config_key} in {config_name}): "
+                        f"distribution {inst.distribution} loaded {inst.value} but it registered "
+                        f"no {SINGULAR[kind]} named '{name}' (it registered: "
+                        f"{', '.join(self.registry[kind]) or 'nothing'})"
+                    )
+
+    def _load_kind(
+        self, kind: str, wanted: Mapping[str, PluginRequest], blocked: set[str], config_name: str
+    ) -> None:
+        installed = installed_entry_points(kind)
+        by_name: dict[str, list[InstalledPlugin]] = defaultdict(list)
+        for plugin in installed:
+            by_name[plugin.name].append(plugin)
+        what = SINGULAR[kind]
+        for name, req in wanted.items():
+            where = f"{req.config_key} in {config_name}"
+            if _is_blocked(kind, name, blocked):
+                raise PluginBlockedError(
+                    f"{what} '{name}' ({where}) is blocked by {BLOCK_ENV}; "
+                    f"unset it or disable the plugin in the config"
+                )
+            if name not in by_name:
+                have = ", ".join(sorted(by_name)) or "none"
+                raise PluginNotInstalledError(
+                    f"{what} '{name}' ({where}) is not installed; installed {kind}: {have}. "
+                    f"Install it with: pip install {DIST_PREFIX[kind]}{name}"
+                )
+            claims = by_name[name]
+            if len(claims) > 1:
+                dists = " and ".join(f"{c.distribution} {c.version} ({c.value})" for c in claims)
+                raise DuplicatePluginError(
+                    f"{what} name '{name}' ({where}) is claimed by two distributions: {dists}; "
+                    f"uninstall one of them (pip uninstall {claims[-1].distribution})"
+                )
+
+        def on_failure(_mgr: Any, ep: metadata.EntryPoint, exc: BaseException) -> None:
+            req = wanted[ep.name]
+            inst = by_name[ep.name][0]
+            raise PluginImportError(
+                f"{what} '{ep.name}' ({req.config_key} in {config_name}) from distribution "
+                f"{inst.distribution} {inst.version} failed to import {ep.value}: "
+                f"{type(exc).__name__}: {exc}. Reinstall or upgrade it: "
+                f"pip install --upgrade {inst.distribution}"
+            ) from exc
+
+        def on_missing(names: Iterable[str]) -> None:  # pragma: no cover - checked above
+            raise PluginNotInstalledError(f"{kind}: not installed: {', '.join(names)}")
+
+        def on_conflict(_ns: str, name: str, exts: list[Any]) -> Any:
+            # Distinct distributions were refused above; the same entry point seen twice
+            # (an editable install on sys.path twice) is one plugin.
+            return exts[0]
+
+        mgr = NamedExtensionManager(
+            namespace=GROUP_PREFIX + kind,
+            names=list(wanted),
+            invoke_on_load=False,
+            name_order=True,
+            on_load_failure_callback=on_failure,
+            on_missing_entrypoints_callback=on_missing,
+            conflict_resolver=on_conflict,
+        )
+        for ext in mgr:
+            key = (kind, ext.name)
+            if key in self.loaded:
+                continue
+            self.pm.register(ext.plugin, name=f"{kind}:{ext.name}")
+            self.loaded[key] = by_name[ext.name][0]
+            log.debug("loaded %s:%s from %s", kind, ext.name, ext.entry_point.value)
+
+    # -- lookup ----------------------------------------------------------------------------
+    def plugin_class(self, kind: str, name: str) -> type:
+        """The registered class of ``kind`` under ``name``."""
+        return self.registry[kind].get(name)
+
+
+def load_host(requests: Sequence[PluginRequest], *, config_name: str = "config") -> PluginHost:
+    """A :class:`PluginHost` with ``requests`` (and the essential plugins) loaded."""
+    host = PluginHost()
+    host.load(requests, config_name=config_name)
+    return host
+
+
+def check_plugin_class(kind: str, cls: type) -> list[str]:
+    """Problems with ``cls`` as a plugin of ``kind`` (empty when it conforms)."""
+    problems = []
+    proto = PROTOCOL_BY_KIND[kind]
+    for attr in ("name", "config_class", "capabilities"):
+        if not hasattr(cls, attr):
+            problems.append(f"missing class attribute '{attr}'")
+    for meth in _protocol_methods(proto):
+        if not callable(getattr(cls, meth, None)):
+            problems.append(f"missing method '{meth}'")
+    return problems
+
+
+def _protocol_methods(proto: type) -> list[str]:
+    required = {
+        "venues": ["connect", "close", "instruments"],
+        "aggregators": ["quote", "swap", "close"],
+        "analyzers": ["on_candle", "values"],
+        "filters": ["check"],
+        "exits": ["on_ticks", "on_candle", "forget"],
+        "notifiers": ["start", "notify", "close"],
+    }
+    for kind, p in PROTOCOL_BY_KIND.items():
+        if p is proto:
+            return required[kind]
+    return []

@@ -1,0 +1,152 @@
+"""Typed events carried by the bus and written to the journal."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+from tradewind.model.market import Candle
+from tradewind.model.orders import Fill, Order, OrderReport
+from tradewind.model.portfolio import Position
+from tradewind.model.signals import Signal, Veto
+
+
+class Severity(enum.IntEnum):
+    """How urgently a human should hear about an event."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    CRITICAL = 50
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of every bus event. ``ts_ns`` is engine time, never the wall clock."""
+
+    ts_ns: int
+
+    severity = Severity.INFO
+
+
+@attrs.frozen(kw_only=True)
+class CandleClosed(Event):
+    """A candle of some timeframe closed."""
+
+    candle: Candle
+    severity = Severity.DEBUG
+
+
+@attrs.frozen(kw_only=True)
+class SignalEvent(Event):
+    """The strategy produced a signal."""
+
+    signal: Signal
+
+
+@attrs.frozen(kw_only=True)
+class VetoEvent(Event):
+    """A filter vetoed a signal."""
+
+    veto: Veto
+    severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
+class OrderSubmitted(Event):
+    """The order manager sent an order to a venue."""
+
+    order: Order
+
+
+@attrs.frozen(kw_only=True)
+class OrderUpdated(Event):
+    """A venue reported an order's new state."""
+
+    report: OrderReport
+
+
+@attrs.frozen(kw_only=True)
+class OrderFailed(Event):
+    """An order could not be placed."""
+
+    client_order_id: str
+    reason: str
+    severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class FillEvent(Event):
+    """A fill arrived."""
+
+    fill: Fill
+
+
+@attrs.frozen(kw_only=True)
+class PositionChanged(Event):
+    """A position changed after a fill."""
+
+    position: Position
+
+
+@attrs.frozen(kw_only=True)
+class PositionClosed(Event):
+    """A position went flat."""
+
+    position: Position
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class DataQuality(Event):
+    """Ticks were rejected by validation (counts per reason)."""
+
+    instrument: str
+    rejected: Mapping[str, int]
+    severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionLost(Event):
+    """A venue connection dropped."""
+
+    venue: str
+    reason: str
+    severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class CircuitBreaker(Event):
+    """A circuit breaker tripped or reset."""
+
+    name: str
+    tripped: bool
+    reason: str
+    severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class SystemError(Event):  # noqa: A001 - the name the design uses; shadows only in this module
+    """Something in the host failed: a subscriber raised, a plugin misbehaved."""
+
+    source: str
+    error: str
+    severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class RunStarted(Event):
+    """A run began."""
+
+    run_id: str
+    mode: str
+
+
+@attrs.frozen(kw_only=True)
+class RunFinished(Event):
+    """A run ended."""
+
+    run_id: str
+    summary: Mapping[str, float] = attrs.field(factory=dict)

@@ -1,0 +1,120 @@
+"""Orders, their states and fills."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import attrs
+
+
+class Side(enum.Enum):
+    """Order or position side."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buy, -1 for sell."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        """The other side."""
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(enum.Enum):
+    """How an order is priced."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(enum.Enum):
+    """How long an order rests. POST_ONLY rests as maker or is rejected."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    POST_ONLY = "post_only"
+
+
+class OrderStatus(enum.Enum):
+    """The order state machine's states."""
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when no further change can happen."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """An order request. ``client_order_id`` makes every submission idempotent."""
+
+    client_order_id: str
+    instrument: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    created_ts_ns: int = 0
+    tag: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValueError(f"order {self.client_order_id}: quantity must be positive")
+        if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and self.price is None:
+            raise ValueError(f"order {self.client_order_id}: {self.type.value} order needs price")
+        if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
+            raise ValueError(
+                f"order {self.client_order_id}: {self.type.value} order needs stop_price"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class OrderReport:
+    """A venue's statement of an order's state at one instant."""
+
+    client_order_id: str
+    instrument: str
+    status: OrderStatus
+    ts_ns: int
+    filled_quantity: Decimal = Decimal(0)
+    venue_order_id: str = ""
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Fill:
+    """An execution of (part of) an order. ``fee`` is in quote currency; positive is paid."""
+
+    client_order_id: str
+    instrument: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    ts_ns: int
+    liquidity: str = "taker"
+    trade_id: str = ""

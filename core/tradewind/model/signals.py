@@ -1,0 +1,45 @@
+"""What the strategy proposes and what risk filters say about it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import attrs
+
+from tradewind.model.orders import Side
+
+
+@attrs.frozen(kw_only=True)
+class Signal:
+    """A trade idea: side, entry, protective stop, score and the values that produced it."""
+
+    instrument: str
+    side: Side
+    entry: Decimal
+    stop: Decimal
+    score: float
+    ts_ns: int
+    reasons: Mapping[str, float] = attrs.field(factory=dict)
+    quantity: Decimal | None = None
+    intent: str = "open"  # "open" a position or "close" one (exits)
+
+
+@attrs.frozen(kw_only=True)
+class Veto:
+    """A filter's refusal of a signal, with the reason journaled."""
+
+    filter: str
+    reason: str
+    signal: Signal
+    ts_ns: int
+
+
+@attrs.frozen(kw_only=True)
+class ExitDecision:
+    """An exit monitor's verdict that a position must close, and why."""
+
+    monitor: str
+    reason: str
+    ts_ns: int
+    price: float

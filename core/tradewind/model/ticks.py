@@ -1,0 +1,123 @@
+"""Columnar batches of trade ticks: the unit market data travels in."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+#: Aggressor side codes in :attr:`TickBatch.side`.
+BUY: int = 1
+SELL: int = -1
+
+TICK_DTYPE = np.dtype(
+    [("ts_ns", np.int64), ("price", np.float64), ("size", np.float64), ("side", np.int8),
+     ("trade_id", np.int64)]
+)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class TickBatch:
+    """Trades of one instrument, as parallel numpy arrays sorted by ``ts_ns``.
+
+    ``side`` is the aggressor: +1 a buyer lifted the offer, -1 a seller hit the bid.
+    Batches are values: the arrays are made read-only on construction.
+    """
+
+    instrument: str
+    ts_ns: npt.NDArray[np.int64]
+    price: npt.NDArray[np.float64]
+    size: npt.NDArray[np.float64]
+    side: npt.NDArray[np.int8]
+    trade_id: npt.NDArray[np.int64]
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.ts_ns)
+        for name in ("price", "size", "side", "trade_id"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"TickBatch({self.instrument}): column {name} has "
+                    f"{len(getattr(self, name))} rows, ts_ns has {n}"
+                )
+        for name in ("ts_ns", "price", "size", "side", "trade_id"):
+            getattr(self, name).flags.writeable = False
+
+    @classmethod
+    def from_arrays(
+        cls,
+        instrument: str,
+        ts_ns: npt.ArrayLike,
+        price: npt.ArrayLike,
+        size: npt.ArrayLike,
+        side: npt.ArrayLike,
+        trade_id: npt.ArrayLike | None = None,
+    ) -> TickBatch:
+        """Build a batch, converting each column to its canonical dtype (copying only if needed)."""
+        ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
+        ids = (
+            np.arange(len(ts), dtype=np.int64)
+            if trade_id is None
+            else np.ascontiguousarray(trade_id, dtype=np.int64)
+        )
+        return cls(
+            instrument=instrument,
+            ts_ns=ts,
+            price=np.ascontiguousarray(price, dtype=np.float64),
+            size=np.ascontiguousarray(size, dtype=np.float64),
+            side=np.ascontiguousarray(side, dtype=np.int8),
+            trade_id=ids,
+        )
+
+    @classmethod
+    def empty(cls, instrument: str) -> TickBatch:
+        """A batch with no trades."""
+        return cls.from_arrays(instrument, [], [], [], [], [])
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    def slice(self, start: int, stop: int) -> TickBatch:
+        """Rows ``start:stop`` as a new batch (views, no copy)."""
+        return TickBatch(
+            instrument=self.instrument,
+            ts_ns=self.ts_ns[start:stop],
+            price=self.price[start:stop],
+            size=self.size[start:stop],
+            side=self.side[start:stop],
+            trade_id=self.trade_id[start:stop],
+        )
+
+    def split_at_ts(self, ts_ns: int) -> tuple[TickBatch, TickBatch]:
+        """Split into trades strictly before ``ts_ns`` and trades at or after it."""
+        i = int(np.searchsorted(self.ts_ns, ts_ns, side="left"))
+        return self.slice(0, i), self.slice(i, len(self))
+
+    @property
+    def first_ts(self) -> int:
+        """Timestamp of the first trade (ns)."""
+        return int(self.ts_ns[0])
+
+    @property
+    def last_ts(self) -> int:
+        """Timestamp of the last trade (ns)."""
+        return int(self.ts_ns[-1])
+
+    @property
+    def last_price(self) -> float:
+        """Price of the last trade."""
+        return float(self.price[-1])
+
+    @staticmethod
+    def concat(batches: list[TickBatch]) -> TickBatch:
+        """Concatenate batches of one instrument, in order."""
+        if not batches:
+            raise ValueError("TickBatch.concat needs at least one batch")
+        inst = batches[0].instrument
+        return TickBatch(
+            instrument=inst,
+            ts_ns=np.concatenate([b.ts_ns for b in batches]),
+            price=np.concatenate([b.price for b in batches]),
+            size=np.concatenate([b.size for b in batches]),
+            side=np.concatenate([b.side for b in batches]),
+            trade_id=np.concatenate([b.trade_id for b in batches]),
+        )

@@ -1,0 +1,270 @@
+"""The Protocol of each plugin kind: what the engine calls directly, off pluggy.
+
+pluggy is used for registration only (see :mod:`tradewind.hookspecs`). The engine holds plain
+references to plugin instances and calls their methods itself, so the tick path pays a Python
+method call, not a hook dispatch. Kinds that do I/O (venues, aggregators, notifiers) have async
+methods; kinds that only compute (analyzers, filters, exits) are synchronous because they sit on
+the hot path and never wait on anything.
+
+Every plugin class carries three class attributes:
+
+``name``
+    The plugin name, equal to its entry-point name and to ``plugin = "..."`` in config.
+``config_class``
+    An attrs class; the instance's config table is structured into it (unknown keys are errors).
+``capabilities``
+    A frozenset of strings the engine and the conformance suite read (e.g. ``"data"``,
+    ``"execution"``, ``"order:limit"``, ``"tif:post_only"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+
+from tradewind.model import (
+    Candle,
+    Event,
+    ExitDecision,
+    Fill,
+    Instrument,
+    Order,
+    OrderReport,
+    Position,
+    Signal,
+    TickBatch,
+    Veto,
+)
+
+KINDS: tuple[str, ...] = ("venues", "aggregators", "analyzers", "filters", "exits", "notifiers")
+
+#: Singular names, for messages ("venue 'x' is not installed").
+SINGULAR: Mapping[str, str] = {
+    "venues": "venue",
+    "aggregators": "aggregator",
+    "analyzers": "analyzer",
+    "filters": "filter",
+    "exits": "exit monitor",
+    "notifiers": "notifier",
+}
+
+#: Distribution name prefix per kind: tradewind-venue-<name>, ...
+DIST_PREFIX: Mapping[str, str] = {
+    "venues": "tradewind-venue-",
+    "aggregators": "tradewind-aggregator-",
+    "analyzers": "tradewind-analyzer-",
+    "filters": "tradewind-filter-",
+    "exits": "tradewind-exit-",
+    "notifiers": "tradewind-notifier-",
+}
+
+
+@attrs.frozen(kw_only=True)
+class EmptyConfig:
+    """Config class of a plugin that takes no options."""
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    """What every plugin class declares."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    capabilities: ClassVar[frozenset[str]]
+
+
+class EventSink(Protocol):
+    """Where an execution venue delivers order reports and fills (the order manager)."""
+
+    def on_report(self, report: OrderReport) -> None:
+        """Take an order state change."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """Take a fill."""
+
+
+@runtime_checkable
+class Venue(Plugin, Protocol):
+    """A source of market data (capability ``"data"``), an executor (``"execution"``), or both.
+
+    Construction: ``VenueClass(config=..., instance=<config table key>)``.
+    A venue with ``"simulated"`` is fed the tape by the engine through :meth:`on_trades` and
+    fills orders against it; a real venue fills on its own and reports through the sink.
+    """
+
+    async def connect(self) -> None:
+        """Open connections and load what the venue needs before trading."""
+
+    async def close(self) -> None:
+        """Release every connection; idempotent."""
+
+    async def instruments(self) -> Sequence[Instrument]:
+        """The instruments this venue offers (or the configured subset)."""
+
+    # -- data ("data") --------------------------------------------------------------------
+    def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
+        """Yield trade batches in time order per instrument, until the feed ends or is closed."""
+
+    # -- execution ("execution") ----------------------------------------------------------
+    def set_sink(self, sink: EventSink) -> None:
+        """Tell the venue where to deliver order reports and fills."""
+
+    async def submit_order(self, order: Order) -> OrderReport:
+        """Send an order; idempotent on ``client_order_id`` (a resend returns the known state)."""
+
+    async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
+        """Cancel a resting order by its client order id."""
+
+    async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
+        """Look an order up by client order id; None if the venue never saw it."""
+
+    async def fetch_open_orders(self) -> Sequence[OrderReport]:
+        """Every resting order, for reconciliation."""
+
+    async def fetch_positions(self) -> Sequence[Position]:
+        """Every non-flat position, for reconciliation."""
+
+    async def fetch_balances(self) -> Mapping[str, Decimal]:
+        """Balances per asset."""
+
+
+@runtime_checkable
+class SimulatedVenue(Venue, Protocol):
+    """A venue that fills against the tape the engine feeds it (capability ``"simulated"``)."""
+
+    def on_trades(self, batch: TickBatch) -> None:
+        """Match resting orders against the trades in ``batch`` (which arrived after them)."""
+
+
+@attrs.frozen(kw_only=True)
+class Quote:
+    """A DEX aggregator's quote for a swap."""
+
+    aggregator: str
+    sell_token: str
+    buy_token: str
+    sell_amount: Decimal
+    buy_amount: Decimal
+    route: Sequence[str] = ()
+    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+@runtime_checkable
+class Aggregator(Plugin, Protocol):
+    """A DEX aggregator that quotes and builds swaps. ``AggregatorClass(config=..., instance=...)``."""
+
+    async def quote(self, sell_token: str, buy_token: str, sell_amount: Decimal) -> Quote:
+        """Best route and expected output for selling ``sell_amount`` of ``sell_token``."""
+
+    async def swap(self, quote: Quote, *, min_buy_amount: Decimal) -> Fill:
+        """Execute a quoted swap, refusing to receive less than ``min_buy_amount``."""
+
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+
+
+@runtime_checkable
+class Analyzer(Plugin, Protocol):
+    """A streaming indicator, one instance per instrument.
+
+    ``AnalyzerClass(config=..., instrument=<Instrument>)``. The engine calls :meth:`on_candle`
+    for each closed candle of every timeframe, in close-time order, and (with capability
+    ``"ticks"``) :meth:`on_ticks` for every batch; :meth:`values` is read at decision time.
+    Each update must cost O(1) or O(window), never O(history).
+    """
+
+    def on_candle(self, candle: Candle) -> None:
+        """Fold one closed candle into the state."""
+
+    def on_ticks(self, batch: TickBatch) -> None:
+        """Fold a tick batch into the state (only with capability ``"ticks"``)."""
+
+    def values(self) -> Mapping[str, float]:
+        """The current outputs, e.g. ``{"imbalance_1m": 2.4}``; NaN where not yet defined."""
+
+
+class RiskContext(Protocol):
+    """The read-only view of the portfolio that filters and exits see."""
+
+    ts_ns: int
+
+    def position(self, instrument: str) -> Position:
+        """The position in ``instrument`` (flat if none)."""
+
+    def positions(self) -> Sequence[Position]:
+        """All non-flat positions."""
+
+    def last_price(self, instrument: str) -> float:
+        """The last traded price of ``instrument``."""
+
+    def equity(self) -> Decimal:
+        """Cash plus unrealised P&L at last prices."""
+
+    def starting_equity(self) -> Decimal:
+        """Equity when the run started."""
+
+    def day_start_equity(self) -> Decimal:
+        """Equity at the start of the current UTC day."""
+
+    def open_orders(self) -> Sequence[Order]:
+        """Orders sent and not yet terminal."""
+
+    def instrument(self, key: str) -> Instrument:
+        """The instrument with ``key``."""
+
+
+@runtime_checkable
+class Filter(Plugin, Protocol):
+    """A risk check run on every signal before an order leaves. ``FilterClass(config=...)``.
+
+    Filters run in config order; the first veto stops the chain. A filter class with
+    ``essential = True`` is loaded whatever the config says and cannot be disabled.
+    """
+
+    essential: ClassVar[bool]
+
+    def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
+        """Return a Veto to refuse ``signal``, None to let it pass."""
+
+
+@runtime_checkable
+class ExitMonitor(Plugin, Protocol):
+    """Watches open positions and says when one must close. ``ExitClass(config=...)``."""
+
+    def on_ticks(self, position: Position, batch: TickBatch, ctx: RiskContext) -> ExitDecision | None:
+        """Check the trades of ``batch`` (all after the position opened) in order."""
+
+    def on_candle(
+        self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
+    ) -> ExitDecision | None:
+        """Check after a candle closed, with the analyzers' current values."""
+
+    def forget(self, instrument: str) -> None:
+        """Drop state kept for a position that closed."""
+
+
+@runtime_checkable
+class Notifier(Plugin, Protocol):
+    """Delivers events to people. ``NotifierClass(config=...)``; config has ``min_severity``."""
+
+    async def start(self) -> None:
+        """Open connections."""
+
+    async def notify(self, event: Event) -> None:
+        """Deliver one event."""
+
+    async def close(self) -> None:
+        """Flush and release connections; idempotent."""
+
+
+PROTOCOL_BY_KIND: Mapping[str, type] = {
+    "venues": Venue,
+    "aggregators": Aggregator,
+    "analyzers": Analyzer,
+    "filters": Filter,
+    "exits": ExitMonitor,
+    "notifiers": Notifier,
+}
