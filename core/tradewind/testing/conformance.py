@@ -1,0 +1,311 @@
+"""Conformance suites, one per plugin kind.
+
+Subclass the suite of your kind in your plugin's tests and set ``plugin_class``::
+
+    pytest_plugins = "tradewind.testing"
+    from tradewind.testing.conformance import AnalyzerConformance
+
+    class TestConformance(AnalyzerConformance):
+        plugin_class = MyAnalyzer
+
+Override ``make_config`` when the default config is not usable. A venue suite runs only the
+tests matching the capabilities the venue declares (``data``, ``execution``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import anyio
+import attrs
+import pytest
+
+from tradewind.model import (
+    Event,
+    ExitDecision,
+    FillEvent,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Severity,
+    Side,
+    Signal,
+    SystemError,
+    TickBatch,
+    TimeInForce,
+    Veto,
+)
+from tradewind.portfolio import Portfolio
+from tradewind.testing import default_instrument
+from tradewind.testing.data import candle_path, tick_path
+
+
+class _Suite:
+    plugin_class: ClassVar[type]
+
+    def make_config(self) -> Any:
+        """The config the suite builds the plugin with (default: the config class's defaults)."""
+        return self.plugin_class.config_class()  # type: ignore[attr-defined]
+
+    def test_declares_plugin_attributes(self) -> None:
+        cls = self.plugin_class
+        assert isinstance(cls.name, str) and cls.name == cls.name.lower() and cls.name  # type: ignore[attr-defined]
+        assert attrs.has(cls.config_class)  # type: ignore[attr-defined]
+        assert isinstance(cls.capabilities, frozenset)  # type: ignore[attr-defined]
+        assert all(isinstance(c, str) for c in cls.capabilities)  # type: ignore[attr-defined]
+
+    def test_config_class_forbids_unknown_keys(self) -> None:
+        from tradewind._serde import structure
+        from tradewind.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="unknown key"):
+            structure({"surely_not_an_option": 1}, self.plugin_class.config_class)  # type: ignore[attr-defined]
+
+
+class AnalyzerConformance(_Suite):
+    """What every analyzer must do: stream candles (and ticks if declared), report floats."""
+
+    def make_instrument(self) -> Instrument:
+        """The instrument the analyzer is built for."""
+        return default_instrument()
+
+    def build(self) -> Any:
+        """A fresh analyzer instance."""
+        return self.plugin_class(config=self.make_config(), instrument=self.make_instrument())
+
+    def feed(self, analyzer: Any, minutes: int = 240, seed: int = 3) -> Mapping[str, float]:
+        inst = self.make_instrument()
+        if "ticks" in self.plugin_class.capabilities:  # type: ignore[attr-defined]
+            ticks = tick_path(inst.key, minutes=minutes, seed=seed)
+        candles = candle_path(inst.key, minutes=minutes, seed=seed)
+        ti = 0
+        for c in candles:
+            if "ticks" in self.plugin_class.capabilities:  # type: ignore[attr-defined]
+                # Ticks strictly before the candle's close are delivered before it closes.
+                tj = int(ticks.ts_ns.searchsorted(c.close_ts_ns))
+                if tj > ti:
+                    analyzer.on_ticks(ticks.slice(ti, tj))
+                    ti = tj
+            analyzer.on_candle(c)
+        return dict(analyzer.values())
+
+    def test_values_before_any_data_are_floats(self) -> None:
+        values = self.build().values()
+        assert isinstance(values, Mapping)
+        assert all(isinstance(v, float) for v in values.values())
+
+    def test_values_after_a_session_are_floats_and_keys_are_stable(self) -> None:
+        analyzer = self.build()
+        before = set(analyzer.values())
+        values = self.feed(analyzer)
+        assert values, "an analyzer must report at least one value after four hours of candles"
+        assert all(isinstance(v, float) for v in values.values())
+        assert all(not math.isinf(v) for v in values.values()), values
+        if before:
+            assert set(values) == before
+
+    def test_is_deterministic(self) -> None:
+        a, b = self.feed(self.build()), self.feed(self.build())
+        assert a.keys() == b.keys()
+        for k in a:
+            assert (a[k] == b[k]) or (math.isnan(a[k]) and math.isnan(b[k])), k
+
+
+def _signal(inst: Instrument, side: Side = Side.BUY, intent: str = "open") -> Signal:
+    return Signal(
+        instrument=inst.key, side=side, entry=Decimal("50000"), stop=Decimal("49750"),
+        score=1.0, ts_ns=1_600_000_000 * 10**9, quantity=Decimal("0.01"), intent=intent,
+    )
+
+
+class FilterConformance(_Suite):
+    """A filter answers None or a Veto naming itself, and never mutates the signal."""
+
+    def build(self) -> Any:
+        """A fresh filter."""
+        return self.plugin_class(config=self.make_config())
+
+    def context(self) -> Portfolio:
+        """A portfolio with 10,000 of cash, flat, marked at 50,000."""
+        inst = default_instrument()
+        pf = Portfolio({inst.key: inst}, Decimal(10_000))
+        pf.mark(inst.key, 50_000.0, 1_600_000_000 * 10**9)
+        return pf
+
+    def test_check_returns_none_or_veto_naming_the_filter(self) -> None:
+        flt = self.build()
+        for side in Side:
+            for intent in ("open", "close"):
+                sig = _signal(default_instrument(), side, intent)
+                out = flt.check(sig, self.context())
+                assert out is None or (isinstance(out, Veto) and out.filter == self.plugin_class.name)  # type: ignore[attr-defined]
+                if out is not None:
+                    assert out.reason and out.signal is sig
+
+    def test_essential_flag_is_a_bool(self) -> None:
+        assert isinstance(getattr(self.plugin_class, "essential", False), bool)
+
+
+class ExitConformance(_Suite):
+    """An exit monitor answers None or an ExitDecision naming itself."""
+
+    def build(self) -> Any:
+        """A fresh exit monitor."""
+        return self.plugin_class(config=self.make_config())
+
+    def test_on_ticks_and_on_candle_answer_none_or_a_decision(self) -> None:
+        inst = default_instrument()
+        ctx = Portfolio({inst.key: inst}, Decimal(10_000))
+        mon = self.build()
+        ticks = tick_path(inst.key, minutes=30, seed=11)
+        pos = Position(instrument=inst.key, quantity=Decimal("0.01"),
+                       avg_price=Decimal(repr(float(ticks.price[0]))), opened_ts_ns=ticks.first_ts)
+        for i in range(0, len(ticks), 50):
+            b = ticks.slice(i, i + 50)
+            ctx.mark(inst.key, b.last_price, b.last_ts)
+            out = mon.on_ticks(pos, b, ctx)
+            assert out is None or (isinstance(out, ExitDecision) and out.monitor == self.plugin_class.name)  # type: ignore[attr-defined]
+        for c in candle_path(inst.key, minutes=30, seed=11):
+            out = mon.on_candle(pos, c, {}, ctx)
+            assert out is None or isinstance(out, ExitDecision)
+        mon.forget(inst.key)
+
+
+class NotifierConformance(_Suite):
+    """A notifier starts, takes every severity, and closes twice without error."""
+
+    def build(self) -> Any:
+        """A fresh notifier."""
+        return self.plugin_class(config=self.make_config())
+
+    def events(self) -> list[Event]:
+        """One event of each severity."""
+        from tradewind.model import Fill
+
+        fill = Fill(client_order_id="c1", instrument="sim:BTCUSDT", side=Side.BUY,
+                    quantity=Decimal("0.01"), price=Decimal("50000"), fee=Decimal("0.2"), ts_ns=1)
+        return [FillEvent(ts_ns=1, fill=fill), SystemError(ts_ns=2, source="test", error="boom")]
+
+    def test_lifecycle(self) -> None:
+        async def go() -> None:
+            n = self.build()
+            await n.start()
+            for ev in self.events():
+                assert ev.severity in Severity
+                await n.notify(ev)
+            await n.close()
+            await n.close()
+
+        anyio.run(go)
+
+
+class VenueConformance(_Suite):
+    """Venue behaviour by declared capability.
+
+    Override :meth:`make_venue` (async; return a connected venue) and, for execution venues,
+    :attr:`resting_buy_price` (a limit buy price that will not fill during the test).
+    """
+
+    resting_buy_price: ClassVar[Decimal] = Decimal("1000")
+
+    async def make_venue(self) -> Any:
+        """A connected venue; the default builds it from the default config."""
+        venue = self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)  # type: ignore[attr-defined]
+        await venue.connect()
+        return venue
+
+    def _caps(self) -> frozenset[str]:
+        return self.plugin_class.capabilities  # type: ignore[attr-defined]
+
+    def test_declares_data_or_execution(self) -> None:
+        assert self._caps() & {"data", "execution"}
+
+    def test_instruments(self) -> None:
+        async def go() -> None:
+            v = await self.make_venue()
+            try:
+                insts = await v.instruments()
+                assert insts and all(isinstance(i, Instrument) for i in insts)
+            finally:
+                await v.close()
+                await v.close()
+
+        anyio.run(go)
+
+    def test_data_streams_sorted_batches(self) -> None:
+        if "data" not in self._caps():
+            pytest.skip("venue does not declare the 'data' capability")
+
+        async def go() -> None:
+            v = await self.make_venue()
+            try:
+                insts = list(await v.instruments())
+                n = 0
+                async for batch in v.stream_trades(insts[:1]):
+                    assert isinstance(batch, TickBatch)
+                    assert batch.instrument == insts[0].key
+                    assert (batch.ts_ns[1:] >= batch.ts_ns[:-1]).all()
+                    n += 1
+                    if n >= 3:
+                        break
+                assert n >= 1
+            finally:
+                await v.close()
+
+        anyio.run(go)
+
+    def test_execution_is_idempotent_on_client_order_id(self) -> None:
+        if "execution" not in self._caps():
+            pytest.skip("venue does not declare the 'execution' capability")
+
+        async def go() -> None:
+            v = await self.make_venue()
+            try:
+                inst = list(await v.instruments())[0]
+                order = Order(client_order_id="conf-1", instrument=inst.key, side=Side.BUY,
+                              type=OrderType.LIMIT, quantity=inst.lot_size * 10,
+                              price=self.resting_buy_price, time_in_force=TimeInForce.GTC)
+                first = await v.submit_order(order)
+                assert first.status in (OrderStatus.ACCEPTED, OrderStatus.NEW)
+                again = await v.submit_order(order)
+                assert again.client_order_id == "conf-1" and again.status == first.status
+                open_ids = [r.client_order_id for r in await v.fetch_open_orders()]
+                assert open_ids.count("conf-1") == 1
+                found = await v.fetch_order(inst.key, "conf-1")
+                assert found is not None and found.client_order_id == "conf-1"
+                assert await v.fetch_order(inst.key, "never-sent") is None
+                cancelled = await v.cancel_order(inst.key, "conf-1")
+                assert cancelled.status is OrderStatus.CANCELLED
+                assert "conf-1" not in [r.client_order_id for r in await v.fetch_open_orders()]
+            finally:
+                await v.close()
+
+        anyio.run(go)
+
+
+class AggregatorConformance(_Suite):
+    """An aggregator quotes a positive output. Override :meth:`make_aggregator` and the pair."""
+
+    sell_token: ClassVar[str] = "WETH"
+    buy_token: ClassVar[str] = "USDC"
+    sell_amount: ClassVar[Decimal] = Decimal("1")
+
+    async def make_aggregator(self) -> Any:
+        """A ready aggregator."""
+        return self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)  # type: ignore[attr-defined]
+
+    def test_quote_is_positive(self) -> None:
+        async def go() -> None:
+            agg = await self.make_aggregator()
+            try:
+                q = await agg.quote(self.sell_token, self.buy_token, self.sell_amount)
+                assert q.buy_amount > 0 and q.sell_amount == self.sell_amount
+            finally:
+                await agg.close()
+
+        anyio.run(go)
