@@ -200,6 +200,9 @@ class PluginHost:
             # (an editable install on sys.path twice) is one plugin.
             return exts[0]
 
+        # stevedore caches entry points per namespace for the life of the process; a plugin
+        # installed since (pip install -e in a long-lived process or a test) must be seen.
+        NamedExtensionManager.ENTRY_POINT_CACHE.pop(GROUP_PREFIX + kind, None)
         mgr = NamedExtensionManager(
             namespace=GROUP_PREFIX + kind,
             names=list(wanted),

@@ -13,7 +13,13 @@ ZERO = Decimal(0)
 
 @attrs.frozen(kw_only=True)
 class Position:
-    """A net position in one instrument. ``quantity`` is signed: positive long, negative short."""
+    """A net position in one instrument. ``quantity`` is signed: positive long, negative short.
+
+    Accounting is exact: open quantity is kept as FIFO lots ``(quantity, price)``, so realised
+    and unrealised P&L are sums of Decimal products with no division. ``avg_price`` is the
+    open lots' volume-weighted price, for display and risk (a division, so rounded to the
+    Decimal context's 28 significant digits).
+    """
 
     instrument: str
     quantity: Decimal = ZERO
@@ -21,6 +27,7 @@ class Position:
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
     opened_ts_ns: int = 0
+    lots: tuple[tuple[Decimal, Decimal], ...] = ()
 
     @property
     def is_flat(self) -> bool:
@@ -36,37 +43,46 @@ class Position:
             return Side.SELL
         return None
 
+    @property
+    def cost(self) -> Decimal:
+        """Signed notional of the open lots at their entry prices (exact)."""
+        return sum((q * p for q, p in self.lots), ZERO)
+
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
-        """P&L of the open quantity at ``mark``."""
-        return (mark - self.avg_price) * self.quantity
+        """P&L of the open quantity at ``mark`` (exact)."""
+        return mark * self.quantity - self.cost
 
     def apply(self, fill: Fill) -> Position:
-        """The position after ``fill``: average price on increase, realised P&L on reduction."""
+        """The position after ``fill``: new lots on increase, FIFO realisation on reduction."""
         signed = fill.quantity * fill.side.sign
         q = self.quantity
         realized = self.realized_pnl
-        avg = self.avg_price
         opened = self.opened_ts_ns
+        lots = list(self.lots)
         if q == 0 or (q > 0) == (signed > 0):
-            new_q = q + signed
-            avg = (avg * abs(q) + fill.price * fill.quantity) / abs(new_q)
             if q == 0:
                 opened = fill.ts_ns
+            lots.append((signed, fill.price))
         else:
-            closing = min(abs(signed), abs(q))
-            realized += (fill.price - avg) * closing * (1 if q > 0 else -1)
-            new_q = q + signed
-            if new_q == 0:
-                avg = ZERO
-            elif (new_q > 0) != (q > 0):
+            remaining = signed  # opposite sign to the lots
+            while lots and remaining != 0:
+                lot_q, lot_p = lots[0]
+                take = min(abs(lot_q), abs(remaining))
+                sign = 1 if lot_q > 0 else -1
+                realized += (fill.price - lot_p) * take * sign
+                lot_q -= take * sign
+                remaining += take * sign
+                if lot_q == 0:
+                    lots.pop(0)
+                else:
+                    lots[0] = (lot_q, lot_p)
+            if remaining != 0:
                 # The fill flipped the position: the remainder opens at the fill price.
-                avg = fill.price
+                lots = [(remaining, fill.price)]
                 opened = fill.ts_ns
+        new_q = sum((lq for lq, _ in lots), ZERO)
+        avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
         return attrs.evolve(
-            self,
-            quantity=new_q,
-            avg_price=avg,
-            realized_pnl=realized,
-            fees=self.fees + fill.fee,
-            opened_ts_ns=opened,
+            self, quantity=new_q, avg_price=avg, realized_pnl=realized,
+            fees=self.fees + fill.fee, opened_ts_ns=opened, lots=tuple(lots),
         )

@@ -1,0 +1,7 @@
+"""``python -m tradewind``."""
+
+import sys
+
+from tradewind.cli import main
+
+sys.exit(main())

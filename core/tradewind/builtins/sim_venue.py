@@ -1,0 +1,389 @@
+"""The simulated execution venue (backtest and paper).
+
+It fills orders only against trades that printed after the order arrived:
+
+- An order sent at engine time ``t`` arrives at ``t + latency_ns``; trades before that are
+  never used for it.
+- Market (and IOC/FOK) orders take liquidity from the first trades after arrival, at those
+  trades' prices, at most ``participation`` of each trade's size (volume-limited partial fills).
+- Limit orders that are marketable on the first trade after arrival take liquidity like a
+  market order capped at the limit; otherwise they rest and fill at the limit price when the
+  tape trades through it (``queue = "through"``, the default, conservative: a print strictly
+  beyond the price) or at it (``queue = "touch"``: we were first in the queue).
+- Stop orders trigger on the first trade at or through the stop price and then fill as market
+  (stop) or as limit (stop-limit).
+- Post-only orders that would take liquidity on arrival are rejected; reduce-only orders that
+  would increase the position are rejected.
+
+Fees are the instrument's maker/taker rates on notional, exact in Decimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from tradewind.errors import VenueError
+from tradewind.hookspecs import hookimpl
+from tradewind.model import (
+    Fill,
+    Instrument,
+    Order,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TickBatch,
+    TimeInForce,
+)
+from tradewind.protocols import EventSink
+
+
+@attrs.frozen(kw_only=True)
+class SimVenueConfig:
+    """Options of the simulated venue."""
+
+    #: Starting cash in quote currency.
+    starting_balance: Decimal = Decimal("10000")
+    #: Quote currency name for balances.
+    quote_currency: str = "USDT"
+    #: Time from sending an order (or a cancel) to the venue acting on it.
+    latency_ms: float = 25.0
+    #: Largest fraction of each printed trade's size an order may fill against.
+    participation: float = 1.0
+    #: Resting limit fill rule: "through" (a print beyond the price) or "touch" (at it).
+    queue: str = "through"
+
+    def __attrs_post_init__(self) -> None:
+        if self.queue not in ("through", "touch"):
+            raise ValueError(f"queue must be 'through' or 'touch', got {self.queue!r}")
+        if not 0 < self.participation <= 1:
+            raise ValueError(f"participation must be in (0, 1], got {self.participation}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+
+
+@attrs.define
+class _SimOrder:
+    order: Order
+    arrival_ns: int
+    status: OrderStatus = OrderStatus.ACCEPTED
+    filled: Decimal = Decimal(0)
+    triggered: bool = False
+    resting: bool = False  # True once it has rested past its first trade (maker)
+    cancel_at_ns: int | None = None
+    venue_order_id: str = ""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.order.quantity - self.filled
+
+
+def _dec(price: float) -> Decimal:
+    return Decimal(repr(float(price)))
+
+
+class SimulatedVenue:
+    """An execution venue that fills against the tape the engine feeds it."""
+
+    name: ClassVar[str] = "sim"
+    config_class: ClassVar[type] = SimVenueConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {
+            "execution", "simulated",
+            "order:market", "order:limit", "order:stop", "order:stop_limit",
+            "tif:gtc", "tif:ioc", "tif:fok", "tif:post_only", "reduce_only",
+        }
+    )
+
+    def __init__(
+        self,
+        config: SimVenueConfig,
+        instance: str = "sim",
+        instruments: Sequence[Instrument] = (),
+    ) -> None:
+        self.config = config
+        self.instance = instance
+        self._instruments = {i.key: i for i in instruments}
+        self._orders: dict[str, _SimOrder] = {}
+        self._open: dict[str, list[_SimOrder]] = {}
+        self._positions: dict[str, Position] = {}
+        self._cash = config.starting_balance
+        self._last: dict[str, float] = {}
+        self._now = 0
+        self._seq = 0
+        self._fills = 0
+        self._sink: EventSink | None = None
+        self._latency_ns = int(config.latency_ms * 1_000_000)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def add_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Declare the instruments this venue trades (from the host config)."""
+        for inst in instruments:
+            self._instruments[inst.key] = inst
+
+    async def connect(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def instruments(self) -> Sequence[Instrument]:
+        """The configured instruments."""
+        if not self._instruments:
+            from tradewind.testing import default_instrument
+
+            # A bare sim venue (conformance tests) trades the default test instrument.
+            self.add_instruments([default_instrument()])
+        return list(self._instruments.values())
+
+    def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
+        """The simulated venue has no feed of its own."""
+        raise VenueError(f"venue '{self.instance}' (sim) has no market data; use a data venue")
+
+    def set_sink(self, sink: EventSink) -> None:
+        """Where order reports and fills go."""
+        self._sink = sink
+
+    def set_time(self, ts_ns: int) -> None:
+        """Engine time; orders sent now arrive at ``ts_ns + latency``."""
+        self._now = max(self._now, ts_ns)
+
+    # -- execution ------------------------------------------------------------------------
+    def _report(self, so: _SimOrder, reason: str = "") -> OrderReport:
+        return OrderReport(
+            client_order_id=so.order.client_order_id, instrument=so.order.instrument,
+            status=so.status, ts_ns=self._now, filled_quantity=so.filled,
+            venue_order_id=so.venue_order_id, reason=reason,
+        )
+
+    def _emit(self, report: OrderReport) -> None:
+        if self._sink is not None:
+            self._sink.on_report(report)
+
+    async def submit_order(self, order: Order) -> OrderReport:
+        """Accept (or reject) an order; a known client order id returns its current state."""
+        known = self._orders.get(order.client_order_id)
+        if known is not None:
+            return self._report(known)
+        inst = self._instruments.get(order.instrument)
+        self._seq += 1
+        so = _SimOrder(order=order, arrival_ns=self._now + self._latency_ns,
+                       venue_order_id=f"{self.instance}-{self._seq}")
+        self._orders[order.client_order_id] = so
+        reason = ""
+        if inst is None:
+            reason = f"unknown instrument {order.instrument}"
+        elif order.quantity % inst.lot_size:
+            reason = f"quantity {order.quantity} is not a multiple of lot size {inst.lot_size}"
+        elif order.price is not None and order.price % inst.tick_size:
+            reason = f"price {order.price} is not a multiple of tick size {inst.tick_size}"
+        elif order.reduce_only and not self._reduces(order):
+            reason = "reduce-only order would increase the position"
+        else:
+            ref = order.price if order.price is not None else (
+                _dec(self._last[order.instrument]) if order.instrument in self._last else None
+            )
+            if ref is not None and inst.min_notional and ref * order.quantity < inst.min_notional:
+                reason = f"notional {ref * order.quantity} is below min notional {inst.min_notional}"
+            elif (
+                order.time_in_force is TimeInForce.POST_ONLY and order.price is not None
+                and order.instrument in self._last
+                and self._crosses(order.side, order.price, self._last[order.instrument])
+            ):
+                reason = "post-only order would take liquidity"
+        if reason:
+            so.status = OrderStatus.REJECTED
+            report = self._report(so, reason)
+            self._emit(report)
+            return report
+        self._open.setdefault(order.instrument, []).append(so)
+        report = self._report(so)
+        self._emit(report)
+        return report
+
+    async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
+        """Cancel: takes effect after the latency, so fills before that still happen."""
+        so = self._orders.get(client_order_id)
+        if so is None:
+            return OrderReport(client_order_id=client_order_id, instrument=instrument,
+                               status=OrderStatus.REJECTED, ts_ns=self._now,
+                               reason="unknown client order id")
+        if so.status.is_terminal:
+            return self._report(so)
+        if self._latency_ns == 0:
+            self._finish(so, OrderStatus.CANCELLED)
+        else:
+            so.cancel_at_ns = self._now + self._latency_ns
+        return attrs.evolve(self._report(so), status=OrderStatus.CANCELLED)
+
+    async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
+        """The order's state, or None if never received."""
+        so = self._orders.get(client_order_id)
+        return None if so is None else self._report(so)
+
+    async def fetch_open_orders(self) -> Sequence[OrderReport]:
+        """Orders not yet terminal (and not cancelled)."""
+        return [self._report(so) for lst in self._open.values() for so in lst
+                if so.cancel_at_ns is None]
+
+    async def fetch_positions(self) -> Sequence[Position]:
+        """Non-flat positions."""
+        return [p for p in self._positions.values() if not p.is_flat]
+
+    async def fetch_balances(self) -> Mapping[str, Decimal]:
+        """Cash in the quote currency (realised P&L and fees included)."""
+        return {self.config.quote_currency: self._cash}
+
+    # -- matching -------------------------------------------------------------------------
+    def on_trades(self, batch: TickBatch) -> None:
+        """Match open orders of ``batch.instrument`` against its trades."""
+        if len(batch) == 0:
+            return
+        self._now = max(self._now, batch.last_ts)
+        orders = self._open.get(batch.instrument)
+        if orders:
+            for so in list(orders):
+                self._match(so, batch)
+            self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
+        self._last[batch.instrument] = batch.last_price
+
+    def _match(self, so: _SimOrder, batch: TickBatch) -> None:
+        order = so.order
+        start = int(np.searchsorted(batch.ts_ns, so.arrival_ns, side="left"))
+        stop = len(batch)
+        if so.cancel_at_ns is not None:
+            stop = int(np.searchsorted(batch.ts_ns, so.cancel_at_ns, side="left"))
+        if start >= stop:
+            if so.cancel_at_ns is not None and so.cancel_at_ns <= batch.last_ts:
+                self._finish(so, OrderStatus.CANCELLED)
+            return
+        prices = batch.price[start:stop]
+        sizes = batch.size[start:stop]
+        ts = batch.ts_ns[start:stop]
+        i0 = 0
+        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered:
+            sp = float(order.stop_price)  # type: ignore[arg-type]
+            hit = prices >= sp if order.side is Side.BUY else prices <= sp
+            idx = np.flatnonzero(hit)
+            if len(idx) == 0:
+                self._expire_cancel(so, batch)
+                return
+            so.triggered = True
+            i0 = int(idx[0])
+        limit = order.price if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+        if limit is None:
+            self._take(so, prices[i0:], sizes[i0:], ts[i0:], None, batch)
+        elif not so.resting:
+            first = float(prices[i0])
+            if self._crosses(order.side, limit, first):
+                self._take(so, prices[i0:], sizes[i0:], ts[i0:], float(limit), batch)
+            elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                self._finish(so, OrderStatus.EXPIRED)
+            else:
+                so.resting = True
+                self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
+        else:
+            self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
+        if not so.status.is_terminal:
+            self._expire_cancel(so, batch)
+
+    def _expire_cancel(self, so: _SimOrder, batch: TickBatch) -> None:
+        if so.cancel_at_ns is not None and so.cancel_at_ns <= batch.last_ts:
+            self._finish(so, OrderStatus.CANCELLED)
+
+    @staticmethod
+    def _crosses(side: Side, limit: Decimal, price: float) -> bool:
+        return price <= float(limit) if side is Side.BUY else price >= float(limit)
+
+    def _take(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray,
+              limit: float | None, batch: TickBatch) -> None:
+        order = so.order
+        inst = self._instruments[order.instrument]
+        if limit is not None:
+            ok = prices <= limit if order.side is Side.BUY else prices >= limit
+            # Taking stops at the first print beyond the limit; the rest rests (GTC).
+            bad = np.flatnonzero(~ok)
+            n = int(bad[0]) if len(bad) else len(prices)
+        else:
+            n = len(prices)
+        avail = sizes[:n] * self.config.participation
+        if order.time_in_force is TimeInForce.FOK and Decimal(repr(float(avail.sum()))) < so.remaining:
+            self._finish(so, OrderStatus.EXPIRED)
+            return
+        cum = np.cumsum(avail)
+        need = float(so.remaining)
+        last = int(np.searchsorted(cum, need, side="left"))
+        for j in range(min(last + 1, n)):
+            qty = inst.round_size(min(float(avail[j]), float(so.remaining)))
+            if qty <= 0:
+                continue
+            self._book_fill(so, qty, _dec(prices[j]), int(ts[j]), inst.taker_fee, "taker")
+            if so.remaining <= 0:
+                break
+        if so.remaining <= 0:
+            self._finish(so, OrderStatus.FILLED)
+        elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) or limit is None:
+            # Market and IOC remainders do not rest.
+            self._finish(so, OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED)
+        else:
+            so.resting = True
+            if n < len(prices):
+                self._rest(so, prices[n:], sizes[n:], ts[n:])
+
+    def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
+        order = so.order
+        inst = self._instruments[order.instrument]
+        limit = float(order.price)  # type: ignore[arg-type]
+        if self.config.queue == "through":
+            hit = prices < limit if order.side is Side.BUY else prices > limit
+        else:
+            hit = prices <= limit if order.side is Side.BUY else prices >= limit
+        for j in np.flatnonzero(hit):
+            qty = inst.round_size(min(float(sizes[j]) * self.config.participation, float(so.remaining)))
+            if qty <= 0:
+                continue
+            self._book_fill(so, qty, order.price, int(ts[j]), inst.maker_fee, "maker")  # type: ignore[arg-type]
+            if so.remaining <= 0:
+                self._finish(so, OrderStatus.FILLED)
+                return
+
+    def _book_fill(self, so: _SimOrder, qty: Decimal, price: Decimal, ts: int, rate: Decimal,
+                   liquidity: str) -> None:
+        order = so.order
+        fee = qty * price * rate
+        self._fills += 1
+        fill = Fill(client_order_id=order.client_order_id, instrument=order.instrument,
+                    side=order.side, quantity=qty, price=price, fee=fee, ts_ns=ts,
+                    liquidity=liquidity, trade_id=f"{self.instance}-fill-{self._fills}")
+        so.filled += qty
+        so.status = OrderStatus.FILLED if so.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
+        before = self._positions.get(order.instrument, Position(instrument=order.instrument))
+        after = before.apply(fill)
+        self._positions[order.instrument] = after
+        self._cash += after.realized_pnl - before.realized_pnl - fee
+        if self._sink is not None:
+            self._sink.on_fill(fill)
+            if so.status is OrderStatus.PARTIALLY_FILLED:
+                self._sink.on_report(attrs.evolve(self._report(so), ts_ns=ts))
+
+    def _finish(self, so: _SimOrder, status: OrderStatus) -> None:
+        so.status = status
+        self._emit(self._report(so))
+
+    def _reduces(self, order: Order) -> bool:
+        pos = self._positions.get(order.instrument)
+        if pos is None or pos.is_flat:
+            return False
+        return pos.side is order.side.opposite and order.quantity <= abs(pos.quantity)
+
+
+@hookimpl
+def tradewind_register_venues(registry):  # type: ignore[no-untyped-def]
+    """Register the simulated venue."""
+    registry.add(SimulatedVenue)

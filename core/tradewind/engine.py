@@ -1,0 +1,399 @@
+"""The engine: one code path for backtest, paper and live.
+
+Per instrument it keeps candles of every configured timeframe and the analyzers' state. Trade
+batches are sliced at decision points (candle boundaries); everything between two decision
+points is processed vectorised. At a boundary the closed candles go to the analyzers, then
+the strategy decides, the filters judge, and the order manager sends. Exit monitors see every
+batch of an instrument with an open position; a batch is split at the trade where an exit
+triggers, so the close order only meets trades that printed after the decision.
+
+Backtest, paper and live differ only in the clock, the data venue and the execution venue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from pathlib import Path
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import attrs
+
+from tradewind.bus import EventBus
+from tradewind.clock import Clock, SimClock, WallClock
+from tradewind.config import Config, Mode
+from tradewind.errors import ConfigError
+from tradewind.journal import Journal
+from tradewind.market.candles import CandleAggregator
+from tradewind.market.validation import TickValidator
+from tradewind.model import (
+    Candle,
+    DataQuality,
+    ExitDecision,
+    Instrument,
+    Order,
+    OrderType,
+    RunFinished,
+    RunStarted,
+    Signal,
+    SignalEvent,
+    TickBatch,
+    TimeInForce,
+    VetoEvent,
+)
+from tradewind.orders import OrderManager
+from tradewind.portfolio import Portfolio
+from tradewind.protocols import SINGULAR
+from tradewind.registry import RunInfo
+from tradewind.sizing import size_for
+from tradewind.strategy import RuleStrategy
+from tradewind.timeframes import format_timeframe, parse_timeframe
+
+log = logging.getLogger("tradewind.engine")
+
+
+@attrs.define
+class _InstrumentState:
+    instrument: Instrument
+    data_venue: str
+    exec_venue: Any
+    aggregator: CandleAggregator
+    validator: TickValidator
+    analyzers: list[tuple[str, Any]]
+    tick_analyzers: list[Any]
+    next_boundary: int | None = None
+    values: dict[str, float] = attrs.Factory(dict)
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """What a run produced: its id, summary metrics and the equity curve."""
+
+    run_id: str
+    summary: Mapping[str, Any]
+    equity_curve: Sequence[tuple[int, float]]
+    closed_trades: Sequence[tuple[int, str, Decimal]]
+    fills: Sequence[Any]
+
+
+class Engine:
+    """Builds the configured plugins and runs them over a feed."""
+
+    def __init__(self, config: Config, *, clock: Clock | None = None, run_id: str | None = None,
+                 journal_path: str | None = None) -> None:
+        self.config = config
+        self.run_id = run_id or uuid.uuid4().hex
+        self.clock: Clock = clock or (SimClock() if config.mode is Mode.BACKTEST else WallClock())
+        host = config.host
+        self.venues: dict[str, Any] = {}
+        for key, inst in config.instances("venues").items():
+            cls = host.plugin_class("venues", inst.plugin)
+            cfg = inst.config
+            if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
+                cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
+            self.venues[key] = cls(config=cfg, instance=key)
+        self.instruments: dict[str, Instrument] = {}
+        for i, sec in enumerate(config.instruments):
+            inst = sec.to_instrument()
+            self._check_venue(sec.venue, "execution", f"$.instruments[{i}].venue")
+            self._check_venue(sec.data or sec.venue, "data", f"$.instruments[{i}].data")
+            self.instruments[inst.key] = inst
+        for key, venue in self.venues.items():
+            mine = [inst for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
+                    if key in (sec.venue, sec.data or sec.venue)]
+            if hasattr(venue, "add_instruments"):
+                venue.add_instruments(mine)
+        cash = Decimal(0)
+        for sec in config.instruments:
+            bal = getattr(self.venues[sec.venue].config, "starting_balance", None)
+            if bal is not None:
+                cash = Decimal(bal)
+        self.portfolio = Portfolio(self.instruments, cash)
+        self.orders = OrderManager(self.portfolio, self.run_id)
+        for venue in self.venues.values():
+            if "execution" in venue.capabilities:
+                venue.set_sink(self.orders)
+
+        self.strategy = RuleStrategy(config.strategy)
+        self.strategy_tf = parse_timeframe(config.strategy.timeframe)
+        tfs = sorted(set(config.timeframes_ns) | {self.strategy_tf})
+        self.timeframes = tuple(tfs)
+        self.step = math.gcd(*tfs)
+
+        filters = config.instances("filters")
+        ordered = sorted(filters.values(), key=lambda p: 0 if getattr(
+            host.plugin_class("filters", p.plugin), "essential", False) else 1)
+        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
+        self.exits = [host.plugin_class("exits", p.plugin)(config=p.config)
+                      for p in config.instances("exits").values()]
+        self.notifiers = [host.plugin_class("notifiers", p.plugin)(config=p.config)
+                          for p in config.instances("notifiers").values()]
+
+        self.state: dict[str, _InstrumentState] = {}
+        for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
+            analyzers = []
+            for key, p in config.instances("analyzers").items():
+                cls = host.plugin_class("analyzers", p.plugin)
+                analyzers.append((key, cls(config=p.config, instrument=inst)))
+            self.state[inst.key] = _InstrumentState(
+                instrument=inst, data_venue=sec.data or sec.venue,
+                exec_venue=self.venues[sec.venue],
+                aggregator=CandleAggregator(inst.key, tfs),
+                validator=TickValidator(inst.key),
+                analyzers=analyzers,
+                tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
+            )
+        self.bus = EventBus(capacity=4096)
+        self.journal: Journal | None = None
+        self._journal_path = journal_path
+        self.equity_curve: list[tuple[int, float]] = []
+        self.signals = 0
+        self.vetoes: dict[str, int] = {}
+        self.ticks = 0
+        self.candles = 0
+
+    def _check_venue(self, key: str, capability: str, where: str) -> None:
+        venue = self.venues.get(key)
+        if venue is None:
+            raise ConfigError(f"no [venues.{key}] instance @ {where}")
+        if capability not in venue.capabilities:
+            raise ConfigError(
+                f"{SINGULAR['venues']} instance '{key}' ({type(venue).name}) cannot serve as "
+                f"{capability} venue: its capabilities are {', '.join(sorted(venue.capabilities))} @ {where}"
+            )
+
+    # -- run ------------------------------------------------------------------------------
+    async def run(self) -> RunResult:
+        """Connect, replay or stream until the feed ends, and return the result."""
+        cfg = self.config
+        info = RunInfo(run_id=self.run_id, mode=cfg.mode.value, config_path=str(cfg.path),
+                       instruments=tuple(self.instruments))
+        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
+        self.journal = Journal(Path(journal_path), self.run_id)
+        self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
+        self.bus.subscribe("journal", self.journal.record)
+        for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
+            self.bus.subscribe(f"notifier:{n}", notifier.notify)
+        summary: dict[str, Any] = {}
+        try:
+            async with self.bus:
+                for notifier in self.notifiers:
+                    await notifier.start()
+                for venue in self.venues.values():
+                    await venue.connect()
+                cfg.host.pm.hook.tradewind_run_start(run=info)
+                await self.bus.publish(RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id,
+                                                  mode=cfg.mode.value))
+                async for batch in self._feed():
+                    await self.on_batch(batch)
+                await self._finish_candles()
+                summary = self.summary()
+                await self.bus.publish(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id,
+                                                   summary={k: v for k, v in summary.items()
+                                                            if isinstance(v, int | float)}))
+                for venue in self.venues.values():
+                    await venue.close()
+                for notifier in self.notifiers:
+                    await notifier.close()
+        finally:
+            try:
+                cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
+            finally:
+                self.journal.finish(self.clock.now_ns(), summary)
+                self.journal.close()
+        return RunResult(run_id=self.run_id, summary=summary, equity_curve=self.equity_curve,
+                         closed_trades=self.orders.closed_trades, fills=self.orders.fills)
+
+    async def _feed(self) -> AsyncIterator[TickBatch]:
+        by_venue: dict[str, list[Instrument]] = {}
+        for st in self.state.values():
+            by_venue.setdefault(st.data_venue, []).append(st.instrument)
+        if len(by_venue) == 1:
+            (key, insts), = by_venue.items()
+            async for batch in self.venues[key].stream_trades(insts):
+                yield batch
+            return
+        send, receive = anyio.create_memory_object_stream[TickBatch](64)
+
+        async def pump(key: str, insts: list[Instrument]) -> None:
+            async with send.clone() as s:
+                async for batch in self.venues[key].stream_trades(insts):
+                    await s.send(batch)
+
+        async with anyio.create_task_group() as tg:
+            for key, insts in by_venue.items():
+                tg.start_soon(pump, key, insts)
+            send.close()
+            async with receive:
+                async for batch in receive:
+                    yield batch
+
+    # -- the tick path --------------------------------------------------------------------
+    async def on_batch(self, batch: TickBatch) -> None:
+        """Process one feed batch: validate, slice at decision points, act."""
+        st = self.state[batch.instrument]
+        result = st.validator.validate(batch)
+        clean = result.clean
+        if result.rejected:
+            await self.bus.publish(DataQuality(ts_ns=self.clock.now_ns(), instrument=batch.instrument,
+                                               rejected=dict(result.rejected)))
+        n = len(clean)
+        if n == 0:
+            return
+        self.ticks += n
+        ts = clean.ts_ns
+        step = self.step
+        if st.next_boundary is None:
+            st.next_boundary = (int(ts[0]) // step) * step + step
+        i = 0
+        while i < n:
+            boundary = st.next_boundary
+            assert boundary is not None
+            if int(ts[i]) >= boundary:
+                # Time passed a boundary: everything before it has been seen; decide there.
+                t_close = (int(ts[i]) // step) * step
+                await self._on_boundary(st, t_close)
+                st.next_boundary = t_close + step
+                continue
+            j = int(ts.searchsorted(boundary, side="left"))
+            await self._on_ticks(st, clean.slice(i, j))
+            i = j
+
+    async def _on_ticks(self, st: _InstrumentState, piece: TickBatch) -> None:
+        key = st.instrument.key
+        venue = st.exec_venue
+        simulated = "simulated" in venue.capabilities
+        pos = self.portfolio.position(key)
+        decision: ExitDecision | None = None
+        if not pos.is_flat and self.exits:
+            for mon in self.exits:
+                d = mon.on_ticks(pos, piece, self.portfolio)
+                if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
+                    decision = d
+        if decision is not None:
+            cut = int(piece.ts_ns.searchsorted(decision.ts_ns, side="right"))
+            head, tail = piece.slice(0, cut), piece.slice(cut, len(piece))
+            self._advance(head, simulated, venue)
+            await self._close_position(st, decision)
+            if len(tail):
+                self._advance(tail, simulated, venue)
+        else:
+            self._advance(piece, simulated, venue)
+        st.aggregator.update(piece)
+        for a in st.tick_analyzers:
+            a.on_ticks(piece)
+        await self._publish_pending()
+
+    def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
+        if hasattr(self.clock, "advance_to"):
+            self.clock.advance_to(piece.last_ts)  # type: ignore[attr-defined]
+        self.portfolio.mark(piece.instrument, piece.last_price, piece.last_ts)
+        if simulated:
+            venue.on_trades(piece)
+
+    async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
+        if hasattr(self.clock, "advance_to"):
+            self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        closed = st.aggregator.advance(t_close)
+        if not closed:
+            return
+        self.candles += len(closed)
+        for c in closed:
+            for _, a in st.analyzers:
+                a.on_candle(c)
+        values = st.values
+        for name, a in st.analyzers:
+            for k, v in a.values().items():
+                values[f"{name}.{k}"] = v
+        key = st.instrument.key
+        pos = self.portfolio.position(key)
+        if not pos.is_flat and self.exits:
+            for c in closed:
+                for mon in self.exits:
+                    d = mon.on_candle(pos, c, values, self.portfolio)
+                    if d is not None:
+                        await self._close_position(st, d)
+                        break
+        for c in closed:
+            if c.timeframe_ns == self.strategy_tf:
+                self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                await self._decide(st, c, t_close)
+        await self._publish_pending()
+
+    async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
+        key = st.instrument.key
+        if not self.portfolio.position(key).is_flat or any(
+            o.instrument == key for o in self.portfolio.open_orders()
+        ):
+            return  # one position (or pending entry) per instrument
+        signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+        if signal is None:
+            return
+        qty = size_for(signal, st.instrument, self.portfolio.equity(),
+                       Decimal(repr(self.config.strategy.risk_pct)),
+                       self.config.strategy.max_notional)
+        signal = attrs.evolve(signal, quantity=qty)
+        self.signals += 1
+        await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        if qty <= 0:
+            self.vetoes["sizing"] = self.vetoes.get("sizing", 0) + 1
+            return
+        for flt in self.filters:
+            veto = flt.check(signal, self.portfolio)
+            if veto is not None:
+                self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
+                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
+                return
+        await self._send(st, signal, qty, ts_ns)
+
+    async def _send(self, st: _InstrumentState, signal: Signal, qty: Decimal, ts_ns: int,
+                    reduce_only: bool = False, reason: str = "") -> None:
+        order = Order(client_order_id=self.orders.next_client_order_id(),
+                      instrument=st.instrument.key, side=signal.side, type=OrderType.MARKET,
+                      quantity=qty, time_in_force=TimeInForce.IOC, reduce_only=reduce_only,
+                      created_ts_ns=ts_ns, tag=reason or "entry")
+        if hasattr(st.exec_venue, "set_time"):
+            st.exec_venue.set_time(ts_ns)
+        try:
+            await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
+        except Exception as exc:
+            log.error("order %s failed: %s", order.client_order_id, exc)
+
+    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
+        pos = self.portfolio.position(st.instrument.key)
+        if pos.is_flat or any(o.instrument == pos.instrument and o.reduce_only
+                              for o in self.portfolio.open_orders()):
+            return
+        side = pos.side.opposite  # type: ignore[union-attr]
+        close = Signal(instrument=pos.instrument, side=side, entry=st.instrument.round_price(decision.price),
+                       stop=st.instrument.round_price(decision.price), score=0.0,
+                       ts_ns=decision.ts_ns, reasons={}, quantity=abs(pos.quantity), intent="close")
+        await self._send(st, close, abs(pos.quantity), decision.ts_ns, reduce_only=True,
+                         reason=f"{decision.monitor}: {decision.reason}")
+        for mon in self.exits:
+            mon.forget(pos.instrument)
+
+    async def _finish_candles(self) -> None:
+        for st in self.state.values():
+            st.aggregator.flush()  # partial candles are not decisions
+        await self._publish_pending()
+
+    async def _publish_pending(self) -> None:
+        for event in self.orders.take_events():
+            await self.bus.publish(event)
+
+    # -- results --------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Headline metrics of the run so far."""
+        from tradewind.report import summarize
+
+        return summarize(self)
+
+
+def describe_timeframes(tfs: Sequence[int]) -> str:
+    """``"1m, 5m, 15m"``."""
+    return ", ".join(format_timeframe(t) for t in tfs)

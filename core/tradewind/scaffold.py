@@ -1,0 +1,344 @@
+"""``tradewind new-plugin KIND NAME``: a plugin distribution whose own tests pass out of the box.
+
+The generated package is a working plugin, not a placeholder: the notifier appends each event
+as a line to a file, the analyzer reports the last close and the candle count per timeframe,
+the filter caps order notional, the exit monitor closes after a maximum holding time. Each
+comes with ``test_plugin_is_installed`` (through the real loader) and the core's conformance
+suite for its kind.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+from tradewind.errors import TradewindError
+from tradewind.protocols import DIST_PREFIX
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+_PYPROJECT = '''[build-system]
+requires = ["setuptools>=68", "wheel"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "A tradewind {singular} plugin: {name}."
+requires-python = ">=3.11"
+dependencies = ["tradewind"]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+[project.entry-points."tradewind.{kind}"]
+{name} = "{package}.plugin"
+
+[tool.setuptools.packages.find]
+where = ["src"]
+'''
+
+_COMMON_TEST = '''"""Tests of the {name} {singular} plugin."""
+
+from {package}.plugin import {cls}
+
+from tradewind.testing import assert_plugin_installed
+from tradewind.testing.conformance import {suite}
+
+pytest_plugins = "tradewind.testing"
+
+
+def test_plugin_is_installed():
+    assert_plugin_installed("{kind}", "{name}", {cls})
+
+
+class TestConformance({suite}):
+    plugin_class = {cls}
+'''
+
+_NOTIFIER = '''"""The {name} notifier: appends every event at or above min_severity to a file, one line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import attrs
+
+from tradewind import hookimpl
+from tradewind.builtins.log_notifier import format_event
+from tradewind.model import Event, Severity
+
+
+@attrs.frozen(kw_only=True)
+class {cls}Config:
+    """Options of the {name} notifier."""
+
+    #: File the events are appended to.
+    path: str = "{name}-events.log"
+    #: Lowest severity written: debug, info, warning or critical.
+    min_severity: str = "info"
+
+
+class {cls}:
+    """Writes events to ``config.path``."""
+
+    name: ClassVar[str] = "{name}"
+    config_class: ClassVar[type] = {cls}Config
+    capabilities: ClassVar[frozenset[str]] = frozenset({{"text"}})
+
+    def __init__(self, config: {cls}Config) -> None:
+        self.config = config
+        self.min_severity = Severity[config.min_severity.upper()]
+        self._file = None
+
+    async def start(self) -> None:
+        """Open the file for appending."""
+        self._file = Path(self.config.path).open("a", encoding="utf-8")
+
+    async def notify(self, event: Event) -> None:
+        """Append one line for ``event``."""
+        if self._file is None or event.severity < self.min_severity:
+            return
+        self._file.write(format_event(event) + "\\n")
+        self._file.flush()
+
+    async def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@hookimpl
+def tradewind_register_notifiers(registry):
+    """Register the {name} notifier."""
+    registry.add({cls})
+'''
+
+_NOTIFIER_TEST = _COMMON_TEST + '''
+    def make_config(self):
+        import tempfile
+        from pathlib import Path
+
+        from {package}.plugin import {cls}Config
+
+        return {cls}Config(path=str(Path(tempfile.mkdtemp()) / "events.log"))
+'''
+
+_ANALYZER = '''"""The {name} analyzer: the last close and the number of candles seen, per timeframe."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import attrs
+
+from tradewind import hookimpl
+from tradewind.model import Candle, Instrument
+from tradewind.timeframes import format_timeframe, parse_timeframe
+
+
+@attrs.frozen(kw_only=True)
+class {cls}Config:
+    """Options of the {name} analyzer."""
+
+    #: Timeframes reported (others are ignored).
+    timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+
+
+class {cls}:
+    """Reports ``close_<tf>`` and ``candles_<tf>``; O(1) per update."""
+
+    name: ClassVar[str] = "{name}"
+    config_class: ClassVar[type] = {cls}Config
+    capabilities: ClassVar[frozenset[str]] = frozenset({{"candles"}})
+
+    def __init__(self, config: {cls}Config, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self._tfs = {{parse_timeframe(tf): format_timeframe(parse_timeframe(tf))
+                     for tf in config.timeframes}}
+        self._values = {{}}
+        for label in self._tfs.values():
+            self._values[f"close_{{label}}"] = float("nan")
+            self._values[f"candles_{{label}}"] = 0.0
+
+    def on_candle(self, candle: Candle) -> None:
+        """Take one closed candle."""
+        label = self._tfs.get(candle.timeframe_ns)
+        if label is None:
+            return
+        self._values[f"close_{{label}}"] = float(candle.close)
+        self._values[f"candles_{{label}}"] += 1.0
+
+    def values(self) -> Mapping[str, float]:
+        """The current outputs."""
+        return dict(self._values)
+
+
+@hookimpl
+def tradewind_register_analyzers(registry):
+    """Register the {name} analyzer."""
+    registry.add({cls})
+'''
+
+_FILTER = '''"""The {name} filter: vetoes opening signals whose notional exceeds max_notional."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import attrs
+
+from tradewind import hookimpl
+from tradewind.model import Signal, Veto
+
+
+@attrs.frozen(kw_only=True)
+class {cls}Config:
+    """Options of the {name} filter."""
+
+    #: Largest notional (entry × quantity) an opening signal may carry.
+    max_notional: Decimal = Decimal("100000")
+
+
+class {cls}:
+    """Caps the notional of new positions."""
+
+    name: ClassVar[str] = "{name}"
+    config_class: ClassVar[type] = {cls}Config
+    capabilities: ClassVar[frozenset[str]] = frozenset({{"pre-trade"}})
+    essential: ClassVar[bool] = False
+
+    def __init__(self, config: {cls}Config) -> None:
+        self.config = config
+
+    def check(self, signal: Signal, ctx) -> Veto | None:
+        """Veto an opening signal above the cap."""
+        if signal.intent != "open" or signal.quantity is None:
+            return None
+        notional = signal.entry * signal.quantity
+        if notional > self.config.max_notional:
+            return Veto(filter=self.name, signal=signal, ts_ns=signal.ts_ns,
+                        reason=f"notional {{notional}} exceeds {{self.config.max_notional}}")
+        return None
+
+
+@hookimpl
+def tradewind_register_filters(registry):
+    """Register the {name} filter."""
+    registry.add({cls})
+'''
+
+_EXIT = '''"""The {name} exit monitor: closes a position held longer than max_hold_minutes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from tradewind import hookimpl
+from tradewind.model import ExitDecision
+
+
+@attrs.frozen(kw_only=True)
+class {cls}Config:
+    """Options of the {name} exit monitor."""
+
+    #: Longest time a position may stay open.
+    max_hold_minutes: float = 60.0
+
+
+class {cls}:
+    """Exits at the first trade after the holding time has run out."""
+
+    name: ClassVar[str] = "{name}"
+    config_class: ClassVar[type] = {cls}Config
+    capabilities: ClassVar[frozenset[str]] = frozenset({{"ticks"}})
+
+    def __init__(self, config: {cls}Config) -> None:
+        self.limit_ns = int(config.max_hold_minutes * 60e9)
+
+    def on_ticks(self, position, batch, ctx) -> ExitDecision | None:
+        """The first trade at or after opened + max hold, if any."""
+        due = position.opened_ts_ns + self.limit_ns
+        i = int(batch.ts_ns.searchsorted(due))
+        if i >= len(batch):
+            return None
+        return ExitDecision(monitor=self.name, reason="max hold time reached",
+                            ts_ns=int(batch.ts_ns[i]), price=float(batch.price[i]))
+
+    def on_candle(self, position, candle, values, ctx) -> ExitDecision | None:
+        """Time is checked on ticks only."""
+        return None
+
+    def forget(self, instrument: str) -> None:
+        """No per-position state."""
+
+
+@hookimpl
+def tradewind_register_exits(registry):
+    """Register the {name} exit monitor."""
+    registry.add({cls})
+'''
+
+_TEMPLATES = {
+    "notifiers": (_NOTIFIER, _NOTIFIER_TEST, "NotifierConformance", "Notifier"),
+    "analyzers": (_ANALYZER, _COMMON_TEST, "AnalyzerConformance", "Analyzer"),
+    "filters": (_FILTER, _COMMON_TEST, "FilterConformance", "Filter"),
+    "exits": (_EXIT, _COMMON_TEST, "ExitConformance", "Exit"),
+}
+
+_README = '''# {dist}
+
+A tradewind {singular} plugin. Install it next to tradewind and enable it in a config:
+
+```sh
+pip install -e .
+tradewind plugins            # lists {kind}:{name}
+```
+
+```toml
+[{kind}.{name}]
+plugin = "{name}"
+```
+
+Run its tests with `pytest tests`.
+'''
+
+
+def scaffold(kind: str, name: str, where: Path) -> Path:
+    """Create ``<where>/<distribution>/`` for a plugin of ``kind`` called ``name``."""
+    from tradewind.protocols import SINGULAR
+
+    if kind not in _TEMPLATES:
+        raise TradewindError(
+            f"no plugin template for kind '{kind}'; templates exist for: {', '.join(_TEMPLATES)}"
+        )
+    if not _NAME.match(name) or keyword.iskeyword(name):
+        raise TradewindError(
+            f"plugin name '{name}' must be lowercase letters, digits and underscores, starting "
+            f"with a letter"
+        )
+    dist = DIST_PREFIX[kind] + name.replace("_", "-")
+    package = dist.replace("-", "_")
+    module_src, test_src, suite, suffix = _TEMPLATES[kind]
+    cls = "".join(part.capitalize() for part in name.split("_")) + suffix
+    fields = {"dist": dist, "package": package, "name": name, "kind": kind, "cls": cls,
+              "suite": suite, "singular": SINGULAR[kind]}
+    root = where / dist
+    if root.exists():
+        raise TradewindError(f"{root} already exists; choose another --dir or remove it")
+    (root / "src" / package).mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(_PYPROJECT.format(**fields), encoding="utf-8")
+    (root / "README.md").write_text(_README.format(**fields), encoding="utf-8")
+    (root / "src" / package / "__init__.py").write_text(
+        f'"""{dist}: a tradewind {SINGULAR[kind]} plugin."""\n', encoding="utf-8")
+    (root / "src" / package / "plugin.py").write_text(module_src.format(**fields), encoding="utf-8")
+    (root / "tests" / "test_plugin.py").write_text(test_src.format(**fields), encoding="utf-8")
+    return root

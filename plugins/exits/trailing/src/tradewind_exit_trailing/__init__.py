@@ -1,0 +1,1 @@
+"""tradewind-exit-trailing: a trailing stop exit monitor."""

@@ -1,0 +1,94 @@
+"""The trailing stop: exit when price falls ``trail_pct`` below the best price since entry.
+
+For a long, the best price is the highest trade since the position opened (starting at the
+entry price); the stop is ``best × (1 − trail_pct)`` and only ever rises. The exit triggers on
+the first trade at or below the stop. Shorts mirror it. The seed's example: long entry 50,000,
+high 51,000, 0.5 % trail → exit at 50,745.
+
+The scan over a batch is vectorised: a running maximum (``np.maximum.accumulate``) seeded with
+the best price so far, and the first trade at or through the running stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import attrs
+import numpy as np
+
+from tradewind import hookimpl
+from tradewind.model import Candle, ExitDecision, Position, Side, TickBatch
+from tradewind.protocols import RiskContext
+
+
+@attrs.frozen(kw_only=True)
+class TrailingConfig:
+    """Options of the trailing stop."""
+
+    #: Distance of the stop from the best price since entry, as a fraction (seed: 0.5 %).
+    trail_pct: float = 0.005
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.trail_pct < 1:
+            raise ValueError(f"trail_pct must be in (0, 1), got {self.trail_pct}")
+
+
+class TrailingStop:
+    """Closes a position when price retraces ``trail_pct`` from its best since entry."""
+
+    name: ClassVar[str] = "trailing"
+    config_class: ClassVar[type] = TrailingConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+
+    def __init__(self, config: TrailingConfig) -> None:
+        self.pct = config.trail_pct
+        self._best: dict[str, float] = {}
+
+    def stop_price(self, instrument: str, side: Side) -> float | None:
+        """The current stop level, or None when nothing is tracked."""
+        best = self._best.get(instrument)
+        if best is None:
+            return None
+        return best * (1 - self.pct) if side is Side.BUY else best * (1 + self.pct)
+
+    def on_ticks(self, position: Position, batch: TickBatch, ctx: RiskContext) -> ExitDecision | None:
+        """The first trade of ``batch`` at or through the trailing stop, if any."""
+        if position.is_flat or len(batch) == 0:
+            return None
+        key = position.instrument
+        long = position.quantity > 0
+        best = self._best.get(key, float(position.avg_price))
+        prices = batch.price
+        if long:
+            running = np.maximum.accumulate(np.maximum(prices, best))
+            hit = prices <= running * (1 - self.pct)
+        else:
+            running = np.minimum.accumulate(np.minimum(prices, best))
+            hit = prices >= running * (1 + self.pct)
+        idx = np.flatnonzero(hit)
+        if len(idx):
+            i = int(idx[0])
+            self._best[key] = float(running[i])
+            return ExitDecision(
+                monitor=self.name,
+                reason=f"trailing stop {self.pct:.2%} from best {running[i]:.2f}",
+                ts_ns=int(batch.ts_ns[i]), price=float(prices[i]),
+            )
+        self._best[key] = float(running[-1])
+        return None
+
+    def on_candle(self, position: Position, candle: Candle, values: Mapping[str, float],
+                  ctx: RiskContext) -> ExitDecision | None:
+        """The trailing stop works on trades only."""
+        return None
+
+    def forget(self, instrument: str) -> None:
+        """Drop the best price of a closed position."""
+        self._best.pop(instrument, None)
+
+
+@hookimpl
+def tradewind_register_exits(registry):  # type: ignore[no-untyped-def]
+    """Register the trailing stop."""
+    registry.add(TrailingStop)

@@ -1,0 +1,73 @@
+"""The trailing stop on scripted price paths, with exact expected exits."""
+
+from decimal import Decimal
+
+import numpy as np
+from tradewind_exit_trailing.plugin import TrailingConfig, TrailingStop
+
+from tradewind.model import Position, TickBatch
+from tradewind.testing import assert_plugin_installed, default_instrument
+from tradewind.testing.conformance import ExitConformance
+
+pytest_plugins = "tradewind.testing"
+
+KEY = default_instrument().key
+
+
+def batch(prices, start=1):
+    n = len(prices)
+    return TickBatch.from_arrays(KEY, np.arange(start, start + n), prices, [0.1] * n, [1] * n)
+
+
+def long(entry="50000"):
+    return Position(instrument=KEY, quantity=Decimal("0.1"), avg_price=Decimal(entry))
+
+
+def short(entry="50000"):
+    return Position(instrument=KEY, quantity=Decimal("-0.1"), avg_price=Decimal(entry))
+
+
+def test_plugin_is_installed():
+    assert_plugin_installed("exits", "trailing", TrailingStop)
+
+
+def test_seed_example_long_entry_50000_high_51000_exits_at_50745():
+    ts = TrailingStop(TrailingConfig(trail_pct=0.005))
+    path = [50_000, 50_400, 51_000, 50_900, 50_800, 50_746, 50_745, 50_700]
+    d = ts.on_ticks(long(), batch(path), None)
+    assert d is not None
+    assert d.price == 50_745
+    assert d.ts_ns == 7  # the seventh trade, the first at or below 51,000 × 0.995
+
+
+def test_stop_never_moves_back_across_batches():
+    ts = TrailingStop(TrailingConfig(trail_pct=0.005))
+    assert ts.on_ticks(long(), batch([50_000, 51_000], 1), None) is None
+    assert ts.stop_price(KEY, long().side) == 51_000 * 0.995
+    # A lower high in the next batch leaves the stop where it was.
+    assert ts.on_ticks(long(), batch([50_900, 50_800], 3), None) is None
+    assert ts.stop_price(KEY, long().side) == 51_000 * 0.995
+    d = ts.on_ticks(long(), batch([50_760, 50_740], 5), None)
+    assert d is not None and d.price == 50_740 and d.ts_ns == 6
+
+
+def test_short_mirrors():
+    ts = TrailingStop(TrailingConfig(trail_pct=0.005))
+    d = ts.on_ticks(short(), batch([50_000, 49_000, 49_200, 49_245, 49_246]), None)
+    assert d is not None and d.price == 49_245  # 49,000 × 1.005
+
+
+def test_no_exit_while_price_keeps_rising():
+    ts = TrailingStop(TrailingConfig())
+    assert ts.on_ticks(long(), batch(list(range(50_000, 50_500, 10))), None) is None
+
+
+def test_forget_resets_the_best_price():
+    ts = TrailingStop(TrailingConfig())
+    ts.on_ticks(long(), batch([50_000, 51_000]), None)
+    ts.forget(KEY)
+    assert ts.stop_price(KEY, long().side) is None
+
+
+class TestConformance(ExitConformance):
+    plugin_class = TrailingStop

@@ -1,0 +1,108 @@
+"""The domain model: frozen keyword-only values, quantisation, position accounting."""
+
+from decimal import Decimal
+
+import attrs
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradewind.model import (
+    Candle,
+    Fill,
+    Instrument,
+    InstrumentKind,
+    Order,
+    OrderType,
+    Position,
+    Side,
+    TickBatch,
+)
+
+
+def test_values_are_frozen_and_keyword_only():
+    inst = Instrument(venue="sim", symbol="BTCUSDT")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        inst.symbol = "ETHUSDT"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Instrument("sim", "BTCUSDT")  # type: ignore[misc]
+    assert attrs.evolve(inst, symbol="ETHUSDT").symbol == "ETHUSDT"
+
+
+def test_instrument_quantises_to_tick_and_lot():
+    inst = Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP,
+                      tick_size="0.1", lot_size="0.001")
+    assert inst.round_price(Decimal("50000.26")) == Decimal("50000.3")
+    assert inst.round_price(50000.24) == Decimal("50000.2")
+    assert inst.round_size(Decimal("0.0129")) == Decimal("0.012")  # rounds down, never up
+    assert inst.key == "sim:BTCUSDT"
+    with pytest.raises(ValueError, match="tick_size must be positive"):
+        Instrument(venue="sim", symbol="X", tick_size="0")
+
+
+def test_order_validates_prices_for_its_type():
+    with pytest.raises(ValueError, match="limit order needs price"):
+        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.LIMIT,
+              quantity=Decimal(1))
+    with pytest.raises(ValueError, match="stop order needs stop_price"):
+        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.STOP,
+              quantity=Decimal(1))
+    with pytest.raises(ValueError, match="quantity must be positive"):
+        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.MARKET,
+              quantity=Decimal(0))
+
+
+def test_tick_batch_is_columnar_read_only_and_checks_lengths():
+    b = TickBatch.from_arrays("sim:X", [1, 2, 3], [10.0, 11.0, 12.0], [1, 1, 1], [1, -1, 1])
+    assert b.ts_ns.dtype == np.int64 and b.side.dtype == np.int8
+    with pytest.raises(ValueError):
+        b.price[0] = 5.0
+    with pytest.raises(ValueError, match="column price has 2 rows"):
+        TickBatch.from_arrays("sim:X", [1, 2, 3], [1.0, 2.0], [1, 1, 1], [1, 1, 1])
+    head, tail = b.split_at_ts(2)
+    assert list(head.ts_ns) == [1] and list(tail.ts_ns) == [2, 3]
+    assert len(TickBatch.concat([head, tail])) == 3
+
+
+def test_candle_close_time():
+    c = Candle(instrument="sim:X", timeframe_ns=60, open_ts_ns=120, open=1, high=2, low=1,
+               close=2, volume=1, buy_volume=1, sell_volume=0, trades=1, buy_trades=1,
+               sell_trades=0, vwap=1.5)
+    assert c.close_ts_ns == 180
+
+
+def _fill(side, qty, price, fee="0"):
+    return Fill(client_order_id="c", instrument="sim:X", side=side, quantity=Decimal(qty),
+                price=Decimal(price), fee=Decimal(fee), ts_ns=1)
+
+
+def test_position_average_price_and_fifo_realised_pnl():
+    p = Position(instrument="sim:X")
+    p = p.apply(_fill(Side.BUY, "1", "100", "0.04"))
+    p = p.apply(_fill(Side.BUY, "1", "110", "0.044"))
+    assert p.quantity == 2 and p.avg_price == Decimal("105")
+    p = p.apply(_fill(Side.SELL, "1.5", "120"))
+    # FIFO: 1 @ 100 → +20, then 0.5 of the lot @ 110 → +5.
+    assert p.quantity == Decimal("0.5") and p.realized_pnl == Decimal("25")
+    assert p.avg_price == Decimal("110")
+    # Flip: sell 1 more closes 0.5 @ 110 (−10) and opens 0.5 short at 90.
+    p = p.apply(_fill(Side.SELL, "1", "90"))
+    assert p.quantity == Decimal("-0.5") and p.avg_price == Decimal("90")
+    assert p.realized_pnl == Decimal("15")
+    assert p.fees == Decimal("0.084")
+
+
+@given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]),
+                          st.integers(1, 50), st.integers(90, 110)), min_size=1, max_size=30))
+def test_position_reconciles_with_fills(fills):
+    """Cash flows of the fills equal realised + unrealised P&L at any mark (exact)."""
+    p = Position(instrument="sim:X")
+    cash = Decimal(0)
+    for side, q, px in fills:
+        f = _fill(side, str(q), str(px))
+        cash -= f.quantity * f.price * side.sign
+        p = p.apply(f)
+    mark = Decimal(100)
+    assert p.quantity == sum(Decimal(q) * s.sign for s, q, _ in fills)
+    assert cash + p.quantity * mark == p.realized_pnl + p.unrealized_pnl(mark)
