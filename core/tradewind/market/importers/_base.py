@@ -1,0 +1,456 @@
+"""What every importer shares: reading (compressed) files, vectorised column parsing with
+per-line error reporting, and assembling sorted :class:`TickBatch` es by symbol."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from tradewind.errors import DataError
+from tradewind.model.ticks import TickBatch
+
+#: The markets an import can belong to (the ``market=`` level of the store's partitions).
+MARKETS: tuple[str, ...] = ("spot", "perp")
+
+#: At most this many characters of an offending value are quoted in a bad-row reason.
+_QUOTE_MAX = 40
+
+_NS_PER_MS = 1_000_000
+_NS_PER_US = 1_000
+
+
+@attrs.frozen
+class BadRow:
+    """A row that was not imported: the file, its 1-based line number, and why.
+
+    For line-oriented files (CSV, websocket captures) ``line`` is the physical line in the
+    (decompressed) file. For record-oriented files (a freqtrade JSON array, feather, parquet)
+    it is the 1-based record number, and the reason says so.
+    """
+
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@attrs.frozen(kw_only=True)
+class ImportResult:
+    """The trades of one file, split by symbol, plus the rows that could not be imported.
+
+    ``batches`` maps symbol to a :class:`TickBatch` sorted by ``ts_ns`` (ties by trade id);
+    ``ignored`` counts input lines that are valid but are not trades (order-book updates,
+    snapshots, liquidation-engine fills) and so are skipped without being bad rows.
+    """
+
+    path: Path
+    format: str
+    exchange: str
+    market: str
+    batches: dict[str, TickBatch]
+    bad_rows: list[BadRow]
+    ignored: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Number of trades imported, over all symbols."""
+        return sum(len(b) for b in self.batches.values())
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols imported, sorted."""
+        return sorted(self.batches)
+
+
+@attrs.frozen
+class Source:
+    """A file's decompressed bytes and the name of the data inside it.
+
+    ``name`` is the file name without ``.gz`` or, for a zip archive, the member's name;
+    importers use it to find the symbol (``BTCUSDT-trades-2024-08-08.csv``).
+    ``truncated`` is set when a gzip stream ended early: ``data`` then holds what was readable.
+    """
+
+    path: Path
+    name: str
+    data: bytes
+    truncated: bool = False
+
+
+def read_source(path: Path) -> Source:
+    """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw[:2] == b"\x1f\x8b":
+        data, truncated = _gunzip(raw, path)
+        name = path.name[:-3] if path.name.endswith(".gz") else path.name
+        return Source(path, name, data, truncated)
+    if raw[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                members = [i for i in zf.infolist() if not i.is_dir()]
+                if len(members) != 1:
+                    names = ", ".join(i.filename for i in members) or "nothing"
+                    raise DataError(
+                        f"{path}: a zip archive must hold exactly one data file "
+                        f"(as data.binance.vision ships them); it holds {names}"
+                    )
+                return Source(path, Path(members[0].filename).name, zf.read(members[0]))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise DataError(f"{path}: corrupt zip archive ({exc})") from exc
+    return Source(path, path.name, raw)
+
+
+def _gunzip(raw: bytes, path: Path) -> tuple[bytes, bool]:
+    """Decompress all gzip members; a stream that ends early keeps what was decompressed."""
+    out: list[bytes] = []
+    rest = raw
+    while rest:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out.append(d.decompress(rest))
+        except zlib.error as exc:
+            if not out:
+                raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
+            return b"".join(out), True
+        if not d.eof:
+            out.append(d.flush())
+            return b"".join(out), True
+        rest = d.unused_data.lstrip(b"\x00")
+    return b"".join(out), False
+
+
+def truncation_row(src: Source, data: bytes) -> BadRow | None:
+    """The bad row that reports a truncated gzip file, if it was."""
+    if not src.truncated:
+        return None
+    last = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return BadRow(
+        str(src.path), max(last, 1),
+        "gzip stream ends early (truncated file); this line may be partial, "
+        "the lines before it were imported",
+    )
+
+
+def first_lines(data: bytes, n: int = 5, limit: int = 65536) -> list[str]:
+    """The first ``n`` non-blank lines of ``data`` (decoded leniently), for sniffing formats."""
+    head = data[:limit].decode("utf-8", errors="replace")
+    lines = [ln.strip() for ln in head.splitlines()]
+    return [ln for ln in lines if ln][:n]
+
+
+def quote(value: object) -> str:
+    """``repr`` of an offending value, shortened for a bad-row reason."""
+    text = repr(value)
+    return text if len(text) <= _QUOTE_MAX else text[: _QUOTE_MAX - 3] + "..."
+
+
+class Rejects:
+    """Collects bad rows of one file."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = str(file)
+        self.rows: list[BadRow] = []
+
+    def add(self, line: int, reason: str) -> None:
+        """Record one bad row."""
+        self.rows.append(BadRow(self.file, int(line), reason))
+
+    def add_mask(
+        self,
+        mask: npt.NDArray[np.bool_],
+        lines: npt.NDArray[np.int64],
+        reason: str | Callable[[int], str],
+    ) -> None:
+        """Record every row where ``mask`` is set; ``reason`` may be a function of the row index."""
+        for i in np.flatnonzero(mask):
+            self.add(int(lines[i]), reason(int(i)) if callable(reason) else reason)
+
+
+# --------------------------------------------------------------------------------------------
+# Delimited text
+
+
+@attrs.frozen
+class Col:
+    """A column of a delimited file: its name and kind (``int``, ``float``, ``bool``, ``str``)."""
+
+    name: str
+    kind: str
+
+
+_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+_TRUE = ["true", "True", "TRUE"]
+_FALSE = ["false", "False", "FALSE"]
+_PATTERNS = {
+    "int": r"^[+-]?[0-9]+$",
+    "float": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(?i:nan|inf|infinity)$",
+    "bool": r"^(true|True|TRUE|false|False|FALSE)$",
+}
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def text_lines(data: bytes) -> pa.StringArray:
+    """Every physical line of ``data`` as a string array (line ``i + 1`` at index ``i``).
+
+    Line ends (``\\n`` or ``\\r\\n``) are removed; a final newline does not start a line.
+    """
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=["line"]),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"line": pa.string()}, strings_can_be_null=False,
+            ),
+        )
+        return table.column("line").combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A unit separator or invalid UTF-8 inside a line: split in Python instead.
+        text = data.decode("utf-8", errors="replace")
+        parts = text.split("\n")
+        if parts and parts[-1] == "":
+            parts.pop()
+        return pa.array([p[:-1] if p.endswith("\r") else p for p in parts], pa.string())
+
+
+def _count_lines(data: bytes) -> tuple[int, bool]:
+    """Number of physical lines, and whether any of them (before the end) is blank."""
+    n = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    blank = data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data
+    return n, blank
+
+
+def parse_delimited(
+    src: Source, cols: Sequence[Col], *, header_lines: int, rejects: Rejects,
+) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """Parse comma-separated ``src`` into typed columns, reporting bad lines to ``rejects``.
+
+    Returns the table of good rows (numeric and bool columns without nulls) and the 1-based
+    line number of each. A clean file is parsed in one multi-threaded pass by Arrow; only a
+    file with problems takes the slower line-by-line path that says which line is wrong and why.
+    """
+    names = [c.name for c in cols]
+    n_lines, has_blank = _count_lines(src.data)
+    if not has_blank:
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(src.data),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines),
+                parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c.name: _ARROW_TYPES[c.kind] for c in cols},
+                    null_values=[""], strings_can_be_null=False,
+                    true_values=_TRUE, false_values=_FALSE,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            table = None
+        if (
+            table is not None
+            and table.num_rows == n_lines - header_lines
+            and all(table.column(c.name).null_count == 0 for c in cols if c.kind != "str")
+        ):
+            lines = np.arange(header_lines + 1, n_lines + 1, dtype=np.int64)
+            return table, lines
+    return _parse_lines(src, cols, header_lines=header_lines, rejects=rejects)
+
+
+def _parse_lines(
+    src: Source, cols: Sequence[Col], *, header_lines: int, rejects: Rejects,
+) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """The careful path of :func:`parse_delimited`: validate every field of every line."""
+    lines = text_lines(src.data)
+    n = len(lines)
+    lineno = np.arange(1, n + 1, dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[:header_lines] = False
+    blank = pc.equal(pc.utf8_trim_whitespace(lines), "").to_numpy(zero_copy_only=False)
+    keep &= ~blank
+    parts = pc.split_pattern(lines, ",")
+    n_fields = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+    wrong = keep & (n_fields != len(cols))
+    rejects.add_mask(
+        wrong, lineno,
+        lambda i: f"expected {len(cols)} comma-separated fields "
+        f"({','.join(c.name for c in cols)}), got {n_fields[i]}",
+    )
+    keep &= ~wrong
+    idx = np.flatnonzero(keep)
+    sub = parts.take(pa.array(idx, pa.int64()))
+    sub_lines = lineno[idx]
+    ok = np.ones(len(idx), dtype=bool)
+    values: dict[str, pa.Array] = {}
+    for k, col in enumerate(cols):
+        raw = pc.utf8_trim_whitespace(pc.list_element(sub, k))
+        values[col.name] = raw
+        if col.kind == "str":
+            continue
+        valid = pc.match_substring_regex(raw, _PATTERNS[col.kind]).to_numpy(zero_copy_only=False)
+        failed = ok & ~valid
+        if failed.any():
+            texts = raw.to_pylist()
+            for i in np.flatnonzero(failed):
+                text = texts[i]
+                rejects.add(
+                    int(sub_lines[i]),
+                    f"{col.name} is empty" if text == ""
+                    else f"{col.name} {quote(text)} is not {_EXPECTED[col.kind]}",
+                )
+        ok &= valid
+    good = pa.array(np.flatnonzero(ok), pa.int64())
+    arrays = []
+    for col in cols:
+        arr = values[col.name].take(good)
+        if col.kind == "bool":
+            arr = pc.is_in(arr, value_set=pa.array(_TRUE))
+        elif col.kind != "str":
+            arr = pc.cast(arr, _ARROW_TYPES[col.kind])
+        arrays.append(arr)
+    return pa.table(arrays, names=[c.name for c in cols]), sub_lines[ok]
+
+
+def parse_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
+    """Trade ids as int64 if every one is an integer, else ``None`` (the caller numbers rows)."""
+    if ids.null_count:
+        return None
+    if pa.types.is_integer(ids.type):
+        return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if len(ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    texts = pc.utf8_trim_whitespace(pc.cast(ids, pa.string()))
+    if not pc.all(pc.match_substring_regex(texts, _PATTERNS["int"])).as_py():
+        return None
+    return np.asarray(pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def to_ns(ts: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
+    """Convert integer epoch timestamps in ``ms`` or ``us`` to nanoseconds."""
+    factor = {"ms": _NS_PER_MS, "us": _NS_PER_US, "ns": 1}[unit]
+    return np.asarray(ts, dtype=np.int64) * factor
+
+
+def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
+    """Guess whether epoch timestamps are in ms, us or ns from their magnitude.
+
+    Any date between 1973 and 2286 has 13 digits in ms, 16 in us and 19 in ns.
+    """
+    if len(ts) == 0:
+        return "ms"
+    typical = float(np.median(ts))
+    if typical >= 1e17:
+        return "ns"
+    if typical >= 1e14:
+        return "us"
+    return "ms"
+
+
+# --------------------------------------------------------------------------------------------
+# Assembly
+
+
+def assemble(
+    *,
+    src_path: Path,
+    fmt: str,
+    exchange: str,
+    market: str,
+    symbol: str | npt.NDArray[np.object_],
+    ts_ns: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    side: npt.NDArray[np.int8],
+    trade_id: npt.NDArray[np.int64] | None,
+    lines: npt.NDArray[np.int64],
+    rejects: Rejects,
+    only_symbol: str | None = None,
+    ignored: int = 0,
+    labels: tuple[str, str] = ("price", "size"),
+) -> ImportResult:
+    """Check values, drop bad rows (recording why), split by symbol and sort each by time.
+
+    ``side`` must already be +1/-1 (importers reject unknown sides themselves); ``trade_id``
+    ``None`` numbers the rows of each symbol 0, 1, 2... in file order. ``labels`` are the
+    file's own names of the price and size fields, used in bad-row reasons.
+    """
+    if market not in MARKETS:
+        raise DataError(f"{src_path}: market must be one of {', '.join(MARKETS)}, got {market!r}")
+    ts_ns = np.asarray(ts_ns, dtype=np.int64)
+    price = np.asarray(price, dtype=np.float64)
+    size = np.asarray(size, dtype=np.float64)
+    ok = np.ones(len(ts_ns), dtype=bool)
+    for name, values in ((labels[0], price), (labels[1], size)):
+        for mask, why in (
+            (np.isnan(values), f"{name} is NaN"),
+            (np.isinf(values), f"{name} is infinite"),
+        ):
+            rejects.add_mask(ok & mask, lines, why)
+            ok &= ~mask
+        nonpos = ok & (values <= 0)
+        for i in np.flatnonzero(nonpos):
+            rejects.add(int(lines[i]), f"{name} {values[i]:g} is not positive")
+        ok &= ~nonpos
+    bad_ts = ok & (ts_ns <= 0)
+    rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
+    ok &= ~bad_ts
+
+    keep = np.flatnonzero(ok)
+    if trade_id is None:
+        ids = None
+    else:
+        ids = np.asarray(trade_id, dtype=np.int64)[keep]
+    ts_ns, price, size = ts_ns[keep], price[keep], size[keep]
+    side = np.asarray(side, dtype=np.int8)[keep]
+
+    groups: dict[str, npt.NDArray[np.intp] | None]
+    if len(ts_ns) == 0:
+        groups = {}
+    elif isinstance(symbol, str):
+        groups = {symbol: None}
+    else:
+        sym = np.asarray(symbol, dtype=object)[keep]
+        uniq = sorted(set(sym.tolist())) if len(sym) else []
+        if len(uniq) == 1:
+            groups = {uniq[0]: None}
+        else:
+            groups = {s: np.flatnonzero(sym == s) for s in uniq}
+    if only_symbol is not None and groups:
+        if only_symbol not in groups:
+            have = ", ".join(sorted(groups)) or "no trades"
+            raise DataError(f"{src_path}: no trades of symbol {only_symbol!r}; it has {have}")
+        groups = {only_symbol: groups[only_symbol]}
+
+    batches: dict[str, TickBatch] = {}
+    for name, idx in groups.items():
+        sel = slice(None) if idx is None else idx
+        g_ts, g_px, g_sz, g_sd = ts_ns[sel], price[sel], size[sel], side[sel]
+        g_id = np.arange(len(g_ts), dtype=np.int64) if ids is None else ids[sel]
+        if len(g_ts) > 1 and not (
+            np.all(g_ts[1:] >= g_ts[:-1])
+            and np.all((g_ts[1:] > g_ts[:-1]) | (g_id[1:] >= g_id[:-1]))
+        ):
+            order = np.lexsort((g_id, g_ts))
+            g_ts, g_px, g_sz, g_sd, g_id = (
+                g_ts[order], g_px[order], g_sz[order], g_sd[order], g_id[order]
+            )
+        batches[name] = TickBatch.from_arrays(name, g_ts, g_px, g_sz, g_sd, g_id)
+    return ImportResult(
+        path=src_path, format=fmt, exchange=exchange, market=market, batches=batches,
+        bad_rows=sorted(rejects.rows, key=lambda r: r.line), ignored=ignored,
+    )

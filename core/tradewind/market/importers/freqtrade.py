@@ -1,0 +1,215 @@
+"""freqtrade trade downloads: ``<PAIR>-trades.json[.gz]``, ``.feather`` or ``.parquet``.
+
+``freqtrade download-data --dl-trades`` stores each trade as
+``[timestamp_ms, id, type, side, price, amount, cost]`` (``side`` = the taker's side); the
+JSON variants hold one array of such rows, feather and parquet a table with those column names.
+Old JSON files hold ccxt trade objects (``{"timestamp", "id", "side", "price", "amount", ...}``)
+instead, and import too.
+
+freqtrade keeps the exchange in the folder name (``user_data/data/binance/``, futures in
+``.../binance/futures/``) and the pair in the file name (``XRP_ETH``; futures
+``XRP_USDT_USDT``). The symbol is base + quote (``XRPETH``), as Binance spells it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+
+from tradewind.errors import DataError
+from tradewind.market.importers._base import (
+    ImportResult,
+    Rejects,
+    Source,
+    assemble,
+    parse_ids,
+    quote,
+    to_ns,
+)
+
+FORMAT = "freqtrade"
+DESCRIPTION = (
+    "freqtrade trades JSON/feather/parquet (rows [timestamp_ms, id, type, side, price, amount,"
+    " cost])"
+)
+
+_NAME = re.compile(r"^(?P<pair>[A-Za-z0-9]+(?:_[A-Za-z0-9]+){1,2})-trades\.")
+_SNIFF = re.compile(r"^\[\s*(\[\s*-?\d+(\.\d*)?\s*,|\{|\]\s*$)")
+#: Folder names freqtrade uses for exchanges it supports (ccxt ids).
+_EXCHANGES = frozenset({
+    "binance", "binanceus", "binancejp", "bingx", "bitget", "bitmart", "bitvavo", "bybit",
+    "coinbase", "coinbasepro", "gate", "gateio", "htx", "huobi", "hyperliquid", "idex",
+    "kraken", "kucoin", "mexc", "okx", "okex", "bitfinex", "bitstamp", "cryptocom", "lbank",
+})
+FEATHER_MAGIC = b"ARROW1"
+PARQUET_MAGIC = b"PAR1"
+
+
+def sniff(lines: list[str], name: str) -> bool:
+    """Whether the first lines look like a freqtrade JSON trades array."""
+    return bool(lines) and bool(_SNIFF.match(lines[0]))
+
+
+def _pair(path: Path, name: str) -> tuple[str | None, str | None]:
+    """(symbol, market) from a freqtrade file name, or (None, None)."""
+    for candidate in (name, path.name):
+        m = _NAME.match(candidate)
+        if m:
+            parts = m.group("pair").upper().split("_")
+            return parts[0] + parts[1], "perp" if len(parts) == 3 else "spot"
+    return None, None
+
+
+def _exchange(path: Path) -> str | None:
+    folder = path.resolve().parent
+    if folder.name == "futures":
+        folder = folder.parent
+    return folder.name if folder.name in _EXCHANGES else None
+
+
+def _context(
+    src_path: Path, name: str, symbol: str | None, exchange: str | None, market: str | None,
+) -> tuple[str, str, str]:
+    file_symbol, file_market = _pair(src_path, name)
+    symbol = symbol or file_symbol
+    if symbol is None:
+        raise DataError(
+            f"{src_path}: cannot tell the pair: freqtrade names trade files "
+            "<BASE>_<QUOTE>-trades.json.gz; pass symbol= (--symbol)"
+        )
+    exchange = exchange or _exchange(src_path)
+    if exchange is None:
+        raise DataError(
+            f"{src_path}: a freqtrade file does not say its exchange (freqtrade keeps it in the "
+            "folder name, user_data/data/<exchange>/); pass exchange= (--exchange)"
+        )
+    return symbol, exchange, market or file_market or "spot"
+
+
+def _row(item: Any) -> tuple[int, Any, str, float, float]:
+    """(timestamp_ms, id, side, price, amount) of one JSON record, or ValueError why not."""
+    if isinstance(item, list):
+        if len(item) < 6:
+            raise ValueError(f"expected [timestamp, id, type, side, price, amount, cost], "
+                             f"got {len(item)} fields")
+        ts, tid, side, price, amount = item[0], item[1], item[3], item[4], item[5]
+    elif isinstance(item, dict):
+        missing = [k for k in ("timestamp", "side", "price", "amount") if k not in item]
+        if missing:
+            raise ValueError(f"trade object has no {', '.join(repr(k) for k in missing)}")
+        ts, tid, side = item["timestamp"], item.get("id"), item["side"]
+        price, amount = item["price"], item["amount"]
+    else:
+        raise ValueError(f"record {quote(item)} is neither a list nor an object")
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        raise ValueError(f"timestamp {quote(ts)} is not a number")
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side {quote(side)} is not buy or sell")
+    for label, value in (("price", price), ("amount", amount)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{label} {quote(value)} is not a number")
+    return int(ts), tid, side, float(price), float(amount)
+
+
+def read_json(
+    src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+) -> ImportResult:
+    """Import a freqtrade JSON trades file (``line`` of a bad row = record number)."""
+    name, exchange, market = _context(src.path, src.name, symbol, exchange, market)
+    try:
+        records = json.loads(src.data)
+    except ValueError as exc:
+        raise DataError(
+            f"{src.path}: not a freqtrade trades file: invalid JSON ({exc}); expected an array "
+            "of [timestamp_ms, id, type, side, price, amount, cost]"
+        ) from exc
+    if not isinstance(records, list):
+        raise DataError(
+            f"{src.path}: not a freqtrade trades file: the JSON is a {type(records).__name__}, "
+            "expected an array of [timestamp_ms, id, type, side, price, amount, cost]"
+        )
+    rejects = Rejects(src.path)
+    ts: list[int] = []
+    ids: list[Any] = []
+    sides: list[int] = []
+    price: list[float] = []
+    size: list[float] = []
+    lines: list[int] = []
+    for n, item in enumerate(records, start=1):
+        try:
+            t, tid, side, px, amt = _row(item)
+        except ValueError as exc:
+            rejects.add(n, str(exc))
+            continue
+        ts.append(t)
+        ids.append(tid)
+        sides.append(1 if side == "buy" else -1)
+        price.append(px)
+        size.append(amt)
+        lines.append(n)
+    trade_ids = parse_ids(pa.array([None if i is None else str(i) for i in ids], pa.string()))
+    return assemble(
+        src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
+        ts_ns=to_ns(np.asarray(ts, dtype=np.int64), "ms"),
+        price=np.asarray(price, dtype=np.float64), size=np.asarray(size, dtype=np.float64),
+        side=np.asarray(sides, dtype=np.int8), trade_id=trade_ids,
+        lines=np.asarray(lines, dtype=np.int64), rejects=rejects, labels=("price", "amount"),
+    )
+
+
+def read_table(
+    path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+) -> ImportResult:
+    """Import a freqtrade feather or parquet trades file (``line`` = record number)."""
+    name, exchange, market = _context(path, path.name, symbol, exchange, market)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+        table = feather.read_table(path) if magic == FEATHER_MAGIC else pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read as feather/parquet: {exc}") from exc
+    missing = [c for c in ("timestamp", "side", "price", "amount") if c not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{path}: not a freqtrade trades table: no column {', '.join(missing)}; expected "
+            "timestamp, id, type, side, price, amount, cost "
+            f"(it has {', '.join(table.column_names)})"
+        )
+    rejects = Rejects(path)
+    n = table.num_rows
+    lines = np.arange(1, n + 1, dtype=np.int64)
+    ok = np.ones(n, dtype=bool)
+    cols: dict[str, np.ndarray] = {}
+    for col in ("timestamp", "price", "amount"):
+        arr = table.column(col)
+        if pa.types.is_timestamp(arr.type):
+            arr = pc.cast(pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz)), pa.int64())
+        null = arr.is_null().to_numpy(zero_copy_only=False)
+        rejects.add_mask(ok & null, lines, f"{col} is empty")
+        ok &= ~null
+        target = pa.int64() if col == "timestamp" else pa.float64()
+        cols[col] = pc.fill_null(pc.cast(arr, target), 0).to_numpy()
+    side_text = table.column("side").to_numpy(zero_copy_only=False)
+    side = np.where(side_text == "buy", 1, np.where(side_text == "sell", -1, 0)).astype(np.int8)
+    rejects.add_mask(
+        ok & (side == 0), lines,
+        lambda i: f"side {quote(side_text[i])} is not buy or sell",
+    )
+    ok &= side != 0
+    keep = np.flatnonzero(ok)
+    ids = parse_ids(table.column("id").take(keep)) if "id" in table.column_names else None
+    return assemble(
+        src_path=path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
+        ts_ns=to_ns(cols["timestamp"][keep], "ms"), price=cols["price"][keep],
+        size=cols["amount"][keep], side=side[keep], trade_id=ids, lines=lines[keep],
+        rejects=rejects,
+        labels=("price", "amount"),
+    )

@@ -1,0 +1,128 @@
+"""Tardis.dev ``trades`` CSV files (the ``datasets`` downloads, one exchange per file).
+
+Layout: ``exchange,symbol,timestamp,local_timestamp,id,side,price,amount`` with a header line;
+``timestamp`` is the exchange's trade time in microseconds, ``side`` the taker's side
+(``buy``/``sell``; Tardis writes ``unknown`` where the exchange does not say, and such rows are
+reported as bad rows because tradewind needs the aggressor).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow.compute as pc
+
+from tradewind.market.importers._base import (
+    Col,
+    ImportResult,
+    Rejects,
+    Source,
+    assemble,
+    parse_delimited,
+    parse_ids,
+    quote,
+    to_ns,
+)
+
+FORMAT = "tardis"
+HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
+DESCRIPTION = f"Tardis.dev trades CSV (header {HEADER}; timestamp in microseconds)"
+
+_COLUMNS = (
+    Col("exchange", "str"),
+    Col("symbol", "str"),
+    Col("timestamp", "int"),
+    Col("local_timestamp", "str"),  # not used; a missing one must not reject the trade
+    Col("id", "str"),
+    Col("side", "str"),
+    Col("price", "float"),
+    Col("amount", "float"),
+)
+
+#: Tardis exchange ids -> (tradewind exchange, market). Others: a derivatives suffix means perp.
+_VENUES: dict[str, tuple[str, str]] = {
+    "binance": ("binance", "spot"),
+    "binance-us": ("binance-us", "spot"),
+    "binance-futures": ("binance", "perp"),
+    "binance-delivery": ("binance", "perp"),
+    "bybit": ("bybit", "perp"),
+    "bybit-spot": ("bybit", "spot"),
+    "okex": ("okx", "spot"),
+    "okex-swap": ("okx", "perp"),
+    "okex-futures": ("okx", "perp"),
+    "deribit": ("deribit", "perp"),
+    "bitmex": ("bitmex", "perp"),
+    "coinbase": ("coinbase", "spot"),
+    "kraken": ("kraken", "spot"),
+    "cryptofacilities": ("kraken", "perp"),
+    "huobi": ("huobi", "spot"),
+    "huobi-dm-swap": ("huobi", "perp"),
+    "bitfinex": ("bitfinex", "spot"),
+    "bitfinex-derivatives": ("bitfinex", "perp"),
+    "hyperliquid": ("hyperliquid", "perp"),
+}
+_PERP_SUFFIXES = ("-futures", "-swap", "-delivery", "-derivatives", "-linear", "-inverse")
+
+
+def venue_of(tardis_exchange: str) -> tuple[str, str]:
+    """The tradewind exchange name and market of a Tardis exchange id."""
+    if tardis_exchange in _VENUES:
+        return _VENUES[tardis_exchange]
+    for suffix in _PERP_SUFFIXES:
+        if tardis_exchange.endswith(suffix):
+            return tardis_exchange[: -len(suffix)], "perp"
+    return tardis_exchange, "spot"
+
+
+def sniff(lines: list[str], name: str) -> bool:
+    """Whether the first lines look like a Tardis trades CSV (its header is mandatory)."""
+    return bool(lines) and lines[0].replace(" ", "") == HEADER
+
+
+def read(
+    src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+) -> ImportResult:
+    """Import a Tardis trades CSV; ``symbol`` keeps only that symbol's trades."""
+    rejects = Rejects(src.path)
+    table, lines = parse_delimited(src, _COLUMNS, header_lines=1, rejects=rejects)
+
+    exchanges = table.column("exchange").to_numpy(zero_copy_only=False)
+    file_exchange = Counter(exchanges.tolist()).most_common(1)[0][0] if len(exchanges) else ""
+    ok = exchanges == file_exchange
+    rejects.add_mask(
+        ~ok, lines,
+        lambda i: f"exchange {quote(exchanges[i])} differs from the file's {file_exchange!r}",
+    )
+
+    side_text = table.column("side").to_numpy(zero_copy_only=False)
+    side = np.where(side_text == "buy", 1, np.where(side_text == "sell", -1, 0)).astype(np.int8)
+    unknown = ok & (side == 0)
+    rejects.add_mask(
+        unknown, lines,
+        lambda i: f"side {quote(side_text[i])} is not buy or sell (aggressor unknown)",
+    )
+    ok &= ~unknown
+
+    keep = np.flatnonzero(ok)
+    ids = parse_ids(table.column("id").take(keep))
+    default_exchange, default_market = venue_of(file_exchange or "unknown")
+    return assemble(
+        src_path=src.path,
+        fmt=FORMAT,
+        exchange=exchange or default_exchange,
+        market=market or default_market,
+        symbol=np.asarray(
+            pc.utf8_trim_whitespace(table.column("symbol")).to_numpy(zero_copy_only=False),
+            dtype=object,
+        )[keep],
+        ts_ns=to_ns(table.column("timestamp").to_numpy()[keep], "us"),
+        price=table.column("price").to_numpy()[keep],
+        size=table.column("amount").to_numpy()[keep],
+        side=side[keep],
+        trade_id=ids,
+        lines=lines[keep],
+        rejects=rejects,
+        labels=("price", "amount"),
+        only_symbol=symbol,
+    )
