@@ -1,0 +1,598 @@
+"""Candles built from trade ticks, for any timeframes between 1s and 1d.
+
+Two entry points share one kernel, so they give bit-identical output:
+
+* :func:`aggregate` turns one (possibly huge) :class:`~tradewind.model.ticks.TickBatch` into a
+  :class:`CandleArray` of one timeframe, for replay and research;
+* :class:`CandleAggregator` is fed batch after batch (live or replay) and returns the candles
+  that closed, keeping the forming candle of each timeframe as state.
+
+Definition (see docs/market-data.md):
+
+* A candle of timeframe ``tf`` covers ``[open_ts_ns, open_ts_ns + tf)`` with
+  ``open_ts_ns = floor(ts_ns / tf) * tf``: buckets are aligned to the UTC epoch.
+* ``open``/``close`` are the prices of the first/last tick of the bucket in stream order,
+  ``high``/``low`` the extremes. ``trades`` counts every tick, ``buy_trades``/``sell_trades`` the
+  ticks whose aggressor side is +1/-1 (a tick with side 0 counts in ``trades`` and ``volume`` only).
+* ``volume``, ``buy_volume`` and ``sell_volume`` are the *exact* sums of the tick sizes, rounded
+  once to float64, i.e. equal to ``math.fsum`` of the sizes. ``vwap`` is the exact sum of
+  ``fl(price * size)`` divided by the exact sum of sizes, rounded once.
+* A bucket without ticks produces no candle (there is no "flat" filler candle): consumers that
+  need a regular grid must forward-fill themselves, knowing that a gap means "no trades".
+
+Why exact sums: float addition is not associative, so a running float sum depends on where the
+stream was cut into batches. Summing exactly makes every candle a function of its ticks only, so
+any split of the stream into batches (and any grouping: 15m candles built from 1m partials)
+gives the same bits. Exactness is cheap when vectorised: each value is split into two or three
+integer "limbs" held exactly in float64 (every finite double is an integer multiple of its own
+ulp), limbs are summed with ``np.add.reduceat``/``np.bincount`` (exact, because every partial
+sum is an integer below 2**53, hence order-independent), and only the few per-candle totals go
+through Python integers for the final rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from functools import reduce
+from typing import Any, overload
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from tradewind.model.market import Candle
+from tradewind.model.ticks import TickBatch
+from tradewind.timeframes import MAX_NS, MIN_NS, format_timeframe, parse_timeframe
+
+__all__ = [
+    "CANDLE_DTYPE",
+    "DEFAULT_TIMEFRAMES_NS",
+    "CandleAggregator",
+    "CandleArray",
+    "aggregate",
+    "check_timeframe",
+]
+
+#: The timeframes the seed strategy trades on: 1m, 5m, 15m.
+DEFAULT_TIMEFRAMES_NS: tuple[int, ...] = tuple(parse_timeframe(t) for t in ("1m", "5m", "15m"))
+
+#: Column layout of :attr:`CandleArray.data`.
+CANDLE_DTYPE = np.dtype(
+    [
+        ("open_ts_ns", np.int64),
+        ("open", np.float64),
+        ("high", np.float64),
+        ("low", np.float64),
+        ("close", np.float64),
+        ("volume", np.float64),
+        ("buy_volume", np.float64),
+        ("sell_volume", np.float64),
+        ("trades", np.int64),
+        ("buy_trades", np.int64),
+        ("sell_trades", np.int64),
+        ("vwap", np.float64),
+    ]
+)
+
+# Ticks processed per kernel call. Keeps every temporary in cache, and bounds each limb sum by
+# 2**16 * 2**_LIMB_BITS < 2**53, which is what makes float64 limb sums exact.
+_CHUNK = 1 << 16
+_LIMB_BITS = 37
+# Every finite float64 is an integer multiple of 2**-1074; exact sums are kept as integers N
+# meaning N * 2**-1074, so partial sums from different chunks add without alignment.
+_FRAC_BITS = 1074
+_DEN = 1 << _FRAC_BITS
+
+
+def check_timeframe(timeframe_ns: int) -> int:
+    """Return ``timeframe_ns`` if it is an integer between 1s and 1d that divides a day."""
+    if isinstance(timeframe_ns, bool) or not isinstance(timeframe_ns, int | np.integer):
+        raise TypeError(f"timeframe must be integer nanoseconds, got {timeframe_ns!r}")
+    tf = int(timeframe_ns)
+    if not MIN_NS <= tf <= MAX_NS or MAX_NS % tf:
+        raise ValueError(
+            f"timeframe {tf} ns is not supported: use 1s..1d dividing a day evenly "
+            "(e.g. parse_timeframe('5m'))"
+        )
+    return tf
+
+
+# --------------------------------------------------------------------------------------------
+# Exact sums
+# --------------------------------------------------------------------------------------------
+def _limbs(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
+    """Split positive finite ``x`` into exact integer limbs.
+
+    Returns ``(L, beta)`` with ``L`` of shape ``(k, n)`` holding integers below 2**37 (as
+    float64) such that ``x[i] == sum(L[j, i] * 2**(37 * j)) * 2**beta`` exactly.
+    """
+    lo = float(x.min())
+    hi = float(x.max())
+    # ulp(lo) is the smallest ulp in x and divides every value's ulp: y = x / 2**beta is integral.
+    beta = max(math.frexp(lo)[1] - 53, -_FRAC_BITS)
+    bits = math.frexp(hi)[1] - beta  # every y < 2**bits
+    if bits > 1000:
+        raise ValueError(
+            f"values span from {lo!r} to {hi!r}: more than 2**1000 apart, cannot sum exactly"
+        )
+    k = max(1, -(-bits // _LIMB_BITS))
+    out = np.empty((k, len(x)), dtype=np.float64)
+    y = out[0]
+    if -beta <= 1023:
+        np.multiply(x, 2.0**-beta, out=y)  # a power of two: exact
+    else:
+        y[:] = np.ldexp(x, -beta)
+    for j in range(k - 1, 0, -1):
+        scale = float(2 ** (_LIMB_BITS * j))
+        limb = out[j]
+        np.multiply(y, 1.0 / scale, out=limb)
+        np.floor(limb, out=limb)
+        y -= limb * scale  # exact: removes the top bits of an integer below 2**53 * scale
+    return out, beta
+
+
+def _to_ints(cells: npt.NDArray[np.float64], beta: int) -> npt.NDArray[np.object_]:
+    """Exact integers ``N`` (meaning ``N * 2**-1074``) from limb sums of shape ``(k, ...)``."""
+    total: Any = 0
+    for j in range(cells.shape[0]):
+        col = cells[j].astype(np.int64).astype(object)
+        total = total + col * (1 << (_LIMB_BITS * j + beta + _FRAC_BITS))
+    return total  # type: ignore[no-any-return]
+
+
+def _ratio(
+    num: npt.NDArray[np.object_], den: int | npt.NDArray[np.object_]
+) -> npt.NDArray[np.float64]:
+    """``num / den`` of exact integers, each quotient correctly rounded to float64."""
+    if len(num) == 0:
+        return np.zeros(0, dtype=np.float64)
+    return np.asarray(num / den, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Partial candles of one chunk (struct of arrays)
+# --------------------------------------------------------------------------------------------
+@attrs.define(slots=True)
+class _Parts:
+    """Per-bucket partial aggregates of consecutive ticks; sums as exact limb cells."""
+
+    open_ts: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.int64]  # (g, 3): other, buy, sell
+    size_cells: npt.NDArray[np.float64]  # (k limbs, 3: other/buy/sell, g)
+    size_beta: int
+    pv_cells: npt.NDArray[np.float64]  # (k limbs, g)
+    pv_beta: int
+
+    def __len__(self) -> int:
+        return len(self.open_ts)
+
+    def regroup(self, timeframe_ns: int) -> _Parts:
+        """Merge consecutive parts into buckets of a coarser timeframe (a multiple of theirs)."""
+        bucket = self.open_ts // timeframe_ns
+        if len(bucket) == 0 or bucket[0] == bucket[-1]:
+            starts = np.zeros(1, dtype=np.intp)
+        else:
+            starts = np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
+        if len(starts) == len(bucket):
+            return attrs.evolve(self, open_ts=bucket * timeframe_ns)
+        last = np.append(starts[1:], len(bucket)) - 1
+        return _Parts(
+            open_ts=bucket[starts] * timeframe_ns,
+            open=self.open[starts],
+            high=np.maximum.reduceat(self.high, starts),
+            low=np.minimum.reduceat(self.low, starts),
+            close=self.close[last],
+            counts=np.add.reduceat(self.counts, starts, axis=0),
+            size_cells=np.add.reduceat(self.size_cells, starts, axis=2),
+            size_beta=self.size_beta,
+            pv_cells=np.add.reduceat(self.pv_cells, starts, axis=1),
+            pv_beta=self.pv_beta,
+        )
+
+
+def _kernel(
+    ts: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    side: npt.NDArray[np.int8],
+    timeframe_ns: int,
+) -> _Parts:
+    """Partial candles of one chunk (at most ``_CHUNK`` sorted, valid ticks)."""
+    n = len(ts)
+    bucket = ts // timeframe_ns
+    if bucket[0] == bucket[-1]:
+        starts = np.zeros(1, dtype=np.intp)
+    else:
+        starts = np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
+    ends = np.append(starts[1:], n)
+    # 0/1 masks as float64: their reduceat sums are exact counts, and multiplying a limb by
+    # one keeps only that side's limbs.
+    is_buy = (side == 1).astype(np.float64)
+    is_sell = (side == -1).astype(np.float64)
+    n_buy = np.add.reduceat(is_buy, starts)
+    n_sell = np.add.reduceat(is_sell, starts)
+    counts = np.stack((ends - starts - n_buy - n_sell, n_buy, n_sell), axis=1).astype(np.int64)
+    limbs, size_beta = _limbs(size)
+    total = np.add.reduceat(limbs, starts, axis=1)
+    buy = np.add.reduceat(limbs * is_buy, starts, axis=1)
+    sell = np.add.reduceat(limbs * is_sell, starts, axis=1)
+    # Every cell is an integer below 2**53, so other = total - buy - sell is exact.
+    size_cells = np.stack((total - buy - sell, buy, sell), axis=1)  # (k, 3, g)
+    pv_limbs, pv_beta = _limbs(price * size)
+    return _Parts(
+        open_ts=bucket[starts] * timeframe_ns,
+        open=price[starts],
+        high=np.maximum.reduceat(price, starts),
+        low=np.minimum.reduceat(price, starts),
+        close=price[ends - 1],
+        counts=counts,
+        size_cells=size_cells,
+        size_beta=size_beta,
+        pv_cells=np.add.reduceat(pv_limbs, starts, axis=1),
+        pv_beta=pv_beta,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Exact per-candle state, and the candles emitted from it
+# --------------------------------------------------------------------------------------------
+@attrs.define(slots=True)
+class _Sums:
+    """Exact sums of some candles: object arrays of Python ints (units of 2**-1074)."""
+
+    other: npt.NDArray[np.object_]
+    buy: npt.NDArray[np.object_]
+    sell: npt.NDArray[np.object_]
+    pv: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, parts: _Parts, sl: slice) -> _Sums:
+        size = _to_ints(parts.size_cells[:, :, sl], parts.size_beta)  # (3, g)
+        return cls(
+            other=size[0],
+            buy=size[1],
+            sell=size[2],
+            pv=_to_ints(parts.pv_cells[:, sl], parts.pv_beta),
+        )
+
+
+@attrs.define(slots=True)
+class _Open:
+    """The forming candle of one timeframe, with exact sums."""
+
+    open_ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    trades: int
+    buy_trades: int
+    sell_trades: int
+    other: int
+    buy: int
+    sell: int
+    pv: int
+
+    def merge(self, parts: _Parts, sums: _Sums, i: int) -> None:
+        """Add part ``i`` (same bucket, later ticks) into this candle."""
+        self.high = max(self.high, float(parts.high[i]))
+        self.low = min(self.low, float(parts.low[i]))
+        self.close = float(parts.close[i])
+        c = parts.counts[i]
+        self.trades += int(c.sum())
+        self.buy_trades += int(c[1])
+        self.sell_trades += int(c[2])
+        self.other += sums.other[i]
+        self.buy += sums.buy[i]
+        self.sell += sums.sell[i]
+        self.pv += sums.pv[i]
+
+    @classmethod
+    def from_part(cls, parts: _Parts, sums: _Sums, i: int) -> _Open:
+        c = parts.counts[i]
+        return cls(
+            open_ts=int(parts.open_ts[i]),
+            open=float(parts.open[i]),
+            high=float(parts.high[i]),
+            low=float(parts.low[i]),
+            close=float(parts.close[i]),
+            trades=int(c.sum()),
+            buy_trades=int(c[1]),
+            sell_trades=int(c[2]),
+            other=sums.other[i],
+            buy=sums.buy[i],
+            sell=sums.sell[i],
+            pv=sums.pv[i],
+        )
+
+    def row(self) -> tuple[Any, ...]:
+        """This candle as a record of :data:`CANDLE_DTYPE`."""
+        vol = self.other + self.buy + self.sell
+        return (
+            self.open_ts,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            vol / _DEN,
+            self.buy / _DEN,
+            self.sell / _DEN,
+            self.trades,
+            self.buy_trades,
+            self.sell_trades,
+            self.pv / vol,
+        )
+
+
+def _rows(parts: _Parts, sums: _Sums, sl: slice) -> npt.NDArray[np.void]:
+    """Finished candles for parts ``sl`` as a :data:`CANDLE_DTYPE` array."""
+    idx = range(*sl.indices(len(parts)))
+    out = np.empty(len(idx), dtype=CANDLE_DTYPE)
+    if len(out) == 0:
+        return out
+    counts = parts.counts[sl]
+    vol = sums.other[sl] + sums.buy[sl] + sums.sell[sl]
+    out["open_ts_ns"] = parts.open_ts[sl]
+    out["open"] = parts.open[sl]
+    out["high"] = parts.high[sl]
+    out["low"] = parts.low[sl]
+    out["close"] = parts.close[sl]
+    out["volume"] = _ratio(vol, _DEN)
+    out["buy_volume"] = _ratio(sums.buy[sl], _DEN)
+    out["sell_volume"] = _ratio(sums.sell[sl], _DEN)
+    out["trades"] = counts.sum(axis=1)
+    out["buy_trades"] = counts[:, 1]
+    out["sell_trades"] = counts[:, 2]
+    out["vwap"] = _ratio(sums.pv[sl], vol)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Public values
+# --------------------------------------------------------------------------------------------
+@attrs.frozen(kw_only=True, eq=False)
+class CandleArray:
+    """Candles of one instrument and timeframe as a numpy structured array (:data:`CANDLE_DTYPE`).
+
+    Index with an int for a :class:`~tradewind.model.market.Candle`, with a field name for a
+    column (``arr["close"]``). Candles are in time order; empty buckets are absent.
+    """
+
+    instrument: str
+    timeframe_ns: int
+    data: npt.NDArray[np.void]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @overload
+    def __getitem__(self, key: str) -> npt.NDArray[Any]: ...
+
+    @overload
+    def __getitem__(self, key: int) -> Candle: ...
+
+    def __getitem__(self, key: str | int) -> npt.NDArray[Any] | Candle:
+        if isinstance(key, str):
+            return self.data[key]  # type: ignore[no-any-return]
+        return _candle(self.instrument, self.timeframe_ns, self.data[key].item())
+
+    def __iter__(self) -> Iterator[Candle]:
+        for rec in self.data.tolist():
+            yield _candle(self.instrument, self.timeframe_ns, rec)
+
+    def to_candles(self) -> list[Candle]:
+        """Every candle as a :class:`~tradewind.model.market.Candle`."""
+        return list(self)
+
+    def equals(self, other: CandleArray) -> bool:
+        """Bit-for-bit equality (NaN-safe): same instrument, timeframe and bytes."""
+        return (
+            self.instrument == other.instrument
+            and self.timeframe_ns == other.timeframe_ns
+            and self.data.dtype == other.data.dtype
+            and self.data.tobytes() == other.data.tobytes()
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CandleArray({self.instrument!r}, {format_timeframe(self.timeframe_ns)}, "
+            f"{len(self)} candles)"
+        )
+
+
+_FIELDS: tuple[str, ...] = tuple(CANDLE_DTYPE.names or ())
+
+
+def _candle(instrument: str, timeframe_ns: int, rec: tuple[Any, ...]) -> Candle:
+    """A Candle from one record given as a tuple (``arr.tolist()`` item) of CANDLE_DTYPE."""
+    return Candle(
+        instrument=instrument, timeframe_ns=timeframe_ns, **dict(zip(_FIELDS, rec, strict=True))
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The aggregator
+# --------------------------------------------------------------------------------------------
+class CandleAggregator:
+    """Incremental candles of one instrument for several timeframes.
+
+    Feed every (validated) batch to :meth:`update`; it returns the candles that closed because a
+    tick of a later bucket arrived. :meth:`advance` closes candles because time moved on without
+    a tick, :meth:`flush` closes the partial last ones at the end of a stream, and
+    :meth:`current` shows the forming candle. Each batch goes through the same vectorised kernel
+    as :func:`aggregate` (ticks are bucketed once at the greatest common divisor of the
+    timeframes; coarser candles are merged from those partials), and sums are exact, so the
+    candles are bit-identical for any split of the stream into batches.
+    """
+
+    def __init__(
+        self, instrument: str, timeframes_ns: Sequence[int] = DEFAULT_TIMEFRAMES_NS
+    ) -> None:
+        if not timeframes_ns:
+            raise ValueError(f"CandleAggregator({instrument}): no timeframes given")
+        self.instrument = instrument
+        #: The timeframes, ascending and without duplicates.
+        self.timeframes_ns: tuple[int, ...] = tuple(
+            sorted({check_timeframe(t) for t in timeframes_ns})
+        )
+        self._base = reduce(math.gcd, self.timeframes_ns)
+        self._open: dict[int, _Open | None] = dict.fromkeys(self.timeframes_ns)
+        self._watermark: int | None = None  # no tick may be earlier than this
+
+    # -- feeding -------------------------------------------------------------------------------
+    def update(self, batch: TickBatch) -> list[Candle]:
+        """Add ``batch``; return the candles that closed, by close time then timeframe."""
+        emitted = self._feed(batch)
+        return self._sorted_candles(emitted)
+
+    def advance(self, now_ns: int) -> list[Candle]:
+        """Close every forming candle whose interval ended at or before ``now_ns``.
+
+        A promise from the caller that no tick earlier than ``now_ns`` will follow; later
+        batches with such ticks are refused.
+        """
+        out: dict[int, list[npt.NDArray[np.void]]] = {}
+        for tf, cur in self._open.items():
+            if cur is not None and cur.open_ts + tf <= now_ns:
+                out[tf] = [np.array([cur.row()], dtype=CANDLE_DTYPE)]
+                self._open[tf] = None
+        if self._watermark is None or now_ns > self._watermark:
+            self._watermark = int(now_ns)
+        return self._sorted_candles(out)
+
+    def flush(self) -> list[Candle]:
+        """Close and return every forming candle (end of stream), by close time then timeframe."""
+        out: dict[int, list[npt.NDArray[np.void]]] = {}
+        for tf, cur in self._open.items():
+            if cur is not None:
+                out[tf] = [np.array([cur.row()], dtype=CANDLE_DTYPE)]
+                self._open[tf] = None
+        return self._sorted_candles(out)
+
+    def current(self, timeframe_ns: int) -> Candle | None:
+        """The forming (not yet closed) candle of ``timeframe_ns``, or None."""
+        if timeframe_ns not in self._open:
+            raise KeyError(
+                f"CandleAggregator({self.instrument}) has no timeframe {timeframe_ns} ns; "
+                f"it has {[format_timeframe(t) for t in self.timeframes_ns]}"
+            )
+        cur = self._open[timeframe_ns]
+        if cur is None:
+            return None
+        rec = np.array([cur.row()], dtype=CANDLE_DTYPE)[0].item()
+        return _candle(self.instrument, timeframe_ns, rec)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _check(self, batch: TickBatch) -> None:
+        if batch.instrument != self.instrument:
+            raise ValueError(
+                f"CandleAggregator({self.instrument}) was given a batch of {batch.instrument}"
+            )
+        ts = batch.ts_ns
+        if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
+            raise ValueError(
+                f"CandleAggregator({self.instrument}): batch timestamps go backwards; "
+                "validate ticks first (tradewind.market.validation.TickValidator)"
+            )
+        if self._watermark is not None and int(ts[0]) < self._watermark:
+            raise ValueError(
+                f"CandleAggregator({self.instrument}): tick at {int(ts[0])} ns is earlier than "
+                f"{self._watermark} ns, already aggregated; validate ticks first"
+            )
+        pmin, pmax = float(batch.price.min()), float(batch.price.max())
+        smin, smax = float(batch.size.min()), float(batch.size.max())
+        if not (pmin > 0.0 and smin > 0.0 and pmax < math.inf and smax < math.inf):
+            raise ValueError(
+                f"CandleAggregator({self.instrument}): batch has a non-finite or non-positive "
+                "price or size; validate ticks first (tradewind.market.validation)"
+            )
+
+    def _feed(self, batch: TickBatch) -> dict[int, list[npt.NDArray[np.void]]]:
+        """Run ``batch`` through the kernel; the closed candles per timeframe as arrays."""
+        out: dict[int, list[npt.NDArray[np.void]]] = {tf: [] for tf in self.timeframes_ns}
+        n = len(batch)
+        if n == 0:
+            return out
+        self._check(batch)
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            base = _kernel(
+                batch.ts_ns[lo:hi],
+                batch.price[lo:hi],
+                batch.size[lo:hi],
+                batch.side[lo:hi],
+                self._base,
+            )
+            for tf in self.timeframes_ns:
+                parts = base if tf == self._base else base.regroup(tf)
+                self._merge(tf, parts, out[tf])
+        self._watermark = max(self._watermark or int(batch.ts_ns[0]), int(batch.ts_ns[-1]))
+        return out
+
+    def _merge(self, tf: int, parts: _Parts, out: list[npt.NDArray[np.void]]) -> None:
+        """Merge one chunk's parts of timeframe ``tf`` into the state; append closed candles."""
+        g = len(parts)
+        cur = self._open[tf]
+        first = 0
+        if cur is not None:
+            if cur.open_ts == int(parts.open_ts[0]):
+                sums0 = _Sums.of(parts, slice(0, 1))
+                cur.merge(parts, sums0, 0)
+                first = 1
+                if g == 1:
+                    return
+            out.append(np.array([cur.row()], dtype=CANDLE_DTYPE))
+        sums = _Sums.of(parts, slice(first, g))
+        if g - 1 > first:
+            out.append(_rows(parts, _shift(sums, first), slice(first, g - 1)))
+        if first < g:
+            self._open[tf] = _Open.from_part(parts, _shift(sums, first), g - 1)
+
+    def _sorted_candles(self, emitted: dict[int, list[npt.NDArray[np.void]]]) -> list[Candle]:
+        keyed: list[tuple[int, int, Candle]] = []
+        for tf, arrays in emitted.items():
+            for arr in arrays:
+                for rec in arr.tolist():
+                    c = _candle(self.instrument, tf, rec)
+                    keyed.append((c.open_ts_ns + tf, tf, c))
+        keyed.sort(key=lambda t: (t[0], t[1]))
+        return [c for _, _, c in keyed]
+
+    def __repr__(self) -> str:
+        tfs = ",".join(format_timeframe(t) for t in self.timeframes_ns)
+        return f"CandleAggregator({self.instrument!r}, [{tfs}])"
+
+
+def _shift(sums: _Sums, first: int) -> _Sums:
+    """Re-index sums computed for parts ``first:`` so that they index like the parts."""
+    if first == 0:
+        return sums
+    pad = np.zeros(first, dtype=object)
+    return _Sums(
+        other=np.concatenate((pad, sums.other)),
+        buy=np.concatenate((pad, sums.buy)),
+        sell=np.concatenate((pad, sums.sell)),
+        pv=np.concatenate((pad, sums.pv)),
+    )
+
+
+def aggregate(batch: TickBatch, timeframe_ns: int) -> CandleArray:
+    """Candles of one timeframe from one batch of sorted, validated ticks (replay path).
+
+    The last candle is included even if its bucket might continue in a later batch; use
+    :class:`CandleAggregator` for streams. Output is bit-identical to feeding the same ticks to
+    a :class:`CandleAggregator` in any number of batches and flushing.
+    """
+    tf = check_timeframe(timeframe_ns)
+    agg = CandleAggregator(batch.instrument, [tf])
+    arrays = agg._feed(batch)[tf]
+    cur = agg._open[tf]
+    if cur is not None:
+        arrays.append(np.array([cur.row()], dtype=CANDLE_DTYPE))
+    data = np.concatenate(arrays) if arrays else np.empty(0, dtype=CANDLE_DTYPE)
+    return CandleArray(instrument=batch.instrument, timeframe_ns=tf, data=data)
