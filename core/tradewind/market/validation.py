@@ -1,0 +1,237 @@
+"""Validation of trade ticks before they reach candles, analyzers or the store.
+
+Every tick of a batch is either accepted or rejected under exactly one reason, checked in this
+order (the first that applies wins):
+
+``nan_price``        price is NaN or ±inf
+``nonpositive_price`` price <= 0
+``nan_size``         size is NaN or ±inf
+``nonpositive_size`` size <= 0
+``duplicate_id``     the trade id was already seen (earlier in the batch, or recently before)
+``out_of_order``     the timestamp is earlier than the previous accepted tick's
+
+Nothing is dropped silently: the counts per reason come back with the clean batch, and
+:class:`TickValidator` keeps cumulative counts per instrument. The checks are vectorised; a
+batch that is already clean is returned as is, without a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from tradewind.model.ticks import TickBatch
+
+__all__ = [
+    "REASONS",
+    "RecentIds",
+    "TickValidator",
+    "ValidationResult",
+    "validate",
+]
+
+#: The rejection reasons, in the order they are checked.
+REASONS: tuple[str, ...] = (
+    "nan_price",
+    "nonpositive_price",
+    "nan_size",
+    "nonpositive_size",
+    "duplicate_id",
+    "out_of_order",
+)
+_NAN_PRICE, _NONPOS_PRICE, _NAN_SIZE, _NONPOS_SIZE, _DUPLICATE, _OUT_OF_ORDER = range(1, 7)
+
+
+class RecentIds:
+    """The trade ids of the last ``capacity`` ticks that passed the value checks.
+
+    Exchanges resend trades after a reconnect, usually within seconds, so a bounded window of
+    recent ids catches duplicates without growing forever. Membership is a binary search in a
+    sorted copy; when ids only increase (the common case) the search is skipped.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        if capacity < 1:
+            raise ValueError(f"RecentIds capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self._fifo = np.empty(0, dtype=np.int64)  # arrival order, oldest first
+        self._sorted = self._fifo  # the same array while ids arrive strictly increasing
+
+    def __len__(self) -> int:
+        return len(self._fifo)
+
+    @property
+    def max_id(self) -> int | None:
+        """The largest remembered id, or None."""
+        return int(self._sorted[-1]) if len(self._sorted) else None
+
+    def contains(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """A mask: which of ``ids`` are remembered."""
+        if len(self._sorted) == 0 or len(ids) == 0:
+            return np.zeros(len(ids), dtype=bool)
+        if int(ids.min()) > int(self._sorted[-1]) or int(ids.max()) < int(self._sorted[0]):
+            return np.zeros(len(ids), dtype=bool)
+        pos = np.searchsorted(self._sorted, ids)
+        pos[pos == len(self._sorted)] = 0
+        return self._sorted[pos] == ids  # type: ignore[no-any-return]
+
+    def add(self, ids: npt.NDArray[np.int64]) -> None:
+        """Remember ``ids`` (in arrival order), forgetting the oldest beyond the capacity."""
+        if len(ids) == 0:
+            return
+        increasing = self._sorted is self._fifo and bool(
+            (len(self._fifo) == 0 or ids[0] > self._fifo[-1])
+            and (len(ids) < 2 or np.all(ids[1:] > ids[:-1]))
+        )
+        fifo = np.concatenate((self._fifo, ids))
+        if len(fifo) > self.capacity:
+            fifo = fifo[len(fifo) - self.capacity :].copy()
+        self._fifo = fifo
+        self._sorted = fifo if increasing else np.sort(fifo)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class ValidationResult:
+    """The accepted ticks, and how many were rejected per reason (only reasons that occurred).
+
+    ``codes`` gives, per input tick, 0 if accepted or ``1 + REASONS.index(reason)``.
+    """
+
+    clean: TickBatch
+    rejected: Mapping[str, int]
+    codes: npt.NDArray[np.int8]
+
+    @property
+    def n_rejected(self) -> int:
+        """How many ticks were rejected in all."""
+        return sum(self.rejected.values())
+
+
+def validate(
+    batch: TickBatch,
+    *,
+    last_ts_ns: int | None = None,
+    seen_ids: RecentIds | None = None,
+) -> ValidationResult:
+    """Split ``batch`` into accepted ticks and counts of rejected ones.
+
+    :param last_ts_ns: the timestamp of the last tick accepted before this batch, if any.
+    :param seen_ids: recently seen trade ids (not modified here; :class:`TickValidator` keeps it).
+
+    A trade id counts as seen once a tick carrying it passes the value checks, even if that tick
+    is then rejected as out of order: a resend of it is a duplicate, not a late arrival.
+    """
+    n = len(batch)
+    codes = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return ValidationResult(clean=batch, rejected={}, codes=codes)
+    price, size, ts, ids = batch.price, batch.size, batch.ts_ns, batch.trade_id
+
+    # Value checks, fastest first: one comparison pass each when all is well.
+    if not (np.all(price > 0.0) and np.all(price < np.inf)):
+        finite = np.isfinite(price)
+        codes[(codes == 0) & ~finite] = _NAN_PRICE
+        codes[(codes == 0) & (price <= 0.0)] = _NONPOS_PRICE
+    if not (np.all(size > 0.0) and np.all(size < np.inf)):
+        finite = np.isfinite(size)
+        codes[(codes == 0) & ~finite] = _NAN_SIZE
+        codes[(codes == 0) & (size <= 0.0)] = _NONPOS_SIZE
+
+    ok = codes == 0
+    all_ok = bool(ok.all())
+    # Duplicates: against the remembered window, then within the batch (first occurrence wins).
+    if seen_ids is not None:
+        dup = seen_ids.contains(ids) & ok
+        if dup.any():
+            codes[dup] = _DUPLICATE
+            ok &= ~dup
+            all_ok = False
+    cand = ids if all_ok else ids[ok]
+    if len(cand) > 1 and not bool(np.all(cand[1:] > cand[:-1])):
+        idx = np.flatnonzero(ok)
+        _, first = np.unique(cand, return_index=True)
+        keep = np.zeros(len(cand), dtype=bool)
+        keep[first] = True
+        codes[idx[~keep]] = _DUPLICATE
+        ok[idx[~keep]] = False
+        all_ok = False
+
+    # Out of order: earlier than the running maximum of the ticks accepted so far. A tick
+    # rejected as out of order is below that maximum, so it cannot move it: the running
+    # maximum over all surviving ticks is the one over accepted ticks.
+    t = ts if all_ok else ts[ok]
+    if len(t):
+        start = np.iinfo(np.int64).min if last_ts_ns is None else int(last_ts_ns)
+        in_order = bool(t[0] >= start) and (len(t) < 2 or bool(np.all(t[1:] >= t[:-1])))
+        if not in_order:
+            prev = np.empty(len(t), dtype=np.int64)
+            prev[0] = start
+            np.maximum.accumulate(t[:-1], out=prev[1:])
+            np.maximum(prev[1:], start, out=prev[1:])
+            late = t < prev
+            idx = np.flatnonzero(ok) if not all_ok else np.arange(n)
+            codes[idx[late]] = _OUT_OF_ORDER
+            all_ok = False
+
+    if all_ok:
+        return ValidationResult(clean=batch, rejected={}, codes=codes)
+    counts = np.bincount(codes, minlength=len(REASONS) + 1)
+    rejected = {r: int(counts[i + 1]) for i, r in enumerate(REASONS) if counts[i + 1]}
+    keep = codes == 0
+    clean = TickBatch(
+        instrument=batch.instrument,
+        ts_ns=ts[keep],
+        price=price[keep],
+        size=size[keep],
+        side=batch.side[keep],
+        trade_id=ids[keep],
+    )
+    return ValidationResult(clean=clean, rejected=rejected, codes=codes)
+
+
+class TickValidator:
+    """Stateful validation of one instrument's tick stream across batches.
+
+    Remembers the last accepted timestamp and a window of recent trade ids, and keeps the
+    cumulative count per reason in :attr:`rejected` (every reason present, zero included).
+    Splitting a stream into batches does not change what is accepted, as long as duplicates
+    arrive within ``id_window`` ticks of the original.
+    """
+
+    def __init__(self, instrument: str, *, id_window: int = 10_000) -> None:
+        self.instrument = instrument
+        self.last_ts_ns: int | None = None
+        self.seen_ids = RecentIds(id_window)
+        #: Cumulative rejected ticks per reason.
+        self.rejected: dict[str, int] = dict.fromkeys(REASONS, 0)
+        #: Cumulative accepted ticks.
+        self.accepted = 0
+
+    def validate(self, batch: TickBatch) -> ValidationResult:
+        """Validate the next batch of the stream and update the state."""
+        if batch.instrument != self.instrument:
+            raise ValueError(
+                f"TickValidator({self.instrument}) was given a batch of {batch.instrument}"
+            )
+        result = validate(batch, last_ts_ns=self.last_ts_ns, seen_ids=self.seen_ids)
+        for reason, count in result.rejected.items():
+            self.rejected[reason] += count
+        clean = result.clean
+        self.accepted += len(clean)
+        if len(clean):
+            # Accepted ticks never go backwards, so the last one is the latest.
+            self.last_ts_ns = clean.last_ts
+        if result.rejected:
+            codes = result.codes
+            remember = batch.trade_id[(codes == 0) | (codes == _OUT_OF_ORDER)]
+        else:
+            remember = batch.trade_id
+        self.seen_ids.add(remember)
+        return result
+
+    def __repr__(self) -> str:
+        bad = {k: v for k, v in self.rejected.items() if v}
+        return f"TickValidator({self.instrument!r}, accepted={self.accepted}, rejected={bad})"
