@@ -57,6 +57,8 @@ class EventBus:
         self._subs: list[Subscription] = []
         self._tg: TaskGroup | None = None
         self._closed = False
+        self._inflight = 0
+        self._idle: anyio.Event | None = None
         self.published = 0
 
     def subscribe(
@@ -91,9 +93,13 @@ class EventBus:
         return await self._tg.__aexit__(*exc)
 
     async def close(self) -> None:
-        """Stop accepting events; subscribers finish what is queued."""
+        """Stop accepting events once every queued event (and any failure report it causes)
+        has been delivered."""
         if self._closed:
             return
+        while self._inflight:
+            self._idle = anyio.Event()
+            await self._idle.wait()
         self._closed = True
         for sub in self._subs:
             await sub.send.aclose()
@@ -105,11 +111,26 @@ class EventBus:
         self.published += 1
         for sub in self._subs:
             if sub.wants(event):
-                await sub.send.send(event)
+                self._inflight += 1
+                try:
+                    # No checkpoint while the queue has room: the publisher runs until a queue
+                    # is full, then waits (back-pressure). Far cheaper than a checkpoint per send.
+                    sub.send.send_nowait(event)
+                except anyio.WouldBlock:
+                    await sub.send.send(event)
 
     async def _drain(self, sub: Subscription) -> None:
         async with sub.receive:
-            async for event in sub.receive:
+            while True:
+                try:
+                    event = sub.receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        event = await sub.receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 try:
                     result = sub.handler(event)
                     if sub.is_async:
@@ -118,6 +139,10 @@ class EventBus:
                 except Exception as exc:  # a subscriber's bug must not stop the others
                     sub.failed += 1
                     await self._report_failure(sub, event, exc)
+                finally:
+                    self._inflight -= 1
+                    if self._inflight == 0 and self._idle is not None:
+                        self._idle.set()
 
     async def _report_failure(self, sub: Subscription, event: Event, exc: Exception) -> None:
         detail = f"subscriber '{sub.name}' raised {type(exc).__name__}: {exc} on {type(event).__name__}"
@@ -128,5 +153,6 @@ class EventBus:
             return
         report = SystemError(ts_ns=event.ts_ns, source=f"bus:{sub.name}", error=detail)
         for other in self._subs:
-            if other is not sub and other.wants(report) and not self._closed:
+            if other is not sub and other.wants(report):
+                self._inflight += 1
                 await other.send.send(report)

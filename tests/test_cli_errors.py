@@ -1,0 +1,147 @@
+"""Every user mistake ends with one clear error line, no traceback, and a non-zero exit."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOTIFIER_SRC, run_cli
+
+BASE = '''
+mode = "backtest"
+
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+
+[venues.sim]
+plugin = "sim"
+
+[venues.replay]
+plugin = "replay"
+path = "trades.csv"
+'''
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "tradewind.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def assert_one_error_line(proc, *fragments: str, code: int | None = None) -> None:
+    assert proc.returncode != 0, proc.stdout
+    if code is not None:
+        assert proc.returncode == code
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_uninstalled_plugin(tmp_path):
+    cfg = write(tmp_path, BASE + '\n[notifiers.pager]\nplugin = "pagerduty"\n')
+    proc = run_cli("config", "check", str(cfg))
+    assert_one_error_line(
+        proc, "notifier 'pagerduty' ([notifiers.pager] in tradewind.toml) is not installed",
+        "installed notifiers: log", "pip install tradewind-notifier-pagerduty", code=3)
+
+
+def test_misspelled_key(tmp_path):
+    cfg = write(tmp_path, BASE.replace('plugin = "sim"', 'plugin = "sim"\nstarting_balanse = "5"'))
+    proc = run_cli("config", "check", str(cfg))
+    assert_one_error_line(proc, "unknown key @ $.venues.sim.starting_balanse", code=2)
+
+
+def test_plugin_that_raises_on_import(tmp_path, fake_dists):
+    fake_dists.add("tradewind-notifier-broken", "0.3.1",
+                   {"tradewind.notifiers": {"broken": "broken_notifier"}},
+                   {"broken_notifier": "raise RuntimeError('missing libfoo.so')\n"})
+    cfg = write(tmp_path, BASE + "\n[notifiers.broken]\n")
+    proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
+    assert_one_error_line(
+        proc, "notifier 'broken' ([notifiers.broken] in tradewind.toml)",
+        "tradewind-notifier-broken 0.3.1", "RuntimeError: missing libfoo.so",
+        "pip install --upgrade tradewind-notifier-broken", code=3)
+
+
+def test_two_plugins_claiming_one_name(tmp_path, fake_dists):
+    for dist, mod in (("tradewind-notifier-slack", "slack_a"), ("slack-notify-fork", "slack_b")):
+        fake_dists.add(dist, "1.0", {"tradewind.notifiers": {"slack": mod}},
+                       {mod: NOTIFIER_SRC.format(cls="Slack", name="slack")})
+    cfg = write(tmp_path, BASE + "\n[notifiers.slack]\n")
+    proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
+    assert_one_error_line(proc, "notifier name 'slack'", "claimed by two distributions",
+                          "tradewind-notifier-slack", "slack-notify-fork", code=3)
+
+
+def test_two_classes_registering_one_name(tmp_path, fake_dists):
+    fake_dists.add("tradewind-notifier-a", "1.0", {"tradewind.notifiers": {"a": "na"}},
+                   {"na": NOTIFIER_SRC.format(cls="A", name="a")})
+    fake_dists.add("tradewind-notifier-b", "1.0", {"tradewind.notifiers": {"b": "nb"}},
+                   {"nb": NOTIFIER_SRC.format(cls="B", name="a")})
+    cfg = write(tmp_path, BASE + "\n[notifiers.a]\n[notifiers.b]\n")
+    proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
+    assert_one_error_line(proc, "notifier name 'a' is claimed twice", "na.A", "nb.B", code=3)
+
+
+def test_env_secret_not_set(tmp_path, fake_dists):
+    from tests.test_config import KEYED_SRC
+
+    fake_dists.add("tradewind-notifier-keyed", "1.0",
+                   {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
+                   {"keyed_notifier": KEYED_SRC})
+    cfg = write(tmp_path, BASE + '\n[notifiers.keyed]\napi_key = "env:TW_UNSET_SECRET"\n')
+    env = fake_dists.env()
+    env.pop("TW_UNSET_SECRET", None)
+    proc = run_cli("config", "check", str(cfg), env=env)
+    assert_one_error_line(proc, "env:TW_UNSET_SECRET is not set",
+                          "$.notifiers.keyed.api_key", code=2)
+
+
+def test_a_set_secret_never_reaches_output_or_journal(tmp_path, fake_dists):
+    from tests.test_config import KEYED_SRC
+
+    fake_dists.add("tradewind-notifier-keyed", "1.0",
+                   {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
+                   {"keyed_notifier": KEYED_SRC})
+    cfg = write(tmp_path, BASE + '\n[notifiers.keyed]\napi_key = "env:TW_SET_SECRET"\nextra = 1\n')
+    env = fake_dists.env()
+    env["TW_SET_SECRET"] = "hunter2-secret-value"
+    proc = run_cli("config", "check", str(cfg), env=env)
+    assert proc.returncode == 2
+    assert "hunter2-secret-value" not in proc.stderr + proc.stdout
+
+
+def test_missing_config_file(tmp_path):
+    proc = run_cli("config", "check", str(tmp_path / "nope.toml"))
+    assert_one_error_line(proc, "nope.toml does not exist", code=2)
+
+
+def test_blocked_plugin(tmp_path):
+    import os
+
+    cfg = write(tmp_path, BASE + "\n[notifiers.log]\n")
+    env = dict(os.environ, TRADEWIND_BLOCK_PLUGINS="notifiers:log")
+    proc = run_cli("config", "check", str(cfg), env=env)
+    assert_one_error_line(proc, "notifier 'log'", "blocked by TRADEWIND_BLOCK_PLUGINS", code=3)
+
+
+def test_the_essential_kill_switch_cannot_be_blocked(tmp_path):
+    import os
+
+    env = dict(os.environ, TRADEWIND_BLOCK_PLUGINS="killswitch")
+    proc = run_cli("config", "check", str(write(tmp_path, BASE)), env=env)
+    assert_one_error_line(proc, "'killswitch' is essential and cannot be blocked", code=3)
+
+
+@pytest.mark.parametrize("argv", [["--version"]])
+def test_version(argv):
+    proc = run_cli(*argv)
+    assert proc.returncode == 0 and proc.stdout.startswith("tradewind ")
+
+
+def test_no_command_is_a_usage_error():
+    assert run_cli().returncode == 64

@@ -1,0 +1,82 @@
+"""`tradewind new-plugin`: scaffold, pip install -e, listed, enabled in a run, its tests pass."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_engine import demo_config_text
+
+pytestmark = pytest.mark.slow
+
+
+def pip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def installed_demo(tmp_path: Path):
+    """`tradewind new-plugin notifiers demo` then `pip install -e` of the result."""
+    proc = run_cli("new-plugin", "notifiers", "demo", "--dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    dest = tmp_path / "tradewind-notifier-demo"
+    assert (dest / "pyproject.toml").exists()
+    # --no-build-isolation: build with this environment's setuptools, no download needed.
+    inst = pip("install", "--no-deps", "--no-build-isolation", "-e", str(dest))
+    assert inst.returncode == 0, inst.stdout + inst.stderr
+    yield dest
+    pip("uninstall", "-y", "tradewind-notifier-demo")
+
+
+def test_scaffolded_notifier_is_listed_runs_and_passes_its_tests(installed_demo, tmp_path):
+    listing = run_cli("plugins")
+    assert listing.returncode == 0, listing.stderr
+    row = next(line for line in listing.stdout.splitlines() if " demo " in line)
+    assert "notifiers" in row and "tradewind-notifier-demo" in row and "0.1.0" in row
+    assert "text" in row  # capabilities read from source, without importing
+
+    checked = run_cli("plugins", "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    events = tmp_path / "events.log"
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(demo_config_text(tmp_path) + f'\n[notifiers.demo]\npath = "{events.as_posix()}"\n',
+                   encoding="utf-8")
+    run = run_cli("backtest", str(cfg), "--report-dir", str(tmp_path / "reports"))
+    assert run.returncode == 0, run.stderr
+    lines = events.read_text(encoding="utf-8").splitlines()
+    # The plugin's notify() was called by the run: the run's start and end at least.
+    assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
+
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(installed_demo / "tests")], capture_output=True, text=True,
+                           cwd=installed_demo, timeout=600)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout
+
+
+@pytest.mark.parametrize("kind", ["analyzers", "filters", "exits"])
+def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
+    proc = run_cli("new-plugin", kind, "sample", "--dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    dest = next(tmp_path.iterdir())
+    inst = pip("install", "--no-deps", "--no-build-isolation", "-e", str(dest))
+    assert inst.returncode == 0, inst.stdout + inst.stderr
+    try:
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                str(dest / "tests")], capture_output=True, text=True, cwd=dest,
+                               timeout=600)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+    finally:
+        pip("uninstall", "-y", dest.name)
+
+
+def test_bad_names_and_existing_folders_are_refused(tmp_path):
+    proc = run_cli("new-plugin", "notifiers", "Bad-Name", "--dir", str(tmp_path))
+    assert proc.returncode == 1 and "must be lowercase" in proc.stderr
+    assert run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path)).returncode == 0
+    again = run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path))
+    assert again.returncode == 1 and "already exists" in again.stderr
