@@ -1,0 +1,256 @@
+"""A streaming market (volume) profile over a rolling time window: POC, VAH and VAL.
+
+Prices are counted in integer ticks and volumes in integer multiples of a quantum, so the
+volume of every bin is an exact integer: adding a trade and later expiring it leaves no
+residue, and ties between bins are decided the same way as a recount from scratch would.
+
+Rules (docs/analyzers/profile.md has worked examples):
+
+- A bin holds ``bin_ticks`` consecutive tick prices: bin ``b`` holds ticks
+  ``b*k .. b*k + k - 1`` (``k = bin_ticks``). A trade at price ``p`` goes to bin
+  ``floor(round(p / tick) / k)``.
+- POC: the bin with the most volume. Ties go to the bin closest to the middle of the profile's
+  range (the midpoint of the lowest and highest bins with volume, the classic Market Profile
+  rule); if two are equally close, the lower one. The reported POC is the middle of that bin's
+  tick prices (the price itself when ``k = 1``).
+- Value area: start from the POC and add one bin at a time until the area holds at least
+  ``value_area_pct`` of the window's volume. The candidates are the next bin with volume above
+  the area and the next bin with volume below it (empty bins add nothing and are skipped); the
+  one with more volume is added. On equal volume the one nearer the POC is added, and if both
+  are equally near, the lower one. When one side is exhausted the other side is taken.
+- VAH is the highest tick price of the top bin of the area, VAL the lowest tick price of its
+  bottom bin.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from fractions import Fraction
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+
+@attrs.frozen(kw_only=True)
+class ProfileLevels:
+    """The key levels of one profile, in price units."""
+
+    poc: float
+    vah: float
+    val: float
+    #: Total volume in the window (in size units).
+    volume: float
+    #: Volume inside the value area (in size units).
+    value_area_volume: float
+    #: Number of bins with volume.
+    bins: int
+
+
+@attrs.frozen(kw_only=True)
+class BinLevels:
+    """The key levels of one profile as bin indices (exact; what the tests compare)."""
+
+    poc_bin: int
+    val_bin: int
+    vah_bin: int
+    total: int
+    value_area_total: int
+
+
+def value_area(
+    bins: list[int], volumes: list[int], value_area_pct: Fraction
+) -> BinLevels | None:
+    """POC and value-area bins of a profile given as sorted bin indices with positive volumes.
+
+    Runs in O(len(bins)). See the module docstring for the tie rules.
+    """
+    n = len(bins)
+    if n == 0:
+        return None
+    total = sum(volumes)
+    best = max(volumes)
+    mid2 = bins[0] + bins[-1]  # twice the range's midpoint, in bin units: stays an integer
+    poc = min(
+        (i for i in range(n) if volumes[i] == best),
+        key=lambda i: (abs(2 * bins[i] - mid2), bins[i]),
+    )
+    lo = hi = poc
+    acc = volumes[poc]
+    num, den = value_area_pct.numerator, value_area_pct.denominator
+    while acc * den < num * total:
+        up = hi + 1 if hi + 1 < n else None
+        down = lo - 1 if lo > 0 else None
+        if up is None:
+            take_up = False
+        elif down is None:
+            take_up = True
+        elif volumes[up] != volumes[down]:
+            take_up = volumes[up] > volumes[down]
+        else:
+            # Equal volume: nearer the POC first; equally near, the lower one.
+            take_up = bins[up] - bins[poc] < bins[poc] - bins[down]
+        if take_up:
+            hi = up  # type: ignore[assignment]
+            acc += volumes[hi]
+        else:
+            lo = down  # type: ignore[assignment]
+            acc += volumes[lo]
+    return BinLevels(
+        poc_bin=bins[poc], val_bin=bins[lo], vah_bin=bins[hi], total=total, value_area_total=acc
+    )
+
+
+class _Chunk:
+    """Trades of one added batch still (partly) inside the window."""
+
+    __slots__ = ("bins", "head", "qty", "ts")
+
+    def __init__(
+        self, ts: npt.NDArray[np.int64], bins: npt.NDArray[np.int64], qty: npt.NDArray[np.int64]
+    ) -> None:
+        self.ts = ts
+        self.bins = bins
+        self.qty = qty
+        self.head = 0  # rows before head have expired
+
+
+def _grouped(
+    bins: npt.NDArray[np.int64], qty: npt.NDArray[np.int64]
+) -> tuple[list[int], list[int]]:
+    """Per distinct bin, the summed quantity (exact integer sums), as Python ints."""
+    if len(bins) == 1:
+        return [int(bins[0])], [int(qty[0])]
+    order = np.argsort(bins, kind="stable")
+    sb = bins[order]
+    starts = np.flatnonzero(np.concatenate(([True], sb[1:] != sb[:-1])))
+    sums = np.add.reduceat(qty[order], starts)
+    return sb[starts].tolist(), sums.tolist()
+
+
+class VolumeProfile:
+    """Volume by price bin over the trades of the last ``window_ns`` nanoseconds.
+
+    Cost: each trade is binned once when added and once when it expires (numpy, vectorised per
+    batch), then one dict update per distinct bin touched: O(1) amortised per trade.
+    :meth:`levels` costs O(B log B) for B bins with volume and is cached until the profile
+    changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        window_ns: int,
+        tick_size: Decimal,
+        bin_ticks: int,
+        volume_quantum: Decimal,
+        value_area_pct: float | Fraction,
+    ) -> None:
+        if window_ns <= 0 or bin_ticks <= 0 or tick_size <= 0 or volume_quantum <= 0:
+            raise ValueError("window_ns, bin_ticks, tick_size and volume_quantum must be positive")
+        self.window_ns = window_ns
+        self.tick_size = tick_size
+        self.bin_ticks = bin_ticks
+        self.volume_quantum = volume_quantum
+        self.value_area_pct = (
+            value_area_pct
+            if isinstance(value_area_pct, Fraction)
+            else Fraction(Decimal(str(value_area_pct)))
+        )
+        self._tick_f = float(tick_size)
+        self._quantum_f = float(volume_quantum)
+        self._volume: dict[int, int] = {}
+        self._total = 0
+        self._chunks: deque[_Chunk] = deque()
+        self._now = np.iinfo(np.int64).min
+        self._cache: BinLevels | None = None
+        self._dirty = False
+
+    # -- streaming ------------------------------------------------------------------------
+    @property
+    def now_ns(self) -> int:
+        """The exclusive end of the window (the latest instant seen)."""
+        return int(self._now)
+
+    def add(
+        self,
+        ts_ns: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.float64],
+    ) -> None:
+        """Add trades (sorted by time, not older than trades already added) and advance."""
+        if len(ts_ns) == 0:
+            return
+        now = max(self._now, int(ts_ns[-1]) + 1)
+        start = int(np.searchsorted(ts_ns, now - self.window_ns, side="left"))
+        if start < len(ts_ns):
+            ts = np.asarray(ts_ns[start:], dtype=np.int64)
+            ticks = np.rint(np.asarray(price[start:]) / self._tick_f).astype(np.int64)
+            bins = ticks // self.bin_ticks
+            qty = np.rint(np.asarray(size[start:]) / self._quantum_f).astype(np.int64)
+            for b, q in zip(*_grouped(bins, qty), strict=True):
+                if q:
+                    self._volume[b] = self._volume.get(b, 0) + q
+                    self._total += q
+                    self._dirty = True
+            self._chunks.append(_Chunk(ts, bins, qty))
+        self.advance(now)
+
+    def advance(self, now_ns: int) -> None:
+        """Move the window's end to ``now_ns`` (never backwards) and expire old trades."""
+        if now_ns <= self._now:
+            return
+        self._now = now_ns
+        cutoff = now_ns - self.window_ns
+        while self._chunks:
+            chunk = self._chunks[0]
+            if chunk.ts[chunk.head] >= cutoff:
+                break
+            stop = int(np.searchsorted(chunk.ts, cutoff, side="left"))
+            for b, q in zip(
+                *_grouped(chunk.bins[chunk.head:stop], chunk.qty[chunk.head:stop]), strict=True
+            ):
+                if q:
+                    left = self._volume[b] - q
+                    if left:
+                        self._volume[b] = left
+                    else:
+                        del self._volume[b]
+                    self._total -= q
+                    self._dirty = True
+            if stop >= len(chunk.ts):
+                self._chunks.popleft()
+            else:
+                chunk.head = stop
+
+    # -- reading --------------------------------------------------------------------------
+    def bin_volumes(self) -> dict[int, int]:
+        """Volume per bin (in quanta), bins with volume only; a copy."""
+        return dict(self._volume)
+
+    def bin_levels(self) -> BinLevels | None:
+        """POC and value area as bin indices; None when the window holds no volume."""
+        if self._dirty:
+            bins = sorted(self._volume)
+            self._cache = value_area(bins, [self._volume[b] for b in bins], self.value_area_pct)
+            self._dirty = False
+        return self._cache
+
+    def levels(self) -> ProfileLevels | None:
+        """POC, VAH, VAL in price units; None when the window holds no volume."""
+        lv = self.bin_levels()
+        if lv is None:
+            return None
+        k = self.bin_ticks
+        tick = self.tick_size
+        # Decimal keeps prices on the tick grid (50000.1, not 50000.100000000006).
+        poc = Decimal(2 * lv.poc_bin * k + k - 1) * tick / 2
+        return ProfileLevels(
+            poc=float(poc),
+            vah=float(Decimal(lv.vah_bin * k + k - 1) * tick),
+            val=float(Decimal(lv.val_bin * k) * tick),
+            volume=float(Decimal(lv.total) * self.volume_quantum),
+            value_area_volume=float(Decimal(lv.value_area_total) * self.volume_quantum),
+            bins=len(self._volume),
+        )

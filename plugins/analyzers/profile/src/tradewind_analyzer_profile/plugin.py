@@ -1,0 +1,171 @@
+"""The ``profile`` analyzer: market profile, supply/demand zones and fair value gaps.
+
+Registered through the ``tradewind.analyzers`` entry point ``profile``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+from tradewind import hookimpl
+from tradewind.model import Candle, Instrument, TickBatch
+from tradewind.registry import KindRegistry
+
+from tradewind_analyzer_profile.config import ProfileConfig
+from tradewind_analyzer_profile.fvg import GapBook
+from tradewind_analyzer_profile.market_profile import VolumeProfile
+from tradewind_analyzer_profile.zones import StrengthRule, ZoneBook
+
+NAN = float("nan")
+
+#: Every key :meth:`ProfileAnalyzer.values` reports, always all of them (NaN when undefined).
+VALUE_KEYS: tuple[str, ...] = (
+    "poc",
+    "vah",
+    "val",
+    "profile_volume",
+    "demand_low",
+    "demand_high",
+    "demand_strength",
+    "demand_distance_pct",
+    "supply_low",
+    "supply_high",
+    "supply_strength",
+    "supply_distance_pct",
+    "fvg_bull_low",
+    "fvg_bull_high",
+    "fvg_bull_fill",
+    "fvg_bear_low",
+    "fvg_bear_high",
+    "fvg_bear_fill",
+)
+
+
+def resolve_bin_ticks(config: ProfileConfig, instrument: Instrument) -> int:
+    """Ticks per profile bin: ``bin_size / tick_size`` if ``bin_size`` is set, else bin_ticks."""
+    if config.bin_size is None:
+        return config.bin_ticks
+    ratio = Decimal(config.bin_size) / instrument.tick_size
+    if ratio != ratio.to_integral_value() or ratio < 1:
+        raise ValueError(
+            f"analyzer 'profile' for {instrument.key}: bin_size {config.bin_size} is not a whole "
+            f"multiple of the instrument's tick size {instrument.tick_size}; use a multiple, or "
+            f"set bin_ticks instead"
+        )
+    return int(ratio)
+
+
+class ProfileAnalyzer:
+    """Rolling market profile (POC/VAH/VAL), supply/demand zones and fair value gaps.
+
+    Outputs (see docs/analyzers/profile.md): ``poc``, ``vah``, ``val``, ``profile_volume``;
+    ``demand_low/high/strength/distance_pct`` of the nearest demand zone at or below the last
+    price and ``supply_*`` of the nearest supply zone at or above it; ``fvg_bull_low/high/fill``
+    and ``fvg_bear_low/high/fill`` of the nearest open gap on each side. Distances are
+    fractions of the price (0.002 = 0.2 %), 0 when price is inside the zone.
+    """
+
+    name: ClassVar[str] = "profile"
+    config_class: ClassVar[type] = ProfileConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+
+    def __init__(self, config: ProfileConfig, instrument: Instrument) -> None:
+        self.config = config
+        self.instrument = instrument
+        quantum = (
+            Decimal(config.volume_quantum)
+            if config.volume_quantum is not None
+            else instrument.lot_size / 1000
+        )
+        self.profile = VolumeProfile(
+            window_ns=config.window_ns,
+            tick_size=instrument.tick_size,
+            bin_ticks=resolve_bin_ticks(config, instrument),
+            volume_quantum=quantum,
+            value_area_pct=config.value_area_pct,
+        )
+        self.zones = ZoneBook(
+            timeframe_ns=config.zone_timeframe_ns,
+            volume_period=config.zone_volume_period,
+            volume_factor=config.zone_volume_factor,
+            wick_ratio=config.zone_wick_ratio,
+            max_zones=config.zone_max,
+            strength=StrengthRule(
+                fresh=config.zone_fresh_strength,
+                tested=config.zone_tested_strength,
+                weak=config.zone_weak_strength,
+                tested_max=config.zone_tested_max,
+            ),
+        )
+        self.gaps = GapBook(
+            timeframe_ns=config.fvg_timeframe_ns,
+            min_gap_pct=config.fvg_min_gap_pct,
+            max_age_ns=config.fvg_max_age_ns,
+        )
+        self._price = NAN
+        self._price_ts = -(2**63)
+
+    # -- streaming ------------------------------------------------------------------------
+    def on_ticks(self, batch: TickBatch) -> None:
+        """Add the batch's trades to the profile, fill gaps with them, note the last price."""
+        if len(batch) == 0:
+            return
+        self.profile.add(batch.ts_ns, batch.price, batch.size)
+        self.gaps.on_ticks(batch.ts_ns, batch.price)
+        self.gaps.expire(self.profile.now_ns)
+        if batch.last_ts + 1 >= self._price_ts:
+            self._price = batch.last_price
+            self._price_ts = batch.last_ts + 1
+
+    def on_candle(self, candle: Candle) -> None:
+        """Advance the profile window; update zones and gaps with a closed candle."""
+        self.profile.advance(candle.close_ts_ns)
+        self.zones.on_candle(candle)
+        self.gaps.on_candle(candle)
+        if candle.close_ts_ns >= self._price_ts:
+            self._price = candle.close
+            self._price_ts = candle.close_ts_ns
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def last_price(self) -> float:
+        """The latest price seen (last trade or last candle close); NaN before any."""
+        return self._price
+
+    def values(self) -> Mapping[str, float]:
+        """Current outputs; every key of :data:`VALUE_KEYS`, NaN where undefined."""
+        out = dict.fromkeys(VALUE_KEYS, NAN)
+        lv = self.profile.levels()
+        if lv is not None:
+            out["poc"], out["vah"], out["val"] = lv.poc, lv.vah, lv.val
+            out["profile_volume"] = lv.volume
+        price = self._price
+        if not math.isnan(price) and price > 0:
+            d = self.zones.nearest_demand(price)
+            if d is not None:
+                out["demand_low"], out["demand_high"] = d.low, d.high
+                out["demand_strength"] = float(self.zones.strength(d.tests))
+                out["demand_distance_pct"] = max(0.0, price - d.high) / price
+            s = self.zones.nearest_supply(price)
+            if s is not None:
+                out["supply_low"], out["supply_high"] = s.low, s.high
+                out["supply_strength"] = float(self.zones.strength(s.tests))
+                out["supply_distance_pct"] = max(0.0, s.low - price) / price
+        bull = self.gaps.nearest_bullish()
+        if bull is not None:
+            out["fvg_bull_low"], out["fvg_bull_high"] = bull.open_bottom, bull.open_top
+            out["fvg_bull_fill"] = bull.fill
+        bear = self.gaps.nearest_bearish()
+        if bear is not None:
+            out["fvg_bear_low"], out["fvg_bear_high"] = bear.open_bottom, bear.open_top
+            out["fvg_bear_fill"] = bear.fill
+        return out
+
+
+@hookimpl
+def tradewind_register_analyzers(registry: KindRegistry) -> None:
+    """Register :class:`ProfileAnalyzer` under the name ``profile``."""
+    registry.add(ProfileAnalyzer)
