@@ -53,8 +53,13 @@ class RollingHurst:
         # H = sum(w * log rms) = sum(w * 0.5 * log m): fold the 0.5 into the weights.
         self._weights = [0.5 * (x - mean) / sxx for x in logs]
         self._counts = [window - lag for lag in self.lags]
-        self._buf = [0.0] * window
+        # Each value is stored twice, at pos and pos + window, so the window is always the
+        # contiguous run buf[pos : pos + window] and no index needs a modulo.
+        self._buf = [0.0] * (2 * window)
         self._pos = 0  # where the next value goes; when full, the oldest value sits here
+        # (offset of the value `lag` before the new one, offset of the value `lag` after the
+        # oldest), both from pos
+        self._offsets = [(window - lag, lag) for lag in self.lags]
         self._count = 0
         self._since_exact = 0
         self._sq = [0.0] * len(self.lags)
@@ -67,18 +72,20 @@ class RollingHurst:
         have = self._count
         if have == size:
             oldest = buf[pos]
-            for i, lag in enumerate(self.lags):
-                new = x - buf[(pos - lag) % size]
-                old = buf[(pos + lag) % size] - oldest
+            i = 0
+            for back, ahead in self._offsets:
+                new = x - buf[pos + back]
+                old = buf[pos + ahead] - oldest
                 sq[i] += new * new - old * old
+                i += 1
         else:
             for i, lag in enumerate(self.lags):
                 if have >= lag:
-                    new = x - buf[(pos - lag) % size]
+                    new = x - buf[pos + size - lag]
                     sq[i] += new * new
             self._count = have + 1
-        buf[pos] = x
-        self._pos = (pos + 1) % size
+        buf[pos] = buf[pos + size] = x
+        self._pos = pos + 1 if pos + 1 < size else 0
         if have == size:
             self._since_exact += 1
             if self._since_exact >= size:
@@ -97,7 +104,7 @@ class RollingHurst:
         """The values in the window, oldest first."""
         if self._count < self.window:
             return self._buf[: self._count]
-        return self._buf[self._pos :] + self._buf[: self._pos]
+        return self._buf[self._pos : self._pos + self.window]
 
     @property
     def value(self) -> float:
@@ -111,8 +118,9 @@ class RollingHurst:
         if self._count < self.window:
             return NAN
         h = 0.0
+        log = math.log
         for weight, total, n in zip(self._weights, self._sq, self._counts, strict=True):
             if not total > 0.0:
                 return NAN
-            h += weight * math.log(total / n)
+            h += weight * log(total / n)
         return h
