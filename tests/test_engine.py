@@ -66,3 +66,64 @@ def test_backtest_refuses_a_paper_config(tmp_path, demo_config):
     paper.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "paper"'))
     proc = run_cli("backtest", str(paper))
     assert proc.returncode == 1 and "needs mode = \"backtest\"" in proc.stderr
+
+
+LIFECYCLE_SRC = '''
+import attrs
+from tradewind import hookimpl
+
+CALLS = []
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    pass
+
+class Watcher:
+    name = "watcher"
+    config_class = Cfg
+    capabilities = frozenset()
+    def __init__(self, config): pass
+    async def start(self): CALLS.append("notifier.start")
+    async def notify(self, event): pass
+    async def close(self): CALLS.append("notifier.close")
+
+@hookimpl
+def tradewind_register_notifiers(registry):
+    registry.add(Watcher)
+
+@hookimpl
+def tradewind_run_start(run):
+    CALLS.append(("start", run.run_id, run.mode, run.instruments))
+
+@hookimpl
+def tradewind_run_end(run, summary):
+    CALLS.append(("end", run.run_id, summary["ticks"]))
+'''
+
+
+@pytest.mark.hook("tradewind_run_start")
+@pytest.mark.hook("tradewind_run_end")
+def test_lifecycle_hooks_are_called_once_around_the_run(demo_config, fake_dists):
+    import sys
+
+    fake_dists.add("tradewind-notifier-watcher", "1.0",
+                   {"tradewind.notifiers": {"watcher": "tw_watcher"}},
+                   {"tw_watcher": LIFECYCLE_SRC})
+    demo_config.write_text(demo_config.read_text() + "\n[notifiers.watcher]\n")
+    cfg = load_config(demo_config)
+    anyio.run(Engine(cfg, run_id="life").run)
+    calls = sys.modules["tw_watcher"].CALLS
+    assert calls[0] == "notifier.start"
+    assert calls[1] == ("start", "life", "backtest", ("sim:BTCUSDT",))
+    assert calls[-2:] == ["notifier.close", ("end", "life", 9_999)]
+    sys.modules.pop("tw_watcher")
+
+
+def test_trace_env_logs_hook_calls(demo_config, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv("TRADEWIND_TRACE_HOOKS", "1")
+    with caplog.at_level(logging.INFO, logger="tradewind.hooks"):
+        load_config(demo_config)
+    traced = " ".join(r.getMessage() for r in caplog.records if r.name == "tradewind.hooks")
+    assert "tradewind_register_venues" in traced and "tradewind_register_exits" in traced

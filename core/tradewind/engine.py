@@ -155,6 +155,7 @@ class Engine:
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
         self.candles = 0
+        self.decision_points = 0
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -195,10 +196,11 @@ class Engine:
                 await self.bus.publish(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id,
                                                    summary={k: v for k, v in summary.items()
                                                             if isinstance(v, int | float)}))
-                for venue in self.venues.values():
-                    await venue.close()
-                for notifier in self.notifiers:
-                    await notifier.close()
+                await self.bus.close()  # every queued event reaches every subscriber first
+            for venue in self.venues.values():
+                await venue.close()
+            for notifier in self.notifiers:
+                await notifier.close()
         finally:
             try:
                 cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
@@ -320,6 +322,7 @@ class Engine:
                         break
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
+                self.decision_points += 1
                 self.equity_curve.append((t_close, float(self.portfolio.equity())))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
