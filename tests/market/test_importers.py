@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tradewind.errors import DataError
 from tradewind.market.importers import FORMATS, BadRow, load, sniff
 from tradewind.model.ticks import BUY, SELL, TickBatch
@@ -394,3 +393,20 @@ def test_ten_thousand_rows_import_well_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     assert result.rows == 9999
     assert elapsed < 0.5, f"10k-row Tardis import took {elapsed:.3f} s"
+
+
+def test_tradewind_ticks_parquet_round_trip(tmp_path: Path) -> None:
+    from tradewind.market.importers import ticks_parquet
+
+    tardis = load(TARDIS)
+    xrp = load(FT_JSON)
+    batches = {**tardis.batches, **xrp.batches}
+    path = tmp_path / "ticks.parquet"
+    ticks_parquet.write(path, batches, exchange="synth", market="perp")
+    assert sniff(path) == "tradewind"
+    back = load(path)
+    assert (back.format, back.exchange, back.market) == ("tradewind", "synth", "perp")
+    assert back.symbols == ["BTCUSDT", "XRPETH"] and back.bad_rows == []
+    for symbol, batch in batches.items():
+        assert_same_ticks(back.batches[symbol], batch)
+    assert load(path, symbol="XRPETH", exchange="x").symbols == ["XRPETH"]

@@ -11,6 +11,7 @@ Formats (``format=`` names):
 - ``binance-trades`` / ``binance-aggtrades``: data.binance.vision CSV dumps (``.csv`` or ``.zip``).
 - ``binance-ws``: raw Binance websocket captures (hftbacktest ``.gz`` files).
 - ``freqtrade``: freqtrade ``-trades.json[.gz]``, ``.feather`` and ``.parquet`` files.
+- ``tradewind``: tradewind's own ticks parquet (what ``tradewind data synth`` writes).
 
 Gzip and single-file zip archives are decompressed transparently, whatever their name.
 """
@@ -19,8 +20,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from tradewind.errors import DataError
-from tradewind.market.importers import binance_vision, binance_ws, freqtrade, tardis
+from tradewind.market.importers import (
+    binance_vision,
+    binance_ws,
+    freqtrade,
+    tardis,
+    ticks_parquet,
+)
 from tradewind.market.importers._base import (
     MARKETS,
     BadRow,
@@ -40,17 +50,26 @@ FORMATS: dict[str, str] = {
     binance_vision.AGG_TRADES: binance_vision.DESCRIPTION[binance_vision.AGG_TRADES],
     binance_ws.FORMAT: binance_ws.DESCRIPTION,
     freqtrade.FORMAT: freqtrade.DESCRIPTION,
+    ticks_parquet.FORMAT: ticks_parquet.DESCRIPTION,
 }
 
 
-def _table_magic(path: Path) -> bool:
-    """Whether ``path`` is a feather (Arrow IPC) or parquet file."""
+def _table_format(path: Path) -> str | None:
+    """The format of a feather (Arrow IPC) or parquet file, ``None`` for anything else."""
     try:
         with path.open("rb") as fh:
             head = fh.read(6)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return head == freqtrade.FEATHER_MAGIC or head[:4] == freqtrade.PARQUET_MAGIC
+    if head == freqtrade.FEATHER_MAGIC:
+        return freqtrade.FORMAT
+    if head[:4] != freqtrade.PARQUET_MAGIC:
+        return None
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read as parquet: {exc}") from exc
+    return ticks_parquet.FORMAT if ticks_parquet.is_ticks_table(schema) else freqtrade.FORMAT
 
 
 def _sniff_text(src: Source) -> str | None:
@@ -77,8 +96,9 @@ def _unknown(src: Source, expected: str | None = None) -> DataError:
 def sniff(path: Path | str) -> str:
     """The format name of a trades file, recognised by content; DataError if none fits."""
     path = Path(path)
-    if _table_magic(path):
-        return freqtrade.FORMAT
+    table_format = _table_format(path)
+    if table_format is not None:
+        return table_format
     src = read_source(path)
     fmt = _sniff_text(src)
     if fmt is None:
@@ -114,10 +134,13 @@ def load(
         )
     if market is not None and market not in MARKETS:
         raise DataError(f"market must be one of {', '.join(MARKETS)}, got {market!r}")
-    if _table_magic(path):
-        if format not in (None, freqtrade.FORMAT):
-            raise DataError(f"{path}: is a feather/parquet table, not a {FORMATS[format]}")
-        return freqtrade.read_table(path, symbol=symbol, exchange=exchange, market=market)
+    table_format = _table_format(path)
+    if table_format is not None:
+        if format not in (None, table_format):
+            raise DataError(f"{path}: is a {FORMATS[table_format]}, not a {FORMATS[format]}")
+        reader = ticks_parquet.read if table_format == ticks_parquet.FORMAT else \
+            freqtrade.read_table
+        return reader(path, symbol=symbol, exchange=exchange, market=market)
 
     src = read_source(path)
     found = _sniff_text(src)

@@ -1,0 +1,95 @@
+"""tradewind's own tick file: a parquet table of :class:`TickBatch` columns.
+
+Columns ``symbol`` (string), ``ts_ns`` (int64 ns), ``price``, ``size`` (float64), ``side``
+(int8, +1 buy aggressor / -1 sell aggressor) and ``trade_id`` (int64); the exchange and
+market are in the file's key-value metadata under ``tradewind``. ``tradewind data synth
+--out FILE.parquet`` writes it, and a replay venue reads it back like any other trades file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tradewind.errors import DataError
+from tradewind.market.importers._base import MARKETS, ImportResult, Rejects, assemble
+from tradewind.model.ticks import TickBatch
+
+FORMAT = "tradewind"
+DESCRIPTION = "tradewind ticks parquet (symbol, ts_ns, price, size, side, trade_id)"
+COLUMNS = ("symbol", "ts_ns", "price", "size", "side", "trade_id")
+_META_KEY = b"tradewind"
+
+
+def is_ticks_table(schema: pa.Schema) -> bool:
+    """Whether a parquet schema is this layout."""
+    return all(name in schema.names for name in COLUMNS)
+
+
+def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: str) -> None:
+    """Write batches (by symbol) to one parquet file, with the exchange and market."""
+    if market not in MARKETS:
+        raise DataError(f"market must be one of {', '.join(MARKETS)}, got {market!r}")
+    tables = []
+    for symbol, b in batches.items():
+        tables.append(pa.table({
+            "symbol": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(len(b), dtype=np.int32)), pa.array([symbol])),
+            "ts_ns": b.ts_ns, "price": b.price, "size": b.size, "side": b.side,
+            "trade_id": b.trade_id,
+        }))
+    if not tables:
+        raise DataError(f"{path}: nothing to write")
+    table = pa.concat_tables(tables)
+    meta = {_META_KEY: json.dumps({"exchange": exchange, "market": market}).encode()}
+    table = table.replace_schema_metadata(meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+
+
+def read(
+    path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+) -> ImportResult:
+    """Import a tradewind ticks parquet file (``line`` of a bad row = row number)."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read as parquet: {exc}") from exc
+    if not is_ticks_table(table.schema):
+        raise DataError(f"{path}: not a {DESCRIPTION}; it has {', '.join(table.column_names)}")
+    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+    rejects = Rejects(path)
+    n = table.num_rows
+    lines = np.arange(1, n + 1, dtype=np.int64)
+    ok = np.ones(n, dtype=bool)
+    for name in COLUMNS:
+        null = table.column(name).is_null().to_numpy(zero_copy_only=False)
+        rejects.add_mask(ok & null, lines, f"{name} is empty")
+        ok &= ~null
+    side = pc.fill_null(table.column("side"), 0).to_numpy().astype(np.int8)
+    bad_side = ok & (side != 1) & (side != -1)
+    for i in np.flatnonzero(bad_side):
+        rejects.add(int(lines[i]), f"side {int(side[i])} is not +1 or -1")
+    ok &= ~bad_side
+    keep = np.flatnonzero(ok)
+
+    def col(name: str, fill: object) -> np.ndarray:
+        return np.asarray(pc.fill_null(table.column(name), fill).to_numpy())[keep]
+
+    return assemble(
+        src_path=path, fmt=FORMAT,
+        exchange=exchange or str(meta.get("exchange") or "unknown"),
+        market=market or str(meta.get("market") or "spot"),
+        symbol=np.asarray(
+            pc.cast(table.column("symbol"), pa.string()).to_numpy(zero_copy_only=False),
+            dtype=object,
+        )[keep],
+        ts_ns=col("ts_ns", 0), price=col("price", 0.0), size=col("size", 0.0),
+        side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects,
+        only_symbol=symbol,
+    )
