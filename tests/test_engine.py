@@ -7,11 +7,11 @@ from pathlib import Path
 import anyio
 import duckdb
 import pytest
-
-from tests.conftest import run_cli
 from tradewind.cli import default_config_path
 from tradewind.config import load_config
 from tradewind.engine import Engine
+
+from tests.conftest import run_cli
 
 SAMPLE = Path(str(resources.files("tradewind") / "defaults" / "data"
                   / "tardis_binance-futures_BTCUSDT_trades.csv"))
@@ -127,3 +127,22 @@ def test_trace_env_logs_hook_calls(demo_config, monkeypatch, caplog):
         load_config(demo_config)
     traced = " ".join(r.getMessage() for r in caplog.records if r.name == "tradewind.hooks")
     assert "tradewind_register_venues" in traced and "tradewind_register_exits" in traced
+
+
+def test_live_mode_is_refused_until_reconciliation_exists(tmp_path, demo_config):
+    live = tmp_path / "live.toml"
+    live.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "live"'))
+    proc = run_cli("run", str(live))
+    assert proc.returncode == 1 and "live mode is not available yet" in proc.stderr
+
+
+def test_paper_mode_runs_a_replay_paced_in_real_time(tmp_path, demo_config):
+    paper = tmp_path / "paper.toml"
+    text = demo_config.read_text().replace('mode = "backtest"', 'mode = "paper"')
+    # 2 h of market time at 3,000x is about 2.5 s of wall time.
+    text = text.replace('plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n')
+    paper.write_text(text)
+    proc = run_cli("run", str(paper), "--report-dir", str(tmp_path / "rep"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["summary"]["mode"] == "paper" and report["summary"]["ticks"] == 9_999

@@ -71,6 +71,11 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
             f"{path.name} has mode = \"{cfg.mode.value}\"; `tradewind backtest` needs mode = "
             f"\"backtest\" (use `tradewind run` for paper and live)"
         )
+    if cfg.mode is Mode.LIVE:
+        raise TradewindError(
+            f"{path.name}: live mode is not available yet: it needs startup reconciliation "
+            f"against the venue, which this version does not have; use mode = \"paper\""
+        )
     if path.resolve() == default_config_path().resolve():
         # The embedded default lives inside the installed package: write into the cwd.
         out = Path(report_dir or cfg.run.report_dir)
