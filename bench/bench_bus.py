@@ -9,7 +9,6 @@ import argparse
 import time
 
 import anyio
-
 from tradewind.bus import EventBus
 from tradewind.model import RunStarted
 

@@ -9,7 +9,6 @@ import timeit
 from types import SimpleNamespace
 
 import pluggy
-
 from tradewind import hookimpl
 
 spec = pluggy.HookspecMarker("benchcall")

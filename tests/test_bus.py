@@ -2,7 +2,6 @@
 
 import anyio
 import pytest
-
 from tradewind.bus import EventBus
 from tradewind.model import Event, RunStarted, SystemError
 

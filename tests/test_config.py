@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from tradewind.config import Mode, load_config
 from tradewind.errors import ConfigError, PluginNotInstalledError, SecretNotSetError
 from tradewind.secrets import Secret

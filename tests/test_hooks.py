@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import attrs
 import pytest
-
 from tradewind import hookimpl, hookspecs
 from tradewind.errors import DuplicatePluginError, PluginError
 from tradewind.hookdocs import hook_functions, render
@@ -95,6 +94,6 @@ def test_the_hook_reference_in_docs_is_generated_from_the_docstrings():
 
 def test_hookspecs_are_all_collecting():
     for name, func in hook_functions():
-        opts = getattr(func, "tradewind_spec")
+        opts = func.tradewind_spec
         assert not opts.get("firstresult"), name
     assert hookspecs.hookspec.project_name == "tradewind"

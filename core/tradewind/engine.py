@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from pathlib import Path
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio

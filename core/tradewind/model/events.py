@@ -128,7 +128,7 @@ class CircuitBreaker(Event):
 
 
 @attrs.frozen(kw_only=True)
-class SystemError(Event):  # noqa: A001 - the name the design uses; shadows only in this module
+class SystemError(Event):
     """Something in the host failed: a subscriber raised, a plugin misbehaved."""
 
     source: str

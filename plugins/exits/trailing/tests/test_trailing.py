@@ -3,11 +3,10 @@
 from decimal import Decimal
 
 import numpy as np
-from tradewind_exit_trailing.plugin import TrailingConfig, TrailingStop
-
 from tradewind.model import Position, TickBatch
 from tradewind.testing import assert_plugin_installed, default_instrument
 from tradewind.testing.conformance import ExitConformance
+from tradewind_exit_trailing.plugin import TrailingConfig, TrailingStop
 
 pytest_plugins = "tradewind.testing"
 

@@ -16,7 +16,6 @@ from typing import ClassVar
 
 import attrs
 import numpy as np
-
 from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, Side, TickBatch
 from tradewind.protocols import RiskContext
