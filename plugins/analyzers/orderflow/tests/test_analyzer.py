@@ -130,7 +130,7 @@ def test_timeframes_not_configured_are_ignored():
 def test_config_from_toml_table_and_its_errors():
     cfg = structure({"timeframes": ["1m", "1h"], "cascade_long_min": 3}, OrderFlowConfig)
     assert cfg.timeframes == ("1m", "1h") and cfg.cascade_long_min == 3.0
-    with pytest.raises(ConfigError, match=r"'7x' is not a timeframe.*@ \$"):
+    with pytest.raises(ConfigError, match=r"timeframes: '7x' is not a timeframe.*@ \$"):
         structure({"timeframes": ["1m", "7x"]}, OrderFlowConfig)
     with pytest.raises(ConfigError, match="twice"):
         structure({"timeframes": ["1m", "60s"]}, OrderFlowConfig)

@@ -79,7 +79,7 @@ def test_other_timeframes_are_ignored():
 def test_config_from_a_toml_table_and_its_errors():
     cfg = structure({"timeframe": "1h", "adx_trending": 30, "hurst_window": 60}, RegimeConfig)
     assert (cfg.timeframe, cfg.adx_trending, cfg.hurst_window) == ("1h", 30.0, 60)
-    with pytest.raises(ConfigError, match=r"'15x' is not a timeframe"):
+    with pytest.raises(ConfigError, match=r"timeframe: '15x' is not a timeframe"):
         structure({"timeframe": "15x"}, RegimeConfig)
     with pytest.raises(ConfigError, match=r"ema_fast \(50\) must be shorter than ema_slow"):
         structure({"ema_fast": 50, "ema_slow": 20}, RegimeConfig)

@@ -13,7 +13,10 @@ def _check_timeframes(_inst: Any, _attr: attrs.Attribute[Any], value: tuple[str,
         raise ValueError('timeframes must name at least one timeframe, e.g. ["1m", "5m"]')
     seen: dict[int, str] = {}
     for text in value:
-        ns = parse_timeframe(text)  # raises ValueError naming the bad string
+        try:
+            ns = parse_timeframe(text)
+        except ValueError as exc:
+            raise ValueError(f"timeframes: {exc}") from None
         if ns in seen:
             raise ValueError(
                 f"timeframes lists the same timeframe twice: {seen[ns]!r} and {text!r}"
@@ -28,7 +31,10 @@ def _positive(_inst: Any, attr: attrs.Attribute[Any], value: float) -> None:
 
 def _check_reset(_inst: Any, _attr: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None:
-        parse_timeframe(value)
+        try:
+            parse_timeframe(value)
+        except ValueError as exc:
+            raise ValueError(f"cvd_reset: {exc}") from None
 
 
 @attrs.frozen(kw_only=True)

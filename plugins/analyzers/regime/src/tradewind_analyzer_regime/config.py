@@ -8,8 +8,11 @@ import attrs
 from tradewind.timeframes import parse_timeframe
 
 
-def _timeframe(_inst: Any, _attr: attrs.Attribute[Any], value: str) -> None:
-    parse_timeframe(value)  # raises ValueError naming the bad string
+def _timeframe(_inst: Any, attr: attrs.Attribute[Any], value: str) -> None:
+    try:
+        parse_timeframe(value)
+    except ValueError as exc:
+        raise ValueError(f"{attr.name}: {exc}") from None
 
 
 def _at_least(low: float) -> Any:
