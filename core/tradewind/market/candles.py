@@ -16,7 +16,9 @@ Definition (see docs/market-data.md):
   ticks whose aggressor side is +1/-1 (a tick with side 0 counts in ``trades`` and ``volume`` only).
 * ``volume``, ``buy_volume`` and ``sell_volume`` are the *exact* sums of the tick sizes, rounded
   once to float64, i.e. equal to ``math.fsum`` of the sizes. ``vwap`` is the exact sum of
-  ``fl(price * size)`` divided by the exact sum of sizes, rounded once.
+  ``fl(price * size)`` divided by the exact sum of sizes, rounded once, then clamped into
+  ``[low, high]`` (the rounding of each product can otherwise put it an ulp outside, e.g. a
+  one-trade candle's vwap would not equal its price).
 * A bucket without ticks produces no candle (there is no "flat" filler candle): consumers that
   need a regular grid must forward-fill themselves, knowing that a gap means "no trades".
 
@@ -101,21 +103,44 @@ def check_timeframe(timeframe_ns: int) -> int:
 # --------------------------------------------------------------------------------------------
 # Exact sums
 # --------------------------------------------------------------------------------------------
-def _limbs(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
-    """Split positive finite ``x`` into exact integer limbs.
+def _limbs(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], tuple[int, ...]]:
+    """Split finite non-negative ``x`` into exact integer limbs.
 
-    Returns ``(L, beta)`` with ``L`` of shape ``(k, n)`` holding integers below 2**37 (as
-    float64) such that ``x[i] == sum(L[j, i] * 2**(37 * j)) * 2**beta`` exactly.
+    Returns ``(L, shifts)`` with ``L`` of shape ``(k, n)`` holding integers below 2**37 (as
+    float64) such that ``x[i] == sum(L[j, i] * 2**shifts[j])`` exactly.
     """
     lo = float(x.min())
     hi = float(x.max())
-    # ulp(lo) is the smallest ulp in x and divides every value's ulp: y = x / 2**beta is integral.
+    if not hi < math.inf:
+        raise ValueError(f"cannot sum {hi!r}: a price * size product overflows float64")
+    if lo == 0.0:  # a price * size product can underflow to zero
+        if hi == 0.0:
+            return np.zeros((1, len(x))), (0,)
+        lo = float(x[x > 0.0].min())
+    if math.frexp(hi)[1] - math.frexp(lo)[1] <= 900:
+        return _band_limbs(x, lo, hi)
+    # Values more than 2**900 apart would overflow one scaled copy: split them into bands of
+    # 512 binary exponents (boundaries far from everyday magnitudes) and stack their limbs.
+    band = (np.frexp(x)[1].astype(np.int64) + 256) // 512
+    rows: list[npt.NDArray[np.float64]] = []
+    shifts: list[int] = []
+    for b in np.unique(band[x > 0.0]).tolist():
+        sel = (band == b) & (x > 0.0)
+        xb = np.where(sel, x, 0.0)
+        limbs, sh = _band_limbs(xb, float(x[sel].min()), float(x[sel].max()))
+        rows.append(limbs)
+        shifts.extend(sh)
+    return np.concatenate(rows), tuple(shifts)
+
+
+def _band_limbs(
+    x: npt.NDArray[np.float64], lo: float, hi: float
+) -> tuple[npt.NDArray[np.float64], tuple[int, ...]]:
+    """:func:`_limbs` for values (and zeros) whose non-zero range ``[lo, hi]`` is narrow."""
+    # ulp(lo) is the smallest ulp of the values and divides every value's ulp, so
+    # y = x / 2**beta is an integer below 2**bits.
     beta = max(math.frexp(lo)[1] - 53, -_FRAC_BITS)
-    bits = math.frexp(hi)[1] - beta  # every y < 2**bits
-    if bits > 1000:
-        raise ValueError(
-            f"values span from {lo!r} to {hi!r}: more than 2**1000 apart, cannot sum exactly"
-        )
+    bits = math.frexp(hi)[1] - beta
     k = max(1, -(-bits // _LIMB_BITS))
     out = np.empty((k, len(x)), dtype=np.float64)
     y = out[0]
@@ -128,16 +153,16 @@ def _limbs(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
         limb = out[j]
         np.multiply(y, 1.0 / scale, out=limb)
         np.floor(limb, out=limb)
-        y -= limb * scale  # exact: removes the top bits of an integer below 2**53 * scale
-    return out, beta
+        y -= limb * scale  # exact: removes the top bits of an integer
+    return out, tuple(beta + _LIMB_BITS * j for j in range(k))
 
 
-def _to_ints(cells: npt.NDArray[np.float64], beta: int) -> npt.NDArray[np.object_]:
+def _to_ints(cells: npt.NDArray[np.float64], shifts: tuple[int, ...]) -> npt.NDArray[np.object_]:
     """Exact integers ``N`` (meaning ``N * 2**-1074``) from limb sums of shape ``(k, ...)``."""
     total: Any = 0
-    for j in range(cells.shape[0]):
+    for j, shift in enumerate(shifts):
         col = cells[j].astype(np.int64).astype(object)
-        total = total + col * (1 << (_LIMB_BITS * j + beta + _FRAC_BITS))
+        total = total + col * (1 << (shift + _FRAC_BITS))
     return total  # type: ignore[no-any-return]
 
 
@@ -164,9 +189,9 @@ class _Parts:
     close: npt.NDArray[np.float64]
     counts: npt.NDArray[np.int64]  # (g, 3): other, buy, sell
     size_cells: npt.NDArray[np.float64]  # (k limbs, 3: other/buy/sell, g)
-    size_beta: int
+    size_shifts: tuple[int, ...]
     pv_cells: npt.NDArray[np.float64]  # (k limbs, g)
-    pv_beta: int
+    pv_shifts: tuple[int, ...]
 
     def __len__(self) -> int:
         return len(self.open_ts)
@@ -189,9 +214,9 @@ class _Parts:
             close=self.close[last],
             counts=np.add.reduceat(self.counts, starts, axis=0),
             size_cells=np.add.reduceat(self.size_cells, starts, axis=2),
-            size_beta=self.size_beta,
+            size_shifts=self.size_shifts,
             pv_cells=np.add.reduceat(self.pv_cells, starts, axis=1),
-            pv_beta=self.pv_beta,
+            pv_shifts=self.pv_shifts,
         )
 
 
@@ -217,13 +242,13 @@ def _kernel(
     n_buy = np.add.reduceat(is_buy, starts)
     n_sell = np.add.reduceat(is_sell, starts)
     counts = np.stack((ends - starts - n_buy - n_sell, n_buy, n_sell), axis=1).astype(np.int64)
-    limbs, size_beta = _limbs(size)
+    limbs, size_shifts = _limbs(size)
     total = np.add.reduceat(limbs, starts, axis=1)
     buy = np.add.reduceat(limbs * is_buy, starts, axis=1)
     sell = np.add.reduceat(limbs * is_sell, starts, axis=1)
     # Every cell is an integer below 2**53, so other = total - buy - sell is exact.
     size_cells = np.stack((total - buy - sell, buy, sell), axis=1)  # (k, 3, g)
-    pv_limbs, pv_beta = _limbs(price * size)
+    pv_limbs, pv_shifts = _limbs(price * size)
     return _Parts(
         open_ts=bucket[starts] * timeframe_ns,
         open=price[starts],
@@ -232,9 +257,9 @@ def _kernel(
         close=price[ends - 1],
         counts=counts,
         size_cells=size_cells,
-        size_beta=size_beta,
+        size_shifts=size_shifts,
         pv_cells=np.add.reduceat(pv_limbs, starts, axis=1),
-        pv_beta=pv_beta,
+        pv_shifts=pv_shifts,
     )
 
 
@@ -252,12 +277,12 @@ class _Sums:
 
     @classmethod
     def of(cls, parts: _Parts, sl: slice) -> _Sums:
-        size = _to_ints(parts.size_cells[:, :, sl], parts.size_beta)  # (3, g)
+        size = _to_ints(parts.size_cells[:, :, sl], parts.size_shifts)  # (3, g)
         return cls(
             other=size[0],
             buy=size[1],
             sell=size[2],
-            pv=_to_ints(parts.pv_cells[:, sl], parts.pv_beta),
+            pv=_to_ints(parts.pv_cells[:, sl], parts.pv_shifts),
         )
 
 
@@ -325,7 +350,7 @@ class _Open:
             self.trades,
             self.buy_trades,
             self.sell_trades,
-            self.pv / vol,
+            min(max(self.pv / vol, self.low), self.high),
         )
 
 
@@ -348,7 +373,7 @@ def _rows(parts: _Parts, sums: _Sums, sl: slice) -> npt.NDArray[np.void]:
     out["trades"] = counts.sum(axis=1)
     out["buy_trades"] = counts[:, 1]
     out["sell_trades"] = counts[:, 2]
-    out["vwap"] = _ratio(sums.pv[sl], vol)
+    out["vwap"] = np.clip(_ratio(sums.pv[sl], vol), out["low"], out["high"])
     return out
 
 
