@@ -12,8 +12,9 @@ is the share of a displacement that is gone after ``horizon`` candles:
 
 0 means no pull back to the mean (a random walk or a trend), 1 means the price snaps back
 within the horizon. The half-life in candles is ``log(0.5) / log(1 + b)``. Over a pure random
-walk the estimate of b is biased slightly negative (about ``-5.5 / window``), so a 100-pair
-window with a 10-candle horizon reads about 0.4 there; the seed's threshold 0.6 sits above it.
+walk the estimate of b is biased slightly negative (about ``-5 / window``), so a 100-pair
+window with a 10-candle horizon reads a median 0.36 there (10th-90th percentile 0.08-0.70);
+the seed's threshold 0.6 sits above it.
 
 Streaming: the four sums of the regression are updated as a pair enters and the oldest leaves
 (O(1)); prices are taken relative to an anchor near the window's mean so the sums do not lose
