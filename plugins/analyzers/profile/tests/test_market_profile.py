@@ -204,6 +204,19 @@ def test_recorded_tape_with_candle_closes_moving_the_window(tardis_trades: TickB
     assert _levels(profile) is None  # 15 minutes after the last trade the 10m window is empty
 
 
+def test_small_batches_and_large_batches_count_the_same(tardis_trades: TickBatch) -> None:
+    """Small batches take a pure-Python path, large ones numpy: the counts must agree."""
+    inst = binance_btcusdt()
+    one_by_one = ProfileAnalyzer(config=ProfileConfig(window="1h"), instrument=inst)
+    at_once = ProfileAnalyzer(config=ProfileConfig(window="1h"), instrument=inst)
+    n = 3000
+    for i in range(n):
+        one_by_one.on_ticks(tardis_trades.slice(i, i + 1))
+    at_once.on_ticks(tardis_trades.slice(0, n))
+    assert one_by_one.profile.bin_volumes() == at_once.profile.bin_volumes()
+    assert one_by_one.values() == at_once.values()
+
+
 # -- generated tapes ----------------------------------------------------------------------
 
 

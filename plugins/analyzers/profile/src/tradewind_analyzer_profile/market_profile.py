@@ -24,6 +24,7 @@ Rules (docs/analyzers/profile.md has worked examples):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from decimal import Decimal
 from fractions import Fraction
@@ -102,18 +103,35 @@ def value_area(
     )
 
 
+#: Batches and expiries of at most this many trades take a pure-Python path: for a handful of
+#: trades numpy's per-call overhead (~1 µs a call) costs more than the loop it replaces.
+SMALL = 24
+
+
 class _Chunk:
-    """Trades of one added batch still (partly) inside the window."""
+    """Trades of one added batch still (partly) inside the window.
+
+    Columns are numpy arrays for large batches and Python lists for small ones.
+    """
 
     __slots__ = ("bins", "head", "qty", "ts")
 
     def __init__(
-        self, ts: npt.NDArray[np.int64], bins: npt.NDArray[np.int64], qty: npt.NDArray[np.int64]
+        self,
+        ts: npt.NDArray[np.int64] | list[int],
+        bins: npt.NDArray[np.int64] | list[int],
+        qty: npt.NDArray[np.int64] | list[int],
     ) -> None:
         self.ts = ts
         self.bins = bins
         self.qty = qty
         self.head = 0  # rows before head have expired
+
+    def stop_before(self, cutoff: int) -> int:
+        """Index of the first row at or after ``cutoff``."""
+        if isinstance(self.ts, list):
+            return bisect_left(self.ts, cutoff, self.head)
+        return int(np.searchsorted(self.ts, cutoff, side="left"))
 
 
 def _grouped(
@@ -183,19 +201,47 @@ class VolumeProfile:
         if len(ts_ns) == 0:
             return
         now = max(self._now, int(ts_ns[-1]) + 1)
-        start = int(np.searchsorted(ts_ns, now - self.window_ns, side="left"))
-        if start < len(ts_ns):
+        cutoff = now - self.window_ns
+        start = 0 if ts_ns[0] >= cutoff else int(np.searchsorted(ts_ns, cutoff, side="left"))
+        n = len(ts_ns) - start
+        if 0 < n <= SMALL:
+            if start:
+                ts_ns, price, size = ts_ns[start:], price[start:], size[start:]
+            tick, quantum, k = self._tick_f, self._quantum_f, self.bin_ticks
+            ts_l: list[int] = ts_ns.tolist()
+            # round() and np.rint both round half to even: both paths bin identically.
+            bins_l = [round(p / tick) // k for p in price.tolist()]
+            qty_l = [round(q / quantum) for q in size.tolist()]
+            self._credit(bins_l, qty_l)
+            self._chunks.append(_Chunk(ts_l, bins_l, qty_l))
+        elif n > 0:
             ts = np.asarray(ts_ns[start:], dtype=np.int64)
             ticks = np.rint(np.asarray(price[start:]) / self._tick_f).astype(np.int64)
             bins = ticks // self.bin_ticks
             qty = np.rint(np.asarray(size[start:]) / self._quantum_f).astype(np.int64)
-            for b, q in zip(*_grouped(bins, qty), strict=True):
-                if q:
-                    self._volume[b] = self._volume.get(b, 0) + q
-                    self._total += q
-                    self._dirty = True
+            self._credit(*_grouped(bins, qty))
             self._chunks.append(_Chunk(ts, bins, qty))
         self.advance(now)
+
+    def _credit(self, bins: list[int], qty: list[int]) -> None:
+        volume = self._volume
+        for b, q in zip(bins, qty, strict=True):
+            if q:
+                volume[b] = volume.get(b, 0) + q
+                self._total += q
+                self._dirty = True
+
+    def _debit(self, bins: list[int], qty: list[int]) -> None:
+        volume = self._volume
+        for b, q in zip(bins, qty, strict=True):
+            if q:
+                left = volume[b] - q
+                if left:
+                    volume[b] = left
+                else:
+                    del volume[b]
+                self._total -= q
+                self._dirty = True
 
     def advance(self, now_ns: int) -> None:
         """Move the window's end to ``now_ns`` (never backwards) and expire old trades."""
@@ -207,18 +253,14 @@ class VolumeProfile:
             chunk = self._chunks[0]
             if chunk.ts[chunk.head] >= cutoff:
                 break
-            stop = int(np.searchsorted(chunk.ts, cutoff, side="left"))
-            for b, q in zip(
-                *_grouped(chunk.bins[chunk.head:stop], chunk.qty[chunk.head:stop]), strict=True
-            ):
-                if q:
-                    left = self._volume[b] - q
-                    if left:
-                        self._volume[b] = left
-                    else:
-                        del self._volume[b]
-                    self._total -= q
-                    self._dirty = True
+            head, stop = chunk.head, chunk.stop_before(cutoff)
+            bins, qty = chunk.bins[head:stop], chunk.qty[head:stop]
+            if isinstance(bins, list):
+                self._debit(bins, qty)  # type: ignore[arg-type]
+            elif stop - head <= SMALL:
+                self._debit(bins.tolist(), qty.tolist())  # type: ignore[union-attr]
+            else:
+                self._debit(*_grouped(bins, qty))  # type: ignore[arg-type]
             if stop >= len(chunk.ts):
                 self._chunks.popleft()
             else:
