@@ -23,7 +23,7 @@ class KillSwitchConfig:
     """Options of the kill switch."""
 
     #: Fraction of starting equity lost that trips the switch (the seed's 10 %).
-    max_loss_pct: Decimal = Decimal("0.10")
+    max_loss_pct: Decimal = attrs.field(default=Decimal("0.10"), converter=Decimal)
     #: A file whose existence trips the switch (a manual kill from outside the process).
     trip_file: str | None = None
 

@@ -49,7 +49,7 @@ class SimVenueConfig:
     """Options of the simulated venue."""
 
     #: Starting cash in quote currency.
-    starting_balance: Decimal = Decimal("10000")
+    starting_balance: Decimal = attrs.field(default=Decimal("10000"), converter=Decimal)
     #: Quote currency name for balances.
     quote_currency: str = "USDT"
     #: Time from sending an order (or a cancel) to the venue acting on it.
