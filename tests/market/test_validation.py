@@ -1,0 +1,176 @@
+"""Tick validation: every reason counted, nothing crashes, splits do not change the outcome."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tradewind.market.validation import REASONS, RecentIds, TickValidator, validate
+from tradewind.model.ticks import TickBatch
+
+NAN, INF = float("nan"), float("inf")
+
+
+def ticks(rows: list[tuple[int, float, float, int]], inst: str = "BTCUSDT") -> TickBatch:
+    """A batch from (ts_ns, price, size, trade_id) rows, all buys."""
+    ts, price, size, ids = zip(*rows, strict=True)
+    return TickBatch.from_arrays(inst, ts, price, size, [1] * len(rows), ids)
+
+
+def test_each_reason_is_counted_once_per_tick() -> None:
+    b = ticks(
+        [
+            (10, 100.0, 1.0, 1),  # ok
+            (11, NAN, 1.0, 2),  # nan_price
+            (12, INF, NAN, 3),  # nan_price (first reason wins)
+            (13, -INF, 1.0, 4),  # nan_price
+            (14, 0.0, 1.0, 5),  # nonpositive_price
+            (15, -1.0, 1.0, 6),  # nonpositive_price
+            (16, 100.0, INF, 7),  # nan_size
+            (17, 100.0, 0.0, 8),  # nonpositive_size
+            (18, 100.0, -2.0, 9),  # nonpositive_size
+            (19, 100.0, 1.0, 1),  # duplicate_id
+            (9, 100.0, 1.0, 10),  # out_of_order (earlier than ts 10)
+            (20, 101.0, 2.0, 11),  # ok
+            (20, 101.0, 2.0, 12),  # ok: equal timestamps are in order
+        ]
+    )
+    r = validate(b)
+    assert r.rejected == {
+        "nan_price": 3,
+        "nonpositive_price": 2,
+        "nan_size": 1,
+        "nonpositive_size": 2,
+        "duplicate_id": 1,
+        "out_of_order": 1,
+    }
+    assert r.n_rejected == 10
+    assert r.clean.trade_id.tolist() == [1, 11, 12]
+    assert r.codes.tolist() == [0, 1, 1, 1, 2, 2, 3, 4, 4, 5, 6, 0, 0]
+    assert list(REASONS) == [
+        "nan_price",
+        "nonpositive_price",
+        "nan_size",
+        "nonpositive_size",
+        "duplicate_id",
+        "out_of_order",
+    ]
+
+
+def test_out_of_order_is_relative_to_the_last_accepted_tick() -> None:
+    # The NaN tick at ts 50 is rejected, so it does not raise the bar: ts 30 is fine.
+    r = validate(
+        ticks(
+            [
+                (10, 1.0, 1.0, 1),
+                (50, NAN, 1.0, 2),
+                (30, 1.0, 1.0, 3),
+                (20, 1.0, 1.0, 4),
+                (40, 1.0, 1.0, 5),
+            ]
+        )
+    )
+    assert r.clean.ts_ns.tolist() == [10, 30, 40]
+    assert r.rejected == {"nan_price": 1, "out_of_order": 1}
+    assert validate(ticks([(5, 1.0, 1.0, 1)]), last_ts_ns=6).rejected == {"out_of_order": 1}
+    assert validate(ticks([(6, 1.0, 1.0, 1)]), last_ts_ns=6).rejected == {}
+
+
+def test_a_clean_batch_is_returned_without_a_copy() -> None:
+    b = ticks([(1, 1.0, 1.0, 1), (2, 1.0, 1.0, 2)])
+    r = validate(b)
+    assert r.clean is b and r.rejected == {} and r.n_rejected == 0
+    assert len(validate(TickBatch.empty("BTCUSDT")).clean) == 0
+
+
+def test_all_bad_gives_an_empty_clean_batch_never_an_error() -> None:
+    b = ticks([(1, NAN, NAN, 1), (2, INF, -INF, 2), (3, -0.0, 0.0, 3)])
+    r = validate(b)
+    assert len(r.clean) == 0 and r.rejected == {"nan_price": 2, "nonpositive_price": 1}
+
+
+def test_validator_keeps_state_across_batches() -> None:
+    v = TickValidator("BTCUSDT")
+    assert v.validate(ticks([(10, 1.0, 1.0, 1), (20, 1.0, 1.0, 2)])).rejected == {}
+    r = v.validate(
+        ticks([(15, 1.0, 1.0, 3), (20, 1.0, 1.0, 2), (21, NAN, 1.0, 4), (22, 1.0, 1.0, 4)])
+    )
+    assert r.rejected == {"out_of_order": 1, "duplicate_id": 1, "nan_price": 1}
+    # id 4 failed a value check first, so its corrected resend was accepted.
+    assert r.clean.trade_id.tolist() == [4]
+    assert v.last_ts_ns == 22 and v.accepted == 3
+    assert v.rejected == {
+        "nan_price": 1,
+        "nonpositive_price": 0,
+        "nan_size": 0,
+        "nonpositive_size": 0,
+        "duplicate_id": 1,
+        "out_of_order": 1,
+    }
+    # A resend of the out-of-order tick is a duplicate: its id was seen.
+    assert v.validate(ticks([(30, 1.0, 1.0, 3)])).rejected == {"duplicate_id": 1}
+    with pytest.raises(ValueError, match="ETHUSDT"):
+        v.validate(ticks([(40, 1.0, 1.0, 9)], inst="ETHUSDT"))
+    assert "duplicate_id" in repr(v)
+
+
+def test_recent_ids_forget_beyond_capacity() -> None:
+    ids = RecentIds(3)
+    ids.add(np.array([1, 2, 3, 4], dtype=np.int64))
+    assert len(ids) == 3 and ids.max_id == 4
+    assert ids.contains(np.array([1, 2, 4, 5], dtype=np.int64)).tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    ids.add(np.array([0, 9], dtype=np.int64))  # not increasing: the sorted copy is rebuilt
+    assert ids.contains(np.array([0, 3, 4, 9], dtype=np.int64)).tolist() == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    with pytest.raises(ValueError):
+        RecentIds(0)
+
+
+def test_real_sample_is_clean(tardis_batch: TickBatch) -> None:
+    v = TickValidator("BTCUSDT")
+    assert v.validate(tardis_batch).clean is tardis_batch
+    # Replaying it is all duplicates... of the last 10,000 ids, i.e. every one.
+    assert v.validate(tardis_batch).rejected == {"duplicate_id": len(tardis_batch)}
+
+
+values = st.one_of(st.floats(), st.sampled_from([0.0, -1.0, 1.0, 2.5]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 50), values, values, st.integers(0, 40)), min_size=1, max_size=80
+    ),
+    cuts=st.lists(st.integers(0, 80), max_size=8),
+)
+def test_splitting_the_stream_changes_nothing(
+    rows: list[tuple[int, float, float, int]], cuts: list[int]
+) -> None:
+    b = ticks(rows)
+    whole = TickValidator("BTCUSDT")
+    want = whole.validate(b)
+    parts = TickValidator("BTCUSDT")
+    bounds = [0, *sorted(c for c in cuts if c <= len(b)), len(b)]
+    codes = np.concatenate(
+        [parts.validate(b.slice(lo, hi)).codes for lo, hi in itertools.pairwise(bounds)]
+    )
+    assert codes.tolist() == want.codes.tolist()
+    assert parts.rejected == whole.rejected and parts.accepted == whole.accepted
+    clean = want.clean
+    assert bool(np.all(np.isfinite(clean.price)) and np.all(clean.price > 0))
+    assert bool(np.all(np.isfinite(clean.size)) and np.all(clean.size > 0))
+    assert bool(np.all(np.diff(clean.ts_ns) >= 0))
+    assert len(set(clean.trade_id.tolist())) == len(clean)
+    assert sum(want.rejected.values()) + len(clean) == len(b)
