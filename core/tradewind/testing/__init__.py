@@ -19,6 +19,9 @@ from types import ModuleType
 import pluggy
 import pytest
 
+# The suites assert inside library code: have pytest rewrite them for readable failures.
+pytest.register_assert_rewrite("tradewind.testing.conformance")
+
 from tradewind import hookspecs
 from tradewind.loader import PluginRequest, load_host
 from tradewind.model import Instrument, InstrumentKind
