@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-from test_rolling import numpy_lag1
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
 
-from conftest import btcusdt, candle, candles_from_closes, random_closes
+from micro_data import btcusdt, candle, candles_from_closes, numpy_lag1, random_closes
 from tradewind_analyzer_microstructure import MicrostructureAnalyzer, MicrostructureConfig
 from tradewind_analyzer_microstructure.plugin import VALUE_KEYS
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from conftest import random_closes
+from micro_data import numpy_lag1, random_closes
 from tradewind_analyzer_microstructure.rolling import (
     Lag1Autocorrelation,
     RollingCovariance,
@@ -17,17 +17,6 @@ from tradewind_analyzer_microstructure.rolling import (
 )
 
 N = 100_000
-
-
-def numpy_lag1(window: np.ndarray) -> np.ndarray:
-    """Lag-1 autocorrelation of each row (as np.corrcoef(row[:-1], row[1:])); NaN if flat."""
-    x, y = window[:, :-1], window[:, 1:]
-    xm = x - x.mean(axis=1, keepdims=True)
-    ym = y - y.mean(axis=1, keepdims=True)
-    flat = (x.max(axis=1) == x.min(axis=1)) | (y.max(axis=1) == y.min(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (xm * ym).sum(axis=1) / np.sqrt((xm**2).sum(axis=1) * (ym**2).sum(axis=1))
-    return np.where(flat, np.nan, r)
 
 
 @pytest.mark.parametrize("n", [2, 15, 60])

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import candle
+from micro_data import candle
 from tradewind_analyzer_microstructure.shape import candle_shape
 
 

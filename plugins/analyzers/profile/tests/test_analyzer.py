@@ -10,7 +10,7 @@ from tradewind._serde import structure
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, TickBatch
 
-from conftest import binance_btcusdt
+from profile_data import binance_btcusdt
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 from tradewind_analyzer_profile.plugin import VALUE_KEYS
 

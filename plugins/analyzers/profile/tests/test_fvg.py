@@ -7,7 +7,7 @@ import math
 import pytest
 from tradewind.model import TickBatch
 
-from conftest import MIN, T0, binance_btcusdt, candle
+from profile_data import MIN, T0, binance_btcusdt, candle
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 
 TF = 15 * MIN

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tradewind.model import TickBatch
 
-from conftest import binance_btcusdt
+from profile_data import binance_btcusdt
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 from tradewind_analyzer_profile.market_profile import VolumeProfile, value_area
 

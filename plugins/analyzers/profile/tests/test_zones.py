@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conftest import MIN, T0, binance_btcusdt, candle
+from profile_data import MIN, T0, binance_btcusdt, candle
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 from tradewind_analyzer_profile.zones import ZoneBook, ZoneKind
 

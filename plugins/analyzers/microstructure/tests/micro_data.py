@@ -1,4 +1,4 @@
-"""Shared helpers of the microstructure analyzer's tests: candles by hand and long random paths."""
+"""Helpers of the microstructure analyzer's tests: candles by hand, long random paths, numpy."""
 
 from __future__ import annotations
 
@@ -51,3 +51,14 @@ def candles_from_closes(
         out.append(candle(i, prev, hi, lo, c, v))
         prev = c
     return out
+
+
+def numpy_lag1(window: np.ndarray) -> np.ndarray:
+    """Lag-1 autocorrelation of each row (as np.corrcoef(row[:-1], row[1:])); NaN if flat."""
+    x, y = window[:, :-1], window[:, 1:]
+    xm = x - x.mean(axis=1, keepdims=True)
+    ym = y - y.mean(axis=1, keepdims=True)
+    flat = (x.max(axis=1) == x.min(axis=1)) | (y.max(axis=1) == y.min(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xm * ym).sum(axis=1) / np.sqrt((xm**2).sum(axis=1) * (ym**2).sum(axis=1))
+    return np.where(flat, np.nan, r)
