@@ -1,6 +1,6 @@
 """Event bus throughput: events/s published and delivered, for 1 and 4 subscribers.
 
-    python bench/bench_bus.py [--events N]
+python bench/bench_bus.py [--events N]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ async def _run(n: int, subscribers: int, capacity: int) -> float:
     def make(i: int):
         def handler(_e: object) -> None:
             counts[i] += 1
+
         return handler
 
     events = [RunStarted(ts_ns=i, run_id="bench", mode="backtest") for i in range(n)]
@@ -41,8 +42,10 @@ def main() -> None:
     for subs in (1, 4):
         for cap in (1024,):
             best = min(anyio.run(_run, args.events, subs, cap) for _ in range(3))
-            print(f"  subscribers={subs} capacity={cap}: {args.events / best:,.0f} events/s "
-                  f"published ({args.events * subs / best:,.0f} deliveries/s)")
+            print(
+                f"  subscribers={subs} capacity={cap}: {args.events / best:,.0f} events/s "
+                f"published ({args.events * subs / best:,.0f} deliveries/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The cost of a direct plugin method call vs a pluggy hook call (why the tick path is direct).
 
-    python bench/bench_plugin_call.py
+python bench/bench_plugin_call.py
 """
 
 from __future__ import annotations

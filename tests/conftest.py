@@ -20,12 +20,18 @@ class FakeDists:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def add(self, dist: str, version: str, entry_points: dict[str, dict[str, str]],
-            modules: dict[str, str] | None = None) -> None:
+    def add(
+        self,
+        dist: str,
+        version: str,
+        entry_points: dict[str, dict[str, str]],
+        modules: dict[str, str] | None = None,
+    ) -> None:
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir(parents=True)
         (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8")
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8"
+        )
         lines = []
         for group, eps in entry_points.items():
             lines.append(f"[{group}]")
@@ -52,14 +58,21 @@ def fake_dists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDists:
     return FakeDists(root)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-            ) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m tradewind`` in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "tradewind", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tradewind", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
-NOTIFIER_SRC = '''
+NOTIFIER_SRC = """
 import attrs
 from tradewind import hookimpl
 
@@ -79,4 +92,4 @@ class {cls}:
 @hookimpl
 def tradewind_register_notifiers(registry):
     registry.add({cls})
-'''
+"""

@@ -16,8 +16,14 @@ from tradewind.testing.conformance import (
 
 pytest_plugins = "tradewind.testing"
 
-SAMPLE = Path(str(resources.files("tradewind") / "defaults" / "data"
-                  / "tardis_binance-futures_BTCUSDT_trades.csv"))
+SAMPLE = Path(
+    str(
+        resources.files("tradewind")
+        / "defaults"
+        / "data"
+        / "tardis_binance-futures_BTCUSDT_trades.csv"
+    )
+)
 
 
 def test_builtins_are_installed_through_the_core_entry_points():

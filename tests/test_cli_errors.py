@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import NOTIFIER_SRC, run_cli
 
-BASE = '''
+BASE = """
 mode = "backtest"
 
 [[instruments]]
@@ -20,7 +20,7 @@ plugin = "sim"
 [venues.replay]
 plugin = "replay"
 path = "trades.csv"
-'''
+"""
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -45,8 +45,12 @@ def test_uninstalled_plugin(tmp_path):
     cfg = write(tmp_path, BASE + '\n[notifiers.pager]\nplugin = "pagerduty"\n')
     proc = run_cli("config", "check", str(cfg))
     assert_one_error_line(
-        proc, "notifier 'pagerduty' ([notifiers.pager] in tradewind.toml) is not installed",
-        "installed notifiers: log", "pip install tradewind-notifier-pagerduty", code=3)
+        proc,
+        "notifier 'pagerduty' ([notifiers.pager] in tradewind.toml) is not installed",
+        "installed notifiers: log",
+        "pip install tradewind-notifier-pagerduty",
+        code=3,
+    )
 
 
 def test_misspelled_key(tmp_path):
@@ -56,32 +60,57 @@ def test_misspelled_key(tmp_path):
 
 
 def test_plugin_that_raises_on_import(tmp_path, fake_dists):
-    fake_dists.add("tradewind-notifier-broken", "0.3.1",
-                   {"tradewind.notifiers": {"broken": "broken_notifier"}},
-                   {"broken_notifier": "raise RuntimeError('missing libfoo.so')\n"})
+    fake_dists.add(
+        "tradewind-notifier-broken",
+        "0.3.1",
+        {"tradewind.notifiers": {"broken": "broken_notifier"}},
+        {"broken_notifier": "raise RuntimeError('missing libfoo.so')\n"},
+    )
     cfg = write(tmp_path, BASE + "\n[notifiers.broken]\n")
     proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
     assert_one_error_line(
-        proc, "notifier 'broken' ([notifiers.broken] in tradewind.toml)",
-        "tradewind-notifier-broken 0.3.1", "RuntimeError: missing libfoo.so",
-        "pip install --upgrade tradewind-notifier-broken", code=3)
+        proc,
+        "notifier 'broken' ([notifiers.broken] in tradewind.toml)",
+        "tradewind-notifier-broken 0.3.1",
+        "RuntimeError: missing libfoo.so",
+        "pip install --upgrade tradewind-notifier-broken",
+        code=3,
+    )
 
 
 def test_two_plugins_claiming_one_name(tmp_path, fake_dists):
     for dist, mod in (("tradewind-notifier-slack", "slack_a"), ("slack-notify-fork", "slack_b")):
-        fake_dists.add(dist, "1.0", {"tradewind.notifiers": {"slack": mod}},
-                       {mod: NOTIFIER_SRC.format(cls="Slack", name="slack")})
+        fake_dists.add(
+            dist,
+            "1.0",
+            {"tradewind.notifiers": {"slack": mod}},
+            {mod: NOTIFIER_SRC.format(cls="Slack", name="slack")},
+        )
     cfg = write(tmp_path, BASE + "\n[notifiers.slack]\n")
     proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
-    assert_one_error_line(proc, "notifier name 'slack'", "claimed by two distributions",
-                          "tradewind-notifier-slack", "slack-notify-fork", code=3)
+    assert_one_error_line(
+        proc,
+        "notifier name 'slack'",
+        "claimed by two distributions",
+        "tradewind-notifier-slack",
+        "slack-notify-fork",
+        code=3,
+    )
 
 
 def test_two_classes_registering_one_name(tmp_path, fake_dists):
-    fake_dists.add("tradewind-notifier-a", "1.0", {"tradewind.notifiers": {"a": "na"}},
-                   {"na": NOTIFIER_SRC.format(cls="A", name="a")})
-    fake_dists.add("tradewind-notifier-b", "1.0", {"tradewind.notifiers": {"b": "nb"}},
-                   {"nb": NOTIFIER_SRC.format(cls="B", name="a")})
+    fake_dists.add(
+        "tradewind-notifier-a",
+        "1.0",
+        {"tradewind.notifiers": {"a": "na"}},
+        {"na": NOTIFIER_SRC.format(cls="A", name="a")},
+    )
+    fake_dists.add(
+        "tradewind-notifier-b",
+        "1.0",
+        {"tradewind.notifiers": {"b": "nb"}},
+        {"nb": NOTIFIER_SRC.format(cls="B", name="a")},
+    )
     cfg = write(tmp_path, BASE + "\n[notifiers.a]\n[notifiers.b]\n")
     proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
     assert_one_error_line(proc, "notifier name 'a' is claimed twice", "na.A", "nb.B", code=3)
@@ -90,23 +119,30 @@ def test_two_classes_registering_one_name(tmp_path, fake_dists):
 def test_env_secret_not_set(tmp_path, fake_dists):
     from tests.test_config import KEYED_SRC
 
-    fake_dists.add("tradewind-notifier-keyed", "1.0",
-                   {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
-                   {"keyed_notifier": KEYED_SRC})
+    fake_dists.add(
+        "tradewind-notifier-keyed",
+        "1.0",
+        {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
+        {"keyed_notifier": KEYED_SRC},
+    )
     cfg = write(tmp_path, BASE + '\n[notifiers.keyed]\napi_key = "env:TW_UNSET_SECRET"\n')
     env = fake_dists.env()
     env.pop("TW_UNSET_SECRET", None)
     proc = run_cli("config", "check", str(cfg), env=env)
-    assert_one_error_line(proc, "env:TW_UNSET_SECRET is not set",
-                          "$.notifiers.keyed.api_key", code=2)
+    assert_one_error_line(
+        proc, "env:TW_UNSET_SECRET is not set", "$.notifiers.keyed.api_key", code=2
+    )
 
 
 def test_a_set_secret_never_reaches_output_or_journal(tmp_path, fake_dists):
     from tests.test_config import KEYED_SRC
 
-    fake_dists.add("tradewind-notifier-keyed", "1.0",
-                   {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
-                   {"keyed_notifier": KEYED_SRC})
+    fake_dists.add(
+        "tradewind-notifier-keyed",
+        "1.0",
+        {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
+        {"keyed_notifier": KEYED_SRC},
+    )
     cfg = write(tmp_path, BASE + '\n[notifiers.keyed]\napi_key = "env:TW_SET_SECRET"\nextra = 1\n')
     env = fake_dists.env()
     env["TW_SET_SECRET"] = "hunter2-secret-value"

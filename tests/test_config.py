@@ -7,7 +7,7 @@ from tradewind.config import Mode, load_config
 from tradewind.errors import ConfigError, PluginNotInstalledError, SecretNotSetError
 from tradewind.secrets import Secret
 
-BASE = '''
+BASE = """
 mode = "backtest"
 
 [[instruments]]
@@ -21,7 +21,7 @@ plugin = "sim"
 [venues.replay]
 plugin = "replay"
 path = "trades.csv"
-'''
+"""
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -39,7 +39,11 @@ def test_a_minimal_config_loads_with_the_essential_kill_switch(tmp_path):
 
 
 def test_table_key_names_the_instance_and_plugin_the_entry_point(tmp_path):
-    text = BASE + '\n[notifiers.ops]\nplugin = "log"\n[notifiers.audit]\nplugin = "log"\nmin_severity = "debug"\n'
+    text = (
+        BASE
+        + '\n[notifiers.ops]\nplugin = "log"\n'
+        + '[notifiers.audit]\nplugin = "log"\nmin_severity = "debug"\n'
+    )
     cfg = load_config(write(tmp_path, text))
     ops, audit = cfg.instances("notifiers")["ops"], cfg.instances("notifiers")["audit"]
     assert ops.plugin == audit.plugin == "log"
@@ -58,8 +62,12 @@ def test_a_misspelled_core_key_names_its_path(tmp_path):
 
 
 def test_a_wrong_type_names_its_path(tmp_path):
-    text = BASE.replace('[venues.sim]\nplugin = "sim"', '[venues.sim]\nplugin = "sim"\nlatency_ms = "fast"')
-    with pytest.raises(ConfigError, match=r"expected a number, got 'fast' @ \$\.venues\.sim\.latency_ms"):
+    text = BASE.replace(
+        '[venues.sim]\nplugin = "sim"', '[venues.sim]\nplugin = "sim"\nlatency_ms = "fast"'
+    )
+    with pytest.raises(
+        ConfigError, match=r"expected a number, got 'fast' @ \$\.venues\.sim\.latency_ms"
+    ):
         load_config(write(tmp_path, text))
 
 
@@ -84,14 +92,19 @@ def test_the_kill_switch_cannot_be_disabled(tmp_path):
 
 
 def test_an_instrument_naming_a_missing_venue_instance(tmp_path):
-    with pytest.raises(ConfigError, match=r"no \[venues\.bybit\] table exists .* @ \$\.instruments\[0\]\.venue"):
+    with pytest.raises(
+        ConfigError, match=r"no \[venues\.bybit\] table exists .* @ \$\.instruments\[0\]\.venue"
+    ):
         load_config(write(tmp_path, BASE.replace('venue = "sim"', 'venue = "bybit"')))
 
 
 def test_secret_literals_are_refused_and_unset_secrets_named(tmp_path, fake_dists, monkeypatch):
-    fake_dists.add("tradewind-notifier-keyed", "1.0",
-                   {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
-                   {"keyed_notifier": KEYED_SRC})
+    fake_dists.add(
+        "tradewind-notifier-keyed",
+        "1.0",
+        {"tradewind.notifiers": {"keyed": "keyed_notifier"}},
+        {"keyed_notifier": KEYED_SRC},
+    )
     text = BASE + '\n[notifiers.keyed]\napi_key = "sk-live-123"\n'
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text))
@@ -100,7 +113,9 @@ def test_secret_literals_are_refused_and_unset_secrets_named(tmp_path, fake_dist
 
     text = BASE + '\n[notifiers.keyed]\napi_key = "env:TW_TEST_KEY"\n'
     monkeypatch.delenv("TW_TEST_KEY", raising=False)
-    with pytest.raises(SecretNotSetError, match=r"env:TW_TEST_KEY is not set.* @ \$\.notifiers\.keyed\.api_key"):
+    with pytest.raises(
+        SecretNotSetError, match=r"env:TW_TEST_KEY is not set.* @ \$\.notifiers\.keyed\.api_key"
+    ):
         load_config(write(tmp_path, text))
     monkeypatch.setenv("TW_TEST_KEY", "sk-live-123")
     cfg = load_config(write(tmp_path, text))
@@ -109,7 +124,7 @@ def test_secret_literals_are_refused_and_unset_secrets_named(tmp_path, fake_dist
     assert "sk-live-123" not in repr(cfg.instances("notifiers")["keyed"])
 
 
-KEYED_SRC = '''
+KEYED_SRC = """
 import attrs
 from tradewind import hookimpl
 from tradewind.secrets import Secret
@@ -130,4 +145,4 @@ class Keyed:
 @hookimpl
 def tradewind_register_notifiers(registry):
     registry.add(Keyed)
-'''
+"""

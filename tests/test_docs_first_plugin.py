@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 def steps(text: str) -> list[tuple[str, str, str]]:
     """("sh", command, "") and ("file", path, content) in document order."""
     out = []
-    pattern = re.compile(r"(?:<!-- file: (?P<path>\S+) -->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```",
-                         re.S)
+    pattern = re.compile(
+        r"(?:<!-- file: (?P<path>\S+) -->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S
+    )
     for m in pattern.finditer(text):
         if m.group("path"):
             out.append(("file", m.group("path"), m.group("body")))
@@ -41,21 +42,30 @@ def test_first_plugin_page_followed_literally(tmp_path):
                 argv[0] = str(bindir / argv[0]) if argv[0] == "tradewind" else sys.executable
             if argv[0] == "pip":
                 # This environment's pip, building with its setuptools (no index needed).
-                argv = [sys.executable, "-m", "pip", "install", "--no-deps",
-                        "--no-build-isolation", *argv[2:]]
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    *argv[2:],
+                ]
                 installed.append(Path(tmp_path / argv[-1]).name)
             if not Path(argv[0]).exists():
                 argv[0:1] = [sys.executable, "-m", "tradewind"]
             proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0, f"step failed: {what}\n{proc.stdout}\n{proc.stderr}"
             if what == "tradewind plugins":
-                assert re.search(r"notifiers\s*│\s*eventfile\s*│\s*tradewind-notifier-eventfile",
-                                 proc.stdout), proc.stdout
+                assert re.search(
+                    r"notifiers\s*│\s*eventfile\s*│\s*tradewind-notifier-eventfile", proc.stdout
+                ), proc.stdout
         lines = (tmp_path / "events.log").read_text(encoding="utf-8").splitlines()
         assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
         signals = [line for line in lines if line.startswith("SignalEvent(")]
         assert signals and "momentum.momentum" in signals[0]
     finally:
         for dist in installed:
-            subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", dist],
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "uninstall", "-y", dist], capture_output=True
+            )

@@ -13,17 +13,26 @@ from tradewind.engine import Engine
 
 from tests.conftest import run_cli
 
-SAMPLE = Path(str(resources.files("tradewind") / "defaults" / "data"
-                  / "tardis_binance-futures_BTCUSDT_trades.csv"))
+SAMPLE = Path(
+    str(
+        resources.files("tradewind")
+        / "defaults"
+        / "data"
+        / "tardis_binance-futures_BTCUSDT_trades.csv"
+    )
+)
 
 
 def demo_config_text(tmp_path: Path) -> str:
     """The embedded default config, pointed at the shipped sample, writing into tmp_path."""
     text = default_config_path().read_text(encoding="utf-8")
-    text = text.replace('path = "data/tardis_binance-futures_BTCUSDT_trades.csv"',
-                        f'path = "{SAMPLE.as_posix()}"')
-    return text.replace('journal = "reports/journal.duckdb"',
-                        f'journal = "{(tmp_path / "journal.duckdb").as_posix()}"')
+    text = text.replace(
+        'path = "data/tardis_binance-futures_BTCUSDT_trades.csv"', f'path = "{SAMPLE.as_posix()}"'
+    )
+    return text.replace(
+        'journal = "reports/journal.duckdb"',
+        f'journal = "{(tmp_path / "journal.duckdb").as_posix()}"',
+    )
 
 
 @pytest.fixture
@@ -65,10 +74,10 @@ def test_backtest_refuses_a_paper_config(tmp_path, demo_config):
     paper = tmp_path / "paper.toml"
     paper.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "paper"'))
     proc = run_cli("backtest", str(paper))
-    assert proc.returncode == 1 and "needs mode = \"backtest\"" in proc.stderr
+    assert proc.returncode == 1 and 'needs mode = "backtest"' in proc.stderr
 
 
-LIFECYCLE_SRC = '''
+LIFECYCLE_SRC = """
 import attrs
 from tradewind import hookimpl
 
@@ -98,7 +107,7 @@ def tradewind_run_start(run):
 @hookimpl
 def tradewind_run_end(run, summary):
     CALLS.append(("end", run.run_id, summary["ticks"]))
-'''
+"""
 
 
 @pytest.mark.hook("tradewind_run_start")
@@ -106,9 +115,12 @@ def tradewind_run_end(run, summary):
 def test_lifecycle_hooks_are_called_once_around_the_run(demo_config, fake_dists):
     import sys
 
-    fake_dists.add("tradewind-notifier-watcher", "1.0",
-                   {"tradewind.notifiers": {"watcher": "tw_watcher"}},
-                   {"tw_watcher": LIFECYCLE_SRC})
+    fake_dists.add(
+        "tradewind-notifier-watcher",
+        "1.0",
+        {"tradewind.notifiers": {"watcher": "tw_watcher"}},
+        {"tw_watcher": LIFECYCLE_SRC},
+    )
     demo_config.write_text(demo_config.read_text() + "\n[notifiers.watcher]\n")
     cfg = load_config(demo_config)
     anyio.run(Engine(cfg, run_id="life").run)
@@ -140,7 +152,9 @@ def test_paper_mode_runs_a_replay_paced_in_real_time(tmp_path, demo_config):
     paper = tmp_path / "paper.toml"
     text = demo_config.read_text().replace('mode = "backtest"', 'mode = "paper"')
     # 2 h of market time at 3,000x is about 2.5 s of wall time.
-    text = text.replace('plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n')
+    text = text.replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n'
+    )
     paper.write_text(text)
     proc = run_cli("run", str(paper), "--report-dir", str(tmp_path / "rep"))
     assert proc.returncode == 0, proc.stderr

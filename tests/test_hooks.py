@@ -21,8 +21,11 @@ class _Cfg:
 
 
 def _plugin_class(name: str, **methods):
-    return type(name.capitalize(), (), {"name": name, "config_class": _Cfg,
-                                         "capabilities": frozenset({"x"}), **methods})
+    return type(
+        name.capitalize(),
+        (),
+        {"name": name, "config_class": _Cfg, "capabilities": frozenset({"x"}), **methods},
+    )
 
 
 @pytest.mark.hook("tradewind_register_venues")
@@ -31,8 +34,9 @@ def _plugin_class(name: str, **methods):
 @pytest.mark.hook("tradewind_register_filters")
 @pytest.mark.hook("tradewind_register_exits")
 @pytest.mark.hook("tradewind_register_notifiers")
-@pytest.mark.parametrize("kind", ["venues", "aggregators", "analyzers", "filters", "exits",
-                                  "notifiers"])
+@pytest.mark.parametrize(
+    "kind", ["venues", "aggregators", "analyzers", "filters", "exits", "notifiers"]
+)
 def test_registration_hook_adds_classes_of_its_kind(kind):
     cls = _plugin_class(f"my{kind}")
     module = SimpleNamespace()
@@ -44,14 +48,19 @@ def test_registration_hook_adds_classes_of_its_kind(kind):
     setattr(module, hook_name, hookimpl(impl))
     registry = make_registry(module)
     assert registry[kind].get(f"my{kind}") is cls
-    others = [k for k in ("venues", "aggregators", "analyzers", "filters", "exits", "notifiers")
-              if k != kind]
+    others = [
+        k
+        for k in ("venues", "aggregators", "analyzers", "filters", "exits", "notifiers")
+        if k != kind
+    ]
     assert all(len(registry[k]) == 0 for k in others)
 
 
 def test_the_registry_refuses_a_second_class_under_a_taken_name():
     a, b = _plugin_class("dup"), _plugin_class("dup")
-    mod = SimpleNamespace(tradewind_register_filters=hookimpl(lambda registry: [registry.add(a), registry.add(b)]))
+    mod = SimpleNamespace(
+        tradewind_register_filters=hookimpl(lambda registry: [registry.add(a), registry.add(b)])
+    )
     with pytest.raises(DuplicatePluginError, match="filter name 'dup' is claimed twice"):
         make_registry(mod)
 
@@ -64,6 +73,7 @@ def test_the_registry_refuses_a_class_without_plugin_attributes():
 
 
 # -- meta-tests -----------------------------------------------------------------------------
+
 
 def test_every_hook_has_the_house_docstring_shape():
     for name, func in hook_functions():

@@ -30,8 +30,9 @@ def test_values_are_frozen_and_keyword_only():
 
 
 def test_instrument_quantises_to_tick_and_lot():
-    inst = Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP,
-                      tick_size="0.1", lot_size="0.001")
+    inst = Instrument(
+        venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1", lot_size="0.001"
+    )
     assert inst.round_price(Decimal("50000.26")) == Decimal("50000.3")
     assert inst.round_price(50000.24) == Decimal("50000.2")
     assert inst.round_size(Decimal("0.0129")) == Decimal("0.012")  # rounds down, never up
@@ -42,14 +43,29 @@ def test_instrument_quantises_to_tick_and_lot():
 
 def test_order_validates_prices_for_its_type():
     with pytest.raises(ValueError, match="limit order needs price"):
-        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.LIMIT,
-              quantity=Decimal(1))
+        Order(
+            client_order_id="a",
+            instrument="sim:X",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal(1),
+        )
     with pytest.raises(ValueError, match="stop order needs stop_price"):
-        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.STOP,
-              quantity=Decimal(1))
+        Order(
+            client_order_id="a",
+            instrument="sim:X",
+            side=Side.BUY,
+            type=OrderType.STOP,
+            quantity=Decimal(1),
+        )
     with pytest.raises(ValueError, match="quantity must be positive"):
-        Order(client_order_id="a", instrument="sim:X", side=Side.BUY, type=OrderType.MARKET,
-              quantity=Decimal(0))
+        Order(
+            client_order_id="a",
+            instrument="sim:X",
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=Decimal(0),
+        )
 
 
 def test_tick_batch_is_columnar_read_only_and_checks_lengths():
@@ -65,15 +81,35 @@ def test_tick_batch_is_columnar_read_only_and_checks_lengths():
 
 
 def test_candle_close_time():
-    c = Candle(instrument="sim:X", timeframe_ns=60, open_ts_ns=120, open=1, high=2, low=1,
-               close=2, volume=1, buy_volume=1, sell_volume=0, trades=1, buy_trades=1,
-               sell_trades=0, vwap=1.5)
+    c = Candle(
+        instrument="sim:X",
+        timeframe_ns=60,
+        open_ts_ns=120,
+        open=1,
+        high=2,
+        low=1,
+        close=2,
+        volume=1,
+        buy_volume=1,
+        sell_volume=0,
+        trades=1,
+        buy_trades=1,
+        sell_trades=0,
+        vwap=1.5,
+    )
     assert c.close_ts_ns == 180
 
 
 def _fill(side, qty, price, fee="0"):
-    return Fill(client_order_id="c", instrument="sim:X", side=side, quantity=Decimal(qty),
-                price=Decimal(price), fee=Decimal(fee), ts_ns=1)
+    return Fill(
+        client_order_id="c",
+        instrument="sim:X",
+        side=side,
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(fee),
+        ts_ns=1,
+    )
 
 
 def test_position_average_price_and_fifo_realised_pnl():
@@ -92,8 +128,13 @@ def test_position_average_price_and_fifo_realised_pnl():
     assert p.fees == Decimal("0.084")
 
 
-@given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]),
-                          st.integers(1, 50), st.integers(90, 110)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 50), st.integers(90, 110)),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_position_reconciles_with_fills(fills):
     """Cash flows of the fills equal realised + unrealised P&L at any mark (exact)."""
     p = Position(instrument="sim:X")

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.slow
 
 
 def pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -43,17 +47,31 @@ def test_scaffolded_notifier_is_listed_runs_and_passes_its_tests(installed_demo,
 
     events = tmp_path / "events.log"
     cfg = tmp_path / "run.toml"
-    cfg.write_text(demo_config_text(tmp_path) + f'\n[notifiers.demo]\npath = "{events.as_posix()}"\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        demo_config_text(tmp_path) + f'\n[notifiers.demo]\npath = "{events.as_posix()}"\n',
+        encoding="utf-8",
+    )
     run = run_cli("backtest", str(cfg), "--report-dir", str(tmp_path / "reports"))
     assert run.returncode == 0, run.stderr
     lines = events.read_text(encoding="utf-8").splitlines()
     # The plugin's notify() was called by the run: the run's start and end at least.
     assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
 
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            str(installed_demo / "tests")], capture_output=True, text=True,
-                           cwd=installed_demo, timeout=600)
+    tests = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(installed_demo / "tests"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=installed_demo,
+        timeout=600,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout
 
@@ -66,9 +84,13 @@ def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
     inst = pip("install", "--no-deps", "--no-build-isolation", "-e", str(dest))
     assert inst.returncode == 0, inst.stdout + inst.stderr
     try:
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                str(dest / "tests")], capture_output=True, text=True, cwd=dest,
-                               timeout=600)
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(dest / "tests")],
+            capture_output=True,
+            text=True,
+            cwd=dest,
+            timeout=600,
+        )
         assert tests.returncode == 0, tests.stdout + tests.stderr
     finally:
         pip("uninstall", "-y", dest.name)

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import anyio
 import pytest
-
 from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.model import (
     Fill,
@@ -19,8 +18,16 @@ from tradewind.model import (
     TimeInForce,
 )
 
-INST = Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1",
-                  lot_size="0.001", min_notional="5", maker_fee="0.0002", taker_fee="0.0004")
+INST = Instrument(
+    venue="sim",
+    symbol="BTCUSDT",
+    kind=InstrumentKind.PERP,
+    tick_size="0.1",
+    lot_size="0.001",
+    min_notional="5",
+    maker_fee="0.0002",
+    taker_fee="0.0004",
+)
 MS = 1_000_000
 
 
@@ -45,16 +52,36 @@ def venue(**kw) -> tuple[SimulatedVenue, Sink]:
 
 def tape(rows) -> TickBatch:
     """rows of (ms, price, size)."""
-    return TickBatch.from_arrays(INST.key, [r[0] * MS for r in rows], [r[1] for r in rows],
-                                 [r[2] for r in rows], [1] * len(rows))
+    return TickBatch.from_arrays(
+        INST.key,
+        [r[0] * MS for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [1] * len(rows),
+    )
 
 
-def order(cid="o1", side=Side.BUY, type_=OrderType.MARKET, qty="0.010", price=None,
-          stop=None, tif=TimeInForce.GTC, reduce_only=False) -> Order:
-    return Order(client_order_id=cid, instrument=INST.key, side=side, type=type_,
-                 quantity=Decimal(qty), price=None if price is None else Decimal(price),
-                 stop_price=None if stop is None else Decimal(stop), time_in_force=tif,
-                 reduce_only=reduce_only)
+def order(
+    cid="o1",
+    side=Side.BUY,
+    type_=OrderType.MARKET,
+    qty="0.010",
+    price=None,
+    stop=None,
+    tif=TimeInForce.GTC,
+    reduce_only=False,
+) -> Order:
+    return Order(
+        client_order_id=cid,
+        instrument=INST.key,
+        side=side,
+        type=type_,
+        quantity=Decimal(qty),
+        price=None if price is None else Decimal(price),
+        stop_price=None if stop is None else Decimal(stop),
+        time_in_force=tif,
+        reduce_only=reduce_only,
+    )
 
 
 def submit(v, o, at_ms):
@@ -79,8 +106,10 @@ def test_volume_limited_partial_fills_walk_the_tape():
     submit(v, order(qty="1.000"), at_ms=0)
     v.on_trades(tape([(1, 100.0, 0.8), (2, 101.0, 0.6), (3, 102.0, 2.0)]))
     assert [(f.quantity, f.price) for f in sink.fills] == [
-        (Decimal("0.400"), Decimal("100.0")), (Decimal("0.300"), Decimal("101.0")),
-        (Decimal("0.300"), Decimal("102.0"))]
+        (Decimal("0.400"), Decimal("100.0")),
+        (Decimal("0.300"), Decimal("101.0")),
+        (Decimal("0.300"), Decimal("102.0")),
+    ]
     assert sum(f.quantity for f in sink.fills) == Decimal("1.000")
 
 
@@ -91,7 +120,8 @@ def test_resting_limit_fills_at_its_price_only_when_the_tape_trades_through():
     assert sink.fills == []
     v.on_trades(tape([(3, 49_899.9, 1.0)]))  # through
     assert [(f.price, f.liquidity, f.ts_ns) for f in sink.fills] == [
-        (Decimal("49900.0"), "maker", 3 * MS)]
+        (Decimal("49900.0"), "maker", 3 * MS)
+    ]
     assert sink.fills[0].fee == Decimal("0.010") * Decimal("49900.0") * Decimal("0.0002")
 
 
@@ -118,9 +148,14 @@ def test_post_only_that_would_cross_is_rejected_and_reduce_only_cannot_open():
     assert r.status is OrderStatus.REJECTED and "reduce-only" in r.reason
 
 
-@pytest.mark.parametrize("qty,price,reason", [
-    ("0.0105", "50000.0", "lot size"), ("0.010", "50000.05", "tick size"),
-    ("0.001", "1000.0", "min notional")])
+@pytest.mark.parametrize(
+    "qty,price,reason",
+    [
+        ("0.0105", "50000.0", "lot size"),
+        ("0.010", "50000.05", "tick size"),
+        ("0.001", "1000.0", "min notional"),
+    ],
+)
 def test_quantisation_and_min_notional_are_enforced(qty, price, reason):
     v, _ = venue()
     r = submit(v, order(type_=OrderType.LIMIT, qty=qty, price=price), 0)
@@ -130,8 +165,11 @@ def test_quantisation_and_min_notional_are_enforced(qty, price, reason):
 def test_ioc_limit_that_does_not_cross_expires_and_fok_needs_the_whole_size():
     v, sink = venue(latency_ms=0)
     submit(v, order(type_=OrderType.LIMIT, price="49000.0", tif=TimeInForce.IOC), 0)
-    submit(v, order(cid="o2", qty="5.000", type_=OrderType.LIMIT, price="51000.0",
-                    tif=TimeInForce.FOK), 0)
+    submit(
+        v,
+        order(cid="o2", qty="5.000", type_=OrderType.LIMIT, price="51000.0", tif=TimeInForce.FOK),
+        0,
+    )
     v.on_trades(tape([(1, 50_000.0, 1.0)]))
     assert sink.fills == []
     statuses = {r.client_order_id: r.status for r in sink.reports}

@@ -67,7 +67,11 @@ class EventBus:
         """Add a subscriber. Must be called before the bus starts or while it runs."""
         send, receive = anyio.create_memory_object_stream[Event](self.capacity)
         sub = Subscription(
-            name=name, handler=handler, types=types, send=send, receive=receive,
+            name=name,
+            handler=handler,
+            types=types,
+            send=send,
+            receive=receive,
             is_async=inspect.iscoroutinefunction(handler),
         )
         self._subs.append(sub)
@@ -145,7 +149,9 @@ class EventBus:
                         self._idle.set()
 
     async def _report_failure(self, sub: Subscription, event: Event, exc: Exception) -> None:
-        detail = f"subscriber '{sub.name}' raised {type(exc).__name__}: {exc} on {type(event).__name__}"
+        detail = (
+            f"subscriber '{sub.name}' raised {type(exc).__name__}: {exc} on {type(event).__name__}"
+        )
         log.error("%s", detail)
         if isinstance(event, SystemError):
             # Failing on a failure report: report it in the log only, or two failing

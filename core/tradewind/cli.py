@@ -53,7 +53,10 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.file)
     n = sum(len(v) for v in cfg.plugins.values())
-    print(f"{args.file}: ok ({cfg.mode.value}, {len(cfg.instruments)} instruments, {n} plugin instances)")
+    print(
+        f"{args.file}: ok ({cfg.mode.value}, {len(cfg.instruments)} instruments, "
+        f"{n} plugin instances)"
+    )
     return 0
 
 
@@ -68,13 +71,13 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
     cfg = load_config(path)
     if expect_mode == "backtest" and cfg.mode is not Mode.BACKTEST:
         raise TradewindError(
-            f"{path.name} has mode = \"{cfg.mode.value}\"; `tradewind backtest` needs mode = "
-            f"\"backtest\" (use `tradewind run` for paper and live)"
+            f'{path.name} has mode = "{cfg.mode.value}"; `tradewind backtest` needs mode = '
+            f'"backtest" (use `tradewind run` for paper and live)'
         )
     if cfg.mode is Mode.LIVE:
         raise TradewindError(
             f"{path.name}: live mode is not available yet: it needs startup reconciliation "
-            f"against the venue, which this version does not have; use mode = \"paper\""
+            f'against the venue, which this version does not have; use mode = "paper"'
         )
     if path.resolve() == default_config_path().resolve():
         # The embedded default lives inside the installed package: write into the cwd.

@@ -73,8 +73,13 @@ class InstrumentSection:
     def to_instrument(self) -> Instrument:
         """The domain Instrument this section describes."""
         return Instrument(
-            venue=self.venue, symbol=self.symbol, kind=self.kind, tick_size=self.tick_size,
-            lot_size=self.lot_size, min_notional=self.min_notional, maker_fee=self.maker_fee,
+            venue=self.venue,
+            symbol=self.symbol,
+            kind=self.kind,
+            tick_size=self.tick_size,
+            lot_size=self.lot_size,
+            min_notional=self.min_notional,
+            maker_fee=self.maker_fee,
             taker_fee=self.taker_fee,
         )
 
@@ -194,7 +199,9 @@ def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInst
                 raise ConfigError(f"plugin must be an entry-point name @ $.{kind}.{key}.plugin")
             enabled = options.pop("enabled", True)
             if enabled is False:
-                found.append(PluginInstance(kind=kind, key=key, plugin=plugin, options={"enabled": False}))
+                found.append(
+                    PluginInstance(kind=kind, key=key, plugin=plugin, options={"enabled": False})
+                )
                 continue
             found.append(PluginInstance(kind=kind, key=key, plugin=plugin, options=options))
     return found
@@ -242,7 +249,10 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         if not any(i.plugin == name for i in plugins[kind].values()):
             cls = host.plugin_class(kind, name)
             plugins[kind][name] = PluginInstance(
-                kind=kind, key=name, plugin=name, options={},
+                kind=kind,
+                key=name,
+                plugin=name,
+                options={},
                 config=cls.config_class(),  # type: ignore[attr-defined]
             )
 
@@ -275,7 +285,9 @@ def _check_secrets(cfg: Any, path: str, environ: Mapping[str, str] | None) -> No
             _check_secrets(value, where, environ)
 
 
-def _check_references(core: _CoreSection, plugins: Mapping[str, Mapping[str, PluginInstance]]) -> None:
+def _check_references(
+    core: _CoreSection, plugins: Mapping[str, Mapping[str, PluginInstance]]
+) -> None:
     venues = plugins["venues"]
     for i, inst in enumerate(core.instruments):
         for field in ("venue", "data"):

@@ -83,28 +83,41 @@ class RunResult:
 class Engine:
     """Builds the configured plugins and runs them over a feed."""
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, run_id: str | None = None,
-                 journal_path: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        run_id: str | None = None,
+        journal_path: str | None = None,
+    ) -> None:
         self.config = config
         self.run_id = run_id or uuid.uuid4().hex
         self.clock: Clock = clock or (SimClock() if config.mode is Mode.BACKTEST else WallClock())
         host = config.host
         self.venues: dict[str, Any] = {}
-        for key, inst in config.instances("venues").items():
-            cls = host.plugin_class("venues", inst.plugin)
-            cfg = inst.config
+        for key, vinst in config.instances("venues").items():
+            cls = host.plugin_class("venues", vinst.plugin)
+            cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
             self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
-            inst = sec.to_instrument()
+            instrument = sec.to_instrument()
             self._check_venue(sec.venue, "execution", f"$.instruments[{i}].venue")
             self._check_venue(sec.data or sec.venue, "data", f"$.instruments[{i}].data")
-            self.instruments[inst.key] = inst
+            if instrument.key in self.instruments:
+                raise ConfigError(
+                    f"instrument {instrument.key} is configured twice @ $.instruments[{i}]"
+                )
+            self.instruments[instrument.key] = instrument
         for key, venue in self.venues.items():
-            mine = [inst for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
-                    if key in (sec.venue, sec.data or sec.venue)]
+            mine = [
+                inst
+                for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
+                if key in (sec.venue, sec.data or sec.venue)
+            ]
             if hasattr(venue, "add_instruments"):
                 venue.add_instruments(mine)
         cash = Decimal(0)
@@ -125,13 +138,21 @@ class Engine:
         self.step = math.gcd(*tfs)
 
         filters = config.instances("filters")
-        ordered = sorted(filters.values(), key=lambda p: 0 if getattr(
-            host.plugin_class("filters", p.plugin), "essential", False) else 1)
+        ordered = sorted(
+            filters.values(),
+            key=lambda p: (
+                0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
+            ),
+        )
         self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [host.plugin_class("exits", p.plugin)(config=p.config)
-                      for p in config.instances("exits").values()]
-        self.notifiers = [host.plugin_class("notifiers", p.plugin)(config=p.config)
-                          for p in config.instances("notifiers").values()]
+        self.exits = [
+            host.plugin_class("exits", p.plugin)(config=p.config)
+            for p in config.instances("exits").values()
+        ]
+        self.notifiers = [
+            host.plugin_class("notifiers", p.plugin)(config=p.config)
+            for p in config.instances("notifiers").values()
+        ]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
@@ -140,7 +161,8 @@ class Engine:
                 cls = host.plugin_class("analyzers", p.plugin)
                 analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
-                instrument=inst, data_venue=sec.data or sec.venue,
+                instrument=inst,
+                data_venue=sec.data or sec.venue,
                 exec_venue=self.venues[sec.venue],
                 aggregator=CandleAggregator(inst.key, tfs),
                 validator=TickValidator(inst.key),
@@ -164,15 +186,20 @@ class Engine:
         if capability not in venue.capabilities:
             raise ConfigError(
                 f"{SINGULAR['venues']} instance '{key}' ({type(venue).name}) cannot serve as "
-                f"{capability} venue: its capabilities are {', '.join(sorted(venue.capabilities))} @ {where}"
+                f"{capability} venue: its capabilities are "
+                f"{', '.join(sorted(venue.capabilities))} @ {where}"
             )
 
     # -- run ------------------------------------------------------------------------------
     async def run(self) -> RunResult:
         """Connect, replay or stream until the feed ends, and return the result."""
         cfg = self.config
-        info = RunInfo(run_id=self.run_id, mode=cfg.mode.value, config_path=str(cfg.path),
-                       instruments=tuple(self.instruments))
+        info = RunInfo(
+            run_id=self.run_id,
+            mode=cfg.mode.value,
+            config_path=str(cfg.path),
+            instruments=tuple(self.instruments),
+        )
         journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
         self.journal = Journal(Path(journal_path), self.run_id)
         self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
@@ -187,15 +214,20 @@ class Engine:
                 for venue in self.venues.values():
                     await venue.connect()
                 cfg.host.pm.hook.tradewind_run_start(run=info)
-                await self.bus.publish(RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id,
-                                                  mode=cfg.mode.value))
+                await self.bus.publish(
+                    RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
+                )
                 async for batch in self._feed():
                     await self.on_batch(batch)
                 await self._finish_candles()
                 summary = self.summary()
-                await self.bus.publish(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id,
-                                                   summary={k: v for k, v in summary.items()
-                                                            if isinstance(v, int | float)}))
+                await self.bus.publish(
+                    RunFinished(
+                        ts_ns=self.clock.now_ns(),
+                        run_id=self.run_id,
+                        summary={k: v for k, v in summary.items() if isinstance(v, int | float)},
+                    )
+                )
                 await self.bus.close()  # every queued event reaches every subscriber first
             for venue in self.venues.values():
                 await venue.close()
@@ -207,15 +239,20 @@ class Engine:
             finally:
                 self.journal.finish(self.clock.now_ns(), summary)
                 self.journal.close()
-        return RunResult(run_id=self.run_id, summary=summary, equity_curve=self.equity_curve,
-                         closed_trades=self.orders.closed_trades, fills=self.orders.fills)
+        return RunResult(
+            run_id=self.run_id,
+            summary=summary,
+            equity_curve=self.equity_curve,
+            closed_trades=self.orders.closed_trades,
+            fills=self.orders.fills,
+        )
 
     async def _feed(self) -> AsyncIterator[TickBatch]:
         by_venue: dict[str, list[Instrument]] = {}
         for st in self.state.values():
             by_venue.setdefault(st.data_venue, []).append(st.instrument)
         if len(by_venue) == 1:
-            (key, insts), = by_venue.items()
+            ((key, insts),) = by_venue.items()
             async for batch in self.venues[key].stream_trades(insts):
                 yield batch
             return
@@ -241,8 +278,13 @@ class Engine:
         result = st.validator.validate(batch)
         clean = result.clean
         if result.rejected:
-            await self.bus.publish(DataQuality(ts_ns=self.clock.now_ns(), instrument=batch.instrument,
-                                               rejected=dict(result.rejected)))
+            await self.bus.publish(
+                DataQuality(
+                    ts_ns=self.clock.now_ns(),
+                    instrument=batch.instrument,
+                    rejected=dict(result.rejected),
+                )
+            )
         n = len(clean)
         if n == 0:
             return
@@ -336,9 +378,13 @@ class Engine:
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
         if signal is None:
             return
-        qty = size_for(signal, st.instrument, self.portfolio.equity(),
-                       Decimal(repr(self.config.strategy.risk_pct)),
-                       self.config.strategy.max_notional)
+        qty = size_for(
+            signal,
+            st.instrument,
+            self.portfolio.equity(),
+            Decimal(repr(self.config.strategy.risk_pct)),
+            self.config.strategy.max_notional,
+        )
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
@@ -353,12 +399,26 @@ class Engine:
                 return
         await self._send(st, signal, qty, ts_ns)
 
-    async def _send(self, st: _InstrumentState, signal: Signal, qty: Decimal, ts_ns: int,
-                    reduce_only: bool = False, reason: str = "") -> None:
-        order = Order(client_order_id=self.orders.next_client_order_id(),
-                      instrument=st.instrument.key, side=signal.side, type=OrderType.MARKET,
-                      quantity=qty, time_in_force=TimeInForce.IOC, reduce_only=reduce_only,
-                      created_ts_ns=ts_ns, tag=reason or "entry")
+    async def _send(
+        self,
+        st: _InstrumentState,
+        signal: Signal,
+        qty: Decimal,
+        ts_ns: int,
+        reduce_only: bool = False,
+        reason: str = "",
+    ) -> None:
+        order = Order(
+            client_order_id=self.orders.next_client_order_id(),
+            instrument=st.instrument.key,
+            side=signal.side,
+            type=OrderType.MARKET,
+            quantity=qty,
+            time_in_force=TimeInForce.IOC,
+            reduce_only=reduce_only,
+            created_ts_ns=ts_ns,
+            tag=reason or "entry",
+        )
         if hasattr(st.exec_venue, "set_time"):
             st.exec_venue.set_time(ts_ns)
         try:
@@ -368,15 +428,30 @@ class Engine:
 
     async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(o.instrument == pos.instrument and o.reduce_only
-                              for o in self.portfolio.open_orders()):
+        if pos.is_flat or any(
+            o.instrument == pos.instrument and o.reduce_only for o in self.portfolio.open_orders()
+        ):
             return
         side = pos.side.opposite  # type: ignore[union-attr]
-        close = Signal(instrument=pos.instrument, side=side, entry=st.instrument.round_price(decision.price),
-                       stop=st.instrument.round_price(decision.price), score=0.0,
-                       ts_ns=decision.ts_ns, reasons={}, quantity=abs(pos.quantity), intent="close")
-        await self._send(st, close, abs(pos.quantity), decision.ts_ns, reduce_only=True,
-                         reason=f"{decision.monitor}: {decision.reason}")
+        close = Signal(
+            instrument=pos.instrument,
+            side=side,
+            entry=st.instrument.round_price(decision.price),
+            stop=st.instrument.round_price(decision.price),
+            score=0.0,
+            ts_ns=decision.ts_ns,
+            reasons={},
+            quantity=abs(pos.quantity),
+            intent="close",
+        )
+        await self._send(
+            st,
+            close,
+            abs(pos.quantity),
+            decision.ts_ns,
+            reduce_only=True,
+            reason=f"{decision.monitor}: {decision.reason}",
+        )
         for mon in self.exits:
             mon.forget(pos.instrument)
 

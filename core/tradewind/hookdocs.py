@@ -14,7 +14,8 @@ from tradewind import hookspecs
 def hook_functions() -> list[tuple[str, object]]:
     """Every hookspec, in source order."""
     funcs = [
-        (name, obj) for name, obj in vars(hookspecs).items()
+        (name, obj)
+        for name, obj in vars(hookspecs).items()
         if name.startswith("tradewind_") and inspect.isfunction(obj)
     ]
     return sorted(funcs, key=lambda item: item[1].__code__.co_firstlineno)  # type: ignore[attr-defined]

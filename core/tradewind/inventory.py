@@ -85,8 +85,10 @@ def _caps_from_source(file: Path, ep_name: str, depth: int = 0) -> frozenset[str
             target = value = None
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
                 target, value = stmt.target.id, stmt.value
-            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
-                stmt.targets[0], ast.Name
+            elif (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
             ):
                 target, value = stmt.targets[0].id, stmt.value
             if value is None:
@@ -118,9 +120,16 @@ def inventory() -> list[PluginInfo]:
             caps = None
             if spec is not None and spec.origin and spec.origin.endswith(".py"):
                 caps = _caps_from_source(Path(spec.origin), ep.name)
-            out.append(PluginInfo(kind=kind, name=ep.name, distribution=ep.distribution,
-                                  version=ep.version, module=module,
-                                  capabilities=caps if caps is not None else frozenset()))
+            out.append(
+                PluginInfo(
+                    kind=kind,
+                    name=ep.name,
+                    distribution=ep.distribution,
+                    version=ep.version,
+                    module=module,
+                    capabilities=caps if caps is not None else frozenset(),
+                )
+            )
     return out
 
 
@@ -133,8 +142,10 @@ def check_all(plugins: list[PluginInfo]) -> dict[tuple[str, str], str]:
     for p in plugins:
         host = PluginHost()
         try:
-            host.load([PluginRequest(kind=p.kind, name=p.name, config_key=f"[{p.kind}.{p.name}]")],
-                      config_name="--check")
+            host.load(
+                [PluginRequest(kind=p.kind, name=p.name, config_key=f"[{p.kind}.{p.name}]")],
+                config_name="--check",
+            )
             cls = host.plugin_class(p.kind, p.name)
             problems = check_plugin_class(p.kind, cls)
             if not isinstance(cls, type):

@@ -29,8 +29,11 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def _payload(event: Event) -> str:
-    data = {f.name: unstructure(getattr(event, f.name)) for f in attrs.fields(type(event))
-            if f.name != "ts_ns"}
+    data = {
+        f.name: unstructure(getattr(event, f.name))
+        for f in attrs.fields(type(event))
+        if f.name != "ts_ns"
+    }
     return json.dumps(data, default=str, allow_nan=True)
 
 
@@ -57,8 +60,16 @@ class Journal:
     def record(self, event: Event) -> None:
         """Buffer one event (a bus subscriber)."""
         self._seq += 1
-        self._rows.append((self.run_id, self._seq, event.ts_ns, type(event).__name__,
-                           int(event.severity), _payload(event)))
+        self._rows.append(
+            (
+                self.run_id,
+                self._seq,
+                event.ts_ns,
+                type(event).__name__,
+                int(event.severity),
+                _payload(event),
+            )
+        )
         if len(self._rows) >= self.flush_every:
             self.flush()
 

@@ -82,8 +82,12 @@ def installed_entry_points(kind: str) -> list[InstalledPlugin]:
         seen.add(key)
         found.append(
             InstalledPlugin(
-                kind=kind, name=ep.name, distribution=dist_name, version=version,
-                value=ep.value, entry_point=ep,
+                kind=kind,
+                name=ep.name,
+                distribution=dist_name,
+                version=version,
+                value=ep.value,
+                entry_point=ep,
             )
         )
     return sorted(found, key=lambda p: (p.name, p.distribution))

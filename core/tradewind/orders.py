@@ -44,7 +44,9 @@ class OrderManager:
         self._seq += 1
         return f"tw-{self.run_id[:12]}-{self._seq}"
 
-    async def submit(self, venue: object, order: Order, ts_ns: int, exit_reason: str = "") -> OrderReport:
+    async def submit(
+        self, venue: object, order: Order, ts_ns: int, exit_reason: str = ""
+    ) -> OrderReport:
         """Send ``order`` through ``venue``; a venue error becomes an OrderFailed event."""
         self.orders[order.client_order_id] = order
         if exit_reason:
@@ -55,8 +57,13 @@ class OrderManager:
             report = await venue.submit_order(order)  # type: ignore[attr-defined]
         except Exception as exc:
             self.portfolio.order_closed(order.client_order_id)
-            self.pending.append(OrderFailed(ts_ns=ts_ns, client_order_id=order.client_order_id,
-                                            reason=f"{type(exc).__name__}: {exc}"))
+            self.pending.append(
+                OrderFailed(
+                    ts_ns=ts_ns,
+                    client_order_id=order.client_order_id,
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+            )
             raise
         return report
 

@@ -154,7 +154,10 @@ class Quote:
 
 @runtime_checkable
 class Aggregator(Plugin, Protocol):
-    """A DEX aggregator that quotes and builds swaps. ``AggregatorClass(config=..., instance=...)``."""
+    """A DEX aggregator that quotes and builds swaps.
+
+    Construction: ``AggregatorClass(config=..., instance=...)``.
+    """
 
     async def quote(self, sell_token: str, buy_token: str, sell_amount: Decimal) -> Quote:
         """Best route and expected output for selling ``sell_amount`` of ``sell_token``."""
@@ -234,7 +237,9 @@ class Filter(Plugin, Protocol):
 class ExitMonitor(Plugin, Protocol):
     """Watches open positions and says when one must close. ``ExitClass(config=...)``."""
 
-    def on_ticks(self, position: Position, batch: TickBatch, ctx: RiskContext) -> ExitDecision | None:
+    def on_ticks(
+        self, position: Position, batch: TickBatch, ctx: RiskContext
+    ) -> ExitDecision | None:
         """Check the trades of ``batch`` (all after the position opened) in order."""
 
     def on_candle(

@@ -26,8 +26,11 @@ def _check_plugin_class(kind: str, cls: Any) -> None:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         raise PluginError(f"{what} class {cls!r} has no 'name' string class attribute")
-    if not attrs.has(getattr(cls, "config_class", None)):
-        raise PluginError(f"{what} '{name}' ({cls.__module__}): config_class must be an attrs class")
+    config_class = getattr(cls, "config_class", None)
+    if not isinstance(config_class, type) or not attrs.has(config_class):
+        raise PluginError(
+            f"{what} '{name}' ({cls.__module__}): config_class must be an attrs class"
+        )
     caps = getattr(cls, "capabilities", None)
     if not isinstance(caps, frozenset):
         raise PluginError(f"{what} '{name}' ({cls.__module__}): capabilities must be a frozenset")

@@ -41,8 +41,9 @@ def summarize(engine: Engine) -> dict[str, Any]:
         "starting_equity": str(start),
         "final_equity": str(equity),
         "total_return_pct": float((equity - start) / start * 100) if start else 0.0,
-        "realized_pnl": str(sum((p.realized_pnl for p in
-                                 (pf.position(k) for k in engine.instruments)), Decimal(0))),
+        "realized_pnl": str(
+            sum((p.realized_pnl for p in (pf.position(k) for k in engine.instruments)), Decimal(0))
+        ),
         "fees_paid": str(pf.fees_paid),
         "fills": len(engine.orders.fills),
         "trades": len(pnls),
@@ -64,11 +65,22 @@ def write_report(result: RunResult, out_dir: Path) -> tuple[Path, Path]:
     data = {
         "summary": result.summary,
         "equity_curve": [[ts, eq] for ts, eq in result.equity_curve],
-        "trades": [{"closed_ts_ns": ts, "instrument": i, "pnl": str(p)}
-                   for ts, i, p in result.closed_trades],
-        "fills": [{"ts_ns": f.ts_ns, "client_order_id": f.client_order_id, "side": f.side.value,
-                   "quantity": str(f.quantity), "price": str(f.price), "fee": str(f.fee),
-                   "liquidity": f.liquidity} for f in result.fills],
+        "trades": [
+            {"closed_ts_ns": ts, "instrument": i, "pnl": str(p)}
+            for ts, i, p in result.closed_trades
+        ],
+        "fills": [
+            {
+                "ts_ns": f.ts_ns,
+                "client_order_id": f.client_order_id,
+                "side": f.side.value,
+                "quantity": str(f.quantity),
+                "price": str(f.price),
+                "fee": str(f.fee),
+                "liquidity": f.liquidity,
+            }
+            for f in result.fills
+        ],
     }
     jpath = out_dir / "report.json"
     jpath.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
@@ -92,10 +104,12 @@ def _svg_line(points: list[tuple[float, float]], width: int = 800, height: int =
         f"{(x - x0) / (x1 - x0) * width:.1f},{height - (y - y0) / (y1 - y0) * height:.1f}"
         for x, y in points
     )
-    return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-            f'role="img"><polyline fill="none" stroke="#1f6feb" stroke-width="1.5" '
-            f'points="{pts}"/><text x="4" y="14" font-size="12">{y1:,.2f}</text>'
-            f'<text x="4" y="{height - 4}" font-size="12">{y0:,.2f}</text></svg>')
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img"><polyline fill="none" stroke="#1f6feb" stroke-width="1.5" '
+        f'points="{pts}"/><text x="4" y="14" font-size="12">{y1:,.2f}</text>'
+        f'<text x="4" y="{height - 4}" font-size="12">{y0:,.2f}</text></svg>'
+    )
 
 
 def _html(data: dict[str, Any]) -> str:

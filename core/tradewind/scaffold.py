@@ -18,7 +18,7 @@ from tradewind.protocols import DIST_PREFIX
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-_PYPROJECT = '''[build-system]
+_PYPROJECT = """[build-system]
 requires = ["setuptools>=68", "wheel"]
 build-backend = "setuptools.build_meta"
 
@@ -37,7 +37,7 @@ test = ["pytest>=8"]
 
 [tool.setuptools.packages.find]
 where = ["src"]
-'''
+"""
 
 _COMMON_TEST = '''"""Tests of the {name} {singular} plugin."""
 
@@ -57,7 +57,7 @@ class TestConformance({suite}):
     plugin_class = {cls}
 '''
 
-_NOTIFIER = '''"""The {name} notifier: appends every event at or above min_severity to a file, one line each."""
+_NOTIFIER = '''"""The {name} notifier: appends each event at or above min_severity to a file."""
 
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def tradewind_register_notifiers(registry):
     registry.add({cls})
 '''
 
-_NOTIFIER_TEST = _COMMON_TEST + '''
+_NOTIFIER_TEST = (
+    _COMMON_TEST
+    + """
     def make_config(self):
         import tempfile
         from pathlib import Path
@@ -125,9 +127,10 @@ _NOTIFIER_TEST = _COMMON_TEST + '''
         from {package}.plugin import {cls}Config
 
         return {cls}Config(path=str(Path(tempfile.mkdtemp()) / "events.log"))
-'''
+"""
+)
 
-_ANALYZER = '''"""The {name} analyzer: the last close and the number of candles seen, per timeframe."""
+_ANALYZER = '''"""The {name} analyzer: the last close and the candle count, per timeframe."""
 
 from __future__ import annotations
 
@@ -293,7 +296,7 @@ _TEMPLATES = {
     "exits": (_EXIT, _COMMON_TEST, "ExitConformance", "Exit"),
 }
 
-_README = '''# {dist}
+_README = """# {dist}
 
 A tradewind {singular} plugin. Install it next to tradewind and enable it in a config:
 
@@ -308,7 +311,7 @@ plugin = "{name}"
 ```
 
 Run its tests with `pytest tests`.
-'''
+"""
 
 
 def scaffold(kind: str, name: str, where: Path) -> Path:
@@ -328,8 +331,15 @@ def scaffold(kind: str, name: str, where: Path) -> Path:
     package = dist.replace("-", "_")
     module_src, test_src, suite, suffix = _TEMPLATES[kind]
     cls = "".join(part.capitalize() for part in name.split("_")) + suffix
-    fields = {"dist": dist, "package": package, "name": name, "kind": kind, "cls": cls,
-              "suite": suite, "singular": SINGULAR[kind]}
+    fields = {
+        "dist": dist,
+        "package": package,
+        "name": name,
+        "kind": kind,
+        "cls": cls,
+        "suite": suite,
+        "singular": SINGULAR[kind],
+    }
     root = where / dist
     if root.exists():
         raise TradewindError(f"{root} already exists; choose another --dir or remove it")
@@ -338,7 +348,8 @@ def scaffold(kind: str, name: str, where: Path) -> Path:
     (root / "pyproject.toml").write_text(_PYPROJECT.format(**fields), encoding="utf-8")
     (root / "README.md").write_text(_README.format(**fields), encoding="utf-8")
     (root / "src" / package / "__init__.py").write_text(
-        f'"""{dist}: a tradewind {SINGULAR[kind]} plugin."""\n', encoding="utf-8")
+        f'"""{dist}: a tradewind {SINGULAR[kind]} plugin."""\n', encoding="utf-8"
+    )
     (root / "src" / package / "plugin.py").write_text(module_src.format(**fields), encoding="utf-8")
     (root / "tests" / "test_plugin.py").write_text(test_src.format(**fields), encoding="utf-8")
     return root

@@ -25,12 +25,12 @@ class Secret:
     @classmethod
     def parse(cls, text: str, path: str = "$") -> Secret:
         """Parse ``env:NAME``; anything else (a literal key) is refused."""
-        if not isinstance(text, str) or not text.startswith(PREFIX) or not text[len(PREFIX):]:
+        if not isinstance(text, str) or not text.startswith(PREFIX) or not text[len(PREFIX) :]:
             raise ConfigError(
                 f"secrets must be written as env:NAME (the environment variable holding it), "
                 f"not as a literal value @ {path}"
             )
-        return cls(text[len(PREFIX):])
+        return cls(text[len(PREFIX) :])
 
     def reveal(self, environ: Mapping[str, str] | None = None) -> str:
         """The secret's value, read from the environment now."""

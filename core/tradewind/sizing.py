@@ -7,8 +7,13 @@ from decimal import Decimal
 from tradewind.model import Instrument, Signal
 
 
-def size_for(signal: Signal, instrument: Instrument, equity: Decimal, risk_pct: Decimal,
-             max_notional: Decimal | None = None) -> Decimal:
+def size_for(
+    signal: Signal,
+    instrument: Instrument,
+    equity: Decimal,
+    risk_pct: Decimal,
+    max_notional: Decimal | None = None,
+) -> Decimal:
     """Quantity risking ``risk_pct`` of ``equity`` if the stop is hit; 0 if below min notional.
 
     quantity = equity × risk_pct / |entry − stop|, capped so that entry × quantity stays within

@@ -15,7 +15,10 @@ from tradewind.config import Rule, StrategySection
 from tradewind.model import Instrument, Side, Signal
 
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 
@@ -30,8 +33,11 @@ class RuleStrategy:
         self.rejected: dict[str, int] = {"long": 0, "short": 0}
 
     @staticmethod
-    def _holds(rules: list[tuple[Rule, Callable[[float, float], bool]]],
-               values: Mapping[str, float], reasons: dict[str, float]) -> bool:
+    def _holds(
+        rules: list[tuple[Rule, Callable[[float, float], bool]]],
+        values: Mapping[str, float],
+        reasons: dict[str, float],
+    ) -> bool:
         if not rules:
             return False
         for rule, op in rules:
@@ -41,8 +47,9 @@ class RuleStrategy:
                 return False
         return True
 
-    def decide(self, instrument: Instrument, close: float, ts_ns: int,
-               values: Mapping[str, float]) -> Signal | None:
+    def decide(
+        self, instrument: Instrument, close: float, ts_ns: int, values: Mapping[str, float]
+    ) -> Signal | None:
         """A signal at ``close`` if the long (or else the short) rules all hold."""
         self.evaluated += 1
         for side, rules in ((Side.BUY, self._long), (Side.SELL, self._short)):
@@ -52,7 +59,14 @@ class RuleStrategy:
                 dist = entry * Decimal(repr(self.section.stop_pct))
                 raw_stop = entry - dist if side is Side.BUY else entry + dist
                 stop = instrument.round_price(raw_stop)
-                return Signal(instrument=instrument.key, side=side, entry=entry, stop=stop,
-                              score=float(len(rules)), ts_ns=ts_ns, reasons=reasons)
+                return Signal(
+                    instrument=instrument.key,
+                    side=side,
+                    entry=entry,
+                    stop=stop,
+                    score=float(len(rules)),
+                    ts_ns=ts_ns,
+                    reasons=reasons,
+                )
             self.rejected["long" if side is Side.BUY else "short"] += 1
         return None

@@ -18,7 +18,11 @@ def print_summary(summary: Mapping[str, Any], console: Console | None = None) ->
         if isinstance(value, float):
             text = f"{value:,.4f}"
         elif isinstance(value, dict | list):
-            text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(map(str, value))
+            text = (
+                ", ".join(f"{k}={v}" for k, v in value.items())
+                if isinstance(value, dict)
+                else ", ".join(map(str, value))
+            )
         else:
             text = str(value)
         table.add_row(key, text or "-")

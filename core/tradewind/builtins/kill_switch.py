@@ -61,14 +61,18 @@ class KillSwitch:
                         f"equity {ctx.equity():.2f} is {loss:.2%} below starting equity "
                         f"{start:.2f} (limit {self.config.max_loss_pct:.2%})"
                     )
-            if self.tripped_reason is None and self.config.trip_file and os.path.exists(
-                self.config.trip_file
+            if (
+                self.tripped_reason is None
+                and self.config.trip_file
+                and os.path.exists(self.config.trip_file)
             ):
                 self.tripped_reason = f"manual trip file {self.config.trip_file} exists"
         if self.tripped_reason is not None:
             return Veto(
-                filter=self.name, reason=f"kill switch: {self.tripped_reason}",
-                signal=signal, ts_ns=signal.ts_ns,
+                filter=self.name,
+                reason=f"kill switch: {self.tripped_reason}",
+                signal=signal,
+                ts_ns=signal.ts_ns,
             )
         return None
 

@@ -1,4 +1,4 @@
-"""The log notifier: writes events at or above ``min_severity`` to the ``tradewind.events`` logger."""
+"""The log notifier: writes events at or above ``min_severity`` to ``tradewind.events``."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ class LogNotifier:
 def format_event(event: Event) -> str:
     """One line describing ``event``: its type and fields (secrets are never fields of events)."""
     fields = ", ".join(
-        f"{f.name}={getattr(event, f.name)!r}" for f in attrs.fields(type(event)) if f.name != "ts_ns"
+        f"{f.name}={getattr(event, f.name)!r}"
+        for f in attrs.fields(type(event))
+        if f.name != "ts_ns"
     )
     return f"{type(event).__name__}({fields}) @ {event.ts_ns}"
 

@@ -51,8 +51,9 @@ class ReplayVenue:
     config_class: ClassVar[type] = ReplayConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"data", "replay"})
 
-    def __init__(self, config: ReplayConfig, instance: str = "replay",
-                 instruments: Sequence[Instrument] = ()) -> None:
+    def __init__(
+        self, config: ReplayConfig, instance: str = "replay", instruments: Sequence[Instrument] = ()
+    ) -> None:
         self.config = config
         self.instance = instance
         self._instruments = list(instruments)
@@ -87,7 +88,8 @@ class ReplayVenue:
             store = MarketStore(self._resolve(self.config.store))  # type: ignore[arg-type]
             if not self.config.exchange or not self.config.market:
                 raise DataError(
-                    f"venue '{self.instance}' (replay): reading a store needs 'exchange' and 'market'"
+                    f"venue '{self.instance}' (replay): reading a store needs 'exchange' "
+                    f"and 'market'"
                 )
             self._data = {
                 inst.symbol: store.read_ticks(self.config.exchange, self.config.market, inst.symbol)
@@ -136,8 +138,14 @@ class ReplayVenue:
                 # Never run past the next instrument's first pending trade: keeps time order.
                 stop = min(stop, max(start + 1, int(src.ts_ns.searchsorted(heap[0][0], "right"))))
             piece = src.slice(start, stop)
-            out = TickBatch(instrument=key, ts_ns=piece.ts_ns, price=piece.price,
-                            size=piece.size, side=piece.side, trade_id=piece.trade_id)
+            out = TickBatch(
+                instrument=key,
+                ts_ns=piece.ts_ns,
+                price=piece.price,
+                size=piece.size,
+                side=piece.side,
+                trade_id=piece.trade_id,
+            )
             if self.config.speed:
                 if wall0 is None:
                     wall0, market0 = anyio.current_time(), out.first_ts

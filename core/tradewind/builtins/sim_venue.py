@@ -95,9 +95,17 @@ class SimulatedVenue:
     config_class: ClassVar[type] = SimVenueConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {
-            "execution", "simulated",
-            "order:market", "order:limit", "order:stop", "order:stop_limit",
-            "tif:gtc", "tif:ioc", "tif:fok", "tif:post_only", "reduce_only",
+            "execution",
+            "simulated",
+            "order:market",
+            "order:limit",
+            "order:stop",
+            "order:stop_limit",
+            "tif:gtc",
+            "tif:ioc",
+            "tif:fok",
+            "tif:post_only",
+            "reduce_only",
         }
     )
 
@@ -157,9 +165,13 @@ class SimulatedVenue:
     # -- execution ------------------------------------------------------------------------
     def _report(self, so: _SimOrder, reason: str = "") -> OrderReport:
         return OrderReport(
-            client_order_id=so.order.client_order_id, instrument=so.order.instrument,
-            status=so.status, ts_ns=self._now, filled_quantity=so.filled,
-            venue_order_id=so.venue_order_id, reason=reason,
+            client_order_id=so.order.client_order_id,
+            instrument=so.order.instrument,
+            status=so.status,
+            ts_ns=self._now,
+            filled_quantity=so.filled,
+            venue_order_id=so.venue_order_id,
+            reason=reason,
         )
 
     def _emit(self, report: OrderReport) -> None:
@@ -173,8 +185,11 @@ class SimulatedVenue:
             return self._report(known)
         inst = self._instruments.get(order.instrument)
         self._seq += 1
-        so = _SimOrder(order=order, arrival_ns=self._now + self._latency_ns,
-                       venue_order_id=f"{self.instance}-{self._seq}")
+        so = _SimOrder(
+            order=order,
+            arrival_ns=self._now + self._latency_ns,
+            venue_order_id=f"{self.instance}-{self._seq}",
+        )
         self._orders[order.client_order_id] = so
         reason = ""
         if inst is None:
@@ -186,13 +201,20 @@ class SimulatedVenue:
         elif order.reduce_only and not self._reduces(order):
             reason = "reduce-only order would increase the position"
         else:
-            ref = order.price if order.price is not None else (
-                _dec(self._last[order.instrument]) if order.instrument in self._last else None
+            ref = (
+                order.price
+                if order.price is not None
+                else (
+                    _dec(self._last[order.instrument]) if order.instrument in self._last else None
+                )
             )
             if ref is not None and inst.min_notional and ref * order.quantity < inst.min_notional:
-                reason = f"notional {ref * order.quantity} is below min notional {inst.min_notional}"
+                reason = (
+                    f"notional {ref * order.quantity} is below min notional {inst.min_notional}"
+                )
             elif (
-                order.time_in_force is TimeInForce.POST_ONLY and order.price is not None
+                order.time_in_force is TimeInForce.POST_ONLY
+                and order.price is not None
                 and order.instrument in self._last
                 and self._crosses(order.side, order.price, self._last[order.instrument])
             ):
@@ -211,9 +233,13 @@ class SimulatedVenue:
         """Cancel: takes effect after the latency, so fills before that still happen."""
         so = self._orders.get(client_order_id)
         if so is None:
-            return OrderReport(client_order_id=client_order_id, instrument=instrument,
-                               status=OrderStatus.REJECTED, ts_ns=self._now,
-                               reason="unknown client order id")
+            return OrderReport(
+                client_order_id=client_order_id,
+                instrument=instrument,
+                status=OrderStatus.REJECTED,
+                ts_ns=self._now,
+                reason="unknown client order id",
+            )
         if so.status.is_terminal:
             return self._report(so)
         if self._latency_ns == 0:
@@ -229,8 +255,9 @@ class SimulatedVenue:
 
     async def fetch_open_orders(self) -> Sequence[OrderReport]:
         """Orders not yet terminal (and not cancelled)."""
-        return [self._report(so) for lst in self._open.values() for so in lst
-                if so.cancel_at_ns is None]
+        return [
+            self._report(so) for lst in self._open.values() for so in lst if so.cancel_at_ns is None
+        ]
 
     async def fetch_positions(self) -> Sequence[Position]:
         """Non-flat positions."""
@@ -301,8 +328,15 @@ class SimulatedVenue:
     def _crosses(side: Side, limit: Decimal, price: float) -> bool:
         return price <= float(limit) if side is Side.BUY else price >= float(limit)
 
-    def _take(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray,
-              limit: float | None, batch: TickBatch) -> None:
+    def _take(
+        self,
+        so: _SimOrder,
+        prices: np.ndarray,
+        sizes: np.ndarray,
+        ts: np.ndarray,
+        limit: float | None,
+        batch: TickBatch,
+    ) -> None:
         order = so.order
         inst = self._instruments[order.instrument]
         if limit is not None:
@@ -313,7 +347,10 @@ class SimulatedVenue:
         else:
             n = len(prices)
         avail = sizes[:n] * self.config.participation
-        if order.time_in_force is TimeInForce.FOK and Decimal(repr(float(avail.sum()))) < so.remaining:
+        if (
+            order.time_in_force is TimeInForce.FOK
+            and Decimal(repr(float(avail.sum()))) < so.remaining
+        ):
             self._finish(so, OrderStatus.EXPIRED)
             return
         cum = np.cumsum(avail)
@@ -345,7 +382,9 @@ class SimulatedVenue:
         else:
             hit = prices <= limit if order.side is Side.BUY else prices >= limit
         for j in np.flatnonzero(hit):
-            qty = inst.round_size(min(float(sizes[j]) * self.config.participation, float(so.remaining)))
+            qty = inst.round_size(
+                min(float(sizes[j]) * self.config.participation, float(so.remaining))
+            )
             if qty <= 0:
                 continue
             self._book_fill(so, qty, order.price, int(ts[j]), inst.maker_fee, "maker")  # type: ignore[arg-type]
@@ -353,14 +392,23 @@ class SimulatedVenue:
                 self._finish(so, OrderStatus.FILLED)
                 return
 
-    def _book_fill(self, so: _SimOrder, qty: Decimal, price: Decimal, ts: int, rate: Decimal,
-                   liquidity: str) -> None:
+    def _book_fill(
+        self, so: _SimOrder, qty: Decimal, price: Decimal, ts: int, rate: Decimal, liquidity: str
+    ) -> None:
         order = so.order
         fee = qty * price * rate
         self._fills += 1
-        fill = Fill(client_order_id=order.client_order_id, instrument=order.instrument,
-                    side=order.side, quantity=qty, price=price, fee=fee, ts_ns=ts,
-                    liquidity=liquidity, trade_id=f"{self.instance}-fill-{self._fills}")
+        fill = Fill(
+            client_order_id=order.client_order_id,
+            instrument=order.instrument,
+            side=order.side,
+            quantity=qty,
+            price=price,
+            fee=fee,
+            ts_ns=ts,
+            liquidity=liquidity,
+            trade_id=f"{self.instance}-fill-{self._fills}",
+        )
         so.filled += qty
         so.status = OrderStatus.FILLED if so.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
         before = self._positions.get(order.instrument, Position(instrument=order.instrument))

@@ -83,6 +83,11 @@ class Position:
         new_q = sum((lq for lq, _ in lots), ZERO)
         avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
         return attrs.evolve(
-            self, quantity=new_q, avg_price=avg, realized_pnl=realized,
-            fees=self.fees + fill.fee, opened_ts_ns=opened, lots=tuple(lots),
+            self,
+            quantity=new_q,
+            avg_price=avg,
+            realized_pnl=realized,
+            fees=self.fees + fill.fee,
+            opened_ts_ns=opened,
+            lots=tuple(lots),
         )

@@ -11,8 +11,13 @@ BUY: int = 1
 SELL: int = -1
 
 TICK_DTYPE = np.dtype(
-    [("ts_ns", np.int64), ("price", np.float64), ("size", np.float64), ("side", np.int8),
-     ("trade_id", np.int64)]
+    [
+        ("ts_ns", np.int64),
+        ("price", np.float64),
+        ("size", np.float64),
+        ("side", np.int8),
+        ("trade_id", np.int64),
+    ]
 )
 
 

@@ -19,9 +19,6 @@ from types import ModuleType
 import pluggy
 import pytest
 
-# The suites assert inside library code: have pytest rewrite them for readable failures.
-pytest.register_assert_rewrite("tradewind.testing.conformance")
-
 from tradewind import hookspecs
 from tradewind.loader import PluginRequest, load_host
 from tradewind.model import Instrument, InstrumentKind
@@ -29,6 +26,9 @@ from tradewind.portfolio import Portfolio
 from tradewind.protocols import KINDS
 from tradewind.registry import Registry
 from tradewind.testing.data import candle_path
+
+# The suites assert inside library code: have pytest rewrite them for readable failures.
+pytest.register_assert_rewrite("tradewind.testing.conformance")
 
 
 def make_registry(*modules: ModuleType | object) -> Registry:
@@ -54,8 +54,13 @@ def assert_plugin_installed(kind: str, name: str, cls: type) -> None:
 def default_instrument() -> Instrument:
     """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees."""
     return Instrument(
-        venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"), min_notional=Decimal("5"), maker_fee=Decimal("0.0002"),
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        maker_fee=Decimal("0.0002"),
         taker_fee=Decimal("0.0004"),
     )
 

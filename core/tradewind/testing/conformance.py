@@ -46,25 +46,25 @@ from tradewind.testing.data import candle_path, tick_path
 
 
 class _Suite:
-    plugin_class: ClassVar[type]
+    plugin_class: ClassVar[Any]
 
     def make_config(self) -> Any:
         """The config the suite builds the plugin with (default: the config class's defaults)."""
-        return self.plugin_class.config_class()  # type: ignore[attr-defined]
+        return self.plugin_class.config_class()
 
     def test_declares_plugin_attributes(self) -> None:
         cls = self.plugin_class
-        assert isinstance(cls.name, str) and cls.name == cls.name.lower() and cls.name  # type: ignore[attr-defined]
-        assert attrs.has(cls.config_class)  # type: ignore[attr-defined]
-        assert isinstance(cls.capabilities, frozenset)  # type: ignore[attr-defined]
-        assert all(isinstance(c, str) for c in cls.capabilities)  # type: ignore[attr-defined]
+        assert isinstance(cls.name, str) and cls.name == cls.name.lower() and cls.name
+        assert attrs.has(cls.config_class)
+        assert isinstance(cls.capabilities, frozenset)
+        assert all(isinstance(c, str) for c in cls.capabilities)
 
     def test_config_class_forbids_unknown_keys(self) -> None:
         from tradewind._serde import structure
         from tradewind.errors import ConfigError
 
         with pytest.raises(ConfigError, match="unknown key"):
-            structure({"surely_not_an_option": 1}, self.plugin_class.config_class)  # type: ignore[attr-defined]
+            structure({"surely_not_an_option": 1}, self.plugin_class.config_class)
 
 
 class AnalyzerConformance(_Suite):
@@ -80,12 +80,12 @@ class AnalyzerConformance(_Suite):
 
     def feed(self, analyzer: Any, minutes: int = 240, seed: int = 3) -> Mapping[str, float]:
         inst = self.make_instrument()
-        if "ticks" in self.plugin_class.capabilities:  # type: ignore[attr-defined]
+        if "ticks" in self.plugin_class.capabilities:
             ticks = tick_path(inst.key, minutes=minutes, seed=seed)
         candles = candle_path(inst.key, minutes=minutes, seed=seed)
         ti = 0
         for c in candles:
-            if "ticks" in self.plugin_class.capabilities:  # type: ignore[attr-defined]
+            if "ticks" in self.plugin_class.capabilities:
                 # Ticks strictly before the candle's close are delivered before it closes.
                 tj = int(ticks.ts_ns.searchsorted(c.close_ts_ns))
                 if tj > ti:
@@ -118,8 +118,14 @@ class AnalyzerConformance(_Suite):
 
 def _signal(inst: Instrument, side: Side = Side.BUY, intent: str = "open") -> Signal:
     return Signal(
-        instrument=inst.key, side=side, entry=Decimal("50000"), stop=Decimal("49750"),
-        score=1.0, ts_ns=1_600_000_000 * 10**9, quantity=Decimal("0.01"), intent=intent,
+        instrument=inst.key,
+        side=side,
+        entry=Decimal("50000"),
+        stop=Decimal("49750"),
+        score=1.0,
+        ts_ns=1_600_000_000 * 10**9,
+        quantity=Decimal("0.01"),
+        intent=intent,
     )
 
 
@@ -143,7 +149,9 @@ class FilterConformance(_Suite):
             for intent in ("open", "close"):
                 sig = _signal(default_instrument(), side, intent)
                 out = flt.check(sig, self.context())
-                assert out is None or (isinstance(out, Veto) and out.filter == self.plugin_class.name)  # type: ignore[attr-defined]
+                assert out is None or (
+                    isinstance(out, Veto) and out.filter == self.plugin_class.name
+                )
                 if out is not None:
                     assert out.reason and out.signal is sig
 
@@ -163,13 +171,19 @@ class ExitConformance(_Suite):
         ctx = Portfolio({inst.key: inst}, Decimal(10_000))
         mon = self.build()
         ticks = tick_path(inst.key, minutes=30, seed=11)
-        pos = Position(instrument=inst.key, quantity=Decimal("0.01"),
-                       avg_price=Decimal(repr(float(ticks.price[0]))), opened_ts_ns=ticks.first_ts)
+        pos = Position(
+            instrument=inst.key,
+            quantity=Decimal("0.01"),
+            avg_price=Decimal(repr(float(ticks.price[0]))),
+            opened_ts_ns=ticks.first_ts,
+        )
         for i in range(0, len(ticks), 50):
             b = ticks.slice(i, i + 50)
             ctx.mark(inst.key, b.last_price, b.last_ts)
             out = mon.on_ticks(pos, b, ctx)
-            assert out is None or (isinstance(out, ExitDecision) and out.monitor == self.plugin_class.name)  # type: ignore[attr-defined]
+            assert out is None or (
+                isinstance(out, ExitDecision) and out.monitor == self.plugin_class.name
+            )
         for c in candle_path(inst.key, minutes=30, seed=11):
             out = mon.on_candle(pos, c, {}, ctx)
             assert out is None or isinstance(out, ExitDecision)
@@ -187,8 +201,15 @@ class NotifierConformance(_Suite):
         """One event of each severity."""
         from tradewind.model import Fill
 
-        fill = Fill(client_order_id="c1", instrument="sim:BTCUSDT", side=Side.BUY,
-                    quantity=Decimal("0.01"), price=Decimal("50000"), fee=Decimal("0.2"), ts_ns=1)
+        fill = Fill(
+            client_order_id="c1",
+            instrument="sim:BTCUSDT",
+            side=Side.BUY,
+            quantity=Decimal("0.01"),
+            price=Decimal("50000"),
+            fee=Decimal("0.2"),
+            ts_ns=1,
+        )
         return [FillEvent(ts_ns=1, fill=fill), SystemError(ts_ns=2, source="test", error="boom")]
 
     def test_lifecycle(self) -> None:
@@ -215,12 +236,12 @@ class VenueConformance(_Suite):
 
     async def make_venue(self) -> Any:
         """A connected venue; the default builds it from the default config."""
-        venue = self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)  # type: ignore[attr-defined]
+        venue = self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)
         await venue.connect()
         return venue
 
     def _caps(self) -> frozenset[str]:
-        return self.plugin_class.capabilities  # type: ignore[attr-defined]
+        return self.plugin_class.capabilities
 
     def test_declares_data_or_execution(self) -> None:
         assert self._caps() & {"data", "execution"}
@@ -266,10 +287,16 @@ class VenueConformance(_Suite):
         async def go() -> None:
             v = await self.make_venue()
             try:
-                inst = list(await v.instruments())[0]
-                order = Order(client_order_id="conf-1", instrument=inst.key, side=Side.BUY,
-                              type=OrderType.LIMIT, quantity=inst.lot_size * 10,
-                              price=self.resting_buy_price, time_in_force=TimeInForce.GTC)
+                inst = next(iter(await v.instruments()))
+                order = Order(
+                    client_order_id="conf-1",
+                    instrument=inst.key,
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=inst.lot_size * 10,
+                    price=self.resting_buy_price,
+                    time_in_force=TimeInForce.GTC,
+                )
                 first = await v.submit_order(order)
                 assert first.status in (OrderStatus.ACCEPTED, OrderStatus.NEW)
                 again = await v.submit_order(order)
@@ -297,7 +324,7 @@ class AggregatorConformance(_Suite):
 
     async def make_aggregator(self) -> Any:
         """A ready aggregator."""
-        return self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)  # type: ignore[attr-defined]
+        return self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)
 
     def test_quote_is_positive(self) -> None:
         async def go() -> None:

@@ -9,8 +9,15 @@ from tradewind.model import Candle, TickBatch
 NS_MIN = 60_000_000_000
 
 
-def tick_path(instrument: str, *, minutes: int, seed: int, start_ns: int = 1_600_000_000 * 10**9,
-              price: float = 50_000.0, per_minute: int = 30) -> TickBatch:
+def tick_path(
+    instrument: str,
+    *,
+    minutes: int,
+    seed: int,
+    start_ns: int = 1_600_000_000 * 10**9,
+    price: float = 50_000.0,
+    per_minute: int = 30,
+) -> TickBatch:
     """A seeded random-walk tape: ``per_minute`` trades a minute, sizes lognormal."""
     rng = np.random.default_rng(seed)
     n = minutes * per_minute
@@ -25,16 +32,26 @@ def _bar(instrument: str, tf: int, open_ts: int, b: TickBatch) -> Candle:
     buy = b.side > 0
     vol = float(b.size.sum())
     return Candle(
-        instrument=instrument, timeframe_ns=tf, open_ts_ns=open_ts, open=float(b.price[0]),
-        high=float(b.price.max()), low=float(b.price.min()), close=float(b.price[-1]),
-        volume=vol, buy_volume=float(b.size[buy].sum()), sell_volume=float(b.size[~buy].sum()),
-        trades=len(b), buy_trades=int(buy.sum()), sell_trades=int((~buy).sum()),
+        instrument=instrument,
+        timeframe_ns=tf,
+        open_ts_ns=open_ts,
+        open=float(b.price[0]),
+        high=float(b.price.max()),
+        low=float(b.price.min()),
+        close=float(b.price[-1]),
+        volume=vol,
+        buy_volume=float(b.size[buy].sum()),
+        sell_volume=float(b.size[~buy].sum()),
+        trades=len(b),
+        buy_trades=int(buy.sum()),
+        sell_trades=int((~buy).sum()),
         vwap=float((b.price * b.size).sum() / vol),
     )
 
 
-def candle_path(instrument: str, *, minutes: int, seed: int,
-                timeframes_min: tuple[int, ...] = (1, 5, 15)) -> list[Candle]:
+def candle_path(
+    instrument: str, *, minutes: int, seed: int, timeframes_min: tuple[int, ...] = (1, 5, 15)
+) -> list[Candle]:
     """Candles of every timeframe from :func:`tick_path`, ordered by close time then timeframe."""
     ticks = tick_path(instrument, minutes=minutes, seed=seed)
     out: list[Candle] = []

@@ -51,7 +51,9 @@ class TrailingStop:
             return None
         return best * (1 - self.pct) if side is Side.BUY else best * (1 + self.pct)
 
-    def on_ticks(self, position: Position, batch: TickBatch, ctx: RiskContext) -> ExitDecision | None:
+    def on_ticks(
+        self, position: Position, batch: TickBatch, ctx: RiskContext
+    ) -> ExitDecision | None:
         """The first trade of ``batch`` at or through the trailing stop, if any."""
         if position.is_flat or len(batch) == 0:
             return None
@@ -72,13 +74,15 @@ class TrailingStop:
             return ExitDecision(
                 monitor=self.name,
                 reason=f"trailing stop {self.pct:.2%} from best {running[i]:.2f}",
-                ts_ns=int(batch.ts_ns[i]), price=float(prices[i]),
+                ts_ns=int(batch.ts_ns[i]),
+                price=float(prices[i]),
             )
         self._best[key] = float(running[-1])
         return None
 
-    def on_candle(self, position: Position, candle: Candle, values: Mapping[str, float],
-                  ctx: RiskContext) -> ExitDecision | None:
+    def on_candle(
+        self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
+    ) -> ExitDecision | None:
         """The trailing stop works on trades only."""
         return None
 
