@@ -128,8 +128,7 @@ class Engine:
         self.portfolio = Portfolio(self.instruments, cash)
         self.orders = OrderManager(self.portfolio, self.run_id)
         for venue in self.venues.values():
-            if "execution" in venue.capabilities:
-                venue.set_sink(self.orders)
+            venue.set_sink(self.orders)
 
         self.strategy = RuleStrategy(config.strategy)
         self.strategy_tf = parse_timeframe(config.strategy.timeframe)

@@ -90,6 +90,10 @@ class OrderManager:
             reason = self.exit_reasons.pop(fill.instrument, "")
             self.pending.append(PositionClosed(ts_ns=fill.ts_ns, position=after, reason=reason))
 
+    def on_event(self, event: Event) -> None:
+        """Take a venue-level event; it is published with the others."""
+        self.pending.append(event)
+
     def take_events(self) -> list[Event]:
         """Events caused since the last call, in order."""
         out, self.pending = self.pending, []

@@ -85,6 +85,9 @@ class EventSink(Protocol):
     def on_fill(self, fill: Fill) -> None:
         """Take a fill."""
 
+    def on_event(self, event: Event) -> None:
+        """Take a venue-level event (ConnectionLost, DataQuality for a feed gap, ...)."""
+
 
 @runtime_checkable
 class Venue(Plugin, Protocol):
@@ -108,9 +111,10 @@ class Venue(Plugin, Protocol):
     def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
         """Yield trade batches in time order per instrument, until the feed ends or is closed."""
 
-    # -- execution ("execution") ----------------------------------------------------------
     def set_sink(self, sink: EventSink) -> None:
-        """Tell the venue where to deliver order reports and fills."""
+        """Tell the venue where to deliver order reports, fills and feed events (every venue)."""
+
+    # -- execution ("execution") ----------------------------------------------------------
 
     async def submit_order(self, order: Order) -> OrderReport:
         """Send an order; idempotent on ``client_order_id`` (a resend returns the known state)."""

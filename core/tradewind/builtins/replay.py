@@ -14,7 +14,7 @@ from typing import ClassVar
 import anyio
 import attrs
 
-from tradewind.errors import DataError, VenueError
+from tradewind.errors import DataError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Instrument, TickBatch
 
@@ -105,8 +105,8 @@ class ReplayVenue:
         return list(self._instruments)
 
     def set_sink(self, sink: object) -> None:
-        """Replay does not execute."""
-        raise VenueError(f"venue '{self.instance}' (replay) is data-only; it cannot execute")
+        """Where feed events would go; replay has none (its data is validated at import)."""
+        self._sink = sink
 
     async def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
         """Yield chunks of every instrument's trades, merged in time order."""
