@@ -33,6 +33,10 @@ class Veto:
     reason: str
     signal: Signal
     ts_ns: int
+    #: What the engine does besides refusing: "" nothing; "close_opposite" close the position
+    #: on the other side (a reversal; the signal may come again once flat); "close_all" close
+    #: every position (a circuit breaker).
+    action: str = ""
 
 
 @attrs.frozen(kw_only=True)
