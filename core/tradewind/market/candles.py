@@ -15,8 +15,8 @@ Definition (see docs/market-data.md):
   ``high``/``low`` the extremes. ``trades`` counts every tick, ``buy_trades``/``sell_trades`` the
   ticks whose aggressor side is +1/-1 (a tick with side 0 counts in ``trades`` and ``volume`` only).
 * ``volume``, ``buy_volume`` and ``sell_volume`` are the *exact* sums of the tick sizes, rounded
-  once to float64, i.e. equal to ``math.fsum`` of the sizes. ``vwap`` is the exact sum of
-  ``fl(price * size)`` divided by the exact sum of sizes, rounded once, then clamped into
+  once to float64, i.e. equal to ``math.fsum`` of the sizes. ``vwap`` is ``pv / volume`` where
+  ``pv`` is the exact sum of the products ``fl(price * size)`` rounded once; it is clamped into
   ``[low, high]`` (the rounding of each product can otherwise put it an ulp outside, e.g. a
   one-trade candle's vwap would not equal its price).
 * A bucket without ticks produces no candle (there is no "flat" filler candle): consumers that
@@ -157,22 +157,35 @@ def _band_limbs(
     return out, tuple(beta + _LIMB_BITS * j for j in range(k))
 
 
-def _to_ints(cells: npt.NDArray[np.float64], shifts: tuple[int, ...]) -> npt.NDArray[np.object_]:
-    """Exact integers ``N`` (meaning ``N * 2**-1074``) from limb sums of shape ``(k, ...)``."""
-    total: Any = 0
-    for j, shift in enumerate(shifts):
-        col = cells[j].astype(np.int64).astype(object)
-        total = total + col * (1 << (shift + _FRAC_BITS))
-    return total  # type: ignore[no-any-return]
+def _part_int(cells: npt.NDArray[np.float64], shifts: tuple[int, ...]) -> int:
+    """The exact integer ``N`` (meaning ``N * 2**-1074``) of one part's limb sums ``(k,)``."""
+    return sum(int(v) << (sh + _FRAC_BITS) for v, sh in zip(cells.tolist(), shifts, strict=True))
 
 
-def _ratio(
-    num: npt.NDArray[np.object_], den: int | npt.NDArray[np.object_]
-) -> npt.NDArray[np.float64]:
-    """``num / den`` of exact integers, each quotient correctly rounded to float64."""
-    if len(num) == 0:
-        return np.zeros(0, dtype=np.float64)
-    return np.asarray(num / den, dtype=np.float64)
+def _round(cells: npt.NDArray[np.float64], shifts: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    """Exact sums from limb sums ``(k, g)``, each correctly rounded once to float64.
+
+    One or two limbs (values within ~2**21 of each other, the everyday case) are rounded with
+    float arithmetic: after carrying, ``A * 2**37 + B`` is one IEEE addition of two exact
+    doubles, hence correctly rounded. Wider spans, or results so small that scaling would round
+    a second time, go through Python integers, whose true division is correctly rounded too.
+    """
+    k, g = cells.shape
+    if k == 1:
+        out = np.ldexp(cells[0], shifts[0])
+    elif k == 2 and shifts[1] == shifts[0] + _LIMB_BITS:
+        lo, hi = cells[0], cells[1]
+        carry = np.floor(lo * (1.0 / 2.0**_LIMB_BITS))
+        v = (hi + carry) * 2.0**_LIMB_BITS + (lo - carry * 2.0**_LIMB_BITS)
+        out = np.ldexp(v, shifts[0])
+    else:
+        out = None
+    if out is not None and (g == 0 or not np.any((out < _TINY) & (out != 0.0))):
+        return out  # type: ignore[no-any-return]
+    return np.array([_part_int(cells[:, i], shifts) / _DEN for i in range(g)], dtype=np.float64)
+
+
+_TINY = 2.0**-1000  # below this, ldexp could round a subnormal result a second time
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,7 +217,18 @@ class _Parts:
         else:
             starts = np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
         if len(starts) == len(bucket):
-            return attrs.evolve(self, open_ts=bucket * timeframe_ns)
+            return _Parts(
+                open_ts=bucket * timeframe_ns,
+                open=self.open,
+                high=self.high,
+                low=self.low,
+                close=self.close,
+                counts=self.counts,
+                size_cells=self.size_cells,
+                size_shifts=self.size_shifts,
+                pv_cells=self.pv_cells,
+                pv_shifts=self.pv_shifts,
+            )
         last = np.append(starts[1:], len(bucket)) - 1
         return _Parts(
             open_ts=bucket[starts] * timeframe_ns,
@@ -229,25 +253,28 @@ def _kernel(
 ) -> _Parts:
     """Partial candles of one chunk (at most ``_CHUNK`` sorted, valid ticks)."""
     n = len(ts)
+    first = int(ts[0]) // timeframe_ns
+    if first == int(ts[-1]) // timeframe_ns:
+        return _kernel_one(first * timeframe_ns, price, size, side)
     bucket = ts // timeframe_ns
-    if bucket[0] == bucket[-1]:
-        starts = np.zeros(1, dtype=np.intp)
-    else:
-        starts = np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
+    starts = np.concatenate(([0], np.flatnonzero(bucket[1:] != bucket[:-1]) + 1))
     ends = np.append(starts[1:], n)
+    g = len(starts)
     # 0/1 masks as float64: their reduceat sums are exact counts, and multiplying a limb by
     # one keeps only that side's limbs.
     is_buy = (side == 1).astype(np.float64)
     is_sell = (side == -1).astype(np.float64)
-    n_buy = np.add.reduceat(is_buy, starts)
-    n_sell = np.add.reduceat(is_sell, starts)
-    counts = np.stack((ends - starts - n_buy - n_sell, n_buy, n_sell), axis=1).astype(np.int64)
+    counts = np.empty((g, 3), dtype=np.int64)
+    counts[:, 1] = np.add.reduceat(is_buy, starts)
+    counts[:, 2] = np.add.reduceat(is_sell, starts)
+    counts[:, 0] = ends - starts - counts[:, 1] - counts[:, 2]
     limbs, size_shifts = _limbs(size)
+    size_cells = np.empty((len(limbs), 3, g), dtype=np.float64)
     total = np.add.reduceat(limbs, starts, axis=1)
-    buy = np.add.reduceat(limbs * is_buy, starts, axis=1)
-    sell = np.add.reduceat(limbs * is_sell, starts, axis=1)
+    size_cells[:, 1] = np.add.reduceat(limbs * is_buy, starts, axis=1)
+    size_cells[:, 2] = np.add.reduceat(limbs * is_sell, starts, axis=1)
     # Every cell is an integer below 2**53, so other = total - buy - sell is exact.
-    size_cells = np.stack((total - buy - sell, buy, sell), axis=1)  # (k, 3, g)
+    size_cells[:, 0] = total - size_cells[:, 1] - size_cells[:, 2]
     pv_limbs, pv_shifts = _limbs(price * size)
     return _Parts(
         open_ts=bucket[starts] * timeframe_ns,
@@ -263,32 +290,47 @@ def _kernel(
     )
 
 
+def _kernel_one(
+    open_ts: int,
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    side: npt.NDArray[np.int8],
+) -> _Parts:
+    """:func:`_kernel` for ticks that all fall in one bucket (small live or sliced batches)."""
+    buy = side == 1
+    sell = side == -1
+    nb, ns = int(np.count_nonzero(buy)), int(np.count_nonzero(sell))
+    limbs, size_shifts = _limbs(size)
+    size_cells = np.empty((len(limbs), 3, 1), dtype=np.float64)
+    # Sums of integers below 2**53 are exact in any order.
+    size_cells[:, 1, 0] = limbs[:, buy].sum(axis=1)
+    size_cells[:, 2, 0] = limbs[:, sell].sum(axis=1)
+    size_cells[:, 0, 0] = limbs.sum(axis=1) - size_cells[:, 1, 0] - size_cells[:, 2, 0]
+    pv_limbs, pv_shifts = _limbs(price * size)
+    return _Parts(
+        open_ts=np.array([open_ts], dtype=np.int64),
+        open=price[:1],
+        high=np.array([price.max()]),
+        low=np.array([price.min()]),
+        close=price[-1:],
+        counts=np.array([[len(price) - nb - ns, nb, ns]], dtype=np.int64),
+        size_cells=size_cells,
+        size_shifts=size_shifts,
+        pv_cells=pv_limbs.sum(axis=1, keepdims=True),
+        pv_shifts=pv_shifts,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Exact per-candle state, and the candles emitted from it
 # --------------------------------------------------------------------------------------------
-@attrs.define(slots=True)
-class _Sums:
-    """Exact sums of some candles: object arrays of Python ints (units of 2**-1074)."""
-
-    other: npt.NDArray[np.object_]
-    buy: npt.NDArray[np.object_]
-    sell: npt.NDArray[np.object_]
-    pv: npt.NDArray[np.object_]
-
-    @classmethod
-    def of(cls, parts: _Parts, sl: slice) -> _Sums:
-        size = _to_ints(parts.size_cells[:, :, sl], parts.size_shifts)  # (3, g)
-        return cls(
-            other=size[0],
-            buy=size[1],
-            sell=size[2],
-            pv=_to_ints(parts.pv_cells[:, sl], parts.pv_shifts),
-        )
+def _vwap(pv: float, volume: float, low: float, high: float) -> float:
+    return min(max(pv / volume, low), high)
 
 
 @attrs.define(slots=True)
 class _Open:
-    """The forming candle of one timeframe, with exact sums."""
+    """The forming candle of one timeframe, with exact sums (integers of 2**-1074 units)."""
 
     open_ts: int
     open: float
@@ -303,77 +345,81 @@ class _Open:
     sell: int
     pv: int
 
-    def merge(self, parts: _Parts, sums: _Sums, i: int) -> None:
+    def merge(self, parts: _Parts, i: int) -> None:
         """Add part ``i`` (same bucket, later ticks) into this candle."""
         self.high = max(self.high, float(parts.high[i]))
         self.low = min(self.low, float(parts.low[i]))
         self.close = float(parts.close[i])
-        c = parts.counts[i]
-        self.trades += int(c.sum())
-        self.buy_trades += int(c[1])
-        self.sell_trades += int(c[2])
-        self.other += sums.other[i]
-        self.buy += sums.buy[i]
-        self.sell += sums.sell[i]
-        self.pv += sums.pv[i]
+        c = parts.counts[i].tolist()
+        self.trades += c[0] + c[1] + c[2]
+        self.buy_trades += c[1]
+        self.sell_trades += c[2]
+        cells, sh = parts.size_cells[:, :, i], parts.size_shifts
+        self.other += _part_int(cells[:, 0], sh)
+        self.buy += _part_int(cells[:, 1], sh)
+        self.sell += _part_int(cells[:, 2], sh)
+        self.pv += _part_int(parts.pv_cells[:, i], parts.pv_shifts)
 
     @classmethod
-    def from_part(cls, parts: _Parts, sums: _Sums, i: int) -> _Open:
-        c = parts.counts[i]
+    def from_part(cls, parts: _Parts, i: int) -> _Open:
+        """A forming candle holding part ``i``."""
+        c = parts.counts[i].tolist()
+        cells, sh = parts.size_cells[:, :, i], parts.size_shifts
         return cls(
             open_ts=int(parts.open_ts[i]),
             open=float(parts.open[i]),
             high=float(parts.high[i]),
             low=float(parts.low[i]),
             close=float(parts.close[i]),
-            trades=int(c.sum()),
-            buy_trades=int(c[1]),
-            sell_trades=int(c[2]),
-            other=sums.other[i],
-            buy=sums.buy[i],
-            sell=sums.sell[i],
-            pv=sums.pv[i],
+            trades=c[0] + c[1] + c[2],
+            buy_trades=c[1],
+            sell_trades=c[2],
+            other=_part_int(cells[:, 0], sh),
+            buy=_part_int(cells[:, 1], sh),
+            sell=_part_int(cells[:, 2], sh),
+            pv=_part_int(parts.pv_cells[:, i], parts.pv_shifts),
         )
 
     def row(self) -> tuple[Any, ...]:
         """This candle as a record of :data:`CANDLE_DTYPE`."""
-        vol = self.other + self.buy + self.sell
+        volume = (self.other + self.buy + self.sell) / _DEN
         return (
             self.open_ts,
             self.open,
             self.high,
             self.low,
             self.close,
-            vol / _DEN,
+            volume,
             self.buy / _DEN,
             self.sell / _DEN,
             self.trades,
             self.buy_trades,
             self.sell_trades,
-            min(max(self.pv / vol, self.low), self.high),
+            _vwap(self.pv / _DEN, volume, self.low, self.high),
         )
 
 
-def _rows(parts: _Parts, sums: _Sums, sl: slice) -> npt.NDArray[np.void]:
+def _rows(parts: _Parts, sl: slice) -> npt.NDArray[np.void]:
     """Finished candles for parts ``sl`` as a :data:`CANDLE_DTYPE` array."""
-    idx = range(*sl.indices(len(parts)))
-    out = np.empty(len(idx), dtype=CANDLE_DTYPE)
+    counts = parts.counts[sl]
+    out = np.empty(len(counts), dtype=CANDLE_DTYPE)
     if len(out) == 0:
         return out
-    counts = parts.counts[sl]
-    vol = sums.other[sl] + sums.buy[sl] + sums.sell[sl]
+    cells = parts.size_cells[:, :, sl]
+    # Other + buy + sell limb sums stay below 2**53 (all ticks of one chunk): exact.
+    out["volume"] = _round(cells.sum(axis=1), parts.size_shifts)
+    out["buy_volume"] = _round(cells[:, 1], parts.size_shifts)
+    out["sell_volume"] = _round(cells[:, 2], parts.size_shifts)
     out["open_ts_ns"] = parts.open_ts[sl]
     out["open"] = parts.open[sl]
     out["high"] = parts.high[sl]
     out["low"] = parts.low[sl]
     out["close"] = parts.close[sl]
-    out["volume"] = _ratio(vol, _DEN)
-    out["buy_volume"] = _ratio(sums.buy[sl], _DEN)
-    out["sell_volume"] = _ratio(sums.sell[sl], _DEN)
     out["trades"] = counts.sum(axis=1)
     out["buy_trades"] = counts[:, 1]
     out["sell_trades"] = counts[:, 2]
-    out["vwap"] = np.clip(_ratio(sums.pv[sl], vol), out["low"], out["high"])
+    pv = _round(parts.pv_cells[:, sl], parts.pv_shifts)
+    out["vwap"] = np.clip(pv / out["volume"], out["low"], out["high"])
     return out
 
 
@@ -430,13 +476,24 @@ class CandleArray:
         )
 
 
-_FIELDS: tuple[str, ...] = tuple(CANDLE_DTYPE.names or ())
-
-
 def _candle(instrument: str, timeframe_ns: int, rec: tuple[Any, ...]) -> Candle:
     """A Candle from one record given as a tuple (``arr.tolist()`` item) of CANDLE_DTYPE."""
+    ts, o, h, lo, c, v, bv, sv, n, nb, ns, vwap = rec
     return Candle(
-        instrument=instrument, timeframe_ns=timeframe_ns, **dict(zip(_FIELDS, rec, strict=True))
+        instrument=instrument,
+        timeframe_ns=timeframe_ns,
+        open_ts_ns=ts,
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        volume=v,
+        buy_volume=bv,
+        sell_volume=sv,
+        trades=n,
+        buy_trades=nb,
+        sell_trades=ns,
+        vwap=vwap,
     )
 
 
@@ -566,44 +623,41 @@ class CandleAggregator:
         first = 0
         if cur is not None:
             if cur.open_ts == int(parts.open_ts[0]):
-                sums0 = _Sums.of(parts, slice(0, 1))
-                cur.merge(parts, sums0, 0)
+                cur.merge(parts, 0)
                 first = 1
                 if g == 1:
                     return
             out.append(np.array([cur.row()], dtype=CANDLE_DTYPE))
-        sums = _Sums.of(parts, slice(first, g))
         if g - 1 > first:
-            out.append(_rows(parts, _shift(sums, first), slice(first, g - 1)))
-        if first < g:
-            self._open[tf] = _Open.from_part(parts, _shift(sums, first), g - 1)
+            out.append(_rows(parts, slice(first, g - 1)))
+        self._open[tf] = _Open.from_part(parts, g - 1)
 
     def _sorted_candles(self, emitted: dict[int, list[npt.NDArray[np.void]]]) -> list[Candle]:
-        keyed: list[tuple[int, int, Candle]] = []
-        for tf, arrays in emitted.items():
-            for arr in arrays:
-                for rec in arr.tolist():
-                    c = _candle(self.instrument, tf, rec)
-                    keyed.append((c.open_ts_ns + tf, tf, c))
-        keyed.sort(key=lambda t: (t[0], t[1]))
-        return [c for _, _, c in keyed]
+        arrays = [arr for arrs in emitted.values() for arr in arrs if len(arr)]
+        if not arrays:
+            return []
+        if len(arrays) == 1 and len(arrays[0]) == 1:  # the usual case of a small live batch
+            tf1 = next(t for t, arrs in emitted.items() for arr in arrs if len(arr))
+            return [_candle(self.instrument, tf1, arrays[0][0].item())]
+        data = np.concatenate(arrays)
+        tf = np.concatenate(
+            [
+                np.full(len(arr), t, dtype=np.int64)
+                for t, arrs in emitted.items()
+                for arr in arrs
+                if len(arr)
+            ]
+        )
+        order = np.lexsort((tf, data["open_ts_ns"] + tf))
+        inst = self.instrument
+        return [
+            _candle(inst, t, rec)
+            for t, rec in zip(tf[order].tolist(), data[order].tolist(), strict=True)
+        ]
 
     def __repr__(self) -> str:
         tfs = ",".join(format_timeframe(t) for t in self.timeframes_ns)
         return f"CandleAggregator({self.instrument!r}, [{tfs}])"
-
-
-def _shift(sums: _Sums, first: int) -> _Sums:
-    """Re-index sums computed for parts ``first:`` so that they index like the parts."""
-    if first == 0:
-        return sums
-    pad = np.zeros(first, dtype=object)
-    return _Sums(
-        other=np.concatenate((pad, sums.other)),
-        buy=np.concatenate((pad, sums.buy)),
-        sell=np.concatenate((pad, sums.sell)),
-        pv=np.concatenate((pad, sums.pv)),
-    )
 
 
 def aggregate(batch: TickBatch, timeframe_ns: int) -> CandleArray:
