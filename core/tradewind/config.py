@@ -84,38 +84,124 @@ class InstrumentSection:
         )
 
 
+OPS = (">", ">=", "<", "<=", "abs>", "abs<")
+
+
 @attrs.frozen(kw_only=True)
 class Rule:
-    """One comparison of an analyzer value, e.g. ``orderflow.imbalance_1m > 2.0``."""
+    """One comparison: ``value op threshold`` or ``value op ref × factor``.
+
+    ``value`` and ``ref`` name analyzer outputs (``orderflow.imbalance_1m``) or ``close`` (the
+    close of the candle being decided on). ``abs>``/``abs<`` compare the absolute value.
+    """
 
     value: str
     op: str
-    threshold: float
+    threshold: float | None = None
+    ref: str | None = None
+    factor: float = 1.0
 
     def __attrs_post_init__(self) -> None:
-        if self.op not in _OPS:
-            raise ValueError(f"op must be one of {', '.join(_OPS)}, got {self.op!r}")
-        if "." not in self.value:
-            raise ValueError(f"value must be '<analyzer instance>.<output>', got {self.value!r}")
+        if self.op not in OPS:
+            raise ValueError(f"op must be one of {', '.join(OPS)}, got {self.op!r}")
+        for name in (self.value, self.ref):
+            if name is not None and name != "close" and "." not in name:
+                raise ValueError(f"'{name}' must be 'close' or '<analyzer instance>.<output>'")
+        if (self.threshold is None) == (self.ref is None):
+            raise ValueError("a rule needs exactly one of 'threshold' and 'ref'")
 
 
-_OPS = (">", ">=", "<", "<=")
+@attrs.frozen(kw_only=True)
+class Gate:
+    """A level of the gate chain: a side passes when all of its rules hold; a side without
+    rules cannot pass (a long-only gate lists only ``long`` rules)."""
+
+    name: str
+    long: list[Rule] = attrs.Factory(list)
+    short: list[Rule] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class Tier:
+    """Points a scorer gives when every rule of ``when`` holds (an empty ``when`` always holds)."""
+
+    points: float
+    when: list[Rule] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class Scorer:
+    """A confluence factor: the first tier whose rules hold gives its points (else 0)."""
+
+    name: str
+    long: list[Tier] = attrs.Factory(list)
+    short: list[Tier] = attrs.Factory(list)
 
 
 @attrs.frozen(kw_only=True)
 class StrategySection:
-    """``[strategy]``: rules over analyzer values that produce long and short signals.
+    """``[strategy]``: how analyzer values become signals. See docs/strategy.md.
 
-    A signal fires on the close of a ``timeframe`` candle when every rule of ``long`` (or
-    ``short``) holds; the stop sits ``stop_pct`` from entry; ``risk_pct`` of equity is risked.
+    ``composition`` picks the gate chain (short-circuit levels), the confluence score
+    (primary gates that must pass plus weighted scorers), or both in sequence. ``long`` and
+    ``short`` are a shorthand for one gate named "rules".
     """
 
+    preset: str | None = None
+    composition: str = "gates"
     timeframe: str = "1m"
+    gates: list[Gate] = attrs.Factory(list)
     long: list[Rule] = attrs.Factory(list)
     short: list[Rule] = attrs.Factory(list)
+    primary: list[Gate] = attrs.Factory(list)
+    primary_points: float = 1.0
+    scorers: list[Scorer] = attrs.Factory(list)
+    min_score: float = 3.0
+    strong_score: float = 5.0
+    very_strong_score: float = 7.0
     stop_pct: float = 0.005
     risk_pct: float = 0.01
     max_notional: Decimal | None = None
+    max_leverage: float = 1.0
+    instrument_caps: dict[str, Decimal] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.composition not in ("gates", "confluence", "both"):
+            raise ValueError(
+                f"composition must be 'gates', 'confluence' or 'both', got {self.composition!r}"
+            )
+        if not 0 < self.stop_pct < 1:
+            raise ValueError(f"stop_pct must be in (0, 1), got {self.stop_pct}")
+        if not 0 < self.risk_pct <= 1:
+            raise ValueError(f"risk_pct must be in (0, 1], got {self.risk_pct}")
+        if self.max_leverage <= 0:
+            raise ValueError(f"max_leverage must be positive, got {self.max_leverage}")
+
+    def all_gates(self) -> list[Gate]:
+        """The gate chain, with the ``long``/``short`` shorthand as a final gate."""
+        gates = list(self.gates)
+        if self.long or self.short:
+            gates.append(Gate(name="rules", long=list(self.long), short=list(self.short)))
+        return gates
+
+    def rules(self) -> list[tuple[str, Rule]]:
+        """Every rule with its location, for reference checks."""
+        out: list[tuple[str, Rule]] = []
+        for i, g in enumerate(self.gates):
+            for side in ("long", "short"):
+                out += [(f"gates[{i}].{side}[{j}]", r) for j, r in enumerate(getattr(g, side))]
+        for side in ("long", "short"):
+            out += [(f"{side}[{j}]", r) for j, r in enumerate(getattr(self, side))]
+        for i, g in enumerate(self.primary):
+            for side in ("long", "short"):
+                out += [(f"primary[{i}].{side}[{j}]", r) for j, r in enumerate(getattr(g, side))]
+        for i, sc in enumerate(self.scorers):
+            for side in ("long", "short"):
+                for k, tier in enumerate(getattr(sc, side)):
+                    out += [
+                        (f"scorers[{i}].{side}[{k}].when[{j}]", r) for j, r in enumerate(tier.when)
+                    ]
+        return out
 
 
 @attrs.frozen(kw_only=True)
@@ -212,6 +298,10 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     path = Path(path)
     raw = read_toml(path)
     core_raw = {k: v for k, v in raw.items() if k not in KINDS}
+    if isinstance(core_raw.get("strategy"), dict) and core_raw["strategy"].get("preset"):
+        from tradewind.presets import apply_preset
+
+        core_raw["strategy"] = apply_preset(core_raw["strategy"])
     core = structure(core_raw, _CoreSection)
     timeframes = []
     for i, tf in enumerate(core.timeframes):
@@ -234,6 +324,9 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
                 f"@ $.{inst.kind}.{inst.key}.enabled"
             )
     active = [i for i in declared if i.options.get("enabled", True) is not False]
+    if not any(i.kind == "notifiers" for i in active):
+        # With no notifier configured, events still reach a human: the core's log notifier.
+        active.append(PluginInstance(kind="notifiers", key="log", plugin="log", options={}))
     host = load_host(
         [PluginRequest(kind=i.kind, name=i.plugin, config_key=i.config_key) for i in active],
         config_name=path.name,
@@ -299,14 +392,23 @@ def _check_references(
                     f"table exists (configured venues: {have}) @ $.instruments[{i}].{field}"
                 )
     analyzers = plugins["analyzers"]
-    for side in ("long", "short"):
-        for j, rule in enumerate(getattr(core.strategy, side)):
-            instance = rule.value.split(".", 1)[0]
+    for where, rule in core.strategy.rules():
+        for field, name in (("value", rule.value), ("ref", rule.ref)):
+            if name is None or name == "close":
+                continue
+            instance = name.split(".", 1)[0]
             if instance not in analyzers:
                 have = ", ".join(analyzers) or "none"
+                hint = (
+                    f"; the preset '{core.strategy.preset}' expects analyzer instances named "
+                    f"as in docs/strategy.md"
+                    if core.strategy.preset
+                    else ""
+                )
                 raise ConfigError(
                     f"rule reads analyzer instance '{instance}' but no [analyzers.{instance}] "
-                    f"table exists (configured analyzers: {have}) @ $.strategy.{side}[{j}].value"
+                    f"table exists (configured analyzers: {have}){hint} "
+                    f"@ $.strategy.{where}.{field}"
                 )
 
 

@@ -33,16 +33,19 @@ from tradewind.market.validation import TickValidator
 from tradewind.model import (
     Candle,
     DataQuality,
+    Event,
     ExitDecision,
     Instrument,
     Order,
     OrderType,
     RunFinished,
     RunStarted,
+    Severity,
     Signal,
     SignalEvent,
     TickBatch,
     TimeInForce,
+    Veto,
     VetoEvent,
 )
 from tradewind.orders import OrderManager
@@ -50,7 +53,7 @@ from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR
 from tradewind.registry import RunInfo
 from tradewind.sizing import size_for
-from tradewind.strategy import RuleStrategy
+from tradewind.strategy import Strategy
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 log = logging.getLogger("tradewind.engine")
@@ -130,7 +133,7 @@ class Engine:
         for venue in self.venues.values():
             venue.set_sink(self.orders)
 
-        self.strategy = RuleStrategy(config.strategy)
+        self.strategy = Strategy(config.strategy)
         self.strategy_tf = parse_timeframe(config.strategy.timeframe)
         tfs = sorted(set(config.timeframes_ns) | {self.strategy_tf})
         self.timeframes = tuple(tfs)
@@ -177,6 +180,9 @@ class Engine:
         self.ticks = 0
         self.candles = 0
         self.decision_points = 0
+        self.entries_sent = 0
+        self._risk_pct = Decimal(repr(config.strategy.risk_pct))
+        self._max_leverage = Decimal(repr(config.strategy.max_leverage))
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -204,7 +210,7 @@ class Engine:
         self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
         self.bus.subscribe("journal", self.journal.record)
         for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
-            self.bus.subscribe(f"notifier:{n}", notifier.notify)
+            self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
         summary: dict[str, Any] = {}
         try:
             async with self.bus:
@@ -370,33 +376,68 @@ class Engine:
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
-        if not self.portfolio.position(key).is_flat or any(
-            o.instrument == key for o in self.portfolio.open_orders()
-        ):
-            return  # one position (or pending entry) per instrument
+        if any(o.instrument == key for o in self.portfolio.open_orders()):
+            return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
         if signal is None:
             return
+        sec = self.config.strategy
         qty = size_for(
             signal,
             st.instrument,
             self.portfolio.equity(),
-            Decimal(repr(self.config.strategy.risk_pct)),
-            self.config.strategy.max_notional,
+            self._risk_pct,
+            sec.max_notional,
+            max_leverage=self._max_leverage,
+            instrument_cap=sec.instrument_caps.get(key),
         )
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
         if qty <= 0:
+            veto = Veto(
+                filter="sizing",
+                signal=signal,
+                ts_ns=ts_ns,
+                reason=f"size rounds to 0 or below min notional {st.instrument.min_notional}",
+            )
             self.vetoes["sizing"] = self.vetoes.get("sizing", 0) + 1
+            await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
         for flt in self.filters:
             veto = flt.check(signal, self.portfolio)
             if veto is not None:
                 self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
                 await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
+                await self._act_on(veto, candle.close)
                 return
         await self._send(st, signal, qty, ts_ns)
+        self.entries_sent += 1
+
+    async def _act_on(self, veto: Veto, price: float) -> None:
+        """Carry out a veto's action: close the opposite position, or every position."""
+        if not veto.action:
+            return
+        if veto.action == "close_opposite":
+            targets = [self.state[veto.signal.instrument]]
+        elif veto.action == "close_all":
+            targets = list(self.state.values())
+        else:
+            raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
+        for st in targets:
+            pos = self.portfolio.position(st.instrument.key)
+            if pos.is_flat:
+                continue
+            if veto.action == "close_opposite" and pos.side is veto.signal.side:
+                continue
+            last = self.portfolio.last_price(st.instrument.key)
+            decision = ExitDecision(
+                monitor=veto.filter,
+                reason=veto.reason,
+                ts_ns=veto.ts_ns,
+                price=last if not math.isnan(last) else price,
+            )
+            await self._close_position(st, decision)
 
     async def _send(
         self,
@@ -469,6 +510,23 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
+
+
+def _severity_gate(notifier: Any) -> Any:
+    """The notifier's ``notify``, called only for events at or above its ``min_severity``.
+
+    Routing by severity happens here, once, for every notifier: critical (order failed,
+    connection lost, system error, reconciliation failed, circuit breaker), warning (data
+    quality, vetoes), info (signals, fills, position closed), debug (the rest).
+    """
+    raw = getattr(getattr(notifier, "config", None), "min_severity", "info")
+    threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
+
+    async def deliver(event: Event) -> None:
+        if event.severity >= threshold:
+            await notifier.notify(event)
+
+    return deliver
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

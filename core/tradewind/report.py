@@ -22,6 +22,16 @@ def _max_drawdown(curve: list[float]) -> float:
     return worst
 
 
+def funnel(engine: Engine) -> dict[str, int]:
+    """Candidates at each level: evaluated, rejected per gate, signals, vetoed, sent."""
+    out = {"candidates": engine.strategy.evaluated}
+    out.update({f"rejected:{k}": v for k, v in engine.strategy.rejected.items()})
+    out["signals"] = engine.signals
+    out.update({f"vetoed:{k}": v for k, v in engine.vetoes.items()})
+    out["orders"] = engine.entries_sent
+    return out
+
+
 def summarize(engine: Engine) -> dict[str, Any]:
     """Headline metrics: equity, return, P&L, fees, trades, win rate, drawdown, the funnel."""
     pf = engine.portfolio
@@ -52,9 +62,8 @@ def summarize(engine: Engine) -> dict[str, Any]:
         "max_drawdown_pct": _max_drawdown(curve) * 100,
         "open_positions": len(pf.positions()),
         "decisions": engine.decision_points,
-        "evaluated_flat": engine.strategy.evaluated,
         "signals": engine.signals,
-        "rule_rejections": dict(engine.strategy.rejected),
+        "funnel": funnel(engine),
         "vetoes": dict(engine.vetoes),
     }
 

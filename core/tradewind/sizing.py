@@ -1,4 +1,10 @@
-"""Position sizing: risk a fraction of equity over the stop distance, quantised to the lot."""
+"""Position sizing: risk a fraction of equity over the stop distance, within caps.
+
+quantity = equity × risk_pct / |entry − stop|, then capped by ``max_notional`` (entry ×
+quantity), by the instrument's own cap, and by the leverage cap (entry × quantity ≤ equity ×
+max_leverage); rounded down to the lot size. Below the instrument's minimum notional the size
+is 0 (no trade).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +19,23 @@ def size_for(
     equity: Decimal,
     risk_pct: Decimal,
     max_notional: Decimal | None = None,
+    *,
+    max_leverage: Decimal = Decimal(1),
+    instrument_cap: Decimal | None = None,
 ) -> Decimal:
-    """Quantity risking ``risk_pct`` of ``equity`` if the stop is hit; 0 if below min notional.
-
-    quantity = equity × risk_pct / |entry − stop|, capped so that entry × quantity stays within
-    ``max_notional``, rounded down to the lot size.
-    """
+    """The order quantity for ``signal`` (0 when it cannot be traded)."""
     dist = abs(signal.entry - signal.stop)
-    if dist <= 0 or equity <= 0:
+    if dist <= 0 or equity <= 0 or signal.entry <= 0:
         return Decimal(0)
     qty = equity * risk_pct / dist
-    if max_notional is not None and qty * signal.entry > max_notional:
-        qty = max_notional / signal.entry
+    caps = [equity * max_leverage]
+    if max_notional is not None:
+        caps.append(max_notional)
+    if instrument_cap is not None:
+        caps.append(instrument_cap)
+    cap = min(caps)
+    if qty * signal.entry > cap:
+        qty = cap / signal.entry
     qty = instrument.round_size(qty)
     if qty <= 0 or qty * signal.entry < instrument.min_notional:
         return Decimal(0)

@@ -59,6 +59,7 @@ class OrderSubmitted(Event):
     """The order manager sent an order to a venue."""
 
     order: Order
+    severity = Severity.DEBUG
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +67,7 @@ class OrderUpdated(Event):
     """A venue reported an order's new state."""
 
     report: OrderReport
+    severity = Severity.DEBUG
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +91,7 @@ class PositionChanged(Event):
     """A position changed after a fill."""
 
     position: Position
+    severity = Severity.DEBUG
 
 
 @attrs.frozen(kw_only=True)
