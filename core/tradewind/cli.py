@@ -86,8 +86,11 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
     else:
         out = Path(report_dir) if report_dir else cfg.resolve(cfg.run.report_dir)
         journal = cfg.resolve(cfg.run.journal)
-    engine = Engine(cfg, journal_path=str(journal))
-    result = anyio.run(engine.run)
+    from tradewind.progress import TickProgress
+
+    with TickProgress() as progress:
+        engine = Engine(cfg, journal_path=str(journal), progress=progress.advance)
+        result = anyio.run(engine.run)
     jpath, hpath = write_report(result, out)
     print_summary(result.summary)
     print(f"report: {jpath} and {hpath}")

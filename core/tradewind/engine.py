@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,12 @@ class Engine:
         clock: Clock | None = None,
         run_id: str | None = None,
         journal_path: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         self.config = config
         self.run_id = run_id or uuid.uuid4().hex
+        #: Called after each feed batch with (ticks in the batch, total expected or None).
+        self.progress = progress
         self.clock: Clock = clock or (SimClock() if config.mode is Mode.BACKTEST else WallClock())
         host = config.host
         self.venues: dict[str, Any] = {}
@@ -222,8 +225,11 @@ class Engine:
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
+                total = self.expected_ticks()
                 async for batch in self._feed():
                     await self.on_batch(batch)
+                    if self.progress is not None:
+                        self.progress(len(batch), total)
                 await self._finish_candles()
                 summary = self.summary()
                 await self.bus.publish(
@@ -251,6 +257,17 @@ class Engine:
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
         )
+
+    def expected_ticks(self) -> int | None:
+        """Ticks the data venues will deliver, when they know (replay does), else None."""
+        total = 0
+        for key in {st.data_venue for st in self.state.values()}:
+            count = getattr(self.venues[key], "total_ticks", None)
+            n = count() if callable(count) else None
+            if n is None:
+                return None
+            total += n
+        return total
 
     async def _feed(self) -> AsyncIterator[TickBatch]:
         by_venue: dict[str, list[Instrument]] = {}

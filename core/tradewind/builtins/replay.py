@@ -100,6 +100,12 @@ class ReplayVenue:
         """Drop the loaded data."""
         self._data = None
 
+    def total_ticks(self) -> int | None:
+        """Trades that will be replayed for the configured instruments (after connect)."""
+        if self._data is None:
+            return None
+        return sum(len(self._data[i.symbol]) for i in self._instruments if i.symbol in self._data)
+
     async def instruments(self) -> Sequence[Instrument]:
         """The configured instruments."""
         return list(self._instruments)
