@@ -187,13 +187,19 @@ class Rejects:
 
 @attrs.frozen
 class Col:
-    """A column of a delimited file: its name and kind (``int``, ``float``, ``bool``, ``str``)."""
+    """A column of a delimited file: its name and kind (``int``, ``float``, ``bool``, ``str``,
+    or ``cat``: text with few distinct values)."""
 
     name: str
     kind: str
 
 
-_ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+_ARROW_TYPES = {
+    "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
+    # Few distinct values (exchange, symbol, side): dictionary-encoded while parsing.
+    "cat": pa.dictionary(pa.int32(), pa.string()),
+}
+_TYPED = ("int", "float", "bool")
 _TRUE = ["true", "True", "TRUE"]
 _FALSE = ["false", "False", "FALSE"]
 _PATTERNS = {
@@ -230,11 +236,9 @@ def text_lines(data: bytes) -> pa.StringArray:
         return pa.array([p[:-1] if p.endswith("\r") else p for p in parts], pa.string())
 
 
-def _count_lines(data: bytes) -> tuple[int, bool]:
-    """Number of physical lines, and whether any of them (before the end) is blank."""
-    n = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    blank = data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data
-    return n, blank
+def _count_lines(data: bytes) -> int:
+    """Number of physical lines (a final newline does not start a line)."""
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
 
 
 def parse_delimited(
@@ -247,28 +251,28 @@ def parse_delimited(
     file with problems takes the slower line-by-line path that says which line is wrong and why.
     """
     names = [c.name for c in cols]
-    n_lines, has_blank = _count_lines(src.data)
-    if not has_blank:
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(src.data),
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines),
-                parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={c.name: _ARROW_TYPES[c.kind] for c in cols},
-                    null_values=[""], strings_can_be_null=False,
-                    true_values=_TRUE, false_values=_FALSE,
-                ),
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            table = None
-        if (
-            table is not None
-            and table.num_rows == n_lines - header_lines
-            and all(table.column(c.name).null_count == 0 for c in cols if c.kind != "str")
-        ):
-            lines = np.arange(header_lines + 1, n_lines + 1, dtype=np.int64)
-            return table, lines
+    n_lines = _count_lines(src.data)
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(src.data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines),
+            parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c.name: _ARROW_TYPES[c.kind] for c in cols},
+                null_values=[""], strings_can_be_null=False,
+                true_values=_TRUE, false_values=_FALSE,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        table = None
+    # Without quoting, every non-blank line is one row, so a row count equal to the line count
+    # also proves there was no blank line (Arrow skips those, which would shift line numbers).
+    if (
+        table is not None
+        and table.num_rows == n_lines - header_lines
+        and all(table.column(c.name).null_count == 0 for c in cols if c.kind in _TYPED)
+    ):
+        return table, np.arange(header_lines + 1, n_lines + 1, dtype=np.int64)
     return _parse_lines(src, cols, header_lines=header_lines, rejects=rejects)
 
 
@@ -300,7 +304,7 @@ def _parse_lines(
     for k, col in enumerate(cols):
         raw = pc.utf8_trim_whitespace(pc.list_element(sub, k))
         values[col.name] = raw
-        if col.kind == "str":
+        if col.kind not in _TYPED:
             continue
         valid = pc.match_substring_regex(raw, _PATTERNS[col.kind]).to_numpy(zero_copy_only=False)
         failed = ok & ~valid
@@ -320,6 +324,8 @@ def _parse_lines(
         arr = values[col.name].take(good)
         if col.kind == "bool":
             arr = pc.is_in(arr, value_set=pa.array(_TRUE))
+        elif col.kind == "cat":
+            arr = pc.dictionary_encode(arr)
         elif col.kind != "str":
             arr = pc.cast(arr, _ARROW_TYPES[col.kind])
         arrays.append(arr)
@@ -365,13 +371,27 @@ def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
 # Assembly
 
 
+def _categories(
+    values: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.int32], list[str]]:
+    """Integer codes and the distinct values of a text column (vectorised, via Arrow)."""
+    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(pa.string())
+    enc = pc.dictionary_encode(pc.utf8_trim_whitespace(arr))
+    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    return codes, [str(v) for v in enc.dictionary.to_pylist()]
+
+
 def assemble(
     *,
     src_path: Path,
     fmt: str,
     exchange: str,
     market: str,
-    symbol: str | npt.NDArray[np.object_],
+    symbol: str | npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray,
     ts_ns: npt.NDArray[np.int64],
     price: npt.NDArray[np.float64],
     size: npt.NDArray[np.float64],
@@ -424,12 +444,14 @@ def assemble(
     elif isinstance(symbol, str):
         groups = {symbol: None}
     else:
-        sym = np.asarray(symbol, dtype=object)[keep]
-        uniq = sorted(set(sym.tolist())) if len(sym) else []
-        if len(uniq) == 1:
-            groups = {uniq[0]: None}
+        codes, names = _categories(symbol)
+        codes = codes[keep]
+        used = np.unique(codes)
+        if len(used) == 1:
+            groups = {names[int(used[0])]: None}
         else:
-            groups = {s: np.flatnonzero(sym == s) for s in uniq}
+            groups = {names[int(c)]: np.flatnonzero(codes == c) for c in used}
+            groups = dict(sorted(groups.items()))
     if only_symbol is not None and groups:
         if only_symbol not in groups:
             have = ", ".join(sorted(groups)) or "no trades"

@@ -71,7 +71,7 @@ def sniff(lines: list[str], name: str) -> str | None:
     """The Binance format of a file from its first lines, or ``None``."""
     if not lines:
         return None
-    first = lines[0].replace(" ", "")
+    first = lines[0].replace(" ", "").replace('"', "")
     for fmt, start in _HEADER_START.items():
         if first.startswith(start):
             return fmt
@@ -110,7 +110,8 @@ def read(
     ``symbol`` names the trades when the file name does not follow data.binance.vision's
     ``SYMBOL-trades-DATE`` pattern, and overrides it when it does.
     """
-    line1 = src.data.split(b"\n", 1)[0].decode("utf-8", errors="replace").replace(" ", "")
+    line1 = src.data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    line1 = line1.replace(" ", "").replace('"', "")
     has_header = line1.strip().startswith(_HEADER_START[fmt])
     if has_header:
         n_fields = len(line1.strip().split(","))

@@ -58,6 +58,15 @@ def sniff(lines: list[str], name: str) -> bool:
     return bool(lines) and bool(_SNIFF.match(lines[0]))
 
 
+def _parse_json(data: bytes) -> Any:
+    """Parse a JSON document, with orjson when it is installed (ccxt brings it; 4x faster)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(data)
+    return orjson.loads(data)
+
+
 def _pair(path: Path, name: str) -> tuple[str | None, str | None]:
     """(symbol, market) from a freqtrade file name, or (None, None)."""
     for candidate in (name, path.name):
@@ -125,7 +134,7 @@ def read_json(
     """Import a freqtrade JSON trades file (``line`` of a bad row = record number)."""
     name, exchange, market = _context(src.path, src.name, symbol, exchange, market)
     try:
-        records = json.loads(src.data)
+        records = _parse_json(src.data)
     except ValueError as exc:
         raise DataError(
             f"{src.path}: not a freqtrade trades file: invalid JSON ({exc}); expected an array "
@@ -137,31 +146,73 @@ def read_json(
             "expected an array of [timestamp_ms, id, type, side, price, amount, cost]"
         )
     rejects = Rejects(src.path)
+    fast = _columns(records)
+    if fast is not None:
+        ts_ms, ids, side, price, amount = fast
+        lines = np.arange(1, len(records) + 1, dtype=np.int64)
+        return assemble(
+            src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
+            ts_ns=to_ns(ts_ms, "ms"), price=price, size=amount, side=side,
+            trade_id=parse_ids(ids), lines=lines, rejects=rejects, labels=("price", "amount"),
+        )
     ts: list[int] = []
-    ids: list[Any] = []
+    tids: list[Any] = []
     sides: list[int] = []
-    price: list[float] = []
-    size: list[float] = []
-    lines: list[int] = []
+    prices: list[float] = []
+    sizes: list[float] = []
+    kept: list[int] = []
     for n, item in enumerate(records, start=1):
         try:
-            t, tid, side, px, amt = _row(item)
+            t, tid, sd, px, amt = _row(item)
         except ValueError as exc:
             rejects.add(n, str(exc))
             continue
         ts.append(t)
-        ids.append(tid)
-        sides.append(1 if side == "buy" else -1)
-        price.append(px)
-        size.append(amt)
-        lines.append(n)
-    trade_ids = parse_ids(pa.array([None if i is None else str(i) for i in ids], pa.string()))
+        tids.append(tid)
+        sides.append(1 if sd == "buy" else -1)
+        prices.append(px)
+        sizes.append(amt)
+        kept.append(n)
+    trade_ids = parse_ids(pa.array([None if i is None else str(i) for i in tids], pa.string()))
     return assemble(
         src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
         ts_ns=to_ns(np.asarray(ts, dtype=np.int64), "ms"),
-        price=np.asarray(price, dtype=np.float64), size=np.asarray(size, dtype=np.float64),
+        price=np.asarray(prices, dtype=np.float64), size=np.asarray(sizes, dtype=np.float64),
         side=np.asarray(sides, dtype=np.int8), trade_id=trade_ids,
-        lines=np.asarray(lines, dtype=np.int64), rejects=rejects, labels=("price", "amount"),
+        lines=np.asarray(kept, dtype=np.int64), rejects=rejects, labels=("price", "amount"),
+    )
+
+
+def _columns(
+    records: list[Any],
+) -> tuple[np.ndarray, pa.Array, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Columns of a clean list-of-lists file in one vectorised pass; ``None`` if anything is
+    irregular (the record-by-record path then says what and where)."""
+    if not records or not all(type(r) is list for r in records):
+        return None
+    if len({len(r) for r in records}) != 1 or len(records[0]) < 6:
+        return None
+    # One comprehension per column: ~6x faster than zip(*records) on a million rows.
+    try:
+        ts = pa.array([r[0] for r in records], pa.int64())
+        ids = pa.array([r[1] for r in records])
+        side = pa.array([r[3] for r in records], pa.string())
+        price = pa.array([r[4] for r in records], pa.float64())
+        amount = pa.array([r[5] for r in records], pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    if any(a.null_count for a in (ts, ids, side, price, amount)):
+        return None
+    if not (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
+        return None
+    buy = pc.equal(side, "buy").to_numpy(zero_copy_only=False)
+    sell = pc.equal(side, "sell").to_numpy(zero_copy_only=False)
+    if not np.all(buy | sell):
+        return None
+    return (
+        np.asarray(ts.to_numpy(), dtype=np.int64), ids, np.where(buy, 1, -1).astype(np.int8),
+        np.asarray(price.to_numpy(), dtype=np.float64),
+        np.asarray(amount.to_numpy(), dtype=np.float64),
     )
 
 

@@ -8,9 +8,8 @@ reported as bad rows because tradewind needs the aggressor).
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from tradewind.market.importers._base import (
@@ -30,12 +29,12 @@ HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
 DESCRIPTION = f"Tardis.dev trades CSV (header {HEADER}; timestamp in microseconds)"
 
 _COLUMNS = (
-    Col("exchange", "str"),
-    Col("symbol", "str"),
+    Col("exchange", "cat"),
+    Col("symbol", "cat"),
     Col("timestamp", "int"),
     Col("local_timestamp", "str"),  # not used; a missing one must not reject the trade
     Col("id", "str"),
-    Col("side", "str"),
+    Col("side", "cat"),
     Col("price", "float"),
     Col("amount", "float"),
 )
@@ -77,7 +76,7 @@ def venue_of(tardis_exchange: str) -> tuple[str, str]:
 
 def sniff(lines: list[str], name: str) -> bool:
     """Whether the first lines look like a Tardis trades CSV (its header is mandatory)."""
-    return bool(lines) and lines[0].replace(" ", "") == HEADER
+    return bool(lines) and lines[0].replace(" ", "").replace('"', "") == HEADER
 
 
 def read(
@@ -87,38 +86,46 @@ def read(
     rejects = Rejects(src.path)
     table, lines = parse_delimited(src, _COLUMNS, header_lines=1, rejects=rejects)
 
-    exchanges = table.column("exchange").to_numpy(zero_copy_only=False)
-    file_exchange = Counter(exchanges.tolist()).most_common(1)[0][0] if len(exchanges) else ""
-    ok = exchanges == file_exchange
-    rejects.add_mask(
-        ~ok, lines,
-        lambda i: f"exchange {quote(exchanges[i])} differs from the file's {file_exchange!r}",
-    )
+    exchange_col = table.column("exchange").cast(pa.string())
+    counts = pc.value_counts(exchange_col)
+    if len(counts):
+        top = int(np.argmax(counts.field("counts").to_numpy()))
+        file_exchange = str(counts.field("values")[top].as_py())
+    else:
+        file_exchange = ""
+    ok = pc.equal(exchange_col, file_exchange).to_numpy(zero_copy_only=False)
+    if not ok.all():
+        texts = exchange_col.to_pylist()
+        for i in np.flatnonzero(~ok):
+            rejects.add(
+                int(lines[i]),
+                f"exchange {quote(texts[i])} differs from the file's {file_exchange!r}",
+            )
 
-    side_text = table.column("side").to_numpy(zero_copy_only=False)
-    side = np.where(side_text == "buy", 1, np.where(side_text == "sell", -1, 0)).astype(np.int8)
+    side_col = table.column("side").cast(pa.string())
+    buy = pc.equal(side_col, "buy").to_numpy(zero_copy_only=False)
+    sell = pc.equal(side_col, "sell").to_numpy(zero_copy_only=False)
+    side = np.where(buy, 1, np.where(sell, -1, 0)).astype(np.int8)
     unknown = ok & (side == 0)
-    rejects.add_mask(
-        unknown, lines,
-        lambda i: f"side {quote(side_text[i])} is not buy or sell (aggressor unknown)",
-    )
+    if unknown.any():
+        texts = side_col.to_pylist()
+        for i in np.flatnonzero(unknown):
+            rejects.add(int(lines[i]), f"side {quote(texts[i])} is not buy or sell "
+                        "(aggressor unknown)")
     ok &= ~unknown
 
     keep = np.flatnonzero(ok)
-    ids = parse_ids(table.column("id").take(keep))
+    ids = parse_ids(table.column("id").take(pa.array(keep, pa.int64())))
     default_exchange, default_market = venue_of(file_exchange or "unknown")
     return assemble(
         src_path=src.path,
         fmt=FORMAT,
         exchange=exchange or default_exchange,
         market=market or default_market,
-        symbol=np.asarray(
-            pc.utf8_trim_whitespace(table.column("symbol")).to_numpy(zero_copy_only=False),
-            dtype=object,
-        )[keep],
-        ts_ns=to_ns(table.column("timestamp").to_numpy()[keep], "us"),
-        price=table.column("price").to_numpy()[keep],
-        size=table.column("amount").to_numpy()[keep],
+        symbol=table.column("symbol").take(pa.array(keep, pa.int64())),
+        ts_ns=to_ns(np.asarray(table.column("timestamp").to_numpy())[keep], "us"),
+        price=np.asarray(table.column("price").to_numpy())[keep],
+        size=np.asarray(table.column("amount").to_numpy())[keep],
         side=side[keep],
         trade_id=ids,
         lines=lines[keep],
