@@ -158,3 +158,30 @@ def test_a_stray_temporary_file_is_ignored(tmp_path: Path) -> None:
     (folder / "part-1-2-000.parquet.tmp").write_bytes(b"half a file")
     assert len(store.read_ticks("x", "spot", "A")) == 5
     assert store.info()[0].rows == 5
+
+
+def test_overlapping_parts_are_merged_in_time_order(tmp_path: Path) -> None:
+    store = MarketStore(tmp_path)
+    store.append("x", "spot", "A", synthetic(T0 + 10 * S, 5, S, inst="A", first_id=10))
+    store.flush()
+    store.append("x", "spot", "A", synthetic(T0, 20, S, inst="A", first_id=0))  # a backfill
+    store.flush()
+    got = store.read_ticks("x", "spot", "A")
+    assert np.all(np.diff(got.ts_ns) >= 0) and len(got) == 25
+    assert got.trade_id[:12].tolist() == [*range(10), 10, 10]
+
+
+def test_many_small_flushes_are_merged_and_compact_merges_the_rest(tmp_path: Path) -> None:
+    store = MarketStore(tmp_path, max_parts=3)
+    src = synthetic(T0, 100, S)
+    for lo in range(0, 100, 10):  # ten flushes
+        store.append("binance", "usdm", "ETHUSDT", src.slice(lo, lo + 10))
+        store.flush()
+    folder = next(tmp_path.rglob("date=*"))
+    assert len(list(folder.glob("*.parquet"))) <= 4
+    assert same(store.read_ticks("binance", "usdm", "ETHUSDT"), src)
+    store.compact("binance", "usdm", "ETHUSDT")
+    assert [p.name for p in folder.glob("*.parquet")] == [f"part-{T0}-{T0 + 99 * S}-000.parquet"]
+    assert same(store.read_ticks("binance", "usdm", "ETHUSDT"), src)
+    with pytest.raises(ValueError, match="max_parts"):
+        MarketStore(tmp_path, max_parts=0)

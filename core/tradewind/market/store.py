@@ -88,14 +88,29 @@ class MarketStore:
     """Tick storage under ``root``: buffered appends, parquet part files, DuckDB reads.
 
     :param ticks_keep_ns: the default window of :meth:`apply_retention`.
+    :param max_parts: when a flush leaves more part files than this in one (symbol, date)
+        folder, the newest ``max_parts`` are merged into one (frequent live flushes would
+        otherwise leave many small files, and every file costs a read). ``None`` never merges.
     """
 
-    def __init__(self, root: Path | str, *, ticks_keep_ns: int = DEFAULT_TICKS_KEEP_NS) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        ticks_keep_ns: int = DEFAULT_TICKS_KEEP_NS,
+        max_parts: int | None = 8,
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.ticks_keep_ns = int(ticks_keep_ns)
+        if max_parts is not None and max_parts < 1:
+            raise ValueError(f"MarketStore max_parts must be >= 1 or None, got {max_parts}")
+        self.max_parts = max_parts
         self._buffers: dict[tuple[str, str, str], list[TickBatch]] = defaultdict(list)
         self._con = duckdb.connect()
+        # Point reads touch a few small files: one thread avoids scheduling overhead and scans
+        # the files in the order given (DuckDB preserves insertion order without ORDER BY).
+        self._read_con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, exchange: str, market: str, symbol: str, batch: TickBatch) -> None:
@@ -132,10 +147,45 @@ class MarketStore:
             cuts = np.flatnonzero(day[1:] != day[:-1]) + 1
             bounds = [0, *cuts.tolist(), len(ts)]
             for lo, hi in itertools.pairwise(bounds):
-                self._write_part(key, batch.slice(lo, hi))
+                path = self._write_part(key, batch.slice(lo, hi))
+                if self.max_parts is not None:
+                    parts = sorted(
+                        self._parts_in_day(path.parent), key=lambda p: (p.first_ts, p.path.name)
+                    )
+                    if len(parts) > self.max_parts:
+                        # Only the newest small files: earlier merges are not rewritten.
+                        self._merge_parts(key, parts[-self.max_parts :])
             written += len(batch)
             del self._buffers[key]
         return written
+
+    def compact(self, exchange: str, market: str, symbol: str) -> int:
+        """Merge each date folder of a symbol into one part file. Returns files removed."""
+        removed = 0
+        for day in _subdirs(self._symbol_dir(exchange, market, symbol), "date"):
+            parts = list(self._parts_in_day(day))
+            if len(parts) > 1:
+                self._merge_parts((exchange, market, symbol), parts)
+                removed += len(parts) - 1
+        return removed
+
+    def _merge_parts(self, key: tuple[str, str, str], parts: list[_Part]) -> Path:
+        """Replace ``parts`` (one date folder) by one file holding their ticks in stream order.
+
+        The merged file is in place before the old ones are deleted: a crash in between leaves
+        the ticks twice (same trade ids), never loses them.
+        """
+        parts = sorted(parts, key=lambda p: (p.first_ts, p.path.name))
+        table = pa.concat_tables([pq.read_table(p.path, schema=_SCHEMA) for p in parts])
+        ts = table.column("ts_ns").to_numpy()
+        if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
+            table = table.take(pa.array(np.argsort(ts, kind="stable")))
+        cols = {name: table.column(name).to_numpy() for name in _SCHEMA.names}
+        batch = TickBatch(instrument=key[2], **cols)
+        path = self._write_part(key, batch)
+        for p in parts:
+            p.path.unlink()
+        return path
 
     def _write_part(self, key: tuple[str, str, str], batch: TickBatch) -> Path:
         folder = self._symbol_dir(*key) / f"date={_date_of(batch.first_ts)}"
@@ -188,13 +238,17 @@ class MarketStore:
             where.append("ts_ns < ?")
             params.append(int(end_ns))
         cond = f"WHERE {' AND '.join(where)}" if where else ""
-        # File names sort by first timestamp, so (ts, file, row) is the order of arrival.
-        cols = self._con.execute(
-            "SELECT ts_ns, price, size, side, trade_id "
-            "FROM read_parquet(?, filename = true, file_row_number = true) "
-            f"{cond} ORDER BY ts_ns, filename, file_row_number",
-            params,
-        ).fetchnumpy()
+        if all(a.last_ts <= b.first_ts for a, b in itertools.pairwise(parts)):
+            # Parts are sorted and do not overlap: reading them in order is stream order.
+            sql = f"SELECT ts_ns, price, size, side, trade_id FROM read_parquet(?) {cond}"
+        else:
+            # File names sort by first timestamp, so (ts, file, row) is the order of arrival.
+            sql = (
+                "SELECT ts_ns, price, size, side, trade_id "
+                "FROM read_parquet(?, filename = true, file_row_number = true) "
+                f"{cond} ORDER BY ts_ns, filename, file_row_number"
+            )
+        cols = self._read_con.execute(sql, params).fetchnumpy()
         return TickBatch.from_arrays(
             symbol, cols["ts_ns"], cols["price"], cols["size"], cols["side"], cols["trade_id"]
         )
@@ -278,8 +332,9 @@ class MarketStore:
         return removed
 
     def close(self) -> None:
-        """Close the DuckDB connection (buffered ticks are not flushed)."""
+        """Close the DuckDB connections (buffered ticks are not flushed)."""
         self._con.close()
+        self._read_con.close()
 
     def __enter__(self) -> MarketStore:
         return self
