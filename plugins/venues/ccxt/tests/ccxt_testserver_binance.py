@@ -1,0 +1,279 @@
+"""Binance USDⓈ-M futures REST (``/fapi``), as much as ccxt's binanceusdm uses, verified for real.
+
+Every signed request (``X-MBX-APIKEY`` header, ``timestamp`` and ``signature`` parameters) is
+checked: the key must be the test key and the signature the HMAC-SHA256 of the total
+parameters (query string followed by body, without the signature) under the test secret.
+Failures answer with Binance's own error JSON (``-2015``, ``-1022``). Response shapes are the
+recorded payloads in ``resources/http`` (see SOURCES.md), with the order's fields filled in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+from ccxt_testserver_base import ThreadedServer, template
+
+
+def _split_signature(text: str) -> tuple[str, str | None]:
+    """``text`` without its ``signature=`` parameter, and that signature."""
+    kept, sig = [], None
+    for part in text.split("&") if text else []:
+        if part.startswith("signature="):
+            sig = part[len("signature=") :]
+        else:
+            kept.append(part)
+    return "&".join(kept), sig
+
+
+class BinanceFuturesServer(ThreadedServer):
+    """A one-account Binance USDⓈ-M exchange with resting orders filled on demand."""
+
+    def __init__(self, api_key: str, secret: str) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.secret = secret
+        self.orders: dict[str, dict[str, Any]] = {}  # by clientOrderId
+        self.trades: list[dict[str, Any]] = []
+        self.creates = 0
+        self.bad_signatures = 0
+        self.delay_next_create_s = 0.0
+        self.available = Decimal(template("binance_futures_balance.json")[0]["availableBalance"])
+        self._next_id = 1000
+
+    # -- auth -----------------------------------------------------------------------------
+    async def _params(self, request: web.Request, signed: bool) -> dict[str, str] | web.Response:
+        body = await request.text()
+        params = dict(request.query)
+        if body:
+            from urllib.parse import parse_qsl
+
+            params.update(dict(parse_qsl(body)))
+        if not signed:
+            return params
+        if request.headers.get("X-MBX-APIKEY") != self.api_key:
+            return web.json_response(
+                {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+                status=401,
+            )
+        query, sig_q = _split_signature(request.query_string)
+        body_wo, sig_b = _split_signature(body)
+        signature = sig_q or sig_b
+        expected = hmac.new(
+            self.secret.encode(), (query + body_wo).encode(), hashlib.sha256
+        ).hexdigest()
+        if signature is None or not hmac.compare_digest(signature, expected):
+            with self.lock:
+                self.bad_signatures += 1
+            return web.json_response(
+                {"code": -1022, "msg": "Signature for this request is not valid."}, status=400
+            )
+        if "timestamp" not in params:
+            return web.json_response(
+                {"code": -1102, "msg": "Mandatory parameter 'timestamp' was not sent."},
+                status=400,
+            )
+        return params
+
+    # -- routes ---------------------------------------------------------------------------
+    def routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/fapi/v1/exchangeInfo", self.exchange_info)
+        r.add_get("/fapi/v1/time", self.server_time)
+        r.add_get("/fapi/v1/premiumIndex", self.premium_index)
+        r.add_post("/fapi/v1/order", self.create_order)
+        r.add_get("/fapi/v1/order", self.query_order)
+        r.add_delete("/fapi/v1/order", self.cancel_order)
+        r.add_get("/fapi/v1/openOrders", self.open_orders)
+        r.add_get("/fapi/v1/userTrades", self.user_trades)
+        r.add_get("/fapi/v2/balance", self.balance)
+        r.add_get("/fapi/v2/account", self.account)
+        r.add_get("/fapi/v3/account", self.account)
+        r.add_get("/fapi/v2/positionRisk", self.position_risk)
+        r.add_get("/fapi/v3/positionRisk", self.position_risk)
+        r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
+
+    async def exchange_info(self, request: web.Request) -> web.Response:
+        return web.json_response(template("binance_futures_exchange_info.json"))
+
+    async def server_time(self, request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": int(time.time() * 1000)})
+
+    async def premium_index(self, request: web.Request) -> web.Response:
+        body = template("binance_futures_premium_index.json")
+        body["symbol"] = request.query.get("symbol", body["symbol"])
+        return web.json_response(body)
+
+    async def balance(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        return web.json_response(template("binance_futures_balance.json"))
+
+    async def account(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        return web.json_response(template("binance_futures_account_v2.json"))
+
+    async def position_risk(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        return web.json_response(template("binance_futures_position_risk.json"))
+
+    async def leverage_bracket(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        return web.json_response(template("binance_futures_leverage_bracket.json"))
+
+    async def create_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        with self.lock:
+            self.creates += 1
+            cid = params.get("newClientOrderId") or f"srv-{self._next_id}"
+            if cid in self.orders and self.orders[cid]["status"] in ("NEW", "PARTIALLY_FILLED"):
+                return web.json_response(
+                    {"code": -4116, "msg": "ClientOrderId is duplicated."}, status=400
+                )
+            qty = Decimal(params["quantity"])
+            price = Decimal(params.get("price") or "50000")
+            if qty * price > self.available:
+                return web.json_response(
+                    {"code": -2019, "msg": "Margin is insufficient."}, status=400
+                )
+            self._next_id += 1
+            now = int(time.time() * 1000)
+            order = template("binance_futures_order.json")
+            order.update(
+                orderId=self._next_id,
+                symbol=params["symbol"],
+                status="NEW",
+                clientOrderId=cid,
+                price=params.get("price", "0"),
+                avgPrice="0.00",
+                origQty=params["quantity"],
+                executedQty="0",
+                cumQuote="0",
+                timeInForce=params.get("timeInForce", "GTC"),
+                type=params["type"],
+                origType=params["type"],
+                reduceOnly=params.get("reduceOnly") == "true",
+                side=params["side"],
+                time=now,
+                updateTime=now,
+            )
+            self.orders[cid] = order
+            delay, self.delay_next_create_s = self.delay_next_create_s, 0.0
+            answer = dict(order)
+        if delay:
+            # Accepted, then the answer is late: the client's timeout fires first.
+            await asyncio.sleep(delay)
+        return web.json_response(answer)
+
+    def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
+        cid = params.get("origClientOrderId")
+        if cid is not None:
+            return self.orders.get(cid)
+        oid = params.get("orderId")
+        for order in self.orders.values():
+            if str(order["orderId"]) == oid:
+                return order
+        return None
+
+    async def query_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        with self.lock:
+            order = self._find(params)
+            if order is None:
+                return web.json_response(
+                    {"code": -2013, "msg": "Order does not exist."}, status=400
+                )
+            return web.json_response(dict(order))
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        with self.lock:
+            order = self._find(params)
+            if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
+                return web.json_response({"code": -2011, "msg": "Unknown order sent."}, status=400)
+            order["status"] = "CANCELED"
+            order["updateTime"] = int(time.time() * 1000)
+            return web.json_response(dict(order))
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        with self.lock:
+            found = [
+                dict(o)
+                for o in self.orders.values()
+                if o["status"] in ("NEW", "PARTIALLY_FILLED")
+                and params.get("symbol") in (None, o["symbol"])
+            ]
+        return web.json_response(found)
+
+    async def user_trades(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        with self.lock:
+            found = [
+                dict(t)
+                for t in self.trades
+                if t["symbol"] == params.get("symbol")
+                and params.get("orderId") in (None, str(t["orderId"]))
+            ]
+        return web.json_response(found)
+
+    # -- test controls --------------------------------------------------------------------
+    def fill(self, client_order_id: str, price: str, qty: str | None = None) -> dict[str, Any]:
+        """Execute (part of) a resting order as maker at ``price``; returns the trade."""
+        with self.lock:
+            order = self.orders[client_order_id]
+            done = Decimal(order["executedQty"])
+            q = Decimal(qty) if qty is not None else Decimal(order["origQty"]) - done
+            p = Decimal(price)
+            total = done + q
+            avg = (Decimal(order["avgPrice"]) * done + p * q) / total
+            order["executedQty"] = str(total)
+            order["avgPrice"] = str(avg)
+            order["cumQuote"] = str(Decimal(order["cumQuote"]) + p * q)
+            order["status"] = "FILLED" if total >= Decimal(order["origQty"]) else "PARTIALLY_FILLED"
+            order["updateTime"] = int(time.time() * 1000)
+            trade = template("binance_futures_user_trades.json")[0]
+            self._next_id += 1
+            trade.update(
+                symbol=order["symbol"],
+                id=self._next_id,
+                orderId=order["orderId"],
+                side=order["side"],
+                price=str(p),
+                qty=str(q),
+                quoteQty=str(p * q),
+                commission=str(p * q * Decimal("0.0002")),
+                commissionAsset="USDT",
+                time=order["updateTime"],
+                buyer=order["side"] == "BUY",
+                maker=True,
+            )
+            self.trades.append(trade)
+            return dict(trade)
+
+    def create_count(self) -> int:
+        """Order creates the server has seen."""
+        with self.lock:
+            return self.creates
