@@ -12,30 +12,38 @@ import math
 from pathlib import Path
 
 import numpy as np
-
 from tradewind.market import synth
 from tradewind.market.importers import load
 from tradewind.model.ticks import TickBatch
 
-SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / (
-    "tardis_binance-futures_BTCUSDT_trades.csv"
+SAMPLE = (
+    Path(__file__).resolve().parents[1]
+    / "tests"
+    / "data"
+    / ("tardis_binance-futures_BTCUSDT_trades.csv")
 )
 SEED = 20200222
 
 
-def ticks(n: int, *, speedup: float = 1.0, seed: int = SEED, instrument: str = "BTCUSDT",
-          start_ns: int | None = None) -> TickBatch:
+def ticks(
+    n: int,
+    *,
+    speedup: float = 1.0,
+    seed: int = SEED,
+    instrument: str = "BTCUSDT",
+    start_ns: int | None = None,
+) -> TickBatch:
     """Exactly ``n`` calibrated synthetic ticks, deterministic for a given seed."""
     sample = next(iter(load(SAMPLE).batches.values()))
     params = synth.calibrate(sample)
     per_hour = len(sample) / ((sample.last_ts - sample.first_ts) / synth.NS_PER_HOUR)
     hours = 1.1 * n / per_hour + 1.0
-    out = synth.generate(params, hours=hours, seed=seed, instrument=instrument,
-                         start_ns=start_ns)
+    out = synth.generate(params, hours=hours, seed=seed, instrument=instrument, start_ns=start_ns)
     while len(out) < n:  # very unlikely with 10 % headroom; keep exactly n regardless
         hours *= 1.5
-        out = synth.generate(params, hours=hours, seed=seed, instrument=instrument,
-                             start_ns=start_ns)
+        out = synth.generate(
+            params, hours=hours, seed=seed, instrument=instrument, start_ns=start_ns
+        )
     out = out.slice(0, n)
     if speedup != 1.0:
         t0 = out.first_ts

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import _synth
 import numpy as np
-
 from tradewind.market.store import MarketStore
 
 M = 60_000_000_000
@@ -43,10 +42,14 @@ def run(symbols: int, minutes: int, flush_every: int) -> None:
             rows += store.flush()
         write = time.perf_counter() - start
         files = sum(1 for _ in Path(tmp).rglob("*.parquet"))
-        print(f"\n{symbols} symbols x {minutes} min, flush every {flush_every} min: "
-              f"{rows:,} rows in {files:,} part files")
-        print(f"  write (append + flush, parquet zstd)  {rows / write / 1e6:6.2f} M rows/s"
-              f"  ({write:.1f} s)")
+        print(
+            f"\n{symbols} symbols x {minutes} min, flush every {flush_every} min: "
+            f"{rows:,} rows in {files:,} part files"
+        )
+        print(
+            f"  write (append + flush, parquet zstd)  {rows / write / 1e6:6.2f} M rows/s"
+            f"  ({write:.1f} s)"
+        )
         rng = random.Random(7)
         store.last("binance", "usdm", names[0], 15 * M)  # warm-up: connection, parquet reader
         times = []
@@ -57,8 +60,10 @@ def run(symbols: int, minutes: int, flush_every: int) -> None:
             got = len(store.last("binance", "usdm", name, 15 * M))
             times.append((time.perf_counter() - t) * 1e3)
         times.sort()
-        print(f"  last 15 min of one symbol ({got:,} rows): p50 {statistics.median(times):.2f} ms,"
-              f" p99 {times[int(0.99 * len(times)) - 1]:.2f} ms, max {times[-1]:.2f} ms")
+        print(
+            f"  last 15 min of one symbol ({got:,} rows): p50 {statistics.median(times):.2f} ms,"
+            f" p99 {times[int(0.99 * len(times)) - 1]:.2f} ms, max {times[-1]:.2f} ms"
+        )
         t = time.perf_counter()
         info = store.info()
         print(f"  info() over {len(info)} symbols: {time.perf_counter() - t:.2f} s")
