@@ -330,25 +330,42 @@ class Engine:
             i = j
 
     async def _on_ticks(self, st: _InstrumentState, piece: TickBatch) -> None:
+        """Trades between two decision points: fills, exits, candles, tick analyzers.
+
+        The piece is consumed in steps that end at the next trade where something can change
+        a position — a fill (the simulated venue says when one can next happen) or an exit
+        trigger — so exit monitors see every trade after a position opens exactly once, and
+        a close order only meets trades printed after its decision. The result is the same
+        as feeding the tape one trade at a time.
+        """
         key = st.instrument.key
         venue = st.exec_venue
         simulated = "simulated" in venue.capabilities
-        pos = self.portfolio.position(key)
-        decision: ExitDecision | None = None
-        if not pos.is_flat and self.exits:
-            for mon in self.exits:
-                d = mon.on_ticks(pos, piece, self.portfolio)
-                if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
-                    decision = d
-        if decision is not None:
-            cut = int(piece.ts_ns.searchsorted(decision.ts_ns, side="right"))
-            head, tail = piece.slice(0, cut), piece.slice(cut, len(piece))
+        rest = piece
+        while len(rest):
+            end = len(rest)
+            if simulated:
+                fill_ts = venue.next_fill_ts(rest)
+                if fill_ts is not None:
+                    end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
+            pos = self.portfolio.position(key)
+            decision: ExitDecision | None = None
+            if not pos.is_flat and self.exits:
+                window = rest if end == len(rest) else rest.slice(0, end)
+                for mon in self.exits:
+                    d = mon.on_ticks(pos, window, self.portfolio)
+                    if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
+                        decision = d
+                if decision is not None:
+                    end = min(end, int(rest.ts_ns.searchsorted(decision.ts_ns, side="right")))
+            head = rest if end == len(rest) else rest.slice(0, end)
             self._advance(head, simulated, venue)
-            await self._close_position(st, decision)
-            if len(tail):
-                self._advance(tail, simulated, venue)
-        else:
-            self._advance(piece, simulated, venue)
+            if decision is not None:
+                await self._close_position(st, decision)
+            if not pos.is_flat and self.portfolio.position(key).is_flat:
+                for mon in self.exits:
+                    mon.forget(key)
+            rest = rest.slice(end, len(rest))
         st.aggregator.update(piece)
         for a in st.tick_analyzers:
             a.on_ticks(piece)

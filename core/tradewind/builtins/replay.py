@@ -143,6 +143,9 @@ class ReplayVenue:
             if heap:
                 # Never run past the next instrument's first pending trade: keeps time order.
                 stop = min(stop, max(start + 1, int(src.ts_ns.searchsorted(heap[0][0], "right"))))
+            if stop < len(src):
+                # Never split the trades of one timestamp between two batches.
+                stop = int(src.ts_ns.searchsorted(src.ts_ns[stop - 1], "right"))
             piece = src.slice(start, stop)
             out = TickBatch(
                 instrument=key,

@@ -162,6 +162,46 @@ class SimulatedVenue:
         """Engine time; orders sent now arrive at ``ts_ns + latency``."""
         self._now = max(self._now, ts_ns)
 
+    def restore(
+        self,
+        positions: Sequence[Position],
+        open_orders: Sequence[tuple[Order, OrderReport]],
+        cash: Decimal,
+        *,
+        id_floor: int = 0,
+    ) -> None:
+        """Reload a paper account's state (from the journal) before trading resumes.
+
+        Replaces positions, cash and resting orders. Each open order keeps its client order id,
+        filled quantity and venue order id; it is eligible for the first trade fed after the
+        restore. A restored limit order rests (it fills as maker when the tape trades through
+        it), a partly filled stop counts as triggered. ``id_floor``: venue order and trade ids
+        continue above it, so no id issued before the restart is issued again.
+        """
+        self._positions = {p.instrument: p for p in positions}
+        self._cash = Decimal(cash)
+        self._orders.clear()
+        self._open.clear()
+        self._seq = max(self._seq, id_floor)
+        self._fills = max(self._fills, id_floor)
+        for order, report in open_orders:
+            if report.status.is_terminal:
+                continue
+            self._seq += 1
+            filled = report.filled_quantity
+            so = _SimOrder(
+                order=order,
+                arrival_ns=0,
+                status=OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.ACCEPTED,
+                filled=filled,
+                triggered=filled > 0,
+                resting=order.type is OrderType.LIMIT
+                or (order.type is OrderType.STOP_LIMIT and filled > 0),
+                venue_order_id=report.venue_order_id or f"{self.instance}-{self._seq}",
+            )
+            self._orders[order.client_order_id] = so
+            self._open.setdefault(order.instrument, []).append(so)
+
     # -- execution ------------------------------------------------------------------------
     def _report(self, so: _SimOrder, reason: str = "") -> OrderReport:
         return OrderReport(
@@ -280,43 +320,76 @@ class SimulatedVenue:
             self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
         self._last[batch.instrument] = batch.last_price
 
+    def next_fill_ts(self, batch: TickBatch) -> int | None:
+        """The earliest trade time in ``batch`` at which an open order could fill, or None.
+
+        Conservative (never later than the true first fill): the engine feeds the tape up to
+        this time, then re-checks exits, so a position opened by a fill is watched from the
+        very next trade, exactly as if the tape were fed one trade at a time.
+        """
+        orders = self._open.get(batch.instrument)
+        if not orders or len(batch) == 0:
+            return None
+        best: int | None = None
+        for so in orders:
+            start = int(np.searchsorted(batch.ts_ns, so.arrival_ns, side="left"))
+            if start >= len(batch):
+                continue
+            t = int(batch.ts_ns[start])
+            if so.resting or (
+                so.order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered
+            ):
+                hit = self._resting_hits(so, batch.price[start:])
+                idx = np.flatnonzero(hit)
+                if len(idx) == 0:
+                    continue
+                t = int(batch.ts_ns[start + int(idx[0])])
+            if best is None or t < best:
+                best = t
+        return best
+
+    def _resting_hits(self, so: _SimOrder, prices: np.ndarray) -> np.ndarray:
+        order = so.order
+        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered:
+            sp = float(order.stop_price)  # type: ignore[arg-type]
+            return prices >= sp if order.side is Side.BUY else prices <= sp
+        limit = float(order.price)  # type: ignore[arg-type]
+        if self.config.queue == "through":
+            return prices < limit if order.side is Side.BUY else prices > limit
+        return prices <= limit if order.side is Side.BUY else prices >= limit
+
     def _match(self, so: _SimOrder, batch: TickBatch) -> None:
+        """Match one order against the trades of ``batch`` that printed after its arrival.
+
+        Split-invariant: feeding a tape in any batches (never splitting trades of one
+        timestamp) gives the same fills. Market orders walk the prints until filled; a
+        limit order's first contact is the group of prints at the first timestamp after
+        arrival; after that it rests.
+        """
         order = so.order
         start = int(np.searchsorted(batch.ts_ns, so.arrival_ns, side="left"))
         stop = len(batch)
         if so.cancel_at_ns is not None:
             stop = int(np.searchsorted(batch.ts_ns, so.cancel_at_ns, side="left"))
-        if start >= stop:
-            if so.cancel_at_ns is not None and so.cancel_at_ns <= batch.last_ts:
-                self._finish(so, OrderStatus.CANCELLED)
-            return
-        prices = batch.price[start:stop]
-        sizes = batch.size[start:stop]
-        ts = batch.ts_ns[start:stop]
-        i0 = 0
-        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered:
-            sp = float(order.stop_price)  # type: ignore[arg-type]
-            hit = prices >= sp if order.side is Side.BUY else prices <= sp
-            idx = np.flatnonzero(hit)
-            if len(idx) == 0:
-                self._expire_cancel(so, batch)
-                return
-            so.triggered = True
-            i0 = int(idx[0])
-        limit = order.price if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
-        if limit is None:
-            self._take(so, prices[i0:], sizes[i0:], ts[i0:], None, batch)
-        elif not so.resting:
-            first = float(prices[i0])
-            if self._crosses(order.side, limit, first):
-                self._take(so, prices[i0:], sizes[i0:], ts[i0:], float(limit), batch)
-            elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-                self._finish(so, OrderStatus.EXPIRED)
+        if start < stop:
+            prices = batch.price[start:stop]
+            sizes = batch.size[start:stop]
+            ts = batch.ts_ns[start:stop]
+            i0 = 0
+            if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered:
+                idx = np.flatnonzero(self._resting_hits(so, prices))
+                if len(idx) == 0:
+                    self._expire_cancel(so, batch)
+                    return
+                so.triggered = True
+                i0 = int(idx[0])
+            if order.type in (OrderType.MARKET, OrderType.STOP):
+                self._sweep(so, prices[i0:], sizes[i0:], ts[i0:])
             else:
-                so.resting = True
-                self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
-        else:
-            self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
+                if not so.resting:
+                    i0 = self._first_contact(so, prices, sizes, ts, i0)
+                if so.resting and not so.status.is_terminal and i0 < len(prices):
+                    self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
         if not so.status.is_terminal:
             self._expire_cancel(so, batch)
 
@@ -328,60 +401,65 @@ class SimulatedVenue:
     def _crosses(side: Side, limit: Decimal, price: float) -> bool:
         return price <= float(limit) if side is Side.BUY else price >= float(limit)
 
-    def _take(
-        self,
-        so: _SimOrder,
-        prices: np.ndarray,
-        sizes: np.ndarray,
-        ts: np.ndarray,
-        limit: float | None,
-        batch: TickBatch,
-    ) -> None:
-        order = so.order
-        inst = self._instruments[order.instrument]
-        if limit is not None:
-            ok = prices <= limit if order.side is Side.BUY else prices >= limit
-            # Taking stops at the first print beyond the limit; the rest rests (GTC).
-            bad = np.flatnonzero(~ok)
-            n = int(bad[0]) if len(bad) else len(prices)
-        else:
-            n = len(prices)
-        avail = sizes[:n] * self.config.participation
-        if (
-            order.time_in_force is TimeInForce.FOK
-            and Decimal(repr(float(avail.sum()))) < so.remaining
-        ):
-            self._finish(so, OrderStatus.EXPIRED)
-            return
-        cum = np.cumsum(avail)
+    def _sweep(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
+        """Take liquidity print by print (at most ``participation`` of each) until filled."""
+        inst = self._instruments[so.order.instrument]
+        avail = sizes * self.config.participation
         need = float(so.remaining)
-        last = int(np.searchsorted(cum, need, side="left"))
-        for j in range(min(last + 1, n)):
+        last = int(np.searchsorted(np.cumsum(avail), need, side="left"))
+        for j in range(min(last + 1, len(prices))):
             qty = inst.round_size(min(float(avail[j]), float(so.remaining)))
             if qty <= 0:
                 continue
             self._book_fill(so, qty, _dec(prices[j]), int(ts[j]), inst.taker_fee, "taker")
             if so.remaining <= 0:
-                break
-        if so.remaining <= 0:
-            self._finish(so, OrderStatus.FILLED)
-        elif order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) or limit is None:
-            # Market and IOC remainders do not rest.
-            self._finish(so, OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED)
-        else:
-            so.resting = True
-            if n < len(prices):
-                self._rest(so, prices[n:], sizes[n:], ts[n:])
+                self._finish(so, OrderStatus.FILLED)
+                return
 
-    def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
+    def _first_contact(
+        self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray, i0: int
+    ) -> int:
+        """A limit order meets the tape: the prints of the first timestamp after arrival.
+
+        Marketable prints of that instant fill it as taker; then GTC rests, IOC cancels its
+        rest, FOK expires unless that instant could fill it all, post-only that would take
+        is rejected. Returns the index after the first instant.
+        """
         order = so.order
         inst = self._instruments[order.instrument]
         limit = float(order.price)  # type: ignore[arg-type]
-        if self.config.queue == "through":
-            hit = prices < limit if order.side is Side.BUY else prices > limit
+        i1 = int(np.searchsorted(ts, ts[i0], side="right"))
+        p, sz = prices[i0:i1], sizes[i0:i1]
+        ok = p <= limit if order.side is Side.BUY else p >= limit
+        avail = np.where(ok, sz * self.config.participation, 0.0)
+        if ok.any() and order.time_in_force is TimeInForce.POST_ONLY:
+            self._finish(so, OrderStatus.REJECTED, "post-only order would take liquidity")
+            return i1
+        if (
+            order.time_in_force is TimeInForce.FOK
+            and inst.round_size(float(avail.sum())) < so.remaining
+        ):
+            self._finish(so, OrderStatus.EXPIRED)
+            return i1
+        for j in np.flatnonzero(ok):
+            qty = inst.round_size(min(float(avail[j]), float(so.remaining)))
+            if qty <= 0:
+                continue
+            self._book_fill(so, qty, _dec(p[j]), int(ts[i0 + j]), inst.taker_fee, "taker")
+            if so.remaining <= 0:
+                self._finish(so, OrderStatus.FILLED)
+                return i1
+        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            self._finish(so, OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED)
         else:
-            hit = prices <= limit if order.side is Side.BUY else prices >= limit
-        for j in np.flatnonzero(hit):
+            so.resting = True
+        return i1
+
+    def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
+        """A resting limit fills at its price, as maker, on prints through (or at) it."""
+        order = so.order
+        inst = self._instruments[order.instrument]
+        for j in np.flatnonzero(self._resting_hits(so, prices)):
             qty = inst.round_size(
                 min(float(sizes[j]) * self.config.participation, float(so.remaining))
             )
@@ -420,9 +498,9 @@ class SimulatedVenue:
             if so.status is OrderStatus.PARTIALLY_FILLED:
                 self._sink.on_report(attrs.evolve(self._report(so), ts_ns=ts))
 
-    def _finish(self, so: _SimOrder, status: OrderStatus) -> None:
+    def _finish(self, so: _SimOrder, status: OrderStatus, reason: str = "") -> None:
         so.status = status
-        self._emit(self._report(so))
+        self._emit(self._report(so, reason))
 
     def _reduces(self, order: Order) -> bool:
         pos = self._positions.get(order.instrument)
