@@ -81,6 +81,7 @@ class RunResult:
     equity_curve: Sequence[tuple[int, float]]
     closed_trades: Sequence[tuple[int, str, Decimal]]
     fills: Sequence[Any]
+    price_curve: Mapping[str, Sequence[tuple[int, float]]] = attrs.Factory(dict)
 
 
 class Engine:
@@ -178,6 +179,8 @@ class Engine:
         self.journal: Journal | None = None
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
+        #: Strategy-timeframe closes per instrument, for the report's price chart.
+        self.price_curve: dict[str, list[tuple[int, float]]] = {}
         self.signals = 0
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
@@ -256,6 +259,7 @@ class Engine:
             equity_curve=self.equity_curve,
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
+            price_curve=self.price_curve,
         )
 
     def expected_ticks(self) -> int | None:
@@ -405,6 +409,7 @@ class Engine:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
                 self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                self.price_curve.setdefault(key, []).append((t_close, c.close))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
 
