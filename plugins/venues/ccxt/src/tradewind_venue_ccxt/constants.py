@@ -62,6 +62,13 @@ CLIENT_ID_LOOKUP_PARAM: Mapping[str, str] = {
 }
 DEFAULT_CLIENT_ID_PARAM = "clientOrderId"
 
+#: Exchanges whose ccxt ``fetch_order`` cannot address an order by client id alone (ccxt's
+#: bybit sends ``orderId=None``): the order is looked up through these list calls, in order,
+#: with the client-id parameter, and matched on ``clientOrderId``.
+LOOKUP_BY_LIST: Mapping[str, tuple[str, ...]] = {
+    "bybit": ("fetch_open_orders", "fetch_closed_orders"),
+}
+
 #: Extra parameters of a fetch-order call, per exchange. Bybit v5 answers ``/v5/order/realtime``
 #: for open and recent orders and wants the caller to acknowledge that limit.
 FETCH_ORDER_PARAMS: Mapping[str, Mapping[str, Any]] = {

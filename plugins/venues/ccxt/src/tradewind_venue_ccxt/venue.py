@@ -55,6 +55,7 @@ from .constants import (
     DEFAULT_CLIENT_ID_PARAM,
     EXCHANGE_OPTIONS,
     FETCH_ORDER_PARAMS,
+    LOOKUP_BY_LIST,
     MY_TRADES_ORDER_PARAM,
 )
 from .errors import RedactingLogger, Redactor, map_ccxt_error
@@ -532,12 +533,17 @@ class CcxtVenue:
         exchange = self._ex()
         params = {**FETCH_ORDER_PARAMS.get(self.config.exchange, {})}
         params.update(self._lookup_params(cid, trigger))
+        methods = LOOKUP_BY_LIST.get(self.config.exchange)
+        if methods:
+            return await self._scan(symbol, cid, methods, self._lookup_params(cid, trigger))
         try:
             raw = await exchange.fetch_order(None, symbol, params)
         except ccxt.OrderNotFound:
             return None
         except (ccxt.NotSupported, ccxt.ArgumentsRequired):
-            return await self._scan(symbol, cid)
+            return await self._scan(
+                symbol, cid, ("fetch_open_orders", "fetch_closed_orders", "fetch_canceled_orders")
+            )
         except ccxt.BaseError as exc:
             raise self._error(exc, f"fetch_order {cid}") from None
         if not raw or (raw.get("clientOrderId") not in (None, cid)):
@@ -546,16 +552,23 @@ class CcxtVenue:
             raw = {**raw, "clientOrderId": cid}
         return dict(raw)
 
-    async def _scan(self, symbol: str, cid: str) -> dict | None:
-        """Find ``cid`` among open and recent orders (exchanges that cannot fetch by it)."""
+    async def _scan(
+        self,
+        symbol: str,
+        cid: str,
+        methods: Sequence[str],
+        params: Mapping[str, Any] | None = None,
+    ) -> dict | None:
+        """Find ``cid`` among the orders the list ``methods`` return (exchanges whose
+        fetch_order cannot take a client order id)."""
         import ccxt
 
         exchange = self._ex()
-        for method in ("fetch_open_orders", "fetch_closed_orders", "fetch_canceled_orders"):
+        for method in methods:
             if not exchange.has.get(_camel(method)):
                 continue
             try:
-                orders = await getattr(exchange, method)(symbol)
+                orders = await getattr(exchange, method)(symbol, None, None, dict(params or {}))
             except ccxt.BaseError as exc:
                 raise self._error(exc, f"{method} (looking for {cid})") from None
             for raw in orders:
