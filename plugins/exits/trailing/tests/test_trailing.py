@@ -68,5 +68,22 @@ def test_forget_resets_the_best_price():
     assert ts.stop_price(KEY, long().side) is None
 
 
+def test_a_new_position_does_not_inherit_the_previous_best_price():
+    # The engine calls forget() when it sends the close; a batch before the close fills
+    # re-seeds the state, and the next long in the instrument must start from its own entry.
+    ts = TrailingStop(TrailingConfig())
+    first = Position(
+        instrument=KEY, quantity=Decimal("0.1"), avg_price=Decimal(50_000), opened_ts_ns=1
+    )
+    assert ts.on_ticks(first, batch([50_000, 51_000, 50_700], 1), None) is not None
+    ts.forget(KEY)
+    ts.on_ticks(first, batch([50_690], 10), None)
+    second = Position(
+        instrument=KEY, quantity=Decimal("0.1"), avg_price=Decimal(49_000), opened_ts_ns=100
+    )
+    assert ts.on_ticks(second, batch([49_000, 49_050], 100), None) is None
+    assert ts.stop_price(KEY, second.side) == 49_050 * 0.995
+
+
 class TestConformance(ExitConformance):
     plugin_class = TrailingStop

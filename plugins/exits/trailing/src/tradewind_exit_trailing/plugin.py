@@ -43,6 +43,10 @@ class TrailingStop:
     def __init__(self, config: TrailingConfig) -> None:
         self.pct = config.trail_pct
         self._best: dict[str, float] = {}
+        # The open time of the position each best price belongs to: a position that closed
+        # without forget() (its close filled after a later batch re-seeded the state) must not
+        # hand its best price to the next position in the instrument.
+        self._opened: dict[str, int] = {}
 
     def stop_price(self, instrument: str, side: Side) -> float | None:
         """The current stop level, or None when nothing is tracked."""
@@ -59,6 +63,9 @@ class TrailingStop:
             return None
         key = position.instrument
         long = position.quantity > 0
+        if self._opened.get(key) != position.opened_ts_ns:
+            self._opened[key] = position.opened_ts_ns
+            self._best.pop(key, None)
         best = self._best.get(key, float(position.avg_price))
         prices = batch.price
         if long:
@@ -89,6 +96,7 @@ class TrailingStop:
     def forget(self, instrument: str) -> None:
         """Drop the best price of a closed position."""
         self._best.pop(instrument, None)
+        self._opened.pop(instrument, None)
 
 
 @hookimpl

@@ -1,0 +1,121 @@
+"""Consecutive adverse price moves with a profit-based threshold (the seed's priority-2 exit).
+
+The seed (section 2.6.2) watches *price direction*, not trade sides: every 2 s it counts how
+many consecutive price changes went against the position within a 15 s window, and exits when
+the count reaches a threshold that shrinks as profit grows (below 0.3 %: 5, below 1 %: 3,
+below 2 %: 2, else 1). Its worked example: a long from 50,000 rises to 50,200, then prints
+50,195, 50,190, 50,185 at +12, +14, +16 s: three drops at +0.37 % (threshold 3) → exit at
+50,185.
+
+Here the samples are taken on trade time (:mod:`tradewind_exit_adverse.sampling`): every
+``interval_seconds`` from the position's open, the first trade of each interval is a sample,
+and the check runs at that trade. The exit is that trade: its time and price. Moves count only
+within ``window_seconds`` (15 s at 2 s: at most 7). The profit for the threshold is the sample
+price against the position's average entry price (:mod:`tradewind_exit_adverse.tiers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+from tradewind import hookimpl
+from tradewind.model import Candle, ExitDecision, Position, TickBatch
+from tradewind.protocols import RiskContext
+from tradewind.registry import KindRegistry
+
+from tradewind_exit_adverse.config import AdverseConfig
+from tradewind_exit_adverse.sampling import SampleState, advance, scan
+from tradewind_exit_adverse.tiers import ProfitTiers
+
+
+class AdverseMoves:
+    """Closes a position after N consecutive adverse price samples, N set by its profit."""
+
+    name: ClassVar[str] = "adverse"
+    config_class: ClassVar[type] = AdverseConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+
+    def __init__(self, config: AdverseConfig) -> None:
+        self.config = config
+        self.interval_ns = config.interval_ns
+        self.max_moves = config.max_moves
+        self.tiers = ProfitTiers(config.profit_tiers, config.moves)
+        # Per instrument: the position's open time (to notice a new position) and its sampling.
+        self._state: dict[str, tuple[int, SampleState]] = {}
+
+    # -- introspection, for tests and reports ---------------------------------------------
+    def threshold(self, position: Position, price: float) -> int:
+        """Adverse moves that would end ``position`` at ``price``."""
+        long = position.quantity > 0
+        prices = np.asarray([price], dtype=np.float64)
+        return int(self.tiers.required(prices, position.avg_price, long)[0])
+
+    def run(self, instrument: str) -> int:
+        """Adverse moves ending at the last sample, as the window counts them (0 if none)."""
+        entry = self._state.get(instrument)
+        return 0 if entry is None else min(entry[1].run, self.max_moves)
+
+    # -- ExitMonitor ----------------------------------------------------------------------
+    def on_ticks(
+        self, position: Position, batch: TickBatch, ctx: RiskContext
+    ) -> ExitDecision | None:
+        """The first sample trade of ``batch`` at which the adverse run reaches the threshold."""
+        if position.is_flat or len(batch) == 0:
+            return None
+        long = position.quantity > 0
+        state = self._sampling(position, batch)
+        samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
+        if len(samples) == 0:
+            return None
+        counted = np.minimum(samples.run, self.max_moves)
+        required = self.tiers.required(samples.price, position.avg_price, long)
+        hits = np.flatnonzero(counted >= required)
+        if len(hits) == 0:
+            advance(state, samples)
+            return None
+        i = int(hits[0])
+        advance(state, samples, upto=i)
+        row = int(samples.row[i])
+        price = float(batch.price[row])
+        profit = self.tiers.profit(price, position.avg_price, long)
+        return ExitDecision(
+            monitor=self.name,
+            reason=(
+                f"{int(counted[i])} consecutive price {'drops' if long else 'rises'} "
+                f"(threshold={int(required[i])} at profit {float(profit):+.2%})"
+            ),
+            ts_ns=int(batch.ts_ns[row]),
+            price=price,
+        )
+
+    def on_candle(
+        self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
+    ) -> ExitDecision | None:
+        """Moves are sampled from trades only."""
+        return None
+
+    def forget(self, instrument: str) -> None:
+        """Drop the samples of a position that closed."""
+        self._state.pop(instrument, None)
+
+    def _sampling(self, position: Position, batch: TickBatch) -> SampleState:
+        """The sampling state of ``position``, started afresh for a position not seen before.
+
+        A position with an unknown open time (``opened_ts_ns == 0``) is sampled from the first
+        trade seen, with its average price as sample 0.
+        """
+        key = position.instrument
+        entry = self._state.get(key)
+        if entry is None or entry[0] != position.opened_ts_ns:
+            anchor = position.opened_ts_ns or batch.first_ts
+            state = SampleState(anchor_ns=anchor, bucket=0, price=float(position.avg_price))
+            self._state[key] = entry = (position.opened_ts_ns, state)
+        return entry[1]
+
+
+@hookimpl
+def tradewind_register_exits(registry: KindRegistry) -> None:
+    """Register :class:`AdverseMoves`."""
+    registry.add(AdverseMoves)

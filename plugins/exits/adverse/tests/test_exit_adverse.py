@@ -1,0 +1,254 @@
+"""Consecutive adverse moves on the seed's tables (section 2.6.2), with exact exits."""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from tradewind.errors import ConfigError
+from tradewind.model import Position, TickBatch
+from tradewind.testing import assert_plugin_installed, default_instrument
+from tradewind.testing.conformance import ExitConformance
+from tradewind_exit_adverse.config import AdverseConfig
+from tradewind_exit_adverse.plugin import AdverseMoves
+
+pytest_plugins = "tradewind.testing"
+
+KEY = default_instrument().key
+S = 1_000_000_000
+T0 = 1_600_000_000 * S  # the position opens here: "+0s"
+
+
+def tape(rows, side=1):
+    """Trades from ``(seconds after the open, price)`` rows."""
+    secs, prices = zip(*rows, strict=True)
+    ts = [T0 + round(s * S) for s in secs]
+    n = len(ts)
+    return TickBatch.from_arrays(KEY, ts, prices, [0.01] * n, [side] * n)
+
+
+def position(qty="0.1", entry="50000", opened=T0):
+    return Position(
+        instrument=KEY, quantity=Decimal(qty), avg_price=Decimal(entry), opened_ts_ns=opened
+    )
+
+
+def seed_monitor():
+    return AdverseMoves(AdverseConfig())
+
+
+# The seed's "Visual Example (LONG Position)": time, price, consecutive, threshold, action.
+SEED_TABLE = [
+    (2, 50_020, 0, 5, "HOLD"),
+    (4, 50_080, 0, 5, "HOLD"),
+    (6, 50_150, 0, 3, "HOLD"),  # +0.30 %: threshold now 3
+    (8, 50_180, 0, 3, "HOLD"),
+    (10, 50_200, 0, 3, "HOLD"),
+    (12, 50_195, 1, 3, "HOLD"),  # 1 drop, need 3
+    (14, 50_190, 2, 3, "HOLD"),  # 2 drops, need 3
+    (16, 50_185, 3, 3, "EXIT"),
+]
+
+
+def test_plugin_is_installed():
+    assert_plugin_installed("exits", "adverse", AdverseMoves)
+
+
+def test_defaults_are_the_seeds_numbers():
+    cfg = AdverseConfig()
+    assert cfg.profit_tiers == (0.003, 0.01, 0.02) and cfg.moves == (5, 3, 2, 1)
+    assert (cfg.interval_seconds, cfg.window_seconds, cfg.max_moves) == (2.0, 15.0, 7)
+
+
+def test_seed_table_row_by_row():
+    mon, pos = seed_monitor(), position()
+    for secs, price, consecutive, threshold, action in SEED_TABLE:
+        d = mon.on_ticks(pos, tape([(secs, price)]), None)
+        assert mon.threshold(pos, price) == threshold, secs
+        assert mon.run(KEY) == consecutive, secs
+        assert ("EXIT" if d else "HOLD") == action, secs
+    assert d is not None
+    assert (d.ts_ns, d.price) == (T0 + 16 * S, 50_185)
+    assert d.reason == "3 consecutive price drops (threshold=3 at profit +0.37%)"
+
+
+def test_seed_table_in_one_batch_exits_at_50185_at_16s():
+    d = seed_monitor().on_ticks(position(), tape([(s, p) for s, p, *_ in SEED_TABLE]), None)
+    assert d is not None and d.monitor == "adverse"
+    assert (d.ts_ns, d.price) == (T0 + 16 * S, 50_185)
+
+
+def test_only_the_first_trade_of_each_2s_interval_is_a_sample():
+    # Tick-by-tick the +12..+13 s prints are five drops in a row; sampled, they are one move.
+    rows = [(s, p) for s, p, *_ in SEED_TABLE[:5]]
+    rows += [(12, 50_195), (12.2, 50_150), (12.4, 50_120), (12.6, 50_100), (13.9, 50_300)]
+    rows += [(14, 50_190), (14.5, 50_400), (16, 50_185), (16.1, 50_000)]
+    d = seed_monitor().on_ticks(position(), tape(rows), None)
+    assert d is not None and (d.ts_ns, d.price) == (T0 + 16 * S, 50_185)
+
+
+def test_the_exit_does_not_depend_on_how_the_tape_is_batched():
+    rows = [(s, p) for s, p, *_ in SEED_TABLE[:5]]
+    rows += [(11.5, 50_210), (12.0, 50_195), (12.7, 50_199), (14.3, 50_190), (15.9, 50_500)]
+    rows += [(16.2, 50_185), (16.3, 50_100), (18.0, 50_000)]
+    full = tape(rows)
+    for cut in range(1, len(full)):
+        mon, pos = seed_monitor(), position()
+        d = mon.on_ticks(pos, full.slice(0, cut), None) or mon.on_ticks(
+            pos, full.slice(cut, len(full)), None
+        )
+        assert d is not None and (d.ts_ns, d.price) == (T0 + round(16.2 * S), 50_185), cut
+
+
+def test_seed_second_example_two_drops_at_plus_1_57_percent_exit_at_50785():
+    # "Price at $50,500, profit +1.0%" ... "+8s: $50,795 (drop #1)", "+10s: $50,785 (drop #2)".
+    rows = [(2, 50_500), (4, 50_510), (6, 50_520), (8, 50_800), (10, 50_795), (12, 50_785)]
+    mon = seed_monitor()
+    d = mon.on_ticks(position(), tape(rows), None)
+    assert d is not None and (d.ts_ns, d.price) == (T0 + 12 * S, 50_785)
+    assert d.reason == "2 consecutive price drops (threshold=2 at profit +1.57%)"
+
+
+def test_sell_ticks_at_rising_prices_are_not_adverse():
+    # The seed's "wrong approach": three SELL prints while the price rises must not exit.
+    rows = [(2, 50_300), (4, 50_305), (6, 50_310), (8, 50_315), (10, 50_320), (12, 50_325)]
+    assert seed_monitor().on_ticks(position(), tape(rows, side=-1), None) is None
+
+
+def test_an_unchanged_price_breaks_the_run():
+    rows = [(2, 50_200), (4, 50_195), (6, 50_190), (8, 50_190), (10, 50_185), (12, 50_180)]
+    mon = seed_monitor()
+    assert mon.on_ticks(position(), tape(rows), None) is None
+    assert mon.run(KEY) == 2
+    d = mon.on_ticks(position(), tape([(14, 50_175)]), None)
+    assert d is not None and d.price == 50_175
+
+
+def test_a_silent_interval_breaks_the_run_like_an_unchanged_price():
+    # No trade in [+14 s, +16 s): the live check at +14 s would read an unchanged price.
+    rows = [(s, p) for s, p, *_ in SEED_TABLE[:6]] + [(16, 50_185), (18, 50_180)]
+    mon = seed_monitor()
+    assert mon.on_ticks(position(), tape(rows), None) is None
+    assert mon.run(KEY) == 2
+    d = mon.on_ticks(position(), tape([(20, 50_175)]), None)
+    assert d is not None and (d.ts_ns, d.price) == (T0 + 20 * S, 50_175)
+
+
+def test_below_0_3_percent_it_takes_five_drops():
+    rows = [(2 * k, 50_000 - 10 * k) for k in range(1, 7)]
+    d = seed_monitor().on_ticks(position(), tape(rows), None)
+    assert d is not None and (d.ts_ns, d.price) == (T0 + 10 * S, 49_950)
+    assert d.reason == "5 consecutive price drops (threshold=5 at profit -0.10%)"
+
+
+def test_above_2_percent_one_drop_is_enough():
+    d = seed_monitor().on_ticks(position(), tape([(2, 51_100), (4, 51_050)]), None)
+    assert d is not None and d.price == 51_050
+    assert d.reason == "1 consecutive price drops (threshold=1 at profit +2.10%)"
+
+
+def test_short_mirrors_the_seed_table():
+    rows = [(2, 49_980), (4, 49_920), (6, 49_850), (8, 49_820), (10, 49_800)]
+    rows += [(12, 49_805), (14, 49_810), (16, 49_815)]
+    mon = seed_monitor()
+    short = position(qty="-0.1")
+    d = mon.on_ticks(short, tape(rows), None)
+    assert d is not None and (d.ts_ns, d.price) == (T0 + 16 * S, 49_815)
+    assert d.reason == "3 consecutive price rises (threshold=3 at profit +0.37%)"
+
+
+@pytest.mark.parametrize(
+    ("qty", "price", "moves"),
+    [
+        ("0.1", 50_149.99, 5),
+        ("0.1", 50_150, 3),
+        ("0.1", 50_499.99, 3),
+        ("0.1", 50_500, 2),
+        ("0.1", 50_999.99, 2),
+        ("0.1", 51_000, 1),
+        ("0.1", 40_000, 5),
+        ("-0.1", 49_850.01, 5),
+        ("-0.1", 49_850, 3),
+        ("-0.1", 49_500, 2),
+        ("-0.1", 49_000, 1),
+    ],
+)
+def test_tier_boundaries_are_exact(qty, price, moves):
+    assert seed_monitor().threshold(position(qty=qty), price) == moves
+
+
+def test_a_new_position_starts_a_new_grid():
+    mon = seed_monitor()
+    mon.on_ticks(position(), tape([(2, 50_100), (4, 50_090), (6, 50_080)]), None)
+    assert mon.run(KEY) == 2
+    later = position(opened=T0 + 60 * S)  # re-entered without forget()
+    assert mon.on_ticks(later, tape([(61, 50_000), (62, 49_990)]), None) is None
+    assert mon.run(KEY) == 1
+
+
+def test_thresholds_beyond_the_window_are_refused():
+    from tradewind._serde import structure
+
+    with pytest.raises(ConfigError, match=r"moves \[5\] can never be reached: a 8 s window"):
+        structure({"window_seconds": 8}, AdverseConfig)
+    with pytest.raises(ConfigError, match=r"3 tiers .* need 4 moves"):
+        structure({"moves": [5, 3, 2]}, AdverseConfig)
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        structure({"profit_tiers": [0.01, 0.003, 0.02]}, AdverseConfig)
+
+
+# -- the vectorised scan against a literal reading of the definition ----------------------
+
+
+def reference_exit(ts, prices, entry, opened, long, cfg):
+    """Loop over trades: first trade of each interval is a sample, silent intervals repeat
+    the last sample, the run counts back over adverse moves within the window."""
+    entry_d, step, most = Decimal(entry), cfg.interval_ns, cfg.max_moves
+    samples = [(0, float(entry))]
+    for i, (t, p) in enumerate(zip(ts, prices, strict=True)):
+        k = (int(t) - opened) // step
+        if k <= samples[-1][0]:
+            continue
+        samples += [(b, samples[-1][1]) for b in range(samples[-1][0] + 1, k)]
+        samples.append((k, float(p)))
+        run, j = 0, len(samples) - 1
+        while run < most and j > 0:
+            change = samples[j][1] - samples[j - 1][1]
+            if not (change < 0 if long else change > 0):
+                break
+            run, j = run + 1, j - 1
+        diff = Decimal(float(p)) - entry_d
+        profit = (diff if long else -diff) / entry_d
+        tier = sum(1 for t in cfg.profit_tiers if profit >= Decimal(repr(t)))
+        if run >= cfg.moves[tier]:
+            return i
+    return None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_vectorised_scan_matches_the_reference_under_any_batching(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    gaps = rng.choice([0, 1, 300, 900, 1500, 2500, 6000], size=n) * 1_000_000  # ms steps
+    ts = T0 + np.cumsum(gaps)
+    steps = rng.choice([-2, -1, 0, 1, 2], size=n, p=[0.3, 0.2, 0.1, 0.2, 0.2])
+    prices = 50_000 + 5.0 * np.cumsum(steps)
+    long = bool(seed % 2)
+    qty = "0.1" if long else "-0.1"
+    cfg = AdverseConfig()
+    want = reference_exit(ts, prices, "50000", T0, long, cfg)
+    full = TickBatch.from_arrays(KEY, ts, prices, np.ones(n), np.ones(n))
+    cuts = np.sort(rng.choice(np.arange(1, n), size=12, replace=False))
+    mon, pos = AdverseMoves(cfg), position(qty=qty)
+    got = None
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, n], strict=True):
+        got = mon.on_ticks(pos, full.slice(int(a), int(b)), None)
+        if got is not None:
+            break
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None and (got.ts_ns, got.price) == (int(ts[want]), prices[want])
+
+
+class TestConformance(ExitConformance):
+    plugin_class = AdverseMoves

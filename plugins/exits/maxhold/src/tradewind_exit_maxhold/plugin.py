@@ -1,0 +1,98 @@
+"""Max hold time: close a position at the first trade at or after ``opened + max_hold_minutes``.
+
+The seed's portfolio risk config (section 2.2.5, ``max_hold_times``; 2.2.3 "time-based position
+exits, max hold time per config") caps scalping positions at 30 minutes (meme coins 24 h,
+arbitrage 4 h: set ``max_hold_minutes`` per run). Elsewhere the seed says crypto and meme
+positions have no time limit; leave this monitor out of such a config. The clock is trade time:
+the deadline is checked against the timestamps of the trades the engine hands in, so a backtest
+and a live run exit on the same trade. The scan is one binary search per batch.
+
+A position whose open time is unknown (``opened_ts_ns == 0``, e.g. adopted at reconciliation)
+is timed from the first trade this monitor sees for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import attrs
+from tradewind import hookimpl
+from tradewind.model import Candle, ExitDecision, Position, TickBatch
+from tradewind.protocols import RiskContext
+from tradewind.registry import KindRegistry
+
+NS_PER_MINUTE = 60_000_000_000
+
+
+def _positive(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attr.name} must be positive, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class MaxHoldConfig:
+    """Options of the max-hold exit monitor."""
+
+    #: Longest time a position may stay open, in minutes (seed: scalping 30 minutes).
+    max_hold_minutes: float = attrs.field(default=30.0, validator=_positive)
+
+
+class MaxHold:
+    """Closes a position once it has been open ``max_hold_minutes``."""
+
+    name: ClassVar[str] = "maxhold"
+    config_class: ClassVar[type] = MaxHoldConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+
+    def __init__(self, config: MaxHoldConfig) -> None:
+        self.config = config
+        #: The holding limit in nanoseconds.
+        self.limit_ns = round(config.max_hold_minutes * NS_PER_MINUTE)
+        # Open time per instrument for positions that arrived without one.
+        self._first_seen: dict[str, int] = {}
+
+    def deadline(self, position: Position) -> int | None:
+        """The time at or after which ``position`` must close; None until its start is known."""
+        start = position.opened_ts_ns or self._first_seen.get(position.instrument)
+        return None if start is None else start + self.limit_ns
+
+    def on_ticks(
+        self, position: Position, batch: TickBatch, ctx: RiskContext
+    ) -> ExitDecision | None:
+        """The first trade of ``batch`` at or after the deadline, if any."""
+        if position.is_flat or len(batch) == 0:
+            return None
+        if position.opened_ts_ns == 0:
+            self._first_seen.setdefault(position.instrument, batch.first_ts)
+        due = self.deadline(position)
+        assert due is not None
+        i = int(batch.ts_ns.searchsorted(due, side="left"))
+        if i >= len(batch):
+            return None
+        held_min = (int(batch.ts_ns[i]) - (due - self.limit_ns)) / NS_PER_MINUTE
+        return ExitDecision(
+            monitor=self.name,
+            reason=(
+                f"max hold time {self.config.max_hold_minutes:g} min reached "
+                f"(held {held_min:.2f} min)"
+            ),
+            ts_ns=int(batch.ts_ns[i]),
+            price=float(batch.price[i]),
+        )
+
+    def on_candle(
+        self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
+    ) -> ExitDecision | None:
+        """Time is checked on trades only: the exit is the first trade past the deadline."""
+        return None
+
+    def forget(self, instrument: str) -> None:
+        """Drop the first-seen time of a position that closed."""
+        self._first_seen.pop(instrument, None)
+
+
+@hookimpl
+def tradewind_register_exits(registry: KindRegistry) -> None:
+    """Register :class:`MaxHold`."""
+    registry.add(MaxHold)

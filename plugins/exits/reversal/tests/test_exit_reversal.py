@@ -1,0 +1,157 @@
+"""The cascade-reversal exit on the seed's example (section 2.6.1), through the real analyzer.
+
+The seed samples imbalances every 10 s; tradewind's order-flow analyzer measures them per
+closed candle, so the seed's steps become successive 15-minute windows whose 1m, 5m and 15m
+candles close together with the seed's imbalances.
+"""
+
+import math
+from decimal import Decimal
+
+import pytest
+from tradewind.errors import ConfigError
+from tradewind.model import Candle, Position
+from tradewind.testing import assert_plugin_installed, default_instrument
+from tradewind.testing.conformance import ExitConformance
+from tradewind.timeframes import parse_timeframe
+from tradewind_analyzer_orderflow import OrderFlowAnalyzer, OrderFlowConfig
+from tradewind_exit_reversal.plugin import CascadeReversal, ReversalConfig
+
+pytest_plugins = "tradewind.testing"
+
+INSTRUMENT = default_instrument()
+KEY = INSTRUMENT.key
+MIN = 60 * 10**9
+T0 = 1_582_329_600 * 10**9  # 2020-02-22 00:00 UTC, a 15m boundary
+
+
+def flow(tf, open_ts, imbalance, close):
+    """A candle whose buy/sell volume gives ``imbalance`` (sell 10, buy 10 × imbalance)."""
+    buy, sell = 10 * imbalance, 10.0
+    return Candle(
+        instrument=KEY,
+        timeframe_ns=parse_timeframe(tf),
+        open_ts_ns=open_ts,
+        open=close,
+        high=close,
+        low=close,
+        close=close,
+        volume=buy + sell,
+        buy_volume=buy,
+        sell_volume=sell,
+        trades=2,
+        buy_trades=1,
+        sell_trades=1,
+        vwap=close,
+    )
+
+
+def window(n, imb_1m, imb_5m, imb_15m, close):
+    """The 1m, 5m and 15m candles closing together at the end of 15-minute window ``n``."""
+    start = T0 + n * 15 * MIN
+    return [
+        flow("1m", start + 14 * MIN, imb_1m, close),
+        flow("5m", start + 10 * MIN, imb_5m, close),
+        flow("15m", start, imb_15m, close),
+    ]
+
+
+class Host:
+    """The engine's order at a boundary: analyzers fold every closed candle, then each exit
+    monitor sees each closed candle with the analyzers' values as ``<instance>.<output>``."""
+
+    def __init__(self, monitor, instance="orderflow"):
+        self.analyzer = OrderFlowAnalyzer(OrderFlowConfig(), INSTRUMENT)
+        self.instance = instance
+        self.monitor = monitor
+
+    def boundary(self, position, candles):
+        for c in candles:
+            self.analyzer.on_candle(c)
+        values = {f"{self.instance}.{k}": v for k, v in self.analyzer.values().items()}
+        for c in candles:
+            d = self.monitor.on_candle(position, c, values, None)
+            if d is not None:
+                return d
+        return None
+
+
+def long(entry="50000"):
+    return Position(instrument=KEY, quantity=Decimal("0.1"), avg_price=Decimal(entry))
+
+
+def short(entry="50000"):
+    return Position(instrument=KEY, quantity=Decimal("-0.1"), avg_price=Decimal(entry))
+
+
+def test_plugin_is_installed():
+    assert_plugin_installed("exits", "reversal", CascadeReversal)
+
+
+def test_seed_example_holds_while_bullish_and_exits_at_51800_on_0_4_0_6_0_9():
+    host = Host(CascadeReversal(ReversalConfig()))
+    pos = long("50000")
+    # Entry cascade 3.5 > 2.8 > 1.8 (the long was entered on it): nothing to exit.
+    assert host.boundary(pos, window(0, 3.5, 2.8, 1.8, 50_000)) is None
+    assert host.boundary(pos, window(1, 3.2, 2.7, 1.9, 50_900)) is None  # HOLD (still bullish)
+    assert host.boundary(pos, window(2, 2.8, 2.5, 1.8, 51_400)) is None  # HOLD (still bullish)
+    d = host.boundary(pos, window(3, 0.4, 0.6, 0.9, 51_800))  # cascade reversed
+    assert d is not None
+    assert (d.ts_ns, d.price) == (T0 + 4 * 15 * MIN, 51_800)
+    assert d.monitor == "reversal"
+    assert d.reason == (
+        "order-flow cascade reversed, sellers accelerating: "
+        "imbalance_1m 0.40 < imbalance_5m 0.60 < imbalance_15m 0.90"
+    )
+    assert float((Decimal(d.price) - pos.avg_price) / pos.avg_price) == pytest.approx(0.036)
+
+
+def test_the_same_flow_keeps_a_short():
+    host = Host(CascadeReversal(ReversalConfig()))
+    assert host.boundary(short(), window(0, 0.4, 0.6, 0.9, 49_000)) is None
+
+
+def test_short_exits_when_buyers_accelerate():
+    host = Host(CascadeReversal(ReversalConfig()))
+    d = host.boundary(short(), window(0, 2.5, 1.6, 1.2, 49_500))
+    assert d is not None and d.price == 49_500
+    assert d.reason.endswith("imbalance_1m 2.50 > imbalance_5m 1.60 > imbalance_15m 1.20")
+
+
+@pytest.mark.parametrize(
+    "imbs",
+    [(0.5, 0.6, 0.9), (0.4, 0.9, 0.6), (0.6, 0.7, 0.9)],
+    ids=["0.5 is not below 0.5", "chain broken", "1m not beyond 2:1 selling"],
+)
+def test_no_exit_without_a_full_reversal(imbs):
+    host = Host(CascadeReversal(ReversalConfig()))
+    assert host.boundary(long(), window(0, *imbs, 50_000)) is None
+
+
+def test_no_exit_until_every_timeframe_has_closed_a_candle():
+    host = Host(CascadeReversal(ReversalConfig()))
+    only_1m = window(0, 0.4, 0.6, 0.9, 50_000)[:1]
+    assert host.boundary(long(), only_1m) is None
+    assert math.isnan(host.analyzer.values()["cascade_reversal_long"])
+
+
+def test_reads_the_configured_analyzer_instance():
+    host = Host(CascadeReversal(ReversalConfig(analyzer="flow")), instance="flow")
+    assert host.boundary(long(), window(0, 0.4, 0.6, 0.9, 50_000)) is not None
+
+
+def test_a_misspelt_instance_fails_fast_naming_what_is_there():
+    host = Host(CascadeReversal(ReversalConfig(analyzer="orderflw")))
+    with pytest.raises(ConfigError, match=r"'orderflw\.cascade_reversal_long'.*: orderflow"):
+        host.boundary(long(), window(0, 3.5, 2.8, 1.8, 50_000))
+
+
+def test_trades_alone_never_exit():
+    from tradewind.testing.data import tick_path
+
+    mon = CascadeReversal(ReversalConfig())
+    assert mon.on_ticks(long(), tick_path(KEY, minutes=5, seed=1), None) is None
+
+
+class TestConformance(ExitConformance):
+    plugin_class = CascadeReversal
