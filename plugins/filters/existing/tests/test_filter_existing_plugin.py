@@ -1,0 +1,16 @@
+"""The distribution is installed, its entry point registers the filter, and it conforms."""
+
+from tradewind.testing import assert_plugin_installed
+from tradewind.testing.conformance import FilterConformance
+
+from tradewind_filter_existing import ExistingPositionFilter
+
+pytest_plugins = "tradewind.testing"
+
+
+def test_plugin_is_installed():
+    assert_plugin_installed("filters", "existing", ExistingPositionFilter)
+
+
+class TestConformance(FilterConformance):
+    plugin_class = ExistingPositionFilter

@@ -1,0 +1,151 @@
+"""The exposure filter: total exposure after the entry must stay within ``max_usd``.
+
+The fourth check of the seed's pre-trade chain (``ExposureCheckHandler``)::
+
+    new_exposure = total_exposure + signal notional
+    new_exposure > max_exposure_usd  →  REJECT "Exposure limit would be exceeded: $1,050 > $1,000"
+
+Exposure is gross notional in quote currency (USDT for the seed's pairs; the option keeps the
+seed's name ``max_usd``):
+
+- each open position counts ``|quantity| × last price`` (its average entry price until the
+  instrument has traded), so exposure follows the market, not the entry;
+- with ``count_open_orders`` (default on), each pending entry order (open, not reduce-only)
+  counts ``quantity × its limit price`` (its stop price, else the last price, for a stop or
+  market order): a resting entry is exposure the moment it fills;
+- the signal counts ``|quantity| × entry``.
+
+Longs and shorts add up (gross, not net): a short is exposure too. The boundary is the seed's:
+exactly ``max_usd`` passes. ``max_instrument_usd`` (off by default; the seed has no per-symbol
+cap) applies the same sum to the signal's instrument alone. A signal with no quantity has no
+notional to check and is refused: sizing runs before the filter chain. Closing signals always
+pass.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import ClassVar
+
+import attrs
+from tradewind import hookimpl
+from tradewind.model import Order, Position, Signal, Veto
+from tradewind.protocols import RiskContext
+
+
+def _decimal(value: object) -> Decimal:
+    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)  # type: ignore[arg-type]
+
+
+def _usd(value: Decimal) -> str:
+    """An amount of quote currency: 1,050.00."""
+    return f"{value:,.2f}"
+
+
+def _price(ctx: RiskContext, instrument: str) -> Decimal | None:
+    """The last traded price of ``instrument``, or None before its first trade."""
+    last = ctx.last_price(instrument)
+    return None if math.isnan(last) else Decimal(repr(last))
+
+
+def position_notional(ctx: RiskContext, pos: Position) -> Decimal:
+    """``|quantity| × last price`` (the average entry price before the first trade)."""
+    price = _price(ctx, pos.instrument)
+    return abs(pos.quantity) * (pos.avg_price if price is None else price)
+
+
+def order_notional(ctx: RiskContext, order: Order) -> Decimal:
+    """``quantity × limit price`` (stop price, else last price; 0 when there is none yet)."""
+    price = order.price or order.stop_price or _price(ctx, order.instrument)
+    return order.quantity * (price or Decimal(0))
+
+
+@attrs.frozen(kw_only=True)
+class ExposureConfig:
+    """Options of the exposure filter."""
+
+    #: Most gross exposure in quote currency, open positions plus the new entry (seed: 1,000).
+    max_usd: Decimal = attrs.field(default=Decimal("1000"), converter=_decimal)
+    #: Most exposure in any one instrument; None (default) for no per-instrument cap.
+    max_instrument_usd: Decimal | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_decimal)
+    )
+    #: Count pending entry orders (open, not reduce-only) as exposure.
+    count_open_orders: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_usd <= 0:
+            raise ValueError(f"max_usd must be positive, got {self.max_usd}")
+        if self.max_instrument_usd is not None and self.max_instrument_usd <= 0:
+            raise ValueError(f"max_instrument_usd must be positive, got {self.max_instrument_usd}")
+
+
+class ExposureFilter:
+    """Vetoes an entry that would lift gross exposure above ``max_usd``."""
+
+    name: ClassVar[str] = "exposure"
+    config_class: ClassVar[type] = ExposureConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"pre-trade"})
+    essential: ClassVar[bool] = False
+
+    def __init__(self, config: ExposureConfig) -> None:
+        self.config = config
+
+    def exposure(self, ctx: RiskContext, instrument: str | None = None) -> Decimal:
+        """Gross exposure of the open positions (and pending entries), of one instrument or all."""
+        total = sum(
+            (
+                position_notional(ctx, p)
+                for p in ctx.positions()
+                if instrument is None or p.instrument == instrument
+            ),
+            Decimal(0),
+        )
+        if self.config.count_open_orders:
+            total += sum(
+                (
+                    order_notional(ctx, o)
+                    for o in ctx.open_orders()
+                    if not o.reduce_only and (instrument is None or o.instrument == instrument)
+                ),
+                Decimal(0),
+            )
+        return total
+
+    def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
+        """Veto an opening signal whose notional would take exposure past a cap."""
+        if signal.intent != "open":
+            return None
+        if signal.quantity is None:
+            return self._veto(signal, f"signal for {signal.instrument} has no quantity to check")
+        new = abs(signal.quantity) * signal.entry
+        current = self.exposure(ctx)
+        if current + new > self.config.max_usd:
+            return self._veto(
+                signal,
+                f"exposure {_usd(current + new)} would exceed max {_usd(self.config.max_usd)} "
+                f"(open {_usd(current)} + new {_usd(new)})",
+            )
+        cap = self.config.max_instrument_usd
+        if cap is not None:
+            here = self.exposure(ctx, signal.instrument)
+            if here + new > cap:
+                return self._veto(
+                    signal,
+                    f"{signal.instrument} exposure {_usd(here + new)} would exceed max "
+                    f"{_usd(cap)} per instrument (open {_usd(here)} + new {_usd(new)})",
+                )
+        return None
+
+    def _veto(self, signal: Signal, reason: str) -> Veto:
+        return Veto(filter=self.name, reason=reason, signal=signal, ts_ns=signal.ts_ns)
+
+
+@hookimpl
+def tradewind_register_filters(registry):  # type: ignore[no-untyped-def]
+    """Register the exposure filter."""
+    registry.add(ExposureFilter)

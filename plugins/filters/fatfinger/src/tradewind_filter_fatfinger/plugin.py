@@ -1,0 +1,89 @@
+"""The fat-finger filter: the entry price must be near the last trade.
+
+One of the seed's sanity checks ("Validate order prices (prevent fat-finger errors)"). The seed
+gives no number; the default band is 1 %: a scalping entry is placed at or next to the market
+(the seed's stops and trails are 0.5 %), so an entry further than twice the stop distance from
+the last trade is a wrong price, not a trading idea. Widen it for instruments that move more
+between decisions.
+
+The deviation is ``|entry − last| / last`` with ``last`` the instrument's last traded price. It is
+symmetric: a buy far above the market would fill at a bad price, a buy far below it says the
+price the strategy used is stale or wrong. Exactly ``max_deviation_pct`` passes. An instrument
+that has not traded yet has no reference price, and its entries are refused. Closing signals
+always pass (an exit must never be blocked by a price check).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import ClassVar
+
+import attrs
+from tradewind import hookimpl
+from tradewind.model import Signal, Veto
+from tradewind.protocols import RiskContext
+
+
+def _decimal(value: object) -> Decimal:
+    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)  # type: ignore[arg-type]
+
+
+def _fmt(value: Decimal) -> str:
+    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
+    return f"{value.normalize():,f}"
+
+
+@attrs.frozen(kw_only=True)
+class FatFingerConfig:
+    """Options of the fat-finger filter."""
+
+    #: Largest distance of the entry from the last trade, as a fraction (0.01 = 1 %).
+    max_deviation_pct: Decimal = attrs.field(default=Decimal("0.01"), converter=_decimal)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.max_deviation_pct < 1:
+            raise ValueError(f"max_deviation_pct must be in (0, 1), got {self.max_deviation_pct}")
+
+
+class FatFingerFilter:
+    """Vetoes an entry whose price is more than ``max_deviation_pct`` from the last trade."""
+
+    name: ClassVar[str] = "fatfinger"
+    config_class: ClassVar[type] = FatFingerConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"pre-trade"})
+    essential: ClassVar[bool] = False
+
+    def __init__(self, config: FatFingerConfig) -> None:
+        self.config = config
+
+    def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
+        """Veto an opening signal priced too far from the last trade."""
+        if signal.intent != "open":
+            return None
+        last_f = ctx.last_price(signal.instrument)
+        if math.isnan(last_f) or last_f <= 0:
+            return self._veto(
+                signal, f"no last trade for {signal.instrument} to check the entry price against"
+            )
+        last = Decimal(repr(last_f))
+        deviation = abs(signal.entry - last) / last
+        if deviation > self.config.max_deviation_pct:
+            return self._veto(
+                signal,
+                f"entry {_fmt(signal.entry)} is {deviation:.2%} from the last trade {_fmt(last)} "
+                f"(max {self.config.max_deviation_pct:.2%})",
+            )
+        return None
+
+    def _veto(self, signal: Signal, reason: str) -> Veto:
+        return Veto(filter=self.name, reason=reason, signal=signal, ts_ns=signal.ts_ns)
+
+
+@hookimpl
+def tradewind_register_filters(registry):  # type: ignore[no-untyped-def]
+    """Register the fat-finger filter."""
+    registry.add(FatFingerFilter)
