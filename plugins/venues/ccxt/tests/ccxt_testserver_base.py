@@ -29,6 +29,11 @@ def template(name: str) -> Any:
     return copy.deepcopy(load_json(name))
 
 
+def template_ws(name: str) -> Any:
+    """A deep copy of a recorded websocket message, to fill in."""
+    return copy.deepcopy(load_json(name, "ws"))
+
+
 class ThreadedServer:
     """Base class: subclasses fill ``routes(app)``; ``start()``/``stop()`` run it."""
 

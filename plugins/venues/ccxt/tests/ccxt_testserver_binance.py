@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from ccxt_testserver_base import ThreadedServer, template
+from ccxt_testserver_base import ThreadedServer, template, template_ws
 
 
 def _split_signature(text: str) -> tuple[str, str | None]:
@@ -45,6 +45,8 @@ class BinanceFuturesServer(ThreadedServer):
         self.delay_next_create_s = 0.0
         self.available = Decimal(template("binance_futures_balance.json")[0]["availableBalance"])
         self._next_id = 1000
+        self.streams: list[web.WebSocketResponse] = []
+        self.listen_key_value = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
 
     # -- auth -----------------------------------------------------------------------------
     async def _params(self, request: web.Request, signed: bool) -> dict[str, str] | web.Response:
@@ -97,6 +99,9 @@ class BinanceFuturesServer(ThreadedServer):
         r.add_get("/fapi/v2/positionRisk", self.position_risk)
         r.add_get("/fapi/v3/positionRisk", self.position_risk)
         r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
+        r.add_post("/fapi/v1/listenKey", self.listen_key)
+        r.add_put("/fapi/v1/listenKey", self.listen_key)
+        r.add_get("/private/ws", self.user_stream)
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         return web.json_response(template("binance_futures_exchange_info.json"))
@@ -132,6 +137,62 @@ class BinanceFuturesServer(ThreadedServer):
         if isinstance(params, web.Response):
             return params
         return web.json_response(template("binance_futures_leverage_bracket.json"))
+
+    async def listen_key(self, request: web.Request) -> web.Response:
+        # USER_STREAM security: the API key header only, no signature.
+        if request.headers.get("X-MBX-APIKEY") != self.api_key:
+            return web.json_response(
+                {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+                status=401,
+            )
+        return web.json_response({"listenKey": self.listen_key_value})
+
+    async def user_stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        if request.query.get("listenKey") != self.listen_key_value:
+            await ws.close(code=4001, message=b"invalid listenKey")
+            return ws
+        with self.lock:
+            self.streams.append(ws)
+        async for _msg in ws:  # the user stream is one-way; keep reading until closed
+            pass
+        return ws
+
+    def push_order_update(self, client_order_id: str) -> None:
+        """Send an ORDER_TRADE_UPDATE of the order's current state on every user stream."""
+        with self.lock:
+            order = self.orders[client_order_id]
+            trade = self.trades[-1] if self.trades else None
+            msg = template_ws("binance_futures_order_update_trade.json")
+            now = int(time.time() * 1000)
+            msg["E"] = msg["T"] = now
+            o = msg["o"]
+            o.update(
+                s=order["symbol"],
+                c=client_order_id,
+                S=order["side"],
+                o=order["type"],
+                f=order["timeInForce"],
+                q=order["origQty"],
+                p=order["price"],
+                ap=order["avgPrice"],
+                x="TRADE" if order["status"] in ("FILLED", "PARTIALLY_FILLED") else "NEW",
+                X=order["status"],
+                i=order["orderId"],
+                l=trade["qty"] if trade else "0",
+                z=order["executedQty"],
+                L=trade["price"] if trade else "0",
+                n=trade["commission"] if trade else "0",
+                T=now,
+                t=trade["id"] if trade else 0,
+                ps="BOTH",
+                ot=order["type"],
+            )
+            streams = list(self.streams)
+        assert self.loop is not None
+        for ws in streams:
+            asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)
 
     async def create_order(self, request: web.Request) -> web.Response:
         params = await self._params(request, signed=True)

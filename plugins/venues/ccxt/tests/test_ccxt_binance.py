@@ -384,3 +384,33 @@ class TestConformance(VenueConformance):
 
     async def make_venue(self) -> CcxtVenue:
         return await connected(self.server)
+
+
+def test_websocket_order_updates(server: BinanceFuturesServer) -> None:
+    """ccxt.pro watch_orders on the user data stream: the fill arrives without polling."""
+    sink = RecordingSink()
+
+    async def go() -> str:
+        venue = await connected(server, order_updates="websocket")
+        venue.set_sink(sink)
+        try:
+            await venue.submit_order(limit_buy("ws-1"))
+            await wait_for(lambda: server.streams, timeout=5)
+            server.fill("ws-1", "20000")
+            server.push_order_update("ws-1")
+            await wait_for(lambda: sink.reports[-1].status is OrderStatus.FILLED)
+            return venue.update_mode
+        finally:
+            await venue.close()
+
+    assert asyncio.run(go()) == "websocket"
+    accepted, fill, filled = sink.items
+    assert isinstance(accepted, OrderReport) and accepted.status is OrderStatus.ACCEPTED
+    assert isinstance(fill, Fill) and fill.trade_id == str(server.trades[0]["id"])
+    assert (fill.quantity, fill.price, fill.fee) == (
+        Decimal("0.001"),
+        Decimal("20000"),
+        Decimal("0.004"),
+    )
+    assert isinstance(filled, OrderReport) and filled.filled_quantity == Decimal("0.001")
+    assert ("GET", "/fapi/v1/order") not in server.requests  # no polling happened

@@ -649,11 +649,11 @@ class CcxtVenue:
         out: list[OrderReport] = []
         assert self._index is not None
         for raw in raws:
-            symbol = raw.get("symbol")
+            unified = str(raw.get("symbol") or "")
             cid = raw.get("clientOrderId")
-            if not symbol or symbol not in self._index.markets or not cid:
+            if unified not in self._index.markets or not cid:
                 continue
-            tracked = self._orders.setdefault(cid, _Tracked(symbol=symbol))
+            tracked = self._orders.setdefault(cid, _Tracked(symbol=unified))
             await self._ingest(tracked, raw)
             if tracked.report is not None and not tracked.report.status.is_terminal:
                 out.append(tracked.report)
