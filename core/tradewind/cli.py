@@ -63,12 +63,13 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
     import anyio
 
+    from tradewind.builtins.replay import apply_run_bounds
     from tradewind.config import Mode, load_config
     from tradewind.engine import Engine
     from tradewind.report import write_report
     from tradewind.summary import print_summary
 
-    cfg = load_config(path)
+    cfg = apply_run_bounds(load_config(path))
     if expect_mode == "backtest" and cfg.mode is not Mode.BACKTEST:
         raise TradewindError(
             f'{path.name} has mode = "{cfg.mode.value}"; `tradewind backtest` needs mode = '
@@ -103,6 +104,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file else default_config_path()
+    if args.sweep:
+        from tradewind.sweep import run_sweep
+
+        run_sweep(
+            path,
+            Path(args.sweep),
+            metric=args.metric,
+            jobs=args.jobs,
+            split=args.split,
+            out_dir=Path(args.report_dir) if args.report_dir else None,
+        )
+        return 0
+    if (args.metric, args.jobs, args.split) != (None, None, None):
+        print("error: --metric, --jobs and --split apply only with --sweep", file=sys.stderr)
+        return EXIT_USAGE
     return _run(path, args.report_dir, "backtest")
 
 
@@ -139,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backtest", help="backtest a config (default: the embedded demo)")
     p.add_argument("file", nargs="?", default=None)
     p.add_argument("--report-dir", default=None)
+    p.add_argument("--sweep", metavar="SWEEP.toml", help="run a parameter grid (docs/report.md)")
+    p.add_argument("--metric", default=None, help="sweep: rank by this metric (default sharpe)")
+    p.add_argument("--jobs", type=int, default=None, help="sweep: worker processes")
+    p.add_argument(
+        "--split", type=float, default=None, help="sweep: in-sample fraction of the data's time"
+    )
     p.set_defaults(func=_cmd_backtest)
 
     p = sub.add_parser("new-plugin", help="scaffold a plugin distribution")
@@ -154,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_data_commands(sub)
     return parser
+
+
+def _single_user_error(group: BaseExceptionGroup) -> TradewindError | None:
+    """The TradewindError inside a group when it is the only leaf."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    if len(leaves) == 1 and isinstance(leaves[0], TradewindError):
+        return leaves[0]
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BaseExceptionGroup as group:
+        # anyio task groups wrap what a task raised; a user error inside is still one line.
+        user = _single_user_error(group)
+        if user is None or args.debug:
+            raise
+        print(f"error: {user}", file=sys.stderr)
+        return user.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -38,6 +38,7 @@ from tradewind.model import (
     Instrument,
     Order,
     OrderType,
+    PositionClosed,
     RunFinished,
     RunStarted,
     Severity,
@@ -361,7 +362,10 @@ class Engine:
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
-                    end = min(end, int(rest.ts_ns.searchsorted(decision.ts_ns, side="right")))
+                    # A decision stamped before the window (a monitor's own clock) acts at
+                    # the window's first trade: at least one trade is always consumed.
+                    cut = int(rest.ts_ns.searchsorted(decision.ts_ns, side="right"))
+                    end = max(1, min(end, cut))
             head = rest if end == len(rest) else rest.slice(0, end)
             self._advance(head, simulated, venue)
             if decision is not None:
@@ -399,12 +403,15 @@ class Engine:
         key = st.instrument.key
         pos = self.portfolio.position(key)
         if not pos.is_flat and self.exits:
+            decision = None
             for c in closed:
                 for mon in self.exits:
-                    d = mon.on_candle(pos, c, values, self.portfolio)
-                    if d is not None:
-                        await self._close_position(st, d)
+                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    if decision is not None:
                         break
+                if decision is not None:
+                    await self._close_position(st, decision)
+                    break
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
@@ -531,8 +538,6 @@ class Engine:
             reduce_only=True,
             reason=f"{decision.monitor}: {decision.reason}",
         )
-        for mon in self.exits:
-            mon.forget(pos.instrument)
 
     async def _finish_candles(self) -> None:
         for st in self.state.values():
@@ -541,6 +546,11 @@ class Engine:
 
     async def _publish_pending(self) -> None:
         for event in self.orders.take_events():
+            if isinstance(event, PositionClosed):
+                # Exit monitors drop a position's state when it is really flat, not when its
+                # close is sent (a close can take a while to fill).
+                for mon in self.exits:
+                    mon.forget(event.position.instrument)
             await self.bus.publish(event)
 
     # -- results --------------------------------------------------------------------------
