@@ -104,6 +104,28 @@ def test_a_dropped_feed_reconnects_without_duplicates_and_reports_it(hl_server):
     assert len(lost) == 1 and lost[0].venue == "hl" and "trades websocket" in lost[0].reason
 
 
+def test_a_paper_run_streams_for_the_simulated_venues_instruments(hl_server):
+    """Data from Hyperliquid, execution simulated: batches carry the caller's keys."""
+    from tradewind.model import Instrument
+
+    paper = Instrument(venue="sim", symbol="BTC", lot_size=Decimal("0.001"))
+
+    async def go():
+        venue = HyperliquidVenue(
+            venue_config(hl_server, symbols=None, private_key=None), "hl", [paper]
+        )
+        await venue.connect()
+        try:
+            assert [i.key for i in await venue.instruments()] == ["hl:BTC"]
+            async for batch in venue.stream_trades([paper]):
+                return batch
+        finally:
+            await venue.close()
+
+    batch = anyio.run(go)
+    assert batch.instrument == "sim:BTC" and len(batch) == 30
+
+
 def test_trades_out_of_order_in_a_message_are_sorted():
     rows = recorded_trades()[6]  # seven trades at one millisecond
     shuffled = [dict(rows[1], time=rows[1]["time"] + 5), *rows[2:], rows[0]]

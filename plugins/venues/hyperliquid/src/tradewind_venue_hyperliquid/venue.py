@@ -257,7 +257,11 @@ class HyperliquidVenue:
         meta = PerpMeta.from_json(meta_raw)
         self._provider = InstrumentProvider(meta)
         self._info = Info(
-            cfg.api_url, True, meta_raw, _EMPTY_SPOT_META, None, cfg.request_timeout_s
+            base_url=cfg.api_url,
+            skip_ws=True,
+            meta=meta_raw,
+            spot_meta=_EMPTY_SPOT_META,  # type: ignore[arg-type]
+            timeout=cfg.request_timeout_s,
         )
         self._api = API(cfg.api_url, cfg.request_timeout_s)
         coins = self._coins()
@@ -335,19 +339,23 @@ class HyperliquidVenue:
     def _coins(self) -> list[str]:
         assert self._provider is not None
         cfg = self.config
-        if cfg.symbols:
-            coins, where = list(cfg.symbols), f"$.venues.{self.instance}.symbols"
-        elif self._added:
-            coins = list(dict.fromkeys(i.symbol for i in self._added))
-            where = "$.instruments[*].symbol"
-        else:
+        # Every instrument the host gives this venue, traded here or only fed from here (a
+        # paper run: data from Hyperliquid, execution simulated).
+        added = [i.symbol for i in self._added]
+        if not cfg.symbols and not added:
             return list(self._provider.assets)
-        for coin in list(coins) + list(cfg.leverage):
+        named = [
+            *((c, f"$.venues.{self.instance}.symbols") for c in cfg.symbols),
+            *((c, "$.instruments[*].symbol") for c in added),
+            *((c, f"$.venues.{self.instance}.leverage") for c in cfg.leverage),
+        ]
+        for coin, where in named:
             try:
                 self._provider.asset(coin)
             except KeyError as exc:
                 raise ConfigError(f"{self._where}: {exc.args[0]} @ {where}") from None
-        return coins
+        # The coins named by symbols, then those only the host's instruments name.
+        return list(dict.fromkeys([*cfg.symbols, *added]))
 
     def _check_added_instruments(self) -> None:
         assert self._provider is not None
@@ -568,7 +576,7 @@ class HyperliquidVenue:
         """
         if not self._connected:
             await self.connect()
-        keys = {self._asset(i.key).coin: i.key for i in instruments}
+        keys = self._feed_keys(instruments)
         if not keys:
             raise DataError(f"{self._where}: stream_trades needs at least one instrument")
         seen = {coin: _RecentIds() for coin in keys}
@@ -592,11 +600,23 @@ class HyperliquidVenue:
         """Yield each websocket ``l2Book`` message as an OrderBook snapshot."""
         if not self._connected:
             await self.connect()
-        keys = {self._asset(i.key).coin: i.key for i in instruments}
+        keys = self._feed_keys(instruments)
         subs = [{"type": "l2Book", "coin": coin} for coin in keys]
         async for channel, data in self._ws_messages("l2Book", subs):
             if channel == "l2Book" and data and data.get("coin") in keys:
                 yield L2BookPayload.from_json(data).to_domain(keys[data["coin"]])
+
+    def _feed_keys(self, instruments: Sequence[Instrument]) -> dict[str, str]:
+        """coin -> the caller's instrument key. The symbol is the coin, whichever venue the
+        instrument executes on (in a paper run, the simulated one)."""
+        assert self._provider is not None
+        keys = {}
+        for inst in instruments:
+            try:
+                keys[self._provider.asset(inst.symbol).coin] = inst.key
+            except KeyError as exc:
+                raise DataError(f"{self._where}: {inst.key}: {exc.args[0]}") from None
+        return keys
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
