@@ -5,7 +5,8 @@
 - the REST endpoints cryptofeed calls (``/fapi/v1/exchangeInfo`` at start, ``/fapi/v1/depth``
   for book snapshots) over plain http on a second port.
 
-Each websocket connection plays the next queued *script*: ``("send", text)``, ``("wait", s)``,
+Each websocket connection plays the next queued *script*: ``("send", text)``,
+``("burst", [texts])`` (pre-framed, written in large chunks: for benchmarks), ``("wait", s)``,
 ``("close",)`` (the exchange drops the connection) or ``("silence",)`` (stays open and says
 nothing more). With no script left a connection stays open and silent. The server runs in its own
 thread and event loop, so the code under test owns the main loop, as in production.
@@ -76,6 +77,30 @@ def ws_lines(name: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+def local_feed_class(wss_url: str, http_url: str, cafile: Path) -> type[BinanceFutures]:
+    """cryptofeed's BinanceFutures with its endpoints at ``wss_url`` / ``http_url``, trusting
+    the certificate in ``cafile``."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+
+    class LocalBinanceFutures(BinanceFutures):
+        websocket_endpoints = [
+            WebsocketEndpoint(wss_url, options={"ssl": ctx, "compression": None})
+        ]
+        rest_endpoints = [
+            RestEndpoint(
+                http_url,
+                routes=Routes(
+                    "/fapi/v1/exchangeInfo",
+                    l2book="/fapi/v1/depth?symbol={}&limit={}",
+                    authentication="/fapi/v1/listenKey",
+                    open_interest="/fapi/v1/openInterest?symbol={}",
+                ),
+            )
+        ]
+
+    return LocalBinanceFutures
+
+
 class BinanceStub:
     """The local exchange (see the module docstring). Use as a context manager."""
 
@@ -117,26 +142,7 @@ class BinanceStub:
 
     def feed_class(self) -> type[BinanceFutures]:
         """cryptofeed's BinanceFutures with its endpoints pointing here."""
-        ctx = self.client_ssl_context()
-        wss, http = self.wss_url, self.http_url
-
-        class LocalBinanceFutures(BinanceFutures):
-            websocket_endpoints = [
-                WebsocketEndpoint(wss, options={"ssl": ctx, "compression": None})
-            ]
-            rest_endpoints = [
-                RestEndpoint(
-                    http,
-                    routes=Routes(
-                        "/fapi/v1/exchangeInfo",
-                        l2book="/fapi/v1/depth?symbol={}&limit={}",
-                        authentication="/fapi/v1/listenKey",
-                        open_interest="/fapi/v1/openInterest?symbol={}",
-                    ),
-                )
-            ]
-
-        return LocalBinanceFutures
+        return local_feed_class(self.wss_url, self.http_url, self.cert)
 
     def __enter__(self) -> BinanceStub:
         self._thread = threading.Thread(target=self._serve, name="binance-stub", daemon=True)
@@ -183,6 +189,28 @@ class BinanceStub:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    @staticmethod
+    async def _burst(request: web.Request, messages: list[str], chunk: int = 1 << 20) -> None:
+        transport = request.transport
+        assert transport is not None
+        buf = bytearray()
+        for text in messages:
+            payload = text.encode()
+            n = len(payload)
+            if n < 126:
+                buf += bytes((0x81, n))
+            elif n < 1 << 16:
+                buf += bytes((0x81, 126)) + n.to_bytes(2, "big")
+            else:
+                buf += bytes((0x81, 127)) + n.to_bytes(8, "big")
+            buf += payload
+            if len(buf) >= chunk:
+                transport.write(bytes(buf))
+                buf.clear()
+                await asyncio.sleep(0)
+        if buf:
+            transport.write(bytes(buf))
+
     async def _exchange_info(self, request: web.Request) -> web.Response:
         self.rest_requests.append(request.path_qs)
         return web.json_response(self.exchange_info)
@@ -201,6 +229,10 @@ class BinanceStub:
             for action in script:
                 if action[0] == "send":
                     await ws.send_str(action[1])
+                elif action[0] == "burst":
+                    # Pre-framed text messages written straight to the transport in large
+                    # chunks: the sender then outpaces any client (for throughput benchmarks).
+                    await self._burst(request, action[1])
                 elif action[0] == "wait":
                     await asyncio.sleep(action[1])
                 elif action[0] == "silence":
