@@ -11,31 +11,26 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from conftest import AGENT_ACCOUNT_ENV, AGENT_KEY_ENV, STRANGER_KEY_ENV, start_server, venue_config
 from hyperliquid_local_server import (
     AGENT_ACCOUNT,
     STRANGER_ADDRESS,
     WALLET_ADDRESS,
 )
-from test_hyperliquid_market_data import Sink
+from hyperliquid_testkit import (
+    AGENT_ACCOUNT_ENV,
+    AGENT_KEY_ENV,
+    STRANGER_KEY_ENV,
+    Sink,
+    order,
+    start_server,
+    until,
+    venue_config,
+)
 from tradewind.errors import VenueError
-from tradewind.model import ConnectionLost, Order, OrderStatus, OrderType, Side, TimeInForce
+from tradewind.model import ConnectionLost, OrderStatus, OrderType, Side, TimeInForce
 from tradewind_venue_hyperliquid import HyperliquidVenue, cloid_for
 
 BTC, DYDX = "hl:BTC", "hl:DYDX"
-
-
-def order(cid: str, **kw) -> Order:
-    base = {
-        "client_order_id": cid,
-        "instrument": BTC,
-        "side": Side.BUY,
-        "type": OrderType.LIMIT,
-        "quantity": Decimal("0.0001"),
-        "price": Decimal("100000"),
-    }
-    base.update(kw)
-    return Order(**base)
 
 
 def with_venue(server, body, sink=None, **overrides):
@@ -52,14 +47,6 @@ def with_venue(server, body, sink=None, **overrides):
             await venue.close()
 
     return anyio.run(go)
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await anyio.sleep(0.02)
 
 
 def test_limit_order_round_trip_and_cancel_by_cloid(hl_server):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from conftest import venue_config
+from hyperliquid_testkit import venue_config
 from tradewind.errors import ConfigError
 from tradewind.model import Instrument, InstrumentKind
 from tradewind_venue_hyperliquid import HyperliquidVenue

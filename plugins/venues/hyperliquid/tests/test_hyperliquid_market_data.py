@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 import numpy as np
-from conftest import venue_config
+from hyperliquid_testkit import Sink, venue_config
 from tradewind.model import ConnectionLost
 from tradewind_venue_hyperliquid import FundingRate, HyperliquidVenue
 from tradewind_venue_hyperliquid.schemas import trades_to_batch
@@ -23,22 +23,6 @@ def recorded_trades() -> list[list[dict]]:
     for line in (WS / "btc_trades_20250126.txt").read_text().splitlines():
         out.append(json.loads(line.split(" ", 1)[1])["data"])
     return out
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.events: list = []
-        self.reports: list = []
-        self.fills: list = []
-
-    def on_report(self, report) -> None:
-        self.reports.append(report)
-
-    def on_fill(self, fill) -> None:
-        self.fills.append(fill)
-
-    def on_event(self, event) -> None:
-        self.events.append(event)
 
 
 async def collect(venue, symbol: str, n: int) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import start_server, venue_config
+from hyperliquid_testkit import start_server, venue_config
 from tradewind.testing import assert_plugin_installed
 from tradewind.testing.conformance import VenueConformance
 from tradewind_venue_hyperliquid import HyperliquidVenue

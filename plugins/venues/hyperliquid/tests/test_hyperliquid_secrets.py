@@ -7,10 +7,8 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from conftest import KEY_ENV, STRANGER_KEY_ENV, venue_config
 from hyperliquid_local_server import STRANGER_KEY, WALLET_KEY
-from test_hyperliquid_execution import order
-from test_hyperliquid_market_data import Sink
+from hyperliquid_testkit import KEY_ENV, STRANGER_KEY_ENV, Sink, order, venue_config
 from tradewind.errors import ConfigError, TradewindError
 from tradewind.model import OrderType, TimeInForce
 from tradewind_venue_hyperliquid import HyperliquidVenue
