@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -35,6 +37,9 @@ def config(**table: object) -> CryptofeedConfig:
         ({"max_retries": -2}, "max_retries must be -1"),
         ({"symbols": []}, "symbols must name at least one symbol"),
         ({"batch_ms": "fast"}, "expected a number, got 'fast' @ \\$.batch_ms"),
+        ({"ws_host": "ws://127.0.0.1:1"}, "ws_host must be a wss:// URL"),
+        ({"rest_host": "ftp://x"}, "rest_host must be an http\\(s\\):// URL"),
+        ({"ca_file": "ca.pem"}, "ca_file applies to ws_host"),
     ],
 )
 def test_config_errors(table: dict[str, object], message: str) -> None:
@@ -126,3 +131,33 @@ def test_stream_needs_the_asyncio_backend(futures_symbols: None) -> None:
 
     with pytest.raises(VenueError, match="asyncio backend"):
         anyio.run(go, backend="trio")
+
+
+def test_hosts_redirect_every_endpoint_keeping_paths(tmp_path: Path) -> None:
+    from cryptofeed.exchanges import Bybit
+    from cryptofeed_stub import make_certificate
+
+    cert, _ = make_certificate(tmp_path)
+    venue = CryptofeedVenue(
+        config=config(
+            exchange="BYBIT",
+            symbols=["BTC-USDT-PERP"],
+            ws_host="wss://127.0.0.1:9443",
+            rest_host="http://127.0.0.1:8080",
+            ca_file=cert.name,
+            base_dir=str(tmp_path),
+        ),
+        instance="by",
+    )
+    cls: Any = venue.feed_class
+    assert issubclass(cls, Bybit) and cls.id == "BYBIT"
+    assert [ep.address for ep in cls.websocket_endpoints] == [
+        "wss://127.0.0.1:9443" + ep.address.split(".com", 1)[1] for ep in Bybit.websocket_endpoints
+    ]
+    assert all("ssl" in ep.options for ep in cls.websocket_endpoints)
+    assert cls.rest_endpoints[0].address == "http://127.0.0.1:8080"
+    assert cls.rest_endpoints[0].route("instruments") == [
+        "http://127.0.0.1:8080" + r for r in Bybit.rest_endpoints[0].routes.instruments
+    ]
+    with pytest.raises(ConfigError, match="ca_file\\): no file"):
+        CryptofeedVenue(config=config(ws_host="wss://h", ca_file="missing.pem"), instance="x")

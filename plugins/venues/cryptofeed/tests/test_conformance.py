@@ -26,8 +26,16 @@ class TestConformance(VenueConformance):
             yield
 
     def make_config(self) -> CryptofeedConfig:
+        # Pointed at the stub through config alone (ws_host, rest_host, ca_file), as a user
+        # would point it at a proxy: no code injected.
         return CryptofeedConfig(
-            exchange="BINANCE_FUTURES", symbols=["CTKUSDT"], batch_max=5, batch_ms=20.0
+            exchange="BINANCE_FUTURES",
+            symbols=["CTKUSDT"],
+            batch_max=5,
+            batch_ms=20.0,
+            ws_host=self.stub.wss_url,
+            rest_host=self.stub.http_url,
+            ca_file=str(self.stub.cert),
         )
 
     async def make_venue(self) -> Any:
@@ -35,8 +43,6 @@ class TestConformance(VenueConformance):
         self.stub.script(
             *[("send", line) for line in ws_lines("binance_futures_ctkusdt_aggtrade.jsonl")]
         )
-        venue = CryptofeedVenue(
-            config=self.make_config(), instance="cryptofeed", feed_class=self.stub.feed_class()
-        )
+        venue = CryptofeedVenue(config=self.make_config(), instance="cryptofeed")
         await venue.connect()
         return venue

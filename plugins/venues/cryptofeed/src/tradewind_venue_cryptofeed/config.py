@@ -66,6 +66,16 @@ class CryptofeedConfig:
     subscriber_buffer: int = 10_000
     #: Extra keyword arguments for the cryptofeed feed class, e.g. {depth_interval = "100ms"}.
     feed_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Send every websocket connection to this scheme and host instead, paths kept
+    #: ("wss://proxy.example:9443"; cryptofeed accepts wss:// only).
+    ws_host: str | None = None
+    #: The same for REST calls (symbol table, book snapshots): "https://..." or "http://...".
+    rest_host: str | None = None
+    #: A PEM file of certificates to trust for the websocket TLS (a proxy's or a test server's
+    #: own CA), instead of the system's.
+    ca_file: str | None = None
+    #: Base folder for a relative ``ca_file`` (the engine sets it to the config file's folder).
+    base_dir: str = "."
 
     def __attrs_post_init__(self) -> None:
         from cryptofeed.exchanges import EXCHANGE_MAP
@@ -118,6 +128,15 @@ class CryptofeedConfig:
         }.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0 (0 turns it off), got {value}")
+        if self.ws_host is not None and not self.ws_host.startswith("wss://"):
+            raise ValueError(
+                "ws_host must be a wss:// URL (cryptofeed refuses plain ws://), "
+                f"got {self.ws_host!r}"
+            )
+        if self.rest_host is not None and not self.rest_host.startswith(("https://", "http://")):
+            raise ValueError(f"rest_host must be an http(s):// URL, got {self.rest_host!r}")
+        if self.ca_file is not None and self.ws_host is None:
+            raise ValueError("ca_file applies to ws_host; set ws_host too")
         if self.max_retries < -1:
             raise ValueError(f"max_retries must be -1 (forever) or >= 0, got {self.max_retries}")
         if self.backoff_max_s < self.backoff_initial_s:

@@ -7,10 +7,14 @@ that call; the venue runs it in a worker thread so the host's event loop never b
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import ssl
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from cryptofeed.defines import FUTURES, OPTION, PERPETUAL, SPOT
@@ -85,3 +89,50 @@ def load_symbol_table(feed_cls: Any) -> SymbolTable:
     mapping = feed_cls.symbol_mapping()
     _, info = Symbols.get(feed_cls.id)
     return SymbolTable(exchange=feed_cls.id, to_exchange=dict(mapping), info=dict(info))
+
+
+def _rehost(address: str, host: str) -> str:
+    parts = urlsplit(address)
+    query = f"?{parts.query}" if parts.query else ""
+    return host.rstrip("/") + parts.path + query
+
+
+def redirected_feed_class(
+    base: type,
+    *,
+    ws_host: str | None = None,
+    rest_host: str | None = None,
+    ca_file: Path | None = None,
+) -> type:
+    """A subclass of the cryptofeed feed ``base`` whose endpoints use other hosts.
+
+    Every websocket endpoint keeps its path on ``ws_host`` (and trusts ``ca_file`` when given);
+    every REST endpoint keeps its routes on ``rest_host``. The exchange id, parsing and symbol
+    cache are the base class's.
+    """
+    namespace: dict[str, Any] = {}
+    if ws_host is not None:
+        extra: dict[str, Any] = {}
+        if ca_file is not None:
+            extra["ssl"] = ssl.create_default_context(cafile=str(ca_file))
+        namespace["websocket_endpoints"] = [
+            dataclasses.replace(
+                ep,
+                address=_rehost(ep.address, ws_host),
+                sandbox=_rehost(ep.sandbox, ws_host) if ep.sandbox else None,
+                options={**(ep.options or {}), **extra},
+            )
+            for ep in base.websocket_endpoints  # type: ignore[attr-defined]
+        ]
+    if rest_host is not None:
+        namespace["rest_endpoints"] = [
+            dataclasses.replace(
+                ep,
+                address=_rehost(ep.address, rest_host),
+                sandbox=_rehost(ep.sandbox, rest_host) if ep.sandbox else None,
+            )
+            for ep in base.rest_endpoints  # type: ignore[attr-defined]
+        ]
+    if not namespace:
+        return base
+    return type(f"Redirected{base.__name__}", (base,), namespace)

@@ -17,12 +17,13 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 from tradewind.clock import Clock, WallClock
-from tradewind.errors import VenueError
+from tradewind.errors import ConfigError, VenueError
 from tradewind.model import BookTop, ConnectionLost, Event, Instrument, TickBatch
 from tradewind.protocols import EventSink
 
@@ -35,7 +36,11 @@ from tradewind_venue_cryptofeed.constants import (
 )
 from tradewind_venue_cryptofeed.events import ConnectionRestored
 from tradewind_venue_cryptofeed.market import FundingRate, L2Book
-from tradewind_venue_cryptofeed.providers import SymbolTable, load_symbol_table
+from tradewind_venue_cryptofeed.providers import (
+    SymbolTable,
+    load_symbol_table,
+    redirected_feed_class,
+)
 from tradewind_venue_cryptofeed.session import MARKET_CHANNELS, FeedSession, MarketFanout
 from tradewind_venue_cryptofeed.tape import TradeTape
 
@@ -80,6 +85,19 @@ class CryptofeedVenue:
             {"data", "trades"} | {CHANNEL_CAPABILITY[c] for c in config.channels if c != "trades"}
         )
         self.feed_class: type = feed_class or EXCHANGE_MAP[config.exchange]
+        if config.ws_host or config.rest_host:
+            ca = None
+            if config.ca_file is not None:
+                ca = Path(config.ca_file)
+                if not ca.is_absolute():
+                    ca = Path(config.base_dir) / ca
+                if not ca.is_file():
+                    raise ConfigError(
+                        f"venue '{instance}' ([venues.{instance}] ca_file): no file {ca}"
+                    )
+            self.feed_class = redirected_feed_class(
+                self.feed_class, ws_host=config.ws_host, rest_host=config.rest_host, ca_file=ca
+            )
         self.clock: Clock = clock or WallClock()
         #: Every event the venue emitted (the last 10,000), also when no sink is set.
         self.events: deque[Event] = deque(maxlen=10_000)
