@@ -2,21 +2,55 @@
 
 Replay yields large batches in time order across instruments; the engine slices them at its
 decision points. With ``speed`` set (paper mode), batches are paced against the wall clock.
+``start``/``end`` (normally ``[run] start``/``end``, see :func:`apply_run_bounds`) keep only
+the trades in ``[start, end)``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 import attrs
 
-from tradewind.errors import DataError
+from tradewind.errors import ConfigError, DataError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Instrument, TickBatch
+
+if TYPE_CHECKING:
+    from tradewind.config import Config
+
+_FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})\.(\d{1,9})(.*)$")
+
+
+def parse_time_bound(text: str) -> int:
+    """Nanoseconds since the epoch of an ISO date or datetime; UTC unless it has an offset.
+
+    ``2020-02-22`` is that day's midnight; fractions of a second keep up to 9 digits.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"expected an ISO date or datetime string, got {text!r}")
+    extra_ns = 0
+    m = _FRACTION.match(text.strip())
+    core = text.strip()
+    if m:
+        core = m.group(1) + m.group(3)
+        extra_ns = int(m.group(2).ljust(9, "0"))
+    try:
+        stamp = dt.datetime.fromisoformat(core)
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not an ISO date or datetime (e.g. 2024-01-31 or 2024-01-31T12:00:00Z)"
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    delta = stamp - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + extra_ns
 
 
 @attrs.frozen(kw_only=True)
@@ -36,12 +70,26 @@ class ReplayConfig:
     speed: float | None = None
     #: Base folder for relative paths (set by the engine to the config file's folder).
     base_dir: str = "."
+    #: Replay only trades at or after ``start`` and before ``end`` (ISO dates or datetimes,
+    #: UTC unless an offset is given); ``[run] start``/``end`` narrow these further.
+    start: str | None = None
+    end: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if (self.path is None) == (self.store is None):
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
         if self.chunk_ticks <= 0:
             raise ValueError("chunk_ticks must be positive")
+        lo, hi = self.bounds_ns()
+        if lo is not None and hi is not None and lo >= hi:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+
+    def bounds_ns(self) -> tuple[int | None, int | None]:
+        """``(start, end)`` in nanoseconds, None where unbounded."""
+        return (
+            None if self.start is None else parse_time_bound(self.start),
+            None if self.end is None else parse_time_bound(self.end),
+        )
 
 
 class ReplayVenue:
@@ -95,6 +143,9 @@ class ReplayVenue:
                 inst.symbol: store.read_ticks(self.config.exchange, self.config.market, inst.symbol)
                 for inst in self._instruments
             }
+        lo, hi = self.config.bounds_ns()
+        if lo is not None or hi is not None:
+            self._data = {s: _bounded(b, lo, hi) for s, b in self._data.items()}
 
     async def close(self) -> None:
         """Drop the loaded data."""
@@ -165,6 +216,62 @@ class ReplayVenue:
             yield out
             if stop < len(src):
                 heapq.heappush(heap, (int(src.ts_ns[stop]), n, key, stop))
+
+
+def _bounded(batch: TickBatch, lo: int | None, hi: int | None) -> TickBatch:
+    """The trades of ``batch`` (sorted by time) in ``[lo, hi)``."""
+    i = 0 if lo is None else int(batch.ts_ns.searchsorted(lo, "left"))
+    j = len(batch) if hi is None else int(batch.ts_ns.searchsorted(hi, "left"))
+    return batch.slice(i, max(i, j))
+
+
+def apply_run_bounds(config: Config) -> Config:
+    """``config`` with ``[run] start``/``end`` applied to every replay venue instance.
+
+    A replay instance's own ``start``/``end`` are kept where they are narrower. Raises
+    :class:`ConfigError` naming ``$.run.start``/``$.run.end`` when a bound does not parse, the
+    window is empty, or no instrument reads its data from a replay venue.
+    """
+    run = config.run
+    if run.start is None and run.end is None:
+        return config
+    bounds: dict[str, int | None] = {}
+    for key in ("start", "end"):
+        text = getattr(run, key)
+        try:
+            bounds[key] = None if text is None else parse_time_bound(text)
+        except ValueError as exc:
+            raise ConfigError(f"{exc} @ $.run.{key}") from None
+    if bounds["start"] is not None and bounds["end"] is not None:
+        if bounds["start"] >= bounds["end"]:
+            raise ConfigError(f"start ({run.start}) must be before end ({run.end}) @ $.run.start")
+    venues = dict(config.instances("venues"))
+    data_keys = {sec.data or sec.venue for sec in config.instruments}
+    bounded = False
+    for key, inst in venues.items():
+        cfg = inst.config
+        if not isinstance(cfg, ReplayConfig):
+            continue
+        lo, hi = cfg.bounds_ns()
+        run_lo, run_hi = bounds["start"], bounds["end"]
+        start = run.start if lo is None or (run_lo is not None and run_lo > lo) else cfg.start
+        end = run.end if hi is None or (run_hi is not None and run_hi < hi) else cfg.end
+        try:
+            cfg = attrs.evolve(cfg, start=start, end=end)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{exc}: [run] and [venues.{key}] leave no time to replay @ $.run.start"
+            ) from exc
+        venues[key] = attrs.evolve(inst, config=cfg)
+        bounded = bounded or key in data_keys
+    if not bounded:
+        raise ConfigError(
+            "[run] start/end bound replayed data, but no instrument reads its data from a "
+            "replay venue @ $.run.start"
+        )
+    plugins = dict(config.plugins)
+    plugins["venues"] = venues
+    return attrs.evolve(config, plugins=plugins)
 
 
 @hookimpl

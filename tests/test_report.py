@@ -1,0 +1,241 @@
+"""Report metrics on a hand-built run, checked against numbers worked out by hand; the HTML."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+from tradewind.config import load_config
+from tradewind.engine import Engine, RunResult
+from tradewind.model import Fill, Side
+from tradewind.report import equity_points, max_drawdown, metrics_of, write_report
+
+from tests.test_engine import demo_config_text
+
+BASE = 1_582_329_600_000_000_000  # 2020-02-22 00:00 UTC
+MIN = 60_000_000_000
+BARS_PER_YEAR = 365 * 24 * 60  # 1m bars
+
+
+def fill(cid: str, inst: str, side: Side, qty: str, price: str, minutes: float) -> Fill:
+    return Fill(
+        client_order_id=cid,
+        instrument=inst,
+        side=side,
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal("0.1"),
+        ts_ns=BASE + int(minutes * MIN),
+    )
+
+
+B, S = Side.BUY, Side.SELL
+
+#: Six minutes of a 1m strategy on three instruments.
+HAND = RunResult(
+    run_id="hand",
+    summary={
+        "run_id": "hand",
+        "mode": "backtest",
+        "instruments": ["sim:A", "sim:B", "sim:C"],
+        "timeframe": "1m",
+        "starting_equity": "1000",
+        "final_equity": "1197.9",
+        "funding_paid": "1.25",
+        "last_ts_ns": BASE + 6 * MIN,
+        "funnel": {
+            "candidates": 100,
+            "rejected:regime": 60,
+            "rejected:zones": 25,
+            "signals": 15,
+            "vetoed:killswitch": 3,
+            "vetoed:sizing": 2,
+            "orders": 10,
+        },
+    },
+    # Bar returns: +10 %, -10 %, +10 %, +10 %.
+    equity_curve=[
+        (BASE + 1 * MIN, 1000.0),
+        (BASE + 2 * MIN, 1100.0),
+        (BASE + 3 * MIN, 990.0),
+        (BASE + 4 * MIN, 1089.0),
+        (BASE + 5 * MIN, 1197.9),
+    ],
+    closed_trades=[
+        (BASE + 2 * MIN, "sim:A", Decimal("150")),
+        (BASE + 3 * MIN, "sim:A", Decimal("-50")),
+        (BASE + 4 * MIN, "sim:A", Decimal("30")),
+        (BASE + 5 * MIN, "sim:B", Decimal("-20")),
+        (BASE + 5 * MIN, "sim:B", Decimal("0")),
+    ],
+    fills=[
+        fill("a1", "sim:A", B, "1", "100", 1),  # A long 1 → 2 min
+        fill("a2", "sim:A", S, "1", "101", 2),
+        fill("a3", "sim:A", S, "2", "102", 3),  # A short 3 → 4 min
+        fill("a4", "sim:A", B, "1", "101", 3.5),
+        fill("b1", "sim:B", B, "1", "50", 3.5),  # B long 3.5 → 5 min
+        fill("a5", "sim:A", B, "1", "100", 4),
+        fill("b2", "sim:B", S, "1", "51", 5),
+        fill("c1", "sim:C", B, "1", "10", 5.5),  # C long 5.5 min → the end (6 min)
+    ],
+    price_curve={
+        "sim:A": [(BASE + m * MIN, 100.0 + m) for m in range(1, 6)],
+        "sim:B": [(BASE + m * MIN, 50.0 + m / 2) for m in range(1, 6)],
+    },
+)
+
+
+def test_each_metric_equals_the_hand_computed_value():
+    m = metrics_of(HAND)
+    # Total return: (1197.9 - 1000) / 1000, exact.
+    assert m.total_return == Decimal("0.1979")
+    # Returns r = [0.1, -0.1, 0.1, 0.1]: mean 0.05; sample variance
+    # (3 × 0.05² + 0.15²) / 3 = 0.01, stdev 0.1; one year = 525,600 one-minute bars.
+    assert m.returns == 4 and m.periods_per_year == BARS_PER_YEAR
+    assert m.sharpe == pytest.approx(0.05 / 0.1 * math.sqrt(BARS_PER_YEAR), rel=1e-9)
+    # Downside deviation: sqrt((0 + 0.1² + 0 + 0) / 4) = 0.05.
+    assert m.sortino == pytest.approx(0.05 / 0.05 * math.sqrt(BARS_PER_YEAR), rel=1e-9)
+    # Deepest fall 1100 → 990 = 10 %, from the peak at 2 min to the recovery at 5 min.
+    dd = m.drawdown
+    assert dd.depth == pytest.approx(0.1, rel=1e-12)
+    assert (dd.peak_ts_ns, dd.trough_ts_ns, dd.end_ts_ns) == (
+        BASE + 2 * MIN,
+        BASE + 3 * MIN,
+        BASE + 5 * MIN,
+    )
+    assert dd.recovered and dd.duration_ns == 3 * MIN
+    # Trades: +150, -50, +30, -20, 0 → 2 winners of 5 (a flat trade is not a win).
+    assert (m.trades, m.wins, m.losses) == (5, 2, 2)
+    assert m.win_rate == 0.4
+    assert (m.gross_profit, m.gross_loss, m.net_pnl) == (Decimal(180), Decimal(70), Decimal(110))
+    assert m.profit_factor == Decimal(180) / Decimal(70)
+    assert m.expectancy == Decimal(22)
+    # The run: from the open of the first 1m bar (0 min) to the last trade (6 min).
+    assert (m.start_ts_ns, m.end_ts_ns) == (BASE, BASE + 6 * MIN)
+    # Positions open over [1, 2] ∪ [3, 5] ∪ [5.5, 6] = 3.5 of 6 minutes.
+    assert m.exposure == pytest.approx(3.5 / 6, rel=1e-12)
+    # 5 closed trades in 0.1 h.
+    assert m.trades_per_hour == pytest.approx(50.0, rel=1e-12)
+    assert m.fees_paid == Decimal("0.8") and m.funding_paid == Decimal("1.25")
+    f = m.funnel
+    assert (f.candidates, f.signals, f.orders) == (100, 15, 10)
+    assert f.rejected == {"regime": 60, "zones": 25}
+    assert f.vetoed == {"killswitch": 3, "sizing": 2}
+
+
+def test_money_is_written_as_exact_decimal_strings(tmp_path):
+    jpath, _ = write_report(HAND, tmp_path)
+    data = json.loads(jpath.read_text())
+    m = data["metrics"]
+    assert m["total_return"] == "0.1979"
+    assert m["expectancy"] == "22"
+    assert m["profit_factor"] == str(Decimal(180) / Decimal(70))
+    assert (m["gross_profit"], m["gross_loss"], m["net_pnl"]) == ("180", "70", "110")
+    assert (m["fees_paid"], m["funding_paid"]) == ("0.8", "1.25")
+    assert m["max_drawdown_duration_ns"] == 3 * MIN and m["max_drawdown_recovered"] is True
+    assert m["funnel"] == {
+        "candidates": 100,
+        "rejected": {"regime": 60, "zones": 25},
+        "signals": 15,
+        "vetoed": {"killswitch": 3, "sizing": 2},
+        "orders": 10,
+    }
+    assert data["summary"]["run_id"] == "hand"
+    assert data["trades"][0] == {
+        "closed_ts_ns": BASE + 2 * MIN,
+        "instrument": "sim:A",
+        "pnl": "150",
+    }
+    assert data["fills"][0]["price"] == "100" and data["fills"][0]["fee"] == "0.1"
+
+
+def test_a_drawdown_never_recovered_lasts_to_the_end():
+    dd = max_drawdown([(BASE + i * MIN, e) for i, e in enumerate([100.0, 120.0, 90.0, 110.0])])
+    assert dd.depth == pytest.approx(0.25)
+    assert not dd.recovered
+    assert (dd.peak_ts_ns, dd.trough_ts_ns, dd.end_ts_ns) == (
+        BASE + MIN,
+        BASE + 2 * MIN,
+        BASE + 3 * MIN,
+    )
+    assert dd.duration_ns == 2 * MIN
+
+
+def test_equity_points_keep_one_point_per_close_in_time_order():
+    # Two instruments closing the same minute record equity twice; the later value stands.
+    curve = [(BASE + 2 * MIN, 103.0), (BASE + MIN, 100.0), (BASE + MIN, 101.0)]
+    assert equity_points(curve) == [(BASE + MIN, 101.0), (BASE + 2 * MIN, 103.0)]
+
+
+def test_undefined_metrics_are_none_on_an_empty_run(tmp_path):
+    empty = RunResult(
+        run_id="empty",
+        summary={"starting_equity": "1000", "final_equity": "1000", "timeframe": "1m"},
+        equity_curve=[],
+        closed_trades=[],
+        fills=[],
+    )
+    m = metrics_of(empty)
+    assert m.total_return == 0 and m.trades == 0
+    assert m.sharpe is None and m.sortino is None and m.win_rate is None
+    assert m.profit_factor is None and m.expectancy is None and m.exposure is None
+    _, hpath = write_report(empty, tmp_path)
+    assert all(f'id="chart-{c}"' in hpath.read_text().replace("'", '"') for c in CHARTS)
+
+
+CHARTS = ("price", "equity", "drawdown", "funnel")
+
+
+def section(page: str, name: str) -> str:
+    found = re.search(rf"<section class=.chart. id=.chart-{name}.>(.*?)</section>", page, re.S)
+    assert found, name
+    return found.group(1)
+
+
+def test_the_html_is_one_offline_file_with_the_four_charts(tmp_path):
+    _, hpath = write_report(HAND, tmp_path)
+    page = hpath.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+    for bad in ("http://", "https://", "//cdn", "<script src", "<link"):
+        assert bad not in page
+    for name in CHARTS:
+        assert "<svg" in section(page, name), name
+    price = section(page, "price")
+    # One marker per order: 8 orders, 4 entries (a1, a3, b1, c1) and 4 exits.
+    assert len(re.findall(r'class="mk (buy|sell) (entry|exit)"', price)) == 8
+    assert price.count('class="mk buy entry"') == 3 and price.count('class="mk sell entry"') == 1
+    assert price.count('class="mk sell exit"') == 2 and price.count('class="mk buy exit"') == 2
+    assert "sim:C" in price  # fills without a price curve are still drawn
+    funnel = section(page, "funnel")
+    assert len(re.findall(r"<rect ", funnel)) == 7
+    assert "<title>rejected: regime: 60</title>" in funnel
+    assert "<title>vetoed: sizing: 2</title>" in funnel
+    assert "19.79%" in page and "Sharpe" in page
+
+
+def test_the_run_summary_carries_the_report_metrics(tmp_path):
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="m").run)
+    s = result.summary
+    for key in (
+        "ticks", "decisions", "candles", "signals", "funnel", "final_equity",
+        "starting_equity", "realized_pnl", "fees_paid", "trades", "mode",
+    ):  # fmt: skip
+        assert key in s, key
+    m = metrics_of(result).to_json()
+    for key in ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "exposure"):
+        assert s[key] == m[key], key
+    assert s["timeframe"] == m["timeframe"] and s["fees_paid"] == m["fees_paid"]
+    json_path, html_path = write_report(result, Path(tmp_path / "rep"))
+    funnel = json.loads(json_path.read_text())["metrics"]["funnel"]
+    assert (
+        funnel["candidates"] == s["funnel"]["candidates"]
+        and funnel["orders"] == s["funnel"]["orders"]
+    )
+    assert "https://" not in html_path.read_text()
