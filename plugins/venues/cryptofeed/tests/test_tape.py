@@ -160,3 +160,36 @@ def test_id_and_time_conversions() -> None:
     assert h == trade_id_to_int(uuid) and h is not None and 0 <= h < 2**63
     assert trade_id_to_int(str(2**70)) is not None and trade_id_to_int(str(2**70)) < 2**63  # type: ignore[operator]
     assert np.int64(h) == h
+
+
+def test_unconvertible_update_is_reported_not_fatal() -> None:
+    from types import SimpleNamespace
+
+    import anyio
+
+    from tradewind_venue_cryptofeed import CryptofeedConfig, CryptofeedVenue
+
+    venue = CryptofeedVenue(config=CryptofeedConfig(exchange="BINANCE"), instance="b")
+    session = venue.open_session({"BTC-USDT": ["b:BTC-USDT"]})
+
+    def trade(side: str, tid: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            symbol="BTC-USDT", timestamp=1.5, price="100.5", amount="2", side=side, id=tid
+        )
+
+    async def go() -> None:
+        await session.on_trade(trade("buy", "1"), 1.6)
+        await session.on_trade(trade("sideways", "2"), 1.6)  # cannot be converted
+        await session.on_trade(trade("sell", "3"), 1.6)
+        await session.on_trade(SimpleNamespace(symbol="ETH-USDT"), 1.6)  # nobody asked for it
+
+    anyio.run(go)
+    (batch,) = session.tape.drain()
+    assert batch.trade_id.tolist() == [1, 3] and batch.side.tolist() == [1, -1]
+    assert batch.ts_ns.tolist() == [1_500_000_000, 1_500_000_000]
+    assert (session.trades_in, session.rejected, session.unrouted) == (3, 1, 1)
+    # Reported, and — Binance ids being contiguous — the trade it lost shows as a gap too.
+    assert [e.rejected for e in venue.events] == [  # type: ignore[attr-defined]
+        {"trades_unconvertible": 1},
+        {"missing_trade_ids": 1},
+    ]

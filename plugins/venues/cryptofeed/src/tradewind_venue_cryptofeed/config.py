@@ -58,8 +58,9 @@ class CryptofeedConfig:
     ping_interval_s: float = 10.0
     #: ... and how long a pong may take before the connection is declared dead.
     ping_timeout_s: float = 20.0
-    #: A connection that delivered no message for this long is closed and reopened; 0 = never.
-    stale_after_s: float = 60.0
+    #: A connection that delivered no message for this long is closed and reopened; 0 = never
+    #: (cryptofeed's own default; raise it for channels that can be quiet longer).
+    stale_after_s: float = 120.0
     #: Use the exchange's sandbox / testnet endpoints where cryptofeed knows them.
     sandbox: bool = False
     #: Buffer of each ``subscribe()`` stream (book, l2, funding, liquidations).

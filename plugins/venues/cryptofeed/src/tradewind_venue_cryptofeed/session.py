@@ -87,11 +87,11 @@ class MarketFanout:
                 entry[1] = 0
 
     def _report(self, channel: str, instrument: str, n: int) -> None:
-        self._emit(
-            DataQuality(
-                ts_ns=self._now_ns(), instrument=instrument, rejected={f"{channel}_dropped": n}
-            )
-        )
+        self.report(instrument, {f"{channel}_dropped": n})
+
+    def report(self, instrument: str, rejected: dict[str, int]) -> None:
+        """Emit a DataQuality for ``instrument``."""
+        self._emit(DataQuality(ts_ns=self._now_ns(), instrument=instrument, rejected=rejected))
 
     def close(self) -> None:
         """End every subscriber's stream (reporting losses not yet reported)."""
@@ -127,6 +127,8 @@ class FeedSession:
         #: Trades cryptofeed delivered for routed symbols, and for symbols nobody asked for.
         self.trades_in = 0
         self.unrouted = 0
+        #: Objects that could not be converted (each reported as a DataQuality).
+        self.rejected = 0
         self._waiter: anyio.Event | None = None
         self._closed = False
         self._error: BaseException | None = None
@@ -151,11 +153,18 @@ class FeedSession:
             self.unrouted += 1
             return
         self.trades_in += 1
-        ts = round(trade.timestamp * 1_000_000) * 1_000  # = schemas.ts_to_ns, inlined (hot path)
-        price = float(trade.price)
-        size = float(trade.amount)
-        side = side_code(trade.side)
-        tid = trade_id_to_int(trade.id)
+        try:
+            stamp = trade.timestamp
+            if stamp is None:  # an exchange without trade times: the receipt time
+                stamp = float(receipt_ts)
+            ts = round(stamp * 1_000_000) * 1_000  # = schemas.ts_to_ns, inlined (hot path)
+            price = float(trade.price)
+            size = float(trade.amount)
+            side = side_code(trade.side)
+            tid = trade_id_to_int(trade.id)
+        except Exception as exc:
+            self._reject(keys, "trades", exc)
+            return
         mono = time.monotonic()
         wake = False
         add = self.tape.add
@@ -167,24 +176,50 @@ class FeedSession:
     async def on_ticker(self, ticker: Any, receipt_ts: float) -> None:
         """Best bid / offer -> BookTop."""
         for key in self.routes.get(ticker.symbol, ()):
-            self.fanout.publish("book", key, ticker_to_book_top(ticker, key, receipt_ts))
+            try:
+                value = ticker_to_book_top(ticker, key, receipt_ts)
+            except Exception as exc:
+                self._reject((key,), "book", exc)
+                continue
+            self.fanout.publish("book", key, value)
 
     async def on_book(self, book: Any, receipt_ts: float) -> None:
         """Depth book update -> L2Book of the top ``l2_depth`` levels."""
-        keys = self.routes.get(book.symbol, ())
-        if keys:
-            for key in keys:
-                self.fanout.publish("l2", key, book_to_l2(book, key, self.l2_depth, receipt_ts))
+        for key in self.routes.get(book.symbol, ()):
+            try:
+                value = book_to_l2(book, key, self.l2_depth, receipt_ts)
+            except Exception as exc:
+                self._reject((key,), "l2", exc)
+                continue
+            self.fanout.publish("l2", key, value)
 
     async def on_funding(self, funding: Any, receipt_ts: float) -> None:
         """Funding / mark price -> FundingRate."""
         for key in self.routes.get(funding.symbol, ()):
-            self.fanout.publish("funding", key, funding_to_domain(funding, key, receipt_ts))
+            try:
+                value = funding_to_domain(funding, key, receipt_ts)
+            except Exception as exc:
+                self._reject((key,), "funding", exc)
+                continue
+            self.fanout.publish("funding", key, value)
 
     async def on_liquidation(self, liq: Any, receipt_ts: float) -> None:
         """Forced order -> Liquidation."""
         for key in self.routes.get(liq.symbol, ()):
-            self.fanout.publish("liquidations", key, liquidation_to_domain(liq, key, receipt_ts))
+            try:
+                value = liquidation_to_domain(liq, key, receipt_ts)
+            except Exception as exc:
+                self._reject((key,), "liquidations", exc)
+                continue
+            self.fanout.publish("liquidations", key, value)
+
+    def _reject(self, keys: Sequence[str], channel: str, exc: Exception) -> None:
+        # An object cryptofeed parsed but the venue cannot convert (a None price, an unknown
+        # side): dropped, reported, and logged with its cause — never a reconnect loop.
+        LOG.warning("cannot convert a %s update: %s", channel, exc, exc_info=True)
+        self.rejected += 1
+        for key in keys:
+            self.fanout.report(key, {f"{channel}_unconvertible": 1})
 
     # -- consumer side ----------------------------------------------------------------------
     def _wake(self) -> None:
