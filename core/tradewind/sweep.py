@@ -50,6 +50,8 @@ METRICS: dict[str, bool] = {
     "win_rate": True,
     "max_drawdown": False,
 }
+#: Metrics that are fractions, shown in percent.
+_FRACTIONS = frozenset({"total_return", "max_drawdown", "win_rate"})
 DEFAULT_METRIC = "sharpe"
 DEFAULT_SPLIT = 0.7
 #: Tables a grid path may create when the config does not have them.
@@ -595,19 +597,23 @@ def print_sweep(result: SweepResult, paths: Sequence[str], console: Any) -> None
     table = Table(title=f"sweep ranked by in-sample {m} ({arrow})")
     table.add_column("#", justify="right")
     for p in paths:
-        table.add_column(p, justify="right")
-    for col in (f"IS {m}", f"OOS {m}", "IS return", "OOS return", "IS trades", "OOS trades"):
-        table.add_column(col, justify="right")
+        table.add_column(p, justify="right", overflow="fold")
+    shown = [m] if m == "total_return" else [m, "total_return"]
+    for key in shown:
+        label = "return" if key == "total_return" else key
+        table.add_column(f"IS {label}", justify="right")
+        table.add_column(f"OOS {label}", justify="right")
+    table.add_column("IS trades", justify="right")
+    table.add_column("OOS trades", justify="right")
     for row in result.rows:
         cells = [str(row.rank)] + [str(row.overrides[p]) for p in paths]
-        cells += [
-            _cell(metric_value(row.in_sample, m)),
-            _cell(metric_value(row.out_of_sample, m)),
-            _pct(metric_value(row.in_sample, "total_return")),
-            _pct(metric_value(row.out_of_sample, "total_return")),
-            str(row.in_sample.get("trades", "")),
-            str(row.out_of_sample.get("trades", "")),
-        ]
+        for key in shown:
+            fmt = _pct if key in _FRACTIONS else _cell
+            cells += [
+                fmt(metric_value(row.in_sample, key)),
+                fmt(metric_value(row.out_of_sample, key)),
+            ]
+        cells += [str(row.in_sample.get("trades", "")), str(row.out_of_sample.get("trades", ""))]
         table.add_row(*cells)
     console.print(table)
 
