@@ -67,3 +67,7 @@ class VenueTimeoutError(VenueError):
 
 class VenueUnavailableError(VenueError):
     """The venue cannot be reached (disconnected, circuit open)."""
+
+
+class ReconciliationError(VenueError):
+    """Startup reconciliation with a venue failed; the host must not trade until it succeeds."""

@@ -1,13 +1,48 @@
-"""The journal: every event of every run in DuckDB on disk.
+"""The journal: runs, signals, vetoes, orders, fills, positions and events in DuckDB on disk.
 
-Tables: ``runs`` (one row per run) and ``events`` (every bus event, in publish order, with its
-fields as JSON). Rows are buffered and written in a transaction every ``flush_every`` events
-and when the run ends.
+One file per host holds every run. Runs belong to a *session*: a backtest is its own session;
+a paper or live run continues the session of the previous run of the same mode and config file
+(that is how a restarted paper account finds its positions and open orders again).
+
+Tables (see docs/orders-and-journal.md for every column):
+
+``runs``
+    one row per run, with its session.
+``events``
+    every bus event, in publish order, with its fields as JSON (the generic log).
+``signals``, ``vetoes``
+    what the strategy proposed and what the filters refused.
+``orders``
+    one row per order and session: the request and its current state.
+``order_events``
+    every state change of every order (and every report the state machine refused).
+``fills``
+    every booked fill; primary key (session, client order id, fill key), so a re-sent fill is
+    written once.
+``positions``
+    the position after every fill, and corrections made by reconciliation.
+``balances``
+    cash baselines: the session's starting cash and corrections.
+``system_events``
+    every event of severity warning or above except vetoes (failures, circuit breakers,
+    reconciliation discrepancies, lost connections, data-quality reports).
+
+Crash safety: the order manager writes an order before it is sent and a fill before it is
+applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set (paper and live)
+each such step is one committed transaction, and DuckDB syncs its write-ahead log on commit
+(``fdatasync``, setting ``fsync_mode = 'STANDARD'``), so a killed host loses no fill it acted
+on. Other events are buffered and written every ``flush_every`` rows, on warnings and at the
+end of the run.
+
+Decimals are stored as text so they read back exactly: cast in SQL with ``::DECIMAL(38, 18)``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +50,184 @@ import attrs
 import duckdb
 
 from tradewind._serde import unstructure
-from tradewind.model import Event
+from tradewind.model import (
+    Event,
+    Fill,
+    FillEvent,
+    Order,
+    OrderReport,
+    OrderStatus,
+    OrderSubmitted,
+    OrderType,
+    OrderUpdated,
+    Position,
+    PositionChanged,
+    Severity,
+    Side,
+    SignalEvent,
+    TimeInForce,
+    VetoEvent,
+)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, mode VARCHAR, config_path VARCHAR,
-    started_ts_ns BIGINT, finished_ts_ns BIGINT, summary JSON
-);
-CREATE TABLE IF NOT EXISTS events (
-    run_id VARCHAR, seq BIGINT, ts_ns BIGINT, type VARCHAR, severity INTEGER, payload JSON
-);
-"""
+TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
+
+_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "runs": (
+        ("run_id", "VARCHAR PRIMARY KEY"),
+        ("mode", "VARCHAR"),
+        ("config_path", "VARCHAR"),
+        ("started_ts_ns", "BIGINT"),
+        ("finished_ts_ns", "BIGINT"),
+        ("summary", "JSON"),
+    ),
+    "events": (
+        ("run_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("type", "VARCHAR"),
+        ("severity", "INTEGER"),
+        ("payload", "JSON"),
+    ),
+    "signals": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("instrument", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("intent", "VARCHAR"),
+        ("entry", "VARCHAR"),
+        ("stop", "VARCHAR"),
+        ("quantity", "VARCHAR"),
+        ("score", "DOUBLE"),
+        ("reasons", "JSON"),
+    ),
+    "vetoes": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("filter", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("instrument", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("quantity", "VARCHAR"),
+        ("signal_ts_ns", "BIGINT"),
+    ),
+    "orders": (
+        ("client_order_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("id_seq", "BIGINT"),
+        ("venue", "VARCHAR"),
+        ("instrument", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("type", "VARCHAR"),
+        ("quantity", "VARCHAR"),
+        ("price", "VARCHAR"),
+        ("stop_price", "VARCHAR"),
+        ("time_in_force", "VARCHAR"),
+        ("reduce_only", "BOOLEAN"),
+        ("created_ts_ns", "BIGINT"),
+        ("tag", "VARCHAR"),
+        ("origin", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("filled_quantity", "VARCHAR"),
+        ("venue_order_id", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("updated_ts_ns", "BIGINT"),
+        ("seq", "BIGINT"),
+    ),
+    "order_events": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("client_order_id", "VARCHAR"),
+        ("kind", "VARCHAR"),
+        ("from_status", "VARCHAR"),
+        ("to_status", "VARCHAR"),
+        ("filled_quantity", "VARCHAR"),
+        ("venue_order_id", "VARCHAR"),
+        ("detail", "VARCHAR"),
+    ),
+    "fills": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("client_order_id", "VARCHAR"),
+        ("fill_key", "VARCHAR"),
+        ("trade_id", "VARCHAR"),
+        ("instrument", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("quantity", "VARCHAR"),
+        ("price", "VARCHAR"),
+        ("fee", "VARCHAR"),
+        ("ts_ns", "BIGINT"),
+        ("liquidity", "VARCHAR"),
+    ),
+    "positions": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("instrument", "VARCHAR"),
+        ("quantity", "VARCHAR"),
+        ("avg_price", "VARCHAR"),
+        ("realized_pnl", "VARCHAR"),
+        ("fees", "VARCHAR"),
+        ("opened_ts_ns", "BIGINT"),
+        ("lots", "JSON"),
+        ("reason", "VARCHAR"),
+    ),
+    "balances": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("asset", "VARCHAR"),
+        ("amount", "VARCHAR"),
+        ("reason", "VARCHAR"),
+    ),
+    "system_events": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("type", "VARCHAR"),
+        ("severity", "INTEGER"),
+        ("source", "VARCHAR"),
+        ("message", "VARCHAR"),
+        ("payload", "JSON"),
+    ),
+}
+
+#: Every table of the journal, in schema order.
+TABLES: tuple[str, ...] = tuple(_COLUMNS)
+
+_EXTRA_RUN_COLUMNS = (("session_id", "VARCHAR"), ("run_no", "INTEGER"))
+
+
+def _schema() -> str:
+    parts = []
+    for table, cols in _COLUMNS.items():
+        body = ", ".join(f"{name} {typ}" for name, typ in cols)
+        if table == "fills":
+            body += ", PRIMARY KEY (session_id, client_order_id, fill_key)"
+        parts.append(f"CREATE TABLE IF NOT EXISTS {table} ({body});")
+    # Journals written before sessions existed gain the columns in place.
+    parts.extend(
+        f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {name} {typ};"
+        for name, typ in _EXTRA_RUN_COLUMNS
+    )
+    return "\n".join(parts)
+
+
+SCHEMA = _schema()
+
+#: Rows per INSERT statement when buffered rows are written (DuckDB pays per statement).
+_CHUNK = 256
 
 
 def _payload(event: Event) -> str:
@@ -37,52 +239,199 @@ def _payload(event: Event) -> str:
     return json.dumps(data, default=str, allow_nan=True)
 
 
-class Journal:
-    """Writes events of one run to a DuckDB file."""
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
-    def __init__(self, path: Path, run_id: str, *, flush_every: int = 512) -> None:
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def fill_key(fill: Fill) -> str:
+    """The de-duplication key of a fill within its order: the venue's trade id, or (for a venue
+    without trade ids) its time, side, quantity and price."""
+    if fill.trade_id:
+        return fill.trade_id
+    return f"~{fill.ts_ns}:{fill.side.value}:{fill.quantity}:{fill.price}"
+
+
+@attrs.frozen(kw_only=True)
+class OrderRecord:
+    """What the host knows of one order: the request (None when adopted from a venue that did
+    not say) and its state in the order state machine."""
+
+    client_order_id: str
+    instrument: str
+    venue: str = ""
+    order: Order | None = None
+    status: OrderStatus = OrderStatus.NEW
+    filled_quantity: Decimal = Decimal(0)
+    venue_order_id: str = ""
+    reason: str = ""
+    #: ``submitted`` (sent by this host), ``adopted`` (found at the venue and kept) or
+    #: ``foreign`` (found at the venue and cancelled).
+    origin: str = "submitted"
+    updated_ts_ns: int = 0
+    #: The sequence number in the client order id, for ids this host generated.
+    id_seq: int | None = None
+    run_id: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """True until the order reaches a terminal state."""
+        return not self.status.is_terminal
+
+    def report(self) -> OrderReport:
+        """The record's state as an OrderReport."""
+        return OrderReport(
+            client_order_id=self.client_order_id,
+            instrument=self.instrument,
+            status=self.status,
+            ts_ns=self.updated_ts_ns,
+            filled_quantity=self.filled_quantity,
+            venue_order_id=self.venue_order_id,
+            reason=self.reason,
+        )
+
+
+def rebuild_positions(
+    steps: Iterable[tuple[str, Any]], start_cash: Decimal | None = None
+) -> tuple[dict[str, Position], Decimal | None]:
+    """Fold journal steps, in journal order, into positions and cash.
+
+    ``steps`` are ``("fill", Fill)``, ``("position", Position)`` (a correction replaces the
+    position) and ``("cash", Decimal)`` (a baseline replaces the cash). Positions are
+    :meth:`Position.apply` over the fills, exactly; cash moves by each fill's realised P&L
+    less its fee. Cash is None until a baseline is seen.
+    """
+    positions: dict[str, Position] = {}
+    cash = start_cash
+    for kind, value in steps:
+        if kind == "fill":
+            before = positions.get(value.instrument) or Position(instrument=value.instrument)
+            after = before.apply(value)
+            positions[value.instrument] = after
+            if cash is not None:
+                cash += after.realized_pnl - before.realized_pnl - value.fee
+        elif kind == "position":
+            positions[value.instrument] = value
+        elif kind == "cash":
+            cash = value
+        else:  # pragma: no cover - a programming error
+            raise ValueError(f"unknown journal step {kind!r}")
+    return positions, cash
+
+
+class Journal:
+    """The journal of one host: writes one run's rows and reads its session's state back.
+
+    ``durable``: commit every write-ahead step (orders, fills, corrections) and every warning
+    at once. None chooses by mode at :meth:`start`: off for backtests (they can be re-run;
+    rows are written in large batches), on for paper and live.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        run_id: str,
+        *,
+        flush_every: int = 512,
+        durable: bool | None = None,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run_id = run_id
         self.flush_every = flush_every
-        self._con = duckdb.connect(str(self.path))
-        self._con.execute(SCHEMA)
-        self._rows: list[tuple[Any, ...]] = []
-        self._seq = 0
+        self.read_only = read_only
+        self.durable: bool = bool(durable)
+        self._durable_set = durable is not None
+        #: Set by the order manager when it writes orders and fills ahead of the bus.
+        self.write_ahead = False
+        self.session_id = run_id
+        #: True when :meth:`start` continued an earlier session.
+        self.resumed = False
+        if read_only:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self.path))
+            self._con.execute(SCHEMA)
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        self._npending = 0
+        self._dirty_orders: dict[str, OrderRecord] = {}
+        self._order_seq: dict[str, int] = {}
+        self._seq = self._max_seq()
 
-    def start(self, mode: str, config_path: str, ts_ns: int) -> None:
-        """Record the run."""
-        self._con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, NULL, NULL)",
-            [self.run_id, mode, config_path, ts_ns],
-        )
+    @classmethod
+    def open_readonly(cls, path: Path | str, session_id: str | None = None) -> Journal:
+        """Open a journal to read it (another process may have been killed while writing it:
+        DuckDB replays its write-ahead log). ``session_id`` defaults to the latest run's."""
+        j = cls(path, "", read_only=True)
+        if session_id is None:
+            row = j._con.execute(
+                "SELECT coalesce(session_id, run_id) FROM runs "
+                "ORDER BY coalesce(run_no, 0) DESC, started_ts_ns DESC LIMIT 1"
+            ).fetchone()
+            session_id = row[0] if row else ""
+        j.session_id = session_id
+        return j
 
-    def record(self, event: Event) -> None:
-        """Buffer one event (a bus subscriber)."""
+    def _max_seq(self) -> int:
+        parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
+        row = self._con.execute(f"SELECT coalesce(max(s), 0) FROM ({parts})").fetchone()
+        return int(row[0]) if row else 0
+
+    def _next(self) -> int:
         self._seq += 1
-        self._rows.append(
-            (
-                self.run_id,
-                self._seq,
-                event.ts_ns,
-                type(event).__name__,
-                int(event.severity),
-                _payload(event),
-            )
+        return self._seq
+
+    # -- the run ----------------------------------------------------------------------------
+    def start(
+        self,
+        mode: str,
+        config_path: str,
+        ts_ns: int,
+        *,
+        session_id: str | None = None,
+        resume: bool | None = None,
+    ) -> None:
+        """Record the run and choose its session.
+
+        A paper or live run (or any run with ``resume=True``) continues the session of the
+        latest run of the same mode and config file; a backtest starts its own session.
+        ``session_id`` names the session explicitly.
+        """
+        if not self._durable_set:
+            self.durable = mode != "backtest"
+        config_path = os.path.abspath(config_path) if config_path else config_path
+        if resume is None:
+            resume = mode in ("paper", "live")
+        if session_id is None and resume:
+            row = self._con.execute(
+                "SELECT coalesce(session_id, run_id) FROM runs WHERE mode = ? AND config_path = ?"
+                " ORDER BY coalesce(run_no, 0) DESC LIMIT 1",
+                [mode, config_path],
+            ).fetchone()
+            if row is not None:
+                session_id = row[0]
+        if session_id is not None:
+            self.resumed = (
+                self._con.execute(
+                    "SELECT count(*) FROM runs WHERE coalesce(session_id, run_id) = ?",
+                    [session_id],
+                ).fetchone()
+                or (0,)
+            )[0] > 0
+        self.session_id = session_id or self.run_id
+        row = self._con.execute("SELECT coalesce(max(run_no), 0) FROM runs").fetchone()
+        run_no = (int(row[0]) if row else 0) + 1
+        self._con.execute(
+            "INSERT INTO runs (run_id, mode, config_path, started_ts_ns, finished_ts_ns, "
+            "summary, session_id, run_no) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
+            [self.run_id, mode, config_path, ts_ns, self.session_id, run_no],
         )
-        if len(self._rows) >= self.flush_every:
-            self.flush()
 
-    def flush(self) -> None:
-        """Write buffered events in one transaction."""
-        if not self._rows:
-            return
-        self._con.execute("BEGIN")
-        self._con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", self._rows)
-        self._con.execute("COMMIT")
-        self._rows.clear()
-
-    def finish(self, ts_ns: int, summary: dict[str, Any]) -> None:
+    def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
         """Flush and record the run's end and summary."""
         self.flush()
         self._con.execute(
@@ -92,5 +441,569 @@ class Journal:
         self._con.execute("CHECKPOINT")
 
     def close(self) -> None:
-        """Close the database."""
-        self._con.close()
+        """Write what is buffered and close the database."""
+        try:
+            if not self.read_only:
+                self.flush()
+        finally:
+            self._con.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def _add(self, table: str, row: tuple[Any, ...]) -> None:
+        if self.read_only:
+            raise RuntimeError(f"journal {self.path} is open read-only")
+        self._pending.setdefault(table, []).append(row)
+        self._npending += 1
+
+    def _step_done(self) -> None:
+        """End of a write-ahead step: commit it now when durable."""
+        if self.durable or self._npending >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered row in one transaction."""
+        if not self._npending and not self._dirty_orders:
+            return
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, rows in self._pending.items():
+                ncols = len(_COLUMNS[table])
+                verb = "INSERT OR IGNORE" if table == "fills" else "INSERT"
+                for i in range(0, len(rows), _CHUNK):
+                    chunk = rows[i : i + _CHUNK]
+                    marks = ", ".join(["(" + ", ".join(["?"] * ncols) + ")"] * len(chunk))
+                    con.execute(
+                        f"{verb} INTO {table} VALUES {marks}", [v for r in chunk for v in r]
+                    )
+            if self._dirty_orders:
+                ids = list(self._dirty_orders)
+                for i in range(0, len(ids), _CHUNK):
+                    some = ids[i : i + _CHUNK]
+                    con.execute(
+                        "DELETE FROM orders WHERE session_id = ? AND client_order_id IN ("
+                        + ", ".join(["?"] * len(some))
+                        + ")",
+                        [self.session_id, *some],
+                    )
+                rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
+                ncols = len(_COLUMNS["orders"])
+                for i in range(0, len(rows), _CHUNK):
+                    chunk = rows[i : i + _CHUNK]
+                    marks = ", ".join(["(" + ", ".join(["?"] * ncols) + ")"] * len(chunk))
+                    con.execute(f"INSERT INTO orders VALUES {marks}", [v for r in chunk for v in r])
+            con.execute("COMMIT")
+        except Exception:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the failed statement already ended the transaction
+            raise
+        self._pending.clear()
+        self._npending = 0
+        self._dirty_orders.clear()
+
+    def _order_row(self, rec: OrderRecord) -> tuple[Any, ...]:
+        o = rec.order
+        return (
+            rec.client_order_id,
+            self.session_id,
+            rec.run_id or self.run_id,
+            rec.id_seq,
+            rec.venue,
+            rec.instrument,
+            None if o is None else o.side.value,
+            None if o is None else o.type.value,
+            None if o is None else str(o.quantity),
+            None if o is None else _s(o.price),
+            None if o is None else _s(o.stop_price),
+            None if o is None else o.time_in_force.value,
+            None if o is None else o.reduce_only,
+            None if o is None else o.created_ts_ns,
+            None if o is None else o.tag,
+            rec.origin,
+            rec.status.value,
+            str(rec.filled_quantity),
+            rec.venue_order_id,
+            rec.reason,
+            rec.updated_ts_ns,
+            self._order_seq[rec.client_order_id],
+        )
+
+    def _order_event(
+        self,
+        client_order_id: str,
+        ts_ns: int,
+        kind: str,
+        from_status: OrderStatus | None,
+        to_status: OrderStatus | None,
+        filled: Decimal | None = None,
+        venue_order_id: str = "",
+        detail: str = "",
+    ) -> int:
+        seq = self._next()
+        self._add(
+            "order_events",
+            (
+                self.run_id,
+                self.session_id,
+                seq,
+                ts_ns,
+                client_order_id,
+                kind,
+                None if from_status is None else from_status.value,
+                None if to_status is None else to_status.value,
+                _s(filled),
+                venue_order_id,
+                detail,
+            ),
+        )
+        return seq
+
+    def _stage_order(
+        self,
+        rec: OrderRecord,
+        ts_ns: int,
+        kind: str,
+        from_status: OrderStatus | None,
+        detail: str,
+    ) -> None:
+        seq = self._order_event(
+            rec.client_order_id,
+            ts_ns,
+            kind,
+            from_status,
+            rec.status,
+            rec.filled_quantity,
+            rec.venue_order_id,
+            detail or rec.reason,
+        )
+        self._order_seq[rec.client_order_id] = seq
+        self._dirty_orders[rec.client_order_id] = rec
+
+    def record_order(
+        self,
+        rec: OrderRecord,
+        *,
+        ts_ns: int,
+        kind: str,
+        from_status: OrderStatus | None = None,
+        detail: str = "",
+    ) -> None:
+        """Write an order's new state and the change that led to it (one write-ahead step)."""
+        self._stage_order(rec, ts_ns, kind, from_status, detail)
+        self._step_done()
+
+    def record_order_event(
+        self,
+        client_order_id: str,
+        *,
+        ts_ns: int,
+        kind: str,
+        from_status: OrderStatus | None = None,
+        to_status: OrderStatus | None = None,
+        filled: Decimal | None = None,
+        detail: str = "",
+    ) -> None:
+        """Write an order event that changes no state (a refused report, an unknown order)."""
+        self._order_event(client_order_id, ts_ns, kind, from_status, to_status, filled, "", detail)
+        self._step_done()
+
+    def _stage_fill(self, fill: Fill) -> None:
+        self._add(
+            "fills",
+            (
+                self.run_id,
+                self.session_id,
+                self._next(),
+                fill.client_order_id,
+                fill_key(fill),
+                fill.trade_id,
+                fill.instrument,
+                fill.side.value,
+                str(fill.quantity),
+                str(fill.price),
+                str(fill.fee),
+                fill.ts_ns,
+                fill.liquidity,
+            ),
+        )
+
+    def _stage_position(self, position: Position, ts_ns: int, reason: str) -> None:
+        self._add(
+            "positions",
+            (
+                self.run_id,
+                self.session_id,
+                self._next(),
+                ts_ns,
+                position.instrument,
+                str(position.quantity),
+                str(position.avg_price),
+                str(position.realized_pnl),
+                str(position.fees),
+                position.opened_ts_ns,
+                json.dumps([[str(q), str(p)] for q, p in position.lots]),
+                reason,
+            ),
+        )
+
+    def record_fill(
+        self,
+        fill: Fill,
+        position: Position,
+        rec: OrderRecord | None = None,
+        *,
+        from_status: OrderStatus | None = None,
+        kind: str = "fill",
+    ) -> None:
+        """Write a fill, the position after it and the order's new state, committed together
+        (when durable) before the caller applies the fill anywhere else."""
+        self._stage_fill(fill)
+        self._stage_position(position, fill.ts_ns, "fill")
+        if rec is not None:
+            self._stage_order(
+                rec, fill.ts_ns, kind, from_status, f"fill {fill_key(fill)} {fill.quantity}"
+            )
+        self._step_done()
+
+    def record_position(self, position: Position, *, ts_ns: int, reason: str) -> None:
+        """Write a position set from outside the fills (a reconciliation correction)."""
+        self._stage_position(position, ts_ns, reason)
+        self._step_done()
+
+    def record_cash(self, asset: str, amount: Decimal, *, ts_ns: int, reason: str) -> None:
+        """Write a cash baseline (``start``) or a ``correction``."""
+        self._add(
+            "balances",
+            (self.run_id, self.session_id, self._next(), ts_ns, asset, str(amount), reason),
+        )
+        self._step_done()
+
+    def record(self, event: Event) -> None:
+        """Journal one bus event (the bus subscriber).
+
+        Every event goes to ``events``; signals, vetoes and warnings also to their tables.
+        Orders, fills and positions are written ahead by the order manager when one is
+        attached (:attr:`write_ahead`); otherwise they are derived here from the bus events.
+        """
+        seq = self._next()
+        self._add(
+            "events",
+            (
+                self.run_id,
+                seq,
+                event.ts_ns,
+                type(event).__name__,
+                int(event.severity),
+                _payload(event),
+            ),
+        )
+        self._derive(event)
+        if (self.durable and event.severity >= Severity.WARNING) or (
+            self._npending >= self.flush_every
+        ):
+            self.flush()
+
+    def _derive(self, event: Event) -> None:
+        if isinstance(event, SignalEvent):
+            s = event.signal
+            self._add(
+                "signals",
+                (
+                    self.run_id,
+                    self.session_id,
+                    self._next(),
+                    event.ts_ns,
+                    s.instrument,
+                    s.side.value,
+                    s.intent,
+                    str(s.entry),
+                    str(s.stop),
+                    _s(s.quantity),
+                    float(s.score),
+                    json.dumps(dict(s.reasons), default=str, allow_nan=True),
+                ),
+            )
+        elif isinstance(event, VetoEvent):
+            v = event.veto
+            self._add(
+                "vetoes",
+                (
+                    self.run_id,
+                    self.session_id,
+                    self._next(),
+                    event.ts_ns,
+                    v.filter,
+                    v.reason,
+                    v.action,
+                    v.signal.instrument,
+                    v.signal.side.value,
+                    _s(v.signal.quantity),
+                    v.signal.ts_ns,
+                ),
+            )
+        elif event.severity >= Severity.WARNING:
+            self._add(
+                "system_events",
+                (
+                    self.run_id,
+                    self.session_id,
+                    self._next(),
+                    event.ts_ns,
+                    type(event).__name__,
+                    int(event.severity),
+                    str(getattr(event, "source", "") or getattr(event, "venue", "") or ""),
+                    _message(event),
+                    _payload(event),
+                ),
+            )
+        if self.write_ahead:
+            return
+        # No order manager writes ahead: keep the order tables from the bus events.
+        if isinstance(event, OrderSubmitted):
+            o = event.order
+            self._stage_order(
+                OrderRecord(
+                    client_order_id=o.client_order_id,
+                    instrument=o.instrument,
+                    order=o,
+                    updated_ts_ns=event.ts_ns,
+                ),
+                event.ts_ns,
+                "submitted",
+                None,
+                "",
+            )
+        elif isinstance(event, OrderUpdated):
+            r = event.report
+            prev = self._dirty_orders.get(r.client_order_id)
+            if prev is None:
+                prev = self._load_order(r.client_order_id)
+            if prev is None:
+                self._order_event(
+                    r.client_order_id, r.ts_ns, "unknown", None, r.status, r.filled_quantity
+                )
+            else:
+                rec = attrs.evolve(
+                    prev,
+                    status=r.status,
+                    filled_quantity=max(prev.filled_quantity, r.filled_quantity),
+                    venue_order_id=r.venue_order_id or prev.venue_order_id,
+                    reason=r.reason or prev.reason,
+                    updated_ts_ns=r.ts_ns,
+                )
+                self._stage_order(rec, r.ts_ns, "report", prev.status, "")
+        elif isinstance(event, FillEvent):
+            self._stage_fill(event.fill)
+        elif isinstance(event, PositionChanged):
+            self._stage_position(event.position, event.ts_ns, "fill")
+
+    # -- reading ----------------------------------------------------------------------------
+    def _sync(self) -> None:
+        if not self.read_only:
+            self.flush()
+
+    def _record_from_row(self, row: Sequence[Any]) -> OrderRecord:
+        (
+            cid,
+            _session,
+            run_id,
+            id_seq,
+            venue,
+            instrument,
+            side,
+            type_,
+            quantity,
+            price,
+            stop_price,
+            tif,
+            reduce_only,
+            created,
+            tag,
+            origin,
+            status,
+            filled,
+            venue_order_id,
+            reason,
+            updated,
+            _seq,
+        ) = row
+        order = None
+        if side is not None and type_ is not None and quantity is not None:
+            order = Order(
+                client_order_id=cid,
+                instrument=instrument,
+                side=Side(side),
+                type=OrderType(type_),
+                quantity=Decimal(quantity),
+                price=_d(price),
+                stop_price=_d(stop_price),
+                time_in_force=TimeInForce(tif) if tif else TimeInForce.GTC,
+                reduce_only=bool(reduce_only),
+                created_ts_ns=int(created or 0),
+                tag=tag or "",
+            )
+        return OrderRecord(
+            client_order_id=cid,
+            instrument=instrument,
+            venue=venue or "",
+            order=order,
+            status=OrderStatus(status),
+            filled_quantity=Decimal(filled or "0"),
+            venue_order_id=venue_order_id or "",
+            reason=reason or "",
+            origin=origin or "submitted",
+            updated_ts_ns=int(updated or 0),
+            id_seq=None if id_seq is None else int(id_seq),
+            run_id=run_id or "",
+        )
+
+    def _load_order(self, client_order_id: str) -> OrderRecord | None:
+        row = self._con.execute(
+            "SELECT * FROM orders WHERE session_id = ? AND client_order_id = ?",
+            [self.session_id, client_order_id],
+        ).fetchone()
+        if row is None:
+            return None
+        rec = self._record_from_row(row)
+        self._order_seq.setdefault(client_order_id, int(row[-1] or 0))
+        return rec
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        """The session's record of one order, or None."""
+        self._sync()
+        return self._load_order(client_order_id)
+
+    def orders(self, run_id: str | None = None) -> list[OrderRecord]:
+        """Every order of the session (of one run if ``run_id`` is given), oldest first."""
+        self._sync()
+        sql = "SELECT * FROM orders WHERE session_id = ?"
+        args: list[Any] = [self.session_id]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        rows = self._con.execute(sql + " ORDER BY coalesce(id_seq, 0), seq", args).fetchall()
+        return [self._record_from_row(r) for r in rows]
+
+    def open_orders(self, run_id: str | None = None) -> list[OrderRecord]:
+        """Orders not in a terminal state: of one run, or of every run of the session."""
+        return [r for r in self.orders(run_id) if r.is_open]
+
+    def fills(self, run_id: str | None = None) -> list[Fill]:
+        """The session's fills (of one run if given), in the order they were booked."""
+        return [f for _, f in self._fill_rows(run_id)]
+
+    def _fill_rows(self, run_id: str | None = None) -> list[tuple[int, Fill]]:
+        self._sync()
+        sql = (
+            "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
+            "ts_ns, liquidity FROM fills WHERE session_id = ?"
+        )
+        args: list[Any] = [self.session_id]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        out = []
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in self._con.execute(
+            sql + " ORDER BY seq", args
+        ).fetchall():
+            out.append(
+                (
+                    int(seq),
+                    Fill(
+                        client_order_id=cid,
+                        instrument=inst,
+                        side=Side(side),
+                        quantity=Decimal(qty),
+                        price=Decimal(price),
+                        fee=Decimal(fee),
+                        ts_ns=int(ts),
+                        liquidity=liq,
+                        trade_id=tid,
+                    ),
+                )
+            )
+        return out
+
+    def fill_keys(self) -> set[tuple[str, str]]:
+        """``(client_order_id, fill key)`` of every fill of the session (for de-duplication)."""
+        self._sync()
+        rows = self._con.execute(
+            "SELECT client_order_id, fill_key FROM fills WHERE session_id = ?", [self.session_id]
+        ).fetchall()
+        return {(a, b) for a, b in rows}
+
+    def _steps(self) -> list[tuple[int, str, Any]]:
+        steps: list[tuple[int, str, Any]] = [(s, "fill", f) for s, f in self._fill_rows()]
+        for seq, inst, qty, avg, rpnl, fees, opened, lots in self._con.execute(
+            "SELECT seq, instrument, quantity, avg_price, realized_pnl, fees, opened_ts_ns, lots "
+            "FROM positions WHERE session_id = ? AND reason <> 'fill'",
+            [self.session_id],
+        ).fetchall():
+            pos = Position(
+                instrument=inst,
+                quantity=Decimal(qty),
+                avg_price=Decimal(avg),
+                realized_pnl=Decimal(rpnl),
+                fees=Decimal(fees),
+                opened_ts_ns=int(opened or 0),
+                lots=tuple((Decimal(q), Decimal(p)) for q, p in json.loads(lots)),
+            )
+            steps.append((int(seq), "position", pos))
+        for seq, amount in self._con.execute(
+            "SELECT seq, amount FROM balances WHERE session_id = ?", [self.session_id]
+        ).fetchall():
+            steps.append((int(seq), "cash", Decimal(amount)))
+        steps.sort(key=lambda s: s[0])
+        return steps
+
+    def positions(self) -> dict[str, Position]:
+        """Every position of the session, flat ones included, rebuilt from the journaled fills
+        (:meth:`Position.apply` in booking order) and reconciliation corrections."""
+        self._sync()
+        positions, _ = rebuild_positions((k, v) for _, k, v in self._steps())
+        return positions
+
+    def cash(self) -> Decimal | None:
+        """The session's cash: its last baseline moved by every later fill's realised P&L and
+        fee; None when no baseline was journaled."""
+        self._sync()
+        _, cash = rebuild_positions((k, v) for _, k, v in self._steps())
+        return cash
+
+    def last_client_order_seq(self) -> int:
+        """The highest sequence number of a client order id the session generated (0 if none),
+        so a restarted host continues after it and never repeats an id."""
+        self._sync()
+        row = self._con.execute(
+            "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?", [self.session_id]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self, table: str, *, session_only: bool = True) -> int:
+        """Rows of ``table`` (of the session, where the table has sessions)."""
+        if table not in _COLUMNS:
+            raise ValueError(f"no journal table {table!r}; tables: {', '.join(TABLES)}")
+        self._sync()
+        has_session = any(name == "session_id" for name, _ in _COLUMNS[table])
+        if session_only and has_session:
+            row = self._con.execute(
+                f"SELECT count(*) FROM {table} WHERE session_id = ?", [self.session_id]
+            ).fetchone()
+        else:
+            row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query against the journal (for reports and tests)."""
+        self._sync()
+        return self._con.execute(sql, list(params)).fetchall()
+
+
+def _message(event: Event) -> str:
+    for name in ("error", "reason", "detail"):
+        value = getattr(event, name, None)
+        if value:
+            return str(value)
+    return type(event).__name__

@@ -1,36 +1,187 @@
-"""The order manager: client order ids, order state, fills into the portfolio.
+"""The order manager: client order ids, the order state machine, retries, circuit breakers,
+timeouts that never duplicate an order, and fills booked once.
 
 It is the venues' :class:`~tradewind.protocols.EventSink`. Venue callbacks are synchronous;
-the events they cause are queued and published by the engine after each step, so delivery
-order is deterministic.
+the events they cause are queued and published by the engine after each step
+(:meth:`OrderManager.take_events`), so delivery order is deterministic.
+
+The state machine (:data:`TRANSITIONS`)::
+
+    new ──▶ accepted ──▶ partially_filled ──▶ filled
+     │         │               │
+     └─────────┴───────────────┴──▶ cancelled / expired   (rejected: from new or accepted)
+
+A report that repeats the current state is a no-op; a report that asks for a move the table
+does not allow, or names an order this host does not know, becomes a
+:class:`~tradewind.model.SystemError` event and an ``order_events`` row, never an exception.
+A fill moves its order to partially filled or filled by itself (venues often send the fill
+before the order update); the update that follows is then a repeat.
+
+With a journal attached (:meth:`OrderManager.attach_journal`), every order is journaled before
+it is sent and every fill before it reaches the portfolio.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+import anyio
+import attrs
+
+from tradewind.errors import (
+    OrderRejectedError,
+    VenueError,
+    VenueTimeoutError,
+    VenueUnavailableError,
+)
+from tradewind.journal import Journal, OrderRecord, fill_key
 from tradewind.model import (
+    CircuitBreaker,
     Event,
     Fill,
     FillEvent,
     Order,
     OrderFailed,
     OrderReport,
+    OrderStatus,
     OrderSubmitted,
     OrderUpdated,
     PositionChanged,
     PositionClosed,
+    SystemError,
 )
 from tradewind.portfolio import Portfolio
 
+log = logging.getLogger("tradewind.orders")
+
+T = TypeVar("T")
+
+_S = OrderStatus
+
+#: Legal moves of the order state machine. A repeat of the current state is never a move.
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        _S.NEW: frozenset(
+            {_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
+        ),
+        # Some venues acknowledge first and run risk checks after: accepted → rejected.
+        _S.ACCEPTED: frozenset(
+            {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
+        ),
+        _S.PARTIALLY_FILLED: frozenset({_S.FILLED, _S.CANCELLED, _S.EXPIRED}),
+        _S.FILLED: frozenset(),
+        _S.CANCELLED: frozenset(),
+        _S.REJECTED: frozenset(),
+        _S.EXPIRED: frozenset(),
+    }
+)
+
+
+def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
+    """True when the state machine allows ``src`` → ``dst``."""
+    return dst in TRANSITIONS[src]
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """Bounded attempts with exponential backoff for calls that found the venue unavailable
+    (or timed out). The wait after failed attempt *n* is
+    ``min(max_delay_s, base_delay_s * multiplier ** (n - 1))``."""
+
+    max_attempts: int = 5
+    base_delay_s: float = 0.25
+    multiplier: float = 2.0
+    max_delay_s: float = 5.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.multiplier < 1:
+            raise ValueError("delays must be >= 0 and multiplier >= 1")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based)."""
+        return min(self.max_delay_s, self.base_delay_s * self.multiplier ** (attempt - 1))
+
+
+@attrs.frozen(kw_only=True)
+class BreakerPolicy:
+    """A venue's circuit opens after ``failure_threshold`` consecutive failed calls and stays
+    open ``cooldown_s``; then one trial call decides (success closes it, failure reopens it)."""
+
+    failure_threshold: int = 5
+    cooldown_s: float = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise ValueError(f"failure_threshold must be >= 1, got {self.failure_threshold}")
+        if self.cooldown_s < 0:
+            raise ValueError(f"cooldown_s must be >= 0, got {self.cooldown_s}")
+
+
+@attrs.frozen(kw_only=True)
+class OrderSettings:
+    """Retries, circuit breaker and the timeout of each venue call."""
+
+    retry: RetryPolicy = attrs.Factory(RetryPolicy)
+    breaker: BreakerPolicy = attrs.Factory(BreakerPolicy)
+    #: Seconds a venue call may take before it counts as a timeout; None waits forever.
+    call_timeout_s: float | None = 10.0
+
+
+class CircuitOpenError(VenueUnavailableError):
+    """A venue's circuit breaker is open: the call was not made."""
+
+
+@attrs.define
+class _Breaker:
+    name: str
+    policy: BreakerPolicy
+    failures: int = 0
+    opened_at: float | None = None
+
+    def allows(self, now: float) -> bool:
+        return self.opened_at is None or now - self.opened_at >= self.policy.cooldown_s
+
+
+def venue_key(venue: object) -> str:
+    """The name a venue goes by in ids, breakers and the journal (its config instance)."""
+    return str(
+        getattr(venue, "instance", None) or getattr(venue, "name", None) or type(venue).__name__
+    )
+
 
 class OrderManager:
-    """Sends orders, tracks their state, books fills."""
+    """Sends orders, runs their state machine, books fills (once each) into the portfolio.
 
-    def __init__(self, portfolio: Portfolio, run_id: str) -> None:
+    ``sleep`` and ``clock`` (monotonic seconds) are injected so retries and breaker cooldowns
+    are deterministic in tests; ``id_prefix`` defaults to ``tw-<run id[:12]>``.
+    """
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        run_id: str,
+        *,
+        settings: OrderSettings | None = None,
+        journal: Journal | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] | None = None,
+        id_prefix: str | None = None,
+    ) -> None:
         self.portfolio = portfolio
         self.run_id = run_id
+        self.settings = settings or OrderSettings()
+        self._sleep = sleep or anyio.sleep
+        self._clock = clock or time.monotonic
+        self.id_prefix = id_prefix or f"tw-{run_id[:12]}"
         self._seq = 0
+        self.records: dict[str, OrderRecord] = {}
         self.orders: dict[str, Order] = {}
         self.reports: dict[str, OrderReport] = {}
         self.fills: list[Fill] = []
@@ -38,51 +189,507 @@ class OrderManager:
         self.exit_reasons: dict[str, str] = {}
         self.closed_trades: list[tuple[int, str, Decimal]] = []  # (ts, instrument, realised)
         self._realized_at_open: dict[str, Decimal] = {}
+        self._fill_keys: set[tuple[str, str]] = set()
+        self._booked: dict[str, Decimal] = {}
+        self._venues: dict[str, Any] = {}
+        self._breakers: dict[str, _Breaker] = {}
+        self._unresolved: dict[str, str] = {}  # client order id -> venue key
+        self.duplicate_fills = 0
+        self.journal: Journal | None = None
+        self.journal_error: str | None = None
+        self._ts = 0
+        if journal is not None:
+            self.attach_journal(journal)
 
+    # -- ids and persistence --------------------------------------------------------------
     def next_client_order_id(self) -> str:
-        """A client order id unique within this run (and across runs by the run id prefix)."""
+        """The next id: ``<prefix>-<n>``, deterministic within a session and never repeated
+        (a restarted session continues after the journal's last ``n``)."""
         self._seq += 1
-        return f"tw-{self.run_id[:12]}-{self._seq}"
+        return f"{self.id_prefix}-{self._seq}"
 
+    def _id_seq(self, client_order_id: str) -> int | None:
+        head, _, tail = client_order_id.rpartition("-")
+        if head == self.id_prefix and tail.isdigit():
+            return int(tail)
+        return None
+
+    def attach_journal(self, journal: Journal) -> None:
+        """Journal orders before they are sent and fills before they are booked."""
+        self.journal = journal
+        journal.write_ahead = True
+
+    def restore(self, journal: Journal) -> None:
+        """Take the journal's session state: id sequence, open orders, positions, cash and the
+        keys of every booked fill. Call after reconciliation, before trading."""
+        self.attach_journal(journal)
+        self.id_prefix = f"tw-{journal.session_id[:12]}"
+        self._seq = max(self._seq, journal.last_client_order_seq())
+        self._fill_keys |= journal.fill_keys()
+        for rec in journal.open_orders():
+            self.records[rec.client_order_id] = rec
+            self.reports[rec.client_order_id] = rec.report()
+            self._booked[rec.client_order_id] = rec.filled_quantity
+            if rec.status is _S.NEW and rec.venue:
+                # Sent, never acknowledged: ask the venue (poll) before trusting it either way.
+                self._unresolved[rec.client_order_id] = rec.venue
+            if rec.order is not None:
+                self.orders[rec.client_order_id] = rec.order
+                self.portfolio.order_opened(rec.order)
+        for pos in journal.positions().values():
+            self.portfolio.restore_position(pos)
+            self._realized_at_open[pos.instrument] = pos.realized_pnl
+        cash = journal.cash()
+        if cash is not None:
+            self.portfolio.cash = cash
+
+    def register_venue(self, venue: object) -> None:
+        """Know ``venue`` by its key (for resolving orders whose outcome is unknown)."""
+        self._venues[venue_key(venue)] = venue
+
+    # -- journal writes (never raise into the trading path) -------------------------------
+    def _journal(self, what: str, fn: Callable[[Journal], None]) -> None:
+        if self.journal is None:
+            return
+        try:
+            fn(self.journal)
+        except Exception as exc:
+            # A journal that cannot write must stop new orders: their fate could not be known
+            # after a crash. Fills are still booked (they happened at the venue).
+            self.journal_error = f"journal write failed ({what}): {type(exc).__name__}: {exc}"
+            log.error("%s", self.journal_error)
+            self.pending.append(
+                SystemError(ts_ns=self._ts, source="orders:journal", error=self.journal_error)
+            )
+
+    def _store(
+        self, rec: OrderRecord, kind: str, from_status: OrderStatus | None, detail: str = ""
+    ) -> None:
+        self.records[rec.client_order_id] = rec
+        self.reports[rec.client_order_id] = rec.report()
+        self._journal(
+            f"order {rec.client_order_id}",
+            lambda j: j.record_order(
+                rec, ts_ns=rec.updated_ts_ns, kind=kind, from_status=from_status, detail=detail
+            ),
+        )
+
+    def _system_error(self, error: str, client_order_id: str, report: OrderReport | None) -> None:
+        log.error("%s", error)
+        self.pending.append(SystemError(ts_ns=self._ts, source="orders", error=error))
+        self._journal(
+            f"order event {client_order_id}",
+            lambda j: j.record_order_event(
+                client_order_id,
+                ts_ns=self._ts,
+                kind="illegal" if report is None or client_order_id in self.records else "unknown",
+                from_status=(
+                    self.records[client_order_id].status
+                    if client_order_id in self.records
+                    else None
+                ),
+                to_status=None if report is None else report.status,
+                filled=None if report is None else report.filled_quantity,
+                detail=error,
+            ),
+        )
+
+    # -- sending --------------------------------------------------------------------------
     async def submit(
         self, venue: object, order: Order, ts_ns: int, exit_reason: str = ""
     ) -> OrderReport:
-        """Send ``order`` through ``venue``; a venue error becomes an OrderFailed event."""
-        self.orders[order.client_order_id] = order
+        """Send ``order`` through ``venue``.
+
+        The order is journaled (state new) before the venue sees it. A venue that is
+        unavailable is retried with backoff, bounded; a timeout is resolved by looking the
+        order up by its client order id and either adopting the venue's state or resending
+        the same id (the venue is idempotent on it), so an order is never placed twice. A
+        failure becomes an OrderFailed event and the error is raised; an order whose outcome
+        stays unknown stays open until :meth:`poll` (or the next submit) resolves it.
+        """
+        cid = order.client_order_id
+        self._ts = max(self._ts, ts_ns)
+        known = self.records.get(cid)
+        if known is not None:
+            return known.report()  # idempotent: the id was sent already
+        key = venue_key(venue)
+        self._venues[key] = venue
+        await self._resolve_unresolved(key, attempts=1)
+        rec = OrderRecord(
+            client_order_id=cid,
+            instrument=order.instrument,
+            venue=key,
+            order=order,
+            updated_ts_ns=ts_ns,
+            id_seq=self._id_seq(cid),
+            run_id=self.run_id,
+        )
+        self.orders[cid] = order
         if exit_reason:
             self.exit_reasons[order.instrument] = exit_reason
         self.portfolio.order_opened(order)
+        self._store(rec, "submitted", None)
         self.pending.append(OrderSubmitted(ts_ns=ts_ns, order=order))
+        if self.journal_error is not None:
+            exc: VenueError = VenueError(
+                f"order {cid} not sent: the journal cannot record it ({self.journal_error})"
+            )
+            self._fail_locally(cid, str(exc))
+            raise exc
+        breaker = self._breaker(key)
+        if not breaker.allows(self._clock()):
+            exc = CircuitOpenError(
+                f"order {cid} not sent: the circuit breaker of venue '{key}' is open after "
+                f"{breaker.failures} consecutive failures"
+            )
+            self._fail_locally(cid, str(exc))
+            raise exc
+        return await self._place(venue, key, cid)
+
+    def _fail_locally(self, cid: str, reason: str) -> None:
+        """The order never reached the venue: it ends rejected, here."""
+        rec = self.records[cid]
+        self._finish(rec, _S.REJECTED, reason, kind="failed")
+        self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
+
+    def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
+        new = attrs.evolve(rec, status=status, reason=reason, updated_ts_ns=self._ts)
+        self._store(new, kind, rec.status, reason)
+        self._unresolved.pop(rec.client_order_id, None)
+        if status.is_terminal:
+            self.portfolio.order_closed(rec.client_order_id)
+        self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
+
+    async def _place(self, venue: Any, key: str, cid: str) -> OrderReport:
+        order = self.records[cid].order
+        assert order is not None
+        policy = self.settings.retry
+        last: BaseException | None = None
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                report: OrderReport = await self._call(
+                    venue, key, lambda: venue.submit_order(order)
+                )
+            except CircuitOpenError as exc:
+                last = exc
+                break
+            except OrderRejectedError as exc:
+                self._fail_venue(cid, f"rejected by venue '{key}': {exc}")
+                raise
+            except VenueTimeoutError as exc:
+                last = exc
+                try:
+                    found = await self._lookup(venue, key, cid, policy.max_attempts)
+                except CircuitOpenError as exc2:
+                    last = exc2
+                    break
+                except (VenueUnavailableError, VenueTimeoutError) as exc2:
+                    last = exc2  # still unknown: resending the same id is safe
+                else:
+                    if found is not None:
+                        self._apply(found, "adopted")
+                        return found
+                    log.warning("order %s not at venue '%s' after a timeout; resending", cid, key)
+                    continue  # the venue never got it: resend the same id at once
+            except VenueUnavailableError as exc:
+                last = exc
+            except VenueError as exc:
+                self._fail_venue(cid, f"venue '{key}' refused the order: {exc}")
+                raise
+            except Exception as exc:  # a venue plugin's bug: the outcome is unknown
+                last = exc
+                self.pending.append(
+                    SystemError(
+                        ts_ns=self._ts,
+                        source=f"venue:{key}",
+                        error=f"submit_order raised {type(exc).__name__}: {exc}",
+                    )
+                )
+                break
+            else:
+                self._apply(report, "submit")
+                return report
+            if attempt < policy.max_attempts:
+                await self._sleep(policy.delay(attempt))
+        assert last is not None
+        reason = (
+            f"outcome unknown after {attempt} attempt(s) at venue '{key}' "
+            f"({type(last).__name__}: {last}); the order stays open until the venue confirms it"
+        )
+        self._unresolved[cid] = key
+        self._journal(
+            f"order event {cid}",
+            lambda j: j.record_order_event(
+                cid, ts_ns=self._ts, kind="unresolved", from_status=_S.NEW, detail=reason
+            ),
+        )
+        self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
+        if isinstance(last, VenueError):
+            raise type(last)(reason) from last
+        raise VenueUnavailableError(reason) from last
+
+    def _fail_venue(self, cid: str, reason: str) -> None:
+        rec = self.records[cid]
+        if rec.is_open:
+            self._finish(rec, _S.REJECTED, reason, kind="failed")
+        self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
+
+    async def _lookup(self, venue: Any, key: str, cid: str, attempts: int) -> OrderReport | None:
+        """The venue's report of ``cid`` (None: it never saw it), retried while unavailable."""
+        rec = self.records[cid]
+        policy = self.settings.retry
+        last: VenueError | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                found: OrderReport | None = await self._call(
+                    venue, key, lambda: venue.fetch_order(rec.instrument, cid)
+                )
+                return found
+            except CircuitOpenError:
+                raise
+            except (VenueUnavailableError, VenueTimeoutError) as exc:
+                last = exc
+            if attempt < attempts:
+                await self._sleep(policy.delay(attempt))
+        assert last is not None
+        raise last
+
+    async def _resolve_unresolved(self, key: str | None = None, attempts: int = 1) -> None:
+        for cid, vkey in list(self._unresolved.items()):
+            if key is not None and vkey != key:
+                continue
+            venue = self._venues.get(vkey)
+            if venue is None or not self._breaker(vkey).allows(self._clock()):
+                continue
+            try:
+                found = await self._lookup(venue, vkey, cid, attempts)
+            except VenueError:
+                continue
+            self._unresolved.pop(cid, None)
+            if found is None:
+                rec = self.records[cid]
+                if rec.is_open:
+                    self._finish(
+                        rec,
+                        _S.REJECTED,
+                        f"not found at venue '{vkey}': the order never reached it",
+                        kind="resolved",
+                    )
+            else:
+                self._apply(found, "resolved")
+
+    async def poll(self) -> None:
+        """Resolve orders whose outcome is unknown (call periodically, e.g. each decision)."""
+        await self._resolve_unresolved(None, attempts=1)
+
+    def unresolved(self) -> list[str]:
+        """Client order ids whose outcome at the venue is not known yet."""
+        return list(self._unresolved)
+
+    async def cancel(self, venue: object, client_order_id: str, ts_ns: int) -> OrderReport:
+        """Cancel an order by its client order id; the venue's answer goes through the state
+        machine like any report."""
+        self._ts = max(self._ts, ts_ns)
+        rec = self.records[client_order_id]
+        key = venue_key(venue)
+        report: OrderReport = await self._call(
+            venue,
+            key,
+            lambda: venue.cancel_order(rec.instrument, client_order_id),  # type: ignore[attr-defined]
+        )
+        self._apply(report, "cancel")
+        return report
+
+    # -- the circuit breaker --------------------------------------------------------------
+    def _breaker(self, key: str) -> _Breaker:
+        br = self._breakers.get(key)
+        if br is None:
+            br = self._breakers[key] = _Breaker(name=f"venue:{key}", policy=self.settings.breaker)
+        return br
+
+    def breaker_open(self, venue: object) -> bool:
+        """True while ``venue``'s circuit is open (calls fail fast)."""
+        return not self._breaker(venue_key(venue)).allows(self._clock())
+
+    async def _call(self, venue: Any, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        br = self._breaker(key)
+        if not br.allows(self._clock()):
+            raise CircuitOpenError(
+                f"circuit breaker of venue '{key}' is open ({br.failures} consecutive failures)"
+            )
+        timeout = self.settings.call_timeout_s
         try:
-            report = await venue.submit_order(order)  # type: ignore[attr-defined]
+            if timeout is None:
+                result = await fn()
+            else:
+                with anyio.fail_after(timeout):
+                    result = await fn()
+        except TimeoutError as exc:
+            err = VenueTimeoutError(f"venue '{key}' did not answer within {timeout} s")
+            self._failure(br, err)
+            raise err from exc
+        except OrderRejectedError:
+            self._success(br)  # the venue answered
+            raise
         except Exception as exc:
-            self.portfolio.order_closed(order.client_order_id)
+            self._failure(br, exc)
+            raise
+        self._success(br)
+        return result
+
+    def _failure(self, br: _Breaker, exc: BaseException) -> None:
+        br.failures += 1
+        now = self._clock()
+        half_open = br.opened_at is not None
+        if half_open or br.failures >= br.policy.failure_threshold:
+            br.opened_at = now
+            why = "the trial call failed" if half_open else f"{br.failures} consecutive failures"
             self.pending.append(
-                OrderFailed(
-                    ts_ns=ts_ns,
-                    client_order_id=order.client_order_id,
-                    reason=f"{type(exc).__name__}: {exc}",
+                CircuitBreaker(
+                    ts_ns=self._ts,
+                    name=br.name,
+                    tripped=True,
+                    reason=f"{why} (last: {type(exc).__name__}: {exc}); calls fail fast for "
+                    f"{br.policy.cooldown_s} s",
                 )
             )
-            raise
-        return report
+
+    def _success(self, br: _Breaker) -> None:
+        if br.opened_at is not None:
+            self.pending.append(
+                CircuitBreaker(
+                    ts_ns=self._ts,
+                    name=br.name,
+                    tripped=False,
+                    reason="the venue answered the trial call; circuit closed",
+                )
+            )
+        br.opened_at = None
+        br.failures = 0
+
+    # -- the state machine ----------------------------------------------------------------
+    def _apply(self, report: OrderReport, kind: str) -> None:
+        """Move an order's state by a venue report (or refuse the move)."""
+        self._ts = max(self._ts, report.ts_ns)
+        cid = report.client_order_id
+        rec = self.records.get(cid)
+        if rec is None:
+            self._system_error(
+                f"report for unknown order {cid} ({report.status.value}) from the venue; ignored",
+                cid,
+                report,
+            )
+            return
+        cur, new = rec.status, report.status
+        filled = max(rec.filled_quantity, report.filled_quantity)
+        vid = report.venue_order_id or rec.venue_order_id
+        if new is cur:
+            if filled == rec.filled_quantity and vid == rec.venue_order_id:
+                return  # a repeat
+            changed = attrs.evolve(
+                rec, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
+            )
+            self._store(changed, kind, cur)
+            self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
+            return
+        if (
+            new is _S.ACCEPTED
+            and cur in (_S.PARTIALLY_FILLED, _S.FILLED)
+            and report.filled_quantity <= rec.filled_quantity
+        ):
+            # The acknowledgement arrived after the fill that moved the order on: stale.
+            self._journal(
+                f"order event {cid}",
+                lambda j: j.record_order_event(
+                    cid, ts_ns=report.ts_ns, kind="stale", from_status=cur, to_status=new
+                ),
+            )
+            return
+        if not is_legal(cur, new):
+            self._system_error(
+                f"illegal order transition {cur.value} -> {new.value} for {cid} reported by "
+                f"the venue; state kept at {cur.value}",
+                cid,
+                report,
+            )
+            return
+        changed = attrs.evolve(
+            rec,
+            status=new,
+            filled_quantity=filled,
+            venue_order_id=vid,
+            reason=report.reason or rec.reason,
+            updated_ts_ns=report.ts_ns,
+        )
+        self._store(changed, kind, cur)
+        if new.is_terminal:
+            self._unresolved.pop(cid, None)
+            self.portfolio.order_closed(cid)
+        self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
 
     # -- EventSink ------------------------------------------------------------------------
     def on_report(self, report: OrderReport) -> None:
         """Take an order state change from a venue."""
-        self.reports[report.client_order_id] = report
-        if report.status.is_terminal:
-            self.portfolio.order_closed(report.client_order_id)
-        self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
+        self._apply(report, "report")
 
     def on_fill(self, fill: Fill) -> None:
-        """Book a fill into the portfolio."""
+        """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
+        self._ts = max(self._ts, fill.ts_ns)
+        cid = fill.client_order_id
+        key = (cid, fill_key(fill))
+        if key in self._fill_keys:
+            self.duplicate_fills += 1
+            log.info("duplicate fill %s of order %s ignored", key[1], cid)
+            return
+        self._fill_keys.add(key)
+        rec = self.records.get(cid)
         before = self.portfolio.position(fill.instrument)
+        after = before.apply(fill)
+        changed: OrderRecord | None = None
+        problem = ""
+        kind = "fill"
+        if rec is not None:
+            booked = self._booked.get(cid, Decimal(0)) + fill.quantity
+            self._booked[cid] = booked
+            status = rec.status
+            qty = rec.order.quantity if rec.order is not None else None
+            if status.is_terminal:
+                kind = "late_fill"
+                if qty is not None and booked > qty:
+                    problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
+            else:
+                status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
+            changed = attrs.evolve(
+                rec,
+                status=status,
+                filled_quantity=max(rec.filled_quantity, booked),
+                updated_ts_ns=fill.ts_ns,
+            )
+        else:
+            problem = f"fill {key[1]} for unknown order {cid} booked (the venue's position moved)"
+        self._journal(
+            f"fill {key[1]} of {cid}",
+            lambda j: j.record_fill(
+                fill, after, changed, from_status=None if rec is None else rec.status, kind=kind
+            ),
+        )
+        # Only now, with the fill on disk, does the portfolio see it.
         if before.is_flat:
             self._realized_at_open[fill.instrument] = before.realized_pnl
         after = self.portfolio.apply_fill(fill)
         self.fills.append(fill)
         self.pending.append(FillEvent(ts_ns=fill.ts_ns, fill=fill))
+        if changed is not None and rec is not None:
+            self.records[cid] = changed
+            self.reports[cid] = changed.report()
+            if changed.status is not rec.status:
+                if changed.status.is_terminal:
+                    self._unresolved.pop(cid, None)
+                    self.portfolio.order_closed(cid)
+                self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
+        if problem:
+            log.error("%s", problem)
+            self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))
         self.pending.append(PositionChanged(ts_ns=fill.ts_ns, position=after))
         if after.is_flat and not before.is_flat:
             start = self._realized_at_open.get(fill.instrument, Decimal(0))

@@ -153,3 +153,31 @@ class RunFinished(Event):
 
     run_id: str
     summary: Mapping[str, float] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class ReconciliationDiscrepancy(Event):
+    """Startup reconciliation found the venue and the journal disagreeing, and what it did.
+
+    ``kind`` is one of ``order_state``, ``order_closed_at_venue``, ``order_not_at_venue``,
+    ``order_unknown_to_journal``, ``order_reopened``, ``position``, ``untracked_position``,
+    ``balance``; ``action`` says what the host did (``recorded``, ``adopted``, ``cancelled``,
+    ``corrected``, ``ignored``).
+    """
+
+    venue: str
+    kind: str
+    subject: str
+    journal_state: str
+    venue_state: str
+    action: str
+    severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
+class ReconciliationFailed(Event):
+    """Startup reconciliation could not complete; the host refuses to trade."""
+
+    venue: str
+    reason: str
+    severity = Severity.CRITICAL
