@@ -169,10 +169,10 @@ def test_trades_dedup_gap_and_reconnect(stub: BinanceStub) -> None:
 
 
 def test_batch_is_cut_at_batch_max_or_after_batch_ms(stub: BinanceStub) -> None:
-    # 7 trades at once, then 1 more 300 ms later: batch_max = 4 cuts 4 + 3, and the lone
-    # trade comes out alone once its batch_ms expired.
-    stub.script(*[("send", line) for line in TRADES[:7]], ("wait", 0.3), ("send", TRADES[7]))
-    venue, _ = make_venue(stub, batch_max=4, batch_ms=50.0)
+    # 7 trades at once, then 1 more 800 ms later: batch_max = 4 cuts 4 + 3 (the 3 after
+    # batch_ms), and the lone trade comes out alone once its own batch_ms expired.
+    stub.script(*[("send", line) for line in TRADES[:7]], ("wait", 0.8), ("send", TRADES[7]))
+    venue, _ = make_venue(stub, batch_max=4, batch_ms=200.0)
 
     async def go() -> list[TickBatch]:
         try:
