@@ -141,11 +141,11 @@ def test_trace_env_logs_hook_calls(demo_config, monkeypatch, caplog):
     assert "tradewind_register_venues" in traced and "tradewind_register_exits" in traced
 
 
-def test_live_mode_is_refused_until_reconciliation_exists(tmp_path, demo_config):
+def test_live_mode_refuses_to_send_real_orders_to_the_simulated_venue(tmp_path, demo_config):
     live = tmp_path / "live.toml"
     live.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "live"'))
     proc = run_cli("run", str(live))
-    assert proc.returncode == 1 and "live mode is not available yet" in proc.stderr
+    assert proc.returncode == 1 and "execute on the simulated venue sim" in proc.stderr
 
 
 def test_paper_mode_runs_a_replay_paced_in_real_time(tmp_path, demo_config):

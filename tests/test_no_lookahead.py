@@ -62,16 +62,11 @@ def test_a_strategy_that_needs_the_future_never_sees_it(tmp_path, fake_dists):
         {"tw_oracle": ORACLE_SRC},
     )
     text = demo_config_text(tmp_path)
-    text = text.replace(
-        '[analyzers.orderflow]\nplugin = "orderflow"', '[analyzers.oracle]\nplugin = "oracle"'
-    )
-    start = text.index("long = [")
-    end = text.index("\n", text.index("short = [")) + 1
-    text = (
-        text[:start]
-        + 'long = [{ value = "oracle.future_return", op = ">", threshold = 0.0 }]\n'
-        + 'short = [{ value = "oracle.future_return", op = "<", threshold = 0.0 }]\n'
-        + text[end:]
+    # Keep the instrument, venues and run settings; replace analyzers, strategy and the rest.
+    text = text[: text.index("# The four analyzers")] + (
+        '[analyzers.oracle]\nplugin = "oracle"\n\n[strategy]\ntimeframe = "1m"\n'
+        'long = [{ value = "oracle.future_return", op = ">", threshold = 0.0 }]\n'
+        'short = [{ value = "oracle.future_return", op = "<", threshold = 0.0 }]\n'
     )
     cfg = tmp_path / "oracle.toml"
     cfg.write_text(text)

@@ -76,10 +76,18 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
             f'"backtest" (use `tradewind run` for paper and live)'
         )
     if cfg.mode is Mode.LIVE:
-        raise TradewindError(
-            f"{path.name}: live mode is not available yet: it needs startup reconciliation "
-            f'against the venue, which this version does not have; use mode = "paper"'
+        simulated = sorted(
+            k
+            for k, p in cfg.instances("venues").items()
+            if "simulated" in getattr(cfg.host.plugin_class("venues", p.plugin), "capabilities", ())
+            and any(sec.venue == k for sec in cfg.instruments)
         )
+        if simulated:
+            raise TradewindError(
+                f'{path.name}: mode = "live" sends real orders, but instruments execute on '
+                f'the simulated venue {", ".join(simulated)}; use mode = "paper" or a real '
+                f"execution venue"
+            )
     if path.resolve() == default_config_path().resolve():
         # The embedded default lives inside the installed package: write into the cwd.
         out = Path(report_dir or cfg.run.report_dir)

@@ -52,6 +52,7 @@ from tradewind.model import (
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR
+from tradewind.reconcile import prepare_session
 from tradewind.registry import RunInfo
 from tradewind.sizing import size_for
 from tradewind.strategy import Strategy
@@ -97,6 +98,9 @@ class Engine:
         journal_path: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
+        from tradewind.builtins.replay import apply_run_bounds
+
+        config = apply_run_bounds(config)
         self.config = config
         self.run_id = run_id or uuid.uuid4().hex
         #: Called after each feed batch with (ticks in the batch, total expected or None).
@@ -220,15 +224,19 @@ class Engine:
             self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
         summary: dict[str, Any] = {}
         try:
+            for venue in self.venues.values():
+                await venue.connect()
+            # Reconcile with every execution venue before anything can trade; a failure
+            # raises ReconciliationError and the run never starts.
+            await prepare_session(self)
             async with self.bus:
                 for notifier in self.notifiers:
                     await notifier.start()
-                for venue in self.venues.values():
-                    await venue.connect()
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
+                await self._publish_pending()  # what reconciliation found
                 total = self.expected_ticks()
                 async for batch in self._feed():
                     await self.on_batch(batch)
@@ -389,6 +397,7 @@ class Engine:
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
         closed = st.aggregator.advance(t_close)
         if not closed:
             return

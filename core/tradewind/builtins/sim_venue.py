@@ -296,7 +296,10 @@ class SimulatedVenue:
     async def fetch_open_orders(self) -> Sequence[OrderReport]:
         """Orders not yet terminal (and not cancelled)."""
         return [
-            self._report(so) for lst in self._open.values() for so in lst if so.cancel_at_ns is None
+            self._report(so)
+            for lst in self._open.values()
+            for so in lst
+            if so.cancel_at_ns is None and not so.status.is_terminal
         ]
 
     async def fetch_positions(self) -> Sequence[Position]:
