@@ -35,6 +35,7 @@ from tradewind.model import (
     DataQuality,
     Event,
     ExitDecision,
+    FundingPayment,
     Instrument,
     Order,
     OrderType,
@@ -555,6 +556,8 @@ class Engine:
 
     async def _publish_pending(self) -> None:
         for event in self.orders.take_events():
+            if isinstance(event, FundingPayment):
+                self.portfolio.apply_funding(event.instrument, event.amount)
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
                 # close is sent (a close can take a while to fill).

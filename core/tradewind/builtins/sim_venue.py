@@ -20,6 +20,7 @@ Fees are the instrument's maker/taker rates on notional, exact in Decimal.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
@@ -31,7 +32,9 @@ from tradewind.errors import VenueError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import (
     Fill,
+    FundingPayment,
     Instrument,
+    InstrumentKind,
     Order,
     OrderReport,
     OrderStatus,
@@ -58,6 +61,13 @@ class SimVenueConfig:
     participation: float = 1.0
     #: Resting limit fill rule: "through" (a print beyond the price) or "touch" (at it).
     queue: str = "through"
+    #: Funding of perps: a constant rate per interval (0.0001 = 0.01 %), or a CSV file of
+    #: ``ts_ms,rate`` rows (a funding series; rates apply at their timestamps). Longs pay a
+    #: positive rate on quantity × the last trade price at the funding time.
+    funding_rate: float | None = None
+    funding_file: str | None = None
+    #: Hours between funding times (UTC-aligned: 00:00, 08:00, 16:00 for 8).
+    funding_interval_h: int = 8
 
     def __attrs_post_init__(self) -> None:
         if self.queue not in ("through", "touch"):
@@ -66,6 +76,10 @@ class SimVenueConfig:
             raise ValueError(f"participation must be in (0, 1], got {self.participation}")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
+        if self.funding_rate is not None and self.funding_file is not None:
+            raise ValueError("set at most one of funding_rate and funding_file")
+        if not 0 < self.funding_interval_h <= 24 or 24 % self.funding_interval_h:
+            raise ValueError("funding_interval_h must divide 24")
 
 
 @attrs.define
@@ -126,6 +140,8 @@ class SimulatedVenue:
         self._now = 0
         self._seq = 0
         self._fills = 0
+        self._funding_seen: dict[str, int] = {}
+        self._funding_series: tuple[list[int], list[Decimal]] | None = None
         self._sink: EventSink | None = None
         self._latency_ns = int(config.latency_ms * 1_000_000)
 
@@ -311,10 +327,81 @@ class SimulatedVenue:
         return {self.config.quote_currency: self._cash}
 
     # -- matching -------------------------------------------------------------------------
+    def _funding_schedule(self) -> tuple[list[int], list[Decimal]] | None:
+        """Funding times (ns) and rates from the file; None for a constant rate or none."""
+        if self.config.funding_file is None:
+            return None
+        if self._funding_series is None:
+            import csv
+
+            times: list[int] = []
+            rates: list[Decimal] = []
+            path = self.config.funding_file
+            with open(path, encoding="utf-8", newline="") as fh:
+                for n, row in enumerate(csv.reader(fh), 1):
+                    if not row or row[0].strip().lower() in ("ts_ms", "timestamp"):
+                        continue
+                    try:
+                        times.append(int(row[0]) * 1_000_000)
+                        rates.append(Decimal(row[1].strip()))
+                    except (ValueError, IndexError, ArithmeticError):
+                        raise VenueError(
+                            f"funding file {path} line {n}: expected ts_ms,rate, got {row!r}"
+                        ) from None
+            order = sorted(range(len(times)), key=times.__getitem__)
+            self._funding_series = ([times[i] for i in order], [rates[i] for i in order])
+        return self._funding_series
+
+    def _settle_funding(self, batch: TickBatch) -> None:
+        """Pay or receive funding for every funding time in (last trade seen, batch end]."""
+        inst = self._instruments.get(batch.instrument)
+        if inst is None or inst.kind is not InstrumentKind.PERP:
+            return
+        cfg = self.config
+        if cfg.funding_rate is None and cfg.funding_file is None:
+            return
+        prev = self._funding_seen.get(batch.instrument)
+        self._funding_seen[batch.instrument] = batch.last_ts
+        if prev is None:
+            return
+        schedule = self._funding_schedule()
+        if schedule is None:
+            step = cfg.funding_interval_h * 3_600_000_000_000
+            t = (prev // step + 1) * step
+            due = []
+            while t <= batch.last_ts:
+                due.append((t, Decimal(repr(cfg.funding_rate))))
+                t += step
+        else:
+            times, rates = schedule
+            lo = bisect.bisect_right(times, prev)
+            hi = bisect.bisect_right(times, batch.last_ts)
+            due = list(zip(times[lo:hi], rates[lo:hi], strict=True))
+        for t, rate in due:
+            pos = self._positions.get(batch.instrument)
+            if pos is None or pos.is_flat:
+                continue
+            i = int(np.searchsorted(batch.ts_ns, t, side="right"))
+            mark = _dec(batch.price[i - 1]) if i > 0 else _dec(self._last[batch.instrument])
+            amount = pos.quantity * mark * rate
+            self._cash -= amount
+            if self._sink is not None:
+                self._sink.on_event(
+                    FundingPayment(
+                        ts_ns=t,
+                        instrument=batch.instrument,
+                        rate=rate,
+                        mark_price=mark,
+                        quantity=pos.quantity,
+                        amount=amount,
+                    )
+                )
+
     def on_trades(self, batch: TickBatch) -> None:
         """Match open orders of ``batch.instrument`` against its trades."""
         if len(batch) == 0:
             return
+        self._settle_funding(batch)
         self._now = max(self._now, batch.last_ts)
         orders = self._open.get(batch.instrument)
         if orders:

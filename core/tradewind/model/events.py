@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from decimal import Decimal
 
 import attrs
 
@@ -181,3 +182,14 @@ class ReconciliationFailed(Event):
     venue: str
     reason: str
     severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class FundingPayment(Event):
+    """A perpetual's funding settled on a position. ``amount`` > 0 was paid, < 0 received."""
+
+    instrument: str
+    rate: Decimal
+    mark_price: Decimal
+    quantity: Decimal
+    amount: Decimal
