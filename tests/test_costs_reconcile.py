@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import anyio
-
 from tradewind.config import load_config
 from tradewind.engine import Engine
 
@@ -81,9 +80,15 @@ def test_fees_slippage_and_funding_to_the_cent(tmp_path: Path):
 
     entry, exit_ = result.fills
     assert (entry.quantity, entry.price, entry.ts_ns) == (
-        Decimal("49.900"), Decimal("100.3"), (T0 - 40_000_000) * 1000)
+        Decimal("49.900"),
+        Decimal("100.3"),
+        (T0 - 40_000_000) * 1000,
+    )
     assert (exit_.quantity, exit_.price, exit_.ts_ns) == (
-        Decimal("49.900"), Decimal("100.9"), (T0 + 100_000_000) * 1000)
+        Decimal("49.900"),
+        Decimal("100.9"),
+        (T0 + 100_000_000) * 1000,
+    )
     assert entry.fee == Decimal("2.001988") and exit_.fee == Decimal("2.013964")
     assert (entry.price - Decimal("100.2")) * entry.quantity == Decimal("4.99")  # slippage
     pf = engine.portfolio
