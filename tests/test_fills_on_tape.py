@@ -59,7 +59,7 @@ def test_every_fill_is_a_print_after_the_order_arrived(tmp_path, demo):
         "USING (client_order_id)"
     ).fetchall()
     assert len(fills) >= (1 if demo else 20)
-    for cid, ts, price, liquidity, otype, limit, side, created in fills:
+    for cid, ts, price, liquidity, _type, limit, side, created in fills:
         arrival = created + LATENCY_MS * 1_000_000
         assert ts >= arrival, f"{cid} filled at {ts} before arriving at {arrival}"
         printed = con.execute(
