@@ -296,3 +296,142 @@ def test_any_split_gives_identical_candles(case: tuple[TickBatch, list[int], lis
             sel = (b.ts_ns // tf) * tf == c[0]
             assert c[5] == math.fsum(b.size[sel])
             assert c[8] == int(sel.sum())
+
+
+# -- the small-batch paths (live batches, engine slices) against the vectorised kernel ----------
+@contextmanager
+def patched(**values: object) -> Iterator[None]:
+    """Set module attributes of tradewind.market.candles for the duration."""
+    old = {k: getattr(candles_mod, k) for k in values}
+    for k, v in values.items():
+        setattr(candles_mod, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(candles_mod, k, v)
+
+
+def no_kernel(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the vectorised kernel ran on a small batch")
+
+
+# _SCALAR = 1: every multi-tick bucket through the two-limb numpy sums (when they fit);
+# 1 << 30: every one through math.fsum; 24: the default split.
+SCALAR_PATHS = [1, 24, 1 << 30]
+
+
+@pytest.mark.parametrize("scalar", SCALAR_PATHS)
+@pytest.mark.parametrize("step", [1, 37])
+def test_real_sample_in_small_batches_is_bit_identical(
+    tardis_batch: TickBatch, step: int, scalar: int
+) -> None:
+    # Live-sized batches never cross more than a few 1m buckets: never the kernel.
+    tfs = [parse_timeframe(t) for t in ("1m", "5m", "15m", "1h")]
+    got: list[Candle] = []
+    with patched(_SCALAR=scalar, _kernel=no_kernel):
+        agg = CandleAggregator("BTCUSDT", tfs)
+        for lo in range(0, len(tardis_batch), step):
+            got += agg.update(tardis_batch.slice(lo, lo + step))
+        got += agg.flush()
+    for tf in tfs:
+        want = aggregate(tardis_batch, tf).data
+        assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("scalar", SCALAR_PATHS)
+def test_engine_pattern_slices_and_advance_are_bit_identical(
+    tardis_batch: TickBatch, scalar: int
+) -> None:
+    # As the engine feeds them: slices cut at every 1m boundary (and at random trades in
+    # between, where a fill or an exit would step), advance() at each boundary.
+    rng = np.random.default_rng(5)
+    ts = tardis_batch.ts_ns
+    cuts = set((np.flatnonzero(np.diff(ts // M)) + 1).tolist())
+    cuts |= set(rng.integers(1, len(ts), 400).tolist())
+    bounds = sorted({0, len(ts), *cuts})
+    got: list[Candle] = []
+    with patched(_SCALAR=scalar, _kernel=no_kernel):
+        agg = CandleAggregator("BTCUSDT")
+        for lo, hi in itertools.pairwise(bounds):
+            if lo and ts[lo] // M != ts[lo - 1] // M:
+                got += agg.advance(int(ts[lo]) // M * M)
+            got += agg.update(tardis_batch.slice(lo, hi))
+        got += agg.flush()
+    for tf in DEFAULT_TIMEFRAMES_NS:
+        want = aggregate(tardis_batch, tf).data
+        assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want.tobytes()
+
+
+def random_tape(rng: np.random.Generator, n: int, kind: str) -> TickBatch:
+    """``n`` ticks over a few minutes: lot-grid sizes (the everyday case), raw doubles, or
+    values spread over many binary orders of magnitude (the wide fallbacks)."""
+    ts = T0 + np.cumsum(rng.integers(0, 2 * S, n))
+    side = rng.choice(np.array([1, -1, 0], dtype=np.int8), n, p=[0.49, 0.49, 0.02])
+    if kind == "grid":
+        price = np.round(9700 + np.cumsum(rng.normal(0, 0.5, n)), 2)
+        size = np.round(rng.lognormal(-3, 1.5, n), 3) + 0.001
+    elif kind == "raw":
+        price = rng.uniform(0.5, 2e5, n)
+        size = rng.lognormal(0, 3, n)
+    else:
+        price = 2.0 ** rng.uniform(-60, 60, n)
+        size = 2.0 ** rng.uniform(-500, 400, n)
+    return TickBatch.from_arrays("X", ts, price, size, side, np.arange(n))
+
+
+@pytest.mark.parametrize("scalar", SCALAR_PATHS)
+@pytest.mark.parametrize("kind", ["grid", "raw", "wide"])
+def test_small_batches_of_random_data_match_the_vectorised_path(kind: str, scalar: int) -> None:
+    rng = np.random.default_rng(11)
+    tfs = [S, 10 * S, M, 5 * M]
+    for _ in range(6):
+        b = random_tape(rng, int(rng.integers(50, 3000)), kind)
+        want = {tf: aggregate(b, tf).data for tf in tfs}
+        bounds = [0]
+        while bounds[-1] < len(b):
+            bounds.append(bounds[-1] + int(rng.choice([1, 2, 7, 30, 120, 700])))
+        got: list[Candle] = []
+        with patched(_SCALAR=scalar):
+            agg = CandleAggregator("X", tfs)
+            for lo, hi in itertools.pairwise(bounds):
+                got += agg.update(b.slice(lo, hi))
+            got += agg.flush()
+        for tf in tfs:
+            mine = as_array([c for c in got if c.timeframe_ns == tf])
+            assert mine.tobytes() == want[tf].tobytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.sampled_from(SCALAR_PATHS))
+def test_any_split_gives_identical_candles_on_every_small_path(
+    case: tuple[TickBatch, list[int], list[int], int], scalar: int
+) -> None:
+    b, cuts, tfs, _ = case
+    want = {tf: aggregate(b, tf).data for tf in tfs}
+    got: list[Candle] = []
+    with patched(_SCALAR=scalar):
+        agg = CandleAggregator("X", tfs)
+        for lo, hi in itertools.pairwise([0, *cuts, len(b)]):
+            got += agg.update(b.slice(lo, hi))
+        got += agg.flush()
+    for tf in tfs:
+        assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want[tf].tobytes()
+
+
+def test_small_batches_refuse_bad_input_like_large_ones() -> None:
+    for rows, match in [
+        ([(T0, float("nan"), 1.0, 1), (T0 + 1, 1.0, 1.0, 1)], "non-finite or non-positive"),
+        ([(T0, 1.0, float("inf"), 1)], "non-finite or non-positive"),
+        ([(T0, 1.0, 1.0, 1), (T0 + 1, 1.0, -1.0, 1)], "non-finite or non-positive"),
+        ([(T0, 1e200, 1e200, 1)], "overflows"),
+        ([(T0, 1e200, 1e200, 1), (T0 + 1, 1.0, 1.0, -1)], "overflows"),
+    ]:
+        for small in (candles_mod._SMALL, 0):
+            with patched(_SMALL=small), pytest.raises(ValueError, match=match):
+                CandleAggregator("BTCUSDT", [M]).update(batch(rows))
+    agg = CandleAggregator("BTCUSDT", [M])
+    agg.update(batch([(T0 + 5, 1.0, 1.0, 1)]))
+    with pytest.raises(ValueError, match="overflows"):
+        agg.update(batch([(T0 + 6, 1e200, 1e200, 1)]))
+    assert agg.current(M) == aggregate(batch([(T0 + 5, 1.0, 1.0, 1)]), M)[0]  # state untouched

@@ -174,3 +174,79 @@ def test_splitting_the_stream_changes_nothing(
     assert bool(np.all(np.diff(clean.ts_ns) >= 0))
     assert len(set(clean.trade_id.tolist())) == len(clean)
     assert sum(want.rejected.values()) + len(clean) == len(b)
+
+
+def reference_codes(rows: list[tuple[int, float, float, int]], cuts: list[int]) -> list[int]:
+    """The definition, one tick at a time: value reasons in order, then ids already seen
+    (a tick that passed the value checks, earlier in the stream), then time order."""
+    seen: set[int] = set()
+    last: int | None = None
+    codes = []
+    for ts, price, size, tid in rows:
+        if not np.isfinite(price):
+            code = 1
+        elif price <= 0:
+            code = 2
+        elif not np.isfinite(size):
+            code = 3
+        elif size <= 0:
+            code = 4
+        elif tid in seen:
+            code = 5
+        else:
+            seen.add(tid)
+            code = 6 if last is not None and ts < last else 0
+            if code == 0:
+                last = ts
+        codes.append(code)
+    return codes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 50), values, values, st.integers(0, 40)), min_size=1, max_size=80
+    ),
+    cuts=st.lists(st.integers(0, 80), max_size=20),
+    clean_ids=st.booleans(),
+)
+def test_validator_matches_the_per_tick_definition(
+    rows: list[tuple[int, float, float, int]], cuts: list[int], clean_ids: bool
+) -> None:
+    if clean_ids:  # increasing ids and times, mostly clean: the fast path
+        rows = sorted((t, p, s, i) for i, (t, p, s, _) in enumerate(rows))
+        rows = [(t, p, s, i) for i, (t, p, s, _) in enumerate(rows)]
+    b = ticks(rows)
+    v = TickValidator("BTCUSDT")
+    bounds = [0, *sorted(c for c in cuts if c <= len(b)), len(b)]
+    got: list[int] = []
+    for lo, hi in itertools.pairwise(bounds):
+        part = b.slice(lo, hi)
+        r = v.validate(part)
+        got += r.codes.tolist()
+        assert r.clean.trade_id.tolist() == part.trade_id[r.codes == 0].tolist()
+        if not r.rejected and bool(np.all(part.trade_id[1:] > part.trade_id[:-1])):
+            assert r.clean is part  # clean batches are not copied
+    assert got == reference_codes(rows, cuts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(1, 12),
+    adds=st.lists(st.lists(st.integers(0, 60), max_size=15), max_size=30),
+    probe=st.lists(st.integers(-1, 61), min_size=1, max_size=20),
+)
+def test_recent_ids_is_a_window_of_the_last_capacity_ids(
+    capacity: int, adds: list[list[int]], probe: list[int]
+) -> None:
+    from collections import deque
+
+    ids = RecentIds(capacity)
+    window: deque[int] = deque(maxlen=capacity)
+    for add in adds:
+        ids.add(np.array(add, dtype=np.int64))
+        window.extend(add)
+        assert len(ids) == len(window)
+        assert ids.max_id == (max(window) if window else None)
+        p = np.array(probe, dtype=np.int64)
+        assert ids.contains(p).tolist() == [x in window for x in probe]

@@ -30,10 +30,16 @@ integer "limbs" held exactly in float64 (every finite double is an integer multi
 ulp), limbs are summed with ``np.add.reduceat``/``np.bincount`` (exact, because every partial
 sum is an integer below 2**53, hence order-independent), and only the few per-candle totals go
 through Python integers for the final rounding.
+
+Small batches (live feeds; the engine's slices between decision points, one bucket each) skip
+the kernel's fixed cost: a bucket's sums are taken in a dozen numpy calls with two limbs split
+by an exact ``divmod``, or with ``math.fsum`` passes for a handful of ticks, both exact, and
+added to the forming candle's integer state. Same bits, a fraction of the cost.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from functools import reduce
@@ -360,6 +366,38 @@ class _Open:
         self.sell += _part_int(cells[:, 2], sh)
         self.pv += _part_int(parts.pv_cells[:, i], parts.pv_shifts)
 
+    def absorb(self, other: _Open) -> None:
+        """Add ``other`` (same bucket, later ticks) into this candle."""
+        if other.high > self.high:
+            self.high = other.high
+        if other.low < self.low:
+            self.low = other.low
+        self.close = other.close
+        self.trades += other.trades
+        self.buy_trades += other.buy_trades
+        self.sell_trades += other.sell_trades
+        self.other += other.other
+        self.buy += other.buy
+        self.sell += other.sell
+        self.pv += other.pv
+
+    def copy(self, open_ts: int) -> _Open:
+        """This state as a new candle opening at ``open_ts``."""
+        return _Open(
+            open_ts,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.trades,
+            self.buy_trades,
+            self.sell_trades,
+            self.other,
+            self.buy,
+            self.sell,
+            self.pv,
+        )
+
     @classmethod
     def from_part(cls, parts: _Parts, i: int) -> _Open:
         """A forming candle holding part ``i``."""
@@ -397,6 +435,185 @@ class _Open:
             self.sell_trades,
             _vwap(self.pv / _DEN, volume, self.low, self.high),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Small batches: the same exact sums, without the vectorised kernel's fixed cost
+# --------------------------------------------------------------------------------------------
+def _units(x: float) -> int:
+    """``x`` as an integer of 2**-1074 units (exact: every finite double is one)."""
+    num, den = x.as_integer_ratio()  # den is a power of two, at most 2**1074
+    return num << (_FRAC_BITS + 1 - den.bit_length())
+
+
+_EXACT_SPAN = 2.0**53
+
+
+def _exact_units(values: list[float], unit: float) -> int:
+    """The exact sum of finite ``values`` as an integer of 2**-1074 units.
+
+    ``math.fsum`` returns the correctly rounded sum ``s0`` of its (exactly accumulated)
+    arguments, so ``fsum(values + [-s0])`` is the correctly rounded residual; repeating until
+    a residual is exact gives the exact sum as a few doubles. ``unit`` is a power of two that
+    divides every value (the ulp of the smallest in magnitude), or 0.0 if unknown: every sum
+    and residual is then a multiple of ``unit``, so once ``ulp(s) <= 2**53 * unit`` the next
+    residual (at most ``ulp(s) / 2``) is representable, and is the last one. In the everyday
+    case that is two ``fsum`` passes, each a tight C loop.
+    """
+    s = math.fsum(values)
+    if not -math.inf < s < math.inf:
+        raise ValueError(f"cannot sum {s!r}: a price * size product overflows float64")
+    total = _units(s)
+    negs = [-s]
+    while s != 0.0:
+        last = unit > 0.0 and math.ulp(s) <= _EXACT_SPAN * unit
+        s = math.fsum(values + negs)
+        total += _units(s)
+        if last:
+            break
+        negs.append(-s)
+    return total
+
+
+def _small_open(
+    open_ts: int,
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    side: npt.NDArray[np.int8],
+    limits: tuple[float, float, float, float] | None = None,
+) -> _Open:
+    """The exact state of ticks that all fall in one bucket, without the kernel's fixed cost.
+
+    Equal to :meth:`_Open.from_part` of :func:`_kernel_one` (the sums are exact either way).
+    One tick is pure Python, a few go through :func:`_list_open`, more through
+    :func:`_lean_open`'s two-limb sums. For checked input only (positive, finite:
+    ``CandleAggregator._check_values``, whose ``(min price, max price, min size, max size)``
+    may be passed as ``limits``); raises ValueError if a ``price * size`` product overflows.
+    """
+    n = len(price)
+    if n == 1:
+        p, q, d = float(price[0]), float(size[0]), int(side[0])
+        pv = p * q  # IEEE multiplication, as numpy's: the same fl(price * size)
+        if not pv < math.inf:
+            raise ValueError(f"cannot sum {pv!r}: a price * size product overflows float64")
+        u = _units(q)
+        nb, ns = int(d == 1), int(d == -1)
+        return _Open(
+            open_ts, p, p, p, p, 1, nb, ns, 0 if nb or ns else u, u if nb else 0,
+            u if ns else 0, _units(pv),
+        )  # fmt: skip
+    if n > _SCALAR:
+        if limits is None:
+            limits = (
+                float(price.min()), float(price.max()), float(size.min()), float(size.max())
+            )  # fmt: skip
+        state = _lean_open(open_ts, price, size, side, limits)
+        if state is not None:
+            return state
+    return _list_open(open_ts, price.tolist(), size.tolist(), side.tolist())
+
+
+def _list_open(open_ts: int, prices: list[float], sizes: list[float], sides: list[int]) -> _Open:
+    """:func:`_small_open` of Python lists (at least one tick), by ``math.fsum`` passes.
+
+    Exact for any range of values; for a few ticks faster than any numpy call sequence.
+    """
+    n = len(prices)
+    unit = math.ulp(min(sizes))  # every size is a multiple of the smallest one's ulp
+    total = _exact_units(sizes, unit)
+    nb, ns = sides.count(1), sides.count(-1)
+    if nb == n:
+        ub, us, uo = total, 0, 0
+    elif ns == n:
+        ub, us, uo = 0, total, 0
+    elif nb + ns == n:
+        # Sides are all +-1: the signed sum is buy - sell, so one more sum splits the total
+        # (negation is exact; the sums are exact integers, so their halves too).
+        diff = _exact_units([q if d == 1 else -q for q, d in zip(sizes, sides, strict=True)], unit)
+        ub, us, uo = (total + diff) >> 1, (total - diff) >> 1, 0
+    else:
+        ub = _exact_units([q for q, d in zip(sizes, sides, strict=True) if d == 1], unit)
+        us = _exact_units([q for q, d in zip(sizes, sides, strict=True) if d == -1], unit)
+        uo = total - ub - us
+    pvs = [p * q for p, q in zip(prices, sizes, strict=True)]  # IEEE: numpy's fl(price * size)
+    lo_pv = min(pvs)
+    upv = _exact_units(pvs, math.ulp(lo_pv) if lo_pv > 0.0 else 0.0)
+    return _Open(
+        open_ts, prices[0], max(prices), min(prices), prices[-1], n, nb, ns, uo, ub, us, upv
+    )
+
+
+#: Up to this many ticks, :func:`_list_open` (and the aggregator's checks on lists) beat the
+#: numpy calls of :func:`_lean_open`, whose count, not the ticks, makes its cost.
+_SCALAR = 48
+
+
+def _split_exponent(lo: float, hi: float, n: int) -> int | None:
+    """``e`` such that ``divmod(x, 2**e)`` of ``n`` values in ``[lo, hi]`` has exact sums.
+
+    Values are multiples of ``2**beta = ulp(lo)`` (ulps grow with magnitude). With ``n <
+    2**b`` and ``e = 53 + beta - b``, remainders are multiples of ``2**beta`` below ``2**e``,
+    so any partial sum of them is one below ``2**(53 + beta)``: exact; quotients are integers
+    below ``hi / 2**e``, whose sums stay below 2**53 when ``hi < 2**(106 + beta - 2b)``. None
+    when the range is wider than that (the caller takes another exact path).
+    """
+    b = n.bit_length()
+    beta = max(math.frexp(lo)[1] - 53, -1074) if lo > 0.0 else -1074
+    if math.frexp(hi)[1] - beta > 106 - 2 * b:
+        return None
+    e = 53 + beta - b
+    return e if -1074 <= e <= 1023 else None
+
+
+def _lean_open(
+    open_ts: int,
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    side: npt.NDArray[np.int8],
+    limits: tuple[float, float, float, float],
+) -> _Open | None:
+    """:func:`_small_open` in a dozen numpy calls: exact two-limb sums of sizes and products.
+
+    ``divmod`` by a power of two is exact, and so are the sums of the quotients and of the
+    remainders (:func:`_split_exponent`); a signed sum (sizes times sides of +-1) splits the
+    total into buy and sell. None if the values span too many binary orders of magnitude
+    (or a side is not +-1): the caller falls back to ``math.fsum``.
+    """
+    n = len(price)
+    pmin, pmax, smin, smax = limits
+    hi_pv = pmax * smax  # rounding is monotonic: every fl(p * s) is in [lo_pv, hi_pv]
+    if not hi_pv < math.inf:
+        return None
+    es = _split_exponent(smin, smax, n)
+    ep = _split_exponent(pmin * smin, hi_pv, n)
+    if es is None or ep is None:
+        return None
+    counts = np.bincount((side + 1).view(np.uint8), minlength=3)
+    ns, nb = int(counts[0]), int(counts[2])
+    if nb + ns != n:
+        return None
+    limbs = np.empty((4, n))
+    np.divmod(size, math.ldexp(1.0, es), out=(limbs[1], limbs[0]))
+    np.divmod(price * size, math.ldexp(1.0, ep), out=(limbs[3], limbs[2]))
+    rs, qs, rp, qp = limbs.sum(axis=1).tolist()
+    sr, sq = (limbs[:2] @ side.astype(np.float64)).tolist()
+    total = (int(qs) << (es + _FRAC_BITS)) + _units(rs)
+    diff = (int(sq) << (es + _FRAC_BITS)) + _units(sr)
+    upv = (int(qp) << (ep + _FRAC_BITS)) + _units(rp)
+    return _Open(
+        open_ts,
+        float(price[0]),
+        pmax,
+        pmin,
+        float(price[-1]),
+        n,
+        nb,
+        ns,
+        0,
+        (total + diff) >> 1,
+        (total - diff) >> 1,
+        upv,
+    )
 
 
 def _rows(parts: _Parts, sl: slice) -> npt.NDArray[np.void]:
@@ -500,16 +717,29 @@ def _candle(instrument: str, timeframe_ns: int, rec: tuple[Any, ...]) -> Candle:
 # --------------------------------------------------------------------------------------------
 # The aggregator
 # --------------------------------------------------------------------------------------------
+#: Batches of at most this many ticks, spanning at most ``_SMALL_BUCKETS`` buckets of the
+#: timeframes' common divisor, skip the vectorised kernel (:func:`_small_open` per bucket);
+#: both give the same bits. The kernel's fixed cost (~40 numpy calls, bucketing, regrouping
+#: per timeframe) is what a live batch or an engine slice between decision points would pay.
+_SMALL = 8192
+_SMALL_BUCKETS = 4
+
+# A closed candle on its way out: (timeframe, record tuple) or (timeframe, CANDLE_DTYPE array).
+_Emitted = list[tuple[int, Any]]
+
+
 class CandleAggregator:
     """Incremental candles of one instrument for several timeframes.
 
     Feed every (validated) batch to :meth:`update`; it returns the candles that closed because a
     tick of a later bucket arrived. :meth:`advance` closes candles because time moved on without
     a tick, :meth:`flush` closes the partial last ones at the end of a stream, and
-    :meth:`current` shows the forming candle. Each batch goes through the same vectorised kernel
-    as :func:`aggregate` (ticks are bucketed once at the greatest common divisor of the
-    timeframes; coarser candles are merged from those partials), and sums are exact, so the
-    candles are bit-identical for any split of the stream into batches.
+    :meth:`current` shows the forming candle. A large batch goes through the same vectorised
+    kernel as :func:`aggregate` (ticks are bucketed once at the greatest common divisor of the
+    timeframes; coarser candles are merged from those partials); a small one (live feeds, the
+    engine's slices between decision points) through a scalar path with the same exact sums.
+    Sums are exact either way, so the candles are bit-identical for any split of the stream
+    into batches.
     """
 
     def __init__(
@@ -529,8 +759,7 @@ class CandleAggregator:
     # -- feeding -------------------------------------------------------------------------------
     def update(self, batch: TickBatch) -> list[Candle]:
         """Add ``batch``; return the candles that closed, by close time then timeframe."""
-        emitted = self._feed(batch)
-        return self._sorted_candles(emitted)
+        return self._sorted_candles(self._feed(batch))
 
     def advance(self, now_ns: int) -> list[Candle]:
         """Close every forming candle whose interval ended at or before ``now_ns``.
@@ -538,10 +767,10 @@ class CandleAggregator:
         A promise from the caller that no tick earlier than ``now_ns`` will follow; later
         batches with such ticks are refused.
         """
-        out: dict[int, list[npt.NDArray[np.void]]] = {}
+        out: _Emitted = []
         for tf, cur in self._open.items():
             if cur is not None and cur.open_ts + tf <= now_ns:
-                out[tf] = [np.array([cur.row()], dtype=CANDLE_DTYPE)]
+                out.append((tf, cur.row()))
                 self._open[tf] = None
         if self._watermark is None or now_ns > self._watermark:
             self._watermark = int(now_ns)
@@ -549,10 +778,10 @@ class CandleAggregator:
 
     def flush(self) -> list[Candle]:
         """Close and return every forming candle (end of stream), by close time then timeframe."""
-        out: dict[int, list[npt.NDArray[np.void]]] = {}
+        out: _Emitted = []
         for tf, cur in self._open.items():
             if cur is not None:
-                out[tf] = [np.array([cur.row()], dtype=CANDLE_DTYPE)]
+                out.append((tf, cur.row()))
                 self._open[tf] = None
         return self._sorted_candles(out)
 
@@ -566,44 +795,108 @@ class CandleAggregator:
         cur = self._open[timeframe_ns]
         if cur is None:
             return None
-        rec = np.array([cur.row()], dtype=CANDLE_DTYPE)[0].item()
-        return _candle(self.instrument, timeframe_ns, rec)
+        return _candle(self.instrument, timeframe_ns, cur.row())
 
     # -- internals -----------------------------------------------------------------------------
-    def _check(self, batch: TickBatch) -> None:
+    def _check(self, batch: TickBatch) -> tuple[float, float, float, float]:
+        """Refuse what validation should have caught; ``(min, max)`` of prices, then sizes."""
         if batch.instrument != self.instrument:
-            raise ValueError(
-                f"CandleAggregator({self.instrument}) was given a batch of {batch.instrument}"
-            )
+            raise self._refusal("instrument", batch)
         ts = batch.ts_ns
-        if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
-            raise ValueError(
-                f"CandleAggregator({self.instrument}): batch timestamps go backwards; "
+        if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):
+            raise self._refusal("backwards", batch)
+        if self._watermark is not None and int(ts[0]) < self._watermark:
+            raise self._refusal("earlier", batch)
+        return self._check_values(batch)
+
+    def _check_values(self, batch: TickBatch) -> tuple[float, float, float, float]:
+        if len(batch) == 1:
+            pmin = pmax = float(batch.price[0])
+            smin = smax = float(batch.size[0])
+        else:
+            pmin, pmax = float(batch.price.min()), float(batch.price.max())
+            smin, smax = float(batch.size.min()), float(batch.size.max())
+        if not (pmin > 0.0 and smin > 0.0 and pmax < math.inf and smax < math.inf):
+            raise self._refusal("values", batch)
+        return pmin, pmax, smin, smax
+
+    def _checked_lists(self, batch: TickBatch) -> tuple[list[float], list[float], list[int]]:
+        """:meth:`_check` on Python lists (a few ticks); the prices, sizes and sides."""
+        if batch.instrument != self.instrument:
+            raise self._refusal("instrument", batch)
+        ts = batch.ts_ns.tolist()
+        if ts != sorted(ts):
+            raise self._refusal("backwards", batch)
+        if self._watermark is not None and ts[0] < self._watermark:
+            raise self._refusal("earlier", batch)
+        prices, sizes = batch.price.tolist(), batch.size.tolist()
+        # Comparisons with NaN are False: this refuses NaN too.
+        for x in itertools.chain(prices, sizes):
+            if not 0.0 < x < math.inf:
+                raise self._refusal("values", batch)
+        return prices, sizes, batch.side.tolist()
+
+    def _refusal(self, what: str, batch: TickBatch) -> ValueError:
+        me = f"CandleAggregator({self.instrument})"
+        if what == "instrument":
+            return ValueError(f"{me} was given a batch of {batch.instrument}")
+        if what == "backwards":
+            return ValueError(
+                f"{me}: batch timestamps go backwards; "
                 "validate ticks first (tradewind.market.validation.TickValidator)"
             )
-        if self._watermark is not None and int(ts[0]) < self._watermark:
-            raise ValueError(
-                f"CandleAggregator({self.instrument}): tick at {int(ts[0])} ns is earlier than "
+        if what == "earlier":
+            return ValueError(
+                f"{me}: tick at {int(batch.ts_ns[0])} ns is earlier than "
                 f"{self._watermark} ns, already aggregated; validate ticks first"
             )
-        pmin, pmax = float(batch.price.min()), float(batch.price.max())
-        smin, smax = float(batch.size.min()), float(batch.size.max())
-        if not (pmin > 0.0 and smin > 0.0 and pmax < math.inf and smax < math.inf):
-            raise ValueError(
-                f"CandleAggregator({self.instrument}): batch has a non-finite or non-positive "
-                "price or size; validate ticks first (tradewind.market.validation)"
-            )
+        return ValueError(
+            f"{me}: batch has a non-finite or non-positive "
+            "price or size; validate ticks first (tradewind.market.validation)"
+        )
 
-    def _feed(self, batch: TickBatch) -> dict[int, list[npt.NDArray[np.void]]]:
-        """Run ``batch`` through the kernel; the closed candles per timeframe as arrays."""
-        out: dict[int, list[npt.NDArray[np.void]]] = {tf: [] for tf in self.timeframes_ns}
+    def _feed(self, batch: TickBatch, *, small: bool = True) -> _Emitted:
+        """Add ``batch`` to the state; the closed candles in emission order."""
+        out: _Emitted = []
         n = len(batch)
         if n == 0:
             return out
+        ts = batch.ts_ns
+        first, last = int(ts[0]), int(ts[-1])
+        if small and n <= _SMALL:
+            base = self._base
+            if first // base == last // base:
+                if 1 < n <= _SCALAR:
+                    state = _list_open((first // base) * base, *self._checked_lists(batch))
+                else:
+                    limits = self._check(batch)
+                    state = _small_open(
+                        (first // base) * base, batch.price, batch.size, batch.side, limits
+                    )
+                self._absorb(first, state, out)
+                self._watermark = max(self._watermark or first, last)
+                return out
+            inner = np.flatnonzero(np.diff(ts // base)) + 1
+            if len(inner) < _SMALL_BUCKETS:
+                self._check(batch)
+                cuts = [0, *inner.tolist(), n]
+                states = [
+                    _small_open(
+                        (int(ts[lo]) // base) * base,
+                        batch.price[lo:hi],
+                        batch.size[lo:hi],
+                        batch.side[lo:hi],
+                    )
+                    for lo, hi in itertools.pairwise(cuts)
+                ]
+                for lo, state in zip(cuts, states, strict=False):
+                    self._absorb(int(ts[lo]), state, out)
+                self._watermark = max(self._watermark or first, last)
+                return out
         self._check(batch)
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
-            base = _kernel(
+            base_parts = _kernel(
                 batch.ts_ns[lo:hi],
                 batch.price[lo:hi],
                 batch.size[lo:hi],
@@ -611,12 +904,23 @@ class CandleAggregator:
                 self._base,
             )
             for tf in self.timeframes_ns:
-                parts = base if tf == self._base else base.regroup(tf)
-                self._merge(tf, parts, out[tf])
-        self._watermark = max(self._watermark or int(batch.ts_ns[0]), int(batch.ts_ns[-1]))
+                parts = base_parts if tf == self._base else base_parts.regroup(tf)
+                self._merge(tf, parts, out)
+        self._watermark = max(self._watermark or first, last)
         return out
 
-    def _merge(self, tf: int, parts: _Parts, out: list[npt.NDArray[np.void]]) -> None:
+    def _absorb(self, t0: int, state: _Open, out: _Emitted) -> None:
+        """Merge one bucket's small-path state (first tick at ``t0``) into every timeframe."""
+        for tf, cur in self._open.items():
+            open_ts = (t0 // tf) * tf
+            if cur is not None:
+                if cur.open_ts == open_ts:
+                    cur.absorb(state)
+                    continue
+                out.append((tf, cur.row()))
+            self._open[tf] = state.copy(open_ts)
+
+    def _merge(self, tf: int, parts: _Parts, out: _Emitted) -> None:
         """Merge one chunk's parts of timeframe ``tf`` into the state; append closed candles."""
         g = len(parts)
         cur = self._open[tf]
@@ -627,29 +931,29 @@ class CandleAggregator:
                 first = 1
                 if g == 1:
                     return
-            out.append(np.array([cur.row()], dtype=CANDLE_DTYPE))
+            out.append((tf, cur.row()))
         if g - 1 > first:
-            out.append(_rows(parts, slice(first, g - 1)))
+            out.append((tf, _rows(parts, slice(first, g - 1))))
         self._open[tf] = _Open.from_part(parts, g - 1)
 
-    def _sorted_candles(self, emitted: dict[int, list[npt.NDArray[np.void]]]) -> list[Candle]:
-        arrays = [arr for arrs in emitted.values() for arr in arrs if len(arr)]
-        if not arrays:
+    def _sorted_candles(self, emitted: _Emitted) -> list[Candle]:
+        if not emitted:
             return []
-        if len(arrays) == 1 and len(arrays[0]) == 1:  # the usual case of a small live batch
-            tf1 = next(t for t, arrs in emitted.items() for arr in arrs if len(arr))
-            return [_candle(self.instrument, tf1, arrays[0][0].item())]
+        inst = self.instrument
+        if all(type(item) is tuple for _, item in emitted):  # the scalar paths: a few candles
+            if len(emitted) > 1:
+                emitted.sort(key=lambda e: (e[1][0] + e[0], e[0]))
+            return [_candle(inst, tf, rec) for tf, rec in emitted]
+        arrays = [
+            np.array([item], dtype=CANDLE_DTYPE) if type(item) is tuple else item
+            for _, item in emitted
+        ]
         data = np.concatenate(arrays)
+        tfs = [t for t, _ in emitted]
         tf = np.concatenate(
-            [
-                np.full(len(arr), t, dtype=np.int64)
-                for t, arrs in emitted.items()
-                for arr in arrs
-                if len(arr)
-            ]
+            [np.full(len(arr), t, dtype=np.int64) for t, arr in zip(tfs, arrays, strict=True)]
         )
         order = np.lexsort((tf, data["open_ts_ns"] + tf))
-        inst = self.instrument
         return [
             _candle(inst, t, rec)
             for t, rec in zip(tf[order].tolist(), data[order].tolist(), strict=True)
@@ -665,13 +969,17 @@ def aggregate(batch: TickBatch, timeframe_ns: int) -> CandleArray:
 
     The last candle is included even if its bucket might continue in a later batch; use
     :class:`CandleAggregator` for streams. Output is bit-identical to feeding the same ticks to
-    a :class:`CandleAggregator` in any number of batches and flushing.
+    a :class:`CandleAggregator` in any number of batches and flushing. Always the vectorised
+    kernel (the reference the aggregator's small-batch path is tested against).
     """
     tf = check_timeframe(timeframe_ns)
     agg = CandleAggregator(batch.instrument, [tf])
-    arrays = agg._feed(batch)[tf]
+    emitted = agg._feed(batch, small=False)
     cur = agg._open[tf]
     if cur is not None:
-        arrays.append(np.array([cur.row()], dtype=CANDLE_DTYPE))
+        emitted.append((tf, cur.row()))
+    arrays = [
+        np.array([item], dtype=CANDLE_DTYPE) if type(item) is tuple else item for _, item in emitted
+    ]
     data = np.concatenate(arrays) if arrays else np.empty(0, dtype=CANDLE_DTYPE)
     return CandleArray(instrument=batch.instrument, timeframe_ns=tf, data=data)

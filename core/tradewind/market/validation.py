@@ -17,6 +17,8 @@ batch that is already clean is returned as is, without a copy.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping
 
 import attrs
@@ -50,47 +52,94 @@ class RecentIds:
 
     Exchanges resend trades after a reconnect, usually within seconds, so a bounded window of
     recent ids catches duplicates without growing forever. Membership is a binary search in a
-    sorted copy; when ids only increase (the common case) the search is skipped.
+    sorted copy; when ids only increase (the common case) the search is skipped. The window
+    lives in a buffer of twice its capacity, so adding a few ids costs a few ids, not a copy
+    of the window.
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
         if capacity < 1:
             raise ValueError(f"RecentIds capacity must be >= 1, got {capacity}")
         self.capacity = capacity
-        self._fifo = np.empty(0, dtype=np.int64)  # arrival order, oldest first
-        self._sorted = self._fifo  # the same array while ids arrive strictly increasing
+        self._buf = np.empty(2 * capacity, dtype=np.int64)
+        self._start = 0
+        self._end = 0
+        self._increasing = True  # the window, in arrival order, strictly increases
+        self._sorted_copy: npt.NDArray[np.int64] | None = None  # when it does not
+        self._bound: int | None = None  # >= every remembered id (exact while increasing)
 
     def __len__(self) -> int:
-        return len(self._fifo)
+        return self._end - self._start
+
+    @property
+    def _fifo(self) -> npt.NDArray[np.int64]:
+        """The window in arrival order, oldest first (a view)."""
+        return self._buf[self._start : self._end]
+
+    def _sorted(self) -> npt.NDArray[np.int64]:
+        if self._increasing:
+            return self._fifo
+        if self._sorted_copy is None:
+            fifo = self._fifo
+            if len(fifo) < 2 or bool((fifo[1:] > fifo[:-1]).all()):
+                self._increasing = True  # the ids that broke the order have left the window
+                return fifo
+            self._sorted_copy = np.sort(fifo)
+        return self._sorted_copy
 
     @property
     def max_id(self) -> int | None:
         """The largest remembered id, or None."""
-        return int(self._sorted[-1]) if len(self._sorted) else None
+        srt = self._sorted()
+        return int(srt[-1]) if len(srt) else None
 
     def contains(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """A mask: which of ``ids`` are remembered."""
-        if len(self._sorted) == 0 or len(ids) == 0:
+        srt = self._sorted()
+        if len(srt) == 0 or len(ids) == 0:
             return np.zeros(len(ids), dtype=bool)
-        if int(ids.min()) > int(self._sorted[-1]) or int(ids.max()) < int(self._sorted[0]):
+        if int(ids.min()) > int(srt[-1]) or int(ids.max()) < int(srt[0]):
             return np.zeros(len(ids), dtype=bool)
-        pos = np.searchsorted(self._sorted, ids)
-        pos[pos == len(self._sorted)] = 0
-        return self._sorted[pos] == ids  # type: ignore[no-any-return]
+        pos = np.searchsorted(srt, ids)
+        pos[pos == len(srt)] = 0
+        return srt[pos] == ids  # type: ignore[no-any-return]
 
-    def add(self, ids: npt.NDArray[np.int64]) -> None:
-        """Remember ``ids`` (in arrival order), forgetting the oldest beyond the capacity."""
-        if len(ids) == 0:
+    def _may_contain_from(self, first: int) -> bool:
+        """False if no remembered id is ``first`` or above it (cheap, conservative)."""
+        return self._bound is not None and len(self) > 0 and first <= self._bound
+
+    def add(self, ids: npt.NDArray[np.int64], *, increasing: bool | None = None) -> None:
+        """Remember ``ids`` (in arrival order), forgetting the oldest beyond the capacity.
+
+        ``increasing``: the caller already knows whether ``ids`` strictly increase.
+        """
+        k = len(ids)
+        if k == 0:
             return
-        increasing = self._sorted is self._fifo and bool(
-            (len(self._fifo) == 0 or ids[0] > self._fifo[-1])
-            and (len(ids) < 2 or np.all(ids[1:] > ids[:-1]))
+        first, last = int(ids[0]), int(ids[-1])
+        if increasing is None:
+            increasing = k < 2 or bool((ids[1:] > ids[:-1]).all())
+        still = (
+            self._increasing
+            and increasing
+            and (len(self) == 0 or first > int(self._buf[self._end - 1]))
         )
-        fifo = np.concatenate((self._fifo, ids))
-        if len(fifo) > self.capacity:
-            fifo = fifo[len(fifo) - self.capacity :].copy()
-        self._fifo = fifo
-        self._sorted = fifo if increasing else np.sort(fifo)
+        cap, buf = self.capacity, self._buf
+        if k >= cap:
+            buf[:cap] = ids[k - cap :]
+            self._start, self._end = 0, cap
+        else:
+            if self._end + k > len(buf):  # compact: keep what stays in the window
+                keep = min(len(self), cap - k)
+                buf[:keep] = buf[self._end - keep : self._end]
+                self._start, self._end = 0, keep
+            buf[self._end : self._end + k] = ids
+            self._end += k
+            self._start = max(self._start, self._end - cap)
+        self._increasing = still
+        self._sorted_copy = None
+        top = last if increasing else int(ids.max())
+        self._bound = top if self._bound is None or len(self) == k else max(self._bound, top)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -124,10 +173,64 @@ def validate(
     A trade id counts as seen once a tick carrying it passes the value checks, even if that tick
     is then rejected as out of order: a resend of it is a duplicate, not a late arrival.
     """
+    return _validate(batch, last_ts_ns, seen_ids)[0]
+
+
+_FEW = 16
+
+
+def _is_clean(batch: TickBatch, n: int, last_ts_ns: int | None, seen_ids: RecentIds | None) -> bool:
+    """True only if :func:`validate` accepts every tick of ``batch`` (``n >= 1`` ticks) and
+    returns it as is: a few whole-batch checks instead of the per-tick reasons. False means
+    "look closer", not "something is wrong"."""
+    if n == 1:
+        p, q = float(batch.price[0]), float(batch.size[0])
+        if not (0.0 < p < math.inf and 0.0 < q < math.inf):
+            return False
+        if last_ts_ns is not None and int(batch.ts_ns[0]) < last_ts_ns:
+            return False
+        if seen_ids is not None and seen_ids._may_contain_from(int(batch.trade_id[0])):
+            return not bool(seen_ids.contains(batch.trade_id)[0])
+        return True
+    price, size, ts, ids = batch.price, batch.size, batch.ts_ns, batch.trade_id
+    if n <= _FEW:  # Python lists beat numpy's per-call overhead
+        for x in itertools.chain(price.tolist(), size.tolist()):
+            if not 0.0 < x < math.inf:  # NaN compares False
+                return False
+        il, tl = ids.tolist(), ts.tolist()
+        if not all(a < b for a, b in itertools.pairwise(il)):
+            return False
+        if (last_ts_ns is not None and tl[0] < last_ts_ns) or tl != sorted(tl):
+            return False
+        if seen_ids is not None and seen_ids._may_contain_from(il[0]):
+            return not bool(seen_ids.contains(ids).any())
+        return True
+    # min/max propagate NaN, and NaN compares False: one reduction each covers NaN and inf.
+    if not (price.min() > 0.0 and price.max() < math.inf):
+        return False
+    if not (size.min() > 0.0 and size.max() < math.inf):
+        return False
+    if not bool((ids[1:] > ids[:-1]).all()):
+        return False  # validate() looks for duplicates inside the batch (and copies)
+    if last_ts_ns is not None and int(ts[0]) < last_ts_ns:
+        return False
+    if not bool((ts[1:] >= ts[:-1]).all()):
+        return False
+    if seen_ids is not None and seen_ids._may_contain_from(int(ids[0])):
+        return not bool(seen_ids.contains(ids).any())
+    return True
+
+
+def _validate(
+    batch: TickBatch, last_ts_ns: int | None, seen_ids: RecentIds | None
+) -> tuple[ValidationResult, bool]:
+    """:func:`validate`, and whether the batch was clean as a whole (its ids increase)."""
     n = len(batch)
     codes = np.zeros(n, dtype=np.int8)
     if n == 0:
-        return ValidationResult(clean=batch, rejected={}, codes=codes)
+        return ValidationResult(clean=batch, rejected={}, codes=codes), True
+    if _is_clean(batch, n, last_ts_ns, seen_ids):
+        return ValidationResult(clean=batch, rejected={}, codes=codes), True
     price, size, ts, ids = batch.price, batch.size, batch.ts_ns, batch.trade_id
 
     # Value checks, fastest first: one comparison pass each when all is well.
@@ -177,7 +280,7 @@ def validate(
             all_ok = False
 
     if all_ok:
-        return ValidationResult(clean=batch, rejected={}, codes=codes)
+        return ValidationResult(clean=batch, rejected={}, codes=codes), False
     counts = np.bincount(codes, minlength=len(REASONS) + 1)
     rejected = {r: int(counts[i + 1]) for i, r in enumerate(REASONS) if counts[i + 1]}
     keep = codes == 0
@@ -189,7 +292,7 @@ def validate(
         side=batch.side[keep],
         trade_id=ids[keep],
     )
-    return ValidationResult(clean=clean, rejected=rejected, codes=codes)
+    return ValidationResult(clean=clean, rejected=rejected, codes=codes), False
 
 
 class TickValidator:
@@ -216,7 +319,7 @@ class TickValidator:
             raise ValueError(
                 f"TickValidator({self.instrument}) was given a batch of {batch.instrument}"
             )
-        result = validate(batch, last_ts_ns=self.last_ts_ns, seen_ids=self.seen_ids)
+        result, whole = _validate(batch, self.last_ts_ns, self.seen_ids)
         for reason, count in result.rejected.items():
             self.rejected[reason] += count
         clean = result.clean
@@ -226,10 +329,9 @@ class TickValidator:
             self.last_ts_ns = clean.last_ts
         if result.rejected:
             codes = result.codes
-            remember = batch.trade_id[(codes == 0) | (codes == _OUT_OF_ORDER)]
+            self.seen_ids.add(batch.trade_id[(codes == 0) | (codes == _OUT_OF_ORDER)])
         else:
-            remember = batch.trade_id
-        self.seen_ids.add(remember)
+            self.seen_ids.add(batch.trade_id, increasing=True if whole else None)
         return result
 
     def __repr__(self) -> str:
