@@ -26,6 +26,7 @@ from tradewind.portfolio import Portfolio
 from tradewind.protocols import KINDS
 from tradewind.registry import Registry
 from tradewind.testing.data import candle_path
+from tradewind.testing.portfolios import book_fill, make_order, make_signal, portfolio_with
 
 # The suites assert inside library code: have pytest rewrite them for readable failures.
 pytest.register_assert_rewrite("tradewind.testing.conformance")
@@ -91,4 +92,12 @@ def tw_risk_context(tw_instrument: Instrument) -> Portfolio:
     return pf
 
 
-__all__ = ["assert_plugin_installed", "default_instrument", "make_registry"]
+__all__ = [
+    "assert_plugin_installed",
+    "book_fill",
+    "default_instrument",
+    "make_order",
+    "make_registry",
+    "make_signal",
+    "portfolio_with",
+]

@@ -7,49 +7,25 @@ from decimal import Decimal
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, Holding, make_order, make_signal, portfolio_with
 
 from tradewind_filter_balance import BalanceConfig, BalanceFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 ETH = Instrument(venue="binance", symbol="ETHUSDT", kind=InstrumentKind.PERP, tick_size="0.01")
 SOL = Instrument(venue="binance", symbol="SOLUSDT", kind=InstrumentKind.SPOT, tick_size="0.01")
 
 
-def book(*fills: tuple[Instrument, Side, str, str]) -> Portfolio:
+def book(*fills: Holding) -> Portfolio:
     """The seed's $10,000 account; each ``(instrument, side, quantity, price)`` filled, marked."""
-    pf = Portfolio({i.key: i for i in (BTC, ETH, SOL)}, Decimal(10_000))
-    for n, (inst, side, qty, price) in enumerate(fills):
-        pf.apply_fill(
-            Fill(
-                client_order_id=f"c{n}",
-                instrument=inst.key,
-                side=side,
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(0),
-                ts_ns=T0 + n,
-            )
-        )
-        pf.mark(inst.key, float(price), T0 + n)
-    return pf
+    return portfolio_with(fills, instruments=(BTC, ETH, SOL))
 
 
 def signal(inst: Instrument, entry: str, qty: str | None, intent: str = "open") -> Signal:
     """A long signal with a stop 0.5 % below the entry."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=inst.key,
-        side=Side.BUY,
-        entry=e,
-        stop=e * Decimal("0.995"),
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=None if qty is None else Decimal(qty),
-        intent=intent,
-    )
+    return make_signal(inst, Side.BUY, entry, quantity=qty, intent=intent)
 
 
 def test_seed_sizing_example_8000_notional_at_5x_on_10000_passes():
@@ -97,16 +73,7 @@ def test_spot_needs_the_full_notional_and_no_buffer():
 
 def test_pending_entry_orders_tie_up_margin():
     pf = book()
-    pf.order_opened(
-        Order(
-            client_order_id="e1",
-            instrument=ETH.key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("8"),
-            price=Decimal("2500"),  # 20,000 notional: 4,000 margin
-        )
-    )
+    pf.order_opened(make_order("e1", ETH, Side.BUY, "8", "2500"))  # 20,000 notional: 4,000 margin
     flt = BalanceFilter(BalanceConfig())
     veto = flt.check(signal(BTC, "50000", "0.16"), pf)
     assert veto is not None and "margin in use 4,000.00" in veto.reason

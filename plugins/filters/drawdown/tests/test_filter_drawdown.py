@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, book_fill, make_signal, portfolio_with
 
 from tradewind_filter_drawdown import DrawdownCircuitBreaker, DrawdownConfig
 
-T0 = 1_600_000_000 * 10**9  # 2020-09-13 12:26:40 UTC
 DAY = 86_400 * 10**9
 NEXT_DAY = (T0 // DAY + 1) * DAY  # 2020-09-14 00:00 UTC
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
@@ -21,35 +21,13 @@ ETH = Instrument(venue="binance", symbol="ETHUSDT", kind=InstrumentKind.PERP, ti
 
 def book() -> Portfolio:
     """The seed's $100,000 account, long 2 BTC at 50,000 (marked there: the day's start)."""
-    pf = Portfolio({i.key: i for i in (BTC, ETH)}, Decimal(100_000))
-    pf.mark(BTC.key, 50_000.0, T0)
-    pf.apply_fill(
-        Fill(
-            client_order_id="c1",
-            instrument=BTC.key,
-            side=Side.BUY,
-            quantity=Decimal("2"),
-            price=Decimal("50000"),
-            fee=Decimal(0),
-            ts_ns=T0,
-        )
-    )
-    pf.mark(ETH.key, 3_000.0, T0)
-    return pf
+    return portfolio_with([(BTC, Side.BUY, "2", "50000")], cash=100_000, marks={ETH: 3_000.0})
 
 
 def signal(ts_ns: int, intent: str = "open", side: Side = Side.BUY) -> Signal:
     """An ETH signal at 3,000 with a stop 0.5 % away."""
-    return Signal(
-        instrument=ETH.key,
-        side=side,
-        entry=Decimal("3000"),
-        stop=Decimal("2985") if side is Side.BUY else Decimal("3015"),
-        score=5.0,
-        ts_ns=ts_ns,
-        quantity=Decimal("1"),
-        intent=intent,
-    )
+    stop = "2985" if side is Side.BUY else "3015"
+    return make_signal(ETH, side, "3000", stop=stop, quantity="1", ts_ns=ts_ns, intent=intent)
 
 
 def test_seed_example_4_2_percent_down_does_not_trip():
@@ -74,16 +52,8 @@ def test_five_percent_down_closes_all_once_then_refuses_entries_for_the_day():
         "the 5% limit; closing all positions, no new entries until 2020-09-14 00:00 UTC"
     )
     # The engine closes the BTC long; equity stays 5 % down and entries stay refused.
-    pf.apply_fill(
-        Fill(
-            client_order_id="close",
-            instrument=BTC.key,
-            side=Side.SELL,
-            quantity=Decimal("2"),
-            price=Decimal("47500"),
-            fee=Decimal(0),
-            ts_ns=T0 + 61 * 10**9,
-        )
+    book_fill(
+        pf, BTC, Side.SELL, "2", "47500", ts_ns=T0 + 61 * 10**9, client_order_id="close", mark=False
     )
     pf.mark(BTC.key, 48_000.0, T0 + 3600 * 10**9)
     later = flt.check(signal(pf.ts_ns, side=Side.SELL), pf)

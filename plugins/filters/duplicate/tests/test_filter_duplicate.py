@@ -2,54 +2,32 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Order, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, book_fill, make_order, make_signal, portfolio_with
 
 from tradewind_filter_duplicate import DuplicateConfig, DuplicateFilter
 
-T0 = 1_600_000_000 * 10**9
 S = 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 
 
 def book() -> Portfolio:
     """10,000 USDT, flat, BTC last traded at 50,000."""
-    pf = Portfolio({BTC.key: BTC}, Decimal(10_000))
-    pf.mark(BTC.key, 50_000.0, T0)
-    return pf
+    return portfolio_with(marks={BTC: 50_000.0})
 
 
 def entry_order(cid: str, side: Side = Side.BUY, reduce_only: bool = False) -> Order:
     """A resting limit order of 0.01 BTC at 49,990."""
-    return Order(
-        client_order_id=cid,
-        instrument=BTC.key,
-        side=side,
-        type=OrderType.LIMIT,
-        quantity=Decimal("0.01"),
-        price=Decimal("49990"),
-        reduce_only=reduce_only,
-    )
+    return make_order(cid, BTC, side, "0.01", "49990", reduce_only=reduce_only)
 
 
 def signal(t_s: float, side: Side = Side.BUY, entry: str = "50000", intent: str = "open") -> Signal:
     """A signal ``t_s`` seconds after T0 with a stop 0.5 % away and 0.01 BTC."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=BTC.key,
-        side=side,
-        entry=e,
-        stop=e * Decimal("0.995") if side is Side.BUY else e * Decimal("1.005"),
-        score=5.0,
-        ts_ns=T0 + round(t_s * S),
-        quantity=Decimal("0.01"),
-        intent=intent,
-    )
+    return make_signal(BTC, side, entry, quantity="0.01", ts_ns=T0 + round(t_s * S), intent=intent)
 
 
 def test_an_open_entry_order_refuses_a_second_entry_until_it_fills():
@@ -62,17 +40,7 @@ def test_an_open_entry_order_refuses_a_second_entry_until_it_fills():
     assert veto.filter == "duplicate" and veto.action == "" and veto.signal is sig
     assert veto.reason == "entry order tw-7 (buy 0.01 binance:BTCUSDT) is still open"
     # The order fills and leaves the open orders: the entry is no longer pending.
-    pf.apply_fill(
-        Fill(
-            client_order_id="tw-7",
-            instrument=BTC.key,
-            side=Side.BUY,
-            quantity=Decimal("0.01"),
-            price=Decimal("49990"),
-            fee=Decimal(0),
-            ts_ns=T0 + S,
-        )
-    )
+    book_fill(pf, BTC, Side.BUY, "0.01", "49990", ts_ns=T0 + S, client_order_id="tw-7", mark=False)
     pf.order_closed("tw-7")
     assert flt.check(sig, pf) is None
 

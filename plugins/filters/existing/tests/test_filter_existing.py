@@ -2,54 +2,27 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import Holding, make_signal, portfolio_with
 
 from tradewind_filter_existing import ExistingConfig, ExistingPositionFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 ETH = Instrument(venue="binance", symbol="ETHUSDT", kind=InstrumentKind.PERP, tick_size="0.01")
 
 
-def book(*fills: tuple[Instrument, Side, str, str]) -> Portfolio:
+def book(*fills: Holding) -> Portfolio:
     """10,000 USDT of cash, each ``(instrument, side, quantity, price)`` filled and marked."""
-    pf = Portfolio({i.key: i for i in (BTC, ETH)}, Decimal(10_000))
-    for n, (inst, side, qty, price) in enumerate(fills):
-        pf.apply_fill(
-            Fill(
-                client_order_id=f"c{n}",
-                instrument=inst.key,
-                side=side,
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(0),
-                ts_ns=T0 + n,
-            )
-        )
-        pf.mark(inst.key, float(price), T0 + n)
-    return pf
+    return portfolio_with(fills, instruments=(BTC, ETH))
 
 
 def signal(inst: Instrument, side: Side, entry: str, intent: str = "open") -> Signal:
     """A signal with a stop 0.5 % away and a quantity of 0.01."""
-    e = Decimal(entry)
-    stop = e * Decimal("0.995") if side is Side.BUY else e * Decimal("1.005")
-    return Signal(
-        instrument=inst.key,
-        side=side,
-        entry=e,
-        stop=stop,
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=Decimal("0.01"),
-        intent=intent,
-    )
+    return make_signal(inst, side, entry, quantity="0.01", intent=intent)
 
 
 def test_seed_scenario_1_buy_btcusdt_at_50000_with_a_position_is_rejected():

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, make_order, make_signal, portfolio_with
 
 from tradewind_filter_exposure import ExposureConfig, ExposureFilter
 
-T0 = 1_600_000_000 * 10**9
 SYMBOLS = ("BTCUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ETHUSDT")
 INST = {
     s: Instrument(venue="binance", symbol=s, kind=InstrumentKind.PERP, tick_size="0.0001")
@@ -25,37 +25,13 @@ FOUR = (("BTCUSDT", "0.004", "50000"), ("SOLUSDT", "3", "100"), ("XRPUSDT", "400
 
 def book(*fills: tuple[str, str, str], side: Side = Side.BUY) -> Portfolio:
     """10,000 USDT of cash and each ``(symbol, quantity, price)`` filled and marked."""
-    pf = Portfolio({i.key: i for i in INST.values()}, Decimal(10_000))
-    for n, (sym, qty, price) in enumerate(fills):
-        key = INST[sym].key
-        pf.apply_fill(
-            Fill(
-                client_order_id=f"c{n}",
-                instrument=key,
-                side=side,
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(0),
-                ts_ns=T0 + n,
-            )
-        )
-        pf.mark(key, float(price), T0 + n)
-    return pf
+    holdings = [(INST[sym], side, qty, price) for sym, qty, price in fills]
+    return portfolio_with(holdings, instruments=INST.values())
 
 
 def signal(sym: str, entry: str, qty: str | None, intent: str = "open") -> Signal:
     """A long signal with a stop 0.5 % below the entry."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=INST[sym].key,
-        side=Side.BUY,
-        entry=e,
-        stop=e * Decimal("0.995"),
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=None if qty is None else Decimal(qty),
-        intent=intent,
-    )
+    return make_signal(INST[sym], Side.BUY, entry, quantity=qty, intent=intent)
 
 
 def test_seed_scenario_2_buy_ethusdt_at_3000_exposure_1050_over_1000_is_rejected():
@@ -98,26 +74,8 @@ def test_shorts_count_gross():
 
 def test_pending_entry_orders_count_and_reduce_only_orders_do_not():
     pf = book(*FOUR)
-    pf.order_opened(
-        Order(
-            client_order_id="e1",
-            instrument=INST["ETHUSDT"].key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.02"),
-            price=Decimal("2500"),
-        )
-    )
-    pf.order_opened(
-        Order(
-            client_order_id="x1",
-            instrument=INST["SOLUSDT"].key,
-            side=Side.SELL,
-            type=OrderType.MARKET,
-            quantity=Decimal("3"),
-            reduce_only=True,
-        )
-    )
+    pf.order_opened(make_order("e1", INST["ETHUSDT"], Side.BUY, "0.02", "2500"))
+    pf.order_opened(make_order("x1", INST["SOLUSDT"], Side.SELL, "3", reduce_only=True))
     flt = ExposureFilter(ExposureConfig())
     assert flt.exposure(pf) == Decimal("950")
     veto = flt.check(signal("ETHUSDT", "2000", "0.05"), pf)

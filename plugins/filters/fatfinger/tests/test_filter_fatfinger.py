@@ -9,34 +9,22 @@ from tradewind._serde import structure
 from tradewind.errors import ConfigError
 from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, make_signal, portfolio_with
 
 from tradewind_filter_fatfinger import FatFingerConfig, FatFingerFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 PEPE = Instrument(venue="binance", symbol="PEPEUSDT", tick_size="0.00000001", lot_size="1")
 
 
 def book() -> Portfolio:
     """10,000 USDT, BTC last traded at 50,000, PEPE never traded."""
-    pf = Portfolio({i.key: i for i in (BTC, PEPE)}, Decimal(10_000))
-    pf.mark(BTC.key, 50_000.0, T0)
-    return pf
+    return portfolio_with(instruments=(PEPE,), marks={BTC: 50_000.0})
 
 
 def signal(inst: Instrument, side: Side, entry: str, intent: str = "open") -> Signal:
     """A signal with a stop 0.5 % away."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=inst.key,
-        side=side,
-        entry=e,
-        stop=e * Decimal("0.995") if side is Side.BUY else e * Decimal("1.005"),
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=Decimal("0.01"),
-        intent=intent,
-    )
+    return make_signal(inst, side, entry, quantity="0.01", intent=intent)
 
 
 def test_entry_at_the_market_passes():

@@ -7,48 +7,24 @@ from decimal import Decimal
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, Holding, make_order, make_signal, portfolio_with
 
 from tradewind_filter_leverage import LeverageConfig, LeverageFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 ETH = Instrument(venue="binance", symbol="ETHUSDT", kind=InstrumentKind.PERP, tick_size="0.01")
 
 
-def book(*fills: tuple[Instrument, Side, str, str]) -> Portfolio:
+def book(*fills: Holding) -> Portfolio:
     """10,000 USDT; each ``(instrument, side, quantity, price)`` filled and marked."""
-    pf = Portfolio({i.key: i for i in (BTC, ETH)}, Decimal(10_000))
-    for n, (inst, side, qty, price) in enumerate(fills):
-        pf.apply_fill(
-            Fill(
-                client_order_id=f"c{n}",
-                instrument=inst.key,
-                side=side,
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(0),
-                ts_ns=T0 + n,
-            )
-        )
-        pf.mark(inst.key, float(price), T0 + n)
-    return pf
+    return portfolio_with(fills, instruments=(BTC, ETH))
 
 
 def signal(inst: Instrument, entry: str, qty: str | None, intent: str = "open") -> Signal:
     """A long signal with a stop 0.5 % below the entry."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=inst.key,
-        side=Side.BUY,
-        entry=e,
-        stop=e * Decimal("0.995"),
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=None if qty is None else Decimal(qty),
-        intent=intent,
-    )
+    return make_signal(inst, Side.BUY, entry, quantity=qty, intent=intent)
 
 
 def test_exactly_ten_x_passes_and_past_it_is_refused():
@@ -80,16 +56,7 @@ def test_a_loss_raises_leverage():
 
 def test_pending_entry_orders_count():
     pf = book((BTC, Side.BUY, "1", "50000"))
-    pf.order_opened(
-        Order(
-            client_order_id="e1",
-            instrument=ETH.key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("10"),
-            price=Decimal("4000"),
-        )
-    )
+    pf.order_opened(make_order("e1", ETH, Side.BUY, "10", "4000"))
     assert LeverageFilter(LeverageConfig()).check(signal(BTC, "50000", "0.3"), pf) is not None
     off = LeverageFilter(LeverageConfig(count_open_orders=False))
     assert off.check(signal(BTC, "50000", "0.3"), pf) is None

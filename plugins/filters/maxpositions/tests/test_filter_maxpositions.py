@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, book_fill, make_order, make_signal, portfolio_with
 
 from tradewind_filter_maxpositions import MaxPositionsConfig, MaxPositionsFilter
 
-T0 = 1_600_000_000 * 10**9
 SYMBOLS = ("BTCUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ETHUSDT", "ADAUSDT")
 INST = {
     s: Instrument(venue="binance", symbol=s, kind=InstrumentKind.PERP, tick_size="0.0001")
@@ -25,37 +23,13 @@ FOUR = (("BTCUSDT", "0.004", "50000"), ("SOLUSDT", "3", "100"), ("XRPUSDT", "400
 
 def book(*longs: tuple[str, str, str]) -> Portfolio:
     """10,000 USDT of cash and a long ``(symbol, quantity, price)`` each, filled and marked."""
-    pf = Portfolio({i.key: i for i in INST.values()}, Decimal(10_000))
-    for n, (sym, qty, price) in enumerate(longs):
-        key = INST[sym].key
-        pf.apply_fill(
-            Fill(
-                client_order_id=f"c{n}",
-                instrument=key,
-                side=Side.BUY,
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(0),
-                ts_ns=T0 + n,
-            )
-        )
-        pf.mark(key, float(price), T0 + n)
-    return pf
+    holdings = [(INST[sym], Side.BUY, qty, price) for sym, qty, price in longs]
+    return portfolio_with(holdings, instruments=INST.values())
 
 
 def signal(sym: str, entry: str, qty: str = "0.05", intent: str = "open") -> Signal:
     """A long signal with a stop 0.5 % below the entry."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=INST[sym].key,
-        side=Side.BUY,
-        entry=e,
-        stop=e * Decimal("0.995"),
-        score=5.0,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=Decimal(qty),
-        intent=intent,
-    )
+    return make_signal(INST[sym], Side.BUY, entry, quantity=qty, intent=intent)
 
 
 def test_seed_scenario_2_passes_at_four_of_five_positions():
@@ -85,32 +59,15 @@ def test_adding_to_an_instrument_already_held_takes_no_new_slot():
 
 def test_a_closed_position_frees_its_slot():
     pf = book(*FOUR, ("ETHUSDT", "0.05", "3000"))
-    pf.apply_fill(
-        Fill(
-            client_order_id="x",
-            instrument=INST["SOLUSDT"].key,
-            side=Side.SELL,
-            quantity=Decimal("3"),
-            price=Decimal("101"),
-            fee=Decimal(0),
-            ts_ns=T0 + 10,
-        )
+    book_fill(
+        pf, INST["SOLUSDT"], Side.SELL, "3", "101", ts_ns=T0 + 10, client_order_id="x", mark=False
     )
     assert MaxPositionsFilter(MaxPositionsConfig()).check(signal("ADAUSDT", "0.25"), pf) is None
 
 
 def test_a_pending_entry_order_takes_a_slot():
     pf = book(*FOUR)
-    pf.order_opened(
-        Order(
-            client_order_id="e1",
-            instrument=INST["ETHUSDT"].key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.05"),
-            price=Decimal("2990"),
-        )
-    )
+    pf.order_opened(make_order("e1", INST["ETHUSDT"], Side.BUY, "0.05", "2990"))
     flt = MaxPositionsFilter(MaxPositionsConfig())
     veto = flt.check(signal("ADAUSDT", "0.25"), pf)
     assert veto is not None
@@ -129,16 +86,7 @@ def test_a_pending_entry_order_takes_a_slot():
 
 def test_a_reduce_only_order_takes_no_slot():
     pf = book(*FOUR)
-    pf.order_opened(
-        Order(
-            client_order_id="x1",
-            instrument=INST["BTCUSDT"].key,
-            side=Side.SELL,
-            type=OrderType.MARKET,
-            quantity=Decimal("0.004"),
-            reduce_only=True,
-        )
-    )
+    pf.order_opened(make_order("x1", INST["BTCUSDT"], Side.SELL, "0.004", reduce_only=True))
     assert MaxPositionsFilter(MaxPositionsConfig()).check(signal("ETHUSDT", "3000"), pf) is None
 
 

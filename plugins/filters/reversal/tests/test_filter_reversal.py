@@ -2,52 +2,31 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from tradewind.model import Fill, Instrument, InstrumentKind, Side, Signal
+from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, book_fill, make_signal, portfolio_with
 
 from tradewind_filter_reversal import ReversalConfig, ReversalFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 ETH = Instrument(venue="binance", symbol="ETHUSDT", kind=InstrumentKind.PERP, tick_size="0.01")
 
 
 def fill(pf: Portfolio, inst: Instrument, side: Side, qty: str, price: str, n: int) -> None:
     """Book a real fill and mark the instrument at its price."""
-    pf.apply_fill(
-        Fill(
-            client_order_id=f"c{n}",
-            instrument=inst.key,
-            side=side,
-            quantity=Decimal(qty),
-            price=Decimal(price),
-            fee=Decimal(0),
-            ts_ns=T0 + n,
-        )
-    )
-    pf.mark(inst.key, float(price), T0 + n)
+    book_fill(pf, inst, side, qty, price, ts_ns=T0 + n, client_order_id=f"c{n}")
 
 
 def book() -> Portfolio:
     """10,000 USDT, flat."""
-    return Portfolio({i.key: i for i in (BTC, ETH)}, Decimal(10_000))
+    return portfolio_with(instruments=(BTC, ETH))
 
 
-def signal(inst: Instrument, side: Side, entry: str, score: float = 5.0, intent: str = "open"):
+def signal(
+    inst: Instrument, side: Side, entry: str, score: float = 5.0, intent: str = "open"
+) -> Signal:
     """A signal with a stop 0.5 % away and a quantity of 0.01."""
-    e = Decimal(entry)
-    return Signal(
-        instrument=inst.key,
-        side=side,
-        entry=e,
-        stop=e * Decimal("0.995") if side is Side.BUY else e * Decimal("1.005"),
-        score=score,
-        ts_ns=T0 + 60 * 10**9,
-        quantity=Decimal("0.01"),
-        intent=intent,
-    )
+    return make_signal(inst, side, entry, quantity="0.01", score=score, intent=intent)
 
 
 def test_sell_signal_against_an_open_long_closes_the_long_first():

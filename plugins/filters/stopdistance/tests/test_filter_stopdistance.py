@@ -9,31 +9,22 @@ from tradewind._serde import structure
 from tradewind.errors import ConfigError
 from tradewind.model import Instrument, InstrumentKind, Side, Signal
 from tradewind.portfolio import Portfolio
+from tradewind.testing.portfolios import T0, make_signal, portfolio_with
 
 from tradewind_filter_stopdistance import StopDistanceConfig, StopDistanceFilter
 
-T0 = 1_600_000_000 * 10**9
 BTC = Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size="0.1")
 SOL = Instrument(venue="binance", symbol="SOLUSDT", kind=InstrumentKind.PERP, tick_size="0.01")
 
 
 def book() -> Portfolio:
     """10,000 USDT, flat."""
-    return Portfolio({i.key: i for i in (BTC, SOL)}, Decimal(10_000))
+    return portfolio_with(instruments=(BTC, SOL))
 
 
 def signal(inst: Instrument, side: Side, entry: str, stop: str, intent: str = "open") -> Signal:
     """A signal with the given entry and stop."""
-    return Signal(
-        instrument=inst.key,
-        side=side,
-        entry=Decimal(entry),
-        stop=Decimal(stop),
-        score=5.0,
-        ts_ns=T0,
-        quantity=Decimal("1"),
-        intent=intent,
-    )
+    return make_signal(inst, side, entry, stop=stop, quantity="1", ts_ns=T0, intent=intent)
 
 
 def test_seed_example_entry_50000_stop_49750_is_exactly_half_a_percent_and_passes():

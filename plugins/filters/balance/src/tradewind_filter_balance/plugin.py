@@ -27,7 +27,6 @@ over equity).
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import ClassVar
 
@@ -35,29 +34,15 @@ import attrs
 from tradewind import hookimpl
 from tradewind.model import InstrumentKind, Signal, Veto
 from tradewind.protocols import RiskContext
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _usd(value: Decimal) -> str:
-    """An amount of quote currency: 1,050.00."""
-    return f"{value:,.2f}"
-
-
-def _pct(fraction: Decimal) -> str:
-    """A fraction as a percentage without trailing zeros: 0.5 → 50%."""
-    return f"{(fraction * 100).normalize():f}%"
-
-
-def _last(ctx: RiskContext, instrument: str) -> Decimal | None:
-    """The last traded price of ``instrument``, or None before its first trade."""
-    last = ctx.last_price(instrument)
-    return None if math.isnan(last) else Decimal(repr(last))
+from tradewind.risk import (
+    fmt_money,
+    fmt_pct,
+    open_entry_orders,
+    order_notional,
+    position_notional,
+    signal_notional,
+    to_decimal,
+)
 
 
 def initial_margin(kind: InstrumentKind, notional: Decimal, leverage: Decimal) -> Decimal:
@@ -70,9 +55,9 @@ class BalanceConfig:
     """Options of the balance filter."""
 
     #: Leverage of the perp account: initial margin = notional / leverage (seed: 5x).
-    leverage: Decimal = attrs.field(default=Decimal("5"), converter=_decimal)
+    leverage: Decimal = attrs.field(default=Decimal("5"), converter=to_decimal)
     #: Fraction of equity a perp entry must leave free of margin (seed: 50 % buffer).
-    margin_buffer_pct: Decimal = attrs.field(default=Decimal("0.5"), converter=_decimal)
+    margin_buffer_pct: Decimal = attrs.field(default=Decimal("0.5"), converter=to_decimal)
     #: Count pending entry orders (open, not reduce-only) as margin in use.
     count_open_orders: bool = True
 
@@ -99,16 +84,12 @@ class BalanceFilter:
         lev = self.config.leverage
         used = Decimal(0)
         for pos in ctx.positions():
-            price = _last(ctx, pos.instrument) or pos.avg_price
             kind = ctx.instrument(pos.instrument).kind
-            used += initial_margin(kind, abs(pos.quantity) * price, lev)
+            used += initial_margin(kind, position_notional(ctx, pos), lev)
         if self.config.count_open_orders:
-            for order in ctx.open_orders():
-                if order.reduce_only:
-                    continue
-                limit = order.price or order.stop_price or _last(ctx, order.instrument)
+            for order in open_entry_orders(ctx):
                 kind = ctx.instrument(order.instrument).kind
-                used += initial_margin(kind, order.quantity * (limit or Decimal(0)), lev)
+                used += initial_margin(kind, order_notional(ctx, order), lev)
         return used
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
@@ -118,7 +99,7 @@ class BalanceFilter:
         if signal.quantity is None:
             return self._veto(signal, f"signal for {signal.instrument} has no quantity to check")
         kind = ctx.instrument(signal.instrument).kind
-        notional = abs(signal.quantity) * signal.entry
+        notional = signal_notional(signal)
         need = initial_margin(kind, notional, self.config.leverage)
         equity = ctx.equity()
         used = self.margin_used(ctx)
@@ -128,18 +109,18 @@ class BalanceFilter:
             if need > free:
                 return self._veto(
                     signal,
-                    f"margin {_usd(need)} (notional {_usd(notional)} at "
-                    f"{self.config.leverage.normalize():f}x) exceeds free equity {_usd(free)} "
-                    f"(equity {_usd(equity)} − margin in use {_usd(used)} − "
-                    f"{_pct(self.config.margin_buffer_pct)} buffer {_usd(buffer)})",
+                    f"margin {fmt_money(need)} (notional {fmt_money(notional)} at "
+                    f"{self.config.leverage.normalize():f}x) exceeds free equity {fmt_money(free)} "
+                    f"(equity {fmt_money(equity)} − margin in use {fmt_money(used)} − "
+                    f"{fmt_pct(self.config.margin_buffer_pct)} buffer {fmt_money(buffer)})",
                 )
             return None
         free = equity - used
         if need > free:
             return self._veto(
                 signal,
-                f"cost {_usd(need)} exceeds free equity {_usd(free)} "
-                f"(equity {_usd(equity)} − margin in use {_usd(used)})",
+                f"cost {fmt_money(need)} exceeds free equity {fmt_money(free)} "
+                f"(equity {fmt_money(equity)} − margin in use {fmt_money(used)})",
             )
         return None
 

@@ -30,28 +30,12 @@ from typing import ClassVar
 import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
+from tradewind.portfolio import NS_PER_DAY
 from tradewind.protocols import RiskContext
+from tradewind.risk import fmt_money, fmt_pct, to_decimal
 
 #: The Veto action that asks the engine to close every open position.
 CLOSE_ALL = "close_all"
-NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _usd(value: Decimal) -> str:
-    """An amount of quote currency: 1,050.00."""
-    return f"{value:,.2f}"
-
-
-def _pct(fraction: Decimal) -> str:
-    """A fraction as a percentage without trailing zeros: 0.05 → 5%."""
-    return f"{(fraction * 100).normalize():f}%"
 
 
 def _midnight(day: int) -> str:
@@ -65,7 +49,7 @@ class DrawdownConfig:
 
     #: Fall of equity below the day-start equity that trips the breaker, as a fraction
     #: (0.05 = the seed's 5 %).
-    max_daily_drawdown_pct: Decimal = attrs.field(default=Decimal("0.05"), converter=_decimal)
+    max_daily_drawdown_pct: Decimal = attrs.field(default=Decimal("0.05"), converter=to_decimal)
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.max_daily_drawdown_pct < 1:
@@ -151,8 +135,8 @@ class DrawdownCircuitBreaker:
             self._tripped_day = day
             self._close_all_due = True
             self._why = (
-                f"daily drawdown {drawdown:.2%} (equity {_usd(equity)}, {label} {_usd(start)}) "
-                f"reached the {_pct(limit)} limit"
+                f"daily drawdown {drawdown:.2%} (equity {fmt_money(equity)}, "
+                f"{label} {fmt_money(start)}) reached the {fmt_pct(limit)} limit"
             )
 
 

@@ -20,20 +20,15 @@ State is one entry per (instrument, side). Closing signals always pass.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
 from tradewind.model import Side, Signal, Veto
 from tradewind.protocols import RiskContext
+from tradewind.risk import fmt_number, open_entry_orders
 
 _NS = 1_000_000_000
-
-
-def _fmt(value: Decimal) -> str:
-    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
-    return f"{value.normalize():,f}"
 
 
 @attrs.frozen(kw_only=True)
@@ -70,16 +65,12 @@ class DuplicateFilter:
             return None
         side = signal.side.value
         if self.config.check_open_orders:
-            for order in ctx.open_orders():
-                if (
-                    order.instrument == signal.instrument
-                    and order.side is signal.side
-                    and not order.reduce_only
-                ):
+            for order in open_entry_orders(ctx, signal.instrument):
+                if order.side is signal.side:
                     return self._veto(
                         signal,
                         f"entry order {order.client_order_id} ({side} "
-                        f"{_fmt(order.quantity)} {signal.instrument}) is still open",
+                        f"{fmt_number(order.quantity)} {signal.instrument}) is still open",
                     )
         key = (signal.instrument, signal.side)
         fingerprint = (signal.entry, signal.stop, signal.quantity)
@@ -88,12 +79,13 @@ class DuplicateFilter:
             if last is not None and last[0] == fingerprint:
                 age = signal.ts_ns - last[1]
                 if 0 <= age < self._window_ns:
-                    qty = "unsized" if signal.quantity is None else _fmt(signal.quantity)
+                    qty = "unsized" if signal.quantity is None else fmt_number(signal.quantity)
                     return self._veto(
                         signal,
                         f"identical {side} signal for {signal.instrument} (entry "
-                        f"{_fmt(signal.entry)}, stop {_fmt(signal.stop)}, quantity {qty}) "
-                        f"{age / _NS:g}s ago, within the {self.config.window_s:g}s window",
+                        f"{fmt_number(signal.entry)}, stop {fmt_number(signal.stop)}, "
+                        f"quantity {qty}) {age / _NS:g}s ago, within the "
+                        f"{self.config.window_s:g}s window",
                     )
             self._last[key] = (fingerprint, signal.ts_ns)
         return None

@@ -11,20 +11,15 @@ Closing signals always pass.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
+from tradewind.risk import fmt_position
 
 _SIDES = ("same", "any")
-
-
-def _fmt(value: Decimal) -> str:
-    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
-    return f"{value.normalize():,f}"
 
 
 @attrs.frozen(kw_only=True)
@@ -59,15 +54,9 @@ class ExistingPositionFilter:
             return None
         if self.config.side == "same" and pos.side is not signal.side:
             return None
-        held = "long" if pos.quantity > 0 else "short"
-        # The average entry is an exact quotient (28 digits); the tick is enough to read it.
-        avg = ctx.instrument(signal.instrument).round_price(pos.avg_price)
         return Veto(
             filter=self.name,
-            reason=(
-                f"position already exists for {signal.instrument}: {held} "
-                f"{_fmt(abs(pos.quantity))} at {_fmt(avg)}"
-            ),
+            reason=f"position already exists for {signal.instrument}: {fmt_position(ctx, pos)}",
             signal=signal,
             ts_ns=signal.ts_ns,
         )

@@ -24,44 +24,21 @@ pass.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
-from tradewind.model import Order, Position, Signal, Veto
+from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _usd(value: Decimal) -> str:
-    """An amount of quote currency: 1,050.00."""
-    return f"{value:,.2f}"
-
-
-def _price(ctx: RiskContext, instrument: str) -> Decimal | None:
-    """The last traded price of ``instrument``, or None before its first trade."""
-    last = ctx.last_price(instrument)
-    return None if math.isnan(last) else Decimal(repr(last))
-
-
-def position_notional(ctx: RiskContext, pos: Position) -> Decimal:
-    """``|quantity| × last price`` (the average entry price before the first trade)."""
-    price = _price(ctx, pos.instrument)
-    return abs(pos.quantity) * (pos.avg_price if price is None else price)
-
-
-def order_notional(ctx: RiskContext, order: Order) -> Decimal:
-    """``quantity × limit price`` (stop price, else last price; 0 when there is none yet)."""
-    price = order.price or order.stop_price or _price(ctx, order.instrument)
-    return order.quantity * (price or Decimal(0))
+from tradewind.risk import (
+    fmt_money,
+    open_entry_orders,
+    order_notional,
+    position_notional,
+    signal_notional,
+    to_decimal,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -69,10 +46,10 @@ class ExposureConfig:
     """Options of the exposure filter."""
 
     #: Most gross exposure in quote currency, open positions plus the new entry (seed: 1,000).
-    max_usd: Decimal = attrs.field(default=Decimal("1000"), converter=_decimal)
+    max_usd: Decimal = attrs.field(default=Decimal("1000"), converter=to_decimal)
     #: Most exposure in any one instrument; None (default) for no per-instrument cap.
     max_instrument_usd: Decimal | None = attrs.field(
-        default=None, converter=attrs.converters.optional(_decimal)
+        default=None, converter=attrs.converters.optional(to_decimal)
     )
     #: Count pending entry orders (open, not reduce-only) as exposure.
     count_open_orders: bool = True
@@ -107,12 +84,7 @@ class ExposureFilter:
         )
         if self.config.count_open_orders:
             total += sum(
-                (
-                    order_notional(ctx, o)
-                    for o in ctx.open_orders()
-                    if not o.reduce_only and (instrument is None or o.instrument == instrument)
-                ),
-                Decimal(0),
+                (order_notional(ctx, o) for o in open_entry_orders(ctx, instrument)), Decimal(0)
             )
         return total
 
@@ -122,13 +94,14 @@ class ExposureFilter:
             return None
         if signal.quantity is None:
             return self._veto(signal, f"signal for {signal.instrument} has no quantity to check")
-        new = abs(signal.quantity) * signal.entry
+        new = signal_notional(signal)
         current = self.exposure(ctx)
         if current + new > self.config.max_usd:
             return self._veto(
                 signal,
-                f"exposure {_usd(current + new)} would exceed max {_usd(self.config.max_usd)} "
-                f"(open {_usd(current)} + new {_usd(new)})",
+                f"exposure {fmt_money(current + new)} would exceed max "
+                f"{fmt_money(self.config.max_usd)} (open {fmt_money(current)} + new "
+                f"{fmt_money(new)})",
             )
         cap = self.config.max_instrument_usd
         if cap is not None:
@@ -136,8 +109,9 @@ class ExposureFilter:
             if here + new > cap:
                 return self._veto(
                     signal,
-                    f"{signal.instrument} exposure {_usd(here + new)} would exceed max "
-                    f"{_usd(cap)} per instrument (open {_usd(here)} + new {_usd(new)})",
+                    f"{signal.instrument} exposure {fmt_money(here + new)} would exceed max "
+                    f"{fmt_money(cap)} per instrument (open {fmt_money(here)} + new "
+                    f"{fmt_money(new)})",
                 )
         return None
 

@@ -15,7 +15,6 @@ always pass (an exit must never be blocked by a price check).
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import ClassVar
 
@@ -23,18 +22,7 @@ import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _fmt(value: Decimal) -> str:
-    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
-    return f"{value.normalize():,f}"
+from tradewind.risk import fmt_number, last_price, to_decimal
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +30,7 @@ class FatFingerConfig:
     """Options of the fat-finger filter."""
 
     #: Largest distance of the entry from the last trade, as a fraction (0.01 = 1 %).
-    max_deviation_pct: Decimal = attrs.field(default=Decimal("0.01"), converter=_decimal)
+    max_deviation_pct: Decimal = attrs.field(default=Decimal("0.01"), converter=to_decimal)
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.max_deviation_pct < 1:
@@ -64,18 +52,17 @@ class FatFingerFilter:
         """Veto an opening signal priced too far from the last trade."""
         if signal.intent != "open":
             return None
-        last_f = ctx.last_price(signal.instrument)
-        if math.isnan(last_f) or last_f <= 0:
+        last = last_price(ctx, signal.instrument)
+        if last is None or last <= 0:
             return self._veto(
                 signal, f"no last trade for {signal.instrument} to check the entry price against"
             )
-        last = Decimal(repr(last_f))
         deviation = abs(signal.entry - last) / last
         if deviation > self.config.max_deviation_pct:
             return self._veto(
                 signal,
-                f"entry {_fmt(signal.entry)} is {deviation:.2%} from the last trade {_fmt(last)} "
-                f"(max {self.config.max_deviation_pct:.2%})",
+                f"entry {fmt_number(signal.entry)} is {deviation:.2%} from the last trade "
+                f"{fmt_number(last)} (max {self.config.max_deviation_pct:.2%})",
             )
         return None
 

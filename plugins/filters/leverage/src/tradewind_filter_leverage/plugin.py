@@ -22,7 +22,6 @@ This caps the exposure the account takes on; the margin the venue charges for it
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import ClassVar
 
@@ -30,24 +29,14 @@ import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _usd(value: Decimal) -> str:
-    """An amount of quote currency: 1,050.00."""
-    return f"{value:,.2f}"
-
-
-def _last(ctx: RiskContext, instrument: str) -> Decimal | None:
-    """The last traded price of ``instrument``, or None before its first trade."""
-    last = ctx.last_price(instrument)
-    return None if math.isnan(last) else Decimal(repr(last))
+from tradewind.risk import (
+    fmt_money,
+    open_entry_orders,
+    order_notional,
+    position_notional,
+    signal_notional,
+    to_decimal,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +44,7 @@ class LeverageConfig:
     """Options of the leverage filter."""
 
     #: Most total notional per unit of equity, after the entry (seed: 10x, "our hard limit").
-    max_leverage: Decimal = attrs.field(default=Decimal("10"), converter=_decimal)
+    max_leverage: Decimal = attrs.field(default=Decimal("10"), converter=to_decimal)
     #: Count pending entry orders (open, not reduce-only) as notional.
     count_open_orders: bool = True
 
@@ -79,12 +68,10 @@ class LeverageFilter:
         """Gross notional of the open positions and (optionally) the pending entry orders."""
         total = Decimal(0)
         for pos in ctx.positions():
-            total += abs(pos.quantity) * (_last(ctx, pos.instrument) or pos.avg_price)
+            total += position_notional(ctx, pos)
         if self.config.count_open_orders:
-            for order in ctx.open_orders():
-                if not order.reduce_only:
-                    price = order.price or order.stop_price or _last(ctx, order.instrument)
-                    total += order.quantity * (price or Decimal(0))
+            for order in open_entry_orders(ctx):
+                total += order_notional(ctx, order)
         return total
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
@@ -94,16 +81,16 @@ class LeverageFilter:
         if signal.quantity is None:
             return self._veto(signal, f"signal for {signal.instrument} has no quantity to check")
         equity = ctx.equity()
-        total = self.notional(ctx) + abs(signal.quantity) * signal.entry
+        total = self.notional(ctx) + signal_notional(signal)
         cap = self.config.max_leverage
         if equity <= 0:
-            return self._veto(signal, f"equity is {_usd(equity)}: no entry can be levered")
+            return self._veto(signal, f"equity is {fmt_money(equity)}: no entry can be levered")
         leverage = total / equity
         if leverage > cap:
             return self._veto(
                 signal,
                 f"leverage {leverage:.2f}x would exceed max {cap.normalize():f}x "
-                f"(notional {_usd(total)} / equity {_usd(equity)})",
+                f"(notional {fmt_money(total)} / equity {fmt_money(equity)})",
             )
         return None
 

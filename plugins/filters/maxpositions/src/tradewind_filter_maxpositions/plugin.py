@@ -24,6 +24,7 @@ import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
+from tradewind.risk import open_entry_orders
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +61,7 @@ class MaxPositionsFilter:
         held = {p.instrument for p in ctx.positions()}
         pending: set[str] = set()
         if self.config.count_open_orders:
-            pending = {o.instrument for o in ctx.open_orders() if not o.reduce_only} - held
+            pending = {o.instrument for o in open_entry_orders(ctx)} - held
         if signal.instrument in held or signal.instrument in pending:
             return None  # adds to (or reverses) a position it already has: no new slot
         limit = self.config.max_open_positions

@@ -15,21 +15,16 @@ Closing signals always pass.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
+from tradewind.risk import fmt_position
 
 #: The Veto action that asks the engine to close the opposite position.
 CLOSE_OPPOSITE = "close_opposite"
-
-
-def _fmt(value: Decimal) -> str:
-    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
-    return f"{value.normalize():,f}"
 
 
 @attrs.frozen(kw_only=True)
@@ -59,11 +54,8 @@ class ReversalFilter:
         pos = ctx.position(signal.instrument)
         if pos.is_flat or pos.side is signal.side:
             return None
-        held = "long" if pos.quantity > 0 else "short"
         wants = signal.side.value
-        # The average entry is an exact quotient (28 digits); the tick is enough to read it.
-        avg = ctx.instrument(signal.instrument).round_price(pos.avg_price)
-        opened = f"{held} {_fmt(abs(pos.quantity))} at {_fmt(avg)}"
+        opened = fmt_position(ctx, pos)
         if signal.score < self.config.min_score:
             return Veto(
                 filter=self.name,

@@ -21,18 +21,7 @@ import attrs
 from tradewind import hookimpl
 from tradewind.model import Side, Signal, Veto
 from tradewind.protocols import RiskContext
-
-
-def _decimal(value: object) -> Decimal:
-    """A Decimal from a config value; floats through their shortest repr (0.1 stays 0.1)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(value)  # type: ignore[arg-type]
-
-
-def _fmt(value: Decimal) -> str:
-    """A Decimal with thousands separators and no exponent: 50,000 or 0.000012."""
-    return f"{value.normalize():,f}"
+from tradewind.risk import fmt_number, to_decimal
 
 
 @attrs.frozen(kw_only=True)
@@ -40,7 +29,7 @@ class StopDistanceConfig:
     """Options of the stop-distance filter."""
 
     #: Largest distance of the stop from the entry, as a fraction (0.005 = the seed's 0.5 %).
-    max_stop_pct: Decimal = attrs.field(default=Decimal("0.005"), converter=_decimal)
+    max_stop_pct: Decimal = attrs.field(default=Decimal("0.005"), converter=to_decimal)
     #: Allow half a tick beyond the limit: what rounding the stop to the tick can add.
     tick_tolerance: bool = True
 
@@ -67,11 +56,13 @@ class StopDistanceFilter:
         entry, stop = signal.entry, signal.stop
         if signal.side is Side.BUY and not stop < entry:
             return self._veto(
-                signal, f"stop {_fmt(stop)} of a buy must be below the entry {_fmt(entry)}"
+                signal,
+                f"stop {fmt_number(stop)} of a buy must be below the entry {fmt_number(entry)}",
             )
         if signal.side is Side.SELL and not stop > entry:
             return self._veto(
-                signal, f"stop {_fmt(stop)} of a sell must be above the entry {_fmt(entry)}"
+                signal,
+                f"stop {fmt_number(stop)} of a sell must be above the entry {fmt_number(entry)}",
             )
         distance = abs(entry - stop)
         allowed = entry * self.config.max_stop_pct
@@ -80,8 +71,8 @@ class StopDistanceFilter:
         if distance > allowed:
             return self._veto(
                 signal,
-                f"stop {_fmt(stop)} is {distance / entry:.3%} from the entry {_fmt(entry)} "
-                f"(max {self.config.max_stop_pct:.3%})",
+                f"stop {fmt_number(stop)} is {distance / entry:.3%} from the entry "
+                f"{fmt_number(entry)} (max {self.config.max_stop_pct:.3%})",
             )
         return None
 
