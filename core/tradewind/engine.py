@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,53 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 log = logging.getLogger("tradewind.engine")
 
 
+_MISSING = object()
+
+
+class AnalyzerValues(Mapping[str, float]):
+    """Analyzer outputs addressed as ``<instance>.<output>``, read only when asked for.
+
+    At a decision point the strategy reads a handful of values; an analyzer's ``values()`` is
+    called the first time one of its outputs is read after :meth:`refresh`, and its mapping
+    is kept until the next refresh (so an analyzer may compute expensive outputs lazily).
+    """
+
+    def __init__(self, analyzers: Sequence[tuple[str, Any]]) -> None:
+        self._analyzers = dict(analyzers)
+        self._cache: dict[str, Mapping[str, float]] = {}
+
+    def refresh(self) -> None:
+        """Forget the mappings read so far: the analyzers have new candles."""
+        self._cache.clear()
+
+    def _of(self, instance: str) -> Mapping[str, float]:
+        got = self._cache.get(instance)
+        if got is None:
+            got = self._cache[instance] = self._analyzers[instance].values()
+        return got
+
+    def get(self, name: str, default: Any = math.nan) -> Any:  # type: ignore[override]
+        """The value of ``name``, or ``default`` when no analyzer reports it."""
+        instance, _, key = name.partition(".")
+        if instance not in self._analyzers:
+            return default
+        return self._of(instance).get(key, default)
+
+    def __getitem__(self, name: str) -> float:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        for instance in self._analyzers:
+            for key in self._of(instance):
+                yield f"{instance}.{key}"
+
+    def __len__(self) -> int:
+        return sum(len(self._of(instance)) for instance in self._analyzers)
+
+
 @attrs.define
 class _InstrumentState:
     instrument: Instrument
@@ -72,7 +119,10 @@ class _InstrumentState:
     analyzers: list[tuple[str, Any]]
     tick_analyzers: list[Any]
     next_boundary: int | None = None
-    values: dict[str, float] = attrs.Factory(dict)
+    values: AnalyzerValues = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.values = AnalyzerValues(self.analyzers)
 
 
 @attrs.frozen(kw_only=True)
@@ -407,9 +457,7 @@ class Engine:
             for _, a in st.analyzers:
                 a.on_candle(c)
         values = st.values
-        for name, a in st.analyzers:
-            for k, v in a.values().items():
-                values[f"{name}.{k}"] = v
+        values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
         if not pos.is_flat and self.exits:

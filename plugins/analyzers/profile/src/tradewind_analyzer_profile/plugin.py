@@ -6,7 +6,7 @@ Registered through the ``tradewind.analyzers`` entry point ``profile``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import ClassVar
 
@@ -136,12 +136,21 @@ class ProfileAnalyzer:
         return self._price
 
     def values(self) -> Mapping[str, float]:
-        """Current outputs; every key of :data:`VALUE_KEYS`, NaN where undefined."""
-        out = dict.fromkeys(VALUE_KEYS, NAN)
+        """Current outputs; every key of :data:`VALUE_KEYS`, NaN where undefined.
+
+        The market profile's levels (the value area costs O(bins log bins)) are computed only
+        when one of ``poc``/``vah``/``val``/``profile_volume`` is first read from the returned
+        mapping; read it before feeding the analyzer more data.
+        """
+        return _Values(self)
+
+    def _levels(self, out: dict[str, float]) -> None:
         lv = self.profile.levels()
         if lv is not None:
             out["poc"], out["vah"], out["val"] = lv.poc, lv.vah, lv.val
             out["profile_volume"] = lv.volume
+
+    def _zones_and_gaps(self, out: dict[str, float]) -> None:
         price = self._price
         if not math.isnan(price) and price > 0:
             d = self.zones.nearest_demand(price)
@@ -162,7 +171,31 @@ class ProfileAnalyzer:
         if bear is not None:
             out["fvg_bear_low"], out["fvg_bear_high"] = bear.open_bottom, bear.open_top
             out["fvg_bear_fill"] = bear.fill
-        return out
+
+
+_LEVEL_KEYS = frozenset({"poc", "vah", "val", "profile_volume"})
+
+
+class _Values(Mapping[str, float]):
+    """The profile analyzer's outputs, with the levels computed on first read."""
+
+    def __init__(self, analyzer: ProfileAnalyzer) -> None:
+        self._analyzer = analyzer
+        self._out = dict.fromkeys(VALUE_KEYS, NAN)
+        analyzer._zones_and_gaps(self._out)
+        self._levels_done = False
+
+    def __getitem__(self, key: str) -> float:
+        if key in _LEVEL_KEYS and not self._levels_done:
+            self._levels_done = True
+            self._analyzer._levels(self._out)
+        return self._out[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._out)
+
+    def __len__(self) -> int:
+        return len(self._out)
 
 
 @hookimpl

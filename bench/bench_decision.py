@@ -1,0 +1,146 @@
+"""In-process decision latency: from the tick batch that closes a candle to the order request
+leaving the order manager (the venue's submit_order being called), p50 and p99.
+
+    python bench/bench_decision.py [--decisions 10000]
+
+The engine runs the full tick path with the four analyzer plugins (orderflow, regime, profile,
+microstructure), the strategy, sizing, the kill switch, two filters (existing, exposure), the
+trailing stop and a 30-second max hold; the strategy's rule always passes and the max hold
+flattens each position within its minute, so every candle close sends an order. Each
+decision is one 1m candle: a batch of trades inside the minute, then a one-trade batch in the
+next minute, which closes the candle; the clock starts when that batch enters
+Engine.on_batch. The journal is a backtest journal (rows batched, written by the bus's
+journal task); paper and live commit each order to disk before it is sent (see
+docs/orders-and-journal.md), which this figure does not include.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import numpy as np
+from tradewind.config import load_config
+from tradewind.engine import Engine
+from tradewind.model import TickBatch
+
+CONFIG = """
+mode = "backtest"
+timeframes = ["1m", "5m", "15m"]
+[run]
+journal = "{journal}"
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.1"
+lot_size = "0.001"
+min_notional = "5"
+maker_fee = "0.0002"
+taker_fee = "0.0004"
+[venues.sim]
+starting_balance = "1000000"
+latency_ms = 0
+[venues.replay]
+path = "unused.csv"
+[analyzers.orderflow]
+plugin = "orderflow"
+[analyzers.regime]
+plugin = "regime"
+timeframe = "1m"
+[analyzers.profile]
+plugin = "profile"
+[analyzers.micro]
+plugin = "microstructure"
+[strategy]
+timeframe = "1m"
+long = [{{ value = "close", op = ">", threshold = 0 }}]
+risk_pct = 0.00001
+[filters.existing]
+[filters.exposure]
+max_usd = "100000"
+[exits.trailing]
+trail_pct = 0.005
+[exits.maxhold]
+max_hold_minutes = 0.5
+[notifiers.log]
+min_severity = "critical"
+"""
+
+
+async def run(decisions: int, per_minute: int) -> list[int]:
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()))
+    engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
+    sim = engine.venues["sim"]
+    stamps: list[int] = []
+    submit = sim.submit_order
+
+    async def timed_submit(order):  # type: ignore[no-untyped-def]
+        stamps.append(time.perf_counter_ns())
+        return await submit(order)
+
+    sim.submit_order = timed_submit
+    key = next(iter(engine.instruments))
+    rng = np.random.default_rng(1)
+    minute = 60_000_000_000
+    t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
+    price = 50_000.0
+    latencies: list[int] = []
+    from tradewind.journal import Journal
+    from tradewind.reconcile import prepare_session
+
+    engine.journal = Journal(tmp / "j.duckdb", "bench")
+    engine.journal.start("backtest", str(tmp / "c.toml"), t0)
+    engine.bus.subscribe("journal", engine.journal.record)
+    await prepare_session(engine)
+    async with engine.bus:
+        for k in range(decisions + 1):
+            n = per_minute
+            ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
+            prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 3e-4, n))), 1)
+            price = float(prices[-1])
+            body = TickBatch.from_arrays(
+                key,
+                ts,
+                prices,
+                rng.lognormal(-3, 1, n) + 0.001,
+                np.where(rng.random(n) < 0.5, 1, -1),
+                np.arange(n) + k * (n + 1),
+            )
+            closer = TickBatch.from_arrays(
+                key, [t0 + (k + 1) * minute], [price], [0.01], [1], [k * (n + 1) + n]
+            )
+            await engine.on_batch(body)
+            before = len(stamps)
+            start = time.perf_counter_ns()
+            await engine.on_batch(closer)
+            if k > 0 and len(stamps) > before:
+                latencies.append(stamps[before] - start)
+        await engine.bus.close()
+    engine.journal.close()
+    return latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--decisions", type=int, default=10_000)
+    ap.add_argument("--per-minute", type=int, default=50)
+    args = ap.parse_args()
+    lat = anyio.run(run, args.decisions, args.per_minute)
+    lat_us = sorted(x / 1000 for x in lat)
+    p = statistics.quantiles(lat_us, n=100)
+    print(f"decision latency over {len(lat_us):,} decisions (candle-closing batch → submit_order)")
+    print(
+        f"  p50 {p[49]:,.1f} µs   p90 {p[89]:,.1f} µs   p99 {p[98]:,.1f} µs   "
+        f"max {lat_us[-1]:,.1f} µs   (target p99 < 200 µs)"
+    )
+
+
+if __name__ == "__main__":
+    main()
