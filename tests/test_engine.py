@@ -160,3 +160,55 @@ def test_paper_mode_runs_a_replay_paced_in_real_time(tmp_path, demo_config):
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["summary"]["mode"] == "paper" and report["summary"]["ticks"] == 9_999
+
+
+CAPTURE_SRC = """
+import attrs
+from tradewind import hookimpl
+
+SEEN = []
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    min_severity: str = "info"
+
+class Capture:
+    name = "capture"
+    config_class = Cfg
+    capabilities = frozenset()
+    def __init__(self, config): self.config = config
+    async def start(self): pass
+    async def notify(self, event): SEEN.append(event)
+    async def close(self): pass
+
+@hookimpl
+def tradewind_register_notifiers(registry):
+    registry.add(Capture)
+"""
+
+
+def test_notifiers_get_events_by_severity(tmp_path, fake_dists):
+    import sys
+
+    from tradewind.model import Severity
+
+    for name in ("ops", "desk"):
+        fake_dists.add(
+            f"tradewind-notifier-{name}",
+            "1.0",
+            {"tradewind.notifiers": {name: f"tw_{name}"}},
+            {f"tw_{name}": CAPTURE_SRC.replace('"capture"', f'"{name}"')},
+        )
+    text = demo_config_text(tmp_path).replace('max_usd = "20000"', 'max_usd = "1"')
+    text += '\n[notifiers.ops]\nmin_severity = "warning"\n[notifiers.desk]\nmin_severity = "info"\n'
+    cfg = tmp_path / "sev.toml"
+    cfg.write_text(text)
+    anyio.run(Engine(load_config(cfg), run_id="sev").run)
+    ops = sys.modules.pop("tw_ops").SEEN
+    desk = sys.modules.pop("tw_desk").SEEN
+    assert {"RunStarted", "SignalEvent", "VetoEvent", "RunFinished"} <= {
+        type(e).__name__ for e in desk
+    }
+    assert all(e.severity >= Severity.INFO for e in desk)  # debug events reach no one
+    assert ops and all(e.severity >= Severity.WARNING for e in ops)
+    assert ops == [e for e in desk if e.severity >= Severity.WARNING]  # same events, same order
