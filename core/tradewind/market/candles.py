@@ -754,6 +754,9 @@ class CandleAggregator:
         )
         self._base = reduce(math.gcd, self.timeframes_ns)
         self._open: dict[int, _Open | None] = dict.fromkeys(self.timeframes_ns)
+        # Ticks of the latest bucket of the common divisor, not yet added to any timeframe:
+        # small batches of one bucket are merged once here, not once per timeframe.
+        self._pending: _Open | None = None
         self._watermark: int | None = None  # no tick may be earlier than this
 
     # -- feeding -------------------------------------------------------------------------------
@@ -767,6 +770,7 @@ class CandleAggregator:
         A promise from the caller that no tick earlier than ``now_ns`` will follow; later
         batches with such ticks are refused.
         """
+        self._settle()
         out: _Emitted = []
         for tf, cur in self._open.items():
             if cur is not None and cur.open_ts + tf <= now_ns:
@@ -778,6 +782,7 @@ class CandleAggregator:
 
     def flush(self) -> list[Candle]:
         """Close and return every forming candle (end of stream), by close time then timeframe."""
+        self._settle()
         out: _Emitted = []
         for tf, cur in self._open.items():
             if cur is not None:
@@ -792,6 +797,7 @@ class CandleAggregator:
                 f"CandleAggregator({self.instrument}) has no timeframe {timeframe_ns} ns; "
                 f"it has {[format_timeframe(t) for t in self.timeframes_ns]}"
             )
+        self._settle()
         cur = self._open[timeframe_ns]
         if cur is None:
             return None
@@ -873,7 +879,7 @@ class CandleAggregator:
                     state = _small_open(
                         (first // base) * base, batch.price, batch.size, batch.side, limits
                     )
-                self._absorb(first, state, out)
+                self._absorb(state, out)
                 self._watermark = max(self._watermark or first, last)
                 return out
             inner = np.flatnonzero(np.diff(ts // base)) + 1
@@ -889,11 +895,12 @@ class CandleAggregator:
                     )
                     for lo, hi in itertools.pairwise(cuts)
                 ]
-                for lo, state in zip(cuts, states, strict=False):
-                    self._absorb(int(ts[lo]), state, out)
+                for state in states:
+                    self._absorb(state, out)
                 self._watermark = max(self._watermark or first, last)
                 return out
         self._check(batch)
+        self._settle()
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
             base_parts = _kernel(
@@ -909,16 +916,38 @@ class CandleAggregator:
         self._watermark = max(self._watermark or first, last)
         return out
 
-    def _absorb(self, t0: int, state: _Open, out: _Emitted) -> None:
-        """Merge one bucket's small-path state (first tick at ``t0``) into every timeframe."""
+    def _absorb(self, state: _Open, out: _Emitted) -> None:
+        """Add one bucket's small-path state (``open_ts`` of the common divisor's bucket).
+
+        Same bucket as the pending ticks: merged there. A later bucket: the pending ticks go
+        to every timeframe, the candles the new bucket closes are emitted, and it becomes the
+        pending one.
+        """
+        pending = self._pending
+        if pending is not None and pending.open_ts == state.open_ts:
+            pending.absorb(state)
+            return
+        self._settle()
+        t0 = state.open_ts
         for tf, cur in self._open.items():
-            open_ts = (t0 // tf) * tf
-            if cur is not None:
-                if cur.open_ts == open_ts:
-                    cur.absorb(state)
-                    continue
+            if cur is not None and cur.open_ts != (t0 // tf) * tf:
                 out.append((tf, cur.row()))
-            self._open[tf] = state.copy(open_ts)
+                self._open[tf] = None
+        self._pending = state
+
+    def _settle(self) -> None:
+        """Add the pending ticks to every timeframe's forming candle (same buckets)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        for tf, cur in self._open.items():
+            if cur is not None:
+                cur.absorb(pending)
+            elif tf == self._base:  # its bucket is the pending one: no copy needed
+                self._open[tf] = pending
+            else:
+                self._open[tf] = pending.copy((pending.open_ts // tf) * tf)
 
     def _merge(self, tf: int, parts: _Parts, out: _Emitted) -> None:
         """Merge one chunk's parts of timeframe ``tf`` into the state; append closed candles."""

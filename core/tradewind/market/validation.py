@@ -67,6 +67,7 @@ class RecentIds:
         self._increasing = True  # the window, in arrival order, strictly increases
         self._sorted_copy: npt.NDArray[np.int64] | None = None  # when it does not
         self._bound: int | None = None  # >= every remembered id (exact while increasing)
+        self._newest = 0  # the last id added (when the window is not empty)
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -116,30 +117,30 @@ class RecentIds:
         k = len(ids)
         if k == 0:
             return
-        first, last = int(ids[0]), int(ids[-1])
         if increasing is None:
             increasing = k < 2 or bool((ids[1:] > ids[:-1]).all())
-        still = (
-            self._increasing
-            and increasing
-            and (len(self) == 0 or first > int(self._buf[self._end - 1]))
+        top = int(ids[-1]) if increasing else int(ids.max())
+        start, end, cap, buf = self._start, self._end, self.capacity, self._buf
+        held = end - start
+        # Still increasing: so was the window, so are the ids, and the first is above the last.
+        self._increasing = (
+            self._increasing and increasing and (held == 0 or int(ids[0]) > self._newest)
         )
-        cap, buf = self.capacity, self._buf
         if k >= cap:
             buf[:cap] = ids[k - cap :]
-            self._start, self._end = 0, cap
+            start, end = 0, cap
         else:
-            if self._end + k > len(buf):  # compact: keep what stays in the window
-                keep = min(len(self), cap - k)
-                buf[:keep] = buf[self._end - keep : self._end]
-                self._start, self._end = 0, keep
-            buf[self._end : self._end + k] = ids
-            self._end += k
-            self._start = max(self._start, self._end - cap)
-        self._increasing = still
+            if end + k > len(buf):  # compact: keep what stays in the window
+                keep = min(held, cap - k)
+                buf[:keep] = buf[end - keep : end]
+                start, end = 0, keep
+            buf[end : end + k] = ids
+            end += k
+            start = max(start, end - cap)
+        self._start, self._end = start, end
+        self._newest = int(ids[-1])
         self._sorted_copy = None
-        top = last if increasing else int(ids.max())
-        self._bound = top if self._bound is None or len(self) == k else max(self._bound, top)
+        self._bound = top if self._bound is None or held == 0 else max(self._bound, top)
 
 
 @attrs.frozen(kw_only=True, eq=False)
