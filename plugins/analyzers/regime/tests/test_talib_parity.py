@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import talib  # the oracle (a test dependency of this plugin): a missing one fails, never skips
 from regime_data import ohlc, random_walk_candles, sample_candles
 from tradewind.testing import default_instrument
 
 from tradewind_analyzer_regime import Adx, Atr, Ema, RegimeAnalyzer, RegimeConfig, Rsi
-
-talib = pytest.importorskip("talib", reason="TA-Lib is the oracle: pip install ta-lib")
 
 TOLERANCE = 1e-9
 
