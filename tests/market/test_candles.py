@@ -363,10 +363,10 @@ def test_engine_pattern_slices_and_advance_are_bit_identical(
         assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want.tobytes()
 
 
-def random_tape(rng: np.random.Generator, n: int, kind: str) -> TickBatch:
-    """``n`` ticks over a few minutes: lot-grid sizes (the everyday case), raw doubles, or
+def random_tape(rng: np.random.Generator, n: int, kind: str, gap: int = 2 * S) -> TickBatch:
+    """``n`` ticks, ``gap`` apart at most: lot-grid sizes (the everyday case), raw doubles, or
     values spread over many binary orders of magnitude (the wide fallbacks)."""
-    ts = T0 + np.cumsum(rng.integers(0, 2 * S, n))
+    ts = T0 + np.cumsum(rng.integers(0, gap, n))
     side = rng.choice(np.array([1, -1, 0], dtype=np.int8), n, p=[0.49, 0.49, 0.02])
     if kind == "grid":
         price = np.round(9700 + np.cumsum(rng.normal(0, 0.5, n)), 2)
@@ -435,3 +435,26 @@ def test_small_batches_refuse_bad_input_like_large_ones() -> None:
     with pytest.raises(ValueError, match="overflows"):
         agg.update(batch([(T0 + 6, 1e200, 1e200, 1)]))
     assert agg.current(M) == aggregate(batch([(T0 + 5, 1.0, 1.0, 1)]), M)[0]  # state untouched
+
+
+@pytest.mark.parametrize("kind", ["grid", "raw", "wide"])
+def test_large_one_bucket_batches_match_the_vectorised_path(kind: str) -> None:
+    # Thousands of ticks a minute in batches of hundreds to thousands (replay slices of a busy
+    # market): the small path's large-batch split, against the kernel.
+    rng = np.random.default_rng(13)
+    tfs = [M, 5 * M]
+    for _ in range(4):
+        b = random_tape(rng, int(rng.integers(3000, 12000)), kind, gap=40_000_000)
+        want = {tf: aggregate(b, tf).data for tf in tfs}
+        bounds = [0]
+        while bounds[-1] < len(b):
+            bounds.append(bounds[-1] + int(rng.choice([255, 256, 900, 2500, 8000])))
+        got: list[Candle] = []
+        with patched(_kernel=no_kernel) if kind != "wide" else patched():
+            agg = CandleAggregator("X", tfs)
+            for lo, hi in itertools.pairwise(bounds):
+                got += agg.update(b.slice(lo, hi))
+            got += agg.flush()
+        for tf in tfs:
+            mine = as_array([c for c in got if c.timeframe_ns == tf])
+            assert mine.tobytes() == want[tf].tobytes()

@@ -574,10 +574,11 @@ def _lean_open(
 ) -> _Open | None:
     """:func:`_small_open` in a dozen numpy calls: exact two-limb sums of sizes and products.
 
-    ``divmod`` by a power of two is exact, and so are the sums of the quotients and of the
-    remainders (:func:`_split_exponent`); a signed sum (sizes times sides of +-1) splits the
-    total into buy and sell. None if the values span too many binary orders of magnitude
-    (or a side is not +-1): the caller falls back to ``math.fsum``.
+    Each value splits into a quotient and a remainder of a power of two, both exact, and so
+    are the sums of the quotients and of the remainders (:func:`_split_exponent`); a signed
+    sum (sizes times sides of +-1) splits the total into buy and sell. None if the values
+    span too many binary orders of magnitude, or a side is not +-1: the caller falls back to
+    ``math.fsum``.
     """
     n = len(price)
     pmin, pmax, smin, smax = limits
@@ -588,15 +589,25 @@ def _lean_open(
     ep = _split_exponent(pmin * smin, hi_pv, n)
     if es is None or ep is None:
         return None
-    counts = np.bincount((side + 1).view(np.uint8), minlength=3)
-    ns, nb = int(counts[0]), int(counts[2])
-    if nb + ns != n:
+    sides = side.astype(np.float64)
+    if np.count_nonzero(side) != n or sides @ sides != n:  # not all of them +-1
         return None
-    limbs = np.empty((4, n))
-    np.divmod(size, math.ldexp(1.0, es), out=(limbs[1], limbs[0]))
-    np.divmod(price * size, math.ldexp(1.0, ep), out=(limbs[3], limbs[2]))
-    rs, qs, rp, qp = limbs.sum(axis=1).tolist()
-    sr, sq = (limbs[:2] @ side.astype(np.float64)).tolist()
+    prod = price * size
+    limbs = np.empty((4, n))  # quotient and remainder of the sizes, then of the products
+    if n < _FLOOR_SPLIT:  # fewest calls
+        np.divmod(size, math.ldexp(1.0, es), out=(limbs[0], limbs[1]))
+        np.divmod(prod, math.ldexp(1.0, ep), out=(limbs[2], limbs[3]))
+    else:  # np.divmod costs ~25 ns a value; scaling by powers of two and floor are exact too
+        quot, rem = limbs[0::2], limbs[1::2]
+        np.multiply(size, math.ldexp(1.0, -es), out=quot[0])
+        np.multiply(prod, math.ldexp(1.0, -ep), out=quot[1])
+        np.floor(quot, out=quot)
+        np.multiply(quot, [[-math.ldexp(1.0, es)], [-math.ldexp(1.0, ep)]], out=rem)
+        rem[0] += size  # x - q * 2**e is representable, hence exact
+        rem[1] += prod
+    qs, rs, qp, rp = limbs.sum(axis=1).tolist()
+    sq, sr = (limbs[:2] @ sides).tolist()
+    signed = int(sides.sum())
     total = (int(qs) << (es + _FRAC_BITS)) + _units(rs)
     diff = (int(sq) << (es + _FRAC_BITS)) + _units(sr)
     upv = (int(qp) << (ep + _FRAC_BITS)) + _units(rp)
@@ -607,13 +618,16 @@ def _lean_open(
         pmin,
         float(price[-1]),
         n,
-        nb,
-        ns,
+        (n + signed) >> 1,
+        (n - signed) >> 1,
         0,
         (total + diff) >> 1,
         (total - diff) >> 1,
         upv,
     )
+
+
+_FLOOR_SPLIT = 256
 
 
 def _rows(parts: _Parts, sl: slice) -> npt.NDArray[np.void]:
