@@ -198,6 +198,9 @@ class Engine:
         tfs = sorted(set(config.timeframes_ns) | {self.strategy_tf})
         self.timeframes = tuple(tfs)
         self.step = math.gcd(*tfs)
+        for venue in self.venues.values():
+            if hasattr(venue, "set_decision_step"):
+                venue.set_decision_step(self.step)
 
         filters = config.instances("filters")
         ordered = sorted(
