@@ -1,0 +1,359 @@
+"""Feed-to-order latency on loopback: a trade on the exchange's websocket to the order request.
+
+python bench/bench_feed_to_order.py [--orders N] [--batch-ms MS] [--analyzers] [--gap-ms MS]
+
+A paper run of the host (``Engine.run``, ``mode = "paper"``, DuckDB journal) with the
+``cryptofeed`` venue as its data venue and the ``ccxt`` venue (``binanceusdm``) as its
+execution venue, against the plugins' own local Binance USD-M servers (see
+``tests/e2e/cex_local.py``): TLS websocket ``aggTrade`` stream in, HMAC-signed REST orders out.
+
+What is measured: for every order, from the moment the feed server hands the trade that caused
+it to its websocket (``time.perf_counter_ns()`` just before ``send_str``) to the moment the
+exchange server's ``POST /fapi/v1/order`` handler is entered (``perf_counter_ns()``, before
+the signature check). Both servers run in one child process, so both stamps come from the
+same clock; the host runs alone in the parent process (no GIL shared with the servers). The
+span covers TLS and websocket framing both ways of the loopback, cryptofeed's parsing, the
+venue's tape and batch cut (``batch_ms``), the engine's candles and decision or exit check,
+sizing, the journal's durable write of the order (committed and fsynced before sending: paper
+mode), ccxt's request building and HMAC signing, and the HTTP request to the handler.
+
+The script: one trade at the start of every second and one half a second later (1 s candles;
+trade times are scripted, two hours in the past, so 1,000 decisions are 17 minutes of feed
+time played in well under a minute). The strategy (``timeframe = "1s"``, ``long = close > 0``)
+signals long at every 1 s candle close when flat: the first trade of a second closes the
+previous candle and causes the **entry** order; ``maxhold`` (0.3 s) closes the position on the
+trade half a second later: the **exit** order. The exchange fills MARKET orders in the create
+response at the last trade's price. The loop is closed: the next trade is sent only after the
+exchange has answered the previous order's create and its ``userTrades`` lookup (the plugin
+reads each fill there) plus ``--gap-ms`` — so each figure is one trade's path through an idle
+host, not queueing behind the previous one. The first ``--warmup`` cycles are not counted.
+
+``--analyzers`` adds the preset's four analyzers on 1 s / 5 s / 15 s candles (their values are
+computed at every close but not read by the rule): the decision path then includes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SECOND_MS = 1000
+MS = 1_000_000
+
+
+# -- the servers (child process) -------------------------------------------------------------
+def serve(conn: Any, folder: str, cycles: int, gap_ms: float, t0: int) -> None:
+    """Run the feed and the exchange; play the script; send back the latencies."""
+    from tests.e2e.cex_local import LocalUsdm, ScriptedFeed, Tape, Trade
+
+    tape = Tape()
+    exchange = LocalUsdm(tape, fill_mode="response").start()
+    with ScriptedFeed(Path(folder), tape) as feed:
+        conn.send((feed.wss_url, feed.http_url, str(feed.cert), exchange.url))
+        price, qty = Decimal(60000), Decimal("0.01")
+        gap = gap_ms / 1000.0
+
+        def answered(n: int) -> Any:
+            return lambda: exchange.creates >= n and exchange.user_trades_served >= n
+
+        script: list[tuple[Any, ...]] = [
+            ("until", lambda: bool(exchange.streams), 30.0),  # ccxt.pro's user stream is up
+            ("trade", Trade(t0, price, qty, True)),
+            ("wait", gap),
+            ("trade", Trade(t0 + 500, price, qty, False)),
+            ("wait", gap),
+        ]
+        for i in range(1, cycles + 1):
+            start = t0 + i * SECOND_MS
+            script += [
+                ("trade", Trade(start, price, qty, True)),  # closes candle i-1: entry
+                ("until", answered(2 * i - 1), 30.0),
+                ("wait", gap),
+                ("trade", Trade(start + 500, price, qty, False)),  # maxhold: exit
+                ("until", answered(2 * i), 30.0),
+                ("wait", gap),
+            ]
+        script.append(("close",))
+        feed.script(*script)
+        if not feed.done.wait(3600):
+            raise RuntimeError("the script did not finish within an hour")
+        entries: list[int] = []
+        exits: list[int] = []
+        for c in exchange.creates_log:
+            _, _, sent_ns = tape.sent[c.trades_sent - 1]
+            (exits if c.reduce_only else entries).append(c.received_ns - sent_ns)
+        conn.send(
+            {
+                "entries": entries,
+                "exits": exits,
+                "timeouts": tape.timeouts,
+                "creates": exchange.creates,
+                "distinct_ids": len({c.client_order_id for c in exchange.creates_log}),
+                "bad_signatures": exchange.bad_signatures,
+                "trades_sent": len(tape.sent),
+            }
+        )
+        conn.recv()  # the host is done with the servers
+    exchange.stop()
+
+
+# -- the host (this process) -----------------------------------------------------------------
+def config_text(urls: tuple[str, str, str, str], batch_ms: float, analyzers: bool) -> str:
+    wss, http, cert, api = urls
+    from tests.e2e.cex_local import KEY_ENV, SECRET_ENV
+
+    extra = ""
+    timeframes = '["1s"]'
+    if analyzers:
+        timeframes = '["1s", "5s", "15s"]'
+        extra = """
+[analyzers.regime]
+plugin = "regime"
+timeframe = "1s"
+hurst_window = 30
+mean_reversion_window = 30
+[analyzers.profile]
+plugin = "profile"
+zone_timeframe = "1s"
+window = "60s"
+[analyzers.orderflow]
+plugin = "orderflow"
+timeframes = ["1s", "5s", "15s"]
+[analyzers.micro]
+plugin = "microstructure"
+timeframe = "1s"
+"""
+    return f"""
+mode = "paper"
+timeframes = {timeframes}
+
+[run]
+journal = "journal.duckdb"
+
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "usdm"
+data = "feed"
+kind = "perp"
+tick_size = "0.1"
+lot_size = "0.001"
+min_notional = "10"
+maker_fee = "0.0002"
+taker_fee = "0.0005"
+
+[venues.feed]
+plugin = "cryptofeed"
+exchange = "BINANCE_FUTURES"
+symbols = ["BTCUSDT"]
+batch_ms = {batch_ms}
+ws_host = "{wss}"
+rest_host = "{http}"
+ca_file = "{cert}"
+max_retries = 0
+
+[venues.usdm]
+plugin = "ccxt"
+exchange = "binanceusdm"
+market_type = "swap"
+symbols = ["BTCUSDT"]
+api_key = "env:{KEY_ENV}"
+secret = "env:{SECRET_ENV}"
+api_host = "{api}"
+order_updates = "websocket"
+{extra}
+[exits.maxhold]
+plugin = "maxhold"
+max_hold_minutes = 0.005
+
+[strategy]
+timeframe = "1s"
+max_notional = "100"
+long = [{{ value = "close", op = ">", threshold = 0 }}]
+"""
+
+
+def patch_ccxt_throttler() -> None:
+    """Make ccxt's leaky bucket refill for idle time too (this process only).
+
+    ccxt 4.5's ``Throttler.leaky_bucket_loop`` restarts its clock at every busy period
+    (``last_timestamp`` is a local of the loop; ccxt/ccxt#25556), so tokens refill only while a
+    request waits: the debt a request leaves (Binance USD-M: a create costs 4 tokens, a
+    ``userTrades`` read 5, one token per 50 ms) is paid in full by the next request however
+    long the host was idle. This loop keeps the clock across busy periods.
+    """
+    import asyncio
+
+    from ccxt.async_support.base.throttler import Throttler
+
+    async def leaky_bucket_loop(self: Any) -> None:
+        cfg = self.config
+        while self.running:
+            now = time.time() * 1000
+            last = getattr(self, "_refilled_at", now)
+            cfg["tokens"] = min(cfg["tokens"] + (now - last) * cfg["refillRate"], cfg["capacity"])
+            self._refilled_at = now
+            future, cost = self.queue[0]
+            cost = cfg["cost"] if cost is None else cost
+            if cfg["tokens"] >= 0:
+                cfg["tokens"] -= cost
+                if not future.done():
+                    future.set_result(None)
+                self.queue.popleft()
+                await asyncio.sleep(0)
+                if not self.queue:
+                    self.running = False
+            else:
+                await asyncio.sleep(cfg["delay"])
+
+    Throttler.leaky_bucket_loop = leaky_bucket_loop
+
+
+def time_order_writes(into: list[int]) -> None:
+    """Time the journal's write-ahead of each new order (part of every measured span)."""
+    from tradewind.journal import Journal
+
+    record_order = Journal.record_order
+
+    def timed(self: Journal, rec: Any, **kw: Any) -> None:
+        began = time.perf_counter_ns()
+        try:
+            record_order(self, rec, **kw)
+        finally:
+            if kw.get("kind") == "submitted":
+                into.append(time.perf_counter_ns() - began)
+
+    Journal.record_order = timed  # type: ignore[method-assign]
+
+
+def run_host(path: Path) -> tuple[BaseException | None, Any]:
+    import anyio
+    from tradewind.config import load_config
+    from tradewind.engine import Engine
+
+    from tests.e2e.cex_local import fund
+
+    engine = Engine(load_config(path))
+    fund(engine, Decimal("10000"))
+
+    async def go() -> BaseException | None:
+        try:
+            await engine.run()
+        except Exception as exc:  # the feed's end (max_retries = 0), checked by the caller
+            return exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                for venue in engine.venues.values():
+                    await venue.close()
+        return None
+
+    return anyio.run(go), engine
+
+
+def percentile(values: list[int], q: float) -> float:
+    """The ``q`` quantile (0..1) by linear interpolation, in milliseconds."""
+    s = sorted(values)
+    pos = (len(s) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return (s[lo] + (s[hi] - s[lo]) * (pos - lo)) / 1e6
+
+
+def describe(name: str, values: list[int]) -> str:
+    return (
+        f"{name:<6} n={len(values):>5}  p50 {percentile(values, 0.50):7.2f} ms  "
+        f"p90 {percentile(values, 0.90):7.2f} ms  p99 {percentile(values, 0.99):7.2f} ms  "
+        f"max {max(values) / 1e6:7.2f} ms  mean {statistics.fmean(values) / 1e6:7.2f} ms"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=1000, help="entry orders measured (default 1000)")
+    ap.add_argument("--warmup", type=int, default=20, help="cycles not counted (default 20)")
+    ap.add_argument("--batch-ms", type=float, default=1.0, help="cryptofeed batch_ms (default 1)")
+    ap.add_argument("--gap-ms", type=float, default=300.0, help="idle time between trades")
+    ap.add_argument("--analyzers", action="store_true", help="add the preset's four analyzers")
+    ap.add_argument(
+        "--refill-idle",
+        action="store_true",
+        help="patch ccxt's rate limiter to refill while idle (ccxt/ccxt#25556)",
+    )
+    args = ap.parse_args()
+    if args.refill_idle:
+        patch_ccxt_throttler()
+    writes: list[int] = []
+    time_order_writes(writes)
+
+    from tests.e2e.cex_local import API_KEY, KEY_ENV, SECRET, SECRET_ENV
+
+    os.environ[KEY_ENV] = API_KEY
+    os.environ[SECRET_ENV] = SECRET
+    cycles = args.warmup + args.orders
+    now_ms = time.time_ns() // MS
+    t0 = (now_ms // 60_000 - 120) * 60_000  # a minute boundary two hours ago
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="tw-bench-f2o-") as tmp:
+        folder = Path(tmp)
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=serve, args=(child, str(folder), cycles, args.gap_ms, t0), daemon=True
+        )
+        proc.start()
+        try:
+            urls = parent.recv()
+            path = folder / "bench.toml"
+            path.write_text(config_text(urls, args.batch_ms, args.analyzers), encoding="utf-8")
+            began = time.perf_counter()
+            error, engine = run_host(path)
+            wall = time.perf_counter() - began
+            result = parent.recv()
+            parent.send("stop")
+        finally:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+    if error is None or "no connection after 0 retries" not in repr(error):
+        print(f"unexpected end of the run: {error!r}", file=sys.stderr)
+        return 1
+    if (
+        result["timeouts"]
+        or result["creates"] != 2 * cycles
+        or result["creates"] != result["distinct_ids"]
+    ):
+        print(f"the run did not keep up with the script: {result}", file=sys.stderr)
+        return 1
+    skip = args.warmup
+    entries = result["entries"][skip:]
+    exits = result["exits"][skip:]
+    print(
+        f"feed-to-order latency, loopback, paper run (durable journal in "
+        f"{tempfile.gettempdir()}), batch_ms "
+        f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, ccxt rate limiter "
+        f"{'refilling while idle (patched)' if args.refill_idle else 'as shipped'}"
+    )
+    print(
+        f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "
+        f"{result['bad_signatures']} bad signatures), {result['trades_sent']} trades, "
+        f"{engine.decision_points} decisions, wall {wall:.1f} s; first {skip} cycles not counted"
+    )
+    print(describe("entry", entries))
+    print(describe("exit", exits))
+    print(describe("all", entries + exits))
+    print(describe("journal", writes[2 * skip :]) + "  (the order's write-ahead, inside each span)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

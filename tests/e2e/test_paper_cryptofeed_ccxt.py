@@ -1,0 +1,356 @@
+"""A paper run across the CEX venue plugins: cryptofeed market data in, ccxt orders out.
+
+What runs is the real thing end to end, with no internet and no mock of a library:
+
+- **market data**: the ``cryptofeed`` venue plugin (cryptofeed's real ``BinanceFutures`` feed,
+  redirected by config alone: ``ws_host``, ``rest_host``, ``ca_file``) connected over TLS to
+  the plugin's own local Binance USD-M server (``cryptofeed_stub.BinanceStub``), which plays a
+  scripted ``aggTrade`` stream (:class:`tests.e2e.cex_local.ScriptedFeed`);
+- **execution**: the ``ccxt`` venue plugin (ccxt's real ``binanceusdm``, ``api_host`` pointed
+  at the plugin's own local Binance USD-M REST server, which verifies the HMAC-SHA256 of every
+  signed request) with order updates on ccxt.pro's user-data websocket. The server acks a
+  MARKET order as NEW, executes it at the last trade the feed sent, and pushes the
+  ``ORDER_TRADE_UPDATE``; the plugin then reads the execution from ``userTrades`` and reports
+  the fill (:class:`tests.e2e.cex_local.LocalUsdm`);
+- **the host**: ``load_config`` of a ``mode = "paper"`` TOML file and ``Engine.run`` — the
+  ``orderflow-scalper`` preset with its four analyzers (``regime``, ``profile``,
+  ``orderflow``, ``micro``) on their default timeframes, the ``trailing`` and ``maxhold``
+  exits, the essential kill switch, and the DuckDB journal.
+
+**Composition: ``confluence``.** The preset's gate chain cannot fire on a short stream: its
+first level needs the regime analyzer's verdict, which takes 101 candles of 15 minutes. The
+preset's own alternative composition is used instead, every rule and weight unchanged. The
+script makes it pass deterministically on the 31st one-minute candle:
+
+- 30 warm-up candles whose closes alternate 60,010 / 60,000 with balanced buying and selling
+  (``imbalance_1m`` = 1: no candidate passes the imbalance primary); the alternation makes the
+  lag-1 autocorrelation of returns -1, so ``|r| > 0.6`` scores 1.0;
+- the signal candle opens at 60,000, dips to 59,940, closes at its high 60,010 with 3.0 bought
+  against 0.2 sold: ``imbalance_1m`` = 15 > 2 and a rejection wick (lower wick 6x the body,
+  close at the top) — both primaries, 2 points, so the score is at least 3 (``min_score``).
+
+The first trade of the next minute closes the candle; the engine signals long, sizes it
+(10,000 × 1 % risk over a 0.5 % stop, capped at 1× leverage: 0.166) and sends a MARKET buy.
+The stream holds until the fill is booked, then rises to 60,300 and drops to 59,990 — through
+the 0.5 % trailing stop (59,998.5) — and the engine sends the reduce-only MARKET sell. Times
+are the script's (32 minutes of market time, about two hours ago), played as fast as the run
+reacts: the engine's candles follow trade time, not the wall clock.
+
+**How the run ends.** The feed never ends by itself. After the exit fill and one more trade,
+the server closes the websocket. The cryptofeed venue reconnects after a drop, forever by
+default; with ``max_retries = 0`` its stream raises instead, so ``Engine.run`` ends with the
+``VenueError`` "the cryptofeed feed stopped: ... no connection after 0 retries" (wrapped in an
+ExceptionGroup by the engine's task groups). The journal is finished and closed by the
+engine's ``finally``; the venues are not (the engine closes them only after a clean end), so
+the test closes them. Everything is then asserted from the DuckDB journal file and the
+exchange server's own log of creates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import duckdb
+import pytest
+from tradewind.config import load_config
+from tradewind.engine import Engine
+from tradewind.errors import VenueError
+
+from tests.e2e.cex_local import (
+    API_KEY,
+    KEY_ENV,
+    MS,
+    SECRET,
+    SECRET_ENV,
+    LocalUsdm,
+    ScriptedFeed,
+    Tape,
+    Trade,
+    find_exception,
+    fund,
+)
+
+pytestmark = pytest.mark.e2e
+
+MINUTE_MS = 60_000
+STARTING_CASH = Decimal("10000")
+ENTRY_QTY = Decimal("0.166")
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _isolated_symbol_cache() -> Iterator[None]:
+    """cryptofeed caches each exchange's symbol table per process; the local server brings
+    its own, so other tests' tables must not leak in (nor this one's out)."""
+    from cryptofeed.symbols import Symbols
+
+    saved = dict(Symbols.data)
+    Symbols.clear()
+    try:
+        yield
+    finally:
+        Symbols.clear()
+        Symbols.data.update(saved)
+
+
+def market_start_ms(now_ms: int) -> int:
+    """A 15-minute boundary about two hours before ``now_ms``: the script's minute 0."""
+    return (now_ms // (15 * MINUTE_MS) - 8) * 15 * MINUTE_MS
+
+
+def warmup_and_signal(t0: int) -> list[Trade]:
+    """30 balanced candles with alternating closes, then the signal candle (see the module
+    docstring). The signal candle is minute 30; its close is decided at minute 31."""
+    trades: list[Trade] = []
+    close = D(60000)
+    for k in range(30):
+        start = t0 + k * MINUTE_MS
+        opened, close = close, D(60010) if k % 2 == 0 else D(60000)
+        mid = (opened + close) / 2
+        trades += [
+            Trade(start + 1_000, opened, D("0.1"), True),
+            Trade(start + 15_000, mid, D("0.1"), False),
+            Trade(start + 30_000, mid, D("0.1"), True),
+            Trade(start + 50_000, close, D("0.1"), False),
+        ]
+    s = t0 + 30 * MINUTE_MS
+    trades += [
+        Trade(s + 1_000, D(60000), D("0.5"), True),
+        Trade(s + 5_000, D(59940), D("0.2"), False),
+        Trade(s + 20_000, D(59990), D("1.0"), True),
+        Trade(s + 40_000, D(60005), D("1.0"), True),
+        Trade(s + 55_000, D(60010), D("0.5"), True),
+    ]
+    return trades
+
+
+def write_config(folder: Path, feed: ScriptedFeed, exchange: LocalUsdm) -> Path:
+    """The paper config: cryptofeed data venue, ccxt execution venue, the preset."""
+    path = folder / "paper.toml"
+    path.write_text(
+        f"""
+mode = "paper"
+timeframes = ["1m", "5m", "15m"]
+
+[run]
+journal = "journal.duckdb"
+
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "usdm"          # orders: ccxt binanceusdm
+data = "feed"           # trades: cryptofeed BINANCE_FUTURES
+kind = "perp"
+tick_size = "0.1"
+lot_size = "0.001"
+min_notional = "10"
+maker_fee = "0.0002"
+taker_fee = "0.0005"
+
+[venues.feed]
+plugin = "cryptofeed"
+exchange = "BINANCE_FUTURES"
+symbols = ["BTCUSDT"]
+batch_ms = 5
+ws_host = "{feed.wss_url}"
+rest_host = "{feed.http_url}"
+ca_file = "cert.pem"
+max_retries = 0
+
+[venues.usdm]
+plugin = "ccxt"
+exchange = "binanceusdm"
+market_type = "swap"
+symbols = ["BTCUSDT"]
+api_key = "env:{KEY_ENV}"
+secret = "env:{SECRET_ENV}"
+api_host = "{exchange.url}"
+order_updates = "websocket"
+timeout_ms = 5000
+
+[analyzers.regime]
+plugin = "regime"
+[analyzers.profile]
+plugin = "profile"
+[analyzers.orderflow]
+plugin = "orderflow"
+[analyzers.micro]
+plugin = "microstructure"
+
+[exits.trailing]
+plugin = "trailing"
+trail_pct = 0.005
+
+[exits.maxhold]
+plugin = "maxhold"
+max_hold_minutes = 30
+
+[strategy]
+preset = "orderflow-scalper"
+composition = "confluence"
+""",
+        encoding="utf-8",
+    )
+    assert (folder / "cert.pem").is_file()  # the feed's self-signed certificate
+    return path
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    cur = con.execute(sql, list(args))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_paper_run_cryptofeed_to_ccxt_is_journaled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    tape = Tape()
+    exchange = LocalUsdm(tape, fill_mode="stream").start()
+    try:
+        with ScriptedFeed(tmp_path, tape) as feed:
+            engine = Engine(load_config(write_config(tmp_path, feed, exchange)))
+            fund(engine, STARTING_CASH)
+
+            def booked(n: int) -> Any:
+                return lambda: len(engine.orders.fills) >= n
+
+            t0 = market_start_ms(time.time_ns() // MS)
+            m31 = t0 + 31 * MINUTE_MS
+            warmup = warmup_and_signal(t0)
+            trigger = Trade(m31 + 500, D(60010), D("0.1"), True)  # closes the signal candle
+            rise = [Trade(m31 + 2_000, D(60100), D("0.1"), True)]
+            rise.append(Trade(m31 + 5_000, D(60300), D("0.1"), True))
+            drop = Trade(m31 + 20_000, D(59990), D("0.3"), False)  # through the trailing stop
+            last = Trade(m31 + 30_000, D(59995), D("0.1"), True)
+            n_trades = len(warmup) + 1 + len(rise) + 1 + 1
+            feed.script(
+                ("until", lambda: bool(exchange.streams), 20.0),  # ccxt.pro's user stream is up
+                *[("trade", t) for t in warmup],
+                ("trade", trigger),
+                ("until", booked(1), 20.0),  # the entry is filled and booked
+                *[("trade", t) for t in rise],
+                ("trade", drop),
+                ("until", booked(2), 20.0),  # the exit is filled and booked
+                ("trade", last),  # one more step: the exit's events are published
+                ("until", lambda: engine.ticks >= n_trades, 20.0),
+                ("close",),
+            )
+
+            async def run() -> Exception | None:
+                try:
+                    await engine.run()
+                except Exception as exc:  # the feed's end, inspected below
+                    return exc
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        for venue in engine.venues.values():
+                            await venue.close()
+                return None
+
+            error = anyio.run(run)
+            assert feed.done.is_set() and feed.error is None
+    finally:
+        exchange.stop()
+
+    assert tape.timeouts == 0, "the run did not react to the script in time"
+    assert error is not None, "the feed's end must end the run"
+    stopped = find_exception(error, VenueError)
+    assert stopped is not None, f"expected the feed's VenueError, got {error!r}"
+    assert "the cryptofeed feed stopped" in str(stopped)
+    assert "no connection after 0 retries" in str(stopped)
+    assert not exchange.push_errors and not exchange.unknown
+    assert exchange.bad_signatures == 0
+
+    # What the exchange received: exactly two creates, two distinct client order ids.
+    creates = exchange.creates_log
+    assert [(c.side, c.type, c.reduce_only) for c in creates] == [
+        ("BUY", "MARKET", False),
+        ("SELL", "MARKET", True),
+    ]
+    entry_id, exit_id = (c.client_order_id for c in creates)
+    assert len({entry_id, exit_id}) == 2 and exchange.creates == 2
+    assert [D(c.quantity) for c in creates] == [ENTRY_QTY, ENTRY_QTY]
+    entry_trade, exit_trade = exchange.trades
+    assert (D(entry_trade["price"]), D(exit_trade["price"])) == (D(60010), D(59990))
+
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        (run_row,) = rows(con, "SELECT * FROM runs")
+        assert run_row["mode"] == "paper" and run_row["finished_ts_ns"] is not None
+        session = run_row["session_id"]
+
+        # The signal: one long entry, scored by the confluence of the preset.
+        (signal,) = rows(con, "SELECT * FROM signals WHERE session_id = ?", session)
+        assert (signal["instrument"], signal["side"], signal["intent"]) == (
+            "usdm:BTCUSDT",
+            "buy",
+            "open",
+        )
+        assert signal["ts_ns"] == (t0 + 31 * MINUTE_MS) * MS  # the close of minute 30
+        assert D(signal["entry"]) == D(60010) and D(signal["quantity"]) == ENTRY_QTY
+        assert signal["score"] >= 3.0
+        assert not rows(con, "SELECT * FROM vetoes")
+
+        # The orders: exactly the ids the exchange received, each filled.
+        orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
+        assert [o["client_order_id"] for o in orders] == [entry_id, exit_id]
+        entry, exit_ = orders
+        assert (entry["side"], entry["type"], entry["reduce_only"], entry["tag"]) == (
+            "buy",
+            "market",
+            False,
+            "entry",
+        )
+        assert (exit_["side"], exit_["reduce_only"]) == ("sell", True)
+        assert exit_["created_ts_ns"] == drop.ts_ms * MS  # decided on the drop trade
+        assert exit_["tag"].startswith("trailing: trailing stop 0.50% from best 60300")
+        for o, trade in ((entry, entry_trade), (exit_, exit_trade)):
+            assert o["status"] == "filled" and D(o["filled_quantity"]) == ENTRY_QTY
+            assert o["venue"] == "usdm" and o["venue_order_id"] == str(trade["orderId"])
+
+        # Every order's life in order_events: written before sending, then filled.
+        for cid in (entry_id, exit_id):
+            events = rows(
+                con,
+                "SELECT kind, from_status, to_status FROM order_events "
+                "WHERE client_order_id = ? ORDER BY seq",
+                cid,
+            )
+            assert events[0] == {"kind": "submitted", "from_status": None, "to_status": "new"}
+            assert events[-1]["to_status"] == "filled"
+            assert all(e["kind"] not in ("illegal", "unknown", "unresolved") for e in events)
+
+        # The fills: one per order, with the exchange's trade ids and prices.
+        fills = rows(con, "SELECT * FROM fills ORDER BY seq")
+        assert [(f["client_order_id"], f["trade_id"]) for f in fills] == [
+            (entry_id, str(entry_trade["id"])),
+            (exit_id, str(exit_trade["id"])),
+        ]
+        assert [(f["side"], D(f["quantity"]), D(f["price"])) for f in fills] == [
+            ("buy", ENTRY_QTY, D(60010)),
+            ("sell", ENTRY_QTY, D(59990)),
+        ]
+        assert [f["ts_ns"] for f in fills] == [trigger.ts_ms * MS, drop.ts_ms * MS]
+        assert [D(f["fee"]) for f in fills] == [
+            D(entry_trade["commission"]),
+            D(exit_trade["commission"]),
+        ]
+
+        # The positions: opened by the entry fill, flat after the exit with the loss booked.
+        positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
+        assert [D(p["quantity"]) for p in positions] == [ENTRY_QTY, D(0)]
+        assert D(positions[0]["avg_price"]) == D(60010)
+        assert D(positions[-1]["realized_pnl"]) == (D(59990) - D(60010)) * ENTRY_QTY
+
+        # The bus saw it too: the entry and exit submitted, both fills, the position closed.
+        kinds = [r["type"] for r in rows(con, "SELECT type FROM events ORDER BY seq")]
+        assert kinds.count("OrderSubmitted") == 2 and kinds.count("FillEvent") == 2
+        assert "PositionClosed" in kinds
+    finally:
+        con.close()
