@@ -30,6 +30,13 @@ host, not queueing behind the previous one. The first ``--warmup`` cycles are no
 
 ``--analyzers`` adds the preset's four analyzers on 1 s / 5 s / 15 s candles (their values are
 computed at every close but not read by the rule): the decision path then includes them.
+
+``--refill-idle`` patches ccxt's rate limiter in the host process so that it refills while
+idle. As shipped (ccxt 4.5), its leaky bucket refills only while a request waits
+(ccxt/ccxt#25556), so every create after a fill lookup waits ~250 ms on Binance USD-M however
+long the host was idle; with the patch the figure is the path's own cost. Each figure comes with
+the time of the journal's write-ahead of the order, which lies inside the measured span.
+Results: docs/performance.md, "Feed-to-order latency".
 """
 
 from __future__ import annotations
