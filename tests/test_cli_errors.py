@@ -1,32 +1,9 @@
 """Every user mistake ends with one clear error line, no traceback, and a non-zero exit."""
 
-from pathlib import Path
-
 import pytest
 
 from tests.conftest import NOTIFIER_SRC, run_cli
-
-BASE = """
-mode = "backtest"
-
-[[instruments]]
-symbol = "BTCUSDT"
-venue = "sim"
-data = "replay"
-
-[venues.sim]
-plugin = "sim"
-
-[venues.replay]
-plugin = "replay"
-path = "trades.csv"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    p = tmp_path / "tradewind.toml"
-    p.write_text(text, encoding="utf-8")
-    return p
+from tests.test_config import BASE, write
 
 
 def assert_one_error_line(proc, *fragments: str, code: int | None = None) -> None:
