@@ -102,6 +102,23 @@ def _dec(price: float) -> Decimal:
     return Decimal(repr(float(price)))
 
 
+def default_instrument() -> Instrument:
+    """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees (what a bare sim
+    venue trades)."""
+    return Instrument(
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0004"),
+        base="BTC",
+        quote="USDT",
+    )
+
+
 class SimulatedVenue:
     """An execution venue that fills against the tape the engine feeds it."""
 
@@ -160,9 +177,7 @@ class SimulatedVenue:
     async def instruments(self) -> Sequence[Instrument]:
         """The configured instruments."""
         if not self._instruments:
-            from tradewind.testing import default_instrument
-
-            # A bare sim venue (conformance tests) trades the default test instrument.
+            # A bare sim venue (conformance tests) trades the default instrument.
             self.add_instruments([default_instrument()])
         return list(self._instruments.values())
 
@@ -173,6 +188,10 @@ class SimulatedVenue:
     def set_sink(self, sink: EventSink) -> None:
         """Where order reports and fills go."""
         self._sink = sink
+
+    def starting_cash(self) -> Decimal:
+        """The paper account's cash at the start of a session (``starting_balance``)."""
+        return self.config.starting_balance
 
     def set_time(self, ts_ns: int) -> None:
         """Engine time; orders sent now arrive at ``ts_ns + latency``."""
