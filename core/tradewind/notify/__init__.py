@@ -7,7 +7,14 @@ docs/notifiers.md.
 from tradewind.notify.base import OutboxNotifier
 from tradewind.notify.events import WatchlistExpiring
 from tradewind.notify.host import NotifierHost
-from tradewind.notify.message import DeliveryError, Message, RetryLater, Undeliverable
+from tradewind.notify.message import (
+    DeliveryError,
+    Message,
+    RetryLater,
+    Undeliverable,
+    parse_retry_after,
+    raise_for_status,
+)
 from tradewind.notify.outbox import Outbox
 from tradewind.notify.ratelimit import RateLimit
 from tradewind.notify.routing import NotifierOptions, Router
@@ -27,4 +34,6 @@ __all__ = [
     "Templates",
     "Undeliverable",
     "WatchlistExpiring",
+    "parse_retry_after",
+    "raise_for_status",
 ]

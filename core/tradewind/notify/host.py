@@ -116,9 +116,8 @@ class OutboxChannel:
                 await self._drain_outbox(restart=False)
                 continue
             msg = await self._receive.receive()
-            if msg.id in self._done:
-                continue
-            await self._deliver(msg, 0)
+            if msg.id not in self._done:  # else the restart scan sent it already
+                await self._deliver(msg, 0)
             self.outstanding -= 1
 
     def _queue_empty(self) -> bool:

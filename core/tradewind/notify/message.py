@@ -91,3 +91,27 @@ class RetryLater(DeliveryError):  # noqa: N818 - it names what the host does nex
 class Undeliverable(DeliveryError):  # noqa: N818 - it names the outcome
     """A permanent failure (bad token, unknown chat, 4xx other than 429): not retried; the
     message is journaled as undelivered with this reason."""
+
+
+def raise_for_status(
+    status: int, *, channel: str, detail: str = "", retry_after: float | None = None
+) -> None:
+    """Map an HTTP answer to the delivery outcome: 2xx returns; 429, 408 and 5xx raise
+    RetryLater (with ``retry_after`` when the channel gave one); any other status raises
+    Undeliverable. ``detail`` is the channel's own error text (never a URL with a token)."""
+    if 200 <= status < 300:
+        return
+    text = f"{channel} answered HTTP {status}" + (f": {detail[:300]}" if detail else "")
+    if status == 429 or status == 408 or status >= 500:
+        raise RetryLater(text, retry_after=retry_after)
+    raise Undeliverable(text)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
