@@ -27,10 +27,13 @@ from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode
+from tradewind.control import EngineControl
 from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     Candle,
     DataQuality,
@@ -241,6 +244,9 @@ class Engine:
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
         self.bus = EventBus(capacity=4096)
+        #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
+        self.control = EngineControl(self)
+        self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
@@ -312,8 +318,15 @@ class Engine:
         self.journal = Journal(Path(journal_path), self.run_id)
         self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
         self.bus.subscribe("journal", self.journal.record)
-        for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
-            self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
+        # Each notifier gets its own queue and task; messages go through the journal's outbox.
+        self.notifications = NotifierHost(
+            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
+            clock=self.clock,
+            outbox=Outbox(self.journal.cursor()),
+            control=self.control,
+            summary_source=self.control.daily_figures,
+        )
+        self.notifications.subscribe(self.bus)
         summary: dict[str, Any] = {}
         try:
             for venue in self.venues.values():
@@ -322,9 +335,7 @@ class Engine:
             # Reconcile with every execution venue before anything can trade; a failure
             # raises ReconciliationError and the run never starts.
             await prepare_session(self)
-            async with self.bus:
-                for notifier in self.notifiers:
-                    await notifier.start()
+            async with self.bus, self.notifications:
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
@@ -335,6 +346,9 @@ class Engine:
                     await self.on_batch(batch)
                     if self.progress is not None:
                         self.progress(len(batch), total)
+                    if self.control.stop_requested:
+                        log.warning("run stopped by a control command")
+                        break
                 await self._finish_candles()
                 record_final_balances(self)
                 summary = self.summary()
@@ -348,9 +362,8 @@ class Engine:
                 await self.bus.close()  # every queued event reaches every subscriber first
             for venue in self.venues.values():
                 await venue.close()
-            for notifier in self.notifiers:
-                await notifier.close()
         finally:
+            self.control.close()
             try:
                 cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
             finally:
@@ -403,6 +416,8 @@ class Engine:
     # -- the tick path --------------------------------------------------------------------
     async def on_batch(self, batch: TickBatch) -> None:
         """Process one feed batch: validate, slice at decision points, act."""
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         st = self.state[batch.instrument]
         result = st.validator.validate(batch)
         clean = result.clean
@@ -541,6 +556,8 @@ class Engine:
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
+        if self.control.paused:
+            return  # paused by a command: no new entries (exits still run)
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
@@ -759,23 +776,6 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
-
-
-def _severity_gate(notifier: Any) -> Any:
-    """The notifier's ``notify``, called only for events at or above its ``min_severity``.
-
-    Routing by severity happens here, once, for every notifier: critical (order failed,
-    connection lost, system error, reconciliation failed, circuit breaker), warning (data
-    quality, vetoes), info (signals, fills, position closed), debug (the rest).
-    """
-    raw = getattr(getattr(notifier, "config", None), "min_severity", "info")
-    threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
-
-    async def deliver(event: Event) -> None:
-        if event.severity >= threshold:
-            await notifier.notify(event)
-
-    return deliver
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:
