@@ -12,6 +12,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import uuid
@@ -258,6 +259,12 @@ class Engine:
         self.candles = 0
         self.decision_points = 0
         self.entries_sent = 0
+        #: Replayed data (backtests): every instrument reaches a decision time before any
+        #: instrument's later trades are processed. Live feeds arrive as they arrive.
+        self._merged = all(
+            "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
+        )
+        self._barrier: int | None = None  # the next grid time every instrument must reach
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
         #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
@@ -398,6 +405,13 @@ class Engine:
             async for batch in self.venues[key].stream_trades(insts):
                 yield batch
             return
+        if self._merged:
+            from tradewind.builtins.replay import merge_by_interval
+
+            streams = [self.venues[k].stream_trades(i) for k, i in by_venue.items()]
+            async for batch in merge_by_interval(streams, self.step):
+                yield batch
+            return
         send, receive = anyio.create_memory_object_stream[TickBatch](64)
 
         async def pump(key: str, insts: list[Instrument]) -> None:
@@ -435,17 +449,24 @@ class Engine:
         self.ticks += n
         ts = clean.ts_ns
         step = self.step
+        if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
+            await self._reach(int(ts[0]))
         if st.next_boundary is None:
             st.next_boundary = (int(ts[0]) // step) * step + step
+            if self._barrier is None:
+                self._barrier = st.next_boundary
         i = 0
         while i < n:
             boundary = st.next_boundary
             assert boundary is not None
             if int(ts[i]) >= boundary:
                 # Time passed a boundary: everything before it has been seen; decide there.
-                t_close = (int(ts[i]) // step) * step
-                await self._on_boundary(st, t_close)
-                st.next_boundary = t_close + step
+                if self._merged:
+                    await self._reach(int(ts[i]))
+                else:
+                    t_close = (int(ts[i]) // step) * step
+                    await self._walk(st, t_close)
+                    st.next_boundary = t_close + step
                 continue
             j = int(ts.searchsorted(boundary, side="left"))
             await self._on_ticks(st, clean.slice(i, j))
@@ -502,6 +523,53 @@ class Engine:
         self.portfolio.mark(piece.instrument, piece.last_price, piece.last_ts)
         if simulated:
             venue.on_trades(piece)
+
+    async def _reach(self, ts: int) -> None:
+        """Bring every instrument to the last grid time at or before ``ts``, in time order.
+
+        Replayed data arrives interval by interval, so when a trade at ``ts`` comes, every
+        instrument has seen all its trades before that grid time and none after it. Each
+        instrument decides there (and at its own candle closes in between, when its tape was
+        quiet) before any later trade is processed: no decision of one instrument sees
+        another's data from after its own decision time, and when an instrument decides does
+        not depend on which others are replayed beside it.
+        """
+        step = self.step
+        t = (ts // step) * step
+        due = [
+            st
+            for st in self.state.values()
+            if st.next_boundary is not None and st.next_boundary <= ts
+        ]
+        heap: list[tuple[int, int, _InstrumentState]] = []
+        for n, st in enumerate(due):
+            if st.next_boundary is not None and st.next_boundary < t:
+                for close in self._closes_before(st, t):
+                    heap.append((close, n, st))
+        heapq.heapify(heap)
+        while heap:
+            close, _, st = heapq.heappop(heap)
+            await self._on_boundary(st, close)
+        for st in due:
+            await self._on_boundary(st, t)
+            st.next_boundary = t + step
+        self._barrier = t + step
+
+    def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
+        """Close times of ``st``'s forming candles that fall before grid time ``t``."""
+        closes = set()
+        for tf in self.timeframes:
+            cur = st.aggregator.current(tf)
+            if cur is not None and cur.open_ts_ns + tf < t:
+                closes.add(cur.open_ts_ns + tf)
+        return sorted(closes)
+
+    async def _walk(self, st: _InstrumentState, t: int) -> None:
+        """One instrument to grid time ``t``, deciding at each candle close on the way."""
+        if st.next_boundary is not None and st.next_boundary < t:
+            for close in self._closes_before(st, t):
+                await self._on_boundary(st, close)
+        await self._on_boundary(st, t)
 
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
@@ -689,7 +757,7 @@ class Engine:
             intent=intent,
         )
         if "simulated" in st.exec_venue.capabilities:
-            st.exec_venue.set_time(ts_ns)
+            st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:

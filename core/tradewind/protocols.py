@@ -219,8 +219,9 @@ class SimulatedExecutionCapability(Protocol):
     def starting_cash(self) -> Decimal:
         """The paper account's cash at the start of a session."""
 
-    def set_time(self, ts_ns: int) -> None:
-        """Engine time; an order sent now arrives after the venue's latency."""
+    def set_time(self, ts_ns: int, instrument: str | None = None) -> None:
+        """Engine time of ``instrument`` (or of every instrument when None); an order sent
+        now arrives after the venue's latency."""
 
     def next_fill_ts(self, batch: TickBatch) -> int | None:
         """The time of the first trade in ``batch`` that can fill a resting order, or None."""
