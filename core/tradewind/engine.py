@@ -273,7 +273,7 @@ class Engine:
         journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
         self.journal = Journal(Path(journal_path), self.run_id)
         self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
-        self.bus.subscribe("journal", self.journal.record)
+        self.bus.subscribe("journal", self.journal.record, lossless=True)
         for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
             self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
         summary: dict[str, Any] = {}
