@@ -54,6 +54,11 @@ class RunSection:
     end: str | None = None
     #: Ticks per replay batch in paper mode pacing.
     paper_speed: float = 1.0
+    #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
+    #: entry orders still resting at the venue.
+    cancel_entries_on_stop: bool = True
+    #: ... and close every open position (default: positions are kept for the next run).
+    flatten_on_stop: bool = False
 
 
 @attrs.frozen(kw_only=True)
