@@ -519,7 +519,10 @@ class Journal:
         text = "unjournaled rows: " + ", ".join(parts)
         if fills:
             shown = ", ".join(fills[:20]) + (f" and {len(fills) - 20} more" if len(fills) > 20 else "")
-            text += f"; fills not journaled: {shown} (the venue has them: reconcile at restart)"
+            text += (
+                f"; fills not journaled: {shown} (the next start reconciles with the venue; "
+                "a paper account resumes from what was journaled)"
+            )
         return text
 
     # -- writing ----------------------------------------------------------------------------

@@ -41,8 +41,7 @@ def journal_error(path: Path | str, exc: BaseException, *, doing: str = "open") 
     if _no_space(exc):
         return JournalError(
             f"{where}: out of disk space while trying to {doing} it ({_short(text)}); free "
-            "space (or raise the file size limit) and start again: nothing was lost that the "
-            "venue does not know"
+            "space (or raise the file size limit) and start again"
         )
     lock = _LOCK.search(text)
     if lock or "Could not set lock" in text:

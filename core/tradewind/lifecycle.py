@@ -88,7 +88,7 @@ class StopControl:
         """Stop the run after the current step."""
         if self.reason is None:
             self.reason = reason
-            log.warning("stopping the run: %s", reason)
+            log.info("stopping the run: %s", reason)
         if self._scope is not None:
             self._scope.cancel()
 
