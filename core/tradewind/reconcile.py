@@ -444,6 +444,7 @@ async def prepare_session(
         if "account" in venue.capabilities:
             found = await seed_account(engine, key, venue, ts, start=True)
             orders.pending.extend(found)
+    booked = journal.fills()
     for rec in journal.open_orders():
         entry = venues.get(rec.venue)
         if entry is None or rec.order is None:
@@ -451,7 +452,8 @@ async def prepare_session(
         venue = entry[0]
         if "orders:resume" in venue.capabilities:
             # Sent before the restart and still open: the venue delivers its further fills.
-            venue.resume_order(rec.order, rec.filled_quantity)
+            cid = rec.client_order_id
+            venue.resume_order(rec.order, [f for f in booked if f.client_order_id == cid])
     for report in reports:
         orders.pending.extend(report.discrepancies)
     return reports
