@@ -41,6 +41,7 @@ from tradewind.model import (
     InstrumentKind,
     Order,
     OrderType,
+    Position,
     PositionClosed,
     RunFinished,
     RunStarted,
@@ -287,6 +288,18 @@ class Engine:
         if changed:
             self.portfolio.set_instruments(self.instruments)
 
+    def _holds(self, pos: Position) -> bool:
+        """True when ``pos`` is a position to manage: at least one lot of its instrument.
+
+        A spot account keeps dust below the lot size after a close whose entry paid its fee
+        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
+        it cannot be sold, so it is neither an open position nor a block on new entries.
+        """
+        if pos.is_flat:
+            return False
+        inst = self.instruments.get(pos.instrument)
+        return inst is None or abs(pos.quantity) >= inst.lot_size
+
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
         if venue is None:
@@ -457,7 +470,7 @@ class Engine:
                     end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
                     d = mon.on_ticks(pos, window, self.portfolio)
@@ -472,7 +485,7 @@ class Engine:
             self._advance(head, simulated, venue)
             if decision is not None:
                 await self._close_position(st, decision)
-            if not pos.is_flat and self.portfolio.position(key).is_flat:
+            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
@@ -504,7 +517,7 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if self._holds(pos) and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
@@ -590,7 +603,7 @@ class Engine:
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
         intent = "entry"
-        if not pos.is_flat:
+        if self._holds(pos):
             if pos.side is not signal.side:
                 await self._refuse(
                     signal,
@@ -636,7 +649,7 @@ class Engine:
             raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
         for st in targets:
             pos = self.portfolio.position(st.instrument.key)
-            if pos.is_flat:
+            if not self._holds(pos):
                 continue
             if veto.action == "close_opposite" and pos.side is veto.signal.side:
                 continue
@@ -683,7 +696,7 @@ class Engine:
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(
+        if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"
             for o in self.portfolio.open_orders()
         ):

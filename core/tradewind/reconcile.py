@@ -564,8 +564,15 @@ async def rereconcile(engine: Any) -> None:
             continue
         if report is not None:
             orders.on_report(report)
+    busy = {
+        orders.records[o.client_order_id].venue
+        for o in engine.portfolio.open_orders()
+        if o.client_order_id in orders.records
+    }
     for key, venue in seen.items():
-        if "account" in venue.capabilities:
+        # With an order in flight the venue may have executed what this host has not booked
+        # yet: balances are compared only when the venue's orders are all settled.
+        if "account" in venue.capabilities and key not in busy:
             orders.pending.extend(await seed_account(engine, key, venue, ts, start=False))
 
 

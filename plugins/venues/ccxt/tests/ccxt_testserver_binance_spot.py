@@ -46,8 +46,19 @@ class BinanceSpotServer(BinanceFuturesServer):
         self.price = Decimal("60000")
         self.fee_rate = fee_rate
         self.commission_asset = commission_asset
+        #: While True, MARKET orders are accepted (NEW) and wait for :meth:`release`, as on
+        #: an exchange whose matching lags: an order in flight.
+        self.hold_market = False
         info = template("binance_spot_exchange_info.json")
         self.symbols = {s["symbol"]: s for s in info["symbols"]}
+
+    def market_price(self) -> Decimal:
+        """Where a MARKET order executes now (:attr:`price`; subclasses follow a tape)."""
+        return self.price
+
+    def market_time_ms(self) -> int:
+        """The exchange time of an execution now (the wall clock; subclasses follow a tape)."""
+        return int(time.time() * 1000)
 
     def routes(self, app: web.Application) -> None:
         r = app.router
@@ -108,14 +119,14 @@ class BinanceSpotServer(BinanceFuturesServer):
             market = self.symbols[symbol]
             qty = Decimal(params["quantity"])
             kind = params["type"]
-            price = self.price if kind == "MARKET" else Decimal(params["price"])
+            price = self.market_price() if kind == "MARKET" else Decimal(params["price"])
             base, quote = market["baseAsset"], market["quoteAsset"]
             if params["side"] == "BUY" and self.balances.get(quote, Decimal(0)) < qty * price:
                 return self._insufficient()
             if params["side"] == "SELL" and self.balances.get(base, Decimal(0)) < qty:
                 return self._insufficient()
             self._next_id += 1
-            now = int(time.time() * 1000)
+            now = self.market_time_ms()
             order = template("binance_spot_order.json")
             order.update(
                 symbol=symbol,
@@ -135,7 +146,7 @@ class BinanceSpotServer(BinanceFuturesServer):
             )
             self.orders[cid] = order
             fills = []
-            if kind == "MARKET":
+            if kind == "MARKET" and not self.hold_market:
                 trade = self._execute(cid, price, qty)
                 fills.append(
                     {
@@ -176,7 +187,7 @@ class BinanceSpotServer(BinanceFuturesServer):
         order["executedQty"] = str(done)
         order["cummulativeQuoteQty"] = str(Decimal(order["cummulativeQuoteQty"]) + notional)
         order["status"] = "FILLED" if done >= Decimal(order["origQty"]) else "PARTIALLY_FILLED"
-        order["updateTime"] = int(time.time() * 1000)
+        order["updateTime"] = self.market_time_ms()
         self._next_id += 1
         trade = template("binance_spot_my_trades.json")[0]
         trade.update(
@@ -194,6 +205,19 @@ class BinanceSpotServer(BinanceFuturesServer):
         )
         self.trades.append(trade)
         return dict(trade)
+
+    def release(self) -> list[dict[str, Any]]:
+        """Execute every held MARKET order at the market price now; returns the trades."""
+        with self.lock:
+            held = [
+                cid
+                for cid, o in self.orders.items()
+                if o["type"] == "MARKET" and o["status"] == "NEW"
+            ]
+            price = self.market_price()
+            return [
+                self._execute(cid, price, Decimal(self.orders[cid]["origQty"])) for cid in held
+            ]
 
     def fill(self, client_order_id: str, price: str, qty: str | None = None) -> dict[str, Any]:
         """Execute (part of) a resting order at ``price``; returns the trade."""

@@ -60,7 +60,14 @@ from .constants import (
 )
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .providers import MarketIndex, contract_size
-from .schemas import CcxtOrder, CcxtPosition, CcxtTrade, FundingRate, balances_to_domain
+from .schemas import (
+    CcxtOrder,
+    CcxtPosition,
+    CcxtTrade,
+    FundingRate,
+    balances_to_domain,
+    to_decimal,
+)
 
 log = logging.getLogger("tradewind_venue_ccxt")
 
@@ -754,7 +761,24 @@ class CcxtVenue:
             raw = await exchange.fetch_balance()
         except ccxt.BaseError as exc:
             raise self._error(exc, "fetch_balances") from None
-        return balances_to_domain(raw)
+        out = balances_to_domain(raw)
+        if self.config.market_type == "swap" and exchange.has.get("fetchPositions"):
+            # A derivatives balance's total includes the open positions' unrealised P&L
+            # (Binance's marginBalance); the host values positions itself, at its own marks,
+            # so the account holds the wallet balance.
+            try:
+                positions = await exchange.fetch_positions(self._traded or None)
+            except ccxt.BaseError as exc:
+                raise self._error(exc, "fetch_balances (positions)") from None
+            for pos in positions:
+                pnl = to_decimal(pos.get("unrealizedPnl"))
+                symbol = str(pos.get("symbol") or "")
+                if not pnl or self._index is None or symbol not in self._index.markets:
+                    continue
+                settle = str(self._market(symbol).get("settle") or "")
+                if settle in out:
+                    out[settle] -= pnl
+        return out
 
     async def fetch_funding_rate(self, symbol: str) -> FundingRate:
         """The current funding rate of a perpetual (market id, unified symbol or key)."""
