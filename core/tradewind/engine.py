@@ -26,6 +26,7 @@ import attrs
 from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
+from tradewind.closing import close_terms
 from tradewind.config import Config, Mode
 from tradewind.errors import ConfigError
 from tradewind.journal import Journal
@@ -349,7 +350,6 @@ class Engine:
                     if self.progress is not None:
                         self.progress(len(batch), total)
                 await self._finish_candles()
-                record_final_balances(self)
                 summary = self.summary()
                 await self.bus.publish(
                     RunFinished(
@@ -367,6 +367,11 @@ class Engine:
             try:
                 cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
             finally:
+                try:
+                    # The accounts as booked, however the run ended (a feed's end included).
+                    record_final_balances(self)
+                except Exception:
+                    log.exception("could not journal the final account balances")
                 self.journal.finish(self.clock.now_ns(), summary)
                 self.journal.close()
         return RunResult(
@@ -702,21 +707,17 @@ class Engine:
         ):
             return
         inst = st.instrument
-        qty = abs(pos.quantity)
-        reduce_only = inst.kind is not InstrumentKind.SPOT
-        if not reduce_only and pos.quantity > 0:
-            account = self.portfolio.accounts.get(inst.venue)
-            if account is not None and inst.base:
-                qty = min(qty, account.balance(inst.base))
-            qty = inst.round_size(qty)
-            if qty <= 0:
-                log.error(
-                    "cannot close %s: the account of venue '%s' holds no %s",
-                    inst.key,
-                    inst.venue,
-                    inst.base,
-                )
-                return
+        account = self.portfolio.accounts.get(inst.venue)
+        held = account.balance(inst.base) if account is not None and inst.base else None
+        qty, reduce_only = close_terms(inst, pos.quantity, held)
+        if qty <= 0:
+            log.error(
+                "cannot close %s: the account of venue '%s' holds no %s",
+                inst.key,
+                inst.venue,
+                inst.base,
+            )
+            return
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,

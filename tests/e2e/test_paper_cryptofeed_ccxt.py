@@ -562,6 +562,7 @@ def test_restart_with_an_order_in_flight_delivers_its_fill_once(
         (entry_id,) = exchange.orders
         assert exchange.orders[entry_id]["status"] == "NEW"
         assert not first.orders.fills
+        exchange.hold_market = False  # from now on MARKET orders execute at once
         if released == "while_down":
             exchange.release()
 
