@@ -57,6 +57,7 @@ from .constants import (
     FETCH_ORDER_PARAMS,
     LOOKUP_BY_LIST,
     MY_TRADES_ORDER_PARAM,
+    WALLET_BALANCE,
 )
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .providers import MarketIndex, contract_size
@@ -762,22 +763,20 @@ class CcxtVenue:
         except ccxt.BaseError as exc:
             raise self._error(exc, "fetch_balances") from None
         out = balances_to_domain(raw)
-        if self.config.market_type == "swap" and exchange.has.get("fetchPositions"):
-            # A derivatives balance's total includes the open positions' unrealised P&L
-            # (Binance's marginBalance); the host values positions itself, at its own marks,
-            # so the account holds the wallet balance.
-            try:
-                positions = await exchange.fetch_positions(self._traded or None)
-            except ccxt.BaseError as exc:
-                raise self._error(exc, "fetch_balances (positions)") from None
-            for pos in positions:
-                pnl = to_decimal(pos.get("unrealizedPnl"))
-                symbol = str(pos.get("symbol") or "")
-                if not pnl or self._index is None or symbol not in self._index.markets:
-                    continue
-                settle = str(self._market(symbol).get("settle") or "")
-                if settle in out:
-                    out[settle] -= pnl
+        wallet = WALLET_BALANCE.get(self.config.exchange)
+        info = raw.get("info")
+        if wallet is not None and isinstance(info, Mapping):
+            # ccxt's total of a derivatives account includes the open positions' unrealised
+            # P&L (Binance's marginBalance); the host values positions itself, at its own
+            # marks, so the account holds the wallet balance.
+            rows, key, field = wallet
+            for row in info.get(rows) or ():
+                amount = to_decimal(row.get(field))
+                if amount is not None and row.get(key):
+                    if amount:
+                        out[str(row[key])] = amount
+                    else:
+                        out.pop(str(row[key]), None)
         return out
 
     async def fetch_funding_rate(self, symbol: str) -> FundingRate:
