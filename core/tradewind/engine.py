@@ -30,6 +30,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
+from tradewind.closing import close_terms
 from tradewind.config import Config, Mode
 from tradewind.control import EngineControl
 from tradewind.errors import ConfigError, JournalError
@@ -50,6 +51,7 @@ from tradewind.model import (
     InstrumentKind,
     Order,
     OrderType,
+    Position,
     PositionClosed,
     RunFinished,
     RunStarted,
@@ -319,6 +321,18 @@ class Engine:
         if changed:
             self.portfolio.set_instruments(self.instruments)
 
+    def _holds(self, pos: Position) -> bool:
+        """True when ``pos`` is a position to manage: at least one lot of its instrument.
+
+        A spot account keeps dust below the lot size after a close whose entry paid its fee
+        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
+        it cannot be sold, so it is neither an open position nor a block on new entries.
+        """
+        if pos.is_flat:
+            return False
+        inst = self.instruments.get(pos.instrument)
+        return inst is None or abs(pos.quantity) >= inst.lot_size
+
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
         if venue is None:
@@ -458,7 +472,6 @@ class Engine:
                         flatten=cfg.run.flatten_on_stop,
                     )
                     await self._publish_pending()
-                record_final_balances(self)
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
@@ -553,6 +566,11 @@ class Engine:
         for msg in problems:
             log.error("%s", msg)
             journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
+        try:
+            # The accounts as booked, however the run ended (a feed's end included).
+            record_final_balances(self)
+        except Exception:
+            log.exception("could not journal the final account balances")
         error: JournalError | None = None
         try:
             journal.finish(self.clock.now_ns(), summary)
@@ -681,7 +699,7 @@ class Engine:
                     end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
                     d = mon.on_ticks(pos, window, self.portfolio)
@@ -696,7 +714,7 @@ class Engine:
             self._advance(head, simulated, venue)
             if decision is not None:
                 await self._close_position(st, decision)
-            if not pos.is_flat and self.portfolio.position(key).is_flat:
+            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
@@ -775,7 +793,7 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if self._holds(pos) and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
@@ -863,7 +881,7 @@ class Engine:
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
         intent = "entry"
-        if not pos.is_flat:
+        if self._holds(pos):
             if pos.side is not signal.side:
                 await self._refuse(
                     signal,
@@ -909,7 +927,7 @@ class Engine:
             raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
         for st in targets:
             pos = self.portfolio.position(st.instrument.key)
-            if pos.is_flat:
+            if not self._holds(pos):
                 continue
             if veto.action == "close_opposite" and pos.side is veto.signal.side:
                 continue
@@ -956,27 +974,23 @@ class Engine:
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(
+        if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"
             for o in self.portfolio.open_orders()
         ):
             return
         inst = st.instrument
-        qty = abs(pos.quantity)
-        reduce_only = inst.kind is not InstrumentKind.SPOT
-        if not reduce_only and pos.quantity > 0:
-            account = self.portfolio.accounts.get(inst.venue)
-            if account is not None and inst.base:
-                qty = min(qty, account.balance(inst.base))
-            qty = inst.round_size(qty)
-            if qty <= 0:
-                log.error(
-                    "cannot close %s: the account of venue '%s' holds no %s",
-                    inst.key,
-                    inst.venue,
-                    inst.base,
-                )
-                return
+        account = self.portfolio.accounts.get(inst.venue)
+        held = account.balance(inst.base) if account is not None and inst.base else None
+        qty, reduce_only = close_terms(inst, pos.quantity, held)
+        if qty <= 0:
+            log.error(
+                "cannot close %s: the account of venue '%s' holds no %s",
+                inst.key,
+                inst.venue,
+                inst.base,
+            )
+            return
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,

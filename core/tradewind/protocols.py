@@ -194,8 +194,8 @@ class ResumeOrdersCapability(Protocol):
     """Capability ``"orders:resume"``: a real venue takes back the orders this host sent
     before a restart."""
 
-    def resume_order(self, order: Order, filled_quantity: Decimal) -> None:
-        """Track an order still open in the journal with ``filled_quantity`` booked, so its
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
+        """Track an order still open in the journal, ``fills`` already booked for it, so its
         further fills reach the sink once each (a venue forgets its orders on restart)."""
 
 
