@@ -1,9 +1,11 @@
 """The domain model: frozen, keyword-only attrs values shared by the core and every plugin."""
 
 from tradewind.model.events import (
+    BadRows,
     CandleClosed,
     CircuitBreaker,
     ConnectionLost,
+    DataGap,
     DataQuality,
     Event,
     FillEvent,
@@ -43,9 +45,11 @@ __all__ = [
     "SELL",
     "BookTop",
     "Candle",
+    "BadRows",
     "CandleClosed",
     "CircuitBreaker",
     "ConnectionLost",
+    "DataGap",
     "DataQuality",
     "Event",
     "ExitDecision",
