@@ -177,3 +177,34 @@ def test_max_gap_and_gap_policy_are_checked_in_the_config(tmp_path):
         (tmp_path / "c.toml").write_text(text)
         with pytest.raises(ConfigError, match=word):
             load_config(tmp_path / "c.toml")
+
+
+def test_a_backtest_from_a_file_with_bad_rows_counts_them_in_summary_journal_and_report(
+    tmp_path,
+):
+    from tests.test_engine import SAMPLE, demo_config_text
+
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    prev_ts = int(lines[49].split(",")[2])
+    parts = lines[50].split(",")
+    parts[2] = str(prev_ts - 5_000_000)  # line 51 goes back 5 s
+    lines[50] = ",".join(parts)
+    lines[100] = lines[100].rsplit(",", 2)[0] + ",NaN,0.1"  # line 101
+    lines[150] = "garbage"  # line 151
+    data = tmp_path / "bad.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix()))
+    result = anyio.run(Engine(load_config(cfg), run_id="bad").run)
+    assert result.summary["bad_rows"] == 3
+    assert result.summary["ticks"] == 9_999 - 3
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"))
+    (payload,) = con.execute("SELECT payload FROM events WHERE type = 'BadRows'").fetchone()
+    con.close()
+    event = json.loads(payload)
+    f = str(data)
+    assert event["count"] == 3 and event["rejected"] == {"bad.csv": 3}
+    assert [r.split(": ", 1)[0] for r in event["rows"]] == [f"{f}:51", f"{f}:101", f"{f}:151"]
+    assert "goes backwards" in event["rows"][0]
+    assert report_data(result)["bad_rows"] == event["rows"]
+    assert f"{f}:101: price is NaN" in render_html(result)
