@@ -635,6 +635,11 @@ class SimulatedVenue:
             if self.config.queue == "position":
                 at = p == limit
                 so.queue_ahead = float(sz[at].sum()) * self.config.queue_ahead
+            # It was on the book when this instant's other-side prints came: those strictly
+            # through its price fill it as maker.
+            through = ~mine & (p < limit if order.side is Side.BUY else p > limit)
+            if through.any():
+                self._rest(so, p[through], sz[through], ts[i0:i1][through])
         return i1
 
     def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
