@@ -295,7 +295,9 @@ class Stack:
         self.sim.set_time(at_ms * MS)
         return anyio.run(self.orders.submit, self.venue, order, at_ms * MS)
 
-    def trades(self, rows: Sequence[tuple[int, float, float] | tuple[int, float, float, int]]) -> None:
+    def trades(
+        self, rows: Sequence[tuple[int, float, float] | tuple[int, float, float, int]]
+    ) -> None:
         """Feed the tape: rows of (ms, price, size) of buyer-initiated prints, or
         (ms, price, size, aggressor side)."""
         batch = TickBatch.from_arrays(

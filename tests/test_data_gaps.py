@@ -115,9 +115,8 @@ def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_ther
     # Not at the stop (99.9975), not at the next seller print (97.5): at the gap's first trade.
     assert fills(result) == [ENTRY, ("sell", Decimal("49.900"), Decimal("98.0"), GAP_END)]
     assert exits and exits[0].startswith("trailing:")
-    assert [(g["instrument"], g["start_ns"], g["end_ns"], g["policy"], g["action"]) for g in gaps] == [
-        ("sim:BTCUSDT", GAP_START, GAP_END, "hold", "held")
-    ]
+    got = [(g["instrument"], g["start_ns"], g["end_ns"], g["policy"], g["action"]) for g in gaps]
+    assert got == [("sim:BTCUSDT", GAP_START, GAP_END, "hold", "held")]
     assert result.summary["data_gaps"] == 1
     assert engine.portfolio.position("sim:BTCUSDT").is_flat
 

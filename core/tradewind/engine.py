@@ -838,7 +838,8 @@ def _duration(ns: int) -> str:
     h, seconds = divmod(seconds, 3600)
     m, sec = divmod(seconds, 60)
     frac = f".{rem // 1_000_000:03d}" if rem else ""
-    return f"{days}d {h:02d}:{m:02d}:{sec:02d}{frac}" if days else f"{h:02d}:{m:02d}:{sec:02d}{frac}"
+    clock = f"{h:02d}:{m:02d}:{sec:02d}{frac}"
+    return f"{days}d {clock}" if days else clock
 
 
 def _reason_counts(rows: Sequence[Any]) -> dict[str, int]:

@@ -19,8 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
-from tradewind.market.importers import BadRow, load
-from tradewind.market.importers import ticks_parquet
+from tradewind.market.importers import BadRow, load, ticks_parquet
 
 from tests.market.test_importers import (
     CSV_AGG,
@@ -198,9 +197,11 @@ def test_freqtrade_feather(tmp_path: Path) -> None:
     price = table.column("price").to_pylist()
     ts[100] = ts[99] - (10_000 if isinstance(ts[99], int) else np.timedelta64(10, "s"))
     price[200] = float("nan")
+    names = table.column_names
+    ts_type = table.column("timestamp").type
     broken = table.set_column(
-        table.column_names.index("timestamp"), "timestamp", pa.array(ts, table.column("timestamp").type)
-    ).set_column(table.column_names.index("price"), "price", pa.array(price, pa.float64()))
+        names.index("timestamp"), "timestamp", pa.array(ts, ts_type)
+    ).set_column(names.index("price"), "price", pa.array(price, pa.float64()))
     folder = tmp_path / "binance"
     folder.mkdir()
     path = folder / "XRP_ETH-trades.feather"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
 from decimal import Decimal
+from typing import ClassVar
 
 import attrs
 

@@ -242,7 +242,8 @@ def read_json(
         return assemble(
             src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
             ts_ns=to_ns(ts_ms, "ms"), price=price, size=amount, side=side,
-            trade_id=parse_ids(ids), lines=lines, rejects=rejects, max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
+            trade_id=parse_ids(ids), lines=lines, rejects=rejects,
+            max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
         )
     ts: list[int] = []
     tids: list[Any] = []
@@ -268,7 +269,8 @@ def read_json(
         ts_ns=to_ns(np.asarray(ts, dtype=np.int64), "ms"),
         price=np.asarray(prices, dtype=np.float64), size=np.asarray(sizes, dtype=np.float64),
         side=np.asarray(sides, dtype=np.int8), trade_id=trade_ids,
-        lines=np.asarray(kept, dtype=np.int64), rejects=rejects, max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
+        lines=np.asarray(kept, dtype=np.int64), rejects=rejects,
+        max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
     )
 
 

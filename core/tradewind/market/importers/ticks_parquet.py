@@ -91,6 +91,7 @@ def read(
             dtype=object,
         )[keep],
         ts_ns=col("ts_ns", 0), price=col("price", 0.0), size=col("size", 0.0),
-        side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects, max_backwards_ns=max_backwards_ns,
+        side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,
     )

@@ -9,6 +9,7 @@ trades (reaching back about 60 hours on its quiet pairs). Neither is a loss of d
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_bitmex_snapshot_to_first_live_trade_is_no_gap(tmp_path: Path) -> None:
     assert live["UNIUSDT"][0] - partial["UNIUSDT"] > 60 * NS
     # Live against live: no silence longer than 60 s in this capture.
     expected = [
-        (a, b) for times in live.values() for a, b in zip(times, times[1:]) if b - a > 60 * NS
+        (a, b) for times in live.values() for a, b in itertools.pairwise(times) if b - a > 60 * NS
     ]
     assert expected == []
 
