@@ -62,6 +62,7 @@ starting_balance = "10000"
 latency_ms = 25
 [venues.replay]
 path = "{dir}/tape.csv"
+chunk_ticks = {chunk}
 [strategy]
 timeframe = "1m"
 long = [
@@ -76,14 +77,15 @@ trail_pct = 0.005
 """
 
 
-def run(tmp_path: Path, policy: str | None):
+def run(tmp_path: Path, policy: str | None, chunk: int = 1_000_000):
     lines = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
     for i, (sec, price, size, side) in enumerate(ROWS):
         ts = T0 + sec * 1_000_000
         lines.append(f"binance-futures,BTCUSDT,{ts},{ts},{1000 + i},{side},{price},{size}")
     (tmp_path / "tape.csv").write_text("\n".join(lines) + "\n")
     setting = "" if policy is None else f'gap_policy = "{policy}"'
-    (tmp_path / "c.toml").write_text(CONFIG.format(dir=tmp_path.as_posix(), policy=setting))
+    text = CONFIG.format(dir=tmp_path.as_posix(), policy=setting, chunk=chunk)
+    (tmp_path / "c.toml").write_text(text)
     engine = Engine(load_config(tmp_path / "c.toml"), run_id="gap")
     result = anyio.run(engine.run)
     con = duckdb.connect(str(tmp_path / "j.duckdb"))
@@ -110,8 +112,11 @@ def fills(result) -> list[tuple[str, Decimal, Decimal, int]]:
 ENTRY = ("buy", Decimal("49.900"), Decimal("100.3"), (T0 - 40_000_000) * 1000)
 
 
-def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_there(tmp_path):
-    engine, result, gaps, exits = run(tmp_path, None)  # hold is the default
+@pytest.mark.parametrize("chunk", [1_000_000, 1], ids=["gap-inside-a-batch", "gap-between"])
+def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_there(
+    tmp_path, chunk
+):
+    engine, result, gaps, exits = run(tmp_path, None, chunk)  # hold is the default
     # Not at the stop (99.9975), not at the next seller print (97.5): at the gap's first trade.
     assert fills(result) == [ENTRY, ("sell", Decimal("49.900"), Decimal("98.0"), GAP_END)]
     assert exits and exits[0].startswith("trailing:")
@@ -121,8 +126,9 @@ def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_ther
     assert engine.portfolio.position("sim:BTCUSDT").is_flat
 
 
-def test_flatten_closes_before_the_gap_at_the_last_price(tmp_path):
-    engine, result, gaps, exits = run(tmp_path, "flatten")
+@pytest.mark.parametrize("chunk", [1_000_000, 1], ids=["gap-inside-a-batch", "gap-between"])
+def test_flatten_closes_before_the_gap_at_the_last_price(tmp_path, chunk):
+    engine, result, gaps, exits = run(tmp_path, "flatten", chunk)
     assert fills(result) == [ENTRY, ("sell", Decimal("49.900"), Decimal("100.5"), GAP_START)]
     assert exits and exits[0].startswith("gap: data gap of 03:00:20")
     assert [(g["policy"], g["action"]) for g in gaps] == [("flatten", "flattened")]
@@ -172,7 +178,8 @@ def test_max_gap_and_gap_policy_are_checked_in_the_config(tmp_path):
     assert parse_duration("45m") == 45 * 60 * S and parse_duration("2d") == 2 * 86400 * S
     (tmp_path / "tape.csv").write_text("")
     for bad, word in (('max_gap = "soon"', "max_gap"), ('gap_policy = "pray"', "gap_policy")):
-        text = CONFIG.format(dir=tmp_path.as_posix(), policy=bad).replace('max_gap = "10m"\n', "")
+        text = CONFIG.format(dir=tmp_path.as_posix(), policy=bad, chunk=1)
+        text = text.replace('max_gap = "10m"\n', "")
         (tmp_path / "c.toml").write_text(text)
         with pytest.raises(ConfigError, match=word):
             load_config(tmp_path / "c.toml")

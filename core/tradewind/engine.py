@@ -12,6 +12,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -318,12 +319,13 @@ class Engine:
                 await self._publish_pending()  # what reconciliation found
                 await self._report_bad_rows()
                 total = self.expected_ticks()
-                async for batch in self._feed():
-                    await self.on_batch(batch)
-                    if self.progress is not None:
-                        self.progress(len(batch), total)
-                    if self.halted_at is not None:
-                        break  # gap_policy = "halt"
+                async with contextlib.aclosing(self._feed()) as feed:
+                    async for batch in feed:
+                        await self.on_batch(batch)
+                        if self.progress is not None:
+                            self.progress(len(batch), total)
+                        if self.halted_at is not None:
+                            break  # gap_policy = "halt"
                 await self._finish_candles()
                 summary = self.summary()
                 await self.bus.publish(
@@ -480,7 +482,7 @@ class Engine:
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
+                    end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
             if not pos.is_flat and self.exits:
