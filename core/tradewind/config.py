@@ -43,6 +43,23 @@ class Mode(enum.Enum):
     LIVE = "live"
 
 
+def _optional_duration(_inst: Any, _attr: Any, value: str | None) -> None:
+    from tradewind.market.gaps import parse_duration
+
+    if value is not None:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"max_gap: {exc}") from None
+
+
+def _gap_policy(_inst: Any, _attr: Any, value: str) -> None:
+    from tradewind.market.gaps import GAP_POLICIES
+
+    if value not in GAP_POLICIES:
+        raise ValueError(f"gap_policy must be one of {', '.join(GAP_POLICIES)}, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class RunSection:
     """``[run]``: where the run writes and what it reads."""
@@ -65,6 +82,12 @@ class RunSection:
     cancel_entries_on_stop: bool = True
     #: ... and close every open position (default: positions are kept for the next run).
     flatten_on_stop: bool = False
+
+    #: A hole in an instrument's trades longer than this (e.g. "45m", "2h") is a data gap,
+    #: journaled and handled by ``gap_policy``; default: 3 x the longest timeframe.
+    max_gap: str | None = attrs.field(default=None, validator=_optional_duration)
+    #: What a data gap does to an open position: "hold", "flatten" or "halt" (docs/data.md).
+    gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
 
     def __attrs_post_init__(self) -> None:
         if not self.reporting_currency:

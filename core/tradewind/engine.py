@@ -12,6 +12,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -38,11 +39,14 @@ from tradewind.journal import Journal
 from tradewind.journal_errors import journal_error
 from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
+from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
 from tradewind.model import (
+    BadRows,
     Candle,
+    DataGap,
     DataQuality,
     Event,
     ExitDecision,
@@ -133,6 +137,9 @@ class _InstrumentState:
     analyzers: list[tuple[str, Any]]
     tick_analyzers: list[Any]
     next_boundary: int | None = None
+    #: The last trade seen (for data gaps) and whether the next trade is the first after one.
+    last_ts: int | None = None
+    after_gap: bool = False
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -149,6 +156,10 @@ class RunResult:
     closed_trades: Sequence[tuple[int, str, Decimal]]
     fills: Sequence[Any]
     price_curve: Mapping[str, Sequence[tuple[int, float]]] = attrs.Factory(dict)
+    #: Holes in the data longer than ``[run] max_gap`` (:class:`~tradewind.model.DataGap`).
+    data_gaps: Sequence[Any] = ()
+    #: Rows of data files the replay could not use (``file:line: reason``).
+    bad_rows: Sequence[Any] = ()
 
 
 class Engine:
@@ -286,6 +297,14 @@ class Engine:
             "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
         )
         self._barrier: int | None = None  # the next grid time every instrument must reach
+        run = config.run
+        self.max_gap = (
+            parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
+        )
+        self.gap_policy = run.gap_policy
+        self.gaps: list[DataGap] = []
+        self.halted_at: int | None = None
+        self.bad_rows: list[Any] = []
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
         #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
@@ -390,6 +409,8 @@ class Engine:
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
             price_curve=self.price_curve,
+            data_gaps=list(self.gaps),
+            bad_rows=list(self.bad_rows),
         )
 
     #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
@@ -463,6 +484,7 @@ class Engine:
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
                 await self._publish_pending()  # what reconciliation found
+                await self._report_bad_rows()
                 await self._consume_feed()
                 await self._finish_candles()
                 if cfg.mode is not Mode.BACKTEST:
@@ -504,8 +526,8 @@ class Engine:
         send, receive = anyio.create_memory_object_stream[TickBatch](1)
 
         async def pump() -> None:
-            async with send:
-                async for batch in self._feed():
+            async with send, contextlib.aclosing(self._feed()) as feed:
+                async for batch in feed:
                     await send.send(batch)
 
         try:
@@ -524,6 +546,8 @@ class Engine:
                         await self.on_batch(batch)
                         if self.progress is not None:
                             self.progress(len(batch), total)
+                        if self.halted_at is not None:
+                            break  # gap_policy = "halt"
                 self.stopper.done_waiting()
                 tg.cancel_scope.cancel()  # a stop: the feed ends here
         except BaseExceptionGroup as group:
@@ -655,6 +679,15 @@ class Engine:
         self.ticks += n
         ts = clean.ts_ns
         step = self.step
+        prev_ts = st.last_ts
+        gaps = gap_starts(ts, prev_ts, self.max_gap)
+        st.last_ts = int(ts[-1])
+        if gaps and gaps[0] == 0 and prev_ts is not None:
+            # Before time moves on: a flatten closes at the last price before the hole.
+            gaps.pop(0)
+            await self._on_gap(st, prev_ts, int(ts[0]))
+            if self.halted_at is not None:
+                return
         if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
             await self._reach(int(ts[0]))
         if st.next_boundary is None:
@@ -663,6 +696,11 @@ class Engine:
                 self._barrier = st.next_boundary
         i = 0
         while i < n:
+            if gaps and gaps[0] == i:
+                gaps.pop(0)
+                await self._on_gap(st, int(ts[i - 1]), int(ts[i]))
+                if self.halted_at is not None:
+                    return
             boundary = st.next_boundary
             assert boundary is not None
             if int(ts[i]) >= boundary:
@@ -675,6 +713,8 @@ class Engine:
                     st.next_boundary = t_close + step
                 continue
             j = int(ts.searchsorted(boundary, side="left"))
+            if gaps:
+                j = min(j, gaps[0])
             await self._on_ticks(st, clean.slice(i, j))
             i = j
 
@@ -693,10 +733,16 @@ class Engine:
         rest = piece
         while len(rest):
             end = len(rest)
+            gap_print = st.after_gap
+            if gap_print:
+                # The first trade after a data gap: exits are evaluated on it alone, and one
+                # that triggers (a stop the price jumped across) fills at it.
+                st.after_gap = False
+                end = int(rest.ts_ns.searchsorted(rest.ts_ns[0], side="right"))
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
+                    end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
             if self._holds(pos) and self.exits:
@@ -712,7 +758,10 @@ class Engine:
                     end = max(1, min(end, cut))
             head = rest if end == len(rest) else rest.slice(0, end)
             self._advance(head, simulated, venue)
-            if decision is not None:
+            if decision is not None and gap_print:
+                at = (float(rest.price[0]), int(rest.ts_ns[0]))
+                await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
+            elif decision is not None:
                 await self._close_position(st, decision)
             if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
@@ -722,6 +771,75 @@ class Engine:
         for a in st.tick_analyzers:
             a.on_ticks(piece)
         await self._publish_pending()
+
+    async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
+        """A hole in ``st``'s tape from trade ``start`` to trade ``end``: apply the policy."""
+        key = st.instrument.key
+        pos = self.portfolio.position(key)
+        policy = self.gap_policy
+        action = "none"
+        if policy == "halt":
+            self.halted_at = start
+            action = "halted"
+        elif not pos.is_flat:
+            if policy == "flatten":
+                last = self.portfolio.last_price(key)
+                decision = ExitDecision(
+                    monitor="gap",
+                    reason=f"data gap of {_duration(end - start)} (gap_policy flatten)",
+                    ts_ns=start,
+                    price=last,
+                )
+                await self._close_at(st, decision, (last, start))
+                action = "flattened"
+            else:
+                st.after_gap = True
+                action = "held"
+        gap = DataGap(
+            ts_ns=start + self.max_gap,  # when a live feed would have noticed
+            instrument=key,
+            rejected={"gap": 1},
+            start_ns=start,
+            end_ns=end,
+            max_gap_ns=self.max_gap,
+            policy=policy,
+            action=action,
+        )
+        self.gaps.append(gap)
+        await self.bus.publish(gap)
+
+    async def _close_at(
+        self, st: _InstrumentState, decision: ExitDecision, at: tuple[float, int]
+    ) -> None:
+        """Close ``st``'s position at the print ``at = (price, ts)`` (data gaps only).
+
+        On the simulated venue the close fills at that print (a pending close order too);
+        elsewhere it is an ordinary close order.
+        """
+        key = st.instrument.key
+        venue = st.exec_venue
+        pending = [o for o in self.portfolio.open_orders() if o.instrument == key and o.reduce_only]
+        order = pending[0] if pending else await self._close_position(st, decision)
+        if order is not None and "simulated" in venue.capabilities:
+            venue.fill_at(order.client_order_id, at[0], at[1])
+        await self._publish_pending()
+
+    async def _report_bad_rows(self) -> None:
+        """Journal the rows the data venues could not use (file:line: reason), with counts."""
+        for key in sorted({st.data_venue for st in self.state.values()}):
+            rows = list(getattr(self.venues[key], "bad_rows", ()) or ())
+            if not rows:
+                continue
+            self.bad_rows.extend(rows)
+            await self.bus.publish(
+                BadRows(
+                    ts_ns=self.clock.now_ns(),
+                    instrument=key,
+                    rejected=_reason_counts(rows),
+                    count=len(rows),
+                    rows=[str(r) for r in rows[:BadRows.LISTED]],
+                )
+            )
 
     def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
         if hasattr(self.clock, "advance_to"):
@@ -949,7 +1067,7 @@ class Engine:
         reduce_only: bool = False,
         reason: str = "",
         intent: str = "entry",
-    ) -> None:
+    ) -> Order:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
             instrument=st.instrument.key,
@@ -968,8 +1086,11 @@ class Engine:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
             log.error("order %s failed: %s", order.client_order_id, exc)
+        return order
 
-    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
+    async def _close_position(
+        self, st: _InstrumentState, decision: ExitDecision
+    ) -> Order | None:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
@@ -978,7 +1099,7 @@ class Engine:
             o.instrument == pos.instrument and o.intent == "close"
             for o in self.portfolio.open_orders()
         ):
-            return
+            return None
         inst = st.instrument
         account = self.portfolio.accounts.get(inst.venue)
         held = account.balance(inst.base) if account is not None and inst.base else None
@@ -990,7 +1111,7 @@ class Engine:
                 inst.venue,
                 inst.base,
             )
-            return
+            return None
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,
@@ -1003,7 +1124,7 @@ class Engine:
             quantity=qty,
             intent="close",
         )
-        await self._send(
+        return await self._send(
             st,
             close,
             qty,
@@ -1079,6 +1200,26 @@ def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
     if callable(sleep):
         return sleep  # type: ignore[no-any-return]
     return anyio.sleep
+
+
+def _duration(ns: int) -> str:
+    """``"1d 02:03:04"`` / ``"02:03:04.5"``: a gap's length for messages."""
+    seconds, rem = divmod(ns, 1_000_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    h, seconds = divmod(seconds, 3600)
+    m, sec = divmod(seconds, 60)
+    frac = f".{rem // 1_000_000:03d}" if rem else ""
+    clock = f"{h:02d}:{m:02d}:{sec:02d}{frac}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _reason_counts(rows: Sequence[Any]) -> dict[str, int]:
+    """Bad rows counted per file."""
+    out: dict[str, int] = {}
+    for row in rows:
+        name = Path(str(getattr(row, "file", "?"))).name
+        out[name] = out.get(name, 0) + 1
+    return out
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

@@ -482,8 +482,13 @@ def summarize(engine: Engine) -> dict[str, Any]:
             "funnel": flat_funnel,
             "vetoes": dict(engine.vetoes),
             "last_ts_ns": last_ts,
+            # Data quality: holes longer than [run] max_gap, rows the data files lost.
+            "data_gaps": len(engine.gaps),
+            "bad_rows": len(engine.bad_rows),
         }
     )
+    if engine.halted_at is not None:
+        summary["halted_at_ns"] = engine.halted_at  # gap_policy = "halt"
     return summary
 
 
@@ -512,6 +517,18 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
             }
             for f in result.fills
         ],
+        "data_gaps": [
+            {
+                "instrument": g.instrument,
+                "start_ns": g.start_ns,
+                "end_ns": g.end_ns,
+                "duration_ns": g.end_ns - g.start_ns,
+                "policy": g.policy,
+                "action": g.action,
+            }
+            for g in result.data_gaps
+        ],
+        "bad_rows": [str(r) for r in result.bad_rows],
     }
 
 
@@ -562,6 +579,7 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-a
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .def{color:#57606a}.legend{font-size:12px;color:#57606a;margin:4px 0 0}
 .neg{color:#cf222e}.pos{color:#1a7f37}
+.gap{fill:#bf8700;opacity:.18}
 """
 
 
@@ -638,6 +656,7 @@ def render_html(result: RunResult, metrics: Metrics | None = None) -> str:
         _metrics_table(m),
         "<p class='legend'>Definitions: docs/report.md.</p></section>",
         _trades_table(result),
+        _data_quality(result),
         "</main></body></html>",
     ]
     return "".join(parts)
@@ -941,6 +960,17 @@ def _price_charts(result: RunResult) -> str:
             out.append(_empty(name))
             continue
         body = [_axes(frame, _axis_money)]
+        for g in result.data_gaps:  # shaded: no data here (docs/data.md, data gaps)
+            if g.instrument != name:
+                continue
+            x0 = max(frame.x(g.start_ns), float(_ML))
+            x1 = min(frame.x(g.end_ns), float(frame.width - _MR))
+            if x1 > x0:
+                tip = f"data gap {_fmt_duration(g.end_ns - g.start_ns)} ({g.policy}: {g.action})"
+                body.append(
+                    f'<rect class="gap" x="{x0:.1f}" y="{_MT}" width="{x1 - x0:.1f}" '
+                    f'height="{frame.height - _MT - _MB}"><title>{html.escape(tip)}</title></rect>'
+                )
         if pts:
             body.append(f'<path class="line" stroke="#57606a" d="{_path(frame, pts)}"/>')
         for t, p, side, is_entry, tip in mks:
@@ -954,6 +984,40 @@ def _price_charts(result: RunResult) -> str:
             body.append(f'<path class="{cls}" d="{d}"><title>{html.escape(tip)}</title></path>')
         out.append(f"<h3 style='font-size:14px;margin:6px 0'>{html.escape(name)}</h3>")
         out.append(_svg("".join(body), f"{name} price") + note)
+    return "".join(out)
+
+
+def _data_quality(result: RunResult, limit: int = 500) -> str:
+    """The data-gap and bad-row lists (shaded on the price charts)."""
+    esc = html.escape
+    out = ["<section id='data-quality'><h2>Data quality</h2>"]
+    gaps = list(result.data_gaps)
+    rows = list(result.bad_rows)
+    if not gaps and not rows:
+        out.append("<p class='legend'>No data gaps and no bad rows.</p></section>")
+        return "".join(out)
+    if gaps:
+        out.append(
+            "<table><tr><th>instrument</th><th>gap from</th><th>to</th><th>length</th>"
+            "<th>policy</th><th>action</th></tr>"
+        )
+        for g in gaps[:limit]:
+            out.append(
+                f"<tr><td>{esc(g.instrument)}</td><td>{esc(_fmt_ts(g.start_ns))}</td>"
+                f"<td>{esc(_fmt_ts(g.end_ns))}</td>"
+                f"<td class='n'>{esc(_fmt_duration(g.end_ns - g.start_ns))}</td>"
+                f"<td>{esc(g.policy)}</td><td>{esc(g.action)}</td></tr>"
+            )
+        out.append("</table>")
+        out.append(
+            f"<p class='legend'>{len(gaps)} hole(s) in the data longer than [run] max_gap; "
+            "shaded on the price charts.</p>"
+        )
+    if rows:
+        items = "".join(f"<li><code>{esc(str(r))}</code></li>" for r in rows[:limit])
+        more = f" (first {limit} listed)" if len(rows) > limit else ""
+        out.append(f"<p>{len(rows)} bad row(s) not used{more}:</p><ul>{items}</ul>")
+    out.append("</section>")
     return "".join(out)
 
 

@@ -74,8 +74,14 @@ class ReplayConfig:
     #: UTC unless an offset is given); ``[run] start``/``end`` narrow these further.
     start: str | None = None
     end: str | None = None
+    #: Reading ``path``: how far (milliseconds) a trade may go back behind an earlier line's
+    #: timestamp and still be sorted into place (venues that publish slightly out of order);
+    #: further back it is a bad row. Bad rows are journaled and counted in the summary.
+    max_backwards_ms: float = 0.0
 
     def __attrs_post_init__(self) -> None:
+        if self.max_backwards_ms < 0:
+            raise ValueError(f"max_backwards_ms must be >= 0, got {self.max_backwards_ms}")
         if (self.path is None) == (self.store is None):
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
         if self.chunk_ticks <= 0:
@@ -123,7 +129,7 @@ class ReplayVenue:
             from tradewind.market.importers import load
 
             path = self._resolve(self.config.path)
-            result = load(path)
+            result = load(path, max_backwards_ns=int(self.config.max_backwards_ms * 1_000_000))
             self.bad_rows = list(result.bad_rows)
             self._data = dict(result.batches)
             if not self._instruments:

@@ -460,6 +460,24 @@ class SimulatedVenue:
             self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
         self._last[batch.instrument] = batch.last_price
 
+    def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:
+        """Fill what is left of an open order at ``price`` (a print), as taker, at ``ts_ns``.
+
+        For data gaps only (docs/data.md): an exit that triggers on the first trade after a
+        gap fills at that trade, as a stop resting at the exchange through the gap would; a
+        ``flatten`` closes at the last price before the gap. Nothing else fills off the tape.
+        """
+        so = self._orders.get(client_order_id)
+        if so is None or so.status.is_terminal:
+            return
+        inst = self._instruments[so.order.instrument]
+        qty = so.remaining
+        if qty > 0:
+            self._book_fill(so, qty, _dec(price), ts_ns, inst.taker_fee, "taker")
+            self._finish(so, OrderStatus.FILLED)
+        key = so.order.instrument
+        self._open[key] = [o for o in self._open.get(key, []) if not o.status.is_terminal]
+
     def next_fill_ts(self, batch: TickBatch) -> int | None:
         """The earliest trade time in ``batch`` at which an open order could fill, or None.
 
@@ -636,6 +654,11 @@ class SimulatedVenue:
             if self.config.queue == "position":
                 at = p == limit
                 so.queue_ahead = float(sz[at].sum()) * self.config.queue_ahead
+            # It was on the book when this instant's other-side prints came: those strictly
+            # through its price fill it as maker.
+            through = ~mine & (p < limit if order.side is Side.BUY else p > limit)
+            if through.any():
+                self._rest(so, p[through], sz[through], ts[i0:i1][through])
         return i1
 
     def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:

@@ -202,6 +202,7 @@ def _parse_slow(
 
 def read(
     src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import the trades of a Binance websocket capture; ``symbol`` keeps only that symbol."""
     rejects = Rejects(src.path)
@@ -273,7 +274,7 @@ def read(
         side=np.where(trades.buyer_maker[sel], -1, 1).astype(np.int8),
         trade_id=trades.trade_id[sel],
         lines=trades.lines[sel],
-        rejects=rejects,
+        rejects=rejects, max_backwards_ns=max_backwards_ns,
         labels=("p", "q"),
         only_symbol=symbol,
         ignored=ignored,
