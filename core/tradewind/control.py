@@ -177,7 +177,7 @@ class EngineControl:
                     "instrument": p.instrument,
                     "side": "long" if p.quantity > 0 else "short",
                     "quantity": str(abs(p.quantity)),
-                    "entry": str(p.avg_price.quantize(Decimal("0.00000001")).normalize()),
+                    "entry": format(p.avg_price.quantize(Decimal("0.00000001")).normalize(), "f"),
                     "unrealized_pnl": _money(upnl),
                 }
             )
