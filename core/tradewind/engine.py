@@ -466,6 +466,8 @@ class Engine:
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
         closed = st.aggregator.advance(t_close)
         if not closed:
