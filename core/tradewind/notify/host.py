@@ -75,8 +75,7 @@ class OutboxChannel:
         )
         self._overflowed = False
         self._done: set[str] = set()
-        #: Messages routed and not yet finished (sent or given up).
-        self.outstanding = 0
+        self._open: set[str] = set()
         self.sent = 0
         self.undelivered = 0
         self.retries = 0
@@ -95,7 +94,7 @@ class OutboxChannel:
     def submit(self, msg: Message) -> None:
         """Write ``msg`` to the outbox, then queue it (or leave it for the outbox scan)."""
         self.outbox.add(msg)
-        self.outstanding += 1
+        self._open.add(msg.id)
         try:
             self._send.send_nowait(msg)
         except anyio.WouldBlock:
@@ -116,9 +115,13 @@ class OutboxChannel:
                 await self._drain_outbox(restart=False)
                 continue
             msg = await self._receive.receive()
-            if msg.id not in self._done:  # else the restart scan sent it already
+            if msg.id not in self._done:  # else an outbox scan sent it already
                 await self._deliver(msg, 0)
-            self.outstanding -= 1
+
+    @property
+    def outstanding(self) -> int:
+        """Messages routed (or found pending) and not yet sent or given up."""
+        return len(self._open)
 
     def _queue_empty(self) -> bool:
         return self._receive.statistics().current_buffer_used == 0
@@ -128,9 +131,8 @@ class OutboxChannel:
             if msg.id in self._done:
                 continue
             if restart:
-                self.outstanding += 1
+                self._open.add(msg.id)
             await self._deliver(msg, attempts)
-            self.outstanding -= 1
 
     async def _deliver(self, msg: Message, attempts: int) -> None:
         opts = self.options
@@ -169,12 +171,14 @@ class OutboxChannel:
             else:
                 self.outbox.mark_sent(msg.id, attempts, self.clock.now_ns())
                 self._done.add(msg.id)
+                self._open.discard(msg.id)
                 self.sent += 1
                 return
 
     def _give_up(self, msg: Message, attempts: int, reason: str) -> None:
         self.outbox.mark_undelivered(msg.id, attempts, reason, self.clock.now_ns())
         self._done.add(msg.id)
+        self._open.discard(msg.id)
         self.undelivered += 1
         log.error(
             "notifier '%s' could not deliver %s message %s (journaled as undelivered): %s",
