@@ -287,6 +287,7 @@ class Engine:
             outbox=Outbox(self.journal.cursor()),
             control=self.control,
             summary_source=self.control.daily_figures,
+            close_outbox=True,
         )
         self.notifications.subscribe(self.bus)
         summary: dict[str, Any] = {}

@@ -3,15 +3,21 @@
 For each notifier instance it keeps a channel:
 
 - The channel's bus handler is synchronous and never waits: it routes the event
-  (:class:`~tradewind.notify.routing.Router`), writes each resulting message to the outbox and
-  puts it on the channel's bounded queue. A full queue does not block and loses nothing: the
-  message is in the outbox, and the channel's task reads the outbox once it has caught up.
-  So the decision path (which publishes to the bus) never waits for a notifier, and a slow
-  notifier never delays another.
-- The channel's task delivers one message at a time: rate limit, ``deliver``, then the outbox
-  row is marked sent; a transient failure is retried with exponential backoff (or after the
-  channel's ``retry_after``); a permanent one, or running out of attempts, marks the row
-  undelivered with the reason and logs one error.
+  (:class:`~tradewind.notify.routing.Router`) and puts each resulting message on the
+  channel's bounded queue. A full queue does not block and loses nothing: the message is kept
+  for the outbox, and the channel's task reads the outbox once it has caught up. So the
+  decision path (which publishes to the bus) never waits for a notifier, and a slow notifier
+  never delays another.
+- The channel's task writes the messages routed since its last write to the outbox (one
+  committed statement, in a worker thread, before any of them is sent), then delivers one
+  message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
+  backoff (or after the channel's ``retry_after``); a permanent one, or running out of
+  attempts, marks the row undelivered with the reason and logs one error. Deliveries are
+  marked sent in batches (whenever the queue runs empty, and every 256).
+- What a crash can do: a message routed in the last moments before it and not yet written is
+  lost, exactly like an event still in the bus's queue; a message delivered but not yet marked
+  sent is delivered again after the restart, with the same id (webhook
+  ``X-Tradewind-Delivery``, email ``Message-ID``), so a receiver can drop it.
 - At start each channel first sends what an earlier run left pending in the outbox.
 
 Notifiers that are not outbox notifiers (the core's log notifier, older plugins) get a bounded
@@ -62,7 +68,7 @@ class OutboxChannel:
     ) -> None:
         self.key = key
         self.notifier = notifier
-        self.outbox = outbox
+        self.outbox = outbox.fork()  # this channel's own connection, used from worker threads
         self.clock = clock
         options: NotifierOptions = notifier.config
         self.options = options
@@ -76,6 +82,8 @@ class OutboxChannel:
         self._overflowed = False
         self._done: set[str] = set()
         self._open: set[str] = set()
+        self._unwritten: list[Message] = []
+        self._sent: list[tuple[str, int, int]] = []
         self.sent = 0
         self.undelivered = 0
         self.retries = 0
@@ -92,8 +100,9 @@ class OutboxChannel:
             self.submit(msg)
 
     def submit(self, msg: Message) -> None:
-        """Write ``msg`` to the outbox, then queue it (or leave it for the outbox scan)."""
-        self.outbox.add(msg)
+        """Queue ``msg`` (or, when the queue is full, leave it for the outbox scan); the
+        channel's task writes it to the outbox before sending anything."""
+        self._unwritten.append(msg)
         self._open.add(msg.id)
         try:
             self._send.send_nowait(msg)
@@ -114,9 +123,35 @@ class OutboxChannel:
                 self._overflowed = False
                 await self._drain_outbox(restart=False)
                 continue
+            if self._queue_empty():
+                await self._mark_sent()
             msg = await self._receive.receive()
+            await self._write()
             if msg.id not in self._done:  # else an outbox scan sent it already
                 await self._deliver(msg, 0)
+            if len(self._sent) >= 256:
+                await self._mark_sent()
+
+    async def _write(self) -> None:
+        if self._unwritten:
+            batch, self._unwritten = self._unwritten, []
+            await anyio.to_thread.run_sync(self.outbox.add_many, batch)
+
+    async def _mark_sent(self) -> None:
+        if self._sent:
+            batch, self._sent = self._sent, []
+            await anyio.to_thread.run_sync(self.outbox.mark_sent_many, batch)
+
+    def write_now(self) -> None:
+        """Write what is routed and what is sent (at shutdown, on the event loop's thread)."""
+        batch, self._unwritten = self._unwritten, []
+        self.outbox.add_many(batch)
+        sent, self._sent = self._sent, []
+        self.outbox.mark_sent_many(sent)
+
+    def close_db(self) -> None:
+        """Close this channel's outbox connection."""
+        self.outbox.close()
 
     @property
     def outstanding(self) -> int:
@@ -127,7 +162,10 @@ class OutboxChannel:
         return self._receive.statistics().current_buffer_used == 0
 
     async def _drain_outbox(self, *, restart: bool) -> None:
-        for msg, attempts in self.outbox.pending(self.key):
+        await self._write()
+        await self._mark_sent()
+        pending = await anyio.to_thread.run_sync(self.outbox.pending, self.key)
+        for msg, attempts in pending:
             if msg.id in self._done:
                 continue
             if restart:
@@ -169,7 +207,7 @@ class OutboxChannel:
                     )  # fmt: skip
                     await anyio.sleep(delay)
             else:
-                self.outbox.mark_sent(msg.id, attempts, self.clock.now_ns())
+                self._sent.append((msg.id, attempts, self.clock.now_ns()))
                 self._done.add(msg.id)
                 self._open.discard(msg.id)
                 self.sent += 1
@@ -223,6 +261,12 @@ class EventChannel:
     def flush(self) -> None:
         """Nothing is collected."""
 
+    def write_now(self) -> None:
+        """Nothing is kept."""
+
+    def close_db(self) -> None:
+        """No connection."""
+
     async def run(self) -> None:
         """Call ``notify`` for each queued event; a failure is logged and the next goes on."""
         async with self._receive:
@@ -250,8 +294,11 @@ class NotifierHost:
         outbox: Outbox | None = None,
         control: Any = None,
         summary_source: SummarySource | None = None,
+        close_outbox: bool = False,
     ) -> None:
         self.notifiers = dict(notifiers)
+        self._outbox = outbox
+        self._close_outbox = close_outbox
         self.clock = clock
         self.control = control
         self.channels: dict[str, OutboxChannel | EventChannel] = {}
@@ -261,7 +308,6 @@ class NotifierHost:
                     raise ValueError(f"notifier '{key}' delivers through the outbox; give one")
                 notifier.instance = key
                 notifier.control = control
-                self.outbox = outbox
                 self.channels[key] = OutboxChannel(key, notifier, outbox, clock, summary_source)
             else:
                 self.channels[key] = EventChannel(key, notifier)
@@ -309,6 +355,15 @@ class NotifierHost:
         finally:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(None, None, None)
+            for ch in self.channels.values():
+                try:
+                    ch.write_now()
+                except Exception:
+                    log.exception("notifier '%s': writing the outbox at shutdown failed", ch.key)
+                finally:
+                    ch.close_db()
+            if self._close_outbox and self._outbox is not None:
+                self._outbox.close()
             for notifier in self.notifiers.values():
                 try:
                     await notifier.close()
@@ -316,23 +371,25 @@ class NotifierHost:
                     log.exception("closing notifier %s failed", type(notifier).__name__)
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every queued message is delivered or given up; at most ``timeout``
-        seconds (default: the longest ``close_timeout_s``). True when all are done."""
-        if timeout is None:
-            timeout = max(
-                (
-                    getattr(getattr(n, "config", None), "close_timeout_s", 5.0)
-                    for n in self.notifiers.values()
-                ),
-                default=0.0,
-            )
-        with anyio.move_on_after(timeout):
-            while any(ch.outstanding > 0 for ch in self.channels.values()):
-                await anyio.sleep(0.01)
-            return True
-        busy = [k for k, ch in self.channels.items() if ch.outstanding > 0]
+        """Wait until every queued message is delivered or given up, at most ``timeout``
+        seconds (default: each notifier's own ``close_timeout_s``). True when all are done."""
+        start = anyio.current_time()
+
+        def limit(ch: OutboxChannel | EventChannel) -> float:
+            if timeout is not None:
+                return timeout
+            return float(getattr(getattr(ch.notifier, "config", None), "close_timeout_s", 5.0))
+
+        while True:
+            now = anyio.current_time() - start
+            busy = [ch for ch in self.channels.values() if ch.outstanding > 0]
+            if not busy:
+                return True
+            if all(now >= limit(ch) for ch in busy):
+                break
+            await anyio.sleep(0.01)
         log.warning(
-            "notifier(s) %s still had messages after %.1f s; they stay pending in the outbox",
-            ", ".join(busy), timeout,
-        )  # fmt: skip
+            "notifier(s) %s still had messages at shutdown; they stay pending in the outbox",
+            ", ".join(ch.key for ch in busy),
+        )
         return False
