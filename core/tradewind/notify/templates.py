@@ -59,7 +59,7 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "warning.title": "Warning: {subject}",
     "warning": "{subject}: {details}",
     "signal.title": "Signal: {side} {instrument}",
-    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score}",
+    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score} ({reasons})",
     "daily_summary.title": "Daily summary {date}",
     "daily_summary": (
         "Daily summary for {date} (UTC)\n"
@@ -158,7 +158,9 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "entry": _fmt(s.entry),
             "stop": _fmt(s.stop),
             "score": f"{s.score:g}",
-        }
+            "reasons": ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in s.reasons.items()) or "-",
+        }  # fmt: skip
     return "other", {"event": type(event).__name__, "details": _details(event)}
 
 

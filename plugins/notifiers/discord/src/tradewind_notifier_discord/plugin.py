@@ -76,6 +76,7 @@ class DiscordNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "discord"
     config_class: ClassVar[type] = DiscordConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox", "embeds"})
 
     def __init__(self, config: DiscordConfig) -> None:
         super().__init__(config)

@@ -99,6 +99,7 @@ class EmailNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "email"
     config_class: ClassVar[type] = EmailConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox"})
 
     def __init__(self, config: EmailConfig) -> None:
         super().__init__(config)

@@ -66,6 +66,7 @@ class TelegramNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "telegram"
     config_class: ClassVar[type] = TelegramConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox", "control"})
 
     def __init__(self, config: TelegramConfig) -> None:
         super().__init__(config)

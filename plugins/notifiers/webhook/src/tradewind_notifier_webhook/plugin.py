@@ -88,6 +88,7 @@ class WebhookNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "webhook"
     config_class: ClassVar[type] = WebhookConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox", "signed"})
 
     def __init__(self, config: WebhookConfig) -> None:
         super().__init__(config)
