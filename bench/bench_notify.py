@@ -48,13 +48,20 @@ async def throughput(n: int) -> tuple[float, int]:
     outbox = Outbox(duckdb.connect(str(tmp / "journal.duckdb")))
     events = []
     for i in range(n):
-        f = Fill(client_order_id=f"c-{i}", instrument="sim:BTCUSDT", side=Side.BUY,
-                 quantity=Decimal("0.01"), price=Decimal("50000.5"), fee=Decimal("0.2"),
-                 ts_ns=i)  # fmt: skip
+        f = Fill(
+            client_order_id=f"c-{i}",
+            instrument="sim:BTCUSDT",
+            side=Side.BUY,
+            quantity=Decimal("0.01"),
+            price=Decimal("50000.5"),
+            fee=Decimal("0.2"),
+            ts_ns=i,
+        )
         events.append(FillEvent(ts_ns=i, fill=f, realized_pnl=Decimal("1.25")))
     async with serve(Receiver(key="bench-key")) as rec:
-        cfg = WebhookConfig(url=rec.url, secret=Secret("BENCH_HOOK_KEY"), rate_per_s=0,
-                            queue_size=n)  # fmt: skip
+        cfg = WebhookConfig(
+            url=rec.url, secret=Secret("BENCH_HOOK_KEY"), rate_per_s=0, queue_size=n
+        )
         host = NotifierHost({"hook": WebhookNotifier(cfg)}, clock=SimClock(0), outbox=outbox)
         async with host:
             t0 = time.perf_counter()
@@ -75,9 +82,11 @@ async def decisions(count: int, blocked: bool) -> list[int]:
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix())
     async with serve(Receiver(hold_s=10.0)) as rec:
         if blocked:
-            text += (f'[notifiers.stuck]\nplugin = "webhook"\nurl = "{rec.url}"\n'
-                     'events = ["trade"]\ntimeout_s = 30\nclose_timeout_s = 0.1\n'
-                     'rate_per_s = 0\n')  # fmt: skip
+            text += (
+                f'[notifiers.stuck]\nplugin = "webhook"\nurl = "{rec.url}"\n'
+                'events = ["trade"]\ntimeout_s = 30\nclose_timeout_s = 0.1\n'
+                "rate_per_s = 0\n"
+            )
         (tmp / "c.toml").write_text(text)
         engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
         sim = engine.venues["sim"]
@@ -111,11 +120,17 @@ async def decisions(count: int, blocked: bool) -> list[int]:
                 ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
                 prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 3e-4, n))), 1)
                 price = float(prices[-1])
-                body = TickBatch.from_arrays(key, ts, prices, rng.lognormal(-3, 1, n) + 0.001,
-                                             np.where(rng.random(n) < 0.5, 1, -1),
-                                             np.arange(n) + k * (n + 1))  # fmt: skip
-                closer = TickBatch.from_arrays(key, [t0 + (k + 1) * minute], [price], [0.01],
-                                               [1], [k * (n + 1) + n])  # fmt: skip
+                body = TickBatch.from_arrays(
+                    key,
+                    ts,
+                    prices,
+                    rng.lognormal(-3, 1, n) + 0.001,
+                    np.where(rng.random(n) < 0.5, 1, -1),
+                    np.arange(n) + k * (n + 1),
+                )
+                closer = TickBatch.from_arrays(
+                    key, [t0 + (k + 1) * minute], [price], [0.01], [1], [k * (n + 1) + n]
+                )
                 await engine.on_batch(body)
                 before = len(stamps)
                 start = time.perf_counter_ns()
@@ -127,8 +142,10 @@ async def decisions(count: int, blocked: bool) -> list[int]:
             await engine.bus.close()
             if blocked:
                 ch = host.channels["stuck"]
-                print(f"  (stuck notifier: {ch.outstanding:,} messages still pending at the end, "
-                      f"{len(rec.attempts)} request(s) held by the receiver)")  # fmt: skip
+                print(
+                    f"  (stuck notifier: {ch.outstanding:,} messages still pending at the end, "
+                    f"{len(rec.attempts)} request(s) held by the receiver)"
+                )
         engine.journal.close()
     return latencies
 

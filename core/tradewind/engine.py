@@ -31,12 +31,9 @@ from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
-from tradewind.notify.host import NotifierHost
-from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     Candle,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
@@ -45,7 +42,6 @@ from tradewind.model import (
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
     TickBatch,
@@ -53,6 +49,8 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR

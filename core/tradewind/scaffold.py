@@ -1,8 +1,9 @@
 """``tradewind new-plugin KIND NAME``: a plugin distribution whose own tests pass out of the box.
 
 The generated package is a working plugin, not a placeholder: the notifier appends each
-message to a file through the outbox (routing, retries and crash recovery are the host's), the analyzer reports the last close and the candle count per timeframe,
-the filter caps order notional, the exit monitor closes after a maximum holding time. Each
+message to a file through the outbox (routing, retries and crash recovery are the host's),
+the analyzer reports the last close and the candle count per timeframe, the filter caps order
+notional, the exit monitor closes after a maximum holding time. Each
 comes with ``test_plugin_is_installed`` (through the real loader) and the core's conformance
 suite for its kind.
 """

@@ -31,13 +31,17 @@ SAMPLE = default_config_path().parent / "data" / "tardis_binance-futures_BTCUSDT
 
 def paper_config(tmp_path: Path, smtp_port: int, cert: Path, tg_url: str, hook_url: str) -> Path:
     text = default_config_path().read_text(encoding="utf-8")
-    text = text.replace('path = "data/tardis_binance-futures_BTCUSDT_trades.csv"',
-                        f'path = "{SAMPLE.as_posix()}"')  # fmt: skip
-    text = text.replace('journal = "reports/journal.duckdb"',
-                        f'journal = "{(tmp_path / "journal.duckdb").as_posix()}"')  # fmt: skip
+    text = text.replace(
+        'path = "data/tardis_binance-futures_BTCUSDT_trades.csv"', f'path = "{SAMPLE.as_posix()}"'
+    )
+    text = text.replace(
+        'journal = "reports/journal.duckdb"',
+        f'journal = "{(tmp_path / "journal.duckdb").as_posix()}"',
+    )
     text = text.replace('mode = "backtest"', 'mode = "paper"')
-    text = text.replace('plugin = "replay"\n',
-                        'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n')  # fmt: skip
+    text = text.replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n'
+    )
     text += f"""
 [notifiers.mail]
 plugin = "email"
@@ -82,9 +86,11 @@ def test_a_paper_run_delivers_every_fill_to_all_four_notifiers(tmp_path, monkeyp
     monkeypatch.setenv("TW_E2E_WEBHOOK_KEY", "whsec-e2e")
 
     async def main(box, port, cert):
-        async with tg_testing.serve(tg_testing.TelegramServer()) as tg, \
-                discord_testing.serve(discord_testing.DiscordServer()) as dc, \
-                webhook_testing.serve(webhook_testing.Receiver(key="whsec-e2e")) as hook:  # fmt: skip
+        async with (
+            tg_testing.serve(tg_testing.TelegramServer()) as tg,
+            discord_testing.serve(discord_testing.DiscordServer()) as dc,
+            webhook_testing.serve(webhook_testing.Receiver(key="whsec-e2e")) as hook,
+        ):
             monkeypatch.setenv("TW_E2E_TELEGRAM_TOKEN", tg.token)
             monkeypatch.setenv("TW_E2E_DISCORD_WEBHOOK", dc.url)
             cfg = load_config(paper_config(tmp_path, port, cert, tg.base_url, hook.url))
@@ -109,8 +115,9 @@ def test_a_paper_run_delivers_every_fill_to_all_four_notifiers(tmp_path, monkeyp
     embeds = [p["embeds"][0] for p in dc.payloads]
     assert len(mails) == len(telegram) == len(embeds) == len(hook.bodies) == len(fills)
     assert hook.bad_signatures == 0
-    for fill, pnl, mail, text, embed, body in zip(fills, pnls, mails, telegram, embeds,
-                                                  hook.bodies, strict=True):  # fmt: skip
+    for fill, pnl, mail, text, embed, body in zip(
+        fills, pnls, mails, telegram, embeds, hook.bodies, strict=True
+    ):
         side, qty, price = fill.side.value, str(fill.quantity), str(fill.price)
         want = {"instrument": "sim:BTCUSDT", "side": side, "quantity": qty, "price": price}
         # the signed webhook body
@@ -125,6 +132,7 @@ def test_a_paper_run_delivers_every_fill_to_all_four_notifiers(tmp_path, monkeyp
             assert line in got
             assert f"P&L (realised by this fill): {body['fields']['pnl']}" in got
     assert any(p != 0 for p in pnls)  # a closing fill carried a real P&L
-    statuses = con.execute("SELECT notifier, status, count(*) FROM outbox GROUP BY ALL "
-                           "ORDER BY notifier").fetchall()  # fmt: skip
+    statuses = con.execute(
+        "SELECT notifier, status, count(*) FROM outbox GROUP BY ALL ORDER BY notifier"
+    ).fetchall()
     assert statuses == [(n, "sent", len(fills)) for n in ("hook", "mail", "phone", "team")]

@@ -76,9 +76,7 @@ class OutboxChannel:
         self.limit: RateLimit = notifier.rate_limit()
         self._send: MemoryObjectSendStream[Message]
         self._receive: MemoryObjectReceiveStream[Message]
-        self._send, self._receive = anyio.create_memory_object_stream[Message](
-            options.queue_size
-        )
+        self._send, self._receive = anyio.create_memory_object_stream[Message](options.queue_size)
         self._overflowed = False
         self._done: set[str] = set()
         self._open: set[str] = set()
@@ -197,14 +195,21 @@ class OutboxChannel:
                     self.limit.block_for(retry_after)
                     log.info(
                         "notifier '%s' asked to wait %.3f s (%s); message %s kept",
-                        self.key, retry_after, reason, msg.id,
-                    )  # fmt: skip
+                        self.key,
+                        retry_after,
+                        reason,
+                        msg.id,
+                    )
                 else:
                     delay = min(opts.retry_initial_s * 2 ** (attempts - 1), opts.retry_max_s)
                     log.warning(
                         "notifier '%s' delivery of %s failed (attempt %d, retry in %.1f s): %s",
-                        self.key, msg.id, attempts, delay, reason,
-                    )  # fmt: skip
+                        self.key,
+                        msg.id,
+                        attempts,
+                        delay,
+                        reason,
+                    )
                     await anyio.sleep(delay)
             else:
                 self._sent.append((msg.id, attempts, self.clock.now_ns()))
@@ -220,8 +225,11 @@ class OutboxChannel:
         self.undelivered += 1
         log.error(
             "notifier '%s' could not deliver %s message %s (journaled as undelivered): %s",
-            self.key, msg.kind, msg.id, reason,
-        )  # fmt: skip
+            self.key,
+            msg.kind,
+            msg.id,
+            reason,
+        )
 
     def _redact(self, text: str) -> str:
         redact = getattr(self.notifier, "redact", None)
@@ -252,8 +260,9 @@ class EventChannel:
             if self.overflowed == 1 or self.overflowed % 1000 == 0:
                 log.error(
                     "notifier '%s' is too slow: %d event(s) not queued for it so far",
-                    self.key, self.overflowed,
-                )  # fmt: skip
+                    self.key,
+                    self.overflowed,
+                )
 
     def tick(self) -> None:
         """Nothing is due on a timer."""
@@ -276,8 +285,11 @@ class EventChannel:
                 except Exception as exc:  # a notifier's bug must not stop the others
                     log.error(
                         "notifier '%s' raised %s: %s on %s",
-                        self.key, type(exc).__name__, exc, type(event).__name__,
-                    )  # fmt: skip
+                        self.key,
+                        type(exc).__name__,
+                        exc,
+                        type(event).__name__,
+                    )
                 finally:
                     self.outstanding -= 1
 

@@ -27,19 +27,31 @@ class TestConformance(NotifierConformance):
     plugin_class = EmailNotifier
 
     def make_config(self) -> EmailConfig:
-        return EmailConfig(from_addr="bot@example.org", to_addrs=["me@example.org"],
-                           smtp_host="127.0.0.1", smtp_port=9, username="bot",
-                           password=Secret("TW_TEST_SMTP_PASSWORD"), rate_per_s=0)  # fmt: skip
+        return EmailConfig(
+            from_addr="bot@example.org",
+            to_addrs=["me@example.org"],
+            smtp_host="127.0.0.1",
+            smtp_port=9,
+            username="bot",
+            password=Secret("TW_TEST_SMTP_PASSWORD"),
+            rate_per_s=0,
+        )
 
     @contextlib.asynccontextmanager
     async def receiver(self) -> AsyncIterator[tuple[Any, list[Any]]]:
         with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp)) as (box, port, cert):
             os.environ["TW_TEST_SMTP_PASSWORD"] = "pw"
             try:
-                config = EmailConfig(from_addr="bot@example.org", to_addrs=["me@example.org"],
-                                     smtp_host="127.0.0.1", smtp_port=port, username="bot",
-                                     password=Secret("TW_TEST_SMTP_PASSWORD"),
-                                     ca_file=str(cert), rate_per_s=0)  # fmt: skip
+                config = EmailConfig(
+                    from_addr="bot@example.org",
+                    to_addrs=["me@example.org"],
+                    smtp_host="127.0.0.1",
+                    smtp_port=port,
+                    username="bot",
+                    password=Secret("TW_TEST_SMTP_PASSWORD"),
+                    ca_file=str(cert),
+                    rate_per_s=0,
+                )
                 yield config, box.raw
             finally:
                 os.environ.pop("TW_TEST_SMTP_PASSWORD", None)

@@ -29,9 +29,17 @@ def engine(tmp_path):
     eng.orders.attach_journal(eng.journal)
     key = "sim:BTCUSDT"
     # An open long: 0.05 BTC bought at 9,700.
-    eng.portfolio.apply_fill(Fill(client_order_id="x1", instrument=key, side=Side.BUY,
-                                  quantity=Decimal("0.05"), price=Decimal("9700"),
-                                  fee=Decimal("0.19"), ts_ns=TS))  # fmt: skip
+    eng.portfolio.apply_fill(
+        Fill(
+            client_order_id="x1",
+            instrument=key,
+            side=Side.BUY,
+            quantity=Decimal("0.05"),
+            price=Decimal("9700"),
+            fee=Decimal("0.19"),
+            ts_ns=TS,
+        )
+    )
     eng.portfolio.mark(key, 9712.5, TS)
     yield eng
     eng.control.close()
@@ -42,13 +50,19 @@ def test_commands_from_the_allow_list_steer_the_engine_and_others_are_ignored(en
     async def go(server: TelegramServer):
         monkeypatch.setenv("TG_TOKEN", server.token)
         await engine.venues["sim"].connect()
-        cfg = TelegramConfig(token=Secret("TG_TOKEN"), chat_id=str(OWNER),
-                             base_url=server.base_url, control=True,
-                             allowed_chat_ids=[str(OWNER)], poll_timeout_s=1,
-                             rate_per_s=0)  # fmt: skip
+        cfg = TelegramConfig(
+            token=Secret("TG_TOKEN"),
+            chat_id=str(OWNER),
+            base_url=server.base_url,
+            control=True,
+            allowed_chat_ids=[str(OWNER)],
+            poll_timeout_s=1,
+            rate_per_s=0,
+        )
         outbox = Outbox(engine.journal.cursor())
-        host = NotifierHost({"tg": TelegramNotifier(cfg)}, clock=engine.clock, outbox=outbox,
-                            control=engine.control)  # fmt: skip
+        host = NotifierHost(
+            {"tg": TelegramNotifier(cfg)}, clock=engine.clock, outbox=outbox, control=engine.control
+        )
         async with host:
             server.command(STRANGER, "/stop", user_id=9, username="intruder")
             server.command(STRANGER, "/forceexit all", user_id=9, username="intruder")
@@ -88,12 +102,19 @@ def test_commands_from_the_allow_list_steer_the_engine_and_others_are_ignored(en
     )
     assert rows[:2] == [
         ("chat 666 user 9 (@intruder)", "/stop", False, "ignored: chat not on the allow-list"),
-        ("chat 666 user 9 (@intruder)", "/forceexit all", False,
-         "ignored: chat not on the allow-list"),
-    ]  # fmt: skip
+        (
+            "chat 666 user 9 (@intruder)",
+            "/forceexit all",
+            False,
+            "ignored: chat not on the allow-list",
+        ),
+    ]
     assert [(r[1], r[2]) for r in rows[2:]] == [
-        ("/status", True), ("/positions", True), ("/pause", True), ("/forceexit all", True),
-    ]  # fmt: skip
+        ("/status", True),
+        ("/positions", True),
+        ("/pause", True),
+        ("/forceexit all", True),
+    ]
     assert all(r[0] == "chat 42 user 7 (@trader)" for r in rows[2:])
 
 

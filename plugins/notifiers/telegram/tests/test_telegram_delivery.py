@@ -17,16 +17,23 @@ from tradewind_notifier_telegram.testing import TelegramServer, serve
 
 
 def fill_event(i: int) -> FillEvent:
-    fill = Fill(client_order_id=f"c-{i}", instrument="sim:SOLUSDT", side=Side.SELL,
-                quantity=Decimal("12"), price=Decimal("142.37"), fee=Decimal("0.68"),
-                ts_ns=1_700_000_000_000_000_000)  # fmt: skip
+    fill = Fill(
+        client_order_id=f"c-{i}",
+        instrument="sim:SOLUSDT",
+        side=Side.SELL,
+        quantity=Decimal("12"),
+        price=Decimal("142.37"),
+        fee=Decimal("0.68"),
+        ts_ns=1_700_000_000_000_000_000,
+    )
     return FillEvent(ts_ns=fill.ts_ns, fill=fill, realized_pnl=Decimal("31.08"))
 
 
 async def _send(server: TelegramServer, config: TelegramConfig, n: int) -> list:
     outbox = Outbox(duckdb.connect(":memory:"))
-    async with NotifierHost({"tg": TelegramNotifier(config)}, clock=SimClock(1),
-                            outbox=outbox) as host:  # fmt: skip
+    async with NotifierHost(
+        {"tg": TelegramNotifier(config)}, clock=SimClock(1), outbox=outbox
+    ) as host:
         for i in range(n):
             host.channels["tg"].on_event(fill_event(i))
         assert await host.wait_idle(15)
@@ -52,8 +59,9 @@ def test_429_retry_after_is_honoured_and_the_per_chat_limit_paces_messages(monke
         async with serve(TelegramServer()) as server:
             server.too_many_next = [1]
             monkeypatch.setenv("TG_TOKEN", server.token)
-            cfg = TelegramConfig(token=Secret("TG_TOKEN"), chat_id="42", base_url=server.base_url,
-                                 burst=1)  # fmt: skip
+            cfg = TelegramConfig(
+                token=Secret("TG_TOKEN"), chat_id="42", base_url=server.base_url, burst=1
+            )
             return server, await _send(server, cfg, 3)
 
     server, rows = anyio.run(go)

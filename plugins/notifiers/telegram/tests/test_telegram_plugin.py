@@ -26,8 +26,9 @@ class TestConformance(NotifierConformance):
     base_url = "http://127.0.0.1:9"
 
     def make_config(self) -> TelegramConfig:
-        return TelegramConfig(token=Secret("TW_TEST_TG_TOKEN"), chat_id="42",
-                              base_url=self.base_url, rate_per_s=0)  # fmt: skip
+        return TelegramConfig(
+            token=Secret("TW_TEST_TG_TOKEN"), chat_id="42", base_url=self.base_url, rate_per_s=0
+        )
 
     @contextlib.asynccontextmanager
     async def receiver(self) -> AsyncIterator[tuple[Any, list[Any]]]:

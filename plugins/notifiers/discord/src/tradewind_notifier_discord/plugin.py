@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 import attrs
-
 from tradewind import hookimpl
 from tradewind.model import Severity
 from tradewind.notify import Message, NotifierOptions, OutboxNotifier, RateLimit, RetryLater

@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 import aiohttp
 import aiosmtplib
 import attrs
-
 from tradewind import hookimpl
 from tradewind.notify import Message, NotifierOptions, OutboxNotifier, RateLimit, RetryLater
 from tradewind.notify.message import Undeliverable, parse_retry_after, raise_for_status
@@ -117,12 +116,15 @@ class EmailNotifier(OutboxNotifier):
         c = self.config
         where = f"$.notifiers.{self.instance}"
         if not c.from_addr or not c.to_addrs:
-            raise ValueError(f"notifier '{self.instance}' (email) needs from_addr and to_addrs "
-                             f"@ {where}")  # fmt: skip
+            raise ValueError(
+                f"notifier '{self.instance}' (email) needs from_addr and to_addrs @ {where}"
+            )
         if c.transport == "sendgrid":
             if c.api_key is None:
-                raise ValueError(f"notifier '{self.instance}' (email) with transport = "
-                                 f"\"sendgrid\" needs api_key = \"env:NAME\" @ {where}.api_key")
+                raise ValueError(
+                    f"notifier '{self.instance}' (email) with transport = "
+                    f'"sendgrid" needs api_key = "env:NAME" @ {where}.api_key'
+                )
             self._secret = c.api_key.reveal()
             if self._session is None:
                 self._session = aiohttp.ClientSession(
@@ -130,8 +132,10 @@ class EmailNotifier(OutboxNotifier):
                 )
         else:
             if c.username and c.password is None:
-                raise ValueError(f"notifier '{self.instance}' (email) has username but no "
-                                 f"password = \"env:NAME\" @ {where}.password")  # fmt: skip
+                raise ValueError(
+                    f"notifier '{self.instance}' (email) has username but no "
+                    f'password = "env:NAME" @ {where}.password'
+                )
             self._secret = c.password.reveal() if c.password is not None else None
             if c.security != "none":
                 self._tls = ssl.create_default_context(cafile=c.ca_file or None)
@@ -161,8 +165,9 @@ class EmailNotifier(OutboxNotifier):
                 timeout=c.timeout_s,
             )
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise Undeliverable(f"SMTP login as {c.username} refused: {exc.code} "
-                                f"{exc.message}") from exc  # fmt: skip
+            raise Undeliverable(
+                f"SMTP login as {c.username} refused: {exc.code} {exc.message}"
+            ) from exc
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = ", ".join(r.recipient for r in exc.recipients)
             raise Undeliverable(f"SMTP server refused recipient(s) {refused}") from exc
@@ -172,8 +177,9 @@ class EmailNotifier(OutboxNotifier):
                 raise RetryLater(text) from exc
             raise Undeliverable(text) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise RetryLater(f"SMTP server {c.smtp_host}:{port} unreachable: "
-                             f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+            raise RetryLater(
+                f"SMTP server {c.smtp_host}:{port} unreachable: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def _sendgrid(self, message: Message) -> None:
         c = self.config
@@ -198,8 +204,12 @@ class EmailNotifier(OutboxNotifier):
                         )
                     except (ValueError, AttributeError):
                         detail = (await resp.text())[:200]
-                raise_for_status(resp.status, channel="SendGrid", detail=detail,
-                                 retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+                raise_for_status(
+                    resp.status,
+                    channel="SendGrid",
+                    detail=detail,
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryLater(f"SendGrid unreachable: {type(exc).__name__}") from exc
 

@@ -68,10 +68,12 @@ class Mailbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.script: list[str] = []  # e.g. "451 4.3.0 Try again later"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.script:
             return self.script.pop(0)
-        data = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        data = (
+            envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        )
         msg = email.message_from_bytes(data, policy=email.policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
         self.raw.append(data.decode(errors="replace"))
@@ -84,12 +86,14 @@ class _Auth:
         self.username, self.password = username, password
         self.failures = 0
 
-    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                 auth_data: Any) -> Any:  # fmt: skip
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         if isinstance(auth_data, LoginPassword) and (
-            auth_data.login.decode(), auth_data.password.decode()
+            auth_data.login.decode(),
+            auth_data.password.decode(),
         ) == (self.username, self.password):
             return AuthResult(success=True)
         self.failures += 1
@@ -103,8 +107,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(folder: Path, *, username: str = "bot",
-                password: str = "pw") -> Iterator[tuple[Mailbox, int, Path]]:  # fmt: skip
+def smtp_server(
+    folder: Path, *, username: str = "bot", password: str = "pw"
+) -> Iterator[tuple[Mailbox, int, Path]]:
     """An aiosmtpd server on 127.0.0.1 requiring STARTTLS before AUTH and AUTH before mail;
     yields (mailbox, port, certificate path)."""
     from aiosmtpd.controller import Controller
@@ -114,9 +119,16 @@ def smtp_server(folder: Path, *, username: str = "bot",
     ctx.load_cert_chain(str(cert), str(key))
     box = Mailbox()
     port = _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=ctx,
-                            require_starttls=True, auth_required=True, auth_require_tls=True,
-                            authenticator=_Auth(username, password))  # fmt: skip
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=ctx,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=_Auth(username, password),
+    )
     controller.start()
     try:
         yield box, port, cert
@@ -139,19 +151,40 @@ class SendGridServer:
     async def handle(self, request: web.Request) -> web.Response:
         self.attempts.append(anyio.current_time())
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response({"errors": [{"message": "The provided authorization grant "
-                                      "is invalid, expired, or revoked", "field": None,
-                                      "help": None}]}, status=401)  # fmt: skip
+            return web.json_response(
+                {
+                    "errors": [
+                        {
+                            "message": "The provided authorization grant "
+                            "is invalid, expired, or revoked",
+                            "field": None,
+                            "help": None,
+                        }
+                    ]
+                },
+                status=401,
+            )
         if self.too_many_next:
             after = self.too_many_next.pop(0)
-            return web.json_response({"errors": [{"message": "too many requests"}]}, status=429,
-                                     headers={"Retry-After": str(after)})  # fmt: skip
+            return web.json_response(
+                {"errors": [{"message": "too many requests"}]},
+                status=429,
+                headers={"Retry-After": str(after)},
+            )
         body = await request.read()
         payload = await request.json()
         if not payload.get("personalizations"):
-            return web.json_response({"errors": [{"message": "The personalizations field is "
-                                      "required.", "field": "personalizations"}]},
-                                     status=400)  # fmt: skip
+            return web.json_response(
+                {
+                    "errors": [
+                        {
+                            "message": "The personalizations field is required.",
+                            "field": "personalizations",
+                        }
+                    ]
+                },
+                status=400,
+            )
         self.raw.append(body.decode())
         self.requests.append(payload)
         return web.Response(status=202, headers={"X-Message-Id": f"sg-{len(self.requests)}"})

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 import aiohttp
 import anyio
 import attrs
-
 from tradewind import hookimpl
 from tradewind.notify import Message, NotifierOptions, OutboxNotifier, RateLimit, RetryLater
 from tradewind.notify.message import Undeliverable
@@ -33,8 +32,18 @@ log = logging.getLogger("tradewind.notifiers.telegram")
 
 #: Telegram's longest message.
 TEXT_MAX = 4096
-COMMANDS = ("status", "balance", "profit", "trades", "positions", "pause", "resume", "stop",
-            "forceexit", "help")  # fmt: skip
+COMMANDS = (
+    "status",
+    "balance",
+    "profit",
+    "trades",
+    "positions",
+    "pause",
+    "resume",
+    "stop",
+    "forceexit",
+    "help",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,11 +97,13 @@ class TelegramNotifier(OutboxNotifier):
         """Check the settings, read the token, open the HTTP session."""
         where = f"$.notifiers.{self.instance}"
         if self.config.token is None:
-            raise ValueError(f"notifier '{self.instance}' (telegram) needs token = \"env:NAME\" "
-                             f"@ {where}.token")  # fmt: skip
+            raise ValueError(
+                f"notifier '{self.instance}' (telegram) needs token = \"env:NAME\" @ {where}.token"
+            )
         if not self.config.chat_id:
-            raise ValueError(f"notifier '{self.instance}' (telegram) needs chat_id @ "
-                             f"{where}.chat_id")  # fmt: skip
+            raise ValueError(
+                f"notifier '{self.instance}' (telegram) needs chat_id @ {where}.chat_id"
+            )
         if self.config.control and not self.config.allowed_chat_ids:
             raise ValueError(
                 f"notifier '{self.instance}' (telegram) has control = true but no "
@@ -117,8 +128,11 @@ class TelegramNotifier(OutboxNotifier):
                 try:
                     data = await resp.json(content_type=None)
                 except ValueError:
-                    data = {"ok": False, "error_code": resp.status,
-                            "description": (await resp.text())[:200]}  # fmt: skip
+                    data = {
+                        "ok": False,
+                        "error_code": resp.status,
+                        "description": (await resp.text())[:200],
+                    }
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryLater(f"Telegram unreachable ({method}): {type(exc).__name__}") from exc
         if not isinstance(data, dict):
@@ -156,8 +170,11 @@ class TelegramNotifier(OutboxNotifier):
             try:
                 updates = await self._call(
                     "getUpdates",
-                    {"offset": self._offset, "timeout": self.config.poll_timeout_s,
-                     "allowed_updates": ["message"]},  # fmt: skip
+                    {
+                        "offset": self._offset,
+                        "timeout": self.config.poll_timeout_s,
+                        "allowed_updates": ["message"],
+                    },
                     self.config.poll_timeout_s + 10,
                 )
                 delay = 1.0
@@ -185,22 +202,35 @@ class TelegramNotifier(OutboxNotifier):
         self.commands_seen += 1
         control = self.control
         if chat not in {str(c) for c in self.config.allowed_chat_ids}:
-            log.warning("Telegram command %r from %s ignored: chat not on the allow-list",
-                        text, sender)  # fmt: skip
+            log.warning(
+                "Telegram command %r from %s ignored: chat not on the allow-list", text, sender
+            )
             if control is not None:
-                control.record_command(source=source, sender=sender, command=text,
-                                       accepted=False,
-                                       outcome="ignored: chat not on the allow-list")  # fmt: skip
+                control.record_command(
+                    source=source,
+                    sender=sender,
+                    command=text,
+                    accepted=False,
+                    outcome="ignored: chat not on the allow-list",
+                )
             return
         if control is None:
             reply, accepted = "control is not available outside a run", False
         else:
             reply, accepted = self.execute(text, sender)
-            control.record_command(source=source, sender=sender, command=text,
-                                   accepted=accepted, outcome=reply)  # fmt: skip
-        answer = Message(id=f"reply-{update.get('update_id')}", notifier=self.instance,
-                         kind="reply", severity=20, title="", text=reply, ts_ns=0,
-                         target=chat)  # fmt: skip
+            control.record_command(
+                source=source, sender=sender, command=text, accepted=accepted, outcome=reply
+            )
+        answer = Message(
+            id=f"reply-{update.get('update_id')}",
+            notifier=self.instance,
+            kind="reply",
+            severity=20,
+            title="",
+            text=reply,
+            ts_ns=0,
+            target=chat,
+        )
         try:
             await self.deliver(answer)
         except Exception as exc:

@@ -21,8 +21,12 @@ from aiohttp import web
 class TelegramServer:
     """A bot's view of Telegram: sent messages, queued updates, scripted 429s."""
 
-    def __init__(self, token: str = "123456:ABC-test", chats: tuple[str, ...] = ("42",),
-                 max_poll_s: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        token: str = "123456:ABC-test",
+        chats: tuple[str, ...] = ("42",),
+        max_poll_s: float = 0.5,
+    ) -> None:
         self.token = token
         self.chats = set(chats)
         self.max_poll_s = max_poll_s
@@ -35,17 +39,27 @@ class TelegramServer:
         self._new = anyio.Event()
         self.base_url = ""
 
-    def command(self, chat_id: int, text: str, *, user_id: int = 7,
-                username: str = "trader") -> None:  # fmt: skip
+    def command(
+        self, chat_id: int, text: str, *, user_id: int = 7, username: str = "trader"
+    ) -> None:
         """Queue a message a user sent to the bot."""
-        self.updates.append({
-            "update_id": next(self._update_ids),
-            "message": {
-                "message_id": next(self._ids), "date": 1700000000, "text": text,
-                "chat": {"id": chat_id, "type": "private"},
-                "from": {"id": user_id, "is_bot": False, "first_name": "T", "username": username},
-            },
-        })  # fmt: skip
+        self.updates.append(
+            {
+                "update_id": next(self._update_ids),
+                "message": {
+                    "message_id": next(self._ids),
+                    "date": 1700000000,
+                    "text": text,
+                    "chat": {"id": chat_id, "type": "private"},
+                    "from": {
+                        "id": user_id,
+                        "is_bot": False,
+                        "first_name": "T",
+                        "username": username,
+                    },
+                },
+            }
+        )
         self._new.set()
 
     def texts_to(self, chat_id: str) -> list[str]:
@@ -54,8 +68,9 @@ class TelegramServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401,
-                                      "description": "Unauthorized"}, status=401)  # fmt: skip
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         payload = await request.json()
         method = request.match_info["method"]
         if method == "sendMessage":
@@ -63,23 +78,35 @@ class TelegramServer:
             if self.too_many_next:
                 after = self.too_many_next.pop(0)
                 return web.json_response(
-                    {"ok": False, "error_code": 429,
-                     "description": f"Too Many Requests: retry after {after}",
-                     "parameters": {"retry_after": after}},
+                    {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": f"Too Many Requests: retry after {after}",
+                        "parameters": {"retry_after": after},
+                    },
                     status=429,
-                )  # fmt: skip
+                )
             if str(payload.get("chat_id")) not in self.chats:
-                return web.json_response({"ok": False, "error_code": 400,
-                                          "description": "Bad Request: chat not found"},
-                                         status=400)  # fmt: skip
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+                    status=400,
+                )
             if not payload.get("text"):
-                return web.json_response({"ok": False, "error_code": 400,
-                                          "description": "Bad Request: message text is empty"},
-                                         status=400)  # fmt: skip
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error_code": 400,
+                        "description": "Bad Request: message text is empty",
+                    },
+                    status=400,
+                )
             self.sent.append(payload)
-            result = {"message_id": next(self._ids), "date": 1700000000,
-                      "chat": {"id": int(payload["chat_id"]), "type": "private"},
-                      "text": payload["text"]}  # fmt: skip
+            result = {
+                "message_id": next(self._ids),
+                "date": 1700000000,
+                "chat": {"id": int(payload["chat_id"]), "type": "private"},
+                "text": payload["text"],
+            }
             return web.json_response({"ok": True, "result": result})
         if method == "getUpdates":
             offset = int(payload.get("offset", 0))
@@ -91,8 +118,9 @@ class TelegramServer:
                     await self._new.wait()
                 pending = [u for u in self.updates if u["update_id"] >= offset]
             return web.json_response({"ok": True, "result": pending})
-        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"},
-                                 status=404)  # fmt: skip
+        return web.json_response(
+            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+        )
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 import attrs
-
 from tradewind import hookimpl
 from tradewind.notify import (
     Message,
