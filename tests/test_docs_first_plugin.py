@@ -61,8 +61,8 @@ def test_first_plugin_page_followed_literally(tmp_path):
                     r"notifiers\s*│\s*eventfile\s*│\s*tradewind-notifier-eventfile", proc.stdout
                 ), proc.stdout
         lines = (tmp_path / "events.log").read_text(encoding="utf-8").splitlines()
-        assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
-        signals = [line for line in lines if line.startswith("SignalEvent(")]
+        assert lines[0].startswith("run: Run started") and lines[-1].startswith("run: Run finished")
+        signals = [line for line in lines if line.startswith("signal: ")]
         assert signals and "momentum.momentum" in signals[0]
     finally:
         for dist in installed:

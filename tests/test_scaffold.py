@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import run_cli
@@ -54,8 +55,11 @@ def test_scaffolded_notifier_is_listed_runs_and_passes_its_tests(installed_demo,
     run = run_cli("backtest", str(cfg), "--report-dir", str(tmp_path / "reports"))
     assert run.returncode == 0, run.stderr
     lines = events.read_text(encoding="utf-8").splitlines()
-    # The plugin's notify() was called by the run: the run's start and end at least.
-    assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
+    # The run's messages went through the outbox to the plugin: its start and end at least.
+    assert lines[0].startswith("run: Run started: ") and lines[-1].startswith("run: Run finished")
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"))
+    sent = con.execute("SELECT count(*) FROM outbox WHERE notifier = 'demo' AND status = 'sent'")
+    assert sent.fetchone() == (len(lines),)
 
     tests = subprocess.run(
         [

@@ -41,14 +41,11 @@ from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, sto
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
-from tradewind.notify.host import NotifierHost
-from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     BadRows,
     Candle,
     DataGap,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
@@ -59,7 +56,6 @@ from tradewind.model import (
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
     SystemError,
@@ -68,6 +64,8 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities
@@ -462,6 +460,7 @@ class Engine:
             outbox=Outbox(journal.cursor()),
             control=self.control,
             summary_source=self.control.daily_figures,
+            close_outbox=True,
         )
         self.notifications.subscribe(self.bus)
 
@@ -898,6 +897,8 @@ class Engine:
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
         await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
