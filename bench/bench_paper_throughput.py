@@ -188,9 +188,7 @@ def main() -> None:
             rows.append(run(args.before_ticks, args.chunk, args.every, False, work))
         if args.only in (None, "after"):
             rows.append(run(args.ticks, args.chunk, args.every, True, work))
-    print(
-        f"paper-mode throughput, one fill per {args.every} ticks, feed batches of {args.chunk}"
-    )
+    print(f"paper-mode throughput, one fill per {args.every} ticks, feed batches of {args.chunk}")
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "

@@ -116,9 +116,7 @@ def test_a_raising_run_end_hook_is_a_system_error_event_and_the_run_ends(tmp_pat
     assert con.execute("SELECT finished_ts_ns IS NOT NULL FROM runs").fetchone() == (True,)
 
 
-def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(
-    tmp_path, fake_dists
-):
+def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(tmp_path, fake_dists):
     cfg = _with_pager(tmp_path, fake_dists, "fail_start = true\n")
     with pytest.raises(RuntimeError, match="pager service refused the login"):
         anyio.run(Engine(load_config(cfg)).run)
@@ -133,7 +131,9 @@ def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(
 def _paper_config(tmp_path: Path) -> Path:
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     # Slow enough that the run is still going when the signal comes (2 h of trades in ~70 s).
-    text = text.replace('plugin = "replay"\n', 'plugin = "replay"\nspeed = 100.0\nchunk_ticks = 50\n')
+    text = text.replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 100.0\nchunk_ticks = 50\n'
+    )
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
     return cfg
@@ -193,7 +193,7 @@ def test_sigterm_stops_a_paper_run_cleanly(tmp_path):
     time.sleep(2.0)  # a few paced batches in
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     report = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -201,9 +201,9 @@ def test_sigterm_stops_a_paper_run_cleanly(tmp_path):
     assert 0 < report["summary"]["ticks"] < 9_999  # stopped mid-feed
     con = duckdb.connect(str(journal), read_only=True)
     # The resting entry was cancelled and the change journaled; the run is finished.
-    assert con.execute(
-        "SELECT status FROM orders WHERE client_order_id = ?", [cid]
-    ).fetchone() == ("cancelled",)
+    assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
+        "cancelled",
+    )
     run = con.execute(
         "SELECT finished_ts_ns IS NOT NULL, summary->>'stopped' FROM runs WHERE run_id <> 'seed'"
     ).fetchall()

@@ -324,4 +324,3 @@ class EventBus:
         self._report_send.close()
         for sub in self._subs:
             await sub.send.aclose()
-

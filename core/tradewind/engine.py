@@ -461,12 +461,13 @@ class Engine:
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
     ) -> None:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
-        problems = await close_quietly(
-            "venue", ((key, v.close) for key, v in self.venues.items())
-        )
+        problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         problems += await close_quietly(
             "notifier",
-            ((n, x.close) for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)),
+            (
+                (n, x.close)
+                for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)
+            ),
         )
         journal = self.journal
         try:
@@ -480,9 +481,7 @@ class Engine:
             # The run ended before its bus started (reconciliation refused, a venue did not
             # connect): RunFinished still reaches the journal.
             self._finished = True
-            journal.record(
-                RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={})
-            )
+            journal.record(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={}))
         for msg in problems:
             log.error("%s", msg)
             journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
