@@ -209,3 +209,36 @@ def test_sigterm_stops_a_paper_run_cleanly(tmp_path):
     ).fetchall()
     assert run == [(True, "SIGTERM received")]
     assert con.execute("SELECT count(*) FROM events WHERE type = 'RunFinished'").fetchone() == (1,)
+
+
+def test_an_order_in_flight_at_the_end_is_reported_not_left_accepted(tmp_path):
+    """The venue never answers the first entry (requests lost, lookups refused): at the end
+    of the run the order is looked up once more and, still unknown, reported by name."""
+    from tests.faulty_venue import FaultyVenue
+
+    text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(text)
+    slept: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)  # retries back off in no time
+
+    engine = Engine(load_config(cfg), sleep=no_wait)
+    faulty = FaultyVenue(engine.venues["sim"])
+    faulty.set_sink(engine.orders)
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.fail("submit_order", *["timeout_before"] * 5)
+    faulty.fail("fetch_order", *["unavailable"] * 1000)
+    anyio.run(engine.run)
+    assert slept  # the order manager retried (with the injected sleep)
+    (cid,) = engine.orders.unresolved()
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    messages = [m for (m,) in con.execute("SELECT message FROM system_events").fetchall()]
+    ended = [m for m in messages if m.startswith("run ended with 1 order(s) open")]
+    assert ended and f"{cid} (new, outcome unknown)" in ended[0]
+    assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
+        "new",
+    )
