@@ -461,6 +461,7 @@ class Engine:
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
     ) -> None:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
+        self.bus.dispose()
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         problems += await close_quietly(
             "notifier",
