@@ -242,3 +242,19 @@ def test_an_order_in_flight_at_the_end_is_reported_not_left_accepted(tmp_path):
     assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
         "new",
     )
+
+
+def test_a_run_that_fails_before_its_bus_starts_still_journals_run_finished(tmp_path):
+    """The data venue cannot connect (its file is missing): the run raises the venue's error,
+    and the journal still records RunFinished and the run's end."""
+    from tradewind.errors import TradewindError
+
+    text = demo_config_text(tmp_path)
+    sample = text.split('path = "', 1)[1].split('"', 1)[0]
+    cfg = tmp_path / "missing.toml"
+    cfg.write_text(text.replace(sample, (tmp_path / "missing.csv").as_posix()))
+    with pytest.raises(TradewindError):
+        anyio.run(Engine(load_config(cfg)).run)
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    assert con.execute("SELECT type FROM events").fetchall() == [("RunFinished",)]
+    assert con.execute("SELECT finished_ts_ns IS NOT NULL FROM runs").fetchone() == (True,)

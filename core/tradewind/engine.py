@@ -255,6 +255,8 @@ class Engine:
             )
         self.bus = EventBus(capacity=4096)
         self.journal: Journal | None = None
+        #: The summary made as the run ended (also when it ended with an error).
+        self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
@@ -401,7 +403,7 @@ class Engine:
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
-                    summary = self.summary()
+                    summary = self.last_summary = self.summary()
                     if self.stopper.requested:
                         summary["stopped"] = self.stopper.reason
                     try:
@@ -462,6 +464,7 @@ class Engine:
     ) -> None:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
         self.bus.dispose()
+        summary = summary or self.last_summary  # the run failed after its summary was made
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         problems += await close_quietly(
             "notifier",
