@@ -279,6 +279,8 @@ class Engine:
         self.control = EngineControl(self)
         self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
+        #: The summary made as the run ended (also when it ended with an error).
+        self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
@@ -496,7 +498,7 @@ class Engine:
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
-                    summary = self.summary()
+                    summary = self.last_summary = self.summary()
                     if self.stopper.requested:
                         summary["stopped"] = self.stopper.reason
                     try:
@@ -558,9 +560,9 @@ class Engine:
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
     ) -> None:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
-        problems = await close_quietly(
-            "venue", ((key, v.close) for key, v in self.venues.items())
-        )
+        self.bus.dispose()
+        summary = summary or self.last_summary  # the run failed after its summary was made
+        problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
         if self.notifications is None or not self.notifications.entered:
             # Never started by the notifier host (which closes them itself when it was).
@@ -583,9 +585,7 @@ class Engine:
             # The run ended before its bus started (reconciliation refused, a venue did not
             # connect): RunFinished still reaches the journal.
             self._finished = True
-            journal.record(
-                RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={})
-            )
+            journal.record(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={}))
         for msg in problems:
             log.error("%s", msg)
             journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
