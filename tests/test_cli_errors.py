@@ -25,9 +25,10 @@ def test_uninstalled_plugin(tmp_path):
         proc,
         "notifier 'pagerduty' ([notifiers.pager] in tradewind.toml) is not installed",
         "installed notifiers: log",
-        "pip install tradewind-notifier-pagerduty",
+        "`tradewind plugins` lists what is installed",
         code=3,
     )
+    assert "pip install" not in proc.stderr
 
 
 def test_misspelled_key(tmp_path):

@@ -84,7 +84,23 @@ def test_an_uninstalled_plugin_lists_what_is_installed_and_the_fix(tmp_path):
     assert "venue 'binanse' ([venues.binance] in tradewind.toml) is not installed" in msg
     installed = msg.split("installed venues: ")[1].split(".")[0].split(", ")
     assert {"replay", "sim"} <= set(installed) and installed == sorted(installed)
-    assert "pip install tradewind-venue-binanse" in msg
+    # No pip command built from the config's spelling: anyone could register that name.
+    assert "pip install" not in msg
+    assert "Install the distribution that provides the venue entry point 'binanse'" in msg
+
+
+def test_a_near_typo_of_an_installed_plugin_says_did_you_mean(tmp_path):
+    text = BASE + '\n[notifiers.ops]\nplugin = "lgo"\n'
+    with pytest.raises(PluginNotInstalledError, match=r"\(did you mean 'log'\?\)") as err:
+        load_config(write(tmp_path, text))
+    assert "pip install" not in str(err.value)
+
+
+def test_a_shipped_plugin_that_is_not_installed_names_its_real_install_path(tmp_path):
+    text = BASE + '\n[venues.hl]\nplugin = "hyperliquid"\n'
+    with pytest.raises(PluginNotInstalledError) as err:
+        load_config(write(tmp_path, text))
+    assert "pip install -e plugins/venues/hyperliquid" in str(err.value)
 
 
 def test_the_kill_switch_cannot_be_disabled(tmp_path):

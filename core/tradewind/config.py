@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from tradewind._serde import structure
+from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
 from tradewind.model import Instrument, InstrumentKind
@@ -55,6 +56,18 @@ class RunSection:
     #: Ticks per replay batch in paper mode pacing.
     paper_speed: float = 1.0
 
+    def __attrs_post_init__(self) -> None:
+        if not self.paper_speed > 0:
+            raise ValueError(f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed")
+        for name in ("journal", "report_dir"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must be a path, got an empty string @ $.{name}")
+
+
+#: Fee rates a config may give (a maker rebate is a negative fee).
+MIN_FEE = Decimal("-0.01")
+MAX_FEE = Decimal("0.1")
+
 
 @attrs.frozen(kw_only=True)
 class InstrumentSection:
@@ -69,6 +82,20 @@ class InstrumentSection:
     min_notional: Decimal = Decimal("0")
     maker_fee: Decimal = Decimal("0")
     taker_fee: Decimal = Decimal("0")
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("tick_size", "lot_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)} @ $.{name}")
+        if self.min_notional < 0:
+            raise ValueError(f"min_notional must be >= 0, got {self.min_notional} @ $.min_notional")
+        for name in ("maker_fee", "taker_fee"):
+            fee = getattr(self, name)
+            if not MIN_FEE <= fee <= MAX_FEE:
+                raise ValueError(
+                    f"{name} is a fraction of notional (0.0004 = 0.04 %) between {MIN_FEE} and "
+                    f"{MAX_FEE}, got {fee} @ $.{name}"
+                )
 
     def to_instrument(self) -> Instrument:
         """The domain Instrument this section describes."""
@@ -253,17 +280,35 @@ class Config:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; errors name the file, line and column."""
+    """Parse a TOML file; errors name the file, line and column.
+
+    Only a regular file is opened (a FIFO would block the read forever, a directory cannot be
+    read); text must be UTF-8, as TOML requires.
+    """
+    check_readable_file(path, what="config file", error=ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name} is not UTF-8 text: {_encoding_hint(data, exc)}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path.name} nests arrays or inline tables too deeply to be a tradewind config"
+        ) from None
+
+
+def _encoding_hint(data: bytes, exc: UnicodeDecodeError) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+    line = data[: exc.start].count(b"\n") + 1
+    return f"byte {data[exc.start]:#04x} at line {line} is not valid UTF-8; save the file as UTF-8"
 
 
 def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInstance]:
@@ -284,6 +329,10 @@ def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInst
             if not isinstance(plugin, str) or not plugin:
                 raise ConfigError(f"plugin must be an entry-point name @ $.{kind}.{key}.plugin")
             enabled = options.pop("enabled", True)
+            if not isinstance(enabled, bool):
+                raise ConfigError(
+                    f"expected true or false, got {enabled!r} @ $.{kind}.{key}.enabled"
+                )
             if enabled is False:
                 found.append(
                     PluginInstance(kind=kind, key=key, plugin=plugin, options={"enabled": False})
@@ -335,6 +384,8 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     for inst in active:
         cls = host.plugin_class(inst.kind, inst.plugin)
         cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        # Path options resolve against the config file's folder, not the working directory.
+        cfg = resolve_path_options(cfg, path.parent)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
         plugins[inst.kind][inst.key] = attrs.evolve(inst, config=cfg)
     # Essential plugins the file does not mention still run, with their defaults.

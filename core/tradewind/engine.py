@@ -25,7 +25,8 @@ import attrs
 
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
-from tradewind.config import Config, Mode
+from tradewind.config import Config, Mode, PluginInstance
+from tradewind.config_check import building
 from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
@@ -164,7 +165,8 @@ class Engine:
             cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
-            self.venues[key] = cls(config=cfg, instance=key)
+            with building(vinst, config.path.name):
+                self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
             instrument = sec.to_instrument()
@@ -209,22 +211,17 @@ class Engine:
                 0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
             ),
         )
-        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [
-            host.plugin_class("exits", p.plugin)(config=p.config)
-            for p in config.instances("exits").values()
-        ]
-        self.notifiers = [
-            host.plugin_class("notifiers", p.plugin)(config=p.config)
-            for p in config.instances("notifiers").values()
-        ]
+        self.filters = [_build(config, p) for p in ordered]
+        self.exits = [_build(config, p) for p in config.instances("exits").values()]
+        self.notifiers = [_build(config, p) for p in config.instances("notifiers").values()]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
             analyzers = []
             for key, p in config.instances("analyzers").items():
                 cls = host.plugin_class("analyzers", p.plugin)
-                analyzers.append((key, cls(config=p.config, instrument=inst)))
+                with building(p, config.path.name):
+                    analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
                 instrument=inst,
                 data_venue=sec.data or sec.venue,
@@ -622,6 +619,12 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
+
+
+def _build(config: Config, inst: PluginInstance) -> Any:
+    """An instance of a filter, exit monitor or notifier; its errors name its config table."""
+    with building(inst, config.path.name):
+        return config.host.plugin_class(inst.kind, inst.plugin)(config=inst.config)
 
 
 def _severity_gate(notifier: Any) -> Any:

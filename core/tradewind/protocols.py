@@ -19,7 +19,7 @@ Every plugin class carries three class attributes:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -182,6 +182,16 @@ class Analyzer(Plugin, Protocol):
     ``"ticks"``) :meth:`on_ticks` for every batch; :meth:`values` is read at decision time.
     Each update must cost O(1) or O(window), never O(history).
     """
+
+    @classmethod
+    def outputs(cls, config: Any) -> Collection[str]:
+        """Every key :meth:`values` reports under ``config`` (``{"imbalance_1m", ...}``).
+
+        Declared, so that ``config check`` can refuse a strategy rule or scorer that reads an
+        output the analyzer never reports (``momentum.momentun``) instead of the run rejecting
+        every candidate silently. An analyzer without it is not checked (and
+        ``tradewind plugins --check`` says so).
+        """
 
     def on_candle(self, candle: Candle) -> None:
         """Fold one closed candle into the state."""
