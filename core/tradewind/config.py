@@ -203,6 +203,18 @@ class StrategySection:
             raise ValueError(f"risk_pct must be in (0, 1], got {self.risk_pct}")
         if self.max_leverage <= 0:
             raise ValueError(f"max_leverage must be positive, got {self.max_leverage}")
+        if self.max_notional is not None and self.max_notional <= 0:
+            raise ValueError(
+                f"max_notional must be positive, got {self.max_notional} @ $.max_notional"
+            )
+        for key, cap in self.instrument_caps.items():
+            if cap <= 0:
+                raise ValueError(
+                    f"instrument_caps must be positive, got {cap} for '{key}' @ $.instrument_caps"
+                )
+        for name in ("min_score", "strong_score", "very_strong_score", "primary_points"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.{name}")
 
     def all_gates(self) -> list[Gate]:
         """The gate chain, with the ``long``/``short`` shorthand as a final gate."""

@@ -149,6 +149,7 @@ def check_config(
             "(symbol, venue, data) @ $.instruments"
         )
     check_mode(cfg)
+    check_instrument_caps(cfg)
     check_paths(cfg, report_dir)
     check_outputs(cfg)
     if read_data:
@@ -172,6 +173,18 @@ def check_mode(cfg: Config) -> None:
                 f'mode = "live" sends real orders, but {sec.symbol} executes on the simulated '
                 f"venue '{sec.venue}'; use mode = \"paper\" or a real execution venue "
                 f"@ $.instruments[{i}].venue"
+            )
+
+
+def check_instrument_caps(cfg: Config) -> None:
+    """``[strategy] instrument_caps`` keys name configured instruments (``venue:symbol``)."""
+    keys = [f"{sec.venue}:{sec.symbol}" for sec in cfg.instruments]
+    for key in cfg.strategy.instrument_caps:
+        if key not in keys:
+            raise ConfigError(
+                f"instrument_caps names '{key}', which is not a configured instrument"
+                f"{did_you_mean(key, keys)}; keys are venue:symbol "
+                f"({', '.join(keys)}) @ $.strategy.instrument_caps"
             )
 
 
