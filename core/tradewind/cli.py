@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 from importlib import resources
@@ -258,20 +259,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except TradewindError as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, and still the exit code of the table
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BaseExceptionGroup as group:
         # anyio task groups wrap what a task raised; a user error inside is still one line.
         user = _single_user_error(group)
-        if user is None or args.debug:
-            raise
+        if user is None:
+            if args.debug:
+                raise
+            print(
+                f"error: {_describe(group)} (run again with --debug for the traceback)",
+                file=sys.stderr,
+            )
+            return EXIT_RUNTIME
+        if args.debug:
+            traceback.print_exc()
         print(f"error: {user}", file=sys.stderr)
         return user.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a fault in tradewind or a plugin while running: still one line
+        if args.debug:
+            raise
+        print(
+            f"error: {_describe(exc)} (run again with --debug for the traceback)", file=sys.stderr
+        )
+        return EXIT_RUNTIME
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of the one leaf of an exception group, or of ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":  # pragma: no cover

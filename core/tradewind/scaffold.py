@@ -71,6 +71,14 @@ from tradewind.builtins.log_notifier import format_event
 from tradewind.model import Event, Severity
 
 
+def _severity_name(_inst, attr, value):
+    # Validated here, in the config class, so a typo fails at `tradewind config check`
+    # with its config path, not as a KeyError when the notifier is built.
+    names = [s.name.lower() for s in Severity]
+    if not isinstance(value, str) or value.lower() not in names:
+        raise ValueError(f"{{attr.name}} must be one of {{', '.join(names)}}, got {{value!r}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} notifier."""
@@ -78,7 +86,7 @@ class {cls}Config:
     #: File the events are appended to.
     path: str = "{name}-events.log"
     #: Lowest severity written: debug, info, warning or critical.
-    min_severity: str = "info"
+    min_severity: str = attrs.field(default="info", validator=_severity_name)
 
 
 class {cls}:
@@ -144,12 +152,26 @@ from tradewind.model import Candle, Instrument
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 
+def _timeframes(_inst, attr, value):
+    # Validated in the config class: a bad timeframe fails at `tradewind config check`.
+    if not value:
+        raise ValueError(f"{{attr.name}} must name at least one timeframe")
+    for tf in value:
+        parse_timeframe(tf)
+
+
+def _labels(config):
+    return [format_timeframe(parse_timeframe(tf)) for tf in config.timeframes]
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} analyzer."""
 
     #: Timeframes reported (others are ignored).
-    timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    timeframes: list[str] = attrs.field(
+        factory=lambda: ["1m", "5m", "15m"], validator=_timeframes
+    )
 
 
 class {cls}:
@@ -158,6 +180,12 @@ class {cls}:
     name: ClassVar[str] = "{name}"
     config_class: ClassVar[type] = {cls}Config
     capabilities: ClassVar[frozenset[str]] = frozenset({{"candles"}})
+
+    @classmethod
+    def outputs(cls, config: {cls}Config) -> frozenset[str]:
+        """Every key :meth:`values` reports (rules naming another one fail config check)."""
+        return frozenset(f"{{kind}}_{{label}}" for label in _labels(config)
+                         for kind in ("close", "candles"))
 
     def __init__(self, config: {cls}Config, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -200,12 +228,18 @@ from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} filter."""
 
     #: Largest notional (entry × quantity) an opening signal may carry.
-    max_notional: Decimal = Decimal("100000")
+    max_notional: Decimal = attrs.field(default=Decimal("100000"), validator=_positive)
 
 
 class {cls}:
@@ -248,12 +282,18 @@ from tradewind import hookimpl
 from tradewind.model import ExitDecision
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} exit monitor."""
 
     #: Longest time a position may stay open.
-    max_hold_minutes: float = 60.0
+    max_hold_minutes: float = attrs.field(default=60.0, validator=_positive)
 
 
 class {cls}:
