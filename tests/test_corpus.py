@@ -101,10 +101,28 @@ def test_data_case(case, tmp_path, capsys):
     target = tmp_path / src.name
     shutil.copyfile(src, target)
     code = main(["data", "import", str(target), "--store", str(tmp_path / "store"), *exp.get("args", [])])
-    _out, err = capsys.readouterr()
-    assert code == exp["exit"], err
-    lines = [ln for ln in err.strip().splitlines() if ln]
-    assert "Traceback" not in err
-    assert any(exp["message"] in ln for ln in lines), f"\nexpected: {exp['message']}\nstderr:\n{err}"
+    out, err = capsys.readouterr()
+    text = out + err  # bad rows are listed with the import table, errors on stderr
+    assert code == exp["exit"], text
+    assert "Traceback" not in text
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    assert any(exp["message"] in ln for ln in lines), f"\nexpected: {exp['message']}\n{text}"
     if "line" in exp:
-        assert any(f"{src.name}:{exp['line']}:" in ln and exp["message"] in ln for ln in lines), err
+        # One line naming file:line and what is wrong with it.
+        where = f"{src.name}:{exp['line']}: "
+        assert any(where in ln and exp["message"] in ln for ln in lines), text
+    elif exp["exit"]:
+        assert any(ln.startswith("error: ") and exp["message"] in ln for ln in lines), text
+
+
+def test_data_import_of_a_fifo_never_hangs(tmp_path):
+    fifo = tmp_path / "trades.csv"
+    os.mkfifo(fifo)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tradewind", "data", "import", str(fifo), "--store",
+         str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "trades.csv is a FIFO (named pipe); give the path of a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tradewind.errors import DataError
+from tradewind.market.validation import implausible, int64_overflow, scale_to_ns
 from tradewind.model.ticks import TickBatch
 
 #: The markets an import can belong to (the ``market=`` level of the store's partitions).
@@ -91,6 +92,9 @@ class Source:
 
 def read_source(path: Path) -> Source:
     """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+    from tradewind.config_check import check_readable_file
+
+    check_readable_file(path, what="data file", error=DataError)  # a FIFO would block forever
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -307,6 +311,15 @@ def _parse_lines(
         if col.kind not in _TYPED:
             continue
         valid = pc.match_substring_regex(raw, _PATTERNS[col.kind]).to_numpy(zero_copy_only=False)
+        if col.kind == "int":
+            big = valid & int64_overflow(raw.to_pylist())
+            for i in np.flatnonzero(ok & big):
+                rejects.add(
+                    int(sub_lines[i]),
+                    f"{col.name} {quote(raw[i].as_py())} is out of range (larger than a "
+                    f"64-bit integer)",
+                )
+            ok &= ~big
         failed = ok & ~valid
         if failed.any():
             texts = raw.to_pylist()
@@ -349,7 +362,7 @@ def parse_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
 def to_ns(ts: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
     """Convert integer epoch timestamps in ``ms`` or ``us`` to nanoseconds."""
     factor = {"ms": _NS_PER_MS, "us": _NS_PER_US, "ns": 1}[unit]
-    return np.asarray(ts, dtype=np.int64) * factor
+    return scale_to_ns(ts, factor)
 
 
 def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
@@ -429,6 +442,9 @@ def assemble(
     bad_ts = ok & (ts_ns <= 0)
     rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
     ok &= ~bad_ts
+    for mask, why in implausible(ts_ns, price, labels[0]):
+        rejects.add_mask(ok & mask, lines, why)
+        ok &= ~mask
 
     keep = np.flatnonzero(ok)
     if trade_id is None:

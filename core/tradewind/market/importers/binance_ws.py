@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from tradewind.market.validation import int64_overflow
 from tradewind.market.importers._base import (
     ImportResult,
     Rejects,
@@ -128,6 +129,8 @@ def _num(value: Any, name: str) -> float:
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"'{name}' {quote(value)} is not an integer")
+    if int64_overflow([str(value)])[0]:
+        raise ValueError(f"'{name}' {quote(value)} is out of range (larger than a 64-bit integer)")
     return value
 
 

@@ -14,6 +14,7 @@ freqtrade keeps the exchange in the folder name (``user_data/data/binance/``, fu
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from tradewind.errors import DataError
+from tradewind.market.validation import int64_overflow
 from tradewind.market.importers._base import (
     ImportResult,
     Rejects,
@@ -120,6 +122,8 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
         raise ValueError(f"record {quote(item)} is neither a list nor an object")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ValueError(f"timestamp {quote(ts)} is not a number")
+    if not math.isfinite(ts) or int64_overflow([str(int(ts))])[0]:
+        raise ValueError(f"timestamp {quote(ts)} is out of range (larger than a 64-bit integer)")
     if side not in ("buy", "sell"):
         raise ValueError(f"side {quote(side)} is not buy or sell")
     for label, value in (("price", price), ("amount", amount)):
@@ -199,7 +203,7 @@ def _columns(
         side = pa.array([r[3] for r in records], pa.string())
         price = pa.array([r[4] for r in records], pa.float64())
         amount = pa.array([r[5] for r in records], pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return None
     if any(a.null_count for a in (ts, ids, side, price, amount)):
         return None
