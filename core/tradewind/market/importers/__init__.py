@@ -56,6 +56,9 @@ FORMATS: dict[str, str] = {
 
 def _table_format(path: Path) -> str | None:
     """The format of a feather (Arrow IPC) or parquet file, ``None`` for anything else."""
+    from tradewind.config_check import check_readable_file
+
+    check_readable_file(path, what="data file", error=DataError)  # a FIFO would block forever
     try:
         with path.open("rb") as fh:
             head = fh.read(6)
