@@ -38,6 +38,7 @@ from tradewind.market.importers._base import (
     Source,
     first_lines,
     read_source,
+    refuse_special_file,
     truncation_row,
 )
 
@@ -56,9 +57,7 @@ FORMATS: dict[str, str] = {
 
 def _table_format(path: Path) -> str | None:
     """The format of a feather (Arrow IPC) or parquet file, ``None`` for anything else."""
-    from tradewind.config_check import check_readable_file
-
-    check_readable_file(path, what="data file", error=DataError)  # a FIFO would block forever
+    refuse_special_file(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(6)

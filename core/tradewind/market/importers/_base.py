@@ -90,11 +90,18 @@ class Source:
     truncated: bool = False
 
 
-def read_source(path: Path) -> Source:
-    """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+def refuse_special_file(path: Path) -> None:
+    """DataError for a path that exists but is not a regular file: reading a FIFO would block
+    forever, a directory cannot be read. (A missing file is reported when it is read.)"""
     from tradewind.config_check import check_readable_file
 
-    check_readable_file(path, what="data file", error=DataError)  # a FIFO would block forever
+    if path.exists():
+        check_readable_file(path, what="data file", error=DataError)
+
+
+def read_source(path: Path) -> Source:
+    """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+    refuse_special_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
