@@ -48,12 +48,16 @@ class Mode(enum.Enum):
 class RunSection:
     """``[run]``: where the run writes and what it reads."""
 
+    #: The DuckDB journal file (every signal, order, fill, veto and event of every run).
     journal: str = "tradewind-journal.duckdb"
+    #: Folder that receives ``report.json`` and ``report.html`` (must not be a file).
     report_dir: str = "reports"
-    #: Optional start/end bounds for backtests (ISO dates or datetimes, UTC).
+    #: Replay only trades at or after this time (ISO date or datetime, UTC unless an offset
+    #: is given); the window must hold trades of the data.
     start: str | None = None
+    #: Replay only trades before this time; after ``start``.
     end: str | None = None
-    #: Ticks per replay batch in paper mode pacing.
+    #: Reserved: pace a replay with ``[venues.<replay>] speed`` instead. Must be positive.
     paper_speed: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -73,14 +77,24 @@ MAX_FEE = Decimal("0.1")
 class InstrumentSection:
     """``[[instruments]]``: one traded instrument."""
 
+    #: The venue's symbol, e.g. ``BTCUSDT``. The instrument's key is ``<venue>:<symbol>``.
     symbol: str
+    #: The venue *instance* that executes orders (needs capability ``execution``).
     venue: str
+    #: The venue instance that supplies trades (needs capability ``data``); defaults to
+    #: ``venue``.
     data: str | None = None
+    #: ``"spot"`` or ``"perp"``.
     kind: InstrumentKind = InstrumentKind.SPOT
+    #: Price quantum; positive (write decimals as strings: ``"0.01"``).
     tick_size: Decimal = Decimal("0.01")
+    #: Size quantum; positive.
     lot_size: Decimal = Decimal("0.001")
+    #: Smallest order notional; >= 0.
     min_notional: Decimal = Decimal("0")
+    #: Maker fee rate on notional (0.0002 = 2 bp; negative = rebate), between -0.01 and 0.1.
     maker_fee: Decimal = Decimal("0")
+    #: Taker fee rate on notional, between -0.01 and 0.1.
     taker_fee: Decimal = Decimal("0")
 
     def __attrs_post_init__(self) -> None:
@@ -122,10 +136,16 @@ class Rule:
     close of the candle being decided on). ``abs>``/``abs<`` compare the absolute value.
     """
 
+    #: What is compared: ``"<analyzer instance>.<output>"`` (an output the analyzer declares)
+    #: or ``"close"``.
     value: str
+    #: ``">"``, ``">="``, ``"<"``, ``"<="``, ``"abs>"`` or ``"abs<"``.
     op: str
+    #: A constant to compare with (exactly one of ``threshold`` and ``ref``).
     threshold: float | None = None
+    #: Another value to compare with, named like ``value``.
     ref: str | None = None
+    #: ``ref`` is multiplied by this before comparing.
     factor: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -143,8 +163,11 @@ class Gate:
     """A level of the gate chain: a side passes when all of its rules hold; a side without
     rules cannot pass (a long-only gate lists only ``long`` rules)."""
 
+    #: The level's name, reported in the funnel and in rejections.
     name: str
+    #: Rules that must all hold for a long to pass this level.
     long: list[Rule] = attrs.Factory(list)
+    #: Rules that must all hold for a short to pass this level.
     short: list[Rule] = attrs.Factory(list)
 
 
@@ -152,7 +175,9 @@ class Gate:
 class Tier:
     """Points a scorer gives when every rule of ``when`` holds (an empty ``when`` always holds)."""
 
+    #: Points given when the tier holds.
     points: float
+    #: Rules that must all hold (empty: always).
     when: list[Rule] = attrs.Factory(list)
 
 
@@ -160,8 +185,11 @@ class Tier:
 class Scorer:
     """A confluence factor: the first tier whose rules hold gives its points (else 0)."""
 
+    #: The factor's name, reported with the signal's reasons.
     name: str
+    #: Tiers for a long candidate, first match wins.
     long: list[Tier] = attrs.Factory(list)
+    #: Tiers for a short candidate, first match wins.
     short: list[Tier] = attrs.Factory(list)
 
 
@@ -174,22 +202,42 @@ class StrategySection:
     ``short`` are a shorthand for one gate named "rules".
     """
 
+    #: A shipped ``[strategy]`` table to start from (``"orderflow-scalper"``); every key set
+    #: here replaces the preset's.
     preset: str | None = None
+    #: ``"gates"`` (short-circuit levels), ``"confluence"`` (primary gates plus weighted
+    #: scorers) or ``"both"`` in sequence.
     composition: str = "gates"
+    #: Decisions are made on the close of this timeframe's candles.
     timeframe: str = "1m"
+    #: The gate chain: ``[{ name, long = [rules], short = [rules] }, ...]``, in order.
     gates: list[Gate] = attrs.Factory(list)
+    #: Shorthand for one final gate named "rules": every rule must hold for a long.
     long: list[Rule] = attrs.Factory(list)
+    #: Shorthand for one final gate named "rules": every rule must hold for a short.
     short: list[Rule] = attrs.Factory(list)
+    #: Confluence: gates that must all pass before the score counts.
     primary: list[Gate] = attrs.Factory(list)
+    #: Confluence: points each passed primary gate adds to the score.
     primary_points: float = 1.0
+    #: Confluence: weighted factors ``[{ name, long = [tiers], short = [tiers] }, ...]``.
     scorers: list[Scorer] = attrs.Factory(list)
+    #: Confluence: the least score that makes a signal ("consider"); >= 0.
     min_score: float = 3.0
+    #: Confluence: the score labelled "strong".
     strong_score: float = 5.0
+    #: Confluence: the score labelled "very strong".
     very_strong_score: float = 7.0
+    #: Protective stop distance from entry, a fraction in (0, 1); sizes the position.
     stop_pct: float = 0.005
+    #: Fraction of equity risked if the stop is hit, in (0, 1].
     risk_pct: float = 0.01
+    #: Cap on entry × quantity of one order (positive), none for no cap.
     max_notional: Decimal | None = None
+    #: Cap on the position's notional as a multiple of equity (positive).
     max_leverage: float = 1.0
+    #: Per-instrument notional caps: ``{ "<venue>:<symbol>" = "5000" }`` (positive; keys must
+    #: be configured instruments).
     instrument_caps: dict[str, Decimal] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
@@ -261,10 +309,16 @@ class PluginInstance:
 
 @attrs.frozen(kw_only=True)
 class _CoreSection:
+    #: Where orders go and where time comes from: ``"backtest"``, ``"paper"`` or ``"live"``
+    #: (live never on a simulated venue).
     mode: Mode
+    #: Candle timeframes built from ticks (1s to 1d, each dividing a day).
     timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    #: ``[run]``: see below.
     run: RunSection = attrs.Factory(RunSection)
+    #: ``[[instruments]]``: see below; at least one.
     instruments: list[InstrumentSection] = attrs.Factory(list)
+    #: ``[strategy]``: see below.
     strategy: StrategySection = attrs.Factory(StrategySection)
 
 
