@@ -92,6 +92,10 @@ def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
             timeout=600,
         )
         assert tests.returncode == 0, tests.stdout + tests.stderr
+        # tradewind.testing is a pytest11 plugin: importing it in a test module that also
+        # names it in pytest_plugins draws no assert-rewrite warning.
+        assert "PytestAssertRewriteWarning" not in tests.stdout + tests.stderr, tests.stdout
+        assert "warning" not in tests.stdout.splitlines()[-1], tests.stdout
     finally:
         pip("uninstall", "-y", dest.name)
 
