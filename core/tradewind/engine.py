@@ -28,6 +28,7 @@ from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode, PluginInstance
 from tradewind.config_check import building
 from tradewind.errors import ConfigError
+from tradewind.filter_context import FilterContext
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
@@ -231,6 +232,10 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+        #: What filters see: the portfolio, read only, and each instrument's analyzer values.
+        self.filter_context = FilterContext(
+            self.portfolio, {key: st.values for key, st in self.state.items()}
+        )
         self.bus = EventBus(capacity=4096)
         self.journal: Journal | None = None
         self._journal_path = journal_path
@@ -417,7 +422,7 @@ class Engine:
             if not pos.is_flat and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.portfolio)
+                    d = mon.on_ticks(pos, window, self.filter_context)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -464,7 +469,7 @@ class Engine:
             decision = None
             for c in closed:
                 for mon in self.exits:
-                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    decision = mon.on_candle(pos, c, values, self.filter_context)
                     if decision is not None:
                         break
                 if decision is not None:
@@ -509,7 +514,7 @@ class Engine:
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
         for flt in self.filters:
-            veto = flt.check(signal, self.portfolio)
+            veto = flt.check(signal, self.filter_context)
             if veto is not None:
                 self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
                 await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))

@@ -232,6 +232,11 @@ class RiskContext(Protocol):
     def instrument(self, key: str) -> Instrument:
         """The instrument with ``key``."""
 
+    def analyzer_values(self, instrument: str) -> Mapping[str, float]:
+        """The analyzer outputs of ``instrument`` at the decision being checked
+        (``{"orderflow.imbalance_1m": 2.4, ...}``, NaN where undefined), read only. Filters get
+        it from the engine's :class:`~tradewind.filter_context.FilterContext`."""
+
 
 @runtime_checkable
 class Filter(Plugin, Protocol):
@@ -244,7 +249,11 @@ class Filter(Plugin, Protocol):
     essential: ClassVar[bool]
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
-        """Return a Veto to refuse ``signal``, None to let it pass."""
+        """Return a Veto to refuse ``signal``, None to let it pass.
+
+        ``ctx.analyzer_values(signal.instrument)`` gives the analyzer values the strategy
+        decided on, e.g. to veto when ``regime.atr_pct`` is too low.
+        """
 
 
 @runtime_checkable
