@@ -241,3 +241,21 @@ def test_debug_and_verbose_are_accepted_anywhere(tmp_path, argv):
         assert "Traceback" in proc.stderr  # --debug shows it, wherever it was written
     else:
         assert "Traceback" not in proc.stderr
+
+
+def test_a_registration_hook_that_raises_is_one_line_naming_the_plugin(tmp_path, fake_dists):
+    src = NOTIFIER_SRC.format(cls="Bad", name="bad").replace(
+        "    registry.add(Bad)", "    registry.add(Bad)\n    raise KeyError('WARN')"
+    )
+    fake_dists.add(
+        "tradewind-notifier-bad", "2.0", {"tradewind.notifiers": {"bad": "bad_notifier"}},
+        {"bad_notifier": src},
+    )
+    cfg = write(tmp_path, BASE + "\n[notifiers.bad]\n")
+    proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
+    assert_one_error_line(
+        proc,
+        "notifier 'bad' (distribution tradewind-notifier-bad 2.0)'s tradewind_register_notifiers "
+        "hook raised KeyError: 'WARN'",
+        code=3,
+    )

@@ -163,3 +163,24 @@ class Keyed:
 def tradewind_register_notifiers(registry):
     registry.add(Keyed)
 """
+
+
+def test_plugin_path_options_resolve_against_the_config_folder(tmp_path, monkeypatch):
+    """Not the working directory: a config run from elsewhere finds its files."""
+    from tradewind.config_check import check_config
+
+    folder = tmp_path / "strategy"
+    folder.mkdir()
+    (folder / "trades.csv").write_text("", encoding="utf-8")
+    (folder / "funding.csv").write_text("ts_ms,rate\n", encoding="utf-8")
+    text = BASE.replace('plugin = "sim"', 'plugin = "sim"\nfunding_file = "funding.csv"')
+    text += '\n[filters.killswitch]\ntrip_file = "KILL"\n'
+    cfg_path = folder / "tradewind.toml"
+    cfg_path.write_text(text, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = check_config(cfg_path)
+    assert Path(cfg.instances("venues")["replay"].config.path) == folder / "trades.csv"
+    assert Path(cfg.instances("venues")["sim"].config.funding_file) == folder / "funding.csv"
+    assert Path(cfg.instances("filters")["killswitch"].config.trip_file) == folder / "KILL"

@@ -100,7 +100,8 @@ def test_data_case(case, tmp_path, capsys):
     (src,) = [p for p in DATA.glob(f"{case}.*") if p.suffix != ".expected"]
     target = tmp_path / src.name
     shutil.copyfile(src, target)
-    code = main(["data", "import", str(target), "--store", str(tmp_path / "store"), *exp.get("args", [])])
+    store = str(tmp_path / "store")
+    code = main(["data", "import", str(target), "--store", store, *exp.get("args", [])])
     out, err = capsys.readouterr()
     text = out + err  # bad rows are listed with the import table, errors on stderr
     assert code == exp["exit"], text

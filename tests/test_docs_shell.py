@@ -53,7 +53,8 @@ python() {{ "{py}" "$@"; }}
 python3() {{ "{py}" "$@"; }}
 pytest() {{ "{py}" -m pytest -q -p no:cacheprovider "$@"; }}
 pip() {{
-  if [ "${{1:-}}" = install ]; then shift; "{py}" -m pip install -q --no-deps --no-build-isolation "$@"
+  if [ "${{1:-}}" = install ]; then
+    shift; "{py}" -m pip install -q --no-deps --no-build-isolation "$@"
   else "{py}" -m pip "$@"; fi
 }}
 """
@@ -66,10 +67,14 @@ def test_blocks_that_are_not_run_are_few_and_say_why():
     assert RUNNABLE, "no runnable shell block found in docs/"
 
 
-@pytest.mark.parametrize(("page", "index", "body"), RUNNABLE, ids=[f"{p}#{i}" for p, i, _ in RUNNABLE])
+@pytest.mark.parametrize(
+    ("page", "index", "body"), RUNNABLE, ids=[f"{p}#{i}" for p, i, _ in RUNNABLE]
+)
 def test_shell_block_runs_as_written(page, index, body):
     proc = subprocess.run(
         ["bash", "-c", _preamble() + body],
         cwd=REPO, capture_output=True, text=True, timeout=1200,
     )
-    assert proc.returncode == 0, f"docs/{page} block {index} failed:\n{body}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, (
+        f"docs/{page} block {index} failed:\n{body}\n{proc.stdout}\n{proc.stderr}"
+    )

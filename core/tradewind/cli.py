@@ -25,9 +25,9 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from tradewind import __version__
 from tradewind.errors import ConfigError, TradewindError
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - the data commands ship with the core
         pass
     else:
-        add_data_commands(sub)
+        add_data_commands(sub)  # type: ignore[arg-type]  # our parser subclass is a parser
     return parser
 
 

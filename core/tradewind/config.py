@@ -62,7 +62,9 @@ class RunSection:
 
     def __attrs_post_init__(self) -> None:
         if not self.paper_speed > 0:
-            raise ValueError(f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed")
+            raise ValueError(
+                f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"
+            )
         for name in ("journal", "report_dir"):
             if not getattr(self, name).strip():
                 raise ValueError(f"{name} must be a path, got an empty string @ $.{name}")

@@ -69,7 +69,7 @@ def _default_text(field: attrs.Attribute[Any]) -> str:
     if default is attrs.NOTHING:
         return "required"
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-        default = default.factory()  # type: ignore[attr-defined]
+        default = default.factory()  # type: ignore[attr-defined,union-attr]
     if default is None:
         return "none"
     if isinstance(default, enum.Enum):
@@ -157,7 +157,9 @@ Unknown keys are errors, and every error names its path and the fix, e.g.
 ```
 error: unknown key @ $.venues.sim.starting_balanse (did you mean 'starting_balance'?)
 error: lot_size must be positive, got 0 @ $.instruments[0].lot_size
-error: rule reads 'orderflow.imbalanse_1m' but analyzer 'orderflow' (plugin orderflow) has no output 'imbalanse_1m' (did you mean 'imbalance_1m'?); its outputs: ... @ $.strategy.long[0].value
+error: rule reads 'orderflow.imbalanse_1m' but analyzer 'orderflow' (plugin orderflow) has
+  no output 'imbalanse_1m' (did you mean 'imbalance_1m'?); its outputs: ...
+  @ $.strategy.long[0].value
 ```
 
 Relative paths — `[run]` `journal` and `report_dir`, and every path option of a plugin
@@ -168,7 +170,9 @@ working directory.)
 Write decimals (money, sizes, fees) as strings: `"0.001"`.
 """
 
-_PLUGINS = """## Plugin instances: `[venues.<key>]`, `[analyzers.<key>]`, `[filters.<key>]`, `[exits.<key>]`, `[notifiers.<key>]`, `[aggregators.<key>]`
+_PLUGINS = """## Plugin instances: `[<kind>.<key>]`
+
+Kinds: `venues`, `aggregators`, `analyzers`, `filters`, `exits`, `notifiers`.
 
 The table key names the *instance*; `plugin` names the entry point and defaults to the key, so
 one plugin can serve several instances:
@@ -199,11 +203,11 @@ is read only when the plugin calls `Secret.reveal()`, and a `Secret` prints as
 an entry that names no installed plugin is an error, so a typo cannot disable the switch.
 """
 
-_STRATEGY = """The strategy turns analyzer values into signals on the close of each `timeframe` candle;
-[strategy.md](strategy.md) explains the compositions and the preset. A rule over a value that is
-NaN (not yet defined) does not hold. Every `value`/`ref` must name an output its analyzer
-declares (`Analyzer.outputs(config)`), checked by `config check`. While an instrument has a
-position or a pending entry, no new entry signal is evaluated.
+_STRATEGY = """The strategy turns analyzer values into signals on the close of each `timeframe`
+candle; [strategy.md](strategy.md) explains the compositions and the preset. A rule over a
+value that is NaN (not yet defined) does not hold. Every `value`/`ref` must name an output its
+analyzer declares (`Analyzer.outputs(config)`), checked by `config check`. While an instrument
+has a position or a pending entry, no new entry signal is evaluated.
 """
 
 _OUTRO = """## The embedded default

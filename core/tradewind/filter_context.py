@@ -14,20 +14,19 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from tradewind.model import Instrument, Order, Position
-from tradewind.protocols import RiskContext
+from tradewind.portfolio import Portfolio
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 
 
 class FilterContext:
-    """A read-only :class:`RiskContext` over ``portfolio`` with each instrument's analyzer
-    values (``{"orderflow.imbalance_1m": 2.4, ...}``), keyed by instrument key."""
+    """A read-only :class:`~tradewind.protocols.RiskContext` over ``portfolio`` with each
+    instrument's analyzer values (``{"orderflow.imbalance_1m": 2.4, ...}``), keyed by
+    instrument key."""
 
     __slots__ = ("_portfolio", "_values")
 
-    def __init__(
-        self, portfolio: RiskContext, values: Mapping[str, Mapping[str, float]]
-    ) -> None:
+    def __init__(self, portfolio: Portfolio, values: Mapping[str, Mapping[str, float]]) -> None:
         self._portfolio = portfolio
         self._values = values
 

@@ -189,7 +189,15 @@ class PluginHost:
                 self._load_kind(kind, wanted, blocked, config_name)
         self.pm.check_pending()
         for kind in KINDS:
-            getattr(self.pm.hook, f"tradewind_register_{kind}")(registry=self.registry[kind])
+            try:
+                getattr(self.pm.hook, f"tradewind_register_{kind}")(registry=self.registry[kind])
+            except PluginError:
+                raise
+            except Exception as exc:  # a plugin's own hook: one line naming it, not a traceback
+                raise PluginError(
+                    f"{self._culprit(exc)}'s tradewind_register_{kind} hook raised "
+                    f"{type(exc).__name__}: {exc} (while loading plugins for {config_name})"
+                ) from exc
         for kind, wanted in by_kind.items():
             for name, req in wanted.items():
                 if name not in self.registry[kind]:
@@ -263,6 +271,23 @@ class PluginHost:
             self.pm.register(ext.plugin, name=f"{kind}:{ext.name}")
             self.loaded[key] = by_name[ext.name][0]
             log.debug("loaded %s:%s from %s", kind, ext.name, ext.entry_point.value)
+
+    def _culprit(self, exc: BaseException) -> str:
+        """The registered plugin (``kind:name`` and distribution) whose code raised ``exc``."""
+        modules = {getattr(p, "__name__", None): n for n, p in self.pm.list_name_plugin()}
+        tb = exc.__traceback__
+        culprit = None
+        while tb is not None:  # the innermost plugin frame is the one to blame
+            name = tb.tb_frame.f_globals.get("__name__")
+            if name in modules:
+                culprit = modules[name]
+            tb = tb.tb_next
+        if culprit is None:
+            return "a plugin"
+        kind, _, plugin = culprit.partition(":")
+        inst = self.loaded.get((kind, plugin))
+        dist = f" (distribution {inst.distribution} {inst.version})" if inst else ""
+        return f"{SINGULAR.get(kind, kind)} '{plugin}'{dist}"
 
     # -- lookup ----------------------------------------------------------------------------
     def plugin_class(self, kind: str, name: str) -> type:

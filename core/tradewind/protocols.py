@@ -189,8 +189,7 @@ class Analyzer(Plugin, Protocol):
 
         Declared, so that ``config check`` can refuse a strategy rule or scorer that reads an
         output the analyzer never reports (``momentum.momentun``) instead of the run rejecting
-        every candidate silently. An analyzer without it is not checked (and
-        ``tradewind plugins --check`` says so).
+        every candidate silently. Rules naming an analyzer without it are not checked.
         """
 
     def on_candle(self, candle: Candle) -> None:

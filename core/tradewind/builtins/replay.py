@@ -80,7 +80,9 @@ class ReplayConfig:
         if (self.path is None) == (self.store is None):
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
         if self.chunk_ticks <= 0:
-            raise ValueError(f"chunk_ticks must be positive, got {self.chunk_ticks} @ $.chunk_ticks")
+            raise ValueError(
+                f"chunk_ticks must be positive, got {self.chunk_ticks} @ $.chunk_ticks"
+            )
         if self.speed is not None and not self.speed > 0:
             raise ValueError(
                 f"speed is a multiple of market time and must be positive (omit it for maximum "

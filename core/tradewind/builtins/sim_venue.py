@@ -47,7 +47,6 @@ from tradewind.model import (
 )
 from tradewind.protocols import EventSink
 
-
 #: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
 #: the float analytics).
 MAX_BALANCE = Decimal(10) ** 15

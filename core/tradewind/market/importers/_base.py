@@ -449,8 +449,8 @@ def assemble(
     bad_ts = ok & (ts_ns <= 0)
     rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
     ok &= ~bad_ts
-    for mask, why in implausible(ts_ns, price, labels[0]):
-        rejects.add_mask(ok & mask, lines, why)
+    for mask, reason in implausible(ts_ns, price, labels[0]):
+        rejects.add_mask(ok & mask, lines, reason)
         ok &= ~mask
 
     keep = np.flatnonzero(ok)

@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from tradewind.market.validation import int64_overflow
 from tradewind.market.importers._base import (
     ImportResult,
     Rejects,
@@ -37,6 +36,7 @@ from tradewind.market.importers._base import (
     text_lines,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "binance-ws"
 DESCRIPTION = "Binance raw websocket capture ('<timestamp> <JSON>' lines, e.g. hftbacktest .gz)"

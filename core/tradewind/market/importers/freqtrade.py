@@ -26,7 +26,6 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from tradewind.errors import DataError
-from tradewind.market.validation import int64_overflow
 from tradewind.market.importers._base import (
     ImportResult,
     Rejects,
@@ -36,6 +35,7 @@ from tradewind.market.importers._base import (
     quote,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "freqtrade"
 DESCRIPTION = (
