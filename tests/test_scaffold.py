@@ -96,6 +96,10 @@ def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
             timeout=600,
         )
         assert tests.returncode == 0, tests.stdout + tests.stderr
+        # tradewind.testing is a pytest11 plugin: importing it in a test module that also
+        # names it in pytest_plugins draws no assert-rewrite warning.
+        assert "PytestAssertRewriteWarning" not in tests.stdout + tests.stderr, tests.stdout
+        assert "warning" not in tests.stdout.splitlines()[-1], tests.stdout
     finally:
         pip("uninstall", "-y", dest.name)
 
@@ -106,3 +110,21 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path):
     assert run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path)).returncode == 0
     again = run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_scaffolded_notifier_validates_its_config_in_the_config_class(installed_demo, tmp_path):
+    """A typo in min_severity fails `config check` with its path, never a KeyError traceback."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        demo_config_text(tmp_path) + '\n[notifiers.demo]\nmin_severity = "WARN"\n',
+        encoding="utf-8",
+    )
+    for command in (["config", "check"], ["run"]):
+        proc = run_cli(*command, str(cfg))
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert (
+            "min_severity must be one of debug, info, warning, critical, got 'WARN' "
+            "@ $.notifiers.demo" in lines[0]
+        ), lines[0]

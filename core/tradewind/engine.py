@@ -32,9 +32,11 @@ from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.closing import close_terms
-from tradewind.config import Config, Mode
+from tradewind.config import Config, Mode, PluginInstance
+from tradewind.config_check import building
 from tradewind.control import EngineControl
 from tradewind.errors import ConfigError, JournalError
+from tradewind.filter_context import FilterContext
 from tradewind.journal import Journal
 from tradewind.journal_errors import journal_error
 from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
@@ -192,7 +194,8 @@ class Engine:
             cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
-            self.venues[key] = cls(config=cfg, instance=key)
+            with building(vinst, config.path.name):
+                self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
             instrument = sec.to_instrument()
@@ -249,22 +252,17 @@ class Engine:
                 0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
             ),
         )
-        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [
-            host.plugin_class("exits", p.plugin)(config=p.config)
-            for p in config.instances("exits").values()
-        ]
-        self.notifiers = [
-            host.plugin_class("notifiers", p.plugin)(config=p.config)
-            for p in config.instances("notifiers").values()
-        ]
+        self.filters = [_build(config, p) for p in ordered]
+        self.exits = [_build(config, p) for p in config.instances("exits").values()]
+        self.notifiers = [_build(config, p) for p in config.instances("notifiers").values()]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
             analyzers = []
             for key, p in config.instances("analyzers").items():
                 cls = host.plugin_class("analyzers", p.plugin)
-                analyzers.append((key, cls(config=p.config, instrument=inst)))
+                with building(p, config.path.name):
+                    analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
                 instrument=inst,
                 data_venue=sec.data or sec.venue,
@@ -274,6 +272,10 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+        #: What filters see: the portfolio, read only, and each instrument's analyzer values.
+        self.filter_context = FilterContext(
+            self.portfolio, {key: st.values for key, st in self.state.items()}
+        )
         self.bus = EventBus(capacity=4096)
         #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
         self.control = EngineControl(self)
@@ -747,7 +749,7 @@ class Engine:
             if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.portfolio)
+                    d = mon.on_ticks(pos, window, self.filter_context)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -916,7 +918,7 @@ class Engine:
             decision = None
             for c in closed:
                 for mon in self.exits:
-                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    decision = mon.on_candle(pos, c, values, self.filter_context)
                     if decision is not None:
                         break
                 if decision is not None:
@@ -988,7 +990,7 @@ class Engine:
             return
         for flt in self.filters:
             try:
-                veto = flt.check(signal, self.portfolio)
+                veto = flt.check(signal, self.filter_context)
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return
@@ -1193,6 +1195,12 @@ def _seconds(clock: Clock) -> Callable[[], float]:
     if callable(monotonic):
         return monotonic  # type: ignore[no-any-return]
     return lambda: clock.now_ns() / 1e9
+
+
+def _build(config: Config, inst: PluginInstance) -> Any:
+    """An instance of a filter, exit monitor or notifier; its errors name its config table."""
+    with building(inst, config.path.name):
+        return config.host.plugin_class(inst.kind, inst.plugin)(config=inst.config)
 
 
 def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:

@@ -161,12 +161,26 @@ from tradewind.model import Candle, Instrument
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 
+def _timeframes(_inst, attr, value):
+    # Validated in the config class: a bad timeframe fails at `tradewind config check`.
+    if not value:
+        raise ValueError(f"{{attr.name}} must name at least one timeframe")
+    for tf in value:
+        parse_timeframe(tf)
+
+
+def _labels(config):
+    return [format_timeframe(parse_timeframe(tf)) for tf in config.timeframes]
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} analyzer."""
 
     #: Timeframes reported (others are ignored).
-    timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    timeframes: list[str] = attrs.field(
+        factory=lambda: ["1m", "5m", "15m"], validator=_timeframes
+    )
 
 
 class {cls}:
@@ -175,6 +189,12 @@ class {cls}:
     name: ClassVar[str] = "{name}"
     config_class: ClassVar[type] = {cls}Config
     capabilities: ClassVar[frozenset[str]] = frozenset({{"candles"}})
+
+    @classmethod
+    def outputs(cls, config: {cls}Config) -> frozenset[str]:
+        """Every key :meth:`values` reports (rules naming another one fail config check)."""
+        return frozenset(f"{{kind}}_{{label}}" for label in _labels(config)
+                         for kind in ("close", "candles"))
 
     def __init__(self, config: {cls}Config, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -217,12 +237,18 @@ from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} filter."""
 
     #: Largest notional (entry × quantity) an opening signal may carry.
-    max_notional: Decimal = Decimal("100000")
+    max_notional: Decimal = attrs.field(default=Decimal("100000"), validator=_positive)
 
 
 class {cls}:
@@ -265,12 +291,18 @@ from tradewind import hookimpl
 from tradewind.model import ExitDecision
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} exit monitor."""
 
     #: Longest time a position may stay open.
-    max_hold_minutes: float = 60.0
+    max_hold_minutes: float = attrs.field(default=60.0, validator=_positive)
 
 
 class {cls}:

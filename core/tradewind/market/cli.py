@@ -289,6 +289,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 failed.append(str(exc))
                 print(f"error: {exc}", file=sys.stderr)
                 continue
+            if result.rows == 0 and not result.bad_rows and not result.ignored:
+                print(f"error: {path}: the file holds no trades (nothing after its header)",
+                      file=sys.stderr)
             readable += result.rows
             w, s = _import_one(store, result, rows)
             written, skipped = written + w, skipped + s
