@@ -101,8 +101,7 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
         engine = Engine(cfg, journal_path=str(journal), progress=progress.advance)
         result = anyio.run(engine.run)
     jpath, hpath = write_report(result, out)
-    print_summary(result.summary)
-    print(f"report: {jpath} and {hpath}")
+    print_summary(result, journal=journal, report=(hpath, jpath))
     return 0
 
 

@@ -54,6 +54,10 @@ class RunSection:
     end: str | None = None
     #: Ticks per replay batch in paper mode pacing.
     paper_speed: float = 1.0
+    #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
+    #: those drawn in panes of their own below it.
+    overlays: tuple[str, ...] = ()
+    panes: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -127,7 +127,8 @@ class _InstrumentState:
 
 @attrs.frozen(kw_only=True)
 class RunResult:
-    """What a run produced: its id, summary metrics and the equity curve."""
+    """What a run produced: its id, summary metrics, the equity curve, the fills, and what the
+    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags)."""
 
     run_id: str
     summary: Mapping[str, Any]
@@ -135,6 +136,20 @@ class RunResult:
     closed_trades: Sequence[tuple[int, str, Decimal]]
     fills: Sequence[Any]
     price_curve: Mapping[str, Sequence[tuple[int, float]]] = attrs.Factory(dict)
+    #: Strategy-timeframe candles per instrument: ``(open_ts_ns, open, high, low, close,
+    #: volume)``.
+    candles: Mapping[str, Sequence[tuple[int, float, float, float, float, float]]] = attrs.Factory(
+        dict
+    )
+    #: Per instrument, the analyzer values named in ``[run] overlays`` and ``panes``, read at
+    #: each strategy-timeframe close: ``{instrument: {"<instance>.<output>": [(ts, v)]}}``.
+    series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]] = attrs.Factory(dict)
+    #: Client order id to the order's tag: ``"entry"`` or ``"<monitor>: <reason>"``.
+    order_tags: Mapping[str, str] = attrs.Factory(dict)
+    #: Funding booked: ``(ts_ns, instrument, amount)``, positive = paid.
+    funding: Sequence[tuple[int, str, Decimal]] = ()
+    #: The journal the run wrote (signals, vetoes and events are read from it).
+    journal_path: str | None = None
 
 
 class Engine:
@@ -240,6 +255,10 @@ class Engine:
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
         self.price_curve: dict[str, list[tuple[int, float]]] = {}
+        self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
+        self.series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self._charted = tuple(dict.fromkeys((*config.run.overlays, *config.run.panes)))
+        self.funding_payments: list[tuple[int, str, Decimal]] = []
         self.signals = 0
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
@@ -302,7 +321,7 @@ class Engine:
                     RunFinished(
                         ts_ns=self.clock.now_ns(),
                         run_id=self.run_id,
-                        summary={k: v for k, v in summary.items() if isinstance(v, int | float)},
+                        summary=finished_summary(summary),
                     )
                 )
                 await self.bus.close()  # every queued event reaches every subscriber first
@@ -323,6 +342,11 @@ class Engine:
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
             price_curve=self.price_curve,
+            candles=self.candle_curve,
+            series=self.series,
+            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            funding=self.funding_payments,
+            journal_path=journal_path,
         )
 
     def expected_ticks(self) -> int | None:
@@ -478,6 +502,13 @@ class Engine:
                 self.decision_points += 1
                 self.equity_curve.append((t_close, float(self.portfolio.equity())))
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
+                self.candle_curve.setdefault(key, []).append(
+                    (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
+                )
+                if self._charted:
+                    mine = self.series.setdefault(key, {})
+                    for name in self._charted:
+                        mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
 
@@ -609,6 +640,7 @@ class Engine:
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
                 self.portfolio.apply_funding(event.instrument, event.amount)
+                self.funding_payments.append((event.ts_ns, event.instrument, event.amount))
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
                 # close is sent (a close can take a while to fill).
@@ -622,6 +654,33 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
+
+
+#: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.
+FINISHED_MONEY = (
+    "starting_equity",
+    "final_equity",
+    "pnl",
+    "realized_pnl",
+    "fees_paid",
+    "funding_paid",
+    "total_return",
+)
+
+
+def finished_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What :class:`RunFinished` carries: the numeric figures, the money fields as Decimals
+    and the currency they are in, so a notifier can report P&L."""
+    out: dict[str, Any] = {
+        k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    for k in FINISHED_MONEY:
+        v = summary.get(k)
+        if v is not None:
+            out[k] = Decimal(str(v))
+    if summary.get("currency"):
+        out["currency"] = str(summary["currency"])
+    return out
 
 
 def _severity_gate(notifier: Any) -> Any:

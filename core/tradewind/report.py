@@ -465,8 +465,10 @@ def summarize(engine: Engine) -> dict[str, Any]:
         "candles": engine.candles,
         "decisions": engine.decision_points,
         "signals": engine.signals,
+        "currency": _currency(engine),
         "starting_equity": str(start),
         "final_equity": str(equity),
+        "pnl": str(equity - start),
         "realized_pnl": str(
             sum((p.realized_pnl for p in (pf.position(k) for k in engine.instruments)), ZERO)
         ),
@@ -485,6 +487,17 @@ def summarize(engine: Engine) -> dict[str, Any]:
         }
     )
     return summary
+
+
+def _currency(engine: Engine) -> str:
+    """The quote currency equity is counted in: the execution venue's, else the symbols'."""
+    from tradewind.analysis import quote_currency
+
+    for st in engine.state.values():
+        cur = getattr(getattr(st.exec_venue, "config", None), "quote_currency", None)
+        if isinstance(cur, str) and cur:
+            return cur
+    return quote_currency(i.symbol for i in engine.instruments.values())
 
 
 # -- files --------------------------------------------------------------------------------
