@@ -130,3 +130,26 @@ def test_the_hand_run_breaks_down_per_instrument_and_exit_reason():
     assert a.longest_losing_streak == 0
     assert [p.label for p in a.daily] == ["2020-02-22"]
     assert a.daily[0].equity_return == pytest.approx(0.1979)
+
+
+def test_run_finished_carries_the_money_a_notifier_reports(tmp_path):
+    import duckdb
+    from tradewind.engine import FINISHED_MONEY
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="money").run)
+    s = result.summary
+    # What a notifier received, as the journal recorded the event.
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    (payload,) = con.execute(
+        "SELECT payload FROM events WHERE type = 'RunFinished' AND run_id = 'money'"
+    ).fetchone()
+    import json
+
+    got = json.loads(payload)["summary"]
+    for key in FINISHED_MONEY:
+        assert Decimal(got[key]) == Decimal(str(s[key])), key
+    assert got["currency"] == "USDT"
+    assert Decimal(got["pnl"]) == Decimal(s["final_equity"]) - Decimal(s["starting_equity"])
+    assert Decimal(got["pnl"]) < 0 and got["trades"] == 1

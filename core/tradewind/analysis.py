@@ -8,6 +8,7 @@ it); nothing reads the engine. Definitions are in docs/report.md.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -220,7 +221,7 @@ def buy_and_hold(
 def _bar(candles: Sequence[Sequence[float]]) -> int:
     if len(candles) < 2:
         return 0
-    return int(min(int(b[0]) - int(a[0]) for a, b in zip(candles, candles[1:], strict=False)))
+    return int(min(int(b[0]) - int(a[0]) for a, b in itertools.pairwise(candles)))
 
 
 def losing_streak(trades: Sequence[Trade]) -> int:

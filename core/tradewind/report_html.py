@@ -143,7 +143,7 @@ def _resample(candles: Sequence[Sequence[float]], limit: int) -> list[Sequence[f
     if len(candles) <= limit:
         return list(candles)
     k = math.ceil(len(candles) / limit)
-    out = []
+    out: list[Sequence[float]] = []
     for i in range(0, len(candles), k):
         g = candles[i : i + k]
         out.append(
@@ -595,6 +595,10 @@ def _cell(text: str, sort: Any = None, num: bool = False, cls: str = "") -> str:
     )
 
 
+def _tone(v: Decimal) -> str:
+    return "pos" if v > 0 else "neg" if v < 0 else ""
+
+
 def _trades_table(a: Analysis) -> str:
     cur = a.currency
     if not a.trades:
@@ -619,9 +623,7 @@ def _trades_table(a: Analysis) -> str:
             + _cell(fmt_duration(t.duration_ns), t.duration_ns, True)
             + _cell(fmt_money(t.fees, cur), t.fees, True)
             + _cell(fmt_money(t.funding, cur), t.funding, True)
-            + _cell(
-                fmt_money(pnl, cur, sign=True), pnl, True, "pos" if pnl > 0 else "neg" if pnl else ""
-            )
+            + _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
             + _cell(t.exit_reason or "–")
             + "</tr>"
         )

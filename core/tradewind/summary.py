@@ -10,10 +10,10 @@ Calmar on runs shorter than :data:`~tradewind.analysis.MIN_CAGR_DAYS` days.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -108,7 +108,7 @@ def _trade_line(t: Trade | None, currency: str) -> str:
     return f"{fmt_money(t.pnl, currency, sign=True)}{pct} {t.instrument} {fmt_time(t.exit_ts_ns)}"
 
 
-def headline_rows(a: Analysis, summary: dict[str, object]) -> list[tuple[str, str]]:
+def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The two-column table: what the run was, what it made, how it made it."""
     m = a.metrics
     cur = a.currency
@@ -156,7 +156,7 @@ def headline_rows(a: Analysis, summary: dict[str, object]) -> list[tuple[str, st
         ("Fees paid", fmt_money(m.fees_paid, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
         ("Exposure", fmt_pct(m.exposure)),
-        ("Trades per hour", f"{m.trades_per_hour:,.2f}" if m.trades_per_hour is not None else "n/a"),
+        ("Trades per hour", "n/a" if m.trades_per_hour is None else f"{m.trades_per_hour:,.2f}"),
         ("Open at the end", plural(len(a.open_positions), "position")),
         (
             "Funnel",

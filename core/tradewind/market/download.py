@@ -263,7 +263,7 @@ def archive_url(base: str, market: str, kind: str, symbol: str, day: dt.date) ->
 def _get(url: str, timeout: float) -> bytes | None:
     """The body at ``url``; None on 404."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return bytes(resp.read())
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -367,7 +367,7 @@ def download_archive(
             exchange="binance", market=store_market, symbol=symbol, written=written,
             already_stored=known, requests=requests, resumed_from=resumed,
             first_ts_ns=first, last_ts_ns=last,
-        ),  # fmt: skip
+        ),
         missing,
     )
 
