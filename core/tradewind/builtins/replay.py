@@ -147,6 +147,21 @@ class ReplayVenue:
         if lo is not None or hi is not None:
             self._data = {s: _bounded(b, lo, hi) for s, b in self._data.items()}
 
+    def data_files(self) -> list[Path]:
+        """The files (or store folders) this venue replays, for the run id of a backtest."""
+        if self.config.path is not None:
+            return [self._resolve(self.config.path)]
+        from urllib.parse import quote
+
+        # The store's layout (tradewind.market.store): percent-encoded hive folders.
+        root = self._resolve(self.config.store)  # type: ignore[arg-type]
+        base = (
+            root
+            / f"exchange={quote(self.config.exchange or '', safe='')}"
+            / f"market={quote(self.config.market or '', safe='')}"
+        )
+        return [base / f"symbol={quote(inst.symbol, safe='')}" for inst in self._instruments]
+
     async def close(self) -> None:
         """Drop the loaded data."""
         self._data = None
@@ -243,6 +258,44 @@ class ReplayVenue:
                     yield await self._paced(_keyed(src.slice(start, stop), key), clock)
                     pos[key] = stop
             pending = [k for k in pending if pos[k] < len(series[k])]
+
+
+async def merge_by_interval(
+    streams: Sequence[AsyncIterator[TickBatch]], step: int
+) -> AsyncIterator[TickBatch]:
+    """Batches of several replay streams, interval by interval of the decision grid.
+
+    Each stream is in time order. The result holds every batch of every stream, cut at grid
+    times, such that all trades of one grid interval (from every stream) come before any
+    trade of a later one: an instrument deciding at a grid time has seen the others' trades
+    before it and none after it.
+    """
+    heads: list[tuple[int, int, TickBatch]] = []
+    iters = list(streams)
+
+    async def pull(n: int) -> None:
+        while True:
+            try:
+                batch = await anext(iters[n])
+            except StopAsyncIteration:
+                return
+            if len(batch):
+                heapq.heappush(heads, (batch.first_ts, n, batch))
+                return
+
+    for n in range(len(iters)):
+        await pull(n)
+    while heads:
+        first, n, batch = heapq.heappop(heads)
+        hi = (first // step + 1) * step
+        if batch.last_ts < hi:
+            yield batch
+            await pull(n)
+            continue
+        cut = int(batch.ts_ns.searchsorted(hi, "left"))
+        yield batch.slice(0, cut)
+        rest = batch.slice(cut, len(batch))
+        heapq.heappush(heads, (rest.first_ts, n, rest))
 
 
 def _keyed(piece: TickBatch, key: str) -> TickBatch:

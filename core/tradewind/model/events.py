@@ -82,9 +82,11 @@ class OrderFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class FillEvent(Event):
-    """A fill arrived."""
+    """A fill arrived. ``realized_pnl``: the P&L this fill realised (0 for an opening fill;
+    None when the publisher did not say)."""
 
     fill: Fill
+    realized_pnl: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -138,6 +140,20 @@ class SystemError(Event):
     source: str
     error: str
     severity = Severity.CRITICAL
+
+
+@attrs.frozen(kw_only=True)
+class EventsDropped(Event):
+    """The bus dropped events for one subscriber whose queue was full (it was slower than the
+    publisher, or hung); the other subscribers got them. ``count`` events stamped between
+    ``first_ts_ns`` and ``last_ts_ns`` were not delivered to ``subscriber``."""
+
+    subscriber: str
+    count: int
+    first_ts_ns: int
+    last_ts_ns: int
+    reason: str
+    severity = Severity.WARNING
 
 
 @attrs.frozen(kw_only=True)
