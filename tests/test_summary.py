@@ -50,15 +50,18 @@ def test_the_summary_of_the_shipped_sample_matches_the_golden_file(tmp_path):
     # What the golden file shows, spelled out, so a regenerated file cannot hide a regression.
     for expected in (
         "Starting equity         │ 10,000.00 USDT",  # thousands separator, 2 decimals
-        "Final equity            │ 9,991.80 USDT",  # rounded to the quote currency
+        "Final equity            │ 9,999.97 USDT",  # rounded to the quote currency
         "2020-02-22 00:00:00 UTC → 2020-02-22 02:05:47 UTC",  # UTC times
         "Duration                │ 02:05:47",
-        "(-0.08%)",  # percentages, not fractions
+        "P&L                     │ -0.03 USDT (-0.00%)",  # a loss under 0.005 % still shows -
+        "Exposure                │ 21.07%",  # percentages, not fractions
         "Buy and hold            │ -0.20%",
         "CAGR                    │ n/a (run shorter than 30 days)",
         "(124 1m returns, annualised ×√525,600)",  # the sampling period beside the ratio
         "Calmar                  │ n/a (run shorter than 30 days)",
         "Longest losing streak   │ 1 trade",
+        "Avg trade duration      │ 00:26:30",
+        "123 candidates → 1 signal → 1 order",
         "Per exit reason",
         "adverse",
         "2020-W08 (from 2020-02-17)",
@@ -84,7 +87,10 @@ def fill(cid: str, inst: str, side: Side, qty: str, price: str, minutes: float, 
 
 def test_formats():
     assert fmt_money(Decimal("9991.801921968"), "USDT") == "9,991.80 USDT"
-    assert fmt_money(Decimal("-0.004"), "USDT", sign=True) == "+0.00 USDT"
+    assert fmt_money(Decimal("-0.004"), "USDT", sign=True) == "-0.00 USDT"  # still a loss
+    assert fmt_money(Decimal("-0.004"), "USDT") == "-0.00 USDT"
+    assert fmt_money(Decimal(0), "USDT", sign=True) == "0.00 USDT"
+    assert fmt_pct(-0.0000001, sign=True) == "-0.00%" and fmt_pct(0.0) == "0.00%"
     assert fmt_money(Decimal("1234.123456789"), "BTC") == "1,234.12345679 BTC"
     assert fmt_pct(Decimal("0.1979")) == "19.79%" and fmt_pct(-0.5, sign=True) == "-50.00%"
     assert fmt_duration(86_400 * 10**9 + 9000 * 10**9) == "1d 02:30"

@@ -229,7 +229,8 @@ def price_figure(
         "dragmode": "zoom",
         "showlegend": True,
         "legend": {"orientation": "h", "y": 1.06, "x": 0},
-        "xaxis": {"type": "date", "rangeslider": {"visible": False}, "anchor": "y"},
+        # The time axis sits under the bottom pane (volume), shared by every pane.
+        "xaxis": {"type": "date", "rangeslider": {"visible": False}, "anchor": "y2"},
         "yaxis": {"domain": [price_bottom, 1], "title": {"text": "price"}, "fixedrange": False},
         "yaxis2": {"domain": [0, vol_h], "title": {"text": "volume"}, "anchor": "x"},
         "shapes": [],
@@ -423,7 +424,7 @@ def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
         "margin": {"l": 70, "r": 20, "t": 30, "b": 40},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": 1.08, "x": 0},
-        "xaxis": {"type": "date"},
+        "xaxis": {"type": "date", "anchor": "y2"},
         "yaxis": {"domain": [0.34, 1], "title": {"text": f"equity ({a.currency})"}},
         "yaxis2": {"domain": [0, 0.28], "title": {"text": "drawdown %"}, "anchor": "x"},
     }

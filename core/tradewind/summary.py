@@ -42,10 +42,14 @@ def fmt_money(value: Decimal | float | None, currency: str, *, sign: bool = Fals
     if value is None:
         return "n/a"
     places = money_places(currency)
-    q = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    if q == 0:
-        q = abs(q)  # no "-0.00"
-    text = f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
+    d = Decimal(str(value))
+    q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if d == 0:
+        q = abs(q)  # exactly nothing: no sign
+    # A loss too small to show still reads as a loss: "-0.00", never "+0.00".
+    text = f"{q:+,.{places}f}" if sign and d != 0 else f"{q:,.{places}f}"
+    if q == 0 and d < 0 and not text.startswith("-"):
+        text = "-" + text.lstrip("+")
     return f"{text} {currency}"
 
 
@@ -54,9 +58,12 @@ def fmt_pct(value: Decimal | float | None, *, sign: bool = False) -> str:
     if value is None:
         return "n/a"
     v = float(value) * 100
-    if round(v, 2) == 0:
-        v = 0.0
-    return f"{v:+,.2f}%" if sign else f"{v:,.2f}%"
+    if v == 0:
+        return "0.00%"
+    text = f"{v:+,.2f}%" if sign else f"{v:,.2f}%"
+    if v < 0 and not text.startswith("-"):  # a loss too small to show still reads as one
+        text = "-" + text.lstrip("+")
+    return text
 
 
 def fmt_duration(ns: int | None) -> str:
