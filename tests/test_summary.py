@@ -159,3 +159,20 @@ def test_run_finished_carries_the_money_a_notifier_reports(tmp_path):
     assert got["currency"] == "USDT"
     assert Decimal(got["pnl"]) == Decimal(s["final_equity"]) - Decimal(s["starting_equity"])
     assert Decimal(got["pnl"]) < 0 and got["trades"] == 1
+
+
+def test_a_notifier_message_of_the_finished_run_leads_with_its_pnl():
+    from tradewind.engine import finished_summary
+    from tradewind.model import RunFinished
+    from tradewind.notify.templates import describe
+
+    summary = {
+        "run_id": "r", "currency": "USDT", "starting_equity": "10000", "final_equity": "9999.97",
+        "pnl": "-0.03", "fees_paid": "1.55", "trades": 1, "sharpe": -0.91, "instruments": ["x"],
+    }  # fmt: skip
+    event = RunFinished(ts_ns=0, run_id="r", summary=finished_summary(summary))
+    assert event.summary["pnl"] == Decimal("-0.03") and event.summary["currency"] == "USDT"
+    assert "instruments" not in event.summary  # lists stay in the journal's runs table
+    kind, fields = describe(event)
+    assert kind == "run" and fields["details"].startswith("P&L -0.03 USDT, ")
+    assert "fees_paid 1.55" in fields["details"] and "trades 1" in fields["details"]

@@ -38,12 +38,9 @@ from tradewind.journal_errors import journal_error
 from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
-from tradewind.notify.host import NotifierHost
-from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     Candle,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
@@ -53,7 +50,6 @@ from tradewind.model import (
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
     SystemError,
@@ -62,6 +58,8 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities

@@ -136,11 +136,15 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
         return "run", {"state": "started", "run_id": event.run_id, "mode": event.mode,
                        "details": ""}  # fmt: skip
     if isinstance(event, RunFinished):
-        s = event.summary
-        head = f"P&L {s['pnl']} {s.get('currency', '')}".rstrip() if "pnl" in s else ""
+        figures = event.summary
+        head = (
+            f"P&L {figures['pnl']} {figures.get('currency', '')}".rstrip()
+            if "pnl" in figures
+            else ""
+        )
         rest = (
             f"{k} {v:g}" if isinstance(v, int | float | Decimal) else f"{k} {v}"
-            for k, v in sorted(s.items())
+            for k, v in sorted(figures.items())
             if k not in ("pnl", "currency")
         )
         details = ", ".join([head, *rest] if head else rest)
