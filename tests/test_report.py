@@ -268,3 +268,46 @@ def test_the_run_summary_carries_the_report_metrics(tmp_path):
     )
     body = html_path.read_text().split("<body>")[1]  # plotly.js itself sits in <head>
     assert "https://" not in body and "<script src" not in body
+
+
+def test_the_price_chart_marks_gaps_signals_and_vetoes_from_the_journal(tmp_path):
+    """The report reads what the run journaled: signals and vetoes become markers, and a
+    data-gap event (as the engine journals one: a system event with start_ns/end_ns) a band."""
+    import duckdb
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="g").run)
+    assert result.journal_path is not None
+    start, end = BASE + 30 * MIN, BASE + 34 * MIN
+    con = duckdb.connect(result.journal_path)
+    con.execute(
+        "INSERT INTO system_events (run_id, seq, ts_ns, type, severity, source, message, "
+        "payload) VALUES ('g', 999999, ?, 'DataGap', 30, 'engine', 'no trades for 4m', ?)",
+        [end, json.dumps({"instrument": "sim:BTCUSDT", "start_ns": start, "end_ns": end,
+                          "policy": "hold", "action": "held"})],  # fmt: skip
+    )
+    # A veto as the journal records one (the demo's chain vetoes nothing on this sample).
+    con.execute(
+        "INSERT INTO vetoes (run_id, seq, ts_ns, filter, reason, action, instrument, side) "
+        "VALUES ('g', 999998, ?, 'exposure', 'notional 25,000 over max_usd 20,000', '', "
+        "'sim:BTCUSDT', 'buy')",
+        [BASE + 40 * MIN],
+    )
+    n_signals = con.execute("SELECT count(*) FROM signals WHERE run_id = 'g'").fetchone()[0]
+    con.close()
+    _, hpath = write_report(result, tmp_path / "rep")
+    price = figures(hpath.read_text())["chart-price-0"]
+    (band,) = price["layout"]["shapes"]
+    assert (band["x0"], band["x1"]) == ("2020-02-22 00:30:00.000", "2020-02-22 00:34:00.000")
+    traces = {t["name"]: t for t in price["data"]}
+    assert n_signals >= 1 and len(traces["signals"]["x"]) == n_signals
+    assert "score" in traces["signals"]["hovertext"][0]
+    (veto,) = traces["vetoes"]["hovertext"]
+    assert "veto by exposure" in veto and "over max_usd 20,000" in veto
+    assert traces["vetoes"]["x"] == ["2020-02-22 00:40:00.000"]
+    # The analyzer values picked in [run] overlays and panes are drawn.
+    for name in ("regime.ema_fast", "regime.ema_slow", "profile.poc", "regime.adx"):
+        assert len(traces[name]["y"]) == len(result.candles["sim:BTCUSDT"]), name
+    assert traces["orderflow.imbalance_1m"]["yaxis"] == "y3" and traces["regime.adx"]["yaxis"] == "y4"
+    assert "yaxis" not in traces["regime.ema_fast"]  # over the price

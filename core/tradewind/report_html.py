@@ -109,8 +109,8 @@ def journal_markers(journal_path: str | None, run_id: str) -> dict[str, list[dic
         ).fetchall():
             data = json.loads(payload) if payload else {}
             if "gap" in typ.lower():
-                start = _first(data, ("start_ts_ns", "from_ts_ns", "gap_start_ts_ns", "start"))
-                end = _first(data, ("end_ts_ns", "to_ts_ns", "gap_end_ts_ns", "end"))
+                start = _first(data, ("start_ns", "start_ts_ns", "from_ts_ns", "start"))
+                end = _first(data, ("end_ns", "end_ts_ns", "to_ts_ns", "end"))
                 if isinstance(start, int) and isinstance(end, int):
                     out["gaps"].append(
                         {
@@ -118,9 +118,10 @@ def journal_markers(journal_path: str | None, run_id: str) -> dict[str, list[dic
                             "start_ts_ns": start,
                             "end_ts_ns": end,
                             "message": message or typ,
+                            "action": str(data.get("action") or ""),
                         }
                     )
-            elif typ == "DataQuality":
+            elif typ in ("DataQuality", "BadRows"):
                 out["quality"].append(
                     {"ts_ns": ts, "instrument": data.get("instrument"), "message": message}
                 )

@@ -173,6 +173,11 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
     ]
     rows += [(f"  rejected by {k}", f"{v:,}") for k, v in funnel.rejected.items()]
     rows += [(f"  vetoed by {k}", f"{v:,}") for k, v in funnel.vetoed.items()]
+    # Data quality, when the run counted it (holes in the tape, rows the data files lost).
+    if "data_gaps" in summary:
+        rows.append(("Data gaps", f"{int(summary['data_gaps']):,}"))
+    if "bad_rows" in summary:
+        rows.append(("Bad data rows", f"{int(summary['bad_rows']):,}"))
     return rows
 
 
