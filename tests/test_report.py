@@ -311,3 +311,23 @@ def test_the_price_chart_marks_gaps_signals_and_vetoes_from_the_journal(tmp_path
         assert len(traces[name]["y"]) == len(result.candles["sim:BTCUSDT"]), name
     assert traces["orderflow.imbalance_1m"]["yaxis"] == "y3" and traces["regime.adx"]["yaxis"] == "y4"
     assert "yaxis" not in traces["regime.ema_fast"]  # over the price
+
+
+def test_report_json_has_the_round_trips_and_the_positions_left_open(tmp_path):
+    jpath, _ = write_report(HAND, tmp_path)
+    data = json.loads(jpath.read_text())
+    trips = [
+        (t["instrument"], t["side"], t["entry_price"], t["exit_price"], t["quantity"],
+         t["gross_pnl"], t["fees"], t["pnl"], t["exit_ts_ns"] - t["entry_ts_ns"])
+        for t in data["round_trips"]
+    ]  # fmt: skip
+    assert trips == [
+        ("sim:A", "buy", "100", "101", "1", "1", "0.2", "0.8", 1 * MIN),
+        # Short 2 @ 102, covered 1 @ 101 and 1 @ 100: exit VWAP 100.5, gross 1 + 2.
+        ("sim:A", "sell", "102", "100.5", "2", "3", "0.3", "2.7", 1 * MIN),
+        ("sim:B", "buy", "50", "51", "1", "1", "0.2", "0.8", int(1.5 * MIN)),
+    ]
+    (left,) = data["open_positions"]
+    assert (left["instrument"], left["side"], left["quantity"], left["entry_price"]) == (
+        "sim:C", "buy", "1", "10",
+    )  # fmt: skip

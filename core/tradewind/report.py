@@ -502,8 +502,12 @@ def _currency(engine: Engine) -> str:
 
 # -- files --------------------------------------------------------------------------------
 def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, Any]:
-    """The JSON report: summary, metrics, equity curve, closed trades and fills."""
+    """The JSON report: summary, metrics, equity curve, closed trades (and the round trips
+    with their entry, exit, costs and exit reason), positions open at the end, and fills."""
+    from tradewind.trades import round_trips
+
     m = metrics or metrics_of(result)
+    trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
     return {
         "summary": dict(result.summary),
         "metrics": m.to_json(),
@@ -511,6 +515,36 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
         "trades": [
             {"closed_ts_ns": ts, "instrument": i, "pnl": str(p)}
             for ts, i, p in result.closed_trades
+        ],
+        "round_trips": [
+            {
+                "instrument": t.instrument,
+                "side": t.side.value,
+                "entry_ts_ns": t.entry_ts_ns,
+                "exit_ts_ns": t.exit_ts_ns,
+                "entry_price": str(t.entry_price),
+                "exit_price": str(t.exit_price),
+                "quantity": str(t.quantity),
+                "gross_pnl": str(t.gross_pnl),
+                "fees": str(t.fees),
+                "funding": str(t.funding),
+                "pnl": str(t.pnl),
+                "exit_reason": t.exit_reason,
+            }
+            for t in trips
+        ],
+        "open_positions": [
+            {
+                "instrument": p.instrument,
+                "side": p.side.value,
+                "entry_ts_ns": p.entry_ts_ns,
+                "entry_price": str(p.entry_price),
+                "quantity": str(p.quantity),
+                "fees": str(p.fees),
+                "funding": str(p.funding),
+                "realized_pnl": str(p.realized_pnl),
+            }
+            for p in still_open
         ],
         "fills": [
             {

@@ -111,3 +111,27 @@ def _clip(page) -> dict[str, float]:
     box = page.locator("#chart-price").bounding_box()
     assert box is not None
     return {"x": 0, "y": 0, "width": 1280, "height": box["y"] + box["height"]}
+
+
+def test_the_trades_table_sorts_by_the_clicked_column(tmp_path):
+    from tests.test_report import HAND
+
+    _, html_path = write_report(HAND, tmp_path)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.route("http*://**", lambda route: route.abort())
+        page.goto(html_path.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        cells = "#trades-table tbody tr td:nth-child(6)"  # exit price
+        assert page.locator(cells).all_text_contents() == ["101", "100.5", "51"]  # by exit time
+        header = page.locator("#trades-table th", has_text="exit price")
+        header.click()
+        assert page.locator(cells).all_text_contents() == ["51", "100.5", "101"]
+        header.click()
+        assert page.locator(cells).all_text_contents() == ["101", "100.5", "51"]
+        page.locator("#trades-table th", has_text="instrument").click()
+        assert page.locator("#trades-table tbody tr td:nth-child(1)").all_text_contents() == [
+            "sim:A", "sim:A", "sim:B",
+        ]  # fmt: skip
+        browser.close()
