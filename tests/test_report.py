@@ -284,8 +284,18 @@ def test_the_price_chart_marks_gaps_signals_and_vetoes_from_the_journal(tmp_path
     con.execute(
         "INSERT INTO system_events (run_id, seq, ts_ns, type, severity, source, message, "
         "payload) VALUES ('g', 999999, ?, 'DataGap', 30, 'engine', 'no trades for 4m', ?)",
-        [end, json.dumps({"instrument": "sim:BTCUSDT", "start_ns": start, "end_ns": end,
-                          "policy": "hold", "action": "held"})],  # fmt: skip
+        [
+            end,
+            json.dumps(
+                {
+                    "instrument": "sim:BTCUSDT",
+                    "start_ns": start,
+                    "end_ns": end,
+                    "policy": "hold",
+                    "action": "held",
+                }
+            ),
+        ],
     )
     # A veto as the journal records one (the demo's chain vetoes nothing on this sample).
     con.execute(
@@ -309,7 +319,8 @@ def test_the_price_chart_marks_gaps_signals_and_vetoes_from_the_journal(tmp_path
     # The analyzer values picked in [run] overlays and panes are drawn.
     for name in ("regime.ema_fast", "regime.ema_slow", "profile.poc", "regime.adx"):
         assert len(traces[name]["y"]) == len(result.candles["sim:BTCUSDT"]), name
-    assert traces["orderflow.imbalance_1m"]["yaxis"] == "y3" and traces["regime.adx"]["yaxis"] == "y4"
+    assert traces["orderflow.imbalance_1m"]["yaxis"] == "y3"
+    assert traces["regime.adx"]["yaxis"] == "y4"
     assert "yaxis" not in traces["regime.ema_fast"]  # over the price
 
 
