@@ -62,7 +62,8 @@ def test_the_default_backtest_runs_on_the_real_sample(demo_config, tmp_path):
 def test_the_main_command_on_the_embedded_default_writes_a_report(tmp_path):
     proc = run_cli("backtest", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "run summary" in proc.stdout
+    assert "Summary" in proc.stdout
+    assert "journal: reports/journal.duckdb" in proc.stdout
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert report["summary"]["ticks"] == 9_999
     html = (tmp_path / "reports" / "report.html").read_text()

@@ -123,8 +123,7 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
         engine.handle_signals = True
         result = anyio.run(engine.run)
     jpath, hpath = write_report(result, out)
-    print_summary(result.summary)
-    print(f"report: {jpath} and {hpath}")
+    print_summary(result, journal=journal, report=(hpath, jpath))
     return 0
 
 

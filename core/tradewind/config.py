@@ -87,6 +87,10 @@ class RunSection:
     cancel_entries_on_stop: bool = True
     #: ... and close every open position (default: positions are kept for the next run).
     flatten_on_stop: bool = False
+    #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
+    #: those drawn in panes of their own below it.
+    overlays: tuple[str, ...] = ()
+    panes: tuple[str, ...] = ()
 
     #: A hole in an instrument's trades longer than this (e.g. "45m", "2h") is a data gap,
     #: journaled and handled by ``gap_policy``; default: 3 x the longest timeframe.

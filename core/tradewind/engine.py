@@ -148,7 +148,8 @@ class _InstrumentState:
 
 @attrs.frozen(kw_only=True)
 class RunResult:
-    """What a run produced: its id, summary metrics and the equity curve."""
+    """What a run produced: its id, summary metrics, the equity curve, the fills, and what the
+    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags)."""
 
     run_id: str
     summary: Mapping[str, Any]
@@ -160,6 +161,20 @@ class RunResult:
     data_gaps: Sequence[Any] = ()
     #: Rows of data files the replay could not use (``file:line: reason``).
     bad_rows: Sequence[Any] = ()
+    #: Strategy-timeframe candles per instrument: ``(open_ts_ns, open, high, low, close,
+    #: volume)``.
+    candles: Mapping[str, Sequence[tuple[int, float, float, float, float, float]]] = attrs.Factory(
+        dict
+    )
+    #: Per instrument, the analyzer values named in ``[run] overlays`` and ``panes``, read at
+    #: each strategy-timeframe close: ``{instrument: {"<instance>.<output>": [(ts, v)]}}``.
+    series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]] = attrs.Factory(dict)
+    #: Client order id to the order's tag: ``"entry"`` or ``"<monitor>: <reason>"``.
+    order_tags: Mapping[str, str] = attrs.Factory(dict)
+    #: Funding booked: ``(ts_ns, instrument, amount)``, positive = paid.
+    funding: Sequence[tuple[int, str, Decimal]] = ()
+    #: The journal the run wrote (signals, vetoes and events are read from it).
+    journal_path: str | None = None
 
 
 class Engine:
@@ -287,6 +302,10 @@ class Engine:
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
         self.price_curve: dict[str, list[tuple[int, float]]] = {}
+        self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
+        self.series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self._charted = tuple(dict.fromkeys((*config.run.overlays, *config.run.panes)))
+        self.funding_payments: list[tuple[int, str, Decimal]] = []
         self.signals = 0
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
@@ -413,6 +432,11 @@ class Engine:
             price_curve=self.price_curve,
             data_gaps=list(self.gaps),
             bad_rows=list(self.bad_rows),
+            candles=self.candle_curve,
+            series=self.series,
+            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            funding=self.funding_payments,
+            journal_path=self._journal_path or str(cfg.resolve(cfg.run.journal)),
         )
 
     #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
@@ -511,9 +535,7 @@ class Engine:
                             RunFinished(
                                 ts_ns=self.clock.now_ns(),
                                 run_id=self.run_id,
-                                summary={
-                                    k: v for k, v in summary.items() if isinstance(v, int | float)
-                                },
+                                summary=finished_summary(summary),
                             )
                         )
         return summary
@@ -932,6 +954,13 @@ class Engine:
                 except ConversionError:
                     pass  # not valued yet (a balance without a price); _decide says why
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
+                self.candle_curve.setdefault(key, []).append(
+                    (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
+                )
+                if self._charted:
+                    mine = self.series.setdefault(key, {})
+                    for name in self._charted:
+                        mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
 
@@ -1174,6 +1203,7 @@ class Engine:
                         kind="funding",
                     )
                 self.portfolio.apply_funding(event.instrument, event.amount)
+                self.funding_payments.append((event.ts_ns, event.instrument, event.amount))
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
                 # close is sent (a close can take a while to fill).
@@ -1187,6 +1217,33 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
+
+
+#: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.
+FINISHED_MONEY = (
+    "starting_equity",
+    "final_equity",
+    "pnl",
+    "realized_pnl",
+    "fees_paid",
+    "funding_paid",
+    "total_return",
+)
+
+
+def finished_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What :class:`RunFinished` carries: the numeric figures, the money fields as Decimals
+    and the currency they are in, so a notifier can report P&L."""
+    out: dict[str, Any] = {
+        k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    for k in FINISHED_MONEY:
+        v = summary.get(k)
+        if v is not None:
+            out[k] = Decimal(str(v))
+    if summary.get("currency"):
+        out["currency"] = str(summary["currency"])
+    return out
 
 
 def _seconds(clock: Clock) -> Callable[[], float]:

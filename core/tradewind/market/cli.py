@@ -112,6 +112,10 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                    help="keep the sample's trend instead of removing it")
     p.set_defaults(func=cmd_synth)
 
+    from tradewind.market.download import add_download_command
+
+    add_download_command(sub)
+
     def _usage(args: argparse.Namespace) -> int:
         data.print_help(sys.stderr)
         return 64

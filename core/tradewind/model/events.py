@@ -205,7 +205,10 @@ class RunFinished(Event):
     """A run ended."""
 
     run_id: str
-    summary: Mapping[str, float] = attrs.field(factory=dict)
+    #: The run's numeric figures (counts, ratios as floats), its money as exact Decimals
+    #: (``starting_equity``, ``final_equity``, ``pnl``, ``realized_pnl``, ``fees_paid``,
+    #: ``funding_paid``, ``total_return``) and ``currency``, the quote currency they are in.
+    summary: Mapping[str, float | Decimal | str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -140,8 +140,20 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "details": "",
         }
     if isinstance(event, RunFinished):
-        details = ", ".join(f"{k} {v:g}" for k, v in sorted(event.summary.items()))
-        return "run", {"state": "finished", "run_id": event.run_id, "mode": "", "details": details}
+        figures = event.summary
+        head = (
+            f"P&L {figures['pnl']} {figures.get('currency', '')}".rstrip()
+            if "pnl" in figures
+            else ""
+        )
+        rest = (
+            f"{k} {v:g}" if isinstance(v, int | float | Decimal) else f"{k} {v}"
+            for k, v in sorted(figures.items())
+            if k not in ("pnl", "currency")
+        )
+        details = ", ".join([head, *rest] if head else rest)
+        return "run", {"state": "finished", "run_id": event.run_id, "mode": "",
+                       "details": details}  # fmt: skip
     if isinstance(event, DataQuality):
         return "warning", {
             "subject": f"data quality on {event.instrument}",
