@@ -16,6 +16,7 @@ import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,15 @@ class Engine:
         self.entries_sent = 0
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
+        # Operators (API, chat) act through tradewind.control; services (the API server, the
+        # watchlist's expiry job) run beside the feed for the length of the run.
+        from tradewind.control import Control, host_services
+
+        self.control = Control(self)
+        self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
+            host_services(config)
+        )
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -283,7 +293,7 @@ class Engine:
             # Reconcile with every execution venue before anything can trade; a failure
             # raises ReconciliationError and the run never starts.
             await prepare_session(self)
-            async with self.bus:
+            async with self.bus, self._services():
                 for notifier in self.notifiers:
                     await notifier.start()
                 cfg.host.pm.hook.tradewind_run_start(run=info)
@@ -324,6 +334,13 @@ class Engine:
             fills=self.orders.fills,
             price_curve=self.price_curve,
         )
+
+    @asynccontextmanager
+    async def _services(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service in self.services:
+                await stack.enter_async_context(service(self))
+            yield
 
     def expected_ticks(self) -> int | None:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
@@ -417,7 +434,7 @@ class Engine:
                     end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if not pos.is_flat and self.exits and self.control.exits_enabled:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
                     d = mon.on_ticks(pos, window, self.portfolio)
@@ -456,6 +473,8 @@ class Engine:
         if not closed:
             return
         self.candles += len(closed)
+        for sink in self.candle_sinks:  # e.g. the API's recent-candles buffer
+            sink(closed)
         for c in closed:
             for _, a in st.analyzers:
                 a.on_candle(c)
@@ -463,7 +482,7 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if not pos.is_flat and self.exits and self.control.exits_enabled:
             decision = None
             for c in closed:
                 for mon in self.exits:
@@ -501,6 +520,12 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        blocked = self.control.entry_block(key)
+        if blocked is not None:  # paused, stopped, or off the watchlist
+            veto = Veto(filter="control", signal=signal, ts_ns=ts_ns, reason=blocked)
+            self.vetoes["control"] = self.vetoes.get("control", 0) + 1
+            await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
+            return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",
