@@ -1,259 +1,236 @@
-"""The control surface of a running host: what an operator may change while it trades.
+"""The engine's control surface: pause and resume entries, force exits, stop, and read-outs.
 
-Operators (the HTTP API, a chat bot) never touch the engine's internals: they call a
-:class:`Control`. Every call names its caller and is published as a :class:`ControlAction`
-event, so the journal keeps it (``events`` and ``system_events``) and the notifiers hear it.
+A narrow interface for anything that steers a running engine — the Telegram notifier's
+commands today, the HTTP API later. Every command is journaled with who sent it
+(:meth:`EngineControl.record_command`, table ``control_commands`` in the journal file):
 
-Trading states, as Freqtrade's operators know them:
+``ts_ns``, ``run_id``, ``source`` (``telegram:<instance>``), ``sender`` (chat and user),
+``command`` (as sent), ``accepted`` (false: refused, e.g. a chat not on the allow-list),
+``outcome`` (what the engine did, or why nothing).
 
-``running``
-    entries and exits as configured.
-``paused``
-    no new entries; exit monitors, force exits and reconciliation still run.
-``stopped``
-    no new entries and no automatic exits (the operator has taken over; force exits still
-    work). ``start`` (or ``resume``) returns to ``running``.
-
-Entries can also be refused per instrument by an *entry guard* (the watchlist, when it
-drives the instrument set): :meth:`Control.entry_block` combines the state and the guards,
-and the engine asks it before any entry signal reaches the filters.
+- :meth:`pause` stops new entries; exits (monitors, filters' close actions, force exits)
+  still run.
+- :meth:`force_exit` queues a close of one or every position; the engine sends the close
+  orders through its order manager at its next batch, exactly as an exit monitor's decision.
+- :meth:`stop` ends the run after the current batch.
 """
 
 from __future__ import annotations
 
-import enum
+import logging
 import math
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from tradewind.errors import ConfigError, TradewindError
-from tradewind.model import Event, ExitDecision, Severity, Side, Signal
+from tradewind.model import ExitDecision
 
 if TYPE_CHECKING:
-    from tradewind.config import Config
     from tradewind.engine import Engine
 
+log = logging.getLogger("tradewind.control")
 
-class TradingState(enum.Enum):
-    """What the host is allowed to do on its own."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-
-
-class ControlError(TradewindError):
-    """An operator's request cannot be carried out (unknown instrument, nothing to close)."""
-
-
-@attrs.frozen(kw_only=True)
-class ControlAction(Event):
-    """An operator changed something: who, what, and the outcome."""
-
-    action: str
-    caller: str
-    detail: str = ""
-    severity = Severity.WARNING
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS control_commands (
+    ts_ns BIGINT,
+    run_id VARCHAR,
+    source VARCHAR,
+    sender VARCHAR,
+    command VARCHAR,
+    accepted BOOLEAN,
+    outcome VARCHAR
+);
+"""
 
 
-#: An entry guard: the reason entries of an instrument are refused now, or None.
-EntryGuard = Callable[[str], str | None]
+class ControlError(Exception):
+    """A command cannot be carried out (unknown instrument, nothing to close)."""
 
 
-class Control:
-    """Pause, resume, stop, force exit and force enter a running engine, each journaled."""
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')):,}" if value.is_finite() else str(value)
+
+
+class EngineControl:
+    """Steers one engine. Methods return text-ready mappings for read-outs."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.state = TradingState.RUNNING
-        self._guards: list[EntryGuard] = []
-        #: The run's watchlist (tradewind.watchlist), once its service has opened it.
-        self.watchlist: Any = None
-        #: Instruments the operator refused entries for.
-        self.blacklist: set[str] = set()
+        self._engine = engine
+        self.paused = False
+        self.stop_requested = False
+        self._exits: list[tuple[str, str]] = []  # (instrument key, who)
+        self._con: Any = None
 
-    # -- reading --------------------------------------------------------------------------
-    def add_entry_guard(self, guard: EntryGuard) -> None:
-        """Refuse entries of an instrument whenever ``guard`` gives a reason."""
-        self._guards.append(guard)
+    # -- commands ---------------------------------------------------------------------------
+    def pause(self) -> str:
+        """No new entries from now on; exits still run."""
+        self.paused = True
+        return "paused: no new entries; exits still run"
 
-    def entry_block(self, instrument: str) -> str | None:
-        """Why an entry in ``instrument`` is refused now, or None when it may go ahead."""
-        if self.state is TradingState.PAUSED:
-            return "entries paused by the operator"
-        if self.state is TradingState.STOPPED:
-            return "trading stopped by the operator"
-        return self.instrument_block(instrument)
+    def resume(self) -> str:
+        """Entries allowed again."""
+        self.paused = False
+        return "resumed: entries allowed"
 
-    def instrument_block(self, instrument: str) -> str | None:
-        """Why ``instrument`` itself may not take entries (blacklist, guards), or None."""
-        if instrument in self.blacklist:
-            return f"{instrument} is blacklisted by the operator"
-        for guard in self._guards:
-            reason = guard(instrument)
-            if reason is not None:
-                return reason
-        return None
+    def stop(self) -> str:
+        """End the run after the current batch."""
+        self.stop_requested = True
+        return "stopping after the current batch"
 
-    @property
-    def exits_enabled(self) -> bool:
-        """False while stopped: exit monitors do not act (force exits still do)."""
-        return self.state is not TradingState.STOPPED
-
-    def now_ns(self) -> int:
-        """Market time: the last trade the engine saw, or the clock before the first."""
-        return self.engine.portfolio.ts_ns or self.engine.clock.now_ns()
-
-    # -- acting ---------------------------------------------------------------------------
-    async def _journal(self, action: str, caller: str, detail: str = "") -> None:
-        await self.engine.bus.publish(
-            ControlAction(
-                ts_ns=self.engine.clock.now_ns(), action=action, caller=caller, detail=detail
-            )
-        )
-
-    async def pause(self, caller: str) -> TradingState:
-        """Stop opening positions; exits still run."""
-        self.state = TradingState.PAUSED
-        await self._journal("pause", caller)
-        return self.state
-
-    async def resume(self, caller: str) -> TradingState:
-        """Back to running (Freqtrade's ``start``)."""
-        self.state = TradingState.RUNNING
-        await self._journal("resume", caller)
-        return self.state
-
-    async def stop(self, caller: str) -> TradingState:
-        """No entries and no automatic exits until resumed."""
-        self.state = TradingState.STOPPED
-        await self._journal("stop", caller)
-        return self.state
-
-    async def blacklist_add(self, instruments: list[str], caller: str) -> None:
-        """Refuse entries for ``instruments`` (exits still run)."""
-        self.blacklist.update(instruments)
-        await self._journal("blacklist", caller, ", ".join(instruments))
-
-    async def blacklist_remove(self, instruments: list[str], caller: str) -> None:
-        """Allow entries for ``instruments`` again."""
-        self.blacklist.difference_update(instruments)
-        await self._journal("unblacklist", caller, ", ".join(instruments))
-
-    async def journal_watchlist(
-        self, action: str, instrument: str, caller: str, expires_ts_ns: int
-    ) -> None:
-        """Journal a watchlist change made by an operator."""
-        from tradewind.watchlist import WatchlistChanged
-
-        await self.engine.bus.publish(
-            WatchlistChanged(
-                ts_ns=self.engine.clock.now_ns(),
-                action=action,
-                instrument=instrument,
-                caller=caller,
-                expires_ts_ns=expires_ts_ns,
-            )
-        )
-
-    def _instrument_state(self, instrument: str) -> Any:
-        st = self.engine.state.get(instrument)
-        if st is None:
-            have = ", ".join(self.engine.state) or "none"
-            raise ControlError(f"unknown instrument '{instrument}' (this host trades: {have})")
-        return st
-
-    async def force_exit(self, instrument: str | None, caller: str) -> list[str]:
-        """Close one instrument's position (or every position with None) through the order
-        manager, at market. Returns the instruments a close order was sent for."""
-        engine = self.engine
-        if instrument is None:
-            targets = [p.instrument for p in engine.portfolio.positions()]
+    def force_exit(self, target: str, who: str) -> list[str]:
+        """Queue closes of ``target`` (an instrument key or symbol, or ``all``); returns the
+        instruments that will be closed. Raises ControlError when nothing matches."""
+        pf = self._engine.portfolio
+        open_keys = [p.instrument for p in pf.positions()]
+        if target.lower() == "all":
+            keys = open_keys
         else:
-            self._instrument_state(instrument)
-            if engine.portfolio.position(instrument).is_flat:
-                raise ControlError(f"no open position in '{instrument}' to exit")
-            targets = [instrument]
-        await self._journal("forceexit", caller, ", ".join(targets) or "no open positions")
-        for key in targets:
-            st = self._instrument_state(key)
-            last = engine.portfolio.last_price(key)
-            if math.isnan(last):
-                raise ControlError(f"no trade seen yet in '{key}': no price to exit at")
+            wanted = target.lower()
+            known = [
+                k
+                for k, inst in self._engine.instruments.items()
+                if wanted in (k.lower(), inst.symbol.lower())
+            ]
+            if not known:
+                raise ControlError(
+                    f"unknown instrument '{target}'; instruments: "
+                    f"{', '.join(self._engine.instruments)}"
+                )
+            keys = [k for k in known if k in open_keys]
+            if not keys:
+                raise ControlError(f"no open position in {known[0]}")
+        for key in keys:
+            self._exits.append((key, who))
+        return keys
+
+    def has_pending(self) -> bool:
+        """True when force exits wait for the engine."""
+        return bool(self._exits)
+
+    async def apply(self) -> None:
+        """Send the queued force exits through the engine's order manager (engine-side)."""
+        exits, self._exits = self._exits, []
+        eng = self._engine
+        for key, who in exits:
+            st = eng.state[key]
+            last = eng.portfolio.last_price(key)
+            pos = eng.portfolio.position(key)
+            price = last if not math.isnan(last) else float(pos.avg_price)
             decision = ExitDecision(
-                monitor="forceexit", reason=f"by {caller}", ts_ns=self.now_ns(), price=last
+                monitor="control",
+                reason=f"forceexit by {who}",
+                ts_ns=eng.clock.now_ns(),
+                price=price,
             )
-            await engine._close_position(st, decision)
-        await engine._publish_pending()
-        return targets
+            log.warning("force exit of %s requested by %s", key, who)
+            await eng._close_position(st, decision)
 
-    async def force_enter(
-        self, instrument: str, side: Side, caller: str, quantity: Decimal | None = None
-    ) -> str:
-        """Open a position at market, bypassing the strategy (not the order manager).
+    # -- read-outs --------------------------------------------------------------------------
+    def status(self) -> Mapping[str, str]:
+        """Mode, run, paused or running, open positions, open orders."""
+        eng = self._engine
+        return {
+            "run": eng.run_id,
+            "mode": eng.config.mode.value,
+            "state": "paused" if self.paused else "running",
+            "decisions": str(eng.decision_points),
+            "entries_sent": str(eng.entries_sent),
+            "open_positions": str(len(eng.portfolio.positions())),
+            "open_orders": str(len(eng.portfolio.open_orders())),
+        }
 
-        ``quantity`` defaults to the size the engine's risk settings give for a stop at the
-        strategy's ``stop_pct``. Returns the client order id sent.
-        """
-        from tradewind.sizing import size_for
+    def balance(self) -> Mapping[str, str]:
+        """Cash and equity."""
+        pf = self._engine.portfolio
+        return {"cash": _money(pf.cash), "equity": _money(pf.equity())}
 
-        engine = self.engine
-        st = self._instrument_state(instrument)
-        inst = st.instrument
-        last = engine.portfolio.last_price(instrument)
-        if math.isnan(last):
-            raise ControlError(f"no trade seen yet in '{instrument}': no price to enter at")
-        ts = self.now_ns()
-        stop_pct = engine.config.strategy.stop_pct
-        stop = last * (1 - stop_pct) if side is Side.BUY else last * (1 + stop_pct)
-        signal = Signal(
-            instrument=instrument,
-            side=side,
-            entry=inst.round_price(last),
-            stop=inst.round_price(stop),
-            score=0.0,
-            ts_ns=ts,
-            reasons={},
+    def profit(self) -> Mapping[str, str]:
+        """Realised P&L, fees, equity change since the start."""
+        eng = self._engine
+        pf = eng.portfolio
+        realized = sum((t[2] for t in eng.orders.closed_trades), Decimal(0))
+        return {
+            "realized_pnl": _money(realized),
+            "fees": _money(pf.fees_paid),
+            "equity_change": _money(pf.equity() - pf.starting_equity()),
+            "closed_trades": str(len(eng.orders.closed_trades)),
+        }
+
+    def trades(self, limit: int = 10) -> list[Mapping[str, str]]:
+        """The last ``limit`` closed trades, newest first."""
+        from tradewind.notify.templates import iso_utc
+
+        out = []
+        for ts, inst, pnl in reversed(self._engine.orders.closed_trades[-limit:]):
+            out.append({"time": iso_utc(ts), "instrument": inst, "pnl": _money(pnl)})
+        return out
+
+    def positions(self) -> list[Mapping[str, str]]:
+        """Open positions with their unrealised P&L at the last price."""
+        pf = self._engine.portfolio
+        out = []
+        for p in pf.positions():
+            last = pf.last_price(p.instrument)
+            upnl = p.unrealized_pnl(Decimal(repr(last))) if not math.isnan(last) else Decimal(0)
+            out.append(
+                {
+                    "instrument": p.instrument,
+                    "side": "long" if p.quantity > 0 else "short",
+                    "quantity": str(abs(p.quantity)),
+                    "entry": str(p.avg_price.quantize(Decimal("0.00000001")).normalize()),
+                    "unrealized_pnl": _money(upnl),
+                }
+            )
+        return out
+
+    def daily_figures(self, day_start_ns: int, now_ns: int) -> Mapping[str, str]:
+        """The daily summary's figures for the UTC day starting at ``day_start_ns``."""
+        eng = self._engine
+        pf = eng.portfolio
+        trades = [t for t in eng.orders.closed_trades if day_start_ns <= t[0] < now_ns]
+        fees = sum(
+            (f.fee for f in eng.orders.fills if day_start_ns <= f.ts_ns < now_ns), Decimal(0)
         )
-        if quantity is None:
-            sec = engine.config.strategy
-            quantity = size_for(
-                signal,
-                inst,
-                engine.portfolio.equity(),
-                Decimal(repr(sec.risk_pct)),
-                sec.max_notional,
-                max_leverage=Decimal(repr(sec.max_leverage)),
-                instrument_cap=sec.instrument_caps.get(instrument),
-            )
-        quantity = inst.round_size(quantity)
-        if quantity <= 0:
-            raise ControlError(f"force enter of '{instrument}': the quantity rounds to 0")
-        await self._journal("forceenter", caller, f"{instrument} {side.value} {quantity}")
-        await engine._send(st, attrs.evolve(signal, quantity=quantity), quantity, ts)
-        await engine._publish_pending()
-        return next(reversed(engine.orders.orders))
+        curve = [eq for ts, eq in eng.equity_curve if day_start_ns <= ts < now_ns]
+        drawdown = 0.0
+        peak = -math.inf
+        for eq in curve:
+            peak = max(peak, eq)
+            if peak > 0:
+                drawdown = max(drawdown, (peak - eq) / peak)
+        open_pos = ", ".join(
+            f"{p.instrument} {p.quantity}" for p in pf.positions()
+        ) or "none"
+        return {
+            "pnl": _money(pf.equity() - pf.day_start_equity()),
+            "trades": str(len(trades)),
+            "fees": _money(fees),
+            "open_positions": open_pos,
+            "drawdown": f"{drawdown:.2%}",
+        }
 
+    # -- the journal ------------------------------------------------------------------------
+    def record_command(
+        self, *, source: str, sender: str, command: str, accepted: bool, outcome: str
+    ) -> None:
+        """Journal one command (accepted or refused) with who sent it."""
+        eng = self._engine
+        log.info(
+            "command %r from %s via %s: %s (%s)",
+            command, sender, source, outcome, "accepted" if accepted else "refused",
+        )  # fmt: skip
+        if eng.journal is None:
+            return
+        if self._con is None:
+            self._con = eng.journal.cursor()
+            self._con.execute(SCHEMA)
+        self._con.execute(
+            "INSERT INTO control_commands VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [eng.clock.now_ns(), eng.run_id, source, sender, command, accepted, outcome],
+        )
 
-def host_services(config: Config) -> list[Callable[[Engine], AbstractAsyncContextManager[Any]]]:
-    """The services a config asks to run beside the feed: the watchlist's expiry job (with
-    ``[watchlist] drives_instruments`` or the API) and the HTTP API (``[api] enabled``)."""
-    services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = []
-    if config.watchlist.drives_instruments or config.api.enabled:
-        from tradewind.watchlist import watchlist_service
-
-        services.append(watchlist_service)
-    if config.api.enabled:
-        try:
-            from tradewind.api.server import api_service
-        except ImportError as exc:
-            raise ConfigError(
-                f"[api] enabled = true needs the API's libraries ({exc.name} is missing): "
-                f"pip install 'tradewind[api]'"
-            ) from exc
-        services.append(api_service)
-    return services
+    def close(self) -> None:
+        """Release the journal cursor."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None

@@ -27,6 +27,7 @@ import attrs
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode
+from tradewind.control import EngineControl
 from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
@@ -236,6 +237,8 @@ class Engine:
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
         self.bus = EventBus(capacity=4096)
+        #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
+        self.control = EngineControl(self)
         self.journal: Journal | None = None
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
@@ -249,11 +252,12 @@ class Engine:
         self.entries_sent = 0
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
-        # Operators (API, chat) act through tradewind.control; services (the API server, the
-        # watchlist's expiry job) run beside the feed for the length of the run.
-        from tradewind.control import Control, host_services
+        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
+        # expiry job) and sinks of closed candles (the API's recent candles).
+        from tradewind.operator import host_services
 
-        self.control = Control(self)
+        self.entry_guards: list[Callable[[str], str | None]] = []
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
             host_services(config)
@@ -306,6 +310,9 @@ class Engine:
                     await self.on_batch(batch)
                     if self.progress is not None:
                         self.progress(len(batch), total)
+                    if self.control.stop_requested:
+                        log.warning("run stopped by a control command")
+                        break
                 await self._finish_candles()
                 summary = self.summary()
                 await self.bus.publish(
@@ -321,6 +328,7 @@ class Engine:
             for notifier in self.notifiers:
                 await notifier.close()
         finally:
+            self.control.close()
             try:
                 cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
             finally:
@@ -380,6 +388,8 @@ class Engine:
     # -- the tick path --------------------------------------------------------------------
     async def on_batch(self, batch: TickBatch) -> None:
         """Process one feed batch: validate, slice at decision points, act."""
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         st = self.state[batch.instrument]
         result = st.validator.validate(batch)
         clean = result.clean
@@ -434,7 +444,7 @@ class Engine:
                     end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits and self.control.exits_enabled:
+            if not pos.is_flat and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
                     d = mon.on_ticks(pos, window, self.portfolio)
@@ -473,7 +483,7 @@ class Engine:
         if not closed:
             return
         self.candles += len(closed)
-        for sink in self.candle_sinks:  # e.g. the API's recent-candles buffer
+        for sink in self.candle_sinks:
             sink(closed)
         for c in closed:
             for _, a in st.analyzers:
@@ -482,7 +492,7 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits and self.control.exits_enabled:
+        if not pos.is_flat and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
@@ -502,6 +512,8 @@ class Engine:
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
+        if self.control.paused:
+            return  # paused by a command: no new entries (exits still run)
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
@@ -520,12 +532,13 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
-        blocked = self.control.entry_block(key)
-        if blocked is not None:  # paused, stopped, or off the watchlist
-            veto = Veto(filter="control", signal=signal, ts_ns=ts_ns, reason=blocked)
-            self.vetoes["control"] = self.vetoes.get("control", 0) + 1
-            await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
-            return
+        for guard in self.entry_guards:  # blacklisted, or off the watchlist
+            blocked = guard(key)
+            if blocked is not None:
+                veto = Veto(filter="operator", signal=signal, ts_ns=ts_ns, reason=blocked)
+                self.vetoes["operator"] = self.vetoes.get("operator", 0) + 1
+                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
+                return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",

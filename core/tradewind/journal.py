@@ -451,6 +451,11 @@ class Journal:
         )
         self._con.execute("CHECKPOINT")
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to this journal's database, for tables kept by other modules
+        (the notifiers' outbox, control commands). Close it before :meth:`close`."""
+        return self._con.cursor()
+
     def close(self) -> None:
         """Write what is buffered and close the database."""
         try:

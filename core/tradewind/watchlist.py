@@ -261,9 +261,9 @@ async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
     """Open the watchlist for the run, guard entries when it drives the instrument set, and
     sweep it for expiry every ``sweep_interval_s`` seconds."""
     wl = open_watchlist(engine)
-    engine.control.watchlist = wl
-    if engine.config.watchlist.drives_instruments:
-        engine.control.add_entry_guard(wl.entry_guard)
+    from tradewind.operator import Operator
+
+    Operator.of(engine).watchlist = wl  # its entry guard consults the watchlist from now on
 
     async def sweeper() -> None:
         while True:

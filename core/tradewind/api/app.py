@@ -27,7 +27,8 @@ from tradewind import __version__
 from tradewind.api.auth import RateLimiter, TokenCheck, credential
 from tradewind.api.views import HostView
 from tradewind.config import ApiSection
-from tradewind.control import Control, ControlError
+from tradewind.control import ControlError
+from tradewind.operator import Operator
 from tradewind.model import Side
 from tradewind.timeframes import parse_timeframe
 
@@ -113,7 +114,7 @@ def dashboard_html() -> str:
     return html.replace("/*CSS*/", css).replace("/*JS*/", js)
 
 
-def create_app(view: HostView, control: Control, settings: ApiSection, token: str) -> FastAPI:
+def create_app(view: HostView, operator: Operator, settings: ApiSection, token: str) -> FastAPI:
     """The API of one running host."""
     check = TokenCheck(token)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
@@ -284,17 +285,17 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
     @app.post(PREFIX + "/start", tags=["control"], dependencies=auth)
     async def start(request: Request) -> dict[str, str]:
         """Resume trading (entries and exits)."""
-        await control.resume(_caller(request))
+        await operator.resume(_caller(request))
         return {"status": "starting trader ..."}
 
     @app.post(PREFIX + "/stop", tags=["control"], dependencies=auth)
     async def stop(request: Request) -> dict[str, str]:
-        """No entries and no automatic exits until started."""
-        await control.stop(_caller(request))
+        """End the run after the current batch: the host shuts down (and this API with it)."""
+        await operator.stop(_caller(request))
         return {"status": "stopping trader ..."}
 
     async def _pause(request: Request) -> dict[str, str]:
-        await control.pause(_caller(request))
+        await operator.pause(_caller(request))
         return {"status": "paused, no more entries will occur from now. Run /start to enable entries."}
 
     for path in ("pause", "stopentry", "stopbuy"):
@@ -314,7 +315,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
         side = Side.BUY if payload.side == "long" else Side.SELL
         qty = None if payload.stakeamount is None else Decimal(repr(payload.stakeamount))
         try:
-            cid = await control.force_enter(payload.pair, side, _caller(request), quantity=qty)
+            cid = await operator.force_enter(payload.pair, side, _caller(request), quantity=qty)
         except ControlError as exc:
             raise fail(exc) from None
         return {"status": f"force entering {payload.pair} {payload.side}: order {cid} sent",
@@ -324,18 +325,14 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
     async def forceexit(payload: ForceExitPayload, request: Request) -> dict[str, Any]:
         """Close a trade (by id), an instrument's position (by key), or ``all``."""
         tid = str(payload.tradeid)
-        target: str | None
-        if tid == "all":
-            target = None
-        elif tid.isdigit():
+        target = tid
+        if tid.isdigit():
             found = [t for t in view.trades() if t.trade_id == int(tid) and t.is_open]
             if not found:
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument
-        else:
-            target = tid
         try:
-            sent = await control.force_exit(target, _caller(request))
+            sent = await operator.force_exit(target, _caller(request))
         except ControlError as exc:
             raise fail(exc) from None
         return {"result": f"Created exit orders for {', '.join(sent) or 'no open trades'}.",
@@ -344,12 +341,12 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
     @app.get(PREFIX + "/whitelist", tags=["control"], dependencies=auth)
     async def whitelist() -> dict[str, Any]:
         """Instruments that may take entries now."""
-        pairs = [k for k in engine.instruments if control.instrument_block(k) is None]
+        pairs = operator.tradable()
         method = ["WatchlistPairList"] if engine.config.watchlist.drives_instruments else ["StaticPairList"]
         return {"whitelist": pairs, "length": len(pairs), "method": method}
 
     def _blacklist() -> dict[str, Any]:
-        bl = sorted(control.blacklist)
+        bl = sorted(operator.blacklist)
         return {"blacklist": bl, "blacklist_expanded": bl, "errors": {}, "length": len(bl),
                 "method": ["StaticBlacklist"]}
 
@@ -361,7 +358,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
     @app.post(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_add(payload: BlacklistPayload, request: Request) -> dict[str, Any]:
         """Refuse entries for these instruments."""
-        await control.blacklist_add(payload.blacklist, _caller(request))
+        await operator.blacklist_add(payload.blacklist, _caller(request))
         return _blacklist()
 
     @app.delete(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
@@ -369,14 +366,14 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
         request: Request, pairs_to_delete: list[str] = Query(...)
     ) -> dict[str, Any]:
         """Allow entries again for these instruments."""
-        await control.blacklist_remove(pairs_to_delete, _caller(request))
+        await operator.blacklist_remove(pairs_to_delete, _caller(request))
         return _blacklist()
 
     # -- tradewind's own ------------------------------------------------------------------
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
     async def state() -> dict[str, Any]:
         """The trading state (running, paused, stopped) and the run."""
-        return {"state": control.state.value, "mode": engine.config.mode.value,
+        return {"state": operator.state, "mode": engine.config.mode.value,
                 "run_id": engine.run_id, "instruments": list(engine.instruments)}
 
     @app.get(PREFIX + "/signals", tags=["strategy"], dependencies=auth)
@@ -415,7 +412,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
 
     # -- the watchlist --------------------------------------------------------------------
     def _wl() -> Any:
-        wl = control.watchlist
+        wl = operator.watchlist
         if wl is None:
             raise HTTPException(503, detail="the watchlist is not open yet")
         return wl
@@ -450,7 +447,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
         except ControlError as exc:
             raise HTTPException(422, detail=[{"loc": ["body", "symbol"], "msg": str(exc),
                                               "type": "value_error"}]) from None
-        await control.journal_watchlist("add", e.instrument, caller, e.expires_ts_ns)
+        await operator.watchlist_changed("add", e.instrument, caller, e.expires_ts_ns)
         return _entry(e)
 
     @app.post(PREFIX + "/watchlist/renew", tags=["watchlist"], dependencies=auth)
@@ -461,7 +458,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
             e = _wl().renew(payload.key(), caller=caller, duration_hours=payload.duration_hours)
         except ControlError as exc:
             raise fail(exc) from None
-        await control.journal_watchlist("renew", e.instrument, caller, e.expires_ts_ns)
+        await operator.watchlist_changed("renew", e.instrument, caller, e.expires_ts_ns)
         return _entry(e)
 
     @app.delete(PREFIX + "/watchlist/remove", tags=["watchlist"], dependencies=auth)
@@ -478,7 +475,7 @@ def create_app(view: HostView, control: Control, settings: ApiSection, token: st
             e = _wl().remove(key, caller=caller)
         except ControlError as exc:
             raise fail(exc) from None
-        await control.journal_watchlist("remove", e.instrument, caller, e.expires_ts_ns)
+        await operator.watchlist_changed("remove", e.instrument, caller, e.expires_ts_ns)
         return _entry(e)
 
     @app.get(PREFIX + "/watchlist/top-liquid", tags=["watchlist"], dependencies=auth)

@@ -20,6 +20,7 @@ import uvicorn
 from tradewind.api.app import create_app
 from tradewind.api.views import HostView
 from tradewind.errors import ConfigError, SecretNotSetError
+from tradewind.operator import Operator
 
 if TYPE_CHECKING:
     from tradewind.engine import Engine
@@ -33,7 +34,7 @@ class ApiServer:
     def __init__(self, engine: Engine, token: str) -> None:
         settings = engine.config.api
         self.view = HostView(engine)
-        self.app = create_app(self.view, engine.control, settings, token)
+        self.app = create_app(self.view, Operator.of(engine), settings, token)
         self.config = uvicorn.Config(
             self.app,
             host=settings.host,

@@ -771,7 +771,9 @@ class HostView:
         """Freqtrade's ``ShowConfig`` fields that apply, and tradewind's config, with every
         secret shown as its ``env:NAME`` reference (never its value)."""
         cfg = self.engine.config
-        control = self.engine.control
+        from tradewind.operator import Operator
+
+        operator = Operator.of(self.engine)
         return {
             "version": __version__,
             "api_version": 2.0,
@@ -790,7 +792,7 @@ class HostView:
             "strategy": cfg.strategy.preset or cfg.strategy.composition,
             "force_entry_enable": True,
             "bot_name": "tradewind",
-            "state": control.state.value,
+            "state": operator.state,
             "runmode": cfg.mode.value,
             "position_adjustment_enable": False,
             "max_entry_position_adjustment": 0,
