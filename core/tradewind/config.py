@@ -54,6 +54,20 @@ class RunSection:
     end: str | None = None
     #: Ticks per replay batch in paper mode pacing.
     paper_speed: float = 1.0
+    #: The currency equity is reported in; every account balance is converted to it at the
+    #: mark prices of the configured instruments (see docs/configuration.md, accounts).
+    reporting_currency: str = "USDT"
+    #: Seconds between re-reconciliations with the execution venues while a paper or live
+    #: run trades (open orders polled, balances and positions compared); None: at start only.
+    reconcile_interval_s: float | None = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.reporting_currency:
+            raise ValueError("reporting_currency must name a currency, e.g. \"USDT\"")
+        if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
+            raise ValueError(
+                f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -109,6 +123,9 @@ class InstrumentSection:
     min_notional: Decimal = Decimal("0")
     maker_fee: Decimal = Decimal("0")
     taker_fee: Decimal = Decimal("0")
+    #: Base and quote currency; by default taken from the execution venue's account.
+    base: str = ""
+    quote: str = ""
 
     def to_instrument(self) -> Instrument:
         """The domain Instrument this section describes."""
@@ -121,6 +138,8 @@ class InstrumentSection:
             min_notional=self.min_notional,
             maker_fee=self.maker_fee,
             taker_fee=self.taker_fee,
+            base=self.base,
+            quote=self.quote,
         )
 
 
@@ -204,6 +223,8 @@ class StrategySection:
     max_notional: Decimal | None = None
     max_leverage: float = 1.0
     instrument_caps: dict[str, Decimal] = attrs.Factory(dict)
+    #: Adds allowed to an open position (0: one entry per instrument until it is flat).
+    pyramiding: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.composition not in ("gates", "confluence", "both"):
@@ -216,6 +237,8 @@ class StrategySection:
             raise ValueError(f"risk_pct must be in (0, 1], got {self.risk_pct}")
         if self.max_leverage <= 0:
             raise ValueError(f"max_leverage must be positive, got {self.max_leverage}")
+        if self.pyramiding < 0:
+            raise ValueError(f"pyramiding must be 0 or more, got {self.pyramiding}")
 
     def all_gates(self) -> list[Gate]:
         """The gate chain, with the ``long``/``short`` shorthand as a final gate."""

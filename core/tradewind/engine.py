@@ -12,6 +12,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import uuid
@@ -24,6 +25,7 @@ from typing import Any
 import anyio
 import attrs
 
+from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode
@@ -32,6 +34,8 @@ from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     Candle,
     DataQuality,
@@ -39,6 +43,7 @@ from tradewind.model import (
     ExitDecision,
     FundingPayment,
     Instrument,
+    InstrumentKind,
     Order,
     OrderType,
     PositionClosed,
@@ -54,8 +59,8 @@ from tradewind.model import (
 )
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
-from tradewind.protocols import SINGULAR
-from tradewind.reconcile import prepare_session
+from tradewind.protocols import SINGULAR, check_capabilities
+from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
 from tradewind.sizing import size_for
 from tradewind.strategy import Strategy
@@ -183,14 +188,18 @@ class Engine:
                 for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
                 if key in (sec.venue, sec.data or sec.venue)
             ]
-            if hasattr(venue, "add_instruments"):
-                venue.add_instruments(mine)
+            check_capabilities(venue, f"$.venues.{key}")
+            venue.add_instruments(mine)
+        # The simulated venues' paper cash, summed (a real venue's account is seeded from the
+        # venue itself at the start of the run).
         cash = Decimal(0)
-        for sec in config.instruments:
-            bal = getattr(self.venues[sec.venue].config, "starting_balance", None)
-            if bal is not None:
-                cash = Decimal(bal)
-        self.portfolio = Portfolio(self.instruments, cash)
+        for key in dict.fromkeys(sec.venue for sec in config.instruments):
+            venue = self.venues[key]
+            if "simulated" in venue.capabilities:
+                cash += Decimal(venue.starting_cash())
+        self.portfolio = Portfolio(
+            self.instruments, cash, reporting_currency=config.run.reporting_currency
+        )
         self.orders = OrderManager(self.portfolio, self.run_id)
         for venue in self.venues.values():
             venue.set_sink(self.orders)
@@ -201,7 +210,7 @@ class Engine:
         self.timeframes = tuple(tfs)
         self.step = math.gcd(*tfs)
         for venue in self.venues.values():
-            if hasattr(venue, "set_decision_step"):
+            if "replay" in venue.capabilities:
                 venue.set_decision_step(self.step)
 
         filters = config.instances("filters")
@@ -239,6 +248,7 @@ class Engine:
         self.bus = EventBus(capacity=4096)
         #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
         self.control = EngineControl(self)
+        self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
@@ -250,8 +260,21 @@ class Engine:
         self.candles = 0
         self.decision_points = 0
         self.entries_sent = 0
+        #: Replayed data (backtests): every instrument reaches a decision time before any
+        #: instrument's later trades are processed. Live feeds arrive as they arrive.
+        self._merged = all(
+            "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
+        )
+        self._barrier: int | None = None  # the next grid time every instrument must reach
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
+        #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
+        self._adds: dict[str, int] = {}
+        interval = config.run.reconcile_interval_s
+        self._reconcile_every_ns = (
+            None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
+        )
+        self._next_reconcile_ns: int | None = None
         # What an operator adds (tradewind.operator): guards that refuse an instrument's
         # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
         # expiry job) and sinks of closed candles (the API's recent candles).
@@ -262,6 +285,31 @@ class Engine:
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
             host_services(config)
         )
+
+    def _resolve_currencies(self) -> None:
+        """Give each instrument its base and quote currency from its execution venue's
+        account (known once connected) when the config did not name them, and check that the
+        venue can carry out the engine's close for the instrument's market type."""
+        changed = False
+        for i, (key, inst) in enumerate(list(self.instruments.items())):
+            venue = self.state[key].exec_venue
+            caps = venue.capabilities
+            if inst.kind is InstrumentKind.PERP and "reduce_only" not in caps:
+                raise ConfigError(
+                    f"instrument {key} is a perpetual but its execution venue "
+                    f"'{inst.venue}' ({type(venue).name}) does not declare reduce_only: the "
+                    f"engine closes perpetual positions with reduce-only orders "
+                    f"@ $.instruments[{i}].kind"
+                )
+            if "account" not in caps or (inst.base and inst.quote):
+                continue
+            base, quote = venue.instrument_currencies(inst.symbol)
+            new = attrs.evolve(inst, base=inst.base or base, quote=inst.quote or quote)
+            self.instruments[key] = new
+            self.state[key].instrument = new
+            changed = True
+        if changed:
+            self.portfolio.set_instruments(self.instruments)
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -288,18 +336,24 @@ class Engine:
         self.journal = Journal(Path(journal_path), self.run_id)
         self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
         self.bus.subscribe("journal", self.journal.record)
-        for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
-            self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
+        # Each notifier gets its own queue and task; messages go through the journal's outbox.
+        self.notifications = NotifierHost(
+            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
+            clock=self.clock,
+            outbox=Outbox(self.journal.cursor()),
+            control=self.control,
+            summary_source=self.control.daily_figures,
+        )
+        self.notifications.subscribe(self.bus)
         summary: dict[str, Any] = {}
         try:
             for venue in self.venues.values():
                 await venue.connect()
+            self._resolve_currencies()
             # Reconcile with every execution venue before anything can trade; a failure
             # raises ReconciliationError and the run never starts.
             await prepare_session(self)
-            async with self.bus, self._services():
-                for notifier in self.notifiers:
-                    await notifier.start()
+            async with self.bus, self.notifications, self._services():
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
@@ -314,6 +368,7 @@ class Engine:
                         log.warning("run stopped by a control command")
                         break
                 await self._finish_candles()
+                record_final_balances(self)
                 summary = self.summary()
                 await self.bus.publish(
                     RunFinished(
@@ -325,8 +380,6 @@ class Engine:
                 await self.bus.close()  # every queued event reaches every subscriber first
             for venue in self.venues.values():
                 await venue.close()
-            for notifier in self.notifiers:
-                await notifier.close()
         finally:
             self.control.close()
             try:
@@ -354,8 +407,8 @@ class Engine:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
         total = 0
         for key in {st.data_venue for st in self.state.values()}:
-            count = getattr(self.venues[key], "total_ticks", None)
-            n = count() if callable(count) else None
+            venue = self.venues[key]
+            n = venue.total_ticks() if "replay" in venue.capabilities else None
             if n is None:
                 return None
             total += n
@@ -368,6 +421,13 @@ class Engine:
         if len(by_venue) == 1:
             ((key, insts),) = by_venue.items()
             async for batch in self.venues[key].stream_trades(insts):
+                yield batch
+            return
+        if self._merged:
+            from tradewind.builtins.replay import merge_by_interval
+
+            streams = [self.venues[k].stream_trades(i) for k, i in by_venue.items()]
+            async for batch in merge_by_interval(streams, self.step):
                 yield batch
             return
         send, receive = anyio.create_memory_object_stream[TickBatch](64)
@@ -407,17 +467,24 @@ class Engine:
         self.ticks += n
         ts = clean.ts_ns
         step = self.step
+        if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
+            await self._reach(int(ts[0]))
         if st.next_boundary is None:
             st.next_boundary = (int(ts[0]) // step) * step + step
+            if self._barrier is None:
+                self._barrier = st.next_boundary
         i = 0
         while i < n:
             boundary = st.next_boundary
             assert boundary is not None
             if int(ts[i]) >= boundary:
                 # Time passed a boundary: everything before it has been seen; decide there.
-                t_close = (int(ts[i]) // step) * step
-                await self._on_boundary(st, t_close)
-                st.next_boundary = t_close + step
+                if self._merged:
+                    await self._reach(int(ts[i]))
+                else:
+                    t_close = (int(ts[i]) // step) * step
+                    await self._walk(st, t_close)
+                    st.next_boundary = t_close + step
                 continue
             j = int(ts.searchsorted(boundary, side="left"))
             await self._on_ticks(st, clean.slice(i, j))
@@ -475,10 +542,58 @@ class Engine:
         if simulated:
             venue.on_trades(piece)
 
+    async def _reach(self, ts: int) -> None:
+        """Bring every instrument to the last grid time at or before ``ts``, in time order.
+
+        Replayed data arrives interval by interval, so when a trade at ``ts`` comes, every
+        instrument has seen all its trades before that grid time and none after it. Each
+        instrument decides there (and at its own candle closes in between, when its tape was
+        quiet) before any later trade is processed: no decision of one instrument sees
+        another's data from after its own decision time, and when an instrument decides does
+        not depend on which others are replayed beside it.
+        """
+        step = self.step
+        t = (ts // step) * step
+        due = [
+            st
+            for st in self.state.values()
+            if st.next_boundary is not None and st.next_boundary <= ts
+        ]
+        heap: list[tuple[int, int, _InstrumentState]] = []
+        for n, st in enumerate(due):
+            if st.next_boundary is not None and st.next_boundary < t:
+                for close in self._closes_before(st, t):
+                    heap.append((close, n, st))
+        heapq.heapify(heap)
+        while heap:
+            close, _, st = heapq.heappop(heap)
+            await self._on_boundary(st, close)
+        for st in due:
+            await self._on_boundary(st, t)
+            st.next_boundary = t + step
+        self._barrier = t + step
+
+    def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
+        """Close times of ``st``'s forming candles that fall before grid time ``t``."""
+        closes = set()
+        for tf in self.timeframes:
+            cur = st.aggregator.current(tf)
+            if cur is not None and cur.open_ts_ns + tf < t:
+                closes.add(cur.open_ts_ns + tf)
+        return sorted(closes)
+
+    async def _walk(self, st: _InstrumentState, t: int) -> None:
+        """One instrument to grid time ``t``, deciding at each candle close on the way."""
+        if st.next_boundary is not None and st.next_boundary < t:
+            for close in self._closes_before(st, t):
+                await self._on_boundary(st, close)
+        await self._on_boundary(st, t)
+
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
+        await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
         if not closed:
             return
@@ -505,10 +620,27 @@ class Engine:
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
-                self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                try:
+                    self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                except ConversionError:
+                    pass  # not valued yet (a balance without a price); _decide says why
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
+
+    async def _maybe_reconcile(self) -> None:
+        """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live)."""
+        every = self._reconcile_every_ns
+        if every is None or self.journal is None:
+            return
+        now = self.clock.now_ns()
+        if self._next_reconcile_ns is None:
+            self._next_reconcile_ns = now + every
+            return
+        if now < self._next_reconcile_ns:
+            return
+        self._next_reconcile_ns = now + every
+        await rereconcile(self)
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
@@ -520,10 +652,17 @@ class Engine:
         if signal is None:
             return
         sec = self.config.strategy
+        try:
+            equity = self.portfolio.equity()
+        except ConversionError as exc:
+            self.signals += 1
+            await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+            await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+            return
         qty = size_for(
             signal,
             st.instrument,
-            self.portfolio.equity(),
+            equity,
             self._risk_pct,
             sec.max_notional,
             max_leverage=self._max_leverage,
@@ -535,9 +674,7 @@ class Engine:
         for guard in self.entry_guards:  # blacklisted, or off the watchlist
             blocked = guard(key)
             if blocked is not None:
-                veto = Veto(filter="operator", signal=signal, ts_ns=ts_ns, reason=blocked)
-                self.vetoes["operator"] = self.vetoes.get("operator", 0) + 1
-                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
+                await self._refuse(signal, ts_ns, "operator", blocked)
                 return
         if qty <= 0:
             veto = Veto(
@@ -550,14 +687,52 @@ class Engine:
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
         for flt in self.filters:
-            veto = flt.check(signal, self.portfolio)
+            try:
+                veto = flt.check(signal, self.portfolio)
+            except ConversionError as exc:
+                await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+                return
             if veto is not None:
                 self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
                 await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
                 await self._act_on(veto, candle.close)
                 return
-        await self._send(st, signal, qty, ts_ns)
+        # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
+        pos = self.portfolio.position(key)
+        intent = "entry"
+        if not pos.is_flat:
+            if pos.side is not signal.side:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} holds a {pos.side.value if pos.side else ''} position of "
+                    f"{abs(pos.quantity)}: no entry against it (the reversal filter closes it "
+                    f"first)",
+                )
+                return
+            adds = self._adds.get(key, 0)
+            if adds >= self.config.strategy.pyramiding:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} already holds a position of {abs(pos.quantity)}: no new entry "
+                    f"(pyramiding = {self.config.strategy.pyramiding}, {adds} add(s) made)",
+                )
+                return
+            self._adds[key] = adds + 1
+            intent = "add"
+        else:
+            self._adds.pop(key, None)
+        await self._send(st, signal, qty, ts_ns, intent=intent)
         self.entries_sent += 1
+
+    async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
+        """Refuse ``signal`` on the engine's own account (journaled as a veto)."""
+        veto = Veto(filter=name, signal=signal, ts_ns=ts_ns, reason=reason)
+        self.vetoes[name] = self.vetoes.get(name, 0) + 1
+        await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
 
     async def _act_on(self, veto: Veto, price: float) -> None:
         """Carry out a veto's action: close the opposite position, or every position."""
@@ -592,6 +767,7 @@ class Engine:
         ts_ns: int,
         reduce_only: bool = False,
         reason: str = "",
+        intent: str = "entry",
     ) -> None:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
@@ -602,21 +778,42 @@ class Engine:
             time_in_force=TimeInForce.IOC,
             reduce_only=reduce_only,
             created_ts_ns=ts_ns,
-            tag=reason or "entry",
+            tag=reason or intent,
+            intent=intent,
         )
-        if hasattr(st.exec_venue, "set_time"):
-            st.exec_venue.set_time(ts_ns)
+        if "simulated" in st.exec_venue.capabilities:
+            st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
             log.error("order %s failed: %s", order.client_order_id, exc)
 
     async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
+        """Close the whole position with the order its market type allows: a perpetual's
+        close is reduce-only (it can never open the other side); a spot close is a plain
+        sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
         if pos.is_flat or any(
-            o.instrument == pos.instrument and o.reduce_only for o in self.portfolio.open_orders()
+            o.instrument == pos.instrument and o.intent == "close"
+            for o in self.portfolio.open_orders()
         ):
             return
+        inst = st.instrument
+        qty = abs(pos.quantity)
+        reduce_only = inst.kind is not InstrumentKind.SPOT
+        if not reduce_only and pos.quantity > 0:
+            account = self.portfolio.accounts.get(inst.venue)
+            if account is not None and inst.base:
+                qty = min(qty, account.balance(inst.base))
+            qty = inst.round_size(qty)
+            if qty <= 0:
+                log.error(
+                    "cannot close %s: the account of venue '%s' holds no %s",
+                    inst.key,
+                    inst.venue,
+                    inst.base,
+                )
+                return
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,
@@ -626,16 +823,17 @@ class Engine:
             score=0.0,
             ts_ns=decision.ts_ns,
             reasons={},
-            quantity=abs(pos.quantity),
+            quantity=qty,
             intent="close",
         )
         await self._send(
             st,
             close,
-            abs(pos.quantity),
+            qty,
             decision.ts_ns,
-            reduce_only=True,
+            reduce_only=reduce_only,
             reason=f"{decision.monitor}: {decision.reason}",
+            intent="close",
         )
 
     async def _finish_candles(self) -> None:
@@ -646,6 +844,17 @@ class Engine:
     async def _publish_pending(self) -> None:
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
+                inst = self.instruments.get(event.instrument)
+                if self.journal is not None and inst is not None:
+                    # Journaled before it is booked: a resumed session restores it.
+                    self.journal.record_cash_flow(
+                        inst.venue,
+                        inst.key,
+                        inst.quote,
+                        event.amount,
+                        ts_ns=event.ts_ns,
+                        kind="funding",
+                    )
                 self.portfolio.apply_funding(event.instrument, event.amount)
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
@@ -660,23 +869,6 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
-
-
-def _severity_gate(notifier: Any) -> Any:
-    """The notifier's ``notify``, called only for events at or above its ``min_severity``.
-
-    Routing by severity happens here, once, for every notifier: critical (order failed,
-    connection lost, system error, reconciliation failed, circuit breaker), warning (data
-    quality, vetoes), info (signals, fills, position closed), debug (the rest).
-    """
-    raw = getattr(getattr(notifier, "config", None), "min_severity", "info")
-    threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
-
-    async def deliver(event: Event) -> None:
-        if event.severity >= threshold:
-            await notifier.notify(event)
-
-    return deliver
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

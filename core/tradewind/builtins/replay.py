@@ -245,6 +245,44 @@ class ReplayVenue:
             pending = [k for k in pending if pos[k] < len(series[k])]
 
 
+async def merge_by_interval(
+    streams: Sequence[AsyncIterator[TickBatch]], step: int
+) -> AsyncIterator[TickBatch]:
+    """Batches of several replay streams, interval by interval of the decision grid.
+
+    Each stream is in time order. The result holds every batch of every stream, cut at grid
+    times, such that all trades of one grid interval (from every stream) come before any
+    trade of a later one: an instrument deciding at a grid time has seen the others' trades
+    before it and none after it.
+    """
+    heads: list[tuple[int, int, TickBatch]] = []
+    iters = list(streams)
+
+    async def pull(n: int) -> None:
+        while True:
+            try:
+                batch = await anext(iters[n])
+            except StopAsyncIteration:
+                return
+            if len(batch):
+                heapq.heappush(heads, (batch.first_ts, n, batch))
+                return
+
+    for n in range(len(iters)):
+        await pull(n)
+    while heads:
+        first, n, batch = heapq.heappop(heads)
+        hi = (first // step + 1) * step
+        if batch.last_ts < hi:
+            yield batch
+            await pull(n)
+            continue
+        cut = int(batch.ts_ns.searchsorted(hi, "left"))
+        yield batch.slice(0, cut)
+        rest = batch.slice(cut, len(batch))
+        heapq.heappush(heads, (rest.first_ts, n, rest))
+
+
 def _keyed(piece: TickBatch, key: str) -> TickBatch:
     """``piece`` under the engine's instrument key (views, no copy)."""
     return TickBatch(

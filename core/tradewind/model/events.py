@@ -82,9 +82,11 @@ class OrderFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class FillEvent(Event):
-    """A fill arrived."""
+    """A fill arrived. ``realized_pnl``: the P&L this fill realised (0 for an opening fill;
+    None when the publisher did not say)."""
 
     fill: Fill
+    realized_pnl: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -54,16 +54,9 @@ def assert_plugin_installed(kind: str, name: str, cls: type) -> None:
 
 def default_instrument() -> Instrument:
     """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees."""
-    return Instrument(
-        venue="sim",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.PERP,
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        min_notional=Decimal("5"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0004"),
-    )
+    from tradewind.builtins.sim_venue import default_instrument as sim_default
+
+    return sim_default()
 
 
 @pytest.fixture

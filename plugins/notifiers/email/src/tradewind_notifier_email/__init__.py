@@ -1,0 +1,1 @@
+"""tradewind-notifier-email."""
