@@ -113,21 +113,37 @@ class Watchlist:
         self.settings = settings
         self.known = known
         journal.query(SCHEMA)
+        # The table is the record; reads come from this copy (the entry guard runs per signal).
+        self._entries: dict[str, WatchlistEntry] = {}
+        self._next_due: int | None = None
+        self._reload()
 
-    def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[WatchlistEntry]:
-        sql = f"SELECT {', '.join(_FIELDS)} FROM watchlist {where} ORDER BY priority DESC, instrument"
-        return [WatchlistEntry(**dict(zip(_FIELDS, r, strict=True))) for r in self.journal.query(sql, params)]
+    def _reload(self) -> None:
+        sql = f"SELECT {', '.join(_FIELDS)} FROM watchlist"
+        self._entries = {
+            r[0]: WatchlistEntry(**dict(zip(_FIELDS, r, strict=True)))
+            for r in self.journal.query(sql)
+        }
+        warn = int(self.settings.warn_before_hours * NS_PER_HOUR)
+        dues = [
+            e.expires_ts_ns if e.warned else e.expires_ts_ns - warn
+            for e in self._entries.values()
+            if e.status == "active"
+        ]
+        self._next_due = min(dues) if dues else None
+
+    def due(self, now_ns: int) -> bool:
+        """True when :meth:`sweep` has something to do at ``now_ns``."""
+        return self._next_due is not None and now_ns >= self._next_due
 
     def get(self, instrument: str) -> WatchlistEntry | None:
         """The entry of ``instrument`` whatever its status, or None."""
-        rows = self._rows("WHERE instrument = ?", (instrument,))
-        return rows[0] if rows else None
+        return self._entries.get(instrument)
 
     def entries(self, *, include_inactive: bool = False) -> list[WatchlistEntry]:
-        """Active entries (by priority), or every entry ever added."""
-        if include_inactive:
-            return self._rows()
-        return self._rows("WHERE status = 'active'")
+        """Active entries by priority (highest first), or every entry ever added."""
+        out = [e for e in self._entries.values() if include_inactive or e.status == "active"]
+        return sorted(out, key=lambda e: (-e.priority, e.instrument))
 
     def is_active(self, instrument: str, now_ns: int | None = None) -> bool:
         """True while ``instrument`` is on the list and not past its expiry at ``now_ns``."""
@@ -176,6 +192,7 @@ class Watchlist:
             "INSERT INTO watchlist VALUES (?, ?, ?, ?, ?, ?, ?, false, 'active', ?, ?)",
             (key, exchange, market_type, symbol, priority, now, expires, caller, now),
         )
+        self._reload()
         entry = self.get(key)
         assert entry is not None
         return entry
@@ -197,6 +214,7 @@ class Watchlist:
             "caller = ?, updated_ts_ns = ? WHERE instrument = ?",
             (expires, caller, now, instrument),
         )
+        self._reload()
         entry = self.get(instrument)
         assert entry is not None
         return entry
@@ -211,6 +229,7 @@ class Watchlist:
             "WHERE instrument = ?",
             (caller, self.clock.now_ns(), instrument),
         )
+        self._reload()
         entry = self.get(instrument)
         assert entry is not None
         return entry
@@ -243,6 +262,8 @@ class Watchlist:
                         ts_ns=now, instrument=e.instrument, expires_ts_ns=e.expires_ts_ns
                     )
                 )
+        if events:
+            self._reload()
         return events
 
 
@@ -265,10 +286,20 @@ async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
 
     Operator.of(engine).watchlist = wl  # its entry guard consults the watchlist from now on
 
-    async def sweeper() -> None:
-        while True:
+    def on_candles(_closed: object) -> None:
+        # Sweep on engine time at decision points (deterministic in a backtest); the events
+        # go out with the engine's own after the boundary.
+        if wl.due(engine.clock.now_ns()):
             for event in wl.sweep():
-                await engine.bus.publish(event)
+                engine.orders.on_event(event)
+
+    engine.candle_sinks.append(on_candles)
+
+    async def sweeper() -> None:  # for a live feed that goes quiet
+        while True:
+            if wl.due(engine.clock.now_ns()):
+                for event in wl.sweep():
+                    await engine.bus.publish(event)
             await anyio.sleep(engine.config.watchlist.sweep_interval_s)
 
     async with anyio.create_task_group() as tg:

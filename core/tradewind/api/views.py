@@ -299,7 +299,7 @@ class HostView:
 
     def _exit_reasons(self) -> dict[str, str]:
         rows = self.journal.query(
-            "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND reduce_only",
+            "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND intent = 'close'",
             [self.journal.session_id],
         )
         return {cid: tag or "" for cid, tag in rows}
