@@ -22,6 +22,7 @@ import attrs
 from tradewind.config import WatchlistSection
 from tradewind.control import ControlError
 from tradewind.model import Event, Severity
+from tradewind.notify.events import WatchlistExpiring  # the notifiers' own "expiring" event
 
 if TYPE_CHECKING:
     from tradewind.engine import Engine
@@ -62,15 +63,6 @@ class WatchlistEntry:
     status: str
     caller: str
     updated_ts_ns: int
-
-
-@attrs.frozen(kw_only=True)
-class WatchlistExpiring(Event):
-    """A watchlist entry expires soon (``warn_before_hours`` ahead)."""
-
-    instrument: str
-    expires_ts_ns: int
-    severity = Severity.WARNING
 
 
 @attrs.frozen(kw_only=True)
@@ -244,7 +236,10 @@ class Watchlist:
                 if not e.warned:
                     events.append(
                         WatchlistExpiring(
-                            ts_ns=now, instrument=e.instrument, expires_ts_ns=e.expires_ts_ns
+                            ts_ns=now,
+                            instrument=e.instrument,
+                            expires_ts_ns=e.expires_ts_ns,
+                            reason="watchlist entry expired before its warning was sent",
                         )
                     )
                 self.journal.query(
@@ -259,7 +254,10 @@ class Watchlist:
                 )
                 events.append(
                     WatchlistExpiring(
-                        ts_ns=now, instrument=e.instrument, expires_ts_ns=e.expires_ts_ns
+                        ts_ns=now,
+                        instrument=e.instrument,
+                        expires_ts_ns=e.expires_ts_ns,
+                        reason=f"watchlist entry ends within {self.settings.warn_before_hours:g} h",
                     )
                 )
         if events:
