@@ -64,7 +64,7 @@ chunk_ticks = {chunk_ticks}
 composition = "gates"
 timeframe = "1m"
 stop_pct = 0.004
-risk_pct = 0.01
+risk_pct = 0.002
 long = [{{ value = "close", op = ">", threshold = 0 }}]
 
 [filters.existing]
