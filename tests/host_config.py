@@ -37,8 +37,8 @@ mode = "{mode}"
 timeframes = ["1m"]
 
 [run]
-journal = "{(tmp_path / 'journal.duckdb').as_posix()}"
-report_dir = "{(tmp_path / 'reports').as_posix()}"
+journal = "{(tmp_path / "journal.duckdb").as_posix()}"
+report_dir = "{(tmp_path / "reports").as_posix()}"
 
 [[instruments]]
 symbol = "BTCUSDT"

@@ -33,7 +33,9 @@ def open_list(path, clock, **settings):
 def test_an_entry_for_one_hour_warns_expires_and_renew_extends_it(tmp_path):
     clock = SimClock(T0)
     journal, wl = open_list(tmp_path / "j.duckdb", clock)
-    e = wl.add(exchange="sim", market_type="perp", symbol="BTCUSDT", caller="test", duration_hours=1)
+    e = wl.add(
+        exchange="sim", market_type="perp", symbol="BTCUSDT", caller="test", duration_hours=1
+    )
     assert e.expires_ts_ns == T0 + NS_PER_HOUR and wl.is_active(INSTRUMENT)
     # One hour long: the one-hour warning is due at once, and only once.
     events = wl.sweep()
@@ -108,9 +110,7 @@ def test_the_engine_takes_entries_only_while_the_instrument_is_on_the_watchlist(
     )[0]
     assert refused[0] >= expiry and refused[1] > 30  # every later 1m signal was refused
     types = dict(
-        j.query(
-            "SELECT type, min(ts_ns) FROM events WHERE type LIKE 'Watchlist%' GROUP BY type"
-        )
+        j.query("SELECT type, min(ts_ns) FROM events WHERE type LIKE 'Watchlist%' GROUP BY type")
     )
     # Due at once (it lasts one hour): swept at the first decision point, the first 1m close.
     assert SAMPLE_START_NS <= types["WatchlistExpiring"] <= SAMPLE_START_NS + 60 * 10**9

@@ -34,12 +34,9 @@ from tradewind.errors import ConfigError
 from tradewind.journal import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
-from tradewind.notify.host import NotifierHost
-from tradewind.notify.outbox import Outbox
 from tradewind.model import (
     Candle,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
@@ -49,7 +46,6 @@ from tradewind.model import (
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
     TickBatch,
@@ -57,6 +53,8 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities

@@ -128,7 +128,9 @@ class Operator:
         except ControlError as exc:
             await self.record(caller, f"forceexit {target}", str(exc), accepted=False)
             raise
-        await self.record(caller, f"forceexit {target}", "closing " + (", ".join(keys) or "nothing"))
+        await self.record(
+            caller, f"forceexit {target}", "closing " + (", ".join(keys) or "nothing")
+        )
         return keys
 
     async def force_enter(

@@ -22,7 +22,7 @@ from tradewind.journal import Journal
 
 from tests.host_config import host_toml
 
-WEBHOOK_SECRET = "whsec-" + "s3cr3t-value-that-must-never-show" 
+WEBHOOK_SECRET = "whsec-" + "s3cr3t-value-that-must-never-show"
 
 
 def free_port() -> int:
@@ -52,7 +52,7 @@ class PaperHost:
             f"port = {self.port}\n"
             'token_env = "TW_TEST_API_TOKEN"\n'
             f"rate_limit = {rate_limit}\n"
-            "\n[notifiers.hook]\nplugin = \"webhook\"\n"
+            '\n[notifiers.hook]\nplugin = "webhook"\n'
             'url = "http://127.0.0.1:9/never"\nsecret = "env:TW_TEST_WEBHOOK_SECRET"\n'
             'min_severity = "critical"\n'
         )
@@ -69,7 +69,7 @@ class PaperHost:
         env = dict(os.environ)
         env["TW_TEST_API_TOKEN"] = self.token
         env["TW_TEST_WEBHOOK_SECRET"] = WEBHOOK_SECRET
-        self.log = open(tmp_path / "host.log", "w+b")  # noqa: SIM115 - closed in stop()
+        self.log = open(tmp_path / "host.log", "w+b")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tradewind", "run", str(self.config)],
             cwd=tmp_path,

@@ -59,10 +59,13 @@ def test_watchlist_over_http_and_events_on_the_websocket(tmp_path):
     finally:
         host.stop()
     j = host.journal()
-    commands = [r[0] for r in j.query(
-        "SELECT command FROM control_commands WHERE source = 'api' ORDER BY ts_ns")]
+    commands = [
+        r[0]
+        for r in j.query("SELECT command FROM control_commands WHERE source = 'api' ORDER BY ts_ns")
+    ]
     assert commands[:3] == [
-        f"watchlist add {INSTRUMENT}", f"watchlist renew {INSTRUMENT}",
+        f"watchlist add {INSTRUMENT}",
+        f"watchlist renew {INSTRUMENT}",
         f"watchlist remove {INSTRUMENT}",
     ]
     # Entries persisted in the journal, with who changed them last.
@@ -76,7 +79,8 @@ def _watchlist_scenario(host: PaperHost) -> None:
     host.wait_for("a refused signal", lambda: host.get("/api/v1/vetoes")["vetoes"])
     veto = host.get("/api/v1/vetoes")["vetoes"][0]
     assert (veto["filter"], veto["reason"]) == (
-        "operator", f"{INSTRUMENT} is not on the active watchlist"
+        "operator",
+        f"{INSTRUMENT} is not on the active watchlist",
     )
     assert host.get("/api/v1/status") == [] and host.get("/api/v1/whitelist")["whitelist"] == []
 
@@ -96,9 +100,15 @@ def _watchlist_scenario(host: PaperHost) -> None:
     def add() -> None:
         time.sleep(1.0)  # the listener is connected by then
         status, e = host.request(
-            "POST", "/api/v1/watchlist/add",
-            {"exchange": "sim", "market_type": "perp", "symbol": "BTCUSDT", "duration_hours": 1,
-             "priority": 3},
+            "POST",
+            "/api/v1/watchlist/add",
+            {
+                "exchange": "sim",
+                "market_type": "perp",
+                "symbol": "BTCUSDT",
+                "duration_hours": 1,
+                "priority": 3,
+            },
         )
         assert status == 200, e
         assert e["instrument"] == INSTRUMENT and e["status"] == "active"
@@ -128,7 +138,8 @@ def _watchlist_scenario(host: PaperHost) -> None:
     status, _ = host.request("DELETE", f"/api/v1/watchlist/remove?instrument={INSTRUMENT}")
     assert status == 200 and host.get("/api/v1/watchlist")["watchlist"] == []
     status, out = host.request(
-        "POST", "/api/v1/watchlist/add",
+        "POST",
+        "/api/v1/watchlist/add",
         {"exchange": "sim", "market_type": "perp", "symbol": "DOGEUSDT"},
     )
     assert status == 422 and "not configured on this host" in out["detail"][0]["msg"]
@@ -168,7 +179,9 @@ def test_the_cli_prints_a_fresh_token():
     tokens = [
         subprocess.run(
             [sys.executable, "-m", "tradewind", "api", "token"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         for _ in range(2)
     ]

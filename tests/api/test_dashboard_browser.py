@@ -40,8 +40,14 @@ def test_log_in_see_a_position_after_a_fill_pause_and_see_entries_stop(browser, 
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         external: list[str] = []
-        page.on("request", lambda r: None if r.url.startswith(host.url) or r.url.startswith(
-            f"ws://127.0.0.1:{host.port}") else external.append(r.url))
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(host.url) or r.url.startswith(f"ws://127.0.0.1:{host.port}")
+                else external.append(r.url)
+            ),
+        )
         page.goto(host.url + "/")
         # Without the token the page is its login form (and the answer was a 401).
         expect(page.locator("#login-form")).to_be_visible()
@@ -75,13 +81,16 @@ def test_log_in_see_a_position_after_a_fill_pause_and_see_entries_stop(browser, 
 
         # Resume, watch the instrument for a day, let a position open, take the screenshot.
         status, _ = host.request(
-            "POST", "/api/v1/watchlist/add",
+            "POST",
+            "/api/v1/watchlist/add",
             {"exchange": "sim", "market_type": "perp", "symbol": "BTCUSDT", "priority": 1},
         )
         assert status == 200
         page.click("#resume")
         expect(page.locator("#state")).to_have_text("running")
-        expect(page.locator("#positions tbody tr").first).to_contain_text(INSTRUMENT, timeout=30_000)
+        expect(page.locator("#positions tbody tr").first).to_contain_text(
+            INSTRUMENT, timeout=30_000
+        )
         expect(page.locator("#signals tbody tr").first).to_be_visible()
         expect(page.locator("#vetoes tbody tr").first).to_be_visible()
         expect(page.locator("#watchlist tbody tr").first).to_contain_text("23 h")

@@ -75,7 +75,10 @@ def _scenario(paper_host: PaperHost) -> None:
     assert len(rows) == calls
     for source, sender, command, accepted, outcome in rows:
         assert (source, command, accepted, outcome) == (
-            "api", f"forceexit {INSTRUMENT}", True, f"closing {INSTRUMENT}"
+            "api",
+            f"forceexit {INSTRUMENT}",
+            True,
+            f"closing {INSTRUMENT}",
         )
         assert sender.startswith("api 127.0.0.1:") and "python-requests" in sender
     (n,) = j.query(

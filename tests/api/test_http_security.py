@@ -77,10 +77,18 @@ def test_basic_auth_with_the_token_as_password_is_accepted(shared_host: PaperHos
 
     good = base64.b64encode(f"anyone:{shared_host.token}".encode()).decode()
     bad = base64.b64encode(b"anyone:nope").decode()
-    assert shared_host.request("GET", "/api/v1/version", token=None,
-                               headers={"Authorization": f"Basic {good}"})[0] == 200
-    assert shared_host.request("GET", "/api/v1/version", token=None,
-                               headers={"Authorization": f"Basic {bad}"})[0] == 401
+    assert (
+        shared_host.request(
+            "GET", "/api/v1/version", token=None, headers={"Authorization": f"Basic {good}"}
+        )[0]
+        == 200
+    )
+    assert (
+        shared_host.request(
+            "GET", "/api/v1/version", token=None, headers={"Authorization": f"Basic {bad}"}
+        )[0]
+        == 401
+    )
 
 
 def test_a_wrong_and_a_missing_token_take_the_same_time(shared_host: PaperHost):
@@ -106,14 +114,17 @@ def test_a_wrong_and_a_missing_token_take_the_same_time(shared_host: PaperHost):
 
 def test_bad_bodies_are_422_naming_the_field(shared_host: PaperHost):
     status, out = shared_host.request(
-        "POST", "/api/v1/watchlist/add",
+        "POST",
+        "/api/v1/watchlist/add",
         {"exchange": "sim", "symbol": "BTCUSDT", "market_type": "perp", "duration_hours": -1},
     )
     assert status == 422
     assert [e["loc"] for e in out["detail"]] == [["body", "duration_hours"]]
     status, out = shared_host.request("POST", "/api/v1/forceenter", {"side": "long"})
     assert status == 422 and out["detail"][0]["loc"] == ["body", "pair"]
-    status, out = shared_host.request("POST", "/api/v1/forceenter", {"pair": "sim:BTCUSDT", "side": "up"})
+    status, out = shared_host.request(
+        "POST", "/api/v1/forceenter", {"pair": "sim:BTCUSDT", "side": "up"}
+    )
     assert status == 422 and out["detail"][0]["loc"] == ["body", "side"]
     status, out = shared_host.request("GET", "/api/v1/trades?limit=0")
     assert status == 422 and out["detail"][0]["loc"] == ["query", "limit"]
@@ -136,7 +147,9 @@ def test_show_config_never_contains_a_secret(shared_host: PaperHost):
 
 def test_cors_is_off_and_the_server_is_on_loopback(shared_host: PaperHost):
     status, _ = shared_host.request(
-        "OPTIONS", "/api/v1/status", token=None,
+        "OPTIONS",
+        "/api/v1/status",
+        token=None,
         headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"},
     )
     assert status in (401, 405)  # no CORS preflight answer

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -28,8 +28,8 @@ from tradewind.api.auth import RateLimiter, TokenCheck, credential
 from tradewind.api.views import HostView
 from tradewind.config import ApiSection
 from tradewind.control import ControlError
-from tradewind.operator import Operator
 from tradewind.model import Side
+from tradewind.operator import Operator
 from tradewind.timeframes import parse_timeframe
 
 PREFIX = "/api/v1"
@@ -143,8 +143,10 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         wait = limiter.allow(client, time.monotonic())
         if wait is not None:
             return JSONResponse(
-                {"detail": f"rate limit: {settings.rate_limit} requests per "
-                 f"{settings.rate_window_s:g} s per client; retry in {wait:.1f} s"},
+                {
+                    "detail": f"rate limit: {settings.rate_limit} requests per "
+                    f"{settings.rate_window_s:g} s per client; retry in {wait:.1f} s"
+                },
                 status_code=429,
                 headers={"Retry-After": str(max(1, int(wait + 0.999)))},
             )
@@ -236,7 +238,11 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         """Closed-trade profit per instrument."""
         return view.performance()
 
-    for unit, path, default in (("days", "daily", 7), ("weeks", "weekly", 4), ("months", "monthly", 3)):
+    for unit, path, default in (
+        ("days", "daily", 7),
+        ("weeks", "weekly", 4),
+        ("months", "monthly", 3),
+    ):
 
         def make(unit: str = unit, default: int = default) -> Any:
             async def periodic(timescale: int = Query(default, ge=1, le=365)) -> dict[str, Any]:
@@ -274,7 +280,8 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
             tf = parse_timeframe(timeframe)
         except ValueError as exc:
             raise HTTPException(
-                422, detail=[{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}]
+                422,
+                detail=[{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}],
             ) from None
         out = view.pair_candles(pair, tf, limit)
         if out is None:
@@ -296,7 +303,9 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
 
     async def _pause(request: Request) -> dict[str, str]:
         await operator.pause(_caller(request))
-        return {"status": "paused, no more entries will occur from now. Run /start to enable entries."}
+        return {
+            "status": "paused, no more entries will occur from now. Run /start to enable entries."
+        }
 
     for path in ("pause", "stopentry", "stopbuy"):
         app.post(
@@ -318,8 +327,10 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
             cid = await operator.force_enter(payload.pair, side, _caller(request), quantity=qty)
         except ControlError as exc:
             raise fail(exc) from None
-        return {"status": f"force entering {payload.pair} {payload.side}: order {cid} sent",
-                "order_id": cid}
+        return {
+            "status": f"force entering {payload.pair} {payload.side}: order {cid} sent",
+            "order_id": cid,
+        }
 
     @app.post(PREFIX + "/forceexit", tags=["control"], dependencies=auth)
     async def forceexit(payload: ForceExitPayload, request: Request) -> dict[str, Any]:
@@ -335,20 +346,31 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
             sent = await operator.force_exit(target, _caller(request))
         except ControlError as exc:
             raise fail(exc) from None
-        return {"result": f"Created exit orders for {', '.join(sent) or 'no open trades'}.",
-                "instruments": sent}
+        return {
+            "result": f"Created exit orders for {', '.join(sent) or 'no open trades'}.",
+            "instruments": sent,
+        }
 
     @app.get(PREFIX + "/whitelist", tags=["control"], dependencies=auth)
     async def whitelist() -> dict[str, Any]:
         """Instruments that may take entries now."""
         pairs = operator.tradable()
-        method = ["WatchlistPairList"] if engine.config.watchlist.drives_instruments else ["StaticPairList"]
+        method = (
+            ["WatchlistPairList"]
+            if engine.config.watchlist.drives_instruments
+            else ["StaticPairList"]
+        )
         return {"whitelist": pairs, "length": len(pairs), "method": method}
 
     def _blacklist() -> dict[str, Any]:
         bl = sorted(operator.blacklist)
-        return {"blacklist": bl, "blacklist_expanded": bl, "errors": {}, "length": len(bl),
-                "method": ["StaticBlacklist"]}
+        return {
+            "blacklist": bl,
+            "blacklist_expanded": bl,
+            "errors": {},
+            "length": len(bl),
+            "method": ["StaticBlacklist"],
+        }
 
     @app.get(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist() -> dict[str, Any]:
@@ -363,7 +385,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
 
     @app.delete(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_delete(
-        request: Request, pairs_to_delete: list[str] = Query(...)
+        request: Request, pairs_to_delete: Annotated[list[str], Query()]
     ) -> dict[str, Any]:
         """Allow entries again for these instruments."""
         await operator.blacklist_remove(pairs_to_delete, _caller(request))
@@ -373,8 +395,12 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
     async def state() -> dict[str, Any]:
         """The trading state (running, paused, stopped) and the run."""
-        return {"state": operator.state, "mode": engine.config.mode.value,
-                "run_id": engine.run_id, "instruments": list(engine.instruments)}
+        return {
+            "state": operator.state,
+            "mode": engine.config.mode.value,
+            "run_id": engine.run_id,
+            "instruments": list(engine.instruments),
+        }
 
     @app.get(PREFIX + "/signals", tags=["strategy"], dependencies=auth)
     async def signals(
@@ -421,37 +447,52 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         from tradewind.api.views import _date
 
         return {
-            "instrument": e.instrument, "exchange": e.exchange, "market_type": e.market_type,
-            "symbol": e.symbol, "priority": e.priority, "status": e.status,
-            "added_ts_ns": e.added_ts_ns, "expires_ts_ns": e.expires_ts_ns,
+            "instrument": e.instrument,
+            "exchange": e.exchange,
+            "market_type": e.market_type,
+            "symbol": e.symbol,
+            "priority": e.priority,
+            "status": e.status,
+            "added_ts_ns": e.added_ts_ns,
+            "expires_ts_ns": e.expires_ts_ns,
             "expires": _date(e.expires_ts_ns),
             "expires_in_s": max(0, (e.expires_ts_ns - engine.clock.now_ns()) // 1_000_000_000),
-            "warned": e.warned, "caller": e.caller,
+            "warned": e.warned,
+            "caller": e.caller,
         }
 
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
         entries = _wl().entries(include_inactive=include_inactive)
-        return {"watchlist": [_entry(e) for e in entries], "length": len(entries),
-                "drives_instruments": engine.config.watchlist.drives_instruments}
+        return {
+            "watchlist": [_entry(e) for e in entries],
+            "length": len(entries),
+            "drives_instruments": engine.config.watchlist.drives_instruments,
+        }
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)
     async def watchlist_add(payload: WatchlistAdd, request: Request) -> dict[str, Any]:
         """Watch an instrument for ``duration_hours`` (default 24)."""
         caller = _caller(request)
         try:
-            e = _wl().add(exchange=payload.exchange, market_type=payload.market_type,
-                          symbol=payload.symbol, duration_hours=payload.duration_hours,
-                          priority=payload.priority, caller=caller)
+            e = _wl().add(
+                exchange=payload.exchange,
+                market_type=payload.market_type,
+                symbol=payload.symbol,
+                duration_hours=payload.duration_hours,
+                priority=payload.priority,
+                caller=caller,
+            )
         except ControlError as exc:
-            raise HTTPException(422, detail=[{"loc": ["body", "symbol"], "msg": str(exc),
-                                              "type": "value_error"}]) from None
+            raise HTTPException(
+                422, detail=[{"loc": ["body", "symbol"], "msg": str(exc), "type": "value_error"}]
+            ) from None
         await operator.watchlist_changed("add", e.instrument, caller, e.expires_ts_ns)
         return _entry(e)
 
     @app.post(PREFIX + "/watchlist/renew", tags=["watchlist"], dependencies=auth)
-    async def watchlist_renew(payload: WatchlistKey = Body(...), request: Request = None) -> dict[str, Any]:  # type: ignore[assignment]
+    async def watchlist_renew(payload: WatchlistKey, request: Request) -> dict[str, Any]:
         """Extend an entry by ``duration_hours`` (default 24) from its expiry."""
         caller = _caller(request)
         try:
@@ -491,7 +532,9 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         """Every bus event as JSON ``{"type", "ts_ns", "severity", "data"}``. The token goes
         in the subprotocol list: ``new WebSocket(url, ["bearer", token])``."""
         offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",")]
-        provided = offered[1].encode() if len(offered) == 2 and offered[0] == WS_SUBPROTOCOL else b""
+        provided = (
+            offered[1].encode() if len(offered) == 2 and offered[0] == WS_SUBPROTOCOL else b""
+        )
         if not check.ok(provided):
             await ws.close(code=1008)
             return

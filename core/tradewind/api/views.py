@@ -173,9 +173,7 @@ class LogBuffer(logging.Handler):
             msg = str(record.msg)
         self.records.append(
             [
-                dt.datetime.fromtimestamp(record.created, tz=dt.UTC).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                ),
+                dt.datetime.fromtimestamp(record.created, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
                 int(record.created * 1000),
                 record.name,
                 record.levelname,
@@ -242,7 +240,7 @@ class HostView:
         tf = min(self.engine.timeframes)
         now = self.engine.portfolio.ts_ns
         lo = now - 24 * 3_600 * 1_000_000_000
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key, inst in self.engine.instruments.items():
             buf = self.candles.get((key, tf)) or ()
             vol = sum(c.volume * c.close for c in buf if c.open_ts_ns >= lo)
@@ -494,7 +492,9 @@ class HostView:
         all_json = [self.trade_json(t) for t in trades]
         all_abs = [Decimal(repr(j["profit_abs"])) for j in all_json]
         ratios = [j["profit_ratio"] for j in all_json]
-        closed_ratios = [j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open]
+        closed_ratios = [
+            j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open
+        ]
         wins = [p for p in closed_abs if p > 0]
         losses = [p for p in closed_abs if p < 0]
         gross_win = sum(wins, ZERO)
@@ -552,7 +552,9 @@ class HostView:
             "max_drawdown_start_timestamp": _ms(dd_start) or 0,
             "max_drawdown_end": _date(dd_end) or "",
             "max_drawdown_end_timestamp": _ms(dd_end) or 0,
-            "trading_volume": float(sum((f.quantity * f.price for t in trades for f in t.orders), ZERO)),
+            "trading_volume": float(
+                sum((f.quantity * f.price for t in trades for f in t.orders), ZERO)
+            ),
             "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
             "bot_start_date": _date(self.started_ts_ns) or "",
         }
@@ -590,7 +592,7 @@ class HostView:
         )
         end = dt.datetime.fromtimestamp(last_ts / 1e9, tz=dt.UTC).date()
         periods = [_period_start(end, unit, -i) for i in range(count)]
-        acc = {p: [ZERO, 0] for p in periods}
+        acc: dict[dt.date, list[Any]] = {p: [ZERO, 0] for p in periods}
         for t in closed:
             d = dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date()
             key = _period_start(d, unit, 0)
@@ -600,8 +602,14 @@ class HostView:
         # Starting balance of each period: the start equity plus what earlier periods made.
         data = []
         running = start_eq + sum(
-            (t.realized - t.fee_open - t.fee_close for t in closed
-             if _period_start(dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0) < periods[-1]),
+            (
+                t.realized - t.fee_open - t.fee_close
+                for t in closed
+                if _period_start(
+                    dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0
+                )
+                < periods[-1]
+            ),
             ZERO,
         )
         for p in reversed(periods):
@@ -618,7 +626,11 @@ class HostView:
             )
             running += profit
         data.reverse()
-        return {"data": data, "fiat_display_currency": self.currency, "stake_currency": self.currency}
+        return {
+            "data": data,
+            "fiat_display_currency": self.currency,
+            "stake_currency": self.currency,
+        }
 
     def stats(self) -> dict[str, Any]:
         """Freqtrade's ``Stats``: wins/losses/draws per exit reason, mean durations (s)."""
@@ -629,7 +641,9 @@ class HostView:
                 continue
             p = t.realized - t.fee_open - t.fee_close
             kind = "wins" if p > 0 else "losses" if p < 0 else "draws"
-            r = reasons.setdefault(t.exit_reason.split(":")[0] or "unknown", {"wins": 0, "losses": 0, "draws": 0})
+            r = reasons.setdefault(
+                t.exit_reason.split(":")[0] or "unknown", {"wins": 0, "losses": 0, "draws": 0}
+            )
             r[kind] += 1
             durs[kind].append(((t.close_ts_ns or 0) - t.open_ts_ns) / 1e9)
         return {
@@ -657,7 +671,18 @@ class HostView:
         """Signals, newest first, with the analyzer values that produced them."""
         page = self._page(
             "signals",
-            ("seq", "ts_ns", "instrument", "side", "intent", "entry", "stop", "quantity", "score", "reasons"),
+            (
+                "seq",
+                "ts_ns",
+                "instrument",
+                "side",
+                "intent",
+                "entry",
+                "stop",
+                "quantity",
+                "score",
+                "reasons",
+            ),
             limit,
             offset,
         )
@@ -669,7 +694,17 @@ class HostView:
         """Vetoes, newest first, with the filter and its reason."""
         return self._page(
             "vetoes",
-            ("seq", "ts_ns", "filter", "reason", "action", "instrument", "side", "quantity", "signal_ts_ns"),
+            (
+                "seq",
+                "ts_ns",
+                "filter",
+                "reason",
+                "action",
+                "instrument",
+                "side",
+                "quantity",
+                "signal_ts_ns",
+            ),
             limit,
             offset,
         )
@@ -682,7 +717,17 @@ class HostView:
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
         )
-        cols = ("seq", "ts_ns", "client_order_id", "instrument", "side", "quantity", "price", "fee", "liquidity")
+        cols = (
+            "seq",
+            "ts_ns",
+            "client_order_id",
+            "instrument",
+            "side",
+            "quantity",
+            "price",
+            "fee",
+            "liquidity",
+        )
         out = []
         for r in rows:
             item = dict(zip(cols, r, strict=True))
@@ -720,21 +765,44 @@ class HostView:
         lo = candles[0].open_ts_ns if candles else 0
         sig: dict[int, str] = {}
         for ts, side in j.query(
-            "SELECT ts_ns, side FROM signals WHERE session_id = ? AND instrument = ? AND ts_ns >= ?",
+            "SELECT ts_ns, side FROM signals "
+            "WHERE session_id = ? AND instrument = ? AND ts_ns >= ?",
             [j.session_id, pair, lo],
         ):
             sig[int(ts)] = side
-        columns = ["date", "open", "high", "low", "close", "volume", "buy_volume", "sell_volume",
-                   "enter_long", "enter_short"]
+        columns = [
+            "date",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "buy_volume",
+            "sell_volume",
+            "enter_long",
+            "enter_short",
+        ]
         data = []
         for c in candles:
             close_ts = c.open_ts_ns + c.timeframe_ns
             side = sig.get(close_ts)
-            data.append([
-                _date(c.open_ts_ns), c.open, c.high, c.low, c.close, c.volume, c.buy_volume,
-                c.sell_volume, int(side == "buy"), int(side == "sell"),
-            ])
-        values = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in st.values.items()}
+            data.append(
+                [
+                    _date(c.open_ts_ns),
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.buy_volume,
+                    c.sell_volume,
+                    int(side == "buy"),
+                    int(side == "sell"),
+                ]
+            )
+        values = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in st.values.items()
+        }
         return {
             "pair": pair,
             "timeframe": _tf_name(timeframe_ns),
@@ -748,7 +816,9 @@ class HostView:
             "sell_signals": sum(r[-1] for r in data),
             "exit_long_signals": 0,
             "exit_short_signals": 0,
-            "last_analyzed_ts": _ms(candles[-1].open_ts_ns + candles[-1].timeframe_ns) if candles else 0,
+            "last_analyzed_ts": _ms(candles[-1].open_ts_ns + candles[-1].timeframe_ns)
+            if candles
+            else 0,
             "analyzer_values": values,
         }
 
@@ -778,7 +848,9 @@ class HostView:
             "version": __version__,
             "api_version": 2.0,
             "dry_run": cfg.mode.value != "live",
-            "trading_mode": "futures" if any(i.kind.value == "perp" for i in cfg.instruments) else "spot",
+            "trading_mode": "futures"
+            if any(i.kind.value == "perp" for i in cfg.instruments)
+            else "spot",
             "short_allowed": True,
             "stake_currency": self.currency,
             "stake_amount": "risk-sized",
@@ -805,7 +877,10 @@ class HostView:
                 "api": redact(cfg.api),
                 "watchlist": redact(cfg.watchlist),
                 "plugins": {
-                    kind: {key: {"plugin": p.plugin, "config": redact(p.config)} for key, p in inst.items()}
+                    kind: {
+                        key: {"plugin": p.plugin, "config": redact(p.config)}
+                        for key, p in inst.items()
+                    }
                     for kind, inst in cfg.plugins.items()
                 },
             },
