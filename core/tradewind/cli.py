@@ -1,8 +1,9 @@
 """The ``tradewind`` command line.
 
-Exit codes: 0 success; 1 a run failed; 2 configuration error; 3 plugin error; 4 data error;
-5 venue error; 64 usage error. Errors print one line, ``error: ...``; ``--debug`` adds the
-traceback.
+Exit codes: 0 success (a paper or live run stopped by SIGINT/SIGTERM too); 1 a run failed;
+2 configuration error; 3 plugin error; 4 data error; 5 venue error; 6 journal error (corrupt,
+truncated, locked by another host, a directory, out of space); 64 usage error. Errors print one
+line, ``error: ...``; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
 
     with TickProgress() as progress:
         engine = Engine(cfg, journal_path=str(journal), progress=progress.advance)
+        # SIGINT/SIGTERM stop a paper or live run cleanly (exit 0, journal flushed).
+        engine.handle_signals = True
         result = anyio.run(engine.run)
     jpath, hpath = write_report(result, out)
     print_summary(result.summary)

@@ -60,6 +60,11 @@ class RunSection:
     #: Seconds between re-reconciliations with the execution venues while a paper or live
     #: run trades (open orders polled, balances and positions compared); None: at start only.
     reconcile_interval_s: float | None = 60.0
+    #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
+    #: entry orders still resting at the venue.
+    cancel_entries_on_stop: bool = True
+    #: ... and close every open position (default: positions are kept for the next run).
+    flatten_on_stop: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.reporting_currency:

@@ -75,6 +75,7 @@ class EngineControl:
     def stop(self) -> str:
         """End the run after the current batch."""
         self.stop_requested = True
+        self._engine.stop("stop command")
         return "stopping after the current batch"
 
     def force_exit(self, target: str, who: str) -> list[str]:

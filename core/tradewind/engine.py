@@ -16,22 +16,27 @@ import heapq
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
+import duckdb
+from anyio.streams.memory import MemoryObjectSendStream
 
 from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode
 from tradewind.control import EngineControl
-from tradewind.errors import ConfigError
+from tradewind.errors import ConfigError, JournalError
 from tradewind.journal import Journal
+from tradewind.journal_errors import journal_error
+from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.validation import TickValidator
 from tradewind.model import (
@@ -48,6 +53,7 @@ from tradewind.model import (
     RunStarted,
     Signal,
     SignalEvent,
+    SystemError,
     TickBatch,
     TimeInForce,
     Veto,
@@ -150,6 +156,7 @@ class Engine:
         config: Config,
         *,
         clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         run_id: str | None = None,
         journal_path: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
@@ -158,10 +165,14 @@ class Engine:
 
         config = apply_run_bounds(config)
         self.config = config
-        self.run_id = run_id or uuid.uuid4().hex
         #: Called after each feed batch with (ticks in the batch, total expected or None).
         self.progress = progress
+        # Everything the engine owns reads time from this clock and waits with this sleep:
+        # a backtest never reads the wall clock and never really sleeps.
         self.clock: Clock = clock or (SimClock() if config.mode is Mode.BACKTEST else WallClock())
+        self.sleep: Callable[[float], Awaitable[None]] = sleep or _clock_sleep(self.clock)
+        #: SIGINT/SIGTERM (paper, live) and :meth:`stop` end the run between two steps.
+        self.stopper = StopControl()
         host = config.host
         self.venues: dict[str, Any] = {}
         for key, vinst in config.instances("venues").items():
@@ -198,7 +209,15 @@ class Engine:
         self.portfolio = Portfolio(
             self.instruments, cash, reporting_currency=config.run.reporting_currency
         )
-        self.orders = OrderManager(self.portfolio, self.run_id)
+        if run_id is None:
+            # A backtest's id is derived from its config and data (identical reruns write
+            # identical journals); a paper or live run is a new event each time.
+            backtest = config.mode is Mode.BACKTEST
+            run_id = backtest_run_id(config, self.venues.values()) if backtest else uuid.uuid4().hex
+        self.run_id = run_id
+        self.orders = OrderManager(
+            self.portfolio, self.run_id, sleep=self.sleep, clock=_seconds(self.clock)
+        )
         for venue in self.venues.values():
             venue.set_sink(self.orders)
 
@@ -321,70 +340,44 @@ class Engine:
             )
 
     # -- run ------------------------------------------------------------------------------
+    def stop(self, reason: str = "stop requested") -> None:
+        """End the run after the current step (as SIGINT/SIGTERM do in paper and live)."""
+        self.stopper.request(reason)
+
     async def run(self) -> RunResult:
-        """Connect, replay or stream until the feed ends, and return the result."""
+        """Connect, replay or stream until the feed ends (or a stop), and return the result.
+
+        Whatever ends the run, the journal is flushed, ``RunFinished`` is published, and the
+        venues, the notifiers and the journal are closed (shielded from cancellation). A
+        journal that cannot be opened or written raises JournalError (one line) after that.
+        """
         cfg = self.config
+        summary: dict[str, Any] = {}
         info = RunInfo(
             run_id=self.run_id,
             mode=cfg.mode.value,
             config_path=str(cfg.path),
             instruments=tuple(self.instruments),
         )
-        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
-        self.journal = Journal(Path(journal_path), self.run_id)
-        self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
-        self.bus.subscribe("journal", self.journal.record)
-        # Each notifier gets its own queue and task; messages go through the journal's outbox.
-        self.notifications = NotifierHost(
-            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
-            clock=self.clock,
-            outbox=Outbox(self.journal.cursor()),
-            control=self.control,
-            summary_source=self.control.daily_figures,
-        )
-        self.notifications.subscribe(self.bus)
-        summary: dict[str, Any] = {}
+        failure: BaseException | None = None
         try:
-            for venue in self.venues.values():
-                await venue.connect()
-            self._resolve_currencies()
-            # Reconcile with every execution venue before anything can trade; a failure
-            # raises ReconciliationError and the run never starts.
-            await prepare_session(self)
-            async with self.bus, self.notifications, self._services():
-                cfg.host.pm.hook.tradewind_run_start(run=info)
-                await self.bus.publish(
-                    RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
-                )
-                await self._publish_pending()  # what reconciliation found
-                total = self.expected_ticks()
-                async for batch in self._feed():
-                    await self.on_batch(batch)
-                    if self.progress is not None:
-                        self.progress(len(batch), total)
-                    if self.control.stop_requested:
-                        log.warning("run stopped by a control command")
-                        break
-                await self._finish_candles()
-                record_final_balances(self)
-                summary = self.summary()
-                await self.bus.publish(
-                    RunFinished(
-                        ts_ns=self.clock.now_ns(),
-                        run_id=self.run_id,
-                        summary={k: v for k, v in summary.items() if isinstance(v, int | float)},
-                    )
-                )
-                await self.bus.close()  # every queued event reaches every subscriber first
-            for venue in self.venues.values():
-                await venue.close()
+            self._open_journal()
+            info = attrs.evolve(info, run_id=self.run_id)
+            if cfg.mode is not Mode.BACKTEST and self.handle_signals:
+                summary = await self._with_signals(info)
+            else:
+                summary = await self._session(info)
+        except BaseExceptionGroup as group:
+            # Task groups wrap what one task raised; a single error is reported as itself.
+            failure = group.exceptions[0] if len(group.exceptions) == 1 else group
+            if failure is group:
+                raise
+            raise failure from None
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            self.control.close()
-            try:
-                cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
-            finally:
-                self.journal.finish(self.clock.now_ns(), summary)
-                self.journal.close()
+            await self._shutdown(info, summary, failure)
         return RunResult(
             run_id=self.run_id,
             summary=summary,
@@ -393,6 +386,197 @@ class Engine:
             fills=self.orders.fills,
             price_curve=self.price_curve,
         )
+
+    #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
+    handle_signals = False
+    _finished = False
+
+    async def _with_signals(self, info: RunInfo) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self.stopper.watch_signals)
+                try:
+                    summary = await self._session(info)
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        return summary
+
+    def _open_journal(self) -> None:
+        cfg = self.config
+        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
+        journal = Journal(Path(journal_path), self.run_id)
+        self.journal = journal
+        if cfg.mode is Mode.BACKTEST:
+            # The same backtest again into the same journal: a new, still derived, run id.
+            taken = journal.query(
+                "SELECT count(*) FROM runs WHERE run_id = ? OR run_id LIKE ?",
+                [self.run_id, self.run_id + "-%"],
+            )[0][0]
+            if taken:
+                self.run_id = journal.run_id = f"{self.run_id}-{taken + 1}"
+                self.orders.run_id = self.run_id
+                self.orders.id_prefix = f"tw-{self.run_id[:12]}"
+        journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
+        if cfg.mode is not Mode.BACKTEST:
+            # One durable commit per engine step, and before an order leaves for a real venue.
+            journal.group_commit = True
+            journal.simulated_venues = frozenset(
+                key for key, v in self.venues.items() if "simulated" in v.capabilities
+            )
+        self.bus.subscribe("journal", journal.record, lossless=True)
+        # Each notifier gets its own queue and task; messages go through the journal's outbox.
+        self.notifications = NotifierHost(
+            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
+            clock=self.clock,
+            outbox=Outbox(journal.cursor()),
+            control=self.control,
+            summary_source=self.control.daily_figures,
+        )
+        self.notifications.subscribe(self.bus)
+
+    async def _session(self, info: RunInfo) -> dict[str, Any]:
+        cfg = self.config
+        for venue in self.venues.values():
+            await venue.connect()
+        self._resolve_currencies()
+        # Reconcile with every execution venue before anything can trade; a failure
+        # raises ReconciliationError and the run never starts.
+        await prepare_session(self)
+        summary: dict[str, Any] = {}
+        assert self.notifications is not None
+        # The bus closes first (every queued event reaches the notifiers' channels), then the
+        # notifier host flushes and waits for delivery.
+        async with self.notifications, self.bus, self._services():
+            try:
+                cfg.host.pm.hook.tradewind_run_start(run=info)
+                await self.bus.publish(
+                    RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
+                )
+                await self._publish_pending()  # what reconciliation found
+                await self._consume_feed()
+                await self._finish_candles()
+                if cfg.mode is not Mode.BACKTEST:
+                    await stop_orders(
+                        self,
+                        cancel_entries=cfg.run.cancel_entries_on_stop,
+                        flatten=cfg.run.flatten_on_stop,
+                    )
+                    await self._publish_pending()
+                record_final_balances(self)
+            finally:
+                # Always: the last events, RunFinished, and every queued event delivered.
+                with anyio.CancelScope(shield=True):
+                    summary = self.summary()
+                    if self.stopper.requested:
+                        summary["stopped"] = self.stopper.reason
+                    try:
+                        await self._publish_pending()
+                    finally:
+                        self._finished = True
+                        await self.bus.publish(
+                            RunFinished(
+                                ts_ns=self.clock.now_ns(),
+                                run_id=self.run_id,
+                                summary={
+                                    k: v for k, v in summary.items() if isinstance(v, int | float)
+                                },
+                            )
+                        )
+        return summary
+
+    async def _consume_feed(self) -> None:
+        """Process the feed batch by batch until it ends or a stop is requested.
+
+        The feed runs in a task of its own and hands batches over a one-slot stream, so a
+        stop request cancels only the wait for the next batch (never a step in progress, and
+        never a venue's stream in the middle of its own task groups).
+        """
+        total = self.expected_ticks()
+        send, receive = anyio.create_memory_object_stream[TickBatch](1)
+
+        async def pump() -> None:
+            async with send:
+                async for batch in self._feed():
+                    await send.send(batch)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pump)
+                async with receive:
+                    while not self.stopper.requested:
+                        with self.stopper.waiting():
+                            try:
+                                batch = await receive.receive()
+                            except anyio.EndOfStream:
+                                break
+                        self.stopper.done_waiting()
+                        if self.stopper.requested:
+                            break  # the wait was cancelled: no batch
+                        await self.on_batch(batch)
+                        if self.progress is not None:
+                            self.progress(len(batch), total)
+                self.stopper.done_waiting()
+                tg.cancel_scope.cancel()  # a stop: the feed ends here
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _shutdown(
+        self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
+    ) -> None:
+        """Close everything, whatever ended the run (shielded); raise a journal failure."""
+        problems = await close_quietly(
+            "venue", ((key, v.close) for key, v in self.venues.items())
+        )
+        self.control.close()
+        if self.notifications is None or not self.notifications.entered:
+            # Never started by the notifier host (which closes them itself when it was).
+            problems += await close_quietly(
+                "notifier",
+                (
+                    (n, x.close)
+                    for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)
+                ),
+            )
+        journal = self.journal
+        try:
+            self.config.host.pm.hook.tradewind_run_end(run=info, summary=summary)
+        except Exception as exc:
+            # The hook's contract: reported as a SystemError event, and the run still ends.
+            problems.append(f"tradewind_run_end raised {type(exc).__name__}: {exc}")
+        if journal is None:
+            return
+        if not self._finished:
+            # The run ended before its bus started (reconciliation refused, a venue did not
+            # connect): RunFinished still reaches the journal.
+            self._finished = True
+            journal.record(
+                RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={})
+            )
+        for msg in problems:
+            log.error("%s", msg)
+            journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
+        error: JournalError | None = None
+        try:
+            journal.finish(self.clock.now_ns(), summary)
+        except JournalError as exc:
+            error = exc
+        except duckdb.Error as exc:
+            error = journal_error(journal.path, exc, doing="finish the run in")
+        if error is not None:
+            error = JournalError(f"{error}; {journal.unjournaled()}")
+        try:
+            journal.close()
+        except (JournalError, duckdb.Error):
+            pass  # reported through ``error``
+        if error is not None and not isinstance(failure, JournalError):
+            raise error from failure
 
     @asynccontextmanager
     async def _services(self) -> AsyncIterator[None]:
@@ -430,14 +614,18 @@ class Engine:
             return
         send, receive = anyio.create_memory_object_stream[TickBatch](64)
 
-        async def pump(key: str, insts: list[Instrument]) -> None:
-            async with send.clone() as s:
+        async def pump(
+            key: str, insts: list[Instrument], s: MemoryObjectSendStream[TickBatch]
+        ) -> None:
+            async with s:
                 async for batch in self.venues[key].stream_trades(insts):
                     await s.send(batch)
 
         async with anyio.create_task_group() as tg:
+            # Each pump gets its own clone before the original is closed (closing it first
+            # ended the stream before any pump started: the two-data-venue crash).
             for key, insts in by_venue.items():
-                tg.start_soon(pump, key, insts)
+                tg.start_soon(pump, key, insts, send.clone())
             send.close()
             async with receive:
                 async for batch in receive:
@@ -839,7 +1027,24 @@ class Engine:
             st.aggregator.flush()  # partial candles are not decisions
         await self._publish_pending()
 
+    def _commit_step(self) -> None:
+        """End of an engine step: one durable commit of what the step journaled (paper and
+        live), before any of its events leave the process. A journal that cannot be written
+        stops new orders and the run; what it holds unwritten is reported at the end."""
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            journal.commit()
+        except JournalError:
+            pass  # kept in journal.error; the rows stay buffered and are retried
+        if journal.error is not None and not self.stopper.requested:
+            if self.orders.journal_error is None:
+                self.orders.journal_error = str(journal.error)
+            self.stopper.request(f"the journal cannot be written ({journal.error})")
+
     async def _publish_pending(self) -> None:
+        self._commit_step()
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
                 inst = self.instruments.get(event.instrument)
@@ -867,6 +1072,22 @@ class Engine:
         from tradewind.report import summarize
 
         return summarize(self)
+
+
+def _seconds(clock: Clock) -> Callable[[], float]:
+    """The clock in seconds, for retry backoff and circuit-breaker cooldowns."""
+    monotonic = getattr(clock, "monotonic", None)
+    if callable(monotonic):
+        return monotonic  # type: ignore[no-any-return]
+    return lambda: clock.now_ns() / 1e9
+
+
+def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
+    """The clock's own sleep: a simulated clock advances instead of waiting."""
+    sleep = getattr(clock, "sleep", None)
+    if callable(sleep):
+        return sleep  # type: ignore[no-any-return]
+    return anyio.sleep
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

@@ -44,6 +44,7 @@ Decimals are stored as text so they read back exactly: cast in SQL with ``::DECI
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +57,8 @@ import duckdb
 import pyarrow as pa
 
 from tradewind._serde import unstructure
+from tradewind.errors import JournalError
+from tradewind.journal_errors import journal_error
 from tradewind.model import (
     Event,
     Fill,
@@ -404,17 +407,39 @@ class Journal:
         self.session_id = run_id
         #: True when :meth:`start` continued an earlier session.
         self.resumed = False
-        if read_only:
-            self._con = duckdb.connect(str(self.path), read_only=True)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
-            self._con.execute(SCHEMA)
+        #: Set when a write failed (the rows stay buffered and are retried); None when the
+        #: last write succeeded.
+        self.error: JournalError | None = None
+        #: Group commit (paper and live runs set it): write-ahead rows are committed once per
+        #: engine step (:meth:`commit`), and before an order goes to a venue that is not in
+        #: :attr:`simulated_venues`, instead of one transaction per fill.
+        self.group_commit = False
+        #: Venue keys whose orders need no commit before sending (in-process, restored from
+        #: the journal itself).
+        self.simulated_venues: frozenset[str] = frozenset()
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._npending = 0
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
-        self._seq = self._max_seq()
+        self._con: duckdb.DuckDBPyConnection
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            if read_only:
+                con = self._con = duckdb.connect(str(self.path), read_only=True)
+            else:
+                if self.path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = self._con = duckdb.connect(str(self.path))
+                con.execute(SCHEMA)
+                self.verify()
+            self._seq = self._max_seq()
+        except (duckdb.Error, OSError, JournalError) as exc:
+            if con is not None:
+                con.close()
+            if isinstance(exc, JournalError):
+                raise
+            raise journal_error(self.path, exc) from exc
 
     @classmethod
     def open_readonly(cls, path: Path | str, session_id: str | None = None) -> Journal:
@@ -429,6 +454,25 @@ class Journal:
             session_id = row[0] if row else ""
         j.session_id = session_id
         return j
+
+    def verify(self) -> None:
+        """Check the file at open, so a damaged journal stops the host before it trades, not
+        at its first checkpoint: every table is read back whole (DuckDB checks each block's
+        checksum as it reads it; a truncated file fails the read) and the primary-key indexes
+        are loaded by an insert that is rolled back. Raises a DuckDB error naming the problem.
+        """
+        con = self._con
+        for table in TABLES:
+            con.execute(f"SELECT count(*), max(COLUMNS(*)) FROM {table}").fetchall()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT OR IGNORE INTO runs (run_id) VALUES ('~verify')")
+            con.execute(
+                "INSERT OR IGNORE INTO fills (session_id, client_order_id, fill_key) "
+                "VALUES ('~verify', '~verify', '~verify')"
+            )
+        finally:
+            con.execute("ROLLBACK")
 
     def _max_seq(self) -> int:
         parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
@@ -486,13 +530,16 @@ class Journal:
         )
 
     def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
-        """Flush and record the run's end and summary."""
+        """Flush and record the run's end and summary (JournalError when it cannot)."""
         self.flush()
-        self._con.execute(
-            "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
-            [ts_ns, json.dumps(summary, default=str), self.run_id],
-        )
-        self._con.execute("CHECKPOINT")
+        try:
+            self._con.execute(
+                "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
+                [ts_ns, json.dumps(summary, default=str), self.run_id],
+            )
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise journal_error(self.path, exc, doing="finish the run in") from exc
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to this journal's database, for tables kept by other modules
@@ -500,12 +547,31 @@ class Journal:
         return self._con.cursor()
 
     def close(self) -> None:
-        """Write what is buffered and close the database."""
+        """Write what is buffered and close the database (closed even when the write fails;
+        the JournalError then says what was not written)."""
         try:
             if not self.read_only:
                 self.flush()
         finally:
             self._con.close()
+
+    def unjournaled(self) -> str:
+        """What is buffered and not written, for the error that ends a run whose journal
+        failed: row counts per table and the fills by client order id and fill key."""
+        if not self._npending and not self._dirty_orders:
+            return "nothing is unjournaled"
+        parts = [f"{len(rows)} {table}" for table, rows in self._pending.items() if rows]
+        if self._dirty_orders:
+            parts.append(f"{len(self._dirty_orders)} order states")
+        fills = [f"{r[3]}/{r[4]}" for r in self._pending.get("fills", ())]
+        text = "unjournaled rows: " + ", ".join(parts)
+        if fills:
+            shown = ", ".join(fills[:20]) + (f" and {len(fills) - 20} more" if len(fills) > 20 else "")
+            text += (
+                f"; fills not journaled: {shown} (the next start reconciles with the venue; "
+                "a paper account resumes from what was journaled)"
+            )
+        return text
 
     # -- writing ----------------------------------------------------------------------------
     def _add(self, table: str, row: tuple[Any, ...]) -> None:
@@ -514,12 +580,19 @@ class Journal:
         self._pending.setdefault(table, []).append(row)
         self._npending += 1
 
-    def _step_done(self) -> None:
+    def _step_done(self, *, before_send: bool = False) -> None:
         """End of a write-ahead step: commit it now when durable.
 
+        With :attr:`group_commit` the commit waits for the engine's end of step
+        (:meth:`commit`), except before an order goes to a real venue (``before_send``).
         When not durable (backtests) the batch is written by :meth:`record`, which runs in
         the bus's journal task, off the decision path.
         """
+        if self.durable and (before_send or not self.group_commit):
+            self.flush()
+
+    def commit(self) -> None:
+        """The engine's end of step: one durable commit of every row staged in the step."""
         if self.durable:
             self.flush()
 
@@ -559,15 +632,19 @@ class Journal:
                 rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
                 self._insert_rows("INSERT", "orders", rows)
             con.execute("COMMIT")
-        except Exception:
+        except (duckdb.Error, OSError) as exc:
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass  # the failed statement already ended the transaction
-            raise
+            # The rows stay buffered: the next flush writes them if the journal recovers.
+            self.error = journal_error(self.path, exc, doing="write")
+            raise self.error from exc
+        self.error = None
         self._pending.clear()
         self._npending = 0
         self._dirty_orders.clear()
+        self._order_seq.clear()  # the written rows carry their sequence numbers
 
     def _order_row(self, rec: OrderRecord) -> tuple[Any, ...]:
         o = rec.order
@@ -657,9 +734,12 @@ class Journal:
         from_status: OrderStatus | None = None,
         detail: str = "",
     ) -> None:
-        """Write an order's new state and the change that led to it (one write-ahead step)."""
+        """Write an order's new state and the change that led to it (one write-ahead step;
+        an order about to be sent to a real venue is committed at once)."""
         self._stage_order(rec, ts_ns, kind, from_status, detail)
-        self._step_done()
+        self._step_done(
+            before_send=kind == "submitted" and rec.venue not in self.simulated_venues
+        )
 
     def record_order_event(
         self,
@@ -832,7 +912,12 @@ class Journal:
         if (self.durable and event.severity >= Severity.WARNING) or (
             self._npending >= self.flush_every
         ):
-            self.flush()
+            try:
+                self.flush()
+            except JournalError:
+                # Kept buffered and in :attr:`error`: the engine stops the run and reports
+                # it; raising here would only turn every later event into a failure report.
+                pass
 
     def _derive(self, event: Event) -> None:
         if isinstance(event, SignalEvent):

@@ -66,7 +66,7 @@ class Operator:
     @property
     def state(self) -> str:
         """``running``, ``paused`` (no new entries) or ``stopping`` (the run ends)."""
-        if self.control.stop_requested:
+        if self.control.stop_requested or self.engine.stopper.requested:
             return "stopping"
         return "paused" if self.control.paused else "running"
 
@@ -117,6 +117,7 @@ class Operator:
     async def stop(self, caller: str) -> str:
         """End the run after the current batch (the API goes down with the host)."""
         out = self.control.stop()
+        self.engine.stop(f"stopped by {caller}")
         await self.record(caller, "stop", out)
         return out
 

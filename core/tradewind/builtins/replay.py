@@ -147,6 +147,21 @@ class ReplayVenue:
         if lo is not None or hi is not None:
             self._data = {s: _bounded(b, lo, hi) for s, b in self._data.items()}
 
+    def data_files(self) -> list[Path]:
+        """The files (or store folders) this venue replays, for the run id of a backtest."""
+        if self.config.path is not None:
+            return [self._resolve(self.config.path)]
+        from urllib.parse import quote
+
+        # The store's layout (tradewind.market.store): percent-encoded hive folders.
+        root = self._resolve(self.config.store)  # type: ignore[arg-type]
+        base = (
+            root
+            / f"exchange={quote(self.config.exchange or '', safe='')}"
+            / f"market={quote(self.config.market or '', safe='')}"
+        )
+        return [base / f"symbol={quote(inst.symbol, safe='')}" for inst in self._instruments]
+
     async def close(self) -> None:
         """Drop the loaded data."""
         self._data = None

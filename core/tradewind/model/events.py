@@ -143,6 +143,20 @@ class SystemError(Event):
 
 
 @attrs.frozen(kw_only=True)
+class EventsDropped(Event):
+    """The bus dropped events for one subscriber whose queue was full (it was slower than the
+    publisher, or hung); the other subscribers got them. ``count`` events stamped between
+    ``first_ts_ns`` and ``last_ts_ns`` were not delivered to ``subscriber``."""
+
+    subscriber: str
+    count: int
+    first_ts_ns: int
+    last_ts_ns: int
+    reason: str
+    severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
 class RunStarted(Event):
     """A run began."""
 

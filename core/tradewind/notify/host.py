@@ -262,6 +262,8 @@ class NotifierHost:
             else:
                 self.channels[key] = EventChannel(key, notifier)
         self._tg: TaskGroup | None = None
+        #: True once ``async with`` entered: the host then closes the notifiers itself.
+        self.entered = False
 
     def subscribe(self, bus: Any) -> None:
         """One bus subscriber per notifier; each handler returns at once."""
@@ -269,6 +271,7 @@ class NotifierHost:
             bus.subscribe(f"notifier:{key}", ch.on_event)
 
     async def __aenter__(self) -> NotifierHost:
+        self.entered = True
         for notifier in self.notifiers.values():
             await notifier.start()
         self._tg = anyio.create_task_group()
