@@ -118,4 +118,5 @@ async def api_service(engine: Engine) -> AsyncIterator[ApiServer]:
             server.stop()
             for send in list(server.view.listeners):
                 send.close()
+    server.view.close()
     logging.getLogger("tradewind").removeHandler(server.view.logs)

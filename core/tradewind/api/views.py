@@ -100,15 +100,23 @@ class Trade:
         return self.entry_cost
 
 
-def rebuild_trades(fills: Iterable[Fill]) -> list[Trade]:
-    """Round trips from fills in booking order (see the module's docstring)."""
-    trades: list[Trade] = []
-    current: dict[str, Trade] = {}
-    positions: dict[str, Position] = {}
-    for f in fills:
-        before = positions.get(f.instrument) or Position(instrument=f.instrument)
+class TradeBook:
+    """Round trips folded from fills in booking order (see the module's docstring); fed
+    incrementally, so a request costs the fills booked since the last one."""
+
+    def __init__(self) -> None:
+        self.trades: list[Trade] = []
+        self.current: dict[str, Trade] = {}
+        self.positions: dict[str, Position] = {}
+        #: The journal sequence number of the last fill folded in.
+        self.last_seq = 0
+
+    def add(self, f: Fill) -> Trade | None:
+        """Fold one fill in; returns the trade it closed, if any."""
+        trades, current = self.trades, self.current
+        before = self.positions.get(f.instrument) or Position(instrument=f.instrument)
         after = before.apply(f)
-        positions[f.instrument] = after
+        self.positions[f.instrument] = after
         realized = after.realized_pnl - before.realized_pnl
         t = current.get(f.instrument)
         qty = f.quantity
@@ -134,28 +142,36 @@ def rebuild_trades(fills: Iterable[Fill]) -> list[Trade]:
             t.fee_close += f.fee
             t.realized += realized
         t.amount = max(t.amount, abs(after.quantity))
-        if after.is_flat or (not opening and (after.quantity > 0) == t.is_short):
-            t.close_ts_ns = f.ts_ns
-            t.open_position = None
-            del current[f.instrument]
-            if not after.is_flat:  # flipped: the remainder opens the next trade
-                rest = abs(after.quantity)
-                nxt = Trade(
-                    trade_id=len(trades) + 1,
-                    instrument=f.instrument,
-                    is_short=after.quantity < 0,
-                    open_ts_ns=f.ts_ns,
-                    amount=rest,
-                    entry_qty=rest,
-                    entry_cost=rest * f.price,
-                )
-                nxt.orders.append(f)
-                nxt.open_position = after
-                trades.append(nxt)
-                current[f.instrument] = nxt
-        else:
+        if not (after.is_flat or (not opening and (after.quantity > 0) == t.is_short)):
             t.open_position = after
-    return trades
+            return None
+        t.close_ts_ns = f.ts_ns
+        t.open_position = None
+        del current[f.instrument]
+        if not after.is_flat:  # flipped: the remainder opens the next trade
+            rest = abs(after.quantity)
+            nxt = Trade(
+                trade_id=len(trades) + 1,
+                instrument=f.instrument,
+                is_short=after.quantity < 0,
+                open_ts_ns=f.ts_ns,
+                amount=rest,
+                entry_qty=rest,
+                entry_cost=rest * f.price,
+            )
+            nxt.orders.append(f)
+            nxt.open_position = after
+            trades.append(nxt)
+            current[f.instrument] = nxt
+        return t
+
+
+def rebuild_trades(fills: Iterable[Fill]) -> list[Trade]:
+    """Round trips from fills in booking order."""
+    book = TradeBook()
+    for f in fills:
+        book.add(f)
+    return book.trades
 
 
 class LogBuffer(logging.Handler):
@@ -206,7 +222,10 @@ class HostView:
         self.logs = LogBuffer()
         self.candles: dict[tuple[str, int], deque[Candle]] = {}
         self._capacity = candle_capacity
-        self._trades_cache: tuple[int, list[Trade]] | None = None
+        self._book = TradeBook()
+        self._cursor: Any = None
+        #: The JSON of closed trades (they no longer change), by trade id.
+        self._closed_json: dict[int, dict[str, Any]] = {}
         self.started_ts_ns = engine.clock.now_ns()
         #: The websocket clients' queues; a client too slow to keep up is disconnected.
         self.listeners: list[Any] = []
@@ -264,6 +283,20 @@ class HostView:
                 buf = self.candles[key] = deque(maxlen=self._capacity)
             buf.append(c)
 
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read on the API's own connection to the journal: it sees what the journal has
+        committed (paper and live commit every engine step) and never makes the journal
+        write its buffer early, so requests do not add journal writes to the engine's path."""
+        if self._cursor is None:
+            self._cursor = self.journal.cursor()
+        return self._cursor.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Release the API's journal connection (before the journal closes)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
     @property
     def journal(self) -> Any:
         """The run's journal (open while the host runs)."""
@@ -283,27 +316,54 @@ class HostView:
 
     # -- trades ---------------------------------------------------------------------------
     def trades(self) -> list[Trade]:
-        """Every trade of the session, by id (rebuilt only when a fill was added)."""
-        n = self.journal.count("fills")
-        if self._trades_cache is None or self._trades_cache[0] != n:
-            trades = rebuild_trades(self.journal.fills())
-            reasons = self._exit_reasons()
-            for t in trades:
-                if not t.is_open:
-                    last = t.orders[-1].client_order_id
-                    t.exit_reason = reasons.get(last, "")
-            self._trades_cache = (n, trades)
-        return self._trades_cache[1]
-
-    def _exit_reasons(self) -> dict[str, str]:
-        rows = self.journal.query(
-            "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND intent = 'close'",
-            [self.journal.session_id],
+        """Every trade of the session, by id: the fills journaled since the last call are
+        folded in (closed trades get their exit reason from their last order's tag)."""
+        j = self.journal
+        rows = self._q(
+            "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
+            "ts_ns, liquidity FROM fills WHERE session_id = ? AND seq > ? ORDER BY seq",
+            [j.session_id, self._book.last_seq],
         )
-        return {cid: tag or "" for cid, tag in rows}
+        closed: list[Trade] = []
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in rows:
+            fill = Fill(
+                client_order_id=cid,
+                instrument=inst,
+                side=Side(side),
+                quantity=Decimal(qty),
+                price=Decimal(price),
+                fee=Decimal(fee),
+                ts_ns=int(ts),
+                liquidity=liq,
+                trade_id=tid,
+            )
+            done = self._book.add(fill)
+            if done is not None:
+                closed.append(done)
+            self._book.last_seq = int(seq)
+        if closed:
+            ids = sorted({t.orders[-1].client_order_id for t in closed})
+            tags = dict(
+                self._q(
+                    "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND "
+                    f"client_order_id IN ({', '.join('?' * len(ids))})",
+                    [j.session_id, *ids],
+                )
+            )
+            for t in closed:
+                t.exit_reason = tags.get(t.orders[-1].client_order_id) or ""
+        return self._book.trades
 
     def trade_json(self, t: Trade) -> dict[str, Any]:
         """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``)."""
+        if not t.is_open:
+            cached = self._closed_json.get(t.trade_id)
+            if cached is None:
+                cached = self._closed_json[t.trade_id] = self._trade_json(t)
+            return cached
+        return self._trade_json(t)
+
+    def _trade_json(self, t: Trade) -> dict[str, Any]:
         pf = self.engine.portfolio
         inst = self.engine.instruments.get(t.instrument)
         symbol = inst.symbol if inst else t.instrument.partition(":")[2]
@@ -340,7 +400,8 @@ class HostView:
             "close_rate": None if t.close_rate is None else float(t.close_rate),
             "realized_profit": float(t.realized),
             "exit_reason": t.exit_reason or None,
-            "has_open_orders": any(o.instrument == t.instrument for o in pf.open_orders()),
+            "has_open_orders": t.is_open
+            and any(o.instrument == t.instrument for o in pf.open_orders()),
             "orders": [
                 {
                     "pair": t.instrument,
@@ -392,7 +453,8 @@ class HostView:
 
     def status(self) -> list[dict[str, Any]]:
         """Open trades (Freqtrade's ``/status``)."""
-        return [self.trade_json(t) for t in self.trades() if t.is_open]
+        self.trades()
+        return [self.trade_json(t) for t in self._book.current.values()]
 
     def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
         """Freqtrade's ``TradeResponse``: trades by id, paged."""
@@ -654,8 +716,10 @@ class HostView:
     # -- what the strategy saw ------------------------------------------------------------
     def _page(self, table: str, columns: Sequence[str], limit: int, offset: int) -> dict[str, Any]:
         j = self.journal
-        total = j.count(table)
-        rows = j.query(
+        total = int(
+            self._q(f"SELECT count(*) FROM {table} WHERE session_id = ?", [j.session_id])[0][0]
+        )
+        rows = self._q(
             f"SELECT {', '.join(columns)} FROM {table} WHERE session_id = ? "
             "ORDER BY seq DESC LIMIT ? OFFSET ?",
             [j.session_id, limit, offset],
@@ -712,7 +776,7 @@ class HostView:
     def fills(self, limit: int) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
         j = self.journal
-        rows = j.query(
+        rows = self._q(
             "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, liquidity "
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
@@ -764,7 +828,7 @@ class HostView:
         j = self.journal
         lo = candles[0].open_ts_ns if candles else 0
         sig: dict[int, str] = {}
-        for ts, side in j.query(
+        for ts, side in self._q(
             "SELECT ts_ns, side FROM signals "
             "WHERE session_id = ? AND instrument = ? AND ts_ns >= ?",
             [j.session_id, pair, lo],
