@@ -151,6 +151,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return _run(path, args.report_dir, "backtest")
 
 
+def _cmd_api_token(args: argparse.Namespace) -> int:
+    from tradewind.api.auth import new_token
+
+    print(new_token())
+    return 0
+
+
 def _cmd_new_plugin(args: argparse.Namespace) -> int:
     from tradewind.scaffold import scaffold
 
@@ -196,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", type=float, default=None, help="sweep: in-sample fraction of the data's time"
     )
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser("api", help="HTTP API commands (docs/api.md)")
+    asub = p.add_subparsers(dest="api_command", metavar="SUBCOMMAND")
+    c = asub.add_parser("token", help="print a fresh random API token for [api] token_env")
+    c.set_defaults(func=_cmd_api_token)
 
     p = sub.add_parser("new-plugin", help="scaffold a plugin distribution")
     p.add_argument("kind", choices=["notifiers", "analyzers", "filters", "exits"])

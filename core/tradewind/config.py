@@ -122,6 +122,46 @@ MAX_FEE = Decimal("0.1")
 
 
 @attrs.frozen(kw_only=True)
+class ApiSection:
+    """``[api]``: the control and watchlist HTTP API (docs/api.md). Needs ``tradewind[api]``."""
+
+    enabled: bool = False
+    #: Loopback by default: expose it beyond the machine only behind a TLS proxy.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: The environment variable holding the bearer token (``tradewind api token`` makes one).
+    token_env: str = "TRADEWIND_API_TOKEN"
+    #: Origins allowed by CORS; empty = CORS off (the dashboard is served same-origin).
+    cors_origins: list[str] = attrs.Factory(list)
+    #: Requests per client (IP address) per ``rate_window_s``; beyond it: 429.
+    rate_limit: int = 600
+    rate_window_s: float = 60.0
+    #: The username Freqtrade's client sends with its login (it reads only the token).
+    username: str = "tradewind"
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.rate_limit <= 0 or self.rate_window_s <= 0:
+            raise ValueError("rate_limit and rate_window_s must be positive")
+
+
+@attrs.frozen(kw_only=True)
+class WatchlistSection:
+    """``[watchlist]``: instruments an operator watches for a while (docs/api.md)."""
+
+    #: When true, entries are allowed for exactly the instruments on the active watchlist.
+    drives_instruments: bool = False
+    default_hours: float = 24.0
+    #: A ``watchlist_expiring`` event goes to the notifiers this long before an entry expires.
+    warn_before_hours: float = 1.0
+    #: How many instruments ``top-liquid`` lists by default (the seed's daily top 15).
+    top_n: int = 15
+    #: Seconds between expiry sweeps of a paper or live host (engine-clock time is compared).
+    sweep_interval_s: float = 1.0
+
+
+@attrs.frozen(kw_only=True)
 class InstrumentSection:
     """``[[instruments]]``: one traded instrument."""
 
@@ -377,6 +417,8 @@ class _CoreSection:
     instruments: list[InstrumentSection] = attrs.Factory(list)
     #: ``[strategy]``: see below.
     strategy: StrategySection = attrs.Factory(StrategySection)
+    api: ApiSection = attrs.Factory(ApiSection)
+    watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -391,6 +433,8 @@ class Config:
     strategy: StrategySection
     plugins: Mapping[str, Mapping[str, PluginInstance]]
     host: PluginHost = attrs.field(eq=False, repr=False)
+    api: ApiSection = attrs.Factory(ApiSection)
+    watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -533,6 +577,8 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         strategy=core.strategy,
         plugins=plugins,
         host=host,
+        api=core.api,
+        watchlist=core.watchlist,
     )
 
 

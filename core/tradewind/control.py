@@ -120,7 +120,9 @@ class EngineControl:
             decision = ExitDecision(
                 monitor="control",
                 reason=f"forceexit by {who}",
-                ts_ns=eng.clock.now_ns(),
+                # Market time (the last trade seen), like an exit monitor's decision: a paper
+                # host replaying recorded data fills on the tape's clock, not the wall's.
+                ts_ns=eng.portfolio.ts_ns or eng.clock.now_ns(),
                 price=price,
             )
             log.warning("force exit of %s requested by %s", key, who)

@@ -18,6 +18,7 @@ import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -335,6 +336,16 @@ class Engine:
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
         )
         self._next_reconcile_ns: int | None = None
+        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
+        # expiry job) and sinks of closed candles (the API's recent candles).
+        from tradewind.operator import host_services
+
+        self.entry_guards: list[Callable[[str], str | None]] = []
+        self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
+            host_services(config)
+        )
 
     def _resolve_currencies(self) -> None:
         """Give each instrument its base and quote currency from its execution venue's
@@ -504,7 +515,7 @@ class Engine:
         assert self.notifications is not None
         # The bus closes first (every queued event reaches the notifiers' channels), then the
         # notifier host flushes and waits for delivery.
-        async with self.notifications, self.bus:
+        async with self.notifications, self.bus, self._services():
             try:
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
@@ -633,6 +644,13 @@ class Engine:
             pass  # reported through ``error``
         if error is not None and not isinstance(failure, JournalError):
             raise error from failure
+
+    @asynccontextmanager
+    async def _services(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service in self.services:
+                await stack.enter_async_context(service(self))
+            yield
 
     def expected_ticks(self) -> int | None:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
@@ -929,6 +947,8 @@ class Engine:
         if not closed:
             return
         self.candles += len(closed)
+        for sink in self.candle_sinks:
+            sink(closed)
         for c in closed:
             for _, a in st.analyzers:
                 a.on_candle(c)
@@ -1007,6 +1027,11 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        for guard in self.entry_guards:  # blacklisted, or off the watchlist
+            blocked = guard(key)
+            if blocked is not None:
+                await self._refuse(signal, ts_ns, "operator", blocked)
+                return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",
