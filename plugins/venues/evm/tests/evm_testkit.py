@@ -15,9 +15,9 @@ UNISWAP_V2_INIT = "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da34
 UNISWAP_V3_INIT = "0xe34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
 
 
-def config_table(chain: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def config_table(node: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     """A venue config table as a user writes it in TOML: the local chain defined in config."""
-    d = chain.d
+    d = node.d
     table: dict[str, Any] = {
         "chain": "anvil",
         "rpc_url": f"env:{RPC_ENV}",
@@ -65,14 +65,14 @@ def pool(chain: LocalChain, dex: str, symbol: str = "WETH/USD", **kw: Any) -> di
     return entry
 
 
-def make_config(chain: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> EvmConfig:
+def make_config(node: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> EvmConfig:
     """The structured config, through the core's converter (unknown keys are errors)."""
-    return structure(config_table(chain, pools, **extra), EvmConfig)
+    return structure(config_table(node, pools, **extra), EvmConfig)
 
 
-async def connected(chain: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> EvmVenue:
+async def connected(node: LocalChain, pools: list[dict[str, Any]], **extra: Any) -> EvmVenue:
     """A connected venue named ``dex`` on the local chain."""
-    venue = EvmVenue(config=make_config(chain, pools, **extra), instance="dex")
+    venue = EvmVenue(config=make_config(node, pools, **extra), instance="dex")
     await venue.connect()
     return venue
 

@@ -39,8 +39,10 @@ DEFAULT_SLIPPAGE = Decimal("0.005")
 #: Nodes refuse a replacement that raises the fees by less than 10 %; this bumps by 12.5 %
 #: (geth's default price bump is 10 %, some nodes ask more).
 DEFAULT_FEE_BUMP = Decimal("0.125")
-#: Gas estimates are multiplied by this before the cap applies.
-DEFAULT_GAS_MULTIPLIER = Decimal("1.2")
+#: Gas estimates are multiplied by this before the cap applies. 1.5 because an estimate runs on
+#: the pending block's timestamp, and a swap mined in a later second can write more storage than
+#: the estimate saw (a Uniswap V2 pair's first price-accumulator update costs ~45,000 gas more).
+DEFAULT_GAS_MULTIPLIER = Decimal("1.5")
 DEFAULT_GAS_LIMIT_CAP = 1_500_000
 #: Block hashes kept to detect a reorg of the blocks whose Swap events were delivered.
 DEFAULT_REORG_WINDOW = 64
