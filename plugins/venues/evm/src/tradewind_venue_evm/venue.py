@@ -815,7 +815,9 @@ class EvmVenue:
             return None
         w3 = self._w3()
         numbers = sorted(self._seen_hashes, reverse=True)
-        fork: int | None = None
+        # The anchor is the highest remembered block still on the canonical chain; everything
+        # after it is re-read. With no anchor in the window, the whole window is re-read.
+        anchor: int | None = None
         for n in numbers:
             try:
                 block = await w3.eth.get_block(n)
@@ -823,10 +825,11 @@ class EvmVenue:
             except Exception:  # the block is gone (the chain got shorter)
                 now = ""
             if now == self._seen_hashes[n]:
+                anchor = n
                 break
-            fork = n
-        if fork is None:
+        if anchor == numbers[0]:
             return None
+        fork = anchor + 1 if anchor is not None else numbers[-1]
         retracted: dict[str, list[int]] = {}
         for n in [n for n in numbers if n >= fork]:
             del self._seen_hashes[n]
