@@ -238,3 +238,39 @@ def test_limit_orders_are_refused_unless_emulated(evm):
     assert report.status is OrderStatus.REJECTED
     assert report.reason.startswith("limit orders do not exist on an AMM pool; set "
                                     "emulate_limits = true")
+
+
+def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
+    evm.fund(evm.wallet, Decimal(0), Decimal(5_000))
+    evm.fund(evm.trader, Decimal(40), Decimal(0))
+    start = evm.w3.eth.block_number + 1
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v3")], emulate_limits=True,
+                                from_block=start)
+        sink = Sink()
+        venue.set_sink(sink)
+        try:
+            resting = await venue.submit_order(Order(
+                client_order_id="lim", instrument="dex:WETH/USD", side=Side.BUY,
+                type=OrderType.LIMIT, quantity=Decimal(1), price=Decimal(1990)))
+            evm.trader_swap_v3(True, Decimal(10))  # the taker sells WETH: the price falls
+            insts = list(await venue.instruments())
+            async for _batch in venue.stream_trades(insts):
+                report = await venue.fetch_order("dex:WETH/USD", "lim")
+                if report is not None and report.status.is_terminal:
+                    break
+            return resting, await venue.fetch_order("dex:WETH/USD", "lim"), sink
+        finally:
+            await venue.close()
+
+    resting, final, sink = anyio.run(go)
+    assert resting.status is OrderStatus.ACCEPTED and "emulated" in resting.reason
+    assert final is not None and final.status is OrderStatus.FILLED
+    (trigger,) = [e for e in sink.events if type(e).__name__ == "EmulatedLimitTriggered"]
+    assert trigger.limit_price == Decimal(1990) and trigger.pool_price <= Decimal(1990)
+    (fill,) = sink.fills
+    assert fill.price <= Decimal(1990) and fill.quantity >= Decimal(1)
+    signed = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
+    (swap,) = [x for x in signed if x["op"] == "signed" and x["cid"] == "lim"]
+    assert swap["meta"]["emulated"] is True
