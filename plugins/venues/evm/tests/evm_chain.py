@@ -273,12 +273,14 @@ class LocalChain:
         return d
 
     # -- a scripted trader ------------------------------------------------------------------
-    def trader_swap_v3(self, sell_weth: bool, amount: Decimal) -> Any:
+    def trader_swap_v3(self, sell_weth: bool, amount: Decimal, approve: bool = True) -> Any:
         """The trader swaps on the V3 pool through SwapRouter (an exact-input swap)."""
         d = self.d
         router = self.contract("SwapRouter", d.swap_router)
         token_in, token_out = (d.weth, d.usd) if sell_weth else (d.usd, d.weth)
-        self.send(self.erc20(token_in).functions.approve(d.swap_router, 2**256 - 1), self.trader)
+        if approve:
+            self.send(self.erc20(token_in).functions.approve(d.swap_router, 2**256 - 1),
+                      self.trader)
         return self.send(router.functions.exactInputSingle((
             token_in, token_out, 3000, self.trader, 2**40, int(amount * 10**18), 0, 0
         )), self.trader)
