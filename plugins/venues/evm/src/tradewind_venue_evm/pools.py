@@ -61,6 +61,11 @@ class SwapLog:
     side: int
 
 
+def _as_int(value: Any) -> int:
+    """An RPC quantity: an int (web3-formatted) or a hex string (a raw JSON-RPC answer)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def _uint(data: bytes, word: int) -> int:
     return int.from_bytes(data[32 * word : 32 * word + 32], "big")
 
@@ -165,9 +170,9 @@ class PoolAdapter:
         bh = log["blockHash"]
         th = log["transactionHash"]
         return (
-            int(log["blockNumber"]),
+            _as_int(log["blockNumber"]),
             bh if isinstance(bh, str) else "0x" + bytes(bh).hex(),
-            int(log["logIndex"]),
+            _as_int(log["logIndex"]),
             th if isinstance(th, str) else "0x" + bytes(th).hex(),
             data,
             topics,
