@@ -79,7 +79,8 @@ async def ingestion(chain: LocalChain, start: int, end: int) -> tuple[int, float
             n = sum(len(b) for b in batches)
         p = venue.pool("WETH/USD")
         logs = await venue.w3.eth.get_logs(  # type: ignore[union-attr]
-            {"fromBlock": start, "toBlock": end, "address": p.address, "topics": [p.log_filter()[1]]}
+            {"fromBlock": start, "toBlock": end, "address": p.address,
+             "topics": [p.log_filter()[1]]}
         )
         ts = {int(lg["blockNumber"]): 0 for lg in logs}
         decode = float("inf")

@@ -34,7 +34,9 @@ def evm_session() -> Iterator[LocalChain]:
 
 
 @pytest.fixture
-def evm(evm_session: LocalChain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LocalChain]:
+def evm(
+    evm_session: LocalChain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[LocalChain]:
     """The session chain, reverted to its deployed state after the test; wallet env set."""
     monkeypatch.setenv(RPC_ENV, evm_session.anvil.url)
     monkeypatch.setenv(KEY_ENV, WALLET_KEY)

@@ -63,22 +63,32 @@ def artifact(rel: str) -> tuple[list[Any], str]:
     return data["abi"], code
 
 
+_V3C = "@uniswap/v3-core/artifacts/contracts/"
+_V3P = "@uniswap/v3-periphery/artifacts/contracts/"
+_BAL = "@balancer-labs/v2-deployments/dist/tasks/"
+
 ARTIFACTS = {
     "ERC20": "@uniswap/v2-core/build/ERC20.json",
     "WETH9": "@uniswap/v2-periphery/build/WETH9.json",
     "UniswapV2Factory": "@uniswap/v2-core/build/UniswapV2Factory.json",
     "UniswapV2Pair": "@uniswap/v2-core/build/UniswapV2Pair.json",
     "UniswapV2Router02": "@uniswap/v2-periphery/build/UniswapV2Router02.json",
-    "UniswapV3Factory": "@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json",
-    "UniswapV3Pool": "@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json",
-    "NonfungiblePositionManager": "@uniswap/v3-periphery/artifacts/contracts/NonfungiblePositionManager.sol/NonfungiblePositionManager.json",
-    "SwapRouter": "@uniswap/v3-periphery/artifacts/contracts/SwapRouter.sol/SwapRouter.json",
-    "QuoterV2": "@uniswap/v3-periphery/artifacts/contracts/lens/QuoterV2.sol/QuoterV2.json",
-    "SwapRouter02": "@uniswap/swap-router-contracts/artifacts/contracts/SwapRouter02.sol/SwapRouter02.json",
-    "Authorizer": "@balancer-labs/v2-deployments/dist/tasks/20210418-authorizer/bytecode/Authorizer.json",
-    "Vault": "@balancer-labs/v2-deployments/dist/tasks/20210418-vault/bytecode/Vault.json",
-    "WeightedPoolFactory": "@balancer-labs/v2-deployments/dist/tasks/20210418-weighted-pool/bytecode/WeightedPoolFactory.json",
-    "WeightedPool": "@balancer-labs/v2-deployments/dist/tasks/20210418-weighted-pool/abi/WeightedPool.json",
+    "UniswapV3Factory": _V3C + "UniswapV3Factory.sol/UniswapV3Factory.json",
+    "UniswapV3Pool": _V3C + "UniswapV3Pool.sol/UniswapV3Pool.json",
+    "NonfungiblePositionManager": (
+        _V3P + "NonfungiblePositionManager.sol/NonfungiblePositionManager.json"
+    ),
+    "SwapRouter": _V3P + "SwapRouter.sol/SwapRouter.json",
+    "QuoterV2": _V3P + "lens/QuoterV2.sol/QuoterV2.json",
+    "SwapRouter02": (
+        "@uniswap/swap-router-contracts/artifacts/contracts/SwapRouter02.sol/SwapRouter02.json"
+    ),
+    "Authorizer": _BAL + "20210418-authorizer/bytecode/Authorizer.json",
+    "Vault": _BAL + "20210418-vault/bytecode/Vault.json",
+    "WeightedPoolFactory": (
+        _BAL + "20210418-weighted-pool/bytecode/WeightedPoolFactory.json"
+    ),
+    "WeightedPool": _BAL + "20210418-weighted-pool/abi/WeightedPool.json",
 }
 
 
@@ -216,7 +226,8 @@ class LocalChain:
         d.v2_router = self.deploy("UniswapV2Router02", d.v2_factory, d.weth)
         d.fork_factory = self.deploy("UniswapV2Factory", me)
         d.fork_router = self.deploy("UniswapV2Router02", d.fork_factory, d.weth)
-        for router, weth_amt, usd_amt in ((d.v2_router, 500, 1_000_000), (d.fork_router, 100, 210_000)):
+        books = ((d.v2_router, 500, 1_000_000), (d.fork_router, 100, 210_000))
+        for router, weth_amt, usd_amt in books:
             self.send(w.functions.approve(router, 2**256 - 1))
             self.send(usd.functions.approve(router, 2**256 - 1))
             r = self.contract("UniswapV2Router02", router)

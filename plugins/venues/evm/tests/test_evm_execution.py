@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -132,7 +133,8 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
             await venue.close()
 
     report, sink = anyio.run(go)
-    sent = [e for e in sink.events if isinstance(e, TransactionSent) and e.client_order_id == "stuck"]
+    sent = [e for e in sink.events
+            if isinstance(e, TransactionSent) and e.client_order_id == "stuck"]
     assert len({e.nonce for e in sent}) == 1 and len({e.tx_hash for e in sent}) == len(sent)
     assert sent[1].replaces == sent[0].tx_hash
     assert report.status is OrderStatus.FILLED, report
@@ -148,7 +150,7 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
 
     txs = [TypedTransaction.from_bytes(HexBytes(x["raw"])).as_dict() for x in signed]
     assert len({t["nonce"] for t in txs}) == 1
-    for old, new in zip(txs, txs[1:]):
+    for old, new in itertools.pairwise(txs):
         # Each replacement raises both fee caps by at least fee_bump (12.5 %).
         assert new["maxFeePerGas"] * 8 >= old["maxFeePerGas"] * 9
         assert new["maxPriorityFeePerGas"] * 8 >= old["maxPriorityFeePerGas"] * 9
@@ -211,7 +213,7 @@ def test_a_fork_defined_only_in_config_trades(evm):
         finally:
             await venue.close()
 
-    address, (amount_in, out), report, sink = anyio.run(go)
+    address, (_amount_in, out), report, sink = anyio.run(go)
     pair = evm.contract("UniswapV2Factory", evm.d.fork_factory).functions.getPair(
         evm.d.weth, evm.d.usd).call()
     assert address == pair

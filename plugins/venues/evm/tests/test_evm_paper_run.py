@@ -30,7 +30,6 @@ from typing import Any
 
 import anyio
 import duckdb
-import pytest
 from evm_chain import CHAIN_ID
 from evm_testkit import KEY_ENV, RPC_ENV, UNISWAP_V3_INIT
 from tradewind.config import load_config

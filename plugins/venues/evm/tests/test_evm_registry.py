@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import anyio
 import pytest
+from eth_utils import keccak
 from evm_chain import ARTIFACTS, artifact
 from evm_testkit import connected, pool
-from eth_utils import keccak
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
 from tradewind_venue_evm import EvmConfig, builtin_chains

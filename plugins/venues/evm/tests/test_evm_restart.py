@@ -102,7 +102,8 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
     assert evm.erc20(evm.d.weth).functions.balanceOf(evm.wallet).call() == weth_before - 10**18
     receipt = evm.w3.eth.get_transaction_receipt(signed["hash"])
     (usd_in,) = [a for t, _s, dst, a in transfers(receipt) if t == evm.d.usd and dst == evm.wallet]
-    assert (fill.quantity * fill.price).quantize(Decimal(1).scaleb(-18)) == Decimal(usd_in).scaleb(-18)
+    notional = (fill.quantity * fill.price).quantize(Decimal(1).scaleb(-18))
+    assert notional == Decimal(usd_in).scaleb(-18)
     outcomes = [x for x in _signed_lines(journal) if x["op"] == "outcome"]
     assert [(x["cid"], x["status"], x["hash"]) for x in outcomes] == [
         ("kill-me", "filled", signed["hash"])

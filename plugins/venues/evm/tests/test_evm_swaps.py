@@ -46,7 +46,7 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
         finally:
             await venue.close()
 
-    venue, sink, report, before, amount_in, expected_out = anyio.run(go)
+    _venue, sink, report, before, amount_in, expected_out = anyio.run(go)
     assert report.status is OrderStatus.FILLED, report.reason
     (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
     (fill,) = sink.fills

@@ -24,7 +24,7 @@ class RecordingRelay:
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 msg = json.loads(body)
                 relay.methods.extend(m["method"] for m in (msg if isinstance(msg, list) else [msg]))

@@ -92,7 +92,9 @@ def v2_pair_address(factory: str, token_a: str, token_b: str, init_code_hash: st
     return create2_address(factory, salt, init_code_hash)
 
 
-def v3_pool_address(deployer: str, token_a: str, token_b: str, fee: int, init_code_hash: str) -> str:
+def v3_pool_address(
+    deployer: str, token_a: str, token_b: str, fee: int, init_code_hash: str
+) -> str:
     """A Uniswap V3 (or fork) pool's address from its deployer, tokens, fee and init-code hash."""
     t0, t1 = sort_tokens(token_a, token_b)
     salt = keccak(
@@ -166,7 +168,9 @@ class PoolAdapter:
     def _swap_log_fields(log: Any) -> tuple[int, str, int, str, bytes, list[bytes]]:
         data = log["data"]
         data = bytes(data) if not isinstance(data, str) else bytes.fromhex(data[2:])
-        topics = [bytes(t) if not isinstance(t, str) else bytes.fromhex(t[2:]) for t in log["topics"]]
+        topics = [
+            bytes(t) if not isinstance(t, str) else bytes.fromhex(t[2:]) for t in log["topics"]
+        ]
         bh = log["blockHash"]
         th = log["transactionHash"]
         return (

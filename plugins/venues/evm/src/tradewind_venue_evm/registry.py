@@ -85,8 +85,11 @@ class Dex:
                 changes[name] = checksum(value, f"{where}.{name}")
         if self.init_code_hash is not None:
             h = self.init_code_hash.lower()
-            if not (h.startswith("0x") and len(h) == 66 and all(c in "0123456789abcdef" for c in h[2:])):
-                raise ConfigError(f"init_code_hash must be 32 bytes of hex @ {where}.init_code_hash")
+            hexdigits = set("0123456789abcdef")
+            if not (h.startswith("0x") and len(h) == 66 and set(h[2:]) <= hexdigits):
+                raise ConfigError(
+                    f"init_code_hash must be 32 bytes of hex @ {where}.init_code_hash"
+                )
             changes["init_code_hash"] = h
         return attrs.evolve(self, **changes)
 

@@ -155,7 +155,9 @@ class EvmVenue:
         self.chain = chain = resolve_chain(cfg.chain, cfg.chains, cfg.dexes, self._where)
         url = cfg.rpc_url.reveal() if cfg.rpc_url is not None else chain.rpc_url
         if not url:
-            raise ConfigError(f"chain {cfg.chain!r} has no rpc_url; set one @ {self._where}.rpc_url")
+            raise ConfigError(
+                f"chain {cfg.chain!r} has no rpc_url; set one @ {self._where}.rpc_url"
+            )
         self.w3 = w3 = AsyncWeb3(AsyncHTTPProvider(url, request_kwargs={"timeout": 60}))
         self._send_w3 = (
             AsyncWeb3(AsyncHTTPProvider(cfg.private_rpc_url.reveal()))
@@ -226,7 +228,9 @@ class EvmVenue:
             return known
         w3 = self._w3()
         if len(await w3.eth.get_code(addr)) == 0:
-            raise ConfigError(f"no token contract at {addr} on chain {self.config.chain!r} @ {where}")
+            raise ConfigError(
+                f"no token contract at {addr} on chain {self.config.chain!r} @ {where}"
+            )
         erc20 = w3.eth.contract(address=addr, abi=abi("ERC20"))
         decimals = int(await erc20.functions.decimals().call())
         token = Token(address=addr, symbol=symbol, decimals=decimals)
@@ -405,7 +409,7 @@ class EvmVenue:
             "from": self.wallet, "to": to, "data": data, "value": 0, "gas": gas,
             "nonce": self._nonce, "chainId": self.chain.chain_id, **fees,
         }
-        tx_hash = await self._sign_and_send(cid, kind, tx, meta)
+        await self._sign_and_send(cid, kind, tx, meta)
         self._nonce += 1
         assert self._journal is not None
         return await self._wait(self._journal.records[cid], tx)
@@ -440,8 +444,11 @@ class EvmVenue:
                     self.wallet, "latest"  # type: ignore[arg-type]
                 )
                 if chain_nonce <= rec.nonce:
-                    old = {k: tx[k] for k in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
-                           if k in tx}
+                    old: dict[str, int] = {
+                        k: tx[k]
+                        for k in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+                        if k in tx
+                    }
                     tx = {**tx, **await self._fees(bump_from=old)}
                     log.warning("replacing stuck %s %s (nonce %d)", rec.kind,
                                 rec.client_order_id, rec.nonce)
@@ -549,7 +556,10 @@ class EvmVenue:
                 f"venue trigger them as swaps @ {self._where}.emulate_limits"
             )
         if order.type not in (OrderType.MARKET, OrderType.LIMIT):
-            return f"{order.type.value} orders are not supported on a pool (market, or emulated limit)"
+            return (
+                f"{order.type.value} orders are not supported on a pool "
+                "(market, or emulated limit)"
+            )
         return ""
 
     async def _execute(self, state: _OrderState, limit: Decimal | None) -> OrderReport:
