@@ -276,3 +276,37 @@ def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
     signed = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
     (swap,) = [x for x in signed if x["op"] == "signed" and x["cid"] == "lim"]
     assert swap["meta"]["emulated"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"gas_limit_cap": 60_000},
+         r"^gas limit \d+ \(estimate \d+ x 1\.5\) is above gas_limit_cap 60000 "
+         r"@ \$\.venues\.dex\.gas_limit_cap$"),
+        ({"max_fee_per_gas_gwei": "0.000001"},
+         r"^fee per gas [\d.]+ gwei is above max_fee_per_gas_gwei 0\.000001 "
+         r"@ \$\.venues\.dex\.max_fee_per_gas_gwei$"),
+    ],
+    ids=["gas-limit-cap", "fee-cap"],
+)
+def test_gas_caps_refuse_the_swap_before_anything_is_signed(evm, extra, reason):
+    import re
+
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
+             evm.wallet)
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")], **extra)
+        try:
+            return await venue.submit_order(_market("capped", Side.SELL, "1"))
+        finally:
+            await venue.close()
+
+    report = anyio.run(go)
+    assert report.status is OrderStatus.REJECTED
+    assert re.match(reason, report.reason), report.reason
+    assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce
+    assert not Path("evm-transactions.jsonl").read_text()
