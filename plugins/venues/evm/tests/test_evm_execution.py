@@ -310,3 +310,44 @@ def test_gas_caps_refuse_the_swap_before_anything_is_signed(evm, extra, reason):
     assert re.match(reason, report.reason), report.reason
     assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce
     assert not Path("evm-transactions.jsonl").read_text()
+
+
+def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
+    """The host's call timeout (0.3 s) is shorter than the block: the swap is still booked once."""
+    from tradewind.orders import OrderManager, OrderSettings
+    from tradewind.portfolio import Portfolio
+
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
+             evm.wallet)
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")])
+        try:
+            (inst,) = await venue.instruments()
+            pf = Portfolio({inst.key: inst}, Decimal(10_000))
+            om = OrderManager(pf, "run", settings=OrderSettings(call_timeout_s=0.3),
+                              sleep=anyio.sleep)
+            venue.set_sink(om)
+            evm.set_automine(False)
+            out: dict = {}
+
+            async def submit():
+                out["report"] = await om.submit(venue, _market("slow", Side.SELL, "1"), 0)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(submit)
+                await _wait_for(lambda: _pending(evm) == 1)
+                await anyio.sleep(1.0)  # a block time well past the host's timeout
+                evm.mine()
+            return out["report"], om, pf
+        finally:
+            evm.set_automine(True)
+            await venue.close()
+
+    report, om, pf = anyio.run(go)
+    assert report.status is OrderStatus.FILLED
+    assert len(om.fills) == 1 and om.duplicate_fills == 0
+    assert pf.position("dex:WETH/USD").quantity == Decimal(-1)
+    assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce + 1

@@ -399,9 +399,19 @@ class EvmVenue:
             raise
 
     async def _transact(
-        self, cid: str, kind: str, to: str, data: str, meta: dict[str, Any]
+        self,
+        cid: str,
+        kind: str,
+        to: str,
+        data: str,
+        meta: dict[str, Any],
+        state: _OrderState | None = None,
     ) -> Any:
-        """Send one transaction at the next nonce and wait for its receipt (replacing if stuck)."""
+        """Send one transaction at the next nonce and wait for its receipt (replacing if stuck).
+
+        With ``state`` (a swap), the order is reported ACCEPTED, with the transaction hash as
+        its venue order id, as soon as the transaction is broadcast.
+        """
         assert self.chain is not None
         gas = await self._estimate(to, data)
         fees = await self._fees()
@@ -409,8 +419,14 @@ class EvmVenue:
             "from": self.wallet, "to": to, "data": data, "value": 0, "gas": gas,
             "nonce": self._nonce, "chainId": self.chain.chain_id, **fees,
         }
-        await self._sign_and_send(cid, kind, tx, meta)
+        tx_hash = await self._sign_and_send(cid, kind, tx, meta)
         self._nonce += 1
+        if state is not None:
+            self._publish(
+                state,
+                self._report(state.order, OrderStatus.ACCEPTED, await self._now_ns(),
+                             venue_order_id=tx_hash),
+            )
         assert self._journal is not None
         return await self._wait(self._journal.records[cid], tx)
 
@@ -563,6 +579,14 @@ class EvmVenue:
         return ""
 
     async def _execute(self, state: _OrderState, limit: Decimal | None) -> OrderReport:
+        # Shielded: once a swap may have been broadcast, its receipt must be waited for and
+        # booked even if the caller gives up (the order manager's call timeout cancels the
+        # call; it then looks the order up and finds it settled). receipt_timeout_s bounds it.
+        with anyio.CancelScope(shield=True):
+            report = await self._execute_locked(state, limit)
+        return report
+
+    async def _execute_locked(self, state: _OrderState, limit: Decimal | None) -> OrderReport:
         async with self._lock:
             try:
                 return await self._swap(state, limit)
@@ -620,7 +644,7 @@ class EvmVenue:
             "expected_out": str(expected), "min_out": str(min_out),
             "emulated": limit is not None,
         }
-        receipt = await self._transact(cid, "swap", to, data, meta)
+        receipt = await self._transact(cid, "swap", to, data, meta, state=state)
         assert self._journal is not None
         return await self._settle(self._journal.records[cid], receipt, notify=True)
 
