@@ -351,3 +351,30 @@ def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
     assert len(om.fills) == 1 and om.duplicate_fills == 0
     assert pf.position("dex:WETH/USD").quantity == Decimal(-1)
     assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce + 1
+
+
+def test_a_transaction_the_node_refuses_is_a_rejection_and_never_re_broadcast(evm):
+    """No ether for gas: the node refuses the approval; the journal closes it, a restart
+    connects without re-sending it, and the nonce is still free."""
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.rpc("anvil_setBalance", evm.wallet, "0x0")
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")])
+        try:
+            report = await venue.submit_order(_market("broke", Side.SELL, "1"))
+        finally:
+            await venue.close()
+        again = await connected(evm, [pool(evm, "uniswap-v2")])  # the restart
+        await again.close()
+        return report
+
+    report = anyio.run(go)
+    assert report.status is OrderStatus.REJECTED
+    assert report.reason.startswith("the node refused the transaction: ")
+    assert "insufficient funds" in report.reason.lower()
+    lines = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
+    assert [(x["op"], x.get("status")) for x in lines] == [("signed", None),
+                                                           ("outcome", "rejected")]
+    assert _pending(evm) == 0 and evm.w3.eth.get_transaction_count(evm.wallet) == nonce

@@ -384,7 +384,18 @@ class EvmVenue:
                 nonce=int(tx["nonce"]), tx_hash=tx_hash, replaces=replaces,
             )
         )
-        await self._broadcast(raw)
+        try:
+            await self._broadcast(raw)
+        except Web3RPCError as exc:
+            if replaces:
+                # A refused replacement (e.g. underpriced) leaves the original in force.
+                log.warning("replacement of %s refused by the node: %s", replaces, exc)
+                return tx_hash
+            # The node answered with an error: the transaction is not in its pool and its
+            # nonce stays free. Close the record so no restart re-broadcasts it.
+            reason = f"the node refused the transaction: {revert_reason(exc)}"
+            self._journal.outcome(cid, "rejected", tx_hash, reason)
+            raise VenueError(reason) from exc
         return tx_hash
 
     async def _broadcast(self, raw: str) -> None:
@@ -721,7 +732,15 @@ class EvmVenue:
                     )
                     self._drop(rec)
                     continue
-                await self._broadcast(rec.sent[-1][1])
+                try:
+                    await self._broadcast(rec.sent[-1][1])
+                except Web3RPCError as exc:
+                    self._journal.outcome(
+                        rec.client_order_id, "dropped", "",
+                        f"re-broadcast refused by the node: {revert_reason(exc)}",
+                    )
+                    self._drop(rec)
+                    continue
                 receipt = await self._wait(rec, None)
             if rec.kind == "swap":
                 await self._settle(rec, receipt, notify=False)
