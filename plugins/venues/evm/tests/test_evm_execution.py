@@ -27,6 +27,12 @@ async def _wait_for(pred, timeout: float = 20.0) -> None:
             await anyio.sleep(0.02)
 
 
+def _pending_hashes(evm) -> set[str]:
+    content = evm.rpc("txpool_content")["result"]
+    return {tx["hash"] for by_nonce in content.get("pending", {}).values()
+            for tx in by_nonce.values()}
+
+
 def _pending(evm) -> int:
     content = evm.rpc("txpool_content")["result"]
     return sum(len(v) for v in content.get("pending", {}).values())
@@ -108,7 +114,7 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
     evm.fund(evm.wallet, Decimal(3), Decimal(0))
 
     async def go():
-        venue = await connected(evm, [pool(evm, "uniswap-v2")], replace_after_s=0.3,
+        venue = await connected(evm, [pool(evm, "uniswap-v2")], replace_after_s=1.0,
                                 approvals="unlimited")
         sink = Sink()
         venue.set_sink(sink)
@@ -123,9 +129,14 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(submit)
-                await _wait_for(lambda: len([e for e in sink.events
-                                             if isinstance(e, TransactionSent)
-                                             and e.client_order_id == "stuck"]) >= 2)
+                def replaced_in_pool() -> bool:
+                    # The event is emitted before the broadcast: wait until the node's pool
+                    # holds the replacement, so the block mines it and not the original.
+                    sent = [e.tx_hash for e in sink.events if isinstance(e, TransactionSent)
+                            and e.client_order_id == "stuck"]
+                    return len(sent) >= 2 and _pending_hashes(evm) == {sent[-1]}
+
+                await _wait_for(replaced_in_pool)
                 evm.mine()
             return out["report"], sink
         finally:
@@ -140,8 +151,8 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
     assert report.status is OrderStatus.FILLED, report
     (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
     assert report.status is OrderStatus.FILLED and len(sink.fills) == 1
-    # The mined one is a replacement, paying more per gas than the original asked.
-    assert settled.tx_hash in {e.tx_hash for e in sent[1:]}
+    # The mined one is the last replacement (the original and earlier ones left the pool).
+    assert settled.tx_hash == sent[-1].tx_hash
     lines = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
     signed = [x for x in lines if x["op"] == "signed" and x["cid"] == "stuck"]
     assert [x["hash"] for x in signed] == [e.tx_hash for e in sent]
