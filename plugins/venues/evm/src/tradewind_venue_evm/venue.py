@@ -956,9 +956,11 @@ class EvmVenue:
             fork = await self._check_reorg()
             if fork is not None:
                 next_block = min(next_block, fork)
-            head = int(await w3.eth.block_number)
+            tip = int(await w3.eth.block_number)
             if cfg.until_block is not None:
-                head = min(head, cfg.until_block)
+                tip = min(tip, cfg.until_block)
+            # Public RPCs cap eth_getLogs ranges: a backlog is read in log_range pieces.
+            head = min(tip, next_block + cfg.log_range - 1)
             if head >= next_block:
                 for batch in await self.poll_trades(instruments, next_block, head):
                     yield batch
@@ -966,7 +968,8 @@ class EvmVenue:
                 next_block = head + 1
             if cfg.until_block is not None and next_block > cfg.until_block:
                 return
-            await anyio.sleep(cfg.poll_interval_s)
+            if next_block > tip:
+                await anyio.sleep(cfg.poll_interval_s)
 
     async def _check_limits(self, batch: TickBatch) -> None:
         """Trigger resting emulated limits the batch's prices crossed."""
