@@ -85,9 +85,20 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
             again = await venue.submit_order(Order(
                 client_order_id="kill-me", instrument="dex:WETH/USD", side=Side.SELL,
                 type=OrderType.MARKET, quantity=Decimal(1)))
-            return found, fills, again, sink
         finally:
             await venue.close()
+        # A later start: the settled swap is known from the journal and its receipt.
+        later = EvmVenue(config=make_config(evm, [pool(evm, "uniswap-v2")]), instance="dex")
+        await later.connect()
+        try:
+            assert await later.fetch_order("dex:WETH/USD", "kill-me") == found
+            assert await later.fetch_fills("dex:WETH/USD", "kill-me") == fills
+            assert await later.submit_order(Order(
+                client_order_id="kill-me", instrument="dex:WETH/USD", side=Side.SELL,
+                type=OrderType.MARKET, quantity=Decimal(1))) == found
+        finally:
+            await later.close()
+        return found, fills, again, sink
 
     found, fills, again, sink = anyio.run(restart)
     assert found is not None and found.status is OrderStatus.FILLED

@@ -546,7 +546,7 @@ class EvmVenue:
 
     async def submit_order(self, order: Order) -> OrderReport:
         """Send ``order``; a resend of a known client order id returns its state, sends nothing."""
-        known = self._orders.get(order.client_order_id)
+        known = await self._known(order.client_order_id)
         if known is not None:
             return known.report
         ts = await self._now_ns()
@@ -748,13 +748,23 @@ class EvmVenue:
                 status = "filled" if int(receipt["status"]) == 1 else "rejected"
                 self._journal.outcome(rec.client_order_id, status,
                                       "0x" + bytes(receipt["transactionHash"]).hex())
-        # Settled swaps of earlier runs answer fetch_order too.
-        for cid, rec in self._journal.records.items():
-            if rec.kind != "swap" or cid in self._orders or rec.outcome != "filled":
-                continue
+
+    async def _known(self, client_order_id: str) -> _OrderState | None:
+        """The order's state; a swap settled in an earlier run is rebuilt from its receipt
+        when first asked for (so a start costs nothing per past swap)."""
+        state = self._orders.get(client_order_id)
+        if state is not None or self._journal is None:
+            return state
+        rec = self._journal.records.get(client_order_id)
+        if rec is None or rec.kind != "swap":
+            return None
+        if rec.outcome == "filled":
             receipt = await self._receipt_of([rec.outcome_hash])
             if receipt is not None:
                 await self._settle_again(rec, receipt)
+        elif rec.outcome:
+            self._drop(rec, rec.reason or rec.outcome)
+        return self._orders.get(client_order_id)
 
     async def _settle_again(self, rec: TxRecord, receipt: Any) -> None:
         """Rebuild the state of a swap settled in an earlier run (journal not written again)."""
@@ -779,7 +789,7 @@ class EvmVenue:
             fills=[fill],
         )
 
-    def _drop(self, rec: TxRecord) -> None:
+    def _drop(self, rec: TxRecord, reason: str = "") -> None:
         meta = rec.meta
         if rec.kind != "swap":
             return
@@ -789,8 +799,10 @@ class EvmVenue:
         )
         self._orders[rec.client_order_id] = _OrderState(
             order=order,
-            report=self._report(order, OrderStatus.REJECTED, 0,
-                                reason=f"nonce {rec.nonce} was used by another transaction"),
+            report=self._report(
+                order, OrderStatus.REJECTED, 0,
+                reason=reason or f"nonce {rec.nonce} was used by another transaction",
+            ),
         )
 
     async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
@@ -807,12 +819,12 @@ class EvmVenue:
 
     async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
         """The order's known state; None if this wallet never sent it."""
-        state = self._orders.get(client_order_id)
+        state = await self._known(client_order_id)
         return None if state is None else state.report
 
     async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
         """The fill of a settled swap (one per swap), for reconciliation after a restart."""
-        state = self._orders.get(client_order_id)
+        state = await self._known(client_order_id)
         return [] if state is None else list(state.fills)
 
     async def fetch_open_orders(self) -> Sequence[OrderReport]:
