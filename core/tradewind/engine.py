@@ -323,6 +323,7 @@ class Engine:
                 await venue.close()
         finally:
             self.control.close()
+            self.notifications.release()
             try:
                 cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
             finally:

@@ -88,8 +88,8 @@ class OutboxChannel:
 
     # -- the bus side (never waits) ----------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Route ``event``; queue what is due now."""
-        for msg in self.router.route(event, self.clock.now_ns()):
+        """Route ``event`` at its own engine time; queue what is due now."""
+        for msg in self.router.route(event, event.ts_ns):
             self.submit(msg)
 
     def tick(self) -> None:
@@ -372,15 +372,21 @@ class NotifierHost:
                     ch.write_now()
                 except Exception:
                     log.exception("notifier '%s': writing the outbox at shutdown failed", ch.key)
-                finally:
-                    ch.close_db()
-            if self._close_outbox and self._outbox is not None:
-                self._outbox.close()
+            self.release()
             for notifier in self.notifiers.values():
                 try:
                     await notifier.close()
                 except Exception:
                     log.exception("closing notifier %s failed", type(notifier).__name__)
+
+    def release(self) -> None:
+        """Close the channels' outbox connections, and the outbox given with
+        ``close_outbox=True`` (idempotent; also for a run that ends before the host started)."""
+        for ch in self.channels.values():
+            ch.close_db()
+        if self._close_outbox and self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every queued message is delivered or given up, at most ``timeout``
