@@ -8,9 +8,9 @@ For each notifier instance it keeps a channel:
   for the outbox, and the channel's task reads the outbox once it has caught up. So the
   decision path (which publishes to the bus) never waits for a notifier, and a slow notifier
   never delays another.
-- The channel's task writes the messages routed since its last write to the outbox (one
-  committed statement, in a worker thread, before any of them is sent), then delivers one
-  message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
+- The channel's writer task writes the messages routed since its last write to the outbox
+  (one committed statement, in a worker thread) as they come; the delivery task sends a
+  message only once it is written, one message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
   backoff (or after the channel's ``retry_after``); a permanent one, or running out of
   attempts, marks the row undelivered with the reason and logs one error. Deliveries are
   marked sent in batches (whenever the queue runs empty, and every 256).
@@ -74,9 +74,17 @@ class OutboxChannel:
         self.options = options
         self.router = Router(key, options, summary_source=summary_source)
         self.limit: RateLimit = notifier.rate_limit()
-        self._send: MemoryObjectSendStream[Message]
-        self._receive: MemoryObjectReceiveStream[Message]
-        self._send, self._receive = anyio.create_memory_object_stream[Message](options.queue_size)
+        self._send: MemoryObjectSendStream[tuple[int, Message]]
+        self._receive: MemoryObjectReceiveStream[tuple[int, Message]]
+        self._send, self._receive = anyio.create_memory_object_stream[tuple[int, Message]](
+            options.queue_size
+        )
+        # The writer has its own connection: it runs beside the delivery task's DB calls.
+        self._writer = outbox.fork()
+        self._submitted = 0  # messages routed so far
+        self._written = 0  # of which this many are in the outbox
+        self._dirty = anyio.Event()
+        self._wrote = anyio.Event()
         self._overflowed = False
         self._done: set[str] = set()
         self._open: set[str] = set()
@@ -100,10 +108,12 @@ class OutboxChannel:
     def submit(self, msg: Message) -> None:
         """Queue ``msg`` (or, when the queue is full, leave it for the outbox scan); the
         channel's task writes it to the outbox before sending anything."""
+        self._submitted += 1
         self._unwritten.append(msg)
         self._open.add(msg.id)
+        self._dirty.set()
         try:
-            self._send.send_nowait(msg)
+            self._send.send_nowait((self._submitted, msg))
         except anyio.WouldBlock:
             self._overflowed = True
 
@@ -123,17 +133,31 @@ class OutboxChannel:
                 continue
             if self._queue_empty():
                 await self._mark_sent()
-            msg = await self._receive.receive()
-            await self._write()
+            index, msg = await self._receive.receive()
+            await self._until_written(index)
             if msg.id not in self._done:  # else an outbox scan sent it already
                 await self._deliver(msg, 0)
             if len(self._sent) >= 256:
                 await self._mark_sent()
 
-    async def _write(self) -> None:
-        if self._unwritten:
+    async def write_loop(self) -> None:
+        """Write routed messages to the outbox as they come, whatever the delivery task is
+        doing (a channel stuck on one request still has everything else on disk)."""
+        while True:
+            await self._dirty.wait()
+            self._dirty = anyio.Event()
+            if not self._unwritten:
+                continue
             batch, self._unwritten = self._unwritten, []
-            await anyio.to_thread.run_sync(self.outbox.add_many, batch)
+            upto = self._submitted
+            await anyio.to_thread.run_sync(self._writer.add_many, batch)
+            self._written = upto
+            self._wrote.set()
+            self._wrote = anyio.Event()
+
+    async def _until_written(self, index: int) -> None:
+        while self._written < index:
+            await self._wrote.wait()
 
     async def _mark_sent(self) -> None:
         if self._sent:
@@ -143,12 +167,13 @@ class OutboxChannel:
     def write_now(self) -> None:
         """Write what is routed and what is sent (at shutdown, on the event loop's thread)."""
         batch, self._unwritten = self._unwritten, []
-        self.outbox.add_many(batch)
+        self._writer.add_many(batch)
         sent, self._sent = self._sent, []
         self.outbox.mark_sent_many(sent)
 
     def close_db(self) -> None:
-        """Close this channel's outbox connection."""
+        """Close this channel's outbox connections."""
+        self._writer.close()
         self.outbox.close()
 
     @property
@@ -160,7 +185,7 @@ class OutboxChannel:
         return self._receive.statistics().current_buffer_used == 0
 
     async def _drain_outbox(self, *, restart: bool) -> None:
-        await self._write()
+        await self._until_written(self._submitted)
         await self._mark_sent()
         pending = await anyio.to_thread.run_sync(self.outbox.pending, self.key)
         for msg, attempts in pending:
@@ -338,6 +363,7 @@ class NotifierHost:
         for key, ch in self.channels.items():
             self._tg.start_soon(self._guard, f"notifier '{key}'", ch.run)
             if isinstance(ch, OutboxChannel):
+                self._tg.start_soon(self._guard, f"notifier '{key}' outbox", ch.write_loop)
                 self._tg.start_soon(self._guard, f"notifier '{key}' background", ch.notifier.run)
         self._tg.start_soon(self._ticker)
         return self
