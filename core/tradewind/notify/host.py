@@ -10,9 +10,10 @@ For each notifier instance it keeps a channel:
   never delays another.
 - The channel's writer task writes the messages routed since its last write to the outbox
   (one committed statement, in a worker thread) as they come; the delivery task sends a
-  message only once it is written, one message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
-  backoff (or after the channel's ``retry_after``); a permanent one, or running out of
-  attempts, marks the row undelivered with the reason and logs one error. Deliveries are
+  message only once it is written, one message at a time: rate limit, ``deliver``; a
+  transient failure is retried with exponential backoff (or after the channel's
+  ``retry_after``); a permanent one, or running out of attempts, marks the row undelivered
+  with the reason and logs one error. Deliveries are
   marked sent in batches (whenever the queue runs empty, and every 256).
 - What a crash can do: a message routed in the last moments before it and not yet written is
   lost, exactly like an event still in the bus's queue; a message delivered but not yet marked
