@@ -325,3 +325,37 @@ def test_a_run_sends_its_daily_summary_at_the_configured_utc_time(tmp_path: Path
     assert s.ts_ns >= 1_582_336_200_000_000_000  # 01:50 UTC, engine time
     assert set(s.fields) == {"date", "pnl", "trades", "fees", "open_positions", "drawdown"}
     assert s.fields["open_positions"] in ("none", "sim:BTCUSDT -1.032")
+
+
+def test_a_notifier_without_the_outbox_gets_every_event_in_order():
+    from tradewind.bus import EventBus
+
+    class Plain:
+        name = "plain"
+        capabilities = frozenset({"text"})
+
+        def __init__(self):
+            self.config = NotifierOptions()
+            self.got: list[int] = []
+
+        async def start(self): ...
+        async def close(self): ...
+
+        async def notify(self, event):
+            await anyio.sleep(0)
+            self.got.append(event.ts_ns)
+
+    plain = Plain()
+
+    async def go():
+        host = NotifierHost({"plain": plain}, clock=SimClock(T0))
+        async with EventBus(capacity=8) as bus:
+            host.subscribe(bus)
+            async with host:
+                for i in range(3000):  # far beyond both queues: the publisher waits, no loss
+                    await bus.publish(fill(i, T0 + i))
+                await bus.close()
+                assert await host.wait_idle(10)
+
+    anyio.run(go)
+    assert plain.got == [T0 + i for i in range(3000)]

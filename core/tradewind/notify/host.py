@@ -22,8 +22,9 @@ For each notifier instance it keeps a channel:
 - At start each channel first sends what an earlier run left pending in the outbox.
 
 Notifiers that are not outbox notifiers (the core's log notifier, older plugins) get a bounded
-queue of events and a task calling ``notify``; if their queue overflows the overflow is
-counted and logged, never blocking the engine.
+queue of events and a task calling ``notify``. They keep the bus's contract: nothing is
+dropped, and a notifier that falls behind by more than its queue and its bus queue makes the
+publisher wait — write an outbox notifier to be isolated from the engine.
 """
 
 from __future__ import annotations
@@ -272,23 +273,14 @@ class EventChannel:
         self.threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
         self._send, self._receive = anyio.create_memory_object_stream[Event](queue_size)
         self.outstanding = 0
-        self.overflowed = 0
 
-    def on_event(self, event: Event) -> None:
-        """Queue ``event`` if it is severe enough; count (and log) what does not fit."""
+    async def on_event(self, event: Event) -> None:
+        """Queue ``event`` if it is severe enough, waiting while the queue is full (the bus's
+        back-pressure, as before the outbox existed: nothing is dropped)."""
         if event.severity < self.threshold:
             return
-        try:
-            self._send.send_nowait(event)
-            self.outstanding += 1
-        except anyio.WouldBlock:
-            self.overflowed += 1
-            if self.overflowed == 1 or self.overflowed % 1000 == 0:
-                log.error(
-                    "notifier '%s' is too slow: %d event(s) not queued for it so far",
-                    self.key,
-                    self.overflowed,
-                )
+        self.outstanding += 1
+        await self._send.send(event)
 
     def tick(self) -> None:
         """Nothing is due on a timer."""
