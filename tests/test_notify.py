@@ -359,3 +359,26 @@ def test_a_notifier_without_the_outbox_gets_every_event_in_order():
 
     anyio.run(go)
     assert plain.got == [T0 + i for i in range(3000)]
+
+
+def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_dists):
+    fake_dists.add(
+        "tradewind-notifier-blocking",
+        "1.0",
+        {"tradewind.notifiers": {"blocking": "tw_blocking"}},
+        {"tw_blocking": BLOCKING_SRC},
+    )
+    p = tmp_path / "bad.toml"
+    p.write_text(
+        demo_config_text(tmp_path)
+        + '\n[notifiers.ops]\nplugin = "blocking"\n[notifiers.ops.templates]\ntrade = "{profit}"\n'
+    )
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_config(p)
+    finally:
+        sys.modules.pop("tw_blocking", None)
+    assert str(err.value) == (
+        "template 'trade' uses unknown field(s) profit; fields of 'trade': fee, instrument, "
+        "order_id, pnl, price, quantity, side @ $.notifiers.ops"
+    )

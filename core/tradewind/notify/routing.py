@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from tradewind.errors import ConfigError
 from tradewind.model import Event, Severity
 from tradewind.notify.message import Message
 from tradewind.notify.templates import DEFAULT_TEMPLATES, Templates, describe, iso_utc
@@ -90,6 +91,10 @@ class NotifierOptions:
 
     def __attrs_post_init__(self) -> None:
         _severity(self.min_severity)
+        try:
+            Templates(self.templates, where="")  # checked when the config is read
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         if self.digest_window_s < 0:
             raise ValueError(f"digest_window_s must be >= 0, got {self.digest_window_s}")
         if self.max_attempts < 1:
