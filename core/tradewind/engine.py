@@ -599,6 +599,8 @@ class Engine:
         summary = summary or self.last_summary  # the run failed after its summary was made
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
+        if self.notifications is not None:
+            self.notifications.release()
         if self.notifications is None or not self.notifications.entered:
             # Never started by the notifier host (which closes them itself when it was).
             problems += await close_quietly(
