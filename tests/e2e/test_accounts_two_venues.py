@@ -23,7 +23,7 @@ from tradewind.engine import Engine
 pytest.importorskip("tradewind_venue_ccxt", reason="the accounts run needs the ccxt venue")
 pytest.importorskip("tradewind_analyzer_orderflow", reason="the run reads one analyzer value")
 
-from tests.e2e.cex_local import (  # noqa: E402
+from tests.e2e.cex_local import (
     API_KEY,
     KEY_ENV,
     SECRET,
@@ -110,9 +110,7 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1e12 }}]
 
 
 def run(tmp_path: Path, reporting: str) -> Engine:
-    spot = BinanceSpotServer(
-        API_KEY, SECRET, balances={"USDT": D("5000"), "BTC": D("0.1")}
-    ).start()
+    spot = BinanceSpotServer(API_KEY, SECRET, balances={"USDT": D("5000"), "BTC": D("0.1")}).start()
     usdm = LocalUsdm(Tape()).start()
     try:
         engine = Engine(load_config(write_config(tmp_path, spot.url, usdm.url, reporting)))
@@ -164,5 +162,5 @@ def test_equity_in_btc_converts_the_other_way_and_an_unknown_currency_is_an_erro
     assert pf.equity() == D("0.1") + D("15000") * (Decimal(1) / mark)
 
     pf.accounts.reporting_currency = "EUR"
-    with pytest.raises(ConversionError, match="cannot convert .* to the reporting currency EUR"):
+    with pytest.raises(ConversionError, match=r"cannot convert .* to the reporting currency EUR"):
         pf.equity()

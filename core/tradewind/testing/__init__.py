@@ -21,7 +21,7 @@ import pytest
 
 from tradewind import hookspecs
 from tradewind.loader import PluginRequest, load_host
-from tradewind.model import Instrument, InstrumentKind
+from tradewind.model import Instrument
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import KINDS
 from tradewind.registry import Registry
