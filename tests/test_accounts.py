@@ -77,7 +77,7 @@ def test_an_open_perp_adds_its_unrealised_pnl_once():
 def test_an_amount_without_a_price_is_an_error_never_zero():
     pf = portfolio()
     pf.apply_fill(fill(SPOT, Side.BUY, "0.1", "60000", "0", "USDT", "quote"))
-    with pytest.raises(ConversionError, match="venue 'bs' holds 0.1 BTC"):
+    with pytest.raises(ConversionError, match=r"venue 'bs' holds 0\.1 BTC"):
         pf.equity()  # no BTC price yet
     assert Accounts("USDT", {}).rate("USDT", lambda k: float("nan")) == 1
 
