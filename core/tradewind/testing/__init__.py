@@ -23,7 +23,10 @@ import pytest
 # The suites assert inside library code: have pytest rewrite them for readable failures. This
 # must run before they are imported below.
 pytest.register_assert_rewrite(
-    "tradewind.testing.conformance", "tradewind.testing.data", "tradewind.testing.portfolios"
+    "tradewind.testing.conformance",
+    "tradewind.testing.data",
+    "tradewind.testing.portfolios",
+    "tradewind.testing.scenarios",
 )
 
 from tradewind import hookspecs  # noqa: E402
