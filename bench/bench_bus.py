@@ -26,7 +26,7 @@ async def _run(n: int, subscribers: int, capacity: int) -> float:
     t0 = time.perf_counter()
     async with EventBus(capacity=capacity) as bus:
         for i in range(subscribers):
-            bus.subscribe(f"s{i}", make(i))
+            bus.subscribe(f"s{i}", make(i), lossless=True)
         for e in events:
             await bus.publish(e)
     elapsed = time.perf_counter() - t0

@@ -97,7 +97,7 @@ async def run(decisions: int, per_minute: int) -> list[int]:
 
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), t0)
-    engine.bus.subscribe("journal", engine.journal.record)
+    engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     async with engine.bus:
         for k in range(decisions + 1):

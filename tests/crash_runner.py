@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = SessionEngine(cfg, journal_path=str(cfg.resolve(cfg.run.journal)))
     engine.state_out = Path(args.state_out) if args.state_out else None
     engine.stop_after_prepare = args.stop_after_prepare
-    engine.bus.subscribe("crash-runner", _print_fill, types=(FillEvent,))
+    engine.bus.subscribe("crash-runner", _print_fill, types=(FillEvent,), lossless=True)
     print("STARTED", flush=True)
     try:
         anyio.run(engine.run)

@@ -76,7 +76,7 @@ class FaultyVenue:
         self.inner = inner
         self.instance = inner.instance
         self.config = inner.config
-        self.capabilities = inner.capabilities
+        self.capabilities = inner.capabilities | {"fills:history"}
         self.faults: dict[str, list[str]] = {}
         #: Client order ids of every submit that reached the venue (resends included).
         self.received: list[str] = []

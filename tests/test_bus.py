@@ -3,7 +3,7 @@
 import anyio
 import pytest
 from tradewind.bus import EventBus
-from tradewind.model import Event, RunStarted, SystemError
+from tradewind.model import Event, EventsDropped, RunStarted, SystemError
 
 
 def ev(i: int) -> RunStarted:
@@ -44,7 +44,7 @@ def test_a_raising_subscriber_does_not_stop_the_others_and_is_reported():
     assert any(isinstance(e, SystemError) for e in got_a)  # a was told too
 
 
-def test_a_slow_subscriber_applies_back_pressure_and_loses_nothing():
+def test_a_slow_lossless_subscriber_applies_back_pressure_and_loses_nothing():
     seen = []
 
     async def slow(e: Event) -> None:
@@ -53,7 +53,7 @@ def test_a_slow_subscriber_applies_back_pressure_and_loses_nothing():
 
     async def main() -> None:
         async with EventBus(capacity=2) as bus:
-            bus.subscribe("slow", slow)
+            bus.subscribe("slow", slow, lossless=True)
             for i in range(200):
                 await bus.publish(ev(i))
 
@@ -101,3 +101,81 @@ def test_a_subscriber_failing_on_system_errors_does_not_loop():
     anyio.run(main)
     # Each saw the event and the other's failure report once; no ping-pong.
     assert sorted(calls) == ["RunStarted", "RunStarted", "SystemError", "SystemError"]
+
+
+def test_two_raising_slow_subscribers_are_isolated_and_their_drops_counted():
+    """Two notifiers failing slowly (the network is down) and 20,000 events: the publisher
+    never waits for them, a healthy subscriber gets every event in order, and what the failing
+    ones could not take is counted and reported. (Before issue 19 their failure reports
+    blocked each other's tasks once the queues were full, and the publisher froze.)"""
+    healthy: list[int] = []
+    reports: list[Event] = []
+
+    async def down(e: Event) -> None:
+        await anyio.sleep(0.001)  # a connect attempt that fails
+        raise ConnectionError("network is unreachable")
+
+    def journal(e: Event) -> None:
+        if isinstance(e, RunStarted):
+            healthy.append(e.ts_ns)
+        else:
+            reports.append(e)
+
+    async def main() -> tuple:
+        with anyio.fail_after(60):
+            async with EventBus(capacity=4096, drain_timeout_s=1.0) as bus:
+                bus.subscribe("journal", journal, lossless=True)
+                a = bus.subscribe("notifier:a", down)
+                b = bus.subscribe("notifier:b", down)
+                for i in range(20_000):
+                    await bus.publish(ev(i))
+        return bus, a, b
+
+    bus, a, b = anyio.run(main)
+    assert healthy == list(range(20_000))
+    for sub in (a, b):
+        assert sub.dropped > 0
+        assert sub.delivered == 0
+        assert sub.failed + sub.dropped >= 20_000  # every event failed or was dropped
+    assert bus.dropped == {"notifier:a": a.dropped, "notifier:b": b.dropped}
+    drops = [r for r in reports if isinstance(r, EventsDropped)]
+    for sub in (a, b):
+        assert sum(r.count for r in drops if r.subscriber == sub.name) == sub.dropped
+    failures = [r for r in reports if isinstance(r, SystemError)]
+    assert failures and all("ConnectionError" in r.error for r in failures)
+
+
+def test_a_hung_subscriber_does_not_hang_the_close():
+    got = []
+
+    async def hung(e: Event) -> None:
+        await anyio.sleep_forever()
+
+    async def main() -> tuple:
+        with anyio.fail_after(30):
+            async with EventBus(capacity=8, drain_timeout_s=0.2) as bus:
+                bus.subscribe("journal", got.append, lossless=True)
+                h = bus.subscribe("hung", hung)
+                for i in range(5):
+                    await bus.publish(ev(i))
+        return h
+
+    h = anyio.run(main)
+    assert h.dropped == 5 and h.delivered == 0  # one in its hands, four queued
+    dropped = [e for e in got if isinstance(e, EventsDropped)]
+    assert [(d.subscriber, d.count) for d in dropped] == [("hung", 5)]
+    assert "hung at close" in dropped[0].reason
+
+
+def test_a_subscriber_that_keeps_up_loses_nothing_even_over_a_small_queue():
+    got = []
+
+    async def main() -> None:
+        async with EventBus(capacity=2) as bus:
+            sub = bus.subscribe("fast", got.append)
+            for i in range(1000):
+                await bus.publish(ev(i))
+        assert sub.dropped == 0
+
+    anyio.run(main)
+    assert [e.ts_ns for e in got] == list(range(1000))

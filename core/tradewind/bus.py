@@ -1,12 +1,24 @@
-"""The event bus: typed events, a bounded queue per subscriber, ordered delivery.
+"""The event bus: typed events, a bounded queue per subscriber, ordered delivery, isolation.
 
-- Each subscriber has its own bounded memory stream and its own task, so a slow subscriber
-  delays only itself until its queue is full; then :meth:`EventBus.publish` waits
-  (back-pressure). Nothing is ever dropped.
-- Delivery to one subscriber is in publish order.
+- Each subscriber has its own bounded memory stream and its own task. Delivery to one
+  subscriber is in publish order.
+- A subscriber is isolated from the publisher and from the other subscribers: when its queue
+  is full, the publisher yields once (so a subscriber that keeps up drains it), and if the
+  queue is still full the event is *dropped for that subscriber only*. Drops are counted on
+  the subscription (:attr:`Subscription.dropped`) and reported as an
+  :class:`~tradewind.model.EventsDropped` event to every other subscriber (the journal writes
+  it to ``system_events``): once when the subscriber catches up, every
+  :attr:`EventBus.report_every` drops while it does not, and at close.
+- A *lossless* subscriber (``subscribe(..., lossless=True)``; the engine's journal) is never
+  dropped for: when its queue is full the publisher waits (back-pressure).
 - A subscriber that raises does not stop the others: the exception becomes a
   :class:`~tradewind.model.SystemError` event published to every other subscriber, and the
-  failing subscriber keeps receiving later events.
+  failing subscriber keeps receiving later events. Failure and drop reports go through the
+  bus's own reporter task, never from one subscriber's task into another's queue, so two
+  failing subscribers cannot wait on each other (the deadlock of issue 19).
+- :meth:`EventBus.close` waits until every queued event is handled; a non-lossless subscriber
+  that is still busy after ``drain_timeout_s`` is cancelled and its queued events are counted
+  as dropped, so a hung notifier cannot hang the end of a run.
 """
 
 from __future__ import annotations
@@ -18,11 +30,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from tradewind.model import Event, SystemError
+from tradewind.model import Event, EventsDropped, SystemError
 
 log = logging.getLogger("tradewind.bus")
 
@@ -39,8 +52,19 @@ class Subscription:
     send: MemoryObjectSendStream[Event]
     receive: MemoryObjectReceiveStream[Event]
     is_async: bool
+    #: Never dropped for: the publisher waits while its queue is full.
+    lossless: bool = False
     delivered: int = 0
     failed: int = 0
+    #: Events not delivered to this subscriber because its queue was full.
+    dropped: int = 0
+    #: Events queued and not handled yet.
+    pending: int = 0
+    unreported: int = 0
+    first_drop_ts: int = 0
+    last_drop_ts: int = 0
+    scope: anyio.CancelScope | None = None
+    cancelled: bool = False
 
     def wants(self, event: Event) -> bool:
         """True when ``event`` is of a type this subscriber asked for."""
@@ -50,21 +74,36 @@ class Subscription:
 class EventBus:
     """Publish/subscribe over anyio memory streams. Use as ``async with EventBus() as bus``."""
 
-    def __init__(self, *, capacity: int = 1024) -> None:
+    #: While a subscriber keeps dropping, report its drops every this many.
+    report_every = 1000
+
+    def __init__(self, *, capacity: int = 1024, drain_timeout_s: float = 10.0) -> None:
         if capacity <= 0 and capacity != math.inf:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
+        self.drain_timeout_s = drain_timeout_s
         self._subs: list[Subscription] = []
         self._tg: TaskGroup | None = None
         self._closed = False
-        self._inflight = 0
-        self._idle: anyio.Event | None = None
+        self._changed: anyio.Event | None = None
+        self._report_send: MemoryObjectSendStream[tuple[Subscription | None, Event]]
+        self._report_receive: MemoryObjectReceiveStream[tuple[Subscription | None, Event]]
+        self._reports_pending = 0
         self.published = 0
 
     def subscribe(
-        self, name: str, handler: Handler, *, types: tuple[type[Event], ...] = (Event,)
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        types: tuple[type[Event], ...] = (Event,),
+        lossless: bool = False,
     ) -> Subscription:
-        """Add a subscriber. Must be called before the bus starts or while it runs."""
+        """Add a subscriber. Must be called before the bus starts or while it runs.
+
+        ``lossless`` subscribers apply back-pressure instead of being dropped for (use it only
+        for a subscriber that must see everything and cannot hang, like the journal).
+        """
         send, receive = anyio.create_memory_object_stream[Event](self.capacity)
         sub = Subscription(
             name=name,
@@ -73,6 +112,7 @@ class EventBus:
             send=send,
             receive=receive,
             is_async=inspect.iscoroutinefunction(handler),
+            lossless=lossless,
         )
         self._subs.append(sub)
         if self._tg is not None:
@@ -84,81 +124,213 @@ class EventBus:
         """Every subscriber, in subscription order."""
         return list(self._subs)
 
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Events dropped per subscriber name (subscribers that dropped none are left out)."""
+        return {s.name: s.dropped for s in self._subs if s.dropped}
+
+    def dispose(self) -> None:
+        """Close the queues of a bus that never started (a run that failed before it)."""
+        if self._tg is None:
+            for sub in self._subs:
+                sub.send.close()
+                sub.receive.close()
+
     async def __aenter__(self) -> EventBus:
+        # Created here, not in __init__: a bus that never starts leaves no stream to close.
+        self._report_send, self._report_receive = anyio.create_memory_object_stream[
+            tuple[Subscription | None, Event]
+        ](math.inf)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._tg.start_soon(self._reporter)
         for sub in self._subs:
             self._tg.start_soon(self._drain, sub)
         return self
 
     async def __aexit__(self, *exc: Any) -> bool | None:
-        await self.close()
         assert self._tg is not None
+        if exc[0] is not None and not isinstance(exc[1], Exception):
+            # Cancelled or interrupted: deliver nothing more, stop the tasks.
+            self._closed = True
+            self._tg.cancel_scope.cancel()
+        else:
+            await self.close()
         return await self._tg.__aexit__(*exc)
 
-    async def close(self) -> None:
-        """Stop accepting events once every queued event (and any failure report it causes)
-        has been delivered."""
-        if self._closed:
-            return
-        while self._inflight:
-            self._idle = anyio.Event()
-            await self._idle.wait()
-        self._closed = True
-        for sub in self._subs:
-            await sub.send.aclose()
-
+    # -- publishing -------------------------------------------------------------------------
     async def publish(self, event: Event) -> None:
-        """Queue ``event`` for every interested subscriber, waiting while a queue is full."""
+        """Queue ``event`` for every interested subscriber. Never waits for a subscriber except
+        a lossless one whose queue is full."""
         if self._closed:
             raise RuntimeError(f"event bus is closed; cannot publish {type(event).__name__}")
         self.published += 1
         for sub in self._subs:
             if sub.wants(event):
-                self._inflight += 1
-                try:
-                    # No checkpoint while the queue has room: the publisher runs until a queue
-                    # is full, then waits (back-pressure). Far cheaper than a checkpoint per send.
-                    sub.send.send_nowait(event)
-                except anyio.WouldBlock:
-                    await sub.send.send(event)
+                await self._deliver(sub, event)
 
-    async def _drain(self, sub: Subscription) -> None:
-        async with sub.receive:
-            while True:
+    async def _deliver(self, sub: Subscription, event: Event) -> None:
+        if sub.cancelled:
+            self._drop(sub, event.ts_ns)
+            return
+        sub.pending += 1
+        try:
+            # No checkpoint while the queue has room: far cheaper than one per send.
+            sub.send.send_nowait(event)
+        except anyio.WouldBlock:
+            if sub.lossless:
                 try:
-                    event = sub.receive.receive_nowait()
-                except anyio.WouldBlock:
+                    await sub.send.send(event)
+                except BaseException:
+                    sub.pending -= 1
+                    raise
+                return
+            # Let the subscriber run once: one that keeps up empties its queue now.
+            await anyio.lowlevel.checkpoint()
+            try:
+                sub.send.send_nowait(event)
+            except anyio.WouldBlock:
+                sub.pending -= 1
+                self._drop(sub, event.ts_ns)
+                return
+        if sub.unreported:
+            self._report_drops(sub)  # it caught up: say how much it missed
+
+    def _drop(self, sub: Subscription, ts_ns: int) -> None:
+        sub.dropped += 1
+        if not sub.unreported:
+            sub.first_drop_ts = ts_ns
+        sub.unreported += 1
+        sub.last_drop_ts = ts_ns
+        if sub.unreported >= self.report_every:
+            self._report_drops(sub)
+
+    def _report_drops(self, sub: Subscription) -> None:
+        n, sub.unreported = sub.unreported, 0
+        reason = (
+            f"subscriber '{sub.name}' was hung at close"
+            if sub.cancelled
+            else f"queue of subscriber '{sub.name}' was full ({self.capacity} events): it was "
+            "slower than the publisher"
+        )
+        log.warning("bus: %d event(s) not delivered to '%s': %s", n, sub.name, reason)
+        report = EventsDropped(
+            ts_ns=sub.last_drop_ts,
+            subscriber=sub.name,
+            count=n,
+            first_ts_ns=sub.first_drop_ts,
+            last_ts_ns=sub.last_drop_ts,
+            reason=reason,
+        )
+        self._queue_report(sub, report)
+
+    def _queue_report(self, source: Subscription | None, report: Event) -> None:
+        self._reports_pending += 1
+        self._report_send.send_nowait((source, report))  # unbounded: never waits
+
+    async def _reporter(self) -> None:
+        """Deliver failure and drop reports to the subscribers other than their source."""
+        async with self._report_receive:
+            async for source, report in self._report_receive:
+                try:
+                    for other in self._subs:
+                        if other is not source and not other.cancelled and other.wants(report):
+                            await self._deliver(other, report)
+                finally:
+                    self._reports_pending -= 1
+                    self._notify()
+
+    # -- subscribers ------------------------------------------------------------------------
+    async def _drain(self, sub: Subscription) -> None:
+        with anyio.CancelScope() as scope:
+            sub.scope = scope
+            async with sub.receive:
+                while True:
                     try:
-                        event = await sub.receive.receive()
+                        event = sub.receive.receive_nowait()
+                    except anyio.WouldBlock:
+                        try:
+                            event = await sub.receive.receive()
+                        except anyio.EndOfStream:
+                            return
                     except anyio.EndOfStream:
                         return
-                except anyio.EndOfStream:
-                    return
-                try:
-                    result = sub.handler(event)
-                    if sub.is_async:
-                        await result  # type: ignore[misc]
-                    sub.delivered += 1
-                except Exception as exc:  # a subscriber's bug must not stop the others
-                    sub.failed += 1
-                    await self._report_failure(sub, event, exc)
-                finally:
-                    self._inflight -= 1
-                    if self._inflight == 0 and self._idle is not None:
-                        self._idle.set()
+                    try:
+                        result = sub.handler(event)
+                        if sub.is_async:
+                            await result  # type: ignore[misc]
+                        sub.delivered += 1
+                    except Exception as exc:  # a subscriber's bug must not stop the others
+                        sub.failed += 1
+                        self._report_failure(sub, event, exc)
+                    finally:
+                        if not sub.cancelled:  # close() already counted it as dropped
+                            sub.pending -= 1
+                        if sub.pending == 0:
+                            self._notify()
 
-    async def _report_failure(self, sub: Subscription, event: Event, exc: Exception) -> None:
+    def _report_failure(self, sub: Subscription, event: Event, exc: Exception) -> None:
         detail = (
             f"subscriber '{sub.name}' raised {type(exc).__name__}: {exc} on {type(event).__name__}"
         )
         log.error("%s", detail)
-        if isinstance(event, SystemError):
-            # Failing on a failure report: report it in the log only, or two failing
-            # subscribers would ping-pong forever.
+        if isinstance(event, SystemError | EventsDropped):
+            # Failing on a report: log it only, or two failing subscribers would ping-pong.
             return
         report = SystemError(ts_ns=event.ts_ns, source=f"bus:{sub.name}", error=detail)
-        for other in self._subs:
-            if other is not sub and other.wants(report):
-                self._inflight += 1
-                await other.send.send(report)
+        self._queue_report(sub, report)
+
+    # -- closing ----------------------------------------------------------------------------
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _wait_until(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def _idle(self, *, lossy_too: bool = True) -> bool:
+        if self._reports_pending:
+            return False
+        return not any(s.pending for s in self._subs if (lossy_too or s.lossless))
+
+    async def close(self) -> None:
+        """Deliver every queued event (and the reports it causes), then stop accepting events.
+
+        A non-lossless subscriber still busy after ``drain_timeout_s`` is cancelled; what was
+        queued for it is counted as dropped and reported to the others.
+        """
+        if self._closed:
+            return
+        with anyio.move_on_after(self.drain_timeout_s):
+            await self._wait_until(self._idle)
+        for sub in self._subs:
+            if sub.pending and not sub.lossless and not sub.cancelled:
+                sub.cancelled = True
+                if sub.scope is not None:
+                    sub.scope.cancel()
+                # What is still queued is not delivered; the event in its hands neither.
+                stamps = []
+                while True:
+                    try:
+                        stamps.append(sub.receive.receive_nowait().ts_ns)
+                    except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                        break
+                stamps += [stamps[-1] if stamps else sub.last_drop_ts] * (sub.pending - len(stamps))
+                for ts in stamps:
+                    self._drop(sub, ts)
+                sub.pending = 0
+        for _ in range(3):  # reports can be dropped too (and reported): a few rounds settle it
+            for sub in self._subs:
+                if sub.unreported:
+                    self._report_drops(sub)
+            await self._wait_until(lambda: self._idle(lossy_too=False))
+            with anyio.move_on_after(self.drain_timeout_s):
+                await self._wait_until(self._idle)
+            if not any(s.unreported for s in self._subs):
+                break
+        self._closed = True
+        self._report_send.close()
+        for sub in self._subs:
+            await sub.send.aclose()

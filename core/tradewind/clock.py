@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+import anyio
+import anyio.lowlevel
+
 
 class Clock(Protocol):
     """Engine time in integer nanoseconds UTC."""
@@ -28,6 +31,16 @@ class SimClock:
         if ts_ns > self._now:
             self._now = ts_ns
 
+    def monotonic(self) -> float:
+        """Engine time in seconds (retry backoff, breaker cooldowns)."""
+        return self._now / 1e9
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait in simulated time: the clock moves on, nothing really sleeps."""
+        if seconds > 0:
+            self.advance_to(self._now + int(seconds * 1e9))
+        await anyio.lowlevel.checkpoint()
+
 
 class WallClock:
     """Real time, for paper and live mode."""
@@ -35,3 +48,11 @@ class WallClock:
     def now_ns(self) -> int:
         """The system's UTC time in nanoseconds."""
         return time.time_ns()
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps (retry backoff, breaker cooldowns)."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Really wait."""
+        await anyio.sleep(seconds)

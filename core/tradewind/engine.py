@@ -17,19 +17,38 @@ import heapq
 import logging
 import math
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
+import duckdb
+from anyio.streams.memory import MemoryObjectSendStream
 
+from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
-from tradewind.config import Config, Mode
-from tradewind.errors import ConfigError
+from tradewind.closing import close_terms
+from tradewind.config import Config, Mode, PluginInstance
+from tradewind.config_check import building
+from tradewind.control import EngineControl
+from tradewind.errors import ConfigError, JournalError
+from tradewind.filter_context import FilterContext
 from tradewind.journal import Journal
+from tradewind.journal_errors import journal_error
+from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
@@ -38,27 +57,30 @@ from tradewind.model import (
     Candle,
     DataGap,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
+    InstrumentKind,
     Order,
     OrderType,
+    Position,
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
+    SystemError,
     TickBatch,
     TimeInForce,
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
-from tradewind.protocols import SINGULAR
-from tradewind.reconcile import prepare_session
+from tradewind.protocols import SINGULAR, check_capabilities
+from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
 from tradewind.risk_view import AsOf, Snapshot
 from tradewind.sizing import size_for
@@ -138,7 +160,8 @@ class _InstrumentState:
 
 @attrs.frozen(kw_only=True)
 class RunResult:
-    """What a run produced: its id, summary metrics and the equity curve."""
+    """What a run produced: its id, summary metrics, the equity curve, the fills, and what the
+    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags)."""
 
     run_id: str
     summary: Mapping[str, Any]
@@ -150,6 +173,20 @@ class RunResult:
     data_gaps: Sequence[Any] = ()
     #: Rows of data files the replay could not use (``file:line: reason``).
     bad_rows: Sequence[Any] = ()
+    #: Strategy-timeframe candles per instrument: ``(open_ts_ns, open, high, low, close,
+    #: volume)``.
+    candles: Mapping[str, Sequence[tuple[int, float, float, float, float, float]]] = attrs.Factory(
+        dict
+    )
+    #: Per instrument, the analyzer values named in ``[run] overlays`` and ``panes``, read at
+    #: each strategy-timeframe close: ``{instrument: {"<instance>.<output>": [(ts, v)]}}``.
+    series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]] = attrs.Factory(dict)
+    #: Client order id to the order's tag: ``"entry"`` or ``"<monitor>: <reason>"``.
+    order_tags: Mapping[str, str] = attrs.Factory(dict)
+    #: Funding booked: ``(ts_ns, instrument, amount)``, positive = paid.
+    funding: Sequence[tuple[int, str, Decimal]] = ()
+    #: The journal the run wrote (signals, vetoes and events are read from it).
+    journal_path: str | None = None
 
 
 class Engine:
@@ -160,6 +197,7 @@ class Engine:
         config: Config,
         *,
         clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         run_id: str | None = None,
         journal_path: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
@@ -168,10 +206,14 @@ class Engine:
 
         config = apply_run_bounds(config)
         self.config = config
-        self.run_id = run_id or uuid.uuid4().hex
         #: Called after each feed batch with (ticks in the batch, total expected or None).
         self.progress = progress
+        # Everything the engine owns reads time from this clock and waits with this sleep:
+        # a backtest never reads the wall clock and never really sleeps.
         self.clock: Clock = clock or (SimClock() if config.mode is Mode.BACKTEST else WallClock())
+        self.sleep: Callable[[float], Awaitable[None]] = sleep or _clock_sleep(self.clock)
+        #: SIGINT/SIGTERM (paper, live) and :meth:`stop` end the run between two steps.
+        self.stopper = StopControl()
         host = config.host
         self.venues: dict[str, Any] = {}
         for key, vinst in config.instances("venues").items():
@@ -179,7 +221,8 @@ class Engine:
             cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
-            self.venues[key] = cls(config=cfg, instance=key)
+            with building(vinst, config.path.name):
+                self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
             instrument = sec.to_instrument()
@@ -196,15 +239,27 @@ class Engine:
                 for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
                 if key in (sec.venue, sec.data or sec.venue)
             ]
-            if hasattr(venue, "add_instruments"):
-                venue.add_instruments(mine)
+            check_capabilities(venue, f"$.venues.{key}")
+            venue.add_instruments(mine)
+        # The simulated venues' paper cash, summed (a real venue's account is seeded from the
+        # venue itself at the start of the run).
         cash = Decimal(0)
-        for sec in config.instruments:
-            bal = getattr(self.venues[sec.venue].config, "starting_balance", None)
-            if bal is not None:
-                cash = Decimal(bal)
-        self.portfolio = Portfolio(self.instruments, cash)
-        self.orders = OrderManager(self.portfolio, self.run_id)
+        for key in dict.fromkeys(sec.venue for sec in config.instruments):
+            venue = self.venues[key]
+            if "simulated" in venue.capabilities:
+                cash += Decimal(venue.starting_cash())
+        self.portfolio = Portfolio(
+            self.instruments, cash, reporting_currency=config.run.reporting_currency
+        )
+        if run_id is None:
+            # A backtest's id is derived from its config and data (identical reruns write
+            # identical journals); a paper or live run is a new event each time.
+            backtest = config.mode is Mode.BACKTEST
+            run_id = backtest_run_id(config, self.venues.values()) if backtest else uuid.uuid4().hex
+        self.run_id = run_id
+        self.orders = OrderManager(
+            self.portfolio, self.run_id, sleep=self.sleep, clock=_seconds(self.clock)
+        )
         for venue in self.venues.values():
             venue.set_sink(self.orders)
 
@@ -214,7 +269,7 @@ class Engine:
         self.timeframes = tuple(tfs)
         self.step = math.gcd(*tfs)
         for venue in self.venues.values():
-            if hasattr(venue, "set_decision_step"):
+            if "replay" in venue.capabilities:
                 venue.set_decision_step(self.step)
 
         filters = config.instances("filters")
@@ -224,22 +279,17 @@ class Engine:
                 0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
             ),
         )
-        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [
-            host.plugin_class("exits", p.plugin)(config=p.config)
-            for p in config.instances("exits").values()
-        ]
-        self.notifiers = [
-            host.plugin_class("notifiers", p.plugin)(config=p.config)
-            for p in config.instances("notifiers").values()
-        ]
+        self.filters = [_build(config, p) for p in ordered]
+        self.exits = [_build(config, p) for p in config.instances("exits").values()]
+        self.notifiers = [_build(config, p) for p in config.instances("notifiers").values()]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
             analyzers = []
             for key, p in config.instances("analyzers").items():
                 cls = host.plugin_class("analyzers", p.plugin)
-                analyzers.append((key, cls(config=p.config, instrument=inst)))
+                with building(p, config.path.name):
+                    analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
                 instrument=inst,
                 data_venue=sec.data or sec.venue,
@@ -249,12 +299,25 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+        #: What filters see: the portfolio, read only, and each instrument's analyzer values.
+        self.filter_context = FilterContext(
+            self.portfolio, {key: st.values for key, st in self.state.items()}
+        )
         self.bus = EventBus(capacity=4096)
+        #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
+        self.control = EngineControl(self)
+        self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
+        #: The summary made as the run ended (also when it ended with an error).
+        self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
         self.price_curve: dict[str, list[tuple[int, float]]] = {}
+        self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
+        self.series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self._charted = tuple(dict.fromkeys((*config.run.overlays, *config.run.panes)))
+        self.funding_payments: list[tuple[int, str, Decimal]] = []
         self.signals = 0
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
@@ -281,6 +344,60 @@ class Engine:
         self.bad_rows: list[Any] = []
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
+        #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
+        self._adds: dict[str, int] = {}
+        interval = config.run.reconcile_interval_s
+        self._reconcile_every_ns = (
+            None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
+        )
+        self._next_reconcile_ns: int | None = None
+        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
+        # expiry job) and sinks of closed candles (the API's recent candles).
+        from tradewind.operator import host_services
+
+        self.entry_guards: list[Callable[[str], str | None]] = []
+        self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
+            host_services(config)
+        )
+
+    def _resolve_currencies(self) -> None:
+        """Give each instrument its base and quote currency from its execution venue's
+        account (known once connected) when the config did not name them, and check that the
+        venue can carry out the engine's close for the instrument's market type."""
+        changed = False
+        for i, (key, inst) in enumerate(list(self.instruments.items())):
+            venue = self.state[key].exec_venue
+            caps = venue.capabilities
+            if inst.kind is InstrumentKind.PERP and "reduce_only" not in caps:
+                raise ConfigError(
+                    f"instrument {key} is a perpetual but its execution venue "
+                    f"'{inst.venue}' ({type(venue).name}) does not declare reduce_only: the "
+                    f"engine closes perpetual positions with reduce-only orders "
+                    f"@ $.instruments[{i}].kind"
+                )
+            if "account" not in caps or (inst.base and inst.quote):
+                continue
+            base, quote = venue.instrument_currencies(inst.symbol)
+            new = attrs.evolve(inst, base=inst.base or base, quote=inst.quote or quote)
+            self.instruments[key] = new
+            self.state[key].instrument = new
+            changed = True
+        if changed:
+            self.portfolio.set_instruments(self.instruments)
+
+    def _holds(self, pos: Position) -> bool:
+        """True when ``pos`` is a position to manage: at least one lot of its instrument.
+
+        A spot account keeps dust below the lot size after a close whose entry paid its fee
+        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
+        it cannot be sold, so it is neither an open position nor a block on new entries.
+        """
+        if pos.is_flat:
+            return False
+        inst = self.instruments.get(pos.instrument)
+        return inst is None or abs(pos.quantity) >= inst.lot_size
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -294,65 +411,44 @@ class Engine:
             )
 
     # -- run ------------------------------------------------------------------------------
+    def stop(self, reason: str = "stop requested") -> None:
+        """End the run after the current step (as SIGINT/SIGTERM do in paper and live)."""
+        self.stopper.request(reason)
+
     async def run(self) -> RunResult:
-        """Connect, replay or stream until the feed ends, and return the result."""
+        """Connect, replay or stream until the feed ends (or a stop), and return the result.
+
+        Whatever ends the run, the journal is flushed, ``RunFinished`` is published, and the
+        venues, the notifiers and the journal are closed (shielded from cancellation). A
+        journal that cannot be opened or written raises JournalError (one line) after that.
+        """
         cfg = self.config
+        summary: dict[str, Any] = {}
         info = RunInfo(
             run_id=self.run_id,
             mode=cfg.mode.value,
             config_path=str(cfg.path),
             instruments=tuple(self.instruments),
         )
-        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
-        self.journal = Journal(Path(journal_path), self.run_id)
-        self.journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
-        self.bus.subscribe("journal", self.journal.record)
-        for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
-            self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
-        summary: dict[str, Any] = {}
+        failure: BaseException | None = None
         try:
-            for venue in self.venues.values():
-                await venue.connect()
-            # Reconcile with every execution venue before anything can trade; a failure
-            # raises ReconciliationError and the run never starts.
-            await prepare_session(self)
-            async with self.bus:
-                for notifier in self.notifiers:
-                    await notifier.start()
-                cfg.host.pm.hook.tradewind_run_start(run=info)
-                await self.bus.publish(
-                    RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
-                )
-                await self._publish_pending()  # what reconciliation found
-                await self._report_bad_rows()
-                total = self.expected_ticks()
-                async with contextlib.aclosing(self._feed()) as feed:
-                    async for batch in feed:
-                        await self.on_batch(batch)
-                        if self.progress is not None:
-                            self.progress(len(batch), total)
-                        if self.halted_at is not None:
-                            break  # gap_policy = "halt"
-                await self._finish_candles()
-                summary = self.summary()
-                await self.bus.publish(
-                    RunFinished(
-                        ts_ns=self.clock.now_ns(),
-                        run_id=self.run_id,
-                        summary={k: v for k, v in summary.items() if isinstance(v, int | float)},
-                    )
-                )
-                await self.bus.close()  # every queued event reaches every subscriber first
-            for venue in self.venues.values():
-                await venue.close()
-            for notifier in self.notifiers:
-                await notifier.close()
+            self._open_journal()
+            info = attrs.evolve(info, run_id=self.run_id)
+            if cfg.mode is not Mode.BACKTEST and self.handle_signals:
+                summary = await self._with_signals(info)
+            else:
+                summary = await self._session(info)
+        except BaseExceptionGroup as group:
+            # Task groups wrap what one task raised; a single error is reported as itself.
+            failure = group.exceptions[0] if len(group.exceptions) == 1 else group
+            if failure is group:
+                raise
+            raise failure from None
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
-            try:
-                cfg.host.pm.hook.tradewind_run_end(run=info, summary=summary)
-            finally:
-                self.journal.finish(self.clock.now_ns(), summary)
-                self.journal.close()
+            await self._shutdown(info, summary, failure)
         return RunResult(
             run_id=self.run_id,
             summary=summary,
@@ -362,14 +458,221 @@ class Engine:
             price_curve=self.price_curve,
             data_gaps=list(self.gaps),
             bad_rows=list(self.bad_rows),
+            candles=self.candle_curve,
+            series=self.series,
+            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            funding=self.funding_payments,
+            journal_path=self._journal_path or str(cfg.resolve(cfg.run.journal)),
         )
+
+    #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
+    handle_signals = False
+    _finished = False
+
+    async def _with_signals(self, info: RunInfo) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self.stopper.watch_signals)
+                try:
+                    summary = await self._session(info)
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        return summary
+
+    def _open_journal(self) -> None:
+        cfg = self.config
+        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
+        journal = Journal(Path(journal_path), self.run_id)
+        self.journal = journal
+        if cfg.mode is Mode.BACKTEST:
+            # The same backtest again into the same journal: a new, still derived, run id.
+            taken = journal.query(
+                "SELECT count(*) FROM runs WHERE run_id = ? OR run_id LIKE ?",
+                [self.run_id, self.run_id + "-%"],
+            )[0][0]
+            if taken:
+                self.run_id = journal.run_id = f"{self.run_id}-{taken + 1}"
+                self.orders.run_id = self.run_id
+                self.orders.id_prefix = f"tw-{self.run_id[:12]}"
+        journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
+        if cfg.mode is not Mode.BACKTEST:
+            # One durable commit per engine step, and before an order leaves for a real venue.
+            journal.group_commit = True
+            journal.simulated_venues = frozenset(
+                key for key, v in self.venues.items() if "simulated" in v.capabilities
+            )
+        self.bus.subscribe("journal", journal.record, lossless=True)
+        # Each notifier gets its own queue and task; messages go through the journal's outbox.
+        self.notifications = NotifierHost(
+            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
+            clock=self.clock,
+            outbox=Outbox(journal.cursor()),
+            control=self.control,
+            summary_source=self.control.daily_figures,
+            close_outbox=True,
+        )
+        self.notifications.subscribe(self.bus)
+
+    async def _session(self, info: RunInfo) -> dict[str, Any]:
+        cfg = self.config
+        for venue in self.venues.values():
+            await venue.connect()
+        self._resolve_currencies()
+        # Reconcile with every execution venue before anything can trade; a failure
+        # raises ReconciliationError and the run never starts.
+        await prepare_session(self)
+        summary: dict[str, Any] = {}
+        assert self.notifications is not None
+        # The bus closes first (every queued event reaches the notifiers' channels), then the
+        # notifier host flushes and waits for delivery.
+        async with self.notifications, self.bus, self._services():
+            try:
+                cfg.host.pm.hook.tradewind_run_start(run=info)
+                await self.bus.publish(
+                    RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
+                )
+                await self._publish_pending()  # what reconciliation found
+                await self._report_bad_rows()
+                await self._consume_feed()
+                await self._finish_candles()
+                if cfg.mode is not Mode.BACKTEST:
+                    await stop_orders(
+                        self,
+                        cancel_entries=cfg.run.cancel_entries_on_stop,
+                        flatten=cfg.run.flatten_on_stop,
+                    )
+                    await self._publish_pending()
+            finally:
+                # Always: the last events, RunFinished, and every queued event delivered.
+                with anyio.CancelScope(shield=True):
+                    summary = self.last_summary = self.summary()
+                    if self.stopper.requested:
+                        summary["stopped"] = self.stopper.reason
+                    try:
+                        await self._publish_pending()
+                    finally:
+                        self._finished = True
+                        await self.bus.publish(
+                            RunFinished(
+                                ts_ns=self.clock.now_ns(),
+                                run_id=self.run_id,
+                                summary=finished_summary(summary),
+                            )
+                        )
+        return summary
+
+    async def _consume_feed(self) -> None:
+        """Process the feed batch by batch until it ends or a stop is requested.
+
+        The feed runs in a task of its own and hands batches over a one-slot stream, so a
+        stop request cancels only the wait for the next batch (never a step in progress, and
+        never a venue's stream in the middle of its own task groups).
+        """
+        total = self.expected_ticks()
+        send, receive = anyio.create_memory_object_stream[TickBatch](1)
+
+        async def pump() -> None:
+            async with send, contextlib.aclosing(self._feed()) as feed:
+                async for batch in feed:
+                    await send.send(batch)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pump)
+                async with receive:
+                    while not self.stopper.requested:
+                        with self.stopper.waiting():
+                            try:
+                                batch = await receive.receive()
+                            except anyio.EndOfStream:
+                                break
+                        self.stopper.done_waiting()
+                        if self.stopper.requested:
+                            break  # the wait was cancelled: no batch
+                        await self.on_batch(batch)
+                        if self.progress is not None:
+                            self.progress(len(batch), total)
+                        if self.halted_at is not None:
+                            break  # gap_policy = "halt"
+                self.stopper.done_waiting()
+                tg.cancel_scope.cancel()  # a stop: the feed ends here
+        except BaseExceptionGroup as group:
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    async def _shutdown(
+        self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
+    ) -> None:
+        """Close everything, whatever ended the run (shielded); raise a journal failure."""
+        self.bus.dispose()
+        summary = summary or self.last_summary  # the run failed after its summary was made
+        problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
+        self.control.close()
+        if self.notifications is None or not self.notifications.entered:
+            # Never started by the notifier host (which closes them itself when it was).
+            problems += await close_quietly(
+                "notifier",
+                (
+                    (n, x.close)
+                    for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)
+                ),
+            )
+        journal = self.journal
+        try:
+            self.config.host.pm.hook.tradewind_run_end(run=info, summary=summary)
+        except Exception as exc:
+            # The hook's contract: reported as a SystemError event, and the run still ends.
+            problems.append(f"tradewind_run_end raised {type(exc).__name__}: {exc}")
+        if journal is None:
+            return
+        if not self._finished:
+            # The run ended before its bus started (reconciliation refused, a venue did not
+            # connect): RunFinished still reaches the journal.
+            self._finished = True
+            journal.record(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={}))
+        for msg in problems:
+            log.error("%s", msg)
+            journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
+        try:
+            # The accounts as booked, however the run ended (a feed's end included).
+            record_final_balances(self)
+        except Exception:
+            log.exception("could not journal the final account balances")
+        error: JournalError | None = None
+        try:
+            journal.finish(self.clock.now_ns(), summary)
+        except JournalError as exc:
+            error = exc
+        except duckdb.Error as exc:
+            error = journal_error(journal.path, exc, doing="finish the run in")
+        if error is not None:
+            error = JournalError(f"{error}; {journal.unjournaled()}")
+        try:
+            journal.close()
+        except (JournalError, duckdb.Error):
+            pass  # reported through ``error``
+        if error is not None and not isinstance(failure, JournalError):
+            raise error from failure
+
+    @asynccontextmanager
+    async def _services(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service in self.services:
+                await stack.enter_async_context(service(self))
+            yield
 
     def expected_ticks(self) -> int | None:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
         total = 0
         for key in {st.data_venue for st in self.state.values()}:
-            count = getattr(self.venues[key], "total_ticks", None)
-            n = count() if callable(count) else None
+            venue = self.venues[key]
+            n = venue.total_ticks() if "replay" in venue.capabilities else None
             if n is None:
                 return None
             total += n
@@ -393,14 +696,18 @@ class Engine:
             return
         send, receive = anyio.create_memory_object_stream[TickBatch](64)
 
-        async def pump(key: str, insts: list[Instrument]) -> None:
-            async with send.clone() as s:
+        async def pump(
+            key: str, insts: list[Instrument], s: MemoryObjectSendStream[TickBatch]
+        ) -> None:
+            async with s:
                 async for batch in self.venues[key].stream_trades(insts):
                     await s.send(batch)
 
         async with anyio.create_task_group() as tg:
+            # Each pump gets its own clone before the original is closed (closing it first
+            # ended the stream before any pump started: the two-data-venue crash).
             for key, insts in by_venue.items():
-                tg.start_soon(pump, key, insts)
+                tg.start_soon(pump, key, insts, send.clone())
             send.close()
             async with receive:
                 async for batch in receive:
@@ -409,6 +716,8 @@ class Engine:
     # -- the tick path --------------------------------------------------------------------
     async def on_batch(self, batch: TickBatch) -> None:
         """Process one feed batch: validate, slice at decision points, act."""
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         st = self.state[batch.instrument]
         result = st.validator.validate(batch)
         clean = result.clean
@@ -496,11 +805,18 @@ class Engine:
                     end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
-                ctx: Any = self.portfolio
+                ctx: Any = self.filter_context
                 if self._snapshot is not None:
-                    ctx = AsOf(self.portfolio, key, self._snapshot, st.cash_start, rest.first_ts)
+                    ctx = AsOf(
+                        self.portfolio,
+                        key,
+                        self._snapshot,
+                        st.cash_start,
+                        rest.first_ts,
+                        self.filter_context.analyzer_values,
+                    )
                 for mon in self.exits:
                     d = mon.on_ticks(pos, window, ctx)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
@@ -517,7 +833,7 @@ class Engine:
                 await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
             elif decision is not None:
                 await self._close_position(st, decision)
-            if not pos.is_flat and self.portfolio.position(key).is_flat:
+            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
@@ -654,11 +970,16 @@ class Engine:
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
+        await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
         if not closed:
             return
         self.candles += len(closed)
+        for sink in self.candle_sinks:
+            sink(closed)
         for c in closed:
             for _, a in st.analyzers:
                 a.on_candle(c)
@@ -666,11 +987,11 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if self._holds(pos) and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
-                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    decision = mon.on_candle(pos, c, values, self.filter_context)
                     if decision is not None:
                         break
                 if decision is not None:
@@ -679,23 +1000,56 @@ class Engine:
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
-                self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                try:
+                    self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                except ConversionError:
+                    pass  # not valued yet (a balance without a price); _decide says why
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
+                self.candle_curve.setdefault(key, []).append(
+                    (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
+                )
+                if self._charted:
+                    mine = self.series.setdefault(key, {})
+                    for name in self._charted:
+                        mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
 
+    async def _maybe_reconcile(self) -> None:
+        """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live)."""
+        every = self._reconcile_every_ns
+        if every is None or self.journal is None:
+            return
+        now = self.clock.now_ns()
+        if self._next_reconcile_ns is None:
+            self._next_reconcile_ns = now + every
+            return
+        if now < self._next_reconcile_ns:
+            return
+        self._next_reconcile_ns = now + every
+        await rereconcile(self)
+
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
+        if self.control.paused:
+            return  # paused by a command: no new entries (exits still run)
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
         if signal is None:
             return
         sec = self.config.strategy
+        try:
+            equity = self.portfolio.equity()
+        except ConversionError as exc:
+            self.signals += 1
+            await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+            await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+            return
         qty = size_for(
             signal,
             st.instrument,
-            self.portfolio.equity(),
+            equity,
             self._risk_pct,
             sec.max_notional,
             max_leverage=self._max_leverage,
@@ -704,6 +1058,11 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        for guard in self.entry_guards:  # blacklisted, or off the watchlist
+            blocked = guard(key)
+            if blocked is not None:
+                await self._refuse(signal, ts_ns, "operator", blocked)
+                return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",
@@ -715,14 +1074,52 @@ class Engine:
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
         for flt in self.filters:
-            veto = flt.check(signal, self.portfolio)
+            try:
+                veto = flt.check(signal, self.filter_context)
+            except ConversionError as exc:
+                await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+                return
             if veto is not None:
                 self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
                 await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
                 await self._act_on(veto, candle.close)
                 return
-        await self._send(st, signal, qty, ts_ns)
+        # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
+        pos = self.portfolio.position(key)
+        intent = "entry"
+        if self._holds(pos):
+            if pos.side is not signal.side:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} holds a {pos.side.value if pos.side else ''} position of "
+                    f"{abs(pos.quantity)}: no entry against it (the reversal filter closes it "
+                    f"first)",
+                )
+                return
+            adds = self._adds.get(key, 0)
+            if adds >= self.config.strategy.pyramiding:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} already holds a position of {abs(pos.quantity)}: no new entry "
+                    f"(pyramiding = {self.config.strategy.pyramiding}, {adds} add(s) made)",
+                )
+                return
+            self._adds[key] = adds + 1
+            intent = "add"
+        else:
+            self._adds.pop(key, None)
+        await self._send(st, signal, qty, ts_ns, intent=intent)
         self.entries_sent += 1
+
+    async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
+        """Refuse ``signal`` on the engine's own account (journaled as a veto)."""
+        veto = Veto(filter=name, signal=signal, ts_ns=ts_ns, reason=reason)
+        self.vetoes[name] = self.vetoes.get(name, 0) + 1
+        await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
 
     async def _act_on(self, veto: Veto, price: float) -> None:
         """Carry out a veto's action: close the opposite position, or every position."""
@@ -736,7 +1133,7 @@ class Engine:
             raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
         for st in targets:
             pos = self.portfolio.position(st.instrument.key)
-            if pos.is_flat:
+            if not self._holds(pos):
                 continue
             if veto.action == "close_opposite" and pos.side is veto.signal.side:
                 continue
@@ -757,6 +1154,7 @@ class Engine:
         ts_ns: int,
         reduce_only: bool = False,
         reason: str = "",
+        intent: str = "entry",
     ) -> Order:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
@@ -767,12 +1165,11 @@ class Engine:
             time_in_force=TimeInForce.IOC,
             reduce_only=reduce_only,
             created_ts_ns=ts_ns,
-            tag=reason or "entry",
+            tag=reason or intent,
+            intent=intent,
         )
         if "simulated" in st.exec_venue.capabilities:
             st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
-        elif hasattr(st.exec_venue, "set_time"):
-            st.exec_venue.set_time(ts_ns)
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
@@ -782,10 +1179,26 @@ class Engine:
     async def _close_position(
         self, st: _InstrumentState, decision: ExitDecision
     ) -> Order | None:
+        """Close the whole position with the order its market type allows: a perpetual's
+        close is reduce-only (it can never open the other side); a spot close is a plain
+        sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(
-            o.instrument == pos.instrument and o.reduce_only for o in self.portfolio.open_orders()
+        if not self._holds(pos) or any(
+            o.instrument == pos.instrument and o.intent == "close"
+            for o in self.portfolio.open_orders()
         ):
+            return None
+        inst = st.instrument
+        account = self.portfolio.accounts.get(inst.venue)
+        held = account.balance(inst.base) if account is not None and inst.base else None
+        qty, reduce_only = close_terms(inst, pos.quantity, held)
+        if qty <= 0:
+            log.error(
+                "cannot close %s: the account of venue '%s' holds no %s",
+                inst.key,
+                inst.venue,
+                inst.base,
+            )
             return None
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
@@ -796,16 +1209,17 @@ class Engine:
             score=0.0,
             ts_ns=decision.ts_ns,
             reasons={},
-            quantity=abs(pos.quantity),
+            quantity=qty,
             intent="close",
         )
         return await self._send(
             st,
             close,
-            abs(pos.quantity),
+            qty,
             decision.ts_ns,
-            reduce_only=True,
+            reduce_only=reduce_only,
             reason=f"{decision.monitor}: {decision.reason}",
+            intent="close",
         )
 
     async def _finish_candles(self) -> None:
@@ -813,10 +1227,39 @@ class Engine:
             st.aggregator.flush()  # partial candles are not decisions
         await self._publish_pending()
 
+    def _commit_step(self) -> None:
+        """End of an engine step: one durable commit of what the step journaled (paper and
+        live), before any of its events leave the process. A journal that cannot be written
+        stops new orders and the run; what it holds unwritten is reported at the end."""
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            journal.commit()
+        except JournalError:
+            pass  # kept in journal.error; the rows stay buffered and are retried
+        if journal.error is not None and not self.stopper.requested:
+            if self.orders.journal_error is None:
+                self.orders.journal_error = str(journal.error)
+            self.stopper.request(f"the journal cannot be written ({journal.error})")
+
     async def _publish_pending(self) -> None:
+        self._commit_step()
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
+                inst = self.instruments.get(event.instrument)
+                if self.journal is not None and inst is not None:
+                    # Journaled before it is booked: a resumed session restores it.
+                    self.journal.record_cash_flow(
+                        inst.venue,
+                        inst.key,
+                        inst.quote,
+                        event.amount,
+                        ts_ns=event.ts_ns,
+                        kind="funding",
+                    )
                 self.portfolio.apply_funding(event.instrument, event.amount)
+                self.funding_payments.append((event.ts_ns, event.instrument, event.amount))
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
                 # close is sent (a close can take a while to fill).
@@ -832,21 +1275,53 @@ class Engine:
         return summarize(self)
 
 
-def _severity_gate(notifier: Any) -> Any:
-    """The notifier's ``notify``, called only for events at or above its ``min_severity``.
+#: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.
+FINISHED_MONEY = (
+    "starting_equity",
+    "final_equity",
+    "pnl",
+    "realized_pnl",
+    "fees_paid",
+    "funding_paid",
+    "total_return",
+)
 
-    Routing by severity happens here, once, for every notifier: critical (order failed,
-    connection lost, system error, reconciliation failed, circuit breaker), warning (data
-    quality, vetoes), info (signals, fills, position closed), debug (the rest).
-    """
-    raw = getattr(getattr(notifier, "config", None), "min_severity", "info")
-    threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
 
-    async def deliver(event: Event) -> None:
-        if event.severity >= threshold:
-            await notifier.notify(event)
+def finished_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What :class:`RunFinished` carries: the numeric figures, the money fields as Decimals
+    and the currency they are in, so a notifier can report P&L."""
+    out: dict[str, Any] = {
+        k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    for k in FINISHED_MONEY:
+        v = summary.get(k)
+        if v is not None:
+            out[k] = Decimal(str(v))
+    if summary.get("currency"):
+        out["currency"] = str(summary["currency"])
+    return out
 
-    return deliver
+
+def _seconds(clock: Clock) -> Callable[[], float]:
+    """The clock in seconds, for retry backoff and circuit-breaker cooldowns."""
+    monotonic = getattr(clock, "monotonic", None)
+    if callable(monotonic):
+        return monotonic  # type: ignore[no-any-return]
+    return lambda: clock.now_ns() / 1e9
+
+
+def _build(config: Config, inst: PluginInstance) -> Any:
+    """An instance of a filter, exit monitor or notifier; its errors name its config table."""
+    with building(inst, config.path.name):
+        return config.host.plugin_class(inst.kind, inst.plugin)(config=inst.config)
+
+
+def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
+    """The clock's own sleep: a simulated clock advances instead of waiting."""
+    sleep = getattr(clock, "sleep", None)
+    if callable(sleep):
+        return sleep  # type: ignore[no-any-return]
+    return anyio.sleep
 
 
 def _duration(ns: int) -> str:

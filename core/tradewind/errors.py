@@ -71,3 +71,10 @@ class VenueUnavailableError(VenueError):
 
 class ReconciliationError(VenueError):
     """Startup reconciliation with a venue failed; the host must not trade until it succeeds."""
+
+
+class JournalError(TradewindError):
+    """The journal cannot be opened or written: corrupt, truncated, a directory, locked by
+    another host, out of disk space. The message says which, and what was not journaled."""
+
+    exit_code = 6

@@ -23,6 +23,11 @@ Tables (see docs/orders-and-journal.md for every column):
     the position after every fill, and corrections made by reconciliation.
 ``balances``
     cash baselines: the session's starting cash and corrections.
+``account_balances``
+    every execution venue's balance per currency: seeded from the venue at start, as booked
+    by this host at each reconciliation and at the end, and corrections.
+``cash_flows``
+    cash that moved without a fill (funding payments), part of the session's cash.
 ``system_events``
     every event of severity warning or above except vetoes (failures, circuit breakers,
     reconciliation discrepancies, lost connections, data-quality reports).
@@ -39,6 +44,7 @@ Decimals are stored as text so they read back exactly: cast in SQL with ``::DECI
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +57,8 @@ import duckdb
 import pyarrow as pa
 
 from tradewind._serde import unstructure
+from tradewind.errors import JournalError
+from tradewind.journal_errors import journal_error
 from tradewind.model import (
     Event,
     Fill,
@@ -139,6 +147,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("reason", "VARCHAR"),
         ("updated_ts_ns", "BIGINT"),
         ("seq", "BIGINT"),
+        ("intent", "VARCHAR"),
     ),
     "order_events": (
         ("run_id", "VARCHAR"),
@@ -167,6 +176,8 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("fee", "VARCHAR"),
         ("ts_ns", "BIGINT"),
         ("liquidity", "VARCHAR"),
+        ("fee_currency", "VARCHAR"),
+        ("fee_asset", "VARCHAR"),
     ),
     "positions": (
         ("run_id", "VARCHAR"),
@@ -190,6 +201,27 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("asset", "VARCHAR"),
         ("amount", "VARCHAR"),
         ("reason", "VARCHAR"),
+    ),
+    "account_balances": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("venue", "VARCHAR"),
+        ("asset", "VARCHAR"),
+        ("amount", "VARCHAR"),
+        ("reason", "VARCHAR"),
+    ),
+    "cash_flows": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("venue", "VARCHAR"),
+        ("instrument", "VARCHAR"),
+        ("asset", "VARCHAR"),
+        ("amount", "VARCHAR"),
+        ("kind", "VARCHAR"),
     ),
     "system_events": (
         ("run_id", "VARCHAR"),
@@ -218,6 +250,12 @@ _ARROW_TYPES = {
 TABLES: tuple[str, ...] = tuple(_COLUMNS)
 
 _EXTRA_RUN_COLUMNS = (("session_id", "VARCHAR"), ("run_no", "INTEGER"))
+#: Columns added after a table's first release: (table, name, type), added in place.
+_ADDED_COLUMNS = (
+    ("orders", "intent", "VARCHAR"),
+    ("fills", "fee_currency", "VARCHAR"),
+    ("fills", "fee_asset", "VARCHAR"),
+)
 
 
 def _schema() -> str:
@@ -231,6 +269,10 @@ def _schema() -> str:
     parts.extend(
         f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {name} {typ};"
         for name, typ in _EXTRA_RUN_COLUMNS
+    )
+    parts.extend(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {typ};"
+        for table, name, typ in _ADDED_COLUMNS
     )
     return "\n".join(parts)
 
@@ -311,7 +353,8 @@ def rebuild_positions(
     """Fold journal steps, in journal order, into positions and cash.
 
     ``steps`` are ``("fill", Fill)``, ``("position", Position)`` (a correction replaces the
-    position) and ``("cash", Decimal)`` (a baseline replaces the cash). Positions are
+    position), ``("cash", Decimal)`` (a baseline replaces the cash) and ``("flow", Decimal)``
+    (a funding payment, > 0 paid, leaves the cash). Positions are
     :meth:`Position.apply` over the fills, exactly; cash moves by each fill's realised P&L
     less its fee. Cash is None until a baseline is seen.
     """
@@ -323,11 +366,14 @@ def rebuild_positions(
             after = before.apply(value)
             positions[value.instrument] = after
             if cash is not None:
-                cash += after.realized_pnl - before.realized_pnl - value.fee
+                cash += after.realized_pnl - before.realized_pnl - value.fee_in_quote
         elif kind == "position":
             positions[value.instrument] = value
         elif kind == "cash":
             cash = value
+        elif kind == "flow":
+            if cash is not None:
+                cash -= value  # a payment (> 0 paid) leaves the cash
         else:  # pragma: no cover - a programming error
             raise ValueError(f"unknown journal step {kind!r}")
     return positions, cash
@@ -361,17 +407,39 @@ class Journal:
         self.session_id = run_id
         #: True when :meth:`start` continued an earlier session.
         self.resumed = False
-        if read_only:
-            self._con = duckdb.connect(str(self.path), read_only=True)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
-            self._con.execute(SCHEMA)
+        #: Set when a write failed (the rows stay buffered and are retried); None when the
+        #: last write succeeded.
+        self.error: JournalError | None = None
+        #: Group commit (paper and live runs set it): write-ahead rows are committed once per
+        #: engine step (:meth:`commit`), and before an order goes to a venue that is not in
+        #: :attr:`simulated_venues`, instead of one transaction per fill.
+        self.group_commit = False
+        #: Venue keys whose orders need no commit before sending (in-process, restored from
+        #: the journal itself).
+        self.simulated_venues: frozenset[str] = frozenset()
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._npending = 0
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
-        self._seq = self._max_seq()
+        self._con: duckdb.DuckDBPyConnection
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            if read_only:
+                con = self._con = duckdb.connect(str(self.path), read_only=True)
+            else:
+                if self.path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = self._con = duckdb.connect(str(self.path))
+                con.execute(SCHEMA)
+                self.verify()
+            self._seq = self._max_seq()
+        except (duckdb.Error, OSError, JournalError) as exc:
+            if con is not None:
+                con.close()
+            if isinstance(exc, JournalError):
+                raise
+            raise journal_error(self.path, exc) from exc
 
     @classmethod
     def open_readonly(cls, path: Path | str, session_id: str | None = None) -> Journal:
@@ -386,6 +454,25 @@ class Journal:
             session_id = row[0] if row else ""
         j.session_id = session_id
         return j
+
+    def verify(self) -> None:
+        """Check the file at open, so a damaged journal stops the host before it trades, not
+        at its first checkpoint: every table is read back whole (DuckDB checks each block's
+        checksum as it reads it; a truncated file fails the read) and the primary-key indexes
+        are loaded by an insert that is rolled back. Raises a DuckDB error naming the problem.
+        """
+        con = self._con
+        for table in TABLES:
+            con.execute(f"SELECT count(*), max(COLUMNS(*)) FROM {table}").fetchall()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT OR IGNORE INTO runs (run_id) VALUES ('~verify')")
+            con.execute(
+                "INSERT OR IGNORE INTO fills (session_id, client_order_id, fill_key) "
+                "VALUES ('~verify', '~verify', '~verify')"
+            )
+        finally:
+            con.execute("ROLLBACK")
 
     def _max_seq(self) -> int:
         parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
@@ -443,21 +530,50 @@ class Journal:
         )
 
     def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
-        """Flush and record the run's end and summary."""
+        """Flush and record the run's end and summary (JournalError when it cannot)."""
         self.flush()
-        self._con.execute(
-            "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
-            [ts_ns, json.dumps(summary, default=str), self.run_id],
-        )
-        self._con.execute("CHECKPOINT")
+        try:
+            self._con.execute(
+                "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
+                [ts_ns, json.dumps(summary, default=str), self.run_id],
+            )
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise journal_error(self.path, exc, doing="finish the run in") from exc
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to this journal's database, for tables kept by other modules
+        (the notifiers' outbox, control commands). Close it before :meth:`close`."""
+        return self._con.cursor()
 
     def close(self) -> None:
-        """Write what is buffered and close the database."""
+        """Write what is buffered and close the database (closed even when the write fails;
+        the JournalError then says what was not written)."""
         try:
             if not self.read_only:
                 self.flush()
         finally:
             self._con.close()
+
+    def unjournaled(self) -> str:
+        """What is buffered and not written, for the error that ends a run whose journal
+        failed: row counts per table and the fills by client order id and fill key."""
+        if not self._npending and not self._dirty_orders:
+            return "nothing is unjournaled"
+        parts = [f"{len(rows)} {table}" for table, rows in self._pending.items() if rows]
+        if self._dirty_orders:
+            parts.append(f"{len(self._dirty_orders)} order states")
+        fills = [f"{r[3]}/{r[4]}" for r in self._pending.get("fills", ())]
+        text = "unjournaled rows: " + ", ".join(parts)
+        if fills:
+            shown = ", ".join(fills[:20]) + (
+                f" and {len(fills) - 20} more" if len(fills) > 20 else ""
+            )
+            text += (
+                f"; fills not journaled: {shown} (the next start reconciles with the venue; "
+                "a paper account resumes from what was journaled)"
+            )
+        return text
 
     # -- writing ----------------------------------------------------------------------------
     def _add(self, table: str, row: tuple[Any, ...]) -> None:
@@ -466,12 +582,19 @@ class Journal:
         self._pending.setdefault(table, []).append(row)
         self._npending += 1
 
-    def _step_done(self) -> None:
+    def _step_done(self, *, before_send: bool = False) -> None:
         """End of a write-ahead step: commit it now when durable.
 
+        With :attr:`group_commit` the commit waits for the engine's end of step
+        (:meth:`commit`), except before an order goes to a real venue (``before_send``).
         When not durable (backtests) the batch is written by :meth:`record`, which runs in
         the bus's journal task, off the decision path.
         """
+        if self.durable and (before_send or not self.group_commit):
+            self.flush()
+
+    def commit(self) -> None:
+        """The engine's end of step: one durable commit of every row staged in the step."""
         if self.durable:
             self.flush()
 
@@ -511,15 +634,19 @@ class Journal:
                 rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
                 self._insert_rows("INSERT", "orders", rows)
             con.execute("COMMIT")
-        except Exception:
+        except (duckdb.Error, OSError) as exc:
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass  # the failed statement already ended the transaction
-            raise
+            # The rows stay buffered: the next flush writes them if the journal recovers.
+            self.error = journal_error(self.path, exc, doing="write")
+            raise self.error from exc
+        self.error = None
         self._pending.clear()
         self._npending = 0
         self._dirty_orders.clear()
+        self._order_seq.clear()  # the written rows carry their sequence numbers
 
     def _order_row(self, rec: OrderRecord) -> tuple[Any, ...]:
         o = rec.order
@@ -546,6 +673,7 @@ class Journal:
             rec.reason,
             rec.updated_ts_ns,
             self._order_seq[rec.client_order_id],
+            None if o is None else o.intent,
         )
 
     def _order_event(
@@ -608,9 +736,10 @@ class Journal:
         from_status: OrderStatus | None = None,
         detail: str = "",
     ) -> None:
-        """Write an order's new state and the change that led to it (one write-ahead step)."""
+        """Write an order's new state and the change that led to it (one write-ahead step;
+        an order about to be sent to a real venue is committed at once)."""
         self._stage_order(rec, ts_ns, kind, from_status, detail)
-        self._step_done()
+        self._step_done(before_send=kind == "submitted" and rec.venue not in self.simulated_venues)
 
     def record_order_event(
         self,
@@ -644,6 +773,8 @@ class Journal:
                 str(fill.fee),
                 fill.ts_ns,
                 fill.liquidity,
+                fill.fee_currency,
+                fill.fee_asset,
             ),
         )
 
@@ -698,6 +829,66 @@ class Journal:
         )
         self._step_done()
 
+    def record_balances(
+        self, venue: str, balances: Mapping[str, Decimal], *, ts_ns: int, reason: str
+    ) -> None:
+        """Write one account's balance of every currency (``start``: seeded from the venue;
+        ``booked``: as this host booked them; ``correction``: the venue's after a drift)."""
+        for asset in sorted(balances):
+            self._add(
+                "account_balances",
+                (
+                    self.run_id,
+                    self.session_id,
+                    self._next(),
+                    ts_ns,
+                    venue,
+                    asset,
+                    str(balances[asset]),
+                    reason,
+                ),
+            )
+        self._step_done()
+
+    def account_balances(self) -> dict[str, dict[str, Decimal]]:
+        """The session's last journaled balances, per venue and currency."""
+        self._sync()
+        out: dict[str, dict[str, Decimal]] = {}
+        for venue, asset, amount in self._con.execute(
+            "SELECT venue, asset, amount FROM account_balances WHERE session_id = ? ORDER BY seq",
+            [self.session_id],
+        ).fetchall():
+            out.setdefault(venue, {})[asset] = Decimal(amount)
+        return out
+
+    def record_cash_flow(
+        self,
+        venue: str,
+        instrument: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        ts_ns: int,
+        kind: str,
+    ) -> None:
+        """Write cash that moved without a fill (``funding``: > 0 paid, < 0 received); it is
+        part of :meth:`cash` from then on."""
+        self._add(
+            "cash_flows",
+            (
+                self.run_id,
+                self.session_id,
+                self._next(),
+                ts_ns,
+                venue,
+                instrument,
+                asset,
+                str(amount),
+                kind,
+            ),
+        )
+        self._step_done()
+
     def record(self, event: Event) -> None:
         """Journal one bus event (the bus subscriber).
 
@@ -721,7 +912,12 @@ class Journal:
         if (self.durable and event.severity >= Severity.WARNING) or (
             self._npending >= self.flush_every
         ):
-            self.flush()
+            try:
+                self.flush()
+            except JournalError:
+                # Kept buffered and in :attr:`error`: the engine stops the run and reports
+                # it; raising here would only turn every later event into a failure report.
+                pass
 
     def _derive(self, event: Event) -> None:
         if isinstance(event, SignalEvent):
@@ -846,6 +1042,7 @@ class Journal:
             reason,
             updated,
             _seq,
+            intent,
         ) = row
         order = None
         if side is not None and type_ is not None and quantity is not None:
@@ -861,6 +1058,7 @@ class Journal:
                 reduce_only=bool(reduce_only),
                 created_ts_ns=int(created or 0),
                 tag=tag or "",
+                intent=intent or "entry",
             )
         return OrderRecord(
             client_order_id=cid,
@@ -885,7 +1083,7 @@ class Journal:
         if row is None:
             return None
         rec = self._record_from_row(row)
-        self._order_seq.setdefault(client_order_id, int(row[-1] or 0))
+        self._order_seq.setdefault(client_order_id, int(row[21] or 0))
         return rec
 
     def order(self, client_order_id: str) -> OrderRecord | None:
@@ -916,14 +1114,14 @@ class Journal:
         self._sync()
         sql = (
             "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
-            "ts_ns, liquidity FROM fills WHERE session_id = ?"
+            "ts_ns, liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ?"
         )
         args: list[Any] = [self.session_id]
         if run_id is not None:
             sql += " AND run_id = ?"
             args.append(run_id)
         out = []
-        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in self._con.execute(
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset in self._con.execute(
             sql + " ORDER BY seq", args
         ).fetchall():
             out.append(
@@ -939,6 +1137,8 @@ class Journal:
                         ts_ns=int(ts),
                         liquidity=liq,
                         trade_id=tid,
+                        fee_currency=fcur or "",
+                        fee_asset=fasset or "quote",
                     ),
                 )
             )
@@ -973,6 +1173,10 @@ class Journal:
             "SELECT seq, amount FROM balances WHERE session_id = ?", [self.session_id]
         ).fetchall():
             steps.append((int(seq), "cash", Decimal(amount)))
+        for seq, amount in self._con.execute(
+            "SELECT seq, amount FROM cash_flows WHERE session_id = ?", [self.session_id]
+        ).fetchall():
+            steps.append((int(seq), "flow", Decimal(amount)))
         steps.sort(key=lambda s: s[0])
         return steps
 

@@ -11,8 +11,9 @@ were at the interval's start, which is never later than B's current trade.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 
 from tradewind.model import Instrument, Order, Position
 from tradewind.portfolio import Portfolio
@@ -45,6 +46,7 @@ class AsOf:
         snapshot: Snapshot,
         own_cash_start: Decimal,
         ts_ns: int,
+        analyzer_values: Callable[[str], Mapping[str, float]] | None = None,
     ) -> None:
         self._pf = portfolio
         self._own = own
@@ -52,6 +54,7 @@ class AsOf:
         self._cash = snapshot.cash + (portfolio.cash - own_cash_start)
         #: ``own``'s current time (the portfolio's own ``ts_ns`` may be another's later trade).
         self.ts_ns = ts_ns
+        self._values = analyzer_values
 
     def position(self, instrument: str) -> Position:
         """The position in ``instrument`` (flat if none)."""
@@ -96,6 +99,13 @@ class AsOf:
     def instrument(self, key: str) -> Instrument:
         """The instrument with ``key``."""
         return self._pf.instrument(key)
+
+    def analyzer_values(self, instrument: str) -> Mapping[str, float]:
+        """The analyzer outputs of ``instrument`` at its last decision (as the engine's
+        :class:`~tradewind.filter_context.FilterContext` gives them)."""
+        if self._values is None:
+            return MappingProxyType({})
+        return self._values(instrument)
 
     @property
     def marks(self) -> Mapping[str, float]:

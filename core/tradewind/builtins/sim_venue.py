@@ -33,6 +33,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from tradewind.config_check import path_option
 from tradewind.errors import VenueError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import (
@@ -50,6 +51,12 @@ from tradewind.model import (
     TimeInForce,
 )
 from tradewind.protocols import EventSink
+
+#: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
+#: the float analytics).
+MAX_BALANCE = Decimal(10) ** 15
+#: Largest simulated latency: a day.
+MAX_LATENCY_MS = 86_400_000.0
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +83,7 @@ class SimVenueConfig:
     #: ``ts_ms,rate`` rows (a funding series; rates apply at their timestamps). Longs pay a
     #: positive rate on quantity × the last trade price at the funding time.
     funding_rate: float | None = None
-    funding_file: str | None = None
+    funding_file: str | None = path_option("file")
     #: Hours between funding times (UTC-aligned: 00:00, 08:00, 16:00 for 8).
     funding_interval_h: int = 8
 
@@ -87,10 +94,18 @@ class SimVenueConfig:
             )
         if self.queue_ahead < 0:
             raise ValueError(f"queue_ahead must be >= 0, got {self.queue_ahead}")
+        if not 0 <= self.starting_balance <= MAX_BALANCE:
+            raise ValueError(
+                f"starting_balance must be between 0 and {MAX_BALANCE:,}, got "
+                f"{self.starting_balance} @ $.starting_balance"
+            )
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"latency_ms must be between 0 and {MAX_LATENCY_MS:,} (a day), got "
+                f"{self.latency_ms} @ $.latency_ms"
+            )
         if not 0 < self.participation <= 1:
             raise ValueError(f"participation must be in (0, 1], got {self.participation}")
-        if self.latency_ms < 0:
-            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
         if self.funding_rate is not None and self.funding_file is not None:
             raise ValueError("set at most one of funding_rate and funding_file")
         if not 0 < self.funding_interval_h <= 24 or 24 % self.funding_interval_h:
@@ -117,6 +132,23 @@ class _SimOrder:
 
 def _dec(price: float) -> Decimal:
     return Decimal(repr(float(price)))
+
+
+def default_instrument() -> Instrument:
+    """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees (what a bare sim
+    venue trades)."""
+    return Instrument(
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0004"),
+        base="BTC",
+        quote="USDT",
+    )
 
 
 class SimulatedVenue:
@@ -179,9 +211,7 @@ class SimulatedVenue:
     async def instruments(self) -> Sequence[Instrument]:
         """The configured instruments."""
         if not self._instruments:
-            from tradewind.testing import default_instrument
-
-            # A bare sim venue (conformance tests) trades the default test instrument.
+            # A bare sim venue (conformance tests) trades the default instrument.
             self.add_instruments([default_instrument()])
         return list(self._instruments.values())
 
@@ -192,6 +222,10 @@ class SimulatedVenue:
     def set_sink(self, sink: EventSink) -> None:
         """Where order reports and fills go."""
         self._sink = sink
+
+    def starting_cash(self) -> Decimal:
+        """The paper account's cash at the start of a session (``starting_balance``)."""
+        return self.config.starting_balance
 
     def set_time(self, ts_ns: int, instrument: str | None = None) -> None:
         """Engine time of ``instrument`` (or of all); its orders sent now arrive at

@@ -112,6 +112,10 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                    help="keep the sample's trend instead of removing it")
     p.set_defaults(func=cmd_synth)
 
+    from tradewind.market.download import add_download_command
+
+    add_download_command(sub)
+
     def _usage(args: argparse.Namespace) -> int:
         data.print_help(sys.stderr)
         return 64
@@ -289,6 +293,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 failed.append(str(exc))
                 print(f"error: {exc}", file=sys.stderr)
                 continue
+            if result.rows == 0 and not result.bad_rows and not result.ignored:
+                print(f"error: {path}: the file holds no trades (nothing after its header)",
+                      file=sys.stderr)
             readable += result.rows
             w, s = _import_one(store, result, rows)
             written, skipped = written + w, skipped + s

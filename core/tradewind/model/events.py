@@ -83,9 +83,11 @@ class OrderFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class FillEvent(Event):
-    """A fill arrived."""
+    """A fill arrived. ``realized_pnl``: the P&L this fill realised (0 for an opening fill;
+    None when the publisher did not say)."""
 
     fill: Fill
+    realized_pnl: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -177,6 +179,20 @@ class SystemError(Event):
 
 
 @attrs.frozen(kw_only=True)
+class EventsDropped(Event):
+    """The bus dropped events for one subscriber whose queue was full (it was slower than the
+    publisher, or hung); the other subscribers got them. ``count`` events stamped between
+    ``first_ts_ns`` and ``last_ts_ns`` were not delivered to ``subscriber``."""
+
+    subscriber: str
+    count: int
+    first_ts_ns: int
+    last_ts_ns: int
+    reason: str
+    severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
 class RunStarted(Event):
     """A run began."""
 
@@ -189,7 +205,10 @@ class RunFinished(Event):
     """A run ended."""
 
     run_id: str
-    summary: Mapping[str, float] = attrs.field(factory=dict)
+    #: The run's numeric figures (counts, ratios as floats), its money as exact Decimals
+    #: (``starting_equity``, ``final_equity``, ``pnl``, ``realized_pnl``, ``fees_paid``,
+    #: ``funding_paid``, ``total_return``) and ``currency``, the quote currency they are in.
+    summary: Mapping[str, float | Decimal | str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

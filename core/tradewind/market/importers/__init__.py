@@ -39,6 +39,7 @@ from tradewind.market.importers._base import (
     Source,
     first_lines,
     read_source,
+    refuse_special_file,
     truncation_row,
     whole_lines,
 )
@@ -58,6 +59,7 @@ FORMATS: dict[str, str] = {
 
 def _table_format(path: Path) -> str | None:
     """The format of a feather (Arrow IPC) or parquet file, ``None`` for anything else."""
+    refuse_special_file(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(6)

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tradewind.errors import DataError
+from tradewind.market.validation import implausible, int64_overflow, scale_to_ns
 from tradewind.model.ticks import TickBatch
 
 #: The markets an import can belong to (the ``market=`` level of the store's partitions).
@@ -89,8 +90,18 @@ class Source:
     truncated: bool = False
 
 
+def refuse_special_file(path: Path) -> None:
+    """DataError for a path that exists but is not a regular file: reading a FIFO would block
+    forever, a directory cannot be read. (A missing file is reported when it is read.)"""
+    from tradewind.config_check import check_readable_file
+
+    if path.exists():
+        check_readable_file(path, what="data file", error=DataError)
+
+
 def read_source(path: Path) -> Source:
     """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+    refuse_special_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -318,6 +329,15 @@ def _parse_lines(
         if col.kind not in _TYPED:
             continue
         valid = pc.match_substring_regex(raw, _PATTERNS[col.kind]).to_numpy(zero_copy_only=False)
+        if col.kind == "int":
+            big = valid & int64_overflow(raw.to_pylist())
+            for i in np.flatnonzero(ok & big):
+                rejects.add(
+                    int(sub_lines[i]),
+                    f"{col.name} {quote(raw[i].as_py())} is out of range (larger than a "
+                    f"64-bit integer)",
+                )
+            ok &= ~big
         failed = ok & ~valid
         if failed.any():
             texts = raw.to_pylist()
@@ -360,7 +380,7 @@ def parse_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
 def to_ns(ts: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
     """Convert integer epoch timestamps in ``ms`` or ``us`` to nanoseconds."""
     factor = {"ms": _NS_PER_MS, "us": _NS_PER_US, "ns": 1}[unit]
-    return np.asarray(ts, dtype=np.int64) * factor
+    return scale_to_ns(ts, factor)
 
 
 def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
@@ -484,6 +504,9 @@ def assemble(
     bad_ts = ok & (ts_ns <= 0)
     rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
     ok &= ~bad_ts
+    for mask, reason in implausible(ts_ns, price, labels[0]):
+        rejects.add_mask(ok & mask, lines, reason)
+        ok &= ~mask
 
     keep = np.flatnonzero(ok)
     if trade_id is None:

@@ -36,6 +36,7 @@ from tradewind.market.importers._base import (
     text_lines,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "binance-ws"
 DESCRIPTION = "Binance raw websocket capture ('<timestamp> <JSON>' lines, e.g. hftbacktest .gz)"
@@ -128,6 +129,8 @@ def _num(value: Any, name: str) -> float:
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"'{name}' {quote(value)} is not an integer")
+    if int64_overflow([str(value)])[0]:
+        raise ValueError(f"'{name}' {quote(value)} is out of range (larger than a 64-bit integer)")
     return value
 
 

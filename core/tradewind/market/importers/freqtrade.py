@@ -20,6 +20,7 @@ one that does not is a bad row (``line`` = record number), and a cut ends the fi
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tradewind.market.importers._base import (
     quote,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "freqtrade"
 DESCRIPTION = (
@@ -186,6 +188,8 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
         raise ValueError(f"record {quote(item)} is neither a list nor an object")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ValueError(f"timestamp {quote(ts)} is not a number")
+    if not math.isfinite(ts) or int64_overflow([str(int(ts))])[0]:
+        raise ValueError(f"timestamp {quote(ts)} is out of range (larger than a 64-bit integer)")
     if side not in ("buy", "sell"):
         raise ValueError(f"side {quote(side)} is not buy or sell")
     for label, value in (("price", price), ("amount", amount)):
@@ -290,7 +294,7 @@ def _columns(
         side = pa.array([r[3] for r in records], pa.string())
         price = pa.array([r[4] for r in records], pa.float64())
         amount = pa.array([r[5] for r in records], pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return None
     if any(a.null_count for a in (ts, ids, side, price, amount)):
         return None

@@ -1,0 +1,194 @@
+"""The run's lifecycle around the engine: deterministic run ids, stop signals, orderly stop
+and shielded shutdown.
+
+- :func:`backtest_run_id`: a backtest's run id is a hash of its config and its data, so two
+  backtests of the same config and data write identical journals (client order ids derive
+  from the run id).
+- :class:`StopControl`: SIGINT/SIGTERM (or :meth:`StopControl.request`) end a paper or live
+  run between two engine steps — never in the middle of one, so an order being sent is
+  resolved first.
+- :func:`stop_orders`: what a stopping run does with its orders: resting entry orders are
+  cancelled (``[run] cancel_entries_on_stop``), positions are kept unless
+  ``[run] flatten_on_stop``, and every order still in flight is resolved or reported.
+- :func:`close_quietly`: venues and notifiers are closed in ``finally``, shielded from
+  cancellation, each on its own (one failing close does not skip the others).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from tradewind.model import ExitDecision, SystemError
+
+if TYPE_CHECKING:
+    from tradewind.config import Config
+    from tradewind.engine import Engine
+
+log = logging.getLogger("tradewind.lifecycle")
+
+#: The signals that stop a paper or live run cleanly.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+# -- deterministic run ids ------------------------------------------------------------------
+def _files(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+    elif path.is_dir():
+        yield from sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def _hash_file(h: Any, path: Path) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+
+
+def backtest_run_id(config: Config, venues: Iterable[Any]) -> str:
+    """A run id derived from the config file's text and the content of every data file the
+    venues replay (a venue says which through ``data_files()``): 32 hex digits."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(config.path.read_bytes() if config.path.is_file() else str(config.path).encode())
+    for venue in venues:
+        files = getattr(venue, "data_files", None)
+        if not callable(files):
+            continue
+        for path in files():
+            for f in _files(Path(path)):
+                h.update(f.name.encode())
+                _hash_file(h, f)
+    return h.hexdigest()
+
+
+# -- stop signals ---------------------------------------------------------------------------
+class StopControl:
+    """Asks a run to stop between two engine steps.
+
+    The engine waits for its next feed batch inside :meth:`waiting`; a stop request cancels
+    that wait only (a step in progress finishes: an order being sent is resolved first).
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop was asked for."""
+        return self.reason is not None
+
+    def request(self, reason: str) -> None:
+        """Stop the run after the current step."""
+        if self.reason is None:
+            self.reason = reason
+            log.info("stopping the run: %s", reason)
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def waiting(self) -> anyio.CancelScope:
+        """The scope to wait for the next batch in (cancelled by a stop request)."""
+        scope = anyio.CancelScope()
+        if self.reason is not None:
+            scope.cancel()
+        self._scope = scope
+        return scope
+
+    def done_waiting(self) -> None:
+        """The wait is over: a stop request now waits for the step to end."""
+        self._scope = None
+
+    async def watch_signals(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """Turn SIGINT/SIGTERM into a stop request (run in a task group; cancel to end)."""
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            task_status.started()
+            async for signum in signals:
+                self.request(f"{signal.Signals(signum).name} received")
+
+
+# -- stopping orders ------------------------------------------------------------------------
+async def stop_orders(engine: Engine, *, cancel_entries: bool, flatten: bool) -> None:
+    """Bring the run's orders to rest before it ends (a stop signal or the end of the feed).
+
+    Resting entry orders (not reduce-only) are cancelled when ``cancel_entries``; with
+    ``flatten`` every open position is closed at the last price; then every order whose
+    outcome is unknown is looked up once more. Orders left open are reported (a warning in
+    the log and a SystemError event), never silently left "accepted".
+    """
+    om = engine.orders
+    ts = engine.clock.now_ns()
+    if cancel_entries:
+        for order in list(engine.portfolio.open_orders()):
+            if order.reduce_only:
+                continue
+            rec = om.records.get(order.client_order_id)
+            st = engine.state.get(order.instrument)
+            if rec is None or st is None or not rec.is_open:
+                continue
+            try:
+                await om.cancel(st.exec_venue, order.client_order_id, ts)
+            except Exception as exc:
+                om.pending.append(
+                    SystemError(
+                        ts_ns=ts,
+                        source="lifecycle",
+                        error=f"could not cancel entry order {order.client_order_id} at stop: "
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                )
+    if flatten:
+        for st in engine.state.values():
+            pos = engine.portfolio.position(st.instrument.key)
+            if pos.is_flat:
+                continue
+            decision = ExitDecision(
+                monitor="stop",
+                reason="flatten_on_stop",
+                ts_ns=ts,
+                price=engine.portfolio.last_price(st.instrument.key),
+            )
+            await engine._close_position(st, decision)
+    try:
+        await om.poll()
+    except Exception as exc:  # the venue is gone: the orders are reported below
+        log.warning("could not resolve orders at stop: %s: %s", type(exc).__name__, exc)
+    in_flight = [cid for cid, rec in om.records.items() if rec.is_open]
+    if in_flight:
+        detail = ", ".join(
+            f"{cid} ({om.records[cid].status.value}"
+            + (", outcome unknown" if cid in om.unresolved() else "")
+            + ")"
+            for cid in in_flight
+        )
+        om.pending.append(
+            SystemError(
+                ts_ns=ts,
+                source="lifecycle",
+                error=f"run ended with {len(in_flight)} order(s) open at the venue: {detail}; "
+                "the next run of this session reconciles them",
+            )
+        )
+
+
+# -- closing --------------------------------------------------------------------------------
+async def close_quietly(
+    what: str, closers: Iterable[tuple[str, Callable[[], Awaitable[Any]]]]
+) -> list[str]:
+    """Await every closer, shielded from cancellation; a failure is logged and returned as a
+    message, and the others still run."""
+    problems: list[str] = []
+    with anyio.CancelScope(shield=True):
+        for name, close in closers:
+            try:
+                await close()
+            except Exception as exc:
+                msg = f"closing {what} '{name}' failed: {type(exc).__name__}: {exc}"
+                log.error("%s", msg)
+                problems.append(msg)
+    return problems
