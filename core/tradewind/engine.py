@@ -17,7 +17,15 @@ import heapq
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +82,7 @@ from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities
 from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
+from tradewind.risk_view import AsOf, Snapshot
 from tradewind.sizing import size_for
 from tradewind.strategy import Strategy
 from tradewind.timeframes import format_timeframe, parse_timeframe
@@ -141,6 +150,8 @@ class _InstrumentState:
     #: The last trade seen (for data gaps) and whether the next trade is the first after one.
     last_ts: int | None = None
     after_gap: bool = False
+    #: Portfolio cash when this instrument's trades of the current interval started.
+    cash_start: Decimal = Decimal(0)
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -319,6 +330,10 @@ class Engine:
             "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
         )
         self._barrier: int | None = None  # the next grid time every instrument must reach
+        #: Several replayed instruments: what each one's exits may see of the others between
+        #: two decision times (the portfolio as of the last one; see tradewind.risk_view).
+        self._snapshot: Snapshot | None = None
+        self._multi = self._merged and len(self.state) > 1
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -665,7 +680,7 @@ class Engine:
             total += n
         return total
 
-    async def _feed(self) -> AsyncIterator[TickBatch]:
+    async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         by_venue: dict[str, list[Instrument]] = {}
         for st in self.state.values():
             by_venue.setdefault(st.data_venue, []).append(st.instrument)
@@ -737,6 +752,10 @@ class Engine:
             st.next_boundary = (int(ts[0]) // step) * step + step
             if self._barrier is None:
                 self._barrier = st.next_boundary
+                if self._multi:
+                    self._snapshot = Snapshot(self.portfolio, list(self.instruments))
+        if self._multi:
+            st.cash_start = self.portfolio.cash
         i = 0
         while i < n:
             if gaps and gaps[0] == i:
@@ -790,8 +809,18 @@ class Engine:
             decision: ExitDecision | None = None
             if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
+                ctx: Any = self.filter_context
+                if self._snapshot is not None:
+                    ctx = AsOf(
+                        self.portfolio,
+                        key,
+                        self._snapshot,
+                        st.cash_start,
+                        rest.first_ts,
+                        self.filter_context.analyzer_values,
+                    )
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.filter_context)
+                    d = mon.on_ticks(pos, window, ctx)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -921,6 +950,8 @@ class Engine:
             await self._on_boundary(st, t)
             st.next_boundary = t + step
         self._barrier = t + step
+        if self._multi:
+            self._snapshot = Snapshot(self.portfolio, list(self.instruments))
 
     def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
         """Close times of ``st``'s forming candles that fall before grid time ``t``."""

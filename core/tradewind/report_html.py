@@ -720,6 +720,39 @@ def _breakdown(a: Analysis) -> str:
     return "".join(out)
 
 
+def _data_quality(result: RunResult, limit: int = 500) -> str:
+    """The run's data gaps and bad rows, listed (the gaps are shaded on the price charts)."""
+    esc = html.escape
+    gaps, rows = list(result.data_gaps), list(result.bad_rows)
+    out = ["<section id='data-quality'><h2>Data quality</h2>"]
+    if not gaps and not rows:
+        out.append("<p class='legend'>No data gaps and no bad rows.</p></section>")
+        return "".join(out)
+    if gaps:
+        out.append(
+            "<table><tr><th>instrument</th><th>gap from</th><th>to</th><th>length</th>"
+            "<th>policy</th><th>action</th></tr>"
+        )
+        for g in gaps[:limit]:
+            out.append(
+                f"<tr><td>{esc(g.instrument)}</td><td>{esc(fmt_time(g.start_ns))}</td>"
+                f"<td>{esc(fmt_time(g.end_ns))}</td>"
+                f"<td class='n'>{esc(fmt_duration(g.end_ns - g.start_ns))}</td>"
+                f"<td>{esc(g.policy)}</td><td>{esc(g.action)}</td></tr>"
+            )
+        out.append(
+            f"</table><p class='legend'>{len(gaps):,} hole(s) in the data longer than "
+            "<code>[run] max_gap</code> (docs/data.md, data gaps).</p>"
+        )
+    if rows:
+        more = f" (the first {limit:,} listed)" if len(rows) > limit else ""
+        items = "".join(f"<li><code>{esc(str(r))}</code></li>" for r in rows[:limit])
+        out.append(f"<p>{len(rows):,} bad row(s) of the data file(s) not used{more}:</p>")
+        out.append(f"<ul>{items}</ul>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def render_html(
     result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
 ) -> str:
@@ -728,6 +761,18 @@ def render_html(
     a = analysis or analyse(result, m)
     s = dict(result.summary)
     journal = journal_markers(result.journal_path, result.run_id)
+    if not journal["gaps"]:  # no journal to read: the run's own list (same gaps)
+        journal["gaps"] = [
+            {
+                "instrument": g.instrument,
+                "start_ts_ns": g.start_ns,
+                "end_ts_ns": g.end_ns,
+                "message": f"data gap of {fmt_duration(g.end_ns - g.start_ns)} "
+                f"(gap_policy {g.policy}: {g.action})",
+                "action": g.action,
+            }
+            for g in result.data_gaps
+        ]
     esc = html.escape
     instruments = list(
         dict.fromkeys([*(s.get("instruments") or []), *result.candles, *result.price_curve])
@@ -819,6 +864,7 @@ def render_html(
         f"<section id='open'><h2>Open at the end ({len(a.open_positions):,})</h2>"
         f"{_open_table(a, result)}</section>",
         f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
+        _data_quality(result),
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
     return "".join(parts)
