@@ -59,7 +59,7 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "warning.title": "Warning: {subject}",
     "warning": "{subject}: {details}",
     "signal.title": "Signal: {side} {instrument}",
-    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score}",
+    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score} ({reasons})",
     "daily_summary.title": "Daily summary {date}",
     "daily_summary": (
         "Daily summary for {date} (UTC)\n"
@@ -133,10 +133,25 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "reason": event.reason,
         }
     if isinstance(event, RunStarted):
-        return "run", {"state": "started", "run_id": event.run_id, "mode": event.mode,
-                       "details": ""}  # fmt: skip
+        return "run", {
+            "state": "started",
+            "run_id": event.run_id,
+            "mode": event.mode,
+            "details": "",
+        }
     if isinstance(event, RunFinished):
-        details = ", ".join(f"{k} {v:g}" for k, v in sorted(event.summary.items()))
+        figures = event.summary
+        head = (
+            f"P&L {figures['pnl']} {figures.get('currency', '')}".rstrip()
+            if "pnl" in figures
+            else ""
+        )
+        rest = (
+            f"{k} {v:g}" if isinstance(v, int | float | Decimal) else f"{k} {v}"
+            for k, v in sorted(figures.items())
+            if k not in ("pnl", "currency")
+        )
+        details = ", ".join([head, *rest] if head else rest)
         return "run", {"state": "finished", "run_id": event.run_id, "mode": "",
                        "details": details}  # fmt: skip
     if isinstance(event, DataQuality):
@@ -158,6 +173,10 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "entry": _fmt(s.entry),
             "stop": _fmt(s.stop),
             "score": f"{s.score:g}",
+            "reasons": ", ".join(
+                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.reasons.items()
+            )
+            or "-",
         }
     return "other", {"event": type(event).__name__, "details": _details(event)}
 
