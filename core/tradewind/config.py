@@ -125,9 +125,11 @@ MAX_FEE = Decimal("0.1")
 class ApiSection:
     """``[api]``: the control and watchlist HTTP API (docs/api.md). Needs ``tradewind[api]``."""
 
+    #: Serve the API (and the dashboard) while the host runs.
     enabled: bool = False
     #: Loopback by default: expose it beyond the machine only behind a TLS proxy.
     host: str = "127.0.0.1"
+    #: TCP port; 0 = any free port (the host logs the one it got).
     port: int = 8080
     #: The environment variable holding the bearer token (``tradewind api token`` makes one).
     token_env: str = "TRADEWIND_API_TOKEN"
@@ -135,9 +137,8 @@ class ApiSection:
     cors_origins: list[str] = attrs.Factory(list)
     #: Requests per client (IP address) per ``rate_window_s``; beyond it: 429.
     rate_limit: int = 600
+    #: The window of ``rate_limit``, in seconds.
     rate_window_s: float = 60.0
-    #: The username Freqtrade's client sends with its login (it reads only the token).
-    username: str = "tradewind"
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -152,6 +153,7 @@ class WatchlistSection:
 
     #: When true, entries are allowed for exactly the instruments on the active watchlist.
     drives_instruments: bool = False
+    #: How long an entry lasts when added or renewed without ``duration_hours``.
     default_hours: float = 24.0
     #: A ``watchlist_expiring`` event goes to the notifiers this long before an entry expires.
     warn_before_hours: float = 1.0
@@ -417,7 +419,9 @@ class _CoreSection:
     instruments: list[InstrumentSection] = attrs.Factory(list)
     #: ``[strategy]``: see below.
     strategy: StrategySection = attrs.Factory(StrategySection)
+    #: ``[api]``: the control and watchlist HTTP API; see below and docs/api.md.
     api: ApiSection = attrs.Factory(ApiSection)
+    #: ``[watchlist]``: instruments watched for a limited time; see below and docs/api.md.
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
 

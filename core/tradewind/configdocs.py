@@ -113,6 +113,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
     from tradewind.builtins.replay import ReplayConfig
     from tradewind.builtins.sim_venue import SimVenueConfig
     from tradewind.config import (
+        ApiSection,
         Gate,
         InstrumentSection,
         Rule,
@@ -120,6 +121,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         Scorer,
         StrategySection,
         Tier,
+        WatchlistSection,
         _CoreSection,
     )
 
@@ -132,6 +134,8 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("A gate: `{ name, long, short }`", Gate, ()),
         ("A scorer: `{ name, long, short }`", Scorer, ()),
         ("A scorer's tier: `{ points, when }`", Tier, ()),
+        ("`[api]`: the HTTP API (docs/api.md)", ApiSection, ()),
+        ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',
