@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from tradewind._serde import structure
+from tradewind._serde import did_you_mean, structure
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
@@ -508,7 +508,8 @@ def _check_references(
                 have = ", ".join(venues) or "none"
                 raise ConfigError(
                     f"instrument {inst.symbol} names venue instance '{ref}' but no [venues.{ref}] "
-                    f"table exists (configured venues: {have}) @ $.instruments[{i}].{field}"
+                    f"table exists (configured venues: {have}){did_you_mean(ref, venues)} "
+                    f"@ $.instruments[{i}].{field}"
                 )
     analyzers = plugins["analyzers"]
     for where, rule in core.strategy.rules():
@@ -526,8 +527,8 @@ def _check_references(
                 )
                 raise ConfigError(
                     f"rule reads analyzer instance '{instance}' but no [analyzers.{instance}] "
-                    f"table exists (configured analyzers: {have}){hint} "
-                    f"@ $.strategy.{where}.{field}"
+                    f"table exists (configured analyzers: {have})"
+                    f"{did_you_mean(instance, analyzers)}{hint} @ $.strategy.{where}.{field}"
                 )
 
 

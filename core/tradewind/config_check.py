@@ -158,17 +158,22 @@ def check_config(
 
 
 def check_mode(cfg: Config) -> None:
-    """``mode = "live"`` must not execute on a simulated venue."""
+    """``mode = "live"`` must not execute on a simulated venue, nor a backtest on a real one."""
     from tradewind.config import Mode
 
-    if cfg.mode is not Mode.LIVE:
-        return
     for i, sec in enumerate(cfg.instruments):
         inst = cfg.instances("venues").get(sec.venue)
         if inst is None:
             continue
         caps = getattr(cfg.host.plugin_class("venues", inst.plugin), "capabilities", ())
-        if "simulated" in caps:
+        if cfg.mode is Mode.BACKTEST and "simulated" not in caps and "execution" in caps:
+            raise ConfigError(
+                f'mode = "backtest" fills orders against recorded trades, but {sec.symbol} '
+                f"executes on '{sec.venue}' (plugin {inst.plugin}), a real venue that would "
+                f'receive the orders; use a simulated venue (plugin = "sim") or mode = "paper" '
+                f"@ $.instruments[{i}].venue"
+            )
+        if cfg.mode is Mode.LIVE and "simulated" in caps:
             raise ConfigError(
                 f'mode = "live" sends real orders, but {sec.symbol} executes on the simulated '
                 f"venue '{sec.venue}'; use mode = \"paper\" or a real execution venue "
