@@ -451,7 +451,12 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     plugins: dict[str, dict[str, PluginInstance]] = {kind: {} for kind in KINDS}
     for inst in active:
         cls = host.plugin_class(inst.kind, inst.plugin)
-        cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        try:
+            cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        except ConfigError as exc:  # name the plugin as well as the key's path
+            raise ConfigError(
+                f"{SINGULAR[inst.kind]} '{inst.plugin}' ({inst.config_key} in {path.name}): {exc}"
+            ) from None
         # Path options resolve against the config file's folder, not the working directory.
         cfg = resolve_path_options(cfg, path.parent)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
