@@ -72,6 +72,7 @@ def test_the_documented_table_is_the_cli_table():
         ["new-plugin", "gizmos", "x"],
         ["backtest", "--jobs", "many"],
         ["data"],
+        ["config"],
         [],
     ],
 )
