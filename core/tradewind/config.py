@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from tradewind._serde import structure
+from tradewind._serde import did_you_mean, structure
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
@@ -554,7 +554,12 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     plugins: dict[str, dict[str, PluginInstance]] = {kind: {} for kind in KINDS}
     for inst in active:
         cls = host.plugin_class(inst.kind, inst.plugin)
-        cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        try:
+            cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        except ConfigError as exc:  # name the plugin as well as the key's path
+            raise ConfigError(
+                f"{SINGULAR[inst.kind]} '{inst.plugin}' ({inst.config_key} in {path.name}): {exc}"
+            ) from None
         # Path options resolve against the config file's folder, not the working directory.
         cfg = resolve_path_options(cfg, path.parent)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
@@ -613,7 +618,8 @@ def _check_references(
                 have = ", ".join(venues) or "none"
                 raise ConfigError(
                     f"instrument {inst.symbol} names venue instance '{ref}' but no [venues.{ref}] "
-                    f"table exists (configured venues: {have}) @ $.instruments[{i}].{field}"
+                    f"table exists (configured venues: {have}){did_you_mean(ref, venues)} "
+                    f"@ $.instruments[{i}].{field}"
                 )
     analyzers = plugins["analyzers"]
     for where, rule in core.strategy.rules():
@@ -631,8 +637,8 @@ def _check_references(
                 )
                 raise ConfigError(
                     f"rule reads analyzer instance '{instance}' but no [analyzers.{instance}] "
-                    f"table exists (configured analyzers: {have}){hint} "
-                    f"@ $.strategy.{where}.{field}"
+                    f"table exists (configured analyzers: {have})"
+                    f"{did_you_mean(instance, analyzers)}{hint} @ $.strategy.{where}.{field}"
                 )
 
 

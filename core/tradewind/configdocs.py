@@ -159,7 +159,8 @@ its analyzer declares — and exits with the code the run would (see [index.md](
 Unknown keys are errors, and every error names its path and the fix, e.g.
 
 ```
-error: unknown key @ $.venues.sim.starting_balanse (did you mean 'starting_balance'?)
+error: venue 'sim' ([venues.sim] in tradewind.toml): unknown key
+  @ $.venues.sim.starting_balanse (did you mean 'starting_balance'?)
 error: lot_size must be positive, got 0 @ $.instruments[0].lot_size
 error: rule reads 'orderflow.imbalanse_1m' but analyzer 'orderflow' (plugin orderflow) has
   no output 'imbalanse_1m' (did you mean 'imbalance_1m'?); its outputs: ...
