@@ -64,6 +64,39 @@ def _t(ts_ns: int) -> str:
     return d.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def _ts(values: Sequence[int]) -> list[str]:
+    """:func:`_t` of many timestamps at once (vectorised)."""
+    if not len(values):
+        return []
+    ms = np.asarray(values, dtype=np.int64) // 1_000_000
+    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+    return [str(x).replace("T", " ") for x in text]
+
+
+#: Points of a line drawn at most (longer curves keep each bucket's first, lowest, highest
+#: and last point, so spikes survive).
+MAX_LINE_POINTS = 20_000
+
+
+def _thin(points: Sequence[tuple[int, Any]], limit: int = MAX_LINE_POINTS) -> list[Any]:
+    """At most about ``limit`` points of a time series, for drawing only."""
+    if len(points) <= limit:
+        return list(points)
+    k = math.ceil(len(points) / (limit / 4))
+    out: list[Any] = []
+    for i in range(0, len(points), k):
+        g = points[i : i + k]
+        vals = [v for _, v in g if v is not None]
+        if not vals:
+            out.append(g[0])
+            continue
+        lo = min(range(len(g)), key=lambda j: g[j][1] if g[j][1] is not None else math.inf)
+        hi = max(range(len(g)), key=lambda j: g[j][1] if g[j][1] is not None else -math.inf)
+        for j in sorted({0, lo, hi, len(g) - 1}):
+            out.append(g[j])
+    return out
+
+
 def _num(v: float) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
@@ -237,7 +270,7 @@ def price_figure(
         "shapes": [],
         "annotations": [],
     }
-    xs = [_t(int(c[0])) for c in candles]
+    xs = _ts([int(c[0]) for c in candles])
     traces: list[dict[str, Any]] = [
         {
             "type": "candlestick",
@@ -263,11 +296,11 @@ def price_figure(
         },
     ]
     for i, name in enumerate(overlays):
-        pts = series[name]
+        pts = _thin(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name,
-                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
                 "line": {"width": 1.3, "color": _OVERLAY_COLORS[i % len(_OVERLAY_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
@@ -280,11 +313,11 @@ def price_figure(
             "title": {"text": name, "font": {"size": 10}},
             "anchor": "x",
         }
-        pts = series[name]
+        pts = _thin(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name, "yaxis": f"y{i + 3}",
-                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
                 "line": {"width": 1.2, "color": _PANE_COLORS[i % len(_PANE_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
@@ -395,28 +428,30 @@ def _signal_price(s: Mapping[str, Any], closes: Mapping[int, float], bar: int) -
 
 def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
     """Equity beside equal-weight buy and hold of the same instruments, and drawdown."""
-    pts = equity_points(result.equity_curve)
-    dd = drawdown_series(pts)
+    full = equity_points(result.equity_curve)
+    dd = _thin(drawdown_series(full))
+    pts = _thin(full)
+    bh = _thin(a.buy_and_hold_curve)
     traces: list[dict[str, Any]] = [
         {
             "type": "scatter", "mode": "lines", "name": "equity",
-            "x": [_t(t) for t, _ in pts], "y": [v for _, v in pts],
+            "x": _ts([t for t, _ in pts]), "y": [v for _, v in pts],
             "line": {"color": "#0969da", "width": 1.6},
         },
     ]  # fmt: skip
-    if a.buy_and_hold_curve:
+    if bh:
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": "buy and hold",
-                "x": [_t(t) for t, _ in a.buy_and_hold_curve],
-                "y": [v for _, v in a.buy_and_hold_curve],
+                "x": _ts([t for t, _ in bh]),
+                "y": [v for _, v in bh],
                 "line": {"color": "#8c959f", "width": 1.3, "dash": "dot"},
             }
         )  # fmt: skip
     traces.append(
         {
             "type": "scatter", "mode": "lines", "name": "drawdown %", "yaxis": "y2",
-            "x": [_t(t) for t, _ in dd], "y": [-d * 100 for _, d in dd],
+            "x": _ts([t for t, _ in dd]), "y": [-d * 100 for _, d in dd],
             "fill": "tozeroy", "line": {"color": _DOWN, "width": 1},
         }
     )  # fmt: skip
@@ -479,16 +514,26 @@ def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def rolling_sharpe(points: Sequence[tuple[int, float]], window: int, ppy: float) -> list[
-    tuple[int, float | None]
-]:
-    """Sharpe of the last ``window`` bar returns at each point, annualised ×√ppy."""
+def rolling_sharpe(
+    points: Sequence[tuple[int, float]], window: int, ppy: float
+) -> list[tuple[int, float | None]]:
+    """Sharpe of the last ``window`` bar returns at each point, annualised ×√ppy (sample
+    standard deviation; None where it is 0)."""
     rets = bar_returns(points)
+    if len(rets) < window or window < 2:
+        return []
+    c1 = np.concatenate(([0.0], np.cumsum(rets)))
+    c2 = np.concatenate(([0.0], np.cumsum(rets * rets)))
+    s1 = c1[window:] - c1[:-window]
+    s2 = c2[window:] - c2[:-window]
+    mean = s1 / window
+    var = np.maximum((s2 - window * mean * mean) / (window - 1), 0.0)
+    sd = np.sqrt(var)
     out: list[tuple[int, float | None]] = []
-    for i in range(window, len(rets) + 1):
-        w = rets[i - window : i]
-        sd = float(np.std(w, ddof=1))
-        out.append((points[i][0], float(np.mean(w)) / sd * math.sqrt(ppy) if sd > 0 else None))
+    for i, (mu, d) in enumerate(zip(mean.tolist(), sd.tolist(), strict=True)):
+        # Window i holds returns i .. i+window-1, the last ending at point i+window.
+        ok = d > 1e-12 * max(abs(mu), 1e-300)
+        out.append((points[i + window][0], mu / d * math.sqrt(ppy) if ok and d > 0 else None))
     return out
 
 
@@ -497,11 +542,11 @@ def rolling_figure(result: RunResult, m: Metrics) -> dict[str, Any] | None:
     points = equity_points(result.equity_curve)
     if not m.periods_per_year or len(points) <= ROLLING_WINDOW:
         return None
-    rs = rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year)
+    rs = _thin(rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year))
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "rolling Sharpe",
-             "x": [_t(t) for t, _ in rs], "y": [v for _, v in rs],
+             "x": _ts([t for t, _ in rs]), "y": [v for _, v in rs],
              "line": {"color": "#8250df", "width": 1.4}}
         ],
         "layout": {"height": 280, "margin": {"l": 60, "r": 20, "t": 20, "b": 40},
