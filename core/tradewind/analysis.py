@@ -261,8 +261,8 @@ def _period_start(ts_ns: int, unit: str) -> tuple[int, str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _period_of_day(day: int, unit: str) -> tuple[int, str]:
-    d = dt.datetime.fromtimestamp(day * 86_400, dt.UTC)
+def _period_of_day(day_no: int, unit: str) -> tuple[int, str]:
+    d = dt.datetime.fromtimestamp(day_no * 86_400, dt.UTC)
     if unit == "day":
         start = d.replace(hour=0, minute=0, second=0, microsecond=0)
         label = start.strftime("%Y-%m-%d")
