@@ -74,7 +74,9 @@ def _btc_run(tmp_path: Path, cfg: Path, name: str) -> dict[str, list]:
             vetoes.append((ts, body["veto"]["filter"], body["veto"]["reason"]))
         elif kind == "OrderSubmitted" and body["order"]["instrument"] == BTC:
             o = body["order"]
-            orders.append((o["created_ts_ns"], o["side"], o["quantity"], o["reduce_only"], o["tag"]))
+            orders.append(
+                (o["created_ts_ns"], o["side"], o["quantity"], o["reduce_only"], o["tag"])
+            )
     fills = [
         (f.ts_ns, f.side, f.quantity, f.price, f.fee) for f in result.fills if f.instrument == BTC
     ]

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import anyio
+import attrs
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -369,3 +370,64 @@ def test_durability_follows_the_mode_unless_set(tmp_path, mode):
     forced.start(mode, "c.toml", 0)
     assert forced.durable is True
     forced.close()
+
+
+def _rec(cid: str, venue: str) -> OrderRecord:
+    order = Order(
+        client_order_id=cid,
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=D("0.010"),
+    )
+    return OrderRecord(client_order_id=cid, instrument=INST.key, venue=venue, order=order)
+
+
+def test_group_commit_waits_for_the_step_except_before_a_real_venue_sees_an_order(tmp_path):
+    j = Journal(tmp_path / "j.duckdb", "r1")
+    j.start("paper", "cfg.toml", 0)
+    j.group_commit = True
+    j.simulated_venues = frozenset({"sim"})
+    fill = Fill(
+        client_order_id="s-1",
+        instrument=INST.key,
+        side=Side.BUY,
+        quantity=D("0.010"),
+        price=D("100"),
+        fee=D("0"),
+        ts_ns=1,
+        trade_id="t1",
+    )
+    j.record_order(_rec("s-1", "sim"), ts_ns=1, kind="submitted")
+    j.record_fill(fill, Position(instrument=INST.key).apply(fill))
+    assert j._npending > 0  # both wait for the step's commit
+    j.record_order(_rec("x-1", "binance"), ts_ns=2, kind="submitted")
+    assert j._npending == 0 and not j._dirty_orders  # committed before it is sent: all of it
+    j.record_fill(attrs.evolve(fill, trade_id="t2"), Position(instrument=INST.key))
+    j.commit()  # the engine's end of step
+    assert j._npending == 0
+    assert j.count("fills") == 2 and j.count("orders") == 2
+    j.close()
+
+
+def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypatch):
+    """The demo as a paper run at full speed: far fewer durable commits than write-ahead
+    writes, and a fill lands in the same commit as the order that caused it."""
+    commits: list[dict[str, int]] = []
+    real_flush = Journal.flush
+
+    def spy(self: Journal) -> None:
+        if self._npending or self._dirty_orders:
+            commits.append({t: len(r) for t, r in self._pending.items() if r})
+        real_flush(self)
+
+    monkeypatch.setattr(Journal, "flush", spy)
+    text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(text)
+    from tradewind.engine import Engine
+
+    result = anyio.run(Engine(load_config(cfg)).run)
+    writes = sum(c.get("order_events", 0) + c.get("fills", 0) for c in commits)
+    assert result.fills and writes > 2 * len(commits)
+    assert any(c.get("fills") and c.get("order_events", 0) >= 2 for c in commits)

@@ -116,9 +116,7 @@ def test_a_raising_run_end_hook_is_a_system_error_event_and_the_run_ends(tmp_pat
     assert con.execute("SELECT finished_ts_ns IS NOT NULL FROM runs").fetchone() == (True,)
 
 
-def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(
-    tmp_path, fake_dists
-):
+def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(tmp_path, fake_dists):
     cfg = _with_pager(tmp_path, fake_dists, "fail_start = true\n")
     with pytest.raises(RuntimeError, match="pager service refused the login"):
         anyio.run(Engine(load_config(cfg)).run)
@@ -133,7 +131,9 @@ def test_a_run_that_fails_still_closes_everything_and_publishes_run_finished(
 def _paper_config(tmp_path: Path) -> Path:
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     # Slow enough that the run is still going when the signal comes (2 h of trades in ~70 s).
-    text = text.replace('plugin = "replay"\n', 'plugin = "replay"\nspeed = 100.0\nchunk_ticks = 50\n')
+    text = text.replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 100.0\nchunk_ticks = 50\n'
+    )
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
     return cfg
@@ -193,7 +193,7 @@ def test_sigterm_stops_a_paper_run_cleanly(tmp_path):
     time.sleep(2.0)  # a few paced batches in
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     report = json.loads((tmp_path / "r" / "report.json").read_text())
@@ -201,11 +201,60 @@ def test_sigterm_stops_a_paper_run_cleanly(tmp_path):
     assert 0 < report["summary"]["ticks"] < 9_999  # stopped mid-feed
     con = duckdb.connect(str(journal), read_only=True)
     # The resting entry was cancelled and the change journaled; the run is finished.
-    assert con.execute(
-        "SELECT status FROM orders WHERE client_order_id = ?", [cid]
-    ).fetchone() == ("cancelled",)
+    assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
+        "cancelled",
+    )
     run = con.execute(
         "SELECT finished_ts_ns IS NOT NULL, summary->>'stopped' FROM runs WHERE run_id <> 'seed'"
     ).fetchall()
     assert run == [(True, "SIGTERM received")]
     assert con.execute("SELECT count(*) FROM events WHERE type = 'RunFinished'").fetchone() == (1,)
+
+
+def test_an_order_in_flight_at_the_end_is_reported_not_left_accepted(tmp_path):
+    """The venue never answers the first entry (requests lost, lookups refused): at the end
+    of the run the order is looked up once more and, still unknown, reported by name."""
+    from tests.faulty_venue import FaultyVenue
+
+    text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(text)
+    slept: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)  # retries back off in no time
+
+    engine = Engine(load_config(cfg), sleep=no_wait)
+    faulty = FaultyVenue(engine.venues["sim"])
+    faulty.set_sink(engine.orders)
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.fail("submit_order", *["timeout_before"] * 5)
+    faulty.fail("fetch_order", *["unavailable"] * 1000)
+    anyio.run(engine.run)
+    assert slept  # the order manager retried (with the injected sleep)
+    (cid,) = engine.orders.unresolved()
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    messages = [m for (m,) in con.execute("SELECT message FROM system_events").fetchall()]
+    ended = [m for m in messages if m.startswith("run ended with 1 order(s) open")]
+    assert ended and f"{cid} (new, outcome unknown)" in ended[0]
+    assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
+        "new",
+    )
+
+
+def test_a_run_that_fails_before_its_bus_starts_still_journals_run_finished(tmp_path):
+    """The data venue cannot connect (its file is missing): the run raises the venue's error,
+    and the journal still records RunFinished and the run's end."""
+    from tradewind.errors import TradewindError
+
+    text = demo_config_text(tmp_path)
+    sample = text.split('path = "', 1)[1].split('"', 1)[0]
+    cfg = tmp_path / "missing.toml"
+    cfg.write_text(text.replace(sample, (tmp_path / "missing.csv").as_posix()))
+    with pytest.raises(TradewindError):
+        anyio.run(Engine(load_config(cfg)).run)
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    assert con.execute("SELECT type FROM events").fetchall() == [("RunFinished",)]
+    assert con.execute("SELECT finished_ts_ns IS NOT NULL FROM runs").fetchone() == (True,)

@@ -121,3 +121,18 @@ def test_through_rule_never_fills_a_resting_limit_at_its_own_price():
     assert sink.fills == []
     v.on_trades(tape([(3, 99.9, 1.0, SELL)]))
     assert [(f.quantity, f.price) for f in sink.fills] == [(Decimal("1.000"), Decimal("100.0"))]
+
+
+def test_a_limit_is_taker_only_against_its_own_side_and_maker_against_the_other():
+    v, sink = venue(latency_ms=0)
+    submit(v, order(side=Side.SELL, type_=OrderType.LIMIT, price="100.0", qty="1"), at_ms=0)
+    # A buyer lifts 100.1 at the first instant: our 100.0 offer was on the book -> maker.
+    v.on_trades(tape([(1, 100.1, 0.4, BUY)]))
+    assert [(f.quantity, f.price, f.liquidity) for f in sink.fills] == [
+        (Decimal("0.400"), Decimal("100.0"), "maker")
+    ]
+    submit(v, order(cid="o2", side=Side.SELL, type_=OrderType.LIMIT, price="100.0", qty="1"), 10)
+    # A seller hits 100.2 (>= our limit): marketable for us at that instant -> taker at 100.2.
+    v.on_trades(tape([(11, 100.2, 0.3, SELL)]))
+    second = [(f.quantity, f.price, f.liquidity) for f in sink.fills if f.client_order_id == "o2"]
+    assert second == [(Decimal("0.300"), Decimal("100.2"), "taker")]

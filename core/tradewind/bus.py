@@ -86,9 +86,8 @@ class EventBus:
         self._tg: TaskGroup | None = None
         self._closed = False
         self._changed: anyio.Event | None = None
-        self._report_send, self._report_receive = anyio.create_memory_object_stream[
-            tuple[Subscription | None, Event]
-        ](math.inf)
+        self._report_send: MemoryObjectSendStream[tuple[Subscription | None, Event]]
+        self._report_receive: MemoryObjectReceiveStream[tuple[Subscription | None, Event]]
         self._reports_pending = 0
         self.published = 0
 
@@ -130,7 +129,18 @@ class EventBus:
         """Events dropped per subscriber name (subscribers that dropped none are left out)."""
         return {s.name: s.dropped for s in self._subs if s.dropped}
 
+    def dispose(self) -> None:
+        """Close the queues of a bus that never started (a run that failed before it)."""
+        if self._tg is None:
+            for sub in self._subs:
+                sub.send.close()
+                sub.receive.close()
+
     async def __aenter__(self) -> EventBus:
+        # Created here, not in __init__: a bus that never starts leaves no stream to close.
+        self._report_send, self._report_receive = anyio.create_memory_object_stream[
+            tuple[Subscription | None, Event]
+        ](math.inf)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._reporter)
@@ -324,4 +334,3 @@ class EventBus:
         self._report_send.close()
         for sub in self._subs:
             await sub.send.aclose()
-

@@ -120,7 +120,9 @@ class EngineControl:
             decision = ExitDecision(
                 monitor="control",
                 reason=f"forceexit by {who}",
-                ts_ns=eng.clock.now_ns(),
+                # Market time (the last trade seen), like an exit monitor's decision: a paper
+                # host replaying recorded data fills on the tape's clock, not the wall's.
+                ts_ns=eng.portfolio.ts_ns or eng.clock.now_ns(),
                 price=price,
             )
             log.warning("force exit of %s requested by %s", key, who)
@@ -157,7 +159,7 @@ class EngineControl:
             "closed_trades": str(len(eng.orders.closed_trades)),
         }
 
-    def trades(self, limit: int = 10) -> list[Mapping[str, str]]:
+    def trades(self, limit: int = 10) -> list[dict[str, str]]:
         """The last ``limit`` closed trades, newest first."""
         from tradewind.notify.templates import iso_utc
 
@@ -166,7 +168,7 @@ class EngineControl:
             out.append({"time": iso_utc(ts), "instrument": inst, "pnl": _money(pnl)})
         return out
 
-    def positions(self) -> list[Mapping[str, str]]:
+    def positions(self) -> list[dict[str, str]]:
         """Open positions with their unrealised P&L at the last price."""
         pf = self._engine.portfolio
         out = []
@@ -178,7 +180,7 @@ class EngineControl:
                     "instrument": p.instrument,
                     "side": "long" if p.quantity > 0 else "short",
                     "quantity": str(abs(p.quantity)),
-                    "entry": str(p.avg_price.quantize(Decimal("0.00000001")).normalize()),
+                    "entry": format(p.avg_price.quantize(Decimal("0.00000001")).normalize(), "f"),
                     "unrealized_pnl": _money(upnl),
                 }
             )
@@ -199,9 +201,7 @@ class EngineControl:
             peak = max(peak, eq)
             if peak > 0:
                 drawdown = max(drawdown, (peak - eq) / peak)
-        open_pos = ", ".join(
-            f"{p.instrument} {p.quantity}" for p in pf.positions()
-        ) or "none"
+        open_pos = ", ".join(f"{p.instrument} {p.quantity}" for p in pf.positions()) or "none"
         return {
             "pnl": _money(pf.equity() - pf.day_start_equity()),
             "trades": str(len(trades)),
@@ -218,8 +218,12 @@ class EngineControl:
         eng = self._engine
         log.info(
             "command %r from %s via %s: %s (%s)",
-            command, sender, source, outcome, "accepted" if accepted else "refused",
-        )  # fmt: skip
+            command,
+            sender,
+            source,
+            outcome,
+            "accepted" if accepted else "refused",
+        )
         if eng.journal is None:
             return
         if self._con is None:

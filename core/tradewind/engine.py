@@ -12,11 +12,13 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,16 +32,22 @@ from anyio.streams.memory import MemoryObjectSendStream
 from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
-from tradewind.config import Config, Mode
+from tradewind.closing import close_terms
+from tradewind.config import Config, Mode, PluginInstance
+from tradewind.config_check import building
 from tradewind.control import EngineControl
 from tradewind.errors import ConfigError, JournalError
+from tradewind.filter_context import FilterContext
 from tradewind.journal import Journal
 from tradewind.journal_errors import journal_error
 from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
+from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
 from tradewind.model import (
+    BadRows,
     Candle,
+    DataGap,
     DataQuality,
     ExitDecision,
     FundingPayment,
@@ -47,6 +55,7 @@ from tradewind.model import (
     InstrumentKind,
     Order,
     OrderType,
+    Position,
     PositionClosed,
     RunFinished,
     RunStarted,
@@ -129,6 +138,9 @@ class _InstrumentState:
     analyzers: list[tuple[str, Any]]
     tick_analyzers: list[Any]
     next_boundary: int | None = None
+    #: The last trade seen (for data gaps) and whether the next trade is the first after one.
+    last_ts: int | None = None
+    after_gap: bool = False
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -146,6 +158,10 @@ class RunResult:
     closed_trades: Sequence[tuple[int, str, Decimal]]
     fills: Sequence[Any]
     price_curve: Mapping[str, Sequence[tuple[int, float]]] = attrs.Factory(dict)
+    #: Holes in the data longer than ``[run] max_gap`` (:class:`~tradewind.model.DataGap`).
+    data_gaps: Sequence[Any] = ()
+    #: Rows of data files the replay could not use (``file:line: reason``).
+    bad_rows: Sequence[Any] = ()
     #: Strategy-timeframe candles per instrument: ``(open_ts_ns, open, high, low, close,
     #: volume)``.
     candles: Mapping[str, Sequence[tuple[int, float, float, float, float, float]]] = attrs.Factory(
@@ -194,7 +210,8 @@ class Engine:
             cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
-            self.venues[key] = cls(config=cfg, instance=key)
+            with building(vinst, config.path.name):
+                self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
             instrument = sec.to_instrument()
@@ -251,22 +268,17 @@ class Engine:
                 0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
             ),
         )
-        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [
-            host.plugin_class("exits", p.plugin)(config=p.config)
-            for p in config.instances("exits").values()
-        ]
-        self.notifiers = [
-            host.plugin_class("notifiers", p.plugin)(config=p.config)
-            for p in config.instances("notifiers").values()
-        ]
+        self.filters = [_build(config, p) for p in ordered]
+        self.exits = [_build(config, p) for p in config.instances("exits").values()]
+        self.notifiers = [_build(config, p) for p in config.instances("notifiers").values()]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
             analyzers = []
             for key, p in config.instances("analyzers").items():
                 cls = host.plugin_class("analyzers", p.plugin)
-                analyzers.append((key, cls(config=p.config, instrument=inst)))
+                with building(p, config.path.name):
+                    analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
                 instrument=inst,
                 data_venue=sec.data or sec.venue,
@@ -276,11 +288,17 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+        #: What filters see: the portfolio, read only, and each instrument's analyzer values.
+        self.filter_context = FilterContext(
+            self.portfolio, {key: st.values for key, st in self.state.items()}
+        )
         self.bus = EventBus(capacity=4096)
         #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
         self.control = EngineControl(self)
         self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
+        #: The summary made as the run ended (also when it ended with an error).
+        self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
@@ -301,6 +319,14 @@ class Engine:
             "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
         )
         self._barrier: int | None = None  # the next grid time every instrument must reach
+        run = config.run
+        self.max_gap = (
+            parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
+        )
+        self.gap_policy = run.gap_policy
+        self.gaps: list[DataGap] = []
+        self.halted_at: int | None = None
+        self.bad_rows: list[Any] = []
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
         #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
@@ -310,6 +336,16 @@ class Engine:
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
         )
         self._next_reconcile_ns: int | None = None
+        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
+        # expiry job) and sinks of closed candles (the API's recent candles).
+        from tradewind.operator import host_services
+
+        self.entry_guards: list[Callable[[str], str | None]] = []
+        self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
+            host_services(config)
+        )
 
     def _resolve_currencies(self) -> None:
         """Give each instrument its base and quote currency from its execution venue's
@@ -335,6 +371,18 @@ class Engine:
             changed = True
         if changed:
             self.portfolio.set_instruments(self.instruments)
+
+    def _holds(self, pos: Position) -> bool:
+        """True when ``pos`` is a position to manage: at least one lot of its instrument.
+
+        A spot account keeps dust below the lot size after a close whose entry paid its fee
+        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
+        it cannot be sold, so it is neither an open position nor a block on new entries.
+        """
+        if pos.is_flat:
+            return False
+        inst = self.instruments.get(pos.instrument)
+        return inst is None or abs(pos.quantity) >= inst.lot_size
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -393,6 +441,8 @@ class Engine:
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
             price_curve=self.price_curve,
+            data_gaps=list(self.gaps),
+            bad_rows=list(self.bad_rows),
             candles=self.candle_curve,
             series=self.series,
             order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
@@ -449,6 +499,7 @@ class Engine:
             outbox=Outbox(journal.cursor()),
             control=self.control,
             summary_source=self.control.daily_figures,
+            close_outbox=True,
         )
         self.notifications.subscribe(self.bus)
 
@@ -464,13 +515,14 @@ class Engine:
         assert self.notifications is not None
         # The bus closes first (every queued event reaches the notifiers' channels), then the
         # notifier host flushes and waits for delivery.
-        async with self.notifications, self.bus:
+        async with self.notifications, self.bus, self._services():
             try:
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
                 await self._publish_pending()  # what reconciliation found
+                await self._report_bad_rows()
                 await self._consume_feed()
                 await self._finish_candles()
                 if cfg.mode is not Mode.BACKTEST:
@@ -480,11 +532,10 @@ class Engine:
                         flatten=cfg.run.flatten_on_stop,
                     )
                     await self._publish_pending()
-                record_final_balances(self)
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
-                    summary = self.summary()
+                    summary = self.last_summary = self.summary()
                     if self.stopper.requested:
                         summary["stopped"] = self.stopper.reason
                     try:
@@ -511,8 +562,8 @@ class Engine:
         send, receive = anyio.create_memory_object_stream[TickBatch](1)
 
         async def pump() -> None:
-            async with send:
-                async for batch in self._feed():
+            async with send, contextlib.aclosing(self._feed()) as feed:
+                async for batch in feed:
                     await send.send(batch)
 
         try:
@@ -531,6 +582,8 @@ class Engine:
                         await self.on_batch(batch)
                         if self.progress is not None:
                             self.progress(len(batch), total)
+                        if self.halted_at is not None:
+                            break  # gap_policy = "halt"
                 self.stopper.done_waiting()
                 tg.cancel_scope.cancel()  # a stop: the feed ends here
         except BaseExceptionGroup as group:
@@ -542,9 +595,9 @@ class Engine:
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
     ) -> None:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
-        problems = await close_quietly(
-            "venue", ((key, v.close) for key, v in self.venues.items())
-        )
+        self.bus.dispose()
+        summary = summary or self.last_summary  # the run failed after its summary was made
+        problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
         if self.notifications is None or not self.notifications.entered:
             # Never started by the notifier host (which closes them itself when it was).
@@ -567,12 +620,15 @@ class Engine:
             # The run ended before its bus started (reconciliation refused, a venue did not
             # connect): RunFinished still reaches the journal.
             self._finished = True
-            journal.record(
-                RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={})
-            )
+            journal.record(RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={}))
         for msg in problems:
             log.error("%s", msg)
             journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
+        try:
+            # The accounts as booked, however the run ended (a feed's end included).
+            record_final_balances(self)
+        except Exception:
+            log.exception("could not journal the final account balances")
         error: JournalError | None = None
         try:
             journal.finish(self.clock.now_ns(), summary)
@@ -588,6 +644,13 @@ class Engine:
             pass  # reported through ``error``
         if error is not None and not isinstance(failure, JournalError):
             raise error from failure
+
+    @asynccontextmanager
+    async def _services(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service in self.services:
+                await stack.enter_async_context(service(self))
+            yield
 
     def expected_ticks(self) -> int | None:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
@@ -657,6 +720,15 @@ class Engine:
         self.ticks += n
         ts = clean.ts_ns
         step = self.step
+        prev_ts = st.last_ts
+        gaps = gap_starts(ts, prev_ts, self.max_gap)
+        st.last_ts = int(ts[-1])
+        if gaps and gaps[0] == 0 and prev_ts is not None:
+            # Before time moves on: a flatten closes at the last price before the hole.
+            gaps.pop(0)
+            await self._on_gap(st, prev_ts, int(ts[0]))
+            if self.halted_at is not None:
+                return
         if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
             await self._reach(int(ts[0]))
         if st.next_boundary is None:
@@ -665,6 +737,11 @@ class Engine:
                 self._barrier = st.next_boundary
         i = 0
         while i < n:
+            if gaps and gaps[0] == i:
+                gaps.pop(0)
+                await self._on_gap(st, int(ts[i - 1]), int(ts[i]))
+                if self.halted_at is not None:
+                    return
             boundary = st.next_boundary
             assert boundary is not None
             if int(ts[i]) >= boundary:
@@ -677,6 +754,8 @@ class Engine:
                     st.next_boundary = t_close + step
                 continue
             j = int(ts.searchsorted(boundary, side="left"))
+            if gaps:
+                j = min(j, gaps[0])
             await self._on_ticks(st, clean.slice(i, j))
             i = j
 
@@ -695,16 +774,22 @@ class Engine:
         rest = piece
         while len(rest):
             end = len(rest)
+            gap_print = st.after_gap
+            if gap_print:
+                # The first trade after a data gap: exits are evaluated on it alone, and one
+                # that triggers (a stop the price jumped across) fills at it.
+                st.after_gap = False
+                end = int(rest.ts_ns.searchsorted(rest.ts_ns[0], side="right"))
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
+                    end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.portfolio)
+                    d = mon.on_ticks(pos, window, self.filter_context)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -714,9 +799,12 @@ class Engine:
                     end = max(1, min(end, cut))
             head = rest if end == len(rest) else rest.slice(0, end)
             self._advance(head, simulated, venue)
-            if decision is not None:
+            if decision is not None and gap_print:
+                at = (float(rest.price[0]), int(rest.ts_ns[0]))
+                await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
+            elif decision is not None:
                 await self._close_position(st, decision)
-            if not pos.is_flat and self.portfolio.position(key).is_flat:
+            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
@@ -724,6 +812,75 @@ class Engine:
         for a in st.tick_analyzers:
             a.on_ticks(piece)
         await self._publish_pending()
+
+    async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
+        """A hole in ``st``'s tape from trade ``start`` to trade ``end``: apply the policy."""
+        key = st.instrument.key
+        pos = self.portfolio.position(key)
+        policy = self.gap_policy
+        action = "none"
+        if policy == "halt":
+            self.halted_at = start
+            action = "halted"
+        elif not pos.is_flat:
+            if policy == "flatten":
+                last = self.portfolio.last_price(key)
+                decision = ExitDecision(
+                    monitor="gap",
+                    reason=f"data gap of {_duration(end - start)} (gap_policy flatten)",
+                    ts_ns=start,
+                    price=last,
+                )
+                await self._close_at(st, decision, (last, start))
+                action = "flattened"
+            else:
+                st.after_gap = True
+                action = "held"
+        gap = DataGap(
+            ts_ns=start + self.max_gap,  # when a live feed would have noticed
+            instrument=key,
+            rejected={"gap": 1},
+            start_ns=start,
+            end_ns=end,
+            max_gap_ns=self.max_gap,
+            policy=policy,
+            action=action,
+        )
+        self.gaps.append(gap)
+        await self.bus.publish(gap)
+
+    async def _close_at(
+        self, st: _InstrumentState, decision: ExitDecision, at: tuple[float, int]
+    ) -> None:
+        """Close ``st``'s position at the print ``at = (price, ts)`` (data gaps only).
+
+        On the simulated venue the close fills at that print (a pending close order too);
+        elsewhere it is an ordinary close order.
+        """
+        key = st.instrument.key
+        venue = st.exec_venue
+        pending = [o for o in self.portfolio.open_orders() if o.instrument == key and o.reduce_only]
+        order = pending[0] if pending else await self._close_position(st, decision)
+        if order is not None and "simulated" in venue.capabilities:
+            venue.fill_at(order.client_order_id, at[0], at[1])
+        await self._publish_pending()
+
+    async def _report_bad_rows(self) -> None:
+        """Journal the rows the data venues could not use (file:line: reason), with counts."""
+        for key in sorted({st.data_venue for st in self.state.values()}):
+            rows = list(getattr(self.venues[key], "bad_rows", ()) or ())
+            if not rows:
+                continue
+            self.bad_rows.extend(rows)
+            await self.bus.publish(
+                BadRows(
+                    ts_ns=self.clock.now_ns(),
+                    instrument=key,
+                    rejected=_reason_counts(rows),
+                    count=len(rows),
+                    rows=[str(r) for r in rows[:BadRows.LISTED]],
+                )
+            )
 
     def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
         if hasattr(self.clock, "advance_to"):
@@ -782,12 +939,16 @@ class Engine:
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
         await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
         if not closed:
             return
         self.candles += len(closed)
+        for sink in self.candle_sinks:
+            sink(closed)
         for c in closed:
             for _, a in st.analyzers:
                 a.on_candle(c)
@@ -795,11 +956,11 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if self._holds(pos) and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
-                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    decision = mon.on_candle(pos, c, values, self.filter_context)
                     if decision is not None:
                         break
                 if decision is not None:
@@ -866,6 +1027,11 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        for guard in self.entry_guards:  # blacklisted, or off the watchlist
+            blocked = guard(key)
+            if blocked is not None:
+                await self._refuse(signal, ts_ns, "operator", blocked)
+                return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",
@@ -878,7 +1044,7 @@ class Engine:
             return
         for flt in self.filters:
             try:
-                veto = flt.check(signal, self.portfolio)
+                veto = flt.check(signal, self.filter_context)
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return
@@ -890,7 +1056,7 @@ class Engine:
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
         intent = "entry"
-        if not pos.is_flat:
+        if self._holds(pos):
             if pos.side is not signal.side:
                 await self._refuse(
                     signal,
@@ -936,7 +1102,7 @@ class Engine:
             raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
         for st in targets:
             pos = self.portfolio.position(st.instrument.key)
-            if pos.is_flat:
+            if not self._holds(pos):
                 continue
             if veto.action == "close_opposite" and pos.side is veto.signal.side:
                 continue
@@ -958,7 +1124,7 @@ class Engine:
         reduce_only: bool = False,
         reason: str = "",
         intent: str = "entry",
-    ) -> None:
+    ) -> Order:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
             instrument=st.instrument.key,
@@ -977,33 +1143,32 @@ class Engine:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
             log.error("order %s failed: %s", order.client_order_id, exc)
+        return order
 
-    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
+    async def _close_position(
+        self, st: _InstrumentState, decision: ExitDecision
+    ) -> Order | None:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(
+        if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"
             for o in self.portfolio.open_orders()
         ):
-            return
+            return None
         inst = st.instrument
-        qty = abs(pos.quantity)
-        reduce_only = inst.kind is not InstrumentKind.SPOT
-        if not reduce_only and pos.quantity > 0:
-            account = self.portfolio.accounts.get(inst.venue)
-            if account is not None and inst.base:
-                qty = min(qty, account.balance(inst.base))
-            qty = inst.round_size(qty)
-            if qty <= 0:
-                log.error(
-                    "cannot close %s: the account of venue '%s' holds no %s",
-                    inst.key,
-                    inst.venue,
-                    inst.base,
-                )
-                return
+        account = self.portfolio.accounts.get(inst.venue)
+        held = account.balance(inst.base) if account is not None and inst.base else None
+        qty, reduce_only = close_terms(inst, pos.quantity, held)
+        if qty <= 0:
+            log.error(
+                "cannot close %s: the account of venue '%s' holds no %s",
+                inst.key,
+                inst.venue,
+                inst.base,
+            )
+            return None
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,
@@ -1016,7 +1181,7 @@ class Engine:
             quantity=qty,
             intent="close",
         )
-        await self._send(
+        return await self._send(
             st,
             close,
             qty,
@@ -1114,12 +1279,38 @@ def _seconds(clock: Clock) -> Callable[[], float]:
     return lambda: clock.now_ns() / 1e9
 
 
+def _build(config: Config, inst: PluginInstance) -> Any:
+    """An instance of a filter, exit monitor or notifier; its errors name its config table."""
+    with building(inst, config.path.name):
+        return config.host.plugin_class(inst.kind, inst.plugin)(config=inst.config)
+
+
 def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
     """The clock's own sleep: a simulated clock advances instead of waiting."""
     sleep = getattr(clock, "sleep", None)
     if callable(sleep):
         return sleep  # type: ignore[no-any-return]
     return anyio.sleep
+
+
+def _duration(ns: int) -> str:
+    """``"1d 02:03:04"`` / ``"02:03:04.5"``: a gap's length for messages."""
+    seconds, rem = divmod(ns, 1_000_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    h, seconds = divmod(seconds, 3600)
+    m, sec = divmod(seconds, 60)
+    frac = f".{rem // 1_000_000:03d}" if rem else ""
+    clock = f"{h:02d}:{m:02d}:{sec:02d}{frac}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _reason_counts(rows: Sequence[Any]) -> dict[str, int]:
+    """Bad rows counted per file."""
+    out: dict[str, int] = {}
+    for row in rows:
+        name = Path(str(getattr(row, "file", "?"))).name
+        out[name] = out.get(name, 0) + 1
+    return out
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

@@ -566,7 +566,9 @@ class Journal:
         fills = [f"{r[3]}/{r[4]}" for r in self._pending.get("fills", ())]
         text = "unjournaled rows: " + ", ".join(parts)
         if fills:
-            shown = ", ".join(fills[:20]) + (f" and {len(fills) - 20} more" if len(fills) > 20 else "")
+            shown = ", ".join(fills[:20]) + (
+                f" and {len(fills) - 20} more" if len(fills) > 20 else ""
+            )
             text += (
                 f"; fills not journaled: {shown} (the next start reconciles with the venue; "
                 "a paper account resumes from what was journaled)"
@@ -737,9 +739,7 @@ class Journal:
         """Write an order's new state and the change that led to it (one write-ahead step;
         an order about to be sent to a real venue is committed at once)."""
         self._stage_order(rec, ts_ns, kind, from_status, detail)
-        self._step_done(
-            before_send=kind == "submitted" and rec.venue not in self.simulated_venues
-        )
+        self._step_done(before_send=kind == "submitted" and rec.venue not in self.simulated_venues)
 
     def record_order_event(
         self,

@@ -51,7 +51,9 @@ def journal_error(path: Path | str, exc: BaseException, *, doing: str = "open") 
             "host or give this one its own [run] journal"
         )
     if "Is a directory" in text or Path(path).is_dir():
-        return JournalError(f"{where} is a directory, not a journal file; set [run] journal to a file")
+        return JournalError(
+            f"{where} is a directory, not a journal file; set [run] journal to a file"
+        )
     if "Permission denied" in text:
         return JournalError(f"{where} cannot be opened: permission denied")
     if any(f in text for f in _CORRUPT):

@@ -177,7 +177,9 @@ async def stop_orders(engine: Engine, *, cancel_entries: bool, flatten: bool) ->
 
 
 # -- closing --------------------------------------------------------------------------------
-async def close_quietly(what: str, closers: Iterable[tuple[str, Callable[[], Awaitable[Any]]]]) -> list[str]:
+async def close_quietly(
+    what: str, closers: Iterable[tuple[str, Callable[[], Awaitable[Any]]]]
+) -> list[str]:
     """Await every closer, shielded from cancellation; a failure is logged and returned as a
     message, and the others still run."""
     problems: list[str] = []

@@ -19,7 +19,7 @@ Every plugin class carries three class attributes:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -194,8 +194,8 @@ class ResumeOrdersCapability(Protocol):
     """Capability ``"orders:resume"``: a real venue takes back the orders this host sent
     before a restart."""
 
-    def resume_order(self, order: Order, filled_quantity: Decimal) -> None:
-        """Track an order still open in the journal with ``filled_quantity`` booked, so its
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
+        """Track an order still open in the journal, ``fills`` already booked for it, so its
         further fills reach the sink once each (a venue forgets its orders on restart)."""
 
 
@@ -331,6 +331,15 @@ class Analyzer(Plugin, Protocol):
     Each update must cost O(1) or O(window), never O(history).
     """
 
+    @classmethod
+    def outputs(cls, config: Any) -> Collection[str]:
+        """Every key :meth:`values` reports under ``config`` (``{"imbalance_1m", ...}``).
+
+        Declared, so that ``config check`` can refuse a strategy rule or scorer that reads an
+        output the analyzer never reports (``momentum.momentun``) instead of the run rejecting
+        every candidate silently. Rules naming an analyzer without it are not checked.
+        """
+
     def on_candle(self, candle: Candle) -> None:
         """Fold one closed candle into the state."""
 
@@ -370,6 +379,11 @@ class RiskContext(Protocol):
     def instrument(self, key: str) -> Instrument:
         """The instrument with ``key``."""
 
+    def analyzer_values(self, instrument: str) -> Mapping[str, float]:
+        """The analyzer outputs of ``instrument`` at the decision being checked
+        (``{"orderflow.imbalance_1m": 2.4, ...}``, NaN where undefined), read only. Filters get
+        it from the engine's :class:`~tradewind.filter_context.FilterContext`."""
+
 
 @runtime_checkable
 class Filter(Plugin, Protocol):
@@ -382,7 +396,11 @@ class Filter(Plugin, Protocol):
     essential: ClassVar[bool]
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
-        """Return a Veto to refuse ``signal``, None to let it pass."""
+        """Return a Veto to refuse ``signal``, None to let it pass.
+
+        ``ctx.analyzer_values(signal.instrument)`` gives the analyzer values the strategy
+        decided on, e.g. to veto when ``regime.atr_pct`` is too low.
+        """
 
 
 @runtime_checkable

@@ -444,6 +444,7 @@ async def prepare_session(
         if "account" in venue.capabilities:
             found = await seed_account(engine, key, venue, ts, start=True)
             orders.pending.extend(found)
+    booked = journal.fills()
     for rec in journal.open_orders():
         entry = venues.get(rec.venue)
         if entry is None or rec.order is None:
@@ -451,7 +452,8 @@ async def prepare_session(
         venue = entry[0]
         if "orders:resume" in venue.capabilities:
             # Sent before the restart and still open: the venue delivers its further fills.
-            venue.resume_order(rec.order, rec.filled_quantity)
+            cid = rec.client_order_id
+            venue.resume_order(rec.order, [f for f in booked if f.client_order_id == cid])
     for report in reports:
         orders.pending.extend(report.discrepancies)
     return reports
@@ -562,8 +564,15 @@ async def rereconcile(engine: Any) -> None:
             continue
         if report is not None:
             orders.on_report(report)
+    busy = {
+        orders.records[o.client_order_id].venue
+        for o in engine.portfolio.open_orders()
+        if o.client_order_id in orders.records
+    }
     for key, venue in seen.items():
-        if "account" in venue.capabilities:
+        # With an order in flight the venue may have executed what this host has not booked
+        # yet: balances are compared only when the venue's orders are all settled.
+        if "account" in venue.capabilities and key not in busy:
             orders.pending.extend(await seed_account(engine, key, venue, ts, start=False))
 
 

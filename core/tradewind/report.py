@@ -482,10 +482,15 @@ def summarize(engine: Engine) -> dict[str, Any]:
             "funnel": flat_funnel,
             "vetoes": dict(engine.vetoes),
             "last_ts_ns": last_ts,
+            # Data quality: holes longer than [run] max_gap, rows the data files lost.
+            "data_gaps": len(engine.gaps),
+            "bad_rows": len(engine.bad_rows),
             "overlays": list(engine.config.run.overlays),
             "panes": list(engine.config.run.panes),
         }
     )
+    if engine.halted_at is not None:
+        summary["halted_at_ns"] = engine.halted_at  # gap_policy = "halt"
     return summary
 
 
@@ -559,6 +564,18 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
             }
             for f in result.fills
         ],
+        "data_gaps": [
+            {
+                "instrument": g.instrument,
+                "start_ns": g.start_ns,
+                "end_ns": g.end_ns,
+                "duration_ns": g.end_ns - g.start_ns,
+                "policy": g.policy,
+                "action": g.action,
+            }
+            for g in result.data_gaps
+        ],
+        "bad_rows": [str(r) for r in result.bad_rows],
     }
 
 

@@ -33,6 +33,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from tradewind.config_check import path_option
 from tradewind.errors import VenueError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import (
@@ -50,6 +51,12 @@ from tradewind.model import (
     TimeInForce,
 )
 from tradewind.protocols import EventSink
+
+#: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
+#: the float analytics).
+MAX_BALANCE = Decimal(10) ** 15
+#: Largest simulated latency: a day.
+MAX_LATENCY_MS = 86_400_000.0
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +83,7 @@ class SimVenueConfig:
     #: ``ts_ms,rate`` rows (a funding series; rates apply at their timestamps). Longs pay a
     #: positive rate on quantity × the last trade price at the funding time.
     funding_rate: float | None = None
-    funding_file: str | None = None
+    funding_file: str | None = path_option("file")
     #: Hours between funding times (UTC-aligned: 00:00, 08:00, 16:00 for 8).
     funding_interval_h: int = 8
 
@@ -87,10 +94,18 @@ class SimVenueConfig:
             )
         if self.queue_ahead < 0:
             raise ValueError(f"queue_ahead must be >= 0, got {self.queue_ahead}")
+        if not 0 <= self.starting_balance <= MAX_BALANCE:
+            raise ValueError(
+                f"starting_balance must be between 0 and {MAX_BALANCE:,}, got "
+                f"{self.starting_balance} @ $.starting_balance"
+            )
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"latency_ms must be between 0 and {MAX_LATENCY_MS:,} (a day), got "
+                f"{self.latency_ms} @ $.latency_ms"
+            )
         if not 0 < self.participation <= 1:
             raise ValueError(f"participation must be in (0, 1], got {self.participation}")
-        if self.latency_ms < 0:
-            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
         if self.funding_rate is not None and self.funding_file is not None:
             raise ValueError("set at most one of funding_rate and funding_file")
         if not 0 < self.funding_interval_h <= 24 or 24 % self.funding_interval_h:
@@ -460,6 +475,24 @@ class SimulatedVenue:
             self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
         self._last[batch.instrument] = batch.last_price
 
+    def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:
+        """Fill what is left of an open order at ``price`` (a print), as taker, at ``ts_ns``.
+
+        For data gaps only (docs/data.md): an exit that triggers on the first trade after a
+        gap fills at that trade, as a stop resting at the exchange through the gap would; a
+        ``flatten`` closes at the last price before the gap. Nothing else fills off the tape.
+        """
+        so = self._orders.get(client_order_id)
+        if so is None or so.status.is_terminal:
+            return
+        inst = self._instruments[so.order.instrument]
+        qty = so.remaining
+        if qty > 0:
+            self._book_fill(so, qty, _dec(price), ts_ns, inst.taker_fee, "taker")
+            self._finish(so, OrderStatus.FILLED)
+        key = so.order.instrument
+        self._open[key] = [o for o in self._open.get(key, []) if not o.status.is_terminal]
+
     def next_fill_ts(self, batch: TickBatch) -> int | None:
         """The earliest trade time in ``batch`` at which an open order could fill, or None.
 
@@ -636,6 +669,11 @@ class SimulatedVenue:
             if self.config.queue == "position":
                 at = p == limit
                 so.queue_ahead = float(sz[at].sum()) * self.config.queue_ahead
+            # It was on the book when this instant's other-side prints came: those strictly
+            # through its price fill it as maker.
+            through = ~mine & (p < limit if order.side is Side.BUY else p > limit)
+            if through.any():
+                self._rest(so, p[through], sz[through], ts[i0:i1][through])
         return i1
 
     def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:

@@ -3,15 +3,21 @@
 For each notifier instance it keeps a channel:
 
 - The channel's bus handler is synchronous and never waits: it routes the event
-  (:class:`~tradewind.notify.routing.Router`), writes each resulting message to the outbox and
-  puts it on the channel's bounded queue. A full queue does not block and loses nothing: the
-  message is in the outbox, and the channel's task reads the outbox once it has caught up.
-  So the decision path (which publishes to the bus) never waits for a notifier, and a slow
-  notifier never delays another.
-- The channel's task delivers one message at a time: rate limit, ``deliver``, then the outbox
-  row is marked sent; a transient failure is retried with exponential backoff (or after the
-  channel's ``retry_after``); a permanent one, or running out of attempts, marks the row
-  undelivered with the reason and logs one error.
+  (:class:`~tradewind.notify.routing.Router`) and puts each resulting message on the
+  channel's bounded queue. A full queue does not block and loses nothing: the message is kept
+  for the outbox, and the channel's task reads the outbox once it has caught up. So the
+  decision path (which publishes to the bus) never waits for a notifier, and a slow notifier
+  never delays another.
+- The channel's task writes the messages routed since its last write to the outbox (one
+  committed statement, in a worker thread, before any of them is sent), then delivers one
+  message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
+  backoff (or after the channel's ``retry_after``); a permanent one, or running out of
+  attempts, marks the row undelivered with the reason and logs one error. Deliveries are
+  marked sent in batches (whenever the queue runs empty, and every 256).
+- What a crash can do: a message routed in the last moments before it and not yet written is
+  lost, exactly like an event still in the bus's queue; a message delivered but not yet marked
+  sent is delivered again after the restart, with the same id (webhook
+  ``X-Tradewind-Delivery``, email ``Message-ID``), so a receiver can drop it.
 - At start each channel first sends what an earlier run left pending in the outbox.
 
 Notifiers that are not outbox notifiers (the core's log notifier, older plugins) get a bounded
@@ -62,7 +68,7 @@ class OutboxChannel:
     ) -> None:
         self.key = key
         self.notifier = notifier
-        self.outbox = outbox
+        self.outbox = outbox.fork()  # this channel's own connection, used from worker threads
         self.clock = clock
         options: NotifierOptions = notifier.config
         self.options = options
@@ -70,13 +76,12 @@ class OutboxChannel:
         self.limit: RateLimit = notifier.rate_limit()
         self._send: MemoryObjectSendStream[Message]
         self._receive: MemoryObjectReceiveStream[Message]
-        self._send, self._receive = anyio.create_memory_object_stream[Message](
-            options.queue_size
-        )
+        self._send, self._receive = anyio.create_memory_object_stream[Message](options.queue_size)
         self._overflowed = False
         self._done: set[str] = set()
-        #: Messages routed and not yet finished (sent or given up).
-        self.outstanding = 0
+        self._open: set[str] = set()
+        self._unwritten: list[Message] = []
+        self._sent: list[tuple[str, int, int]] = []
         self.sent = 0
         self.undelivered = 0
         self.retries = 0
@@ -93,9 +98,10 @@ class OutboxChannel:
             self.submit(msg)
 
     def submit(self, msg: Message) -> None:
-        """Write ``msg`` to the outbox, then queue it (or leave it for the outbox scan)."""
-        self.outbox.add(msg)
-        self.outstanding += 1
+        """Queue ``msg`` (or, when the queue is full, leave it for the outbox scan); the
+        channel's task writes it to the outbox before sending anything."""
+        self._unwritten.append(msg)
+        self._open.add(msg.id)
         try:
             self._send.send_nowait(msg)
         except anyio.WouldBlock:
@@ -115,22 +121,54 @@ class OutboxChannel:
                 self._overflowed = False
                 await self._drain_outbox(restart=False)
                 continue
+            if self._queue_empty():
+                await self._mark_sent()
             msg = await self._receive.receive()
-            if msg.id not in self._done:  # else the restart scan sent it already
+            await self._write()
+            if msg.id not in self._done:  # else an outbox scan sent it already
                 await self._deliver(msg, 0)
-            self.outstanding -= 1
+            if len(self._sent) >= 256:
+                await self._mark_sent()
+
+    async def _write(self) -> None:
+        if self._unwritten:
+            batch, self._unwritten = self._unwritten, []
+            await anyio.to_thread.run_sync(self.outbox.add_many, batch)
+
+    async def _mark_sent(self) -> None:
+        if self._sent:
+            batch, self._sent = self._sent, []
+            await anyio.to_thread.run_sync(self.outbox.mark_sent_many, batch)
+
+    def write_now(self) -> None:
+        """Write what is routed and what is sent (at shutdown, on the event loop's thread)."""
+        batch, self._unwritten = self._unwritten, []
+        self.outbox.add_many(batch)
+        sent, self._sent = self._sent, []
+        self.outbox.mark_sent_many(sent)
+
+    def close_db(self) -> None:
+        """Close this channel's outbox connection."""
+        self.outbox.close()
+
+    @property
+    def outstanding(self) -> int:
+        """Messages routed (or found pending) and not yet sent or given up."""
+        return len(self._open)
 
     def _queue_empty(self) -> bool:
         return self._receive.statistics().current_buffer_used == 0
 
     async def _drain_outbox(self, *, restart: bool) -> None:
-        for msg, attempts in self.outbox.pending(self.key):
+        await self._write()
+        await self._mark_sent()
+        pending = await anyio.to_thread.run_sync(self.outbox.pending, self.key)
+        for msg, attempts in pending:
             if msg.id in self._done:
                 continue
             if restart:
-                self.outstanding += 1
+                self._open.add(msg.id)
             await self._deliver(msg, attempts)
-            self.outstanding -= 1
 
     async def _deliver(self, msg: Message, attempts: int) -> None:
         opts = self.options
@@ -157,29 +195,41 @@ class OutboxChannel:
                     self.limit.block_for(retry_after)
                     log.info(
                         "notifier '%s' asked to wait %.3f s (%s); message %s kept",
-                        self.key, retry_after, reason, msg.id,
-                    )  # fmt: skip
+                        self.key,
+                        retry_after,
+                        reason,
+                        msg.id,
+                    )
                 else:
                     delay = min(opts.retry_initial_s * 2 ** (attempts - 1), opts.retry_max_s)
                     log.warning(
                         "notifier '%s' delivery of %s failed (attempt %d, retry in %.1f s): %s",
-                        self.key, msg.id, attempts, delay, reason,
-                    )  # fmt: skip
+                        self.key,
+                        msg.id,
+                        attempts,
+                        delay,
+                        reason,
+                    )
                     await anyio.sleep(delay)
             else:
-                self.outbox.mark_sent(msg.id, attempts, self.clock.now_ns())
+                self._sent.append((msg.id, attempts, self.clock.now_ns()))
                 self._done.add(msg.id)
+                self._open.discard(msg.id)
                 self.sent += 1
                 return
 
     def _give_up(self, msg: Message, attempts: int, reason: str) -> None:
         self.outbox.mark_undelivered(msg.id, attempts, reason, self.clock.now_ns())
         self._done.add(msg.id)
+        self._open.discard(msg.id)
         self.undelivered += 1
         log.error(
             "notifier '%s' could not deliver %s message %s (journaled as undelivered): %s",
-            self.key, msg.kind, msg.id, reason,
-        )  # fmt: skip
+            self.key,
+            msg.kind,
+            msg.id,
+            reason,
+        )
 
     def _redact(self, text: str) -> str:
         redact = getattr(self.notifier, "redact", None)
@@ -210,14 +260,21 @@ class EventChannel:
             if self.overflowed == 1 or self.overflowed % 1000 == 0:
                 log.error(
                     "notifier '%s' is too slow: %d event(s) not queued for it so far",
-                    self.key, self.overflowed,
-                )  # fmt: skip
+                    self.key,
+                    self.overflowed,
+                )
 
     def tick(self) -> None:
         """Nothing is due on a timer."""
 
     def flush(self) -> None:
         """Nothing is collected."""
+
+    def write_now(self) -> None:
+        """Nothing is kept."""
+
+    def close_db(self) -> None:
+        """No connection."""
 
     async def run(self) -> None:
         """Call ``notify`` for each queued event; a failure is logged and the next goes on."""
@@ -228,8 +285,11 @@ class EventChannel:
                 except Exception as exc:  # a notifier's bug must not stop the others
                     log.error(
                         "notifier '%s' raised %s: %s on %s",
-                        self.key, type(exc).__name__, exc, type(event).__name__,
-                    )  # fmt: skip
+                        self.key,
+                        type(exc).__name__,
+                        exc,
+                        type(event).__name__,
+                    )
                 finally:
                     self.outstanding -= 1
 
@@ -246,8 +306,11 @@ class NotifierHost:
         outbox: Outbox | None = None,
         control: Any = None,
         summary_source: SummarySource | None = None,
+        close_outbox: bool = False,
     ) -> None:
         self.notifiers = dict(notifiers)
+        self._outbox = outbox
+        self._close_outbox = close_outbox
         self.clock = clock
         self.control = control
         self.channels: dict[str, OutboxChannel | EventChannel] = {}
@@ -257,7 +320,6 @@ class NotifierHost:
                     raise ValueError(f"notifier '{key}' delivers through the outbox; give one")
                 notifier.instance = key
                 notifier.control = control
-                self.outbox = outbox
                 self.channels[key] = OutboxChannel(key, notifier, outbox, clock, summary_source)
             else:
                 self.channels[key] = EventChannel(key, notifier)
@@ -308,6 +370,15 @@ class NotifierHost:
         finally:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(None, None, None)
+            for ch in self.channels.values():
+                try:
+                    ch.write_now()
+                except Exception:
+                    log.exception("notifier '%s': writing the outbox at shutdown failed", ch.key)
+                finally:
+                    ch.close_db()
+            if self._close_outbox and self._outbox is not None:
+                self._outbox.close()
             for notifier in self.notifiers.values():
                 try:
                     await notifier.close()
@@ -315,23 +386,25 @@ class NotifierHost:
                     log.exception("closing notifier %s failed", type(notifier).__name__)
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until every queued message is delivered or given up; at most ``timeout``
-        seconds (default: the longest ``close_timeout_s``). True when all are done."""
-        if timeout is None:
-            timeout = max(
-                (
-                    getattr(getattr(n, "config", None), "close_timeout_s", 5.0)
-                    for n in self.notifiers.values()
-                ),
-                default=0.0,
-            )
-        with anyio.move_on_after(timeout):
-            while any(ch.outstanding > 0 for ch in self.channels.values()):
-                await anyio.sleep(0.01)
-            return True
-        busy = [k for k, ch in self.channels.items() if ch.outstanding > 0]
+        """Wait until every queued message is delivered or given up, at most ``timeout``
+        seconds (default: each notifier's own ``close_timeout_s``). True when all are done."""
+        start = anyio.current_time()
+
+        def limit(ch: OutboxChannel | EventChannel) -> float:
+            if timeout is not None:
+                return timeout
+            return float(getattr(getattr(ch.notifier, "config", None), "close_timeout_s", 5.0))
+
+        while True:
+            now = anyio.current_time() - start
+            busy = [ch for ch in self.channels.values() if ch.outstanding > 0]
+            if not busy:
+                return True
+            if all(now >= limit(ch) for ch in busy):
+                break
+            await anyio.sleep(0.01)
         log.warning(
-            "notifier(s) %s still had messages after %.1f s; they stay pending in the outbox",
-            ", ".join(busy), timeout,
-        )  # fmt: skip
+            "notifier(s) %s still had messages at shutdown; they stay pending in the outbox",
+            ", ".join(ch.key for ch in busy),
+        )
         return False

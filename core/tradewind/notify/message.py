@@ -79,7 +79,7 @@ class DeliveryError(Exception):
     """A delivery failed. Raised by a notifier's ``deliver``."""
 
 
-class RetryLater(DeliveryError):  # noqa: N818 - it names what the host does next
+class RetryLater(DeliveryError):
     """A transient failure (connection refused, 5xx, 429): the host retries with backoff, or
     after ``retry_after`` seconds when the channel said how long to wait."""
 
@@ -88,7 +88,7 @@ class RetryLater(DeliveryError):  # noqa: N818 - it names what the host does nex
         self.retry_after = retry_after
 
 
-class Undeliverable(DeliveryError):  # noqa: N818 - it names the outcome
+class Undeliverable(DeliveryError):
     """A permanent failure (bad token, unknown chat, 4xx other than 429): not retried; the
     message is journaled as undelivered with this reason."""
 

@@ -15,8 +15,8 @@ journal's own schema stays what it was):
 
 A message is ``pending`` from the moment it is routed until a delivery succeeds or fails for
 good. A host that crashes leaves its pending rows; the next host of the same journal sends
-them for the notifier instances it has (the restart delivery). Each write is its own committed
-transaction.
+them for the notifier instances it has (the restart delivery). Writes are committed
+transactions; the notifier host batches them (see :mod:`tradewind.notify.host`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from tradewind.notify.message import Message
 
@@ -63,26 +64,55 @@ class Outbox:
         """An outbox in its own DuckDB file (for a notifier used outside the engine)."""
         return cls(duckdb.connect(path))
 
+    def fork(self) -> Outbox:
+        """Another connection to the same outbox, for use from another thread."""
+        return Outbox(self._con.cursor())
+
     def add(self, message: Message) -> None:
         """Write ``message`` as pending (committed before this returns)."""
-        self._seq += 1
+        self.add_many([message])
+
+    def add_many(self, messages: Sequence[Message]) -> None:
+        """Write ``messages`` as pending, in one committed statement."""
+        if not messages:
+            return
+        seqs = list(range(self._seq + 1, self._seq + 1 + len(messages)))
+        self._seq += len(messages)
+        batch = pa.table(  # noqa: F841 - read by DuckDB's replacement scan below
+            {
+                "id": [m.id for m in messages],
+                "seq": pa.array(seqs, pa.int64()),
+                "notifier": [m.notifier for m in messages],
+                "kind": [m.kind for m in messages],
+                "severity": pa.array([m.severity for m in messages], pa.int32()),
+                "message": [m.to_json() for m in messages],
+                "ts": pa.array([m.ts_ns for m in messages], pa.int64()),
+            }
+        )
         self._con.execute(
-            "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, '', ?, ?)",
-            [
-                message.id,
-                self._seq,
-                message.notifier,
-                message.kind,
-                message.severity,
-                message.to_json(),
-                message.ts_ns,
-                message.ts_ns,
-            ],
+            "INSERT INTO outbox SELECT id, seq, notifier, kind, severity, message, 'pending', 0, "
+            "'', ts, ts FROM batch"
         )
 
     def mark_sent(self, message_id: str, attempts: int, ts_ns: int) -> None:
         """The message was delivered."""
-        self._set(message_id, SENT, attempts, "", ts_ns)
+        self.mark_sent_many([(message_id, attempts, ts_ns)])
+
+    def mark_sent_many(self, sent: Sequence[tuple[str, int, int]]) -> None:
+        """``(id, attempts, ts_ns)`` of delivered messages, in one committed statement."""
+        if not sent:
+            return
+        done = pa.table(  # noqa: F841 - read by DuckDB's replacement scan below
+            {
+                "id": [i for i, _, _ in sent],
+                "attempts": pa.array([a for _, a, _ in sent], pa.int32()),
+                "ts": pa.array([t for _, _, t in sent], pa.int64()),
+            }
+        )
+        self._con.execute(
+            "UPDATE outbox SET status = 'sent', attempts = done.attempts, reason = '', "
+            "updated_ts_ns = done.ts FROM done WHERE outbox.id = done.id"
+        )
 
     def mark_undelivered(self, message_id: str, attempts: int, reason: str, ts_ns: int) -> None:
         """The message failed for good; ``reason`` says why."""

@@ -24,8 +24,9 @@ from tradewind.notify.templates import DEFAULT_TEMPLATES, Templates, describe, i
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
 
-KINDS = tuple(sorted({k.removesuffix(".title") for k in DEFAULT_TEMPLATES} - {"digest",
-                                                                           "daily_summary"}))  # fmt: skip
+KINDS = tuple(
+    sorted({k.removesuffix(".title") for k in DEFAULT_TEMPLATES} - {"digest", "daily_summary"})
+)
 
 
 def _severity(value: str) -> Severity:
@@ -178,9 +179,12 @@ class Router:
         if len(msgs) == 1:
             return msgs[0]
         lines = "\n".join(f"• {m.title}" for m in msgs)
-        msg = self.message("digest", Severity.INFO, {"count": str(len(msgs)), "lines": lines},
-                           now_ns)  # fmt: skip
-        return attrs.evolve(msg, fields={"count": str(len(msgs)), "ids": ",".join(m.id for m in msgs)})
+        msg = self.message(
+            "digest", Severity.INFO, {"count": str(len(msgs)), "lines": lines}, now_ns
+        )
+        return attrs.evolve(
+            msg, fields={"count": str(len(msgs)), "ids": ",".join(m.id for m in msgs)}
+        )
 
     def pending_digest(self) -> int:
         """Messages collected for the next digest."""

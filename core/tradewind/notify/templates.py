@@ -59,7 +59,7 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "warning.title": "Warning: {subject}",
     "warning": "{subject}: {details}",
     "signal.title": "Signal: {side} {instrument}",
-    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score}",
+    "signal": "Signal {side} {instrument} at {entry}, stop {stop}, score {score} ({reasons})",
     "daily_summary.title": "Daily summary {date}",
     "daily_summary": (
         "Daily summary for {date} (UTC)\n"
@@ -133,8 +133,12 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "reason": event.reason,
         }
     if isinstance(event, RunStarted):
-        return "run", {"state": "started", "run_id": event.run_id, "mode": event.mode,
-                       "details": ""}  # fmt: skip
+        return "run", {
+            "state": "started",
+            "run_id": event.run_id,
+            "mode": event.mode,
+            "details": "",
+        }
     if isinstance(event, RunFinished):
         figures = event.summary
         head = (
@@ -169,6 +173,10 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "entry": _fmt(s.entry),
             "stop": _fmt(s.stop),
             "score": f"{s.score:g}",
+            "reasons": ", ".join(
+                f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in s.reasons.items()
+            )
+            or "-",
         }
     return "other", {"event": type(event).__name__, "details": _details(event)}
 

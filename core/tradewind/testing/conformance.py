@@ -110,6 +110,16 @@ class AnalyzerConformance(_Suite):
         if before:
             assert set(values) == before
 
+    def test_values_stay_within_the_declared_outputs(self) -> None:
+        """``outputs(config)`` names every key ``values()`` reports (config check relies on it)."""
+        outputs = getattr(self.plugin_class, "outputs", None)
+        if outputs is None:
+            pytest.skip("the analyzer declares no outputs (rules naming it are not checked)")
+        declared = set(outputs(self.make_config()))
+        analyzer = self.build()
+        assert set(analyzer.values()) <= declared, set(analyzer.values()) - declared
+        assert set(self.feed(analyzer)) <= declared
+
     def test_is_deterministic(self) -> None:
         a, b = self.feed(self.build()), self.feed(self.build())
         assert a.keys() == b.keys()

@@ -20,17 +20,24 @@ S = 1_000_000_000
 
 
 def fill_event(i: int, ts_ns: int = T0) -> FillEvent:
-    fill = Fill(client_order_id=f"c-{i}", instrument="sim:ETHUSDT", side=Side.BUY,
-                quantity=Decimal("1.25"), price=Decimal("3150.2"), fee=Decimal("1.57"),
-                ts_ns=ts_ns)  # fmt: skip
+    fill = Fill(
+        client_order_id=f"c-{i}",
+        instrument="sim:ETHUSDT",
+        side=Side.BUY,
+        quantity=Decimal("1.25"),
+        price=Decimal("3150.2"),
+        fee=Decimal("1.57"),
+        ts_ns=ts_ns,
+    )
     return FillEvent(ts_ns=ts_ns, fill=fill, realized_pnl=Decimal("0"))
 
 
 async def _run(server: DiscordServer, config: DiscordConfig, feed, clock=None) -> list:
     outbox = Outbox(duckdb.connect(":memory:"))
     clock = clock or SimClock(T0)
-    async with NotifierHost({"discord": DiscordNotifier(config)}, clock=clock,
-                            outbox=outbox) as host:  # fmt: skip
+    async with NotifierHost(
+        {"discord": DiscordNotifier(config)}, clock=clock, outbox=outbox
+    ) as host:
         await feed(host.channels["discord"], clock)
         assert await host.wait_idle(15)
     return list(outbox.rows())
@@ -74,8 +81,12 @@ def test_429_retry_after_is_honoured_and_nothing_is_lost(monkeypatch):
     server, rows = anyio.run(go)
     orders = [p["embeds"][0]["footer"]["text"] for p in server.payloads]
     assert len(orders) == 4 and [r[3] for r in rows] == ["sent"] * 4
-    titles = [f["value"] for p in server.payloads for f in p["embeds"][0]["fields"]
-              if f["name"] == "order_id"]  # fmt: skip
+    titles = [
+        f["value"]
+        for p in server.payloads
+        for f in p["embeds"][0]["fields"]
+        if f["name"] == "order_id"
+    ]
     assert titles == ["c-0", "c-1", "c-2", "c-3"]
     assert server.attempts[1] - server.attempts[0] >= 0.75  # waited retry_after, not less
     assert rows[0][4] == 2  # one 429, then delivered
@@ -91,8 +102,12 @@ def test_info_events_in_a_window_arrive_as_one_digest_and_critical_bypasses_it(m
                 for i in range(5):  # five fills within 50 s of engine time
                     clock.advance_to(T0 + i * 10 * S)
                     ch.on_event(fill_event(i, T0 + i * 10 * S))
-                breaker = CircuitBreaker(ts_ns=T0 + 45 * S, name="daily_drawdown",
-                                         tripped=True, reason="drawdown 5.2% >= 5%")  # fmt: skip
+                breaker = CircuitBreaker(
+                    ts_ns=T0 + 45 * S,
+                    name="daily_drawdown",
+                    tripped=True,
+                    reason="drawdown 5.2% >= 5%",
+                )
                 ch.on_event(breaker)
                 with anyio.fail_after(5):
                     while not server.payloads:

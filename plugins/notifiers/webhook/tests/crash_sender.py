@@ -25,8 +25,15 @@ async def main(db: str, url: str) -> None:
     outbox = Outbox(duckdb.connect(db))
     config = WebhookConfig(url=url, retry_initial_s=0.2, retry_max_s=0.5, max_attempts=1000)
     host = NotifierHost({"hook": WebhookNotifier(config)}, clock=SimClock(1), outbox=outbox)
-    fill = Fill(client_order_id="c-1", instrument="sim:BTCUSDT", side=Side.SELL,
-                quantity=Decimal("0.5"), price=Decimal("64000.5"), fee=Decimal("3.2"), ts_ns=1)
+    fill = Fill(
+        client_order_id="c-1",
+        instrument="sim:BTCUSDT",
+        side=Side.SELL,
+        quantity=Decimal("0.5"),
+        price=Decimal("64000.5"),
+        fee=Decimal("3.2"),
+        ts_ns=1,
+    )
     async with host:
         host.channels["hook"].on_event(FillEvent(ts_ns=1, fill=fill, realized_pnl=Decimal("7")))
         while True:

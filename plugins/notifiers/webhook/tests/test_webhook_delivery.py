@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from tradewind.bus import EventBus
 from tradewind.clock import SimClock
-from tradewind.model import Fill, FillEvent, Side, SystemError
+from tradewind.model import Fill, FillEvent, Side
 from tradewind.notify import NotifierHost, Outbox
 
 from tradewind_notifier_webhook import WebhookConfig, WebhookNotifier, sign
@@ -27,9 +27,15 @@ HERE = Path(__file__).parent
 
 
 def fill_event(i: int = 0) -> FillEvent:
-    fill = Fill(client_order_id=f"c-{i}", instrument="sim:BTCUSDT", side=Side.SELL,
-                quantity=Decimal("0.5"), price=Decimal("64000.5"), fee=Decimal("3.2"),
-                ts_ns=1_700_000_000_000_000_000 + i)  # fmt: skip
+    fill = Fill(
+        client_order_id=f"c-{i}",
+        instrument="sim:BTCUSDT",
+        side=Side.SELL,
+        quantity=Decimal("0.5"),
+        price=Decimal("64000.5"),
+        fee=Decimal("3.2"),
+        ts_ns=1_700_000_000_000_000_000 + i,
+    )
     return FillEvent(ts_ns=fill.ts_ns, fill=fill, realized_pnl=Decimal("-12.75"))
 
 
@@ -40,8 +46,9 @@ def test_a_signed_fill_carries_instrument_side_price_quantity_and_pnl(monkeypatc
         outbox = Outbox(duckdb.connect(":memory:"))
         async with serve(Receiver(key="s3cret-key")) as rec:
             cfg = WebhookConfig(url=rec.url, secret=_secret("HOOK_KEY"))
-            async with NotifierHost({"hook": WebhookNotifier(cfg)}, clock=SimClock(1),
-                                    outbox=outbox) as host:  # fmt: skip
+            async with NotifierHost(
+                {"hook": WebhookNotifier(cfg)}, clock=SimClock(1), outbox=outbox
+            ) as host:
                 host.channels["hook"].on_event(fill_event())
                 assert await host.wait_idle(10)
             return rec, list(outbox.rows())
@@ -68,8 +75,9 @@ def test_a_wrong_key_is_refused_by_the_receiver_and_journaled_undelivered(monkey
         outbox = Outbox(duckdb.connect(":memory:"))
         async with serve(Receiver(key="s3cret-key")) as rec:
             cfg = WebhookConfig(url=rec.url, secret=_secret("HOOK_KEY"))
-            async with NotifierHost({"hook": WebhookNotifier(cfg)}, clock=SimClock(1),
-                                    outbox=outbox) as host:  # fmt: skip
+            async with NotifierHost(
+                {"hook": WebhookNotifier(cfg)}, clock=SimClock(1), outbox=outbox
+            ) as host:
                 host.channels["hook"].on_event(fill_event())
                 assert await host.wait_idle(10)
             return rec, list(outbox.rows())
@@ -91,8 +99,9 @@ def test_429_is_retried_after_retry_after_and_nothing_is_lost():
         async with serve(Receiver()) as rec:
             rec.script = [(429, {"Retry-After": "0.6"}), (503, {})]
             cfg = WebhookConfig(url=rec.url, retry_initial_s=0.1)
-            async with NotifierHost({"hook": WebhookNotifier(cfg)}, clock=SimClock(1),
-                                    outbox=outbox) as host:  # fmt: skip
+            async with NotifierHost(
+                {"hook": WebhookNotifier(cfg)}, clock=SimClock(1), outbox=outbox
+            ) as host:
                 for i in range(3):
                     host.channels["hook"].on_event(fill_event(i))
                 assert await host.wait_idle(10)
@@ -113,13 +122,14 @@ def test_a_slow_receiver_does_not_delay_another_notifier_nor_the_publisher():
         async with serve(Receiver(hold_s=10)) as slow, serve(Receiver()) as fast:
             host = NotifierHost(
                 {
-                    "slow": WebhookNotifier(WebhookConfig(url=slow.url, timeout_s=30,
-                                                          close_timeout_s=0.1)),
+                    "slow": WebhookNotifier(
+                        WebhookConfig(url=slow.url, timeout_s=30, close_timeout_s=0.1)
+                    ),
                     "fast": WebhookNotifier(WebhookConfig(url=fast.url, rate_per_s=0)),
                 },
                 clock=SimClock(1),
                 outbox=outbox,
-            )  # fmt: skip
+            )
             async with EventBus(capacity=8) as bus:
                 host.subscribe(bus)
                 async with host:
@@ -134,7 +144,7 @@ def test_a_slow_receiver_does_not_delay_another_notifier_nor_the_publisher():
                 await bus.close()
             return slow, fast, published
 
-    slow, fast, published = anyio.run(go)
+    _slow, fast, published = anyio.run(go)
     assert [b["fields"]["order_id"] for b in fast.bodies] == [f"c-{i}" for i in range(50)]
     assert published < 5  # the publisher never waited for the held request
 
@@ -144,10 +154,16 @@ def test_messages_pending_when_the_host_is_killed_are_sent_after_restart_exactly
     with socket.socket() as s:  # a port with nobody listening: the receiver is down
         s.bind(("127.0.0.1", 0))
         down = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE),
-                                                                    os.environ.get("PYTHONPATH")])))  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(HERE / "crash_sender.py"), db, down],
-                            stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "crash_sender.py"), db, down],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("PENDING "), line
@@ -161,8 +177,11 @@ def test_messages_pending_when_the_host_is_killed_are_sent_after_restart_exactly
         async with serve(Receiver()) as rec:
             for _ in range(2):  # the second restart finds nothing left to send
                 outbox = Outbox(duckdb.connect(db))
-                host = NotifierHost({"hook": WebhookNotifier(WebhookConfig(url=rec.url))},
-                                    clock=SimClock(2), outbox=outbox)  # fmt: skip
+                host = NotifierHost(
+                    {"hook": WebhookNotifier(WebhookConfig(url=rec.url))},
+                    clock=SimClock(2),
+                    outbox=outbox,
+                )
                 async with host:
                     with anyio.fail_after(10):
                         while outbox.status(message_id) != "sent":

@@ -10,7 +10,6 @@ from tradewind.testing import assert_plugin_installed
 from tradewind.testing.conformance import NotifierConformance
 
 from tradewind_notifier_webhook import WebhookConfig, WebhookNotifier
-
 from tradewind_notifier_webhook.testing import Receiver, serve
 
 pytest_plugins = "tradewind.testing"

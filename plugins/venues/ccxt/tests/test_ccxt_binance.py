@@ -414,3 +414,33 @@ def test_websocket_order_updates(server: BinanceFuturesServer) -> None:
     )
     assert isinstance(filled, OrderReport) and filled.filled_quantity == Decimal("0.001")
     assert ("GET", "/fapi/v1/order") not in server.requests  # no polling happened
+
+
+def test_the_listen_key_never_reaches_the_logs(
+    server: BinanceFuturesServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user-data ``listenKey`` gives read access to the account's order stream: it is an
+    account token, masked in DEBUG logs like the API key and secret (issue 19)."""
+    caplog.set_level(logging.DEBUG)
+    sink = RecordingSink()
+
+    async def go() -> None:
+        venue = await connected(server, order_updates="websocket")
+        venue.set_sink(sink)
+        try:
+            await venue.submit_order(limit_buy("lk-1"))
+            await wait_for(lambda: server.streams, timeout=5)  # subscribed with the key
+            server.fill("lk-1", "20000")
+            server.push_order_update("lk-1")
+            await wait_for(lambda: sink.reports[-1].status is OrderStatus.FILLED)
+        finally:
+            await venue.close()
+
+    asyncio.run(go())
+    messages = [r.getMessage() for r in caplog.records]
+    # ccxt logged the request that issued the key, and its response, at DEBUG: masked there.
+    issued = [m for m in messages if "/fapi/v1/listenKey" in m and "Response" in m]
+    assert issued and all('"listenKey": "***"' in m or '"listenKey":"***"' in m for m in issued)
+    for text in messages:
+        assert server.listen_key_value not in text
+        assert API_KEY not in text and SECRET not in text

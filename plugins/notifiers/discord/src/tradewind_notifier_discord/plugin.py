@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 import attrs
-
 from tradewind import hookimpl
 from tradewind.model import Severity
 from tradewind.notify import Message, NotifierOptions, OutboxNotifier, RateLimit, RetryLater
@@ -76,6 +75,7 @@ class DiscordNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "discord"
     config_class: ClassVar[type] = DiscordConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox", "embeds"})
 
     def __init__(self, config: DiscordConfig) -> None:
         super().__init__(config)

@@ -31,10 +31,10 @@ class DiscordServer:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.attempts.append(anyio.current_time())
-        if (request.match_info["id"], request.match_info["token"]) != (self.webhook_id,
-                                                                       self.token):  # fmt: skip
-            return web.json_response({"message": "Invalid Webhook Token", "code": 50027},
-                                     status=401)  # fmt: skip
+        if (request.match_info["id"], request.match_info["token"]) != (self.webhook_id, self.token):
+            return web.json_response(
+                {"message": "Invalid Webhook Token", "code": 50027}, status=401
+            )
         if self.rate_limit_next:
             after = self.rate_limit_next.pop(0)
             return web.json_response(
@@ -45,13 +45,19 @@ class DiscordServer:
         body = await request.read()
         payload = json.loads(body)
         if not payload.get("embeds") and not payload.get("content"):
-            return web.json_response({"message": "Cannot send an empty message", "code": 50006},
-                                     status=400)  # fmt: skip
+            return web.json_response(
+                {"message": "Cannot send an empty message", "code": 50006}, status=400
+            )
         self.raw.append(body.decode())
         self.payloads.append(payload)
-        return web.Response(status=204, headers={"X-RateLimit-Limit": "5",
-                                                 "X-RateLimit-Remaining": "4",
-                                                 "X-RateLimit-Reset-After": "2"})  # fmt: skip
+        return web.Response(
+            status=204,
+            headers={
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "4",
+                "X-RateLimit-Reset-After": "2",
+            },
+        )
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 import aiohttp
 import attrs
-
 from tradewind import hookimpl
 from tradewind.notify import (
     Message,
@@ -88,6 +87,7 @@ class WebhookNotifier(OutboxNotifier):
 
     name: ClassVar[str] = "webhook"
     config_class: ClassVar[type] = WebhookConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"text", "outbox", "signed"})
 
     def __init__(self, config: WebhookConfig) -> None:
         super().__init__(config)

@@ -1,5 +1,6 @@
-"""For tests: a webhook receiver on 127.0.0.1: records each POST, verifies the HMAC signature, and can
-answer with scripted statuses (429 with Retry-After, 500, 400) or hold requests."""
+"""For tests: a webhook receiver on 127.0.0.1: records each POST, verifies the HMAC
+signature, and can answer with scripted statuses (429 with Retry-After, 500, 400) or hold
+requests."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.attempts.append((anyio.current_time(), request.headers.get("X-Tradewind-Delivery", "")))
+        self.attempts.append(
+            (anyio.current_time(), request.headers.get("X-Tradewind-Delivery", ""))
+        )
         if self.hold_s:
             await anyio.sleep(self.hold_s)
         if self.script:

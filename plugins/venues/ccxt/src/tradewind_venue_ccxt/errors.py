@@ -32,14 +32,36 @@ from tradewind.errors import (
 _SIGNATURE = re.compile(r"(?i)\b(signature|sign)=[0-9a-zA-Z%+/=_-]+")
 
 
+# Account tokens an exchange hands out at run time: Binance's user-data ``listenKey`` (read
+# access to the account's order stream), KuCoin's private-bullet ``token``, OAuth-style access
+# tokens. Seen as ``"listenKey": "..."`` in a response body or ``listenKey=...`` in a URL.
+_TOKEN = re.compile(
+    r"""(?i)["']?\b(listenKey|listen_key|token|access_?token)\b["']?\s*[:=]\s*["']?"""
+    r"([0-9a-zA-Z._~+/-]{8,})"
+)
+
+
 class Redactor:
-    """Replaces known secret values (and request signatures) in text with ``***``."""
+    """Replaces known secret values, account tokens and request signatures in text with
+    ``***``. A token seen once (the response that issued it) is masked everywhere after, in
+    any form (a websocket URL path that embeds it, say)."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self._values = sorted({v for v in values if v}, key=len, reverse=True)
+        self._values: list[str] = []
+        for value in values:
+            self.add(value)
+
+    def add(self, value: str) -> None:
+        """Mask ``value`` from now on."""
+        if value and value not in self._values:
+            self._values.append(value)
+            # Longest first, so a secret containing another is masked whole.
+            self._values.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
+        for match in _TOKEN.finditer(text):
+            if match.group(2) != "***":
+                self.add(match.group(2))
         for value in self._values:
             text = text.replace(value, "***")
         return _SIGNATURE.sub(r"\1=***", text)

@@ -1,0 +1,205 @@
+"""Paper-mode throughput with one fill per 10 ticks, with and without the journal's group commit.
+
+    python bench/bench_paper_throughput.py [--ticks 200000] [--before-ticks 20000]
+                                           [--chunk 1000] [--every 10]
+
+A paper run (``mode = "paper"``: durable journal) of the real engine over calibrated synthetic
+BTCUSDT ticks (``bench/_synth.py``) replayed at full speed in feed batches of ``--chunk``
+ticks, on the simulated venue with zero latency. After every ``--every`` ticks of the engine's
+own tick path (validation, fills, exits, candles) the bench sends one market order that flips
+the position through the order manager; the simulated venue fills it at the next trade. So
+every 10 ticks: one order journaled ahead, one fill, its position and order state journaled.
+
+* **after** — the shipped behaviour: one durable commit per engine step (the order manager's
+  rows for a simulated venue wait for the step's commit; an order to a real venue is committed
+  before it is sent);
+* **before** — ``group_commit`` off: every order and every fill is its own durable (fsync'd)
+  transaction, as before issue 19 (run on fewer ticks: it is ~100x slower).
+
+Prints ticks/s, fills, commits, and the process's peak RSS growth per fill. Goal: ≥ 100,000
+ticks/s with one fill per 10 ticks (after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+GOAL = 100_000  # ticks/s
+
+CONFIG = """
+mode = "paper"
+
+[run]
+journal = "{journal}"
+
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.1"
+lot_size = "0.001"
+taker_fee = "0.0004"
+maker_fee = "0.0002"
+
+[venues.sim]
+plugin = "sim"
+starting_balance = "1000000"
+latency_ms = 0
+
+[venues.replay]
+plugin = "replay"
+path = "{data}"
+chunk_ticks = {chunk}
+"""
+
+
+def _engine_class() -> Any:
+    from tradewind.engine import Engine, _InstrumentState
+    from tradewind.model import Side, Signal, TickBatch
+
+    class ChurnEngine(Engine):
+        """The engine's real tick path, plus one flipping market order every ``every`` ticks."""
+
+        every = 10
+        group_commit = True
+        _defer = False
+        _side = Side.BUY
+        commits = 0
+
+        def _open_journal(self) -> None:
+            super()._open_journal()
+            assert self.journal is not None
+            self.journal.group_commit = self.group_commit
+            real_flush = self.journal.flush
+
+            def counted() -> None:
+                if self.journal is not None and (
+                    self.journal._npending or self.journal._dirty_orders
+                ):
+                    self.commits += 1
+                real_flush()
+
+            self.journal.flush = counted  # type: ignore[method-assign]
+
+        async def _on_ticks(self, st: _InstrumentState, piece: TickBatch) -> None:
+            n = len(piece)
+            for i in range(0, n, self.every):
+                sub = piece.slice(i, min(i + self.every, n))
+                self._defer = True  # one step: publish (and commit) once, below
+                try:
+                    await super()._on_ticks(st, sub)
+                finally:
+                    self._defer = False
+                await self._flip(st, sub)
+            await self._publish_pending()
+
+        async def _publish_pending(self) -> None:
+            if not self._defer:
+                await super()._publish_pending()
+
+        async def _flip(self, st: _InstrumentState, sub: TickBatch) -> None:
+            key = st.instrument.key
+            if any(o.instrument == key for o in self.portfolio.open_orders()):
+                return  # the previous order has not filled yet
+            pos = self.portfolio.position(key)
+            qty = Decimal("0.001") + abs(pos.quantity)
+            side = Side.SELL if pos.quantity > 0 else Side.BUY
+            price = st.instrument.round_price(sub.last_price)
+            sig = Signal(
+                instrument=key,
+                side=side,
+                entry=price,
+                stop=price,
+                score=0.0,
+                ts_ns=sub.last_ts,
+                reasons={},
+                quantity=qty,
+            )
+            await self._send(st, sig, qty, sub.last_ts)
+
+    return ChurnEngine
+
+
+def run(ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path) -> dict[str, Any]:
+    """One paper run; its figures."""
+    import _synth
+    from tradewind.config import load_config
+    from tradewind.market.importers import ticks_parquet
+
+    data = workdir / f"ticks_{ticks}.parquet"
+    if not data.exists():
+        ticks_parquet.write(
+            data, {"BTCUSDT": _synth.ticks(ticks, speedup=20)}, exchange="synth", market="perp"
+        )
+    tag = "after" if group_commit else "before"
+    journal = workdir / f"journal_{tag}_{ticks}.duckdb"
+    for f in workdir.glob(journal.name + "*"):
+        f.unlink()
+    cfg_path = workdir / f"paper_{tag}.toml"
+    cfg_path.write_text(
+        CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
+    )
+    cls = _engine_class()
+    engine = cls(load_config(cfg_path))
+    engine.every = every
+    engine.group_commit = group_commit
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    anyio.run(engine.run)
+    wall = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fills = len(engine.orders.fills)
+    return {
+        "mode": tag,
+        "ticks": engine.ticks,
+        "fills": fills,
+        "commits": engine.commits,
+        "wall_s": wall,
+        "ticks_per_s": engine.ticks / wall,
+        "rss_growth_kb": rss1 - rss0,
+        "bytes_per_fill": (rss1 - rss0) * 1024 / fills if fills else 0.0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ticks", type=int, default=200_000)
+    ap.add_argument("--before-ticks", type=int, default=20_000)
+    ap.add_argument("--chunk", type=int, default=1000, help="ticks per feed batch (engine step)")
+    ap.add_argument("--every", type=int, default=10, help="ticks per fill")
+    ap.add_argument("--only", choices=["before", "after"], default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
+        work = Path(tmp)
+        rows = []
+        if args.only in (None, "before"):
+            rows.append(run(args.before_ticks, args.chunk, args.every, False, work))
+        if args.only in (None, "after"):
+            rows.append(run(args.ticks, args.chunk, args.every, True, work))
+    print(f"paper-mode throughput, one fill per {args.every} ticks, feed batches of {args.chunk}")
+    for r in rows:
+        print(
+            f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "
+            f"{r['commits']:,} commits in {r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s; "
+            f"peak RSS +{r['rss_growth_kb']:,} KB ({r['bytes_per_fill']:,.0f} B per fill)"
+        )
+    after = [r for r in rows if r["mode"] == "after"]
+    if after:
+        ok = after[0]["ticks_per_s"] >= GOAL
+        print(f"  goal >= {GOAL:,} ticks/s (after): {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
