@@ -383,7 +383,7 @@ def price_figure(
                     line={"width": 2, "color": color},
                 )
             )
-    for g in journal.get("gaps", []):
+    for g in _gaps(result, journal):
         if g.get("instrument") not in (None, instrument):
             continue
         layout["shapes"].append(
@@ -401,6 +401,55 @@ def price_figure(
             }
         )  # fmt: skip
     return {"data": traces, "layout": layout}
+
+
+def _gaps(result: RunResult, journal: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Data gaps of the run: those in the result and those in its journal, once each."""
+    out: dict[tuple[Any, int, int], dict[str, Any]] = {}
+    for g in getattr(result, "data_gaps", ()) or ():
+        key = (g.instrument, int(g.start_ns), int(g.end_ns))
+        out[key] = {
+            "instrument": g.instrument,
+            "start_ts_ns": int(g.start_ns),
+            "end_ts_ns": int(g.end_ns),
+            "message": f"data gap {fmt_duration(int(g.end_ns) - int(g.start_ns))} "
+            f"({g.policy}: {g.action})",
+            "action": f"{g.policy}: {g.action}",
+        }
+    for g in journal.get("gaps", []):
+        out.setdefault((g.get("instrument"), g["start_ts_ns"], g["end_ts_ns"]), g)
+    return sorted(out.values(), key=lambda g: (g["start_ts_ns"], str(g.get("instrument"))))
+
+
+def _data_quality(result: RunResult, journal: Mapping[str, list[Any]], limit: int = 500) -> str:
+    """The data gaps (shaded on the price charts) and the rows the data files lost."""
+    gaps = _gaps(result, journal)
+    rows = [str(r) for r in (getattr(result, "bad_rows", ()) or ())]
+    if not gaps and not rows:
+        return "<p>No data gaps and no bad rows.</p>"
+    out = []
+    if gaps:
+        body = "".join(
+            "<tr>"
+            + _cell(str(g.get("instrument") or "all"))
+            + _cell(fmt_time(g["start_ts_ns"]), g["start_ts_ns"])
+            + _cell(fmt_time(g["end_ts_ns"]), g["end_ts_ns"])
+            + _cell(fmt_duration(g["end_ts_ns"] - g["start_ts_ns"]),
+                    g["end_ts_ns"] - g["start_ts_ns"], True)  # fmt: skip
+            + _cell(str(g.get("action") or ""))
+            + "</tr>"
+            for g in gaps[:limit]
+        )
+        out.append(
+            f"<h3>Data gaps ({len(gaps):,})</h3><table class='sortable' id='gaps-table'><thead>"
+            "<tr><th>instrument</th><th>from</th><th>to</th><th class=n>length</th>"
+            f"<th>policy: action</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    if rows:
+        listed = "".join(f"<li><code>{html.escape(r)}</code></li>" for r in rows[:limit])
+        more = f"<p class='legend'>… and {len(rows) - limit:,} more.</p>" if len(rows) > limit else ""
+        out.append(f"<h3>Bad data rows ({len(rows):,})</h3><ul>{listed}</ul>{more}")
+    return "".join(out)
 
 
 def _short(v: Any) -> str:
@@ -818,7 +867,7 @@ def render_html(
         fig = _clean(price_figure(a, result, inst, journal))
         price.append(f"<h3 data-instrument='{esc(inst)}'>{esc(inst)}</h3>")
         price.append(_figure_block(f"chart-price-{i}", fig))
-    gaps = len(journal["gaps"])
+    gaps = len(_gaps(result, journal))
     quality = len(journal["quality"])
     rolling = rolling_figure(result, m)
     parts = [
@@ -864,6 +913,8 @@ def render_html(
         f"<section id='open'><h2>Open at the end ({len(a.open_positions):,})</h2>"
         f"{_open_table(a, result)}</section>",
         f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
+        f"<section id='data-quality'><h2>Data quality</h2>{_data_quality(result, journal)}"
+        "</section>",
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
     return "".join(parts)
