@@ -421,6 +421,10 @@ def _gaps(result: RunResult, journal: Mapping[str, list[Any]]) -> list[dict[str,
     return sorted(out.values(), key=lambda g: (g["start_ts_ns"], str(g.get("instrument"))))
 
 
+def _length(gap: Mapping[str, Any]) -> int:
+    return int(gap["end_ts_ns"]) - int(gap["start_ts_ns"])
+
+
 def _data_quality(result: RunResult, journal: Mapping[str, list[Any]], limit: int = 500) -> str:
     """The data gaps (shaded on the price charts) and the rows the data files lost."""
     gaps = _gaps(result, journal)
@@ -434,8 +438,7 @@ def _data_quality(result: RunResult, journal: Mapping[str, list[Any]], limit: in
             + _cell(str(g.get("instrument") or "all"))
             + _cell(fmt_time(g["start_ts_ns"]), g["start_ts_ns"])
             + _cell(fmt_time(g["end_ts_ns"]), g["end_ts_ns"])
-            + _cell(fmt_duration(g["end_ts_ns"] - g["start_ts_ns"]),
-                    g["end_ts_ns"] - g["start_ts_ns"], True)  # fmt: skip
+            + _cell(fmt_duration(_length(g)), _length(g), True)
             + _cell(str(g.get("action") or ""))
             + "</tr>"
             for g in gaps[:limit]
@@ -447,7 +450,8 @@ def _data_quality(result: RunResult, journal: Mapping[str, list[Any]], limit: in
         )
     if rows:
         listed = "".join(f"<li><code>{html.escape(r)}</code></li>" for r in rows[:limit])
-        more = f"<p class='legend'>… and {len(rows) - limit:,} more.</p>" if len(rows) > limit else ""
+        extra = len(rows) - limit
+        more = f"<p class='legend'>… and {extra:,} more.</p>" if extra > 0 else ""
         out.append(f"<h3>Bad data rows ({len(rows):,})</h3><ul>{listed}</ul>{more}")
     return "".join(out)
 
