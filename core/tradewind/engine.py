@@ -337,6 +337,7 @@ class Engine:
         summary: dict[str, Any] = {}
         try:
             async with anyio.create_task_group() as tg:
+                self.stopper.force_scope = tg.cancel_scope
                 await tg.start(self.stopper.watch_signals)
                 try:
                     summary = await self._session(info)
@@ -346,7 +347,7 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
-        return summary
+        return summary or self.last_summary  # a second signal cut the session short
 
     def _open_journal(self) -> None:
         cfg = self.config
