@@ -249,10 +249,8 @@ def run_host(path: Path) -> tuple[BaseException | None, Any]:
     from tradewind.config import load_config
     from tradewind.engine import Engine
 
-    from tests.e2e.cex_local import fund
-
+    # The run's account is seeded from the exchange's wallet (10,000 USDT) at start.
     engine = Engine(load_config(path))
-    fund(engine, Decimal("10000"))
 
     async def go() -> BaseException | None:
         try:

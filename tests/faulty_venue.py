@@ -76,7 +76,7 @@ class FaultyVenue:
         self.inner = inner
         self.instance = inner.instance
         self.config = inner.config
-        self.capabilities = inner.capabilities
+        self.capabilities = inner.capabilities | {"fills:history"}
         self.faults: dict[str, list[str]] = {}
         #: Client order ids of every submit that reached the venue (resends included).
         self.received: list[str] = []
@@ -295,14 +295,17 @@ class Stack:
         self.sim.set_time(at_ms * MS)
         return anyio.run(self.orders.submit, self.venue, order, at_ms * MS)
 
-    def trades(self, rows: Sequence[tuple[int, float, float]]) -> None:
-        """Feed the tape: rows of (ms, price, size)."""
+    def trades(
+        self, rows: Sequence[tuple[int, float, float] | tuple[int, float, float, int]]
+    ) -> None:
+        """Feed the tape: rows of (ms, price, size) of buyer-initiated prints, or
+        (ms, price, size, aggressor side)."""
         batch = TickBatch.from_arrays(
             INST.key,
             [r[0] * MS for r in rows],
             [r[1] for r in rows],
             [r[2] for r in rows],
-            [1] * len(rows),
+            [r[3] if len(r) > 3 else 1 for r in rows],  # type: ignore[misc]
         )
         self.portfolio.mark(INST.key, batch.last_price, batch.last_ts)
         self.venue.on_trades(batch)

@@ -25,9 +25,10 @@ def test_uninstalled_plugin(tmp_path):
         proc,
         "notifier 'pagerduty' ([notifiers.pager] in tradewind.toml) is not installed",
         "installed notifiers: log",
-        "pip install tradewind-notifier-pagerduty",
+        "`tradewind plugins` lists what is installed",
         code=3,
     )
+    assert "pip install" not in proc.stderr
 
 
 def test_misspelled_key(tmp_path):
@@ -158,3 +159,103 @@ def test_version(argv):
 
 def test_no_command_is_a_usage_error():
     assert run_cli().returncode == 64
+
+
+RAISING_SRC = """
+import attrs
+from tradewind import hookimpl
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    level: str = "info"
+
+LEVELS = {{"info": 20}}
+
+class Raising:
+    name = "raising"
+    config_class = Cfg
+    capabilities = frozenset({{"text"}})
+    def __init__(self, config):
+        self.level = {expr}
+    async def start(self): pass
+    async def notify(self, event): pass
+    async def close(self): pass
+
+@hookimpl
+def tradewind_register_notifiers(registry):
+    registry.add(Raising)
+"""
+
+
+@pytest.mark.parametrize(
+    ("expr", "code", "fragment"),
+    [
+        # A bug in the plugin (the old scaffold's Severity[...] lookup): a plugin error.
+        ("LEVELS[config.level.upper()]", 3, "failed while being built: KeyError: 'WARN'"),
+        # A value the plugin refuses while it is built: a config error.
+        (
+            "__import__('tradewind.timeframes').timeframes.parse_timeframe(config.level)",
+            2,
+            "refused its config: 'WARN' is not a timeframe",
+        ),
+    ],
+)
+def test_an_error_while_a_plugin_is_built_is_one_line_naming_it(
+    tmp_path, fake_dists, expr, code, fragment
+):
+    fake_dists.add(
+        "tradewind-notifier-raising",
+        "1.0",
+        {"tradewind.notifiers": {"raising": "raising_notifier"}},
+        {"raising_notifier": RAISING_SRC.format(expr=expr)},
+    )
+    cfg = write(tmp_path, BASE + '\n[notifiers.raising]\nlevel = "WARN"\n')
+    (tmp_path / "trades.csv").write_text("", encoding="utf-8")
+    for command in (["config", "check"], ["run"]):
+        proc = run_cli(*command, str(cfg), env=fake_dists.env())
+        assert_one_error_line(
+            proc,
+            "notifier 'raising' ([notifiers.raising] in tradewind.toml)",
+            fragment,
+            "@ $.notifiers.raising",
+            code=code,
+        )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "config", "check", "{cfg}"],
+        ["config", "--debug", "check", "{cfg}"],
+        ["config", "check", "{cfg}", "--debug"],
+        ["config", "check", "-v", "{cfg}"],
+    ],
+)
+def test_debug_and_verbose_are_accepted_anywhere(tmp_path, argv):
+    cfg = write(tmp_path, BASE.replace('plugin = "sim"', 'plugin = "sim"\nlatency_ms = -1'))
+    (tmp_path / "trades.csv").write_text("", encoding="utf-8")
+    proc = run_cli(*[a.format(cfg=cfg) for a in argv])
+    assert proc.returncode == 2, proc.stderr
+    assert "latency_ms must be between 0" in proc.stderr
+    if "--debug" in argv:
+        assert "Traceback" in proc.stderr  # --debug shows it, wherever it was written
+    else:
+        assert "Traceback" not in proc.stderr
+
+
+def test_a_registration_hook_that_raises_is_one_line_naming_the_plugin(tmp_path, fake_dists):
+    src = NOTIFIER_SRC.format(cls="Bad", name="bad").replace(
+        "    registry.add(Bad)", "    registry.add(Bad)\n    raise KeyError('WARN')"
+    )
+    fake_dists.add(
+        "tradewind-notifier-bad", "2.0", {"tradewind.notifiers": {"bad": "bad_notifier"}},
+        {"bad_notifier": src},
+    )
+    cfg = write(tmp_path, BASE + "\n[notifiers.bad]\n")
+    proc = run_cli("config", "check", str(cfg), env=fake_dists.env())
+    assert_one_error_line(
+        proc,
+        "notifier 'bad' (distribution tradewind-notifier-bad 2.0)'s tradewind_register_notifiers "
+        "hook raised KeyError: 'WARN'",
+        code=3,
+    )

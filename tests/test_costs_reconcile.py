@@ -4,7 +4,7 @@ The tape (BTCUSDT perp, taker fee 0.04 %, funding 0.01 % every 8 h):
 
     07:58:10  100.0 × 10     the 07:58 candle
     07:58:50  100.2 × 10     its close: the long rule (close < 100.25) fires at 07:59:00
-    07:59:20  100.3 × 100    the market entry fills here: 49.9 @ 100.3 (0.1 of slippage)
+    07:59:20  100.3 × 100    the market entry fills here (a buyer-initiated print): 49.9 @ 100.3
     07:59:40  100.5 × 100    the last trade before 08:00: the funding mark
     08:00:00                 funding: 49.9 × 100.5 × 0.0001 = 0.501495 paid
     08:01:30  101.0 × 100    first trade after opened + 2 min: max hold exits here
@@ -28,7 +28,7 @@ T0 = 1_577_865_600_000_000  # 2020-01-01 08:00:00 UTC in µs
 ROWS = [  # (seconds from 08:00, price, size, side)
     (-110, "100.0", "10", "buy"),
     (-70, "100.2", "10", "buy"),
-    (-40, "100.3", "100", "sell"),
+    (-40, "100.3", "100", "buy"),
     (-20, "100.5", "100", "buy"),
     (90, "101.0", "100", "buy"),
     (100, "100.9", "100", "sell"),

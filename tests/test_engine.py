@@ -62,7 +62,8 @@ def test_the_default_backtest_runs_on_the_real_sample(demo_config, tmp_path):
 def test_the_main_command_on_the_embedded_default_writes_a_report(tmp_path):
     proc = run_cli("backtest", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "run summary" in proc.stdout
+    assert "Summary" in proc.stdout
+    assert "journal: reports/journal.duckdb" in proc.stdout
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert report["summary"]["ticks"] == 9_999
     html = (tmp_path / "reports" / "report.html").read_text()
@@ -74,7 +75,7 @@ def test_backtest_refuses_a_paper_config(tmp_path, demo_config):
     paper = tmp_path / "paper.toml"
     paper.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "paper"'))
     proc = run_cli("backtest", str(paper))
-    assert proc.returncode == 1 and 'needs mode = "backtest"' in proc.stderr
+    assert proc.returncode == 2 and 'needs mode = "backtest"' in proc.stderr
 
 
 LIFECYCLE_SRC = """
@@ -144,8 +145,11 @@ def test_trace_env_logs_hook_calls(demo_config, monkeypatch, caplog):
 def test_live_mode_refuses_to_send_real_orders_to_the_simulated_venue(tmp_path, demo_config):
     live = tmp_path / "live.toml"
     live.write_text(demo_config.read_text().replace('mode = "backtest"', 'mode = "live"'))
-    proc = run_cli("run", str(live))
-    assert proc.returncode == 1 and "execute on the simulated venue sim" in proc.stderr
+    # A config error (2), the same from `config check` as from `run`.
+    for command in (["config", "check"], ["run"]):
+        proc = run_cli(*command, str(live))
+        assert proc.returncode == 2, proc.stderr
+        assert "BTCUSDT executes on the simulated venue 'sim'" in proc.stderr
 
 
 def test_paper_mode_runs_a_replay_paced_in_real_time(tmp_path, demo_config):

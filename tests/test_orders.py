@@ -353,7 +353,7 @@ def test_events_keep_the_engine_contract(stack):
     stack.trades([(1, 50_000.0, 1.0)])
     close = stack.order(side=Side.SELL, reduce_only=True)
     anyio.run(stack.orders.submit, stack.venue, close, 2 * MS, "trailing: stop hit")
-    stack.trades([(3, 50_500.0, 1.0)])
+    stack.trades([(3, 50_500.0, 1.0, -1)])  # a seller-initiated print
     assert [f.client_order_id for f in stack.orders.fills] == [
         order.client_order_id,
         close.client_order_id,

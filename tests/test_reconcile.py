@@ -129,7 +129,7 @@ def test_without_fills_from_the_venue_the_position_is_corrected(tmp_path):
     s.journal.close()
     s.trades([(1, 50_000.0, 1.0)])
     s.venue.reconnect(resend=False)
-    s.venue.fetch_fills = None  # a venue that cannot list an order's fills
+    s.venue.capabilities = s.venue.capabilities - {"fills:history"}  # cannot list fills
 
     host = Host(tmp_path / "j.duckdb")
     report = host.reconcile(s.venue)

@@ -185,37 +185,65 @@ def test_undefined_metrics_are_none_on_an_empty_run(tmp_path):
     assert m.sharpe is None and m.sortino is None and m.win_rate is None
     assert m.profit_factor is None and m.expectancy is None and m.exposure is None
     _, hpath = write_report(empty, tmp_path)
-    assert all(f'id="chart-{c}"' in hpath.read_text().replace("'", '"') for c in CHARTS)
+    assert all(f"id='chart-{c}'" in hpath.read_text() for c in CHARTS)
 
 
-CHARTS = ("price", "equity", "drawdown", "funnel")
+CHARTS = ("price", "equity", "funnel", "returns", "rolling")
 
 
-def section(page: str, name: str) -> str:
-    found = re.search(rf"<section class=.chart. id=.chart-{name}.>(.*?)</section>", page, re.S)
-    assert found, name
-    return found.group(1)
+def figures(page: str) -> dict[str, dict]:
+    """Every plotly figure of the page, by the id of its div."""
+    return {
+        m.group(1): json.loads(m.group(2).replace("<\\/", "</"))
+        for m in re.finditer(
+            r"<script type='application/json' data-figure='([^']+)'[^>]*>(.*?)</script>",
+            page,
+            re.S,
+        )
+    }
 
 
-def test_the_html_is_one_offline_file_with_the_four_charts(tmp_path):
+def test_the_html_is_one_offline_file_with_interactive_charts(tmp_path):
     _, hpath = write_report(HAND, tmp_path)
     page = hpath.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
-    for bad in ("http://", "https://", "//cdn", "<script src", "<link"):
+    for bad in ("<script src", "<link", "<iframe", "@import"):
         assert bad not in page
+    assert "Plotly.newPlot" in page and "plotly.js v" in page  # the library is inline
     for name in CHARTS:
-        assert "<svg" in section(page, name), name
-    price = section(page, "price")
+        assert f"id='chart-{name}'" in page, name
+    figs = figures(page)
+    # One price chart per instrument; sim:C has fills but no candles and is still drawn.
+    price = [figs[f"chart-price-{i}"] for i in range(3)]
+    markers: dict[str, int] = {}
+    for f in price:
+        for t in f["data"]:
+            if t["name"].startswith(("entries", "exits")):
+                markers[t["name"]] = markers.get(t["name"], 0) + len(t["x"])
     # One marker per order: 8 orders, 4 entries (a1, a3, b1, c1) and 4 exits.
-    assert len(re.findall(r'class="mk (buy|sell) (entry|exit)"', price)) == 8
-    assert price.count('class="mk buy entry"') == 3 and price.count('class="mk sell entry"') == 1
-    assert price.count('class="mk sell exit"') == 2 and price.count('class="mk buy exit"') == 2
-    assert "sim:C" in price  # fills without a price curve are still drawn
-    funnel = section(page, "funnel")
-    assert len(re.findall(r"<rect ", funnel)) == 7
-    assert "<title>rejected: regime: 60</title>" in funnel
-    assert "<title>vetoed: sizing: 2</title>" in funnel
-    assert "19.79%" in page and "Sharpe" in page
+    assert markers == {
+        "entries: buy": 3, "entries: sell": 1, "exits: buy": 2, "exits: sell": 2,
+    }  # fmt: skip
+    hover = [t for f in price for t in f["data"] if t["name"] == "exits: sell"]
+    assert "reason: exit" in hover[0]["hovertext"][0]  # no order tags in this run
+    funnel = figs["chart-funnel-plot"]["data"][0]
+    assert funnel["y"] == [
+        "candidates", "rejected: regime", "rejected: zones", "signals",
+        "vetoed: killswitch", "vetoed: sizing", "orders",
+    ]  # fmt: skip
+    assert funnel["x"] == [100, 60, 25, 15, 3, 2, 10]
+    equity = {t["name"]: t for t in figs["chart-equity-plot"]["data"]}
+    assert equity["equity"]["y"] == [1000.0, 1100.0, 990.0, 1089.0, 1197.9]
+    assert equity["drawdown %"]["y"][2] == pytest.approx(-10.0)
+    assert "+19.79%" in page
+    # Closed trades table: 3 round trips (A long, A short, B long), sortable; C is open.
+    trades = re.search(r"<table class='sortable' id='trades-table'>(.*?)</table>", page, re.S)
+    assert trades and trades.group(1).count("<tr>") == 1 + 3
+    for col in ("side", "entry (UTC)", "exit price", "quantity", "duration", "fees", "funding",
+                "P&amp;L (net)", "exit reason"):  # fmt: skip
+        assert f">{col}</th>" in trades.group(1), col
+    opened = re.search(r"<section id='open'>(.*?)</section>", page, re.S)
+    assert opened and "sim:C" in opened.group(1)
 
 
 def test_the_run_summary_carries_the_report_metrics(tmp_path):
@@ -238,4 +266,79 @@ def test_the_run_summary_carries_the_report_metrics(tmp_path):
         funnel["candidates"] == s["funnel"]["candidates"]
         and funnel["orders"] == s["funnel"]["orders"]
     )
-    assert "https://" not in html_path.read_text()
+    body = html_path.read_text().split("<body>")[1]  # plotly.js itself sits in <head>
+    assert "https://" not in body and "<script src" not in body
+
+
+def test_the_price_chart_marks_gaps_signals_and_vetoes_from_the_journal(tmp_path):
+    """The report reads what the run journaled: signals and vetoes become markers, and a
+    data-gap event (as the engine journals one: a system event with start_ns/end_ns) a band."""
+    import duckdb
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="g").run)
+    assert result.journal_path is not None
+    start, end = BASE + 30 * MIN, BASE + 34 * MIN
+    con = duckdb.connect(result.journal_path)
+    con.execute(
+        "INSERT INTO system_events (run_id, seq, ts_ns, type, severity, source, message, "
+        "payload) VALUES ('g', 999999, ?, 'DataGap', 30, 'engine', 'no trades for 4m', ?)",
+        [
+            end,
+            json.dumps(
+                {
+                    "instrument": "sim:BTCUSDT",
+                    "start_ns": start,
+                    "end_ns": end,
+                    "policy": "hold",
+                    "action": "held",
+                }
+            ),
+        ],
+    )
+    # A veto as the journal records one (the demo's chain vetoes nothing on this sample).
+    con.execute(
+        "INSERT INTO vetoes (run_id, seq, ts_ns, filter, reason, action, instrument, side) "
+        "VALUES ('g', 999998, ?, 'exposure', 'notional 25,000 over max_usd 20,000', '', "
+        "'sim:BTCUSDT', 'buy')",
+        [BASE + 40 * MIN],
+    )
+    n_signals = con.execute("SELECT count(*) FROM signals WHERE run_id = 'g'").fetchone()[0]
+    con.close()
+    _, hpath = write_report(result, tmp_path / "rep")
+    price = figures(hpath.read_text())["chart-price-0"]
+    (band,) = price["layout"]["shapes"]
+    assert (band["x0"], band["x1"]) == ("2020-02-22 00:30:00.000", "2020-02-22 00:34:00.000")
+    traces = {t["name"]: t for t in price["data"]}
+    assert n_signals >= 1 and len(traces["signals"]["x"]) == n_signals
+    assert "score" in traces["signals"]["hovertext"][0]
+    (veto,) = traces["vetoes"]["hovertext"]
+    assert "veto by exposure" in veto and "over max_usd 20,000" in veto
+    assert traces["vetoes"]["x"] == ["2020-02-22 00:40:00.000"]
+    # The analyzer values picked in [run] overlays and panes are drawn.
+    for name in ("regime.ema_fast", "regime.ema_slow", "profile.poc", "regime.adx"):
+        assert len(traces[name]["y"]) == len(result.candles["sim:BTCUSDT"]), name
+    assert traces["orderflow.imbalance_1m"]["yaxis"] == "y3"
+    assert traces["regime.adx"]["yaxis"] == "y4"
+    assert "yaxis" not in traces["regime.ema_fast"]  # over the price
+
+
+def test_report_json_has_the_round_trips_and_the_positions_left_open(tmp_path):
+    jpath, _ = write_report(HAND, tmp_path)
+    data = json.loads(jpath.read_text())
+    trips = [
+        (t["instrument"], t["side"], t["entry_price"], t["exit_price"], t["quantity"],
+         t["gross_pnl"], t["fees"], t["pnl"], t["exit_ts_ns"] - t["entry_ts_ns"])
+        for t in data["round_trips"]
+    ]  # fmt: skip
+    assert trips == [
+        ("sim:A", "buy", "100", "101", "1", "1", "0.2", "0.8", 1 * MIN),
+        # Short 2 @ 102, covered 1 @ 101 and 1 @ 100: exit VWAP 100.5, gross 1 + 2.
+        ("sim:A", "sell", "102", "100.5", "2", "3", "0.3", "2.7", 1 * MIN),
+        ("sim:B", "buy", "50", "51", "1", "1", "0.2", "0.8", int(1.5 * MIN)),
+    ]
+    (left,) = data["open_positions"]
+    assert (left["instrument"], left["side"], left["quantity"], left["entry_price"]) == (
+        "sim:C", "buy", "1", "10",
+    )  # fmt: skip

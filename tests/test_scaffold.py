@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import run_cli
@@ -54,8 +55,11 @@ def test_scaffolded_notifier_is_listed_runs_and_passes_its_tests(installed_demo,
     run = run_cli("backtest", str(cfg), "--report-dir", str(tmp_path / "reports"))
     assert run.returncode == 0, run.stderr
     lines = events.read_text(encoding="utf-8").splitlines()
-    # The plugin's notify() was called by the run: the run's start and end at least.
-    assert lines[0].startswith("RunStarted(") and lines[-1].startswith("RunFinished(")
+    # The run's messages went through the outbox to the plugin: its start and end at least.
+    assert lines[0].startswith("run: Run started: ") and lines[-1].startswith("run: Run finished")
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"))
+    sent = con.execute("SELECT count(*) FROM outbox WHERE notifier = 'demo' AND status = 'sent'")
+    assert sent.fetchone() == (len(lines),)
 
     tests = subprocess.run(
         [
@@ -92,6 +96,10 @@ def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
             timeout=600,
         )
         assert tests.returncode == 0, tests.stdout + tests.stderr
+        # tradewind.testing is a pytest11 plugin: importing it in a test module that also
+        # names it in pytest_plugins draws no assert-rewrite warning.
+        assert "PytestAssertRewriteWarning" not in tests.stdout + tests.stderr, tests.stdout
+        assert "warning" not in tests.stdout.splitlines()[-1], tests.stdout
     finally:
         pip("uninstall", "-y", dest.name)
 
@@ -102,3 +110,21 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path):
     assert run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path)).returncode == 0
     again = run_cli("new-plugin", "notifiers", "ok", "--dir", str(tmp_path))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_scaffolded_notifier_validates_its_config_in_the_config_class(installed_demo, tmp_path):
+    """A typo in min_severity fails `config check` with its path, never a KeyError traceback."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        demo_config_text(tmp_path) + '\n[notifiers.demo]\nmin_severity = "WARN"\n',
+        encoding="utf-8",
+    )
+    for command in (["config", "check"], ["run"]):
+        proc = run_cli(*command, str(cfg))
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert (
+            "min_severity must be one of debug, info, warning, critical, got 'WARN' "
+            "@ $.notifiers.demo" in lines[0]
+        ), lines[0]

@@ -50,14 +50,14 @@ def venue(**kw) -> tuple[SimulatedVenue, Sink]:
     return v, sink
 
 
-def tape(rows) -> TickBatch:
-    """rows of (ms, price, size)."""
+def tape(rows, side: int = 1) -> TickBatch:
+    """rows of (ms, price, size) or (ms, price, size, aggressor side); ``side`` by default."""
     return TickBatch.from_arrays(
         INST.key,
         [r[0] * MS for r in rows],
         [r[1] for r in rows],
         [r[2] for r in rows],
-        [1] * len(rows),
+        [r[3] if len(r) > 3 else side for r in rows],
     )
 
 
@@ -135,7 +135,7 @@ def test_touch_queue_fills_at_the_touch():
 def test_stop_triggers_on_the_first_print_through_it_then_fills_as_market():
     v, sink = venue(latency_ms=0)
     submit(v, order(side=Side.SELL, type_=OrderType.STOP, stop="49500.0"), at_ms=0)
-    v.on_trades(tape([(1, 49_600.0, 1.0), (2, 49_500.0, 1.0), (3, 49_400.0, 1.0)]))
+    v.on_trades(tape([(1, 49_600.0, 1.0), (2, 49_500.0, 1.0), (3, 49_400.0, 1.0)], side=-1))
     assert [(f.price, f.ts_ns) for f in sink.fills] == [(Decimal("49500.0"), 2 * MS)]
 
 
@@ -191,7 +191,7 @@ def test_balances_and_positions_follow_fills_exactly():
     submit(v, order(qty="0.010"), 0)
     v.on_trades(tape([(1, 50_000.0, 1.0)]))
     submit(v, order(cid="o2", side=Side.SELL, qty="0.010", reduce_only=True), 2)
-    v.on_trades(tape([(3, 50_500.0, 1.0)]))
+    v.on_trades(tape([(3, 50_500.0, 1.0)], side=-1))
     bal = anyio.run(v.fetch_balances)["USDT"]
     fees = Decimal("0.010") * (Decimal("50000.0") + Decimal("50500.0")) * Decimal("0.0004")
     assert bal == Decimal("1000") + Decimal("5.0000") - fees

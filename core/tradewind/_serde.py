@@ -6,13 +6,20 @@ and reports errors with their path (``expected float @ $.filters.exposure.max_us
 
 from __future__ import annotations
 
+import collections.abc
+import difflib
 import enum
 import math
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
+from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from tradewind.errors import ConfigError
 from tradewind.secrets import Secret
@@ -89,6 +96,54 @@ _converter.register_structure_hook(Secret, _structure_secret)
 _converter.register_structure_hook_func(
     lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
 )
+
+
+def _is_list(t: Any) -> bool:
+    return typing.get_origin(t) is list or t is list
+
+
+def _is_mapping(t: Any) -> bool:
+    return typing.get_origin(t) in (dict, Mapping, collections.abc.Mapping) or t is dict
+
+
+def _shape_guard(kind: type, expected: str, inner: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """``inner`` after checking the value is a ``kind`` (an array where a table was written
+    would otherwise fail deep inside cattrs with ``'str' object has no attribute 'keys'``)."""
+
+    def structure(value: Any, t: Any) -> Any:
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {expected}, got {_shape_of(value)}")
+        return inner(value, t)
+
+    return structure
+
+
+def _shape_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+_converter.register_structure_hook_factory(
+    attrs.has,
+    lambda t: _shape_guard(
+        dict,
+        "a table",
+        make_dict_structure_fn(t, _converter, _cattrs_forbid_extra_keys=True),
+    ),
+)
+_converter.register_structure_hook_factory(
+    _is_list,
+    lambda t: _shape_guard(
+        list, "an array ([[table]] entries or [ ... ])", list_structure_factory(t, _converter)
+    ),
+)
+_converter.register_structure_hook_factory(
+    _is_mapping,
+    lambda t: _shape_guard(dict, "a table", mapping_structure_factory(t, _converter)),
+)
 _converter.register_unstructure_hook(Decimal, str)
 _converter.register_unstructure_hook(Secret, repr)
 
@@ -105,16 +160,28 @@ def _messages(exc: BaseException, path: str) -> list[str]:
         for inner in without:
             out.extend(_messages(inner, path))
     elif isinstance(exc, ForbiddenExtraKeysError):
-        out.extend(f"unknown key @ {path}.{key}" for key in sorted(exc.extra_fields))
+        known = [f.name for f in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        out.extend(
+            f"unknown key @ {path}.{key}{did_you_mean(key, known)}"
+            for key in sorted(exc.extra_fields)
+        )
     elif isinstance(exc, KeyError):
         out.append(f"required key is missing @ {path}")
     elif isinstance(exc, ConfigError):
         out.append(str(exc).replace("@ $", f"@ {path}", 1))
     elif isinstance(exc, ValueError | TypeError):
-        out.append(f"{exc} @ {path}")
+        # A validator may name its field: "... @ $.lot_size" lands at "{path}.lot_size".
+        text = str(exc)
+        out.append(text.replace("@ $", f"@ {path}", 1) if "@ $" in text else f"{text} @ {path}")
     else:
         out.append(f"{type(exc).__name__}: {exc} @ {path}")
     return out
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``name`` is a near-typo of one of ``known``, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def structure(data: Any, cls: type[T], *, path: str = "$") -> T:

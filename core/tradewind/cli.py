@@ -1,9 +1,22 @@
 """The ``tradewind`` command line.
 
-Exit codes: 0 success (a paper or live run stopped by SIGINT/SIGTERM too); 1 a run failed;
-2 configuration error; 3 plugin error; 4 data error; 5 venue error; 6 journal error (corrupt,
-truncated, locked by another host, a directory, out of space); 64 usage error. Errors print one
-line, ``error: ...``; ``--debug`` adds the traceback.
+Exit codes (one table for every command; docs/index.md lists it, tests/test_exit_codes.py
+checks it):
+
+==  ==============================================================================
+0   success (a paper or live run stopped by SIGINT/SIGTERM too)
+1   runtime: the run started and failed
+2   config: the config file is missing, malformed, or asks for something impossible
+3   plugin: a plugin is not installed, blocked, fails to import, register or build
+4   data: market data is missing, unreadable or unusable
+5   venue: a venue call failed
+6   journal: corrupt, truncated, locked by another host, a directory, or out of space
+64  usage: the command line itself is wrong (argparse errors, unknown options)
+130 interrupted (Ctrl-C)
+==  ==============================================================================
+
+Errors print one line, ``error: ...``; ``--debug`` (anywhere on the command line) adds the
+traceback and debug logs, ``-v``/``--verbose`` info logs.
 """
 
 from __future__ import annotations
@@ -11,14 +24,35 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 from tradewind import __version__
-from tradewind.errors import TradewindError
+from tradewind.errors import ConfigError, TradewindError
 
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+EXIT_PLUGIN = 3
+EXIT_DATA = 4
+EXIT_VENUE = 5
 EXIT_USAGE = 64
+EXIT_INTERRUPTED = 130
+
+#: Flags every command accepts anywhere on the command line (before or after the subcommand).
+_GLOBAL_FLAGS = {"--debug": "debug", "-v": "verbose", "--verbose": "verbose"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on exit code 64 (argparse's own 2 is the config-error code)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 def default_config_path() -> Path:
@@ -50,9 +84,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from tradewind.config import load_config
+    from tradewind.config_check import check_config
+    from tradewind.engine import Engine
 
-    cfg = load_config(args.file)
+    cfg = check_config(args.file, read_data=True)
+    # Build every plugin as the run would (no data is read and no venue contacted): what a
+    # plugin raises while it is constructed fails here, with the run's message and exit code.
+    Engine(cfg)
     n = sum(len(v) for v in cfg.plugins.values())
     print(
         f"{args.file}: ok ({cfg.mode.value}, {len(cfg.instruments)} instruments, "
@@ -64,38 +102,19 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
     import anyio
 
-    from tradewind.builtins.replay import apply_run_bounds
-    from tradewind.config import Mode, load_config
+    from tradewind.config import Mode
+    from tradewind.config_check import check_config, output_paths
     from tradewind.engine import Engine
     from tradewind.report import write_report
     from tradewind.summary import print_summary
 
-    cfg = apply_run_bounds(load_config(path))
+    cfg = check_config(path, report_dir=report_dir)
     if expect_mode == "backtest" and cfg.mode is not Mode.BACKTEST:
-        raise TradewindError(
+        raise ConfigError(
             f'{path.name} has mode = "{cfg.mode.value}"; `tradewind backtest` needs mode = '
-            f'"backtest" (use `tradewind run` for paper and live)'
+            f'"backtest" (use `tradewind run` for paper and live) @ $.mode'
         )
-    if cfg.mode is Mode.LIVE:
-        simulated = sorted(
-            k
-            for k, p in cfg.instances("venues").items()
-            if "simulated" in getattr(cfg.host.plugin_class("venues", p.plugin), "capabilities", ())
-            and any(sec.venue == k for sec in cfg.instruments)
-        )
-        if simulated:
-            raise TradewindError(
-                f'{path.name}: mode = "live" sends real orders, but instruments execute on '
-                f'the simulated venue {", ".join(simulated)}; use mode = "paper" or a real '
-                f"execution venue"
-            )
-    if path.resolve() == default_config_path().resolve():
-        # The embedded default lives inside the installed package: write into the cwd.
-        out = Path(report_dir or cfg.run.report_dir)
-        journal = Path(cfg.run.journal)
-    else:
-        out = Path(report_dir) if report_dir else cfg.resolve(cfg.run.report_dir)
-        journal = cfg.resolve(cfg.run.journal)
+    journal, out = output_paths(cfg, report_dir)
     from tradewind.progress import TickProgress
 
     with TickProgress() as progress:
@@ -104,8 +123,7 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
         engine.handle_signals = True
         result = anyio.run(engine.run)
     jpath, hpath = write_report(result, out)
-    print_summary(result.summary)
-    print(f"report: {jpath} and {hpath}")
+    print_summary(result, journal=journal, report=(hpath, jpath))
     return 0
 
 
@@ -133,6 +151,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return _run(path, args.report_dir, "backtest")
 
 
+def _cmd_api_token(args: argparse.Namespace) -> int:
+    from tradewind.api.auth import new_token
+
+    print(new_token())
+    return 0
+
+
 def _cmd_new_plugin(args: argparse.Namespace) -> int:
     from tradewind.scaffold import scaffold
 
@@ -143,9 +168,14 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = argparse.ArgumentParser(prog="tradewind", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="tradewind", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"tradewind {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug logs (anywhere)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show info logs (anywhere on the line)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("plugins", help="list installed plugins (without importing them)")
@@ -174,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_backtest)
 
+    p = sub.add_parser("api", help="HTTP API commands (docs/api.md)")
+    asub = p.add_subparsers(dest="api_command", metavar="SUBCOMMAND")
+    c = asub.add_parser("token", help="print a fresh random API token for [api] token_env")
+    c.set_defaults(func=_cmd_api_token)
+
     p = sub.add_parser("new-plugin", help="scaffold a plugin distribution")
     p.add_argument("kind", choices=["notifiers", "analyzers", "filters", "exits"])
     p.add_argument("name")
@@ -185,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - the data commands ship with the core
         pass
     else:
-        add_data_commands(sub)
+        add_data_commands(sub)  # type: ignore[arg-type]  # our parser subclass is a parser
     return parser
 
 
@@ -204,12 +239,32 @@ def _single_user_error(group: BaseExceptionGroup) -> TradewindError | None:
     return None
 
 
+def _split_global_flags(argv: Sequence[str]) -> tuple[list[str], set[str]]:
+    """``argv`` without the global flags (found anywhere before ``--``), and those flags."""
+    rest: list[str] = []
+    found: set[str] = set()
+    literal = False
+    for arg in argv:
+        if not literal and arg in _GLOBAL_FLAGS:
+            found.add(_GLOBAL_FLAGS[arg])
+            continue
+        literal = literal or arg == "--"
+        rest.append(arg)
+    return rest, found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradewind`` script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    rest, flags = _split_global_flags(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(rest)
+    except SystemExit as exc:  # --help/--version (0) or a usage error (64)
+        return int(exc.code or 0)
+    args.debug = "debug" in flags
+    args.verbose = "verbose" in flags
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
@@ -218,20 +273,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except TradewindError as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, and still the exit code of the table
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BaseExceptionGroup as group:
         # anyio task groups wrap what a task raised; a user error inside is still one line.
         user = _single_user_error(group)
-        if user is None or args.debug:
-            raise
+        if user is None:
+            if args.debug:
+                raise
+            print(
+                f"error: {_describe(group)} (run again with --debug for the traceback)",
+                file=sys.stderr,
+            )
+            return EXIT_RUNTIME
+        if args.debug:
+            traceback.print_exc()
         print(f"error: {user}", file=sys.stderr)
         return user.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a fault in tradewind or a plugin while running: still one line
+        if args.debug:
+            raise
+        print(
+            f"error: {_describe(exc)} (run again with --debug for the traceback)", file=sys.stderr
+        )
+        return EXIT_RUNTIME
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` of the one leaf of an exception group, or of ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from tradewind._serde import structure
+from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
 from tradewind.model import Instrument, InstrumentKind
@@ -43,37 +44,163 @@ class Mode(enum.Enum):
     LIVE = "live"
 
 
+def _optional_duration(_inst: Any, _attr: Any, value: str | None) -> None:
+    from tradewind.market.gaps import parse_duration
+
+    if value is not None:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"max_gap: {exc}") from None
+
+
+def _gap_policy(_inst: Any, _attr: Any, value: str) -> None:
+    from tradewind.market.gaps import GAP_POLICIES
+
+    if value not in GAP_POLICIES:
+        raise ValueError(f"gap_policy must be one of {', '.join(GAP_POLICIES)}, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class RunSection:
     """``[run]``: where the run writes and what it reads."""
 
+    #: The DuckDB journal file (every signal, order, fill, veto and event of every run).
     journal: str = "tradewind-journal.duckdb"
+    #: Folder that receives ``report.json`` and ``report.html`` (must not be a file).
     report_dir: str = "reports"
-    #: Optional start/end bounds for backtests (ISO dates or datetimes, UTC).
+    #: Replay only trades at or after this time (ISO date or datetime, UTC unless an offset
+    #: is given); the window must hold trades of the data.
     start: str | None = None
+    #: Replay only trades before this time; after ``start``.
     end: str | None = None
-    #: Ticks per replay batch in paper mode pacing.
+    #: Reserved: pace a replay with ``[venues.<replay>] speed`` instead. Must be positive.
     paper_speed: float = 1.0
+    #: The currency equity is reported in; every account balance is converted to it at the
+    #: mark prices of the configured instruments (see docs/configuration.md, accounts).
+    reporting_currency: str = "USDT"
+    #: Seconds between re-reconciliations with the execution venues while a paper or live
+    #: run trades (open orders polled, balances and positions compared); None: at start only.
+    reconcile_interval_s: float | None = 60.0
     #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
     #: entry orders still resting at the venue.
     cancel_entries_on_stop: bool = True
     #: ... and close every open position (default: positions are kept for the next run).
     flatten_on_stop: bool = False
+    #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
+    #: those drawn in panes of their own below it.
+    overlays: tuple[str, ...] = ()
+    panes: tuple[str, ...] = ()
+
+    #: A hole in an instrument's trades longer than this (e.g. "45m", "2h") is a data gap,
+    #: journaled and handled by ``gap_policy``; default: 3 x the longest timeframe.
+    max_gap: str | None = attrs.field(default=None, validator=_optional_duration)
+    #: What a data gap does to an open position: "hold", "flatten" or "halt" (docs/data.md).
+    gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.reporting_currency:
+            raise ValueError("reporting_currency must name a currency, e.g. \"USDT\"")
+        if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
+            raise ValueError(
+                f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
+            )
+
+    def __attrs_post_init__(self) -> None:
+        if not self.paper_speed > 0:
+            raise ValueError(
+                f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"
+            )
+        for name in ("journal", "report_dir"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"{name} must be a path, got an empty string @ $.{name}")
+
+
+#: Fee rates a config may give (a maker rebate is a negative fee).
+MIN_FEE = Decimal("-0.01")
+MAX_FEE = Decimal("0.1")
+
+
+@attrs.frozen(kw_only=True)
+class ApiSection:
+    """``[api]``: the control and watchlist HTTP API (docs/api.md). Needs ``tradewind[api]``."""
+
+    enabled: bool = False
+    #: Loopback by default: expose it beyond the machine only behind a TLS proxy.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: The environment variable holding the bearer token (``tradewind api token`` makes one).
+    token_env: str = "TRADEWIND_API_TOKEN"
+    #: Origins allowed by CORS; empty = CORS off (the dashboard is served same-origin).
+    cors_origins: list[str] = attrs.Factory(list)
+    #: Requests per client (IP address) per ``rate_window_s``; beyond it: 429.
+    rate_limit: int = 600
+    rate_window_s: float = 60.0
+    #: The username Freqtrade's client sends with its login (it reads only the token).
+    username: str = "tradewind"
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.rate_limit <= 0 or self.rate_window_s <= 0:
+            raise ValueError("rate_limit and rate_window_s must be positive")
+
+
+@attrs.frozen(kw_only=True)
+class WatchlistSection:
+    """``[watchlist]``: instruments an operator watches for a while (docs/api.md)."""
+
+    #: When true, entries are allowed for exactly the instruments on the active watchlist.
+    drives_instruments: bool = False
+    default_hours: float = 24.0
+    #: A ``watchlist_expiring`` event goes to the notifiers this long before an entry expires.
+    warn_before_hours: float = 1.0
+    #: How many instruments ``top-liquid`` lists by default (the seed's daily top 15).
+    top_n: int = 15
+    #: Seconds between expiry sweeps of a paper or live host (engine-clock time is compared).
+    sweep_interval_s: float = 1.0
 
 
 @attrs.frozen(kw_only=True)
 class InstrumentSection:
     """``[[instruments]]``: one traded instrument."""
 
+    #: The venue's symbol, e.g. ``BTCUSDT``. The instrument's key is ``<venue>:<symbol>``.
     symbol: str
+    #: The venue *instance* that executes orders (needs capability ``execution``).
     venue: str
+    #: The venue instance that supplies trades (needs capability ``data``); defaults to
+    #: ``venue``.
     data: str | None = None
+    #: ``"spot"`` or ``"perp"``.
     kind: InstrumentKind = InstrumentKind.SPOT
+    #: Price quantum; positive (write decimals as strings: ``"0.01"``).
     tick_size: Decimal = Decimal("0.01")
+    #: Size quantum; positive.
     lot_size: Decimal = Decimal("0.001")
+    #: Smallest order notional; >= 0.
     min_notional: Decimal = Decimal("0")
+    #: Maker fee rate on notional (0.0002 = 2 bp; negative = rebate), between -0.01 and 0.1.
     maker_fee: Decimal = Decimal("0")
+    #: Taker fee rate on notional, between -0.01 and 0.1.
     taker_fee: Decimal = Decimal("0")
+    #: Base and quote currency; by default taken from the execution venue's account.
+    base: str = ""
+    quote: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("tick_size", "lot_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)} @ $.{name}")
+        if self.min_notional < 0:
+            raise ValueError(f"min_notional must be >= 0, got {self.min_notional} @ $.min_notional")
+        for name in ("maker_fee", "taker_fee"):
+            fee = getattr(self, name)
+            if not MIN_FEE <= fee <= MAX_FEE:
+                raise ValueError(
+                    f"{name} is a fraction of notional (0.0004 = 0.04 %) between {MIN_FEE} and "
+                    f"{MAX_FEE}, got {fee} @ $.{name}"
+                )
 
     def to_instrument(self) -> Instrument:
         """The domain Instrument this section describes."""
@@ -86,6 +213,8 @@ class InstrumentSection:
             min_notional=self.min_notional,
             maker_fee=self.maker_fee,
             taker_fee=self.taker_fee,
+            base=self.base,
+            quote=self.quote,
         )
 
 
@@ -100,10 +229,16 @@ class Rule:
     close of the candle being decided on). ``abs>``/``abs<`` compare the absolute value.
     """
 
+    #: What is compared: ``"<analyzer instance>.<output>"`` (an output the analyzer declares)
+    #: or ``"close"``.
     value: str
+    #: ``">"``, ``">="``, ``"<"``, ``"<="``, ``"abs>"`` or ``"abs<"``.
     op: str
+    #: A constant to compare with (exactly one of ``threshold`` and ``ref``).
     threshold: float | None = None
+    #: Another value to compare with, named like ``value``.
     ref: str | None = None
+    #: ``ref`` is multiplied by this before comparing.
     factor: float = 1.0
 
     def __attrs_post_init__(self) -> None:
@@ -121,8 +256,11 @@ class Gate:
     """A level of the gate chain: a side passes when all of its rules hold; a side without
     rules cannot pass (a long-only gate lists only ``long`` rules)."""
 
+    #: The level's name, reported in the funnel and in rejections.
     name: str
+    #: Rules that must all hold for a long to pass this level.
     long: list[Rule] = attrs.Factory(list)
+    #: Rules that must all hold for a short to pass this level.
     short: list[Rule] = attrs.Factory(list)
 
 
@@ -130,7 +268,9 @@ class Gate:
 class Tier:
     """Points a scorer gives when every rule of ``when`` holds (an empty ``when`` always holds)."""
 
+    #: Points given when the tier holds.
     points: float
+    #: Rules that must all hold (empty: always).
     when: list[Rule] = attrs.Factory(list)
 
 
@@ -138,8 +278,11 @@ class Tier:
 class Scorer:
     """A confluence factor: the first tier whose rules hold gives its points (else 0)."""
 
+    #: The factor's name, reported with the signal's reasons.
     name: str
+    #: Tiers for a long candidate, first match wins.
     long: list[Tier] = attrs.Factory(list)
+    #: Tiers for a short candidate, first match wins.
     short: list[Tier] = attrs.Factory(list)
 
 
@@ -152,23 +295,45 @@ class StrategySection:
     ``short`` are a shorthand for one gate named "rules".
     """
 
+    #: A shipped ``[strategy]`` table to start from (``"orderflow-scalper"``); every key set
+    #: here replaces the preset's.
     preset: str | None = None
+    #: ``"gates"`` (short-circuit levels), ``"confluence"`` (primary gates plus weighted
+    #: scorers) or ``"both"`` in sequence.
     composition: str = "gates"
+    #: Decisions are made on the close of this timeframe's candles.
     timeframe: str = "1m"
+    #: The gate chain: ``[{ name, long = [rules], short = [rules] }, ...]``, in order.
     gates: list[Gate] = attrs.Factory(list)
+    #: Shorthand for one final gate named "rules": every rule must hold for a long.
     long: list[Rule] = attrs.Factory(list)
+    #: Shorthand for one final gate named "rules": every rule must hold for a short.
     short: list[Rule] = attrs.Factory(list)
+    #: Confluence: gates that must all pass before the score counts.
     primary: list[Gate] = attrs.Factory(list)
+    #: Confluence: points each passed primary gate adds to the score.
     primary_points: float = 1.0
+    #: Confluence: weighted factors ``[{ name, long = [tiers], short = [tiers] }, ...]``.
     scorers: list[Scorer] = attrs.Factory(list)
+    #: Confluence: the least score that makes a signal ("consider"); >= 0.
     min_score: float = 3.0
+    #: Confluence: the score labelled "strong".
     strong_score: float = 5.0
+    #: Confluence: the score labelled "very strong".
     very_strong_score: float = 7.0
+    #: Protective stop distance from entry, a fraction in (0, 1); sizes the position.
     stop_pct: float = 0.005
+    #: Fraction of equity risked if the stop is hit, in (0, 1].
     risk_pct: float = 0.01
+    #: Cap on entry × quantity of one order (positive), none for no cap.
     max_notional: Decimal | None = None
+    #: Cap on the position's notional as a multiple of equity (positive).
     max_leverage: float = 1.0
+    #: Per-instrument notional caps: ``{ "<venue>:<symbol>" = "5000" }`` (positive; keys must
+    #: be configured instruments).
     instrument_caps: dict[str, Decimal] = attrs.Factory(dict)
+    #: Adds allowed to an open position (0: one entry per instrument until it is flat).
+    pyramiding: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.composition not in ("gates", "confluence", "both"):
@@ -181,6 +346,20 @@ class StrategySection:
             raise ValueError(f"risk_pct must be in (0, 1], got {self.risk_pct}")
         if self.max_leverage <= 0:
             raise ValueError(f"max_leverage must be positive, got {self.max_leverage}")
+        if self.pyramiding < 0:
+            raise ValueError(f"pyramiding must be 0 or more, got {self.pyramiding}")
+        if self.max_notional is not None and self.max_notional <= 0:
+            raise ValueError(
+                f"max_notional must be positive, got {self.max_notional} @ $.max_notional"
+            )
+        for key, cap in self.instrument_caps.items():
+            if cap <= 0:
+                raise ValueError(
+                    f"instrument_caps must be positive, got {cap} for '{key}' @ $.instrument_caps"
+                )
+        for name in ("min_score", "strong_score", "very_strong_score", "primary_points"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.{name}")
 
     def all_gates(self) -> list[Gate]:
         """The gate chain, with the ``long``/``short`` shorthand as a final gate."""
@@ -227,11 +406,19 @@ class PluginInstance:
 
 @attrs.frozen(kw_only=True)
 class _CoreSection:
+    #: Where orders go and where time comes from: ``"backtest"``, ``"paper"`` or ``"live"``
+    #: (live never on a simulated venue).
     mode: Mode
+    #: Candle timeframes built from ticks (1s to 1d, each dividing a day).
     timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    #: ``[run]``: see below.
     run: RunSection = attrs.Factory(RunSection)
+    #: ``[[instruments]]``: see below; at least one.
     instruments: list[InstrumentSection] = attrs.Factory(list)
+    #: ``[strategy]``: see below.
     strategy: StrategySection = attrs.Factory(StrategySection)
+    api: ApiSection = attrs.Factory(ApiSection)
+    watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -246,6 +433,8 @@ class Config:
     strategy: StrategySection
     plugins: Mapping[str, Mapping[str, PluginInstance]]
     host: PluginHost = attrs.field(eq=False, repr=False)
+    api: ApiSection = attrs.Factory(ApiSection)
+    watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -258,17 +447,35 @@ class Config:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; errors name the file, line and column."""
+    """Parse a TOML file; errors name the file, line and column.
+
+    Only a regular file is opened (a FIFO would block the read forever, a directory cannot be
+    read); text must be UTF-8, as TOML requires.
+    """
+    check_readable_file(path, what="config file", error=ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name} is not UTF-8 text: {_encoding_hint(data, exc)}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path.name} nests arrays or inline tables too deeply to be a tradewind config"
+        ) from None
+
+
+def _encoding_hint(data: bytes, exc: UnicodeDecodeError) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "it is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+    line = data[: exc.start].count(b"\n") + 1
+    return f"byte {data[exc.start]:#04x} at line {line} is not valid UTF-8; save the file as UTF-8"
 
 
 def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInstance]:
@@ -289,6 +496,10 @@ def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInst
             if not isinstance(plugin, str) or not plugin:
                 raise ConfigError(f"plugin must be an entry-point name @ $.{kind}.{key}.plugin")
             enabled = options.pop("enabled", True)
+            if not isinstance(enabled, bool):
+                raise ConfigError(
+                    f"expected true or false, got {enabled!r} @ $.{kind}.{key}.enabled"
+                )
             if enabled is False:
                 found.append(
                     PluginInstance(kind=kind, key=key, plugin=plugin, options={"enabled": False})
@@ -340,6 +551,8 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     for inst in active:
         cls = host.plugin_class(inst.kind, inst.plugin)
         cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        # Path options resolve against the config file's folder, not the working directory.
+        cfg = resolve_path_options(cfg, path.parent)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
         plugins[inst.kind][inst.key] = attrs.evolve(inst, config=cfg)
     # Essential plugins the file does not mention still run, with their defaults.
@@ -364,6 +577,8 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         strategy=core.strategy,
         plugins=plugins,
         host=host,
+        api=core.api,
+        watchlist=core.watchlist,
     )
 
 

@@ -12,10 +12,13 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,28 +29,36 @@ import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
 
+from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
-from tradewind.config import Config, Mode
+from tradewind.closing import close_terms
+from tradewind.config import Config, Mode, PluginInstance
+from tradewind.config_check import building
+from tradewind.control import EngineControl
 from tradewind.errors import ConfigError, JournalError
+from tradewind.filter_context import FilterContext
 from tradewind.journal import Journal
 from tradewind.journal_errors import journal_error
 from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.market.candles import CandleAggregator
+from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
 from tradewind.model import (
+    BadRows,
     Candle,
+    DataGap,
     DataQuality,
-    Event,
     ExitDecision,
     FundingPayment,
     Instrument,
+    InstrumentKind,
     Order,
     OrderType,
+    Position,
     PositionClosed,
     RunFinished,
     RunStarted,
-    Severity,
     Signal,
     SignalEvent,
     SystemError,
@@ -56,10 +67,12 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.notify.host import NotifierHost
+from tradewind.notify.outbox import Outbox
 from tradewind.orders import OrderManager
 from tradewind.portfolio import Portfolio
-from tradewind.protocols import SINGULAR
-from tradewind.reconcile import prepare_session
+from tradewind.protocols import SINGULAR, check_capabilities
+from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
 from tradewind.sizing import size_for
 from tradewind.strategy import Strategy
@@ -125,6 +138,9 @@ class _InstrumentState:
     analyzers: list[tuple[str, Any]]
     tick_analyzers: list[Any]
     next_boundary: int | None = None
+    #: The last trade seen (for data gaps) and whether the next trade is the first after one.
+    last_ts: int | None = None
+    after_gap: bool = False
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -133,7 +149,8 @@ class _InstrumentState:
 
 @attrs.frozen(kw_only=True)
 class RunResult:
-    """What a run produced: its id, summary metrics and the equity curve."""
+    """What a run produced: its id, summary metrics, the equity curve, the fills, and what the
+    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags)."""
 
     run_id: str
     summary: Mapping[str, Any]
@@ -141,6 +158,24 @@ class RunResult:
     closed_trades: Sequence[tuple[int, str, Decimal]]
     fills: Sequence[Any]
     price_curve: Mapping[str, Sequence[tuple[int, float]]] = attrs.Factory(dict)
+    #: Holes in the data longer than ``[run] max_gap`` (:class:`~tradewind.model.DataGap`).
+    data_gaps: Sequence[Any] = ()
+    #: Rows of data files the replay could not use (``file:line: reason``).
+    bad_rows: Sequence[Any] = ()
+    #: Strategy-timeframe candles per instrument: ``(open_ts_ns, open, high, low, close,
+    #: volume)``.
+    candles: Mapping[str, Sequence[tuple[int, float, float, float, float, float]]] = attrs.Factory(
+        dict
+    )
+    #: Per instrument, the analyzer values named in ``[run] overlays`` and ``panes``, read at
+    #: each strategy-timeframe close: ``{instrument: {"<instance>.<output>": [(ts, v)]}}``.
+    series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]] = attrs.Factory(dict)
+    #: Client order id to the order's tag: ``"entry"`` or ``"<monitor>: <reason>"``.
+    order_tags: Mapping[str, str] = attrs.Factory(dict)
+    #: Funding booked: ``(ts_ns, instrument, amount)``, positive = paid.
+    funding: Sequence[tuple[int, str, Decimal]] = ()
+    #: The journal the run wrote (signals, vetoes and events are read from it).
+    journal_path: str | None = None
 
 
 class Engine:
@@ -175,7 +210,8 @@ class Engine:
             cfg = vinst.config
             if attrs.has(type(cfg)) and any(f.name == "base_dir" for f in attrs.fields(type(cfg))):
                 cfg = attrs.evolve(cfg, base_dir=str(config.path.parent))
-            self.venues[key] = cls(config=cfg, instance=key)
+            with building(vinst, config.path.name):
+                self.venues[key] = cls(config=cfg, instance=key)
         self.instruments: dict[str, Instrument] = {}
         for i, sec in enumerate(config.instruments):
             instrument = sec.to_instrument()
@@ -192,14 +228,18 @@ class Engine:
                 for sec, inst in zip(config.instruments, self.instruments.values(), strict=True)
                 if key in (sec.venue, sec.data or sec.venue)
             ]
-            if hasattr(venue, "add_instruments"):
-                venue.add_instruments(mine)
+            check_capabilities(venue, f"$.venues.{key}")
+            venue.add_instruments(mine)
+        # The simulated venues' paper cash, summed (a real venue's account is seeded from the
+        # venue itself at the start of the run).
         cash = Decimal(0)
-        for sec in config.instruments:
-            bal = getattr(self.venues[sec.venue].config, "starting_balance", None)
-            if bal is not None:
-                cash = Decimal(bal)
-        self.portfolio = Portfolio(self.instruments, cash)
+        for key in dict.fromkeys(sec.venue for sec in config.instruments):
+            venue = self.venues[key]
+            if "simulated" in venue.capabilities:
+                cash += Decimal(venue.starting_cash())
+        self.portfolio = Portfolio(
+            self.instruments, cash, reporting_currency=config.run.reporting_currency
+        )
         if run_id is None:
             # A backtest's id is derived from its config and data (identical reruns write
             # identical journals); a paper or live run is a new event each time.
@@ -218,7 +258,7 @@ class Engine:
         self.timeframes = tuple(tfs)
         self.step = math.gcd(*tfs)
         for venue in self.venues.values():
-            if hasattr(venue, "set_decision_step"):
+            if "replay" in venue.capabilities:
                 venue.set_decision_step(self.step)
 
         filters = config.instances("filters")
@@ -228,22 +268,17 @@ class Engine:
                 0 if getattr(host.plugin_class("filters", p.plugin), "essential", False) else 1
             ),
         )
-        self.filters = [host.plugin_class("filters", p.plugin)(config=p.config) for p in ordered]
-        self.exits = [
-            host.plugin_class("exits", p.plugin)(config=p.config)
-            for p in config.instances("exits").values()
-        ]
-        self.notifiers = [
-            host.plugin_class("notifiers", p.plugin)(config=p.config)
-            for p in config.instances("notifiers").values()
-        ]
+        self.filters = [_build(config, p) for p in ordered]
+        self.exits = [_build(config, p) for p in config.instances("exits").values()]
+        self.notifiers = [_build(config, p) for p in config.instances("notifiers").values()]
 
         self.state: dict[str, _InstrumentState] = {}
         for sec, inst in zip(config.instruments, self.instruments.values(), strict=True):
             analyzers = []
             for key, p in config.instances("analyzers").items():
                 cls = host.plugin_class("analyzers", p.plugin)
-                analyzers.append((key, cls(config=p.config, instrument=inst)))
+                with building(p, config.path.name):
+                    analyzers.append((key, cls(config=p.config, instrument=inst)))
             self.state[inst.key] = _InstrumentState(
                 instrument=inst,
                 data_venue=sec.data or sec.venue,
@@ -253,7 +288,14 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+        #: What filters see: the portfolio, read only, and each instrument's analyzer values.
+        self.filter_context = FilterContext(
+            self.portfolio, {key: st.values for key, st in self.state.items()}
+        )
         self.bus = EventBus(capacity=4096)
+        #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
+        self.control = EngineControl(self)
+        self.notifications: NotifierHost | None = None
         self.journal: Journal | None = None
         #: The summary made as the run ended (also when it ended with an error).
         self.last_summary: dict[str, Any] = {}
@@ -261,14 +303,86 @@ class Engine:
         self.equity_curve: list[tuple[int, float]] = []
         #: Strategy-timeframe closes per instrument, for the report's price chart.
         self.price_curve: dict[str, list[tuple[int, float]]] = {}
+        self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
+        self.series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self._charted = tuple(dict.fromkeys((*config.run.overlays, *config.run.panes)))
+        self.funding_payments: list[tuple[int, str, Decimal]] = []
         self.signals = 0
         self.vetoes: dict[str, int] = {}
         self.ticks = 0
         self.candles = 0
         self.decision_points = 0
         self.entries_sent = 0
+        #: Replayed data (backtests): every instrument reaches a decision time before any
+        #: instrument's later trades are processed. Live feeds arrive as they arrive.
+        self._merged = all(
+            "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
+        )
+        self._barrier: int | None = None  # the next grid time every instrument must reach
+        run = config.run
+        self.max_gap = (
+            parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
+        )
+        self.gap_policy = run.gap_policy
+        self.gaps: list[DataGap] = []
+        self.halted_at: int | None = None
+        self.bad_rows: list[Any] = []
         self._risk_pct = Decimal(repr(config.strategy.risk_pct))
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
+        #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
+        self._adds: dict[str, int] = {}
+        interval = config.run.reconcile_interval_s
+        self._reconcile_every_ns = (
+            None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
+        )
+        self._next_reconcile_ns: int | None = None
+        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
+        # expiry job) and sinks of closed candles (the API's recent candles).
+        from tradewind.operator import host_services
+
+        self.entry_guards: list[Callable[[str], str | None]] = []
+        self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
+            host_services(config)
+        )
+
+    def _resolve_currencies(self) -> None:
+        """Give each instrument its base and quote currency from its execution venue's
+        account (known once connected) when the config did not name them, and check that the
+        venue can carry out the engine's close for the instrument's market type."""
+        changed = False
+        for i, (key, inst) in enumerate(list(self.instruments.items())):
+            venue = self.state[key].exec_venue
+            caps = venue.capabilities
+            if inst.kind is InstrumentKind.PERP and "reduce_only" not in caps:
+                raise ConfigError(
+                    f"instrument {key} is a perpetual but its execution venue "
+                    f"'{inst.venue}' ({type(venue).name}) does not declare reduce_only: the "
+                    f"engine closes perpetual positions with reduce-only orders "
+                    f"@ $.instruments[{i}].kind"
+                )
+            if "account" not in caps or (inst.base and inst.quote):
+                continue
+            base, quote = venue.instrument_currencies(inst.symbol)
+            new = attrs.evolve(inst, base=inst.base or base, quote=inst.quote or quote)
+            self.instruments[key] = new
+            self.state[key].instrument = new
+            changed = True
+        if changed:
+            self.portfolio.set_instruments(self.instruments)
+
+    def _holds(self, pos: Position) -> bool:
+        """True when ``pos`` is a position to manage: at least one lot of its instrument.
+
+        A spot account keeps dust below the lot size after a close whose entry paid its fee
+        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
+        it cannot be sold, so it is neither an open position nor a block on new entries.
+        """
+        if pos.is_flat:
+            return False
+        inst = self.instruments.get(pos.instrument)
+        return inst is None or abs(pos.quantity) >= inst.lot_size
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -327,6 +441,13 @@ class Engine:
             closed_trades=self.orders.closed_trades,
             fills=self.orders.fills,
             price_curve=self.price_curve,
+            data_gaps=list(self.gaps),
+            bad_rows=list(self.bad_rows),
+            candles=self.candle_curve,
+            series=self.series,
+            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            funding=self.funding_payments,
+            journal_path=self._journal_path or str(cfg.resolve(cfg.run.journal)),
         )
 
     #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
@@ -372,26 +493,37 @@ class Engine:
                 key for key, v in self.venues.items() if "simulated" in v.capabilities
             )
         self.bus.subscribe("journal", journal.record, lossless=True)
-        for n, notifier in zip(cfg.instances("notifiers"), self.notifiers, strict=True):
-            self.bus.subscribe(f"notifier:{n}", _severity_gate(notifier))
+        # Each notifier gets its own queue and task; messages go through the journal's outbox.
+        self.notifications = NotifierHost(
+            dict(zip(cfg.instances("notifiers"), self.notifiers, strict=True)),
+            clock=self.clock,
+            outbox=Outbox(journal.cursor()),
+            control=self.control,
+            summary_source=self.control.daily_figures,
+            close_outbox=True,
+        )
+        self.notifications.subscribe(self.bus)
 
     async def _session(self, info: RunInfo) -> dict[str, Any]:
         cfg = self.config
         for venue in self.venues.values():
             await venue.connect()
+        self._resolve_currencies()
         # Reconcile with every execution venue before anything can trade; a failure
         # raises ReconciliationError and the run never starts.
         await prepare_session(self)
         summary: dict[str, Any] = {}
-        async with self.bus:
+        assert self.notifications is not None
+        # The bus closes first (every queued event reaches the notifiers' channels), then the
+        # notifier host flushes and waits for delivery.
+        async with self.notifications, self.bus, self._services():
             try:
-                for notifier in self.notifiers:
-                    await notifier.start()
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
                 await self._publish_pending()  # what reconciliation found
+                await self._report_bad_rows()
                 await self._consume_feed()
                 await self._finish_candles()
                 if cfg.mode is not Mode.BACKTEST:
@@ -415,9 +547,7 @@ class Engine:
                             RunFinished(
                                 ts_ns=self.clock.now_ns(),
                                 run_id=self.run_id,
-                                summary={
-                                    k: v for k, v in summary.items() if isinstance(v, int | float)
-                                },
+                                summary=finished_summary(summary),
                             )
                         )
         return summary
@@ -433,8 +563,8 @@ class Engine:
         send, receive = anyio.create_memory_object_stream[TickBatch](1)
 
         async def pump() -> None:
-            async with send:
-                async for batch in self._feed():
+            async with send, contextlib.aclosing(self._feed()) as feed:
+                async for batch in feed:
                     await send.send(batch)
 
         try:
@@ -453,6 +583,8 @@ class Engine:
                         await self.on_batch(batch)
                         if self.progress is not None:
                             self.progress(len(batch), total)
+                        if self.halted_at is not None:
+                            break  # gap_policy = "halt"
                 self.stopper.done_waiting()
                 tg.cancel_scope.cancel()  # a stop: the feed ends here
         except BaseExceptionGroup as group:
@@ -467,13 +599,16 @@ class Engine:
         self.bus.dispose()
         summary = summary or self.last_summary  # the run failed after its summary was made
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
-        problems += await close_quietly(
-            "notifier",
-            (
-                (n, x.close)
-                for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)
-            ),
-        )
+        self.control.close()
+        if self.notifications is None or not self.notifications.entered:
+            # Never started by the notifier host (which closes them itself when it was).
+            problems += await close_quietly(
+                "notifier",
+                (
+                    (n, x.close)
+                    for n, x in zip(self.config.instances("notifiers"), self.notifiers, strict=True)
+                ),
+            )
         journal = self.journal
         try:
             self.config.host.pm.hook.tradewind_run_end(run=info, summary=summary)
@@ -490,6 +625,11 @@ class Engine:
         for msg in problems:
             log.error("%s", msg)
             journal.record(SystemError(ts_ns=self.clock.now_ns(), source="run_end", error=msg))
+        try:
+            # The accounts as booked, however the run ended (a feed's end included).
+            record_final_balances(self)
+        except Exception:
+            log.exception("could not journal the final account balances")
         error: JournalError | None = None
         try:
             journal.finish(self.clock.now_ns(), summary)
@@ -506,12 +646,19 @@ class Engine:
         if error is not None and not isinstance(failure, JournalError):
             raise error from failure
 
+    @asynccontextmanager
+    async def _services(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service in self.services:
+                await stack.enter_async_context(service(self))
+            yield
+
     def expected_ticks(self) -> int | None:
         """Ticks the data venues will deliver, when they know (replay does), else None."""
         total = 0
         for key in {st.data_venue for st in self.state.values()}:
-            count = getattr(self.venues[key], "total_ticks", None)
-            n = count() if callable(count) else None
+            venue = self.venues[key]
+            n = venue.total_ticks() if "replay" in venue.capabilities else None
             if n is None:
                 return None
             total += n
@@ -524,6 +671,13 @@ class Engine:
         if len(by_venue) == 1:
             ((key, insts),) = by_venue.items()
             async for batch in self.venues[key].stream_trades(insts):
+                yield batch
+            return
+        if self._merged:
+            from tradewind.builtins.replay import merge_by_interval
+
+            streams = [self.venues[k].stream_trades(i) for k, i in by_venue.items()]
+            async for batch in merge_by_interval(streams, self.step):
                 yield batch
             return
         send, receive = anyio.create_memory_object_stream[TickBatch](64)
@@ -548,6 +702,8 @@ class Engine:
     # -- the tick path --------------------------------------------------------------------
     async def on_batch(self, batch: TickBatch) -> None:
         """Process one feed batch: validate, slice at decision points, act."""
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         st = self.state[batch.instrument]
         result = st.validator.validate(batch)
         clean = result.clean
@@ -565,19 +721,42 @@ class Engine:
         self.ticks += n
         ts = clean.ts_ns
         step = self.step
+        prev_ts = st.last_ts
+        gaps = gap_starts(ts, prev_ts, self.max_gap)
+        st.last_ts = int(ts[-1])
+        if gaps and gaps[0] == 0 and prev_ts is not None:
+            # Before time moves on: a flatten closes at the last price before the hole.
+            gaps.pop(0)
+            await self._on_gap(st, prev_ts, int(ts[0]))
+            if self.halted_at is not None:
+                return
+        if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
+            await self._reach(int(ts[0]))
         if st.next_boundary is None:
             st.next_boundary = (int(ts[0]) // step) * step + step
+            if self._barrier is None:
+                self._barrier = st.next_boundary
         i = 0
         while i < n:
+            if gaps and gaps[0] == i:
+                gaps.pop(0)
+                await self._on_gap(st, int(ts[i - 1]), int(ts[i]))
+                if self.halted_at is not None:
+                    return
             boundary = st.next_boundary
             assert boundary is not None
             if int(ts[i]) >= boundary:
                 # Time passed a boundary: everything before it has been seen; decide there.
-                t_close = (int(ts[i]) // step) * step
-                await self._on_boundary(st, t_close)
-                st.next_boundary = t_close + step
+                if self._merged:
+                    await self._reach(int(ts[i]))
+                else:
+                    t_close = (int(ts[i]) // step) * step
+                    await self._walk(st, t_close)
+                    st.next_boundary = t_close + step
                 continue
             j = int(ts.searchsorted(boundary, side="left"))
+            if gaps:
+                j = min(j, gaps[0])
             await self._on_ticks(st, clean.slice(i, j))
             i = j
 
@@ -596,16 +775,22 @@ class Engine:
         rest = piece
         while len(rest):
             end = len(rest)
+            gap_print = st.after_gap
+            if gap_print:
+                # The first trade after a data gap: exits are evaluated on it alone, and one
+                # that triggers (a stop the price jumped across) fills at it.
+                st.after_gap = False
+                end = int(rest.ts_ns.searchsorted(rest.ts_ns[0], side="right"))
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = int(rest.ts_ns.searchsorted(fill_ts, side="right"))
+                    end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if not pos.is_flat and self.exits:
+            if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.portfolio)
+                    d = mon.on_ticks(pos, window, self.filter_context)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -615,9 +800,12 @@ class Engine:
                     end = max(1, min(end, cut))
             head = rest if end == len(rest) else rest.slice(0, end)
             self._advance(head, simulated, venue)
-            if decision is not None:
+            if decision is not None and gap_print:
+                at = (float(rest.price[0]), int(rest.ts_ns[0]))
+                await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
+            elif decision is not None:
                 await self._close_position(st, decision)
-            if not pos.is_flat and self.portfolio.position(key).is_flat:
+            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
@@ -626,6 +814,75 @@ class Engine:
             a.on_ticks(piece)
         await self._publish_pending()
 
+    async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
+        """A hole in ``st``'s tape from trade ``start`` to trade ``end``: apply the policy."""
+        key = st.instrument.key
+        pos = self.portfolio.position(key)
+        policy = self.gap_policy
+        action = "none"
+        if policy == "halt":
+            self.halted_at = start
+            action = "halted"
+        elif not pos.is_flat:
+            if policy == "flatten":
+                last = self.portfolio.last_price(key)
+                decision = ExitDecision(
+                    monitor="gap",
+                    reason=f"data gap of {_duration(end - start)} (gap_policy flatten)",
+                    ts_ns=start,
+                    price=last,
+                )
+                await self._close_at(st, decision, (last, start))
+                action = "flattened"
+            else:
+                st.after_gap = True
+                action = "held"
+        gap = DataGap(
+            ts_ns=start + self.max_gap,  # when a live feed would have noticed
+            instrument=key,
+            rejected={"gap": 1},
+            start_ns=start,
+            end_ns=end,
+            max_gap_ns=self.max_gap,
+            policy=policy,
+            action=action,
+        )
+        self.gaps.append(gap)
+        await self.bus.publish(gap)
+
+    async def _close_at(
+        self, st: _InstrumentState, decision: ExitDecision, at: tuple[float, int]
+    ) -> None:
+        """Close ``st``'s position at the print ``at = (price, ts)`` (data gaps only).
+
+        On the simulated venue the close fills at that print (a pending close order too);
+        elsewhere it is an ordinary close order.
+        """
+        key = st.instrument.key
+        venue = st.exec_venue
+        pending = [o for o in self.portfolio.open_orders() if o.instrument == key and o.reduce_only]
+        order = pending[0] if pending else await self._close_position(st, decision)
+        if order is not None and "simulated" in venue.capabilities:
+            venue.fill_at(order.client_order_id, at[0], at[1])
+        await self._publish_pending()
+
+    async def _report_bad_rows(self) -> None:
+        """Journal the rows the data venues could not use (file:line: reason), with counts."""
+        for key in sorted({st.data_venue for st in self.state.values()}):
+            rows = list(getattr(self.venues[key], "bad_rows", ()) or ())
+            if not rows:
+                continue
+            self.bad_rows.extend(rows)
+            await self.bus.publish(
+                BadRows(
+                    ts_ns=self.clock.now_ns(),
+                    instrument=key,
+                    rejected=_reason_counts(rows),
+                    count=len(rows),
+                    rows=[str(r) for r in rows[:BadRows.LISTED]],
+                )
+            )
+
     def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(piece.last_ts)  # type: ignore[attr-defined]
@@ -633,14 +890,66 @@ class Engine:
         if simulated:
             venue.on_trades(piece)
 
+    async def _reach(self, ts: int) -> None:
+        """Bring every instrument to the last grid time at or before ``ts``, in time order.
+
+        Replayed data arrives interval by interval, so when a trade at ``ts`` comes, every
+        instrument has seen all its trades before that grid time and none after it. Each
+        instrument decides there (and at its own candle closes in between, when its tape was
+        quiet) before any later trade is processed: no decision of one instrument sees
+        another's data from after its own decision time, and when an instrument decides does
+        not depend on which others are replayed beside it.
+        """
+        step = self.step
+        t = (ts // step) * step
+        due = [
+            st
+            for st in self.state.values()
+            if st.next_boundary is not None and st.next_boundary <= ts
+        ]
+        heap: list[tuple[int, int, _InstrumentState]] = []
+        for n, st in enumerate(due):
+            if st.next_boundary is not None and st.next_boundary < t:
+                for close in self._closes_before(st, t):
+                    heap.append((close, n, st))
+        heapq.heapify(heap)
+        while heap:
+            close, _, st = heapq.heappop(heap)
+            await self._on_boundary(st, close)
+        for st in due:
+            await self._on_boundary(st, t)
+            st.next_boundary = t + step
+        self._barrier = t + step
+
+    def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
+        """Close times of ``st``'s forming candles that fall before grid time ``t``."""
+        closes = set()
+        for tf in self.timeframes:
+            cur = st.aggregator.current(tf)
+            if cur is not None and cur.open_ts_ns + tf < t:
+                closes.add(cur.open_ts_ns + tf)
+        return sorted(closes)
+
+    async def _walk(self, st: _InstrumentState, t: int) -> None:
+        """One instrument to grid time ``t``, deciding at each candle close on the way."""
+        if st.next_boundary is not None and st.next_boundary < t:
+            for close in self._closes_before(st, t):
+                await self._on_boundary(st, close)
+        await self._on_boundary(st, t)
+
     async def _on_boundary(self, st: _InstrumentState, t_close: int) -> None:
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
+        if self.control.has_pending():
+            await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
+        await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
         if not closed:
             return
         self.candles += len(closed)
+        for sink in self.candle_sinks:
+            sink(closed)
         for c in closed:
             for _, a in st.analyzers:
                 a.on_candle(c)
@@ -648,11 +957,11 @@ class Engine:
         values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
-        if not pos.is_flat and self.exits:
+        if self._holds(pos) and self.exits:
             decision = None
             for c in closed:
                 for mon in self.exits:
-                    decision = mon.on_candle(pos, c, values, self.portfolio)
+                    decision = mon.on_candle(pos, c, values, self.filter_context)
                     if decision is not None:
                         break
                 if decision is not None:
@@ -661,23 +970,56 @@ class Engine:
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
-                self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                try:
+                    self.equity_curve.append((t_close, float(self.portfolio.equity())))
+                except ConversionError:
+                    pass  # not valued yet (a balance without a price); _decide says why
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
+                self.candle_curve.setdefault(key, []).append(
+                    (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
+                )
+                if self._charted:
+                    mine = self.series.setdefault(key, {})
+                    for name in self._charted:
+                        mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         await self._publish_pending()
 
+    async def _maybe_reconcile(self) -> None:
+        """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live)."""
+        every = self._reconcile_every_ns
+        if every is None or self.journal is None:
+            return
+        now = self.clock.now_ns()
+        if self._next_reconcile_ns is None:
+            self._next_reconcile_ns = now + every
+            return
+        if now < self._next_reconcile_ns:
+            return
+        self._next_reconcile_ns = now + every
+        await rereconcile(self)
+
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
+        if self.control.paused:
+            return  # paused by a command: no new entries (exits still run)
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
         if signal is None:
             return
         sec = self.config.strategy
+        try:
+            equity = self.portfolio.equity()
+        except ConversionError as exc:
+            self.signals += 1
+            await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+            await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+            return
         qty = size_for(
             signal,
             st.instrument,
-            self.portfolio.equity(),
+            equity,
             self._risk_pct,
             sec.max_notional,
             max_leverage=self._max_leverage,
@@ -686,6 +1028,11 @@ class Engine:
         signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
         await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        for guard in self.entry_guards:  # blacklisted, or off the watchlist
+            blocked = guard(key)
+            if blocked is not None:
+                await self._refuse(signal, ts_ns, "operator", blocked)
+                return
         if qty <= 0:
             veto = Veto(
                 filter="sizing",
@@ -697,14 +1044,52 @@ class Engine:
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
         for flt in self.filters:
-            veto = flt.check(signal, self.portfolio)
+            try:
+                veto = flt.check(signal, self.filter_context)
+            except ConversionError as exc:
+                await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
+                return
             if veto is not None:
                 self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
                 await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
                 await self._act_on(veto, candle.close)
                 return
-        await self._send(st, signal, qty, ts_ns)
+        # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
+        pos = self.portfolio.position(key)
+        intent = "entry"
+        if self._holds(pos):
+            if pos.side is not signal.side:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} holds a {pos.side.value if pos.side else ''} position of "
+                    f"{abs(pos.quantity)}: no entry against it (the reversal filter closes it "
+                    f"first)",
+                )
+                return
+            adds = self._adds.get(key, 0)
+            if adds >= self.config.strategy.pyramiding:
+                await self._refuse(
+                    signal,
+                    ts_ns,
+                    "position",
+                    f"{key} already holds a position of {abs(pos.quantity)}: no new entry "
+                    f"(pyramiding = {self.config.strategy.pyramiding}, {adds} add(s) made)",
+                )
+                return
+            self._adds[key] = adds + 1
+            intent = "add"
+        else:
+            self._adds.pop(key, None)
+        await self._send(st, signal, qty, ts_ns, intent=intent)
         self.entries_sent += 1
+
+    async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
+        """Refuse ``signal`` on the engine's own account (journaled as a veto)."""
+        veto = Veto(filter=name, signal=signal, ts_ns=ts_ns, reason=reason)
+        self.vetoes[name] = self.vetoes.get(name, 0) + 1
+        await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
 
     async def _act_on(self, veto: Veto, price: float) -> None:
         """Carry out a veto's action: close the opposite position, or every position."""
@@ -718,7 +1103,7 @@ class Engine:
             raise ValueError(f"filter '{veto.filter}' asked for unknown action {veto.action!r}")
         for st in targets:
             pos = self.portfolio.position(st.instrument.key)
-            if pos.is_flat:
+            if not self._holds(pos):
                 continue
             if veto.action == "close_opposite" and pos.side is veto.signal.side:
                 continue
@@ -739,7 +1124,8 @@ class Engine:
         ts_ns: int,
         reduce_only: bool = False,
         reason: str = "",
-    ) -> None:
+        intent: str = "entry",
+    ) -> Order:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
             instrument=st.instrument.key,
@@ -749,21 +1135,41 @@ class Engine:
             time_in_force=TimeInForce.IOC,
             reduce_only=reduce_only,
             created_ts_ns=ts_ns,
-            tag=reason or "entry",
+            tag=reason or intent,
+            intent=intent,
         )
-        if hasattr(st.exec_venue, "set_time"):
-            st.exec_venue.set_time(ts_ns)
+        if "simulated" in st.exec_venue.capabilities:
+            st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
             log.error("order %s failed: %s", order.client_order_id, exc)
+        return order
 
-    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> None:
+    async def _close_position(
+        self, st: _InstrumentState, decision: ExitDecision
+    ) -> Order | None:
+        """Close the whole position with the order its market type allows: a perpetual's
+        close is reduce-only (it can never open the other side); a spot close is a plain
+        sell of what is held (spot has no reduce-only), never more than the account holds."""
         pos = self.portfolio.position(st.instrument.key)
-        if pos.is_flat or any(
-            o.instrument == pos.instrument and o.reduce_only for o in self.portfolio.open_orders()
+        if not self._holds(pos) or any(
+            o.instrument == pos.instrument and o.intent == "close"
+            for o in self.portfolio.open_orders()
         ):
-            return
+            return None
+        inst = st.instrument
+        account = self.portfolio.accounts.get(inst.venue)
+        held = account.balance(inst.base) if account is not None and inst.base else None
+        qty, reduce_only = close_terms(inst, pos.quantity, held)
+        if qty <= 0:
+            log.error(
+                "cannot close %s: the account of venue '%s' holds no %s",
+                inst.key,
+                inst.venue,
+                inst.base,
+            )
+            return None
         side = pos.side.opposite  # type: ignore[union-attr]
         close = Signal(
             instrument=pos.instrument,
@@ -773,16 +1179,17 @@ class Engine:
             score=0.0,
             ts_ns=decision.ts_ns,
             reasons={},
-            quantity=abs(pos.quantity),
+            quantity=qty,
             intent="close",
         )
-        await self._send(
+        return await self._send(
             st,
             close,
-            abs(pos.quantity),
+            qty,
             decision.ts_ns,
-            reduce_only=True,
+            reduce_only=reduce_only,
             reason=f"{decision.monitor}: {decision.reason}",
+            intent="close",
         )
 
     async def _finish_candles(self) -> None:
@@ -810,7 +1217,19 @@ class Engine:
         self._commit_step()
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
+                inst = self.instruments.get(event.instrument)
+                if self.journal is not None and inst is not None:
+                    # Journaled before it is booked: a resumed session restores it.
+                    self.journal.record_cash_flow(
+                        inst.venue,
+                        inst.key,
+                        inst.quote,
+                        event.amount,
+                        ts_ns=event.ts_ns,
+                        kind="funding",
+                    )
                 self.portfolio.apply_funding(event.instrument, event.amount)
+                self.funding_payments.append((event.ts_ns, event.instrument, event.amount))
             if isinstance(event, PositionClosed):
                 # Exit monitors drop a position's state when it is really flat, not when its
                 # close is sent (a close can take a while to fill).
@@ -826,12 +1245,45 @@ class Engine:
         return summarize(self)
 
 
+#: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.
+FINISHED_MONEY = (
+    "starting_equity",
+    "final_equity",
+    "pnl",
+    "realized_pnl",
+    "fees_paid",
+    "funding_paid",
+    "total_return",
+)
+
+
+def finished_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What :class:`RunFinished` carries: the numeric figures, the money fields as Decimals
+    and the currency they are in, so a notifier can report P&L."""
+    out: dict[str, Any] = {
+        k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    for k in FINISHED_MONEY:
+        v = summary.get(k)
+        if v is not None:
+            out[k] = Decimal(str(v))
+    if summary.get("currency"):
+        out["currency"] = str(summary["currency"])
+    return out
+
+
 def _seconds(clock: Clock) -> Callable[[], float]:
     """The clock in seconds, for retry backoff and circuit-breaker cooldowns."""
     monotonic = getattr(clock, "monotonic", None)
     if callable(monotonic):
         return monotonic  # type: ignore[no-any-return]
     return lambda: clock.now_ns() / 1e9
+
+
+def _build(config: Config, inst: PluginInstance) -> Any:
+    """An instance of a filter, exit monitor or notifier; its errors name its config table."""
+    with building(inst, config.path.name):
+        return config.host.plugin_class(inst.kind, inst.plugin)(config=inst.config)
 
 
 def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
@@ -842,21 +1294,24 @@ def _clock_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
     return anyio.sleep
 
 
-def _severity_gate(notifier: Any) -> Any:
-    """The notifier's ``notify``, called only for events at or above its ``min_severity``.
+def _duration(ns: int) -> str:
+    """``"1d 02:03:04"`` / ``"02:03:04.5"``: a gap's length for messages."""
+    seconds, rem = divmod(ns, 1_000_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    h, seconds = divmod(seconds, 3600)
+    m, sec = divmod(seconds, 60)
+    frac = f".{rem // 1_000_000:03d}" if rem else ""
+    clock = f"{h:02d}:{m:02d}:{sec:02d}{frac}"
+    return f"{days}d {clock}" if days else clock
 
-    Routing by severity happens here, once, for every notifier: critical (order failed,
-    connection lost, system error, reconciliation failed, circuit breaker), warning (data
-    quality, vetoes), info (signals, fills, position closed), debug (the rest).
-    """
-    raw = getattr(getattr(notifier, "config", None), "min_severity", "info")
-    threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
 
-    async def deliver(event: Event) -> None:
-        if event.severity >= threshold:
-            await notifier.notify(event)
-
-    return deliver
+def _reason_counts(rows: Sequence[Any]) -> dict[str, int]:
+    """Bad rows counted per file."""
+    out: dict[str, int] = {}
+    for row in rows:
+        name = Path(str(getattr(row, "file", "?"))).name
+        out[name] = out.get(name, 0) + 1
+    return out
 
 
 def describe_timeframes(tfs: Sequence[int]) -> str:

@@ -23,6 +23,11 @@ Tables (see docs/orders-and-journal.md for every column):
     the position after every fill, and corrections made by reconciliation.
 ``balances``
     cash baselines: the session's starting cash and corrections.
+``account_balances``
+    every execution venue's balance per currency: seeded from the venue at start, as booked
+    by this host at each reconciliation and at the end, and corrections.
+``cash_flows``
+    cash that moved without a fill (funding payments), part of the session's cash.
 ``system_events``
     every event of severity warning or above except vetoes (failures, circuit breakers,
     reconciliation discrepancies, lost connections, data-quality reports).
@@ -149,6 +154,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("reason", "VARCHAR"),
         ("updated_ts_ns", "BIGINT"),
         ("seq", "BIGINT"),
+        ("intent", "VARCHAR"),
     ),
     "order_events": (
         ("run_id", "VARCHAR"),
@@ -177,6 +183,8 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("fee", "VARCHAR"),
         ("ts_ns", "BIGINT"),
         ("liquidity", "VARCHAR"),
+        ("fee_currency", "VARCHAR"),
+        ("fee_asset", "VARCHAR"),
     ),
     "positions": (
         ("run_id", "VARCHAR"),
@@ -200,6 +208,27 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("asset", "VARCHAR"),
         ("amount", "VARCHAR"),
         ("reason", "VARCHAR"),
+    ),
+    "account_balances": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("venue", "VARCHAR"),
+        ("asset", "VARCHAR"),
+        ("amount", "VARCHAR"),
+        ("reason", "VARCHAR"),
+    ),
+    "cash_flows": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("venue", "VARCHAR"),
+        ("instrument", "VARCHAR"),
+        ("asset", "VARCHAR"),
+        ("amount", "VARCHAR"),
+        ("kind", "VARCHAR"),
     ),
     "system_events": (
         ("run_id", "VARCHAR"),
@@ -228,6 +257,12 @@ _ARROW_TYPES = {
 TABLES: tuple[str, ...] = tuple(_COLUMNS)
 
 _EXTRA_RUN_COLUMNS = (("session_id", "VARCHAR"), ("run_no", "INTEGER"))
+#: Columns added after a table's first release: (table, name, type), added in place.
+_ADDED_COLUMNS = (
+    ("orders", "intent", "VARCHAR"),
+    ("fills", "fee_currency", "VARCHAR"),
+    ("fills", "fee_asset", "VARCHAR"),
+)
 
 
 def _schema() -> str:
@@ -241,6 +276,10 @@ def _schema() -> str:
     parts.extend(
         f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {name} {typ};"
         for name, typ in _EXTRA_RUN_COLUMNS
+    )
+    parts.extend(
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {typ};"
+        for table, name, typ in _ADDED_COLUMNS
     )
     return "\n".join(parts)
 
@@ -321,7 +360,8 @@ def rebuild_positions(
     """Fold journal steps, in journal order, into positions and cash.
 
     ``steps`` are ``("fill", Fill)``, ``("position", Position)`` (a correction replaces the
-    position) and ``("cash", Decimal)`` (a baseline replaces the cash). Positions are
+    position), ``("cash", Decimal)`` (a baseline replaces the cash) and ``("flow", Decimal)``
+    (a funding payment, > 0 paid, leaves the cash). Positions are
     :meth:`Position.apply` over the fills, exactly; cash moves by each fill's realised P&L
     less its fee. Cash is None until a baseline is seen.
     """
@@ -333,11 +373,14 @@ def rebuild_positions(
             after = before.apply(value)
             positions[value.instrument] = after
             if cash is not None:
-                cash += after.realized_pnl - before.realized_pnl - value.fee
+                cash += after.realized_pnl - before.realized_pnl - value.fee_in_quote
         elif kind == "position":
             positions[value.instrument] = value
         elif kind == "cash":
             cash = value
+        elif kind == "flow":
+            if cash is not None:
+                cash -= value  # a payment (> 0 paid) leaves the cash
         else:  # pragma: no cover - a programming error
             raise ValueError(f"unknown journal step {kind!r}")
     return positions, cash
@@ -505,6 +548,11 @@ class Journal:
         except duckdb.Error as exc:
             raise journal_error(self.path, exc, doing="finish the run in") from exc
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Another connection to this journal's database, for tables kept by other modules
+        (the notifiers' outbox, control commands). Close it before :meth:`close`."""
+        return self._con.cursor()
+
     def close(self) -> None:
         """Write what is buffered and close the database (closed even when the write fails;
         the JournalError then says what was not written)."""
@@ -632,6 +680,7 @@ class Journal:
             rec.reason,
             rec.updated_ts_ns,
             self._order_seq[rec.client_order_id],
+            None if o is None else o.intent,
         )
 
     def _order_event(
@@ -731,6 +780,8 @@ class Journal:
                 str(fill.fee),
                 fill.ts_ns,
                 fill.liquidity,
+                fill.fee_currency,
+                fill.fee_asset,
             ),
         )
 
@@ -782,6 +833,66 @@ class Journal:
         self._add(
             "balances",
             (self.run_id, self.session_id, self._next(), ts_ns, asset, str(amount), reason),
+        )
+        self._step_done()
+
+    def record_balances(
+        self, venue: str, balances: Mapping[str, Decimal], *, ts_ns: int, reason: str
+    ) -> None:
+        """Write one account's balance of every currency (``start``: seeded from the venue;
+        ``booked``: as this host booked them; ``correction``: the venue's after a drift)."""
+        for asset in sorted(balances):
+            self._add(
+                "account_balances",
+                (
+                    self.run_id,
+                    self.session_id,
+                    self._next(),
+                    ts_ns,
+                    venue,
+                    asset,
+                    str(balances[asset]),
+                    reason,
+                ),
+            )
+        self._step_done()
+
+    def account_balances(self) -> dict[str, dict[str, Decimal]]:
+        """The session's last journaled balances, per venue and currency."""
+        self._sync()
+        out: dict[str, dict[str, Decimal]] = {}
+        for venue, asset, amount in self._con.execute(
+            "SELECT venue, asset, amount FROM account_balances WHERE session_id = ? ORDER BY seq",
+            [self.session_id],
+        ).fetchall():
+            out.setdefault(venue, {})[asset] = Decimal(amount)
+        return out
+
+    def record_cash_flow(
+        self,
+        venue: str,
+        instrument: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        ts_ns: int,
+        kind: str,
+    ) -> None:
+        """Write cash that moved without a fill (``funding``: > 0 paid, < 0 received); it is
+        part of :meth:`cash` from then on."""
+        self._add(
+            "cash_flows",
+            (
+                self.run_id,
+                self.session_id,
+                self._next(),
+                ts_ns,
+                venue,
+                instrument,
+                asset,
+                str(amount),
+                kind,
+            ),
         )
         self._step_done()
 
@@ -938,6 +1049,7 @@ class Journal:
             reason,
             updated,
             _seq,
+            intent,
         ) = row
         order = None
         if side is not None and type_ is not None and quantity is not None:
@@ -953,6 +1065,7 @@ class Journal:
                 reduce_only=bool(reduce_only),
                 created_ts_ns=int(created or 0),
                 tag=tag or "",
+                intent=intent or "entry",
             )
         return OrderRecord(
             client_order_id=cid,
@@ -977,7 +1090,7 @@ class Journal:
         if row is None:
             return None
         rec = self._record_from_row(row)
-        self._order_seq.setdefault(client_order_id, int(row[-1] or 0))
+        self._order_seq.setdefault(client_order_id, int(row[21] or 0))
         return rec
 
     def order(self, client_order_id: str) -> OrderRecord | None:
@@ -1008,14 +1121,14 @@ class Journal:
         self._sync()
         sql = (
             "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
-            "ts_ns, liquidity FROM fills WHERE session_id = ?"
+            "ts_ns, liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ?"
         )
         args: list[Any] = [self.session_id]
         if run_id is not None:
             sql += " AND run_id = ?"
             args.append(run_id)
         out = []
-        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in self._con.execute(
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset in self._con.execute(
             sql + " ORDER BY seq", args
         ).fetchall():
             out.append(
@@ -1031,6 +1144,8 @@ class Journal:
                         ts_ns=int(ts),
                         liquidity=liq,
                         trade_id=tid,
+                        fee_currency=fcur or "",
+                        fee_asset=fasset or "quote",
                     ),
                 )
             )
@@ -1065,6 +1180,10 @@ class Journal:
             "SELECT seq, amount FROM balances WHERE session_id = ?", [self.session_id]
         ).fetchall():
             steps.append((int(seq), "cash", Decimal(amount)))
+        for seq, amount in self._con.execute(
+            "SELECT seq, amount FROM cash_flows WHERE session_id = ?", [self.session_id]
+        ).fetchall():
+            steps.append((int(seq), "flow", Decimal(amount)))
         steps.sort(key=lambda s: s[0])
         return steps
 

@@ -27,6 +27,7 @@ import pluggy
 from stevedore import NamedExtensionManager
 
 from tradewind import hookspecs
+from tradewind._serde import did_you_mean
 from tradewind.errors import (
     DuplicatePluginError,
     PluginBlockedError,
@@ -34,7 +35,7 @@ from tradewind.errors import (
     PluginImportError,
     PluginNotInstalledError,
 )
-from tradewind.protocols import DIST_PREFIX, KINDS, PROTOCOL_BY_KIND, SINGULAR
+from tradewind.protocols import KINDS, PROTOCOL_BY_KIND, SINGULAR
 from tradewind.registry import Registry
 
 log = logging.getLogger("tradewind.loader")
@@ -99,6 +100,48 @@ def blocked_plugins(environ: Mapping[str, str] | None = None) -> set[str]:
     return {item.strip() for item in raw.split(",") if item.strip()}
 
 
+def check_block_list(blocked: set[str]) -> None:
+    """Every TRADEWIND_BLOCK_PLUGINS entry must name an installed plugin (a typo in a safety
+    switch must not pass silently)."""
+    installed = {kind: {p.name for p in installed_entry_points(kind)} for kind in KINDS}
+    every = sorted({f"{k}:{n}" for k, names in installed.items() for n in names})
+    for entry in sorted(blocked):
+        kind, sep, name = entry.rpartition(":")
+        if sep and kind not in KINDS:
+            raise PluginBlockedError(
+                f"{BLOCK_ENV} entry '{entry}' names no plugin kind{did_you_mean(kind, KINDS)}; "
+                f"kinds: {', '.join(KINDS)}"
+            )
+        known = installed[kind] if sep else {n for names in installed.values() for n in names}
+        if name not in known:
+            hint = did_you_mean(entry, every if sep else sorted(known))
+            raise PluginBlockedError(
+                f"{BLOCK_ENV} entry '{entry}' names no installed plugin{hint}; entries are "
+                f"kind:name or name, e.g. notifiers:log"
+            )
+
+
+def _not_installed(kind: str, name: str, where: str, installed: list[str]) -> str:
+    """Why ``name`` cannot load, and the fix: a near-typo of an installed plugin is pointed at
+    that plugin; pip is suggested only for plugins this project ships (never a name built
+    from the config's spelling, which anyone could register on an index)."""
+    from tradewind.shipped import install_hint
+
+    what = SINGULAR[kind]
+    have = ", ".join(installed) or "none"
+    msg = f"{what} '{name}' ({where}) is not installed; installed {kind}: {have}"
+    typo = did_you_mean(name, installed)
+    if typo:
+        return f"{msg}{typo}"
+    hint = install_hint(kind, name)
+    if hint:
+        return f"{msg}. Install it with: {hint}"
+    return (
+        f"{msg}. Install the distribution that provides the {what} entry point '{name}' "
+        f"(its documentation names it); `tradewind plugins` lists what is installed"
+    )
+
+
 def _is_blocked(kind: str, name: str, blocked: set[str]) -> bool:
     return f"{kind}:{name}" in blocked or name in blocked
 
@@ -126,6 +169,7 @@ class PluginHost:
     def load(self, requests: Sequence[PluginRequest], *, config_name: str = "config") -> None:
         """Import, register and validate the requested plugins plus the essential ones."""
         blocked = blocked_plugins()
+        check_block_list(blocked)
         by_kind: dict[str, dict[str, PluginRequest]] = defaultdict(dict)
         for req in requests:
             by_kind[req.kind].setdefault(req.name, req)
@@ -145,7 +189,15 @@ class PluginHost:
                 self._load_kind(kind, wanted, blocked, config_name)
         self.pm.check_pending()
         for kind in KINDS:
-            getattr(self.pm.hook, f"tradewind_register_{kind}")(registry=self.registry[kind])
+            try:
+                getattr(self.pm.hook, f"tradewind_register_{kind}")(registry=self.registry[kind])
+            except PluginError:
+                raise
+            except Exception as exc:  # a plugin's own hook: one line naming it, not a traceback
+                raise PluginError(
+                    f"{self._culprit(exc)}'s tradewind_register_{kind} hook raised "
+                    f"{type(exc).__name__}: {exc} (while loading plugins for {config_name})"
+                ) from exc
         for kind, wanted in by_kind.items():
             for name, req in wanted.items():
                 if name not in self.registry[kind]:
@@ -173,11 +225,7 @@ class PluginHost:
                     f"unset it or disable the plugin in the config"
                 )
             if name not in by_name:
-                have = ", ".join(sorted(by_name)) or "none"
-                raise PluginNotInstalledError(
-                    f"{what} '{name}' ({where}) is not installed; installed {kind}: {have}. "
-                    f"Install it with: pip install {DIST_PREFIX[kind]}{name}"
-                )
+                raise PluginNotInstalledError(_not_installed(kind, name, where, sorted(by_name)))
             claims = by_name[name]
             if len(claims) > 1:
                 dists = " and ".join(f"{c.distribution} {c.version} ({c.value})" for c in claims)
@@ -223,6 +271,23 @@ class PluginHost:
             self.pm.register(ext.plugin, name=f"{kind}:{ext.name}")
             self.loaded[key] = by_name[ext.name][0]
             log.debug("loaded %s:%s from %s", kind, ext.name, ext.entry_point.value)
+
+    def _culprit(self, exc: BaseException) -> str:
+        """The registered plugin (``kind:name`` and distribution) whose code raised ``exc``."""
+        modules = {getattr(p, "__name__", None): n for n, p in self.pm.list_name_plugin()}
+        tb = exc.__traceback__
+        culprit = None
+        while tb is not None:  # the innermost plugin frame is the one to blame
+            name = tb.tb_frame.f_globals.get("__name__")
+            if name in modules:
+                culprit = modules[name]
+            tb = tb.tb_next
+        if culprit is None:
+            return "a plugin"
+        kind, _, plugin = culprit.partition(":")
+        inst = self.loaded.get((kind, plugin))
+        dist = f" (distribution {inst.distribution} {inst.version})" if inst else ""
+        return f"{SINGULAR.get(kind, kind)} '{plugin}'{dist}"
 
     # -- lookup ----------------------------------------------------------------------------
     def plugin_class(self, kind: str, name: str) -> type:

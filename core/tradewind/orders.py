@@ -678,7 +678,11 @@ class OrderManager:
             self._realized_at_open[fill.instrument] = before.realized_pnl
         after = self.portfolio.apply_fill(fill)
         self.fills.append(fill)
-        self.pending.append(FillEvent(ts_ns=fill.ts_ns, fill=fill))
+        self.pending.append(
+            FillEvent(
+                ts_ns=fill.ts_ns, fill=fill, realized_pnl=after.realized_pnl - before.realized_pnl
+            )
+        )
         if changed is not None and rec is not None:
             self.records[cid] = changed
             self.reports[cid] = changed.report()

@@ -8,18 +8,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from tradewind.accounts import Accounts, ConversionError
 from tradewind.model import Fill, Instrument, Order, Position
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 
 
 class Portfolio:
-    """Cash and positions of one account, marked at the last traded prices."""
+    """Cash, accounts and positions, marked at the last traded prices.
 
-    def __init__(self, instruments: Mapping[str, Instrument], cash: Decimal) -> None:
+    ``cash`` is the simulated venues' money (their ``starting_balance``, moved by realised P&L,
+    fees and funding). Execution venues with an account (:mod:`tradewind.accounts`) keep their
+    balances per currency in :attr:`accounts`; equity sums both, in the reporting currency.
+    """
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        cash: Decimal,
+        *,
+        reporting_currency: str = "USDT",
+    ) -> None:
         self._instruments = dict(instruments)
         self.cash = Decimal(cash)
-        self._start = Decimal(cash)
+        self.accounts = Accounts(reporting_currency, self._instruments)
+        self._start: Decimal | None = Decimal(cash)
         self._positions: dict[str, Position] = {}
         self._last: dict[str, float] = {}
         self._orders: dict[str, Order] = {}
@@ -44,15 +57,27 @@ class Portfolio:
         return self._last.get(instrument, float("nan"))
 
     def equity(self) -> Decimal:
-        """Cash plus unrealised P&L of open positions at last prices."""
+        """Cash plus unrealised P&L of open positions at last prices, plus every venue
+        account's balances in the reporting currency (raises
+        :class:`~tradewind.accounts.ConversionError` when a balance cannot be valued)."""
         eq = self.cash
+        accounts = self.accounts
         for key, pos in self._positions.items():
-            if not pos.is_flat and key in self._last:
-                eq += pos.unrealized_pnl(Decimal(repr(self._last[key])))
+            if pos.is_flat or key not in self._last:
+                continue
+            inst = self._instruments.get(key)
+            if inst is not None and inst.venue in accounts:
+                continue  # valued by its account below
+            eq += pos.unrealized_pnl(Decimal(repr(self._last[key])))
+        if accounts:
+            eq += accounts.equity(self.last_price, self._positions.values())
         return eq
 
     def starting_equity(self) -> Decimal:
-        """Equity when the run started."""
+        """Equity when the run started (for accounts seeded from a venue: at the first
+        moment it could be valued)."""
+        if self._start is None:
+            self._start = self.equity()
         return self._start
 
     def day_start_equity(self) -> Decimal:
@@ -74,22 +99,51 @@ class Portfolio:
         self.ts_ns = ts_ns
         day = ts_ns // NS_PER_DAY
         if day != self._day:
+            try:
+                start = self.equity()
+            except ConversionError:
+                return  # not valued yet (a balance without a price): try at the next mark
             self._day = day
-            self._day_start = self.equity()
+            self._day_start = start
 
     def apply_fill(self, fill: Fill) -> Position:
-        """Book ``fill``: position, realised P&L into cash, fee out of cash."""
+        """Book ``fill``: position, and realised P&L and fee into cash (a simulated venue) or
+        the venue's account balances."""
         before = self.position(fill.instrument)
         after = before.apply(fill)
-        self.cash += after.realized_pnl - before.realized_pnl - fill.fee
-        self.fees_paid += fill.fee
+        fee = fill.fee_in_quote
+        realized = after.realized_pnl - before.realized_pnl
+        inst = self._instruments.get(fill.instrument)
+        account = self.accounts.get(inst.venue) if inst is not None else None
+        if account is not None and inst is not None:
+            account.apply_fill(fill, inst, realized)
+        else:
+            self.cash += realized - fee
+        self.fees_paid += fee
         self._positions[fill.instrument] = after
         return after
 
     def apply_funding(self, instrument: str, amount: Decimal) -> None:
         """Book a funding payment (positive = paid by us)."""
-        self.cash -= amount
+        inst = self._instruments.get(instrument)
+        account = self.accounts.get(inst.venue) if inst is not None else None
+        if account is not None and inst is not None and inst.quote:
+            account.apply_flow(inst.quote, amount)
+        else:
+            self.cash -= amount
         self.funding_paid += amount
+
+    def seed_account(self, venue: str, balances: Mapping[str, Decimal]) -> None:
+        """Take ``venue``'s balances as its account (at the start of a run); the starting
+        equity is then valued when first asked for."""
+        self.accounts.seed(venue, balances)
+        self._start = None
+        self._day = -1
+
+    def set_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """Replace the instruments (their currencies, known once the venues connected)."""
+        self._instruments = dict(instruments)
+        self.accounts.instruments = dict(instruments)
 
     def order_opened(self, order: Order) -> None:
         """Track an order as open."""

@@ -19,7 +19,7 @@ Every plugin class carries three class attributes:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -143,6 +143,154 @@ class SimulatedVenue(Venue, Protocol):
         """Match resting orders against the trades in ``batch`` (which arrived after them)."""
 
 
+# -- capabilities -------------------------------------------------------------------------
+# What the engine and reconciliation call on a venue, one Protocol per capability. A venue
+# declares a capability in ``capabilities`` and implements exactly that Protocol; the host
+# checks the declaration, never the presence of a method (no hasattr probes).
+
+#: Capability name -> the Protocol a venue declaring it implements.
+CAPABILITY_PROTOCOLS: dict[str, type] = {}
+
+
+@runtime_checkable
+class MarketDataCapability(Protocol):
+    """Capability ``"data"``: a feed of trades."""
+
+    def add_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Serve these instruments too (the host config's instruments naming this venue)."""
+
+    def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
+        """Yield trade batches in time order per instrument, until the feed ends or is closed."""
+
+
+@runtime_checkable
+class ExecutionCapability(Protocol):
+    """Capability ``"execution"``: orders by client order id, reports through the sink."""
+
+    def add_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Trade these instruments too."""
+
+    def set_sink(self, sink: EventSink) -> None:
+        """Where order reports, fills and venue events go."""
+
+    async def submit_order(self, order: Order) -> OrderReport:
+        """Send an order; idempotent on ``client_order_id``."""
+
+    async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
+        """Cancel a resting order by its client order id."""
+
+    async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
+        """Look an order up by client order id; None if the venue never saw it."""
+
+    async def fetch_open_orders(self) -> Sequence[OrderReport]:
+        """Every resting order, for reconciliation."""
+
+    async def fetch_positions(self) -> Sequence[Position]:
+        """Every non-flat position (spot: the base-asset holdings of the traded markets)."""
+
+
+@runtime_checkable
+class ResumeOrdersCapability(Protocol):
+    """Capability ``"orders:resume"``: a real venue takes back the orders this host sent
+    before a restart."""
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
+        """Track an order still open in the journal, ``fills`` already booked for it, so its
+        further fills reach the sink once each (a venue forgets its orders on restart)."""
+
+
+@runtime_checkable
+class AccountCapability(Protocol):
+    """Capability ``"account"``: balances per currency, seeded into the host's account."""
+
+    async def fetch_balances(self) -> Mapping[str, Decimal]:
+        """Total balance per currency."""
+
+    def instrument_currencies(self, symbol: str) -> tuple[str, str]:
+        """``(base, quote)`` of a traded instrument (quote = settlement for a perpetual);
+        call after :meth:`Venue.connect`."""
+
+
+@runtime_checkable
+class SimulatedExecutionCapability(Protocol):
+    """Capability ``"simulated"``: fills against the tape the engine feeds it; a paper
+    account with a starting balance that lives in the journal."""
+
+    def starting_cash(self) -> Decimal:
+        """The paper account's cash at the start of a session."""
+
+    def set_time(self, ts_ns: int, instrument: str | None = None) -> None:
+        """Engine time of ``instrument`` (or of every instrument when None); an order sent
+        now arrives after the venue's latency."""
+
+    def next_fill_ts(self, batch: TickBatch) -> int | None:
+        """The time of the first trade in ``batch`` that can fill a resting order, or None."""
+
+    def on_trades(self, batch: TickBatch) -> None:
+        """Match resting orders against the trades in ``batch``."""
+
+    async def fetch_balances(self) -> Mapping[str, Decimal]:
+        """Cash in the quote currency."""
+
+    def restore(
+        self,
+        positions: Sequence[Position],
+        open_orders: Sequence[tuple[Order, OrderReport]],
+        cash: Decimal,
+        *,
+        id_floor: int = 0,
+    ) -> None:
+        """Reload a paper account's state from the journal."""
+
+
+@runtime_checkable
+class ReplayCapability(Protocol):
+    """Capability ``"replay"``: a recorded feed that knows its length and decision step."""
+
+    def total_ticks(self) -> int | None:
+        """Ticks the feed will deliver, or None when unknown."""
+
+    def set_decision_step(self, step_ns: int) -> None:
+        """Slice batches at multiples of ``step_ns`` (the engine's decision step)."""
+
+
+@runtime_checkable
+class FillHistoryCapability(Protocol):
+    """Capability ``"fills:history"``: the venue lists an order's executions."""
+
+    async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
+        """Every execution of the order."""
+
+
+CAPABILITY_PROTOCOLS.update(
+    {
+        "data": MarketDataCapability,
+        "execution": ExecutionCapability,
+        "account": AccountCapability,
+        "simulated": SimulatedExecutionCapability,
+        "replay": ReplayCapability,
+        "fills:history": FillHistoryCapability,
+        "orders:resume": ResumeOrdersCapability,
+    }
+)
+
+
+def check_capabilities(venue: object, where: str) -> None:
+    """Raise TypeError naming each declared capability whose Protocol ``venue`` lacks."""
+    declared = getattr(type(venue), "capabilities", frozenset())
+    instance_caps = getattr(venue, "capabilities", declared)
+    missing = []
+    for cap in sorted(set(declared) | set(instance_caps)):
+        proto = CAPABILITY_PROTOCOLS.get(cap)
+        if proto is not None and not isinstance(venue, proto):
+            missing.append(f"{cap} ({proto.__name__})")
+    if missing:
+        raise TypeError(
+            f"venue {type(venue).__name__} declares capabilities it does not implement: "
+            f"{', '.join(missing)} @ {where}"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Quote:
     """A DEX aggregator's quote for a swap."""
@@ -183,6 +331,15 @@ class Analyzer(Plugin, Protocol):
     Each update must cost O(1) or O(window), never O(history).
     """
 
+    @classmethod
+    def outputs(cls, config: Any) -> Collection[str]:
+        """Every key :meth:`values` reports under ``config`` (``{"imbalance_1m", ...}``).
+
+        Declared, so that ``config check`` can refuse a strategy rule or scorer that reads an
+        output the analyzer never reports (``momentum.momentun``) instead of the run rejecting
+        every candidate silently. Rules naming an analyzer without it are not checked.
+        """
+
     def on_candle(self, candle: Candle) -> None:
         """Fold one closed candle into the state."""
 
@@ -222,6 +379,11 @@ class RiskContext(Protocol):
     def instrument(self, key: str) -> Instrument:
         """The instrument with ``key``."""
 
+    def analyzer_values(self, instrument: str) -> Mapping[str, float]:
+        """The analyzer outputs of ``instrument`` at the decision being checked
+        (``{"orderflow.imbalance_1m": 2.4, ...}``, NaN where undefined), read only. Filters get
+        it from the engine's :class:`~tradewind.filter_context.FilterContext`."""
+
 
 @runtime_checkable
 class Filter(Plugin, Protocol):
@@ -234,7 +396,11 @@ class Filter(Plugin, Protocol):
     essential: ClassVar[bool]
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
-        """Return a Veto to refuse ``signal``, None to let it pass."""
+        """Return a Veto to refuse ``signal``, None to let it pass.
+
+        ``ctx.analyzer_values(signal.instrument)`` gives the analyzer values the strategy
+        decided on, e.g. to veto when ``regime.atr_pct`` is too low.
+        """
 
 
 @runtime_checkable

@@ -68,8 +68,8 @@ class ReconciliationReport:
 
 
 def _same_price(a: Decimal, b: Decimal, tolerance: Decimal) -> bool:
-    if a == b:
-        return True
+    if a == b or a == 0:
+        return True  # 0: the venue does not know an entry price (a spot holding)
     scale = max(abs(a), abs(b))
     return abs(a - b) <= scale * tolerance
 
@@ -84,12 +84,17 @@ def _corrected(journal_pos: Position, venue_pos: Position | None, ts_ns: int) ->
             fees=journal_pos.fees,
         )
     lots = tuple(venue_pos.lots)
+    price = venue_pos.avg_price
+    if price == 0 and not journal_pos.is_flat and (journal_pos.quantity > 0) == (
+        venue_pos.quantity > 0
+    ):
+        price = journal_pos.avg_price  # a spot holding has no entry price at the venue
     if sum((q for q, _ in lots), Decimal(0)) != venue_pos.quantity:
-        lots = ((venue_pos.quantity, venue_pos.avg_price),)
+        lots = ((venue_pos.quantity, price),)
     return Position(
         instrument=journal_pos.instrument,
         quantity=venue_pos.quantity,
-        avg_price=venue_pos.avg_price,
+        avg_price=price,
         realized_pnl=journal_pos.realized_pnl,
         fees=journal_pos.fees,
         opened_ts_ns=venue_pos.opened_ts_ns or ts_ns,
@@ -183,7 +188,7 @@ async def reconcile(
     ]
     at_venue = {r.client_order_id: r for r in venue_open}
     journaled = {r.client_order_id: r for r in journal.orders() if r.instrument in keys}
-    fetch_fills = getattr(venue, "fetch_fills", None)
+    fetch_fills = venue.fetch_fills if "fills:history" in venue.capabilities else None
     fills_recovered = 0
     checked = 0
     for rec in [r for r in journaled.values() if r.is_open]:
@@ -368,7 +373,7 @@ def restore_simulated(
     floor = journal.count("fills") + journal.count("orders")
     n = 0
     for venue, insts in venues.values():
-        if "simulated" not in getattr(venue, "capabilities", ()) or not hasattr(venue, "restore"):
+        if "simulated" not in venue.capabilities:
             continue
         keys = {i.key for i in insts}
         mine = [p for k, p in positions.items() if k in keys]
@@ -380,7 +385,7 @@ def restore_simulated(
         if len(venues) == 1 and cash is not None:
             vcash = cash
         else:
-            start = Decimal(getattr(getattr(venue, "config", None), "starting_balance", 0))
+            start = Decimal(venue.starting_cash())
             vcash = start + sum((p.realized_pnl - p.fees for p in mine), Decimal(0))
         venue.restore(mine, orders, vcash, id_floor=floor)
         n += 1
@@ -421,8 +426,8 @@ async def prepare_session(
     reports = []
     for venue, insts in venues.values():
         cash_asset = None
-        if len(venues) == 1:
-            cash_asset = getattr(getattr(venue, "config", None), "quote_currency", None)
+        if len(venues) == 1 and "simulated" in venue.capabilities:
+            cash_asset = venue.config.quote_currency
         reports.append(
             await reconcile(
                 venue,
@@ -435,6 +440,147 @@ async def prepare_session(
             )
         )
     orders.restore(journal)
+    for key, (venue, _insts) in venues.items():
+        if "account" in venue.capabilities:
+            found = await seed_account(engine, key, venue, ts, start=True)
+            orders.pending.extend(found)
+    booked = journal.fills()
+    for rec in journal.open_orders():
+        entry = venues.get(rec.venue)
+        if entry is None or rec.order is None:
+            continue
+        venue = entry[0]
+        if "orders:resume" in venue.capabilities:
+            # Sent before the restart and still open: the venue delivers its further fills.
+            cid = rec.client_order_id
+            venue.resume_order(rec.order, [f for f in booked if f.client_order_id == cid])
     for report in reports:
         orders.pending.extend(report.discrepancies)
     return reports
+
+
+def _drift(
+    vkey: str,
+    ts_ns: int,
+    booked: Mapping[str, Decimal],
+    actual: Mapping[str, Decimal],
+    action: str,
+) -> list[ReconciliationDiscrepancy]:
+    out = []
+    for asset in sorted(set(booked) | set(actual)):
+        b, a = booked.get(asset, Decimal(0)), actual.get(asset, Decimal(0))
+        if b != a:
+            out.append(
+                ReconciliationDiscrepancy(
+                    ts_ns=ts_ns,
+                    venue=vkey,
+                    kind="balance",
+                    subject=asset,
+                    journal_state=str(b),
+                    venue_state=str(a),
+                    action=action,
+                )
+            )
+    return out
+
+
+async def seed_account(
+    engine: Any, vkey: str, venue: Any, ts_ns: int, *, start: bool
+) -> list[ReconciliationDiscrepancy]:
+    """Seed (``start``) or re-check ``venue``'s account from its balances.
+
+    At start the venue's balances become the account (journaled ``start``); what this host
+    had booked for it in an earlier run of the session is compared first, each difference a
+    ``balance`` discrepancy. Balances in currencies no configured instrument trades are
+    reported once (``untracked_balance``) and left out of equity. While running, the booked
+    balances are journaled (``booked``) and compared with the venue's; a drift is reported
+    and the venue's balance adopted (``correction``)."""
+    journal: Journal = engine.journal
+    try:
+        with anyio.fail_after(30.0):
+            balances = {k: Decimal(v) for k, v in (await venue.fetch_balances()).items()}
+    except Exception as exc:
+        reason = f"fetch_balances() failed: {type(exc).__name__}: {exc}"
+        journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
+        journal.flush()
+        if not start:
+            log.warning("reconciliation: venue '%s': %s", vkey, reason)
+            return []
+        raise ReconciliationError(
+            f"reconciliation with venue '{vkey}' failed: {reason}; the host will not trade "
+            f"until the venue's balances are known"
+        ) from exc
+    portfolio: Portfolio = engine.portfolio
+    found: list[ReconciliationDiscrepancy] = []
+    if start:
+        booked = journal.account_balances().get(vkey)
+        if booked is not None:
+            found += _drift(vkey, ts_ns, booked, balances, "adopted")
+        portfolio.seed_account(vkey, balances)
+        journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
+        for asset, amount in portfolio.accounts.untracked(vkey).items():
+            found.append(
+                ReconciliationDiscrepancy(
+                    ts_ns=ts_ns,
+                    venue=vkey,
+                    kind="untracked_balance",
+                    subject=asset,
+                    journal_state="not traded by any configured instrument",
+                    venue_state=str(amount),
+                    action="left out of equity",
+                )
+            )
+        return found
+    account = portfolio.accounts.get(vkey)
+    if account is None:
+        return []
+    booked = dict(account.balances)
+    journal.record_balances(vkey, booked, ts_ns=ts_ns, reason="booked")
+    drift = _drift(vkey, ts_ns, booked, balances, "corrected")
+    if drift:
+        account.balances = balances
+        journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="correction")
+    return drift
+
+
+async def rereconcile(engine: Any) -> None:
+    """Reconcile while running: orders the host has open are looked up at their venue (fills
+    that arrived while disconnected are booked once, through the venue's sink), then every
+    account's booked balances are compared with the venue's. Found drift is published as
+    ReconciliationDiscrepancy events."""
+    orders = engine.orders
+    ts = engine.clock.now_ns()
+    seen: dict[str, Any] = {}
+    for st in engine.state.values():
+        seen.setdefault(venue_key(st.exec_venue), st.exec_venue)
+    for order in list(engine.portfolio.open_orders()):
+        rec = orders.records.get(order.client_order_id)
+        if rec is None or rec.venue not in seen:
+            continue
+        try:
+            report = await seen[rec.venue].fetch_order(order.instrument, order.client_order_id)
+        except Exception as exc:  # the next round tries again
+            log.warning("reconciliation: lookup of %s failed: %s", order.client_order_id, exc)
+            continue
+        if report is not None:
+            orders.on_report(report)
+    busy = {
+        orders.records[o.client_order_id].venue
+        for o in engine.portfolio.open_orders()
+        if o.client_order_id in orders.records
+    }
+    for key, venue in seen.items():
+        # With an order in flight the venue may have executed what this host has not booked
+        # yet: balances are compared only when the venue's orders are all settled.
+        if "account" in venue.capabilities and key not in busy:
+            orders.pending.extend(await seed_account(engine, key, venue, ts, start=False))
+
+
+def record_final_balances(engine: Any) -> None:
+    """Journal every account's balances as this host booked them, at the end of a run."""
+    journal: Journal | None = engine.journal
+    if journal is None:
+        return
+    ts = engine.clock.now_ns()
+    for key, account in engine.portfolio.accounts.by_venue.items():
+        journal.record_balances(key, dict(account.balances), ts_ns=ts, reason="final")

@@ -1,8 +1,9 @@
 """``tradewind new-plugin KIND NAME``: a plugin distribution whose own tests pass out of the box.
 
-The generated package is a working plugin, not a placeholder: the notifier appends each event
-as a line to a file, the analyzer reports the last close and the candle count per timeframe,
-the filter caps order notional, the exit monitor closes after a maximum holding time. Each
+The generated package is a working plugin, not a placeholder: the notifier appends each
+message to a file through the outbox (routing, retries and crash recovery are the host's),
+the analyzer reports the last close and the candle count per timeframe, the filter caps order
+notional, the exit monitor closes after a maximum holding time. Each
 comes with ``test_plugin_is_installed`` (through the real loader) and the core's conformance
 suite for its kind.
 """
@@ -57,7 +58,12 @@ class TestConformance({suite}):
     plugin_class = {cls}
 '''
 
-_NOTIFIER = '''"""The {name} notifier: appends each event at or above min_severity to a file."""
+_NOTIFIER = '''"""The {name} notifier: appends each message to a file, through the outbox.
+
+The host routes events (min_severity, events, digests, daily summary, templates), writes each
+message to the outbox in the journal, retries failures with backoff and sends what a crash
+left pending at the next start; this class only delivers one rendered message.
+"""
 
 from __future__ import annotations
 
@@ -67,48 +73,37 @@ from typing import ClassVar
 import attrs
 
 from tradewind import hookimpl
-from tradewind.builtins.log_notifier import format_event
-from tradewind.model import Event, Severity
+from tradewind.notify import Message, NotifierOptions, OutboxNotifier, RetryLater
 
 
 @attrs.frozen(kw_only=True)
-class {cls}Config:
-    """Options of the {name} notifier."""
+class {cls}Config(NotifierOptions):
+    """Options of the {name} notifier (plus the routing options of every notifier)."""
 
-    #: File the events are appended to.
+    #: File the messages are appended to.
     path: str = "{name}-events.log"
-    #: Lowest severity written: debug, info, warning or critical.
-    min_severity: str = "info"
 
 
-class {cls}:
-    """Writes events to ``config.path``."""
+class {cls}(OutboxNotifier):
+    """Appends one line per message to ``config.path``."""
 
     name: ClassVar[str] = "{name}"
     config_class: ClassVar[type] = {cls}Config
-    capabilities: ClassVar[frozenset[str]] = frozenset({{"text"}})
+    capabilities: ClassVar[frozenset[str]] = frozenset({{"text", "outbox"}})
 
     def __init__(self, config: {cls}Config) -> None:
-        self.config = config
-        self.min_severity = Severity[config.min_severity.upper()]
-        self._file = None
+        super().__init__(config)
+        self.config: {cls}Config = config
 
-    async def start(self) -> None:
-        """Open the file for appending."""
-        self._file = Path(self.config.path).open("a", encoding="utf-8")
-
-    async def notify(self, event: Event) -> None:
-        """Append one line for ``event``."""
-        if self._file is None or event.severity < self.min_severity:
-            return
-        self._file.write(format_event(event) + "\\n")
-        self._file.flush()
-
-    async def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    async def deliver(self, message: Message) -> None:
+        """Append ``kind: title | text`` (raise RetryLater for a transient failure,
+        Undeliverable for a permanent one)."""
+        line = f"{{message.kind}}: {{message.title}} | {{message.text}}".replace("\\n", " / ")
+        try:
+            with Path(self.config.path).open("a", encoding="utf-8") as f:
+                f.write(line + "\\n")
+        except OSError as exc:
+            raise RetryLater(f"cannot append to {{self.config.path}}: {{exc}}") from exc
 
 
 @hookimpl
@@ -127,6 +122,28 @@ _NOTIFIER_TEST = (
         from {package}.plugin import {cls}Config
 
         return {cls}Config(path=str(Path(tempfile.mkdtemp()) / "events.log"))
+
+    def receiver(self):
+        \"\"\"The file the notifier appends to, and its lines as they are now.\"\"\"
+        import contextlib
+        from pathlib import Path
+
+        config = self.make_config()
+
+        class Lines:
+            def __iter__(self):
+                path = Path(config.path)
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                return iter(text.splitlines())
+
+            def __bool__(self):
+                return any(True for _ in self)
+
+        @contextlib.asynccontextmanager
+        async def serve():
+            yield config, Lines()
+
+        return serve()
 """
 )
 
@@ -144,12 +161,26 @@ from tradewind.model import Candle, Instrument
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 
+def _timeframes(_inst, attr, value):
+    # Validated in the config class: a bad timeframe fails at `tradewind config check`.
+    if not value:
+        raise ValueError(f"{{attr.name}} must name at least one timeframe")
+    for tf in value:
+        parse_timeframe(tf)
+
+
+def _labels(config):
+    return [format_timeframe(parse_timeframe(tf)) for tf in config.timeframes]
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} analyzer."""
 
     #: Timeframes reported (others are ignored).
-    timeframes: list[str] = attrs.Factory(lambda: ["1m", "5m", "15m"])
+    timeframes: list[str] = attrs.field(
+        factory=lambda: ["1m", "5m", "15m"], validator=_timeframes
+    )
 
 
 class {cls}:
@@ -158,6 +189,12 @@ class {cls}:
     name: ClassVar[str] = "{name}"
     config_class: ClassVar[type] = {cls}Config
     capabilities: ClassVar[frozenset[str]] = frozenset({{"candles"}})
+
+    @classmethod
+    def outputs(cls, config: {cls}Config) -> frozenset[str]:
+        """Every key :meth:`values` reports (rules naming another one fail config check)."""
+        return frozenset(f"{{kind}}_{{label}}" for label in _labels(config)
+                         for kind in ("close", "candles"))
 
     def __init__(self, config: {cls}Config, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -200,12 +237,18 @@ from tradewind import hookimpl
 from tradewind.model import Signal, Veto
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} filter."""
 
     #: Largest notional (entry × quantity) an opening signal may carry.
-    max_notional: Decimal = Decimal("100000")
+    max_notional: Decimal = attrs.field(default=Decimal("100000"), validator=_positive)
 
 
 class {cls}:
@@ -248,12 +291,18 @@ from tradewind import hookimpl
 from tradewind.model import ExitDecision
 
 
+def _positive(_inst, attr, value):
+    # Validated in the config class: `tradewind config check` reports it with its path.
+    if not value > 0:
+        raise ValueError(f"{{attr.name}} must be positive, got {{value}}")
+
+
 @attrs.frozen(kw_only=True)
 class {cls}Config:
     """Options of the {name} exit monitor."""
 
     #: Longest time a position may stay open.
-    max_hold_minutes: float = 60.0
+    max_hold_minutes: float = attrs.field(default=60.0, validator=_positive)
 
 
 class {cls}:

@@ -17,7 +17,11 @@ Both servers are the venue plugins' own test servers, imported from the plugins'
   default ACK response, as an ``ORDER_TRADE_UPDATE`` on the user-data websocket after
   acknowledging the order as NEW (``fill_mode = "stream"``). Every create is logged with the
   client order id and the ``perf_counter_ns`` of its arrival, before anything else is done
-  with it; net positions follow the executions (``positionRisk`` starts flat).
+  with it; net positions follow the executions (``positionRisk`` starts flat), and so does
+  the USDT wallet (realised P&L less commissions), which ``/fapi/v2/account`` reports.
+- :class:`LocalSpot` — the ccxt plugin's local Binance spot server
+  (``ccxt_testserver_binance_spot.BinanceSpotServer``), executing MARKET orders at the tape's
+  last trade, with its account's balances per asset.
 """
 
 from __future__ import annotations
@@ -46,21 +50,23 @@ for _folder in (CRYPTOFEED_TESTS, CCXT_TESTS):
 from ccxt_testkit import API_KEY, KEY_ENV, SECRET, SECRET_ENV  # noqa: E402
 from ccxt_testserver_base import template  # noqa: E402
 from ccxt_testserver_binance import BinanceFuturesServer  # noqa: E402
+from ccxt_testserver_binance_spot import BinanceSpotServer  # noqa: E402
 from cryptofeed_stub import BinanceStub  # noqa: E402
 
 __all__ = [
     "API_KEY",
+    "BinanceSpotServer",
     "KEY_ENV",
     "SECRET",
     "SECRET_ENV",
     "Create",
+    "LocalSpot",
     "LocalUsdm",
     "ScriptedFeed",
     "Tape",
     "Trade",
     "agg_trade",
     "find_exception",
-    "fund",
 ]
 
 MS = 1_000_000  # nanoseconds per millisecond
@@ -235,6 +241,8 @@ class LocalUsdm(BinanceFuturesServer):
         self.tape = tape
         self.fill_mode = fill_mode
         self.available = Decimal("1000000000")
+        #: The USDT wallet balance: realised P&L and commissions move it.
+        self.wallet = Decimal("10000")
         self.creates_log: list[Create] = []
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, avg price)
         self.push_errors: list[BaseException] = []
@@ -312,6 +320,11 @@ class LocalUsdm(BinanceFuturesServer):
         qty = Decimal(trade["qty"]) * (1 if order["side"] == "BUY" else -1)
         held, avg = self.positions.get(order["symbol"], (Decimal(0), Decimal(0)))
         total = held + qty
+        if held != 0 and (held > 0) != (qty > 0):
+            closed = min(abs(held), abs(qty)) * (1 if held > 0 else -1)
+            trade["realizedPnl"] = str((at.price - avg) * closed)
+            self.wallet += (at.price - avg) * closed
+        self.wallet -= Decimal(trade["commission"])
         if total == 0:
             avg = Decimal(0)
         elif held == 0 or (held > 0) == (qty > 0):
@@ -334,6 +347,41 @@ class LocalUsdm(BinanceFuturesServer):
             self.user_trades_served += 1
         return response
 
+    def unrealized(self) -> Decimal:
+        """Unrealised P&L of the positions at the tape's last trade. Call under ``lock``."""
+        mark = self.tape.last.price if self.tape.last else None
+        return sum(
+            ((mark - avg) * qty for qty, avg in self.positions.values() if mark is not None),
+            Decimal(0),
+        )
+
+    async def account(self, request: web.Request) -> web.Response:
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        body = template("binance_futures_account_v2.json")
+        with self.lock:
+            wallet, pnl = self.wallet, self.unrealized()
+        asset = body["assets"][0]
+        asset.update(
+            walletBalance=str(wallet),
+            unrealizedProfit=str(pnl),
+            marginBalance=str(wallet + pnl),
+            crossWalletBalance=str(wallet),
+            availableBalance=str(wallet + pnl),
+            maxWithdrawAmount=str(wallet),
+            updateTime=int(time.time() * 1000),
+        )
+        body["assets"] = [asset]
+        body["positions"] = []
+        body.update(
+            totalWalletBalance=str(wallet),
+            totalUnrealizedProfit=str(pnl),
+            totalMarginBalance=str(wallet + pnl),
+            availableBalance=str(wallet + pnl),
+        )
+        return web.json_response(body)
+
     async def position_risk(self, request: web.Request) -> web.Response:
         params = await self._params(request, signed=True)
         if isinstance(params, web.Response):
@@ -341,7 +389,9 @@ class LocalUsdm(BinanceFuturesServer):
         row = template("binance_futures_position_risk.json")[0]
         out = []
         with self.lock:
+            mark = self.tape.last.price if self.tape.last else None
             for symbol, (qty, avg) in self.positions.items():
+                pnl = (mark - avg) * qty if mark is not None else Decimal(0)
                 out.append(
                     {
                         **row,
@@ -350,21 +400,26 @@ class LocalUsdm(BinanceFuturesServer):
                         "entryPrice": str(avg),
                         "breakEvenPrice": str(avg),
                         "markPrice": str(self.tape.last.price if self.tape.last else avg),
-                        "unRealizedProfit": "0",
+                        "unRealizedProfit": str(pnl),
                         "notional": "0",
                     }
                 )
         return web.json_response(out)
 
 
-def fund(engine: Any, cash: Decimal) -> None:
-    """Give a run's account its cash before it starts. A workaround: nothing in the run sets it
-    for a ccxt execution venue (its config has no ``starting_balance``, and reconciliation
-    compares the venue's balance only when the venue's config names a ``quote_currency``), so
-    equity would be 0 and every signal would be sized to 0 and vetoed by ``sizing``."""
-    engine.portfolio.cash = cash
-    engine.portfolio._start = cash
-    engine.portfolio._day_start = cash
+class LocalSpot(BinanceSpotServer):
+    """The ccxt plugin's local Binance spot, executing MARKET orders at the tape's last trade
+    (its price and time), with a USDT balance of 10,000 to start."""
+
+    def __init__(self, tape: Tape) -> None:
+        super().__init__(API_KEY, SECRET, balances={"USDT": Decimal("10000")})
+        self.tape = tape
+
+    def market_price(self) -> Decimal:
+        return self.tape.last_trade().price
+
+    def market_time_ms(self) -> int:
+        return self.tape.last_trade().ts_ms
 
 
 def find_exception(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

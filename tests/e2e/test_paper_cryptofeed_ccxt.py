@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import attrs
 import duckdb
 import pytest
 from tradewind.config import load_config
@@ -81,20 +82,22 @@ from tests.e2e.cex_local import (  # noqa: E402
     MS,
     SECRET,
     SECRET_ENV,
+    LocalSpot,
     LocalUsdm,
     ScriptedFeed,
     Tape,
     Trade,
     find_exception,
-    fund,
 )
 
 pytestmark = pytest.mark.e2e
 
 MINUTE_MS = 60_000
-STARTING_CASH = Decimal("10000")
+STARTING_CASH = Decimal("10000")  # the exchange account's USDT, seeded into the run's account
 ENTRY_QTY = Decimal("0.166")
 D = Decimal
+#: On spot: 10,000 / 60,010 at 1x, on Binance's BTCUSDT lot of 0.00001.
+SPOT_ENTRY_QTY = Decimal("0.16663")
 
 
 @pytest.fixture(autouse=True)
@@ -143,17 +146,7 @@ def warmup_and_signal(t0: int) -> list[Trade]:
     return trades
 
 
-def write_config(folder: Path, feed: ScriptedFeed, exchange: LocalUsdm) -> Path:
-    """The paper config: cryptofeed data venue, ccxt execution venue, the preset."""
-    path = folder / "paper.toml"
-    path.write_text(
-        f"""
-mode = "paper"
-timeframes = ["1m", "5m", "15m"]
-
-[run]
-journal = "journal.duckdb"
-
+USDM_VENUE = """
 [[instruments]]
 symbol = "BTCUSDT"
 venue = "usdm"          # orders: ccxt binanceusdm
@@ -165,6 +158,59 @@ min_notional = "10"
 maker_fee = "0.0002"
 taker_fee = "0.0005"
 
+[venues.usdm]
+plugin = "ccxt"
+exchange = "binanceusdm"
+market_type = "swap"
+symbols = ["BTCUSDT"]
+api_key = "env:{key}"
+secret = "env:{secret}"
+api_host = "{url}"
+order_updates = "websocket"
+timeout_ms = 5000
+"""
+
+SPOT_VENUE = """
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "spot"          # orders: ccxt binance (spot)
+data = "feed"           # trades: cryptofeed BINANCE_FUTURES
+kind = "spot"
+tick_size = "0.01"
+lot_size = "0.00001"
+min_notional = "10"
+taker_fee = "0.001"
+
+[venues.spot]
+plugin = "ccxt"
+exchange = "binance"
+market_type = "spot"
+symbols = ["BTCUSDT"]
+api_key = "env:{key}"
+secret = "env:{secret}"
+api_host = "{url}"
+order_updates = "poll"
+poll_interval_s = 0.02
+timeout_ms = 5000
+"""
+
+
+def write_config(folder: Path, feed: ScriptedFeed, exchange: Any, market: str) -> Path:
+    """The paper config: cryptofeed data venue, ccxt execution venue (Binance USD-M or spot),
+    the preset. No cash is configured: the run's account is seeded from the exchange."""
+    venue = (USDM_VENUE if market == "usdm" else SPOT_VENUE).format(
+        key=KEY_ENV, secret=SECRET_ENV, url=exchange.url
+    )
+    path = folder / "paper.toml"
+    path.write_text(
+        f"""
+mode = "paper"
+timeframes = ["1m", "5m", "15m"]
+
+[run]
+journal = "journal.duckdb"
+reporting_currency = "USDT"
+{venue}
 [venues.feed]
 plugin = "cryptofeed"
 exchange = "BINANCE_FUTURES"
@@ -174,17 +220,6 @@ ws_host = "{feed.wss_url}"
 rest_host = "{feed.http_url}"
 ca_file = "cert.pem"
 max_retries = 0
-
-[venues.usdm]
-plugin = "ccxt"
-exchange = "binanceusdm"
-market_type = "swap"
-symbols = ["BTCUSDT"]
-api_key = "env:{KEY_ENV}"
-secret = "env:{SECRET_ENV}"
-api_host = "{exchange.url}"
-order_updates = "websocket"
-timeout_ms = 5000
 
 [analyzers.regime]
 plugin = "regime"
@@ -219,17 +254,25 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, *args: Any) -> list[dict[str,
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def test_paper_run_cryptofeed_to_ccxt_is_journaled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(KEY_ENV, API_KEY)
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    tape = Tape()
-    exchange = LocalUsdm(tape, fill_mode="stream").start()
+@attrs.frozen
+class Session:
+    """What one scripted paper session produced."""
+
+    tape: Tape
+    exchange: Any
+    error: Exception | None
+    trigger: Trade
+    drop: Trade
+    t0: int
+
+
+def run_session(tmp_path: Path, exchange: Any, market: str) -> Session:
+    """Play the script (warm-up, signal, rise, drop through the trailing stop) through a paper
+    run whose execution venue is ``exchange`` (started; stopped here)."""
+    tape = exchange.tape
     try:
         with ScriptedFeed(tmp_path, tape) as feed:
-            engine = Engine(load_config(write_config(tmp_path, feed, exchange)))
-            fund(engine, STARTING_CASH)
+            engine = Engine(load_config(write_config(tmp_path, feed, exchange, market)))
 
             def booked(n: int) -> Any:
                 return lambda: len(engine.orders.fills) >= n
@@ -243,8 +286,12 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
             drop = Trade(m31 + 20_000, D(59990), D("0.3"), False)  # through the trailing stop
             last = Trade(m31 + 30_000, D(59995), D("0.1"), True)
             n_trades = len(warmup) + 1 + len(rise) + 1 + 1
+            if market == "usdm":
+                ready = ("until", lambda: bool(exchange.streams), 20.0)  # ccxt.pro's stream
+            else:
+                ready = ("wait", 0.0)  # spot order updates are polled
             feed.script(
-                ("until", lambda: bool(exchange.streams), 20.0),  # ccxt.pro's user stream is up
+                ready,
                 *[("trade", t) for t in warmup],
                 ("trade", trigger),
                 ("until", booked(1), 20.0),  # the entry is filled and booked
@@ -271,15 +318,35 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
             assert feed.done.is_set() and feed.error is None
     finally:
         exchange.stop()
-
     assert tape.timeouts == 0, "the run did not react to the script in time"
     assert error is not None, "the feed's end must end the run"
     stopped = find_exception(error, VenueError)
     assert stopped is not None, f"expected the feed's VenueError, got {error!r}"
     assert "the cryptofeed feed stopped" in str(stopped)
     assert "no connection after 0 retries" in str(stopped)
-    assert not exchange.push_errors and not exchange.unknown
-    assert exchange.bad_signatures == 0
+    assert not exchange.unknown and exchange.bad_signatures == 0
+    return Session(tape=tape, exchange=exchange, error=error, trigger=trigger, drop=drop, t0=t0)
+
+
+def final_balances(con: duckdb.DuckDBPyConnection, venue: str) -> dict[str, Decimal]:
+    """The run's account of ``venue`` as journaled at its end (zero balances left out)."""
+    got = rows(
+        con,
+        "SELECT asset, amount FROM account_balances WHERE venue = ? AND reason = 'final'",
+        venue,
+    )
+    return {r["asset"]: D(r["amount"]) for r in got if D(r["amount"])}
+
+
+def test_paper_run_cryptofeed_to_ccxt_is_journaled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    exchange = LocalUsdm(Tape(), fill_mode="stream").start()
+    session = run_session(tmp_path, exchange, "usdm")
+    tape, trigger, drop, t0 = session.tape, session.trigger, session.drop, session.t0
+    assert not exchange.push_errors
 
     # What the exchange received: exactly two creates, two distinct client order ids.
     creates = exchange.creates_log
@@ -321,7 +388,8 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
             False,
             "entry",
         )
-        assert (exit_["side"], exit_["reduce_only"]) == ("sell", True)
+        assert (exit_["side"], exit_["reduce_only"]) == ("sell", True)  # a perp close
+        assert (entry["intent"], exit_["intent"]) == ("entry", "close")
         assert exit_["created_ts_ns"] == drop.ts_ms * MS  # decided on the drop trade
         assert exit_["tag"].startswith("trailing: trailing stop 0.50% from best 60300")
         for o, trade in ((entry, entry_trade), (exit_, exit_trade)):
@@ -355,6 +423,20 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
             D(entry_trade["commission"]),
             D(exit_trade["commission"]),
         ]
+        assert [f["fee_currency"] for f in fills] == ["USDT", "USDT"]
+
+        # The account: seeded from the exchange's wallet (no starting_balance anywhere), and
+        # at the end exactly the exchange's wallet: 10,000 + realised P&L - commissions.
+        (start,) = rows(con, "SELECT * FROM account_balances WHERE reason = 'start'")
+        assert (start["venue"], start["asset"], D(start["amount"])) == (
+            "usdm",
+            "USDT",
+            STARTING_CASH,
+        )
+        assert final_balances(con, "usdm") == {"USDT": exchange.wallet}
+        assert exchange.wallet == STARTING_CASH + (D(59990) - D(60010)) * ENTRY_QTY - sum(
+            D(t["commission"]) for t in exchange.trades
+        )
 
         # The positions: opened by the entry fill, flat after the exit with the loss booked.
         positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
@@ -366,5 +448,178 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
         kinds = [r["type"] for r in rows(con, "SELECT type FROM events ORDER BY seq")]
         assert kinds.count("OrderSubmitted") == 2 and kinds.count("FillEvent") == 2
         assert "PositionClosed" in kinds
+    finally:
+        con.close()
+
+
+def test_paper_run_on_binance_spot_opens_and_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same session on a spot market: the entry buys BTC and pays its commission in BTC
+    (Binance's default), the close is a plain sell of what the account holds (spot has no
+    reduce-only), and the journal's fills, fees (with their currency) and final balances are
+    exactly the exchange's."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    exchange = LocalSpot(Tape()).start()
+    session = run_session(tmp_path, exchange, "spot")
+
+    with exchange.lock:
+        sent = list(exchange.orders.values())
+        trades = list(exchange.trades)
+        balances = {k: v for k, v in exchange.balances.items() if v}
+    assert [(o["side"], o["type"]) for o in sent] == [("BUY", "MARKET"), ("SELL", "MARKET")]
+    entry_trade, exit_trade = trades
+    fee_btc = D(entry_trade["commission"])
+    assert entry_trade["commissionAsset"] == "BTC" and exit_trade["commissionAsset"] == "USDT"
+    held = SPOT_ENTRY_QTY - fee_btc  # what arrived
+    sold = (held / D("0.00001")).to_integral_value(rounding="ROUND_DOWN") * D("0.00001")
+    assert [D(o["origQty"]) for o in sent] == [SPOT_ENTRY_QTY, sold]
+
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
+        assert [o["client_order_id"] for o in orders] == [o["clientOrderId"] for o in sent]
+        assert [(o["side"], o["reduce_only"], o["intent"], o["status"]) for o in orders] == [
+            ("buy", False, "entry", "filled"),
+            ("sell", False, "close", "filled"),
+        ]
+        fills = rows(con, "SELECT * FROM fills ORDER BY seq")
+        assert [
+            (f["trade_id"], D(f["quantity"]), D(f["price"]), D(f["fee"]), f["fee_currency"])
+            for f in fills
+        ] == [
+            (str(entry_trade["id"]), SPOT_ENTRY_QTY, D(60010), fee_btc, "BTC"),
+            (str(exit_trade["id"]), sold, D(59990), D(exit_trade["commission"]), "USDT"),
+        ]
+        assert [f["ts_ns"] for f in fills] == [session.trigger.ts_ms * MS, session.drop.ts_ms * MS]
+        # The position: the BTC that arrived, then what is left below one lot (unsellable).
+        positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
+        assert [D(p["quantity"]) for p in positions] == [held, held - sold]
+        assert held - sold < D("0.00001")
+        # The account: seeded with the exchange's 10,000 USDT, ending exactly as it does.
+        assert final_balances(con, "spot") == balances
+        assert balances["USDT"] == (
+            STARTING_CASH - SPOT_ENTRY_QTY * D(60010) + sold * D(59990)
+            - D(exit_trade["commission"])
+        )
+        kinds = [r["type"] for r in rows(con, "SELECT type FROM events ORDER BY seq")]
+        assert kinds.count("FillEvent") == 2
+        assert not rows(con, "SELECT * FROM vetoes")
+    finally:
+        con.close()
+
+
+def run_engine(engine: Engine) -> Exception | None:
+    """Run ``engine`` until its feed ends; the venues are closed either way."""
+
+    async def run() -> Exception | None:
+        try:
+            await engine.run()
+        except Exception as exc:  # the feed's end (max_retries = 0)
+            return exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                for venue in engine.venues.values():
+                    await venue.close()
+        return None
+
+    return anyio.run(run)
+
+
+@pytest.mark.parametrize("released", ["while_down", "after_restart"])
+def test_restart_with_an_order_in_flight_delivers_its_fill_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, released: str
+) -> None:
+    """A paper host stops while its entry is accepted but not executed at the exchange. The
+    exchange executes it while the host is down (``while_down``: reconciliation books the
+    fill from the exchange's trade list) or after the host is back (``after_restart``: the
+    venue takes the order back and its poll delivers the fill). Either way the fill is
+    journaled once, the position trades again (the trailing exit closes it) and the account
+    ends exactly as the exchange's."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    tape = Tape()
+    exchange = LocalSpot(tape).start()
+    exchange.hold_market = True  # MARKET orders wait for release(): in flight
+    t0 = market_start_ms(time.time_ns() // MS)
+    m31 = t0 + 31 * MINUTE_MS
+    try:
+        with ScriptedFeed(tmp_path, tape) as feed:
+            path = write_config(tmp_path, feed, exchange, "spot")
+            first = Engine(load_config(path))
+            warmup = warmup_and_signal(t0)
+            feed.script(
+                *[("trade", t) for t in warmup],
+                ("trade", Trade(m31 + 500, D(60010), D("0.1"), True)),  # the signal
+                ("until", lambda: bool(exchange.orders), 20.0),  # the entry reached it
+                ("trade", Trade(m31 + 1_000, D(60010), D("0.1"), True)),
+                ("until", lambda: first.ticks >= len(warmup) + 2, 20.0),
+                ("close",),
+            )
+            assert run_engine(first) is not None
+            next_id = feed.next_id
+        (entry_id,) = exchange.orders
+        assert exchange.orders[entry_id]["status"] == "NEW"
+        assert not first.orders.fills
+        exchange.hold_market = False  # from now on MARKET orders execute at once
+        if released == "while_down":
+            exchange.release()
+
+        with ScriptedFeed(tmp_path, tape, first_id=next_id) as feed:
+            write_config(tmp_path, feed, exchange, "spot")  # the same file: the session resumes
+            second = Engine(load_config(path))
+
+            def booked(n: int) -> Any:
+                return lambda: len(second.orders.fills) >= n
+
+            before = 1 if released == "after_restart" else 0
+            steps: list[tuple[Any, ...]] = [("trade", Trade(m31 + 2_000, D(60020), D("0.1"), True))]
+            if released == "after_restart":
+                steps += [
+                    ("until", lambda: bool(exchange.release()) or True, 1.0),
+                    ("until", booked(1), 20.0),  # the fill arrives through the poll
+                ]
+            steps += [
+                ("trade", Trade(m31 + 5_000, D(60300), D("0.1"), True)),
+                ("trade", Trade(m31 + 20_000, D(59990), D("0.3"), False)),  # trailing stop
+                ("until", booked(before + 1), 20.0),
+                ("trade", Trade(m31 + 30_000, D(59995), D("0.1"), True)),
+                ("until", lambda: second.ticks >= 4, 20.0),
+                ("close",),
+            ]
+            feed.script(*steps)
+            assert run_engine(second) is not None
+    finally:
+        exchange.stop()
+    assert tape.timeouts == 0, "the run did not react to the script in time"
+
+    with exchange.lock:
+        orders = list(exchange.orders.values())
+        trades = list(exchange.trades)
+        balances = {k: v for k, v in exchange.balances.items() if v}
+    assert [(o["side"], o["status"]) for o in orders] == [("BUY", "FILLED"), ("SELL", "FILLED")]
+    entry_trade, exit_trade = trades
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        fills = rows(con, "SELECT * FROM fills ORDER BY seq")
+        assert [(f["client_order_id"], f["trade_id"]) for f in fills] == [
+            (entry_id, str(entry_trade["id"])),
+            (orders[1]["clientOrderId"], str(exit_trade["id"])),
+        ]
+        assert D(fills[0]["fee"]) == D(entry_trade["commission"])
+        assert fills[0]["fee_currency"] == "BTC"
+        journaled = rows(con, "SELECT client_order_id, status, intent FROM orders ORDER BY id_seq")
+        assert [(o["status"], o["intent"]) for o in journaled] == [
+            ("filled", "entry"),
+            ("filled", "close"),
+        ]
+        assert final_balances(con, "spot") == balances
+        (last,) = rows(
+            con, "SELECT quantity FROM positions WHERE reason = 'fill' ORDER BY seq DESC LIMIT 1"
+        )
+        assert D(last["quantity"]) < D("0.00001")  # closed (dust below one lot)
+        runs = rows(con, "SELECT session_id FROM runs")
+        assert len(runs) == 2 and runs[0]["session_id"] == runs[1]["session_id"]
     finally:
         con.close()

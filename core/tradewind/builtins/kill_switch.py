@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import attrs
 
+from tradewind.config_check import path_option
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
@@ -25,7 +26,14 @@ class KillSwitchConfig:
     #: Fraction of starting equity lost that trips the switch (the seed's 10 %).
     max_loss_pct: Decimal = attrs.field(default=Decimal("0.10"), converter=Decimal)
     #: A file whose existence trips the switch (a manual kill from outside the process).
-    trip_file: str | None = None
+    trip_file: str | None = path_option("trigger")
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.max_loss_pct <= 1:
+            raise ValueError(
+                f"max_loss_pct is a fraction of starting equity (0.10 = 10 %) in (0, 1], got "
+                f"{self.max_loss_pct} @ $.max_loss_pct"
+            )
 
 
 class KillSwitch:

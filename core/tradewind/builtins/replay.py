@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 import anyio
 import attrs
 
+from tradewind.config_check import path_option
 from tradewind.errors import ConfigError, DataError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Instrument, TickBatch
@@ -58,9 +59,9 @@ class ReplayConfig:
     """Options of the replay source. Exactly one of ``path`` and ``store`` is set."""
 
     #: A trades file in any importable format (see docs/data.md).
-    path: str | None = None
+    path: str | None = path_option("data-file")
     #: A market-store folder (hive-partitioned parquet).
-    store: str | None = None
+    store: str | None = path_option("data-dir")
     #: Store partition keys when reading from ``store``.
     exchange: str | None = None
     market: str | None = None
@@ -74,12 +75,25 @@ class ReplayConfig:
     #: UTC unless an offset is given); ``[run] start``/``end`` narrow these further.
     start: str | None = None
     end: str | None = None
+    #: Reading ``path``: how far (milliseconds) a trade may go back behind an earlier line's
+    #: timestamp and still be sorted into place (venues that publish slightly out of order);
+    #: further back it is a bad row. Bad rows are journaled and counted in the summary.
+    max_backwards_ms: float = 0.0
 
     def __attrs_post_init__(self) -> None:
+        if self.max_backwards_ms < 0:
+            raise ValueError(f"max_backwards_ms must be >= 0, got {self.max_backwards_ms}")
         if (self.path is None) == (self.store is None):
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
         if self.chunk_ticks <= 0:
-            raise ValueError("chunk_ticks must be positive")
+            raise ValueError(
+                f"chunk_ticks must be positive, got {self.chunk_ticks} @ $.chunk_ticks"
+            )
+        if self.speed is not None and not self.speed > 0:
+            raise ValueError(
+                f"speed is a multiple of market time and must be positive (omit it for maximum "
+                f"speed), got {self.speed} @ $.speed"
+            )
         lo, hi = self.bounds_ns()
         if lo is not None and hi is not None and lo >= hi:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
@@ -123,7 +137,7 @@ class ReplayVenue:
             from tradewind.market.importers import load
 
             path = self._resolve(self.config.path)
-            result = load(path)
+            result = load(path, max_backwards_ns=int(self.config.max_backwards_ms * 1_000_000))
             self.bad_rows = list(result.bad_rows)
             self._data = dict(result.batches)
             if not self._instruments:
@@ -145,7 +159,9 @@ class ReplayVenue:
             }
         lo, hi = self.config.bounds_ns()
         if lo is not None or hi is not None:
-            self._data = {s: _bounded(b, lo, hi) for s, b in self._data.items()}
+            whole = self._data
+            self._data = {s: _bounded(b, lo, hi) for s, b in whole.items()}
+            _check_window(self.instance, self.config, self._instruments, whole, self._data)
 
     def data_files(self) -> list[Path]:
         """The files (or store folders) this venue replays, for the run id of a backtest."""
@@ -258,6 +274,71 @@ class ReplayVenue:
                     yield await self._paced(_keyed(src.slice(start, stop), key), clock)
                     pos[key] = stop
             pending = [k for k in pending if pos[k] < len(series[k])]
+
+
+async def merge_by_interval(
+    streams: Sequence[AsyncIterator[TickBatch]], step: int
+) -> AsyncIterator[TickBatch]:
+    """Batches of several replay streams, interval by interval of the decision grid.
+
+    Each stream is in time order. The result holds every batch of every stream, cut at grid
+    times, such that all trades of one grid interval (from every stream) come before any
+    trade of a later one: an instrument deciding at a grid time has seen the others' trades
+    before it and none after it.
+    """
+    heads: list[tuple[int, int, TickBatch]] = []
+    iters = list(streams)
+
+    async def pull(n: int) -> None:
+        while True:
+            try:
+                batch = await anext(iters[n])
+            except StopAsyncIteration:
+                return
+            if len(batch):
+                heapq.heappush(heads, (batch.first_ts, n, batch))
+                return
+
+    for n in range(len(iters)):
+        await pull(n)
+    while heads:
+        first, n, batch = heapq.heappop(heads)
+        hi = (first // step + 1) * step
+        if batch.last_ts < hi:
+            yield batch
+            await pull(n)
+            continue
+        cut = int(batch.ts_ns.searchsorted(hi, "left"))
+        yield batch.slice(0, cut)
+        rest = batch.slice(cut, len(batch))
+        heapq.heappush(heads, (rest.first_ts, n, rest))
+
+
+def _check_window(
+    instance: str,
+    config: ReplayConfig,
+    instruments: Sequence[Instrument],
+    whole: dict[str, TickBatch],
+    bounded: dict[str, TickBatch],
+) -> None:
+    """Raise when the window leaves none of the instruments' trades (the run would do nothing)."""
+    symbols = [i.symbol for i in instruments if i.symbol in whole] or list(whole)
+    if not symbols or any(len(bounded[s]) for s in symbols):
+        return
+    present = [whole[s] for s in symbols if len(whole[s])]
+    if not present:
+        return
+    first = min(b.first_ts for b in present)
+    last = max(b.last_ts for b in present)
+    raise ConfigError(
+        f"the replay window {config.start or '(open)'} .. {config.end or '(open)'} of "
+        f"[venues.{instance}] holds no trade of {', '.join(symbols)}: the data runs from "
+        f"{_utc(first)} to {_utc(last)} UTC; move [run] start/end into that span @ $.run.start"
+    )
+
+
+def _utc(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _keyed(piece: TickBatch, key: str) -> TickBatch:

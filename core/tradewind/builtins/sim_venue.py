@@ -1,11 +1,16 @@
 """The simulated execution venue (backtest and paper).
 
-It fills orders only against trades that printed after the order arrived:
+It fills orders only against trades that printed after the order arrived, and it keeps time
+per instrument: what one instrument's tape has reached never delays or advances another's orders.
 
 - An order sent at engine time ``t`` arrives at ``t + latency_ns``; trades before that are
   never used for it.
-- Market (and IOC/FOK) orders take liquidity from the first trades after arrival, at those
-  trades' prices, at most ``participation`` of each trade's size (volume-limited partial fills).
+- Market orders take liquidity from the trades initiated on their side at or after arrival (a
+  buy from buyer-initiated prints, which show where the offer was lifted; a sell from
+  seller-initiated ones), at those trades' prices, at most ``participation`` of each trade's
+  size (volume-limited partial fills). IOC takes only the first instant of such prints and
+  cancels the rest; FOK fills in full at that instant or not at all; GTC keeps taking until
+  filled.
 - Limit orders that are marketable on the first trade after arrival take liquidity like a
   market order capped at the limit; otherwise they rest and fill at the limit price when the
   tape trades through it (``queue = "through"``, the default, conservative: a print strictly
@@ -28,6 +33,7 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
+from tradewind.config_check import path_option
 from tradewind.errors import VenueError
 from tradewind.hookspecs import hookimpl
 from tradewind.model import (
@@ -46,6 +52,12 @@ from tradewind.model import (
 )
 from tradewind.protocols import EventSink
 
+#: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
+#: the float analytics).
+MAX_BALANCE = Decimal(10) ** 15
+#: Largest simulated latency: a day.
+MAX_LATENCY_MS = 86_400_000.0
+
 
 @attrs.frozen(kw_only=True)
 class SimVenueConfig:
@@ -59,23 +71,41 @@ class SimVenueConfig:
     latency_ms: float = 25.0
     #: Largest fraction of each printed trade's size an order may fill against.
     participation: float = 1.0
-    #: Resting limit fill rule: "through" (a print beyond the price) or "touch" (at it).
+    #: Resting limit fill rule: "through" (a print beyond the price), "touch" (at it: first in
+    #: the queue) or "position" (a print beyond the price, or prints at it once the size
+    #: printed at that price since the order started resting exceeds ``queue_ahead`` × the
+    #: size printed at it on the order's first contact: an estimate of the queue in front).
     queue: str = "through"
+    #: With ``queue = "position"``: multiple of the first-contact size at the price assumed
+    #: to be queued ahead of the order.
+    queue_ahead: float = 1.0
     #: Funding of perps: a constant rate per interval (0.0001 = 0.01 %), or a CSV file of
     #: ``ts_ms,rate`` rows (a funding series; rates apply at their timestamps). Longs pay a
     #: positive rate on quantity × the last trade price at the funding time.
     funding_rate: float | None = None
-    funding_file: str | None = None
+    funding_file: str | None = path_option("file")
     #: Hours between funding times (UTC-aligned: 00:00, 08:00, 16:00 for 8).
     funding_interval_h: int = 8
 
     def __attrs_post_init__(self) -> None:
-        if self.queue not in ("through", "touch"):
-            raise ValueError(f"queue must be 'through' or 'touch', got {self.queue!r}")
+        if self.queue not in ("through", "touch", "position"):
+            raise ValueError(
+                f"queue must be 'through', 'touch' or 'position', got {self.queue!r}"
+            )
+        if self.queue_ahead < 0:
+            raise ValueError(f"queue_ahead must be >= 0, got {self.queue_ahead}")
+        if not 0 <= self.starting_balance <= MAX_BALANCE:
+            raise ValueError(
+                f"starting_balance must be between 0 and {MAX_BALANCE:,}, got "
+                f"{self.starting_balance} @ $.starting_balance"
+            )
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"latency_ms must be between 0 and {MAX_LATENCY_MS:,} (a day), got "
+                f"{self.latency_ms} @ $.latency_ms"
+            )
         if not 0 < self.participation <= 1:
             raise ValueError(f"participation must be in (0, 1], got {self.participation}")
-        if self.latency_ms < 0:
-            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms}")
         if self.funding_rate is not None and self.funding_file is not None:
             raise ValueError("set at most one of funding_rate and funding_file")
         if not 0 < self.funding_interval_h <= 24 or 24 % self.funding_interval_h:
@@ -92,6 +122,8 @@ class _SimOrder:
     resting: bool = False  # True once it has rested past its first trade (maker)
     cancel_at_ns: int | None = None
     venue_order_id: str = ""
+    #: ``queue = "position"``: size still queued ahead at the limit price (None: not known yet).
+    queue_ahead: float | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -100,6 +132,23 @@ class _SimOrder:
 
 def _dec(price: float) -> Decimal:
     return Decimal(repr(float(price)))
+
+
+def default_instrument() -> Instrument:
+    """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees (what a bare sim
+    venue trades)."""
+    return Instrument(
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_notional=Decimal("5"),
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0004"),
+        base="BTC",
+        quote="USDT",
+    )
 
 
 class SimulatedVenue:
@@ -137,7 +186,9 @@ class SimulatedVenue:
         self._positions: dict[str, Position] = {}
         self._cash = config.starting_balance
         self._last: dict[str, float] = {}
-        self._now = 0
+        self._now = 0  # the latest time seen on any instrument (for nothing but bookkeeping)
+        self._clock: dict[str, int] = {}  # per instrument: its last trade or engine time
+        self._floor = 0  # set_time without an instrument: a floor under every clock
         self._seq = 0
         self._fills = 0
         self._funding_seen: dict[str, int] = {}
@@ -160,9 +211,7 @@ class SimulatedVenue:
     async def instruments(self) -> Sequence[Instrument]:
         """The configured instruments."""
         if not self._instruments:
-            from tradewind.testing import default_instrument
-
-            # A bare sim venue (conformance tests) trades the default test instrument.
+            # A bare sim venue (conformance tests) trades the default instrument.
             self.add_instruments([default_instrument()])
         return list(self._instruments.values())
 
@@ -174,9 +223,23 @@ class SimulatedVenue:
         """Where order reports and fills go."""
         self._sink = sink
 
-    def set_time(self, ts_ns: int) -> None:
-        """Engine time; orders sent now arrive at ``ts_ns + latency``."""
+    def starting_cash(self) -> Decimal:
+        """The paper account's cash at the start of a session (``starting_balance``)."""
+        return self.config.starting_balance
+
+    def set_time(self, ts_ns: int, instrument: str | None = None) -> None:
+        """Engine time of ``instrument`` (or of all); its orders sent now arrive at
+        ``ts_ns + latency``. Each instrument keeps its own clock, so one instrument's tape never
+        moves another's orders."""
         self._now = max(self._now, ts_ns)
+        if instrument is None:
+            self._floor = max(self._floor, ts_ns)
+        else:
+            self._clock[instrument] = max(self._clock.get(instrument, 0), ts_ns)
+
+    def time_of(self, instrument: str) -> int:
+        """The venue's current time for ``instrument``."""
+        return max(self._floor, self._clock.get(instrument, 0))
 
     def restore(
         self,
@@ -224,7 +287,7 @@ class SimulatedVenue:
             client_order_id=so.order.client_order_id,
             instrument=so.order.instrument,
             status=so.status,
-            ts_ns=self._now,
+            ts_ns=self.time_of(so.order.instrument),
             filled_quantity=so.filled,
             venue_order_id=so.venue_order_id,
             reason=reason,
@@ -243,7 +306,7 @@ class SimulatedVenue:
         self._seq += 1
         so = _SimOrder(
             order=order,
-            arrival_ns=self._now + self._latency_ns,
+            arrival_ns=self.time_of(order.instrument) + self._latency_ns,
             venue_order_id=f"{self.instance}-{self._seq}",
         )
         self._orders[order.client_order_id] = so
@@ -293,7 +356,7 @@ class SimulatedVenue:
                 client_order_id=client_order_id,
                 instrument=instrument,
                 status=OrderStatus.REJECTED,
-                ts_ns=self._now,
+                ts_ns=self.time_of(instrument),
                 reason="unknown client order id",
             )
         if so.status.is_terminal:
@@ -301,7 +364,7 @@ class SimulatedVenue:
         if self._latency_ns == 0:
             self._finish(so, OrderStatus.CANCELLED)
         else:
-            so.cancel_at_ns = self._now + self._latency_ns
+            so.cancel_at_ns = self.time_of(so.order.instrument) + self._latency_ns
         return attrs.evolve(self._report(so), status=OrderStatus.CANCELLED)
 
     async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
@@ -402,13 +465,33 @@ class SimulatedVenue:
         if len(batch) == 0:
             return
         self._settle_funding(batch)
+        key = batch.instrument
         self._now = max(self._now, batch.last_ts)
+        self._clock[key] = max(self._clock.get(key, 0), batch.last_ts)
         orders = self._open.get(batch.instrument)
         if orders:
             for so in list(orders):
                 self._match(so, batch)
             self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
         self._last[batch.instrument] = batch.last_price
+
+    def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:
+        """Fill what is left of an open order at ``price`` (a print), as taker, at ``ts_ns``.
+
+        For data gaps only (docs/data.md): an exit that triggers on the first trade after a
+        gap fills at that trade, as a stop resting at the exchange through the gap would; a
+        ``flatten`` closes at the last price before the gap. Nothing else fills off the tape.
+        """
+        so = self._orders.get(client_order_id)
+        if so is None or so.status.is_terminal:
+            return
+        inst = self._instruments[so.order.instrument]
+        qty = so.remaining
+        if qty > 0:
+            self._book_fill(so, qty, _dec(price), ts_ns, inst.taker_fee, "taker")
+            self._finish(so, OrderStatus.FILLED)
+        key = so.order.instrument
+        self._open[key] = [o for o in self._open.get(key, []) if not o.status.is_terminal]
 
     def next_fill_ts(self, batch: TickBatch) -> int | None:
         """The earliest trade time in ``batch`` at which an open order could fill, or None.
@@ -446,6 +529,7 @@ class SimulatedVenue:
         limit = float(order.price)  # type: ignore[arg-type]
         if self.config.queue == "through":
             return prices < limit if order.side is Side.BUY else prices > limit
+        # "touch", and "position" where a print at the price may fill once the queue is gone.
         return prices <= limit if order.side is Side.BUY else prices >= limit
 
     def _match(self, so: _SimOrder, batch: TickBatch) -> None:
@@ -465,6 +549,7 @@ class SimulatedVenue:
             prices = batch.price[start:stop]
             sizes = batch.size[start:stop]
             ts = batch.ts_ns[start:stop]
+            sides = batch.side[start:stop]
             i0 = 0
             if order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered:
                 idx = np.flatnonzero(self._resting_hits(so, prices))
@@ -474,10 +559,10 @@ class SimulatedVenue:
                 so.triggered = True
                 i0 = int(idx[0])
             if order.type in (OrderType.MARKET, OrderType.STOP):
-                self._sweep(so, prices[i0:], sizes[i0:], ts[i0:])
+                self._sweep(so, prices[i0:], sizes[i0:], ts[i0:], sides[i0:])
             else:
                 if not so.resting:
-                    i0 = self._first_contact(so, prices, sizes, ts, i0)
+                    i0 = self._first_contact(so, prices, sizes, ts, sides, i0)
                 if so.resting and not so.status.is_terminal and i0 < len(prices):
                     self._rest(so, prices[i0:], sizes[i0:], ts[i0:])
         if not so.status.is_terminal:
@@ -491,27 +576,64 @@ class SimulatedVenue:
     def _crosses(side: Side, limit: Decimal, price: float) -> bool:
         return price <= float(limit) if side is Side.BUY else price >= float(limit)
 
-    def _sweep(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
-        """Take liquidity print by print (at most ``participation`` of each) until filled."""
-        inst = self._instruments[so.order.instrument]
-        avail = sizes * self.config.participation
+    def _sweep(
+        self,
+        so: _SimOrder,
+        prices: np.ndarray,
+        sizes: np.ndarray,
+        ts: np.ndarray,
+        sides: np.ndarray,
+    ) -> None:
+        """Take liquidity from the prints initiated on the order's side (at most
+        ``participation`` of each): GTC until filled, IOC/FOK at the first such instant only.
+
+        A buy meets buyer-initiated prints (the offers that were lifted), a sell
+        seller-initiated ones: filling a buy at a seller-initiated print would buy at the bid.
+        """
+        order = so.order
+        inst = self._instruments[order.instrument]
+        mine = np.flatnonzero(sides == (1 if order.side is Side.BUY else -1))
+        if len(mine) == 0:
+            return  # no print on its side yet: even an IOC has not met the market
+        tif = order.time_in_force
+        if tif in (TimeInForce.IOC, TimeInForce.FOK):
+            first = ts[mine[0]]
+            mine = mine[ts[mine] == first]
+        avail = sizes[mine] * self.config.participation
+        if tif is TimeInForce.FOK and inst.round_size(float(avail.sum())) < so.remaining:
+            self._finish(so, OrderStatus.EXPIRED, "fill-or-kill: not enough size at arrival")
+            return
         need = float(so.remaining)
         last = int(np.searchsorted(np.cumsum(avail), need, side="left"))
-        for j in range(min(last + 1, len(prices))):
-            qty = inst.round_size(min(float(avail[j]), float(so.remaining)))
+        for k in range(min(last + 1, len(mine))):
+            j = int(mine[k])
+            qty = inst.round_size(min(float(avail[k]), float(so.remaining)))
             if qty <= 0:
                 continue
             self._book_fill(so, qty, _dec(prices[j]), int(ts[j]), inst.taker_fee, "taker")
             if so.remaining <= 0:
                 self._finish(so, OrderStatus.FILLED)
                 return
+        if tif is TimeInForce.IOC:
+            self._finish(
+                so,
+                OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED,
+                "immediate-or-cancel: the rest found no size at arrival",
+            )
 
     def _first_contact(
-        self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray, i0: int
+        self,
+        so: _SimOrder,
+        prices: np.ndarray,
+        sizes: np.ndarray,
+        ts: np.ndarray,
+        sides: np.ndarray,
+        i0: int,
     ) -> int:
         """A limit order meets the tape: the prints of the first timestamp after arrival.
 
-        Marketable prints of that instant fill it as taker; then GTC rests, IOC cancels its
+        Marketable prints of that instant initiated on its side (a buy: buyer-initiated at or
+        below the limit) fill it as taker; then GTC rests, IOC cancels its
         rest, FOK expires unless that instant could fill it all, post-only that would take
         is rejected. Returns the index after the first instant.
         """
@@ -520,7 +642,8 @@ class SimulatedVenue:
         limit = float(order.price)  # type: ignore[arg-type]
         i1 = int(np.searchsorted(ts, ts[i0], side="right"))
         p, sz = prices[i0:i1], sizes[i0:i1]
-        ok = p <= limit if order.side is Side.BUY else p >= limit
+        mine = sides[i0:i1] == (1 if order.side is Side.BUY else -1)
+        ok = mine & (p <= limit if order.side is Side.BUY else p >= limit)
         avail = np.where(ok, sz * self.config.participation, 0.0)
         if ok.any() and order.time_in_force is TimeInForce.POST_ONLY:
             self._finish(so, OrderStatus.REJECTED, "post-only order would take liquidity")
@@ -543,16 +666,30 @@ class SimulatedVenue:
             self._finish(so, OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED)
         else:
             so.resting = True
+            if self.config.queue == "position":
+                at = p == limit
+                so.queue_ahead = float(sz[at].sum()) * self.config.queue_ahead
+            # It was on the book when this instant's other-side prints came: those strictly
+            # through its price fill it as maker.
+            through = ~mine & (p < limit if order.side is Side.BUY else p > limit)
+            if through.any():
+                self._rest(so, p[through], sz[through], ts[i0:i1][through])
         return i1
 
     def _rest(self, so: _SimOrder, prices: np.ndarray, sizes: np.ndarray, ts: np.ndarray) -> None:
         """A resting limit fills at its price, as maker, on prints through (or at) it."""
         order = so.order
         inst = self._instruments[order.instrument]
+        limit = float(order.price)  # type: ignore[arg-type]
+        queued = self.config.queue == "position"
         for j in np.flatnonzero(self._resting_hits(so, prices)):
-            qty = inst.round_size(
-                min(float(sizes[j]) * self.config.participation, float(so.remaining))
-            )
+            size = float(sizes[j])
+            if queued and float(prices[j]) == limit:
+                # A print at our price first trades against the queue in front of us.
+                ahead = so.queue_ahead or 0.0
+                so.queue_ahead = max(0.0, ahead - size)
+                size = max(0.0, size - ahead)
+            qty = inst.round_size(min(size * self.config.participation, float(so.remaining)))
             if qty <= 0:
                 continue
             self._book_fill(so, qty, order.price, int(ts[j]), inst.maker_fee, "maker")  # type: ignore[arg-type]

@@ -4,6 +4,7 @@
 
     tradewind data import FILE... --store DIR [--format F] [--exchange X] [--market spot|perp]
                                               [--symbol S] [--max-bad N]
+                                              [--max-backwards-ms MS]
     tradewind data info --store DIR [--gap SECONDS]
     tradewind data synth --like SAMPLE --hours N --seed S --out FILE.parquet|STORE_DIR
 
@@ -67,6 +68,10 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                    "(files whose name does not say)")
     p.add_argument("--max-bad", type=int, default=20, metavar="N",
                    help="bad rows to list per file (default 20; all are counted)")
+    p.add_argument("--max-backwards-ms", type=float, default=0.0, metavar="MS",
+                   help="sort a trade up to MS behind an earlier line's time into place "
+                   "(venues that publish slightly out of order); further back it is a bad "
+                   "row (default 0)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
@@ -106,6 +111,10 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p.add_argument("--keep-drift", action="store_true",
                    help="keep the sample's trend instead of removing it")
     p.set_defaults(func=cmd_synth)
+
+    from tradewind.market.download import add_download_command
+
+    add_download_command(sub)
 
     def _usage(args: argparse.Namespace) -> int:
         data.print_help(sys.stderr)
@@ -278,11 +287,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 result = load(path, args.format, symbol=args.symbol, exchange=args.exchange,
-                              market=args.market)
+                              market=args.market,
+                              max_backwards_ns=int(args.max_backwards_ms * 1_000_000))
             except DataError as exc:
                 failed.append(str(exc))
                 print(f"error: {exc}", file=sys.stderr)
                 continue
+            if result.rows == 0 and not result.bad_rows and not result.ignored:
+                print(f"error: {path}: the file holds no trades (nothing after its header)",
+                      file=sys.stderr)
             readable += result.rows
             w, s = _import_one(store, result, rows)
             written, skipped = written + w, skipped + s

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import numpy as np
@@ -338,3 +338,64 @@ class TickValidator:
     def __repr__(self) -> str:
         bad = {k: v for k, v in self.rejected.items() if v}
         return f"TickValidator({self.instrument!r}, accepted={self.accepted}, rejected={bad})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Import-time plausibility: values a file can hold that no trade can have.
+
+#: Largest price an import accepts. A price of 1e308 is finite and positive, yet no market
+#: quotes it; beyond this it is a corrupt field, and notional (price × size) would overflow.
+MAX_IMPORT_PRICE = 1e15
+#: Latest trade time an import accepts: 2200-01-01 UTC. Later times are a wrong time unit or a
+#: timestamp that overflowed 64-bit nanoseconds (which end in April 2262).
+MAX_IMPORT_TS_NS = 7_258_118_400 * 1_000_000_000
+_INT64_MAX = np.iinfo(np.int64).max
+_INT64_MIN = np.iinfo(np.int64).min
+_INT64_DIGITS = 19
+
+
+def int64_overflow(texts: list[str]) -> npt.NDArray[np.bool_]:
+    """Which of ``texts`` (already known to be ``[+-]digits``) do not fit a 64-bit integer."""
+    out = np.zeros(len(texts), dtype=bool)
+    for i, t in enumerate(texts):
+        digits = t.lstrip("+-").lstrip("0")
+        if len(digits) >= _INT64_DIGITS and not _INT64_MIN <= int(t) <= _INT64_MAX:
+            out[i] = True
+    return out
+
+
+def scale_to_ns(ts: npt.NDArray[np.int64], factor: int) -> npt.NDArray[np.int64]:
+    """``ts × factor`` in int64, with values that would overflow set to the int64 maximum
+    (numpy wraps silently: a year-3000 time in µs became ``-4389808147419103232``), so that
+    :func:`implausible` reports them as beyond :data:`MAX_IMPORT_TS_NS`."""
+    ts = np.asarray(ts, dtype=np.int64)
+    if factor == 1 or len(ts) == 0:
+        return ts
+    over = (ts > _INT64_MAX // factor) | (ts < _INT64_MIN // factor)
+    out = ts * factor
+    if over.any():
+        out = np.where(over, np.int64(_INT64_MAX), out)
+    return out
+
+
+def implausible(
+    ts_ns: npt.NDArray[np.int64], price: npt.NDArray[np.float64], price_label: str = "price"
+) -> list[tuple[npt.NDArray[np.bool_], Callable[[int], str]]]:
+    """Masks of rows an import must refuse though their fields parse, each with its reason
+    (a function of the row index)."""
+    ts_ns = np.asarray(ts_ns, dtype=np.int64)
+    price = np.asarray(price, dtype=np.float64)
+
+    def late(_i: int) -> str:
+        return (
+            "timestamp is after 2200-01-01 UTC (a wrong time unit, or beyond what 64-bit "
+            "nanoseconds hold); check the file's time column"
+        )
+
+    def huge(i: int) -> str:
+        return (
+            f"{price_label} {price[i]:g} is implausibly large (above {MAX_IMPORT_PRICE:g}); "
+            f"the field is corrupt"
+        )
+
+    return [(ts_ns > MAX_IMPORT_TS_NS, late), (price > MAX_IMPORT_PRICE, huge)]

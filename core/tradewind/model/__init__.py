@@ -1,9 +1,11 @@
 """The domain model: frozen, keyword-only attrs values shared by the core and every plugin."""
 
 from tradewind.model.events import (
+    BadRows,
     CandleClosed,
     CircuitBreaker,
     ConnectionLost,
+    DataGap,
     DataQuality,
     Event,
     EventsDropped,
@@ -42,11 +44,13 @@ __all__ = [
     "BUY",
     "NS_PER_SECOND",
     "SELL",
+    "BadRows",
     "BookTop",
     "Candle",
     "CandleClosed",
     "CircuitBreaker",
     "ConnectionLost",
+    "DataGap",
     "DataQuality",
     "Event",
     "EventsDropped",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import ClassVar
 
 import attrs
 
@@ -82,9 +83,11 @@ class OrderFailed(Event):
 
 @attrs.frozen(kw_only=True)
 class FillEvent(Event):
-    """A fill arrived."""
+    """A fill arrived. ``realized_pnl``: the P&L this fill realised (0 for an opening fill;
+    None when the publisher did not say)."""
 
     fill: Fill
+    realized_pnl: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -110,6 +113,41 @@ class DataQuality(Event):
     instrument: str
     rejected: Mapping[str, int]
     severity = Severity.WARNING
+
+
+@attrs.frozen(kw_only=True)
+class DataGap(DataQuality):
+    """An instrument's tape has a hole longer than ``[run] max_gap``.
+
+    ``start_ns``/``end_ns`` are the trades either side of the hole; ``policy`` is the
+    ``[run] gap_policy`` applied and ``action`` what it did (``none`` when flat, ``held``,
+    ``flattened``, ``halted``, ``exit at first trade``).
+    """
+
+    start_ns: int
+    end_ns: int
+    max_gap_ns: int
+    policy: str
+    action: str
+
+    @property
+    def duration_ns(self) -> int:
+        """Length of the hole."""
+        return self.end_ns - self.start_ns
+
+
+@attrs.frozen(kw_only=True)
+class BadRows(DataQuality):
+    """Rows of a data file that could not be used (``rejected``: counts per file).
+
+    ``instrument`` is the data venue instance; ``rows`` lists the first :attr:`LISTED` as
+    ``file:line: reason`` (the report and ``tradewind data import`` list them all).
+    """
+
+    count: int
+    rows: Sequence[str] = ()
+
+    LISTED: ClassVar[int] = 200
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +205,10 @@ class RunFinished(Event):
     """A run ended."""
 
     run_id: str
-    summary: Mapping[str, float] = attrs.field(factory=dict)
+    #: The run's numeric figures (counts, ratios as floats), its money as exact Decimals
+    #: (``starting_equity``, ``final_equity``, ``pnl``, ``realized_pnl``, ``fees_paid``,
+    #: ``funding_paid``, ``total_return``) and ``currency``, the quote currency they are in.
+    summary: Mapping[str, float | Decimal | str] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)

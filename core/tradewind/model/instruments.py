@@ -39,6 +39,10 @@ class Instrument:
     min_notional: Decimal = attrs.field(converter=_decimal, default=Decimal("0"))
     maker_fee: Decimal = attrs.field(converter=_decimal, default=Decimal("0"))
     taker_fee: Decimal = attrs.field(converter=_decimal, default=Decimal("0"))
+    #: The traded asset and the asset prices are quoted in ("BTC", "USDT"); empty when not
+    #: known (a simulated venue without currencies). A perpetual settles in ``quote``.
+    base: str = ""
+    quote: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.tick_size <= 0:

@@ -65,6 +65,10 @@ _TERMINAL = frozenset(
 )
 
 
+#: The intents an order can carry (see :attr:`Order.intent`).
+INTENTS: tuple[str, ...] = ("entry", "add", "reduce", "close", "flip")
+
+
 @attrs.frozen(kw_only=True)
 class Order:
     """An order request. ``client_order_id`` makes every submission idempotent."""
@@ -80,6 +84,9 @@ class Order:
     reduce_only: bool = False
     created_ts_ns: int = 0
     tag: str = ""
+    #: Why the order exists: "entry" (opens a position), "add" (adds to one, see
+    #: ``pyramiding``), "reduce", "close" (the whole position) or "flip" (through zero).
+    intent: str = "entry"
 
     def __attrs_post_init__(self) -> None:
         if self.quantity <= 0:
@@ -89,6 +96,11 @@ class Order:
         if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
             raise ValueError(
                 f"order {self.client_order_id}: {self.type.value} order needs stop_price"
+            )
+        if self.intent not in INTENTS:
+            raise ValueError(
+                f"order {self.client_order_id}: intent must be one of {', '.join(INTENTS)}, "
+                f"got {self.intent!r}"
             )
 
 
@@ -107,7 +119,13 @@ class OrderReport:
 
 @attrs.frozen(kw_only=True)
 class Fill:
-    """An execution of (part of) an order. ``fee`` is in quote currency; positive is paid."""
+    """An execution of (part of) an order.
+
+    ``fee`` is what the venue charged, in ``fee_currency`` (positive is paid). ``fee_currency``
+    empty means the instrument's quote currency (the simulated venue's convention). A fee
+    charged in the bought asset reduces what arrives: ``quantity`` is what was traded, and the
+    account receives ``quantity - fee`` of the base asset (see :mod:`tradewind.accounts`).
+    """
 
     client_order_id: str
     instrument: str
@@ -118,3 +136,24 @@ class Fill:
     ts_ns: int
     liquidity: str = "taker"
     trade_id: str = ""
+    fee_currency: str = ""
+    #: Which asset the fee was taken from: "quote" (default), "base" (the bought asset:
+    #: what arrives is ``quantity - fee``) or "other" (a third currency, e.g. BNB).
+    fee_asset: str = "quote"
+
+    @property
+    def fee_in_quote(self) -> Decimal:
+        """The fee valued in the quote currency at the fill price (0 for a third currency,
+        which is booked against that currency's balance instead)."""
+        if self.fee_asset == "base":
+            return self.fee * self.price
+        if self.fee_asset == "other":
+            return Decimal(0)
+        return self.fee
+
+    @property
+    def net_quantity(self) -> Decimal:
+        """The base quantity that changes hands after a fee taken from the bought asset."""
+        if self.fee_asset == "base" and self.side is Side.BUY:
+            return self.quantity - self.fee
+        return self.quantity

@@ -54,7 +54,7 @@ class Position:
 
     def apply(self, fill: Fill) -> Position:
         """The position after ``fill``: new lots on increase, FIFO realisation on reduction."""
-        signed = fill.quantity * fill.side.sign
+        signed = fill.net_quantity * fill.side.sign
         q = self.quantity
         realized = self.realized_pnl
         opened = self.opened_ts_ns
@@ -87,7 +87,7 @@ class Position:
             quantity=new_q,
             avg_price=avg,
             realized_pnl=realized,
-            fees=self.fees + fill.fee,
+            fees=self.fees + fill.fee_in_quote,
             opened_ts_ns=opened,
             lots=tuple(lots),
         )

@@ -1,6 +1,7 @@
 """tradewind's pytest plugin for plugin authors.
 
-Enable it in a test module or conftest with ``pytest_plugins = "tradewind.testing"``. It gives:
+It is a ``pytest11`` plugin, active in every pytest run where tradewind is installed (naming
+it in ``pytest_plugins = "tradewind.testing"`` as well is harmless). It gives:
 
 - :func:`make_registry` / the ``tw_registry_factory`` fixture: a registry filled from plugin
   modules directly, without entry points (for unit tests of a plugin under development);
@@ -19,17 +20,20 @@ from types import ModuleType
 import pluggy
 import pytest
 
-from tradewind import hookspecs
-from tradewind.loader import PluginRequest, load_host
-from tradewind.model import Instrument, InstrumentKind
-from tradewind.portfolio import Portfolio
-from tradewind.protocols import KINDS
-from tradewind.registry import Registry
-from tradewind.testing.data import candle_path
-from tradewind.testing.portfolios import book_fill, make_order, make_signal, portfolio_with
+# The suites assert inside library code: have pytest rewrite them for readable failures. This
+# must run before they are imported below.
+pytest.register_assert_rewrite(
+    "tradewind.testing.conformance", "tradewind.testing.data", "tradewind.testing.portfolios"
+)
 
-# The suites assert inside library code: have pytest rewrite them for readable failures.
-pytest.register_assert_rewrite("tradewind.testing.conformance")
+from tradewind import hookspecs  # noqa: E402
+from tradewind.loader import PluginRequest, load_host  # noqa: E402
+from tradewind.model import Instrument, InstrumentKind  # noqa: E402
+from tradewind.portfolio import Portfolio  # noqa: E402
+from tradewind.protocols import KINDS  # noqa: E402
+from tradewind.registry import Registry  # noqa: E402
+from tradewind.testing.data import candle_path  # noqa: E402
+from tradewind.testing.portfolios import book_fill, make_order, make_signal, portfolio_with  # noqa: E402
 
 
 def make_registry(*modules: ModuleType | object) -> Registry:
@@ -54,16 +58,9 @@ def assert_plugin_installed(kind: str, name: str, cls: type) -> None:
 
 def default_instrument() -> Instrument:
     """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees."""
-    return Instrument(
-        venue="sim",
-        symbol="BTCUSDT",
-        kind=InstrumentKind.PERP,
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.001"),
-        min_notional=Decimal("5"),
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0004"),
-    )
+    from tradewind.builtins.sim_venue import default_instrument as sim_default
+
+    return sim_default()
 
 
 @pytest.fixture

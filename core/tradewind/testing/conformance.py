@@ -14,8 +14,9 @@ tests matching the capabilities the venue declares (``data``, ``execution``).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -109,6 +110,16 @@ class AnalyzerConformance(_Suite):
         if before:
             assert set(values) == before
 
+    def test_values_stay_within_the_declared_outputs(self) -> None:
+        """``outputs(config)`` names every key ``values()`` reports (config check relies on it)."""
+        outputs = getattr(self.plugin_class, "outputs", None)
+        if outputs is None:
+            pytest.skip("the analyzer declares no outputs (rules naming it are not checked)")
+        declared = set(outputs(self.make_config()))
+        analyzer = self.build()
+        assert set(analyzer.values()) <= declared, set(analyzer.values()) - declared
+        assert set(self.feed(analyzer)) <= declared
+
     def test_is_deterministic(self) -> None:
         a, b = self.feed(self.build()), self.feed(self.build())
         assert a.keys() == b.keys()
@@ -191,11 +202,22 @@ class ExitConformance(_Suite):
 
 
 class NotifierConformance(_Suite):
-    """A notifier starts, takes every severity, and closes twice without error."""
+    """A notifier starts, takes every severity, and closes twice without error; an outbox
+    notifier also delivers a fill through the host and the outbox to its receiver.
 
-    def build(self) -> Any:
+    Override :meth:`receiver` to start what the notifier delivers to (a local server) and
+    yield ``(config, received)``: the config pointing at it, and a list that fills with what
+    arrived (as text).
+    """
+
+    @contextlib.asynccontextmanager
+    async def receiver(self) -> AsyncIterator[tuple[Any, list[Any]]]:
+        """The config to build the notifier with and what its receiver got (default: none)."""
+        yield self.make_config(), []
+
+    def build(self, config: Any = None) -> Any:
         """A fresh notifier."""
-        return self.plugin_class(config=self.make_config())
+        return self.plugin_class(config=self.make_config() if config is None else config)
 
     def events(self) -> list[Event]:
         """One event of each severity."""
@@ -210,19 +232,50 @@ class NotifierConformance(_Suite):
             fee=Decimal("0.2"),
             ts_ns=1,
         )
-        return [FillEvent(ts_ns=1, fill=fill), SystemError(ts_ns=2, source="test", error="boom")]
+        return [
+            FillEvent(ts_ns=1, fill=fill, realized_pnl=Decimal("12.5")),
+            SystemError(ts_ns=2, source="test", error="boom"),
+        ]
 
     def test_lifecycle(self) -> None:
         async def go() -> None:
-            n = self.build()
-            await n.start()
-            for ev in self.events():
-                assert ev.severity in Severity
-                await n.notify(ev)
-            await n.close()
-            await n.close()
+            async with self.receiver() as (config, _received):
+                n = self.build(config)
+                await n.start()
+                for ev in self.events():
+                    assert ev.severity in Severity
+                    await n.notify(ev)
+                await n.close()
+                await n.close()
 
         anyio.run(go)
+
+    def test_delivers_a_fill_through_the_outbox(self) -> None:
+        from tradewind.notify.host import NotifierHost, is_outbox_notifier
+        from tradewind.notify.outbox import Outbox
+
+        if not is_outbox_notifier(self.build()):
+            pytest.skip("not an outbox notifier (no 'outbox' capability)")
+
+        async def go() -> tuple[list[Any], list[tuple[Any, ...]]]:
+            import duckdb
+
+            from tradewind.clock import SimClock
+
+            outbox = Outbox(duckdb.connect(":memory:"))
+            async with self.receiver() as (config, received):
+                host = NotifierHost({"conformance": self.build(config)}, clock=SimClock(1),
+                                    outbox=outbox)  # fmt: skip
+                async with host:
+                    host.channels["conformance"].on_event(self.events()[0])
+                    assert await host.wait_idle(30)
+                return list(received), list(outbox.rows())
+
+        received, rows = anyio.run(go)
+        assert [r[3] for r in rows] == ["sent"], rows
+        assert received, "the receiver got nothing"
+        text = " ".join(map(str, received))
+        assert "sim:BTCUSDT" in text and "50000" in text and "12.5" in text
 
 
 class VenueConformance(_Suite):

@@ -19,6 +19,7 @@ Gzip and single-file zip archives are decompressed transparently, whatever their
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,7 +39,9 @@ from tradewind.market.importers._base import (
     Source,
     first_lines,
     read_source,
+    refuse_special_file,
     truncation_row,
+    whole_lines,
 )
 
 __all__ = ["FORMATS", "MARKETS", "BadRow", "ImportResult", "load", "sniff"]
@@ -56,6 +59,7 @@ FORMATS: dict[str, str] = {
 
 def _table_format(path: Path) -> str | None:
     """The format of a feather (Arrow IPC) or parquet file, ``None`` for anything else."""
+    refuse_special_file(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(6)
@@ -113,6 +117,7 @@ def load(
     symbol: str | None = None,
     exchange: str | None = None,
     market: str | None = None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import the trades of one file.
 
@@ -124,6 +129,9 @@ def load(
     :param exchange: the exchange to record instead of the one the file implies (needed for
         freqtrade files outside a ``user_data/data/<exchange>/`` folder).
     :param market: ``spot`` or ``perp`` instead of the one the file implies.
+    :param max_backwards_ns: how far a trade's timestamp may go back behind an earlier line's
+        (of the same symbol) and still be sorted into place, for venues that publish slightly
+        out of order; a trade further back is a bad row. 0 (default): any step back is one.
     :returns: the trades by symbol, sorted by time, and the rows that were not imported.
     :raises DataError: unreadable file, unknown format, or nothing to tell the symbol/exchange.
     """
@@ -140,19 +148,28 @@ def load(
             raise DataError(f"{path}: is a {FORMATS[table_format]}, not a {FORMATS[format]}")
         reader = ticks_parquet.read if table_format == ticks_parquet.FORMAT else \
             freqtrade.read_table
-        return reader(path, symbol=symbol, exchange=exchange, market=market)
+        return reader(
+            path, symbol=symbol, exchange=exchange, market=market,
+            max_backwards_ns=max_backwards_ns,
+        )
 
     src = read_source(path)
     found = _sniff_text(src)
     if found is None or (format is not None and found != format):
         raise _unknown(src, format)
-    opts = {"symbol": symbol, "exchange": exchange, "market": market}
+    if max_backwards_ns < 0:
+        raise DataError(f"max_backwards_ns must be >= 0, got {max_backwards_ns}")
+    opts: dict[str, Any] = {
+        "symbol": symbol, "exchange": exchange, "market": market,
+        "max_backwards_ns": max_backwards_ns,
+    }
+    if found == freqtrade.FORMAT:
+        return freqtrade.read_json(src, **opts)  # reports a cut itself (records, not lines)
+    src = whole_lines(src)
     if found == tardis.FORMAT:
         result = tardis.read(src, **opts)
     elif found == binance_ws.FORMAT:
         result = binance_ws.read(src, **opts)
-    elif found == freqtrade.FORMAT:
-        result = freqtrade.read_json(src, **opts)
     else:
         result = binance_vision.read(src, found, **opts)
     cut = truncation_row(src, src.data)

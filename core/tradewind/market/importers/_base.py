@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tradewind.errors import DataError
+from tradewind.market.validation import implausible, int64_overflow, scale_to_ns
 from tradewind.model.ticks import TickBatch
 
 #: The markets an import can belong to (the ``market=`` level of the store's partitions).
@@ -89,8 +90,18 @@ class Source:
     truncated: bool = False
 
 
+def refuse_special_file(path: Path) -> None:
+    """DataError for a path that exists but is not a regular file: reading a FIFO would block
+    forever, a directory cannot be read. (A missing file is reported when it is read.)"""
+    from tradewind.config_check import check_readable_file
+
+    if path.exists():
+        check_readable_file(path, what="data file", error=DataError)
+
+
 def read_source(path: Path) -> Source:
     """Read a file, transparently decompressing gzip (``.gz``) and single-member zip files."""
+    refuse_special_file(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -135,15 +146,26 @@ def _gunzip(raw: bytes, path: Path) -> tuple[bytes, bool]:
 
 
 def truncation_row(src: Source, data: bytes) -> BadRow | None:
-    """The bad row that reports a truncated gzip file, if it was."""
+    """The bad row that reports a truncated gzip file, if it was.
+
+    ``data`` ends at the last complete line (see :func:`whole_lines`); the row reported is the
+    line that was cut off.
+    """
     if not src.truncated:
         return None
-    last = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     return BadRow(
-        str(src.path), max(last, 1),
-        "gzip stream ends early (truncated file); this line may be partial, "
-        "the lines before it were imported",
+        str(src.path), data.count(b"\n") + 1,
+        "gzip stream ends early (truncated file): this line is cut off and was not imported; "
+        "the lines before it were",
     )
+
+
+def whole_lines(src: Source) -> Source:
+    """``src`` without a partial last line when its gzip stream was cut (a cut number would
+    otherwise import as a wrong value)."""
+    if not src.truncated or src.data.endswith(b"\n"):
+        return src
+    return attrs.evolve(src, data=src.data[: src.data.rfind(b"\n") + 1])
 
 
 def first_lines(data: bytes, n: int = 5, limit: int = 65536) -> list[str]:
@@ -307,6 +329,15 @@ def _parse_lines(
         if col.kind not in _TYPED:
             continue
         valid = pc.match_substring_regex(raw, _PATTERNS[col.kind]).to_numpy(zero_copy_only=False)
+        if col.kind == "int":
+            big = valid & int64_overflow(raw.to_pylist())
+            for i in np.flatnonzero(ok & big):
+                rejects.add(
+                    int(sub_lines[i]),
+                    f"{col.name} {quote(raw[i].as_py())} is out of range (larger than a "
+                    f"64-bit integer)",
+                )
+            ok &= ~big
         failed = ok & ~valid
         if failed.any():
             texts = raw.to_pylist()
@@ -349,7 +380,7 @@ def parse_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
 def to_ns(ts: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
     """Convert integer epoch timestamps in ``ms`` or ``us`` to nanoseconds."""
     factor = {"ms": _NS_PER_MS, "us": _NS_PER_US, "ns": 1}[unit]
-    return np.asarray(ts, dtype=np.int64) * factor
+    return scale_to_ns(ts, factor)
 
 
 def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
@@ -385,6 +416,45 @@ def _categories(
     return codes, [str(v) for v in enc.dictionary.to_pylist()]
 
 
+def _backwards(
+    ts: npt.NDArray[np.int64],
+    lines: npt.NDArray[np.int64],
+    tolerance_ns: int,
+    rejects: Rejects,
+) -> npt.NDArray[np.bool_] | None:
+    """Rows of one symbol (in file order) to keep, rejecting those that go backwards by more
+    than ``tolerance_ns``; None when every row is kept (the common, ordered case)."""
+    n = len(ts)
+    if n < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+        return None
+    peak = np.maximum.accumulate(ts)
+    before = np.empty(n, dtype=np.int64)
+    before[0] = ts[0]
+    before[1:] = peak[:-1]
+    bad = ts < before - tolerance_ns
+    if not bad.any():
+        return None
+    # Which earlier line holds the running maximum, for the message.
+    at_peak = np.maximum.accumulate(np.where(ts == peak, np.arange(n), 0))
+    for i in np.flatnonzero(bad):
+        j = int(at_peak[i - 1])
+        rejects.add(
+            int(lines[i]),
+            f"timestamp goes backwards: {_fmt_ns(int(before[i]) - int(ts[i]))} before the "
+            f"trade on line {int(lines[j])} (tolerance {_fmt_ns(tolerance_ns)})",
+        )
+    keep: npt.NDArray[np.bool_] = ~bad
+    return keep
+
+
+def _fmt_ns(ns: int) -> str:
+    """A short duration for messages: ``1.5 ms``, ``3 s``, ``0 ns``."""
+    for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if ns >= size:
+            return f"{ns / size:g} {unit}"
+    return f"{ns} ns"
+
+
 def assemble(
     *,
     src_path: Path,
@@ -402,8 +472,13 @@ def assemble(
     only_symbol: str | None = None,
     ignored: int = 0,
     labels: tuple[str, str] = ("price", "size"),
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Check values, drop bad rows (recording why), split by symbol and sort each by time.
+
+    A trade whose timestamp is more than ``max_backwards_ns`` earlier than a trade of the same
+    symbol on an earlier line goes backwards: it is a bad row (sorting it into place would
+    invent a gap or a date partition). Trades within the tolerance are sorted into place.
 
     ``side`` must already be +1/-1 (importers reject unknown sides themselves); ``trade_id``
     ``None`` numbers the rows of each symbol 0, 1, 2... in file order. ``labels`` are the
@@ -429,6 +504,9 @@ def assemble(
     bad_ts = ok & (ts_ns <= 0)
     rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
     ok &= ~bad_ts
+    for mask, reason in implausible(ts_ns, price, labels[0]):
+        rejects.add_mask(ok & mask, lines, reason)
+        ok &= ~mask
 
     keep = np.flatnonzero(ok)
     if trade_id is None:
@@ -458,11 +536,17 @@ def assemble(
             raise DataError(f"{src_path}: no trades of symbol {only_symbol!r}; it has {have}")
         groups = {only_symbol: groups[only_symbol]}
 
+    kept_lines = lines[keep]
     batches: dict[str, TickBatch] = {}
     for name, idx in groups.items():
         sel = slice(None) if idx is None else idx
         g_ts, g_px, g_sz, g_sd = ts_ns[sel], price[sel], size[sel], side[sel]
         g_id = np.arange(len(g_ts), dtype=np.int64) if ids is None else ids[sel]
+        back = _backwards(g_ts, kept_lines[sel], max_backwards_ns, rejects)
+        if back is not None:
+            g_ts, g_px, g_sz, g_sd, g_id = (
+                g_ts[back], g_px[back], g_sz[back], g_sd[back], g_id[back]
+            )
         if len(g_ts) > 1 and not (
             np.all(g_ts[1:] >= g_ts[:-1])
             and np.all((g_ts[1:] > g_ts[:-1]) | (g_id[1:] >= g_id[:-1]))

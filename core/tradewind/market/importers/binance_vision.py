@@ -104,6 +104,7 @@ def _market_hint(src: Source, has_best_match: bool, symbol: str) -> str:
 
 def read(
     src: Source, fmt: str, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a Binance trades or aggTrades CSV (``fmt`` is :data:`TRADES` or :data:`AGG_TRADES`).
 
@@ -152,6 +153,6 @@ def read(
         side=np.where(buyer_maker, -1, 1).astype(np.int8),
         trade_id=table.column(id_col).to_numpy(),
         lines=lines,
-        rejects=rejects,
+        rejects=rejects, max_backwards_ns=max_backwards_ns,
         labels=("price", qty_col),
     )

@@ -36,6 +36,7 @@ from tradewind.market.importers._base import (
     text_lines,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "binance-ws"
 DESCRIPTION = "Binance raw websocket capture ('<timestamp> <JSON>' lines, e.g. hftbacktest .gz)"
@@ -128,6 +129,8 @@ def _num(value: Any, name: str) -> float:
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"'{name}' {quote(value)} is not an integer")
+    if int64_overflow([str(value)])[0]:
+        raise ValueError(f"'{name}' {quote(value)} is out of range (larger than a 64-bit integer)")
     return value
 
 
@@ -202,6 +205,7 @@ def _parse_slow(
 
 def read(
     src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import the trades of a Binance websocket capture; ``symbol`` keeps only that symbol."""
     rejects = Rejects(src.path)
@@ -273,7 +277,7 @@ def read(
         side=np.where(trades.buyer_maker[sel], -1, 1).astype(np.int8),
         trade_id=trades.trade_id[sel],
         lines=trades.lines[sel],
-        rejects=rejects,
+        rejects=rejects, max_backwards_ns=max_backwards_ns,
         labels=("p", "q"),
         only_symbol=symbol,
         ignored=ignored,

@@ -8,12 +8,19 @@ instead, and import too.
 
 freqtrade keeps the exchange in the folder name (``user_data/data/binance/``, futures in
 ``.../binance/futures/``) and the pair in the file name (``XRP_ETH``; futures
-``XRP_USDT_USDT``). The symbol is base + quote (``XRPETH``), as Binance spells it.
+``XRP_USDT_USDT``). The symbol is base + quote (``XRPETH``), as Binance spells it. Trade
+objects carry their pair (``"symbol": "XRP/ETH"``; futures ``"XRP/USDT:USDT"``), and that wins
+over the file name.
+
+A JSON file that does not parse whole (a cut download or gzip, a stray line, a bare ``NaN``
+that strict parsers refuse) is read record by record: every record that parses is kept, each
+one that does not is a bad row (``line`` = record number), and a cut ends the file there.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,7 @@ from tradewind.market.importers._base import (
     quote,
     to_ns,
 )
+from tradewind.market.validation import int64_overflow
 
 FORMAT = "freqtrade"
 DESCRIPTION = (
@@ -55,7 +63,8 @@ PARQUET_MAGIC = b"PAR1"
 
 def sniff(lines: list[str], name: str) -> bool:
     """Whether the first lines look like a freqtrade JSON trades array."""
-    return bool(lines) and bool(_SNIFF.match(lines[0]))
+    # A pretty-printed array starts with a line holding only "[".
+    return bool(lines) and bool(_SNIFF.match(" ".join(lines[:2])))
 
 
 def _parse_json(data: bytes) -> Any:
@@ -103,6 +112,65 @@ def _context(
     return symbol, exchange, market or file_market or "spot"
 
 
+_WS = re.compile(r"\s*")
+#: Where the next record may start after a broken one: a comma, then ``[`` or ``{``.
+_RESYNC = re.compile(r",\s*(?=[\[{])")
+
+
+def _scan(text: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str]]]:
+    """The records of a JSON array that does not parse whole: ``(number, record)`` for each
+    that parses, ``(number, reason)`` for each that does not (a cut ends the scan)."""
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    if not text.startswith("[", pos):
+        raise ValueError("the file is not a JSON array")
+    pos += 1
+    n = 0
+    good: list[tuple[int, Any]] = []
+    bad: list[tuple[int, str]] = []
+    end_of_file = "the file ends here (cut short or truncated); the records before it were imported"
+    while True:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if pos >= len(text):
+            bad.append((n + 1, end_of_file))
+            break
+        if text[pos] == "]":
+            break
+        n += 1
+        try:
+            item, stop = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            found = _RESYNC.search(text, pos)
+            if found is None:
+                bad.append((n, f"invalid JSON ({exc.msg}); {end_of_file}"))
+                break
+            bad.append((n, f"invalid JSON ({exc.msg}): {quote(text[pos:found.start()].strip())}"))
+            pos = found.end()
+            continue
+        good.append((n, item))
+        pos = _WS.match(text, stop).end()  # type: ignore[union-attr]
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif pos < len(text) and text[pos] != "]":
+            found = _RESYNC.search(text, pos)
+            n += 1
+            junk = text[pos : len(text) if found is None else found.start()].strip()
+            bad.append((n, f"invalid JSON (expected , or ] after a record): {quote(junk)}"))
+            if found is None:
+                break
+            pos = found.end()
+    return good, bad
+
+
+def _symbol_of(pair: Any) -> tuple[str, str] | None:
+    """(symbol, market) of a ccxt pair (``XRP/ETH`` spot, ``XRP/USDT:USDT`` perp)."""
+    if not isinstance(pair, str) or "/" not in pair:
+        return None
+    base, _, rest = pair.partition("/")
+    quote_ccy, colon, _settle = rest.partition(":")
+    return (base + quote_ccy).upper(), "perp" if colon else "spot"
+
+
 def _row(item: Any) -> tuple[int, Any, str, float, float]:
     """(timestamp_ms, id, side, price, amount) of one JSON record, or ValueError why not."""
     if isinstance(item, list):
@@ -120,6 +188,8 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
         raise ValueError(f"record {quote(item)} is neither a list nor an object")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ValueError(f"timestamp {quote(ts)} is not a number")
+    if not math.isfinite(ts) or int64_overflow([str(int(ts))])[0]:
+        raise ValueError(f"timestamp {quote(ts)} is out of range (larger than a 64-bit integer)")
     if side not in ("buy", "sell"):
         raise ValueError(f"side {quote(side)} is not buy or sell")
     for label, value in (("price", price), ("amount", amount)):
@@ -130,30 +200,54 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
 
 def read_json(
     src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a freqtrade JSON trades file (``line`` of a bad row = record number)."""
-    name, exchange, market = _context(src.path, src.name, symbol, exchange, market)
+    rejects = Rejects(src.path)
+    numbered: list[tuple[int, Any]] | None = None
     try:
         records = _parse_json(src.data)
-    except ValueError as exc:
-        raise DataError(
-            f"{src.path}: not a freqtrade trades file: invalid JSON ({exc}); expected an array "
-            "of [timestamp_ms, id, type, side, price, amount, cost]"
-        ) from exc
+    except ValueError:
+        try:  # the standard parser takes what orjson refuses (NaN, Infinity)
+            records = json.loads(src.data.decode("utf-8", errors="replace"))
+        except ValueError:
+            try:
+                numbered, broken = _scan(src.data.decode("utf-8", errors="replace"))
+            except ValueError as exc:
+                raise DataError(
+                    f"{src.path}: not a freqtrade trades file: {exc}; expected an array of "
+                    "[timestamp_ms, id, type, side, price, amount, cost]"
+                ) from exc
+            for n, why in broken:
+                rejects.add(n, why)
+            records = [item for _, item in numbered]
     if not isinstance(records, list):
         raise DataError(
             f"{src.path}: not a freqtrade trades file: the JSON is a {type(records).__name__}, "
             "expected an array of [timestamp_ms, id, type, side, price, amount, cost]"
         )
-    rejects = Rejects(src.path)
-    fast = _columns(records)
+    if numbered is None and src.truncated:
+        rejects.add(len(records) + 1, "gzip stream ends early (truncated file)")
+    pairs = {
+        found
+        for item in records[:1000]
+        if isinstance(item, dict) and (found := _symbol_of(item.get("symbol"))) is not None
+    }
+    if symbol is None and len(pairs) == 1:
+        ((name, content_market),) = pairs
+        _, exchange, _ = _context(src.path, src.name, name, exchange, market)
+        market = market or content_market
+    else:
+        name, exchange, market = _context(src.path, src.name, symbol, exchange, market)
+    fast = _columns(records) if numbered is None else None
     if fast is not None:
         ts_ms, ids, side, price, amount = fast
         lines = np.arange(1, len(records) + 1, dtype=np.int64)
         return assemble(
             src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
             ts_ns=to_ns(ts_ms, "ms"), price=price, size=amount, side=side,
-            trade_id=parse_ids(ids), lines=lines, rejects=rejects, labels=("price", "amount"),
+            trade_id=parse_ids(ids), lines=lines, rejects=rejects,
+            max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
         )
     ts: list[int] = []
     tids: list[Any] = []
@@ -161,7 +255,7 @@ def read_json(
     prices: list[float] = []
     sizes: list[float] = []
     kept: list[int] = []
-    for n, item in enumerate(records, start=1):
+    for n, item in numbered or enumerate(records, start=1):
         try:
             t, tid, sd, px, amt = _row(item)
         except ValueError as exc:
@@ -179,7 +273,8 @@ def read_json(
         ts_ns=to_ns(np.asarray(ts, dtype=np.int64), "ms"),
         price=np.asarray(prices, dtype=np.float64), size=np.asarray(sizes, dtype=np.float64),
         side=np.asarray(sides, dtype=np.int8), trade_id=trade_ids,
-        lines=np.asarray(kept, dtype=np.int64), rejects=rejects, labels=("price", "amount"),
+        lines=np.asarray(kept, dtype=np.int64), rejects=rejects,
+        max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
     )
 
 
@@ -199,7 +294,7 @@ def _columns(
         side = pa.array([r[3] for r in records], pa.string())
         price = pa.array([r[4] for r in records], pa.float64())
         amount = pa.array([r[5] for r in records], pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return None
     if any(a.null_count for a in (ts, ids, side, price, amount)):
         return None
@@ -218,6 +313,7 @@ def _columns(
 
 def read_table(
     path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a freqtrade feather or parquet trades file (``line`` = record number)."""
     name, exchange, market = _context(path, path.name, symbol, exchange, market)
@@ -261,6 +357,6 @@ def read_table(
         src_path=path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
         ts_ns=to_ns(cols["timestamp"][keep], "ms"), price=cols["price"][keep],
         size=cols["amount"][keep], side=side[keep], trade_id=ids, lines=lines[keep],
-        rejects=rejects,
+        rejects=rejects, max_backwards_ns=max_backwards_ns,
         labels=("price", "amount"),
     )

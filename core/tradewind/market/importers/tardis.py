@@ -81,6 +81,7 @@ def sniff(lines: list[str], name: str) -> bool:
 
 def read(
     src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a Tardis trades CSV; ``symbol`` keeps only that symbol's trades."""
     rejects = Rejects(src.path)
@@ -129,7 +130,7 @@ def read(
         side=side[keep],
         trade_id=ids,
         lines=lines[keep],
-        rejects=rejects,
+        rejects=rejects, max_backwards_ns=max_backwards_ns,
         labels=("price", "amount"),
         only_symbol=symbol,
     )

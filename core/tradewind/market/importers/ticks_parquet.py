@@ -54,6 +54,7 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
 
 def read(
     path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+    max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a tradewind ticks parquet file (``line`` of a bad row = row number)."""
     try:
@@ -91,5 +92,6 @@ def read(
         )[keep],
         ts_ns=col("ts_ns", 0), price=col("price", 0.0), size=col("size", 0.0),
         side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,
     )

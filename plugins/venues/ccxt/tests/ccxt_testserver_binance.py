@@ -46,6 +46,14 @@ class BinanceFuturesServer(ThreadedServer):
         self.available = Decimal(template("binance_futures_balance.json")[0]["availableBalance"])
         self._next_id = 1000
         self.streams: list[web.WebSocketResponse] = []
+        #: Public aggregate trades served by /fapi/v1/aggTrades, in Binance's JSON shape
+        #: (``a`` id, ``p`` price, ``q`` qty, ``f``/``l`` first/last trade id, ``T`` ms,
+        #: ``m`` buyer is maker), sorted by ``a``.
+        self.agg_trades: list[dict[str, Any]] = []
+        #: The aggTrades request numbers (1-based) answered with HTTP 503, to interrupt a
+        #: download part-way.
+        self.fail_agg_requests: set[int] = set()
+        self.agg_requests: list[dict[str, str]] = []
         self.listen_key_value = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
 
     # -- auth -----------------------------------------------------------------------------
@@ -99,9 +107,41 @@ class BinanceFuturesServer(ThreadedServer):
         r.add_get("/fapi/v2/positionRisk", self.position_risk)
         r.add_get("/fapi/v3/positionRisk", self.position_risk)
         r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
+        r.add_get("/fapi/v1/aggTrades", self.agg_trades_list)
         r.add_post("/fapi/v1/listenKey", self.listen_key)
         r.add_put("/fapi/v1/listenKey", self.listen_key)
         r.add_get("/private/ws", self.user_stream)
+
+    async def agg_trades_list(self, request: web.Request) -> web.Response:
+        """Compressed/aggregate trades, paged as Binance does: ``fromId`` (trades from that
+        id on), or ``startTime``/``endTime`` (inclusive, at most one hour apart), else the
+        most recent; ``limit`` default 500, at most 1000."""
+        params = dict(request.query)
+        with self.lock:
+            self.agg_requests.append(params)
+            n = len(self.agg_requests)
+            if n in self.fail_agg_requests:
+                return web.json_response(
+                    {"code": -1001, "msg": "Internal error; unable to process your request."},
+                    status=503,
+                )
+            trades = list(self.agg_trades)
+        limit = min(int(params.get("limit", 500)), 1000)
+        if "fromId" in params:
+            start = int(params["fromId"])
+            out = [t for t in trades if t["a"] >= start][:limit]
+        elif "startTime" in params or "endTime" in params:
+            lo = int(params.get("startTime", 0))
+            hi = int(params.get("endTime", lo + 3_600_000))
+            if hi - lo > 3_600_000:
+                return web.json_response(
+                    {"code": -1127, "msg": "More than 1 hours between startTime and endTime."},
+                    status=400,
+                )
+            out = [t for t in trades if lo <= t["T"] <= hi][:limit]
+        else:
+            out = trades[-limit:]
+        return web.json_response(out)
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         return web.json_response(template("binance_futures_exchange_info.json"))

@@ -193,20 +193,26 @@ class BybitLinearServer(ThreadedServer):
             ]
         return _answer({"list": found, "nextPageCursor": "", "category": "linear"})
 
-    def fill(self, link: str, price: str) -> dict[str, Any]:
-        """Execute a resting order whole, as maker, at ``price``; returns the execution."""
+    def fill(self, link: str, price: str, qty: str | None = None) -> dict[str, Any]:
+        """Execute (part of, with ``qty``) a resting order as maker at ``price``; returns the
+        execution."""
         with self.lock:
             order = self.orders[link]
-            qty, p = Decimal(order["qty"]), Decimal(price)
+            total = Decimal(order["qty"])
+            done = Decimal(order.get("cumExecQty") or "0")
+            q = Decimal(qty) if qty is not None else total - done
+            p = Decimal(price)
             now = str(int(time.time() * 1000))
-            fee = qty * p * Decimal("0.0002")
+            fee = q * p * Decimal("0.0002")
+            cum = done + q
+            value = Decimal(order.get("cumExecValue") or "0") + q * p
             order.update(
-                orderStatus="Filled",
-                avgPrice=str(p),
-                leavesQty="0",
-                cumExecQty=str(qty),
-                cumExecValue=str(qty * p),
-                cumExecFee=str(fee),
+                orderStatus="Filled" if cum >= total else "PartiallyFilled",
+                avgPrice=str(value / cum),
+                leavesQty=str(total - cum),
+                cumExecQty=str(cum),
+                cumExecValue=str(value),
+                cumExecFee=str(Decimal(order.get("cumExecFee") or "0") + fee),
                 updatedTime=now,
             )
             execution = template("bybit_executions.json")["result"]["list"][0]
@@ -218,12 +224,12 @@ class BybitLinearServer(ThreadedServer):
                 side=order["side"],
                 orderPrice=order["price"],
                 orderQty=order["qty"],
-                leavesQty="0",
+                leavesQty=str(total - cum),
                 execFee=str(fee),
                 execId=f"exec-{self._next_id}",
                 execPrice=str(p),
-                execQty=str(qty),
-                execValue=str(qty * p),
+                execQty=str(q),
+                execValue=str(q * p),
                 execTime=now,
                 feeCurrency="USDT",
                 isMaker=True,

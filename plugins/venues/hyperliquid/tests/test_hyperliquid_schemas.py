@@ -64,8 +64,40 @@ def test_user_fills_become_fills():
         fee=Decimal("0.0"),
         ts_ns=1683245884863 * 10**6,
         liquidity="taker",
-        trade_id="0",  # fills recorded in 2023 carried no tid
+        # Fills recorded in 2023 carried no tid: the identity is hash/oid/startPosition/px/sz/time.
+        trade_id="0x3d4770d0527317ef77c404017559cb0103000b34010cc95e97b437cbc3b6087a/189324432/"
+        "4623.5/1.3189/142.7/1683245884863",
+        fee_currency="USDC",
     )
+
+
+def test_500_recorded_fills_without_tid_are_500_fills(hl_env):
+    """The SDK's recorded ``userFills`` (500 fills, none with a ``tid``, 345 distinct
+    transaction hashes) delivers 500 fills through the venue's de-duplication, each once."""
+    from hyperliquid_testkit import Sink, venue_config
+    from tradewind_venue_hyperliquid.venue import HyperliquidVenue
+
+    raw = load("http/user_fills_500.json")
+    assert len(raw) == 500 and not any("tid" in r for r in raw)
+    venue = HyperliquidVenue(venue_config(_NoServer()), instance="hl")
+    sink = Sink()
+    venue.set_sink(sink)
+    venue._key_of.update({r["coin"]: f"hl:{r['coin']}" for r in raw})
+    payloads = [UserFillPayload.from_json(r) for r in raw]
+    for fill in payloads:
+        venue._deliver_fill(fill)
+    assert len(sink.fills) == 500
+    assert len({f.trade_id for f in sink.fills}) == 500
+    for fill in payloads:  # a catch-up that sees them again books nothing twice
+        venue._deliver_fill(fill)
+    assert len(sink.fills) == 500
+
+
+class _NoServer:
+    """A venue config needs an API URL; these tests make no request."""
+
+    url = "http://127.0.0.1:9"
+    ws_url = "ws://127.0.0.1:9/ws"
 
 
 def test_a_websocket_user_fill_carries_its_cloid_and_maker_fee():

@@ -54,6 +54,11 @@ class MicrostructureAnalyzer:
     config_class: ClassVar[type] = MicrostructureConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def outputs(cls, config: MicrostructureConfig) -> frozenset[str]:
+        """Every key :meth:`values` reports (:data:`VALUE_KEYS`, whatever the config)."""
+        return frozenset(VALUE_KEYS)
+
     def __init__(self, config: MicrostructureConfig, instrument: Instrument) -> None:
         self.config = config
         self.instrument = instrument

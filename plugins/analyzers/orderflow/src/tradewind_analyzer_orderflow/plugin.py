@@ -50,6 +50,15 @@ class OrderFlowAnalyzer:
     config_class: ClassVar[type] = OrderFlowConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"candles", "multi-timeframe"})
 
+    @classmethod
+    def outputs(cls, config: OrderFlowConfig) -> frozenset[str]:
+        """Every key :meth:`values` reports for ``config``'s timeframes."""
+        keys = {"cvd", "cascade", "cascade_reversal_long", "cascade_reversal_short"}
+        for tf in config.timeframes:
+            k = _Keys(format_timeframe(parse_timeframe(tf)))
+            keys.update((k.imbalance, k.delta, k.avg_buy, k.avg_sell))
+        return frozenset(keys)
+
     def __init__(self, config: OrderFlowConfig, instrument: Instrument) -> None:
         self.config = config
         self.instrument = instrument

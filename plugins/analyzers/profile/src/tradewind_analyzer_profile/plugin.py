@@ -72,6 +72,11 @@ class ProfileAnalyzer:
     config_class: ClassVar[type] = ProfileConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
 
+    @classmethod
+    def outputs(cls, config: ProfileConfig) -> frozenset[str]:
+        """Every key :meth:`values` reports (:data:`VALUE_KEYS`, whatever the config)."""
+        return frozenset(VALUE_KEYS)
+
     def __init__(self, config: ProfileConfig, instrument: Instrument) -> None:
         self.config = config
         self.instrument = instrument

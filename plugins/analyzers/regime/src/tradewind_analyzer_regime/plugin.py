@@ -60,6 +60,11 @@ class RegimeAnalyzer:
     config_class: ClassVar[type] = RegimeConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"candles"})
 
+    @classmethod
+    def outputs(cls, config: RegimeConfig) -> frozenset[str]:
+        """Every key :meth:`values` reports (:data:`KEYS`, whatever the config)."""
+        return frozenset(KEYS)
+
     def __init__(self, config: RegimeConfig, instrument: Instrument) -> None:
         self.config = config
         self.instrument = instrument

@@ -103,3 +103,12 @@ DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_POLL_INTERVAL_S = 2.0
 
 NS_PER_MS = 1_000_000
+
+
+#: Where a derivatives exchange's balance response (ccxt's ``info``) lists the wallet balance
+#: per asset, without unrealised P&L: (list key, asset key, wallet field). ccxt's unified
+#: ``total`` of these is the margin balance (wallet + unrealised P&L).
+WALLET_BALANCE: dict[str, tuple[str, str, str]] = {
+    "binanceusdm": ("assets", "asset", "walletBalance"),
+    "binancecoinm": ("assets", "asset", "walletBalance"),
+}

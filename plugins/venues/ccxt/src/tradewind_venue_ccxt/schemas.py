@@ -142,17 +142,17 @@ class CcxtTrade:
             timestamp_ms=raw.get("timestamp"),
         )
 
-    def fee_in_quote(self, base: str, quote: str, rate: Decimal) -> Decimal:
-        """The fee in quote currency: as charged when in quote (or settle) currency, converted
-        at the fill price when in base, else (e.g. paid in BNB) estimated at ``rate``."""
-        notional = self.price * self.amount
+    def fee(self, base: str, quote: str, rate: Decimal) -> tuple[Decimal, str, str]:
+        """``(amount, currency, asset)`` of the fee as charged: asset is "quote", "base"
+        (taken from the bought coin) or "other" (a third currency such as BNB). A trade
+        without a fee is charged ``rate`` of its notional in the quote currency."""
         if self.fee_cost is None:
-            return notional * rate
+            return self.price * self.amount * rate, quote, "quote"
         if self.fee_currency is None or self.fee_currency == quote:
-            return self.fee_cost
+            return self.fee_cost, quote, "quote"
         if self.fee_currency == base:
-            return self.fee_cost * self.price
-        return notional * rate
+            return self.fee_cost, base, "base"
+        return self.fee_cost, str(self.fee_currency), "other"
 
     def to_domain(
         self,
@@ -165,19 +165,22 @@ class CcxtTrade:
         taker_fee: Decimal,
         fallback_ts_ns: int,
     ) -> Fill:
-        """The execution as a :class:`Fill` (fee in quote currency, positive paid)."""
+        """The execution as a :class:`Fill` (fee in the currency charged, positive paid)."""
         liquidity = "maker" if self.taker_or_maker == "maker" else "taker"
         rate = maker_fee if liquidity == "maker" else taker_fee
+        fee, currency, asset = self.fee(base, quote, rate)
         return Fill(
             client_order_id=client_order_id,
             instrument=instrument,
             side=Side.BUY if self.side == "buy" else Side.SELL,
             quantity=self.amount,
             price=self.price,
-            fee=self.fee_in_quote(base, quote, rate),
+            fee=fee,
             ts_ns=ms_to_ns(self.timestamp_ms) or fallback_ts_ns,
             liquidity=liquidity,
             trade_id=self.id,
+            fee_currency=currency,
+            fee_asset=asset,
         )
 
 

@@ -57,10 +57,18 @@ from .constants import (
     FETCH_ORDER_PARAMS,
     LOOKUP_BY_LIST,
     MY_TRADES_ORDER_PARAM,
+    WALLET_BALANCE,
 )
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .providers import MarketIndex, contract_size
-from .schemas import CcxtOrder, CcxtPosition, CcxtTrade, FundingRate, balances_to_domain
+from .schemas import (
+    CcxtOrder,
+    CcxtPosition,
+    CcxtTrade,
+    FundingRate,
+    balances_to_domain,
+    to_decimal,
+)
 
 log = logging.getLogger("tradewind_venue_ccxt")
 
@@ -125,7 +133,7 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
     if market_type == "swap" and "createOrder" not in features:
         features = features.get("linear") or features.get("inverse") or {}
     create = features.get("createOrder") or {}
-    caps = {"execution"}
+    caps = {"execution", "account", "orders:resume", "fills:history"}
     if has.get("createMarketOrder", True):
         caps.add("order:market")
     if has.get("createLimitOrder", True):
@@ -181,6 +189,9 @@ class CcxtVenue:
             "tif:post_only",
             "reduce_only",
             "funding",
+            "account",
+            "orders:resume",
+            "fills:history",
         }
     )
 
@@ -665,7 +676,9 @@ class CcxtVenue:
 
         exchange = self._ex()
         self._require_credentials("fetch_positions")
-        if self.config.market_type != "swap" or not exchange.has.get("fetchPositions"):
+        if self.config.market_type == "spot":
+            return await self._spot_holdings()
+        if not exchange.has.get("fetchPositions"):
             return []
         try:
             raws = await exchange.fetch_positions(self._traded or None)
@@ -681,6 +694,64 @@ class CcxtVenue:
             out.append(pos.to_domain(self._key(pos.symbol), contract_size(market)))
         return out
 
+    async def _spot_holdings(self) -> list[Position]:
+        """Spot positions: the balance of each traded market's base asset (a spot venue knows
+        no entry price: ``avg_price`` is 0)."""
+        assert self._index is not None
+        balances = await self.fetch_balances()
+        out = []
+        for symbol in self._traded:
+            market = self._market(symbol)
+            held = balances.get(str(market.get("base") or ""), Decimal(0))
+            if held:
+                out.append(Position(instrument=self._key(symbol), quantity=held))
+        return out
+
+    def instrument_currencies(self, symbol: str) -> tuple[str, str]:
+        """``(base, quote)`` of a traded market (quote = settlement currency of a contract)."""
+        self._ex()
+        market = self._market(self._symbol(symbol))
+        return str(market.get("base") or ""), str(market.get("settle") or market.get("quote"))
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
+        """Track an order this host sent before a restart; ``fills`` are the fills already
+        booked for it, so only later executions reach the sink."""
+        symbol = self._symbol(order.instrument)
+        tracked = self._orders.get(order.client_order_id)
+        if tracked is None:
+            tracked = self._orders[order.client_order_id] = _Tracked(symbol=symbol)
+        tracked.order = order
+        tracked.filled = sum((f.quantity for f in fills), Decimal(0))
+        tracked.cost = sum((f.quantity * f.price for f in fills), Decimal(0))
+        tracked.trade_ids = {f.trade_id for f in fills if f.trade_id}
+        tracked.report = None  # the next lookup reports the state as the venue has it
+
+    async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
+        """Every execution of an order, by client order id (from the exchange's trade list,
+        or one fill derived from the order's filled quantity and average price)."""
+        self._ex()
+        self._require_credentials("fetch_fills")
+        symbol = self._symbol(instrument)
+        raw = await self._lookup(symbol, client_order_id)
+        if raw is None:
+            return []
+        market = self._market(symbol)
+        co = CcxtOrder.from_ccxt(raw, contract_size(market))
+        if co.filled <= 0:
+            return []
+        side = Side.BUY if co.side == "buy" else Side.SELL
+        order = Order(
+            client_order_id=client_order_id,
+            instrument=self._key(symbol),
+            side=side,
+            type=OrderType.MARKET,
+            quantity=co.amount or co.filled,
+        )
+        probe = _Tracked(symbol=symbol, order=order, venue_order_id=co.id)
+        out: list[Fill] = []
+        await self._deliver_fills(probe, co, emit=out.append)
+        return out
+
     async def fetch_balances(self) -> Mapping[str, Decimal]:
         """Total balance per asset (zero balances left out)."""
         import ccxt
@@ -691,7 +762,22 @@ class CcxtVenue:
             raw = await exchange.fetch_balance()
         except ccxt.BaseError as exc:
             raise self._error(exc, "fetch_balances") from None
-        return balances_to_domain(raw)
+        out = balances_to_domain(raw)
+        wallet = WALLET_BALANCE.get(self.config.exchange)
+        info = raw.get("info")
+        if wallet is not None and isinstance(info, Mapping):
+            # ccxt's total of a derivatives account includes the open positions' unrealised
+            # P&L (Binance's marginBalance); the host values positions itself, at its own
+            # marks, so the account holds the wallet balance.
+            rows, key, field = wallet
+            for row in info.get(rows) or ():
+                amount = to_decimal(row.get(field))
+                if amount is not None and row.get(key):
+                    if amount:
+                        out[str(row[key])] = amount
+                    else:
+                        out.pop(str(row[key]), None)
+        return out
 
     async def fetch_funding_rate(self, symbol: str) -> FundingRate:
         """The current funding rate of a perpetual (market id, unified symbol or key)."""
@@ -740,8 +826,11 @@ class CcxtVenue:
         ):
             self._emit_report(report)
 
-    async def _deliver_fills(self, tracked: _Tracked, co: CcxtOrder) -> None:
+    async def _deliver_fills(
+        self, tracked: _Tracked, co: CcxtOrder, emit: Callable[[Fill], None] | None = None
+    ) -> None:
         assert tracked.order is not None
+        emit = emit or self._emit_fill
         exchange = self._ex()
         market = self._market(tracked.symbol)
         inst = self._index.instruments([tracked.symbol], exchange.precisionMode)[0]  # type: ignore[union-attr]
@@ -772,7 +861,7 @@ class CcxtVenue:
                     )
                     tracked.filled += fill.quantity
                     tracked.cost += fill.quantity * fill.price
-                    self._emit_fill(fill)
+                    emit(fill)
                 if tracked.filled >= co.filled or not co.domain_status().is_terminal:
                     return
         # No trade list (or it lags behind a finished order): derive the fill from the order.
@@ -787,7 +876,7 @@ class CcxtVenue:
         tracked.synthetic = True
         tracked.filled += delta
         tracked.cost += delta * price
-        self._emit_fill(
+        emit(
             Fill(
                 client_order_id=tracked.order.client_order_id,
                 instrument=inst.key,
@@ -798,6 +887,7 @@ class CcxtVenue:
                 ts_ns=(co.timestamp_ms or 0) * 1_000_000 or self._now(),
                 liquidity="taker",
                 trade_id=f"{tracked.venue_order_id}-{len(tracked.trade_ids) + 1}",
+                fee_currency=quote,
             )
         )
         tracked.trade_ids.add(f"synthetic-{len(tracked.trade_ids) + 1}")

@@ -169,7 +169,7 @@ class FeedSession:
         wake = False
         add = self.tape.add
         for key in keys:
-            wake = add(key, ts, price, size, side, tid, mono) or wake
+            wake = add(key, ts, price, size, side, tid, mono, receipt_ts) or wake
         if wake:
             self._wake()
 

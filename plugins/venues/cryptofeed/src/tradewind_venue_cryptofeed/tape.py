@@ -8,6 +8,14 @@ the consumer falls behind, lanes simply hold more; a batch never exceeds ``batch
 Nothing is dropped silently: duplicates are counted and reported as a
 :class:`~tradewind.model.DataQuality` (``{"duplicate_id": n}``) with the batch they were
 removed from, and gaps as :class:`~tradewind_venue_cryptofeed.events.FeedGap` when detected.
+
+The time-gap check compares live trades with live trades only. The first message of a lane
+after subscribing (or reconnecting) is the exchange's snapshot of recent trades (BitMEX's
+``partial``, Bitfinex's trade snapshot, which can reach back days): those trades go into the
+batches but never into the gap check, so neither the hours a snapshot spans nor the time
+between its last trade and the first live one is taken for a loss. The exchange's timestamps
+are used monotonically: a trade stamped earlier than one already seen never moves the lane's
+last-seen time back.
 The tape does no I/O and reads no clock: callers pass monotonic seconds for batching, and event
 times come from the injected ``now_ns``.
 """
@@ -29,6 +37,7 @@ class _Lane:
     __slots__ = (
         "dup_pending",
         "first_mono",
+        "first_receipt",
         "ids",
         "key",
         "last_id",
@@ -52,6 +61,8 @@ class _Lane:
         self.side: list[int] = []
         self.ids: list[int] = []
         self.first_mono: float | None = None
+        #: Receipt time of the lane's first message since (re)subscribing: its snapshot.
+        self.first_receipt: float | None = None
         self.unsorted = False
         self.last_id: int | None = None
         self.last_ts: int | None = None
@@ -117,12 +128,22 @@ class TradeTape:
         side: int,
         trade_id: int | None,
         mono: float,
+        receipt: float | None = None,
     ) -> bool:
         """Take one trade; True when the consumer should look again (a new deadline or a full
-        lane), False when the trade only joined a pending batch or was a duplicate."""
+        lane), False when the trade only joined a pending batch or was a duplicate.
+
+        ``receipt`` identifies the message the trade came in (its receipt time): trades of the
+        lane's first message since (re)subscribing are its snapshot, not live.
+        """
         lane = self.lanes.get(key)
         if lane is None:
             lane = self.lane(key)
+        live = True
+        if receipt is not None:
+            if lane.first_receipt is None:
+                lane.first_receipt = receipt
+            live = receipt != lane.first_receipt
         if trade_id is None:
             # No exchange id (Kraken, ...): number trades in arrival order; no de-dup possible.
             lane.seq += 1
@@ -143,13 +164,15 @@ class TradeTape:
                     self._gap_ids(lane, last, trade_id, ts_ns)
                 if last is None or trade_id > last:
                     lane.last_id = trade_id
-        if self.gap_mode == "time" and lane.last_ts is not None:
+        time_mode = self.gap_mode == "time"
+        if time_mode and lane.last_ts is not None:
             if lane.outage:
                 self._gap_time(lane, ts_ns, "reconnect")
-            elif self.time_gap_ns and ts_ns - lane.last_ts > self.time_gap_ns:
+            elif live and self.time_gap_ns and ts_ns - lane.last_ts > self.time_gap_ns:
                 self._gap_time(lane, ts_ns, "time")
         lane.outage = False
-        lane.last_ts = ts_ns
+        if (live or not time_mode) and (lane.last_ts is None or ts_ns > lane.last_ts):
+            lane.last_ts = ts_ns
         buf_ts = lane.ts
         if buf_ts and ts_ns < buf_ts[-1]:
             lane.unsorted = True
@@ -165,9 +188,11 @@ class TradeTape:
         return n == self.batch_max
 
     def mark_outage(self) -> None:
-        """A connection dropped: the next trade of every lane is checked for a reconnect gap."""
+        """A connection dropped: the next trade of every lane is checked for a reconnect gap
+        (and the first message after it is a snapshot again)."""
         for lane in self.lanes.values():
             lane.outage = True
+            lane.first_receipt = None
 
     def _gap_ids(self, lane: _Lane, last: int, trade_id: int, ts_ns: int) -> None:
         missing = trade_id - last - 1

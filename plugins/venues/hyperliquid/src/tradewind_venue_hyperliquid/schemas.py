@@ -396,6 +396,21 @@ class UserFillPayload:
     fee_token: str
     builder_fee: Decimal
     cloid: str | None
+    tx_hash: str = ""
+    start_position: str = ""
+
+    @property
+    def identity(self) -> str:
+        """What makes this fill one fill: its trade id, or, for fills recorded without a
+        ``tid`` (older ``userFills`` payloads), the transaction hash with the order id, the
+        position before the fill, price, size and time (one transaction fills one order at
+        several prices; each fill moves the position, so ``startPosition`` tells them apart)."""
+        if self.tid:
+            return str(self.tid)
+        return (
+            f"{self.tx_hash}/{self.oid}/{self.start_position}/{self.price}/{self.size}/"
+            f"{self.time_ms}"
+        )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> UserFillPayload:
@@ -413,6 +428,8 @@ class UserFillPayload:
             fee_token=str(raw.get("feeToken") or QUOTE_CURRENCY),
             builder_fee=_dec(raw.get("builderFee") or "0"),
             cloid=raw.get("cloid"),
+            tx_hash=str(raw.get("hash") or ""),
+            start_position=str(raw.get("startPosition") or ""),
         )
 
     def to_domain(self, client_order_id: str, instrument: str) -> Fill:
@@ -426,7 +443,9 @@ class UserFillPayload:
             fee=self.fee + self.builder_fee,
             ts_ns=ms_to_ns(self.time_ms),
             liquidity="taker" if self.crossed else "maker",
-            trade_id=str(self.tid),
+            trade_id=self.identity,
+            fee_currency=self.fee_token,
+            fee_asset="quote" if self.fee_token == QUOTE_CURRENCY else "other",
         )
 
 
@@ -438,13 +457,17 @@ class ClearinghouseState:
     account_value: Decimal
     withdrawable: Decimal
     time_ms: int
+    #: Sum of the open positions' ``unrealizedPnl`` (part of ``account_value``).
+    unrealized_pnl: Decimal = ZERO
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ClearinghouseState:
         """Parse ``{"assetPositions": [{"position": {"coin","szi","entryPx"}}], ...}``."""
         positions = []
+        unrealized = ZERO
         for ap in raw.get("assetPositions") or ():
             p = ap["position"]
+            unrealized += _dec(p.get("unrealizedPnl") or "0")
             entry = p.get("entryPx")
             positions.append((p["coin"], _dec(p["szi"]), None if entry is None else _dec(entry)))
         summary = raw.get("marginSummary") or raw.get("crossMarginSummary") or {}
@@ -453,6 +476,7 @@ class ClearinghouseState:
             account_value=_dec(summary.get("accountValue") or "0"),
             withdrawable=_dec(raw.get("withdrawable") or "0"),
             time_ms=int(raw.get("time") or 0),
+            unrealized_pnl=unrealized,
         )
 
     def to_positions(self, instrument_of: Mapping[str, str]) -> list[Position]:

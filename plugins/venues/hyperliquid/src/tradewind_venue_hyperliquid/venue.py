@@ -65,6 +65,7 @@ from tradewind.errors import (
 from tradewind.model import (
     ConnectionLost,
     Event,
+    Fill,
     Instrument,
     Order,
     OrderReport,
@@ -153,11 +154,11 @@ class _RecentIds:
     """A bounded set of recently seen ids (fills, trades) for de-duplication."""
 
     def __init__(self, keep: int = _SEEN_FILLS_KEPT) -> None:
-        self._set: set[int] = set()
-        self._queue: deque[int] = deque()
+        self._set: set[int | str] = set()
+        self._queue: deque[int | str] = deque()
         self._keep = keep
 
-    def add(self, value: int) -> bool:
+    def add(self, value: int | str) -> bool:
         """Remember ``value``; False if it was already there."""
         if value in self._set:
             return False
@@ -183,6 +184,8 @@ class HyperliquidVenue:
             "tif:ioc",
             "tif:post_only",
             "reduce_only",
+            "account",
+            "orders:resume",
         }
     )
 
@@ -764,7 +767,7 @@ class HyperliquidVenue:
         # Fills of orders this process did not send count from the session's start only.
         if not ours and fill.time_ms < self._session_start_ms:
             return
-        if not self._seen_fills.add(fill.tid):
+        if not self._seen_fills.add(fill.identity):
             return
         # Moving the cursor back by the clock skew keeps late-stamped fills in the next catch-up.
         skew = int(self.config.clock_skew_s * 1000)
@@ -1074,9 +1077,23 @@ class HyperliquidVenue:
         return state.to_positions(self._key_of)
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
-        """The perp account's value in USDC (margin summary ``accountValue``)."""
+        """The perp account's cash in USDC: ``accountValue`` less the open positions'
+        unrealised P&L (which the host values itself at its own marks)."""
         state = await self._account_state()
-        return {QUOTE_CURRENCY: state.account_value}
+        return {QUOTE_CURRENCY: state.account_value - state.unrealized_pnl}
+
+    def instrument_currencies(self, symbol: str) -> tuple[str, str]:
+        """``(coin, "USDC")``: every Hyperliquid perpetual settles in USDC."""
+        coin = symbol.split(":")[-1]
+        return coin, QUOTE_CURRENCY
+
+    def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
+        """Track an order sent before a restart (by its cloid), so its fills are ours."""
+        coin = order.instrument.split(":")[-1]
+        cloid = cloid_for(order.client_order_id).to_raw()
+        tracked = _Tracked(order=order, coin=coin, cloid=cloid, resting=True)
+        self._orders[order.client_order_id] = tracked
+        self._cid_by_cloid[cloid] = order.client_order_id
 
     async def _account_state(self) -> ClearinghouseState:
         account = self._require_account("the account state")

@@ -1,0 +1,235 @@
+"""The HTTP API under load while the host replays at full speed, and the decision latency
+beside it.
+
+    python bench/bench_api.py [--seconds 10] [--connections 4]
+
+One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
+and max hold; every 1m close sends an order, so fills and trades keep growing) and the API
+server in the same event loop, as a paper host does. The engine is fed synthetic minutes as
+fast as it takes them (one checkpoint per batch, as the feed's queue gives). Another process
+(``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades`` over keep-alive connections
+for ``--seconds`` and reports requests per second and latency percentiles. Decision latency
+(candle-closing batch → the venue's submit_order) is measured with the server idle and under
+each load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_decision import CONFIG  # noqa: E402
+
+from tradewind.api.auth import new_token  # noqa: E402
+from tradewind.config import load_config  # noqa: E402
+from tradewind.engine import Engine  # noqa: E402
+from tradewind.model import TickBatch  # noqa: E402
+
+API = """
+[api]
+enabled = true
+port = 0
+token_env = "TW_BENCH_API_TOKEN"
+rate_limit = 100000000
+"""
+
+
+def client(port: int, token: str, path: str, seconds: float, connections: int) -> None:
+    """The load generator (its own process): prints one JSON line of results."""
+    lat: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+    errors = [0]
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        hdrs = {"Authorization": f"Bearer {token}"}
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            conn.request("GET", path, headers=hdrs)
+            r = conn.getresponse()
+            r.read()
+            mine.append(time.perf_counter() - t0)
+            if r.status != 200:
+                errors[0] += 1
+        conn.close()
+        with lock:
+            lat.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    q = statistics.quantiles(lat, n=100)
+    print(
+        json.dumps(
+            {
+                "path": path,
+                "requests": len(lat),
+                "errors": errors[0],
+                "rps": len(lat) / elapsed,
+                "p50_ms": q[49] * 1000,
+                "p99_ms": q[98] * 1000,
+            }
+        )
+    )
+
+
+class Feed:
+    """Synthetic minutes for the bench_decision engine."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.rng = np.random.default_rng(1)
+        self.minute = 60_000_000_000
+        self.t0 = 1_700_000_000 * 1_000_000_000 // self.minute * self.minute
+        self.price = 50_000.0
+        self.k = 0
+
+    def next(self, n: int = 50) -> tuple[TickBatch, TickBatch]:
+        k, rng, minute, t0 = self.k, self.rng, self.minute, self.t0
+        self.k += 1
+        ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
+        prices = np.round(self.price * np.exp(np.cumsum(rng.normal(0, 3e-4, n))), 1)
+        self.price = float(prices[-1])
+        body = TickBatch.from_arrays(
+            self.key,
+            ts,
+            prices,
+            rng.lognormal(-3, 1, n) + 0.001,
+            np.where(rng.random(n) < 0.5, 1, -1),
+            np.arange(n) + k * (n + 1),
+        )
+        closer = TickBatch.from_arrays(
+            self.key, [t0 + (k + 1) * minute], [self.price], [0.01], [1], [k * (n + 1) + n]
+        )
+        return body, closer
+
+
+async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]:
+    from tradewind.api.server import ApiServer
+    from tradewind.journal import Journal
+    from tradewind.reconcile import prepare_session
+
+    token = new_token()
+    os.environ["TW_BENCH_API_TOKEN"] = token
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()) + API)
+    engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
+    engine.services = []  # the server is started here, beside the bench's own feed loop
+    sim = engine.venues["sim"]
+    stamps: list[int] = []
+    submit = sim.submit_order
+
+    async def timed_submit(order):  # type: ignore[no-untyped-def]
+        stamps.append(time.perf_counter_ns())
+        return await submit(order)
+
+    sim.submit_order = timed_submit
+    feed = Feed(next(iter(engine.instruments)))
+    engine.journal = Journal(tmp / "j.duckdb", "bench")
+    engine.journal.start("backtest", str(tmp / "c.toml"), feed.t0)
+    engine.bus.subscribe("journal", engine.journal.record, lossless=True)
+    await prepare_session(engine)
+    server = ApiServer(engine, token)
+    engine.bus.subscribe("api", server.view.on_event)
+    results: dict[str, Any] = {}
+
+    async def decide(until: Any) -> list[int]:
+        lat: list[int] = []
+        while not until():
+            body, closer = feed.next()
+            await engine.on_batch(body)
+            await anyio.lowlevel.checkpoint()  # the feed's queue: one await per batch
+            before = len(stamps)
+            start = time.perf_counter_ns()
+            await engine.on_batch(closer)
+            if len(stamps) > before:
+                lat.append(stamps[before] - start)
+            await anyio.lowlevel.checkpoint()
+        return lat
+
+    async with engine.bus, anyio.create_task_group() as tg:
+        await tg.start(server.serve)
+        n = [0]
+
+        def count(limit: int) -> Any:
+            def done() -> bool:
+                n[0] += 1
+                return n[0] > limit
+
+            return done
+
+        await decide(count(warmup))  # warm up: analyzers, caches, some trades
+        n[0] = 0
+        results["idle"] = await decide(count(warmup))
+        for path in ("/api/v1/status", "/api/v1/trades"):
+            proc = await anyio.open_process(
+                [sys.executable, __file__, "--client", str(server.port), token, path,
+                 str(seconds), str(connections)]
+            )
+            lat = await decide(lambda proc=proc: proc.returncode is not None)
+            await proc.wait()
+            assert proc.stdout is not None
+            out = json.loads((await proc.stdout.receive()).decode())
+            results[path] = (lat, out)
+        server.stop()
+        await engine.bus.close()
+    results["fills"] = len(engine.orders.fills)
+    engine.journal.flush()
+    results["trades"] = len(server.view.trades())
+    server.view.close()
+    engine.journal.close()
+    return results
+
+
+def pct(lat: list[int]) -> str:
+    us = sorted(x / 1000 for x in lat)
+    q = statistics.quantiles(us, n=100)
+    return f"p50 {q[49]:,.0f} µs  p99 {q[98]:,.0f} µs  ({len(us):,} decisions)"
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        _, _, port, token, path, seconds, conns = sys.argv
+        client(int(port), token, path, float(seconds), int(conns))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--warmup", type=int, default=500)
+    args = ap.parse_args()
+    r = anyio.run(bench, args.seconds, args.connections, args.warmup)
+    print(f"decision latency, API idle:        {pct(r['idle'])}")
+    for path in ("/api/v1/status", "/api/v1/trades"):
+        lat, out = r[path]
+        print(
+            f"{path:<16} {out['rps']:>8,.0f} req/s  p50 {out['p50_ms']:.2f} ms  "
+            f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, {out['errors']} errors)"
+        )
+        print(f"decision latency, {path} load: {pct(lat)}")
+    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades in the journal")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""A trader's figures of a finished run, beside the report metrics: CAGR, Calmar, buy and
+hold, trade statistics, per-instrument and per-exit-reason breakdowns, period tables.
+
+Everything here reads a :class:`~tradewind.engine.RunResult` (and the metrics computed from
+it); nothing reads the engine. Definitions are in docs/report.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from tradewind.report import NS_PER_YEAR, Metrics, equity_points, metrics_of
+from tradewind.trades import OpenTrade, Trade, round_trips
+
+if TYPE_CHECKING:
+    from tradewind.engine import RunResult
+
+ZERO = Decimal(0)
+NS_PER_DAY = 86_400 * 1_000_000_000
+#: Sharpe and Sortino are shown only from this many returns on: fewer say nothing.
+MIN_RETURNS = 30
+#: CAGR and Calmar are shown only for runs at least this long: compounding a shorter run's
+#: return to a year says nothing.
+MIN_CAGR_DAYS = 30
+
+#: Currencies whose amounts are shown with 2 decimals (fiat and the dollar stablecoins).
+_TWO_PLACES = frozenset(
+    {"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "EUR", "GBP", "JPY", "USDE"}
+)
+_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
+
+
+def quote_currency(symbols: Iterable[str]) -> str:
+    """The quote currency of instrument symbols (``BTCUSDT``, ``BTC/USDT``, ``ETH-USD``), or
+    ``"USDT"`` when none is recognised."""
+    for sym in symbols:
+        s = sym.split(":")[-1].upper().replace("/", "").replace("-", "").replace("_", "")
+        for q in _QUOTES:
+            if s.endswith(q) and len(s) > len(q):
+                return q
+    return "USDT"
+
+
+def money_places(currency: str) -> int:
+    """Decimals an amount of ``currency`` is shown with: 2 for fiat and stablecoins, else 8."""
+    return 2 if currency.upper() in _TWO_PLACES else 8
+
+
+@attrs.frozen(kw_only=True)
+class Breakdown:
+    """Trade figures of one group (an instrument, an exit reason, a day...)."""
+
+    key: str
+    trades: int
+    wins: int
+    losses: int
+    net_pnl: Decimal
+    fees: Decimal
+    avg_duration_ns: int
+
+    @property
+    def win_rate(self) -> float | None:
+        """Winners / trades."""
+        return self.wins / self.trades if self.trades else None
+
+    @property
+    def avg_pnl(self) -> Decimal | None:
+        """Mean net P&L per trade."""
+        return self.net_pnl / self.trades if self.trades else None
+
+
+@attrs.frozen(kw_only=True)
+class Period:
+    """One row of a daily, weekly or monthly table."""
+
+    label: str
+    start_ts_ns: int
+    trades: int
+    wins: int
+    losses: int
+    net_pnl: Decimal
+    #: Equity at the period's last point over equity at the previous period's last point
+    #: (the starting equity for the first), minus 1.
+    equity_return: float | None
+
+
+@attrs.frozen(kw_only=True)
+class Analysis:
+    """What the summary and the report show beyond :class:`~tradewind.report.Metrics`."""
+
+    metrics: Metrics
+    currency: str
+    trades: Sequence[Trade]
+    open_positions: Sequence[OpenTrade]
+    #: Equal-weight buy and hold of the run's instruments from the first candle's open to the
+    #: last candle's close; None without candles.
+    buy_and_hold: float | None
+    buy_and_hold_curve: Sequence[tuple[int, float]]
+    cagr: float | None
+    calmar: float | None
+    avg_duration_ns: int | None
+    best: Trade | None
+    worst: Trade | None
+    longest_losing_streak: int
+    by_instrument: Sequence[Breakdown]
+    by_exit: Sequence[Breakdown]
+    daily: Sequence[Period]
+    weekly: Sequence[Period]
+    monthly: Sequence[Period]
+
+    @property
+    def wins(self) -> int:
+        """Closed trades with net P&L > 0."""
+        return sum(1 for t in self.trades if t.pnl > 0)
+
+    @property
+    def losses(self) -> int:
+        """Closed trades with net P&L < 0."""
+        return sum(1 for t in self.trades if t.pnl < 0)
+
+    @property
+    def gross_profit(self) -> Decimal:
+        """The sum of winning trades' net P&L."""
+        return sum((t.pnl for t in self.trades if t.pnl > 0), ZERO)
+
+    @property
+    def gross_loss(self) -> Decimal:
+        """Minus the sum of losing trades' net P&L (a positive number)."""
+        return -sum((t.pnl for t in self.trades if t.pnl < 0), ZERO)
+
+    @property
+    def expectancy(self) -> Decimal | None:
+        """Mean net P&L per closed trade."""
+        return sum((t.pnl for t in self.trades), ZERO) / len(self.trades) if self.trades else None
+
+    @property
+    def net_pnl(self) -> Decimal:
+        """Final minus starting equity: everything the run made or lost, costs included."""
+        return self.metrics.final_equity - self.metrics.starting_equity
+
+    @property
+    def ratios_shown(self) -> bool:
+        """Whether there are enough returns for Sharpe and Sortino to mean anything."""
+        return self.metrics.returns >= MIN_RETURNS
+
+    @property
+    def cagr_shown(self) -> bool:
+        """Whether the run is long enough for CAGR and Calmar."""
+        return self.metrics.duration_ns >= MIN_CAGR_DAYS * NS_PER_DAY
+
+
+def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
+    """Everything a trader reads about ``result``."""
+    m = metrics or metrics_of(result)
+    s = result.summary
+    currency = str(s.get("currency") or quote_currency(s.get("instruments") or []))
+    trades, still_open = round_trips(result.fills, result.order_tags, result.funding)
+    bh, bh_curve = buy_and_hold(result.candles, float(m.starting_equity))
+    cagr = None
+    if m.duration_ns >= MIN_CAGR_DAYS * NS_PER_DAY and m.starting_equity > 0:
+        growth = float(m.final_equity / m.starting_equity)
+        cagr = growth ** (NS_PER_YEAR / m.duration_ns) - 1 if growth > 0 else -1.0
+    calmar = cagr / m.drawdown.depth if cagr is not None and m.drawdown.depth > 0 else None
+    durations = [t.duration_ns for t in trades]
+    points = equity_points(result.equity_curve)
+    return Analysis(
+        metrics=m,
+        currency=currency,
+        trades=trades,
+        open_positions=still_open,
+        buy_and_hold=bh,
+        buy_and_hold_curve=bh_curve,
+        cagr=cagr,
+        calmar=calmar,
+        avg_duration_ns=sum(durations) // len(durations) if durations else None,
+        best=max(trades, key=lambda t: t.pnl) if trades else None,
+        worst=min(trades, key=lambda t: t.pnl) if trades else None,
+        longest_losing_streak=losing_streak(trades),
+        by_instrument=breakdown(trades, lambda t: t.instrument),
+        by_exit=breakdown(trades, lambda t: t.exit_kind),
+        daily=periods(trades, points, m.starting_equity, "day"),
+        weekly=periods(trades, points, m.starting_equity, "week"),
+        monthly=periods(trades, points, m.starting_equity, "month"),
+    )
+
+
+def buy_and_hold(
+    candles: Mapping[str, Sequence[Sequence[float]]], starting_equity: float
+) -> tuple[float | None, list[tuple[int, float]]]:
+    """Equal-weight buy and hold of every instrument with candles: its return from the first
+    open to the last close, and its equity curve at each candle close (starting equity split
+    evenly, no costs)."""
+    series = {k: v for k, v in candles.items() if v and v[0][1] > 0}
+    if not series:
+        return None, []
+    first = {k: float(v[0][1]) for k, v in series.items()}
+    last_close = {k: float(v[-1][4]) for k, v in series.items()}
+    total = sum(last_close[k] / first[k] - 1 for k in series) / len(series)
+    # The curve: at each close time, the mean of each instrument's close / first open.
+    events = sorted(
+        (int(c[0]) + _bar(v), k, float(c[4])) for k, v in series.items() for c in v
+    )
+    now = dict(first)
+    curve: list[tuple[int, float]] = []
+    for ts, k, close in events:
+        now[k] = close
+        value = starting_equity * sum(now[i] / first[i] for i in series) / len(series)
+        if curve and curve[-1][0] == ts:
+            curve[-1] = (ts, value)
+        else:
+            curve.append((ts, value))
+    return total, curve
+
+
+def _bar(candles: Sequence[Sequence[float]]) -> int:
+    if len(candles) < 2:
+        return 0
+    return int(min(int(b[0]) - int(a[0]) for a, b in itertools.pairwise(candles)))
+
+
+def losing_streak(trades: Sequence[Trade]) -> int:
+    """The most consecutive losing trades (net P&L < 0), in exit order."""
+    best = run = 0
+    for t in sorted(trades, key=lambda t: t.exit_ts_ns):
+        run = run + 1 if t.pnl < 0 else 0
+        best = max(best, run)
+    return best
+
+
+def breakdown(trades: Sequence[Trade], key: Any) -> list[Breakdown]:
+    """Trade figures per group, largest net P&L first."""
+    groups: dict[str, list[Trade]] = {}
+    for t in trades:
+        groups.setdefault(str(key(t)), []).append(t)
+    out = [
+        Breakdown(
+            key=k,
+            trades=len(ts),
+            wins=sum(1 for t in ts if t.pnl > 0),
+            losses=sum(1 for t in ts if t.pnl < 0),
+            net_pnl=sum((t.pnl for t in ts), ZERO),
+            fees=sum((t.fees for t in ts), ZERO),
+            avg_duration_ns=sum(t.duration_ns for t in ts) // len(ts),
+        )
+        for k, ts in groups.items()
+    ]
+    return sorted(out, key=lambda b: (-b.net_pnl, b.key))
+
+
+def _period_start(ts_ns: int, unit: str) -> tuple[int, str]:
+    d = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)
+    if unit == "day":
+        start = d.replace(hour=0, minute=0, second=0, microsecond=0)
+        label = start.strftime("%Y-%m-%d")
+    elif unit == "week":
+        day = d.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = day - dt.timedelta(days=day.weekday())
+        iso = start.isocalendar()
+        label = f"{iso.year}-W{iso.week:02d} (from {start:%Y-%m-%d})"
+    else:
+        start = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        label = start.strftime("%Y-%m")
+    return int(start.timestamp()) * 1_000_000_000, label
+
+
+def periods(
+    trades: Sequence[Trade],
+    points: Sequence[tuple[int, float]],
+    starting_equity: Decimal,
+    unit: str,
+) -> list[Period]:
+    """Trades closed and the equity return per calendar ``unit`` (day, ISO week, month), UTC;
+    periods with neither a trade nor an equity point are left out."""
+    rows: dict[int, dict[str, Any]] = {}
+
+    def row(ts: int) -> dict[str, Any]:
+        start, label = _period_start(ts, unit)
+        return rows.setdefault(
+            start, {"label": label, "trades": [], "last_equity": None}
+        )
+
+    for t in trades:
+        row(t.exit_ts_ns)["trades"].append(t)
+    for ts, eq in points:
+        row(ts)["last_equity"] = eq
+    out: list[Period] = []
+    prev = float(starting_equity)
+    for start in sorted(rows):
+        r = rows[start]
+        last = r["last_equity"]
+        ret = None
+        if last is not None and prev > 0:
+            ret = last / prev - 1
+        if last is not None:
+            prev = last
+        ts_list: list[Trade] = r["trades"]
+        out.append(
+            Period(
+                label=r["label"],
+                start_ts_ns=start,
+                trades=len(ts_list),
+                wins=sum(1 for t in ts_list if t.pnl > 0),
+                losses=sum(1 for t in ts_list if t.pnl < 0),
+                net_pnl=sum((t.pnl for t in ts_list), ZERO),
+                equity_return=ret,
+            )
+        )
+    return out

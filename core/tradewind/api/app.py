@@ -1,0 +1,555 @@
+"""The routes of the API (under ``/api/v1``), the websocket of events and the dashboard.
+
+Every route but ``/api/v1/ping`` needs the token: the API routes, ``/docs`` and
+``/openapi.json`` (basic auth is accepted there, so a browser can prompt for it), the
+websocket (the token as its ``bearer.<token>`` subprotocol) and the dashboard page, which
+without the token answers 401 with its login form — the form holds no data. Handlers are
+``async`` and run in the host's event loop, between the engine's steps: they read the
+engine's state and its journal without locks, and act through :class:`tradewind.control.Control`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketDisconnect
+
+from tradewind import __version__
+from tradewind.api.auth import RateLimiter, TokenCheck, credential
+from tradewind.api.views import HostView
+from tradewind.config import ApiSection
+from tradewind.control import ControlError
+from tradewind.model import Side
+from tradewind.operator import Operator
+from tradewind.timeframes import parse_timeframe
+
+PREFIX = "/api/v1"
+WS_SUBPROTOCOL = "bearer"
+
+
+class ForceEnterPayload(BaseModel):
+    """Freqtrade's force-enter body: ``pair`` is a tradewind instrument key (venue:symbol)."""
+
+    pair: str = Field(min_length=3, description="instrument key, e.g. sim:BTCUSDT")
+    side: Literal["long", "short"] = "long"
+    price: float | None = Field(default=None, gt=0)
+    ordertype: Literal["market"] | None = None
+    stakeamount: float | None = Field(default=None, gt=0, description="quantity in base units")
+    entry_tag: str | None = None
+    leverage: float | None = Field(default=None, gt=0)
+
+
+class ForceExitPayload(BaseModel):
+    """Freqtrade's force-exit body: a trade id, an instrument key, or ``all``."""
+
+    tradeid: str | int
+    ordertype: Literal["market"] | None = None
+    amount: float | None = Field(default=None, gt=0)
+
+
+class BlacklistPayload(BaseModel):
+    """Instruments to refuse entries for."""
+
+    blacklist: list[str]
+
+
+class WatchlistAdd(BaseModel):
+    """Put an instrument on the watchlist (the seed's §5.3)."""
+
+    exchange: str = Field(min_length=1, description="the venue instance, e.g. sim")
+    market_type: Literal["spot", "perp"] = "spot"
+    symbol: str = Field(min_length=1)
+    duration_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    priority: int = Field(default=0, ge=0, le=1000)
+
+
+class WatchlistKey(BaseModel):
+    """Names a watchlist entry: its instrument key, or exchange and symbol."""
+
+    instrument: str | None = None
+    exchange: str | None = None
+    symbol: str | None = None
+    duration_hours: float | None = Field(default=None, gt=0, le=24 * 365)
+
+    def key(self) -> str:
+        """The instrument key this body names."""
+        if self.instrument:
+            return self.instrument
+        if self.exchange and self.symbol:
+            return f"{self.exchange}:{self.symbol}"
+        raise HTTPException(
+            422,
+            detail=[
+                {
+                    "loc": ["body", "instrument"],
+                    "msg": "give 'instrument' or both 'exchange' and 'symbol'",
+                    "type": "missing",
+                }
+            ],
+        )
+
+
+def _caller(request: Request | WebSocket) -> str:
+    client = request.client
+    host = f"{client.host}:{client.port}" if client else "unknown"
+    agent = request.headers.get("user-agent", "")[:60]
+    return f"api {host}" + (f" ({agent})" if agent else "")
+
+
+def dashboard_html() -> str:
+    """The dashboard page, assets inlined (nothing loads from elsewhere)."""
+    static = resources.files("tradewind.api") / "static"
+    html = (static / "index.html").read_text(encoding="utf-8")
+    css = (static / "dashboard.css").read_text(encoding="utf-8")
+    js = (static / "dashboard.js").read_text(encoding="utf-8")
+    return html.replace("/*CSS*/", css).replace("/*JS*/", js)
+
+
+def create_app(view: HostView, operator: Operator, settings: ApiSection, token: str) -> FastAPI:
+    """The API of one running host."""
+    check = TokenCheck(token)
+    limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
+    engine = view.engine
+    app = FastAPI(
+        title="tradewind",
+        version=__version__,
+        description="Control and watchlist API of a running tradewind host (docs/api.md).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.middleware("http")
+    async def rate_limit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.allow(client, time.monotonic())
+        if wait is not None:
+            return JSONResponse(
+                {
+                    "detail": f"rate limit: {settings.rate_limit} requests per "
+                    f"{settings.rate_window_s:g} s per client; retry in {wait:.1f} s"
+                },
+                status_code=429,
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        return await call_next(request)
+
+    def authorized(request: Request) -> None:
+        if not check.ok(credential(request.headers.get("authorization"))):
+            raise HTTPException(
+                401,
+                detail="missing or wrong token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": 'Bearer, Basic realm="tradewind"'},
+            )
+
+    auth = [Depends(authorized)]
+
+    def fail(exc: ControlError) -> HTTPException:
+        return HTTPException(400, detail=str(exc))
+
+    # -- public -----------------------------------------------------------------------------
+    @app.get(PREFIX + "/ping", tags=["info"])
+    async def ping() -> dict[str, str]:
+        """Liveness: answers without the token."""
+        return {"status": "pong"}
+
+    # -- documentation and the dashboard (need the token) ---------------------------------
+    @app.get("/openapi.json", include_in_schema=False, dependencies=auth)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=auth)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="tradewind API")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard(request: Request) -> HTMLResponse:
+        # Without the token the page answers 401 with its login form; the page holds no data
+        # and reads everything through the API with the token it is given.
+        ok = check.ok(credential(request.headers.get("authorization")))
+        return HTMLResponse(dashboard_html(), status_code=200 if ok else 401)
+
+    # -- Freqtrade's read endpoints -------------------------------------------------------
+    @app.get(PREFIX + "/version", tags=["info"], dependencies=auth)
+    async def version() -> dict[str, str]:
+        """The host's tradewind version."""
+        return {"version": __version__}
+
+    @app.get(PREFIX + "/health", tags=["info"], dependencies=auth)
+    async def health() -> dict[str, Any]:
+        """When the engine last processed market data."""
+        return view.health()
+
+    @app.get(PREFIX + "/status", tags=["trades"], dependencies=auth)
+    async def status() -> list[dict[str, Any]]:
+        """Open trades with current price and unrealised profit."""
+        return view.status()
+
+    @app.get(PREFIX + "/balance", tags=["money"], dependencies=auth)
+    async def balance() -> dict[str, Any]:
+        """Cash, positions and equity."""
+        return view.balance()
+
+    @app.get(PREFIX + "/count", tags=["trades"], dependencies=auth)
+    async def count() -> dict[str, Any]:
+        """Open trades against the limit."""
+        return view.count()
+
+    @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth)
+    async def trades(
+        limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
+    ) -> dict[str, Any]:
+        """Every trade of the session by id, paged."""
+        return view.trades_page(limit, offset)
+
+    @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
+    async def trade(tradeid: int) -> dict[str, Any]:
+        """One trade."""
+        for t in view.trades():
+            if t.trade_id == tradeid:
+                return view.trade_json(t)
+        raise HTTPException(404, detail=f"no trade with id {tradeid}")
+
+    @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth)
+    async def profit() -> dict[str, Any]:
+        """Profit summary of the session."""
+        return view.profit()
+
+    @app.get(PREFIX + "/performance", tags=["money"], dependencies=auth)
+    async def performance() -> list[dict[str, Any]]:
+        """Closed-trade profit per instrument."""
+        return view.performance()
+
+    for unit, path, default in (
+        ("days", "daily", 7),
+        ("weeks", "weekly", 4),
+        ("months", "monthly", 3),
+    ):
+
+        def make(unit: str = unit, default: int = default) -> Any:
+            async def periodic(timescale: int = Query(default, ge=1, le=365)) -> dict[str, Any]:
+                return view.periodic(unit, timescale)
+
+            periodic.__doc__ = f"Closed-trade profit per {unit[:-1]}."
+            return periodic
+
+        app.get(PREFIX + "/" + path, tags=["money"], dependencies=auth, name=path)(make())
+
+    @app.get(PREFIX + "/stats", tags=["money"], dependencies=auth)
+    async def stats() -> dict[str, Any]:
+        """Wins, losses and draws per exit reason; mean durations."""
+        return view.stats()
+
+    @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
+    async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
+        """The host's recent log lines."""
+        rows = list(view.logs.records)
+        if limit:
+            rows = rows[-limit:]
+        return {"log_count": len(rows), "logs": rows}
+
+    @app.get(PREFIX + "/show_config", tags=["info"], dependencies=auth)
+    async def show_config() -> dict[str, Any]:
+        """The running configuration, secrets shown as their env:NAME references."""
+        return view.show_config()
+
+    @app.get(PREFIX + "/pair_candles", tags=["market"], dependencies=auth)
+    async def pair_candles(
+        pair: str, timeframe: str, limit: int = Query(200, ge=1, le=5000)
+    ) -> dict[str, Any]:
+        """Recent candles of an instrument with signals, and the analyzers' current values."""
+        try:
+            tf = parse_timeframe(timeframe)
+        except ValueError as exc:
+            raise HTTPException(
+                422,
+                detail=[{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}],
+            ) from None
+        out = view.pair_candles(pair, tf, limit)
+        if out is None:
+            raise HTTPException(404, detail=f"unknown instrument '{pair}'")
+        return out
+
+    # -- Freqtrade's control endpoints ----------------------------------------------------
+    @app.post(PREFIX + "/start", tags=["control"], dependencies=auth)
+    async def start(request: Request) -> dict[str, str]:
+        """Resume trading (entries and exits)."""
+        await operator.resume(_caller(request))
+        return {"status": "starting trader ..."}
+
+    @app.post(PREFIX + "/stop", tags=["control"], dependencies=auth)
+    async def stop(request: Request) -> dict[str, str]:
+        """End the run after the current batch: the host shuts down (and this API with it)."""
+        await operator.stop(_caller(request))
+        return {"status": "stopping trader ..."}
+
+    async def _pause(request: Request) -> dict[str, str]:
+        await operator.pause(_caller(request))
+        return {
+            "status": "paused, no more entries will occur from now. Run /start to enable entries."
+        }
+
+    for path in ("pause", "stopentry", "stopbuy"):
+        app.post(
+            PREFIX + "/" + path,
+            tags=["control"],
+            dependencies=auth,
+            name=path,
+            summary="No new entries; exits still run.",
+        )(_pause)
+
+    @app.post(PREFIX + "/forceenter", tags=["control"], dependencies=auth)
+    async def forceenter(payload: ForceEnterPayload, request: Request) -> dict[str, Any]:
+        """Open a position at market (through the order manager)."""
+        from decimal import Decimal
+
+        side = Side.BUY if payload.side == "long" else Side.SELL
+        qty = None if payload.stakeamount is None else Decimal(repr(payload.stakeamount))
+        try:
+            cid = await operator.force_enter(payload.pair, side, _caller(request), quantity=qty)
+        except ControlError as exc:
+            raise fail(exc) from None
+        return {
+            "status": f"force entering {payload.pair} {payload.side}: order {cid} sent",
+            "order_id": cid,
+        }
+
+    @app.post(PREFIX + "/forceexit", tags=["control"], dependencies=auth)
+    async def forceexit(payload: ForceExitPayload, request: Request) -> dict[str, Any]:
+        """Close a trade (by id), an instrument's position (by key), or ``all``."""
+        tid = str(payload.tradeid)
+        target = tid
+        if tid.isdigit():
+            found = [t for t in view.trades() if t.trade_id == int(tid) and t.is_open]
+            if not found:
+                raise HTTPException(400, detail=f"no open trade with id {tid}")
+            target = found[0].instrument
+        try:
+            sent = await operator.force_exit(target, _caller(request))
+        except ControlError as exc:
+            raise fail(exc) from None
+        return {
+            "result": f"Created exit orders for {', '.join(sent) or 'no open trades'}.",
+            "instruments": sent,
+        }
+
+    @app.get(PREFIX + "/whitelist", tags=["control"], dependencies=auth)
+    async def whitelist() -> dict[str, Any]:
+        """Instruments that may take entries now."""
+        pairs = operator.tradable()
+        method = (
+            ["WatchlistPairList"]
+            if engine.config.watchlist.drives_instruments
+            else ["StaticPairList"]
+        )
+        return {"whitelist": pairs, "length": len(pairs), "method": method}
+
+    def _blacklist() -> dict[str, Any]:
+        bl = sorted(operator.blacklist)
+        return {
+            "blacklist": bl,
+            "blacklist_expanded": bl,
+            "errors": {},
+            "length": len(bl),
+            "method": ["StaticBlacklist"],
+        }
+
+    @app.get(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
+    async def blacklist() -> dict[str, Any]:
+        """Instruments refused entries by the operator."""
+        return _blacklist()
+
+    @app.post(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
+    async def blacklist_add(payload: BlacklistPayload, request: Request) -> dict[str, Any]:
+        """Refuse entries for these instruments."""
+        await operator.blacklist_add(payload.blacklist, _caller(request))
+        return _blacklist()
+
+    @app.delete(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
+    async def blacklist_delete(
+        request: Request, pairs_to_delete: Annotated[list[str], Query()]
+    ) -> dict[str, Any]:
+        """Allow entries again for these instruments."""
+        await operator.blacklist_remove(pairs_to_delete, _caller(request))
+        return _blacklist()
+
+    # -- tradewind's own ------------------------------------------------------------------
+    @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
+    async def state() -> dict[str, Any]:
+        """The trading state (running, paused, stopped) and the run."""
+        return {
+            "state": operator.state,
+            "mode": engine.config.mode.value,
+            "run_id": engine.run_id,
+            "instruments": list(engine.instruments),
+        }
+
+    @app.get(PREFIX + "/signals", tags=["strategy"], dependencies=auth)
+    async def signals(
+        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
+    ) -> dict[str, Any]:
+        """Signals, newest first, with their reasons."""
+        return view.signals(limit, offset)
+
+    @app.get(PREFIX + "/vetoes", tags=["strategy"], dependencies=auth)
+    async def vetoes(
+        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
+    ) -> dict[str, Any]:
+        """Vetoes, newest first, with the filter and its reason."""
+        return view.vetoes(limit, offset)
+
+    @app.get(PREFIX + "/funnel", tags=["strategy"], dependencies=auth)
+    async def funnel() -> dict[str, Any]:
+        """Candidates at each level of the decision funnel."""
+        return view.funnel()
+
+    @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
+    async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """The latest fills, newest first."""
+        return view.fills(limit)
+
+    @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth)
+    async def equity(points: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
+        """The equity curve."""
+        return view.equity(points)
+
+    @app.get(PREFIX + "/plugins", tags=["info"], dependencies=auth)
+    async def plugins() -> dict[str, Any]:
+        """The plugin instances this host runs."""
+        return view.plugins()
+
+    # -- the watchlist --------------------------------------------------------------------
+    def _wl() -> Any:
+        wl = operator.watchlist
+        if wl is None:
+            raise HTTPException(503, detail="the watchlist is not open yet")
+        return wl
+
+    def _entry(e: Any) -> dict[str, Any]:
+        from tradewind.api.views import _date
+
+        return {
+            "instrument": e.instrument,
+            "exchange": e.exchange,
+            "market_type": e.market_type,
+            "symbol": e.symbol,
+            "priority": e.priority,
+            "status": e.status,
+            "added_ts_ns": e.added_ts_ns,
+            "expires_ts_ns": e.expires_ts_ns,
+            "expires": _date(e.expires_ts_ns),
+            "expires_in_s": max(0, (e.expires_ts_ns - engine.clock.now_ns()) // 1_000_000_000),
+            "warned": e.warned,
+            "caller": e.caller,
+        }
+
+    @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
+    async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
+        """Active entries by priority (all entries with ``include_inactive``)."""
+        entries = _wl().entries(include_inactive=include_inactive)
+        return {
+            "watchlist": [_entry(e) for e in entries],
+            "length": len(entries),
+            "drives_instruments": engine.config.watchlist.drives_instruments,
+        }
+
+    @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)
+    async def watchlist_add(payload: WatchlistAdd, request: Request) -> dict[str, Any]:
+        """Watch an instrument for ``duration_hours`` (default 24)."""
+        caller = _caller(request)
+        try:
+            e = _wl().add(
+                exchange=payload.exchange,
+                market_type=payload.market_type,
+                symbol=payload.symbol,
+                duration_hours=payload.duration_hours,
+                priority=payload.priority,
+                caller=caller,
+            )
+        except ControlError as exc:
+            raise HTTPException(
+                422, detail=[{"loc": ["body", "symbol"], "msg": str(exc), "type": "value_error"}]
+            ) from None
+        await operator.watchlist_changed("add", e.instrument, caller, e.expires_ts_ns)
+        return _entry(e)
+
+    @app.post(PREFIX + "/watchlist/renew", tags=["watchlist"], dependencies=auth)
+    async def watchlist_renew(payload: WatchlistKey, request: Request) -> dict[str, Any]:
+        """Extend an entry by ``duration_hours`` (default 24) from its expiry."""
+        caller = _caller(request)
+        try:
+            e = _wl().renew(payload.key(), caller=caller, duration_hours=payload.duration_hours)
+        except ControlError as exc:
+            raise fail(exc) from None
+        await operator.watchlist_changed("renew", e.instrument, caller, e.expires_ts_ns)
+        return _entry(e)
+
+    @app.delete(PREFIX + "/watchlist/remove", tags=["watchlist"], dependencies=auth)
+    async def watchlist_remove(
+        request: Request,
+        instrument: str | None = None,
+        exchange: str | None = None,
+        symbol: str | None = None,
+    ) -> dict[str, Any]:
+        """Take an instrument off the watchlist (by ``instrument`` or ``exchange``+``symbol``)."""
+        key = WatchlistKey(instrument=instrument, exchange=exchange, symbol=symbol).key()
+        caller = _caller(request)
+        try:
+            e = _wl().remove(key, caller=caller)
+        except ControlError as exc:
+            raise fail(exc) from None
+        await operator.watchlist_changed("remove", e.instrument, caller, e.expires_ts_ns)
+        return _entry(e)
+
+    @app.get(PREFIX + "/watchlist/top-liquid", tags=["watchlist"], dependencies=auth)
+    async def top_liquid(n: int | None = Query(None, ge=1, le=500)) -> dict[str, Any]:
+        """The host's instruments ranked by traded quote volume over the last 24 h of market
+        time (from the candles the engine built)."""
+        limit = n or engine.config.watchlist.top_n
+        return {"top": view.top_liquid(limit), "window_hours": 24}
+
+    # -- events ---------------------------------------------------------------------------
+    @app.websocket(PREFIX + "/ws")
+    async def events(ws: WebSocket) -> None:
+        """Every bus event as JSON ``{"type", "ts_ns", "severity", "data"}``. The token goes
+        in the subprotocol list: ``new WebSocket(url, ["bearer", token])``."""
+        offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",")]
+        provided = (
+            offered[1].encode() if len(offered) == 2 and offered[0] == WS_SUBPROTOCOL else b""
+        )
+        if not check.ok(provided):
+            await ws.close(code=1008)
+            return
+        await ws.accept(subprotocol=WS_SUBPROTOCOL)
+        send, receive = anyio.create_memory_object_stream[dict[str, Any]](1024)
+        view.listeners.append(send)
+        try:
+            async with receive:
+                async for item in receive:
+                    await ws.send_json(item)
+        except (WebSocketDisconnect, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            if send in view.listeners:
+                view.listeners.remove(send)
+            send.close()
+
+    return app

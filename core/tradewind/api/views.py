@@ -1,0 +1,1008 @@
+"""What the API reads: the running engine's portfolio and counters, and its journal.
+
+A narrow read interface, :class:`HostView`, turns them into plain JSON-able dicts with
+Freqtrade's field names where the meaning is the same (so Freqtrade's client and habits work)
+and tradewind's own where it has more to say (signals, vetoes, the funnel, the watchlist).
+
+Trades are round trips rebuilt from the journal's fills: a trade opens when an instrument's
+position leaves flat and closes when it returns to flat (a fill that flips the position closes
+one trade and opens the next). Trade ids count trades in order of opening within the session.
+Money is exact in the journal; JSON carries floats as Freqtrade's clients expect, and the
+exact amounts as strings where tradewind adds a field (``*_exact``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from tradewind import __version__
+from tradewind.model import Candle, Fill, Position, Side
+from tradewind.secrets import Secret
+
+if TYPE_CHECKING:
+    from tradewind.engine import Engine
+
+ZERO = Decimal(0)
+_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "EUR", "BTC", "ETH")
+
+
+def _date(ts_ns: int | None) -> str | None:
+    if not ts_ns:
+        return None
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ms(ts_ns: int | None) -> int | None:
+    return None if not ts_ns else ts_ns // 1_000_000
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``BTCUSDT`` → ``("BTC", "USDT")``; ``ETH/USD`` → ``("ETH", "USD")``."""
+    for sep in ("/", "-", "_"):
+        if sep in symbol:
+            base, _, quote = symbol.partition(sep)
+            return base, quote.split(":")[0]
+    for quote in _QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    return symbol, ""
+
+
+@attrs.define
+class Trade:
+    """A round trip in one instrument, rebuilt from fills."""
+
+    trade_id: int
+    instrument: str
+    is_short: bool
+    open_ts_ns: int
+    amount: Decimal = ZERO
+    entry_qty: Decimal = ZERO
+    entry_cost: Decimal = ZERO
+    exit_qty: Decimal = ZERO
+    exit_cost: Decimal = ZERO
+    fee_open: Decimal = ZERO
+    fee_close: Decimal = ZERO
+    realized: Decimal = ZERO
+    close_ts_ns: int | None = None
+    orders: list[Fill] = attrs.Factory(list)
+    exit_reason: str = ""
+    open_position: Position | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the position is flat again."""
+        return self.close_ts_ns is None
+
+    @property
+    def open_rate(self) -> Decimal:
+        """Average entry price."""
+        return self.entry_cost / self.entry_qty if self.entry_qty else ZERO
+
+    @property
+    def close_rate(self) -> Decimal | None:
+        """Average exit price, once anything was exited."""
+        return self.exit_cost / self.exit_qty if self.exit_qty else None
+
+    @property
+    def stake(self) -> Decimal:
+        """Entry notional."""
+        return self.entry_cost
+
+
+class TradeBook:
+    """Round trips folded from fills in booking order (see the module's docstring); fed
+    incrementally, so a request costs the fills booked since the last one."""
+
+    def __init__(self) -> None:
+        self.trades: list[Trade] = []
+        self.current: dict[str, Trade] = {}
+        self.positions: dict[str, Position] = {}
+        #: The journal sequence number of the last fill folded in.
+        self.last_seq = 0
+
+    def add(self, f: Fill) -> Trade | None:
+        """Fold one fill in; returns the trade it closed, if any."""
+        trades, current = self.trades, self.current
+        before = self.positions.get(f.instrument) or Position(instrument=f.instrument)
+        after = before.apply(f)
+        self.positions[f.instrument] = after
+        realized = after.realized_pnl - before.realized_pnl
+        t = current.get(f.instrument)
+        qty = f.quantity
+        if t is None:  # flat before: this fill opens a trade
+            t = Trade(
+                trade_id=len(trades) + 1,
+                instrument=f.instrument,
+                is_short=f.side is Side.SELL,
+                open_ts_ns=f.ts_ns,
+            )
+            trades.append(t)
+            current[f.instrument] = t
+        opening = (f.side is Side.SELL) == t.is_short
+        t.orders.append(f)
+        if opening:
+            t.entry_qty += qty
+            t.entry_cost += qty * f.price
+            t.fee_open += f.fee
+        else:
+            closing_qty = min(qty, abs(before.quantity))
+            t.exit_qty += closing_qty
+            t.exit_cost += closing_qty * f.price
+            t.fee_close += f.fee
+            t.realized += realized
+        t.amount = max(t.amount, abs(after.quantity))
+        if not (after.is_flat or (not opening and (after.quantity > 0) == t.is_short)):
+            t.open_position = after
+            return None
+        t.close_ts_ns = f.ts_ns
+        t.open_position = None
+        del current[f.instrument]
+        if not after.is_flat:  # flipped: the remainder opens the next trade
+            rest = abs(after.quantity)
+            nxt = Trade(
+                trade_id=len(trades) + 1,
+                instrument=f.instrument,
+                is_short=after.quantity < 0,
+                open_ts_ns=f.ts_ns,
+                amount=rest,
+                entry_qty=rest,
+                entry_cost=rest * f.price,
+            )
+            nxt.orders.append(f)
+            nxt.open_position = after
+            trades.append(nxt)
+            current[f.instrument] = nxt
+        return t
+
+
+def rebuild_trades(fills: Iterable[Fill]) -> list[Trade]:
+    """Round trips from fills in booking order."""
+    book = TradeBook()
+    for f in fills:
+        book.add(f)
+    return book.trades
+
+
+class LogBuffer(logging.Handler):
+    """The last ``capacity`` log records of the ``tradewind`` loggers, for ``/logs``."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        super().__init__(level=logging.INFO)
+        self.records: deque[list[Any]] = deque(maxlen=capacity)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record as Freqtrade's log row: date, ms timestamp, logger, level, message."""
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format string must not break logging
+            msg = str(record.msg)
+        self.records.append(
+            [
+                dt.datetime.fromtimestamp(record.created, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                int(record.created * 1000),
+                record.name,
+                record.levelname,
+                msg,
+            ]
+        )
+
+
+def redact(value: Any) -> Any:
+    """A config value with every secret replaced by its ``env:NAME`` reference."""
+    from tradewind._serde import unstructure
+
+    if isinstance(value, Secret):
+        return f"env:{value.env_name}"
+    if attrs.has(type(value)):
+        return {f.name: redact(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {str(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    out = unstructure(value)
+    return out if isinstance(out, str | int | float | bool | type(None)) else str(out)
+
+
+class HostView:
+    """Read-only views of a running engine and its journal, as JSON-able dicts."""
+
+    def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
+        self.engine = engine
+        self.logs = LogBuffer()
+        self.candles: dict[tuple[str, int], deque[Candle]] = {}
+        self._capacity = candle_capacity
+        self._book = TradeBook()
+        self._cursor: Any = None
+        #: The JSON of closed trades (they no longer change), by trade id.
+        self._closed_json: dict[int, dict[str, Any]] = {}
+        self.started_ts_ns = engine.clock.now_ns()
+        #: The websocket clients' queues; a client too slow to keep up is disconnected.
+        self.listeners: list[Any] = []
+        engine.candle_sinks.append(self._on_candles)
+
+    def on_event(self, event: Any) -> None:
+        """The bus subscriber: every event to every websocket client, as JSON."""
+        if not self.listeners:
+            return
+        from tradewind.journal import _payload
+
+        item = {
+            "type": type(event).__name__,
+            "ts_ns": event.ts_ns,
+            "severity": int(event.severity),
+            "data": json.loads(_payload(event)),
+        }
+        for send in list(self.listeners):
+            try:
+                send.send_nowait(item)
+            except anyio.WouldBlock:
+                # Never a silent gap: a client that cannot keep up loses its connection.
+                self.listeners.remove(send)
+                send.close()
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self.listeners.remove(send)
+
+    def top_liquid(self, n: int) -> list[dict[str, Any]]:
+        """The host's instruments by quote volume over the last 24 h of market time, from the
+        candles the engine closed (the finest timeframe it keeps)."""
+        tf = min(self.engine.timeframes)
+        now = self.engine.portfolio.ts_ns
+        lo = now - 24 * 3_600 * 1_000_000_000
+        rows: list[dict[str, Any]] = []
+        for key, inst in self.engine.instruments.items():
+            buf = self.candles.get((key, tf)) or ()
+            vol = sum(c.volume * c.close for c in buf if c.open_ts_ns >= lo)
+            rows.append(
+                {
+                    "instrument": key,
+                    "exchange": inst.venue,
+                    "market_type": inst.kind.value,
+                    "symbol": inst.symbol,
+                    "quote_volume_24h": vol,
+                }
+            )
+        rows.sort(key=lambda r: -r["quote_volume_24h"])
+        return rows[:n]
+
+    def _on_candles(self, closed: Sequence[Candle]) -> None:
+        for c in closed:
+            key = (c.instrument, c.timeframe_ns)
+            buf = self.candles.get(key)
+            if buf is None:
+                buf = self.candles[key] = deque(maxlen=self._capacity)
+            buf.append(c)
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read on the API's own connection to the journal: it sees what the journal has
+        committed (paper and live commit every engine step) and never makes the journal
+        write its buffer early, so requests do not add journal writes to the engine's path."""
+        if self._cursor is None:
+            self._cursor = self.journal.cursor()
+        return self._cursor.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Release the API's journal connection (before the journal closes)."""
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+    @property
+    def journal(self) -> Any:
+        """The run's journal (open while the host runs)."""
+        j = self.engine.journal
+        if j is None:
+            raise RuntimeError("the host's journal is not open yet")
+        return j
+
+    @property
+    def currency(self) -> str:
+        """The account's currency: the execution venue's quote currency."""
+        for venue in self.engine.venues.values():
+            q = getattr(getattr(venue, "config", None), "quote_currency", None)
+            if isinstance(q, str) and q:
+                return q
+        return "USD"
+
+    # -- trades ---------------------------------------------------------------------------
+    def trades(self) -> list[Trade]:
+        """Every trade of the session, by id: the fills journaled since the last call are
+        folded in (closed trades get their exit reason from their last order's tag)."""
+        j = self.journal
+        rows = self._q(
+            "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
+            "ts_ns, liquidity FROM fills WHERE session_id = ? AND seq > ? ORDER BY seq",
+            [j.session_id, self._book.last_seq],
+        )
+        closed: list[Trade] = []
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in rows:
+            fill = Fill(
+                client_order_id=cid,
+                instrument=inst,
+                side=Side(side),
+                quantity=Decimal(qty),
+                price=Decimal(price),
+                fee=Decimal(fee),
+                ts_ns=int(ts),
+                liquidity=liq,
+                trade_id=tid,
+            )
+            done = self._book.add(fill)
+            if done is not None:
+                closed.append(done)
+            self._book.last_seq = int(seq)
+        if closed:
+            ids = sorted({t.orders[-1].client_order_id for t in closed})
+            tags = dict(
+                self._q(
+                    "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND "
+                    f"client_order_id IN ({', '.join('?' * len(ids))})",
+                    [j.session_id, *ids],
+                )
+            )
+            for t in closed:
+                t.exit_reason = tags.get(t.orders[-1].client_order_id) or ""
+        return self._book.trades
+
+    def trade_json(self, t: Trade) -> dict[str, Any]:
+        """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``)."""
+        if not t.is_open:
+            cached = self._closed_json.get(t.trade_id)
+            if cached is None:
+                cached = self._closed_json[t.trade_id] = self._trade_json(t)
+            return cached
+        return self._trade_json(t)
+
+    def _trade_json(self, t: Trade) -> dict[str, Any]:
+        pf = self.engine.portfolio
+        inst = self.engine.instruments.get(t.instrument)
+        symbol = inst.symbol if inst else t.instrument.partition(":")[2]
+        venue = inst.venue if inst else t.instrument.partition(":")[0]
+        base, quote = split_symbol(symbol)
+        stake = t.stake
+        out: dict[str, Any] = {
+            "trade_id": t.trade_id,
+            "pair": t.instrument,
+            "instrument": t.instrument,
+            "base_currency": base,
+            "quote_currency": quote or self.currency,
+            "is_open": t.is_open,
+            "is_short": t.is_short,
+            "exchange": venue,
+            "amount": float(t.amount if not t.is_open else abs(pf.position(t.instrument).quantity)),
+            "amount_requested": float(t.amount),
+            "stake_amount": float(stake),
+            "strategy": self.engine.config.strategy.preset or "tradewind",
+            "enter_tag": "entry",
+            "timeframe": self.engine.strategy_tf // 60_000_000_000,
+            "fee_open_cost": float(t.fee_open),
+            "fee_open_currency": self.currency,
+            "fee_close_cost": float(t.fee_close),
+            "fee_close_currency": self.currency,
+            "open_date": _date(t.open_ts_ns),
+            "open_timestamp": _ms(t.open_ts_ns),
+            "open_fill_date": _date(t.open_ts_ns),
+            "open_fill_timestamp": _ms(t.open_ts_ns),
+            "open_rate": float(t.open_rate),
+            "open_trade_value": float(stake),
+            "close_date": _date(t.close_ts_ns),
+            "close_timestamp": _ms(t.close_ts_ns),
+            "close_rate": None if t.close_rate is None else float(t.close_rate),
+            "realized_profit": float(t.realized),
+            "exit_reason": t.exit_reason or None,
+            "has_open_orders": t.is_open
+            and any(o.instrument == t.instrument for o in pf.open_orders()),
+            "orders": [
+                {
+                    "pair": t.instrument,
+                    "order_id": f.client_order_id,
+                    "status": "closed",
+                    "amount": float(f.quantity),
+                    "safe_price": float(f.price),
+                    "cost": float(f.quantity * f.price),
+                    "filled": float(f.quantity),
+                    "ft_order_side": f.side.value,
+                    "order_type": "market",
+                    "is_open": False,
+                    "order_timestamp": _ms(f.ts_ns),
+                    "order_filled_timestamp": _ms(f.ts_ns),
+                }
+                for f in t.orders
+            ],
+            "leverage": 1.0,
+            "trading_mode": "futures" if inst and inst.kind.value == "perp" else "spot",
+        }
+        if t.is_open:
+            pos = pf.position(t.instrument)
+            last = pf.last_price(t.instrument)
+            mark = Decimal(repr(last)) if not math.isnan(last) else t.open_rate
+            unrealized = pos.unrealized_pnl(mark) if not pos.is_flat else ZERO
+            profit = t.realized + unrealized - t.fee_open - t.fee_close
+            out.update(
+                current_rate=float(mark),
+                profit_abs=float(profit),
+                profit_ratio=float(profit / stake) if stake else 0.0,
+                profit_pct=round(float(profit / stake) * 100, 2) if stake else 0.0,
+                total_profit_abs=float(profit),
+                unrealized_profit=float(unrealized),
+                unrealized_profit_exact=str(unrealized),
+            )
+        else:
+            profit = t.realized - t.fee_open - t.fee_close
+            ratio = float(profit / stake) if stake else 0.0
+            out.update(
+                close_profit=ratio,
+                close_profit_pct=round(ratio * 100, 2),
+                close_profit_abs=float(profit),
+                profit_abs=float(profit),
+                profit_ratio=ratio,
+                profit_pct=round(ratio * 100, 2),
+                profit_exact=str(profit),
+            )
+        return out
+
+    def status(self) -> list[dict[str, Any]]:
+        """Open trades (Freqtrade's ``/status``)."""
+        self.trades()
+        return [self.trade_json(t) for t in self._book.current.values()]
+
+    def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
+        """Freqtrade's ``TradeResponse``: trades by id, paged."""
+        trades = self.trades()
+        page = trades[offset : offset + limit]
+        return {
+            "trades": [self.trade_json(t) for t in page],
+            "trades_count": len(page),
+            "offset": offset,
+            "total_trades": len(trades),
+        }
+
+    # -- money ----------------------------------------------------------------------------
+    def balance(self) -> dict[str, Any]:
+        """Freqtrade's ``Balances``: cash, positions and equity in the account currency."""
+        pf = self.engine.portfolio
+        cur = self.currency
+        equity = pf.equity()
+        start = pf.starting_equity()
+        used = sum((abs(p.cost) for p in pf.positions()), ZERO)
+        currencies: list[dict[str, Any]] = [
+            {
+                "currency": cur,
+                "free": float(pf.cash),
+                "balance": float(pf.cash),
+                "used": float(used),
+                "bot_owned": float(pf.cash),
+                "est_stake": float(pf.cash),
+                "est_stake_bot": float(pf.cash),
+                "stake": cur,
+                "side": "long",
+                "leverage": 1.0,
+                "is_position": False,
+                "position": 0.0,
+                "is_bot_managed": True,
+            }
+        ]
+        for p in pf.positions():
+            currencies.append(
+                {
+                    "currency": p.instrument,
+                    "free": 0.0,
+                    "balance": float(abs(p.quantity)),
+                    "used": float(abs(p.quantity)),
+                    "est_stake": float(abs(p.cost)),
+                    "stake": cur,
+                    "side": "short" if p.quantity < 0 else "long",
+                    "leverage": 1.0,
+                    "is_position": True,
+                    "position": float(abs(p.quantity)),
+                    "is_bot_managed": True,
+                }
+            )
+        ratio = float((equity - start) / start) if start else 0.0
+        return {
+            "currencies": currencies,
+            "total": float(equity),
+            "total_bot": float(equity),
+            "symbol": cur,
+            "value": float(equity),
+            "value_bot": float(equity),
+            "stake": cur,
+            "note": "paper account" if self.engine.config.mode.value != "live" else "",
+            "starting_capital": float(start),
+            "starting_capital_ratio": ratio,
+            "starting_capital_pct": round(ratio * 100, 2),
+            "starting_capital_fiat": float(start),
+            "starting_capital_fiat_ratio": ratio,
+            "starting_capital_fiat_pct": round(ratio * 100, 2),
+            "equity_exact": str(equity),
+            "cash_exact": str(pf.cash),
+        }
+
+    def max_open(self) -> int:
+        """The ``maxpositions`` filter's limit, or -1 (unlimited) without one."""
+        for inst in self.engine.config.instances("filters").values():
+            n = getattr(inst.config, "max_open_positions", None)
+            if isinstance(n, int):
+                return n
+        return -1
+
+    def count(self) -> dict[str, Any]:
+        """Freqtrade's ``Count``: open trades, the limit, and their entry notional."""
+        open_trades = [t for t in self.trades() if t.is_open]
+        return {
+            "current": len(open_trades),
+            "max": self.max_open(),
+            "total_stake": float(sum((t.stake for t in open_trades), ZERO)),
+        }
+
+    def profit(self) -> dict[str, Any]:
+        """Freqtrade's ``Profit`` summary over the session's trades."""
+        trades = self.trades()
+        closed = [t for t in trades if not t.is_open]
+        start = self.engine.portfolio.starting_equity() or Decimal(1)
+        closed_abs = [t.realized - t.fee_open - t.fee_close for t in closed]
+        all_json = [self.trade_json(t) for t in trades]
+        all_abs = [Decimal(repr(j["profit_abs"])) for j in all_json]
+        ratios = [j["profit_ratio"] for j in all_json]
+        closed_ratios = [
+            j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open
+        ]
+        wins = [p for p in closed_abs if p > 0]
+        losses = [p for p in closed_abs if p < 0]
+        gross_win = sum(wins, ZERO)
+        gross_loss = -sum(losses, ZERO)
+        by_pair: dict[str, Decimal] = {}
+        for t, p in zip(closed, closed_abs, strict=True):
+            by_pair[t.instrument] = by_pair.get(t.instrument, ZERO) + p
+        best = max(by_pair.items(), key=lambda kv: kv[1]) if by_pair else ("", ZERO)
+        durations = [(t.close_ts_ns or 0) - t.open_ts_ns for t in closed]
+        avg = sum(durations) // len(durations) if durations else 0
+        first = trades[0].open_ts_ns if trades else 0
+        latest = max((t.close_ts_ns or t.open_ts_ns for t in trades), default=0)
+        dd_abs, dd_start, dd_end = _max_drawdown(closed, closed_abs)
+        closed_sum = sum(closed_abs, ZERO)
+        all_sum = sum(all_abs, ZERO)
+        n_closed = len(closed)
+        return {
+            "profit_closed_coin": float(closed_sum),
+            "profit_closed_percent_mean": round(_mean(closed_ratios) * 100, 2),
+            "profit_closed_ratio_mean": _mean(closed_ratios),
+            "profit_closed_percent_sum": round(sum(closed_ratios) * 100, 2),
+            "profit_closed_ratio_sum": sum(closed_ratios),
+            "profit_closed_percent": round(float(closed_sum / start) * 100, 2),
+            "profit_closed_ratio": float(closed_sum / start),
+            "profit_closed_fiat": float(closed_sum),
+            "profit_all_coin": float(all_sum),
+            "profit_all_percent_mean": round(_mean(ratios) * 100, 2),
+            "profit_all_ratio_mean": _mean(ratios),
+            "profit_all_percent_sum": round(sum(ratios) * 100, 2),
+            "profit_all_ratio_sum": sum(ratios),
+            "profit_all_percent": round(float(all_sum / start) * 100, 2),
+            "profit_all_ratio": float(all_sum / start),
+            "profit_all_fiat": float(all_sum),
+            "trade_count": len(trades),
+            "closed_trade_count": n_closed,
+            "first_trade_date": _date(first) or "",
+            "first_trade_humanized": _date(first) or "",
+            "first_trade_timestamp": _ms(first) or 0,
+            "latest_trade_date": _date(latest) or "",
+            "latest_trade_humanized": _date(latest) or "",
+            "latest_trade_timestamp": _ms(latest) or 0,
+            "avg_duration": str(dt.timedelta(seconds=avg // 1_000_000_000)),
+            "best_pair": best[0],
+            "best_rate": round(float(best[1] / start) * 100, 2),
+            "best_pair_profit_ratio": float(best[1] / start),
+            "winning_trades": len(wins),
+            "losing_trades": len(losses),
+            "profit_factor": float(gross_win / gross_loss) if gross_loss else 0.0,
+            "winrate": len(wins) / n_closed if n_closed else 0.0,
+            "expectancy": float(closed_sum / n_closed) if n_closed else 0.0,
+            "expectancy_ratio": _mean(closed_ratios),
+            "max_drawdown": float(dd_abs / start),
+            "max_drawdown_abs": float(dd_abs),
+            "max_drawdown_start": _date(dd_start) or "",
+            "max_drawdown_start_timestamp": _ms(dd_start) or 0,
+            "max_drawdown_end": _date(dd_end) or "",
+            "max_drawdown_end_timestamp": _ms(dd_end) or 0,
+            "trading_volume": float(
+                sum((f.quantity * f.price for t in trades for f in t.orders), ZERO)
+            ),
+            "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
+            "bot_start_date": _date(self.started_ts_ns) or "",
+        }
+
+    def performance(self) -> list[dict[str, Any]]:
+        """Freqtrade's ``/performance``: closed-trade profit per pair, best first."""
+        start = self.engine.portfolio.starting_equity() or Decimal(1)
+        acc: dict[str, list[Any]] = {}
+        for t in self.trades():
+            if t.is_open:
+                continue
+            p = t.realized - t.fee_open - t.fee_close
+            row = acc.setdefault(t.instrument, [ZERO, 0])
+            row[0] += p
+            row[1] += 1
+        out = [
+            {
+                "pair": pair,
+                "profit": round(float(p / start) * 100, 2),
+                "profit_ratio": float(p / start),
+                "profit_pct": round(float(p / start) * 100, 2),
+                "profit_abs": float(p),
+                "count": n,
+            }
+            for pair, (p, n) in acc.items()
+        ]
+        return sorted(out, key=lambda r: -r["profit_abs"])
+
+    def periodic(self, unit: str, count: int) -> dict[str, Any]:
+        """Freqtrade's daily/weekly/monthly: closed-trade profit per period (market time)."""
+        closed = [t for t in self.trades() if not t.is_open and t.close_ts_ns]
+        start_eq = self.engine.portfolio.starting_equity()
+        last_ts = max((t.close_ts_ns or 0 for t in closed), default=0) or (
+            self.engine.portfolio.ts_ns or self.engine.clock.now_ns()
+        )
+        end = dt.datetime.fromtimestamp(last_ts / 1e9, tz=dt.UTC).date()
+        periods = [_period_start(end, unit, -i) for i in range(count)]
+        acc: dict[dt.date, list[Any]] = {p: [ZERO, 0] for p in periods}
+        for t in closed:
+            d = dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date()
+            key = _period_start(d, unit, 0)
+            if key in acc:
+                acc[key][0] += t.realized - t.fee_open - t.fee_close
+                acc[key][1] += 1
+        # Starting balance of each period: the start equity plus what earlier periods made.
+        data = []
+        running = start_eq + sum(
+            (
+                t.realized - t.fee_open - t.fee_close
+                for t in closed
+                if _period_start(
+                    dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0
+                )
+                < periods[-1]
+            ),
+            ZERO,
+        )
+        for p in reversed(periods):
+            profit, n = acc[p]
+            data.append(
+                {
+                    "date": p.isoformat(),
+                    "abs_profit": float(profit),
+                    "rel_profit": float(profit / running) if running else 0.0,
+                    "starting_balance": float(running),
+                    "fiat_value": float(profit),
+                    "trade_count": n,
+                }
+            )
+            running += profit
+        data.reverse()
+        return {
+            "data": data,
+            "fiat_display_currency": self.currency,
+            "stake_currency": self.currency,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Freqtrade's ``Stats``: wins/losses/draws per exit reason, mean durations (s)."""
+        reasons: dict[str, dict[str, int]] = {}
+        durs: dict[str, list[float]] = {"wins": [], "draws": [], "losses": []}
+        for t in self.trades():
+            if t.is_open:
+                continue
+            p = t.realized - t.fee_open - t.fee_close
+            kind = "wins" if p > 0 else "losses" if p < 0 else "draws"
+            r = reasons.setdefault(
+                t.exit_reason.split(":")[0] or "unknown", {"wins": 0, "losses": 0, "draws": 0}
+            )
+            r[kind] += 1
+            durs[kind].append(((t.close_ts_ns or 0) - t.open_ts_ns) / 1e9)
+        return {
+            "exit_reasons": reasons,
+            "durations": {k: (sum(v) / len(v) if v else None) for k, v in durs.items()},
+        }
+
+    # -- what the strategy saw ------------------------------------------------------------
+    def _page(self, table: str, columns: Sequence[str], limit: int, offset: int) -> dict[str, Any]:
+        j = self.journal
+        total = int(
+            self._q(f"SELECT count(*) FROM {table} WHERE session_id = ?", [j.session_id])[0][0]
+        )
+        rows = self._q(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE session_id = ? "
+            "ORDER BY seq DESC LIMIT ? OFFSET ?",
+            [j.session_id, limit, offset],
+        )
+        items = []
+        for row in rows:
+            item = dict(zip(columns, row, strict=True))
+            item["date"] = _date(item.get("ts_ns"))
+            items.append(item)
+        return {table: items, "total": total, "offset": offset, "limit": limit}
+
+    def signals(self, limit: int, offset: int) -> dict[str, Any]:
+        """Signals, newest first, with the analyzer values that produced them."""
+        page = self._page(
+            "signals",
+            (
+                "seq",
+                "ts_ns",
+                "instrument",
+                "side",
+                "intent",
+                "entry",
+                "stop",
+                "quantity",
+                "score",
+                "reasons",
+            ),
+            limit,
+            offset,
+        )
+        for s in page["signals"]:
+            s["reasons"] = json.loads(s["reasons"]) if s["reasons"] else {}
+        return page
+
+    def vetoes(self, limit: int, offset: int) -> dict[str, Any]:
+        """Vetoes, newest first, with the filter and its reason."""
+        return self._page(
+            "vetoes",
+            (
+                "seq",
+                "ts_ns",
+                "filter",
+                "reason",
+                "action",
+                "instrument",
+                "side",
+                "quantity",
+                "signal_ts_ns",
+            ),
+            limit,
+            offset,
+        )
+
+    def fills(self, limit: int) -> list[dict[str, Any]]:
+        """The latest fills, newest first."""
+        j = self.journal
+        rows = self._q(
+            "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, liquidity "
+            "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+            [j.session_id, limit],
+        )
+        cols = (
+            "seq",
+            "ts_ns",
+            "client_order_id",
+            "instrument",
+            "side",
+            "quantity",
+            "price",
+            "fee",
+            "liquidity",
+        )
+        out = []
+        for r in rows:
+            item = dict(zip(cols, r, strict=True))
+            item["date"] = _date(item["ts_ns"])
+            out.append(item)
+        return out
+
+    def funnel(self) -> dict[str, Any]:
+        """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders."""
+        from tradewind.report import funnel
+
+        return {"funnel": funnel(self.engine), "decisions": self.engine.decision_points}
+
+    def equity(self, points: int) -> dict[str, Any]:
+        """The equity curve (one point per decision), thinned to at most ``points``."""
+        curve = self.engine.equity_curve
+        step = max(1, math.ceil(len(curve) / points)) if points > 0 else 1
+        sample = curve[::step]
+        if curve and sample[-1] is not curve[-1]:
+            sample.append(curve[-1])
+        return {
+            "currency": self.currency,
+            "equity": float(self.engine.portfolio.equity()),
+            "points": [[_ms(ts), v] for ts, v in sample],
+        }
+
+    def pair_candles(self, pair: str, timeframe_ns: int, limit: int) -> dict[str, Any] | None:
+        """Recent candles of ``pair`` with the signals at them and the analyzers' values."""
+        buf = self.candles.get((pair, timeframe_ns))
+        st = self.engine.state.get(pair)
+        if st is None:
+            return None
+        candles = list(buf or ())[-limit:]
+        j = self.journal
+        lo = candles[0].open_ts_ns if candles else 0
+        sig: dict[int, str] = {}
+        for ts, side in self._q(
+            "SELECT ts_ns, side FROM signals "
+            "WHERE session_id = ? AND instrument = ? AND ts_ns >= ?",
+            [j.session_id, pair, lo],
+        ):
+            sig[int(ts)] = side
+        columns = [
+            "date",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "buy_volume",
+            "sell_volume",
+            "enter_long",
+            "enter_short",
+        ]
+        data = []
+        for c in candles:
+            close_ts = c.open_ts_ns + c.timeframe_ns
+            side = sig.get(close_ts)
+            data.append(
+                [
+                    _date(c.open_ts_ns),
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.buy_volume,
+                    c.sell_volume,
+                    int(side == "buy"),
+                    int(side == "sell"),
+                ]
+            )
+        values = {
+            k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in st.values.items()
+        }
+        return {
+            "pair": pair,
+            "timeframe": _tf_name(timeframe_ns),
+            "timeframe_ms": timeframe_ns // 1_000_000,
+            "columns": columns,
+            "data": data,
+            "length": len(data),
+            "enter_long_signals": sum(r[-2] for r in data),
+            "enter_short_signals": sum(r[-1] for r in data),
+            "buy_signals": sum(r[-2] for r in data),
+            "sell_signals": sum(r[-1] for r in data),
+            "exit_long_signals": 0,
+            "exit_short_signals": 0,
+            "last_analyzed_ts": _ms(candles[-1].open_ts_ns + candles[-1].timeframe_ns)
+            if candles
+            else 0,
+            "analyzer_values": values,
+        }
+
+    # -- the host ------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Freqtrade's ``Health``: when the engine last processed market data."""
+        last = self.engine.portfolio.ts_ns
+        return {
+            "last_process": _date(last),
+            "last_process_ts": (last // 1_000_000_000) if last else None,
+            "bot_start": _date(self.started_ts_ns),
+            "bot_start_ts": self.started_ts_ns // 1_000_000_000,
+            "bot_startup": _date(self.started_ts_ns),
+            "bot_startup_ts": self.started_ts_ns // 1_000_000_000,
+            "ticks": self.engine.ticks,
+            "decisions": self.engine.decision_points,
+        }
+
+    def show_config(self) -> dict[str, Any]:
+        """Freqtrade's ``ShowConfig`` fields that apply, and tradewind's config, with every
+        secret shown as its ``env:NAME`` reference (never its value)."""
+        cfg = self.engine.config
+        from tradewind.operator import Operator
+
+        operator = Operator.of(self.engine)
+        return {
+            "version": __version__,
+            "api_version": 2.0,
+            "dry_run": cfg.mode.value != "live",
+            "trading_mode": "futures"
+            if any(i.kind.value == "perp" for i in cfg.instruments)
+            else "spot",
+            "short_allowed": True,
+            "stake_currency": self.currency,
+            "stake_amount": "risk-sized",
+            "max_open_trades": self.max_open(),
+            "stoploss": -cfg.strategy.stop_pct,
+            "stoploss_on_exchange": False,
+            "timeframe": cfg.strategy.timeframe,
+            "timeframe_ms": self.engine.strategy_tf // 1_000_000,
+            "timeframe_min": self.engine.strategy_tf // 60_000_000_000,
+            "exchange": ", ".join(cfg.instances("venues")),
+            "strategy": cfg.strategy.preset or cfg.strategy.composition,
+            "force_entry_enable": True,
+            "bot_name": "tradewind",
+            "state": operator.state,
+            "runmode": cfg.mode.value,
+            "position_adjustment_enable": False,
+            "max_entry_position_adjustment": 0,
+            "tradewind": {
+                "mode": cfg.mode.value,
+                "timeframes": [_tf_name(t) for t in cfg.timeframes_ns],
+                "run": redact(cfg.run),
+                "instruments": redact(list(cfg.instruments)),
+                "strategy": redact(cfg.strategy),
+                "api": redact(cfg.api),
+                "watchlist": redact(cfg.watchlist),
+                "plugins": {
+                    kind: {
+                        key: {"plugin": p.plugin, "config": redact(p.config)}
+                        for key, p in inst.items()
+                    }
+                    for kind, inst in cfg.plugins.items()
+                },
+            },
+        }
+
+    def plugins(self) -> dict[str, Any]:
+        """The plugin instances this host runs, with their distributions and capabilities."""
+        from tradewind.inventory import inventory
+
+        dists = {(p.kind, p.name): p for p in inventory()}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for kind, instances in self.engine.config.plugins.items():
+            for key, p in instances.items():
+                info = dists.get((kind, p.plugin))
+                cls = self.engine.config.host.plugin_class(kind, p.plugin)
+                out.setdefault(kind, []).append(
+                    {
+                        "instance": key,
+                        "plugin": p.plugin,
+                        "distribution": info.distribution if info else "",
+                        "version": info.version if info else "",
+                        "capabilities": sorted(getattr(cls, "capabilities", ()) or ()),
+                    }
+                )
+        return {"plugins": out}
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def _tf_name(ns: int) -> str:
+    from tradewind.timeframes import format_timeframe
+
+    return format_timeframe(ns)
+
+
+def _period_start(d: dt.date, unit: str, shift: int) -> dt.date:
+    if unit == "days":
+        return d + dt.timedelta(days=shift)
+    if unit == "weeks":
+        monday = d - dt.timedelta(days=d.weekday())
+        return monday + dt.timedelta(weeks=shift)
+    month = d.year * 12 + (d.month - 1) + shift
+    return dt.date(month // 12, month % 12 + 1, 1)
+
+
+def _max_drawdown(closed: Sequence[Trade], profits: Sequence[Decimal]) -> tuple[Decimal, int, int]:
+    """Largest peak-to-trough fall of cumulative closed profit, with its start and end."""
+    peak = ZERO
+    peak_ts = 0
+    cum = ZERO
+    worst = (ZERO, 0, 0)
+    for t, p in zip(closed, profits, strict=True):
+        cum += p
+        ts = t.close_ts_ns or 0
+        if cum > peak:
+            peak, peak_ts = cum, ts
+        if peak - cum > worst[0]:
+            worst = (peak - cum, peak_ts, ts)
+    return worst

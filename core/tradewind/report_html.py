@@ -1,0 +1,824 @@
+"""The HTML report: one offline file with interactive plotly charts.
+
+plotly.js comes from the ``plotly`` Python distribution (its bundled ``plotly.min.js``) and is
+embedded in the page, so the file loads nothing and links nowhere. The page reads a run's
+results: the :class:`~tradewind.engine.RunResult` and the journal the run wrote (signals,
+vetoes, data-gap and data-quality events), never the engine.
+
+Each chart's figure is a JSON block (``<script type="application/json" id="fig-...">``) that
+one small script hands to ``Plotly.newPlot``; tests read the same JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tradewind.analysis import MIN_RETURNS, Analysis, analyse
+from tradewind.report import (
+    Metrics,
+    bar_returns,
+    drawdown_series,
+    equity_points,
+    metrics_of,
+)
+from tradewind.summary import (
+    fmt_duration,
+    fmt_money,
+    fmt_pct,
+    fmt_profit_factor,
+    fmt_time,
+    headline_rows,
+)
+from tradewind.timeframes import format_timeframe
+
+if TYPE_CHECKING:
+    from tradewind.engine import RunResult
+
+NS = 1_000_000_000
+#: Candles drawn per instrument at most; longer runs are merged into coarser candles.
+MAX_CANDLES = 20_000
+#: Signals or vetoes drawn per instrument at most (every one is in the journal).
+MAX_MARKERS = 5_000
+#: Bars in the rolling Sharpe window.
+ROLLING_WINDOW = 60
+
+_UP, _DOWN = "#1a7f37", "#cf222e"
+_OVERLAY_COLORS = ("#8250df", "#bc4c00", "#0969da", "#bf3989")
+_PANE_COLORS = ("#1b7c83", "#9a6700", "#57606a", "#6639ba")
+
+
+def _t(ts_ns: int) -> str:
+    """A plotly date: ISO, UTC, millisecond precision."""
+    d = dt.datetime.fromtimestamp(ts_ns // NS, dt.UTC) + dt.timedelta(
+        microseconds=(ts_ns % NS) // 1000
+    )
+    return d.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+# -- the journal --------------------------------------------------------------------------
+def journal_markers(journal_path: str | None, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Signals, vetoes and data events of ``run_id`` from its journal (empty without one).
+
+    ``{"signals": [...], "vetoes": [...], "gaps": [...], "quality": [...]}``; a gap is any
+    system event whose type names a gap and whose payload has a start and an end time.
+    """
+    out: dict[str, list[dict[str, Any]]] = {"signals": [], "vetoes": [], "gaps": [], "quality": []}
+    if not journal_path or not Path(journal_path).exists():
+        return out
+    import duckdb
+
+    con = duckdb.connect(str(journal_path), read_only=True)
+    try:
+        for ts, inst, side, intent, entry, stop, score, reasons in con.execute(
+            "SELECT ts_ns, instrument, side, intent, entry, stop, score, reasons FROM signals "
+            "WHERE run_id = ? ORDER BY seq",
+            [run_id],
+        ).fetchall():
+            out["signals"].append(
+                {
+                    "ts_ns": ts, "instrument": inst, "side": side, "intent": intent,
+                    "entry": entry, "stop": stop, "score": score,
+                    "reasons": json.loads(reasons) if reasons else {},
+                }
+            )  # fmt: skip
+        for ts, flt, reason, inst, side in con.execute(
+            "SELECT ts_ns, filter, reason, instrument, side FROM vetoes WHERE run_id = ? "
+            "ORDER BY seq",
+            [run_id],
+        ).fetchall():
+            out["vetoes"].append(
+                {"ts_ns": ts, "filter": flt, "reason": reason, "instrument": inst, "side": side}
+            )
+        for ts, typ, message, payload in con.execute(
+            "SELECT ts_ns, type, message, payload FROM system_events WHERE run_id = ? "
+            "ORDER BY seq",
+            [run_id],
+        ).fetchall():
+            data = json.loads(payload) if payload else {}
+            if "gap" in typ.lower():
+                start = _first(data, ("start_ns", "start_ts_ns", "from_ts_ns", "start"))
+                end = _first(data, ("end_ns", "end_ts_ns", "to_ts_ns", "end"))
+                if isinstance(start, int) and isinstance(end, int):
+                    out["gaps"].append(
+                        {
+                            "instrument": data.get("instrument"),
+                            "start_ts_ns": start,
+                            "end_ts_ns": end,
+                            "message": message or typ,
+                            "action": str(data.get("action") or ""),
+                        }
+                    )
+            elif typ in ("DataQuality", "BadRows"):
+                out["quality"].append(
+                    {"ts_ns": ts, "instrument": data.get("instrument"), "message": message}
+                )
+    finally:
+        con.close()
+    return out
+
+
+def _first(data: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    for k in keys:
+        if k in data:
+            return data[k]
+    return None
+
+
+# -- figures ------------------------------------------------------------------------------
+def _resample(candles: Sequence[Sequence[float]], limit: int) -> list[Sequence[float]]:
+    """At most ``limit`` candles: consecutive groups merged (first open, max high, min low,
+    last close, summed volume)."""
+    if len(candles) <= limit:
+        return list(candles)
+    k = math.ceil(len(candles) / limit)
+    out: list[Sequence[float]] = []
+    for i in range(0, len(candles), k):
+        g = candles[i : i + k]
+        out.append(
+            (g[0][0], g[0][1], max(c[2] for c in g), min(c[3] for c in g), g[-1][4],
+             sum(c[5] for c in g))
+        )  # fmt: skip
+    return out
+
+
+def _fill_markers(
+    result: RunResult, instrument: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Entry and exit markers: one per order, at its volume-weighted price, with its reason.
+
+    An order is an entry when its first fill opens or adds to the position, an exit when it
+    reduces, closes or flips it; the reason is the order's tag (the exit monitor or filter
+    and what it saw).
+    """
+    qty = Decimal(0)
+    groups: dict[str, list[Any]] = {}
+    is_entry: dict[str, bool] = {}
+    for f in sorted(result.fills, key=lambda f: f.ts_ns):
+        if f.instrument != instrument:
+            continue
+        cid = f.client_order_id or f"fill@{f.ts_ns}"
+        if cid not in groups:
+            groups[cid] = []
+            is_entry[cid] = qty == 0 or (qty > 0) == (f.side.sign > 0)
+        groups[cid].append(f)
+        qty += f.quantity * f.side.sign
+    entries: list[dict[str, Any]] = []
+    exits: list[dict[str, Any]] = []
+    for cid, fs in groups.items():
+        q = sum((f.quantity for f in fs), Decimal(0))
+        vwap = sum((f.quantity * f.price for f in fs), Decimal(0)) / q if q else fs[0].price
+        kind = "entry" if is_entry[cid] else "exit"
+        reason = result.order_tags.get(cid) or kind
+        side = fs[0].side.value
+        fee = sum((f.fee for f in fs), Decimal(0))
+        text = (
+            f"<b>{kind} {side} {q}</b> @ {vwap:.8g}<br>"
+            f"reason: {html.escape(reason)}<br>order {html.escape(cid)}, {len(fs)} fill"
+            f"{'s' if len(fs) > 1 else ''}, fees {fee:.8g}<br>{fmt_time(fs[0].ts_ns)}"
+        )
+        (entries if is_entry[cid] else exits).append(
+            {"ts": fs[0].ts_ns, "price": float(vwap), "side": side, "text": text,
+             "reason": reason}
+        )  # fmt: skip
+    return entries, exits
+
+
+def _marker_trace(name: str, ms: Sequence[Mapping[str, Any]], **style: Any) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "markers",
+        "name": name,
+        "x": [_t(m["ts"]) for m in ms],
+        "y": [m["price"] for m in ms],
+        "hovertext": [m["text"] for m in ms],
+        "hoverinfo": "text",
+        "customdata": [m.get("reason", "") for m in ms],
+        "marker": style,
+    }
+
+
+def price_figure(
+    a: Analysis, result: RunResult, instrument: str, journal: Mapping[str, list[Any]]
+) -> dict[str, Any]:
+    """Candles with volume, the analyzer values picked in ``[run]``, entries and exits,
+    signals, vetoes and data gaps of one instrument."""
+    candles = _resample(result.candles.get(instrument, []), MAX_CANDLES)
+    series = result.series.get(instrument, {})
+    overlays = [k for k in result.summary.get("overlays", ()) if k in series]
+    panes = [k for k in result.summary.get("panes", ()) if k in series]
+    # Vertical layout: price on top, then volume, then one pane per analyzer value.
+    n_pane = len(panes)
+    vol_h, pane_h = 0.14, 0.14
+    price_bottom = vol_h + n_pane * pane_h + 0.02 * (n_pane + 1)
+    layout: dict[str, Any] = {
+        "height": 520 + 110 * n_pane,
+        "margin": {"l": 70, "r": 20, "t": 30, "b": 40},
+        "hovermode": "closest",
+        "dragmode": "zoom",
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": 1.06, "x": 0},
+        # The time axis sits under the bottom pane (volume), shared by every pane.
+        "xaxis": {"type": "date", "rangeslider": {"visible": False}, "anchor": "y2"},
+        "yaxis": {"domain": [price_bottom, 1], "title": {"text": "price"}, "fixedrange": False},
+        "yaxis2": {"domain": [0, vol_h], "title": {"text": "volume"}, "anchor": "x"},
+        "shapes": [],
+        "annotations": [],
+    }
+    xs = [_t(int(c[0])) for c in candles]
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "candlestick",
+            "name": instrument,
+            "x": xs,
+            "open": [c[1] for c in candles],
+            "high": [c[2] for c in candles],
+            "low": [c[3] for c in candles],
+            "close": [c[4] for c in candles],
+            "increasing": {"line": {"color": _UP}},
+            "decreasing": {"line": {"color": _DOWN}},
+            "hoverinfo": "x+y",
+        },
+        {
+            "type": "bar",
+            "name": "volume",
+            "x": xs,
+            "y": [c[5] for c in candles],
+            "yaxis": "y2",
+            "marker": {"color": [_UP if c[4] >= c[1] else _DOWN for c in candles]},
+            "opacity": 0.6,
+            "hovertemplate": "volume %{y}<extra></extra>",
+        },
+    ]
+    for i, name in enumerate(overlays):
+        pts = series[name]
+        traces.append(
+            {
+                "type": "scatter", "mode": "lines", "name": name,
+                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "line": {"width": 1.3, "color": _OVERLAY_COLORS[i % len(_OVERLAY_COLORS)]},
+                "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
+            }
+        )  # fmt: skip
+    for i, name in enumerate(panes):
+        axis = f"yaxis{i + 3}"
+        lo = vol_h + 0.02 * (i + 1) + pane_h * i
+        layout[axis] = {
+            "domain": [lo, lo + pane_h],
+            "title": {"text": name, "font": {"size": 10}},
+            "anchor": "x",
+        }
+        pts = series[name]
+        traces.append(
+            {
+                "type": "scatter", "mode": "lines", "name": name, "yaxis": f"y{i + 3}",
+                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "line": {"width": 1.2, "color": _PANE_COLORS[i % len(_PANE_COLORS)]},
+                "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
+            }
+        )  # fmt: skip
+    # Signals and vetoes sit at the close of their decision candle.
+    closes = {int(c[0]): c[4] for c in result.candles.get(instrument, [])}
+    bar = _bar_ns(result)
+    sig = [s for s in journal.get("signals", []) if s["instrument"] == instrument][:MAX_MARKERS]
+    if sig:
+        traces.append(
+            _marker_trace(
+                "signals",
+                [
+                    {
+                        "ts": s["ts_ns"],
+                        "price": _signal_price(s, closes, bar),
+                        "text": f"<b>signal {s['side']}</b> ({s['intent']}) score "
+                        f"{s['score']:.2f}<br>entry {s['entry']}, stop {s['stop']}<br>"
+                        + "<br>".join(
+                            f"{html.escape(str(k))}: {html.escape(_short(v))}"
+                            for k, v in list(s["reasons"].items())[:12]
+                        )
+                        + f"<br>{fmt_time(s['ts_ns'])}",
+                        "reason": "signal",
+                    }
+                    for s in sig
+                ],
+                symbol="circle-open", size=11, color="#0969da", line={"width": 2},
+            )
+        )  # fmt: skip
+    vet = [v for v in journal.get("vetoes", []) if v["instrument"] == instrument][:MAX_MARKERS]
+    if vet:
+        traces.append(
+            _marker_trace(
+                "vetoes",
+                [
+                    {
+                        "ts": v["ts_ns"],
+                        "price": closes.get(v["ts_ns"] - bar, closes.get(v["ts_ns"], math.nan)),
+                        "text": f"<b>veto by {html.escape(v['filter'])}</b> ({v['side']})<br>"
+                        f"{html.escape(v['reason'] or '')}<br>{fmt_time(v['ts_ns'])}",
+                        "reason": v["reason"],
+                    }
+                    for v in vet
+                ],
+                symbol="x", size=9, color="#9a6700",
+            )
+        )  # fmt: skip
+    entries, exits = _fill_markers(result, instrument)
+    for label, ms, filled in (("entries", entries, True), ("exits", exits, False)):
+        for side, sym in (("buy", "triangle-up"), ("sell", "triangle-down")):
+            mine = [m for m in ms if m["side"] == side]
+            if not mine:
+                continue
+            color = _UP if side == "buy" else _DOWN
+            traces.append(
+                _marker_trace(
+                    f"{label}: {side}",
+                    mine,
+                    symbol=sym if filled else f"{sym}-open",
+                    size=13,
+                    color=color,
+                    line={"width": 2, "color": color},
+                )
+            )
+    for g in journal.get("gaps", []):
+        if g.get("instrument") not in (None, instrument):
+            continue
+        layout["shapes"].append(
+            {
+                "type": "rect", "xref": "x", "yref": "paper",
+                "x0": _t(g["start_ts_ns"]), "x1": _t(g["end_ts_ns"]), "y0": 0, "y1": 1,
+                "fillcolor": "#d4a72c", "opacity": 0.25, "line": {"width": 0},
+            }
+        )  # fmt: skip
+        layout["annotations"].append(
+            {
+                "x": _t(g["start_ts_ns"]), "y": 1, "xref": "x", "yref": "paper",
+                "text": "gap", "showarrow": False, "hovertext": html.escape(g["message"]),
+                "font": {"size": 10, "color": "#9a6700"},
+            }
+        )  # fmt: skip
+    return {"data": traces, "layout": layout}
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    text = str(v)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def _bar_ns(result: RunResult) -> int:
+    tf = result.summary.get("timeframe")
+    if tf:
+        from tradewind.timeframes import parse_timeframe
+
+        return parse_timeframe(str(tf))
+    return 0
+
+
+def _signal_price(s: Mapping[str, Any], closes: Mapping[int, float], bar: int) -> float:
+    try:
+        return float(s["entry"])
+    except (TypeError, ValueError):
+        return closes.get(int(s["ts_ns"]) - bar, math.nan)
+
+
+def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
+    """Equity beside equal-weight buy and hold of the same instruments, and drawdown."""
+    pts = equity_points(result.equity_curve)
+    dd = drawdown_series(pts)
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter", "mode": "lines", "name": "equity",
+            "x": [_t(t) for t, _ in pts], "y": [v for _, v in pts],
+            "line": {"color": "#0969da", "width": 1.6},
+        },
+    ]  # fmt: skip
+    if a.buy_and_hold_curve:
+        traces.append(
+            {
+                "type": "scatter", "mode": "lines", "name": "buy and hold",
+                "x": [_t(t) for t, _ in a.buy_and_hold_curve],
+                "y": [v for _, v in a.buy_and_hold_curve],
+                "line": {"color": "#8c959f", "width": 1.3, "dash": "dot"},
+            }
+        )  # fmt: skip
+    traces.append(
+        {
+            "type": "scatter", "mode": "lines", "name": "drawdown %", "yaxis": "y2",
+            "x": [_t(t) for t, _ in dd], "y": [-d * 100 for _, d in dd],
+            "fill": "tozeroy", "line": {"color": _DOWN, "width": 1},
+        }
+    )  # fmt: skip
+    layout = {
+        "height": 460,
+        "margin": {"l": 70, "r": 20, "t": 30, "b": 40},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": 1.08, "x": 0},
+        "xaxis": {"type": "date", "anchor": "y2"},
+        "yaxis": {"domain": [0.34, 1], "title": {"text": f"equity ({a.currency})"}},
+        "yaxis2": {"domain": [0, 0.28], "title": {"text": "drawdown %"}, "anchor": "x"},
+    }
+    return {"data": traces, "layout": layout}
+
+
+def funnel_figure(m: Metrics) -> dict[str, Any]:
+    """Candidates, rejections per gate, signals, vetoes per filter, orders."""
+    bars = m.funnel.bars()
+    colors = {"pass": "#0969da", "reject": "#bc4c00", "veto": _DOWN}
+    return {
+        "data": [
+            {
+                "type": "bar", "orientation": "h",
+                "y": [b[0] for b in bars], "x": [b[1] for b in bars],
+                "marker": {"color": [colors[b[2]] for b in bars]},
+                "text": [f"{b[1]:,}" for b in bars], "textposition": "outside",
+                "hovertemplate": "%{y}: %{x:,}<extra></extra>",
+            }
+        ],
+        "layout": {
+            "height": 120 + 28 * len(bars),
+            "margin": {"l": 190, "r": 40, "t": 10, "b": 30},
+            "yaxis": {"autorange": "reversed"},
+        },
+    }  # fmt: skip
+
+
+def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
+    """The distribution of bar returns and of trades' net returns, in percent."""
+    rets = bar_returns(equity_points(result.equity_curve)) * 100
+    trade_rets = [
+        float(t.pnl / (t.entry_price * t.quantity)) * 100
+        for t in a.trades
+        if t.entry_price * t.quantity
+    ]
+    return {
+        "data": [
+            {"type": "histogram", "name": "bar returns %", "x": [float(r) for r in rets],
+             "opacity": 0.75, "marker": {"color": "#0969da"}},
+            {"type": "histogram", "name": "trade net returns %", "x": trade_rets,
+             "opacity": 0.75, "marker": {"color": "#bc4c00"}, "xaxis": "x2", "yaxis": "y2"},
+        ],
+        "layout": {
+            "height": 320, "margin": {"l": 60, "r": 20, "t": 30, "b": 40},
+            "grid": {"rows": 1, "columns": 2, "pattern": "independent"},
+            "xaxis": {"title": {"text": "bar return %"}},
+            "xaxis2": {"title": {"text": "trade net return %"}},
+            "legend": {"orientation": "h", "y": 1.12},
+        },
+    }  # fmt: skip
+
+
+def rolling_sharpe(points: Sequence[tuple[int, float]], window: int, ppy: float) -> list[
+    tuple[int, float | None]
+]:
+    """Sharpe of the last ``window`` bar returns at each point, annualised ×√ppy."""
+    rets = bar_returns(points)
+    out: list[tuple[int, float | None]] = []
+    for i in range(window, len(rets) + 1):
+        w = rets[i - window : i]
+        sd = float(np.std(w, ddof=1))
+        out.append((points[i][0], float(np.mean(w)) / sd * math.sqrt(ppy) if sd > 0 else None))
+    return out
+
+
+def rolling_figure(result: RunResult, m: Metrics) -> dict[str, Any] | None:
+    """Rolling Sharpe over :data:`ROLLING_WINDOW` bars; None with too few returns."""
+    points = equity_points(result.equity_curve)
+    if not m.periods_per_year or len(points) <= ROLLING_WINDOW:
+        return None
+    rs = rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year)
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "name": "rolling Sharpe",
+             "x": [_t(t) for t, _ in rs], "y": [v for _, v in rs],
+             "line": {"color": "#8250df", "width": 1.4}}
+        ],
+        "layout": {"height": 280, "margin": {"l": 60, "r": 20, "t": 20, "b": 40},
+                   "xaxis": {"type": "date"}, "yaxis": {"zeroline": True}},
+    }  # fmt: skip
+
+
+# -- the page -----------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2328;
+background:#f6f8fa}
+main{max-width:1240px;margin:0 auto;padding:20px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}
+.sub{color:#57606a;margin:0 0 14px;font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:10px;margin-bottom:14px}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px}
+.card .k{font-size:12px;color:#57606a}.card .v{font-size:18px;font-weight:600}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px;
+margin-bottom:14px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+table.sortable th{cursor:pointer;user-select:none;background:#f6f8fa}
+table.sortable th[aria-sort=ascending]::after{content:" ▲"}
+table.sortable th[aria-sort=descending]::after{content:" ▼"}
+.legend{font-size:12px;color:#57606a;margin:4px 0 0}.neg{color:#cf222e}.pos{color:#1a7f37}
+.scroll{max-height:520px;overflow:auto}
+"""
+
+# Renders every figure block, and sorts a table by the clicked column (numbers by data-v).
+_SCRIPT = """
+document.querySelectorAll('script[type="application/json"][data-figure]').forEach(function(s){
+  var fig = JSON.parse(s.textContent);
+  Plotly.newPlot(s.dataset.figure, fig.data, fig.layout,
+    {displaylogo: false, responsive: true, scrollZoom: true, showLink: false,
+     modeBarButtonsToRemove: ['sendDataToCloud']});
+});
+document.querySelectorAll('table.sortable').forEach(function(t){
+  t.querySelectorAll('th').forEach(function(th, i){
+    th.addEventListener('click', function(){
+      var asc = th.getAttribute('aria-sort') !== 'ascending';
+      t.querySelectorAll('th').forEach(function(h){ h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+      var body = t.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function(a, b){
+        var x = a.cells[i].dataset.v, y = b.cells[i].dataset.v;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+        return asc ? c : -c;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});
+document.body.dataset.ready = '1';
+"""
+
+
+def plotly_js() -> str:
+    """plotly.js as bundled in the ``plotly`` distribution."""
+    from plotly.offline import get_plotlyjs
+
+    return str(get_plotlyjs())
+
+
+def _figure_block(div_id: str, fig: Mapping[str, Any]) -> str:
+    data = json.dumps(fig, allow_nan=False, default=str, separators=(",", ":"))
+    data = data.replace("</", "<\\/")
+    return (
+        f"<div id='{div_id}' class='chart'></div>"
+        f"<script type='application/json' data-figure='{div_id}' id='fig-{div_id}'>{data}</script>"
+    )
+
+
+def _clean(obj: Any) -> Any:
+    """NaN and infinities become null (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _cell(text: str, sort: Any = None, num: bool = False, cls: str = "") -> str:
+    v = text if sort is None else sort
+    klass = " ".join(x for x in ("n" if num else "", cls) if x)
+    return (
+        f"<td{f' class={chr(39)}{klass}{chr(39)}' if klass else ''} "
+        f"data-v='{html.escape(str(v), quote=True)}'>{html.escape(text)}</td>"
+    )
+
+
+def _tone(v: Decimal) -> str:
+    return "pos" if v > 0 else "neg" if v < 0 else ""
+
+
+def _trades_table(a: Analysis) -> str:
+    cur = a.currency
+    if not a.trades:
+        return "<p>No closed trades.</p>"
+    head = (
+        "instrument", "side", "entry (UTC)", "entry price", "exit (UTC)", "exit price",
+        "quantity", "duration", "fees", "funding", "P&L (net)", "exit reason",
+    )  # fmt: skip
+    nums = {3, 5, 6, 7, 8, 9, 10}
+    rows = []
+    for t in a.trades:
+        pnl = t.pnl
+        rows.append(
+            "<tr>"
+            + _cell(t.instrument)
+            + _cell("long" if t.side.value == "buy" else "short")
+            + _cell(fmt_time(t.entry_ts_ns), t.entry_ts_ns)
+            + _cell(f"{t.entry_price:,.8g}", t.entry_price, True)
+            + _cell(fmt_time(t.exit_ts_ns), t.exit_ts_ns)
+            + _cell(f"{t.exit_price:,.8g}", t.exit_price, True)
+            + _cell(f"{t.quantity:,}", t.quantity, True)
+            + _cell(fmt_duration(t.duration_ns), t.duration_ns, True)
+            + _cell(fmt_money(t.fees, cur), t.fees, True)
+            + _cell(fmt_money(t.funding, cur), t.funding, True)
+            + _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
+            + _cell(t.exit_reason or "–")
+            + "</tr>"
+        )
+    ths = "".join(
+        f"<th{' class=n' if i in nums else ''}>{html.escape(h)}</th>" for i, h in enumerate(head)
+    )
+    return (
+        f"<div class='scroll'><table class='sortable' id='trades-table'><thead><tr>{ths}</tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+        "<p class='legend'>Click a column to sort. P&amp;L is net of fees and funding.</p>"
+    )
+
+
+def _open_table(a: Analysis, result: RunResult) -> str:
+    if not a.open_positions:
+        return "<p>No position was open at the end.</p>"
+    cur = a.currency
+    last = {k: v[-1][4] for k, v in result.candles.items() if v}
+    rows = []
+    for p in a.open_positions:
+        mark = last.get(p.instrument)
+        unreal = (
+            (Decimal(str(mark)) - p.entry_price) * p.quantity * (1 if p.side.value == "buy" else -1)
+            if mark is not None
+            else None
+        )
+        rows.append(
+            "<tr>"
+            + _cell(p.instrument)
+            + _cell("long" if p.side.value == "buy" else "short")
+            + _cell(f"{p.quantity:,}", p.quantity, True)
+            + _cell(f"{p.entry_price:,.8g}", p.entry_price, True)
+            + _cell(fmt_time(p.entry_ts_ns), p.entry_ts_ns)
+            + _cell("n/a" if mark is None else f"{mark:,.8g}", mark, True)
+            + _cell(fmt_money(unreal, cur, sign=True), unreal, True)
+            + _cell(fmt_money(p.fees, cur), p.fees, True)
+            + "</tr>"
+        )
+    head = ("instrument", "side", "quantity", "entry price", "since (UTC)", "last close",
+            "unrealised P&L", "fees")  # fmt: skip
+    ths = "".join(f"<th>{h}</th>" for h in head)
+    return (
+        f"<table class='sortable' id='open-table'><thead><tr>{ths}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f"<table id='metrics-table'>{body}</table>"
+
+
+def _breakdown(a: Analysis) -> str:
+    cur = a.currency
+    out = []
+    for title, rows in (("Per instrument", a.by_instrument), ("Per exit reason", a.by_exit)):
+        body = "".join(
+            "<tr>"
+            + _cell(b.key)
+            + _cell(f"{b.trades:,}", b.trades, True)
+            + _cell(fmt_pct(b.win_rate), b.win_rate, True)
+            + _cell(fmt_money(b.net_pnl, cur, sign=True), b.net_pnl, True)
+            + _cell(fmt_money(b.avg_pnl, cur, sign=True), b.avg_pnl, True)
+            + _cell(fmt_duration(b.avg_duration_ns), b.avg_duration_ns, True)
+            + "</tr>"
+            for b in rows
+        )
+        out.append(
+            f"<h3>{title}</h3><table class='sortable'><thead><tr><th>{title[4:]}</th>"
+            "<th class=n>trades</th><th class=n>win %</th><th class=n>net P&amp;L</th>"
+            "<th class=n>avg P&amp;L</th><th class=n>avg duration</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+    for title, periods in (("Daily", a.daily), ("Weekly", a.weekly), ("Monthly", a.monthly)):
+        body = "".join(
+            "<tr>"
+            + _cell(p.label, p.start_ts_ns)
+            + _cell(f"{p.trades:,}", p.trades, True)
+            + _cell(f"{p.wins:,} / {p.losses:,}", p.wins, True)
+            + _cell(fmt_money(p.net_pnl, cur, sign=True), p.net_pnl, True)
+            + _cell(fmt_pct(p.equity_return, sign=True), p.equity_return, True)
+            + "</tr>"
+            for p in periods
+        )
+        out.append(
+            f"<h3>{title}</h3><table class='sortable'><thead><tr><th>period</th>"
+            "<th class=n>trades</th><th class=n>wins / losses</th><th class=n>net P&amp;L</th>"
+            f"<th class=n>equity return</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    return "".join(out)
+
+
+def render_html(
+    result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> str:
+    """The report page."""
+    m = metrics or metrics_of(result)
+    a = analysis or analyse(result, m)
+    s = dict(result.summary)
+    journal = journal_markers(result.journal_path, result.run_id)
+    esc = html.escape
+    instruments = list(
+        dict.fromkeys([*(s.get("instruments") or []), *result.candles, *result.price_curve])
+    )
+    period = f"{fmt_time(m.start_ts_ns)} → {fmt_time(m.end_ts_ns)} ({fmt_duration(m.duration_ns)})"
+    sub = " · ".join(
+        x
+        for x in (
+            f"run {s.get('run_id', result.run_id)}",
+            f"mode {s.get('mode', '?')}",
+            ", ".join(instruments),
+            f"timeframe {format_timeframe(m.bar_ns)}" if m.bar_ns else "",
+            period,
+        )
+        if x
+    )
+    few = f"n/a ({m.returns} returns < {MIN_RETURNS})"
+    basis = f" ({m.returns:,} {format_timeframe(m.bar_ns)} returns)" if m.bar_ns else ""
+    cards = [
+        ("P&L", f"{fmt_money(a.net_pnl, a.currency, sign=True)}"),
+        ("Total return", fmt_pct(m.total_return, sign=True)),
+        ("Buy and hold", fmt_pct(a.buy_and_hold, sign=True)),
+        ("Max drawdown", fmt_pct(m.drawdown.depth)),
+        ("Closed trades", f"{len(a.trades):,}"),
+        (
+            f"Sharpe{basis}",
+            f"{m.sharpe:,.2f}" if a.ratios_shown and m.sharpe is not None else few,
+        ),
+        (
+            f"Sortino{basis}",
+            f"{m.sortino:,.2f}" if a.ratios_shown and m.sortino is not None else few,
+        ),
+        ("Profit factor", fmt_profit_factor(a)),
+        ("Win rate", fmt_pct(a.wins / len(a.trades)) if a.trades else "n/a"),
+        ("Exposure", fmt_pct(m.exposure)),
+    ]
+    card_html = "".join(
+        f"<div class='card'><div class='k'>{esc(k)}</div><div class='v'>{esc(v)}</div></div>"
+        for k, v in cards
+    )
+    price = []
+    for i, inst in enumerate(instruments):
+        fig = _clean(price_figure(a, result, inst, journal))
+        price.append(f"<h3 data-instrument='{esc(inst)}'>{esc(inst)}</h3>")
+        price.append(_figure_block(f"chart-price-{i}", fig))
+    gaps = len(journal["gaps"])
+    quality = len(journal["quality"])
+    rolling = rolling_figure(result, m)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+        f"<title>tradewind report {esc(str(s.get('run_id', '')))}</title>",
+        f"<style>{_CSS}</style><script>{plotly_js()}</script></head><body><main>",
+        f"<h1>tradewind run report</h1><p class='sub'>{esc(sub)}</p>",
+        f"<div class='cards'>{card_html}</div>",
+        "<section id='chart-price'><h2>Price, signals and fills</h2>",
+        "".join(price) or "<p>No candles.</p>",
+        "<p class='legend'>Candles and volume of the strategy timeframe; analyzer values from "
+        "<code>[run] overlays</code> on the price and <code>[run] panes</code> below it. "
+        "▲ buy, ▼ sell: filled = entry, hollow = exit, one per order at its volume-weighted "
+        "price; ○ signals; × vetoes; shaded bands are data gaps"
+        f" ({gaps} in this run; {quality} data-quality reports). Hover a marker for its "
+        "reason; drag to zoom, shift-drag or the toolbar to pan, double-click to reset.</p>"
+        "</section>",
+        "<section id='chart-equity'><h2>Equity, buy and hold, drawdown</h2>",
+        _figure_block("chart-equity-plot", _clean(equity_figure(a, result))),
+        "<p class='legend'>Equity at each strategy-timeframe close; buy and hold: the starting "
+        "equity split evenly over the instruments, bought at the first open, no costs.</p>"
+        "</section>",
+        "<section id='chart-funnel'><h2>Gate funnel</h2>",
+        _figure_block("chart-funnel-plot", _clean(funnel_figure(m))),
+        "</section>",
+        "<section id='chart-returns'><h2>Returns distribution</h2>",
+        _figure_block("chart-returns-plot", _clean(returns_figure(result, a))),
+        "</section>",
+        "<section id='chart-rolling'><h2>Rolling Sharpe</h2>",
+        _figure_block("chart-rolling-plot", _clean(rolling))
+        + f"<p class='legend'>Sharpe of the last {ROLLING_WINDOW} bar returns, annualised "
+        f"×√{m.periods_per_year or 0:,.0f}.</p>"
+        if rolling
+        else f"<p>Needs more than {ROLLING_WINDOW} equity points; this run has "
+        f"{len(equity_points(result.equity_curve))}.</p>",
+        "</section>",
+        "<section id='metrics'><h2>Summary</h2>",
+        _kv_table(headline_rows(a, s)),
+        "<p class='legend'>Definitions: docs/report.md.</p></section>",
+        f"<section id='trades'><h2>Closed trades ({len(a.trades):,})</h2>{_trades_table(a)}"
+        "</section>",
+        f"<section id='open'><h2>Open at the end ({len(a.open_positions):,})</h2>"
+        f"{_open_table(a, result)}</section>",
+        f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
+        f"<script>{_SCRIPT}</script></main></body></html>",
+    ]
+    return "".join(parts)

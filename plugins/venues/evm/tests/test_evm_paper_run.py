@@ -1,0 +1,258 @@
+"""A paper run of the orderflow-scalper preset on the local chain's Uniswap V3 pool.
+
+Everything is real: the host (``load_config`` + ``Engine.run``) streams the pool's Swap events
+from anvil through this venue, builds 1m/5m/15m candles from them, runs the preset's
+analyzers, signals, swaps through SwapRouter02 from the wallet, and exits on the trailing stop
+with a second swap. A scripted trader account makes the market: each of its swaps is mined in
+a block whose timestamp the script sets, so the candles follow the script's minutes.
+
+**An AMM's trades carry its fee as a spread.** A taker's buy on a 0.3 % pool realises the pool
+price x ~1.003, a sell x ~0.997. The script uses that bounce the way the CEX run uses bid and
+ask: 30 warm-up minutes of balanced buying and selling (imbalance ~1), each closing alternately
+on a buy and on a sell (lag-1 autocorrelation of returns -1); then the signal minute opens on a
+buy, dips on one small sell (the 0.6 % lower wick), and closes on heavy buying at the top (buy
+volume 15x sell volume). Trades are small (0.01 WETH scale) against the 1,000 WETH pool, so
+their price impact is negligible next to the spread, and the rejection wick is many times the
+body. The trailing stop is 1 % (a 0.5 % trail is inside the pool's own 0.6 % spread), and the
+entry is sized to at most 90 % of the cash (``max_leverage = 0.9``): the swap pays the fee and
+its price impact on top of the quote.
+
+The run ends when the venue has streamed ``until_block``; the script mines up to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import duckdb
+from evm_chain import CHAIN_ID
+from evm_testkit import KEY_ENV, RPC_ENV, UNISWAP_V3_INIT
+from tradewind.config import load_config
+from tradewind.engine import Engine
+from tradewind_venue_evm.schemas import transfers
+
+D = Decimal
+MINUTE = 60
+
+
+def write_config(folder: Path, evm: Any, until_block: int) -> Path:
+    d = evm.d
+    path = folder / "paper.toml"
+    path.write_text(
+        f"""
+mode = "paper"
+timeframes = ["1m", "5m", "15m"]
+
+[run]
+journal = "journal.duckdb"
+
+[[instruments]]
+symbol = "WETH/USD"
+venue = "dex"
+kind = "spot"
+tick_size = "0.000001"
+lot_size = "0.0001"
+taker_fee = "0.003"
+
+[venues.dex]
+plugin = "evm"
+chain = "anvil"
+rpc_url = "env:{RPC_ENV}"
+private_key = "env:{KEY_ENV}"
+quote_currency = "USD"
+tx_journal = "dex-transactions.jsonl"
+poll_interval_s = 0.02
+until_block = {until_block}
+
+[venues.dex.chains.anvil]
+chain_id = {CHAIN_ID}
+native = "ETH"
+wrapped_native = "{d.weth}"
+block_time_s = 1.0
+
+[venues.dex.chains.anvil.dexes.uniswap-v3]
+family = "uniswap-v3"
+factory = "{d.v3_factory}"
+quoter_v2 = "{d.quoter_v2}"
+swap_router02 = "{d.swap_router02}"
+init_code_hash = "{UNISWAP_V3_INIT}"
+fee_tiers = [500, 3000, 10000]
+
+[[venues.dex.pools]]
+symbol = "WETH/USD"
+dex = "uniswap-v3"
+base = "{d.weth}"
+quote = "{d.usd}"
+fee_tier = 3000
+
+[analyzers.regime]
+plugin = "regime"
+[analyzers.profile]
+plugin = "profile"
+[analyzers.orderflow]
+plugin = "orderflow"
+[analyzers.micro]
+plugin = "microstructure"
+
+[exits.trailing]
+plugin = "trailing"
+trail_pct = 0.01
+
+[exits.maxhold]
+plugin = "maxhold"
+max_hold_minutes = 30
+
+[strategy]
+preset = "orderflow-scalper"
+composition = "confluence"
+# A swap pays the pool fee and its price impact on top of the quoted price: sized at 100 % of
+# the cash, a spot buy would need more than the wallet holds.
+max_leverage = 0.9
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class Script(threading.Thread):
+    """The trader: swaps at scripted chain times, waiting on the engine where it must."""
+
+    def __init__(self, evm: Any, engine: Engine, t0: int, until_block: int) -> None:
+        super().__init__(daemon=True)
+        self.evm, self.engine, self.t0, self.until_block = evm, engine, t0, until_block
+        self.error: BaseException | None = None
+        self.trades = 0
+
+    def at(self, ts: int) -> None:
+        latest = self.evm.w3.eth.get_block("latest")["timestamp"]
+        self.evm.rpc("evm_setNextBlockTimestamp", max(ts, latest + 1))
+
+    def buy(self, ts: int, weth: str) -> None:
+        self.at(ts)
+        # Spend the USD that ~weth WETH costs (exact-input swaps, like every taker here).
+        self.evm.trader_swap_v3(False, D(weth) * D(2000), approve=False)
+        self.trades += 1
+
+    def sell(self, ts: int, weth: str) -> None:
+        self.at(ts)
+        self.evm.trader_swap_v3(True, D(weth), approve=False)
+        self.trades += 1
+
+    def wait(self, pred: Any, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the engine did not react to the script in time")
+            time.sleep(0.02)
+
+    def run(self) -> None:
+        try:
+            t0, q = self.t0, "0.01"
+            for k in range(30):
+                s = t0 + k * MINUTE
+                if k % 2 == 0:  # closes on a buy: high
+                    self.sell(s + 1, q), self.buy(s + 15, q), self.sell(s + 30, q)
+                    self.buy(s + 50, q)
+                else:  # closes on a sell: low
+                    self.buy(s + 1, q), self.sell(s + 15, q), self.buy(s + 30, q)
+                    self.sell(s + 50, q)
+            s = t0 + 30 * MINUTE
+            self.buy(s + 1, "0.05")
+            self.sell(s + 5, "0.02")
+            self.buy(s + 20, "0.1"), self.buy(s + 40, "0.1"), self.buy(s + 55, "0.1")
+            m31 = t0 + 31 * MINUTE
+            self.buy(m31 + 1, "0.01")  # closes the signal minute
+            self.wait(lambda: len(self.engine.orders.fills) >= 1)
+            self.buy(m31 + 20, "0.5"), self.buy(m31 + 25, "0.5")
+            self.sell(m31 + 40, "12")  # through the 1 % trailing stop
+            self.wait(lambda: len(self.engine.orders.fills) >= 2)
+            self.buy(m31 + 55, "0.01")
+            head = self.evm.w3.eth.block_number
+            if head < self.until_block:
+                self.evm.mine(self.until_block - head)
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            head = self.evm.w3.eth.block_number
+            if head < self.until_block:
+                self.evm.mine(self.until_block - head)
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    cur = con.execute(sql, list(args))
+    names = [c[0] for c in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_paper_run_of_the_orderflow_scalper_on_a_v3_pool(evm, tmp_path):
+    import json
+
+    evm.fund(evm.wallet, D(0), D(10_000))
+    evm.fund(evm.trader, D(60), D(200_000))
+    for token in (evm.d.weth, evm.d.usd):
+        evm.send(evm.erc20(token).functions.approve(evm.d.swap_router, 2**256 - 1), evm.trader)
+    latest = evm.w3.eth.get_block("latest")["timestamp"]
+    t0 = (latest // (15 * MINUTE) + 1) * 15 * MINUTE
+    start_block = evm.w3.eth.block_number
+    until_block = start_block + 400
+    engine = Engine(load_config(write_config(tmp_path, evm, until_block)))
+    script = Script(evm, engine, t0, until_block)
+
+    async def run() -> None:
+        script.start()
+        try:
+            await engine.run()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for venue in engine.venues.values():
+                    await venue.close()
+
+    anyio.run(run)
+    script.join(30)
+    assert script.error is None, repr(script.error)
+
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        (signal,) = rows(con, "SELECT * FROM signals")
+        assert (signal["side"], signal["intent"]) == ("buy", "open")
+        assert signal["ts_ns"] == (t0 + 31 * MINUTE) * 10**9  # the close of the signal minute
+        orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
+        assert [(o["side"], o["status"]) for o in orders] == [("buy", "filled"),
+                                                             ("sell", "filled")]
+        assert orders[1]["tag"].startswith("trailing")
+        fills = rows(con, "SELECT * FROM fills ORDER BY seq")
+        assert len(fills) == 2
+        settled = {
+            json.loads(r["payload"])["tx_hash"]: json.loads(r["payload"])
+            for r in rows(con, "SELECT payload FROM events WHERE type = 'SwapSettled'")
+        }
+        # Every fill equals the on-chain Transfer amounts of its receipt, gas included.
+        for f in fills:
+            receipt = evm.w3.eth.get_transaction_receipt(f["trade_id"])
+            moved = {(t, src == evm.wallet): a for t, src, dst, a in transfers(receipt)
+                     if evm.wallet in (src, dst)}
+            buy = f["side"] == "buy"
+            base_wei = moved[(evm.d.weth, not buy)]
+            quote_wei = moved[(evm.d.usd, buy)]
+            qty, price = D(f["quantity"]), D(f["price"])
+            assert int(qty.scaleb(18)) == base_wei
+            assert int((qty * price).quantize(D(1).scaleb(-18)).scaleb(18)) == quote_wei
+            s = settled[f["trade_id"]]
+            assert int(D(s["gas"]["amount"]).scaleb(18)) == (
+                receipt["gasUsed"] * receipt["effectiveGasPrice"]
+            )
+            assert s["gas"]["currency"] == "ETH"
+            assert int(s["amount_in_wei"]) == (quote_wei if buy else base_wei)
+        # Spot: the exit sold exactly what the entry bought.
+        assert D(fills[1]["quantity"]) == D(fills[0]["quantity"])
+        positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
+        assert D(positions[-1]["quantity"]) == 0
+    finally:
+        con.close()
+    # The candles came from the pool's Swap events: 31 one-minute candles closed before the
+    # signal (plus the 5m and 15m ones), one per scripted minute.
+    assert engine.candles >= 31 and engine.signals == 1

@@ -1,0 +1,80 @@
+"""Every runnable shell block in docs/ runs as written, from a clone of the repository.
+
+A ```sh block runs as one bash script (``set -e``) in the repository's root, with this test
+environment's ``python``/``tradewind`` first on PATH; ``pip install`` builds with this
+environment's setuptools and no index (``--no-deps --no-build-isolation``), so the blocks run
+offline. A block that cannot run here is marked just before it with an HTML comment
+``<!-- not run by the docs test: <why> -->``; that list is kept short (checked below). A page
+with a test of its own (first-plugin.md) is run by that test, step by step.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+DOCS = REPO / "docs"
+#: Pages whose shell blocks a dedicated test runs, with that test.
+DEDICATED = {"first-plugin.md": "tests/test_docs_first_plugin.py"}
+_BLOCK = re.compile(
+    r"(?P<skip><!-- not run by the docs test: (?P<why>[^\n]*?) -->\n)?```(?:sh|bash|shell)\n"
+    r"(?P<body>.*?)```",
+    re.S,
+)
+
+
+def blocks() -> list[tuple[str, int, str | None, str]]:
+    """(page, index, reason it is not run or None, body) of every shell block in docs/."""
+    out = []
+    for page in sorted(DOCS.rglob("*.md")):
+        rel = page.relative_to(DOCS).as_posix()
+        for i, m in enumerate(_BLOCK.finditer(page.read_text(encoding="utf-8"))):
+            out.append((rel, i, m.group("why") if m.group("skip") else None, m.group("body")))
+    return out
+
+
+RUNNABLE = [(p, i, body) for p, i, why, body in blocks() if why is None and p not in DEDICATED]
+
+
+def _preamble() -> str:
+    py = sys.executable
+    bindir = Path(py).parent
+    return f"""set -euo pipefail
+export PATH="{bindir}:$PATH"
+python() {{ "{py}" "$@"; }}
+python3() {{ "{py}" "$@"; }}
+pytest() {{ "{py}" -m pytest -q -p no:cacheprovider "$@"; }}
+pip() {{
+  if [ "${{1:-}}" = install ]; then
+    shift; "{py}" -m pip install -q --no-deps --no-build-isolation "$@"
+  else "{py}" -m pip "$@"; fi
+}}
+"""
+
+
+def test_blocks_that_are_not_run_are_few_and_say_why():
+    skipped = [(p, i, why) for p, i, why, _ in blocks() if why is not None]
+    assert len(skipped) <= 3, skipped
+    assert all(why.strip() for _, _, why in skipped)
+    assert RUNNABLE, "no runnable shell block found in docs/"
+
+
+@pytest.mark.parametrize(
+    ("page", "index", "body"), RUNNABLE, ids=[f"{p}#{i}" for p, i, _ in RUNNABLE]
+)
+def test_shell_block_runs_as_written(page, index, body):
+    proc = subprocess.run(
+        ["bash", "-c", _preamble() + body],
+        cwd=REPO, capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, (
+        f"docs/{page} block {index} failed:\n{body}\n{proc.stdout}\n{proc.stderr}"
+    )

@@ -1,0 +1,107 @@
+"""Entry semantics: one entry per instrument unless ``pyramiding``; every order has an intent.
+
+A backtest on the shipped sample whose strategy wants to go long at every decision point,
+with no filters and no exits (nothing but the engine stands between the strategy and a
+stack of entries). The journal must show one entry, or one entry and ``pyramiding`` adds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+
+import anyio
+import duckdb
+import pytest
+from tradewind.config import load_config
+from tradewind.engine import Engine
+
+pytest.importorskip("tradewind_analyzer_orderflow", reason="the strategy reads one analyzer")
+
+SAMPLE = Path(
+    str(
+        resources.files("tradewind")
+        / "defaults"
+        / "data"
+        / "tardis_binance-futures_BTCUSDT_trades.csv"
+    )
+)
+
+
+def run(tmp_path: Path, extra: str = "") -> list[tuple[str, str, str]]:
+    cfg = tmp_path / "stack.toml"
+    cfg.write_text(
+        f"""
+mode = "backtest"
+timeframes = ["1m"]
+
+[run]
+journal = "journal.duckdb"
+
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.01"
+lot_size = "0.001"
+
+[venues.sim]
+plugin = "sim"
+starting_balance = "10000"
+
+[venues.replay]
+plugin = "replay"
+path = "{SAMPLE.as_posix()}"
+
+[analyzers.orderflow]
+plugin = "orderflow"
+
+[strategy]
+timeframe = "1m"
+risk_pct = 0.01
+max_leverage = 10.0
+long = [{{ value = "orderflow.imbalance_1m", op = ">=", threshold = 0.0 }}]
+{extra}
+""",
+        encoding="utf-8",
+    )
+    engine = Engine(load_config(cfg), run_id="stack")
+    anyio.run(engine.run)
+    assert engine.signals > 10  # the strategy asked again and again
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        orders = con.execute(
+            "SELECT side, intent, status FROM orders ORDER BY id_seq"
+        ).fetchall()
+        most = con.execute(
+            "SELECT max(abs(quantity::DECIMAL(38, 18))) FROM positions"
+        ).fetchone()
+        one = con.execute(
+            "SELECT quantity FROM orders ORDER BY id_seq LIMIT 1"
+        ).fetchone()
+        vetoes = con.execute("SELECT DISTINCT filter FROM vetoes").fetchall()
+    finally:
+        con.close()
+    assert most is not None and one is not None
+    return [*orders, ("max", str(most[0]), str(one[0])), *(("veto", v[0], "") for v in vetoes)]
+
+
+def test_without_filters_a_run_holds_one_entry_per_instrument(tmp_path: Path) -> None:
+    got = run(tmp_path)
+    orders = [o for o in got if o[0] in ("buy", "sell")]
+    assert orders == [("buy", "entry", "filled")]
+    (_, most, one) = next(o for o in got if o[0] == "max")
+    assert Decimal(most) == Decimal(one)  # never more than the one entry's size
+    assert ("veto", "position", "") in got  # every later signal was refused, and journaled
+
+
+def test_pyramiding_allows_that_many_adds_and_no_more(tmp_path: Path) -> None:
+    got = run(tmp_path, "pyramiding = 2")
+    orders = [o for o in got if o[0] in ("buy", "sell")]
+    assert orders == [
+        ("buy", "entry", "filled"),
+        ("buy", "add", "filled"),
+        ("buy", "add", "filled"),
+    ]
