@@ -99,14 +99,13 @@ class RunSection:
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
 
     def __attrs_post_init__(self) -> None:
+        # One hook for every check (two definitions would silently keep only the second).
         if not self.reporting_currency:
             raise ValueError("reporting_currency must name a currency, e.g. \"USDT\"")
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
             )
-
-    def __attrs_post_init__(self) -> None:
         if not self.paper_speed > 0:
             raise ValueError(
                 f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"

@@ -17,7 +17,15 @@ import heapq
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -664,7 +672,7 @@ class Engine:
             total += n
         return total
 
-    async def _feed(self) -> AsyncIterator[TickBatch]:
+    async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         by_venue: dict[str, list[Instrument]] = {}
         for st in self.state.values():
             by_venue.setdefault(st.data_venue, []).append(st.instrument)

@@ -277,7 +277,7 @@ CAPABILITY_PROTOCOLS.update(
 
 def check_capabilities(venue: object, where: str) -> None:
     """Raise TypeError naming each declared capability whose Protocol ``venue`` lacks."""
-    declared = getattr(type(venue), "capabilities", frozenset())
+    declared: frozenset[str] = getattr(type(venue), "capabilities", frozenset())
     instance_caps = getattr(venue, "capabilities", declared)
     missing = []
     for cap in sorted(set(declared) | set(instance_caps)):

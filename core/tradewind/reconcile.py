@@ -446,10 +446,10 @@ async def prepare_session(
             orders.pending.extend(found)
     booked = journal.fills()
     for rec in journal.open_orders():
-        entry = venues.get(rec.venue)
-        if entry is None or rec.order is None:
+        found_entry = venues.get(rec.venue)
+        if found_entry is None or rec.order is None:
             continue
-        venue = entry[0]
+        venue = found_entry[0]
         if "orders:resume" in venue.capabilities:
             # Sent before the restart and still open: the venue delivers its further fills.
             cid = rec.client_order_id
