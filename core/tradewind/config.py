@@ -85,7 +85,8 @@ class RunSection:
     #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
     #: entry orders still resting at the venue.
     cancel_entries_on_stop: bool = True
-    #: ... and close every open position (default: positions are kept for the next run).
+    #: When a paper or live run stops: also close every open position (default: positions
+    #: are kept for the next run of the session).
     flatten_on_stop: bool = False
     #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
     #: those drawn in panes of their own below it.

@@ -509,6 +509,8 @@ class Engine:
             control=self.control,
             summary_source=self.control.daily_figures,
             close_outbox=True,
+            # A backtest never really sleeps: its notifiers are ticked once per engine step.
+            ticker=cfg.mode is not Mode.BACKTEST,
         )
         self.notifications.subscribe(self.bus)
 
@@ -1244,6 +1246,8 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
+        if self.notifications is not None and not self.notifications.ticker:
+            self.notifications.tick()  # a backtest: due notifications at engine time
 
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
