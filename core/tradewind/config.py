@@ -85,7 +85,8 @@ class RunSection:
     #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
     #: entry orders still resting at the venue.
     cancel_entries_on_stop: bool = True
-    #: ... and close every open position (default: positions are kept for the next run).
+    #: When a paper or live run stops: also close every open position (default: positions
+    #: are kept for the next run of the session).
     flatten_on_stop: bool = False
     #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
     #: those drawn in panes of their own below it.
@@ -99,14 +100,13 @@ class RunSection:
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
 
     def __attrs_post_init__(self) -> None:
+        # One hook for every check (two definitions would silently keep only the second).
         if not self.reporting_currency:
             raise ValueError('reporting_currency must name a currency, e.g. "USDT"')
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
             )
-
-    def __attrs_post_init__(self) -> None:
         if not self.paper_speed > 0:
             raise ValueError(
                 f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"

@@ -473,6 +473,7 @@ class Engine:
         summary: dict[str, Any] = {}
         try:
             async with anyio.create_task_group() as tg:
+                self.stopper.force_scope = tg.cancel_scope
                 await tg.start(self.stopper.watch_signals)
                 try:
                     summary = await self._session(info)
@@ -482,7 +483,7 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
-        return summary
+        return summary or self.last_summary  # a second signal cut the session short
 
     def _open_journal(self) -> None:
         cfg = self.config
@@ -515,6 +516,8 @@ class Engine:
             control=self.control,
             summary_source=self.control.daily_figures,
             close_outbox=True,
+            # A backtest never really sleeps: its notifiers are ticked once per engine step.
+            ticker=cfg.mode is not Mode.BACKTEST,
         )
         self.notifications.subscribe(self.bus)
 
@@ -1268,6 +1271,8 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
+        if self.notifications is not None and not self.notifications.ticker:
+            self.notifications.tick()  # a backtest: due notifications at engine time
 
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -325,8 +325,12 @@ class NotifierHost:
         control: Any = None,
         summary_source: SummarySource | None = None,
         close_outbox: bool = False,
+        ticker: bool = True,
     ) -> None:
         self.notifiers = dict(notifiers)
+        #: Route due messages on a real-time timer (paper, live). A backtest has no real
+        #: time to wait on: the engine calls :meth:`tick` after each step instead.
+        self.ticker = ticker
         self._outbox = outbox
         self._close_outbox = close_outbox
         self.clock = clock
@@ -361,7 +365,8 @@ class NotifierHost:
             if isinstance(ch, OutboxChannel):
                 self._tg.start_soon(self._guard, f"notifier '{key}' outbox", ch.write_loop)
                 self._tg.start_soon(self._guard, f"notifier '{key}' background", ch.notifier.run)
-        self._tg.start_soon(self._ticker)
+        if self.ticker:
+            self._tg.start_soon(self._ticker)
         return self
 
     async def _guard(self, what: str, fn: Any) -> None:
@@ -370,14 +375,18 @@ class NotifierHost:
         except Exception:
             log.exception("%s stopped", what)
 
+    def tick(self) -> None:
+        """Route every channel's due messages (rate limits, digests) at the clock's time."""
+        for ch in self.channels.values():
+            try:
+                ch.tick()
+            except Exception:
+                log.exception("notifier '%s' failed routing due messages", ch.key)
+
     async def _ticker(self) -> None:
         while True:
             await anyio.sleep(TICK_S)
-            for ch in self.channels.values():
-                try:
-                    ch.tick()
-                except Exception:
-                    log.exception("notifier '%s' failed routing due messages", ch.key)
+            self.tick()
 
     async def __aexit__(self, *exc: Any) -> None:
         assert self._tg is not None
