@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _synth import SAMPLE  # noqa: E402
-from tradewind.market import synth  # noqa: E402
-from tradewind.market.importers import load  # noqa: E402
+from _synth import SAMPLE
+from tradewind.market import synth
+from tradewind.market.importers import load
 
 
 def main() -> None:
@@ -36,7 +36,8 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
         n = len(out)
     med = statistics.median(times)
-    print(f"synth.generate: {n:,} ticks, median {med:.2f} s of {args.repeat} = {n / med:,.0f} ticks/s")
+    rate = n / med
+    print(f"synth.generate: {n:,} ticks, median {med:.2f} s of {args.repeat} = {rate:,.0f} ticks/s")
 
 
 if __name__ == "__main__":

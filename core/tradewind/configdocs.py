@@ -215,14 +215,29 @@ analyzer declares (`Analyzer.outputs(config)`), checked by `config check`. While
 has a position or a pending entry, no new entry signal is evaluated.
 """
 
+_MARKET_TYPE_ROWS = (
+    (
+        '| `"spot"` | a plain sell (no reduce-only: spot has none) of what is held, never more than'
+        " the account's balance of the base asset, rounded down to the lot | the base asset is the "
+        "position: at start the venue's balance of it *is* the position (its entry price unknown, "
+        "0). A buy whose fee is charged in the bought coin leaves `quantity - fee`; what cannot be "
+        "sold (below one lot) is dust, not an open position. No short selling. |"
+    ),
+    (
+        '| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash'
+        " (journaled, restored on resume); the execution venue must declare `reduce_only`, or the "
+        "run stops at start with an error naming the instrument |"
+    ),
+)
+_MARKET_TYPES = "\n".join(_MARKET_TYPE_ROWS)
+
 _ACCOUNTS = """## Market types
 
 `kind` decides the order the engine sends to close a position:
 
 | `kind` | close | notes |
 |---|---|---|
-| `"spot"` | a plain sell (no reduce-only: spot has none) of what is held, never more than the account's balance of the base asset, rounded down to the lot | the base asset is the position: at start the venue's balance of it *is* the position (its entry price unknown, 0). A buy whose fee is charged in the bought coin leaves `quantity - fee`; what cannot be sold (below one lot) is dust, not an open position. No short selling. |
-| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash (journaled, restored on resume); the execution venue must declare `reduce_only`, or the run stops at start with an error naming the instrument |
+{_MARKET_TYPES}
 
 ## Accounts and the reporting currency
 
@@ -272,7 +287,7 @@ def render() -> str:
         out.extend(table(cls, skip=skip))
         out.append("")
         if cls.__name__ == "InstrumentSection":
-            out.append(_ACCOUNTS)
+            out.append(_ACCOUNTS.replace("{_MARKET_TYPES}", _MARKET_TYPES))
         if cls.__name__ == "Tier":
             out.append(_PLUGINS)
     out.append(_OUTRO)

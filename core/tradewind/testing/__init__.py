@@ -31,7 +31,7 @@ pytest.register_assert_rewrite(
 
 from tradewind import hookspecs  # noqa: E402
 from tradewind.loader import PluginRequest, load_host  # noqa: E402
-from tradewind.model import Instrument, InstrumentKind  # noqa: E402
+from tradewind.model import Instrument  # noqa: E402
 from tradewind.portfolio import Portfolio  # noqa: E402
 from tradewind.protocols import KINDS  # noqa: E402
 from tradewind.registry import Registry  # noqa: E402
