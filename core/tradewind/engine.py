@@ -662,8 +662,12 @@ class Engine:
             journal.close()
         except (JournalError, duckdb.Error):
             pass  # reported through ``error``
-        if error is not None and not isinstance(failure, JournalError):
-            raise error from failure
+        if error is not None:
+            if failure is None:
+                raise error
+            if not isinstance(failure, JournalError):
+                # The run's own failure is the one reported; the journal's is logged.
+                log.error("%s", error)
 
     @asynccontextmanager
     async def _services(self) -> AsyncIterator[None]:
@@ -1038,6 +1042,8 @@ class Engine:
         key = st.instrument.key
         if self.control.paused:
             return  # paused by a command: no new entries (exits still run)
+        if self.stopper.requested:
+            return  # stopping (a signal, a journal that cannot write): no new entries
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
@@ -1187,6 +1193,8 @@ class Engine:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
+        if self.orders.journal_error is not None:
+            return None  # it could not be journaled, so it is not sent (the run is stopping)
         pos = self.portfolio.position(st.instrument.key)
         if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"

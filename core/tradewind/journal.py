@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -84,6 +85,8 @@ from tradewind.model import (
     TimeInForce,
     VetoEvent,
 )
+
+log = logging.getLogger("tradewind.journal")
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -544,7 +547,14 @@ class Journal:
                 "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
                 [ts_ns, json.dumps(summary, default=str), self.run_id],
             )
+        except duckdb.Error as exc:
+            raise journal_error(self.path, exc, doing="finish the run in") from exc
+        try:
             self._con.execute("CHECKPOINT")
+        except duckdb.TransactionException:
+            # Another connection of this process (a cursor) is inside a write: the rows are
+            # committed in the write-ahead log already; DuckDB checkpoints at close instead.
+            log.info("journal %s: checkpoint deferred to close (a write is in progress)", self.path)
         except duckdb.Error as exc:
             raise journal_error(self.path, exc, doing="finish the run in") from exc
 

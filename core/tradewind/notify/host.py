@@ -356,8 +356,12 @@ class NotifierHost:
 
     async def __aenter__(self) -> NotifierHost:
         self.entered = True
-        for notifier in self.notifiers.values():
-            await notifier.start()
+        try:
+            for notifier in self.notifiers.values():
+                await notifier.start()
+        except BaseException:
+            self.entered = False  # not started: the engine closes the notifiers itself
+            raise
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for key, ch in self.channels.items():
