@@ -72,7 +72,12 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">=", threshold = 0.0 }}]
     assert engine.signals > 10  # the strategy asked again and again
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     try:
-        orders = con.execute("SELECT side, intent, status FROM orders ORDER BY id_seq").fetchall()
+        # An IOC market order takes what the prints of its side offer at arrival (docs/venues/
+        # sim.md): "filled", or "cancelled" after a partial fill. Either way it traded.
+        orders = con.execute(
+            "SELECT side, intent, CASE WHEN filled_quantity::DECIMAL(38, 18) > 0 "
+            "THEN 'traded' ELSE status END FROM orders ORDER BY id_seq"
+        ).fetchall()
         most = con.execute("SELECT max(abs(quantity::DECIMAL(38, 18))) FROM positions").fetchone()
         one = con.execute("SELECT quantity FROM orders ORDER BY id_seq LIMIT 1").fetchone()
         vetoes = con.execute("SELECT DISTINCT filter FROM vetoes").fetchall()
@@ -85,9 +90,9 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">=", threshold = 0.0 }}]
 def test_without_filters_a_run_holds_one_entry_per_instrument(tmp_path: Path) -> None:
     got = run(tmp_path)
     orders = [o for o in got if o[0] in ("buy", "sell")]
-    assert orders == [("buy", "entry", "filled")]
+    assert orders == [("buy", "entry", "traded")]
     (_, most, one) = next(o for o in got if o[0] == "max")
-    assert Decimal(most) == Decimal(one)  # never more than the one entry's size
+    assert Decimal(most) <= Decimal(one)  # never more than the one entry's size
     assert ("veto", "position", "") in got  # every later signal was refused, and journaled
 
 
@@ -95,7 +100,7 @@ def test_pyramiding_allows_that_many_adds_and_no_more(tmp_path: Path) -> None:
     got = run(tmp_path, "pyramiding = 2")
     orders = [o for o in got if o[0] in ("buy", "sell")]
     assert orders == [
-        ("buy", "entry", "filled"),
-        ("buy", "add", "filled"),
-        ("buy", "add", "filled"),
+        ("buy", "entry", "traded"),
+        ("buy", "add", "traded"),
+        ("buy", "add", "traded"),
     ]

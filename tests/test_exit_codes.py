@@ -44,6 +44,7 @@ class Flaky:
             raise VenueUnavailableError("flaky: connection refused by 127.0.0.1:9")
     async def close(self): pass
     async def instruments(self): return []
+    def add_instruments(self, instruments): pass
     def set_sink(self, sink): pass
     async def stream_trades(self, instruments):
         raise RuntimeError("flaky: the feed thread died")
