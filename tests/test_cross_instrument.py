@@ -135,3 +135,108 @@ def test_btcusdt_trades_the_same_beside_a_different_tape_from_another_venue(tmp_
     for key in ("signals", "orders", "vetoes", "fills", "exits", "trades"):
         assert beside[key] == alone[key], key
     assert beside["other_fills"]
+
+
+SPY_SRC = '''
+import attrs
+from tradewind import hookimpl
+
+SEEN = []
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    pass
+
+class Spy:
+    """Records what B's exit monitor is shown of A while B's trades are processed."""
+    name = "spy"
+    config_class = Cfg
+    capabilities = frozenset({"ticks"})
+
+    def __init__(self, config):
+        pass
+
+    def on_ticks(self, position, batch, ctx):
+        if position.instrument == "sim:B":
+            SEEN.append((int(batch.ts_ns[0]), ctx.last_price("sim:A"), ctx.position("sim:A"),
+                         ctx.equity(), ctx.ts_ns))
+        return None
+
+    def on_candle(self, position, candle, values, ctx):
+        return None
+
+    def forget(self, instrument):
+        pass
+
+@hookimpl
+def tradewind_register_exits(registry):
+    registry.add(Spy)
+'''
+
+SPY_CONFIG = """
+mode = "backtest"
+timeframes = ["1m"]
+[run]
+journal = "{dir}/spy.duckdb"
+[[instruments]]
+symbol = "A"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.001"
+lot_size = "0.001"
+[[instruments]]
+symbol = "B"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.001"
+lot_size = "0.001"
+[venues.sim]
+starting_balance = "10000"
+latency_ms = 0
+[venues.replay]
+path = "{dir}/ab.csv"
+[strategy]
+timeframe = "1m"
+long = [{{ value = "close", op = ">", threshold = 0.0 }}]
+max_notional = "1000"
+[filters.existing]
+[exits.spy]
+plugin = "spy"
+"""
+
+
+def test_exit_monitors_never_see_another_instruments_later_trades(tmp_path, fake_dists):
+    """A's price encodes its time (1000 + seconds); B's exits must only ever be shown A's
+    price from a trade at or before the B trades they are looking at."""
+    import sys
+
+    fake_dists.add(
+        "tradewind-exit-spy", "1.0", {"tradewind.exits": {"spy": "tw_spy"}}, {"tw_spy": SPY_SRC}
+    )
+    t0 = 1_577_865_600  # 2020-01-01 08:00:00 UTC, seconds
+    rows = []
+    for sec in range(0, 600, 2):  # A every 2 s, B every 3 s: both trade through each minute
+        rows.append((t0 + sec, "A", 1000 + sec, "buy" if sec % 4 else "sell"))
+    for sec in range(1, 600, 3):
+        rows.append((t0 + sec, "B", 50.0, "buy" if sec % 2 else "sell"))
+    lines = [HEADER.strip()] + [
+        f"binance-futures,{sym},{ts * 1_000_000},{ts * 1_000_000},{i},{side},{px},1"
+        for i, (ts, sym, px, side) in enumerate(sorted(rows))
+    ]
+    (tmp_path / "ab.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "spy.toml").write_text(SPY_CONFIG.format(dir=tmp_path.as_posix()))
+    result = anyio.run(Engine(load_config(tmp_path / "spy.toml"), run_id="spy").run)
+    seen = sys.modules["tw_spy"].SEEN
+    sys.modules.pop("tw_spy")
+    assert {f.instrument for f in result.fills} == {"sim:A", "sim:B"}  # both hold positions
+    assert len(seen) >= 8  # once per interval while B is held
+    for ts, a_price, a_pos, equity, now in seen:
+        a_time_ns = (t0 + round(a_price - 1000)) * 1_000_000_000
+        assert a_time_ns <= ts, (ts, a_price)  # never A's price from after B's trade
+        assert now == ts and equity > 0
+        if ts >= (t0 + 120) * 1_000_000_000:
+            # A's entry (filled in the first minute) is known from the next decision time on;
+            # within the interval of the fill, B sees the portfolio of that interval's start.
+            assert not a_pos.is_flat

@@ -72,15 +72,9 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">=", threshold = 0.0 }}]
     assert engine.signals > 10  # the strategy asked again and again
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     try:
-        orders = con.execute(
-            "SELECT side, intent, status FROM orders ORDER BY id_seq"
-        ).fetchall()
-        most = con.execute(
-            "SELECT max(abs(quantity::DECIMAL(38, 18))) FROM positions"
-        ).fetchone()
-        one = con.execute(
-            "SELECT quantity FROM orders ORDER BY id_seq LIMIT 1"
-        ).fetchone()
+        orders = con.execute("SELECT side, intent, status FROM orders ORDER BY id_seq").fetchall()
+        most = con.execute("SELECT max(abs(quantity::DECIMAL(38, 18))) FROM positions").fetchone()
+        one = con.execute("SELECT quantity FROM orders ORDER BY id_seq LIMIT 1").fetchone()
         vetoes = con.execute("SELECT DISTINCT filter FROM vetoes").fetchall()
     finally:
         con.close()

@@ -17,7 +17,15 @@ import heapq
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +82,7 @@ from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities
 from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
+from tradewind.risk_view import AsOf, Snapshot
 from tradewind.sizing import size_for
 from tradewind.strategy import Strategy
 from tradewind.timeframes import format_timeframe, parse_timeframe
@@ -141,6 +150,8 @@ class _InstrumentState:
     #: The last trade seen (for data gaps) and whether the next trade is the first after one.
     last_ts: int | None = None
     after_gap: bool = False
+    #: Portfolio cash when this instrument's trades of the current interval started.
+    cash_start: Decimal = Decimal(0)
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -319,6 +330,10 @@ class Engine:
             "replay" in self.venues[st.data_venue].capabilities for st in self.state.values()
         )
         self._barrier: int | None = None  # the next grid time every instrument must reach
+        #: Several replayed instruments: what each one's exits may see of the others between
+        #: two decision times (the portfolio as of the last one; see tradewind.risk_view).
+        self._snapshot: Snapshot | None = None
+        self._multi = self._merged and len(self.state) > 1
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -458,6 +473,7 @@ class Engine:
         summary: dict[str, Any] = {}
         try:
             async with anyio.create_task_group() as tg:
+                self.stopper.force_scope = tg.cancel_scope
                 await tg.start(self.stopper.watch_signals)
                 try:
                     summary = await self._session(info)
@@ -467,7 +483,7 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
-        return summary
+        return summary or self.last_summary  # a second signal cut the session short
 
     def _open_journal(self) -> None:
         cfg = self.config
@@ -500,6 +516,8 @@ class Engine:
             control=self.control,
             summary_source=self.control.daily_figures,
             close_outbox=True,
+            # A backtest never really sleeps: its notifiers are ticked once per engine step.
+            ticker=cfg.mode is not Mode.BACKTEST,
         )
         self.notifications.subscribe(self.bus)
 
@@ -599,6 +617,8 @@ class Engine:
         summary = summary or self.last_summary  # the run failed after its summary was made
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
+        if self.notifications is not None:
+            self.notifications.release()
         if self.notifications is None or not self.notifications.entered:
             # Never started by the notifier host (which closes them itself when it was).
             problems += await close_quietly(
@@ -642,8 +662,12 @@ class Engine:
             journal.close()
         except (JournalError, duckdb.Error):
             pass  # reported through ``error``
-        if error is not None and not isinstance(failure, JournalError):
-            raise error from failure
+        if error is not None:
+            if failure is None:
+                raise error
+            if not isinstance(failure, JournalError):
+                # The run's own failure is the one reported; the journal's is logged.
+                log.error("%s", error)
 
     @asynccontextmanager
     async def _services(self) -> AsyncIterator[None]:
@@ -663,7 +687,7 @@ class Engine:
             total += n
         return total
 
-    async def _feed(self) -> AsyncIterator[TickBatch]:
+    async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         by_venue: dict[str, list[Instrument]] = {}
         for st in self.state.values():
             by_venue.setdefault(st.data_venue, []).append(st.instrument)
@@ -735,6 +759,10 @@ class Engine:
             st.next_boundary = (int(ts[0]) // step) * step + step
             if self._barrier is None:
                 self._barrier = st.next_boundary
+                if self._multi:
+                    self._snapshot = Snapshot(self.portfolio, list(self.instruments))
+        if self._multi:
+            st.cash_start = self.portfolio.cash
         i = 0
         while i < n:
             if gaps and gaps[0] == i:
@@ -788,8 +816,18 @@ class Engine:
             decision: ExitDecision | None = None
             if self._holds(pos) and self.exits:
                 window = rest if end == len(rest) else rest.slice(0, end)
+                ctx: Any = self.filter_context
+                if self._snapshot is not None:
+                    ctx = AsOf(
+                        self.portfolio,
+                        key,
+                        self._snapshot,
+                        st.cash_start,
+                        rest.first_ts,
+                        self.filter_context.analyzer_values,
+                    )
                 for mon in self.exits:
-                    d = mon.on_ticks(pos, window, self.filter_context)
+                    d = mon.on_ticks(pos, window, ctx)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
@@ -919,6 +957,8 @@ class Engine:
             await self._on_boundary(st, t)
             st.next_boundary = t + step
         self._barrier = t + step
+        if self._multi:
+            self._snapshot = Snapshot(self.portfolio, list(self.instruments))
 
     def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
         """Close times of ``st``'s forming candles that fall before grid time ``t``."""
@@ -1002,6 +1042,8 @@ class Engine:
         key = st.instrument.key
         if self.control.paused:
             return  # paused by a command: no new entries (exits still run)
+        if self.stopper.requested:
+            return  # stopping (a signal, a journal that cannot write): no new entries
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
@@ -1151,6 +1193,8 @@ class Engine:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
+        if self.orders.journal_error is not None:
+            return None  # it could not be journaled, so it is not sent (the run is stopping)
         pos = self.portfolio.position(st.instrument.key)
         if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"
@@ -1235,6 +1279,8 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
+        if self.notifications is not None and not self.notifications.ticker:
+            self.notifications.tick()  # a backtest: due notifications at engine time
 
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
