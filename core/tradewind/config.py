@@ -88,9 +88,9 @@ class RunSection:
     #: When a paper or live run stops: also close every open position (default: positions
     #: are kept for the next run of the session).
     flatten_on_stop: bool = False
-    #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
-    #: those drawn in panes of their own below it.
+    #: Analyzer values the report draws over the price chart (``"<instance>.<output>"``).
     overlays: tuple[str, ...] = ()
+    #: Analyzer values the report draws in panes of their own below the price chart.
     panes: tuple[str, ...] = ()
 
     #: A hole in an instrument's trades longer than this (e.g. "45m", "2h") is a data gap,
