@@ -28,7 +28,7 @@ D = Decimal
 MINUTE = 60
 
 
-def _config(folder: Path, evm: Any, until_block: int) -> Path:
+def _config(folder: Path, evm: Any, from_block: int, until_block: int) -> Path:
     d = evm.d
     path = folder / "rug.toml"
     path.write_text(
@@ -54,6 +54,7 @@ rpc_url = "env:{RPC_ENV}"
 private_key = "env:{KEY_ENV}"
 tx_journal = "dex-transactions.jsonl"
 poll_interval_s = 0.02
+from_block = {from_block}
 until_block = {until_block}
 
 [venues.dex.chains.anvil]
@@ -130,8 +131,11 @@ class Rug(threading.Thread):
         try:
             # The host is reconciled (the position adopted) before the market moves.
             self.wait(lambda: self.engine.portfolio.positions())
+            # Each trade is streamed (and the pool measured) before the next: the liquidity
+            # the exit sees at each candle close is the pool's at that minute.
             for k in range(3):
                 self.trade(self.t0 + k * MINUTE + 1)
+                self.wait(lambda k=k: self.engine.ticks >= k + 1)
             lp = self.pair.functions.balanceOf(evm.deployer).call()
             self.at(self.t0 + 3 * MINUTE + 10)
             evm.send(self.pair.functions.approve(d.v2_router, 2**256 - 1))
@@ -153,8 +157,9 @@ def test_liquidity_down_more_than_30_pct_exits_the_position(evm, tmp_path):
     evm.send(evm.erc20(evm.d.usd).functions.approve(evm.d.v2_router, 2**256 - 1), evm.trader)
     latest = evm.w3.eth.get_block("latest")["timestamp"]
     t0 = (latest // MINUTE + 2) * MINUTE
-    until_block = evm.w3.eth.block_number + 40
-    engine = Engine(load_config(_config(tmp_path, evm, until_block)))
+    from_block = evm.w3.eth.block_number + 1
+    until_block = from_block + 40
+    engine = Engine(load_config(_config(tmp_path, evm, from_block, until_block)))
     script = Rug(evm, engine, t0, until_block)
 
     async def run() -> None:
@@ -168,7 +173,11 @@ def test_liquidity_down_more_than_30_pct_exits_the_position(evm, tmp_path):
 
     anyio.run(run)
     script.join(30)
-    assert script.error is None, repr(script.error)
+    assert script.error is None, (
+        f"{script.error!r}; candles {engine.candles}, ticks {engine.ticks}, liquidity "
+        f"{engine.venues['dex'].venue_values('dex:WETH/USD')}, positions "
+        f"{engine.portfolio.positions()}"
+    )
 
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     try:
