@@ -265,8 +265,9 @@ class FillHistoryCapability(Protocol):
 @runtime_checkable
 class VenueValuesCapability(Protocol):
     """Capability ``"values"``: a data venue measures values of an instrument besides its
-    trades (a DEX pool's liquidity). The engine lets exits, filters and strategy rules read
-    them like analyzer outputs, as ``"<venue instance>.<name>"`` (e.g. ``"dex.liquidity"``)."""
+    trades (a DEX pool's liquidity). The engine lets exits and filters read them with the
+    analyzer outputs, as ``"<venue instance>.<name>"`` (e.g. ``"dex.liquidity"``); strategy
+    rules read analyzer instances only."""
 
     def venue_values(self, instrument: str) -> Mapping[str, float]:
         """The current values of ``instrument`` (its key), NaN where not known yet; cheap and
