@@ -136,6 +136,22 @@ class AnalyzerValues(Mapping[str, float]):
     def __len__(self) -> int:
         return sum(len(self._of(instance)) for instance in self._analyzers)
 
+    def add_source(self, instance: str, source: Any) -> None:
+        """Read ``instance.<name>`` from ``source.values()`` too (a venue's own values)."""
+        self._analyzers[instance] = source
+
+
+@attrs.frozen
+class _VenueValues:
+    """A data venue's values of one instrument (capability ``"values"``), read like an
+    analyzer's outputs under the venue's instance name."""
+
+    venue: Any
+    instrument: str
+
+    def values(self) -> Mapping[str, float]:
+        return self.venue.venue_values(self.instrument)  # type: ignore[no-any-return]
+
 
 @attrs.define
 class _InstrumentState:
@@ -299,6 +315,17 @@ class Engine:
                 analyzers=analyzers,
                 tick_analyzers=[a for _, a in analyzers if "ticks" in a.capabilities],
             )
+            data_key = sec.data or sec.venue
+            if "values" in self.venues[data_key].capabilities:
+                if any(key == data_key for key, _ in analyzers):
+                    raise ConfigError(
+                        f"analyzer instance '{data_key}' has the name of the data venue whose "
+                        f"values are read as '{data_key}.<name>'; rename one "
+                        f"@ $.analyzers.{data_key}"
+                    )
+                self.state[inst.key].values.add_source(
+                    data_key, _VenueValues(self.venues[data_key], inst.key)
+                )
         #: What filters see: the portfolio, read only, and each instrument's analyzer values.
         self.filter_context = FilterContext(
             self.portfolio, {key: st.values for key, st in self.state.items()}

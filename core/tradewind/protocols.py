@@ -262,6 +262,18 @@ class FillHistoryCapability(Protocol):
         """Every execution of the order."""
 
 
+@runtime_checkable
+class VenueValuesCapability(Protocol):
+    """Capability ``"values"``: a data venue measures values of an instrument besides its
+    trades (a DEX pool's liquidity). The engine lets exits and filters read them with the
+    analyzer outputs, as ``"<venue instance>.<name>"`` (e.g. ``"dex.liquidity"``); strategy
+    rules read analyzer instances only."""
+
+    def venue_values(self, instrument: str) -> Mapping[str, float]:
+        """The current values of ``instrument`` (its key), NaN where not known yet; cheap and
+        synchronous (the venue measures while it streams, this returns what it measured)."""
+
+
 CAPABILITY_PROTOCOLS.update(
     {
         "data": MarketDataCapability,
@@ -271,6 +283,7 @@ CAPABILITY_PROTOCOLS.update(
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
         "orders:resume": ResumeOrdersCapability,
+        "values": VenueValuesCapability,
     }
 )
 

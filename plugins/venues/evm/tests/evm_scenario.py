@@ -28,7 +28,7 @@ def write_config(
     path = folder / "paper.toml"
     if backtest_from is None:
         mode, executor, wallet = "paper", 'venue = "dex"', (
-            f'private_key = "env:{KEY_ENV}"\nquote_currency = "USD"\n'
+            f'private_key = "env:{KEY_ENV}"\n'
             'tx_journal = "dex-transactions.jsonl"'
         )
         sim, rng = "", ""
@@ -43,6 +43,7 @@ timeframes = ["1m", "5m", "15m"]
 
 [run]
 journal = "journal.duckdb"
+reporting_currency = "USD"
 
 [[instruments]]
 symbol = "WETH/USD"

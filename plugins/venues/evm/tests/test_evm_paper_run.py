@@ -104,6 +104,21 @@ def test_paper_run_of_the_orderflow_scalper_on_a_v3_pool(evm, tmp_path):
         assert D(fills[1]["quantity"]) == D(fills[0]["quantity"])
         positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
         assert D(positions[-1]["quantity"]) == 0
+        # The account: seeded from the wallet at start, moved by the two fills (tokens by their
+        # Transfer amounts, ether by the gas of the approval and both swaps), it ends equal to
+        # the chain in every currency, to the wei.
+        final = {r["asset"]: D(r["amount"]) for r in rows(
+            con, "SELECT asset, amount FROM account_balances WHERE venue = 'dex' "
+            "AND reason = 'final'")}
+        chain = {
+            "WETH": D(evm.erc20(evm.d.weth).functions.balanceOf(evm.wallet).call()).scaleb(-18),
+            "USD": D(evm.erc20(evm.d.usd).functions.balanceOf(evm.wallet).call()).scaleb(-18),
+            "ETH": D(evm.w3.eth.get_balance(evm.wallet)).scaleb(-18),
+        }
+        assert final == chain
+        # ... by booking, not by adopting the chain's figures after a drift.
+        assert not rows(con, "SELECT * FROM account_balances WHERE reason = 'correction'")
+        assert all(f["fee_currency"] == "ETH" and f["fee_asset"] == "other" for f in fills)
     finally:
         con.close()
     # The candles came from the pool's Swap events: 31 one-minute candles closed before the

@@ -122,22 +122,22 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
 
 
 def test_a_host_killed_mid_swap_reconciles_it_once_on_restart(evm, tmp_path):
-    """The whole host (DuckDB journal, order manager, venue) is SIGKILLed after the swap is
-    broadcast; the restarted host's reconciliation records the fill once and sends nothing."""
+    """The whole host (DuckDB journal, order manager, venue) is SIGKILLed after a buy swap is
+    broadcast; the restarted host's reconciliation records the fill once, sends nothing, and
+    keeps the position the fill opened (the wallet's WETH is the spot position)."""
     from tradewind.journal import Journal
     from tradewind.portfolio import Portfolio
     from tradewind.reconcile import reconcile
 
-    evm.fund(evm.wallet, Decimal(3), Decimal(0))
-    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
-             evm.wallet)
+    evm.fund(evm.wallet, Decimal(0), Decimal(10_000))
+    evm.send(evm.erc20(evm.d.usd).functions.approve(evm.d.v2_router, 2**256 - 1), evm.wallet)
     table = config_table(evm, [pool(evm, "uniswap-v2")])
     journal_path = tmp_path / "host.duckdb"
     nonce_before = evm.w3.eth.get_transaction_count(evm.wallet)
     evm.set_automine(False)
     child = subprocess.Popen(
         [sys.executable, str(HERE / "evm_restart_host_child.py"), json.dumps(table),
-         str(journal_path)],
+         str(journal_path), "buy"],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -166,22 +166,28 @@ def test_a_host_killed_mid_swap_reconciles_it_once_on_restart(evm, tmp_path):
             pf = Portfolio({inst.key: inst}, Decimal(0))
             report = await reconcile(venue, journal, [inst], pf, ts_ns=1)
             again = await reconcile(venue, journal, [inst], pf, ts_ns=2)
-            out = (report, again, journal.order("host-1"), journal.fills(), pf)
+            held = (await venue.fetch_balances())["WETH"]
+            out = (report, again, journal.order("host-1"), journal.fills(), pf, held)
             journal.close()
             return out
         finally:
             await venue.close()
 
-    report, again, rec, fills, _pf = anyio.run(restart)
-    # Today's reconciliation compares positions, and a spot venue reports holdings as balances,
-    # not positions (like the ccxt venue on spot): the journal's position from the recovered
-    # fill is corrected to flat. The accounts work (balances per currency) replaces this.
+    report, again, rec, fills, pf, held = anyio.run(restart)
+    # The venue reports the wallet's WETH as the spot position (fetch_positions), and it is
+    # what the recovered fill opened: reconciliation records the swap's outcome and keeps the
+    # position; a second reconciliation finds nothing to do.
     assert [(d.kind, d.action) for d in report.discrepancies] == [
-        ("order_closed_at_venue", "recorded"), ("position", "corrected")
+        ("order_closed_at_venue", "recorded")
     ]
-    assert report.fills_recovered == 1 and again.fills_recovered == 0
+    assert report.fills_recovered == 1 and again.fills_recovered == 0 and again.ok
     assert rec is not None and rec.status is OrderStatus.FILLED
     (fill,) = fills
     assert fill.client_order_id == "host-1" and fill.trade_id == signed["hash"]
-    assert fill.quantity == Decimal(1)
+    assert fill.quantity >= Decimal(1) and fill.quantity == held
+    assert (fill.fee_currency, fill.fee_asset) == ("ETH", "other")
+    receipt = evm.w3.eth.get_transaction_receipt(signed["hash"])
+    assert int(fill.fee.scaleb(18)) == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    position = pf.position("dex:WETH/USD")
+    assert position.quantity == held and position.avg_price == fill.price
     assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce_before + 1

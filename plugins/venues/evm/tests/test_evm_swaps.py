@@ -11,8 +11,9 @@ from decimal import Decimal
 import anyio
 import pytest
 from evm_testkit import Sink, connected, pool, wei
+from tradewind.accounts import Account
 from tradewind.model import Order, OrderStatus, OrderType, Side
-from tradewind_venue_evm.schemas import ApprovalSettled, SwapSettled, transfers
+from tradewind_venue_evm.schemas import ApprovalSettled, Money, SwapSettled, transfers
 
 CASES = [
     ("uniswap-v2", {}),
@@ -40,13 +41,17 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
         venue.set_sink(sink)
         try:
             before = evm.w3.eth.block_number
+            (inst,) = await venue.instruments()
+            account = Account(venue="dex", balances=dict(await venue.fetch_balances()))
             amount_in, expected_out = await venue.quote("dex:WETH/USD", side, Decimal("1.5"))
             report = await venue.submit_order(_market("c1", side, "1.5"))
-            return venue, sink, report, before, amount_in, expected_out
+            return sink, report, before, amount_in, expected_out, inst, account, dict(
+                await venue.fetch_balances()
+            )
         finally:
             await venue.close()
 
-    _venue, sink, report, before, amount_in, expected_out = anyio.run(go)
+    sink, report, before, amount_in, expected_out, inst, account, chain_after = anyio.run(go)
     assert report.status is OrderStatus.FILLED, report.reason
     (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
     (fill,) = sink.fills
@@ -79,10 +84,23 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
     moved = [(t, a) for t, src, dst, a in transfers(receipt) if evm.wallet in (src, dst)]
     assert sorted(moved) == sorted([(evm.d.weth, abs(d_weth)), (evm.d.usd, abs(d_usd))])
     assert fill.trade_id == settled.tx_hash and report.venue_order_id == settled.tx_hash
-    # Pool fee: the pool's rate on the input amount.
+    # The fill's fee is the gas of the approval and the swap, in ether: a cost in the native
+    # token, taken from a third currency of the account (not from the traded tokens).
+    assert (fill.fee_currency, fill.fee_asset) == ("ETH", "other")
+    assert wei(fill.fee) == gas_wei
+    # Pool fee: the pool's rate on the input amount, in the token it was charged in (already
+    # inside the realised price, reported on SwapSettled).
     rate = {"uniswap-v2": Decimal("0.003"), "uniswap-v3": Decimal("0.003"),
             "balancer-v2": Decimal("0.003")}[dex]
-    assert fill.fee == notional * rate
+    if side is Side.BUY:
+        assert settled.pool_fee == Money(amount=notional * rate, currency="USD")
+    else:
+        assert settled.pool_fee == Money(amount=fill.quantity * rate, currency="WETH")
+    # The host's account, seeded from the wallet and moved by the fill, equals the wallet on
+    # chain afterwards in every currency, native token included, exactly.
+    assert (inst.base, inst.quote) == ("WETH", "USD")
+    account.apply_fill(fill, inst, Decimal(0))
+    assert account.balances == chain_after
 
 
 def test_resend_of_a_client_order_id_sends_nothing(evm):

@@ -127,9 +127,10 @@ class EvmConfig:
     tx_journal: str = "evm-transactions.jsonl"
     #: Blocks of history whose hashes are kept to notice a reorg of delivered Swap events.
     reorg_window: int = DEFAULT_REORG_WINDOW
-    #: The token the account's cash is counted in (a pool symbol's quote name, e.g. "USDC"):
-    #: at start the host seeds and reconciles its cash from the wallet's balance of it.
-    quote_currency: str | None = None
+    #: Measure each pool's liquidity (quote held + base held x price) at every block range
+    #: streamed and report it as ``<instance>.liquidity`` for the ``liquidity`` exit (two
+    #: or three RPC calls per pool per poll).
+    measure_liquidity: bool = True
     #: Maker and taker fee of the instruments (the pool fee is charged inside the swap and
     #: reported on each fill; these are the engine's sizing assumptions).
     taker_fee: Decimal = Decimal("0.003")

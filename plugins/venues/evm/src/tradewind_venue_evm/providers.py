@@ -29,4 +29,6 @@ def pool_instrument(venue: str, pool: PoolAdapter) -> Instrument:
         min_notional=Decimal(0),
         maker_fee=pool.fee,
         taker_fee=pool.fee,
+        base=pool.base.symbol,
+        quote=pool.quote.symbol,
     )

@@ -236,11 +236,6 @@ class SwapReceipt:
         return Money(amount=self.quantity * self.pool_fee_rate, currency=self.base.symbol)
 
     @property
-    def pool_fee_in_quote(self) -> Decimal:
-        """The pool fee valued in the quote token (what the Fill's ``fee`` carries)."""
-        return self.notional * self.pool_fee_rate
-
-    @property
     def gas_wei(self) -> int:
         """Gas paid: gasUsed x effectiveGasPrice, plus the L1 data fee where charged apart."""
         return self.gas_used * self.effective_gas_price_wei + self.l1_fee_wei
@@ -251,18 +246,29 @@ class SwapReceipt:
         return Money(amount=Decimal(self.gas_wei).scaleb(-self.native_decimals),
                      currency=self.native)
 
-    def to_domain(self, client_order_id: str, instrument: str) -> Fill:
-        """The fill: realised quantity and price; fee = the pool fee in quote currency."""
+    def to_domain(self, client_order_id: str, instrument: str, extra_gas_wei: int = 0) -> Fill:
+        """The fill, exactly what the wallet's balances did.
+
+        ``quantity`` and ``price`` are the receipt's Transfer amounts (base moved, quote moved
+        / base moved): the pool fee is charged inside the swap on the input token, so it is
+        already in the realised price (it is reported apart, in its token, on
+        :class:`SwapSettled`). ``fee`` is the gas this order paid, in the chain's native token
+        (``fee_asset = "other"``): the swap's, plus ``extra_gas_wei`` (the approval sent for
+        it), so the account's native balance moves by what the chain charged, to the wei.
+        """
+        gas = Decimal(self.gas_wei + extra_gas_wei).scaleb(-self.native_decimals)
         return Fill(
             client_order_id=client_order_id,
             instrument=instrument,
             side=self.side,
             quantity=self.quantity,
             price=self.price,
-            fee=self.pool_fee_in_quote,
+            fee=gas,
             ts_ns=self.ts_ns,
             liquidity="taker",
             trade_id=self.tx_hash,
+            fee_currency=self.native,
+            fee_asset="other",
         )
 
     def settled_event(self, venue: str, client_order_id: str, instrument: str) -> SwapSettled:

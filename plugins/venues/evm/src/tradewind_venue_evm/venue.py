@@ -95,7 +95,16 @@ class EvmVenue:
     name: ClassVar[str] = "evm"
     config_class: ClassVar[type] = EvmConfig
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"data", "execution", "order:market", "order:limit:emulated", "market:spot"}
+        {
+            "data",
+            "execution",
+            "account",
+            "fills:history",
+            "values",
+            "order:market",
+            "order:limit:emulated",
+            "market:spot",
+        }
     )
 
     def __init__(self, *, config: EvmConfig, instance: str) -> None:
@@ -120,6 +129,10 @@ class EvmVenue:
         self._seen_hashes: dict[int, str] = {}
         self._seen_ticks: dict[int, list[tuple[str, int]]] = {}
         self._last_price: dict[str, Decimal] = {}
+        #: Pool symbols the host trades (add_instruments), in config order.
+        self._traded: list[str] = []
+        #: Per instrument key, what the venue measured while streaming (``liquidity``).
+        self._values: dict[str, dict[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"EvmVenue({self.instance!r}, chain={self.config.chain!r})"
@@ -138,6 +151,14 @@ class EvmVenue:
                     f"instrument {inst.key} is not a pool of venue '{self.instance}'; configured "
                     f"pools: {', '.join(sorted(symbols)) or 'none'} @ {self._where}.pools"
                 )
+            if inst.symbol not in self._traded:
+                self._traded.append(inst.symbol)
+
+    def instrument_currencies(self, symbol: str) -> tuple[str, str]:
+        """``(base, quote)`` of a pool: the token names of its symbol ("WETH/USDC"), which
+        are the names :meth:`fetch_balances` reports the wallet's tokens by."""
+        pool = self.pool(symbol)
+        return pool.base.symbol, pool.quote.symbol
 
     @property
     def wallet(self) -> str | None:
@@ -189,6 +210,13 @@ class EvmVenue:
                     f"{', '.join(sorted(chain.dexes))} (add one under [venues.{self.instance}."
                     f"dexes.{pcfg.dex}])"
                 )
+            for token, part in ((base, "base"), (quote, "quote")):
+                if token.symbol == chain.native:
+                    raise ConfigError(
+                        f"pool {pcfg.symbol!r} names a token {token.symbol!r}, the name of the "
+                        f"chain's native token: balances are reported by name, so name the "
+                        f"ERC-20 otherwise (e.g. W{token.symbol}) @ {where}.symbol ({part})"
+                    )
             pool = ADAPTERS[dex.family](w3, pcfg, dex, base, quote, where)
             await pool.setup()
             self.pools[pcfg.symbol] = pool
@@ -301,21 +329,33 @@ class EvmVenue:
         amount_in = await pool.quote_out(pool.quote, pool.base.to_wei(quantity), block)
         return amount_in, await pool.quote_in(pool.quote, amount_in, block)
 
-    async def liquidity(self, instrument: str) -> Decimal:
+    async def liquidity(self, instrument: str, block: int | str = "latest") -> Decimal:
         """The pool's liquidity valued in its quote token: quote held + base held x price.
 
-        This is the value the ``liquidity`` exit watches (the seed's rug warning).
+        While streaming, the venue measures it at the last block it delivered and reports it
+        as ``<venue instance>.liquidity`` (:meth:`venue_values`), the value the ``liquidity``
+        exit watches (the seed's rug warning).
         """
         pool = self.pool(instrument)
-        base_wei, quote_wei = await pool.reserves("latest")
-        price = await self.mid_price(instrument)
+        base_wei, quote_wei = await pool.reserves(block)
+        price = await self.mid_price(instrument, block)
         return pool.quote.to_decimal(quote_wei) + pool.base.to_decimal(base_wei) * price
 
-    async def mid_price(self, instrument: str) -> Decimal:
+    def venue_values(self, instrument: str) -> Mapping[str, float]:
+        """``{"liquidity": ...}`` of ``instrument``'s pool at the last block streamed (NaN
+        before the first measurement, or with ``measure_liquidity = false``)."""
+        return self._values.get(instrument, {"liquidity": float("nan")})
+
+    async def _measure(self, instruments: Sequence[Instrument], block: int) -> None:
+        for inst in instruments:
+            value = await self.liquidity(inst.key, block)
+            self._values[inst.key] = {"liquidity": float(value)}
+
+    async def mid_price(self, instrument: str, block: int | str = "latest") -> Decimal:
         """The pool's marginal price, quote per base, from a one-lot sell quote plus the fee."""
         pool = self.pool(instrument)
         probe = max(1, 10 ** max(pool.base.decimals - 6, 0))
-        out = await pool.quote_in(pool.base, probe, "latest")
+        out = await pool.quote_in(pool.base, probe, block)
         gross = Decimal(out) / (1 - pool.fee) if pool.fee < 1 else Decimal(out)
         return pool.quote.to_decimal(int(gross)) / pool.base.to_decimal(probe)
 
@@ -502,12 +542,13 @@ class EvmVenue:
         return "reverted (the replayed call succeeds on the block's final state; reason unknown)"
 
     # -- approvals --------------------------------------------------------------------------------
-    async def _ensure_allowance(self, token: Token, spender: str, amount: int, cid: str) -> None:
+    async def _ensure_allowance(self, token: Token, spender: str, amount: int, cid: str) -> int:
+        """Approve ``spender`` for ``amount`` of ``token`` if needed; the gas paid, in wei."""
         w3 = self._w3()
         erc20 = w3.eth.contract(address=token.address, abi=abi("ERC20"))
         allowance = int(await erc20.functions.allowance(self.wallet, spender).call())
         if allowance >= amount:
-            return
+            return 0
         value = MAX_UINT256 if self.config.approvals == "unlimited" else amount
         data = erc20.encode_abi("approve", args=[spender, value])
         acid = f"{cid}:approve"
@@ -519,10 +560,9 @@ class EvmVenue:
         )
         assert self._journal is not None and self.chain is not None
         h = "0x" + bytes(receipt["transactionHash"]).hex()
+        gas_wei = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
         gas = Money(
-            amount=Decimal(int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])).scaleb(
-                -self.chain.native_decimals
-            ),
+            amount=Decimal(gas_wei).scaleb(-self.chain.native_decimals),
             currency=self.chain.native,
         )
         if int(receipt["status"]) != 1:
@@ -536,6 +576,7 @@ class EvmVenue:
                 tx_hash=h, gas=gas,
             )
         )
+        return gas_wei
 
     # -- orders -----------------------------------------------------------------------------------
     def _report(self, order: Order, status: OrderStatus, ts_ns: int, **kw: Any) -> OrderReport:
@@ -633,7 +674,7 @@ class EvmVenue:
                 f"{_plain(token_in.to_decimal(held))} {token_in.symbol}, the swap needs "
                 f"{_plain(token_in.to_decimal(amount_in))}"
             )
-        await self._ensure_allowance(token_in, pool.spender(), amount_in, cid)
+        approval_gas = await self._ensure_allowance(token_in, pool.spender(), amount_in, cid)
         # The fresh quote the slippage bound is taken from, on the latest block.
         block = await w3.eth.get_block("latest")
         expected = await pool.quote_in(token_in, amount_in, int(block["number"]))
@@ -654,6 +695,8 @@ class EvmVenue:
             "quantity": str(order.quantity), "amount_in": str(amount_in),
             "expected_out": str(expected), "min_out": str(min_out),
             "emulated": limit is not None,
+            # The approval's gas is booked with the swap's fill (the account's native balance).
+            "approval_gas_wei": str(approval_gas),
         }
         receipt = await self._transact(cid, "swap", to, data, meta, state=state)
         assert self._journal is not None
@@ -697,7 +740,9 @@ class EvmVenue:
             pool_fee_rate=pool.fee, ts_ns=ts, native=self.chain.native,
             l1_fee_mode=self.chain.l1_fee,
         )
-        fill = settled.to_domain(cid, order.instrument)
+        fill = settled.to_domain(
+            cid, order.instrument, int(meta.get("approval_gas_wei", "0"))
+        )
         self._journal.outcome(cid, "filled", h)
         state.fills.append(fill)
         self._emit(settled.settled_event(self.instance, cid, order.instrument))
@@ -781,7 +826,9 @@ class EvmVenue:
             pool_fee_rate=pool.fee, ts_ns=ts, native=self.chain.native,
             l1_fee_mode=self.chain.l1_fee,
         )
-        fill = settled.to_domain(rec.client_order_id, order.instrument)
+        fill = settled.to_domain(
+            rec.client_order_id, order.instrument, int(meta.get("approval_gas_wei", "0"))
+        )
         self._orders[rec.client_order_id] = _OrderState(
             order=order,
             report=self._report(order, OrderStatus.FILLED, ts, filled_quantity=fill.quantity,
@@ -832,11 +879,26 @@ class EvmVenue:
         return [s.report for s in self._orders.values() if not s.report.status.is_terminal]
 
     async def fetch_positions(self) -> Sequence[Position]:
-        """Spot pools carry no positions: what is held is in :meth:`fetch_balances`."""
-        return []
+        """Spot holdings as positions: the wallet's balance of each traded pool's base token
+        (a wallet knows no entry price: ``avg_price`` is 0). Pools sharing a base token report
+        the holding once, on the first traded pool in config order."""
+        self._require_wallet("read positions")
+        balances = await self.fetch_balances()
+        out: list[Position] = []
+        seen: set[str] = set()
+        for symbol in self._traded or [p.symbol for p in self.config.pools]:
+            pool = self.pool(symbol)
+            if pool.base.address in seen:
+                continue
+            seen.add(pool.base.address)
+            held = balances.get(pool.base.symbol, Decimal(0))
+            if held:
+                out.append(Position(instrument=f"{self.instance}:{symbol}", quantity=held))
+        return out
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
-        """The wallet's balance of each pool token and of the native token, exactly."""
+        """The wallet's balance of each pool token (by its name in the pool symbols) and of
+        the chain's native token (which pays gas), exactly."""
         account = self._require_wallet("read balances")
         w3 = self._w3()
         assert self.chain is not None
@@ -974,7 +1036,10 @@ class EvmVenue:
             # Public RPCs cap eth_getLogs ranges: a backlog is read in log_range pieces.
             head = min(tip, next_block + cfg.log_range - 1)
             if head >= next_block:
-                for batch in await self.poll_trades(instruments, next_block, head):
+                batches = await self.poll_trades(instruments, next_block, head)
+                if cfg.measure_liquidity:
+                    await self._measure(instruments, head)
+                for batch in batches:
                     yield batch
                     await self._check_limits(batch)
                 next_block = head + 1
