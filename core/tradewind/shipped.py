@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 #: Plugin names per kind, as shipped under plugins/<kind>/<name> in the tradewind repository.
 SHIPPED: Mapping[str, tuple[str, ...]] = {
-    "venues": ("ccxt", "cryptofeed", "hyperliquid"),
+    "venues": ("ccxt", "cryptofeed", "evm", "hyperliquid"),
     "analyzers": ("microstructure", "orderflow", "profile", "regime"),
     "filters": (
         "balance",
@@ -28,6 +28,7 @@ SHIPPED: Mapping[str, tuple[str, ...]] = {
         "stopdistance",
     ),
     "exits": ("adverse", "guard", "liquidity", "maxhold", "reversal", "trailing"),
+    "notifiers": ("discord", "email", "telegram", "webhook"),
 }
 
 
