@@ -91,17 +91,21 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">=", threshold = 0.0 }}]
 def test_without_filters_a_run_holds_one_entry_per_instrument(tmp_path: Path) -> None:
     got = run(tmp_path)
     orders = [o for o in got if o[0] in ("buy", "sell")]
-    assert orders == [("buy", "entry", "filled")]
+    # A market IOC entry fills at its arrival instant, in part when the prints there are
+    # smaller (then the rest is cancelled: docs/venues/sim.md).
+    assert [(side, intent) for side, intent, _ in orders] == [("buy", "entry")]
+    assert orders[0][2] in ("filled", "cancelled")
     (_, most, one) = next(o for o in got if o[0] == "max")
-    assert Decimal(most) == Decimal(one)  # never more than the one entry's size
+    assert 0 < Decimal(most) <= Decimal(one)  # never more than the one entry's size
     assert ("veto", "position", "") in got  # every later signal was refused, and journaled
 
 
 def test_pyramiding_allows_that_many_adds_and_no_more(tmp_path: Path) -> None:
     got = run(tmp_path, "pyramiding = 2")
     orders = [o for o in got if o[0] in ("buy", "sell")]
-    assert orders == [
-        ("buy", "entry", "filled"),
-        ("buy", "add", "filled"),
-        ("buy", "add", "filled"),
+    assert [(side, intent) for side, intent, _ in orders] == [
+        ("buy", "entry"),
+        ("buy", "add"),
+        ("buy", "add"),
     ]
+    assert {status for _, _, status in orders} <= {"filled", "cancelled"}
