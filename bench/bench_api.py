@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_decision import CONFIG  # noqa: E402
-
 from tradewind.api.auth import new_token  # noqa: E402
 from tradewind.config import load_config  # noqa: E402
 from tradewind.engine import Engine  # noqa: E402

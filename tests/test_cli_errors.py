@@ -1,8 +1,10 @@
 """Every user mistake ends with one clear error line, no traceback, and a non-zero exit."""
 
+import shutil
+
 import pytest
 
-from tests.conftest import NOTIFIER_SRC, run_cli
+from tests.conftest import NOTIFIER_SRC, REPO, run_cli
 from tests.test_config import BASE, write
 
 
@@ -210,7 +212,8 @@ def test_an_error_while_a_plugin_is_built_is_one_line_naming_it(
         {"raising_notifier": RAISING_SRC.format(expr=expr)},
     )
     cfg = write(tmp_path, BASE + '\n[notifiers.raising]\nlevel = "WARN"\n')
-    (tmp_path / "trades.csv").write_text("", encoding="utf-8")
+    shutil.copyfile(REPO / "tests" / "corpus" / "configs" / "shared" / "trades.csv",
+                    tmp_path / "trades.csv")
     for command in (["config", "check"], ["run"]):
         proc = run_cli(*command, str(cfg), env=fake_dists.env())
         assert_one_error_line(

@@ -100,3 +100,40 @@ def test_fees_slippage_and_funding_to_the_cent(tmp_path: Path):
     # The simulated venue's own books agree with the host's.
     balances = anyio.run(engine.venues["sim"].fetch_balances)
     assert balances["USDT"] == Decimal("10025.422553")
+
+
+def test_funding_is_journaled_as_cash_and_a_resumed_paper_session_keeps_it(tmp_path: Path):
+    """The same tape as a paper session: the funding payment is journaled in ``cash_flows``
+    before it is booked, so the journal's cash is the account's to the cent, and a restarted
+    session (the same config file) starts from it — funding and fees included."""
+    from tradewind.journal import Journal
+
+    def write_tape(rows: list[tuple[int, str, str, str]]) -> None:
+        lines = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+        for i, (sec, price, size, side) in enumerate(rows):
+            ts = T0 + sec * 1_000_000
+            lines.append(f"binance-futures,BTCUSDT,{ts},{ts},{1000 + i},{side},{price},{size}")
+        (tmp_path / "tape.csv").write_text("\n".join(lines) + "\n")
+
+    write_tape(ROWS)
+    text = CONFIG.format(dir=tmp_path.as_posix()).replace('mode = "backtest"', 'mode = "paper"')
+    (tmp_path / "c.toml").write_text(text)
+    first = Engine(load_config(tmp_path / "c.toml"), run_id="paper1")
+    anyio.run(first.run)
+    assert first.portfolio.cash == Decimal("10025.422553")
+
+    journal = Journal.open_readonly(tmp_path / "j.duckdb")
+    try:
+        flows = journal.query("SELECT instrument, amount, kind FROM cash_flows")
+        assert [(i, Decimal(a), k) for i, a, k in flows] == [
+            ("sim:BTCUSDT", Decimal("0.501495"), "funding")
+        ]
+        assert journal.cash() == Decimal("10025.422553")
+    finally:
+        journal.close()
+
+    write_tape([(400, "100.8", "1", "sell")])  # the restarted session's market: one trade
+    second = Engine(load_config(tmp_path / "c.toml"), run_id="paper2")
+    anyio.run(second.run)
+    assert second.portfolio.cash == Decimal("10025.422553")
+    assert anyio.run(second.venues["sim"].fetch_balances)["USDT"] == Decimal("10025.422553")

@@ -44,6 +44,7 @@ class Flaky:
             raise VenueUnavailableError("flaky: connection refused by 127.0.0.1:9")
     async def close(self): pass
     async def instruments(self): return []
+    def add_instruments(self, instruments): pass
     def set_sink(self, sink): pass
     async def stream_trades(self, instruments):
         raise RuntimeError("flaky: the feed thread died")
@@ -72,6 +73,7 @@ def test_the_documented_table_is_the_cli_table():
         ["new-plugin", "gizmos", "x"],
         ["backtest", "--jobs", "many"],
         ["data"],
+        ["config"],
         [],
     ],
 )
@@ -110,3 +112,22 @@ def test_venue_and_runtime_errors(tmp_path: Path, fake_dists, fail, kind):
     lines = proc.stderr.strip().splitlines()
     assert "Traceback" not in proc.stderr and lines[-1].startswith("error: "), proc.stderr
     assert "flaky:" in lines[-1]
+
+
+EXEC_SRC = VENUE_SRC.replace('frozenset({"data"})', 'frozenset({"data", "execution"})')
+
+
+def test_a_backtest_never_executes_on_a_real_venue(tmp_path: Path, fake_dists):
+    fake_dists.add(
+        "tradewind-venue-flaky", "1.0", {"tradewind.venues": {"flaky": "flaky_venue"}},
+        {"flaky_venue": EXEC_SRC},
+    )
+    text = BASE.replace('venue = "sim"', 'venue = "exchange"') + (
+        '\n[venues.exchange]\nplugin = "flaky"\n'
+    )
+    (tmp_path / "trades.csv").write_text("", encoding="utf-8")
+    cfg = write(tmp_path, text)
+    for command in (["config", "check"], ["run"]):
+        proc = run_cli(*command, str(cfg), env=fake_dists.env())
+        assert proc.returncode == TABLE["config"], proc.stderr
+        assert "executes on 'exchange' (plugin flaky), a real venue" in proc.stderr

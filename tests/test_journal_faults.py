@@ -81,9 +81,10 @@ def test_a_truncated_journal_is_detected_at_open(tmp_path, paper):
 
 
 def test_a_journal_path_that_is_a_directory_is_one_line(tmp_path, paper):
+    # The config check finds it first (exit 2); the journal itself refuses it too (below).
     _journal(tmp_path).mkdir()
     proc = _cli("run", str(paper))
-    assert_one_error_line(proc, "is a directory, not a journal file", code=6)
+    assert_one_error_line(proc, "journal.duckdb is a directory", code=2)
 
 
 def test_a_second_host_on_the_same_journal_is_refused(tmp_path, paper):
@@ -167,8 +168,9 @@ j.close()
 
 
 def test_an_engine_with_an_unopenable_journal_raises_journal_error(tmp_path):
-    (tmp_path / "journal.duckdb").mkdir()
     cfg = tmp_path / "c.toml"
     cfg.write_text(demo_config_text(tmp_path))
-    with pytest.raises(JournalError, match="is a directory"):
-        anyio.run(Engine(load_config(cfg)).run)
+    engine = Engine(load_config(cfg))  # the path became a directory after the config check
+    (tmp_path / "journal.duckdb").mkdir()
+    with pytest.raises(JournalError, match="is a directory, not a journal file"):
+        anyio.run(engine.run)

@@ -136,7 +136,7 @@ def test_the_daily_summary_is_sent_once_a_day_at_the_configured_utc_time():
     day = 86_400 * S
     d0 = (T0 // day) * day  # 2023-11-14 00:00 UTC
     router = Router("n", NotifierOptions(daily_summary_at="21:00"), summary_source=figures)
-    assert router.due(d0 + 20 * 3600 * S) == []
+    assert router.due(d0 + 20 * 3600 * S, from_event=True) == []  # the first event
     (msg,) = router.due(d0 + 21 * 3600 * S + 5 * S)
     assert router.due(d0 + 23 * 3600 * S) == []  # once a day
     assert msg.title == "Daily summary 2023-11-14"
@@ -296,3 +296,89 @@ events = ["trade"]
     n = len(result.fills)
     # What the stuck channel could not send stays pending for the next run.
     assert rows == [("fine", "sent", n), ("stuck", "pending", n)]
+
+
+def test_a_run_sends_its_daily_summary_at_the_configured_utc_time(tmp_path: Path, fake_dists):
+    fake_dists.add(
+        "tradewind-notifier-blocking",
+        "1.0",
+        {"tradewind.notifiers": {"blocking": "tw_blocking"}},
+        {"tw_blocking": BLOCKING_SRC},
+    )
+    p = tmp_path / "summary.toml"
+    # The sample runs 2020-02-22 00:00–02:05 UTC; its first bus event after the start is the
+    # 01:35 signal (the summary's clock starts there), and the 01:50 summary falls before the
+    # run's end at 02:05.
+    p.write_text(
+        demo_config_text(tmp_path)
+        + '\n[notifiers.daily]\nplugin = "blocking"\nevents = ["run"]\n'
+        + 'daily_summary_at = "01:50"\n'
+    )
+    engine = Engine(load_config(p), run_id="daily")
+    anyio.run(engine.run)
+    got = sys.modules["tw_blocking"].GOT
+    sys.modules.pop("tw_blocking")
+    summaries = [m for m in got if m.kind == "daily_summary"]
+    assert [m.kind for m in got] == ["run", "daily_summary", "run"]
+    (s,) = summaries
+    assert s.title == "Daily summary 2020-02-22"
+    assert s.ts_ns >= 1_582_336_200_000_000_000  # 01:50 UTC, engine time
+    assert set(s.fields) == {"date", "pnl", "trades", "fees", "open_positions", "drawdown"}
+    assert s.fields["open_positions"] in ("none", "sim:BTCUSDT -1.032")
+
+
+def test_a_notifier_without_the_outbox_gets_every_event_in_order():
+    from tradewind.bus import EventBus
+
+    class Plain:
+        name = "plain"
+        capabilities = frozenset({"text"})
+
+        def __init__(self):
+            self.config = NotifierOptions()
+            self.got: list[int] = []
+
+        async def start(self): ...
+        async def close(self): ...
+
+        async def notify(self, event):
+            await anyio.sleep(0)
+            self.got.append(event.ts_ns)
+
+    plain = Plain()
+
+    async def go():
+        host = NotifierHost({"plain": plain}, clock=SimClock(T0))
+        async with EventBus(capacity=8) as bus:
+            host.subscribe(bus)
+            async with host:
+                for i in range(3000):  # far beyond both queues: the publisher waits, no loss
+                    await bus.publish(fill(i, T0 + i))
+                await bus.close()
+                assert await host.wait_idle(10)
+
+    anyio.run(go)
+    assert plain.got == [T0 + i for i in range(3000)]
+
+
+def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_dists):
+    fake_dists.add(
+        "tradewind-notifier-blocking",
+        "1.0",
+        {"tradewind.notifiers": {"blocking": "tw_blocking"}},
+        {"tw_blocking": BLOCKING_SRC},
+    )
+    p = tmp_path / "bad.toml"
+    p.write_text(
+        demo_config_text(tmp_path)
+        + '\n[notifiers.ops]\nplugin = "blocking"\n[notifiers.ops.templates]\ntrade = "{profit}"\n'
+    )
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_config(p)
+    finally:
+        sys.modules.pop("tw_blocking", None)
+    assert str(err.value) == (
+        "template 'trade' uses unknown field(s) profit; fields of 'trade': fee, instrument, "
+        "order_id, pnl, price, quantity, side @ $.notifiers.ops"
+    )

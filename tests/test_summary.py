@@ -62,6 +62,8 @@ def test_the_summary_of_the_shipped_sample_matches_the_golden_file(tmp_path):
         "Longest losing streak   │ 1 trade",
         "Avg trade duration      │ 00:26:30",
         "123 candidates → 1 signal → 1 order",
+        "Data gaps               │ 0",  # the run's data quality
+        "Bad data rows           │ 0",
         "Per exit reason",
         "adverse",
         "2020-W08 (from 2020-02-17)",

@@ -114,9 +114,7 @@ class Accounts:
     def untracked(self, venue: str) -> dict[str, Decimal]:
         """Non-zero balances of ``venue`` in currencies this host does not trade there."""
         account = self.by_venue[venue]
-        return {
-            k: v for k, v in sorted(account.balances.items()) if v and k not in account.tracked
-        }
+        return {k: v for k, v in sorted(account.balances.items()) if v and k not in account.tracked}
 
     def rate(self, currency: str, mark: Callable[[str], float]) -> Decimal:
         """The price of one unit of ``currency`` in the reporting currency, from the last

@@ -8,6 +8,7 @@ it); nothing reads the engine. Definitions are in docs/report.md.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -203,14 +204,16 @@ def buy_and_hold(
     last_close = {k: float(v[-1][4]) for k, v in series.items()}
     total = sum(last_close[k] / first[k] - 1 for k in series) / len(series)
     # The curve: at each close time, the mean of each instrument's close / first open.
-    events = sorted(
-        (int(c[0]) + _bar(v), k, float(c[4])) for k, v in series.items() for c in v
-    )
-    now = dict(first)
+    bars = {k: _bar(v) for k, v in series.items()}
+    events = sorted((int(c[0]) + bars[k], k, float(c[4])) for k, v in series.items() for c in v)
+    rel = dict.fromkeys(series, 1.0)  # each instrument's close / first open
+    total_rel = float(len(series))
     curve: list[tuple[int, float]] = []
     for ts, k, close in events:
-        now[k] = close
-        value = starting_equity * sum(now[i] / first[i] for i in series) / len(series)
+        r = close / first[k]
+        total_rel += r - rel[k]
+        rel[k] = r
+        value = starting_equity * total_rel / len(series)
         if curve and curve[-1][0] == ts:
             curve[-1] = (ts, value)
         else:
@@ -254,7 +257,12 @@ def breakdown(trades: Sequence[Trade], key: Any) -> list[Breakdown]:
 
 
 def _period_start(ts_ns: int, unit: str) -> tuple[int, str]:
-    d = dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC)
+    return _period_of_day(ts_ns // NS_PER_DAY, unit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _period_of_day(day_no: int, unit: str) -> tuple[int, str]:
+    d = dt.datetime.fromtimestamp(day_no * 86_400, dt.UTC)
     if unit == "day":
         start = d.replace(hour=0, minute=0, second=0, microsecond=0)
         label = start.strftime("%Y-%m-%d")

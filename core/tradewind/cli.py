@@ -25,7 +25,7 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -166,6 +166,17 @@ def _cmd_new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_of(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """A command function that prints ``parser``'s help (a command group without a
+    subcommand) and exits with the usage code."""
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return usage
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(prog="tradewind", description=__doc__.splitlines()[0])
@@ -183,8 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_plugins)
 
     p = sub.add_parser("config", help="configuration commands")
+    p.set_defaults(func=_usage_of(p))
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
-    c = csub.add_parser("check", help="validate a config file and load its plugins")
+    c = csub.add_parser(
+        "check",
+        help="every check `run` makes before trading: exits with the code the run would",
+        description="Validate FILE as `tradewind run` does before it trades: types and ranges, "
+        "paths, the mode against the venues, strategy rules against the analyzers' declared "
+        "outputs, plugin loading and construction; then read the replayed data for the "
+        "instruments' symbols and the [run] window. Exits with the code the run would give.",
+    )
     c.add_argument("file")
     c.set_defaults(func=_cmd_config_check)
 

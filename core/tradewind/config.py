@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from tradewind._serde import structure
+from tradewind._serde import did_you_mean, structure
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
@@ -85,11 +85,12 @@ class RunSection:
     #: When a paper or live run stops (SIGINT/SIGTERM or the end of its feed): cancel the
     #: entry orders still resting at the venue.
     cancel_entries_on_stop: bool = True
-    #: ... and close every open position (default: positions are kept for the next run).
+    #: When a paper or live run stops: also close every open position (default: positions
+    #: are kept for the next run of the session).
     flatten_on_stop: bool = False
-    #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
-    #: those drawn in panes of their own below it.
+    #: Analyzer values the report draws over the price chart (``"<instance>.<output>"``).
     overlays: tuple[str, ...] = ()
+    #: Analyzer values the report draws in panes of their own below the price chart.
     panes: tuple[str, ...] = ()
 
     #: A hole in an instrument's trades longer than this (e.g. "45m", "2h") is a data gap,
@@ -99,14 +100,13 @@ class RunSection:
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
 
     def __attrs_post_init__(self) -> None:
+        # One hook for every check (two definitions would silently keep only the second).
         if not self.reporting_currency:
-            raise ValueError("reporting_currency must name a currency, e.g. \"USDT\"")
+            raise ValueError('reporting_currency must name a currency, e.g. "USDT"')
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
             )
-
-    def __attrs_post_init__(self) -> None:
         if not self.paper_speed > 0:
             raise ValueError(
                 f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"
@@ -125,9 +125,11 @@ MAX_FEE = Decimal("0.1")
 class ApiSection:
     """``[api]``: the control and watchlist HTTP API (docs/api.md). Needs ``tradewind[api]``."""
 
+    #: Serve the API (and the dashboard) while the host runs.
     enabled: bool = False
     #: Loopback by default: expose it beyond the machine only behind a TLS proxy.
     host: str = "127.0.0.1"
+    #: TCP port; 0 = any free port (the host logs the one it got).
     port: int = 8080
     #: The environment variable holding the bearer token (``tradewind api token`` makes one).
     token_env: str = "TRADEWIND_API_TOKEN"
@@ -135,9 +137,8 @@ class ApiSection:
     cors_origins: list[str] = attrs.Factory(list)
     #: Requests per client (IP address) per ``rate_window_s``; beyond it: 429.
     rate_limit: int = 600
+    #: The window of ``rate_limit``, in seconds.
     rate_window_s: float = 60.0
-    #: The username Freqtrade's client sends with its login (it reads only the token).
-    username: str = "tradewind"
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -152,6 +153,7 @@ class WatchlistSection:
 
     #: When true, entries are allowed for exactly the instruments on the active watchlist.
     drives_instruments: bool = False
+    #: How long an entry lasts when added or renewed without ``duration_hours``.
     default_hours: float = 24.0
     #: A ``watchlist_expiring`` event goes to the notifiers this long before an entry expires.
     warn_before_hours: float = 1.0
@@ -417,7 +419,9 @@ class _CoreSection:
     instruments: list[InstrumentSection] = attrs.Factory(list)
     #: ``[strategy]``: see below.
     strategy: StrategySection = attrs.Factory(StrategySection)
+    #: ``[api]``: the control and watchlist HTTP API; see below and docs/api.md.
     api: ApiSection = attrs.Factory(ApiSection)
+    #: ``[watchlist]``: instruments watched for a limited time; see below and docs/api.md.
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
 
 
@@ -550,7 +554,12 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
     plugins: dict[str, dict[str, PluginInstance]] = {kind: {} for kind in KINDS}
     for inst in active:
         cls = host.plugin_class(inst.kind, inst.plugin)
-        cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        try:
+            cfg = structure(dict(inst.options), cls.config_class, path=f"$.{inst.kind}.{inst.key}")  # type: ignore[attr-defined]
+        except ConfigError as exc:  # name the plugin as well as the key's path
+            raise ConfigError(
+                f"{SINGULAR[inst.kind]} '{inst.plugin}' ({inst.config_key} in {path.name}): {exc}"
+            ) from None
         # Path options resolve against the config file's folder, not the working directory.
         cfg = resolve_path_options(cfg, path.parent)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
@@ -609,7 +618,8 @@ def _check_references(
                 have = ", ".join(venues) or "none"
                 raise ConfigError(
                     f"instrument {inst.symbol} names venue instance '{ref}' but no [venues.{ref}] "
-                    f"table exists (configured venues: {have}) @ $.instruments[{i}].{field}"
+                    f"table exists (configured venues: {have}){did_you_mean(ref, venues)} "
+                    f"@ $.instruments[{i}].{field}"
                 )
     analyzers = plugins["analyzers"]
     for where, rule in core.strategy.rules():
@@ -627,8 +637,8 @@ def _check_references(
                 )
                 raise ConfigError(
                     f"rule reads analyzer instance '{instance}' but no [analyzers.{instance}] "
-                    f"table exists (configured analyzers: {have}){hint} "
-                    f"@ $.strategy.{where}.{field}"
+                    f"table exists (configured analyzers: {have})"
+                    f"{did_you_mean(instance, analyzers)}{hint} @ $.strategy.{where}.{field}"
                 )
 
 

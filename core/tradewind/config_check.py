@@ -5,7 +5,8 @@ config that passes the check does not fail the run for a reason the check could 
 a config that fails both fails with the same message and exit code:
 
 - :func:`check_config`: structure and plugins (:func:`tradewind.config.load_config`), the
-  ``[run]`` window (ordered; with ``read_data`` it must also hold trades of the data), at least
+  ``[run]`` window (ordered; with ``read_data`` the replayed data must also hold every
+  instrument's symbol, and trades inside the window), at least
   one instrument, the mode against the venues' capabilities, the paths the config names
   (readable data files, never a FIFO; output folders that are not files), and every strategy
   rule and scorer naming an output its analyzer declares (with "did you mean").
@@ -158,17 +159,22 @@ def check_config(
 
 
 def check_mode(cfg: Config) -> None:
-    """``mode = "live"`` must not execute on a simulated venue."""
+    """``mode = "live"`` must not execute on a simulated venue, nor a backtest on a real one."""
     from tradewind.config import Mode
 
-    if cfg.mode is not Mode.LIVE:
-        return
     for i, sec in enumerate(cfg.instruments):
         inst = cfg.instances("venues").get(sec.venue)
         if inst is None:
             continue
         caps = getattr(cfg.host.plugin_class("venues", inst.plugin), "capabilities", ())
-        if "simulated" in caps:
+        if cfg.mode is Mode.BACKTEST and "simulated" not in caps and "execution" in caps:
+            raise ConfigError(
+                f'mode = "backtest" fills orders against recorded trades, but {sec.symbol} '
+                f"executes on '{sec.venue}' (plugin {inst.plugin}), a real venue that would "
+                f'receive the orders; use a simulated venue (plugin = "sim") or mode = "paper" '
+                f"@ $.instruments[{i}].venue"
+            )
+        if cfg.mode is Mode.LIVE and "simulated" in caps:
             raise ConfigError(
                 f'mode = "live" sends real orders, but {sec.symbol} executes on the simulated '
                 f"venue '{sec.venue}'; use mode = \"paper\" or a real execution venue "
@@ -258,12 +264,13 @@ def check_outputs(cfg: Config) -> None:
 
 
 def check_window_has_data(cfg: Config) -> None:
-    """A bounded replay must hold trades of its instruments inside its window (reads data)."""
+    """Replayed data holds every instrument's symbol and, when bounded, trades inside the
+    window (reads the data, as the run will)."""
     from tradewind.builtins.replay import ReplayConfig, ReplayVenue
 
     for key, inst in cfg.instances("venues").items():
         rc = inst.config
-        if not isinstance(rc, ReplayConfig) or rc.bounds_ns() == (None, None):
+        if not isinstance(rc, ReplayConfig):
             continue
         from tradewind.model import Instrument
 
@@ -278,6 +285,7 @@ def check_window_has_data(cfg: Config) -> None:
         import anyio
 
         anyio.run(venue.connect)
+        venue.check_symbols()
 
 
 @contextmanager

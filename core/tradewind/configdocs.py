@@ -113,6 +113,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
     from tradewind.builtins.replay import ReplayConfig
     from tradewind.builtins.sim_venue import SimVenueConfig
     from tradewind.config import (
+        ApiSection,
         Gate,
         InstrumentSection,
         Rule,
@@ -120,6 +121,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         Scorer,
         StrategySection,
         Tier,
+        WatchlistSection,
         _CoreSection,
     )
 
@@ -132,6 +134,8 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("A gate: `{ name, long, short }`", Gate, ()),
         ("A scorer: `{ name, long, short }`", Scorer, ()),
         ("A scorer's tier: `{ points, when }`", Tier, ()),
+        ("`[api]`: the HTTP API (docs/api.md)", ApiSection, ()),
+        ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',
@@ -155,7 +159,8 @@ its analyzer declares — and exits with the code the run would (see [index.md](
 Unknown keys are errors, and every error names its path and the fix, e.g.
 
 ```
-error: unknown key @ $.venues.sim.starting_balanse (did you mean 'starting_balance'?)
+error: venue 'sim' ([venues.sim] in tradewind.toml): unknown key
+  @ $.venues.sim.starting_balanse (did you mean 'starting_balance'?)
 error: lot_size must be positive, got 0 @ $.instruments[0].lot_size
 error: rule reads 'orderflow.imbalanse_1m' but analyzer 'orderflow' (plugin orderflow) has
   no output 'imbalanse_1m' (did you mean 'imbalance_1m'?); its outputs: ...
@@ -210,14 +215,29 @@ analyzer declares (`Analyzer.outputs(config)`), checked by `config check`. While
 has a position or a pending entry, no new entry signal is evaluated.
 """
 
+_MARKET_TYPE_ROWS = (
+    (
+        '| `"spot"` | a plain sell (no reduce-only: spot has none) of what is held, never more than'
+        " the account's balance of the base asset, rounded down to the lot | the base asset is the "
+        "position: at start the venue's balance of it *is* the position (its entry price unknown, "
+        "0). A buy whose fee is charged in the bought coin leaves `quantity - fee`; what cannot be "
+        "sold (below one lot) is dust, not an open position. No short selling. |"
+    ),
+    (
+        '| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash'
+        " (journaled, restored on resume); the execution venue must declare `reduce_only`, or the "
+        "run stops at start with an error naming the instrument |"
+    ),
+)
+_MARKET_TYPES = "\n".join(_MARKET_TYPE_ROWS)
+
 _ACCOUNTS = """## Market types
 
 `kind` decides the order the engine sends to close a position:
 
 | `kind` | close | notes |
 |---|---|---|
-| `"spot"` | a plain sell (no reduce-only: spot has none) of what is held, never more than the account's balance of the base asset, rounded down to the lot | the base asset is the position: at start the venue's balance of it *is* the position (its entry price unknown, 0). A buy whose fee is charged in the bought coin leaves `quantity - fee`; what cannot be sold (below one lot) is dust, not an open position. No short selling. |
-| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash (journaled, restored on resume); the execution venue must declare `reduce_only`, or the run stops at start with an error naming the instrument |
+{_MARKET_TYPES}
 
 ## Accounts and the reporting currency
 
@@ -267,7 +287,7 @@ def render() -> str:
         out.extend(table(cls, skip=skip))
         out.append("")
         if cls.__name__ == "InstrumentSection":
-            out.append(_ACCOUNTS)
+            out.append(_ACCOUNTS.replace("{_MARKET_TYPES}", _MARKET_TYPES))
         if cls.__name__ == "Tier":
             out.append(_PLUGINS)
     out.append(_OUTRO)

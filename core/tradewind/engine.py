@@ -473,6 +473,7 @@ class Engine:
         summary: dict[str, Any] = {}
         try:
             async with anyio.create_task_group() as tg:
+                self.stopper.force_scope = tg.cancel_scope
                 await tg.start(self.stopper.watch_signals)
                 try:
                     summary = await self._session(info)
@@ -482,7 +483,7 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
-        return summary
+        return summary or self.last_summary  # a second signal cut the session short
 
     def _open_journal(self) -> None:
         cfg = self.config
@@ -515,6 +516,8 @@ class Engine:
             control=self.control,
             summary_source=self.control.daily_figures,
             close_outbox=True,
+            # A backtest never really sleeps: its notifiers are ticked once per engine step.
+            ticker=cfg.mode is not Mode.BACKTEST,
         )
         self.notifications.subscribe(self.bus)
 
@@ -614,6 +617,8 @@ class Engine:
         summary = summary or self.last_summary  # the run failed after its summary was made
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
+        if self.notifications is not None:
+            self.notifications.release()
         if self.notifications is None or not self.notifications.entered:
             # Never started by the notifier host (which closes them itself when it was).
             problems += await close_quietly(
@@ -657,8 +662,12 @@ class Engine:
             journal.close()
         except (JournalError, duckdb.Error):
             pass  # reported through ``error``
-        if error is not None and not isinstance(failure, JournalError):
-            raise error from failure
+        if error is not None:
+            if failure is None:
+                raise error
+            if not isinstance(failure, JournalError):
+                # The run's own failure is the one reported; the journal's is logged.
+                log.error("%s", error)
 
     @asynccontextmanager
     async def _services(self) -> AsyncIterator[None]:
@@ -1033,6 +1042,8 @@ class Engine:
         key = st.instrument.key
         if self.control.paused:
             return  # paused by a command: no new entries (exits still run)
+        if self.stopper.requested:
+            return  # stopping (a signal, a journal that cannot write): no new entries
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
         signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
@@ -1182,6 +1193,8 @@ class Engine:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
+        if self.orders.journal_error is not None:
+            return None  # it could not be journaled, so it is not sent (the run is stopping)
         pos = self.portfolio.position(st.instrument.key)
         if not self._holds(pos) or any(
             o.instrument == pos.instrument and o.intent == "close"
@@ -1266,6 +1279,8 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
+        if self.notifications is not None and not self.notifications.ticker:
+            self.notifications.tick()  # a backtest: due notifications at engine time
 
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

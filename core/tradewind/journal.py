@@ -34,10 +34,17 @@ Tables (see docs/orders-and-journal.md for every column):
 
 Crash safety: the order manager writes an order before it is sent and a fill before it is
 applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set (paper and live)
-each such step is one committed transaction, and DuckDB syncs its write-ahead log on commit
-(``fdatasync``, setting ``fsync_mode = 'STANDARD'``), so a killed host loses no fill it acted
-on. Other events are buffered and written every ``flush_every`` rows, on warnings and at the
-end of the run.
+DuckDB syncs its write-ahead log on commit (``fdatasync``, setting ``fsync_mode =
+'STANDARD'``). With :attr:`Journal.group_commit` (the engine sets it in paper and live) those
+rows are committed once per engine step (:meth:`Journal.commit`, before the step's events are
+published) and before an order goes to a venue that is not simulated; without it each step is
+its own transaction. Either way a killed host loses no fill it acted on. Other events are
+buffered and written every ``flush_every`` rows, on warnings and at the end of the run.
+
+Failures: a journal that cannot be opened (corrupt, truncated — checked by :meth:`verify` at
+open —, a directory, locked by another process) or written (out of space) raises
+:class:`~tradewind.errors.JournalError` with one line naming the problem; rows whose write
+failed stay buffered (:attr:`Journal.error`) and are retried by the next write.
 
 Decimals are stored as text so they read back exactly: cast in SQL with ``::DECIMAL(38, 18)``.
 """
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -77,6 +85,8 @@ from tradewind.model import (
     TimeInForce,
     VetoEvent,
 )
+
+log = logging.getLogger("tradewind.journal")
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -537,7 +547,14 @@ class Journal:
                 "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
                 [ts_ns, json.dumps(summary, default=str), self.run_id],
             )
+        except duckdb.Error as exc:
+            raise journal_error(self.path, exc, doing="finish the run in") from exc
+        try:
             self._con.execute("CHECKPOINT")
+        except duckdb.TransactionException:
+            # Another connection of this process (a cursor) is inside a write: the rows are
+            # committed in the write-ahead log already; DuckDB checkpoints at close instead.
+            log.info("journal %s: checkpoint deferred to close (a write is in progress)", self.path)
         except duckdb.Error as exc:
             raise journal_error(self.path, exc, doing="finish the run in") from exc
 

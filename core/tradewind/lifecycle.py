@@ -36,6 +36,9 @@ log = logging.getLogger("tradewind.lifecycle")
 #: The signals that stop a paper or live run cleanly.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
+#: Seconds a venue or notifier may take to close before the run ends without it.
+CLOSE_TIMEOUT_S = 10.0
+
 
 # -- deterministic run ids ------------------------------------------------------------------
 def _files(path: Path) -> Iterator[Path]:
@@ -78,6 +81,8 @@ class StopControl:
     def __init__(self) -> None:
         self.reason: str | None = None
         self._scope: anyio.CancelScope | None = None
+        #: Cancelled by a second signal: the run stops at once (its shutdown still runs).
+        self.force_scope: anyio.CancelScope | None = None
 
     @property
     def requested(self) -> bool:
@@ -109,7 +114,11 @@ class StopControl:
         with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
             task_status.started()
             async for signum in signals:
-                self.request(f"{signal.Signals(signum).name} received")
+                name = signal.Signals(signum).name
+                if self.requested and self.force_scope is not None:
+                    log.warning("%s received again: stopping now", name)
+                    self.force_scope.cancel()
+                self.request(f"{name} received")
 
 
 # -- stopping orders ------------------------------------------------------------------------
@@ -178,17 +187,25 @@ async def stop_orders(engine: Engine, *, cancel_entries: bool, flatten: bool) ->
 
 # -- closing --------------------------------------------------------------------------------
 async def close_quietly(
-    what: str, closers: Iterable[tuple[str, Callable[[], Awaitable[Any]]]]
+    what: str,
+    closers: Iterable[tuple[str, Callable[[], Awaitable[Any]]]],
+    *,
+    timeout_s: float = CLOSE_TIMEOUT_S,
 ) -> list[str]:
-    """Await every closer, shielded from cancellation; a failure is logged and returned as a
-    message, and the others still run."""
+    """Await every closer, shielded from cancellation and bounded by ``timeout_s`` each; a
+    failure or a timeout is logged and returned as a message, and the others still run."""
     problems: list[str] = []
     with anyio.CancelScope(shield=True):
         for name, close in closers:
+            msg = ""
             try:
-                await close()
+                with anyio.move_on_after(timeout_s) as scope:
+                    await close()
+                if scope.cancelled_caught:
+                    msg = f"closing {what} '{name}' took longer than {timeout_s} s; left open"
             except Exception as exc:
                 msg = f"closing {what} '{name}' failed: {type(exc).__name__}: {exc}"
+            if msg:
                 log.error("%s", msg)
                 problems.append(msg)
     return problems

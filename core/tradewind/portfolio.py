@@ -75,7 +75,8 @@ class Portfolio:
 
     def starting_equity(self) -> Decimal:
         """Equity when the run started (for accounts seeded from a venue: at the first
-        moment it could be valued)."""
+        moment every balance could be valued, i.e. once the instruments that convert them
+        have traded)."""
         if self._start is None:
             self._start = self.equity()
         return self._start
@@ -97,6 +98,8 @@ class Portfolio:
         """Record the last trade price; rolls the day-start equity at UTC midnight."""
         self._last[instrument] = price
         self.ts_ns = ts_ns
+        if self._start is None:
+            self._value_start()
         day = ts_ns // NS_PER_DAY
         if day != self._day:
             try:
@@ -139,7 +142,14 @@ class Portfolio:
         self.accounts.seed(venue, balances)
         self._start = None
         self._day = -1
+        self._value_start()
 
+    def _value_start(self) -> None:
+        """Take the starting equity as soon as every balance can be valued."""
+        try:
+            self._start = self.equity()
+        except ConversionError:
+            self._start = None
     def set_instruments(self, instruments: Mapping[str, Instrument]) -> None:
         """Replace the instruments (their currencies, known once the venues connected)."""
         self._instruments = dict(instruments)

@@ -277,8 +277,8 @@ CAPABILITY_PROTOCOLS.update(
 
 def check_capabilities(venue: object, where: str) -> None:
     """Raise TypeError naming each declared capability whose Protocol ``venue`` lacks."""
-    declared = getattr(type(venue), "capabilities", frozenset())
-    instance_caps = getattr(venue, "capabilities", declared)
+    declared: frozenset[str] = frozenset(getattr(type(venue), "capabilities", frozenset()))
+    instance_caps: frozenset[str] = frozenset(getattr(venue, "capabilities", declared))
     missing = []
     for cap in sorted(set(declared) | set(instance_caps)):
         proto = CAPABILITY_PROTOCOLS.get(cap)

@@ -85,8 +85,10 @@ def _corrected(journal_pos: Position, venue_pos: Position | None, ts_ns: int) ->
         )
     lots = tuple(venue_pos.lots)
     price = venue_pos.avg_price
-    if price == 0 and not journal_pos.is_flat and (journal_pos.quantity > 0) == (
-        venue_pos.quantity > 0
+    if (
+        price == 0
+        and not journal_pos.is_flat
+        and (journal_pos.quantity > 0) == (venue_pos.quantity > 0)
     ):
         price = journal_pos.avg_price  # a spot holding has no entry price at the venue
     if sum((q for q, _ in lots), Decimal(0)) != venue_pos.quantity:
@@ -446,10 +448,10 @@ async def prepare_session(
             orders.pending.extend(found)
     booked = journal.fills()
     for rec in journal.open_orders():
-        entry = venues.get(rec.venue)
-        if entry is None or rec.order is None:
+        found_venue = venues.get(rec.venue)
+        if found_venue is None or rec.order is None:
             continue
-        venue = entry[0]
+        venue = found_venue[0]
         if "orders:resume" in venue.capabilities:
             # Sent before the restart and still open: the venue delivers its further fills.
             cid = rec.client_order_id

@@ -64,6 +64,39 @@ def _t(ts_ns: int) -> str:
     return d.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def _ts(values: Sequence[int]) -> list[str]:
+    """:func:`_t` of many timestamps at once (vectorised)."""
+    if not len(values):
+        return []
+    ms = np.asarray(values, dtype=np.int64) // 1_000_000
+    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+    return [str(x).replace("T", " ") for x in text]
+
+
+#: Points of a line drawn at most (longer curves keep each bucket's first, lowest, highest
+#: and last point, so spikes survive).
+MAX_LINE_POINTS = 20_000
+
+
+def _thin(points: Sequence[tuple[int, Any]], limit: int = MAX_LINE_POINTS) -> list[Any]:
+    """At most about ``limit`` points of a time series, for drawing only."""
+    if len(points) <= limit:
+        return list(points)
+    k = math.ceil(len(points) / (limit / 4))
+    out: list[Any] = []
+    for i in range(0, len(points), k):
+        g = points[i : i + k]
+        vals = [v for _, v in g if v is not None]
+        if not vals:
+            out.append(g[0])
+            continue
+        lo = min(range(len(g)), key=lambda j: g[j][1] if g[j][1] is not None else math.inf)
+        hi = max(range(len(g)), key=lambda j: g[j][1] if g[j][1] is not None else -math.inf)
+        for j in sorted({0, lo, hi, len(g) - 1}):
+            out.append(g[j])
+    return out
+
+
 def _num(v: float) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
@@ -237,7 +270,7 @@ def price_figure(
         "shapes": [],
         "annotations": [],
     }
-    xs = [_t(int(c[0])) for c in candles]
+    xs = _ts([int(c[0]) for c in candles])
     traces: list[dict[str, Any]] = [
         {
             "type": "candlestick",
@@ -263,11 +296,11 @@ def price_figure(
         },
     ]
     for i, name in enumerate(overlays):
-        pts = series[name]
+        pts = _thin(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name,
-                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
                 "line": {"width": 1.3, "color": _OVERLAY_COLORS[i % len(_OVERLAY_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
@@ -280,11 +313,11 @@ def price_figure(
             "title": {"text": name, "font": {"size": 10}},
             "anchor": "x",
         }
-        pts = series[name]
+        pts = _thin(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name, "yaxis": f"y{i + 3}",
-                "x": [_t(t) for t, _ in pts], "y": [_num(v) for _, v in pts],
+                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
                 "line": {"width": 1.2, "color": _PANE_COLORS[i % len(_PANE_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
@@ -350,7 +383,7 @@ def price_figure(
                     line={"width": 2, "color": color},
                 )
             )
-    for g in journal.get("gaps", []):
+    for g in _gaps(result, journal):
         if g.get("instrument") not in (None, instrument):
             continue
         layout["shapes"].append(
@@ -368,6 +401,59 @@ def price_figure(
             }
         )  # fmt: skip
     return {"data": traces, "layout": layout}
+
+
+def _gaps(result: RunResult, journal: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Data gaps of the run: those in the result and those in its journal, once each."""
+    out: dict[tuple[Any, int, int], dict[str, Any]] = {}
+    for g in getattr(result, "data_gaps", ()) or ():
+        key = (g.instrument, int(g.start_ns), int(g.end_ns))
+        out[key] = {
+            "instrument": g.instrument,
+            "start_ts_ns": int(g.start_ns),
+            "end_ts_ns": int(g.end_ns),
+            "message": f"data gap {fmt_duration(int(g.end_ns) - int(g.start_ns))} "
+            f"({g.policy}: {g.action})",
+            "action": f"{g.policy}: {g.action}",
+        }
+    for g in journal.get("gaps", []):
+        out.setdefault((g.get("instrument"), g["start_ts_ns"], g["end_ts_ns"]), g)
+    return sorted(out.values(), key=lambda g: (g["start_ts_ns"], str(g.get("instrument"))))
+
+
+def _length(gap: Mapping[str, Any]) -> int:
+    return int(gap["end_ts_ns"]) - int(gap["start_ts_ns"])
+
+
+def _data_quality(result: RunResult, journal: Mapping[str, list[Any]], limit: int = 500) -> str:
+    """The data gaps (shaded on the price charts) and the rows the data files lost."""
+    gaps = _gaps(result, journal)
+    rows = [str(r) for r in (getattr(result, "bad_rows", ()) or ())]
+    if not gaps and not rows:
+        return "<p>No data gaps and no bad rows.</p>"
+    out = []
+    if gaps:
+        body = "".join(
+            "<tr>"
+            + _cell(str(g.get("instrument") or "all"))
+            + _cell(fmt_time(g["start_ts_ns"]), g["start_ts_ns"])
+            + _cell(fmt_time(g["end_ts_ns"]), g["end_ts_ns"])
+            + _cell(fmt_duration(_length(g)), _length(g), True)
+            + _cell(str(g.get("action") or ""))
+            + "</tr>"
+            for g in gaps[:limit]
+        )
+        out.append(
+            f"<h3>Data gaps ({len(gaps):,})</h3><table class='sortable' id='gaps-table'><thead>"
+            "<tr><th>instrument</th><th>from</th><th>to</th><th class=n>length</th>"
+            f"<th>policy: action</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    if rows:
+        listed = "".join(f"<li><code>{html.escape(r)}</code></li>" for r in rows[:limit])
+        extra = len(rows) - limit
+        more = f"<p class='legend'>… and {extra:,} more.</p>" if extra > 0 else ""
+        out.append(f"<h3>Bad data rows ({len(rows):,})</h3><ul>{listed}</ul>{more}")
+    return "".join(out)
 
 
 def _short(v: Any) -> str:
@@ -395,28 +481,30 @@ def _signal_price(s: Mapping[str, Any], closes: Mapping[int, float], bar: int) -
 
 def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
     """Equity beside equal-weight buy and hold of the same instruments, and drawdown."""
-    pts = equity_points(result.equity_curve)
-    dd = drawdown_series(pts)
+    full = equity_points(result.equity_curve)
+    dd = _thin(drawdown_series(full))
+    pts = _thin(full)
+    bh = _thin(a.buy_and_hold_curve)
     traces: list[dict[str, Any]] = [
         {
             "type": "scatter", "mode": "lines", "name": "equity",
-            "x": [_t(t) for t, _ in pts], "y": [v for _, v in pts],
+            "x": _ts([t for t, _ in pts]), "y": [v for _, v in pts],
             "line": {"color": "#0969da", "width": 1.6},
         },
     ]  # fmt: skip
-    if a.buy_and_hold_curve:
+    if bh:
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": "buy and hold",
-                "x": [_t(t) for t, _ in a.buy_and_hold_curve],
-                "y": [v for _, v in a.buy_and_hold_curve],
+                "x": _ts([t for t, _ in bh]),
+                "y": [v for _, v in bh],
                 "line": {"color": "#8c959f", "width": 1.3, "dash": "dot"},
             }
         )  # fmt: skip
     traces.append(
         {
             "type": "scatter", "mode": "lines", "name": "drawdown %", "yaxis": "y2",
-            "x": [_t(t) for t, _ in dd], "y": [-d * 100 for _, d in dd],
+            "x": _ts([t for t, _ in dd]), "y": [-d * 100 for _, d in dd],
             "fill": "tozeroy", "line": {"color": _DOWN, "width": 1},
         }
     )  # fmt: skip
@@ -479,16 +567,26 @@ def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def rolling_sharpe(points: Sequence[tuple[int, float]], window: int, ppy: float) -> list[
-    tuple[int, float | None]
-]:
-    """Sharpe of the last ``window`` bar returns at each point, annualised ×√ppy."""
+def rolling_sharpe(
+    points: Sequence[tuple[int, float]], window: int, ppy: float
+) -> list[tuple[int, float | None]]:
+    """Sharpe of the last ``window`` bar returns at each point, annualised ×√ppy (sample
+    standard deviation; None where it is 0)."""
     rets = bar_returns(points)
+    if len(rets) < window or window < 2:
+        return []
+    c1 = np.concatenate(([0.0], np.cumsum(rets)))
+    c2 = np.concatenate(([0.0], np.cumsum(rets * rets)))
+    s1 = c1[window:] - c1[:-window]
+    s2 = c2[window:] - c2[:-window]
+    mean = s1 / window
+    var = np.maximum((s2 - window * mean * mean) / (window - 1), 0.0)
+    sd = np.sqrt(var)
     out: list[tuple[int, float | None]] = []
-    for i in range(window, len(rets) + 1):
-        w = rets[i - window : i]
-        sd = float(np.std(w, ddof=1))
-        out.append((points[i][0], float(np.mean(w)) / sd * math.sqrt(ppy) if sd > 0 else None))
+    for i, (mu, d) in enumerate(zip(mean.tolist(), sd.tolist(), strict=True)):
+        # Window i holds returns i .. i+window-1, the last ending at point i+window.
+        ok = d > 1e-12 * max(abs(mu), 1e-300)
+        out.append((points[i + window][0], mu / d * math.sqrt(ppy) if ok and d > 0 else None))
     return out
 
 
@@ -497,11 +595,11 @@ def rolling_figure(result: RunResult, m: Metrics) -> dict[str, Any] | None:
     points = equity_points(result.equity_curve)
     if not m.periods_per_year or len(points) <= ROLLING_WINDOW:
         return None
-    rs = rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year)
+    rs = _thin(rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year))
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "rolling Sharpe",
-             "x": [_t(t) for t, _ in rs], "y": [v for _, v in rs],
+             "x": _ts([t for t, _ in rs]), "y": [v for _, v in rs],
              "line": {"color": "#8250df", "width": 1.4}}
         ],
         "layout": {"height": 280, "margin": {"l": 60, "r": 20, "t": 20, "b": 40},
@@ -720,39 +818,6 @@ def _breakdown(a: Analysis) -> str:
     return "".join(out)
 
 
-def _data_quality(result: RunResult, limit: int = 500) -> str:
-    """The run's data gaps and bad rows, listed (the gaps are shaded on the price charts)."""
-    esc = html.escape
-    gaps, rows = list(result.data_gaps), list(result.bad_rows)
-    out = ["<section id='data-quality'><h2>Data quality</h2>"]
-    if not gaps and not rows:
-        out.append("<p class='legend'>No data gaps and no bad rows.</p></section>")
-        return "".join(out)
-    if gaps:
-        out.append(
-            "<table><tr><th>instrument</th><th>gap from</th><th>to</th><th>length</th>"
-            "<th>policy</th><th>action</th></tr>"
-        )
-        for g in gaps[:limit]:
-            out.append(
-                f"<tr><td>{esc(g.instrument)}</td><td>{esc(fmt_time(g.start_ns))}</td>"
-                f"<td>{esc(fmt_time(g.end_ns))}</td>"
-                f"<td class='n'>{esc(fmt_duration(g.end_ns - g.start_ns))}</td>"
-                f"<td>{esc(g.policy)}</td><td>{esc(g.action)}</td></tr>"
-            )
-        out.append(
-            f"</table><p class='legend'>{len(gaps):,} hole(s) in the data longer than "
-            "<code>[run] max_gap</code> (docs/data.md, data gaps).</p>"
-        )
-    if rows:
-        more = f" (the first {limit:,} listed)" if len(rows) > limit else ""
-        items = "".join(f"<li><code>{esc(str(r))}</code></li>" for r in rows[:limit])
-        out.append(f"<p>{len(rows):,} bad row(s) of the data file(s) not used{more}:</p>")
-        out.append(f"<ul>{items}</ul>")
-    out.append("</section>")
-    return "".join(out)
-
-
 def render_html(
     result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
 ) -> str:
@@ -761,18 +826,6 @@ def render_html(
     a = analysis or analyse(result, m)
     s = dict(result.summary)
     journal = journal_markers(result.journal_path, result.run_id)
-    if not journal["gaps"]:  # no journal to read: the run's own list (same gaps)
-        journal["gaps"] = [
-            {
-                "instrument": g.instrument,
-                "start_ts_ns": g.start_ns,
-                "end_ts_ns": g.end_ns,
-                "message": f"data gap of {fmt_duration(g.end_ns - g.start_ns)} "
-                f"(gap_policy {g.policy}: {g.action})",
-                "action": g.action,
-            }
-            for g in result.data_gaps
-        ]
     esc = html.escape
     instruments = list(
         dict.fromkeys([*(s.get("instruments") or []), *result.candles, *result.price_curve])
@@ -818,7 +871,7 @@ def render_html(
         fig = _clean(price_figure(a, result, inst, journal))
         price.append(f"<h3 data-instrument='{esc(inst)}'>{esc(inst)}</h3>")
         price.append(_figure_block(f"chart-price-{i}", fig))
-    gaps = len(journal["gaps"])
+    gaps = len(_gaps(result, journal))
     quality = len(journal["quality"])
     rolling = rolling_figure(result, m)
     parts = [
@@ -864,7 +917,8 @@ def render_html(
         f"<section id='open'><h2>Open at the end ({len(a.open_positions):,})</h2>"
         f"{_open_table(a, result)}</section>",
         f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
-        _data_quality(result),
+        f"<section id='data-quality'><h2>Data quality</h2>{_data_quality(result, journal)}"
+        "</section>",
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
     return "".join(parts)

@@ -140,6 +140,16 @@ class PaperHost:
             time.sleep(0.2)
         raise TimeoutError(f"waited {timeout:g} s for {what}; host said: {self.output()}")
 
+    def flatten(self, attempts: int = 15) -> None:
+        """Force-exit everything until flat: a market close fills only what the next prints
+        offer, so a large position can take several."""
+        for _ in range(attempts):
+            if not self.get("/api/v1/status"):
+                return
+            self.request("POST", "/api/v1/forceexit", {"tradeid": "all"})
+            time.sleep(1.0)
+        raise TimeoutError(f"still not flat after {attempts} force exits: {self.output()}")
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)

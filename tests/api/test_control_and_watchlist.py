@@ -188,3 +188,40 @@ def test_the_cli_prints_a_fresh_token():
     assert tokens[0] != tokens[1]
     for t in tokens:
         assert len(t) >= 43 and t.replace("-", "").replace("_", "").isalnum()
+
+
+def test_forceenter_while_paused_then_stop_ends_the_run(tmp_path):
+    host = PaperHost(tmp_path, max_hold_minutes=600)
+    try:
+        host.wait_for("the first decision", lambda: host.get("/api/v1/health")["decisions"])
+        assert host.request("POST", "/api/v1/pause")[0] == 200
+        host.flatten()  # the strategy's first entry: only the forced one stays open
+        status, out = host.request(
+            "POST", "/api/v1/forceenter", {"pair": INSTRUMENT, "side": "short", "stakeamount": 0.01}
+        )
+        assert status == 200 and out["order_id"].startswith("tw-")
+        (trade,) = host.wait_for("the forced entry's fill", lambda: host.get("/api/v1/status"))
+        assert trade["is_short"] is True and trade["amount"] == 0.01
+        status, out = host.request("POST", "/api/v1/forceenter", {"pair": "sim:NOPE"})
+        assert status == 400 and "unknown instrument 'sim:NOPE'" in out["detail"]
+        status, out = host.request("POST", "/api/v1/stop")
+        assert status == 200 and out == {"status": "stopping trader ..."}
+        host.proc.wait(timeout=30)
+        assert host.proc.returncode == 0, host.output()
+    finally:
+        host.stop()
+    j = host.journal()
+    commands = [
+        r[0]
+        for r in j.query(
+            "SELECT command FROM control_commands WHERE source = 'api' AND accepted ORDER BY ts_ns"
+        )
+    ]
+    assert f"forceenter {INSTRUMENT} sell 0.010" in commands and commands[-1] == "stop"
+    (refused,) = j.query(
+        "SELECT outcome FROM control_commands WHERE source = 'api' AND NOT accepted"
+    )
+    assert "unknown instrument 'sim:NOPE'" in refused[0]
+    (summary,) = j.query("SELECT summary FROM runs")[0]
+    assert json.loads(summary)["stopped"]  # the run ended on the stop, not at the data's end
+    j.close()

@@ -55,10 +55,10 @@ from cryptofeed_stub import BinanceStub  # noqa: E402
 
 __all__ = [
     "API_KEY",
-    "BinanceSpotServer",
     "KEY_ENV",
     "SECRET",
     "SECRET_ENV",
+    "BinanceSpotServer",
     "Create",
     "LocalSpot",
     "LocalUsdm",

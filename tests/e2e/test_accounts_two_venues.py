@@ -23,7 +23,7 @@ from tradewind.engine import Engine
 pytest.importorskip("tradewind_venue_ccxt", reason="the accounts run needs the ccxt venue")
 pytest.importorskip("tradewind_analyzer_orderflow", reason="the run reads one analyzer value")
 
-from tests.e2e.cex_local import (  # noqa: E402
+from tests.e2e.cex_local import (
     API_KEY,
     KEY_ENV,
     SECRET,
@@ -110,9 +110,7 @@ long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1e12 }}]
 
 
 def run(tmp_path: Path, reporting: str) -> Engine:
-    spot = BinanceSpotServer(
-        API_KEY, SECRET, balances={"USDT": D("5000"), "BTC": D("0.1")}
-    ).start()
+    spot = BinanceSpotServer(API_KEY, SECRET, balances={"USDT": D("5000"), "BTC": D("0.1")}).start()
     usdm = LocalUsdm(Tape()).start()
     try:
         engine = Engine(load_config(write_config(tmp_path, spot.url, usdm.url, reporting)))
@@ -164,5 +162,65 @@ def test_equity_in_btc_converts_the_other_way_and_an_unknown_currency_is_an_erro
     assert pf.equity() == D("0.1") + D("15000") * (Decimal(1) / mark)
 
     pf.accounts.reporting_currency = "EUR"
-    with pytest.raises(ConversionError, match="cannot convert .* to the reporting currency EUR"):
+    with pytest.raises(ConversionError, match=r"cannot convert .* to the reporting currency EUR"):
         pf.equity()
+
+
+def test_re_reconciliation_reports_drift_and_adopts_the_venue_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While running, a deposit at the exchange (which this host did not book) is found by the
+    next re-reconciliation: a ``balance`` discrepancy, and the account takes the venue's."""
+    from tradewind.journal import Journal
+    from tradewind.model.events import ReconciliationDiscrepancy
+    from tradewind.reconcile import prepare_session, rereconcile
+
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    spot = BinanceSpotServer(API_KEY, SECRET, balances={"USDT": D("5000")}).start()
+    usdm = LocalUsdm(Tape()).start()
+    try:
+        cfg = load_config(write_config(tmp_path, spot.url, usdm.url, "USDT"))
+        engine = Engine(cfg, run_id="rerec")
+
+        async def go() -> list[ReconciliationDiscrepancy]:
+            engine.journal = Journal(tmp_path / "journal.duckdb", engine.run_id)
+            engine.journal.start("paper", str(cfg.path), 0)
+            try:
+                for venue in engine.venues.values():
+                    await venue.connect()
+                await prepare_session(engine)
+                engine.orders.take_events()
+                with spot.lock:
+                    spot.balances["USDT"] += D("250")  # a deposit
+                await rereconcile(engine)
+                return [
+                    e
+                    for e in engine.orders.take_events()
+                    if isinstance(e, ReconciliationDiscrepancy)
+                ]
+            finally:
+                for venue in engine.venues.values():
+                    await venue.close()
+                engine.journal.close()
+
+        found = anyio.run(go)
+    finally:
+        spot.stop()
+        usdm.stop()
+    assert [
+        (e.venue, e.kind, e.subject, e.journal_state, e.venue_state, e.action) for e in found
+    ] == [("spot", "balance", "USDT", "5000", "5250", "corrected")]
+    assert engine.portfolio.accounts.get("spot").balances == {"USDT": D("5250")}
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT venue, reason, amount FROM account_balances WHERE asset = 'USDT' ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(v, r, D(a)) for v, r, a in rows if v == "spot"] == [
+        ("spot", "start", D("5000")),
+        ("spot", "booked", D("5000")),
+        ("spot", "correction", D("5250")),
+    ]

@@ -345,7 +345,7 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
     monkeypatch.setenv(SECRET_ENV, SECRET)
     exchange = LocalUsdm(Tape(), fill_mode="stream").start()
     session = run_session(tmp_path, exchange, "usdm")
-    tape, trigger, drop, t0 = session.tape, session.trigger, session.drop, session.t0
+    trigger, drop, t0 = session.trigger, session.drop, session.t0
     assert not exchange.push_errors
 
     # What the exchange received: exactly two creates, two distinct client order ids.
@@ -500,7 +500,9 @@ def test_paper_run_on_binance_spot_opens_and_closes(
         # The account: seeded with the exchange's 10,000 USDT, ending exactly as it does.
         assert final_balances(con, "spot") == balances
         assert balances["USDT"] == (
-            STARTING_CASH - SPOT_ENTRY_QTY * D(60010) + sold * D(59990)
+            STARTING_CASH
+            - SPOT_ENTRY_QTY * D(60010)
+            + sold * D(59990)
             - D(exit_trade["commission"])
         )
         kinds = [r["type"] for r in rows(con, "SELECT type FROM events ORDER BY seq")]

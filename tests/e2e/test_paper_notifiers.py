@@ -136,3 +136,49 @@ def test_a_paper_run_delivers_every_fill_to_all_four_notifiers(tmp_path, monkeyp
         "SELECT notifier, status, count(*) FROM outbox GROUP BY ALL ORDER BY notifier"
     ).fetchall()
     assert statuses == [(n, "sent", len(fills)) for n in ("hook", "mail", "phone", "team")]
+
+
+def test_telegram_commands_steer_a_paper_run(tmp_path, monkeypatch):
+    """/pause from the owner's chat holds every entry of the run; a stranger's /stop is ignored
+    (the run replays the whole sample); both are journaled with who sent them."""
+    monkeypatch.setenv("TW_E2E_SMTP_PASSWORD", "pw")
+    monkeypatch.setenv("TW_E2E_WEBHOOK_KEY", "whsec-e2e")
+
+    async def main(port, cert):
+        server = tg_testing.TelegramServer(chats=("42", "666"))
+        async with (
+            tg_testing.serve(server) as tg,
+            webhook_testing.serve(webhook_testing.Receiver(key="whsec-e2e")) as hook,
+        ):
+            monkeypatch.setenv("TW_E2E_TELEGRAM_TOKEN", tg.token)
+            monkeypatch.setenv("TW_E2E_DISCORD_WEBHOOK", "http://127.0.0.1:9/unused")
+            path = paper_config(tmp_path, port, cert, tg.base_url, hook.url)
+            text = path.read_text().replace(
+                'chat_id = "42"\n',
+                'chat_id = "42"\ncontrol = true\nallowed_chat_ids = ["42"]\npoll_timeout_s = 1\n',
+            )
+            # Only the Telegram instance: this run is about its commands.
+            text = text[: text.index("[notifiers.mail]")] + text[text.index("[notifiers.phone]") :]
+            text = text[: text.index("[notifiers.team]")]
+            path.write_text(text)
+            tg.command(666, "/stop", user_id=9, username="intruder")
+            tg.command(42, "/pause")
+            engine = Engine(load_config(path), run_id="paper-control")
+            result = await engine.run()
+            return engine, result, tg
+
+    with email_testing.smtp_server(tmp_path) as (_box, port, cert):
+        engine, result, tg = anyio.run(main, port, cert)
+
+    assert result.summary["ticks"] == 9_999  # the stranger's /stop did nothing
+    assert engine.control.paused and engine.entries_sent == 0 and result.fills == []
+    assert tg.texts_to("42") == ["paused: no new entries; exits still run"]
+    assert tg.texts_to("666") == []
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"))
+    rows = con.execute(
+        "SELECT source, sender, command, accepted FROM control_commands ORDER BY ts_ns"
+    ).fetchall()
+    assert rows == [
+        ("telegram:phone", "chat 666 user 9 (@intruder)", "/stop", False),
+        ("telegram:phone", "chat 42 user 7 (@trader)", "/pause", True),
+    ]

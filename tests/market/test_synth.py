@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -173,11 +172,9 @@ def test_sample_too_small_or_bad_hours(sample: TickBatch) -> None:
 
 
 @pytest.mark.slow
-def test_ten_million_ticks_in_a_few_seconds(sample: TickBatch) -> None:
+def test_ten_million_ticks_at_the_calibrated_rate(sample: TickBatch) -> None:
+    # The speed of this is a benchmark (bench/bench_synth.py), never a timed test.
     params = calibrate(sample)
     hours = 10_000_000 / SampleStats.of(sample).trades_per_hour
-    start = time.perf_counter()
     out = generate(params, hours=hours, seed=1)
-    elapsed = time.perf_counter() - start
     assert len(out) == pytest.approx(10_000_000, rel=0.02)
-    assert elapsed < 10.0, f"10M ticks took {elapsed:.1f} s"

@@ -178,6 +178,20 @@ class ReplayVenue:
         )
         return [base / f"symbol={quote(inst.symbol, safe='')}" for inst in self._instruments]
 
+    def missing_symbol(self, symbol: str) -> DataError:
+        """The error for an instrument whose symbol the loaded data does not have."""
+        have = ", ".join(sorted(self._data or {})) or "none"
+        return DataError(
+            f"venue '{self.instance}' (replay): no trades for {symbol} in the data "
+            f"(symbols present: {have})"
+        )
+
+    def check_symbols(self) -> None:
+        """Raise :meth:`missing_symbol` for the first configured instrument not in the data."""
+        for inst in self._instruments:
+            if self._data is not None and inst.symbol not in self._data:
+                raise self.missing_symbol(inst.symbol)
+
     async def close(self) -> None:
         """Drop the loaded data."""
         self._data = None
@@ -229,11 +243,7 @@ class ReplayVenue:
         for n, inst in enumerate(instruments):
             batch = self._data.get(inst.symbol)
             if batch is None:
-                have = ", ".join(sorted(self._data)) or "none"
-                raise DataError(
-                    f"venue '{self.instance}' (replay): no trades for {inst.symbol} in the data "
-                    f"(symbols present: {have})"
-                )
+                raise self.missing_symbol(inst.symbol)
             series[inst.key] = batch
             if len(batch):
                 heap.append((batch.first_ts, n, inst.key, 0))

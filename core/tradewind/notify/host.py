@@ -8,11 +8,12 @@ For each notifier instance it keeps a channel:
   for the outbox, and the channel's task reads the outbox once it has caught up. So the
   decision path (which publishes to the bus) never waits for a notifier, and a slow notifier
   never delays another.
-- The channel's task writes the messages routed since its last write to the outbox (one
-  committed statement, in a worker thread, before any of them is sent), then delivers one
-  message at a time: rate limit, ``deliver``; a transient failure is retried with exponential
-  backoff (or after the channel's ``retry_after``); a permanent one, or running out of
-  attempts, marks the row undelivered with the reason and logs one error. Deliveries are
+- The channel's writer task writes the messages routed since its last write to the outbox
+  (one committed statement, in a worker thread) as they come; the delivery task sends a
+  message only once it is written, one message at a time: rate limit, ``deliver``; a
+  transient failure is retried with exponential backoff (or after the channel's
+  ``retry_after``); a permanent one, or running out of attempts, marks the row undelivered
+  with the reason and logs one error. Deliveries are
   marked sent in batches (whenever the queue runs empty, and every 256).
 - What a crash can do: a message routed in the last moments before it and not yet written is
   lost, exactly like an event still in the bus's queue; a message delivered but not yet marked
@@ -21,8 +22,9 @@ For each notifier instance it keeps a channel:
 - At start each channel first sends what an earlier run left pending in the outbox.
 
 Notifiers that are not outbox notifiers (the core's log notifier, older plugins) get a bounded
-queue of events and a task calling ``notify``; if their queue overflows the overflow is
-counted and logged, never blocking the engine.
+queue of events and a task calling ``notify``. They keep the bus's contract: nothing is
+dropped, and a notifier that falls behind by more than its queue and its bus queue makes the
+publisher wait — write an outbox notifier to be isolated from the engine.
 """
 
 from __future__ import annotations
@@ -74,9 +76,17 @@ class OutboxChannel:
         self.options = options
         self.router = Router(key, options, summary_source=summary_source)
         self.limit: RateLimit = notifier.rate_limit()
-        self._send: MemoryObjectSendStream[Message]
-        self._receive: MemoryObjectReceiveStream[Message]
-        self._send, self._receive = anyio.create_memory_object_stream[Message](options.queue_size)
+        self._send: MemoryObjectSendStream[tuple[int, Message]]
+        self._receive: MemoryObjectReceiveStream[tuple[int, Message]]
+        self._send, self._receive = anyio.create_memory_object_stream[tuple[int, Message]](
+            options.queue_size
+        )
+        # The writer has its own connection: it runs beside the delivery task's DB calls.
+        self._writer = outbox.fork()
+        self._submitted = 0  # messages routed so far
+        self._written = 0  # of which this many are in the outbox
+        self._dirty = anyio.Event()
+        self._wrote = anyio.Event()
         self._overflowed = False
         self._done: set[str] = set()
         self._open: set[str] = set()
@@ -88,8 +98,8 @@ class OutboxChannel:
 
     # -- the bus side (never waits) ----------------------------------------------------------
     def on_event(self, event: Event) -> None:
-        """Route ``event``; queue what is due now."""
-        for msg in self.router.route(event, self.clock.now_ns()):
+        """Route ``event`` at its own engine time; queue what is due now."""
+        for msg in self.router.route(event, event.ts_ns):
             self.submit(msg)
 
     def tick(self) -> None:
@@ -100,10 +110,12 @@ class OutboxChannel:
     def submit(self, msg: Message) -> None:
         """Queue ``msg`` (or, when the queue is full, leave it for the outbox scan); the
         channel's task writes it to the outbox before sending anything."""
+        self._submitted += 1
         self._unwritten.append(msg)
         self._open.add(msg.id)
+        self._dirty.set()
         try:
-            self._send.send_nowait(msg)
+            self._send.send_nowait((self._submitted, msg))
         except anyio.WouldBlock:
             self._overflowed = True
 
@@ -123,17 +135,31 @@ class OutboxChannel:
                 continue
             if self._queue_empty():
                 await self._mark_sent()
-            msg = await self._receive.receive()
-            await self._write()
+            index, msg = await self._receive.receive()
+            await self._until_written(index)
             if msg.id not in self._done:  # else an outbox scan sent it already
                 await self._deliver(msg, 0)
             if len(self._sent) >= 256:
                 await self._mark_sent()
 
-    async def _write(self) -> None:
-        if self._unwritten:
+    async def write_loop(self) -> None:
+        """Write routed messages to the outbox as they come, whatever the delivery task is
+        doing (a channel stuck on one request still has everything else on disk)."""
+        while True:
+            await self._dirty.wait()
+            self._dirty = anyio.Event()
+            if not self._unwritten:
+                continue
             batch, self._unwritten = self._unwritten, []
-            await anyio.to_thread.run_sync(self.outbox.add_many, batch)
+            upto = self._submitted
+            await anyio.to_thread.run_sync(self._writer.add_many, batch)
+            self._written = upto
+            self._wrote.set()
+            self._wrote = anyio.Event()
+
+    async def _until_written(self, index: int) -> None:
+        while self._written < index:
+            await self._wrote.wait()
 
     async def _mark_sent(self) -> None:
         if self._sent:
@@ -143,12 +169,13 @@ class OutboxChannel:
     def write_now(self) -> None:
         """Write what is routed and what is sent (at shutdown, on the event loop's thread)."""
         batch, self._unwritten = self._unwritten, []
-        self.outbox.add_many(batch)
+        self._writer.add_many(batch)
         sent, self._sent = self._sent, []
         self.outbox.mark_sent_many(sent)
 
     def close_db(self) -> None:
-        """Close this channel's outbox connection."""
+        """Close this channel's outbox connections."""
+        self._writer.close()
         self.outbox.close()
 
     @property
@@ -160,7 +187,7 @@ class OutboxChannel:
         return self._receive.statistics().current_buffer_used == 0
 
     async def _drain_outbox(self, *, restart: bool) -> None:
-        await self._write()
+        await self._until_written(self._submitted)
         await self._mark_sent()
         pending = await anyio.to_thread.run_sync(self.outbox.pending, self.key)
         for msg, attempts in pending:
@@ -246,23 +273,14 @@ class EventChannel:
         self.threshold = Severity[str(raw).upper()] if isinstance(raw, str) else Severity(raw)
         self._send, self._receive = anyio.create_memory_object_stream[Event](queue_size)
         self.outstanding = 0
-        self.overflowed = 0
 
-    def on_event(self, event: Event) -> None:
-        """Queue ``event`` if it is severe enough; count (and log) what does not fit."""
+    async def on_event(self, event: Event) -> None:
+        """Queue ``event`` if it is severe enough, waiting while the queue is full (the bus's
+        back-pressure, as before the outbox existed: nothing is dropped)."""
         if event.severity < self.threshold:
             return
-        try:
-            self._send.send_nowait(event)
-            self.outstanding += 1
-        except anyio.WouldBlock:
-            self.overflowed += 1
-            if self.overflowed == 1 or self.overflowed % 1000 == 0:
-                log.error(
-                    "notifier '%s' is too slow: %d event(s) not queued for it so far",
-                    self.key,
-                    self.overflowed,
-                )
+        self.outstanding += 1
+        await self._send.send(event)
 
     def tick(self) -> None:
         """Nothing is due on a timer."""
@@ -307,8 +325,12 @@ class NotifierHost:
         control: Any = None,
         summary_source: SummarySource | None = None,
         close_outbox: bool = False,
+        ticker: bool = True,
     ) -> None:
         self.notifiers = dict(notifiers)
+        #: Route due messages on a real-time timer (paper, live). A backtest has no real
+        #: time to wait on: the engine calls :meth:`tick` after each step instead.
+        self.ticker = ticker
         self._outbox = outbox
         self._close_outbox = close_outbox
         self.clock = clock
@@ -334,15 +356,21 @@ class NotifierHost:
 
     async def __aenter__(self) -> NotifierHost:
         self.entered = True
-        for notifier in self.notifiers.values():
-            await notifier.start()
+        try:
+            for notifier in self.notifiers.values():
+                await notifier.start()
+        except BaseException:
+            self.entered = False  # not started: the engine closes the notifiers itself
+            raise
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         for key, ch in self.channels.items():
             self._tg.start_soon(self._guard, f"notifier '{key}'", ch.run)
             if isinstance(ch, OutboxChannel):
+                self._tg.start_soon(self._guard, f"notifier '{key}' outbox", ch.write_loop)
                 self._tg.start_soon(self._guard, f"notifier '{key}' background", ch.notifier.run)
-        self._tg.start_soon(self._ticker)
+        if self.ticker:
+            self._tg.start_soon(self._ticker)
         return self
 
     async def _guard(self, what: str, fn: Any) -> None:
@@ -351,14 +379,18 @@ class NotifierHost:
         except Exception:
             log.exception("%s stopped", what)
 
+    def tick(self) -> None:
+        """Route every channel's due messages (rate limits, digests) at the clock's time."""
+        for ch in self.channels.values():
+            try:
+                ch.tick()
+            except Exception:
+                log.exception("notifier '%s' failed routing due messages", ch.key)
+
     async def _ticker(self) -> None:
         while True:
             await anyio.sleep(TICK_S)
-            for ch in self.channels.values():
-                try:
-                    ch.tick()
-                except Exception:
-                    log.exception("notifier '%s' failed routing due messages", ch.key)
+            self.tick()
 
     async def __aexit__(self, *exc: Any) -> None:
         assert self._tg is not None
@@ -375,15 +407,21 @@ class NotifierHost:
                     ch.write_now()
                 except Exception:
                     log.exception("notifier '%s': writing the outbox at shutdown failed", ch.key)
-                finally:
-                    ch.close_db()
-            if self._close_outbox and self._outbox is not None:
-                self._outbox.close()
+            self.release()
             for notifier in self.notifiers.values():
                 try:
                     await notifier.close()
                 except Exception:
                     log.exception("closing notifier %s failed", type(notifier).__name__)
+
+    def release(self) -> None:
+        """Close the channels' outbox connections, and the outbox given with
+        ``close_outbox=True`` (idempotent; also for a run that ends before the host started)."""
+        for ch in self.channels.values():
+            ch.close_db()
+        if self._close_outbox and self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every queued message is delivered or given up, at most ``timeout``

@@ -55,9 +55,11 @@ class Outbox:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
+        self._closed = False
         con.execute(SCHEMA)
-        row = con.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()
-        self._seq = int(row[0]) if row else 0
+        # fetchall, not fetchone: a result left unread keeps its transaction (and snapshot) open.
+        ((seq,),) = con.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchall()
+        self._seq = int(seq)
 
     @classmethod
     def open(cls, path: str) -> Outbox:
@@ -141,8 +143,8 @@ class Outbox:
 
     def status(self, message_id: str) -> str | None:
         """The status of a message, or None when the outbox never saw it."""
-        row = self._con.execute("SELECT status FROM outbox WHERE id = ?", [message_id]).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._con.execute("SELECT status FROM outbox WHERE id = ?", [message_id]).fetchall()
+        return str(rows[0][0]) if rows else None
 
     def rows(self, notifier: str | None = None) -> Sequence[tuple[Any, ...]]:
         """``(id, notifier, kind, status, attempts, reason)`` of every message, oldest first."""
@@ -154,5 +156,7 @@ class Outbox:
         return self._con.execute(sql + " ORDER BY seq", params).fetchall()
 
     def close(self) -> None:
-        """Close the connection (the journal's own connection is not affected)."""
-        self._con.close()
+        """Close the connection (the journal's own connection is not affected); idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._con.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from tradewind.errors import ConfigError
 from tradewind.model import Event, Severity
 from tradewind.notify.message import Message
 from tradewind.notify.templates import DEFAULT_TEMPLATES, Templates, describe, iso_utc
@@ -90,6 +91,10 @@ class NotifierOptions:
 
     def __attrs_post_init__(self) -> None:
         _severity(self.min_severity)
+        try:
+            Templates(self.templates, where="")  # checked when the config is read
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         if self.digest_window_s < 0:
             raise ValueError(f"digest_window_s must be >= 0, got {self.digest_window_s}")
         if self.max_attempts < 1:
@@ -141,8 +146,9 @@ class Router:
         )
 
     def route(self, event: Event, now_ns: int) -> list[Message]:
-        """Messages to send now for ``event`` (a digest may come due too)."""
-        out = self.due(now_ns)
+        """Messages to send now for ``event`` (a digest or summary may come due too).
+        ``now_ns`` is engine time: the event's own time when routing from the bus."""
+        out = self.due(now_ns, from_event=True)
         if event.severity < self.min_severity:
             return out
         kind, fields = describe(event)
@@ -157,14 +163,22 @@ class Router:
         out.append(msg)
         return out
 
-    def due(self, now_ns: int) -> list[Message]:
-        """Digests and daily summaries that are due at ``now_ns``."""
+    def due(self, now_ns: int, *, from_event: bool = False) -> list[Message]:
+        """Digests and daily summaries that are due at ``now_ns``.
+
+        The daily summary's clock starts at the first routed event's time (so a backtest,
+        whose clock runs ahead of the events still queued for routing, sends the summaries
+        of the days it replays).
+        """
         out: list[Message] = []
         if self._digest and now_ns - self._digest_start >= self.window_ns:
             out.append(self.flush_digest(now_ns))
-        if self.summary_at_ns is not None and self.summary_source is not None:
+        if self.summary_at_ns is not None and self.summary_source is not None and now_ns > 0:
+            # (A simulated clock reads 0 until the replay's first trade: not a time yet.)
             day = now_ns // NS_PER_DAY
             at = day * NS_PER_DAY + self.summary_at_ns
+            if self._summary_day is None and not from_event:
+                return out
             if self._summary_day is None:
                 # The first look: a summary time already passed today is not sent late.
                 self._summary_day = day if now_ns >= at else day - 1

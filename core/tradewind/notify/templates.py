@@ -201,24 +201,25 @@ class Templates:
     """The defaults with a notifier instance's overrides on top; checked when built."""
 
     def __init__(self, overrides: Mapping[str, str] | None = None, *, where: str = "$") -> None:
+        at = f" @ {where}.templates" if where else ""
         self._t = dict(DEFAULT_TEMPLATES)
         for key, text in (overrides or {}).items():
             kind = key.removesuffix(".title")
             if f"{kind}.title" not in DEFAULT_TEMPLATES:
                 known = sorted({k.removesuffix(".title") for k in DEFAULT_TEMPLATES})
                 raise ConfigError(
-                    f"unknown template '{key}' @ {where}.templates; templates exist for: "
+                    f"unknown template '{key}'{at}; templates exist for: "
                     f"{', '.join(known)} (and '<kind>.title')"
                 )
             try:
                 names = {n for _, n, _, _ in string.Formatter().parse(text) if n}
             except ValueError as exc:
-                raise ConfigError(f"template '{key}' is malformed: {exc} @ {where}") from None
+                raise ConfigError(f"template '{key}' is malformed: {exc}{at}") from None
             bad = {n.split(".")[0].split("[")[0] for n in names} - _known_fields(kind)
             if bad:
                 raise ConfigError(
-                    f"template '{key}' uses unknown field(s) {', '.join(sorted(bad))} "
-                    f"@ {where}.templates; fields of '{kind}': "
+                    f"template '{key}' uses unknown field(s) {', '.join(sorted(bad))}"
+                    f"{at}; fields of '{kind}': "
                     f"{', '.join(sorted(_known_fields(kind)))}"
                 )
             self._t[key] = text

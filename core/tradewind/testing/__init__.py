@@ -23,12 +23,15 @@ import pytest
 # The suites assert inside library code: have pytest rewrite them for readable failures. This
 # must run before they are imported below.
 pytest.register_assert_rewrite(
-    "tradewind.testing.conformance", "tradewind.testing.data", "tradewind.testing.portfolios"
+    "tradewind.testing.conformance",
+    "tradewind.testing.data",
+    "tradewind.testing.portfolios",
+    "tradewind.testing.scenarios",
 )
 
 from tradewind import hookspecs  # noqa: E402
 from tradewind.loader import PluginRequest, load_host  # noqa: E402
-from tradewind.model import Instrument, InstrumentKind  # noqa: E402
+from tradewind.model import Instrument  # noqa: E402
 from tradewind.portfolio import Portfolio  # noqa: E402
 from tradewind.protocols import KINDS  # noqa: E402
 from tradewind.registry import Registry  # noqa: E402

@@ -141,6 +141,11 @@ def test_a_slow_receiver_does_not_delay_another_notifier_nor_the_publisher():
                         while len(fast.bodies) < 50:
                             await anyio.sleep(0.01)
                     assert slow.bodies == [] and len(slow.attempts) == 1  # still held
+                    # ...and all 50 of its messages are already in the outbox, pending.
+                    with anyio.fail_after(5):
+                        while len(outbox.rows("slow")) < 50:
+                            await anyio.sleep(0.01)
+                    assert {r[3] for r in outbox.rows("slow")} == {"pending"}
                 await bus.close()
             return slow, fast, published
 

@@ -111,8 +111,11 @@ class BinanceSpotServer(BinanceFuturesServer):
                 )
             if "reduceOnly" in params:
                 return web.json_response(
-                    {"code": -1104, "msg": "Not all sent parameters were read; read 8 "
-                     "parameter(s) but was sent 9."},
+                    {
+                        "code": -1104,
+                        "msg": "Not all sent parameters were read; read 8 "
+                        "parameter(s) but was sent 9.",
+                    },
                     status=400,
                 )
             symbol = params["symbol"]
@@ -215,9 +218,7 @@ class BinanceSpotServer(BinanceFuturesServer):
                 if o["type"] == "MARKET" and o["status"] == "NEW"
             ]
             price = self.market_price()
-            return [
-                self._execute(cid, price, Decimal(self.orders[cid]["origQty"])) for cid in held
-            ]
+            return [self._execute(cid, price, Decimal(self.orders[cid]["origQty"])) for cid in held]
 
     def fill(self, client_order_id: str, price: str, qty: str | None = None) -> dict[str, Any]:
         """Execute (part of) a resting order at ``price``; returns the trade."""
@@ -235,9 +236,7 @@ class BinanceSpotServer(BinanceFuturesServer):
         with self.lock:
             order = self._find(params)
             if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
-                return web.json_response(
-                    {"code": -2011, "msg": "Unknown order sent."}, status=400
-                )
+                return web.json_response({"code": -2011, "msg": "Unknown order sent."}, status=400)
             order["status"] = "CANCELED"
             order["updateTime"] = int(time.time() * 1000)
             return web.json_response(dict(order))

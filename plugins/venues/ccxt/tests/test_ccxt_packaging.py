@@ -64,4 +64,6 @@ def test_fresh_virtualenv_lists_core_builtins_plus_ccxt(tmp_path: Path) -> None:
     assert checked.returncode != 0
     lines = [ln for ln in (checked.stdout + checked.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1, lines
-    assert "pip install tradewind-venue-bybit_native" in lines[0]
+    assert "venue 'bybit_native' ([venues.x] in tradewind.toml) is not installed" in lines[0]
+    # No pip command built from the config's spelling (anyone could register that name).
+    assert "pip install" not in lines[0]

@@ -93,14 +93,17 @@ def run_cli(cfg: Path, *, limit: int | None = None) -> subprocess.CompletedProce
 def assert_one_line(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert proc.returncode == 6, proc.stderr
     # The run's own warnings may precede it (here: reconciliation adopting the exchange's
-    # position); the failure itself is one line, the last.
+    # position); the failure itself is one line.
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and proc.stderr.strip().splitlines()[-1] == errors[0], proc.stderr
+    assert len(errors) == 1, proc.stderr
     assert errors[0].startswith("error: journal ")
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     assert "Traceback" not in proc.stderr
-    assert "Unclosed" not in proc.stderr + proc.stdout
+    # aiohttp warns "Unclosed connector" / "Unclosed client session" at exit for a ccxt
+    # exchange that was never closed (PYTHONWARNINGS=default shows it).
+    assert "Unclosed connector" not in proc.stderr + proc.stdout
+    assert "Unclosed client session" not in proc.stderr + proc.stdout
 
 
 def test_a_full_disk_after_the_venue_connected_is_one_line_and_the_venue_is_closed(

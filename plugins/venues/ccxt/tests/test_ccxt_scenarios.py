@@ -98,9 +98,8 @@ class TestBinanceUsdmScenarios(VenueScenarios):
     def execute(
         self, client_order_id: str, price: Decimal | None = None, quantity: Decimal | None = None
     ) -> None:
-        self.server.fill(
-            client_order_id, str(price or Decimal("50000")), None if quantity is None else str(quantity)
-        )
+        size = None if quantity is None else str(quantity)
+        self.server.fill(client_order_id, str(price or Decimal("50000")), size)
 
     def test_the_close_reached_the_exchange_reduce_only(self) -> None:
         self.test_open_and_close_a_position()
@@ -138,6 +137,5 @@ class TestBybitScenarios(VenueScenarios):
     def execute(
         self, client_order_id: str, price: Decimal | None = None, quantity: Decimal | None = None
     ) -> None:
-        self.server.fill(
-            client_order_id, str(price or Decimal("50000")), None if quantity is None else str(quantity)
-        )
+        size = None if quantity is None else str(quantity)
+        self.server.fill(client_order_id, str(price or Decimal("50000")), size)

@@ -27,6 +27,12 @@ async def _wait_for(pred, timeout: float = 20.0) -> None:
             await anyio.sleep(0.02)
 
 
+def _pending_hashes(evm) -> set[str]:
+    content = evm.rpc("txpool_content")["result"]
+    return {tx["hash"] for by_nonce in content.get("pending", {}).values()
+            for tx in by_nonce.values()}
+
+
 def _pending(evm) -> int:
     content = evm.rpc("txpool_content")["result"]
     return sum(len(v) for v in content.get("pending", {}).values())
@@ -108,7 +114,7 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
     evm.fund(evm.wallet, Decimal(3), Decimal(0))
 
     async def go():
-        venue = await connected(evm, [pool(evm, "uniswap-v2")], replace_after_s=0.3,
+        venue = await connected(evm, [pool(evm, "uniswap-v2")], replace_after_s=1.0,
                                 approvals="unlimited")
         sink = Sink()
         venue.set_sink(sink)
@@ -123,9 +129,14 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(submit)
-                await _wait_for(lambda: len([e for e in sink.events
-                                             if isinstance(e, TransactionSent)
-                                             and e.client_order_id == "stuck"]) >= 2)
+                def replaced_in_pool() -> bool:
+                    # The event is emitted before the broadcast: wait until the node's pool
+                    # holds the replacement, so the block mines it and not the original.
+                    sent = [e.tx_hash for e in sink.events if isinstance(e, TransactionSent)
+                            and e.client_order_id == "stuck"]
+                    return len(sent) >= 2 and _pending_hashes(evm) == {sent[-1]}
+
+                await _wait_for(replaced_in_pool)
                 evm.mine()
             return out["report"], sink
         finally:
@@ -140,8 +151,8 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
     assert report.status is OrderStatus.FILLED, report
     (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
     assert report.status is OrderStatus.FILLED and len(sink.fills) == 1
-    # The mined one is a replacement, paying more per gas than the original asked.
-    assert settled.tx_hash in {e.tx_hash for e in sent[1:]}
+    # The mined one is the last replacement (the original and earlier ones left the pool).
+    assert settled.tx_hash == sent[-1].tx_hash
     lines = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
     signed = [x for x in lines if x["op"] == "signed" and x["cid"] == "stuck"]
     assert [x["hash"] for x in signed] == [e.tx_hash for e in sent]
@@ -276,3 +287,105 @@ def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
     signed = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
     (swap,) = [x for x in signed if x["op"] == "signed" and x["cid"] == "lim"]
     assert swap["meta"]["emulated"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"gas_limit_cap": 60_000},
+         r"^gas limit \d+ \(estimate \d+ x 1\.5\) is above gas_limit_cap 60000 "
+         r"@ \$\.venues\.dex\.gas_limit_cap$"),
+        ({"max_fee_per_gas_gwei": "0.000001"},
+         r"^fee per gas [\d.]+ gwei is above max_fee_per_gas_gwei 0\.000001 "
+         r"@ \$\.venues\.dex\.max_fee_per_gas_gwei$"),
+    ],
+    ids=["gas-limit-cap", "fee-cap"],
+)
+def test_gas_caps_refuse_the_swap_before_anything_is_signed(evm, extra, reason):
+    import re
+
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
+             evm.wallet)
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")], **extra)
+        try:
+            return await venue.submit_order(_market("capped", Side.SELL, "1"))
+        finally:
+            await venue.close()
+
+    report = anyio.run(go)
+    assert report.status is OrderStatus.REJECTED
+    assert re.match(reason, report.reason), report.reason
+    assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce
+    assert not Path("evm-transactions.jsonl").read_text()
+
+
+def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
+    """The host's call timeout (0.3 s) is shorter than the block: the swap is still booked once."""
+    from tradewind.orders import OrderManager, OrderSettings
+    from tradewind.portfolio import Portfolio
+
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
+             evm.wallet)
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")])
+        try:
+            (inst,) = await venue.instruments()
+            pf = Portfolio({inst.key: inst}, Decimal(10_000))
+            om = OrderManager(pf, "run", settings=OrderSettings(call_timeout_s=0.3),
+                              sleep=anyio.sleep)
+            venue.set_sink(om)
+            evm.set_automine(False)
+            out: dict = {}
+
+            async def submit():
+                out["report"] = await om.submit(venue, _market("slow", Side.SELL, "1"), 0)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(submit)
+                await _wait_for(lambda: _pending(evm) == 1)
+                await anyio.sleep(1.0)  # a block time well past the host's timeout
+                evm.mine()
+            return out["report"], om, pf
+        finally:
+            evm.set_automine(True)
+            await venue.close()
+
+    report, om, pf = anyio.run(go)
+    assert report.status is OrderStatus.FILLED
+    assert len(om.fills) == 1 and om.duplicate_fills == 0
+    assert pf.position("dex:WETH/USD").quantity == Decimal(-1)
+    assert evm.w3.eth.get_transaction_count(evm.wallet) == nonce + 1
+
+
+def test_a_transaction_the_node_refuses_is_a_rejection_and_never_re_broadcast(evm):
+    """No ether for gas: the node refuses the approval; the journal closes it, a restart
+    connects without re-sending it, and the nonce is still free."""
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    evm.rpc("anvil_setBalance", evm.wallet, "0x0")
+    nonce = evm.w3.eth.get_transaction_count(evm.wallet)
+
+    async def go():
+        venue = await connected(evm, [pool(evm, "uniswap-v2")])
+        try:
+            report = await venue.submit_order(_market("broke", Side.SELL, "1"))
+        finally:
+            await venue.close()
+        again = await connected(evm, [pool(evm, "uniswap-v2")])  # the restart
+        await again.close()
+        return report
+
+    report = anyio.run(go)
+    assert report.status is OrderStatus.REJECTED
+    assert report.reason.startswith("the node refused the transaction: ")
+    assert "insufficient funds" in report.reason.lower()
+    lines = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
+    assert [(x["op"], x.get("status")) for x in lines] == [("signed", None),
+                                                           ("outcome", "rejected")]
+    assert _pending(evm) == 0 and evm.w3.eth.get_transaction_count(evm.wallet) == nonce

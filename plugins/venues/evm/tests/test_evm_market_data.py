@@ -48,7 +48,9 @@ def test_swap_events_become_ticks_with_price_size_and_aggressor(evm, dex):
     end = evm.w3.eth.block_number
 
     async def go():
-        venue = await connected(evm, [pool(evm, dex)], from_block=start, until_block=end)
+        # log_range 1: one eth_getLogs per block, so the backlog is read in pieces.
+        venue = await connected(evm, [pool(evm, dex)], from_block=start, until_block=end,
+                                log_range=1)
         try:
             insts = list(await venue.instruments())
             return [b async for b in venue.stream_trades(insts)]

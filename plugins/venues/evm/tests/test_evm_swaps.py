@@ -136,3 +136,33 @@ def test_unlimited_approval_is_sent_once(evm):
     approvals = [e for e in sink.events if isinstance(e, ApprovalSettled)]
     assert [a.amount_wei for a in approvals] == [2**256 - 1]
     assert len(sink.fills) == 2
+
+
+def test_a_legacy_gas_chain_swaps_with_gas_price(evm):
+    """BSC and Fantom price gas the legacy way: the venue signs type-0 transactions there."""
+    evm.fund(evm.wallet, Decimal(2), Decimal(0))
+    from evm_testkit import config_table
+    from tradewind._serde import structure
+    from tradewind_venue_evm import EvmConfig, EvmVenue
+
+    table = config_table(evm, [pool(evm, "uniswap-v2")])
+    table["chains"]["anvil"]["gas"] = "legacy"
+
+    async def go():
+        venue = EvmVenue(config=structure(table, EvmConfig), instance="dex")
+        await venue.connect()
+        sink = Sink()
+        venue.set_sink(sink)
+        try:
+            report = await venue.submit_order(_market("legacy", Side.SELL, "1"))
+            return report, sink
+        finally:
+            await venue.close()
+
+    report, sink = anyio.run(go)
+    assert report.status is OrderStatus.FILLED
+    (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
+    tx = evm.w3.eth.get_transaction(settled.tx_hash)
+    assert tx["type"] == 0 and "maxFeePerGas" not in tx
+    receipt = evm.w3.eth.get_transaction_receipt(settled.tx_hash)
+    assert wei(settled.gas.amount) == receipt["gasUsed"] * tx["gasPrice"]

@@ -223,6 +223,24 @@ class LocalHyperliquid:
         """The market trades through ``price``: resting orders beyond it fill as makers."""
         self.run(self._trade_through(coin, Decimal(price)))
 
+    def fill_order(self, cloid: str, qty: str | None = None) -> None:
+        """Execute (part of, with ``qty``) a resting order at its limit price, as maker."""
+
+        async def fill() -> None:
+            for o in self.orders:
+                if o.get("cloid") == cloid and o["status"] == "open":
+                    self._fill(
+                        o, Decimal(qty) if qty is not None else o["sz"], o["px"], crossed=False
+                    )
+                    if o["sz"] == 0:
+                        o["status"] = "filled"
+                    o["statusTimestamp"] = int(time.time() * 1000)
+                    self._push_update(o)
+                    return
+            raise KeyError(f"no open order with cloid {cloid}")
+
+        self.run(fill())
+
     def drop_websockets(self) -> None:
         """Close every websocket connection (the client should reconnect)."""
 

@@ -117,6 +117,9 @@ class EvmConfig:
     from_block: int | None = None
     #: Last block streamed; the stream ends after it (default: stream forever).
     until_block: int | None = None
+    #: Most blocks one eth_getLogs asks for (public RPCs refuse large ranges); a backlog is
+    #: read in pieces of this size.
+    log_range: int = 2000
     #: Swap deadline for routers that take one (Uniswap V2 Router02, V3 SwapRouter, Balancer).
     deadline_s: int = 300
     #: The write-ahead transaction journal (JSON lines): every signed transaction is written
@@ -145,6 +148,8 @@ class EvmConfig:
                 f"fee_bump must be at least 0.1 (nodes refuse smaller replacements), "
                 f"got {self.fee_bump}"
             )
+        if self.log_range < 1:
+            raise ValueError(f"log_range must be at least 1, got {self.log_range}")
         for name in ("replace_after_s", "receipt_timeout_s", "poll_interval_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -384,7 +384,18 @@ class EvmVenue:
                 nonce=int(tx["nonce"]), tx_hash=tx_hash, replaces=replaces,
             )
         )
-        await self._broadcast(raw)
+        try:
+            await self._broadcast(raw)
+        except Web3RPCError as exc:
+            if replaces:
+                # A refused replacement (e.g. underpriced) leaves the original in force.
+                log.warning("replacement of %s refused by the node: %s", replaces, exc)
+                return tx_hash
+            # The node answered with an error: the transaction is not in its pool and its
+            # nonce stays free. Close the record so no restart re-broadcasts it.
+            reason = f"the node refused the transaction: {revert_reason(exc)}"
+            self._journal.outcome(cid, "rejected", tx_hash, reason)
+            raise VenueError(reason) from exc
         return tx_hash
 
     async def _broadcast(self, raw: str) -> None:
@@ -399,9 +410,19 @@ class EvmVenue:
             raise
 
     async def _transact(
-        self, cid: str, kind: str, to: str, data: str, meta: dict[str, Any]
+        self,
+        cid: str,
+        kind: str,
+        to: str,
+        data: str,
+        meta: dict[str, Any],
+        state: _OrderState | None = None,
     ) -> Any:
-        """Send one transaction at the next nonce and wait for its receipt (replacing if stuck)."""
+        """Send one transaction at the next nonce and wait for its receipt (replacing if stuck).
+
+        With ``state`` (a swap), the order is reported ACCEPTED, with the transaction hash as
+        its venue order id, as soon as the transaction is broadcast.
+        """
         assert self.chain is not None
         gas = await self._estimate(to, data)
         fees = await self._fees()
@@ -409,8 +430,14 @@ class EvmVenue:
             "from": self.wallet, "to": to, "data": data, "value": 0, "gas": gas,
             "nonce": self._nonce, "chainId": self.chain.chain_id, **fees,
         }
-        await self._sign_and_send(cid, kind, tx, meta)
+        tx_hash = await self._sign_and_send(cid, kind, tx, meta)
         self._nonce += 1
+        if state is not None:
+            self._publish(
+                state,
+                self._report(state.order, OrderStatus.ACCEPTED, await self._now_ns(),
+                             venue_order_id=tx_hash),
+            )
         assert self._journal is not None
         return await self._wait(self._journal.records[cid], tx)
 
@@ -519,7 +546,7 @@ class EvmVenue:
 
     async def submit_order(self, order: Order) -> OrderReport:
         """Send ``order``; a resend of a known client order id returns its state, sends nothing."""
-        known = self._orders.get(order.client_order_id)
+        known = await self._known(order.client_order_id)
         if known is not None:
             return known.report
         ts = await self._now_ns()
@@ -563,6 +590,14 @@ class EvmVenue:
         return ""
 
     async def _execute(self, state: _OrderState, limit: Decimal | None) -> OrderReport:
+        # Shielded: once a swap may have been broadcast, its receipt must be waited for and
+        # booked even if the caller gives up (the order manager's call timeout cancels the
+        # call; it then looks the order up and finds it settled). receipt_timeout_s bounds it.
+        with anyio.CancelScope(shield=True):
+            report = await self._execute_locked(state, limit)
+        return report
+
+    async def _execute_locked(self, state: _OrderState, limit: Decimal | None) -> OrderReport:
         async with self._lock:
             try:
                 return await self._swap(state, limit)
@@ -620,7 +655,7 @@ class EvmVenue:
             "expected_out": str(expected), "min_out": str(min_out),
             "emulated": limit is not None,
         }
-        receipt = await self._transact(cid, "swap", to, data, meta)
+        receipt = await self._transact(cid, "swap", to, data, meta, state=state)
         assert self._journal is not None
         return await self._settle(self._journal.records[cid], receipt, notify=True)
 
@@ -697,7 +732,15 @@ class EvmVenue:
                     )
                     self._drop(rec)
                     continue
-                await self._broadcast(rec.sent[-1][1])
+                try:
+                    await self._broadcast(rec.sent[-1][1])
+                except Web3RPCError as exc:
+                    self._journal.outcome(
+                        rec.client_order_id, "dropped", "",
+                        f"re-broadcast refused by the node: {revert_reason(exc)}",
+                    )
+                    self._drop(rec)
+                    continue
                 receipt = await self._wait(rec, None)
             if rec.kind == "swap":
                 await self._settle(rec, receipt, notify=False)
@@ -705,13 +748,23 @@ class EvmVenue:
                 status = "filled" if int(receipt["status"]) == 1 else "rejected"
                 self._journal.outcome(rec.client_order_id, status,
                                       "0x" + bytes(receipt["transactionHash"]).hex())
-        # Settled swaps of earlier runs answer fetch_order too.
-        for cid, rec in self._journal.records.items():
-            if rec.kind != "swap" or cid in self._orders or rec.outcome != "filled":
-                continue
+
+    async def _known(self, client_order_id: str) -> _OrderState | None:
+        """The order's state; a swap settled in an earlier run is rebuilt from its receipt
+        when first asked for (so a start costs nothing per past swap)."""
+        state = self._orders.get(client_order_id)
+        if state is not None or self._journal is None:
+            return state
+        rec = self._journal.records.get(client_order_id)
+        if rec is None or rec.kind != "swap":
+            return None
+        if rec.outcome == "filled":
             receipt = await self._receipt_of([rec.outcome_hash])
             if receipt is not None:
                 await self._settle_again(rec, receipt)
+        elif rec.outcome:
+            self._drop(rec, rec.reason or rec.outcome)
+        return self._orders.get(client_order_id)
 
     async def _settle_again(self, rec: TxRecord, receipt: Any) -> None:
         """Rebuild the state of a swap settled in an earlier run (journal not written again)."""
@@ -736,7 +789,7 @@ class EvmVenue:
             fills=[fill],
         )
 
-    def _drop(self, rec: TxRecord) -> None:
+    def _drop(self, rec: TxRecord, reason: str = "") -> None:
         meta = rec.meta
         if rec.kind != "swap":
             return
@@ -746,8 +799,10 @@ class EvmVenue:
         )
         self._orders[rec.client_order_id] = _OrderState(
             order=order,
-            report=self._report(order, OrderStatus.REJECTED, 0,
-                                reason=f"nonce {rec.nonce} was used by another transaction"),
+            report=self._report(
+                order, OrderStatus.REJECTED, 0,
+                reason=reason or f"nonce {rec.nonce} was used by another transaction",
+            ),
         )
 
     async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
@@ -764,12 +819,12 @@ class EvmVenue:
 
     async def fetch_order(self, instrument: str, client_order_id: str) -> OrderReport | None:
         """The order's known state; None if this wallet never sent it."""
-        state = self._orders.get(client_order_id)
+        state = await self._known(client_order_id)
         return None if state is None else state.report
 
     async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
         """The fill of a settled swap (one per swap), for reconciliation after a restart."""
-        state = self._orders.get(client_order_id)
+        state = await self._known(client_order_id)
         return [] if state is None else list(state.fills)
 
     async def fetch_open_orders(self) -> Sequence[OrderReport]:
@@ -913,9 +968,11 @@ class EvmVenue:
             fork = await self._check_reorg()
             if fork is not None:
                 next_block = min(next_block, fork)
-            head = int(await w3.eth.block_number)
+            tip = int(await w3.eth.block_number)
             if cfg.until_block is not None:
-                head = min(head, cfg.until_block)
+                tip = min(tip, cfg.until_block)
+            # Public RPCs cap eth_getLogs ranges: a backlog is read in log_range pieces.
+            head = min(tip, next_block + cfg.log_range - 1)
             if head >= next_block:
                 for batch in await self.poll_trades(instruments, next_block, head):
                     yield batch
@@ -923,7 +980,8 @@ class EvmVenue:
                 next_block = head + 1
             if cfg.until_block is not None and next_block > cfg.until_block:
                 return
-            await anyio.sleep(cfg.poll_interval_s)
+            if next_block > tip:
+                await anyio.sleep(cfg.poll_interval_s)
 
     async def _check_limits(self, batch: TickBatch) -> None:
         """Trigger resting emulated limits the batch's prices crossed."""

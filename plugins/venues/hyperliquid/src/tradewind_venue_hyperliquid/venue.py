@@ -186,6 +186,7 @@ class HyperliquidVenue:
             "reduce_only",
             "account",
             "orders:resume",
+            "fills:history",
         }
     )
 
@@ -220,6 +221,7 @@ class HyperliquidVenue:
         self._http: aiohttp.ClientSession | None = None
         self._user_task: asyncio.Task[None] | None = None
         self._user_ready: asyncio.Event | None = None
+        self._resumes: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return (
@@ -1088,12 +1090,35 @@ class HyperliquidVenue:
         return coin, QUOTE_CURRENCY
 
     def resume_order(self, order: Order, fills: Sequence[Fill]) -> None:
-        """Track an order sent before a restart (by its cloid), so its fills are ours."""
+        """Track an order sent before a restart (by its cloid), so its fills are ours: the
+        fills not in ``fills`` since the order was created are fetched and delivered."""
         coin = order.instrument.split(":")[-1]
         cloid = cloid_for(order.client_order_id).to_raw()
         tracked = _Tracked(order=order, coin=coin, cloid=cloid, resting=True)
         self._orders[order.client_order_id] = tracked
         self._cid_by_cloid[cloid] = order.client_order_id
+        for fill in fills:
+            if fill.trade_id:
+                self._seen_fills.add(fill.trade_id)
+        skew = int(self.config.clock_skew_s * 1000)
+        since = max(0, order.created_ts_ns // 1_000_000 - skew)
+        self._fill_cursor_ms = min(self._fill_cursor_ms, since)
+        if self._connected:
+            task = asyncio.get_running_loop().create_task(self._catch_up_quietly())
+            self._resumes.add(task)
+            task.add_done_callback(self._resumes.discard)
+
+    async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
+        """Every fill of one order (by its cloid), from the account's fill history."""
+        account = self._require_account("fetch_fills")
+        cloid = cloid_for(client_order_id).to_raw()
+        raw = await self._call("userFillsByTime", self._info_api().user_fills_by_time, account, 0)
+        key = self._key_of.get(instrument.split(":")[-1], instrument)
+        return [
+            f.to_domain(client_order_id, key)
+            for f in sorted((UserFillPayload.from_json(r) for r in raw), key=lambda f: f.time_ms)
+            if f.cloid == cloid
+        ]
 
     async def _account_state(self) -> ClearinghouseState:
         account = self._require_account("the account state")
