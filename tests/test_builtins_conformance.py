@@ -8,7 +8,7 @@ from tradewind.builtins.kill_switch import KillSwitch
 from tradewind.builtins.log_notifier import LogNotifier
 from tradewind.builtins.replay import ReplayConfig, ReplayVenue
 from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig, default_instrument
-from tradewind.model import TickBatch
+from tradewind.model import Side, TickBatch
 from tradewind.testing import assert_plugin_installed
 from tradewind.testing.conformance import (
     FilterConformance,
@@ -80,9 +80,14 @@ class TestSimVenueScenarios(VenueScenarios):
     ) -> None:
         # A print one tick beyond a resting buy's price (the default queue rule is "through"),
         # or at 50,000 for a market order; as large as what is left unless a size is given.
+        # A market order takes prints initiated on its own side (docs/venues/sim.md); a
+        # resting limit fills on the other side's prints through its price.
         px = float(price - Decimal("0.1")) if price is not None else 50_000.0
         size = float(quantity) if quantity is not None else 10.0
+        sim_order = self.venue._orders.get(client_order_id)  # the test plays the tape's role
+        buy = sim_order is not None and sim_order.order.side is Side.BUY
+        aggressor = (1 if buy else -1) if price is None else (-1 if buy else 1)
         self.t_ns += 1_000_000
         self.venue.on_trades(
-            TickBatch.from_arrays(self.instrument, [self.t_ns], [px], [size], [-1])
+            TickBatch.from_arrays(self.instrument, [self.t_ns], [px], [size], [aggressor])
         )

@@ -327,7 +327,11 @@ def test_a_run_sends_its_daily_summary_at_the_configured_utc_time(tmp_path: Path
     assert s.fields["open_positions"] in ("none", "sim:BTCUSDT -1.032")
 
 
-def test_a_notifier_without_the_outbox_gets_every_event_in_order():
+def test_a_notifier_without_the_outbox_gets_events_in_order_and_its_overflow_is_counted():
+    # A notifier without the outbox is an ordinary bus subscriber: past its queue (and the
+    # channel's), events are dropped for it alone and counted (docs/architecture.md, the
+    # bus); the publisher never waits for it. Notifiers that must not lose a message use
+    # the outbox.
     from tradewind.bus import EventBus
 
     class Plain:
@@ -347,18 +351,22 @@ def test_a_notifier_without_the_outbox_gets_every_event_in_order():
 
     plain = Plain()
 
+    dropped: dict[str, int] = {}
+
     async def go():
         host = NotifierHost({"plain": plain}, clock=SimClock(T0))
         async with EventBus(capacity=8) as bus:
             host.subscribe(bus)
             async with host:
-                for i in range(3000):  # far beyond both queues: the publisher waits, no loss
+                for i in range(3000):  # far beyond both queues
                     await bus.publish(fill(i, T0 + i))
                 await bus.close()
                 assert await host.wait_idle(10)
+            dropped.update(bus.dropped)
 
     anyio.run(go)
-    assert plain.got == [T0 + i for i in range(3000)]
+    assert plain.got == sorted(plain.got) and len(set(plain.got)) == len(plain.got)  # in order
+    assert len(plain.got) + dropped.get("notifier:plain", 0) == 3000  # every event accounted
 
 
 def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_dists):
@@ -378,7 +386,9 @@ def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_
             load_config(p)
     finally:
         sys.modules.pop("tw_blocking", None)
+    # One line naming the plugin and its config table (tradewind.config_check.building).
     assert str(err.value) == (
+        "notifier 'blocking' ([notifiers.ops] in bad.toml): "
         "template 'trade' uses unknown field(s) profit; fields of 'trade': fee, instrument, "
         "order_id, pnl, price, quantity, side @ $.notifiers.ops"
     )
