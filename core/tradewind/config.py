@@ -87,6 +87,14 @@ class RunSection:
     cancel_entries_on_stop: bool = True
     #: ... and close every open position (default: positions are kept for the next run).
     flatten_on_stop: bool = False
+    #: An order open at an execution venue at start that the journal does not know:
+    #: "refuse" (the host does not start and says why), "adopt" (journaled, tracked from
+    #: then on) or "cancel" (cancelled at the venue).
+    unknown_orders: str = "refuse"
+    #: A position at an execution venue at start that the journal cannot explain (flat
+    #: there): "refuse" (the host does not start and says why) or "adopt" (taken over,
+    #: journaled as a correction).
+    unknown_positions: str = "refuse"
     #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
     #: those drawn in panes of their own below it.
     overlays: tuple[str, ...] = ()
@@ -105,8 +113,16 @@ class RunSection:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
             )
-
-    def __attrs_post_init__(self) -> None:
+        if self.unknown_orders not in ("refuse", "adopt", "cancel"):
+            raise ValueError(
+                'unknown_orders must be "refuse", "adopt" or "cancel", '
+                f"got {self.unknown_orders!r} @ $.run.unknown_orders"
+            )
+        if self.unknown_positions not in ("refuse", "adopt"):
+            raise ValueError(
+                'unknown_positions must be "refuse" or "adopt", '
+                f"got {self.unknown_positions!r} @ $.run.unknown_positions"
+            )
         if not self.paper_speed > 0:
             raise ValueError(
                 f"paper_speed must be positive, got {self.paper_speed} @ $.paper_speed"

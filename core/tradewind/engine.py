@@ -508,14 +508,15 @@ class Engine:
         for venue in self.venues.values():
             await venue.connect()
         self._resolve_currencies()
-        # Reconcile with every execution venue before anything can trade; a failure
-        # raises ReconciliationError and the run never starts.
-        await prepare_session(self)
         summary: dict[str, Any] = {}
         assert self.notifications is not None
         # The bus closes first (every queued event reaches the notifiers' channels), then the
         # notifier host flushes and waits for delivery.
         async with self.notifications, self.bus, self._services():
+            # Reconcile with every execution venue before anything can trade; a failure
+            # raises ReconciliationError and the run never starts (inside the block, so the
+            # bus and the notifiers' outbox are closed on the way out).
+            await prepare_session(self)
             try:
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(
