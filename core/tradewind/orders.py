@@ -207,6 +207,7 @@ class OrderManager:
         self._breakers: dict[str, _Breaker] = {}
         self._unresolved: dict[str, str] = {}  # client order id -> venue key
         self._doubt_since: dict[str, float] = {}  # client order id -> clock when in doubt
+        self._not_found_since: dict[str, float] = {}  # ... since the venue says "not found"
         self._alerted: set[str] = set()
         self._last_resolve: float | None = None
         self.duplicate_fills = 0
@@ -380,6 +381,7 @@ class OrderManager:
     def _settled(self, cid: str) -> None:
         self._unresolved.pop(cid, None)
         self._doubt_since.pop(cid, None)
+        self._not_found_since.pop(cid, None)
         self._alerted.discard(cid)
 
     def _mark_in_doubt(self, cid: str, key: str) -> None:
@@ -481,7 +483,8 @@ class OrderManager:
     async def _find(self, venue: Any, key: str, cid: str) -> OrderReport | None:
         """The venue's report of ``cid``: by id, else by searching its recent orders and the
         account's trades over the create's window (venues with ``"orders:search"``). None
-        when not found, or when the venue could not be asked."""
+        when not found, or when the venue could not be asked (then the time "not found" is
+        reset: only answers count towards concluding that the order never arrived)."""
         rec = self.records[cid]
         try:
             found: OrderReport | None = await self._call(
@@ -489,9 +492,13 @@ class OrderManager:
             )
         except Exception as exc:
             log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)
+            self._not_found_since.pop(cid, None)
             return None
-        if found is not None or "orders:search" not in getattr(venue, "capabilities", ()):
+        if found is not None:
             return found
+        if "orders:search" not in getattr(venue, "capabilities", ()):
+            self._not_found_since.setdefault(cid, self._clock())
+            return None
         since = rec.order.created_ts_ns if rec.order is not None else 0
         since = since or rec.updated_ts_ns
         try:
@@ -500,7 +507,10 @@ class OrderManager:
             )
         except Exception as exc:
             log.warning("search for order %s at venue '%s' failed: %s", cid, key, exc)
+            self._not_found_since.pop(cid, None)
             return None
+        if searched is None:
+            self._not_found_since.setdefault(cid, self._clock())
         return searched
 
     def _fail_venue(self, cid: str, reason: str) -> None:
@@ -534,11 +544,12 @@ class OrderManager:
                 continue
             since = self._doubt_since.setdefault(cid, now)
             waited = self._clock() - since
-            if waited >= self.settings.not_found_settle_s:
+            missing = self._clock() - self._not_found_since.get(cid, self._clock())
+            if missing >= self.settings.not_found_settle_s:
                 self._finish(
                     rec,
                     _S.REJECTED,
-                    f"not found at venue '{vkey}' for {waited:.0f} s (by id, among its recent "
+                    f"not found at venue '{vkey}' for {missing:.0f} s (by id, among its recent "
                     f"orders and trades): the order never reached it",
                     kind="resolved",
                 )
@@ -571,6 +582,16 @@ class OrderManager:
             key,
             lambda: venue.cancel_order(rec.instrument, client_order_id),  # type: ignore[attr-defined]
         )
+        if client_order_id in self._unresolved and report.status is _S.REJECTED:
+            # "Unknown order" from a cancel is no more conclusive than a lookup's "not
+            # found": the order stays in doubt until the venue says what became of it.
+            log.warning(
+                "cancel of order %s (outcome unknown) refused by venue '%s': %s; still in doubt",
+                client_order_id,
+                key,
+                report.reason,
+            )
+            return report
         self._apply(report, "cancel")
         return report
 
