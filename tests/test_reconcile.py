@@ -7,7 +7,7 @@ import anyio
 import pytest
 from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.config import load_config
-from tradewind.errors import ReconciliationError, VenueTimeoutError, VenueUnavailableError
+from tradewind.errors import ReconciliationError, VenueTimeoutError
 from tradewind.journal import Journal
 from tradewind.model import Order, OrderStatus, OrderType, Side, SystemError
 from tradewind.orders import OrderManager
@@ -321,7 +321,7 @@ def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_
         host.reconcile(s.venue, unknown_positions="refuse")
     msg = str(err.value)
     assert "position sim:BTCUSDT of 0.004" in msg and "unknown to the journal" in msg
-    assert "unknown_positions = \"adopt\"" in msg and "does not start" in msg
+    assert 'unknown_positions = "adopt"' in msg and "does not start" in msg
     assert "\n" not in msg
     assert host.journal.positions().get(INST.key) is None  # nothing taken over
     host.journal.close()
@@ -338,6 +338,6 @@ def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_
         ),
     )
     again = Host(tmp_path / "j.duckdb", run_id="run3")
-    with pytest.raises(ReconciliationError, match="order manual-10 .* unknown to the journal"):
+    with pytest.raises(ReconciliationError, match=r"order manual-10 .* unknown to the journal"):
         again.reconcile(s.venue, unknown_orders="refuse", unknown_positions="adopt")
     again.journal.close()

@@ -108,7 +108,7 @@ class RunSection:
 
     def __attrs_post_init__(self) -> None:
         if not self.reporting_currency:
-            raise ValueError("reporting_currency must name a currency, e.g. \"USDT\"")
+            raise ValueError('reporting_currency must name a currency, e.g. "USDT"')
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"

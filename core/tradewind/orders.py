@@ -446,15 +446,12 @@ class OrderManager:
                 await self._sleep(wait)
         assert last is not None
         reason = (
-            f"not sent after {attempt} attempt(s) at venue '{key}' "
-            f"({type(last).__name__}: {last})"
+            f"not sent after {attempt} attempt(s) at venue '{key}' ({type(last).__name__}: {last})"
         )
         self._fail_locally(cid, reason)
         raise type(last)(reason) from last
 
-    async def _in_doubt(
-        self, venue: Any, key: str, cid: str, cause: BaseException
-    ) -> OrderReport:
+    async def _in_doubt(self, venue: Any, key: str, cid: str, cause: BaseException) -> OrderReport:
         """The create of ``cid`` may or may not have reached the venue: ask (by id, then among
         its recent orders and the account's trades); when nobody knows, the order stays open
         (its instrument paused) and :meth:`poll` keeps asking. Never resent."""

@@ -88,8 +88,10 @@ def _corrected(journal_pos: Position, venue_pos: Position | None, ts_ns: int) ->
         )
     lots = tuple(venue_pos.lots)
     price = venue_pos.avg_price
-    if price == 0 and not journal_pos.is_flat and (journal_pos.quantity > 0) == (
-        venue_pos.quantity > 0
+    if (
+        price == 0
+        and not journal_pos.is_flat
+        and (journal_pos.quantity > 0) == (venue_pos.quantity > 0)
     ):
         price = journal_pos.avg_price  # a spot holding has no entry price at the venue
     if sum((q for q, _ in lots), Decimal(0)) != venue_pos.quantity:
@@ -156,7 +158,7 @@ async def reconcile(
     found: list[ReconciliationDiscrepancy] = []
 
     def refuse(what: str, key: str) -> None:
-        reason = f"{what} (set [run] {key} = \"adopt\" to take it over)"
+        reason = f'{what} (set [run] {key} = "adopt" to take it over)'
         try:
             journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
             journal.flush()

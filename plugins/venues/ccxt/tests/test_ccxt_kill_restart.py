@@ -172,7 +172,9 @@ def test_after_a_sigkill_the_journals_fills_equal_the_exchanges_trades(
     (order,) = server.orders_of()
     assert order["status"] == "FILLED"
     assert len(trades) == 1
-    booked = [(c, tid, Decimal(q), Decimal(p), Decimal(fee)) for c, tid, q, p, fee in result["fills"]]
+    booked = [
+        (c, tid, Decimal(q), Decimal(p), Decimal(fee)) for c, tid, q, p, fee in result["fills"]
+    ]
     assert booked == [
         (
             order["clientOrderId"],

@@ -556,12 +556,8 @@ class CcxtVenue:
         if _is_ccxt_error(exc):
             err = self._error(exc, f"submit_order {cid}")
         else:
-            err = VenueError(
-                self._redact(f"venue '{self.instance}': submit_order {cid}: {exc}")
-            )
-        raise VenueTimeoutError(
-            f"{err} (outcome unknown: not found by client order id)"
-        ) from None
+            err = VenueError(self._redact(f"venue '{self.instance}': submit_order {cid}: {exc}"))
+        raise VenueTimeoutError(f"{err} (outcome unknown: not found by client order id)") from None
 
     async def search_order(
         self, instrument: str, client_order_id: str, since_ns: int
