@@ -95,6 +95,17 @@ class RunSection:
     #: there): "refuse" (the host does not start and says why) or "adopt" (taken over,
     #: journaled as a correction).
     unknown_positions: str = "refuse"
+    #: Seconds an order whose create outcome is unknown (the answer was lost) may stay so
+    #: before a critical event says so; it is never sent again, and its instrument takes no
+    #: entries, until the venue says what became of it.
+    order_unknown_deadline_s: float = 60.0
+    #: Seconds the venue must answer "not found" (by id, among its recent orders) before
+    #: such an order is concluded never to have reached it.
+    order_not_found_settle_s: float = 120.0
+    #: Consecutive failed creates that open a venue's circuit breaker (entries then fail
+    #: fast; exits are still sent), and the seconds it stays open before one trial create.
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 30.0
     #: Analyzer values drawn on the report's price chart (``"<instance>.<output>"``), and
     #: those drawn in panes of their own below it.
     overlays: tuple[str, ...] = ()
@@ -118,6 +129,14 @@ class RunSection:
                 'unknown_orders must be "refuse", "adopt" or "cancel", '
                 f"got {self.unknown_orders!r} @ $.run.unknown_orders"
             )
+        if self.breaker_failures < 1:
+            raise ValueError(
+                f"breaker_failures must be >= 1, got {self.breaker_failures} "
+                "@ $.run.breaker_failures"
+            )
+        for name in ("order_unknown_deadline_s", "order_not_found_settle_s", "breaker_cooldown_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.run.{name}")
         if self.unknown_positions not in ("refuse", "adopt"):
             raise ValueError(
                 'unknown_positions must be "refuse" or "adopt", '
