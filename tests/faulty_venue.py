@@ -34,6 +34,7 @@ import anyio
 from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.errors import (
     OrderRejectedError,
+    VenueNotSentError,
     VenueTimeoutError,
     VenueUnavailableError,
 )
@@ -123,7 +124,7 @@ class FaultyVenue:
         queue = self.faults.get(method)
         fault = queue.pop(0) if queue else None
         if self.down or fault == "unavailable":
-            raise VenueUnavailableError(f"{method}: connection refused")
+            raise VenueNotSentError(f"{method}: connection refused")
         if fault == "timeout_before":
             raise VenueTimeoutError(f"{method}: request lost")
         if fault == "reject":

@@ -7,7 +7,7 @@ import anyio
 import pytest
 from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.config import load_config
-from tradewind.errors import ReconciliationError, VenueUnavailableError
+from tradewind.errors import ReconciliationError, VenueTimeoutError
 from tradewind.journal import Journal
 from tradewind.model import Order, OrderStatus, OrderType, Side, SystemError
 from tradewind.orders import OrderManager
@@ -150,13 +150,12 @@ def test_without_fills_from_the_venue_the_position_is_corrected(tmp_path):
 
 def test_an_order_the_venue_never_saw_is_closed_as_rejected(tmp_path):
     s = live_stack(tmp_path, order_settings=settings(attempts=2))
-    s.venue.disconnect()
+    s.venue.fail("submit_order", "timeout_before")  # lost on the way; the host then stops
     order = s.order()
-    with pytest.raises(VenueUnavailableError, match="outcome unknown after 2 attempt"):
+    with pytest.raises(VenueTimeoutError, match="outcome unknown"):
         s.submit(order)
     assert [r.client_order_id for r in s.journal.open_orders()] == [order.client_order_id]
     s.journal.close()
-    s.venue.reconnect()
 
     host = Host(tmp_path / "j.duckdb")
     report = host.reconcile(s.venue)
@@ -292,3 +291,53 @@ def test_the_engine_refuses_to_trade_when_reconciliation_fails(tmp_path):
     assert j.count("orders") == 0 and j.count("fills") == 0
     assert [r[0] for r in j.query("SELECT type FROM system_events")] == ["ReconciliationFailed"]
     j.close()
+
+
+def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_path):
+    from tradewind.config import RunSection
+
+    run = RunSection()
+    assert (run.unknown_orders, run.unknown_positions) == ("refuse", "refuse")
+    assert RunSection(unknown_orders="cancel").unknown_orders == "cancel"
+    with pytest.raises(ValueError, match=r"unknown_positions must be .* @ \$.run"):
+        RunSection(unknown_positions="cancel")
+
+    s = live_stack(tmp_path)
+    s.journal.close()
+    s.venue.set_sink(None)  # the host is gone; someone trades on the account
+    anyio.run(
+        s.venue.behind_our_back,
+        Order(
+            client_order_id="manual-9",
+            instrument=INST.key,
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=D("0.004"),
+        ),
+    )
+    s.trades([(2, 50_300.0, 1.0)])
+    host = Host(tmp_path / "j.duckdb")
+    with pytest.raises(ReconciliationError) as err:
+        host.reconcile(s.venue, unknown_positions="refuse")
+    msg = str(err.value)
+    assert "position sim:BTCUSDT of 0.004" in msg and "unknown to the journal" in msg
+    assert 'unknown_positions = "adopt"' in msg and "does not start" in msg
+    assert "\n" not in msg
+    assert host.journal.positions().get(INST.key) is None  # nothing taken over
+    host.journal.close()
+
+    anyio.run(
+        s.venue.behind_our_back,
+        Order(
+            client_order_id="manual-10",
+            instrument=INST.key,
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=D("0.010"),
+            price=D("40000.0"),
+        ),
+    )
+    again = Host(tmp_path / "j.duckdb", run_id="run3")
+    with pytest.raises(ReconciliationError, match=r"order manual-10 .* unknown to the journal"):
+        again.reconcile(s.venue, unknown_orders="refuse", unknown_positions="adopt")
+    again.journal.close()

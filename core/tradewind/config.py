@@ -88,6 +88,25 @@ class RunSection:
     #: When a paper or live run stops: also close every open position (default: positions
     #: are kept for the next run of the session).
     flatten_on_stop: bool = False
+    #: An order open at an execution venue at start that the journal does not know:
+    #: "refuse" (the host does not start and says why), "adopt" (journaled, tracked from
+    #: then on) or "cancel" (cancelled at the venue).
+    unknown_orders: str = "refuse"
+    #: A position at an execution venue at start that the journal cannot explain (flat
+    #: there): "refuse" (the host does not start and says why) or "adopt" (taken over,
+    #: journaled as a correction).
+    unknown_positions: str = "refuse"
+    #: Seconds an order whose create outcome is unknown (the answer was lost) may stay so
+    #: before a critical event says so; it is never sent again, and its instrument takes no
+    #: entries, until the venue says what became of it.
+    order_unknown_deadline_s: float = 60.0
+    #: Seconds the venue must answer "not found" (by id, among its recent orders) before
+    #: such an order is concluded never to have reached it.
+    order_not_found_settle_s: float = 120.0
+    #: Consecutive failed creates that open a venue's circuit breaker (entries then fail
+    #: fast; exits are still sent), and the seconds it stays open before one trial create.
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 30.0
     #: Analyzer values the report draws over the price chart (``"<instance>.<output>"``).
     overlays: tuple[str, ...] = ()
     #: Analyzer values the report draws in panes of their own below the price chart.
@@ -106,6 +125,24 @@ class RunSection:
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
             raise ValueError(
                 f"reconcile_interval_s must be positive, got {self.reconcile_interval_s}"
+            )
+        if self.unknown_orders not in ("refuse", "adopt", "cancel"):
+            raise ValueError(
+                'unknown_orders must be "refuse", "adopt" or "cancel", '
+                f"got {self.unknown_orders!r} @ $.run.unknown_orders"
+            )
+        if self.breaker_failures < 1:
+            raise ValueError(
+                f"breaker_failures must be >= 1, got {self.breaker_failures} "
+                "@ $.run.breaker_failures"
+            )
+        for name in ("order_unknown_deadline_s", "order_not_found_settle_s", "breaker_cooldown_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.run.{name}")
+        if self.unknown_positions not in ("refuse", "adopt"):
+            raise ValueError(
+                'unknown_positions must be "refuse" or "adopt", '
+                f"got {self.unknown_positions!r} @ $.run.unknown_positions"
             )
         if not self.paper_speed > 0:
             raise ValueError(

@@ -77,7 +77,7 @@ from tradewind.model import (
 )
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
-from tradewind.orders import OrderManager
+from tradewind.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities
 from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
@@ -273,8 +273,19 @@ class Engine:
             backtest = config.mode is Mode.BACKTEST
             run_id = backtest_run_id(config, self.venues.values()) if backtest else uuid.uuid4().hex
         self.run_id = run_id
+        run = config.run
         self.orders = OrderManager(
-            self.portfolio, self.run_id, sleep=self.sleep, clock=_seconds(self.clock)
+            self.portfolio,
+            self.run_id,
+            settings=OrderSettings(
+                breaker=BreakerPolicy(
+                    failure_threshold=run.breaker_failures, cooldown_s=run.breaker_cooldown_s
+                ),
+                unknown_deadline_s=run.order_unknown_deadline_s,
+                not_found_settle_s=run.order_not_found_settle_s,
+            ),
+            sleep=self.sleep,
+            clock=_seconds(self.clock),
         )
         for venue in self.venues.values():
             venue.set_sink(self.orders)
@@ -553,14 +564,15 @@ class Engine:
         for venue in self.venues.values():
             await venue.connect()
         self._resolve_currencies()
-        # Reconcile with every execution venue before anything can trade; a failure
-        # raises ReconciliationError and the run never starts.
-        await prepare_session(self)
         summary: dict[str, Any] = {}
         assert self.notifications is not None
         # The bus closes first (every queued event reaches the notifiers' channels), then the
         # notifier host flushes and waits for delivery.
         async with self.notifications, self.bus, self._services():
+            # Reconcile with every execution venue before anything can trade; a failure
+            # raises ReconciliationError and the run never starts (inside the block, so the
+            # bus and the notifiers' outbox are closed on the way out).
+            await prepare_session(self)
             try:
                 cfg.host.pm.hook.tradewind_run_start(run=info)
                 await self.bus.publish(

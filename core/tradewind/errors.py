@@ -66,7 +66,23 @@ class VenueTimeoutError(VenueError):
 
 
 class VenueUnavailableError(VenueError):
-    """The venue cannot be reached (disconnected, circuit open)."""
+    """The venue cannot be reached (disconnected, circuit open). Raised by ``submit_order``
+    it means the outcome is unknown (the request may have reached the venue) unless it is a
+    :class:`VenueNotSentError`."""
+
+
+class VenueNotSentError(VenueUnavailableError):
+    """The request certainly did not reach the venue's matching (connection refused before
+    sending): sending it again cannot duplicate anything."""
+
+
+class VenueRateLimitedError(VenueNotSentError):
+    """The venue refused the request for its rate limit (HTTP 429, Binance's 418 ban) before
+    processing it. ``retry_after_s`` is the wait it asked for (``Retry-After``), if any."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ReconciliationError(VenueError):

@@ -36,6 +36,8 @@ import attrs
 from tradewind.errors import (
     OrderRejectedError,
     VenueError,
+    VenueNotSentError,
+    VenueRateLimitedError,
     VenueTimeoutError,
     VenueUnavailableError,
 )
@@ -132,6 +134,15 @@ class OrderSettings:
     breaker: BreakerPolicy = attrs.Factory(BreakerPolicy)
     #: Seconds a venue call may take before it counts as a timeout; None waits forever.
     call_timeout_s: float | None = 10.0
+    #: Seconds an order whose create outcome is unknown may stay unknown before a critical
+    #: event says so (it stays in doubt, its instrument paused, after that too).
+    unknown_deadline_s: float = 60.0
+    #: Seconds an order in doubt must be "not found" (by id, among the venue's recent orders
+    #: and the account's trades) before it is concluded that it never reached the venue.
+    #: Exchanges answer "does not exist" for seconds after accepting an order under load.
+    not_found_settle_s: float = 120.0
+    #: Least seconds between two attempts to resolve the orders in doubt (:meth:`poll`).
+    resolve_interval_s: float = 1.0
 
 
 class CircuitOpenError(VenueUnavailableError):
@@ -144,6 +155,7 @@ class _Breaker:
     policy: BreakerPolicy
     failures: int = 0
     opened_at: float | None = None
+    half_open_announced: bool = False
 
     def allows(self, now: float) -> bool:
         return self.opened_at is None or now - self.opened_at >= self.policy.cooldown_s
@@ -194,6 +206,10 @@ class OrderManager:
         self._venues: dict[str, Any] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._unresolved: dict[str, str] = {}  # client order id -> venue key
+        self._doubt_since: dict[str, float] = {}  # client order id -> clock when in doubt
+        self._not_found_since: dict[str, float] = {}  # ... since the venue says "not found"
+        self._alerted: set[str] = set()
+        self._last_resolve: float | None = None
         self.duplicate_fills = 0
         self.journal: Journal | None = None
         self.journal_error: str | None = None
@@ -232,7 +248,7 @@ class OrderManager:
             self._booked[rec.client_order_id] = rec.filled_quantity
             if rec.status is _S.NEW and rec.venue:
                 # Sent, never acknowledged: ask the venue (poll) before trusting it either way.
-                self._unresolved[rec.client_order_id] = rec.venue
+                self._mark_in_doubt(rec.client_order_id, rec.venue)
             if rec.order is not None:
                 self.orders[rec.client_order_id] = rec.order
                 self.portfolio.order_opened(rec.order)
@@ -300,12 +316,12 @@ class OrderManager:
     ) -> OrderReport:
         """Send ``order`` through ``venue``.
 
-        The order is journaled (state new) before the venue sees it. A venue that is
-        unavailable is retried with backoff, bounded; a timeout is resolved by looking the
-        order up by its client order id and either adopting the venue's state or resending
-        the same id (the venue is idempotent on it), so an order is never placed twice. A
-        failure becomes an OrderFailed event and the error is raised; an order whose outcome
-        stays unknown stays open until :meth:`poll` (or the next submit) resolves it.
+        The order is journaled (state new) before the venue sees it. A create that certainly
+        did not reach the venue (:class:`VenueNotSentError`, rate limits) is retried with
+        backoff, bounded; a definite refusal ends it; a create whose outcome is unknown is
+        never sent again: the order is looked up (by id, then among the venue's recent orders
+        and trades) and stays open, its instrument paused, until :meth:`poll` learns its fate.
+        A failure becomes an OrderFailed event and the error is raised.
         """
         cid = order.client_order_id
         self._ts = max(self._ts, ts_ns)
@@ -314,7 +330,6 @@ class OrderManager:
             return known.report()  # idempotent: the id was sent already
         key = venue_key(venue)
         self._venues[key] = venue
-        await self._resolve_unresolved(key, attempts=1)
         rec = OrderRecord(
             client_order_id=cid,
             instrument=order.instrument,
@@ -337,14 +352,17 @@ class OrderManager:
             self._fail_locally(cid, str(exc))
             raise exc
         breaker = self._breaker(key)
-        if not breaker.allows(self._clock()):
+        # An open breaker pauses entries; an exit is still tried (it closes risk, and its
+        # answer is the breaker's trial).
+        is_exit = order.reduce_only or bool(exit_reason) or order.intent == "close"
+        if not is_exit and not breaker.allows(self._clock()):
             exc = CircuitOpenError(
                 f"order {cid} not sent: the circuit breaker of venue '{key}' is open after "
                 f"{breaker.failures} consecutive failures"
             )
             self._fail_locally(cid, str(exc))
             raise exc
-        return await self._place(venue, key, cid)
+        return await self._place(venue, key, cid, is_exit)
 
     def _fail_locally(self, cid: str, reason: str) -> None:
         """The order never reached the venue: it ends rejected, here."""
@@ -355,49 +373,61 @@ class OrderManager:
     def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
         new = attrs.evolve(rec, status=status, reason=reason, updated_ts_ns=self._ts)
         self._store(new, kind, rec.status, reason)
-        self._unresolved.pop(rec.client_order_id, None)
+        self._settled(rec.client_order_id)
         if status.is_terminal:
             self.portfolio.order_closed(rec.client_order_id)
         self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
 
-    async def _place(self, venue: Any, key: str, cid: str) -> OrderReport:
+    def _settled(self, cid: str) -> None:
+        self._unresolved.pop(cid, None)
+        self._doubt_since.pop(cid, None)
+        self._not_found_since.pop(cid, None)
+        self._alerted.discard(cid)
+
+    def _mark_in_doubt(self, cid: str, key: str) -> None:
+        self._unresolved[cid] = key
+        self._doubt_since.setdefault(cid, self._clock())
+
+    async def _place(self, venue: Any, key: str, cid: str, is_exit: bool) -> OrderReport:
+        """Create ``cid`` at the venue. The outcome of each answer is one of three:
+
+        - a definite refusal (:class:`OrderRejectedError` or another :class:`VenueError`):
+          the order ends rejected, the create is never retried;
+        - not sent (:class:`VenueNotSentError`, e.g. connection refused, HTTP 429/418): the
+          same create is retried after a backoff (at least the venue's ``Retry-After``);
+        - outcome unknown (a timeout, a dropped connection, an answer that cannot be parsed,
+          a plugin's bug): the create is never sent again, under any id, until the venue
+          says what became of it (:meth:`_in_doubt`).
+        """
         order = self.records[cid].order
         assert order is not None
         policy = self.settings.retry
         last: BaseException | None = None
+        attempt = 0
         for attempt in range(1, policy.max_attempts + 1):
             try:
                 report: OrderReport = await self._call(
-                    venue, key, lambda: venue.submit_order(order)
+                    venue, key, lambda: venue.submit_order(order), create=True, trial=is_exit
                 )
             except CircuitOpenError as exc:
-                last = exc
-                break
+                # Not called: the order never left this host.
+                self._fail_locally(cid, f"order {cid} not sent: {exc}")
+                raise
             except OrderRejectedError as exc:
                 self._fail_venue(cid, f"rejected by venue '{key}': {exc}")
                 raise
-            except VenueTimeoutError as exc:
+            except VenueRateLimitedError as exc:
                 last = exc
-                try:
-                    found = await self._lookup(venue, key, cid, policy.max_attempts)
-                except CircuitOpenError as exc2:
-                    last = exc2
-                    break
-                except (VenueUnavailableError, VenueTimeoutError) as exc2:
-                    last = exc2  # still unknown: resending the same id is safe
-                else:
-                    if found is not None:
-                        self._apply(found, "adopted")
-                        return found
-                    log.warning("order %s not at venue '%s' after a timeout; resending", cid, key)
-                    continue  # the venue never got it: resend the same id at once
-            except VenueUnavailableError as exc:
+                wait = max(policy.delay(attempt), exc.retry_after_s or 0.0)
+            except VenueNotSentError as exc:
                 last = exc
+                wait = policy.delay(attempt)
+            except (VenueTimeoutError, VenueUnavailableError) as exc:
+                return await self._in_doubt(venue, key, cid, exc)
             except VenueError as exc:
                 self._fail_venue(cid, f"venue '{key}' refused the order: {exc}")
                 raise
             except Exception as exc:  # a venue plugin's bug: the outcome is unknown
-                last = exc
                 self.pending.append(
                     SystemError(
                         ts_ns=self._ts,
@@ -405,28 +435,80 @@ class OrderManager:
                         error=f"submit_order raised {type(exc).__name__}: {exc}",
                     )
                 )
-                break
+                return await self._in_doubt(venue, key, cid, exc)
             else:
                 self._apply(report, "submit")
                 return report
             if attempt < policy.max_attempts:
-                await self._sleep(policy.delay(attempt))
+                log.warning(
+                    "order %s not sent to venue '%s' (%s); retrying in %.3g s", cid, key, last, wait
+                )
+                await self._sleep(wait)
         assert last is not None
         reason = (
-            f"outcome unknown after {attempt} attempt(s) at venue '{key}' "
-            f"({type(last).__name__}: {last}); the order stays open until the venue confirms it"
+            f"not sent after {attempt} attempt(s) at venue '{key}' ({type(last).__name__}: {last})"
         )
-        self._unresolved[cid] = key
+        self._fail_locally(cid, reason)
+        raise type(last)(reason) from last
+
+    async def _in_doubt(self, venue: Any, key: str, cid: str, cause: BaseException) -> OrderReport:
+        """The create of ``cid`` may or may not have reached the venue: ask (by id, then among
+        its recent orders and the account's trades); when nobody knows, the order stays open
+        (its instrument paused) and :meth:`poll` keeps asking. Never resent."""
+        self._mark_in_doubt(cid, key)
+        found = await self._find(venue, key, cid)
+        if found is not None:
+            self._settled(cid)
+            self._apply(found, "adopted")
+            return found
+        reason = (
+            f"outcome unknown at venue '{key}' ({type(cause).__name__}: {cause}); the order "
+            f"is not sent again and stays open (its instrument paused) until the venue says "
+            f"what became of it"
+        )
+        log.warning("order %s: %s", cid, reason)
         self._journal(
             f"order event {cid}",
             lambda j: j.record_order_event(
                 cid, ts_ns=self._ts, kind="unresolved", from_status=_S.NEW, detail=reason
             ),
         )
-        self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
-        if isinstance(last, VenueError):
-            raise type(last)(reason) from last
-        raise VenueUnavailableError(reason) from last
+        if isinstance(cause, VenueTimeoutError):
+            raise VenueTimeoutError(reason) from cause
+        raise VenueUnavailableError(reason) from cause
+
+    async def _find(self, venue: Any, key: str, cid: str) -> OrderReport | None:
+        """The venue's report of ``cid``: by id, else by searching its recent orders and the
+        account's trades over the create's window (venues with ``"orders:search"``). None
+        when not found, or when the venue could not be asked (then the time "not found" is
+        reset: only answers count towards concluding that the order never arrived)."""
+        rec = self.records[cid]
+        try:
+            found: OrderReport | None = await self._call(
+                venue, key, lambda: venue.fetch_order(rec.instrument, cid)
+            )
+        except Exception as exc:
+            log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)
+            self._not_found_since.pop(cid, None)
+            return None
+        if found is not None:
+            return found
+        if "orders:search" not in getattr(venue, "capabilities", ()):
+            self._not_found_since.setdefault(cid, self._clock())
+            return None
+        since = rec.order.created_ts_ns if rec.order is not None else 0
+        since = since or rec.updated_ts_ns
+        try:
+            searched: OrderReport | None = await self._call(
+                venue, key, lambda: venue.search_order(rec.instrument, cid, since)
+            )
+        except Exception as exc:
+            log.warning("search for order %s at venue '%s' failed: %s", cid, key, exc)
+            self._not_found_since.pop(cid, None)
+            return None
+        if searched is None:
+            self._not_found_since.setdefault(cid, self._clock())
+        return searched
 
     def _fail_venue(self, cid: str, reason: str) -> None:
         rec = self.records[cid]
@@ -434,53 +516,53 @@ class OrderManager:
             self._finish(rec, _S.REJECTED, reason, kind="failed")
         self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
 
-    async def _lookup(self, venue: Any, key: str, cid: str, attempts: int) -> OrderReport | None:
-        """The venue's report of ``cid`` (None: it never saw it), retried while unavailable."""
-        rec = self.records[cid]
-        policy = self.settings.retry
-        last: VenueError | None = None
-        for attempt in range(1, attempts + 1):
-            try:
-                found: OrderReport | None = await self._call(
-                    venue, key, lambda: venue.fetch_order(rec.instrument, cid)
-                )
-                return found
-            except CircuitOpenError:
-                raise
-            except (VenueUnavailableError, VenueTimeoutError) as exc:
-                last = exc
-            if attempt < attempts:
-                await self._sleep(policy.delay(attempt))
-        assert last is not None
-        raise last
-
-    async def _resolve_unresolved(self, key: str | None = None, attempts: int = 1) -> None:
+    async def _resolve_unresolved(self, key: str | None = None) -> None:
+        now = self._clock()
+        if (
+            self._last_resolve is not None
+            and now - self._last_resolve < self.settings.resolve_interval_s
+        ):
+            return
+        self._last_resolve = now
         for cid, vkey in list(self._unresolved.items()):
             if key is not None and vkey != key:
                 continue
             venue = self._venues.get(vkey)
-            if venue is None or not self._breaker(vkey).allows(self._clock()):
+            if venue is None:
                 continue
-            try:
-                found = await self._lookup(venue, vkey, cid, attempts)
-            except VenueError:
-                continue
-            self._unresolved.pop(cid, None)
-            if found is None:
-                rec = self.records[cid]
-                if rec.is_open:
-                    self._finish(
-                        rec,
-                        _S.REJECTED,
-                        f"not found at venue '{vkey}': the order never reached it",
-                        kind="resolved",
-                    )
-            else:
+            rec = self.records[cid]
+            found = await self._find(venue, vkey, cid)
+            if found is not None:
+                self._settled(cid)
                 self._apply(found, "resolved")
+                continue
+            if not rec.is_open:
+                self._settled(cid)
+                continue
+            since = self._doubt_since.setdefault(cid, now)
+            waited = self._clock() - since
+            missing = self._clock() - self._not_found_since.get(cid, self._clock())
+            if missing >= self.settings.not_found_settle_s:
+                self._finish(
+                    rec,
+                    _S.REJECTED,
+                    f"not found at venue '{vkey}' for {missing:.0f} s (by id, among its recent "
+                    f"orders and trades): the order never reached it",
+                    kind="resolved",
+                )
+            elif waited >= self.settings.unknown_deadline_s and cid not in self._alerted:
+                self._alerted.add(cid)
+                error = (
+                    f"order {cid} ({rec.instrument}) at venue '{vkey}': outcome still unknown "
+                    f"after {waited:.0f} s; {rec.instrument} stays paused until the venue "
+                    f"says what became of it (check the exchange)"
+                )
+                log.critical("%s", error)
+                self.pending.append(SystemError(ts_ns=self._ts, source="orders", error=error))
 
     async def poll(self) -> None:
         """Resolve orders whose outcome is unknown (call periodically, e.g. each decision)."""
-        await self._resolve_unresolved(None, attempts=1)
+        await self._resolve_unresolved(None)
 
     def unresolved(self) -> list[str]:
         """Client order ids whose outcome at the venue is not known yet."""
@@ -497,6 +579,16 @@ class OrderManager:
             key,
             lambda: venue.cancel_order(rec.instrument, client_order_id),  # type: ignore[attr-defined]
         )
+        if client_order_id in self._unresolved and report.status is _S.REJECTED:
+            # "Unknown order" from a cancel is no more conclusive than a lookup's "not
+            # found": the order stays in doubt until the venue says what became of it.
+            log.warning(
+                "cancel of order %s (outcome unknown) refused by venue '%s': %s; still in doubt",
+                client_order_id,
+                key,
+                report.reason,
+            )
+            return report
         self._apply(report, "cancel")
         return report
 
@@ -511,12 +603,36 @@ class OrderManager:
         """True while ``venue``'s circuit is open (calls fail fast)."""
         return not self._breaker(venue_key(venue)).allows(self._clock())
 
-    async def _call(self, venue: Any, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self,
+        venue: Any,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        create: bool = False,
+        trial: bool = False,
+    ) -> T:
+        """Call the venue with the timeout. Only creates go through the circuit breaker and
+        count for it (lookups that succeed while creates fail must not reset it); ``trial``
+        (an exit) is sent even while the circuit is open."""
         br = self._breaker(key)
-        if not br.allows(self._clock()):
-            raise CircuitOpenError(
-                f"circuit breaker of venue '{key}' is open ({br.failures} consecutive failures)"
-            )
+        if create:
+            now = self._clock()
+            if not br.allows(now) and not trial:
+                raise CircuitOpenError(
+                    f"circuit breaker of venue '{key}' is open ({br.failures} consecutive "
+                    f"failed creates)"
+                )
+            if br.opened_at is not None and not br.half_open_announced and br.allows(now):
+                br.half_open_announced = True
+                self.pending.append(
+                    CircuitBreaker(
+                        ts_ns=self._ts,
+                        name=br.name,
+                        tripped=True,
+                        reason="half-open: the cooldown is over, one trial create decides",
+                    )
+                )
         timeout = self.settings.call_timeout_s
         try:
             if timeout is None:
@@ -526,15 +642,19 @@ class OrderManager:
                     result = await fn()
         except TimeoutError as exc:
             err = VenueTimeoutError(f"venue '{key}' did not answer within {timeout} s")
-            self._failure(br, err)
+            if create:
+                self._failure(br, err)
             raise err from exc
         except OrderRejectedError:
-            self._success(br)  # the venue answered
+            if create:
+                self._success(br)  # the venue answered
             raise
         except Exception as exc:
-            self._failure(br, exc)
+            if create:
+                self._failure(br, exc)
             raise
-        self._success(br)
+        if create:
+            self._success(br)
         return result
 
     def _failure(self, br: _Breaker, exc: BaseException) -> None:
@@ -543,6 +663,7 @@ class OrderManager:
         half_open = br.opened_at is not None
         if half_open or br.failures >= br.policy.failure_threshold:
             br.opened_at = now
+            br.half_open_announced = False
             why = "the trial call failed" if half_open else f"{br.failures} consecutive failures"
             self.pending.append(
                 CircuitBreaker(
@@ -565,6 +686,7 @@ class OrderManager:
                 )
             )
         br.opened_at = None
+        br.half_open_announced = False
         br.failures = 0
 
     # -- the state machine ----------------------------------------------------------------
@@ -622,8 +744,8 @@ class OrderManager:
             updated_ts_ns=report.ts_ns,
         )
         self._store(changed, kind, cur)
+        self._settled(cid)
         if new.is_terminal:
-            self._unresolved.pop(cid, None)
             self.portfolio.order_closed(cid)
         self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
 
@@ -687,8 +809,8 @@ class OrderManager:
             self.records[cid] = changed
             self.reports[cid] = changed.report()
             if changed.status is not rec.status:
+                self._settled(cid)
                 if changed.status.is_terminal:
-                    self._unresolved.pop(cid, None)
                     self.portfolio.order_closed(cid)
                 self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
         if problem:

@@ -255,6 +255,19 @@ class ReplayCapability(Protocol):
 
 
 @runtime_checkable
+class OrderSearchCapability(Protocol):
+    """Capability ``"orders:search"``: the venue finds an order whose create outcome is
+    unknown among the account's recent orders (and trades) since a time, when a lookup by
+    client order id says "not found" (exchanges lag after accepting under load). The found
+    state and fills reach the sink as usual."""
+
+    async def search_order(
+        self, instrument: str, client_order_id: str, since_ns: int
+    ) -> OrderReport | None:
+        """The order's state if the venue has it, else None."""
+
+
+@runtime_checkable
 class FillHistoryCapability(Protocol):
     """Capability ``"fills:history"``: the venue lists an order's executions."""
 
@@ -282,6 +295,7 @@ CAPABILITY_PROTOCOLS.update(
         "simulated": SimulatedExecutionCapability,
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
+        "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,
     }

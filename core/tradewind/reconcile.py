@@ -35,7 +35,10 @@ log = logging.getLogger("tradewind.reconcile")
 T = TypeVar("T")
 
 #: What to do with an order open at the venue that the journal does not know.
-UNKNOWN_ORDER_POLICIES = ("adopt", "cancel")
+UNKNOWN_ORDER_POLICIES = ("refuse", "adopt", "cancel")
+#: What a start does with a venue position the journal cannot explain (``[run]
+#: unknown_positions``).
+UNKNOWN_POSITION_POLICIES = ("refuse", "adopt")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,6 +118,7 @@ async def reconcile(
     portfolio: Portfolio,
     *,
     unknown_orders: str = "adopt",
+    unknown_positions: str = "adopt",
     ts_ns: int = 0,
     cash_asset: str | None = None,
     timeout_s: float | None = 30.0,
@@ -128,7 +132,11 @@ async def reconcile(
     - An order open at the venue the journal does not know: ``unknown_orders = "adopt"``
       journals it (origin ``adopted``) so the host tracks it; ``"cancel"`` cancels it
       (origin ``foreign``).
-    - A position that differs: the venue's is adopted and a correction is journaled.
+      ``"refuse"`` raises ReconciliationError naming it (the host does not start).
+    - A position that differs: the venue's is adopted and a correction is journaled. A
+      position the journal cannot explain at all (the journal is flat in that instrument)
+      follows ``unknown_positions``: ``"adopt"`` (a correction) or ``"refuse"``
+      (ReconciliationError).
     - With ``cash_asset``, the venue's balance of it is compared with the journal's cash (the
       first reconciliation of a session records it as the starting baseline).
 
@@ -140,9 +148,23 @@ async def reconcile(
             f"unknown_orders must be one of {', '.join(UNKNOWN_ORDER_POLICIES)}, "
             f"got {unknown_orders!r}"
         )
+    if unknown_positions not in UNKNOWN_POSITION_POLICIES:
+        raise ValueError(
+            f"unknown_positions must be one of {', '.join(UNKNOWN_POSITION_POLICIES)}, "
+            f"got {unknown_positions!r}"
+        )
     vkey = venue_key(venue)
     keys = {i.key for i in instruments}
     found: list[ReconciliationDiscrepancy] = []
+
+    def refuse(what: str, key: str) -> None:
+        reason = f'{what} (set [run] {key} = "adopt" to take it over)'
+        try:
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
+            journal.flush()
+        except Exception:  # the error below says what matters
+            log.exception("could not journal the refusal")
+        raise ReconciliationError(f"venue '{vkey}': {reason}; the host does not start")
 
     def note(kind: str, subject: str, journal_state: str, venue_state: str, action: str) -> None:
         event = ReconciliationDiscrepancy(
@@ -245,6 +267,12 @@ async def reconcile(
             journal.record_order(new, ts_ns=ts_ns, kind="reconciled", from_status=prev.status)
             note("order_reopened", cid, _state(prev), _state(vr), "recorded")
             continue
+        if unknown_orders == "refuse":
+            refuse(
+                f"order {cid} ({vr.instrument}, {_state(vr)}) is open at the venue but unknown "
+                f"to the journal",
+                "unknown_orders",
+            )
         if unknown_orders == "cancel":
             cr: OrderReport = await ask(
                 f"cancel_order({cid})", partial(venue.cancel_order, vr.instrument, cid)
@@ -311,6 +339,12 @@ async def reconcile(
         ):
             portfolio.restore_position(jp)
             continue
+        if unknown_positions == "refuse" and jp.is_flat and vp is not None:
+            refuse(
+                f"position {inst} of {vq} @ {vp.avg_price} at the venue is unknown to the "
+                f"journal (flat there)",
+                "unknown_positions",
+            )
         fixed = _corrected(jp, vp, ts_ns)
         journal.record_position(fixed, ts_ns=ts_ns, reason="correction")
         portfolio.restore_position(fixed)
@@ -413,7 +447,8 @@ async def prepare_session(
             "prepare_session needs the run's journal: call it in Engine.run after Journal.start"
         )
     cfg = engine.config
-    policy = str(unknown_orders or getattr(cfg.run, "unknown_orders", "adopt"))
+    policy = str(unknown_orders or getattr(cfg.run, "unknown_orders", "refuse"))
+    position_policy = str(getattr(cfg.run, "unknown_positions", "refuse"))
     orders = engine.orders
     orders.attach_journal(journal)
     venues: dict[str, tuple[Any, list[Instrument]]] = {}
@@ -437,6 +472,7 @@ async def prepare_session(
                 insts,
                 engine.portfolio,
                 unknown_orders=policy,
+                unknown_positions=position_policy,
                 ts_ns=ts,
                 cash_asset=cash_asset,
             )

@@ -56,6 +56,8 @@ timeframes = ["1m"]
 [run]
 journal = "journal.duckdb"
 reporting_currency = "{reporting}"
+# The spot account holds BTC before the first run: take it over (the default refuses).
+unknown_positions = "adopt"
 
 [[instruments]]
 symbol = "BTCUSDT"

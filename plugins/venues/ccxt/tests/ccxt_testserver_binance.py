@@ -55,6 +55,22 @@ class BinanceFuturesServer(ThreadedServer):
         self.fail_agg_requests: set[int] = set()
         self.agg_requests: list[dict[str, str]] = []
         self.listen_key_value = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
+        # -- fault switches (set under ``lock``) --
+        #: Answers given to the next creates instead of processing them, in order:
+        #: ``(http status, body, headers)``; the order is NOT created (429, 418, -1021, 500).
+        self.create_faults: list[tuple[int, Any, dict[str, str]]] = []
+        #: Orders created from now on are invisible to every lookup (by id, open orders, all
+        #: orders) for this many seconds: Binance's -2013 "does not exist" under load.
+        self.hide_new_orders_s = 0.0
+        self._hidden_until: dict[str, float] = {}
+        #: The next create answers 200 with a body that is not an order; nothing is created.
+        self.malformed_next_create = False
+        #: MARKET orders fill at once, at this price (as on the exchange).
+        self.market_fill_price: str | None = None
+        #: ORDER_TRADE_UPDATE messages are not sent (a websocket update lost).
+        self.drop_ws_updates = False
+        #: Time of each create request received (monotonic), faults included.
+        self.create_times: list[float] = []
 
     # -- auth -----------------------------------------------------------------------------
     async def _params(self, request: web.Request, signed: bool) -> dict[str, str] | web.Response:
@@ -100,6 +116,7 @@ class BinanceFuturesServer(ThreadedServer):
         r.add_get("/fapi/v1/order", self.query_order)
         r.add_delete("/fapi/v1/order", self.cancel_order)
         r.add_get("/fapi/v1/openOrders", self.open_orders)
+        r.add_get("/fapi/v1/allOrders", self.all_orders)
         r.add_get("/fapi/v1/userTrades", self.user_trades)
         r.add_get("/fapi/v2/balance", self.balance)
         r.add_get("/fapi/v2/account", self.account)
@@ -229,7 +246,7 @@ class BinanceFuturesServer(ThreadedServer):
                 ps="BOTH",
                 ot=order["type"],
             )
-            streams = list(self.streams)
+            streams = [] if self.drop_ws_updates else list(self.streams)
         assert self.loop is not None
         for ws in streams:
             asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)
@@ -240,6 +257,15 @@ class BinanceFuturesServer(ThreadedServer):
             return params
         with self.lock:
             self.creates += 1
+            self.create_times.append(time.monotonic())
+            if self.create_faults:
+                status, body, headers = self.create_faults.pop(0)
+                return web.json_response(body, status=status, headers=headers)
+            if self.malformed_next_create:
+                self.malformed_next_create = False
+                return web.Response(
+                    text='{"orderId": 12', status=200, content_type="application/json"
+                )
             cid = params.get("newClientOrderId") or f"srv-{self._next_id}"
             if cid in self.orders and self.orders[cid]["status"] in ("NEW", "PARTIALLY_FILLED"):
                 return web.json_response(
@@ -273,6 +299,10 @@ class BinanceFuturesServer(ThreadedServer):
                 updateTime=now,
             )
             self.orders[cid] = order
+            if self.hide_new_orders_s:
+                self._hidden_until[cid] = time.monotonic() + self.hide_new_orders_s
+            if self.market_fill_price is not None and params["type"] == "MARKET":
+                self.fill(cid, self.market_fill_price)
             delay, self.delay_next_create_s = self.delay_next_create_s, 0.0
             answer = dict(order)
         if delay:
@@ -280,14 +310,19 @@ class BinanceFuturesServer(ThreadedServer):
             await asyncio.sleep(delay)
         return web.json_response(answer)
 
+    def _visible(self, order: dict[str, Any]) -> bool:
+        until = self._hidden_until.get(order["clientOrderId"])
+        return until is None or time.monotonic() >= until
+
     def _find(self, params: dict[str, str]) -> dict[str, Any] | None:
         cid = params.get("origClientOrderId")
         if cid is not None:
-            return self.orders.get(cid)
+            found = self.orders.get(cid)
+            return found if found is not None and self._visible(found) else None
         oid = params.get("orderId")
         for order in self.orders.values():
             if str(order["orderId"]) == oid:
-                return order
+                return order if self._visible(order) else None
         return None
 
     async def query_order(self, request: web.Request) -> web.Response:
@@ -324,6 +359,21 @@ class BinanceFuturesServer(ThreadedServer):
                 for o in self.orders.values()
                 if o["status"] in ("NEW", "PARTIALLY_FILLED")
                 and params.get("symbol") in (None, o["symbol"])
+                and self._visible(o)
+            ]
+        return web.json_response(found)
+
+    async def all_orders(self, request: web.Request) -> web.Response:
+        """The account's orders of a symbol (any status) since ``startTime``."""
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        since = int(params.get("startTime", 0))
+        with self.lock:
+            found = [
+                dict(o)
+                for o in self.orders.values()
+                if o["symbol"] == params.get("symbol") and o["time"] >= since and self._visible(o)
             ]
         return web.json_response(found)
 
@@ -373,6 +423,16 @@ class BinanceFuturesServer(ThreadedServer):
             )
             self.trades.append(trade)
             return dict(trade)
+
+    def orders_of(self, symbol: str = "BTCUSDT") -> list[dict[str, Any]]:
+        """Every order the exchange holds for ``symbol`` (hidden ones too)."""
+        with self.lock:
+            return [dict(o) for o in self.orders.values() if o["symbol"] == symbol]
+
+    def trades_of(self, symbol: str = "BTCUSDT") -> list[dict[str, Any]]:
+        """Every trade of the account in ``symbol``."""
+        with self.lock:
+            return [dict(t) for t in self.trades if t["symbol"] == symbol]
 
     def create_count(self) -> int:
         """Order creates the server has seen."""

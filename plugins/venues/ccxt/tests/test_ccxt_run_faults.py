@@ -43,7 +43,7 @@ def server() -> Iterator[BinanceFuturesServer]:
     srv.stop()
 
 
-def write_config(folder: Path, server: BinanceFuturesServer) -> Path:
+def write_config(folder: Path, server: BinanceFuturesServer, run_extra: str = "") -> Path:
     path = folder / "paper.toml"
     path.write_text(
         f"""
@@ -51,6 +51,7 @@ mode = "paper"
 
 [run]
 journal = "journal.duckdb"
+{run_extra}
 
 [[instruments]]
 symbol = "BTCUSDT"
@@ -109,7 +110,8 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], *fragments: str) -> 
 def test_a_full_disk_after_the_venue_connected_is_one_line_and_the_venue_is_closed(
     tmp_path: Path, server: BinanceFuturesServer
 ) -> None:
-    cfg = write_config(tmp_path, server)
+    # The server's account holds a position the fresh journal does not know: take it over.
+    cfg = write_config(tmp_path, server, 'unknown_positions = "adopt"')
     proc = run_cli(cfg, limit=14_000)
     assert_one_line(proc, "out of disk space")
     # The venue was reached (it was connected when the journal failed) and closed after.
@@ -127,3 +129,16 @@ def test_a_second_host_is_refused_before_touching_the_venue(
         holder.close()
     assert_one_line(proc, "is in use by another process", "one host per journal")
     assert server.requests == []  # refused before any call to the exchange
+
+
+def test_an_unknown_exchange_position_makes_the_host_refuse_to_start_by_default(
+    tmp_path: Path, server: BinanceFuturesServer
+) -> None:
+    cfg = write_config(tmp_path, server)
+    proc = run_cli(cfg)
+    assert proc.returncode == 5, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "position usdm:BTCUSDT of 0.001" in errors[0] and "does not start" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert ("POST", "/fapi/v1/order") not in server.requests  # nothing traded

@@ -76,7 +76,8 @@ class CcxtVenueConfig:
     #: ``auto`` (websocket where ccxt.pro has ``watchOrders``, else polling), ``websocket``,
     #: ``poll`` or ``off``.
     order_updates: str = "auto"
-    #: Seconds between polls of the open orders (``poll`` mode, and the ``auto`` fallback).
+    #: Seconds between polls of the open orders, in every mode but ``off`` (with the websocket
+    #: too: a lost update is caught up within one interval).
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     #: Times a create that timed out is looked up by client order id before giving up.
     lookup_attempts: int = 3

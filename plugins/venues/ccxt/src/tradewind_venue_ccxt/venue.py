@@ -32,7 +32,12 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
-from tradewind.errors import OrderRejectedError, VenueError, VenueTimeoutError
+from tradewind.errors import (
+    OrderRejectedError,
+    VenueError,
+    VenueRateLimitedError,
+    VenueTimeoutError,
+)
 from tradewind.model import (
     ConnectionLost,
     Fill,
@@ -134,6 +139,8 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
         features = features.get("linear") or features.get("inverse") or {}
     create = features.get("createOrder") or {}
     caps = {"execution", "account", "orders:resume", "fills:history"}
+    if has.get("fetchOrders"):
+        caps.add("orders:search")
     if has.get("createMarketOrder", True):
         caps.add("order:market")
     if has.get("createLimitOrder", True):
@@ -191,6 +198,7 @@ class CcxtVenue:
             "funding",
             "account",
             "orders:resume",
+            "orders:search",
             "fills:history",
         }
     )
@@ -216,6 +224,7 @@ class CcxtVenue:
         self._orders: dict[str, _Tracked] = {}
         self._sink: EventSink | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._redact = Redactor()
         self._lost = False
         self._trades_method = "order"  # "order", then "account", or "none": see _order_trades
@@ -383,16 +392,22 @@ class CcxtVenue:
         self._traded = traded
         self.capabilities = exchange_capabilities(exchange, cfg.market_type)  # type: ignore[misc]
         if self.update_mode != "off" and cfg.has_credentials:
-            loop = self._watch_loop if self.update_mode == "websocket" else self._poll_loop
-            self._task = asyncio.get_running_loop().create_task(loop())
+            running = asyncio.get_running_loop()
+            self._task = running.create_task(self._poll_loop())
+            if self.update_mode == "websocket":
+                # The stream, and the poll whatever the stream says: ccxt.pro drops a message
+                # that arrives while nothing awaits it, so a fill is booked within one
+                # poll interval at worst.
+                self._watch_task = running.create_task(self._watch_loop())
 
     async def close(self) -> None:
         """Stop order updates and close the exchange's sessions; idempotent."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for task in (self._task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = self._watch_task = None
         exchange, self._exchange = self._exchange, None
         if exchange is not None:
             await exchange.close()
@@ -474,8 +489,28 @@ class CcxtVenue:
         tracked.unknown = True
         try:
             raw = await exchange.create_order(tracked.symbol, kind, side, amount, price, params)
-        except (ccxt.InsufficientFunds, ccxt.InvalidOrder) as exc:
+        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
+            # HTTP 429 / Binance's 418: refused before processing, nothing was created.
+            self._orders.pop(order.client_order_id, None)
+            headers = getattr(exchange, "last_response_headers", None) or {}
+            retry_after = _retry_after(headers)
+            msg = str(self._error(exc, f"submit_order {order.client_order_id}"))
+            raise VenueRateLimitedError(
+                f"{msg} (rate limited, not processed; retry after {retry_after} s)",
+                retry_after_s=retry_after,
+            ) from None
+        except (
+            ccxt.InsufficientFunds,
+            ccxt.InvalidOrder,
+            ccxt.InvalidNonce,
+            ccxt.BadRequest,
+            ccxt.PermissionDenied,
+        ) as exc:
+            # Definite refusals: bad request, clock skew (Binance -1021), insufficient
+            # balance. The same create is never retried.
             err = self._error(exc, f"submit_order {order.client_order_id}")
+            if not isinstance(err, OrderRejectedError):
+                err = OrderRejectedError(str(err))
             tracked.unknown = False
             report = OrderReport(
                 client_order_id=order.client_order_id,
@@ -487,29 +522,68 @@ class CcxtVenue:
             tracked.report = report
             self._emit_report(report)
             raise err from None
-        except ccxt.NetworkError as exc:
+        except (ccxt.NetworkError, ccxt.BadResponse) as exc:
             # The request may have reached the exchange: find out, never resend blindly.
-            log.warning(
-                "venue %s: create of %s failed with %s; looking it up by client order id",
-                self.instance,
-                order.client_order_id,
-                type(exc).__name__,
-            )
-            found = await self._find(tracked)
-            if found is not None:
-                return found
-            err = self._error(exc, f"submit_order {order.client_order_id}")
-            if not isinstance(err, VenueTimeoutError):
-                err = VenueTimeoutError(f"{err} (outcome unknown: not found by client order id)")
-            raise err from None
+            return await self._unknown_outcome(tracked, exc)
         except ccxt.BaseError as exc:
             raise self._error(exc, f"submit_order {order.client_order_id}") from None
+        except Exception as exc:  # an answer ccxt could not parse: the outcome is unknown
+            return await self._unknown_outcome(tracked, exc)
+        if not isinstance(raw, Mapping) or not raw.get("id") or not raw.get("status"):
+            # A 200 without an order in it is not an acceptance.
+            return await self._unknown_outcome(
+                tracked, ValueError(f"unparseable create response {str(raw)[:200]!r}")
+            )
         tracked.unknown = False
         if not raw.get("clientOrderId"):
             raw = {**raw, "clientOrderId": order.client_order_id}
         await self._ingest(tracked, raw)
         assert tracked.report is not None
         return tracked.report
+
+    async def _unknown_outcome(self, tracked: _Tracked, exc: BaseException) -> OrderReport:
+        assert tracked.order is not None
+        cid = tracked.order.client_order_id
+        log.warning(
+            "venue %s: create of %s failed with %s; looking it up by client order id",
+            self.instance,
+            cid,
+            type(exc).__name__,
+        )
+        found = await self._find(tracked)
+        if found is not None:
+            return found
+        if _is_ccxt_error(exc):
+            err = self._error(exc, f"submit_order {cid}")
+        else:
+            err = VenueError(self._redact(f"venue '{self.instance}': submit_order {cid}: {exc}"))
+        raise VenueTimeoutError(f"{err} (outcome unknown: not found by client order id)") from None
+
+    async def search_order(
+        self, instrument: str, client_order_id: str, since_ns: int
+    ) -> OrderReport | None:
+        """Capability ``"orders:search"``: find an order of unknown outcome among the
+        account's orders since ``since_ns`` (``fetch_orders``: open, filled and cancelled);
+        its state and fills are delivered like any update. None when it is not there."""
+        import ccxt
+
+        exchange = self._ex()
+        self._require_credentials("search_order")
+        symbol = self._symbol(instrument)
+        if not exchange.has.get("fetchOrders"):
+            return None
+        since_ms = max(0, since_ns // 1_000_000 - 60_000)
+        try:
+            raws = await exchange.fetch_orders(symbol, since_ms)
+        except ccxt.BaseError as exc:
+            raise self._error(exc, f"fetch_orders (looking for {client_order_id})") from None
+        for raw in raws:
+            if raw.get("clientOrderId") == client_order_id:
+                tracked = self._orders.setdefault(client_order_id, _Tracked(symbol=symbol))
+                tracked.unknown = False
+                await self._ingest(tracked, raw)
+                return tracked.report
+        return None
 
     async def _find(self, tracked: _Tracked) -> OrderReport | None:
         """Look an order of unknown outcome up by client order id, a few times."""
@@ -1008,6 +1082,17 @@ def _pin_error_table(exchange: Any, market_types: Sequence[str]) -> None:
         for kind in ("exact", "broad"):
             if isinstance(specific.get(kind), dict):
                 tables[kind] = {**tables.get(kind, {}), **specific[kind]}
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), if present."""
+    for key, value in headers.items():
+        if str(key).lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def _camel(name: str) -> str:
