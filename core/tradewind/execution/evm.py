@@ -150,7 +150,7 @@ class DirectPoolSource:
             raise AggregatorError(self.name, "api", f"pool quote failed: {exc}") from exc
         min_out = int((Decimal(out) * (1 - Decimal(request.slippage))).to_integral_value(
             ROUND_FLOOR))
-        to, data = pool.swap_call(token_in, request.sell_amount, min_out, request.wallet,
+        to, data = pool.swap_call(token_in, request.sell_amount, min_out, str(venue.wallet),
                                   self._clock_s() + self.deadline_s)
         return SwapQuote(
             aggregator=self.name, chain_id=request.chain_id, sell_token=request.sell_token,

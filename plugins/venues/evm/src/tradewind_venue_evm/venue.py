@@ -1041,6 +1041,7 @@ class EvmVenue:
             return known.report
         pool = self.pool(order.instrument)
         token_in = pool.quote if order.side is Side.BUY else pool.base
+        to, spender = to_checksum_address(to), to_checksum_address(spender)
         cid = order.client_order_id
         state = _OrderState(
             order=order, report=self._report(order, OrderStatus.NEW, await self._now_ns())
