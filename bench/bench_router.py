@@ -72,8 +72,13 @@ async def main(rounds: int) -> None:
     from tradewind.execution.aggregator import RouterEntry
     from tradewind.secrets import Secret
 
-    import agg_setup
+    from tradewind_aggregator_odos import OdosAggregator
+    from tradewind_aggregator_oneinch import OneInchAggregator
+    from tradewind_aggregator_paraswap import ParaSwapAggregator
+    from tradewind_aggregator_zeroex import ZeroExAggregator
 
+    classes = {"oneinch": OneInchAggregator, "zeroex": ZeroExAggregator,
+               "paraswap": ParaSwapAggregator, "odos": OdosAggregator}
     prices = {"oneinch": 2001, "zeroex": 2000, "paraswap": 2003, "odos": 1999}
     servers = {k: AggServer(k, StaticBackend(p), Behaviour()) for k, p in prices.items()}  # type: ignore[arg-type]
     async with contextlib.AsyncExitStack() as stack:
@@ -81,7 +86,7 @@ async def main(rounds: int) -> None:
             await stack.enter_async_context(serve(s))
         aggs: list[Any] = []
         for k, s in servers.items():
-            cls = agg_setup.plugin_classes()[k]
+            cls = classes[k]
             aggs.append(cls(config=cls.config_class(
                 api_key=Secret("TW_BENCH_AGG_KEY"), base_url=s.url, chains=(1,),
                 routers={"1": (RouterEntry(address=ROUTER, family="uniswap-v2"),)},

@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 from aiohttp import web
-from evm_chain import LocalChain
+
+if TYPE_CHECKING:
+    from evm_chain import LocalChain
 
 DEADLINE = 2**40
 ATTACKER = "0x000000000000000000000000000000000000dEaD"
