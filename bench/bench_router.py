@@ -60,8 +60,8 @@ class StaticBackend:
 
 
 class _NoChain:
-    class w3:  # noqa: N801 - mimics LocalChain.w3.eth.block_number
-        class eth:  # noqa: N801
+    class w3:  # mimics LocalChain.w3.eth.block_number
+        class eth:
             block_number = 1
 
 
@@ -71,7 +71,6 @@ async def main(rounds: int) -> None:
     from tradewind.execution import BestExecutionRouter, SwapRequest
     from tradewind.execution.aggregator import RouterEntry
     from tradewind.secrets import Secret
-
     from tradewind_aggregator_odos import OdosAggregator
     from tradewind_aggregator_oneinch import OneInchAggregator
     from tradewind_aggregator_paraswap import ParaSwapAggregator

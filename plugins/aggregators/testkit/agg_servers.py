@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -131,12 +132,12 @@ class AggServer:
             "odos": {"detail": "Invalid token address", "traceId": "local", "errorCode": 4001},
         }[self.kind]
 
-    def swap(self, sell: str, buy: str, amount: int, wallet: str, slippage: float
+    def swap(self, sell: str, buy: str, amount: int, wallet: str, slippage: Decimal
              ) -> tuple[int, int, dict[str, Any]]:
         """(out, min out, tx) through the chosen venue, with any tampering applied."""
         b = self.b
         out = self.backend.quote(b.venue, sell, buy, amount)
-        min_out = int(out * (1 - slippage))
+        min_out = int((Decimal(out) * (1 - slippage)).to_integral_value(ROUND_FLOOR))
         recipient = ATTACKER if b.tamper == "recipient" else wallet
         data = self.backend.calldata(b.venue, sell, buy, amount, min_out, recipient)
         to = ATTACKER if b.tamper == "target" else self.backend.router(b.venue)
@@ -151,7 +152,7 @@ class AggServer:
             return r
         q = request.query
         out, _, tx = self.swap(q["src"], q["dst"], int(q["amount"]), q["from"],
-                               float(q["slippage"]) / 100)
+                               Decimal(q["slippage"]) / 100)
         name = "UNISWAP_V3" if self.b.venue == "v3" else "UNISWAP_V2"
         return web.json_response({
             "dstAmount": str(out), "tx": tx,
@@ -165,7 +166,7 @@ class AggServer:
             return r
         q = request.query
         out, min_out, tx = self.swap(q["sellToken"], q["buyToken"], int(q["sellAmount"]),
-                                     q["taker"], int(q["slippageBps"]) / 10_000)
+                                     q["taker"], Decimal(q["slippageBps"]) / 10_000)
         source = "Uniswap_V3" if self.b.venue == "v3" else "Uniswap_V2"
         return web.json_response({
             "blockNumber": str(self.backend.chain.w3.eth.block_number),
@@ -216,7 +217,7 @@ class AggServer:
         body = await request.json()
         pr = body["priceRoute"]
         _, _, tx = self.swap(body["srcToken"], body["destToken"], int(body["srcAmount"]),
-                             body["userAddress"], int(body["slippage"]) / 10_000)
+                             body["userAddress"], Decimal(body["slippage"]) / 10_000)
         return web.json_response({**tx, "chainId": int(request.match_info["network"]),
                                   "gas": str(tx["gas"]), "_destAmount": pr["destAmount"]})
 
@@ -229,7 +230,7 @@ class AggServer:
         tout = body["outputTokens"][0]["tokenAddress"]
         amount = int(tin["amount"])
         out, _, tx = self.swap(tin["tokenAddress"], tout, amount, body["userAddr"],
-                               float(body["slippageLimitPercent"]) / 100)
+                               Decimal(str(body["slippageLimitPercent"])) / 100)
         path_id = f"path{len(self._paths) + 1}"
         self._paths[path_id] = {"tx": tx, "in": tin, "out": tout, "amount": out}
         return web.json_response({

@@ -213,3 +213,32 @@ def test_a_configured_primary_fallback_order_is_followed(agg_chain, tmp_path):
     assert result.chosen == "odos"
     assert rows["zeroex"]["status"] == "failed"
     assert rows["paraswap"]["status"] == "not_tried"
+
+
+def test_execution_quality_reports_wins_failures_refusals_and_shortfall(agg_chain, tmp_path):
+    from tradewind.execution.quality import execution_quality, quality_table
+
+    chain = agg_chain
+    chain.fund(chain.wallet, Decimal(5), Decimal(0))
+    # zeroex quotes the same pool as paraswap (a tie, and it is asked first) but names
+    # another recipient: it is checked and refused on both orders.
+    behaviours = {"oneinch": Behaviour(venue="v3", fail="500"),
+                  "zeroex": Behaviour(venue="fork", tamper="recipient")}
+
+    async def go():
+        async with routed(chain, tmp_path, behaviours) as r:
+            await _route(r, "q-1")
+            await _route(r, "q-2")
+            return execution_quality(r.journal)
+
+    stats = anyio.run(go)
+    by = {s.aggregator: s for s in stats}
+    assert by["oneinch"].failed == 2 and by["oneinch"].quotes == 0
+    assert by["zeroex"].refused == 2 and by["zeroex"].won == 0
+    assert by["paraswap"].won == 2 and by["paraswap"].quotes == 2
+    # Nothing else trades on the local chain between quote and swap: realised = quoted (to
+    # the wei the fill's price x quantity rounds to).
+    assert abs(by["paraswap"].mean_shortfall_bps) < Decimal("0.001")
+    assert by["odos"].won == 0 and by["odos"].mean_shortfall_bps is None
+    table = quality_table(stats)
+    assert "paraswap" in table and "shortfall bps" in table

@@ -129,3 +129,43 @@ def test_ranking_is_by_net_output_with_failures_and_late_answers_last(tmp_path):
         anyio.run(go)
     assert rec.sent == ["cheap"]
     journal.close()
+
+
+def test_routing_config_reads_best_and_primary_fallback_from_toml():
+    import tomllib
+
+    from tradewind._serde import structure
+    from tradewind.errors import ConfigError
+    from tradewind.execution.config import RoutingConfig
+
+    text = """
+deadline_s = 1.5
+[chains.1]
+mode = "best"
+[chains.8453]
+primary = "zeroex"
+fallback = ["odos", "oneinch"]
+[chains.10]
+mode = "ordered"
+"""
+    cfg = structure(tomllib.loads(text), RoutingConfig)
+    assert cfg.deadline_s == 1.5
+    assert cfg.order_for(1) is None and cfg.order_for(137) is None
+    assert cfg.order_for(8453) == ["zeroex", "odos", "oneinch"]
+    with pytest.raises(ValueError, match=r"needs primary .* @ \$.routing.chains.10"):
+        cfg.order_for(10)
+    with pytest.raises(ConfigError, match="unknown key"):
+        structure({"chains": {"1": {"primery": "x"}}}, RoutingConfig)
+
+
+def test_the_configured_order_is_followed_over_net_output():
+    better = _quote("better", out=2100 * 10**18)
+    worse = _quote("worse", out=2000 * 10**18)
+    rec = _Recorder()
+    router = BestExecutionRouter([_Source("better", better), _Source("worse", worse)], rec,
+                                 order=["worse", "better"])
+
+    async def go():
+        return await router.execute(REQ, gas_price_wei=10**9, out_per_native=Decimal(2000))
+
+    assert anyio.run(go).chosen == "worse" and rec.sent == ["worse"]

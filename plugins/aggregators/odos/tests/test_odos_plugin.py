@@ -28,6 +28,7 @@ def _fixture(name):
 
 def test_a_documented_quote_and_assemble_parse_into_the_quote_model():
     from tradewind.execution import SwapRequest
+
     from tradewind_aggregator_odos import parse_assemble, parse_quote
 
     path_id, out, gas = parse_quote(_fixture("quote_v2.json"))

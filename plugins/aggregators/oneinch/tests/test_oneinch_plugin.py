@@ -28,6 +28,7 @@ def _fixture(name):
 
 def test_a_documented_swap_answer_parses_into_the_quote_model():
     from tradewind.execution import SwapRequest
+
     from tradewind_aggregator_oneinch import parse_swap
 
     req = SwapRequest(client_order_id="c", chain_id=1,

@@ -29,6 +29,7 @@ def _fixture(name):
 
 def test_documented_prices_and_transactions_parse_into_the_quote_model():
     from tradewind.execution import AggregatorError, SwapRequest
+
     from tradewind_aggregator_paraswap import parse_price, parse_transaction
 
     route = parse_price(_fixture("prices_v62.json"))

@@ -29,6 +29,7 @@ def _fixture(name):
 
 def test_a_documented_quote_parses_into_the_quote_model():
     from tradewind.execution import AggregatorError, SwapRequest
+
     from tradewind_aggregator_zeroex import parse_quote
 
     data = _fixture("quote_v2.json")
