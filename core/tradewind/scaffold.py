@@ -338,7 +338,7 @@ def tradewind_register_exits(registry):
     registry.add({cls})
 '''
 
-_AGGREGATOR = '''"""The {name} aggregator: swap quotes from a JSON API, with the transaction to send.
+_AGGREGATOR = '''"""The {name} aggregator: swap quotes from a JSON API and the transaction to sign.
 
 The API it speaks (adapt ``fetch_quote`` and ``parse_quote`` to yours)::
 
