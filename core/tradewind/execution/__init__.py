@@ -15,6 +15,7 @@ from tradewind.execution.router import (
     Considered,
     NotSent,
     RouteResult,
+    RoutingFailed,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "KnownRouter",
     "NotSent",
     "RouteResult",
+    "RoutingFailed",
     "SwapQuote",
     "SwapRequest",
     "TxRequest",
