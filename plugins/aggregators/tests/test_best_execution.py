@@ -173,6 +173,11 @@ def test_one_client_order_id_is_never_sent_twice(agg_chain, tmp_path):
             request = await r.executor.request_for(market("once-1"))
             with pytest.raises(RoutingFailed, match="already sent"):
                 await again.execute(request, gas_price_wei=GWEI, out_per_native=Decimal(2000))
+            # Without the quotes table (a crash before it was written), the venue's own
+            # write-ahead transaction journal still refuses a second send.
+            blind = BestExecutionRouter(r.router.sources, r.executor, journal=None)
+            with pytest.raises(RuntimeError, match="never sent twice"):
+                await blind.execute(request, gas_price_wei=GWEI, out_per_native=Decimal(2000))
             return nonce
 
     nonce = anyio.run(go)
