@@ -80,7 +80,7 @@ def test_scaffolded_notifier_is_listed_runs_and_passes_its_tests(installed_demo,
     assert " passed" in tests.stdout
 
 
-@pytest.mark.parametrize("kind", ["analyzers", "filters", "exits"])
+@pytest.mark.parametrize("kind", ["analyzers", "filters", "exits", "aggregators"])
 def test_every_scaffold_kind_passes_its_own_tests(kind, tmp_path):
     proc = run_cli("new-plugin", kind, "sample", "--dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

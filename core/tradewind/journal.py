@@ -233,6 +233,31 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("amount", "VARCHAR"),
         ("kind", "VARCHAR"),
     ),
+    # Every quote the best-execution router considered (tradewind.execution.router).
+    "quotes": (
+        ("run_id", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("ts_ns", "BIGINT"),
+        ("client_order_id", "VARCHAR"),
+        ("aggregator", "VARCHAR"),
+        ("chain_id", "BIGINT"),
+        ("sell_token", "VARCHAR"),
+        ("buy_token", "VARCHAR"),
+        ("sell_amount", "VARCHAR"),
+        ("buy_amount", "VARCHAR"),
+        ("min_buy_amount", "VARCHAR"),
+        ("gas", "BIGINT"),
+        ("gas_cost_out", "VARCHAR"),
+        ("net_out", "VARCHAR"),
+        ("route", "VARCHAR"),
+        ("rank", "INTEGER"),
+        ("status", "VARCHAR"),
+        ("error", "VARCHAR"),
+        ("tx_hash", "VARCHAR"),
+        ("realised_out", "VARCHAR"),
+        ("latency_ns", "BIGINT"),
+    ),
     "system_events": (
         ("run_id", "VARCHAR"),
         ("session_id", "VARCHAR"),
@@ -905,6 +930,29 @@ class Journal:
             ),
         )
         self._step_done()
+
+    def record_quote(self, request: Any, considered: Any, *, ts_ns: int) -> None:
+        """Write one quote the router considered (a :class:`tradewind.execution.Considered`
+        for a :class:`tradewind.execution.SwapRequest`), committed at once when durable."""
+        q = considered.quote
+        self._add(
+            "quotes",
+            (
+                self.run_id, self.session_id, self._next(), ts_ns, request.client_order_id,
+                considered.aggregator, request.chain_id, request.sell_token, request.buy_token,
+                str(request.sell_amount),
+                None if q is None else str(q.buy_amount),
+                None if q is None else str(q.min_buy_amount),
+                None if q is None else q.gas,
+                str(considered.gas_cost_out),
+                None if considered.net_out is None else str(considered.net_out),
+                "" if q is None else " > ".join(q.route),
+                considered.rank, considered.status, considered.error, considered.tx_hash,
+                None if considered.realised_out is None else str(considered.realised_out),
+                considered.latency_ns,
+            ),
+        )
+        self._step_done(before_send=True)
 
     def record(self, event: Event) -> None:
         """Journal one bus event (the bus subscriber).

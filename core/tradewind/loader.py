@@ -318,7 +318,7 @@ def check_plugin_class(kind: str, cls: type) -> list[str]:
 def _protocol_methods(proto: type) -> list[str]:
     required = {
         "venues": ["connect", "close", "instruments"],
-        "aggregators": ["quote", "swap", "close"],
+        "aggregators": ["quote_swap", "routers", "serves", "close"],
         "analyzers": ["on_candle", "values"],
         "filters": ["check"],
         "exits": ["on_ticks", "on_candle", "forget"],

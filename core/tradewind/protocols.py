@@ -318,31 +318,24 @@ def check_capabilities(venue: object, where: str) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
-class Quote:
-    """A DEX aggregator's quote for a swap."""
-
-    aggregator: str
-    sell_token: str
-    buy_token: str
-    sell_amount: Decimal
-    buy_amount: Decimal
-    route: Sequence[str] = ()
-    raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
-
-
 @runtime_checkable
 class Aggregator(Plugin, Protocol):
-    """A DEX aggregator that quotes and builds swaps.
+    """A DEX aggregator: quotes exact-input swaps with the transaction to send.
 
-    Construction: ``AggregatorClass(config=..., instance=...)``.
+    Construction: ``AggregatorClass(config=..., instance=...)``. Quotes and requests are the
+    core's model (:mod:`tradewind.execution.quotes`); the best-execution router
+    (:mod:`tradewind.execution.router`) checks the transaction against :meth:`routers` and
+    sends it through the EVM venue. API failures raise ``AggregatorError``.
     """
 
-    async def quote(self, sell_token: str, buy_token: str, sell_amount: Decimal) -> Quote:
-        """Best route and expected output for selling ``sell_amount`` of ``sell_token``."""
+    async def quote_swap(self, request: Any) -> Any:
+        """A ``SwapQuote`` for a ``SwapRequest`` (the transaction included)."""
 
-    async def swap(self, quote: Quote, *, min_buy_amount: Decimal) -> Fill:
-        """Execute a quoted swap, refusing to receive less than ``min_buy_amount``."""
+    def routers(self, chain_id: int) -> Sequence[Any]:
+        """The ``KnownRouter`` contracts this aggregator's transactions may target."""
+
+    def serves(self, chain_id: int) -> bool:
+        """True when this aggregator quotes on ``chain_id``."""
 
     async def close(self) -> None:
         """Release connections; idempotent."""

@@ -28,7 +28,7 @@ name = "{dist}"
 version = "0.1.0"
 description = "A tradewind {singular} plugin: {name}."
 requires-python = ">=3.11"
-dependencies = ["tradewind"]
+dependencies = {deps}
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -338,11 +338,141 @@ def tradewind_register_exits(registry):
     registry.add({cls})
 '''
 
+_AGGREGATOR = '''"""The {name} aggregator: swap quotes from a JSON API and the transaction to sign.
+
+The API it speaks (adapt ``fetch_quote`` and ``parse_quote`` to yours)::
+
+    GET {{base_url}}/quote?chainId=&sellToken=&buyToken=&sellAmount=&taker=
+    -> {{"buyAmount": "...", "minBuyAmount": "...", "gas": "...", "route": ["..."],
+        "spender": "0x...", "tx": {{"to": "0x...", "data": "0x...", "value": "0"}}}}
+
+Timeouts, 429 with Retry-After and the API's error bodies are handled by the core's
+HttpAggregator; the router checks the transaction against ``routers`` before signing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from tradewind import hookimpl
+from tradewind.execution import SwapQuote, SwapRequest, TxRequest
+from tradewind.execution.aggregator import AggregatorConfig, HttpAggregator, hex_or_int
+from tradewind.execution.http import field, integer
+
+
+@attrs.frozen(kw_only=True)
+class {cls}Config(AggregatorConfig):
+    """Options of the {name} aggregator (api_key, base_url, chains, routers, timeouts)."""
+
+    base_url: str = "http://127.0.0.1:8080"
+
+
+def parse_quote(data: Any, request: SwapRequest) -> SwapQuote:
+    """The core's quote from the API's answer (AggregatorError when a field is missing)."""
+    tx = field(data, "tx", aggregator="{name}")
+    return SwapQuote(
+        aggregator="{name}", chain_id=request.chain_id, sell_token=request.sell_token,
+        buy_token=request.buy_token, sell_amount=request.sell_amount,
+        buy_amount=integer(data, "buyAmount", aggregator="{name}"),
+        min_buy_amount=integer(data, "minBuyAmount", aggregator="{name}"),
+        gas=integer(data, "gas", aggregator="{name}"),
+        route=tuple(str(r) for r in data.get("route") or ()),
+        tx=TxRequest(to=str(field(tx, "to", aggregator="{name}")),
+                     data=str(field(tx, "data", aggregator="{name}")),
+                     value=hex_or_int(tx.get("value") or 0), sender=request.wallet),
+        spender=str(data.get("spender") or tx["to"]), raw=data,
+    )
+
+
+class {cls}(HttpAggregator):
+    """Quotes from the {name} API."""
+
+    name: ClassVar[str] = "{name}"
+    config_class: ClassVar[type] = {cls}Config
+    key_header: ClassVar[str] = "x-api-key"
+
+    async def fetch_quote(self, request: SwapRequest) -> SwapQuote:
+        """Ask the API for a quote with its transaction."""
+        data = await self.api.request(
+            "GET", "/quote",
+            params={{"chainId": str(request.chain_id), "sellToken": request.sell_token,
+                    "buyToken": request.buy_token, "sellAmount": str(request.sell_amount),
+                    "taker": request.wallet}},
+        )
+        return parse_quote(data, request)
+
+
+@hookimpl
+def tradewind_register_aggregators(registry):
+    """Register the {name} aggregator."""
+    registry.add({cls})
+'''
+
+_AGGREGATOR_TEST = (
+    _COMMON_TEST
+    + """
+    ROUTER = "0x" + "33" * 20
+
+    def make_config(self):
+        from {package}.plugin import {cls}Config
+
+        return {cls}Config()
+
+    def serving(self, mode):
+        \"\"\"A local server speaking the API on 127.0.0.1 (port 0), in ``mode``.\"\"\"
+        import contextlib
+
+        from aiohttp import web
+        from tradewind.execution import SwapRequest
+        from tradewind.execution.aggregator import RouterEntry
+
+        from {package}.plugin import {cls}, {cls}Config
+
+        router = self.ROUTER
+        wallet = "0x" + "11" * 20
+
+        async def quote(request):
+            if mode == "error":
+                return web.json_response({{"message": "unknown token"}}, status=400)
+            if mode == "malformed":
+                return web.Response(text="<html>oops</html>", content_type="text/html")
+            amount = int(request.query["sellAmount"])
+            return web.json_response({{
+                "buyAmount": str(amount * 2000), "minBuyAmount": str(amount * 1990),
+                "gas": "150000", "route": ["pool A 100%"], "spender": router,
+                "tx": {{"to": router, "data": "0x38ed1739", "value": "0"}},
+            }})
+
+        @contextlib.asynccontextmanager
+        async def serve():
+            app = web.Application()
+            app.add_routes([web.get("/quote", quote)])
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]
+            try:
+                cfg = {cls}Config(base_url=f"http://127.0.0.1:{{port}}", chains=(1,),
+                                  routers={{"1": (RouterEntry(address=router),)}})
+                req = SwapRequest(client_order_id="c1", chain_id=1, sell_token="0x" + "44" * 20,
+                                  buy_token="0x" + "55" * 20, sell_amount=10**18, wallet=wallet)
+                yield {cls}(config=cfg, instance="{name}"), req
+            finally:
+                await runner.cleanup()
+
+        return serve()
+"""
+)
+
 _TEMPLATES = {
     "notifiers": (_NOTIFIER, _NOTIFIER_TEST, "NotifierConformance", "Notifier"),
     "analyzers": (_ANALYZER, _COMMON_TEST, "AnalyzerConformance", "Analyzer"),
     "filters": (_FILTER, _COMMON_TEST, "FilterConformance", "Filter"),
     "exits": (_EXIT, _COMMON_TEST, "ExitConformance", "Exit"),
+    "aggregators": (_AGGREGATOR, _AGGREGATOR_TEST, "AggregatorConformance", "Aggregator"),
 }
 
 _README = """# {dist}
@@ -388,6 +518,7 @@ def scaffold(kind: str, name: str, where: Path) -> Path:
         "cls": cls,
         "suite": suite,
         "singular": SINGULAR[kind],
+        "deps": '["tradewind", "aiohttp>=3.9"]' if kind == "aggregators" else '["tradewind"]',
     }
     root = where / dist
     if root.exists():

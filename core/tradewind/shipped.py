@@ -29,6 +29,7 @@ SHIPPED: Mapping[str, tuple[str, ...]] = {
     ),
     "exits": ("adverse", "guard", "liquidity", "maxhold", "reversal", "trailing"),
     "notifiers": ("discord", "email", "telegram", "webhook"),
+    "aggregators": ("odos", "oneinch", "paraswap", "zeroex"),
 }
 
 

@@ -369,23 +369,83 @@ class VenueConformance(_Suite):
 
 
 class AggregatorConformance(_Suite):
-    """An aggregator quotes a positive output. Override :meth:`make_aggregator` and the pair."""
+    """What every aggregator must do (see :mod:`tradewind.execution`).
 
-    sell_token: ClassVar[str] = "WETH"
-    buy_token: ClassVar[str] = "USDC"
-    sell_amount: ClassVar[Decimal] = Decimal("1")
+    Override :meth:`serving`: an async context manager yielding ``(aggregator, request)``
+    with the aggregator talking to an API (a local server) in the given ``mode``:
+    ``"ok"`` answers a quote with its transaction, ``"error"`` answers the API's own error
+    body with a 4xx status, ``"malformed"`` answers a body that is not the API's JSON.
+    """
 
-    async def make_aggregator(self) -> Any:
-        """A ready aggregator."""
-        return self.plugin_class(config=self.make_config(), instance=self.plugin_class.name)
+    def serving(self, mode: str) -> Any:
+        """``async with self.serving(mode) as (aggregator, request)``."""
+        raise NotImplementedError("override serving(mode)")
 
-    def test_quote_is_positive(self) -> None:
+    def test_quote_carries_a_transaction_to_a_known_router(self) -> None:
         async def go() -> None:
-            agg = await self.make_aggregator()
-            try:
-                q = await agg.quote(self.sell_token, self.buy_token, self.sell_amount)
-                assert q.buy_amount > 0 and q.sell_amount == self.sell_amount
-            finally:
+            async with self.serving("ok") as (agg, req):
+                try:
+                    q = await agg.quote_swap(req)
+                finally:
+                    await agg.close()
+            known = {r.address for r in agg.routers(req.chain_id)}
+            assert q.aggregator == self.plugin_class.name
+            assert (q.sell_token, q.buy_token) == (req.sell_token, req.buy_token)
+            assert q.sell_amount == req.sell_amount
+            assert 0 < q.min_buy_amount <= q.buy_amount
+            assert q.gas > 0
+            assert q.tx is not None and q.tx.to in known and q.tx.data.startswith("0x")
+            assert q.spender in known
+
+        anyio.run(go)
+
+    def test_an_unserved_chain_is_refused_without_asking(self) -> None:
+        from tradewind.execution import AggregatorError
+
+        async def go() -> None:
+            async with self.serving("ok") as (agg, req):
+                try:
+                    with pytest.raises(AggregatorError, match="not configured") as info:
+                        await agg.quote_swap(attrs.evolve(req, chain_id=987654321))
+                finally:
+                    await agg.close()
+            assert info.value.kind == "unsupported"
+
+        anyio.run(go)
+
+    def test_the_apis_error_body_becomes_a_clear_error(self) -> None:
+        from tradewind.execution import AggregatorError
+
+        async def go() -> None:
+            async with self.serving("error") as (agg, req):
+                try:
+                    with pytest.raises(AggregatorError) as info:
+                        await agg.quote_swap(req)
+                finally:
+                    await agg.close()
+            assert info.value.kind == "api"
+            assert self.plugin_class.name in str(info.value) and "HTTP 400" in str(info.value)
+
+        anyio.run(go)
+
+    def test_a_malformed_body_is_a_malformed_error(self) -> None:
+        from tradewind.execution import AggregatorError
+
+        async def go() -> None:
+            async with self.serving("malformed") as (agg, req):
+                try:
+                    with pytest.raises(AggregatorError) as info:
+                        await agg.quote_swap(req)
+                finally:
+                    await agg.close()
+            assert info.value.kind == "malformed"
+
+        anyio.run(go)
+
+    def test_close_is_idempotent(self) -> None:
+        async def go() -> None:
+            async with self.serving("ok") as (agg, _req):
+                await agg.close()
                 await agg.close()
 
         anyio.run(go)

@@ -1072,3 +1072,62 @@ class EvmVenue:
             )
             state.report = attrs.evolve(state.report, status=OrderStatus.NEW)
             await self._execute(state, limit=order.price)
+
+    # -- swaps built elsewhere (aggregator routes; tradewind.execution) ---------------------------
+    def was_sent(self, client_order_id: str) -> bool:
+        """True once a transaction for ``client_order_id`` may have reached the network
+        (signed and not refused by the node): it must never be sent again."""
+        rec = None if self._journal is None else self._journal.records.get(client_order_id)
+        if rec is None or not rec.sent:
+            return False
+        refused = rec.outcome == "rejected" and rec.reason.startswith("the node refused")
+        return not refused
+
+    async def send_swap_transaction(
+        self,
+        order: Order,
+        *,
+        to: str,
+        data: str,
+        amount_in: int,
+        spender: str,
+        expected_out: int,
+        min_out: int,
+        route: str,
+    ) -> OrderReport:
+        """Send a swap transaction built elsewhere (an aggregator's, checked by the caller)
+        for a market ``order`` on one of this venue's pools: approve ``spender`` for
+        ``amount_in`` of the sold token when needed, then sign and send ``to``/``data``
+        through the venue's nonce manager and transaction journal; the receipt becomes the
+        order's fill. A client order id the venue knows returns its state and sends nothing.
+        Native value is never sent (the sold token is the pool's ERC-20)."""
+        known = await self._known(order.client_order_id)
+        if known is not None:
+            return known.report
+        pool = self.pool(order.instrument)
+        token_in = pool.quote if order.side is Side.BUY else pool.base
+        to, spender = to_checksum_address(to), to_checksum_address(spender)
+        cid = order.client_order_id
+        state = _OrderState(
+            order=order, report=self._report(order, OrderStatus.NEW, await self._now_ns())
+        )
+        self._orders[cid] = state
+        meta = {
+            "instrument": order.instrument, "side": order.side.value,
+            "quantity": str(order.quantity), "amount_in": str(amount_in),
+            "expected_out": str(expected_out), "min_out": str(min_out), "emulated": False,
+            "route": route,
+        }
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                try:
+                    self._require_wallet("send swaps")
+                    await self._ensure_allowance(token_in, spender, amount_in, cid)
+                    receipt = await self._transact(cid, "swap", to, data, meta, state=state)
+                except BaseException:
+                    if not self.was_sent(cid):
+                        # Nothing left the wallet: the id stays free for another route.
+                        self._orders.pop(cid, None)
+                    raise
+                assert self._journal is not None
+                return await self._settle(self._journal.records[cid], receipt, notify=True)
