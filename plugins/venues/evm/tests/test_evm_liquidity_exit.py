@@ -39,6 +39,8 @@ timeframes = ["1m"]
 [run]
 journal = "journal.duckdb"
 reporting_currency = "USD"
+# The wallet's 2 WETH are a position the journal does not know: taken over, not refused.
+unknown_positions = "adopt"
 
 [[instruments]]
 symbol = "WETH/USD"
