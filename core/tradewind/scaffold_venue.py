@@ -244,7 +244,15 @@ from typing import Any, ClassVar
 
 import aiohttp
 from tradewind.errors import OrderRejectedError, VenueError
-from tradewind.model import Fill, Instrument, Order, OrderReport, OrderType, Position
+from tradewind.model import (
+    Fill,
+    Instrument,
+    Order,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    Position,
+)
 from tradewind.protocols import EventSink
 
 from .config import __CLS__Config
@@ -271,6 +279,7 @@ class __CLS__Venue:
         self._sink: EventSink | None = None
         self._tracked: set[str] = set()  # client order ids whose fills are still awaited
         self._delivered: set[str] = set()  # trade ids already sent to the sink
+        self._reported: dict[str, tuple[OrderStatus, Decimal]] = {}  # last state sent, by id
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -408,18 +417,21 @@ class __CLS__Venue:
             await asyncio.sleep(self.config.poll_interval_s)
 
     async def _poll_order(self, cid: str) -> None:
+        # Trades first, then the order: a report never runs ahead of the fills it counts.
+        trades = await self._request("GET", "/trades", params={"client_order_id": cid})
         data = await self._request("GET", f"/orders/{cid}")
         if data is None:
             return
         report = OrderPayload.parse(data).to_domain(self.instance)
         inst = self._instrument(report.instrument)
-        trades = await self._request("GET", "/trades", params={"client_order_id": cid})
-        new = [t for t in map(TradePayload.parse, trades) if t.trade_id not in self._delivered]
-        for trade in new:
-            self._delivered.add(trade.trade_id)
-            if self._sink is not None:
-                self._sink.on_fill(trade.to_domain(inst))
-        if new and self._sink is not None:
+        for trade in map(TradePayload.parse, trades):
+            if trade.trade_id not in self._delivered:
+                self._delivered.add(trade.trade_id)
+                if self._sink is not None:
+                    self._sink.on_fill(trade.to_domain(inst))
+        state = (report.status, report.filled_quantity)
+        if self._reported.get(cid) != state and self._sink is not None:
+            self._reported[cid] = state
             self._sink.on_report(report)
         if report.status.is_terminal:
             self._tracked.discard(cid)
@@ -571,10 +583,11 @@ class ExchangeServer:
         return web.json_response(self.orders[cid])
 
     async def _get(self, request: web.Request) -> web.Response:
-        order = self.orders.get(request.match_info["cid"])
-        if order is None:
-            return web.json_response({"error": "unknown order"}, status=404)
-        return web.json_response(order)
+        with self._lock:
+            order = self.orders.get(request.match_info["cid"])
+            if order is None:
+                return web.json_response({"error": "unknown order"}, status=404)
+            return web.json_response(order)
 
     async def _cancel(self, request: web.Request) -> web.Response:
         with self._lock:
@@ -587,11 +600,14 @@ class ExchangeServer:
 
     async def _open(self, request: web.Request) -> web.Response:
         live = ("open", "partially_filled")
-        return web.json_response([o for o in self.orders.values() if o["status"] in live])
+        with self._lock:
+            return web.json_response([o for o in self.orders.values() if o["status"] in live])
 
     async def _trades(self, request: web.Request) -> web.Response:
         cid = request.query.get("client_order_id")
-        return web.json_response([t for t in self.trades if cid in (None, t["client_order_id"])])
+        with self._lock:
+            mine = [t for t in self.trades if cid in (None, t["client_order_id"])]
+        return web.json_response(mine)
 
     # -- serving --------------------------------------------------------------------------
     def start(self) -> ExchangeServer:
