@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_CONSTANTS = '''"""Fixed facts of the __NAME__ exchange's API (replace them with your exchange's)."""
+_CONSTANTS = '''"""Fixed facts of the __NAME__ exchange's API (replace with your exchange's)."""
 
 #: The API root used when the config names none.
 DEFAULT_BASE_URL = "http://127.0.0.1:8700"
@@ -467,7 +467,7 @@ exchange (name its source and licence here). `ws/` holds websocket messages, if 
 streams.
 """
 
-_SERVER = '''"""A local __NAME__ exchange: the JSON-over-HTTP protocol the venue speaks, on 127.0.0.1.
+_SERVER = '''"""A local __NAME__ exchange: the JSON-over-HTTP protocol the venue speaks.
 
 Routes (every request carries the API key header):
 
@@ -478,8 +478,9 @@ Routes (every request carries the API key header):
 - ``GET /orders/{cid}``, ``DELETE /orders/{cid}``, ``GET /orders?status=open``
 - ``GET /trades?client_order_id=...``
 
-:meth:`execute` is the test's control: the exchange executes (part of) a resting order.
-Fees are ``taker_fee`` of what is bought, charged in the bought coin.
+Served on 127.0.0.1, a free port. :meth:`execute` is the test's control: the exchange
+executes (part of) a resting order. Fees are ``taker_fee`` of what is bought, charged in
+the bought coin.
 """
 
 from __future__ import annotations
