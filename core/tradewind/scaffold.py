@@ -3,7 +3,9 @@
 The generated package is a working plugin, not a placeholder: the notifier appends each
 message to a file through the outbox (routing, retries and crash recovery are the host's),
 the analyzer reports the last close and the candle count per timeframe, the filter caps order
-notional, the exit monitor closes after a maximum holding time. Each
+notional, the exit monitor closes after a maximum holding time, the venue trades spot on a
+tiny JSON-over-HTTP exchange that its tests serve locally (:mod:`tradewind.scaffold_venue`,
+with the venue scenario suite too). Each
 comes with ``test_plugin_is_installed`` (through the real loader) and the core's conformance
 suite for its kind.
 """
