@@ -252,6 +252,7 @@ from tradewind.model import (
     OrderStatus,
     OrderType,
     Position,
+    TimeInForce,
 )
 from tradewind.protocols import EventSink
 
@@ -262,14 +263,25 @@ from .schemas import OrderPayload, TradePayload
 
 log = logging.getLogger(__name__)
 
+#: (type, time in force) pairs the exchange takes: a market order executes at once.
+_ORDER_KINDS = {
+    (OrderType.MARKET, TimeInForce.GTC),
+    (OrderType.MARKET, TimeInForce.IOC),
+    (OrderType.LIMIT, TimeInForce.GTC),
+}
+
 class __CLS__Venue:
     """Spot orders, balances and fills on the __NAME__ exchange."""
 
     name: ClassVar[str] = "__NAME__"
     config_class: ClassVar[type] = __CLS__Config
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"execution", "account", "orders:resume", "fills:history"}
-    )
+        {
+            "execution", "account", "orders:resume", "fills:history",
+            # Order features: what submit_order takes (anything else is refused unsent).
+            "order:market", "order:limit", "tif:gtc", "tif:ioc",
+        }
+    )  # fmt: skip
 
     def __init__(self, config: __CLS__Config, instance: str = "__NAME__") -> None:
         self.config = config
@@ -343,6 +355,11 @@ class __CLS__Venue:
         inst = self._instrument(order.instrument)
         if order.reduce_only:
             raise OrderRejectedError(f"{order.client_order_id}: reduce-only is not spot")
+        if (order.type, order.time_in_force) not in _ORDER_KINDS:
+            raise OrderRejectedError(
+                f"{order.client_order_id}: __NAME__ takes market (GTC or IOC) and limit GTC "
+                f"orders, not {order.type.value} {order.time_in_force.value}"
+            )
         body: dict[str, Any] = {
             "client_order_id": order.client_order_id,
             "symbol": inst.symbol,
@@ -720,6 +737,35 @@ class TestSpotScenarios(_LocalExchange, VenueScenarios):
 
     def execute(self, client_order_id, price=None, quantity=None):
         self.server.execute(client_order_id, price, quantity)
+
+
+def test_an_order_the_exchange_does_not_take_is_refused_unsent(monkeypatch):
+    import anyio
+    from tradewind.errors import OrderRejectedError
+    from tradewind.model import Order, OrderType, Side, TimeInForce
+
+    server = ExchangeServer(API_KEY).start()
+    monkeypatch.setenv(DEFAULT_API_KEY_ENV, API_KEY)
+    order = Order(
+        client_order_id="fok-1", instrument="__NAME__:BTCUSDT", side=Side.BUY,
+        type=OrderType.LIMIT, quantity=Decimal("0.01"), price=Decimal("1000"),
+        time_in_force=TimeInForce.FOK,
+    )  # fmt: skip
+
+    async def go():
+        venue = __CLS__Venue(__CLS__Config(base_url=server.url), instance="__NAME__")
+        await venue.connect()
+        try:
+            with pytest.raises(OrderRejectedError, match="not limit fok"):
+                await venue.submit_order(order)
+        finally:
+            await venue.close()
+
+    try:
+        anyio.run(go)
+        assert server.orders == {}
+    finally:
+        server.stop()
 
 
 def test_a_wrong_api_key_is_refused_and_never_shown(monkeypatch):
