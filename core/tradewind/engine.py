@@ -945,7 +945,8 @@ class Engine:
     async def _report_bad_rows(self) -> None:
         """Journal the rows the data venues could not use (file:line: reason), with counts."""
         for key in sorted({st.data_venue for st in self.state.values()}):
-            rows = list(getattr(self.venues[key], "bad_rows", ()) or ())
+            venue = self.venues[key]
+            rows = list(venue.bad_rows) if "replay" in venue.capabilities else []
             if not rows:
                 continue
             self.bad_rows.extend(rows)

@@ -253,6 +253,10 @@ class ReplayCapability(Protocol):
     def set_decision_step(self, step_ns: int) -> None:
         """Slice batches at multiples of ``step_ns`` (the engine's decision step)."""
 
+    #: Rows of the recorded data that could not be used (``file:line: reason``), known once
+    #: connected; the engine journals them and counts them in the summary.
+    bad_rows: Sequence[object]
+
 
 @runtime_checkable
 class OrderSearchCapability(Protocol):
