@@ -164,7 +164,11 @@ class OutboxChannel:
     async def _mark_sent(self) -> None:
         if self._sent:
             batch, self._sent = self._sent, []
-            await anyio.to_thread.run_sync(self.outbox.mark_sent_many, batch)
+            try:
+                await anyio.to_thread.run_sync(self.outbox.mark_sent_many, batch)
+            except BaseException:
+                self._sent[:0] = batch  # not written: kept for the next try or for shutdown
+                raise
 
     def write_now(self) -> None:
         """Write what is routed and what is sent (at shutdown, on the event loop's thread)."""

@@ -80,7 +80,7 @@ class Outbox:
             return
         seqs = list(range(self._seq + 1, self._seq + 1 + len(messages)))
         self._seq += len(messages)
-        batch = pa.table(  # noqa: F841 - read by DuckDB's replacement scan below
+        batch = pa.table(
             {
                 "id": [m.id for m in messages],
                 "seq": pa.array(seqs, pa.int64()),
@@ -91,10 +91,16 @@ class Outbox:
                 "ts": pa.array([m.ts_ns for m in messages], pa.int64()),
             }
         )
-        self._con.execute(
-            "INSERT INTO outbox SELECT id, seq, notifier, kind, severity, message, 'pending', 0, "
-            "'', ts, ts FROM batch"
-        )
+        # Registered by name on this cursor (not found by DuckDB's scan of the caller's frame,
+        # which is not safe while another thread writes through another cursor).
+        self._con.register("outbox_batch", batch)
+        try:
+            self._con.execute(
+                "INSERT INTO outbox SELECT id, seq, notifier, kind, severity, message, 'pending', "
+                "0, '', ts, ts FROM outbox_batch"
+            )
+        finally:
+            self._con.unregister("outbox_batch")
 
     def mark_sent(self, message_id: str, attempts: int, ts_ns: int) -> None:
         """The message was delivered."""
@@ -104,17 +110,21 @@ class Outbox:
         """``(id, attempts, ts_ns)`` of delivered messages, in one committed statement."""
         if not sent:
             return
-        done = pa.table(  # noqa: F841 - read by DuckDB's replacement scan below
+        done = pa.table(
             {
                 "id": [i for i, _, _ in sent],
                 "attempts": pa.array([a for _, a, _ in sent], pa.int32()),
                 "ts": pa.array([t for _, _, t in sent], pa.int64()),
             }
         )
-        self._con.execute(
-            "UPDATE outbox SET status = 'sent', attempts = done.attempts, reason = '', "
-            "updated_ts_ns = done.ts FROM done WHERE outbox.id = done.id"
-        )
+        self._con.register("outbox_done", done)
+        try:
+            self._con.execute(
+                "UPDATE outbox SET status = 'sent', attempts = done.attempts, reason = '', "
+                "updated_ts_ns = done.ts FROM outbox_done AS done WHERE outbox.id = done.id"
+            )
+        finally:
+            self._con.unregister("outbox_done")
 
     def mark_undelivered(self, message_id: str, attempts: int, reason: str, ts_ns: int) -> None:
         """The message failed for good; ``reason`` says why."""
