@@ -62,7 +62,7 @@ pip() {{
 
 def test_blocks_that_are_not_run_are_few_and_say_why():
     skipped = [(p, i, why) for p, i, why, _ in blocks() if why is not None]
-    assert len(skipped) <= 5, skipped
+    assert len(skipped) <= 7, skipped
     assert all(why.strip() for _, _, why in skipped)
     assert RUNNABLE, "no runnable shell block found in docs/"
 
