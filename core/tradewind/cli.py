@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_api_token)
 
     p = sub.add_parser("new-plugin", help="scaffold a plugin distribution")
-    p.add_argument("kind", choices=["notifiers", "analyzers", "filters", "exits", "aggregators"])
+    p.add_argument(
+        "kind", choices=["venues", "notifiers", "analyzers", "filters", "exits", "aggregators"]
+    )
     p.add_argument("name")
     p.add_argument("--dir", default=".", help="folder to create the distribution in")
     p.set_defaults(func=_cmd_new_plugin)

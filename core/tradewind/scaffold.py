@@ -3,7 +3,9 @@
 The generated package is a working plugin, not a placeholder: the notifier appends each
 message to a file through the outbox (routing, retries and crash recovery are the host's),
 the analyzer reports the last close and the candle count per timeframe, the filter caps order
-notional, the exit monitor closes after a maximum holding time. Each
+notional, the exit monitor closes after a maximum holding time, the venue trades spot on a
+tiny JSON-over-HTTP exchange that its tests serve locally (:mod:`tradewind.scaffold_venue`,
+with the venue scenario suite too). Each
 comes with ``test_plugin_is_installed`` (through the real loader) and the core's conformance
 suite for its kind.
 """
@@ -473,6 +475,8 @@ _TEMPLATES = {
     "filters": (_FILTER, _COMMON_TEST, "FilterConformance", "Filter"),
     "exits": (_EXIT, _COMMON_TEST, "ExitConformance", "Exit"),
     "aggregators": (_AGGREGATOR, _AGGREGATOR_TEST, "AggregatorConformance", "Aggregator"),
+    # The venue file set is written by tradewind.scaffold_venue (see scaffold()).
+    "venues": ("", "", "VenueConformance", ""),
 }
 
 _README = """# {dist}
@@ -518,7 +522,11 @@ def scaffold(kind: str, name: str, where: Path) -> Path:
         "cls": cls,
         "suite": suite,
         "singular": SINGULAR[kind],
-        "deps": '["tradewind", "aiohttp>=3.9"]' if kind == "aggregators" else '["tradewind"]',
+        "deps": (
+            '["tradewind", "aiohttp>=3.9"]'
+            if kind in ("aggregators", "venues")
+            else '["tradewind"]'
+        ),
     }
     root = where / dist
     if root.exists():
@@ -530,6 +538,11 @@ def scaffold(kind: str, name: str, where: Path) -> Path:
     (root / "src" / package / "__init__.py").write_text(
         f'"""{dist}: a tradewind {SINGULAR[kind]} plugin."""\n', encoding="utf-8"
     )
+    if kind == "venues":
+        from tradewind.scaffold_venue import write_venue
+
+        write_venue(root, package, name, cls, dist)
+        return root
     (root / "src" / package / "plugin.py").write_text(module_src.format(**fields), encoding="utf-8")
     (root / "tests" / "test_plugin.py").write_text(test_src.format(**fields), encoding="utf-8")
     return root
