@@ -36,8 +36,8 @@ sys.path.insert(0, str(HERE))
 from bench_decision import CONFIG  # noqa: E402
 from tradewind.api.auth import new_token  # noqa: E402
 from tradewind.config import load_config  # noqa: E402
-from tradewind.engine import Engine  # noqa: E402
 from tradewind.model import TickBatch  # noqa: E402
+from tradewind.trading.engine import Engine  # noqa: E402
 
 API = """
 [api]
@@ -126,8 +126,8 @@ class Feed:
 
 async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]:
     from tradewind.api.server import ApiServer
-    from tradewind.journal import Journal
-    from tradewind.reconcile import prepare_session
+    from tradewind.journal.store import Journal
+    from tradewind.trading.reconcile import prepare_session
 
     token = new_token()
     os.environ["TW_BENCH_API_TOKEN"] = token

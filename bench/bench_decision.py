@@ -25,8 +25,8 @@ from pathlib import Path
 import anyio
 import numpy as np
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.model import TickBatch
+from tradewind.trading.engine import Engine
 
 CONFIG = """
 mode = "backtest"
@@ -92,8 +92,8 @@ async def run(decisions: int, per_minute: int) -> list[int]:
     t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
     price = 50_000.0
     latencies: list[int] = []
-    from tradewind.journal import Journal
-    from tradewind.reconcile import prepare_session
+    from tradewind.journal.store import Journal
+    from tradewind.trading.reconcile import prepare_session
 
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), t0)

@@ -229,7 +229,7 @@ def patch_ccxt_throttler() -> None:
 
 def time_order_writes(into: list[int]) -> None:
     """Time the journal's write-ahead of each new order (part of every measured span)."""
-    from tradewind.journal import Journal
+    from tradewind.journal.store import Journal
 
     record_order = Journal.record_order
 
@@ -247,7 +247,7 @@ def time_order_writes(into: list[int]) -> None:
 def run_host(path: Path) -> tuple[BaseException | None, Any]:
     import anyio
     from tradewind.config import load_config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
     # The run's account is seeded from the exchange's wallet (10,000 USDT) at start.
     engine = Engine(load_config(path))

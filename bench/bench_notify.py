@@ -31,9 +31,9 @@ import numpy as np
 from bench_decision import CONFIG
 from tradewind.clock import SimClock
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.model import Fill, FillEvent, Side, TickBatch
 from tradewind.notify import NotifierHost, Outbox
+from tradewind.trading.engine import Engine
 from tradewind_notifier_webhook import WebhookConfig, WebhookNotifier
 from tradewind_notifier_webhook.testing import Receiver, serve
 
@@ -104,8 +104,8 @@ async def decisions(count: int, blocked: bool) -> list[int]:
         t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
         price = 50_000.0
         latencies: list[int] = []
-        from tradewind.journal import Journal
-        from tradewind.reconcile import prepare_session
+        from tradewind.journal.store import Journal
+        from tradewind.trading.reconcile import prepare_session
 
         engine.journal = Journal(tmp / "j.duckdb", "bench")
         engine.journal.start("backtest", str(tmp / "c.toml"), t0)

@@ -66,8 +66,8 @@ chunk_ticks = {chunk}
 
 
 def _engine_class() -> Any:
-    from tradewind.engine import Engine, _InstrumentState
     from tradewind.model import Side, Signal, TickBatch
+    from tradewind.trading.engine import Engine, _InstrumentState
 
     class ChurnEngine(Engine):
         """The engine's real tick path, plus one flipping market order every ``every`` ticks."""

@@ -167,7 +167,7 @@ def run_one(
     data: Path, symbols: list[str], chunk: int, label: str, workdir: Path, profile: Path | None
 ) -> dict[str, Any]:
     from tradewind.config import load_config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
     journal = workdir / f"{label}.duckdb"
     for p in (journal, Path(str(journal) + ".wal")):

@@ -22,9 +22,9 @@ from typing import Any
 
 import anyio
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.model import Event, FillEvent, Position, TickBatch
-from tradewind.reconcile import prepare_session
+from tradewind.trading.engine import Engine
+from tradewind.trading.reconcile import prepare_session
 
 
 class StopAfterPrepare(Exception):

@@ -31,14 +31,13 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.errors import (
     OrderRejectedError,
     VenueNotSentError,
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import (
     Event,
     Fill,
@@ -51,8 +50,9 @@ from tradewind.model import (
     TickBatch,
     TimeInForce,
 )
-from tradewind.orders import BreakerPolicy, OrderManager, OrderSettings, RetryPolicy
-from tradewind.portfolio import Portfolio
+from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings, RetryPolicy
+from tradewind.trading.portfolio import Portfolio
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
 INST = Instrument(
     venue="sim",

@@ -7,10 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tradewind.accounts import Accounts, ConversionError
 from tradewind.model import Fill, Instrument, InstrumentKind, Side
-from tradewind.portfolio import Portfolio
 from tradewind.protocols import check_capabilities
+from tradewind.trading.accounts import Accounts, ConversionError
+from tradewind.trading.portfolio import Portfolio
 
 D = Decimal
 SPOT = Instrument(venue="bs", symbol="BTCUSDT", kind=InstrumentKind.SPOT, base="BTC", quote="USDT")

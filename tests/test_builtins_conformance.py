@@ -6,8 +6,6 @@ from pathlib import Path
 
 from tradewind.builtins.kill_switch import KillSwitch
 from tradewind.builtins.log_notifier import LogNotifier
-from tradewind.builtins.replay import ReplayConfig, ReplayVenue
-from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig, default_instrument
 from tradewind.model import Side, TickBatch
 from tradewind.testing import assert_plugin_installed
 from tradewind.testing.conformance import (
@@ -16,6 +14,8 @@ from tradewind.testing.conformance import (
     VenueConformance,
 )
 from tradewind.testing.scenarios import VenueScenarios
+from tradewind.venues.replay import ReplayConfig, ReplayVenue
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig, default_instrument
 
 pytest_plugins = "tradewind.testing"
 

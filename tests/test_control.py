@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 import pytest
 from tradewind.config import load_config
-from tradewind.control import ControlError
-from tradewind.engine import Engine
 from tradewind.model import TickBatch
+from tradewind.trading.control import ControlError
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

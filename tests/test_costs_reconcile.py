@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 T0 = 1_577_865_600_000_000  # 2020-01-01 08:00:00 UTC in µs
 ROWS = [  # (seconds from 08:00, price, size, side)
@@ -106,7 +106,7 @@ def test_funding_is_journaled_as_cash_and_a_resumed_paper_session_keeps_it(tmp_p
     """The same tape as a paper session: the funding payment is journaled in ``cash_flows``
     before it is booked, so the journal's cash is the account's to the cent, and a restarted
     session (the same config file) starts from it — funding and fees included."""
-    from tradewind.journal import Journal
+    from tradewind.journal.store import Journal
 
     def write_tape(rows: list[tuple[int, str, str, str]]) -> None:
         lines = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]

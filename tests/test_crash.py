@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tradewind.journal import TABLES, Journal
+from tradewind.journal.store import TABLES, Journal
 
 from tests.crash_runner import position_dict
 from tests.test_engine import demo_config_text

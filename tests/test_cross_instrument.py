@@ -19,9 +19,9 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.market.importers import load
 from tradewind.market.synth import calibrate, generate
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import SAMPLE, demo_config_text
 

@@ -22,10 +22,10 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.errors import ConfigError
 from tradewind.market.gaps import gap_starts, parse_duration
-from tradewind.report import render_html, report_data
+from tradewind.report.metrics import render_html, report_data
+from tradewind.trading.engine import Engine
 
 T0 = 1_577_865_600_000_000  # 2020-01-01 08:00:00 UTC in µs
 S = 1_000_000_000
@@ -164,7 +164,7 @@ def test_the_report_lists_the_gaps_and_marks_them_on_the_price_chart(tmp_path):
     from tests.test_report import figures
 
     (band,) = figures(page)["chart-price-0"]["layout"]["shapes"]  # one shaded span
-    from tradewind.report_html import _t
+    from tradewind.report.html import _t
 
     assert (band["type"], band["x0"], band["x1"]) == ("rect", _t(GAP_START), _t(GAP_END))
 

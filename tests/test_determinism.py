@@ -12,8 +12,8 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
-from tradewind.journal import TABLES
+from tradewind.journal.store import TABLES
+from tradewind.trading.engine import Engine
 
 from tests.faulty_venue import FaultyVenue
 from tests.test_engine import demo_config_text

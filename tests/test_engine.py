@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from tradewind.cli import default_config_path
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 from tests.conftest import run_cli
 

@@ -15,7 +15,7 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 pytest.importorskip("tradewind_analyzer_orderflow", reason="the strategy reads one analyzer")
 

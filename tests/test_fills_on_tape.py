@@ -7,7 +7,7 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import SAMPLE, demo_config_text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 from tradewind.config_check import check_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import SAMPLE
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tradewind.config import load_config
-from tradewind.journal import TABLES, Journal, OrderRecord
+from tradewind.journal.store import TABLES, Journal, OrderRecord
 from tradewind.model import (
     Fill,
     FillEvent,
@@ -31,8 +31,8 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
-from tradewind.orders import OrderManager
-from tradewind.portfolio import Portfolio
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
 
 from tests.crash_runner import SessionEngine
 from tests.faulty_venue import INST, Stack
@@ -425,7 +425,7 @@ def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypa
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
     result = anyio.run(Engine(load_config(cfg)).run)
     writes = sum(c.get("order_events", 0) + c.get("fills", 0) for c in commits)

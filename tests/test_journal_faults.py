@@ -13,10 +13,10 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.errors import JournalError
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import RunStarted
+from tradewind.trading.engine import Engine
 
 from tests.test_cli_errors import assert_one_error_line
 from tests.test_engine import demo_config_text
@@ -138,7 +138,7 @@ def test_a_failed_write_keeps_the_rows_and_writes_them_when_space_returns(tmp_pa
     script = f"""
 import resource, signal
 from decimal import Decimal
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.errors import JournalError
 from tradewind.model import RunStarted
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -16,9 +16,9 @@ import anyio
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
-from tradewind.journal import Journal, OrderRecord
+from tradewind.journal.store import Journal, OrderRecord
 from tradewind.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

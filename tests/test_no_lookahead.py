@@ -4,7 +4,7 @@ import sys
 
 import anyio
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

@@ -11,7 +11,6 @@ import duckdb
 import pytest
 from tradewind.clock import SimClock
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.errors import ConfigError
 from tradewind.model import (
     CircuitBreaker,
@@ -24,6 +23,7 @@ from tradewind.model import (
 )
 from tradewind.notify import Message, NotifierHost, NotifierOptions, Outbox, Router, Templates
 from tradewind.notify.events import WatchlistExpiring
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

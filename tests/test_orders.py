@@ -25,7 +25,7 @@ from tradewind.model import (
     Side,
     SystemError,
 )
-from tradewind.orders import TRANSITIONS, CircuitOpenError, RetryPolicy, is_legal
+from tradewind.trading.orders import TRANSITIONS, CircuitOpenError, RetryPolicy, is_legal
 
 from tests.faulty_venue import INST, MS, Stack, settings
 

@@ -5,14 +5,14 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.config import load_config
 from tradewind.errors import ReconciliationError, VenueTimeoutError
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import Order, OrderStatus, OrderType, Side, SystemError
-from tradewind.orders import OrderManager
-from tradewind.portfolio import Portfolio
-from tradewind.reconcile import reconcile, restore_simulated
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.reconcile import reconcile, restore_simulated
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
 from tests.crash_runner import SessionEngine
 from tests.faulty_venue import INST, FaultyVenue, Stack, settings

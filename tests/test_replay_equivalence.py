@@ -3,7 +3,7 @@
 import anyio
 import duckdb
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

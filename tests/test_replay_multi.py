@@ -2,8 +2,8 @@
 
 import anyio
 import numpy as np
-from tradewind.builtins.replay import ReplayConfig, ReplayVenue
 from tradewind.model import Instrument, TickBatch
+from tradewind.venues.replay import ReplayConfig, ReplayVenue
 
 MIN = 60_000_000_000
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine, RunResult
 from tradewind.model import Fill, Side
-from tradewind.report import equity_points, max_drawdown, metrics_of, write_report
+from tradewind.report.metrics import equity_points, max_drawdown, metrics_of, write_report
+from tradewind.trading.engine import Engine, RunResult
 
 from tests.test_engine import demo_config_text
 

@@ -1,4 +1,4 @@
-"""What filters share: tradewind.risk, and the builders of tradewind.testing.portfolios."""
+"""What filters share: tradewind.filtering.helpers and tradewind.testing.portfolios' builders."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import attrs
 import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
-from tradewind.model import Instrument, InstrumentKind, OrderType, Position, Side
-from tradewind.risk import (
+from tradewind.filtering.helpers import (
     fmt_money,
     fmt_number,
     fmt_pct,
@@ -21,6 +20,7 @@ from tradewind.risk import (
     signal_notional,
     to_decimal,
 )
+from tradewind.model import Instrument, InstrumentKind, OrderType, Position, Side
 from tradewind.testing.portfolios import (
     NS_MIN,
     T0,

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import anyio
 import attrs
-from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.model import OrderStatus, OrderType, Side, TickBatch, TimeInForce
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
 from tests.test_sim_venue import INST, MS, Sink, order, submit, tape
 

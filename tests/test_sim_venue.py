@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import anyio
 import pytest
-from tradewind.builtins.sim_venue import SimulatedVenue, SimVenueConfig
 from tradewind.model import (
     Fill,
     Instrument,
@@ -17,6 +16,7 @@ from tradewind.model import (
     TickBatch,
     TimeInForce,
 )
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
 INST = Instrument(
     venue="sim",

@@ -10,8 +10,8 @@ from tradewind.config import StrategySection, load_config
 from tradewind.errors import ConfigError
 from tradewind.model import Instrument, Side
 from tradewind.presets import apply_preset, available
-from tradewind.sizing import size_for
-from tradewind.strategy import Strategy
+from tradewind.trading.sizing import size_for
+from tradewind.trading.strategy import Strategy
 
 INST = Instrument(
     venue="sim", symbol="BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="5"

@@ -10,11 +10,10 @@ from pathlib import Path
 import anyio
 import pytest
 from rich.console import Console
-from tradewind.analysis import analyse, quote_currency
 from tradewind.config import load_config
-from tradewind.engine import Engine, RunResult
 from tradewind.model import Fill, Side
-from tradewind.summary import (
+from tradewind.report.analysis import analyse, quote_currency
+from tradewind.report.summary import (
     fmt_duration,
     fmt_money,
     fmt_pct,
@@ -22,6 +21,7 @@ from tradewind.summary import (
     headline_rows,
     print_summary,
 )
+from tradewind.trading.engine import Engine, RunResult
 
 from tests.test_engine import demo_config_text
 from tests.test_report import BASE, HAND, MIN
@@ -142,7 +142,7 @@ def test_the_hand_run_breaks_down_per_instrument_and_exit_reason():
 
 def test_run_finished_carries_the_money_a_notifier_reports(tmp_path):
     import duckdb
-    from tradewind.engine import FINISHED_MONEY
+    from tradewind.trading.engine import FINISHED_MONEY
 
     path = tmp_path / "demo.toml"
     path.write_text(demo_config_text(tmp_path), encoding="utf-8")
@@ -164,9 +164,9 @@ def test_run_finished_carries_the_money_a_notifier_reports(tmp_path):
 
 
 def test_a_notifier_message_of_the_finished_run_leads_with_its_pnl():
-    from tradewind.engine import finished_summary
     from tradewind.model import RunFinished
     from tradewind.notify.templates import describe
+    from tradewind.trading.engine import finished_summary
 
     summary = {
         "run_id": "r", "currency": "USDT", "starting_equity": "10000", "final_equity": "9999.97",

@@ -9,9 +9,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 import pytest
-from tradewind.builtins.replay import apply_run_bounds, parse_time_bound
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.errors import ConfigError
 from tradewind.market.importers import load
 from tradewind.sweep import (
@@ -23,6 +21,8 @@ from tradewind.sweep import (
     read_sweep,
     run_sweep,
 )
+from tradewind.trading.engine import Engine
+from tradewind.venues.replay import apply_run_bounds, parse_time_bound
 
 from tests.conftest import run_cli
 from tests.test_engine import SAMPLE, demo_config_text

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import pytest
-from tradewind.engine import AnalyzerValues, _VenueValues
 from tradewind.protocols import check_capabilities
+from tradewind.trading.engine import AnalyzerValues, _VenueValues
 
 
 class _Pools:

@@ -9,10 +9,10 @@ import anyio
 import pytest
 from tradewind.clock import SimClock
 from tradewind.config import WatchlistSection, load_config
-from tradewind.control import ControlError
-from tradewind.engine import Engine
-from tradewind.journal import Journal
-from tradewind.watchlist import (
+from tradewind.journal.store import Journal
+from tradewind.trading.control import ControlError
+from tradewind.trading.engine import Engine
+from tradewind.trading.watchlist import (
     NS_PER_HOUR,
     Watchlist,
     WatchlistExpired,
@@ -90,7 +90,7 @@ def test_the_engine_takes_entries_only_while_the_instrument_is_on_the_watchlist(
 
     @asynccontextmanager
     async def operator_adds(eng):
-        from tradewind.operator import Operator
+        from tradewind.trading.operator import Operator
 
         Operator.of(eng).watchlist.add(
             exchange="sim", market_type="perp", symbol="BTCUSDT", caller="test", duration_hours=1

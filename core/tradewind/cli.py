@@ -64,7 +64,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tradewind.inventory import check_all, inventory
+    from tradewind.installed import check_all, inventory
 
     plugins = inventory()
     table = Table(title="installed tradewind plugins")
@@ -85,7 +85,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from tradewind.config_check import check_config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
     cfg = check_config(args.file, read_data=True)
     # Build every plugin as the run would (no data is read and no venue contacted): what a
@@ -104,9 +104,9 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
 
     from tradewind.config import Mode
     from tradewind.config_check import check_config, output_paths
-    from tradewind.engine import Engine
-    from tradewind.report import write_report
-    from tradewind.summary import print_summary
+    from tradewind.report.metrics import write_report
+    from tradewind.report.summary import print_summary
+    from tradewind.trading.engine import Engine
 
     cfg = check_config(path, report_dir=report_dir)
     if expect_mode == "backtest" and cfg.mode is not Mode.BACKTEST:

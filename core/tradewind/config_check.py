@@ -140,8 +140,8 @@ def check_config(
     ``[run]`` window holds trades; a run makes the same check once it has read the data.
     Returns the config with the ``[run]`` bounds applied to the replay instances.
     """
-    from tradewind.builtins.replay import apply_run_bounds
     from tradewind.config import load_config
+    from tradewind.venues.replay import apply_run_bounds
 
     cfg = apply_run_bounds(load_config(path, environ=environ))
     if not cfg.instruments:
@@ -266,7 +266,7 @@ def check_outputs(cfg: Config) -> None:
 def check_window_has_data(cfg: Config) -> None:
     """Replayed data holds every instrument's symbol and, when bounded, trades inside the
     window (reads the data, as the run will)."""
-    from tradewind.builtins.replay import ReplayConfig, ReplayVenue
+    from tradewind.venues.replay import ReplayConfig, ReplayVenue
 
     for key, inst in cfg.instances("venues").items():
         rc = inst.config

@@ -110,8 +110,6 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
     """(section title, class, keys left out) of every config class the reference covers."""
     from tradewind.builtins.kill_switch import KillSwitchConfig
     from tradewind.builtins.log_notifier import LogNotifierConfig
-    from tradewind.builtins.replay import ReplayConfig
-    from tradewind.builtins.sim_venue import SimVenueConfig
     from tradewind.config import (
         ApiSection,
         Gate,
@@ -124,6 +122,8 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         WatchlistSection,
         _CoreSection,
     )
+    from tradewind.venues.replay import ReplayConfig
+    from tradewind.venues.sim import SimVenueConfig
 
     return [
         ("Top level", _CoreSection, ()),

@@ -406,7 +406,7 @@ class RiskContext(Protocol):
     def analyzer_values(self, instrument: str) -> Mapping[str, float]:
         """The analyzer outputs of ``instrument`` at the decision being checked
         (``{"orderflow.imbalance_1m": 2.4, ...}``, NaN where undefined), read only. Filters get
-        it from the engine's :class:`~tradewind.filter_context.FilterContext`."""
+        it from the engine's :class:`~tradewind.filtering.context.FilterContext`."""
 
 
 @runtime_checkable

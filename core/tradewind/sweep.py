@@ -278,9 +278,9 @@ def run_variant(task: VariantTask) -> dict[str, Any]:
     """
     import anyio
 
-    from tradewind.builtins.replay import apply_run_bounds
     from tradewind.config import load_config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
+    from tradewind.venues.replay import apply_run_bounds
 
     with tempfile.TemporaryDirectory(prefix="tradewind-sweep-") as tmp:
         path = Path(tmp) / Path(task.config_path).name
@@ -335,8 +335,8 @@ def format_time_bound(ts_ns: int) -> str:
 
 
 async def _data_span(config: Any) -> tuple[int, int]:
-    from tradewind.engine import Engine
     from tradewind.model import Instrument
+    from tradewind.trading.engine import Engine
 
     engine = Engine(config, run_id="sweep-span")
     by_venue: dict[str, list[Instrument]] = {}
@@ -386,8 +386,8 @@ def run_sweep(
     import anyio
     from rich.console import Console
 
-    from tradewind.builtins.replay import apply_run_bounds, parse_time_bound
     from tradewind.config import Mode, load_config, read_toml
+    from tradewind.venues.replay import apply_run_bounds, parse_time_bound
 
     if console is None:
         console = Console()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from tradewind.api.auth import new_token
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 
 from tests.host_config import host_toml
 

@@ -11,8 +11,8 @@ import time
 from tradewind.api.app import create_app
 from tradewind.api.views import HostView
 from tradewind.config import load_config
-from tradewind.engine import Engine
-from tradewind.operator import Operator
+from tradewind.trading.engine import Engine
+from tradewind.trading.operator import Operator
 
 from tests.api.conftest import WEBHOOK_SECRET, PaperHost
 

@@ -9,8 +9,8 @@ import anyio
 import pytest
 from playwright.sync_api import sync_playwright
 from tradewind.config import load_config
-from tradewind.engine import Engine
-from tradewind.report import write_report
+from tradewind.report.metrics import write_report
+from tradewind.trading.engine import Engine
 
 from tests.test_engine import demo_config_text
 

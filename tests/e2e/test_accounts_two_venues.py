@@ -16,9 +16,9 @@ from pathlib import Path
 import anyio
 import duckdb
 import pytest
-from tradewind.accounts import ConversionError
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.accounts import ConversionError
+from tradewind.trading.engine import Engine
 
 pytest.importorskip("tradewind_venue_ccxt", reason="the accounts run needs the ccxt venue")
 pytest.importorskip("tradewind_analyzer_orderflow", reason="the run reads one analyzer value")
@@ -173,9 +173,9 @@ def test_re_reconciliation_reports_drift_and_adopts_the_venue_balance(
 ) -> None:
     """While running, a deposit at the exchange (which this host did not book) is found by the
     next re-reconciliation: a ``balance`` discrepancy, and the account takes the venue's."""
-    from tradewind.journal import Journal
+    from tradewind.journal.store import Journal
     from tradewind.model.events import ReconciliationDiscrepancy
-    from tradewind.reconcile import prepare_session, rereconcile
+    from tradewind.trading.reconcile import prepare_session, rereconcile
 
     monkeypatch.setenv(KEY_ENV, API_KEY)
     monkeypatch.setenv(SECRET_ENV, SECRET)

@@ -59,8 +59,8 @@ import attrs
 import duckdb
 import pytest
 from tradewind.config import load_config
-from tradewind.engine import Engine
 from tradewind.errors import VenueError
+from tradewind.trading.engine import Engine
 
 # The run needs both venue plugins, the preset's analyzers and the two exits; an environment
 # without them (tox's ``core`` env installs no venue plugin) skips the module.

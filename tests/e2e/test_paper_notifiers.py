@@ -19,7 +19,7 @@ import duckdb
 import pytest
 from tradewind.cli import default_config_path
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 email_testing = pytest.importorskip("tradewind_notifier_email.testing")
 tg_testing = pytest.importorskip("tradewind_notifier_telegram.testing")

@@ -5,7 +5,8 @@ Every route but ``/api/v1/ping`` needs the token: the API routes, ``/docs`` and
 websocket (the token as its ``bearer.<token>`` subprotocol) and the dashboard page, which
 without the token answers 401 with its login form — the form holds no data. Handlers are
 ``async`` and run in the host's event loop, between the engine's steps: they read the
-engine's state and its journal without locks, and act through :class:`tradewind.control.Control`.
+engine's state and its journal without locks, and act through
+:class:`tradewind.trading.control.Control`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from tradewind import __version__
 from tradewind.api.auth import RateLimiter, TokenCheck, credential
 from tradewind.api.views import HostView
 from tradewind.config import ApiSection
-from tradewind.control import ControlError
 from tradewind.model import Side
-from tradewind.operator import Operator
 from tradewind.timeframes import parse_timeframe
+from tradewind.trading.control import ControlError
+from tradewind.trading.operator import Operator
 
 PREFIX = "/api/v1"
 WS_SUBPROTOCOL = "bearer"

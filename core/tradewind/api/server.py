@@ -1,6 +1,6 @@
 """The API served by a running host: uvicorn in the host's event loop, beside the feed.
 
-The server runs as a task of the run (a service of :class:`tradewind.engine.Engine`), so its
+The server runs as a task of the run (a service of :class:`tradewind.trading.engine.Engine`), so its
 handlers and the engine take turns on one thread: a handler sees the engine between two of its
 steps, and the journal's DuckDB connection is never used from two threads. A backtest serves
 the API too, for reading; its control calls act on the simulated account like a paper host's.
@@ -20,10 +20,10 @@ import uvicorn
 from tradewind.api.app import create_app
 from tradewind.api.views import HostView
 from tradewind.errors import ConfigError, SecretNotSetError
-from tradewind.operator import Operator
+from tradewind.trading.operator import Operator
 
 if TYPE_CHECKING:
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
 log = logging.getLogger("tradewind.api")
 

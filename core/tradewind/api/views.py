@@ -30,7 +30,7 @@ from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 
 if TYPE_CHECKING:
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
 ZERO = Decimal(0)
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "EUR", "BTC", "ETH")
@@ -235,7 +235,7 @@ class HostView:
         """The bus subscriber: every event to every websocket client, as JSON."""
         if not self.listeners:
             return
-        from tradewind.journal import _payload
+        from tradewind.journal.store import _payload
 
         item = {
             "type": type(event).__name__,
@@ -801,7 +801,7 @@ class HostView:
 
     def funnel(self) -> dict[str, Any]:
         """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders."""
-        from tradewind.report import funnel
+        from tradewind.report.metrics import funnel
 
         return {"funnel": funnel(self.engine), "decisions": self.engine.decision_points}
 
@@ -905,7 +905,7 @@ class HostView:
         """Freqtrade's ``ShowConfig`` fields that apply, and tradewind's config, with every
         secret shown as its ``env:NAME`` reference (never its value)."""
         cfg = self.engine.config
-        from tradewind.operator import Operator
+        from tradewind.trading.operator import Operator
 
         operator = Operator.of(self.engine)
         return {
@@ -952,7 +952,7 @@ class HostView:
 
     def plugins(self) -> dict[str, Any]:
         """The plugin instances this host runs, with their distributions and capabilities."""
-        from tradewind.inventory import inventory
+        from tradewind.installed import inventory
 
         dists = {(p.kind, p.name): p for p in inventory()}
         out: dict[str, list[dict[str, Any]]] = {}

@@ -124,7 +124,7 @@ class Fill:
     ``fee`` is what the venue charged, in ``fee_currency`` (positive is paid). ``fee_currency``
     empty means the instrument's quote currency (the simulated venue's convention). A fee
     charged in the bought asset reduces what arrives: ``quantity`` is what was traded, and the
-    account receives ``quantity - fee`` of the base asset (see :mod:`tradewind.accounts`).
+    account receives ``quantity - fee`` of the base asset (see :mod:`tradewind.trading.accounts`).
     """
 
     client_order_id: str

@@ -7,7 +7,7 @@ it in ``pytest_plugins = "tradewind.testing"`` as well is harmless). It gives:
   modules directly, without entry points (for unit tests of a plugin under development);
 - :func:`assert_plugin_installed`: goes through the real entry-point loader;
 - fixtures ``tw_instrument``, ``tw_candles`` (a deterministic candle path on 1m/5m/15m),
-  ``tw_risk_context`` (a real :class:`~tradewind.portfolio.Portfolio`);
+  ``tw_risk_context`` (a real :class:`~tradewind.trading.portfolio.Portfolio`);
 - conformance suites per kind in :mod:`tradewind.testing.conformance`.
 """
 
@@ -32,11 +32,11 @@ pytest.register_assert_rewrite(
 from tradewind import hookspecs  # noqa: E402
 from tradewind.loader import PluginRequest, load_host  # noqa: E402
 from tradewind.model import Instrument  # noqa: E402
-from tradewind.portfolio import Portfolio  # noqa: E402
 from tradewind.protocols import KINDS  # noqa: E402
 from tradewind.registry import Registry  # noqa: E402
 from tradewind.testing.data import candle_path  # noqa: E402
 from tradewind.testing.portfolios import book_fill, make_order, make_signal, portfolio_with  # noqa: E402
+from tradewind.trading.portfolio import Portfolio  # noqa: E402
 
 
 def make_registry(*modules: ModuleType | object) -> Registry:
@@ -61,7 +61,7 @@ def assert_plugin_installed(kind: str, name: str, cls: type) -> None:
 
 def default_instrument() -> Instrument:
     """A BTCUSDT perp on a venue called 'sim' with Binance futures' fees."""
-    from tradewind.builtins.sim_venue import default_instrument as sim_default
+    from tradewind.venues.sim import default_instrument as sim_default
 
     return sim_default()
 

@@ -41,9 +41,9 @@ from tradewind.model import (
     TimeInForce,
     Veto,
 )
-from tradewind.portfolio import Portfolio
 from tradewind.testing import default_instrument
 from tradewind.testing.data import candle_path, tick_path
+from tradewind.trading.portfolio import Portfolio
 
 
 class _Suite:

@@ -1,7 +1,8 @@
 """Builders for tests of filters and exits: a real portfolio, signals and orders.
 
 :func:`portfolio_with` books positions through real :class:`~tradewind.model.Fill` objects on a
-real :class:`~tradewind.portfolio.Portfolio` (the :class:`~tradewind.protocols.RiskContext` the
+real :class:`~tradewind.trading.portfolio.Portfolio` (the
+:class:`~tradewind.protocols.RiskContext` the
 engine hands to filters), so cash, average prices and equity come out as in a run.
 :func:`book_fill` books one more fill on it mid-test; :func:`make_signal` and :func:`make_order`
 build the signals and pending orders a test checks against it. Quantities and prices may be
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from tradewind.model import Fill, Instrument, Order, OrderType, Side, Signal
-from tradewind.portfolio import Portfolio
+from tradewind.trading.portfolio import Portfolio
 
 #: The tests' clock origin: 2020-09-13 12:26:40 UTC, in ns since the epoch.
 T0 = 1_600_000_000 * 10**9

@@ -5,7 +5,7 @@ never close. These scenarios drive a venue against its exchange (a local server 
 exchange's protocol) and check the outcome, for the market type the test class declares:
 
 - open and close a position with the order the engine sends for that market type
-  (:func:`tradewind.closing.close_terms`: spot = plain sell of what is held, perpetual =
+  (:func:`tradewind.trading.closing.close_terms`: spot = plain sell of what is held, perpetual =
   reduce-only);
 - partial fills arrive as separate fills, then the order is filled;
 - a resting order cancels;
@@ -41,7 +41,6 @@ from typing import Any, ClassVar
 import anyio
 import pytest
 
-from tradewind.closing import close_terms
 from tradewind.model import (
     Event,
     Fill,
@@ -53,6 +52,7 @@ from tradewind.model import (
     Side,
     TimeInForce,
 )
+from tradewind.trading.closing import close_terms
 
 _ids = itertools.count(1)
 

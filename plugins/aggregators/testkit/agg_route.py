@@ -16,7 +16,7 @@ from evm_chain import CHAIN_ID, LocalChain
 from evm_testkit import connected, pool
 from tradewind.execution import BestExecutionRouter
 from tradewind.execution.evm import DirectPoolSource, EvmSwapExecutor
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import Order, OrderType, Side
 
 #: Where each server routes by default: ParaSwap through the second V2 deployment, whose pool

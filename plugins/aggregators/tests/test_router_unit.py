@@ -21,7 +21,7 @@ from tradewind.execution import (
     UnsafeTransaction,
     check_transaction,
 )
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 
 WALLET = "0x" + "11" * 20
 OTHER = "0x" + "22" * 20

@@ -11,9 +11,9 @@ import attrs
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Fill, Position, Side, TickBatch
-from tradewind.portfolio import Portfolio
 from tradewind.testing import assert_plugin_installed, default_instrument
 from tradewind.testing.conformance import ExitConformance
+from tradewind.trading.portfolio import Portfolio
 from tradewind_exit_guard.config import GuardConfig
 from tradewind_exit_guard.plugin import PortfolioGuard
 

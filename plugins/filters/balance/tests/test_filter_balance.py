@@ -8,8 +8,8 @@ import pytest
 from tradewind._serde import structure
 from tradewind.errors import ConfigError
 from tradewind.model import Instrument, InstrumentKind, Side, Signal
-from tradewind.portfolio import Portfolio
 from tradewind.testing.portfolios import T0, Holding, make_order, make_signal, portfolio_with
+from tradewind.trading.portfolio import Portfolio
 
 from tradewind_filter_balance import BalanceConfig, BalanceFilter
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tradewind.model import Instrument, InstrumentKind, Side, Signal
-from tradewind.portfolio import Portfolio
 from tradewind.testing.portfolios import T0, book_fill, make_signal, portfolio_with
+from tradewind.trading.portfolio import Portfolio
 
 from tradewind_filter_reversal import ReversalConfig, ReversalFilter
 

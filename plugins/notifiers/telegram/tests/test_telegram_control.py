@@ -8,11 +8,11 @@ import anyio
 import pytest
 from tradewind.cli import default_config_path
 from tradewind.config import load_config
-from tradewind.engine import Engine
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import Fill, Side
 from tradewind.notify import NotifierHost, Outbox
 from tradewind.secrets import Secret
+from tradewind.trading.engine import Engine
 
 from tradewind_notifier_telegram import TelegramConfig, TelegramNotifier
 from tradewind_notifier_telegram.testing import TelegramServer, serve

@@ -35,11 +35,11 @@ from ccxt_testserver_binance import BinanceFuturesServer
 HOST = r"""
 import asyncio, json, os, signal, sys
 from decimal import Decimal
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import Order, OrderType, Side, TimeInForce
-from tradewind.orders import OrderManager
-from tradewind.portfolio import Portfolio
-from tradewind.reconcile import reconcile
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.reconcile import reconcile
 from tradewind.secrets import Secret
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
 

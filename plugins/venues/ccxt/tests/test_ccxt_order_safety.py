@@ -30,7 +30,7 @@ from tradewind.errors import (
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import (
     CircuitBreaker,
     Order,
@@ -40,9 +40,9 @@ from tradewind.model import (
     Side,
     TimeInForce,
 )
-from tradewind.orders import BreakerPolicy, OrderManager, OrderSettings, RetryPolicy
-from tradewind.portfolio import Portfolio
 from tradewind.secrets import Secret
+from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings, RetryPolicy
+from tradewind.trading.portfolio import Portfolio
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
 
 KEY = "usdm:BTCUSDT"

@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import anyio
 from tradewind._serde import structure
-from tradewind.journal import Journal
+from tradewind.journal.store import Journal
 from tradewind.model import Order, OrderType, Side
-from tradewind.orders import OrderManager
-from tradewind.portfolio import Portfolio
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
 from tradewind_venue_evm import EvmConfig, EvmVenue
 
 

@@ -13,7 +13,7 @@ import anyio
 import duckdb
 from evm_scenario import MINUTE, Script, write_config
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 
 def test_backtest_replays_the_pools_swaps_from_the_chain(evm, tmp_path):

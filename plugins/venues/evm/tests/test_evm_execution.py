@@ -325,8 +325,8 @@ def test_gas_caps_refuse_the_swap_before_anything_is_signed(evm, extra, reason):
 
 def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
     """The host's call timeout (0.3 s) is shorter than the block: the swap is still booked once."""
-    from tradewind.orders import OrderManager, OrderSettings
-    from tradewind.portfolio import Portfolio
+    from tradewind.trading.orders import OrderManager, OrderSettings
+    from tradewind.trading.portfolio import Portfolio
 
     evm.fund(evm.wallet, Decimal(2), Decimal(0))
     evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),

@@ -22,7 +22,7 @@ import duckdb
 from evm_chain import CHAIN_ID
 from evm_testkit import KEY_ENV, RPC_ENV, UNISWAP_V2_INIT
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 
 D = Decimal
 MINUTE = 60

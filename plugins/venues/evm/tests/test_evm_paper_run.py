@@ -29,7 +29,7 @@ import anyio
 import duckdb
 from evm_scenario import MINUTE, Script, write_config
 from tradewind.config import load_config
-from tradewind.engine import Engine
+from tradewind.trading.engine import Engine
 from tradewind_venue_evm.schemas import transfers
 
 D = Decimal

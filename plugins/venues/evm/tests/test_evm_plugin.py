@@ -18,7 +18,7 @@ def test_plugin_is_installed():
 
 
 def test_capabilities_are_listed_without_importing():
-    from tradewind.inventory import inventory
+    from tradewind.installed import inventory
 
     (entry,) = [p for p in inventory() if (p.kind, p.name) == ("venues", "evm")]
     assert entry.distribution == "tradewind-venue-evm"

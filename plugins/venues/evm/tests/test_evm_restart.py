@@ -125,9 +125,9 @@ def test_a_host_killed_mid_swap_reconciles_it_once_on_restart(evm, tmp_path):
     """The whole host (DuckDB journal, order manager, venue) is SIGKILLed after a buy swap is
     broadcast; the restarted host's reconciliation records the fill once, sends nothing, and
     keeps the position the fill opened (the wallet's WETH is the spot position)."""
-    from tradewind.journal import Journal
-    from tradewind.portfolio import Portfolio
-    from tradewind.reconcile import reconcile
+    from tradewind.journal.store import Journal
+    from tradewind.trading.portfolio import Portfolio
+    from tradewind.trading.reconcile import reconcile
 
     evm.fund(evm.wallet, Decimal(0), Decimal(10_000))
     evm.send(evm.erc20(evm.d.usd).functions.approve(evm.d.v2_router, 2**256 - 1), evm.wallet)

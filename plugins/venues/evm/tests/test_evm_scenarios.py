@@ -30,9 +30,9 @@ from typing import Any
 import anyio
 import pytest
 from evm_testkit import connected, pool
-from tradewind.accounts import Account
 from tradewind.model import Side
 from tradewind.testing.scenarios import ScenarioSink, VenueScenarios
+from tradewind.trading.accounts import Account
 from tradewind_venue_evm import EvmVenue
 
 

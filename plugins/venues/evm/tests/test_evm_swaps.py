@@ -11,8 +11,8 @@ from decimal import Decimal
 import anyio
 import pytest
 from evm_testkit import Sink, connected, pool, wei
-from tradewind.accounts import Account
 from tradewind.model import Order, OrderStatus, OrderType, Side
+from tradewind.trading.accounts import Account
 from tradewind_venue_evm.schemas import ApprovalSettled, Money, SwapSettled, transfers
 
 CASES = [

@@ -29,9 +29,9 @@ import attrs
 from tradewind import hookimpl
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
-from tradewind.portfolio import NS_PER_DAY
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.portfolio import NS_PER_DAY
 
 from tradewind_exit_guard.config import GuardConfig
 from tradewind_exit_guard.drawdown import equity_at, equity_without, first_breach

@@ -32,9 +32,7 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
-from tradewind.model import InstrumentKind, Signal, Veto
-from tradewind.protocols import RiskContext
-from tradewind.risk import (
+from tradewind.filtering.helpers import (
     fmt_money,
     fmt_pct,
     open_entry_orders,
@@ -43,6 +41,8 @@ from tradewind.risk import (
     signal_notional,
     to_decimal,
 )
+from tradewind.model import InstrumentKind, Signal, Veto
+from tradewind.protocols import RiskContext
 
 
 def initial_margin(kind: InstrumentKind, notional: Decimal, leverage: Decimal) -> Decimal:

@@ -29,10 +29,10 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import fmt_money, fmt_pct, to_decimal
 from tradewind.model import Signal, Veto
-from tradewind.portfolio import NS_PER_DAY
 from tradewind.protocols import RiskContext
-from tradewind.risk import fmt_money, fmt_pct, to_decimal
+from tradewind.trading.portfolio import NS_PER_DAY
 
 #: The Veto action that asks the engine to close every open position.
 CLOSE_ALL = "close_all"

@@ -24,9 +24,9 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import fmt_number, open_entry_orders
 from tradewind.model import Side, Signal, Veto
 from tradewind.protocols import RiskContext
-from tradewind.risk import fmt_number, open_entry_orders
 
 _NS = 1_000_000_000
 

@@ -29,9 +29,7 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
-from tradewind.model import Signal, Veto
-from tradewind.protocols import RiskContext
-from tradewind.risk import (
+from tradewind.filtering.helpers import (
     fmt_money,
     open_entry_orders,
     order_notional,
@@ -39,6 +37,8 @@ from tradewind.risk import (
     signal_notional,
     to_decimal,
 )
+from tradewind.model import Signal, Veto
+from tradewind.protocols import RiskContext
 
 
 @attrs.frozen(kw_only=True)

@@ -20,9 +20,9 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import fmt_number, last_price, to_decimal
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-from tradewind.risk import fmt_number, last_price, to_decimal
 
 
 @attrs.frozen(kw_only=True)

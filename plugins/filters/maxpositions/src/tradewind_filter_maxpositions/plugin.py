@@ -22,9 +22,9 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import open_entry_orders
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-from tradewind.risk import open_entry_orders
 
 
 @attrs.frozen(kw_only=True)

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import fmt_position
 from tradewind.model import Signal, Veto
 from tradewind.protocols import RiskContext
-from tradewind.risk import fmt_position
 
 #: The Veto action that asks the engine to close the opposite position.
 CLOSE_OPPOSITE = "close_opposite"

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import attrs
 from tradewind import hookimpl
+from tradewind.filtering.helpers import fmt_number, to_decimal
 from tradewind.model import Side, Signal, Veto
 from tradewind.protocols import RiskContext
-from tradewind.risk import fmt_number, to_decimal
 
 
 @attrs.frozen(kw_only=True)

@@ -238,7 +238,7 @@ class TelegramNotifier(OutboxNotifier):
 
     def execute(self, text: str, sender: str) -> tuple[str, bool]:
         """Carry out one command; the answer and whether it was accepted."""
-        from tradewind.control import ControlError
+        from tradewind.trading.control import ControlError
 
         words = text.split()
         command = words[0][1:].split("@")[0].lower()

@@ -1,12 +1,13 @@
 """Run metrics and the report files: JSON, and one HTML page that opens offline.
 
-Every metric is computed from what a run produced (a :class:`~tradewind.engine.RunResult`, or
+Every metric is computed from what a run produced (a
+:class:`~tradewind.trading.engine.RunResult`, or
 the engine itself at the end of a run) and is defined in docs/report.md. Money is exact:
 P&L, fees, funding, expectancy, profit factor and total return are ``Decimal`` and appear in
 JSON as strings. Ratios of the float equity curve (Sharpe, Sortino, drawdown) and of time
 (exposure, trades per hour) are floats.
 
-The HTML page (:mod:`tradewind.report_html`) is one self-contained file with interactive
+The HTML page (:mod:`tradewind.report.html`) is one self-contained file with interactive
 plotly charts; it loads nothing and links nowhere.
 """
 
@@ -26,8 +27,8 @@ import numpy as np
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 if TYPE_CHECKING:
-    from tradewind.engine import Engine, RunResult
     from tradewind.model import Fill
+    from tradewind.trading.engine import Engine, RunResult
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_SECOND
@@ -496,7 +497,7 @@ def summarize(engine: Engine) -> dict[str, Any]:
 
 def _currency(engine: Engine) -> str:
     """The quote currency equity is counted in: the execution venue's, else the symbols'."""
-    from tradewind.analysis import quote_currency
+    from tradewind.report.analysis import quote_currency
 
     for st in engine.state.values():
         cur = getattr(getattr(st.exec_venue, "config", None), "quote_currency", None)
@@ -509,7 +510,7 @@ def _currency(engine: Engine) -> str:
 def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, Any]:
     """The JSON report: summary, metrics, equity curve, closed trades (and the round trips
     with their entry, exit, costs and exit reason), positions open at the end, and fills."""
-    from tradewind.trades import round_trips
+    from tradewind.report.trades import round_trips
 
     m = metrics or metrics_of(result)
     trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
@@ -595,7 +596,7 @@ def write_report(result: RunResult, out_dir: Path) -> tuple[Path, Path]:
 
 # -- HTML ---------------------------------------------------------------------------------
 def render_html(result: RunResult, metrics: Metrics | None = None) -> str:
-    """The report page (see :mod:`tradewind.report_html`)."""
-    from tradewind.report_html import render_html as render
+    """The report page (see :mod:`tradewind.report.html`)."""
+    from tradewind.report.html import render_html as render
 
     return render(result, metrics)

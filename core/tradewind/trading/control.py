@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from tradewind.model import ExitDecision
 
 if TYPE_CHECKING:
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
-log = logging.getLogger("tradewind.control")
+log = logging.getLogger("tradewind.trading.control")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS control_commands (

@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from tradewind.model import Instrument, Order, Position
-from tradewind.portfolio import Portfolio
+from tradewind.trading.portfolio import Portfolio
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 

@@ -2,7 +2,7 @@
 
 plotly.js comes from the ``plotly`` Python distribution (its bundled ``plotly.min.js``) and is
 embedded in the page, so the file loads nothing and links nowhere. The page reads a run's
-results: the :class:`~tradewind.engine.RunResult` and the journal the run wrote (signals,
+results: the :class:`~tradewind.trading.engine.RunResult` and the journal the run wrote (signals,
 vetoes, data-gap and data-quality events), never the engine.
 
 Each chart's figure is a JSON block (``<script type="application/json" id="fig-...">``) that
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tradewind.analysis import MIN_RETURNS, Analysis, analyse
-from tradewind.report import (
+from tradewind.report.analysis import MIN_RETURNS, Analysis, analyse
+from tradewind.report.metrics import (
     Metrics,
     bar_returns,
     drawdown_series,
     equity_points,
     metrics_of,
 )
-from tradewind.summary import (
+from tradewind.report.summary import (
     fmt_duration,
     fmt_money,
     fmt_pct,
@@ -41,7 +41,7 @@ from tradewind.summary import (
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
-    from tradewind.engine import RunResult
+    from tradewind.trading.engine import RunResult
 
 NS = 1_000_000_000
 #: Candles drawn per instrument at most; longer runs are merged into coarser candles.

@@ -41,7 +41,7 @@ from tradewind.errors import (
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal import Journal, OrderRecord, fill_key
+from tradewind.journal.store import Journal, OrderRecord, fill_key
 from tradewind.model import (
     CircuitBreaker,
     Event,
@@ -57,9 +57,9 @@ from tradewind.model import (
     PositionClosed,
     SystemError,
 )
-from tradewind.portfolio import Portfolio
+from tradewind.trading.portfolio import Portfolio
 
-log = logging.getLogger("tradewind.orders")
+log = logging.getLogger("tradewind.trading.orders")
 
 T = TypeVar("T")
 

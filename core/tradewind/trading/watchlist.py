@@ -7,7 +7,7 @@ in the host's journal, so they survive a restart. Time is the engine's injected 
 A ``WatchlistExpiring`` event goes to the notifiers ``warn_before_hours`` before an entry
 expires, a ``WatchlistExpired`` event when it does. With ``[watchlist] drives_instruments``
 the engine takes entries for exactly the instruments on the active watchlist (the entry guard
-of :mod:`tradewind.control`).
+of :mod:`tradewind.trading.control`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import anyio
 import attrs
 
 from tradewind.config import WatchlistSection
-from tradewind.control import ControlError
 from tradewind.model import Event, Severity
 from tradewind.notify.events import WatchlistExpiring  # the notifiers' own "expiring" event
+from tradewind.trading.control import ControlError
 
 if TYPE_CHECKING:
-    from tradewind.engine import Engine
-    from tradewind.journal import Journal
+    from tradewind.journal.store import Journal
+    from tradewind.trading.engine import Engine
 
 NS_PER_HOUR = 3_600 * 1_000_000_000
 
@@ -280,7 +280,7 @@ async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
     """Open the watchlist for the run, guard entries when it drives the instrument set, and
     sweep it for expiry every ``sweep_interval_s`` seconds."""
     wl = open_watchlist(engine)
-    from tradewind.operator import Operator
+    from tradewind.trading.operator import Operator
 
     Operator.of(engine).watchlist = wl  # its entry guard consults the watchlist from now on
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from tradewind.accounts import Accounts, ConversionError
 from tradewind.model import Fill, Instrument, Order, Position
+from tradewind.trading.accounts import Accounts, ConversionError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 
@@ -18,7 +18,8 @@ class Portfolio:
     """Cash, accounts and positions, marked at the last traded prices.
 
     ``cash`` is the simulated venues' money (their ``starting_balance``, moved by realised P&L,
-    fees and funding). Execution venues with an account (:mod:`tradewind.accounts`) keep their
+    fees and funding). Execution venues with an account
+    (:mod:`tradewind.trading.accounts`) keep their
     balances per currency in :attr:`accounts`; equity sums both, in the reporting currency.
     """
 
@@ -59,7 +60,7 @@ class Portfolio:
     def equity(self) -> Decimal:
         """Cash plus unrealised P&L of open positions at last prices, plus every venue
         account's balances in the reporting currency (raises
-        :class:`~tradewind.accounts.ConversionError` when a balance cannot be valued)."""
+        :class:`~tradewind.trading.accounts.ConversionError` when a balance cannot be valued)."""
         eq = self.cash
         accounts = self.accounts
         for key, pos in self._positions.items():

@@ -66,7 +66,7 @@ import pyarrow as pa
 
 from tradewind._serde import unstructure
 from tradewind.errors import JournalError
-from tradewind.journal_errors import journal_error
+from tradewind.journal.errors import journal_error
 from tradewind.model import (
     Event,
     Fill,
@@ -86,7 +86,7 @@ from tradewind.model import (
     VetoEvent,
 )
 
-log = logging.getLogger("tradewind.journal")
+log = logging.getLogger("tradewind.journal.store")
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 

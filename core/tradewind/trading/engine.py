@@ -37,18 +37,15 @@ import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tradewind.accounts import ConversionError
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
-from tradewind.closing import close_terms
 from tradewind.config import Config, Mode, PluginInstance
 from tradewind.config_check import building
-from tradewind.control import EngineControl
 from tradewind.errors import ConfigError, JournalError
-from tradewind.filter_context import FilterContext
-from tradewind.journal import Journal
-from tradewind.journal_errors import journal_error
-from tradewind.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
+from tradewind.filtering.context import FilterContext
+from tradewind.filtering.view import AsOf, Snapshot
+from tradewind.journal.errors import journal_error
+from tradewind.journal.store import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
 from tradewind.market.validation import TickValidator
@@ -77,17 +74,20 @@ from tradewind.model import (
 )
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
-from tradewind.orders import BreakerPolicy, OrderManager, OrderSettings
-from tradewind.portfolio import Portfolio
 from tradewind.protocols import SINGULAR, check_capabilities
-from tradewind.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.registry import RunInfo
-from tradewind.risk_view import AsOf, Snapshot
-from tradewind.sizing import size_for
-from tradewind.strategy import Strategy
 from tradewind.timeframes import format_timeframe, parse_timeframe
+from tradewind.trading.accounts import ConversionError
+from tradewind.trading.closing import close_terms
+from tradewind.trading.control import EngineControl
+from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
+from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
+from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
+from tradewind.trading.sizing import size_for
+from tradewind.trading.strategy import Strategy
 
-log = logging.getLogger("tradewind.engine")
+log = logging.getLogger("tradewind.trading.engine")
 
 
 _MISSING = object()
@@ -218,7 +218,7 @@ class Engine:
         journal_path: str | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
-        from tradewind.builtins.replay import apply_run_bounds
+        from tradewind.venues.replay import apply_run_bounds
 
         config = apply_run_bounds(config)
         self.config = config
@@ -369,7 +369,7 @@ class Engine:
         )
         self._barrier: int | None = None  # the next grid time every instrument must reach
         #: Several replayed instruments: what each one's exits may see of the others between
-        #: two decision times (the portfolio as of the last one; see tradewind.risk_view).
+        #: two decision times (the portfolio as of the last one; see tradewind.filtering.view).
         self._snapshot: Snapshot | None = None
         self._multi = self._merged and len(self.state) > 1
         run = config.run
@@ -389,10 +389,10 @@ class Engine:
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
         )
         self._next_reconcile_ns: int | None = None
-        # What an operator adds (tradewind.operator): guards that refuse an instrument's
+        # What an operator adds (tradewind.trading.operator): guards that refuse an instrument's
         # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
         # expiry job) and sinks of closed candles (the API's recent candles).
-        from tradewind.operator import host_services
+        from tradewind.trading.operator import host_services
 
         self.entry_guards: list[Callable[[str], str | None]] = []
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
@@ -736,7 +736,7 @@ class Engine:
                 yield batch
             return
         if self._merged:
-            from tradewind.builtins.replay import merge_by_interval
+            from tradewind.venues.replay import merge_by_interval
 
             streams = [self.venues[k].stream_trades(i) for k, i in by_venue.items()]
             async for batch in merge_by_interval(streams, self.step):
@@ -1325,7 +1325,7 @@ class Engine:
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """Headline metrics of the run so far."""
-        from tradewind.report import summarize
+        from tradewind.report.metrics import summarize
 
         return summarize(self)
 

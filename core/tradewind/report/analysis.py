@@ -1,7 +1,7 @@
 """A trader's figures of a finished run, beside the report metrics: CAGR, Calmar, buy and
 hold, trade statistics, per-instrument and per-exit-reason breakdowns, period tables.
 
-Everything here reads a :class:`~tradewind.engine.RunResult` (and the metrics computed from
+Everything here reads a :class:`~tradewind.trading.engine.RunResult` (and the metrics computed from
 it); nothing reads the engine. Definitions are in docs/report.md.
 """
 
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tradewind.report import NS_PER_YEAR, Metrics, equity_points, metrics_of
-from tradewind.trades import OpenTrade, Trade, round_trips
+from tradewind.report.metrics import NS_PER_YEAR, Metrics, equity_points, metrics_of
+from tradewind.report.trades import OpenTrade, Trade, round_trips
 
 if TYPE_CHECKING:
-    from tradewind.engine import RunResult
+    from tradewind.trading.engine import RunResult
 
 ZERO = Decimal(0)
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -93,7 +93,7 @@ class Period:
 
 @attrs.frozen(kw_only=True)
 class Analysis:
-    """What the summary and the report show beyond :class:`~tradewind.report.Metrics`."""
+    """What the summary and the report show beyond :class:`~tradewind.report.metrics.Metrics`."""
 
     metrics: Metrics
     currency: str

@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from tradewind.model import Instrument, Order, Position
-from tradewind.portfolio import Portfolio
+from tradewind.trading.portfolio import Portfolio
 
 
 class Snapshot:
@@ -102,7 +102,7 @@ class AsOf:
 
     def analyzer_values(self, instrument: str) -> Mapping[str, float]:
         """The analyzer outputs of ``instrument`` at its last decision (as the engine's
-        :class:`~tradewind.filter_context.FilterContext` gives them)."""
+        :class:`~tradewind.filtering.context.FilterContext` gives them)."""
         if self._values is None:
             return MappingProxyType({})
         return self._values(instrument)

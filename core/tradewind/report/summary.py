@@ -3,8 +3,8 @@
 Money is rounded to the quote currency (2 decimals for fiat and stablecoins, 8 otherwise) with
 thousands separators; ratios are percentages; durations read ``1d 02:30`` (``HH:MM:SS`` under a
 day); times are UTC. Figures that say nothing on the run at hand are "n/a" with the reason:
-Sharpe and Sortino with fewer than :data:`~tradewind.analysis.MIN_RETURNS` returns, CAGR and
-Calmar on runs shorter than :data:`~tradewind.analysis.MIN_CAGR_DAYS` days.
+Sharpe and Sortino with fewer than :data:`~tradewind.report.analysis.MIN_RETURNS` returns, CAGR and
+Calmar on runs shorter than :data:`~tradewind.report.analysis.MIN_CAGR_DAYS` days.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from tradewind.analysis import (
+from tradewind.report.analysis import (
     MIN_CAGR_DAYS,
     MIN_RETURNS,
     Analysis,
@@ -30,8 +30,8 @@ from tradewind.analysis import (
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
-    from tradewind.engine import RunResult
-    from tradewind.trades import Trade
+    from tradewind.report.trades import Trade
+    from tradewind.trading.engine import RunResult
 
 NS = 1_000_000_000
 

@@ -24,13 +24,13 @@ import anyio
 import attrs
 
 from tradewind.errors import ReconciliationError
-from tradewind.journal import Journal, OrderRecord, fill_key
+from tradewind.journal.store import Journal, OrderRecord, fill_key
 from tradewind.model import Instrument, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
-from tradewind.orders import venue_key
-from tradewind.portfolio import Portfolio
+from tradewind.trading.orders import venue_key
+from tradewind.trading.portfolio import Portfolio
 
-log = logging.getLogger("tradewind.reconcile")
+log = logging.getLogger("tradewind.trading.reconcile")
 
 T = TypeVar("T")
 

@@ -29,9 +29,9 @@ from tradewind.model import ExitDecision, SystemError
 
 if TYPE_CHECKING:
     from tradewind.config import Config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
-log = logging.getLogger("tradewind.lifecycle")
+log = logging.getLogger("tradewind.trading.lifecycle")
 
 #: The signals that stop a paper or live run cleanly.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

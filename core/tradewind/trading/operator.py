@@ -1,4 +1,5 @@
-"""What an operator can do to a running host beyond :class:`tradewind.control.EngineControl`.
+"""What an operator can do to a running host beyond
+:class:`tradewind.trading.control.EngineControl`.
 
 :class:`EngineControl` pauses, resumes, stops and force-exits (shared with the chat
 commands). The :class:`Operator` adds what the HTTP API needs on top: force enter, a
@@ -21,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from tradewind.control import ControlError
 from tradewind.errors import ConfigError
 from tradewind.model import Event, Severity, Side, Signal
+from tradewind.trading.control import ControlError
 
 if TYPE_CHECKING:
     from tradewind.config import Config
-    from tradewind.engine import Engine
+    from tradewind.trading.engine import Engine
 
 _OPERATORS: weakref.WeakKeyDictionary[Any, Operator] = weakref.WeakKeyDictionary()
 
@@ -50,7 +51,7 @@ class Operator:
         self.control = engine.control
         #: Instruments refused entries by the operator.
         self.blacklist: set[str] = set()
-        #: The run's watchlist (tradewind.watchlist), once its service opened it.
+        #: The run's watchlist (tradewind.trading.watchlist), once its service opened it.
         self.watchlist: Any = None
         engine.entry_guards.append(self.entry_guard)
 
@@ -140,7 +141,7 @@ class Operator:
         """Open a position at market through the order manager, bypassing the strategy and
         the filters. ``quantity`` defaults to the size the risk settings give for a stop at
         the strategy's ``stop_pct``. Returns the client order id sent."""
-        from tradewind.sizing import size_for
+        from tradewind.trading.sizing import size_for
 
         engine = self.engine
         st = engine.state.get(instrument)
@@ -212,7 +213,7 @@ def host_services(config: Config) -> list[Callable[[Engine], AbstractAsyncContex
     ``[watchlist] drives_instruments`` or the API) and the HTTP API (``[api] enabled``)."""
     services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = []
     if config.watchlist.drives_instruments or config.api.enabled:
-        from tradewind.watchlist import watchlist_service
+        from tradewind.trading.watchlist import watchlist_service
 
         services.append(watchlist_service)
     if config.api.enabled:

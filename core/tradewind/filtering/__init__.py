@@ -1,0 +1,3 @@
+"""What risk filters read: the filter context, the risk view of accounts, and helpers for
+config values and veto reasons.
+"""

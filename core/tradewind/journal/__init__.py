@@ -1,0 +1,1 @@
+"""The journal: the write-ahead store of a run (orders, fills, events) and its errors."""

@@ -1,0 +1,3 @@
+"""The trading flow: the engine, strategy and sizing, orders, accounts, reconciliation and the
+run lifecycle.
+"""
