@@ -193,7 +193,8 @@ class JupiterServer:
                     return self._answer(200, b"<html>bad gateway</html>")
                 if api.fail is not None:
                     return self._answer(int(api.fail), {
-                        "error": "Could not find any route", "errorCode": "COULD_NOT_FIND_ANY_ROUTE"})
+                        "error": "Could not find any route",
+                        "errorCode": "COULD_NOT_FIND_ANY_ROUTE"})
                 try:
                     answer = api.quote(payload) if path == "/quote" else api.swap(payload)
                 except KeyError as exc:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-
 from tradewind.secrets import Secret
 
 from .constants import COMMITMENTS, MAX_COMPUTE_UNITS, TOKEN_PROGRAMS

@@ -35,7 +35,6 @@ from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
-
 from tradewind.loader import PluginRequest, load_host
 from tradewind.model import (
     Event,
