@@ -35,3 +35,21 @@ def test_orders_and_journal_describe_accounts_intents_and_re_reconciliation():
     assert "reconcile_interval_s" in text
     assert "intent (`entry`, `add`, `reduce`, `close`, `flip`)" in text
     assert "entry_priced" in text
+
+
+def test_no_test_or_benchmark_sets_private_portfolio_fields():
+    """Cash comes from the venues' accounts: no test or benchmark works around it by writing a
+    portfolio's private fields (its ``_start``, as the e2e test once did)."""
+    import re
+
+    root = DOCS.parent
+    pattern = re.compile(r"portfolio\._\w+\s*(\[[^\]]*\])?\s*=(?!=)")
+    places = [root / "tests", root / "bench", *sorted((root / "plugins").glob("*/*/tests"))]
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for place in places
+        for path in sorted(place.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
