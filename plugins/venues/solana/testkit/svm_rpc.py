@@ -79,7 +79,10 @@ class SvmRpc:
     """The JSON-RPC server (start with :meth:`start`, stop with :meth:`stop`)."""
 
     def __init__(self, svm: LiteSVM | None = None) -> None:
-        self.svm = svm or LiteSVM()
+        # LiteSVM accepts only its latest blockhash; a cluster accepts any of the last 150
+        # blocks'. The server checks blockhash age itself (``valid_until``) like a cluster and
+        # rolls LiteSVM's blockhash with every landed transaction (a new block).
+        self.svm = (svm or LiteSVM()).with_blockhash_check(False)
         self.lock = threading.RLock()
         self.slot = 1000
         self.height = 900
@@ -252,6 +255,11 @@ class SvmRpc:
             self._drop -= 1
             self.dropped.append(sig)
             return sig
+        blockhash = str(tx.message.recent_blockhash)
+        if self.valid_until.get(blockhash, -1) < self.height:
+            raise _RpcError(-32002, "Transaction simulation failed: Blockhash not found",
+                            {"err": "BlockhashNotFound", "logs": [], "accounts": None,
+                             "unitsConsumed": 0})
         keys = list(tx.message.account_keys)
         pre = [self.svm.get_balance(k) or 0 for k in keys]
         pre_tok = self._token_balances(keys)
@@ -259,11 +267,13 @@ class SvmRpc:
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
             raise _RpcError(-32002, f"Transaction simulation failed: {result.err()}",
-                            {"err": str(result.err()), "logs": list(meta.logs()),
+                            {"err": _err_json(result.err()), "logs": list(meta.logs()),
                              "accounts": None, "unitsConsumed": meta.compute_units_consumed()})
         self.slot += 1
         self.height += 1
         self.svm.warp_to_slot(self.slot)
+        self.svm.expire_blockhash()
+        self._note_blockhash()
         price = _cu_price(tx)
         self.priority_fees.append((self.slot, price))
         self.landed[sig] = Landed(sig, self.slot, tx_b64, {
@@ -365,6 +375,14 @@ def _cu_price(tx: VersionedTransaction) -> int:
         if keys[ix.program_id_index] == COMPUTE_BUDGET_ID and data[:1] == b"\x03":
             return int(struct.unpack_from("<Q", data, 1)[0])
     return 0
+
+
+def _err_json(err: Any) -> Any:
+    """A TransactionError as the RPC serialises it ("AlreadyProcessed", {"InstructionError":
+    [0, {"Custom": 1}]})."""
+    if hasattr(err, "to_json"):
+        return json.loads(err.to_json())
+    return str(err).rsplit(".", 1)[-1]
 
 
 class _RpcError(Exception):

@@ -107,3 +107,19 @@ def test_a_resubmitted_client_order_id_sends_nothing(sol):
         assert first == again and len(sol.rpc.sent) == 1
 
     anyio.run(go)
+
+
+def test_the_same_order_twice_lands_twice_with_different_blockhashes(sol):
+    async def go() -> None:
+        venue = await sol.venue()
+        try:
+            first = await venue.submit_order(market("t1", Side.BUY, "7"))
+            second = await venue.submit_order(market("t2", Side.BUY, "7"))
+        finally:
+            await venue.close()
+        assert first.status is second.status is OrderStatus.FILLED
+        assert first.venue_order_id != second.venue_order_id
+        assert list(sol.rpc.landed) == [first.venue_order_id, second.venue_order_id]
+        assert sol.wallet_units()["MEME"] == 14 * 10**9
+
+    anyio.run(go)
