@@ -132,9 +132,7 @@ def test_the_journal_is_the_same_at_every_block_size_on_the_shipped_sample(tmp_p
     _assert_identical(tmp_path, SAMPLE, decisions=125)
 
 
-@pytest.mark.parametrize(
-    ("n", "speedup", "decisions"), [(30_000, 1.0, 396), (100_000, 20.0, 61)]
-)
+@pytest.mark.parametrize(("n", "speedup", "decisions"), [(30_000, 1.0, 396), (100_000, 20.0, 61)])
 def test_the_journal_is_the_same_at_every_block_size_on_synthetic_ticks(
     tmp_path, n, speedup, decisions
 ):
@@ -146,9 +144,7 @@ def test_the_journal_is_the_same_at_every_block_size_on_synthetic_ticks(
     _assert_identical(tmp_path, data, decisions=decisions)
 
 
-def test_a_per_candle_analyzer_reports_the_same_values_at_every_block_size(
-    tmp_path, fake_dists
-):
+def test_a_per_candle_analyzer_reports_the_same_values_at_every_block_size(tmp_path, fake_dists):
     fake_dists.add(
         "tradewind-analyzer-tapewatch",
         "1.0",
@@ -229,3 +225,86 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
         np.float64(a[k]).tobytes() == np.float64(b[k]).tobytes() for k in a
     )
+
+
+SPY_SRC = '''
+import math
+import attrs
+from tradewind import hookimpl
+from tradewind.blocks import per_candle_rows
+
+BLOCKS = []
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    pass
+
+class BlockSpy:
+    """A third-party analyzer with a block method: counts trades, notes each block."""
+    name = "blockspy"
+    config_class = Cfg
+    capabilities = frozenset({"ticks", "block"})
+
+    @classmethod
+    def outputs(cls, config):
+        return frozenset({"ticks"})
+
+    def __init__(self, config, instrument):
+        self.n = 0
+
+    def on_ticks(self, batch):
+        self.n += len(batch)
+
+    def on_candle(self, candle):
+        pass
+
+    def values(self):
+        return {"ticks": float(self.n)}
+
+    def on_block(self, ticks, rows):
+        BLOCKS.append((len(ticks), len(rows)))
+        return per_candle_rows(self, ticks, rows)
+
+@hookimpl
+def tradewind_register_analyzers(registry):
+    registry.add(BlockSpy)
+'''
+
+
+def test_backtests_call_the_block_method_and_paper_goes_candle_by_candle(tmp_path, fake_dists):
+    fake_dists.add(
+        "tradewind-analyzer-blockspy",
+        "1.0",
+        {"tradewind.analyzers": {"blockspy": "tw_blockspy"}},
+        {"tw_blockspy": SPY_SRC},
+    )
+    text = demo_config_text(tmp_path) + "\n[analyzers.blockspy]\n"
+    text = text.replace(
+        'panes = ["orderflow.imbalance_1m", "regime.adx"]', 'panes = ["blockspy.ticks"]'
+    )
+    backtest = tmp_path / "backtest.toml"
+    backtest.write_text(text)
+    paper = tmp_path / "paper.toml"
+    paper.write_text(
+        text.replace('mode = "backtest"', 'mode = "paper"').replace(
+            'plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n'
+        )
+    )
+    try:
+        result = anyio.run(Engine(load_config(backtest), run_id="spy").run)
+        spy = sys.modules["tw_blockspy"]
+        # The whole sample is one replay batch and one block: all its trades, and a row at
+        # each of its 125 decision closes (the partial last minute is flushed, not decided).
+        assert spy.BLOCKS == [(9_999, 125)] and result.summary["decisions"] == 125
+        assert result.series["sim:BTCUSDT"]["blockspy.ticks"][-1][1] < 9_999
+        spy.BLOCKS.clear()
+        paper_result = anyio.run(
+            Engine(load_config(paper), run_id="spy-paper", journal_path=str(tmp_path / "p.db")).run
+        )
+        assert spy.BLOCKS == []  # paper: the per-candle path only
+        assert (
+            paper_result.series["sim:BTCUSDT"]["blockspy.ticks"]
+            == result.series["sim:BTCUSDT"]["blockspy.ticks"]
+        )
+    finally:
+        sys.modules.pop("tw_blockspy", None)

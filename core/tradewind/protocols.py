@@ -385,9 +385,7 @@ class BlockAnalyzer(Analyzer, Protocol):
     (:func:`tradewind.blocks.per_candle_rows`); paper and live always use that path.
     """
 
-    def on_block(
-        self, ticks: TickBatch, rows: Sequence[Any]
-    ) -> Iterator[Mapping[str, float]]:
+    def on_block(self, ticks: TickBatch, rows: Sequence[Any]) -> Iterator[Mapping[str, float]]:
         """Yield the outputs at each row, in order: fold ``ticks[previous tick_end:
         row.tick_end]`` (with ``"ticks"``), then ``row.candles``, then yield a mapping that
         stays valid until the next one is asked for. Once exhausted, the trades after the last

@@ -122,7 +122,6 @@ class MicrostructureAnalyzer:
             "autocorr": self._autocorr.value,
         }
 
-
     # -- blocks (backtests) ---------------------------------------------------------------
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
         """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same kernel
