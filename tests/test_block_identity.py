@@ -308,3 +308,22 @@ def test_backtests_call_the_block_method_and_paper_goes_candle_by_candle(tmp_pat
         )
     finally:
         sys.modules.pop("tw_blockspy", None)
+
+
+def test_a_block_method_that_yields_too_few_rows_is_named():
+    from tradewind.blocks import TapeBlock
+
+    ticks = next(iter(load(SAMPLE).batches.values()))
+    candles = CandleAggregator(ticks.instrument, (60_000_000_000,)).update(ticks)
+
+    class Short:
+        capabilities = frozenset({"block"})
+
+        def on_block(self, ticks, rows):
+            return iter([{"x": 1.0}])  # one row, whatever it is given
+
+    block = TapeBlock.open(ticks, len(ticks), candles, [("short", Short())])
+    first = block.rows[0].close_ns
+    assert block.take(first)[1] == {"short": {"x": 1.0}}
+    with pytest.raises(RuntimeError, match="analyzer 'short': its block ended before the row"):
+        block.take(block.rows[0].close_ns)

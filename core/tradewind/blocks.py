@@ -159,7 +159,13 @@ class TapeBlock:
             row = rows.popleft()
             candles.extend(row.candles)
             for name, it in self.iters:
-                values[name] = next(it)
+                try:
+                    values[name] = next(it)
+                except StopIteration:
+                    raise RuntimeError(
+                        f"analyzer '{name}': its block ended before the row at "
+                        f"{row.close_ns} ns; on_block must yield once per row it is given"
+                    ) from None
         return candles, values
 
     def finish(self) -> None:
