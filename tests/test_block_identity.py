@@ -327,3 +327,12 @@ def test_a_block_method_that_yields_too_few_rows_is_named():
     assert block.take(first)[1] == {"short": {"x": 1.0}}
     with pytest.raises(RuntimeError, match="analyzer 'short': its block ended before the row"):
         block.take(block.rows[0].close_ns)
+
+
+def test_a_negative_block_size_is_refused_by_name(tmp_path):
+    from tradewind.errors import ConfigError
+
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(demo_config_text(tmp_path).replace("[run]\n", "[run]\nblock_ticks = -1\n", 1))
+    with pytest.raises(ConfigError, match="block_ticks must be >= 0"):
+        load_config(cfg)
