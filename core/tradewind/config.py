@@ -117,6 +117,10 @@ class RunSection:
     max_gap: str | None = attrs.field(default=None, validator=_optional_duration)
     #: What a data gap does to an open position: "hold", "flatten" or "halt" (docs/data.md).
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
+    #: Backtests: trades per block the analyzers and candles advance over at once (never
+    #: splitting one timestamp); 0 = one decision interval per block. Results are the same
+    #: bits at any block size; paper and live always go candle by candle.
+    block_ticks: int = 1_000_000
 
     def __attrs_post_init__(self) -> None:
         # One hook for every check (two definitions would silently keep only the second).
@@ -143,6 +147,11 @@ class RunSection:
             raise ValueError(
                 'unknown_positions must be "refuse" or "adopt", '
                 f"got {self.unknown_positions!r} @ $.run.unknown_positions"
+            )
+        if self.block_ticks < 0:
+            raise ValueError(
+                f"block_ticks must be >= 0 (0 = one decision interval), got {self.block_ticks} "
+                "@ $.run.block_ticks"
             )
         if not self.paper_speed > 0:
             raise ValueError(

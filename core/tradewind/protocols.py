@@ -19,7 +19,7 @@ Every plugin class carries three class attributes:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -384,6 +384,26 @@ class Analyzer(Plugin, Protocol):
 
     def values(self) -> Mapping[str, float]:
         """The current outputs, e.g. ``{"imbalance_1m": 2.4}``; NaN where not yet defined."""
+
+
+@runtime_checkable
+class BlockAnalyzer(Analyzer, Protocol):
+    """An analyzer that advances over a block of trades at once (capability ``"block"``).
+
+    Backtests replay the tape in blocks (``[run] block_ticks``); the engine calls
+    :meth:`on_block` with a block's trades and its rows (:class:`tradewind.blocks.BlockRow`:
+    each decision close, the candles closing then, the index of its first trade). An analyzer
+    without the capability is advanced through its per-candle path instead
+    (:func:`tradewind.blocks.per_candle_rows`); paper and live always use that path.
+    """
+
+    def on_block(self, ticks: TickBatch, rows: Sequence[Any]) -> Iterator[Mapping[str, float]]:
+        """Yield the outputs at each row, in order: fold ``ticks[previous tick_end:
+        row.tick_end]`` (with ``"ticks"``), then ``row.candles``, then yield a mapping that
+        stays valid until the next one is asked for. Once exhausted, the trades after the last
+        row are folded in too. The outputs must equal, bit for bit, what ``on_ticks``,
+        ``on_candle`` and ``values()`` give fed the same data.
+        """
 
 
 class RiskContext(Protocol):

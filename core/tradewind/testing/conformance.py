@@ -120,6 +120,41 @@ class AnalyzerConformance(_Suite):
         assert set(analyzer.values()) <= declared, set(analyzer.values()) - declared
         assert set(self.feed(analyzer)) <= declared
 
+    def test_block_gives_the_bits_of_the_per_candle_path(self) -> None:
+        """``on_block`` (capability ``"block"``) yields, at each row, exactly the values the
+        per-candle path gives fed the same trades and candles (backtests use blocks, paper and
+        live the per-candle path: the same bits whatever the block size)."""
+        import struct
+
+        from tradewind.blocks import make_rows
+
+        if "block" not in self.plugin_class.capabilities:
+            pytest.skip("the analyzer declares no block method (capability 'block')")
+        inst = self.make_instrument()
+        ticks = tick_path(inst.key, minutes=240, seed=3)
+        candles = sorted(
+            candle_path(inst.key, minutes=240, seed=3),
+            key=lambda c: (c.open_ts_ns + c.timeframe_ns, c.timeframe_ns),
+        )
+        rows = make_rows(ticks, candles)
+        takes_ticks = "ticks" in self.plugin_class.capabilities
+        one = self.build()
+        got = self.build().on_block(ticks, rows)
+        start = 0
+        for n, row in enumerate(rows):
+            if takes_ticks and row.tick_end > start:
+                one.on_ticks(ticks.slice(start, row.tick_end))
+                start = row.tick_end
+            for c in row.candles:
+                one.on_candle(c)
+            expected = dict(one.values())
+            actual = dict(next(got))
+            assert actual.keys() == expected.keys(), n
+            for k, v in expected.items():
+                bits = struct.pack("<d", v), struct.pack("<d", actual[k])
+                assert bits[0] == bits[1] or (math.isnan(v) and math.isnan(actual[k])), (n, k)
+        assert next(got, None) is None, "on_block yielded more rows than it was given"
+
     def test_is_deterministic(self) -> None:
         a, b = self.feed(self.build()), self.feed(self.build())
         assert a.keys() == b.keys()

@@ -37,6 +37,7 @@ import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
 
+from tradewind.blocks import TapeBlock
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode, PluginInstance
@@ -132,6 +133,11 @@ class AnalyzerValues(Mapping[str, float]):
             raise KeyError(name)
         return value  # type: ignore[no-any-return]
 
+    def use_rows(self, rows: Mapping[str, Mapping[str, float]]) -> None:
+        """Read the analyzers' outputs from a block's row (a backtest) until the next one."""
+        self._cache.clear()
+        self._cache.update(rows)
+
     def __iter__(self) -> Iterator[str]:
         for instance in self._analyzers:
             for key in self._of(instance):
@@ -172,6 +178,8 @@ class _InstrumentState:
     after_gap: bool = False
     #: Portfolio cash when this instrument's trades of the current interval started.
     cash_start: Decimal = Decimal(0)
+    #: The block of the tape the analyzers and candles are advancing over (backtests).
+    block: TapeBlock | None = None
     values: AnalyzerValues = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -376,6 +384,11 @@ class Engine:
         #: two decision times (the portfolio as of the last one; see tradewind.filtering.view).
         self._snapshot: Snapshot | None = None
         self._multi = self._merged and len(self.state) > 1
+        #: Replayed backtests advance analyzers and candles a block at a time (see
+        #: tradewind.blocks); paper and live go candle by candle.
+        self._block_ticks: int | None = (
+            config.run.block_ticks if config.mode is Mode.BACKTEST and self._merged else None
+        )
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -825,8 +838,33 @@ class Engine:
             j = int(ts.searchsorted(boundary, side="left"))
             if gaps:
                 j = min(j, gaps[0])
+            if self._block_ticks is not None:
+                if st.block is None:
+                    self._open_block(st, clean, i, j, gaps[0] if gaps else n)
+                assert st.block is not None
+                j = min(j, st.block.end)
             await self._on_ticks(st, clean.slice(i, j))
             i = j
+            if st.block is not None and i >= st.block.end:
+                st.block.finish()
+                st.block = None
+
+    def _open_block(
+        self, st: _InstrumentState, clean: TickBatch, i: int, interval_end: int, limit: int
+    ) -> None:
+        """Start a block at trade ``i`` of ``clean``: at most ``[run] block_ticks`` trades (a
+        timestamp is never split; 0 = up to the next decision point), never past ``limit``
+        (the batch's end or its next data gap)."""
+        size = self._block_ticks
+        if not size:
+            end = interval_end
+        elif i + size >= limit:
+            end = limit
+        else:
+            ts = clean.ts_ns
+            end = min(limit, int(ts.searchsorted(ts[i + size - 1], side="right")))
+        ticks = clean.slice(i, end)
+        st.block = TapeBlock.open(ticks, end, st.aggregator.update(ticks), st.analyzers)
 
     async def _on_ticks(self, st: _InstrumentState, piece: TickBatch) -> None:
         """Trades between two decision points: fills, exits, candles, tick analyzers.
@@ -887,9 +925,10 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
-        st.aggregator.update(piece)
-        for a in st.tick_analyzers:
-            a.on_ticks(piece)
+        if st.block is None:  # a block has fed them already
+            st.aggregator.update(piece)
+            for a in st.tick_analyzers:
+                a.on_ticks(piece)
         await self._publish_pending()
 
     async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
@@ -1004,6 +1043,8 @@ class Engine:
 
     def _closes_before(self, st: _InstrumentState, t: int) -> list[int]:
         """Close times of ``st``'s forming candles that fall before grid time ``t``."""
+        if st.block is not None:
+            return st.block.closes_before(t)
         closes = set()
         for tf in self.timeframes:
             cur = st.aggregator.current(tf)
@@ -1025,17 +1066,24 @@ class Engine:
             await self.control.apply()  # force exits asked for by a command
         await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
         await self._maybe_reconcile()
-        closed = st.aggregator.advance(t_close)
+        row: Mapping[str, Mapping[str, float]] = {}
+        if st.block is not None:
+            closed, row = st.block.take(t_close)
+        else:
+            closed = st.aggregator.advance(t_close)
         if not closed:
             return
         self.candles += len(closed)
         for sink in self.candle_sinks:
             sink(closed)
-        for c in closed:
-            for _, a in st.analyzers:
-                a.on_candle(c)
         values = st.values
-        values.refresh()
+        if row:
+            values.use_rows(row)  # the analyzers' outputs at this close, from the block
+        else:
+            for c in closed:
+                for _, a in st.analyzers:
+                    a.on_candle(c)
+            values.refresh()
         key = st.instrument.key
         pos = self.portfolio.position(key)
         if self._holds(pos) and self.exits:

@@ -6,10 +6,11 @@ Registered through the ``tradewind.analyzers`` entry point ``microstructure``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from tradewind import hookimpl
+from tradewind.blocks import BlockRow, LazyValues
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 
@@ -52,7 +53,7 @@ class MicrostructureAnalyzer:
 
     name: ClassVar[str] = "microstructure"
     config_class: ClassVar[type] = MicrostructureConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    capabilities: ClassVar[frozenset[str]] = frozenset({"block"})
 
     @classmethod
     def outputs(cls, config: MicrostructureConfig) -> frozenset[str]:
@@ -120,6 +121,16 @@ class MicrostructureAnalyzer:
             "close_std": self._closes.std if full else NAN,
             "autocorr": self._autocorr.value,
         }
+
+    # -- blocks (backtests) ---------------------------------------------------------------
+    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
+        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same kernel
+        as :meth:`on_candle`; :meth:`values` is built only for rows whose outputs are read."""
+        on_candle = self.on_candle
+        for row in rows:
+            for c in row.candles:
+                on_candle(c)
+            yield LazyValues(self.values)
 
 
 @hookimpl

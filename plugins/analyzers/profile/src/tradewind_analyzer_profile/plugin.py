@@ -6,11 +6,12 @@ Registered through the ``tradewind.analyzers`` entry point ``profile``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
 from tradewind import hookimpl
+from tradewind.blocks import BlockRow, LazyValues
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 
@@ -70,7 +71,7 @@ class ProfileAnalyzer:
 
     name: ClassVar[str] = "profile"
     config_class: ClassVar[type] = ProfileConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "block"})
 
     @classmethod
     def outputs(cls, config: ProfileConfig) -> frozenset[str]:
@@ -133,6 +134,21 @@ class ProfileAnalyzer:
         if candle.close_ts_ns >= self._price_ts:
             self._price = candle.close
             self._price_ts = candle.close_ts_ns
+
+    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
+        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the trades before
+        each close through :meth:`on_ticks`, its candles through :meth:`on_candle`; zones,
+        gaps and the value area are computed only for rows whose outputs are read."""
+        start = 0
+        for row in rows:
+            if row.tick_end > start:
+                self.on_ticks(ticks.slice(start, row.tick_end))
+                start = row.tick_end
+            for c in row.candles:
+                self.on_candle(c)
+            yield LazyValues(self.values)
+        if start < len(ticks):
+            self.on_ticks(ticks.slice(start, len(ticks)))
 
     # -- reading --------------------------------------------------------------------------
     @property

@@ -1,0 +1,176 @@
+"""Analyzers over blocks of ticks: one output row per decision close.
+
+A backtest knows its tape ahead of the engine, and analyzer outputs depend only on the tape,
+never on the portfolio. So the engine cuts the replayed tape into blocks (``[run]
+block_ticks``), builds the candles of a whole block with one :class:`CandleAggregator` call,
+groups them by close time into :class:`BlockRow` s, and advances every analyzer over the
+block with :func:`block_rows`: an iterator that yields the analyzer's outputs at each row, in
+order, as the engine reaches that decision close. The per-candle path (``on_ticks`` for the
+trades before a close, ``on_candle`` for the candles closing there, ``values()``) is the block
+of one row: the same kernel, so the outputs are the same bits whatever the block size.
+
+An analyzer declaring the capability ``"block"`` implements
+:meth:`tradewind.protocols.BlockAnalyzer.on_block` itself (no per-row dict copies, expensive
+outputs computed only when a rule reads them); any other analyzer goes through its
+``on_ticks``/``on_candle``/``values`` per row, exactly as in paper and live mode.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from tradewind.model import Candle, TickBatch
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class BlockRow:
+    """One decision close inside a block.
+
+    ``close_ns``: the close time shared by ``candles`` (every timeframe closing then, in the
+    order the aggregator emits them); ``tick_end``: index into the block's ticks of the first
+    trade at or after ``close_ns`` (the trades before it are folded in before the candles).
+    """
+
+    close_ns: int
+    tick_end: int
+    candles: tuple[Candle, ...]
+
+
+class LazyValues(Mapping[str, float]):
+    """``values()`` of an analyzer, called on first read (the analyzer must not move on
+    before the mapping is read; block iterators guarantee that until their next row)."""
+
+    __slots__ = ("_got", "_source")
+
+    def __init__(self, source: Callable[[], Mapping[str, float]]) -> None:
+        self._source = source
+        self._got: Mapping[str, float] | None = None
+
+    def _values(self) -> Mapping[str, float]:
+        got = self._got
+        if got is None:
+            got = self._got = self._source()
+        return got
+
+    def __getitem__(self, key: str) -> float:
+        return self._values()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The output ``key``, or ``default``."""
+        return self._values().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+
+def make_rows(ticks: TickBatch, candles: Sequence[Candle]) -> list[BlockRow]:
+    """The rows of a block: ``candles`` (sorted by close time, as the aggregator returns
+    them) grouped by close time, each with the index of its first trade at or after it."""
+    if not candles:
+        return []
+    groups: list[tuple[int, list[Candle]]] = []
+    for c in candles:
+        close = c.open_ts_ns + c.timeframe_ns
+        if groups and groups[-1][0] == close:
+            groups[-1][1].append(c)
+        else:
+            groups.append((close, [c]))
+    closes = np.fromiter((g[0] for g in groups), dtype=np.int64, count=len(groups))
+    ends = ticks.ts_ns.searchsorted(closes, side="left").tolist()
+    return [
+        BlockRow(close_ns=close, tick_end=end, candles=tuple(cs))
+        for (close, cs), end in zip(groups, ends, strict=True)
+    ]
+
+
+def per_candle_rows(
+    analyzer: Any, ticks: TickBatch, rows: Sequence[BlockRow]
+) -> Iterator[Mapping[str, float]]:
+    """The block of an analyzer without ``on_block``: its per-candle path, row by row.
+
+    Trades go to ``on_ticks`` (capability ``"ticks"``) in the pieces between rows; the trades
+    after the last row are folded in when the iterator is exhausted.
+    """
+    takes_ticks = "ticks" in analyzer.capabilities
+    start = 0
+    for row in rows:
+        if takes_ticks and row.tick_end > start:
+            analyzer.on_ticks(ticks.slice(start, row.tick_end))
+            start = row.tick_end
+        for c in row.candles:
+            analyzer.on_candle(c)
+        yield LazyValues(analyzer.values)
+    if takes_ticks and start < len(ticks):
+        analyzer.on_ticks(ticks.slice(start, len(ticks)))
+
+
+def block_rows(
+    analyzer: Any, ticks: TickBatch, rows: Sequence[BlockRow]
+) -> Iterator[Mapping[str, float]]:
+    """Advance ``analyzer`` over a block: its ``on_block`` (capability ``"block"``) or the
+    per-candle path. Exhaust the iterator to fold in the trades after the last row."""
+    if "block" in analyzer.capabilities:
+        return iter(analyzer.on_block(ticks, rows))
+    return per_candle_rows(analyzer, ticks, rows)
+
+
+@attrs.define
+class TapeBlock:
+    """The engine's block of one instrument: trades ``[start, end)`` of the current feed
+    batch, their candles as rows not yet reached, and each analyzer's row iterator."""
+
+    end: int
+    rows: deque[BlockRow]
+    iters: list[tuple[str, Iterator[Mapping[str, float]]]]
+
+    @classmethod
+    def open(
+        cls,
+        ticks: TickBatch,
+        end: int,
+        candles: Sequence[Candle],
+        analyzers: Sequence[tuple[str, Any]],
+    ) -> TapeBlock:
+        """A block over ``ticks`` (ending at batch index ``end``) whose closed candles are
+        ``candles``."""
+        rows = make_rows(ticks, candles)
+        iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
+        return cls(end=end, rows=deque(rows), iters=iters)
+
+    def closes_before(self, t: int) -> list[int]:
+        """Close times of the rows not yet reached that fall before ``t``."""
+        return [r.close_ns for r in self.rows if r.close_ns < t]
+
+    def take(self, t_close: int) -> tuple[list[Candle], dict[str, Mapping[str, float]]]:
+        """The candles closing at or before ``t_close`` and every analyzer's outputs there
+        (empty when no row is due)."""
+        rows = self.rows
+        candles: list[Candle] = []
+        values: dict[str, Mapping[str, float]] = {}
+        while rows and rows[0].close_ns <= t_close:
+            row = rows.popleft()
+            candles.extend(row.candles)
+            for name, it in self.iters:
+                try:
+                    values[name] = next(it)
+                except StopIteration:
+                    raise RuntimeError(
+                        f"analyzer '{name}': its block ended before the row at "
+                        f"{row.close_ns} ns; on_block must yield once per row it is given"
+                    ) from None
+        return candles, values
+
+    def finish(self) -> None:
+        """Fold the trades after the last row into every analyzer (exhaust the iterators)."""
+        for _, it in self.iters:
+            for _ in it:
+                pass
+        self.iters = []
