@@ -104,6 +104,7 @@ class EvmVenue:
             "order:market",
             "order:limit:emulated",
             "market:spot",
+            "swap:evm",
         }
     )
 
@@ -1074,6 +1075,44 @@ class EvmVenue:
             await self._execute(state, limit=order.price)
 
     # -- swaps built elsewhere (aggregator routes; tradewind.execution) ---------------------------
+    def swap_chain_id(self) -> int:
+        """The chain id swaps are sent on (known once connected)."""
+        if self.chain is None:
+            raise VenueError(f"venue '{self.instance}' is not connected: call connect() first")
+        return self.chain.chain_id
+
+    async def chain_time_ns(self) -> int:
+        """The latest block's timestamp (what a swap's deadline is measured against)."""
+        return await self._now_ns()
+
+    async def swap_terms(self, instrument: str, side: Side) -> tuple[int, Decimal]:
+        """(gas price in wei, output-token wei per native wei) for a swap of ``instrument``.
+
+        The native coin is valued through its wrapper: 1:1 when the output token is the
+        wrapper, else at the mid price of a configured pool pairing the wrapper with the
+        output token. Without such a pool, gas cannot be compared in the output token: a
+        VenueError names the pool to add."""
+        assert self.chain is not None
+        fees = await self._fees()
+        gas_price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
+        pool = self.pool(instrument)
+        out = pool.base if side is Side.BUY else pool.quote
+        native_dec = self.chain.native_decimals
+        wrapped = self.chain.wrapped_native.lower()
+        scale = Decimal(10) ** (out.decimals - native_dec)
+        if out.address.lower() == wrapped:
+            return gas_price, scale
+        for symbol, p in self.pools.items():
+            if p.base.address.lower() == wrapped and p.quote.address == out.address:
+                return gas_price, await self.mid_price(symbol) * scale
+            if p.quote.address.lower() == wrapped and p.base.address == out.address:
+                return gas_price, scale / await self.mid_price(symbol)
+        raise VenueError(
+            f"venue '{self.instance}' cannot value gas in {out.symbol}: no configured pool pairs "
+            f"it with the wrapped native token {self.chain.wrapped_native}; add one "
+            f"@ {self._where}.pools"
+        )
+
     def was_sent(self, client_order_id: str) -> bool:
         """True once a transaction for ``client_order_id`` may have reached the network
         (signed and not refused by the node): it must never be sent again."""
