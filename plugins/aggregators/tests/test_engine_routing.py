@@ -79,7 +79,7 @@ def test_a_paper_runs_entry_and_exit_are_routed_and_every_quote_journaled(
             script = state["script"] = Script(evm, engine, t0, until_block)
             script.start()
             try:
-                await engine.run()
+                state["result"] = await engine.run()
             finally:
                 with anyio.CancelScope(shield=True):
                     for venue in engine.venues.values():
@@ -126,5 +126,32 @@ def test_a_paper_runs_entry_and_exit_are_routed_and_every_quote_journaled(
         # Spot: the exit sold exactly what the routed entry bought.
         (buy_cid, sell_cid) = (o["client_order_id"] for o in orders)
         assert D(fills[sell_cid]["quantity"]) == D(fills[buy_cid]["quantity"])
+        won = [q for q in quotes if q["aggregator"] == "zeroex"]
+        shortfall = sum(
+            (D(q["buy_amount"]) - D(q["realised_out"])) / D(q["buy_amount"]) * 10_000 for q in won
+        ) / len(won)
     finally:
         con.close()
+
+    # The report's execution quality section, in the text summary and the HTML page.
+    from rich.console import Console
+    from tradewind.report.html import render_html
+    from tradewind.report.summary import print_summary
+
+    result = state["result"]
+    console = Console(record=True, width=140)
+    print_summary(result, console)
+    text = console.export_text()
+    assert "Execution quality (per aggregator)" in text
+    cells = [ln.replace("│", " ").split() for ln in text.splitlines()]
+    lines = {c[0]: c[1:] for c in cells if c and c[0] in ("zeroex", "oneinch", "direct")}
+    assert lines["zeroex"] == ["2", "2", "0", "0", f"{shortfall:.2f}"]
+    assert lines["oneinch"] == ["0", "0", "2", "0", "-"]
+    assert lines["direct"] == ["2", "0", "0", "0", "-"]
+    page = render_html(result)
+    assert "<section id='execution-quality'>" in page
+    assert (
+        "<tr data-aggregator='zeroex'><td>zeroex</td><td class='num'>2</td>"
+        f"<td class='num'>2</td><td class='num'>0</td><td class='num'>0</td>"
+        f"<td class='num'>{shortfall:.2f}</td></tr>"
+    ) in page
