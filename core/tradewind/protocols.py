@@ -293,6 +293,21 @@ class VenueValuesCapability(Protocol):
 
 
 @runtime_checkable
+class SubscribeCapability(Protocol):
+    """Capability ``"subscribe"``: the venue's feed changes its instrument set while it
+    streams (the engine's watchlist, when it drives the instrument set, subscribes what is
+    added and unsubscribes what expires or is removed). Both calls are cheap and synchronous:
+    the venue applies them to its running stream from its own task; from the call on it
+    delivers no trades of an unsubscribed instrument (the engine drops any still in flight)."""
+
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stream these (of the instruments given to ``stream_trades``) again."""
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop streaming these."""
+
+
+@runtime_checkable
 class EvmSwapCapability(Protocol):
     """Capability ``"swap:evm"``: the venue swaps on an EVM chain and sends swap transactions
     built elsewhere, so the engine's best-execution router (:mod:`tradewind.execution`) can
@@ -353,6 +368,7 @@ CAPABILITY_PROTOCOLS.update(
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,
         "swap:evm": EvmSwapCapability,
+        "subscribe": SubscribeCapability,
     }
 )
 
