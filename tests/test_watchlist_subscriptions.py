@@ -23,8 +23,8 @@ def _engine(tmp_path, *, subscribe: bool = True) -> Engine:
     path = host_toml(tmp_path, watchlist="[watchlist]\ndrives_instruments = true\n")
     if subscribe:
         text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace('plugin = "replay"\n', 'plugin = "replay"\nsubscribe = true\n'),
-                        encoding="utf-8")
+        on = text.replace('plugin = "replay"\n', 'plugin = "replay"\nsubscribe = true\n')
+        path.write_text(on, encoding="utf-8")
     return Engine(load_config(path), run_id="sub", clock=SimClock(SAMPLE_START_NS))
 
 

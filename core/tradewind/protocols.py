@@ -34,8 +34,8 @@ from tradewind.model import (
     Order,
     OrderReport,
     Position,
-    Signal,
     Side,
+    Signal,
     TickBatch,
     Veto,
 )

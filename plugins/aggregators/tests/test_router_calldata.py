@@ -151,8 +151,8 @@ def test_selling_the_native_coin_is_refused_with_a_clear_error():
                       buy_token=USD, sell_amount=AMOUNT, buy_amount=OUT, min_buy_amount=MIN,
                       gas=1, tx=TxRequest(to=ROUTER, data=oneinch(), value=AMOUNT,
                                           sender=WALLET))
-    with pytest.raises(UnsafeTransaction, match="native coin .* is not supported; trade its "
-                                                "wrapped ERC-20"):
+    with pytest.raises(UnsafeTransaction, match=r"native coin .* is not supported; trade its "
+                                                r"wrapped ERC-20"):
         check_transaction(quote, native, [KnownRouter(address=ROUTER, family="oneinch-v6")])
 
 
