@@ -105,6 +105,7 @@ class EvmVenue:
             "order:limit:emulated",
             "market:spot",
             "swap:evm",
+            "subscribe",
         }
     )
 
@@ -134,6 +135,8 @@ class EvmVenue:
         self._traded: list[str] = []
         #: Per instrument key, what the venue measured while streaming (``liquidity``).
         self._values: dict[str, dict[str, float]] = {}
+        #: Instrument keys whose pools' Swap events are not requested (``unsubscribe``).
+        self.unsubscribed: set[str] = set()
 
     def __repr__(self) -> str:
         return f"EvmVenue({self.instance!r}, chain={self.config.chain!r})"
@@ -1016,11 +1019,21 @@ class EvmVenue:
         self._remember(to_block, "0x" + bytes(head["hash"]).hex())
         return out
 
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Request these pools' Swap events again, from the next block read on."""
+        self.unsubscribed.difference_update(i.key for i in instruments)
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop requesting these pools' Swap events (and measuring them) from the next block
+        read on; their blocks in between are never delivered."""
+        self.unsubscribed.update(i.key for i in instruments)
+
     async def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
         """The pools' Swap events, polled block by block, as TickBatches per instrument.
 
         Starts at ``from_block`` (default: the next block) and ends after ``until_block`` when
         set. A reorg of delivered blocks emits :class:`TicksRetracted` and re-reads from the fork.
+        Unsubscribed instruments' pools are left out of each read (``unsubscribe``).
         """
         w3 = self._w3()
         cfg = self.config
@@ -1037,9 +1050,13 @@ class EvmVenue:
             # Public RPCs cap eth_getLogs ranges: a backlog is read in log_range pieces.
             head = min(tip, next_block + cfg.log_range - 1)
             if head >= next_block:
-                batches = await self.poll_trades(instruments, next_block, head)
-                if cfg.measure_liquidity:
-                    await self._measure(instruments, head)
+                live = [i for i in instruments if i.key not in self.unsubscribed]
+                batches = await self.poll_trades(live, next_block, head) if live else []
+                if not live:
+                    block = await w3.eth.get_block(head)
+                    self._remember(head, "0x" + bytes(block["hash"]).hex())
+                if cfg.measure_liquidity and live:
+                    await self._measure(live, head)
                 for batch in batches:
                     yield batch
                     await self._check_limits(batch)
