@@ -1111,7 +1111,11 @@ class EvmVenue:
         VenueError names the pool to add."""
         assert self.chain is not None
         fees = await self._fees()
-        gas_price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
+        if "gasPrice" in fees:
+            gas_price = fees["gasPrice"]
+        else:  # what a transaction pays now: the base fee plus the tip (not the 2x cap)
+            tip = fees["maxPriorityFeePerGas"]
+            gas_price = (fees["maxFeePerGas"] - tip) // 2 + tip
         pool = self.pool(instrument)
         out = pool.base if side is Side.BUY else pool.quote
         native_dec = self.chain.native_decimals
