@@ -5,17 +5,19 @@ beside it.
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
 and max hold; every 1m close sends an order, so fills and trades keep growing) and the API
-server in the same event loop, as a paper host does. The engine is fed synthetic minutes as
-fast as it takes them (one checkpoint per batch, as the feed's queue gives). Another process
-(``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades`` over keep-alive connections
-for ``--seconds`` and reports requests per second and latency percentiles. Decision latency
-(candle-closing batch → the venue's submit_order) is measured with the server idle and under
-each load.
+server as a paper host does: uvicorn on its own thread and loop, what a request reads of the
+engine handed to the engine's loop (tradewind.api.server.EngineBridge). The engine is fed
+synthetic minutes as fast as it takes them (one checkpoint per batch, as the feed's queue
+gives). Another process (``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades``
+over keep-alive connections for ``--seconds`` and reports requests per second and latency
+percentiles. Decision latency (candle-closing batch -> the venue's submit_order) is measured
+with the server idle and under each load.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -149,7 +151,7 @@ async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]
     engine.journal.start("backtest", str(tmp / "c.toml"), feed.t0)
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
-    server = ApiServer(engine, token)
+    server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
     engine.bus.subscribe("api", server.view.on_event)
     results: dict[str, Any] = {}
 
@@ -167,8 +169,8 @@ async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]
             await anyio.lowlevel.checkpoint()
         return lat
 
-    async with engine.bus, anyio.create_task_group() as tg:
-        await tg.start(server.serve)
+    async with engine.bus:
+        await anyio.to_thread.run_sync(server.start)
         n = [0]
 
         def count(limit: int) -> Any:
@@ -192,6 +194,8 @@ async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]
             out = json.loads((await proc.stdout.receive()).decode())
             results[path] = (lat, out)
         server.stop()
+        await anyio.to_thread.run_sync(server.join)
+        results["engine_calls"] = server.bridge.calls
         await engine.bus.close()
     results["fills"] = len(engine.orders.fills)
     engine.journal.flush()
@@ -226,7 +230,8 @@ def main() -> None:
             f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, {out['errors']} errors)"
         )
         print(f"decision latency, {path} load: {pct(lat)}")
-    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades in the journal")
+    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades in the journal; "
+          f"{r['engine_calls']:,} calls handed to the engine's loop")
 
 
 if __name__ == "__main__":

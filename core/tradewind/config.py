@@ -29,6 +29,7 @@ import attrs
 from tradewind._serde import did_you_mean, structure
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
+from tradewind.execution.config import RoutingConfig
 from tradewind.loader import PluginHost, PluginRequest, load_host
 from tradewind.model import Instrument, InstrumentKind
 from tradewind.protocols import KINDS, SINGULAR
@@ -469,6 +470,9 @@ class _CoreSection:
     api: ApiSection = attrs.Factory(ApiSection)
     #: ``[watchlist]``: instruments watched for a limited time; see below and docs/api.md.
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    #: ``[routing]``: how DEX orders are routed through the ``[aggregators.*]``; see below and
+    #: docs/aggregators.md.
+    routing: RoutingConfig = attrs.Factory(RoutingConfig)
 
 
 @attrs.frozen(kw_only=True)
@@ -485,6 +489,7 @@ class Config:
     host: PluginHost = attrs.field(eq=False, repr=False)
     api: ApiSection = attrs.Factory(ApiSection)
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    routing: RoutingConfig = attrs.Factory(RoutingConfig)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -634,6 +639,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         host=host,
         api=core.api,
         watchlist=core.watchlist,
+        routing=core.routing,
     )
 
 
@@ -667,6 +673,8 @@ def _check_references(
                     f"table exists (configured venues: {have}){did_you_mean(ref, venues)} "
                     f"@ $.instruments[{i}].{field}"
                 )
+    for problem in core.routing.problems(plugins["aggregators"]):
+        raise ConfigError(problem)
     analyzers = plugins["analyzers"]
     for where, rule in core.strategy.rules():
         for field, name in (("value", rule.value), ("ref", rule.ref)):

@@ -122,6 +122,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         WatchlistSection,
         _CoreSection,
     )
+    from tradewind.execution.config import ChainRouting, RoutingConfig
     from tradewind.venues.replay import ReplayConfig
     from tradewind.venues.sim import SimVenueConfig
 
@@ -136,6 +137,8 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("A scorer's tier: `{ points, when }`", Tier, ()),
         ("`[api]`: the HTTP API (docs/api.md)", ApiSection, ()),
         ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
+        ("`[routing]`: best execution on chain (docs/aggregators.md)", RoutingConfig, ()),
+        ("`[routing.chains.<chain id>]`: one chain's choice", ChainRouting, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',

@@ -34,6 +34,7 @@ from tradewind.model import (
     Order,
     OrderReport,
     Position,
+    Side,
     Signal,
     TickBatch,
     Veto,
@@ -302,6 +303,70 @@ class VenueValuesCapability(Protocol):
         synchronous (the venue measures while it streams, this returns what it measured)."""
 
 
+@runtime_checkable
+class SubscribeCapability(Protocol):
+    """Capability ``"subscribe"``: the venue's feed changes its instrument set while it
+    streams (the engine's watchlist, when it drives the instrument set, subscribes what is
+    added and unsubscribes what expires or is removed). Both calls are cheap and synchronous:
+    the venue applies them to its running stream from its own task; from the call on it
+    delivers no trades of an unsubscribed instrument (the engine drops any still in flight)."""
+
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stream these (of the instruments given to ``stream_trades``) again."""
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop streaming these."""
+
+
+@runtime_checkable
+class EvmSwapCapability(Protocol):
+    """Capability ``"swap:evm"``: the venue swaps on an EVM chain and sends swap transactions
+    built elsewhere, so the engine's best-execution router (:mod:`tradewind.execution`) can
+    route its market orders through DEX aggregators. Duck-typed by
+    :class:`tradewind.execution.evm.EvmSwapExecutor`."""
+
+    @property
+    def wallet(self) -> str | None:
+        """The address that signs, pays and receives (None without a key)."""
+
+    def swap_chain_id(self) -> int:
+        """The chain id the venue swaps on (known once connected)."""
+
+    def pool(self, instrument: str) -> Any:
+        """The pool of ``instrument`` (tokens, quotes, its router's swap call)."""
+
+    async def quote(self, instrument: str, side: Side, quantity: Decimal) -> tuple[int, int]:
+        """(amount in, expected amount out) in wei of a market swap of ``quantity`` base."""
+
+    async def chain_time_ns(self) -> int:
+        """The latest block's timestamp (a swap's deadline is measured against it)."""
+
+    async def swap_terms(self, instrument: str, side: Side) -> tuple[int, Decimal]:
+        """(gas price in wei, output-token wei per native wei) of a swap of ``instrument``
+        on ``side``: what values a route's gas in the token it pays out."""
+
+    def was_sent(self, client_order_id: str) -> bool:
+        """True once a transaction for the id may have reached the network."""
+
+    async def send_swap_transaction(
+        self,
+        order: Order,
+        *,
+        to: str,
+        data: str,
+        amount_in: int,
+        spender: str,
+        expected_out: int,
+        min_out: int,
+        route: str,
+    ) -> OrderReport:
+        """Approve ``spender`` when needed, sign and send ``to``/``data``; the receipt
+        becomes the order's fill."""
+
+    async def fetch_fills(self, instrument: str, client_order_id: str) -> Sequence[Fill]:
+        """Every execution of the order."""
+
+
 CAPABILITY_PROTOCOLS.update(
     {
         "data": MarketDataCapability,
@@ -314,6 +379,8 @@ CAPABILITY_PROTOCOLS.update(
         "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,
+        "swap:evm": EvmSwapCapability,
+        "subscribe": SubscribeCapability,
     }
 )
 

@@ -11,6 +11,8 @@ engine's state and its journal without locks, and act through
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -115,9 +117,31 @@ def dashboard_html() -> str:
     return html.replace("/*CSS*/", css).replace("/*JS*/", js)
 
 
-def create_app(view: HostView, operator: Operator, settings: ApiSection, token: str) -> FastAPI:
-    """The API of one running host."""
+def create_app(
+    view: HostView,
+    operator: Operator,
+    settings: ApiSection,
+    token: str,
+    *,
+    engine_call: Callable[..., Awaitable[Any]] | None = None,
+) -> FastAPI:
+    """The API of one running host.
+
+    ``engine_call(fn, *args)`` runs ``fn`` (sync, or a coroutine function) on the engine's
+    event loop and returns its result (tradewind.api.server: the server runs on a thread and
+    loop of its own). Without it, ``fn`` runs where the request is handled.
+    """
     check = TokenCheck(token)
+
+    async def on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # Whatever reads or changes the engine (the view, the operator, the watchlist) runs
+        # on the engine's loop, between two of its steps; parsing, validation and JSON
+        # encoding stay on the API's thread.
+        if engine_call is not None:
+            return await engine_call(fn, *args, **kwargs)
+        out = fn(*args, **kwargs)
+        return await out if inspect.isawaitable(out) else out
+
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
     engine = view.engine
     app = FastAPI(
@@ -197,47 +221,47 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/health", tags=["info"], dependencies=auth)
     async def health() -> dict[str, Any]:
         """When the engine last processed market data."""
-        return view.health()
+        return await on_engine(view.health)
 
     @app.get(PREFIX + "/status", tags=["trades"], dependencies=auth)
     async def status() -> list[dict[str, Any]]:
         """Open trades with current price and unrealised profit."""
-        return view.status()
+        return await on_engine(view.status)
 
     @app.get(PREFIX + "/balance", tags=["money"], dependencies=auth)
     async def balance() -> dict[str, Any]:
         """Cash, positions and equity."""
-        return view.balance()
+        return await on_engine(view.balance)
 
     @app.get(PREFIX + "/count", tags=["trades"], dependencies=auth)
     async def count() -> dict[str, Any]:
         """Open trades against the limit."""
-        return view.count()
+        return await on_engine(view.count)
 
     @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth)
     async def trades(
         limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Every trade of the session by id, paged."""
-        return view.trades_page(limit, offset)
+        return await on_engine(view.trades_page, limit, offset)
 
     @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
     async def trade(tradeid: int) -> dict[str, Any]:
         """One trade."""
         for t in view.trades():
             if t.trade_id == tradeid:
-                return view.trade_json(t)
+                return await on_engine(view.trade_json, t)
         raise HTTPException(404, detail=f"no trade with id {tradeid}")
 
     @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth)
     async def profit() -> dict[str, Any]:
         """Profit summary of the session."""
-        return view.profit()
+        return await on_engine(view.profit)
 
     @app.get(PREFIX + "/performance", tags=["money"], dependencies=auth)
     async def performance() -> list[dict[str, Any]]:
         """Closed-trade profit per instrument."""
-        return view.performance()
+        return await on_engine(view.performance)
 
     for unit, path, default in (
         ("days", "daily", 7),
@@ -247,7 +271,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
 
         def make(unit: str = unit, default: int = default) -> Any:
             async def periodic(timescale: int = Query(default, ge=1, le=365)) -> dict[str, Any]:
-                return view.periodic(unit, timescale)
+                return await on_engine(view.periodic, unit, timescale)
 
             periodic.__doc__ = f"Closed-trade profit per {unit[:-1]}."
             return periodic
@@ -257,7 +281,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/stats", tags=["money"], dependencies=auth)
     async def stats() -> dict[str, Any]:
         """Wins, losses and draws per exit reason; mean durations."""
-        return view.stats()
+        return await on_engine(view.stats)
 
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
@@ -270,7 +294,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/show_config", tags=["info"], dependencies=auth)
     async def show_config() -> dict[str, Any]:
         """The running configuration, secrets shown as their env:NAME references."""
-        return view.show_config()
+        return await on_engine(view.show_config)
 
     @app.get(PREFIX + "/pair_candles", tags=["market"], dependencies=auth)
     async def pair_candles(
@@ -284,7 +308,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
                 422,
                 detail=[{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}],
             ) from None
-        out = view.pair_candles(pair, tf, limit)
+        out = await on_engine(view.pair_candles, pair, tf, limit)
         if out is None:
             raise HTTPException(404, detail=f"unknown instrument '{pair}'")
         return out
@@ -293,17 +317,17 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.post(PREFIX + "/start", tags=["control"], dependencies=auth)
     async def start(request: Request) -> dict[str, str]:
         """Resume trading (entries and exits)."""
-        await operator.resume(_caller(request))
+        await on_engine(operator.resume, _caller(request))
         return {"status": "starting trader ..."}
 
     @app.post(PREFIX + "/stop", tags=["control"], dependencies=auth)
     async def stop(request: Request) -> dict[str, str]:
         """End the run after the current batch: the host shuts down (and this API with it)."""
-        await operator.stop(_caller(request))
+        await on_engine(operator.stop, _caller(request))
         return {"status": "stopping trader ..."}
 
     async def _pause(request: Request) -> dict[str, str]:
-        await operator.pause(_caller(request))
+        await on_engine(operator.pause, _caller(request))
         return {
             "status": "paused, no more entries will occur from now. Run /start to enable entries."
         }
@@ -325,7 +349,9 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         side = Side.BUY if payload.side == "long" else Side.SELL
         qty = None if payload.stakeamount is None else Decimal(repr(payload.stakeamount))
         try:
-            cid = await operator.force_enter(payload.pair, side, _caller(request), quantity=qty)
+            cid = await on_engine(
+                operator.force_enter, payload.pair, side, _caller(request), quantity=qty
+            )
         except ControlError as exc:
             raise fail(exc) from None
         return {
@@ -339,12 +365,14 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         tid = str(payload.tradeid)
         target = tid
         if tid.isdigit():
-            found = [t for t in view.trades() if t.trade_id == int(tid) and t.is_open]
+            found = [
+                t for t in await on_engine(view.trades) if t.trade_id == int(tid) and t.is_open
+            ]
             if not found:
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument
         try:
-            sent = await operator.force_exit(target, _caller(request))
+            sent = await on_engine(operator.force_exit, target, _caller(request))
         except ControlError as exc:
             raise fail(exc) from None
         return {
@@ -355,7 +383,7 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/whitelist", tags=["control"], dependencies=auth)
     async def whitelist() -> dict[str, Any]:
         """Instruments that may take entries now."""
-        pairs = operator.tradable()
+        pairs = await on_engine(operator.tradable)
         method = (
             ["WatchlistPairList"]
             if engine.config.watchlist.drives_instruments
@@ -376,28 +404,28 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist() -> dict[str, Any]:
         """Instruments refused entries by the operator."""
-        return _blacklist()
+        return await on_engine(_blacklist)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_add(payload: BlacklistPayload, request: Request) -> dict[str, Any]:
         """Refuse entries for these instruments."""
-        await operator.blacklist_add(payload.blacklist, _caller(request))
-        return _blacklist()
+        await on_engine(operator.blacklist_add, payload.blacklist, _caller(request))
+        return await on_engine(_blacklist)  # type: ignore[no-any-return]
 
     @app.delete(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_delete(
         request: Request, pairs_to_delete: Annotated[list[str], Query()]
     ) -> dict[str, Any]:
         """Allow entries again for these instruments."""
-        await operator.blacklist_remove(pairs_to_delete, _caller(request))
-        return _blacklist()
+        await on_engine(operator.blacklist_remove, pairs_to_delete, _caller(request))
+        return await on_engine(_blacklist)  # type: ignore[no-any-return]
 
     # -- tradewind's own ------------------------------------------------------------------
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
     async def state() -> dict[str, Any]:
         """The trading state (running, paused, stopped) and the run."""
         return {
-            "state": operator.state,
+            "state": await on_engine(lambda: operator.state),
             "mode": engine.config.mode.value,
             "run_id": engine.run_id,
             "instruments": list(engine.instruments),
@@ -408,34 +436,34 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Signals, newest first, with their reasons."""
-        return view.signals(limit, offset)
+        return await on_engine(view.signals, limit, offset)
 
     @app.get(PREFIX + "/vetoes", tags=["strategy"], dependencies=auth)
     async def vetoes(
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Vetoes, newest first, with the filter and its reason."""
-        return view.vetoes(limit, offset)
+        return await on_engine(view.vetoes, limit, offset)
 
     @app.get(PREFIX + "/funnel", tags=["strategy"], dependencies=auth)
     async def funnel() -> dict[str, Any]:
         """Candidates at each level of the decision funnel."""
-        return view.funnel()
+        return await on_engine(view.funnel)
 
     @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
     async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
-        return view.fills(limit)
+        return await on_engine(view.fills, limit)
 
     @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth)
     async def equity(points: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
         """The equity curve."""
-        return view.equity(points)
+        return await on_engine(view.equity, points)
 
     @app.get(PREFIX + "/plugins", tags=["info"], dependencies=auth)
     async def plugins() -> dict[str, Any]:
         """The plugin instances this host runs."""
-        return view.plugins()
+        return await on_engine(view.plugins)
 
     # -- the watchlist --------------------------------------------------------------------
     def _wl() -> Any:
@@ -465,9 +493,12 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
-        entries = _wl().entries(include_inactive=include_inactive)
+        def listing() -> list[dict[str, Any]]:
+            return [_entry(e) for e in _wl().entries(include_inactive=include_inactive)]
+
+        entries = await on_engine(listing)
         return {
-            "watchlist": [_entry(e) for e in entries],
+            "watchlist": entries,
             "length": len(entries),
             "drives_instruments": engine.config.watchlist.drives_instruments,
         }
@@ -477,31 +508,37 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         """Watch an instrument for ``duration_hours`` (default 24)."""
         caller = _caller(request)
         try:
-            e = _wl().add(
-                exchange=payload.exchange,
-                market_type=payload.market_type,
-                symbol=payload.symbol,
-                duration_hours=payload.duration_hours,
-                priority=payload.priority,
-                caller=caller,
+            e = await on_engine(
+                lambda: _wl().add(
+                    exchange=payload.exchange,
+                    market_type=payload.market_type,
+                    symbol=payload.symbol,
+                    duration_hours=payload.duration_hours,
+                    priority=payload.priority,
+                    caller=caller,
+                )
             )
         except ControlError as exc:
             raise HTTPException(
                 422, detail=[{"loc": ["body", "symbol"], "msg": str(exc), "type": "value_error"}]
             ) from None
-        await operator.watchlist_changed("add", e.instrument, caller, e.expires_ts_ns)
-        return _entry(e)
+        await on_engine(operator.watchlist_changed, "add", e.instrument, caller, e.expires_ts_ns)
+        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/watchlist/renew", tags=["watchlist"], dependencies=auth)
     async def watchlist_renew(payload: WatchlistKey, request: Request) -> dict[str, Any]:
         """Extend an entry by ``duration_hours`` (default 24) from its expiry."""
         caller = _caller(request)
         try:
-            e = _wl().renew(payload.key(), caller=caller, duration_hours=payload.duration_hours)
+            e = await on_engine(
+                lambda: _wl().renew(
+                    payload.key(), caller=caller, duration_hours=payload.duration_hours
+                )
+            )
         except ControlError as exc:
             raise fail(exc) from None
-        await operator.watchlist_changed("renew", e.instrument, caller, e.expires_ts_ns)
-        return _entry(e)
+        await on_engine(operator.watchlist_changed, "renew", e.instrument, caller, e.expires_ts_ns)
+        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.delete(PREFIX + "/watchlist/remove", tags=["watchlist"], dependencies=auth)
     async def watchlist_remove(
@@ -514,18 +551,18 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         key = WatchlistKey(instrument=instrument, exchange=exchange, symbol=symbol).key()
         caller = _caller(request)
         try:
-            e = _wl().remove(key, caller=caller)
+            e = await on_engine(lambda: _wl().remove(key, caller=caller))
         except ControlError as exc:
             raise fail(exc) from None
-        await operator.watchlist_changed("remove", e.instrument, caller, e.expires_ts_ns)
-        return _entry(e)
+        await on_engine(operator.watchlist_changed, "remove", e.instrument, caller, e.expires_ts_ns)
+        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/watchlist/top-liquid", tags=["watchlist"], dependencies=auth)
     async def top_liquid(n: int | None = Query(None, ge=1, le=500)) -> dict[str, Any]:
         """The host's instruments ranked by traded quote volume over the last 24 h of market
         time (from the candles the engine built)."""
         limit = n or engine.config.watchlist.top_n
-        return {"top": view.top_liquid(limit), "window_hours": 24}
+        return {"top": await on_engine(view.top_liquid, limit), "window_hours": 24}
 
     # -- events ---------------------------------------------------------------------------
     @app.websocket(PREFIX + "/ws")
@@ -541,7 +578,9 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
             return
         await ws.accept(subprotocol=WS_SUBPROTOCOL)
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](1024)
-        view.listeners.append(send)
+        # The bus publishes on the engine's loop: items cross to this loop thread-safely.
+        listener = LoopSender(send, asyncio.get_running_loop())
+        view.listeners.append(listener)
         try:
             async with receive:
                 async for item in receive:
@@ -549,8 +588,48 @@ def create_app(view: HostView, operator: Operator, settings: ApiSection, token: 
         except (WebSocketDisconnect, anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
         finally:
-            if send in view.listeners:
-                view.listeners.remove(send)
+            if listener in view.listeners:
+                view.listeners.remove(listener)
             send.close()
 
     return app
+
+
+class LoopSender:
+    """A websocket's event stream as the engine's bus sees it: ``send_nowait`` from any
+    thread hands the item to the stream's own loop; a client that cannot keep up (its
+    buffer full) loses its connection, never an event silently."""
+
+    def __init__(self, send: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.send = send
+        self.loop = loop
+        self.closed = False
+
+    def send_nowait(self, item: Any) -> None:
+        if self.closed:
+            raise anyio.ClosedResourceError
+        try:
+            self.loop.call_soon_threadsafe(self._deliver, item)
+        except RuntimeError:  # the API's loop is gone
+            self.closed = True
+            raise anyio.ClosedResourceError from None
+
+    def _deliver(self, item: Any) -> None:
+        try:
+            self.send.send_nowait(item)
+        except anyio.WouldBlock:
+            self.close_now()
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.closed = True
+
+    def close_now(self) -> None:
+        self.closed = True
+        self.send.close()
+
+    def close(self) -> None:
+        """Close the stream (from any thread)."""
+        self.closed = True
+        try:
+            self.loop.call_soon_threadsafe(self.send.close)
+        except RuntimeError:
+            pass

@@ -1,16 +1,25 @@
-"""The API served by a running host: uvicorn in the host's event loop, beside the feed.
+"""The API served by a running host: uvicorn on a thread and event loop of its own.
 
-The server runs as a task of the run (a service of :class:`tradewind.trading.engine.Engine`), so its
-handlers and the engine take turns on one thread: a handler sees the engine between two of its
-steps, and the journal's DuckDB connection is never used from two threads. A backtest serves
-the API too, for reading; its control calls act on the simulated account like a paper host's.
+HTTP parsing, routing, validation, authentication, rate limiting and JSON encoding run on the
+API's thread, so a burst of requests does not delay the engine's decisions. What a handler
+reads or changes of the engine (the view, the operator, the watchlist) is handed to the
+engine's loop with a thread-safe call (:class:`EngineBridge`) and runs there between two of
+the engine's steps, so engine state and the journal's DuckDB connection are only ever used
+from the engine's thread. Events reach websocket clients the same way in reverse.
+
+A backtest serves the API too, for reading; its control calls act on the simulated account
+like a paper host's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import inspect
 import logging
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +37,40 @@ if TYPE_CHECKING:
 log = logging.getLogger("tradewind.api")
 
 
-class ApiServer:
-    """uvicorn serving one host's API; :attr:`port` is the bound port once started."""
+class EngineBridge:
+    """Runs a function on the engine's event loop from the API's thread, and awaits it."""
 
-    def __init__(self, engine: Engine, token: str) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        #: The engine's loop; None runs calls where they are made.
+        self.loop = loop
+        #: Calls handed to the engine's loop (for tests and the benchmark).
+        self.calls = 0
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async def run() -> Any:
+            out = fn(*args, **kwargs)
+            return await out if inspect.isawaitable(out) else out
+
+        if self.loop is None or asyncio.get_running_loop() is self.loop:
+            return await run()  # already on the engine's loop (an in-process client)
+        self.calls += 1
+        future = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        return await asyncio.wrap_future(future)
+
+
+class ApiServer:
+    """uvicorn serving one host's API on its own thread; :attr:`port` is the bound port once
+    started."""
+
+    def __init__(
+        self, engine: Engine, token: str, *, engine_loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         settings = engine.config.api
         self.view = HostView(engine)
-        self.app = create_app(self.view, Operator.of(engine), settings, token)
+        self.bridge = EngineBridge(engine_loop)
+        self.app = create_app(
+            self.view, Operator.of(engine), settings, token, engine_call=self.bridge
+        )
         self.config = uvicorn.Config(
             self.app,
             host=settings.host,
@@ -43,9 +79,35 @@ class ApiServer:
             access_log=False,  # never log request lines (a token could sit in a query string)
             lifespan="off",
             ws="websockets-sansio" if _has_sansio() else "auto",
+            # Requests still waiting on the engine when it stops are not waited for long.
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(self.config)
         self.port: int = settings.port
+        self._thread: threading.Thread | None = None
+        self._started: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self.error: BaseException | None = None
+
+    def start(self) -> int:
+        """Start the server's thread; block until it listens (its port) or failed (raised)."""
+        self._thread = threading.Thread(target=self._main, name="tradewind-api", daemon=True)
+        self._thread.start()
+        return self._started.result()
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.serve())
+        except BaseException as exc:  # reported to start() or kept for join()
+            if not self._started.done():
+                self._started.set_exception(exc)
+            else:
+                self.error = exc
+                log.error("the API server stopped: %s: %s", type(exc).__name__, exc)
+
+    def join(self) -> None:
+        """Wait for the server's thread to end (after :meth:`stop`)."""
+        if self._thread is not None:
+            self._thread.join()
 
     async def serve(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         """Serve until :meth:`stop`; reports the bound port to ``task_status`` once up."""
@@ -68,6 +130,8 @@ class ApiServer:
         self.port = int(sock.getsockname()[1])
         log.warning("API listening on http://%s:%d (dashboard at /)", config.host, self.port)
         task_status.started(self.port)
+        if not self._started.done():
+            self._started.set_result(self.port)
         try:
             await server.main_loop()
         finally:
@@ -106,17 +170,18 @@ def api_token(env_name: str) -> str:
 async def api_service(engine: Engine) -> AsyncIterator[ApiServer]:
     """Serve the API for the length of the run."""
     token = api_token(engine.config.api.token_env)
-    server = ApiServer(engine, token)
+    server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
     logging.getLogger("tradewind").addHandler(server.view.logs)
     engine.bus.subscribe("api", server.view.on_event)
     engine.api_server = server  # type: ignore[attr-defined]
-    async with anyio.create_task_group() as tg:
-        await tg.start(server.serve)
-        try:
-            yield server
-        finally:
-            server.stop()
-            for send in list(server.view.listeners):
-                send.close()
+    await anyio.to_thread.run_sync(server.start)
+    try:
+        yield server
+    finally:
+        server.stop()
+        for send in list(server.view.listeners):
+            send.close()
+        # The engine's loop keeps running while the server finishes the calls it waits on.
+        await anyio.to_thread.run_sync(server.join)
     server.view.close()
     logging.getLogger("tradewind").removeHandler(server.view.logs)

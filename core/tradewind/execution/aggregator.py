@@ -22,7 +22,17 @@ class RouterEntry:
     """A trusted router in config: ``{address = "0x...", family = "opaque"}``."""
 
     address: str
+    #: How its calldata is checked: a family of tradewind.execution.quotes.FAMILIES.
     family: str = "opaque"
+
+    def __attrs_post_init__(self) -> None:
+        from tradewind.execution.quotes import FAMILIES
+
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"router {self.address}: family {self.family!r} is not known; known: "
+                f"{', '.join(FAMILIES)}"
+            )
 
 
 @attrs.frozen(kw_only=True)

@@ -11,23 +11,30 @@ order, as in the seed's config shape::
     primary = "zeroex"
     fallback = ["odos", "oneinch"]
 
-Sources not named in an ordered chain are not tried. A chain not listed is ``best``.
+Sources not named in an ordered chain are not tried. A chain not listed is ``best``. The
+names are ``[aggregators.<key>]`` instances, or ``direct`` (the venue's own pool).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 
 import attrs
+
+#: The name of the venue's own pool among the quote sources.
+DIRECT = "direct"
 
 
 @attrs.frozen(kw_only=True)
 class ChainRouting:
     """How one chain's quotes are chosen."""
 
-    #: ``best`` (net output) or ``ordered`` (primary, then the fallbacks).
+    #: ``"best"`` (net output) or ``"ordered"`` (primary, then the fallbacks); empty: ordered
+    #: when ``primary`` is set, else best.
     mode: str = attrs.field(default="", validator=attrs.validators.in_(("", "best", "ordered")))
+    #: The source tried first (an ``[aggregators.<key>]`` instance or ``"direct"``).
     primary: str = ""
+    #: The sources tried next, in order, when the one before fails before sending.
     fallback: tuple[str, ...] = ()
 
     def order(self) -> list[str] | None:
@@ -43,10 +50,32 @@ class ChainRouting:
 
 @attrs.frozen(kw_only=True)
 class RoutingConfig:
-    """``[routing]``: the router's deadline and each chain's choice."""
+    """``[routing]``: how DEX orders are routed through the configured aggregators."""
 
+    #: Seconds the router waits for every source's quote; later answers are failures.
     deadline_s: float = 2.0
-    chains: Mapping[str, ChainRouting] = attrs.field(factory=dict)
+    #: Largest accepted shortfall of the output below the quote, a fraction (the swap's
+    #: minimum output is the quote less this).
+    slippage: str = "0.005"
+    #: Quote the venue's own pool too (source ``"direct"``) beside the aggregators.
+    direct: bool = True
+    #: Per chain id (a string key, as TOML tables need): ``{ mode, primary, fallback }``.
+    chains: dict[str, ChainRouting] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.deadline_s <= 0:
+            raise ValueError(f"deadline_s must be positive, got {self.deadline_s} @ $.routing")
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            ok = 0 <= Decimal(self.slippage) < 1
+        except InvalidOperation:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"slippage must be a decimal fraction in [0, 1), got {self.slippage!r} "
+                "@ $.routing.slippage"
+            )
 
     def order_for(self, chain_id: int) -> list[str] | None:
         """The router's ``order`` argument for ``chain_id`` (None: best net output)."""
@@ -57,3 +86,26 @@ class RoutingConfig:
             return chain.order()
         except ValueError as exc:
             raise ValueError(f"{exc} @ $.routing.chains.{chain_id}") from None
+
+    def problems(self, aggregators: Iterable[str]) -> list[str]:
+        """What is wrong with the chains' orders given the configured aggregator instances."""
+        known = [*aggregators, DIRECT]
+        out = []
+        for chain_id, chain in self.chains.items():
+            where = f"$.routing.chains.{chain_id}"
+            if not chain_id.isdigit():
+                out.append(f"a chain is named by its numeric chain id, got {chain_id!r} @ {where}")
+            try:
+                names = chain.order() or []
+            except ValueError as exc:
+                out.append(f"{exc} @ {where}")
+                continue
+            for name in names:
+                if name not in known:
+                    out.append(
+                        f"routing names '{name}', which is not an [aggregators.<key>] instance "
+                        f"or \"direct\"; configured: {', '.join(known)} @ {where}"
+                    )
+            if names and not self.direct and DIRECT in names:
+                out.append(f"'direct' is named but [routing] direct = false @ {where}")
+        return out

@@ -43,8 +43,12 @@ class SwapOutcome:
 def _family(pool: Any) -> str:
     if pool.family == "uniswap-v2":
         return "uniswap-v2"
-    if pool.family == "uniswap-v3" and getattr(pool, "router_kind", "") == "swap_router":
-        return "uniswap-v3"
+    if pool.family == "uniswap-v3":
+        kind = getattr(pool, "router_kind", "")
+        if kind == "swap_router":
+            return "uniswap-v3"
+        if kind == "swap_router02":
+            return "uniswap-v3-02"
     return "opaque"
 
 

@@ -1,6 +1,7 @@
 """Execution quality from the journal's ``quotes`` table: per aggregator, quotes given,
-quotes won (executed), failures and refusals, and the mean shortfall between the quoted and
-the realised output of the swaps it won (in basis points of the quote; > 0: got less)."""
+quotes won (executed), failures (errors, timeouts, failed sends) and refusals, and the mean
+shortfall between the quoted and the realised output of the swaps it won (in basis points of
+the quote; > 0: got less)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def execution_quality(journal: Any, run_id: str | None = None) -> list[Aggregato
                                   "short": []})
         if quoted is not None:
             a["quotes"] += 1
-        if status == "failed":
+        if status in ("failed", "send_failed"):
             a["failed"] += 1
         elif status == "refused":
             a["refused"] += 1

@@ -6,10 +6,18 @@ APIs speak. Addresses are compared case-insensitively.
 
 The safety check is what stands between a compromised or buggy aggregator API and the
 wallet: the transaction must call a router configured for that aggregator and chain, come
-from the wallet, send no native value unless the order sells the native coin (and then
-exactly the amount sold), and, for router families whose calldata is decoded here, sell
-exactly the order's token and amount and pay the wallet. Anything else is refused before
-signing.
+from the wallet, send no native value, and, for router families whose calldata is decoded
+here, sell exactly the order's token and amount and pay the wallet. Anything else is refused
+before signing.
+
+Decoded families: the Uniswap routers (V2 Router02, V3 SwapRouter and SwapRouter02, what the
+venue's own pools and the local test servers call) and the four aggregators' own routers
+(1inch AggregationRouterV6 ``swap``, 0x AllowanceHolder ``exec`` of a Settler ``execute``,
+ParaSwap Augustus v6.2 ``swapExactAmountIn``, Odos Router V2 ``swap``). Another function of
+a decoded router (1inch ``unoswap``, Odos ``swapCompact``...) is refused, not waved through.
+
+Selling the chain's native coin (a swap carrying value) is refused with a clear error: the
+EVM venue trades ERC-20 pools, so the wrapped token (WETH) is what is sold.
 """
 
 from __future__ import annotations
@@ -94,18 +102,70 @@ class SwapQuote:
 class KnownRouter:
     """A router contract the configuration trusts for one aggregator on one chain.
 
-    ``family`` names a calldata layout decoded by :func:`decode_call` (``uniswap-v2`` for
-    Router02's ``swapExactTokensForTokens``, ``uniswap-v3`` for SwapRouter's
-    ``exactInputSingle``); ``opaque`` routers are checked on target, sender, value and the
-    quote's own fields only.
+    ``family`` names a calldata layout decoded by :func:`decode_call` (one of
+    :data:`FAMILIES`: ``uniswap-v2``, ``uniswap-v3``, ``uniswap-v3-02``, ``oneinch-v6``,
+    ``zeroex-allowance-holder``, ``paraswap-v6.2``, ``odos-v2``); ``opaque`` routers are
+    checked on target, sender, value and the quote's own fields only.
     """
 
     address: str = attrs.field(converter=_lower)
     family: str = "opaque"
 
+    def __attrs_post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"router {self.address}: family {self.family!r} is not known; known: "
+                f"{', '.join(FAMILIES)}"
+            )
 
-_V2_SWAP = "0x38ed1739"  # swapExactTokensForTokens(uint256,uint256,address[],address,uint256)
-_V3_SINGLE = "0x414bf389"  # exactInputSingle((address,address,uint24,address,uint256,...))
+
+_ZERO = "0x0000000000000000000000000000000000000000"
+
+#: Per router family: the swap functions decoded, by selector, with their ABI argument types.
+#: Each decoder returns (token in, token out, amount in, minimum out, recipient); a recipient
+#: of the zero address means "the sender" where the router defines it so (1inch, ParaSwap).
+_SIGNATURES: dict[str, dict[str, tuple[str, list[str]]]] = {
+    "uniswap-v2": {
+        "0x38ed1739": ("swapExactTokensForTokens",
+                       ["uint256", "uint256", "address[]", "address", "uint256"]),
+    },
+    "uniswap-v3": {
+        "0x414bf389": ("exactInputSingle",
+                       ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"]),
+    },
+    "uniswap-v3-02": {
+        "0x04e45aaf": ("exactInputSingle",
+                       ["(address,address,uint24,address,uint256,uint256,uint160)"]),
+    },
+    # 1inch AggregationRouterV6: swap(executor, SwapDescription desc, data).
+    "oneinch-v6": {
+        "0x07ed2379": ("swap", ["address",
+                                "(address,address,address,address,uint256,uint256,uint256)",
+                                "bytes"]),
+    },
+    # 0x AllowanceHolder: exec(operator, token, amount, target, data); data is the Settler's
+    # execute((recipient, buyToken, minAmountOut), actions, zid).
+    "zeroex-allowance-holder": {
+        "0x2213bc0b": ("exec", ["address", "address", "uint256", "address", "bytes"]),
+    },
+    # ParaSwap Augustus v6.2: swapExactAmountIn(executor, GenericData, partnerAndFee, permit,
+    # executorData).
+    "paraswap-v6.2": {
+        "0xe3ead59e": ("swapExactAmountIn", [
+            "address", "(address,address,uint256,uint256,uint256,bytes32,address)", "uint256",
+            "bytes", "bytes"]),
+    },
+    # Odos Router V2: swap(swapTokenInfo, pathDefinition, executor, referralCode) (the
+    # non-compact form: the plugin asks the API for it).
+    "odos-v2": {
+        "0x3b635ce4": ("swap", ["(address,uint256,address,address,uint256,uint256,address)",
+                                "bytes", "address", "uint32"]),
+    },
+}
+_SETTLER_EXECUTE = "0x1fff991f"
+
+#: Router families whose calldata :func:`decode_call` reads (``opaque`` is not decoded).
+FAMILIES = ("opaque", *_SIGNATURES)
 
 
 @attrs.frozen
@@ -116,36 +176,92 @@ class DecodedCall:
     token_out: str
     amount_in: int
     min_out: int
+    #: Where the output goes ("" for the zero address: the sender, for routers defining so).
     recipient: str
+
+
+def _addr(value: str) -> str:
+    v = value.lower()
+    return "" if v == _ZERO else v
+
+
+def _decoded(family: str, name: str, args: tuple[Any, ...]) -> DecodedCall:
+    from eth_abi import decode
+
+    if family == "uniswap-v2":
+        amount_in, min_out, path, to, _ = args
+        return DecodedCall(_addr(path[0]), _addr(path[-1]), amount_in, min_out, _addr(to))
+    if family == "uniswap-v3":
+        ((tin, tout, _fee, to, _dl, amount_in, min_out, _limit),) = args
+        return DecodedCall(_addr(tin), _addr(tout), amount_in, min_out, _addr(to))
+    if family == "uniswap-v3-02":
+        ((tin, tout, _fee, to, amount_in, min_out, _limit),) = args
+        return DecodedCall(_addr(tin), _addr(tout), amount_in, min_out, _addr(to))
+    if family == "oneinch-v6":
+        _executor, (src, dst, _src_receiver, dst_receiver, amount, min_return, _flags), _ = args
+        return DecodedCall(_addr(src), _addr(dst), amount, min_return, _addr(dst_receiver))
+    if family == "zeroex-allowance-holder":
+        _operator, token, amount, _target, inner = args
+        inner = bytes(inner)
+        if "0x" + inner[:4].hex() != _SETTLER_EXECUTE:
+            raise UnsafeTransaction(
+                f"the AllowanceHolder call's inner selector 0x{inner[:4].hex()} is not the "
+                f"Settler's execute ({_SETTLER_EXECUTE})"
+            )
+        ((recipient, buy_token, min_out), _actions, _zid) = decode(
+            ["(address,address,uint256)", "bytes[]", "bytes32"], inner[4:]
+        )
+        return DecodedCall(_addr(token), _addr(buy_token), amount, min_out, _addr(recipient))
+    if family == "paraswap-v6.2":
+        _executor, (src, dest, from_amount, to_amount, _quoted, _meta, beneficiary), *_ = args
+        return DecodedCall(_addr(src), _addr(dest), from_amount, to_amount, _addr(beneficiary))
+    if family == "odos-v2":
+        ((tin, amount, _in_receiver, tout, _quote, out_min, receiver), *_) = args
+        return DecodedCall(_addr(tin), _addr(tout), amount, out_min, _addr(receiver))
+    raise AssertionError(f"no decoder for {family}")  # every _SIGNATURES key has one
+
+
+#: Families where a zero-address recipient means the sender (the router's own rule).
+_ZERO_IS_SENDER = frozenset({"oneinch-v6", "paraswap-v6.2"})
 
 
 def decode_call(family: str, data: str) -> DecodedCall | None:
     """Decode a swap call of a known router family; None for ``opaque``.
 
-    Raises UnsafeTransaction when the calldata is not the family's swap function.
+    Raises UnsafeTransaction when the family is unknown or the calldata is not one of the
+    family's decoded swap functions.
     """
     from eth_abi import decode
 
     if family == "opaque":
         return None
+    functions = _SIGNATURES.get(family)
+    if functions is None:
+        raise UnsafeTransaction(
+            f"router family {family!r} is not known; known: {', '.join(FAMILIES)}"
+        )
     raw = bytes.fromhex(data[2:] if data.startswith("0x") else data)
-    selector, args = "0x" + raw[:4].hex(), raw[4:]
+    selector, body = "0x" + raw[:4].hex(), raw[4:]
+    found = functions.get(selector)
+    if found is None:
+        names = ", ".join(f"{n} ({s})" for s, (n, _) in functions.items())
+        raise UnsafeTransaction(
+            f"calldata selector {selector} is not a swap function of a {family} router "
+            f"decoded here ({names})"
+        )
+    name, types = found
     try:
-        if family == "uniswap-v2" and selector == _V2_SWAP:
-            amount_in, min_out, path, to, _ = decode(
-                ["uint256", "uint256", "address[]", "address", "uint256"], args
-            )
-            return DecodedCall(path[0].lower(), path[-1].lower(), amount_in, min_out, to.lower())
-        if family == "uniswap-v3" and selector == _V3_SINGLE:
-            ((tin, tout, _fee, to, _dl, amount_in, min_out, _limit),) = decode(
-                ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"], args
-            )
-            return DecodedCall(tin.lower(), tout.lower(), amount_in, min_out, to.lower())
+        args = tuple(decode(types, body))
+        call = _decoded(family, name, args)
+    except UnsafeTransaction:
+        raise
     except Exception as exc:  # eth_abi raises several decoding errors
-        raise UnsafeTransaction(f"calldata does not decode as a {family} swap: {exc}") from exc
-    raise UnsafeTransaction(
-        f"calldata selector {selector} is not the swap function of a {family} router"
-    )
+        raise UnsafeTransaction(f"calldata does not decode as a {family} {name}: {exc}") from exc
+    if not call.recipient and family in _ZERO_IS_SENDER:
+        return call  # the router pays msg.sender: the wallet, checked as the sender
+    if not call.recipient:
+        raise UnsafeTransaction(f"the {family} {name} call pays the zero address")
+    return call
 
 
 def check_transaction(
@@ -168,11 +284,15 @@ def check_transaction(
         raise UnsafeTransaction(f"{who}: quoted for chain {quote.chain_id}, not {request.chain_id}")
     if tx.sender and tx.sender != request.wallet:
         raise UnsafeTransaction(f"{who}: the transaction is from {tx.sender}, not the wallet")
-    expected_value = request.sell_amount if request.sell_token == NATIVE else 0
-    if tx.value != expected_value:
+    if request.sell_token in (NATIVE, _ZERO):
         raise UnsafeTransaction(
-            f"{who}: the transaction sends {tx.value} wei of native value; the order allows "
-            f"{expected_value}"
+            f"{who}: selling the chain's native coin (a swap carrying value) is not supported; "
+            f"trade its wrapped ERC-20 (e.g. WETH) instead"
+        )
+    if tx.value != 0:
+        raise UnsafeTransaction(
+            f"{who}: the transaction sends {tx.value} wei of native value; the order sells an "
+            f"ERC-20 and allows none"
         )
     if (quote.sell_token, quote.buy_token) != (request.sell_token, request.buy_token):
         raise UnsafeTransaction(
@@ -190,7 +310,7 @@ def check_transaction(
         )
     call = decode_call(router.family, tx.data)
     if call is not None:
-        if call.recipient != request.wallet:
+        if call.recipient and call.recipient != request.wallet:
             raise UnsafeTransaction(
                 f"{who}: the calldata pays the output to {call.recipient}, not the wallet "
                 f"{request.wallet}"

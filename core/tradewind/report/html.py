@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tradewind.report.analysis import MIN_RETURNS, Analysis, analyse
+from tradewind.report.execution import quality_html, quality_of
 from tradewind.report.metrics import (
     Metrics,
     bar_returns,
@@ -919,6 +920,7 @@ def render_html(
         f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
         f"<section id='data-quality'><h2>Data quality</h2>{_data_quality(result, journal)}"
         "</section>",
+        quality_html(quality_of(result.journal_path, result.run_id)),
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
     return "".join(parts)

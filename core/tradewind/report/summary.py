@@ -27,6 +27,7 @@ from tradewind.report.analysis import (
     analyse,
     money_places,
 )
+from tradewind.report.execution import quality_of, quality_table
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
@@ -253,6 +254,9 @@ def print_summary(
                 fmt_time(p.entry_ts_ns),
             )  # fmt: skip
         out.print(t)
+    routed = quality_of(result.journal_path, result.run_id)
+    if routed:
+        out.print(quality_table(routed))
     out.print(
         "Trade figures (wins, profit factor, expectancy, best, worst, breakdowns) are net of "
         "fees and funding. Definitions: docs/report.md."

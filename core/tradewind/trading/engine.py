@@ -412,6 +412,9 @@ class Engine:
         from tradewind.trading.operator import host_services
 
         self.entry_guards: list[Callable[[str], str | None]] = []
+        #: Instruments whose market data is unsubscribed (the watchlist driving the set):
+        #: trades of theirs still in flight are dropped.
+        self.unsubscribed: set[str] = set()
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
             host_services(config)
@@ -781,6 +784,8 @@ class Engine:
         """Process one feed batch: validate, slice at decision points, act."""
         if self.control.has_pending():
             await self.control.apply()  # force exits asked for by a command
+        if batch.instrument in self.unsubscribed:
+            return
         st = self.state[batch.instrument]
         result = st.validator.validate(batch)
         clean = result.clean

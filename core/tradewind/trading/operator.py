@@ -210,7 +210,8 @@ class Operator:
 
 def host_services(config: Config) -> list[Callable[[Engine], AbstractAsyncContextManager[Any]]]:
     """The services a config asks to run beside the feed: the watchlist's expiry job (with
-    ``[watchlist] drives_instruments`` or the API) and the HTTP API (``[api] enabled``)."""
+    ``[watchlist] drives_instruments`` or the API), the HTTP API (``[api] enabled``) and the
+    best-execution routers of DEX venues (``[aggregators.*]``)."""
     services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = []
     if config.watchlist.drives_instruments or config.api.enabled:
         from tradewind.trading.watchlist import watchlist_service
@@ -225,4 +226,8 @@ def host_services(config: Config) -> list[Callable[[Engine], AbstractAsyncContex
                 f"pip install 'tradewind[api]' @ $.api.enabled"
             ) from exc
         services.append(api_service)
+    if config.instances("aggregators"):
+        from tradewind.execution.host import routing_service
+
+        services.append(routing_service)
     return services

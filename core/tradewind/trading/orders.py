@@ -117,6 +117,9 @@ class OrderManager(FillBooking, VenueCalls):
         self._fill_keys: set[tuple[str, str]] = set()
         self._booked: dict[str, Decimal] = {}
         self._venues: dict[str, Any] = {}
+        #: Per venue key, what sends an order instead of the venue's ``submit_order`` (the
+        #: best-execution router of a venue declaring ``swap:evm``; tradewind.execution.host).
+        self.submitters: dict[str, Callable[[Order], Awaitable[OrderReport]]] = {}
         self._breakers: dict[str, _Breaker] = {}
         self._unresolved: dict[str, str] = {}  # client order id -> venue key
         self._doubt_since: dict[str, float] = {}  # client order id -> clock when in doubt
@@ -247,10 +250,11 @@ class OrderManager(FillBooking, VenueCalls):
         policy = self.settings.retry
         last: BaseException | None = None
         attempt = 0
+        submit = self.submitters.get(key, venue.submit_order)
         for attempt in range(1, policy.max_attempts + 1):
             try:
                 report: OrderReport = await self._call(
-                    venue, key, lambda: venue.submit_order(order), create=True, trial=is_exit
+                    venue, key, lambda: submit(order), create=True, trial=is_exit
                 )
             except CircuitOpenError as exc:
                 # Not called: the order never left this host.

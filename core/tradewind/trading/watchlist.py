@@ -12,7 +12,7 @@ of :mod:`tradewind.trading.control`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,10 @@ class Watchlist:
         # The table is the record; reads come from this copy (the entry guard runs per signal).
         self._entries: dict[str, WatchlistEntry] = {}
         self._next_due: int | None = None
+        #: Called after every change (add, renew, remove, an expiry sweep).
+        self.listeners: list[Callable[[], None]] = []
+        #: The market-data subscriptions it drives (set by the engine's watchlist service).
+        self.subscriptions: Subscriptions | None = None
         self._reload()
 
     def _reload(self) -> None:
@@ -123,6 +127,10 @@ class Watchlist:
             if e.status == "active"
         ]
         self._next_due = min(dues) if dues else None
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def due(self, now_ns: int) -> bool:
         """True when :meth:`sweep` has something to do at ``now_ns``."""
@@ -185,6 +193,7 @@ class Watchlist:
             (key, exchange, market_type, symbol, priority, now, expires, caller, now),
         )
         self._reload()
+        self._changed()
         entry = self.get(key)
         assert entry is not None
         return entry
@@ -207,6 +216,7 @@ class Watchlist:
             (expires, caller, now, instrument),
         )
         self._reload()
+        self._changed()
         entry = self.get(instrument)
         assert entry is not None
         return entry
@@ -222,6 +232,7 @@ class Watchlist:
             (caller, self.clock.now_ns(), instrument),
         )
         self._reload()
+        self._changed()
         entry = self.get(instrument)
         assert entry is not None
         return entry
@@ -262,6 +273,7 @@ class Watchlist:
                 )
         if events:
             self._reload()
+            self._changed()
         return events
 
 
@@ -275,6 +287,49 @@ def open_watchlist(engine: Engine) -> Watchlist:
     )
 
 
+class Subscriptions:
+    """The market data an engine streams when the watchlist drives the instrument set: the
+    instruments on the active watchlist, plus any still holding a position (its exits need
+    data), on every data venue declaring ``subscribe``. Venues without it stream every
+    configured instrument (the entry guard still refuses the others' entries)."""
+
+    def __init__(self, engine: Engine, watchlist: Watchlist) -> None:
+        self.engine = engine
+        self.watchlist = watchlist
+        #: Instrument keys subscribed now, per data venue declaring ``subscribe``.
+        self.venues = {
+            st.data_venue: engine.venues[st.data_venue]
+            for st in engine.state.values()
+            if "subscribe" in engine.venues[st.data_venue].capabilities
+        }
+        #: The changes made, in order: ``(engine time, "subscribe"|"unsubscribe", key)``.
+        self.log: list[tuple[int, str, str]] = []
+
+    def wanted(self) -> set[str]:
+        """The instruments whose data is needed now."""
+        now = self.engine.clock.now_ns()
+        out = {k for k in self.engine.state if self.watchlist.is_active(k, now)}
+        out |= {p.instrument for p in self.engine.portfolio.positions() if not p.is_flat}
+        return out
+
+    def sync(self) -> None:
+        """Subscribe what is wanted and not streamed, unsubscribe the reverse."""
+        wanted = self.wanted()
+        now = self.engine.clock.now_ns()
+        for key, venue in self.venues.items():
+            mine = [st.instrument for st in self.engine.state.values() if st.data_venue == key]
+            on = [i for i in mine if i.key in wanted and i.key in self.engine.unsubscribed]
+            off = [i for i in mine if i.key not in wanted and i.key not in self.engine.unsubscribed]
+            if off:
+                venue.unsubscribe(off)
+                self.engine.unsubscribed.update(i.key for i in off)
+                self.log += [(now, "unsubscribe", i.key) for i in off]
+            if on:
+                venue.subscribe(on)
+                self.engine.unsubscribed.difference_update(i.key for i in on)
+                self.log += [(now, "subscribe", i.key) for i in on]
+
+
 @asynccontextmanager
 async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
     """Open the watchlist for the run, guard entries when it drives the instrument set, and
@@ -283,6 +338,12 @@ async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
     from tradewind.trading.operator import Operator
 
     Operator.of(engine).watchlist = wl  # its entry guard consults the watchlist from now on
+    drives = engine.config.watchlist.drives_instruments
+    subscriptions = Subscriptions(engine, wl) if drives else None
+    if subscriptions is not None:
+        wl.subscriptions = subscriptions
+        wl.listeners.append(subscriptions.sync)
+        subscriptions.sync()
 
     def on_candles(_closed: object) -> None:
         # Sweep on engine time at decision points (deterministic in a backtest); the events
@@ -290,6 +351,8 @@ async def watchlist_service(engine: Engine) -> AsyncIterator[Watchlist]:
         if wl.due(engine.clock.now_ns()):
             for event in wl.sweep():
                 engine.orders.on_event(event)
+        elif subscriptions is not None:
+            subscriptions.sync()  # a position closed since: its data may go
 
     engine.candle_sinks.append(on_candles)
 

@@ -79,6 +79,10 @@ class ReplayConfig:
     #: timestamp and still be sorted into place (venues that publish slightly out of order);
     #: further back it is a bad row. Bad rows are journaled and counted in the summary.
     max_backwards_ms: float = 0.0
+    #: Honour the engine's subscribe / unsubscribe (capability ``subscribe``; with
+    #: ``[watchlist] drives_instruments``): an unsubscribed instrument's trades are skipped,
+    #: interval by interval of the decision grid, as a live feed would not deliver them.
+    subscribe: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.max_backwards_ms < 0:
@@ -118,7 +122,11 @@ class ReplayVenue:
     ) -> None:
         self.config = config
         self.instance = instance
+        if config.subscribe:
+            self.capabilities = type(self).capabilities | {"subscribe"}  # type: ignore[misc]
         self._instruments = list(instruments)
+        #: Instrument keys whose trades are not delivered (``unsubscribe``).
+        self.unsubscribed: set[str] = set()
         self._data: dict[str, TickBatch] | None = None
         self.rejected: dict[str, dict[str, int]] = {}
         self.bad_rows: list[object] = []
@@ -130,6 +138,14 @@ class ReplayVenue:
     def add_instruments(self, instruments: Sequence[Instrument]) -> None:
         """Declare the instruments to replay (their symbols must be in the data)."""
         self._instruments.extend(instruments)
+
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Deliver these instruments' trades again, from the next grid interval on."""
+        self.unsubscribed.difference_update(i.key for i in instruments)
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Skip these instruments' trades from the next grid interval on."""
+        self.unsubscribed.update(i.key for i in instruments)
 
     async def connect(self) -> None:
         """Load the data (a file is read whole; a store is read per instrument)."""
@@ -250,7 +266,8 @@ class ReplayVenue:
         heapq.heapify(heap)
         clock: list[float] = []
         step = getattr(self, "_step_ns", None)
-        if step and len(heap) > 1:
+        # Subscriptions change at decision points: cut every instrument at the grid then.
+        if step and (len(heap) > 1 or (self.config.subscribe and heap)):
             async for out in self._by_interval(series, step, clock):
                 yield out
             return
@@ -281,7 +298,8 @@ class ReplayVenue:
                 src, start = series[key], pos[key]
                 stop = int(src.ts_ns.searchsorted(hi, "left"))
                 if stop > start:
-                    yield await self._paced(_keyed(src.slice(start, stop), key), clock)
+                    if key not in self.unsubscribed:
+                        yield await self._paced(_keyed(src.slice(start, stop), key), clock)
                     pos[key] = stop
             pending = [k for k in pending if pos[k] < len(series[k])]
 

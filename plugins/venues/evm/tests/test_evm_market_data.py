@@ -130,3 +130,55 @@ def test_pool_liquidity_is_valued_in_quote_and_drops_when_liquidity_leaves(evm):
     after, _ = anyio.run(value)
     assert after / before == pytest.approx(Decimal("0.6"), rel=Decimal("0.001"))
     assert np.isfinite(float(after))
+
+
+def test_an_unsubscribed_pool_is_left_out_of_the_reads_until_subscribed_again(evm):
+    """Capability ``subscribe``: two pools streamed block by block; the V2 pool is
+    unsubscribed after its first swap and subscribed again later. Its swap in between is
+    never delivered, and its address is not in the node's eth_getLogs while unsubscribed."""
+    evm.fund(evm.trader, Decimal(20), Decimal(100_000))
+    start = evm.w3.eth.block_number + 1
+    v2 = lambda: _v2_swap(evm, True, Decimal(1))  # noqa: E731
+    v3 = lambda: evm.trader_swap_v3(True, Decimal(1))  # noqa: E731
+    # Approvals mine blocks of their own; each swap is in its own block.
+    blocks = {}
+    for name, swap in (("v2a", v2), ("v3a", v3), ("v2b", v2), ("v3b", v3), ("v2c", v2)):
+        blocks[name] = swap()["blockNumber"]
+    end = evm.w3.eth.block_number
+    read: list[tuple[int, list[str]]] = []
+
+    async def go():
+        venue = await connected(
+            evm, [pool(evm, "uniswap-v2", symbol="WETH/USD"),
+                  pool(evm, "uniswap-v3", symbol="WETH/USDC3")],
+            from_block=start, until_block=end, log_range=1)
+        real = venue.swap_logs
+
+        async def recording(pools, lo, hi):
+            read.append((lo, sorted(p.cfg.symbol for p in pools)))
+            return await real(pools, lo, hi)
+
+        venue.swap_logs = recording
+        try:
+            insts = {i.symbol: i for i in await venue.instruments()}
+            assert "subscribe" in venue.capabilities
+            got = []
+            names = {number: name for name, number in blocks.items()}
+            async for b in venue.stream_trades(list(insts.values())):
+                # A tick's trade id is block number x 1,000,000 + log index.
+                block = names[int(b.trade_id[0]) // 1_000_000]
+                assert block.startswith("v2") == (b.instrument == "dex:WETH/USD")
+                got.append(block)
+                if block == "v2a":
+                    venue.unsubscribe([insts["WETH/USD"]])
+                if block == "v3b":
+                    venue.subscribe([insts["WETH/USD"]])
+            return got
+        finally:
+            await venue.close()
+
+    got = anyio.run(go)
+    assert got == ["v2a", "v3a", "v3b", "v2c"]
+    by_block = dict(read)
+    assert by_block[blocks["v2b"]] == ["WETH/USDC3"]  # the V2 pool was not asked for
+    assert by_block[blocks["v2c"]] == ["WETH/USD", "WETH/USDC3"]

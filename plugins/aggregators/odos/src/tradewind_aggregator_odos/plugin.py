@@ -39,7 +39,9 @@ ROUTERS_V2 = {
 
 
 def _default_routers() -> dict[str, tuple[RouterEntry, ...]]:
-    return {str(c): (RouterEntry(address=a),) for c, a in ROUTERS_V2.items()}
+    return {
+        str(c): (RouterEntry(address=a, family="odos-v2"),) for c, a in ROUTERS_V2.items()
+    }
 
 
 @attrs.frozen(kw_only=True)
@@ -105,7 +107,8 @@ class OdosAggregator(HttpAggregator):
                 "outputTokens": [{"tokenAddress": request.buy_token, "proportion": 1}],
                 "userAddr": request.wallet,
                 "slippageLimitPercent": float(Decimal(request.slippage) * 100),
-                "compact": True,
+                # The decodable swap(...) form, not swapCompact: checked before signing.
+                "compact": False,
             },
         )
         path_id, out, gas = parse_quote(quote)

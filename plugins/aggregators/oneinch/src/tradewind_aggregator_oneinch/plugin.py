@@ -31,7 +31,8 @@ CHAINS = (1, 10, 56, 100, 137, 8453, 42161, 43114)
 
 
 def _default_routers() -> dict[str, tuple[RouterEntry, ...]]:
-    return {str(c): (RouterEntry(address=ROUTER_V6),) for c in CHAINS}
+    entry = RouterEntry(address=ROUTER_V6, family="oneinch-v6")
+    return {str(c): (entry,) for c in CHAINS}
 
 
 @attrs.frozen(kw_only=True)

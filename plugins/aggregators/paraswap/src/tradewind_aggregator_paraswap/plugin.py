@@ -32,7 +32,8 @@ CHAINS = (1, 10, 56, 100, 137, 146, 8453, 42161, 43114)
 
 
 def _default_routers() -> dict[str, tuple[RouterEntry, ...]]:
-    return {str(c): (RouterEntry(address=AUGUSTUS_V6_2),) for c in CHAINS}
+    entry = RouterEntry(address=AUGUSTUS_V6_2, family="paraswap-v6.2")
+    return {str(c): (entry,) for c in CHAINS}
 
 
 @attrs.frozen(kw_only=True)

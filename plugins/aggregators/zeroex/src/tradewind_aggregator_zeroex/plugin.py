@@ -32,7 +32,8 @@ CHAINS = (1, 10, 56, 137, 8453, 42161, 43114)
 
 
 def _default_routers() -> dict[str, tuple[RouterEntry, ...]]:
-    return {str(c): (RouterEntry(address=ALLOWANCE_HOLDER),) for c in CHAINS}
+    entry = RouterEntry(address=ALLOWANCE_HOLDER, family="zeroex-allowance-holder")
+    return {str(c): (entry,) for c in CHAINS}
 
 
 @attrs.frozen(kw_only=True)

@@ -104,6 +104,8 @@ class EvmVenue:
             "order:market",
             "order:limit:emulated",
             "market:spot",
+            "swap:evm",
+            "subscribe",
         }
     )
 
@@ -133,6 +135,8 @@ class EvmVenue:
         self._traded: list[str] = []
         #: Per instrument key, what the venue measured while streaming (``liquidity``).
         self._values: dict[str, dict[str, float]] = {}
+        #: Instrument keys whose pools' Swap events are not requested (``unsubscribe``).
+        self.unsubscribed: set[str] = set()
 
     def __repr__(self) -> str:
         return f"EvmVenue({self.instance!r}, chain={self.config.chain!r})"
@@ -1015,11 +1019,21 @@ class EvmVenue:
         self._remember(to_block, "0x" + bytes(head["hash"]).hex())
         return out
 
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Request these pools' Swap events again, from the next block read on."""
+        self.unsubscribed.difference_update(i.key for i in instruments)
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop requesting these pools' Swap events (and measuring them) from the next block
+        read on; their blocks in between are never delivered."""
+        self.unsubscribed.update(i.key for i in instruments)
+
     async def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
         """The pools' Swap events, polled block by block, as TickBatches per instrument.
 
         Starts at ``from_block`` (default: the next block) and ends after ``until_block`` when
         set. A reorg of delivered blocks emits :class:`TicksRetracted` and re-reads from the fork.
+        Unsubscribed instruments' pools are left out of each read (``unsubscribe``).
         """
         w3 = self._w3()
         cfg = self.config
@@ -1036,9 +1050,13 @@ class EvmVenue:
             # Public RPCs cap eth_getLogs ranges: a backlog is read in log_range pieces.
             head = min(tip, next_block + cfg.log_range - 1)
             if head >= next_block:
-                batches = await self.poll_trades(instruments, next_block, head)
-                if cfg.measure_liquidity:
-                    await self._measure(instruments, head)
+                live = [i for i in instruments if i.key not in self.unsubscribed]
+                batches = await self.poll_trades(live, next_block, head) if live else []
+                if not live:
+                    block = await w3.eth.get_block(head)
+                    self._remember(head, "0x" + bytes(block["hash"]).hex())
+                if cfg.measure_liquidity and live:
+                    await self._measure(live, head)
                 for batch in batches:
                     yield batch
                     await self._check_limits(batch)
@@ -1074,6 +1092,48 @@ class EvmVenue:
             await self._execute(state, limit=order.price)
 
     # -- swaps built elsewhere (aggregator routes; tradewind.execution) ---------------------------
+    def swap_chain_id(self) -> int:
+        """The chain id swaps are sent on (known once connected)."""
+        if self.chain is None:
+            raise VenueError(f"venue '{self.instance}' is not connected: call connect() first")
+        return self.chain.chain_id
+
+    async def chain_time_ns(self) -> int:
+        """The latest block's timestamp (what a swap's deadline is measured against)."""
+        return await self._now_ns()
+
+    async def swap_terms(self, instrument: str, side: Side) -> tuple[int, Decimal]:
+        """(gas price in wei, output-token wei per native wei) for a swap of ``instrument``.
+
+        The native coin is valued through its wrapper: 1:1 when the output token is the
+        wrapper, else at the mid price of a configured pool pairing the wrapper with the
+        output token. Without such a pool, gas cannot be compared in the output token: a
+        VenueError names the pool to add."""
+        assert self.chain is not None
+        fees = await self._fees()
+        if "gasPrice" in fees:
+            gas_price = fees["gasPrice"]
+        else:  # what a transaction pays now: the base fee plus the tip (not the 2x cap)
+            tip = fees["maxPriorityFeePerGas"]
+            gas_price = (fees["maxFeePerGas"] - tip) // 2 + tip
+        pool = self.pool(instrument)
+        out = pool.base if side is Side.BUY else pool.quote
+        native_dec = self.chain.native_decimals
+        wrapped = self.chain.wrapped_native.lower()
+        scale = Decimal(10) ** (out.decimals - native_dec)
+        if out.address.lower() == wrapped:
+            return gas_price, scale
+        for symbol, p in self.pools.items():
+            if p.base.address.lower() == wrapped and p.quote.address == out.address:
+                return gas_price, await self.mid_price(symbol) * scale
+            if p.quote.address.lower() == wrapped and p.base.address == out.address:
+                return gas_price, scale / await self.mid_price(symbol)
+        raise VenueError(
+            f"venue '{self.instance}' cannot value gas in {out.symbol}: no configured pool pairs "
+            f"it with the wrapped native token {self.chain.wrapped_native}; add one "
+            f"@ {self._where}.pools"
+        )
+
     def was_sent(self, client_order_id: str) -> bool:
         """True once a transaction for ``client_order_id`` may have reached the network
         (signed and not refused by the node): it must never be sent again."""
