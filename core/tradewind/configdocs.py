@@ -222,9 +222,13 @@ _MARKET_TYPE_ROWS = (
     (
         '| `"spot"` | a plain sell (no reduce-only: spot has none) of what is held, never more than'
         " the account's balance of the base asset, rounded down to the lot | the base asset is the "
-        "position: at start the venue's balance of it *is* the position (its entry price unknown, "
-        "0). A buy whose fee is charged in the bought coin leaves `quantity - fee`; what cannot be "
-        "sold (below one lot) is dust, not an open position. No short selling. |"
+        "position: at start the venue's balance of it *is* the position; its entry price comes "
+        "from the account's trades (first in, first out) when the venue declares "
+        "`trades:history`, else from the first price seen after adoption (journaled as a "
+        "position with reason `entry_priced`). A buy whose fee is charged in the bought coin "
+        "leaves `quantity - fee`; what cannot be sold (below one lot, or worth less than "
+        "`min_notional` at the last price) is dust: not an open position, no block on entries, "
+        "not counted by `existing` or `maxpositions`. No short selling. |"
     ),
     (
         '| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash'

@@ -226,3 +226,34 @@ def test_re_reconciliation_reports_drift_and_adopts_the_venue_balance(
         ("spot", "booked", D("5000")),
         ("spot", "correction", D("5250")),
     ]
+
+
+def test_a_spot_holding_without_trades_is_priced_at_the_first_mark_and_journaled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spot account's 0.1 BTC has no trades behind it (a deposit): reconciliation adopts
+    it without an entry price, and the first price of the replay prices it; the journal keeps
+    both rows, so a resumed session restores the priced position."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    engine = run(tmp_path, "USDT")
+    rows = SAMPLE.read_text(encoding="utf-8").splitlines()[1:]
+    # The first mark is the last price of the replay's first batch: one the tape printed, in
+    # its opening seconds (the tape opens at 9682).
+    opening = {D(r.split(",")[6]) for r in rows[:2000]}
+    pos = engine.portfolio.position("spot:BTCUSDT")
+    first = pos.avg_price
+    assert first in opening and abs(first - D("9682")) < D("10")
+    assert (pos.quantity, pos.lots) == (D("0.1"), ((D("0.1"), first),))
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        journaled = con.execute(
+            "SELECT reason, quantity, avg_price FROM positions "
+            "WHERE instrument = 'spot:BTCUSDT' ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(r, D(q), D(p)) for r, q, p in journaled] == [
+        ("correction", D("0.1"), D("0")),
+        ("entry_priced", D("0.1"), first),
+    ]
