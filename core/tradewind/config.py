@@ -185,6 +185,31 @@ class ApiSection:
 
 
 @attrs.frozen(kw_only=True)
+class JournalSection:
+    """``[journal]``: the journal on a PostgreSQL server instead of ``[run] journal``'s DuckDB
+    file (docs/deployment.md). Needs ``tradewind[postgres]``."""
+
+    #: ``postgresql://USER@HOST:PORT/DATABASE``; None: the DuckDB file of ``[run] journal``.
+    url: str | None = None
+    #: The password, as ``env:NAME`` (never written in the url, never logged).
+    password: Secret | None = None
+
+    def __attrs_post_init__(self) -> None:
+        from tradewind.journal.postgres import SCHEMES, redact
+
+        if self.url is not None:
+            if not self.url.startswith(SCHEMES):
+                raise ValueError(
+                    f"url must start with postgresql://, got {redact(self.url)!r} @ $.journal.url"
+                )
+            if redact(self.url) != self.url:
+                raise ValueError(
+                    'url must not hold the password: give it as password = "env:NAME" '
+                    "@ $.journal.url"
+                )
+
+
+@attrs.frozen(kw_only=True)
 class WatchlistSection:
     """``[watchlist]``: instruments an operator watches for a while (docs/api.md)."""
 
@@ -460,6 +485,8 @@ class _CoreSection:
     api: ApiSection = attrs.Factory(ApiSection)
     #: ``[watchlist]``: instruments watched for a limited time; see below and docs/api.md.
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    #: ``[journal]``: the journal on a PostgreSQL server; see below and docs/deployment.md.
+    journal: JournalSection = attrs.Factory(JournalSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -476,6 +503,7 @@ class Config:
     host: PluginHost = attrs.field(eq=False, repr=False)
     api: ApiSection = attrs.Factory(ApiSection)
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    journal: JournalSection = attrs.Factory(JournalSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -614,6 +642,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
             )
 
     _check_references(core, plugins)
+    _check_secrets(core.journal, "$.journal", environ)
     return Config(
         path=path,
         mode=core.mode,
@@ -625,6 +654,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         host=host,
         api=core.api,
         watchlist=core.watchlist,
+        journal=core.journal,
     )
 
 

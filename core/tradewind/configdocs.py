@@ -114,6 +114,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ApiSection,
         Gate,
         InstrumentSection,
+        JournalSection,
         Rule,
         RunSection,
         Scorer,
@@ -136,6 +137,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("A scorer's tier: `{ points, when }`", Tier, ()),
         ("`[api]`: the HTTP API (docs/api.md)", ApiSection, ()),
         ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
+        ("`[journal]`: the journal on PostgreSQL (docs/deployment.md)", JournalSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',

@@ -373,6 +373,7 @@ def run_sweep(
     split: float | None = None,
     out_dir: Path | None = None,
     console: Any = None,
+    cluster: str | None = None,
 ) -> SweepResult:
     """Run every variant of the sweep in-sample and out-of-sample, rank, print, save.
 
@@ -382,6 +383,9 @@ def run_sweep(
     :param jobs: worker processes; default the file's, else one per CPU (at most one per run).
     :param split: in-sample fraction of the data's time span; default the file's, else 0.7.
     :param out_dir: where sweep.json goes; default the config's ``[run] report_dir``.
+    :param cluster: run the variants on a Dask scheduler (``tcp://HOST:8786``) or on
+        ``local`` Dask worker processes (``jobs`` of them) instead of a process pool
+        (:mod:`tradewind.sweep_dask`).
     """
     import anyio
     from rich.console import Console
@@ -438,7 +442,7 @@ def run_sweep(
         jobs = min(os.cpu_count() or 1, len(tasks))
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
-    results = _run_tasks(tasks, jobs, console)
+    results = _run_tasks(tasks, jobs, console, cluster)
 
     higher = METRICS[metric]
     order = sorted(
@@ -531,7 +535,7 @@ def _default_out_dir(config_path: Path, config: Any) -> Path:
 
 
 def _run_tasks(
-    tasks: Sequence[VariantTask], jobs: int, console: Any
+    tasks: Sequence[VariantTask], jobs: int, console: Any, cluster: str | None = None
 ) -> dict[tuple[int, str], dict[str, Any]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -546,6 +550,17 @@ def _run_tasks(
     )
     with progress:
         bar = progress.add_task("runs", total=len(tasks))
+        if cluster is not None:
+            from tradewind.sweep_dask import run_on_cluster
+
+            def done(task: VariantTask, summary: dict[str, Any]) -> None:
+                results[(task.index, task.window)] = summary
+                progress.advance(bar)
+
+            run_on_cluster(
+                tasks, cluster, jobs=jobs, run=run_variant, on_done=done, on_error=_variant_error
+            )
+            return results
         if jobs == 1:
             for task in tasks:
                 results[(task.index, task.window)] = _guarded(task)
