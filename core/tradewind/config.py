@@ -578,8 +578,13 @@ def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInst
     return found
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, validate and resolve a config file: loads the plugins it enables."""
+def load_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> Config:
+    """Read, validate and resolve a config file: loads the plugins it enables.
+
+    Relative path options resolve against ``base_dir`` (default: the file's folder).
+    """
     path = Path(path)
     raw = read_toml(path)
     core_raw = {k: v for k, v in raw.items() if k not in KINDS}
@@ -626,7 +631,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
                 f"{SINGULAR[inst.kind]} '{inst.plugin}' ({inst.config_key} in {path.name}): {exc}"
             ) from None
         # Path options resolve against the config file's folder, not the working directory.
-        cfg = resolve_path_options(cfg, path.parent)
+        cfg = resolve_path_options(cfg, path.parent if base_dir is None else base_dir)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
         plugins[inst.kind][inst.key] = attrs.evolve(inst, config=cfg)
     # Essential plugins the file does not mention still run, with their defaults.

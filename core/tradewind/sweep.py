@@ -285,7 +285,8 @@ def run_variant(task: VariantTask) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tradewind-sweep-") as tmp:
         path = Path(tmp) / Path(task.config_path).name
         path.write_text(variant_config_text(task), encoding="utf-8")
-        cfg = load_config(path)
+        # Path options (the replayed data) resolve against the original's folder.
+        cfg = load_config(path, base_dir=Path(task.config_path).parent)
         cfg = apply_run_bounds(attrs.evolve(cfg, path=Path(task.config_path)))
         engine = Engine(cfg, run_id=task.run_id, journal_path=str(Path(tmp) / "journal.duckdb"))
         result = anyio.run(engine.run)
@@ -429,7 +430,8 @@ def run_sweep(
             window=name,
             raw=raw,
             overrides=ov,
-            config_path=str(config_path),
+            # Absolute: a Dask worker may run in another folder than this process.
+            config_path=str(config_path.resolve()),
             start=start,
             end=end,
             run_id=f"sweep-{i:04d}-{'is' if name == 'in_sample' else 'oos'}",
