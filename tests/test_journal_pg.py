@@ -163,6 +163,21 @@ def test_migrations_are_versioned_and_applied_once(db):
         Journal(url, "r2")
 
 
+def test_a_column_added_after_a_database_was_made_is_added_at_open(db):
+    url = db()
+    Journal(url, "r1").close()
+    con = pg.connect(url, None)
+    con.execute("ALTER TABLE fills DROP COLUMN fee_asset")  # as made before fee_asset existed
+    con.close()
+    j = Journal(url, "r2")
+    j.start("paper", "c.toml", 0)
+    f = _fill(1, 10)
+    j.record_fill(f, Position(instrument=f.instrument).apply(f))
+    assert j.fills() == [f]
+    assert j.query("SELECT fee_asset FROM fills") == [("quote",)]
+    j.close()
+
+
 def test_one_writer_per_database_and_readers_alongside(db):
     url = db()
     first = Journal(url, "r1")

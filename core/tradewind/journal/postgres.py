@@ -3,7 +3,7 @@
 The same tables as the DuckDB journal (:data:`tradewind.journal.store._COLUMNS`), created by
 versioned migrations (table ``tradewind_migrations``), with every append-only table that has
 a time column (``events``, ``signals``, ``order_events``, ...) partitioned by month of
-``ts_ns``: a TimescaleDB hypertable when the server has the extension, else PostgreSQL's
+``ts_ns``: a TimescaleDB hypertable when the database has the extension, else PostgreSQL's
 native range partitioning, one partition per month created as rows arrive. ``fills`` (its
 primary key is the de-duplication key), ``orders`` (rewritten as their state changes) and
 ``runs`` are plain tables.
@@ -245,8 +245,6 @@ def partitioned_tables(columns: dict[str, tuple[tuple[str, str], ...]]) -> tuple
 def _create_tables(con: PgConnection, columns: dict[str, tuple[tuple[str, str], ...]]) -> None:
     parts = partitioned_tables(columns)
     timescale = has_timescale(con)
-    if timescale:
-        con.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     for table, cols in columns.items():
         body = ", ".join(f"{name} {pg_type(typ)}" for name, typ in cols)
         if table == "fills":
@@ -263,14 +261,6 @@ def _create_tables(con: PgConnection, columns: dict[str, tuple[tuple[str, str], 
             )
     con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS session_id VARCHAR")
     con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS run_no INTEGER")
-    for table, cols in columns.items():
-        for name, typ in cols:
-            if name == "ts_ns" and table in parts:
-                continue
-            con.execute(
-                f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} "
-                f"{pg_type(typ).replace(' PRIMARY KEY', '')}"
-            )
     for table in ("orders", "fills", "events", "signals", "order_events", "positions"):
         if table in columns:
             con.execute(
@@ -290,10 +280,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 
 def has_timescale(con: PgConnection) -> bool:
-    """True when the server can create the TimescaleDB extension."""
-    row = con.execute(
-        "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
-    ).fetchone()
+    """True when the TimescaleDB extension is created in the journal's database (creating
+    it needs a superuser: the database's owner does it, ``CREATE EXTENSION timescaledb``)."""
+    row = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
     return bool(row and row[0])
 
 
@@ -323,7 +312,27 @@ def migrate(con: PgConnection, columns: dict[str, tuple[tuple[str, str], ...]]) 
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    add_missing_columns(con, columns)
     return applied
+
+
+def add_missing_columns(con: PgConnection, columns: dict[str, tuple[tuple[str, str], ...]]) -> None:
+    """Columns a later tradewind added to a table (appended to the journal's column list, as
+    the DuckDB journal gains them in place) are added to a database made before them."""
+    have = {
+        (t, c)
+        for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
+    for table, cols in columns.items():
+        for name, typ in cols:
+            if (table, name) not in have:
+                con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} "
+                    f"{pg_type(typ).replace(' PRIMARY KEY', '')}"
+                )
 
 
 def month_bounds(ts_ns: int) -> tuple[str, int, int]:
