@@ -151,9 +151,7 @@ class JournalAt:
         return into / f"{name}.duckdb"
 
 
-def _journal_at(
-    request: pytest.FixtureRequest, folder: Path, mp: pytest.MonkeyPatch
-) -> JournalAt:
+def _journal_at(request: pytest.FixtureRequest, folder: Path, mp: pytest.MonkeyPatch) -> JournalAt:
     backend = request.param
     if backend == "duckdb":
         return JournalAt(backend, folder, None)

@@ -107,7 +107,9 @@ def test_the_journal_section_is_checked(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"postgresql://.*journal\.url"):
         load_config(cfg)
     monkeypatch.delenv("TW_NOT_SET_PW", raising=False)
-    cfg.write_text(base + '\n[journal]\nurl = "postgresql://tw@db/x"\npassword = "env:TW_NOT_SET_PW"\n')
+    cfg.write_text(
+        base + '\n[journal]\nurl = "postgresql://tw@db/x"\npassword = "env:TW_NOT_SET_PW"\n'
+    )
     with pytest.raises(ConfigError, match=r"TW_NOT_SET_PW.*\$\.journal\.password"):
         load_config(cfg)
 

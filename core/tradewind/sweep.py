@@ -555,12 +555,13 @@ def _run_tasks(
         if cluster is not None:
             from tradewind.sweep_dask import run_on_cluster
 
-            def done(task: VariantTask, summary: dict[str, Any]) -> None:
+            def finished(task: VariantTask, summary: dict[str, Any]) -> None:
                 results[(task.index, task.window)] = summary
                 progress.advance(bar)
 
             run_on_cluster(
-                tasks, cluster, jobs=jobs, run=run_variant, on_done=done, on_error=_variant_error
+                tasks, cluster, jobs=jobs, run=run_variant, on_done=finished,
+                on_error=_variant_error,
             )
             return results
         if jobs == 1:

@@ -70,8 +70,8 @@ def run_on_cluster(
                 for fut in distributed.as_completed(list(futures)):
                     task = futures[fut]
                     if fut.status == "error":
-                        exc = fut.exception()
-                        raise on_error(task, exc) from exc
+                        err = fut.exception()
+                        raise on_error(task, err) from err
                     on_done(task, fut.result())
             finally:
                 client.cancel([f for f in futures if not f.done()])

@@ -219,8 +219,7 @@ def pg_journal_error(url: str, exc: BaseException, *, doing: str = "open") -> Jo
         return JournalError(f"{where}: {_short(text)}; create it first (createdb)")
     if "connection refused" in low or "could not connect" in low or "connection failed" in low:
         return JournalError(
-            f"{where}: cannot connect to the server ({_short(text)}); is it running and "
-            "reachable?"
+            f"{where}: cannot connect to the server ({_short(text)}); is it running and reachable?"
         )
     if "no space left" in low or "could not extend file" in low or "disk full" in low:
         return JournalError(

@@ -627,9 +627,11 @@ class Journal:
         #: The DuckDB file, or the PostgreSQL URL without a password.
         self.path: Path | str = self._db.where
         self._con: Any = self._db.con
+        #: What a failed read or write of this backend raises.
+        self._failures: tuple[type[BaseException], ...] = (*self._db.errors, OSError)
         try:
             self._seq = self._max_seq()
-        except (*self._db.errors, OSError) as exc:
+        except self._failures as exc:
             self._con.close()
             raise self._db.error(exc, doing="open") from exc
 
@@ -816,7 +818,7 @@ class Journal:
                 rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
                 self._insert_rows("INSERT", "orders", rows)
             con.execute("COMMIT")
-        except (*self._db.errors, OSError) as exc:
+        except self._failures as exc:
             try:
                 con.execute("ROLLBACK")
             except self._db.errors:

@@ -41,8 +41,8 @@ from tradewind.report.summary import (
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
-    from tradewind.trading.engine import RunResult
     from tradewind.secrets import Secret
+    from tradewind.trading.engine import RunResult
 
 NS = 1_000_000_000
 #: Candles drawn per instrument at most; longer runs are merged into coarser candles.
