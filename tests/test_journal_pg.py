@@ -144,6 +144,38 @@ def test_append_only_tables_are_partitioned_by_month_of_the_event_time(db):
     j.close()
 
 
+def test_a_failed_write_stays_buffered_and_the_retry_writes_it_with_its_partitions(
+    db, monkeypatch
+):
+    """As on DuckDB: rows whose write failed are kept and written by the next flush; here the
+    failed transaction also took the month's new partitions with it."""
+    import psycopg
+
+    url = db()
+    j = Journal(url, "r1")
+    j.start("paper", "c.toml", 0)
+    may = 1_714_521_600 * 10**9  # 2024-05-01 UTC
+    f = _fill(1, may + 3)
+    real = pg.PgConnection.copy_rows
+    calls = []
+
+    def full_disk(self, table, columns, rows):
+        calls.append(table)
+        if table == "positions":
+            raise psycopg.errors.DiskFull("could not extend file: No space left on device")
+        return real(self, table, columns, rows)
+
+    monkeypatch.setattr(pg.PgConnection, "copy_rows", full_disk)
+    with pytest.raises(JournalError, match=r"out of disk space while trying to write"):
+        j.record_fill(f, Position(instrument=f.instrument).apply(f))
+    assert j.error is not None and j._npending > 0  # kept, reported
+    monkeypatch.setattr(pg.PgConnection, "copy_rows", real)
+    j.flush()  # the retry: partitions for May again, then the rows
+    assert j.error is None and j.fills() == [f]
+    assert j.query("SELECT count(*) FROM positions_y2024m05") == [(1,)]
+    j.close()
+
+
 def test_month_bounds():
     assert pg.month_bounds(0) == ("y1970m01", 0, 31 * 86_400 * 10**9)
     name, lo, hi = pg.month_bounds(1_735_689_599 * 10**9)  # 2024-12-31T23:59:59Z

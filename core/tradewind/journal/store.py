@@ -383,6 +383,9 @@ class DuckDBBackend:
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
         self.con.execute(f"{verb} INTO {table} SELECT * FROM batch")
 
+    def rolled_back(self) -> None:
+        """A write failed and its transaction was rolled back: nothing to forget."""
+
     def checkpoint(self) -> None:
         try:
             self.con.execute("CHECKPOINT")
@@ -466,6 +469,11 @@ class PostgresBackend:
             )
         else:
             self.con.copy_rows(table, names, rows)
+
+    def rolled_back(self) -> None:
+        """A write failed and its transaction was rolled back, the partitions it created with
+        it: forget them, so the retry creates them again."""
+        self._partitions.clear()
 
     def checkpoint(self) -> None:
         """Nothing to do: a committed transaction is on the server's disk."""
@@ -823,6 +831,7 @@ class Journal:
                 con.execute("ROLLBACK")
             except self._db.errors:
                 pass  # the failed statement already ended the transaction
+            self._db.rolled_back()
             # The rows stay buffered: the next flush writes them if the journal recovers.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
