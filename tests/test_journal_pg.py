@@ -239,6 +239,9 @@ def test_errors_are_one_line_without_the_password(pg_cluster, monkeypatch):
     with pytest.raises(JournalError, match=r"cannot connect to the server"):
         Journal(dead, "r", password=pg_cluster.password)
     assert pg.redact("postgresql://tw:s3cret@h:5/db") == "postgresql://tw:***@h:5/db"
+    empty = pg_cluster.create_database("empty")
+    with pytest.raises(JournalError, match=r"holds no journal \(no tradewind tables\)"):
+        Journal.open_readonly(empty, password=pg_cluster.password)
 
 
 def test_placeholders_and_ddl_are_translated():

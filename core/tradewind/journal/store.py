@@ -445,6 +445,12 @@ class PostgresBackend:
         """The database holds this version's tables: no migration newer than this tradewind
         knows, and every table readable."""
         known = max(v for v, _, _ in self._pg.MIGRATIONS)
+        (made,) = self.con.execute("SELECT to_regclass('tradewind_migrations')").fetchone()
+        if made is None:
+            raise JournalError(
+                f"journal {self.where} holds no journal (no tradewind tables): a host writes "
+                "one there when it first runs with this url"
+            )
         row = self.con.execute("SELECT coalesce(max(version), 0) FROM tradewind_migrations")
         (have,) = row.fetchone() or (0,)
         if have > known:
