@@ -166,6 +166,8 @@ def test_scaffolded_venue_has_the_fixed_file_set_and_passes_its_suites(tmp_path)
             "TestSpotScenarios::test_order_in_flight_across_a_restart_delivers_its_fill_once "
             "PASSED",
             "TestConformance::test_execution_is_idempotent_on_client_order_id PASSED",
+            "test_an_order_executed_between_the_two_requests_of_a_poll_delivers_its_fills "
+            "PASSED",
         ):
             assert scenario in out, out
         # Only the data-feed check may skip: the template venue declares no "data".

@@ -280,6 +280,17 @@ class FillHistoryCapability(Protocol):
 
 
 @runtime_checkable
+class AccountTradesCapability(Protocol):
+    """Capability ``"trades:history"``: the venue lists the account's executions of an
+    instrument, so a spot holding adopted at reconciliation gets its entry price from them
+    (:mod:`tradewind.trading.adoption`)."""
+
+    async def fetch_account_trades(self, instrument: str) -> Sequence[Fill]:
+        """The account's executions of ``instrument`` (its key), as far back as the venue
+        keeps them, in any order."""
+
+
+@runtime_checkable
 class VenueValuesCapability(Protocol):
     """Capability ``"values"``: a data venue measures values of an instrument besides its
     trades (a DEX pool's liquidity). The engine lets exits and filters read them with the
@@ -299,6 +310,7 @@ CAPABILITY_PROTOCOLS.update(
         "simulated": SimulatedExecutionCapability,
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
+        "trades:history": AccountTradesCapability,
         "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,

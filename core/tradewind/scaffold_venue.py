@@ -434,18 +434,28 @@ class __CLS__Venue:
             await asyncio.sleep(self.config.poll_interval_s)
 
     async def _poll_order(self, cid: str) -> None:
-        # Trades first, then the order: a report never runs ahead of the fills it counts.
-        trades = await self._request("GET", "/trades", params={"client_order_id": cid})
+        # The order first, then its trades: the exchange records a trade before the order's
+        # filled quantity counts it, so trades read after the order include every one that
+        # order state counts. The order may move on between the two requests (an order is
+        # tracked from before its POST, and a market order executes while it is in flight):
+        # then its state is behind the trades, and it is neither reported nor taken as final
+        # until a later poll reads the two in agreement. Stopping on a terminal state read
+        # ahead of its trades would drop the fills for good.
         data = await self._request("GET", f"/orders/{cid}")
         if data is None:
             return
         report = OrderPayload.parse(data).to_domain(self.instance)
+        trades = await self._request("GET", "/trades", params={"client_order_id": cid})
         inst = self._instrument(report.instrument)
+        executed = Decimal(0)
         for trade in map(TradePayload.parse, trades):
+            executed += trade.quantity
             if trade.trade_id not in self._delivered:
                 self._delivered.add(trade.trade_id)
                 if self._sink is not None:
                     self._sink.on_fill(trade.to_domain(inst))
+        if executed != report.filled_quantity:
+            return  # the order moved on between the two requests: read both again next poll
         state = (report.status, report.filled_quantity)
         if self._reported.get(cid) != state and self._sink is not None:
             self._reported[cid] = state
@@ -641,18 +651,21 @@ class ExchangeServer:
                 web.get("/orders/{cid}", self._get), web.delete("/orders/{cid}", self._cancel),
                 web.get("/trades", self._trades),
             ])  # fmt: skip
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = self._runner.addresses[0][1]
+            port = runner.addresses[0][1]
             self.url = f"http://127.0.0.1:{port}"
+            # Serving ends when stop() sets this event: a loop.stop() sent right after start
+            # could land before run_forever() and be lost, leaving the thread serving.
+            self._stopping = asyncio.Event()
             ready.set()
+            await self._stopping.wait()
+            await runner.cleanup()
 
         def run() -> None:
             self._loop.run_until_complete(serve())
-            self._loop.run_forever()
-            self._loop.run_until_complete(self._runner.cleanup())
             self._loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True)
@@ -662,9 +675,11 @@ class ExchangeServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Stop serving and wait for the serving thread to end."""
+        self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(10)
+        if self._thread.is_alive():
+            raise RuntimeError("the local __NAME__ exchange did not stop within 10 s")
 '''
 
 _TEST = '''"""Tests of the __NAME__ venue: the core's conformance and scenario suites against the
@@ -764,6 +779,60 @@ def test_an_order_the_exchange_does_not_take_is_refused_unsent(monkeypatch):
     try:
         anyio.run(go)
         assert server.orders == {}
+    finally:
+        server.stop()
+
+
+def test_an_order_executed_between_the_two_requests_of_a_poll_delivers_its_fills(monkeypatch):
+    """The exchange may execute an order while a poll reads it (a market order executes while
+    its POST is in flight, and the order is tracked from before): its fill still arrives,
+    once, and the filled report after it. Here the exchange executes the order right after
+    the poll's first request."""
+    import anyio
+    from tradewind.model import Order, OrderStatus, OrderType, Side, TimeInForce
+    from tradewind.testing.scenarios import ScenarioSink
+
+    server = ExchangeServer(API_KEY).start()
+    monkeypatch.setenv(DEFAULT_API_KEY_ENV, API_KEY)
+    order = Order(
+        client_order_id="race-1", instrument="__NAME__:BTCUSDT", side=Side.BUY,
+        type=OrderType.LIMIT, quantity=Decimal("0.01"), price=Decimal("1000"),
+        time_in_force=TimeInForce.GTC,
+    )  # fmt: skip
+    sink = ScenarioSink()
+
+    async def go():
+        # A poll interval longer than the test: only the polls made below run.
+        config = __CLS__Config(base_url=server.url, poll_interval_s=3600)
+        venue = __CLS__Venue(config, instance="__NAME__")
+        await venue.connect()
+        await anyio.sleep(0.05)  # the poll loop found nothing to poll and sleeps
+        venue.set_sink(sink)
+        try:
+            await venue.submit_order(order)
+            request = venue._request
+            requests = []
+
+            async def request_then_execute(method, path, **kw):
+                answer = await request(method, path, **kw)
+                requests.append(path)
+                if len(requests) == 1:
+                    server.execute(order.client_order_id)
+                return answer
+
+            monkeypatch.setattr(venue, "_request", request_then_execute)
+            for _ in range(3):  # what the poll loop does, three rounds
+                for cid in sorted(venue._tracked):
+                    await venue._poll_order(cid)
+            assert order.client_order_id not in venue._tracked
+        finally:
+            await venue.close()
+
+    try:
+        anyio.run(go)
+        assert [(f.trade_id, f.quantity) for f in sink.fills] == [("t2", Decimal("0.01"))]
+        assert sink.reports[-1].status is OrderStatus.FILLED
+        assert sink.reports[-1].filled_quantity == Decimal("0.01")
     finally:
         server.stop()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 #: Plugin names per kind, as shipped under plugins/<kind>/<name> in the tradewind repository.
 SHIPPED: Mapping[str, tuple[str, ...]] = {
-    "venues": ("ccxt", "cryptofeed", "evm", "hyperliquid"),
+    "venues": ("ccxt", "cryptofeed", "evm", "hyperliquid", "solana"),
     "analyzers": ("microstructure", "orderflow", "profile", "regime"),
     "filters": (
         "balance",
@@ -29,7 +29,7 @@ SHIPPED: Mapping[str, tuple[str, ...]] = {
     ),
     "exits": ("adverse", "guard", "liquidity", "maxhold", "reversal", "trailing"),
     "notifiers": ("discord", "email", "telegram", "webhook"),
-    "aggregators": ("odos", "oneinch", "paraswap", "zeroex"),
+    "aggregators": ("jupiter", "odos", "oneinch", "paraswap", "zeroex"),
 }
 
 

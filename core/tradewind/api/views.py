@@ -803,7 +803,8 @@ class HostView:
         """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders."""
         from tradewind.report.metrics import funnel
 
-        return {"funnel": funnel(self.engine), "decisions": self.engine.decision_points}
+        figures = self.engine.figures()
+        return {"funnel": funnel(figures), "decisions": figures.decisions}
 
     def equity(self, points: int) -> dict[str, Any]:
         """The equity curve (one point per decision), thinned to at most ``points``."""

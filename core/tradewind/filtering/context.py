@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from tradewind.model import Instrument, Order, Position
+from tradewind.trading.intents import is_dust
 from tradewind.trading.portfolio import Portfolio
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -36,12 +37,24 @@ class FilterContext:
         return self._portfolio.ts_ns
 
     def position(self, instrument: str) -> Position:
-        """The position in ``instrument`` (flat if none)."""
-        return self._portfolio.position(instrument)
+        """The position in ``instrument``: flat if none, or if what is held is dust (below one
+        lot, or a spot holding below the minimum notional: it cannot be traded, so it is no
+        position to a filter; :mod:`tradewind.trading.intents`)."""
+        pos = self._portfolio.position(instrument)
+        if self._is_dust(pos):
+            return Position(instrument=instrument)
+        return pos
 
     def positions(self) -> Sequence[Position]:
-        """All non-flat positions."""
-        return self._portfolio.positions()
+        """All open positions, dust left out."""
+        return [p for p in self._portfolio.positions() if not self._is_dust(p)]
+
+    def _is_dust(self, pos: Position) -> bool:
+        try:
+            inst: Instrument | None = self._portfolio.instrument(pos.instrument)
+        except KeyError:
+            inst = None
+        return is_dust(inst, pos.quantity, self._portfolio.last_price(pos.instrument))
 
     def last_price(self, instrument: str) -> float:
         """The last traded price of ``instrument``."""

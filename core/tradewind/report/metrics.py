@@ -2,7 +2,8 @@
 
 Every metric is computed from what a run produced (a
 :class:`~tradewind.trading.engine.RunResult`, or
-the engine itself at the end of a run) and is defined in docs/report.md. Money is exact:
+the :class:`RunFigures` the engine builds at the end of a run), never from the engine's
+internals, and is defined in docs/report.md. Money is exact:
 P&L, fees, funding, expectancy, profit factor and total return are ``Decimal`` and appear in
 JSON as strings. Ratios of the float equity curve (Sharpe, Sortino, drawdown) and of time
 (exposure, trades per hour) are floats.
@@ -28,7 +29,7 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
-    from tradewind.trading.engine import Engine, RunResult
+    from tradewind.trading.engine import RunResult
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_SECOND
@@ -427,83 +428,111 @@ SUMMARY_METRICS = (
 )
 
 
-def funnel(engine: Engine) -> dict[str, int]:
+@attrs.frozen(kw_only=True)
+class RunFigures:
+    """What a run produced, as the report reads it: counts, money, curves and the funnel.
+
+    The engine builds it (:meth:`~tradewind.trading.engine.Engine.figures`), at the end of a
+    run or while it runs; the report never reads the engine itself."""
+
+    run_id: str
+    mode: str
+    instruments: Sequence[str]
+    timeframe_ns: int
+    ticks: int
+    candles: int
+    decisions: int
+    signals: int
+    #: The currency equity is counted in.
+    currency: str
+    starting_equity: Decimal
+    final_equity: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    funding_paid: Decimal
+    equity_curve: Sequence[tuple[int, float]]
+    closed_trades: Sequence[tuple[int, str, Decimal]]
+    fills: Sequence[Fill]
+    #: The funnel: candidates evaluated, rejected per gate, vetoes per filter, entries sent.
+    evaluated: int
+    rejected: Mapping[str, int]
+    vetoes: Mapping[str, int]
+    entries_sent: int
+    open_positions: int
+    #: Time of the last price seen (None before the first).
+    last_ts_ns: int | None
+    #: Holes in the data longer than ``[run] max_gap``, and rows the data files lost.
+    data_gaps: int
+    bad_rows: int
+    overlays: Sequence[str] = ()
+    panes: Sequence[str] = ()
+    #: When ``gap_policy = "halt"`` stopped the run.
+    halted_at_ns: int | None = None
+
+
+def funnel(figures: RunFigures) -> dict[str, int]:
     """Candidates at each level: evaluated, rejected per gate, signals, vetoed, sent."""
-    out = {"candidates": engine.strategy.evaluated}
-    out.update({f"rejected:{k}": v for k, v in engine.strategy.rejected.items()})
-    out["signals"] = engine.signals
-    out.update({f"vetoed:{k}": v for k, v in engine.vetoes.items()})
-    out["orders"] = engine.entries_sent
+    out = {"candidates": figures.evaluated}
+    out.update({f"rejected:{k}": v for k, v in figures.rejected.items()})
+    out["signals"] = figures.signals
+    out.update({f"vetoed:{k}": v for k, v in figures.vetoes.items()})
+    out["orders"] = figures.entries_sent
     return out
 
 
-def summarize(engine: Engine) -> dict[str, Any]:
+def summarize(figures: RunFigures) -> dict[str, Any]:
     """Headline figures of a run: counts, equity, P&L, costs, the metrics and the funnel."""
-    pf = engine.portfolio
-    start = pf.starting_equity()
-    equity = pf.equity()
-    flat_funnel = funnel(engine)
-    last_ts = pf.ts_ns or None
+    start = figures.starting_equity
+    equity = figures.final_equity
+    flat_funnel = funnel(figures)
+    last_ts = figures.last_ts_ns
     m = compute_metrics(
-        equity_curve=engine.equity_curve,
-        closed_trades=engine.orders.closed_trades,
-        fills=engine.orders.fills,
+        equity_curve=figures.equity_curve,
+        closed_trades=figures.closed_trades,
+        fills=figures.fills,
         starting_equity=start,
         final_equity=equity,
-        funding_paid=pf.funding_paid,
+        funding_paid=figures.funding_paid,
         funnel=flat_funnel,
-        bar_ns=engine.strategy_tf,
+        bar_ns=figures.timeframe_ns,
         last_ts_ns=last_ts,
     ).to_json()
     summary: dict[str, Any] = {
-        "run_id": engine.run_id,
-        "mode": engine.config.mode.value,
-        "instruments": list(engine.instruments),
-        "timeframe": format_timeframe(engine.strategy_tf),
-        "ticks": engine.ticks,
-        "candles": engine.candles,
-        "decisions": engine.decision_points,
-        "signals": engine.signals,
-        "currency": _currency(engine),
+        "run_id": figures.run_id,
+        "mode": figures.mode,
+        "instruments": list(figures.instruments),
+        "timeframe": format_timeframe(figures.timeframe_ns),
+        "ticks": figures.ticks,
+        "candles": figures.candles,
+        "decisions": figures.decisions,
+        "signals": figures.signals,
+        "currency": figures.currency,
         "starting_equity": str(start),
         "final_equity": str(equity),
         "pnl": str(equity - start),
-        "realized_pnl": str(
-            sum((p.realized_pnl for p in (pf.position(k) for k in engine.instruments)), ZERO)
-        ),
-        "fees_paid": str(pf.fees_paid),
-        "funding_paid": str(pf.funding_paid),
-        "fills": len(engine.orders.fills),
-        "trades": len(engine.orders.closed_trades),
+        "realized_pnl": str(figures.realized_pnl),
+        "fees_paid": str(figures.fees_paid),
+        "funding_paid": str(figures.funding_paid),
+        "fills": len(figures.fills),
+        "trades": len(figures.closed_trades),
     }
     summary.update({k: m[k] for k in SUMMARY_METRICS})
     summary.update(
         {
-            "open_positions": len(pf.positions()),
+            "open_positions": figures.open_positions,
             "funnel": flat_funnel,
-            "vetoes": dict(engine.vetoes),
+            "vetoes": dict(figures.vetoes),
             "last_ts_ns": last_ts,
             # Data quality: holes longer than [run] max_gap, rows the data files lost.
-            "data_gaps": len(engine.gaps),
-            "bad_rows": len(engine.bad_rows),
-            "overlays": list(engine.config.run.overlays),
-            "panes": list(engine.config.run.panes),
+            "data_gaps": figures.data_gaps,
+            "bad_rows": figures.bad_rows,
+            "overlays": list(figures.overlays),
+            "panes": list(figures.panes),
         }
     )
-    if engine.halted_at is not None:
-        summary["halted_at_ns"] = engine.halted_at  # gap_policy = "halt"
+    if figures.halted_at_ns is not None:
+        summary["halted_at_ns"] = figures.halted_at_ns  # gap_policy = "halt"
     return summary
-
-
-def _currency(engine: Engine) -> str:
-    """The quote currency equity is counted in: the execution venue's, else the symbols'."""
-    from tradewind.report.analysis import quote_currency
-
-    for st in engine.state.values():
-        cur = getattr(getattr(st.exec_venue, "config", None), "quote_currency", None)
-        if isinstance(cur, str) and cur:
-            return cur
-    return quote_currency(i.symbol for i in engine.instruments.values())
 
 
 # -- files --------------------------------------------------------------------------------

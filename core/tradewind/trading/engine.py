@@ -29,7 +29,7 @@ from collections.abc import (
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -81,12 +81,16 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
+from tradewind.trading.intents import holds, order_intent
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
+
+if TYPE_CHECKING:
+    from tradewind.report.metrics import RunFigures
 
 log = logging.getLogger("tradewind.trading.engine")
 
@@ -430,16 +434,14 @@ class Engine:
             self.portfolio.set_instruments(self.instruments)
 
     def _holds(self, pos: Position) -> bool:
-        """True when ``pos`` is a position to manage: at least one lot of its instrument.
-
-        A spot account keeps dust below the lot size after a close whose entry paid its fee
-        in the bought coin (0.166 bought, 0.000166 fee, 0.16583 sellable on a 0.00001 lot):
-        it cannot be sold, so it is neither an open position nor a block on new entries.
-        """
-        if pos.is_flat:
-            return False
-        inst = self.instruments.get(pos.instrument)
-        return inst is None or abs(pos.quantity) >= inst.lot_size
+        """True when ``pos`` is a position to manage, not dust (:mod:`tradewind.trading.intents`:
+        below one lot, or on spot below the minimum notional at the last price): dust cannot
+        be sold, so it is neither an open position nor a block on new entries."""
+        return holds(
+            self.instruments.get(pos.instrument),
+            pos.quantity,
+            self.portfolio.last_price(pos.instrument),
+        )
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)
@@ -1151,9 +1153,9 @@ class Engine:
                 return
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
-        intent = "entry"
-        if self._holds(pos):
-            if pos.side is not signal.side:
+        intent = order_intent(st.instrument, pos.quantity, signal.side, qty, candle.close)
+        if intent != "entry":
+            if intent != "add":  # reduce, close or flip: an entry signal never sends those
                 await self._refuse(
                     signal,
                     ts_ns,
@@ -1174,7 +1176,6 @@ class Engine:
                 )
                 return
             self._adds[key] = adds + 1
-            intent = "add"
         else:
             self._adds.pop(key, None)
         await self._send(st, signal, qty, ts_ns, intent=intent)
@@ -1251,7 +1252,7 @@ class Engine:
             return None  # it could not be journaled, so it is not sent (the run is stopping)
         pos = self.portfolio.position(st.instrument.key)
         if not self._holds(pos) or any(
-            o.instrument == pos.instrument and o.intent == "close"
+            o.instrument == pos.instrument and o.intent in ("close", "reduce")
             for o in self.portfolio.open_orders()
         ):
             return None
@@ -1268,6 +1269,9 @@ class Engine:
             )
             return None
         side = pos.side.opposite  # type: ignore[union-attr]
+        # "close", or "reduce" when the spot account holds less than the position (what it
+        # cannot sell stays a position, reported as such).
+        intent = order_intent(inst, pos.quantity, side, qty, self.portfolio.last_price(inst.key))
         close = Signal(
             instrument=pos.instrument,
             side=side,
@@ -1286,7 +1290,7 @@ class Engine:
             decision.ts_ns,
             reduce_only=reduce_only,
             reason=f"{decision.monitor}: {decision.reason}",
-            intent="close",
+            intent=intent,
         )
 
     async def _finish_candles(self) -> None:
@@ -1311,6 +1315,10 @@ class Engine:
             self.stopper.request(f"the journal cannot be written ({journal.error})")
 
     async def _publish_pending(self) -> None:
+        for pos in self.portfolio.take_priced():
+            if self.journal is not None:
+                # An adopted spot holding priced at its first mark (trading/adoption.py).
+                self.journal.record_position(pos, ts_ns=self.portfolio.ts_ns, reason="entry_priced")
         self._commit_step()
         for event in self.orders.take_events():
             if isinstance(event, FundingPayment):
@@ -1341,7 +1349,56 @@ class Engine:
         """Headline metrics of the run so far."""
         from tradewind.report.metrics import summarize
 
-        return summarize(self)
+        return summarize(self.figures())
+
+    def figures(self) -> RunFigures:
+        """What the run produced so far, as the report reads it (it never reads the engine)."""
+        from tradewind.report.metrics import RunFigures
+
+        pf = self.portfolio
+        return RunFigures(
+            run_id=self.run_id,
+            mode=self.config.mode.value,
+            instruments=list(self.instruments),
+            timeframe_ns=self.strategy_tf,
+            ticks=self.ticks,
+            candles=self.candles,
+            decisions=self.decision_points,
+            signals=self.signals,
+            currency=self._equity_currency(),
+            starting_equity=pf.starting_equity(),
+            final_equity=pf.equity(),
+            realized_pnl=sum(
+                (pf.position(k).realized_pnl for k in self.instruments), Decimal(0)
+            ),
+            fees_paid=pf.fees_paid,
+            funding_paid=pf.funding_paid,
+            equity_curve=list(self.equity_curve),
+            closed_trades=list(self.orders.closed_trades),
+            fills=list(self.orders.fills),
+            evaluated=self.strategy.evaluated,
+            rejected=dict(self.strategy.rejected),
+            vetoes=dict(self.vetoes),
+            entries_sent=self.entries_sent,
+            open_positions=len(pf.positions()),
+            last_ts_ns=pf.ts_ns or None,
+            data_gaps=len(self.gaps),
+            bad_rows=len(self.bad_rows),
+            overlays=list(self.config.run.overlays),
+            panes=list(self.config.run.panes),
+            halted_at_ns=self.halted_at,
+        )
+
+    def _equity_currency(self) -> str:
+        """The quote currency equity is counted in: the execution venue's, else the
+        symbols'."""
+        from tradewind.report.analysis import quote_currency
+
+        for st in self.state.values():
+            cur = getattr(getattr(st.exec_venue, "config", None), "quote_currency", None)
+            if isinstance(cur, str) and cur:
+                return cur
+        return quote_currency(i.symbol for i in self.instruments.values())
 
 
 #: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.

@@ -19,19 +19,22 @@ before the order update); the update that follows is then a repeat.
 
 With a journal attached (:meth:`OrderManager.attach_journal`), every order is journaled before
 it is sent and every fill before it reaches the portfolio.
+
+This module holds the sending and the resolving of orders whose outcome is unknown; the other
+jobs live next to it, one module each: the state machine (:mod:`tradewind.trading.order_state`),
+retry and circuit-breaker policy (:mod:`tradewind.trading.order_retry`), fill booking
+(:mod:`tradewind.trading.fill_booking`) and journaling (:mod:`tradewind.trading.order_journal`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-import attrs
 
 from tradewind.errors import (
     OrderRejectedError,
@@ -41,134 +44,44 @@ from tradewind.errors import (
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal.store import Journal, OrderRecord, fill_key
+from tradewind.journal.store import Journal, OrderRecord
 from tradewind.model import (
-    CircuitBreaker,
     Event,
     Fill,
-    FillEvent,
     Order,
     OrderFailed,
     OrderReport,
-    OrderStatus,
     OrderSubmitted,
-    OrderUpdated,
-    PositionChanged,
-    PositionClosed,
     SystemError,
 )
+from tradewind.trading.fill_booking import FillBooking
+from tradewind.trading.order_retry import (
+    BreakerPolicy,
+    CircuitOpenError,
+    OrderSettings,
+    RetryPolicy,
+    VenueCalls,
+    _Breaker,
+    venue_key,
+)
+from tradewind.trading.order_state import _S, TRANSITIONS, is_legal
 from tradewind.trading.portfolio import Portfolio
+
+__all__ = [
+    "TRANSITIONS",
+    "BreakerPolicy",
+    "CircuitOpenError",
+    "OrderManager",
+    "OrderSettings",
+    "RetryPolicy",
+    "is_legal",
+    "venue_key",
+]
 
 log = logging.getLogger("tradewind.trading.orders")
 
-T = TypeVar("T")
 
-_S = OrderStatus
-
-#: Legal moves of the order state machine. A repeat of the current state is never a move.
-TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
-    {
-        _S.NEW: frozenset(
-            {_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
-        ),
-        # Some venues acknowledge first and run risk checks after: accepted → rejected.
-        _S.ACCEPTED: frozenset(
-            {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
-        ),
-        _S.PARTIALLY_FILLED: frozenset({_S.FILLED, _S.CANCELLED, _S.EXPIRED}),
-        _S.FILLED: frozenset(),
-        _S.CANCELLED: frozenset(),
-        _S.REJECTED: frozenset(),
-        _S.EXPIRED: frozenset(),
-    }
-)
-
-
-def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
-    """True when the state machine allows ``src`` → ``dst``."""
-    return dst in TRANSITIONS[src]
-
-
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
-    """Bounded attempts with exponential backoff for calls that found the venue unavailable
-    (or timed out). The wait after failed attempt *n* is
-    ``min(max_delay_s, base_delay_s * multiplier ** (n - 1))``."""
-
-    max_attempts: int = 5
-    base_delay_s: float = 0.25
-    multiplier: float = 2.0
-    max_delay_s: float = 5.0
-
-    def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
-        if self.base_delay_s < 0 or self.max_delay_s < 0 or self.multiplier < 1:
-            raise ValueError("delays must be >= 0 and multiplier >= 1")
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt ``attempt`` (1-based)."""
-        return min(self.max_delay_s, self.base_delay_s * self.multiplier ** (attempt - 1))
-
-
-@attrs.frozen(kw_only=True)
-class BreakerPolicy:
-    """A venue's circuit opens after ``failure_threshold`` consecutive failed calls and stays
-    open ``cooldown_s``; then one trial call decides (success closes it, failure reopens it)."""
-
-    failure_threshold: int = 5
-    cooldown_s: float = 30.0
-
-    def __attrs_post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise ValueError(f"failure_threshold must be >= 1, got {self.failure_threshold}")
-        if self.cooldown_s < 0:
-            raise ValueError(f"cooldown_s must be >= 0, got {self.cooldown_s}")
-
-
-@attrs.frozen(kw_only=True)
-class OrderSettings:
-    """Retries, circuit breaker and the timeout of each venue call."""
-
-    retry: RetryPolicy = attrs.Factory(RetryPolicy)
-    breaker: BreakerPolicy = attrs.Factory(BreakerPolicy)
-    #: Seconds a venue call may take before it counts as a timeout; None waits forever.
-    call_timeout_s: float | None = 10.0
-    #: Seconds an order whose create outcome is unknown may stay unknown before a critical
-    #: event says so (it stays in doubt, its instrument paused, after that too).
-    unknown_deadline_s: float = 60.0
-    #: Seconds an order in doubt must be "not found" (by id, among the venue's recent orders
-    #: and the account's trades) before it is concluded that it never reached the venue.
-    #: Exchanges answer "does not exist" for seconds after accepting an order under load.
-    not_found_settle_s: float = 120.0
-    #: Least seconds between two attempts to resolve the orders in doubt (:meth:`poll`).
-    resolve_interval_s: float = 1.0
-
-
-class CircuitOpenError(VenueUnavailableError):
-    """A venue's circuit breaker is open: the call was not made."""
-
-
-@attrs.define
-class _Breaker:
-    name: str
-    policy: BreakerPolicy
-    failures: int = 0
-    opened_at: float | None = None
-    half_open_announced: bool = False
-
-    def allows(self, now: float) -> bool:
-        return self.opened_at is None or now - self.opened_at >= self.policy.cooldown_s
-
-
-def venue_key(venue: object) -> str:
-    """The name a venue goes by in ids, breakers and the journal (its config instance)."""
-    return str(
-        getattr(venue, "instance", None) or getattr(venue, "name", None) or type(venue).__name__
-    )
-
-
-class OrderManager:
+class OrderManager(FillBooking, VenueCalls):
     """Sends orders, runs their state machine, books fills (once each) into the portfolio.
 
     ``sleep`` and ``clock`` (monotonic seconds) are injected so retries and breaker cooldowns
@@ -230,11 +143,6 @@ class OrderManager:
             return int(tail)
         return None
 
-    def attach_journal(self, journal: Journal) -> None:
-        """Journal orders before they are sent and fills before they are booked."""
-        self.journal = journal
-        journal.write_ahead = True
-
     def restore(self, journal: Journal) -> None:
         """Take the journal's session state: id sequence, open orders, positions, cash and the
         keys of every booked fill. Call after reconciliation, before trading."""
@@ -262,53 +170,6 @@ class OrderManager:
     def register_venue(self, venue: object) -> None:
         """Know ``venue`` by its key (for resolving orders whose outcome is unknown)."""
         self._venues[venue_key(venue)] = venue
-
-    # -- journal writes (never raise into the trading path) -------------------------------
-    def _journal(self, what: str, fn: Callable[[Journal], None]) -> None:
-        if self.journal is None:
-            return
-        try:
-            fn(self.journal)
-        except Exception as exc:
-            # A journal that cannot write must stop new orders: their fate could not be known
-            # after a crash. Fills are still booked (they happened at the venue).
-            self.journal_error = f"journal write failed ({what}): {type(exc).__name__}: {exc}"
-            log.error("%s", self.journal_error)
-            self.pending.append(
-                SystemError(ts_ns=self._ts, source="orders:journal", error=self.journal_error)
-            )
-
-    def _store(
-        self, rec: OrderRecord, kind: str, from_status: OrderStatus | None, detail: str = ""
-    ) -> None:
-        self.records[rec.client_order_id] = rec
-        self.reports[rec.client_order_id] = rec.report()
-        self._journal(
-            f"order {rec.client_order_id}",
-            lambda j: j.record_order(
-                rec, ts_ns=rec.updated_ts_ns, kind=kind, from_status=from_status, detail=detail
-            ),
-        )
-
-    def _system_error(self, error: str, client_order_id: str, report: OrderReport | None) -> None:
-        log.error("%s", error)
-        self.pending.append(SystemError(ts_ns=self._ts, source="orders", error=error))
-        self._journal(
-            f"order event {client_order_id}",
-            lambda j: j.record_order_event(
-                client_order_id,
-                ts_ns=self._ts,
-                kind="illegal" if report is None or client_order_id in self.records else "unknown",
-                from_status=(
-                    self.records[client_order_id].status
-                    if client_order_id in self.records
-                    else None
-                ),
-                to_status=None if report is None else report.status,
-                filled=None if report is None else report.filled_quantity,
-                detail=error,
-            ),
-        )
 
     # -- sending --------------------------------------------------------------------------
     async def submit(
@@ -369,24 +230,6 @@ class OrderManager:
         rec = self.records[cid]
         self._finish(rec, _S.REJECTED, reason, kind="failed")
         self.pending.append(OrderFailed(ts_ns=self._ts, client_order_id=cid, reason=reason))
-
-    def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
-        new = attrs.evolve(rec, status=status, reason=reason, updated_ts_ns=self._ts)
-        self._store(new, kind, rec.status, reason)
-        self._settled(rec.client_order_id)
-        if status.is_terminal:
-            self.portfolio.order_closed(rec.client_order_id)
-        self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
-
-    def _settled(self, cid: str) -> None:
-        self._unresolved.pop(cid, None)
-        self._doubt_since.pop(cid, None)
-        self._not_found_since.pop(cid, None)
-        self._alerted.discard(cid)
-
-    def _mark_in_doubt(self, cid: str, key: str) -> None:
-        self._unresolved[cid] = key
-        self._doubt_since.setdefault(cid, self._clock())
 
     async def _place(self, venue: Any, key: str, cid: str, is_exit: bool) -> OrderReport:
         """Create ``cid`` at the venue. The outcome of each answer is one of three:
@@ -592,236 +435,10 @@ class OrderManager:
         self._apply(report, "cancel")
         return report
 
-    # -- the circuit breaker --------------------------------------------------------------
-    def _breaker(self, key: str) -> _Breaker:
-        br = self._breakers.get(key)
-        if br is None:
-            br = self._breakers[key] = _Breaker(name=f"venue:{key}", policy=self.settings.breaker)
-        return br
-
-    def breaker_open(self, venue: object) -> bool:
-        """True while ``venue``'s circuit is open (calls fail fast)."""
-        return not self._breaker(venue_key(venue)).allows(self._clock())
-
-    async def _call(
-        self,
-        venue: Any,
-        key: str,
-        fn: Callable[[], Awaitable[T]],
-        *,
-        create: bool = False,
-        trial: bool = False,
-    ) -> T:
-        """Call the venue with the timeout. Only creates go through the circuit breaker and
-        count for it (lookups that succeed while creates fail must not reset it); ``trial``
-        (an exit) is sent even while the circuit is open."""
-        br = self._breaker(key)
-        if create:
-            now = self._clock()
-            if not br.allows(now) and not trial:
-                raise CircuitOpenError(
-                    f"circuit breaker of venue '{key}' is open ({br.failures} consecutive "
-                    f"failed creates)"
-                )
-            if br.opened_at is not None and not br.half_open_announced and br.allows(now):
-                br.half_open_announced = True
-                self.pending.append(
-                    CircuitBreaker(
-                        ts_ns=self._ts,
-                        name=br.name,
-                        tripped=True,
-                        reason="half-open: the cooldown is over, one trial create decides",
-                    )
-                )
-        timeout = self.settings.call_timeout_s
-        try:
-            if timeout is None:
-                result = await fn()
-            else:
-                with anyio.fail_after(timeout):
-                    result = await fn()
-        except TimeoutError as exc:
-            err = VenueTimeoutError(f"venue '{key}' did not answer within {timeout} s")
-            if create:
-                self._failure(br, err)
-            raise err from exc
-        except OrderRejectedError:
-            if create:
-                self._success(br)  # the venue answered
-            raise
-        except Exception as exc:
-            if create:
-                self._failure(br, exc)
-            raise
-        if create:
-            self._success(br)
-        return result
-
-    def _failure(self, br: _Breaker, exc: BaseException) -> None:
-        br.failures += 1
-        now = self._clock()
-        half_open = br.opened_at is not None
-        if half_open or br.failures >= br.policy.failure_threshold:
-            br.opened_at = now
-            br.half_open_announced = False
-            why = "the trial call failed" if half_open else f"{br.failures} consecutive failures"
-            self.pending.append(
-                CircuitBreaker(
-                    ts_ns=self._ts,
-                    name=br.name,
-                    tripped=True,
-                    reason=f"{why} (last: {type(exc).__name__}: {exc}); calls fail fast for "
-                    f"{br.policy.cooldown_s} s",
-                )
-            )
-
-    def _success(self, br: _Breaker) -> None:
-        if br.opened_at is not None:
-            self.pending.append(
-                CircuitBreaker(
-                    ts_ns=self._ts,
-                    name=br.name,
-                    tripped=False,
-                    reason="the venue answered the trial call; circuit closed",
-                )
-            )
-        br.opened_at = None
-        br.half_open_announced = False
-        br.failures = 0
-
-    # -- the state machine ----------------------------------------------------------------
-    def _apply(self, report: OrderReport, kind: str) -> None:
-        """Move an order's state by a venue report (or refuse the move)."""
-        self._ts = max(self._ts, report.ts_ns)
-        cid = report.client_order_id
-        rec = self.records.get(cid)
-        if rec is None:
-            self._system_error(
-                f"report for unknown order {cid} ({report.status.value}) from the venue; ignored",
-                cid,
-                report,
-            )
-            return
-        cur, new = rec.status, report.status
-        filled = max(rec.filled_quantity, report.filled_quantity)
-        vid = report.venue_order_id or rec.venue_order_id
-        if new is cur:
-            if filled == rec.filled_quantity and vid == rec.venue_order_id:
-                return  # a repeat
-            changed = attrs.evolve(
-                rec, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
-            )
-            self._store(changed, kind, cur)
-            self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
-            return
-        if (
-            new is _S.ACCEPTED
-            and cur in (_S.PARTIALLY_FILLED, _S.FILLED)
-            and report.filled_quantity <= rec.filled_quantity
-        ):
-            # The acknowledgement arrived after the fill that moved the order on: stale.
-            self._journal(
-                f"order event {cid}",
-                lambda j: j.record_order_event(
-                    cid, ts_ns=report.ts_ns, kind="stale", from_status=cur, to_status=new
-                ),
-            )
-            return
-        if not is_legal(cur, new):
-            self._system_error(
-                f"illegal order transition {cur.value} -> {new.value} for {cid} reported by "
-                f"the venue; state kept at {cur.value}",
-                cid,
-                report,
-            )
-            return
-        changed = attrs.evolve(
-            rec,
-            status=new,
-            filled_quantity=filled,
-            venue_order_id=vid,
-            reason=report.reason or rec.reason,
-            updated_ts_ns=report.ts_ns,
-        )
-        self._store(changed, kind, cur)
-        self._settled(cid)
-        if new.is_terminal:
-            self.portfolio.order_closed(cid)
-        self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
-
     # -- EventSink ------------------------------------------------------------------------
     def on_report(self, report: OrderReport) -> None:
         """Take an order state change from a venue."""
         self._apply(report, "report")
-
-    def on_fill(self, fill: Fill) -> None:
-        """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
-        self._ts = max(self._ts, fill.ts_ns)
-        cid = fill.client_order_id
-        key = (cid, fill_key(fill))
-        if key in self._fill_keys:
-            self.duplicate_fills += 1
-            log.info("duplicate fill %s of order %s ignored", key[1], cid)
-            return
-        self._fill_keys.add(key)
-        rec = self.records.get(cid)
-        before = self.portfolio.position(fill.instrument)
-        after = before.apply(fill)
-        changed: OrderRecord | None = None
-        problem = ""
-        kind = "fill"
-        if rec is not None:
-            booked = self._booked.get(cid, Decimal(0)) + fill.quantity
-            self._booked[cid] = booked
-            status = rec.status
-            qty = rec.order.quantity if rec.order is not None else None
-            if status.is_terminal:
-                kind = "late_fill"
-                if qty is not None and booked > qty:
-                    problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
-            else:
-                status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
-            changed = attrs.evolve(
-                rec,
-                status=status,
-                filled_quantity=max(rec.filled_quantity, booked),
-                updated_ts_ns=fill.ts_ns,
-            )
-        else:
-            problem = f"fill {key[1]} for unknown order {cid} booked (the venue's position moved)"
-        self._journal(
-            f"fill {key[1]} of {cid}",
-            lambda j: j.record_fill(
-                fill, after, changed, from_status=None if rec is None else rec.status, kind=kind
-            ),
-        )
-        # Only now, with the fill on disk, does the portfolio see it.
-        if before.is_flat:
-            self._realized_at_open[fill.instrument] = before.realized_pnl
-        after = self.portfolio.apply_fill(fill)
-        self.fills.append(fill)
-        self.pending.append(
-            FillEvent(
-                ts_ns=fill.ts_ns, fill=fill, realized_pnl=after.realized_pnl - before.realized_pnl
-            )
-        )
-        if changed is not None and rec is not None:
-            self.records[cid] = changed
-            self.reports[cid] = changed.report()
-            if changed.status is not rec.status:
-                self._settled(cid)
-                if changed.status.is_terminal:
-                    self.portfolio.order_closed(cid)
-                self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
-        if problem:
-            log.error("%s", problem)
-            self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))
-        self.pending.append(PositionChanged(ts_ns=fill.ts_ns, position=after))
-        if after.is_flat and not before.is_flat:
-            start = self._realized_at_open.get(fill.instrument, Decimal(0))
-            self.closed_trades.append((fill.ts_ns, fill.instrument, after.realized_pnl - start))
-            reason = self.exit_reasons.pop(fill.instrument, "")
-            self.pending.append(PositionClosed(ts_ns=fill.ts_ns, position=after, reason=reason))
 
     def on_event(self, event: Event) -> None:
         """Take a venue-level event; it is published with the others."""

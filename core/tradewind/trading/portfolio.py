@@ -5,8 +5,11 @@ It is the :class:`~tradewind.protocols.RiskContext` that filters and exit monito
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+
+import attrs
 
 from tradewind.model import Fill, Instrument, Order, Position
 from tradewind.trading.accounts import Accounts, ConversionError
@@ -42,6 +45,10 @@ class Portfolio:
         self.fees_paid = Decimal(0)
         self.funding_paid = Decimal(0)
         self.ts_ns = 0
+        #: Adopted holdings without an entry price, priced at their first mark.
+        self._unpriced: set[str] = set()
+        #: Positions priced that way, for the engine to journal (:meth:`take_priced`).
+        self._priced: list[Position] = []
 
     # -- RiskContext ----------------------------------------------------------------------
     def position(self, instrument: str) -> Position:
@@ -99,6 +106,8 @@ class Portfolio:
         """Record the last trade price; rolls the day-start equity at UTC midnight."""
         self._last[instrument] = price
         self.ts_ns = ts_ns
+        if self._unpriced and instrument in self._unpriced:
+            self._price_adopted(instrument, price, ts_ns)
         if self._start is None:
             self._value_start()
         day = ts_ns // NS_PER_DAY
@@ -165,5 +174,31 @@ class Portfolio:
         self._orders.pop(client_order_id, None)
 
     def restore_position(self, position: Position) -> None:
-        """Set a position as found at reconciliation."""
+        """Set a position as found at reconciliation. One without an entry price (a spot
+        holding the account's trades could not price, :mod:`tradewind.trading.adoption`) is
+        priced at its instrument's first mark."""
         self._positions[position.instrument] = position
+        if not position.is_flat and position.avg_price == 0:
+            self._unpriced.add(position.instrument)
+        else:
+            self._unpriced.discard(position.instrument)
+
+    def _price_adopted(self, instrument: str, price: float, ts_ns: int) -> None:
+        self._unpriced.discard(instrument)
+        pos = self._positions.get(instrument)
+        if pos is None or pos.is_flat or pos.avg_price != 0 or not math.isfinite(price):
+            return
+        mark = Decimal(repr(price))
+        priced = attrs.evolve(
+            pos,
+            avg_price=mark,
+            lots=((pos.quantity, mark),),
+            opened_ts_ns=pos.opened_ts_ns or ts_ns,
+        )
+        self._positions[instrument] = priced
+        self._priced.append(priced)
+
+    def take_priced(self) -> list[Position]:
+        """Adopted positions priced at their first mark since the last call (to journal)."""
+        out, self._priced = self._priced, []
+        return out

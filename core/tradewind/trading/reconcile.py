@@ -27,6 +27,7 @@ from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
 from tradewind.model import Instrument, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
+from tradewind.trading.adoption import lots_from_trades
 from tradewind.trading.orders import venue_key
 from tradewind.trading.portfolio import Portfolio
 
@@ -105,6 +106,23 @@ def _corrected(journal_pos: Position, venue_pos: Position | None, ts_ns: int) ->
         opened_ts_ns=venue_pos.opened_ts_ns or ts_ns,
         lots=lots,
     )
+
+
+async def _priced_holding(venue: Any, held: Position, ask: Any) -> Position:
+    """``held`` (a spot holding, no entry price) with the lots the account's trades give it
+    (capability ``"trades:history"``); unchanged when the venue has no trade history or it
+    does not cover the holding (then the first mark prices it)."""
+    if "trades:history" not in venue.capabilities:
+        return held
+    trades = await ask(
+        f"fetch_account_trades({held.instrument})",
+        partial(venue.fetch_account_trades, held.instrument),
+    )
+    lots = lots_from_trades(held.instrument, held.quantity, trades)
+    if lots is None:
+        return held
+    cost = sum((q * p for q, p in lots), Decimal(0))
+    return attrs.evolve(held, avg_price=cost / held.quantity, lots=lots)
 
 
 def _state(rec: OrderRecord | OrderReport) -> str:
@@ -345,6 +363,9 @@ async def reconcile(
                 f"journal (flat there)",
                 "unknown_positions",
             )
+        if vp is not None and vp.avg_price == 0 and vp.quantity > 0 and jp.is_flat:
+            # A spot holding unknown to the journal: its entry from the account's trades.
+            vp = await _priced_holding(venue, vp, ask)
         fixed = _corrected(jp, vp, ts_ns)
         journal.record_position(fixed, ts_ns=ts_ns, reason="correction")
         portfolio.restore_position(fixed)

@@ -160,6 +160,9 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
         caps.add("tif:gtc")
         if has.get("createPostOnlyOrder"):
             caps.add("tif:post_only")
+    if market_type == "spot" and has.get("fetchMyTrades"):
+        # A spot holding adopted at reconciliation takes its entry from the account's trades.
+        caps.add("trades:history")
     if market_type == "swap":
         if has.get("createReduceOnlyOrder", True):
             caps.add("reduce_only")
@@ -780,6 +783,34 @@ class CcxtVenue:
             if held:
                 out.append(Position(instrument=self._key(symbol), quantity=held))
         return out
+
+    async def fetch_account_trades(self, instrument: str) -> Sequence[Fill]:
+        """Capability ``"trades:history"`` (spot): the account's executions of ``instrument``
+        (``fetch_my_trades``), from which reconciliation prices an adopted holding."""
+        import ccxt
+
+        exchange = self._ex()
+        self._require_credentials("fetch_account_trades")
+        symbol = self._symbol(instrument)
+        market = self._market(symbol)
+        inst = self._index.instruments([symbol], exchange.precisionMode)[0]  # type: ignore[union-attr]
+        try:
+            raws = await exchange.fetch_my_trades(symbol)
+        except ccxt.BaseError as exc:
+            raise self._error(exc, f"fetch_my_trades({symbol})") from None
+        size = contract_size(market)
+        return [
+            CcxtTrade.from_ccxt(raw, size).to_domain(
+                instrument=self._key(symbol),
+                client_order_id=str(raw.get("clientOrderId") or raw.get("order") or ""),
+                base=str(market.get("base") or ""),
+                quote=str(market.get("settle") or market.get("quote") or ""),
+                maker_fee=inst.maker_fee,
+                taker_fee=inst.taker_fee,
+                fallback_ts_ns=self._now(),
+            )
+            for raw in raws
+        ]
 
     def instrument_currencies(self, symbol: str) -> tuple[str, str]:
         """``(base, quote)`` of a traded market (quote = settlement currency of a contract)."""

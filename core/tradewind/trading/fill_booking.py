@@ -1,0 +1,104 @@
+"""Fill booking: each fill booked once per (client order id, trade id), journaled before the
+portfolio sees it, and the order it belongs to moved to partially filled or filled by it."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from tradewind.journal.store import OrderRecord, fill_key
+from tradewind.model import (
+    Fill,
+    FillEvent,
+    OrderUpdated,
+    PositionChanged,
+    PositionClosed,
+    SystemError,
+)
+from tradewind.trading.order_state import _S, OrderStateMachine
+
+# The order manager's logger: its records keep the name they had before the split.
+log = logging.getLogger("tradewind.trading.orders")
+
+
+class FillBooking(OrderStateMachine):
+    """Books venue fills into the journal and the portfolio, each exactly once."""
+
+    fills: list[Fill]
+    duplicate_fills: int
+    exit_reasons: dict[str, str]
+    closed_trades: list[tuple[int, str, Decimal]]
+    _realized_at_open: dict[str, Decimal]
+    _fill_keys: set[tuple[str, str]]
+    _booked: dict[str, Decimal]
+
+    def on_fill(self, fill: Fill) -> None:
+        """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
+        self._ts = max(self._ts, fill.ts_ns)
+        cid = fill.client_order_id
+        key = (cid, fill_key(fill))
+        if key in self._fill_keys:
+            self.duplicate_fills += 1
+            log.info("duplicate fill %s of order %s ignored", key[1], cid)
+            return
+        self._fill_keys.add(key)
+        rec = self.records.get(cid)
+        before = self.portfolio.position(fill.instrument)
+        after = before.apply(fill)
+        changed: OrderRecord | None = None
+        problem = ""
+        kind = "fill"
+        if rec is not None:
+            booked = self._booked.get(cid, Decimal(0)) + fill.quantity
+            self._booked[cid] = booked
+            status = rec.status
+            qty = rec.order.quantity if rec.order is not None else None
+            if status.is_terminal:
+                kind = "late_fill"
+                if qty is not None and booked > qty:
+                    problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
+            else:
+                status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
+            changed = attrs.evolve(
+                rec,
+                status=status,
+                filled_quantity=max(rec.filled_quantity, booked),
+                updated_ts_ns=fill.ts_ns,
+            )
+        else:
+            problem = f"fill {key[1]} for unknown order {cid} booked (the venue's position moved)"
+        self._journal(
+            f"fill {key[1]} of {cid}",
+            lambda j: j.record_fill(
+                fill, after, changed, from_status=None if rec is None else rec.status, kind=kind
+            ),
+        )
+        # Only now, with the fill on disk, does the portfolio see it.
+        if before.is_flat:
+            self._realized_at_open[fill.instrument] = before.realized_pnl
+        after = self.portfolio.apply_fill(fill)
+        self.fills.append(fill)
+        self.pending.append(
+            FillEvent(
+                ts_ns=fill.ts_ns, fill=fill, realized_pnl=after.realized_pnl - before.realized_pnl
+            )
+        )
+        if changed is not None and rec is not None:
+            self.records[cid] = changed
+            self.reports[cid] = changed.report()
+            if changed.status is not rec.status:
+                self._settled(cid)
+                if changed.status.is_terminal:
+                    self.portfolio.order_closed(cid)
+                self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
+        if problem:
+            log.error("%s", problem)
+            self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))
+        self.pending.append(PositionChanged(ts_ns=fill.ts_ns, position=after))
+        if after.is_flat and not before.is_flat:
+            start = self._realized_at_open.get(fill.instrument, Decimal(0))
+            self.closed_trades.append((fill.ts_ns, fill.instrument, after.realized_pnl - start))
+            reason = self.exit_reasons.pop(fill.instrument, "")
+            self.pending.append(PositionClosed(ts_ns=fill.ts_ns, position=after, reason=reason))

@@ -1,0 +1,129 @@
+"""The order state machine: the legal moves (:data:`TRANSITIONS`) and how a venue report moves an
+order's state, or is refused (an illegal move or an unknown order becomes a
+:class:`~tradewind.model.SystemError` event and an ``order_events`` row, never an exception)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+import attrs
+
+from tradewind.journal.store import OrderRecord
+from tradewind.model import OrderReport, OrderStatus, OrderUpdated
+from tradewind.trading.order_journal import OrderJournaling
+from tradewind.trading.portfolio import Portfolio
+
+_S = OrderStatus
+
+#: Legal moves of the order state machine. A repeat of the current state is never a move.
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        _S.NEW: frozenset(
+            {_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
+        ),
+        # Some venues acknowledge first and run risk checks after: accepted → rejected.
+        _S.ACCEPTED: frozenset(
+            {_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}
+        ),
+        _S.PARTIALLY_FILLED: frozenset({_S.FILLED, _S.CANCELLED, _S.EXPIRED}),
+        _S.FILLED: frozenset(),
+        _S.CANCELLED: frozenset(),
+        _S.REJECTED: frozenset(),
+        _S.EXPIRED: frozenset(),
+    }
+)
+
+
+def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
+    """True when the state machine allows ``src`` → ``dst``."""
+    return dst in TRANSITIONS[src]
+
+
+class OrderStateMachine(OrderJournaling):
+    """Moves orders through :data:`TRANSITIONS` and tracks the orders whose outcome is unknown."""
+
+    portfolio: Portfolio
+    _clock: Callable[[], float]
+    _unresolved: dict[str, str]
+    _doubt_since: dict[str, float]
+    _not_found_since: dict[str, float]
+    _alerted: set[str]
+
+    def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
+        new = attrs.evolve(rec, status=status, reason=reason, updated_ts_ns=self._ts)
+        self._store(new, kind, rec.status, reason)
+        self._settled(rec.client_order_id)
+        if status.is_terminal:
+            self.portfolio.order_closed(rec.client_order_id)
+        self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
+
+    def _settled(self, cid: str) -> None:
+        self._unresolved.pop(cid, None)
+        self._doubt_since.pop(cid, None)
+        self._not_found_since.pop(cid, None)
+        self._alerted.discard(cid)
+
+    def _mark_in_doubt(self, cid: str, key: str) -> None:
+        self._unresolved[cid] = key
+        self._doubt_since.setdefault(cid, self._clock())
+
+    # -- the state machine ----------------------------------------------------------------
+    def _apply(self, report: OrderReport, kind: str) -> None:
+        """Move an order's state by a venue report (or refuse the move)."""
+        self._ts = max(self._ts, report.ts_ns)
+        cid = report.client_order_id
+        rec = self.records.get(cid)
+        if rec is None:
+            self._system_error(
+                f"report for unknown order {cid} ({report.status.value}) from the venue; ignored",
+                cid,
+                report,
+            )
+            return
+        cur, new = rec.status, report.status
+        filled = max(rec.filled_quantity, report.filled_quantity)
+        vid = report.venue_order_id or rec.venue_order_id
+        if new is cur:
+            if filled == rec.filled_quantity and vid == rec.venue_order_id:
+                return  # a repeat
+            changed = attrs.evolve(
+                rec, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
+            )
+            self._store(changed, kind, cur)
+            self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
+            return
+        if (
+            new is _S.ACCEPTED
+            and cur in (_S.PARTIALLY_FILLED, _S.FILLED)
+            and report.filled_quantity <= rec.filled_quantity
+        ):
+            # The acknowledgement arrived after the fill that moved the order on: stale.
+            self._journal(
+                f"order event {cid}",
+                lambda j: j.record_order_event(
+                    cid, ts_ns=report.ts_ns, kind="stale", from_status=cur, to_status=new
+                ),
+            )
+            return
+        if not is_legal(cur, new):
+            self._system_error(
+                f"illegal order transition {cur.value} -> {new.value} for {cid} reported by "
+                f"the venue; state kept at {cur.value}",
+                cid,
+                report,
+            )
+            return
+        changed = attrs.evolve(
+            rec,
+            status=new,
+            filled_quantity=filled,
+            venue_order_id=vid,
+            reason=report.reason or rec.reason,
+            updated_ts_ns=report.ts_ns,
+        )
+        self._store(changed, kind, cur)
+        self._settled(cid)
+        if new.is_terminal:
+            self.portfolio.order_closed(cid)
+        self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))

@@ -1,0 +1,97 @@
+"""The Solana venue's config (``[venues.<name>]`` with ``plugin = "solana"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from tradewind.secrets import Secret
+
+from .constants import COMMITMENTS, MAX_COMPUTE_UNITS, TOKEN_PROGRAMS
+
+
+@attrs.frozen(kw_only=True)
+class TokenEntry:
+    """An SPL token the account tracks: ``{mint = "...", program = "token-2022"}``."""
+
+    #: The mint address (base58).
+    mint: str
+    #: ``token`` (SPL Token) or ``token-2022``.
+    program: str = "token"
+
+    def __attrs_post_init__(self) -> None:
+        if self.program not in TOKEN_PROGRAMS:
+            raise ValueError(
+                f"token program {self.program!r} is not one of {', '.join(TOKEN_PROGRAMS)}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class MarketEntry:
+    """A traded pair: ``{symbol = "MEME/USDC", base = "MEME", quote = "USDC"}`` (token names
+    from ``tokens``)."""
+
+    symbol: str
+    base: str
+    quote: str
+    #: Smallest order step and price step of the instrument.
+    lot_size: str = "0.000001"
+    tick_size: str = "0.000001"
+
+
+def _commitment(_: Any, attribute: Any, value: str) -> None:
+    if value not in COMMITMENTS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(COMMITMENTS)}, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class SolanaConfig:
+    """Keys of a Solana venue."""
+
+    #: The JSON-RPC endpoint, as env:NAME (RPC URLs often carry an API key).
+    rpc_url: Secret
+    #: The wallet's secret key, as env:NAME: a JSON array of 64 bytes (the Solana CLI's
+    #: keypair file content) or the base58 string wallets export.
+    keypair: Secret
+    #: Tokens by name. SOL itself is always tracked (the fee currency).
+    tokens: Mapping[str, TokenEntry] = attrs.field(factory=dict)
+    #: Traded pairs of those tokens.
+    markets: tuple[MarketEntry, ...] = ()
+    #: The aggregator plugin that quotes and builds swaps (``tradewind.aggregators`` entry
+    #: point) and its config table.
+    aggregator: str = "jupiter"
+    aggregator_config: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Slippage bound of a market order, in basis points.
+    slippage_bps: int = 50
+    #: When a landed transaction counts as filled: processed, confirmed or finalized.
+    commitment: str = attrs.field(default="confirmed", validator=_commitment)
+    #: Compute-unit limit of a swap; 0 lets the aggregator size it (simulated units + margin).
+    compute_unit_limit: int = 0
+    #: Priority fee in micro-lamports per compute unit; with ``priority_fee = "recent"`` the
+    #: median of getRecentPrioritizationFees is used, capped by ``max_priority_fee``.
+    priority_fee_micro_lamports: int = 0
+    priority_fee: str = "fixed"
+    max_priority_fee_micro_lamports: int = 1_000_000
+    #: Further program ids a swap transaction may call (a DEX program the aggregator routes
+    #: through); besides these only System, Compute Budget, the token programs and ATA.
+    programs: tuple[str, ...] = ()
+    #: The write-ahead journal of signed transactions (relative to the working directory).
+    tx_journal: str = "solana-transactions.jsonl"
+    #: Seconds between signature status polls, and before an unconfirmed order is reported
+    #: as unknown (never re-sent while its blockhash is still valid).
+    poll_interval_s: float = 0.2
+    confirm_timeout_s: float = 90.0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.compute_unit_limit <= MAX_COMPUTE_UNITS:
+            raise ValueError(f"compute_unit_limit must be 0..{MAX_COMPUTE_UNITS}")
+        if self.priority_fee not in ("fixed", "recent"):
+            raise ValueError(f"priority_fee must be fixed or recent, got {self.priority_fee!r}")
+        for m in self.markets:
+            for name in (m.base, m.quote):
+                if name not in self.tokens:
+                    raise ValueError(
+                        f"market {m.symbol} names token {name!r}, which is not in tokens "
+                        f"({', '.join(self.tokens) or 'none'})"
+                    )

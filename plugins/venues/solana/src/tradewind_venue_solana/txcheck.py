@@ -1,0 +1,171 @@
+"""The check a swap transaction passes before the wallet signs it.
+
+A compromised or buggy aggregator could hand the wallet a transaction that pays the bought
+tokens to someone else, spends more than the order allows, grants a delegate, or calls a
+program nobody vetted. Each instruction is decoded here and the transaction is refused
+(:class:`UnsafeSwap`, naming the check) unless:
+
+- the fee payer is the wallet, and the message uses no address lookup table (its accounts
+  could not be checked offline);
+- every instruction's program is System, Compute Budget, SPL Token, Token-2022, Associated
+  Token Account or one the config and the aggregator allow;
+- the only instructions the wallet authorises on the token programs are transfers out of its
+  own account of the input mint, summing to the order's amount (ExactIn) or at most the
+  quote's bound (ExactOut); no approve, set-authority, close or burn;
+- System instructions never move the wallet's lamports (account rent goes through ATA
+  creation, paid for the wallet's own accounts only);
+- the output mint arrives in the wallet's associated token account, at least the order's
+  minimum (ExactIn) or exactly the order's amount (ExactOut);
+- the compute-unit price and limit are within the config's bounds, and every other signature
+  the transaction needs is already present and valid.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection
+
+import attrs
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import get_associated_token_address
+
+from .constants import (
+    ASSOCIATED_TOKEN_PROGRAM,
+    BASE_PROGRAMS,
+    COMPUTE_BUDGET_PROGRAM,
+    MAX_COMPUTE_UNITS,
+    SYSTEM_PROGRAM,
+    TOKEN_2022_PROGRAM,
+    TOKEN_PROGRAM,
+)
+
+
+class UnsafeSwap(Exception):
+    """A swap transaction failed a check; it was not signed."""
+
+
+@attrs.frozen(kw_only=True)
+class SwapExpectation:
+    """What the order allows."""
+
+    wallet: Pubkey
+    input_mint: Pubkey
+    input_program: Pubkey
+    output_mint: Pubkey
+    output_program: Pubkey
+    swap_mode: str
+    #: ExactIn: the input sold exactly; ExactOut: the most the wallet may pay.
+    max_in: int
+    #: ExactIn: the least accepted out; ExactOut: the exact amount bought.
+    min_out: int
+    max_cu_price: int
+    extra_programs: frozenset[Pubkey] = frozenset()
+
+
+@attrs.frozen
+class CheckedSwap:
+    """What the checked transaction does."""
+
+    paid: int
+    received: int
+    compute_unit_limit: int
+    compute_unit_price: int
+    creates_accounts: tuple[str, ...]
+
+
+_TOKEN_TRANSFER, _TOKEN_TRANSFER_CHECKED = 3, 12
+_TOKEN_AUTHORITY_OPS = {4: "Approve", 13: "ApproveChecked", 6: "SetAuthority",
+                        9: "CloseAccount", 8: "Burn", 15: "BurnChecked", 5: "Revoke"}
+
+
+def check_swap(tx: VersionedTransaction, want: SwapExpectation,
+               programs: Collection[Pubkey] = BASE_PROGRAMS) -> CheckedSwap:
+    """The checked swap of ``tx`` for ``want``; UnsafeSwap naming what is wrong otherwise."""
+    msg = tx.message
+    keys = list(msg.account_keys)
+    if not keys or keys[0] != want.wallet:
+        raise UnsafeSwap(f"the fee payer is {keys[0] if keys else 'missing'}, not the wallet "
+                         f"{want.wallet}")
+    if list(getattr(msg, "address_table_lookups", []) or []):
+        raise UnsafeSwap("the transaction uses address lookup tables; its accounts cannot be "
+                         "checked before signing")
+    allowed = set(programs) | set(want.extra_programs)
+    wallet_in = get_associated_token_address(want.wallet, want.input_mint, want.input_program)
+    wallet_out = get_associated_token_address(want.wallet, want.output_mint, want.output_program)
+    paid = received = 0
+    cu_limit = cu_price = 0
+    created: list[str] = []
+    for n, ix in enumerate(msg.instructions):
+        program = keys[ix.program_id_index]
+        accts = [keys[i] for i in ix.accounts]
+        data = bytes(ix.data)
+        where = f"instruction {n} ({program})"
+        if program not in allowed:
+            raise UnsafeSwap(f"{where}: program {program} is not one the swap may call "
+                             f"(allowed: {', '.join(sorted(map(str, allowed)))})")
+        if program == COMPUTE_BUDGET_PROGRAM:
+            if data[:1] == b"\x02":
+                cu_limit = struct.unpack_from("<I", data, 1)[0]
+            elif data[:1] == b"\x03":
+                cu_price = struct.unpack_from("<Q", data, 1)[0]
+        elif program == SYSTEM_PROGRAM:
+            if want.wallet in accts[:1]:
+                raise UnsafeSwap(f"{where}: a System instruction moves the wallet's lamports")
+        elif program == ASSOCIATED_TOKEN_PROGRAM:
+            # create / create idempotent: [payer, ata, owner, mint, system, token program];
+            # the wallet pays rent only for its own accounts.
+            if len(accts) < 6 or accts[1] != get_associated_token_address(
+                accts[2], accts[3], accts[5]
+            ):
+                raise UnsafeSwap(f"{where}: not an associated token account creation")
+            if accts[0] == want.wallet and accts[2] != want.wallet:
+                raise UnsafeSwap(f"{where}: the wallet pays for a token account owned by "
+                                 f"{accts[2]}")
+            if accts[2] == want.wallet:
+                created.append(str(accts[1]))
+        elif program in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM):
+            tag = data[0] if data else -1
+            if tag in (_TOKEN_TRANSFER, _TOKEN_TRANSFER_CHECKED):
+                amount = struct.unpack_from("<Q", data, 1)[0]
+                if tag == _TOKEN_TRANSFER:
+                    src, mint, dst, auth = accts[0], None, accts[1], accts[2]
+                else:
+                    src, mint, dst, auth = accts[0], accts[1], accts[2], accts[3]
+                if auth == want.wallet:
+                    if src != wallet_in or (mint is not None and mint != want.input_mint):
+                        raise UnsafeSwap(f"{where}: moves the wallet's tokens out of {src}, "
+                                         f"not its {want.input_mint} account {wallet_in}")
+                    if dst in (wallet_in, wallet_out):
+                        continue
+                    paid += amount
+                elif dst == wallet_out:
+                    if mint is not None and mint != want.output_mint:
+                        raise UnsafeSwap(f"{where}: pays mint {mint}, not {want.output_mint}")
+                    received += amount
+            elif tag in _TOKEN_AUTHORITY_OPS and want.wallet in accts:
+                raise UnsafeSwap(f"{where}: {_TOKEN_AUTHORITY_OPS[tag]} on the wallet's account")
+            elif want.wallet in accts:
+                raise UnsafeSwap(f"{where}: token instruction {tag} involves the wallet")
+    if want.swap_mode == "ExactIn" and paid != want.max_in:
+        raise UnsafeSwap(f"the transaction pays {paid} of {want.input_mint}; the order sells "
+                         f"exactly {want.max_in}")
+    if want.swap_mode == "ExactOut" and paid > want.max_in:
+        raise UnsafeSwap(f"the transaction pays {paid} of {want.input_mint}; the order allows "
+                         f"at most {want.max_in}")
+    if received < want.min_out:
+        raise UnsafeSwap(
+            f"the transaction pays {received} of {want.output_mint} to the wallet's account "
+            f"{wallet_out}; the order needs at least {want.min_out} (the output goes elsewhere)"
+        )
+    if cu_limit > MAX_COMPUTE_UNITS:
+        raise UnsafeSwap(f"compute-unit limit {cu_limit} is above {MAX_COMPUTE_UNITS}")
+    if cu_price > want.max_cu_price:
+        raise UnsafeSwap(f"compute-unit price {cu_price} micro-lamports is above the config's "
+                         f"max_priority_fee_micro_lamports {want.max_cu_price}")
+    signers = msg.header.num_required_signatures
+    checks = tx.verify_with_results() if signers > 1 else []
+    for i in range(1, signers):
+        if not checks[i]:
+            raise UnsafeSwap(f"the signature of {keys[i]} (signer {i}) is missing or invalid")
+    return CheckedSwap(paid, received, cu_limit, cu_price, tuple(created))
