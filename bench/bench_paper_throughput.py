@@ -18,6 +18,10 @@ every 10 ticks: one order journaled ahead, one fill, its position and order stat
 
 Prints ticks/s, fills, commits, and the process's peak RSS growth per fill. Goal: ≥ 100,000
 ticks/s with one fill per 10 ticks (after).
+
+``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
+throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
+``bench-scale`` tox env has psycopg).
 """
 
 from __future__ import annotations
@@ -132,8 +136,10 @@ def _engine_class() -> Any:
     return ChurnEngine
 
 
-def run(ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path) -> dict[str, Any]:
-    """One paper run; its figures."""
+def run(
+    ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path, journal_url: str = ""
+) -> dict[str, Any]:
+    """One paper run; its figures (``journal_url``: a PostgreSQL journal)."""
     import _synth
     from tradewind.config import load_config
     from tradewind.market.importers import ticks_parquet
@@ -148,9 +154,10 @@ def run(ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path) -
     for f in workdir.glob(journal.name + "*"):
         f.unlink()
     cfg_path = workdir / f"paper_{tag}.toml"
-    cfg_path.write_text(
-        CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
-    )
+    text = CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
+    if journal_url:
+        text += f'\n[journal]\nurl = "{journal_url}"\n'
+    cfg_path.write_text(text)
     cls = _engine_class()
     engine = cls(load_config(cfg_path))
     engine.every = every
@@ -180,15 +187,35 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=1000, help="ticks per feed batch (engine step)")
     ap.add_argument("--every", type=int, default=10, help="ticks per fill")
     ap.add_argument("--only", choices=["before", "after"], default=None)
+    ap.add_argument("--postgres", action="store_true", help="journal on a throwaway PostgreSQL")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
-        work = Path(tmp)
-        rows = []
-        if args.only in (None, "before"):
-            rows.append(run(args.before_ticks, args.chunk, args.every, False, work))
-        if args.only in (None, "after"):
-            rows.append(run(args.ticks, args.chunk, args.every, True, work))
-    print(f"paper-mode throughput, one fill per {args.every} ticks, feed batches of {args.chunk}")
+    cluster = None
+    if args.postgres:
+        import os
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.pg import Cluster
+
+        cluster = Cluster()
+        os.environ["PGPASSWORD"] = cluster.password
+    try:
+        with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
+            work = Path(tmp)
+            rows = []
+            runs = (("before", args.before_ticks, False), ("after", args.ticks, True))
+            for mode, n, group in runs:
+                if args.only in (None, mode):
+                    url = cluster.create_database(f"bench_{mode}") if cluster else ""
+                    rows.append(run(n, args.chunk, args.every, group, work, url))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    where = "PostgreSQL" if args.postgres else "DuckDB"
+    print(
+        f"paper-mode throughput, journal on {where}, one fill per {args.every} ticks, "
+        f"feed batches of {args.chunk}"
+    )
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "

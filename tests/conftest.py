@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import journal_at, module_journal_at, pg_cluster  # noqa: F401 - fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after-prepare", action="store_true")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    engine = SessionEngine(cfg, journal_path=str(cfg.resolve(cfg.run.journal)))
+    engine = SessionEngine(cfg, journal_path=cfg.journal.url or str(cfg.resolve(cfg.run.journal)))
     engine.state_out = Path(args.state_out) if args.state_out else None
     engine.stop_after_prepare = args.stop_after_prepare
     engine.bus.subscribe("crash-runner", _print_fill, types=(FillEvent,), lossless=True)

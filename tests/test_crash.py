@@ -27,8 +27,9 @@ RUNNER = REPO / "tests" / "crash_runner.py"
 pytestmark = pytest.mark.slow
 
 
-def _paper_config(tmp_path: Path) -> Path:
-    text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
+def _paper_config(tmp_path: Path, journal_at) -> Path:
+    text = journal_at.config_text(demo_config_text(tmp_path))
+    text = text.replace('mode = "backtest"', 'mode = "paper"')
     text = text.replace(
         'plugin = "replay"\n', 'plugin = "replay"\nspeed = 300.0\nchunk_ticks = 50\n'
     )
@@ -73,7 +74,7 @@ def _run_until_fills(config: Path, fills: int, extra_s: float) -> list[tuple[str
     return seen
 
 
-def _journal_state(path: Path) -> dict:
+def _journal_state(path: Path | str) -> dict:
     j = Journal.open_readonly(path)
     try:
         counts = {t: j.count(t, session_only=False) for t in TABLES}  # every table reads
@@ -122,9 +123,11 @@ def _assert_resumed(after: dict, at_kill: dict) -> None:
     assert set(after["discrepancies"]) <= {"order_state"}
 
 
-def test_a_killed_paper_session_resumes_with_the_journaled_positions_and_orders(tmp_path):
-    config = _paper_config(tmp_path)
-    journal = tmp_path / "journal.duckdb"
+def test_a_killed_paper_session_resumes_with_the_journaled_positions_and_orders(
+    tmp_path, journal_at
+):
+    config = _paper_config(tmp_path, journal_at)
+    journal = journal_at("journal")
 
     announced = _run_until_fills(config, fills=1, extra_s=0.3)
     at_kill = _journal_state(journal)

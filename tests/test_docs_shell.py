@@ -23,7 +23,11 @@ pytestmark = pytest.mark.slow
 
 DOCS = REPO / "docs"
 #: Pages whose shell blocks a dedicated test runs, with that test.
-DEDICATED = {"first-plugin.md": "tests/test_docs_first_plugin.py"}
+DEDICATED = {
+    "first-plugin.md": "tests/test_docs_first_plugin.py",
+    # needs a PostgreSQL server and Dask (the scale env runs it)
+    "deployment.md": "tests/test_docs_deployment.py",
+}
 _BLOCK = re.compile(
     r"(?P<skip><!-- not run by the docs test: (?P<why>[^\n]*?) -->\n)?```(?:sh|bash|shell)\n"
     r"(?P<body>.*?)```",

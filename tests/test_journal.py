@@ -1,7 +1,6 @@
 """The journal: its tables, write-ahead fills, state read back, sessions, and the property that
 positions rebuilt from journaled fills equal the portfolio's, exactly."""
 
-import shutil
 import uuid
 from decimal import Decimal
 
@@ -41,8 +40,8 @@ from tests.test_engine import demo_config_text
 D = Decimal
 
 
-def test_every_table_exists_with_the_run_and_its_session(tmp_path):
-    j = Journal(tmp_path / "j.duckdb", "r1")
+def test_every_table_exists_with_the_run_and_its_session(journal_at):
+    j = Journal(journal_at("j"), "r1")
     j.start("backtest", "cfg.toml", 5)
     names = {r[0] for r in j.query("SELECT table_name FROM information_schema.tables")}
     assert set(TABLES) <= names
@@ -54,8 +53,8 @@ def test_every_table_exists_with_the_run_and_its_session(tmp_path):
     j.close()
 
 
-def test_signals_vetoes_and_warnings_have_their_own_tables(tmp_path):
-    j = Journal(tmp_path / "j.duckdb", "r1")
+def test_signals_vetoes_and_warnings_have_their_own_tables(journal_at):
+    j = Journal(journal_at("j"), "r1")
     j.start("paper", "cfg.toml", 0)
     sig = Signal(
         instrument=INST.key,
@@ -86,7 +85,7 @@ def test_signals_vetoes_and_warnings_have_their_own_tables(tmp_path):
     j.close()
 
 
-def test_a_fill_is_on_disk_before_the_portfolio_sees_it(tmp_path):
+def test_a_fill_is_on_disk_before_the_portfolio_sees_it(tmp_path, journal_at):
     class Spy(Journal):
         seen: list[Decimal] = []
 
@@ -96,7 +95,7 @@ def test_a_fill_is_on_disk_before_the_portfolio_sees_it(tmp_path):
             super().record_fill(fill, position, rec, **kw)
 
     portfolio = Portfolio({INST.key: INST}, D("1000"))
-    j = Spy(tmp_path / "j.duckdb", "r1")
+    j = Spy(journal_at("j"), "r1")
     j.start("paper", "cfg.toml", 0)
     assert j.durable is True
     om = OrderManager(portfolio, "r1", journal=j)
@@ -113,20 +112,17 @@ def test_a_fill_is_on_disk_before_the_portfolio_sees_it(tmp_path):
     om.on_fill(fill)
     assert Spy.seen == [D("0")]
     assert portfolio.position(INST.key).quantity == D("0.5")
-    # "kill -9 now": copy the files as they are on disk and open the copy.
-    crash = tmp_path / "crash"
-    crash.mkdir()
-    for f in tmp_path.glob("j.duckdb*"):
-        shutil.copy(f, crash / f.name)
-    copy = Journal.open_readonly(crash / "j.duckdb")
+    # "kill -9 now": copy the files as they are on disk (on PostgreSQL: read what another
+    # connection sees committed) and open that.
+    copy = Journal.open_readonly(journal_at.crash_copy("j", tmp_path / "crash"))
     assert copy.fills() == [fill]
     assert copy.positions()[INST.key].quantity == D("0.5")
     copy.close()
     j.close()
 
 
-def test_orders_fills_and_positions_read_back(tmp_path):
-    s = Stack(tmp_path / "j.duckdb")
+def test_orders_fills_and_positions_read_back(journal_at):
+    s = Stack(journal_at("j"))
     buy = s.order(qty="0.020")
     s.submit(buy)
     s.trades([(1, 50_000.0, 0.015), (2, 50_100.0, 1.0)])
@@ -143,8 +139,10 @@ def test_orders_fills_and_positions_read_back(tmp_path):
     j.close()
 
 
-def test_a_paper_session_continues_across_runs_and_a_backtest_starts_its_own(tmp_path):
-    path = tmp_path / "j.duckdb"
+def test_a_paper_session_continues_across_runs_and_a_backtest_starts_its_own(
+    tmp_path, journal_at
+):
+    path = journal_at("j")
     s = Stack(path, run_id="run-a", config_path=str(tmp_path / "paper.toml"))
     for _ in range(3):
         s.submit(s.order(type_=OrderType.LIMIT, price="40000.0"))
@@ -166,8 +164,8 @@ def test_a_paper_session_continues_across_runs_and_a_backtest_starts_its_own(tmp
     bt.close()
 
 
-def test_without_an_order_manager_the_order_tables_follow_the_bus(tmp_path):
-    j = Journal(tmp_path / "j.duckdb", "r1")
+def test_without_an_order_manager_the_order_tables_follow_the_bus(journal_at):
+    j = Journal(journal_at("j"), "r1")
     j.start("backtest", "cfg.toml", 0)
     order = Order(
         client_order_id="c-1",
@@ -269,9 +267,9 @@ fill_specs = st.lists(
 
 
 @pytest.fixture(scope="module")
-def shared_journal_path(tmp_path_factory):
-    """One journal file for every example: each example is its own session in it."""
-    return tmp_path_factory.mktemp("property") / "j.duckdb"
+def shared_journal_path(module_journal_at):
+    """One journal for every example: each example is its own session in it."""
+    return module_journal_at("property")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -339,13 +337,13 @@ def test_positions_reconcile_exactly_with_fills_and_with_the_journal(
 
 
 # -- end to end --------------------------------------------------------------------------------
-def test_a_backtest_with_session_preparation_journals_every_order_and_fill(tmp_path):
+def test_a_backtest_with_session_preparation_journals_every_order_and_fill(tmp_path, journal_at):
     cfg_path = tmp_path / "demo.toml"
-    cfg_path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    cfg_path.write_text(journal_at.config_text(demo_config_text(tmp_path)), encoding="utf-8")
     engine = SessionEngine(load_config(cfg_path), run_id="bt1")
     result = anyio.run(engine.run)
     assert result.summary["ticks"] == 9_999
-    j = Journal.open_readonly(tmp_path / "journal.duckdb")
+    j = Journal.open_readonly(journal_at("journal"))
     assert j.session_id == "bt1"
     assert j.fills() == list(result.fills)
     assert j.positions() == {
@@ -361,12 +359,12 @@ def test_a_backtest_with_session_preparation_journals_every_order_and_fill(tmp_p
 
 
 @pytest.mark.parametrize("mode", ["backtest", "paper"])
-def test_durability_follows_the_mode_unless_set(tmp_path, mode):
-    j = Journal(tmp_path / f"{mode}.duckdb", "r")
+def test_durability_follows_the_mode_unless_set(journal_at, mode):
+    j = Journal(journal_at(mode), "r")
     j.start(mode, "c.toml", 0)
     assert j.durable is (mode == "paper")
     j.close()
-    forced = Journal(tmp_path / f"{mode}-forced.duckdb", "r", durable=True)
+    forced = Journal(journal_at(f"{mode}_forced"), "r", durable=True)
     forced.start(mode, "c.toml", 0)
     assert forced.durable is True
     forced.close()
@@ -383,8 +381,8 @@ def _rec(cid: str, venue: str) -> OrderRecord:
     return OrderRecord(client_order_id=cid, instrument=INST.key, venue=venue, order=order)
 
 
-def test_group_commit_waits_for_the_step_except_before_a_real_venue_sees_an_order(tmp_path):
-    j = Journal(tmp_path / "j.duckdb", "r1")
+def test_group_commit_waits_for_the_step_except_before_a_real_venue_sees_an_order(journal_at):
+    j = Journal(journal_at("j"), "r1")
     j.start("paper", "cfg.toml", 0)
     j.group_commit = True
     j.simulated_venues = frozenset({"sim"})
@@ -410,7 +408,7 @@ def test_group_commit_waits_for_the_step_except_before_a_real_venue_sees_an_orde
     j.close()
 
 
-def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypatch):
+def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypatch, journal_at):
     """The demo as a paper run at full speed: far fewer durable commits than write-ahead
     writes, and a fill lands in the same commit as the order that caused it."""
     commits: list[dict[str, int]] = []
@@ -424,7 +422,7 @@ def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypa
     monkeypatch.setattr(Journal, "flush", spy)
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     cfg = tmp_path / "paper.toml"
-    cfg.write_text(text)
+    cfg.write_text(journal_at.config_text(text))
     from tradewind.trading.engine import Engine
 
     result = anyio.run(Engine(load_config(cfg)).run)

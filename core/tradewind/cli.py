@@ -114,7 +114,9 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
             f'{path.name} has mode = "{cfg.mode.value}"; `tradewind backtest` needs mode = '
             f'"backtest" (use `tradewind run` for paper and live) @ $.mode'
         )
-    journal, out = output_paths(cfg, report_dir)
+    journal_file, out = output_paths(cfg, report_dir)
+    # [journal] url (PostgreSQL) replaces [run] journal's file; the url holds no password.
+    journal: Path | str = cfg.journal.url or journal_file
     from tradewind.progress import TickProgress
 
     with TickProgress() as progress:
@@ -143,10 +145,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             split=args.split,
             out_dir=Path(args.report_dir) if args.report_dir else None,
+            cluster=args.cluster,
         )
         return 0
-    if (args.metric, args.jobs, args.split) != (None, None, None):
-        print("error: --metric, --jobs and --split apply only with --sweep", file=sys.stderr)
+    if (args.metric, args.jobs, args.split, args.cluster) != (None, None, None, None):
+        print(
+            "error: --metric, --jobs, --split and --cluster apply only with --sweep",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return _run(path, args.report_dir, "backtest")
 
@@ -220,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="sweep: worker processes")
     p.add_argument(
         "--split", type=float, default=None, help="sweep: in-sample fraction of the data's time"
+    )
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="tcp://HOST:8786|local",
+        help="sweep: run on a Dask scheduler, or 'local' worker processes (docs/deployment.md)",
     )
     p.set_defaults(func=_cmd_backtest)
 

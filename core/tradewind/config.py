@@ -195,6 +195,31 @@ class ApiSection:
 
 
 @attrs.frozen(kw_only=True)
+class JournalSection:
+    """``[journal]``: the journal on a PostgreSQL server instead of ``[run] journal``'s DuckDB
+    file (docs/deployment.md). Needs ``tradewind[postgres]``."""
+
+    #: ``postgresql://USER@HOST:PORT/DATABASE``; None: the DuckDB file of ``[run] journal``.
+    url: str | None = None
+    #: The password, as ``env:NAME`` (never written in the url, never logged).
+    password: Secret | None = None
+
+    def __attrs_post_init__(self) -> None:
+        from tradewind.journal.postgres import SCHEMES, redact
+
+        if self.url is not None:
+            if not self.url.startswith(SCHEMES):
+                raise ValueError(
+                    f"url must start with postgresql://, got {redact(self.url)!r} @ $.journal.url"
+                )
+            if redact(self.url) != self.url:
+                raise ValueError(
+                    'url must not hold the password: give it as password = "env:NAME" '
+                    "@ $.journal.url"
+                )
+
+
+@attrs.frozen(kw_only=True)
 class WatchlistSection:
     """``[watchlist]``: instruments an operator watches for a while (docs/api.md)."""
 
@@ -473,6 +498,8 @@ class _CoreSection:
     #: ``[routing]``: how DEX orders are routed through the ``[aggregators.*]``; see below and
     #: docs/aggregators.md.
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
+    #: ``[journal]``: the journal on a PostgreSQL server; see below and docs/deployment.md.
+    journal: JournalSection = attrs.Factory(JournalSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -490,6 +517,7 @@ class Config:
     api: ApiSection = attrs.Factory(ApiSection)
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
+    journal: JournalSection = attrs.Factory(JournalSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -564,8 +592,13 @@ def plugin_requests(raw: Mapping[str, Any], config_name: str) -> list[PluginInst
     return found
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, validate and resolve a config file: loads the plugins it enables."""
+def load_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> Config:
+    """Read, validate and resolve a config file: loads the plugins it enables.
+
+    Relative path options resolve against ``base_dir`` (default: the file's folder).
+    """
     path = Path(path)
     raw = read_toml(path)
     core_raw = {k: v for k, v in raw.items() if k not in KINDS}
@@ -612,7 +645,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
                 f"{SINGULAR[inst.kind]} '{inst.plugin}' ({inst.config_key} in {path.name}): {exc}"
             ) from None
         # Path options resolve against the config file's folder, not the working directory.
-        cfg = resolve_path_options(cfg, path.parent)
+        cfg = resolve_path_options(cfg, path.parent if base_dir is None else base_dir)
         _check_secrets(cfg, f"$.{inst.kind}.{inst.key}", environ)
         plugins[inst.kind][inst.key] = attrs.evolve(inst, config=cfg)
     # Essential plugins the file does not mention still run, with their defaults.
@@ -628,6 +661,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
             )
 
     _check_references(core, plugins)
+    _check_secrets(core.journal, "$.journal", environ)
     return Config(
         path=path,
         mode=core.mode,
@@ -640,6 +674,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         api=core.api,
         watchlist=core.watchlist,
         routing=core.routing,
+        journal=core.journal,
     )
 
 

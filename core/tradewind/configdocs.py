@@ -114,6 +114,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ApiSection,
         Gate,
         InstrumentSection,
+        JournalSection,
         Rule,
         RunSection,
         Scorer,
@@ -139,6 +140,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
         ("`[routing]`: best execution on chain (docs/aggregators.md)", RoutingConfig, ()),
         ("`[routing.chains.<chain id>]`: one chain's choice", ChainRouting, ()),
+        ("`[journal]`: the journal on PostgreSQL (docs/deployment.md)", JournalSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',

@@ -285,7 +285,8 @@ def run_variant(task: VariantTask) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tradewind-sweep-") as tmp:
         path = Path(tmp) / Path(task.config_path).name
         path.write_text(variant_config_text(task), encoding="utf-8")
-        cfg = load_config(path)
+        # Path options (the replayed data) resolve against the original's folder.
+        cfg = load_config(path, base_dir=Path(task.config_path).parent)
         cfg = apply_run_bounds(attrs.evolve(cfg, path=Path(task.config_path)))
         engine = Engine(cfg, run_id=task.run_id, journal_path=str(Path(tmp) / "journal.duckdb"))
         result = anyio.run(engine.run)
@@ -373,6 +374,7 @@ def run_sweep(
     split: float | None = None,
     out_dir: Path | None = None,
     console: Any = None,
+    cluster: str | None = None,
 ) -> SweepResult:
     """Run every variant of the sweep in-sample and out-of-sample, rank, print, save.
 
@@ -382,6 +384,9 @@ def run_sweep(
     :param jobs: worker processes; default the file's, else one per CPU (at most one per run).
     :param split: in-sample fraction of the data's time span; default the file's, else 0.7.
     :param out_dir: where sweep.json goes; default the config's ``[run] report_dir``.
+    :param cluster: run the variants on a Dask scheduler (``tcp://HOST:8786``) or on
+        ``local`` Dask worker processes (``jobs`` of them) instead of a process pool
+        (:mod:`tradewind.sweep_dask`).
     """
     import anyio
     from rich.console import Console
@@ -425,7 +430,8 @@ def run_sweep(
             window=name,
             raw=raw,
             overrides=ov,
-            config_path=str(config_path),
+            # Absolute: a Dask worker may run in another folder than this process.
+            config_path=str(config_path.resolve()),
             start=start,
             end=end,
             run_id=f"sweep-{i:04d}-{'is' if name == 'in_sample' else 'oos'}",
@@ -438,7 +444,7 @@ def run_sweep(
         jobs = min(os.cpu_count() or 1, len(tasks))
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs}")
-    results = _run_tasks(tasks, jobs, console)
+    results = _run_tasks(tasks, jobs, console, cluster)
 
     higher = METRICS[metric]
     order = sorted(
@@ -531,7 +537,7 @@ def _default_out_dir(config_path: Path, config: Any) -> Path:
 
 
 def _run_tasks(
-    tasks: Sequence[VariantTask], jobs: int, console: Any
+    tasks: Sequence[VariantTask], jobs: int, console: Any, cluster: str | None = None
 ) -> dict[tuple[int, str], dict[str, Any]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -546,6 +552,18 @@ def _run_tasks(
     )
     with progress:
         bar = progress.add_task("runs", total=len(tasks))
+        if cluster is not None:
+            from tradewind.sweep_dask import run_on_cluster
+
+            def finished(task: VariantTask, summary: dict[str, Any]) -> None:
+                results[(task.index, task.window)] = summary
+                progress.advance(bar)
+
+            run_on_cluster(
+                tasks, cluster, jobs=jobs, run=run_variant, on_done=finished,
+                on_error=_variant_error,
+            )
+            return results
         if jobs == 1:
             for task in tasks:
                 results[(task.index, task.window)] = _guarded(task)

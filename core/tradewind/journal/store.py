@@ -47,6 +47,12 @@ open —, a directory, locked by another process) or written (out of space) rais
 failed stay buffered (:attr:`Journal.error`) and are retried by the next write.
 
 Decimals are stored as text so they read back exactly: cast in SQL with ``::DECIMAL(38, 18)``.
+
+Backends: a path is a DuckDB file (:class:`DuckDBBackend`); a ``postgresql://`` URL is a
+PostgreSQL database (:class:`PostgresBackend`, :mod:`tradewind.journal.postgres`), with the
+same tables, the same write-ahead steps and the same commits. The journal talks to either
+through the backend's connection (``execute`` with ``?`` placeholders), its bulk insert, its
+open-time check and its error messages.
 """
 
 from __future__ import annotations
@@ -318,6 +324,178 @@ SCHEMA = _schema()
 _CHUNK = 256
 
 
+class DuckDBBackend:
+    """The journal in a DuckDB file (the embedded default)."""
+
+    def __init__(self, path: Path, *, read_only: bool) -> None:
+        self.where: Path | str = path
+        self.path = path
+        self.errors: tuple[type[BaseException], ...] = (duckdb.Error,)
+        self.con: Any = None
+        try:
+            if read_only:
+                self.con = duckdb.connect(str(path), read_only=True)
+            else:
+                if path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.con = duckdb.connect(str(path))
+                self.con.execute(SCHEMA)
+                self.verify()
+        except (duckdb.Error, OSError, JournalError) as exc:
+            if self.con is not None:
+                self.con.close()
+            if isinstance(exc, JournalError):
+                raise
+            raise journal_error(path, exc) from exc
+
+    def error(self, exc: BaseException, *, doing: str) -> JournalError:
+        return journal_error(self.path, exc, doing=doing)
+
+    def verify(self) -> None:
+        """Check the file at open, so a damaged journal stops the host before it trades, not
+        at its first checkpoint: every table is read back whole (DuckDB checks each block's
+        checksum as it reads it; a truncated file fails the read) and the primary-key indexes
+        are loaded by an insert that is rolled back. Raises a DuckDB error naming the problem.
+        """
+        con = self.con
+        for table in TABLES:
+            con.execute(f"SELECT count(*), max(COLUMNS(*)) FROM {table}").fetchall()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT OR IGNORE INTO runs (run_id) VALUES ('~verify')")
+            con.execute(
+                "INSERT OR IGNORE INTO fills (session_id, client_order_id, fill_key) "
+                "VALUES ('~verify', '~verify', '~verify')"
+            )
+        finally:
+            con.execute("ROLLBACK")
+
+    def insert(self, table: str, rows: list[tuple[Any, ...]], *, ignore: bool) -> None:
+        """Insert ``rows`` through one Arrow table: one statement however many rows (a
+        statement with a placeholder per value costs tens of milliseconds to prepare)."""
+        cols = _COLUMNS[table]
+        arrays = {
+            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES[typ])
+            for i, (name, typ) in enumerate(cols)
+        }
+        batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
+        verb = "INSERT OR IGNORE" if ignore else "INSERT"
+        self.con.execute(f"{verb} INTO {table} SELECT * FROM batch")
+
+    def rolled_back(self) -> None:
+        """A write failed and its transaction was rolled back: nothing to forget."""
+
+    def checkpoint(self) -> None:
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.TransactionException:
+            # Another connection of this process (a cursor) is inside a write: the rows are
+            # committed in the write-ahead log already; DuckDB checkpoints at close instead.
+            log.info("journal %s: checkpoint deferred to close (a write is in progress)", self.path)
+
+
+class PostgresBackend:
+    """The journal in a PostgreSQL database (:mod:`tradewind.journal.postgres`)."""
+
+    def __init__(self, url: str, *, read_only: bool, password: str | None) -> None:
+        from tradewind.journal import postgres as pg
+
+        self._pg = pg
+        self.url = url
+        self.where: Path | str = pg.redact(url)
+        self._partitions: set[tuple[str, str]] = set()
+        self.con: Any = None
+        try:
+            self.errors: tuple[type[BaseException], ...] = pg.errors()
+        except ImportError:
+            self.errors = ()
+        try:
+            self.con = pg.connect(url, password)
+            if not read_only:
+                (locked,) = self.con.execute(
+                    "SELECT pg_try_advisory_lock(?)", [pg.LOCK_KEY]
+                ).fetchone() or (False,)
+                if not locked:
+                    raise JournalError(
+                        f"journal {self.where} is in use by another process: one host per "
+                        "journal; stop the other host or give this one its own database"
+                    )
+                pg.migrate(self.con, dict(_COLUMNS))
+            self.verify()
+            self._parts = frozenset(pg.partitioned_tables(_COLUMNS))
+            self._native = {t for t in self._parts if pg.is_partitioned(self.con, t)}
+        except JournalError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            if self.errors and isinstance(exc, self.errors):
+                raise pg.pg_journal_error(url, exc) from exc
+            raise
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+
+    def error(self, exc: BaseException, *, doing: str) -> JournalError:
+        return self._pg.pg_journal_error(self.url, exc, doing=doing)
+
+    def verify(self) -> None:
+        """The database holds this version's tables: no migration newer than this tradewind
+        knows, and every table readable."""
+        known = max(v for v, _, _ in self._pg.MIGRATIONS)
+        (made,) = self.con.execute("SELECT to_regclass('tradewind_migrations')").fetchone()
+        if made is None:
+            raise JournalError(
+                f"journal {self.where} holds no journal (no tradewind tables): a host writes "
+                "one there when it first runs with this url"
+            )
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM tradewind_migrations")
+        (have,) = row.fetchone() or (0,)
+        if have > known:
+            raise JournalError(
+                f"journal {self.where} was migrated to schema version {have} by a newer "
+                f"tradewind (this one knows up to {known}); upgrade tradewind"
+            )
+        for table in TABLES:
+            self.con.execute(f"SELECT * FROM {table} LIMIT 1").fetchall()
+
+    def insert(self, table: str, rows: list[tuple[Any, ...]], *, ignore: bool) -> None:
+        """COPY the rows in (fills, whose key de-duplicates, through INSERT ... ON CONFLICT);
+        a partitioned table first gains the months the rows need."""
+        names = [name for name, _ in _COLUMNS[table]]
+        if table in self._native:
+            at = names.index("ts_ns")
+            self._pg.ensure_partitions(self.con, table, {r[at] for r in rows}, self._partitions)
+        if ignore:
+            marks = ", ".join(["?"] * len(names))
+            self.con.executemany(
+                f"INSERT OR IGNORE INTO {table} ({', '.join(names)}) VALUES ({marks})", rows
+            )
+        else:
+            self.con.copy_rows(table, names, rows)
+
+    def rolled_back(self) -> None:
+        """A write failed and its transaction was rolled back, the partitions it created with
+        it: forget them, so the retry creates them again."""
+        self._partitions.clear()
+
+    def checkpoint(self) -> None:
+        """Nothing to do: a committed transaction is on the server's disk."""
+
+
+def open_backend(
+    target: Path | str, *, read_only: bool, password: str | None = None
+) -> DuckDBBackend | PostgresBackend:
+    """The backend of a journal target: a ``postgresql://`` URL or a DuckDB file path."""
+    from tradewind.journal.postgres import is_url
+
+    if is_url(target):
+        return PostgresBackend(str(target), read_only=read_only, password=password)
+    return DuckDBBackend(Path(target), read_only=read_only)
+
+
 def _payload(event: Event) -> str:
     data = {
         f.name: unstructure(getattr(event, f.name))
@@ -420,6 +598,9 @@ class Journal:
     ``durable``: commit every write-ahead step (orders, fills, corrections) and every warning
     at once. None chooses by mode at :meth:`start`: off for backtests (they can be re-run;
     rows are written in large batches), on for paper and live.
+
+    ``path``: a DuckDB file, or a ``postgresql://`` URL (``password`` is then given to the
+    server separately and never shown; :attr:`path` is the URL without it).
     """
 
     def __init__(
@@ -430,8 +611,8 @@ class Journal:
         flush_every: int = 512,
         durable: bool | None = None,
         read_only: bool = False,
+        password: str | None = None,
     ) -> None:
-        self.path = Path(path)
         self.run_id = run_id
         self.flush_every = flush_every
         self.read_only = read_only
@@ -456,31 +637,30 @@ class Journal:
         self._npending = 0
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
-        self._con: duckdb.DuckDBPyConnection
-        con: duckdb.DuckDBPyConnection | None = None
+        self._db = open_backend(path, read_only=read_only, password=password)
+        #: The DuckDB file, or the PostgreSQL URL without a password.
+        self.path: Path | str = self._db.where
+        self._con: Any = self._db.con
+        #: What a failed read or write of this backend raises.
+        self._failures: tuple[type[BaseException], ...] = (*self._db.errors, OSError)
         try:
-            if read_only:
-                con = self._con = duckdb.connect(str(self.path), read_only=True)
-            else:
-                if self.path.is_dir():
-                    raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                con = self._con = duckdb.connect(str(self.path))
-                con.execute(SCHEMA)
-                self.verify()
             self._seq = self._max_seq()
-        except (duckdb.Error, OSError, JournalError) as exc:
-            if con is not None:
-                con.close()
-            if isinstance(exc, JournalError):
-                raise
-            raise journal_error(self.path, exc) from exc
+        except self._failures as exc:
+            self._con.close()
+            raise self._db.error(exc, doing="open") from exc
+
+    @property
+    def backend(self) -> str:
+        """``duckdb`` or ``postgresql``."""
+        return "postgresql" if isinstance(self._db, PostgresBackend) else "duckdb"
 
     @classmethod
-    def open_readonly(cls, path: Path | str, session_id: str | None = None) -> Journal:
+    def open_readonly(
+        cls, path: Path | str, session_id: str | None = None, *, password: str | None = None
+    ) -> Journal:
         """Open a journal to read it (another process may have been killed while writing it:
         DuckDB replays its write-ahead log). ``session_id`` defaults to the latest run's."""
-        j = cls(path, "", read_only=True)
+        j = cls(path, "", read_only=True, password=password)
         if session_id is None:
             row = j._con.execute(
                 "SELECT coalesce(session_id, run_id) FROM runs "
@@ -491,27 +671,14 @@ class Journal:
         return j
 
     def verify(self) -> None:
-        """Check the file at open, so a damaged journal stops the host before it trades, not
-        at its first checkpoint: every table is read back whole (DuckDB checks each block's
-        checksum as it reads it; a truncated file fails the read) and the primary-key indexes
-        are loaded by an insert that is rolled back. Raises a DuckDB error naming the problem.
+        """Check the journal at open (:meth:`DuckDBBackend.verify`,
+        :meth:`PostgresBackend.verify`), so a damaged journal stops the host before it trades.
         """
-        con = self._con
-        for table in TABLES:
-            con.execute(f"SELECT count(*), max(COLUMNS(*)) FROM {table}").fetchall()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("INSERT OR IGNORE INTO runs (run_id) VALUES ('~verify')")
-            con.execute(
-                "INSERT OR IGNORE INTO fills (session_id, client_order_id, fill_key) "
-                "VALUES ('~verify', '~verify', '~verify')"
-            )
-        finally:
-            con.execute("ROLLBACK")
+        self._db.verify()
 
     def _max_seq(self) -> int:
         parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
-        row = self._con.execute(f"SELECT coalesce(max(s), 0) FROM ({parts})").fetchone()
+        row = self._con.execute(f"SELECT coalesce(max(s), 0) FROM ({parts}) AS seqs").fetchone()
         return int(row[0]) if row else 0
 
     def _next(self) -> int:
@@ -572,18 +739,14 @@ class Journal:
                 "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
                 [ts_ns, json.dumps(summary, default=str), self.run_id],
             )
-        except duckdb.Error as exc:
-            raise journal_error(self.path, exc, doing="finish the run in") from exc
+        except self._db.errors as exc:
+            raise self._db.error(exc, doing="finish the run in") from exc
         try:
-            self._con.execute("CHECKPOINT")
-        except duckdb.TransactionException:
-            # Another connection of this process (a cursor) is inside a write: the rows are
-            # committed in the write-ahead log already; DuckDB checkpoints at close instead.
-            log.info("journal %s: checkpoint deferred to close (a write is in progress)", self.path)
-        except duckdb.Error as exc:
-            raise journal_error(self.path, exc, doing="finish the run in") from exc
+            self._db.checkpoint()
+        except self._db.errors as exc:
+            raise self._db.error(exc, doing="finish the run in") from exc
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> Any:
         """Another connection to this journal's database, for tables kept by other modules
         (the notifiers' outbox, control commands). Close it before :meth:`close`."""
         return self._con.cursor()
@@ -641,17 +804,10 @@ class Journal:
             self.flush()
 
     def _insert_rows(self, verb: str, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` through one Arrow table: one statement however many rows (a
-        statement with a placeholder per value costs tens of milliseconds to prepare)."""
+        """Insert ``rows`` in one bulk statement of the backend."""
         if not rows:
             return
-        cols = _COLUMNS[table]
-        arrays = {
-            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES[typ])
-            for i, (name, typ) in enumerate(cols)
-        }
-        batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
-        self._con.execute(f"{verb} INTO {table} SELECT * FROM batch")
+        self._db.insert(table, rows, ignore=verb == "INSERT OR IGNORE")
 
     def flush(self) -> None:
         """Write every buffered row in one transaction."""
@@ -676,13 +832,14 @@ class Journal:
                 rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
                 self._insert_rows("INSERT", "orders", rows)
             con.execute("COMMIT")
-        except (duckdb.Error, OSError) as exc:
+        except self._failures as exc:
             try:
                 con.execute("ROLLBACK")
-            except duckdb.Error:
+            except self._db.errors:
                 pass  # the failed statement already ended the transaction
+            self._db.rolled_back()
             # The rows stay buffered: the next flush writes them if the journal recovers.
-            self.error = journal_error(self.path, exc, doing="write")
+            self.error = self._db.error(exc, doing="write")
             raise self.error from exc
         self.error = None
         self._pending.clear()

@@ -42,6 +42,7 @@ from tradewind.report.summary import (
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
+    from tradewind.secrets import Secret
     from tradewind.trading.engine import RunResult
 
 NS = 1_000_000_000
@@ -103,18 +104,30 @@ def _num(v: float) -> float | None:
 
 
 # -- the journal --------------------------------------------------------------------------
-def journal_markers(journal_path: str | None, run_id: str) -> dict[str, list[dict[str, Any]]]:
+def journal_markers(
+    journal_path: str | None, run_id: str, password: Secret | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Signals, vetoes and data events of ``run_id`` from its journal (empty without one).
 
     ``{"signals": [...], "vetoes": [...], "gaps": [...], "quality": [...]}``; a gap is any
     system event whose type names a gap and whose payload has a start and an end time.
     """
     out: dict[str, list[dict[str, Any]]] = {"signals": [], "vetoes": [], "gaps": [], "quality": []}
-    if not journal_path or not Path(journal_path).exists():
-        return out
-    import duckdb
+    from tradewind.journal.postgres import is_url
 
-    con = duckdb.connect(str(journal_path), read_only=True)
+    con: Any
+    if is_url(journal_path):
+        # A PostgreSQL journal (``[journal] url``): the same tables through its connection.
+        from tradewind.journal.postgres import connect
+
+        assert journal_path is not None
+        con = connect(journal_path, None if password is None else password.reveal())
+    elif not journal_path or not Path(journal_path).exists():
+        return out
+    else:
+        import duckdb
+
+        con = duckdb.connect(str(journal_path), read_only=True)
     try:
         for ts, inst, side, intent, entry, stop, score, reasons in con.execute(
             "SELECT ts_ns, instrument, side, intent, entry, stop, score, reasons FROM signals "
@@ -826,7 +839,7 @@ def render_html(
     m = metrics or metrics_of(result)
     a = analysis or analyse(result, m)
     s = dict(result.summary)
-    journal = journal_markers(result.journal_path, result.run_id)
+    journal = journal_markers(result.journal_path, result.run_id, result.journal_password)
     esc = html.escape
     instruments = list(
         dict.fromkeys([*(s.get("instruments") or []), *result.candles, *result.price_curve])

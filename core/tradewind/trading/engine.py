@@ -77,6 +77,7 @@ from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
 from tradewind.protocols import SINGULAR, check_capabilities
 from tradewind.registry import RunInfo
+from tradewind.secrets import Secret
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.closing import close_terms
@@ -213,8 +214,11 @@ class RunResult:
     order_tags: Mapping[str, str] = attrs.Factory(dict)
     #: Funding booked: ``(ts_ns, instrument, amount)``, positive = paid.
     funding: Sequence[tuple[int, str, Decimal]] = ()
-    #: The journal the run wrote (signals, vetoes and events are read from it).
+    #: The journal the run wrote (signals, vetoes and events are read from it): a DuckDB
+    #: file or a ``postgresql://`` URL.
     journal_path: str | None = None
+    #: The password of a PostgreSQL journal (``[journal] password``), to read it back.
+    journal_password: Secret | None = None
 
 
 class Engine:
@@ -518,7 +522,8 @@ class Engine:
             series=self.series,
             order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
             funding=self.funding_payments,
-            journal_path=self._journal_path or str(cfg.resolve(cfg.run.journal)),
+            journal_path=self._journal_target(),
+            journal_password=cfg.journal.password,
         )
 
     #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
@@ -541,10 +546,19 @@ class Engine:
             raise
         return summary or self.last_summary  # a second signal cut the session short
 
+    def _journal_target(self) -> str:
+        """Where the run journals: the path given, ``[journal] url``, or ``[run] journal``."""
+        cfg = self.config
+        return self._journal_path or cfg.journal.url or str(cfg.resolve(cfg.run.journal))
+
     def _open_journal(self) -> None:
         cfg = self.config
-        journal_path = self._journal_path or str(cfg.resolve(cfg.run.journal))
-        journal = Journal(Path(journal_path), self.run_id)
+        secret = cfg.journal.password
+        journal = Journal(
+            self._journal_target(),
+            self.run_id,
+            password=None if secret is None else secret.reveal(),
+        )
         self.journal = journal
         if cfg.mode is Mode.BACKTEST:
             # The same backtest again into the same journal: a new, still derived, run id.
