@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from tradewind._serde import did_you_mean, structure
+from tradewind.cluster.config import ClusterSection
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.loader import PluginHost, PluginRequest, load_host
@@ -460,6 +461,9 @@ class _CoreSection:
     api: ApiSection = attrs.Factory(ApiSection)
     #: ``[watchlist]``: instruments watched for a limited time; see below and docs/api.md.
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    #: ``[cluster]``: the hosts of ``tradewind serve`` over NATS; see below and
+    #: docs/deployment.md.
+    cluster: ClusterSection = attrs.Factory(ClusterSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -476,6 +480,7 @@ class Config:
     host: PluginHost = attrs.field(eq=False, repr=False)
     api: ApiSection = attrs.Factory(ApiSection)
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
+    cluster: ClusterSection = attrs.Factory(ClusterSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -614,6 +619,10 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
             )
 
     _check_references(core, plugins)
+    try:
+        core.cluster.shard_map([sec.to_instrument().key for sec in core.instruments])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Config(
         path=path,
         mode=core.mode,
@@ -625,6 +634,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         host=host,
         api=core.api,
         watchlist=core.watchlist,
+        cluster=core.cluster,
     )
 
 

@@ -110,6 +110,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
     """(section title, class, keys left out) of every config class the reference covers."""
     from tradewind.builtins.kill_switch import KillSwitchConfig
     from tradewind.builtins.log_notifier import LogNotifierConfig
+    from tradewind.cluster.config import ClusterSection
     from tradewind.config import (
         ApiSection,
         Gate,
@@ -136,6 +137,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("A scorer's tier: `{ points, when }`", Tier, ()),
         ("`[api]`: the HTTP API (docs/api.md)", ApiSection, ()),
         ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
+        ("`[cluster]`: hosts over NATS JetStream (docs/deployment.md)", ClusterSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',

@@ -1,0 +1,466 @@
+"""The three hosts of ``tradewind serve``: the engine split at its seams.
+
+- The data host runs the feed venues and publishes each TickBatch (Arrow IPC) on its
+  instrument's subject, in the order the one-process engine would process them.
+- A strategy host consumes its shard's ticks through a durable consumer, builds candles and
+  analyzer state, and publishes the strategy's decision at every strategy-timeframe close
+  (``null`` when there is no signal). Restarted, it replays ``warmup`` of market time from the
+  stream to rebuild its state and publishes nothing it already published.
+- The execution host consumes every tick and every decision: it owns the accounts, sizing,
+  the filters, the order manager, exits, the journal and reconciliation, and publishes its
+  events (orders, fills, vetoes ...). It keeps the analyzers of every instrument too, because
+  exits and filters read their values between two decisions. Decisions are deduplicated by
+  id (instrument and candle close).
+
+Every message is acknowledged after the engine step that used it, so a host that stops
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+
+from tradewind.cluster.link import Link
+from tradewind.cluster.wire import (
+    FIRST_TS,
+    INSTRUMENT,
+    MSG_ID,
+    batch_id,
+    decision_id,
+    decode_batch,
+    decode_decision,
+    encode_batch,
+    encode_decision,
+    encode_event,
+    untoken,
+)
+from tradewind.config import Config
+from tradewind.errors import ConfigError
+from tradewind.market.gaps import parse_duration
+from tradewind.model import Candle, Event, Signal, SignalEvent, SystemError, TickBatch
+from tradewind.trading.engine import Engine, _InstrumentState
+
+log = logging.getLogger("tradewind.cluster")
+
+
+def shard_of(config: Config, shard: str) -> list[str]:
+    """The instrument keys of ``shard``; ConfigError naming the shards when it is unknown."""
+    shards = config.cluster.shard_map([sec.to_instrument().key for sec in config.instruments])
+    if shard not in shards:
+        raise ConfigError(
+            f"no shard {shard!r} in [cluster] shards of {config.path.name} (shards: "
+            f"{', '.join(shards)}) @ $.cluster.shards"
+        )
+    return shards[shard]
+
+
+def _consumer_config(section: Any) -> Any:
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    return ConsumerConfig(
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=section.ack_wait_s,
+        max_ack_pending=section.max_ack_pending,
+    )
+
+
+# -- the data host ----------------------------------------------------------------------------
+async def serve_data(config: Config) -> dict[str, int]:
+    """Publish the feed of every configured instrument; return counts when the feed ends."""
+    engine = Engine(config)
+    section = config.cluster
+    shards = section.shard_map(list(engine.instruments))
+    shard_by_inst = {key: shard for shard, keys in shards.items() for key in keys}
+
+    async def report(problem: str) -> None:
+        log.warning("%s", problem)
+
+    link = Link(section, "tradewind-data", report)
+    await link.connect()
+    subjects = link.subjects
+    counts = {"batches": 0, "ticks": 0, "duplicates": 0}
+    data_keys = list(dict.fromkeys(st.data_venue for st in engine.state.values()))
+    try:
+        for key in data_keys:
+            await engine.venues[key].connect()
+        last_ts = 0
+        async with contextlib.aclosing(engine._feed()) as feed:
+            async for batch in feed:
+                if not len(batch):
+                    continue
+                inst = batch.instrument
+                ack = await link.publish(
+                    subjects.ticks(shard_by_inst[inst], inst),
+                    encode_batch(batch),
+                    {
+                        MSG_ID: batch_id(batch),
+                        INSTRUMENT: inst,
+                        FIRST_TS: str(int(batch.ts_ns[0])),
+                    },
+                    what=f"a batch of {len(batch)} trades of {inst}",
+                )
+                counts["batches"] += 1
+                counts["ticks"] += len(batch)
+                counts["duplicates"] += bool(getattr(ack, "duplicate", False))
+                last_ts = max(last_ts, int(batch.ts_ns[-1]))
+        for shard in shards:
+            await link.publish(
+                subjects.ticks_end(shard),
+                str(last_ts).encode(),
+                {MSG_ID: f"end|{shard}|{last_ts}"},
+                what=f"the end of shard {shard}",
+            )
+    finally:
+        for key in data_keys:
+            with contextlib.suppress(Exception):
+                await engine.venues[key].close()
+        await link.close()
+    return counts
+
+
+# -- what both consuming hosts share ----------------------------------------------------------
+class _ClusterEngine(Engine):
+    """An engine whose feed is a durable JetStream consumer of tick batches."""
+
+    role = "cluster"
+
+    def __init__(self, config: Config, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.section = config.cluster
+        self.link = Link(self.section, f"tradewind-{self.role}", self._report)
+        self.subjects = self.link.subjects
+        #: The messages of the batches handed to the engine, acknowledged once processed
+        #: (None for a warm-up batch, which has no message of the durable consumer).
+        self._acks: collections.deque[Any] = collections.deque()
+        self._last_seq = 0
+        self._end_ts: int | None = None
+        self._end_msgs: list[Any] = []
+        #: Transport problems reported as events.
+        self.problems: list[str] = []
+        self.redelivered = 0
+        self.services = [*self.services, self._cluster_service]
+
+    async def _report(self, problem: str) -> None:
+        log.warning("%s", problem)
+        self.problems.append(problem)
+        try:
+            await self.bus.publish(
+                SystemError(ts_ns=self.clock.now_ns(), source="nats", error=problem)
+            )
+        except RuntimeError:
+            pass  # the bus has closed: logged above
+
+    def _cluster_service(self, engine: Engine) -> AbstractAsyncContextManager[Any]:
+        return self._connected()
+
+    @asynccontextmanager
+    async def _connected(self) -> AsyncIterator[None]:
+        await self.link.connect()
+        try:
+            async with anyio.create_task_group() as tg:
+                await self._started(tg)
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.link.close()
+
+    async def _started(self, tg: anyio.abc.TaskGroup) -> None:
+        """Start what runs beside the feed (the execution host's decision consumer)."""
+
+    async def _durable_ticks(
+        self, filter_subject: str, durable: str, ends: int
+    ) -> AsyncGenerator[TickBatch, None]:
+        """Batches of the durable consumer from where it stopped, until ``ends`` shards ended."""
+        from nats.errors import Error as NatsError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        psub = await self.link.js.pull_subscribe(
+            filter_subject,
+            durable=durable,
+            stream=self.subjects.ticks_stream,
+            config=_consumer_config(self.section),
+        )
+        ended = 0
+        while ended < ends:
+            try:
+                msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
+            except NatsTimeout:
+                continue
+            except (NatsError, TimeoutError) as exc:
+                await self._report(f"{self.role}: fetching ticks failed ({type(exc).__name__})")
+                await anyio.sleep(0.25)
+                continue
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                if seq <= self._last_seq:
+                    # Redelivered (its ack was lost in a reconnect): processed already.
+                    self.redelivered += 1
+                    await self._ack(msg)
+                    continue
+                self._last_seq = seq
+                last = msg.subject.rsplit(".", 1)[1]
+                if last == "end":
+                    self._end_ts = int(msg.data)
+                    self._end_msgs.append(msg)
+                    ended += 1
+                    continue
+                self._acks.append(msg)
+                yield decode_batch(untoken(last), msg.data)
+
+    async def _ack(self, msg: Any) -> None:
+        try:
+            await msg.ack()
+        except Exception as exc:  # the connection is down: the message is redelivered later
+            await self._report(f"{self.role}: acknowledging a message failed: {exc}")
+
+    async def on_batch(self, batch: TickBatch) -> None:
+        await super().on_batch(batch)
+        msg = self._acks.popleft()
+        if msg is not None:
+            await self._ack(msg)
+
+    async def _finish_candles(self) -> None:
+        await super()._finish_candles()
+        for msg in self._end_msgs:
+            await self._ack(msg)
+
+    def expected_ticks(self) -> int | None:
+        return None
+
+
+# -- a strategy host --------------------------------------------------------------------------
+class StrategyHost(_ClusterEngine):
+    """Candles, analyzers and the strategy of one shard; decisions published, never traded."""
+
+    role = "strategy"
+
+    def __init__(self, config: Config, shard: str, **kwargs: Any) -> None:
+        self.role = f"strategy-{shard}"
+        self.shard = shard
+        self.members = shard_of(config, shard)
+        super().__init__(config, **kwargs)
+        #: Per instrument, the last decision time already on the signals stream.
+        self._published_until: dict[str, int] = {}
+        self.published = 0
+        self.suppressed = 0
+        self.warmup_batches = 0
+
+    async def _feed(self) -> AsyncGenerator[TickBatch, None]:
+        durable = f"{self.section.durable}-strategy-{self.shard}"
+        subject = self.subjects.ticks_of(self.shard)
+        async with contextlib.aclosing(self._warm_up(subject, durable)) as warm:
+            async for batch in warm:
+                yield batch
+        async with contextlib.aclosing(self._durable_ticks(subject, durable, 1)) as feed:
+            async for batch in feed:
+                yield batch
+
+    async def _warm_up(self, subject: str, durable: str) -> AsyncGenerator[TickBatch, None]:
+        """After a restart: the batches within ``warmup`` before the resume point, so the
+        candles and analyzers are what they were; their decisions are not published again."""
+        from nats.js.errors import NotFoundError
+
+        js = self.link.js
+        try:
+            info = await js.consumer_info(self.subjects.ticks_stream, durable)
+        except NotFoundError:
+            return  # a first start
+        floor = info.ack_floor.stream_seq
+        if floor <= 0:
+            return
+        for key in self.members:
+            try:
+                last = await js.get_last_msg(
+                    self.subjects.signals_stream, self.subjects.signals(key)
+                )
+            except NotFoundError:
+                continue
+            self._published_until[key] = decode_decision(last.data)[2]
+        resume = await js.get_msg(self.subjects.ticks_stream, floor)
+        resume_ts = int((resume.headers or {}).get(FIRST_TS, 0))
+        since = resume_ts - parse_duration(self.section.warmup)
+        # An ephemeral consumer from the stream's start; messages before ``since`` are skipped.
+        psub = await js.pull_subscribe(
+            subject,
+            durable=None,
+            stream=self.subjects.ticks_stream,
+            config=_consumer_config(self.section),
+        )
+        try:
+            done = False
+            while not done:
+                msgs = await psub.fetch(self.section.fetch_batch, timeout=5.0)
+                for msg in msgs:
+                    await msg.ack()
+                    seq = msg.metadata.sequence.stream
+                    if seq > floor:
+                        done = True
+                        break
+                    self._last_seq = seq
+                    last = msg.subject.rsplit(".", 1)[1]
+                    if last == "end" or int((msg.headers or {}).get(FIRST_TS, 0)) < since:
+                        if seq == floor:
+                            done = True
+                            break
+                        continue
+                    self._acks.append(None)
+                    self.warmup_batches += 1
+                    yield decode_batch(untoken(last), msg.data)
+                    if seq == floor:
+                        done = True
+                        break
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
+        key = st.instrument.key
+        if key not in self.members:
+            return
+        signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+        if ts_ns <= self._published_until.get(key, -1):
+            self.suppressed += 1  # re-derived after a restart: published before it
+            return
+        await self.link.publish(
+            self.subjects.signals(key),
+            encode_decision(key, ts_ns, signal),
+            {MSG_ID: decision_id(key, ts_ns)},
+            what=f"the decision of {key} at {ts_ns}",
+        )
+        self._published_until[key] = ts_ns
+        self.published += 1
+        if signal is not None:
+            self.signals += 1
+            await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+
+    async def _finish_candles(self) -> None:
+        # The feed's last trade (of any shard) brings this shard's instruments to the same
+        # last decision time as the one-process engine.
+        end = self._end_ts
+        if self._merged and end is not None and self._barrier is not None and end >= self._barrier:
+            await self._reach(end)
+        await super()._finish_candles()
+
+
+# -- the execution host -----------------------------------------------------------------------
+class ExecutionHost(_ClusterEngine):
+    """Accounts, sizing, filters, orders, exits, journal and reconciliation of every
+    instrument, trading the decisions the strategy hosts publish."""
+
+    role = "execution"
+
+    def __init__(self, config: Config, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.shards = self.section.shard_map(list(self.instruments))
+        self._shard_by_inst = {k: s for s, keys in self.shards.items() for k in keys}
+        self._decisions: dict[tuple[str, int], tuple[Signal | None, Any]] = {}
+        self._arrived = anyio.Event()
+        self._decided: dict[str, int] = {}
+        self._seen: set[str] = set()
+        self.duplicates = 0
+        self.late = 0
+
+    async def _feed(self) -> AsyncGenerator[TickBatch, None]:
+        durable = f"{self.section.durable}-execution-ticks"
+        feed = self._durable_ticks(self.subjects.ticks_of(), durable, len(self.shards))
+        async with contextlib.aclosing(feed) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def _started(self, tg: anyio.abc.TaskGroup) -> None:
+        tg.start_soon(self._pull_decisions)
+        self.bus.subscribe("cluster-events", self._publish_event)
+
+    async def _publish_event(self, event: Event) -> None:
+        # The journal is the record; this is the feed for other consumers: a failure to
+        # store it is logged and the event stays in the journal.
+        try:
+            await self.link.js.publish(
+                self.subjects.events(type(event).__name__), encode_event(event), timeout=2.0
+            )
+        except Exception as exc:
+            log.warning("execution: event %s not published to NATS: %s", type(event).__name__, exc)
+
+    async def _pull_decisions(self) -> None:
+        from nats.errors import Error as NatsError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        psub = await self.link.js.pull_subscribe(
+            self.subjects.signals_all(),
+            durable=f"{self.section.durable}-execution-signals",
+            stream=self.subjects.signals_stream,
+            config=_consumer_config(self.section),
+        )
+        while True:
+            try:
+                msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
+            except NatsTimeout:
+                continue
+            except (NatsError, TimeoutError) as exc:
+                await self._report(f"execution: fetching decisions failed ({type(exc).__name__})")
+                await anyio.sleep(0.25)
+                continue
+            for msg in msgs:
+                ident, inst, ts, signal = decode_decision(msg.data)
+                if ident in self._seen or ts <= self._decided.get(inst, -1):
+                    self.duplicates += 1  # delivered twice, or a strategy host re-derived it
+                    await self._ack(msg)
+                    continue
+                self._seen.add(ident)
+                self._decisions[(inst, ts)] = (signal, msg)
+            if msgs:
+                self._arrived.set()
+                self._arrived = anyio.Event()
+
+    async def _strategy_signal(
+        self, st: _InstrumentState, candle: Candle, ts_ns: int
+    ) -> Signal | None:
+        key = st.instrument.key
+        want = (key, ts_ns)
+        with anyio.move_on_after(self.section.signal_wait_s) as scope:
+            while want not in self._decisions:
+                await self._arrived.wait()
+        if scope.cancelled_caught:
+            self.late += 1
+            await self._report(
+                f"execution: no decision from strategy shard {self._shard_by_inst[key]!r} for "
+                f"{key} at {ts_ns} within {self.section.signal_wait_s}s; no entry there"
+            )
+            return None
+        signal, msg = self._decisions.pop(want)
+        self._decided[key] = ts_ns
+        await self._ack(msg)
+        # Decisions of earlier closes never asked for (an order was in flight): done with.
+        for old in [k for k in self._decisions if k[0] == key and k[1] < ts_ns]:
+            await self._ack(self._decisions.pop(old)[1])
+        return signal
+
+
+def serve(
+    role: str,
+    config: Config,
+    *,
+    shard: str | None = None,
+    journal_path: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Any:
+    """Build the host of ``role`` (``strategy`` needs ``shard``)."""
+    if role == "strategy":
+        if shard is None:
+            names = ", ".join(
+                config.cluster.shard_map([sec.to_instrument().key for sec in config.instruments])
+            )
+            raise ConfigError(f"`tradewind serve strategy` needs --shard NAME (shards: {names})")
+        return StrategyHost(config, shard, journal_path=journal_path, progress=progress)
+    if role == "execution":
+        return ExecutionHost(config, journal_path=journal_path, progress=progress)
+    raise ValueError(f"unknown host role {role!r}")
