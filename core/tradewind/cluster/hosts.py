@@ -44,10 +44,22 @@ from tradewind.cluster.wire import (
 from tradewind.config import Config
 from tradewind.errors import ConfigError
 from tradewind.market.gaps import parse_duration
-from tradewind.model import Candle, Event, Signal, SignalEvent, SystemError, TickBatch
+from tradewind.model import (
+    Candle,
+    Event,
+    ExitDecision,
+    Order,
+    Signal,
+    SignalEvent,
+    SystemError,
+    TickBatch,
+)
 from tradewind.trading.engine import Engine, _InstrumentState
 
 log = logging.getLogger("tradewind.cluster")
+
+#: In the queue of batches to acknowledge: the warm-up ends after the batch before it.
+_WARM_END = object()
 
 
 def shard_of(config: Config, shard: str) -> list[str]:
@@ -136,6 +148,7 @@ class _ClusterEngine(Engine):
         super().__init__(config, **kwargs)
         self.section = config.cluster
         self.link = Link(self.section, f"tradewind-{self.role}", self._report)
+        self.link.on_reconnect = self._reconnected
         self.subjects = self.link.subjects
         #: The messages of the batches handed to the engine, acknowledged once processed
         #: (None for a warm-up batch, which has no message of the durable consumer).
@@ -143,6 +156,16 @@ class _ClusterEngine(Engine):
         self._last_seq = 0
         self._end_ts: int | None = None
         self._end_msgs: list[Any] = []
+        #: Messages used by the engine step in progress, acknowledged when it ends.
+        self._step_acks: list[Any] = []
+        #: Per durable consumer, the stream sequence of the next message to take, and
+        #: whether it must be re-created there (after a reconnect).
+        self._next_seq: dict[str, int] = {}
+        self._reset: dict[str, bool] = {}
+        self.ends = 0
+        #: Replaying the warm-up window after a restart: nothing is acted on.
+        self.warming = False
+        self.warmup_batches = 0
         #: Transport problems reported as events.
         self.problems: list[str] = []
         self.redelivered = 0
@@ -176,42 +199,134 @@ class _ClusterEngine(Engine):
     async def _started(self, tg: anyio.abc.TaskGroup) -> None:
         """Start what runs beside the feed (the execution host's decision consumer)."""
 
-    async def _durable_ticks(
-        self, filter_subject: str, durable: str, ends: int
-    ) -> AsyncGenerator[TickBatch, None]:
-        """Batches of the durable consumer from where it stopped, until ``ends`` shards ended."""
+    async def _open_consumer(self, stream: str, filter_subject: str, durable: str) -> Any:
+        """Bind the durable consumer, (re)created to deliver from the first message this host
+        has not taken yet: after a restart or a reconnect, what was delivered and never
+        acknowledged comes first and in order, not after the server's ack wait."""
+        from nats.js.api import DeliverPolicy
+        from nats.js.errors import NotFoundError
+
+        js = self.link.js
+        cfg = _consumer_config(self.section)
+        cfg.durable_name = durable
+        cfg.filter_subject = filter_subject
+        start = self._next_seq.get(durable)
+        if start is None:
+            try:
+                info = await js.consumer_info(stream, durable)
+                start = info.ack_floor.stream_seq + 1
+            except NotFoundError:
+                start = None
+        if start is not None:
+            cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            cfg.opt_start_seq = start
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(stream, durable)
+        await js.add_consumer(stream, cfg)
+        return await js.pull_subscribe_bind(durable=durable, stream=stream)
+
+    async def _fetch(
+        self, stream: str, filter_subject: str, durable: str
+    ) -> AsyncGenerator[Any, None]:
+        """Messages of a durable consumer, forever, in stream order, each once."""
         from nats.errors import Error as NatsError
         from nats.errors import TimeoutError as NatsTimeout
 
-        psub = await self.link.js.pull_subscribe(
-            filter_subject,
-            durable=durable,
-            stream=self.subjects.ticks_stream,
-            config=_consumer_config(self.section),
-        )
-        ended = 0
-        while ended < ends:
+        psub = None
+        while True:
             try:
+                if psub is None or self._reset.get(durable):
+                    self._reset[durable] = False
+                    psub = await self._open_consumer(stream, filter_subject, durable)
                 msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
             except NatsTimeout:
                 continue
             except (NatsError, TimeoutError) as exc:
-                await self._report(f"{self.role}: fetching ticks failed ({type(exc).__name__})")
+                await self._report(
+                    f"{self.role}: reading {durable} failed ({type(exc).__name__}); retrying"
+                )
                 await anyio.sleep(0.25)
+                psub = None
                 continue
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
-                if seq <= self._last_seq:
-                    # Redelivered (its ack was lost in a reconnect): processed already.
-                    self.redelivered += 1
-                    await self._ack(msg)
+                if seq < self._next_seq.get(durable, 0):
+                    self.redelivered += 1  # taken already: its ack was lost in a reconnect
                     continue
-                self._last_seq = seq
+                self._next_seq[durable] = seq + 1
+                yield msg
+
+    async def _reconnected(self) -> None:
+        for durable in self._next_seq:
+            self._reset[durable] = True
+
+    async def _warm_up(self, filter_subject: str, durable: str) -> AsyncGenerator[TickBatch, None]:
+        """After a restart: the batches within ``warmup`` of market time before the resume
+        point (what this host processed before it stopped), so candles and analyzers are
+        what they were. The host acts on none of them again (``self.warming``)."""
+        from nats.js.errors import NotFoundError
+
+        js, stream = self.link.js, self.subjects.ticks_stream
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            return  # a first start
+        floor = info.ack_floor.stream_seq
+        if floor <= 0:
+            return
+        await self._before_warm_up()
+        resume = await js.get_msg(stream, floor)
+        resume_ts = int((resume.headers or {}).get(FIRST_TS, 0))
+        since = resume_ts - parse_duration(self.section.warmup)
+        seq = 0
+        try:
+            while seq < floor:
+                try:
+                    msg = await js.get_msg(stream, seq + 1, subject=filter_subject, next=True)
+                except NotFoundError:
+                    break
+                seq = msg.seq
+                if seq > floor:
+                    break
                 last = msg.subject.rsplit(".", 1)[1]
                 if last == "end":
-                    self._end_ts = int(msg.data)
+                    self._ended(int(msg.data))
+                    continue
+                if int((msg.headers or {}).get(FIRST_TS, 0)) < since:
+                    continue
+                self._acks.append(None)
+                self.warmup_batches += 1
+                self.warming = True
+                yield decode_batch(untoken(last), msg.data)
+        finally:
+            if self.warming:
+                self._acks.append(_WARM_END)
+        self._next_seq[durable] = floor + 1
+
+    async def _before_warm_up(self) -> None:
+        """What a host reads before it warms up (the strategy host: its last decisions)."""
+
+    def _ended(self, end_ts: int) -> None:
+        self._end_ts = end_ts
+        self.ends += 1
+
+    async def _ticks(
+        self, filter_subject: str, durable: str, ends: int
+    ) -> AsyncGenerator[TickBatch, None]:
+        """Warm-up after a restart, then the durable consumer's batches until ``ends``
+        shards ended."""
+        async with contextlib.aclosing(self._warm_up(filter_subject, durable)) as warm:
+            async for batch in warm:
+                yield batch
+        stream = self.subjects.ticks_stream
+        async with contextlib.aclosing(self._fetch(stream, filter_subject, durable)) as msgs:
+            async for msg in msgs:
+                last = msg.subject.rsplit(".", 1)[1]
+                if last == "end":
+                    self._ended(int(msg.data))
                     self._end_msgs.append(msg)
-                    ended += 1
+                    if self.ends >= ends:
+                        return
                     continue
                 self._acks.append(msg)
                 yield decode_batch(untoken(last), msg.data)
@@ -227,6 +342,12 @@ class _ClusterEngine(Engine):
         msg = self._acks.popleft()
         if msg is not None:
             await self._ack(msg)
+        for done in self._step_acks:
+            await self._ack(done)
+        self._step_acks.clear()
+        if self._acks and self._acks[0] is _WARM_END:
+            self._acks.popleft()
+            self.warming = False  # the next batch is new: act on it
 
     async def _finish_candles(self) -> None:
         await super()._finish_candles()
@@ -252,75 +373,25 @@ class StrategyHost(_ClusterEngine):
         self._published_until: dict[str, int] = {}
         self.published = 0
         self.suppressed = 0
-        self.warmup_batches = 0
 
     async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         durable = f"{self.section.durable}-strategy-{self.shard}"
-        subject = self.subjects.ticks_of(self.shard)
-        async with contextlib.aclosing(self._warm_up(subject, durable)) as warm:
-            async for batch in warm:
-                yield batch
-        async with contextlib.aclosing(self._durable_ticks(subject, durable, 1)) as feed:
+        batches = self._ticks(self.subjects.ticks_of(self.shard), durable, 1)
+        async with contextlib.aclosing(batches) as feed:
             async for batch in feed:
                 yield batch
 
-    async def _warm_up(self, subject: str, durable: str) -> AsyncGenerator[TickBatch, None]:
-        """After a restart: the batches within ``warmup`` before the resume point, so the
-        candles and analyzers are what they were; their decisions are not published again."""
+    async def _before_warm_up(self) -> None:
         from nats.js.errors import NotFoundError
 
-        js = self.link.js
-        try:
-            info = await js.consumer_info(self.subjects.ticks_stream, durable)
-        except NotFoundError:
-            return  # a first start
-        floor = info.ack_floor.stream_seq
-        if floor <= 0:
-            return
         for key in self.members:
             try:
-                last = await js.get_last_msg(
+                last = await self.link.js.get_last_msg(
                     self.subjects.signals_stream, self.subjects.signals(key)
                 )
             except NotFoundError:
                 continue
             self._published_until[key] = decode_decision(last.data)[2]
-        resume = await js.get_msg(self.subjects.ticks_stream, floor)
-        resume_ts = int((resume.headers or {}).get(FIRST_TS, 0))
-        since = resume_ts - parse_duration(self.section.warmup)
-        # An ephemeral consumer from the stream's start; messages before ``since`` are skipped.
-        psub = await js.pull_subscribe(
-            subject,
-            durable=None,
-            stream=self.subjects.ticks_stream,
-            config=_consumer_config(self.section),
-        )
-        try:
-            done = False
-            while not done:
-                msgs = await psub.fetch(self.section.fetch_batch, timeout=5.0)
-                for msg in msgs:
-                    await msg.ack()
-                    seq = msg.metadata.sequence.stream
-                    if seq > floor:
-                        done = True
-                        break
-                    self._last_seq = seq
-                    last = msg.subject.rsplit(".", 1)[1]
-                    if last == "end" or int((msg.headers or {}).get(FIRST_TS, 0)) < since:
-                        if seq == floor:
-                            done = True
-                            break
-                        continue
-                    self._acks.append(None)
-                    self.warmup_batches += 1
-                    yield decode_batch(untoken(last), msg.data)
-                    if seq == floor:
-                        done = True
-                        break
-        finally:
-            with contextlib.suppress(Exception):
-                await psub.unsubscribe()
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key
@@ -371,10 +442,20 @@ class ExecutionHost(_ClusterEngine):
 
     async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         durable = f"{self.section.durable}-execution-ticks"
-        feed = self._durable_ticks(self.subjects.ticks_of(), durable, len(self.shards))
+        feed = self._ticks(self.subjects.ticks_of(), durable, len(self.shards))
         async with contextlib.aclosing(feed) as batches:
             async for batch in batches:
                 yield batch
+
+    # While warming up after a restart, the market state is rebuilt and nothing is acted on:
+    # no decision is asked for, no exit closes, the simulated venue sees no trade again.
+    def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
+        super()._advance(piece, simulated and not self.warming, venue)
+
+    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> Order | None:
+        if self.warming:
+            return None
+        return await super()._close_position(st, decision)
 
     async def _started(self, tg: anyio.abc.TaskGroup) -> None:
         tg.start_soon(self._pull_decisions)
@@ -391,25 +472,10 @@ class ExecutionHost(_ClusterEngine):
             log.warning("execution: event %s not published to NATS: %s", type(event).__name__, exc)
 
     async def _pull_decisions(self) -> None:
-        from nats.errors import Error as NatsError
-        from nats.errors import TimeoutError as NatsTimeout
-
-        psub = await self.link.js.pull_subscribe(
-            self.subjects.signals_all(),
-            durable=f"{self.section.durable}-execution-signals",
-            stream=self.subjects.signals_stream,
-            config=_consumer_config(self.section),
-        )
-        while True:
-            try:
-                msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except (NatsError, TimeoutError) as exc:
-                await self._report(f"execution: fetching decisions failed ({type(exc).__name__})")
-                await anyio.sleep(0.25)
-                continue
-            for msg in msgs:
+        durable = f"{self.section.durable}-execution-signals"
+        stream, subject = self.subjects.signals_stream, self.subjects.signals_all()
+        async with contextlib.aclosing(self._fetch(stream, subject, durable)) as msgs:
+            async for msg in msgs:
                 ident, inst, ts, signal = decode_decision(msg.data)
                 if ident in self._seen or ts <= self._decided.get(inst, -1):
                     self.duplicates += 1  # delivered twice, or a strategy host re-derived it
@@ -417,13 +483,14 @@ class ExecutionHost(_ClusterEngine):
                     continue
                 self._seen.add(ident)
                 self._decisions[(inst, ts)] = (signal, msg)
-            if msgs:
                 self._arrived.set()
                 self._arrived = anyio.Event()
 
     async def _strategy_signal(
         self, st: _InstrumentState, candle: Candle, ts_ns: int
     ) -> Signal | None:
+        if self.warming:
+            return None  # decided before the restart
         key = st.instrument.key
         want = (key, ts_ns)
         with anyio.move_on_after(self.section.signal_wait_s) as scope:
@@ -438,10 +505,11 @@ class ExecutionHost(_ClusterEngine):
             return None
         signal, msg = self._decisions.pop(want)
         self._decided[key] = ts_ns
-        await self._ack(msg)
+        # Acknowledged when this engine step has been journaled (see on_batch).
+        self._step_acks.append(msg)
         # Decisions of earlier closes never asked for (an order was in flight): done with.
         for old in [k for k in self._decisions if k[0] == key and k[1] < ts_ns]:
-            await self._ack(self._decisions.pop(old)[1])
+            self._step_acks.append(self._decisions.pop(old)[1])
         return signal
 
 

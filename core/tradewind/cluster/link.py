@@ -48,6 +48,8 @@ class Link:
         self.reconnects = 0
         self.full_waits = 0
         self.closing = False
+        #: Called after a reconnect (consumers are re-created where their host stands).
+        self.on_reconnect: Callable[[], Awaitable[None]] | None = None
 
     async def connect(self) -> None:
         """Connect (reconnecting forever afterwards) and create or update the streams."""
@@ -74,6 +76,8 @@ class Link:
 
         async def reconnected() -> None:
             self.reconnects += 1
+            if self.on_reconnect is not None:
+                await self.on_reconnect()
             await self.report(f"{self.name}: reconnected to NATS at {where}")
 
         async def error(exc: Exception) -> None:
