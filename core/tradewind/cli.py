@@ -176,11 +176,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     host = serve(args.role, cfg, shard=args.shard, journal_path=str(journal))
     host.handle_signals = True
     result = anyio.run(host.run)
-    summary = result.summary
-    print(
-        f"{args.role} host: {summary.get('signals', 0)} signals, "
-        f"{len(result.fills)} fills; journal {journal}"
-    )
+    if args.role == "strategy":
+        print(
+            f"strategy host {args.shard}: published {host.published} decisions "
+            f"({host.signals} signals); {host.suppressed} re-derived and not published again; "
+            f"{host.warmup_batches} warm-up batches; journal {journal}"
+        )
+    else:
+        print(
+            f"execution host: {len(result.fills)} fills; {host.duplicates} duplicate decisions "
+            f"dropped; {host.warmup_batches} warm-up batches; journal {journal}"
+        )
     return 0
 
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -201,13 +201,78 @@ signal_wait_s = 60.0
 """
 
 
-def write_config(folder: Path, url: str) -> Path:
-    """The shipped sample as a paper config of two instruments in two shards."""
+def write_config(folder: Path, url: str, speed: float | None = None) -> Path:
+    """The shipped sample as a paper config of two instruments in two shards; ``speed``
+    paces the replay (market time per real time) so a test can stop a host mid-run."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLE / "data" / "tardis_binance-futures_BTCUSDT_trades.csv", folder / "data")
     path = folder / "cluster.toml"
-    path.write_text(CONFIG.format(url=url))
+    text = CONFIG.format(url=url)
+    if speed is not None:
+        text = text.replace("\nchunk_ticks =", f"\nspeed = {speed}\nchunk_ticks =")
+    path.write_text(text)
     return path
+
+
+def count(url: str, stream: str, subject: str) -> int:
+    """Messages of ``subject`` stored in ``stream`` (0 before the stream exists)."""
+    import asyncio
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    async def go() -> int:
+        nc = await nats.connect(url)
+        try:
+            info = await nc.jetstream().stream_info(stream, subjects_filter=subject)
+            return sum((info.state.subjects or {}).values())
+        except NotFoundError:
+            return 0
+        finally:
+            await nc.close()
+
+    return asyncio.run(go())
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def wait_all(procs: dict[str, subprocess.Popen[bytes]], folder: Path, timeout: float) -> None:
+    """Every host exits 0 within ``timeout`` (their logs in the failure message otherwise)."""
+    for name, proc in procs.items():
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            for p in procs.values():
+                p.kill()
+            raise AssertionError(
+                f"host {name} did not finish in {timeout}s:\n{logs(folder)}"
+            ) from None
+        if code != 0:
+            raise AssertionError(f"host {name} exited {code}:\n{logs(folder)}")
+
+
+def logs(folder: Path) -> str:
+    return "\n".join(f"--- {f.name}\n{f.read_text()[-3000:]}" for f in sorted(folder.glob("*.log")))
+
+
+@pytest.fixture(scope="session")
+def single_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one-process paper run of the config (unpaced: pacing changes no result)."""
+    import anyio
+    from tradewind.config import load_config
+    from tradewind.trading.engine import Engine
+
+    folder = tmp_path_factory.mktemp("single")
+    config = write_config(folder, "nats://127.0.0.1:1")
+    journal = folder / "single.duckdb"
+    anyio.run(Engine(load_config(config), journal_path=str(journal)).run)
+    return journal
 
 
 def host(name: str, role: str, config: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -46,6 +46,7 @@ from tradewind.errors import ConfigError
 from tradewind.market.gaps import parse_duration
 from tradewind.model import (
     Candle,
+    ConnectionLost,
     Event,
     ExitDecision,
     Order,
@@ -92,7 +93,7 @@ async def serve_data(config: Config) -> dict[str, int]:
     shards = section.shard_map(list(engine.instruments))
     shard_by_inst = {key: shard for shard, keys in shards.items() for key in keys}
 
-    async def report(problem: str) -> None:
+    async def report(problem: str, lost: bool) -> None:
         log.warning("%s", problem)
 
     link = Link(section, "tradewind-data", report)
@@ -171,13 +172,17 @@ class _ClusterEngine(Engine):
         self.redelivered = 0
         self.services = [*self.services, self._cluster_service]
 
-    async def _report(self, problem: str) -> None:
+    async def _report(self, problem: str, lost: bool = False) -> None:
         log.warning("%s", problem)
         self.problems.append(problem)
+        now = self.clock.now_ns()
+        event: Event = (
+            ConnectionLost(ts_ns=now, venue="nats", reason=problem)
+            if lost
+            else SystemError(ts_ns=now, source="nats", error=problem)
+        )
         try:
-            await self.bus.publish(
-                SystemError(ts_ns=self.clock.now_ns(), source="nats", error=problem)
-            )
+            await self.bus.publish(event)
         except RuntimeError:
             pass  # the bus has closed: logged above
 

@@ -17,8 +17,9 @@ from tradewind.errors import ConfigError, SecretNotSetError
 
 log = logging.getLogger("tradewind.cluster")
 
-#: Called with a one-line description of a transport problem (the host turns it into an event).
-Reporter = Callable[[str], Awaitable[None]]
+#: Called with a one-line description of a transport problem and whether the connection is
+#: lost (the host turns it into a ConnectionLost or a SystemError event).
+Reporter = Callable[[str, bool], Awaitable[None]]
 
 #: JetStream error codes of a stream that is full (DiscardPolicy.NEW refuses the message).
 _FULL_CODES = frozenset({10077, 10078, 10047})
@@ -72,17 +73,17 @@ class Link:
             if self.closing:
                 return  # our own drain
             self.disconnects += 1
-            await self.report(f"{self.name}: disconnected from NATS at {where}; reconnecting")
+            await self.report(f"{self.name}: disconnected from NATS at {where}; reconnecting", True)
 
         async def reconnected() -> None:
             self.reconnects += 1
             if self.on_reconnect is not None:
                 await self.on_reconnect()
-            await self.report(f"{self.name}: reconnected to NATS at {where}")
+            await self.report(f"{self.name}: reconnected to NATS at {where}", False)
 
         async def error(exc: Exception) -> None:
             # A slow consumer (the client's pending buffer overflowed) arrives here too.
-            await self.report(f"{self.name}: NATS error: {type(exc).__name__}: {exc}")
+            await self.report(f"{self.name}: NATS error: {type(exc).__name__}: {exc}", False)
 
         try:
             self.nc = await nats.connect(
@@ -161,7 +162,7 @@ class Link:
                 )
             if problem != reported:
                 reported = problem
-                await self.report(problem)
+                await self.report(problem, False)
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
