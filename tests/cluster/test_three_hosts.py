@@ -10,6 +10,7 @@ from tests.cluster.conftest import (
     ORDERS,
     SIGNALS,
     NatsServer,
+    count,
     host,
     rows,
     wait_all,
@@ -41,3 +42,5 @@ def test_three_hosts_equal_one_process(
     assert rows(split, SIGNALS) == signals
     assert rows(split, ORDERS) == orders
     assert rows(split, FILLS) == fills
+    # The execution host publishes its events: one FillEvent per journaled fill.
+    assert count(nats_server.url, "tw_events", "tw.events.FillEvent") == len(fills)

@@ -60,16 +60,16 @@ class ClusterSection:
             if not _NAME.match(getattr(self, name)):
                 raise ValueError(
                     f"{name} may hold letters, digits, '_' and '-' only, got "
-                    f"{getattr(self, name)!r} @ $.cluster.{name}"
+                    f"{getattr(self, name)!r} @ $.{name}"
                 )
         for shard, members in self.shards.items():
             if not _NAME.match(shard) or shard == "end":
                 raise ValueError(
                     f"shard name may hold letters, digits, '_' and '-' only (and is not 'end'), "
-                    f"got {shard!r} @ $.cluster.shards"
+                    f"got {shard!r} @ $.shards"
                 )
             if not members:
-                raise ValueError(f"shard {shard!r} has no instruments @ $.cluster.shards.{shard}")
+                raise ValueError(f"shard {shard!r} has no instruments @ $.shards.{shard}")
         for name in (
             "ticks_max_bytes",
             "signals_max_bytes",
@@ -79,7 +79,7 @@ class ClusterSection:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(
-                    f"{name} must be positive, got {getattr(self, name)} @ $.cluster.{name}"
+                    f"{name} must be positive, got {getattr(self, name)} @ $.{name}"
                 )
         for name in (
             "ticks_max_age_s",
@@ -91,18 +91,18 @@ class ClusterSection:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(
-                    f"{name} must be positive, got {getattr(self, name)} @ $.cluster.{name}"
+                    f"{name} must be positive, got {getattr(self, name)} @ $.{name}"
                 )
         from tradewind.market.gaps import parse_duration
 
         try:
             warm = parse_duration(self.warmup)
         except ValueError as exc:
-            raise ValueError(f"{exc} @ $.cluster.warmup") from None
+            raise ValueError(f"{exc} @ $.warmup") from None
         if warm * 1e-9 > self.ticks_max_age_s:
             raise ValueError(
                 f"warmup ({self.warmup}) is longer than the ticks stream keeps batches "
-                f"(ticks_max_age_s = {self.ticks_max_age_s}) @ $.cluster.warmup"
+                f"(ticks_max_age_s = {self.ticks_max_age_s}) @ $.warmup"
             )
 
     def shard_map(self, instruments: list[str]) -> dict[str, list[str]]:

@@ -55,12 +55,9 @@ from tradewind.model import (
     SystemError,
     TickBatch,
 )
-from tradewind.trading.engine import Engine, _InstrumentState
+from tradewind.trading.engine import Engine, RunResult, _InstrumentState
 
 log = logging.getLogger("tradewind.cluster")
-
-#: In the queue of batches to acknowledge: the warm-up ends after the batch before it.
-_WARM_END = object()
 
 
 def shard_of(config: Config, shard: str) -> list[str]:
@@ -151,9 +148,9 @@ class _ClusterEngine(Engine):
         self.link = Link(self.section, f"tradewind-{self.role}", self._report)
         self.link.on_reconnect = self._reconnected
         self.subjects = self.link.subjects
-        #: The messages of the batches handed to the engine, acknowledged once processed
+        #: The batches handed to the engine with their messages, acknowledged once processed
         #: (None for a warm-up batch, which has no message of the durable consumer).
-        self._acks: collections.deque[Any] = collections.deque()
+        self._acks: collections.deque[tuple[TickBatch, Any]] = collections.deque()
         self._last_seq = 0
         self._end_ts: int | None = None
         self._end_msgs: list[Any] = []
@@ -192,11 +189,15 @@ class _ClusterEngine(Engine):
     @asynccontextmanager
     async def _connected(self) -> AsyncIterator[None]:
         await self.link.connect()
+        async with anyio.create_task_group() as tg:
+            await self._started(tg)
+            yield
+            tg.cancel_scope.cancel()
+
+    async def run(self) -> RunResult:
+        """The engine's run; the NATS connection closes after the last event has left."""
         try:
-            async with anyio.create_task_group() as tg:
-                await self._started(tg)
-                yield
-                tg.cancel_scope.cancel()
+            return await super().run()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.link.close()
@@ -244,9 +245,9 @@ class _ClusterEngine(Engine):
                     self._reset[durable] = False
                     psub = await self._open_consumer(stream, filter_subject, durable)
                 msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
-            except NatsTimeout:
-                continue
-            except (NatsError, TimeoutError) as exc:
+            except (NatsTimeout, TimeoutError):
+                continue  # nothing new (a lost connection is reported by the link)
+            except NatsError as exc:
                 await self._report(
                     f"{self.role}: reading {durable} failed ({type(exc).__name__}); retrying"
                 )
@@ -299,14 +300,12 @@ class _ClusterEngine(Engine):
                     continue
                 if int((msg.headers or {}).get(FIRST_TS, 0)) < since:
                     continue
-                self._acks.append(None)
+                batch = decode_batch(untoken(last), msg.data)
+                self._acks.append((batch, None))
                 self.warmup_batches += 1
-                self.warming = True
-                yield decode_batch(untoken(last), msg.data)
+                yield batch
         finally:
-            if self.warming:
-                self._acks.append(_WARM_END)
-        self._next_seq[durable] = floor + 1
+            self._next_seq[durable] = floor + 1
 
     async def _before_warm_up(self) -> None:
         """What a host reads before it warms up (the strategy host: its last decisions)."""
@@ -333,8 +332,9 @@ class _ClusterEngine(Engine):
                     if self.ends >= ends:
                         return
                     continue
-                self._acks.append(msg)
-                yield decode_batch(untoken(last), msg.data)
+                batch = decode_batch(untoken(last), msg.data)
+                self._acks.append((batch, msg))
+                yield batch
 
     async def _ack(self, msg: Any) -> None:
         try:
@@ -343,16 +343,17 @@ class _ClusterEngine(Engine):
             await self._report(f"{self.role}: acknowledging a message failed: {exc}")
 
     async def on_batch(self, batch: TickBatch) -> None:
+        fed, msg = self._acks.popleft()
+        assert fed is batch, "batches are processed in the order the feed took them"
+        # A warm-up batch (no message: it was processed before the restart) is replayed for
+        # the market state only.
+        self.warming = msg is None
         await super().on_batch(batch)
-        msg = self._acks.popleft()
         if msg is not None:
             await self._ack(msg)
         for done in self._step_acks:
             await self._ack(done)
         self._step_acks.clear()
-        if self._acks and self._acks[0] is _WARM_END:
-            self._acks.popleft()
-            self.warming = False  # the next batch is new: act on it
 
     async def _finish_candles(self) -> None:
         await super()._finish_candles()

@@ -171,6 +171,8 @@ class Link:
         self.closing = True
         if self.nc is not None and not self.nc.is_closed:
             try:
-                await self.nc.drain()
+                # Acknowledgements are plain publishes: flushed before the connection goes.
+                await self.nc.flush(timeout=5)
+                await self.nc.close()
             except Exception as exc:  # closing: the connection may already be gone
                 log.warning("%s: closing the NATS connection: %s", self.name, exc)
