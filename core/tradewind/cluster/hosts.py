@@ -232,9 +232,10 @@ class _ClusterEngine(Engine):
         return await js.pull_subscribe_bind(durable=durable, stream=stream)
 
     async def _fetch(
-        self, stream: str, filter_subject: str, durable: str
+        self, stream: str, filter_subject: str, durable: str, batch: int
     ) -> AsyncGenerator[Any, None]:
-        """Messages of a durable consumer, forever, in stream order, each once."""
+        """Messages of a durable consumer, forever, in stream order, each once (up to
+        ``batch`` per pull)."""
         from nats.errors import Error as NatsError
         from nats.errors import TimeoutError as NatsTimeout
 
@@ -244,7 +245,12 @@ class _ClusterEngine(Engine):
                 if psub is None or self._reset.get(durable):
                     self._reset[durable] = False
                     psub = await self._open_consumer(stream, filter_subject, durable)
-                msgs = await psub.fetch(self.section.fetch_batch, timeout=1.0)
+                # One message with a long poll (it returns as soon as one is stored; a larger
+                # batch would wait out the poll for the rest), then what is already there.
+                msgs = await psub.fetch(1, timeout=1.0)
+                if batch > 1:
+                    with contextlib.suppress(NatsTimeout, TimeoutError):
+                        msgs += await psub.fetch(batch - 1, timeout=0.002)
             except (NatsTimeout, TimeoutError):
                 continue  # nothing new (a lost connection is reported by the link)
             except NatsError as exc:
@@ -322,8 +328,8 @@ class _ClusterEngine(Engine):
         async with contextlib.aclosing(self._warm_up(filter_subject, durable)) as warm:
             async for batch in warm:
                 yield batch
-        stream = self.subjects.ticks_stream
-        async with contextlib.aclosing(self._fetch(stream, filter_subject, durable)) as msgs:
+        stream, batch = self.subjects.ticks_stream, self.section.fetch_batch
+        async with contextlib.aclosing(self._fetch(stream, filter_subject, durable, batch)) as msgs:
             async for msg in msgs:
                 last = msg.subject.rsplit(".", 1)[1]
                 if last == "end":
@@ -480,7 +486,7 @@ class ExecutionHost(_ClusterEngine):
     async def _pull_decisions(self) -> None:
         durable = f"{self.section.durable}-execution-signals"
         stream, subject = self.subjects.signals_stream, self.subjects.signals_all()
-        async with contextlib.aclosing(self._fetch(stream, subject, durable)) as msgs:
+        async with contextlib.aclosing(self._fetch(stream, subject, durable, 1)) as msgs:
             async for msg in msgs:
                 ident, inst, ts, signal = decode_decision(msg.data)
                 if ident in self._seen or ts <= self._decided.get(inst, -1):
