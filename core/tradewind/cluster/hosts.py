@@ -328,8 +328,9 @@ class _ClusterEngine(Engine):
         async with contextlib.aclosing(self._warm_up(filter_subject, durable)) as warm:
             async for batch in warm:
                 yield batch
-        stream, batch = self.subjects.ticks_stream, self.section.fetch_batch
-        async with contextlib.aclosing(self._fetch(stream, filter_subject, durable, batch)) as msgs:
+        stream, per_pull = self.subjects.ticks_stream, self.section.fetch_batch
+        pulled = self._fetch(stream, filter_subject, durable, per_pull)
+        async with contextlib.aclosing(pulled) as msgs:
             async for msg in msgs:
                 last = msg.subject.rsplit(".", 1)[1]
                 if last == "end":
