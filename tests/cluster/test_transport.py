@@ -106,3 +106,29 @@ def test_full_ticks_stream_is_reported_and_nothing_is_dropped(
     # batch that did not fit was never counted as published.
     stored = count(nats_server.url, "tw_ticks", "tw.ticks.>")
     assert 0 < stored < 285
+
+
+def test_strategy_host_never_connects_an_execution_venue(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    from tradewind.cluster.hosts import StrategyHost, serve_data
+
+    config = load_config(write_config(tmp_path, nats_server.url))
+    anyio.run(serve_data, config)
+    host = StrategyHost(config, "b", journal_path=str(tmp_path / "strategy-b.duckdb"))
+    touched: list[str] = []
+
+    for key, venue in host.venues.items():
+
+        async def refuse(key: str = key) -> None:
+            touched.append(key)
+            raise AssertionError(f"the strategy host connected venue {key}")
+
+        venue.connect = refuse
+    result = anyio.run(host.run)
+    assert touched == []
+    # Its shard's decisions, one per 1m close of the sample, all published.
+    assert host.published == count(nats_server.url, "tw_signals", "tw.signals.sim2:BTCUSDT")
+    assert host.published > 100
+    assert result.summary["decisions_published"] == host.published
+    assert count(nats_server.url, "tw_signals", "tw.signals.sim:BTCUSDT") == 0

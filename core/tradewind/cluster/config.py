@@ -78,9 +78,7 @@ class ClusterSection:
             "fetch_batch",
         ):
             if getattr(self, name) <= 0:
-                raise ValueError(
-                    f"{name} must be positive, got {getattr(self, name)} @ $.{name}"
-                )
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)} @ $.{name}")
         for name in (
             "ticks_max_age_s",
             "signals_max_age_s",
@@ -90,9 +88,7 @@ class ClusterSection:
             "signal_wait_s",
         ):
             if not getattr(self, name) > 0:
-                raise ValueError(
-                    f"{name} must be positive, got {getattr(self, name)} @ $.{name}"
-                )
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)} @ $.{name}")
         from tradewind.market.gaps import parse_duration
 
         try:

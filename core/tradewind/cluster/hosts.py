@@ -50,11 +50,14 @@ from tradewind.model import (
     Event,
     ExitDecision,
     Order,
+    RunFinished,
+    RunStarted,
     Signal,
     SignalEvent,
     SystemError,
     TickBatch,
 )
+from tradewind.registry import RunInfo
 from tradewind.trading.engine import Engine, RunResult, _InstrumentState
 
 log = logging.getLogger("tradewind.cluster")
@@ -393,6 +396,41 @@ class StrategyHost(_ClusterEngine):
         async with contextlib.aclosing(batches) as feed:
             async for batch in feed:
                 yield batch
+
+    async def _session(self, info: RunInfo) -> dict[str, Any]:
+        """The feed and the decisions only: a strategy host never connects, reconciles or
+        trades on an execution venue (that is the execution host's; a strategy host needs
+        no exchange credentials and can never touch the execution host's orders)."""
+        summary: dict[str, Any] = {}
+        assert self.notifications is not None
+        async with self.notifications, self.bus, self._services():
+            try:
+                await self.bus.publish(
+                    RunStarted(
+                        ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=self.config.mode.value
+                    )
+                )
+                await self._consume_feed()
+                await self._finish_candles()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    summary = self.last_summary = {
+                        "signals": self.signals,
+                        "decisions_published": self.published,
+                        "decisions_rederived": self.suppressed,
+                        "ticks": self.ticks,
+                    }
+                    if self.stopper.requested:
+                        summary["stopped"] = self.stopper.reason
+                    self._commit_step()
+                    self._finished = True
+                    await self.bus.publish(
+                        RunFinished(ts_ns=self.clock.now_ns(), run_id=self.run_id, summary={})
+                    )
+        return summary
+
+    async def _maybe_reconcile(self) -> None:
+        """Nothing to reconcile: a strategy host holds no account."""
 
     async def _before_warm_up(self) -> None:
         from nats.js.errors import NotFoundError
