@@ -132,3 +132,44 @@ def test_strategy_host_never_connects_an_execution_venue(
     assert host.published > 100
     assert result.summary["decisions_published"] == host.published
     assert count(nats_server.url, "tw_signals", "tw.signals.sim:BTCUSDT") == 0
+
+
+def test_a_restarted_data_host_stores_each_batch_once(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    from tradewind.cluster.hosts import serve_data
+
+    config = load_config(write_config(tmp_path, nats_server.url))
+    first = anyio.run(serve_data, config)
+    stored = count(nats_server.url, "tw_ticks", "tw.ticks.>")
+    again = anyio.run(serve_data, config)  # the whole feed published a second time
+    assert first["duplicates"] == 0
+    assert again["duplicates"] == again["batches"] == first["batches"]
+    assert count(nats_server.url, "tw_ticks", "tw.ticks.>") == stored == first["batches"] + 2
+
+
+def test_a_missing_strategy_host_is_reported_and_the_run_goes_on(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    import duckdb
+    from tradewind.cluster.hosts import ExecutionHost, serve_data
+
+    path = write_config(tmp_path, nats_server.url)
+    path.write_text(path.read_text().replace("signal_wait_s = 60.0", "signal_wait_s = 0.02"))
+    config = load_config(path)
+    anyio.run(serve_data, config)
+    journal = tmp_path / "exec.duckdb"
+    host = ExecutionHost(config, journal_path=str(journal))
+    anyio.run(host.run)  # no strategy host runs: no decision ever arrives
+    assert host.late > 100
+    con = duckdb.connect(str(journal), read_only=True)
+    try:
+        late = con.execute(
+            "SELECT count(*) FROM events WHERE type = 'SystemError' "
+            "AND payload::VARCHAR LIKE '%no decision from strategy shard%'"
+        ).fetchone()
+        orders = con.execute("SELECT count(*) FROM orders").fetchone()
+    finally:
+        con.close()
+    assert late is not None and late[0] == host.late
+    assert orders is not None and orders[0] == 0
