@@ -163,6 +163,12 @@ class _ClusterEngine(Engine):
         #: whether it must be re-created there (after a reconnect).
         self._next_seq: dict[str, int] = {}
         self._reset: dict[str, bool] = {}
+        #: Copies of taken messages delivered again after a reconnect, acknowledged with their
+        #: originals; and what was acknowledged since the consumer was last (re)created.
+        self._copies: dict[tuple[str, int], Any] = {}
+        self._done: set[tuple[str, int]] = set()
+        #: The execution host's decisions received and not used yet (none elsewhere).
+        self._decisions: dict[tuple[str, int], tuple[Signal | None, Any]] = {}
         self.ends = 0
         #: Replaying the warm-up window after a restart: nothing is acted on.
         self.warming = False
@@ -220,7 +226,12 @@ class _ClusterEngine(Engine):
         cfg.durable_name = durable
         cfg.filter_subject = filter_subject
         start = self._next_seq.get(durable)
-        if start is None:
+        if start is not None:
+            # Taken but not acknowledged yet (in the engine's hands): delivered again from
+            # there, each copy acknowledged with its original (see ``_fetch``).
+            start = min([start, *self._open_seqs(durable)])
+            self._done = {k for k in self._done if k[0] != durable or k[1] >= start}
+        else:
             try:
                 info = await js.consumer_info(stream, durable)
                 start = info.ack_floor.stream_seq + 1
@@ -266,10 +277,27 @@ class _ClusterEngine(Engine):
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
                 if seq < self._next_seq.get(durable, 0):
-                    self.redelivered += 1  # taken already: its ack was lost in a reconnect
+                    # Taken already (delivered again after a reconnect): never processed
+                    # twice; acknowledged now if its original was, else with it.
+                    self.redelivered += 1
+                    if (durable, seq) in self._done:
+                        await self._ack(msg)
+                    else:
+                        self._copies[(durable, seq)] = msg
                     continue
                 self._next_seq[durable] = seq + 1
                 yield msg
+
+    def _open_seqs(self, durable: str) -> list[int]:
+        """Stream sequences this host took from ``durable`` and has not acknowledged."""
+        open_msgs = [m for _, m in self._acks if m is not None]
+        open_msgs += self._step_acks
+        open_msgs += [m for _, m in self._decisions.values()]
+        return [m.metadata.sequence.stream for m in open_msgs if self._durable_of(m) == durable]
+
+    @staticmethod
+    def _durable_of(msg: Any) -> str:
+        return str(msg.metadata.consumer)
 
     async def _reconnected(self) -> None:
         for durable in self._next_seq:
@@ -347,10 +375,21 @@ class _ClusterEngine(Engine):
                 yield batch
 
     async def _ack(self, msg: Any) -> None:
-        try:
-            await msg.ack()
-        except Exception as exc:  # the connection is down: the message is redelivered later
-            await self._report(f"{self.role}: acknowledging a message failed: {exc}")
+        key = (self._durable_of(msg), msg.metadata.sequence.stream)
+        copy = self._copies.pop(key, None)
+        for m in (msg, copy):
+            if m is None:
+                continue
+            try:
+                await m.ack()
+            except Exception as exc:  # the connection is down: redelivered later
+                await self._report(f"{self.role}: acknowledging a message failed: {exc}")
+        self._done.add(key)
+        if len(self._done) > 8192:
+            # Only what lies after the first unacknowledged message can be delivered again.
+            durables = {d for d, _ in self._done}
+            floor = {d: min([self._next_seq.get(d, 0), *self._open_seqs(d)]) for d in durables}
+            self._done = {k for k in self._done if k[1] >= floor[k[0]]}
 
     async def on_batch(self, batch: TickBatch) -> None:
         fed, msg = self._acks.popleft()
@@ -484,7 +523,6 @@ class ExecutionHost(_ClusterEngine):
         super().__init__(config, **kwargs)
         self.shards = self.section.shard_map(list(self.instruments))
         self._shard_by_inst = {k: s for s, keys in self.shards.items() for k in keys}
-        self._decisions: dict[tuple[str, int], tuple[Signal | None, Any]] = {}
         self._arrived = anyio.Event()
         self._decided: dict[str, int] = {}
         self._seen: set[str] = set()
