@@ -25,8 +25,12 @@ DOCS = REPO / "docs"
 #: Pages whose shell blocks a dedicated test runs, with that test.
 DEDICATED = {
     "first-plugin.md": "tests/test_docs_first_plugin.py",
-    # needs a PostgreSQL server and Dask (the scale env runs it)
-    "deployment.md": "tests/test_docs_deployment.py",
+}
+#: Sections of pages whose shell blocks a dedicated test runs: (page, section heading) -> test.
+DEDICATED_SECTIONS = {
+    # need a PostgreSQL server and Dask (the scale env runs them)
+    ("deployment.md", "## The journal on PostgreSQL"): "tests/test_docs_deployment.py",
+    ("deployment.md", "## Sweeps on a Dask cluster"): "tests/test_docs_deployment.py",
 }
 _BLOCK = re.compile(
     r"(?P<skip><!-- not run by the docs test: (?P<why>[^\n]*?) -->\n)?```(?:sh|bash|shell)\n"
@@ -35,17 +39,33 @@ _BLOCK = re.compile(
 )
 
 
+def _section(text: str, pos: int) -> str:
+    """The ``## `` heading a position of a page falls under ('' before the first)."""
+    start = text.rfind("\n## ", 0, pos)
+    return text[start + 1 : text.index("\n", start + 1)] if start != -1 else ""
+
+
 def blocks() -> list[tuple[str, int, str | None, str]]:
     """(page, index, reason it is not run or None, body) of every shell block in docs/."""
+    return [(p, i, why, body) for p, i, why, body, _ in _blocks()]
+
+
+def _blocks() -> list[tuple[str, int, str | None, str, str]]:
     out = []
     for page in sorted(DOCS.rglob("*.md")):
         rel = page.relative_to(DOCS).as_posix()
-        for i, m in enumerate(_BLOCK.finditer(page.read_text(encoding="utf-8"))):
-            out.append((rel, i, m.group("why") if m.group("skip") else None, m.group("body")))
+        text = page.read_text(encoding="utf-8")
+        for i, m in enumerate(_BLOCK.finditer(text)):
+            why = m.group("why") if m.group("skip") else None
+            out.append((rel, i, why, m.group("body"), _section(text, m.start())))
     return out
 
 
-RUNNABLE = [(p, i, body) for p, i, why, body in blocks() if why is None and p not in DEDICATED]
+RUNNABLE = [
+    (p, i, body)
+    for p, i, why, body, section in _blocks()
+    if why is None and p not in DEDICATED and (p, section) not in DEDICATED_SECTIONS
+]
 
 
 def _preamble() -> str:

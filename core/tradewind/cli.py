@@ -157,6 +157,45 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return _run(path, args.report_dir, "backtest")
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """One host of a split deployment over NATS JetStream (docs/deployment.md)."""
+    import anyio
+
+    from tradewind.config_check import check_config, output_paths
+
+    cfg = check_config(Path(args.file))
+    try:
+        from tradewind.cluster.hosts import serve, serve_data
+    except ImportError as exc:  # nats-py is the tradewind[cluster] extra
+        raise ConfigError(
+            f"`tradewind serve` needs the cluster extra ({exc}): pip install 'tradewind[cluster]'"
+        ) from None
+    if args.role == "data":
+        counts = anyio.run(serve_data, cfg)
+        print(f"data host: published {counts['ticks']} trades in {counts['batches']} batches")
+        return 0
+    journal, _ = output_paths(cfg, None)
+    if args.journal:
+        journal = Path(args.journal)
+    elif args.role == "strategy":
+        journal = journal.with_name(f"{journal.stem}-strategy-{args.shard}{journal.suffix}")
+    host = serve(args.role, cfg, shard=args.shard, journal_path=str(journal))
+    host.handle_signals = True
+    result = anyio.run(host.run)
+    if args.role == "strategy":
+        print(
+            f"strategy host {args.shard}: published {host.published} decisions "
+            f"({host.signals} signals); {host.suppressed} re-derived and not published again; "
+            f"{host.warmup_batches} warm-up batches; journal {journal}"
+        )
+    else:
+        print(
+            f"execution host: {len(result.fills)} fills; {host.duplicates} duplicate decisions "
+            f"dropped; {host.warmup_batches} warm-up batches; journal {journal}"
+        )
+    return 0
+
+
 def _cmd_api_token(args: argparse.Namespace) -> int:
     from tradewind.api.auth import new_token
 
@@ -234,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="sweep: run on a Dask scheduler, or 'local' worker processes (docs/deployment.md)",
     )
     p.set_defaults(func=_cmd_backtest)
+
+    p = sub.add_parser(
+        "serve", help="run one host of a deployment over NATS (docs/deployment.md)"
+    )
+    p.add_argument("role", choices=["data", "strategy", "execution"])
+    p.add_argument("file")
+    p.add_argument("--shard", default=None, help="strategy: the [cluster] shard to serve")
+    p.add_argument("--journal", default=None, help="the host's journal (default from [run])")
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("api", help="HTTP API commands (docs/api.md)")
     asub = p.add_subparsers(dest="api_command", metavar="SUBCOMMAND")

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from tradewind._serde import did_you_mean, structure
+from tradewind.cluster.config import ClusterSection
 from tradewind.config_check import check_readable_file, resolve_path_options
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.execution.config import RoutingConfig
@@ -500,6 +501,9 @@ class _CoreSection:
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
     #: ``[journal]``: the journal on a PostgreSQL server; see below and docs/deployment.md.
     journal: JournalSection = attrs.Factory(JournalSection)
+    #: ``[cluster]``: the hosts of ``tradewind serve`` over NATS; see below and
+    #: docs/deployment.md.
+    cluster: ClusterSection = attrs.Factory(ClusterSection)
 
 
 @attrs.frozen(kw_only=True)
@@ -518,6 +522,7 @@ class Config:
     watchlist: WatchlistSection = attrs.Factory(WatchlistSection)
     routing: RoutingConfig = attrs.Factory(RoutingConfig)
     journal: JournalSection = attrs.Factory(JournalSection)
+    cluster: ClusterSection = attrs.Factory(ClusterSection)
 
     def instances(self, kind: str) -> Mapping[str, PluginInstance]:
         """Instances of ``kind`` in config order."""
@@ -662,6 +667,10 @@ def load_config(
 
     _check_references(core, plugins)
     _check_secrets(core.journal, "$.journal", environ)
+    try:
+        core.cluster.shard_map([sec.to_instrument().key for sec in core.instruments])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Config(
         path=path,
         mode=core.mode,
@@ -675,6 +684,7 @@ def load_config(
         watchlist=core.watchlist,
         routing=core.routing,
         journal=core.journal,
+        cluster=core.cluster,
     )
 
 

@@ -110,6 +110,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
     """(section title, class, keys left out) of every config class the reference covers."""
     from tradewind.builtins.kill_switch import KillSwitchConfig
     from tradewind.builtins.log_notifier import LogNotifierConfig
+    from tradewind.cluster.config import ClusterSection
     from tradewind.config import (
         ApiSection,
         Gate,
@@ -141,6 +142,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("`[routing]`: best execution on chain (docs/aggregators.md)", RoutingConfig, ()),
         ("`[routing.chains.<chain id>]`: one chain's choice", ChainRouting, ()),
         ("`[journal]`: the journal on PostgreSQL (docs/deployment.md)", JournalSection, ()),
+        ("`[cluster]`: hosts over NATS JetStream (docs/deployment.md)", ClusterSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         (
             '`[venues.<key>] plugin = "replay"`: the replay source',

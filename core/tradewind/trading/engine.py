@@ -1155,7 +1155,7 @@ class Engine:
             return  # stopping (a signal, a journal that cannot write): no new entries
         if any(o.instrument == key for o in self.portfolio.open_orders()):
             return  # no decision while an order of this instrument is in flight
-        signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+        signal = await self._strategy_signal(st, candle, ts_ns)
         if signal is None:
             return
         sec = self.config.strategy
@@ -1233,6 +1233,13 @@ class Engine:
             self._adds.pop(key, None)
         await self._send(st, signal, qty, ts_ns, intent=intent)
         self.entries_sent += 1
+
+    async def _strategy_signal(
+        self, st: _InstrumentState, candle: Candle, ts_ns: int
+    ) -> Signal | None:
+        """The strategy's signal at a strategy-timeframe close (an execution host of a
+        cluster receives it from the strategy host of the instrument's shard instead)."""
+        return self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
 
     async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
         """Refuse ``signal`` on the engine's own account (journaled as a veto)."""
