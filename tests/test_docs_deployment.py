@@ -1,6 +1,6 @@
 """docs/deployment.md's shell blocks of "The journal on PostgreSQL" and "Sweeps on a Dask
-cluster" run as written (tests/test_docs_shell.py leaves these two sections to this test: their blocks
-need a PostgreSQL server and Dask, which the scale env provides).
+cluster" run as written (tests/test_docs_shell.py leaves these two sections to this test:
+their blocks need a PostgreSQL server and Dask, which the scale env provides).
 
 A block runs in bash (``set -e``) in a temp folder that holds the clone's ``core/`` (the blocks
 copy the shipped demo from it), with this environment's ``tradewind``, ``dask`` and Debian's
