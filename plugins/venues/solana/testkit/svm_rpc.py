@@ -321,6 +321,21 @@ class SvmRpc:
         self.slot += 1  # the cluster keeps producing slots while the client polls
         return self._ctx([self._status(s) for s in sigs])
 
+    def rpc_getSignaturesForAddress(self, address: str, opts: dict[str, Any] | None = None
+                                    ) -> Any:
+        opts = opts or {}
+        found = []
+        for sig, got in reversed(self.landed.items()):  # newest first, as the node answers
+            if sig == opts.get("until"):
+                break
+            keys = VersionedTransaction.from_bytes(base64.b64decode(got.tx_b64)).message
+            if address in {str(k) for k in keys.account_keys}:
+                st = self._status(sig)
+                found.append({"signature": sig, "slot": got.slot, "err": None, "memo": None,
+                              "blockTime": 1_700_000_000 + got.slot // 2,
+                              "confirmationStatus": st["confirmationStatus"]})
+        return found[: int(opts.get("limit", 1000))]
+
     def rpc_getTransaction(self, sig: str, *_: Any) -> Any:
         got = self.landed.get(sig)
         if got is None:
