@@ -26,7 +26,10 @@ def test_plugin_is_installed():
 
 
 def test_capabilities_are_listed_without_importing():
-    from tradewind.inventory import inventory
+    try:
+        from tradewind.installed import inventory
+    except ImportError:  # the core before its reorganisation into packages
+        from tradewind.inventory import inventory  # type: ignore[no-redef]
 
     (entry,) = [p for p in inventory() if (p.kind, p.name) == ("venues", "solana")]
     assert entry.distribution == "tradewind-venue-solana"
@@ -131,7 +134,10 @@ class TestSpotScenarios(VenueScenarios):
     def test_the_fee_is_sol_and_the_account_moves_exactly(self) -> None:
         """A buy then a sell: the host's account, seeded from fetch_balances and moved by the
         fills (tokens by quantity x price, SOL by each fill's fee), equals the wallet."""
-        from tradewind.accounts import Account
+        try:
+            from tradewind.trading.accounts import Account
+        except ImportError:  # the core before its reorganisation into packages
+            from tradewind.accounts import Account  # type: ignore[no-redef]
 
         async def go() -> None:
             venue = await self.make_venue()
