@@ -157,14 +157,15 @@ class SolanaVenue:
 
     async def connect(self) -> None:
         """Read the keypair, open the RPC client, read each mint's decimals, load the
-        aggregator, and settle what the journal left open."""
+        aggregator and the signature journal."""
         self._keypair = load_keypair(self.config.keypair.reveal(), f"{self._where}.keypair")
         self._client = AsyncClient(self.config.rpc_url.reveal(), commitment=self._commitment())
         for name, tok in self.config.tokens.items():
             self._decimals[name] = await self._mint_decimals(name, tok)
         self._source = self._load_source()
+        # Orders journaled before a restart are resolved by signature when asked about
+        # (fetch_order, or submit_order of the same client order id), never re-sent.
         self._journal = SigJournal(Path(self.config.tx_journal))
-        await self._recover()
 
     def _load_source(self) -> SwapSource:
         from tradewind._serde import structure
@@ -537,10 +538,6 @@ class SolanaVenue:
         reason = rec.reason or "journaled, not landed; not re-sent"
         status = OrderStatus.REJECTED if rec.outcome else OrderStatus.ACCEPTED
         return self._publish(state, self._report(state.order, status, reason=reason))
-
-    async def _recover(self) -> None:
-        """Nothing to do until an order id is asked about: records stay in the journal and
-        :meth:`fetch_order` / :meth:`submit_order` resolve them by signature."""
 
     async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
         """A swap cannot be cancelled once signed; an unknown id is refused by name."""
