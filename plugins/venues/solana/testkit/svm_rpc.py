@@ -72,6 +72,7 @@ class Landed:
     slot: int
     tx_b64: str
     meta: dict[str, Any]
+    block_time: int = 0
     err: Any = None
 
 
@@ -93,6 +94,10 @@ class SvmRpc:
         self.priority_fees: list[tuple[int, int]] = []
         self._drop = 0
         self._lose = 0
+        #: Unix seconds of the next block (a test's clock, as anvil's
+        #: evm_setNextBlockTimestamp); blocks never go back in time.
+        self.next_block_time: int | None = None
+        self._block_time = 1_700_000_000
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -276,7 +281,10 @@ class SvmRpc:
         self._note_blockhash()
         price = _cu_price(tx)
         self.priority_fees.append((self.slot, price))
-        self.landed[sig] = Landed(sig, self.slot, tx_b64, {
+        self._block_time = max(self._block_time + (self.slot % 2),
+                               self.next_block_time or 0)
+        self.next_block_time = None
+        self.landed[sig] = Landed(sig, self.slot, tx_b64, block_time=self._block_time, meta={
             "err": None, "status": {"Ok": None}, "fee": result.fee(),
             "preBalances": pre, "postBalances": [self.svm.get_balance(k) or 0 for k in keys],
             "innerInstructions": [], "logMessages": list(result.logs()),
@@ -321,11 +329,26 @@ class SvmRpc:
         self.slot += 1  # the cluster keeps producing slots while the client polls
         return self._ctx([self._status(s) for s in sigs])
 
+    def rpc_getSignaturesForAddress(self, address: str, opts: dict[str, Any] | None = None
+                                    ) -> Any:
+        opts = opts or {}
+        found = []
+        for sig, got in reversed(self.landed.items()):  # newest first, as the node answers
+            if sig == opts.get("until"):
+                break
+            keys = VersionedTransaction.from_bytes(base64.b64decode(got.tx_b64)).message
+            if address in {str(k) for k in keys.account_keys}:
+                st = self._status(sig)
+                found.append({"signature": sig, "slot": got.slot, "err": None, "memo": None,
+                              "blockTime": got.block_time,
+                              "confirmationStatus": st["confirmationStatus"]})
+        return found[: int(opts.get("limit", 1000))]
+
     def rpc_getTransaction(self, sig: str, *_: Any) -> Any:
         got = self.landed.get(sig)
         if got is None:
             return None
-        return {"slot": got.slot, "blockTime": 1_700_000_000 + got.slot // 2,
+        return {"slot": got.slot, "blockTime": got.block_time,
                 "transaction": [got.tx_b64, "base64"], "meta": got.meta, "version": 0}
 
     # -- set-up helpers (tests) ---------------------------------------------------------------

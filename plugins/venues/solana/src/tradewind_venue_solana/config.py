@@ -40,6 +40,16 @@ class MarketEntry:
     tick_size: str = "0.000001"
 
 
+@attrs.frozen(kw_only=True)
+class PoolEntry:
+    """A pool streamed as market data for a market: the token accounts holding its reserves
+    (Raydium's and Orca's pool vaults, or a market maker's accounts)."""
+
+    symbol: str
+    base_vault: str
+    quote_vault: str
+
+
 def _commitment(_: Any, attribute: Any, value: str) -> None:
     if value not in COMMITMENTS:
         raise ValueError(f"{attribute.name} must be one of {', '.join(COMMITMENTS)}, got {value!r}")
@@ -58,6 +68,11 @@ class SolanaConfig:
     tokens: Mapping[str, TokenEntry] = attrs.field(factory=dict)
     #: Traded pairs of those tokens.
     markets: tuple[MarketEntry, ...] = ()
+    #: Pools streamed as trades (capability "data") and measured (price, liquidity: "values").
+    pools: tuple[PoolEntry, ...] = ()
+    #: End the trade stream once the cluster passed this slot (a bounded recording or
+    #: replay of a slot range); None streams until closed.
+    until_slot: int | None = None
     #: The aggregator plugin that quotes and builds swaps (``tradewind.aggregators`` entry
     #: point) and its config table.
     aggregator: str = "jupiter"
@@ -88,6 +103,11 @@ class SolanaConfig:
             raise ValueError(f"compute_unit_limit must be 0..{MAX_COMPUTE_UNITS}")
         if self.priority_fee not in ("fixed", "recent"):
             raise ValueError(f"priority_fee must be fixed or recent, got {self.priority_fee!r}")
+        symbols = {m.symbol for m in self.markets}
+        for p in self.pools:
+            if p.symbol not in symbols:
+                raise ValueError(f"pool {p.symbol} is not one of markets "
+                                 f"({', '.join(sorted(symbols)) or 'none'})")
         for m in self.markets:
             for name in (m.base, m.quote):
                 if name not in self.tokens:

@@ -51,8 +51,9 @@ from tradewind.model import (
 )
 from tradewind.protocols import EventSink
 
-from .config import SolanaConfig, TokenEntry
+from .config import PoolEntry, SolanaConfig, TokenEntry
 from .constants import BASE_PROGRAMS, COMMITMENTS, LAMPORTS_PER_SOL, TOKEN_PROGRAMS
+from .marketdata import decode_pool_trade, trades_to_batch
 from .schemas import BalanceChanges, balance_changes
 from .swapsource import SolSwapQuote, SwapSource
 from .txcheck import CheckedSwap, SwapExpectation, check_swap
@@ -87,7 +88,9 @@ class SolanaVenue:
 
     name: ClassVar[str] = "solana"
     config_class: ClassVar[type] = SolanaConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"execution", "account", "fills:history"})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"data", "values", "execution", "account", "fills:history"}
+    )
 
     def __init__(self, *, config: SolanaConfig, instance: str) -> None:
         self.config = config
@@ -110,6 +113,8 @@ class SolanaVenue:
             for m in config.markets
         }
         self.changes: dict[str, BalanceChanges] = {}
+        self._last_sig: dict[str, str] = {}
+        self._values: dict[str, dict[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"<SolanaVenue {self.instance}>"
@@ -152,14 +157,15 @@ class SolanaVenue:
 
     async def connect(self) -> None:
         """Read the keypair, open the RPC client, read each mint's decimals, load the
-        aggregator, and settle what the journal left open."""
+        aggregator and the signature journal."""
         self._keypair = load_keypair(self.config.keypair.reveal(), f"{self._where}.keypair")
         self._client = AsyncClient(self.config.rpc_url.reveal(), commitment=self._commitment())
         for name, tok in self.config.tokens.items():
             self._decimals[name] = await self._mint_decimals(name, tok)
         self._source = self._load_source()
+        # Orders journaled before a restart are resolved by signature when asked about
+        # (fetch_order, or submit_order of the same client order id), never re-sent.
         self._journal = SigJournal(Path(self.config.tx_journal))
-        await self._recover()
 
     def _load_source(self) -> SwapSource:
         from tradewind._serde import structure
@@ -198,9 +204,75 @@ class SolanaVenue:
         """The configured markets."""
         return list(self._instruments.values())
 
-    def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
-        """No trade feed: this venue declares execution and account only."""
-        raise SolanaError(f"{self._where}: the solana venue has no trade feed ('data')")
+    # -- market data ------------------------------------------------------------------------
+    def _pool(self, inst: Instrument) -> PoolEntry:
+        for p in self.config.pools:
+            if p.symbol == inst.symbol:
+                return p
+        raise SolanaError(f"{self._where}.pools: no pool streams {inst.symbol} (pools: "
+                          f"{', '.join(p.symbol for p in self.config.pools) or 'none'})")
+
+    async def poll_trades(self, inst: Instrument, until_slot: int | None = None
+                          ) -> TickBatch | None:
+        """The pool's swaps since the last poll (all of its history at the first), oldest
+        first, and its state measured."""
+        pool = self._pool(inst)
+        vault = Pubkey.from_string(pool.base_vault)
+        last = self._last_sig.get(inst.key)
+        resp = await self.client.get_signatures_for_address(
+            vault, until=Signature.from_string(last) if last else None, limit=1000)
+        sigs = [str(r.signature) for r in reversed(resp.value)
+                if r.err is None and (until_slot is None or r.slot <= until_slot)]
+        trades = []
+        for sig in sigs:
+            got = await self.client.get_transaction(
+                Signature.from_string(sig), encoding="base64",
+                commitment=Commitment("confirmed"), max_supported_transaction_version=0)
+            if got.value is None:
+                continue
+            trade = decode_pool_trade(
+                json.loads(got.value.to_json()), sig, base_vault=pool.base_vault,
+                quote_vault=pool.quote_vault, base_decimals=self._decimals[inst.base],
+                quote_decimals=self._decimals[inst.quote])
+            if trade is not None:
+                trades.append(trade)
+        if sigs:
+            self._last_sig[inst.key] = sigs[-1]
+        await self._measure(inst, pool)
+        return trades_to_batch(inst.key, trades) if trades else None
+
+    async def _measure(self, inst: Instrument, pool: PoolEntry) -> None:
+        got = await self.client.get_multiple_accounts(
+            [Pubkey.from_string(pool.base_vault), Pubkey.from_string(pool.quote_vault)])
+        amounts = [int.from_bytes(bytes(a.data)[64:72], "little") if a is not None else 0
+                   for a in got.value]
+        base = Decimal(amounts[0]).scaleb(-self._decimals[inst.base])
+        quote = Decimal(amounts[1]).scaleb(-self._decimals[inst.quote])
+        price = quote / base if base else Decimal(0)
+        self._values[inst.key] = {"price": float(price),
+                                  "liquidity": float(quote + base * price)}
+
+    def venue_values(self, instrument: str) -> Mapping[str, float]:
+        """``price`` (quote reserve / base reserve) and ``liquidity`` (both reserves valued in
+        the quote token) of the instrument's pool, NaN until measured."""
+        return self._values.get(instrument, {"price": float("nan"), "liquidity": float("nan")})
+
+    async def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
+        """The pools' swaps, polled every ``poll_interval_s``, as TickBatches per instrument."""
+        known = [self._instruments.get(i.symbol) for i in instruments]
+        insts = [i for i in known if i is not None]
+        for inst in insts:
+            self._pool(inst)
+        until = self.config.until_slot
+        while self._client is not None:
+            done = until is not None and (await self.client.get_slot()).value >= until
+            for inst in insts:
+                batch = await self.poll_trades(inst, until)
+                if batch is not None:
+                    yield batch
+            if done:
+                return
+            await anyio.sleep(self.config.poll_interval_s)
 
     # -- account ----------------------------------------------------------------------------
     async def _token_amount(self, tok: TokenEntry) -> int:
@@ -466,10 +538,6 @@ class SolanaVenue:
         reason = rec.reason or "journaled, not landed; not re-sent"
         status = OrderStatus.REJECTED if rec.outcome else OrderStatus.ACCEPTED
         return self._publish(state, self._report(state.order, status, reason=reason))
-
-    async def _recover(self) -> None:
-        """Nothing to do until an order id is asked about: records stay in the journal and
-        :meth:`fetch_order` / :meth:`submit_order` resolve them by signature."""
 
     async def cancel_order(self, instrument: str, client_order_id: str) -> OrderReport:
         """A swap cannot be cancelled once signed; an unknown id is refused by name."""
