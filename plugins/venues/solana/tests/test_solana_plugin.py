@@ -26,10 +26,7 @@ def test_plugin_is_installed():
 
 
 def test_capabilities_are_listed_without_importing():
-    try:
-        from tradewind.installed import inventory
-    except ImportError:  # the core before its reorganisation into packages
-        from tradewind.inventory import inventory  # type: ignore[no-redef]
+    from tradewind.installed import inventory
 
     (entry,) = [p for p in inventory() if (p.kind, p.name) == ("venues", "solana")]
     assert entry.distribution == "tradewind-venue-solana"
@@ -134,10 +131,7 @@ class TestSpotScenarios(VenueScenarios):
     def test_the_fee_is_sol_and_the_account_moves_exactly(self) -> None:
         """A buy then a sell: the host's account, seeded from fetch_balances and moved by the
         fills (tokens by quantity x price, SOL by each fill's fee), equals the wallet."""
-        try:
-            from tradewind.trading.accounts import Account
-        except ImportError:  # the core before its reorganisation into packages
-            from tradewind.accounts import Account  # type: ignore[no-redef]
+        from tradewind.trading.accounts import Account
 
         async def go() -> None:
             venue = await self.make_venue()
