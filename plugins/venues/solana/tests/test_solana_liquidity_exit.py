@@ -23,11 +23,7 @@ from sol_testkit import KEY_ENV, RPC_ENV
 from spl.token.instructions import transfer_checked
 from spl.token.models import TransferCheckedParams
 from tradewind.config import load_config
-
-try:
-    from tradewind.trading.engine import Engine
-except ImportError:  # the core before its reorganisation into packages
-    from tradewind.engine import Engine  # type: ignore[no-redef]
+from tradewind.trading.engine import Engine
 
 D = Decimal
 MINUTE = 60

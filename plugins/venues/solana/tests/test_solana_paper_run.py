@@ -19,11 +19,7 @@ import anyio
 import duckdb
 from sol_testkit import KEY_ENV, RPC_ENV
 from tradewind.config import load_config
-
-try:
-    from tradewind.trading.engine import Engine
-except ImportError:  # the core before its reorganisation into packages
-    from tradewind.engine import Engine  # type: ignore[no-redef]
+from tradewind.trading.engine import Engine
 
 D = Decimal
 T0_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
