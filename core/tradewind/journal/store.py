@@ -1209,6 +1209,17 @@ class Journal:
             )
         return out
 
+    def funding_flows(self, venue: str) -> set[tuple[int, str, Decimal]]:
+        """``(ts_ns, instrument, amount)`` of every funding payment of ``venue`` the session
+        journaled (for de-duplication of the venue's funding history)."""
+        self._sync()
+        rows = self._con.execute(
+            "SELECT ts_ns, instrument, amount FROM cash_flows "
+            "WHERE session_id = ? AND venue = ? AND kind = 'funding'",
+            [self.session_id, venue],
+        ).fetchall()
+        return {(int(ts), str(inst), Decimal(amount)) for ts, inst, amount in rows}
+
     def fill_keys(self) -> set[tuple[str, str]]:
         """``(client_order_id, fill key)`` of every fill of the session (for de-duplication)."""
         self._sync()

@@ -574,6 +574,7 @@ async def seed_account(
     if start:
         booked = journal.account_balances().get(vkey)
         if booked is not None:
+            booked = await _book_missed_funding(engine, vkey, venue, booked)
             found += _drift(vkey, ts_ns, booked, balances, "adopted")
         portfolio.seed_account(vkey, balances)
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
@@ -600,6 +601,41 @@ async def seed_account(
         account.balances = balances
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="correction")
     return drift
+
+
+async def _book_missed_funding(
+    engine: Any, vkey: str, venue: Any, booked: Mapping[str, Decimal]
+) -> dict[str, Decimal]:
+    """A resumed session: journal the funding ``venue`` settled on this session's instruments
+    since their first fill that the journal does not hold yet (e.g. charged while the host
+    was down); returns ``booked`` moved by it. The venue's balances, seeded next, include it
+    already, so it is journaled and counted in ``funding_paid`` but not applied again."""
+    out = dict(booked)
+    if "funding:history" not in venue.capabilities:
+        return out
+    journal: Journal = engine.journal
+    first_fill: dict[str, int] = {}
+    for fill in journal.fills():
+        first_fill.setdefault(fill.instrument, fill.ts_ns)
+    seen = journal.funding_flows(vkey)
+    portfolio: Portfolio = engine.portfolio
+    for inst in engine.instruments.values():
+        if inst.venue != vkey or inst.key not in first_fill or not inst.quote:
+            continue
+        with anyio.fail_after(30.0):
+            payments = await venue.fetch_funding_payments(inst.key)
+        for pay in payments:
+            key = (pay.ts_ns, pay.instrument, pay.amount)
+            if pay.ts_ns < first_fill[inst.key] or key in seen:
+                continue
+            journal.record_cash_flow(
+                vkey, inst.key, inst.quote, pay.amount, ts_ns=pay.ts_ns, kind="funding"
+            )
+            seen.add(key)
+            out[inst.quote] = out.get(inst.quote, Decimal(0)) - pay.amount
+            portfolio.funding_paid += pay.amount
+            engine.funding_payments.append((pay.ts_ns, pay.instrument, pay.amount))
+    return out
 
 
 async def rereconcile(engine: Any) -> None:
