@@ -161,12 +161,13 @@ def test_perp_restart_with_an_order_in_flight_and_funding_while_down(
         assert D(last["quantity"]) == 0
         # The funding settled while the host was down is journaled once, as paid (> 0).
         flows = rows(con, "SELECT venue, instrument, asset, amount, kind, ts_ns FROM cash_flows")
+        flows = [{**f, "amount": D(f["amount"])} for f in flows]
         assert flows == [
             {
                 "venue": "usdm",
                 "instrument": "usdm:BTCUSDT",
                 "asset": "USDT",
-                "amount": str(-FUNDING_INCOME),
+                "amount": -FUNDING_INCOME,
                 "kind": "funding",
                 "ts_ns": funding_ms * 1_000_000,
             }

@@ -27,6 +27,7 @@ from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
 from tradewind.model import Instrument, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
+from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
 from tradewind.trading.orders import venue_key
 from tradewind.trading.portfolio import Portfolio
@@ -574,6 +575,7 @@ async def seed_account(
     if start:
         booked = journal.account_balances().get(vkey)
         if booked is not None:
+            booked = _with_later_fills(engine, vkey, booked)
             booked = await _book_missed_funding(engine, vkey, venue, booked)
             found += _drift(vkey, ts_ns, booked, balances, "adopted")
         portfolio.seed_account(vkey, balances)
@@ -601,6 +603,20 @@ async def seed_account(
         account.balances = balances
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="correction")
     return drift
+
+
+def _with_later_fills(
+    engine: Any, vkey: str, booked: Mapping[str, Decimal]
+) -> dict[str, Decimal]:
+    """``booked`` (the venue's last journaled balances) moved by the fills journaled after
+    them, e.g. an order in flight that executed while the host was down, booked from the
+    venue at this reconciliation."""
+    account = Account(venue=vkey, balances=dict(booked), tracked=frozenset())
+    journal: Journal = engine.journal
+    mine = {k: i for k, i in engine.instruments.items() if i.venue == vkey}
+    for fill, realized in journal.fills_after_balances(vkey, mine):
+        account.apply_fill(fill, mine[fill.instrument], realized)
+    return dict(account.balances)
 
 
 async def _book_missed_funding(

@@ -251,7 +251,7 @@ class BinanceFuturesServer(ThreadedServer):
                 ps="BOTH",
                 ot=order["type"],
             )
-            streams = [] if self.drop_ws_updates else list(self.streams)
+            streams = [] if self.drop_ws_updates else [w for w in self.streams if not w.closed]
         assert self.loop is not None
         for ws in streams:
             asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)
