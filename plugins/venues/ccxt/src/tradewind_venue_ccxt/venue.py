@@ -202,6 +202,7 @@ class CcxtVenue:
             "tif:post_only",
             "reduce_only",
             "funding",
+            "funding:history",
             "account",
             "orders:resume",
             "orders:search",
