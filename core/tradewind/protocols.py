@@ -30,6 +30,7 @@ from tradewind.model import (
     Event,
     ExitDecision,
     Fill,
+    FundingPayment,
     Instrument,
     Order,
     OrderReport,

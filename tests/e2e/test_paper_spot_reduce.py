@@ -147,6 +147,11 @@ def test_a_spot_close_of_less_than_the_position_is_a_reduce(
             {"side": "buy", "reduce_only": False, "intent": "entry", "status": "filled"},
             {"side": "sell", "reduce_only": False, "intent": "reduce", "status": "filled"},
         ]
+        fills = rows(con, "SELECT trade_id, quantity FROM fills ORDER BY seq")
+        assert [(f["trade_id"], D(f["quantity"])) for f in fills] == [
+            (str(entry_trade["id"]), SPOT_ENTRY_QTY),
+            (str(exit_trade["id"]), sold),
+        ]
         positions = rows(con, "SELECT quantity FROM positions WHERE reason = 'fill' ORDER BY seq")
         assert [D(p["quantity"]) for p in positions] == [held, held - sold]
         assert held - sold >= WITHDRAWN  # a position remains (not dust)

@@ -1216,11 +1216,12 @@ class Journal:
         ``account_balances`` rows (e.g. booked from the venue at reconciliation), each with
         the P&L it realised, in booking order: what those balances do not include yet."""
         self._sync()
-        (last,) = self._con.execute(
+        row = self._con.execute(
             "SELECT coalesce(max(seq), -1) FROM account_balances "
             "WHERE session_id = ? AND venue = ?",
             [self.session_id, venue],
         ).fetchone()
+        last = int(row[0]) if row is not None else -1
         wanted = set(instruments)
         positions: dict[str, Position] = {}
         out: list[tuple[Fill, Decimal]] = []
