@@ -167,9 +167,7 @@ def test_equity_in_btc_converts_the_other_way_and_an_unknown_currency_is_an_erro
     # (not the instruments' quote, USDT).
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     try:
-        (payload,) = con.execute(
-            "SELECT payload FROM events WHERE type = 'RunFinished'"
-        ).fetchone()
+        (payload,) = con.execute("SELECT payload FROM events WHERE type = 'RunFinished'").fetchone()
     finally:
         con.close()
     summary = json.loads(payload)["summary"]

@@ -576,7 +576,7 @@ async def seed_account(
         booked = journal.account_balances().get(vkey)
         if booked is not None:
             booked = _with_later_fills(engine, vkey, booked)
-            booked = await _book_missed_funding(engine, vkey, venue, booked)
+            booked = await _book_missed_funding(engine, vkey, venue, booked, ts_ns)
             found += _drift(vkey, ts_ns, booked, balances, "adopted")
         portfolio.seed_account(vkey, balances)
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
@@ -605,9 +605,7 @@ async def seed_account(
     return drift
 
 
-def _with_later_fills(
-    engine: Any, vkey: str, booked: Mapping[str, Decimal]
-) -> dict[str, Decimal]:
+def _with_later_fills(engine: Any, vkey: str, booked: Mapping[str, Decimal]) -> dict[str, Decimal]:
     """``booked`` (the venue's last journaled balances) moved by the fills journaled after
     them, e.g. an order in flight that executed while the host was down, booked from the
     venue at this reconciliation."""
@@ -620,7 +618,7 @@ def _with_later_fills(
 
 
 async def _book_missed_funding(
-    engine: Any, vkey: str, venue: Any, booked: Mapping[str, Decimal]
+    engine: Any, vkey: str, venue: Any, booked: Mapping[str, Decimal], ts_ns: int
 ) -> dict[str, Decimal]:
     """A resumed session: journal the funding ``venue`` settled on this session's instruments
     since their first fill that the journal does not hold yet (e.g. charged while the host
@@ -638,8 +636,17 @@ async def _book_missed_funding(
     for inst in engine.instruments.values():
         if inst.venue != vkey or inst.key not in first_fill or not inst.quote:
             continue
-        with anyio.fail_after(30.0):
-            payments = await venue.fetch_funding_payments(inst.key)
+        try:
+            with anyio.fail_after(30.0):
+                payments = await venue.fetch_funding_payments(inst.key)
+        except Exception as exc:
+            reason = f"fetch_funding_payments({inst.key}) failed: {type(exc).__name__}: {exc}"
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
+            journal.flush()
+            raise ReconciliationError(
+                f"reconciliation with venue '{vkey}' failed: {reason}; the host will not trade "
+                f"until the funding settled while it was down is known"
+            ) from exc
         for pay in payments:
             key = (pay.ts_ns, pay.instrument, pay.amount)
             if pay.ts_ns < first_fill[inst.key] or key in seen:
