@@ -30,6 +30,7 @@ from tradewind.model import (
     Event,
     ExitDecision,
     Fill,
+    FundingPayment,
     Instrument,
     Order,
     OrderReport,
@@ -292,6 +293,18 @@ class AccountTradesCapability(Protocol):
 
 
 @runtime_checkable
+class FundingHistoryCapability(Protocol):
+    """Capability ``"funding:history"``: the venue lists the funding its account settled,
+    so a resumed session books what was charged or paid while the host was down
+    (:func:`tradewind.trading.reconcile.seed_account`)."""
+
+    async def fetch_funding_payments(self, instrument: str) -> Sequence[FundingPayment]:
+        """The account's funding payments of ``instrument`` (its key), as far back as the
+        venue keeps them, oldest first; ``amount`` > 0 paid, < 0 received, in the
+        instrument's settlement currency."""
+
+
+@runtime_checkable
 class VenueValuesCapability(Protocol):
     """Capability ``"values"``: a data venue measures values of an instrument besides its
     trades (a DEX pool's liquidity). The engine lets exits and filters read them with the
@@ -376,6 +389,7 @@ CAPABILITY_PROTOCOLS.update(
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
         "trades:history": AccountTradesCapability,
+        "funding:history": FundingHistoryCapability,
         "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,

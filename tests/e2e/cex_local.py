@@ -248,6 +248,8 @@ class LocalUsdm(BinanceFuturesServer):
         self.push_errors: list[BaseException] = []
         #: ``userTrades`` requests answered (the plugin reads each execution there).
         self.user_trades_served = 0
+        #: MARKET orders are accepted (NEW) but wait for :meth:`release`: in flight.
+        self.hold_market = False
 
     async def create_order(self, request: web.Request) -> web.Response:
         received = time.perf_counter_ns()
@@ -300,7 +302,7 @@ class LocalUsdm(BinanceFuturesServer):
                 updateTime=last.ts_ms,
             )
             self.orders[cid] = order
-            market = params["type"] == "MARKET"
+            market = params["type"] == "MARKET" and not self.hold_market
             if market and self.fill_mode == "response":
                 self._execute(cid, last)
             answer = dict(order)
@@ -340,6 +342,27 @@ class LocalUsdm(BinanceFuturesServer):
             await asyncio.get_running_loop().run_in_executor(None, self.push_order_update, cid)
         except BaseException as exc:  # reported by the test, never lost in a task
             self.push_errors.append(exc)
+
+    def release(self) -> list[dict[str, Any]]:
+        """Execute every held MARKET order at the tape's last trade (no user-stream push: the
+        host learns of it by asking); returns the trades."""
+        with self.lock:
+            held = [
+                cid
+                for cid, o in self.orders.items()
+                if o["type"] == "MARKET" and o["status"] == "NEW"
+            ]
+            last = self.tape.last_trade()
+            return [self._execute(cid, last) for cid in held]
+
+    def book_income(
+        self, symbol: str, income: Decimal, time_ms: int, income_type: str = "FUNDING_FEE"
+    ) -> dict[str, Any]:
+        """Book an income row and move the USDT wallet by it (funding: > 0 received)."""
+        row = super().book_income(symbol, income, time_ms, income_type)
+        with self.lock:
+            self.wallet += income
+        return row
 
     async def user_trades(self, request: web.Request) -> web.Response:
         response = await super().user_trades(request)

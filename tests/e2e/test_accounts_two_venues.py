@@ -9,6 +9,7 @@ The strategy never signals; the run only marks prices, so equity is the accounts
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -162,6 +163,16 @@ def test_equity_in_btc_converts_the_other_way_and_an_unknown_currency_is_an_erro
     pf = engine.portfolio
     mark = Decimal(repr(pf.last_price("spot:BTCUSDT")))
     assert pf.equity() == D("0.1") + D("15000") * (Decimal(1) / mark)
+    # The run's summary names the currency its equity is counted in: the reporting currency
+    # (not the instruments' quote, USDT).
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        (payload,) = con.execute("SELECT payload FROM events WHERE type = 'RunFinished'").fetchone()
+    finally:
+        con.close()
+    summary = json.loads(payload)["summary"]
+    assert summary["currency"] == "BTC"
+    assert Decimal(summary["final_equity"]) == pf.equity()
 
     pf.accounts.reporting_currency = "EUR"
     with pytest.raises(ConversionError, match=r"cannot convert .* to the reporting currency EUR"):

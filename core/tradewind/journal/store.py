@@ -1366,6 +1366,44 @@ class Journal:
             )
         return out
 
+    def fills_after_balances(
+        self, venue: str, instruments: Iterable[str]
+    ) -> list[tuple[Fill, Decimal]]:
+        """The session's fills of ``instruments`` (``venue``'s) journaled after its last
+        ``account_balances`` rows (e.g. booked from the venue at reconciliation), each with
+        the P&L it realised, in booking order: what those balances do not include yet."""
+        self._sync()
+        row = self._con.execute(
+            "SELECT coalesce(max(seq), -1) FROM account_balances "
+            "WHERE session_id = ? AND venue = ?",
+            [self.session_id, venue],
+        ).fetchone()
+        last = int(row[0]) if row is not None else -1
+        wanted = set(instruments)
+        positions: dict[str, Position] = {}
+        out: list[tuple[Fill, Decimal]] = []
+        for seq, kind, value in sorted(self._steps(), key=lambda s: s[0]):
+            if kind == "position":
+                positions[value.instrument] = value
+            elif kind == "fill":
+                before = positions.get(value.instrument) or Position(instrument=value.instrument)
+                after = before.apply(value)
+                positions[value.instrument] = after
+                if seq > int(last) and value.instrument in wanted:
+                    out.append((value, after.realized_pnl - before.realized_pnl))
+        return out
+
+    def funding_flows(self, venue: str) -> set[tuple[int, str, Decimal]]:
+        """``(ts_ns, instrument, amount)`` of every funding payment of ``venue`` the session
+        journaled (for de-duplication of the venue's funding history)."""
+        self._sync()
+        rows = self._con.execute(
+            "SELECT ts_ns, instrument, amount FROM cash_flows "
+            "WHERE session_id = ? AND venue = ? AND kind = 'funding'",
+            [self.session_id, venue],
+        ).fetchall()
+        return {(int(ts), str(inst), Decimal(amount)) for ts, inst, amount in rows}
+
     def fill_keys(self) -> set[tuple[str, str]]:
         """``(client_order_id, fill key)`` of every fill of the session (for de-duplication)."""
         self._sync()

@@ -1450,15 +1450,9 @@ class Engine:
         )
 
     def _equity_currency(self) -> str:
-        """The quote currency equity is counted in: the execution venue's, else the
-        symbols'."""
-        from tradewind.report.analysis import quote_currency
-
-        for st in self.state.values():
-            cur = getattr(getattr(st.exec_venue, "config", None), "quote_currency", None)
-            if isinstance(cur, str) and cur:
-                return cur
-        return quote_currency(i.symbol for i in self.instruments.values())
+        """The currency equity is counted in: the run's ``reporting_currency`` (every
+        account balance is converted to it; simulated cash is counted in it)."""
+        return self.portfolio.accounts.reporting_currency
 
 
 #: Money fields of the summary that :class:`RunFinished` carries as exact Decimals.

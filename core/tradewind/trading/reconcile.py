@@ -27,6 +27,7 @@ from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
 from tradewind.model import Instrument, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
+from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
 from tradewind.trading.orders import venue_key
 from tradewind.trading.portfolio import Portfolio
@@ -574,6 +575,8 @@ async def seed_account(
     if start:
         booked = journal.account_balances().get(vkey)
         if booked is not None:
+            booked = _with_later_fills(engine, vkey, booked)
+            booked = await _book_missed_funding(engine, vkey, venue, booked, ts_ns)
             found += _drift(vkey, ts_ns, booked, balances, "adopted")
         portfolio.seed_account(vkey, balances)
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
@@ -600,6 +603,62 @@ async def seed_account(
         account.balances = balances
         journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="correction")
     return drift
+
+
+def _with_later_fills(engine: Any, vkey: str, booked: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """``booked`` (the venue's last journaled balances) moved by the fills journaled after
+    them, e.g. an order in flight that executed while the host was down, booked from the
+    venue at this reconciliation."""
+    account = Account(venue=vkey, balances=dict(booked), tracked=frozenset())
+    journal: Journal = engine.journal
+    mine = {k: i for k, i in engine.instruments.items() if i.venue == vkey}
+    for fill, realized in journal.fills_after_balances(vkey, mine):
+        account.apply_fill(fill, mine[fill.instrument], realized)
+    return dict(account.balances)
+
+
+async def _book_missed_funding(
+    engine: Any, vkey: str, venue: Any, booked: Mapping[str, Decimal], ts_ns: int
+) -> dict[str, Decimal]:
+    """A resumed session: journal the funding ``venue`` settled on this session's instruments
+    since their first fill that the journal does not hold yet (e.g. charged while the host
+    was down); returns ``booked`` moved by it. The venue's balances, seeded next, include it
+    already, so it is journaled and counted in ``funding_paid`` but not applied again."""
+    out = dict(booked)
+    if "funding:history" not in venue.capabilities:
+        return out
+    journal: Journal = engine.journal
+    first_fill: dict[str, int] = {}
+    for fill in journal.fills():
+        first_fill.setdefault(fill.instrument, fill.ts_ns)
+    seen = journal.funding_flows(vkey)
+    portfolio: Portfolio = engine.portfolio
+    for inst in engine.instruments.values():
+        if inst.venue != vkey or inst.key not in first_fill or not inst.quote:
+            continue
+        try:
+            with anyio.fail_after(30.0):
+                payments = await venue.fetch_funding_payments(inst.key)
+        except Exception as exc:
+            reason = f"fetch_funding_payments({inst.key}) failed: {type(exc).__name__}: {exc}"
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
+            journal.flush()
+            raise ReconciliationError(
+                f"reconciliation with venue '{vkey}' failed: {reason}; the host will not trade "
+                f"until the funding settled while it was down is known"
+            ) from exc
+        for pay in payments:
+            key = (pay.ts_ns, pay.instrument, pay.amount)
+            if pay.ts_ns < first_fill[inst.key] or key in seen:
+                continue
+            journal.record_cash_flow(
+                vkey, inst.key, inst.quote, pay.amount, ts_ns=pay.ts_ns, kind="funding"
+            )
+            seen.add(key)
+            out[inst.quote] = out.get(inst.quote, Decimal(0)) - pay.amount
+            portfolio.funding_paid += pay.amount
+            engine.funding_payments.append((pay.ts_ns, pay.instrument, pay.amount))
+    return out
 
 
 async def rereconcile(engine: Any) -> None:

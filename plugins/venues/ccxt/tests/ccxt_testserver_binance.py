@@ -71,6 +71,10 @@ class BinanceFuturesServer(ThreadedServer):
         self.drop_ws_updates = False
         #: Time of each create request received (monotonic), faults included.
         self.create_times: list[float] = []
+        #: The account's income history served by /fapi/v1/income (Binance's shape:
+        #: ``symbol``, ``incomeType``, ``income``, ``asset``, ``info``, ``time``, ``tranId``,
+        #: ``tradeId``), in booking order; :meth:`book_income` adds to it.
+        self.income: list[dict[str, Any]] = []
 
     # -- auth -----------------------------------------------------------------------------
     async def _params(self, request: web.Request, signed: bool) -> dict[str, str] | web.Response:
@@ -125,6 +129,7 @@ class BinanceFuturesServer(ThreadedServer):
         r.add_get("/fapi/v3/positionRisk", self.position_risk)
         r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
         r.add_get("/fapi/v1/aggTrades", self.agg_trades_list)
+        r.add_get("/fapi/v1/income", self.income_history)
         r.add_post("/fapi/v1/listenKey", self.listen_key)
         r.add_put("/fapi/v1/listenKey", self.listen_key)
         r.add_get("/private/ws", self.user_stream)
@@ -246,7 +251,7 @@ class BinanceFuturesServer(ThreadedServer):
                 ps="BOTH",
                 ot=order["type"],
             )
-            streams = [] if self.drop_ws_updates else list(self.streams)
+            streams = [] if self.drop_ws_updates else [w for w in self.streams if not w.closed]
         assert self.loop is not None
         for ws in streams:
             asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)
@@ -390,7 +395,47 @@ class BinanceFuturesServer(ThreadedServer):
             ]
         return web.json_response(found)
 
+    async def income_history(self, request: web.Request) -> web.Response:
+        """``GET /fapi/v1/income``: the account's income, filtered as Binance does by
+        ``symbol``, ``incomeType``, ``startTime``/``endTime`` (ms, inclusive) and ``limit``
+        (default 100, max 1000), oldest first."""
+        params = await self._params(request, signed=True)
+        if isinstance(params, web.Response):
+            return params
+        start = int(params.get("startTime", 0))
+        end = int(params.get("endTime", 2**63))
+        limit = min(int(params.get("limit", 100)), 1000)
+        with self.lock:
+            found = [
+                dict(row)
+                for row in self.income
+                if params.get("symbol") in (None, row["symbol"])
+                and params.get("incomeType") in (None, row["incomeType"])
+                and start <= row["time"] <= end
+            ]
+        return web.json_response(found[:limit])
+
     # -- test controls --------------------------------------------------------------------
+    def book_income(
+        self, symbol: str, income: Decimal, time_ms: int, income_type: str = "FUNDING_FEE"
+    ) -> dict[str, Any]:
+        """Book an income row (``income`` > 0 received, < 0 paid, in USDT) at ``time_ms``;
+        returns it. Subclasses that keep a wallet move it too."""
+        with self.lock:
+            self._next_id += 1
+            row = {
+                "symbol": symbol,
+                "incomeType": income_type,
+                "income": str(income),
+                "asset": "USDT",
+                "info": "",
+                "time": time_ms,
+                "tranId": self._next_id,
+                "tradeId": "",
+            }
+            self.income.append(row)
+        return row
+
     def fill(self, client_order_id: str, price: str, qty: str | None = None) -> dict[str, Any]:
         """Execute (part of) a resting order as maker at ``price``; returns the trade."""
         with self.lock:

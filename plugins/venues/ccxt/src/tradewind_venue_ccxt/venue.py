@@ -41,6 +41,7 @@ from tradewind.errors import (
 from tradewind.model import (
     ConnectionLost,
     Fill,
+    FundingPayment,
     Instrument,
     Order,
     OrderReport,
@@ -168,6 +169,8 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
             caps.add("reduce_only")
         if has.get("fetchFundingRate"):
             caps.add("funding")
+        if has.get("fetchFundingHistory"):
+            caps.add("funding:history")
     return frozenset(caps)
 
 
@@ -199,6 +202,7 @@ class CcxtVenue:
             "tif:post_only",
             "reduce_only",
             "funding",
+            "funding:history",
             "account",
             "orders:resume",
             "orders:search",
@@ -811,6 +815,41 @@ class CcxtVenue:
             )
             for raw in raws
         ]
+
+    async def fetch_funding_payments(self, instrument: str) -> Sequence[FundingPayment]:
+        """Capability ``"funding:history"`` (perpetuals): the funding the account settled on
+        ``instrument`` (ccxt's ``fetch_funding_history``; Binance USD-M: ``/fapi/v1/income``
+        with ``incomeType=FUNDING_FEE``), oldest first. The venue's income record carries the
+        amount only: ``rate``, ``mark_price`` and ``quantity`` are 0 (not reported)."""
+        import ccxt
+
+        exchange = self._ex()
+        self._require_credentials("fetch_funding_payments")
+        symbol = self._symbol(instrument)
+        try:
+            raws = await exchange.fetch_funding_history(symbol)
+        except ccxt.BaseError as exc:
+            raise self._error(exc, f"fetch_funding_history({symbol})") from None
+        out = []
+        for raw in raws:
+            amount = to_decimal(raw.get("amount"))
+            ts = raw.get("timestamp")
+            if amount is None or ts is None:
+                raise VenueError(
+                    f"venue '{self.instance}': fetch_funding_history({symbol}) returned a row "
+                    f"without amount or timestamp: {raw.get('info')!r}"
+                )
+            out.append(
+                FundingPayment(
+                    ts_ns=int(ts) * 1_000_000,
+                    instrument=self._key(symbol),
+                    rate=Decimal(0),
+                    mark_price=Decimal(0),
+                    quantity=Decimal(0),
+                    amount=-amount,  # the venue's income: > 0 received
+                )
+            )
+        return sorted(out, key=lambda p: p.ts_ns)
 
     def instrument_currencies(self, symbol: str) -> tuple[str, str]:
         """``(base, quote)`` of a traded market (quote = settlement currency of a contract)."""
