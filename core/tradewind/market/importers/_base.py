@@ -405,8 +405,15 @@ def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
 def _categories(
     values: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray,
 ) -> tuple[npt.NDArray[np.int32], list[str]]:
-    """Integer codes and the distinct values of a text column (vectorised, via Arrow)."""
+    """Integer codes and the distinct values of a text column (vectorised, via Arrow).
+
+    A dictionary-coded column (a parquet file's symbols, 100 instruments in 10 M rows) keeps
+    its codes: only its few dictionary values are trimmed and merged, never one string per row.
+    """
     arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    coded = _dictionary_codes(arr)
+    if coded is not None:
+        return coded
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
     if pa.types.is_dictionary(arr.type):
@@ -414,6 +421,31 @@ def _categories(
     enc = pc.dictionary_encode(pc.utf8_trim_whitespace(arr))
     codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
     return codes, [str(v) for v in enc.dictionary.to_pylist()]
+
+
+def _dictionary_codes(
+    arr: pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.int32], list[str]] | None:
+    """:func:`_categories` of a dictionary-coded string column without decoding its rows;
+    None when the column is not dictionary-coded strings or has nulls."""
+    typ = arr.type
+    if not (pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type)):
+        return None
+    if arr.null_count:
+        return None
+    chunks = arr.unify_dictionaries().chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), []
+    dictionary = chunks[0].dictionary
+    if dictionary.null_count:
+        return None
+    # Trimmed values that coincide ("BTC" and "BTC ") merge into one code.
+    enc = pc.dictionary_encode(pc.utf8_trim_whitespace(dictionary))
+    remap = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    indices = np.concatenate(
+        [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in chunks]
+    )
+    return remap[indices], [str(v) for v in enc.dictionary.to_pylist()]
 
 
 def _backwards(

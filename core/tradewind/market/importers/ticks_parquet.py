@@ -52,6 +52,18 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
     pq.write_table(table, path, compression="zstd")
 
 
+def _symbols(
+    column: pa.ChunkedArray, keep: np.ndarray, n: int,
+) -> pa.ChunkedArray | pa.Array | np.ndarray:
+    """The kept rows' symbols: Arrow dictionary codes stay codes (no Python string per row);
+    a plain string column becomes Python strings as before."""
+    if pa.types.is_dictionary(column.type):
+        return column if len(keep) == n else column.take(pa.array(keep))
+    return np.asarray(
+        pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object
+    )[keep]
+
+
 def read(
     path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
     max_backwards_ns: int = 0,
@@ -86,10 +98,7 @@ def read(
         src_path=path, fmt=FORMAT,
         exchange=exchange or str(meta.get("exchange") or "unknown"),
         market=market or str(meta.get("market") or "spot"),
-        symbol=np.asarray(
-            pc.cast(table.column("symbol"), pa.string()).to_numpy(zero_copy_only=False),
-            dtype=object,
-        )[keep],
+        symbol=_symbols(table.column("symbol"), keep, n),
         ts_ns=col("ts_ns", 0), price=col("price", 0.0), size=col("size", 0.0),
         side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects,
         max_backwards_ns=max_backwards_ns,
