@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_pipeline  # noqa: E402
+import bench_pipeline
 
 
 def main() -> None:
