@@ -462,3 +462,22 @@ def test_ticks_parquet_dictionary_symbols_load_like_plain_strings(tmp_path: Path
     assert got_names == ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
     assert got_codes.tolist() == [[0, 1, 0, 2][c] for c in codes]
     assert _base._dictionary_codes(pa.array(["A", "B"])) is None
+
+
+def test_ticks_parquet_written_symbol_by_symbol_loads_as_views(tmp_path: Path) -> None:
+    """A file written symbol by symbol (as ``write`` does) loads without a per-symbol copy:
+    every batch is a view of the one loaded column, with the same ticks as written."""
+    from tradewind.market.importers import ticks_parquet
+
+    tardis = next(iter(load(TARDIS).batches.values()))
+    parts = {f"S{i}USDT": tardis.slice(i * 3000, (i + 1) * 3000) for i in range(3)}
+    parts = {k: TickBatch.from_arrays(k, b.ts_ns, b.price, b.size, b.side, b.trade_id)
+             for k, b in parts.items()}
+    path = tmp_path / "three.parquet"
+    ticks_parquet.write(path, parts, exchange="synth", market="perp")
+    back = load(path)
+    assert back.symbols == ["S0USDT", "S1USDT", "S2USDT"] and back.bad_rows == []
+    for k, b in parts.items():
+        assert_same_ticks(back.batches[k], b)
+    a, b = back.batches["S0USDT"], back.batches["S2USDT"]
+    assert np.shares_memory(a.ts_ns.base, b.ts_ns.base) or a.ts_ns.base is b.ts_ns.base

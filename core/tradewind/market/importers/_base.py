@@ -448,6 +448,21 @@ def _dictionary_codes(
     return remap[indices], [str(v) for v in enc.dictionary.to_pylist()]
 
 
+def _runs(codes: npt.NDArray[np.int32], names: list[str]) -> dict[str, slice] | None:
+    """Each symbol's rows as one slice when every symbol is a single contiguous run (a file
+    written symbol by symbol, as ``ticks_parquet.write`` does): its batch is then a view of
+    the columns, not a copy (100 instruments × 100,000 ticks load in one copy of the data).
+    None when some symbol's rows are interleaved with another's."""
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]))
+    run_codes = codes[bounds[:-1]]
+    if len(np.unique(run_codes)) != len(run_codes):
+        return None
+    return {
+        names[int(c)]: slice(int(a), int(b))
+        for c, a, b in zip(run_codes, bounds[:-1], bounds[1:], strict=True)
+    }
+
+
 def _backwards(
     ts: npt.NDArray[np.int64],
     lines: npt.NDArray[np.int64],
@@ -540,7 +555,8 @@ def assemble(
         rejects.add_mask(ok & mask, lines, reason)
         ok &= ~mask
 
-    keep = np.flatnonzero(ok)
+    # Every row kept (the usual case): the columns are used as they are, not copied.
+    keep: npt.NDArray[np.intp] | slice = slice(None) if ok.all() else np.flatnonzero(ok)
     if trade_id is None:
         ids = None
     else:
@@ -548,7 +564,7 @@ def assemble(
     ts_ns, price, size = ts_ns[keep], price[keep], size[keep]
     side = np.asarray(side, dtype=np.int8)[keep]
 
-    groups: dict[str, npt.NDArray[np.intp] | None]
+    groups: dict[str, npt.NDArray[np.intp] | slice | None]
     if len(ts_ns) == 0:
         groups = {}
     elif isinstance(symbol, str):
@@ -560,7 +576,11 @@ def assemble(
         if len(used) == 1:
             groups = {names[int(used[0])]: None}
         else:
-            groups = {names[int(c)]: np.flatnonzero(codes == c) for c in used}
+            runs = _runs(codes, names)
+            if runs is None:
+                groups = {names[int(c)]: np.flatnonzero(codes == c) for c in used}
+            else:
+                groups = dict(runs)
             groups = dict(sorted(groups.items()))
     if only_symbol is not None and groups:
         if only_symbol not in groups:
