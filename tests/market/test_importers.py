@@ -416,3 +416,68 @@ def test_tradewind_ticks_parquet_round_trip(tmp_path: Path) -> None:
     for symbol, batch in batches.items():
         assert_same_ticks(back.batches[symbol], batch)
     assert load(path, symbol="XRPETH", exchange="x").symbols == ["XRPETH"]
+
+
+def test_ticks_parquet_dictionary_symbols_load_like_plain_strings(tmp_path: Path) -> None:
+    """Symbols stored dictionary-coded (as ``write`` stores them, in several row groups and
+    with a padded duplicate) load to the same batches as the same file with plain strings,
+    rows with a bad side dropped in both."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tradewind.market.importers import _base, ticks_parquet
+
+    n = 30
+    names = ["AAAUSDT", "BBBUSDT", " AAAUSDT", "CCCUSDT"]
+    codes = np.array([i % 4 for i in range(n)], dtype=np.int32)
+    side = np.where(np.arange(n) % 2 == 0, BUY, SELL).astype(np.int8)
+    side[7] = 3  # a bad row: rejected, and the rest still line up with their symbols
+    cols = {
+        "ts_ns": np.arange(n, dtype=np.int64) * 1_000_000_000 + 1_600_000_000 * 10**9,
+        "price": 100.0 + np.arange(n, dtype=np.float64),
+        "size": np.full(n, 0.5),
+        "side": side,
+        "trade_id": np.arange(n, dtype=np.int64),
+    }
+    coded = pa.table({
+        "symbol": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names)), **cols
+    })
+    plain = pa.table({"symbol": pa.array([names[c] for c in codes]), **cols})
+    pq.write_table(coded, tmp_path / "coded.parquet", row_group_size=7)
+    pq.write_table(plain, tmp_path / "plain.parquet")
+    table = pq.read_table(tmp_path / "coded.parquet")
+    assert pa.types.is_dictionary(table.column("symbol").type)
+    assert table.column("symbol").num_chunks > 1
+    a = ticks_parquet.read(tmp_path / "coded.parquet", symbol=None, exchange="x", market="perp")
+    b = ticks_parquet.read(tmp_path / "plain.parquet", symbol=None, exchange="x", market="perp")
+    assert sorted(a.batches) == sorted(b.batches) == ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
+    for sym in a.batches:
+        assert_same_ticks(a.batches[sym], b.batches[sym])
+    assert len(a.batches["AAAUSDT"]) == 15  # codes 0 and 2 merge once trimmed
+    assert [r.line for r in a.bad_rows] == [r.line for r in b.bad_rows] == [8]
+    # the codes path never builds a string per row
+    dict_col = table.column("symbol")
+    got = _base._dictionary_codes(dict_col)
+    assert got is not None
+    got_codes, got_names = got
+    assert got_names == ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
+    assert got_codes.tolist() == [[0, 1, 0, 2][c] for c in codes]
+    assert _base._dictionary_codes(pa.array(["A", "B"])) is None
+
+
+def test_ticks_parquet_written_symbol_by_symbol_loads_as_views(tmp_path: Path) -> None:
+    """A file written symbol by symbol (as ``write`` does) loads without a per-symbol copy:
+    every batch is a view of the one loaded column, with the same ticks as written."""
+    from tradewind.market.importers import ticks_parquet
+
+    tardis = next(iter(load(TARDIS).batches.values()))
+    parts = {f"S{i}USDT": tardis.slice(i * 3000, (i + 1) * 3000) for i in range(3)}
+    parts = {k: TickBatch.from_arrays(k, b.ts_ns, b.price, b.size, b.side, b.trade_id)
+             for k, b in parts.items()}
+    path = tmp_path / "three.parquet"
+    ticks_parquet.write(path, parts, exchange="synth", market="perp")
+    back = load(path)
+    assert back.symbols == ["S0USDT", "S1USDT", "S2USDT"] and back.bad_rows == []
+    for k, b in parts.items():
+        assert_same_ticks(back.batches[k], b)
+    a, b = back.batches["S0USDT"], back.batches["S2USDT"]
+    assert np.shares_memory(a.ts_ns.base, b.ts_ns.base) or a.ts_ns.base is b.ts_ns.base

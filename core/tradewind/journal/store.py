@@ -39,7 +39,10 @@ DuckDB syncs its write-ahead log on commit (``fdatasync``, setting ``fsync_mode 
 rows are committed once per engine step (:meth:`Journal.commit`, before the step's events are
 published) and before an order goes to a venue that is not simulated; without it each step is
 its own transaction. Either way a killed host loses no fill it acted on. Other events are
-buffered and written every ``flush_every`` rows, on warnings and at the end of the run.
+buffered and written every ``flush_every`` rows, on warnings and at the end of the run. A
+backtest (not durable, nothing to recover: it can be re-run) keeps every row until the end of
+the run and writes each table as one Arrow batch (:data:`BACKTEST_FLUSH_ROWS` bounds the
+buffer for very long runs); a read during the run writes what is buffered first.
 
 Failures: a journal that cannot be opened (corrupt, truncated — checked by :meth:`verify` at
 open —, a directory, locked by another process) or written (out of space) raises
@@ -93,6 +96,13 @@ from tradewind.model import (
 )
 
 log = logging.getLogger("tradewind.journal.store")
+
+#: Rows buffered before a write in paper and live runs (warnings and write-ahead steps are
+#: written at once there anyway).
+FLUSH_ROWS = 512
+#: A backtest writes its rows at the end of the run, one Arrow batch per table; this bounds
+#: the buffer (a few hundred MB of tuples at most) for runs that journal more rows than that.
+BACKTEST_FLUSH_ROWS = 2_000_000
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -608,13 +618,16 @@ class Journal:
         path: Path | str,
         run_id: str,
         *,
-        flush_every: int = 512,
+        flush_every: int | None = None,
         durable: bool | None = None,
         read_only: bool = False,
         password: str | None = None,
     ) -> None:
         self.run_id = run_id
-        self.flush_every = flush_every
+        #: Buffered rows that trigger a write; None chooses by mode at :meth:`start`
+        #: (:data:`FLUSH_ROWS`, or :data:`BACKTEST_FLUSH_ROWS` for a backtest).
+        self.flush_every: int = FLUSH_ROWS if flush_every is None else flush_every
+        self._flush_every_set = flush_every is not None
         self.read_only = read_only
         self.durable: bool = bool(durable)
         self._durable_set = durable is not None
@@ -703,6 +716,8 @@ class Journal:
         """
         if not self._durable_set:
             self.durable = mode != "backtest"
+        if not self._flush_every_set and mode == "backtest" and not self.durable:
+            self.flush_every = BACKTEST_FLUSH_ROWS
         config_path = os.path.abspath(config_path) if config_path else config_path
         if resume is None:
             resume = mode in ("paper", "live")

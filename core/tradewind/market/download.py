@@ -21,8 +21,6 @@ import hashlib
 import json
 import math
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -262,6 +260,11 @@ def archive_url(base: str, market: str, kind: str, symbol: str, day: dt.date) ->
 
 def _get(url: str, timeout: float) -> bytes | None:
     """The body at ``url``; None on 404."""
+    # Imported here: the data commands are part of every `tradewind` start-up's parser, and
+    # urllib.request (with ssl) is only needed for a download.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return bytes(resp.read())

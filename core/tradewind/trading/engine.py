@@ -83,6 +83,7 @@ from tradewind.trading.accounts import ConversionError
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
 from tradewind.trading.intents import holds, order_intent
+from tradewind.trading.equity import EquityCurve
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
@@ -366,6 +367,7 @@ class Engine:
         self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
         self.equity_curve: list[tuple[int, float]] = []
+        self._equity = EquityCurve(self.portfolio, self.equity_curve)
         #: Strategy-timeframe closes per instrument, for the report's price chart.
         self.price_curve: dict[str, list[tuple[int, float]]] = {}
         self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
@@ -1118,10 +1120,7 @@ class Engine:
         for c in closed:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
-                try:
-                    self.equity_curve.append((t_close, float(self.portfolio.equity())))
-                except ConversionError:
-                    pass  # not valued yet (a balance without a price); _decide says why
+                self._equity.record(t_close)  # cash from the fill ledger while flat
                 self.price_curve.setdefault(key, []).append((t_close, c.close))
                 self.candle_curve.setdefault(key, []).append(
                     (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)

@@ -38,6 +38,8 @@ class Portfolio:
         self.accounts = Accounts(reporting_currency, self._instruments)
         self._start: Decimal | None = Decimal(cash)
         self._positions: dict[str, Position] = {}
+        #: Instruments whose position is not flat (kept by apply_fill / restore_position).
+        self._open: set[str] = set()
         self._last: dict[str, float] = {}
         self._orders: dict[str, Order] = {}
         self._day = -1
@@ -134,7 +136,22 @@ class Portfolio:
             self.cash += realized - fee
         self.fees_paid += fee
         self._positions[fill.instrument] = after
+        self._track_open(after)
         return after
+
+    def _track_open(self, position: Position) -> None:
+        if position.is_flat:
+            self._open.discard(position.instrument)
+        else:
+            self._open.add(position.instrument)
+
+    def cash_equity(self) -> Decimal | None:
+        """The equity when it is the cash alone — no open position, no venue account — so
+        the running cash of the fill ledger (starting cash, realised P&L, fees, funding) with
+        no mark to value; None when :meth:`equity` has something to mark."""
+        if self._open or self.accounts:
+            return None
+        return self.cash
 
     def apply_funding(self, instrument: str, amount: Decimal) -> None:
         """Book a funding payment (positive = paid by us)."""
@@ -178,6 +195,7 @@ class Portfolio:
         holding the account's trades could not price, :mod:`tradewind.trading.adoption`) is
         priced at its instrument's first mark."""
         self._positions[position.instrument] = position
+        self._track_open(position)
         if not position.is_flat and position.avg_price == 0:
             self._unpriced.add(position.instrument)
         else:

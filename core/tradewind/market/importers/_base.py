@@ -405,8 +405,15 @@ def epoch_unit(ts: npt.NDArray[np.int64]) -> str:
 def _categories(
     values: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray,
 ) -> tuple[npt.NDArray[np.int32], list[str]]:
-    """Integer codes and the distinct values of a text column (vectorised, via Arrow)."""
+    """Integer codes and the distinct values of a text column (vectorised, via Arrow).
+
+    A dictionary-coded column (a parquet file's symbols, 100 instruments in 10 M rows) keeps
+    its codes: only its few dictionary values are trimmed and merged, never one string per row.
+    """
     arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    coded = _dictionary_codes(arr)
+    if coded is not None:
+        return coded
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
     if pa.types.is_dictionary(arr.type):
@@ -414,6 +421,46 @@ def _categories(
     enc = pc.dictionary_encode(pc.utf8_trim_whitespace(arr))
     codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
     return codes, [str(v) for v in enc.dictionary.to_pylist()]
+
+
+def _dictionary_codes(
+    arr: pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.int32], list[str]] | None:
+    """:func:`_categories` of a dictionary-coded string column without decoding its rows;
+    None when the column is not dictionary-coded strings or has nulls."""
+    typ = arr.type
+    if not (pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type)):
+        return None
+    if arr.null_count:
+        return None
+    chunks = arr.unify_dictionaries().chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), []
+    dictionary = chunks[0].dictionary
+    if dictionary.null_count:
+        return None
+    # Trimmed values that coincide ("BTC" and "BTC ") merge into one code.
+    enc = pc.dictionary_encode(pc.utf8_trim_whitespace(dictionary))
+    remap = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    indices = np.concatenate(
+        [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in chunks]
+    )
+    return remap[indices], [str(v) for v in enc.dictionary.to_pylist()]
+
+
+def _runs(codes: npt.NDArray[np.int32], names: list[str]) -> dict[str, slice] | None:
+    """Each symbol's rows as one slice when every symbol is a single contiguous run (a file
+    written symbol by symbol, as ``ticks_parquet.write`` does): its batch is then a view of
+    the columns, not a copy (100 instruments × 100,000 ticks load in one copy of the data).
+    None when some symbol's rows are interleaved with another's."""
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)]))
+    run_codes = codes[bounds[:-1]]
+    if len(np.unique(run_codes)) != len(run_codes):
+        return None
+    return {
+        names[int(c)]: slice(int(a), int(b))
+        for c, a, b in zip(run_codes, bounds[:-1], bounds[1:], strict=True)
+    }
 
 
 def _backwards(
@@ -508,7 +555,8 @@ def assemble(
         rejects.add_mask(ok & mask, lines, reason)
         ok &= ~mask
 
-    keep = np.flatnonzero(ok)
+    # Every row kept (the usual case): the columns are used as they are, not copied.
+    keep: npt.NDArray[np.intp] | slice = slice(None) if ok.all() else np.flatnonzero(ok)
     if trade_id is None:
         ids = None
     else:
@@ -516,7 +564,7 @@ def assemble(
     ts_ns, price, size = ts_ns[keep], price[keep], size[keep]
     side = np.asarray(side, dtype=np.int8)[keep]
 
-    groups: dict[str, npt.NDArray[np.intp] | None]
+    groups: dict[str, npt.NDArray[np.intp] | slice | None]
     if len(ts_ns) == 0:
         groups = {}
     elif isinstance(symbol, str):
@@ -528,7 +576,11 @@ def assemble(
         if len(used) == 1:
             groups = {names[int(used[0])]: None}
         else:
-            groups = {names[int(c)]: np.flatnonzero(codes == c) for c in used}
+            runs = _runs(codes, names)
+            if runs is None:
+                groups = {names[int(c)]: np.flatnonzero(codes == c) for c in used}
+            else:
+                groups = dict(runs)
             groups = dict(sorted(groups.items()))
     if only_symbol is not None and groups:
         if only_symbol not in groups:

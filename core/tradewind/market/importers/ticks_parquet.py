@@ -52,46 +52,79 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
     pq.write_table(table, path, compression="zstd")
 
 
+def _symbols(
+    column: pa.ChunkedArray, keep: np.ndarray, n: int,
+) -> pa.ChunkedArray | pa.Array | np.ndarray:
+    """The kept rows' symbols: Arrow dictionary codes stay codes (no Python string per row);
+    a plain string column becomes Python strings as before."""
+    if pa.types.is_dictionary(column.type):
+        return column if len(keep) == n else column.take(pa.array(keep))
+    return np.asarray(
+        pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object
+    )[keep]
+
+
 def read(
     path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
-    """Import a tradewind ticks parquet file (``line`` of a bad row = row number)."""
+    """Import a tradewind ticks parquet file (``line`` of a bad row = row number).
+
+    Columns are read one at a time and turned into numpy arrays, so the Arrow copy of only one
+    column is alive at once; symbols stay dictionary codes. ParquetFile reads the file
+    directly: read_table would go through pyarrow.dataset, whose import (pandas with it)
+    costs a second of a backtest's start-up.
+    """
     try:
-        table = pq.read_table(path)
+        with pq.ParquetFile(path) as f:
+            schema = f.schema_arrow
+            if not is_ticks_table(schema):
+                raise DataError(
+                    f"{path}: not a {DESCRIPTION}; it has {', '.join(schema.names)}"
+                )
+            meta = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))
+            n = f.metadata.num_rows
+            rejects = Rejects(path)
+            lines = np.arange(1, n + 1, dtype=np.int64)
+            ok = np.ones(n, dtype=bool)
+            arrays: dict[str, np.ndarray] = {}
+            symbols_column: pa.ChunkedArray | None = None
+            for name in COLUMNS:
+                column = f.read(columns=[name]).column(0)
+                null = column.is_null().to_numpy(zero_copy_only=False)
+                rejects.add_mask(ok & null, lines, f"{name} is empty")
+                ok &= ~null
+                if name == "symbol":
+                    symbols_column = column
+                    continue
+                if column.null_count:
+                    column = pc.fill_null(column, 0)
+                arrays[name] = np.asarray(column.to_numpy())
+                del column
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot read as parquet: {exc}") from exc
-    if not is_ticks_table(table.schema):
-        raise DataError(f"{path}: not a {DESCRIPTION}; it has {', '.join(table.column_names)}")
-    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
-    rejects = Rejects(path)
-    n = table.num_rows
-    lines = np.arange(1, n + 1, dtype=np.int64)
-    ok = np.ones(n, dtype=bool)
-    for name in COLUMNS:
-        null = table.column(name).is_null().to_numpy(zero_copy_only=False)
-        rejects.add_mask(ok & null, lines, f"{name} is empty")
-        ok &= ~null
-    side = pc.fill_null(table.column("side"), 0).to_numpy().astype(np.int8)
+    assert symbols_column is not None
+    side = arrays.pop("side").astype(np.int8)
     bad_side = ok & (side != 1) & (side != -1)
     for i in np.flatnonzero(bad_side):
         rejects.add(int(lines[i]), f"side {int(side[i])} is not +1 or -1")
     ok &= ~bad_side
     keep = np.flatnonzero(ok)
+    everything = len(keep) == n  # the usual case: no copy of the kept rows
 
-    def col(name: str, fill: object) -> np.ndarray:
-        return np.asarray(pc.fill_null(table.column(name), fill).to_numpy())[keep]
+    def col(name: str) -> np.ndarray:
+        values = arrays.pop(name)
+        return values if everything else values[keep]
 
+    ts_ns, price, size, trade_id = col("ts_ns"), col("price"), col("size"), col("trade_id")
     return assemble(
         src_path=path, fmt=FORMAT,
         exchange=exchange or str(meta.get("exchange") or "unknown"),
         market=market or str(meta.get("market") or "spot"),
-        symbol=np.asarray(
-            pc.cast(table.column("symbol"), pa.string()).to_numpy(zero_copy_only=False),
-            dtype=object,
-        )[keep],
-        ts_ns=col("ts_ns", 0), price=col("price", 0.0), size=col("size", 0.0),
-        side=side[keep], trade_id=col("trade_id", 0), lines=lines[keep], rejects=rejects,
+        symbol=_symbols(symbols_column, keep, n),
+        ts_ns=ts_ns, price=price, size=size,
+        side=side if everything else side[keep], trade_id=trade_id,
+        lines=lines if everything else lines[keep], rejects=rejects,
         max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,
     )

@@ -1,0 +1,98 @@
+"""Start-up cost of ``tradewind backtest``: a whole process on a small tick file.
+
+    python bench/bench_startup.py [--ticks 10000] [--runs 5] [--core DIR]
+
+Writes ``--ticks`` synthetic BTCUSDT ticks (``tradewind.market.synth`` calibrated on the
+shipped sample, the same seed as bench_pipeline.py) to a tradewind ticks parquet file, points
+the embedded default config at it, and runs ``python -m tradewind backtest CONFIG`` ``--runs``
+times, each a fresh process: the median wall time and CPU time (user + system of the child)
+are the start-up figure, since the run itself is a few milliseconds of engine time. ``--core
+DIR`` puts another checkout's ``core`` folder first on ``PYTHONPATH`` (the "before" of a
+change, e.g. ``git archive <commit> core/tradewind | tar -x -C /tmp/before``). ``--imports``
+also prints the ten largest imports (``python -X importtime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_pipeline
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--core", type=Path, default=None, help="a core folder to import instead")
+    ap.add_argument("--imports", action="store_true", help="print the largest imports")
+    ap.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-startup"
+    )
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = args.workdir / f"startup_{args.ticks}.parquet"
+    if not data.exists():
+        b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, 1.0)
+        bench_pipeline.write_data(data, {"BTCUSDT": b})
+    env = dict(os.environ)
+    if args.core is not None:
+        env["PYTHONPATH"] = str(args.core.resolve())
+    walls, cpus = [], []
+    for i in range(args.runs):
+        journal = args.workdir / f"startup-{i}.duckdb"
+        for p in (journal, Path(str(journal) + ".wal")):
+            p.unlink(missing_ok=True)
+        cfg = args.workdir / f"startup-{i}.toml"
+        cfg.write_text(
+            bench_pipeline.config_text(data, ["BTCUSDT"], 1_000_000, journal), encoding="utf-8"
+        )
+        cmd = [sys.executable, "-m", "tradewind", "backtest", str(cfg),
+               "--report-dir", str(args.workdir / "reports")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
+        walls.append(time.perf_counter() - w)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+        cpus.append(
+            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        )
+    which = f"core from {args.core}" if args.core else "installed core"
+    print(
+        f"tradewind backtest on {args.ticks:,} ticks ({which}), {args.runs} runs: median "
+        f"{statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
+        f"(walls {', '.join(f'{w:.2f}' for w in walls)}; load avg {os.getloadavg()[0]:.1f})"
+    )
+    if args.imports:
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "tradewind", "backtest", str(cfg),
+             "--report-dir", str(args.workdir / "reports")],
+            capture_output=True, text=True, env=env, cwd=args.workdir,
+        )
+        top = []
+        for line in proc.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2].startswith(" ") and not parts[2].startswith("  "):
+                try:
+                    top.append((int(parts[1]), parts[2].strip()))
+                except ValueError:
+                    continue
+        total = sum(us for us, _ in top)
+        print(f"  imports: {total / 1e6:.2f} s in all; largest:")
+        for us, name in sorted(top, reverse=True)[:10]:
+            print(f"    {us / 1e6:6.3f} s  {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The equity curve at decision closes, read from the fill ledger while nothing needs a mark.
+
+Between fills (and funding payments) with every position flat and no venue account, the
+equity is the ledger's running cash — starting cash, realised P&L, fees and funding — and it
+changes only when the ledger does. :class:`EquityCurve` converts that Decimal once per ledger
+change and appends the same float at every decision until the next one; only while a
+position is open (or an account holds balances) does a point need the Decimal valuation of
+:meth:`~tradewind.trading.portfolio.Portfolio.equity` at the marks. The points are the same
+bits either way (``float`` of the same Decimal).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradewind.trading.accounts import ConversionError
+from tradewind.trading.portfolio import Portfolio
+
+
+class EquityCurve:
+    """Appends ``(ts_ns, equity)`` points to ``points`` (the engine's live list)."""
+
+    def __init__(self, portfolio: Portfolio, points: list[tuple[int, float]]) -> None:
+        self.portfolio = portfolio
+        self.points = points
+        self._cash: Decimal | None = None
+        self._cash_float = 0.0
+        #: Points valued at the marks (a position open or an account), for the benchmark.
+        self.marked = 0
+
+    def record(self, ts_ns: int) -> None:
+        """The equity point of a decision at ``ts_ns`` (none while equity cannot be valued:
+        a balance without a price; the decision itself says why)."""
+        p = self.portfolio
+        cash = p.cash_equity()
+        if cash is not None:
+            if cash is not self._cash:  # the ledger moved: a fill or a funding payment
+                self._cash, self._cash_float = cash, float(cash)
+            self.points.append((ts_ns, self._cash_float))
+            return
+        self.marked += 1
+        try:
+            self.points.append((ts_ns, float(p.equity())))
+        except ConversionError:
+            pass
