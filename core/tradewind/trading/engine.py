@@ -82,8 +82,8 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
-from tradewind.trading.intents import holds, order_intent
 from tradewind.trading.equity import EquityCurve
+from tradewind.trading.intents import holds, order_intent
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
