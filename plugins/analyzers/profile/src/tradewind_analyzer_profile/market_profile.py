@@ -72,31 +72,35 @@ def value_area(
         return None
     total = sum(volumes)
     best = max(volumes)
-    mid2 = bins[0] + bins[-1]  # twice the range's midpoint, in bin units: stays an integer
-    poc = min(
-        (i for i in range(n) if volumes[i] == best),
-        key=lambda i: (abs(2 * bins[i] - mid2), bins[i]),
-    )
+    poc = volumes.index(best)
+    if volumes.count(best) > 1:
+        mid2 = bins[0] + bins[-1]  # twice the range's midpoint, in bin units: stays an integer
+        poc = min(
+            (i for i in range(poc, n) if volumes[i] == best),
+            key=lambda i: (abs(2 * bins[i] - mid2), bins[i]),
+        )
     lo = hi = poc
     acc = volumes[poc]
-    num, den = value_area_pct.numerator, value_area_pct.denominator
-    while acc * den < num * total:
-        up = hi + 1 if hi + 1 < n else None
-        down = lo - 1 if lo > 0 else None
-        if up is None:
-            take_up = False
-        elif down is None:
-            take_up = True
-        elif volumes[up] != volumes[down]:
-            take_up = volumes[up] > volumes[down]
+    # acc * den < num * total  <=>  acc < ceil(num * total / den)  (acc is an integer)
+    need = -(-(value_area_pct.numerator * total) // value_area_pct.denominator)
+    pb = bins[poc]
+    last = n - 1
+    while acc < need:
+        if hi < last:
+            if lo > 0:
+                vu, vd = volumes[hi + 1], volumes[lo - 1]
+                # More volume first; equal volume: nearer the POC; equally near, the lower.
+                if vu > vd or (vu == vd and bins[hi + 1] - pb < pb - bins[lo - 1]):
+                    hi += 1
+                    acc += vu
+                else:
+                    lo -= 1
+                    acc += vd
+            else:
+                hi += 1
+                acc += volumes[hi]
         else:
-            # Equal volume: nearer the POC first; equally near, the lower one.
-            take_up = bins[up] - bins[poc] < bins[poc] - bins[down]
-        if take_up:
-            hi = up  # type: ignore[assignment]
-            acc += volumes[hi]
-        else:
-            lo = down  # type: ignore[assignment]
+            lo -= 1
             acc += volumes[lo]
     return BinLevels(
         poc_bin=bins[poc], val_bin=bins[lo], vah_bin=bins[hi], total=total, value_area_total=acc
@@ -350,7 +354,12 @@ class BlockWindow:
         q_all = np.concatenate((qty[kept], -qty[gone]))
         sums = q_all
         if len(rows):
-            order = np.lexsort((b_all, rows))
+            lo_bin = int(b_all.min())
+            span = int(b_all.max()) - lo_bin + 1
+            if span * (n_rows + 1) < 2**62:  # one int64 key: a plain sort beats lexsort
+                order = np.argsort(rows * span + (b_all - lo_bin))
+            else:
+                order = np.lexsort((b_all, rows))
             rows, b_all, q_all = rows[order], b_all[order], q_all[order]
             key_start = np.flatnonzero(
                 np.concatenate(([True], (rows[1:] != rows[:-1]) | (b_all[1:] != b_all[:-1])))
