@@ -279,7 +279,8 @@ class VolumeProfile:
         """POC and value area as bin indices; None when the window holds no volume."""
         if self._dirty:
             bins = sorted(self._volume)
-            self._cache = value_area(bins, [self._volume[b] for b in bins], self.value_area_pct)
+            volumes = list(map(self._volume.__getitem__, bins))
+            self._cache = value_area(bins, volumes, self.value_area_pct)
             self._dirty = False
         return self._cache
 
