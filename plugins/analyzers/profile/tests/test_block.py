@@ -6,11 +6,11 @@ import math
 import struct
 
 import pytest
+from test_analyzer import MIN, bars
 from tradewind.blocks import make_rows
 from tradewind.model import Candle, TickBatch
 
 from profile_data import binance_btcusdt
-from test_analyzer import MIN, bars
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 
 

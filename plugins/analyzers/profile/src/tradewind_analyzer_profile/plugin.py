@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
-
 from tradewind import hookimpl
 from tradewind.blocks import BlockRow, LazyValues
 from tradewind.model import Candle, Instrument, TickBatch
