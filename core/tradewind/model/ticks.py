@@ -82,15 +82,21 @@ class TickBatch:
         return len(self.ts_ns)
 
     def slice(self, start: int, stop: int) -> TickBatch:
-        """Rows ``start:stop`` as a new batch (views, no copy)."""
-        return TickBatch(
-            instrument=self.instrument,
-            ts_ns=self.ts_ns[start:stop],
-            price=self.price[start:stop],
-            size=self.size[start:stop],
-            side=self.side[start:stop],
-            trade_id=self.trade_id[start:stop],
-        )
+        """Rows ``start:stop`` as a new batch (views, no copy).
+
+        The engine slices the tape several times per decision interval, so this skips the
+        constructor's checks: views of equal-length read-only columns are equal in length and
+        read-only already.
+        """
+        new = object.__new__(TickBatch)
+        put = object.__setattr__
+        put(new, "instrument", self.instrument)
+        put(new, "ts_ns", self.ts_ns[start:stop])
+        put(new, "price", self.price[start:stop])
+        put(new, "size", self.size[start:stop])
+        put(new, "side", self.side[start:stop])
+        put(new, "trade_id", self.trade_id[start:stop])
+        return new
 
     def split_at_ts(self, ts_ns: int) -> tuple[TickBatch, TickBatch]:
         """Split into trades strictly before ``ts_ns`` and trades at or after it."""

@@ -72,31 +72,35 @@ def value_area(
         return None
     total = sum(volumes)
     best = max(volumes)
-    mid2 = bins[0] + bins[-1]  # twice the range's midpoint, in bin units: stays an integer
-    poc = min(
-        (i for i in range(n) if volumes[i] == best),
-        key=lambda i: (abs(2 * bins[i] - mid2), bins[i]),
-    )
+    poc = volumes.index(best)
+    if volumes.count(best) > 1:
+        mid2 = bins[0] + bins[-1]  # twice the range's midpoint, in bin units: stays an integer
+        poc = min(
+            (i for i in range(poc, n) if volumes[i] == best),
+            key=lambda i: (abs(2 * bins[i] - mid2), bins[i]),
+        )
     lo = hi = poc
     acc = volumes[poc]
-    num, den = value_area_pct.numerator, value_area_pct.denominator
-    while acc * den < num * total:
-        up = hi + 1 if hi + 1 < n else None
-        down = lo - 1 if lo > 0 else None
-        if up is None:
-            take_up = False
-        elif down is None:
-            take_up = True
-        elif volumes[up] != volumes[down]:
-            take_up = volumes[up] > volumes[down]
+    # acc * den < num * total  <=>  acc < ceil(num * total / den)  (acc is an integer)
+    need = -(-(value_area_pct.numerator * total) // value_area_pct.denominator)
+    pb = bins[poc]
+    last = n - 1
+    while acc < need:
+        if hi < last:
+            if lo > 0:
+                vu, vd = volumes[hi + 1], volumes[lo - 1]
+                # More volume first; equal volume: nearer the POC; equally near, the lower.
+                if vu > vd or (vu == vd and bins[hi + 1] - pb < pb - bins[lo - 1]):
+                    hi += 1
+                    acc += vu
+                else:
+                    lo -= 1
+                    acc += vd
+            else:
+                hi += 1
+                acc += volumes[hi]
         else:
-            # Equal volume: nearer the POC first; equally near, the lower one.
-            take_up = bins[up] - bins[poc] < bins[poc] - bins[down]
-        if take_up:
-            hi = up  # type: ignore[assignment]
-            acc += volumes[hi]
-        else:
-            lo = down  # type: ignore[assignment]
+            lo -= 1
             acc += volumes[lo]
     return BinLevels(
         poc_bin=bins[poc], val_bin=bins[lo], vah_bin=bins[hi], total=total, value_area_total=acc
@@ -275,7 +279,8 @@ class VolumeProfile:
         """POC and value area as bin indices; None when the window holds no volume."""
         if self._dirty:
             bins = sorted(self._volume)
-            self._cache = value_area(bins, [self._volume[b] for b in bins], self.value_area_pct)
+            volumes = list(map(self._volume.__getitem__, bins))
+            self._cache = value_area(bins, volumes, self.value_area_pct)
             self._dirty = False
         return self._cache
 
@@ -296,3 +301,108 @@ class VolumeProfile:
             value_area_volume=float(Decimal(lv.value_area_total) * self.volume_quantum),
             bins=len(self._volume),
         )
+
+
+class BlockWindow:
+    """A :class:`VolumeProfile` advanced over a block of trades and its decision closes.
+
+    The per-candle path feeds the trades before each close through :meth:`VolumeProfile.add`
+    and the close through :meth:`VolumeProfile.advance`. At close ``r`` the window then holds
+    the block's trades fed so far whose time is at or after ``now_r - window_ns`` (``now_r``:
+    the latest of the closes and the last trade + 1 so far), plus the older trades still in it.
+    Here every trade of the block is binned once (numpy), the close at which it enters the
+    window and the close at which it leaves are found by two searches, and the per-(close,
+    bin) integer sums of the changes are applied to the volume dict close by close: the same
+    integer volumes, so the same levels, as feeding the trades slice by slice.
+    """
+
+    __slots__ = ("_bins", "_ends", "_nows", "_offsets", "_profile", "_qty", "_rest", "_row")
+
+    def __init__(
+        self,
+        profile: VolumeProfile,
+        ts_ns: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.float64],
+        ends: npt.NDArray[np.int64],
+        closes: npt.NDArray[np.int64],
+    ) -> None:
+        self._profile = profile
+        self._row = 0
+        n_rows = len(ends)
+        fed = int(ends[-1]) if n_rows else 0
+        ts = np.asarray(ts_ns[:fed], dtype=np.int64)
+        # Same binning as VolumeProfile.add (np.rint and round() both round half to even).
+        bins = np.rint(np.asarray(price[:fed]) / profile._tick_f).astype(np.int64)
+        bins //= profile.bin_ticks
+        qty = np.rint(np.asarray(size[:fed]) / profile._quantum_f).astype(np.int64)
+        # now at each close: the latest of the previous now, the close, the last trade + 1.
+        last = np.full(n_rows, np.iinfo(np.int64).min, dtype=np.int64)
+        starts = np.concatenate(([0], ends[:-1]))
+        nonempty = ends > starts
+        last[nonempty] = ts[ends[nonempty] - 1] + 1
+        nows = np.maximum(np.maximum(last, closes), profile._now)
+        nows = np.maximum.accumulate(nows)
+        self._nows = nows.tolist()
+        self._ends = ends.tolist()
+        cutoffs = nows - profile.window_ns
+        enter = np.searchsorted(ends, np.arange(fed), side="right")
+        leave = np.searchsorted(cutoffs, ts, side="right")
+        kept = (leave > enter) & (qty != 0)
+        gone = kept & (leave < n_rows)
+        rows = np.concatenate((enter[kept], leave[gone]))
+        b_all = np.concatenate((bins[kept], bins[gone]))
+        q_all = np.concatenate((qty[kept], -qty[gone]))
+        sums = q_all
+        if len(rows):
+            lo_bin = int(b_all.min())
+            span = int(b_all.max()) - lo_bin + 1
+            if span * (n_rows + 1) < 2**62:  # one int64 key: a plain sort beats lexsort
+                order = np.argsort(rows * span + (b_all - lo_bin))
+            else:
+                order = np.lexsort((b_all, rows))
+            rows, b_all, q_all = rows[order], b_all[order], q_all[order]
+            key_start = np.flatnonzero(
+                np.concatenate(([True], (rows[1:] != rows[:-1]) | (b_all[1:] != b_all[:-1])))
+            )
+            sums = np.add.reduceat(q_all, key_start)
+            rows, b_all = rows[key_start], b_all[key_start]
+            nz = sums != 0
+            rows, b_all, sums = rows[nz], b_all[nz], sums[nz]
+        self._offsets = np.searchsorted(rows, np.arange(n_rows + 1), side="left").tolist()
+        self._bins: list[int] = b_all.tolist()
+        self._qty: list[int] = sums.tolist()
+        # The block's trades still in the window after the last close, for later expiry.
+        rest = kept & (leave >= n_rows)
+        self._rest = _Chunk(ts[rest], bins[rest], qty[rest]) if rest.any() else None
+
+    def row(self, r: int) -> None:
+        """Bring the profile to close ``r`` (rows in order, each once)."""
+        if r != self._row:
+            raise ValueError(f"BlockWindow: row {r} requested, expected row {self._row}")
+        self._row += 1
+        p = self._profile
+        p.advance(self._nows[r])  # expires trades from before the block
+        lo, hi = self._offsets[r], self._offsets[r + 1]
+        if lo == hi:
+            return
+        volume = p._volume
+        total = p._total
+        for b, q in zip(self._bins[lo:hi], self._qty[lo:hi], strict=True):
+            left = volume.get(b, 0) + q
+            if left:
+                volume[b] = left
+            else:
+                del volume[b]
+            total += q
+        p._total = total
+        p._dirty = True
+
+    def finish(self) -> None:
+        """After the last close: keep the block's trades still in the window for expiry."""
+        if self._row != len(self._nows):
+            raise ValueError(
+                f"BlockWindow: finished after {self._row} of {len(self._nows)} rows"
+            )
+        if self._rest is not None:
+            self._profile._chunks.append(self._rest)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
+import numpy as np
 from tradewind import hookimpl
 from tradewind.blocks import BlockRow, LazyValues
 from tradewind.model import Candle, Instrument, TickBatch
@@ -17,7 +18,7 @@ from tradewind.registry import KindRegistry
 
 from tradewind_analyzer_profile.config import ProfileConfig
 from tradewind_analyzer_profile.fvg import GapBook
-from tradewind_analyzer_profile.market_profile import VolumeProfile
+from tradewind_analyzer_profile.market_profile import BlockWindow, VolumeProfile
 from tradewind_analyzer_profile.zones import StrengthRule, ZoneBook
 
 NAN = float("nan")
@@ -136,17 +137,45 @@ class ProfileAnalyzer:
             self._price_ts = candle.close_ts_ns
 
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
-        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the trades before
-        each close through :meth:`on_ticks`, its candles through :meth:`on_candle`; zones,
-        gaps and the value area are computed only for rows whose outputs are read."""
+        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same state as
+        the trades before each close through :meth:`on_ticks` and its candles through
+        :meth:`on_candle`, with the profile's window moved by a :class:`BlockWindow` (every
+        trade binned once per block); zones, gaps and the value area are computed only for
+        rows whose outputs are read."""
+        if not rows:
+            if len(ticks):
+                self.on_ticks(ticks)
+            return
+        ts, price = ticks.ts_ns, ticks.price
+        ends = np.fromiter((r.tick_end for r in rows), dtype=np.int64, count=len(rows))
+        closes = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows))
+        window = BlockWindow(self.profile, ts, price, ticks.size, ends, closes)
+        gaps, zones = self.gaps, self.zones
         start = 0
-        for row in rows:
-            if row.tick_end > start:
-                self.on_ticks(ticks.slice(start, row.tick_end))
-                start = row.tick_end
+        now = self.profile.now_ns
+        for r, row in enumerate(rows):
+            end = row.tick_end
+            if end > start:
+                # What on_ticks does besides the profile (gaps, last price), on array views.
+                last_ts = int(ts[end - 1])
+                now = max(now, last_ts + 1)
+                if gaps.gaps:
+                    gaps.on_ticks(ts[start:end], price[start:end])
+                gaps.expire(now)
+                if last_ts + 1 >= self._price_ts:
+                    self._price = float(price[end - 1])
+                    self._price_ts = last_ts + 1
+                start = end
+            window.row(r)
             for c in row.candles:
-                self.on_candle(c)
+                zones.on_candle(c)
+                gaps.on_candle(c)
+                if c.close_ts_ns >= self._price_ts:
+                    self._price = c.close
+                    self._price_ts = c.close_ts_ns
+            now = self.profile.now_ns
             yield LazyValues(self.values)
+        window.finish()
         if start < len(ticks):
             self.on_ticks(ticks.slice(start, len(ticks)))
 
