@@ -280,6 +280,18 @@ class FillHistoryCapability(Protocol):
 
 
 @runtime_checkable
+class AccountTradesCapability(Protocol):
+    """Capability ``"trades:account"``: the venue lists the account's executions in an
+    instrument since a time, whoever placed the orders (reconciliation books those the
+    journal lacks as fills: made while the host was down, or of an order placed by hand)."""
+
+    async def fetch_account_trades(self, instrument: str, since_ns: int) -> Sequence[Fill]:
+        """Every execution of the account in ``instrument`` at or after ``since_ns``, oldest
+        first, each with its order's client order id (the venue's id for the order where
+        the exchange has no client id) and its fee."""
+
+
+@runtime_checkable
 class VenueValuesCapability(Protocol):
     """Capability ``"values"``: a data venue measures values of an instrument besides its
     trades (a DEX pool's liquidity). The engine lets exits and filters read them with the
@@ -299,6 +311,7 @@ CAPABILITY_PROTOCOLS.update(
         "simulated": SimulatedExecutionCapability,
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
+        "trades:account": AccountTradesCapability,
         "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,
         "values": VenueValuesCapability,

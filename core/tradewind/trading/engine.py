@@ -86,6 +86,7 @@ from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
+from tradewind.trading.venue_calls import VenueCalls
 
 log = logging.getLogger("tradewind.trading.engine")
 
@@ -384,6 +385,8 @@ class Engine:
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
         #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
         self._adds: dict[str, int] = {}
+        #: Paper and live runs: order creates and lookups run in tasks of their own.
+        self.venue_calls: VenueCalls | None = None
         interval = config.run.reconcile_interval_s
         self._reconcile_every_ns = (
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
@@ -580,8 +583,9 @@ class Engine:
                 )
                 await self._publish_pending()  # what reconciliation found
                 await self._report_bad_rows()
-                await self._consume_feed()
-                await self._finish_candles()
+                async with self._venue_calls():
+                    await self._consume_feed()
+                    await self._finish_candles()
                 if cfg.mode is not Mode.BACKTEST:
                     await stop_orders(
                         self,
@@ -607,6 +611,20 @@ class Engine:
                             )
                         )
         return summary
+
+    @asynccontextmanager
+    async def _venue_calls(self) -> AsyncIterator[None]:
+        """Paper and live: venue calls run off the loop while the feed is consumed; leaving
+        waits for the creates in flight."""
+        if self.config.mode is Mode.BACKTEST:
+            yield
+            return
+        async with VenueCalls(self.orders, self.sleep) as calls:
+            self.venue_calls = calls
+            try:
+                yield
+            finally:
+                self.venue_calls = None
 
     async def _consume_feed(self) -> None:
         """Process the feed batch by batch until it ends or a stop is requested.
@@ -1021,7 +1039,11 @@ class Engine:
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
         if self.control.has_pending():
             await self.control.apply()  # force exits asked for by a command
-        await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
+        # Resolves orders whose outcome is unknown (a no-op otherwise), off the loop if it can.
+        if self.venue_calls is not None:
+            self.venue_calls.poll()
+        else:
+            await self.orders.poll()
         await self._maybe_reconcile()
         closed = st.aggregator.advance(t_close)
         if not closed:
@@ -1221,6 +1243,10 @@ class Engine:
         )
         if "simulated" in st.exec_venue.capabilities:
             st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
+        elif self.venue_calls is not None:
+            # A real venue: opened (journaled, the instrument blocked) now, sent in a task.
+            self.venue_calls.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
+            return order
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:
