@@ -270,7 +270,9 @@ def test_a_500_outage_opens_the_breaker_exits_are_evaluated_and_the_run_complete
         assert run_row["finished_ts_ns"] is not None  # the run completed and was journaled
         breakers = [
             json.loads(r["payload"])
-            for r in rows(con, "SELECT payload FROM events WHERE type = 'CircuitBreaker' ORDER BY seq")
+            for r in rows(
+                con, "SELECT payload FROM events WHERE type = 'CircuitBreaker' ORDER BY seq"
+            )
         ]
         assert [b["tripped"] for b in breakers] == [True, False]
         assert "2 consecutive failures" in breakers[0]["reason"]

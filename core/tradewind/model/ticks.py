@@ -6,6 +6,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+_set = object.__setattr__  # fills a frozen batch built without __init__ (TickBatch.slice)
+
 #: Aggressor side codes in :attr:`TickBatch.side`.
 BUY: int = 1
 SELL: int = -1
@@ -83,14 +85,16 @@ class TickBatch:
 
     def slice(self, start: int, stop: int) -> TickBatch:
         """Rows ``start:stop`` as a new batch (views, no copy)."""
-        return TickBatch(
-            instrument=self.instrument,
-            ts_ns=self.ts_ns[start:stop],
-            price=self.price[start:stop],
-            size=self.size[start:stop],
-            side=self.side[start:stop],
-            trade_id=self.trade_id[start:stop],
-        )
+        # Views of a checked batch are of equal lengths and read-only already: the engine
+        # slices every batch several times per fill, so the checks are not run again.
+        out = object.__new__(TickBatch)
+        _set(out, "instrument", self.instrument)
+        _set(out, "ts_ns", self.ts_ns[start:stop])
+        _set(out, "price", self.price[start:stop])
+        _set(out, "size", self.size[start:stop])
+        _set(out, "side", self.side[start:stop])
+        _set(out, "trade_id", self.trade_id[start:stop])
+        return out
 
     def split_at_ts(self, ts_ns: int) -> tuple[TickBatch, TickBatch]:
         """Split into trades strictly before ``ts_ns`` and trades at or after it."""

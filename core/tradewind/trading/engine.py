@@ -1246,6 +1246,8 @@ class Engine:
         elif self.venue_calls is not None:
             # A real venue: opened (journaled, the instrument blocked) now, sent in a task.
             self.venue_calls.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
+            # Let the task start its request now, not after the rest of the step.
+            await anyio.lowlevel.checkpoint()
             return order
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
