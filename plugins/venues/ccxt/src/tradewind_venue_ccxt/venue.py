@@ -344,6 +344,9 @@ class CcxtVenue:
             "options": options,
             **secrets,
         }
+        if cfg.rate_limiter == "rolling_window":
+            params["rateLimiterAlgorithm"] = "rollingWindow"
+            params["rollingWindowSize"] = cfg.rate_window_s * 1000.0
         exchange = getattr(module, cfg.exchange)(params)
         exchange.logger = RedactingLogger(
             logging.getLogger(f"tradewind_venue_ccxt.{self.instance}"), self._redact
