@@ -37,6 +37,7 @@ class VenueCalls:
         self._tg: TaskGroup | None = None
         self._resolving = False
         self._resolver = anyio.CancelScope()
+        self._drained = anyio.Event()
         #: Creates in flight (sent from a task, not answered yet).
         self.in_flight = 0
 
@@ -51,10 +52,14 @@ class VenueCalls:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
+        assert self._tg is not None
+        # The creates in flight are waited for, whatever ended the block (a feed that failed
+        # must not cancel a create half-way: its outcome would be unknown); the resolver's
+        # lookups are not (an order still in doubt is the stop sequence's to report).
+        with anyio.CancelScope(shield=True):
+            while self.in_flight:
+                await self._drained.wait()
         tg, self._tg = self._tg, None
-        assert tg is not None
-        # The creates in flight are waited for; the resolver's lookups are not (an order
-        # still in doubt is the stop sequence's to report).
         self._resolver.cancel()
         try:
             return await tg.__aexit__(exc_type, exc, tb)
@@ -69,6 +74,8 @@ class VenueCalls:
         if self.orders.open(venue, order, ts_ns, exit_reason) is not None:
             return  # that id was opened already
         assert self._tg is not None, "VenueCalls used outside its block"
+        if not self.in_flight:
+            self._drained = anyio.Event()
         self.in_flight += 1
         self._tg.start_soon(self._send, venue, order, exit_reason)
 
@@ -81,6 +88,8 @@ class VenueCalls:
             log.error("order %s failed: %s", order.client_order_id, exc)
         finally:
             self.in_flight -= 1
+            if not self.in_flight:
+                self._drained.set()
             if self._tg is not None:
                 self.poll()  # in doubt: resolve it now, whether or not the feed moves
 
