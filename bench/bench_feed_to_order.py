@@ -330,7 +330,8 @@ def main() -> int:
         try:
             urls = parent.recv()
             path = folder / "bench.toml"
-            path.write_text(config_text(urls, args.batch_ms, args.analyzers, args.rate_limiter), encoding="utf-8")
+            text = config_text(urls, args.batch_ms, args.analyzers, args.rate_limiter)
+            path.write_text(text, encoding="utf-8")
             began = time.perf_counter()
             error, engine = run_host(path)
             wall = time.perf_counter() - began
