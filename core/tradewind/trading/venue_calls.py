@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from tradewind.model import Order
@@ -108,6 +109,8 @@ class VenueCalls:
                 while self.orders.unresolved():
                     await self.orders.poll()
                     await self._sleep(self.orders.settings.resolve_interval_s)
+                    # Always let the loop run, even with a sleep that does not wait.
+                    await anyio.lowlevel.checkpoint()
         except Exception:
             log.exception("resolving the orders in doubt failed")
         finally:
