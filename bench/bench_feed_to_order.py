@@ -117,15 +117,20 @@ def serve(conn: Any, folder: str, cycles: int, gap_ms: float, t0: int) -> None:
 
 
 # -- the host (this process) -----------------------------------------------------------------
-def config_text(urls: tuple[str, str, str, str], batch_ms: float, analyzers: bool) -> str:
+def config_text(
+    urls: tuple[str, str, str, str],
+    batch_ms: float,
+    analyzers: bool,
+    rate_limiter: str = "leaky_bucket",
+) -> str:
     wss, http, cert, api = urls
     from tests.e2e.cex_local import KEY_ENV, SECRET_ENV
 
-    extra = ""
+    extra = f'rate_limiter = "{rate_limiter}"\n'
     timeframes = '["1s"]'
     if analyzers:
         timeframes = '["1s", "5s", "15s"]'
-        extra = """
+        extra += """
 [analyzers.regime]
 plugin = "regime"
 timeframe = "1s"
@@ -295,6 +300,12 @@ def main() -> int:
         action="store_true",
         help="patch ccxt's rate limiter to refill while idle (ccxt/ccxt#25556)",
     )
+    ap.add_argument(
+        "--rate-limiter",
+        choices=["leaky_bucket", "rolling_window"],
+        default="leaky_bucket",
+        help="the ccxt venue's rate_limiter option (default: ccxt's leaky bucket)",
+    )
     args = ap.parse_args()
     if args.refill_idle:
         patch_ccxt_throttler()
@@ -319,7 +330,8 @@ def main() -> int:
         try:
             urls = parent.recv()
             path = folder / "bench.toml"
-            path.write_text(config_text(urls, args.batch_ms, args.analyzers), encoding="utf-8")
+            text = config_text(urls, args.batch_ms, args.analyzers, args.rate_limiter)
+            path.write_text(text, encoding="utf-8")
             began = time.perf_counter()
             error, engine = run_host(path)
             wall = time.perf_counter() - began
@@ -346,7 +358,8 @@ def main() -> int:
         f"feed-to-order latency, loopback, paper run (durable journal in "
         f"{tempfile.gettempdir()}), batch_ms "
         f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, ccxt rate limiter "
-        f"{'refilling while idle (patched)' if args.refill_idle else 'as shipped'}"
+        f"{'refilling while idle (patched)' if args.refill_idle else 'as shipped'}, "
+        f"rate_limiter = {args.rate_limiter}"
     )
     print(
         f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "

@@ -16,7 +16,7 @@ from tradewind.model import (
     TickBatch,
     TimeInForce,
 )
-from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig, default_instrument
 
 INST = Instrument(
     venue="sim",
@@ -196,3 +196,28 @@ def test_balances_and_positions_follow_fills_exactly():
     fees = Decimal("0.010") * (Decimal("50000.0") + Decimal("50500.0")) * Decimal("0.0004")
     assert bal == Decimal("1000") + Decimal("5.0000") - fees
     assert anyio.run(v.fetch_positions) == []
+
+
+def test_the_venue_keeps_only_its_recent_finished_orders(monkeypatch):
+    """A long run's memory does not grow with every order: lookups answer for the last
+    KEEP_FINISHED finished orders, older ones are forgotten (as an exchange's history)."""
+    monkeypatch.setattr(SimulatedVenue, "KEEP_FINISHED", 3)
+    venue = SimulatedVenue(SimVenueConfig(), instance="sim", instruments=[default_instrument()])
+    key = default_instrument().key
+
+    async def go() -> list[bool]:
+        for n in range(5):
+            # Off the lot size: refused at once, i.e. finished.
+            await venue.submit_order(
+                Order(
+                    client_order_id=f"c{n}",
+                    instrument=key,
+                    side=Side.BUY,
+                    type=OrderType.MARKET,
+                    quantity=Decimal("0.0001"),
+                )
+            )
+        return [await venue.fetch_order(key, f"c{n}") is not None for n in range(5)]
+
+    assert anyio.run(go) == [False, False, True, True, True]
+    assert len(venue._orders) == 3

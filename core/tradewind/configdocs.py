@@ -228,7 +228,7 @@ _MARKET_TYPE_ROWS = (
         " the account's balance of the base asset, rounded down to the lot | the base asset is the "
         "position: at start the venue's balance of it *is* the position; its entry price comes "
         "from the account's trades (first in, first out) when the venue declares "
-        "`trades:history`, else from the first price seen after adoption (journaled as a "
+        "`trades:account`, else from the first price seen after adoption (journaled as a "
         "position with reason `entry_priced`). A buy whose fee is charged in the bought coin "
         "leaves `quantity - fee`; what cannot be sold (below one lot, or worth less than "
         "`min_notional` at the last price) is dust: not an open position, no block on entries, "

@@ -283,13 +283,17 @@ class FillHistoryCapability(Protocol):
 
 @runtime_checkable
 class AccountTradesCapability(Protocol):
-    """Capability ``"trades:history"``: the venue lists the account's executions of an
-    instrument, so a spot holding adopted at reconciliation gets its entry price from them
-    (:mod:`tradewind.trading.adoption`)."""
+    """Capability ``"trades:account"``: the venue lists the account's executions in an
+    instrument since a time, whoever placed the orders (reconciliation books those the
+    journal lacks as fills: made while the host was down, or of an order placed by hand; and a
+    spot holding adopted at reconciliation takes its entry price from them, first in, first
+    out: :mod:`tradewind.trading.adoption`)."""
 
-    async def fetch_account_trades(self, instrument: str) -> Sequence[Fill]:
-        """The account's executions of ``instrument`` (its key), as far back as the venue
-        keeps them, in any order."""
+    async def fetch_account_trades(self, instrument: str, since_ns: int) -> Sequence[Fill]:
+        """Every execution of the account in ``instrument`` at or after ``since_ns``, oldest
+        first, each with its order's client order id (the venue's id for the order where
+        the exchange has no client id) and its fee. ``since_ns`` 0 asks for as far back as the
+        venue keeps them."""
 
 
 @runtime_checkable
@@ -388,7 +392,7 @@ CAPABILITY_PROTOCOLS.update(
         "simulated": SimulatedExecutionCapability,
         "replay": ReplayCapability,
         "fills:history": FillHistoryCapability,
-        "trades:history": AccountTradesCapability,
+        "trades:account": AccountTradesCapability,
         "funding:history": FundingHistoryCapability,
         "orders:search": OrderSearchCapability,
         "orders:resume": ResumeOrdersCapability,

@@ -216,9 +216,10 @@ class ReconciliationDiscrepancy(Event):
     """Startup reconciliation found the venue and the journal disagreeing, and what it did.
 
     ``kind`` is one of ``order_state``, ``order_closed_at_venue``, ``order_not_at_venue``,
-    ``order_unknown_to_journal``, ``order_reopened``, ``position``, ``untracked_position``,
-    ``balance``; ``action`` says what the host did (``recorded``, ``adopted``, ``cancelled``,
-    ``corrected``, ``ignored``).
+    ``order_unknown_to_journal``, ``order_reopened``, ``fills_missing``, ``position``,
+    ``untracked_position``, ``balance``; ``action`` says what the host did (``recorded``,
+    ``adopted``, ``cancelled``, ``fills booked``, ``booked as fills``, ``corrected``,
+    ``ignored``).
     """
 
     venue: str

@@ -1,7 +1,7 @@
 """The entry price of a spot holding the host adopts (found at the venue, unknown to the
 journal): a spot exchange reports a balance, not a position, so it knows no entry price.
 
-- With capability ``"trades:history"`` the account's executions of the instrument are
+- With capability ``"trades:account"`` the account's executions of the instrument are
   replayed first in, first out; the newest open lots that make up the holding are its entry
   (:func:`lots_from_trades`). Buying 0.1 at 50 000 and 0.1 at 52 000, then selling 0.05,
   leaves 0.05 @ 50 000 and 0.1 @ 52 000.

@@ -90,6 +90,7 @@ from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
+from tradewind.trading.venue_calls import VenueCalls
 
 if TYPE_CHECKING:
     from tradewind.report.metrics import RunFigures
@@ -407,6 +408,8 @@ class Engine:
         self._max_leverage = Decimal(repr(config.strategy.max_leverage))
         #: Adds to the open position of each instrument since it opened (see ``pyramiding``).
         self._adds: dict[str, int] = {}
+        #: Paper and live runs: order creates and lookups run in tasks of their own.
+        self.venue_calls: VenueCalls | None = None
         interval = config.run.reconcile_interval_s
         self._reconcile_every_ns = (
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
@@ -614,8 +617,9 @@ class Engine:
                 )
                 await self._publish_pending()  # what reconciliation found
                 await self._report_bad_rows()
-                await self._consume_feed()
-                await self._finish_candles()
+                async with self._venue_calls():
+                    await self._consume_feed()
+                    await self._finish_candles()
                 if cfg.mode is not Mode.BACKTEST:
                     await stop_orders(
                         self,
@@ -641,6 +645,20 @@ class Engine:
                             )
                         )
         return summary
+
+    @asynccontextmanager
+    async def _venue_calls(self) -> AsyncIterator[None]:
+        """Paper and live: venue calls run off the loop while the feed is consumed; leaving
+        waits for the creates in flight."""
+        if self.config.mode is Mode.BACKTEST:
+            yield
+            return
+        async with VenueCalls(self.orders, self.sleep) as calls:
+            self.venue_calls = calls
+            try:
+                yield
+            finally:
+                self.venue_calls = None
 
     async def _consume_feed(self) -> None:
         """Process the feed batch by batch until it ends or a stop is requested.
@@ -1085,7 +1103,11 @@ class Engine:
             self.clock.advance_to(t_close)  # type: ignore[attr-defined]
         if self.control.has_pending():
             await self.control.apply()  # force exits asked for by a command
-        await self.orders.poll()  # resolves orders whose outcome is unknown (a no-op otherwise)
+        # Resolves orders whose outcome is unknown (a no-op otherwise), off the loop if it can.
+        if self.venue_calls is not None:
+            self.venue_calls.poll()
+        else:
+            await self.orders.poll()
         await self._maybe_reconcile()
         row: Mapping[str, Mapping[str, float]] = {}
         if st.block is not None:
@@ -1295,6 +1317,12 @@ class Engine:
         )
         if "simulated" in st.exec_venue.capabilities:
             st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
+        elif self.venue_calls is not None:
+            # A real venue: opened (journaled, the instrument blocked) now, sent in a task.
+            self.venue_calls.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
+            # Let the task start its request now, not after the rest of the step.
+            await anyio.lowlevel.checkpoint()
+            return order
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
         except Exception as exc:

@@ -187,11 +187,25 @@ class OrderManager(FillBooking, VenueCalls):
         and trades) and stays open, its instrument paused, until :meth:`poll` learns its fate.
         A failure becomes an OrderFailed event and the error is raised.
         """
+        known = self.open(venue, order, ts_ns, exit_reason)
+        if known is not None:
+            return known  # idempotent: the id was sent already
+        return await self.send(venue, order, exit_reason)
+
+    def open(
+        self, venue: object, order: Order, ts_ns: int, exit_reason: str = ""
+    ) -> OrderReport | None:
+        """The synchronous half of :meth:`submit`: the order is recorded, journaled (state
+        new) and open in the portfolio (its instrument takes no other entry), ready for
+        :meth:`send`. Returns the order's report when its id was opened already, else None.
+
+        The engine opens an order on its loop and sends it in a task of its own, so no venue
+        call (backoff, a create in doubt, a slow venue) holds the loop."""
         cid = order.client_order_id
         self._ts = max(self._ts, ts_ns)
         known = self.records.get(cid)
         if known is not None:
-            return known.report()  # idempotent: the id was sent already
+            return known.report()
         key = venue_key(venue)
         self._venues[key] = venue
         rec = OrderRecord(
@@ -209,6 +223,13 @@ class OrderManager(FillBooking, VenueCalls):
         self.portfolio.order_opened(order)
         self._store(rec, "submitted", None)
         self.pending.append(OrderSubmitted(ts_ns=ts_ns, order=order))
+        return None
+
+    async def send(self, venue: object, order: Order, exit_reason: str = "") -> OrderReport:
+        """The asynchronous half of :meth:`submit`: create ``order`` (recorded by
+        :meth:`open`) at ``venue``."""
+        cid = order.client_order_id
+        key = venue_key(venue)
         if self.journal_error is not None:
             exc: VenueError = VenueError(
                 f"order {cid} not sent: the journal cannot record it ({self.journal_error})"

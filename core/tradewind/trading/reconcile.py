@@ -25,7 +25,7 @@ import attrs
 
 from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
-from tradewind.model import Instrument, OrderReport, OrderStatus, Position
+from tradewind.model import Fill, Instrument, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
 from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
@@ -111,13 +111,13 @@ def _corrected(journal_pos: Position, venue_pos: Position | None, ts_ns: int) ->
 
 async def _priced_holding(venue: Any, held: Position, ask: Any) -> Position:
     """``held`` (a spot holding, no entry price) with the lots the account's trades give it
-    (capability ``"trades:history"``); unchanged when the venue has no trade history or it
+    (capability ``"trades:account"``); unchanged when the venue has no trade history or it
     does not cover the holding (then the first mark prices it)."""
-    if "trades:history" not in venue.capabilities:
+    if "trades:account" not in venue.capabilities:
         return held
     trades = await ask(
         f"fetch_account_trades({held.instrument})",
-        partial(venue.fetch_account_trades, held.instrument),
+        partial(venue.fetch_account_trades, held.instrument, 0),
     )
     lots = lots_from_trades(held.instrument, held.quantity, trades)
     if lots is None:
@@ -152,6 +152,12 @@ async def reconcile(
       journals it (origin ``adopted``) so the host tracks it; ``"cancel"`` cancels it
       (origin ``foreign``).
       ``"refuse"`` raises ReconciliationError naming it (the host does not start).
+    - The account's trades since the last journaled fill (venues with
+      ``"trades:account"``): those the journal lacks are booked as fills, once each, with
+      their fees; a trade of an order the journal never knew (placed by hand) follows
+      ``unknown_orders``: ``"refuse"`` raises, otherwise the order is journaled (origin
+      ``adopted``, or ``foreign`` for ``"cancel"``: it executed, nothing is left to cancel)
+      and its trades booked.
     - A position that differs: the venue's is adopted and a correction is journaled. A
       position the journal cannot explain at all (the journal is flat in that instrument)
       follows ``unknown_positions``: ``"adopt"`` (a correction) or ``"refuse"``
@@ -332,6 +338,13 @@ async def reconcile(
             )
             note("order_unknown_to_journal", cid, "unknown", _state(vr), "adopted")
 
+    # 2b. The account's trades since the last journaled fill: booked once, with their fees,
+    # whoever placed the order (an order the journal never knew follows unknown_orders).
+    if "trades:account" in venue.capabilities:
+        fills_recovered += await _book_account_trades(
+            venue, journal, sorted(keys), ts_ns, unknown_orders, ask, refuse, note
+        )
+
     # 3. Positions, after any fills recovered above.
     venue_pos = {
         p.instrument: p
@@ -400,6 +413,87 @@ async def reconcile(
         positions_checked=len(keys),
         fills_recovered=fills_recovered,
     )
+
+
+def _trades_since(journal: Journal, instrument: str) -> int:
+    """Where the account's trades of ``instrument`` are read from: the last journaled fill
+    (inclusive: a trade of the same instant may be new; known ones are skipped by key), else
+    the start of the session's first run (the venue's history before it is not this
+    session's; a position it left is reconciled by ``unknown_positions``)."""
+    row = journal.query(
+        "SELECT max(ts_ns) FROM fills WHERE session_id = ? AND instrument = ?",
+        [journal.session_id, instrument],
+    )
+    if row and row[0][0] is not None:
+        return int(row[0][0])
+    row = journal.query(
+        "SELECT min(started_ts_ns) FROM runs WHERE coalesce(session_id, run_id) = ?",
+        [journal.session_id],
+    )
+    return int(row[0][0]) if row and row[0][0] is not None else 0
+
+
+async def _book_account_trades(
+    venue: Any,
+    journal: Journal,
+    instruments: Sequence[str],
+    ts_ns: int,
+    unknown_orders: str,
+    ask: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]],
+    refuse: Callable[[str, str], None],
+    note: Callable[[str, str, str, str, str], None],
+) -> int:
+    """Book the account's trades the journal lacks (see :func:`reconcile`, step 2b)."""
+    vkey = venue_key(venue)
+    known_orders = {r.client_order_id: r for r in journal.orders()}
+    booked = journal.fill_keys()
+    n = 0
+    for inst in instruments:
+        since = _trades_since(journal, inst)
+        trades: Sequence[Fill] = await ask(
+            f"fetch_account_trades({inst})", partial(venue.fetch_account_trades, inst, since)
+        )
+        new = [f for f in trades if (f.client_order_id, fill_key(f)) not in booked]
+        strangers: dict[str, list[Fill]] = {}
+        for fill in new:
+            if fill.client_order_id not in known_orders:
+                strangers.setdefault(fill.client_order_id, []).append(fill)
+        for cid, fills in strangers.items():
+            qty = sum((f.quantity for f in fills), Decimal(0))
+            what = (
+                f"order {cid} ({inst}, {fills[0].side.value} {qty} in {len(fills)} trade(s)) "
+                f"executed at the venue but is unknown to the journal"
+            )
+            if unknown_orders == "refuse":
+                refuse(what, "unknown_orders")
+            # Executed: nothing left to cancel. Its trades moved the account, so they are
+            # booked either way ("adopt": tracked as ours; "cancel": booked as foreign).
+            rec = OrderRecord(
+                client_order_id=cid,
+                instrument=inst,
+                venue=vkey,
+                status=OrderStatus.FILLED,
+                filled_quantity=qty,
+                reason="unknown to the journal; its trades booked at reconciliation",
+                origin="adopted" if unknown_orders == "adopt" else "foreign",
+                updated_ts_ns=ts_ns,
+                run_id=journal.run_id,
+            )
+            journal.record_order(rec, ts_ns=ts_ns, kind="adopted")
+            known_orders[cid] = rec
+            note("order_unknown_to_journal", cid, "unknown", f"filled {qty}", "fills booked")
+        got = _recover_fills(journal, new)
+        if got:
+            note(
+                "fills_missing",
+                inst,
+                f"fills up to {since} ns",
+                f"{got} more trade(s) since",
+                "booked as fills",
+            )
+        n += got
+        booked |= {(f.client_order_id, fill_key(f)) for f in new}
+    return n
 
 
 def _recover_fills(journal: Journal, fills: Iterable[Any]) -> int:

@@ -156,6 +156,8 @@ class SimulatedVenue:
 
     name: ClassVar[str] = "sim"
     config_class: ClassVar[type] = SimVenueConfig
+    #: Finished orders the venue still answers lookups of (the most recent ones).
+    KEEP_FINISHED: ClassVar[int] = 1000
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {
             "execution",
@@ -183,6 +185,10 @@ class SimulatedVenue:
         self._instruments = {i.key: i for i in instruments}
         self._orders: dict[str, _SimOrder] = {}
         self._open: dict[str, list[_SimOrder]] = {}
+        # Client order ids of finished orders, oldest first: the venue answers lookups of the
+        # last KEEP_FINISHED of them (as an exchange keeps recent history); older ones are
+        # forgotten, so a long run's memory does not grow with every order.
+        self._finished: dict[str, None] = {}
         self._positions: dict[str, Position] = {}
         self._cash = config.starting_balance
         self._last: dict[str, float] = {}
@@ -261,6 +267,7 @@ class SimulatedVenue:
         self._cash = Decimal(cash)
         self._orders.clear()
         self._open.clear()
+        self._finished.clear()
         self._seq = max(self._seq, id_floor)
         self._fills = max(self._fills, id_floor)
         for order, report in open_orders:
@@ -342,6 +349,7 @@ class SimulatedVenue:
             so.status = OrderStatus.REJECTED
             report = self._report(so, reason)
             self._emit(report)
+            self._retire(so)
             return report
         self._open.setdefault(order.instrument, []).append(so)
         report = self._report(so)
@@ -728,6 +736,16 @@ class SimulatedVenue:
     def _finish(self, so: _SimOrder, status: OrderStatus, reason: str = "") -> None:
         so.status = status
         self._emit(self._report(so, reason))
+        self._retire(so)
+
+    def _retire(self, so: _SimOrder) -> None:
+        """``so`` is finished: keep it for lookups among the last KEEP_FINISHED only."""
+        finished = self._finished
+        finished[so.order.client_order_id] = None
+        while len(finished) > self.KEEP_FINISHED:
+            oldest = next(iter(finished))
+            del finished[oldest]
+            self._orders.pop(oldest, None)
 
     def _reduces(self, order: Order) -> bool:
         pos = self._positions.get(order.instrument)

@@ -392,6 +392,8 @@ class BinanceFuturesServer(ThreadedServer):
                 for t in self.trades
                 if t["symbol"] == params.get("symbol")
                 and params.get("orderId") in (None, str(t["orderId"]))
+                and int(params.get("startTime", 0)) <= t["time"]
+                and t["time"] <= int(params.get("endTime", 2**62))
             ]
         return web.json_response(found)
 
@@ -468,6 +470,37 @@ class BinanceFuturesServer(ThreadedServer):
             )
             self.trades.append(trade)
             return dict(trade)
+
+    def place_by_hand(
+        self, side: str, qty: str, price: str, symbol: str = "BTCUSDT"
+    ) -> dict[str, Any]:
+        """An order placed outside the host (the exchange's web page: client id ``web_...``),
+        executed at once at ``price``; returns its trade."""
+        with self.lock:
+            self._next_id += 1
+            cid = f"web_{self._next_id}"
+            now = int(time.time() * 1000)
+            order = template("binance_futures_order.json")
+            order.update(
+                orderId=self._next_id,
+                symbol=symbol,
+                status="NEW",
+                clientOrderId=cid,
+                price="0",
+                avgPrice="0.00",
+                origQty=qty,
+                executedQty="0",
+                cumQuote="0",
+                timeInForce="GTC",
+                type="MARKET",
+                origType="MARKET",
+                reduceOnly=False,
+                side=side,
+                time=now,
+                updateTime=now,
+            )
+            self.orders[cid] = order
+            return self.fill(cid, price)
 
     def orders_of(self, symbol: str = "BTCUSDT") -> list[dict[str, Any]]:
         """Every order the exchange holds for ``symbol`` (hidden ones too)."""

@@ -70,6 +70,7 @@ class BinanceSpotServer(BinanceFuturesServer):
         r.add_delete("/api/v3/order", self.cancel_order)
         r.add_get("/api/v3/openOrders", self.open_orders)
         r.add_get("/api/v3/myTrades", self.user_trades)
+        r.add_get("/api/v3/allOrders", self.all_orders)
         r.add_get("/api/v3/account", self.account)
 
     async def exchange_info(self, request: web.Request) -> web.Response:
@@ -251,5 +252,7 @@ class BinanceSpotServer(BinanceFuturesServer):
                 for t in self.trades
                 if t["symbol"] == params.get("symbol")
                 and params.get("orderId") in (None, str(t["orderId"]))
+                and int(params.get("startTime", 0)) <= t["time"]
+                and t["time"] <= int(params.get("endTime", 2**62))
             ]
         return web.json_response(found)

@@ -136,6 +136,25 @@ def test_capabilities_follow_the_exchange(server: BinanceFuturesServer) -> None:
     assert caps == CcxtVenue.capabilities  # binanceusdm offers all of them
 
 
+def test_the_rolling_window_rate_limiter_is_an_option(server: BinanceFuturesServer) -> None:
+    async def go(**overrides: Any) -> tuple[str, float, OrderStatus]:
+        venue = await connected(server, **overrides)
+        try:
+            report = await venue.submit_order(limit_buy(f"tw-rl-{len(overrides)}"))
+            bucket = venue.exchange.throttler.config
+            return bucket["algorithm"], bucket["windowSize"], report.status
+        finally:
+            await venue.close()
+
+    assert asyncio.run(go())[0] == "leakyBucket"  # ccxt's default
+    algorithm, window_ms, status = asyncio.run(
+        go(rate_limiter="rolling_window", rate_window_s=10.0)
+    )
+    assert (algorithm, window_ms, status) == ("rollingWindow", 10_000.0, OrderStatus.ACCEPTED)
+    with pytest.raises(ValueError, match="rate_limiter must be"):
+        make_config(server, rate_limiter="token_bucket")
+
+
 def test_order_round_trip_with_polled_fill(server: BinanceFuturesServer) -> None:
     sink = RecordingSink()
 

@@ -9,7 +9,10 @@ at once, as the exchange does. It is killed
 - ``accept``: by the server, just after the create's answer was sent;
 - ``fill``: by itself, on the first fill, before the journal writes it.
 
-The restart reconciles with the exchange and prints the journal's fills. (This server's
+While it is down an order is placed by hand on the exchange (and executed). The restart
+reconciles with the exchange and prints the journal's fills: the account's trades since the
+last journaled fill are booked once each, the hand-placed order's too when ``[run]
+unknown_orders = "adopt"``; with the default ``"refuse"`` the host does not start. (This server's
 ``positionRisk`` is a recorded payload that does not follow executions, so positions are not
 compared here; the fills are.)
 """
@@ -43,7 +46,7 @@ from tradewind.trading.reconcile import reconcile
 from tradewind.secrets import Secret
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
 
-url, path, phase, run_id, key_env, secret_env = sys.argv[1:7]
+url, path, phase, run_id, key_env, secret_env, unknown_orders = sys.argv[1:8]
 KEY = "usdm:BTCUSDT"
 
 
@@ -89,7 +92,8 @@ async def main():
             print("not killed", file=sys.stderr)
         else:
             report = await reconcile(
-                venue, journal, [inst], portfolio, unknown_positions="refuse", ts_ns=2
+                venue, journal, [inst], portfolio, unknown_positions="refuse",
+                unknown_orders=unknown_orders, ts_ns=2,
             )
             fills = [
                 [f.client_order_id, f.trade_id, str(f.quantity), str(f.price), str(f.fee)]
@@ -138,10 +142,26 @@ def host_env() -> Iterator[dict[str, str]]:
 
 
 def run_host(
-    server: KillingServer, journal: Path, phase: str, run_id: str, env: dict[str, str]
+    server: KillingServer,
+    journal: Path,
+    phase: str,
+    run_id: str,
+    env: dict[str, str],
+    unknown_orders: str = "refuse",
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOST, server.url, str(journal), phase, run_id, KEY_ENV, SECRET_ENV],
+        [
+            sys.executable,
+            "-c",
+            HOST,
+            server.url,
+            str(journal),
+            phase,
+            run_id,
+            KEY_ENV,
+            SECRET_ENV,
+            unknown_orders,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -163,21 +183,26 @@ def test_after_a_sigkill_the_journals_fills_equal_the_exchanges_trades(
         first = run_host(server, journal, "trade", "run1", env)
         assert first.returncode == -signal.SIGKILL, first.stderr
         assert server.create_count() == 1
-        again = run_host(server, journal, "restart", "run2", env)
+        # While the host is down, someone sells by hand on the exchange's web page.
+        server.place_by_hand("SELL", "0.001", "50100")
+        again = run_host(server, journal, "restart", "run2", env, unknown_orders="adopt")
         assert again.returncode == 0, again.stderr
         result: dict[str, Any] = json.loads(again.stdout.strip().splitlines()[-1])
         trades = server.trades_of()
     finally:
         server.stop()
-    (order,) = server.orders_of()
-    assert order["status"] == "FILLED"
-    assert len(trades) == 1
+    order, by_hand = server.orders_of()
+    assert order["status"] == by_hand["status"] == "FILLED"
+    assert by_hand["clientOrderId"].startswith("web_")
+    assert len(trades) == 2
+    cid_of = {o["orderId"]: o["clientOrderId"] for o in (order, by_hand)}
     booked = [
         (c, tid, Decimal(q), Decimal(p), Decimal(fee)) for c, tid, q, p, fee in result["fills"]
     ]
+    # Every trade of the account, each once, with its fee: the host's order and the hand's.
     assert booked == [
         (
-            order["clientOrderId"],
+            cid_of[t["orderId"]],
             str(t["id"]),
             Decimal(t["qty"]),
             Decimal(t["price"]),
@@ -185,3 +210,23 @@ def test_after_a_sigkill_the_journals_fills_equal_the_exchanges_trades(
         )
         for t in trades
     ]
+    assert "order_unknown_to_journal" in result["kinds"]
+
+
+def test_a_trade_of_an_order_placed_by_hand_makes_the_restart_refuse_by_default(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    server = KillingServer("accept").start()
+    try:
+        journal = tmp_path / "journal.duckdb"
+        env = dict(host_env, TW_KILL_AT="accept")
+        first = run_host(server, journal, "trade", "run1", env)
+        assert first.returncode == -signal.SIGKILL, first.stderr
+        trade = server.place_by_hand("SELL", "0.001", "50100")
+        again = run_host(server, journal, "restart", "run2", env)  # unknown_orders = refuse
+    finally:
+        server.stop()
+    assert again.returncode != 0
+    (_, by_hand) = server.orders_of()
+    assert f"order {by_hand['clientOrderId']} (usdm:BTCUSDT, sell {trade['qty']}" in again.stderr
+    assert "unknown to the journal" in again.stderr and "the host does not start" in again.stderr

@@ -1,5 +1,5 @@
 """A spot holding unknown to the journal is adopted at reconciliation with the entry price
-of the account's own trades (capability ``trades:history``, ``fetch_my_trades``), replayed
+of the account's own trades (capability ``trades:account``, ``fetch_my_trades``), replayed
 first in, first out, against the local Binance spot server, never at price 0."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_an_adopted_spot_holding_takes_its_entry_from_the_accounts_trades(
         venue = CcxtVenue(cfg, instance="bs")
         await venue.connect()
         try:
-            assert "trades:history" in venue.capabilities
+            assert "trades:account" in venue.capabilities
             (inst,) = [i for i in await venue.instruments() if i.key == "bs:BTCUSDT"]
             journal = Journal(tmp_path / "j.duckdb", "adopt")
             journal.start("live", "live.toml", 0)

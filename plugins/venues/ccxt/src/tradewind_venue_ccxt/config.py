@@ -79,6 +79,13 @@ class CcxtVenueConfig:
     #: Seconds between polls of the open orders, in every mode but ``off`` (with the websocket
     #: too: a lost update is caught up within one interval).
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    #: ccxt's rate limiter: ``"leaky_bucket"`` (ccxt's default; ccxt 4.5 refills it only
+    #: while a request waits, so an idle host's next order still pays the last request's
+    #: cost, ccxt/ccxt#25556) or ``"rolling_window"`` (at most the exchange's rate over
+    #: ``rate_window_s``: an order after idle time leaves at once).
+    rate_limiter: str = "leaky_bucket"
+    #: The window of the ``rolling_window`` limiter, in seconds.
+    rate_window_s: float = 60.0
     #: Times a create that timed out is looked up by client order id before giving up.
     lookup_attempts: int = 3
     #: Seconds between those lookups.
@@ -101,6 +108,13 @@ class CcxtVenueConfig:
                 f"order_updates must be one of {', '.join(ORDER_UPDATE_MODES)}, "
                 f"got {self.order_updates!r}"
             )
+        if self.rate_limiter not in ("leaky_bucket", "rolling_window"):
+            raise ValueError(
+                'rate_limiter must be "leaky_bucket" or "rolling_window", '
+                f"got {self.rate_limiter!r}"
+            )
+        if self.rate_window_s <= 0:
+            raise ValueError(f"rate_window_s must be positive, got {self.rate_window_s}")
         if self.timeout_ms <= 0:
             raise ValueError(f"timeout_ms must be positive, got {self.timeout_ms}")
         if self.poll_interval_s <= 0:

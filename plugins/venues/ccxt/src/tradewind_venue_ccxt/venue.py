@@ -142,6 +142,8 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
     caps = {"execution", "account", "orders:resume", "fills:history"}
     if has.get("fetchOrders"):
         caps.add("orders:search")
+    if has.get("fetchMyTrades"):
+        caps.add("trades:account")
     if has.get("createMarketOrder", True):
         caps.add("order:market")
     if has.get("createLimitOrder", True):
@@ -161,9 +163,6 @@ def exchange_capabilities(exchange: Any, market_type: str) -> frozenset[str]:
         caps.add("tif:gtc")
         if has.get("createPostOnlyOrder"):
             caps.add("tif:post_only")
-    if market_type == "spot" and has.get("fetchMyTrades"):
-        # A spot holding adopted at reconciliation takes its entry from the account's trades.
-        caps.add("trades:history")
     if market_type == "swap":
         if has.get("createReduceOnlyOrder", True):
             caps.add("reduce_only")
@@ -207,6 +206,7 @@ class CcxtVenue:
             "orders:resume",
             "orders:search",
             "fills:history",
+            "trades:account",
         }
     )
 
@@ -348,6 +348,9 @@ class CcxtVenue:
             "options": options,
             **secrets,
         }
+        if cfg.rate_limiter == "rolling_window":
+            params["rateLimiterAlgorithm"] = "rollingWindow"
+            params["rollingWindowSize"] = cfg.rate_window_s * 1000.0
         exchange = getattr(module, cfg.exchange)(params)
         exchange.logger = RedactingLogger(
             logging.getLogger(f"tradewind_venue_ccxt.{self.instance}"), self._redact
@@ -529,8 +532,10 @@ class CcxtVenue:
             tracked.report = report
             self._emit_report(report)
             raise err from None
-        except (ccxt.NetworkError, ccxt.BadResponse) as exc:
+        except (ccxt.OperationFailed, ccxt.BadResponse) as exc:
             # The request may have reached the exchange: find out, never resend blindly.
+            # OperationFailed is ccxt's parent of NetworkError, raised as such for Binance's
+            # -1001 "Internal error" (an HTTP 5xx: the execution status is unknown).
             return await self._unknown_outcome(tracked, exc)
         except ccxt.BaseError as exc:
             raise self._error(exc, f"submit_order {order.client_order_id}") from None
@@ -788,34 +793,6 @@ class CcxtVenue:
                 out.append(Position(instrument=self._key(symbol), quantity=held))
         return out
 
-    async def fetch_account_trades(self, instrument: str) -> Sequence[Fill]:
-        """Capability ``"trades:history"`` (spot): the account's executions of ``instrument``
-        (``fetch_my_trades``), from which reconciliation prices an adopted holding."""
-        import ccxt
-
-        exchange = self._ex()
-        self._require_credentials("fetch_account_trades")
-        symbol = self._symbol(instrument)
-        market = self._market(symbol)
-        inst = self._index.instruments([symbol], exchange.precisionMode)[0]  # type: ignore[union-attr]
-        try:
-            raws = await exchange.fetch_my_trades(symbol)
-        except ccxt.BaseError as exc:
-            raise self._error(exc, f"fetch_my_trades({symbol})") from None
-        size = contract_size(market)
-        return [
-            CcxtTrade.from_ccxt(raw, size).to_domain(
-                instrument=self._key(symbol),
-                client_order_id=str(raw.get("clientOrderId") or raw.get("order") or ""),
-                base=str(market.get("base") or ""),
-                quote=str(market.get("settle") or market.get("quote") or ""),
-                maker_fee=inst.maker_fee,
-                taker_fee=inst.taker_fee,
-                fallback_ts_ns=self._now(),
-            )
-            for raw in raws
-        ]
-
     async def fetch_funding_payments(self, instrument: str) -> Sequence[FundingPayment]:
         """Capability ``"funding:history"`` (perpetuals): the funding the account settled on
         ``instrument`` (ccxt's ``fetch_funding_history``; Binance USD-M: ``/fapi/v1/income``
@@ -895,6 +872,55 @@ class CcxtVenue:
         out: list[Fill] = []
         await self._deliver_fills(probe, co, emit=out.append)
         return out
+
+    async def fetch_account_trades(self, instrument: str, since_ns: int) -> Sequence[Fill]:
+        """Capability ``"trades:account"``: the account's executions in ``instrument`` at or
+        after ``since_ns`` (``fetch_my_trades``), oldest first, each booked to its order's
+        client order id — read from the account's orders (``fetch_orders`` since a minute
+        before, then ``fetch_order`` by venue id for an order older than that); an order the
+        exchange knows no client id of goes by ``venue-<order id>``."""
+        import ccxt
+
+        exchange = self._ex()
+        self._require_credentials("fetch_account_trades")
+        symbol = self._symbol(instrument)
+        since_ms = max(0, since_ns // 1_000_000)
+        market = self._market(symbol)
+        size = contract_size(market)
+        try:
+            # since 0: no start time (an exchange bounds a start-to-end window, e.g. 24 h)
+            raws = await exchange.fetch_my_trades(symbol, since_ms or None)
+            trades = sorted(
+                (CcxtTrade.from_ccxt(t, size) for t in raws),
+                key=lambda t: (t.timestamp_ms or 0, t.id),
+            )
+            trades = [t for t in trades if (t.timestamp_ms or 0) >= since_ms]
+            client_ids: dict[str, str] = {}
+            if trades and exchange.has.get("fetchOrders"):
+                for raw in await exchange.fetch_orders(symbol, max(0, since_ms - 60_000)):
+                    if raw.get("id") and raw.get("clientOrderId"):
+                        client_ids[str(raw["id"])] = str(raw["clientOrderId"])
+            for oid in {t.order_id for t in trades if t.order_id and t.order_id not in client_ids}:
+                raw = await exchange.fetch_order(oid, symbol)
+                if raw and raw.get("clientOrderId"):
+                    client_ids[oid] = str(raw["clientOrderId"])
+        except ccxt.BaseError as exc:
+            raise self._error(exc, f"fetch_account_trades {instrument}") from None
+        inst = self._index.instruments([symbol], exchange.precisionMode)[0]  # type: ignore[union-attr]
+        quote = str(market.get("settle") or market.get("quote") or "")
+        base = str(market.get("base") or "")
+        return [
+            t.to_domain(
+                instrument=inst.key,
+                client_order_id=client_ids.get(t.order_id) or f"venue-{t.order_id}",
+                base=base,
+                quote=quote,
+                maker_fee=inst.maker_fee,
+                taker_fee=inst.taker_fee,
+                fallback_ts_ns=self._now(),
+            )
+            for t in trades
+        ]
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
         """Total balance per asset (zero balances left out)."""

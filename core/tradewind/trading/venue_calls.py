@@ -1,0 +1,117 @@
+"""Venue calls off the engine loop: order creates and the lookups of orders in doubt run in
+tasks of their own, so a slow venue, a rate-limit backoff or a create whose outcome is unknown
+never holds the loop (exits keep being evaluated meanwhile).
+
+The order itself is opened on the loop (:meth:`OrderManager.open`: recorded, journaled,
+its instrument blocked for entries) before its task starts; what the task learns reaches the
+order manager's pending events, published by the engine's next step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from tradewind.model import Order
+from tradewind.trading.orders import OrderManager
+
+log = logging.getLogger("tradewind.trading.venue_calls")
+
+
+class VenueCalls:
+    """A task group for the order manager's venue calls (paper and live runs).
+
+    Leaving the block waits for the calls in flight (each is bounded by the order settings'
+    call timeout, retries and backoff), so an order in flight when the feed ends is resolved
+    or reported in doubt before the run stops."""
+
+    def __init__(
+        self, orders: OrderManager, sleep: Callable[[float], Awaitable[None]] | None = None
+    ) -> None:
+        self.orders = orders
+        self._sleep = sleep or anyio.sleep
+        self._tg: TaskGroup | None = None
+        self._resolving = False
+        self._resolver = anyio.CancelScope()
+        self._drained = anyio.Event()
+        #: Creates in flight (sent from a task, not answered yet).
+        self.in_flight = 0
+
+    async def __aenter__(self) -> VenueCalls:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        # The creates in flight are waited for, whatever ended the block (a feed that failed
+        # must not cancel a create half-way: its outcome would be unknown); the resolver's
+        # lookups are not (an order still in doubt is the stop sequence's to report).
+        with anyio.CancelScope(shield=True):
+            while self.in_flight:
+                await self._drained.wait()
+        tg, self._tg = self._tg, None
+        self._resolver.cancel()
+        try:
+            return await tg.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            # The block's own error, not a group of one (the tasks never raise).
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    def submit(self, venue: object, order: Order, ts_ns: int, exit_reason: str = "") -> None:
+        """Open ``order`` now and send it in a task."""
+        if self.orders.open(venue, order, ts_ns, exit_reason) is not None:
+            return  # that id was opened already
+        assert self._tg is not None, "VenueCalls used outside its block"
+        if not self.in_flight:
+            self._drained = anyio.Event()
+        self.in_flight += 1
+        self._tg.start_soon(self._send, venue, order, exit_reason)
+
+    async def _send(self, venue: object, order: Order, exit_reason: str) -> None:
+        try:
+            await self.orders.send(venue, order, exit_reason)
+        except Exception as exc:
+            # Already an OrderFailed event, or an order in doubt that poll() keeps asking
+            # about: what remains is the log line, as for an order sent on the loop.
+            log.error("order %s failed: %s", order.client_order_id, exc)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._drained.set()
+            if self._tg is not None:
+                self.poll()  # in doubt: resolve it now, whether or not the feed moves
+
+    def poll(self) -> None:
+        """Resolve the orders in doubt in a task that asks every ``resolve_interval_s`` while
+        any is (so a quiet feed does not stall it); a no-op when none is or it runs."""
+        if self._resolving or not self.orders.unresolved() or self._resolver.cancel_called:
+            return
+        assert self._tg is not None, "VenueCalls used outside its block"
+        self._resolving = True
+        self._tg.start_soon(self._poll)
+
+    async def _poll(self) -> None:
+        try:
+            with self._resolver:
+                while self.orders.unresolved():
+                    await self.orders.poll()
+                    await self._sleep(self.orders.settings.resolve_interval_s)
+                    # Always let the loop run, even with a sleep that does not wait.
+                    await anyio.lowlevel.checkpoint()
+        except Exception:
+            log.exception("resolving the orders in doubt failed")
+        finally:
+            self._resolving = False
