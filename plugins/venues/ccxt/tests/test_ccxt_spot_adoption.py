@@ -4,6 +4,7 @@ first in, first out, against the local Binance spot server, never at price 0."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import anyio
@@ -60,10 +61,13 @@ def test_an_adopted_spot_holding_takes_its_entry_from_the_accounts_trades(
             assert "trades:account" in venue.capabilities
             (inst,) = [i for i in await venue.instruments() if i.key == "bs:BTCUSDT"]
             journal = Journal(tmp_path / "j.duckdb", "adopt")
-            journal.start("live", "live.toml", 0)
+            # The session starts after the trades: they made the holding, they are not fills
+            # of this session (reconciliation books only trades since the session's start).
+            started = time.time_ns()
+            journal.start("live", "live.toml", started)
             portfolio = Portfolio({inst.key: inst}, D(0))
             report = await reconcile(
-                venue, journal, [inst], portfolio, unknown_positions="adopt", ts_ns=99
+                venue, journal, [inst], portfolio, unknown_positions="adopt", ts_ns=started
             )
             return report, portfolio.position(inst.key), journal.positions()[inst.key]
         finally:
