@@ -1,0 +1,242 @@
+"""The market store on a real PostgreSQL server (tests/pg.py starts a throwaway cluster): the
+same ticks appended to it and to the parquet store read back as identical TickBatches (windows
+across daily partitions included), retention drops old partitions and rows, symbols/info agree,
+a backtest replaying from it equals the one replaying from parquet, and errors are one line
+without the password."""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import numpy as np
+import pytest
+from tradewind.config import load_config
+from tradewind.errors import ConfigError, DataError
+from tradewind.market.importers import load
+from tradewind.market.postgres import PgMarketStore
+from tradewind.market.store import MarketStore, open_store
+from tradewind.model.ticks import TickBatch
+from tradewind.trading.engine import Engine
+
+from tests.pg import PASSWORD_ENV
+from tests.test_engine import SAMPLE, demo_config_text
+
+DAY = 86_400 * 10**9
+T0 = 19_000 * DAY  # 2022-01-08 00:00 UTC
+
+
+@pytest.fixture
+def pg_url(pg_cluster, monkeypatch):
+    """A fresh database; its password only in PGPASSWORD (as libpq reads it)."""
+    monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
+    return pg_cluster.create_database(f"market_{os.urandom(5).hex()}")
+
+
+def _batch(symbol: str, ts: np.ndarray, seed: int) -> TickBatch:
+    rng = np.random.default_rng(seed)
+    n = len(ts)
+    return TickBatch.from_arrays(
+        symbol,
+        ts,
+        50_000 + rng.standard_normal(n).cumsum() * 0.37,  # full float64 mantissas
+        rng.exponential(0.05, n),
+        rng.choice(np.array([-1, 1], dtype=np.int8), n),
+        rng.integers(0, 2**62, n),
+    )
+
+
+def _same(a: TickBatch, b: TickBatch) -> bool:
+    cols = ("ts_ns", "price", "size", "side", "trade_id")
+    return a.instrument == b.instrument and all(
+        getattr(a, c).dtype == getattr(b, c).dtype
+        and getattr(a, c).tobytes() == getattr(b, c).tobytes()
+        for c in cols
+    )
+
+
+def _fill(stores, seed: int = 1) -> dict[tuple[str, str, str], TickBatch]:
+    """Three flushes of three symbols over three UTC days (one flush out of order, ties in
+    time) appended to every store; returns the batches appended per key."""
+    rng = np.random.default_rng(seed)
+    keys = [
+        ("binance", "futures", "BTCUSDT"),
+        ("binance", "futures", "ETHUSDT"),
+        ("okx", "swap", "BTC/USDT:USDT"),
+    ]
+    held: dict[tuple[str, str, str], list[TickBatch]] = {k: [] for k in keys}
+    for flush in range(3):
+        for i, key in enumerate(keys):
+            lo = T0 + flush * DAY - DAY // 3  # each flush crosses a day boundary
+            ts = np.sort(rng.integers(lo, lo + DAY, 4_000)).astype(np.int64)
+            ts[10:20] = ts[10]  # equal times keep their order of arrival
+            batch = _batch(key[2], ts, seed * 100 + flush * 10 + i)
+            if flush == 1:  # arrives out of order: the store sorts it (stable)
+                perm = rng.permutation(len(batch))
+                batch = TickBatch.from_arrays(
+                    key[2], batch.ts_ns[perm], batch.price[perm], batch.size[perm],
+                    batch.side[perm], batch.trade_id[perm],
+                )  # fmt: skip
+            for store in stores:
+                store.append(*key, batch)
+            held[key].append(batch)
+        for store in stores:
+            assert store.flush() == 3 * 4_000
+    return held
+
+
+def test_the_same_ticks_read_back_identical_from_parquet_and_postgresql(tmp_path, pg_url):
+    parquet = MarketStore(tmp_path / "store", max_parts=None)
+    pgs = open_store(pg_url)
+    assert isinstance(pgs, PgMarketStore)
+    try:
+        _fill([parquet, pgs])
+        windows = [
+            (None, None),
+            (T0, T0 + DAY),  # exactly one day partition
+            (T0 - DAY // 5, T0 + DAY + DAY // 7),  # across two partition boundaries
+            (T0 + DAY // 2, None),
+            (None, T0 + DAY // 2),
+            (T0 + 5 * DAY, None),  # after every tick: empty
+        ]
+        for key in parquet.symbols():
+            for lo, hi in windows:
+                a = parquet.read_ticks(*key, start_ns=lo, end_ns=hi)
+                b = pgs.read_ticks(*key, start_ns=lo, end_ns=hi)
+                assert _same(a, b), (key, lo, hi)
+            whole = pgs.read_ticks(*key)
+            assert len(whole) == 3 * 4_000 and bool(np.all(np.diff(whole.ts_ns) >= 0))
+            assert _same(parquet.last(*key, 3_600 * 10**9), pgs.last(*key, 3_600 * 10**9))
+        assert len(pgs.read_ticks("binance", "futures", "NOPE")) == 0
+        assert len(pgs.last("binance", "futures", "NOPE", DAY)) == 0
+        # The ticks are in daily partitions of market_ticks.
+        parts = pgs.con.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'market_ticks'::regclass"
+        ).fetchone()
+        assert parts == (4,)
+    finally:
+        parquet.close()
+        pgs.close()
+
+
+def test_symbols_and_info_agree_with_the_parquet_store(tmp_path, pg_url):
+    with MarketStore(tmp_path / "store") as parquet, PgMarketStore(pg_url) as pgs:
+        _fill([parquet, pgs], seed=2)
+        gap = np.array([T0 + 10 * DAY, T0 + 10 * DAY + 5, T0 + 10 * DAY + 10 * 60 * 10**9])
+        for store in (parquet, pgs):
+            store.append("x", "spot", "GAPPY", _batch("GAPPY", gap.astype(np.int64), 7))
+            store.flush()
+        assert pgs.symbols() == parquet.symbols()
+        assert len(pgs.symbols()) == 4
+        assert pgs.info() == parquet.info()
+        gappy = [i for i in pgs.info(gap_ns=60 * 10**9) if i.symbol == "GAPPY"]
+        assert gappy[0].gaps == ((int(gap[1]), int(gap[2])),) and gappy[0].rows == 3
+
+
+def test_retention_drops_old_partitions_and_older_rows(pg_url):
+    with PgMarketStore(pg_url, ticks_keep_ns=DAY // 2) as pgs:
+        held = _fill([pgs], seed=3)
+        key = ("binance", "futures", "BTCUSDT")
+        before = pgs.read_ticks(*key)
+        total = sum(len(b) for k in held for b in held[k])
+        now = T0 + 2 * DAY + DAY // 4
+        cutoff = now - DAY // 2
+        removed = pgs.apply_retention(now)
+        after = pgs.read_ticks(*key)
+        # Exactly the ticks at or after the cutoff stay, in the same order.
+        assert _same(after, before.slice(int(np.searchsorted(before.ts_ns, cutoff)), len(before)))
+        left = sum(len(pgs.read_ticks(*k)) for k in held)
+        assert removed == total - left > 0
+        names = {
+            r[0]
+            for r in pgs.con.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'market_ticks'::regclass"
+            ).fetchall()
+        }
+        # Days wholly before the cutoff are dropped partitions, not emptied ones.
+        assert names == {"market_ticks_d20220109", "market_ticks_d20220110"}
+        # Writing into a dropped day makes its partition again.
+        pgs.append(*key, _batch("BTCUSDT", np.array([T0 + 5], dtype=np.int64), 9))
+        assert pgs.flush() == 1
+        assert len(pgs.read_ticks(*key, end_ns=T0 + DAY)) == 1
+        # Everything older than the default window (half a day) goes.
+        assert pgs.apply_retention(T0 + 4 * DAY) == sum(len(pgs.read_ticks(*k)) for k in held)
+        assert pgs.symbols() == []
+
+
+def test_migrations_are_versioned_and_applied_once(pg_url):
+    with PgMarketStore(pg_url) as first:
+        rows = first.con.execute(
+            "SELECT version, name FROM tradewind_market_migrations"
+        ).fetchall()
+        assert [r[0] for r in rows] == [1]
+    with PgMarketStore(pg_url) as again:  # reopening applies nothing twice
+        rows = again.con.execute("SELECT count(*) FROM tradewind_market_migrations").fetchone()
+        assert rows == (1,)
+        with pytest.raises(DataError, match="query\\(\\) runs DuckDB SQL over a parquet store"):
+            again.query("SELECT 1")
+
+
+def test_a_backtest_replaying_from_postgresql_equals_the_one_from_parquet(
+    tmp_path, pg_url, pg_cluster, monkeypatch
+):
+    """The shipped sample imported into both stores; the default backtest replaying each."""
+    (batch,) = load(SAMPLE).batches.values()
+    parquet_dir = tmp_path / "market"
+    with MarketStore(parquet_dir) as parquet, PgMarketStore(pg_url) as pgs:
+        for store in (parquet, pgs):
+            store.append("binance-futures", "perp", "BTCUSDT", batch)
+            store.flush()
+    monkeypatch.delenv("PGPASSWORD")  # the config's env: password is the only way in
+    monkeypatch.setenv(PASSWORD_ENV, pg_cluster.password)
+    results = {}
+    for name, lines in (
+        ("parquet", f'store = "{parquet_dir.as_posix()}"'),
+        ("pg", f'store = "{pg_url}"\nstore_password = "env:{PASSWORD_ENV}"'),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        text = demo_config_text(folder).replace(
+            f'path = "{SAMPLE.as_posix()}"',
+            f'{lines}\nexchange = "binance-futures"\nmarket = "perp"',
+        )
+        assert "store = " in text
+        (folder / "demo.toml").write_text(text, encoding="utf-8")
+        cfg = load_config(folder / "demo.toml")
+        results[name] = anyio.run(Engine(cfg, run_id="same").run)
+    a, b = results["parquet"], results["pg"]
+    assert a.summary["ticks"] == b.summary["ticks"] == 9_999
+    assert a.fills == b.fills and len(a.fills) > 0
+    assert a.summary == b.summary
+
+
+def test_errors_are_one_line_without_the_password(tmp_path, pg_url, pg_cluster, monkeypatch):
+    monkeypatch.delenv("PGPASSWORD")
+    wrong = "not-" + pg_cluster.password
+    with pytest.raises(DataError) as err:
+        PgMarketStore(pg_url, password=wrong)
+    text = str(err.value)
+    assert "\n" not in text and wrong not in text and pg_cluster.password not in text
+    assert text.startswith(f"market store {pg_url}: the server refused the login")
+    assert "store_password" in text
+    # A URL with the password written in it is shown redacted.
+    host = pg_url.split("@", 1)[1]
+    with pytest.raises(DataError) as err:
+        open_store(f"postgresql://tw:{wrong}@{host}")
+    assert wrong not in str(err.value) and "tw:***@" in str(err.value)
+    # Nothing listens on this port.
+    with pytest.raises(DataError, match="cannot connect to the server") as err:
+        PgMarketStore("postgresql://tw@127.0.0.1:1/x", password=wrong)
+    assert "\n" not in str(err.value) and wrong not in str(err.value)
+    # The config refuses a password in the url, and names the place.
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    text = demo_config_text(folder).replace(
+        f'path = "{SAMPLE.as_posix()}"',
+        f'store = "postgresql://tw:{wrong}@{host}"\nexchange = "e"\nmarket = "m"',
+    )
+    (folder / "demo.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(folder / "demo.toml")
+    assert "store_password" in str(err.value) and wrong not in str(err.value)
