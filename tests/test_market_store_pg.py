@@ -161,7 +161,8 @@ def test_retention_drops_old_partitions_and_older_rows(pg_url):
         assert pgs.flush() == 1
         assert len(pgs.read_ticks(*key, end_ns=T0 + DAY)) == 1
         # Everything older than the default window (half a day) goes.
-        assert pgs.apply_retention(T0 + 4 * DAY) == sum(len(pgs.read_ticks(*k)) for k in held)
+        stored = sum(len(pgs.read_ticks(*k)) for k in held)
+        assert pgs.apply_retention(T0 + 4 * DAY) == stored > 0
         assert pgs.symbols() == []
 
 
