@@ -168,9 +168,7 @@ def test_retention_drops_old_partitions_and_older_rows(pg_url):
 
 def test_migrations_are_versioned_and_applied_once(pg_url):
     with PgMarketStore(pg_url) as first:
-        rows = first.con.execute(
-            "SELECT version, name FROM tradewind_market_migrations"
-        ).fetchall()
+        rows = first.con.execute("SELECT version, name FROM tradewind_market_migrations").fetchall()
         assert [r[0] for r in rows] == [1]
     with PgMarketStore(pg_url) as again:  # reopening applies nothing twice
         rows = again.con.execute("SELECT count(*) FROM tradewind_market_migrations").fetchone()
