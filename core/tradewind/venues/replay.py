@@ -96,8 +96,7 @@ class ReplayConfig:
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
         if self.store is not None and is_url(self.store) and redact(self.store) != self.store:
             raise ValueError(
-                "store must not hold the password: give it as "
-                'store_password = "env:NAME" @ $.store'
+                'store must not hold the password: give it as store_password = "env:NAME" @ $.store'
             )
         if self.chunk_ticks <= 0:
             raise ValueError(
