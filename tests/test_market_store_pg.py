@@ -239,3 +239,24 @@ def test_errors_are_one_line_without_the_password(tmp_path, pg_url, pg_cluster, 
     with pytest.raises(ConfigError) as err:
         load_config(folder / "demo.toml")
     assert "store_password" in str(err.value) and wrong not in str(err.value)
+
+
+def test_a_backtest_run_id_follows_the_ticks_in_the_postgresql_store(tmp_path, pg_url):
+    """The run id hashes the config and the data: the same ticks give the same id, one more
+    tick in the store gives another (as one more part file does for parquet)."""
+    (batch,) = load(SAMPLE).batches.values()
+    with PgMarketStore(pg_url) as pgs:
+        pgs.append("binance-futures", "perp", "BTCUSDT", batch.slice(0, 1_000))
+        pgs.flush()
+    text = demo_config_text(tmp_path).replace(
+        f'path = "{SAMPLE.as_posix()}"',
+        f'store = "{pg_url}"\nexchange = "binance-futures"\nmarket = "perp"',
+    )
+    (tmp_path / "demo.toml").write_text(text, encoding="utf-8")
+    cfg = load_config(tmp_path / "demo.toml")
+    first, again = Engine(cfg).run_id, Engine(cfg).run_id
+    assert first == again
+    with PgMarketStore(pg_url) as pgs:
+        pgs.append("binance-futures", "perp", "BTCUSDT", batch.slice(1_000, 1_001))
+        pgs.flush()
+    assert Engine(cfg).run_id != first

@@ -322,6 +322,25 @@ class PgMarketStore(TickBuffer):
             return TickBatch.empty(symbol)
         return self.read_ticks(exchange, market, symbol, start_ns=int(row[0]) - int(duration_ns))
 
+    def fingerprint(self, exchange: str, market: str, symbol: str) -> bytes:
+        """What identifies the symbol's stored ticks: their count and the sum and range of
+        their arrival numbers (rows are never updated, so any append or deletion changes it).
+        A backtest's run id hashes it, as it hashes the parquet store's files."""
+        try:
+            sid = self._known_id((exchange, market, symbol))
+            row = (
+                None
+                if sid is None
+                else self.con.execute(
+                    "SELECT count(*), sum(seq), min(seq), max(seq) FROM market_ticks "
+                    "WHERE symbol_id = ?",
+                    [sid],
+                ).fetchone()
+            )
+        except pg.errors() as exc:
+            raise self._error(exc, "read ticks from") from None
+        return repr((exchange, market, symbol, row)).encode()
+
     def symbols(self) -> list[tuple[str, str, str]]:
         """Every stored (exchange, market, symbol) that has ticks, sorted."""
         try:

@@ -202,7 +202,7 @@ class ReplayVenue:
         from urllib.parse import quote
 
         if is_url(self.config.store):
-            return []  # a database: the run id derives from the config's text alone
+            return []  # a database: see data_digest
         # The store's layout (tradewind.market.store): percent-encoded hive folders.
         root = self._resolve(self.config.store)  # type: ignore[arg-type]
         base = (
@@ -211,6 +211,22 @@ class ReplayVenue:
             / f"market={quote(self.config.market or '', safe='')}"
         )
         return [base / f"symbol={quote(inst.symbol, safe='')}" for inst in self._instruments]
+
+    def data_digest(self) -> bytes:
+        """What identifies the ticks a PostgreSQL store holds for these instruments (empty for
+        files, which :meth:`data_files` names), for the run id of a backtest."""
+        if self.config.store is None or not is_url(self.config.store):
+            return b""
+        from tradewind.market.postgres import PgMarketStore
+
+        secret = self.config.store_password
+        with PgMarketStore(
+            self.config.store, password=None if secret is None else secret.reveal()
+        ) as store:
+            return b"".join(
+                store.fingerprint(self.config.exchange or "", self.config.market or "", i.symbol)
+                for i in self._instruments
+            )
 
     def missing_symbol(self, symbol: str) -> DataError:
         """The error for an instrument whose symbol the loaded data does not have."""
