@@ -167,12 +167,19 @@ def test_retention_drops_old_partitions_and_older_rows(pg_url):
 
 
 def test_migrations_are_versioned_and_applied_once(pg_url):
+    from tradewind.market import postgres as mpg
+
     with PgMarketStore(pg_url) as first:
-        rows = first.con.execute("SELECT version, name FROM tradewind_market_migrations").fetchall()
-        assert [r[0] for r in rows] == [1]
-    with PgMarketStore(pg_url) as again:  # reopening applies nothing twice
+        rows = first.con.execute("SELECT version FROM tradewind_market_migrations").fetchall()
+        assert sorted(r[0] for r in rows) == [1, 2]
+        # A database made before version 2: the next open applies 2 only.
+        first.con.execute("DROP TABLE market_rejections")
+        first.con.execute("DELETE FROM tradewind_market_migrations WHERE version = 2")
+    with PgMarketStore(pg_url) as again:
         rows = again.con.execute("SELECT count(*) FROM tradewind_market_migrations").fetchone()
-        assert rows == (1,)
+        assert rows == (2,)
+        assert again.rejection_keys() == []  # the table is back
+        assert mpg.migrate(again.con) == []  # nothing left to apply
         with pytest.raises(DataError, match="query\\(\\) runs DuckDB SQL over a parquet store"):
             again.query("SELECT 1")
 
@@ -260,3 +267,39 @@ def test_a_backtest_run_id_follows_the_ticks_in_the_postgresql_store(tmp_path, p
         pgs.append("binance-futures", "perp", "BTCUSDT", batch.slice(1_000, 1_001))
         pgs.flush()
     assert Engine(cfg).run_id != first
+
+
+def test_data_import_and_info_work_on_postgresql_as_on_parquet(tmp_path, pg_url, capsys):
+    """``tradewind data import`` into either store (bad rows listed and counted, a reimport
+    skipping what the store holds), ``data info`` printing the same rows and rejections."""
+    from tradewind.cli import main
+
+    lines = SAMPLE.read_text().splitlines()
+    lines[1] = lines[1].replace(",9682,", ",-9682,")  # line 2: a bad price
+    lines[6] = "binance-futures,BTCUSDT"  # line 7: too few fields
+    lines[9] = lines[8]  # line 10: a resent trade
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    outs = {}
+    for name, target in (("parquet", str(tmp_path / "store")), ("pg", pg_url)):
+        assert main(["data", "import", str(broken), "--store", target]) == 0
+        out = capsys.readouterr().out
+        assert f"{broken}:2: price -9682 is not positive" in out
+        assert "imported 9,996 trades from 1 of 1 files" in out
+        assert main(["data", "import", str(SAMPLE), "--store", target]) == 0
+        out = capsys.readouterr().out
+        assert "imported 3 trades from 1 of 1 files; 9,996 were already in the store" in out
+        assert main(["data", "info", "--store", target]) == 0
+        outs[name] = capsys.readouterr().out
+    assert "binance/perp/BTCUSDT: rejected bad_row 2, duplicate_id 1" in outs["pg"]
+    assert f"market store {pg_url}" in outs["pg"]
+    rows = {k: [ln for ln in v.splitlines() if "BTCUSDT" in ln] for k, v in outs.items()}
+    assert rows["pg"] == rows["parquet"] and len(rows["pg"]) == 2
+    with open_store(tmp_path / "store") as parquet, open_store(pg_url) as pgs:
+        key = ("binance", "perp", "BTCUSDT")
+        assert _same(parquet.read_ticks(*key), pgs.read_ticks(*key))
+    # A password written in the url is refused before anything connects.
+    assert main(["data", "info", "--store", pg_url.replace("tw@", "tw:secret@")]) == 64  # usage
+    err = capsys.readouterr().err
+    assert "do not write the password in the url; export PGPASSWORD" in err
+    assert "secret" not in err

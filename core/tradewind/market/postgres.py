@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -88,8 +89,19 @@ def _create_tables(con: pg.PgConnection) -> None:
     )
 
 
+def _create_rejections(con: pg.PgConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS market_rejections (exchange text NOT NULL, "
+        "market text NOT NULL, symbol text NOT NULL, record text NOT NULL, "
+        "PRIMARY KEY (exchange, market, symbol))"
+    )
+
+
 #: ``(version, name, apply)``, applied in order, each in its own transaction, once.
-MIGRATIONS = ((1, "market ticks, partitioned by day of ts_ns", _create_tables),)
+MIGRATIONS = (
+    (1, "market ticks, partitioned by day of ts_ns", _create_tables),
+    (2, "rows rejected by data import, per symbol", _create_rejections),
+)
 #: The transaction-level advisory lock that serialises migrations across hosts.
 _MIGRATION_LOCK = pg.LOCK_KEY - 2
 
@@ -382,6 +394,43 @@ class PgMarketStore(TickBuffer):
         except pg.errors() as exc:
             raise self._error(exc, "read the info of") from None
         return out
+
+    # -- rejection records (``tradewind data import``) -------------------------------------------
+    def read_rejections(self, key: tuple[str, str, str]) -> dict[str, Any]:
+        """The rejection record of ``key`` (``symbol`` empty: rows of multi-symbol files), as
+        the parquet store keeps it in ``_rejections.json``: ``{"total": ..., "imports": ...}``."""
+        try:
+            row = self.con.execute(
+                "SELECT record FROM market_rejections WHERE exchange = ? AND market = ? "
+                "AND symbol = ?",
+                list(key),
+            ).fetchone()
+        except pg.errors() as exc:
+            raise self._error(exc, "read the rejection records of") from None
+        data = json.loads(row[0]) if row else None
+        return data if isinstance(data, dict) else {"total": {}, "imports": []}
+
+    def write_rejections(self, key: tuple[str, str, str], data: dict[str, Any]) -> None:
+        """Replace the rejection record of ``key``."""
+        try:
+            self.con.execute(
+                "INSERT INTO market_rejections (exchange, market, symbol, record) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (exchange, market, symbol) "
+                "DO UPDATE SET record = EXCLUDED.record",
+                [*key, json.dumps(data, indent=1)],
+            )
+        except pg.errors() as exc:
+            raise self._error(exc, "write the rejection records of") from None
+
+    def rejection_keys(self) -> list[tuple[str, str, str]]:
+        """Every key with a rejection record, sorted."""
+        try:
+            rows = self.con.execute(
+                "SELECT exchange, market, symbol FROM market_rejections"
+            ).fetchall()
+        except pg.errors() as exc:
+            raise self._error(exc, "read the rejection records of") from None
+        return sorted((str(a), str(b), str(c)) for a, b, c in rows)
 
     def query(self, sql: str, params: list[object] | None = None) -> Any:
         """DuckDB SQL over the parquet store only: refused here with the way around."""
