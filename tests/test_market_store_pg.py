@@ -303,3 +303,32 @@ def test_data_import_and_info_work_on_postgresql_as_on_parquet(tmp_path, pg_url,
     err = capsys.readouterr().err
     assert "do not write the password in the url; export PGPASSWORD" in err
     assert "secret" not in err
+
+
+def test_a_failed_flush_keeps_every_symbols_ticks_buffered_and_writes_none(pg_url):
+    """The second symbol's COPY fails (its day's partition is locked by another session):
+    the first symbol's COPY is rolled back with it, both stay buffered, and the next flush
+    writes each tick once."""
+    import psycopg
+
+    key_a, key_b = ("x", "spot", "A"), ("x", "spot", "B")
+    with PgMarketStore(pg_url) as pgs:
+        pgs.append(*key_b, _batch("B", np.array([T0 + DAY + 1], dtype=np.int64), 1))
+        pgs.flush()  # day T0 + 1 exists
+        a = _batch("A", np.arange(T0, T0 + 50, dtype=np.int64), 2)
+        b = _batch("B", np.arange(T0 + DAY + 10, T0 + DAY + 60, dtype=np.int64), 3)
+        pgs.append(*key_a, a)
+        pgs.append(*key_b, b)
+        pgs.con.execute("SET lock_timeout = '300ms'")
+        with psycopg.connect(pg_url, autocommit=False) as other:
+            other.execute("LOCK TABLE market_ticks_d20220109 IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(DataError, match="could not write ticks to it") as err:
+                pgs.flush()
+            assert "\n" not in str(err.value)
+            other.rollback()
+        assert pgs.buffered_rows == 100
+        assert pgs.symbols() == [key_b]  # A's row and ticks were rolled back
+        assert pgs.flush() == 100 and pgs.buffered_rows == 0
+        assert _same(pgs.read_ticks(*key_a), a)
+        assert len(pgs.read_ticks(*key_b)) == 51
+        assert _same(pgs.read_ticks(*key_b, start_ns=T0 + DAY + 10), b)

@@ -201,6 +201,9 @@ class PgMarketStore(TickBuffer):
             return 0
         con = self.con
         written = 0
+        # A failed flush rolls back every symbol's COPY: their ticks go back to the buffer
+        # (the next flush retries them), never half into the table.
+        pending = {key: list(batches) for key, batches in self._buffers.items()}
         try:
             con.execute("BEGIN")
             try:
@@ -210,8 +213,12 @@ class PgMarketStore(TickBuffer):
                     written += len(batch)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
-                self._partitions.clear()  # partitions made in the transaction are gone too
+                self._buffers.clear()
+                self._buffers.update(pending)
+                self._ids.clear()  # a symbol row inserted in the transaction is gone too
+                self._partitions.clear()  # and so are partitions made in it
+                if not con.raw.closed:
+                    con.execute("ROLLBACK")
                 raise
         except pg.errors() as exc:
             raise self._error(exc, "write ticks to") from None
