@@ -332,3 +332,36 @@ def test_a_failed_flush_keeps_every_symbols_ticks_buffered_and_writes_none(pg_ur
         assert _same(pgs.read_ticks(*key_a), a)
         assert len(pgs.read_ticks(*key_b)) == 51
         assert _same(pgs.read_ticks(*key_b, start_ns=T0 + DAY + 10), b)
+
+
+def test_two_writers_making_the_same_new_days_concurrently(pg_url):
+    """Two hosts flushing ticks of the same new days at once: both flushes succeed (the
+    partitions are made under a lock, once) and every tick is stored."""
+    import threading
+
+    days = np.arange(60, dtype=np.int64) * DAY + T0 + 7
+    errors: list[BaseException] = []
+    stores = [PgMarketStore(pg_url), PgMarketStore(pg_url)]
+    barrier = threading.Barrier(2)
+
+    def write(store: PgMarketStore, name: str) -> None:
+        try:
+            store.append("x", "spot", name, _batch(name, days, len(name)))
+            barrier.wait()
+            store.flush()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(s, n)) for s, n in zip(stores, "PQ", strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert [len(stores[0].read_ticks("x", "spot", n)) for n in "PQ"] == [60, 60]
+    finally:
+        for s in stores:
+            s.close()

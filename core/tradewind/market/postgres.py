@@ -104,6 +104,8 @@ MIGRATIONS = (
 )
 #: The transaction-level advisory lock that serialises migrations across hosts.
 _MIGRATION_LOCK = pg.LOCK_KEY - 2
+#: The transaction-level advisory lock under which a writer creates daily partitions.
+_PARTITION_LOCK = pg.LOCK_KEY - 3
 
 
 def migrate(con: pg.PgConnection) -> list[int]:
@@ -243,10 +245,17 @@ class PgMarketStore(TickBuffer):
     def _ensure_partitions(self, ts_ns: np.ndarray) -> None:
         if self._timescale:
             return
+        locked = False
         for day in np.unique(ts_ns // _NS_PER_DAY).tolist():
             suffix, start, end = day_bounds(int(day) * _NS_PER_DAY)
             if suffix in self._partitions:
                 continue
+            if not locked:
+                # Writers making the same new day at once would collide on its name: they
+                # take turns (the lock is held to the flush's commit, so the second sees the
+                # first's partition).
+                self.con.execute("SELECT pg_advisory_xact_lock(?)", [_PARTITION_LOCK])
+                locked = True
             self.con.execute(
                 f"CREATE TABLE IF NOT EXISTS market_ticks_{suffix} PARTITION OF market_ticks "
                 f"FOR VALUES FROM ({start}) TO ({end})"
