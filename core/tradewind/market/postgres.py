@@ -13,10 +13,15 @@ Tables (created by versioned migrations recorded in ``tradewind_market_migration
   created as ticks arrive, ``market_ticks_dYYYYMMDD``), or a TimescaleDB hypertable with
   one-day chunks when the database has the extension. ``seq`` (a sequence) numbers ticks in
   order of arrival, so ticks of equal time read back in the order they were appended.
+- ``market_rejections (exchange, market, symbol, record)``: the rows ``tradewind data import``
+  rejected, per symbol (the parquet store's ``_rejections.json``).
 
 Writes: a flush is one transaction holding one binary ``COPY`` of fixed-width rows per symbol
-(a killed writer leaves a flush whole or absent). Reads: one binary ``COPY (SELECT ...) TO
-STDOUT`` decoded by numpy, so a window of a million ticks does not go through Python objects.
+(a killed writer leaves a flush whole or absent; a failed flush keeps its ticks buffered for
+the next one). Several writers may share a database: those making the same new day's
+partition take turns under an advisory lock. Reads: one binary ``COPY (SELECT ...) TO
+STDOUT`` decoded by numpy: no Python object per value (psycopg still hands over one message
+per row, about 1 µs each; docs/performance.md).
 
 The password comes from ``store_password = "env:NAME"`` (handed to libpq, never in the URL
 the store shows, nor in its errors).
