@@ -384,3 +384,11 @@ def test_overlapping_flushes_read_back_the_same_ticks_in_time_order(tmp_path, pg
             a, b = parquet.read_ticks(*key, lo, hi), pgs.read_ticks(*key, lo, hi)
             assert _same(a, b)
         assert len(pgs.read_ticks(*key)) == 1_500
+
+
+def test_without_psycopg_the_error_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    with pytest.raises(DataError, match=r"needs psycopg: pip install 'tradewind\[postgres\]'"):
+        open_store("postgresql://tw@127.0.0.1:1/x")

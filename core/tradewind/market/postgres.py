@@ -180,6 +180,13 @@ class PgMarketStore(TickBuffer):
         self._partitions: set[str] = set()
         self._con: pg.PgConnection | None = None
         try:
+            import psycopg  # noqa: F401 - only to say what is missing
+        except ImportError:
+            raise DataError(
+                f"market store {self.url}: the PostgreSQL market store needs psycopg: "
+                "pip install 'tradewind[postgres]'"
+            ) from None
+        try:
             self._con = pg.connect(url, password, application="tradewind market store")
             migrate(self._con)
             self._timescale = pg.has_timescale(self._con)
