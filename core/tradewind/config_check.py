@@ -20,6 +20,7 @@ config file's folder (see docs/configuration.md) and are checked here.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +52,11 @@ def path_option(kind: str, default: str | None = None) -> Any:
     return attrs.field(default=default, metadata={PATH_KIND: kind})
 
 
+def is_url(value: str) -> bool:
+    """True when a path option holds a URL (``postgresql://...``) rather than a path."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
+
+
 def resolve_path_options(cfg: Any, base: Path) -> Any:
     """``cfg`` with every relative :func:`path_option` made absolute under ``base``."""
     if not attrs.has(type(cfg)):
@@ -58,7 +64,7 @@ def resolve_path_options(cfg: Any, base: Path) -> Any:
     changes = {}
     for field in attrs.fields(type(cfg)):
         value = getattr(cfg, field.name)
-        if PATH_KIND in field.metadata and isinstance(value, str) and value:
+        if PATH_KIND in field.metadata and isinstance(value, str) and value and not is_url(value):
             p = Path(value).expanduser()
             if not p.is_absolute():
                 changes[field.name] = str(base / p)
@@ -210,8 +216,8 @@ def _check_path_options(pcfg: Any, where: str, inst: PluginInstance) -> None:
     for field in attrs.fields(type(pcfg)):
         kind = field.metadata.get(PATH_KIND)
         value = getattr(pcfg, field.name)
-        if kind is None or not isinstance(value, str) or not value:
-            continue
+        if kind is None or not isinstance(value, str) or not value or is_url(value):
+            continue  # a URL (a market store on a server) is checked when it is opened
         p = Path(value)
         at = f"{where}.{field.name}"
         what = f"{SINGULAR[inst.kind]} '{inst.key}' {field.name}"

@@ -13,6 +13,10 @@ date folders (``<store>/exchange=X/market=M/symbol=S/``, the store's own layout)
 ``data info`` reports them later and dropping a symbol's folder drops them too. Rows of a
 multi-symbol file that cannot be told apart by symbol (an unparseable line) are counted in
 ``<store>/_rejections.json``.
+
+``--store`` of ``import`` and ``info`` also takes a ``postgresql://`` URL (the market store on
+PostgreSQL, :mod:`tradewind.market.postgres`); the rejection records are then rows of its
+``market_rejections`` table.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         "in the store are skipped. Exits non-zero only if no file yielded any trade.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", type=Path)
-    p.add_argument("--store", required=True, type=Path, metavar="DIR", help="market store root")
+    p.add_argument("--store", required=True, type=store_target, metavar="DIR_OR_URL",
+                   help="market store root, or a postgresql:// URL (password from PGPASSWORD)")
     p.add_argument("--format", choices=sorted(FORMATS), default=None,
                    help="the files' format (default: recognised from the content)")
     p.add_argument("--exchange", default=None, help="exchange to record (default: the file's)")
@@ -77,7 +82,8 @@ def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p = sub.add_parser(
         "info", help="rows, span, gaps and rejected rows per symbol of a market store",
     )
-    p.add_argument("--store", required=True, type=Path, metavar="DIR")
+    p.add_argument("--store", required=True, type=store_target, metavar="DIR_OR_URL",
+                   help="market store root, or a postgresql:// URL (password from PGPASSWORD)")
     p.add_argument("--gap", type=float, default=60.0, metavar="SECONDS",
                    help="report silences longer than this (default 60 s)")
     p.set_defaults(func=cmd_info)
@@ -192,13 +198,44 @@ def read_rejections(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"total": {}, "imports": []}
 
 
-def record_rejections(path: Path, entry: dict[str, Any]) -> None:
-    """Add one import's rejection counts to the record at ``path`` (written atomically)."""
-    data = read_rejections(path)
+def store_target(text: str) -> Path | str:
+    """A ``--store`` argument: a folder, or a ``postgresql://`` URL (a password written in
+    it is refused: libpq reads it from ``PGPASSWORD``)."""
+    from tradewind.journal.postgres import is_url, redact
+
+    if not is_url(text):
+        return Path(text)
+    if redact(text) != text:
+        raise argparse.ArgumentTypeError(
+            f"{redact(text)}: do not write the password in the url; export PGPASSWORD"
+        )
+    return text
+
+
+def _add_entry(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     total = Counter(data.get("total", {}))
     total.update(entry["rejected"])
     data["total"] = dict(sorted(total.items()))
     data.setdefault("imports", []).append(entry)
+    return data
+
+
+def _record(store: Any, key: tuple[str, str, str], entry: dict[str, Any]) -> None:
+    """Add an import's rejection counts to ``key``'s record (``("", "", "")``: rows of
+    multi-symbol files) in the store: a table on PostgreSQL, a file beside the parquet parts."""
+    from tradewind.market.postgres import PgMarketStore
+
+    if isinstance(store, PgMarketStore):
+        store.write_rejections(key, _add_entry(store.read_rejections(key), entry))
+    elif key[2]:
+        record_rejections(symbol_dir(store.root, *key) / _REJECTIONS, entry)
+    else:
+        record_rejections(store.root / _REJECTIONS, entry)
+
+
+def record_rejections(path: Path, entry: dict[str, Any]) -> None:
+    """Add one import's rejection counts to the record at ``path`` (written atomically)."""
+    data = _add_entry(read_rejections(path), entry)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -247,8 +284,9 @@ def _import_one(store: Any, result: ImportResult, rows: list[list[str]]) -> tupl
         if len(symbols) == 1 and result.bad_rows:
             rejected["bad_row"] += len(result.bad_rows)
         if rejected:
-            record_rejections(
-                symbol_dir(store.root, result.exchange, result.market, symbol) / _REJECTIONS,
+            _record(
+                store,
+                (result.exchange, result.market, symbol),
                 {"file": str(result.path), "format": result.format, "imported": len(clean),
                  "rejected": dict(rejected)},
             )
@@ -260,7 +298,7 @@ def _import_one(store: Any, result: ImportResult, rows: list[list[str]]) -> tupl
             f"{sum(rejected.values()):,}",
         ])
     if len(symbols) != 1 and result.bad_rows:
-        record_rejections(store.root / _REJECTIONS, {
+        _record(store, ("", "", ""), {
             "file": str(result.path), "format": result.format, "imported": 0,
             "rejected": {"bad_row": len(result.bad_rows)},
         })
@@ -274,7 +312,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """``data import``: returns 0 if any file yielded trades, 4 (data error) if none did."""
     from rich.table import Table
 
-    from tradewind.market.store import MarketStore
+    from tradewind.market.store import open_store
 
     console = _console()
     readable = 0
@@ -282,7 +320,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     failed: list[str] = []
     rows: list[list[str]] = []
     bad_listing: list[str] = []
-    store = MarketStore(args.store)
+    store = open_store(args.store)
     try:
         for path in args.files:
             try:
@@ -344,18 +382,28 @@ def cmd_info(args: argparse.Namespace) -> int:
     """``data info``: one row per symbol; gaps and rejection reasons listed below."""
     from rich.table import Table
 
-    from tradewind.market.store import MarketStore
+    from tradewind.market.postgres import PgMarketStore
+    from tradewind.market.store import open_store
 
-    root: Path = args.store
-    if not root.is_dir():
+    root: Path | str = args.store
+    if isinstance(root, Path) and not root.is_dir():
         raise DataError(f"no market store at {root}")
-    store = MarketStore(root)
+    store = open_store(root)
     try:
         infos = store.info(gap_ns=int(args.gap * _NS))
+        if isinstance(store, PgMarketStore):
+            root = store.url
+            rejections = {
+                k: dict(store.read_rejections(k).get("total", {}))
+                for k in store.rejection_keys()
+                if k[2]
+            }
+            unattributed = store.read_rejections(("", "", "")).get("total", {})
+        else:
+            rejections = _rejection_records(Path(root))
+            unattributed = read_rejections(Path(root) / _REJECTIONS).get("total", {})
     finally:
         store.close()
-    rejections = _rejection_records(root)
-    unattributed = read_rejections(root / _REJECTIONS).get("total", {})
     if not infos and not rejections:
         print(f"{root}: the store holds no ticks")
         return 0

@@ -30,6 +30,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import attrs
@@ -40,7 +41,10 @@ import pyarrow.parquet as pq
 
 from tradewind.model.ticks import TickBatch
 
-__all__ = ["DEFAULT_TICKS_KEEP_NS", "MarketStore", "SymbolInfo"]
+if TYPE_CHECKING:
+    from tradewind.market.postgres import PgMarketStore
+
+__all__ = ["DEFAULT_TICKS_KEEP_NS", "MarketStore", "SymbolInfo", "TickBuffer", "open_store"]
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 #: How long live mode keeps ticks (DESIGN §4, from the seed's retention table): 15 minutes.
@@ -84,7 +88,47 @@ class _Part:
     last_ts: int
 
 
-class MarketStore:
+class TickBuffer:
+    """The write buffer both market-store backends share: :meth:`append` batches per
+    (exchange, market, symbol); :meth:`_drain` hands each key's ticks over sorted by time
+    (stable, so ticks of equal time keep their order of arrival)."""
+
+    _buffers: dict[tuple[str, str, str], list[TickBatch]]
+
+    def append(self, exchange: str, market: str, symbol: str, batch: TickBatch) -> None:
+        """Buffer ``batch`` for ``exchange/market/symbol``; :meth:`flush` writes it."""
+        for name, value in (("exchange", exchange), ("market", market), ("symbol", symbol)):
+            if not value:
+                raise ValueError(f"MarketStore.append: {name} must not be empty")
+        if len(batch):
+            self._buffers[(exchange, market, symbol)].append(batch)
+
+    @property
+    def buffered_rows(self) -> int:
+        """Ticks appended but not yet flushed."""
+        return sum(len(b) for bs in self._buffers.values() for b in bs)
+
+    def _drain(self) -> Iterator[tuple[tuple[str, str, str], TickBatch]]:
+        """Each buffered key with its ticks in time order; a key leaves the buffer once the
+        caller has written it (asks for the next one)."""
+        for key, batches in list(self._buffers.items()):
+            batch = TickBatch.concat(batches)
+            ts = batch.ts_ns
+            if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
+                order = np.argsort(ts, kind="stable")
+                batch = TickBatch(
+                    instrument=batch.instrument,
+                    ts_ns=ts[order],
+                    price=batch.price[order],
+                    size=batch.size[order],
+                    side=batch.side[order],
+                    trade_id=batch.trade_id[order],
+                )
+            yield key, batch
+            del self._buffers[key]
+
+
+class MarketStore(TickBuffer):
     """Tick storage under ``root``: buffered appends, parquet part files, DuckDB reads.
 
     :param ticks_keep_ns: the default window of :meth:`apply_retention`.
@@ -113,36 +157,11 @@ class MarketStore:
         self._read_con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
 
     # -- writing -------------------------------------------------------------------------------
-    def append(self, exchange: str, market: str, symbol: str, batch: TickBatch) -> None:
-        """Buffer ``batch`` for ``exchange/market/symbol``; :meth:`flush` writes it."""
-        for name, value in (("exchange", exchange), ("market", market), ("symbol", symbol)):
-            if not value:
-                raise ValueError(f"MarketStore.append: {name} must not be empty")
-        if len(batch):
-            self._buffers[(exchange, market, symbol)].append(batch)
-
-    @property
-    def buffered_rows(self) -> int:
-        """Ticks appended but not yet flushed."""
-        return sum(len(b) for bs in self._buffers.values() for b in bs)
-
     def flush(self) -> int:
         """Write every buffered batch: one new part file per (symbol, UTC date). Returns rows."""
         written = 0
-        for key, batches in list(self._buffers.items()):
-            batch = TickBatch.concat(batches)
+        for key, batch in self._drain():
             ts = batch.ts_ns
-            if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
-                order = np.argsort(ts, kind="stable")
-                batch = TickBatch(
-                    instrument=batch.instrument,
-                    ts_ns=ts[order],
-                    price=batch.price[order],
-                    size=batch.size[order],
-                    side=batch.side[order],
-                    trade_id=batch.trade_id[order],
-                )
-                ts = batch.ts_ns
             day = ts // _NS_PER_DAY
             cuts = np.flatnonzero(day[1:] != day[:-1]) + 1
             bounds = [0, *cuts.tolist(), len(ts)]
@@ -156,7 +175,6 @@ class MarketStore:
                         # Only the newest small files: earlier merges are not rewritten.
                         self._merge_parts(key, parts[-self.max_parts :])
             written += len(batch)
-            del self._buffers[key]
         return written
 
     def compact(self, exchange: str, market: str, symbol: str) -> int:
@@ -368,6 +386,23 @@ class MarketStore:
                 m = _PART_RE.match(entry.name)
                 if m:
                     yield _Part(Path(entry.path), int(m.group(1)), int(m.group(2)))
+
+
+def open_store(
+    target: Path | str,
+    *,
+    password: str | None = None,
+    ticks_keep_ns: int = DEFAULT_TICKS_KEEP_NS,
+) -> MarketStore | PgMarketStore:
+    """The market store at ``target``: a folder of parquet parts, or a ``postgresql://`` URL
+    (:mod:`tradewind.market.postgres`; ``password`` is handed to libpq, never shown)."""
+    from tradewind.journal.postgres import is_url
+
+    if is_url(target):
+        from tradewind.market.postgres import PgMarketStore
+
+        return PgMarketStore(str(target), password=password, ticks_keep_ns=ticks_keep_ns)
+    return MarketStore(target, ticks_keep_ns=ticks_keep_ns)
 
 
 def _date_of(ts_ns: int) -> str:

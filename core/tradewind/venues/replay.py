@@ -21,7 +21,9 @@ import attrs
 from tradewind.config_check import path_option
 from tradewind.errors import ConfigError, DataError
 from tradewind.hookspecs import hookimpl
+from tradewind.journal.postgres import is_url, redact
 from tradewind.model import Instrument, TickBatch
+from tradewind.secrets import Secret
 
 if TYPE_CHECKING:
     from tradewind.config import Config
@@ -60,8 +62,11 @@ class ReplayConfig:
 
     #: A trades file in any importable format (see docs/data.md).
     path: str | None = path_option("data-file")
-    #: A market-store folder (hive-partitioned parquet).
+    #: A market-store folder (hive-partitioned parquet), or a market store on PostgreSQL:
+    #: ``postgresql://USER@HOST:PORT/DATABASE`` (docs/deployment.md).
     store: str | None = path_option("data-dir")
+    #: The password of a PostgreSQL ``store``, as ``env:NAME`` (never written in the url).
+    store_password: Secret | None = None
     #: Store partition keys when reading from ``store``.
     exchange: str | None = None
     market: str | None = None
@@ -89,6 +94,10 @@ class ReplayConfig:
             raise ValueError(f"max_backwards_ms must be >= 0, got {self.max_backwards_ms}")
         if (self.path is None) == (self.store is None):
             raise ValueError("set exactly one of 'path' (a data file) and 'store' (a store folder)")
+        if self.store is not None and is_url(self.store) and redact(self.store) != self.store:
+            raise ValueError(
+                'store must not hold the password: give it as store_password = "env:NAME" @ $.store'
+            )
         if self.chunk_ticks <= 0:
             raise ValueError(
                 f"chunk_ticks must be positive, got {self.chunk_ticks} @ $.chunk_ticks"
@@ -161,18 +170,25 @@ class ReplayVenue:
                 for symbol in self._data:
                     self._instruments.append(Instrument(venue=self.instance, symbol=symbol))
         else:
-            from tradewind.market.store import MarketStore
+            from tradewind.market.store import open_store
 
-            store = MarketStore(self._resolve(self.config.store))  # type: ignore[arg-type]
             if not self.config.exchange or not self.config.market:
                 raise DataError(
                     f"venue '{self.instance}' (replay): reading a store needs 'exchange' "
                     f"and 'market'"
                 )
-            self._data = {
-                inst.symbol: store.read_ticks(self.config.exchange, self.config.market, inst.symbol)
-                for inst in self._instruments
-            }
+            secret = self.config.store_password
+            target = self.config.store
+            with open_store(
+                target if is_url(target) else self._resolve(target),  # type: ignore[arg-type]
+                password=None if secret is None else secret.reveal(),
+            ) as store:
+                self._data = {
+                    inst.symbol: store.read_ticks(
+                        self.config.exchange, self.config.market, inst.symbol
+                    )
+                    for inst in self._instruments
+                }
         lo, hi = self.config.bounds_ns()
         if lo is not None or hi is not None:
             whole = self._data
@@ -185,6 +201,8 @@ class ReplayVenue:
             return [self._resolve(self.config.path)]
         from urllib.parse import quote
 
+        if is_url(self.config.store):
+            return []  # a database: see data_digest
         # The store's layout (tradewind.market.store): percent-encoded hive folders.
         root = self._resolve(self.config.store)  # type: ignore[arg-type]
         base = (
@@ -193,6 +211,22 @@ class ReplayVenue:
             / f"market={quote(self.config.market or '', safe='')}"
         )
         return [base / f"symbol={quote(inst.symbol, safe='')}" for inst in self._instruments]
+
+    def data_digest(self) -> bytes:
+        """What identifies the ticks a PostgreSQL store holds for these instruments (empty for
+        files, which :meth:`data_files` names), for the run id of a backtest."""
+        if self.config.store is None or not is_url(self.config.store):
+            return b""
+        from tradewind.market.postgres import PgMarketStore
+
+        secret = self.config.store_password
+        with PgMarketStore(
+            self.config.store, password=None if secret is None else secret.reveal()
+        ) as store:
+            return b"".join(
+                store.fingerprint(self.config.exchange or "", self.config.market or "", i.symbol)
+                for i in self._instruments
+            )
 
     def missing_symbol(self, symbol: str) -> DataError:
         """The error for an instrument whose symbol the loaded data does not have."""
