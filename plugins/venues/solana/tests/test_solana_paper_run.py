@@ -61,6 +61,10 @@ lot_size = "1"
 [venues.replay]
 plugin = "replay"
 path = "tape.csv"
+# Paced, a minute of tape (5 trades) per batch, 10 minutes in 5 s: a swap is sent off the
+# engine's loop, so at full speed the whole tape would be replayed before the first swap lands.
+speed = 120
+chunk_ticks = 5
 
 [venues.sol]
 plugin = "solana"
