@@ -144,11 +144,7 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("`[journal]`: the journal on PostgreSQL (docs/deployment.md)", JournalSection, ()),
         ("`[cluster]`: hosts over NATS JetStream (docs/deployment.md)", ClusterSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
-        (
-            '`[venues.<key>] plugin = "replay"`: the replay source',
-            ReplayConfig,
-            ("base_dir",),
-        ),
+        ('`[venues.<key>] plugin = "replay"`: the replay source', ReplayConfig, ()),
         ("`[filters.killswitch]`: the kill switch (essential)", KillSwitchConfig, ()),
         ('`[notifiers.<key>] plugin = "log"`: the log notifier', LogNotifierConfig, ()),
     ]

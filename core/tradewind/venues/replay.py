@@ -74,8 +74,6 @@ class ReplayConfig:
     chunk_ticks: int = 1_000_000
     #: Pace batches in real time at this multiple of market time (paper mode); None = max speed.
     speed: float | None = None
-    #: Base folder for relative paths (set by the engine to the config file's folder).
-    base_dir: str = "."
     #: Replay only trades at or after ``start`` and before ``end`` (ISO dates or datetimes,
     #: UTC unless an offset is given); ``[run] start``/``end`` narrow these further.
     start: str | None = None
@@ -140,9 +138,11 @@ class ReplayVenue:
         self.rejected: dict[str, dict[str, int]] = {}
         self.bad_rows: list[object] = []
 
-    def _resolve(self, p: str) -> Path:
-        path = Path(p)
-        return path if path.is_absolute() else Path(self.config.base_dir) / path
+    @staticmethod
+    def _resolve(p: str) -> Path:
+        # ``path`` and ``store`` are path options: load_config resolved them against the
+        # config file's folder already (joining that folder again doubled a relative one).
+        return Path(p)
 
     def add_instruments(self, instruments: Sequence[Instrument]) -> None:
         """Declare the instruments to replay (their symbols must be in the data)."""
