@@ -307,12 +307,9 @@ class HostView:
 
     @property
     def currency(self) -> str:
-        """The account's currency: the execution venue's quote currency."""
-        for venue in self.engine.venues.values():
-            q = getattr(getattr(venue, "config", None), "quote_currency", None)
-            if isinstance(q, str) and q:
-                return q
-        return "USD"
+        """The currency money is reported in: the run's ``reporting_currency`` (equity and
+        P&L are counted in it, as in the report)."""
+        return str(self.engine.config.run.reporting_currency)
 
     # -- trades ---------------------------------------------------------------------------
     def trades(self) -> list[Trade]:
