@@ -8,11 +8,14 @@ it in ``pytest_plugins = "tradewind.testing"`` as well is harmless). It gives:
 - :func:`assert_plugin_installed`: goes through the real entry-point loader;
 - fixtures ``tw_instrument``, ``tw_candles`` (a deterministic candle path on 1m/5m/15m),
   ``tw_risk_context`` (a real :class:`~tradewind.trading.portfolio.Portfolio`);
-- conformance suites per kind in :mod:`tradewind.testing.conformance`.
+- conformance suites per kind in :mod:`tradewind.testing.conformance`;
+- with ``TRADEWIND_FAIL_ALL_SKIPPED=1`` (set by the project's tox envs), a run whose every test
+  skipped fails: a part missing from an environment must not pass for a test run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from types import ModuleType
@@ -101,3 +104,22 @@ __all__ = [
     "make_signal",
     "portfolio_with",
 ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``TRADEWIND_FAIL_ALL_SKIPPED=1``: a run that skipped tests and passed none fails
+    (exit 1) instead of passing green."""
+    if os.environ.get("TRADEWIND_FAIL_ALL_SKIPPED") != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    passed = [r for r in reporter.stats.get("passed", []) if r.when == "call"]
+    skipped = reporter.stats.get("skipped", [])
+    if skipped and not passed:
+        reporter.write_line(
+            f"tradewind: every test of this run skipped ({len(skipped)}): failing the run "
+            "(TRADEWIND_FAIL_ALL_SKIPPED=1)",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
