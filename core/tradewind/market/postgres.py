@@ -398,7 +398,7 @@ class PgMarketStore(TickBuffer):
         try:
             for exchange, market, symbol in self.symbols():
                 sid = self._known_id((exchange, market, symbol))
-                rows, first, last = self.con.execute(
+                counts = self.con.execute(
                     "SELECT count(*), min(ts_ns), max(ts_ns) FROM market_ticks WHERE symbol_id = ?",
                     [sid],
                 ).fetchone() or (0, None, None)
@@ -408,17 +408,7 @@ class PgMarketStore(TickBuffer):
                     "ORDER BY ts_ns",
                     [sid, int(gap_ns)],
                 ).fetchall()
-                out.append(
-                    SymbolInfo(
-                        exchange=exchange,
-                        market=market,
-                        symbol=symbol,
-                        rows=int(rows),
-                        first_ts_ns=int(first),
-                        last_ts_ns=int(last),
-                        gaps=tuple((int(a), int(b)) for a, b in gaps),
-                    )
-                )
+                out.append(SymbolInfo.from_rows((exchange, market, symbol), counts, gaps))
         except pg.errors() as exc:
             raise self._error(exc, "read the info of") from None
         return out

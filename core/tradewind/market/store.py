@@ -30,7 +30,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 import attrs
@@ -74,6 +74,26 @@ class SymbolInfo:
     last_ts_ns: int
     #: (start_ns, end_ns) of each silence between consecutive ticks longer than the threshold.
     gaps: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def from_rows(
+        cls,
+        key: tuple[str, str, str],
+        counts: tuple[Any, ...],
+        gaps: list[tuple[Any, ...]],
+    ) -> SymbolInfo:
+        """From a store's query results: ``(count, min ts, max ts)`` and the gaps' bounds."""
+        rows, first, last = counts
+        exchange, market, symbol = key
+        return cls(
+            exchange=exchange,
+            market=market,
+            symbol=symbol,
+            rows=int(rows),
+            first_ts_ns=int(first),
+            last_ts_ns=int(last),
+            gaps=tuple((int(a), int(b)) for a, b in gaps),
+        )
 
     @property
     def span_ns(self) -> int:
@@ -294,7 +314,7 @@ class MarketStore(TickBuffer):
         out = []
         for exchange, market, symbol in self.symbols():
             files = [str(p.path) for p in self._parts(exchange, market, symbol)]
-            rows, first, last = self._con.execute(
+            counts = self._con.execute(
                 "SELECT count(*), min(ts_ns), max(ts_ns) FROM read_parquet(?)", [files]
             ).fetchone() or (0, None, None)
             gaps = self._con.execute(
@@ -302,17 +322,7 @@ class MarketStore(TickBuffer):
                 "FROM read_parquet(?)) WHERE ts_ns - prev > ? ORDER BY ts_ns",
                 [files, int(gap_ns)],
             ).fetchall()
-            out.append(
-                SymbolInfo(
-                    exchange=exchange,
-                    market=market,
-                    symbol=symbol,
-                    rows=int(rows),
-                    first_ts_ns=int(first),
-                    last_ts_ns=int(last),
-                    gaps=tuple((int(a), int(b)) for a, b in gaps),
-                )
-            )
+            out.append(SymbolInfo.from_rows((exchange, market, symbol), counts, gaps))
         return out
 
     def query(self, sql: str, params: list[object] | None = None) -> duckdb.DuckDBPyRelation:
