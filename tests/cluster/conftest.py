@@ -3,6 +3,7 @@ installs it), and the shipped sample as a two-instrument paper config with two s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,8 +30,11 @@ def _free_port() -> int:
 class NatsServer:
     """``nats-server -js`` on a free loopback port with its store in a temp folder."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, max_file_store: int = 2 << 30) -> None:
         self.store = store
+        #: The server's JetStream file limit, set rather than left to nats-server's default
+        #: (three quarters of the disk's free space), so a test does not depend on the disk.
+        self.max_file_store = max_file_store
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = store / "nats.log"
@@ -41,19 +45,13 @@ class NatsServer:
 
     def start(self) -> None:
         exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        conf = self.store / "nats.conf"
+        conf.write_text(
+            f"jetstream {{\n  store_dir: {json.dumps(str(self.store))}\n"
+            f"  max_file_store: {self.max_file_store}\n}}\n"
+        )
         self.proc = subprocess.Popen(
-            [
-                exe,
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-sd",
-                str(self.store),
-                "-l",
-                str(self.log),
-            ],
+            [exe, "-c", str(conf), "-a", "127.0.0.1", "-p", str(self.port), "-l", str(self.log)],
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -198,6 +196,9 @@ url = "{url}"
 shards = {{ a = ["sim:BTCUSDT"], b = ["sim2:BTCUSDT"] }}
 warmup = "6h"
 signal_wait_s = 60.0
+ticks_max_bytes = 134217728
+signals_max_bytes = 16777216
+events_max_bytes = 33554432
 """
 
 

@@ -91,7 +91,9 @@ def test_full_ticks_stream_is_reported_and_nothing_is_dropped(
     from tradewind.cluster.hosts import serve_data
 
     path = write_config(tmp_path, nats_server.url)
-    path.write_text(path.read_text().replace("[cluster]\n", "[cluster]\nticks_max_bytes = 60000\n"))
+    path.write_text(
+        path.read_text().replace("ticks_max_bytes = 134217728", "ticks_max_bytes = 60000")
+    )
     config = load_config(path)
 
     async def publish_for_a_while() -> None:
@@ -173,3 +175,24 @@ def test_a_missing_strategy_host_is_reported_and_the_run_goes_on(
         con.close()
     assert late is not None and late[0] == host.late
     assert orders is not None and orders[0] == 0
+
+
+def test_a_server_without_room_for_the_streams_is_a_clear_error(tmp_path: Path) -> None:
+    """nats-server refuses to reserve a stream's max_bytes beyond its JetStream store: the
+    host names the stream, the byte count and the config key instead of a bare code 10047."""
+    from tradewind.cluster.hosts import serve_data
+
+    store = tmp_path / "nats"
+    store.mkdir()
+    server = NatsServer(store, max_file_store=64 << 20)
+    server.start()
+    try:
+        config = load_config(write_config(tmp_path, server.url))  # ticks reserve 128 MiB
+
+        with pytest.raises(ConfigError) as err:
+            anyio.run(serve_data, config)
+        message = str(err.value)
+        assert "cannot reserve 134,217,728 bytes for stream tw_ticks" in message
+        assert "@ $.cluster.ticks_max_bytes" in message
+    finally:
+        server.stop()

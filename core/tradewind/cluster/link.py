@@ -23,6 +23,9 @@ Reporter = Callable[[str, bool], Awaitable[None]]
 
 #: JetStream error codes of a stream that is full (DiscardPolicy.NEW refuses the message).
 _FULL_CODES = frozenset({10077, 10078, 10047})
+#: JetStream's 'insufficient storage resources available': the server cannot reserve a
+#: stream's max_bytes.
+_NO_STORAGE = 10047
 
 
 def safe_url(url: str) -> str:
@@ -108,9 +111,14 @@ class Link:
 
     async def _streams(self) -> None:
         from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-        from nats.js.errors import BadRequestError
+        from nats.js.errors import APIError, BadRequestError
 
         s, sub = self.section, self.subjects
+        name_key = {
+            sub.ticks_stream: "ticks_max_bytes",
+            sub.signals_stream: "signals_max_bytes",
+            sub.events_stream: "events_max_bytes",
+        }
         for name, subject, max_bytes, max_age in (
             (sub.ticks_stream, sub.ticks_of(), s.ticks_max_bytes, s.ticks_max_age_s),
             (sub.signals_stream, sub.signals_all(), s.signals_max_bytes, s.signals_max_age_s),
@@ -129,9 +137,20 @@ class Link:
                 duplicate_window=min(s.duplicate_window_s, max_age),
             )
             try:
-                await self.js.add_stream(cfg)
-            except BadRequestError:
-                await self.js.update_stream(cfg)  # retention changed in the config
+                try:
+                    await self.js.add_stream(cfg)
+                except BadRequestError:
+                    await self.js.update_stream(cfg)  # retention changed in the config
+            except APIError as exc:
+                if exc.err_code != _NO_STORAGE:
+                    raise
+                key = name_key[name]
+                raise ConfigError(
+                    f"the NATS server at {self.section.url} cannot reserve {max_bytes:,} bytes "
+                    f"for stream {name} ({exc.description}); lower @ $.cluster.{key} (the "
+                    f"three streams reserve their max_bytes together) or give nats-server a "
+                    f"larger jetstream max_file_store"
+                ) from None
 
     async def publish(
         self, subject: str, payload: bytes, headers: Mapping[str, str], *, what: str
