@@ -130,6 +130,8 @@ class TapeBlock:
     end: int
     rows: deque[BlockRow]
     iters: list[tuple[str, Iterator[Mapping[str, float]]]]
+    #: Batch index of the block's first trade (a row's ``tick_end`` counts from it).
+    start: int = 0
 
     @classmethod
     def open(
@@ -143,7 +145,7 @@ class TapeBlock:
         ``candles``."""
         rows = make_rows(ticks, candles)
         iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
-        return cls(end=end, rows=deque(rows), iters=iters)
+        return cls(end=end, rows=deque(rows), iters=iters, start=end - len(ticks))
 
     def closes_before(self, t: int) -> list[int]:
         """Close times of the rows not yet reached that fall before ``t``."""

@@ -123,6 +123,11 @@ class RunSection:
     #: splitting one timestamp); 0 = one decision interval per block. Results are the same
     #: bits at any block size; paper and live always go candle by candle.
     block_ticks: int = 1_000_000
+    #: Backtests: while an instrument is flat with no order in flight, go from one close the
+    #: strategy's gates can pass to the next without stepping each close in between (the
+    #: funnel, the decisions and the journal are the same bits either way; false steps every
+    #: close, as paper and live do).
+    event_scheduler: bool = True
 
     def __attrs_post_init__(self) -> None:
         # One hook for every check (two definitions would silently keep only the second).

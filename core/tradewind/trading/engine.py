@@ -88,6 +88,7 @@ from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quie
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
+from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
 from tradewind.trading.venue_calls import VenueCalls
@@ -395,6 +396,16 @@ class Engine:
         #: tradewind.blocks); paper and live go candle by candle.
         self._block_ticks: int | None = (
             config.run.block_ticks if config.mode is Mode.BACKTEST and self._merged else None
+        )
+        #: Backtests over blocks: flat stretches go from one possible signal to the next.
+        self._scheduler: Scheduler | None = (
+            Scheduler(self)
+            if self._block_ticks is not None
+            and config.run.event_scheduler
+            and not self._multi
+            # Signals made here (a cluster's execution host receives them instead).
+            and type(self)._strategy_signal is Engine._strategy_signal
+            else None
         )
         run = config.run
         self.max_gap = (
@@ -882,6 +893,11 @@ class Engine:
                     self._open_block(st, clean, i, j, gaps[0] if gaps else n)
                 assert st.block is not None
                 j = min(j, st.block.end)
+                if self._scheduler is not None and self._scheduler.quiet(st):
+                    k = await self._scheduler.skip(st, clean, i, gaps[0] if gaps else n)
+                    if k > i:
+                        i = k
+                        continue
             await self._on_ticks(st, clean.slice(i, j))
             i = j
             if st.block is not None and i >= st.block.end:
@@ -1179,6 +1195,12 @@ class Engine:
         signal = await self._strategy_signal(st, candle, ts_ns)
         if signal is None:
             return
+        await self._enter(st, candle, ts_ns, signal)
+
+    async def _enter(self, st: _InstrumentState, candle: Candle, ts_ns: int, signal: Signal) -> None:
+        """The strategy's ``signal`` at ``ts_ns``: size it, run the guards and filters, send
+        the entry (or journal why not)."""
+        key = st.instrument.key
         sec = self.config.strategy
         try:
             equity = self.portfolio.equity()
