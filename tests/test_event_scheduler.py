@@ -69,6 +69,10 @@ def _assert_same(
             # skip, and the engine steps as before.)
             assert sched.closes > result.summary["decisions"] // 2, (block, sched.closes)
             assert sched.stretches >= 1
+            # The order-flow analyzer hands its block over as a table: the preset's first
+            # primary gate (1m imbalance) is judged over whole blocks by array predicates.
+            assert sched.rejected_by_arrays > 0
+            assert sched.rejected_by_arrays <= stepped.strategy.rejected["imbalance"]
         assert base.summary["funnel"]["signals"] >= signals_at_least
         assert base_rows["fills"] and base_rows["orders"]  # there is something to compare
         for table in TABLES:

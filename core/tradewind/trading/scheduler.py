@@ -18,13 +18,24 @@ position, a commit of nothing). Several instruments, paper and live step every c
 
 from __future__ import annotations
 
+from math import nan
 from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from tradewind.model import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
+
+
+#: What the array predicates made of a block: (first row, verdicts, gate names).
+Verdicts = tuple[int, "npt.NDArray[np.int64] | None", list[str]]
 
 
 class Scheduler:
@@ -35,6 +46,42 @@ class Scheduler:
         #: Closes gone through without stepping the engine, and stretches skipped.
         self.closes = 0
         self.stretches = 0
+        #: Candidates the array predicates rejected (no scalar decide at those closes).
+        self.rejected_by_arrays = 0
+        self._gates: dict[frozenset[str], GateArrays] = {}
+        #: The block whose rows the array predicates have judged: (block, first row, verdicts).
+        self._judged: tuple[TapeBlock, Verdicts] | None = None
+
+    def _verdicts(self, block: TapeBlock) -> Verdicts:
+        """The first row judged, per row from it the index of the compiled gate that
+        rejects it (-1: through; None when no leading gate reads only tabled outputs), and
+        the gates' funnel names. Judged once per block."""
+        judged = self._judged
+        if judged is not None and judged[0] is block:
+            return judged[1]
+        e = self.engine
+        first = block.total - len(block.rows)
+        tables = {
+            f"{name}.{key}": column[first:]
+            for name, it in block.iters
+            if isinstance(it, BlockTable)
+            for key, column in it.arrays().items()
+        }
+        names = frozenset(tables)
+        gates = self._gates.get(names)
+        if gates is None:
+            gates = self._gates[names] = GateArrays(e.config.strategy, names)
+        verdicts = None
+        if len(gates):
+            tf = e.strategy_tf
+            close = np.array(
+                [next((c.close for c in r.candles if c.timeframe_ns == tf), nan) for r in block.rows],
+                dtype=np.float64,
+            )
+            verdicts = gates.first_failing(tables, close)
+        out = (first, verdicts, gates.names)
+        self._judged = (block, out)
+        return out
 
     def quiet(self, st: _InstrumentState) -> bool:
         """Whether nothing but the strategy can act on ``st`` until its next signal."""
@@ -81,6 +128,9 @@ class Scheduler:
         candle_curve = e.candle_curve.setdefault(key, [])
         series = e.series.setdefault(key, {}) if charted else None
         iters = block.iters
+        first, verdicts, gate_names = self._verdicts(block)
+        failing = verdicts.tolist() if verdicts is not None else None
+        total = block.total
         host = e.notifications
         # A backtest's digests and daily summaries come due at the engine's steps.
         tick = host.tick if host is not None and not host.ticker else None
@@ -101,6 +151,7 @@ class Scheduler:
             i = k
             t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
             while rows and rows[0].close_ns <= t:
+                r = total - len(rows) - first
                 row = rows.popleft()
                 t_close = row.close_ns
                 if advance is not None:
@@ -130,6 +181,10 @@ class Scheduler:
                     if series is not None:
                         for name in charted:
                             series.setdefault(name, []).append((t_close, float(values.get(name))))
+                    if failing is not None and failing[r] >= 0:
+                        strategy.rejected_at(gate_names[failing[r]])
+                        self.rejected_by_arrays += 1
+                        continue
                     signal = strategy.decide(inst, c.close, t_close, values)
                     if signal is not None:
                         # An event: the engine acts on it and steps from here.
