@@ -17,7 +17,6 @@ from tradewind.trading.engine import Engine
 from tests.test_block_identity import _synthetic
 from tests.test_engine import SAMPLE, demo_config_text
 
-
 #: At ~1,600 trades a minute the preset's 1m imbalance (2.0 / 0.5) never holds: its busier
 #: minutes average out. A milder primary gives signals, orders and fills to compare.
 BUSY_PRIMARY = """
@@ -38,9 +37,7 @@ def _run(
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
     flag = "true" if scheduler else "false"
-    text = text.replace(
-        "[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1
-    )
+    text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
     cfg = tmp_path / "run.toml"  # one path: the runs table names it
     cfg.write_text(text + extra)
     journal = tmp_path / f"sched_{flag}_{block}.duckdb"

@@ -205,9 +205,7 @@ class TapeBlock:
         ``candles``."""
         rows = make_rows(ticks, candles)
         iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
-        return cls(
-            end=end, rows=deque(rows), iters=iters, start=end - len(ticks), total=len(rows)
-        )
+        return cls(end=end, rows=deque(rows), iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:
         """Close times of the rows not yet reached that fall before ``t``."""

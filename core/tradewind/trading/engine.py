@@ -1197,7 +1197,9 @@ class Engine:
             return
         await self._enter(st, candle, ts_ns, signal)
 
-    async def _enter(self, st: _InstrumentState, candle: Candle, ts_ns: int, signal: Signal) -> None:
+    async def _enter(
+        self, st: _InstrumentState, candle: Candle, ts_ns: int, signal: Signal
+    ) -> None:
         """The strategy's ``signal`` at ``ts_ns``: size it, run the guards and filters, send
         the entry (or journal why not)."""
         key = st.instrument.key

@@ -75,7 +75,10 @@ class Scheduler:
         if len(gates):
             tf = e.strategy_tf
             close = np.array(
-                [next((c.close for c in r.candles if c.timeframe_ns == tf), nan) for r in block.rows],
+                [
+                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
+                    for r in block.rows
+                ],
                 dtype=np.float64,
             )
             verdicts = gates.first_failing(tables, close)
@@ -216,4 +219,3 @@ class Scheduler:
         if skipped:
             self.closes += skipped
             self.stretches += 1
-
