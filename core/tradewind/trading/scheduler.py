@@ -127,9 +127,10 @@ class Scheduler:
         sinks = e.candle_sinks
         charted = e._charted
         record = e._equity.record
-        prices = e.price_curve.setdefault(key, [])
-        candle_curve = e.candle_curve.setdefault(key, [])
-        series = e.series.setdefault(key, {}) if charted else None
+        # The curves' lists, made when the first close is reached (as the engine's step would).
+        prices: list[tuple[int, float]] | None = None
+        candle_curve: list[tuple[int, float, float, float, float, float]] = []
+        series: dict[str, list[tuple[int, float]]] | None = None
         iters = block.iters
         first, verdicts, gate_names = self._verdicts(block)
         failing = verdicts.tolist() if verdicts is not None else None
@@ -177,6 +178,10 @@ class Scheduler:
                 for c in closed:
                     if c.timeframe_ns != strategy_tf:
                         continue
+                    if prices is None:
+                        prices = e.price_curve.setdefault(key, [])
+                        candle_curve = e.candle_curve.setdefault(key, [])
+                        series = e.series.setdefault(key, {}) if charted else None
                     e.decision_points += 1
                     record(t_close)
                     prices.append((t_close, c.close))
