@@ -204,12 +204,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(
             f"strategy host {args.shard}: published {host.published} decisions "
             f"({host.signals} signals); {host.suppressed} re-derived and not published again; "
+            f"{host.filter_checks} account-free filter checks; "
             f"{host.warmup_batches} warm-up batches; journal {journal}"
         )
     else:
         print(
             f"execution host: {len(result.fills)} fills; {host.duplicates} duplicate decisions "
-            f"dropped; {host.warmup_batches} warm-up batches; journal {journal}"
+            f"dropped; {host.remote_verdicts} filter verdicts from strategy hosts; "
+            f"{host.warmup_batches} warm-up batches; journal {journal}"
         )
     return 0
 
