@@ -31,7 +31,8 @@ def two_venue_config(tmp: Path, *, capital: str | None = "per_instrument") -> st
     inst, rest = tail.split("[venues.sim]", 1)
     replay_path = rest.split("[venues.replay]", 1)[1].split("\n\n", 1)[0]
     after = rest.split("[venues.replay]", 1)[1].split("\n\n", 1)[1]
-    a = inst.replace('venue = "sim"', 'venue = "sim_a"').replace('data = "replay"', 'data = "replay_a"')
+    a = inst.replace('venue = "sim"', 'venue = "sim_a"')
+    a = a.replace('data = "replay"', 'data = "replay_a"')
     b = (
         inst.replace('venue = "sim"', 'venue = "sim_b"')
         .replace('data = "replay"', 'data = "replay_b"')
@@ -113,16 +114,14 @@ def test_a_per_instrument_backtest_on_a_dask_scheduler_with_two_workers_equals_t
 
 def test_each_book_is_the_single_instrument_backtest_of_its_instrument(in_process, tmp_path):
     """A book of the split run trades exactly as a plain backtest of its instrument alone."""
-    tmp, _, local_rows = in_process
+    _, _, local_rows = in_process
     cfg_text = two_venue_config(tmp_path, capital=None)
     # Only sim_b's instrument, venue and replay source: a one-instrument config.
     head, rest = cfg_text.split("[[instruments]]", 1)
     insts = rest.split("[[instruments]]")
     b_inst = insts[1].split("[venues.sim_a]", 1)[0]
     venues = "[venues.sim_a]" + insts[1].split("[venues.sim_a]", 1)[1]
-    venues = venues.replace(
-        venues.split("[venues.sim_b]", 1)[0], ""
-    )  # drop [venues.sim_a]
+    venues = venues.replace(venues.split("[venues.sim_b]", 1)[0], "")  # drop [venues.sim_a]
     replay_a = "[venues.replay_a]" + venues.split("[venues.replay_a]", 1)[1].split("\n\n", 1)[0]
     venues = venues.replace(replay_a + "\n\n", "")
     single = tmp_path / "b.toml"

@@ -72,9 +72,7 @@ def test_a_verdict_travels_with_the_decision():
     chain = [StopDistanceFilter(StopDistanceConfig(max_stop_pct="0.004"))]
     signal = _signal("9681.78", "9730.19")
     verdict = account_free_verdict(chain, signal, _ctx(9681.5), "strategy-a")
-    ident, inst, ts, got, back = decode_decision_verdict(
-        encode_decision(BTC.key, TS, signal, verdict)
-    )
+    _, inst, ts, got, back = decode_decision_verdict(encode_decision(BTC.key, TS, signal, verdict))
     assert (inst, ts, got) == (BTC.key, TS, signal)
     assert back == verdict
     # A decision without a signal carries no verdict; an old strategy host's none either.

@@ -92,7 +92,9 @@ def split_refusal(config: Any) -> str | None:
 def plan_groups(config: Any, raw: Mapping[str, Any], base_run_id: str) -> list[GroupTask]:
     """One task per instrument of a ``capital = "per_instrument"`` config."""
     if config.mode.value != "backtest":
-        raise ConfigError(f'only a backtest splits by instrument; {config.path.name} is "{config.mode.value}"')
+        raise ConfigError(
+            f'only a backtest splits by instrument; {config.path.name} is "{config.mode.value}"'
+        )
     if config.journal.url:
         raise ConfigError(
             '[run] capital = "per_instrument" writes its merged journal to the [run] journal '
@@ -232,9 +234,7 @@ def merge_curves(
 
     current = list(starts)
     merged: list[tuple[int, float]] = []
-    events = heapq.merge(
-        *([(ts, i, v) for ts, v in curve] for i, curve in enumerate(curves))
-    )
+    events = heapq.merge(*([(ts, i, v) for ts, v in curve] for i, curve in enumerate(curves)))
     for ts, i, v in events:
         current[i] = v
         total = float(sum(current))

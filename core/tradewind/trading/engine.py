@@ -1216,14 +1216,14 @@ class Engine:
             return
         for index, flt in enumerate(self.filters):
             try:
-                veto = self._check_filter(index, flt, signal)
+                refusal = self._check_filter(index, flt, signal)
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return
-            if veto is not None:
-                self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
-                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
-                await self._act_on(veto, candle.close)
+            if refusal is not None:
+                self.vetoes[refusal.filter] = self.vetoes.get(refusal.filter, 0) + 1
+                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=refusal))
+                await self._act_on(refusal, candle.close)
                 return
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
