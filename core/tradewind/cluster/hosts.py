@@ -4,11 +4,13 @@
   instrument's subject, in the order the one-process engine would process them.
 - A strategy host consumes its shard's ticks through a durable consumer, builds candles and
   analyzer state, and publishes the strategy's decision at every strategy-timeframe close
-  (``null`` when there is no signal). Restarted, it replays ``warmup`` of market time from the
-  stream to rebuild its state and publishes nothing it already published.
+  (``null`` when there is no signal), with the verdicts of the filters that need no account
+  (:mod:`tradewind.filtering.placement`). Restarted, it replays ``warmup`` of market time
+  from the stream to rebuild its state and publishes nothing it already published.
 - The execution host consumes every tick and every decision: it owns the accounts, sizing,
-  the filters, the order manager, exits, the journal and reconciliation, and publishes its
-  events (orders, fills, vetoes ...). It keeps the analyzers of every instrument too, because
+  the account filters (taking the others' verdicts from the strategy host), the order
+  manager, exits, the journal and reconciliation, and publishes its events (orders, fills,
+  vetoes ...). It keeps the analyzers of every instrument too, because
   exits and filters read their values between two decisions. Decisions are deduplicated by
   id (instrument and candle close).
 
