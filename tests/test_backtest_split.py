@@ -159,3 +159,30 @@ def test_a_book_reading_another_instrument_is_refused(tmp_path):
     assert proc.returncode != 0
     assert '[exits.guard] leader = "sim_a:BTCUSDT"' in proc.stderr
     assert "not independent books" in proc.stderr
+
+
+def test_the_same_split_backtest_again_into_the_same_journal_gets_new_run_ids(tmp_path):
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(two_venue_config(tmp_path), encoding="utf-8")
+    first, _ = _backtest(cfg, tmp_path / "r1")
+    second, _ = _backtest(cfg, tmp_path / "r2")
+    base = first["summary"]["run_id"]
+    assert second["summary"]["run_id"] == f"{base}-2"
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    runs = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+    assert runs == sorted([f"g0-{base}", f"g1-{base}", f"g0-{base}-2", f"g1-{base}-2"])
+    # Both runs' rows are whole: the second's fills equal the first's, book by book.
+    fills = {
+        run: con.execute(
+            "SELECT instrument, side, quantity, price, fee, ts_ns FROM fills WHERE run_id = ? "
+            "ORDER BY seq", [run]
+        ).fetchall()
+        for run in runs
+    }  # fmt: skip
+    con.close()
+    assert fills[f"g0-{base}"] and fills[f"g0-{base}"] == fills[f"g0-{base}-2"]
+    assert fills[f"g1-{base}"] and fills[f"g1-{base}"] == fills[f"g1-{base}-2"]
+    # The report figures of the same backtest are the same, but for its run id.
+    assert {k: v for k, v in first["summary"].items() if k != "run_id"} == {
+        k: v for k, v in second["summary"].items() if k != "run_id"
+    }
