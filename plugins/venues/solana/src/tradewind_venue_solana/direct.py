@@ -1,0 +1,101 @@
+"""Swaps the venue builds itself through a configured pool, for when the aggregator fails or
+misses its deadline: the pool's accounts read over RPC, quoted exactly as the program does
+(:mod:`.whirlpool`), and the swap instruction wrapped in the wallet's own transaction.
+
+The transaction holds, in order: the compute-unit limit and price, the creation of the wallet's
+associated token account of the output (idempotent; its rent paid by the wallet), wrapping SOL
+when the input is native SOL (:mod:`.native`), the pool's swap instruction, and closing the
+wrapped-SOL account when either side is native SOL. The venue checks it like an aggregator's
+(:func:`~tradewind_venue_solana.txcheck.check_swap`) before signing.
+"""
+
+from __future__ import annotations
+
+import attrs
+from solana.rpc.async_api import AsyncClient
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from spl.token.instructions import (
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+)
+
+from . import whirlpool as wp
+from .constants import NATIVE_MINT
+from .native import unwrap_instruction, wrap_instructions
+from .swapsource import SolSwapQuote
+
+
+class DirectPoolError(Exception):
+    """The pool could not be read or quoted; the message names it."""
+
+
+@attrs.frozen(kw_only=True)
+class DirectSwap:
+    """A quoted swap through one pool and the instructions of its transaction."""
+
+    quote: SolSwapQuote
+    instructions: tuple[Instruction, ...]
+    program: Pubkey
+    pool: Pubkey
+
+
+async def whirlpool_swap(
+    client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
+    input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,
+    swap_mode: str, slippage_bps: int, compute_unit_limit: int, compute_unit_price: int,
+) -> DirectSwap:
+    """Quote and build a swap through the Orca Whirlpool at ``address``."""
+    got = (await client.get_account_info(address)).value
+    if got is None or got.owner != wp.WHIRLPOOL_PROGRAM:
+        raise DirectPoolError(f"whirlpool {address}: no account of the Whirlpool program "
+                              f"({'none' if got is None else f'owner {got.owner}'})")
+    try:
+        pool = wp.decode_whirlpool(address, bytes(got.data))
+    except wp.WhirlpoolError as exc:
+        raise DirectPoolError(str(exc)) from None
+    mints = {pool.token_mint_a, pool.token_mint_b}
+    if mints != {input_mint, output_mint}:
+        raise DirectPoolError(f"whirlpool {address} trades {pool.token_mint_a} and "
+                              f"{pool.token_mint_b}, not {input_mint} and {output_mint}")
+    a_to_b = input_mint == pool.token_mint_a
+    starts = wp.swap_tick_arrays(pool, a_to_b)
+    keys = [wp.tick_array_address(address, s) for s in starts]
+    accounts = (await client.get_multiple_accounts(keys)).value
+    arrays = [wp.decode_tick_array(k, bytes(a.data)) for k, a in zip(keys, accounts, strict=True)
+              if a is not None and a.owner == wp.WHIRLPOOL_PROGRAM]
+    by_input = swap_mode == "ExactIn"
+    try:
+        q = wp.quote(pool, arrays, amount, by_input=by_input, a_to_b=a_to_b,
+                     slippage_bps=slippage_bps)
+    except wp.WhirlpoolError as exc:
+        raise DirectPoolError(f"whirlpool {address}: {exc}") from None
+    user_in = get_associated_token_address(wallet, input_mint, input_program)
+    user_out = get_associated_token_address(wallet, output_mint, output_program)
+    prog_a, prog_b = (input_program, output_program) if a_to_b else (output_program,
+                                                                     input_program)
+    swap = wp.swap_v2_instruction(
+        pool=pool, token_program_a=prog_a, token_program_b=prog_b, authority=wallet,
+        owner_account_a=user_in if a_to_b else user_out,
+        owner_account_b=user_out if a_to_b else user_in, tick_arrays=keys,
+        oracle=wp.oracle_address(address), amount=amount, other_amount_threshold=q.threshold,
+        by_input=by_input, a_to_b=a_to_b)
+    max_in = q.token_in if by_input else q.threshold
+    ixs: list[Instruction] = [
+        set_compute_unit_limit(compute_unit_limit), set_compute_unit_price(compute_unit_price),
+        create_idempotent_associated_token_account(wallet, wallet, output_mint, output_program),
+    ]
+    native = NATIVE_MINT in (input_mint, output_mint)
+    if input_mint == NATIVE_MINT:
+        ixs += wrap_instructions(wallet, max_in)
+    ixs.append(swap)
+    if native:
+        ixs.append(unwrap_instruction(wallet))
+    quote = SolSwapQuote(
+        input_mint=str(input_mint), output_mint=str(output_mint), swap_mode=swap_mode,
+        in_amount=q.token_in, out_amount=q.token_out, other_amount_threshold=q.threshold,
+        slippage_bps=slippage_bps, route=(f"Whirlpool {address} 100% (direct)",),
+    )
+    return DirectSwap(quote=quote, instructions=tuple(ixs), program=wp.WHIRLPOOL_PROGRAM,
+                      pool=address)
