@@ -33,6 +33,7 @@ import base64
 import json
 import math
 import threading
+import time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,6 +72,8 @@ class JupiterServer:
         self.tamper: str | None = None
         #: None or an HTTP status to answer every request with ("error" body) or "malformed".
         self.fail: str | None = None
+        #: Seconds every answer is held back (an API too slow for the venue's deadline).
+        self.delay_s = 0.0
         self.requests: list[tuple[str, Any]] = []
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
@@ -230,6 +233,8 @@ class JupiterServer:
 
             def _serve(self, path: str, payload: Any) -> None:
                 api.requests.append((path, payload))
+                if api.delay_s:
+                    time.sleep(api.delay_s)
                 if api.fail == "malformed":
                     return self._answer(200, b"<html>bad gateway</html>")
                 if api.fail is not None:

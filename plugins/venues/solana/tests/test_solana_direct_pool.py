@@ -1,0 +1,244 @@
+"""The direct-pool fallback: Jupiter down (HTTP 503) or too slow, the venue swaps through the
+configured Orca Whirlpool itself.
+
+The pool's accounts are the ones Orca's SDK encodes in ``golden/whirlpool_vectors.mjs`` (pool
+states built to known values), set into LiteSVM at the pool's address and at the tick arrays'
+program addresses; the venue reads them over the RPC facade (getAccountInfo,
+getMultipleAccounts), quotes, builds, checks, signs, journals and sends the transaction. The
+Whirlpool program ships as a binary in no registry (npm's Orca packages are SDKs), so LiteSVM
+cannot execute the swap: the facade refuses the transaction (the program is not deployed
+there) and the order is rejected with that reason. What is checked is everything up to the
+bytes: the sent transaction's swap instruction has exactly the data and accounts Orca's SDK
+(``@orca-so/whirlpools-client`` ``getSwapV2Instruction``, its own tick-array and oracle
+address derivations) builds for the same pool state, wallet and amounts, the quote's threshold
+is the SDK's, the wallet's signature is valid, and exactly one swap was sent for the order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from solders.account import Account
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import get_associated_token_address
+from tradewind.model import Order, OrderStatus, OrderType, Side
+from tradewind_venue_solana import whirlpool as wp
+from tradewind_venue_solana.constants import (
+    ASSOCIATED_TOKEN_PROGRAM,
+    COMPUTE_BUDGET_PROGRAM,
+    NATIVE_MINT,
+    SYSTEM_PROGRAM,
+    TOKEN_2022_PROGRAM,
+    TOKEN_PROGRAM,
+)
+
+HERE = Path(__file__).parent
+NPM_ENV = "TRADEWIND_SOLANA_NPM"
+D = Decimal
+MINT_A_OFFSET = 101  # token_mint_a in a Whirlpool account (after config, bump, fees, price)
+
+
+def _npm() -> str:
+    npm = os.environ.get(NPM_ENV)
+    assert npm, f"{NPM_ENV} names the node_modules the solana tox env installs (tox.ini)"
+    return npm
+
+
+@pytest.fixture(scope="module")
+def state() -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), _npm()],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)["states"][0]
+
+
+def sdk_swap_ix(**args: Any) -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "whirlpool_swap_ix.mjs"), _npm(),
+                           json.dumps(args)], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return json.loads(proc.stdout)
+
+
+def sdk_quote(state: dict, *, by_input: bool, a_to_b: bool, amount: int) -> dict:
+    for q in state["quotes"]:
+        if (q["by_input"], q["a_to_b"], int(q["amount"])) == (by_input, a_to_b, amount):
+            assert "error" not in q, q
+            return q
+    raise AssertionError(f"no SDK quote {by_input=} {a_to_b=} {amount=}")
+
+
+def _mint_data(decimals: int) -> bytes:
+    return bytes(36) + (10**15).to_bytes(8, "little") + bytes([decimals, 1]) + bytes(36)
+
+
+def install_pool(sol: Any, state: dict, *, native_a: bool = False) -> dict[str, Any]:
+    """The SDK's pool and tick-array accounts set into the VM, and the pool's two mints
+    (A under SPL Token, B under Token-2022, 6 decimals; A replaced by native SOL if asked)."""
+    svm = sol.rpc.svm
+    data = bytearray(base64.b64decode(state["data"]))
+    if native_a:
+        data[MINT_A_OFFSET:MINT_A_OFFSET + 32] = bytes(NATIVE_MINT)
+    pool = Pubkey.from_string(state["address"])
+
+    def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
+        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+
+    put(pool, bytes(data), wp.WHIRLPOOL_PROGRAM)
+    for arr in state["tick_arrays"]:
+        put(wp.tick_array_address(pool, arr["start"]), base64.b64decode(arr["data"]),
+            wp.WHIRLPOOL_PROGRAM)
+    decoded = wp.decode_whirlpool(pool, bytes(data))
+    if not native_a:
+        put(decoded.token_mint_a, _mint_data(6), TOKEN_PROGRAM)
+    put(decoded.token_mint_b, _mint_data(6), TOKEN_2022_PROGRAM)
+    base = "SOL" if native_a else "WA"
+    tokens = dict(sol.config_table()["tokens"])
+    if not native_a:
+        tokens["WA"] = {"mint": str(decoded.token_mint_a), "program": "token"}
+    tokens["WB"] = {"mint": str(decoded.token_mint_b), "program": "token-2022"}
+    symbol = f"{base}/WB"
+    return {
+        "pool": decoded, "symbol": symbol, "config": dict(
+            tokens=tokens, pools=[], slippage_bps=75, aggregator_deadline_s=0.5,
+            markets=[{"symbol": symbol, "base": base, "quote": "WB",
+                      "lot_size": "0.000000001", "tick_size": "0.000000001"}],
+            direct_pools=[{"symbol": symbol, "kind": "whirlpool", "address": str(pool)}],
+            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0}),
+    }
+
+
+async def submit(sol: Any, setup: dict, side: Side, qty: Decimal) -> tuple[Any, Any]:
+    venue = await sol.venue(**setup["config"])
+    try:
+        report = await venue.submit_order(Order(
+            client_order_id="d1", instrument=f"sol:{setup['symbol']}", side=side,
+            type=OrderType.MARKET, quantity=qty))
+        again = await venue.submit_order(Order(
+            client_order_id="d1", instrument=f"sol:{setup['symbol']}", side=side,
+            type=OrderType.MARKET, quantity=qty))
+        assert again == report
+        return report, venue
+    finally:
+        await venue.close()
+
+
+def sent_swap(sol: Any, report: Any) -> tuple[VersionedTransaction, list]:
+    """The one transaction the venue sent, and its instructions as (program, accounts, data)."""
+    assert len(sol.rpc.sent) == 1, sol.rpc.sent
+    sig = sol.rpc.sent[0]
+    assert report.status is OrderStatus.REJECTED and sig in report.reason, report
+    # LiteSVM has no Whirlpool program: the cluster refuses it there, after the send.
+    assert "InvalidProgramForExecution" in report.reason
+    tx = VersionedTransaction.from_bytes(base64.b64decode(sol.rpc.sent_tx[sig]))
+    assert tx.verify_with_results() == [True]  # signed by the wallet, validly
+    keys = list(tx.message.account_keys)
+    assert keys[0] == sol.market.wallet.pubkey()
+    ixs = [(keys[ix.program_id_index], [keys[i] for i in ix.accounts], bytes(ix.data))
+           for ix in tx.message.instructions]
+    return tx, ixs
+
+
+def assert_equals_sdk(tx: VersionedTransaction, ix: tuple, sdk: dict) -> None:
+    program, accounts, data = ix
+    assert str(program) == sdk["program"] == str(wp.WHIRLPOOL_PROGRAM)
+    assert data.hex() == sdk["data"]
+    assert [str(a) for a in accounts] == [a for a, _ in sdk["accounts"]]
+    keys = list(tx.message.account_keys)
+    for (addr, role) in sdk["accounts"]:
+        i = keys.index(Pubkey.from_string(addr))
+        assert tx.message.is_signer(i) == bool(role & 2), addr
+        if role & 1:
+            assert tx.message.is_maybe_writable(i), addr
+
+
+def sdk_args(setup: dict, wallet: Pubkey, q: dict, *, by_input: bool, a_to_b: bool,
+             program_a: Pubkey) -> dict:
+    pool = setup["pool"]
+    return dict(
+        authority=str(wallet), token_program_a=str(program_a),
+        token_program_b=str(TOKEN_2022_PROGRAM), whirlpool=str(pool.address),
+        mint_a=str(pool.token_mint_a), mint_b=str(pool.token_mint_b),
+        owner_a=str(get_associated_token_address(wallet, pool.token_mint_a, program_a)),
+        owner_b=str(get_associated_token_address(wallet, pool.token_mint_b,
+                                                 TOKEN_2022_PROGRAM)),
+        vault_a=str(pool.token_vault_a), vault_b=str(pool.token_vault_b),
+        tick_array_starts=wp.swap_tick_arrays(pool, a_to_b), amount=q["amount"],
+        threshold=q["threshold"], by_input=by_input, a_to_b=a_to_b)
+
+
+def test_jupiter_503_a_sell_goes_to_the_whirlpool_with_the_sdk_instruction(sol, state):
+    setup = install_pool(sol, state)
+    sol.jupiter.fail = "503"
+    q = sdk_quote(state, by_input=True, a_to_b=True, amount=7_000_000)
+    report, venue = anyio.run(submit, sol, setup, Side.SELL, D(q["amount"]).scaleb(-6))
+    tx, ixs = sent_swap(sol, report)
+    wallet = sol.market.wallet.pubkey()
+    assert [p for p, _, _ in ixs] == [COMPUTE_BUDGET_PROGRAM, COMPUTE_BUDGET_PROGRAM,
+                                      ASSOCIATED_TOKEN_PROGRAM, wp.WHIRLPOOL_PROGRAM]
+    assert_equals_sdk(tx, ixs[3], sdk_swap_ix(**sdk_args(
+        setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)))
+    # Jupiter was asked (and answered 503), then the pool; the journal names the route.
+    assert [p for p, _ in sol.jupiter.requests] == ["/quote"]
+    assert len(venue.fallbacks) == 1 and "503" in venue.fallbacks[0][1]
+    signed = [json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()
+              if json.loads(x)["type"] == "signed"]
+    assert len(signed) == 1 and signed[0]["meta"]["route"] == [
+        f"Whirlpool {setup['pool'].address} 100% (direct)"]
+    assert signed[0]["meta"]["threshold"] == int(q["threshold"])
+
+
+def test_a_slow_jupiter_misses_the_deadline_and_a_buy_goes_to_the_pool(sol, state):
+    setup = install_pool(sol, state)
+    sol.jupiter.delay_s = 3.0
+    q = sdk_quote(state, by_input=False, a_to_b=False, amount=7_000_000)
+    report, venue = anyio.run(submit, sol, setup, Side.BUY, D(q["amount"]).scaleb(-6))
+    tx, ixs = sent_swap(sol, report)
+    wallet = sol.market.wallet.pubkey()
+    assert_equals_sdk(tx, ixs[-1], sdk_swap_ix(**sdk_args(
+        setup, wallet, q, by_input=False, a_to_b=False, program_a=TOKEN_PROGRAM)))
+    assert "TimeoutError" in venue.fallbacks[0][1]
+    # The buy's output (A) account is created for the wallet, paid by the wallet.
+    assert ixs[2][0] == ASSOCIATED_TOKEN_PROGRAM and ixs[2][1][:3] == [
+        wallet, get_associated_token_address(wallet, setup["pool"].token_mint_a, TOKEN_PROGRAM),
+        wallet]
+
+
+def test_native_sol_through_the_pool_wraps_swaps_and_unwraps_in_one_transaction(sol, state):
+    setup = install_pool(sol, state, native_a=True)
+    sol.jupiter.fail = "503"
+    q = sdk_quote(state, by_input=True, a_to_b=True, amount=7_000_000)
+    report, _ = anyio.run(submit, sol, setup, Side.SELL, D(q["amount"]).scaleb(-9))
+    tx, ixs = sent_swap(sol, report)
+    wallet = sol.market.wallet.pubkey()
+    wsol = get_associated_token_address(wallet, NATIVE_MINT, TOKEN_PROGRAM)
+    assert [p for p, _, _ in ixs] == [
+        COMPUTE_BUDGET_PROGRAM, COMPUTE_BUDGET_PROGRAM, ASSOCIATED_TOKEN_PROGRAM,
+        ASSOCIATED_TOKEN_PROGRAM, SYSTEM_PROGRAM, TOKEN_PROGRAM, wp.WHIRLPOOL_PROGRAM,
+        TOKEN_PROGRAM]
+    # wrap: the wallet's lamports into its wrapped-SOL account, exactly the amount sold
+    system = ixs[4]
+    assert system[1] == [wallet, wsol]
+    assert system[2] == (2).to_bytes(4, "little") + int(q["amount"]).to_bytes(8, "little")
+    assert ixs[5][1:] == ([wsol], bytes([17]))  # SyncNative
+    assert ixs[7][1:] == ([wsol, wallet, wallet], bytes([9]))  # CloseAccount to the wallet
+    assert_equals_sdk(tx, ixs[6], sdk_swap_ix(**sdk_args(
+        setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)))
+
+
+def test_a_direct_pool_of_other_mints_is_refused_by_name(sol, state):
+    setup = install_pool(sol, state)
+    sol.jupiter.fail = "503"
+    setup["config"]["direct_pools"] = [{"symbol": setup["symbol"], "kind": "whirlpool",
+                                        "address": state["tick_arrays"][0]["address"]}]
+    report, _ = anyio.run(submit, sol, setup, Side.SELL, D("0.007"))
+    assert report.status is OrderStatus.REJECTED and sol.rpc.sent == []
+    assert "no account of the Whirlpool program" in report.reason
