@@ -105,6 +105,9 @@ class SolanaConfig:
     #: Seconds the aggregator has to quote and build a swap before a direct pool is used
     #: (markets without a direct pool wait for the aggregator's own timeout).
     aggregator_deadline_s: float = 3.0
+    #: SOL the wallet keeps for fees and rent, in SOL: a market with SOL as its base reports
+    #: as its position only the SOL above this (the rest is the wallet's fee float).
+    sol_reserve: str = "0"
     #: Slippage bound of a market order, in basis points.
     slippage_bps: int = 50
     #: When a landed transaction counts as filled: processed, confirmed or finalized.

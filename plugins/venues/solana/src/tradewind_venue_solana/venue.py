@@ -307,8 +307,11 @@ class SolanaVenue:
         return out
 
     async def fetch_positions(self) -> Sequence[Position]:
-        """The base holdings of the traded markets (spot)."""
-        balances = await self.fetch_balances()
+        """The base holdings of the traded markets (spot); of native SOL, what is above
+        ``sol_reserve`` (the wallet's fee float is no position)."""
+        balances = dict(await self.fetch_balances())
+        balances[NATIVE_SOL] = max(balances["SOL"] - Decimal(self.config.sol_reserve),
+                                   Decimal(0))
         return [Position(instrument=inst.key, quantity=balances[inst.base])
                 for inst in self._instruments.values() if balances.get(inst.base)]
 
