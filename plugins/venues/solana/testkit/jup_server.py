@@ -48,8 +48,8 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import (
-    create_idempotent_associated_token_account,
     close_account,
+    create_idempotent_associated_token_account,
     get_associated_token_address,
     sync_native,
     transfer_checked,

@@ -40,9 +40,9 @@ from .constants import (
     BASE_PROGRAMS,
     COMPUTE_BUDGET_PROGRAM,
     MAX_COMPUTE_UNITS,
+    NATIVE_MINT,
     SYSTEM_PROGRAM,
     TOKEN_2022_PROGRAM,
-    NATIVE_MINT,
     TOKEN_PROGRAM,
 )
 from .whirlpool import WHIRLPOOL_PROGRAM, decode_swap_v2
