@@ -242,3 +242,116 @@ def test_a_direct_pool_of_other_mints_is_refused_by_name(sol, state):
     report, _ = anyio.run(submit, sol, setup, Side.SELL, D("0.007"))
     assert report.status is OrderStatus.REJECTED and sol.rpc.sent == []
     assert "no account of the Whirlpool program" in report.reason
+
+
+# -- Raydium CPMM --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cpmm_state() -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
+                          capture_output=True, text=True, timeout=120, check=True)
+    # state 1: a creator fee on both tokens (on the input), Token and Token-2022 mints
+    return json.loads(proc.stdout)["cpmm"][1]
+
+
+def _token_account(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
+    return (bytes(mint) + bytes(owner) + amount.to_bytes(8, "little") + bytes(36) + b"\x01"
+            + bytes(12) + bytes(8) + bytes(36))
+
+
+def install_cpmm(sol: Any, state: dict) -> dict[str, Any]:
+    """The SDK's CPMM pool and AMM config accounts, its two vaults holding the state's
+    amounts, and the pool's mints, set into the VM."""
+    from tradewind_venue_solana import raydium as ray
+
+    svm = sol.rpc.svm
+    f = state["fields"]
+    address = Pubkey.from_string(state["address"])
+
+    def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
+        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+
+    pk = Pubkey.from_string
+    put(address, base64.b64decode(state["data"]), ray.CPMM_PROGRAM)
+    put(pk(f["config_id"]), base64.b64decode(state["config"]), ray.CPMM_PROGRAM)
+    put(pk(f["vault_a"]), _token_account(pk(f["mint_a"]), ray.CPMM_AUTHORITY,
+                                         int(state["vault_a"])), pk(f["program_a"]))
+    put(pk(f["vault_b"]), _token_account(pk(f["mint_b"]), ray.CPMM_AUTHORITY,
+                                         int(state["vault_b"])), pk(f["program_b"]))
+    put(pk(f["mint_a"]), _mint_data(f["decimals"][0]), pk(f["program_a"]))
+    put(pk(f["mint_b"]), _mint_data(f["decimals"][1]), pk(f["program_b"]))
+    name = {str(TOKEN_PROGRAM): "token", str(TOKEN_2022_PROGRAM): "token-2022"}
+    tokens = dict(sol.config_table()["tokens"])
+    tokens["CA"] = {"mint": f["mint_a"], "program": name[f["program_a"]]}
+    tokens["CB"] = {"mint": f["mint_b"], "program": name[f["program_b"]]}
+    fees = [int(x) for x in f["fees"]]
+    return {
+        "symbol": "CA/CB", "fields": f,
+        "reserves": (int(state["vault_a"]) - fees[0] - fees[2] - fees[4],
+                     int(state["vault_b"]) - fees[1] - fees[3] - fees[5]),
+        "config": dict(
+            tokens=tokens, pools=[], slippage_bps=50, aggregator_deadline_s=0.5,
+            markets=[{"symbol": "CA/CB", "base": "CA", "quote": "CB",
+                      "lot_size": "0.000000001", "tick_size": "0.000000001"}],
+            direct_pools=[{"symbol": "CA/CB", "kind": "cpmm", "address": state["address"]}],
+            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0}),
+    }
+
+
+@pytest.mark.parametrize("side", [Side.SELL, Side.BUY])
+def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruction(
+        sol, cpmm_state, side):
+    setup = install_cpmm(sol, cpmm_state)
+    f = setup["fields"]
+    sol.jupiter.fail = "503"
+    amount = 3_000_000  # of CA (9 decimals): sold exactly, or bought exactly
+    report, venue = anyio.run(submit, sol, setup, side, D(amount).scaleb(-9))
+    tx, ixs = sent_swap(sol, report)
+    assert "InvalidProgramForExecution" in report.reason
+    assert "503" in venue.fallbacks[0][1]
+    wallet = sol.market.wallet.pubkey()
+    entries = [json.loads(x) for x in
+               Path("solana-transactions.jsonl").read_text().splitlines()]
+    (signed,) = [e["meta"] for e in entries if e["type"] == "signed"]
+    exact_in = side is Side.SELL
+    a_in = exact_in  # selling CA (token A) for CB; buying CA pays CB
+    ins, outs = ("a", "b") if a_in else ("b", "a")
+    prog = {k: Pubkey.from_string(f[f"program_{k}"]) for k in "ab"}
+    mint = {k: Pubkey.from_string(f[f"mint_{k}"]) for k in "ab"}
+    reserve = dict(zip("ab", setup["reserves"], strict=True))
+    trade, _protocol, _fund, creator = f["rates"]
+    sdk = sdk_cpmm(
+        exact_in=exact_in, amount=str(amount), threshold=str(signed["threshold"]),
+        reserve_in=str(reserve[ins]), reserve_out=str(reserve[outs]), trade_fee_rate=trade,
+        creator_fee_rate=creator, protocol_fee_rate=f["rates"][1],
+        fund_fee_rate=f["rates"][2], creator_fee_on_input=True,
+        payer=str(wallet), config=f["config_id"], pool=cpmm_state["address"],
+        user_in=str(get_associated_token_address(wallet, mint[ins], prog[ins])),
+        user_out=str(get_associated_token_address(wallet, mint[outs], prog[outs])),
+        vault_in=f[f"vault_{ins}"], vault_out=f[f"vault_{outs}"],
+        program_in=str(prog[ins]), program_out=str(prog[outs]),
+        mint_in=str(mint[ins]), mint_out=str(mint[outs]), observation=f["observation"])
+    # The venue's quote is the SDK's (CurveCalculator on the pool's reserves less fees owed).
+    assert (signed["in_amount"], signed["out_amount"]) == (int(sdk["in_amount"]),
+                                                           int(sdk["out_amount"]))
+    # slippage 50 bps: the least received, or the most paid
+    if exact_in:
+        assert signed["threshold"] == int(sdk["out_amount"]) * 9950 // 10_000
+    else:
+        assert signed["threshold"] == -(-int(sdk["in_amount"]) * 10_050 // 10_000)
+    program, accounts, data = ixs[-1]
+    assert str(program) == sdk["program"] and data.hex() == sdk["data"]
+    assert [str(a) for a in accounts] == [a for a, _, _ in sdk["accounts"]]
+    keys = list(tx.message.account_keys)
+    for addr, signer, writable in sdk["accounts"]:
+        i = keys.index(Pubkey.from_string(addr))
+        assert tx.message.is_signer(i) == signer
+        if writable:
+            assert tx.message.is_maybe_writable(i), addr
+
+
+def sdk_cpmm(**args: Any) -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_cpmm_swap_ix.cjs"), _npm(),
+                           json.dumps(args)], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return json.loads(proc.stdout)

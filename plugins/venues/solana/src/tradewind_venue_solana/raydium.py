@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 import attrs
@@ -179,6 +180,8 @@ class CpmmPool:
     fund_fees: tuple[int, int]
     creator_fees: tuple[int, int]
     enable_creator_fee: bool
+    #: ``creator_fee_on``: 0 both tokens (on the input), 1 only token A, 2 only token B.
+    creator_fee_on: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +209,23 @@ def decode_cpmm_pool(address: Pubkey, data: bytes) -> CpmmPool:
         decimals_b=data[332], protocol_fees=(_u64(data, 341), _u64(data, 349)),
         fund_fees=(_u64(data, 357), _u64(data, 365)),
         creator_fees=(_u64(data, 397), _u64(data, 405)), enable_creator_fee=data[390] == 1,
+        creator_fee_on=data[389],
     )
+
+
+def cpmm_creator_fee_on_input(pool: CpmmPool, *, a_in: bool) -> bool:
+    """Whether the program takes the creator fee from the input (``PoolState::
+    is_creator_fee_on_input`` of raydium-cp-swap): always with ``BothToken`` (0), else when the
+    fee's token (1: token 0 = A, 2: token 1 = B) is the input. (The SDK's
+    ``computeSwapAmount`` treats 2 as on the input in both directions; the program decides.)"""
+    if pool.creator_fee_on not in (0, 1, 2):
+        raise RaydiumError(f"{pool.address}: creator_fee_on {pool.creator_fee_on} is unknown")
+    return pool.creator_fee_on == 0 or (pool.creator_fee_on == 1) == a_in
+
+
+def cpmm_effective_config(pool: CpmmPool, cfg: CpmmConfig) -> CpmmConfig:
+    """The config's rates as the pool applies them (no creator fee unless it enables one)."""
+    return cfg if pool.enable_creator_fee else attrs.evolve(cfg, creator_fee_rate=0)
 
 
 def decode_cpmm_config(address: Pubkey, data: bytes) -> CpmmConfig:
@@ -281,3 +300,32 @@ def cpmm_swap_instruction(pool: CpmmPool, *, payer: Pubkey, user_in: Pubkey, use
              w(pool.address), w(user_in), w(user_out), w(v_in), w(v_out), r(p_in), r(p_out),
              r(m_in), r(m_out), w(pool.observation)]
     return Instruction(CPMM_PROGRAM, data, metas)
+
+
+@attrs.frozen
+class CpmmSwap:
+    """A decoded CPMM swap instruction: what the wallet's pre-sign check needs."""
+
+    pool: Pubkey
+    payer: Pubkey
+    user_in: Pubkey
+    user_out: Pubkey
+    exact_in: bool
+    #: ExactIn: the input sold; ExactOut: the most paid.
+    max_in: int
+    #: ExactIn: the least received; ExactOut: the output bought.
+    min_out: int
+
+
+_CPMM_SWAPS = {hashlib.sha256(f"global:{name}".encode()).digest()[:8]: name == "swap_base_input"
+               for name in ("swap_base_input", "swap_base_output")}
+
+
+def decode_cpmm_swap(data: bytes, accounts: Sequence[Pubkey]) -> CpmmSwap | None:
+    """``swap_base_input`` / ``swap_base_output`` fields; None for another instruction."""
+    exact_in = _CPMM_SWAPS.get(data[:8])
+    if exact_in is None or len(data) < 24 or len(accounts) < 13:
+        return None
+    first, second = struct.unpack_from("<QQ", data, 8)
+    return CpmmSwap(pool=accounts[3], payer=accounts[0], user_in=accounts[4],
+                    user_out=accounts[5], exact_in=exact_in, max_in=first, min_out=second)

@@ -16,7 +16,8 @@ program nobody vetted. Each instruction is decoded here and the transaction is r
   creation, paid for the wallet's own accounts only), except wrapping SOL: a transfer into
   the wallet's own wrapped-SOL account when the input is native SOL, at most the order's bound;
   the only ``CloseAccount`` allowed is of that wrapped-SOL account, back to the wallet;
-- a direct pool swap (Orca Whirlpool ``swap_v2``) is of a pool the config names, authorised
+- a direct pool swap (Orca Whirlpool ``swap_v2``, Raydium CPMM ``swap_base_input`` /
+  ``swap_base_output``) is of a pool the config names, authorised
   by the wallet, from its input account to its output account, its amount and threshold
   counted as paid and received;
 - the output mint arrives in the wallet's associated token account, at least the order's
@@ -45,6 +46,7 @@ from .constants import (
     TOKEN_2022_PROGRAM,
     TOKEN_PROGRAM,
 )
+from .raydium import CPMM_PROGRAM, decode_cpmm_swap
 from .whirlpool import WHIRLPOOL_PROGRAM, decode_swap_v2
 
 
@@ -131,6 +133,17 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                                      "lamports (other than wrapping SOL into its own "
                                      f"wrapped-SOL account {wallet_in})")
                 wrapped += struct.unpack_from("<Q", data, 4)[0]
+        elif program == CPMM_PROGRAM:
+            cp = decode_cpmm_swap(data, accts)
+            if cp is None or cp.pool not in want.pools:
+                raise UnsafeSwap(f"{where}: not a CPMM swap of a configured pool "
+                                 f"({', '.join(map(str, sorted(want.pools))) or 'none'})")
+            if cp.payer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
+                raise UnsafeSwap(f"{where}: swaps from {cp.user_in} to {cp.user_out} "
+                                 f"authorised by {cp.payer}, not from the wallet's "
+                                 f"{wallet_in} to its {wallet_out}")
+            paid += cp.max_in
+            received += cp.min_out
         elif program == WHIRLPOOL_PROGRAM:
             leg = decode_swap_v2(data, accts)
             if leg is None or leg.whirlpool not in want.pools:

@@ -60,8 +60,9 @@ from .constants import (
     NATIVE_SOL,
     TOKEN_PROGRAMS,
 )
-from .direct import whirlpool_swap
+from .direct import cpmm_swap, whirlpool_swap
 from .marketdata import decode_pool_trade, trades_to_batch
+from .raydium import CPMM_PROGRAM
 from .schemas import BalanceChanges, balance_changes
 from .swapsource import SolSwapQuote, SwapSource
 from .txcheck import CheckedSwap, SwapExpectation, check_swap
@@ -404,7 +405,7 @@ class SolanaVenue:
             # built here through the pool instead (one swap for the order either way).
             self.fallbacks.append((order.client_order_id, f"{type(exc).__name__}: {exc}"))
             q, tx, last_valid = await self._direct_tx(direct, src, dst, mode, qty, price)
-            programs = {str(WHIRLPOOL_PROGRAM)}
+            programs = {str(CPMM_PROGRAM if direct.kind == "cpmm" else WHIRLPOOL_PROGRAM)}
             pools = frozenset({Pubkey.from_string(direct.address)})
         want = SwapExpectation(
             wallet=self.wallet, input_mint=Pubkey.from_string(src.mint),
@@ -448,7 +449,8 @@ class SolanaVenue:
                          qty: int, price: int
                          ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
         """The swap through ``pool``, built here (see :mod:`.direct`), with a fresh blockhash."""
-        built = await whirlpool_swap(
+        build = cpmm_swap if pool.kind == "cpmm" else whirlpool_swap
+        built = await build(
             self.client, Pubkey.from_string(pool.address), wallet=self.wallet,
             input_mint=Pubkey.from_string(src.mint), input_program=TOKEN_PROGRAMS[src.program],
             output_mint=Pubkey.from_string(dst.mint),
