@@ -137,7 +137,7 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
             cp = decode_cpmm_swap(data, accts)
             if cp is None or cp.pool not in want.pools:
                 raise UnsafeSwap(f"{where}: not a CPMM swap of a configured pool "
-                                 f"({', '.join(map(str, sorted(want.pools))) or 'none'})")
+                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
             if cp.payer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
                 raise UnsafeSwap(f"{where}: swaps from {cp.user_in} to {cp.user_out} "
                                  f"authorised by {cp.payer}, not from the wallet's "
@@ -148,7 +148,7 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
             leg = decode_swap_v2(data, accts)
             if leg is None or leg.whirlpool not in want.pools:
                 raise UnsafeSwap(f"{where}: not a swap_v2 of a configured pool "
-                                 f"({', '.join(map(str, sorted(want.pools))) or 'none'})")
+                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
             mine_in, mine_out = ((leg.owner_account_a, leg.owner_account_b) if leg.a_to_b
                                  else (leg.owner_account_b, leg.owner_account_a))
             if leg.authority != want.wallet or (mine_in, mine_out) != (wallet_in, wallet_out):
