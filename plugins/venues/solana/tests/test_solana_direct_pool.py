@@ -355,3 +355,33 @@ def sdk_cpmm(**args: Any) -> dict:
                            json.dumps(args)], capture_output=True, text=True, timeout=60,
                           check=True)
     return json.loads(proc.stdout)
+
+
+def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
+    # MEME/USDC names a direct pool, but Jupiter answers within the deadline: its swap lands
+    # (the RFQ exchange on LiteSVM), the pool is never read, one transaction is sent.
+    install_pool(sol, state)
+    reads: list[str] = []
+    original = sol.rpc.rpc_getAccountInfo
+
+    def spy(pubkey: str, *rest: Any) -> Any:
+        reads.append(pubkey)
+        return original(pubkey, *rest)
+
+    sol.rpc.rpc_getAccountInfo = spy
+
+    async def go() -> tuple[Any, Any]:
+        venue = await sol.venue(direct_pools=[{"symbol": "MEME/USDC", "kind": "whirlpool",
+                                               "address": state["address"]}],
+                                aggregator_deadline_s=10.0)
+        try:
+            return await venue.submit_order(Order(
+                client_order_id="j1", instrument="sol:MEME/USDC", side=Side.BUY,
+                type=OrderType.MARKET, quantity=D(5))), venue
+        finally:
+            await venue.close()
+
+    report, venue = anyio.run(go)
+    assert report.status is OrderStatus.FILLED, report.reason
+    assert venue.fallbacks == [] and state["address"] not in reads
+    assert sol.rpc.sent == [report.venue_order_id] and list(sol.rpc.landed)[-1] == sol.rpc.sent[0]
