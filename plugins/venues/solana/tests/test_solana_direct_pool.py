@@ -385,3 +385,93 @@ def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
     assert report.status is OrderStatus.FILLED, report.reason
     assert venue.fallbacks == [] and state["address"] not in reads
     assert sol.rpc.sent == [report.venue_order_id] and list(sol.rpc.landed)[-1] == sol.rpc.sent[0]
+
+
+# -- Raydium AMM v4 ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def v4_state() -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout)["v4"][0]
+
+
+def sdk_v4(**args: Any) -> dict:
+    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_v4_swap_ix.cjs"), _npm(),
+                           json.dumps(args)], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("side", [Side.SELL, Side.BUY])
+def test_jupiter_503_a_swap_goes_to_the_amm_v4_pool_with_the_sdk_quote_and_instruction(
+        sol, v4_state, side):
+    from tradewind_venue_solana import raydium as ray
+
+    f = v4_state["fields"]
+    pk = Pubkey.from_string
+    wallet = sol.market.wallet.pubkey()
+    base, quote = pk(f["base_mint"]), pk(f["quote_mint"])
+    exact_in = side is Side.SELL  # selling the base (ExactIn) or buying it (ExactOut)
+    mint_in, mint_out = (base, quote) if exact_in else (quote, base)
+    args = dict(
+        market_id=f["market_id"], market_program=f["market_program"], base_mint=str(base),
+        quote_mint=str(quote), pool=v4_state["address"], open_orders=f["open_orders"],
+        target_orders=f["target_orders"], base_vault=f["base_vault"],
+        quote_vault=f["quote_vault"],
+        user_in=str(get_associated_token_address(wallet, mint_in, TOKEN_PROGRAM)),
+        user_out=str(get_associated_token_address(wallet, mint_out, TOKEN_PROGRAM)),
+        owner=str(wallet), amount="2500000", threshold="0", exact_in=exact_in)
+    market = sdk_v4(**args)
+    svm = sol.rpc.svm
+
+    def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
+        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+
+    put(pk(v4_state["address"]), base64.b64decode(v4_state["data"]), ray.AMM_V4_PROGRAM)
+    put(pk(f["market_id"]), base64.b64decode(market["market"]), pk(f["market_program"]))
+    put(pk(f["base_vault"]), _token_account(base, ray.AMM_V4_AUTHORITY,
+                                            int(v4_state["vault_base"])), TOKEN_PROGRAM)
+    put(pk(f["quote_vault"]), _token_account(quote, ray.AMM_V4_AUTHORITY,
+                                             int(v4_state["vault_quote"])), TOKEN_PROGRAM)
+    put(base, _mint_data(f["base_decimals"]), TOKEN_PROGRAM)
+    put(quote, _mint_data(f["quote_decimals"]), TOKEN_PROGRAM)
+    tokens = dict(sol.config_table()["tokens"])
+    tokens["VA"] = {"mint": str(base)}
+    tokens["VB"] = {"mint": str(quote)}
+    setup = {"symbol": "VA/VB", "config": dict(
+        tokens=tokens, pools=[], slippage_bps=50, aggregator_deadline_s=0.5,
+        markets=[{"symbol": "VA/VB", "base": "VA", "quote": "VB",
+                  "lot_size": "0.000000001", "tick_size": "0.000000001"}],
+        direct_pools=[{"symbol": "VA/VB", "kind": "amm_v4", "address": v4_state["address"]}],
+        aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0})}
+    sol.jupiter.fail = "503"
+    amount = 2_500_000
+    report, venue = anyio.run(submit, sol, setup, side, D(amount).scaleb(-f["base_decimals"]))
+    tx, ixs = sent_swap(sol, report)
+    assert "InvalidProgramForExecution" in report.reason and "503" in venue.fallbacks[0][1]
+    entries = [json.loads(x) for x in
+               Path("solana-transactions.jsonl").read_text().splitlines()]
+    (signed,) = [e["meta"] for e in entries if e["type"] == "signed"]
+    # The venue's quote and bound are the SDK's (computeAmountOut / computeAmountIn, 0.5 %).
+    (row,) = [q for q in v4_state["quotes"]
+              if (q["base_in"], int(q["amount"])) == (exact_in, amount)]
+    if exact_in:
+        assert (signed["out_amount"], signed["threshold"]) == (int(row["out"]),
+                                                               int(row["min_out"]))
+    else:
+        assert (signed["in_amount"], signed["threshold"]) == (int(row["in"]),
+                                                              int(row["max_in"]))
+    sdk = sdk_v4(**{**args, "threshold": str(signed["threshold"])})
+    program, accounts, data = ixs[-1]
+    assert str(program) == sdk["program"] == str(ray.AMM_V4_PROGRAM)
+    assert data.hex() == sdk["data"]
+    assert [str(a) for a in accounts] == [a for a, _, _ in sdk["accounts"]]
+    # the market's vault signer: the SDK's program address of the market and its nonce
+    assert str(accounts[14]) == sdk["authority"]
+    keys = list(tx.message.account_keys)
+    for addr, signer, writable in sdk["accounts"]:
+        i = keys.index(Pubkey.from_string(addr))
+        assert tx.message.is_signer(i) == signer
+        if writable:
+            assert tx.message.is_maybe_writable(i), addr

@@ -11,7 +11,7 @@ from tradewind.secrets import Secret
 from .constants import COMMITMENTS, MAX_COMPUTE_UNITS, NATIVE_SOL, TOKEN_PROGRAMS
 
 #: Kinds of pool the venue swaps through directly when the aggregator fails.
-DIRECT_POOL_KINDS = ("whirlpool", "cpmm")
+DIRECT_POOL_KINDS = ("whirlpool", "cpmm", "amm_v4")
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +58,7 @@ class DirectPool:
     """A pool the venue quotes and swaps through itself when the aggregator fails or misses
     ``aggregator_deadline_s``: ``{symbol = "SOL/USDC", kind = "whirlpool", address = "..."}``
     (the pool account; its mints must be the market's). Kinds: ``whirlpool`` (Orca
-    Whirlpool), ``cpmm`` (Raydium CPMM)."""
+    Whirlpool), ``cpmm`` (Raydium CPMM), ``amm_v4`` (Raydium AMM v4)."""
 
     symbol: str
     kind: str

@@ -66,6 +66,59 @@ def _bound(amount: int, slippage_bps: int, *, up: bool) -> int:
     return amount * (10_000 - slippage_bps) // 10_000
 
 
+async def amm_v4_swap(
+    client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
+    input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,
+    swap_mode: str, slippage_bps: int, compute_unit_limit: int, compute_unit_price: int,
+) -> DirectSwap:
+    """Quote and build a swap through the Raydium AMM v4 pool at ``address``: its account,
+    then its two vaults and its OpenBook market account in one call."""
+    got = (await client.get_account_info(address)).value
+    if got is None or got.owner != ray.AMM_V4_PROGRAM:
+        raise DirectPoolError(f"AMM v4 pool {address}: no account of the AMM v4 program "
+                              f"({'none' if got is None else f'owner {got.owner}'})")
+    try:
+        pool = ray.decode_amm_v4(address, bytes(got.data))
+    except ray.RaydiumError as exc:
+        raise DirectPoolError(str(exc)) from None
+    if {pool.base_mint, pool.quote_mint} != {input_mint, output_mint}:
+        raise DirectPoolError(f"AMM v4 pool {address} trades {pool.base_mint} and "
+                              f"{pool.quote_mint}, not {input_mint} and {output_mint}")
+    base_vault, quote_vault, market = (await client.get_multiple_accounts(
+        [pool.base_vault, pool.quote_vault, pool.market_id])).value
+    if base_vault is None or quote_vault is None or market is None:
+        raise DirectPoolError(f"AMM v4 pool {address}: a vault or its market has no account")
+    base_in = input_mint == pool.base_mint
+    exact_in = swap_mode == "ExactIn"
+    slippage = slippage_bps / 10_000
+    try:
+        keys = ray.decode_openbook_market(pool.market_id, bytes(market.data),
+                                          pool.market_program)
+        reserves = ray.amm_v4_reserves(
+            pool, int.from_bytes(bytes(base_vault.data)[64:72], "little"),
+            int.from_bytes(bytes(quote_vault.data)[64:72], "little"))
+        q = (ray.amm_v4_quote_in(reserves, amount, base_in=base_in, slippage=slippage)
+             if exact_in else
+             ray.amm_v4_quote_out(reserves, amount, base_in=base_in, slippage=slippage))
+        swap = ray.amm_v4_swap_instruction(
+            pool, keys, user_in=get_associated_token_address(wallet, input_mint, input_program),
+            user_out=get_associated_token_address(wallet, output_mint, output_program),
+            owner=wallet, amount=amount, threshold=q.bound, exact_in=exact_in)
+    except ray.RaydiumError as exc:
+        raise DirectPoolError(f"AMM v4 pool {address}: {exc}") from None
+    quote = SolSwapQuote(
+        input_mint=str(input_mint), output_mint=str(output_mint), swap_mode=swap_mode,
+        in_amount=q.amount_in, out_amount=q.amount_out, other_amount_threshold=q.bound,
+        slippage_bps=slippage_bps, route=(f"Raydium AMM v4 {address} 100% (direct)",),
+    )
+    ixs = _transaction(wallet, swap, input_mint=input_mint, output_mint=output_mint,
+                       output_program=output_program,
+                       max_in=q.amount_in if exact_in else q.bound,
+                       compute_unit_limit=compute_unit_limit,
+                       compute_unit_price=compute_unit_price)
+    return DirectSwap(quote=quote, instructions=ixs, program=ray.AMM_V4_PROGRAM, pool=address)
+
+
 async def cpmm_swap(
     client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
     input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,

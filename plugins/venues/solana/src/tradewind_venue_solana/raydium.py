@@ -142,6 +142,49 @@ class SerumMarketKeys:
     authority: Pubkey
 
 
+def decode_openbook_market(address: Pubkey, data: bytes, program: Pubkey) -> SerumMarketKeys:
+    """The accounts an AMM v4 swap lists from its OpenBook (Serum v3) market account (the
+    SDK's ``MARKET_STATE_LAYOUT_V3``, 388 bytes); the vault signer is the program address of
+    the market and its ``vaultSignerNonce``."""
+    if len(data) < 388 or data[:5] != b"serum":
+        raise RaydiumError(f"{address}: not an OpenBook market account ({len(data)} bytes)")
+    nonce = data[45:53]
+    try:
+        authority = Pubkey.create_program_address([bytes(address), nonce], program)
+    except Exception as exc:  # solders raises its own PubkeyError
+        raise RaydiumError(f"{address}: vault signer nonce {int.from_bytes(nonce, 'little')} "
+                           f"gives no program address ({exc})") from None
+    return SerumMarketKeys(bids=_pk(data, 285), asks=_pk(data, 317),
+                           event_queue=_pk(data, 253), base_vault=_pk(data, 117),
+                           quote_vault=_pk(data, 165), authority=authority)
+
+
+@attrs.frozen
+class AmmV4Swap:
+    """A decoded AMM v4 swap instruction: what the wallet's pre-sign check needs."""
+
+    pool: Pubkey
+    owner: Pubkey
+    user_in: Pubkey
+    user_out: Pubkey
+    exact_in: bool
+    #: swapBaseIn: the input sold; swapBaseOut: the most paid.
+    max_in: int
+    #: swapBaseIn: the least received; swapBaseOut: the output bought.
+    min_out: int
+
+
+def decode_amm_v4_swap(data: bytes, accounts: Sequence[Pubkey]) -> AmmV4Swap | None:
+    """``swapBaseIn`` (9) / ``swapBaseOut`` (11) with the market's accounts (18); None for
+    another instruction."""
+    if len(data) < 17 or data[0] not in (9, 11) or len(accounts) != 18:
+        return None
+    first, second = struct.unpack_from("<QQ", data, 1)
+    return AmmV4Swap(pool=accounts[1], owner=accounts[17], user_in=accounts[15],
+                     user_out=accounts[16], exact_in=data[0] == 9, max_in=first,
+                     min_out=second)
+
+
 def amm_v4_swap_instruction(pool: AmmV4Pool, market: SerumMarketKeys, *, user_in: Pubkey,
                             user_out: Pubkey, owner: Pubkey, amount: int, threshold: int,
                             exact_in: bool) -> Instruction:

@@ -17,9 +17,9 @@ program nobody vetted. Each instruction is decoded here and the transaction is r
   the wallet's own wrapped-SOL account when the input is native SOL, at most the order's bound;
   the only ``CloseAccount`` allowed is of that wrapped-SOL account, back to the wallet;
 - a direct pool swap (Orca Whirlpool ``swap_v2``, Raydium CPMM ``swap_base_input`` /
-  ``swap_base_output``) is of a pool the config names, authorised
-  by the wallet, from its input account to its output account, its amount and threshold
-  counted as paid and received;
+  ``swap_base_output``, Raydium AMM v4 ``swapBaseIn`` / ``swapBaseOut``) is of a pool the
+  config names, authorised by the wallet, from its input account to its output account, its
+  amount and threshold counted as paid and received;
 - the output mint arrives in the wallet's associated token account, at least the order's
   minimum (ExactIn) or exactly the order's amount (ExactOut);
 - the compute-unit price and limit are within the config's bounds, and every other signature
@@ -46,7 +46,13 @@ from .constants import (
     TOKEN_2022_PROGRAM,
     TOKEN_PROGRAM,
 )
-from .raydium import CPMM_PROGRAM, decode_cpmm_swap
+from .raydium import (
+    AMM_V4_PROGRAM,
+    CPMM_PROGRAM,
+    CpmmSwap,
+    decode_amm_v4_swap,
+    decode_cpmm_swap,
+)
 from .whirlpool import WHIRLPOOL_PROGRAM, decode_swap_v2
 
 
@@ -133,14 +139,16 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                                      "lamports (other than wrapping SOL into its own "
                                      f"wrapped-SOL account {wallet_in})")
                 wrapped += struct.unpack_from("<Q", data, 4)[0]
-        elif program == CPMM_PROGRAM:
-            cp = decode_cpmm_swap(data, accts)
+        elif program in (CPMM_PROGRAM, AMM_V4_PROGRAM):
+            cp = (decode_cpmm_swap(data, accts) if program == CPMM_PROGRAM
+                  else decode_amm_v4_swap(data, accts))
             if cp is None or cp.pool not in want.pools:
-                raise UnsafeSwap(f"{where}: not a CPMM swap of a configured pool "
+                raise UnsafeSwap(f"{where}: not a Raydium swap of a configured pool "
                                  f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
-            if cp.payer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
+            signer = cp.payer if isinstance(cp, CpmmSwap) else cp.owner
+            if signer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
                 raise UnsafeSwap(f"{where}: swaps from {cp.user_in} to {cp.user_out} "
-                                 f"authorised by {cp.payer}, not from the wallet's "
+                                 f"authorised by {signer}, not from the wallet's "
                                  f"{wallet_in} to its {wallet_out}")
             paid += cp.max_in
             received += cp.min_out

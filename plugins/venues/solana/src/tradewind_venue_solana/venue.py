@@ -60,14 +60,18 @@ from .constants import (
     NATIVE_SOL,
     TOKEN_PROGRAMS,
 )
-from .direct import cpmm_swap, whirlpool_swap
+from .direct import amm_v4_swap, cpmm_swap, whirlpool_swap
 from .marketdata import decode_pool_trade, trades_to_batch
-from .raydium import CPMM_PROGRAM
+from .raydium import AMM_V4_PROGRAM, CPMM_PROGRAM
 from .schemas import BalanceChanges, balance_changes
 from .swapsource import SolSwapQuote, SwapSource
 from .txcheck import CheckedSwap, SwapExpectation, check_swap
 from .txjournal import SigJournal, SigRecord
 from .whirlpool import WHIRLPOOL_PROGRAM
+
+#: The program of each kind of direct pool (the only one its swap transaction may call).
+_DIRECT_PROGRAMS = {"whirlpool": WHIRLPOOL_PROGRAM, "cpmm": CPMM_PROGRAM,
+                    "amm_v4": AMM_V4_PROGRAM}
 
 
 class SolanaError(Exception):
@@ -405,7 +409,7 @@ class SolanaVenue:
             # built here through the pool instead (one swap for the order either way).
             self.fallbacks.append((order.client_order_id, f"{type(exc).__name__}: {exc}"))
             q, tx, last_valid = await self._direct_tx(direct, src, dst, mode, qty, price)
-            programs = {str(CPMM_PROGRAM if direct.kind == "cpmm" else WHIRLPOOL_PROGRAM)}
+            programs = {str(_DIRECT_PROGRAMS[direct.kind])}
             pools = frozenset({Pubkey.from_string(direct.address)})
         want = SwapExpectation(
             wallet=self.wallet, input_mint=Pubkey.from_string(src.mint),
@@ -449,7 +453,7 @@ class SolanaVenue:
                          qty: int, price: int
                          ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
         """The swap through ``pool``, built here (see :mod:`.direct`), with a fresh blockhash."""
-        build = cpmm_swap if pool.kind == "cpmm" else whirlpool_swap
+        build = {"cpmm": cpmm_swap, "amm_v4": amm_v4_swap}.get(pool.kind, whirlpool_swap)
         built = await build(
             self.client, Pubkey.from_string(pool.address), wallet=self.wallet,
             input_mint=Pubkey.from_string(src.mint), input_program=TOKEN_PROGRAMS[src.program],
