@@ -147,3 +147,41 @@ def test_native_sol_needs_no_tokens_entry_and_cannot_have_one(native):
     tokens["SOL"] = {"mint": str(native.market.sol.address)}
     with pytest.raises(Exception, match="native SOL needs no tokens entry"):
         native.config(markets=[SOL_USDC], pools=[], tokens=tokens)
+
+
+def test_wrapped_sol_already_held_counts_as_sol_and_is_unwrapped_by_the_swap(native):
+    # The wallet already holds 0.3 wrapped SOL (its wrapped-SOL account exists). The SOL/USDC
+    # sell wraps 0.25 more into that account and closes it: all of it comes back unwrapped,
+    # with the account's rent. The fill is still the 0.25 SOL traded; its cost is the fee
+    # less the rent the closed account returned; the wallet's SOL (lamports + wrapped) moves
+    # by exactly what was booked.
+    sol = native
+    m = sol.market
+    m.wrap(m.wallet, 300_000_000)
+    wsol = m.ata(m.wallet.pubkey(), m.sol)
+    rent = sol.rpc.svm.get_account(wsol).lamports - 300_000_000
+
+    async def go() -> None:
+        venue = await sol.venue(markets=[SOL_USDC], pools=[])
+        sink = ScenarioSink()
+        venue.set_sink(sink)
+        try:
+            before = sol.wallet_units()
+            start = await venue.fetch_balances()
+            sell = await venue.submit_order(order("s1", "SOL/USDC", Side.SELL, "0.25"))
+            assert sell.status is OrderStatus.FILLED, sell.reason
+            after = sol.wallet_units()
+            end = await venue.fetch_balances()
+        finally:
+            await venue.close()
+        (fill,) = sink.fills
+        meta = sol.rpc.landed[fill.trade_id].meta
+        assert before["WSOL"] == 300_000_000 and after["WSOL"] == 0
+        assert start["SOL"] == D(before["SOL"] + before["WSOL"]) / 10**9
+        assert fill.quantity == D("0.25")
+        assert fill.fee == D(meta["fee"] - rent) / 10**9
+        assert after["SOL"] - before["SOL"] == 300_000_000 + rent - 250_000_000 - meta["fee"]
+        assert end["SOL"] - start["SOL"] == -fill.quantity - fill.fee
+        assert after["USDC"] - before["USDC"] == 37_462_500
+
+    anyio.run(go)

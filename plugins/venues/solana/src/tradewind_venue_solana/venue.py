@@ -304,8 +304,10 @@ class SolanaVenue:
         return sum(int.from_bytes(bytes(a.account.data)[64:72], "little") for a in resp.value)
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
-        """SOL and every configured token, exact."""
+        """SOL (the wallet's lamports and any wrapped SOL it holds) and every configured token,
+        exact."""
         sol = (await self.client.get_balance(self.wallet)).value
+        sol += await self._token_amount(self._tokens[NATIVE_SOL])
         out = {"SOL": Decimal(sol) / LAMPORTS_PER_SOL}
         for name, tok in self.config.tokens.items():
             out[name] = Decimal(await self._token_amount(tok)).scaleb(-self._decimals[name])
