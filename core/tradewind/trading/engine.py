@@ -1238,16 +1238,16 @@ class Engine:
             self.vetoes["sizing"] = self.vetoes.get("sizing", 0) + 1
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
-        for flt in self.filters:
+        for index, flt in enumerate(self.filters):
             try:
-                veto = flt.check(signal, self.filter_context)
+                refusal = self._check_filter(index, flt, signal)
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return
-            if veto is not None:
-                self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
-                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
-                await self._act_on(veto, candle.close)
+            if refusal is not None:
+                self.vetoes[refusal.filter] = self.vetoes.get(refusal.filter, 0) + 1
+                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=refusal))
+                await self._act_on(refusal, candle.close)
                 return
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
@@ -1285,6 +1285,12 @@ class Engine:
         """The strategy's signal at a strategy-timeframe close (an execution host of a
         cluster receives it from the strategy host of the instrument's shard instead)."""
         return self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+
+    def _check_filter(self, index: int, flt: Any, signal: Signal) -> Veto | None:
+        """The verdict of the chain's ``index``-th filter on the sized ``signal`` (an execution
+        host of a cluster takes an account-free filter's verdict from the strategy host)."""
+        veto: Veto | None = flt.check(signal, self.filter_context)
+        return veto
 
     async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
         """Refuse ``signal`` on the engine's own account (journaled as a veto)."""
