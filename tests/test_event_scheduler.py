@@ -111,3 +111,18 @@ def test_paper_runs_step_every_close(tmp_path):
     paper = tmp_path / "paper.toml"
     paper.write_text(text.replace('mode = "backtest"', 'mode = "paper"'))
     assert Engine(load_config(paper), run_id="p")._scheduler is None
+
+
+def test_several_instruments_step_every_close(tmp_path):
+    text = demo_config_text(tmp_path)
+    start = text.index("[[instruments]]")
+    block = text[start : text.index("\n\n", start) + 2]
+    assert 'symbol = "BTCUSDT"' in block
+    two = text.replace(block, block + block.replace('"BTCUSDT"', '"ETHUSDT"'))
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(two)
+    engine = Engine(load_config(cfg), run_id="two")
+    assert len(engine.state) == 2 and engine._scheduler is None
+    one = tmp_path / "one.toml"
+    one.write_text(text)
+    assert Engine(load_config(one), run_id="one")._scheduler is not None
