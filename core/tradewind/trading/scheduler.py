@@ -139,10 +139,13 @@ class Scheduler:
         # A backtest's digests and daily summaries come due at the engine's steps.
         tick = host.tick if host is not None and not host.ticker else None
         skipped = 0
+        control, stopper = e.control, e.stopper
         while rows:
             k = start + rows[0].tick_end  # the first trade at or after the close
             if k >= limit:
                 break
+            if stopper.requested or control.paused or control.has_pending():
+                break  # asked for while walking (a signal, a command): the engine steps
             if k > i:
                 # The trades before the close, as the engine's step would feed them.
                 if advance is not None:
