@@ -6,8 +6,12 @@ match, no exit monitor runs, and a close only counts a decision and asks the str
 scheduler walks the rows of the instrument's block (:mod:`tradewind.blocks`) in one plain
 loop: per close it folds the trades before it into the venue and the portfolio as one piece,
 advances the analyzers to the row, keeps the counters, curves and equity points of the
-close, and asks the strategy's gates (the funnel counts the first failing gate, as ever). The
-first close whose gates let a signal through is an event: from there the engine's own path
+close, and asks the strategy's gates (the funnel counts the first failing gate, as ever).
+The leading gates that read only outputs of analyzers handing their block over as a table
+(:class:`tradewind.blocks.BlockTable`) are judged for the whole block at once by array
+predicates (:mod:`tradewind.trading.gate_arrays`); a row they reject is counted without
+:meth:`Strategy.decide`. The first close whose gates let a signal through is an event: from
+there the engine's own path
 (sizing, filters, order manager, venue, journal) takes over, and it steps close by close
 again until the instrument is flat with nothing pending.
 
