@@ -126,3 +126,44 @@ def test_several_instruments_step_every_close(tmp_path):
     one = tmp_path / "one.toml"
     one.write_text(text)
     assert Engine(load_config(one), run_id="one")._scheduler is not None
+
+
+def _run_stopped_at(tmp_path: Path, scheduler: bool, decision: int) -> tuple[dict, object]:
+    """The demo backtest with a stop requested at its ``decision``-th decision close (as a
+    signal would, while the engine walks a flat stretch)."""
+    text = demo_config_text(tmp_path)
+    flag = "true" if scheduler else "false"
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text.replace("[run]\n", f"[run]\nevent_scheduler = {flag}\n", 1))
+    journal = tmp_path / f"stopped_{flag}.duckdb"
+    engine = Engine(load_config(cfg), run_id="stopped", journal_path=str(journal))
+    record = engine._equity.record
+    seen = [0]
+
+    def counting(ts_ns: int) -> None:
+        seen[0] += 1
+        if seen[0] == decision:
+            engine.stopper.request("stop asked for by the test")
+        record(ts_ns)
+
+    engine._equity.record = counting  # type: ignore[method-assign]
+    result = anyio.run(engine.run)
+    con = duckdb.connect(str(journal), read_only=True)
+    try:
+        rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+    assert engine._scheduler is None or engine._scheduler.closes > 0
+    return rows, result
+
+
+def test_a_stop_asked_for_while_walking_ends_the_run_as_stepping_does(tmp_path):
+    stepped_rows, stepped = _run_stopped_at(tmp_path, False, 40)
+    rows, result = _run_stopped_at(tmp_path, True, 40)
+    # No entry after the stop: the sample's one signal (later than the 40th close) is not
+    # taken; the rest of the tape is still decided on and counted.
+    assert stepped.summary["signals"] == 0 and stepped.summary["decisions"] == 125
+    for table in TABLES:
+        assert rows[table] == stepped_rows[table], table
+    assert result.summary == stepped.summary
+    assert result.equity_curve == stepped.equity_curve

@@ -196,6 +196,8 @@ class Scheduler:
                     if series is not None:
                         for name in charted:
                             series.setdefault(name, []).append((t_close, float(values.get(name))))
+                    if stopper.requested or control.paused:
+                        continue  # no new entries (Engine._decide); the walk ends at the next close
                     if failing is not None and failing[r] >= 0:
                         strategy.rejected_at(gate_names[failing[r]])
                         self.rejected_by_arrays += 1
