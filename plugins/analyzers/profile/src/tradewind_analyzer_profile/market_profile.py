@@ -33,6 +33,8 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from tradewind_analyzer_profile import _kernel
+
 
 @attrs.frozen(kw_only=True)
 class ProfileLevels:
@@ -105,6 +107,22 @@ def value_area(
     return BinLevels(
         poc_bin=bins[poc], val_bin=bins[lo], vah_bin=bins[hi], total=total, value_area_total=acc
     )
+
+
+def profile_value_area(volume: dict[int, int], value_area_pct: Fraction) -> BinLevels | None:
+    """:func:`value_area` of a profile given as a dict bin -> positive volume.
+
+    The compiled kernel (``_kernel.c``: the same integer rules, bins sorted by a dense pass
+    over their range) when every number fits in 64 bits, else the Python function.
+    """
+    got = _kernel.value_area(volume, value_area_pct.numerator, value_area_pct.denominator)
+    if got is None:
+        return None
+    if got is NotImplemented:
+        bins = sorted(volume)
+        return value_area(bins, list(map(volume.__getitem__, bins)), value_area_pct)
+    poc, val, vah, total, acc = got
+    return BinLevels(poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc)
 
 
 #: Batches and expiries of at most this many trades take a pure-Python path: for a handful of
@@ -278,9 +296,7 @@ class VolumeProfile:
     def bin_levels(self) -> BinLevels | None:
         """POC and value area as bin indices; None when the window holds no volume."""
         if self._dirty:
-            bins = sorted(self._volume)
-            volumes = list(map(self._volume.__getitem__, bins))
-            self._cache = value_area(bins, volumes, self.value_area_pct)
+            self._cache = profile_value_area(self._volume, self.value_area_pct)
             self._dirty = False
         return self._cache
 
@@ -386,16 +402,7 @@ class BlockWindow:
         lo, hi = self._offsets[r], self._offsets[r + 1]
         if lo == hi:
             return
-        volume = p._volume
-        total = p._total
-        for b, q in zip(self._bins[lo:hi], self._qty[lo:hi], strict=True):
-            left = volume.get(b, 0) + q
-            if left:
-                volume[b] = left
-            else:
-                del volume[b]
-            total += q
-        p._total = total
+        p._total += _kernel.apply(p._volume, self._bins, self._qty, lo, hi)
         p._dirty = True
 
     def finish(self) -> None:

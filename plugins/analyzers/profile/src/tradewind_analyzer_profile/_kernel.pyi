@@ -1,0 +1,6 @@
+from types import NotImplementedType
+
+def value_area(
+    volume: dict[int, int], num: int, den: int, /
+) -> tuple[int, int, int, int, int] | NotImplementedType | None: ...
+def apply(volume: dict[int, int], bins: list[int], qty: list[int], lo: int, hi: int, /) -> int: ...
