@@ -90,25 +90,26 @@ class RegimeAnalyzer:
         :meth:`on_candle` run over the block's candles of the configured timeframe in one
         call, then one row of outputs per decision close."""
         tf = self.timeframe_ns
-        mine: list[Candle] = []
+        mine: list[tuple[float, float, float]] = []
         last: list[int] = []  # per row: index into `mine` of its last candle, -1 if none
         for row in rows:
             got = -1
             for c in row.candles:
                 if c.timeframe_ns == tf:
-                    mine.append(c)
+                    mine.append((c.high, c.low, c.close))
                     got = len(mine) - 1
             last.append(got)
-        if mine:
-            n = len(mine)
-            high = np.fromiter((c.high for c in mine), dtype=np.float64, count=n)
-            low = np.fromiter((c.low for c in mine), dtype=np.float64, count=n)
-            close = np.fromiter((c.close for c in mine), dtype=np.float64, count=n)
-            out = self._kernel.run(high, low, close).tolist()
         view = MappingProxyType(self._values)
+        if not mine:
+            for _ in rows:
+                yield view
+            return
+        hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
+        out = self._kernel.run(hlc[0], hlc[1], hlc[2]).tolist()
+        keys = KEYS
         for j in last:
             if j >= 0:
-                self._values = dict(zip(KEYS, out[j], strict=True))
+                self._values = dict(zip(keys, out[j], strict=True))
                 view = MappingProxyType(self._values)
             yield view
 
