@@ -250,7 +250,41 @@ static PyObject *k_finish(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* todict(buf, offset, keys, nan) -> {keys[i]: buf[offset + i]}, every NaN given as the object
+   ``nan`` (math.nan): the Python path reported its NaN constant, and equality of lists of
+   outputs (``[nan] == [nan]`` holds only for the same object) must not change. */
+static PyObject *k_todict(PyObject *self, PyObject *args)
+{
+    Py_buffer b;
+    Py_ssize_t offset;
+    PyObject *keys, *nan;
+    if (!PyArg_ParseTuple(args, "y*nO!O", &b, &offset, &PyTuple_Type, &keys, &nan)) return NULL;
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    PyObject *d = NULL;
+    if (b.itemsize != (Py_ssize_t)sizeof(double) || offset < 0
+        || (offset + nkeys) * (Py_ssize_t)sizeof(double) > b.len) {
+        PyErr_SetString(PyExc_ValueError, "todict: the keys run past the float64 buffer");
+        goto done;
+    }
+    const double *v = (const double *)b.buf + offset;
+    d = PyDict_New();
+    if (d == NULL) goto done;
+    for (Py_ssize_t i = 0; i < nkeys; i++) {
+        PyObject *f = isnan(v[i]) ? Py_NewRef(nan) : PyFloat_FromDouble(v[i]);
+        if (f == NULL || PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), f) < 0) {
+            Py_XDECREF(f);
+            Py_CLEAR(d);
+            goto done;
+        }
+        Py_DECREF(f);
+    }
+done:
+    PyBuffer_Release(&b);
+    return d;
+}
+
 static PyMethodDef methods[] = {
+    {"todict", k_todict, METH_VARARGS, "todict(buf, offset, keys, nan) -> dict"},
     {"step", k_step, METH_VARARGS,
      "step(mem, open, high, low, close, volume) -> 1 if a recompute is due"},
     {"finish", k_finish, METH_VARARGS, "finish(mem): the z-score and the output row"},

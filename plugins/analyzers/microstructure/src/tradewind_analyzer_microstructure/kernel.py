@@ -47,7 +47,7 @@ _NAN_SLOTS = ("A_SPIKE", "A_VMEAN", "A_ZSCORE")
 class MicroKernel:
     """The analyzer's state; :attr:`out` holds :meth:`values`' 13 floats in key order."""
 
-    __slots__ = ("_mem", "_px", "_py", "_v", "_z", "out")
+    __slots__ = ("_mem", "_o_out", "_px", "_py", "_v", "_z", "out")
 
     def __init__(self, config: MicrostructureConfig) -> None:
         nv, nz, npairs = config.volume_period, config.zscore_period, config.autocorr_window - 1
@@ -80,7 +80,12 @@ class MicroKernel:
         self._z = mem[o_z:o_px]
         self._px = mem[o_px:o_py]
         self._py = mem[o_py:o_out]
+        self._o_out = o_out
         self.out = mem[o_out:]
+
+    def values(self, keys: tuple[str, ...]) -> dict[str, float]:
+        """:attr:`out` as a dict under ``keys``, each NaN the object ``math.nan``."""
+        return _kernel.todict(self._mem, self._o_out, keys, math.nan)
 
     def step(
         self, open_: float, high: float, low: float, close: float, volume: float

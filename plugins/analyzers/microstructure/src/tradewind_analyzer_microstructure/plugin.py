@@ -75,7 +75,7 @@ class MicrostructureAnalyzer:
 
     def values(self) -> Mapping[str, float]:
         """Current outputs; every key of :data:`VALUE_KEYS`, NaN where undefined."""
-        return dict(zip(VALUE_KEYS, self._kernel.out.tolist(), strict=True))
+        return self._kernel.values(VALUE_KEYS)
 
     # -- blocks (backtests) ---------------------------------------------------------------
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:

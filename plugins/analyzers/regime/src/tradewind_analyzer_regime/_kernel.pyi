@@ -15,3 +15,6 @@ def run(
     start: int,
     /,
 ) -> int: ...
+def todict(
+    buf: npt.NDArray[np.float64], offset: int, keys: tuple[str, ...], nan: float, /
+) -> dict[str, float]: ...

@@ -74,7 +74,9 @@ class RegimeKernel:
     :data:`tradewind_analyzer_regime.plugin.KEYS`, in order).
     """
 
-    __slots__ = ("_hbuf", "_hsq", "_lags", "_mem", "_mxs", "_mys", "h_window", "m_window", "out")
+    __slots__ = (
+        "_hbuf", "_hsq", "_lags", "_mem", "_mxs", "_mys", "_o_out", "h_window", "m_window", "out"
+    )  # fmt: skip
 
     def __init__(self, config: RegimeConfig) -> None:
         lags = list(range(config.hurst_min_lag, config.hurst_max_lag + 1))
@@ -141,7 +143,12 @@ class RegimeKernel:
         self._hsq = mem[o_hsq:o_hw]
         self._mxs = mem[o_mxs:o_mys]
         self._mys = mem[o_mys:o_out]
+        self._o_out = o_out
         self.out = mem[o_out:]
+
+    def values(self, keys: tuple[str, ...]) -> dict[str, float]:
+        """:attr:`out` as a dict under ``keys``, each NaN the object ``math.nan``."""
+        return _kernel.todict(self._mem, self._o_out, keys, NAN)
 
     def step(self, high: float, low: float, close: float) -> None:
         """Fold in one candle (:attr:`out` then holds the values after it)."""

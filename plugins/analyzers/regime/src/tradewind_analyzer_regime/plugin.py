@@ -20,7 +20,8 @@ from tradewind.registry import KindRegistry
 from tradewind.timeframes import parse_timeframe
 
 from tradewind_analyzer_regime.config import RegimeConfig
-from tradewind_analyzer_regime.kernel import RegimeKernel
+from tradewind_analyzer_regime import _kernel
+from tradewind_analyzer_regime.kernel import N_OUT, RegimeKernel
 
 NAN = math.nan
 
@@ -78,7 +79,7 @@ class RegimeAnalyzer:
             return
         kernel = self._kernel
         kernel.step(candle.high, candle.low, candle.close)
-        self._values = dict(zip(KEYS, kernel.out.tolist(), strict=True))
+        self._values = kernel.values(KEYS)
 
     def values(self) -> Mapping[str, float]:
         """A snapshot of every output (the keys of :data:`KEYS`; NaN = not yet defined)."""
@@ -105,11 +106,11 @@ class RegimeAnalyzer:
                 yield view
             return
         hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
-        out = self._kernel.run(hlc[0], hlc[1], hlc[2]).tolist()
-        keys = KEYS
+        out = self._kernel.run(hlc[0], hlc[1], hlc[2])
+        todict = _kernel.todict
         for j in last:
             if j >= 0:
-                self._values = dict(zip(keys, out[j], strict=True))
+                self._values = todict(out, j * N_OUT, KEYS, NAN)
                 view = MappingProxyType(self._values)
             yield view
 
