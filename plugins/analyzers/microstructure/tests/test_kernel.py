@@ -19,12 +19,12 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
-from micro_data import MIN, btcusdt, candles_from_closes, random_closes
 from tradewind.blocks import BlockRow, LazyValues
 from tradewind.market import synth
 from tradewind.market.candles import aggregate
 from tradewind.model import Candle, TickBatch
 
+from micro_data import MIN, btcusdt, candles_from_closes, random_closes
 from tradewind_analyzer_microstructure import MicrostructureAnalyzer, MicrostructureConfig
 from tradewind_analyzer_microstructure.plugin import VALUE_KEYS
 from tradewind_analyzer_microstructure.rolling import (

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
-
 import numpy as np
 import pytest
 from regime_data import INSTRUMENT, random_walk_candles, sample_candles, sample_ticks

@@ -12,15 +12,14 @@ from types import MappingProxyType
 from typing import ClassVar
 
 import numpy as np
-
 from tradewind.blocks import BlockRow
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 from tradewind.timeframes import parse_timeframe
 
-from tradewind_analyzer_regime.config import RegimeConfig
 from tradewind_analyzer_regime import _kernel
+from tradewind_analyzer_regime.config import RegimeConfig
 from tradewind_analyzer_regime.kernel import N_OUT, RegimeKernel
 
 NAN = math.nan
