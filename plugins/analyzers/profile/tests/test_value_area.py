@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from tradewind_analyzer_profile import _kernel
@@ -81,39 +82,45 @@ def test_compiled_value_area_is_the_python_one() -> None:
     )
 
 
-def test_compiled_apply_is_the_python_loop() -> None:
-    """``_kernel.apply`` (a BlockWindow row) against the Python loop it replaced."""
+def test_compiled_apply_ranges_is_the_python_loop() -> None:
+    """``_kernel.apply_ranges`` (one close of a BlockWindow: a range of trades leaves, a range
+    enters) against the per-(close, bin) netting it replaced, with bins close together (the
+    kernel's scratch array) and spread far apart (its trade-by-trade path)."""
     rng = random.Random(5)
-    for _ in range(2000):
-        base = {b: rng.randint(1, 50) for b in rng.sample(range(100), rng.randint(0, 40))}
-        bins, qty = [], []
-        for _ in range(rng.randint(0, 60)):
-            b = rng.randrange(110)
-            bins.append(b)
-            qty.append(rng.choice([-1, 1]) * rng.randint(1, 60))
-        # keep every volume positive or zero, as a real window does
-        probe = dict(base)
-        ok_bins, ok_qty = [], []
-        for b, q in zip(bins, qty, strict=True):
-            if probe.get(b, 0) + q >= 0 and q:
-                probe[b] = probe.get(b, 0) + q
-                if probe[b] == 0:
-                    del probe[b]
-                ok_bins.append(b)
-                ok_qty.append(q)
-        lo = rng.randint(0, len(ok_bins))
-        hi = rng.randint(lo, len(ok_bins))
+    for case in range(3000):
+        spread = 10**12 if case % 4 == 0 else 120
+        n = rng.randint(0, 80)
+        bins = [rng.randrange(-spread, spread) for _ in range(n)]
+        qty = [rng.choice([0, 1, 7, 10**6]) for _ in range(n)]
+        s0 = rng.randint(0, n)
+        s1 = rng.randint(s0, n)
+        a0 = rng.randint(s1, n)
+        a1 = rng.randint(a0, n)
+        base: dict[int, int] = {}
+        for b, q in zip(bins[s0:s1], qty[s0:s1], strict=True):  # the leaving trades are in
+            if q:
+                base[b] = base.get(b, 0) + q
+        for b in rng.sample(range(-spread, spread), 5):
+            base[b] = base.get(b, 0) + 3
         want = dict(base)
+        net: dict[int, int] = {}
+        for b, q in zip(bins[s0:s1], qty[s0:s1], strict=True):
+            net[b] = net.get(b, 0) - q
+        for b, q in zip(bins[a0:a1], qty[a0:a1], strict=True):
+            net[b] = net.get(b, 0) + q
         total = 0
-        for b, q in zip(ok_bins[lo:hi], ok_qty[lo:hi], strict=True):
-            left = want.get(b, 0) + q
-            if left:
-                want[b] = left
-            else:
-                del want[b]
-            total += q
+        for b, q in net.items():
+            if q:
+                left = want.get(b, 0) + q
+                if left:
+                    want[b] = left
+                else:
+                    del want[b]
+                total += q
         got = dict(base)
-        assert _kernel.apply(got, ok_bins, ok_qty, lo, hi) == total
-        assert got == want
-    with pytest.raises(IndexError, match="outside the lists"):
-        _kernel.apply({}, [1], [1], 0, 2)
+        arr_b = np.array(bins, dtype=np.int64)
+        arr_q = np.array(qty, dtype=np.int64)
+        assert _kernel.apply_ranges(got, arr_b, arr_q, s0, s1, a0, a1) == total
+        assert got == want, case
+    with pytest.raises(ValueError, match="ranges inside them"):
+        _kernel.apply_ranges({}, np.zeros(1, np.int64), np.zeros(1, np.int64), 0, 2, 0, 0)

@@ -9,8 +9,8 @@
 
    value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, value_area_total)
        volume: dict bin -> volume (ints); the value area holds at least num/den of the total.
-   apply(volume, bins, qty, lo, hi) -> change of the total
-       volume[bins[i]] += qty[i] for lo <= i < hi, deleting bins that reach zero. */
+   apply_ranges(volume, bins, qty, s0, s1, a0, a1) -> change of the total
+       one close of a BlockWindow: trades s0..s1 leave, trades a0..a1 enter (int64 arrays). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -139,45 +139,115 @@ done:
     return result;
 }
 
-static PyObject *k_apply(PyObject *self, PyObject *args)
+/* Add `delta` to volume[b] (b, delta as C integers), deleting the bin when it reaches zero. */
+static int bump(PyObject *volume, long long b, long long delta)
 {
-    PyObject *volume, *bins, *qty;
-    Py_ssize_t lo, hi;
-    if (!PyArg_ParseTuple(args, "O!O!O!nn", &PyDict_Type, &volume, &PyList_Type, &bins,
-                          &PyList_Type, &qty, &lo, &hi))
-        return NULL;
-    if (lo < 0 || hi < lo || hi > PyList_GET_SIZE(bins) || hi > PyList_GET_SIZE(qty)) {
-        PyErr_SetString(PyExc_IndexError, "profile kernel: apply's range is outside the lists");
-        return NULL;
+    PyObject *key = PyLong_FromLongLong(b);
+    if (key == NULL) return -1;
+    PyObject *old = PyDict_GetItemWithError(volume, key); /* borrowed */
+    int err = -1;
+    if (old == NULL && PyErr_Occurred()) goto done;
+    PyObject *left;
+    if (old == NULL) {
+        left = PyLong_FromLongLong(delta);
+    } else {
+        PyObject *d = PyLong_FromLongLong(delta);
+        if (d == NULL) goto done;
+        left = PyNumber_Add(old, d);
+        Py_DECREF(d);
     }
-    PyObject *change = PyLong_FromLong(0);
-    if (change == NULL) return NULL;
-    for (Py_ssize_t i = lo; i < hi; i++) {
-        PyObject *b = PyList_GET_ITEM(bins, i), *q = PyList_GET_ITEM(qty, i);
-        PyObject *old = PyDict_GetItemWithError(volume, b); /* borrowed */
-        if (old == NULL && PyErr_Occurred()) goto fail;
-        PyObject *left = old == NULL ? Py_NewRef(q) : PyNumber_Add(old, q);
-        if (left == NULL) goto fail;
-        int zero = PyObject_Not(left);
-        if (zero < 0) { Py_DECREF(left); goto fail; }
-        int err = zero ? PyDict_DelItem(volume, b) : PyDict_SetItem(volume, b, left);
-        Py_DECREF(left);
-        if (err < 0) goto fail;
-        PyObject *sum = PyNumber_Add(change, q);
-        if (sum == NULL) goto fail;
-        Py_SETREF(change, sum);
+    if (left == NULL) goto done;
+    int zero = PyObject_Not(left);
+    if (zero < 0) { Py_DECREF(left); goto done; }
+    err = zero ? PyDict_DelItem(volume, key) : PyDict_SetItem(volume, key, left);
+    Py_DECREF(left);
+done:
+    Py_DECREF(key);
+    return err;
+}
+
+/* apply_ranges(volume, bins, qty, s0, s1, a0, a1) -> change of the total.
+   One close of a BlockWindow: the trades s0..s1 leave the window and the trades a0..a1 enter
+   it (bins, qty: int64 arrays). The changes are netted per bin first (a dense scratch over the
+   bins touched) and applied once per bin, skipping zero nets, deleting bins that reach zero:
+   the volume dict ends as the Python path leaves it (integer sums; only the dict's insertion
+   order may differ, which nothing reads). */
+static PyObject *k_apply_ranges(PyObject *self, PyObject *args)
+{
+    PyObject *volume;
+    Py_buffer bb, qb;
+    Py_ssize_t s0, s1, a0, a1;
+    if (!PyArg_ParseTuple(args, "O!y*y*nnnn", &PyDict_Type, &volume, &bb, &qb, &s0, &s1, &a0,
+                          &a1))
+        return NULL;
+    PyObject *result = NULL;
+    long long *scratch = NULL;
+    Py_ssize_t n = bb.len / (Py_ssize_t)sizeof(long long);
+    if (bb.itemsize != 8 || qb.itemsize != 8 || qb.len != bb.len || s0 < 0 || s1 > n
+        || a0 < 0 || a1 > n) {
+        PyErr_SetString(PyExc_ValueError,
+                        "profile kernel: apply_ranges needs int64 bins and qty of one length "
+                        "and ranges inside them");
+        goto done;
     }
-    return change;
-fail:
-    Py_DECREF(change);
-    return NULL;
+    const long long *bins = bb.buf, *qty = qb.buf;
+    if (s1 < s0) s1 = s0;
+    if (a1 < a0) a1 = a0;
+    long long change = 0, lo = 0, hi = -1;
+    Py_ssize_t count = (s1 - s0) + (a1 - a0);
+    for (Py_ssize_t i = s0; i < s1; i++) {
+        if (hi < lo) lo = hi = bins[i];
+        if (bins[i] < lo) lo = bins[i];
+        if (bins[i] > hi) hi = bins[i];
+        change -= qty[i];
+    }
+    for (Py_ssize_t i = a0; i < a1; i++) {
+        if (hi < lo) lo = hi = bins[i];
+        if (bins[i] < lo) lo = bins[i];
+        if (bins[i] > hi) hi = bins[i];
+        change += qty[i];
+    }
+    if (count == 0) {
+        result = PyLong_FromLong(0);
+        goto done;
+    }
+    unsigned long long span = (unsigned long long)hi - (unsigned long long)lo + 1ULL;
+    if (span <= (unsigned long long)(4 * count + 4096)) {
+        scratch = PyMem_Calloc((size_t)span, sizeof(long long));
+        if (scratch == NULL) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t i = s0; i < s1; i++) scratch[bins[i] - lo] -= qty[i];
+        for (Py_ssize_t i = a0; i < a1; i++) scratch[bins[i] - lo] += qty[i];
+        /* visit the touched bins through the trades; each net applied once, then cleared */
+        for (int pass = 0; pass < 2; pass++) {
+            Py_ssize_t from = pass ? a0 : s0, to = pass ? a1 : s1;
+            for (Py_ssize_t i = from; i < to; i++) {
+                long long net = scratch[bins[i] - lo];
+                if (net == 0) continue;
+                scratch[bins[i] - lo] = 0;
+                if (bump(volume, bins[i], net) < 0) goto done;
+            }
+        }
+    } else {
+        /* bins too spread out for a scratch array: trade by trade (leaving ones first, so
+           no volume goes below zero on the way) */
+        for (Py_ssize_t i = s0; i < s1; i++)
+            if (qty[i] && bump(volume, bins[i], -qty[i]) < 0) goto done;
+        for (Py_ssize_t i = a0; i < a1; i++)
+            if (qty[i] && bump(volume, bins[i], qty[i]) < 0) goto done;
+    }
+    result = PyLong_FromLongLong(change);
+done:
+    PyMem_Free(scratch);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&qb);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"value_area", k_value_area, METH_VARARGS,
      "value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va_total)"},
-    {"apply", k_apply, METH_VARARGS,
-     "apply(volume, bins, qty, lo, hi) -> change of the total (volume updated in place)"},
+    {"apply_ranges", k_apply_ranges, METH_VARARGS,
+     "apply_ranges(volume, bins, qty, s0, s1, a0, a1) -> change of the total"},
     {NULL, NULL, 0, NULL},
 };
 
