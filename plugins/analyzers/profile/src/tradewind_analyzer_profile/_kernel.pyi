@@ -1,6 +1,7 @@
+from types import NotImplementedType
+
 import numpy as np
 import numpy.typing as npt
-from types import NotImplementedType
 
 def value_area(
     volume: dict[int, int], num: int, den: int, /
