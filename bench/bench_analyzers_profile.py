@@ -113,7 +113,7 @@ def engine_drive(tape: TickBatch, bars: list[Candle], cfg: ProfileConfig,
                 k += 1
             t_candle += time.process_time() - t0
             t0 = time.process_time()
-            a.values()["poc"]  # noqa: B018 - reading a level computes the value area
+            a.values()["poc"]  # reading a level computes the value area
             t_read += time.process_time() - t0
             reads += 1
         best["batch"] = min(best["batch"], t_batch / batches * 1e6)
