@@ -16,7 +16,15 @@ import math
 
 import numpy as np
 
-from tradewind_analyzer_microstructure import _kernel
+try:
+    from tradewind_analyzer_microstructure import _kernel
+except ImportError as exc:  # pragma: no cover - an environment installed before the kernel
+    raise ImportError(
+        "tradewind_analyzer_microstructure: its compiled kernel (_kernel.c) is not built in this "
+        "environment; reinstall the plugin (pip install -e plugins/analyzers/microstructure, or "
+        "tox -r for a tox env made before the kernel existed); it needs a C compiler and "
+        f"Python's headers: {exc}"
+    ) from exc
 from tradewind_analyzer_microstructure.config import MicrostructureConfig
 from tradewind_analyzer_microstructure.rolling import COLLAPSE
 

@@ -33,7 +33,15 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from tradewind_analyzer_profile import _kernel
+try:
+    from tradewind_analyzer_profile import _kernel
+except ImportError as exc:  # pragma: no cover - an environment installed before the kernel
+    raise ImportError(
+        "tradewind_analyzer_profile: its compiled kernel (_kernel.c) is not built in this "
+        "environment; reinstall the plugin (pip install -e plugins/analyzers/profile, or "
+        "tox -r for a tox env made before the kernel existed); it needs a C compiler and "
+        f"Python's headers: {exc}"
+    ) from exc
 
 
 @attrs.frozen(kw_only=True)

@@ -20,7 +20,15 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tradewind_analyzer_regime import _kernel
+try:
+    from tradewind_analyzer_regime import _kernel
+except ImportError as exc:  # pragma: no cover - an environment installed before the kernel
+    raise ImportError(
+        "tradewind_analyzer_regime: its compiled kernel (_kernel.c) is not built in this "
+        "environment; reinstall the plugin (pip install -e plugins/analyzers/regime, or "
+        "tox -r for a tox env made before the kernel existed); it needs a C compiler and "
+        f"Python's headers: {exc}"
+    ) from exc
 from tradewind_analyzer_regime.config import RegimeConfig
 
 #: The scalar slots of the state array, in the order of the enum in ``_kernel.c``.
@@ -57,6 +65,8 @@ if len(SCALARS) != _kernel.N_SCALARS:  # pragma: no cover - a build out of step 
         f"{len(SCALARS)}: rebuild the plugin (pip install -e plugins/analyzers/regime)"
     )
 N_OUT: int = _kernel.N_OUT
+#: ``todict(buf, offset, keys, nan)``: a row of outputs as a dict, each NaN the object ``nan``.
+todict = _kernel.todict
 NAN = math.nan
 
 # Slots that start as NaN (everything else starts at 0).

@@ -18,9 +18,8 @@ from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 from tradewind.timeframes import parse_timeframe
 
-from tradewind_analyzer_regime import _kernel
 from tradewind_analyzer_regime.config import RegimeConfig
-from tradewind_analyzer_regime.kernel import N_OUT, RegimeKernel
+from tradewind_analyzer_regime.kernel import N_OUT, RegimeKernel, todict
 
 NAN = math.nan
 
@@ -106,7 +105,6 @@ class RegimeAnalyzer:
             return
         hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
         out = self._kernel.run(hlc[0], hlc[1], hlc[2])
-        todict = _kernel.todict
         for j in last:
             if j >= 0:
                 self._values = todict(out, j * N_OUT, KEYS, NAN)
