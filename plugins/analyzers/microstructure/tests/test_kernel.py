@@ -160,6 +160,10 @@ DATA: dict[str, Any] = {
     "walk-flat-stretches": lambda: walk(6_000, seed=4),
     "synth-80-per-min": lambda: synthetic_candles(200_000, 1.0, MIN),
     "synth-1600-per-min": lambda: synthetic_candles(800_000, 20.0, MIN),
+    "walk-with-zero-closes": lambda: [
+        attrs.evolve(c, close=0.0, low=0.0) if i % 97 == 50 else c
+        for i, c in enumerate(walk(1_500, seed=6))
+    ],
 }
 CONFIGS = {
     "default": MicrostructureConfig(),

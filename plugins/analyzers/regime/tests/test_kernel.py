@@ -149,6 +149,9 @@ DATA = {
     "walk-1m-coarse": lambda: random_walk_candles(2_500, seed=3, timeframe="1m"),
     "synth-80-per-min-1m": lambda: synthetic_candles(200_000, 1.0, "1m"),
     "synth-1600-per-min-1m": lambda: synthetic_candles(800_000, 20.0, "1m"),
+    "walk-with-zero-closes": lambda: zero_closes(
+        random_walk_candles(1_500, seed=8, timeframe="1m")
+    ),
 }
 CONFIGS = {
     "default": RegimeConfig(timeframe="1m"),
@@ -172,6 +175,13 @@ CONFIGS = {
         min_atr_pct=0.0,
     ),
 }
+
+
+def zero_closes(candles: list[Candle]) -> list[Candle]:
+    """Every 97th candle closes (and lows) at 0.0: no log close is pushed, ATR % is NaN."""
+    return [
+        attrs.evolve(c, close=0.0, low=0.0) if i % 97 == 50 else c for i, c in enumerate(candles)
+    ]
 
 
 def retimed(candles: Sequence[Candle], timeframe: str) -> list[Candle]:
