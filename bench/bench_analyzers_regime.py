@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from tradewind.model import Candle
+from tradewind.blocks import BlockRow
+from tradewind.model import Candle, TickBatch
 from tradewind.testing import default_instrument
 from tradewind_analyzer_regime import (
     Adx,
@@ -70,6 +71,7 @@ def main() -> None:
     n = len(candles)
     cfg = RegimeConfig()
     inst = default_instrument()
+    empty = TickBatch.from_arrays(inst.key, [], [], [], [], [])
     hlc = [(c.high, c.low, c.close) for c in candles]
     logs = [math.log(c.close) for c in candles]
 
@@ -77,6 +79,12 @@ def main() -> None:
         on_candle = RegimeAnalyzer(config=cfg, instrument=inst).on_candle
         for c in candles:
             on_candle(c)
+
+    rows = [BlockRow(close_ns=c.close_ts_ns, tick_end=0, candles=(c,)) for c in candles]
+
+    def analyzer_block() -> None:
+        for _ in RegimeAnalyzer(config=cfg, instrument=inst).on_block(empty, rows):
+            pass
 
     def analyzer_ignored() -> None:
         on_candle = RegimeAnalyzer(config=RegimeConfig(timeframe="1h"), instrument=inst).on_candle
@@ -119,6 +127,7 @@ def main() -> None:
     reads = 20_000
     rows = [
         ("RegimeAnalyzer.on_candle (all of it)", best_us(analyzer, n)),
+        ("RegimeAnalyzer.on_block, one block of all candles", best_us(analyzer_block, n)),
         ("  candle of another timeframe (ignored)", best_us(analyzer_ignored, n)),
         ("  values() read", best_us(lambda: [warm.values() for _ in range(reads)], reads)),
         (f"  Adx({cfg.adx_period})", best_us(three(lambda: Adx(cfg.adx_period)), n)),

@@ -33,6 +33,16 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+try:
+    from tradewind_analyzer_profile import _kernel
+except ImportError as exc:  # pragma: no cover - an environment installed before the kernel
+    raise ImportError(
+        "tradewind_analyzer_profile: its compiled kernel (_kernel.c) is not built in this "
+        "environment; reinstall the plugin (pip install -e plugins/analyzers/profile, or "
+        "tox -r for a tox env made before the kernel existed); it needs a C compiler and "
+        f"Python's headers: {exc}"
+    ) from exc
+
 
 @attrs.frozen(kw_only=True)
 class ProfileLevels:
@@ -105,6 +115,22 @@ def value_area(
     return BinLevels(
         poc_bin=bins[poc], val_bin=bins[lo], vah_bin=bins[hi], total=total, value_area_total=acc
     )
+
+
+def profile_value_area(volume: dict[int, int], value_area_pct: Fraction) -> BinLevels | None:
+    """:func:`value_area` of a profile given as a dict bin -> positive volume.
+
+    The compiled kernel (``_kernel.c``: the same integer rules, bins sorted by a dense pass
+    over their range) when every number fits in 64 bits, else the Python function.
+    """
+    got = _kernel.value_area(volume, value_area_pct.numerator, value_area_pct.denominator)
+    if got is None:
+        return None
+    if got is NotImplemented:
+        bins = sorted(volume)
+        return value_area(bins, list(map(volume.__getitem__, bins)), value_area_pct)
+    poc, val, vah, total, acc = got
+    return BinLevels(poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc)
 
 
 #: Batches and expiries of at most this many trades take a pure-Python path: for a handful of
@@ -278,9 +304,7 @@ class VolumeProfile:
     def bin_levels(self) -> BinLevels | None:
         """POC and value area as bin indices; None when the window holds no volume."""
         if self._dirty:
-            bins = sorted(self._volume)
-            volumes = list(map(self._volume.__getitem__, bins))
-            self._cache = value_area(bins, volumes, self.value_area_pct)
+            self._cache = profile_value_area(self._volume, self.value_area_pct)
             self._dirty = False
         return self._cache
 
@@ -310,13 +334,14 @@ class BlockWindow:
     and the close through :meth:`VolumeProfile.advance`. At close ``r`` the window then holds
     the block's trades fed so far whose time is at or after ``now_r - window_ns`` (``now_r``:
     the latest of the closes and the last trade + 1 so far), plus the older trades still in it.
-    Here every trade of the block is binned once (numpy), the close at which it enters the
-    window and the close at which it leaves are found by two searches, and the per-(close,
-    bin) integer sums of the changes are applied to the volume dict close by close: the same
-    integer volumes, so the same levels, as feeding the trades slice by slice.
+    Here every trade of the block is binned once (numpy) and the close at which it leaves the
+    window is found by one search; as the times are sorted, the trades entering and the trades
+    leaving at each close are two contiguous ranges, which the compiled kernel
+    (``_kernel.apply_ranges``) nets per bin and applies to the volume dict close by close: the
+    same integer volumes, so the same levels, as feeding the trades slice by slice.
     """
 
-    __slots__ = ("_bins", "_ends", "_nows", "_offsets", "_profile", "_qty", "_rest", "_row")
+    __slots__ = ("_bins", "_nows", "_profile", "_qty", "_ranges", "_rest", "_row")
 
     def __init__(
         self,
@@ -344,36 +369,24 @@ class BlockWindow:
         nows = np.maximum(np.maximum(last, closes), profile._now)
         nows = np.maximum.accumulate(nows)
         self._nows = nows.tolist()
-        self._ends = ends.tolist()
         cutoffs = nows - profile.window_ns
-        enter = np.searchsorted(ends, np.arange(fed), side="right")
+        # A trade fed before close r (index < ends[r]) is in the window at the closes from
+        # there up to, not including, `leave` (the first close whose cutoff is past it).
         leave = np.searchsorted(cutoffs, ts, side="right")
-        kept = (leave > enter) & (qty != 0)
-        gone = kept & (leave < n_rows)
-        rows = np.concatenate((enter[kept], leave[gone]))
-        b_all = np.concatenate((bins[kept], bins[gone]))
-        q_all = np.concatenate((qty[kept], -qty[gone]))
-        sums = q_all
-        if len(rows):
-            lo_bin = int(b_all.min())
-            span = int(b_all.max()) - lo_bin + 1
-            if span * (n_rows + 1) < 2**62:  # one int64 key: a plain sort beats lexsort
-                order = np.argsort(rows * span + (b_all - lo_bin))
-            else:
-                order = np.lexsort((b_all, rows))
-            rows, b_all, q_all = rows[order], b_all[order], q_all[order]
-            key_start = np.flatnonzero(
-                np.concatenate(([True], (rows[1:] != rows[:-1]) | (b_all[1:] != b_all[:-1])))
-            )
-            sums = np.add.reduceat(q_all, key_start)
-            rows, b_all = rows[key_start], b_all[key_start]
-            nz = sums != 0
-            rows, b_all, sums = rows[nz], b_all[nz], sums[nz]
-        self._offsets = np.searchsorted(rows, np.arange(n_rows + 1), side="left").tolist()
-        self._bins: list[int] = b_all.tolist()
-        self._qty: list[int] = sums.tolist()
+        # first[r]: the first trade with leave >= r (leave is sorted, as the times are).
+        first = np.searchsorted(leave, np.arange(n_rows + 1), side="left")
+        prev_end = np.concatenate(([0], ends[:-1])).astype(np.int64)
+        # At close r, trades first[r]..first[r+1] leave if they entered before r (index <
+        # prev_end[r]); trades prev_end[r]..ends[r] enter if still in at r (index >= first[r+1]).
+        ranges = np.stack(
+            (first[:-1], np.minimum(first[1:], prev_end), np.maximum(prev_end, first[1:]), ends),
+            axis=1,
+        )
+        self._ranges: list[list[int]] = ranges.tolist()
+        self._bins = np.ascontiguousarray(bins)
+        self._qty = np.ascontiguousarray(qty)
         # The block's trades still in the window after the last close, for later expiry.
-        rest = kept & (leave >= n_rows)
+        rest = (leave >= n_rows) & (qty != 0)
         self._rest = _Chunk(ts[rest], bins[rest], qty[rest]) if rest.any() else None
 
     def row(self, r: int) -> None:
@@ -383,20 +396,10 @@ class BlockWindow:
         self._row += 1
         p = self._profile
         p.advance(self._nows[r])  # expires trades from before the block
-        lo, hi = self._offsets[r], self._offsets[r + 1]
-        if lo == hi:
-            return
-        volume = p._volume
-        total = p._total
-        for b, q in zip(self._bins[lo:hi], self._qty[lo:hi], strict=True):
-            left = volume.get(b, 0) + q
-            if left:
-                volume[b] = left
-            else:
-                del volume[b]
-            total += q
-        p._total = total
-        p._dirty = True
+        s0, s1, a0, a1 = self._ranges[r]
+        if s1 > s0 or a1 > a0:
+            p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
+            p._dirty = True
 
     def finish(self) -> None:
         """After the last close: keep the block's trades still in the window for expiry."""

@@ -11,21 +11,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import ClassVar
 
+import numpy as np
 from tradewind.blocks import BlockRow
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 from tradewind.timeframes import parse_timeframe
 
-from tradewind_analyzer_regime.adx import Adx
 from tradewind_analyzer_regime.config import RegimeConfig
-from tradewind_analyzer_regime.ema import Ema
-from tradewind_analyzer_regime.hurst import RollingHurst
-from tradewind_analyzer_regime.mean_reversion import RollingMeanReversion
-from tradewind_analyzer_regime.rsi import Rsi
-from tradewind_analyzer_regime.structure import Structure
-from tradewind_analyzer_regime.true_range import Atr
-from tradewind_analyzer_regime.verdict import alignment, regime
+from tradewind_analyzer_regime.kernel import N_OUT, RegimeKernel, todict
 
 NAN = math.nan
 
@@ -71,57 +65,19 @@ class RegimeAnalyzer:
         self.config = config
         self.instrument = instrument
         self.timeframe_ns = parse_timeframe(config.timeframe)
-        self._adx = Adx(config.adx_period)
-        self._atr = Atr(config.atr_period)
-        self._rsi = Rsi(config.rsi_period)
-        self._ema_fast = Ema(config.ema_fast)
-        self._ema_slow = Ema(config.ema_slow)
-        self._hurst = RollingHurst(config.hurst_window, config.hurst_min_lag, config.hurst_max_lag)
-        self._mr = RollingMeanReversion(config.mean_reversion_window, config.mean_reversion_horizon)
-        self._structure = Structure(config.structure_candles)
+        self._kernel = RegimeKernel(config)
         self._values: dict[str, float] = dict.fromkeys(KEYS, NAN)
 
     def on_candle(self, candle: Candle) -> None:
-        """Fold one closed candle of the configured timeframe in; ignore other timeframes."""
+        """Fold one closed candle of the configured timeframe in; ignore other timeframes.
+
+        The compiled kernel's step (:mod:`tradewind_analyzer_regime.kernel`), the same one
+        :meth:`on_block` runs over a block's candles: the same bits either way."""
         if candle.timeframe_ns != self.timeframe_ns:
             return
-        high, low, close = candle.high, candle.low, candle.close
-        adx = self._adx.update(high, low, close)
-        atr = self._atr.update(high, low, close)
-        rsi = self._rsi.update(close)
-        fast = self._ema_fast.update(close)
-        slow = self._ema_slow.update(close)
-        structure = self._structure.update(high, low)
-        if close > 0.0:
-            log_close = math.log(close)
-            self._hurst.push(log_close)
-            self._mr.push(log_close)
-        hurst = self._hurst.value
-        mr = self._mr.value
-        atr_pct = 100.0 * atr / close if close > 0.0 else NAN
-        aligned = alignment(close, fast, slow)
-        v = self._values
-        v["adx"] = adx
-        v["plus_di"] = self._adx.plus_di
-        v["minus_di"] = self._adx.minus_di
-        v["atr"] = atr
-        v["atr_pct"] = atr_pct
-        v["ema_fast"] = fast
-        v["ema_slow"] = slow
-        v["ema_alignment"] = aligned
-        v["rsi"] = rsi
-        v["hurst"] = hurst
-        v["mean_reversion"] = mr
-        v["structure"] = structure
-        v["regime"] = regime(
-            self.config,
-            adx=adx,
-            hurst=hurst,
-            mean_reversion=mr,
-            ema_alignment=aligned,
-            atr_pct=atr_pct,
-            structure=structure,
-        )
+        kernel = self._kernel
+        kernel.step(candle.high, candle.low, candle.close)
+        self._values = kernel.values(KEYS)
 
     def values(self) -> Mapping[str, float]:
         """A snapshot of every output (the keys of :data:`KEYS`; NaN = not yet defined)."""
@@ -129,13 +85,30 @@ class RegimeAnalyzer:
 
     # -- blocks (backtests) ---------------------------------------------------------------
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
-        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same kernel
-        as :meth:`on_candle`, without a copy of the outputs per row."""
-        view = MappingProxyType(self._values)
-        on_candle = self.on_candle
+        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the kernel of
+        :meth:`on_candle` run over the block's candles of the configured timeframe in one
+        call, then one row of outputs per decision close."""
+        tf = self.timeframe_ns
+        mine: list[tuple[float, float, float]] = []
+        last: list[int] = []  # per row: index into `mine` of its last candle, -1 if none
         for row in rows:
+            got = -1
             for c in row.candles:
-                on_candle(c)
+                if c.timeframe_ns == tf:
+                    mine.append((c.high, c.low, c.close))
+                    got = len(mine) - 1
+            last.append(got)
+        view = MappingProxyType(self._values)
+        if not mine:
+            for _ in rows:
+                yield view
+            return
+        hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
+        out = self._kernel.run(hlc[0], hlc[1], hlc[2])
+        for j in last:
+            if j >= 0:
+                self._values = todict(out, j * N_OUT, KEYS, NAN)
+                view = MappingProxyType(self._values)
             yield view
 
 

@@ -1,0 +1,309 @@
+/* The microstructure analyzer's per-candle kernel, compiled.
+
+   The same floating-point operations, in the same order, as the pure-Python code of this
+   package (shape.candle_shape, rolling.RollingSum / RollingMoments / RollingCovariance /
+   Lag1Autocorrelation, plugin.MicrostructureAnalyzer.on_candle and values), so every output
+   is the same bits. Built without fast-math and with -ffp-contract=off (setup.py).
+
+   The exact recomputations of the rolling state (math.fsum over the window, every n updates
+   or when a sum of squares collapses) stay in Python (kernel.py): when one is due the kernel
+   sets a flag and leaves it to the caller, who recomputes and then calls finish() for what
+   on_candle computes after the pushes (the z-score).
+
+   step(mem, open, high, low, close, volume) -> 1 if a recompute is due (call finish after it)
+   finish(mem) -> None: the z-score and the output row (mem's output slots). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+
+enum {
+    /* configuration */
+    C_VOL_N, C_Z_N, C_P_N, C_WW, C_BR, C_CM, C_COLLAPSE,
+    /* offsets of the rings and of the output row */
+    O_VBUF, O_ZBUF, O_PXBUF, O_PYBUF, O_OUT,
+    /* RollingSum of volumes */
+    V_LEN, V_HEAD, V_SUM, V_SINCE,
+    /* RollingMoments of closes */
+    Z_LEN, Z_HEAD, Z_K, Z_MEAN, Z_M2, Z_PEAK, Z_SINCE,
+    /* RollingCovariance of consecutive log returns */
+    P_LEN, P_HEAD, P_KX, P_KY, P_MX, P_MY, P_M2X, P_M2Y, P_CXY, P_PKX, P_PKY, P_SINCE,
+    /* Lag1Autocorrelation's last value */
+    L_HAS, L_LAST,
+    /* the analyzer */
+    A_HAS_CLOSE, A_LAST_CLOSE, A_HAS_SHAPE, A_LOWER, A_UPPER, A_BODY, A_POS, A_BLONG,
+    A_BSHORT, A_REJ, A_SPIKE, A_VMEAN, A_ZSCORE, A_CLOSE,
+    /* pending recomputations */
+    K_NEED_V, K_NEED_Z, K_NEED_P,
+    N_SCALARS
+};
+
+#define N_OUT 13
+
+#define OFF(m, o) ((m) + (Py_ssize_t)(m)[o])
+
+static void shape(double *m, double o, double h, double lo, double c)
+{
+    double rng = h - lo, lower, upper, body, pos;
+    if (rng <= 0.0) {
+        lower = upper = body = 0.0;
+        pos = 0.5;
+    } else {
+        lower = ((c < o ? c : o) - lo) / rng; /* min(o, c): o unless c < o */
+        upper = (h - (c > o ? c : o)) / rng;  /* max(o, c): o unless c > o */
+        body = fabs(c - o) / rng;
+        pos = (c - lo) / rng;
+    }
+    double rejection = 0.0;
+    if (rng > 0.0) {
+        if (lower > m[C_BR] * body && c > o && pos > m[C_CM]) rejection = 1.0;
+        else if (upper > m[C_BR] * body && c < o && 1.0 - pos > m[C_CM]) rejection = -1.0;
+    }
+    double w = m[C_WW];
+    m[A_HAS_SHAPE] = 1.0;
+    m[A_LOWER] = lower; m[A_UPPER] = upper; m[A_BODY] = body; m[A_POS] = pos;
+    m[A_BLONG] = w * lower + (1.0 - w) * pos;
+    m[A_BSHORT] = w * upper + (1.0 - w) * (1.0 - pos);
+    m[A_REJ] = rejection;
+}
+
+static double pymax(double a, double b) { return b > a ? b : a; } /* max(a, b) */
+
+static void sum_push(double *m, double x)
+{
+    double n = m[C_VOL_N];
+    double *buf = OFF(m, O_VBUF);
+    Py_ssize_t head = (Py_ssize_t)m[V_HEAD];
+    m[V_SUM] += x;
+    if (m[V_LEN] < n) {
+        buf[((Py_ssize_t)m[V_LEN] + head) % (Py_ssize_t)n] = x;
+        m[V_LEN] += 1.0;
+    } else {
+        double oldest = buf[head];
+        buf[head] = x;
+        m[V_HEAD] = (double)((head + 1) % (Py_ssize_t)n);
+        m[V_SUM] -= oldest;
+    }
+    m[V_SINCE] += 1.0;
+    if (m[V_SINCE] >= n) m[K_NEED_V] = 1.0;
+}
+
+static void moments_push(double *m, double x)
+{
+    double n = m[C_Z_N];
+    double *buf = OFF(m, O_ZBUF);
+    Py_ssize_t head = (Py_ssize_t)m[Z_HEAD];
+    if (m[Z_LEN] == 0.0) m[Z_K] = x;
+    double y = x - m[Z_K];
+    if (m[Z_LEN] < n) {
+        buf[((Py_ssize_t)m[Z_LEN] + head) % (Py_ssize_t)n] = x;
+        m[Z_LEN] += 1.0;
+        double d = y - m[Z_MEAN];
+        m[Z_MEAN] += d / m[Z_LEN];
+        m[Z_M2] += d * (y - m[Z_MEAN]);
+    } else {
+        double yo = buf[head] - m[Z_K];
+        buf[head] = x;
+        m[Z_HEAD] = (double)((head + 1) % (Py_ssize_t)n);
+        double mean = m[Z_MEAN] + (y - yo) / n;
+        m[Z_M2] += (y - yo) * (y - mean + yo - m[Z_MEAN]);
+        m[Z_MEAN] = mean;
+    }
+    m[Z_SINCE] += 1.0;
+    m[Z_PEAK] = pymax(m[Z_PEAK], m[Z_M2]);
+    if (m[Z_SINCE] >= n || m[Z_M2] < m[C_COLLAPSE] * m[Z_PEAK]) m[K_NEED_Z] = 1.0;
+}
+
+static void cov_push(double *m, double x, double y)
+{
+    double n = m[C_P_N];
+    double *bx = OFF(m, O_PXBUF), *by = OFF(m, O_PYBUF);
+    Py_ssize_t head = (Py_ssize_t)m[P_HEAD];
+    if (m[P_LEN] == 0.0) { m[P_KX] = x; m[P_KY] = y; }
+    double u = x - m[P_KX], v = y - m[P_KY];
+    if (m[P_LEN] < n) {
+        Py_ssize_t at = ((Py_ssize_t)m[P_LEN] + head) % (Py_ssize_t)n;
+        bx[at] = x; by[at] = y;
+        m[P_LEN] += 1.0;
+        double c = m[P_LEN];
+        double du = u - m[P_MX], dv = v - m[P_MY];
+        m[P_MX] += du / c;
+        m[P_MY] += dv / c;
+        m[P_M2X] += du * (u - m[P_MX]);
+        m[P_M2Y] += dv * (v - m[P_MY]);
+        m[P_CXY] += du * (v - m[P_MY]);
+    } else {
+        double uo = bx[head] - m[P_KX], vo = by[head] - m[P_KY];
+        bx[head] = x; by[head] = y;
+        m[P_HEAD] = (double)((head + 1) % (Py_ssize_t)n);
+        double du = u - uo, dv = v - vo;
+        double mx = m[P_MX] + du / n;
+        double my = m[P_MY] + dv / n;
+        m[P_M2X] += du * (u - mx + uo - m[P_MX]);
+        m[P_M2Y] += dv * (v - my + vo - m[P_MY]);
+        m[P_CXY] += du * (v - my) + dv * (uo - m[P_MX]);
+        m[P_MX] = mx; m[P_MY] = my;
+    }
+    m[P_SINCE] += 1.0;
+    m[P_PKX] = pymax(m[P_PKX], m[P_M2X]);
+    m[P_PKY] = pymax(m[P_PKY], m[P_M2Y]);
+    if (m[P_SINCE] >= n || m[P_M2X] < m[C_COLLAPSE] * m[P_PKX]
+        || m[P_M2Y] < m[C_COLLAPSE] * m[P_PKY])
+        m[K_NEED_P] = 1.0;
+}
+
+/* on_candle up to the z-score (everything but what needs the closes' recompute). */
+static int candle_push(double *m, double o, double h, double lo, double c, double volume)
+{
+    shape(m, o, h, lo, c);
+    double mean = m[V_LEN] == m[C_VOL_N] ? m[V_SUM] / m[C_VOL_N] : NAN;
+    m[A_VMEAN] = mean;
+    m[A_SPIKE] = mean > 0.0 ? volume / mean : NAN;
+    sum_push(m, volume);
+    moments_push(m, c);
+    m[A_CLOSE] = c;
+    if (m[A_HAS_CLOSE] != 0.0 && m[A_LAST_CLOSE] > 0.0 && c > 0.0) {
+        double r = log(c / m[A_LAST_CLOSE]);
+        if (m[L_HAS] != 0.0) cov_push(m, m[L_LAST], r);
+        m[L_HAS] = 1.0;
+        m[L_LAST] = r;
+    }
+    m[A_HAS_CLOSE] = 1.0;
+    m[A_LAST_CLOSE] = c;
+    return m[K_NEED_V] != 0.0 || m[K_NEED_Z] != 0.0 || m[K_NEED_P] != 0.0;
+}
+
+/* The rest of on_candle (the z-score), then values() into the output row. */
+static void candle_finish(double *m)
+{
+    m[K_NEED_V] = m[K_NEED_Z] = m[K_NEED_P] = 0.0;
+    int full = m[Z_LEN] == m[C_Z_N];
+    double std = NAN;
+    if (m[Z_LEN] > 0.0) {
+        double m2 = 0.0 > m[Z_M2] ? 0.0 : m[Z_M2]; /* max(m2, 0.0): m2 unless 0.0 > m2 */
+        std = sqrt(m2 / m[Z_LEN]);
+    }
+    if (full) {
+        double dev = (m[A_CLOSE] - m[Z_K]) - m[Z_MEAN];
+        m[A_ZSCORE] = std > 0.0 ? dev / std : 0.0;
+    }
+    double *out = OFF(m, O_OUT);
+    int s = m[A_HAS_SHAPE] != 0.0;
+    out[0] = s ? m[A_LOWER] : NAN;
+    out[1] = s ? m[A_UPPER] : NAN;
+    out[2] = s ? m[A_BODY] : NAN;
+    out[3] = s ? m[A_POS] : NAN;
+    out[4] = s ? m[A_BLONG] : NAN;
+    out[5] = s ? m[A_BSHORT] : NAN;
+    out[6] = s ? m[A_REJ] : NAN;
+    out[7] = m[A_SPIKE];
+    out[8] = m[A_VMEAN];
+    out[9] = m[A_ZSCORE];
+    out[10] = full ? m[Z_K] + m[Z_MEAN] : NAN;
+    out[11] = full ? std : NAN;
+    double ac = NAN;
+    if (m[P_LEN] == m[C_P_N] && !(m[P_LEN] < 2.0 || m[P_M2X] <= 0.0 || m[P_M2Y] <= 0.0)) {
+        double r = m[P_CXY] / sqrt(m[P_M2X] * m[P_M2Y]);
+        double lo = r > -1.0 ? r : -1.0; /* max(-1.0, r) */
+        ac = lo < 1.0 ? lo : 1.0;        /* min(1.0, lo) */
+    }
+    out[12] = ac;
+}
+
+static double *state_of(Py_buffer *b)
+{
+    Py_ssize_t n = b->len / (Py_ssize_t)sizeof(double);
+    if (b->itemsize != (Py_ssize_t)sizeof(double) || n < N_SCALARS) {
+        PyErr_SetString(PyExc_ValueError,
+                        "microstructure kernel: mem must be a float64 state array");
+        return NULL;
+    }
+    double *m = (double *)b->buf;
+    if (m[O_OUT] + N_OUT > (double)n) {
+        PyErr_SetString(PyExc_ValueError, "microstructure kernel: mem is shorter than its layout");
+        return NULL;
+    }
+    return m;
+}
+
+static PyObject *k_step(PyObject *self, PyObject *args)
+{
+    Py_buffer mb;
+    double o, h, lo, c, volume;
+    if (!PyArg_ParseTuple(args, "w*ddddd", &mb, &o, &h, &lo, &c, &volume)) return NULL;
+    double *m = state_of(&mb);
+    if (m == NULL) { PyBuffer_Release(&mb); return NULL; }
+    int pending = candle_push(m, o, h, lo, c, volume);
+    if (!pending) candle_finish(m);
+    PyBuffer_Release(&mb);
+    return PyLong_FromLong(pending);
+}
+
+static PyObject *k_finish(PyObject *self, PyObject *args)
+{
+    Py_buffer mb;
+    if (!PyArg_ParseTuple(args, "w*", &mb)) return NULL;
+    double *m = state_of(&mb);
+    if (m == NULL) { PyBuffer_Release(&mb); return NULL; }
+    candle_finish(m);
+    PyBuffer_Release(&mb);
+    Py_RETURN_NONE;
+}
+
+/* todict(buf, offset, keys, nan) -> {keys[i]: buf[offset + i]}, every NaN given as the object
+   ``nan`` (math.nan): the Python path reported its NaN constant, and equality of lists of
+   outputs (``[nan] == [nan]`` holds only for the same object) must not change. */
+static PyObject *k_todict(PyObject *self, PyObject *args)
+{
+    Py_buffer b;
+    Py_ssize_t offset;
+    PyObject *keys, *nan;
+    if (!PyArg_ParseTuple(args, "y*nO!O", &b, &offset, &PyTuple_Type, &keys, &nan)) return NULL;
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    PyObject *d = NULL;
+    if (b.itemsize != (Py_ssize_t)sizeof(double) || offset < 0
+        || (offset + nkeys) * (Py_ssize_t)sizeof(double) > b.len) {
+        PyErr_SetString(PyExc_ValueError, "todict: the keys run past the float64 buffer");
+        goto done;
+    }
+    const double *v = (const double *)b.buf + offset;
+    d = PyDict_New();
+    if (d == NULL) goto done;
+    for (Py_ssize_t i = 0; i < nkeys; i++) {
+        PyObject *f = isnan(v[i]) ? Py_NewRef(nan) : PyFloat_FromDouble(v[i]);
+        if (f == NULL || PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), f) < 0) {
+            Py_XDECREF(f);
+            Py_CLEAR(d);
+            goto done;
+        }
+        Py_DECREF(f);
+    }
+done:
+    PyBuffer_Release(&b);
+    return d;
+}
+
+static PyMethodDef methods[] = {
+    {"todict", k_todict, METH_VARARGS, "todict(buf, offset, keys, nan) -> dict"},
+    {"step", k_step, METH_VARARGS,
+     "step(mem, open, high, low, close, volume) -> 1 if a recompute is due"},
+    {"finish", k_finish, METH_VARARGS, "finish(mem): the z-score and the output row"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernel", "The microstructure analyzer's compiled kernel.", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void)
+{
+    PyObject *mod = PyModule_Create(&module);
+    if (mod == NULL) return NULL;
+    if (PyModule_AddIntConstant(mod, "N_SCALARS", N_SCALARS) < 0
+        || PyModule_AddIntConstant(mod, "N_OUT", N_OUT) < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

@@ -1,0 +1,20 @@
+import numpy as np
+import numpy.typing as npt
+
+N_SCALARS: int
+N_OUT: int
+
+def step(mem: npt.NDArray[np.float64], high: float, low: float, close: float, /) -> int: ...
+def finish(mem: npt.NDArray[np.float64], /) -> None: ...
+def run(
+    mem: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    start: int,
+    /,
+) -> int: ...
+def todict(
+    buf: npt.NDArray[np.float64], offset: int, keys: tuple[str, ...], nan: float, /
+) -> dict[str, float]: ...
