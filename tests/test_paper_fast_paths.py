@@ -232,3 +232,40 @@ def test_the_simulated_venue_is_called_without_a_timeout_scope(tmp_path, monkeyp
     # The reports are built from the records when asked, and say the same.
     assert om.reports == {"m1": rec.report()}
     assert om.reports["m1"].filled_quantity == Decimal("0.010")
+
+
+def _fill(trade_id: str) -> Fill:
+    return Fill(
+        client_order_id="c1",
+        instrument=INST.key,
+        side=Side.BUY,
+        quantity=Decimal("0.010"),
+        price=Decimal("50000.5"),
+        fee=Decimal("0.2"),
+        ts_ns=7,
+        trade_id=trade_id,
+    )
+
+
+@pytest.mark.parametrize("same_write", [False, True])
+def test_a_fill_journaled_twice_is_one_row_and_the_rest_of_the_write_lands(tmp_path, same_write):
+    from tradewind.model import Position
+
+    j = Journal(tmp_path / "j.duckdb", "run1", durable=True)
+    j.start("paper", "paper.toml", 0)
+    pos = Position(instrument=INST.key)
+    j.record_fill(_fill("t1"), pos)  # durable, no group commit: written at once
+    if same_write:
+        j.group_commit = True  # both in one write below
+        j.record_fill(_fill("t2"), pos)
+        j.record_fill(_fill("t2"), pos)
+    else:
+        j.record_fill(_fill("t1"), pos)  # a retried write whose first commit landed
+        j.group_commit = True
+        j.record_fill(_fill("t2"), pos)
+    j.commit()
+    assert j.error is None
+    keys = sorted(k for (k,) in j.query("SELECT fill_key FROM fills"))
+    assert keys == ["t1", "t2"]
+    assert j.count("positions") == 3  # every position row of the writes landed
+    j.close()

@@ -851,12 +851,19 @@ class Journal:
         """Write every buffered row in one transaction."""
         if not self._npending and not self._dirty_orders:
             return
+        # A fill is journaled once per (session, order, fill key): the order manager books
+        # each once. On DuckDB a plain INSERT costs half an INSERT OR IGNORE, so it is tried
+        # first; a fill that is there already (a write retried after its commit landed)
+        # rolls the transaction back and it is written again ignoring the duplicates.
+        self._flush(ignore_fills=not isinstance(self._db, DuckDBBackend))
+
+    def _flush(self, *, ignore_fills: bool) -> None:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             for table, rows in self._pending.items():
-                verb = "INSERT OR IGNORE" if table == "fills" else "INSERT"
-                self._insert_rows(verb, table, rows)
+                ignore = table == "fills" and ignore_fills
+                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows)
             if self._dirty_orders:
                 ids = list(self._dirty_orders)
                 for i in range(0, len(ids), _CHUNK):
@@ -876,6 +883,9 @@ class Journal:
             except self._db.errors:
                 pass  # the failed statement already ended the transaction
             self._db.rolled_back()
+            if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
+                self._flush(ignore_fills=True)  # a fill journaled already: written once
+                return
             # The rows stay buffered: the next flush writes them if the journal recovers.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
