@@ -91,11 +91,45 @@ def test_payload_of_values_the_shortcut_passes_through_and_of_nested_ones():
         ts_ns=5,
         trade_id="t1",
     )
-    from tradewind.model import FillEvent, SystemError
+    from tradewind.model import (
+        FillEvent,
+        OrderSubmitted,
+        OrderUpdated,
+        Position,
+        PositionChanged,
+        SystemError,
+    )
 
+    lots = ((Decimal("0.010"), Decimal("50000.5")), (Decimal("0.005"), Decimal("49999")))
+    position = Position(instrument=INST.key, quantity=Decimal("0.015"), lots=lots, fees=fill.fee)
+    limit = Order(
+        client_order_id="c2",
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.STOP_LIMIT,
+        quantity=Decimal("1E-3"),
+        price=Decimal("50000.0"),
+        stop_price=Decimal("49990"),
+        time_in_force=TimeInForce.POST_ONLY,
+        reduce_only=True,
+        tag="trailing: hit",
+        intent="close",
+    )
+    report = OrderReport(
+        client_order_id="c2",
+        instrument=INST.key,
+        status=OrderStatus.CANCELLED,
+        ts_ns=9,
+        filled_quantity=Decimal("0.0005"),
+        reason="cancelled by the operator",
+    )
     for event in (
         FillEvent(ts_ns=5, fill=fill, realized_pnl=Decimal("-1.50")),
         SystemError(ts_ns=6, source="orders", error='quote " and \\ and é'),
+        PositionChanged(ts_ns=7, position=position),
+        OrderSubmitted(ts_ns=8, order=limit),
+        OrderSubmitted(ts_ns=8, order=_market(Side.SELL, TimeInForce.IOC)),
+        OrderUpdated(ts_ns=9, report=report),
     ):
         assert store._payload(event) == _reference_payload(event)
 
