@@ -207,7 +207,8 @@ def retained(ticks: int, chunk: int, every: int, workdir: Path) -> tuple[int, in
     )
     cfg_path = workdir / f"retained_{ticks}.toml"
     journal = workdir / f"retained_{ticks}.duckdb"
-    cfg_path.write_text(CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk))
+    text = CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
+    cfg_path.write_text(text)
     engine = _engine_class()(load_config(cfg_path))
     engine.every = every
     gc.collect()

@@ -244,7 +244,7 @@ def test_a_venue_that_can_wait_keeps_its_timeout_even_as_a_simulated_venue_subcl
     order = _market(Side.BUY, TimeInForce.IOC)
 
     async def main() -> None:
-        with pytest.raises(VenueTimeoutError, match="did not answer within 0.05 s"):
+        with pytest.raises(VenueTimeoutError, match=r"did not answer within 0\.05 s"):
             await om.submit(venue, order, 1)
 
     anyio.run(main)

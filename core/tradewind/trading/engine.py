@@ -960,11 +960,7 @@ class Engine:
                 await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
             elif decision is not None:
                 await self._close_position(st, decision)
-            if (
-                self.exits
-                and self._holds(pos)
-                and not self._holds(self.portfolio.position(key))
-            ):
+            if self.exits and self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))
