@@ -60,7 +60,6 @@ open-time check and its error messages.
 
 from __future__ import annotations
 
-import enum
 import errno
 import json
 import logging
@@ -513,34 +512,14 @@ _PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
 _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 #: ``json.dumps(..., default=str, allow_nan=True)`` without building an encoder per call.
 _ENCODER = json.JSONEncoder(default=str, allow_nan=True)
-#: The models inside the per-fill events, whose fields are all plain values, Decimals, enums
-#: or tuples of them: their payloads are built here, without the converter.
-_FLAT_FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(f.name for f in attrs.fields(cls)) for cls in (Fill, Order, OrderReport, Position)
-}
-
-
-def _flat(value: Any) -> Any:
-    """What the converter makes of a field of a model in :data:`_FLAT_FIELDS` (the same JSON)."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is Decimal:
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if kind is tuple:
-        return [_flat(v) for v in value]
-    return unstructure(value)
 
 
 def _payload(event: Event) -> str:
     """The ``events.payload`` JSON of ``event``: its fields but ``ts_ns``, unstructured.
 
     The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested),
-    with the field names looked up once per event type, and plain values, Decimals (the
-    converter's ``str`` hook) and the fills, orders, reports and positions inside the per-fill
-    events (:data:`_FLAT_FIELDS`) not sent through the converter."""
+    with the field names looked up once per event type and plain values and Decimals (the
+    converter's ``str`` hook) not sent through the converter."""
     cls = type(event)
     names = _PAYLOAD_FIELDS.get(cls)
     if names is None:
@@ -554,8 +533,6 @@ def _payload(event: Event) -> str:
             data[name] = value
         elif kind is Decimal:
             data[name] = str(value)
-        elif kind in _FLAT_FIELDS:
-            data[name] = {n: _flat(getattr(value, n)) for n in _FLAT_FIELDS[kind]}
         else:
             data[name] = unstructure(value)
     return _ENCODER.encode(data)
