@@ -13,6 +13,7 @@ declares with the packages these tests use.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -104,11 +105,18 @@ def test_the_postgresql_section_runs_as_written(folder, pg_cluster):
 
 def test_the_dask_section_runs_as_written(folder):
     bodies = [b for b in _section_blocks(SECTIONS[1]) if not _INSTALL.match(b)]
-    assert len(bodies) == 1
+    assert len(bodies) == 2  # the sweep, then a multi-instrument backtest in its folder
     proc = _run(bodies[0], folder, dict(os.environ))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "sweep ranked by in-sample sharpe" in proc.stdout
     assert (folder / "sweepdemo" / "reports" / "sweep.json").exists()
     # The runs went to the scheduler's two worker processes.
     log = (folder / "sweepdemo" / "workers.log").read_text()
+    assert log.count("Registered to") >= 2, log[-2000:]
+    proc = _run(bodies[1], folder, dict(os.environ))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads((folder / "sweepdemo" / "books" / "report.json").read_text())
+    assert report["summary"]["instruments"] == ["sim:BTCUSDT", "sim_b:BTCUSDT"]
+    assert report["summary"]["starting_equity"] == "15000"
+    log = (folder / "sweepdemo" / "books-workers.log").read_text()
     assert log.count("Registered to") >= 2, log[-2000:]

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from tradewind.model import Candle, TickBatch
 
@@ -69,6 +70,63 @@ class LazyValues(Mapping[str, float]):
 
     def __len__(self) -> int:
         return len(self._values())
+
+
+class TableRow(Mapping[str, float]):
+    """Row ``r`` of a :class:`BlockTable`: the analyzer's outputs at that close."""
+
+    __slots__ = ("_columns", "_r")
+
+    def __init__(self, columns: Mapping[str, list[float]], r: int) -> None:
+        self._columns = columns
+        self._r = r
+
+    def __getitem__(self, key: str) -> float:
+        return self._columns[key][self._r]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The output ``key`` at this row, or ``default``."""
+        column = self._columns.get(key)
+        return default if column is None else column[self._r]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
+class BlockTable(Iterator[Mapping[str, float]]):
+    """An analyzer's outputs over a whole block, computed ahead: one column per output, one
+    entry per row. Iterating yields the rows in order (what :func:`block_rows` gives the
+    engine); :meth:`arrays` hands the columns to array predicates
+    (:mod:`tradewind.trading.gate_arrays`) before the engine reaches the rows.
+
+    An ``on_block`` may return one when its outputs at each row do not depend on anything
+    but the block (the analyzer's state after the block is its state after the last row).
+    """
+
+    def __init__(self, columns: Mapping[str, list[float]], rows: int) -> None:
+        for name, column in columns.items():
+            if len(column) != rows:
+                raise ValueError(f"block table column '{name}' has {len(column)} rows, not {rows}")
+        self.columns = columns
+        self.rows = rows
+        self._next = 0
+        self._arrays: dict[str, npt.NDArray[np.float64]] | None = None
+
+    def __next__(self) -> Mapping[str, float]:
+        r = self._next
+        if r >= self.rows:
+            raise StopIteration
+        self._next = r + 1
+        return TableRow(self.columns, r)
+
+    def arrays(self) -> Mapping[str, npt.NDArray[np.float64]]:
+        """The columns as float64 arrays (the same floats)."""
+        if self._arrays is None:
+            self._arrays = {k: np.array(v, dtype=np.float64) for k, v in self.columns.items()}
+        return self._arrays
 
 
 def make_rows(ticks: TickBatch, candles: Sequence[Candle]) -> list[BlockRow]:
@@ -130,6 +188,10 @@ class TapeBlock:
     end: int
     rows: deque[BlockRow]
     iters: list[tuple[str, Iterator[Mapping[str, float]]]]
+    #: Batch index of the block's first trade (a row's ``tick_end`` counts from it).
+    start: int = 0
+    #: Rows the block opened with (the next row's index is ``total - len(rows)``).
+    total: int = 0
 
     @classmethod
     def open(
@@ -143,7 +205,7 @@ class TapeBlock:
         ``candles``."""
         rows = make_rows(ticks, candles)
         iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
-        return cls(end=end, rows=deque(rows), iters=iters)
+        return cls(end=end, rows=deque(rows), iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:
         """Close times of the rows not yet reached that fall before ``t``."""

@@ -99,7 +99,14 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
+def _run(
+    path: Path,
+    report_dir: str | None,
+    expect_mode: str | None,
+    *,
+    cluster: str | None = None,
+    jobs: int | None = None,
+) -> int:
     import anyio
 
     from tradewind.config import Mode
@@ -115,6 +122,17 @@ def _run(path: Path, report_dir: str | None, expect_mode: str | None) -> int:
             f'"backtest" (use `tradewind run` for paper and live) @ $.mode'
         )
     journal_file, out = output_paths(cfg, report_dir)
+    if cfg.mode is Mode.BACKTEST and (
+        cluster is not None or (cfg.run.capital == "per_instrument" and len(cfg.instruments) > 1)
+    ):
+        # Independent books, each its own backtest (tradewind.backtest_split).
+        from tradewind.backtest_split import run_split_backtest
+
+        result, (jpath, hpath) = run_split_backtest(
+            cfg, journal_file, out, cluster=cluster, jobs=jobs
+        )
+        print_summary(result, journal=journal_file, report=(hpath, jpath))
+        return 0
     # [journal] url (PostgreSQL) replaces [run] journal's file; the url holds no password.
     journal: Path | str = cfg.journal.url or journal_file
     from tradewind.progress import TickProgress
@@ -148,13 +166,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             cluster=args.cluster,
         )
         return 0
-    if (args.metric, args.jobs, args.split, args.cluster) != (None, None, None, None):
-        print(
-            "error: --metric, --jobs, --split and --cluster apply only with --sweep",
-            file=sys.stderr,
-        )
+    if (args.metric, args.split) != (None, None):
+        print("error: --metric and --split apply only with --sweep", file=sys.stderr)
         return EXIT_USAGE
-    return _run(path, args.report_dir, "backtest")
+    if args.jobs is not None and args.cluster is None:
+        print("error: --jobs applies only with --sweep or --cluster", file=sys.stderr)
+        return EXIT_USAGE
+    return _run(path, args.report_dir, "backtest", cluster=args.cluster, jobs=args.jobs)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -186,12 +204,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(
             f"strategy host {args.shard}: published {host.published} decisions "
             f"({host.signals} signals); {host.suppressed} re-derived and not published again; "
+            f"{host.filter_checks} account-free filter checks; "
             f"{host.warmup_batches} warm-up batches; journal {journal}"
         )
     else:
         print(
             f"execution host: {len(result.fills)} fills; {host.duplicates} duplicate decisions "
-            f"dropped; {host.warmup_batches} warm-up batches; journal {journal}"
+            f"dropped; {host.remote_verdicts} filter verdicts from strategy hosts; "
+            f"{host.warmup_batches} warm-up batches; journal {journal}"
         )
     return 0
 
@@ -270,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cluster",
         default=None,
         metavar="tcp://HOST:8786|local",
-        help="sweep: run on a Dask scheduler, or 'local' worker processes (docs/deployment.md)",
+        help="sweep, or a backtest of independent instruments: run on a Dask scheduler, or "
+        "'local' worker processes (docs/deployment.md)",
     )
     p.set_defaults(func=_cmd_backtest)
 

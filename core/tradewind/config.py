@@ -123,6 +123,16 @@ class RunSection:
     #: splitting one timestamp); 0 = one decision interval per block. Results are the same
     #: bits at any block size; paper and live always go candle by candle.
     block_ticks: int = 1_000_000
+    #: Backtests: while an instrument is flat with no order in flight, go from one close the
+    #: strategy's gates can pass to the next without stepping each close in between (the
+    #: funnel, the decisions and the journal are the same bits either way; false steps every
+    #: close, as paper and live do).
+    event_scheduler: bool = True
+    #: Backtests of several instruments: "shared" (one portfolio: the simulated venues' cash
+    #: pooled, sizing and portfolio filters over every instrument) or "per_instrument" (each
+    #: instrument its own book with its venue's starting balance; run as independent
+    #: backtests, in process or on a Dask cluster, and merged; docs/deployment.md).
+    capital: str = "shared"
 
     def __attrs_post_init__(self) -> None:
         # One hook for every check (two definitions would silently keep only the second).
@@ -145,6 +155,11 @@ class RunSection:
         for name in ("order_unknown_deadline_s", "order_not_found_settle_s", "breaker_cooldown_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.run.{name}")
+        if self.capital not in ("shared", "per_instrument"):
+            raise ValueError(
+                f'capital must be "shared" or "per_instrument", got {self.capital!r} '
+                "@ $.run.capital"
+            )
         if self.unknown_positions not in ("refuse", "adopt"):
             raise ValueError(
                 'unknown_positions must be "refuse" or "adopt", '

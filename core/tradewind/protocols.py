@@ -532,6 +532,11 @@ class Filter(Plugin, Protocol):
 
     Filters run in config order; the first veto stops the chain. A filter class with
     ``essential = True`` is loaded whatever the config says and cannot be disabled.
+
+    Optional: ``reads_account: ClassVar[bool] = False`` declares that ``check`` reads only the
+    signal (not its quantity), the market and analyzer values, and keeps no state: in a
+    cluster it then runs on the strategy host (:mod:`tradewind.filtering.placement`).
+    Undeclared means True: the filter runs where the account is.
     """
 
     essential: ClassVar[bool]

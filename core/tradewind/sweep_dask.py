@@ -36,8 +36,8 @@ def run_on_cluster(
     address: str,
     *,
     jobs: int | None,
-    run: Callable[[Any], dict[str, Any]],
-    on_done: Callable[[Any, dict[str, Any]], None],
+    run: Callable[[Any], Any],
+    on_done: Callable[[Any, Any], None],
     on_error: Callable[[Any, BaseException], BaseException],
 ) -> None:
     """Run ``run(task)`` for every task on the cluster at ``address`` (or a local one), calling

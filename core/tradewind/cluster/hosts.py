@@ -4,11 +4,13 @@
   instrument's subject, in the order the one-process engine would process them.
 - A strategy host consumes its shard's ticks through a durable consumer, builds candles and
   analyzer state, and publishes the strategy's decision at every strategy-timeframe close
-  (``null`` when there is no signal). Restarted, it replays ``warmup`` of market time from the
-  stream to rebuild its state and publishes nothing it already published.
+  (``null`` when there is no signal), with the verdicts of the filters that need no account
+  (:mod:`tradewind.filtering.placement`). Restarted, it replays ``warmup`` of market time
+  from the stream to rebuild its state and publishes nothing it already published.
 - The execution host consumes every tick and every decision: it owns the accounts, sizing,
-  the filters, the order manager, exits, the journal and reconciliation, and publishes its
-  events (orders, fills, vetoes ...). It keeps the analyzers of every instrument too, because
+  the account filters (taking the others' verdicts from the strategy host), the order
+  manager, exits, the journal and reconciliation, and publishes its events (orders, fills,
+  vetoes ...). It keeps the analyzers of every instrument too, because
   exits and filters read their values between two decisions. Decisions are deduplicated by
   id (instrument and candle close).
 
@@ -36,6 +38,7 @@ from tradewind.cluster.wire import (
     decision_id,
     decode_batch,
     decode_decision,
+    decode_decision_verdict,
     encode_batch,
     encode_decision,
     encode_event,
@@ -43,6 +46,7 @@ from tradewind.cluster.wire import (
 )
 from tradewind.config import Config
 from tradewind.errors import ConfigError
+from tradewind.filtering.placement import Verdict, account_free_verdict, reads_account
 from tradewind.market.gaps import parse_duration
 from tradewind.model import (
     Candle,
@@ -56,6 +60,7 @@ from tradewind.model import (
     SignalEvent,
     SystemError,
     TickBatch,
+    Veto,
 )
 from tradewind.registry import RunInfo
 from tradewind.trading.engine import Engine, RunResult, _InstrumentState
@@ -428,6 +433,8 @@ class StrategyHost(_ClusterEngine):
         self._published_until: dict[str, int] = {}
         self.published = 0
         self.suppressed = 0
+        #: Account-free filter checks run on this host (docs/deployment.md).
+        self.filter_checks = 0
 
     async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         durable = f"{self.section.durable}-strategy-{self.shard}"
@@ -457,6 +464,7 @@ class StrategyHost(_ClusterEngine):
                         "signals": self.signals,
                         "decisions_published": self.published,
                         "decisions_rederived": self.suppressed,
+                        "filter_checks": self.filter_checks,
                         "ticks": self.ticks,
                     }
                     if self.stopper.requested:
@@ -491,9 +499,14 @@ class StrategyHost(_ClusterEngine):
         if ts_ns <= self._published_until.get(key, -1):
             self.suppressed += 1  # re-derived after a restart: published before it
             return
+        # The filters that need no account run here; the execution host takes their verdicts.
+        verdict = None
+        if signal is not None:
+            verdict = account_free_verdict(self.filters, signal, self.filter_context, self.role)
+            self.filter_checks += len(verdict.passed) + (verdict.veto is not None)
         await self.link.publish(
             self.subjects.signals(key),
-            encode_decision(key, ts_ns, signal),
+            encode_decision(key, ts_ns, signal, verdict),
             {MSG_ID: decision_id(key, ts_ns)},
             what=f"the decision of {key} at {ts_ns}",
         )
@@ -528,6 +541,12 @@ class ExecutionHost(_ClusterEngine):
         self._seen: set[str] = set()
         self.duplicates = 0
         self.late = 0
+        #: The strategy hosts' account-free filter verdicts: per decision until it is taken,
+        #: then per instrument for the engine step that checks its signal.
+        self._verdicts: dict[tuple[str, int], Verdict] = {}
+        self._verdict_of: dict[str, Verdict] = {}
+        #: Filter verdicts taken from strategy hosts instead of running the filter here.
+        self.remote_verdicts = 0
 
     async def _feed(self) -> AsyncGenerator[TickBatch, None]:
         durable = f"{self.section.durable}-execution-ticks"
@@ -565,13 +584,15 @@ class ExecutionHost(_ClusterEngine):
         stream, subject = self.subjects.signals_stream, self.subjects.signals_all()
         async with contextlib.aclosing(self._fetch(stream, subject, durable, 1)) as msgs:
             async for msg in msgs:
-                ident, inst, ts, signal = decode_decision(msg.data)
+                ident, inst, ts, signal, verdict = decode_decision_verdict(msg.data)
                 if ident in self._seen or ts <= self._decided.get(inst, -1):
                     self.duplicates += 1  # delivered twice, or a strategy host re-derived it
                     await self._ack(msg)
                     continue
                 self._seen.add(ident)
                 self._decisions[(inst, ts)] = (signal, msg)
+                if verdict is not None:
+                    self._verdicts[(inst, ts)] = verdict
                 self._arrived.set()
                 self._arrived = anyio.Event()
 
@@ -593,13 +614,30 @@ class ExecutionHost(_ClusterEngine):
             )
             return None
         signal, msg = self._decisions.pop(want)
+        verdict = self._verdicts.pop(want, None)
+        if verdict is None:
+            self._verdict_of.pop(key, None)
+        else:
+            self._verdict_of[key] = verdict
         self._decided[key] = ts_ns
         # Acknowledged when this engine step has been journaled (see on_batch).
         self._step_acks.append(msg)
         # Decisions of earlier closes never asked for (an order was in flight): done with.
         for old in [k for k in self._decisions if k[0] == key and k[1] < ts_ns]:
             self._step_acks.append(self._decisions.pop(old)[1])
+            self._verdicts.pop(old, None)
         return signal
+
+    def _check_filter(self, index: int, flt: Any, signal: Signal) -> Veto | None:
+        """An account-free filter's verdict as the strategy host found it (the filter is not
+        run here); every other filter, or one the strategy host sent no verdict for, here."""
+        verdict = self._verdict_of.get(signal.instrument)
+        if verdict is not None and not reads_account(flt):
+            known, veto = verdict.of(index, signal)
+            if known:
+                self.remote_verdicts += 1
+                return veto
+        return super()._check_filter(index, flt, signal)
 
 
 def serve(

@@ -22,6 +22,7 @@ import attrs
 import pyarrow as pa
 
 from tradewind._serde import unstructure
+from tradewind.filtering.placement import Verdict
 from tradewind.model import Side, Signal, TickBatch
 
 _SCHEMA = pa.schema(
@@ -131,23 +132,38 @@ def decision_id(instrument: str, ts_ns: int) -> str:
     return f"{instrument}@{ts_ns}"
 
 
-def encode_decision(instrument: str, ts_ns: int, signal: Signal | None) -> bytes:
-    """A strategy decision at ``ts_ns`` (None: no signal) as JSON."""
+def encode_decision(
+    instrument: str, ts_ns: int, signal: Signal | None, verdict: Verdict | None = None
+) -> bytes:
+    """A strategy decision at ``ts_ns`` (None: no signal) as JSON, with the account-free
+    filters' verdict on the signal (:mod:`tradewind.filtering.placement`)."""
     body: dict[str, Any] = {
         "id": decision_id(instrument, ts_ns),
         "instrument": instrument,
         "ts_ns": ts_ns,
         "signal": None if signal is None else unstructure(signal),
     }
+    if verdict is not None:
+        body["verdict"] = verdict.to_json()
     return json.dumps(body, separators=(",", ":")).encode()
 
 
 def decode_decision(data: bytes) -> tuple[str, str, int, Signal | None]:
     """``(id, instrument, ts_ns, signal)`` of :func:`encode_decision`'s bytes."""
+    ident, inst, ts, signal, _ = decode_decision_verdict(data)
+    return ident, inst, ts, signal
+
+
+def decode_decision_verdict(data: bytes) -> tuple[str, str, int, Signal | None, Verdict | None]:
+    """``(id, instrument, ts_ns, signal, verdict)`` of :func:`encode_decision`'s bytes (no
+    verdict when there is no signal, or the strategy host sent none)."""
     body = json.loads(data)
     raw = body["signal"]
     signal = None if raw is None else _signal(raw)
-    return str(body["id"]), str(body["instrument"]), int(body["ts_ns"]), signal
+    verdict = None
+    if signal is not None and body.get("verdict") is not None:
+        verdict = Verdict.from_json(body["verdict"], signal)
+    return str(body["id"]), str(body["instrument"]), int(body["ts_ns"]), signal, verdict
 
 
 def _signal(raw: dict[str, Any]) -> Signal:

@@ -37,6 +37,9 @@ class Veto:
     #: on the other side (a reversal; the signal may come again once flat); "close_all" close
     #: every position (a circuit breaker).
     action: str = ""
+    #: Where the check ran: "" in one process; ``strategy-<shard>`` when an account-free
+    #: filter ran on a strategy host of a cluster (docs/deployment.md).
+    host: str = ""
 
 
 @attrs.frozen(kw_only=True)

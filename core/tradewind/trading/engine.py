@@ -88,6 +88,7 @@ from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quie
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
+from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
 from tradewind.trading.venue_calls import VenueCalls
@@ -395,6 +396,16 @@ class Engine:
         #: tradewind.blocks); paper and live go candle by candle.
         self._block_ticks: int | None = (
             config.run.block_ticks if config.mode is Mode.BACKTEST and self._merged else None
+        )
+        #: Backtests over blocks: flat stretches go from one possible signal to the next.
+        self._scheduler: Scheduler | None = (
+            Scheduler(self)
+            if self._block_ticks is not None
+            and config.run.event_scheduler
+            and not self._multi
+            # Signals made here (a cluster's execution host receives them instead).
+            and type(self)._strategy_signal is Engine._strategy_signal
+            else None
         )
         run = config.run
         self.max_gap = (
@@ -882,6 +893,11 @@ class Engine:
                     self._open_block(st, clean, i, j, gaps[0] if gaps else n)
                 assert st.block is not None
                 j = min(j, st.block.end)
+                if self._scheduler is not None and self._scheduler.quiet(st):
+                    k = await self._scheduler.skip(st, clean, i, gaps[0] if gaps else n)
+                    if k > i:
+                        i = k
+                        continue
             await self._on_ticks(st, clean.slice(i, j))
             i = j
             if st.block is not None and i >= st.block.end:
@@ -1179,6 +1195,14 @@ class Engine:
         signal = await self._strategy_signal(st, candle, ts_ns)
         if signal is None:
             return
+        await self._enter(st, candle, ts_ns, signal)
+
+    async def _enter(
+        self, st: _InstrumentState, candle: Candle, ts_ns: int, signal: Signal
+    ) -> None:
+        """The strategy's ``signal`` at ``ts_ns``: size it, run the guards and filters, send
+        the entry (or journal why not)."""
+        key = st.instrument.key
         sec = self.config.strategy
         try:
             equity = self.portfolio.equity()
@@ -1214,16 +1238,16 @@ class Engine:
             self.vetoes["sizing"] = self.vetoes.get("sizing", 0) + 1
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
-        for flt in self.filters:
+        for index, flt in enumerate(self.filters):
             try:
-                veto = flt.check(signal, self.filter_context)
+                refusal = self._check_filter(index, flt, signal)
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return
-            if veto is not None:
-                self.vetoes[veto.filter] = self.vetoes.get(veto.filter, 0) + 1
-                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
-                await self._act_on(veto, candle.close)
+            if refusal is not None:
+                self.vetoes[refusal.filter] = self.vetoes.get(refusal.filter, 0) + 1
+                await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=refusal))
+                await self._act_on(refusal, candle.close)
                 return
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
@@ -1261,6 +1285,12 @@ class Engine:
         """The strategy's signal at a strategy-timeframe close (an execution host of a
         cluster receives it from the strategy host of the instrument's shard instead)."""
         return self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+
+    def _check_filter(self, index: int, flt: Any, signal: Signal) -> Veto | None:
+        """The verdict of the chain's ``index``-th filter on the sized ``signal`` (an execution
+        host of a cluster takes an account-free filter's verdict from the strategy host)."""
+        veto: Veto | None = flt.check(signal, self.filter_context)
+        return veto
 
     async def _refuse(self, signal: Signal, ts_ns: int, name: str, reason: str) -> None:
         """Refuse ``signal`` on the engine's own account (journaled as a veto)."""

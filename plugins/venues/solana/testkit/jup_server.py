@@ -15,7 +15,13 @@ two-party exchange on the LiteSVM market of :mod:`svm_market` (the shape of an R
 signed by the market maker already; the wallet's signature slot is left empty. The SPL Token
 and Token-2022 programs in LiteSVM execute it when the wallet signs and sends it.
 
-The market maker quotes ``price`` (quote token per base token) with ``spread_bps`` each side.
+With ``wrapAndUnwrapSol`` (Jupiter's parameter) and native SOL on a side, the transaction also
+wraps the SOL the wallet spends (create its wrapped-SOL account, System transfer, SyncNative)
+before the exchange and closes the wrapped-SOL account after it (unwrapping what it holds), as
+Jupiter's transactions do.
+
+The market maker quotes ``price`` (quote token per base token) of MEME/USDC, and of any pair
+added with :meth:`JupiterServer.add_pair` (e.g. SOL/USDC), with ``spread_bps`` each side.
 ``tamper`` makes the transaction unsafe the ways a compromised API could: ``recipient`` (the
 bought tokens go to another owner's account), ``program`` (an extra instruction of a program
 outside the expected set), ``overpay`` (the wallet pays more than quoted).
@@ -27,6 +33,7 @@ import base64
 import json
 import math
 import threading
+import time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,14 +45,17 @@ from solders.keypair import Keypair
 from solders.message import MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import (
+    close_account,
     create_idempotent_associated_token_account,
     get_associated_token_address,
+    sync_native,
     transfer_checked,
 )
-from spl.token.models import TransferCheckedParams
-from svm_market import Market, Mint
+from spl.token.models import CloseAccountParams, SyncNativeParams, TransferCheckedParams
+from svm_market import NATIVE_MINT, Market, Mint
 from svm_rpc import VALIDITY
 
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TYDcAMbqxE2v4uD9RL3PZ4")
@@ -62,15 +72,32 @@ class JupiterServer:
         self.tamper: str | None = None
         #: None or an HTTP status to answer every request with ("error" body) or "malformed".
         self.fail: str | None = None
+        #: Seconds every answer is held back (an API too slow for the venue's deadline).
+        self.delay_s = 0.0
         self.requests: list[tuple[str, Any]] = []
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
+        #: (base, quote) -> price in quote per base.
+        self.pairs: dict[tuple[str, str], tuple[Mint, Mint, Decimal]] = {}
+        self.add_pair(market.meme, market.usdc, price)
+
+    def add_pair(self, base: Mint, quote: Mint, price: Decimal) -> None:
+        """Quote ``base`` against ``quote`` at ``price`` (quote per base)."""
+        self.pairs[(base.symbol, quote.symbol)] = (base, quote, price)
 
     def _mint(self, address: str) -> Mint:
-        for m in (self.market.usdc, self.market.meme):
+        for m in (self.market.usdc, self.market.meme, self.market.sol):
             if str(m.address) == address:
                 return m
         raise KeyError(address)
+
+    def _pair(self, src: Mint, dst: Mint) -> tuple[Mint, Mint, Decimal]:
+        for base, quote, price in self.pairs.values():
+            if {base.symbol, quote.symbol} == {src.symbol, dst.symbol}:
+                # MEME/USDC follows ``price`` (tests move it)
+                return base, quote, self.price if (base, quote) == (
+                    self.market.meme, self.market.usdc) else price
+        raise KeyError(f"{src.symbol}/{dst.symbol}")
 
     # -- quoting -----------------------------------------------------------------------------
     def quote(self, q: dict[str, str]) -> dict[str, Any]:
@@ -79,10 +106,11 @@ class JupiterServer:
         amount, mode = int(q["amount"]), q.get("swapMode", "ExactIn")
         bps = int(q.get("slippageBps", "50"))
         spread = Decimal(self.spread_bps) / 10_000
-        base_is_input = src is self.market.meme
+        base, quote, price = self._pair(src, dst)
+        base_is_input = src is base
         # quote units per base unit, at the maker's bid (wallet sells) or ask (wallet buys)
-        px = self.price * (1 - spread if base_is_input else 1 + spread)
-        unit = px * Decimal(10) ** (self.market.usdc.decimals - self.market.meme.decimals)
+        px = price * (1 - spread if base_is_input else 1 + spread)
+        unit = px * Decimal(10) ** (quote.decimals - base.decimals)
         if mode == "ExactIn":
             out = amount * unit if base_is_input else amount / unit
             in_amt, out_amt = amount, int(out.to_integral_value(ROUND_FLOOR))
@@ -135,6 +163,22 @@ class JupiterServer:
                     receiver, dst.address, dst.program),
                 owner=maker.pubkey(), amount=out_amt, decimals=dst.decimals)),
         ]
+        if body.get("wrapAndUnwrapSol") and NATIVE_MINT in (src.address, dst.address):
+            wsol = get_associated_token_address(user, NATIVE_MINT, src.program if
+                                                src.address == NATIVE_MINT else dst.program)
+            if src.address == NATIVE_MINT:
+                # ExactOut wraps the most the wallet may pay; closing returns what is left.
+                wrap = in_amt if q["swapMode"] == "ExactIn" else int(q["otherAmountThreshold"])
+                swap_ixs[:0] = [
+                    create_idempotent_associated_token_account(user, user, NATIVE_MINT,
+                                                               src.program),
+                    transfer(TransferParams(from_pubkey=user, to_pubkey=wsol, lamports=wrap)),
+                    sync_native(SyncNativeParams(program_id=src.program, account=wsol)),
+                ]
+            swap_ixs.append(close_account(CloseAccountParams(
+                program_id=src.program if src.address == NATIVE_MINT else dst.program,
+                account=wsol, dest=Keypair().pubkey() if self.tamper == "unwrap" else user,
+                owner=user)))
         if self.tamper == "program":
             swap_ixs.append(Instruction(MEMO_PROGRAM, b"route", [
                 AccountMeta(user, is_signer=True, is_writable=False)]))
@@ -181,14 +225,19 @@ class JupiterServer:
 
             def _answer(self, status: int, payload: Any) -> None:
                 raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (its deadline passed)
 
             def _serve(self, path: str, payload: Any) -> None:
                 api.requests.append((path, payload))
+                if api.delay_s:
+                    time.sleep(api.delay_s)
                 if api.fail == "malformed":
                     return self._answer(200, b"<html>bad gateway</html>")
                 if api.fail is not None:

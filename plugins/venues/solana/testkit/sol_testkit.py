@@ -76,7 +76,8 @@ class Solana:
         m = self.market
         w = m.wallet.pubkey()
         return {"SOL": self.rpc.lamports(w), "USDC": self.rpc.token_amount(w, m.usdc.address),
-                "MEME": self.rpc.token_amount(w, m.meme.address)}
+                "MEME": self.rpc.token_amount(w, m.meme.address),
+                "WSOL": self.rpc.token_amount(w, m.sol.address)}
 
     def trader_swap(self, trader: Any, side: str, meme_units: int) -> str:
         """A third party's swap through the Jupiter API (buy: ExactOut of MEME, sell: ExactIn),

@@ -4,7 +4,10 @@ Every account is made by real transactions through the real programs (System, SP
 Token-2022, Associated Token Account): ``USDC`` is a classic SPL Token mint (6 decimals),
 ``MEME`` a Token-2022 mint (9 decimals). The wallet gets SOL and USDC and no MEME account (its
 first buy creates the associated token account, and pays its rent); the market maker holds
-both tokens and signs its side of each RFQ fill (see :mod:`jup_server`).
+both tokens and signs its side of each RFQ fill (see :mod:`jup_server`). ``SOL`` is the native
+mint (wrapped SOL), set into the VM's genesis the way a cluster's genesis holds it (LiteSVM
+starts without it); the maker holds wrapped SOL for the SOL markets, wrapped by real System
+transfer + SyncNative transactions.
 """
 
 from __future__ import annotations
@@ -12,21 +15,24 @@ from __future__ import annotations
 import json
 
 import attrs
+from solders.account import Account
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
-from solders.system_program import CreateAccountParams, create_account
+from solders.system_program import CreateAccountParams, TransferParams, create_account, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import (
     create_idempotent_associated_token_account,
     get_associated_token_address,
     initialize_mint,
     mint_to,
+    sync_native,
 )
-from spl.token.models import InitializeMintParams, MintToParams
+from spl.token.models import InitializeMintParams, MintToParams, SyncNativeParams
 from svm_rpc import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, SvmRpc
 
 SOL = 10**9
+NATIVE_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
 
 
 @attrs.define
@@ -54,6 +60,7 @@ class Market:
     authority: Keypair
     usdc: Mint
     meme: Mint
+    sol: Mint
 
     def ata(self, owner: Pubkey, mint: Mint) -> Pubkey:
         """``owner``'s associated token account of ``mint``."""
@@ -73,6 +80,17 @@ class Market:
             mint_to(MintToParams(program_id=mint.program, mint=mint.address,
                                  dest=self.ata(owner, mint), mint_authority=a.pubkey(),
                                  amount=amount)),
+        ], [])
+
+    def wrap(self, owner: Keypair, lamports: int) -> None:
+        """Wrap ``lamports`` of ``owner``'s SOL into its wrapped-SOL account."""
+        account = self.ata(owner.pubkey(), self.sol)
+        self.send(owner, [
+            create_idempotent_associated_token_account(owner.pubkey(), owner.pubkey(),
+                                                       NATIVE_MINT, TOKEN_PROGRAM),
+            transfer(TransferParams(from_pubkey=owner.pubkey(), to_pubkey=account,
+                                    lamports=lamports)),
+            sync_native(SyncNativeParams(program_id=TOKEN_PROGRAM, account=account)),
         ], [])
 
     def wallet_secret_json(self) -> str:
@@ -98,16 +116,26 @@ def _new_mint(rpc: SvmRpc, authority: Keypair, symbol: str, decimals: int,
     return Mint(symbol, mint.pubkey(), decimals, program)
 
 
+def _native_mint(rpc: SvmRpc) -> Mint:
+    """The native mint as genesis holds it: no authority, 9 decimals, initialized."""
+    data = bytes(4 + 32) + (0).to_bytes(8, "little") + bytes([9, 1]) + bytes(4 + 32)
+    rpc.svm.set_account(NATIVE_MINT, Account(
+        lamports=rpc.svm.minimum_balance_for_rent_exemption(82), data=data,
+        owner=TOKEN_PROGRAM, executable=False, rent_epoch=0))
+    return Mint("SOL", NATIVE_MINT, 9, TOKEN_PROGRAM)
+
+
 def make_market(*, wallet_sol: int = 2 * SOL, wallet_usdc: int = 10_000 * 10**6) -> Market:
     """A started RPC server over a fresh LiteSVM with the market set up."""
     rpc = SvmRpc().start()
     authority, wallet, maker = Keypair(), Keypair(), Keypair()
     rpc.airdrop(authority.pubkey(), 100 * SOL)
     rpc.airdrop(wallet.pubkey(), wallet_sol)
-    rpc.airdrop(maker.pubkey(), 10 * SOL)
+    rpc.airdrop(maker.pubkey(), 20 * SOL)
     usdc = _new_mint(rpc, authority, "USDC", 6, TOKEN_PROGRAM)
     meme = _new_mint(rpc, authority, "MEME", 9, TOKEN_2022_PROGRAM)
-    market = Market(rpc, wallet, maker, authority, usdc, meme)
+    market = Market(rpc, wallet, maker, authority, usdc, meme, _native_mint(rpc))
+    market.wrap(maker, 10 * SOL)
     if wallet_usdc:
         market.mint_to(wallet.pubkey(), usdc, wallet_usdc)
     market.mint_to(maker.pubkey(), usdc, 1_000_000 * 10**6)

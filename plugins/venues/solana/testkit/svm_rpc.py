@@ -91,6 +91,8 @@ class SvmRpc:
         self.landed: dict[str, Landed] = {}
         self.dropped: list[str] = []
         self.sent: list[str] = []
+        #: Each sent transaction as received (base64), by signature.
+        self.sent_tx: dict[str, str] = {}
         self.priority_fees: list[tuple[int, int]] = []
         self._drop = 0
         self._lose = 0
@@ -256,6 +258,7 @@ class SvmRpc:
         tx = VersionedTransaction.from_bytes(raw)
         sig = str(tx.signatures[0])
         self.sent.append(sig)
+        self.sent_tx[sig] = tx_b64
         if self._drop:
             self._drop -= 1
             self.dropped.append(sig)

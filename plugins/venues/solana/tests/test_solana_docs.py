@@ -23,4 +23,4 @@ def test_every_toml_example_structures_into_the_venue_config():
                 cfg = structure(table, SolanaConfig, path=f"$.venues.{key}")
                 structure(dict(cfg.aggregator_config), JupiterConfig)
                 tables += 1
-    assert tables == 2
+    assert tables == 3

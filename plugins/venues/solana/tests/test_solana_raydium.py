@@ -139,3 +139,29 @@ def test_cpmm_decode_quotes_and_instructions_equal_the_sdk(vectors):
             assert metas(ixo) == q["ix_out"]["accounts"]
             checked += 1
     assert checked >= 30
+
+
+def test_the_creator_fee_side_follows_the_program_rule():
+    # raydium-cp-swap PoolState::is_creator_fee_on_input: BothToken (0) always on the input;
+    # OnlyToken0 (1) on the input when token 0 (A) is sold; OnlyToken1 (2) when B is sold.
+    import attrs
+
+    base = ray.CpmmPool(
+        address=pk("11111111111111111111111111111111"),
+        config=pk("11111111111111111111111111111111"),
+        vault_a=ray.CPMM_AUTHORITY, vault_b=ray.CPMM_AUTHORITY, mint_a=ray.CPMM_AUTHORITY,
+        mint_b=ray.CPMM_AUTHORITY, program_a=ray.TOKEN_PROGRAM, program_b=ray.TOKEN_PROGRAM,
+        observation=ray.CPMM_AUTHORITY, decimals_a=9, decimals_b=6, protocol_fees=(0, 0),
+        fund_fees=(0, 0), creator_fees=(0, 0), enable_creator_fee=True)
+    table = {(on, a_in): ray.cpmm_creator_fee_on_input(attrs.evolve(base, creator_fee_on=on),
+                                                       a_in=a_in)
+             for on in (0, 1, 2) for a_in in (True, False)}
+    assert table == {(0, True): True, (0, False): True, (1, True): True, (1, False): False,
+                     (2, True): False, (2, False): True}
+    with pytest.raises(ray.RaydiumError, match="creator_fee_on 3"):
+        ray.cpmm_creator_fee_on_input(attrs.evolve(base, creator_fee_on=3), a_in=True)
+    cfg = ray.CpmmConfig(trade_fee_rate=2500, protocol_fee_rate=1, fund_fee_rate=2,
+                         creator_fee_rate=700)
+    assert ray.cpmm_effective_config(base, cfg) == cfg
+    assert ray.cpmm_effective_config(attrs.evolve(base, enable_creator_fee=False),
+                                     cfg).creator_fee_rate == 0

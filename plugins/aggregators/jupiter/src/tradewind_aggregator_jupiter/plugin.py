@@ -114,11 +114,13 @@ class JupiterAggregator:
         return parse_quote(await self.api.request("GET", "/quote", params=params))
 
     async def swap_sol(self, quote: SolSwapQuote, *, user: str, compute_unit_limit: int,
-                       compute_unit_price_micro_lamports: int) -> SolSwapTx:
-        """``POST /swap`` for ``quote`` (the quote's own JSON is sent back, as the API wants)."""
+                       compute_unit_price_micro_lamports: int,
+                       wrap_and_unwrap_sol: bool = False) -> SolSwapTx:
+        """``POST /swap`` for ``quote`` (the quote's own JSON is sent back, as the API wants);
+        ``wrapAndUnwrapSol`` when a side is native SOL (the venue asks for it then only)."""
         body: dict[str, Any] = {
             "userPublicKey": user, "quoteResponse": dict(quote.raw),
-            "wrapAndUnwrapSol": False,
+            "wrapAndUnwrapSol": wrap_and_unwrap_sol,
             "dynamicComputeUnitLimit": self.config.dynamic_compute_unit_limit
             and not compute_unit_limit,
             "computeUnitPriceMicroLamports": compute_unit_price_micro_lamports,

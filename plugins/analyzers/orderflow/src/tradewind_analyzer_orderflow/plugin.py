@@ -7,11 +7,10 @@ output, its formula and its cost.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from tradewind.blocks import BlockRow
+from tradewind.blocks import BlockRow, BlockTable
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
@@ -108,15 +107,20 @@ class OrderFlowAnalyzer:
         return dict(self._values)
 
     # -- blocks (backtests) ---------------------------------------------------------------
-    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
-        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same kernel
-        as :meth:`on_candle`, without a copy of the outputs per row."""
-        view = MappingProxyType(self._values)
+    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> BlockTable:
+        """The outputs at every row of a block, as a table computed ahead (see
+        :mod:`tradewind.blocks`): the same kernel as :meth:`on_candle`, one column per
+        output, so the engine's gates can read a whole block at once."""
+        values = self._values
+        columns: dict[str, list[float]] = {key: [] for key in values}
+        appends = [(key, columns[key].append) for key in values]
         on_candle = self.on_candle
         for row in rows:
             for c in row.candles:
                 on_candle(c)
-            yield view
+            for key, append in appends:
+                append(values[key])
+        return BlockTable(columns, len(rows))
 
 
 @hookimpl

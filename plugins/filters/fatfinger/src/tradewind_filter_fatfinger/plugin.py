@@ -44,6 +44,8 @@ class FatFingerFilter:
     config_class: ClassVar[type] = FatFingerConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"pre-trade"})
     essential: ClassVar[bool] = False
+    #: Reads the signal, the last trade and the instrument only: runs on a strategy host.
+    reads_account: ClassVar[bool] = False
 
     def __init__(self, config: FatFingerConfig) -> None:
         self.config = config

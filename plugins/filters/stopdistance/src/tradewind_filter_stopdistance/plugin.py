@@ -45,6 +45,8 @@ class StopDistanceFilter:
     config_class: ClassVar[type] = StopDistanceConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"pre-trade"})
     essential: ClassVar[bool] = False
+    #: Reads the signal, the last trade and the instrument only: runs on a strategy host.
+    reads_account: ClassVar[bool] = False
 
     def __init__(self, config: StopDistanceConfig) -> None:
         self.config = config

@@ -8,7 +8,10 @@ from typing import Any
 import attrs
 from tradewind.secrets import Secret
 
-from .constants import COMMITMENTS, MAX_COMPUTE_UNITS, TOKEN_PROGRAMS
+from .constants import COMMITMENTS, MAX_COMPUTE_UNITS, NATIVE_SOL, TOKEN_PROGRAMS
+
+#: Kinds of pool the venue swaps through directly when the aggregator fails.
+DIRECT_POOL_KINDS = ("whirlpool", "cpmm", "amm_v4")
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +53,25 @@ class PoolEntry:
     quote_vault: str
 
 
+@attrs.frozen(kw_only=True)
+class DirectPool:
+    """A pool the venue quotes and swaps through itself when the aggregator fails or misses
+    ``aggregator_deadline_s``: ``{symbol = "SOL/USDC", kind = "whirlpool", address = "..."}``
+    (the pool account; its mints must be the market's). Kinds: ``whirlpool`` (Orca
+    Whirlpool), ``cpmm`` (Raydium CPMM), ``amm_v4`` (Raydium AMM v4)."""
+
+    symbol: str
+    kind: str
+    address: str
+    #: Compute-unit limit of the direct swap transaction.
+    compute_unit_limit: int = 300_000
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in DIRECT_POOL_KINDS:
+            raise ValueError(f"direct pool {self.symbol}: kind {self.kind!r} is not one of "
+                             f"{', '.join(DIRECT_POOL_KINDS)}")
+
+
 def _commitment(_: Any, attribute: Any, value: str) -> None:
     if value not in COMMITMENTS:
         raise ValueError(f"{attribute.name} must be one of {', '.join(COMMITMENTS)}, got {value!r}")
@@ -64,7 +86,8 @@ class SolanaConfig:
     #: The wallet's secret key, as env:NAME: a JSON array of 64 bytes (the Solana CLI's
     #: keypair file content) or the base58 string wallets export.
     keypair: Secret
-    #: Tokens by name. SOL itself is always tracked (the fee currency).
+    #: Tokens by name. SOL itself is always tracked (the fee currency); markets name native
+    #: SOL as ``SOL`` without a tokens entry (it is wrapped for the swap and unwrapped after).
     tokens: Mapping[str, TokenEntry] = attrs.field(factory=dict)
     #: Traded pairs of those tokens.
     markets: tuple[MarketEntry, ...] = ()
@@ -77,6 +100,15 @@ class SolanaConfig:
     #: point) and its config table.
     aggregator: str = "jupiter"
     aggregator_config: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Pools swapped through directly when the aggregator fails or is too slow (one per
+    #: market at most); their programs are allowed in those swaps only.
+    direct_pools: tuple[DirectPool, ...] = ()
+    #: Seconds the aggregator has to quote and build a swap before a direct pool is used
+    #: (markets without a direct pool wait for the aggregator's own timeout).
+    aggregator_deadline_s: float = 3.0
+    #: SOL the wallet keeps for fees and rent, in SOL: a market with SOL as its base reports
+    #: as its position only the SOL above this (the rest is the wallet's fee float).
+    sol_reserve: str = "0"
     #: Slippage bound of a market order, in basis points.
     slippage_bps: int = 50
     #: When a landed transaction counts as filled: processed, confirmed or finalized.
@@ -108,9 +140,20 @@ class SolanaConfig:
             if p.symbol not in symbols:
                 raise ValueError(f"pool {p.symbol} is not one of markets "
                                  f"({', '.join(sorted(symbols)) or 'none'})")
+        seen: set[str] = set()
+        for d in self.direct_pools:
+            if d.symbol not in symbols or d.symbol in seen:
+                raise ValueError(f"direct pool {d.symbol}: not one of markets "
+                                 f"({', '.join(sorted(symbols)) or 'none'}) or listed twice")
+            seen.add(d.symbol)
+        if NATIVE_SOL in self.tokens:
+            raise ValueError(f"tokens.{NATIVE_SOL}: native SOL needs no tokens entry (markets "
+                             f"name it {NATIVE_SOL}; wrapped SOL is handled by the venue)")
         for m in self.markets:
+            if m.base == m.quote:
+                raise ValueError(f"market {m.symbol}: base and quote are both {m.base}")
             for name in (m.base, m.quote):
-                if name not in self.tokens:
+                if name not in self.tokens and name != NATIVE_SOL:
                     raise ValueError(
                         f"market {m.symbol} names token {name!r}, which is not in tokens "
                         f"({', '.join(self.tokens) or 'none'})"

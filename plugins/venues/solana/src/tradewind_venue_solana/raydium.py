@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 
 import attrs
@@ -141,6 +142,49 @@ class SerumMarketKeys:
     authority: Pubkey
 
 
+def decode_openbook_market(address: Pubkey, data: bytes, program: Pubkey) -> SerumMarketKeys:
+    """The accounts an AMM v4 swap lists from its OpenBook (Serum v3) market account (the
+    SDK's ``MARKET_STATE_LAYOUT_V3``, 388 bytes); the vault signer is the program address of
+    the market and its ``vaultSignerNonce``."""
+    if len(data) < 388 or data[:5] != b"serum":
+        raise RaydiumError(f"{address}: not an OpenBook market account ({len(data)} bytes)")
+    nonce = data[45:53]
+    try:
+        authority = Pubkey.create_program_address([bytes(address), nonce], program)
+    except Exception as exc:  # solders raises its own PubkeyError
+        raise RaydiumError(f"{address}: vault signer nonce {int.from_bytes(nonce, 'little')} "
+                           f"gives no program address ({exc})") from None
+    return SerumMarketKeys(bids=_pk(data, 285), asks=_pk(data, 317),
+                           event_queue=_pk(data, 253), base_vault=_pk(data, 117),
+                           quote_vault=_pk(data, 165), authority=authority)
+
+
+@attrs.frozen
+class AmmV4Swap:
+    """A decoded AMM v4 swap instruction: what the wallet's pre-sign check needs."""
+
+    pool: Pubkey
+    owner: Pubkey
+    user_in: Pubkey
+    user_out: Pubkey
+    exact_in: bool
+    #: swapBaseIn: the input sold; swapBaseOut: the most paid.
+    max_in: int
+    #: swapBaseIn: the least received; swapBaseOut: the output bought.
+    min_out: int
+
+
+def decode_amm_v4_swap(data: bytes, accounts: Sequence[Pubkey]) -> AmmV4Swap | None:
+    """``swapBaseIn`` (9) / ``swapBaseOut`` (11) with the market's accounts (18); None for
+    another instruction."""
+    if len(data) < 17 or data[0] not in (9, 11) or len(accounts) != 18:
+        return None
+    first, second = struct.unpack_from("<QQ", data, 1)
+    return AmmV4Swap(pool=accounts[1], owner=accounts[17], user_in=accounts[15],
+                     user_out=accounts[16], exact_in=data[0] == 9, max_in=first,
+                     min_out=second)
+
+
 def amm_v4_swap_instruction(pool: AmmV4Pool, market: SerumMarketKeys, *, user_in: Pubkey,
                             user_out: Pubkey, owner: Pubkey, amount: int, threshold: int,
                             exact_in: bool) -> Instruction:
@@ -179,6 +223,8 @@ class CpmmPool:
     fund_fees: tuple[int, int]
     creator_fees: tuple[int, int]
     enable_creator_fee: bool
+    #: ``creator_fee_on``: 0 both tokens (on the input), 1 only token A, 2 only token B.
+    creator_fee_on: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +252,23 @@ def decode_cpmm_pool(address: Pubkey, data: bytes) -> CpmmPool:
         decimals_b=data[332], protocol_fees=(_u64(data, 341), _u64(data, 349)),
         fund_fees=(_u64(data, 357), _u64(data, 365)),
         creator_fees=(_u64(data, 397), _u64(data, 405)), enable_creator_fee=data[390] == 1,
+        creator_fee_on=data[389],
     )
+
+
+def cpmm_creator_fee_on_input(pool: CpmmPool, *, a_in: bool) -> bool:
+    """Whether the program takes the creator fee from the input (``PoolState::
+    is_creator_fee_on_input`` of raydium-cp-swap): always with ``BothToken`` (0), else when the
+    fee's token (1: token 0 = A, 2: token 1 = B) is the input. (The SDK's
+    ``computeSwapAmount`` treats 2 as on the input in both directions; the program decides.)"""
+    if pool.creator_fee_on not in (0, 1, 2):
+        raise RaydiumError(f"{pool.address}: creator_fee_on {pool.creator_fee_on} is unknown")
+    return pool.creator_fee_on == 0 or (pool.creator_fee_on == 1) == a_in
+
+
+def cpmm_effective_config(pool: CpmmPool, cfg: CpmmConfig) -> CpmmConfig:
+    """The config's rates as the pool applies them (no creator fee unless it enables one)."""
+    return cfg if pool.enable_creator_fee else attrs.evolve(cfg, creator_fee_rate=0)
 
 
 def decode_cpmm_config(address: Pubkey, data: bytes) -> CpmmConfig:
@@ -281,3 +343,32 @@ def cpmm_swap_instruction(pool: CpmmPool, *, payer: Pubkey, user_in: Pubkey, use
              w(pool.address), w(user_in), w(user_out), w(v_in), w(v_out), r(p_in), r(p_out),
              r(m_in), r(m_out), w(pool.observation)]
     return Instruction(CPMM_PROGRAM, data, metas)
+
+
+@attrs.frozen
+class CpmmSwap:
+    """A decoded CPMM swap instruction: what the wallet's pre-sign check needs."""
+
+    pool: Pubkey
+    payer: Pubkey
+    user_in: Pubkey
+    user_out: Pubkey
+    exact_in: bool
+    #: ExactIn: the input sold; ExactOut: the most paid.
+    max_in: int
+    #: ExactIn: the least received; ExactOut: the output bought.
+    min_out: int
+
+
+_CPMM_SWAPS = {hashlib.sha256(f"global:{name}".encode()).digest()[:8]: name == "swap_base_input"
+               for name in ("swap_base_input", "swap_base_output")}
+
+
+def decode_cpmm_swap(data: bytes, accounts: Sequence[Pubkey]) -> CpmmSwap | None:
+    """``swap_base_input`` / ``swap_base_output`` fields; None for another instruction."""
+    exact_in = _CPMM_SWAPS.get(data[:8])
+    if exact_in is None or len(data) < 24 or len(accounts) < 13:
+        return None
+    first, second = struct.unpack_from("<QQ", data, 8)
+    return CpmmSwap(pool=accounts[3], payer=accounts[0], user_in=accounts[4],
+                    user_out=accounts[5], exact_in=exact_in, max_in=first, min_out=second)

@@ -55,9 +55,11 @@ class SwapSource(Protocol):
 
     async def swap_sol(
         self, quote: SolSwapQuote, *, user: str, compute_unit_limit: int,
-        compute_unit_price_micro_lamports: int,
+        compute_unit_price_micro_lamports: int, wrap_and_unwrap_sol: bool = False,
     ) -> SolSwapTx:
-        """The transaction of ``quote`` for ``user`` (``compute_unit_limit`` 0: dynamic)."""
+        """The transaction of ``quote`` for ``user`` (``compute_unit_limit`` 0: dynamic). With
+        ``wrap_and_unwrap_sol`` (a side is native SOL) the transaction wraps the SOL it spends
+        into the wallet's wrapped-SOL account and closes that account after the swap."""
 
     def sol_programs(self) -> frozenset[str]:
         """Program ids this source's transactions may call besides the token programs."""

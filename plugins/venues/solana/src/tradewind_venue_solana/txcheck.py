@@ -13,7 +13,13 @@ program nobody vetted. Each instruction is decoded here and the transaction is r
   own account of the input mint, summing to the order's amount (ExactIn) or at most the
   quote's bound (ExactOut); no approve, set-authority, close or burn;
 - System instructions never move the wallet's lamports (account rent goes through ATA
-  creation, paid for the wallet's own accounts only);
+  creation, paid for the wallet's own accounts only), except wrapping SOL: a transfer into
+  the wallet's own wrapped-SOL account when the input is native SOL, at most the order's bound;
+  the only ``CloseAccount`` allowed is of that wrapped-SOL account, back to the wallet;
+- a direct pool swap (Orca Whirlpool ``swap_v2``, Raydium CPMM ``swap_base_input`` /
+  ``swap_base_output``, Raydium AMM v4 ``swapBaseIn`` / ``swapBaseOut``) is of a pool the
+  config names, authorised by the wallet, from its input account to its output account, its
+  amount and threshold counted as paid and received;
 - the output mint arrives in the wallet's associated token account, at least the order's
   minimum (ExactIn) or exactly the order's amount (ExactOut);
 - the compute-unit price and limit are within the config's bounds, and every other signature
@@ -35,10 +41,19 @@ from .constants import (
     BASE_PROGRAMS,
     COMPUTE_BUDGET_PROGRAM,
     MAX_COMPUTE_UNITS,
+    NATIVE_MINT,
     SYSTEM_PROGRAM,
     TOKEN_2022_PROGRAM,
     TOKEN_PROGRAM,
 )
+from .raydium import (
+    AMM_V4_PROGRAM,
+    CPMM_PROGRAM,
+    CpmmSwap,
+    decode_amm_v4_swap,
+    decode_cpmm_swap,
+)
+from .whirlpool import WHIRLPOOL_PROGRAM, decode_swap_v2
 
 
 class UnsafeSwap(Exception):
@@ -61,6 +76,8 @@ class SwapExpectation:
     min_out: int
     max_cu_price: int
     extra_programs: frozenset[Pubkey] = frozenset()
+    #: Direct pools (Whirlpool accounts) the transaction may swap through.
+    pools: frozenset[Pubkey] = frozenset()
 
 
 @attrs.frozen
@@ -74,7 +91,8 @@ class CheckedSwap:
     creates_accounts: tuple[str, ...]
 
 
-_TOKEN_TRANSFER, _TOKEN_TRANSFER_CHECKED = 3, 12
+_TOKEN_TRANSFER, _TOKEN_TRANSFER_CHECKED, _TOKEN_CLOSE, _TOKEN_SYNC_NATIVE = 3, 12, 9, 17
+_SYSTEM_TRANSFER = 2
 _TOKEN_AUTHORITY_OPS = {4: "Approve", 13: "ApproveChecked", 6: "SetAuthority",
                         9: "CloseAccount", 8: "Burn", 15: "BurnChecked", 5: "Revoke"}
 
@@ -96,6 +114,10 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
     paid = received = 0
     cu_limit = cu_price = 0
     created: list[str] = []
+    wrapped = 0
+    native_in = want.input_mint == NATIVE_MINT
+    wsol = (wallet_in if native_in else wallet_out if want.output_mint == NATIVE_MINT
+            else None)
     for n, ix in enumerate(msg.instructions):
         program = keys[ix.program_id_index]
         accts = [keys[i] for i in ix.accounts]
@@ -111,7 +133,38 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                 cu_price = struct.unpack_from("<Q", data, 1)[0]
         elif program == SYSTEM_PROGRAM:
             if want.wallet in accts[:1]:
-                raise UnsafeSwap(f"{where}: a System instruction moves the wallet's lamports")
+                if not (native_in and len(data) == 12 and struct.unpack_from("<I", data)[0]
+                        == _SYSTEM_TRANSFER and accts[1:2] == [wallet_in]):
+                    raise UnsafeSwap(f"{where}: a System instruction moves the wallet's "
+                                     "lamports (other than wrapping SOL into its own "
+                                     f"wrapped-SOL account {wallet_in})")
+                wrapped += struct.unpack_from("<Q", data, 4)[0]
+        elif program in (CPMM_PROGRAM, AMM_V4_PROGRAM):
+            cp = (decode_cpmm_swap(data, accts) if program == CPMM_PROGRAM
+                  else decode_amm_v4_swap(data, accts))
+            if cp is None or cp.pool not in want.pools:
+                raise UnsafeSwap(f"{where}: not a Raydium swap of a configured pool "
+                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
+            signer = cp.payer if isinstance(cp, CpmmSwap) else cp.owner
+            if signer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
+                raise UnsafeSwap(f"{where}: swaps from {cp.user_in} to {cp.user_out} "
+                                 f"authorised by {signer}, not from the wallet's "
+                                 f"{wallet_in} to its {wallet_out}")
+            paid += cp.max_in
+            received += cp.min_out
+        elif program == WHIRLPOOL_PROGRAM:
+            leg = decode_swap_v2(data, accts)
+            if leg is None or leg.whirlpool not in want.pools:
+                raise UnsafeSwap(f"{where}: not a swap_v2 of a configured pool "
+                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
+            mine_in, mine_out = ((leg.owner_account_a, leg.owner_account_b) if leg.a_to_b
+                                 else (leg.owner_account_b, leg.owner_account_a))
+            if leg.authority != want.wallet or (mine_in, mine_out) != (wallet_in, wallet_out):
+                raise UnsafeSwap(f"{where}: swaps from {mine_in} to {mine_out} authorised by "
+                                 f"{leg.authority}, not from the wallet's {wallet_in} to its "
+                                 f"{wallet_out}")
+            paid += leg.amount if leg.by_input else leg.other_amount_threshold
+            received += leg.other_amount_threshold if leg.by_input else leg.amount
         elif program == ASSOCIATED_TOKEN_PROGRAM:
             # create / create idempotent: [payer, ata, owner, mint, system, token program];
             # the wallet pays rent only for its own accounts.
@@ -143,10 +196,18 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                     if mint is not None and mint != want.output_mint:
                         raise UnsafeSwap(f"{where}: pays mint {mint}, not {want.output_mint}")
                     received += amount
+            elif tag == _TOKEN_CLOSE and wsol is not None and accts[:3] == [
+                    wsol, want.wallet, want.wallet]:
+                continue  # unwrapping: the wrapped-SOL account closed to the wallet
+            elif tag == _TOKEN_SYNC_NATIVE and wsol is not None and accts[:1] == [wsol]:
+                continue
             elif tag in _TOKEN_AUTHORITY_OPS and want.wallet in accts:
                 raise UnsafeSwap(f"{where}: {_TOKEN_AUTHORITY_OPS[tag]} on the wallet's account")
             elif want.wallet in accts:
                 raise UnsafeSwap(f"{where}: token instruction {tag} involves the wallet")
+    if wrapped > want.max_in:
+        raise UnsafeSwap(f"the transaction wraps {wrapped} lamports; the order spends at most "
+                         f"{want.max_in}")
     if want.swap_mode == "ExactIn" and paid != want.max_in:
         raise UnsafeSwap(f"the transaction pays {paid} of {want.input_mint}; the order sells "
                          f"exactly {want.max_in}")

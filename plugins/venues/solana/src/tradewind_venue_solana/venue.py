@@ -31,7 +31,7 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solana.rpc.models import TokenAccountOpts, TxOpts
 from solders.keypair import Keypair
-from solders.message import to_bytes_versioned
+from solders.message import MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
@@ -51,13 +51,27 @@ from tradewind.model import (
 )
 from tradewind.protocols import EventSink
 
-from .config import PoolEntry, SolanaConfig, TokenEntry
-from .constants import BASE_PROGRAMS, COMMITMENTS, LAMPORTS_PER_SOL, TOKEN_PROGRAMS
+from .config import DirectPool, PoolEntry, SolanaConfig, TokenEntry
+from .constants import (
+    BASE_PROGRAMS,
+    COMMITMENTS,
+    LAMPORTS_PER_SOL,
+    NATIVE_MINT,
+    NATIVE_SOL,
+    TOKEN_PROGRAMS,
+)
+from .direct import amm_v4_swap, cpmm_swap, whirlpool_swap
 from .marketdata import decode_pool_trade, trades_to_batch
+from .raydium import AMM_V4_PROGRAM, CPMM_PROGRAM
 from .schemas import BalanceChanges, balance_changes
 from .swapsource import SolSwapQuote, SwapSource
 from .txcheck import CheckedSwap, SwapExpectation, check_swap
 from .txjournal import SigJournal, SigRecord
+from .whirlpool import WHIRLPOOL_PROGRAM
+
+#: The program of each kind of direct pool (the only one its swap transaction may call).
+_DIRECT_PROGRAMS = {"whirlpool": WHIRLPOOL_PROGRAM, "cpmm": CPMM_PROGRAM,
+                    "amm_v4": AMM_V4_PROGRAM}
 
 
 class SolanaError(Exception):
@@ -100,7 +114,11 @@ class SolanaVenue:
         self._client: AsyncClient | None = None
         self._keypair: Keypair | None = None
         self._source: SwapSource | None = None
-        self._decimals: dict[str, int] = {}
+        self._decimals: dict[str, int] = {NATIVE_SOL: 9}
+        #: The configured tokens and native SOL (wrapped for swaps, the native mint).
+        self._tokens: dict[str, TokenEntry] = {
+            **config.tokens, NATIVE_SOL: TokenEntry(mint=str(NATIVE_MINT), program="token")}
+        self._direct: dict[str, DirectPool] = {d.symbol: d for d in config.direct_pools}
         self._orders: dict[str, _OrderState] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._journal: SigJournal | None = None
@@ -115,6 +133,9 @@ class SolanaVenue:
         self.changes: dict[str, BalanceChanges] = {}
         self._last_sig: dict[str, str] = {}
         self._values: dict[str, dict[str, float]] = {}
+        #: (client order id, why) of each swap built through a direct pool instead of the
+        #: aggregator.
+        self.fallbacks: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
         return f"<SolanaVenue {self.instance}>"
@@ -283,16 +304,21 @@ class SolanaVenue:
         return sum(int.from_bytes(bytes(a.account.data)[64:72], "little") for a in resp.value)
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
-        """SOL and every configured token, exact."""
+        """SOL (the wallet's lamports and any wrapped SOL it holds) and every configured token,
+        exact."""
         sol = (await self.client.get_balance(self.wallet)).value
+        sol += await self._token_amount(self._tokens[NATIVE_SOL])
         out = {"SOL": Decimal(sol) / LAMPORTS_PER_SOL}
         for name, tok in self.config.tokens.items():
             out[name] = Decimal(await self._token_amount(tok)).scaleb(-self._decimals[name])
         return out
 
     async def fetch_positions(self) -> Sequence[Position]:
-        """The base holdings of the traded markets (spot)."""
-        balances = await self.fetch_balances()
+        """The base holdings of the traded markets (spot); of native SOL, what is above
+        ``sol_reserve`` (the wallet's fee float is no position)."""
+        balances = dict(await self.fetch_balances())
+        balances[NATIVE_SOL] = max(balances["SOL"] - Decimal(self.config.sol_reserve),
+                                   Decimal(0))
         return [Position(instrument=inst.key, quantity=balances[inst.base])
                 for inst in self._instruments.values() if balances.get(inst.base)]
 
@@ -362,25 +388,31 @@ class SolanaVenue:
         """Quote, build, check and sign one swap transaction for ``order``."""
         assert self._source is not None and self._keypair is not None
         inst = self._instruments[order.instrument.split(":", 1)[-1]]
-        base, quote = self.config.tokens[inst.base], self.config.tokens[inst.quote]
+        base, quote = self._tokens[inst.base], self._tokens[inst.quote]
         qty = self._units(inst.base, order.quantity)
         if order.side is Side.SELL:
             src, dst, mode = base, quote, "ExactIn"
         else:
             src, dst, mode = quote, base, "ExactOut"
-        q = await self._source.quote_sol(input_mint=src.mint, output_mint=dst.mint, amount=qty,
-                                         swap_mode=mode, slippage_bps=self.config.slippage_bps)
-        if (q.input_mint, q.output_mint, q.swap_mode) != (src.mint, dst.mint, mode) or (
-            (q.in_amount if mode == "ExactIn" else q.out_amount) != qty
-        ):
-            raise SolanaError(f"{self._where}: the {self._source.name} quote is for another swap "
-                              f"({q.input_mint} -> {q.output_mint} {q.swap_mode})")
         price = await self._cu_price()
-        built = await self._source.swap_sol(
-            q, user=str(self.wallet), compute_unit_limit=self.config.compute_unit_limit,
-            compute_unit_price_micro_lamports=price,
-        )
-        tx = VersionedTransaction.from_bytes(base64.b64decode(built.tx_b64))
+        direct = self._direct.get(inst.symbol)
+        programs = {*self.config.programs, *self._source.sol_programs()}
+        pools: frozenset[Pubkey] = frozenset()
+        try:
+            if direct is None:
+                q, tx, last_valid = await self._aggregator_tx(src, dst, mode, qty, price)
+            else:
+                with anyio.fail_after(self.config.aggregator_deadline_s):
+                    q, tx, last_valid = await self._aggregator_tx(src, dst, mode, qty, price)
+        except Exception as exc:
+            if direct is None:
+                raise
+            # Nothing was signed: the aggregator answered no transaction in time. The swap is
+            # built here through the pool instead (one swap for the order either way).
+            self.fallbacks.append((order.client_order_id, f"{type(exc).__name__}: {exc}"))
+            q, tx, last_valid = await self._direct_tx(direct, src, dst, mode, qty, price)
+            programs = {str(_DIRECT_PROGRAMS[direct.kind])}
+            pools = frozenset({Pubkey.from_string(direct.address)})
         want = SwapExpectation(
             wallet=self.wallet, input_mint=Pubkey.from_string(src.mint),
             input_program=TOKEN_PROGRAMS[src.program], output_mint=Pubkey.from_string(dst.mint),
@@ -388,13 +420,56 @@ class SolanaVenue:
             max_in=q.in_amount if mode == "ExactIn" else q.other_amount_threshold,
             min_out=q.other_amount_threshold if mode == "ExactIn" else q.out_amount,
             max_cu_price=self.config.max_priority_fee_micro_lamports,
-            extra_programs=frozenset(Pubkey.from_string(p) for p in (
-                *self.config.programs, *self._source.sol_programs())),
+            extra_programs=frozenset(Pubkey.from_string(p) for p in programs), pools=pools,
         )
         checked = check_swap(tx, want, BASE_PROGRAMS)
         sig = self._keypair.sign_message(to_bytes_versioned(tx.message))
         signed = VersionedTransaction.populate(tx.message, [sig, *tx.signatures[1:]])
-        return q, signed, checked, built.last_valid_block_height, str(sig)
+        return q, signed, checked, last_valid, str(sig)
+
+    async def _aggregator_tx(self, src: TokenEntry, dst: TokenEntry, mode: str, qty: int,
+                             price: int) -> tuple[SolSwapQuote, VersionedTransaction, int]:
+        """The aggregator's quote and unsigned transaction (it wraps and unwraps native SOL
+        in the swap's transaction when a side is SOL; the check allows only that)."""
+        assert self._source is not None
+        q = await self._source.quote_sol(input_mint=src.mint, output_mint=dst.mint, amount=qty,
+                                         swap_mode=mode, slippage_bps=self.config.slippage_bps)
+        self._check_quote(q, src, dst, mode, qty, self._source.name)
+        built = await self._source.swap_sol(
+            q, user=str(self.wallet), compute_unit_limit=self.config.compute_unit_limit,
+            compute_unit_price_micro_lamports=price,
+            wrap_and_unwrap_sol=str(NATIVE_MINT) in (src.mint, dst.mint),
+        )
+        tx = VersionedTransaction.from_bytes(base64.b64decode(built.tx_b64))
+        return q, tx, built.last_valid_block_height
+
+    def _check_quote(self, q: SolSwapQuote, src: TokenEntry, dst: TokenEntry, mode: str,
+                     qty: int, by: str) -> None:
+        if (q.input_mint, q.output_mint, q.swap_mode) != (src.mint, dst.mint, mode) or (
+            (q.in_amount if mode == "ExactIn" else q.out_amount) != qty
+        ):
+            raise SolanaError(f"{self._where}: the {by} quote is for another swap "
+                              f"({q.input_mint} -> {q.output_mint} {q.swap_mode})")
+
+    async def _direct_tx(self, pool: DirectPool, src: TokenEntry, dst: TokenEntry, mode: str,
+                         qty: int, price: int
+                         ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
+        """The swap through ``pool``, built here (see :mod:`.direct`), with a fresh blockhash."""
+        build = {"cpmm": cpmm_swap, "amm_v4": amm_v4_swap}.get(pool.kind, whirlpool_swap)
+        built = await build(
+            self.client, Pubkey.from_string(pool.address), wallet=self.wallet,
+            input_mint=Pubkey.from_string(src.mint), input_program=TOKEN_PROGRAMS[src.program],
+            output_mint=Pubkey.from_string(dst.mint),
+            output_program=TOKEN_PROGRAMS[dst.program], amount=qty, swap_mode=mode,
+            slippage_bps=self.config.slippage_bps, compute_unit_limit=pool.compute_unit_limit,
+            compute_unit_price=price)
+        self._check_quote(built.quote, src, dst, mode, qty, f"{pool.kind} {pool.address}")
+        latest = (await self.client.get_latest_blockhash()).value
+        msg = MessageV0.try_compile(self.wallet, list(built.instructions), [],
+                                    latest.blockhash)
+        tx = VersionedTransaction.populate(
+            msg, [Signature.default()] * msg.header.num_required_signatures)
+        return built.quote, tx, latest.last_valid_block_height
 
     async def _swap(self, state: _OrderState) -> OrderReport:
         from tradewind_venue_solana.txcheck import UnsafeSwap
@@ -503,10 +578,8 @@ class SolanaVenue:
         order = state.order
         changes = await self._changes(sig)
         inst = self._instruments[order.instrument.split(":", 1)[-1]]
-        base_mint = self.config.tokens[inst.base].mint
-        quote_mint = self.config.tokens[inst.quote].mint
-        base_units = abs(changes.tokens.get(base_mint, 0))
-        quote_units = abs(changes.tokens.get(quote_mint, 0))
+        base_units, quote_units = (abs(self._moved(changes, name))
+                                   for name in (inst.base, inst.quote))
         if not base_units:
             reason = f"{sig} landed but moved no {inst.base} for the wallet"
             self._journal.outcome(order.client_order_id, "rejected", sig, reason)
@@ -520,7 +593,7 @@ class SolanaVenue:
             ts_ns=0, trade_id=sig, fee_currency="SOL", fee_asset="other",
         )
         self._journal.outcome(order.client_order_id, "filled", sig, meta={
-            "fee_lamports": changes.fee_lamports, "rent_lamports": -changes.other_lamports,
+            "fee_lamports": changes.fee_lamports, "rent_lamports": changes.rent_lamports,
             "base_units": base_units, "quote_units": quote_units, "slot": changes.slot,
             "compute_units": changes.compute_units})
         state.fills.append(fill)
@@ -528,6 +601,13 @@ class SolanaVenue:
             self._sink.on_fill(fill)
         return self._publish(state, self._report(order, OrderStatus.FILLED,
                                                   filled_quantity=qty, venue_order_id=sig))
+
+    def _moved(self, changes: BalanceChanges, token: str) -> int:
+        """Base units of ``token`` the transaction moved for the wallet (native SOL: the
+        lamports traded, wrapped or not)."""
+        if token == NATIVE_SOL:
+            return changes.native_lamports
+        return changes.tokens.get(self._tokens[token].mint, 0)
 
     async def _resolve_journaled(self, state: _OrderState, rec: SigRecord) -> OrderReport:
         """An order the journal knows: find which of its signatures landed, never re-send."""

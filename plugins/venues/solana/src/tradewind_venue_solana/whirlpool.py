@@ -455,3 +455,38 @@ def swap_v2_instruction(
         AccountMeta(oracle, False, True),
     ]
     return Instruction(WHIRLPOOL_PROGRAM, data, metas)
+
+
+@attrs.frozen
+class SwapV2:
+    """A decoded ``swap_v2`` instruction: what the wallet's pre-sign check needs."""
+
+    whirlpool: Pubkey
+    authority: Pubkey
+    owner_account_a: Pubkey
+    owner_account_b: Pubkey
+    amount: int
+    other_amount_threshold: int
+    by_input: bool
+    a_to_b: bool
+
+
+def decode_swap_v2(data: bytes, accounts: Sequence[Pubkey]) -> SwapV2 | None:
+    """``swap_v2``'s fields from its data and account list; None for another instruction."""
+    if len(data) < 43 or data[:8] != _discriminator("global", "swap_v2") or len(accounts) < 15:
+        return None
+    amount, threshold = struct.unpack_from("<QQ", data, 8)
+    return SwapV2(whirlpool=accounts[4], authority=accounts[3], owner_account_a=accounts[7],
+                  owner_account_b=accounts[9], amount=amount, other_amount_threshold=threshold,
+                  by_input=data[40] == 1, a_to_b=data[41] == 1)
+
+
+def tick_array_address(pool: Pubkey, start_tick_index: int) -> Pubkey:
+    """The tick array PDA of ``pool`` starting at ``start_tick_index``."""
+    return Pubkey.find_program_address(
+        [b"tick_array", bytes(pool), str(start_tick_index).encode()], WHIRLPOOL_PROGRAM)[0]
+
+
+def oracle_address(pool: Pubkey) -> Pubkey:
+    """The oracle PDA of ``pool`` (swap_v2 passes it whether or not the pool uses it)."""
+    return Pubkey.find_program_address([b"oracle", bytes(pool)], WHIRLPOOL_PROGRAM)[0]

@@ -1,0 +1,235 @@
+"""The backtest's event scheduler: flat stretches go from one possible signal to the next.
+
+While an instrument is flat, with no order in flight and nothing else pending, nothing the
+engine does between two closes can change a position: the simulated venue has nothing to
+match, no exit monitor runs, and a close only counts a decision and asks the strategy. So the
+scheduler walks the rows of the instrument's block (:mod:`tradewind.blocks`) in one plain
+loop: per close it folds the trades before it into the venue and the portfolio as one piece,
+advances the analyzers to the row, keeps the counters, curves and equity points of the
+close, and asks the strategy's gates (the funnel counts the first failing gate, as ever).
+The leading gates that read only outputs of analyzers handing their block over as a table
+(:class:`tradewind.blocks.BlockTable`) are judged for the whole block at once by array
+predicates (:mod:`tradewind.trading.gate_arrays`); a row they reject is counted without
+:meth:`Strategy.decide`. The first close whose gates let a signal through is an event: from
+there the engine's own path
+(sizing, filters, order manager, venue, journal) takes over, and it steps close by close
+again until the instrument is flat with nothing pending.
+
+The result is the engine's step-by-step result, bit for bit: the same calls in the same
+order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
+position, a commit of nothing). Several instruments, paper and live step every close.
+"""
+
+from __future__ import annotations
+
+from math import nan
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.trading.gate_arrays import GateArrays
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tradewind.model import TickBatch
+    from tradewind.trading.engine import Engine, _InstrumentState
+
+
+#: What the array predicates made of a block: (first row, verdicts, gate names).
+Verdicts = tuple[int, "npt.NDArray[np.int64] | None", list[str]]
+
+
+class Scheduler:
+    """Skips an engine's quiet closes (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        #: Closes gone through without stepping the engine, and stretches skipped.
+        self.closes = 0
+        self.stretches = 0
+        #: Candidates the array predicates rejected (no scalar decide at those closes).
+        self.rejected_by_arrays = 0
+        self._gates: dict[frozenset[str], GateArrays] = {}
+        #: The block whose rows the array predicates have judged: (block, first row, verdicts).
+        self._judged: tuple[TapeBlock, Verdicts] | None = None
+
+    def _verdicts(self, block: TapeBlock) -> Verdicts:
+        """The first row judged, per row from it the index of the compiled gate that
+        rejects it (-1: through; None when no leading gate reads only tabled outputs), and
+        the gates' funnel names. Judged once per block."""
+        judged = self._judged
+        if judged is not None and judged[0] is block:
+            return judged[1]
+        e = self.engine
+        first = block.total - len(block.rows)
+        tables = {
+            f"{name}.{key}": column[first:]
+            for name, it in block.iters
+            if isinstance(it, BlockTable)
+            for key, column in it.arrays().items()
+        }
+        names = frozenset(tables)
+        gates = self._gates.get(names)
+        if gates is None:
+            gates = self._gates[names] = GateArrays(e.config.strategy, names)
+        verdicts = None
+        if len(gates):
+            tf = e.strategy_tf
+            close = np.array(
+                [
+                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
+                    for r in block.rows
+                ],
+                dtype=np.float64,
+            )
+            verdicts = gates.first_failing(tables, close)
+        out = (first, verdicts, gates.names)
+        self._judged = (block, out)
+        return out
+
+    def quiet(self, st: _InstrumentState) -> bool:
+        """Whether nothing but the strategy can act on ``st`` until its next signal."""
+        e = self.engine
+        if e.halted_at is not None or st.after_gap or st.block is None or not st.block.rows:
+            return False
+        if e.control.paused or e.control.has_pending() or e.stopper.requested:
+            return False
+        if e.venue_calls is not None or e._reconcile_every_ns is not None:
+            return False
+        if e.portfolio.open_orders() or e.orders.unresolved() or e.orders.pending:
+            return False
+        return bool(e.portfolio.position(st.instrument.key).is_flat)
+
+    async def skip(self, st: _InstrumentState, clean: TickBatch, i: int, limit: int) -> int:
+        """Go through ``st``'s closes from trade ``i`` of ``clean`` while flat; return the
+        index of the trade the engine's own stepping resumes at (``i``: nothing skipped).
+
+        Stops before a close whose first trade after it is at or past ``limit`` (the next
+        data gap or the batch's end) and after the close where the strategy signals (handed
+        to the engine there). Requires :meth:`quiet`.
+        """
+        e = self.engine
+        block = st.block
+        assert block is not None
+        rows = block.rows
+        step = e.step
+        ts_ns = clean.ts_ns
+        price = clean.price
+        start = block.start
+        key = st.instrument.key
+        inst = st.instrument
+        venue = st.exec_venue
+        simulated = "simulated" in venue.capabilities
+        advance = getattr(e.clock, "advance_to", None)
+        portfolio = e.portfolio
+        strategy = e.strategy
+        strategy_tf = e.strategy_tf
+        values = st.values
+        sinks = e.candle_sinks
+        charted = e._charted
+        record = e._equity.record
+        # The curves' lists, made when the first close is reached (as the engine's step would).
+        prices: list[tuple[int, float]] | None = None
+        candle_curve: list[tuple[int, float, float, float, float, float]] = []
+        series: dict[str, list[tuple[int, float]]] | None = None
+        iters = block.iters
+        first, verdicts, gate_names = self._verdicts(block)
+        failing = verdicts.tolist() if verdicts is not None else None
+        total = block.total
+        host = e.notifications
+        # A backtest's digests and daily summaries come due at the engine's steps.
+        tick = host.tick if host is not None and not host.ticker else None
+        skipped = 0
+        control, stopper = e.control, e.stopper
+        while rows:
+            k = start + rows[0].tick_end  # the first trade at or after the close
+            if k >= limit:
+                break
+            if stopper.requested or control.paused or control.has_pending():
+                break  # asked for while walking (a signal, a command): the engine steps
+            if k > i:
+                # The trades before the close, as the engine's step would feed them.
+                if advance is not None:
+                    advance(int(ts_ns[k - 1]))
+                portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
+                if simulated:
+                    venue.on_trades(clean.slice(i, k))
+                if tick is not None:
+                    tick()
+            i = k
+            t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
+            while rows and rows[0].close_ns <= t:
+                r = total - len(rows) - first
+                row = rows.popleft()
+                t_close = row.close_ns
+                if advance is not None:
+                    advance(t_close)
+                got: dict[str, Mapping[str, float]] = {}
+                for name, it in iters:
+                    try:
+                        got[name] = next(it)
+                    except StopIteration:
+                        raise RuntimeError(
+                            f"analyzer '{name}': its block ended before the row at "
+                            f"{t_close} ns; on_block must yield once per row it is given"
+                        ) from None
+                closed = row.candles
+                e.candles += len(closed)
+                for sink in sinks:
+                    sink(list(closed))
+                values.use_rows(got)
+                skipped += 1
+                for c in closed:
+                    if c.timeframe_ns != strategy_tf:
+                        continue
+                    if prices is None:
+                        prices = e.price_curve.setdefault(key, [])
+                        candle_curve = e.candle_curve.setdefault(key, [])
+                        series = e.series.setdefault(key, {}) if charted else None
+                    e.decision_points += 1
+                    record(t_close)
+                    prices.append((t_close, c.close))
+                    candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+                    if series is not None:
+                        for name in charted:
+                            series.setdefault(name, []).append((t_close, float(values.get(name))))
+                    if stopper.requested or control.paused:
+                        continue  # no new entries (Engine._decide); the walk ends at the next close
+                    if failing is not None and failing[r] >= 0:
+                        strategy.rejected_at(gate_names[failing[r]])
+                        self.rejected_by_arrays += 1
+                        continue
+                    signal = strategy.decide(inst, c.close, t_close, values)
+                    if signal is not None:
+                        # An event: the engine acts on it and steps from here.
+                        await e._enter(st, c, t_close, signal)
+                        await e._publish_pending()
+                        await self._finish_reach(st, t)
+                        self._count(skipped)
+                        return i
+                if tick is not None:
+                    tick()
+            if advance is not None:
+                advance(t)  # the grid time itself (no row closes there, or it just did)
+            st.next_boundary = t + step
+            e._barrier = t + step
+        self._count(skipped)
+        return i
+
+    async def _finish_reach(self, st: _InstrumentState, t: int) -> None:
+        """The rest of the engine's step to grid time ``t`` after an event on the way."""
+        e = self.engine
+        assert st.block is not None
+        for close in st.block.closes_before(t):
+            await e._on_boundary(st, close)
+        await e._on_boundary(st, t)
+        st.next_boundary = t + e.step
+        e._barrier = t + e.step
+
+    def _count(self, skipped: int) -> None:
+        if skipped:
+            self.closes += skipped
+            self.stretches += 1
