@@ -19,6 +19,12 @@ every 10 ticks: one order journaled ahead, one fill, its position and order stat
 Prints ticks/s, fills, commits, and the process's peak RSS growth per fill. Goal: ≥ 100,000
 ticks/s with one fill per 10 ticks (after).
 
+``--repeat N``: run ``after`` N times (one process, each on a fresh journal) and print the
+median CPU time, per fill too: the figure to compare code with on a shared machine.
+``--retained``: the memory still allocated when a run ends (``tracemalloc``, the engine kept
+alive) for ``--ticks`` and for a fifth of them; the difference per extra fill is what a run
+keeps per fill.
+
 ``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
 throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
 ``bench-scale`` tox env has psycopg).
@@ -27,7 +33,9 @@ throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; t
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -184,6 +192,36 @@ def run(
     }
 
 
+def retained(ticks: int, chunk: int, every: int, workdir: Path) -> tuple[int, int]:
+    """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
+    fills."""
+    import tracemalloc
+
+    import _synth
+    from tradewind.config import load_config
+    from tradewind.market.importers import ticks_parquet
+
+    data = workdir / f"retained_{ticks}.parquet"
+    ticks_parquet.write(
+        data, {"BTCUSDT": _synth.ticks(ticks, speedup=20)}, exchange="synth", market="perp"
+    )
+    cfg_path = workdir / f"retained_{ticks}.toml"
+    journal = workdir / f"retained_{ticks}.duckdb"
+    text = CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
+    cfg_path.write_text(text)
+    engine = _engine_class()(load_config(cfg_path))
+    engine.every = every
+    gc.collect()
+    tracemalloc.start()
+    try:
+        anyio.run(engine.run)
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return size, len(engine.orders.fills)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ticks", type=int, default=200_000)
@@ -192,7 +230,19 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=10, help="ticks per fill")
     ap.add_argument("--only", choices=["before", "after"], default=None)
     ap.add_argument("--postgres", action="store_true", help="journal on a throwaway PostgreSQL")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of 'after'; median CPU")
+    ap.add_argument("--retained", action="store_true", help="memory kept per fill (tracemalloc)")
     args = ap.parse_args()
+    if args.retained:
+        with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
+            small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp))
+            large = retained(args.ticks, args.chunk, args.every, Path(tmp))
+        per_fill = (large[0] - small[0]) / (large[1] - small[1])
+        print(
+            f"retained after a paper run: {small[0]:,} B ({small[1]:,} fills), {large[0]:,} B "
+            f"({large[1]:,} fills): {per_fill:,.0f} B per extra fill"
+        )
+        return
     cluster = None
     if args.postgres:
         import os
@@ -210,8 +260,10 @@ def main() -> None:
             runs = (("before", args.before_ticks, False), ("after", args.ticks, True))
             for mode, n, group in runs:
                 if args.only in (None, mode):
-                    url = cluster.create_database(f"bench_{mode}") if cluster else ""
-                    rows.append(run(n, args.chunk, args.every, group, work, url))
+                    for i in range(args.repeat if mode == "after" else 1):
+                        name = f"bench_{mode}_{i}" if args.repeat > 1 else f"bench_{mode}"
+                        url = cluster.create_database(name) if cluster else ""
+                        rows.append(run(n, args.chunk, args.every, group, work, url))
     finally:
         if cluster is not None:
             cluster.stop()
@@ -226,6 +278,15 @@ def main() -> None:
             f"{r['commits']:,} commits in {r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s "
             f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second); "
             f"peak RSS +{r['rss_growth_kb']:,} KB ({r['bytes_per_fill']:,.0f} B per fill)"
+        )
+    cpu = [r["cpu_s"] for r in rows if r["mode"] == "after"]
+    if len(cpu) > 1:
+        med = statistics.median(cpu)
+        r0 = next(r for r in rows if r["mode"] == "after")
+        print(
+            f"  median CPU of {len(cpu)} 'after' runs: {med:.2f} s = "
+            f"{r0['ticks'] / med:,.0f} ticks per CPU second, "
+            f"{med / r0['fills'] * 1e6:,.0f} µs of CPU per fill"
         )
     after = [r for r in rows if r["mode"] == "after"]
     if after:

@@ -50,7 +50,8 @@ class LogNotifier:
         level = {Severity.CRITICAL: logging.CRITICAL, Severity.WARNING: logging.WARNING}.get(
             event.severity, logging.INFO
         )
-        log.log(level, "%s", format_event(event))
+        if log.isEnabledFor(level):  # formatting every field costs more than the check
+            log.log(level, "%s", format_event(event))
         self.sent += 1
 
     async def close(self) -> None:

@@ -506,13 +506,36 @@ def open_backend(
     return DuckDBBackend(Path(target), read_only=read_only)
 
 
+#: Per event type, the names of the fields its payload holds (all but ``ts_ns``).
+_PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
+#: Values that are their own unstructured form.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+#: ``json.dumps(..., default=str, allow_nan=True)`` without building an encoder per call.
+_ENCODER = json.JSONEncoder(default=str, allow_nan=True)
+
+
 def _payload(event: Event) -> str:
-    data = {
-        f.name: unstructure(getattr(event, f.name))
-        for f in attrs.fields(type(event))
-        if f.name != "ts_ns"
-    }
-    return json.dumps(data, default=str, allow_nan=True)
+    """The ``events.payload`` JSON of ``event``: its fields but ``ts_ns``, unstructured.
+
+    The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested),
+    with the field names looked up once per event type and plain values and Decimals (the
+    converter's ``str`` hook) not sent through the converter."""
+    cls = type(event)
+    names = _PAYLOAD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in attrs.fields(cls) if f.name != "ts_ns")
+        _PAYLOAD_FIELDS[cls] = names
+    data: dict[str, Any] = {}
+    for name in names:
+        value = getattr(event, name)
+        kind = type(value)
+        if kind in _PLAIN:
+            data[name] = value
+        elif kind is Decimal:
+            data[name] = str(value)
+        else:
+            data[name] = unstructure(value)
+    return _ENCODER.encode(data)
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -828,12 +851,19 @@ class Journal:
         """Write every buffered row in one transaction."""
         if not self._npending and not self._dirty_orders:
             return
+        # A fill is journaled once per (session, order, fill key): the order manager books
+        # each once. On DuckDB a plain INSERT costs half an INSERT OR IGNORE, so it is tried
+        # first; a fill that is there already (a write retried after its commit landed)
+        # rolls the transaction back and it is written again ignoring the duplicates.
+        self._flush(ignore_fills=not isinstance(self._db, DuckDBBackend))
+
+    def _flush(self, *, ignore_fills: bool) -> None:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             for table, rows in self._pending.items():
-                verb = "INSERT OR IGNORE" if table == "fills" else "INSERT"
-                self._insert_rows(verb, table, rows)
+                ignore = table == "fills" and ignore_fills
+                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows)
             if self._dirty_orders:
                 ids = list(self._dirty_orders)
                 for i in range(0, len(ids), _CHUNK):
@@ -853,6 +883,9 @@ class Journal:
             except self._db.errors:
                 pass  # the failed statement already ended the transaction
             self._db.rolled_back()
+            if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
+                self._flush(ignore_fills=True)  # a fill journaled already: written once
+                return
             # The rows stay buffered: the next flush writes them if the journal recovers.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc

@@ -82,8 +82,10 @@ class Position:
                 opened = fill.ts_ns
         new_q = sum((lq for lq, _ in lots), ZERO)
         avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
-        return attrs.evolve(
-            self,
+        # Every field, built directly: attrs.evolve's generic copy is a measurable share of a
+        # paper fill (the order manager, the portfolio and the simulated venue each apply it).
+        return Position(
+            instrument=self.instrument,
             quantity=new_q,
             avg_price=avg,
             realized_pnl=realized,

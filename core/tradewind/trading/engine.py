@@ -948,7 +948,7 @@ class Engine:
                     end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            if self._holds(pos) and self.exits:
+            if self.exits and self._holds(pos):
                 window = rest if end == len(rest) else rest.slice(0, end)
                 ctx: Any = self.filter_context
                 if self._snapshot is not None:
@@ -976,7 +976,7 @@ class Engine:
                 await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
             elif decision is not None:
                 await self._close_position(st, decision)
-            if self._holds(pos) and not self._holds(self.portfolio.position(key)):
+            if self.exits and self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
             rest = rest.slice(end, len(rest))

@@ -78,7 +78,7 @@ class FillBooking(OrderStateMachine):
         # Only now, with the fill on disk, does the portfolio see it.
         if before.is_flat:
             self._realized_at_open[fill.instrument] = before.realized_pnl
-        after = self.portfolio.apply_fill(fill)
+        after = self.portfolio.apply_fill(fill, after)
         self.fills.append(fill)
         self.pending.append(
             FillEvent(
@@ -87,7 +87,6 @@ class FillBooking(OrderStateMachine):
         )
         if changed is not None and rec is not None:
             self.records[cid] = changed
-            self.reports[cid] = changed.report()
             if changed.status is not rec.status:
                 self._settled(cid)
                 if changed.status.is_terminal:

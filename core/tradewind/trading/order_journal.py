@@ -20,7 +20,6 @@ class OrderJournaling:
     journal_error: str | None
     pending: list[Event]
     records: dict[str, OrderRecord]
-    reports: dict[str, OrderReport]
     _ts: int
 
     def attach_journal(self, journal: Journal) -> None:
@@ -47,7 +46,6 @@ class OrderJournaling:
         self, rec: OrderRecord, kind: str, from_status: OrderStatus | None, detail: str = ""
     ) -> None:
         self.records[rec.client_order_id] = rec
-        self.reports[rec.client_order_id] = rec.report()
         self._journal(
             f"order {rec.client_order_id}",
             lambda j: j.record_order(

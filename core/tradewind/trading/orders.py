@@ -108,7 +108,6 @@ class OrderManager(FillBooking, VenueCalls):
         self._seq = 0
         self.records: dict[str, OrderRecord] = {}
         self.orders: dict[str, Order] = {}
-        self.reports: dict[str, OrderReport] = {}
         self.fills: list[Fill] = []
         self.pending: list[Event] = []
         self.exit_reasons: dict[str, str] = {}
@@ -133,6 +132,12 @@ class OrderManager(FillBooking, VenueCalls):
         if journal is not None:
             self.attach_journal(journal)
 
+    @property
+    def reports(self) -> dict[str, OrderReport]:
+        """Each order's state as an OrderReport, by client order id (built when asked: a
+        report per order kept for the whole run cost CPU and memory per fill)."""
+        return {cid: rec.report() for cid, rec in self.records.items()}
+
     # -- ids and persistence --------------------------------------------------------------
     def next_client_order_id(self) -> str:
         """The next id: ``<prefix>-<n>``, deterministic within a session and never repeated
@@ -155,7 +160,6 @@ class OrderManager(FillBooking, VenueCalls):
         self._fill_keys |= journal.fill_keys()
         for rec in journal.open_orders():
             self.records[rec.client_order_id] = rec
-            self.reports[rec.client_order_id] = rec.report()
             self._booked[rec.client_order_id] = rec.filled_quantity
             if rec.status is _S.NEW and rec.venue:
                 # Sent, never acknowledged: ask the venue (poll) before trusting it either way.

@@ -121,11 +121,13 @@ class Portfolio:
             self._day = day
             self._day_start = start
 
-    def apply_fill(self, fill: Fill) -> Position:
+    def apply_fill(self, fill: Fill, after: Position | None = None) -> Position:
         """Book ``fill``: position, and realised P&L and fee into cash (a simulated venue) or
-        the venue's account balances."""
+        the venue's account balances. ``after``: ``position(fill.instrument).apply(fill)``
+        when the caller has computed it already (it is not computed twice)."""
         before = self.position(fill.instrument)
-        after = before.apply(fill)
+        if after is None:
+            after = before.apply(fill)
         fee = fill.fee_in_quote
         realized = after.realized_pnl - before.realized_pnl
         inst = self._instruments.get(fill.instrument)

@@ -158,6 +158,9 @@ class SimulatedVenue:
     config_class: ClassVar[type] = SimVenueConfig
     #: Finished orders the venue still answers lookups of (the most recent ones).
     KEEP_FINISHED: ClassVar[int] = 1000
+    #: Its calls answer without waiting for anything (no I/O, no sleep): the order manager
+    #: needs no timeout around them (trading/order_retry.py).
+    answers_at_once: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {
             "execution",
@@ -517,11 +520,20 @@ class SimulatedVenue:
             if start >= len(batch):
                 continue
             t = int(batch.ts_ns[start])
-            if so.resting or (
-                so.order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered
-            ):
+            kind = so.order.type
+            if so.resting or (kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered):
                 hit = self._resting_hits(so, batch.price[start:])
                 idx = np.flatnonzero(hit)
+                if len(idx) == 0:
+                    continue
+                t = int(batch.ts_ns[start + int(idx[0])])
+            elif so.cancel_at_ns is None and (
+                kind is OrderType.MARKET or (kind is OrderType.STOP and so.triggered)
+            ):
+                # A market order takes only prints initiated on its side (``_sweep``): none
+                # can fill it before the first of them.
+                code = 1 if so.order.side is Side.BUY else -1
+                idx = np.flatnonzero(batch.side[start:] == code)
                 if len(idx) == 0:
                     continue
                 t = int(batch.ts_ns[start + int(idx[0])])
@@ -724,7 +736,9 @@ class SimulatedVenue:
         )
         so.filled += qty
         so.status = OrderStatus.FILLED if so.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
-        before = self._positions.get(order.instrument, Position(instrument=order.instrument))
+        before = self._positions.get(order.instrument)
+        if before is None:
+            before = Position(instrument=order.instrument)
         after = before.apply(fill)
         self._positions[order.instrument] = after
         self._cash += after.realized_pnl - before.realized_pnl - fee

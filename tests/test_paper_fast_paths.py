@@ -1,0 +1,305 @@
+"""The paper path's per-fill shortcuts (issue 19, docs/performance.md) change no value: the
+events' journal payloads are the converter's JSON, a market order's next possible fill is
+its first print on its side, the simulated venue is called without a timeout scope while a
+venue that can wait keeps its timeout, and the order manager's reports are its records'."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import attrs
+import duckdb
+import pytest
+from tradewind._serde import unstructure
+from tradewind.config import load_config
+from tradewind.errors import VenueTimeoutError
+from tradewind.journal import store
+from tradewind.journal.store import Journal
+from tradewind.model import (
+    Event,
+    Fill,
+    Order,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    Side,
+    TickBatch,
+    TimeInForce,
+)
+from tradewind.trading import order_retry
+from tradewind.trading.engine import Engine
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
+from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
+
+from tests.faulty_venue import INST, settings
+from tests.test_engine import demo_config_text
+
+MS = 1_000_000
+
+
+def _reference_payload(event: Event) -> str:
+    """The payload as the journal wrote it before the shortcut: every field but ``ts_ns``
+    through the converter, then ``json.dumps``."""
+    data = {
+        f.name: unstructure(getattr(event, f.name))
+        for f in attrs.fields(type(event))
+        if f.name != "ts_ns"
+    }
+    return json.dumps(data, default=str, allow_nan=True)
+
+
+def test_every_journaled_event_payload_of_a_backtest_is_the_converters_json(tmp_path: Path):
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    engine = Engine(load_config(cfg), journal_path=str(tmp_path / "j.duckdb"))
+    seen: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        seen.append(event)
+
+    async def main() -> None:
+        engine.bus.subscribe("test-keep", keep, lossless=True)
+        await engine.run()
+
+    anyio.run(main)
+    con = duckdb.connect(str(tmp_path / "j.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT type, payload FROM events ORDER BY seq").fetchall()
+    finally:
+        con.close()
+    kinds = {type(e).__name__ for e in seen}
+    # The run traded: orders, fills, positions and signals are among the events compared.
+    assert {"FillEvent", "OrderUpdated", "PositionChanged", "OrderSubmitted"} <= kinds
+    journaled = {(t, p) for t, p in rows}
+    for event in seen:
+        assert store._payload(event) == _reference_payload(event), type(event).__name__
+        assert (type(event).__name__, _reference_payload(event)) in journaled
+
+
+def test_payload_of_values_the_shortcut_passes_through_and_of_nested_ones():
+    fill = Fill(
+        client_order_id="c1",
+        instrument=INST.key,
+        side=Side.SELL,
+        quantity=Decimal("0.010"),
+        price=Decimal("50000.5"),
+        fee=Decimal("0.2000020"),
+        ts_ns=5,
+        trade_id="t1",
+    )
+    from tradewind.model import (
+        FillEvent,
+        OrderSubmitted,
+        OrderUpdated,
+        Position,
+        PositionChanged,
+        SystemError,
+    )
+
+    lots = ((Decimal("0.010"), Decimal("50000.5")), (Decimal("0.005"), Decimal("49999")))
+    position = Position(instrument=INST.key, quantity=Decimal("0.015"), lots=lots, fees=fill.fee)
+    limit = Order(
+        client_order_id="c2",
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.STOP_LIMIT,
+        quantity=Decimal("1E-3"),
+        price=Decimal("50000.0"),
+        stop_price=Decimal("49990"),
+        time_in_force=TimeInForce.POST_ONLY,
+        reduce_only=True,
+        tag="trailing: hit",
+        intent="close",
+    )
+    report = OrderReport(
+        client_order_id="c2",
+        instrument=INST.key,
+        status=OrderStatus.CANCELLED,
+        ts_ns=9,
+        filled_quantity=Decimal("0.0005"),
+        reason="cancelled by the operator",
+    )
+    for event in (
+        FillEvent(ts_ns=5, fill=fill, realized_pnl=Decimal("-1.50")),
+        SystemError(ts_ns=6, source="orders", error='quote " and \\ and é'),
+        PositionChanged(ts_ns=7, position=position),
+        OrderSubmitted(ts_ns=8, order=limit),
+        OrderSubmitted(ts_ns=8, order=_market(Side.SELL, TimeInForce.IOC)),
+        OrderUpdated(ts_ns=9, report=report),
+    ):
+        assert store._payload(event) == _reference_payload(event)
+
+
+def _tape(rows: list[tuple[int, float, float, int]]) -> TickBatch:
+    return TickBatch.from_arrays(
+        INST.key,
+        [r[0] * MS for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+    )
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def on_report(self, report: OrderReport) -> None:
+        self.got.append(report)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.got.append(fill)
+
+
+def _market(side: Side, tif: TimeInForce) -> Order:
+    return Order(
+        client_order_id="m1",
+        instrument=INST.key,
+        side=side,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.010"),
+        time_in_force=tif,
+    )
+
+
+# Sellers hit the bid twice before a buyer lifts the offer, then more of both.
+ROWS = [(10, 100.0, 1.0, -1), (11, 99.9, 1.0, -1), (12, 100.1, 0.004, 1), (12, 100.2, 1.0, 1)]
+ROWS += [(13, 100.0, 1.0, -1), (14, 100.3, 1.0, 1)]
+
+
+@pytest.mark.parametrize("tif", [TimeInForce.GTC, TimeInForce.IOC])
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_a_market_orders_next_fill_is_its_first_print_on_its_side(side, tif):
+    v = SimulatedVenue(SimVenueConfig(latency_ms=0), instruments=[INST])
+    sink = _Sink()
+    v.set_sink(sink)
+    v.set_time(5 * MS)
+    anyio.run(v.submit_order, _market(side, tif))
+    batch = _tape(ROWS)
+    first_mine = 12 if side is Side.BUY else 10
+    assert v.next_fill_ts(batch) == first_mine * MS
+    # Never later than the true first fill: the tape up to it fills nothing, the rest does.
+    cut = int(batch.ts_ns.searchsorted(first_mine * MS, side="left"))
+    v.on_trades(batch.slice(0, cut))
+    assert not [x for x in sink.got if isinstance(x, Fill)]
+    v.on_trades(batch.slice(cut, len(batch)))
+    fills = [x for x in sink.got if isinstance(x, Fill)]
+    assert fills and fills[0].ts_ns == first_mine * MS
+
+
+def _fed(split: str, side: Side, tif: TimeInForce) -> list[object]:
+    """Fills and reports of one market order fed the tape one trade at a time, or in the
+    steps the engine takes (up to each next possible fill)."""
+    v = SimulatedVenue(SimVenueConfig(latency_ms=0, participation=0.5), instruments=[INST])
+    sink = _Sink()
+    v.set_sink(sink)
+    v.set_time(5 * MS)
+    anyio.run(v.submit_order, _market(side, tif))
+    rest = _tape(ROWS)
+    while len(rest):
+        if split == "one":
+            end = int(rest.ts_ns.searchsorted(rest.ts_ns[0], side="right"))
+        else:
+            end = len(rest)
+            t = v.next_fill_ts(rest)
+            if t is not None:
+                end = int(rest.ts_ns.searchsorted(t, side="right"))
+        v.on_trades(rest.slice(0, end))
+        rest = rest.slice(end, len(rest))
+    return sink.got
+
+
+@pytest.mark.parametrize("tif", [TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK])
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_market_fills_and_reports_are_the_same_in_engine_steps_as_trade_by_trade(side, tif):
+    stepped, single = _fed("steps", side, tif), _fed("one", side, tif)
+    assert stepped == single
+    assert any(isinstance(x, OrderReport) for x in single)
+
+
+class _HangingSim(SimulatedVenue):
+    """A simulated venue whose create never answers (a subclass: not 'answers at once')."""
+
+    async def submit_order(self, order: Order) -> OrderReport:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+
+def _manager(tmp_path: Path, venue: SimulatedVenue) -> OrderManager:
+    portfolio = Portfolio({INST.key: INST}, Decimal("10000"))
+    journal = Journal(tmp_path / "j.duckdb", "run1")
+    journal.start("paper", "paper.toml", 0)
+    om = OrderManager(portfolio, "run1", settings=settings(timeout=0.05), journal=journal)
+    venue.set_sink(om)
+    return om
+
+
+def test_a_venue_that_can_wait_keeps_its_timeout_even_as_a_simulated_venue_subclass(tmp_path):
+    venue = _HangingSim(SimVenueConfig(latency_ms=0), instruments=[INST])
+    om = _manager(tmp_path, venue)
+    order = _market(Side.BUY, TimeInForce.IOC)
+
+    async def main() -> None:
+        with pytest.raises(VenueTimeoutError, match=r"did not answer within 0\.05 s"):
+            await om.submit(venue, order, 1)
+
+    anyio.run(main)
+    assert om.unresolved() == ["m1"]  # outcome unknown: never resent
+
+
+def test_the_simulated_venue_is_called_without_a_timeout_scope(tmp_path, monkeypatch):
+    def no_scope(*_a: object, **_k: object) -> None:
+        raise AssertionError("a timeout scope around a call of the simulated venue")
+
+    monkeypatch.setattr(order_retry.anyio, "fail_after", no_scope)
+    venue = SimulatedVenue(SimVenueConfig(latency_ms=0), instruments=[INST])
+    om = _manager(tmp_path, venue)
+    report = anyio.run(om.submit, venue, _market(Side.BUY, TimeInForce.IOC), 1)
+    assert report.status is OrderStatus.ACCEPTED
+    venue.on_trades(_tape(ROWS))
+    rec = om.records["m1"]
+    assert rec.status is OrderStatus.FILLED
+    # The reports are built from the records when asked, and say the same.
+    assert om.reports == {"m1": rec.report()}
+    assert om.reports["m1"].filled_quantity == Decimal("0.010")
+
+
+def _fill(trade_id: str) -> Fill:
+    return Fill(
+        client_order_id="c1",
+        instrument=INST.key,
+        side=Side.BUY,
+        quantity=Decimal("0.010"),
+        price=Decimal("50000.5"),
+        fee=Decimal("0.2"),
+        ts_ns=7,
+        trade_id=trade_id,
+    )
+
+
+@pytest.mark.parametrize("same_write", [False, True])
+def test_a_fill_journaled_twice_is_one_row_and_the_rest_of_the_write_lands(tmp_path, same_write):
+    from tradewind.model import Position
+
+    j = Journal(tmp_path / "j.duckdb", "run1", durable=True)
+    j.start("paper", "paper.toml", 0)
+    pos = Position(instrument=INST.key)
+    j.record_fill(_fill("t1"), pos)  # durable, no group commit: written at once
+    if same_write:
+        j.group_commit = True  # both in one write below
+        j.record_fill(_fill("t2"), pos)
+        j.record_fill(_fill("t2"), pos)
+    else:
+        j.record_fill(_fill("t1"), pos)  # a retried write whose first commit landed
+        j.group_commit = True
+        j.record_fill(_fill("t2"), pos)
+    j.commit()
+    assert j.error is None
+    keys = sorted(k for (k,) in j.query("SELECT fill_key FROM fills"))
+    assert keys == ["t1", "t2"]
+    assert j.count("positions") == 3  # every position row of the writes landed
+    j.close()
