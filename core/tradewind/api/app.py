@@ -3,10 +3,13 @@
 Every route but ``/api/v1/ping`` needs the token: the API routes, ``/docs`` and
 ``/openapi.json`` (basic auth is accepted there, so a browser can prompt for it), the
 websocket (the token as its ``bearer.<token>`` subprotocol) and the dashboard page, which
-without the token answers 401 with its login form — the form holds no data. Handlers are
-``async`` and run in the host's event loop, between the engine's steps: they read the
-engine's state and its journal without locks, and act through
-:class:`tradewind.trading.control.Control`.
+without the token answers 401 with its login form — the form holds no data.
+
+The read endpoints of trades, money, health and the trading state answer from the engine's
+latest snapshot (tradewind.api.snapshot) where the request is handled, without calling into
+the engine. Everything else that reads or changes the engine (journal pages, candles, the
+funnel, the operator's controls, the watchlist) runs on the engine's loop through
+``engine_call``, between two of its steps, and publishes a new snapshot after it.
 """
 
 from __future__ import annotations
@@ -134,13 +137,26 @@ def create_app(
     check = TokenCheck(token)
 
     async def on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        # Whatever reads or changes the engine (the view, the operator, the watchlist) runs
-        # on the engine's loop, between two of its steps; parsing, validation and JSON
-        # encoding stay on the API's thread.
+        # Whatever reads or changes the engine (the operator, the watchlist, the journal's
+        # pages) runs on the engine's loop, between two of its steps; parsing, validation
+        # and JSON encoding stay on the API's thread. What it changed is published at once.
+        async def run() -> Any:
+            out = fn(*args, **kwargs)
+            out = await out if inspect.isawaitable(out) else out
+            view.source.publish()
+            return out
+
         if engine_call is not None:
-            return await engine_call(fn, *args, **kwargs)
-        out = fn(*args, **kwargs)
-        return await out if inspect.isawaitable(out) else out
+            return await engine_call(run)
+        return await run()
+
+    def read(fn: Callable[..., Any], *args: Any) -> Any:
+        # The snapshot endpoints: the latest snapshot, read where the request is handled.
+        # An in-process app (no engine_call) runs on the engine's own loop and takes a fresh
+        # snapshot first.
+        if engine_call is None:
+            view.source.publish()
+        return fn(*args)
 
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
     engine = view.engine
@@ -221,47 +237,48 @@ def create_app(
     @app.get(PREFIX + "/health", tags=["info"], dependencies=auth)
     async def health() -> dict[str, Any]:
         """When the engine last processed market data."""
-        return await on_engine(view.health)
+        return read(view.health)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/status", tags=["trades"], dependencies=auth)
     async def status() -> list[dict[str, Any]]:
         """Open trades with current price and unrealised profit."""
-        return await on_engine(view.status)
+        return read(view.status)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/balance", tags=["money"], dependencies=auth)
     async def balance() -> dict[str, Any]:
         """Cash, positions and equity."""
-        return await on_engine(view.balance)
+        return read(view.balance)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/count", tags=["trades"], dependencies=auth)
     async def count() -> dict[str, Any]:
         """Open trades against the limit."""
-        return await on_engine(view.count)
+        return read(view.count)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth)
     async def trades(
         limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Every trade of the session by id, paged."""
-        return await on_engine(view.trades_page, limit, offset)
+        return read(view.trades_page, limit, offset)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
     async def trade(tradeid: int) -> dict[str, Any]:
         """One trade."""
-        for t in view.trades():
+        snap = read(lambda: view.snap)
+        for t in view.trades(snap):
             if t.trade_id == tradeid:
-                return await on_engine(view.trade_json, t)
+                return view.trade_json(t, snap)
         raise HTTPException(404, detail=f"no trade with id {tradeid}")
 
     @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth)
     async def profit() -> dict[str, Any]:
         """Profit summary of the session."""
-        return await on_engine(view.profit)
+        return read(view.profit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/performance", tags=["money"], dependencies=auth)
     async def performance() -> list[dict[str, Any]]:
         """Closed-trade profit per instrument."""
-        return await on_engine(view.performance)
+        return read(view.performance)  # type: ignore[no-any-return]
 
     for unit, path, default in (
         ("days", "daily", 7),
@@ -271,7 +288,7 @@ def create_app(
 
         def make(unit: str = unit, default: int = default) -> Any:
             async def periodic(timescale: int = Query(default, ge=1, le=365)) -> dict[str, Any]:
-                return await on_engine(view.periodic, unit, timescale)
+                return read(view.periodic, unit, timescale)  # type: ignore[no-any-return]
 
             periodic.__doc__ = f"Closed-trade profit per {unit[:-1]}."
             return periodic
@@ -281,7 +298,7 @@ def create_app(
     @app.get(PREFIX + "/stats", tags=["money"], dependencies=auth)
     async def stats() -> dict[str, Any]:
         """Wins, losses and draws per exit reason; mean durations."""
-        return await on_engine(view.stats)
+        return read(view.stats)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
@@ -365,9 +382,7 @@ def create_app(
         tid = str(payload.tradeid)
         target = tid
         if tid.isdigit():
-            found = [
-                t for t in await on_engine(view.trades) if t.trade_id == int(tid) and t.is_open
-            ]
+            found = [t for t in read(view.trades) if t.trade_id == int(tid) and t.is_open]
             if not found:
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument
@@ -386,7 +401,7 @@ def create_app(
         pairs = await on_engine(operator.tradable)
         method = (
             ["WatchlistPairList"]
-            if engine.config.watchlist.drives_instruments
+            if view.config.watchlist.drives_instruments
             else ["StaticPairList"]
         )
         return {"whitelist": pairs, "length": len(pairs), "method": method}
@@ -424,11 +439,12 @@ def create_app(
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
     async def state() -> dict[str, Any]:
         """The trading state (running, paused, stopped) and the run."""
+        snap = read(lambda: view.snap)
         return {
-            "state": await on_engine(lambda: operator.state),
-            "mode": engine.config.mode.value,
-            "run_id": engine.run_id,
-            "instruments": list(engine.instruments),
+            "state": snap.state,
+            "mode": view.config.mode.value,
+            "run_id": snap.run_id,
+            "instruments": list(snap.instruments),
         }
 
     @app.get(PREFIX + "/signals", tags=["strategy"], dependencies=auth)
@@ -458,7 +474,7 @@ def create_app(
     @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth)
     async def equity(points: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
         """The equity curve."""
-        return await on_engine(view.equity, points)
+        return read(view.equity, points)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/plugins", tags=["info"], dependencies=auth)
     async def plugins() -> dict[str, Any]:
@@ -500,7 +516,7 @@ def create_app(
         return {
             "watchlist": entries,
             "length": len(entries),
-            "drives_instruments": engine.config.watchlist.drives_instruments,
+            "drives_instruments": view.config.watchlist.drives_instruments,
         }
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)
@@ -561,7 +577,7 @@ def create_app(
     async def top_liquid(n: int | None = Query(None, ge=1, le=500)) -> dict[str, Any]:
         """The host's instruments ranked by traded quote volume over the last 24 h of market
         time (from the candles the engine built)."""
-        limit = n or engine.config.watchlist.top_n
+        limit = n or view.config.watchlist.top_n
         return {"top": await on_engine(view.top_liquid, limit), "window_hours": 24}
 
     # -- events ---------------------------------------------------------------------------
