@@ -167,6 +167,7 @@ async def bench(seconds: float, connections: int, warmup: int, rounds: int) -> d
     feed = Feed(next(iter(engine.instruments)))
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), feed.t0)
+    engine.journal.group_commit = True  # as a paper host: one commit per engine step
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
