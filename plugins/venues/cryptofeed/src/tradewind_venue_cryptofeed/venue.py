@@ -125,7 +125,7 @@ class CryptofeedVenue:
         self._session: FeedSession | None = None
         #: The running feeds, by normalised symbol; the session's routes (symbol -> keys).
         self._runs: dict[str, _FeedRun] = {}
-        self._routes: dict[str, list[str]] = {}
+        self._symbol_routes: dict[str, list[str]] = {}
         #: Instrument keys not streamed now (``unsubscribe``); symbols whose feed is starting
         #: or stopping, and the tasks doing it.
         self._unsubscribed: set[str] = set()
@@ -237,7 +237,7 @@ class CryptofeedVenue:
             l2_depth=cfg.l2_depth,
         )
 
-    def _routes_of(self, instruments: Sequence[Instrument]) -> dict[str, list[str]]:
+    def _routes(self, instruments: Sequence[Instrument]) -> dict[str, list[str]]:
         assert self._table is not None
         routes: dict[str, list[str]] = {}
         for inst in instruments:
@@ -249,10 +249,10 @@ class CryptofeedVenue:
     async def _start(self, instruments: Sequence[Instrument]) -> FeedSession:
         if self._table is None:
             await self.connect()
-        routes = self._routes_of(instruments)
+        routes = self._routes(instruments)
         session = self.open_session(routes)
         self._session = session
-        self._routes = routes
+        self._symbol_routes = routes
         try:
             for norm in sorted(routes):
                 if self._wanted(norm):
@@ -263,7 +263,7 @@ class CryptofeedVenue:
         return session
 
     def _wanted(self, norm: str) -> bool:
-        return any(key not in self._unsubscribed for key in self._routes.get(norm, ()))
+        return any(key not in self._unsubscribed for key in self._symbol_routes.get(norm, ()))
 
     async def _start_feed(self, norm: str) -> None:
         """Build ``norm``'s feed (in a thread) and run its connections on this loop."""
@@ -346,7 +346,7 @@ class CryptofeedVenue:
         self._change({self._norm(i) for i in instruments})
 
     def _norm(self, inst: Instrument) -> str:
-        for norm, keys in self._routes.items():
+        for norm, keys in self._symbol_routes.items():
             if inst.key in keys:
                 return norm
         return ""
