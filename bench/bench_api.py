@@ -61,6 +61,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
     errors = [0]
+    size = [0]
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -70,7 +71,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
             t0 = time.perf_counter()
             conn.request("GET", path, headers=hdrs)
             r = conn.getresponse()
-            r.read()
+            size[0] += len(r.read())
             mine.append(time.perf_counter() - t0)
             if r.status != 200:
                 errors[0] += 1
@@ -96,6 +97,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
                 "rps": len(lat) / elapsed,
                 "p50_ms": q[49] * 1000,
                 "p99_ms": q[98] * 1000,
+                "mean_bytes": size[0] / max(1, len(lat)),
                 "cpu_s": cpu,
                 "wall_s": elapsed,
             }
@@ -292,7 +294,7 @@ def main() -> None:
             print(
                 f"    {out['path']:<16} {out['rps']:>8,.0f} req/s  p50 {out['p50_ms']:.2f} ms  "
                 f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, "
-                f"{out['errors']} errors)"
+                f"{out['errors']} errors, {out['mean_bytes'] / 1000:,.1f} kB each)"
             )
     print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
           f"{r['snapshots']:,} snapshots published; "

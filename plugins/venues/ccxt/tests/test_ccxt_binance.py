@@ -133,9 +133,9 @@ def test_capabilities_follow_the_exchange(server: BinanceFuturesServer) -> None:
 
     caps, rate_limited = asyncio.run(go())
     assert rate_limited is True
-    # binanceusdm offers all of them; public trades ("subscribe") need ccxt.pro, which
-    # order_updates = "off" does not load (tests/test_ccxt_subscribe.py).
-    assert caps == CcxtVenue.capabilities - {"subscribe"}
+    # binanceusdm offers all of them; public trades ("data", "subscribe") need ccxt.pro,
+    # which order_updates = "off" does not load (tests/test_ccxt_subscribe.py).
+    assert caps == CcxtVenue.capabilities - {"data", "subscribe"}
 
 
 def test_the_rolling_window_rate_limiter_is_an_option(server: BinanceFuturesServer) -> None:

@@ -208,6 +208,7 @@ class CcxtVenue:
             "orders:search",
             "fills:history",
             "trades:account",
+            "data",
             "subscribe",
         }
     )
@@ -406,7 +407,7 @@ class CcxtVenue:
         self._traded = traded
         self.capabilities = exchange_capabilities(exchange, cfg.market_type)  # type: ignore[misc]
         if exchange.has.get("watchTrades"):  # a ccxt.pro exchange: public trades streamed
-            self.capabilities = self.capabilities | {"subscribe"}  # type: ignore[misc]
+            self.capabilities = self.capabilities | {"data", "subscribe"}  # type: ignore[misc]
             self._trade_streams = TradeStreams(
                 exchange,
                 self._symbol,
