@@ -271,7 +271,7 @@ def create_app(
         limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
     ) -> Response:
         """Every trade of the session by id, paged."""
-        return answer(view.trades_page, limit, offset)
+        return Response(read(view.trades_page_text, limit, offset), media_type="application/json")
 
     @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
     async def trade(tradeid: int) -> dict[str, Any]:

@@ -236,6 +236,8 @@ class HostView:
         self._cursor: Any = None
         #: The JSON of closed trades (they no longer change), by trade id.
         self._closed_json: dict[int, dict[str, Any]] = {}
+        #: The same, encoded (a page of closed trades is joined, not encoded again).
+        self._closed_text: dict[int, str] = {}
         self.started_ts_ns = engine.clock.now_ns()
         #: The websocket clients' queues; a client too slow to keep up is disconnected.
         self.listeners: list[Any] = []
@@ -473,6 +475,25 @@ class HostView:
         snap = self.snap
         self.trades(snap)
         return [self.trade_json(t, snap) for t in self._book.current.values()]
+
+    def trades_page_text(self, limit: int, offset: int) -> str:
+        """:meth:`trades_page` as JSON text: closed trades' JSON is encoded once and kept
+        (they never change), so a page costs the open trades' encoding and a join."""
+        snap = self.snap
+        trades = self.trades(snap)
+        page = trades[offset : offset + limit]
+        parts = []
+        for t in page:
+            text = None if t.is_open else self._closed_text.get(t.trade_id)
+            if text is None:
+                text = _dumps(self.trade_json(t, snap))
+                if not t.is_open:
+                    self._closed_text[t.trade_id] = text
+            parts.append(text)
+        return (
+            f'{{"trades":[{",".join(parts)}],"trades_count":{len(page)},'
+            f'"offset":{offset},"total_trades":{len(trades)}}}'
+        )
 
     def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
         """Freqtrade's ``TradeResponse``: trades by id, paged."""
@@ -994,6 +1015,11 @@ class HostView:
                     }
                 )
         return {"plugins": out}
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as the API sends it (Starlette's JSONResponse settings)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _mean(xs: Sequence[float]) -> float:
