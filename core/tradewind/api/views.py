@@ -242,17 +242,18 @@ class HostView:
         #: The websocket clients' queues; a client too slow to keep up is disconnected.
         self.listeners: list[Any] = []
         engine.candle_sinks.append(self._on_candles)
-        #: The engine's snapshots, published at the end of each step that changed them.
+        #: The engine's snapshots, published at the end of each step that changed them. The
+        #: first is taken here, on the engine's thread (the view is built there), so a
+        #: request that comes before the engine's first step has one to read.
         self.source = SnapshotSource(engine, seed=self._seed)
+        self.source.publish()
         engine.step_sinks.append(self.source.publish)
 
     @property
     def snap(self) -> Snapshot:
-        """The engine's latest snapshot (one is taken first if none was yet)."""
+        """The engine's latest snapshot."""
         snap = self.source.latest
-        if snap is None:  # before the engine's first step: the constructing thread's
-            snap = self.source.publish()
-            assert snap is not None
+        assert snap is not None  # taken in __init__
         return snap
 
     def _seed(self) -> tuple[list[Fill], dict[str, str]]:
