@@ -21,6 +21,7 @@ import tradewind.api.server as api_server
 from tradewind.api.auth import new_token
 from tradewind.api.views import HostView
 from tradewind.config import load_config
+from tradewind.report.metrics import funnel
 from tradewind.trading.engine import Engine
 
 from tests.host_config import host_toml
@@ -42,6 +43,7 @@ SNAPSHOT_READS = (
     "/health",
     "/state",
     "/equity?points=50",
+    "/funnel",
 )
 API = '[api]\nenabled = true\nport = 0\ntoken_env = "TW_TEST_API_TOKEN"\n'
 
@@ -158,6 +160,7 @@ def test_snapshot_endpoints_answer_with_the_last_steps_data_while_the_engine_blo
             "fills": len(engine.orders.fills),
             "equity_points": len(engine.equity_curve),
             "last_ts": pf.ts_ns,
+            "funnel": funnel(engine.figures()),
         }
         calls_before = server.bridge.calls
         answers = {}
@@ -201,6 +204,8 @@ def test_snapshot_endpoints_answer_with_the_last_steps_data_while_the_engine_blo
     assert got["/trade/1"]["trade_id"] == 1
     assert got["/state"]["state"] == "running" and got["/state"]["run_id"] == engine.run_id
     assert len(got["/equity?points=50"]["points"]) == min(exp["equity_points"], 51)
+    assert got["/funnel"] == {"funnel": exp["funnel"], "decisions": exp["decisions"]}
+    assert exp["funnel"]["candidates"] > 0
     profit = got["/profit"]
     assert profit["trade_count"] == trades["total_trades"]
     # No endpoint read the engine from another thread than the engine's.
@@ -229,6 +234,7 @@ def test_the_snapshot_equals_the_engine_after_each_step_and_is_only_renewed_on_c
             o.client_order_id for o in pf.open_orders()
         ]
         assert (snap.ticks, snap.decisions) == (engine.ticks, engine.decision_points)
+        assert snap.funnel == funnel(engine.figures())
         assert view.source.fills[: snap.n_fills] == engine.orders.fills
         assert view.source.equity[: snap.n_equity] == engine.equity_curve
         # Nothing changed since: no new snapshot, the same object stays the latest.

@@ -484,10 +484,15 @@ def create_app(
         """Vetoes, newest first, with the filter and its reason."""
         return await on_engine(view.vetoes, limit, offset)
 
-    @app.get(PREFIX + "/funnel", tags=["strategy"], dependencies=auth)
-    async def funnel() -> dict[str, Any]:
+    @app.get(
+        PREFIX + "/funnel",
+        tags=["strategy"],
+        dependencies=auth,
+        response_model=dict[str, Any],
+    )
+    async def funnel() -> Response:
         """Candidates at each level of the decision funnel."""
-        return await on_engine(view.funnel)
+        return answer(view.funnel)
 
     @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
     async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:

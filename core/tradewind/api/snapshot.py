@@ -97,6 +97,8 @@ class Snapshot:
     #: How many of :attr:`SnapshotSource.fills` and :attr:`SnapshotSource.equity` it covers.
     n_fills: int
     n_equity: int
+    #: The decision funnel (tradewind.report.metrics.funnel), rebuilt when a count changed.
+    funnel: Mapping[str, int] = attrs.Factory(dict)
 
 
 class SnapshotSource:
@@ -119,6 +121,8 @@ class SnapshotSource:
         self._equity_seen = 0
         self._key: tuple[Any, ...] | None = None
         self._instruments: Mapping[str, Instrument] = {}
+        self._funnel_key: tuple[int, ...] | None = None
+        self._funnel: Mapping[str, int] = {}
         self.latest: Snapshot | None = None
         #: Snapshots built (for tests and the benchmark).
         self.published = 0
@@ -168,6 +172,16 @@ class SnapshotSource:
             self._equity_seen = len(curve)
         if len(self._instruments) != len(e.instruments):
             self._instruments = dict(e.instruments)
+        strategy = e.strategy
+        funnel_key = (e.decision_points, e.signals, e.entries_sent, strategy.evaluated,
+                      sum(e.vetoes.values()), sum(strategy.rejected.values()))
+        if funnel_key != self._funnel_key:  # the counts move at decisions only
+            out = {"candidates": strategy.evaluated}
+            out.update({f"rejected:{k}": v for k, v in strategy.rejected.items()})
+            out["signals"] = e.signals
+            out.update({f"vetoed:{k}": v for k, v in e.vetoes.items()})
+            out["orders"] = e.entries_sent
+            self._funnel, self._funnel_key = out, funnel_key
         positions = tuple(pf.positions())
         self.published += 1
         snap = Snapshot(
@@ -189,6 +203,7 @@ class SnapshotSource:
             instruments=self._instruments,
             n_fills=len(self.fills),
             n_equity=len(self.equity),
+            funnel=self._funnel,
         )
         self._key = key
         self.latest = snap  # the publication: one reference swap

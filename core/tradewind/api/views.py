@@ -843,11 +843,10 @@ class HostView:
         return out
 
     def funnel(self) -> dict[str, Any]:
-        """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders."""
-        from tradewind.report.metrics import funnel
-
-        figures = self.engine.figures()
-        return {"funnel": funnel(figures), "decisions": figures.decisions}
+        """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders
+        (the report's funnel, as of the latest snapshot)."""
+        snap = self.snap
+        return {"funnel": dict(snap.funnel), "decisions": snap.decisions}
 
     def equity(self, points: int) -> dict[str, Any]:
         """The equity curve (one point per decision), thinned to at most ``points``."""
