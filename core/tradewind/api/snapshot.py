@@ -123,6 +123,7 @@ class SnapshotSource:
         self._instruments: Mapping[str, Instrument] = {}
         self._funnel_key: tuple[int, ...] | None = None
         self._funnel: Mapping[str, int] = {}
+        self._operator: Any = None
         self.latest: Snapshot | None = None
         #: Snapshots built (for tests and the benchmark).
         self.published = 0
@@ -135,9 +136,12 @@ class SnapshotSource:
         orders = e.orders
         fills = orders.fills
         curve = e.equity_curve
-        from tradewind.trading.operator import Operator
+        operator = self._operator
+        if operator is None:
+            from tradewind.trading.operator import Operator
 
-        state = Operator.of(e).state
+            operator = self._operator = Operator.of(e)
+        state = operator.state
         key = (
             pf.ts_ns,
             len(fills),
