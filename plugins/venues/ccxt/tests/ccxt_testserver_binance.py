@@ -255,6 +255,15 @@ class BinanceFuturesServer(ThreadedServer):
                 self.market_streams.pop(ws, None)
         return ws
 
+    def drop_market_streams(self) -> int:
+        """Close every public market connection (the exchange dropping them); how many."""
+        with self.lock:
+            open_ = [w for w in self.market_streams if not w.closed]
+        assert self.loop is not None
+        for ws in open_:
+            asyncio.run_coroutine_threadsafe(ws.close(), self.loop).result(5)
+        return len(open_)
+
     def subscribed(self) -> set[str]:
         """The public stream names subscribed on any connection now."""
         with self.lock:

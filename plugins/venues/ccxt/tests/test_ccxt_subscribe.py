@@ -10,10 +10,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from ccxt_testkit import API_KEY, KEY_ENV, SECRET, SECRET_ENV, set_credentials, wait_for
+from ccxt_testkit import (
+    API_KEY,
+    KEY_ENV,
+    SECRET,
+    SECRET_ENV,
+    RecordingSink,
+    set_credentials,
+    wait_for,
+)
 from ccxt_testserver_binance import BinanceFuturesServer
 from tradewind.errors import VenueError
-from tradewind.model import TickBatch
+from tradewind.model import ConnectionLost, TickBatch
 from tradewind.protocols import SubscribeCapability
 from tradewind.secrets import Secret
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
@@ -141,3 +149,42 @@ def test_sizes_are_in_base_units() -> None:
     )
     assert batch.size.tolist() == [0.03] and batch.trade_id.tolist() == [77]
     assert batch.ts_ns.tolist() == [1_700_000_000_000_000_000]
+
+
+def test_a_dropped_market_stream_is_reported_once_and_trades_resume(
+    server: BinanceFuturesServer,
+) -> None:
+    got: list[TickBatch] = []
+    sink = RecordingSink()
+
+    async def go() -> int:
+        venue = venue_for(server, symbols=["BTCUSDT"])
+        await venue.connect()
+        venue.set_sink(sink)
+
+        async def consume() -> None:
+            async for batch in venue.stream_trades(list(await venue.instruments())):
+                got.append(batch)
+
+        task = asyncio.create_task(consume())
+        try:
+            await wait_for(lambda: server.subscribed() == {"btcusdt@trade"})
+            server.push_trade("BTCUSDT", "43000", "0.01", buyer_maker=False)
+            await wait_for(lambda: len(got) == 1)
+            dropped = server.drop_market_streams()  # the exchange drops the connection
+            # ccxt.pro reconnects and subscribes again on the stream's retry.
+            await wait_for(lambda: server.subscribed() == {"btcusdt@trade"}, timeout=10)
+            server.push_trade("BTCUSDT", "43002", "0.02", buyer_maker=True)
+            await wait_for(lambda: len(got) == 2, timeout=10)
+            return dropped
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await venue.close()
+
+    assert asyncio.run(go()) == 1
+    assert [b.price.tolist() for b in got] == [[43000.0], [43002.0]]
+    lost = [e for e in sink.items if isinstance(e, ConnectionLost)]
+    assert len(lost) == 1 and lost[0].venue == "bn"
+    assert "watch_trades(BTC/USDT:USDT)" in lost[0].reason

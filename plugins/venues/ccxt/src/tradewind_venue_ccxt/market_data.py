@@ -59,6 +59,8 @@ class TradeStreams:
         self._instruments: dict[str, Instrument] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cleanup: set[asyncio.Task[Any]] = set()
+        #: Symbols whose stream failed and has not delivered since (one report per outage).
+        self._down: set[str] = set()
         #: Instrument keys not streamed now (``unsubscribe``).
         self.unsubscribed: set[str] = set()
 
@@ -133,9 +135,12 @@ class TradeStreams:
             except asyncio.CancelledError:
                 raise
             except ccxt.BaseError as exc:
-                self._on_problem(exc, f"watch_trades({symbol})")
+                if key not in self._down:  # once per outage; ccxt.pro reconnects on the retry
+                    self._down.add(key)
+                    self._on_problem(exc, f"watch_trades({symbol})")
                 await asyncio.sleep(self._retry_s)
                 continue
+            self._down.discard(key)
             if key in self.unsubscribed:
                 return
             if trades:

@@ -413,7 +413,7 @@ class CcxtVenue:
                 self._symbol,
                 lambda key: contract_size(self._market(self._symbol(key))),
                 retry_s=cfg.poll_interval_s,
-                on_problem=lambda exc, what: self._connection_problem(self._error(exc, what)),
+                on_problem=self._trade_stream_problem,
             )
         if self.update_mode != "off" and cfg.has_credentials:
             running = asyncio.get_running_loop()
@@ -1130,6 +1130,17 @@ class CcxtVenue:
             return None
         self._trades_method = "none"
         return None
+
+    def _trade_stream_problem(self, exc: BaseException, what: str) -> None:
+        """A symbol's public trade stream failed (reported once per outage; it retries)."""
+        err = self._error(exc, what)
+        log.warning("venue %s: public trades interrupted: %s", self.instance, err)
+        if self._sink is not None:
+            self._sink.on_event(
+                ConnectionLost(
+                    ts_ns=self._now(), venue=self.instance, reason=self._redact(str(err))
+                )
+            )
 
     def _connection_problem(self, exc: BaseException) -> None:
         if self._lost:
