@@ -146,7 +146,9 @@ def thread_cpu_s(native_id: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def bench(seconds: float, connections: int, warmup: int, rounds: int) -> dict[str, Any]:
+async def bench(
+    seconds: float, connections: int, warmup: int, rounds: int, http: str = "auto"
+) -> dict[str, Any]:
     from tradewind.api.server import ApiServer
     from tradewind.journal.store import Journal
     from tradewind.trading.reconcile import prepare_session
@@ -173,6 +175,7 @@ async def bench(seconds: float, connections: int, warmup: int, rounds: int) -> d
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
+    server.config.http = http  # uvicorn's HTTP parser: "auto" takes httptools when installed
     engine.bus.subscribe("api", server.view.on_event)
     results: dict[str, Any] = {"load_before": os.getloadavg(), "phases": []}
 
@@ -272,14 +275,20 @@ def main() -> None:
         default=None,
         help="sys.setswitchinterval for the engine's process (default: Python's 0.005 s)",
     )
+    ap.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
+    )
     args = ap.parse_args()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
-    r = anyio.run(bench, args.seconds, args.connections, args.warmup, args.rounds)
+    r = anyio.run(bench, args.seconds, args.connections, args.warmup, args.rounds, args.http)
     print(
         "load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
-        "switch interval {:g} s".format(
-            *r["load_before"], *r["load_after"], sys.getswitchinterval()
+        "switch interval {:g} s; HTTP parser {}".format(
+            *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
         )
     )
     for ph in r["phases"]:
