@@ -1,17 +1,22 @@
 """The HTTP API under load while the host replays at full speed, and the decision latency
 beside it.
 
-    python bench/bench_api.py [--seconds 10] [--connections 4]
+    python bench/bench_api.py [--seconds 10] [--connections 4] [--rounds 2]
+                              [--switch-interval SECONDS]
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
 and max hold; every 1m close sends an order, so fills and trades keep growing) and the API
-server as a paper host does: uvicorn on its own thread and loop, what a request reads of the
-engine handed to the engine's loop (tradewind.api.server.EngineBridge). The engine is fed
-synthetic minutes as fast as it takes them (one checkpoint per batch, as the feed's queue
-gives). Another process (``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades``
-over keep-alive connections for ``--seconds`` and reports requests per second and latency
-percentiles. Decision latency (candle-closing batch -> the venue's submit_order) is measured
-with the server idle and under each load.
+server as a paper host does: uvicorn on its own thread and loop, the read endpoints
+answering from the engine's latest snapshot (tradewind.api.snapshot), the rest handed to the
+engine's loop (tradewind.api.server.EngineBridge). The engine is fed synthetic minutes as
+fast as it takes them (one checkpoint per batch, as the feed's queue gives). Another process
+(``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades`` over keep-alive
+connections for ``--seconds`` and reports requests per second, latency percentiles and its
+own CPU time. Decision latency (candle-closing batch -> the venue's submit_order) is
+measured with the server idle and under each load, interleaved: each round runs idle,
+status, idle, trades (as many decisions idle as under the load before), so a change of the
+machine's load shows in both. The CPU time of the engine's thread, the server's thread and
+the client process is reported per phase, and the load average before and after.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
     errors = [0]
+    size = [0]
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -65,7 +71,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
             t0 = time.perf_counter()
             conn.request("GET", path, headers=hdrs)
             r = conn.getresponse()
-            r.read()
+            size[0] += len(r.read())
             mine.append(time.perf_counter() - t0)
             if r.status != 200:
                 errors[0] += 1
@@ -81,6 +87,7 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
         t.join()
     elapsed = time.perf_counter() - t0
     q = statistics.quantiles(lat, n=100)
+    cpu = time.process_time()
     print(
         json.dumps(
             {
@@ -90,6 +97,9 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
                 "rps": len(lat) / elapsed,
                 "p50_ms": q[49] * 1000,
                 "p99_ms": q[98] * 1000,
+                "mean_bytes": size[0] / max(1, len(lat)),
+                "cpu_s": cpu,
+                "wall_s": elapsed,
             }
         )
     )
@@ -126,7 +136,19 @@ class Feed:
         return body, closer
 
 
-async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]:
+def thread_cpu_s(native_id: int) -> float:
+    """CPU time (user + system, s) of one of this process's threads, from /proc."""
+    try:
+        with open(f"/proc/self/task/{native_id}/stat", encoding="ascii") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench(
+    seconds: float, connections: int, warmup: int, rounds: int, http: str = "auto"
+) -> dict[str, Any]:
     from tradewind.api.server import ApiServer
     from tradewind.journal.store import Journal
     from tradewind.trading.reconcile import prepare_session
@@ -149,11 +171,13 @@ async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]
     feed = Feed(next(iter(engine.instruments)))
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), feed.t0)
+    engine.journal.group_commit = True  # as a paper host: one commit per engine step
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
+    server.config.http = http  # uvicorn's HTTP parser: "auto" takes httptools when installed
     engine.bus.subscribe("api", server.view.on_event)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_before": os.getloadavg(), "phases": []}
 
     async def decide(until: Any) -> list[int]:
         lat: list[int] = []
@@ -169,34 +193,58 @@ async def bench(seconds: float, connections: int, warmup: int) -> dict[str, Any]
             await anyio.lowlevel.checkpoint()
         return lat
 
-    async with engine.bus:
-        await anyio.to_thread.run_sync(server.start)
+    def count(limit: int) -> Any:
         n = [0]
 
-        def count(limit: int) -> Any:
-            def done() -> bool:
-                n[0] += 1
-                return n[0] > limit
+        def done() -> bool:
+            n[0] += 1
+            return n[0] > limit
 
-            return done
+        return done
 
+    engine_tid = threading.get_native_id()
+    async with engine.bus:
+        await anyio.to_thread.run_sync(server.start)
+        assert server._thread is not None and server._thread.native_id is not None
+        server_tid = server._thread.native_id
         await decide(count(warmup))  # warm up: analyzers, caches, some trades
-        n[0] = 0
-        results["idle"] = await decide(count(warmup))
-        for path in ("/api/v1/status", "/api/v1/trades"):
-            proc = await anyio.open_process(
-                [sys.executable, __file__, "--client", str(server.port), token, path,
-                 str(seconds), str(connections)]
-            )
-            lat = await decide(lambda proc=proc: proc.returncode is not None)
-            await proc.wait()
-            assert proc.stdout is not None
-            out = json.loads((await proc.stdout.receive()).decode())
-            results[path] = (lat, out)
+        last_n = warmup
+        for rnd in range(rounds):
+            for path in ("/api/v1/status", "/api/v1/trades"):
+                for load in (None, path):
+                    cpu0 = (thread_cpu_s(engine_tid), thread_cpu_s(server_tid))
+                    t0 = time.perf_counter()
+                    out: dict[str, Any] | None = None
+                    if load is None:
+                        lat = await decide(count(last_n))
+                    else:
+                        proc = await anyio.open_process(
+                            [sys.executable, __file__, "--client", str(server.port), token,
+                             load, str(seconds), str(connections)]
+                        )
+                        lat = await decide(lambda proc=proc: proc.returncode is not None)
+                        await proc.wait()
+                        assert proc.stdout is not None
+                        out = json.loads((await proc.stdout.receive()).decode())
+                        last_n = max(len(lat), 50)
+                    wall = time.perf_counter() - t0
+                    results["phases"].append(
+                        {
+                            "round": rnd + 1,
+                            "load": load or "idle",
+                            "lat": lat,
+                            "client": out,
+                            "wall_s": wall,
+                            "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
+                            "server_cpu_s": thread_cpu_s(server_tid) - cpu0[1],
+                        }
+                    )
         server.stop()
         await anyio.to_thread.run_sync(server.join)
         results["engine_calls"] = server.bridge.calls
+        results["snapshots"] = server.view.source.published
         await engine.bus.close()
+    results["load_after"] = os.getloadavg()
     results["fills"] = len(engine.orders.fills)
     engine.journal.flush()
     results["trades"] = len(server.view.trades())
@@ -220,17 +268,45 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for the engine's process (default: Python's 0.005 s)",
+    )
+    ap.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
+    )
     args = ap.parse_args()
-    r = anyio.run(bench, args.seconds, args.connections, args.warmup)
-    print(f"decision latency, API idle:        {pct(r['idle'])}")
-    for path in ("/api/v1/status", "/api/v1/trades"):
-        lat, out = r[path]
-        print(
-            f"{path:<16} {out['rps']:>8,.0f} req/s  p50 {out['p50_ms']:.2f} ms  "
-            f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, {out['errors']} errors)"
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
+    r = anyio.run(bench, args.seconds, args.connections, args.warmup, args.rounds, args.http)
+    print(
+        "load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
+        "switch interval {:g} s; HTTP parser {}".format(
+            *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
         )
-        print(f"decision latency, {path} load: {pct(lat)}")
-    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades in the journal; "
+    )
+    for ph in r["phases"]:
+        cpu = (
+            f"cpu s: engine {ph['engine_cpu_s']:.2f}  server {ph['server_cpu_s']:.2f}"
+            + (f"  client {ph['client']['cpu_s']:.2f}" if ph["client"] else "")
+            + f"  (wall {ph['wall_s']:.1f} s)"
+        )
+        print(f"round {ph['round']} {ph['load']:<16} decision latency {pct(ph['lat'])}; {cpu}")
+        out = ph["client"]
+        if out:
+            print(
+                f"    {out['path']:<16} {out['rps']:>8,.0f} req/s  p50 {out['p50_ms']:.2f} ms  "
+                f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, "
+                f"{out['errors']} errors, {out['mean_bytes'] / 1000:,.1f} kB each)"
+            )
+    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
+          f"{r['snapshots']:,} snapshots published; "
           f"{r['engine_calls']:,} calls handed to the engine's loop")
 
 

@@ -200,7 +200,12 @@ def test_forceenter_while_paused_then_stop_ends_the_run(tmp_path):
             "POST", "/api/v1/forceenter", {"pair": INSTRUMENT, "side": "short", "stakeamount": 0.01}
         )
         assert status == 200 and out["order_id"].startswith("tw-")
-        (trade,) = host.wait_for("the forced entry's fill", lambda: host.get("/api/v1/status"))
+        # A market order fills against the next prints: status shows the trade from its first
+        # fill (as of the engine's last step) and its amount grows to the whole 0.01.
+        (trade,) = host.wait_for(
+            "the forced entry's fills",
+            lambda: [t for t in host.get("/api/v1/status") if t["amount"] == 0.01],
+        )
         assert trade["is_short"] is True and trade["amount"] == 0.01
         status, out = host.request("POST", "/api/v1/forceenter", {"pair": "sim:NOPE"})
         assert status == 400 and "unknown instrument 'sim:NOPE'" in out["detail"]

@@ -3,10 +3,13 @@
 Every route but ``/api/v1/ping`` needs the token: the API routes, ``/docs`` and
 ``/openapi.json`` (basic auth is accepted there, so a browser can prompt for it), the
 websocket (the token as its ``bearer.<token>`` subprotocol) and the dashboard page, which
-without the token answers 401 with its login form — the form holds no data. Handlers are
-``async`` and run in the host's event loop, between the engine's steps: they read the
-engine's state and its journal without locks, and act through
-:class:`tradewind.trading.control.Control`.
+without the token answers 401 with its login form — the form holds no data.
+
+The read endpoints of trades, money, health and the trading state answer from the engine's
+latest snapshot (tradewind.api.snapshot) where the request is handled, without calling into
+the engine. Everything else that reads or changes the engine (journal pages, candles, the
+funnel, the operator's controls, the watchlist) runs on the engine's loop through
+``engine_call``, between two of its steps, and publishes a new snapshot after it.
 """
 
 from __future__ import annotations
@@ -134,13 +137,33 @@ def create_app(
     check = TokenCheck(token)
 
     async def on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        # Whatever reads or changes the engine (the view, the operator, the watchlist) runs
-        # on the engine's loop, between two of its steps; parsing, validation and JSON
-        # encoding stay on the API's thread.
+        # Whatever reads or changes the engine (the operator, the watchlist, the journal's
+        # pages) runs on the engine's loop, between two of its steps; parsing, validation
+        # and JSON encoding stay on the API's thread. What it changed is published at once.
+        async def run() -> Any:
+            out = fn(*args, **kwargs)
+            out = await out if inspect.isawaitable(out) else out
+            view.source.publish()
+            return out
+
         if engine_call is not None:
-            return await engine_call(fn, *args, **kwargs)
-        out = fn(*args, **kwargs)
-        return await out if inspect.isawaitable(out) else out
+            return await engine_call(run)
+        return await run()
+
+    def read(fn: Callable[..., Any], *args: Any) -> Any:
+        # The snapshot endpoints: the latest snapshot, read where the request is handled.
+        # An in-process app (no engine_call) runs on the engine's own loop and takes a fresh
+        # snapshot first.
+        if engine_call is None:
+            view.source.publish()
+        return fn(*args)
+
+    def answer(fn: Callable[..., Any], *args: Any) -> Response:
+        # A snapshot view as JSON, encoded once by json.dumps: the views give plain JSON
+        # types, so FastAPI's generic encoder and response validation (several times the cost
+        # on large pages, all of it holding the GIL the engine needs) are skipped. The
+        # routes' response_model still documents the shape.
+        return JSONResponse(read(fn, *args))
 
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
     engine = view.engine
@@ -218,50 +241,61 @@ def create_app(
         """The host's tradewind version."""
         return {"version": __version__}
 
-    @app.get(PREFIX + "/health", tags=["info"], dependencies=auth)
-    async def health() -> dict[str, Any]:
+    @app.get(PREFIX + "/health", tags=["info"], dependencies=auth, response_model=dict[str, Any])
+    async def health() -> Response:
         """When the engine last processed market data."""
-        return await on_engine(view.health)
+        return answer(view.health)
 
-    @app.get(PREFIX + "/status", tags=["trades"], dependencies=auth)
-    async def status() -> list[dict[str, Any]]:
+    @app.get(
+        PREFIX + "/status",
+        tags=["trades"],
+        dependencies=auth,
+        response_model=list[dict[str, Any]],
+    )
+    async def status() -> Response:
         """Open trades with current price and unrealised profit."""
-        return await on_engine(view.status)
+        return answer(view.status)
 
-    @app.get(PREFIX + "/balance", tags=["money"], dependencies=auth)
-    async def balance() -> dict[str, Any]:
+    @app.get(PREFIX + "/balance", tags=["money"], dependencies=auth, response_model=dict[str, Any])
+    async def balance() -> Response:
         """Cash, positions and equity."""
-        return await on_engine(view.balance)
+        return answer(view.balance)
 
-    @app.get(PREFIX + "/count", tags=["trades"], dependencies=auth)
-    async def count() -> dict[str, Any]:
+    @app.get(PREFIX + "/count", tags=["trades"], dependencies=auth, response_model=dict[str, Any])
+    async def count() -> Response:
         """Open trades against the limit."""
-        return await on_engine(view.count)
+        return answer(view.count)
 
-    @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth)
+    @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth, response_model=dict[str, Any])
     async def trades(
         limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Every trade of the session by id, paged."""
-        return await on_engine(view.trades_page, limit, offset)
+        return Response(read(view.trades_page_text, limit, offset), media_type="application/json")
 
     @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
     async def trade(tradeid: int) -> dict[str, Any]:
         """One trade."""
-        for t in view.trades():
+        snap = read(lambda: view.snap)
+        for t in view.trades(snap):
             if t.trade_id == tradeid:
-                return await on_engine(view.trade_json, t)
+                return view.trade_json(t, snap)
         raise HTTPException(404, detail=f"no trade with id {tradeid}")
 
-    @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth)
-    async def profit() -> dict[str, Any]:
+    @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth, response_model=dict[str, Any])
+    async def profit() -> Response:
         """Profit summary of the session."""
-        return await on_engine(view.profit)
+        return answer(view.profit)
 
-    @app.get(PREFIX + "/performance", tags=["money"], dependencies=auth)
-    async def performance() -> list[dict[str, Any]]:
+    @app.get(
+        PREFIX + "/performance",
+        tags=["money"],
+        dependencies=auth,
+        response_model=list[dict[str, Any]],
+    )
+    async def performance() -> Response:
         """Closed-trade profit per instrument."""
-        return await on_engine(view.performance)
+        return answer(view.performance)
 
     for unit, path, default in (
         ("days", "daily", 7),
@@ -270,18 +304,24 @@ def create_app(
     ):
 
         def make(unit: str = unit, default: int = default) -> Any:
-            async def periodic(timescale: int = Query(default, ge=1, le=365)) -> dict[str, Any]:
-                return await on_engine(view.periodic, unit, timescale)
+            async def periodic(timescale: int = Query(default, ge=1, le=365)) -> Response:
+                return answer(view.periodic, unit, timescale)
 
             periodic.__doc__ = f"Closed-trade profit per {unit[:-1]}."
             return periodic
 
-        app.get(PREFIX + "/" + path, tags=["money"], dependencies=auth, name=path)(make())
+        app.get(
+            PREFIX + "/" + path,
+            tags=["money"],
+            dependencies=auth,
+            name=path,
+            response_model=dict[str, Any],
+        )(make())
 
-    @app.get(PREFIX + "/stats", tags=["money"], dependencies=auth)
-    async def stats() -> dict[str, Any]:
+    @app.get(PREFIX + "/stats", tags=["money"], dependencies=auth, response_model=dict[str, Any])
+    async def stats() -> Response:
         """Wins, losses and draws per exit reason; mean durations."""
-        return await on_engine(view.stats)
+        return answer(view.stats)
 
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
@@ -365,9 +405,7 @@ def create_app(
         tid = str(payload.tradeid)
         target = tid
         if tid.isdigit():
-            found = [
-                t for t in await on_engine(view.trades) if t.trade_id == int(tid) and t.is_open
-            ]
+            found = [t for t in read(view.trades) if t.trade_id == int(tid) and t.is_open]
             if not found:
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument
@@ -386,7 +424,7 @@ def create_app(
         pairs = await on_engine(operator.tradable)
         method = (
             ["WatchlistPairList"]
-            if engine.config.watchlist.drives_instruments
+            if view.config.watchlist.drives_instruments
             else ["StaticPairList"]
         )
         return {"whitelist": pairs, "length": len(pairs), "method": method}
@@ -424,11 +462,12 @@ def create_app(
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
     async def state() -> dict[str, Any]:
         """The trading state (running, paused, stopped) and the run."""
+        snap = read(lambda: view.snap)
         return {
-            "state": await on_engine(lambda: operator.state),
-            "mode": engine.config.mode.value,
-            "run_id": engine.run_id,
-            "instruments": list(engine.instruments),
+            "state": snap.state,
+            "mode": view.config.mode.value,
+            "run_id": snap.run_id,
+            "instruments": list(snap.instruments),
         }
 
     @app.get(PREFIX + "/signals", tags=["strategy"], dependencies=auth)
@@ -445,20 +484,25 @@ def create_app(
         """Vetoes, newest first, with the filter and its reason."""
         return await on_engine(view.vetoes, limit, offset)
 
-    @app.get(PREFIX + "/funnel", tags=["strategy"], dependencies=auth)
-    async def funnel() -> dict[str, Any]:
+    @app.get(
+        PREFIX + "/funnel",
+        tags=["strategy"],
+        dependencies=auth,
+        response_model=dict[str, Any],
+    )
+    async def funnel() -> Response:
         """Candidates at each level of the decision funnel."""
-        return await on_engine(view.funnel)
+        return answer(view.funnel)
 
     @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
     async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
         return await on_engine(view.fills, limit)
 
-    @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth)
-    async def equity(points: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
+    @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth, response_model=dict[str, Any])
+    async def equity(points: int = Query(500, ge=1, le=10000)) -> Response:
         """The equity curve."""
-        return await on_engine(view.equity, points)
+        return answer(view.equity, points)
 
     @app.get(PREFIX + "/plugins", tags=["info"], dependencies=auth)
     async def plugins() -> dict[str, Any]:
@@ -500,7 +544,7 @@ def create_app(
         return {
             "watchlist": entries,
             "length": len(entries),
-            "drives_instruments": engine.config.watchlist.drives_instruments,
+            "drives_instruments": view.config.watchlist.drives_instruments,
         }
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)
@@ -561,7 +605,7 @@ def create_app(
     async def top_liquid(n: int | None = Query(None, ge=1, le=500)) -> dict[str, Any]:
         """The host's instruments ranked by traded quote volume over the last 24 h of market
         time (from the candles the engine built)."""
-        limit = n or engine.config.watchlist.top_n
+        limit = n or view.config.watchlist.top_n
         return {"top": await on_engine(view.top_liquid, limit), "window_hours": 24}
 
     # -- events ---------------------------------------------------------------------------

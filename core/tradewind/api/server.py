@@ -1,8 +1,11 @@
 """The API served by a running host: uvicorn on a thread and event loop of its own.
 
 HTTP parsing, routing, validation, authentication, rate limiting and JSON encoding run on the
-API's thread, so a burst of requests does not delay the engine's decisions. What a handler
-reads or changes of the engine (the view, the operator, the watchlist) is handed to the
+API's thread, so a burst of requests does not delay the engine's decisions. The read
+endpoints of trades, money, health and state answer on the API's thread from the latest
+immutable snapshot the engine published at the end of a step (tradewind.api.snapshot): they
+never wait for the engine's loop nor touch its state. What else a handler reads or changes
+of the engine (the operator, the watchlist, the journal's pages, candles) is handed to the
 engine's loop with a thread-safe call (:class:`EngineBridge`) and runs there between two of
 the engine's steps, so engine state and the journal's DuckDB connection are only ever used
 from the engine's thread. Events reach websocket clients the same way in reverse.

@@ -26,6 +26,7 @@ import anyio
 import attrs
 
 from tradewind import __version__
+from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 
@@ -215,10 +216,19 @@ def redact(value: Any) -> Any:
 
 
 class HostView:
-    """Read-only views of a running engine and its journal, as JSON-able dicts."""
+    """Read-only views of a running engine and its journal, as JSON-able dicts.
+
+    The trade, money and health views (``status``, ``balance``, ``count``, ``trades``,
+    ``profit``, ``performance``, ``periodic``, ``stats``, ``equity``, ``health``) read only
+    the engine's latest :class:`~tradewind.api.snapshot.Snapshot` and the config, never the
+    engine: they may run on the API's thread while the engine steps. The others (journal
+    pages, candles, the funnel, the plugins) read the engine and run on its loop."""
 
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
+        #: The run's config (immutable), read by the snapshot views instead of the engine.
+        self.config = engine.config
+        self.strategy_tf = engine.strategy_tf
         self.logs = LogBuffer()
         self.candles: dict[tuple[str, int], deque[Candle]] = {}
         self._capacity = candle_capacity
@@ -226,10 +236,45 @@ class HostView:
         self._cursor: Any = None
         #: The JSON of closed trades (they no longer change), by trade id.
         self._closed_json: dict[int, dict[str, Any]] = {}
+        #: The same, encoded (a page of closed trades is joined, not encoded again).
+        self._closed_text: dict[int, str] = {}
         self.started_ts_ns = engine.clock.now_ns()
         #: The websocket clients' queues; a client too slow to keep up is disconnected.
         self.listeners: list[Any] = []
         engine.candle_sinks.append(self._on_candles)
+        #: The engine's snapshots, published at the end of each step that changed them. The
+        #: first is taken here, on the engine's thread (the view is built there), so a
+        #: request that comes before the engine's first step has one to read.
+        self.source = SnapshotSource(engine, seed=self._seed)
+        self.source.publish()
+        engine.step_sinks.append(self.source.publish)
+
+    @property
+    def snap(self) -> Snapshot:
+        """The engine's latest snapshot."""
+        snap = self.source.latest
+        assert snap is not None  # taken in __init__
+        return snap
+
+    def _seed(self) -> tuple[list[Fill], dict[str, str]]:
+        """The session's fills journaled before the first snapshot (a resumed session's),
+        with their orders' tags; read on the engine's thread."""
+        j = self.engine.journal
+        if j is None:
+            return [], {}
+        rows = self._q(
+            "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
+            "liquidity FROM fills WHERE session_id = ? ORDER BY seq",
+            [j.session_id],
+        )
+        tags = dict(
+            self._q(
+                "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
+                "tag IS NOT NULL",
+                [j.session_id],
+            )
+        ) if rows else {}
+        return [fill_from_row(r) for r in rows], tags
 
     def on_event(self, event: Any) -> None:
         """The bus subscriber: every event to every websocket client, as JSON."""
@@ -309,60 +354,38 @@ class HostView:
     def currency(self) -> str:
         """The currency money is reported in: the run's ``reporting_currency`` (equity and
         P&L are counted in it, as in the report)."""
-        return str(self.engine.config.run.reporting_currency)
+        return str(self.config.run.reporting_currency)
 
     # -- trades ---------------------------------------------------------------------------
-    def trades(self) -> list[Trade]:
-        """Every trade of the session, by id: the fills journaled since the last call are
-        folded in (closed trades get their exit reason from their last order's tag)."""
-        j = self.journal
-        rows = self._q(
-            "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
-            "ts_ns, liquidity FROM fills WHERE session_id = ? AND seq > ? ORDER BY seq",
-            [j.session_id, self._book.last_seq],
-        )
-        closed: list[Trade] = []
-        for seq, cid, tid, inst, side, qty, price, fee, ts, liq in rows:
-            fill = Fill(
-                client_order_id=cid,
-                instrument=inst,
-                side=Side(side),
-                quantity=Decimal(qty),
-                price=Decimal(price),
-                fee=Decimal(fee),
-                ts_ns=int(ts),
-                liquidity=liq,
-                trade_id=tid,
-            )
-            done = self._book.add(fill)
-            if done is not None:
-                closed.append(done)
-            self._book.last_seq = int(seq)
-        if closed:
-            ids = sorted({t.orders[-1].client_order_id for t in closed})
-            tags = dict(
-                self._q(
-                    "SELECT client_order_id, tag FROM orders WHERE session_id = ? AND "
-                    f"client_order_id IN ({', '.join('?' * len(ids))})",
-                    [j.session_id, *ids],
-                )
-            )
-            for t in closed:
-                t.exit_reason = tags.get(t.orders[-1].client_order_id) or ""
-        return self._book.trades
+    def trades(self, snap: Snapshot | None = None) -> list[Trade]:
+        """Every trade of the session up to the snapshot, by id: the fills it covers that
+        were not folded in yet are (closed trades get their exit reason from their last
+        order's tag). Reads the snapshot's source, never the engine."""
+        snap = snap or self.snap
+        book, src = self._book, self.source
+        n = snap.n_fills
+        if book.last_seq < n:
+            tags = src.tags
+            for f in src.fills[book.last_seq : n]:
+                done = book.add(f)
+                if done is not None:
+                    done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
+            book.last_seq = n
+        return book.trades
 
-    def trade_json(self, t: Trade) -> dict[str, Any]:
-        """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``)."""
+    def trade_json(self, t: Trade, snap: Snapshot | None = None) -> dict[str, Any]:
+        """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``), its open
+        part valued as of ``snap`` (the latest snapshot by default)."""
         if not t.is_open:
             cached = self._closed_json.get(t.trade_id)
             if cached is None:
-                cached = self._closed_json[t.trade_id] = self._trade_json(t)
+                cached = self._closed_json[t.trade_id] = self._trade_json(t, self.snap)
             return cached
-        return self._trade_json(t)
+        return self._trade_json(t, snap or self.snap)
 
-    def _trade_json(self, t: Trade) -> dict[str, Any]:
-        pf = self.engine.portfolio
-        inst = self.engine.instruments.get(t.instrument)
+    def _trade_json(self, t: Trade, snap: Snapshot) -> dict[str, Any]:
+        pf = snap.portfolio
+        inst = snap.instruments.get(t.instrument)
         symbol = inst.symbol if inst else t.instrument.partition(":")[2]
         venue = inst.venue if inst else t.instrument.partition(":")[0]
         base, quote = split_symbol(symbol)
@@ -379,9 +402,9 @@ class HostView:
             "amount": float(t.amount if not t.is_open else abs(pf.position(t.instrument).quantity)),
             "amount_requested": float(t.amount),
             "stake_amount": float(stake),
-            "strategy": self.engine.config.strategy.preset or "tradewind",
+            "strategy": self.config.strategy.preset or "tradewind",
             "enter_tag": "entry",
-            "timeframe": self.engine.strategy_tf // 60_000_000_000,
+            "timeframe": self.strategy_tf // 60_000_000_000,
             "fee_open_cost": float(t.fee_open),
             "fee_open_currency": self.currency,
             "fee_close_cost": float(t.fee_close),
@@ -450,15 +473,36 @@ class HostView:
 
     def status(self) -> list[dict[str, Any]]:
         """Open trades (Freqtrade's ``/status``)."""
-        self.trades()
-        return [self.trade_json(t) for t in self._book.current.values()]
+        snap = self.snap
+        self.trades(snap)
+        return [self.trade_json(t, snap) for t in self._book.current.values()]
+
+    def trades_page_text(self, limit: int, offset: int) -> str:
+        """:meth:`trades_page` as JSON text: closed trades' JSON is encoded once and kept
+        (they never change), so a page costs the open trades' encoding and a join."""
+        snap = self.snap
+        trades = self.trades(snap)
+        page = trades[offset : offset + limit]
+        parts = []
+        for t in page:
+            text = None if t.is_open else self._closed_text.get(t.trade_id)
+            if text is None:
+                text = _dumps(self.trade_json(t, snap))
+                if not t.is_open:
+                    self._closed_text[t.trade_id] = text
+            parts.append(text)
+        return (
+            f'{{"trades":[{",".join(parts)}],"trades_count":{len(page)},'
+            f'"offset":{offset},"total_trades":{len(trades)}}}'
+        )
 
     def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
         """Freqtrade's ``TradeResponse``: trades by id, paged."""
-        trades = self.trades()
+        snap = self.snap
+        trades = self.trades(snap)
         page = trades[offset : offset + limit]
         return {
-            "trades": [self.trade_json(t) for t in page],
+            "trades": [self.trade_json(t, snap) for t in page],
             "trades_count": len(page),
             "offset": offset,
             "total_trades": len(trades),
@@ -467,7 +511,7 @@ class HostView:
     # -- money ----------------------------------------------------------------------------
     def balance(self) -> dict[str, Any]:
         """Freqtrade's ``Balances``: cash, positions and equity in the account currency."""
-        pf = self.engine.portfolio
+        pf = self.snap.portfolio
         cur = self.currency
         equity = pf.equity()
         start = pf.starting_equity()
@@ -514,7 +558,7 @@ class HostView:
             "value": float(equity),
             "value_bot": float(equity),
             "stake": cur,
-            "note": "paper account" if self.engine.config.mode.value != "live" else "",
+            "note": "paper account" if self.config.mode.value != "live" else "",
             "starting_capital": float(start),
             "starting_capital_ratio": ratio,
             "starting_capital_pct": round(ratio * 100, 2),
@@ -527,7 +571,7 @@ class HostView:
 
     def max_open(self) -> int:
         """The ``maxpositions`` filter's limit, or -1 (unlimited) without one."""
-        for inst in self.engine.config.instances("filters").values():
+        for inst in self.config.instances("filters").values():
             n = getattr(inst.config, "max_open_positions", None)
             if isinstance(n, int):
                 return n
@@ -544,11 +588,12 @@ class HostView:
 
     def profit(self) -> dict[str, Any]:
         """Freqtrade's ``Profit`` summary over the session's trades."""
-        trades = self.trades()
+        snap = self.snap
+        trades = self.trades(snap)
         closed = [t for t in trades if not t.is_open]
-        start = self.engine.portfolio.starting_equity() or Decimal(1)
+        start = snap.portfolio.starting_equity() or Decimal(1)
         closed_abs = [t.realized - t.fee_open - t.fee_close for t in closed]
-        all_json = [self.trade_json(t) for t in trades]
+        all_json = [self.trade_json(t, snap) for t in trades]
         all_abs = [Decimal(repr(j["profit_abs"])) for j in all_json]
         ratios = [j["profit_ratio"] for j in all_json]
         closed_ratios = [
@@ -620,7 +665,7 @@ class HostView:
 
     def performance(self) -> list[dict[str, Any]]:
         """Freqtrade's ``/performance``: closed-trade profit per pair, best first."""
-        start = self.engine.portfolio.starting_equity() or Decimal(1)
+        start = self.snap.portfolio.starting_equity() or Decimal(1)
         acc: dict[str, list[Any]] = {}
         for t in self.trades():
             if t.is_open:
@@ -645,9 +690,10 @@ class HostView:
     def periodic(self, unit: str, count: int) -> dict[str, Any]:
         """Freqtrade's daily/weekly/monthly: closed-trade profit per period (market time)."""
         closed = [t for t in self.trades() if not t.is_open and t.close_ts_ns]
-        start_eq = self.engine.portfolio.starting_equity()
+        snap = self.snap
+        start_eq = snap.portfolio.starting_equity()
         last_ts = max((t.close_ts_ns or 0 for t in closed), default=0) or (
-            self.engine.portfolio.ts_ns or self.engine.clock.now_ns()
+            snap.portfolio.ts_ns or snap.now_ns
         )
         end = dt.datetime.fromtimestamp(last_ts / 1e9, tz=dt.UTC).date()
         periods = [_period_start(end, unit, -i) for i in range(count)]
@@ -797,22 +843,22 @@ class HostView:
         return out
 
     def funnel(self) -> dict[str, Any]:
-        """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders."""
-        from tradewind.report.metrics import funnel
-
-        figures = self.engine.figures()
-        return {"funnel": funnel(figures), "decisions": figures.decisions}
+        """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders
+        (the report's funnel, as of the latest snapshot)."""
+        snap = self.snap
+        return {"funnel": dict(snap.funnel), "decisions": snap.decisions}
 
     def equity(self, points: int) -> dict[str, Any]:
         """The equity curve (one point per decision), thinned to at most ``points``."""
-        curve = self.engine.equity_curve
+        snap = self.snap
+        curve = self.source.equity[: snap.n_equity]
         step = max(1, math.ceil(len(curve) / points)) if points > 0 else 1
         sample = curve[::step]
         if curve and sample[-1] is not curve[-1]:
             sample.append(curve[-1])
         return {
             "currency": self.currency,
-            "equity": float(self.engine.portfolio.equity()),
+            "equity": float(snap.portfolio.equity()),
             "points": [[_ms(ts), v] for ts, v in sample],
         }
 
@@ -887,7 +933,8 @@ class HostView:
     # -- the host ------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """Freqtrade's ``Health``: when the engine last processed market data."""
-        last = self.engine.portfolio.ts_ns
+        snap = self.snap
+        last = snap.portfolio.ts_ns
         return {
             "last_process": _date(last),
             "last_process_ts": (last // 1_000_000_000) if last else None,
@@ -895,8 +942,8 @@ class HostView:
             "bot_start_ts": self.started_ts_ns // 1_000_000_000,
             "bot_startup": _date(self.started_ts_ns),
             "bot_startup_ts": self.started_ts_ns // 1_000_000_000,
-            "ticks": self.engine.ticks,
-            "decisions": self.engine.decision_points,
+            "ticks": snap.ticks,
+            "decisions": snap.decisions,
         }
 
     def show_config(self) -> dict[str, Any]:
@@ -968,6 +1015,11 @@ class HostView:
                     }
                 )
         return {"plugins": out}
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as the API sends it (Starlette's JSONResponse settings)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _mean(xs: Sequence[float]) -> float:

@@ -436,6 +436,8 @@ class Engine:
         #: trades of theirs still in flight are dropped.
         self.unsubscribed: set[str] = set()
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
+        #: Called at the end of every engine step (the API's snapshot of what it reads).
+        self.step_sinks: list[Callable[[], object]] = []
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
             host_services(config)
         )
@@ -1460,6 +1462,8 @@ class Engine:
             await self.bus.publish(event)
         if self.notifications is not None and not self.notifications.ticker:
             self.notifications.tick()  # a backtest: due notifications at engine time
+        for sink in self.step_sinks:
+            sink()
 
     # -- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

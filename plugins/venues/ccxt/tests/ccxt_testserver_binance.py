@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -46,6 +47,12 @@ class BinanceFuturesServer(ThreadedServer):
         self.available = Decimal(template("binance_futures_balance.json")[0]["availableBalance"])
         self._next_id = 1000
         self.streams: list[web.WebSocketResponse] = []
+        #: Public market streams (``/public/ws/<n>``) and the stream names each subscribed
+        #: (``btcusdt@trade``), kept as Binance does: SUBSCRIBE adds, UNSUBSCRIBE removes.
+        self.market_streams: dict[web.WebSocketResponse, set[str]] = {}
+        #: Every SUBSCRIBE/UNSUBSCRIBE request received: ``(method, params)``.
+        self.market_requests: list[tuple[str, list[str]]] = []
+        self._next_trade_id = 5933014
         #: Public aggregate trades served by /fapi/v1/aggTrades, in Binance's JSON shape
         #: (``a`` id, ``p`` price, ``q`` qty, ``f``/``l`` first/last trade id, ``T`` ms,
         #: ``m`` buyer is maker), sorted by ``a``.
@@ -133,6 +140,7 @@ class BinanceFuturesServer(ThreadedServer):
         r.add_post("/fapi/v1/listenKey", self.listen_key)
         r.add_put("/fapi/v1/listenKey", self.listen_key)
         r.add_get("/private/ws", self.user_stream)
+        r.add_get("/public/ws/{stream}", self.market_stream)
 
     async def agg_trades_list(self, request: web.Request) -> web.Response:
         """Compressed/aggregate trades, paged as Binance does: ``fromId`` (trades from that
@@ -220,6 +228,63 @@ class BinanceFuturesServer(ThreadedServer):
         async for _msg in ws:  # the user stream is one-way; keep reading until closed
             pass
         return ws
+
+    async def market_stream(self, request: web.Request) -> web.WebSocketResponse:
+        """Binance's public market websocket: JSON SUBSCRIBE/UNSUBSCRIBE requests, each
+        answered ``{"result": null, "id": ...}``; :meth:`push_trade` sends to subscribers."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with self.lock:
+            self.market_streams[ws] = set()
+        try:
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    continue
+                req = json.loads(msg.data)
+                method, params = req.get("method"), list(req.get("params") or [])
+                with self.lock:
+                    self.market_requests.append((method, params))
+                    names = self.market_streams[ws]
+                    if method == "SUBSCRIBE":
+                        names.update(params)
+                    elif method == "UNSUBSCRIBE":
+                        names.difference_update(params)
+                await ws.send_json({"result": None, "id": req.get("id")})
+        finally:
+            with self.lock:
+                self.market_streams.pop(ws, None)
+        return ws
+
+    def drop_market_streams(self) -> int:
+        """Close every public market connection (the exchange dropping them); how many."""
+        with self.lock:
+            open_ = [w for w in self.market_streams if not w.closed]
+        assert self.loop is not None
+        for ws in open_:
+            asyncio.run_coroutine_threadsafe(ws.close(), self.loop).result(5)
+        return len(open_)
+
+    def subscribed(self) -> set[str]:
+        """The public stream names subscribed on any connection now."""
+        with self.lock:
+            return set().union(*self.market_streams.values())
+
+    def push_trade(self, symbol: str, price: str, qty: str, *, buyer_maker: bool) -> int:
+        """Send one ``<symbol>@trade`` message (the recorded shape) to the connections
+        subscribed to it; returns how many received it."""
+        name = symbol.lower() + "@trade"
+        with self.lock:
+            msg = template_ws("binance_futures_trade_stream.json")
+            now = int(time.time() * 1000)
+            self._next_trade_id += 1
+            msg.update(E=now, T=now, s=symbol, t=self._next_trade_id, p=price, q=qty,
+                       m=buyer_maker)
+            targets = [w for w, names in self.market_streams.items()
+                       if name in names and not w.closed]
+        assert self.loop is not None
+        for ws in targets:
+            asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)
+        return len(targets)
 
     def push_order_update(self, client_order_id: str) -> None:
         """Send an ORDER_TRADE_UPDATE of the order's current state on every user stream."""

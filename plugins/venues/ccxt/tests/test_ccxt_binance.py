@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -133,7 +134,9 @@ def test_capabilities_follow_the_exchange(server: BinanceFuturesServer) -> None:
 
     caps, rate_limited = asyncio.run(go())
     assert rate_limited is True
-    assert caps == CcxtVenue.capabilities  # binanceusdm offers all of them
+    # binanceusdm offers all of them; public trades ("data", "subscribe") need ccxt.pro,
+    # which order_updates = "off" does not load (tests/test_ccxt_subscribe.py).
+    assert caps == CcxtVenue.capabilities - {"data", "subscribe"}
 
 
 def test_the_rolling_window_rate_limiter_is_an_option(server: BinanceFuturesServer) -> None:
@@ -392,17 +395,38 @@ def test_close_is_idempotent_and_closes_the_session(server: BinanceFuturesServer
 
 
 class TestConformance(VenueConformance):
-    """The core's venue suite (execution tests) against the local Binance server."""
+    """The core's venue suite (data and execution tests) against the local Binance server."""
 
     plugin_class = CcxtVenue
     resting_buy_price = Decimal("1000")
+    order_updates = "off"
 
     @pytest.fixture(autouse=True)
-    def _server(self, server: BinanceFuturesServer) -> None:
+    def _server(self, server: BinanceFuturesServer) -> Iterator[None]:
         self.server = server
+        # The exchange's tape: a BTCUSDT trade every 20 ms while anyone subscribes to it.
+        stop = threading.Event()
+
+        def tape() -> None:
+            price = 43000.0
+            while not stop.wait(0.02):
+                if "btcusdt@trade" in server.subscribed():
+                    price += 0.1
+                    server.push_trade("BTCUSDT", f"{price:.1f}", "0.001", buyer_maker=False)
+
+        pusher = threading.Thread(target=tape, name="binance-tape", daemon=True)
+        pusher.start()
+        yield
+        stop.set()
+        pusher.join(5)
 
     async def make_venue(self) -> CcxtVenue:
-        return await connected(self.server)
+        return await connected(self.server, order_updates=self.order_updates)
+
+    def test_data_streams_sorted_batches(self) -> None:
+        # Public trades need ccxt.pro: order_updates "auto" loads it.
+        self.order_updates = "auto"
+        super().test_data_streams_sorted_batches()
 
 
 def test_websocket_order_updates(server: BinanceFuturesServer) -> None:

@@ -110,6 +110,12 @@ class BinanceStub:
             (RESOURCES / "http" / "binance_futures_exchange_info.json").read_text()
         )
         self._scripts: queue.Queue[Script] = queue.Queue()
+        #: Scripts for connections with a given query string (``streams=btcusdt@aggTrade``),
+        #: played before the general queue's.
+        self._scripts_for: dict[str, queue.Queue[Script]] = {}
+        #: Query strings of the connections open now, and of those the client closed.
+        self.open_queries: list[str] = []
+        self.closed_queries: list[str] = []
         #: Query strings of every websocket connection, and paths of every REST call.
         self.ws_requests: list[str] = []
         self.rest_requests: list[str] = []
@@ -125,6 +131,10 @@ class BinanceStub:
     def script(self, *actions: tuple[Any, ...]) -> None:
         """Queue the script of the next websocket connection."""
         self._scripts.put(list(actions))
+
+    def script_for(self, query: str, *actions: tuple[Any, ...]) -> None:
+        """Queue the script of the next connection whose query string is ``query``."""
+        self._scripts_for.setdefault(query, queue.Queue()).put(list(actions))
 
     @property
     def wss_url(self) -> str:
@@ -218,14 +228,19 @@ class BinanceStub:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self.ws_requests.append(request.query_string)
+        query = request.query_string
+        self.ws_requests.append(query)
+        self.open_queries.append(query)
         self.connections += 1
         self._open.add(ws)
         try:
             try:
-                script = self._scripts.get_nowait()
-            except queue.Empty:
-                script = []
+                script = self._scripts_for[query].get_nowait()
+            except (KeyError, queue.Empty):
+                try:
+                    script = self._scripts.get_nowait()
+                except queue.Empty:
+                    script = []
             for action in script:
                 if action[0] == "send":
                     await ws.send_str(action[1])
@@ -248,3 +263,5 @@ class BinanceStub:
             return ws
         finally:
             self._open.discard(ws)
+            self.open_queries.remove(query)
+            self.closed_queries.append(query)

@@ -216,7 +216,7 @@ def test_funding_and_liquidations(stub: BinanceStub) -> None:
     venue, sink = make_venue(
         stub, symbols=["BTC-USDT-PERP"], channels=["trades", "funding", "liquidations"]
     )
-    assert venue.capabilities == {"data", "trades", "funding", "liquidations"}
+    assert venue.capabilities == {"data", "trades", "subscribe", "funding", "liquidations"}
 
     async def go() -> tuple[list[FundingRate], list[Liquidation]]:
         funding = venue.subscribe("funding")

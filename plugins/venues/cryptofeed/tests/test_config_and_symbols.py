@@ -50,7 +50,7 @@ def test_config_errors(table: dict[str, object], message: str) -> None:
 def test_defaults_and_capabilities_follow_channels() -> None:
     cfg = config()
     assert (cfg.exchange, cfg.symbols, cfg.channels) == ("BINANCE", ["BTC-USDT"], ["trades"])
-    assert CryptofeedVenue(config=cfg).capabilities == {"data", "trades"}
+    assert CryptofeedVenue(config=cfg).capabilities == {"data", "trades", "subscribe"}
     full = config(exchange="OKX", channels=["trades", "book", "l2", "funding", "liquidations"])
     assert CryptofeedVenue(config=full).capabilities == CryptofeedVenue.capabilities
     assert config(exchange="BYBIT", channels=["trades", "l2"]).cf_channels == [

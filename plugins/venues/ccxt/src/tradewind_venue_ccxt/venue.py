@@ -66,6 +66,7 @@ from .constants import (
     WALLET_BALANCE,
 )
 from .errors import RedactingLogger, Redactor, map_ccxt_error
+from .market_data import TradeStreams
 from .providers import MarketIndex, contract_size
 from .schemas import (
     CcxtOrder,
@@ -207,6 +208,8 @@ class CcxtVenue:
             "orders:search",
             "fills:history",
             "trades:account",
+            "data",
+            "subscribe",
         }
     )
 
@@ -232,6 +235,8 @@ class CcxtVenue:
         self._sink: EventSink | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        #: Public trades (ccxt.pro watch_trades), when the exchange streams them.
+        self._trade_streams: TradeStreams | None = None
         self._redact = Redactor()
         self._lost = False
         self._trades_method = "order"  # "order", then "account", or "none": see _order_trades
@@ -401,6 +406,15 @@ class CcxtVenue:
         self._index = index
         self._traded = traded
         self.capabilities = exchange_capabilities(exchange, cfg.market_type)  # type: ignore[misc]
+        if exchange.has.get("watchTrades"):  # a ccxt.pro exchange: public trades streamed
+            self.capabilities = self.capabilities | {"data", "subscribe"}  # type: ignore[misc]
+            self._trade_streams = TradeStreams(
+                exchange,
+                self._symbol,
+                lambda key: contract_size(self._market(self._symbol(key))),
+                retry_s=cfg.poll_interval_s,
+                on_problem=self._trade_stream_problem,
+            )
         if self.update_mode != "off" and cfg.has_credentials:
             running = asyncio.get_running_loop()
             self._task = running.create_task(self._poll_loop())
@@ -418,6 +432,9 @@ class CcxtVenue:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._task = self._watch_task = None
+        streams, self._trade_streams = self._trade_streams, None
+        if streams is not None:
+            await streams.close()
         exchange, self._exchange = self._exchange, None
         if exchange is not None:
             await exchange.close()
@@ -430,10 +447,29 @@ class CcxtVenue:
         return self._index.instruments(symbols, self._exchange.precisionMode)
 
     def stream_trades(self, instruments: Sequence[Instrument]) -> AsyncIterator[TickBatch]:
-        """Not offered: this venue executes; take market data from a data venue."""
-        raise VenueError(
-            f"venue '{self.instance}' (ccxt) has no market data feed; use a data venue"
-        )
+        """The instruments' public trades as they happen (ccxt.pro ``watch_trades``, one per
+        symbol), changeable while streaming with :meth:`subscribe`/:meth:`unsubscribe`.
+        Needs a ccxt.pro exchange (``order_updates`` "auto" or "websocket")."""
+        self._ex()
+        if self._trade_streams is None:
+            raise VenueError(
+                f"venue '{self.instance}' ({self.config.exchange}): no public trade stream "
+                f"(ccxt.pro watchTrades) with order_updates = {self.config.order_updates!r}; "
+                f'set order_updates = "auto" @ $.venues.{self.instance}.order_updates'
+            )
+        for inst in instruments:
+            self._symbol(inst.key)  # an unknown market fails here, named
+        return self._trade_streams.stream(instruments)
+
+    def subscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stream these instruments' trades again (capability ``"subscribe"``)."""
+        if self._trade_streams is not None:
+            self._trade_streams.subscribe(instruments)
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop streaming these instruments' trades; none is delivered from now on."""
+        if self._trade_streams is not None:
+            self._trade_streams.unsubscribe(instruments)
 
     def set_sink(self, sink: EventSink) -> None:
         """Where order reports, fills and connection events go."""
@@ -1094,6 +1130,17 @@ class CcxtVenue:
             return None
         self._trades_method = "none"
         return None
+
+    def _trade_stream_problem(self, exc: BaseException, what: str) -> None:
+        """A symbol's public trade stream failed (reported once per outage; it retries)."""
+        err = self._error(exc, what)
+        log.warning("venue %s: public trades interrupted: %s", self.instance, err)
+        if self._sink is not None:
+            self._sink.on_event(
+                ConnectionLost(
+                    ts_ns=self._now(), venue=self.instance, reason=self._redact(str(err))
+                )
+            )
 
     def _connection_problem(self, exc: BaseException) -> None:
         if self._lost:

@@ -9,6 +9,12 @@ the host loop and hand trades to the consumer without a thread hop or a lock. Th
 blocking things cryptofeed does — the symbol-table download and building the feed object,
 which may trigger it — run in a worker thread (``anyio.to_thread``). See
 docs/venues/cryptofeed.md for why this was preferred over a feed thread.
+
+One feed per symbol. cryptofeed fixes a feed's symbols when it is built (its subscribe
+messages or stream URL are made from them on connect), so the instrument set changes while
+streaming (capability ``"subscribe"``, the watchlist driving the instrument set) by starting
+a symbol's own feed (``subscribe``) and stopping it (``unsubscribe``); the other symbols'
+connections are not touched. All feeds share the session: its callbacks, tape and fan-out.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import anyio
+import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream
 from tradewind.clock import Clock, WallClock
 from tradewind.errors import ConfigError, VenueError
@@ -47,6 +54,15 @@ from tradewind_venue_cryptofeed.tape import TradeTape
 LOG = logging.getLogger(__name__)
 
 
+@attrs.define
+class _FeedRun:
+    """One symbol's running cryptofeed feed: its connections' runners and tasks."""
+
+    feed: Any
+    runners: list[ConnectionRunner] = attrs.Factory(list)
+    tasks: list[asyncio.Task[None]] = attrs.Factory(list)
+
+
 def gap_mode_for(config: CryptofeedConfig) -> str:
     """The tape's gap mode: ``auto`` picks trade ids where the exchange's ids are contiguous."""
     if config.gap_detection == "auto":
@@ -66,7 +82,7 @@ class CryptofeedVenue:
     config_class: ClassVar[type] = CryptofeedConfig
     # Everything the venue can do; an instance narrows it to its configured channels.
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"data", "trades", "book", "funding", "liquidations"}
+        {"data", "trades", "book", "funding", "liquidations", "subscribe"}
     )
 
     def __init__(
@@ -82,7 +98,8 @@ class CryptofeedVenue:
         self.config = config
         self.instance = instance
         self.capabilities = frozenset(  # type: ignore[misc]  # per-instance, from config
-            {"data", "trades"} | {CHANNEL_CAPABILITY[c] for c in config.channels if c != "trades"}
+            {"data", "trades", "subscribe"}
+            | {CHANNEL_CAPABILITY[c] for c in config.channels if c != "trades"}
         )
         self.feed_class: type = feed_class or EXCHANGE_MAP[config.exchange]
         if config.ws_host or config.rest_host:
@@ -106,9 +123,13 @@ class CryptofeedVenue:
         self._table: SymbolTable | None = None
         self._added: list[Instrument] = []
         self._session: FeedSession | None = None
-        self._feed: Any = None
-        self._runners: list[ConnectionRunner] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        #: The running feeds, by normalised symbol; the session's routes (symbol -> keys).
+        self._runs: dict[str, _FeedRun] = {}
+        self._symbol_routes: dict[str, list[str]] = {}
+        #: Instrument keys not streamed now (``unsubscribe``); symbols whose feed is starting
+        #: or stopping, and the tasks doing it.
+        self._unsubscribed: set[str] = set()
+        self._changing: dict[str, asyncio.Task[None]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -184,6 +205,8 @@ class CryptofeedVenue:
                 batch = await session.next_batch()
                 if batch is None:
                     return
+                if batch.instrument in self._unsubscribed:
+                    continue  # in flight when it was unsubscribed
                 yield batch
         finally:
             if self._session is session:
@@ -226,12 +249,29 @@ class CryptofeedVenue:
     async def _start(self, instruments: Sequence[Instrument]) -> FeedSession:
         if self._table is None:
             await self.connect()
-        cfg = self.config
         routes = self._routes(instruments)
         session = self.open_session(routes)
         self._session = session
+        self._symbol_routes = routes
+        try:
+            for norm in sorted(routes):
+                if self._wanted(norm):
+                    await self._start_feed(norm)
+        except BaseException:
+            await self._stop()
+            raise
+        return session
+
+    def _wanted(self, norm: str) -> bool:
+        return any(key not in self._unsubscribed for key in self._symbol_routes.get(norm, ()))
+
+    async def _start_feed(self, norm: str) -> None:
+        """Build ``norm``'s feed (in a thread) and run its connections on this loop."""
+        session = self._session
+        assert session is not None
+        cfg = self.config
         kwargs: dict[str, Any] = {
-            "symbols": sorted(routes),
+            "symbols": [norm],
             "channels": cfg.cf_channels,
             "callbacks": session.callbacks(),
             "config": {},  # never read CRYPTOFEED_CONFIG or a config.yaml behind the host's back
@@ -242,12 +282,14 @@ class CryptofeedVenue:
             feed = await anyio.to_thread.run_sync(lambda: self.feed_class(**kwargs))
             connections = feed.connect()
         except Exception as exc:
-            self._session = None
             raise VenueError(
                 f"venue '{self.instance}' (cryptofeed {cfg.exchange}): could not build the "
-                f"feed: {exc}"
+                f"feed of {norm}: {exc}"
             ) from exc
-        self._feed = feed
+        if self._session is not session:  # stopped meanwhile
+            return
+        run = _FeedRun(feed)
+        self._runs[norm] = run
         policy = ReconnectPolicy(
             max_retries=cfg.max_retries,
             backoff_initial_s=cfg.backoff_initial_s,
@@ -269,12 +311,76 @@ class CryptofeedVenue:
                 on_lost=self._on_lost,
                 on_restored=self._on_restored,
             )
-            self._runners.append(runner)
+            run.runners.append(runner)
             feed.connection_handlers.append(runner)
             task = loop.create_task(runner.run(), name=f"{self.instance}:{runner.name}")
             task.add_done_callback(self._runner_done)
-            self._tasks.append(task)
-        return session
+            run.tasks.append(task)
+
+    async def _stop_feed(self, run: _FeedRun) -> None:
+        run.feed.stop()
+        for task in run.tasks:
+            task.cancel()
+        with anyio.CancelScope(shield=True):
+            if run.tasks:
+                await asyncio.gather(*run.tasks, return_exceptions=True)
+            try:
+                await run.feed.shutdown()
+            except Exception:
+                LOG.warning("venue '%s': feed shutdown failed", self.instance, exc_info=True)
+
+    # -- the instrument set while streaming (capability "subscribe") -------------------------
+    def subscribe_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Stream these instruments' trades again: their symbol's feed starts."""
+        self._unsubscribed.difference_update(i.key for i in instruments)
+        self._change({self._norm(i) for i in instruments})
+
+    def unsubscribe(self, instruments: Sequence[Instrument]) -> None:
+        """Stop streaming these instruments: their symbol's feed stops (once none of its
+        instruments is wanted) and no trade of theirs is delivered from now on."""
+        keys = {i.key for i in instruments}
+        self._unsubscribed.update(keys)
+        if self._session is not None:
+            for key in keys:  # pending trades go, and ids restart without a false gap
+                self._session.tape.lanes.pop(key, None)
+        self._change({self._norm(i) for i in instruments})
+
+    def _norm(self, inst: Instrument) -> str:
+        for norm, keys in self._symbol_routes.items():
+            if inst.key in keys:
+                return norm
+        return ""
+
+    def _change(self, norms: set[str]) -> None:
+        """Start or stop the feeds of ``norms`` to match what is wanted (in tasks: building a
+        feed and closing one take a while)."""
+        if self._session is None:
+            return  # applied when the stream starts
+        loop = asyncio.get_running_loop()
+        for norm in norms:
+            if norm and norm not in self._changing:
+                task = loop.create_task(self._settle(norm), name=f"{self.instance}:{norm}")
+                self._changing[norm] = task
+
+    async def _settle(self, norm: str) -> None:
+        session = self._session
+        try:
+            # Until the feed matches the wish (it may change again while this awaits).
+            while self._session is session and session is not None:
+                running = norm in self._runs
+                wanted = self._wanted(norm)
+                if wanted and not running:
+                    await self._start_feed(norm)
+                elif running and not wanted:
+                    await self._stop_feed(self._runs.pop(norm))
+                else:
+                    return
+        except Exception as exc:
+            LOG.warning("venue '%s': %s", self.instance, exc)
+            if session is not None and self._session is session:
+                session.fail(exc)
+        finally:
+            self._changing.pop(norm, None)
 
     def _runner_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._session is None:
@@ -304,29 +410,37 @@ class CryptofeedVenue:
         )
 
     async def _stop(self) -> None:
-        session, feed, tasks = self._session, self._feed, self._tasks
-        self._session, self._feed, self._tasks, self._runners = None, None, [], []
-        if feed is not None:
-            feed.stop()
-        for task in tasks:
+        session, runs, changing = self._session, list(self._runs.values()), self._changing
+        self._session, self._runs, self._changing = None, {}, {}
+        for task in changing.values():
             task.cancel()
         with anyio.CancelScope(shield=True):
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            if feed is not None:
-                try:
-                    await feed.shutdown()
-                except Exception:
-                    LOG.warning("venue '%s': feed shutdown failed", self.instance, exc_info=True)
+            if changing:
+                await asyncio.gather(*changing.values(), return_exceptions=True)
+            for run in runs:
+                await self._stop_feed(run)
         if session is not None:
             session.close()
 
     # -- market data besides trades ---------------------------------------------------------
+    @overload
     def subscribe(
         self, channel: str, *, max_buffer: int | None = None
-    ) -> MemoryObjectReceiveStream[Any]:
-        """A stream of ``channel``'s values while the feed runs: "book" (BookTop), "l2"
-        (L2Book), "funding" (FundingRate) or "liquidations" (Liquidation)."""
+    ) -> MemoryObjectReceiveStream[Any]: ...
+
+    @overload
+    def subscribe(self, channel: Sequence[Instrument]) -> None: ...
+
+    def subscribe(
+        self, channel: str | Sequence[Instrument], *, max_buffer: int | None = None
+    ) -> MemoryObjectReceiveStream[Any] | None:
+        """With a channel name: a stream of its values while the feed runs: "book"
+        (BookTop), "l2" (L2Book), "funding" (FundingRate) or "liquidations" (Liquidation).
+        With instruments: stream their trades again (capability ``"subscribe"``, see
+        :meth:`subscribe_instruments`)."""
+        if not isinstance(channel, str):
+            self.subscribe_instruments(channel)
+            return None
         if channel not in MARKET_CHANNELS:
             raise VenueError(
                 f"venue '{self.instance}' (cryptofeed): no channel {channel!r}; "
@@ -367,5 +481,5 @@ class CryptofeedVenue:
             "duplicates": tape.duplicates,
             "gaps": tape.gaps,
             "unrouted": session.unrouted,
-            "connects": sum(r.connects for r in self._runners),
+            "connects": sum(r.connects for run in self._runs.values() for r in run.runners),
         }

@@ -1,0 +1,231 @@
+"""What the API's read endpoints answer from: an immutable snapshot of the engine, published
+by the engine at the end of a step when something changed.
+
+The engine's thread builds a :class:`Snapshot` (a handful of scalars, the open positions —
+frozen values already — the marks of the instruments held, the open orders) and swaps it in
+with one reference assignment; the API's thread only ever reads the latest one, so a read
+endpoint never waits for the engine's loop and never touches engine state while the engine
+changes it. What grows without bound (fills, equity points) is not copied per step: the
+:class:`SnapshotSource` keeps its own append-only lists, extended by what is new since the
+last snapshot, and a snapshot holds how many entries of each it covers (a versioned prefix).
+
+Building one costs the open positions and the fills booked since the last one; a step in
+which nothing the endpoints show changed publishes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from tradewind.model import Fill, Instrument, Order, Position, Side
+
+if TYPE_CHECKING:
+    from tradewind.trading.engine import Engine
+
+ZERO = Decimal(0)
+
+
+@attrs.frozen(kw_only=True)
+class PortfolioSnapshot:
+    """The portfolio as of one snapshot, with the read methods of
+    :class:`tradewind.trading.portfolio.Portfolio` the API uses."""
+
+    ts_ns: int
+    cash: Decimal
+    open_positions: tuple[Position, ...]
+    marks: Mapping[str, float]
+    orders: tuple[Order, ...]
+    start: Decimal
+    #: The engine's equity when it values venue accounts (not derivable from the above);
+    #: None: cash plus the open positions' unrealised P&L at their marks.
+    valued_equity: Decimal | None = None
+
+    def position(self, instrument: str) -> Position:
+        """The open position in ``instrument`` (flat if none)."""
+        for p in self.open_positions:
+            if p.instrument == instrument:
+                return p
+        return Position(instrument=instrument)
+
+    def positions(self) -> Sequence[Position]:
+        """All non-flat positions."""
+        return self.open_positions
+
+    def last_price(self, instrument: str) -> float:
+        """The last price of a held instrument (NaN before its first trade)."""
+        return self.marks.get(instrument, math.nan)
+
+    def open_orders(self) -> Sequence[Order]:
+        """Orders sent and not yet terminal."""
+        return self.orders
+
+    def starting_equity(self) -> Decimal:
+        """Equity when the run started."""
+        return self.start
+
+    def equity(self) -> Decimal:
+        """Cash plus the open positions' unrealised P&L at the last prices (as the engine
+        counts it)."""
+        if self.valued_equity is not None:
+            return self.valued_equity
+        eq = self.cash
+        for p in self.open_positions:
+            mark = self.marks.get(p.instrument)
+            if mark is not None and not math.isnan(mark):
+                eq += p.unrealized_pnl(Decimal(repr(mark)))
+        return eq
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """The engine as the read endpoints see it, after one step."""
+
+    version: int
+    #: Engine time when it was taken.
+    now_ns: int
+    ticks: int
+    decisions: int
+    state: str
+    run_id: str
+    portfolio: PortfolioSnapshot
+    instruments: Mapping[str, Instrument]
+    #: How many of :attr:`SnapshotSource.fills` and :attr:`SnapshotSource.equity` it covers.
+    n_fills: int
+    n_equity: int
+    #: The decision funnel (tradewind.report.metrics.funnel), rebuilt when a count changed.
+    funnel: Mapping[str, int] = attrs.Factory(dict)
+
+
+class SnapshotSource:
+    """Publishes :class:`Snapshot` s of one engine (call :meth:`publish` on the engine's
+    thread, at the end of a step) and keeps the append-only fills and equity points they
+    index. :attr:`latest` is safe to read from any thread."""
+
+    def __init__(self, engine: Engine, *, seed: Any = None) -> None:
+        self._engine = engine
+        #: Reads the session's journaled fills and their orders' tags before the first
+        #: snapshot (a resumed session's trades): ``seed() -> (fills, {client id: tag})``.
+        self._seed = seed
+        #: Every fill of the session in booking order (append-only).
+        self.fills: list[Fill] = []
+        #: The tag of each fill's order (the exit reason of the trade it closes).
+        self.tags: dict[str, str] = {}
+        #: The equity curve (append-only).
+        self.equity: list[tuple[int, float]] = []
+        self._fills_seen = 0
+        self._equity_seen = 0
+        self._key: tuple[Any, ...] | None = None
+        self._instruments: Mapping[str, Instrument] = {}
+        self._funnel_key: tuple[int, ...] | None = None
+        self._funnel: Mapping[str, int] = {}
+        self._operator: Any = None
+        self.latest: Snapshot | None = None
+        #: Snapshots built (for tests and the benchmark).
+        self.published = 0
+
+    def publish(self) -> Snapshot | None:
+        """Take a new snapshot if what the endpoints show changed since the last; returns it
+        (None when nothing changed). Runs on the engine's thread."""
+        e = self._engine
+        pf = e.portfolio
+        orders = e.orders
+        fills = orders.fills
+        curve = e.equity_curve
+        operator = self._operator
+        if operator is None:
+            from tradewind.trading.operator import Operator
+
+            operator = self._operator = Operator.of(e)
+        state = operator.state
+        key = (
+            pf.ts_ns,
+            len(fills),
+            pf.cash,
+            e.ticks,
+            e.decision_points,
+            len(curve),
+            len(pf._orders),
+            len(pf._positions),
+            len(e.instruments),
+            state,
+            e.run_id,
+        )
+        if key == self._key and self.latest is not None:
+            return None
+        if self.latest is None and self._seed is not None:
+            seeded, tags = self._seed()
+            self.fills.extend(seeded)
+            self.tags.update(tags)
+            self._fills_seen = len(fills)  # booked before this point: journaled, seeded
+        if len(fills) > self._fills_seen:
+            new = fills[self._fills_seen :]
+            known = orders.orders
+            for f in new:
+                o = known.get(f.client_order_id)
+                if o is not None:
+                    self.tags[f.client_order_id] = o.tag
+            self.fills.extend(new)
+            self._fills_seen = len(fills)
+        if len(curve) > self._equity_seen:
+            self.equity.extend(curve[self._equity_seen :])
+            self._equity_seen = len(curve)
+        if len(self._instruments) != len(e.instruments):
+            self._instruments = dict(e.instruments)
+        strategy = e.strategy
+        funnel_key = (e.decision_points, e.signals, e.entries_sent, strategy.evaluated,
+                      sum(e.vetoes.values()), sum(strategy.rejected.values()))
+        if funnel_key != self._funnel_key:  # the counts move at decisions only
+            out = {"candidates": strategy.evaluated}
+            out.update({f"rejected:{k}": v for k, v in strategy.rejected.items()})
+            out["signals"] = e.signals
+            out.update({f"vetoed:{k}": v for k, v in e.vetoes.items()})
+            out["orders"] = e.entries_sent
+            self._funnel, self._funnel_key = out, funnel_key
+        positions = tuple(pf.positions())
+        self.published += 1
+        snap = Snapshot(
+            version=self.published,
+            now_ns=e.clock.now_ns(),
+            ticks=e.ticks,
+            decisions=e.decision_points,
+            state=state,
+            run_id=e.run_id,
+            portfolio=PortfolioSnapshot(
+                ts_ns=pf.ts_ns,
+                cash=pf.cash,
+                open_positions=positions,
+                marks={p.instrument: pf.last_price(p.instrument) for p in positions},
+                orders=tuple(pf.open_orders()),
+                start=pf.starting_equity(),
+                valued_equity=pf.equity() if pf.accounts else None,
+            ),
+            instruments=self._instruments,
+            n_fills=len(self.fills),
+            n_equity=len(self.equity),
+            funnel=self._funnel,
+        )
+        self._key = key
+        self.latest = snap  # the publication: one reference swap
+        return snap
+
+
+def fill_from_row(row: Sequence[Any]) -> Fill:
+    """A journal ``fills`` row (client_order_id, trade_id, instrument, side, quantity,
+    price, fee, ts_ns, liquidity) as a :class:`Fill`."""
+    cid, tid, inst, side, qty, price, fee, ts, liq = row
+    return Fill(
+        client_order_id=cid,
+        instrument=inst,
+        side=Side(side),
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(fee),
+        ts_ns=int(ts),
+        liquidity=liq,
+        trade_id=tid,
+    )
