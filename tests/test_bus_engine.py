@@ -50,7 +50,8 @@ def _repeated_sample(tmp_path: Path) -> Path:
 def test_two_raising_subscribers_and_20000_events_the_run_completes_and_drops_are_counted(
     tmp_path,
 ):
-    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), _repeated_sample(tmp_path).as_posix())
+    repeated = _repeated_sample(tmp_path)
+    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), repeated.as_posix())
     text = text.replace('plugin = "replay"\n', 'plugin = "replay"\nchunk_ticks = 1\n', 1)
     cfg = tmp_path / "dup.toml"
     cfg.write_text(text)
@@ -99,9 +100,7 @@ def test_two_raising_subscribers_and_20000_events_the_run_completes_and_drops_ar
         "SELECT count(*) FROM events WHERE type IN ('RunStarted', 'RunFinished')"
     ).fetchone() == (2,)
     # Each subscriber's drops are journaled, and they add up to the bus's counts.
-    rows = con.execute(
-        "SELECT payload FROM system_events WHERE type = 'EventsDropped'"
-    ).fetchall()
+    rows = con.execute("SELECT payload FROM system_events WHERE type = 'EventsDropped'").fetchall()
     journaled: dict[str, int] = {}
     for (payload,) in rows:
         p = json.loads(payload)
@@ -110,7 +109,8 @@ def test_two_raising_subscribers_and_20000_events_the_run_completes_and_drops_ar
         assert journaled[name] == dropped[name]
     # Their failures are journaled as SystemError events naming them.
     sources = {
-        src for (src,) in con.execute(
+        src
+        for (src,) in con.execute(
             "SELECT DISTINCT source FROM system_events WHERE type = 'SystemError'"
         ).fetchall()
     }

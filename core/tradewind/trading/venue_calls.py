@@ -1,6 +1,7 @@
 """Venue calls off the engine loop: order creates, the lookups of orders in doubt and the
-reads of periodic re-reconciliation run in tasks of their own, so a slow venue, a rate-limit backoff or a create whose outcome is unknown
-never holds the loop (exits keep being evaluated meanwhile).
+reads of periodic re-reconciliation run in tasks of their own, so a slow venue, a rate-limit
+backoff or a create whose outcome is unknown never holds the loop (exits keep being
+evaluated meanwhile).
 
 The order itself is opened on the loop (:meth:`OrderManager.open`: recorded, journaled,
 its instrument blocked for entries) before its task starts; what the task learns reaches the
