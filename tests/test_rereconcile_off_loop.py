@@ -5,6 +5,7 @@ finds lands on the loop afterwards."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,8 +24,10 @@ class SlowBalances(FaultyVenue):
     until the engine has moved on by ``ticks`` ticks (a slow venue answer), and meanwhile
     250 USDT leave the account behind the host's back."""
 
-    def __init__(self, inner: Any, engine: Engine, ticks: int) -> None:
+    def __init__(self, inner: Any, engine: Engine, ticks: int, *, stale: bool = False) -> None:
         super().__init__(inner)
+        #: Answer with the balances as they were when the request arrived (no withdrawal).
+        self.stale = stale
         self.capabilities = self.capabilities | {"account"}
         self.engine = engine
         self.ticks = ticks
@@ -51,6 +54,7 @@ class SlowBalances(FaultyVenue):
         self.balance_reads += 1
         if self.engine.orders.fills and not self.at_start:  # the first read holding a position
             self.at_start = self._counters()
+            then = dict(await super().fetch_balances())
             with anyio.fail_after(60):
                 # Real time passes (the venue is slow) until the engine has gone on by
                 # ``ticks`` ticks and sent another order (an exit or an entry).
@@ -59,12 +63,14 @@ class SlowBalances(FaultyVenue):
                     or len(self.engine.orders.records) <= self.at_start["orders"]
                 ):
                     await anyio.sleep(0.005)
-            self.inner._cash -= WITHDRAWN
             self.at_answer = self._counters()
+            if self.stale:
+                return then
+            self.inner._cash -= WITHDRAWN
         return await super().fetch_balances()
 
 
-def test_a_slow_balance_read_holds_neither_ticks_nor_decisions_and_corrects_later(tmp_path):
+def _paper_run(tmp_path: Path, stale: bool = False) -> tuple[Engine, SlowBalances]:
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     text = text.replace("[run]\n", "[run]\nreconcile_interval_s = 0.05\n", 1)
     # Paced: 2 h of trades in ~7 s, so the run is still going while the read is slow.
@@ -74,12 +80,17 @@ def test_a_slow_balance_read_holds_neither_ticks_nor_decisions_and_corrects_late
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
     engine = Engine(load_config(cfg))
-    venue = SlowBalances(engine.venues["sim"], engine, ticks=1_000)
+    venue = SlowBalances(engine.venues["sim"], engine, ticks=1_000, stale=stale)
     venue.set_sink(engine.orders)
     engine.venues["sim"] = venue
     for st in engine.state.values():
         st.exec_venue = venue
     anyio.run(engine.run)
+    return engine, venue
+
+
+def test_a_slow_balance_read_holds_neither_ticks_nor_decisions_and_corrects_later(tmp_path):
+    engine, venue = _paper_run(tmp_path)
     start, answer = venue.at_start, venue.at_answer
     assert answer, "the slow balance read never answered"
     # While the read was outstanding the engine went on: ticks, decisions, orders and fills.
@@ -102,5 +113,31 @@ def test_a_slow_balance_read_holds_neither_ticks_nor_decisions_and_corrects_late
     assert [Decimal(a) for _, a in corrections] == [Decimal(venue_state)]
     assert corrections[0][0] >= answer["ts_ns"]
     # The host's books and the venue's agree at the end.
+    account = engine.portfolio.accounts.get("sim")
+    assert account is not None and account.balance("USDT") == venue.inner._cash
+
+
+def test_a_read_that_answers_with_balances_from_before_fills_booked_meanwhile_corrects_nothing(
+    tmp_path,
+):
+    """The venue answers with the balances as they were when the request arrived, and the
+    host booked fills while it waited: that answer is not compared (it would undo the fills);
+    the next round's is, and finds nothing to correct."""
+    engine, venue = _paper_run(tmp_path, stale=True)
+    start, answer = venue.at_start, venue.at_answer
+    assert answer and answer["fills"] > start["fills"]
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT count(*) FROM events WHERE type = 'ReconciliationDiscrepancy'"
+    ).fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM account_balances WHERE reason = 'correction'"
+    ).fetchone() == (0,)
+    # Rounds after the slow one compared the account (and agreed).
+    booked_after = con.execute(
+        "SELECT count(*) FROM account_balances WHERE reason = 'booked' AND ts_ns > ?",
+        [answer["ts_ns"]],
+    ).fetchone()
+    assert booked_after is not None and booked_after[0] > 0
     account = engine.portfolio.accounts.get("sim")
     assert account is not None and account.balance("USDT") == venue.inner._cash
