@@ -87,7 +87,14 @@ from tradewind.trading.intents import holds, order_intent
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
-from tradewind.trading.reconcile import prepare_session, record_final_balances, rereconcile
+from tradewind.trading.reconcile import (
+    VenueReads,
+    apply_reads,
+    prepare_session,
+    read_venues,
+    record_final_balances,
+    rereconcile,
+)
 from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
@@ -426,6 +433,8 @@ class Engine:
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
         )
         self._next_reconcile_ns: int | None = None
+        #: A re-reconciliation round read off the loop, applied at the next step.
+        self._reconcile_reads: VenueReads | None = None
         # What an operator adds (tradewind.trading.operator): guards that refuse an instrument's
         # entries (blacklist, watchlist), services beside the feed (the API, the watchlist's
         # expiry job) and sinks of closed candles (the API's recent candles).
@@ -1173,7 +1182,10 @@ class Engine:
         await self._publish_pending()
 
     async def _maybe_reconcile(self) -> None:
-        """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live)."""
+        """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live).
+
+        The venue reads run off the loop (a slow venue never holds decisions or exits); what
+        they found is applied at the first step after they end."""
         every = self._reconcile_every_ns
         if every is None or self.journal is None:
             return
@@ -1181,10 +1193,19 @@ class Engine:
         if self._next_reconcile_ns is None:
             self._next_reconcile_ns = now + every
             return
+        if self._reconcile_reads is not None:  # read off the loop: applied here, on it
+            reads, self._reconcile_reads = self._reconcile_reads, None
+            self.orders.pending.extend(apply_reads(self, reads, now))
         if now < self._next_reconcile_ns:
             return
         self._next_reconcile_ns = now + every
-        await rereconcile(self)
+        if self.venue_calls is None:
+            await rereconcile(self)
+        elif not self.venue_calls.read(lambda: read_venues(self), self._keep_reads):
+            log.warning("reconciliation: the previous round's venue reads are still running")
+
+    def _keep_reads(self, reads: VenueReads) -> None:
+        self._reconcile_reads = reads
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
         key = st.instrument.key

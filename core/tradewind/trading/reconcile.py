@@ -596,7 +596,7 @@ async def prepare_session(
     orders.restore(journal)
     for key, (venue, _insts) in venues.items():
         if "account" in venue.capabilities:
-            found = await seed_account(engine, key, venue, ts, start=True)
+            found = await seed_account(engine, key, venue, ts)
             orders.pending.extend(found)
     booked = journal.fills()
     for rec in journal.open_orders():
@@ -639,16 +639,15 @@ def _drift(
 
 
 async def seed_account(
-    engine: Any, vkey: str, venue: Any, ts_ns: int, *, start: bool
+    engine: Any, vkey: str, venue: Any, ts_ns: int
 ) -> list[ReconciliationDiscrepancy]:
-    """Seed (``start``) or re-check ``venue``'s account from its balances.
+    """Seed ``venue``'s account from its balances at start.
 
-    At start the venue's balances become the account (journaled ``start``); what this host
-    had booked for it in an earlier run of the session is compared first, each difference a
-    ``balance`` discrepancy. Balances in currencies no configured instrument trades are
-    reported once (``untracked_balance``) and left out of equity. While running, the booked
-    balances are journaled (``booked``) and compared with the venue's; a drift is reported
-    and the venue's balance adopted (``correction``)."""
+    The venue's balances become the account (journaled ``start``); what this host had booked
+    for it in an earlier run of the session is compared first, each difference a ``balance``
+    discrepancy. Balances in currencies no configured instrument trades are reported once
+    (``untracked_balance``) and left out of equity. A running host re-checks the account
+    through :func:`read_venues` and :func:`apply_reads`."""
     journal: Journal = engine.journal
     try:
         with anyio.fail_after(30.0):
@@ -657,46 +656,32 @@ async def seed_account(
         reason = f"fetch_balances() failed: {type(exc).__name__}: {exc}"
         journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
         journal.flush()
-        if not start:
-            log.warning("reconciliation: venue '%s': %s", vkey, reason)
-            return []
         raise ReconciliationError(
             f"reconciliation with venue '{vkey}' failed: {reason}; the host will not trade "
             f"until the venue's balances are known"
         ) from exc
     portfolio: Portfolio = engine.portfolio
     found: list[ReconciliationDiscrepancy] = []
-    if start:
-        booked = journal.account_balances().get(vkey)
-        if booked is not None:
-            booked = _with_later_fills(engine, vkey, booked)
-            booked = await _book_missed_funding(engine, vkey, venue, booked, ts_ns)
-            found += _drift(vkey, ts_ns, booked, balances, "adopted")
-        portfolio.seed_account(vkey, balances)
-        journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
-        for asset, amount in portfolio.accounts.untracked(vkey).items():
-            found.append(
-                ReconciliationDiscrepancy(
-                    ts_ns=ts_ns,
-                    venue=vkey,
-                    kind="untracked_balance",
-                    subject=asset,
-                    journal_state="not traded by any configured instrument",
-                    venue_state=str(amount),
-                    action="left out of equity",
-                )
+    booked = journal.account_balances().get(vkey)
+    if booked is not None:
+        booked = _with_later_fills(engine, vkey, booked)
+        booked = await _book_missed_funding(engine, vkey, venue, booked, ts_ns)
+        found += _drift(vkey, ts_ns, booked, balances, "adopted")
+    portfolio.seed_account(vkey, balances)
+    journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="start")
+    for asset, amount in portfolio.accounts.untracked(vkey).items():
+        found.append(
+            ReconciliationDiscrepancy(
+                ts_ns=ts_ns,
+                venue=vkey,
+                kind="untracked_balance",
+                subject=asset,
+                journal_state="not traded by any configured instrument",
+                venue_state=str(amount),
+                action="left out of equity",
             )
-        return found
-    account = portfolio.accounts.get(vkey)
-    if account is None:
-        return []
-    booked = dict(account.balances)
-    journal.record_balances(vkey, booked, ts_ns=ts_ns, reason="booked")
-    drift = _drift(vkey, ts_ns, booked, balances, "corrected")
-    if drift:
-        account.balances = balances
-        journal.record_balances(vkey, balances, ts_ns=ts_ns, reason="correction")
-    return drift
+        )
+    return found
 
 
 def _with_later_fills(engine: Any, vkey: str, booked: Mapping[str, Decimal]) -> dict[str, Decimal]:
@@ -755,13 +740,34 @@ async def _book_missed_funding(
     return out
 
 
-async def rereconcile(engine: Any) -> None:
-    """Reconcile while running: orders the host has open are looked up at their venue (fills
-    that arrived while disconnected are booked once, through the venue's sink), then every
-    account's booked balances are compared with the venue's. Found drift is published as
-    ReconciliationDiscrepancy events."""
+@attrs.define
+class VenueReads:
+    """What one re-reconciliation round read from the venues (off the engine loop), to be
+    applied on the loop by :func:`apply_reads`."""
+
+    #: The reports of the orders the host had open when the round started.
+    reports: list[OrderReport] = attrs.field(factory=list)
+    #: Per account venue: its balances, or why they could not be read.
+    balances: dict[str, Mapping[str, Decimal] | str] = attrs.field(factory=dict)
+    #: Per account venue: the balances this host had booked when the read started.
+    booked: dict[str, dict[str, Decimal]] = attrs.field(factory=dict)
+
+
+def _busy_venues(engine: Any) -> set[str]:
     orders = engine.orders
-    ts = engine.clock.now_ns()
+    return {
+        orders.records[o.client_order_id].venue
+        for o in engine.portfolio.open_orders()
+        if o.client_order_id in orders.records
+    }
+
+
+async def read_venues(engine: Any) -> VenueReads:
+    """The venue reads of a re-reconciliation round: the host's open orders looked up at
+    their venue, then the balances of every account venue with no order in flight. Touches
+    neither the journal nor the portfolio, so it may run off the engine loop."""
+    orders = engine.orders
+    reads = VenueReads()
     seen: dict[str, Any] = {}
     for st in engine.state.values():
         seen.setdefault(venue_key(st.exec_venue), st.exec_venue)
@@ -775,17 +781,62 @@ async def rereconcile(engine: Any) -> None:
             log.warning("reconciliation: lookup of %s failed: %s", order.client_order_id, exc)
             continue
         if report is not None:
-            orders.on_report(report)
-    busy = {
-        orders.records[o.client_order_id].venue
-        for o in engine.portfolio.open_orders()
-        if o.client_order_id in orders.records
-    }
+            reads.reports.append(report)
+    busy = _busy_venues(engine)
     for key, venue in seen.items():
         # With an order in flight the venue may have executed what this host has not booked
         # yet: balances are compared only when the venue's orders are all settled.
-        if "account" in venue.capabilities and key not in busy:
-            orders.pending.extend(await seed_account(engine, key, venue, ts, start=False))
+        account = engine.portfolio.accounts.get(key)
+        if "account" not in venue.capabilities or key in busy or account is None:
+            continue
+        reads.booked[key] = dict(account.balances)
+        try:
+            with anyio.fail_after(30.0):
+                got = await venue.fetch_balances()
+            reads.balances[key] = {k: Decimal(v) for k, v in got.items()}
+        except Exception as exc:
+            reads.balances[key] = f"fetch_balances() failed: {type(exc).__name__}: {exc}"
+    return reads
+
+
+def apply_reads(engine: Any, reads: VenueReads, ts_ns: int) -> list[ReconciliationDiscrepancy]:
+    """Apply a round's reads on the engine loop: the order reports go to the order manager
+    (fills found are booked once, through its sink), then each account's booked balances are
+    journaled (``booked``) and compared with the venue's; a drift is reported and the venue's
+    balance adopted (``correction``). An account that moved while its balances were being
+    read (a fill, funding) or that has an order in flight now is left to the next round: the
+    venue's answer may or may not include that move."""
+    orders = engine.orders
+    journal: Journal = engine.journal
+    for report in reads.reports:
+        orders.on_report(report)
+    busy = _busy_venues(engine)
+    found: list[ReconciliationDiscrepancy] = []
+    for vkey, got in reads.balances.items():
+        if isinstance(got, str):
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=got))
+            journal.flush()
+            log.warning("reconciliation: venue '%s': %s", vkey, got)
+            continue
+        account = engine.portfolio.accounts.get(vkey)
+        if account is None or vkey in busy or dict(account.balances) != reads.booked[vkey]:
+            continue
+        booked = dict(account.balances)
+        journal.record_balances(vkey, booked, ts_ns=ts_ns, reason="booked")
+        drift = _drift(vkey, ts_ns, booked, got, "corrected")
+        if drift:
+            account.balances = dict(got)
+            journal.record_balances(vkey, got, ts_ns=ts_ns, reason="correction")
+        found += drift
+    return found
+
+
+async def rereconcile(engine: Any) -> None:
+    """Reconcile while running, in one go (:func:`read_venues` then :func:`apply_reads`).
+    Found drift is published as ReconciliationDiscrepancy events. A paper or live engine runs
+    the reads off its loop instead (:meth:`VenueCalls.read`)."""
+    reads = await read_venues(engine)
+    engine.orders.pending.extend(apply_reads(engine, reads, engine.clock.now_ns()))
 
 
 def record_final_balances(engine: Any) -> None:

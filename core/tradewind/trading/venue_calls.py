@@ -1,6 +1,7 @@
-"""Venue calls off the engine loop: order creates and the lookups of orders in doubt run in
-tasks of their own, so a slow venue, a rate-limit backoff or a create whose outcome is unknown
-never holds the loop (exits keep being evaluated meanwhile).
+"""Venue calls off the engine loop: order creates, the lookups of orders in doubt and the
+reads of periodic re-reconciliation run in tasks of their own, so a slow venue, a rate-limit
+backoff or a create whose outcome is unknown never holds the loop (exits keep being
+evaluated meanwhile).
 
 The order itself is opened on the loop (:meth:`OrderManager.open`: recorded, journaled,
 its instrument blocked for entries) before its task starts; what the task learns reaches the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -21,6 +23,8 @@ from tradewind.model import Order
 from tradewind.trading.orders import OrderManager
 
 log = logging.getLogger("tradewind.trading.venue_calls")
+
+T = TypeVar("T")
 
 
 class VenueCalls:
@@ -41,6 +45,8 @@ class VenueCalls:
         self._drained = anyio.Event()
         #: Creates in flight (sent from a task, not answered yet).
         self.in_flight = 0
+        self._reading = False
+        self._reader = anyio.CancelScope()
 
     async def __aenter__(self) -> VenueCalls:
         self._tg = anyio.create_task_group()
@@ -62,6 +68,7 @@ class VenueCalls:
                 await self._drained.wait()
         tg, self._tg = self._tg, None
         self._resolver.cancel()
+        self._reader.cancel()  # a read in flight is of no use once the run stops
         try:
             return await tg.__aexit__(exc_type, exc, tb)
         except BaseExceptionGroup as group:
@@ -93,6 +100,27 @@ class VenueCalls:
                 self._drained.set()
             if self._tg is not None:
                 self.poll()  # in doubt: resolve it now, whether or not the feed moves
+
+    def read(self, fetch: Callable[[], Awaitable[T]], done: Callable[[T], None]) -> bool:
+        """Run ``fetch`` (venue reads, e.g. a re-reconciliation round) in a task and hand its
+        result to ``done``; False (nothing started) while an earlier read is still running.
+        ``done`` should only keep the result: the engine applies it at its next step, on the
+        loop. A read that fails is logged and dropped (the next round asks again)."""
+        if self._reading or self._reader.cancel_called:
+            return False
+        assert self._tg is not None, "VenueCalls used outside its block"
+        self._reading = True
+        self._tg.start_soon(self._read, fetch, done)
+        return True
+
+    async def _read(self, fetch: Callable[[], Awaitable[T]], done: Callable[[T], None]) -> None:
+        try:
+            with self._reader:
+                done(await fetch())
+        except Exception:
+            log.exception("reading from the venues failed")
+        finally:
+            self._reading = False
 
     def poll(self) -> None:
         """Resolve the orders in doubt in a task that asks every ``resolve_interval_s`` while

@@ -1,9 +1,11 @@
 """A `tradewind run` executing on ccxt (a local Binance USDⓈ-M server) whose journal fails:
-one error line, exit code 6, and the venue closed — no "Unclosed connector" from aiohttp."""
+one error line, exit code 6, and the venue closed — no "Unclosed connector" from aiohttp.
+Corrupt, truncated, locked and full journals are each covered."""
 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +16,8 @@ import duckdb
 import pytest
 from ccxt_testkit import API_KEY, KEY_ENV, SECRET, SECRET_ENV
 from ccxt_testserver_binance import BinanceFuturesServer
+from tradewind.journal.store import Journal
+from tradewind.model import RunStarted
 
 SAMPLE = Path(
     str(
@@ -145,3 +149,33 @@ def test_an_unknown_exchange_position_makes_the_host_refuse_to_start_by_default(
     assert "position usdm:BTCUSDT of 0.001" in errors[0] and "does not start" in errors[0]
     assert "Traceback" not in proc.stderr
     assert ("POST", "/fapi/v1/order") not in server.requests  # nothing traded
+
+
+def test_a_corrupt_journal_is_one_line_and_the_venue_is_never_left_open(
+    tmp_path: Path, server: BinanceFuturesServer
+) -> None:
+    cfg = write_config(tmp_path, server)
+    (tmp_path / "journal.duckdb").write_bytes(random.Random(19).randbytes(64 * 1024))
+    proc = run_cli(cfg)
+    assert_one_line(proc, "is corrupt or truncated")
+    assert server.requests == []  # found at open, before any call to the exchange
+
+
+def test_a_truncated_journal_is_one_line_and_the_venue_is_never_left_open(
+    tmp_path: Path, server: BinanceFuturesServer
+) -> None:
+    """A journal with history, cut by 256 KB: detected when it is opened, not at the first
+    checkpoint mid-run."""
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "old")
+    j.start("paper", "other.toml", 0)
+    for i in range(60_000):  # about 1 MB
+        j.record(RunStarted(ts_ns=i, run_id="x" * 40, mode="paper"))
+    j.finish(1, {})
+    j.close()
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size - 256 * 1024)
+    cfg = write_config(tmp_path, server)
+    proc = run_cli(cfg)
+    assert_one_line(proc, "is corrupt or truncated", "Could not read")
+    assert server.requests == []
