@@ -218,6 +218,34 @@ def time_order_writes(into: list[int]) -> None:
     Journal.record_order = timed  # type: ignore[method-assign]
 
 
+def write_ahead_by_commit() -> None:
+    """For comparison: the journal without its intent log (the order committed to DuckDB
+    before it is sent, as before the intent log)."""
+    from tradewind.journal.store import Journal
+
+    init = Journal.__init__
+
+    def without_intents(self: Journal, *a: Any, **kw: Any) -> None:
+        init(self, *a, **kw)
+        self._intents = None
+
+    Journal.__init__ = without_intents  # type: ignore[method-assign]
+
+
+def time_limiter_waits(into: list[tuple[float, float]]) -> None:
+    """Record (weight, seconds waited) of every request the token bucket lets through."""
+    from tradewind_venue_ccxt.rate_limit import TokenBucket
+
+    acquire = TokenBucket.acquire
+
+    async def timed(self: TokenBucket, cost: float = 1.0) -> float:
+        waited = await acquire(self, cost)
+        into.append((cost, waited))
+        return waited
+
+    TokenBucket.acquire = timed  # type: ignore[method-assign]
+
+
 def run_host(path: Path) -> tuple[BaseException | None, Any]:
     import anyio
     from tradewind.config import load_config
@@ -270,9 +298,20 @@ def main() -> int:
         default="token_bucket",
         help="the ccxt venue's rate_limiter option (default: the plugin's default, token_bucket)",
     )
+    ap.add_argument(
+        "--write-ahead",
+        choices=["intent_log", "commit"],
+        default="intent_log",
+        help="how the order is made durable before it is sent (default: as shipped, the "
+        "journal's intent log; commit: a DuckDB commit, for comparison)",
+    )
     args = ap.parse_args()
+    if args.write_ahead == "commit":
+        write_ahead_by_commit()
     writes: list[int] = []
     time_order_writes(writes)
+    waits: list[tuple[float, float]] = []
+    time_limiter_waits(waits)
 
     from tests.e2e.cex_local import API_KEY, KEY_ENV, SECRET, SECRET_ENV
 
@@ -324,7 +363,7 @@ def main() -> int:
         f"feed-to-order latency, loopback, paper run (durable journal in "
         f"{tempfile.gettempdir()}), batch_ms "
         f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, "
-        f"rate_limiter = {args.rate_limiter} (nothing patched)"
+        f"rate_limiter = {args.rate_limiter} (nothing patched), write-ahead {args.write_ahead}"
     )
     print(
         f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "
@@ -341,6 +380,18 @@ def main() -> int:
             f"token bucket: {limiter.granted} requests, {limiter.waited} waited "
             f"({limiter.waited_s * 1000:.0f} ms in all), weight {limiter.spent:g}"
         )
+        for weight in sorted({c for c, _ in waits}):
+            some = [w for c, w in waits if c == weight]
+            late = [w for w in some if w > 0]
+            print(
+                f"  weight {weight:g}: {len(some)} requests, {len(late)} waited"
+                + (
+                    f" (median {statistics.median(late) * 1000:.1f} ms, "
+                    f"max {max(late) * 1000:.1f} ms)"
+                    if late
+                    else ""
+                )
+            )
     print(
         f"host process CPU {cpu:.1f} s over {wall:.1f} s wall ({100 * cpu / wall:.0f} %); "
         f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end "
