@@ -117,8 +117,7 @@ class CcxtVenueConfig:
             )
         if self.rate_limiter not in RATE_LIMITERS:
             raise ValueError(
-                f"rate_limiter must be one of {', '.join(RATE_LIMITERS)}, "
-                f"got {self.rate_limiter!r}"
+                f"rate_limiter must be one of {', '.join(RATE_LIMITERS)}, got {self.rate_limiter!r}"
             )
         if self.rate_burst_s <= 0:
             raise ValueError(f"rate_burst_s must be positive, got {self.rate_burst_s}")
