@@ -1,6 +1,7 @@
 """Feed-to-order latency on loopback: a trade on the exchange's websocket to the order request.
 
 python bench/bench_feed_to_order.py [--orders N] [--batch-ms MS] [--analyzers] [--gap-ms MS]
+    [--rate-limiter token_bucket|leaky_bucket|rolling_window]
 
 A paper run of the host (``Engine.run``, ``mode = "paper"``, DuckDB journal) with the
 ``cryptofeed`` venue as its data venue and the ``ccxt`` venue (``binanceusdm``) as its
@@ -31,11 +32,13 @@ host, not queueing behind the previous one. The first ``--warmup`` cycles are no
 ``--analyzers`` adds the preset's four analyzers on 1 s / 5 s / 15 s candles (their values are
 computed at every close but not read by the rule): the decision path then includes them.
 
-``--refill-idle`` patches ccxt's rate limiter in the host process so that it refills while
-idle. As shipped (ccxt 4.5), its leaky bucket refills only while a request waits
-(ccxt/ccxt#25556), so every create after a fill lookup waits ~250 ms on Binance USD-M however
-long the host was idle; with the patch the figure is the path's own cost. Each figure comes with
-the time of the journal's write-ahead of the order, which lies inside the measured span.
+``--rate-limiter`` chooses the ccxt venue's ``rate_limiter``: ``token_bucket`` (the plugin's
+default: the exchange's weights, refilled in real time while idle), or ccxt's own
+``leaky_bucket`` (ccxt 4.5 refills it only while a request waits, ccxt/ccxt#25556: every create
+after a fill lookup waits ~250 ms on Binance USD-M however long the host was idle) or
+``rolling_window``. Nothing of ccxt is patched. Each figure comes with the time of the
+journal's write-ahead of the order, which lies inside the measured span; the run ends with the
+load average and the host process's CPU time (other work on a shared machine shows there).
 Results: docs/performance.md, "Feed-to-order latency".
 """
 
@@ -73,7 +76,9 @@ def serve(conn: Any, folder: str, cycles: int, gap_ms: float, t0: int) -> None:
         gap = gap_ms / 1000.0
 
         def answered(n: int) -> Any:
-            return lambda: exchange.creates >= n and exchange.user_trades_served >= n
+            # The order's own fill read (``userTrades`` with ``orderId``): the account-wide
+            # read of the start-up reconciliation does not close a cycle.
+            return lambda: exchange.creates >= n and exchange.order_trades_served >= n
 
         script: list[tuple[Any, ...]] = [
             ("until", lambda: bool(exchange.streams), 30.0),  # ccxt.pro's user stream is up
@@ -121,7 +126,7 @@ def config_text(
     urls: tuple[str, str, str, str],
     batch_ms: float,
     analyzers: bool,
-    rate_limiter: str = "leaky_bucket",
+    rate_limiter: str = "token_bucket",
 ) -> str:
     wss, http, cert, api = urls
     from tests.e2e.cex_local import KEY_ENV, SECRET_ENV
@@ -196,42 +201,6 @@ long = [{{ value = "close", op = ">", threshold = 0 }}]
 """
 
 
-def patch_ccxt_throttler() -> None:
-    """Make ccxt's leaky bucket refill for idle time too (this process only).
-
-    ccxt 4.5's ``Throttler.leaky_bucket_loop`` restarts its clock at every busy period
-    (``last_timestamp`` is a local of the loop; ccxt/ccxt#25556), so tokens refill only while a
-    request waits: the debt a request leaves (Binance USD-M: a create costs 4 tokens, a
-    ``userTrades`` read 5, one token per 50 ms) is paid in full by the next request however
-    long the host was idle. This loop keeps the clock across busy periods.
-    """
-    import asyncio
-
-    from ccxt.async_support.base.throttler import Throttler
-
-    async def leaky_bucket_loop(self: Any) -> None:
-        cfg = self.config
-        while self.running:
-            now = time.time() * 1000
-            last = getattr(self, "_refilled_at", now)
-            cfg["tokens"] = min(cfg["tokens"] + (now - last) * cfg["refillRate"], cfg["capacity"])
-            self._refilled_at = now
-            future, cost = self.queue[0]
-            cost = cfg["cost"] if cost is None else cost
-            if cfg["tokens"] >= 0:
-                cfg["tokens"] -= cost
-                if not future.done():
-                    future.set_result(None)
-                self.queue.popleft()
-                await asyncio.sleep(0)
-                if not self.queue:
-                    self.running = False
-            else:
-                await asyncio.sleep(cfg["delay"])
-
-    Throttler.leaky_bucket_loop = leaky_bucket_loop
-
-
 def time_order_writes(into: list[int]) -> None:
     """Time the journal's write-ahead of each new order (part of every measured span)."""
     from tradewind.journal.store import Journal
@@ -247,6 +216,34 @@ def time_order_writes(into: list[int]) -> None:
                 into.append(time.perf_counter_ns() - began)
 
     Journal.record_order = timed  # type: ignore[method-assign]
+
+
+def write_ahead_by_commit() -> None:
+    """For comparison: the journal without its intent log (the order committed to DuckDB
+    before it is sent, as before the intent log)."""
+    from tradewind.journal.store import Journal
+
+    init = Journal.__init__
+
+    def without_intents(self: Journal, *a: Any, **kw: Any) -> None:
+        init(self, *a, **kw)
+        self._intents = None
+
+    Journal.__init__ = without_intents  # type: ignore[method-assign]
+
+
+def time_limiter_waits(into: list[tuple[float, float]]) -> None:
+    """Record (weight, seconds waited) of every request the token bucket lets through."""
+    from tradewind_venue_ccxt.rate_limit import TokenBucket
+
+    acquire = TokenBucket.acquire
+
+    async def timed(self: TokenBucket, cost: float = 1.0) -> float:
+        waited = await acquire(self, cost)
+        into.append((cost, waited))
+        return waited
+
+    TokenBucket.acquire = timed  # type: ignore[method-assign]
 
 
 def run_host(path: Path) -> tuple[BaseException | None, Any]:
@@ -296,21 +293,25 @@ def main() -> int:
     ap.add_argument("--gap-ms", type=float, default=300.0, help="idle time between trades")
     ap.add_argument("--analyzers", action="store_true", help="add the preset's four analyzers")
     ap.add_argument(
-        "--refill-idle",
-        action="store_true",
-        help="patch ccxt's rate limiter to refill while idle (ccxt/ccxt#25556)",
+        "--rate-limiter",
+        choices=["token_bucket", "leaky_bucket", "rolling_window"],
+        default="token_bucket",
+        help="the ccxt venue's rate_limiter option (default: the plugin's default, token_bucket)",
     )
     ap.add_argument(
-        "--rate-limiter",
-        choices=["leaky_bucket", "rolling_window"],
-        default="leaky_bucket",
-        help="the ccxt venue's rate_limiter option (default: ccxt's leaky bucket)",
+        "--write-ahead",
+        choices=["intent_log", "commit"],
+        default="intent_log",
+        help="how the order is made durable before it is sent (default: as shipped, the "
+        "journal's intent log; commit: a DuckDB commit, for comparison)",
     )
     args = ap.parse_args()
-    if args.refill_idle:
-        patch_ccxt_throttler()
+    if args.write_ahead == "commit":
+        write_ahead_by_commit()
     writes: list[int] = []
     time_order_writes(writes)
+    waits: list[tuple[float, float]] = []
+    time_limiter_waits(waits)
 
     from tests.e2e.cex_local import API_KEY, KEY_ENV, SECRET, SECRET_ENV
 
@@ -332,9 +333,13 @@ def main() -> int:
             path = folder / "bench.toml"
             text = config_text(urls, args.batch_ms, args.analyzers, args.rate_limiter)
             path.write_text(text, encoding="utf-8")
+            load_before = os.getloadavg()
             began = time.perf_counter()
+            cpu_began = time.process_time()
             error, engine = run_host(path)
             wall = time.perf_counter() - began
+            cpu = time.process_time() - cpu_began
+            load_after = os.getloadavg()
             result = parent.recv()
             parent.send("stop")
         finally:
@@ -357,9 +362,8 @@ def main() -> int:
     print(
         f"feed-to-order latency, loopback, paper run (durable journal in "
         f"{tempfile.gettempdir()}), batch_ms "
-        f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, ccxt rate limiter "
-        f"{'refilling while idle (patched)' if args.refill_idle else 'as shipped'}, "
-        f"rate_limiter = {args.rate_limiter}"
+        f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, "
+        f"rate_limiter = {args.rate_limiter} (nothing patched), write-ahead {args.write_ahead}"
     )
     print(
         f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "
@@ -370,6 +374,29 @@ def main() -> int:
     print(describe("exit", exits))
     print(describe("all", entries + exits))
     print(describe("journal", writes[2 * skip :]) + "  (the order's write-ahead, inside each span)")
+    limiter = getattr(engine.venues.get("usdm"), "limiter", None)
+    if limiter is not None:
+        print(
+            f"token bucket: {limiter.granted} requests, {limiter.waited} waited "
+            f"({limiter.waited_s * 1000:.0f} ms in all), weight {limiter.spent:g}"
+        )
+        for weight in sorted({c for c, _ in waits}):
+            some = [w for c, w in waits if c == weight]
+            late = [w for w in some if w > 0]
+            print(
+                f"  weight {weight:g}: {len(some)} requests, {len(late)} waited"
+                + (
+                    f" (median {statistics.median(late) * 1000:.1f} ms, "
+                    f"max {max(late) * 1000:.1f} ms)"
+                    if late
+                    else ""
+                )
+            )
+    print(
+        f"host process CPU {cpu:.1f} s over {wall:.1f} s wall ({100 * cpu / wall:.0f} %); "
+        f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end "
+        f"(1-minute), {load_after[2]:.2f} (15-minute) at the end"
+    )
     return 0
 
 

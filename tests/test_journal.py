@@ -3,6 +3,7 @@ positions rebuilt from journaled fills equal the portfolio's, exactly."""
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import anyio
 import attrs
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tradewind.config import load_config
+from tradewind.journal import intent_log
 from tradewind.journal.store import TABLES, Journal, OrderRecord
 from tradewind.model import (
     Fill,
@@ -400,11 +402,19 @@ def test_group_commit_waits_for_the_step_except_before_a_real_venue_sees_an_orde
     j.record_fill(fill, Position(instrument=INST.key).apply(fill))
     assert j._npending > 0  # both wait for the step's commit
     j.record_order(_rec("x-1", "binance"), ts_ns=2, kind="submitted")
-    assert j._npending == 0 and not j._dirty_orders  # committed before it is sent: all of it
+    if journal_at.backend == "duckdb":
+        # On disk before it is sent, in the intent log; DuckDB gets it with the step's commit.
+        log_path = intent_log.intent_path(Path(j.path))
+        assert [r["orders"][0] for r in intent_log.read(log_path)] == ["x-1"]
+        assert j._npending > 0
+    else:
+        assert j._npending == 0 and not j._dirty_orders  # committed before it is sent: all of it
     j.record_fill(attrs.evolve(fill, trade_id="t2"), Position(instrument=INST.key))
     j.commit()  # the engine's end of step
     assert j._npending == 0
     assert j.count("fills") == 2 and j.count("orders") == 2
+    if journal_at.backend == "duckdb":
+        assert intent_log.read(log_path) == []  # carried into DuckDB: the log is empty
     j.close()
 
 

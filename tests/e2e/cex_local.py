@@ -248,6 +248,8 @@ class LocalUsdm(BinanceFuturesServer):
         self.push_errors: list[BaseException] = []
         #: ``userTrades`` requests answered (the plugin reads each execution there).
         self.user_trades_served = 0
+        #: ``userTrades`` reads of one order's fills (with ``orderId``), not of the account's.
+        self.order_trades_served = 0
         #: MARKET orders are accepted (NEW) but wait for :meth:`release`: in flight.
         self.hold_market = False
 
@@ -368,6 +370,8 @@ class LocalUsdm(BinanceFuturesServer):
         response = await super().user_trades(request)
         with self.lock:
             self.user_trades_served += 1
+            if "orderId" in request.query:
+                self.order_trades_served += 1
         return response
 
     def unrealized(self) -> Decimal:

@@ -75,6 +75,7 @@ import pyarrow as pa
 
 from tradewind._serde import unstructure
 from tradewind.errors import JournalError
+from tradewind.journal import intent_log
 from tradewind.journal.errors import journal_error
 from tradewind.model import (
     Event,
@@ -679,7 +680,13 @@ class Journal:
         self._con: Any = self._db.con
         #: What a failed read or write of this backend raises.
         self._failures: tuple[type[BaseException], ...] = (*self._db.errors, OSError)
+        #: The order-intent log beside a writable DuckDB journal (:mod:`.intent_log`).
+        self._intents: intent_log.IntentLog | None = None
+        if isinstance(self._db, DuckDBBackend) and not read_only:
+            self._intents = intent_log.IntentLog(intent_log.intent_path(self._db.path))
         try:
+            if self._intents is not None:
+                self._replay_intents(self._intents.path)
             self._seq = self._max_seq()
         except self._failures as exc:
             self._con.close()
@@ -797,6 +804,8 @@ class Journal:
                 self.flush()
         finally:
             self._con.close()
+            if self._intents is not None:
+                self._intents.close()
 
     def unjournaled(self) -> str:
         """What is buffered and not written, for the error that ends a run whose journal
@@ -890,6 +899,11 @@ class Journal:
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
         self.error = None
+        if self._intents is not None and self._intents.pending:
+            try:
+                self._intents.truncate()  # committed: the intents are in DuckDB now
+            except OSError as exc:  # replay at the next open skips what is journaled
+                log.warning("journal %s: intent log not truncated: %s", self.path, exc)
         self._pending.clear()
         self._npending = 0
         self._dirty_orders.clear()
@@ -984,9 +998,61 @@ class Journal:
         detail: str = "",
     ) -> None:
         """Write an order's new state and the change that led to it (one write-ahead step;
-        an order about to be sent to a real venue is committed at once)."""
+        an order about to be sent to a real venue is durable before this returns: committed at
+        once, or with group commit on a DuckDB journal appended to the intent log and committed
+        with the step)."""
         self._stage_order(rec, ts_ns, kind, from_status, detail)
-        self._step_done(before_send=kind == "submitted" and rec.venue not in self.simulated_venues)
+        before_send = kind == "submitted" and rec.venue not in self.simulated_venues
+        if before_send and self.durable and self.group_commit and self._intents is not None:
+            # Durable in the intent log now; into DuckDB with the step's group commit.
+            self._write_intent(rec)
+            return
+        self._step_done(before_send=before_send)
+
+    def _write_intent(self, rec: OrderRecord) -> None:
+        assert self._intents is not None
+        try:
+            self._intents.append(self._order_row(rec), self._pending["order_events"][-1])
+        except OSError as exc:
+            # The rows stay staged (the group commit may still write them); the order manager
+            # sends nothing while the journal reports an error.
+            self.error = self._db.error(exc, doing="write")
+            raise self.error from exc
+
+    def _replay_intents(self, path: Path) -> None:
+        """Insert the orders the intent log holds and the journal lacks (a host killed after
+        writing an order ahead and before the group commit), then empty the log."""
+        records = intent_log.read(path)
+        if records:
+            con = self._con
+            restored = []
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for record in records:
+                    order_row = tuple(record["orders"])
+                    cid, session = order_row[0], order_row[1]
+                    known = con.execute(
+                        "SELECT 1 FROM orders WHERE session_id = ? AND client_order_id = ?",
+                        [session, cid],
+                    ).fetchone()
+                    if known is None:
+                        self._db.insert("orders", [order_row], ignore=False)
+                        event_row = tuple(record["order_events"])
+                        self._db.insert("order_events", [event_row], ignore=False)
+                        restored.append(str(cid))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if restored:
+                log.warning(
+                    "journal %s: restored %d order(s) written ahead before a crash and not yet "
+                    "committed: %s (resolved with the venue at start)",
+                    self.path,
+                    len(restored),
+                    ", ".join(restored),
+                )
+        path.unlink(missing_ok=True)  # committed (or nothing to restore)
 
     def record_order_event(
         self,

@@ -11,6 +11,7 @@ import asyncio
 import copy
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class ThreadedServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        #: (time.monotonic() on arrival, method, path) of every request; the server runs in
+        #: the test's process, so the times compare with the test's own monotonic clock.
+        self.arrivals: list[tuple[float, str, str]] = []
         self.unknown: list[tuple[str, str]] = []  # requests no route served
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -59,8 +63,10 @@ class ThreadedServer:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        arrived = time.monotonic()
         with self.lock:
             self.requests.append((request.method, request.path))
+            self.arrivals.append((arrived, request.method, request.path))
         return await handler(request)
 
     async def _main(self) -> None:

@@ -139,23 +139,31 @@ def test_capabilities_follow_the_exchange(server: BinanceFuturesServer) -> None:
     assert caps == CcxtVenue.capabilities - {"data", "subscribe"}
 
 
-def test_the_rolling_window_rate_limiter_is_an_option(server: BinanceFuturesServer) -> None:
-    async def go(**overrides: Any) -> tuple[str, float, OrderStatus]:
+def test_ccxts_rate_limiters_are_options(server: BinanceFuturesServer) -> None:
+    async def go(**overrides: Any) -> tuple[str, float, OrderStatus, object]:
         venue = await connected(server, **overrides)
         try:
             report = await venue.submit_order(limit_buy(f"tw-rl-{len(overrides)}"))
             bucket = venue.exchange.throttler.config
-            return bucket["algorithm"], bucket["windowSize"], report.status
+            return bucket["algorithm"], bucket["windowSize"], report.status, venue.limiter
         finally:
             await venue.close()
 
-    assert asyncio.run(go())[0] == "leakyBucket"  # ccxt's default
-    algorithm, window_ms, status = asyncio.run(
+    algorithm, _, status, limiter = asyncio.run(go(rate_limiter="leaky_bucket"))
+    assert (algorithm, status, limiter) == ("leakyBucket", OrderStatus.ACCEPTED, None)
+    algorithm, window_ms, status, limiter = asyncio.run(
         go(rate_limiter="rolling_window", rate_window_s=10.0)
     )
-    assert (algorithm, window_ms, status) == ("rollingWindow", 10_000.0, OrderStatus.ACCEPTED)
-    with pytest.raises(ValueError, match="rate_limiter must be"):
-        make_config(server, rate_limiter="token_bucket")
+    assert (algorithm, window_ms, status, limiter) == (
+        "rollingWindow",
+        10_000.0,
+        OrderStatus.ACCEPTED,
+        None,
+    )
+    with pytest.raises(ValueError, match="rate_limiter must be one of token_bucket"):
+        make_config(server, rate_limiter="tokenbucket")
+    with pytest.raises(ValueError, match="rate_burst_s must be positive"):
+        make_config(server, rate_burst_s=0)
 
 
 def test_order_round_trip_with_polled_fill(server: BinanceFuturesServer) -> None:

@@ -34,6 +34,8 @@ import pytest
 from aiohttp import web
 from ccxt_testkit import API_KEY, KEY_ENV, SECRET, SECRET_ENV
 from ccxt_testserver_binance import BinanceFuturesServer
+from tradewind.journal import intent_log
+from tradewind.journal.store import Journal
 
 HOST = r"""
 import asyncio, json, os, signal, sys
@@ -63,6 +65,9 @@ async def main():
     inst = next(i for i in await venue.instruments() if i.key == KEY)
     journal = Journal(path, run_id)
     journal.start("live", "live.toml", 0)
+    # As the engine runs paper and live: the order is written ahead to the intent log, and
+    # reaches DuckDB with a step's commit — which this host never makes before it is killed.
+    journal.group_commit = os.environ.get("TW_GROUP_COMMIT") == "1"
     portfolio = Portfolio({KEY: inst}, Decimal("10000"))
     try:
         if phase == "trade":
@@ -172,17 +177,35 @@ def run_host(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-@pytest.mark.parametrize("kill_at", ["receive", "accept", "fill"])
+@pytest.mark.parametrize(
+    ("kill_at", "group_commit"),
+    [
+        ("receive", False),
+        ("accept", False),
+        ("fill", False),
+        ("receive", True),
+        ("fill", True),
+    ],
+)
 def test_after_a_sigkill_the_journals_fills_equal_the_exchanges_trades(
-    kill_at: str, tmp_path: Path, host_env: dict[str, str]
+    kill_at: str, group_commit: bool, tmp_path: Path, host_env: dict[str, str]
 ) -> None:
     server = KillingServer(kill_at).start()
     try:
         journal = tmp_path / "journal.duckdb"
-        env = dict(host_env, TW_KILL_AT=kill_at)
+        env = dict(host_env, TW_KILL_AT=kill_at, TW_GROUP_COMMIT="1" if group_commit else "0")
         first = run_host(server, journal, "trade", "run1", env)
         assert first.returncode == -signal.SIGKILL, first.stderr
         assert server.create_count() == 1
+        if group_commit:
+            # Killed after the write-ahead and before any DuckDB commit of the order: only the
+            # intent log knows it; the restart replays it before anything reads the journal.
+            (sent,) = [r["orders"][0] for r in intent_log.read(intent_log.intent_path(journal))]
+            ro = Journal.open_readonly(journal)
+            try:
+                assert ro.order(sent) is None
+            finally:
+                ro.close()
         # While the host is down, someone sells by hand on the exchange's web page.
         server.place_by_hand("SELL", "0.001", "50100")
         again = run_host(server, journal, "restart", "run2", env, unknown_orders="adopt")

@@ -29,6 +29,7 @@ from .constants import (
     DEFAULT_TIMEOUT_MS,
     MARKET_TYPES,
     ORDER_UPDATE_MODES,
+    RATE_LIMITERS,
 )
 
 
@@ -79,11 +80,17 @@ class CcxtVenueConfig:
     #: Seconds between polls of the open orders, in every mode but ``off`` (with the websocket
     #: too: a lost update is caught up within one interval).
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
-    #: ccxt's rate limiter: ``"leaky_bucket"`` (ccxt's default; ccxt 4.5 refills it only
-    #: while a request waits, so an idle host's next order still pays the last request's
-    #: cost, ccxt/ccxt#25556) or ``"rolling_window"`` (at most the exchange's rate over
-    #: ``rate_window_s``: an order after idle time leaves at once).
-    rate_limiter: str = "leaky_bucket"
+    #: The rate limiter: ``"token_bucket"`` (the plugin's: the exchange's ``rateLimit`` and
+    #: per-endpoint weights, refilled in real time while idle, so an order after idle time
+    #: leaves at once and a burst is paced; ``rate_burst_s`` of weight may leave at once),
+    #: ``"leaky_bucket"`` (ccxt's default; ccxt 4.5 refills it only while a request waits, so
+    #: an idle host's next order still pays the last request's cost, ccxt/ccxt#25556) or
+    #: ``"rolling_window"`` (ccxt's: at most the exchange's rate over ``rate_window_s``; once
+    #: a burst has filled the window every request waits for it to move).
+    rate_limiter: str = "token_bucket"
+    #: The ``token_bucket``'s capacity, in seconds of the exchange's rate (Binance USDⓈ-M,
+    #: ``rateLimit`` 50 ms: 1 s = 20 weight, five creates).
+    rate_burst_s: float = 1.0
     #: The window of the ``rolling_window`` limiter, in seconds.
     rate_window_s: float = 60.0
     #: Times a create that timed out is looked up by client order id before giving up.
@@ -108,11 +115,12 @@ class CcxtVenueConfig:
                 f"order_updates must be one of {', '.join(ORDER_UPDATE_MODES)}, "
                 f"got {self.order_updates!r}"
             )
-        if self.rate_limiter not in ("leaky_bucket", "rolling_window"):
+        if self.rate_limiter not in RATE_LIMITERS:
             raise ValueError(
-                'rate_limiter must be "leaky_bucket" or "rolling_window", '
-                f"got {self.rate_limiter!r}"
+                f"rate_limiter must be one of {', '.join(RATE_LIMITERS)}, got {self.rate_limiter!r}"
             )
+        if self.rate_burst_s <= 0:
+            raise ValueError(f"rate_burst_s must be positive, got {self.rate_burst_s}")
         if self.rate_window_s <= 0:
             raise ValueError(f"rate_window_s must be positive, got {self.rate_window_s}")
         if self.timeout_ms <= 0:

@@ -17,6 +17,13 @@ MARKET_TYPES: tuple[str, ...] = ("spot", "swap")
 #: ``watchOrders``, else polling; ``off`` = only what the caller asks for.
 ORDER_UPDATE_MODES: tuple[str, ...] = ("auto", "websocket", "poll", "off")
 
+#: Rate limiters: the plugin's token bucket (default), ccxt's leaky bucket, ccxt's rolling
+#: window.
+RATE_LIMITERS: tuple[str, ...] = ("token_bucket", "leaky_bucket", "rolling_window")
+
+#: Seconds the token bucket lets nothing leave after a 429 / 418 without ``Retry-After``.
+DEFAULT_RATE_LIMIT_HOLD_S = 1.0
+
 #: Every capability this plugin can declare; an instance narrows it to what its exchange offers.
 ALL_CAPABILITIES: frozenset[str] = frozenset(
     {

@@ -59,6 +59,7 @@ from .constants import (
     CLIENT_ID_CREATE_PARAM,
     CLIENT_ID_LOOKUP_PARAM,
     DEFAULT_CLIENT_ID_PARAM,
+    DEFAULT_RATE_LIMIT_HOLD_S,
     EXCHANGE_OPTIONS,
     FETCH_ORDER_PARAMS,
     LOOKUP_BY_LIST,
@@ -68,6 +69,7 @@ from .constants import (
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .market_data import TradeStreams
 from .providers import MarketIndex, contract_size
+from .rate_limit import TokenBucket, token_bucket_exchange_class
 from .schemas import (
     CcxtOrder,
     CcxtPosition,
@@ -241,13 +243,29 @@ class CcxtVenue:
         self._lost = False
         self._trades_method = "order"  # "order", then "account", or "none": see _order_trades
         self.update_mode = "off"
+        #: The ``token_bucket`` rate limiter of the connected exchange (None with ccxt's).
+        self.limiter: TokenBucket | None = None
 
     # -- helpers --------------------------------------------------------------------------
     def _now(self) -> int:
         return self._clock()
 
     def _error(self, exc: BaseException, action: str) -> VenueError:
+        self._rate_limited(exc)
         return map_ccxt_error(exc, venue=self.instance, action=action, redact=self._redact)
+
+    def _rate_limited(self, exc: BaseException) -> None:
+        """On an HTTP 429 / 418 (ccxt's RateLimitExceeded / DDoSProtection), hold every
+        request of this exchange for the answer's ``Retry-After`` (else one second)."""
+        import ccxt
+
+        if self.limiter is None or not isinstance(
+            exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)
+        ):
+            return
+        headers = getattr(self._exchange, "last_response_headers", None) or {}
+        retry_after = _retry_after(headers)
+        self.limiter.hold(DEFAULT_RATE_LIMIT_HOLD_S if retry_after is None else retry_after)
 
     def _ex(self) -> Any:
         if self._exchange is None or self._index is None:
@@ -356,7 +374,13 @@ class CcxtVenue:
         if cfg.rate_limiter == "rolling_window":
             params["rateLimiterAlgorithm"] = "rollingWindow"
             params["rollingWindowSize"] = cfg.rate_window_s * 1000.0
-        exchange = getattr(module, cfg.exchange)(params)
+        exchange_class = getattr(module, cfg.exchange)
+        if cfg.rate_limiter == "token_bucket":
+            exchange_class = token_bucket_exchange_class(exchange_class)
+        exchange = exchange_class(params)
+        if cfg.rate_limiter == "token_bucket":
+            self.limiter = TokenBucket.for_exchange(exchange, cfg.rate_burst_s)
+            exchange.tradewind_limiter = self.limiter
         exchange.logger = RedactingLogger(
             logging.getLogger(f"tradewind_venue_ccxt.{self.instance}"), self._redact
         )
