@@ -66,10 +66,14 @@ def _assert_same(
             # skip, and the engine steps as before.)
             assert sched.closes > result.summary["decisions"] // 2, (block, sched.closes)
             assert sched.stretches >= 1
-            # The order-flow analyzer hands its block over as a table: the preset's first
-            # primary gate (1m imbalance) is judged over whole blocks by array predicates.
+            # The order-flow and microstructure analyzers hand their blocks over as tables:
+            # the preset's two primary gates (1m imbalance, candle rejection) are judged over
+            # whole blocks by array predicates.
             assert sched.rejected_by_arrays > 0
-            assert sched.rejected_by_arrays <= stepped.strategy.rejected["imbalance"]
+            assert set(sched.rejected_by_gate) == {"imbalance", "rejection"}
+            assert sum(sched.rejected_by_gate.values()) == sched.rejected_by_arrays
+            for gate, count in sched.rejected_by_gate.items():
+                assert 0 < count <= stepped.strategy.rejected[gate], gate
         assert base.summary["funnel"]["signals"] >= signals_at_least
         assert base_rows["fills"] and base_rows["orders"]  # there is something to compare
         for table in TABLES:

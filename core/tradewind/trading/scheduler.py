@@ -52,6 +52,8 @@ class Scheduler:
         self.stretches = 0
         #: Candidates the array predicates rejected (no scalar decide at those closes).
         self.rejected_by_arrays = 0
+        #: The same, per rejecting gate (funnel name).
+        self.rejected_by_gate: dict[str, int] = {}
         self._gates: dict[frozenset[str], GateArrays] = {}
         #: The block whose rows the array predicates have judged: (block, first row, verdicts).
         self._judged: tuple[TapeBlock, Verdicts] | None = None
@@ -138,6 +140,7 @@ class Scheduler:
         iters = block.iters
         first, verdicts, gate_names = self._verdicts(block)
         failing = verdicts.tolist() if verdicts is not None else None
+        by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
         # A backtest's digests and daily summaries come due at the engine's steps.
@@ -199,8 +202,10 @@ class Scheduler:
                     if stopper.requested or control.paused:
                         continue  # no new entries (Engine._decide); the walk ends at the next close
                     if failing is not None and failing[r] >= 0:
-                        strategy.rejected_at(gate_names[failing[r]])
+                        gate = gate_names[failing[r]]
+                        strategy.rejected_at(gate)
                         self.rejected_by_arrays += 1
+                        by_gate[gate] = by_gate.get(gate, 0) + 1
                         continue
                     signal = strategy.decide(inst, c.close, t_close, values)
                     if signal is not None:
