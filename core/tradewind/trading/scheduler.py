@@ -137,6 +137,9 @@ class Scheduler:
         prices: list[tuple[int, float]] | None = None
         candle_curve: list[tuple[int, float, float, float, float, float]] = []
         series: dict[str, list[tuple[int, float]]] | None = None
+        # The charted values, read from the rows directly where a row holds the analyzer
+        # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
+        charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
         iters = block.iters
         first, verdicts, gate_names = self._verdicts(block)
         failing = verdicts.tolist() if verdicts is not None else None
@@ -192,13 +195,26 @@ class Scheduler:
                         prices = e.price_curve.setdefault(key, [])
                         candle_curve = e.candle_curve.setdefault(key, [])
                         series = e.series.setdefault(key, {}) if charted else None
+                        if series is not None:
+                            for name in charted:
+                                instance, _, output = name.partition(".")
+                                charts.append((series.setdefault(name, []), instance, output, name))
                     e.decision_points += 1
                     record(t_close)
                     prices.append((t_close, c.close))
                     candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
-                    if series is not None:
-                        for name in charted:
-                            series.setdefault(name, []).append((t_close, float(values.get(name))))
+                    for points, instance, output, name in charts:
+                        row_values = got.get(instance)
+                        points.append(
+                            (
+                                t_close,
+                                float(
+                                    values.get(name)
+                                    if row_values is None
+                                    else row_values.get(output, nan)
+                                ),
+                            )
+                        )
                     if stopper.requested or control.paused:
                         continue  # no new entries (Engine._decide); the walk ends at the next close
                     if failing is not None and failing[r] >= 0:
