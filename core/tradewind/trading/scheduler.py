@@ -150,6 +150,11 @@ class Scheduler:
         tick = host.tick if host is not None and not host.ticker else None
         skipped = 0
         control, stopper = e.control, e.stopper
+        # The simulated venue gets the walked trades in one piece, before an event and at
+        # the end of the walk: with no order and a flat position, feeding it close by close
+        # only moves its clock and last price, which one piece leaves the same (a backtest
+        # with digests feeds it close by close, as they may read it).
+        venue_from = i
         while rows:
             k = start + rows[0].tick_end  # the first trade at or after the close
             if k >= limit:
@@ -161,9 +166,10 @@ class Scheduler:
                 if advance is not None:
                     advance(int(ts_ns[k - 1]))
                 portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
-                if simulated:
-                    venue.on_trades(clean.slice(i, k))
                 if tick is not None:
+                    if simulated:
+                        venue.on_trades(clean.slice(venue_from, k))
+                        venue_from = k
                     tick()
             i = k
             t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
@@ -225,6 +231,8 @@ class Scheduler:
                         continue
                     signal = strategy.decide(inst, c.close, t_close, values)
                     if signal is not None:
+                        if simulated and venue_from < i:
+                            venue.on_trades(clean.slice(venue_from, i))
                         # An event: the engine acts on it and steps from here.
                         await e._enter(st, c, t_close, signal)
                         await e._publish_pending()
@@ -237,6 +245,8 @@ class Scheduler:
                 advance(t)  # the grid time itself (no row closes there, or it just did)
             st.next_boundary = t + step
             e._barrier = t + step
+        if simulated and venue_from < i:
+            venue.on_trades(clean.slice(venue_from, i))
         self._count(skipped)
         return i
 
