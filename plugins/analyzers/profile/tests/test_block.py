@@ -79,7 +79,6 @@ def test_blocks_give_the_bits_of_the_per_candle_path(
     assert with_levels > rows_seen // 2
 
 
-
 @pytest.mark.parametrize("window", ["90s", "4h"])
 def test_each_group_of_outputs_read_alone_gives_the_full_reads_bits(
     tardis_trades: TickBatch, window: str

@@ -9,9 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from tradewind import hookimpl
 import numpy as np
-
+from tradewind import hookimpl
 from tradewind.blocks import BlockRow, BlockTable
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry

@@ -325,7 +325,6 @@ class VolumeProfile:
             bins=len(self._volume),
         )
 
-
     def poc(self) -> float | None:
         """The POC's price alone (what :meth:`levels` reports as ``poc``, the same float);
         None when the window holds no volume. Charted at every close by the default report:
