@@ -33,9 +33,10 @@ short = [{ value = "micro.rejection", op = "<=", threshold = -1 }]
 
 
 def _run(
-    tmp_path: Path, data: Path, *, scheduler: bool, block: int, extra: str = ""
+    tmp_path: Path, data: Path, *, scheduler: bool, block: int, extra: str = "", venue: str = ""
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    text = text.replace("[venues.sim]\n", f"[venues.sim]\n{venue}", 1)
     flag = "true" if scheduler else "false"
     text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
     cfg = tmp_path / "run.toml"  # one path: the runs table names it
@@ -52,11 +53,21 @@ def _run(
 
 
 def _assert_same(
-    tmp_path: Path, data: Path, *, signals_at_least: int, extra: str = "", blocks=(1_000_000, 0, 1)
-) -> None:
+    tmp_path: Path,
+    data: Path,
+    *,
+    signals_at_least: int,
+    extra: str = "",
+    blocks=(1_000_000, 0, 1),
+    venue: str = "",
+) -> tuple[object, object]:
     for block in blocks:
-        base_rows, base, stepped = _run(tmp_path, data, scheduler=False, block=block, extra=extra)
-        rows, result, engine = _run(tmp_path, data, scheduler=True, block=block, extra=extra)
+        base_rows, base, stepped = _run(
+            tmp_path, data, scheduler=False, block=block, extra=extra, venue=venue
+        )
+        rows, result, engine = _run(
+            tmp_path, data, scheduler=True, block=block, extra=extra, venue=venue
+        )
         assert stepped._scheduler is None
         sched = engine._scheduler
         assert sched is not None
@@ -66,10 +77,14 @@ def _assert_same(
             # skip, and the engine steps as before.)
             assert sched.closes > result.summary["decisions"] // 2, (block, sched.closes)
             assert sched.stretches >= 1
-            # The order-flow analyzer hands its block over as a table: the preset's first
-            # primary gate (1m imbalance) is judged over whole blocks by array predicates.
+            # The order-flow and microstructure analyzers hand their blocks over as tables:
+            # the preset's two primary gates (1m imbalance, candle rejection) are judged over
+            # whole blocks by array predicates.
             assert sched.rejected_by_arrays > 0
-            assert sched.rejected_by_arrays <= stepped.strategy.rejected["imbalance"]
+            assert set(sched.rejected_by_gate) == {"imbalance", "rejection"}
+            assert sum(sched.rejected_by_gate.values()) == sched.rejected_by_arrays
+            for gate, count in sched.rejected_by_gate.items():
+                assert 0 < count <= stepped.strategy.rejected[gate], gate
         assert base.summary["funnel"]["signals"] >= signals_at_least
         assert base_rows["fills"] and base_rows["orders"]  # there is something to compare
         for table in TABLES:
@@ -88,6 +103,8 @@ def _assert_same(
         assert result.price_curve == base.price_curve, block
         fills = [(f.ts_ns, f.side, f.quantity, f.price, f.fee) for f in result.fills]
         assert fills == [(f.ts_ns, f.side, f.quantity, f.price, f.fee) for f in base.fills]
+        assert result.funding == base.funding, block
+    return base, result
 
 
 def test_the_scheduler_gives_the_stepped_journal_on_the_shipped_sample(tmp_path):
@@ -104,6 +121,20 @@ def test_the_scheduler_gives_the_stepped_journal_on_synthetic_ticks(
     # Blocks of one tick over 400,000 trades take long; 0 is the per-candle path already.
     blocks = (1_000_000, 0, 1) if n < 100_000 else (1_000_000, 0)
     _assert_same(tmp_path, data, signals_at_least=signals, extra=extra, blocks=blocks)
+
+
+def test_funding_is_booked_the_same_while_the_walk_feeds_the_venue_in_one_piece(tmp_path):
+    """The walk feeds the simulated venue its trades in one piece (before an event, at the
+    walk's end); funding every hour, paid while a position is open, comes out the same."""
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    base, _ = _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=1,
+        blocks=(1_000_000,),
+        venue="funding_rate = 0.0001\nfunding_interval_h = 1\n",
+    )
+    assert base.funding  # there was funding to compare
 
 
 def test_paper_runs_step_every_close(tmp_path):

@@ -106,14 +106,24 @@ class BlockTable(Iterator[Mapping[str, float]]):
     but the block (the analyzer's state after the block is its state after the last row).
     """
 
-    def __init__(self, columns: Mapping[str, list[float]], rows: int) -> None:
+    def __init__(
+        self,
+        columns: Mapping[str, list[float]],
+        rows: int,
+        arrays: Mapping[str, npt.NDArray[np.float64]] | None = None,
+    ) -> None:
         for name, column in columns.items():
             if len(column) != rows:
                 raise ValueError(f"block table column '{name}' has {len(column)} rows, not {rows}")
+        if arrays is not None and (
+            arrays.keys() != columns.keys() or any(len(a) != rows for a in arrays.values())
+        ):
+            raise ValueError("block table arrays must have the columns' names and row count")
         self.columns = columns
         self.rows = rows
         self._next = 0
-        self._arrays: dict[str, npt.NDArray[np.float64]] | None = None
+        #: The columns as float64 arrays: given (the same floats) or made on first use.
+        self._arrays = arrays
 
     def __next__(self) -> Mapping[str, float]:
         r = self._next
@@ -123,7 +133,7 @@ class BlockTable(Iterator[Mapping[str, float]]):
         return TableRow(self.columns, r)
 
     def arrays(self) -> Mapping[str, npt.NDArray[np.float64]]:
-        """The columns as float64 arrays (the same floats)."""
+        """The columns as float64 arrays (the same floats; NaN where the column has NaN)."""
         if self._arrays is None:
             self._arrays = {k: np.array(v, dtype=np.float64) for k, v in self.columns.items()}
         return self._arrays

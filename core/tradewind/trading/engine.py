@@ -197,10 +197,15 @@ class _InstrumentState:
         self.values = AnalyzerValues(self.analyzers)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class RunResult:
     """What a run produced: its id, summary metrics, the equity curve, the fills, and what the
-    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags)."""
+    report charts (candles, the analyzer values picked in ``[run]``, funding, order tags).
+
+    Its ``repr`` gives sizes, not contents: Python 3.11's ``asyncio.Runner`` formats the
+    main task, result included, when it restores the SIGINT handler at the end of
+    ``anyio.run``/``asyncio.run``, and a full repr of a long backtest's curves costs a
+    noticeable share of the run."""
 
     run_id: str
     summary: Mapping[str, Any]
@@ -229,6 +234,14 @@ class RunResult:
     journal_path: str | None = None
     #: The password of a PostgreSQL journal (``[journal] password``), to read it back.
     journal_password: Secret | None = None
+
+    def __repr__(self) -> str:
+        points = sum(len(v) for v in self.price_curve.values())
+        return (
+            f"RunResult(run_id={self.run_id!r}, fills={len(self.fills)}, "
+            f"equity_points={len(self.equity_curve)}, price_points={points}, "
+            f"journal_path={self.journal_path!r})"
+        )
 
 
 class Engine:

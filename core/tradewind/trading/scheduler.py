@@ -52,6 +52,8 @@ class Scheduler:
         self.stretches = 0
         #: Candidates the array predicates rejected (no scalar decide at those closes).
         self.rejected_by_arrays = 0
+        #: The same, per rejecting gate (funnel name).
+        self.rejected_by_gate: dict[str, int] = {}
         self._gates: dict[frozenset[str], GateArrays] = {}
         #: The block whose rows the array predicates have judged: (block, first row, verdicts).
         self._judged: tuple[TapeBlock, Verdicts] | None = None
@@ -135,15 +137,24 @@ class Scheduler:
         prices: list[tuple[int, float]] | None = None
         candle_curve: list[tuple[int, float, float, float, float, float]] = []
         series: dict[str, list[tuple[int, float]]] | None = None
+        # The charted values, read from the rows directly where a row holds the analyzer
+        # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
+        charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
         iters = block.iters
         first, verdicts, gate_names = self._verdicts(block)
         failing = verdicts.tolist() if verdicts is not None else None
+        by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
         # A backtest's digests and daily summaries come due at the engine's steps.
         tick = host.tick if host is not None and not host.ticker else None
         skipped = 0
         control, stopper = e.control, e.stopper
+        # The simulated venue gets the walked trades in one piece, before an event and at
+        # the end of the walk: with no order and a flat position, feeding it close by close
+        # only moves its clock and last price, which one piece leaves the same (a backtest
+        # with digests feeds it close by close, as they may read it).
+        venue_from = i
         while rows:
             k = start + rows[0].tick_end  # the first trade at or after the close
             if k >= limit:
@@ -155,9 +166,10 @@ class Scheduler:
                 if advance is not None:
                     advance(int(ts_ns[k - 1]))
                 portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
-                if simulated:
-                    venue.on_trades(clean.slice(i, k))
                 if tick is not None:
+                    if simulated:
+                        venue.on_trades(clean.slice(venue_from, k))
+                        venue_from = k
                     tick()
             i = k
             t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
@@ -189,21 +201,38 @@ class Scheduler:
                         prices = e.price_curve.setdefault(key, [])
                         candle_curve = e.candle_curve.setdefault(key, [])
                         series = e.series.setdefault(key, {}) if charted else None
+                        if series is not None:
+                            for name in charted:
+                                instance, _, output = name.partition(".")
+                                charts.append((series.setdefault(name, []), instance, output, name))
                     e.decision_points += 1
                     record(t_close)
                     prices.append((t_close, c.close))
                     candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
-                    if series is not None:
-                        for name in charted:
-                            series.setdefault(name, []).append((t_close, float(values.get(name))))
+                    for points, instance, output, name in charts:
+                        row_values = got.get(instance)
+                        points.append(
+                            (
+                                t_close,
+                                float(
+                                    values.get(name)
+                                    if row_values is None
+                                    else row_values.get(output, nan)
+                                ),
+                            )
+                        )
                     if stopper.requested or control.paused:
                         continue  # no new entries (Engine._decide); the walk ends at the next close
                     if failing is not None and failing[r] >= 0:
-                        strategy.rejected_at(gate_names[failing[r]])
+                        gate = gate_names[failing[r]]
+                        strategy.rejected_at(gate)
                         self.rejected_by_arrays += 1
+                        by_gate[gate] = by_gate.get(gate, 0) + 1
                         continue
                     signal = strategy.decide(inst, c.close, t_close, values)
                     if signal is not None:
+                        if simulated and venue_from < i:
+                            venue.on_trades(clean.slice(venue_from, i))
                         # An event: the engine acts on it and steps from here.
                         await e._enter(st, c, t_close, signal)
                         await e._publish_pending()
@@ -216,6 +245,8 @@ class Scheduler:
                 advance(t)  # the grid time itself (no row closes there, or it just did)
             st.next_boundary = t + step
             e._barrier = t + step
+        if simulated and venue_from < i:
+            venue.on_trades(clean.slice(venue_from, i))
         self._count(skipped)
         return i
 

@@ -78,3 +78,30 @@ def test_blocks_give_the_bits_of_the_per_candle_path(
     assert blocked.profile.levels() == one.profile.levels()
     assert with_levels > rows_seen // 2
 
+
+@pytest.mark.parametrize("window", ["90s", "4h"])
+def test_each_group_of_outputs_read_alone_gives_the_full_reads_bits(
+    tardis_trades: TickBatch, window: str
+) -> None:
+    """The outputs are computed per group on first read (the POC alone, which the default
+    report charts at every close; the value area; zones and gaps): whatever is read first,
+    and whatever is never read, every value read is the bit of a full read of the same
+    state. Rows read ``poc`` only, then the other levels, then zones first, in turn."""
+    inst = binance_btcusdt()
+    cfg = ProfileConfig(window=window, zone_timeframe="1m", fvg_min_gap_pct=0.0)
+    full = ProfileAnalyzer(config=cfg, instrument=inst)
+    lazy = ProfileAnalyzer(config=cfg, instrument=inst)
+    candles = closes(tardis_trades)
+    rows = make_rows(tardis_trades, candles)
+    zone_keys = [k for k in dict(full.values()) if k not in ("poc", "vah", "val", "profile_volume")]
+    orders = (["poc"], ["poc", "vah", "val", "profile_volume"], [*zone_keys, "poc", "val"])
+    pocs = 0
+    for r, (want, got) in enumerate(
+        zip(full.on_block(tardis_trades, rows), lazy.on_block(tardis_trades, rows), strict=True)
+    ):
+        expected = dict(want)
+        for key in orders[r % 3]:
+            assert same_bits(expected[key], got[key]), (r, key, expected[key], got[key])
+        pocs += not math.isnan(expected["poc"])
+    assert pocs > len(rows) // 2
+    assert lazy.profile.levels() == full.profile.levels()

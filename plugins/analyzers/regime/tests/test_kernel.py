@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 import pytest
 from regime_data import INSTRUMENT, random_walk_candles, sample_candles, sample_ticks
-from tradewind.blocks import BlockRow
+from tradewind.blocks import BlockRow, BlockTable
 from tradewind.market import synth
 from tradewind.market.candles import aggregate
 from tradewind.model import Candle, TickBatch
@@ -236,10 +236,17 @@ def test_block_kernel_is_the_python_bits(data: str, block: int, config: str) -> 
     seen = 0
     for start in range(0, len(rows), block):
         piece = rows[start : start + block]
-        got = list(_each(analyzer.on_block(empty, piece)))
+        table = analyzer.on_block(empty, piece)
+        assert isinstance(table, BlockTable)  # the gates can read it ahead, as arrays
+        arrays = table.arrays()
+        got = list(_each(table))
         assert len(got) == len(piece)
         for j, values in enumerate(got):
             assert_same(expected[start + j], values, (data, config, block, start + j))
+            for key, column in arrays.items():  # the arrays hold the rows' bits
+                assert np.float64(values[key]).tobytes() == column[j].tobytes() or (
+                    math.isnan(values[key]) and math.isnan(column[j])
+                ), key
             seen += 1
     assert seen == len(candles)
     # after the blocks, the per-candle path carries on from the same state

@@ -214,6 +214,7 @@ class VolumeProfile:
         self._now = np.iinfo(np.int64).min
         self._cache: BinLevels | None = None
         self._dirty = False
+        self._last_poc: tuple[int, float] | None = None
 
     # -- streaming ------------------------------------------------------------------------
     @property
@@ -315,16 +316,32 @@ class VolumeProfile:
             return None
         k = self.bin_ticks
         tick = self.tick_size
-        # Decimal keeps prices on the tick grid (50000.1, not 50000.100000000006).
-        poc = Decimal(2 * lv.poc_bin * k + k - 1) * tick / 2
         return ProfileLevels(
-            poc=float(poc),
+            poc=self._poc_price(lv.poc_bin),
             vah=float(Decimal(lv.vah_bin * k + k - 1) * tick),
             val=float(Decimal(lv.val_bin * k) * tick),
             volume=float(Decimal(lv.total) * self.volume_quantum),
             value_area_volume=float(Decimal(lv.value_area_total) * self.volume_quantum),
             bins=len(self._volume),
         )
+
+    def poc(self) -> float | None:
+        """The POC's price alone (what :meth:`levels` reports as ``poc``, the same float);
+        None when the window holds no volume. Charted at every close by the default report:
+        this skips the conversions of the other levels and reuses the last POC's price."""
+        lv = self.bin_levels()
+        return None if lv is None else self._poc_price(lv.poc_bin)
+
+    def _poc_price(self, poc_bin: int) -> float:
+        """The middle of bin ``poc_bin`` in price units (the last one's kept)."""
+        last = self._last_poc
+        if last is not None and last[0] == poc_bin:
+            return last[1]
+        k = self.bin_ticks
+        # Decimal keeps prices on the tick grid (50000.1, not 50000.100000000006).
+        price = float(Decimal(2 * poc_bin * k + k - 1) * self.tick_size / 2)
+        self._last_poc = (poc_bin, price)
+        return price
 
 
 class BlockWindow:

@@ -227,19 +227,33 @@ _LEVEL_KEYS = frozenset({"poc", "vah", "val", "profile_volume"})
 
 
 class _Values(Mapping[str, float]):
-    """The profile analyzer's outputs, with the levels computed on first read."""
+    """The profile analyzer's outputs, each group computed on its first read: the POC alone
+    (what the default report charts at every close), the other levels (the value area), and
+    the zones and gaps. The analyzer must not move on before the mapping is read."""
+
+    __slots__ = ("_analyzer", "_levels_done", "_out", "_poc_done", "_zones_done")
 
     def __init__(self, analyzer: ProfileAnalyzer) -> None:
         self._analyzer = analyzer
         self._out = dict.fromkeys(VALUE_KEYS, NAN)
-        analyzer._zones_and_gaps(self._out)
-        self._levels_done = False
+        self._poc_done = self._levels_done = self._zones_done = False
 
     def __getitem__(self, key: str) -> float:
-        if key in _LEVEL_KEYS and not self._levels_done:
-            self._levels_done = True
-            self._analyzer._levels(self._out)
-        return self._out[key]
+        out = self._out
+        if key == "poc":
+            if not self._poc_done:
+                self._poc_done = True
+                poc = self._analyzer.profile.poc()
+                if poc is not None:
+                    out["poc"] = poc
+        elif key in _LEVEL_KEYS:
+            if not self._levels_done:
+                self._levels_done = self._poc_done = True
+                self._analyzer._levels(out)
+        elif not self._zones_done and key in out:
+            self._zones_done = True
+            self._analyzer._zones_and_gaps(out)
+        return out[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._out)

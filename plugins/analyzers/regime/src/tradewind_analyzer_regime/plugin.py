@@ -7,12 +7,11 @@ its formula, its warm-up and its cost.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
-from tradewind.blocks import BlockRow
+from tradewind.blocks import BlockRow, BlockTable
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
@@ -84,32 +83,40 @@ class RegimeAnalyzer:
         return dict(self._values)
 
     # -- blocks (backtests) ---------------------------------------------------------------
-    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
-        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the kernel of
-        :meth:`on_candle` run over the block's candles of the configured timeframe in one
-        call, then one row of outputs per decision close."""
+    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> BlockTable:
+        """The outputs at every row of a block, as a table computed ahead (see
+        :mod:`tradewind.blocks`): the kernel of :meth:`on_candle` run over the block's candles
+        of the configured timeframe in one call; a row without such a candle repeats the
+        outputs before it. NaN entries are the object ``math.nan``, as in :meth:`values`."""
         tf = self.timeframe_ns
         mine: list[tuple[float, float, float]] = []
-        last: list[int] = []  # per row: index into `mine` of its last candle, -1 if none
+        last: list[int] = []  # per row: index into `mine` of its latest candle, -1 if none yet
+        got = -1
         for row in rows:
-            got = -1
             for c in row.candles:
                 if c.timeframe_ns == tf:
                     mine.append((c.high, c.low, c.close))
                     got = len(mine) - 1
             last.append(got)
-        view = MappingProxyType(self._values)
-        if not mine:
-            for _ in rows:
-                yield view
-            return
-        hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
-        out = self._kernel.run(hlc[0], hlc[1], hlc[2])
-        for j in last:
-            if j >= 0:
-                self._values = todict(out, j * N_OUT, KEYS, NAN)
-                view = MappingProxyType(self._values)
-            yield view
+        before = np.array([self._values[k] for k in KEYS], dtype=np.float64)
+        if mine:
+            hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
+            out = self._kernel.run(hlc[0], hlc[1], hlc[2])
+            outputs = np.vstack((np.asarray(out, dtype=np.float64).reshape(-1, N_OUT), before))
+            self._values = todict(out, (len(mine) - 1) * N_OUT, KEYS, NAN)
+        else:
+            outputs = before.reshape(1, N_OUT)
+        table = outputs[np.array(last, dtype=np.int64)] if rows else outputs[:0]  # -1: before
+        columns: dict[str, list[float]] = {}
+        arrays: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
+        for j, key in enumerate(KEYS):
+            array = np.ascontiguousarray(table[:, j])
+            column: list[float] = array.tolist()
+            if np.isnan(array).any():
+                column = [NAN if x != x else x for x in column]
+            columns[key] = column
+            arrays[key] = array
+        return BlockTable(columns, len(rows), arrays)
 
 
 @hookimpl
