@@ -223,6 +223,16 @@ class RunResult:
     #: The password of a PostgreSQL journal (``[journal] password``), to read it back.
     journal_password: Secret | None = None
 
+    def __repr__(self) -> str:
+        # Short on purpose: Python 3.11's asyncio.run formats a ValueError holding the repr
+        # of its main task (whose result is this) when it restores the SIGINT handler, so a
+        # field-by-field repr of 100 instruments' curves cost seconds and hundreds of MB.
+        return (
+            f"RunResult(run_id={self.run_id!r}, ticks={self.summary.get('ticks')!r}, "
+            f"decisions={self.summary.get('decisions')!r}, fills={len(self.fills)}, "
+            f"equity_points={len(self.equity_curve)}, instruments={len(self.candles)})"
+        )
+
 
 class Engine:
     """Builds the configured plugins and runs them over a feed."""
