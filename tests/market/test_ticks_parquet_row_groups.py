@@ -73,3 +73,39 @@ def test_one_column_of_row_groups_is_one_numpy_array(tmp_path: Path) -> None:
     assert values.dtype == np.float64 and values.flags.owndata and len(values) == 100
     assert np.flatnonzero(null).tolist() == [3, 40, 41, 99]
     assert values[3] == 0.0 and values[4] > 100.0
+
+
+def _unified_codes(arr: pa.ChunkedArray) -> tuple[list[int], list[str]]:
+    """The previous computation: unify the chunks' dictionaries, trim and encode them."""
+    import pyarrow.compute as pc
+
+    chunks = arr.unify_dictionaries().chunks
+    enc = pc.dictionary_encode(pc.utf8_trim_whitespace(chunks[0].dictionary))
+    remap = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    indices = np.concatenate([np.asarray(c.indices.to_numpy()) for c in chunks])
+    return remap[indices].tolist(), [str(v) for v in enc.dictionary.to_pylist()]
+
+
+def test_dictionary_codes_per_chunk_match_the_unified_dictionary() -> None:
+    from tradewind.market.importers import _base
+
+    rng = np.random.default_rng(9)
+    pool = ["ZZZUSDT", "AAAUSDT", " AAAUSDT", "BBBUSDT\t", "BBBUSDT", "CCC", "DDD ", "EEE"]
+    chunks = []
+    for k in range(6):  # each chunk its own dictionary: different values, order, unused ones
+        names = list(rng.permutation(pool)[: 3 + k % 4])
+        idx = rng.integers(0, len(names) - 1, size=50 + 10 * k).astype(np.int32)
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names)))
+    chunks.insert(2, pa.DictionaryArray.from_arrays(pa.array([], pa.int32()),
+                                                    pa.array(["QQQ"])))
+    arr = pa.chunked_array(chunks)
+    got = _base._dictionary_codes(arr)
+    assert got is not None
+    codes, names = got
+    want_codes, want_names = _unified_codes(arr)
+    assert names == want_names and codes.dtype == np.int32
+    assert codes.tolist() == want_codes
+    assert "AAAUSDT" in names and " AAAUSDT" not in names  # trimmed values merge
+    with_null = pa.chunked_array([pa.DictionaryArray.from_arrays(
+        pa.array([0, 1], pa.int32()), pa.array(["A", None]))])
+    assert _base._dictionary_codes(with_null) is None
