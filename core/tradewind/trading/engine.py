@@ -236,6 +236,9 @@ class RunResult:
     journal_password: Secret | None = None
 
     def __repr__(self) -> str:
+        # Short on purpose: Python 3.11's asyncio.run formats a ValueError holding the repr
+        # of its main task (whose result is this) when it restores the SIGINT handler, so a
+        # field-by-field repr of 100 instruments' curves cost seconds and hundreds of MB.
         points = sum(len(v) for v in self.price_curve.values())
         return (
             f"RunResult(run_id={self.run_id!r}, fills={len(self.fills)}, "

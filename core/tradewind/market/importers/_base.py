@@ -433,19 +433,25 @@ def _dictionary_codes(
         return None
     if arr.null_count:
         return None
-    chunks = arr.unify_dictionaries().chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    if not chunks:
-        return np.zeros(0, dtype=np.int32), []
-    dictionary = chunks[0].dictionary
-    if dictionary.null_count:
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if any(c.dictionary.null_count for c in chunks):
         return None
-    # Trimmed values that coincide ("BTC" and "BTC ") merge into one code.
-    enc = pc.dictionary_encode(pc.utf8_trim_whitespace(dictionary))
-    remap = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
-    indices = np.concatenate(
-        [np.asarray(c.indices.to_numpy(zero_copy_only=False)) for c in chunks]
-    )
-    return remap[indices], [str(v) for v in enc.dictionary.to_pylist()]
+    # Each chunk's own (small) dictionary is mapped to the codes of the trimmed values, in
+    # order of first appearance over the chunks' dictionaries — the codes unifying the
+    # dictionaries and encoding the trimmed result would give — and its indices are written
+    # straight into the one output array (no unified copy, no concatenation: 80 MB less at
+    # the peak of a 10 M-row load). Trimmed values that coincide ("BTC" and "BTC ") merge.
+    codes: dict[str, int] = {}
+    out = np.empty(len(arr), dtype=np.int32)
+    pos = 0
+    for c in chunks:
+        trimmed = pc.utf8_trim_whitespace(c.dictionary).to_pylist()
+        remap = np.array([codes.setdefault(str(v), len(codes)) for v in trimmed], dtype=np.int32)
+        m = len(c)
+        if m:
+            out[pos : pos + m] = remap[np.asarray(c.indices.to_numpy(zero_copy_only=False))]
+        pos += m
+    return out, list(codes)
 
 
 def _runs(codes: npt.NDArray[np.int32], names: list[str]) -> dict[str, slice] | None:

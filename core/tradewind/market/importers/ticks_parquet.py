@@ -64,6 +64,30 @@ def _symbols(
     )[keep]
 
 
+def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``name`` as one numpy array filled a row group at a time (nulls as 0), and its
+    null mask. Reading the whole column would concatenate its row groups in Arrow and then
+    copy that into numpy: two copies of the column alive at once and freed memory the
+    allocator keeps — a third of the load's peak RSS with 100 instruments × 100,000 ticks."""
+    out: np.ndarray | None = None
+    null = np.zeros(n, dtype=bool)
+    pos = 0
+    for g in range(f.metadata.num_row_groups):
+        column = f.read_row_group(g, columns=[name]).column(0)
+        m = len(column)
+        if column.null_count:
+            null[pos : pos + m] = column.is_null().to_numpy(zero_copy_only=False)
+            column = pc.fill_null(column, 0)
+        values = np.asarray(column.to_numpy())
+        if out is None:
+            out = np.empty(n, dtype=values.dtype)
+        out[pos : pos + m] = values
+        pos += m
+        del column, values
+    assert out is not None and pos == n  # the row groups' lengths add up to the file's rows
+    return out, null
+
+
 def read(
     path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
     max_backwards_ns: int = 0,
@@ -89,7 +113,13 @@ def read(
             ok = np.ones(n, dtype=bool)
             arrays: dict[str, np.ndarray] = {}
             symbols_column: pa.ChunkedArray | None = None
+            groups = f.metadata.num_row_groups
             for name in COLUMNS:
+                if name != "symbol" and groups > 1:
+                    arrays[name], null = _by_row_group(f, name, n)
+                    rejects.add_mask(ok & null, lines, f"{name} is empty")
+                    ok &= ~null
+                    continue
                 column = f.read(columns=[name]).column(0)
                 null = column.is_null().to_numpy(zero_copy_only=False)
                 rejects.add_mask(ok & null, lines, f"{name} is empty")
