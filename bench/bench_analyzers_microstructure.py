@@ -38,18 +38,31 @@ def session(minutes: int, seed: int = 5) -> list[Candle]:
         for s in range(0, minutes - tf_min + 1, tf_min):
             e = s + tf_min
             v = float(vols[s:e].sum())
-            out.append(Candle(
-                instrument=inst, timeframe_ns=tf_min * MIN, open_ts_ns=s * MIN,
-                open=float(opens[s]), high=float(highs[s:e].max()), low=float(lows[s:e].min()),
-                close=float(closes[e - 1]), volume=v, buy_volume=v / 2, sell_volume=v / 2,
-                trades=10, buy_trades=5, sell_trades=5, vwap=float(closes[e - 1]),
-            ))
+            out.append(
+                Candle(
+                    instrument=inst,
+                    timeframe_ns=tf_min * MIN,
+                    open_ts_ns=s * MIN,
+                    open=float(opens[s]),
+                    high=float(highs[s:e].max()),
+                    low=float(lows[s:e].min()),
+                    close=float(closes[e - 1]),
+                    volume=v,
+                    buy_volume=v / 2,
+                    sell_volume=v / 2,
+                    trades=10,
+                    buy_trades=5,
+                    sell_trades=5,
+                    vwap=float(closes[e - 1]),
+                )
+            )
     out.sort(key=lambda c: (c.close_ts_ns, c.timeframe_ns))
     return out
 
 
-def measure(candles: list[Candle], cfg: MicrostructureConfig,
-            runs: int = 5) -> tuple[float, float, float]:
+def measure(
+    candles: list[Candle], cfg: MicrostructureConfig, runs: int = 5
+) -> tuple[float, float, float]:
     """(µs per 1m candle, µs per candle of any timeframe, µs per values()), best of ``runs``."""
     inst = default_instrument()
     ones = sum(1 for c in candles if c.timeframe_ns == MIN)
@@ -74,16 +87,21 @@ def main() -> None:
     ap.add_argument("--minutes", type=int, default=60_000)
     args = ap.parse_args()
     candles = session(args.minutes)
-    print(f"microstructure analyzer, {len(candles):,} candles (1m/5m/15m, "
-          f"{args.minutes:,} minutes)")
+    print(
+        f"microstructure analyzer, {len(candles):,} candles (1m/5m/15m, {args.minutes:,} minutes)"
+    )
     for label, cfg in (
         ("default config (20 / 15 / 10)", MicrostructureConfig()),
-        ("60-candle windows (60 / 60 / 60)",
-         MicrostructureConfig(volume_period=60, zscore_period=60, autocorr_window=60)),
+        (
+            "60-candle windows (60 / 60 / 60)",
+            MicrostructureConfig(volume_period=60, zscore_period=60, autocorr_window=60),
+        ),
     ):
         per_1m, per_any, read = measure(candles, cfg)
-        print(f"  {label}: on_candle {per_1m:.2f} µs per 1m candle ({per_any:.2f} µs per "
-              f"candle of any timeframe); values() {read:.2f} µs per read ({len(VALUE_KEYS)} keys)")
+        print(
+            f"  {label}: on_candle {per_1m:.2f} µs per 1m candle ({per_any:.2f} µs per "
+            f"candle of any timeframe); values() {read:.2f} µs per read ({len(VALUE_KEYS)} keys)"
+        )
 
 
 if __name__ == "__main__":

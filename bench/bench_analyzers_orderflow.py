@@ -34,11 +34,20 @@ def session(minutes: int, seed: int = 5) -> list[Candle]:
         for i in range(n):
             out.append(
                 Candle(
-                    instrument=inst, timeframe_ns=tf_min * MIN, open_ts_ns=i * tf_min * MIN,
-                    open=50_000.0, high=50_010.0, low=49_990.0, close=50_000.0,
-                    volume=float(buy[i] + sell[i]), buy_volume=float(buy[i]),
-                    sell_volume=float(sell[i]), trades=int(trades[0, i] + trades[1, i]),
-                    buy_trades=int(trades[0, i]), sell_trades=int(trades[1, i]), vwap=50_000.0,
+                    instrument=inst,
+                    timeframe_ns=tf_min * MIN,
+                    open_ts_ns=i * tf_min * MIN,
+                    open=50_000.0,
+                    high=50_010.0,
+                    low=49_990.0,
+                    close=50_000.0,
+                    volume=float(buy[i] + sell[i]),
+                    buy_volume=float(buy[i]),
+                    sell_volume=float(sell[i]),
+                    trades=int(trades[0, i] + trades[1, i]),
+                    buy_trades=int(trades[0, i]),
+                    sell_trades=int(trades[1, i]),
+                    vwap=50_000.0,
                 )
             )
     out.sort(key=lambda c: (c.close_ts_ns, c.timeframe_ns))

@@ -32,12 +32,22 @@ MIN = 60 * 10**9
 
 def instrument() -> Instrument:
     """Binance USDT-M BTCUSDT as in the sample (tick 0.01, lot 0.001)."""
-    return Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP,
-                      tick_size=Decimal("0.01"), lot_size=Decimal("0.001"))
+    return Instrument(
+        venue="binance",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.001"),
+    )
 
 
-def sample_events() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
-                             npt.NDArray[np.float64], npt.NDArray[np.int8], float]:
+def sample_events() -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int8],
+    float,
+]:
     """(gap ns, log return, size, side, first price) of each trade of the recorded sample."""
     ts, price, size, side = [], [], [], []
     with SAMPLE.open(newline="") as f:
@@ -47,8 +57,13 @@ def sample_events() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
             size.append(float(row["amount"]))
             side.append(1 if row["side"] == "buy" else -1)
     t, p = np.array(ts), np.array(price)
-    return (np.diff(t), np.diff(np.log(p)), np.array(size)[1:],
-            np.array(side, dtype=np.int8)[1:], float(p[0]))
+    return (
+        np.diff(t),
+        np.diff(np.log(p)),
+        np.array(size)[1:],
+        np.array(side, dtype=np.int8)[1:],
+        float(p[0]),
+    )
 
 
 def synthetic_tape(hours: float, seed: int = 7) -> TickBatch:
@@ -74,19 +89,31 @@ def candles(tape: TickBatch) -> list[Candle]:
         for s, e in zip(np.r_[0, edges], np.r_[edges, len(tape)], strict=True):
             p, q = tape.price[s:e], tape.size[s:e]
             buy = tape.side[s:e] > 0
-            out.append(Candle(
-                instrument=tape.instrument, timeframe_ns=tf, open_ts_ns=int(bucket[s] * tf),
-                open=float(p[0]), high=float(p.max()), low=float(p.min()), close=float(p[-1]),
-                volume=float(q.sum()), buy_volume=float(q[buy].sum()),
-                sell_volume=float(q[~buy].sum()), trades=int(e - s), buy_trades=int(buy.sum()),
-                sell_trades=int((~buy).sum()), vwap=float((p * q).sum() / q.sum()),
-            ))
+            out.append(
+                Candle(
+                    instrument=tape.instrument,
+                    timeframe_ns=tf,
+                    open_ts_ns=int(bucket[s] * tf),
+                    open=float(p[0]),
+                    high=float(p.max()),
+                    low=float(p.min()),
+                    close=float(p[-1]),
+                    volume=float(q.sum()),
+                    buy_volume=float(q[buy].sum()),
+                    sell_volume=float(q[~buy].sum()),
+                    trades=int(e - s),
+                    buy_trades=int(buy.sum()),
+                    sell_trades=int((~buy).sum()),
+                    vwap=float((p * q).sum() / q.sum()),
+                )
+            )
     out.sort(key=lambda c: (c.close_ts_ns, c.timeframe_ns))
     return out
 
 
-def engine_drive(tape: TickBatch, bars: list[Candle], cfg: ProfileConfig,
-                 runs: int = 5) -> dict[str, float]:
+def engine_drive(
+    tape: TickBatch, bars: list[Candle], cfg: ProfileConfig, runs: int = 5
+) -> dict[str, float]:
     """Best-of-``runs`` mean µs per minute batch, per candle and per read, engine-style."""
     inst = instrument()
     cuts = np.searchsorted(tape.ts_ns, [c.close_ts_ns for c in bars])
@@ -123,8 +150,9 @@ def engine_drive(tape: TickBatch, bars: list[Candle], cfg: ProfileConfig,
     return best
 
 
-def batch_sizes(tape: TickBatch, cfg: ProfileConfig, sizes: tuple[int, ...],
-                runs: int = 5) -> dict[int, float]:
+def batch_sizes(
+    tape: TickBatch, cfg: ProfileConfig, sizes: tuple[int, ...], runs: int = 5
+) -> dict[int, float]:
     """Best mean µs per ``on_ticks`` call for fixed batch sizes (window full, expiring)."""
     inst = instrument()
     out = {}
@@ -151,18 +179,24 @@ def main() -> None:
     cfg = ProfileConfig(window=args.window)
     tape = synthetic_tape(args.hours)
     bars = candles(tape)
-    print(f"profile analyzer, window {cfg.window}, {cfg.bin_ticks}-tick bins, zones/FVGs on "
-          f"{cfg.zone_timeframe}; synthetic BTCUSDT tape calibrated on the Tardis sample: "
-          f"{len(tape):,} trades over {args.hours:g} h, {len(bars):,} candles (1m/5m/15m)")
+    print(
+        f"profile analyzer, window {cfg.window}, {cfg.bin_ticks}-tick bins, zones/FVGs on "
+        f"{cfg.zone_timeframe}; synthetic BTCUSDT tape calibrated on the Tardis sample: "
+        f"{len(tape):,} trades over {args.hours:g} h, {len(bars):,} candles (1m/5m/15m)"
+    )
     e = engine_drive(tape, bars, cfg)
-    print(f"  engine-style: on_ticks {e['batch']:.1f} µs per 1m batch "
-          f"({e['ticks_per_batch']:.0f} trades, {e['batch'] / e['ticks_per_batch']:.2f} µs/trade)"
-          f"; on_candle {e['candle']:.2f} µs per candle; values() and its poc "
-          f"{e['read']:.1f} µs per read "
-          f"({len(VALUE_KEYS)} keys, value area recomputed after each batch)")
+    print(
+        f"  engine-style: on_ticks {e['batch']:.1f} µs per 1m batch "
+        f"({e['ticks_per_batch']:.0f} trades, {e['batch'] / e['ticks_per_batch']:.2f} µs/trade)"
+        f"; on_candle {e['candle']:.2f} µs per candle; values() and its poc "
+        f"{e['read']:.1f} µs per read "
+        f"({len(VALUE_KEYS)} keys, value area recomputed after each batch)"
+    )
     for size, us in batch_sizes(tape, cfg, (1, 10, 100, 1000)).items():
-        print(f"  on_ticks, {size:>5} trades per batch: {us:8.1f} µs per batch, "
-              f"{us / size:6.2f} µs per trade")
+        print(
+            f"  on_ticks, {size:>5} trades per batch: {us:8.1f} µs per batch, "
+            f"{us / size:6.2f} µs per trade"
+        )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,19 @@ def walk(n: int, seed: int = 9) -> list[Candle]:
     inst = default_instrument().key
     return [
         Candle(
-            instrument=inst, timeframe_ns=TF, open_ts_ns=i * TF, open=float(open_[i]),
-            high=float(high[i]), low=float(low[i]), close=float(close[i]), volume=1.0,
-            buy_volume=0.5, sell_volume=0.5, trades=2, buy_trades=1, sell_trades=1,
+            instrument=inst,
+            timeframe_ns=TF,
+            open_ts_ns=i * TF,
+            open=float(open_[i]),
+            high=float(high[i]),
+            low=float(low[i]),
+            close=float(close[i]),
+            volume=1.0,
+            buy_volume=0.5,
+            sell_volume=0.5,
+            trades=2,
+            buy_trades=1,
+            sell_trades=1,
             vwap=float(close[i]),
         )
         for i in range(n)
@@ -96,6 +106,7 @@ def main() -> None:
             update = make().update  # type: ignore[attr-defined]
             for h, lo, c in hlc:
                 update(h, lo, c)
+
         return run
 
     def closes(make: Callable[[], object]) -> Callable[[], None]:
@@ -103,6 +114,7 @@ def main() -> None:
             update = make().update  # type: ignore[attr-defined]
             for _h, _lo, c in hlc:
                 update(c)
+
         return run
 
     def hurst() -> None:

@@ -219,8 +219,16 @@ async def bench(
                         lat = await decide(count(last_n))
                     else:
                         proc = await anyio.open_process(
-                            [sys.executable, __file__, "--client", str(server.port), token,
-                             load, str(seconds), str(connections)]
+                            [
+                                sys.executable,
+                                __file__,
+                                "--client",
+                                str(server.port),
+                                token,
+                                load,
+                                str(seconds),
+                                str(connections),
+                            ]
                         )
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
                         await proc.wait()
@@ -305,9 +313,11 @@ def main() -> None:
                 f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, "
                 f"{out['errors']} errors, {out['mean_bytes'] / 1000:,.1f} kB each)"
             )
-    print(f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
-          f"{r['snapshots']:,} snapshots published; "
-          f"{r['engine_calls']:,} calls handed to the engine's loop")
+    print(
+        f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
+        f"{r['snapshots']:,} snapshots published; "
+        f"{r['engine_calls']:,} calls handed to the engine's loop"
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,15 @@ def make_swaps(chain: LocalChain, n: int, per_block: int) -> tuple[int, int]:
         amount = 10**17 if sell else 200 * 10**18
         router.functions.exactInputSingle(
             (t_in, t_out, 3000, chain.trader, 2**40, amount, 0, 0)
-        ).transact({"from": chain.trader, "nonce": nonce + i, "gas": 300_000,
-                    "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9})
+        ).transact(
+            {
+                "from": chain.trader,
+                "nonce": nonce + i,
+                "gas": 300_000,
+                "maxFeePerGas": 10**11,
+                "maxPriorityFeePerGas": 10**9,
+            }
+        )
         if (i + 1) % per_block == 0:
             chain.mine()
     chain.mine()
@@ -79,8 +86,12 @@ async def ingestion(chain: LocalChain, start: int, end: int) -> tuple[int, float
             n = sum(len(b) for b in batches)
         p = venue.pool("WETH/USD")
         logs = await venue.w3.eth.get_logs(  # type: ignore[union-attr]
-            {"fromBlock": start, "toBlock": end, "address": p.address,
-             "topics": [p.log_filter()[1]]}
+            {
+                "fromBlock": start,
+                "toBlock": end,
+                "address": p.address,
+                "topics": [p.log_filter()[1]],
+            }
         )
         ts = {int(lg["blockNumber"]): 0 for lg in logs}
         decode = float("inf")
@@ -104,9 +115,15 @@ async def latency(chain: LocalChain, orders: int) -> list[float]:
         out = []
         for i in range(orders):
             t = time.perf_counter()
-            report = await venue.submit_order(Order(
-                client_order_id=f"b{i}", instrument="dex:WETH/USD", side=Side.SELL,
-                type=OrderType.MARKET, quantity=Decimal("0.5")))
+            report = await venue.submit_order(
+                Order(
+                    client_order_id=f"b{i}",
+                    instrument="dex:WETH/USD",
+                    side=Side.SELL,
+                    type=OrderType.MARKET,
+                    quantity=Decimal("0.5"),
+                )
+            )
             out.append(time.perf_counter() - t)
             assert report.status.value == "filled", report
         return out
@@ -138,12 +155,18 @@ def main() -> None:
     lat_ms = sorted(x * 1000 for x in lat)
     p95 = lat_ms[min(len(lat_ms) - 1, int(0.95 * len(lat_ms)))]
     print(f"swaps generated: {args.swaps} in {end - start + 1} blocks ({made:.1f} s)")
-    print(f"ingestion, logs -> TickBatch (eth_getLogs over HTTP, best of 3): {n} events in "
-          f"{wall * 1000:.1f} ms = {n / wall:,.0f} events/s")
-    print(f"decode only, in-memory logs -> TickBatch (CPU, best of 3): "
-          f"{n / decode:,.0f} events/s ({decode / n * 1e6:.1f} us/event)")
-    print(f"quote-to-receipt, {len(lat_ms)} market swaps (anvil automine): median "
-          f"{statistics.median(lat_ms):.1f} ms, p95 {p95:.1f} ms, max {lat_ms[-1]:.1f} ms")
+    print(
+        f"ingestion, logs -> TickBatch (eth_getLogs over HTTP, best of 3): {n} events in "
+        f"{wall * 1000:.1f} ms = {n / wall:,.0f} events/s"
+    )
+    print(
+        f"decode only, in-memory logs -> TickBatch (CPU, best of 3): "
+        f"{n / decode:,.0f} events/s ({decode / n * 1e6:.1f} us/event)"
+    )
+    print(
+        f"quote-to-receipt, {len(lat_ms)} market swaps (anvil automine): median "
+        f"{statistics.median(lat_ms):.1f} ms, p95 {p95:.1f} ms, max {lat_ms[-1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -49,14 +49,18 @@ class StaticBackend:
     def quote(self, venue: str, sell: str, buy: str, amount: int) -> int:
         return amount * self.price
 
-    def calldata(self, venue: str, sell: str, buy: str, amount: int, min_out: int,
-                 recipient: str) -> str:
+    def calldata(
+        self, venue: str, sell: str, buy: str, amount: int, min_out: int, recipient: str
+    ) -> str:
         from eth_abi import encode
 
-        return "0x38ed1739" + encode(
-            ["uint256", "uint256", "address[]", "address", "uint256"],
-            [amount, min_out, [sell, buy], recipient, 2**40],
-        ).hex()
+        return (
+            "0x38ed1739"
+            + encode(
+                ["uint256", "uint256", "address[]", "address", "uint256"],
+                [amount, min_out, [sell, buy], recipient, 2**40],
+            ).hex()
+        )
 
 
 class _NoChain:
@@ -76,8 +80,12 @@ async def main(rounds: int) -> None:
     from tradewind_aggregator_paraswap import ParaSwapAggregator
     from tradewind_aggregator_zeroex import ZeroExAggregator
 
-    classes = {"oneinch": OneInchAggregator, "zeroex": ZeroExAggregator,
-               "paraswap": ParaSwapAggregator, "odos": OdosAggregator}
+    classes = {
+        "oneinch": OneInchAggregator,
+        "zeroex": ZeroExAggregator,
+        "paraswap": ParaSwapAggregator,
+        "odos": OdosAggregator,
+    }
     prices = {"oneinch": 2001, "zeroex": 2000, "paraswap": 2003, "odos": 1999}
     servers = {k: AggServer(k, StaticBackend(p), Behaviour()) for k, p in prices.items()}  # type: ignore[arg-type]
     async with contextlib.AsyncExitStack() as stack:
@@ -86,10 +94,17 @@ async def main(rounds: int) -> None:
         aggs: list[Any] = []
         for k, s in servers.items():
             cls = classes[k]
-            aggs.append(cls(config=cls.config_class(
-                api_key=Secret("TW_BENCH_AGG_KEY"), base_url=s.url, chains=(1,),
-                routers={"1": (RouterEntry(address=ROUTER, family="uniswap-v2"),)},
-            ), instance=k))
+            aggs.append(
+                cls(
+                    config=cls.config_class(
+                        api_key=Secret("TW_BENCH_AGG_KEY"),
+                        base_url=s.url,
+                        chains=(1,),
+                        routers={"1": (RouterEntry(address=ROUTER, family="uniswap-v2"),)},
+                    ),
+                    instance=k,
+                )
+            )
             stack.push_async_callback(aggs[-1].close)
 
         class NoSend:
@@ -101,11 +116,16 @@ async def main(rounds: int) -> None:
 
         times = []
         for i in range(rounds + 20):
-            req = SwapRequest(client_order_id=f"b{i}", chain_id=1, sell_token=WETH,
-                              buy_token=USD, sell_amount=10**18, wallet=WALLET)
+            req = SwapRequest(
+                client_order_id=f"b{i}",
+                chain_id=1,
+                sell_token=WETH,
+                buy_token=USD,
+                sell_amount=10**18,
+                wallet=WALLET,
+            )
             t0 = time.perf_counter()
-            ranked = await router.gather(req, gas_price_wei=10**9,
-                                         out_per_native=Decimal(2000))
+            ranked = await router.gather(req, gas_price_wei=10**9, out_per_native=Decimal(2000))
             best = ranked[0]
             assert best.quote is not None and best.aggregator == "paraswap"
             check_transaction(best.quote, req, aggs[2].routers(1))
@@ -114,8 +134,10 @@ async def main(rounds: int) -> None:
     times.sort()
     p50 = statistics.median(times) * 1e3
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e3
-    print(f"router decision, 4 aggregators on loopback, {rounds} rounds: "
-          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(
+        f"router decision, 4 aggregators on loopback, {rounds} rounds: "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

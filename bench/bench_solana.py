@@ -60,8 +60,13 @@ def bench_orders(n: int) -> list[float]:
         try:
             for i in range(n):
                 side = Side.BUY if i % 2 == 0 else Side.SELL
-                order = Order(client_order_id=f"b{i}", instrument="sol:MEME/USDC", side=side,
-                              type=OrderType.MARKET, quantity=Decimal(100))
+                order = Order(
+                    client_order_id=f"b{i}",
+                    instrument="sol:MEME/USDC",
+                    side=side,
+                    type=OrderType.MARKET,
+                    quantity=Decimal(100),
+                )
                 t0 = time.perf_counter()
                 report = await venue.submit_order(order)
                 times.append(time.perf_counter() - t0)
@@ -79,37 +84,62 @@ def bench_orders(n: int) -> list[float]:
 
 def bench_pools(npm: str, rounds: int) -> tuple[float, float, int, int]:
     """(Whirlpool, Raydium) decode + quote per second, and how many quotes each round ran."""
-    wv = json.loads(subprocess.run(["node", str(GOLDEN / "whirlpool_vectors.mjs"), npm],
-                                   capture_output=True, text=True, check=True).stdout)
-    rv = json.loads(subprocess.run(["node", str(GOLDEN / "raydium_vectors.cjs"), npm],
-                                   capture_output=True, text=True, check=True).stdout)
+    wv = json.loads(
+        subprocess.run(
+            ["node", str(GOLDEN / "whirlpool_vectors.mjs"), npm],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    rv = json.loads(
+        subprocess.run(
+            ["node", str(GOLDEN / "raydium_vectors.cjs"), npm],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     w_cases = [(s, q) for s in wv["states"] for q in s["quotes"] if "error" not in q]
     r_cases = [(s, q) for s in rv["v4"] for q in s["quotes"]]
     c_cases = [(s, q) for s in rv["cpmm"] for q in s["quotes"]]
 
     def whirl() -> None:
         for s, q in w_cases:
-            pool = wp.decode_whirlpool(Pubkey.from_string(s["address"]),
-                                       base64.b64decode(s["data"]))
-            arrays = [wp.decode_tick_array(Pubkey.from_string(a["address"]),
-                                           base64.b64decode(a["data"]))
-                      for a in s["tick_arrays"]]
-            wp.quote(pool, arrays, int(q["amount"]), by_input=q["by_input"],
-                     a_to_b=q["a_to_b"], slippage_bps=75)
+            pool = wp.decode_whirlpool(
+                Pubkey.from_string(s["address"]), base64.b64decode(s["data"])
+            )
+            arrays = [
+                wp.decode_tick_array(Pubkey.from_string(a["address"]), base64.b64decode(a["data"]))
+                for a in s["tick_arrays"]
+            ]
+            wp.quote(
+                pool,
+                arrays,
+                int(q["amount"]),
+                by_input=q["by_input"],
+                a_to_b=q["a_to_b"],
+                slippage_bps=75,
+            )
 
     def raydium() -> None:
         for s, q in r_cases:
-            pool = ray.decode_amm_v4(Pubkey.from_string(s["address"]),
-                                     base64.b64decode(s["data"]))
+            pool = ray.decode_amm_v4(Pubkey.from_string(s["address"]), base64.b64decode(s["data"]))
             res = ray.amm_v4_reserves(pool, int(s["vault_base"]), int(s["vault_quote"]))
             ray.amm_v4_quote_in(res, int(q["amount"]), base_in=q["base_in"], slippage=0.005)
         for s, q in c_cases:
-            pool = ray.decode_cpmm_pool(Pubkey.from_string(s["address"]),
-                                        base64.b64decode(s["data"]))
+            pool = ray.decode_cpmm_pool(
+                Pubkey.from_string(s["address"]), base64.b64decode(s["data"])
+            )
             cfg = ray.decode_cpmm_config(pool.config, base64.b64decode(s["config"]))
             res = ray.cpmm_reserves(pool, int(s["vault_a"]), int(s["vault_b"]))
-            ray.cpmm_quote_in(res, cfg, int(q["amount"]), a_in=q["a_in"],
-                              creator_fee_on_input=s["fields"]["creator_fee_on_input"])
+            ray.cpmm_quote_in(
+                res,
+                cfg,
+                int(q["amount"]),
+                a_in=q["a_in"],
+                creator_fee_on_input=s["fields"]["creator_fee_on_input"],
+            )
 
     def rate(fn, count: int) -> float:
         best = float("inf")
@@ -120,8 +150,12 @@ def bench_pools(npm: str, rounds: int) -> tuple[float, float, int, int]:
             best = min(best, time.process_time() - t0)
         return count * rounds / best
 
-    return (rate(whirl, len(w_cases)), rate(raydium, len(r_cases) + len(c_cases)),
-            len(w_cases), len(r_cases) + len(c_cases))
+    return (
+        rate(whirl, len(w_cases)),
+        rate(raydium, len(r_cases) + len(c_cases)),
+        len(w_cases),
+        len(r_cases) + len(c_cases),
+    )
 
 
 def main() -> None:
@@ -135,13 +169,19 @@ def main() -> None:
     times = bench_orders(args.orders)
     ms = sorted(t * 1000 for t in times)
     p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-    print(f"quote-to-confirmed on LiteSVM: {len(ms)} orders, median "
-          f"{statistics.median(ms):.1f} ms, p95 {p95:.1f} ms")
+    print(
+        f"quote-to-confirmed on LiteSVM: {len(ms)} orders, median "
+        f"{statistics.median(ms):.1f} ms, p95 {p95:.1f} ms"
+    )
     w_rate, r_rate, w_n, r_n = bench_pools(npm, args.quotes)
-    print(f"Whirlpool decode + quote: {w_rate:,.0f}/s ({w_n} vectors x {args.quotes} rounds, "
-          "best of 3, CPU time)")
-    print(f"Raydium AMM v4 + CPMM decode + quote: {r_rate:,.0f}/s ({r_n} vectors x "
-          f"{args.quotes} rounds, best of 3, CPU time)")
+    print(
+        f"Whirlpool decode + quote: {w_rate:,.0f}/s ({w_n} vectors x {args.quotes} rounds, "
+        "best of 3, CPU time)"
+    )
+    print(
+        f"Raydium AMM v4 + CPMM decode + quote: {r_rate:,.0f}/s ({r_n} vectors x "
+        f"{args.quotes} rounds, best of 3, CPU time)"
+    )
 
 
 if __name__ == "__main__":

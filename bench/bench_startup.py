@@ -56,8 +56,15 @@ def main() -> None:
         cfg.write_text(
             bench_pipeline.config_text(data, ["BTCUSDT"], 1_000_000, journal), encoding="utf-8"
         )
-        cmd = [sys.executable, "-m", "tradewind", "backtest", str(cfg),
-               "--report-dir", str(args.workdir / "reports")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tradewind",
+            "backtest",
+            str(cfg),
+            "--report-dir",
+            str(args.workdir / "reports"),
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=args.workdir)
@@ -65,9 +72,7 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-        cpus.append(
-            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        )
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     which = f"core from {args.core}" if args.core else "installed core"
     print(
         f"tradewind backtest on {args.ticks:,} ticks ({which}), {args.runs} runs: median "
@@ -76,9 +81,21 @@ def main() -> None:
     )
     if args.imports:
         proc = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "tradewind", "backtest", str(cfg),
-             "--report-dir", str(args.workdir / "reports")],
-            capture_output=True, text=True, env=env, cwd=args.workdir,
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-m",
+                "tradewind",
+                "backtest",
+                str(cfg),
+                "--report-dir",
+                str(args.workdir / "reports"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=args.workdir,
         )
         top = []
         for line in proc.stderr.splitlines():

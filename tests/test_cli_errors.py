@@ -216,8 +216,9 @@ def test_an_error_while_a_plugin_is_built_is_one_line_naming_it(
         {"raising_notifier": RAISING_SRC.format(expr=expr)},
     )
     cfg = write(tmp_path, BASE + '\n[notifiers.raising]\nlevel = "WARN"\n')
-    shutil.copyfile(REPO / "tests" / "corpus" / "configs" / "shared" / "trades.csv",
-                    tmp_path / "trades.csv")
+    shutil.copyfile(
+        REPO / "tests" / "corpus" / "configs" / "shared" / "trades.csv", tmp_path / "trades.csv"
+    )
     for command in (["config", "check"], ["run"]):
         proc = run_cli(*command, str(cfg), env=fake_dists.env())
         assert_one_error_line(
@@ -255,7 +256,9 @@ def test_a_registration_hook_that_raises_is_one_line_naming_the_plugin(tmp_path,
         "    registry.add(Bad)", "    registry.add(Bad)\n    raise KeyError('WARN')"
     )
     fake_dists.add(
-        "tradewind-notifier-bad", "2.0", {"tradewind.notifiers": {"bad": "bad_notifier"}},
+        "tradewind-notifier-bad",
+        "2.0",
+        {"tradewind.notifiers": {"bad": "bad_notifier"}},
         {"bad_notifier": src},
     )
     cfg = write(tmp_path, BASE + "\n[notifiers.bad]\n")

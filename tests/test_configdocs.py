@@ -26,7 +26,13 @@ def test_every_key_of_every_config_class_is_documented_with_a_meaning():
 def test_the_keys_the_issue_found_missing_are_there():
     text = DOC.read_text(encoding="utf-8")
     for key in (
-        "max_leverage", "instrument_caps", "preset", "composition", "gates", "primary",
-        "scorers", "min_score",
+        "max_leverage",
+        "instrument_caps",
+        "preset",
+        "composition",
+        "gates",
+        "primary",
+        "scorers",
+        "min_score",
     ):
         assert f"| `{key}` |" in text, key

@@ -88,7 +88,10 @@ def test_a_fifo_never_hangs_the_cli(case, tmp_path):
     for command in ("config check", "run"):
         proc = subprocess.run(
             [sys.executable, "-m", "tradewind", *command.split(), str(target)],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
         )
         assert proc.returncode == exp["exit"], proc.stderr
         _one_error_line(proc.stderr, exp["message"])
@@ -120,9 +123,19 @@ def test_data_import_of_a_fifo_never_hangs(tmp_path):
     fifo = tmp_path / "trades.csv"
     os.mkfifo(fifo)
     proc = subprocess.run(
-        [sys.executable, "-m", "tradewind", "data", "import", str(fifo), "--store",
-         str(tmp_path / "store")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tradewind",
+            "data",
+            "import",
+            str(fifo),
+            "--store",
+            str(tmp_path / "store"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 4, proc.stderr
     assert "trades.csv is a FIFO (named pipe); give the path of a regular file" in proc.stderr

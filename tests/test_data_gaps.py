@@ -113,9 +113,7 @@ ENTRY = ("buy", Decimal("49.900"), Decimal("100.3"), (T0 - 40_000_000) * 1000)
 
 
 @pytest.mark.parametrize("chunk", [1_000_000, 1], ids=["gap-inside-a-batch", "gap-between"])
-def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_there(
-    tmp_path, chunk
-):
+def test_hold_evaluates_the_stop_on_the_first_trade_after_the_gap_and_fills_there(tmp_path, chunk):
     engine, result, gaps, exits = run(tmp_path, None, chunk)  # hold is the default
     # Not at the stop (99.9975), not at the next seller print (97.5): at the gap's first trade.
     assert fills(result) == [ENTRY, ("sell", Decimal("49.900"), Decimal("98.0"), GAP_END)]

@@ -97,7 +97,10 @@ def test_blocks_that_are_not_run_are_few_and_say_why():
 def test_shell_block_runs_as_written(page, index, body):
     proc = subprocess.run(
         ["bash", "-c", _preamble() + body],
-        cwd=REPO, capture_output=True, text=True, timeout=1200,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert proc.returncode == 0, (
         f"docs/{page} block {index} failed:\n{body}\n{proc.stdout}\n{proc.stderr}"

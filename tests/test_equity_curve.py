@@ -37,8 +37,7 @@ def _synthetic(tmp_path: Path, n: int, speedup: float) -> Path:
     if speedup != 1.0:
         t0 = out.first_ts
         ts = t0 + ((out.ts_ns - t0) / speedup).astype("int64")
-        out = TickBatch.from_arrays(out.instrument, ts, out.price, out.size, out.side,
-                                    out.trade_id)
+        out = TickBatch.from_arrays(out.instrument, ts, out.price, out.size, out.side, out.trade_id)
     path = tmp_path / f"synth_{n}_{speedup:g}.parquet"
     ticks_parquet.write(path, {"BTCUSDT": out}, exchange="synth", market="perp")
     return path
@@ -61,7 +60,8 @@ def _run(tmp_path: Path, name: str, data: Path | None, reference: bool):
 
 
 @pytest.mark.parametrize(
-    ("ticks", "speedup"), [(None, 1.0), (60_000, 1.0), (60_000, 20.0)],
+    ("ticks", "speedup"),
+    [(None, 1.0), (60_000, 1.0), (60_000, 20.0)],
     ids=["shipped-sample", "synthetic-80-per-min", "synthetic-1600-per-min"],
 )
 def test_ledger_curve_equals_the_per_decision_valuation(tmp_path, ticks, speedup):
@@ -83,15 +83,25 @@ KEY = Instrument(venue="sim", symbol="BTCUSDT").key
 
 def _fill(side: Side, qty: str, price: str, ts: int, fee: str = "0.1") -> Fill:
     return Fill(
-        client_order_id=f"c{ts}", instrument=KEY, side=side, quantity=D(qty),
-        price=D(price), fee=D(fee), ts_ns=ts, trade_id=str(ts),
+        client_order_id=f"c{ts}",
+        instrument=KEY,
+        side=side,
+        quantity=D(qty),
+        price=D(price),
+        fee=D(fee),
+        ts_ns=ts,
+        trade_id=str(ts),
     )
 
 
 def test_cash_equity_is_the_ledger_cash_only_when_nothing_is_open():
     inst = Instrument(
-        venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, tick_size=D("0.01"),
-        lot_size=D("0.001"), min_notional=D("5"),
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=D("0.01"),
+        lot_size=D("0.001"),
+        min_notional=D("5"),
     )
     p = Portfolio({inst.key: inst}, D("1000"))
     assert p.cash_equity() == D("1000") == p.equity()

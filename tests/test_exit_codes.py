@@ -97,14 +97,14 @@ def test_config_plugin_and_data_errors(tmp_path: Path):
 @pytest.mark.parametrize(("fail", "kind"), [("venue", "venue"), ("runtime", "runtime")])
 def test_venue_and_runtime_errors(tmp_path: Path, fake_dists, fail, kind):
     fake_dists.add(
-        "tradewind-venue-flaky", "1.0", {"tradewind.venues": {"flaky": "flaky_venue"}},
+        "tradewind-venue-flaky",
+        "1.0",
+        {"tradewind.venues": {"flaky": "flaky_venue"}},
         {"flaky_venue": VENUE_SRC},
     )
     text = BASE.replace('data = "replay"', 'data = "feed"').replace(
         '[venues.replay]\nplugin = "replay"\npath = "trades.csv"\n', ""
-    ) + (
-        f'\n[venues.feed]\nplugin = "flaky"\nfail = "{fail}"\n'
-    )
+    ) + (f'\n[venues.feed]\nplugin = "flaky"\nfail = "{fail}"\n')
     cfg = write(tmp_path, text)
     assert run_cli("config", "check", str(cfg), env=fake_dists.env()).returncode == 0
     proc = run_cli("run", str(cfg), env=fake_dists.env())
@@ -119,7 +119,9 @@ EXEC_SRC = VENUE_SRC.replace('frozenset({"data"})', 'frozenset({"data", "executi
 
 def test_a_backtest_never_executes_on_a_real_venue(tmp_path: Path, fake_dists):
     fake_dists.add(
-        "tradewind-venue-flaky", "1.0", {"tradewind.venues": {"flaky": "flaky_venue"}},
+        "tradewind-venue-flaky",
+        "1.0",
+        {"tradewind.venues": {"flaky": "flaky_venue"}},
         {"flaky_venue": EXEC_SRC},
     )
     text = BASE.replace('venue = "sim"', 'venue = "exchange"') + (

@@ -84,7 +84,9 @@ short = [{{ value = "orderflow.imbalance_1m", op = "<", threshold = 0.67 }}]
 @pytest.fixture
 def peek(fake_dists):
     fake_dists.add(
-        "tradewind-filter-peek", "1.0", {"tradewind.filters": {"peek": "peek_filter"}},
+        "tradewind-filter-peek",
+        "1.0",
+        {"tradewind.filters": {"peek": "peek_filter"}},
         {"peek_filter": FILTER_SRC},
     )
     import peek_filter

@@ -141,9 +141,7 @@ def test_orders_fills_and_positions_read_back(journal_at):
     j.close()
 
 
-def test_a_paper_session_continues_across_runs_and_a_backtest_starts_its_own(
-    tmp_path, journal_at
-):
+def test_a_paper_session_continues_across_runs_and_a_backtest_starts_its_own(tmp_path, journal_at):
     path = journal_at("j")
     s = Stack(path, run_id="run-a", config_path=str(tmp_path / "paper.toml"))
     for _ in range(3):

@@ -144,9 +144,7 @@ def test_append_only_tables_are_partitioned_by_month_of_the_event_time(db):
     j.close()
 
 
-def test_a_failed_write_stays_buffered_and_the_retry_writes_it_with_its_partitions(
-    db, monkeypatch
-):
+def test_a_failed_write_stays_buffered_and_the_retry_writes_it_with_its_partitions(db, monkeypatch):
     """As on DuckDB: rows whose write failed are kept and written by the next flush; here the
     failed transaction also took the month's new partitions with it."""
     import psycopg

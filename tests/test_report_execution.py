@@ -15,14 +15,27 @@ WETH, USD, WALLET = "0x" + "44" * 20, "0x" + "55" * 20, "0x" + "11" * 20
 
 
 def _request(cid: str) -> SwapRequest:
-    return SwapRequest(client_order_id=cid, chain_id=1, sell_token=WETH, buy_token=USD,
-                       sell_amount=10**18, wallet=WALLET)
+    return SwapRequest(
+        client_order_id=cid,
+        chain_id=1,
+        sell_token=WETH,
+        buy_token=USD,
+        sell_amount=10**18,
+        wallet=WALLET,
+    )
 
 
 def _quote(name: str, out: int) -> SwapQuote:
-    return SwapQuote(aggregator=name, chain_id=1, sell_token=WETH, buy_token=USD,
-                     sell_amount=10**18, buy_amount=out, min_buy_amount=out * 99 // 100,
-                     gas=100_000)
+    return SwapQuote(
+        aggregator=name,
+        chain_id=1,
+        sell_token=WETH,
+        buy_token=USD,
+        sell_amount=10**18,
+        buy_amount=out,
+        min_buy_amount=out * 99 // 100,
+        gas=100_000,
+    )
 
 
 def _journal(tmp_path) -> str:
@@ -64,12 +77,17 @@ def test_the_text_and_html_sections_show_the_figures(tmp_path):
     console.print(quality_table(rows))
     cells = [ln.replace("│", " ").split() for ln in console.export_text().splitlines()]
     by_name = {c[0]: c[1:] for c in cells if c and c[0] in ("a", "b", "c")}
-    assert by_name == {"a": ["3", "2", "0", "1", "7.50"], "b": ["2", "1", "0", "0", "0.00"],
-                       "c": ["1", "0", "2", "0", "-"]}
+    assert by_name == {
+        "a": ["3", "2", "0", "1", "7.50"],
+        "b": ["2", "1", "0", "0", "0.00"],
+        "c": ["1", "0", "2", "0", "-"],
+    }
     page = quality_html(rows)
     assert page.startswith("<section id='execution-quality'><h2>Execution quality</h2>")
-    assert ("<tr data-aggregator='a'><td>a</td><td class='num'>3</td><td class='num'>2</td>"
-            "<td class='num'>0</td><td class='num'>1</td><td class='num'>7.50</td></tr>") in page
+    assert (
+        "<tr data-aggregator='a'><td>a</td><td class='num'>3</td><td class='num'>2</td>"
+        "<td class='num'>0</td><td class='num'>1</td><td class='num'>7.50</td></tr>"
+    ) in page
 
 
 def test_no_section_without_routed_orders(tmp_path):

@@ -14,14 +14,20 @@ from tests.test_config import BASE, write
 
 
 def test_routing_is_read_into_the_config(tmp_path):
-    cfg = load_config(write(tmp_path, BASE + """
+    cfg = load_config(
+        write(
+            tmp_path,
+            BASE
+            + """
 [routing]
 deadline_s = 1.5
 slippage = "0.002"
 direct = true
 [routing.chains.8453]
 primary = "direct"
-"""))
+""",
+        )
+    )
     assert cfg.routing.deadline_s == 1.5 and cfg.routing.slippage == "0.002"
     assert cfg.routing.order_for(8453) == ["direct"]
     assert cfg.routing.order_for(1) is None
@@ -30,19 +36,30 @@ primary = "direct"
 def test_a_config_without_routing_has_the_defaults(tmp_path):
     cfg = load_config(write(tmp_path, BASE))
     assert (cfg.routing.deadline_s, cfg.routing.slippage, cfg.routing.direct) == (
-        2.0, "0.005", True)
+        2.0,
+        "0.005",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
     ("table", "fragments"),
     [
-        ('[routing.chains.1]\nprimary = "zeroex"\n',
-         ["routing names 'zeroex', which is not an [aggregators.<key>] instance",
-          "@ $.routing.chains.1"]),
-        ('[routing.chains.1]\nmode = "ordered"\n',
-         ['an ordered chain needs primary = "<aggregator>" @ $.routing.chains.1']),
-        ('[routing.chains.base]\nmode = "best"\n',
-         ["a chain is named by its numeric chain id, got 'base' @ $.routing.chains.base"]),
+        (
+            '[routing.chains.1]\nprimary = "zeroex"\n',
+            [
+                "routing names 'zeroex', which is not an [aggregators.<key>] instance",
+                "@ $.routing.chains.1",
+            ],
+        ),
+        (
+            '[routing.chains.1]\nmode = "ordered"\n',
+            ['an ordered chain needs primary = "<aggregator>" @ $.routing.chains.1'],
+        ),
+        (
+            '[routing.chains.base]\nmode = "best"\n',
+            ["a chain is named by its numeric chain id, got 'base' @ $.routing.chains.base"],
+        ),
         ('[routing]\nslippage = "2"\n', ["slippage must be a decimal fraction in [0, 1)"]),
         ('[routing.chains.1]\nprimery = "direct"\n', ["primery"]),
     ],

@@ -142,7 +142,7 @@ def test_scaffolded_venue_has_the_fixed_file_set_and_passes_its_suites(tmp_path)
         assert (package / name).is_file(), name
     assert list((dest / "tests" / "resources" / "http").glob("*.json"))
     assert (dest / "tests" / "resources" / "ws").is_dir()
-    assert 'api_key: Secret = Secret(DEFAULT_API_KEY_ENV)' in (package / "config.py").read_text()
+    assert "api_key: Secret = Secret(DEFAULT_API_KEY_ENV)" in (package / "config.py").read_text()
     inst = pip("install", "--no-deps", "--no-build-isolation", "-e", str(dest))
     assert inst.returncode == 0, inst.stdout + inst.stderr
     try:
@@ -166,8 +166,7 @@ def test_scaffolded_venue_has_the_fixed_file_set_and_passes_its_suites(tmp_path)
             "TestSpotScenarios::test_order_in_flight_across_a_restart_delivers_its_fill_once "
             "PASSED",
             "TestConformance::test_execution_is_idempotent_on_client_order_id PASSED",
-            "test_an_order_executed_between_the_two_requests_of_a_poll_delivers_its_fills "
-            "PASSED",
+            "test_an_order_executed_between_the_two_requests_of_a_poll_delivers_its_fills PASSED",
         ):
             assert scenario in out, out
         # Only the data-feed check may skip: the template venue declares no "data".

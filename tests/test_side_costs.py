@@ -34,8 +34,12 @@ def test_equity_over_open_positions_is_the_sum_over_every_position():
     rng = random.Random(17)
     insts = {
         f"sim:S{i:03d}": Instrument(
-            venue="sim", symbol=f"S{i:03d}", kind=InstrumentKind.PERP,
-            tick_size=D28, lot_size=D("0.000001"), min_notional=D("0"),
+            venue="sim",
+            symbol=f"S{i:03d}",
+            kind=InstrumentKind.PERP,
+            tick_size=D28,
+            lot_size=D("0.000001"),
+            min_notional=D("0"),
         )
         for i in range(100)
     }
@@ -55,14 +59,19 @@ def test_equity_over_open_positions_is_the_sum_over_every_position():
             qty = abs(pos.quantity)
             closed += 1
         fill = Fill(
-            client_order_id=f"c{t}", instrument=key, side=side, quantity=qty,
-            price=D(repr(price)), fee=D("0.000123456789"), ts_ns=t, trade_id=str(t),
+            client_order_id=f"c{t}",
+            instrument=key,
+            side=side,
+            quantity=qty,
+            price=D(repr(price)),
+            fee=D("0.000123456789"),
+            ts_ns=t,
+            trade_id=str(t),
         )
         after = p.apply_fill(fill)
         opened += not after.is_flat
         assert p.equity() == _every_position(p), t
-        assert sorted(p._open_keys) == sorted(k for k, v in p._positions.items()
-                                              if not v.is_flat)
+        assert sorted(p._open_keys) == sorted(k for k, v in p._positions.items() if not v.is_flat)
     assert opened > 100 and closed > 100  # both paths of _track_open were taken
 
 
@@ -70,8 +79,11 @@ def test_restored_positions_are_valued_and_flat_ones_skipped():
     inst = Instrument(venue="sim", symbol="A", kind=InstrumentKind.PERP)
     other = Instrument(venue="sim", symbol="B", kind=InstrumentKind.PERP)
     p = Portfolio({inst.key: inst, other.key: other}, D("1000"))
-    p.restore_position(Position(instrument=other.key, quantity=D("2"), avg_price=D("10"),
-                                lots=((D("2"), D("10")),)))
+    p.restore_position(
+        Position(
+            instrument=other.key, quantity=D("2"), avg_price=D("10"), lots=((D("2"), D("10")),)
+        )
+    )
     p.restore_position(Position(instrument=inst.key))
     p.mark(other.key, 12.0, 1)
     p.mark(inst.key, 5.0, 2)
@@ -85,8 +97,9 @@ def test_restored_positions_are_valued_and_flat_ones_skipped():
 def test_equity_still_raises_for_an_account_it_cannot_value():
     # The accounts branch is unchanged: equity without the instrument that converts a
     # balance still says so.
-    inst = Instrument(venue="ex", symbol="ETHBTC", kind=InstrumentKind.SPOT, base="ETH",
-                      quote="BTC")
+    inst = Instrument(
+        venue="ex", symbol="ETHBTC", kind=InstrumentKind.SPOT, base="ETH", quote="BTC"
+    )
     p = Portfolio({inst.key: inst}, D("0"))
     p.seed_account("ex", {"BTC": D("1")})
     try:
@@ -109,9 +122,11 @@ def test_run_result_repr_is_short_whatever_the_run(tmp_path):
     assert len(text) < 200
     # Grown to a 100-instrument run's size, it stays the same length.
     big = RunResult(
-        run_id="big", summary=dict(result.summary),
+        run_id="big",
+        summary=dict(result.summary),
         equity_curve=[(i, 1.0) for i in range(1_000_000)],
-        closed_trades=(), fills=list(result.fills) * 100,
+        closed_trades=(),
+        fills=list(result.fills) * 100,
         candles={f"S{i}": [(0, 1.0, 1.0, 1.0, 1.0, 1.0)] * 10_000 for i in range(100)},
     )
     assert len(repr(big)) < 200

@@ -44,9 +44,7 @@ def test_an_ioc_market_order_fills_only_at_the_prints_of_its_arrival():
     v, sink = venue(latency_ms=0)
     submit(v, order(qty="3", tif=TimeInForce.IOC), at_ms=0)
     # Arrival instant on its side: two prints at 1 ms (1 + 0.5); later size must not be used.
-    v.on_trades(
-        tape([(1, 100.0, 1.0, BUY), (1, 100.5, 0.5, BUY), (2, 101.0, 10.0, BUY)])
-    )
+    v.on_trades(tape([(1, 100.0, 1.0, BUY), (1, 100.5, 0.5, BUY), (2, 101.0, 10.0, BUY)]))
     v.on_trades(tape([(3_600_000, 150.0, 10.0, BUY)]))  # an hour later: nothing more
     assert [(f.quantity, f.price, f.ts_ns) for f in sink.fills] == [
         (Decimal("1.000"), Decimal("100.0"), 1 * MS),

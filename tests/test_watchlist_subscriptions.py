@@ -39,21 +39,27 @@ def test_an_expired_instrument_is_unsubscribed_once_flat(tmp_path):
     async def operator_adds(eng):
         from tradewind.trading.operator import Operator
 
-        Operator.of(eng).watchlist.add(exchange="sim", market_type="perp", symbol="BTCUSDT",
-                                       caller="test", duration_hours=1)
+        Operator.of(eng).watchlist.add(
+            exchange="sim", market_type="perp", symbol="BTCUSDT", caller="test", duration_hours=1
+        )
         yield
 
     engine.services.append(operator_adds)
     anyio.run(engine.run)
     expiry = SAMPLE_START_NS + NS_PER_HOUR
-    wl = __import__("tradewind.trading.operator", fromlist=["Operator"]).Operator.of(
-        engine).watchlist
+    wl = (
+        __import__("tradewind.trading.operator", fromlist=["Operator"])
+        .Operator.of(engine)
+        .watchlist
+    )
     log = wl.subscriptions.log
     # Off the list at the start (unsubscribed), subscribed when added, unsubscribed after
     # the expiry once the position (2-minute max hold) was closed.
-    assert [(a, k) for _, a, k in log] == [("unsubscribe", INSTRUMENT),
-                                          ("subscribe", INSTRUMENT),
-                                          ("unsubscribe", INSTRUMENT)]
+    assert [(a, k) for _, a, k in log] == [
+        ("unsubscribe", INSTRUMENT),
+        ("subscribe", INSTRUMENT),
+        ("unsubscribe", INSTRUMENT),
+    ]
     off = log[-1][0]
     assert expiry <= off <= expiry + 4 * MINUTE
     # No trade after the unsubscription was processed: the rest of the 2 h sample was skipped.
@@ -101,8 +107,9 @@ def test_without_the_capability_every_trade_is_still_streamed(tmp_path):
     async def operator_adds(eng):
         from tradewind.trading.operator import Operator
 
-        Operator.of(eng).watchlist.add(exchange="sim", market_type="perp", symbol="BTCUSDT",
-                                       caller="test", duration_hours=1)
+        Operator.of(eng).watchlist.add(
+            exchange="sim", market_type="perp", symbol="BTCUSDT", caller="test", duration_hours=1
+        )
         yield
 
     engine.services.append(operator_adds)

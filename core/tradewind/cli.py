@@ -295,9 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_backtest)
 
-    p = sub.add_parser(
-        "serve", help="run one host of a deployment over NATS (docs/deployment.md)"
-    )
+    p = sub.add_parser("serve", help="run one host of a deployment over NATS (docs/deployment.md)")
     p.add_argument("role", choices=["data", "strategy", "execution"])
     p.add_argument("file")
     p.add_argument("--shard", default=None, help="strategy: the [cluster] shard to serve")

@@ -560,7 +560,11 @@ def _run_tasks(
                 progress.advance(bar)
 
             run_on_cluster(
-                tasks, cluster, jobs=jobs, run=run_variant, on_done=finished,
+                tasks,
+                cluster,
+                jobs=jobs,
+                run=run_variant,
+                on_done=finished,
                 on_error=_variant_error,
             )
             return results

@@ -75,8 +75,7 @@ def _zip(path: Path, member: str, text: str) -> None:
 def spot_trades(events: list[dict]) -> str:
     """The spot ``trades`` CSV text."""
     rows = [
-        f"{d['t']},{d['p']},{d['q']},{_quote_qty(d['p'], d['q'], 8)},{d['T']},"
-        f"{d['m']!s},{d['M']!s}"
+        f"{d['t']},{d['p']},{d['q']},{_quote_qty(d['p'], d['q'], 8)},{d['T']},{d['m']!s},{d['M']!s}"
         for d in events
     ]
     return "\n".join(rows) + "\n"
@@ -104,7 +103,10 @@ def spot_agg_trades(events: list[dict]) -> str:
             g = group[-1]
             g_taker = g["a"] if g["m"] else g["b"]
             if not (
-                taker == g_taker and d["p"] == g["p"] and d["m"] == g["m"] and d["T"] == g["T"]
+                taker == g_taker
+                and d["p"] == g["p"]
+                and d["m"] == g["m"]
+                and d["T"] == g["T"]
                 and d["t"] == g["t"] + 1
             ):
                 flush()
@@ -128,10 +130,16 @@ def futures_trades(events: list[dict]) -> str:
 def main() -> None:
     """Write the three derived files."""
     spot = trade_events(HERE / "hftbacktest" / "spot_btcusdt_20230405.dat.gz")
-    _zip(HERE / "binance" / "BTCUSDT-trades-2023-04-05.zip",
-         "BTCUSDT-trades-2023-04-05.csv", spot_trades(spot))
-    _zip(HERE / "binance" / "BTCUSDT-aggTrades-2023-04-05.zip",
-         "BTCUSDT-aggTrades-2023-04-05.csv", spot_agg_trades(spot))
+    _zip(
+        HERE / "binance" / "BTCUSDT-trades-2023-04-05.zip",
+        "BTCUSDT-trades-2023-04-05.csv",
+        spot_trades(spot),
+    )
+    _zip(
+        HERE / "binance" / "BTCUSDT-aggTrades-2023-04-05.zip",
+        "BTCUSDT-aggTrades-2023-04-05.csv",
+        spot_agg_trades(spot),
+    )
     usdm = trade_events(HERE / "hftbacktest" / "usdm_btcusdt_20240718.gz")
     out = HERE / "binance" / "futures" / "um" / "BTCUSDT-trades-2024-07-18.csv"
     out.parent.mkdir(parents=True, exist_ok=True)

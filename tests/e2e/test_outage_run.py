@@ -209,8 +209,7 @@ def test_a_500_outage_opens_the_breaker_exits_are_evaluated_and_the_run_complete
         # Trades inside minute 3 past maxhold's deadline, 100 ms of real time apart: each is
         # an engine step (the orders in doubt are polled, the exit monitor runs).
         late = [
-            Trade(opened_at + 3 * MINUTE_MS + 100 + k, D(60020), D("0.01"), True)
-            for k in range(60)
+            Trade(opened_at + 3 * MINUTE_MS + 100 + k, D(60020), D("0.01"), True) for k in range(60)
         ]
         steps: list[tuple[Any, ...]] = []
         for trade in late[30:]:

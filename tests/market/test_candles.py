@@ -69,14 +69,36 @@ def test_scripted_path_gives_exact_candles() -> None:
     arr = aggregate(batch(SCRIPT), M)
     assert len(arr) == 2  # empty buckets produce no candle
     assert arr[0] == Candle(
-        instrument="BTCUSDT", timeframe_ns=M, open_ts_ns=T0, open=100.0, high=101.5, low=99.0,
-        close=100.5, volume=4.0, buy_volume=1.5, sell_volume=2.5, trades=4, buy_trades=2,
-        sell_trades=2, vwap=(100.0 + 101.5 * 0.5 + 99.0 * 2.0 + 100.5 * 0.5) / 4.0,
+        instrument="BTCUSDT",
+        timeframe_ns=M,
+        open_ts_ns=T0,
+        open=100.0,
+        high=101.5,
+        low=99.0,
+        close=100.5,
+        volume=4.0,
+        buy_volume=1.5,
+        sell_volume=2.5,
+        trades=4,
+        buy_trades=2,
+        sell_trades=2,
+        vwap=(100.0 + 101.5 * 0.5 + 99.0 * 2.0 + 100.5 * 0.5) / 4.0,
     )
     assert arr[1] == Candle(
-        instrument="BTCUSDT", timeframe_ns=M, open_ts_ns=T0 + 3 * M, open=102.0, high=102.0,
-        low=102.0, close=102.0, volume=4.0, buy_volume=1.0, sell_volume=0.0, trades=2,
-        buy_trades=1, sell_trades=0, vwap=102.0,
+        instrument="BTCUSDT",
+        timeframe_ns=M,
+        open_ts_ns=T0 + 3 * M,
+        open=102.0,
+        high=102.0,
+        low=102.0,
+        close=102.0,
+        volume=4.0,
+        buy_volume=1.0,
+        sell_volume=0.0,
+        trades=2,
+        buy_trades=1,
+        sell_trades=0,
+        vwap=102.0,
     )
     assert arr[1].close_ts_ns == T0 + 4 * M
     assert list(arr["open_ts_ns"]) == [T0, T0 + 3 * M]
@@ -212,8 +234,7 @@ ORACLE = """
 
 
 @pytest.mark.parametrize("tf_text", ["1s", "1m", "5m", "15m", "1h"])
-def test_real_sample_matches_duckdb(tardis_batch: TickBatch, tardis_sql: str,
-                                    tf_text: str) -> None:
+def test_real_sample_matches_duckdb(tardis_batch: TickBatch, tardis_sql: str, tf_text: str) -> None:
     tf = parse_timeframe(tf_text)
     arr = aggregate(tardis_batch, tf)
     con = duckdb.connect()
@@ -274,8 +295,9 @@ def streams(draw: st.DrawFn) -> tuple[TickBatch, list[int], list[int], int]:
 
 @settings(max_examples=200, deadline=None)
 @given(streams())
-def test_any_split_gives_identical_candles(case: tuple[TickBatch, list[int], list[int], int],
-                                          ) -> None:
+def test_any_split_gives_identical_candles(
+    case: tuple[TickBatch, list[int], list[int], int],
+) -> None:
     b, cuts, tfs, chunk = case
     want = {tf: aggregate(b, tf).data for tf in tfs}
     agg = CandleAggregator("X", tfs)

@@ -62,9 +62,7 @@ def ccxt_args(server: BinanceFuturesServer, store: Path, *extra: str) -> list[st
 
 
 @pytest.mark.parametrize("by", ["id", "time"])
-def test_an_interrupted_ccxt_download_resumes_with_every_trade_once(
-    server, tmp_path, capsys, by
-):
+def test_an_interrupted_ccxt_download_resumes_with_every_trade_once(server, tmp_path, capsys, by):
     store = tmp_path / "store"
     server.fail_agg_requests = {5}
     assert main(ccxt_args(server, store, "--by", by)) == 5  # a venue error

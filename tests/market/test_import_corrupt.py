@@ -97,17 +97,26 @@ def test_tardis_csv(tmp_path: Path) -> None:
     faults = {
         101: (_field(2, lambda _: str(ts_of(100) - 10_000_000)), BACK.format(prev=100)),
         201: (_field(6, lambda _: "NaN"), "price is NaN"),
-        301: (_garbage, "expected 8 comma-separated fields (exchange,symbol,timestamp,"
-                        "local_timestamp,id,side,price,amount), got 1"),
+        301: (
+            _garbage,
+            "expected 8 comma-separated fields (exchange,symbol,timestamp,"
+            "local_timestamp,id,side,price,amount), got 1",
+        ),
     }
     _check_lines(tmp_path, "BTCUSDT-tardis.csv", lines, faults)
 
 
 @pytest.mark.parametrize(
     ("source", "time_field", "fields"),
-    [(CSV_SPOT, 4, "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match"),
-     (CSV_AGG, 5, "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
-                  "is_buyer_maker,is_best_match")],
+    [
+        (CSV_SPOT, 4, "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match"),
+        (
+            CSV_AGG,
+            5,
+            "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,"
+            "is_buyer_maker,is_best_match",
+        ),
+    ],
     ids=["trades", "aggTrades"],
 )
 def test_binance_vision_csv(tmp_path: Path, source: Path, time_field: int, fields: str) -> None:
@@ -116,8 +125,10 @@ def test_binance_vision_csv(tmp_path: Path, source: Path, time_field: int, field
     faults = {
         101: (_field(time_field, lambda _: str(ts_of(100) - 10_000)), BACK.format(prev=100)),
         201: (_field(1, lambda _: "NaN"), "price is NaN"),
-        301: (_garbage, f"expected {len(fields.split(','))} comma-separated fields ({fields}), "
-                        "got 1"),
+        301: (
+            _garbage,
+            f"expected {len(fields.split(','))} comma-separated fields ({fields}), got 1",
+        ),
     }
     _check_lines(tmp_path, source.name.replace(".zip", ".csv"), lines, faults)
 
@@ -136,8 +147,12 @@ def test_binance_ws_capture(tmp_path: Path) -> None:
 
     faults = {
         a: (backwards, BACK.format(prev=d)),
-        b: (lambda ln: ln.replace(f'"p":"{json.loads(ln.split(" ", 1)[1])["data"]["p"]}"',
-                                  '"p":NaN'), "p is NaN"),
+        b: (
+            lambda ln: ln.replace(
+                f'"p":"{json.loads(ln.split(" ", 1)[1])["data"]["p"]}"', '"p":NaN'
+            ),
+            "p is NaN",
+        ),
         c: (_garbage, "not a '<timestamp> <JSON message>' capture line (truncated or corrupt)"),
     }
     _check_lines(tmp_path, "usdm_capture", lines, faults)

@@ -33,7 +33,10 @@ US = 1_000
 def tick(batch: TickBatch, i: int) -> tuple[int, float, float, int, int]:
     """Row ``i`` of a batch as (ts_ns, price, size, side, trade_id)."""
     return (
-        int(batch.ts_ns[i]), float(batch.price[i]), float(batch.size[i]), int(batch.side[i]),
+        int(batch.ts_ns[i]),
+        float(batch.price[i]),
+        float(batch.size[i]),
+        int(batch.side[i]),
         int(batch.trade_id[i]),
     )
 
@@ -132,7 +135,8 @@ def test_binance_agg_trades_csv() -> None:
     assert set(trades.side[parts]) == {SELL} and agg.side[i] == SELL
     for side in (BUY, SELL):
         assert agg.size[agg.side == side].sum() == pytest.approx(
-            trades.size[trades.side == side].sum(), rel=1e-12)
+            trades.size[trades.side == side].sum(), rel=1e-12
+        )
 
 
 def test_binance_csv_microsecond_timestamps(tmp_path: Path) -> None:
@@ -198,12 +202,12 @@ def test_freqtrade_json_and_feather_are_identical() -> None:
 def test_tardis_bad_rows_are_reported_and_the_rest_imported(tmp_path: Path) -> None:
     lines = TARDIS.read_text().splitlines()
     good = lines[:]
-    lines[2] = lines[2].replace(",9682,", ",abc,")                      # line 3
-    lines[5] = "binance-futures,BTCUSDT,1582329602116000"                # line 6
-    lines[9] = lines[9].rsplit(",", 2)[0] + ",nan,0.1"                   # line 10
+    lines[2] = lines[2].replace(",9682,", ",abc,")  # line 3
+    lines[5] = "binance-futures,BTCUSDT,1582329602116000"  # line 6
+    lines[9] = lines[9].rsplit(",", 2)[0] + ",nan,0.1"  # line 10
     lines[10] = lines[10].replace(",buy,", ",unknown,").replace(",sell,", ",unknown,")  # 11
-    lines[11] = lines[11].rsplit(",", 1)[0] + ",-1"                      # line 12
-    lines[12] = ""                                                       # line 13: blank, skipped
+    lines[11] = lines[11].rsplit(",", 1)[0] + ",-1"  # line 12
+    lines[12] = ""  # line 13: blank, skipped
     lines[13] = lines[13].replace("binance-futures,BTCUSDT,1582", "binance-futures,BTCUSDT,,1582")
     path = tmp_path / "broken.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -212,30 +216,37 @@ def test_tardis_bad_rows_are_reported_and_the_rest_imported(tmp_path: Path) -> N
     f = str(path)
     assert result.bad_rows == [
         BadRow(f, 3, "price 'abc' is not a number"),
-        BadRow(f, 6, "expected 8 comma-separated fields (exchange,symbol,timestamp,"
-                     "local_timestamp,id,side,price,amount), got 3"),
+        BadRow(
+            f,
+            6,
+            "expected 8 comma-separated fields (exchange,symbol,timestamp,"
+            "local_timestamp,id,side,price,amount), got 3",
+        ),
         BadRow(f, 10, "price is NaN"),
         BadRow(f, 11, "side 'unknown' is not buy or sell (aggressor unknown)"),
         BadRow(f, 12, "amount -1 is not positive"),
-        BadRow(f, 14, "expected 8 comma-separated fields (exchange,symbol,timestamp,"
-                      "local_timestamp,id,side,price,amount), got 9"),
+        BadRow(
+            f,
+            14,
+            "expected 8 comma-separated fields (exchange,symbol,timestamp,"
+            "local_timestamp,id,side,price,amount), got 9",
+        ),
     ]
     assert str(result.bad_rows[0]) == f"{f}:3: price 'abc' is not a number"
     # Everything else arrived, exactly as from the clean file.
     dropped = {3, 6, 10, 11, 12, 13, 14}
     clean = tmp_path / "clean.csv"
-    clean.write_text(
-        "\n".join(ln for n, ln in enumerate(good, start=1) if n not in dropped) + "\n")
+    clean.write_text("\n".join(ln for n, ln in enumerate(good, start=1) if n not in dropped) + "\n")
     assert result.rows == 9999 - 7
     assert_same_ticks(result.batches["BTCUSDT"], load(clean).batches["BTCUSDT"])
 
 
 def test_binance_csv_bad_rows(tmp_path: Path) -> None:
     lines = unzip_text(CSV_SPOT).splitlines()
-    lines[0] = lines[0].replace(",True,True", ",maybe,True")             # line 1
-    lines[3] = lines[3].replace("28165.47000000", "")                    # line 4
-    lines[7] = "3071245461,28165.47000000"                               # line 8
-    lines[8] = lines[8].replace("0.0", "0.0x", 1)                        # line 9
+    lines[0] = lines[0].replace(",True,True", ",maybe,True")  # line 1
+    lines[3] = lines[3].replace("28165.47000000", "")  # line 4
+    lines[7] = "3071245461,28165.47000000"  # line 8
+    lines[8] = lines[8].replace("0.0", "0.0x", 1)  # line 9
     path = tmp_path / "BTCUSDT-trades-2023-04-05.csv"
     path.write_text("\n".join(lines) + "\n")
     result = load(path)
@@ -243,8 +254,11 @@ def test_binance_csv_bad_rows(tmp_path: Path) -> None:
     assert [(r.line, r.reason) for r in result.bad_rows] == [
         (1, "is_buyer_maker 'maybe' is not true or false"),
         (4, "price is empty"),
-        (8, "expected 7 comma-separated fields (id,price,qty,quote_qty,time,is_buyer_maker,"
-            "is_best_match), got 2"),
+        (
+            8,
+            "expected 7 comma-separated fields (id,price,qty,quote_qty,time,is_buyer_maker,"
+            "is_best_match), got 2",
+        ),
         (9, f"qty {lines[8].split(',')[2]!r} is not a number"),
     ]
     assert all(r.file == f for r in result.bad_rows)
@@ -257,7 +271,7 @@ def test_ws_capture_bad_lines(tmp_path: Path) -> None:
     lines = gzip.decompress(WS_USDM.read_bytes()).decode().splitlines()
     trade_lines = [n for n, ln in enumerate(lines) if '"e":"trade"' in ln]
     a, b, c = trade_lines[:3]
-    lines[a] = lines[a][:90]                                             # cut mid-message
+    lines[a] = lines[a][:90]  # cut mid-message
     lines[b] = lines[b].replace('"p":"63943.90"', '"p":"x"')
     lines[c] = lines[c].replace('"q":"', '"q":"-')
     lines[4] = "garbage"
@@ -323,8 +337,11 @@ def test_unknown_format_names_the_file_and_what_was_expected(tmp_path: Path) -> 
 
 def test_hyperliquid_capture_is_not_taken_for_binance(tmp_path: Path) -> None:
     path = tmp_path / "btcusd_20250126.gz"
-    path.write_bytes(gzip.compress(
-        b'1737918843893903000 {"channel":"l2Book","data":{"coin":"BTC","levels":[]}}\n'))
+    path.write_bytes(
+        gzip.compress(
+            b'1737918843893903000 {"channel":"l2Book","data":{"coin":"BTC","levels":[]}}\n'
+        )
+    )
     with pytest.raises(DataError, match="not a known trades file"):
         load(path)
 
@@ -365,8 +382,11 @@ def test_multi_symbol_file_split_sorted_and_filtered(tmp_path: Path) -> None:
     path.write_text("\n".join([header, *mixed]) + "\n")
     strict = load(path)
     assert strict.bad_rows == [
-        BadRow(str(path), 53, "timestamp goes backwards: 400 ms before the trade on line 52 "
-               "(tolerance 0 ns)")
+        BadRow(
+            str(path),
+            53,
+            "timestamp goes backwards: 400 ms before the trade on line 52 (tolerance 0 ns)",
+        )
     ]
     result = load(path, max_backwards_ns=500 * MS)
     assert result.bad_rows == []
@@ -438,9 +458,9 @@ def test_ticks_parquet_dictionary_symbols_load_like_plain_strings(tmp_path: Path
         "side": side,
         "trade_id": np.arange(n, dtype=np.int64),
     }
-    coded = pa.table({
-        "symbol": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names)), **cols
-    })
+    coded = pa.table(
+        {"symbol": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names)), **cols}
+    )
     plain = pa.table({"symbol": pa.array([names[c] for c in codes]), **cols})
     pq.write_table(coded, tmp_path / "coded.parquet", row_group_size=7)
     pq.write_table(plain, tmp_path / "plain.parquet")
@@ -471,8 +491,10 @@ def test_ticks_parquet_written_symbol_by_symbol_loads_as_views(tmp_path: Path) -
 
     tardis = next(iter(load(TARDIS).batches.values()))
     parts = {f"S{i}USDT": tardis.slice(i * 3000, (i + 1) * 3000) for i in range(3)}
-    parts = {k: TickBatch.from_arrays(k, b.ts_ns, b.price, b.size, b.side, b.trade_id)
-             for k, b in parts.items()}
+    parts = {
+        k: TickBatch.from_arrays(k, b.ts_ns, b.price, b.size, b.side, b.trade_id)
+        for k, b in parts.items()
+    }
     path = tmp_path / "three.parquet"
     ticks_parquet.write(path, parts, exchange="synth", market="perp")
     back = load(path)

@@ -87,15 +87,17 @@ RELATIVE = {
 
 
 @pytest.mark.parametrize("name", sorted(ABSOLUTE))
-def test_synthetic_fractions_match_the_sample(sample: TickBatch, synth: TickBatch, name: str
-                                              ) -> None:
+def test_synthetic_fractions_match_the_sample(
+    sample: TickBatch, synth: TickBatch, name: str
+) -> None:
     want, got = getattr(SampleStats.of(sample), name), getattr(SampleStats.of(synth), name)
     assert got == pytest.approx(want, abs=ABSOLUTE[name]), name
 
 
 @pytest.mark.parametrize("name", sorted(RELATIVE))
-def test_synthetic_rates_and_sizes_match_the_sample(sample: TickBatch, synth: TickBatch,
-                                                    name: str) -> None:
+def test_synthetic_rates_and_sizes_match_the_sample(
+    sample: TickBatch, synth: TickBatch, name: str
+) -> None:
     want, got = getattr(SampleStats.of(sample), name), getattr(SampleStats.of(synth), name)
     assert got == pytest.approx(want, rel=RELATIVE[name]), name
 
@@ -119,8 +121,9 @@ def test_synthetic_series_is_well_formed(sample: TickBatch, synth: TickBatch) ->
     assert synth.price[0] == 9682.0
 
 
-def test_drift_is_removed_by_default_and_kept_on_request(sample: TickBatch,
-                                                         synth: TickBatch) -> None:
+def test_drift_is_removed_by_default_and_kept_on_request(
+    sample: TickBatch, synth: TickBatch
+) -> None:
     minutes = minute_returns(synth)
     total = float(np.log(synth.price[-1] / synth.price[0]))
     # A driftless walk ends within 4 sigma of its start.

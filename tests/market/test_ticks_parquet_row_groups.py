@@ -25,15 +25,18 @@ def _table(n: int, *, nulls: bool) -> pa.Table:
     mask = np.zeros(n, dtype=bool)
     if nulls:
         mask[[3, 40, 41, 99]] = True
-    return pa.table({
-        "symbol": pa.DictionaryArray.from_arrays(
-            pa.array(codes), pa.array(["AAAUSDT", "BBBUSDT", "CCCUSDT"])),
-        "ts_ns": pa.array(ts),
-        "price": pa.array(price, mask=mask),
-        "size": pa.array(size),
-        "side": pa.array(side, mask=np.roll(mask, 5)),
-        "trade_id": pa.array(tid),
-    })
+    return pa.table(
+        {
+            "symbol": pa.DictionaryArray.from_arrays(
+                pa.array(codes), pa.array(["AAAUSDT", "BBBUSDT", "CCCUSDT"])
+            ),
+            "ts_ns": pa.array(ts),
+            "price": pa.array(price, mask=mask),
+            "size": pa.array(size),
+            "side": pa.array(side, mask=np.roll(mask, 5)),
+            "trade_id": pa.array(tid),
+        }
+    )
 
 
 @pytest.mark.parametrize("nulls", [False, True])
@@ -56,9 +59,14 @@ def test_row_groups_load_like_one(tmp_path: Path, nulls: bool) -> None:
     assert a.bad_rows == [r.__class__(str(one), r.line, r.reason) for r in b.bad_rows]
     if nulls:
         assert [(r.line, r.reason) for r in b.bad_rows] == [
-            (4, "price is empty"), (9, "side is empty"), (41, "price is empty"),
-            (42, "price is empty"), (46, "side is empty"), (47, "side is empty"),
-            (100, "price is empty"), (105, "side is empty"),
+            (4, "price is empty"),
+            (9, "side is empty"),
+            (41, "price is empty"),
+            (42, "price is empty"),
+            (46, "side is empty"),
+            (47, "side is empty"),
+            (100, "price is empty"),
+            (105, "side is empty"),
         ]
         assert sum(len(x) for x in b.batches.values()) == 300 - 8
     else:
@@ -96,8 +104,7 @@ def test_dictionary_codes_per_chunk_match_the_unified_dictionary() -> None:
         names = list(rng.permutation(pool)[: 3 + k % 4])
         idx = rng.integers(0, len(names) - 1, size=50 + 10 * k).astype(np.int32)
         chunks.append(pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names)))
-    chunks.insert(2, pa.DictionaryArray.from_arrays(pa.array([], pa.int32()),
-                                                    pa.array(["QQQ"])))
+    chunks.insert(2, pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array(["QQQ"])))
     arr = pa.chunked_array(chunks)
     got = _base._dictionary_codes(arr)
     assert got is not None
@@ -106,6 +113,7 @@ def test_dictionary_codes_per_chunk_match_the_unified_dictionary() -> None:
     assert names == want_names and codes.dtype == np.int32
     assert codes.tolist() == want_codes
     assert "AAAUSDT" in names and " AAAUSDT" not in names  # trimmed values merge
-    with_null = pa.chunked_array([pa.DictionaryArray.from_arrays(
-        pa.array([0, 1], pa.int32()), pa.array(["A", None]))])
+    with_null = pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), pa.array(["A", None]))]
+    )
     assert _base._dictionary_codes(with_null) is None

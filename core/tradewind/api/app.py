@@ -537,6 +537,7 @@ def create_app(
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
+
         def listing() -> list[dict[str, Any]]:
             return [_entry(e) for e in _wl().entries(include_inactive=include_inactive)]
 

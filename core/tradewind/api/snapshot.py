@@ -177,8 +177,14 @@ class SnapshotSource:
         if len(self._instruments) != len(e.instruments):
             self._instruments = dict(e.instruments)
         strategy = e.strategy
-        funnel_key = (e.decision_points, e.signals, e.entries_sent, strategy.evaluated,
-                      sum(e.vetoes.values()), sum(strategy.rejected.values()))
+        funnel_key = (
+            e.decision_points,
+            e.signals,
+            e.entries_sent,
+            strategy.evaluated,
+            sum(e.vetoes.values()),
+            sum(strategy.rejected.values()),
+        )
         if funnel_key != self._funnel_key:  # the counts move at decisions only
             out = {"candidates": strategy.evaluated}
             out.update({f"rejected:{k}": v for k, v in strategy.rejected.items()})

@@ -267,13 +267,17 @@ class HostView:
             "liquidity FROM fills WHERE session_id = ? ORDER BY seq",
             [j.session_id],
         )
-        tags = dict(
-            self._q(
-                "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
-                "tag IS NOT NULL",
-                [j.session_id],
+        tags = (
+            dict(
+                self._q(
+                    "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
+                    "tag IS NOT NULL",
+                    [j.session_id],
+                )
             )
-        ) if rows else {}
+            if rows
+            else {}
+        )
         return [fill_from_row(r) for r in rows], tags
 
     def on_event(self, event: Any) -> None:

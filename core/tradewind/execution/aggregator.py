@@ -77,8 +77,12 @@ class HttpAggregator:
                 f"@ $.aggregators.{self.instance}.base_url, got {config.base_url!r}"
             )
         self.api = JsonApi(
-            self.name, config.base_url, headers=headers, timeout_s=config.timeout_s,
-            max_retries=config.max_retries, max_retry_after_s=config.max_retry_after_s,
+            self.name,
+            config.base_url,
+            headers=headers,
+            timeout_s=config.timeout_s,
+            max_retries=config.max_retries,
+            max_retry_after_s=config.max_retry_after_s,
         )
 
     def __repr__(self) -> str:
@@ -101,7 +105,8 @@ class HttpAggregator:
         """The API's quote with its transaction, parsed into the core's model."""
         if not self.serves(request.chain_id):
             raise AggregatorError(
-                self.name, "unsupported",
+                self.name,
+                "unsupported",
                 f"chain {request.chain_id} is not configured @ $.aggregators.{self.instance}"
                 ".chains / .routers",
             )

@@ -41,10 +41,10 @@ class ChainRouting:
         """The order to try sources in, or None for best net output."""
         if self.mode == "best" or (not self.mode and not self.primary):
             if self.primary or self.fallback:
-                raise ValueError("mode = \"best\" takes no primary / fallback")
+                raise ValueError('mode = "best" takes no primary / fallback')
             return None
         if not self.primary:
-            raise ValueError("an ordered chain needs primary = \"<aggregator>\"")
+            raise ValueError('an ordered chain needs primary = "<aggregator>"')
         return [self.primary, *self.fallback]
 
 
@@ -104,7 +104,7 @@ class RoutingConfig:
                 if name not in known:
                     out.append(
                         f"routing names '{name}', which is not an [aggregators.<key>] instance "
-                        f"or \"direct\"; configured: {', '.join(known)} @ {where}"
+                        f'or "direct"; configured: {", ".join(known)} @ {where}'
                     )
             if names and not self.direct and DIRECT in names:
                 out.append(f"'direct' is named but [routing] direct = false @ {where}")

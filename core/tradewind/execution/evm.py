@@ -26,8 +26,12 @@ from tradewind.execution.router import NotSent
 from tradewind.model import Order, OrderReport, OrderStatus, Side
 
 #: Gas a direct pool swap is estimated to use, by pool family (typical mainnet figures).
-DIRECT_GAS = {"uniswap-v2": 120_000, "uniswap-v3": 150_000, "balancer-v2": 160_000,
-              "curve": 180_000}
+DIRECT_GAS = {
+    "uniswap-v2": 120_000,
+    "uniswap-v3": 150_000,
+    "balancer-v2": 160_000,
+    "curve": 180_000,
+}
 
 
 @attrs.frozen
@@ -68,9 +72,13 @@ class EvmSwapExecutor:
         sell, buy = (pool.base, pool.quote) if order.side is Side.SELL else (pool.quote, pool.base)
         self._orders[order.client_order_id] = order
         return SwapRequest(
-            client_order_id=order.client_order_id, chain_id=self.chain_id,
-            sell_token=sell.address, buy_token=buy.address, sell_amount=int(amount_in),
-            wallet=str(self.venue.wallet), slippage=slippage,
+            client_order_id=order.client_order_id,
+            chain_id=self.chain_id,
+            sell_token=sell.address,
+            buy_token=buy.address,
+            sell_amount=int(amount_in),
+            wallet=str(self.venue.wallet),
+            slippage=slippage,
         )
 
     def order(self, client_order_id: str) -> Order:
@@ -91,9 +99,14 @@ class EvmSwapExecutor:
         route = f"{quote.aggregator}: " + " > ".join(quote.route)
         try:
             report = await self.venue.send_swap_transaction(
-                order, to=tx.to, data=tx.data, amount_in=request.sell_amount,
-                spender=quote.spender or tx.to, expected_out=quote.buy_amount,
-                min_out=quote.min_buy_amount, route=route,
+                order,
+                to=tx.to,
+                data=tx.data,
+                amount_in=request.sell_amount,
+                spender=quote.spender or tx.to,
+                expected_out=quote.buy_amount,
+                min_out=quote.min_buy_amount,
+                route=route,
             )
         except Exception as exc:
             if not self.venue.was_sent(cid):
@@ -109,12 +122,12 @@ class EvmSwapExecutor:
         pool = self.venue.pool(order.instrument)
         if order.side is Side.SELL:
             got = sum((f.quantity * f.price for f in fills), Decimal(0))
-            realised = pool.quote.to_wei(got.quantize(Decimal(1).scaleb(-pool.quote.decimals),
-                                                      rounding=ROUND_FLOOR))
+            realised = pool.quote.to_wei(
+                got.quantize(Decimal(1).scaleb(-pool.quote.decimals), rounding=ROUND_FLOOR)
+            )
         else:
             realised = pool.base.to_wei(sum((f.quantity for f in fills), Decimal(0)))
-        return SwapOutcome(tx_hash=report.venue_order_id, realised_out=int(realised),
-                           report=report)
+        return SwapOutcome(tx_hash=report.venue_order_id, realised_out=int(realised), report=report)
 
 
 class DirectPoolSource:
@@ -152,14 +165,25 @@ class DirectPoolSource:
             out = int(await pool.quote_in(token_in, request.sell_amount, "latest"))
         except Exception as exc:
             raise AggregatorError(self.name, "api", f"pool quote failed: {exc}") from exc
-        min_out = int((Decimal(out) * (1 - Decimal(request.slippage))).to_integral_value(
-            ROUND_FLOOR))
-        to, data = pool.swap_call(token_in, request.sell_amount, min_out, str(venue.wallet),
-                                  self._clock_s() + self.deadline_s)
+        min_out = int(
+            (Decimal(out) * (1 - Decimal(request.slippage))).to_integral_value(ROUND_FLOOR)
+        )
+        to, data = pool.swap_call(
+            token_in,
+            request.sell_amount,
+            min_out,
+            str(venue.wallet),
+            self._clock_s() + self.deadline_s,
+        )
         return SwapQuote(
-            aggregator=self.name, chain_id=request.chain_id, sell_token=request.sell_token,
-            buy_token=request.buy_token, sell_amount=request.sell_amount, buy_amount=out,
-            min_buy_amount=min_out, gas=DIRECT_GAS.get(pool.family, 200_000),
+            aggregator=self.name,
+            chain_id=request.chain_id,
+            sell_token=request.sell_token,
+            buy_token=request.buy_token,
+            sell_amount=request.sell_amount,
+            buy_amount=out,
+            min_buy_amount=min_out,
+            gas=DIRECT_GAS.get(pool.family, 200_000),
             route=(f"{pool.family} {order.instrument}",),
             tx=TxRequest(to=to, data=data, value=0, sender=request.wallet),
             spender=pool.spender(),

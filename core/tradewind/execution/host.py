@@ -46,8 +46,15 @@ class _ChainTime:
 class RoutedSubmitter:
     """Sends one venue's market orders through its router (``OrderManager.submitters``)."""
 
-    def __init__(self, venue: Any, router: BestExecutionRouter, executor: EvmSwapExecutor,
-                 *, slippage: str, chain_time: _ChainTime | None = None) -> None:
+    def __init__(
+        self,
+        venue: Any,
+        router: BestExecutionRouter,
+        executor: EvmSwapExecutor,
+        *,
+        slippage: str,
+        chain_time: _ChainTime | None = None,
+    ) -> None:
         self.venue = venue
         self.router = router
         self.executor = executor
@@ -111,17 +118,26 @@ def install_routers(engine: Engine, aggregators: dict[str, Any]) -> dict[str, Ro
         try:
             order = routing.order_for(chain_id)
             router = BestExecutionRouter(
-                sources, executor, deadline_s=routing.deadline_s, order=order,
-                journal=engine.journal, clock=engine.clock.now_ns,
+                sources,
+                executor,
+                deadline_s=routing.deadline_s,
+                order=order,
+                journal=engine.journal,
+                clock=engine.clock.now_ns,
             )
         except ValueError as exc:
             raise ConfigError(f"{exc} @ $.routing.chains.{chain_id}") from exc
-        submitter = RoutedSubmitter(venue, router, executor, slippage=routing.slippage,
-                                    chain_time=chain_time)
+        submitter = RoutedSubmitter(
+            venue, router, executor, slippage=routing.slippage, chain_time=chain_time
+        )
         engine.orders.submitters[key] = submitter
         installed[key] = submitter
-        log.info("venue '%s' routes market orders on chain %d through: %s", key, chain_id,
-                 ", ".join(s.name for s in sources))
+        log.info(
+            "venue '%s' routes market orders on chain %d through: %s",
+            key,
+            chain_id,
+            ", ".join(s.name for s in sources),
+        )
     return installed
 
 

@@ -94,16 +94,15 @@ class JsonApi:
         while True:
             attempt += 1
             try:
-                async with self._client().request(
-                    method, url, params=params, json=body
-                ) as resp:
+                async with self._client().request(method, url, params=params, json=body) as resp:
                     text = await resp.text()
                     status = resp.status
                     wait = retry_after_s(resp.headers.get("Retry-After"))
             except TimeoutError as exc:
                 raise AggregatorError(
-                    self.aggregator, "timeout", f"{method} {path}: no answer within "
-                    f"{self.timeout_s}s"
+                    self.aggregator,
+                    "timeout",
+                    f"{method} {path}: no answer within {self.timeout_s}s",
                 ) from exc
             except aiohttp.ClientError as exc:
                 raise AggregatorError(
@@ -113,7 +112,8 @@ class JsonApi:
                 self.rate_limited += 1
                 if attempt > self.max_retries or (wait or 0) > self.max_retry_after_s:
                     raise AggregatorError(
-                        self.aggregator, "rate_limited",
+                        self.aggregator,
+                        "rate_limited",
                         f"{method} {path}: HTTP 429 (Retry-After {wait}s) after {attempt} "
                         f"attempts: {error_text(text)}",
                     )
@@ -128,8 +128,9 @@ class JsonApi:
                 return json.loads(text)
             except ValueError as exc:
                 raise AggregatorError(
-                    self.aggregator, "malformed", f"{method} {path}: the body is not JSON: "
-                    f"{text[:200]!r}"
+                    self.aggregator,
+                    "malformed",
+                    f"{method} {path}: the body is not JSON: {text[:200]!r}",
                 ) from exc
 
     async def close(self) -> None:

@@ -33,8 +33,7 @@ def execution_quality(journal: Any, run_id: str | None = None) -> list[Aggregato
     )
     acc: dict[str, dict[str, Any]] = {}
     for name, status, quoted, realised in rows:
-        a = acc.setdefault(name, {"quotes": 0, "won": 0, "failed": 0, "refused": 0,
-                                  "short": []})
+        a = acc.setdefault(name, {"quotes": 0, "won": 0, "failed": 0, "refused": 0, "short": []})
         if quoted is not None:
             a["quotes"] += 1
         if status in ("failed", "send_failed"):
@@ -50,17 +49,19 @@ def execution_quality(journal: Any, run_id: str | None = None) -> list[Aggregato
     for name in sorted(acc):
         a = acc[name]
         mean = sum(a["short"], Decimal(0)) / len(a["short"]) if a["short"] else None
-        out.append(AggregatorQuality(name, a["quotes"], a["won"], a["failed"], a["refused"],
-                                     mean))
+        out.append(AggregatorQuality(name, a["quotes"], a["won"], a["failed"], a["refused"], mean))
     return out
 
 
 def quality_table(rows: list[AggregatorQuality]) -> str:
     """A plain-text table of :func:`execution_quality` for the report."""
-    lines = [f"{'aggregator':<12} {'quotes':>6} {'won':>4} {'failed':>6} {'refused':>7} "
-             f"{'shortfall bps':>13}"]
+    lines = [
+        f"{'aggregator':<12} {'quotes':>6} {'won':>4} {'failed':>6} {'refused':>7} "
+        f"{'shortfall bps':>13}"
+    ]
     for r in rows:
         short = "-" if r.mean_shortfall_bps is None else f"{r.mean_shortfall_bps:.2f}"
-        lines.append(f"{r.aggregator:<12} {r.quotes:>6} {r.won:>4} {r.failed:>6} "
-                     f"{r.refused:>7} {short:>13}")
+        lines.append(
+            f"{r.aggregator:<12} {r.quotes:>6} {r.won:>4} {r.failed:>6} {r.refused:>7} {short:>13}"
+        )
     return "\n".join(lines)

@@ -126,22 +126,29 @@ _ZERO = "0x0000000000000000000000000000000000000000"
 #: of the zero address means "the sender" where the router defines it so (1inch, ParaSwap).
 _SIGNATURES: dict[str, dict[str, tuple[str, list[str]]]] = {
     "uniswap-v2": {
-        "0x38ed1739": ("swapExactTokensForTokens",
-                       ["uint256", "uint256", "address[]", "address", "uint256"]),
+        "0x38ed1739": (
+            "swapExactTokensForTokens",
+            ["uint256", "uint256", "address[]", "address", "uint256"],
+        ),
     },
     "uniswap-v3": {
-        "0x414bf389": ("exactInputSingle",
-                       ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"]),
+        "0x414bf389": (
+            "exactInputSingle",
+            ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"],
+        ),
     },
     "uniswap-v3-02": {
-        "0x04e45aaf": ("exactInputSingle",
-                       ["(address,address,uint24,address,uint256,uint256,uint160)"]),
+        "0x04e45aaf": (
+            "exactInputSingle",
+            ["(address,address,uint24,address,uint256,uint256,uint160)"],
+        ),
     },
     # 1inch AggregationRouterV6: swap(executor, SwapDescription desc, data).
     "oneinch-v6": {
-        "0x07ed2379": ("swap", ["address",
-                                "(address,address,address,address,uint256,uint256,uint256)",
-                                "bytes"]),
+        "0x07ed2379": (
+            "swap",
+            ["address", "(address,address,address,address,uint256,uint256,uint256)", "bytes"],
+        ),
     },
     # 0x AllowanceHolder: exec(operator, token, amount, target, data); data is the Settler's
     # execute((recipient, buyToken, minAmountOut), actions, zid).
@@ -151,15 +158,29 @@ _SIGNATURES: dict[str, dict[str, tuple[str, list[str]]]] = {
     # ParaSwap Augustus v6.2: swapExactAmountIn(executor, GenericData, partnerAndFee, permit,
     # executorData).
     "paraswap-v6.2": {
-        "0xe3ead59e": ("swapExactAmountIn", [
-            "address", "(address,address,uint256,uint256,uint256,bytes32,address)", "uint256",
-            "bytes", "bytes"]),
+        "0xe3ead59e": (
+            "swapExactAmountIn",
+            [
+                "address",
+                "(address,address,uint256,uint256,uint256,bytes32,address)",
+                "uint256",
+                "bytes",
+                "bytes",
+            ],
+        ),
     },
     # Odos Router V2: swap(swapTokenInfo, pathDefinition, executor, referralCode) (the
     # non-compact form: the plugin asks the API for it).
     "odos-v2": {
-        "0x3b635ce4": ("swap", ["(address,uint256,address,address,uint256,uint256,address)",
-                                "bytes", "address", "uint32"]),
+        "0x3b635ce4": (
+            "swap",
+            [
+                "(address,uint256,address,address,uint256,uint256,address)",
+                "bytes",
+                "address",
+                "uint32",
+            ],
+        ),
     },
 }
 _SETTLER_EXECUTE = "0x1fff991f"

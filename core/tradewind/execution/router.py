@@ -185,8 +185,9 @@ class BestExecutionRouter:
         cid = request.client_order_id
         if self._already_sent(cid):
             raise RoutingFailed(f"order {cid} was already sent once; it is never sent again")
-        ranked = await self.gather(request, gas_price_wei=gas_price_wei,
-                                   out_per_native=out_per_native)
+        ranked = await self.gather(
+            request, gas_price_wei=gas_price_wei, out_per_native=out_per_native
+        )
         by_name = {s.name: s for s in self.sources}
         result: RouteResult | None = None
         try:
@@ -197,8 +198,9 @@ class BestExecutionRouter:
                     c.status = "not_tried"
                     continue
                 try:
-                    tx = check_transaction(c.quote, request,
-                                           by_name[c.aggregator].routers(request.chain_id))
+                    tx = check_transaction(
+                        c.quote, request, by_name[c.aggregator].routers(request.chain_id)
+                    )
                 except UnsafeTransaction as exc:
                     c.status, c.error = "refused", str(exc)
                     continue

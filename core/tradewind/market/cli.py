@@ -49,73 +49,133 @@ _WIDTH = 160
 def add_data_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``data`` command and its subcommands to the main parser's subcommands."""
     data = subparsers.add_parser(
-        "data", help="import trade files into a market store, inspect it, synthesise ticks",
+        "data",
+        help="import trade files into a market store, inspect it, synthesise ticks",
         description="Market data: import recorded trades, inspect a store, synthesise ticks.",
     )
     sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     p = sub.add_parser(
-        "import", help="import trade files into a market store",
+        "import",
+        help="import trade files into a market store",
         description="Import trade files (format recognised from the content) into a market "
         "store. Bad rows are listed as FILE:LINE: reason and the rest imported; trades already "
         "in the store are skipped. Exits non-zero only if no file yielded any trade.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", type=Path)
-    p.add_argument("--store", required=True, type=store_target, metavar="DIR_OR_URL",
-                   help="market store root, or a postgresql:// URL (password from PGPASSWORD)")
-    p.add_argument("--format", choices=sorted(FORMATS), default=None,
-                   help="the files' format (default: recognised from the content)")
+    p.add_argument(
+        "--store",
+        required=True,
+        type=store_target,
+        metavar="DIR_OR_URL",
+        help="market store root, or a postgresql:// URL (password from PGPASSWORD)",
+    )
+    p.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default=None,
+        help="the files' format (default: recognised from the content)",
+    )
     p.add_argument("--exchange", default=None, help="exchange to record (default: the file's)")
-    p.add_argument("--market", choices=MARKETS, default=None,
-                   help="market to record (default: the file's)")
-    p.add_argument("--symbol", default=None,
-                   help="keep only this symbol (multi-symbol files) or name the trades "
-                   "(files whose name does not say)")
-    p.add_argument("--max-bad", type=int, default=20, metavar="N",
-                   help="bad rows to list per file (default 20; all are counted)")
-    p.add_argument("--max-backwards-ms", type=float, default=0.0, metavar="MS",
-                   help="sort a trade up to MS behind an earlier line's time into place "
-                   "(venues that publish slightly out of order); further back it is a bad "
-                   "row (default 0)")
+    p.add_argument(
+        "--market", choices=MARKETS, default=None, help="market to record (default: the file's)"
+    )
+    p.add_argument(
+        "--symbol",
+        default=None,
+        help="keep only this symbol (multi-symbol files) or name the trades "
+        "(files whose name does not say)",
+    )
+    p.add_argument(
+        "--max-bad",
+        type=int,
+        default=20,
+        metavar="N",
+        help="bad rows to list per file (default 20; all are counted)",
+    )
+    p.add_argument(
+        "--max-backwards-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="sort a trade up to MS behind an earlier line's time into place "
+        "(venues that publish slightly out of order); further back it is a bad "
+        "row (default 0)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
-        "info", help="rows, span, gaps and rejected rows per symbol of a market store",
+        "info",
+        help="rows, span, gaps and rejected rows per symbol of a market store",
     )
-    p.add_argument("--store", required=True, type=store_target, metavar="DIR_OR_URL",
-                   help="market store root, or a postgresql:// URL (password from PGPASSWORD)")
-    p.add_argument("--gap", type=float, default=60.0, metavar="SECONDS",
-                   help="report silences longer than this (default 60 s)")
+    p.add_argument(
+        "--store",
+        required=True,
+        type=store_target,
+        metavar="DIR_OR_URL",
+        help="market store root, or a postgresql:// URL (password from PGPASSWORD)",
+    )
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="report silences longer than this (default 60 s)",
+    )
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(
-        "synth", help="generate synthetic ticks calibrated on a real sample",
+        "synth",
+        help="generate synthetic ticks calibrated on a real sample",
         description="Calibrate on a sample (a trades file, or a store with --symbol) and "
         "generate HOURS of ticks, the same for the same seed. --out ending in .parquet writes "
         "a tradewind ticks file; anything else is a market store directory.",
     )
-    p.add_argument("--like", required=True, type=Path, metavar="SAMPLE",
-                   help="a trades file, or a market store directory")
+    p.add_argument(
+        "--like",
+        required=True,
+        type=Path,
+        metavar="SAMPLE",
+        help="a trades file, or a market store directory",
+    )
     p.add_argument("--hours", required=True, type=float)
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--out", required=True, type=Path, metavar="FILE_OR_STORE")
     p.add_argument("--symbol", default=None, help="the sample's symbol (if it has several)")
-    p.add_argument("--exchange", default=None,
-                   help="the sample's exchange (store samples; default: the only one)")
-    p.add_argument("--market", choices=MARKETS, default=None,
-                   help="the sample's market (store samples; default: the only one)")
-    p.add_argument("--out-exchange", default="synth",
-                   help="exchange name of the output (default 'synth', never mixed with real "
-                   "data)")
-    p.add_argument("--instrument", default=None,
-                   help="symbol of the output (default: the sample's)")
-    p.add_argument("--start", default=None,
-                   help="time of the first tick: ISO date/time (UTC) or epoch ns "
-                   "(default: the sample's first trade)")
-    p.add_argument("--block", type=float, default=200.0,
-                   help="mean bootstrap block length in trades (default 200)")
-    p.add_argument("--keep-drift", action="store_true",
-                   help="keep the sample's trend instead of removing it")
+    p.add_argument(
+        "--exchange",
+        default=None,
+        help="the sample's exchange (store samples; default: the only one)",
+    )
+    p.add_argument(
+        "--market",
+        choices=MARKETS,
+        default=None,
+        help="the sample's market (store samples; default: the only one)",
+    )
+    p.add_argument(
+        "--out-exchange",
+        default="synth",
+        help="exchange name of the output (default 'synth', never mixed with real data)",
+    )
+    p.add_argument(
+        "--instrument", default=None, help="symbol of the output (default: the sample's)"
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        help="time of the first tick: ISO date/time (UTC) or epoch ns "
+        "(default: the sample's first trade)",
+    )
+    p.add_argument(
+        "--block",
+        type=float,
+        default=200.0,
+        help="mean bootstrap block length in trades (default 200)",
+    )
+    p.add_argument(
+        "--keep-drift", action="store_true", help="keep the sample's trend instead of removing it"
+    )
     p.set_defaults(func=cmd_synth)
 
     from tradewind.market.download import add_download_command
@@ -182,7 +242,9 @@ def _parse_start(text: str | None) -> int | None:
 def symbol_dir(root: Path, exchange: str, market: str, symbol: str) -> Path:
     """A symbol's folder in the store (percent-encoded values, as MarketStore lays them out)."""
     return (
-        root / f"exchange={quote(exchange, safe='')}" / f"market={quote(market, safe='')}"
+        root
+        / f"exchange={quote(exchange, safe='')}"
+        / f"market={quote(market, safe='')}"
         / f"symbol={quote(symbol, safe='')}"
     )
 
@@ -255,8 +317,12 @@ def _already_stored(stored: TickBatch, batch: TickBatch) -> np.ndarray:
         return cand
     at = dict(zip(stored.trade_id.tolist(), stored.ts_ns.tolist(), strict=True))
     idx = np.flatnonzero(cand)
-    same = np.array([at.get(i) == t for i, t in
-                     zip(batch.trade_id[idx].tolist(), batch.ts_ns[idx].tolist(), strict=True)])
+    same = np.array(
+        [
+            at.get(i) == t
+            for i, t in zip(batch.trade_id[idx].tolist(), batch.ts_ns[idx].tolist(), strict=True)
+        ]
+    )
     cand[idx] = same
     return cand
 
@@ -270,15 +336,24 @@ def _import_one(store: Any, result: ImportResult, rows: list[list[str]]) -> tupl
     for symbol, batch in result.batches.items():
         checked = validate(batch)
         clean = checked.clean
-        stored = store.read_ticks(result.exchange, result.market, symbol,
-                                  clean.first_ts if len(clean) else None,
-                                  clean.last_ts + 1 if len(clean) else None)
+        stored = store.read_ticks(
+            result.exchange,
+            result.market,
+            symbol,
+            clean.first_ts if len(clean) else None,
+            clean.last_ts + 1 if len(clean) else None,
+        )
         dup = _already_stored(stored, clean)
         if dup.any():
             keep = ~dup
-            clean = TickBatch(instrument=clean.instrument, ts_ns=clean.ts_ns[keep],
-                              price=clean.price[keep], size=clean.size[keep],
-                              side=clean.side[keep], trade_id=clean.trade_id[keep])
+            clean = TickBatch(
+                instrument=clean.instrument,
+                ts_ns=clean.ts_ns[keep],
+                price=clean.price[keep],
+                size=clean.size[keep],
+                side=clean.side[keep],
+                trade_id=clean.trade_id[keep],
+            )
         store.append(result.exchange, result.market, symbol, clean)
         rejected = Counter(checked.rejected)
         if len(symbols) == 1 and result.bad_rows:
@@ -287,23 +362,48 @@ def _import_one(store: Any, result: ImportResult, rows: list[list[str]]) -> tupl
             _record(
                 store,
                 (result.exchange, result.market, symbol),
-                {"file": str(result.path), "format": result.format, "imported": len(clean),
-                 "rejected": dict(rejected)},
+                {
+                    "file": str(result.path),
+                    "format": result.format,
+                    "imported": len(clean),
+                    "rejected": dict(rejected),
+                },
             )
         written += len(clean)
         skipped += int(dup.sum())
-        rows.append([
-            str(result.path), result.format, f"{result.exchange}/{result.market}", symbol,
-            f"{len(clean):,}", f"{int(dup.sum()):,}",
-            f"{sum(rejected.values()):,}",
-        ])
+        rows.append(
+            [
+                str(result.path),
+                result.format,
+                f"{result.exchange}/{result.market}",
+                symbol,
+                f"{len(clean):,}",
+                f"{int(dup.sum()):,}",
+                f"{sum(rejected.values()):,}",
+            ]
+        )
     if len(symbols) != 1 and result.bad_rows:
-        _record(store, ("", "", ""), {
-            "file": str(result.path), "format": result.format, "imported": 0,
-            "rejected": {"bad_row": len(result.bad_rows)},
-        })
-        rows.append([str(result.path), result.format, f"{result.exchange}/{result.market}",
-                     "(file)", "0", "0", f"{len(result.bad_rows):,}"])
+        _record(
+            store,
+            ("", "", ""),
+            {
+                "file": str(result.path),
+                "format": result.format,
+                "imported": 0,
+                "rejected": {"bad_row": len(result.bad_rows)},
+            },
+        )
+        rows.append(
+            [
+                str(result.path),
+                result.format,
+                f"{result.exchange}/{result.market}",
+                "(file)",
+                "0",
+                "0",
+                f"{len(result.bad_rows):,}",
+            ]
+        )
     store.flush()
     return written, skipped
 
@@ -324,16 +424,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         for path in args.files:
             try:
-                result = load(path, args.format, symbol=args.symbol, exchange=args.exchange,
-                              market=args.market,
-                              max_backwards_ns=int(args.max_backwards_ms * 1_000_000))
+                result = load(
+                    path,
+                    args.format,
+                    symbol=args.symbol,
+                    exchange=args.exchange,
+                    market=args.market,
+                    max_backwards_ns=int(args.max_backwards_ms * 1_000_000),
+                )
             except DataError as exc:
                 failed.append(str(exc))
                 print(f"error: {exc}", file=sys.stderr)
                 continue
             if result.rows == 0 and not result.bad_rows and not result.ignored:
-                print(f"error: {path}: the file holds no trades (nothing after its header)",
-                      file=sys.stderr)
+                print(
+                    f"error: {path}: the file holds no trades (nothing after its header)",
+                    file=sys.stderr,
+                )
             readable += result.rows
             w, s = _import_one(store, result, rows)
             written, skipped = written + w, skipped + s
@@ -346,9 +453,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     if rows:
         table = Table(title=f"import into {args.store}")
-        for col, justify in (("file", "left"), ("format", "left"), ("exchange/market", "left"),
-                             ("symbol", "left"), ("imported", "right"),
-                             ("already stored", "right"), ("rejected", "right")):
+        for col, justify in (
+            ("file", "left"),
+            ("format", "left"),
+            ("exchange/market", "left"),
+            ("symbol", "left"),
+            ("imported", "right"),
+            ("already stored", "right"),
+            ("rejected", "right"),
+        ):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for row in rows:
             table.add_row(*row)
@@ -357,9 +470,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         print("bad rows (not imported):")
         for line in bad_listing:
             print(f"  {line}")
-    print(f"imported {written:,} trades from {len(args.files) - len(failed)} of "
-          f"{len(args.files)} files" + (f"; {skipped:,} were already in the store" if skipped
-                                       else ""))
+    print(
+        f"imported {written:,} trades from {len(args.files) - len(failed)} of "
+        f"{len(args.files)} files" + (f"; {skipped:,} were already in the store" if skipped else "")
+    )
     return 0 if readable else DataError.exit_code
 
 
@@ -409,10 +523,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
 
     table = Table(title=f"market store {root}")
-    for col, justify in (("exchange", "left"), ("market", "left"), ("symbol", "left"),
-                         ("rows", "right"), ("first (UTC)", "left"), ("last (UTC)", "left"),
-                         ("span", "right"), (f"gaps > {args.gap:g} s", "right"),
-                         ("longest gap", "right"), ("rejected", "right")):
+    for col, justify in (
+        ("exchange", "left"),
+        ("market", "left"),
+        ("symbol", "left"),
+        ("rows", "right"),
+        ("first (UTC)", "left"),
+        ("last (UTC)", "left"),
+        ("span", "right"),
+        (f"gaps > {args.gap:g} s", "right"),
+        ("longest gap", "right"),
+        ("rejected", "right"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     seen = set()
     details: list[str] = []
@@ -421,10 +543,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         seen.add(key)
         rej = rejections.get(key, {})
         longest = max((b - a for a, b in info.gaps), default=0)
-        table.add_row(info.exchange, info.market, info.symbol, f"{info.rows:,}",
-                      fmt_ts(info.first_ts_ns), fmt_ts(info.last_ts_ns), fmt_span(info.span_ns),
-                      str(len(info.gaps)), fmt_span(longest) if info.gaps else "-",
-                      f"{sum(rej.values()):,}")
+        table.add_row(
+            info.exchange,
+            info.market,
+            info.symbol,
+            f"{info.rows:,}",
+            fmt_ts(info.first_ts_ns),
+            fmt_ts(info.last_ts_ns),
+            fmt_span(info.span_ns),
+            str(len(info.gaps)),
+            fmt_span(longest) if info.gaps else "-",
+            f"{sum(rej.values()):,}",
+        )
         name = "/".join(key)
         for a, b in info.gaps[:10]:
             details.append(f"  {name}: gap {fmt_ts(a)} -> {fmt_ts(b)} ({fmt_span(b - a)})")
@@ -499,8 +629,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     params = calibrate(sample, mean_block=args.block, keep_drift=args.keep_drift)
     symbol = args.instrument or sample.instrument
     try:
-        out = generate(params, args.hours, args.seed, instrument=symbol,
-                       start_ns=_parse_start(args.start))
+        out = generate(
+            params, args.hours, args.seed, instrument=symbol, start_ns=_parse_start(args.start)
+        )
     except ValueError as exc:
         raise DataError(f"data synth: {exc}") from exc
     target: Path = args.out
@@ -522,15 +653,22 @@ def cmd_synth(args: argparse.Namespace) -> int:
     table.add_column("statistic")
     table.add_column("sample", justify="right")
     table.add_column("synthetic", justify="right")
-    for name, label in (("trades_per_hour", "trades / hour"), ("buy_fraction", "buy fraction"),
-                        ("buy_volume_fraction", "buy volume fraction"),
-                        ("same_side", "P(same side as previous)"),
-                        ("size_median", "median size"), ("return_std", "return std / trade"),
-                        ("zero_return_fraction", "zero-return fraction"),
-                        ("drift_per_trade", "drift / trade")):
-        table.add_row(label, f"{getattr(params.stats, name):.6g}",
-                      f"{getattr(got, name):.6g}" if got else "-")
+    for name, label in (
+        ("trades_per_hour", "trades / hour"),
+        ("buy_fraction", "buy fraction"),
+        ("buy_volume_fraction", "buy volume fraction"),
+        ("same_side", "P(same side as previous)"),
+        ("size_median", "median size"),
+        ("return_std", "return std / trade"),
+        ("zero_return_fraction", "zero-return fraction"),
+        ("drift_per_trade", "drift / trade"),
+    ):
+        table.add_row(
+            label, f"{getattr(params.stats, name):.6g}", f"{getattr(got, name):.6g}" if got else "-"
+        )
     _console().print(table)
-    print(f"wrote {len(out):,} synthetic ticks of {symbol} over {args.hours:g} h (seed "
-          f"{args.seed}, tick size {params.tick_size:g}) to {where}")
+    print(
+        f"wrote {len(out):,} synthetic ticks of {symbol} over {args.hours:g} h (seed "
+        f"{args.seed}, tick size {params.tick_size:g}) to {where}"
+    )
     return 0

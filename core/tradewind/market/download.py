@@ -107,9 +107,9 @@ def _batch(instrument: str, trades: list[dict[str, Any]]) -> TickBatch:
     )
 
 
-def _store_new(store: Any, exchange: str, market: str, symbol: str, batch: TickBatch) -> tuple[
-    int, int
-]:
+def _store_new(
+    store: Any, exchange: str, market: str, symbol: str, batch: TickBatch
+) -> tuple[int, int]:
     """Validate ``batch``, drop what the store holds, write the rest now. (written, known)."""
     from tradewind.market.cli import _already_stored
     from tradewind.market.validation import validate
@@ -156,8 +156,12 @@ async def download_ccxt(
         raise ConfigError(
             f"ccxt has no exchange {exchange_id!r} (--exchange); see ccxt.exchanges for the ids"
         )
-    exchange = cls({"enableRateLimit": api_url is None, "options": {"fetchCurrencies": False,
-                                                                    "fetchMargins": False}})
+    exchange = cls(
+        {
+            "enableRateLimit": api_url is None,
+            "options": {"fetchCurrencies": False, "fetchMargins": False},
+        }
+    )
     if api_url:
         exchange.urls["api"] = rewrite_urls(exchange.urls["api"], api_url)
     id_paging = by == "id" or (by == "auto" and exchange_id.startswith("binance"))
@@ -273,9 +277,7 @@ def _get(url: str, timeout: float) -> bytes | None:
             return None
         raise VenueError(f"GET {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise VenueError(
-            f"GET {url} failed: {exc}; run the same command again to resume"
-        ) from exc
+        raise VenueError(f"GET {url} failed: {exc}; run the same command again to resume") from exc
 
 
 def download_archive(
@@ -367,9 +369,15 @@ def download_archive(
     resumed = f"{len(skipped_days)} days already imported" if skipped_days else None
     return (
         DownloadResult(
-            exchange="binance", market=store_market, symbol=symbol, written=written,
-            already_stored=known, requests=requests, resumed_from=resumed,
-            first_ts_ns=first, last_ts_ns=last,
+            exchange="binance",
+            market=store_market,
+            symbol=symbol,
+            written=written,
+            already_stored=known,
+            requests=requests,
+            resumed_from=resumed,
+            first_ts_ns=first,
+            last_ts_ns=last,
         ),
         missing,
     )
@@ -391,42 +399,66 @@ def _when(text: str, flag: str) -> int:
 def add_download_command(sub: Any) -> None:
     """Add ``data download ccxt`` and ``data download binance-archive``."""
     p = sub.add_parser(
-        "download", help="download trades from a ccxt exchange or Binance's data archive",
+        "download",
+        help="download trades from a ccxt exchange or Binance's data archive",
         description="Download public trades into a market store. Interrupted downloads resume "
         "when the same command is run again, with no duplicate and no missing trade.",
     )
     dsub = p.add_subparsers(dest="download_source", metavar="SOURCE")
     c = dsub.add_parser(
-        "ccxt", help="page an exchange's public trades through ccxt (tradewind[download])",
+        "ccxt",
+        help="page an exchange's public trades through ccxt (tradewind[download])",
     )
-    c.add_argument("--exchange", required=True, help="ccxt exchange id: binance, binanceusdm, "
-                   "bybit, okx, ...")
+    c.add_argument(
+        "--exchange", required=True, help="ccxt exchange id: binance, binanceusdm, bybit, okx, ..."
+    )
     c.add_argument("--symbol", required=True, help="ccxt symbol: BTC/USDT, BTC/USDT:USDT, ...")
     c.add_argument("--since", required=True, help="first trade time: ISO date/time, UTC")
-    c.add_argument("--until", default=None, help="end (exclusive): ISO date/time, UTC "
-                   "(default: now)")
+    c.add_argument(
+        "--until", default=None, help="end (exclusive): ISO date/time, UTC (default: now)"
+    )
     c.add_argument("--store", required=True, type=Path, metavar="DIR", help="market store root")
-    c.add_argument("--by", choices=("auto", "id", "time"), default="auto",
-                   help="page by trade id (Binance) or by time (default: id where possible)")
+    c.add_argument(
+        "--by",
+        choices=("auto", "id", "time"),
+        default="auto",
+        help="page by trade id (Binance) or by time (default: id where possible)",
+    )
     c.add_argument("--limit", type=int, default=1000, help="trades per request (default 1000)")
-    c.add_argument("--api-url", default=None, metavar="URL",
-                   help="send the exchange's REST requests to this base URL (a testnet, a "
-                   "proxy or a local server)")
-    c.add_argument("--store-exchange", default=None,
-                   help="exchange name in the store (default: the ccxt id)")
+    c.add_argument(
+        "--api-url",
+        default=None,
+        metavar="URL",
+        help="send the exchange's REST requests to this base URL (a testnet, a "
+        "proxy or a local server)",
+    )
+    c.add_argument(
+        "--store-exchange", default=None, help="exchange name in the store (default: the ccxt id)"
+    )
     c.set_defaults(func=cmd_download_ccxt)
     a = dsub.add_parser("binance-archive", help="daily zips of data.binance.vision")
     a.add_argument("--symbol", required=True, help="Binance symbol: BTCUSDT")
     a.add_argument("--since", required=True, help="first day: YYYY-MM-DD")
     a.add_argument("--until", required=True, help="last day (inclusive): YYYY-MM-DD")
     a.add_argument("--store", required=True, type=Path, metavar="DIR", help="market store root")
-    a.add_argument("--archive-market", choices=tuple(_ARCHIVE_PATHS), default="spot",
-                   help="spot, um (USD-M futures) or cm (COIN-M futures); default spot")
+    a.add_argument(
+        "--archive-market",
+        choices=tuple(_ARCHIVE_PATHS),
+        default="spot",
+        help="spot, um (USD-M futures) or cm (COIN-M futures); default spot",
+    )
     a.add_argument("--kind", choices=("trades", "aggTrades"), default="trades")
-    a.add_argument("--base-url", default=ARCHIVE_URL, metavar="URL",
-                   help="the archive's base URL (a mirror); default data.binance.vision")
-    a.add_argument("--no-verify", action="store_true",
-                   help="import without checking each zip against its .CHECKSUM")
+    a.add_argument(
+        "--base-url",
+        default=ARCHIVE_URL,
+        metavar="URL",
+        help="the archive's base URL (a mirror); default data.binance.vision",
+    )
+    a.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="import without checking each zip against its .CHECKSUM",
+    )
     a.set_defaults(func=cmd_download_archive)
 
     def _usage(args: Any) -> int:

@@ -186,7 +186,10 @@ def _tilt(g: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def calibrate(
-    batch: TickBatch, *, mean_block: float = 200.0, keep_drift: bool = False,
+    batch: TickBatch,
+    *,
+    mean_block: float = 200.0,
+    keep_drift: bool = False,
 ) -> SynthParams:
     """Fit :class:`SynthParams` to a real tick sample.
 
@@ -229,7 +232,9 @@ def calibrate(
 
 
 def _event_index(
-    params: SynthParams, count: int, rng: np.random.Generator,
+    params: SynthParams,
+    count: int,
+    rng: np.random.Generator,
 ) -> npt.NDArray[np.int64]:
     """``count`` event indices drawn by the stationary block bootstrap."""
     n = params.events

@@ -289,9 +289,7 @@ def periods(
 
     def row(ts: int) -> dict[str, Any]:
         start, label = _period_start(ts, unit)
-        return rows.setdefault(
-            start, {"label": label, "trades": [], "last_equity": None}
-        )
+        return rows.setdefault(start, {"label": label, "trades": [], "last_equity": None})
 
     for t in trades:
         row(t.exit_ts_ns)["trades"].append(t)

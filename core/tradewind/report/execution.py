@@ -53,13 +53,23 @@ def _short(r: AggregatorQuality) -> str:
 
 def quality_table(rows: Sequence[AggregatorQuality]) -> Table:
     """The text report's table."""
-    t = Table(title="Execution quality (per aggregator)", title_justify="left",
-              caption=LEGEND, caption_justify="left")
+    t = Table(
+        title="Execution quality (per aggregator)",
+        title_justify="left",
+        caption=LEGEND,
+        caption_justify="left",
+    )
     for col in ("Aggregator", "Quotes", "Won", "Failed", "Refused", "Shortfall (bps)"):
         t.add_column(col, justify="left" if col == "Aggregator" else "right")
     for r in rows:
-        t.add_row(r.aggregator, f"{r.quotes:,}", f"{r.won:,}", f"{r.failed:,}",
-                  f"{r.refused:,}", _short(r))
+        t.add_row(
+            r.aggregator,
+            f"{r.quotes:,}",
+            f"{r.won:,}",
+            f"{r.failed:,}",
+            f"{r.refused:,}",
+            _short(r),
+        )
     return t
 
 
@@ -68,8 +78,10 @@ def quality_html(rows: Sequence[AggregatorQuality]) -> str:
     if not rows:
         return ""
     esc = html.escape
-    head = "".join(f"<th>{c}</th>" for c in ("Aggregator", "Quotes", "Won", "Failed",
-                                             "Refused", "Shortfall (bps)"))
+    head = "".join(
+        f"<th>{c}</th>"
+        for c in ("Aggregator", "Quotes", "Won", "Failed", "Refused", "Shortfall (bps)")
+    )
     body = "".join(
         f"<tr data-aggregator='{esc(r.aggregator)}'><td>{esc(r.aggregator)}</td>"
         f"<td class='num'>{r.quotes:,}</td><td class='num'>{r.won:,}</td>"

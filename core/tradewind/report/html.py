@@ -150,8 +150,7 @@ def journal_markers(
                 {"ts_ns": ts, "filter": flt, "reason": reason, "instrument": inst, "side": side}
             )
         for ts, typ, message, payload in con.execute(
-            "SELECT ts_ns, type, message, payload FROM system_events WHERE run_id = ? "
-            "ORDER BY seq",
+            "SELECT ts_ns, type, message, payload FROM system_events WHERE run_id = ? ORDER BY seq",
             [run_id],
         ).fetchall():
             data = json.loads(payload) if payload else {}
@@ -786,9 +785,7 @@ def _open_table(a: Analysis, result: RunResult) -> str:
 
 
 def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
-    body = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
-    )
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table id='metrics-table'>{body}</table>"
 
 

@@ -141,10 +141,14 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("P&L", f"{fmt_money(a.net_pnl, cur, sign=True)} ({fmt_pct(m.total_return, sign=True)})"),
         ("Buy and hold", fmt_pct(a.buy_and_hold, sign=True)),
         ("CAGR", fmt_pct(a.cagr, sign=True) if a.cagr_shown else f"n/a ({short})"),
-        ("Sharpe", fmt_ratio(m.sharpe, a.ratios_shown, few) + (
-            f" ({basis})" if a.ratios_shown else "")),
-        ("Sortino", fmt_ratio(m.sortino, a.ratios_shown, few) + (
-            f" ({basis})" if a.ratios_shown else "")),
+        (
+            "Sharpe",
+            fmt_ratio(m.sharpe, a.ratios_shown, few) + (f" ({basis})" if a.ratios_shown else ""),
+        ),
+        (
+            "Sortino",
+            fmt_ratio(m.sortino, a.ratios_shown, few) + (f" ({basis})" if a.ratios_shown else ""),
+        ),
         ("Calmar", fmt_ratio(a.calmar, a.cagr_shown, short)),
         ("Max drawdown", fmt_pct(dd.depth)),
         (

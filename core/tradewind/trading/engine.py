@@ -463,8 +463,8 @@ class Engine:
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
         #: Called at the end of every engine step (the API's snapshot of what it reads).
         self.step_sinks: list[Callable[[], object]] = []
-        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = (
-            host_services(config)
+        self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = host_services(
+            config
         )
 
     def _resolve_currencies(self) -> None:
@@ -1079,7 +1079,7 @@ class Engine:
                     instrument=key,
                     rejected=_reason_counts(rows),
                     count=len(rows),
-                    rows=[str(r) for r in rows[:BadRows.LISTED]],
+                    rows=[str(r) for r in rows[: BadRows.LISTED]],
                 )
             )
 
@@ -1398,9 +1398,7 @@ class Engine:
             log.error("order %s failed: %s", order.client_order_id, exc)
         return order
 
-    async def _close_position(
-        self, st: _InstrumentState, decision: ExitDecision
-    ) -> Order | None:
+    async def _close_position(self, st: _InstrumentState, decision: ExitDecision) -> Order | None:
         """Close the whole position with the order its market type allows: a perpetual's
         close is reduce-only (it can never open the other side); a spot close is a plain
         sell of what is held (spot has no reduce-only), never more than the account holds."""
@@ -1526,9 +1524,7 @@ class Engine:
             currency=self._equity_currency(),
             starting_equity=pf.starting_equity(),
             final_equity=pf.equity(),
-            realized_pnl=sum(
-                (pf.position(k).realized_pnl for k in self.instruments), Decimal(0)
-            ),
+            realized_pnl=sum((pf.position(k).realized_pnl for k in self.instruments), Decimal(0)),
             fees_paid=pf.fees_paid,
             funding_paid=pf.funding_paid,
             equity_curve=list(self.equity_curve),

@@ -188,6 +188,7 @@ class Portfolio:
             self._start = self.equity()
         except ConversionError:
             self._start = None
+
     def set_instruments(self, instruments: Mapping[str, Instrument]) -> None:
         """Replace the instruments (their currencies, known once the venues connected)."""
         self._instruments = dict(instruments)

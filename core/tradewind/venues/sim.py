@@ -89,9 +89,7 @@ class SimVenueConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.queue not in ("through", "touch", "position"):
-            raise ValueError(
-                f"queue must be 'through', 'touch' or 'position', got {self.queue!r}"
-            )
+            raise ValueError(f"queue must be 'through', 'touch' or 'position', got {self.queue!r}")
         if self.queue_ahead < 0:
             raise ValueError(f"queue_ahead must be >= 0, got {self.queue_ahead}")
         if not 0 <= self.starting_balance <= MAX_BALANCE:

@@ -35,8 +35,13 @@ class Routed:
 
 
 def market(cid: str, side: Side = Side.SELL, qty: str = "1") -> Order:
-    return Order(client_order_id=cid, instrument="dex:WETH/USD", side=side,
-                 type=OrderType.MARKET, quantity=Decimal(qty))
+    return Order(
+        client_order_id=cid,
+        instrument="dex:WETH/USD",
+        side=side,
+        type=OrderType.MARKET,
+        quantity=Decimal(qty),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -71,15 +76,25 @@ async def routed(
             sources.append(DirectPoolSource(executor, clock_s=lambda: ts))
         journal = Journal(tmp / "journal.duckdb", "run-1", durable=True)
         stack.callback(journal.close)
-        router = BestExecutionRouter(sources, executor, deadline_s=deadline_s,
-                                     journal=journal, order=order)
+        router = BestExecutionRouter(
+            sources, executor, deadline_s=deadline_s, journal=journal, order=order
+        )
         yield Routed(router, venue, executor, servers, journal, aggs)
 
 
 def quotes(journal: Journal, cid: str) -> dict[str, dict[str, Any]]:
     """The journaled quotes of ``cid`` by aggregator."""
-    cols = ["aggregator", "buy_amount", "net_out", "gas", "rank", "status", "error",
-            "tx_hash", "realised_out", "gas_cost_out"]
-    rows = journal.query(f"SELECT {', '.join(cols)} FROM quotes WHERE client_order_id = ?",
-                         [cid])
+    cols = [
+        "aggregator",
+        "buy_amount",
+        "net_out",
+        "gas",
+        "rank",
+        "status",
+        "error",
+        "tx_hash",
+        "realised_out",
+        "gas_cost_out",
+    ]
+    rows = journal.query(f"SELECT {', '.join(cols)} FROM quotes WHERE client_order_id = ?", [cid])
     return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}

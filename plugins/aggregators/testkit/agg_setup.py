@@ -25,30 +25,52 @@ def plugin_classes() -> dict[str, Any]:
     from tradewind_aggregator_paraswap import ParaSwapAggregator
     from tradewind_aggregator_zeroex import ZeroExAggregator
 
-    return {"oneinch": OneInchAggregator, "zeroex": ZeroExAggregator,
-            "paraswap": ParaSwapAggregator, "odos": OdosAggregator}
+    return {
+        "oneinch": OneInchAggregator,
+        "zeroex": ZeroExAggregator,
+        "paraswap": ParaSwapAggregator,
+        "odos": OdosAggregator,
+    }
 
 
-def make_aggregator(kind: str, server: AggServer, *, timeout_s: float = 5.0,
-                    max_retry_after_s: float = 5.0, **extra: Any) -> Any:
+def make_aggregator(
+    kind: str,
+    server: AggServer,
+    *,
+    timeout_s: float = 5.0,
+    max_retry_after_s: float = 5.0,
+    **extra: Any,
+) -> Any:
     """The ``kind`` plugin pointed at ``server``, trusting the router it calls."""
     cls = plugin_classes()[kind]
     backend = server.backend
     venue = server.b.venue
     cfg = cls.config_class(
-        api_key=Secret(KEY_ENV), base_url=server.url, chains=(CHAIN_ID,),
-        routers={str(CHAIN_ID): (RouterEntry(address=backend.router(venue),
-                                             family=backend.family(venue)),)},
-        timeout_s=timeout_s, max_retry_after_s=max_retry_after_s, **extra,
+        api_key=Secret(KEY_ENV),
+        base_url=server.url,
+        chains=(CHAIN_ID,),
+        routers={
+            str(CHAIN_ID): (
+                RouterEntry(address=backend.router(venue), family=backend.family(venue)),
+            )
+        },
+        timeout_s=timeout_s,
+        max_retry_after_s=max_retry_after_s,
+        **extra,
     )
     return cls(config=cfg, instance=kind)
 
 
 def sell_weth(chain: LocalChain, amount: Decimal = Decimal(1), cid: str = "c1") -> SwapRequest:
     """Sell ``amount`` WETH for USD from the venue's wallet."""
-    return SwapRequest(client_order_id=cid, chain_id=CHAIN_ID, sell_token=chain.d.weth,
-                       buy_token=chain.d.usd, sell_amount=int(amount * 10**18),
-                       wallet=chain.wallet)
+    return SwapRequest(
+        client_order_id=cid,
+        chain_id=CHAIN_ID,
+        sell_token=chain.d.weth,
+        buy_token=chain.d.usd,
+        sell_amount=int(amount * 10**18),
+        wallet=chain.wallet,
+    )
 
 
 class ServedConformance:

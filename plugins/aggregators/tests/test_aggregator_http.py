@@ -9,9 +9,12 @@ from agg_servers import AggServer, Backend, Behaviour, serve
 from agg_setup import KEY_ENV, TEST_KEY, make_aggregator, sell_weth
 from tradewind.execution import AggregatorError
 
-HEADERS = {"oneinch": ("Authorization", f"Bearer {TEST_KEY}"),
-           "zeroex": ("0x-api-key", TEST_KEY), "paraswap": ("X-API-KEY", TEST_KEY),
-           "odos": ("x-api-key", TEST_KEY)}
+HEADERS = {
+    "oneinch": ("Authorization", f"Bearer {TEST_KEY}"),
+    "zeroex": ("0x-api-key", TEST_KEY),
+    "paraswap": ("X-API-KEY", TEST_KEY),
+    "odos": ("x-api-key", TEST_KEY),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +24,7 @@ def _key(monkeypatch):
 
 @pytest.mark.parametrize("kind", list(HEADERS))
 def test_a_429_is_retried_after_its_retry_after(agg_chain, kind):
-    server = AggServer(kind, Backend(agg_chain),
-                       Behaviour(rate_limit_first=1, retry_after="0.4"))
+    server = AggServer(kind, Backend(agg_chain), Behaviour(rate_limit_first=1, retry_after="0.4"))
 
     async def go():
         async with serve(server):

@@ -74,8 +74,10 @@ def test_the_best_net_quote_of_four_is_executed_on_chain_and_every_quote_journal
     assert receipt["to"].lower() == chain.d.fork_router.lower()
     assert len(fills) == 1 and fills[0].quantity == Decimal(1)
     sent = _wallet_txs(chain, start_block)
-    assert [t["to"].lower() for t in sent] == [chain.d.weth.lower(),  # the approval
-                                               chain.d.fork_router.lower()]
+    assert [t["to"].lower() for t in sent] == [
+        chain.d.weth.lower(),  # the approval
+        chain.d.fork_router.lower(),
+    ]
 
 
 @pytest.mark.parametrize("fail", ["500", "429", "timeout", "malformed"])
@@ -94,8 +96,12 @@ def test_when_the_best_aggregator_fails_the_next_is_used_and_the_failure_journal
     result, rows = anyio.run(go)
     failed = rows["paraswap"]
     assert failed["status"] == "failed" and failed["buy_amount"] is None
-    expected = {"500": "HTTP 500", "429": "HTTP 429", "timeout": "timeout",
-                "malformed": "not JSON"}[fail]
+    expected = {
+        "500": "HTTP 500",
+        "429": "HTTP 429",
+        "timeout": "timeout",
+        "malformed": "not JSON",
+    }[fail]
     assert expected in failed["error"]
     assert TEST_KEY not in failed["error"]
     ok = {k: v for k, v in rows.items() if v["status"] != "failed"}
@@ -131,9 +137,7 @@ def test_an_unsafe_transaction_is_refused_before_signing(agg_chain, tmp_path, ta
     assert attacker_usd == 0
 
 
-def test_a_gas_heavy_route_with_more_gross_output_loses_to_a_cheaper_net_one(
-    agg_chain, tmp_path
-):
+def test_a_gas_heavy_route_with_more_gross_output_loses_to_a_cheaper_net_one(agg_chain, tmp_path):
     chain = agg_chain
     chain.fund(chain.wallet, Decimal(3), Decimal(0))
     # ParaSwap's route still pays the most, but declares 5M gas: at 10 gwei and ~2000 USD per
@@ -188,9 +192,10 @@ def test_with_every_quote_unsafe_nothing_is_sent(agg_chain, tmp_path):
     chain = agg_chain
     chain.fund(chain.wallet, Decimal(3), Decimal(0))
     nonce = chain.w3.eth.get_transaction_count(chain.wallet)
-    behaviours = {k: Behaviour(venue=v, tamper="recipient")
-                  for k, v in {"oneinch": "v3", "zeroex": "v2", "paraswap": "fork",
-                               "odos": "v2"}.items()}
+    behaviours = {
+        k: Behaviour(venue=v, tamper="recipient")
+        for k, v in {"oneinch": "v3", "zeroex": "v2", "paraswap": "fork", "odos": "v2"}.items()
+    }
 
     async def go():
         async with routed(chain, tmp_path, behaviours, direct=False) as r:
@@ -227,8 +232,10 @@ def test_execution_quality_reports_wins_failures_refusals_and_shortfall(agg_chai
     chain.fund(chain.wallet, Decimal(5), Decimal(0))
     # zeroex quotes the same pool as paraswap (a tie, and it is asked first) but names
     # another recipient: it is checked and refused on both orders.
-    behaviours = {"oneinch": Behaviour(venue="v3", fail="500"),
-                  "zeroex": Behaviour(venue="fork", tamper="recipient")}
+    behaviours = {
+        "oneinch": Behaviour(venue="v3", fail="500"),
+        "zeroex": Behaviour(venue="fork", tamper="recipient"),
+    }
 
     async def go():
         async with routed(chain, tmp_path, behaviours) as r:

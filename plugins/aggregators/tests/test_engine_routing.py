@@ -41,11 +41,11 @@ def _aggregator_tables(servers: dict[str, AggServer], backend: Backend) -> str:
         out.append(
             f'[aggregators.{key}]\nplugin = "{key}"\napi_key = "env:{KEY_ENV}"\n'
             f'base_url = "{server.url}"\nchains = [{CHAIN_ID}]\ntimeout_s = 3.0\n'
-            f'max_retries = 0\n'
+            f"max_retries = 0\n"
             f'routers = {{ "{CHAIN_ID}" = [{{ address = "{backend.router(venue)}", '
             f'family = "{backend.family(venue)}" }}] }}\n'
         )
-    out.append(f"[routing]\ndeadline_s = 3.0\n[routing.chains.{CHAIN_ID}]\nmode = \"best\"\n")
+    out.append(f'[routing]\ndeadline_s = 3.0\n[routing.chains.{CHAIN_ID}]\nmode = "best"\n')
     return "\n".join(out)
 
 
@@ -93,8 +93,7 @@ def test_a_paper_runs_entry_and_exit_are_routed_and_every_quote_journaled(
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     try:
         orders = _rows(con, "SELECT * FROM orders ORDER BY id_seq")
-        assert [(o["side"], o["status"]) for o in orders] == [("buy", "filled"),
-                                                             ("sell", "filled")]
+        assert [(o["side"], o["status"]) for o in orders] == [("buy", "filled"), ("sell", "filled")]
         fills = {f["client_order_id"]: f for f in _rows(con, "SELECT * FROM fills")}
         quotes = _rows(con, "SELECT * FROM quotes ORDER BY client_order_id, rank")
         for order in orders:

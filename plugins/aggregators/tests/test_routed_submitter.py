@@ -39,8 +39,16 @@ def test_a_market_order_is_routed_once_and_its_report_is_the_swaps(agg_chain, tm
             # native wei at the pool's mid price (WETH is the chain's wrapped native token).
             gas_price, per_native = await r.venue.swap_terms("dex:WETH/USD", order.side)
             mid = await r.venue.mid_price("dex:WETH/USD")
-            return report, again, nonce, sent_after, gas_price, per_native, mid, quotes(
-                r.journal, "sub-1")
+            return (
+                report,
+                again,
+                nonce,
+                sent_after,
+                gas_price,
+                per_native,
+                mid,
+                quotes(r.journal, "sub-1"),
+            )
 
     report, again, nonce, sent_after, gas_price, per_native, mid, rows = anyio.run(go)
     assert report.status is OrderStatus.FILLED and report.filled_quantity == Decimal(1)
@@ -56,9 +64,10 @@ def test_an_order_no_source_can_send_is_rejected_naming_each_failure(agg_chain, 
     chain = agg_chain
     chain.fund(chain.wallet, Decimal(3), Decimal(0))
     start_nonce = chain.w3.eth.get_transaction_count(chain.wallet)
-    behaviours = {k: Behaviour(venue=v, fail="500")
-                  for k, v in {"oneinch": "v3", "zeroex": "v2", "paraswap": "fork",
-                               "odos": "v2"}.items()}
+    behaviours = {
+        k: Behaviour(venue=v, fail="500")
+        for k, v in {"oneinch": "v3", "zeroex": "v2", "paraswap": "fork", "odos": "v2"}.items()
+    }
 
     async def go():
         async with routed(chain, tmp_path, behaviours, direct=False) as r:

@@ -31,22 +31,45 @@ USD = "0x" + "55" * 20
 
 
 def _v2_call(amount: int, min_out: int, recipient: str, path=(WETH, USD)) -> str:
-    return "0x38ed1739" + encode(
-        ["uint256", "uint256", "address[]", "address", "uint256"],
-        [amount, min_out, list(path), recipient, 2**40],
-    ).hex()
+    return (
+        "0x38ed1739"
+        + encode(
+            ["uint256", "uint256", "address[]", "address", "uint256"],
+            [amount, min_out, list(path), recipient, 2**40],
+        ).hex()
+    )
 
 
-REQ = SwapRequest(client_order_id="c1", chain_id=1, sell_token=WETH, buy_token=USD,
-                  sell_amount=10**18, wallet=WALLET)
+REQ = SwapRequest(
+    client_order_id="c1",
+    chain_id=1,
+    sell_token=WETH,
+    buy_token=USD,
+    sell_amount=10**18,
+    wallet=WALLET,
+)
 
 
 def _quote(name="a", out=2000 * 10**18, gas=100_000, **tx) -> SwapQuote:
-    t = {"to": ROUTER, "data": _v2_call(10**18, out * 99 // 100, WALLET), "value": 0,
-         "sender": WALLET, **tx}
-    return SwapQuote(aggregator=name, chain_id=1, sell_token=WETH, buy_token=USD,
-                     sell_amount=10**18, buy_amount=out, min_buy_amount=out * 99 // 100,
-                     gas=gas, tx=TxRequest(**t), spender=ROUTER)
+    t = {
+        "to": ROUTER,
+        "data": _v2_call(10**18, out * 99 // 100, WALLET),
+        "value": 0,
+        "sender": WALLET,
+        **tx,
+    }
+    return SwapQuote(
+        aggregator=name,
+        chain_id=1,
+        sell_token=WETH,
+        buy_token=USD,
+        sell_amount=10**18,
+        buy_amount=out,
+        min_buy_amount=out * 99 // 100,
+        gas=gas,
+        tx=TxRequest(**t),
+        spender=ROUTER,
+    )
 
 
 ROUTERS = [KnownRouter(address=ROUTER, family="uniswap-v2")]
@@ -107,8 +130,12 @@ class _Recorder:
 def test_ranking_is_by_net_output_with_failures_and_late_answers_last(tmp_path):
     heavy = _quote("heavy", out=2100 * 10**18, gas=5_000_000)
     cheap = _quote("cheap", out=2050 * 10**18, gas=100_000)
-    sources = [_Source("heavy", heavy), _Source("cheap", cheap), _Source("down", None),
-               _Source("slow", _quote("slow", out=3000 * 10**18), delay=2.0)]
+    sources = [
+        _Source("heavy", heavy),
+        _Source("cheap", cheap),
+        _Source("down", None),
+        _Source("slow", _quote("slow", out=3000 * 10**18), delay=2.0),
+    ]
     journal = Journal(tmp_path / "j.duckdb", "r1", durable=True)
     rec = _Recorder()
     router = BestExecutionRouter(sources, rec, deadline_s=0.3, journal=journal)
@@ -162,8 +189,9 @@ def test_the_configured_order_is_followed_over_net_output():
     better = _quote("better", out=2100 * 10**18)
     worse = _quote("worse", out=2000 * 10**18)
     rec = _Recorder()
-    router = BestExecutionRouter([_Source("better", better), _Source("worse", worse)], rec,
-                                 order=["worse", "better"])
+    router = BestExecutionRouter(
+        [_Source("better", better), _Source("worse", worse)], rec, order=["worse", "better"]
+    )
 
     async def go():
         return await router.execute(REQ, gas_price_wei=10**9, out_per_native=Decimal(2000))

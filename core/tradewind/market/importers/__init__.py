@@ -137,19 +137,21 @@ def load(
     """
     path = Path(path)
     if format is not None and format not in FORMATS:
-        raise DataError(
-            f"unknown trades format {format!r} for {path}; known: {', '.join(FORMATS)}"
-        )
+        raise DataError(f"unknown trades format {format!r} for {path}; known: {', '.join(FORMATS)}")
     if market is not None and market not in MARKETS:
         raise DataError(f"market must be one of {', '.join(MARKETS)}, got {market!r}")
     table_format = _table_format(path)
     if table_format is not None:
         if format not in (None, table_format):
             raise DataError(f"{path}: is a {FORMATS[table_format]}, not a {FORMATS[format]}")
-        reader = ticks_parquet.read if table_format == ticks_parquet.FORMAT else \
-            freqtrade.read_table
+        reader = (
+            ticks_parquet.read if table_format == ticks_parquet.FORMAT else freqtrade.read_table
+        )
         return reader(
-            path, symbol=symbol, exchange=exchange, market=market,
+            path,
+            symbol=symbol,
+            exchange=exchange,
+            market=market,
             max_backwards_ns=max_backwards_ns,
         )
 
@@ -160,7 +162,9 @@ def load(
     if max_backwards_ns < 0:
         raise DataError(f"max_backwards_ns must be >= 0, got {max_backwards_ns}")
     opts: dict[str, Any] = {
-        "symbol": symbol, "exchange": exchange, "market": market,
+        "symbol": symbol,
+        "exchange": exchange,
+        "market": market,
         "max_backwards_ns": max_backwards_ns,
     }
     if found == freqtrade.FORMAT:

@@ -154,7 +154,8 @@ def truncation_row(src: Source, data: bytes) -> BadRow | None:
     if not src.truncated:
         return None
     return BadRow(
-        str(src.path), data.count(b"\n") + 1,
+        str(src.path),
+        data.count(b"\n") + 1,
         "gzip stream ends early (truncated file): this line is cut off and was not imported; "
         "the lines before it were",
     )
@@ -217,7 +218,10 @@ class Col:
 
 
 _ARROW_TYPES = {
-    "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "str": pa.string(),
     # Few distinct values (exchange, symbol, side): dictionary-encoded while parsing.
     "cat": pa.dictionary(pa.int32(), pa.string()),
 }
@@ -242,10 +246,14 @@ def text_lines(data: bytes) -> pa.StringArray:
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=["line"]),
             parse_options=pacsv.ParseOptions(
-                delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False,
+                delimiter="\x1f",
+                quote_char=False,
+                escape_char=False,
+                ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={"line": pa.string()}, strings_can_be_null=False,
+                column_types={"line": pa.string()},
+                strings_can_be_null=False,
             ),
         )
         return table.column("line").combine_chunks()
@@ -264,7 +272,11 @@ def _count_lines(data: bytes) -> int:
 
 
 def parse_delimited(
-    src: Source, cols: Sequence[Col], *, header_lines: int, rejects: Rejects,
+    src: Source,
+    cols: Sequence[Col],
+    *,
+    header_lines: int,
+    rejects: Rejects,
 ) -> tuple[pa.Table, npt.NDArray[np.int64]]:
     """Parse comma-separated ``src`` into typed columns, reporting bad lines to ``rejects``.
 
@@ -281,8 +293,10 @@ def parse_delimited(
             parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c.name: _ARROW_TYPES[c.kind] for c in cols},
-                null_values=[""], strings_can_be_null=False,
-                true_values=_TRUE, false_values=_FALSE,
+                null_values=[""],
+                strings_can_be_null=False,
+                true_values=_TRUE,
+                false_values=_FALSE,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -299,7 +313,11 @@ def parse_delimited(
 
 
 def _parse_lines(
-    src: Source, cols: Sequence[Col], *, header_lines: int, rejects: Rejects,
+    src: Source,
+    cols: Sequence[Col],
+    *,
+    header_lines: int,
+    rejects: Rejects,
 ) -> tuple[pa.Table, npt.NDArray[np.int64]]:
     """The careful path of :func:`parse_delimited`: validate every field of every line."""
     lines = text_lines(src.data)
@@ -313,9 +331,12 @@ def _parse_lines(
     n_fields = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     wrong = keep & (n_fields != len(cols))
     rejects.add_mask(
-        wrong, lineno,
-        lambda i: f"expected {len(cols)} comma-separated fields "
-        f"({','.join(c.name for c in cols)}), got {n_fields[i]}",
+        wrong,
+        lineno,
+        lambda i: (
+            f"expected {len(cols)} comma-separated fields "
+            f"({','.join(c.name for c in cols)}), got {n_fields[i]}"
+        ),
     )
     keep &= ~wrong
     idx = np.flatnonzero(keep)
@@ -345,7 +366,8 @@ def _parse_lines(
                 text = texts[i]
                 rejects.add(
                     int(sub_lines[i]),
-                    f"{col.name} is empty" if text == ""
+                    f"{col.name} is empty"
+                    if text == ""
                     else f"{col.name} {quote(text)} is not {_EXPECTED[col.kind]}",
                 )
         ok &= valid
@@ -603,7 +625,11 @@ def assemble(
         back = _backwards(g_ts, kept_lines[sel], max_backwards_ns, rejects)
         if back is not None:
             g_ts, g_px, g_sz, g_sd, g_id = (
-                g_ts[back], g_px[back], g_sz[back], g_sd[back], g_id[back]
+                g_ts[back],
+                g_px[back],
+                g_sz[back],
+                g_sd[back],
+                g_id[back],
             )
         if len(g_ts) > 1 and not (
             np.all(g_ts[1:] >= g_ts[:-1])
@@ -611,10 +637,19 @@ def assemble(
         ):
             order = np.lexsort((g_id, g_ts))
             g_ts, g_px, g_sz, g_sd, g_id = (
-                g_ts[order], g_px[order], g_sz[order], g_sd[order], g_id[order]
+                g_ts[order],
+                g_px[order],
+                g_sz[order],
+                g_sd[order],
+                g_id[order],
             )
         batches[name] = TickBatch.from_arrays(name, g_ts, g_px, g_sz, g_sd, g_id)
     return ImportResult(
-        path=src_path, format=fmt, exchange=exchange, market=market, batches=batches,
-        bad_rows=sorted(rejects.rows, key=lambda r: r.line), ignored=ignored,
+        path=src_path,
+        format=fmt,
+        exchange=exchange,
+        market=market,
+        batches=batches,
+        bad_rows=sorted(rejects.rows, key=lambda r: r.line),
+        ignored=ignored,
     )

@@ -40,12 +40,20 @@ DESCRIPTION = {
 }
 
 _TRADE_COLS = (
-    Col("id", "int"), Col("price", "float"), Col("qty", "float"), Col("quote_qty", "str"),
-    Col("time", "int"), Col("is_buyer_maker", "bool"),
+    Col("id", "int"),
+    Col("price", "float"),
+    Col("qty", "float"),
+    Col("quote_qty", "str"),
+    Col("time", "int"),
+    Col("is_buyer_maker", "bool"),
 )
 _AGG_COLS = (
-    Col("agg_trade_id", "int"), Col("price", "float"), Col("quantity", "float"),
-    Col("first_trade_id", "str"), Col("last_trade_id", "str"), Col("transact_time", "int"),
+    Col("agg_trade_id", "int"),
+    Col("price", "float"),
+    Col("quantity", "float"),
+    Col("first_trade_id", "str"),
+    Col("last_trade_id", "str"),
+    Col("transact_time", "int"),
     Col("is_buyer_maker", "bool"),
 )
 # is_best_match is informational (always true since 2019); read as text so it never rejects.
@@ -103,7 +111,12 @@ def _market_hint(src: Source, has_best_match: bool, symbol: str) -> str:
 
 
 def read(
-    src: Source, fmt: str, *, symbol: str | None, exchange: str | None, market: str | None,
+    src: Source,
+    fmt: str,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a Binance trades or aggTrades CSV (``fmt`` is :data:`TRADES` or :data:`AGG_TRADES`).
@@ -153,6 +166,7 @@ def read(
         side=np.where(buyer_maker, -1, 1).astype(np.int8),
         trade_id=table.column(id_col).to_numpy(),
         lines=lines,
-        rejects=rejects, max_backwards_ns=max_backwards_ns,
+        rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         labels=("price", qty_col),
     )

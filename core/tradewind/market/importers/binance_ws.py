@@ -47,9 +47,16 @@ _TRADE_HEAD = r'@(trade|aggTrade)"|"e":"aggTrade"'
 _HEAD_CHARS = 160
 
 _FIELDS = [
-    ("e", pa.string()), ("s", pa.string()), ("t", pa.int64()), ("a", pa.int64()),
-    ("p", pa.string()), ("q", pa.string()), ("T", pa.int64()), ("m", pa.bool_()),
-    ("X", pa.string()), ("M", pa.bool_()),
+    ("e", pa.string()),
+    ("s", pa.string()),
+    ("t", pa.int64()),
+    ("a", pa.int64()),
+    ("p", pa.string()),
+    ("q", pa.string()),
+    ("T", pa.int64()),
+    ("m", pa.bool_()),
+    ("X", pa.string()),
+    ("M", pa.bool_()),
 ]
 _SCHEMA = pa.schema([("data", pa.struct(_FIELDS)), *_FIELDS])
 
@@ -63,11 +70,17 @@ class _Trades:
     """Trade fields parsed from the capture, one entry per trade message."""
 
     def __init__(
-        self, lines: npt.NDArray[np.int64], kind: npt.NDArray[np.object_],
-        symbol: npt.NDArray[np.object_], trade_id: npt.NDArray[np.int64],
-        price: npt.NDArray[np.float64], size: npt.NDArray[np.float64],
-        ts: npt.NDArray[np.int64], buyer_maker: npt.NDArray[np.bool_],
-        order_type: npt.NDArray[np.object_], spot: npt.NDArray[np.bool_],
+        self,
+        lines: npt.NDArray[np.int64],
+        kind: npt.NDArray[np.object_],
+        symbol: npt.NDArray[np.object_],
+        trade_id: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        size: npt.NDArray[np.float64],
+        ts: npt.NDArray[np.int64],
+        buyer_maker: npt.NDArray[np.bool_],
+        order_type: npt.NDArray[np.object_],
+        spot: npt.NDArray[np.bool_],
     ) -> None:
         self.lines, self.kind, self.symbol, self.trade_id = lines, kind, symbol, trade_id
         self.price, self.size, self.ts, self.buyer_maker = price, size, ts, buyer_maker
@@ -80,7 +93,8 @@ def _parse_fast(json_text: list[str], lines: npt.NDArray[np.int64]) -> _Trades |
         table = pajson.read_json(
             io.BytesIO("\n".join(json_text).encode()),
             parse_options=pajson.ParseOptions(
-                explicit_schema=_SCHEMA, unexpected_field_behavior="ignore",
+                explicit_schema=_SCHEMA,
+                unexpected_field_behavior="ignore",
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -135,7 +149,9 @@ def _int(value: Any, name: str) -> int:
 
 
 def _parse_slow(
-    json_text: list[str], lines: npt.NDArray[np.int64], rejects: Rejects,
+    json_text: list[str],
+    lines: npt.NDArray[np.int64],
+    rejects: Rejects,
 ) -> _Trades:
     """Parse trade messages one by one, reporting each unreadable one with its reason."""
     keep: list[int] = []
@@ -172,7 +188,9 @@ def _parse_slow(
             if not isinstance(m, bool):
                 raise ValueError(f"'m' {quote(m)} is not true or false")
             row = (
-                _int(data[id_key], id_key), _num(data["p"], "p"), _num(data["q"], "q"),
+                _int(data[id_key], id_key),
+                _num(data["p"], "p"),
+                _num(data["q"], "q"),
                 _int(data["T"], "T"),
             )
         except ValueError as exc:
@@ -204,7 +222,11 @@ def _parse_slow(
 
 
 def read(
-    src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    src: Source,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import the trades of a Binance websocket capture; ``symbol`` keeps only that symbol."""
@@ -216,14 +238,17 @@ def read(
     head = pc.utf8_slice_codeunits(lines, 0, _HEAD_CHARS)
     blank = pc.equal(pc.utf8_trim_whitespace(head), "").to_numpy(zero_copy_only=False)
     is_trade = pc.or_(
-        pc.match_substring_regex(head, _TRADE_HEAD), pc.match_substring(head, '"e":"trade"'),
+        pc.match_substring_regex(head, _TRADE_HEAD),
+        pc.match_substring(head, '"e":"trade"'),
     ).to_numpy(zero_copy_only=False)
     well_formed = pc.and_(
-        pc.match_substring_regex(head, _CAPTURE_START), pc.ends_with(lines, "}"),
+        pc.match_substring_regex(head, _CAPTURE_START),
+        pc.ends_with(lines, "}"),
     ).to_numpy(zero_copy_only=False)
     malformed = ~blank & ~is_trade & ~well_formed
     rejects.add_mask(
-        malformed, lineno,
+        malformed,
+        lineno,
         "not a '<timestamp> <JSON message>' capture line (truncated or corrupt)",
     )
     ignored = int((~blank & ~is_trade & well_formed).sum())
@@ -234,9 +259,7 @@ def read(
     has_json = pc.equal(pc.list_value_length(parts), 2).to_numpy(zero_copy_only=False)
     rejects.add_mask(~has_json, lineno[idx], "no JSON message after the timestamp")
     idx = idx[has_json]
-    json_text = pc.list_element(
-        parts.filter(pa.array(has_json)), 1
-    ).to_pylist()
+    json_text = pc.list_element(parts.filter(pa.array(has_json)), 1).to_pylist()
     trades = _parse_fast(json_text, lineno[idx])
     if trades is None:
         trades = _parse_slow(json_text, lineno[idx], rejects)
@@ -244,7 +267,8 @@ def read(
     use = np.ones(len(trades.ts), dtype=bool)
     # Fills by the liquidation engine / ADL are not aggressor trades.
     not_market = np.array(
-        [x is not None and x != "MARKET" for x in trades.order_type], dtype=bool,
+        [x is not None and x != "MARKET" for x in trades.order_type],
+        dtype=bool,
     )
     use &= ~not_market
     # aggTrade only where the capture has no raw trade stream for the symbol.
@@ -277,7 +301,8 @@ def read(
         side=np.where(trades.buyer_maker[sel], -1, 1).astype(np.int8),
         trade_id=trades.trade_id[sel],
         lines=trades.lines[sel],
-        rejects=rejects, max_backwards_ns=max_backwards_ns,
+        rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         labels=("p", "q"),
         only_symbol=symbol,
         ignored=ignored,

@@ -52,11 +52,35 @@ DESCRIPTION = (
 _NAME = re.compile(r"^(?P<pair>[A-Za-z0-9]+(?:_[A-Za-z0-9]+){1,2})-trades\.")
 _SNIFF = re.compile(r"^\[\s*(\[\s*-?\d+(\.\d*)?\s*,|\{|\]\s*$)")
 #: Folder names freqtrade uses for exchanges it supports (ccxt ids).
-_EXCHANGES = frozenset({
-    "binance", "binanceus", "binancejp", "bingx", "bitget", "bitmart", "bitvavo", "bybit",
-    "coinbase", "coinbasepro", "gate", "gateio", "htx", "huobi", "hyperliquid", "idex",
-    "kraken", "kucoin", "mexc", "okx", "okex", "bitfinex", "bitstamp", "cryptocom", "lbank",
-})
+_EXCHANGES = frozenset(
+    {
+        "binance",
+        "binanceus",
+        "binancejp",
+        "bingx",
+        "bitget",
+        "bitmart",
+        "bitvavo",
+        "bybit",
+        "coinbase",
+        "coinbasepro",
+        "gate",
+        "gateio",
+        "htx",
+        "huobi",
+        "hyperliquid",
+        "idex",
+        "kraken",
+        "kucoin",
+        "mexc",
+        "okx",
+        "okex",
+        "bitfinex",
+        "bitstamp",
+        "cryptocom",
+        "lbank",
+    }
+)
 FEATHER_MAGIC = b"ARROW1"
 PARQUET_MAGIC = b"PAR1"
 
@@ -94,7 +118,11 @@ def _exchange(path: Path) -> str | None:
 
 
 def _context(
-    src_path: Path, name: str, symbol: str | None, exchange: str | None, market: str | None,
+    src_path: Path,
+    name: str,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
 ) -> tuple[str, str, str]:
     file_symbol, file_market = _pair(src_path, name)
     symbol = symbol or file_symbol
@@ -144,7 +172,7 @@ def _scan(text: str) -> tuple[list[tuple[int, Any]], list[tuple[int, str]]]:
             if found is None:
                 bad.append((n, f"invalid JSON ({exc.msg}); {end_of_file}"))
                 break
-            bad.append((n, f"invalid JSON ({exc.msg}): {quote(text[pos:found.start()].strip())}"))
+            bad.append((n, f"invalid JSON ({exc.msg}): {quote(text[pos : found.start()].strip())}"))
             pos = found.end()
             continue
         good.append((n, item))
@@ -175,8 +203,9 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
     """(timestamp_ms, id, side, price, amount) of one JSON record, or ValueError why not."""
     if isinstance(item, list):
         if len(item) < 6:
-            raise ValueError(f"expected [timestamp, id, type, side, price, amount, cost], "
-                             f"got {len(item)} fields")
+            raise ValueError(
+                f"expected [timestamp, id, type, side, price, amount, cost], got {len(item)} fields"
+            )
         ts, tid, side, price, amount = item[0], item[1], item[3], item[4], item[5]
     elif isinstance(item, dict):
         missing = [k for k in ("timestamp", "side", "price", "amount") if k not in item]
@@ -199,7 +228,11 @@ def _row(item: Any) -> tuple[int, Any, str, float, float]:
 
 
 def read_json(
-    src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    src: Source,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a freqtrade JSON trades file (``line`` of a bad row = record number)."""
@@ -244,10 +277,20 @@ def read_json(
         ts_ms, ids, side, price, amount = fast
         lines = np.arange(1, len(records) + 1, dtype=np.int64)
         return assemble(
-            src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
-            ts_ns=to_ns(ts_ms, "ms"), price=price, size=amount, side=side,
-            trade_id=parse_ids(ids), lines=lines, rejects=rejects,
-            max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
+            src_path=src.path,
+            fmt=FORMAT,
+            exchange=exchange,
+            market=market,
+            symbol=name,
+            ts_ns=to_ns(ts_ms, "ms"),
+            price=price,
+            size=amount,
+            side=side,
+            trade_id=parse_ids(ids),
+            lines=lines,
+            rejects=rejects,
+            max_backwards_ns=max_backwards_ns,
+            labels=("price", "amount"),
         )
     ts: list[int] = []
     tids: list[Any] = []
@@ -269,12 +312,20 @@ def read_json(
         kept.append(n)
     trade_ids = parse_ids(pa.array([None if i is None else str(i) for i in tids], pa.string()))
     return assemble(
-        src_path=src.path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
+        src_path=src.path,
+        fmt=FORMAT,
+        exchange=exchange,
+        market=market,
+        symbol=name,
         ts_ns=to_ns(np.asarray(ts, dtype=np.int64), "ms"),
-        price=np.asarray(prices, dtype=np.float64), size=np.asarray(sizes, dtype=np.float64),
-        side=np.asarray(sides, dtype=np.int8), trade_id=trade_ids,
-        lines=np.asarray(kept, dtype=np.int64), rejects=rejects,
-        max_backwards_ns=max_backwards_ns, labels=("price", "amount"),
+        price=np.asarray(prices, dtype=np.float64),
+        size=np.asarray(sizes, dtype=np.float64),
+        side=np.asarray(sides, dtype=np.int8),
+        trade_id=trade_ids,
+        lines=np.asarray(kept, dtype=np.int64),
+        rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
+        labels=("price", "amount"),
     )
 
 
@@ -305,14 +356,20 @@ def _columns(
     if not np.all(buy | sell):
         return None
     return (
-        np.asarray(ts.to_numpy(), dtype=np.int64), ids, np.where(buy, 1, -1).astype(np.int8),
+        np.asarray(ts.to_numpy(), dtype=np.int64),
+        ids,
+        np.where(buy, 1, -1).astype(np.int8),
         np.asarray(price.to_numpy(), dtype=np.float64),
         np.asarray(amount.to_numpy(), dtype=np.float64),
     )
 
 
 def read_table(
-    path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+    path: Path,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a freqtrade feather or parquet trades file (``line`` = record number)."""
@@ -347,16 +404,26 @@ def read_table(
     side_text = table.column("side").to_numpy(zero_copy_only=False)
     side = np.where(side_text == "buy", 1, np.where(side_text == "sell", -1, 0)).astype(np.int8)
     rejects.add_mask(
-        ok & (side == 0), lines,
+        ok & (side == 0),
+        lines,
         lambda i: f"side {quote(side_text[i])} is not buy or sell",
     )
     ok &= side != 0
     keep = np.flatnonzero(ok)
     ids = parse_ids(table.column("id").take(keep)) if "id" in table.column_names else None
     return assemble(
-        src_path=path, fmt=FORMAT, exchange=exchange, market=market, symbol=name,
-        ts_ns=to_ns(cols["timestamp"][keep], "ms"), price=cols["price"][keep],
-        size=cols["amount"][keep], side=side[keep], trade_id=ids, lines=lines[keep],
-        rejects=rejects, max_backwards_ns=max_backwards_ns,
+        src_path=path,
+        fmt=FORMAT,
+        exchange=exchange,
+        market=market,
+        symbol=name,
+        ts_ns=to_ns(cols["timestamp"][keep], "ms"),
+        price=cols["price"][keep],
+        size=cols["amount"][keep],
+        side=side[keep],
+        trade_id=ids,
+        lines=lines[keep],
+        rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         labels=("price", "amount"),
     )

@@ -80,7 +80,11 @@ def sniff(lines: list[str], name: str) -> bool:
 
 
 def read(
-    src: Source, *, symbol: str | None, exchange: str | None, market: str | None,
+    src: Source,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a Tardis trades CSV; ``symbol`` keeps only that symbol's trades."""
@@ -111,8 +115,9 @@ def read(
     if unknown.any():
         texts = side_col.to_pylist()
         for i in np.flatnonzero(unknown):
-            rejects.add(int(lines[i]), f"side {quote(texts[i])} is not buy or sell "
-                        "(aggressor unknown)")
+            rejects.add(
+                int(lines[i]), f"side {quote(texts[i])} is not buy or sell (aggressor unknown)"
+            )
     ok &= ~unknown
 
     keep = np.flatnonzero(ok)
@@ -130,7 +135,8 @@ def read(
         side=side[keep],
         trade_id=ids,
         lines=lines[keep],
-        rejects=rejects, max_backwards_ns=max_backwards_ns,
+        rejects=rejects,
+        max_backwards_ns=max_backwards_ns,
         labels=("price", "amount"),
         only_symbol=symbol,
     )

@@ -37,12 +37,20 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
         raise DataError(f"market must be one of {', '.join(MARKETS)}, got {market!r}")
     tables = []
     for symbol, b in batches.items():
-        tables.append(pa.table({
-            "symbol": pa.DictionaryArray.from_arrays(
-                pa.array(np.zeros(len(b), dtype=np.int32)), pa.array([symbol])),
-            "ts_ns": b.ts_ns, "price": b.price, "size": b.size, "side": b.side,
-            "trade_id": b.trade_id,
-        }))
+        tables.append(
+            pa.table(
+                {
+                    "symbol": pa.DictionaryArray.from_arrays(
+                        pa.array(np.zeros(len(b), dtype=np.int32)), pa.array([symbol])
+                    ),
+                    "ts_ns": b.ts_ns,
+                    "price": b.price,
+                    "size": b.size,
+                    "side": b.side,
+                    "trade_id": b.trade_id,
+                }
+            )
+        )
     if not tables:
         raise DataError(f"{path}: nothing to write")
     table = pa.concat_tables(tables)
@@ -53,15 +61,17 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
 
 
 def _symbols(
-    column: pa.ChunkedArray, keep: np.ndarray, n: int,
+    column: pa.ChunkedArray,
+    keep: np.ndarray,
+    n: int,
 ) -> pa.ChunkedArray | pa.Array | np.ndarray:
     """The kept rows' symbols: Arrow dictionary codes stay codes (no Python string per row);
     a plain string column becomes Python strings as before."""
     if pa.types.is_dictionary(column.type):
         return column if len(keep) == n else column.take(pa.array(keep))
-    return np.asarray(
-        pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object
-    )[keep]
+    return np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)[
+        keep
+    ]
 
 
 def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +99,11 @@ def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.
 
 
 def read(
-    path: Path, *, symbol: str | None, exchange: str | None, market: str | None,
+    path: Path,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
     max_backwards_ns: int = 0,
 ) -> ImportResult:
     """Import a tradewind ticks parquet file (``line`` of a bad row = row number).
@@ -103,9 +117,7 @@ def read(
         with pq.ParquetFile(path) as f:
             schema = f.schema_arrow
             if not is_ticks_table(schema):
-                raise DataError(
-                    f"{path}: not a {DESCRIPTION}; it has {', '.join(schema.names)}"
-                )
+                raise DataError(f"{path}: not a {DESCRIPTION}; it has {', '.join(schema.names)}")
             meta = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))
             n = f.metadata.num_rows
             rejects = Rejects(path)
@@ -148,13 +160,18 @@ def read(
 
     ts_ns, price, size, trade_id = col("ts_ns"), col("price"), col("size"), col("trade_id")
     return assemble(
-        src_path=path, fmt=FORMAT,
+        src_path=path,
+        fmt=FORMAT,
         exchange=exchange or str(meta.get("exchange") or "unknown"),
         market=market or str(meta.get("market") or "spot"),
         symbol=_symbols(symbols_column, keep, n),
-        ts_ns=ts_ns, price=price, size=size,
-        side=side if everything else side[keep], trade_id=trade_id,
-        lines=lines if everything else lines[keep], rejects=rejects,
+        ts_ns=ts_ns,
+        price=price,
+        size=size,
+        side=side if everything else side[keep],
+        trade_id=trade_id,
+        lines=lines if everything else lines[keep],
+        rejects=rejects,
         max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,
     )

@@ -31,10 +31,14 @@ def test_a_documented_swap_answer_parses_into_the_quote_model():
 
     from tradewind_aggregator_oneinch import parse_swap
 
-    req = SwapRequest(client_order_id="c", chain_id=1,
-                      sell_token="0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
-                      buy_token="0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
-                      sell_amount=10**18, wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045")
+    req = SwapRequest(
+        client_order_id="c",
+        chain_id=1,
+        sell_token="0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+        buy_token="0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+        sell_amount=10**18,
+        wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045",
+    )
     q = parse_swap(_fixture("swap_v6.json"), req)
     assert q.buy_amount == 3418529158 and q.min_buy_amount == 3401436512
     assert q.gas == 187433 and q.route == ("UNISWAP_V3 100%",)

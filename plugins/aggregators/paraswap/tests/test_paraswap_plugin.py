@@ -33,9 +33,14 @@ def test_documented_prices_and_transactions_parse_into_the_quote_model():
     from tradewind_aggregator_paraswap import parse_price, parse_transaction
 
     route = parse_price(_fixture("prices_v62.json"))
-    req = SwapRequest(client_order_id="c", chain_id=1, sell_token=route["srcToken"],
-                      buy_token=route["destToken"], sell_amount=10**18,
-                      wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045")
+    req = SwapRequest(
+        client_order_id="c",
+        chain_id=1,
+        sell_token=route["srcToken"],
+        buy_token=route["destToken"],
+        sell_amount=10**18,
+        wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045",
+    )
     q = parse_transaction(_fixture("transactions_v62.json"), route, req)
     assert (q.buy_amount, q.gas) == (3420125791, 102000)
     assert q.route == ("UniswapV3 100%",)

@@ -33,9 +33,14 @@ def test_a_documented_quote_parses_into_the_quote_model():
     from tradewind_aggregator_zeroex import parse_quote
 
     data = _fixture("quote_v2.json")
-    req = SwapRequest(client_order_id="c", chain_id=1, sell_token=data["sellToken"],
-                      buy_token=data["buyToken"], sell_amount=100000000,
-                      wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045")
+    req = SwapRequest(
+        client_order_id="c",
+        chain_id=1,
+        sell_token=data["sellToken"],
+        buy_token=data["buyToken"],
+        sell_amount=100000000,
+        wallet="0xd8da6bf26964af9d7eed9e03e53415d37aa96045",
+    )
     q = parse_quote(data, req)
     assert (q.buy_amount, q.min_buy_amount, q.gas) == (100037537, 99037162, 288079)
     assert q.route == ("SolidlyV3 100%",)

@@ -14,8 +14,13 @@ T0 = 1_700_000_000 * 10**9 // MIN * MIN
 
 def btcusdt() -> Instrument:
     """A BTCUSDT perp (tick 0.1, lot 0.001)."""
-    return Instrument(venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP,
-                      tick_size=Decimal("0.1"), lot_size=Decimal("0.001"))
+    return Instrument(
+        venue="binance",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+    )
 
 
 def candle(
@@ -24,9 +29,20 @@ def candle(
     """The ``i``-th candle of ``tf_min`` minutes from T0, written by hand."""
     tf = tf_min * MIN
     return Candle(
-        instrument="binance:BTCUSDT", timeframe_ns=tf, open_ts_ns=T0 + i * tf, open=o, high=h,
-        low=lo, close=c, volume=v, buy_volume=v / 2, sell_volume=v / 2, trades=1,
-        buy_trades=1, sell_trades=0, vwap=c,
+        instrument="binance:BTCUSDT",
+        timeframe_ns=tf,
+        open_ts_ns=T0 + i * tf,
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        volume=v,
+        buy_volume=v / 2,
+        sell_volume=v / 2,
+        trades=1,
+        buy_trades=1,
+        sell_trades=0,
+        vwap=c,
     )
 
 
@@ -36,7 +52,7 @@ def random_closes(n: int, seed: int) -> npt.NDArray[np.float64]:
     vol = np.where(rng.random(n) < 0.05, 5e-3, 4e-4)  # 5 % of minutes are wild
     closes = np.round(50_000 * np.exp(np.cumsum(rng.normal(0, vol))), 1)
     for start in rng.integers(0, n - 60, size=max(1, n // 2000)):
-        closes[start:start + int(rng.integers(5, 60))] = closes[start]  # a market gone quiet
+        closes[start : start + int(rng.integers(5, 60))] = closes[start]  # a market gone quiet
     return closes
 
 

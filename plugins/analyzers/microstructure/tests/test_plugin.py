@@ -9,8 +9,11 @@ from tradewind_analyzer_microstructure import MicrostructureAnalyzer
 
 def test_plugin_is_installed() -> None:
     host = load_host(
-        [PluginRequest(kind="analyzers", name="microstructure",
-                       config_key="[analyzers.microstructure]")]
+        [
+            PluginRequest(
+                kind="analyzers", name="microstructure", config_key="[analyzers.microstructure]"
+            )
+        ]
     )
     assert host.plugin_class("analyzers", "microstructure") is MicrostructureAnalyzer
     loaded = host.loaded[("analyzers", "microstructure")]

@@ -35,7 +35,7 @@ def test_moments_of_prices_match_numpy(n: int) -> None:
             got_dev.append(rm.deviation(x))
     np.testing.assert_allclose(got_mean, mean, rtol=0, atol=1e-9)
     np.testing.assert_allclose(got_std, std, rtol=0, atol=1e-9)
-    z_numpy = np.where(flat, 0.0, (closes[n - 1:] - mean) / np.where(flat, 1.0, std))
+    z_numpy = np.where(flat, 0.0, (closes[n - 1 :] - mean) / np.where(flat, 1.0, std))
     z = np.where(np.array(got_std) > 0, np.array(got_dev) / np.where(flat, 1.0, got_std), 0.0)
     np.testing.assert_allclose(z, z_numpy, rtol=0, atol=1e-9)
     assert flat.any(), "the path must contain flat windows"
@@ -57,7 +57,7 @@ def test_naive_running_sums_would_fail_this_test() -> None:
             s2 -= old * old
         if i >= n - 1:
             var = max(s2 / n - (s / n) ** 2, 0.0)
-            worst = max(worst, abs(math.sqrt(var) - float(closes[i - n + 1:i + 1].std())))
+            worst = max(worst, abs(math.sqrt(var) - float(closes[i - n + 1 : i + 1].std())))
     assert worst > 1e-6
 
 
@@ -71,7 +71,7 @@ def test_lag1_autocorrelation_of_returns_matches_numpy(n: int) -> None:
     for r in returns.tolist():
         ac.push(r)
         got.append(ac.value)
-    got_arr = np.array(got[n - 1:])
+    got_arr = np.array(got[n - 1 :])
     assert all(math.isnan(v) for v in got[: n - 1])
     assert np.array_equal(np.isnan(got_arr), np.isnan(expected))
     ok = ~np.isnan(expected)

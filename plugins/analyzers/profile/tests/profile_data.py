@@ -17,8 +17,11 @@ T0 = 1_700_000_000 * 10**9 // (15 * MIN) * (15 * MIN)  # a 15m boundary
 def binance_btcusdt() -> Instrument:
     """Binance USDT-M BTCUSDT as it traded in February 2020 (tick 0.01, lot 0.001)."""
     return Instrument(
-        venue="binance", symbol="BTCUSDT", kind=InstrumentKind.PERP,
-        tick_size=Decimal("0.01"), lot_size=Decimal("0.001"),
+        venue="binance",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=Decimal("0.01"),
+        lot_size=Decimal("0.001"),
     )
 
 
@@ -34,20 +37,42 @@ def load_tardis_trades() -> TickBatch:
             ids.append(int(row["id"]))
     order = np.argsort(np.asarray(ts), kind="stable")
     return TickBatch.from_arrays(
-        "binance:BTCUSDT", np.asarray(ts)[order], np.asarray(price)[order],
-        np.asarray(size)[order], np.asarray(side)[order], np.asarray(ids)[order],
+        "binance:BTCUSDT",
+        np.asarray(ts)[order],
+        np.asarray(price)[order],
+        np.asarray(size)[order],
+        np.asarray(side)[order],
+        np.asarray(ids)[order],
     )
 
 
 def candle(
-    i: int, o: float, h: float, lo: float, c: float, v: float = 10.0, *, tf_min: int = 15,
+    i: int,
+    o: float,
+    h: float,
+    lo: float,
+    c: float,
+    v: float = 10.0,
+    *,
+    tf_min: int = 15,
     start: int = T0,
 ) -> Candle:
     """The ``i``-th candle of timeframe ``tf_min`` minutes from ``start``, written by hand."""
     assert lo <= min(o, c) and h >= max(o, c), "a hand-built candle must be consistent"
     tf = tf_min * MIN
     return Candle(
-        instrument="binance:BTCUSDT", timeframe_ns=tf, open_ts_ns=start + i * tf, open=o,
-        high=h, low=lo, close=c, volume=v, buy_volume=v / 2, sell_volume=v / 2, trades=10,
-        buy_trades=5, sell_trades=5, vwap=(h + lo + c) / 3,
+        instrument="binance:BTCUSDT",
+        timeframe_ns=tf,
+        open_ts_ns=start + i * tf,
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        volume=v,
+        buy_volume=v / 2,
+        sell_volume=v / 2,
+        trades=10,
+        buy_trades=5,
+        sell_trades=5,
+        vwap=(h + lo + c) / 3,
     )

@@ -25,14 +25,24 @@ def bars(ticks: TickBatch, tf: int) -> list[Candle]:
     for s, e in zip(np.r_[0, edges], np.r_[edges, len(ticks)], strict=True):
         b = ticks.slice(int(s), int(e))
         vol = float(b.size.sum())
-        out.append(Candle(
-            instrument=ticks.instrument, timeframe_ns=tf, open_ts_ns=int(bucket[s] * tf),
-            open=float(b.price[0]), high=float(b.price.max()), low=float(b.price.min()),
-            close=float(b.price[-1]), volume=vol, buy_volume=float(b.size[b.side > 0].sum()),
-            sell_volume=float(b.size[b.side < 0].sum()), trades=len(b),
-            buy_trades=int((b.side > 0).sum()), sell_trades=int((b.side < 0).sum()),
-            vwap=float((b.price * b.size).sum() / vol),
-        ))
+        out.append(
+            Candle(
+                instrument=ticks.instrument,
+                timeframe_ns=tf,
+                open_ts_ns=int(bucket[s] * tf),
+                open=float(b.price[0]),
+                high=float(b.price.max()),
+                low=float(b.price.min()),
+                close=float(b.price[-1]),
+                volume=vol,
+                buy_volume=float(b.size[b.side > 0].sum()),
+                sell_volume=float(b.size[b.side < 0].sum()),
+                trades=len(b),
+                buy_trades=int((b.side > 0).sum()),
+                sell_trades=int((b.side < 0).sum()),
+                vwap=float((b.price * b.size).sum() / vol),
+            )
+        )
     return out
 
 

@@ -121,8 +121,11 @@ def test_ticks_after_creation_fill_the_gap_and_earlier_ticks_do_not() -> None:
     created = BULL[-1].close_ts_ns
     # One batch straddling the creation: 100.2 one ns before it, 100.7 at and after it.
     batch = TickBatch.from_arrays(
-        "binance:BTCUSDT", [created - 1, created, created + 5], [100.2, 100.7, 101.3],
-        [0.1, 0.1, 0.1], [1, -1, -1],
+        "binance:BTCUSDT",
+        [created - 1, created, created + 5],
+        [100.2, 100.7, 101.3],
+        [0.1, 0.1, 0.1],
+        [1, -1, -1],
     )
     a.on_ticks(batch)
     low, high, fill = gap(a, "bull")

@@ -131,10 +131,16 @@ def test_bin_size_must_be_a_multiple_of_the_tick() -> None:
 
 
 def test_trades_expire_when_the_window_moves_past_them() -> None:
-    p = VolumeProfile(window_ns=10 * SEC, tick_size=Decimal(1), bin_ticks=1,
-                      volume_quantum=Decimal(1), value_area_pct=0.7)
-    p.add(np.array([0, 1 * SEC, 5 * SEC]), np.array([100.0, 101.0, 101.0]),
-          np.array([3.0, 1.0, 1.0]))
+    p = VolumeProfile(
+        window_ns=10 * SEC,
+        tick_size=Decimal(1),
+        bin_ticks=1,
+        volume_quantum=Decimal(1),
+        value_area_pct=0.7,
+    )
+    p.add(
+        np.array([0, 1 * SEC, 5 * SEC]), np.array([100.0, 101.0, 101.0]), np.array([3.0, 1.0, 1.0])
+    )
     assert _levels(p) == (100, 100, 101)  # 3 of 5 at 100: POC 100, 70 % needs 101 too
     p.advance(10 * SEC + 1)  # [1 ns, 10 s + 1 ns): the trade at 0 has left
     assert _levels(p) == (101, 101, 101)
@@ -153,8 +159,14 @@ def test_recorded_tape_matches_brute_force_after_every_batch(
     inst = binance_btcusdt()
     cfg = ProfileConfig(window=window, bin_ticks=bin_ticks)
     analyzer = ProfileAnalyzer(config=cfg, instrument=inst)
-    rows = list(zip(tardis_trades.ts_ns.tolist(), tardis_trades.price.tolist(),
-                    tardis_trades.size.tolist(), strict=True))
+    rows = list(
+        zip(
+            tardis_trades.ts_ns.tolist(),
+            tardis_trades.price.tolist(),
+            tardis_trades.size.tolist(),
+            strict=True,
+        )
+    )
     rng = np.random.default_rng(11)
     i = checks = 0
     n = len(tardis_trades)
@@ -163,8 +175,12 @@ def test_recorded_tape_matches_brute_force_after_every_batch(
         analyzer.on_ticks(tardis_trades.slice(i, j))
         i = j
         expected = brute_force_profile(
-            rows[:j], now=int(tardis_trades.ts_ns[j - 1]) + 1, window=cfg.window_ns,
-            tick=inst.tick_size, bin_ticks=bin_ticks, quantum=inst.lot_size / 1000,
+            rows[:j],
+            now=int(tardis_trades.ts_ns[j - 1]) + 1,
+            window=cfg.window_ns,
+            tick=inst.tick_size,
+            bin_ticks=bin_ticks,
+            quantum=inst.lot_size / 1000,
             pct=Fraction(7, 10),
         )
         assert _levels(analyzer.profile) == expected, f"after {j} trades"
@@ -184,21 +200,31 @@ def test_recorded_tape_with_candle_closes_moving_the_window(tardis_trades: TickB
     inst = binance_btcusdt()
     cfg = ProfileConfig(window="10m", bin_ticks=5)
     profile = ProfileAnalyzer(config=cfg, instrument=inst).profile
-    rows = list(zip(tardis_trades.ts_ns.tolist(), tardis_trades.price.tolist(),
-                    tardis_trades.size.tolist(), strict=True))
+    rows = list(
+        zip(
+            tardis_trades.ts_ns.tolist(),
+            tardis_trades.price.tolist(),
+            tardis_trades.size.tolist(),
+            strict=True,
+        )
+    )
     minute = 60 * SEC
     first = tardis_trades.first_ts // minute * minute
     i = 0
     for close in range(first + minute, tardis_trades.last_ts + 15 * minute, minute):
         j = int(np.searchsorted(tardis_trades.ts_ns, close))
         if j > i:
-            profile.add(tardis_trades.ts_ns[i:j], tardis_trades.price[i:j],
-                        tardis_trades.size[i:j])
+            profile.add(tardis_trades.ts_ns[i:j], tardis_trades.price[i:j], tardis_trades.size[i:j])
             i = j
         profile.advance(close)
         expected = brute_force_profile(
-            rows[:j], now=close, window=cfg.window_ns, tick=inst.tick_size, bin_ticks=5,
-            quantum=inst.lot_size / 1000, pct=Fraction(7, 10),
+            rows[:j],
+            now=close,
+            window=cfg.window_ns,
+            tick=inst.tick_size,
+            bin_ticks=5,
+            quantum=inst.lot_size / 1000,
+            pct=Fraction(7, 10),
         )
         assert _levels(profile) == expected, f"at close {close}"
     assert _levels(profile) is None  # 15 minutes after the last trade the 10m window is empty
@@ -250,8 +276,13 @@ def test_generated_tapes_match_brute_force(
     trades, cuts, idle = tape
     window = window_s * SEC
     tick, quantum = Decimal("0.5"), Decimal("0.25")
-    profile = VolumeProfile(window_ns=window, tick_size=tick, bin_ticks=bin_ticks,
-                            volume_quantum=quantum, value_area_pct=pct)
+    profile = VolumeProfile(
+        window_ns=window,
+        tick_size=tick,
+        bin_ticks=bin_ticks,
+        volume_quantum=quantum,
+        value_area_pct=pct,
+    )
     ts = np.array([t for t, _, _ in trades], dtype=np.int64)
     price = np.array([p for _, p, _ in trades])
     size = np.array([s for _, _, s in trades])
@@ -261,8 +292,13 @@ def test_generated_tapes_match_brute_force(
         profile.add(ts[start:cut], price[start:cut], size[start:cut])
         clock = max(clock, int(ts[cut - 1]) + 1)
         assert _levels(profile) == brute_force_profile(
-            trades[:cut], now=clock, window=window, tick=tick, bin_ticks=bin_ticks,
-            quantum=quantum, pct=pct,
+            trades[:cut],
+            now=clock,
+            window=window,
+            tick=tick,
+            bin_ticks=bin_ticks,
+            quantum=quantum,
+            pct=pct,
         )
         if pause:
             # A candle close or timer after a quiet spell moves the window on; it never passes
@@ -271,7 +307,12 @@ def test_generated_tapes_match_brute_force(
             clock = max(clock, min(clock + pause, later))
             profile.advance(clock)
             assert _levels(profile) == brute_force_profile(
-                trades[:cut], now=clock, window=window, tick=tick, bin_ticks=bin_ticks,
-                quantum=quantum, pct=pct,
+                trades[:cut],
+                now=clock,
+                window=window,
+                tick=tick,
+                bin_ticks=bin_ticks,
+                quantum=quantum,
+                pct=pct,
             )
         start = cut

@@ -18,9 +18,7 @@ def rules(bins: list[int], volumes: list[int], pct: Fraction) -> tuple[int, int,
     until it holds at least ``pct`` of the total (exact fractions)."""
     total = sum(volumes)
     mid = Fraction(bins[0] + bins[-1], 2)
-    poc = min(
-        range(len(bins)), key=lambda i: (-volumes[i], abs(bins[i] - mid), bins[i])
-    )
+    poc = min(range(len(bins)), key=lambda i: (-volumes[i], abs(bins[i] - mid), bins[i]))
     lo = hi = poc
     acc = volumes[poc]
     while Fraction(acc, total) < pct:

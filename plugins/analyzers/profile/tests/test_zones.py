@@ -123,7 +123,9 @@ def test_nearest_zone_is_the_closest_one_on_its_side() -> None:
     for c in seq:
         book.on_candle(c)
     assert [(z.kind.value, z.low, z.high) for z in book.zones] == [
-        ("demand", 95.0, 100.0), ("demand", 98.0, 100.8), ("supply", 101.4, 109.0),
+        ("demand", 95.0, 100.0),
+        ("demand", 98.0, 100.8),
+        ("supply", 101.4, 109.0),
     ]
     near = book.nearest_demand(101.3)
     assert near is not None and (near.low, near.high) == (98.0, 100.8)
@@ -150,6 +152,7 @@ def test_at_most_max_zones_dropping_the_weakest_then_the_oldest() -> None:
     book.on_candle(candle(7, 101.2, 110.0, 101.0, 101.4, v=30))  # D: supply [101.4, 110]
     # A, C and D are all fresh (100): the oldest, A, goes.
     assert [(z.kind.value, z.low, z.high) for z in book.zones] == [
-        ("demand", 97.0, 100.8), ("supply", 101.4, 110.0),
+        ("demand", 97.0, 100.8),
+        ("supply", 101.4, 110.0),
     ]
     assert book.zones[-1].created_ts_ns == T0 + 8 * TF  # the close of candle 7

@@ -187,8 +187,7 @@ def zero_closes(candles: list[Candle]) -> list[Candle]:
 def retimed(candles: Sequence[Candle], timeframe: str) -> list[Candle]:
     tf = parse_timeframe(timeframe)
     return [
-        c if c.timeframe_ns == tf else Candle(**{**_asdict(c), "timeframe_ns": tf})
-        for c in candles
+        c if c.timeframe_ns == tf else Candle(**{**_asdict(c), "timeframe_ns": tf}) for c in candles
     ]
 
 

@@ -277,10 +277,10 @@ class BinanceFuturesServer(ThreadedServer):
             msg = template_ws("binance_futures_trade_stream.json")
             now = int(time.time() * 1000)
             self._next_trade_id += 1
-            msg.update(E=now, T=now, s=symbol, t=self._next_trade_id, p=price, q=qty,
-                       m=buyer_maker)
-            targets = [w for w, names in self.market_streams.items()
-                       if name in names and not w.closed]
+            msg.update(E=now, T=now, s=symbol, t=self._next_trade_id, p=price, q=qty, m=buyer_maker)
+            targets = [
+                w for w, names in self.market_streams.items() if name in names and not w.closed
+            ]
         assert self.loop is not None
         for ws in targets:
             asyncio.run_coroutine_threadsafe(ws.send_json(msg), self.loop).result(5)

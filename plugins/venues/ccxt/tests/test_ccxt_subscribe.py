@@ -143,8 +143,15 @@ def test_sizes_are_in_base_units() -> None:
 
     batch = trades_batch(
         "x:BTC-USDT-SWAP",
-        [{"timestamp": 1_700_000_000_000, "price": 43000.0, "amount": 3, "side": "buy",
-          "id": "77"}],
+        [
+            {
+                "timestamp": 1_700_000_000_000,
+                "price": 43000.0,
+                "amount": 3,
+                "side": "buy",
+                "id": "77",
+            }
+        ],
         Decimal("0.01"),
     )
     assert batch.size.tolist() == [0.03] and batch.trade_id.tolist() == [77]

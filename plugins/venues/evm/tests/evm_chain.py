@@ -85,9 +85,7 @@ ARTIFACTS = {
     ),
     "Authorizer": _BAL + "20210418-authorizer/bytecode/Authorizer.json",
     "Vault": _BAL + "20210418-vault/bytecode/Vault.json",
-    "WeightedPoolFactory": (
-        _BAL + "20210418-weighted-pool/bytecode/WeightedPoolFactory.json"
-    ),
+    "WeightedPoolFactory": (_BAL + "20210418-weighted-pool/bytecode/WeightedPoolFactory.json"),
     "WeightedPool": _BAL + "20210418-weighted-pool/abi/WeightedPool.json",
 }
 
@@ -97,9 +95,20 @@ class Anvil:
 
     def __init__(self, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [str(anvil_path()), "--host", "127.0.0.1", "--port", "0",
-             "--disable-code-size-limit", "--chain-id", str(CHAIN_ID), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(anvil_path()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--disable-code-size-limit",
+                "--chain-id",
+                str(CHAIN_ID),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 30
@@ -231,9 +240,11 @@ class LocalChain:
             self.send(w.functions.approve(router, 2**256 - 1))
             self.send(usd.functions.approve(router, 2**256 - 1))
             r = self.contract("UniswapV2Router02", router)
-            self.send(r.functions.addLiquidity(
-                d.weth, d.usd, weth_amt * 10**18, usd_amt * 10**18, 0, 0, me, deadline
-            ))
+            self.send(
+                r.functions.addLiquidity(
+                    d.weth, d.usd, weth_amt * 10**18, usd_amt * 10**18, 0, 0, me, deadline
+                )
+            )
         f = self.contract("UniswapV2Factory", d.v2_factory)
         d.v2_pair = str(f.functions.getPair(d.weth, d.usd).call())
         # Uniswap V3 with both routers and QuoterV2.
@@ -253,9 +264,9 @@ class LocalChain:
         self.send(w.functions.approve(d.position_manager, 2**256 - 1))
         self.send(usd.functions.approve(d.position_manager, 2**256 - 1))
         amt = {d.weth: 1_000 * 10**18, d.usd: 2_000_000 * 10**18}
-        self.send(pm.functions.mint((
-            t0, t1, 3000, -887220, 887220, amt[t0], amt[t1], 0, 0, me, deadline
-        )))
+        self.send(
+            pm.functions.mint((t0, t1, 3000, -887220, 887220, amt[t0], amt[t1], 0, 0, me, deadline))
+        )
         v3f = self.contract("UniswapV3Factory", d.v3_factory)
         d.v3_pool = str(v3f.functions.getPool(d.weth, d.usd, 3000).call())
         # Balancer V2: Authorizer, Vault, a 50/50 weighted pool.
@@ -263,10 +274,16 @@ class LocalChain:
         d.vault = self.deploy("Vault", authorizer, d.weth, 0, 0)
         wpf_addr = self.deploy("WeightedPoolFactory", d.vault)
         wpf = self.contract("WeightedPoolFactory", wpf_addr)
-        r = self.send(wpf.functions.create(
-            "WETH-USD 50/50", "B-50WETH-50USD", [t0, t1], [5 * 10**17, 5 * 10**17],
-            3 * 10**15, me,
-        ))
+        r = self.send(
+            wpf.functions.create(
+                "WETH-USD 50/50",
+                "B-50WETH-50USD",
+                [t0, t1],
+                [5 * 10**17, 5 * 10**17],
+                3 * 10**15,
+                me,
+            )
+        )
         (ev,) = wpf.events.PoolCreated().process_receipt(r, errors=DISCARD)
         d.balancer_pool = str(ev["args"]["pool"])
         pool = self.contract("WeightedPool", d.balancer_pool)
@@ -278,9 +295,11 @@ class LocalChain:
         from eth_abi import encode
 
         user_data = encode(["uint256", "uint256[]"], [0, [bal[t0], bal[t1]]])
-        self.send(vault.functions.joinPool(
-            pool_id, me, me, ([t0, t1], [bal[t0], bal[t1]], user_data, False)
-        ))
+        self.send(
+            vault.functions.joinPool(
+                pool_id, me, me, ([t0, t1], [bal[t0], bal[t1]], user_data, False)
+            )
+        )
         return d
 
     # -- a scripted trader ------------------------------------------------------------------
@@ -290,8 +309,12 @@ class LocalChain:
         router = self.contract("SwapRouter", d.swap_router)
         token_in, token_out = (d.weth, d.usd) if sell_weth else (d.usd, d.weth)
         if approve:
-            self.send(self.erc20(token_in).functions.approve(d.swap_router, 2**256 - 1),
-                      self.trader)
-        return self.send(router.functions.exactInputSingle((
-            token_in, token_out, 3000, self.trader, 2**40, int(amount * 10**18), 0, 0
-        )), self.trader)
+            self.send(
+                self.erc20(token_in).functions.approve(d.swap_router, 2**256 - 1), self.trader
+            )
+        return self.send(
+            router.functions.exactInputSingle(
+                (token_in, token_out, 3000, self.trader, 2**40, int(amount * 10**18), 0, 0)
+            ),
+            self.trader,
+        )

@@ -20,9 +20,15 @@ async def main(table: dict, cid: str, side: str, qty: str) -> None:
     venue = EvmVenue(config=structure(table, EvmConfig), instance="dex")
     await venue.connect()
     print("connected", flush=True)
-    report = await venue.submit_order(Order(
-        client_order_id=cid, instrument="dex:WETH/USD", side=Side(side), type=OrderType.MARKET,
-        quantity=Decimal(qty)))
+    report = await venue.submit_order(
+        Order(
+            client_order_id=cid,
+            instrument="dex:WETH/USD",
+            side=Side(side),
+            type=OrderType.MARKET,
+            quantity=Decimal(qty),
+        )
+    )
     print("report", report.status.value, flush=True)
     await venue.close()
 

@@ -29,8 +29,17 @@ async def main(table: dict, journal_path: str, side: str) -> None:
     pf = Portfolio({inst.key: inst}, Decimal(0))
     om = OrderManager(pf, "run1", journal=journal)
     venue.set_sink(om)
-    await om.submit(venue, Order(client_order_id="host-1", instrument=inst.key, side=Side(side),
-                                 type=OrderType.MARKET, quantity=Decimal(1)), 0)
+    await om.submit(
+        venue,
+        Order(
+            client_order_id="host-1",
+            instrument=inst.key,
+            side=Side(side),
+            type=OrderType.MARKET,
+            quantity=Decimal(1),
+        ),
+        0,
+    )
     print("submitted", flush=True)
 
 

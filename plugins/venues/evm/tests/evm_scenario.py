@@ -27,9 +27,10 @@ def write_config(
     d = evm.d
     path = folder / "paper.toml"
     if backtest_from is None:
-        mode, executor, wallet = "paper", 'venue = "dex"', (
-            f'private_key = "env:{KEY_ENV}"\n'
-            'tx_journal = "dex-transactions.jsonl"'
+        mode, executor, wallet = (
+            "paper",
+            'venue = "dex"',
+            (f'private_key = "env:{KEY_ENV}"\ntx_journal = "dex-transactions.jsonl"'),
         )
         sim, rng = "", ""
     else:

@@ -32,13 +32,19 @@ def config_table(node: LocalChain, pools: list[dict[str, Any]], **extra: Any) ->
                 "l1_fee": "none",
                 "dexes": {
                     "uniswap-v2": {
-                        "family": "uniswap-v2", "factory": d.v2_factory, "router": d.v2_router,
-                        "init_code_hash": UNISWAP_V2_INIT, "fee": "0.003",
+                        "family": "uniswap-v2",
+                        "factory": d.v2_factory,
+                        "router": d.v2_router,
+                        "init_code_hash": UNISWAP_V2_INIT,
+                        "fee": "0.003",
                     },
                     "uniswap-v3": {
-                        "family": "uniswap-v3", "factory": d.v3_factory,
-                        "quoter_v2": d.quoter_v2, "swap_router": d.swap_router,
-                        "swap_router02": d.swap_router02, "init_code_hash": UNISWAP_V3_INIT,
+                        "family": "uniswap-v3",
+                        "factory": d.v3_factory,
+                        "quoter_v2": d.quoter_v2,
+                        "swap_router": d.swap_router,
+                        "swap_router02": d.swap_router02,
+                        "init_code_hash": UNISWAP_V3_INIT,
                         "fee_tiers": [500, 3000, 10000],
                     },
                     "balancer-v2": {"family": "balancer-v2", "vault": d.vault},
@@ -55,8 +61,12 @@ def config_table(node: LocalChain, pools: list[dict[str, Any]], **extra: Any) ->
 
 def pool(chain: LocalChain, dex: str, symbol: str = "WETH/USD", **kw: Any) -> dict[str, Any]:
     """A pool entry of the WETH/USD pair on ``dex``."""
-    entry: dict[str, Any] = {"symbol": symbol, "dex": dex, "base": chain.d.weth,
-                             "quote": chain.d.usd}
+    entry: dict[str, Any] = {
+        "symbol": symbol,
+        "dex": dex,
+        "base": chain.d.weth,
+        "quote": chain.d.usd,
+    }
     if dex == "uniswap-v3":
         entry["fee_tier"] = 3000
     if dex == "balancer-v2":

@@ -59,9 +59,7 @@ def test_backtest_replays_the_pools_swaps_from_the_chain(evm, tmp_path):
         assert Decimal(exit_[3]) == Decimal(entry[4])
         fills = con.execute("SELECT side, ts_ns FROM fills ORDER BY seq").fetchall()
         assert fills[0][0] == "buy"
-        block_times = {
-            evm.w3.eth.get_block(n)["timestamp"] * 10**9 for n in range(start, end + 1)
-        }
+        block_times = {evm.w3.eth.get_block(n)["timestamp"] * 10**9 for n in range(start, end + 1)}
         assert {ts for _, ts in fills} <= block_times  # fills at the replayed swaps' times
     finally:
         con.close()

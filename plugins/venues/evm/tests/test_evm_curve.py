@@ -25,8 +25,9 @@ USDC = Token(address="0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", symbol="USDC"
 
 
 def _pool() -> CurvePool:
-    cfg = PoolConfig(symbol="DAI/USDC", dex="curve", base=DAI.address, quote=USDC.address,
-                     address=THREEPOOL)
+    cfg = PoolConfig(
+        symbol="DAI/USDC", dex="curve", base=DAI.address, quote=USDC.address, address=THREEPOOL
+    )
     p = CurvePool(AsyncWeb3(), cfg, Dex(family="curve"), DAI, USDC, "$.venues.c.pools[0]")
     p.set_indices(0, 1)
     return p
@@ -55,16 +56,23 @@ def test_token_exchange_logs_decode_to_side_and_amounts():
     buyer = "0x" + "00" * 12 + "22" * 20
     # The taker sold 2,000 USDC (coin 1) for 1,999.5 DAI (coin 0): it bought base.
     log = {
-        "blockNumber": "0x10", "blockHash": "0x" + "aa" * 32, "logIndex": "0x3",
-        "transactionHash": "0x" + "bb" * 32, "topics": [TOPIC_TOKEN_EXCHANGE_CURVE, buyer],
-        "data": "0x" + encode(["int128", "uint256", "int128", "uint256"],
-                              [1, 2_000 * 10**6, 0, 19995 * 10**17]).hex(),
+        "blockNumber": "0x10",
+        "blockHash": "0x" + "aa" * 32,
+        "logIndex": "0x3",
+        "transactionHash": "0x" + "bb" * 32,
+        "topics": [TOPIC_TOKEN_EXCHANGE_CURVE, buyer],
+        "data": "0x"
+        + encode(
+            ["int128", "uint256", "int128", "uint256"], [1, 2_000 * 10**6, 0, 19995 * 10**17]
+        ).hex(),
     }
     s = p.decode_swap(log)
     assert s is not None and s.side == 1 and (s.block_number, s.log_index) == (16, 3)
     assert DAI.to_decimal(s.base_wei) == Decimal("1999.5")
     assert USDC.to_decimal(s.quote_wei) == Decimal(2000)
     # An exchange between other coins of the pool (USDT) is not this instrument's trade.
-    other = dict(log, data="0x" + encode(["int128", "uint256", "int128", "uint256"],
-                                         [2, 10**6, 0, 10**18]).hex())
+    other = dict(
+        log,
+        data="0x" + encode(["int128", "uint256", "int128", "uint256"], [2, 10**6, 0, 10**18]).hex(),
+    )
     assert p.decode_swap(other) is None

@@ -17,8 +17,13 @@ from tradewind_venue_evm.schemas import SwapReverted, SwapSettled, TransactionSe
 
 
 def _market(cid: str, side: Side, qty: str) -> Order:
-    return Order(client_order_id=cid, instrument="dex:WETH/USD", side=side,
-                 type=OrderType.MARKET, quantity=Decimal(qty))
+    return Order(
+        client_order_id=cid,
+        instrument="dex:WETH/USD",
+        side=side,
+        type=OrderType.MARKET,
+        quantity=Decimal(qty),
+    )
 
 
 async def _wait_for(pred, timeout: float = 20.0) -> None:
@@ -29,8 +34,9 @@ async def _wait_for(pred, timeout: float = 20.0) -> None:
 
 def _pending_hashes(evm) -> set[str]:
     content = evm.rpc("txpool_content")["result"]
-    return {tx["hash"] for by_nonce in content.get("pending", {}).values()
-            for tx in by_nonce.values()}
+    return {
+        tx["hash"] for by_nonce in content.get("pending", {}).values() for tx in by_nonce.values()
+    }
 
 
 def _pending(evm) -> int:
@@ -51,8 +57,9 @@ def test_a_swap_front_run_past_its_slippage_bound_is_a_rejection_with_the_revert
         venue.set_sink(sink)
         try:
             # Approve first (its own transaction), so only the swap waits in the pool.
-            await venue._ensure_allowance(venue.pool("WETH/USD").quote, evm.d.v2_router,
-                                          10_000 * 10**18, "setup")
+            await venue._ensure_allowance(
+                venue.pool("WETH/USD").quote, evm.d.v2_router, 10_000 * 10**18, "setup"
+            )
             evm.set_automine(False)
             out: dict = {}
 
@@ -66,8 +73,14 @@ def test_a_swap_front_run_past_its_slippage_bound_is_a_rejection_with_the_revert
                 # A much higher tip: the trader's buy is ordered first in the block.
                 h = router.functions.swapExactTokensForTokens(
                     300_000 * 10**18, 0, [evm.d.usd, evm.d.weth], evm.trader, 2**40
-                ).transact({"from": evm.trader, "maxPriorityFeePerGas": 50 * 10**9,
-                            "maxFeePerGas": 100 * 10**9, "gas": 300_000})
+                ).transact(
+                    {
+                        "from": evm.trader,
+                        "maxPriorityFeePerGas": 50 * 10**9,
+                        "maxFeePerGas": 100 * 10**9,
+                        "gas": 300_000,
+                    }
+                )
                 await _wait_for(lambda: _pending(evm) == 2)
                 evm.mine()
             return out["report"], sink, h
@@ -114,8 +127,9 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
     evm.fund(evm.wallet, Decimal(3), Decimal(0))
 
     async def go():
-        venue = await connected(evm, [pool(evm, "uniswap-v2")], replace_after_s=1.0,
-                                approvals="unlimited")
+        venue = await connected(
+            evm, [pool(evm, "uniswap-v2")], replace_after_s=1.0, approvals="unlimited"
+        )
         sink = Sink()
         venue.set_sink(sink)
         try:
@@ -129,11 +143,15 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(submit)
+
                 def replaced_in_pool() -> bool:
                     # The event is emitted before the broadcast: wait until the node's pool
                     # holds the replacement, so the block mines it and not the original.
-                    sent = [e.tx_hash for e in sink.events if isinstance(e, TransactionSent)
-                            and e.client_order_id == "stuck"]
+                    sent = [
+                        e.tx_hash
+                        for e in sink.events
+                        if isinstance(e, TransactionSent) and e.client_order_id == "stuck"
+                    ]
                     return len(sent) >= 2 and _pending_hashes(evm) == {sent[-1]}
 
                 await _wait_for(replaced_in_pool)
@@ -144,8 +162,9 @@ def test_a_stuck_swap_is_replaced_with_higher_fees_and_fills_once(evm):
             await venue.close()
 
     report, sink = anyio.run(go)
-    sent = [e for e in sink.events
-            if isinstance(e, TransactionSent) and e.client_order_id == "stuck"]
+    sent = [
+        e for e in sink.events if isinstance(e, TransactionSent) and e.client_order_id == "stuck"
+    ]
     assert len({e.nonce for e in sent}) == 1 and len({e.tx_hash for e in sent}) == len(sent)
     assert sent[1].replaces == sent[0].tx_hash
     assert report.status is OrderStatus.FILLED, report
@@ -176,8 +195,15 @@ def test_a_wrong_router_address_is_one_clear_error_at_connect(evm):
     table_dex = cfg.chains["anvil"].dexes["uniswap-v2"]
     import attrs
 
-    chains = {"anvil": attrs.evolve(cfg.chains["anvil"], dexes={
-        **cfg.chains["anvil"].dexes, "uniswap-v2": attrs.evolve(table_dex, router=wrong)})}
+    chains = {
+        "anvil": attrs.evolve(
+            cfg.chains["anvil"],
+            dexes={
+                **cfg.chains["anvil"].dexes,
+                "uniswap-v2": attrs.evolve(table_dex, router=wrong),
+            },
+        )
+    }
     venue = EvmVenue(config=attrs.evolve(cfg, chains=chains), instance="dex")
 
     async def go():
@@ -201,17 +227,22 @@ def test_the_wrong_chain_behind_the_rpc_url_is_an_error(evm):
         venue = await connected(evm, [pool(evm, "uniswap-v2")], chain="ethereum")
         await venue.close()
 
-    with pytest.raises(ConfigError, match="serves chain id 31337, but chain 'ethereum' has "
-                                          "chain id 1"):
+    with pytest.raises(
+        ConfigError, match="serves chain id 31337, but chain 'ethereum' has chain id 1"
+    ):
         anyio.run(go)
 
 
 def test_a_fork_defined_only_in_config_trades(evm):
     """A second Uniswap V2 deployment under another name: a [dexes] entry, no code."""
     evm.fund(evm.wallet, Decimal(2), Decimal(0))
-    fork = {"family": "uniswap-v2", "factory": evm.d.fork_factory, "router": evm.d.fork_router,
-            "init_code_hash": "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f",
-            "fee": "0.003"}
+    fork = {
+        "family": "uniswap-v2",
+        "factory": evm.d.fork_factory,
+        "router": evm.d.fork_router,
+        "init_code_hash": "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f",
+        "fee": "0.003",
+    }
 
     async def go():
         venue = await connected(evm, [pool(evm, "myswap")], dexes={"myswap": fork})
@@ -225,8 +256,11 @@ def test_a_fork_defined_only_in_config_trades(evm):
             await venue.close()
 
     address, (_amount_in, out), report, sink = anyio.run(go)
-    pair = evm.contract("UniswapV2Factory", evm.d.fork_factory).functions.getPair(
-        evm.d.weth, evm.d.usd).call()
+    pair = (
+        evm.contract("UniswapV2Factory", evm.d.fork_factory)
+        .functions.getPair(evm.d.weth, evm.d.usd)
+        .call()
+    )
     assert address == pair
     assert report.status is OrderStatus.FILLED
     (settled,) = [e for e in sink.events if isinstance(e, SwapSettled)]
@@ -241,16 +275,24 @@ def test_limit_orders_are_refused_unless_emulated(evm):
     async def go():
         venue = await connected(evm, [pool(evm, "uniswap-v2")])
         try:
-            return await venue.submit_order(Order(
-                client_order_id="l1", instrument="dex:WETH/USD", side=Side.BUY,
-                type=OrderType.LIMIT, quantity=Decimal(1), price=Decimal(1500)))
+            return await venue.submit_order(
+                Order(
+                    client_order_id="l1",
+                    instrument="dex:WETH/USD",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal(1),
+                    price=Decimal(1500),
+                )
+            )
         finally:
             await venue.close()
 
     report = anyio.run(go)
     assert report.status is OrderStatus.REJECTED
-    assert report.reason.startswith("limit orders do not exist on an AMM pool; set "
-                                    "emulate_limits = true")
+    assert report.reason.startswith(
+        "limit orders do not exist on an AMM pool; set emulate_limits = true"
+    )
 
 
 def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
@@ -259,14 +301,22 @@ def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
     start = evm.w3.eth.block_number + 1
 
     async def go():
-        venue = await connected(evm, [pool(evm, "uniswap-v3")], emulate_limits=True,
-                                from_block=start)
+        venue = await connected(
+            evm, [pool(evm, "uniswap-v3")], emulate_limits=True, from_block=start
+        )
         sink = Sink()
         venue.set_sink(sink)
         try:
-            resting = await venue.submit_order(Order(
-                client_order_id="lim", instrument="dex:WETH/USD", side=Side.BUY,
-                type=OrderType.LIMIT, quantity=Decimal(1), price=Decimal(1990)))
+            resting = await venue.submit_order(
+                Order(
+                    client_order_id="lim",
+                    instrument="dex:WETH/USD",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal(1),
+                    price=Decimal(1990),
+                )
+            )
             evm.trader_swap_v3(True, Decimal(10))  # the taker sells WETH: the price falls
             insts = list(await venue.instruments())
             async for _batch in venue.stream_trades(insts):
@@ -292,12 +342,16 @@ def test_an_emulated_limit_buy_swaps_when_the_pool_trades_through_it(evm):
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
-        ({"gas_limit_cap": 60_000},
-         r"^gas limit \d+ \(estimate \d+ x 1\.5\) is above gas_limit_cap 60000 "
-         r"@ \$\.venues\.dex\.gas_limit_cap$"),
-        ({"max_fee_per_gas_gwei": "0.000001"},
-         r"^fee per gas [\d.]+ gwei is above max_fee_per_gas_gwei 0\.000001 "
-         r"@ \$\.venues\.dex\.max_fee_per_gas_gwei$"),
+        (
+            {"gas_limit_cap": 60_000},
+            r"^gas limit \d+ \(estimate \d+ x 1\.5\) is above gas_limit_cap 60000 "
+            r"@ \$\.venues\.dex\.gas_limit_cap$",
+        ),
+        (
+            {"max_fee_per_gas_gwei": "0.000001"},
+            r"^fee per gas [\d.]+ gwei is above max_fee_per_gas_gwei 0\.000001 "
+            r"@ \$\.venues\.dex\.max_fee_per_gas_gwei$",
+        ),
     ],
     ids=["gas-limit-cap", "fee-cap"],
 )
@@ -305,8 +359,9 @@ def test_gas_caps_refuse_the_swap_before_anything_is_signed(evm, extra, reason):
     import re
 
     evm.fund(evm.wallet, Decimal(2), Decimal(0))
-    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
-             evm.wallet)
+    evm.send(
+        evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1), evm.wallet
+    )
     nonce = evm.w3.eth.get_transaction_count(evm.wallet)
 
     async def go():
@@ -329,8 +384,9 @@ def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
     from tradewind.trading.portfolio import Portfolio
 
     evm.fund(evm.wallet, Decimal(2), Decimal(0))
-    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
-             evm.wallet)
+    evm.send(
+        evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1), evm.wallet
+    )
     nonce = evm.w3.eth.get_transaction_count(evm.wallet)
 
     async def go():
@@ -338,8 +394,9 @@ def test_an_order_manager_timeout_never_abandons_a_sent_swap(evm):
         try:
             (inst,) = await venue.instruments()
             pf = Portfolio({inst.key: inst}, Decimal(10_000))
-            om = OrderManager(pf, "run", settings=OrderSettings(call_timeout_s=0.3),
-                              sleep=anyio.sleep)
+            om = OrderManager(
+                pf, "run", settings=OrderSettings(call_timeout_s=0.3), sleep=anyio.sleep
+            )
             venue.set_sink(om)
             evm.set_automine(False)
             out: dict = {}
@@ -386,6 +443,8 @@ def test_a_transaction_the_node_refuses_is_a_rejection_and_never_re_broadcast(ev
     assert report.reason.startswith("the node refused the transaction: ")
     assert "insufficient funds" in report.reason.lower()
     lines = [json.loads(x) for x in Path("evm-transactions.jsonl").read_text().splitlines()]
-    assert [(x["op"], x.get("status")) for x in lines] == [("signed", None),
-                                                           ("outcome", "rejected")]
+    assert [(x["op"], x.get("status")) for x in lines] == [
+        ("signed", None),
+        ("outcome", "rejected"),
+    ]
     assert _pending(evm) == 0 and evm.w3.eth.get_transaction_count(evm.wallet) == nonce

@@ -118,8 +118,12 @@ class Rug(threading.Thread):
     def trade(self, ts: int) -> None:
         self.at(ts)
         d = self.evm.d
-        self.evm.send(self.router.functions.swapExactTokensForTokens(
-            20 * 10**18, 0, [d.usd, d.weth], self.evm.trader, 2**40), self.evm.trader)
+        self.evm.send(
+            self.router.functions.swapExactTokensForTokens(
+                20 * 10**18, 0, [d.usd, d.weth], self.evm.trader, 2**40
+            ),
+            self.evm.trader,
+        )
 
     def wait(self, pred: Any, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -141,8 +145,11 @@ class Rug(threading.Thread):
             lp = self.pair.functions.balanceOf(evm.deployer).call()
             self.at(self.t0 + 3 * MINUTE + 10)
             evm.send(self.pair.functions.approve(d.v2_router, 2**256 - 1))
-            evm.send(self.router.functions.removeLiquidity(
-                d.weth, d.usd, lp * 2 // 5, 0, 0, evm.deployer, 2**40))
+            evm.send(
+                self.router.functions.removeLiquidity(
+                    d.weth, d.usd, lp * 2 // 5, 0, 0, evm.deployer, 2**40
+                )
+            )
             self.trade(self.t0 + 4 * MINUTE + 1)  # closes minute 3, after the withdrawal
             self.wait(lambda: len(self.engine.orders.fills) >= 1)
         except BaseException as exc:  # reported by the test

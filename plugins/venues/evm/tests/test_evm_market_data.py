@@ -16,8 +16,12 @@ def _v2_swap(evm, sell_weth: bool, amount: Decimal):
     router = evm.contract("UniswapV2Router02", evm.d.v2_router)
     token_in, token_out = (evm.d.weth, evm.d.usd) if sell_weth else (evm.d.usd, evm.d.weth)
     evm.send(evm.erc20(token_in).functions.approve(evm.d.v2_router, 2**256 - 1), evm.trader)
-    return evm.send(router.functions.swapExactTokensForTokens(
-        int(amount * 10**18), 0, [token_in, token_out], evm.trader, 2**40), evm.trader)
+    return evm.send(
+        router.functions.swapExactTokensForTokens(
+            int(amount * 10**18), 0, [token_in, token_out], evm.trader, 2**40
+        ),
+        evm.trader,
+    )
 
 
 def _balancer_swap(evm, sell_weth: bool, amount: Decimal):
@@ -25,9 +29,15 @@ def _balancer_swap(evm, sell_weth: bool, amount: Decimal):
     pid = evm.contract("WeightedPool", evm.d.balancer_pool).functions.getPoolId().call()
     token_in, token_out = (evm.d.weth, evm.d.usd) if sell_weth else (evm.d.usd, evm.d.weth)
     evm.send(evm.erc20(token_in).functions.approve(evm.d.vault, 2**256 - 1), evm.trader)
-    return evm.send(vault.functions.swap(
-        (pid, 0, token_in, token_out, int(amount * 10**18), b""),
-        (evm.trader, False, evm.trader, False), 0, 2**40), evm.trader)
+    return evm.send(
+        vault.functions.swap(
+            (pid, 0, token_in, token_out, int(amount * 10**18), b""),
+            (evm.trader, False, evm.trader, False),
+            0,
+            2**40,
+        ),
+        evm.trader,
+    )
 
 
 SWAPPERS = {
@@ -42,15 +52,16 @@ def test_swap_events_become_ticks_with_price_size_and_aggressor(evm, dex):
     evm.fund(evm.trader, Decimal(10), Decimal(50_000))
     start = evm.w3.eth.block_number + 1
     receipts = [
-        SWAPPERS[dex](evm, True, Decimal(2)),   # the taker sold WETH: aggressor sell
+        SWAPPERS[dex](evm, True, Decimal(2)),  # the taker sold WETH: aggressor sell
         SWAPPERS[dex](evm, False, Decimal(3000)),  # the taker sold USD: aggressor buy
     ]
     end = evm.w3.eth.block_number
 
     async def go():
         # log_range 1: one eth_getLogs per block, so the backlog is read in pieces.
-        venue = await connected(evm, [pool(evm, dex)], from_block=start, until_block=end,
-                                log_range=1)
+        venue = await connected(
+            evm, [pool(evm, dex)], from_block=start, until_block=end, log_range=1
+        )
         try:
             insts = list(await venue.instruments())
             return [b async for b in venue.stream_trades(insts)]
@@ -88,7 +99,7 @@ def test_a_reorg_retracts_delivered_ticks_and_delivers_the_new_chain(evm):
             fork_point = evm.snapshot()
             evm.trader_swap_v3(True, Decimal(1))  # blocks from `start`: a sell, delivered...
             first = await venue.poll_trades(insts, start, evm.w3.eth.block_number)
-            evm.revert(fork_point)                  # ...then reorged away:
+            evm.revert(fork_point)  # ...then reorged away:
             evm.trader_swap_v3(False, Decimal(5000))  # the new block `start` holds a buy
             evm.mine()
             fork = await venue._check_reorg()
@@ -125,8 +136,11 @@ def test_pool_liquidity_is_valued_in_quote_and_drops_when_liquidity_leaves(evm):
     lp = pair.functions.balanceOf(evm.deployer).call()
     evm.send(pair.functions.approve(evm.d.v2_router, 2**256 - 1))
     router = evm.contract("UniswapV2Router02", evm.d.v2_router)
-    evm.send(router.functions.removeLiquidity(evm.d.weth, evm.d.usd, lp * 4 // 10, 0, 0,
-                                              evm.deployer, 2**40))
+    evm.send(
+        router.functions.removeLiquidity(
+            evm.d.weth, evm.d.usd, lp * 4 // 10, 0, 0, evm.deployer, 2**40
+        )
+    )
     after, _ = anyio.run(value)
     assert after / before == pytest.approx(Decimal("0.6"), rel=Decimal("0.001"))
     assert np.isfinite(float(after))
@@ -149,9 +163,15 @@ def test_an_unsubscribed_pool_is_left_out_of_the_reads_until_subscribed_again(ev
 
     async def go():
         venue = await connected(
-            evm, [pool(evm, "uniswap-v2", symbol="WETH/USD"),
-                  pool(evm, "uniswap-v3", symbol="WETH/USDC3")],
-            from_block=start, until_block=end, log_range=1)
+            evm,
+            [
+                pool(evm, "uniswap-v2", symbol="WETH/USD"),
+                pool(evm, "uniswap-v3", symbol="WETH/USDC3"),
+            ],
+            from_block=start,
+            until_block=end,
+            log_range=1,
+        )
         real = venue.swap_logs
 
         async def recording(pools, lo, hi):

@@ -74,8 +74,7 @@ def test_paper_run_of_the_orderflow_scalper_on_a_v3_pool(evm, tmp_path):
         assert (signal["side"], signal["intent"]) == ("buy", "open")
         assert signal["ts_ns"] == (t0 + 31 * MINUTE) * 10**9  # the close of the signal minute
         orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
-        assert [(o["side"], o["status"]) for o in orders] == [("buy", "filled"),
-                                                             ("sell", "filled")]
+        assert [(o["side"], o["status"]) for o in orders] == [("buy", "filled"), ("sell", "filled")]
         assert orders[1]["tag"].startswith("trailing")
         fills = rows(con, "SELECT * FROM fills ORDER BY seq")
         assert len(fills) == 2
@@ -86,8 +85,11 @@ def test_paper_run_of_the_orderflow_scalper_on_a_v3_pool(evm, tmp_path):
         # Every fill equals the on-chain Transfer amounts of its receipt, gas included.
         for f in fills:
             receipt = evm.w3.eth.get_transaction_receipt(f["trade_id"])
-            moved = {(t, src == evm.wallet): a for t, src, dst, a in transfers(receipt)
-                     if evm.wallet in (src, dst)}
+            moved = {
+                (t, src == evm.wallet): a
+                for t, src, dst, a in transfers(receipt)
+                if evm.wallet in (src, dst)
+            }
             buy = f["side"] == "buy"
             base_wei = moved[(evm.d.weth, not buy)]
             quote_wei = moved[(evm.d.usd, buy)]
@@ -107,9 +109,14 @@ def test_paper_run_of_the_orderflow_scalper_on_a_v3_pool(evm, tmp_path):
         # The account: seeded from the wallet at start, moved by the two fills (tokens by their
         # Transfer amounts, ether by the gas of the approval and both swaps), it ends equal to
         # the chain in every currency, to the wei.
-        final = {r["asset"]: D(r["amount"]) for r in rows(
-            con, "SELECT asset, amount FROM account_balances WHERE venue = 'dex' "
-            "AND reason = 'final'")}
+        final = {
+            r["asset"]: D(r["amount"])
+            for r in rows(
+                con,
+                "SELECT asset, amount FROM account_balances WHERE venue = 'dex' "
+                "AND reason = 'final'",
+            )
+        }
         chain = {
             "WETH": D(evm.erc20(evm.d.weth).functions.balanceOf(evm.wallet).call()).scaleb(-18),
             "USD": D(evm.erc20(evm.d.usd).functions.balanceOf(evm.wallet).call()).scaleb(-18),

@@ -44,6 +44,9 @@ class TestConformance(VenueConformance):
 
     def make_config(self):
         return make_config(
-            self.chain, [pool(self.chain, "uniswap-v3")], emulate_limits=True,
-            from_block=self.start, until_block=self.end,
+            self.chain,
+            [pool(self.chain, "uniswap-v3")],
+            emulate_limits=True,
+            from_block=self.start,
+            until_block=self.end,
         )

@@ -14,16 +14,31 @@ from tradewind.errors import ConfigError
 from tradewind_venue_evm import EvmConfig, builtin_chains
 from tradewind_venue_evm.registry import resolve_chain
 
-SEED_CHAINS = {"ethereum": 1, "arbitrum": 42161, "optimism": 10, "base": 8453, "zksync": 324,
-               "polygon": 137, "bsc": 56, "avalanche": 43114}
+SEED_CHAINS = {
+    "ethereum": 1,
+    "arbitrum": 42161,
+    "optimism": 10,
+    "base": 8453,
+    "zksync": 324,
+    "polygon": 137,
+    "bsc": 56,
+    "avalanche": 43114,
+}
 
 
 def test_the_seed_chains_are_shipped_with_their_ids_and_gas_tokens():
     chains = builtin_chains()
     assert {k: chains[k].chain_id for k in SEED_CHAINS} == SEED_CHAINS
     assert {k: chains[k].native for k in SEED_CHAINS} == {
-        "ethereum": "ETH", "arbitrum": "ETH", "optimism": "ETH", "base": "ETH", "zksync": "ETH",
-        "polygon": "POL", "bsc": "BNB", "avalanche": "AVAX"}
+        "ethereum": "ETH",
+        "arbitrum": "ETH",
+        "optimism": "ETH",
+        "base": "ETH",
+        "zksync": "ETH",
+        "polygon": "POL",
+        "bsc": "BNB",
+        "avalanche": "AVAX",
+    }
     assert chains["optimism"].l1_fee == "op-stack" and chains["base"].l1_fee == "op-stack"
     assert chains["arbitrum"].l1_fee == "in-gas" and chains["bsc"].gas == "legacy"
 
@@ -53,13 +68,28 @@ def test_npm_pool_bytecode_hashes_to_the_registry_init_code_hashes():
 
 
 def test_a_user_chain_and_fork_resolve_without_code():
-    cfg = structure({
-        "chain": "mychain",
-        "chains": {"mychain": {"chain_id": 999, "native": "MYC",
-                               "wrapped_native": "0x" + "11" * 20, "block_time_s": 2}},
-        "dexes": {"myswap": {"family": "uniswap-v2", "factory": "0x" + "22" * 20,
-                             "router": "0x" + "33" * 20, "fee": "0.002"}},
-    }, EvmConfig)
+    cfg = structure(
+        {
+            "chain": "mychain",
+            "chains": {
+                "mychain": {
+                    "chain_id": 999,
+                    "native": "MYC",
+                    "wrapped_native": "0x" + "11" * 20,
+                    "block_time_s": 2,
+                }
+            },
+            "dexes": {
+                "myswap": {
+                    "family": "uniswap-v2",
+                    "factory": "0x" + "22" * 20,
+                    "router": "0x" + "33" * 20,
+                    "fee": "0.002",
+                }
+            },
+        },
+        EvmConfig,
+    )
     chain = resolve_chain(cfg.chain, cfg.chains, cfg.dexes, "$.venues.x")
     assert chain.chain_id == 999 and chain.dexes["myswap"].fee == Decimal("0.002")
     # A fork added to a shipped chain keeps the shipped DEXes.
@@ -68,20 +98,39 @@ def test_a_user_chain_and_fork_resolve_without_code():
 
 
 def test_registry_errors_name_the_key():
-    with pytest.raises(ConfigError, match=r"unknown chain 'nochain' @ \$\.venues\.x\.chain; "
-                                          r"known chains: arbitrum, avalanche, base"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown chain 'nochain' @ \$\.venues\.x\.chain; "
+        r"known chains: arbitrum, avalanche, base",
+    ):
         resolve_chain("nochain", {}, {}, "$.venues.x")
-    cfg = structure({"dexes": {"half": {"family": "uniswap-v2", "router": "0x" + "33" * 20}}},
-                    EvmConfig)
-    with pytest.raises(ConfigError, match=r"a uniswap-v2 DEX needs factory, fee "
-                                          r"@ \$\.venues\.x\.dexes\.half"):
+    cfg = structure(
+        {"dexes": {"half": {"family": "uniswap-v2", "router": "0x" + "33" * 20}}}, EvmConfig
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"a uniswap-v2 DEX needs factory, fee "
+        r"@ \$\.venues\.x\.dexes\.half",
+    ):
         resolve_chain("ethereum", {}, cfg.dexes, "$.venues.x")
     cfg = structure({"dexes": {"bad": {"family": "uniswap-v4"}}}, EvmConfig)
     with pytest.raises(ConfigError, match=r"family must be one of .* got 'uniswap-v4'"):
         resolve_chain("ethereum", {}, cfg.dexes, "$.venues.x")
     with pytest.raises(ConfigError, match=r"unknown key @ \$\.pools\[0\]\.fee"):
-        structure({"pools": [{"symbol": "A/B", "dex": "d", "base": "0x" + "11" * 20,
-                              "quote": "0x" + "22" * 20, "fee": 3000}]}, EvmConfig)
+        structure(
+            {
+                "pools": [
+                    {
+                        "symbol": "A/B",
+                        "dex": "d",
+                        "base": "0x" + "11" * 20,
+                        "quote": "0x" + "22" * 20,
+                        "fee": 3000,
+                    }
+                ]
+            },
+            EvmConfig,
+        )
     with pytest.raises(ConfigError, match=r"slippage must be in \(0, 0.5\)"):
         structure({"slippage": "0"}, EvmConfig)
     with pytest.raises(ConfigError, match="secrets must be written as env:NAME"):
@@ -90,8 +139,13 @@ def test_registry_errors_name_the_key():
 
 def test_a_wrong_init_code_hash_is_a_clear_error_at_connect(evm):
     wrong = "0x" + "ab" * 32
-    fork = {"family": "uniswap-v2", "factory": evm.d.v2_factory, "router": evm.d.v2_router,
-            "init_code_hash": wrong, "fee": "0.003"}
+    fork = {
+        "family": "uniswap-v2",
+        "factory": evm.d.v2_factory,
+        "router": evm.d.v2_router,
+        "init_code_hash": wrong,
+        "fee": "0.003",
+    }
 
     async def go():
         venue = await connected(evm, [pool(evm, "badhash")], dexes={"badhash": fork})
@@ -109,6 +163,9 @@ def test_a_pool_the_factory_does_not_have_is_a_clear_error(evm):
         venue = await connected(evm, [pool(evm, "uniswap-v3", fee_tier=500)])
         await venue.close()
 
-    with pytest.raises(ConfigError, match=r"uniswap-v3 factory .* has no 500 pool for WETH/USD "
-                                          r"@ \$\.venues\.dex\.pools\[0\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"uniswap-v3 factory .* has no 500 pool for WETH/USD "
+        r"@ \$\.venues\.dex\.pools\[0\]",
+    ):
         anyio.run(go)

@@ -36,8 +36,9 @@ def _signed_lines(path: Path) -> list[dict]:
 def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_restart):
     evm.fund(evm.wallet, Decimal(3), Decimal(0))
     # Approve beforehand so the killed process's only transaction is the swap.
-    evm.send(evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1),
-             evm.wallet)
+    evm.send(
+        evm.contract("WETH9", evm.d.weth).functions.approve(evm.d.v2_router, 2**256 - 1), evm.wallet
+    )
     table = config_table(evm, [pool(evm, "uniswap-v2")], receipt_timeout_s=60.0)
     journal = Path("evm-transactions.jsonl")
     nonce_before = evm.w3.eth.get_transaction_count(evm.wallet)
@@ -45,9 +46,18 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
 
     evm.set_automine(False)
     child = subprocess.Popen(
-        [sys.executable, str(HERE / "evm_restart_child.py"), json.dumps(table), "kill-me", "sell",
-         "1"],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(HERE / "evm_restart_child.py"),
+            json.dumps(table),
+            "kill-me",
+            "sell",
+            "1",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -82,9 +92,15 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
             found = await venue.fetch_order("dex:WETH/USD", "kill-me")
             fills = await venue.fetch_fills("dex:WETH/USD", "kill-me")
             # The engine resubmitting the same client order id gets the known state back.
-            again = await venue.submit_order(Order(
-                client_order_id="kill-me", instrument="dex:WETH/USD", side=Side.SELL,
-                type=OrderType.MARKET, quantity=Decimal(1)))
+            again = await venue.submit_order(
+                Order(
+                    client_order_id="kill-me",
+                    instrument="dex:WETH/USD",
+                    side=Side.SELL,
+                    type=OrderType.MARKET,
+                    quantity=Decimal(1),
+                )
+            )
         finally:
             await venue.close()
         # A later start: the settled swap is known from the journal and its receipt.
@@ -93,9 +109,18 @@ def test_sigkill_between_send_and_receipt_books_the_swap_once(evm, mined_before_
         try:
             assert await later.fetch_order("dex:WETH/USD", "kill-me") == found
             assert await later.fetch_fills("dex:WETH/USD", "kill-me") == fills
-            assert await later.submit_order(Order(
-                client_order_id="kill-me", instrument="dex:WETH/USD", side=Side.SELL,
-                type=OrderType.MARKET, quantity=Decimal(1))) == found
+            assert (
+                await later.submit_order(
+                    Order(
+                        client_order_id="kill-me",
+                        instrument="dex:WETH/USD",
+                        side=Side.SELL,
+                        type=OrderType.MARKET,
+                        quantity=Decimal(1),
+                    )
+                )
+                == found
+            )
         finally:
             await later.close()
         return found, fills, again, sink
@@ -136,9 +161,17 @@ def test_a_host_killed_mid_swap_reconciles_it_once_on_restart(evm, tmp_path):
     nonce_before = evm.w3.eth.get_transaction_count(evm.wallet)
     evm.set_automine(False)
     child = subprocess.Popen(
-        [sys.executable, str(HERE / "evm_restart_host_child.py"), json.dumps(table),
-         str(journal_path), "buy"],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            str(HERE / "evm_restart_host_child.py"),
+            json.dumps(table),
+            str(journal_path),
+            "buy",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

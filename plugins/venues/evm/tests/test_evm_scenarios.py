@@ -93,8 +93,11 @@ class TestUniswapV2SpotScenarios(VenueScenarios):
                 account = Account(venue="dex", balances=dict(await venue.fetch_balances()))
                 bought = await self._market(venue, sink, Side.BUY, self.quantity, False)
                 held = sum(
-                    (f.net_quantity for f in sink.fills
-                     if f.client_order_id == bought.client_order_id),
+                    (
+                        f.net_quantity
+                        for f in sink.fills
+                        if f.client_order_id == bought.client_order_id
+                    ),
                     Decimal(0),
                 )
                 await self._market(venue, sink, Side.SELL, held, False)

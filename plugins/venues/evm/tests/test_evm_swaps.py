@@ -24,12 +24,18 @@ CASES = [
 
 
 def _market(cid: str, side: Side, qty: str) -> Order:
-    return Order(client_order_id=cid, instrument="dex:WETH/USD", side=side,
-                 type=OrderType.MARKET, quantity=Decimal(qty))
+    return Order(
+        client_order_id=cid,
+        instrument="dex:WETH/USD",
+        side=side,
+        type=OrderType.MARKET,
+        quantity=Decimal(qty),
+    )
 
 
-@pytest.mark.parametrize(("dex", "extra"), CASES, ids=["v2", "v3-swaprouter", "v3-swaprouter02",
-                                                     "balancer-v2"])
+@pytest.mark.parametrize(
+    ("dex", "extra"), CASES, ids=["v2", "v3-swaprouter", "v3-swaprouter02", "balancer-v2"]
+)
 @pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
 def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
     evm.fund(evm.wallet, Decimal(5), Decimal(20_000))
@@ -45,8 +51,15 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
             account = Account(venue="dex", balances=dict(await venue.fetch_balances()))
             amount_in, expected_out = await venue.quote("dex:WETH/USD", side, Decimal("1.5"))
             report = await venue.submit_order(_market("c1", side, "1.5"))
-            return sink, report, before, amount_in, expected_out, inst, account, dict(
-                await venue.fetch_balances()
+            return (
+                sink,
+                report,
+                before,
+                amount_in,
+                expected_out,
+                inst,
+                account,
+                dict(await venue.fetch_balances()),
             )
         finally:
             await venue.close()
@@ -60,10 +73,12 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
     assert settled.amount_out_wei == expected_out
     # The fill equals the wallet's balance changes on chain, to the wei.
     after = evm.w3.eth.block_number
-    d_weth = weth.functions.balanceOf(evm.wallet).call(block_identifier=after) - \
-        weth.functions.balanceOf(evm.wallet).call(block_identifier=before)
-    d_usd = usd.functions.balanceOf(evm.wallet).call(block_identifier=after) - \
-        usd.functions.balanceOf(evm.wallet).call(block_identifier=before)
+    d_weth = weth.functions.balanceOf(evm.wallet).call(
+        block_identifier=after
+    ) - weth.functions.balanceOf(evm.wallet).call(block_identifier=before)
+    d_usd = usd.functions.balanceOf(evm.wallet).call(
+        block_identifier=after
+    ) - usd.functions.balanceOf(evm.wallet).call(block_identifier=before)
     d_eth = evm.w3.eth.get_balance(evm.wallet, after) - evm.w3.eth.get_balance(evm.wallet, before)
     assert wei(fill.quantity) == abs(d_weth)
     assert d_weth > 0 if side is Side.BUY else d_weth < 0
@@ -90,8 +105,11 @@ def test_quote_equals_realised_and_fill_equals_the_chain(evm, dex, extra, side):
     assert wei(fill.fee) == gas_wei
     # Pool fee: the pool's rate on the input amount, in the token it was charged in (already
     # inside the realised price, reported on SwapSettled).
-    rate = {"uniswap-v2": Decimal("0.003"), "uniswap-v3": Decimal("0.003"),
-            "balancer-v2": Decimal("0.003")}[dex]
+    rate = {
+        "uniswap-v2": Decimal("0.003"),
+        "uniswap-v3": Decimal("0.003"),
+        "balancer-v2": Decimal("0.003"),
+    }[dex]
     if side is Side.BUY:
         assert settled.pool_fee == Money(amount=notional * rate, currency="USD")
     else:

@@ -28,8 +28,9 @@ class RecordingRelay:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 msg = json.loads(body)
                 relay.methods.extend(m["method"] for m in (msg if isinstance(msg, list) else [msg]))
-                req = urllib.request.Request(upstream, data=body,
-                                             headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(
+                    upstream, data=body, headers={"Content-Type": "application/json"}
+                )
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     out = resp.read()
                 self.send_response(200)
@@ -56,12 +57,19 @@ def test_transactions_go_to_the_private_endpoint_and_nothing_else_does(evm, monk
     monkeypatch.setenv("TW_TEST_EVM_PRIVATE_RPC", relay.url)
 
     async def go():
-        venue = await connected(evm, [pool(evm, "uniswap-v2")],
-                                private_rpc_url="env:TW_TEST_EVM_PRIVATE_RPC")
+        venue = await connected(
+            evm, [pool(evm, "uniswap-v2")], private_rpc_url="env:TW_TEST_EVM_PRIVATE_RPC"
+        )
         try:
-            return await venue.submit_order(Order(
-                client_order_id="p1", instrument="dex:WETH/USD", side=Side.SELL,
-                type=OrderType.MARKET, quantity=Decimal(1)))
+            return await venue.submit_order(
+                Order(
+                    client_order_id="p1",
+                    instrument="dex:WETH/USD",
+                    side=Side.SELL,
+                    type=OrderType.MARKET,
+                    quantity=Decimal(1),
+                )
+            )
         finally:
             await venue.close()
 
@@ -80,9 +88,15 @@ def test_the_key_never_reaches_the_journal_or_the_config_repr(evm):
     async def go():
         venue = await connected(evm, [pool(evm, "uniswap-v3")])
         try:
-            await venue.submit_order(Order(
-                client_order_id="k1", instrument="dex:WETH/USD", side=Side.SELL,
-                type=OrderType.MARKET, quantity=Decimal(1)))
+            await venue.submit_order(
+                Order(
+                    client_order_id="k1",
+                    instrument="dex:WETH/USD",
+                    side=Side.SELL,
+                    type=OrderType.MARKET,
+                    quantity=Decimal(1),
+                )
+            )
             return repr(venue.config), await venue.fetch_balances(), venue.wallet
         finally:
             await venue.close()

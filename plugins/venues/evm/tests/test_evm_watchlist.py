@@ -23,14 +23,17 @@ def test_the_watchlist_subscribes_and_unsubscribes_the_pools_swaps(evm, tmp_path
     evm.send(evm.erc20(evm.d.weth).functions.approve(evm.d.swap_router, 2**256 - 1), evm.trader)
     until_block = evm.w3.eth.block_number + 200
     path = write_config(tmp_path, evm, until_block)
-    path.write_text(path.read_text(encoding="utf-8")
-                    + "\n[watchlist]\ndrives_instruments = true\n", encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\n[watchlist]\ndrives_instruments = true\n",
+        encoding="utf-8",
+    )
     engine = Engine(load_config(path))
     blocks: dict[str, int] = {}
 
     async def swap(name: str) -> None:
         receipt = await anyio.to_thread.run_sync(
-            lambda: evm.trader_swap_v3(True, D("0.01"), approve=False))
+            lambda: evm.trader_swap_v3(True, D("0.01"), approve=False)
+        )
         blocks[name] = int(receipt["blockNumber"])
 
     async def until(pred, timeout: float = 30.0) -> None:
@@ -59,8 +62,7 @@ def test_the_watchlist_subscribes_and_unsubscribes_the_pools_swaps(evm, tmp_path
         wl.remove(KEY, caller="test")
         await swap("removed")
         await until(lambda: read_past(blocks["removed"]))
-        await anyio.to_thread.run_sync(
-            lambda: evm.mine(until_block - evm.w3.eth.block_number))
+        await anyio.to_thread.run_sync(lambda: evm.mine(until_block - evm.w3.eth.block_number))
 
     @asynccontextmanager
     async def operator(eng):
@@ -80,8 +82,11 @@ def test_the_watchlist_subscribes_and_unsubscribes_the_pools_swaps(evm, tmp_path
 
     anyio.run(run)
     subs = Operator.of(engine).watchlist.subscriptions
-    assert [(a, k) for _, a, k in subs.log] == [("unsubscribe", KEY), ("subscribe", KEY),
-                                               ("unsubscribe", KEY)]
+    assert [(a, k) for _, a, k in subs.log] == [
+        ("unsubscribe", KEY),
+        ("subscribe", KEY),
+        ("unsubscribe", KEY),
+    ]
     # Exactly one trade reached the engine: the swap made while the pool was on the list.
     assert engine.ticks == 1
     assert engine.state[KEY].last_ts == evm.w3.eth.get_block(blocks["on"])["timestamp"] * 10**9

@@ -64,8 +64,9 @@ MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TYDcAMbqxE2v4uD9RL3PZ4")
 class JupiterServer:
     """The API over one market (start with :meth:`start`, stop with :meth:`stop`)."""
 
-    def __init__(self, market: Market, price: Decimal = Decimal("0.02"),
-                 spread_bps: int = 10) -> None:
+    def __init__(
+        self, market: Market, price: Decimal = Decimal("0.02"), spread_bps: int = 10
+    ) -> None:
         self.market = market
         self.price = price
         self.spread_bps = spread_bps
@@ -95,8 +96,11 @@ class JupiterServer:
         for base, quote, price in self.pairs.values():
             if {base.symbol, quote.symbol} == {src.symbol, dst.symbol}:
                 # MEME/USDC follows ``price`` (tests move it)
-                return base, quote, self.price if (base, quote) == (
-                    self.market.meme, self.market.usdc) else price
+                return (
+                    base,
+                    quote,
+                    self.price if (base, quote) == (self.market.meme, self.market.usdc) else price,
+                )
         raise KeyError(f"{src.symbol}/{dst.symbol}")
 
     # -- quoting -----------------------------------------------------------------------------
@@ -114,24 +118,38 @@ class JupiterServer:
         if mode == "ExactIn":
             out = amount * unit if base_is_input else amount / unit
             in_amt, out_amt = amount, int(out.to_integral_value(ROUND_FLOOR))
-            threshold = int((out_amt * (1 - Decimal(bps) / 10_000)).to_integral_value(
-                ROUND_FLOOR))
+            threshold = int((out_amt * (1 - Decimal(bps) / 10_000)).to_integral_value(ROUND_FLOOR))
         else:
             need = amount / unit if base_is_input else amount * unit
             in_amt, out_amt = int(need.to_integral_value(ROUND_CEILING)), amount
-            threshold = int((in_amt * (1 + Decimal(bps) / 10_000)).to_integral_value(
-                ROUND_CEILING))
+            threshold = int((in_amt * (1 + Decimal(bps) / 10_000)).to_integral_value(ROUND_CEILING))
         return {
-            "inputMint": str(src.address), "inAmount": str(in_amt),
-            "outputMint": str(dst.address), "outAmount": str(out_amt),
-            "otherAmountThreshold": str(threshold), "swapMode": mode, "slippageBps": bps,
-            "platformFee": None, "priceImpactPct": "0",
-            "routePlan": [{"swapInfo": {
-                "ammKey": str(self.market.maker.pubkey()), "label": "RFQ",
-                "inputMint": str(src.address), "outputMint": str(dst.address),
-                "inAmount": str(in_amt), "outAmount": str(out_amt), "feeAmount": "0",
-                "feeMint": str(dst.address)}, "percent": 100}],
-            "contextSlot": self.market.rpc.slot, "timeTaken": 0.001,
+            "inputMint": str(src.address),
+            "inAmount": str(in_amt),
+            "outputMint": str(dst.address),
+            "outAmount": str(out_amt),
+            "otherAmountThreshold": str(threshold),
+            "swapMode": mode,
+            "slippageBps": bps,
+            "platformFee": None,
+            "priceImpactPct": "0",
+            "routePlan": [
+                {
+                    "swapInfo": {
+                        "ammKey": str(self.market.maker.pubkey()),
+                        "label": "RFQ",
+                        "inputMint": str(src.address),
+                        "outputMint": str(dst.address),
+                        "inAmount": str(in_amt),
+                        "outAmount": str(out_amt),
+                        "feeAmount": "0",
+                        "feeMint": str(dst.address),
+                    },
+                    "percent": 100,
+                }
+            ],
+            "contextSlot": self.market.rpc.slot,
+            "timeTaken": 0.001,
         }
 
     def swap(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -142,46 +160,67 @@ class JupiterServer:
         src, dst = self._mint(q["inputMint"]), self._mint(q["outputMint"])
         in_amt, out_amt = int(q["inAmount"]), int(q["outAmount"])
         if self.tamper == "overpay":
-            in_amt += 10 ** src.decimals
+            in_amt += 10**src.decimals
         receiver = user
         if self.tamper == "recipient":
             receiver = Keypair().pubkey()
         swap_ixs = [
             create_idempotent_associated_token_account(
-                maker.pubkey() if receiver != user else user, receiver, dst.address,
-                dst.program),
-            transfer_checked(TransferCheckedParams(
-                program_id=src.program, source=get_associated_token_address(
-                    user, src.address, src.program),
-                mint=src.address, dest=get_associated_token_address(
-                    maker.pubkey(), src.address, src.program),
-                owner=user, amount=in_amt, decimals=src.decimals)),
-            transfer_checked(TransferCheckedParams(
-                program_id=dst.program, source=get_associated_token_address(
-                    maker.pubkey(), dst.address, dst.program),
-                mint=dst.address, dest=get_associated_token_address(
-                    receiver, dst.address, dst.program),
-                owner=maker.pubkey(), amount=out_amt, decimals=dst.decimals)),
+                maker.pubkey() if receiver != user else user, receiver, dst.address, dst.program
+            ),
+            transfer_checked(
+                TransferCheckedParams(
+                    program_id=src.program,
+                    source=get_associated_token_address(user, src.address, src.program),
+                    mint=src.address,
+                    dest=get_associated_token_address(maker.pubkey(), src.address, src.program),
+                    owner=user,
+                    amount=in_amt,
+                    decimals=src.decimals,
+                )
+            ),
+            transfer_checked(
+                TransferCheckedParams(
+                    program_id=dst.program,
+                    source=get_associated_token_address(maker.pubkey(), dst.address, dst.program),
+                    mint=dst.address,
+                    dest=get_associated_token_address(receiver, dst.address, dst.program),
+                    owner=maker.pubkey(),
+                    amount=out_amt,
+                    decimals=dst.decimals,
+                )
+            ),
         ]
         if body.get("wrapAndUnwrapSol") and NATIVE_MINT in (src.address, dst.address):
-            wsol = get_associated_token_address(user, NATIVE_MINT, src.program if
-                                                src.address == NATIVE_MINT else dst.program)
+            wsol = get_associated_token_address(
+                user, NATIVE_MINT, src.program if src.address == NATIVE_MINT else dst.program
+            )
             if src.address == NATIVE_MINT:
                 # ExactOut wraps the most the wallet may pay; closing returns what is left.
                 wrap = in_amt if q["swapMode"] == "ExactIn" else int(q["otherAmountThreshold"])
                 swap_ixs[:0] = [
-                    create_idempotent_associated_token_account(user, user, NATIVE_MINT,
-                                                               src.program),
+                    create_idempotent_associated_token_account(
+                        user, user, NATIVE_MINT, src.program
+                    ),
                     transfer(TransferParams(from_pubkey=user, to_pubkey=wsol, lamports=wrap)),
                     sync_native(SyncNativeParams(program_id=src.program, account=wsol)),
                 ]
-            swap_ixs.append(close_account(CloseAccountParams(
-                program_id=src.program if src.address == NATIVE_MINT else dst.program,
-                account=wsol, dest=Keypair().pubkey() if self.tamper == "unwrap" else user,
-                owner=user)))
+            swap_ixs.append(
+                close_account(
+                    CloseAccountParams(
+                        program_id=src.program if src.address == NATIVE_MINT else dst.program,
+                        account=wsol,
+                        dest=Keypair().pubkey() if self.tamper == "unwrap" else user,
+                        owner=user,
+                    )
+                )
+            )
         if self.tamper == "program":
-            swap_ixs.append(Instruction(MEMO_PROGRAM, b"route", [
-                AccountMeta(user, is_signer=True, is_writable=False)]))
+            swap_ixs.append(
+                Instruction(
+                    MEMO_PROGRAM, b"route", [AccountMeta(user, is_signer=True, is_writable=False)]
+                )
+            )
         price = int(body.get("computeUnitPriceMicroLamports") or 0)
         blockhash = self.market.rpc.blockhash()
         if body.get("dynamicComputeUnitLimit"):
@@ -191,23 +230,30 @@ class JupiterServer:
             limit = int(body.get("computeUnitLimit") or 1_400_000)
         tx = self._tx(user, swap_ixs, limit, price, blockhash)
         with self.market.rpc.lock:
-            last_valid = self.market.rpc.valid_until.get(str(blockhash),
-                                                         self.market.rpc.height + VALIDITY)
+            last_valid = self.market.rpc.valid_until.get(
+                str(blockhash), self.market.rpc.height + VALIDITY
+            )
         return {
             "swapTransaction": base64.b64encode(bytes(tx)).decode(),
             "lastValidBlockHeight": last_valid,
             "prioritizationFeeLamports": math.ceil(limit * price / 1_000_000),
             "computeUnitLimit": limit,
-            "prioritizationType": {"computeBudget": {"microLamports": price,
-                                                     "estimatedMicroLamports": price}},
-            "dynamicSlippageReport": None, "simulationError": None,
+            "prioritizationType": {
+                "computeBudget": {"microLamports": price, "estimatedMicroLamports": price}
+            },
+            "dynamicSlippageReport": None,
+            "simulationError": None,
         }
 
-    def _tx(self, user: Pubkey, ixs: list[Instruction], limit: int, price: int,
-            blockhash: Any) -> VersionedTransaction:
+    def _tx(
+        self, user: Pubkey, ixs: list[Instruction], limit: int, price: int, blockhash: Any
+    ) -> VersionedTransaction:
         msg = MessageV0.try_compile(
-            user, [set_compute_unit_limit(limit), set_compute_unit_price(price), *ixs], [],
-            blockhash)
+            user,
+            [set_compute_unit_limit(limit), set_compute_unit_price(price), *ixs],
+            [],
+            blockhash,
+        )
         maker_sig = self.market.maker.sign_message(to_bytes_versioned(msg))
         keys = list(msg.account_keys)
         sigs = [Signature.default()] * msg.header.num_required_signatures
@@ -241,14 +287,19 @@ class JupiterServer:
                 if api.fail == "malformed":
                     return self._answer(200, b"<html>bad gateway</html>")
                 if api.fail is not None:
-                    return self._answer(int(api.fail), {
-                        "error": "Could not find any route",
-                        "errorCode": "COULD_NOT_FIND_ANY_ROUTE"})
+                    return self._answer(
+                        int(api.fail),
+                        {
+                            "error": "Could not find any route",
+                            "errorCode": "COULD_NOT_FIND_ANY_ROUTE",
+                        },
+                    )
                 try:
                     answer = api.quote(payload) if path == "/quote" else api.swap(payload)
                 except KeyError as exc:
-                    return self._answer(400, {"error": f"unknown mint {exc}",
-                                              "errorCode": "TOKEN_NOT_TRADABLE"})
+                    return self._answer(
+                        400, {"error": f"unknown mint {exc}", "errorCode": "TOKEN_NOT_TRADABLE"}
+                    )
                 self._answer(200, answer)
 
             def do_GET(self) -> None:

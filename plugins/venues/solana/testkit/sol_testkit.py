@@ -39,12 +39,23 @@ class Solana:
                 "USDC": {"mint": str(m.usdc.address), "program": m.usdc.program_name},
                 "MEME": {"mint": str(m.meme.address), "program": m.meme.program_name},
             },
-            "markets": [{"symbol": "MEME/USDC", "base": "MEME", "quote": "USDC",
-                         "lot_size": "0.000000001", "tick_size": "0.000001"}],
+            "markets": [
+                {
+                    "symbol": "MEME/USDC",
+                    "base": "MEME",
+                    "quote": "USDC",
+                    "lot_size": "0.000000001",
+                    "tick_size": "0.000001",
+                }
+            ],
             # the market maker's token accounts hold the RFQ's reserves: its "pool vaults"
-            "pools": [{"symbol": "MEME/USDC",
-                       "base_vault": str(m.ata(m.maker.pubkey(), m.meme)),
-                       "quote_vault": str(m.ata(m.maker.pubkey(), m.usdc))}],
+            "pools": [
+                {
+                    "symbol": "MEME/USDC",
+                    "base_vault": str(m.ata(m.maker.pubkey(), m.meme)),
+                    "quote_vault": str(m.ata(m.maker.pubkey(), m.usdc)),
+                }
+            ],
             "aggregator": "jupiter",
             "aggregator_config": {"base_url": self.jupiter.url},
             "slippage_bps": 50,
@@ -75,9 +86,12 @@ class Solana:
         """The wallet's balances on the VM in base units (lamports for SOL)."""
         m = self.market
         w = m.wallet.pubkey()
-        return {"SOL": self.rpc.lamports(w), "USDC": self.rpc.token_amount(w, m.usdc.address),
-                "MEME": self.rpc.token_amount(w, m.meme.address),
-                "WSOL": self.rpc.token_amount(w, m.sol.address)}
+        return {
+            "SOL": self.rpc.lamports(w),
+            "USDC": self.rpc.token_amount(w, m.usdc.address),
+            "MEME": self.rpc.token_amount(w, m.meme.address),
+            "WSOL": self.rpc.token_amount(w, m.sol.address),
+        }
 
     def trader_swap(self, trader: Any, side: str, meme_units: int) -> str:
         """A third party's swap through the Jupiter API (buy: ExactOut of MEME, sell: ExactIn),
@@ -89,17 +103,33 @@ class Solana:
 
         m = self.market
         usdc, meme = str(m.usdc.address), str(m.meme.address)
-        q = self.jupiter.quote({
-            "inputMint": usdc if side == "buy" else meme,
-            "outputMint": meme if side == "buy" else usdc, "amount": str(meme_units),
-            "swapMode": "ExactOut" if side == "buy" else "ExactIn", "slippageBps": "50"})
-        built = self.jupiter.swap({"quoteResponse": q, "userPublicKey": str(trader.pubkey()),
-                                   "computeUnitPriceMicroLamports": 0})
+        q = self.jupiter.quote(
+            {
+                "inputMint": usdc if side == "buy" else meme,
+                "outputMint": meme if side == "buy" else usdc,
+                "amount": str(meme_units),
+                "swapMode": "ExactOut" if side == "buy" else "ExactIn",
+                "slippageBps": "50",
+            }
+        )
+        built = self.jupiter.swap(
+            {
+                "quoteResponse": q,
+                "userPublicKey": str(trader.pubkey()),
+                "computeUnitPriceMicroLamports": 0,
+            }
+        )
         tx = VersionedTransaction.from_bytes(base64.b64decode(built["swapTransaction"]))
         sig = trader.sign_message(to_bytes_versioned(tx.message))
         signed = VersionedTransaction.populate(tx.message, [sig, *tx.signatures[1:]])
-        status, answer = self.rpc.handle({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
-                                          "params": [base64.b64encode(bytes(signed)).decode()]})
+        status, answer = self.rpc.handle(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "sendTransaction",
+                "params": [base64.b64encode(bytes(signed)).decode()],
+            }
+        )
         assert status == 200 and "result" in answer, answer
         return str(answer["result"])
 

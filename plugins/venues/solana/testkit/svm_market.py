@@ -74,42 +74,69 @@ class Market:
     def mint_to(self, owner: Pubkey, mint: Mint, amount: int) -> None:
         """Create ``owner``'s ATA if needed and mint ``amount`` base units into it."""
         a = self.authority
-        self.send(a, [
-            create_idempotent_associated_token_account(a.pubkey(), owner, mint.address,
-                                                       mint.program),
-            mint_to(MintToParams(program_id=mint.program, mint=mint.address,
-                                 dest=self.ata(owner, mint), mint_authority=a.pubkey(),
-                                 amount=amount)),
-        ], [])
+        self.send(
+            a,
+            [
+                create_idempotent_associated_token_account(
+                    a.pubkey(), owner, mint.address, mint.program
+                ),
+                mint_to(
+                    MintToParams(
+                        program_id=mint.program,
+                        mint=mint.address,
+                        dest=self.ata(owner, mint),
+                        mint_authority=a.pubkey(),
+                        amount=amount,
+                    )
+                ),
+            ],
+            [],
+        )
 
     def wrap(self, owner: Keypair, lamports: int) -> None:
         """Wrap ``lamports`` of ``owner``'s SOL into its wrapped-SOL account."""
         account = self.ata(owner.pubkey(), self.sol)
-        self.send(owner, [
-            create_idempotent_associated_token_account(owner.pubkey(), owner.pubkey(),
-                                                       NATIVE_MINT, TOKEN_PROGRAM),
-            transfer(TransferParams(from_pubkey=owner.pubkey(), to_pubkey=account,
-                                    lamports=lamports)),
-            sync_native(SyncNativeParams(program_id=TOKEN_PROGRAM, account=account)),
-        ], [])
+        self.send(
+            owner,
+            [
+                create_idempotent_associated_token_account(
+                    owner.pubkey(), owner.pubkey(), NATIVE_MINT, TOKEN_PROGRAM
+                ),
+                transfer(
+                    TransferParams(from_pubkey=owner.pubkey(), to_pubkey=account, lamports=lamports)
+                ),
+                sync_native(SyncNativeParams(program_id=TOKEN_PROGRAM, account=account)),
+            ],
+            [],
+        )
 
     def wallet_secret_json(self) -> str:
         """The wallet's keypair as the Solana CLI writes it (a JSON array of 64 bytes)."""
         return json.dumps(list(bytes(self.wallet)))
 
 
-def _new_mint(rpc: SvmRpc, authority: Keypair, symbol: str, decimals: int,
-              program: Pubkey) -> Mint:
+def _new_mint(rpc: SvmRpc, authority: Keypair, symbol: str, decimals: int, program: Pubkey) -> Mint:
     mint = Keypair()
     space = 82
     lamports = rpc.svm.minimum_balance_for_rent_exemption(space)
     ixs = [
-        create_account(CreateAccountParams(from_pubkey=authority.pubkey(),
-                                           to_pubkey=mint.pubkey(), lamports=lamports,
-                                           space=space, owner=program)),
-        initialize_mint(InitializeMintParams(decimals=decimals, program_id=program,
-                                             mint=mint.pubkey(),
-                                             mint_authority=authority.pubkey())),
+        create_account(
+            CreateAccountParams(
+                from_pubkey=authority.pubkey(),
+                to_pubkey=mint.pubkey(),
+                lamports=lamports,
+                space=space,
+                owner=program,
+            )
+        ),
+        initialize_mint(
+            InitializeMintParams(
+                decimals=decimals,
+                program_id=program,
+                mint=mint.pubkey(),
+                mint_authority=authority.pubkey(),
+            )
+        ),
     ]
     msg = MessageV0.try_compile(authority.pubkey(), ixs, [], rpc.blockhash())
     rpc.run(VersionedTransaction(msg, [authority, mint]))
@@ -119,9 +146,16 @@ def _new_mint(rpc: SvmRpc, authority: Keypair, symbol: str, decimals: int,
 def _native_mint(rpc: SvmRpc) -> Mint:
     """The native mint as genesis holds it: no authority, 9 decimals, initialized."""
     data = bytes(4 + 32) + (0).to_bytes(8, "little") + bytes([9, 1]) + bytes(4 + 32)
-    rpc.svm.set_account(NATIVE_MINT, Account(
-        lamports=rpc.svm.minimum_balance_for_rent_exemption(82), data=data,
-        owner=TOKEN_PROGRAM, executable=False, rent_epoch=0))
+    rpc.svm.set_account(
+        NATIVE_MINT,
+        Account(
+            lamports=rpc.svm.minimum_balance_for_rent_exemption(82),
+            data=data,
+            owner=TOKEN_PROGRAM,
+            executable=False,
+            rent_epoch=0,
+        ),
+    )
     return Mint("SOL", NATIVE_MINT, 9, TOKEN_PROGRAM)
 
 

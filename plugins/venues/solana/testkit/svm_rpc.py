@@ -60,8 +60,11 @@ def token_account_fields(acc: Account | None) -> tuple[Pubkey, Pubkey, int] | No
     if len(acc.data) > 165 and acc.data[165] != 2:  # Token-2022: account type byte 2 = Account
         return None
     data = bytes(acc.data)
-    return (Pubkey.from_bytes(data[0:32]), Pubkey.from_bytes(data[32:64]),
-            struct.unpack_from("<Q", data, 64)[0])
+    return (
+        Pubkey.from_bytes(data[0:32]),
+        Pubkey.from_bytes(data[32:64]),
+        struct.unpack_from("<Q", data, 64)[0],
+    )
 
 
 @attrs.define
@@ -165,16 +168,22 @@ class SvmRpc:
         method = body.get("method", "")
         fn = getattr(self, "rpc_" + method, None)
         if fn is None:
-            return 200, {"jsonrpc": "2.0", "id": rid,
-                         "error": {"code": -32601, "message": f"Method not found: {method}"}}
+            return 200, {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "error": {"code": -32601, "message": f"Method not found: {method}"},
+            }
         with self.lock:
             try:
                 result = fn(*body.get("params", []))
             except _RpcError as exc:
                 if exc.http:
                     return exc.http, {"error": exc.message}
-                return 200, {"jsonrpc": "2.0", "id": rid, "error": {
-                    "code": exc.code, "message": exc.message, "data": exc.data}}
+                return 200, {
+                    "jsonrpc": "2.0",
+                    "id": rid,
+                    "error": {"code": exc.code, "message": exc.message, "data": exc.data},
+                }
         return 200, {"jsonrpc": "2.0", "id": rid, "result": result}
 
     def _ctx(self, value: Any) -> dict[str, Any]:
@@ -192,8 +201,10 @@ class SvmRpc:
         return self.slot
 
     def rpc_isBlockhashValid(self, blockhash: str, *_: Any) -> Any:
-        return self._ctx(self.valid_until.get(blockhash, -1) >= self.height
-                         and blockhash == str(self.svm.latest_blockhash()))
+        return self._ctx(
+            self.valid_until.get(blockhash, -1) >= self.height
+            and blockhash == str(self.svm.latest_blockhash())
+        )
 
     def rpc_getBalance(self, pubkey: str, *_: Any) -> Any:
         return self._ctx(self.svm.get_balance(Pubkey.from_string(pubkey)) or 0)
@@ -204,22 +215,30 @@ class SvmRpc:
     def _account_json(self, acc: Account | None) -> Any:
         if acc is None:
             return None
-        return {"lamports": acc.lamports, "owner": str(acc.owner),
-                "data": [base64.b64encode(bytes(acc.data)).decode(), "base64"],
-                "executable": acc.executable, "rentEpoch": 18446744073709551615, "space":
-                len(acc.data)}
+        return {
+            "lamports": acc.lamports,
+            "owner": str(acc.owner),
+            "data": [base64.b64encode(bytes(acc.data)).decode(), "base64"],
+            "executable": acc.executable,
+            "rentEpoch": 18446744073709551615,
+            "space": len(acc.data),
+        }
 
     def rpc_getAccountInfo(self, pubkey: str, *_: Any) -> Any:
         return self._ctx(self._account_json(self.svm.get_account(Pubkey.from_string(pubkey))))
 
     def rpc_getMultipleAccounts(self, pubkeys: list[str], *_: Any) -> Any:
-        return self._ctx([self._account_json(self.svm.get_account(Pubkey.from_string(p)))
-                          for p in pubkeys])
+        return self._ctx(
+            [self._account_json(self.svm.get_account(Pubkey.from_string(p))) for p in pubkeys]
+        )
 
     def rpc_getTokenAccountsByOwner(self, owner: str, flt: dict[str, str], *_: Any) -> Any:
         owner_pk = Pubkey.from_string(owner)
-        programs = ([Pubkey.from_string(flt["programId"])] if "programId" in flt
-                    else [TOKEN_PROGRAM, TOKEN_2022_PROGRAM])
+        programs = (
+            [Pubkey.from_string(flt["programId"])]
+            if "programId" in flt
+            else [TOKEN_PROGRAM, TOKEN_2022_PROGRAM]
+        )
         found = []
         for program in programs:
             for address, acc in self.svm.get_program_accounts(program):
@@ -245,12 +264,20 @@ class SvmRpc:
             mint_acc = self.svm.get_account(mint)
             decimals = bytes(mint_acc.data)[44] if mint_acc is not None else 0
             ui = Decimal(amount).scaleb(-decimals)
-            out.append({
-                "accountIndex": i, "mint": str(mint), "owner": str(owner),
-                "programId": str(acc.owner),
-                "uiTokenAmount": {"amount": str(amount), "decimals": decimals,
-                                  "uiAmount": float(ui), "uiAmountString": format(ui, "f")},
-            })
+            out.append(
+                {
+                    "accountIndex": i,
+                    "mint": str(mint),
+                    "owner": str(owner),
+                    "programId": str(acc.owner),
+                    "uiTokenAmount": {
+                        "amount": str(amount),
+                        "decimals": decimals,
+                        "uiAmount": float(ui),
+                        "uiAmountString": format(ui, "f"),
+                    },
+                }
+            )
         return out
 
     def rpc_sendTransaction(self, tx_b64: str, opts: dict[str, Any] | None = None) -> Any:
@@ -265,18 +292,27 @@ class SvmRpc:
             return sig
         blockhash = str(tx.message.recent_blockhash)
         if self.valid_until.get(blockhash, -1) < self.height:
-            raise _RpcError(-32002, "Transaction simulation failed: Blockhash not found",
-                            {"err": "BlockhashNotFound", "logs": [], "accounts": None,
-                             "unitsConsumed": 0})
+            raise _RpcError(
+                -32002,
+                "Transaction simulation failed: Blockhash not found",
+                {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0},
+            )
         keys = list(tx.message.account_keys)
         pre = [self.svm.get_balance(k) or 0 for k in keys]
         pre_tok = self._token_balances(keys)
         result = self.svm.send_transaction(tx)
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
-            raise _RpcError(-32002, f"Transaction simulation failed: {result.err()}",
-                            {"err": _err_json(result.err()), "logs": list(meta.logs()),
-                             "accounts": None, "unitsConsumed": meta.compute_units_consumed()})
+            raise _RpcError(
+                -32002,
+                f"Transaction simulation failed: {result.err()}",
+                {
+                    "err": _err_json(result.err()),
+                    "logs": list(meta.logs()),
+                    "accounts": None,
+                    "unitsConsumed": meta.compute_units_consumed(),
+                },
+            )
         self.slot += 1
         self.height += 1
         self.svm.warp_to_slot(self.slot)
@@ -284,17 +320,28 @@ class SvmRpc:
         self._note_blockhash()
         price = _cu_price(tx)
         self.priority_fees.append((self.slot, price))
-        self._block_time = max(self._block_time + (self.slot % 2),
-                               self.next_block_time or 0)
+        self._block_time = max(self._block_time + (self.slot % 2), self.next_block_time or 0)
         self.next_block_time = None
-        self.landed[sig] = Landed(sig, self.slot, tx_b64, block_time=self._block_time, meta={
-            "err": None, "status": {"Ok": None}, "fee": result.fee(),
-            "preBalances": pre, "postBalances": [self.svm.get_balance(k) or 0 for k in keys],
-            "innerInstructions": [], "logMessages": list(result.logs()),
-            "preTokenBalances": pre_tok, "postTokenBalances": self._token_balances(keys),
-            "rewards": [], "loadedAddresses": {"writable": [], "readonly": []},
-            "computeUnitsConsumed": result.compute_units_consumed(),
-        })
+        self.landed[sig] = Landed(
+            sig,
+            self.slot,
+            tx_b64,
+            block_time=self._block_time,
+            meta={
+                "err": None,
+                "status": {"Ok": None},
+                "fee": result.fee(),
+                "preBalances": pre,
+                "postBalances": [self.svm.get_balance(k) or 0 for k in keys],
+                "innerInstructions": [],
+                "logMessages": list(result.logs()),
+                "preTokenBalances": pre_tok,
+                "postTokenBalances": self._token_balances(keys),
+                "rewards": [],
+                "loadedAddresses": {"writable": [], "readonly": []},
+                "computeUnitsConsumed": result.compute_units_consumed(),
+            },
+        )
         if self._lose:
             self._lose -= 1
             raise _RpcError(0, "Service Unavailable", None, http=503)
@@ -316,8 +363,15 @@ class SvmRpc:
         result = self.simulate(tx, bool(opts.get("sigVerify", False)))
         meta = result.meta()
         err = str(result.err()) if isinstance(result, FailedTransactionMetadata) else None
-        return self._ctx({"err": err, "logs": list(meta.logs()), "accounts": None,
-                          "unitsConsumed": meta.compute_units_consumed(), "returnData": None})
+        return self._ctx(
+            {
+                "err": err,
+                "logs": list(meta.logs()),
+                "accounts": None,
+                "unitsConsumed": meta.compute_units_consumed(),
+                "returnData": None,
+            }
+        )
 
     def _status(self, sig: str) -> Any:
         got = self.landed.get(sig)
@@ -325,15 +379,19 @@ class SvmRpc:
             return None
         age = self.slot - got.slot
         level = "finalized" if age >= FINALITY_SLOTS else "confirmed" if age >= 1 else "processed"
-        return {"slot": got.slot, "confirmations": None if level == "finalized" else age,
-                "err": got.err, "status": {"Ok": None}, "confirmationStatus": level}
+        return {
+            "slot": got.slot,
+            "confirmations": None if level == "finalized" else age,
+            "err": got.err,
+            "status": {"Ok": None},
+            "confirmationStatus": level,
+        }
 
     def rpc_getSignatureStatuses(self, sigs: list[str], *_: Any) -> Any:
         self.slot += 1  # the cluster keeps producing slots while the client polls
         return self._ctx([self._status(s) for s in sigs])
 
-    def rpc_getSignaturesForAddress(self, address: str, opts: dict[str, Any] | None = None
-                                    ) -> Any:
+    def rpc_getSignaturesForAddress(self, address: str, opts: dict[str, Any] | None = None) -> Any:
         opts = opts or {}
         found = []
         for sig, got in reversed(self.landed.items()):  # newest first, as the node answers
@@ -342,17 +400,29 @@ class SvmRpc:
             keys = VersionedTransaction.from_bytes(base64.b64decode(got.tx_b64)).message
             if address in {str(k) for k in keys.account_keys}:
                 st = self._status(sig)
-                found.append({"signature": sig, "slot": got.slot, "err": None, "memo": None,
-                              "blockTime": got.block_time,
-                              "confirmationStatus": st["confirmationStatus"]})
+                found.append(
+                    {
+                        "signature": sig,
+                        "slot": got.slot,
+                        "err": None,
+                        "memo": None,
+                        "blockTime": got.block_time,
+                        "confirmationStatus": st["confirmationStatus"],
+                    }
+                )
         return found[: int(opts.get("limit", 1000))]
 
     def rpc_getTransaction(self, sig: str, *_: Any) -> Any:
         got = self.landed.get(sig)
         if got is None:
             return None
-        return {"slot": got.slot, "blockTime": got.block_time,
-                "transaction": [got.tx_b64, "base64"], "meta": got.meta, "version": 0}
+        return {
+            "slot": got.slot,
+            "blockTime": got.block_time,
+            "transaction": [got.tx_b64, "base64"],
+            "meta": got.meta,
+            "version": 0,
+        }
 
     # -- set-up helpers (tests) ---------------------------------------------------------------
     def token_amount(self, owner: Pubkey, mint: Pubkey) -> int:

@@ -55,15 +55,24 @@ def _npm() -> str:
 
 @pytest.fixture(scope="module")
 def state() -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), _npm()],
-                          capture_output=True, text=True, timeout=120, check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), _npm()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(proc.stdout)["states"][0]
 
 
 def sdk_swap_ix(**args: Any) -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "whirlpool_swap_ix.mjs"), _npm(),
-                           json.dumps(args)], capture_output=True, text=True, timeout=60,
-                          check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "whirlpool_swap_ix.mjs"), _npm(), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -85,17 +94,28 @@ def install_pool(sol: Any, state: dict, *, native_a: bool = False) -> dict[str, 
     svm = sol.rpc.svm
     data = bytearray(base64.b64decode(state["data"]))
     if native_a:
-        data[MINT_A_OFFSET:MINT_A_OFFSET + 32] = bytes(NATIVE_MINT)
+        data[MINT_A_OFFSET : MINT_A_OFFSET + 32] = bytes(NATIVE_MINT)
     pool = Pubkey.from_string(state["address"])
 
     def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
-        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
-                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+        svm.set_account(
+            key,
+            Account(
+                lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                data=raw,
+                owner=owner,
+                executable=False,
+                rent_epoch=0,
+            ),
+        )
 
     put(pool, bytes(data), wp.WHIRLPOOL_PROGRAM)
     for arr in state["tick_arrays"]:
-        put(wp.tick_array_address(pool, arr["start"]), base64.b64decode(arr["data"]),
-            wp.WHIRLPOOL_PROGRAM)
+        put(
+            wp.tick_array_address(pool, arr["start"]),
+            base64.b64decode(arr["data"]),
+            wp.WHIRLPOOL_PROGRAM,
+        )
     decoded = wp.decode_whirlpool(pool, bytes(data))
     if not native_a:
         put(decoded.token_mint_a, _mint_data(6), TOKEN_PROGRAM)
@@ -107,24 +127,49 @@ def install_pool(sol: Any, state: dict, *, native_a: bool = False) -> dict[str, 
     tokens["WB"] = {"mint": str(decoded.token_mint_b), "program": "token-2022"}
     symbol = f"{base}/WB"
     return {
-        "pool": decoded, "symbol": symbol, "config": dict(
-            tokens=tokens, pools=[], slippage_bps=75, aggregator_deadline_s=0.5,
-            markets=[{"symbol": symbol, "base": base, "quote": "WB",
-                      "lot_size": "0.000000001", "tick_size": "0.000000001"}],
+        "pool": decoded,
+        "symbol": symbol,
+        "config": dict(
+            tokens=tokens,
+            pools=[],
+            slippage_bps=75,
+            aggregator_deadline_s=0.5,
+            markets=[
+                {
+                    "symbol": symbol,
+                    "base": base,
+                    "quote": "WB",
+                    "lot_size": "0.000000001",
+                    "tick_size": "0.000000001",
+                }
+            ],
             direct_pools=[{"symbol": symbol, "kind": "whirlpool", "address": str(pool)}],
-            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0}),
+            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0},
+        ),
     }
 
 
 async def submit(sol: Any, setup: dict, side: Side, qty: Decimal) -> tuple[Any, Any]:
     venue = await sol.venue(**setup["config"])
     try:
-        report = await venue.submit_order(Order(
-            client_order_id="d1", instrument=f"sol:{setup['symbol']}", side=side,
-            type=OrderType.MARKET, quantity=qty))
-        again = await venue.submit_order(Order(
-            client_order_id="d1", instrument=f"sol:{setup['symbol']}", side=side,
-            type=OrderType.MARKET, quantity=qty))
+        report = await venue.submit_order(
+            Order(
+                client_order_id="d1",
+                instrument=f"sol:{setup['symbol']}",
+                side=side,
+                type=OrderType.MARKET,
+                quantity=qty,
+            )
+        )
+        again = await venue.submit_order(
+            Order(
+                client_order_id="d1",
+                instrument=f"sol:{setup['symbol']}",
+                side=side,
+                type=OrderType.MARKET,
+                quantity=qty,
+            )
+        )
         assert again == report
         return report, venue
     finally:
@@ -142,8 +187,10 @@ def sent_swap(sol: Any, report: Any) -> tuple[VersionedTransaction, list]:
     assert tx.verify_with_results() == [True]  # signed by the wallet, validly
     keys = list(tx.message.account_keys)
     assert keys[0] == sol.market.wallet.pubkey()
-    ixs = [(keys[ix.program_id_index], [keys[i] for i in ix.accounts], bytes(ix.data))
-           for ix in tx.message.instructions]
+    ixs = [
+        (keys[ix.program_id_index], [keys[i] for i in ix.accounts], bytes(ix.data))
+        for ix in tx.message.instructions
+    ]
     return tx, ixs
 
 
@@ -153,26 +200,34 @@ def assert_equals_sdk(tx: VersionedTransaction, ix: tuple, sdk: dict) -> None:
     assert data.hex() == sdk["data"]
     assert [str(a) for a in accounts] == [a for a, _ in sdk["accounts"]]
     keys = list(tx.message.account_keys)
-    for (addr, role) in sdk["accounts"]:
+    for addr, role in sdk["accounts"]:
         i = keys.index(Pubkey.from_string(addr))
         assert tx.message.is_signer(i) == bool(role & 2), addr
         if role & 1:
             assert tx.message.is_maybe_writable(i), addr
 
 
-def sdk_args(setup: dict, wallet: Pubkey, q: dict, *, by_input: bool, a_to_b: bool,
-             program_a: Pubkey) -> dict:
+def sdk_args(
+    setup: dict, wallet: Pubkey, q: dict, *, by_input: bool, a_to_b: bool, program_a: Pubkey
+) -> dict:
     pool = setup["pool"]
     return dict(
-        authority=str(wallet), token_program_a=str(program_a),
-        token_program_b=str(TOKEN_2022_PROGRAM), whirlpool=str(pool.address),
-        mint_a=str(pool.token_mint_a), mint_b=str(pool.token_mint_b),
+        authority=str(wallet),
+        token_program_a=str(program_a),
+        token_program_b=str(TOKEN_2022_PROGRAM),
+        whirlpool=str(pool.address),
+        mint_a=str(pool.token_mint_a),
+        mint_b=str(pool.token_mint_b),
         owner_a=str(get_associated_token_address(wallet, pool.token_mint_a, program_a)),
-        owner_b=str(get_associated_token_address(wallet, pool.token_mint_b,
-                                                 TOKEN_2022_PROGRAM)),
-        vault_a=str(pool.token_vault_a), vault_b=str(pool.token_vault_b),
-        tick_array_starts=wp.swap_tick_arrays(pool, a_to_b), amount=q["amount"],
-        threshold=q["threshold"], by_input=by_input, a_to_b=a_to_b)
+        owner_b=str(get_associated_token_address(wallet, pool.token_mint_b, TOKEN_2022_PROGRAM)),
+        vault_a=str(pool.token_vault_a),
+        vault_b=str(pool.token_vault_b),
+        tick_array_starts=wp.swap_tick_arrays(pool, a_to_b),
+        amount=q["amount"],
+        threshold=q["threshold"],
+        by_input=by_input,
+        a_to_b=a_to_b,
+    )
 
 
 def test_jupiter_503_a_sell_goes_to_the_whirlpool_with_the_sdk_instruction(sol, state):
@@ -182,17 +237,30 @@ def test_jupiter_503_a_sell_goes_to_the_whirlpool_with_the_sdk_instruction(sol, 
     report, venue = anyio.run(submit, sol, setup, Side.SELL, D(q["amount"]).scaleb(-6))
     tx, ixs = sent_swap(sol, report)
     wallet = sol.market.wallet.pubkey()
-    assert [p for p, _, _ in ixs] == [COMPUTE_BUDGET_PROGRAM, COMPUTE_BUDGET_PROGRAM,
-                                      ASSOCIATED_TOKEN_PROGRAM, wp.WHIRLPOOL_PROGRAM]
-    assert_equals_sdk(tx, ixs[3], sdk_swap_ix(**sdk_args(
-        setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)))
+    assert [p for p, _, _ in ixs] == [
+        COMPUTE_BUDGET_PROGRAM,
+        COMPUTE_BUDGET_PROGRAM,
+        ASSOCIATED_TOKEN_PROGRAM,
+        wp.WHIRLPOOL_PROGRAM,
+    ]
+    assert_equals_sdk(
+        tx,
+        ixs[3],
+        sdk_swap_ix(
+            **sdk_args(setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)
+        ),
+    )
     # Jupiter was asked (and answered 503), then the pool; the journal names the route.
     assert [p for p, _ in sol.jupiter.requests] == ["/quote"]
     assert len(venue.fallbacks) == 1 and "503" in venue.fallbacks[0][1]
-    signed = [json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()
-              if json.loads(x)["type"] == "signed"]
+    signed = [
+        json.loads(x)
+        for x in Path("solana-transactions.jsonl").read_text().splitlines()
+        if json.loads(x)["type"] == "signed"
+    ]
     assert len(signed) == 1 and signed[0]["meta"]["route"] == [
-        f"Whirlpool {setup['pool'].address} 100% (direct)"]
+        f"Whirlpool {setup['pool'].address} 100% (direct)"
+    ]
     assert signed[0]["meta"]["threshold"] == int(q["threshold"])
 
 
@@ -203,13 +271,20 @@ def test_a_slow_jupiter_misses_the_deadline_and_a_buy_goes_to_the_pool(sol, stat
     report, venue = anyio.run(submit, sol, setup, Side.BUY, D(q["amount"]).scaleb(-6))
     tx, ixs = sent_swap(sol, report)
     wallet = sol.market.wallet.pubkey()
-    assert_equals_sdk(tx, ixs[-1], sdk_swap_ix(**sdk_args(
-        setup, wallet, q, by_input=False, a_to_b=False, program_a=TOKEN_PROGRAM)))
+    assert_equals_sdk(
+        tx,
+        ixs[-1],
+        sdk_swap_ix(
+            **sdk_args(setup, wallet, q, by_input=False, a_to_b=False, program_a=TOKEN_PROGRAM)
+        ),
+    )
     assert "TimeoutError" in venue.fallbacks[0][1]
     # The buy's output (A) account is created for the wallet, paid by the wallet.
     assert ixs[2][0] == ASSOCIATED_TOKEN_PROGRAM and ixs[2][1][:3] == [
-        wallet, get_associated_token_address(wallet, setup["pool"].token_mint_a, TOKEN_PROGRAM),
-        wallet]
+        wallet,
+        get_associated_token_address(wallet, setup["pool"].token_mint_a, TOKEN_PROGRAM),
+        wallet,
+    ]
 
 
 def test_native_sol_through_the_pool_wraps_swaps_and_unwraps_in_one_transaction(sol, state):
@@ -221,24 +296,40 @@ def test_native_sol_through_the_pool_wraps_swaps_and_unwraps_in_one_transaction(
     wallet = sol.market.wallet.pubkey()
     wsol = get_associated_token_address(wallet, NATIVE_MINT, TOKEN_PROGRAM)
     assert [p for p, _, _ in ixs] == [
-        COMPUTE_BUDGET_PROGRAM, COMPUTE_BUDGET_PROGRAM, ASSOCIATED_TOKEN_PROGRAM,
-        ASSOCIATED_TOKEN_PROGRAM, SYSTEM_PROGRAM, TOKEN_PROGRAM, wp.WHIRLPOOL_PROGRAM,
-        TOKEN_PROGRAM]
+        COMPUTE_BUDGET_PROGRAM,
+        COMPUTE_BUDGET_PROGRAM,
+        ASSOCIATED_TOKEN_PROGRAM,
+        ASSOCIATED_TOKEN_PROGRAM,
+        SYSTEM_PROGRAM,
+        TOKEN_PROGRAM,
+        wp.WHIRLPOOL_PROGRAM,
+        TOKEN_PROGRAM,
+    ]
     # wrap: the wallet's lamports into its wrapped-SOL account, exactly the amount sold
     system = ixs[4]
     assert system[1] == [wallet, wsol]
     assert system[2] == (2).to_bytes(4, "little") + int(q["amount"]).to_bytes(8, "little")
     assert ixs[5][1:] == ([wsol], bytes([17]))  # SyncNative
     assert ixs[7][1:] == ([wsol, wallet, wallet], bytes([9]))  # CloseAccount to the wallet
-    assert_equals_sdk(tx, ixs[6], sdk_swap_ix(**sdk_args(
-        setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)))
+    assert_equals_sdk(
+        tx,
+        ixs[6],
+        sdk_swap_ix(
+            **sdk_args(setup, wallet, q, by_input=True, a_to_b=True, program_a=TOKEN_PROGRAM)
+        ),
+    )
 
 
 def test_a_direct_pool_of_other_mints_is_refused_by_name(sol, state):
     setup = install_pool(sol, state)
     sol.jupiter.fail = "503"
-    setup["config"]["direct_pools"] = [{"symbol": setup["symbol"], "kind": "whirlpool",
-                                        "address": state["tick_arrays"][0]["address"]}]
+    setup["config"]["direct_pools"] = [
+        {
+            "symbol": setup["symbol"],
+            "kind": "whirlpool",
+            "address": state["tick_arrays"][0]["address"],
+        }
+    ]
     report, _ = anyio.run(submit, sol, setup, Side.SELL, D("0.007"))
     assert report.status is OrderStatus.REJECTED and sol.rpc.sent == []
     assert "no account of the Whirlpool program" in report.reason
@@ -247,15 +338,28 @@ def test_a_direct_pool_of_other_mints_is_refused_by_name(sol, state):
 # -- Raydium CPMM --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cpmm_state() -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
-                          capture_output=True, text=True, timeout=120, check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     # state 1: a creator fee on both tokens (on the input), Token and Token-2022 mints
     return json.loads(proc.stdout)["cpmm"][1]
 
 
 def _token_account(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
-    return (bytes(mint) + bytes(owner) + amount.to_bytes(8, "little") + bytes(36) + b"\x01"
-            + bytes(12) + bytes(8) + bytes(36))
+    return (
+        bytes(mint)
+        + bytes(owner)
+        + amount.to_bytes(8, "little")
+        + bytes(36)
+        + b"\x01"
+        + bytes(12)
+        + bytes(8)
+        + bytes(36)
+    )
 
 
 def install_cpmm(sol: Any, state: dict) -> dict[str, Any]:
@@ -268,16 +372,30 @@ def install_cpmm(sol: Any, state: dict) -> dict[str, Any]:
     address = Pubkey.from_string(state["address"])
 
     def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
-        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
-                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+        svm.set_account(
+            key,
+            Account(
+                lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                data=raw,
+                owner=owner,
+                executable=False,
+                rent_epoch=0,
+            ),
+        )
 
     pk = Pubkey.from_string
     put(address, base64.b64decode(state["data"]), ray.CPMM_PROGRAM)
     put(pk(f["config_id"]), base64.b64decode(state["config"]), ray.CPMM_PROGRAM)
-    put(pk(f["vault_a"]), _token_account(pk(f["mint_a"]), ray.CPMM_AUTHORITY,
-                                         int(state["vault_a"])), pk(f["program_a"]))
-    put(pk(f["vault_b"]), _token_account(pk(f["mint_b"]), ray.CPMM_AUTHORITY,
-                                         int(state["vault_b"])), pk(f["program_b"]))
+    put(
+        pk(f["vault_a"]),
+        _token_account(pk(f["mint_a"]), ray.CPMM_AUTHORITY, int(state["vault_a"])),
+        pk(f["program_a"]),
+    )
+    put(
+        pk(f["vault_b"]),
+        _token_account(pk(f["mint_b"]), ray.CPMM_AUTHORITY, int(state["vault_b"])),
+        pk(f["program_b"]),
+    )
     put(pk(f["mint_a"]), _mint_data(f["decimals"][0]), pk(f["program_a"]))
     put(pk(f["mint_b"]), _mint_data(f["decimals"][1]), pk(f["program_b"]))
     name = {str(TOKEN_PROGRAM): "token", str(TOKEN_2022_PROGRAM): "token-2022"}
@@ -286,21 +404,36 @@ def install_cpmm(sol: Any, state: dict) -> dict[str, Any]:
     tokens["CB"] = {"mint": f["mint_b"], "program": name[f["program_b"]]}
     fees = [int(x) for x in f["fees"]]
     return {
-        "symbol": "CA/CB", "fields": f,
-        "reserves": (int(state["vault_a"]) - fees[0] - fees[2] - fees[4],
-                     int(state["vault_b"]) - fees[1] - fees[3] - fees[5]),
+        "symbol": "CA/CB",
+        "fields": f,
+        "reserves": (
+            int(state["vault_a"]) - fees[0] - fees[2] - fees[4],
+            int(state["vault_b"]) - fees[1] - fees[3] - fees[5],
+        ),
         "config": dict(
-            tokens=tokens, pools=[], slippage_bps=50, aggregator_deadline_s=0.5,
-            markets=[{"symbol": "CA/CB", "base": "CA", "quote": "CB",
-                      "lot_size": "0.000000001", "tick_size": "0.000000001"}],
+            tokens=tokens,
+            pools=[],
+            slippage_bps=50,
+            aggregator_deadline_s=0.5,
+            markets=[
+                {
+                    "symbol": "CA/CB",
+                    "base": "CA",
+                    "quote": "CB",
+                    "lot_size": "0.000000001",
+                    "tick_size": "0.000000001",
+                }
+            ],
             direct_pools=[{"symbol": "CA/CB", "kind": "cpmm", "address": state["address"]}],
-            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0}),
+            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0},
+        ),
     }
 
 
 @pytest.mark.parametrize("side", [Side.SELL, Side.BUY])
 def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruction(
-        sol, cpmm_state, side):
+    sol, cpmm_state, side
+):
     setup = install_cpmm(sol, cpmm_state)
     f = setup["fields"]
     sol.jupiter.fail = "503"
@@ -310,8 +443,7 @@ def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruc
     assert "InvalidProgramForExecution" in report.reason
     assert "503" in venue.fallbacks[0][1]
     wallet = sol.market.wallet.pubkey()
-    entries = [json.loads(x) for x in
-               Path("solana-transactions.jsonl").read_text().splitlines()]
+    entries = [json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()]
     (signed,) = [e["meta"] for e in entries if e["type"] == "signed"]
     exact_in = side is Side.SELL
     a_in = exact_in  # selling CA (token A) for CB; buying CA pays CB
@@ -321,19 +453,34 @@ def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruc
     reserve = dict(zip("ab", setup["reserves"], strict=True))
     trade, _protocol, _fund, creator = f["rates"]
     sdk = sdk_cpmm(
-        exact_in=exact_in, amount=str(amount), threshold=str(signed["threshold"]),
-        reserve_in=str(reserve[ins]), reserve_out=str(reserve[outs]), trade_fee_rate=trade,
-        creator_fee_rate=creator, protocol_fee_rate=f["rates"][1],
-        fund_fee_rate=f["rates"][2], creator_fee_on_input=True,
-        payer=str(wallet), config=f["config_id"], pool=cpmm_state["address"],
+        exact_in=exact_in,
+        amount=str(amount),
+        threshold=str(signed["threshold"]),
+        reserve_in=str(reserve[ins]),
+        reserve_out=str(reserve[outs]),
+        trade_fee_rate=trade,
+        creator_fee_rate=creator,
+        protocol_fee_rate=f["rates"][1],
+        fund_fee_rate=f["rates"][2],
+        creator_fee_on_input=True,
+        payer=str(wallet),
+        config=f["config_id"],
+        pool=cpmm_state["address"],
         user_in=str(get_associated_token_address(wallet, mint[ins], prog[ins])),
         user_out=str(get_associated_token_address(wallet, mint[outs], prog[outs])),
-        vault_in=f[f"vault_{ins}"], vault_out=f[f"vault_{outs}"],
-        program_in=str(prog[ins]), program_out=str(prog[outs]),
-        mint_in=str(mint[ins]), mint_out=str(mint[outs]), observation=f["observation"])
+        vault_in=f[f"vault_{ins}"],
+        vault_out=f[f"vault_{outs}"],
+        program_in=str(prog[ins]),
+        program_out=str(prog[outs]),
+        mint_in=str(mint[ins]),
+        mint_out=str(mint[outs]),
+        observation=f["observation"],
+    )
     # The venue's quote is the SDK's (CurveCalculator on the pool's reserves less fees owed).
-    assert (signed["in_amount"], signed["out_amount"]) == (int(sdk["in_amount"]),
-                                                           int(sdk["out_amount"]))
+    assert (signed["in_amount"], signed["out_amount"]) == (
+        int(sdk["in_amount"]),
+        int(sdk["out_amount"]),
+    )
     # slippage 50 bps: the least received, or the most paid
     if exact_in:
         assert signed["threshold"] == int(sdk["out_amount"]) * 9950 // 10_000
@@ -351,9 +498,13 @@ def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruc
 
 
 def sdk_cpmm(**args: Any) -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_cpmm_swap_ix.cjs"), _npm(),
-                           json.dumps(args)], capture_output=True, text=True, timeout=60,
-                          check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "raydium_cpmm_swap_ix.cjs"), _npm(), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -371,13 +522,22 @@ def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
     sol.rpc.rpc_getAccountInfo = spy
 
     async def go() -> tuple[Any, Any]:
-        venue = await sol.venue(direct_pools=[{"symbol": "MEME/USDC", "kind": "whirlpool",
-                                               "address": state["address"]}],
-                                aggregator_deadline_s=10.0)
+        venue = await sol.venue(
+            direct_pools=[
+                {"symbol": "MEME/USDC", "kind": "whirlpool", "address": state["address"]}
+            ],
+            aggregator_deadline_s=10.0,
+        )
         try:
-            return await venue.submit_order(Order(
-                client_order_id="j1", instrument="sol:MEME/USDC", side=Side.BUY,
-                type=OrderType.MARKET, quantity=D(5))), venue
+            return await venue.submit_order(
+                Order(
+                    client_order_id="j1",
+                    instrument="sol:MEME/USDC",
+                    side=Side.BUY,
+                    type=OrderType.MARKET,
+                    quantity=D(5),
+                )
+            ), venue
         finally:
             await venue.close()
 
@@ -390,21 +550,31 @@ def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
 # -- Raydium AMM v4 ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def v4_state() -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
-                          capture_output=True, text=True, timeout=120, check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(proc.stdout)["v4"][0]
 
 
 def sdk_v4(**args: Any) -> dict:
-    proc = subprocess.run(["node", str(HERE / "golden" / "raydium_v4_swap_ix.cjs"), _npm(),
-                           json.dumps(args)], capture_output=True, text=True, timeout=60,
-                          check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "raydium_v4_swap_ix.cjs"), _npm(), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
 @pytest.mark.parametrize("side", [Side.SELL, Side.BUY])
 def test_jupiter_503_a_swap_goes_to_the_amm_v4_pool_with_the_sdk_quote_and_instruction(
-        sol, v4_state, side):
+    sol, v4_state, side
+):
     from tradewind_venue_solana import raydium as ray
 
     f = v4_state["fields"]
@@ -414,54 +584,89 @@ def test_jupiter_503_a_swap_goes_to_the_amm_v4_pool_with_the_sdk_quote_and_instr
     exact_in = side is Side.SELL  # selling the base (ExactIn) or buying it (ExactOut)
     mint_in, mint_out = (base, quote) if exact_in else (quote, base)
     args = dict(
-        market_id=f["market_id"], market_program=f["market_program"], base_mint=str(base),
-        quote_mint=str(quote), pool=v4_state["address"], open_orders=f["open_orders"],
-        target_orders=f["target_orders"], base_vault=f["base_vault"],
+        market_id=f["market_id"],
+        market_program=f["market_program"],
+        base_mint=str(base),
+        quote_mint=str(quote),
+        pool=v4_state["address"],
+        open_orders=f["open_orders"],
+        target_orders=f["target_orders"],
+        base_vault=f["base_vault"],
         quote_vault=f["quote_vault"],
         user_in=str(get_associated_token_address(wallet, mint_in, TOKEN_PROGRAM)),
         user_out=str(get_associated_token_address(wallet, mint_out, TOKEN_PROGRAM)),
-        owner=str(wallet), amount="2500000", threshold="0", exact_in=exact_in)
+        owner=str(wallet),
+        amount="2500000",
+        threshold="0",
+        exact_in=exact_in,
+    )
     market = sdk_v4(**args)
     svm = sol.rpc.svm
 
     def put(key: Pubkey, raw: bytes, owner: Pubkey) -> None:
-        svm.set_account(key, Account(lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
-                                     data=raw, owner=owner, executable=False, rent_epoch=0))
+        svm.set_account(
+            key,
+            Account(
+                lamports=svm.minimum_balance_for_rent_exemption(len(raw)),
+                data=raw,
+                owner=owner,
+                executable=False,
+                rent_epoch=0,
+            ),
+        )
 
     put(pk(v4_state["address"]), base64.b64decode(v4_state["data"]), ray.AMM_V4_PROGRAM)
     put(pk(f["market_id"]), base64.b64decode(market["market"]), pk(f["market_program"]))
-    put(pk(f["base_vault"]), _token_account(base, ray.AMM_V4_AUTHORITY,
-                                            int(v4_state["vault_base"])), TOKEN_PROGRAM)
-    put(pk(f["quote_vault"]), _token_account(quote, ray.AMM_V4_AUTHORITY,
-                                             int(v4_state["vault_quote"])), TOKEN_PROGRAM)
+    put(
+        pk(f["base_vault"]),
+        _token_account(base, ray.AMM_V4_AUTHORITY, int(v4_state["vault_base"])),
+        TOKEN_PROGRAM,
+    )
+    put(
+        pk(f["quote_vault"]),
+        _token_account(quote, ray.AMM_V4_AUTHORITY, int(v4_state["vault_quote"])),
+        TOKEN_PROGRAM,
+    )
     put(base, _mint_data(f["base_decimals"]), TOKEN_PROGRAM)
     put(quote, _mint_data(f["quote_decimals"]), TOKEN_PROGRAM)
     tokens = dict(sol.config_table()["tokens"])
     tokens["VA"] = {"mint": str(base)}
     tokens["VB"] = {"mint": str(quote)}
-    setup = {"symbol": "VA/VB", "config": dict(
-        tokens=tokens, pools=[], slippage_bps=50, aggregator_deadline_s=0.5,
-        markets=[{"symbol": "VA/VB", "base": "VA", "quote": "VB",
-                  "lot_size": "0.000000001", "tick_size": "0.000000001"}],
-        direct_pools=[{"symbol": "VA/VB", "kind": "amm_v4", "address": v4_state["address"]}],
-        aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0})}
+    setup = {
+        "symbol": "VA/VB",
+        "config": dict(
+            tokens=tokens,
+            pools=[],
+            slippage_bps=50,
+            aggregator_deadline_s=0.5,
+            markets=[
+                {
+                    "symbol": "VA/VB",
+                    "base": "VA",
+                    "quote": "VB",
+                    "lot_size": "0.000000001",
+                    "tick_size": "0.000000001",
+                }
+            ],
+            direct_pools=[{"symbol": "VA/VB", "kind": "amm_v4", "address": v4_state["address"]}],
+            aggregator_config={"base_url": sol.jupiter.url, "max_retries": 0},
+        ),
+    }
     sol.jupiter.fail = "503"
     amount = 2_500_000
     report, venue = anyio.run(submit, sol, setup, side, D(amount).scaleb(-f["base_decimals"]))
     tx, ixs = sent_swap(sol, report)
     assert "InvalidProgramForExecution" in report.reason and "503" in venue.fallbacks[0][1]
-    entries = [json.loads(x) for x in
-               Path("solana-transactions.jsonl").read_text().splitlines()]
+    entries = [json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()]
     (signed,) = [e["meta"] for e in entries if e["type"] == "signed"]
     # The venue's quote and bound are the SDK's (computeAmountOut / computeAmountIn, 0.5 %).
-    (row,) = [q for q in v4_state["quotes"]
-              if (q["base_in"], int(q["amount"])) == (exact_in, amount)]
+    (row,) = [
+        q for q in v4_state["quotes"] if (q["base_in"], int(q["amount"])) == (exact_in, amount)
+    ]
     if exact_in:
-        assert (signed["out_amount"], signed["threshold"]) == (int(row["out"]),
-                                                               int(row["min_out"]))
+        assert (signed["out_amount"], signed["threshold"]) == (int(row["out"]), int(row["min_out"]))
     else:
-        assert (signed["in_amount"], signed["threshold"]) == (int(row["in"]),
-                                                              int(row["max_in"]))
+        assert (signed["in_amount"], signed["threshold"]) == (int(row["in"]), int(row["max_in"]))
     sdk = sdk_v4(**{**args, "threshold": str(signed["threshold"])})
     program, accounts, data = ixs[-1]
     assert str(program) == sdk["program"] == str(ray.AMM_V4_PROGRAM)

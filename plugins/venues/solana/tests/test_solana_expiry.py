@@ -13,8 +13,13 @@ from tradewind.testing.scenarios import ScenarioSink
 
 
 def market(cid: str, qty: str = "10") -> Order:
-    return Order(client_order_id=cid, instrument="sol:MEME/USDC", side=Side.BUY,
-                 type=OrderType.MARKET, quantity=Decimal(qty))
+    return Order(
+        client_order_id=cid,
+        instrument="sol:MEME/USDC",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal(qty),
+    )
 
 
 async def _expire_when_sent(sol, count: int) -> None:
@@ -44,8 +49,9 @@ def test_a_dropped_transaction_is_resent_once_with_a_fresh_blockhash_and_booked_
         assert sol.rpc.dropped == [first] and list(sol.rpc.landed) == [second]
         assert report.venue_order_id == second
         # A fresh blockhash, not the same transaction again.
-        entries = [json.loads(x) for x in
-                   Path("solana-transactions.jsonl").read_text().splitlines()]
+        entries = [
+            json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()
+        ]
         signed = [e for e in entries if e["type"] == "signed"]
         assert [e["signature"] for e in signed] == [first, second]
         assert signed[0]["blockhash"] != signed[1]["blockhash"]
@@ -110,6 +116,7 @@ def test_a_transaction_that_expired_twice_is_rejected_after_one_resend(sol):
         venue = await sol.venue()
         try:
             async with anyio.create_task_group() as tg:
+
                 async def expire_both() -> None:
                     await _expire_when_sent(sol, 1)
                     await _expire_when_sent(sol, 2)

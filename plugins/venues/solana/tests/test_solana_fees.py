@@ -11,8 +11,13 @@ from tradewind.model import Order, OrderStatus, OrderType, Side
 
 
 def market(cid: str) -> Order:
-    return Order(client_order_id=cid, instrument="sol:MEME/USDC", side=Side.BUY,
-                 type=OrderType.MARKET, quantity=Decimal(3))
+    return Order(
+        client_order_id=cid,
+        instrument="sol:MEME/USDC",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal(3),
+    )
 
 
 def signed_meta() -> list[dict]:
@@ -27,8 +32,11 @@ def test_recent_prioritization_fees_set_the_price_within_the_cap(sol):
             assert (await first.submit_order(market("p1"))).status is OrderStatus.FILLED
         finally:
             await first.close()
-        recent = await sol.venue(priority_fee="recent", priority_fee_micro_lamports=100,
-                                 max_priority_fee_micro_lamports=25_000)
+        recent = await sol.venue(
+            priority_fee="recent",
+            priority_fee_micro_lamports=100,
+            max_priority_fee_micro_lamports=25_000,
+        )
         try:
             report = await recent.submit_order(market("p2"))
         finally:

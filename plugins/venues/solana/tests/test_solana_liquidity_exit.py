@@ -32,7 +32,8 @@ MINUTE = 60
 def _config(folder: Path, sol: Any, until_slot: int) -> Path:
     m = sol.market
     path = folder / "rug.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 mode = "paper"
 timeframes = ["1m"]
 
@@ -84,7 +85,9 @@ window_minutes = 10
 [strategy]
 timeframe = "1m"
 long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1e12 }}]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -114,10 +117,23 @@ class Rug(threading.Thread):
         for mint in (m.meme, m.usdc):
             m.mint_to(away, mint, 0)  # the destination account
             held = self.sol.rpc.token_amount(m.maker.pubkey(), mint.address)
-            m.send(m.maker, [transfer_checked(TransferCheckedParams(
-                program_id=mint.program, source=m.ata(m.maker.pubkey(), mint),
-                mint=mint.address, dest=m.ata(away, mint), owner=m.maker.pubkey(),
-                amount=int(held * share), decimals=mint.decimals))], [])
+            m.send(
+                m.maker,
+                [
+                    transfer_checked(
+                        TransferCheckedParams(
+                            program_id=mint.program,
+                            source=m.ata(m.maker.pubkey(), mint),
+                            mint=mint.address,
+                            dest=m.ata(away, mint),
+                            owner=m.maker.pubkey(),
+                            amount=int(held * share),
+                            decimals=mint.decimals,
+                        )
+                    )
+                ],
+                [],
+            )
 
     def run(self) -> None:
         try:

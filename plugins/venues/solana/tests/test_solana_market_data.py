@@ -11,9 +11,11 @@ import anyio
 
 def test_third_party_swaps_stream_as_trades_with_their_side(sol):
     trader = sol.new_trader()
-    sigs = [sol.trader_swap(trader, "buy", 1000 * 10**9),
-            sol.trader_swap(trader, "sell", 400 * 10**9),
-            sol.trader_swap(trader, "buy", 50 * 10**9)]
+    sigs = [
+        sol.trader_swap(trader, "buy", 1000 * 10**9),
+        sol.trader_swap(trader, "sell", 400 * 10**9),
+        sol.trader_swap(trader, "buy", 50 * 10**9),
+    ]
 
     async def go() -> None:
         venue = await sol.venue()
@@ -31,8 +33,7 @@ def test_third_party_swaps_stream_as_trades_with_their_side(sol):
         assert list(batch.side) == [1, -1, 1]
         assert list(batch.size) == [1000.0, 400.0, 50.0]
         ask, bid = 0.02 * 1.001, 0.02 * 0.999
-        assert [round(p, 9) for p in batch.price] == [round(ask, 9), round(bid, 9),
-                                                      round(ask, 9)]
+        assert [round(p, 9) for p in batch.price] == [round(ask, 9), round(bid, 9), round(ask, 9)]
         assert (batch.ts_ns[1:] >= batch.ts_ns[:-1]).all()
         assert len(set(batch.trade_id.tolist())) == 3
         assert again is None

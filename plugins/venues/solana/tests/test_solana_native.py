@@ -17,15 +17,30 @@ from tradewind.model import Order, OrderStatus, OrderType, Side
 from tradewind.testing.scenarios import ScenarioSink
 
 D = Decimal
-SOL_USDC = {"symbol": "SOL/USDC", "base": "SOL", "quote": "USDC", "lot_size": "0.001",
-            "tick_size": "0.000001"}
-MEME_SOL = {"symbol": "MEME/SOL", "base": "MEME", "quote": "SOL", "lot_size": "1",
-            "tick_size": "0.000000001"}
+SOL_USDC = {
+    "symbol": "SOL/USDC",
+    "base": "SOL",
+    "quote": "USDC",
+    "lot_size": "0.001",
+    "tick_size": "0.000001",
+}
+MEME_SOL = {
+    "symbol": "MEME/SOL",
+    "base": "MEME",
+    "quote": "SOL",
+    "lot_size": "1",
+    "tick_size": "0.000000001",
+}
 
 
 def order(cid: str, symbol: str, side: Side, qty: str) -> Order:
-    return Order(client_order_id=cid, instrument=f"sol:{symbol}", side=side,
-                 type=OrderType.MARKET, quantity=D(qty))
+    return Order(
+        client_order_id=cid,
+        instrument=f"sol:{symbol}",
+        side=side,
+        type=OrderType.MARKET,
+        quantity=D(qty),
+    )
 
 
 @pytest.fixture
@@ -72,8 +87,10 @@ def test_sol_usdc_buy_and_sell_wrap_and_unwrap_to_the_lamport(native):
         assert fs.quantity * fs.price == D("37.4625")
         # No wrapped SOL left: the account was closed both times, its rent came back.
         assert mid["WSOL"] == after["WSOL"] == 0
-        assert sol.rpc.svm.get_account(sol.market.ata(sol.market.wallet.pubkey(),
-                                                      sol.market.sol)) is None
+        assert (
+            sol.rpc.svm.get_account(sol.market.ata(sol.market.wallet.pubkey(), sol.market.sol))
+            is None
+        )
         assert balances["SOL"] == D(after["SOL"]) / 10**9
 
     anyio.run(go)

@@ -35,7 +35,8 @@ def write_config(folder: Path, sol: Any) -> Path:
     (folder / "tape.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     m = sol.market
     path = folder / "paper.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 mode = "paper"
 timeframes = ["1m"]
 
@@ -85,7 +86,9 @@ max_hold_minutes = 2
 timeframe = "1m"
 max_leverage = 0.02
 long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1.0 }}]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -115,9 +118,14 @@ def test_paper_run_buys_and_sells_sol_and_books_the_lamports(sol, tmp_path):
     try:
         orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
         fills = rows(con, "SELECT * FROM fills ORDER BY seq")
-        final = {r["asset"]: D(r["amount"]) for r in rows(
-            con, "SELECT asset, amount FROM account_balances WHERE venue = 'sol' "
-            "AND reason = 'final'")}
+        final = {
+            r["asset"]: D(r["amount"])
+            for r in rows(
+                con,
+                "SELECT asset, amount FROM account_balances WHERE venue = 'sol' "
+                "AND reason = 'final'",
+            )
+        }
     finally:
         con.close()
     sides = [o["side"] for o in orders]
@@ -130,8 +138,11 @@ def test_paper_run_buys_and_sells_sol_and_books_the_lamports(sol, tmp_path):
         meta = sol.rpc.landed[f["trade_id"]].meta
 
         def units(rows_: Any, mint: str) -> int:
-            return sum(int(r["uiTokenAmount"]["amount"]) for r in rows_
-                       if r["owner"] == wallet and r["mint"] == mint)
+            return sum(
+                int(r["uiTokenAmount"]["amount"])
+                for r in rows_
+                if r["owner"] == wallet and r["mint"] == mint
+            )
 
         d_usdc = units(meta["postTokenBalances"], usdc) - units(meta["preTokenBalances"], usdc)
         d_lamports = meta["postBalances"][0] - meta["preBalances"][0]

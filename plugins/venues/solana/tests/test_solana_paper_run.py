@@ -42,7 +42,8 @@ def write_config(folder: Path, sol: Any) -> Path:
     write_tape(folder / "tape.csv")
     m = sol.market
     path = folder / "paper.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 mode = "paper"
 timeframes = ["1m"]
 
@@ -97,7 +98,9 @@ max_hold_minutes = 2
 timeframe = "1m"
 max_leverage = 0.2
 long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1.0 }}]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -125,9 +128,14 @@ def test_paper_run_buys_and_sells_meme_through_jupiter_and_books_the_chain(sol, 
     try:
         orders = rows(con, "SELECT * FROM orders ORDER BY id_seq")
         fills = rows(con, "SELECT * FROM fills ORDER BY seq")
-        final = {r["asset"]: D(r["amount"]) for r in rows(
-            con, "SELECT asset, amount FROM account_balances WHERE venue = 'sol' "
-            "AND reason = 'final'")}
+        final = {
+            r["asset"]: D(r["amount"])
+            for r in rows(
+                con,
+                "SELECT asset, amount FROM account_balances WHERE venue = 'sol' "
+                "AND reason = 'final'",
+            )
+        }
     finally:
         con.close()
     sides = [o["side"] for o in orders]
@@ -142,8 +150,11 @@ def test_paper_run_buys_and_sells_meme_through_jupiter_and_books_the_chain(sol, 
         meta = landed.meta
 
         def units(rows_: Any, mint: str) -> int:
-            return sum(int(r["uiTokenAmount"]["amount"]) for r in rows_
-                       if r["owner"] == wallet and r["mint"] == mint)
+            return sum(
+                int(r["uiTokenAmount"]["amount"])
+                for r in rows_
+                if r["owner"] == wallet and r["mint"] == mint
+            )
 
         d_meme = units(meta["postTokenBalances"], meme) - units(meta["preTokenBalances"], meme)
         d_usdc = units(meta["postTokenBalances"], usdc) - units(meta["preTokenBalances"], usdc)

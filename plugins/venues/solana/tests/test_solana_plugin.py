@@ -37,9 +37,16 @@ def test_a_limit_order_is_refused_by_name(sol):
     async def go() -> None:
         venue = await sol.venue()
         try:
-            report = await venue.submit_order(Order(
-                client_order_id="lim", instrument="sol:MEME/USDC", side=Side.BUY,
-                type=OrderType.LIMIT, quantity=Decimal(1), price=Decimal("0.01")))
+            report = await venue.submit_order(
+                Order(
+                    client_order_id="lim",
+                    instrument="sol:MEME/USDC",
+                    side=Side.BUY,
+                    type=OrderType.LIMIT,
+                    quantity=Decimal(1),
+                    price=Decimal("0.01"),
+                )
+            )
         finally:
             await venue.close()
         assert report.status is OrderStatus.REJECTED and "only market orders" in report.reason
@@ -76,8 +83,13 @@ class TestConformance(VenueConformance):
             v = await self.make_venue()
             try:
                 inst = next(iter(await v.instruments()))
-                order = Order(client_order_id="conf-1", instrument=inst.key, side=Side.BUY,
-                              type=OrderType.MARKET, quantity=inst.lot_size * 10**9)
+                order = Order(
+                    client_order_id="conf-1",
+                    instrument=inst.key,
+                    side=Side.BUY,
+                    type=OrderType.MARKET,
+                    quantity=inst.lot_size * 10**9,
+                )
                 sent_before = len(self.sol.rpc.sent)
                 first = await v.submit_order(order)
                 assert first.status is OrderStatus.FILLED, first.reason
@@ -116,17 +128,23 @@ class TestSpotScenarios(VenueScenarios):
         pytest.skip("does not apply to a swap: atomic, it fills whole or not at all")
 
     def test_cancel_a_resting_order(self) -> None:
-        pytest.skip("does not apply: the venue takes market orders only (limit orders are "
-                    "refused by name: test_a_limit_order_is_refused_by_name)")
+        pytest.skip(
+            "does not apply: the venue takes market orders only (limit orders are "
+            "refused by name: test_a_limit_order_is_refused_by_name)"
+        )
 
     def test_a_fee_in_the_bought_coin_reduces_what_arrives(self) -> None:
-        pytest.skip("does not apply: the fee is paid in SOL, not the bought token; see "
-                    "test_the_fee_is_sol_and_the_account_moves_exactly")
+        pytest.skip(
+            "does not apply: the fee is paid in SOL, not the bought token; see "
+            "test_the_fee_is_sol_and_the_account_moves_exactly"
+        )
 
     def test_an_execution_while_disconnected_is_listed_for_reconciliation(self) -> None:
-        pytest.skip("nothing executes a swap while the venue is down; a swap sent before a "
-                    "restart is found by its journaled signature: "
-                    "test_after_a_restart_a_journaled_order_is_found_by_signature_not_sent_again")
+        pytest.skip(
+            "nothing executes a swap while the venue is down; a swap sent before a "
+            "restart is found by its journaled signature: "
+            "test_after_a_restart_a_journaled_order_is_found_by_signature_not_sent_again"
+        )
 
     def test_the_fee_is_sol_and_the_account_moves_exactly(self) -> None:
         """A buy then a sell: the host's account, seeded from fetch_balances and moved by the

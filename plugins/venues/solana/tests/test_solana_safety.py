@@ -11,15 +11,23 @@ from tradewind.model import Order, OrderStatus, OrderType, Side
 
 
 def market(cid: str) -> Order:
-    return Order(client_order_id=cid, instrument="sol:MEME/USDC", side=Side.BUY,
-                 type=OrderType.MARKET, quantity=Decimal("100"))
+    return Order(
+        client_order_id=cid,
+        instrument="sol:MEME/USDC",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("100"),
+    )
 
 
-@pytest.mark.parametrize(("tamper", "why"), [
-    ("recipient", "the output goes elsewhere"),
-    ("program", "MemoSq4gqABAXKb96qnH8TYDcAMbqxE2v4uD9RL3PZ4 is not one the swap may call"),
-    ("overpay", "the order allows at most"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "why"),
+    [
+        ("recipient", "the output goes elsewhere"),
+        ("program", "MemoSq4gqABAXKb96qnH8TYDcAMbqxE2v4uD9RL3PZ4 is not one the swap may call"),
+        ("overpay", "the order allows at most"),
+    ],
+)
 def test_an_unsafe_swap_is_refused_before_signing(sol, tamper, why):
     sol.jupiter.tamper = tamper
 

@@ -18,8 +18,13 @@ D = Decimal
 
 
 def market(cid: str, side: Side, qty: str) -> Order:
-    return Order(client_order_id=cid, instrument="sol:MEME/USDC", side=side,
-                 type=OrderType.MARKET, quantity=D(qty))
+    return Order(
+        client_order_id=cid,
+        instrument="sol:MEME/USDC",
+        side=side,
+        type=OrderType.MARKET,
+        quantity=D(qty),
+    )
 
 
 def test_buy_then_sell_books_exactly_what_the_chain_moved(sol):
@@ -57,8 +62,11 @@ def test_buy_then_sell_books_exactly_what_the_chain_moved(sol):
         assert fs.fee == D(mid["SOL"] - after["SOL"]) / 10**9
         assert mid["SOL"] - after["SOL"] == sol.rpc.landed[fs.trade_id].meta["fee"]
         # The account the venue reports is the chain's, exact.
-        assert balances == {"SOL": D(after["SOL"]) / 10**9,
-                            "USDC": D(after["USDC"]).scaleb(-6), "MEME": D(0)}
+        assert balances == {
+            "SOL": D(after["SOL"]) / 10**9,
+            "USDC": D(after["USDC"]).scaleb(-6),
+            "MEME": D(0),
+        }
 
     anyio.run(go)
 
@@ -72,8 +80,9 @@ def test_signatures_are_journaled_before_sending_with_the_route(sol):
 
             async def spy(raw: bytes) -> str:
                 lines = Path("solana-transactions.jsonl").read_text().splitlines()
-                sent_before.extend(json.loads(x)["signature"] for x in lines
-                                   if json.loads(x)["type"] == "signed")
+                sent_before.extend(
+                    json.loads(x)["signature"] for x in lines if json.loads(x)["type"] == "signed"
+                )
                 return await original(raw)
 
             venue._send = spy
@@ -82,15 +91,15 @@ def test_signatures_are_journaled_before_sending_with_the_route(sol):
             await venue.close()
         assert report.status is OrderStatus.FILLED
         assert sent_before == [report.venue_order_id] == sol.rpc.sent
-        entries = [json.loads(x) for x in
-                   Path("solana-transactions.jsonl").read_text().splitlines()]
+        entries = [
+            json.loads(x) for x in Path("solana-transactions.jsonl").read_text().splitlines()
+        ]
         signed, outcome = entries
         assert signed["meta"]["route"] == ["RFQ 100%"]
         assert signed["meta"]["swap_mode"] == "ExactOut"
         assert signed["meta"]["cu_price"] == 10_000 and signed["meta"]["cu_limit"] > 0
         assert outcome["outcome"] == "filled"
-        assert outcome["meta"]["fee_lamports"] == sol.rpc.landed[report.venue_order_id].meta[
-            "fee"]
+        assert outcome["meta"]["fee_lamports"] == sol.rpc.landed[report.venue_order_id].meta["fee"]
         assert "keypair" not in json.dumps(entries).lower()
 
     anyio.run(go)

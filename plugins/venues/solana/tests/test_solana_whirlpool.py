@@ -30,15 +30,22 @@ NPM_ENV = "TRADEWIND_SOLANA_NPM"
 def vectors() -> dict:
     npm = os.environ.get(NPM_ENV)
     assert npm, f"{NPM_ENV} names the node_modules the solana tox env installs (tox.ini)"
-    proc = subprocess.run(["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), npm],
-                          capture_output=True, text=True, timeout=120, check=True)
+    proc = subprocess.run(
+        ["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), npm],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
 def _state(s: dict) -> tuple[wp.Whirlpool, list[wp.TickArray]]:
     pool = wp.decode_whirlpool(Pubkey.from_string(s["address"]), base64.b64decode(s["data"]))
-    arrays = [wp.decode_tick_array(Pubkey.from_string(a["address"]), base64.b64decode(a["data"]))
-              for a in s["tick_arrays"]]
+    arrays = [
+        wp.decode_tick_array(Pubkey.from_string(a["address"]), base64.b64decode(a["data"]))
+        for a in s["tick_arrays"]
+    ]
     return pool, arrays
 
 
@@ -53,12 +60,21 @@ def test_pool_accounts_decode_to_the_sdk_fields(vectors):
         pool, arrays = _state(s)
         f = s["fields"]
         assert (pool.tick_spacing, pool.fee_rate, pool.protocol_fee_rate) == (
-            f["tick_spacing"], f["fee_rate"], f["protocol_fee_rate"])
+            f["tick_spacing"],
+            f["fee_rate"],
+            f["protocol_fee_rate"],
+        )
         assert (pool.liquidity, pool.sqrt_price, pool.tick_current_index) == (
-            int(f["liquidity"]), int(f["sqrt_price"]), f["tick_current_index"])
-        assert [str(pool.token_mint_a), str(pool.token_vault_a), str(pool.token_mint_b),
-                str(pool.token_vault_b)] == [f["token_mint_a"], f["token_vault_a"],
-                                             f["token_mint_b"], f["token_vault_b"]]
+            int(f["liquidity"]),
+            int(f["sqrt_price"]),
+            f["tick_current_index"],
+        )
+        assert [
+            str(pool.token_mint_a),
+            str(pool.token_vault_a),
+            str(pool.token_mint_b),
+            str(pool.token_vault_b),
+        ] == [f["token_mint_a"], f["token_vault_a"], f["token_mint_b"], f["token_vault_b"]]
         assert [a.start_tick_index for a in arrays] == [a["start"] for a in s["tick_arrays"]]
         assert any(t.initialized for a in arrays for t in a.ticks)
 
@@ -76,8 +92,11 @@ def test_quotes_equal_the_sdk_to_the_unit(vectors):
                 continue
             mine = wp.quote(pool, arrays, int(q["amount"]), **args)
             assert (mine.token_in, mine.token_out, mine.threshold, mine.trade_fee) == (
-                int(q["token_in"]), int(q["token_out"]), int(q["threshold"]),
-                int(q["trade_fee"])), (s["address"], q)
+                int(q["token_in"]),
+                int(q["token_out"]),
+                int(q["threshold"]),
+                int(q["trade_fee"]),
+            ), (s["address"], q)
             checked += 1
     assert checked >= 60 and refused >= 1
 
@@ -90,8 +109,14 @@ def test_some_quotes_cross_initialized_ticks_and_tick_arrays(vectors):
         for q in s["quotes"]:
             if "error" in q:
                 continue
-            mine = wp.quote(pool, arrays, int(q["amount"]), by_input=q["by_input"],
-                            a_to_b=q["a_to_b"], slippage_bps=75)
+            mine = wp.quote(
+                pool,
+                arrays,
+                int(q["amount"]),
+                by_input=q["by_input"],
+                a_to_b=q["a_to_b"],
+                slippage_bps=75,
+            )
             if wp.tick_array_start_index(mine.end_tick_index, pool.tick_spacing) != start:
                 crossings += 1
     assert crossings >= 5
@@ -111,13 +136,18 @@ def test_swap_v2_instructions_equal_the_sdk_bytes(vectors):
                 owner_account_a=Pubkey.from_string(q["owner_a"]),
                 owner_account_b=Pubkey.from_string(q["owner_b"]),
                 tick_arrays=[Pubkey.from_string(a) for a in q["tick_arrays"]],
-                oracle=Pubkey.from_string(q["oracle"]), amount=int(q["amount"]),
-                other_amount_threshold=int(q["threshold"]), by_input=q["by_input"],
-                a_to_b=q["a_to_b"])
+                oracle=Pubkey.from_string(q["oracle"]),
+                amount=int(q["amount"]),
+                other_amount_threshold=int(q["threshold"]),
+                by_input=q["by_input"],
+                a_to_b=q["a_to_b"],
+            )
             assert str(ix.program_id) == q["ix_program"]
             assert bytes(ix.data).hex() == q["ix_data"]
-            roles = [[str(m.pubkey), (2 if m.is_signer else 0) + (1 if m.is_writable else 0)]
-                     for m in ix.accounts]
+            roles = [
+                [str(m.pubkey), (2 if m.is_signer else 0) + (1 if m.is_writable else 0)]
+                for m in ix.accounts
+            ]
             assert roles == q["ix_accounts"]
 
 

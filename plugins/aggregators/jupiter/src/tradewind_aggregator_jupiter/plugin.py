@@ -62,9 +62,12 @@ def parse_quote(data: Any) -> SolSwapQuote:
         input_mint=field(data, "inputMint", aggregator=NAME, what="quote"),
         output_mint=field(data, "outputMint", aggregator=NAME, what="quote"),
         swap_mode=field(data, "swapMode", aggregator=NAME, what="quote"),
-        in_amount=num("inAmount"), out_amount=num("outAmount"),
-        other_amount_threshold=num("otherAmountThreshold"), slippage_bps=num("slippageBps"),
-        route=tuple(route), raw=data,
+        in_amount=num("inAmount"),
+        out_amount=num("outAmount"),
+        other_amount_threshold=num("otherAmountThreshold"),
+        slippage_bps=num("slippageBps"),
+        route=tuple(route),
+        raw=data,
     )
 
 
@@ -74,8 +77,7 @@ def parse_swap(data: Any) -> SolSwapTx:
         raise AggregatorError(NAME, "api", f"/swap: simulation failed: {data['simulationError']}")
     return SolSwapTx(
         tx_b64=field(data, "swapTransaction", aggregator=NAME, what="swap"),
-        last_valid_block_height=integer(data, "lastValidBlockHeight", aggregator=NAME,
-                                        what="swap"),
+        last_valid_block_height=integer(data, "lastValidBlockHeight", aggregator=NAME, what="swap"),
         compute_unit_limit=int(data.get("computeUnitLimit") or 0),
         prioritization_fee_lamports=int(data.get("prioritizationFeeLamports") or 0),
     )
@@ -92,34 +94,53 @@ class JupiterAggregator:
         self.config = config
         self.instance = instance or NAME
         if not config.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"aggregator '{self.instance}' needs base_url = \"http(s)://...\", "
-                             f"got {config.base_url!r}")
+            raise ValueError(
+                f"aggregator '{self.instance}' needs base_url = \"http(s)://...\", "
+                f"got {config.base_url!r}"
+            )
         headers = {"x-api-key": config.api_key.reveal()} if config.api_key else {}
-        self.api = JsonApi(NAME, config.base_url, headers=headers, timeout_s=config.timeout_s,
-                           max_retries=config.max_retries,
-                           max_retry_after_s=config.max_retry_after_s)
+        self.api = JsonApi(
+            NAME,
+            config.base_url,
+            headers=headers,
+            timeout_s=config.timeout_s,
+            max_retries=config.max_retries,
+            max_retry_after_s=config.max_retry_after_s,
+        )
 
     def __repr__(self) -> str:
         return f"<JupiterAggregator {self.instance} {self.config.base_url}>"
 
     # -- Solana ---------------------------------------------------------------------------
-    async def quote_sol(self, *, input_mint: str, output_mint: str, amount: int,
-                        swap_mode: str, slippage_bps: int) -> SolSwapQuote:
+    async def quote_sol(
+        self, *, input_mint: str, output_mint: str, amount: int, swap_mode: str, slippage_bps: int
+    ) -> SolSwapQuote:
         """``GET /quote``."""
-        params: dict[str, Any] = {"inputMint": input_mint, "outputMint": output_mint,
-                                  "amount": str(amount), "swapMode": swap_mode,
-                                  "slippageBps": str(slippage_bps)}
+        params: dict[str, Any] = {
+            "inputMint": input_mint,
+            "outputMint": output_mint,
+            "amount": str(amount),
+            "swapMode": swap_mode,
+            "slippageBps": str(slippage_bps),
+        }
         if self.config.dexes:
             params["dexes"] = ",".join(self.config.dexes)
         return parse_quote(await self.api.request("GET", "/quote", params=params))
 
-    async def swap_sol(self, quote: SolSwapQuote, *, user: str, compute_unit_limit: int,
-                       compute_unit_price_micro_lamports: int,
-                       wrap_and_unwrap_sol: bool = False) -> SolSwapTx:
+    async def swap_sol(
+        self,
+        quote: SolSwapQuote,
+        *,
+        user: str,
+        compute_unit_limit: int,
+        compute_unit_price_micro_lamports: int,
+        wrap_and_unwrap_sol: bool = False,
+    ) -> SolSwapTx:
         """``POST /swap`` for ``quote`` (the quote's own JSON is sent back, as the API wants);
         ``wrapAndUnwrapSol`` when a side is native SOL (the venue asks for it then only)."""
         body: dict[str, Any] = {
-            "userPublicKey": user, "quoteResponse": dict(quote.raw),
+            "userPublicKey": user,
+            "quoteResponse": dict(quote.raw),
             "wrapAndUnwrapSol": wrap_and_unwrap_sol,
             "dynamicComputeUnitLimit": self.config.dynamic_compute_unit_limit
             and not compute_unit_limit,
@@ -144,9 +165,12 @@ class JupiterAggregator:
 
     async def quote_swap(self, request: SwapRequest) -> SwapQuote:
         """Refused: an EVM swap request (Jupiter is used through the Solana venue)."""
-        raise AggregatorError(NAME, "unsupported",
-                              f"chain {request.chain_id} is not configured: Jupiter quotes "
-                              "Solana swaps through the solana venue")
+        raise AggregatorError(
+            NAME,
+            "unsupported",
+            f"chain {request.chain_id} is not configured: Jupiter quotes "
+            "Solana swaps through the solana venue",
+        )
 
     async def close(self) -> None:
         """Close the HTTP session (idempotent)."""

@@ -39,9 +39,7 @@ ROUTERS_V2 = {
 
 
 def _default_routers() -> dict[str, tuple[RouterEntry, ...]]:
-    return {
-        str(c): (RouterEntry(address=a, family="odos-v2"),) for c, a in ROUTERS_V2.items()
-    }
+    return {str(c): (RouterEntry(address=a, family="odos-v2"),) for c, a in ROUTERS_V2.items()}
 
 
 @attrs.frozen(kw_only=True)
@@ -65,9 +63,7 @@ def parse_quote(data: Any) -> tuple[str, int, int]:
     return path_id, out, gas_units
 
 
-def parse_assemble(
-    data: Any, request: SwapRequest, out: int, gas: int, path_id: str
-) -> SwapQuote:
+def parse_assemble(data: Any, request: SwapRequest, out: int, gas: int, path_id: str) -> SwapQuote:
     """The core's quote from the assembled transaction."""
     what = "assemble response"
     tx = field(data, "transaction", aggregator=NAME, what=what)
@@ -76,16 +72,24 @@ def parse_assemble(
         out = integer(outputs[0], "amount", aggregator=NAME, what="outputTokens[0]")
     to = str(field(tx, "to", aggregator=NAME, what="transaction"))
     return SwapQuote(
-        aggregator=NAME, chain_id=request.chain_id, sell_token=request.sell_token,
-        buy_token=request.buy_token, sell_amount=request.sell_amount, buy_amount=out,
+        aggregator=NAME,
+        chain_id=request.chain_id,
+        sell_token=request.sell_token,
+        buy_token=request.buy_token,
+        sell_amount=request.sell_amount,
+        buy_amount=out,
         min_buy_amount=min_out(out, request.slippage),
-        gas=gas, route=(f"odos path {path_id}",),
+        gas=gas,
+        route=(f"odos path {path_id}",),
         tx=TxRequest(
-            to=to, data=str(field(tx, "data", aggregator=NAME, what="transaction")),
-            value=hex_or_int(tx.get("value") or 0), sender=str(tx.get("from", "")),
+            to=to,
+            data=str(field(tx, "data", aggregator=NAME, what="transaction")),
+            value=hex_or_int(tx.get("value") or 0),
+            sender=str(tx.get("from", "")),
             gas=hex_or_int(tx.get("gas") or 0),
         ),
-        spender=to, raw=data,
+        spender=to,
+        raw=data,
     )
 
 
@@ -99,11 +103,13 @@ class OdosAggregator(HttpAggregator):
     async def fetch_quote(self, request: SwapRequest) -> SwapQuote:
         """``POST /sor/quote/v2`` then ``POST /sor/assemble``."""
         quote = await self.api.request(
-            "POST", "/sor/quote/v2",
+            "POST",
+            "/sor/quote/v2",
             body={
                 "chainId": request.chain_id,
-                "inputTokens": [{"tokenAddress": request.sell_token,
-                                 "amount": str(request.sell_amount)}],
+                "inputTokens": [
+                    {"tokenAddress": request.sell_token, "amount": str(request.sell_amount)}
+                ],
                 "outputTokens": [{"tokenAddress": request.buy_token, "proportion": 1}],
                 "userAddr": request.wallet,
                 "slippageLimitPercent": float(Decimal(request.slippage) * 100),
@@ -113,9 +119,14 @@ class OdosAggregator(HttpAggregator):
         )
         path_id, out, gas = parse_quote(quote)
         data = await self.api.request(
-            "POST", "/sor/assemble",
-            body={"userAddr": request.wallet, "pathId": path_id, "simulate": False,
-                  "receiver": request.wallet},
+            "POST",
+            "/sor/assemble",
+            body={
+                "userAddr": request.wallet,
+                "pathId": path_id,
+                "simulate": False,
+                "receiver": request.wallet,
+            },
         )
         return parse_assemble(data, request, out, gas, path_id)
 

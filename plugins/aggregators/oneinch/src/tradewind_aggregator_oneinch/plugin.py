@@ -62,17 +62,24 @@ def parse_swap(data: Any, request: SwapRequest) -> SwapQuote:
     tx = field(data, "tx", aggregator=NAME, what="swap response")
     to = str(field(tx, "to", aggregator=NAME, what="swap tx"))
     return SwapQuote(
-        aggregator=NAME, chain_id=request.chain_id, sell_token=request.sell_token,
-        buy_token=request.buy_token, sell_amount=request.sell_amount, buy_amount=amount,
+        aggregator=NAME,
+        chain_id=request.chain_id,
+        sell_token=request.sell_token,
+        buy_token=request.buy_token,
+        sell_amount=request.sell_amount,
+        buy_amount=amount,
         min_buy_amount=min_out(amount, request.slippage),
         gas=hex_or_int(tx.get("gas", 0)),
         route=_route(data.get("protocols")),
         tx=TxRequest(
-            to=to, data=str(field(tx, "data", aggregator=NAME, what="swap tx")),
-            value=hex_or_int(tx.get("value", 0)), sender=str(tx.get("from", "")),
+            to=to,
+            data=str(field(tx, "data", aggregator=NAME, what="swap tx")),
+            value=hex_or_int(tx.get("value", 0)),
+            sender=str(tx.get("from", "")),
             gas=hex_or_int(tx.get("gas", 0)),
         ),
-        spender=to, raw=data,
+        spender=to,
+        raw=data,
     )
 
 
@@ -87,13 +94,19 @@ class OneInchAggregator(HttpAggregator):
     async def fetch_quote(self, request: SwapRequest) -> SwapQuote:
         """``GET /swap/v6.0/{chain}/swap`` with the protocols included."""
         data = await self.api.request(
-            "GET", f"/swap/v6.0/{request.chain_id}/swap",
+            "GET",
+            f"/swap/v6.0/{request.chain_id}/swap",
             params={
-                "src": request.sell_token, "dst": request.buy_token,
-                "amount": str(request.sell_amount), "from": request.wallet,
-                "origin": request.wallet, "receiver": request.wallet,
-                "slippage": slippage_percent(request.slippage), "includeProtocols": "true",
-                "includeGas": "true", "disableEstimate": "true",
+                "src": request.sell_token,
+                "dst": request.buy_token,
+                "amount": str(request.sell_amount),
+                "from": request.wallet,
+                "origin": request.wallet,
+                "receiver": request.wallet,
+                "slippage": slippage_percent(request.slippage),
+                "includeProtocols": "true",
+                "includeGas": "true",
+                "disableEstimate": "true",
             },
         )
         if not isinstance(data, Mapping):

@@ -65,28 +65,29 @@ def _route(price_route: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_transaction(
-    data: Any, price_route: Mapping[str, Any], request: SwapRequest
-) -> SwapQuote:
+def parse_transaction(data: Any, price_route: Mapping[str, Any], request: SwapRequest) -> SwapQuote:
     """The core's quote from a priceRoute and the ``/transactions`` answer."""
     what = "transactions response"
     amount = integer(price_route, "destAmount", aggregator=NAME, what="priceRoute")
     gas = integer(price_route, "gasCost", aggregator=NAME, what="priceRoute")
     return SwapQuote(
-        aggregator=NAME, chain_id=request.chain_id,
+        aggregator=NAME,
+        chain_id=request.chain_id,
         sell_token=str(field(price_route, "srcToken", aggregator=NAME, what="priceRoute")),
         buy_token=str(field(price_route, "destToken", aggregator=NAME, what="priceRoute")),
         sell_amount=integer(price_route, "srcAmount", aggregator=NAME, what="priceRoute"),
-        buy_amount=amount, min_buy_amount=min_out(amount, request.slippage), gas=gas,
+        buy_amount=amount,
+        min_buy_amount=min_out(amount, request.slippage),
+        gas=gas,
         route=_route(price_route),
         tx=TxRequest(
             to=str(field(data, "to", aggregator=NAME, what=what)),
             data=str(field(data, "data", aggregator=NAME, what=what)),
-            value=hex_or_int(data.get("value") or 0), sender=str(data.get("from", "")),
+            value=hex_or_int(data.get("value") or 0),
+            sender=str(data.get("from", "")),
             gas=hex_or_int(data.get("gas") or 0),
         ),
-        spender=str(price_route.get("tokenTransferProxy")
-                    or price_route["contractAddress"]),
+        spender=str(price_route.get("tokenTransferProxy") or price_route["contractAddress"]),
         raw={"priceRoute": price_route, "transaction": data},
     )
 
@@ -107,26 +108,38 @@ class ParaSwapAggregator(HttpAggregator):
         cfg: ParaSwapConfig = self.config  # type: ignore[assignment]
         src_dec, dst_dec = self._decimals(request.sell_token), self._decimals(request.buy_token)
         prices = await self.api.request(
-            "GET", "/prices",
+            "GET",
+            "/prices",
             params={
-                "srcToken": request.sell_token, "srcDecimals": str(src_dec),
-                "destToken": request.buy_token, "destDecimals": str(dst_dec),
-                "amount": str(request.sell_amount), "side": "SELL",
-                "network": str(request.chain_id), "version": "6.2",
-                "userAddress": request.wallet, "partner": cfg.partner,
+                "srcToken": request.sell_token,
+                "srcDecimals": str(src_dec),
+                "destToken": request.buy_token,
+                "destDecimals": str(dst_dec),
+                "amount": str(request.sell_amount),
+                "side": "SELL",
+                "network": str(request.chain_id),
+                "version": "6.2",
+                "userAddress": request.wallet,
+                "partner": cfg.partner,
             },
         )
         price_route = parse_price(prices)
         bps = int(Decimal(request.slippage) * 10_000)
         data = await self.api.request(
-            "POST", f"/transactions/{request.chain_id}",
+            "POST",
+            f"/transactions/{request.chain_id}",
             params={"ignoreChecks": "true"},
             body={
-                "srcToken": request.sell_token, "srcDecimals": src_dec,
-                "destToken": request.buy_token, "destDecimals": dst_dec,
-                "srcAmount": str(request.sell_amount), "slippage": bps,
-                "priceRoute": price_route, "userAddress": request.wallet,
-                "receiver": request.wallet, "partner": cfg.partner,
+                "srcToken": request.sell_token,
+                "srcDecimals": src_dec,
+                "destToken": request.buy_token,
+                "destDecimals": dst_dec,
+                "srcAmount": str(request.sell_amount),
+                "slippage": bps,
+                "priceRoute": price_route,
+                "userAddress": request.wallet,
+                "receiver": request.wallet,
+                "partner": cfg.partner,
             },
         )
         if not isinstance(data, Mapping):

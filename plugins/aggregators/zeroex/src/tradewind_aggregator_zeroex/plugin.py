@@ -55,26 +55,32 @@ def parse_quote(data: Any, request: SwapRequest) -> SwapQuote:
     fills = field(data, "route", "fills", aggregator=NAME, what=what)
     route = tuple(
         f"{f.get('source', '?')} {int(f.get('proportionBps', 0)) / 100:g}%"
-        for f in fills if isinstance(f, Mapping)
+        for f in fills
+        if isinstance(f, Mapping)
     )
     issues = data.get("issues") or {}
     allowance = issues.get("allowance") if isinstance(issues, Mapping) else None
     to = str(field(tx, "to", aggregator=NAME, what="transaction"))
     spender = str(allowance.get("spender", to)) if isinstance(allowance, Mapping) else to
     return SwapQuote(
-        aggregator=NAME, chain_id=request.chain_id,
+        aggregator=NAME,
+        chain_id=request.chain_id,
         sell_token=str(field(data, "sellToken", aggregator=NAME, what=what)),
         buy_token=str(field(data, "buyToken", aggregator=NAME, what=what)),
         sell_amount=integer(data, "sellAmount", aggregator=NAME, what=what),
         buy_amount=integer(data, "buyAmount", aggregator=NAME, what=what),
         min_buy_amount=integer(data, "minBuyAmount", aggregator=NAME, what=what),
-        gas=hex_or_int(tx.get("gas") or 0), route=route,
+        gas=hex_or_int(tx.get("gas") or 0),
+        route=route,
         tx=TxRequest(
-            to=to, data=str(field(tx, "data", aggregator=NAME, what="transaction")),
-            value=hex_or_int(tx.get("value") or 0), sender=request.wallet,
+            to=to,
+            data=str(field(tx, "data", aggregator=NAME, what="transaction")),
+            value=hex_or_int(tx.get("value") or 0),
+            sender=request.wallet,
             gas=hex_or_int(tx.get("gas") or 0),
         ),
-        spender=spender, raw=data,
+        spender=spender,
+        raw=data,
     )
 
 
@@ -92,11 +98,15 @@ class ZeroExAggregator(HttpAggregator):
 
         bps = int(Decimal(request.slippage) * 10_000)
         data = await self.api.request(
-            "GET", "/swap/allowance-holder/quote",
+            "GET",
+            "/swap/allowance-holder/quote",
             params={
-                "chainId": str(request.chain_id), "sellToken": request.sell_token,
-                "buyToken": request.buy_token, "sellAmount": str(request.sell_amount),
-                "taker": request.wallet, "recipient": request.wallet,
+                "chainId": str(request.chain_id),
+                "sellToken": request.sell_token,
+                "buyToken": request.buy_token,
+                "sellAmount": str(request.sell_amount),
+                "taker": request.wallet,
+                "recipient": request.wallet,
                 "slippageBps": str(bps),
             },
         )

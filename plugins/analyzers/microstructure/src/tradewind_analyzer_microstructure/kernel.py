@@ -95,9 +95,7 @@ class MicroKernel:
         """:attr:`out` as a dict under ``keys``, each NaN the object ``math.nan``."""
         return _kernel.todict(self._mem, self._o_out, keys, math.nan)
 
-    def step(
-        self, open_: float, high: float, low: float, close: float, volume: float
-    ) -> None:
+    def step(self, open_: float, high: float, low: float, close: float, volume: float) -> None:
         """Fold in one candle of the analyzer's timeframe."""
         mem = self._mem
         if _kernel.step(mem, open_, high, low, close, volume):

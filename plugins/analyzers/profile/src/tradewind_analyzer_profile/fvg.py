@@ -76,8 +76,9 @@ class GapBook:
     e.g. 96 on 15m with the 24 h expiry) plus the batch's min/max.
     """
 
-    def __init__(self, *, timeframe_ns: int, min_gap_pct: float = 0.002,
-                 max_age_ns: int = 24 * 3600 * 10**9) -> None:
+    def __init__(
+        self, *, timeframe_ns: int, min_gap_pct: float = 0.002, max_age_ns: int = 24 * 3600 * 10**9
+    ) -> None:
         self.timeframe_ns = timeframe_ns
         self.min_gap_pct = min_gap_pct
         self.max_age_ns = max_age_ns
@@ -118,8 +119,7 @@ class GapBook:
 
     def _drop(self, now_ns: int) -> None:
         self.gaps = [
-            g for g in self.gaps
-            if not g.filled and now_ns - g.created_ts_ns < self.max_age_ns
+            g for g in self.gaps if not g.filled and now_ns - g.created_ts_ns < self.max_age_ns
         ]
 
     def _detect(self) -> None:
@@ -133,8 +133,14 @@ class GapBook:
         if bottom > 0 and (top - bottom) / bottom < self.min_gap_pct:
             return
         self.gaps.append(
-            Gap(bullish=bullish, bottom=bottom, top=top, created_ts_ns=c3.close_ts_ns,
-                extreme=top if bullish else bottom, seq=next(self._seq))
+            Gap(
+                bullish=bullish,
+                bottom=bottom,
+                top=top,
+                created_ts_ns=c3.close_ts_ns,
+                extreme=top if bullish else bottom,
+                seq=next(self._seq),
+            )
         )
 
     # -- reading --------------------------------------------------------------------------

@@ -70,9 +70,7 @@ class BinLevels:
     value_area_total: int
 
 
-def value_area(
-    bins: list[int], volumes: list[int], value_area_pct: Fraction
-) -> BinLevels | None:
+def value_area(bins: list[int], volumes: list[int], value_area_pct: Fraction) -> BinLevels | None:
     """POC and value-area bins of a profile given as sorted bin indices with positive volumes.
 
     Runs in O(len(bins)). See the module docstring for the tie rules.
@@ -421,8 +419,6 @@ class BlockWindow:
     def finish(self) -> None:
         """After the last close: keep the block's trades still in the window for expiry."""
         if self._row != len(self._nows):
-            raise ValueError(
-                f"BlockWindow: finished after {self._row} of {len(self._nows)} rows"
-            )
+            raise ValueError(f"BlockWindow: finished after {self._row} of {len(self._nows)} rows")
         if self._rest is not None:
             self._profile._chunks.append(self._rest)

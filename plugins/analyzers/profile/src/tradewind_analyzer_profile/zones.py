@@ -136,18 +136,32 @@ class ZoneBook:
         ratio = c.volume / mean if mean > 0 else float("nan")
         body_low, body_high = min(c.open, c.close), max(c.open, c.close)
         if (body_low - c.low) / rng >= self.wick_ratio:
-            self._add(Zone(kind=ZoneKind.DEMAND, low=c.low, high=body_low,
-                           created_ts_ns=c.close_ts_ns, volume_ratio=ratio, seq=next(self._seq)))
+            self._add(
+                Zone(
+                    kind=ZoneKind.DEMAND,
+                    low=c.low,
+                    high=body_low,
+                    created_ts_ns=c.close_ts_ns,
+                    volume_ratio=ratio,
+                    seq=next(self._seq),
+                )
+            )
         if (c.high - body_high) / rng >= self.wick_ratio:
-            self._add(Zone(kind=ZoneKind.SUPPLY, low=body_high, high=c.high,
-                           created_ts_ns=c.close_ts_ns, volume_ratio=ratio, seq=next(self._seq)))
+            self._add(
+                Zone(
+                    kind=ZoneKind.SUPPLY,
+                    low=body_high,
+                    high=c.high,
+                    created_ts_ns=c.close_ts_ns,
+                    volume_ratio=ratio,
+                    seq=next(self._seq),
+                )
+            )
 
     def _add(self, zone: Zone) -> None:
         self.zones.append(zone)
         if len(self.zones) > self.max_zones:
-            victim = min(
-                self.zones, key=lambda z: (self.strength(z.tests), z.created_ts_ns, z.seq)
-            )
+            victim = min(self.zones, key=lambda z: (self.strength(z.tests), z.created_ts_ns, z.seq))
             self.zones.remove(victim)
 
     def _push_volume(self, volume: float) -> None:

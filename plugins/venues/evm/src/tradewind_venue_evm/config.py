@@ -63,9 +63,7 @@ class PoolConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.router is not None and self.router not in V3_ROUTERS:
-            raise ValueError(
-                f"router must be one of {', '.join(V3_ROUTERS)}, got {self.router!r}"
-            )
+            raise ValueError(f"router must be one of {', '.join(V3_ROUTERS)}, got {self.router!r}")
 
 
 @attrs.frozen(kw_only=True)

@@ -98,7 +98,8 @@ def v3_pool_address(
     """A Uniswap V3 (or fork) pool's address from its deployer, tokens, fee and init-code hash."""
     t0, t1 = sort_tokens(token_a, token_b)
     salt = keccak(
-        bytes.fromhex(t0[2:].rjust(64, "0")) + bytes.fromhex(t1[2:].rjust(64, "0"))
+        bytes.fromhex(t0[2:].rjust(64, "0"))
+        + bytes.fromhex(t1[2:].rjust(64, "0"))
         + fee.to_bytes(32, "big")
     )
     return create2_address(deployer, salt, init_code_hash)
@@ -262,10 +263,24 @@ class UniswapV2Pool(PoolAdapter):
         else:
             base_in, base_out, quote_in, quote_out = a1in, a1out, a0in, a0out
         if base_out > 0:
-            return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                           base_wei=base_out, quote_wei=quote_in, side=1)
-        return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                       base_wei=base_in, quote_wei=quote_out, side=-1)
+            return SwapLog(
+                block_number=block,
+                block_hash=bh,
+                log_index=idx,
+                tx_hash=th,
+                base_wei=base_out,
+                quote_wei=quote_in,
+                side=1,
+            )
+        return SwapLog(
+            block_number=block,
+            block_hash=bh,
+            log_index=idx,
+            tx_hash=th,
+            base_wei=base_in,
+            quote_wei=quote_out,
+            side=-1,
+        )
 
 
 class UniswapV3Pool(PoolAdapter):
@@ -298,7 +313,10 @@ class UniswapV3Pool(PoolAdapter):
             )
         if dex.init_code_hash:
             computed = v3_pool_address(
-                dex.pool_deployer or dex.factory, self.base.address, self.quote.address, tier,
+                dex.pool_deployer or dex.factory,
+                self.base.address,
+                self.quote.address,
+                tier,
                 dex.init_code_hash,
             )
             if computed != on_chain:
@@ -351,7 +369,13 @@ class UniswapV3Pool(PoolAdapter):
         if self.router_kind == "swap_router02":
             # SwapRouter02's ExactInputSingleParams have no deadline (7 fields).
             params: tuple[Any, ...] = (
-                token_in.address, out, self.tier, recipient, amount_in, min_out, 0,
+                token_in.address,
+                out,
+                self.tier,
+                recipient,
+                amount_in,
+                min_out,
+                0,
             )
         else:
             params = (token_in.address, out, self.tier, recipient, deadline, amount_in, min_out, 0)
@@ -366,8 +390,15 @@ class UniswapV3Pool(PoolAdapter):
         base_delta, quote_delta = (a0, a1) if self._base_is_0 else (a1, a0)
         # Deltas are the pool's: base leaving the pool (negative) means the taker bought it.
         side = 1 if base_delta < 0 else -1
-        return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                       base_wei=abs(base_delta), quote_wei=abs(quote_delta), side=side)
+        return SwapLog(
+            block_number=block,
+            block_hash=bh,
+            log_index=idx,
+            tx_hash=th,
+            base_wei=abs(base_delta),
+            quote_wei=abs(quote_delta),
+            side=side,
+        )
 
 
 class BalancerV2Pool(PoolAdapter):
@@ -435,10 +466,24 @@ class BalancerV2Pool(PoolAdapter):
         token_in = to_checksum_address(topics[2][12:])
         amount_in, amount_out = _uint(data, 0), _uint(data, 1)
         if token_in == self.quote.address:
-            return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                           base_wei=amount_out, quote_wei=amount_in, side=1)
-        return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                       base_wei=amount_in, quote_wei=amount_out, side=-1)
+            return SwapLog(
+                block_number=block,
+                block_hash=bh,
+                log_index=idx,
+                tx_hash=th,
+                base_wei=amount_out,
+                quote_wei=amount_in,
+                side=1,
+            )
+        return SwapLog(
+            block_number=block,
+            block_hash=bh,
+            log_index=idx,
+            tx_hash=th,
+            base_wei=amount_in,
+            quote_wei=amount_out,
+            side=-1,
+        )
 
     async def reserves(self, block: BlockId) -> tuple[int, int]:
         tokens, balances, _ = await self._vault.functions.getPoolTokens(self.pool_id).call(
@@ -530,10 +575,24 @@ class CurvePool(PoolAdapter):
         if {sold_id, bought_id} != {self.base_index, self.quote_index}:
             return None
         if sold_id == self.quote_index:
-            return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                           base_wei=bought, quote_wei=sold, side=1)
-        return SwapLog(block_number=block, block_hash=bh, log_index=idx, tx_hash=th,
-                       base_wei=sold, quote_wei=bought, side=-1)
+            return SwapLog(
+                block_number=block,
+                block_hash=bh,
+                log_index=idx,
+                tx_hash=th,
+                base_wei=bought,
+                quote_wei=sold,
+                side=1,
+            )
+        return SwapLog(
+            block_number=block,
+            block_hash=bh,
+            log_index=idx,
+            tx_hash=th,
+            base_wei=sold,
+            quote_wei=bought,
+            side=-1,
+        )
 
 
 ADAPTERS: dict[str, type[PoolAdapter]] = {

@@ -74,12 +74,17 @@ class Dex:
         if self.family == "uniswap-v3" and not (self.swap_router or self.swap_router02):
             missing.append("swap_router or swap_router02")
         if missing:
-            raise ConfigError(
-                f"a {self.family} DEX needs {', '.join(missing)} @ {where}"
-            )
+            raise ConfigError(f"a {self.family} DEX needs {', '.join(missing)} @ {where}")
         changes: dict[str, Any] = {}
-        for name in ("factory", "router", "pool_deployer", "quoter_v2", "swap_router",
-                     "swap_router02", "vault"):
+        for name in (
+            "factory",
+            "router",
+            "pool_deployer",
+            "quoter_v2",
+            "swap_router",
+            "swap_router02",
+            "vault",
+        ):
             value = getattr(self, name)
             if value is not None:
                 changes[name] = checksum(value, f"{where}.{name}")
@@ -96,8 +101,15 @@ class Dex:
     def contracts(self) -> dict[str, str]:
         """Every address of this entry by its key (what the connect check looks at)."""
         out = {}
-        for name in ("factory", "router", "pool_deployer", "quoter_v2", "swap_router",
-                     "swap_router02", "vault"):
+        for name in (
+            "factory",
+            "router",
+            "pool_deployer",
+            "quoter_v2",
+            "swap_router",
+            "swap_router02",
+            "vault",
+        ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

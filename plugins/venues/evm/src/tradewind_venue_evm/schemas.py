@@ -243,8 +243,9 @@ class SwapReceipt:
     @property
     def gas(self) -> Money:
         """Gas paid, as money in the native token."""
-        return Money(amount=Decimal(self.gas_wei).scaleb(-self.native_decimals),
-                     currency=self.native)
+        return Money(
+            amount=Decimal(self.gas_wei).scaleb(-self.native_decimals), currency=self.native
+        )
 
     def to_domain(self, client_order_id: str, instrument: str, extra_gas_wei: int = 0) -> Fill:
         """The fill, exactly what the wallet's balances did.
@@ -315,8 +316,8 @@ def ticks_from_swaps(
     size = np.empty(n, dtype=np.float64)
     side = np.empty(n, dtype=np.int8)
     ids = np.empty(n, dtype=np.int64)
-    bscale = 10.0 ** -base.decimals
-    qscale = 10.0 ** -quote.decimals
+    bscale = 10.0**-base.decimals
+    qscale = 10.0**-quote.decimals
     for i, s in enumerate(swaps):
         b = s.base_wei * bscale
         q = s.quote_wei * qscale
@@ -328,5 +329,6 @@ def ticks_from_swaps(
     keep = size > 0
     if not keep.all():
         ts, price, size, side, ids = ts[keep], price[keep], size[keep], side[keep], ids[keep]
-    return TickBatch(instrument=instrument, ts_ns=ts, price=price, size=size, side=side,
-                     trade_id=ids)
+    return TickBatch(
+        instrument=instrument, ts_ns=ts, price=price, size=size, side=side, trade_id=ids
+    )

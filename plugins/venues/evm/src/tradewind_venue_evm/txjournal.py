@@ -84,8 +84,10 @@ class TxJournal:
             rec.sent.append((e["hash"], e["raw"]))
         elif e["op"] == "outcome":
             rec = self.records[cid]
-            rec.outcome, rec.outcome_hash, rec.reason = e["status"], e.get("hash", ""), e.get(
-                "reason", ""
+            rec.outcome, rec.outcome_hash, rec.reason = (
+                e["status"],
+                e.get("hash", ""),
+                e.get("reason", ""),
             )
 
     def _write(self, entry: dict[str, Any]) -> None:
@@ -99,14 +101,22 @@ class TxJournal:
     ) -> None:
         """Journal a signed transaction (call before broadcasting it)."""
         self._write(
-            {"op": "signed", "cid": cid, "kind": kind, "nonce": nonce, "hash": tx_hash,
-             "raw": raw, "meta": meta}
+            {
+                "op": "signed",
+                "cid": cid,
+                "kind": kind,
+                "nonce": nonce,
+                "hash": tx_hash,
+                "raw": raw,
+                "meta": meta,
+            }
         )
 
     def outcome(self, cid: str, status: str, tx_hash: str = "", reason: str = "") -> None:
         """Journal how a client order id ended."""
-        self._write({"op": "outcome", "cid": cid, "status": status, "hash": tx_hash,
-                     "reason": reason})
+        self._write(
+            {"op": "outcome", "cid": cid, "status": status, "hash": tx_hash, "reason": reason}
+        )
 
     def open_records(self) -> list[TxRecord]:
         """Records without an outcome, in nonce order."""

@@ -424,8 +424,13 @@ class EvmVenue:
         self._journal.signed(cid, kind, int(tx["nonce"]), tx_hash, raw, meta)
         self._emit(
             TransactionSent(
-                ts_ns=await self._now_ns(), venue=self.instance, client_order_id=cid, kind=kind,
-                nonce=int(tx["nonce"]), tx_hash=tx_hash, replaces=replaces,
+                ts_ns=await self._now_ns(),
+                venue=self.instance,
+                client_order_id=cid,
+                kind=kind,
+                nonce=int(tx["nonce"]),
+                tx_hash=tx_hash,
+                replaces=replaces,
             )
         )
         try:
@@ -471,16 +476,23 @@ class EvmVenue:
         gas = await self._estimate(to, data)
         fees = await self._fees()
         tx: dict[str, Any] = {
-            "from": self.wallet, "to": to, "data": data, "value": 0, "gas": gas,
-            "nonce": self._nonce, "chainId": self.chain.chain_id, **fees,
+            "from": self.wallet,
+            "to": to,
+            "data": data,
+            "value": 0,
+            "gas": gas,
+            "nonce": self._nonce,
+            "chainId": self.chain.chain_id,
+            **fees,
         }
         tx_hash = await self._sign_and_send(cid, kind, tx, meta)
         self._nonce += 1
         if state is not None:
             self._publish(
                 state,
-                self._report(state.order, OrderStatus.ACCEPTED, await self._now_ns(),
-                             venue_order_id=tx_hash),
+                self._report(
+                    state.order, OrderStatus.ACCEPTED, await self._now_ns(), venue_order_id=tx_hash
+                ),
             )
         assert self._journal is not None
         return await self._wait(self._journal.records[cid], tx)
@@ -512,7 +524,8 @@ class EvmVenue:
                 )
             if tx is not None and since_send >= cfg.replace_after_s:
                 chain_nonce = await self._w3().eth.get_transaction_count(
-                    self.wallet, "latest"  # type: ignore[arg-type]
+                    self.wallet,
+                    "latest",  # type: ignore[arg-type]
                 )
                 if chain_nonce <= rec.nonce:
                     old: dict[str, int] = {
@@ -521,8 +534,9 @@ class EvmVenue:
                         if k in tx
                     }
                     tx = {**tx, **await self._fees(bump_from=old)}
-                    log.warning("replacing stuck %s %s (nonce %d)", rec.kind,
-                                rec.client_order_id, rec.nonce)
+                    log.warning(
+                        "replacing stuck %s %s (nonce %d)", rec.kind, rec.client_order_id, rec.nonce
+                    )
                     await self._sign_and_send(
                         rec.client_order_id, rec.kind, tx, rec.meta, replaces=rec.hashes[-1]
                     )
@@ -535,8 +549,13 @@ class EvmVenue:
         """The revert reason, replayed by eth_call on the state of the block it reverted in."""
         w3 = self._w3()
         tx = await w3.eth.get_transaction(receipt["transactionHash"])
-        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"],
-                "gas": tx["gas"]}
+        call = {
+            "from": tx["from"],
+            "to": tx["to"],
+            "data": tx["input"],
+            "value": tx["value"],
+            "gas": tx["gas"],
+        }
         try:
             await w3.eth.call(call, block_identifier=int(receipt["blockNumber"]))  # type: ignore[arg-type]
         except ContractLogicError as exc:
@@ -559,7 +578,10 @@ class EvmVenue:
         if self._journal is not None and acid in self._journal.records:
             acid = f"{acid}:{len([c for c in self._journal.records if c.startswith(acid)])}"
         receipt = await self._transact(
-            acid, "approve", token.address, data,
+            acid,
+            "approve",
+            token.address,
+            data,
             {"token": token.address, "spender": spender, "amount": str(value)},
         )
         assert self._journal is not None and self.chain is not None
@@ -576,8 +598,12 @@ class EvmVenue:
         self._emit(
             ApprovalSettled(
                 ts_ns=await self._block_time_ns(int(receipt["blockNumber"])),
-                venue=self.instance, token=token.address, spender=spender, amount_wei=value,
-                tx_hash=h, gas=gas,
+                venue=self.instance,
+                token=token.address,
+                spender=spender,
+                amount_wei=value,
+                tx_hash=h,
+                gas=gas,
             )
         )
         return gas_wei
@@ -585,8 +611,11 @@ class EvmVenue:
     # -- orders -----------------------------------------------------------------------------------
     def _report(self, order: Order, status: OrderStatus, ts_ns: int, **kw: Any) -> OrderReport:
         return OrderReport(
-            client_order_id=order.client_order_id, instrument=order.instrument, status=status,
-            ts_ns=ts_ns, **kw,
+            client_order_id=order.client_order_id,
+            instrument=order.instrument,
+            status=status,
+            ts_ns=ts_ns,
+            **kw,
         )
 
     async def submit_order(self, order: Order) -> OrderReport:
@@ -605,7 +634,10 @@ class EvmVenue:
         if order.type is OrderType.LIMIT:
             state.emulated = True
             report = self._report(
-                order, OrderStatus.ACCEPTED, ts, reason="emulated limit: rests in the venue "
+                order,
+                OrderStatus.ACCEPTED,
+                ts,
+                reason="emulated limit: rests in the venue "
                 "until the pool price crosses it, then swaps",
             )
             self._publish(state, report)
@@ -629,8 +661,7 @@ class EvmVenue:
             )
         if order.type not in (OrderType.MARKET, OrderType.LIMIT):
             return (
-                f"{order.type.value} orders are not supported on a pool "
-                "(market, or emulated limit)"
+                f"{order.type.value} orders are not supported on a pool (market, or emulated limit)"
             )
         return ""
 
@@ -669,7 +700,8 @@ class EvmVenue:
         amount_in, _ = await self.quote(order.instrument, order.side, order.quantity)
         held = int(
             await w3.eth.contract(address=token_in.address, abi=abi("ERC20"))
-            .functions.balanceOf(self.wallet).call()
+            .functions.balanceOf(self.wallet)
+            .call()
         )
         if held < amount_in:
             what = "sells what is held" if order.side is Side.SELL else "spends what is held"
@@ -695,9 +727,12 @@ class EvmVenue:
         deadline = int(block["timestamp"]) + self.config.deadline_s
         to, data = pool.swap_call(token_in, amount_in, min_out, str(self.wallet), deadline)
         meta = {
-            "instrument": order.instrument, "side": order.side.value,
-            "quantity": str(order.quantity), "amount_in": str(amount_in),
-            "expected_out": str(expected), "min_out": str(min_out),
+            "instrument": order.instrument,
+            "side": order.side.value,
+            "quantity": str(order.quantity),
+            "amount_in": str(amount_in),
+            "expected_out": str(expected),
+            "min_out": str(min_out),
             "emulated": limit is not None,
             # The approval's gas is booked with the swap's fill (the account's native balance).
             "approval_gas_wei": str(approval_gas),
@@ -714,8 +749,11 @@ class EvmVenue:
         state = self._orders.get(cid)
         if state is None:
             order = Order(
-                client_order_id=cid, instrument=meta["instrument"], side=Side(meta["side"]),
-                type=OrderType.MARKET, quantity=Decimal(meta["quantity"]),
+                client_order_id=cid,
+                instrument=meta["instrument"],
+                side=Side(meta["side"]),
+                type=OrderType.MARKET,
+                quantity=Decimal(meta["quantity"]),
             )
             state = self._orders[cid] = _OrderState(
                 order=order, report=self._report(order, OrderStatus.ACCEPTED, 0)
@@ -730,30 +768,45 @@ class EvmVenue:
             self._journal.outcome(cid, "rejected", h, reason)
             self._emit(
                 SwapReverted(
-                    ts_ns=ts, venue=self.instance, client_order_id=cid, tx_hash=h, reason=reason,
-                    gas=Money(amount=Decimal(gas_wei).scaleb(-self.chain.native_decimals),
-                              currency=self.chain.native),
+                    ts_ns=ts,
+                    venue=self.instance,
+                    client_order_id=cid,
+                    tx_hash=h,
+                    reason=reason,
+                    gas=Money(
+                        amount=Decimal(gas_wei).scaleb(-self.chain.native_decimals),
+                        currency=self.chain.native,
+                    ),
                 )
             )
-            report = self._report(order, OrderStatus.REJECTED, ts, venue_order_id=h,
-                                  reason=f"swap reverted: {reason}")
+            report = self._report(
+                order, OrderStatus.REJECTED, ts, venue_order_id=h, reason=f"swap reverted: {reason}"
+            )
             self._publish(state, report, notify)
             return report
         settled = SwapReceipt.from_receipt(
-            receipt, wallet=str(self.wallet), base=pool.base, quote=pool.quote, side=order.side,
-            pool_fee_rate=pool.fee, ts_ns=ts, native=self.chain.native,
+            receipt,
+            wallet=str(self.wallet),
+            base=pool.base,
+            quote=pool.quote,
+            side=order.side,
+            pool_fee_rate=pool.fee,
+            ts_ns=ts,
+            native=self.chain.native,
             l1_fee_mode=self.chain.l1_fee,
         )
-        fill = settled.to_domain(
-            cid, order.instrument, int(meta.get("approval_gas_wei", "0"))
-        )
+        fill = settled.to_domain(cid, order.instrument, int(meta.get("approval_gas_wei", "0")))
         self._journal.outcome(cid, "filled", h)
         state.fills.append(fill)
         self._emit(settled.settled_event(self.instance, cid, order.instrument))
         if notify and self._sink is not None:
             self._sink.on_fill(fill)
         report = self._report(
-            order, OrderStatus.FILLED, ts, filled_quantity=fill.quantity, venue_order_id=h,
+            order,
+            OrderStatus.FILLED,
+            ts,
+            filled_quantity=fill.quantity,
+            venue_order_id=h,
         )
         self._publish(state, report, notify)
         return report
@@ -769,14 +822,19 @@ class EvmVenue:
         for rec in self._journal.open_records():
             receipt = await self._receipt_of(rec.hashes)
             if receipt is None:
-                mined_nonce = int(await w3.eth.get_transaction_count(
-                    self.wallet, "latest"  # type: ignore[arg-type]
-                ))
+                mined_nonce = int(
+                    await w3.eth.get_transaction_count(
+                        self.wallet,
+                        "latest",  # type: ignore[arg-type]
+                    )
+                )
                 if mined_nonce > rec.nonce:
                     # Its nonce was used and none of its hashes has a receipt: another
                     # transaction took the nonce, so this one can never be mined.
                     self._journal.outcome(
-                        rec.client_order_id, "dropped", "",
+                        rec.client_order_id,
+                        "dropped",
+                        "",
                         f"nonce {rec.nonce} was used by another transaction",
                     )
                     self._drop(rec)
@@ -785,7 +843,9 @@ class EvmVenue:
                     await self._broadcast(rec.sent[-1][1])
                 except Web3RPCError as exc:
                     self._journal.outcome(
-                        rec.client_order_id, "dropped", "",
+                        rec.client_order_id,
+                        "dropped",
+                        "",
                         f"re-broadcast refused by the node: {revert_reason(exc)}",
                     )
                     self._drop(rec)
@@ -795,8 +855,9 @@ class EvmVenue:
                 await self._settle(rec, receipt, notify=False)
             else:
                 status = "filled" if int(receipt["status"]) == 1 else "rejected"
-                self._journal.outcome(rec.client_order_id, status,
-                                      "0x" + bytes(receipt["transactionHash"]).hex())
+                self._journal.outcome(
+                    rec.client_order_id, status, "0x" + bytes(receipt["transactionHash"]).hex()
+                )
 
     async def _known(self, client_order_id: str) -> _OrderState | None:
         """The order's state; a swap settled in an earlier run is rebuilt from its receipt
@@ -820,14 +881,23 @@ class EvmVenue:
         assert self.chain is not None
         meta = rec.meta
         order = Order(
-            client_order_id=rec.client_order_id, instrument=meta["instrument"],
-            side=Side(meta["side"]), type=OrderType.MARKET, quantity=Decimal(meta["quantity"]),
+            client_order_id=rec.client_order_id,
+            instrument=meta["instrument"],
+            side=Side(meta["side"]),
+            type=OrderType.MARKET,
+            quantity=Decimal(meta["quantity"]),
         )
         pool = self.pool(order.instrument)
         ts = await self._block_time_ns(int(receipt["blockNumber"]))
         settled = SwapReceipt.from_receipt(
-            receipt, wallet=str(self.wallet), base=pool.base, quote=pool.quote, side=order.side,
-            pool_fee_rate=pool.fee, ts_ns=ts, native=self.chain.native,
+            receipt,
+            wallet=str(self.wallet),
+            base=pool.base,
+            quote=pool.quote,
+            side=order.side,
+            pool_fee_rate=pool.fee,
+            ts_ns=ts,
+            native=self.chain.native,
             l1_fee_mode=self.chain.l1_fee,
         )
         fill = settled.to_domain(
@@ -835,8 +905,13 @@ class EvmVenue:
         )
         self._orders[rec.client_order_id] = _OrderState(
             order=order,
-            report=self._report(order, OrderStatus.FILLED, ts, filled_quantity=fill.quantity,
-                                venue_order_id=settled.tx_hash),
+            report=self._report(
+                order,
+                OrderStatus.FILLED,
+                ts,
+                filled_quantity=fill.quantity,
+                venue_order_id=settled.tx_hash,
+            ),
             fills=[fill],
         )
 
@@ -845,13 +920,18 @@ class EvmVenue:
         if rec.kind != "swap":
             return
         order = Order(
-            client_order_id=rec.client_order_id, instrument=meta["instrument"],
-            side=Side(meta["side"]), type=OrderType.MARKET, quantity=Decimal(meta["quantity"]),
+            client_order_id=rec.client_order_id,
+            instrument=meta["instrument"],
+            side=Side(meta["side"]),
+            type=OrderType.MARKET,
+            quantity=Decimal(meta["quantity"]),
         )
         self._orders[rec.client_order_id] = _OrderState(
             order=order,
             report=self._report(
-                order, OrderStatus.REJECTED, 0,
+                order,
+                OrderStatus.REJECTED,
+                0,
                 reason=reason or f"nonce {rec.nonce} was used by another transaction",
             ),
         )
@@ -929,8 +1009,14 @@ class EvmVenue:
         # ingestion together (see bench/bench_evm.py); the pools decode the hex themselves.
         answer = await w3.provider.make_request(
             "eth_getLogs",  # type: ignore[arg-type]
-            [{"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": addresses,
-              "topics": [topic0]}],
+            [
+                {
+                    "fromBlock": hex(from_block),
+                    "toBlock": hex(to_block),
+                    "address": addresses,
+                    "topics": [topic0],
+                }
+            ],
         )
         if "error" in answer:
             raise VenueError(
@@ -979,8 +1065,13 @@ class EvmVenue:
         ts = await self._now_ns()
         for key, ids in retracted.items():
             self._emit(
-                TicksRetracted(ts_ns=ts, venue=self.instance, instrument=key, from_block=fork,
-                               trade_ids=tuple(ids))
+                TicksRetracted(
+                    ts_ns=ts,
+                    venue=self.instance,
+                    instrument=key,
+                    from_block=fork,
+                    trade_ids=tuple(ids),
+                )
             )
         return fork
 
@@ -1075,16 +1166,20 @@ class EvmVenue:
             if state.report.status is not OrderStatus.ACCEPTED or order.price is None:
                 continue
             low, high = float(batch.price.min()), float(batch.price.max())
-            crossed = low <= float(order.price) if order.side is Side.BUY else (
-                high >= float(order.price)
+            crossed = (
+                low <= float(order.price)
+                if order.side is Side.BUY
+                else (high >= float(order.price))
             )
             if not crossed:
                 continue
             seen = Decimal(repr(low if order.side is Side.BUY else high))
             self._emit(
                 EmulatedLimitTriggered(
-                    ts_ns=batch.last_ts, venue=self.instance,
-                    client_order_id=order.client_order_id, limit_price=order.price,
+                    ts_ns=batch.last_ts,
+                    venue=self.instance,
+                    client_order_id=order.client_order_id,
+                    limit_price=order.price,
                     pool_price=seen,
                 )
             )
@@ -1173,9 +1268,13 @@ class EvmVenue:
         )
         self._orders[cid] = state
         meta = {
-            "instrument": order.instrument, "side": order.side.value,
-            "quantity": str(order.quantity), "amount_in": str(amount_in),
-            "expected_out": str(expected_out), "min_out": str(min_out), "emulated": False,
+            "instrument": order.instrument,
+            "side": order.side.value,
+            "quantity": str(order.quantity),
+            "amount_in": str(amount_in),
+            "expected_out": str(expected_out),
+            "min_out": str(min_out),
+            "emulated": False,
             "route": route,
         }
         with anyio.CancelScope(shield=True):

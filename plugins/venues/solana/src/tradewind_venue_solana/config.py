@@ -68,8 +68,10 @@ class DirectPool:
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in DIRECT_POOL_KINDS:
-            raise ValueError(f"direct pool {self.symbol}: kind {self.kind!r} is not one of "
-                             f"{', '.join(DIRECT_POOL_KINDS)}")
+            raise ValueError(
+                f"direct pool {self.symbol}: kind {self.kind!r} is not one of "
+                f"{', '.join(DIRECT_POOL_KINDS)}"
+            )
 
 
 def _commitment(_: Any, attribute: Any, value: str) -> None:
@@ -138,17 +140,23 @@ class SolanaConfig:
         symbols = {m.symbol for m in self.markets}
         for p in self.pools:
             if p.symbol not in symbols:
-                raise ValueError(f"pool {p.symbol} is not one of markets "
-                                 f"({', '.join(sorted(symbols)) or 'none'})")
+                raise ValueError(
+                    f"pool {p.symbol} is not one of markets "
+                    f"({', '.join(sorted(symbols)) or 'none'})"
+                )
         seen: set[str] = set()
         for d in self.direct_pools:
             if d.symbol not in symbols or d.symbol in seen:
-                raise ValueError(f"direct pool {d.symbol}: not one of markets "
-                                 f"({', '.join(sorted(symbols)) or 'none'}) or listed twice")
+                raise ValueError(
+                    f"direct pool {d.symbol}: not one of markets "
+                    f"({', '.join(sorted(symbols)) or 'none'}) or listed twice"
+                )
             seen.add(d.symbol)
         if NATIVE_SOL in self.tokens:
-            raise ValueError(f"tokens.{NATIVE_SOL}: native SOL needs no tokens entry (markets "
-                             f"name it {NATIVE_SOL}; wrapped SOL is handled by the venue)")
+            raise ValueError(
+                f"tokens.{NATIVE_SOL}: native SOL needs no tokens entry (markets "
+                f"name it {NATIVE_SOL}; wrapped SOL is handled by the venue)"
+            )
         for m in self.markets:
             if m.base == m.quote:
                 raise ValueError(f"market {m.symbol}: base and quote are both {m.base}")

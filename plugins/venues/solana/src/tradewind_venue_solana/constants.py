@@ -20,8 +20,13 @@ TOKEN_PROGRAMS: dict[str, Pubkey] = {"token": TOKEN_PROGRAM, "token-2022": TOKEN
 
 #: Programs every swap transaction may call: fees, account creation and the token programs.
 BASE_PROGRAMS: frozenset[Pubkey] = frozenset(
-    {SYSTEM_PROGRAM, COMPUTE_BUDGET_PROGRAM, TOKEN_PROGRAM, TOKEN_2022_PROGRAM,
-     ASSOCIATED_TOKEN_PROGRAM}
+    {
+        SYSTEM_PROGRAM,
+        COMPUTE_BUDGET_PROGRAM,
+        TOKEN_PROGRAM,
+        TOKEN_2022_PROGRAM,
+        ASSOCIATED_TOKEN_PROGRAM,
+    }
 )
 
 LAMPORTS_PER_SOL = 10**9

@@ -43,12 +43,21 @@ class DirectSwap:
     pool: Pubkey
 
 
-def _transaction(wallet: Pubkey, swap: Instruction, *, input_mint: Pubkey, output_mint: Pubkey,
-                 output_program: Pubkey, max_in: int, compute_unit_limit: int,
-                 compute_unit_price: int) -> tuple[Instruction, ...]:
+def _transaction(
+    wallet: Pubkey,
+    swap: Instruction,
+    *,
+    input_mint: Pubkey,
+    output_mint: Pubkey,
+    output_program: Pubkey,
+    max_in: int,
+    compute_unit_limit: int,
+    compute_unit_price: int,
+) -> tuple[Instruction, ...]:
     """The swap wrapped: budget, the output account, SOL wrapped and unwrapped when a side."""
     ixs: list[Instruction] = [
-        set_compute_unit_limit(compute_unit_limit), set_compute_unit_price(compute_unit_price),
+        set_compute_unit_limit(compute_unit_limit),
+        set_compute_unit_price(compute_unit_price),
         create_idempotent_associated_token_account(wallet, wallet, output_mint, output_program),
     ]
     if input_mint == NATIVE_MINT:
@@ -67,165 +76,265 @@ def _bound(amount: int, slippage_bps: int, *, up: bool) -> int:
 
 
 async def amm_v4_swap(
-    client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
-    input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,
-    swap_mode: str, slippage_bps: int, compute_unit_limit: int, compute_unit_price: int,
+    client: AsyncClient,
+    address: Pubkey,
+    *,
+    wallet: Pubkey,
+    input_mint: Pubkey,
+    input_program: Pubkey,
+    output_mint: Pubkey,
+    output_program: Pubkey,
+    amount: int,
+    swap_mode: str,
+    slippage_bps: int,
+    compute_unit_limit: int,
+    compute_unit_price: int,
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium AMM v4 pool at ``address``: its account,
     then its two vaults and its OpenBook market account in one call."""
     got = (await client.get_account_info(address)).value
     if got is None or got.owner != ray.AMM_V4_PROGRAM:
-        raise DirectPoolError(f"AMM v4 pool {address}: no account of the AMM v4 program "
-                              f"({'none' if got is None else f'owner {got.owner}'})")
+        raise DirectPoolError(
+            f"AMM v4 pool {address}: no account of the AMM v4 program "
+            f"({'none' if got is None else f'owner {got.owner}'})"
+        )
     try:
         pool = ray.decode_amm_v4(address, bytes(got.data))
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
     if {pool.base_mint, pool.quote_mint} != {input_mint, output_mint}:
-        raise DirectPoolError(f"AMM v4 pool {address} trades {pool.base_mint} and "
-                              f"{pool.quote_mint}, not {input_mint} and {output_mint}")
-    base_vault, quote_vault, market = (await client.get_multiple_accounts(
-        [pool.base_vault, pool.quote_vault, pool.market_id])).value
+        raise DirectPoolError(
+            f"AMM v4 pool {address} trades {pool.base_mint} and "
+            f"{pool.quote_mint}, not {input_mint} and {output_mint}"
+        )
+    base_vault, quote_vault, market = (
+        await client.get_multiple_accounts([pool.base_vault, pool.quote_vault, pool.market_id])
+    ).value
     if base_vault is None or quote_vault is None or market is None:
         raise DirectPoolError(f"AMM v4 pool {address}: a vault or its market has no account")
     base_in = input_mint == pool.base_mint
     exact_in = swap_mode == "ExactIn"
     slippage = slippage_bps / 10_000
     try:
-        keys = ray.decode_openbook_market(pool.market_id, bytes(market.data),
-                                          pool.market_program)
+        keys = ray.decode_openbook_market(pool.market_id, bytes(market.data), pool.market_program)
         reserves = ray.amm_v4_reserves(
-            pool, int.from_bytes(bytes(base_vault.data)[64:72], "little"),
-            int.from_bytes(bytes(quote_vault.data)[64:72], "little"))
-        q = (ray.amm_v4_quote_in(reserves, amount, base_in=base_in, slippage=slippage)
-             if exact_in else
-             ray.amm_v4_quote_out(reserves, amount, base_in=base_in, slippage=slippage))
+            pool,
+            int.from_bytes(bytes(base_vault.data)[64:72], "little"),
+            int.from_bytes(bytes(quote_vault.data)[64:72], "little"),
+        )
+        q = (
+            ray.amm_v4_quote_in(reserves, amount, base_in=base_in, slippage=slippage)
+            if exact_in
+            else ray.amm_v4_quote_out(reserves, amount, base_in=base_in, slippage=slippage)
+        )
         swap = ray.amm_v4_swap_instruction(
-            pool, keys, user_in=get_associated_token_address(wallet, input_mint, input_program),
+            pool,
+            keys,
+            user_in=get_associated_token_address(wallet, input_mint, input_program),
             user_out=get_associated_token_address(wallet, output_mint, output_program),
-            owner=wallet, amount=amount, threshold=q.bound, exact_in=exact_in)
+            owner=wallet,
+            amount=amount,
+            threshold=q.bound,
+            exact_in=exact_in,
+        )
     except ray.RaydiumError as exc:
         raise DirectPoolError(f"AMM v4 pool {address}: {exc}") from None
     quote = SolSwapQuote(
-        input_mint=str(input_mint), output_mint=str(output_mint), swap_mode=swap_mode,
-        in_amount=q.amount_in, out_amount=q.amount_out, other_amount_threshold=q.bound,
-        slippage_bps=slippage_bps, route=(f"Raydium AMM v4 {address} 100% (direct)",),
+        input_mint=str(input_mint),
+        output_mint=str(output_mint),
+        swap_mode=swap_mode,
+        in_amount=q.amount_in,
+        out_amount=q.amount_out,
+        other_amount_threshold=q.bound,
+        slippage_bps=slippage_bps,
+        route=(f"Raydium AMM v4 {address} 100% (direct)",),
     )
-    ixs = _transaction(wallet, swap, input_mint=input_mint, output_mint=output_mint,
-                       output_program=output_program,
-                       max_in=q.amount_in if exact_in else q.bound,
-                       compute_unit_limit=compute_unit_limit,
-                       compute_unit_price=compute_unit_price)
+    ixs = _transaction(
+        wallet,
+        swap,
+        input_mint=input_mint,
+        output_mint=output_mint,
+        output_program=output_program,
+        max_in=q.amount_in if exact_in else q.bound,
+        compute_unit_limit=compute_unit_limit,
+        compute_unit_price=compute_unit_price,
+    )
     return DirectSwap(quote=quote, instructions=ixs, program=ray.AMM_V4_PROGRAM, pool=address)
 
 
 async def cpmm_swap(
-    client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
-    input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,
-    swap_mode: str, slippage_bps: int, compute_unit_limit: int, compute_unit_price: int,
+    client: AsyncClient,
+    address: Pubkey,
+    *,
+    wallet: Pubkey,
+    input_mint: Pubkey,
+    input_program: Pubkey,
+    output_mint: Pubkey,
+    output_program: Pubkey,
+    amount: int,
+    swap_mode: str,
+    slippage_bps: int,
+    compute_unit_limit: int,
+    compute_unit_price: int,
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium CPMM pool at ``address``: its account, its
     AMM config and its two vaults read in one call after the pool."""
     got = (await client.get_account_info(address)).value
     if got is None or got.owner != ray.CPMM_PROGRAM:
-        raise DirectPoolError(f"CPMM pool {address}: no account of the CPMM program "
-                              f"({'none' if got is None else f'owner {got.owner}'})")
+        raise DirectPoolError(
+            f"CPMM pool {address}: no account of the CPMM program "
+            f"({'none' if got is None else f'owner {got.owner}'})"
+        )
     try:
         pool = ray.decode_cpmm_pool(address, bytes(got.data))
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
     if {pool.mint_a, pool.mint_b} != {input_mint, output_mint}:
-        raise DirectPoolError(f"CPMM pool {address} trades {pool.mint_a} and {pool.mint_b}, "
-                              f"not {input_mint} and {output_mint}")
-    cfg_acc, vault_a, vault_b = (await client.get_multiple_accounts(
-        [pool.config, pool.vault_a, pool.vault_b])).value
+        raise DirectPoolError(
+            f"CPMM pool {address} trades {pool.mint_a} and {pool.mint_b}, "
+            f"not {input_mint} and {output_mint}"
+        )
+    cfg_acc, vault_a, vault_b = (
+        await client.get_multiple_accounts([pool.config, pool.vault_a, pool.vault_b])
+    ).value
     if cfg_acc is None or vault_a is None or vault_b is None:
         raise DirectPoolError(f"CPMM pool {address}: its config or a vault has no account")
     try:
-        cfg = ray.cpmm_effective_config(pool, ray.decode_cpmm_config(pool.config,
-                                                                     bytes(cfg_acc.data)))
+        cfg = ray.cpmm_effective_config(
+            pool, ray.decode_cpmm_config(pool.config, bytes(cfg_acc.data))
+        )
         a_in = input_mint == pool.mint_a
-        reserves = ray.cpmm_reserves(pool, int.from_bytes(bytes(vault_a.data)[64:72], "little"),
-                                     int.from_bytes(bytes(vault_b.data)[64:72], "little"))
+        reserves = ray.cpmm_reserves(
+            pool,
+            int.from_bytes(bytes(vault_a.data)[64:72], "little"),
+            int.from_bytes(bytes(vault_b.data)[64:72], "little"),
+        )
         on_input = ray.cpmm_creator_fee_on_input(pool, a_in=a_in)
         exact_in = swap_mode == "ExactIn"
         if exact_in:
-            q = ray.cpmm_quote_in(reserves, cfg, amount, a_in=a_in,
-                                  creator_fee_on_input=on_input)
+            q = ray.cpmm_quote_in(reserves, cfg, amount, a_in=a_in, creator_fee_on_input=on_input)
             threshold = _bound(q.amount_out, slippage_bps, up=False)
         else:
-            q = ray.cpmm_quote_out(reserves, cfg, amount, a_in=a_in,
-                                   creator_fee_on_input=on_input)
+            q = ray.cpmm_quote_out(reserves, cfg, amount, a_in=a_in, creator_fee_on_input=on_input)
             threshold = _bound(q.amount_in, slippage_bps, up=True)
     except ray.RaydiumError as exc:
         raise DirectPoolError(f"CPMM pool {address}: {exc}") from None
     swap = ray.cpmm_swap_instruction(
-        pool, payer=wallet, user_in=get_associated_token_address(wallet, input_mint,
-                                                                 input_program),
+        pool,
+        payer=wallet,
+        user_in=get_associated_token_address(wallet, input_mint, input_program),
         user_out=get_associated_token_address(wallet, output_mint, output_program),
-        a_in=a_in, amount=amount, threshold=threshold, exact_in=exact_in)
-    quote = SolSwapQuote(
-        input_mint=str(input_mint), output_mint=str(output_mint), swap_mode=swap_mode,
-        in_amount=q.amount_in, out_amount=q.amount_out, other_amount_threshold=threshold,
-        slippage_bps=slippage_bps, route=(f"Raydium CPMM {address} 100% (direct)",),
+        a_in=a_in,
+        amount=amount,
+        threshold=threshold,
+        exact_in=exact_in,
     )
-    ixs = _transaction(wallet, swap, input_mint=input_mint, output_mint=output_mint,
-                       output_program=output_program,
-                       max_in=q.amount_in if exact_in else threshold,
-                       compute_unit_limit=compute_unit_limit,
-                       compute_unit_price=compute_unit_price)
+    quote = SolSwapQuote(
+        input_mint=str(input_mint),
+        output_mint=str(output_mint),
+        swap_mode=swap_mode,
+        in_amount=q.amount_in,
+        out_amount=q.amount_out,
+        other_amount_threshold=threshold,
+        slippage_bps=slippage_bps,
+        route=(f"Raydium CPMM {address} 100% (direct)",),
+    )
+    ixs = _transaction(
+        wallet,
+        swap,
+        input_mint=input_mint,
+        output_mint=output_mint,
+        output_program=output_program,
+        max_in=q.amount_in if exact_in else threshold,
+        compute_unit_limit=compute_unit_limit,
+        compute_unit_price=compute_unit_price,
+    )
     return DirectSwap(quote=quote, instructions=ixs, program=ray.CPMM_PROGRAM, pool=address)
 
 
 async def whirlpool_swap(
-    client: AsyncClient, address: Pubkey, *, wallet: Pubkey, input_mint: Pubkey,
-    input_program: Pubkey, output_mint: Pubkey, output_program: Pubkey, amount: int,
-    swap_mode: str, slippage_bps: int, compute_unit_limit: int, compute_unit_price: int,
+    client: AsyncClient,
+    address: Pubkey,
+    *,
+    wallet: Pubkey,
+    input_mint: Pubkey,
+    input_program: Pubkey,
+    output_mint: Pubkey,
+    output_program: Pubkey,
+    amount: int,
+    swap_mode: str,
+    slippage_bps: int,
+    compute_unit_limit: int,
+    compute_unit_price: int,
 ) -> DirectSwap:
     """Quote and build a swap through the Orca Whirlpool at ``address``."""
     got = (await client.get_account_info(address)).value
     if got is None or got.owner != wp.WHIRLPOOL_PROGRAM:
-        raise DirectPoolError(f"whirlpool {address}: no account of the Whirlpool program "
-                              f"({'none' if got is None else f'owner {got.owner}'})")
+        raise DirectPoolError(
+            f"whirlpool {address}: no account of the Whirlpool program "
+            f"({'none' if got is None else f'owner {got.owner}'})"
+        )
     try:
         pool = wp.decode_whirlpool(address, bytes(got.data))
     except wp.WhirlpoolError as exc:
         raise DirectPoolError(str(exc)) from None
     mints = {pool.token_mint_a, pool.token_mint_b}
     if mints != {input_mint, output_mint}:
-        raise DirectPoolError(f"whirlpool {address} trades {pool.token_mint_a} and "
-                              f"{pool.token_mint_b}, not {input_mint} and {output_mint}")
+        raise DirectPoolError(
+            f"whirlpool {address} trades {pool.token_mint_a} and "
+            f"{pool.token_mint_b}, not {input_mint} and {output_mint}"
+        )
     a_to_b = input_mint == pool.token_mint_a
     starts = wp.swap_tick_arrays(pool, a_to_b)
     keys = [wp.tick_array_address(address, s) for s in starts]
     accounts = (await client.get_multiple_accounts(keys)).value
-    arrays = [wp.decode_tick_array(k, bytes(a.data)) for k, a in zip(keys, accounts, strict=True)
-              if a is not None and a.owner == wp.WHIRLPOOL_PROGRAM]
+    arrays = [
+        wp.decode_tick_array(k, bytes(a.data))
+        for k, a in zip(keys, accounts, strict=True)
+        if a is not None and a.owner == wp.WHIRLPOOL_PROGRAM
+    ]
     by_input = swap_mode == "ExactIn"
     try:
-        q = wp.quote(pool, arrays, amount, by_input=by_input, a_to_b=a_to_b,
-                     slippage_bps=slippage_bps)
+        q = wp.quote(
+            pool, arrays, amount, by_input=by_input, a_to_b=a_to_b, slippage_bps=slippage_bps
+        )
     except wp.WhirlpoolError as exc:
         raise DirectPoolError(f"whirlpool {address}: {exc}") from None
     user_in = get_associated_token_address(wallet, input_mint, input_program)
     user_out = get_associated_token_address(wallet, output_mint, output_program)
-    prog_a, prog_b = (input_program, output_program) if a_to_b else (output_program,
-                                                                     input_program)
+    prog_a, prog_b = (input_program, output_program) if a_to_b else (output_program, input_program)
     swap = wp.swap_v2_instruction(
-        pool=pool, token_program_a=prog_a, token_program_b=prog_b, authority=wallet,
+        pool=pool,
+        token_program_a=prog_a,
+        token_program_b=prog_b,
+        authority=wallet,
         owner_account_a=user_in if a_to_b else user_out,
-        owner_account_b=user_out if a_to_b else user_in, tick_arrays=keys,
-        oracle=wp.oracle_address(address), amount=amount, other_amount_threshold=q.threshold,
-        by_input=by_input, a_to_b=a_to_b)
-    ixs = _transaction(wallet, swap, input_mint=input_mint, output_mint=output_mint,
-                       output_program=output_program,
-                       max_in=q.token_in if by_input else q.threshold,
-                       compute_unit_limit=compute_unit_limit,
-                       compute_unit_price=compute_unit_price)
-    quote = SolSwapQuote(
-        input_mint=str(input_mint), output_mint=str(output_mint), swap_mode=swap_mode,
-        in_amount=q.token_in, out_amount=q.token_out, other_amount_threshold=q.threshold,
-        slippage_bps=slippage_bps, route=(f"Whirlpool {address} 100% (direct)",),
+        owner_account_b=user_out if a_to_b else user_in,
+        tick_arrays=keys,
+        oracle=wp.oracle_address(address),
+        amount=amount,
+        other_amount_threshold=q.threshold,
+        by_input=by_input,
+        a_to_b=a_to_b,
     )
-    return DirectSwap(quote=quote, instructions=ixs, program=wp.WHIRLPOOL_PROGRAM,
-                      pool=address)
+    ixs = _transaction(
+        wallet,
+        swap,
+        input_mint=input_mint,
+        output_mint=output_mint,
+        output_program=output_program,
+        max_in=q.token_in if by_input else q.threshold,
+        compute_unit_limit=compute_unit_limit,
+        compute_unit_price=compute_unit_price,
+    )
+    quote = SolSwapQuote(
+        input_mint=str(input_mint),
+        output_mint=str(output_mint),
+        swap_mode=swap_mode,
+        in_amount=q.token_in,
+        out_amount=q.token_out,
+        other_amount_threshold=q.threshold,
+        slippage_bps=slippage_bps,
+        route=(f"Whirlpool {address} 100% (direct)",),
+    )
+    return DirectSwap(quote=quote, instructions=ixs, program=wp.WHIRLPOOL_PROGRAM, pool=address)

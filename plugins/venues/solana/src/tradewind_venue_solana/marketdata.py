@@ -43,9 +43,15 @@ def _vault_amounts(rows: Any, index: Mapping[int, str]) -> dict[str, int]:
     return out
 
 
-def decode_pool_trade(tx: Mapping[str, Any], signature: str, *, base_vault: str,
-                      quote_vault: str, base_decimals: int,
-                      quote_decimals: int) -> PoolTrade | None:
+def decode_pool_trade(
+    tx: Mapping[str, Any],
+    signature: str,
+    *,
+    base_vault: str,
+    quote_vault: str,
+    base_decimals: int,
+    quote_decimals: int,
+) -> PoolTrade | None:
     """The swap a ``getTransaction`` result (base64 encoding) made on the pool, or None."""
     meta = tx.get("meta") or {}
     if meta.get("err") is not None:
@@ -62,8 +68,14 @@ def decode_pool_trade(tx: Mapping[str, Any], signature: str, *, base_vault: str,
     size = Decimal(abs(d_base)).scaleb(-base_decimals)
     quote = Decimal(abs(d_quote)).scaleb(-quote_decimals)
     block_time = int(tx.get("blockTime") or 0)
-    return PoolTrade(signature=signature, slot=int(tx["slot"]), ts_ns=block_time * 10**9,
-                     price=quote / size, size=size, side=1 if d_base < 0 else -1)
+    return PoolTrade(
+        signature=signature,
+        slot=int(tx["slot"]),
+        ts_ns=block_time * 10**9,
+        price=quote / size,
+        size=size,
+        side=1 if d_base < 0 else -1,
+    )
 
 
 def trades_to_batch(instrument: str, trades: Sequence[PoolTrade]) -> TickBatch:

@@ -42,6 +42,8 @@ def wrap_instructions(wallet: Pubkey, lamports: int) -> list[Instruction]:
 
 def unwrap_instruction(wallet: Pubkey) -> Instruction:
     """Close the wrapped-SOL account: everything in it (and its rent) back to the wallet."""
-    return close_account(CloseAccountParams(program_id=TOKEN_PROGRAM,
-                                            account=wsol_account(wallet), dest=wallet,
-                                            owner=wallet))
+    return close_account(
+        CloseAccountParams(
+            program_id=TOKEN_PROGRAM, account=wsol_account(wallet), dest=wallet, owner=wallet
+        )
+    )

@@ -35,7 +35,7 @@ class RaydiumError(Exception):
 
 
 def _pk(data: bytes, offset: int) -> Pubkey:
-    return Pubkey.from_bytes(data[offset:offset + 32])
+    return Pubkey.from_bytes(data[offset : offset + 32])
 
 
 def _u64(data: bytes, offset: int) -> int:
@@ -81,12 +81,21 @@ def decode_amm_v4(address: Pubkey, data: bytes) -> AmmV4Pool:
     if len(data) != 752:
         raise RaydiumError(f"{address}: not an AMM v4 pool account ({len(data)} bytes, not 752)")
     return AmmV4Pool(
-        address=address, base_decimals=_u64(data, 32), quote_decimals=_u64(data, 40),
-        swap_fee_numerator=_u64(data, 176), swap_fee_denominator=_u64(data, 184),
-        base_need_take_pnl=_u64(data, 192), quote_need_take_pnl=_u64(data, 200),
-        base_vault=_pk(data, 336), quote_vault=_pk(data, 368), base_mint=_pk(data, 400),
-        quote_mint=_pk(data, 432), open_orders=_pk(data, 496), market_id=_pk(data, 528),
-        market_program=_pk(data, 560), target_orders=_pk(data, 592),
+        address=address,
+        base_decimals=_u64(data, 32),
+        quote_decimals=_u64(data, 40),
+        swap_fee_numerator=_u64(data, 176),
+        swap_fee_denominator=_u64(data, 184),
+        base_need_take_pnl=_u64(data, 192),
+        quote_need_take_pnl=_u64(data, 200),
+        base_vault=_pk(data, 336),
+        quote_vault=_pk(data, 368),
+        base_mint=_pk(data, 400),
+        quote_mint=_pk(data, 432),
+        open_orders=_pk(data, 496),
+        market_id=_pk(data, 528),
+        market_program=_pk(data, 560),
+        target_orders=_pk(data, 592),
     )
 
 
@@ -100,15 +109,19 @@ class Quote:
     fee: int
 
 
-def amm_v4_reserves(pool: AmmV4Pool, base_vault_amount: int,
-                    quote_vault_amount: int) -> tuple[int, int]:
+def amm_v4_reserves(
+    pool: AmmV4Pool, base_vault_amount: int, quote_vault_amount: int
+) -> tuple[int, int]:
     """The tradable reserves: vault balances less the PnL the pool still owes."""
-    return (base_vault_amount - pool.base_need_take_pnl,
-            quote_vault_amount - pool.quote_need_take_pnl)
+    return (
+        base_vault_amount - pool.base_need_take_pnl,
+        quote_vault_amount - pool.quote_need_take_pnl,
+    )
 
 
-def amm_v4_quote_in(reserves: tuple[int, int], amount_in: int, *, base_in: bool,
-                    slippage: float) -> Quote:
+def amm_v4_quote_in(
+    reserves: tuple[int, int], amount_in: int, *, base_in: bool, slippage: float
+) -> Quote:
     """Exact input: the SDK's ``computeAmountOut`` (min out rounded half up)."""
     r_in, r_out = reserves if base_in else reserves[::-1]
     fee = _ceil_div(amount_in * V4_FEE_NUMERATOR, V4_FEE_DENOMINATOR) if amount_in else 0
@@ -117,8 +130,9 @@ def amm_v4_quote_in(reserves: tuple[int, int], amount_in: int, *, base_in: bool,
     return Quote(amount_in, out, _slipped(out, 1 - slippage), fee)
 
 
-def amm_v4_quote_out(reserves: tuple[int, int], amount_out: int, *, base_in: bool,
-                     slippage: float) -> Quote:
+def amm_v4_quote_out(
+    reserves: tuple[int, int], amount_out: int, *, base_in: bool, slippage: float
+) -> Quote:
     """Exact output: the SDK's ``computeAmountIn`` (max in rounded half up)."""
     r_in, r_out = reserves if base_in else reserves[::-1]
     if amount_out == 0:
@@ -126,8 +140,7 @@ def amm_v4_quote_out(reserves: tuple[int, int], amount_out: int, *, base_in: boo
     want = r_out - 1 if amount_out > r_out else amount_out
     before_fee = r_in * want // (r_out - want)
     amount_in = before_fee * V4_FEE_DENOMINATOR // (V4_FEE_DENOMINATOR - V4_FEE_NUMERATOR)
-    return Quote(amount_in, amount_out, _slipped(amount_in, 1 + slippage),
-                 amount_in - before_fee)
+    return Quote(amount_in, amount_out, _slipped(amount_in, 1 + slippage), amount_in - before_fee)
 
 
 @attrs.frozen(kw_only=True)
@@ -152,11 +165,18 @@ def decode_openbook_market(address: Pubkey, data: bytes, program: Pubkey) -> Ser
     try:
         authority = Pubkey.create_program_address([bytes(address), nonce], program)
     except Exception as exc:  # solders raises its own PubkeyError
-        raise RaydiumError(f"{address}: vault signer nonce {int.from_bytes(nonce, 'little')} "
-                           f"gives no program address ({exc})") from None
-    return SerumMarketKeys(bids=_pk(data, 285), asks=_pk(data, 317),
-                           event_queue=_pk(data, 253), base_vault=_pk(data, 117),
-                           quote_vault=_pk(data, 165), authority=authority)
+        raise RaydiumError(
+            f"{address}: vault signer nonce {int.from_bytes(nonce, 'little')} "
+            f"gives no program address ({exc})"
+        ) from None
+    return SerumMarketKeys(
+        bids=_pk(data, 285),
+        asks=_pk(data, 317),
+        event_queue=_pk(data, 253),
+        base_vault=_pk(data, 117),
+        quote_vault=_pk(data, 165),
+        authority=authority,
+    )
 
 
 @attrs.frozen
@@ -180,26 +200,58 @@ def decode_amm_v4_swap(data: bytes, accounts: Sequence[Pubkey]) -> AmmV4Swap | N
     if len(data) < 17 or data[0] not in (9, 11) or len(accounts) != 18:
         return None
     first, second = struct.unpack_from("<QQ", data, 1)
-    return AmmV4Swap(pool=accounts[1], owner=accounts[17], user_in=accounts[15],
-                     user_out=accounts[16], exact_in=data[0] == 9, max_in=first,
-                     min_out=second)
+    return AmmV4Swap(
+        pool=accounts[1],
+        owner=accounts[17],
+        user_in=accounts[15],
+        user_out=accounts[16],
+        exact_in=data[0] == 9,
+        max_in=first,
+        min_out=second,
+    )
 
 
-def amm_v4_swap_instruction(pool: AmmV4Pool, market: SerumMarketKeys, *, user_in: Pubkey,
-                            user_out: Pubkey, owner: Pubkey, amount: int, threshold: int,
-                            exact_in: bool) -> Instruction:
+def amm_v4_swap_instruction(
+    pool: AmmV4Pool,
+    market: SerumMarketKeys,
+    *,
+    user_in: Pubkey,
+    user_out: Pubkey,
+    owner: Pubkey,
+    amount: int,
+    threshold: int,
+    exact_in: bool,
+) -> Instruction:
     """``swapBaseIn`` (9: amount in, min out) or ``swapBaseOut`` (11: max in, amount out)."""
     if not (0 <= amount <= U64_MAX and 0 <= threshold <= U64_MAX):
         raise RaydiumError("an AMM v4 swap amount exceeds u64")
-    data = (bytes([9]) + struct.pack("<QQ", amount, threshold) if exact_in
-            else bytes([11]) + struct.pack("<QQ", threshold, amount))
+    data = (
+        bytes([9]) + struct.pack("<QQ", amount, threshold)
+        if exact_in
+        else bytes([11]) + struct.pack("<QQ", threshold, amount)
+    )
     w = lambda k: AccountMeta(k, False, True)  # noqa: E731
     r = lambda k: AccountMeta(k, False, False)  # noqa: E731
-    metas = [r(TOKEN_PROGRAM), w(pool.address), r(AMM_V4_AUTHORITY), w(pool.open_orders),
-             w(pool.target_orders), w(pool.base_vault), w(pool.quote_vault),
-             r(pool.market_program), w(pool.market_id), w(market.bids), w(market.asks),
-             w(market.event_queue), w(market.base_vault), w(market.quote_vault),
-             r(market.authority), w(user_in), w(user_out), AccountMeta(owner, True, False)]
+    metas = [
+        r(TOKEN_PROGRAM),
+        w(pool.address),
+        r(AMM_V4_AUTHORITY),
+        w(pool.open_orders),
+        w(pool.target_orders),
+        w(pool.base_vault),
+        w(pool.quote_vault),
+        r(pool.market_program),
+        w(pool.market_id),
+        w(market.bids),
+        w(market.asks),
+        w(market.event_queue),
+        w(market.base_vault),
+        w(market.quote_vault),
+        r(market.authority),
+        w(user_in),
+        w(user_out),
+        AccountMeta(owner, True, False),
+    ]
     return Instruction(AMM_V4_PROGRAM, data, metas)
 
 
@@ -246,12 +298,21 @@ def decode_cpmm_pool(address: Pubkey, data: bytes) -> CpmmPool:
     """Decode a CPMM ``PoolState`` account (637 bytes)."""
     _anchor_account(data, "PoolState", address, 637)
     return CpmmPool(
-        address=address, config=_pk(data, 8), vault_a=_pk(data, 72), vault_b=_pk(data, 104),
-        mint_a=_pk(data, 168), mint_b=_pk(data, 200), program_a=_pk(data, 232),
-        program_b=_pk(data, 264), observation=_pk(data, 296), decimals_a=data[331],
-        decimals_b=data[332], protocol_fees=(_u64(data, 341), _u64(data, 349)),
+        address=address,
+        config=_pk(data, 8),
+        vault_a=_pk(data, 72),
+        vault_b=_pk(data, 104),
+        mint_a=_pk(data, 168),
+        mint_b=_pk(data, 200),
+        program_a=_pk(data, 232),
+        program_b=_pk(data, 264),
+        observation=_pk(data, 296),
+        decimals_a=data[331],
+        decimals_b=data[332],
+        protocol_fees=(_u64(data, 341), _u64(data, 349)),
         fund_fees=(_u64(data, 357), _u64(data, 365)),
-        creator_fees=(_u64(data, 397), _u64(data, 405)), enable_creator_fee=data[390] == 1,
+        creator_fees=(_u64(data, 397), _u64(data, 405)),
+        enable_creator_fee=data[390] == 1,
         creator_fee_on=data[389],
     )
 
@@ -274,14 +335,20 @@ def cpmm_effective_config(pool: CpmmPool, cfg: CpmmConfig) -> CpmmConfig:
 def decode_cpmm_config(address: Pubkey, data: bytes) -> CpmmConfig:
     """Decode a CPMM ``AmmConfig`` account (236 bytes)."""
     _anchor_account(data, "AmmConfig", address, 236)
-    return CpmmConfig(trade_fee_rate=_u64(data, 12), protocol_fee_rate=_u64(data, 20),
-                      fund_fee_rate=_u64(data, 28), creator_fee_rate=_u64(data, 108))
+    return CpmmConfig(
+        trade_fee_rate=_u64(data, 12),
+        protocol_fee_rate=_u64(data, 20),
+        fund_fee_rate=_u64(data, 28),
+        creator_fee_rate=_u64(data, 108),
+    )
 
 
 def cpmm_reserves(pool: CpmmPool, vault_a_amount: int, vault_b_amount: int) -> tuple[int, int]:
     """The tradable reserves: vault balances less the fees owed to protocol, fund, creator."""
-    return (vault_a_amount - pool.protocol_fees[0] - pool.fund_fees[0] - pool.creator_fees[0],
-            vault_b_amount - pool.protocol_fees[1] - pool.fund_fees[1] - pool.creator_fees[1])
+    return (
+        vault_a_amount - pool.protocol_fees[0] - pool.fund_fees[0] - pool.creator_fees[0],
+        vault_b_amount - pool.protocol_fees[1] - pool.fund_fees[1] - pool.creator_fees[1],
+    )
 
 
 def _pre_fee(amount: int, rate: int) -> int:
@@ -290,8 +357,14 @@ def _pre_fee(amount: int, rate: int) -> int:
     return _ceil_div(amount * CPMM_FEE_DENOMINATOR, CPMM_FEE_DENOMINATOR - rate)
 
 
-def cpmm_quote_in(reserves: tuple[int, int], cfg: CpmmConfig, amount_in: int, *, a_in: bool,
-                  creator_fee_on_input: bool) -> Quote:
+def cpmm_quote_in(
+    reserves: tuple[int, int],
+    cfg: CpmmConfig,
+    amount_in: int,
+    *,
+    a_in: bool,
+    creator_fee_on_input: bool,
+) -> Quote:
     """Exact input: ``CurveCalculator.swapBaseInput`` (fee = trade fee)."""
     r_in, r_out = reserves if a_in else reserves[::-1]
     d = CPMM_FEE_DENOMINATOR
@@ -305,12 +378,17 @@ def cpmm_quote_in(reserves: tuple[int, int], cfg: CpmmConfig, amount_in: int, *,
     return Quote(amount_in, out, 0, trade_fee)
 
 
-def cpmm_quote_out(reserves: tuple[int, int], cfg: CpmmConfig, amount_out: int, *, a_in: bool,
-                   creator_fee_on_input: bool) -> Quote:
+def cpmm_quote_out(
+    reserves: tuple[int, int],
+    cfg: CpmmConfig,
+    amount_out: int,
+    *,
+    a_in: bool,
+    creator_fee_on_input: bool,
+) -> Quote:
     """Exact output: ``CurveCalculator.swapBaseOutput``."""
     r_in, r_out = reserves if a_in else reserves[::-1]
-    out_before = amount_out if creator_fee_on_input else _pre_fee(amount_out,
-                                                                   cfg.creator_fee_rate)
+    out_before = amount_out if creator_fee_on_input else _pre_fee(amount_out, cfg.creator_fee_rate)
     if out_before >= r_out:
         raise RaydiumError(f"the pool holds {r_out} of the output, {out_before} asked")
     net_in = _ceil_div(out_before * r_in, r_out - out_before)
@@ -325,23 +403,45 @@ def cpmm_quote_out(reserves: tuple[int, int], cfg: CpmmConfig, amount_out: int, 
     return Quote(gross, amount_out, 0, trade_fee)
 
 
-def cpmm_swap_instruction(pool: CpmmPool, *, payer: Pubkey, user_in: Pubkey, user_out: Pubkey,
-                          a_in: bool, amount: int, threshold: int,
-                          exact_in: bool) -> Instruction:
+def cpmm_swap_instruction(
+    pool: CpmmPool,
+    *,
+    payer: Pubkey,
+    user_in: Pubkey,
+    user_out: Pubkey,
+    a_in: bool,
+    amount: int,
+    threshold: int,
+    exact_in: bool,
+) -> Instruction:
     """``swap_base_input`` (amount in, min out) or ``swap_base_output`` (max in, amount out)."""
     name = "swap_base_input" if exact_in else "swap_base_output"
     first, second = (amount, threshold) if exact_in else (threshold, amount)
     data = hashlib.sha256(f"global:{name}".encode()).digest()[:8] + struct.pack(
-        "<QQ", first, second)
+        "<QQ", first, second
+    )
     v_in, v_out, p_in, p_out, m_in, m_out = (
         (pool.vault_a, pool.vault_b, pool.program_a, pool.program_b, pool.mint_a, pool.mint_b)
-        if a_in else
-        (pool.vault_b, pool.vault_a, pool.program_b, pool.program_a, pool.mint_b, pool.mint_a))
+        if a_in
+        else (pool.vault_b, pool.vault_a, pool.program_b, pool.program_a, pool.mint_b, pool.mint_a)
+    )
     w = lambda k: AccountMeta(k, False, True)  # noqa: E731
     r = lambda k: AccountMeta(k, False, False)  # noqa: E731
-    metas = [AccountMeta(payer, True, False), r(CPMM_AUTHORITY), r(pool.config),
-             w(pool.address), w(user_in), w(user_out), w(v_in), w(v_out), r(p_in), r(p_out),
-             r(m_in), r(m_out), w(pool.observation)]
+    metas = [
+        AccountMeta(payer, True, False),
+        r(CPMM_AUTHORITY),
+        r(pool.config),
+        w(pool.address),
+        w(user_in),
+        w(user_out),
+        w(v_in),
+        w(v_out),
+        r(p_in),
+        r(p_out),
+        r(m_in),
+        r(m_out),
+        w(pool.observation),
+    ]
     return Instruction(CPMM_PROGRAM, data, metas)
 
 
@@ -360,8 +460,10 @@ class CpmmSwap:
     min_out: int
 
 
-_CPMM_SWAPS = {hashlib.sha256(f"global:{name}".encode()).digest()[:8]: name == "swap_base_input"
-               for name in ("swap_base_input", "swap_base_output")}
+_CPMM_SWAPS = {
+    hashlib.sha256(f"global:{name}".encode()).digest()[:8]: name == "swap_base_input"
+    for name in ("swap_base_input", "swap_base_output")
+}
 
 
 def decode_cpmm_swap(data: bytes, accounts: Sequence[Pubkey]) -> CpmmSwap | None:
@@ -370,5 +472,12 @@ def decode_cpmm_swap(data: bytes, accounts: Sequence[Pubkey]) -> CpmmSwap | None
     if exact_in is None or len(data) < 24 or len(accounts) < 13:
         return None
     first, second = struct.unpack_from("<QQ", data, 8)
-    return CpmmSwap(pool=accounts[3], payer=accounts[0], user_in=accounts[4],
-                    user_out=accounts[5], exact_in=exact_in, max_in=first, min_out=second)
+    return CpmmSwap(
+        pool=accounts[3],
+        payer=accounts[0],
+        user_in=accounts[4],
+        user_out=accounts[5],
+        exact_in=exact_in,
+        max_in=first,
+        min_out=second,
+    )

@@ -51,8 +51,11 @@ class BalanceChanges:
 
 def _rows(rows: Any, wallet: str) -> dict[int, tuple[str, int]]:
     """The wallet's token accounts: account index -> (mint, amount)."""
-    return {int(r["accountIndex"]): (r["mint"], int(r["uiTokenAmount"]["amount"]))
-            for r in rows or () if r.get("owner") == wallet}
+    return {
+        int(r["accountIndex"]): (r["mint"], int(r["uiTokenAmount"]["amount"]))
+        for r in rows or ()
+        if r.get("owner") == wallet
+    }
 
 
 def _amounts(rows: Mapping[int, tuple[str, int]]) -> dict[str, int]:
@@ -64,8 +67,10 @@ def _amounts(rows: Mapping[int, tuple[str, int]]) -> dict[str, int]:
 
 def _rent(rows: Mapping[int, tuple[str, int]], lamports: Any) -> int:
     """Lamports of those token accounts that are not wrapped SOL: their rent."""
-    return sum(int(lamports[i]) - (amount if mint == NATIVE_MINT_STR else 0)
-               for i, (mint, amount) in rows.items())
+    return sum(
+        int(lamports[i]) - (amount if mint == NATIVE_MINT_STR else 0)
+        for i, (mint, amount) in rows.items()
+    )
 
 
 def balance_changes(tx: Mapping[str, Any], signature: str, wallet: str) -> BalanceChanges:
@@ -73,8 +78,10 @@ def balance_changes(tx: Mapping[str, Any], signature: str, wallet: str) -> Balan
     meta = tx["meta"]
     if meta.get("err") is not None:
         raise ValueError(f"transaction {signature} failed on chain: {meta['err']}")
-    pre_rows, post_rows = _rows(meta["preTokenBalances"], wallet), _rows(
-        meta["postTokenBalances"], wallet)
+    pre_rows, post_rows = (
+        _rows(meta["preTokenBalances"], wallet),
+        _rows(meta["postTokenBalances"], wallet),
+    )
     pre, post = _amounts(pre_rows), _amounts(post_rows)
     tokens = {m: post.get(m, 0) - pre.get(m, 0) for m in set(pre) | set(post)}
     rent = _rent(post_rows, meta["postBalances"]) - _rent(pre_rows, meta["preBalances"])
@@ -82,8 +89,11 @@ def balance_changes(tx: Mapping[str, Any], signature: str, wallet: str) -> Balan
     sol_delta = int(meta["postBalances"][0]) - int(meta["preBalances"][0])
     fee = int(meta["fee"])
     return BalanceChanges(
-        signature=signature, slot=int(tx["slot"]), tokens={m: d for m, d in tokens.items() if d},
-        fee_lamports=fee, rent_lamports=rent,
+        signature=signature,
+        slot=int(tx["slot"]),
+        tokens={m: d for m, d in tokens.items() if d},
+        fee_lamports=fee,
+        rent_lamports=rent,
         native_lamports=sol_delta + fee + rent + tokens.get(NATIVE_MINT_STR, 0),
         compute_units=int(meta.get("computeUnitsConsumed") or 0),
     )

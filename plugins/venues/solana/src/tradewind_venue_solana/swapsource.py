@@ -48,14 +48,24 @@ class SwapSource(Protocol):
     name: str
 
     async def quote_sol(
-        self, *, input_mint: str, output_mint: str, amount: int, swap_mode: str,
+        self,
+        *,
+        input_mint: str,
+        output_mint: str,
+        amount: int,
+        swap_mode: str,
         slippage_bps: int,
     ) -> SolSwapQuote:
         """Quote a swap (``amount`` is the input for ExactIn, the output for ExactOut)."""
 
     async def swap_sol(
-        self, quote: SolSwapQuote, *, user: str, compute_unit_limit: int,
-        compute_unit_price_micro_lamports: int, wrap_and_unwrap_sol: bool = False,
+        self,
+        quote: SolSwapQuote,
+        *,
+        user: str,
+        compute_unit_limit: int,
+        compute_unit_price_micro_lamports: int,
+        wrap_and_unwrap_sol: bool = False,
     ) -> SolSwapTx:
         """The transaction of ``quote`` for ``user`` (``compute_unit_limit`` 0: dynamic). With
         ``wrap_and_unwrap_sol`` (a side is native SOL) the transaction wraps the SOL it spends

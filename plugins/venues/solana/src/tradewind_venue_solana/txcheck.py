@@ -93,21 +93,32 @@ class CheckedSwap:
 
 _TOKEN_TRANSFER, _TOKEN_TRANSFER_CHECKED, _TOKEN_CLOSE, _TOKEN_SYNC_NATIVE = 3, 12, 9, 17
 _SYSTEM_TRANSFER = 2
-_TOKEN_AUTHORITY_OPS = {4: "Approve", 13: "ApproveChecked", 6: "SetAuthority",
-                        9: "CloseAccount", 8: "Burn", 15: "BurnChecked", 5: "Revoke"}
+_TOKEN_AUTHORITY_OPS = {
+    4: "Approve",
+    13: "ApproveChecked",
+    6: "SetAuthority",
+    9: "CloseAccount",
+    8: "Burn",
+    15: "BurnChecked",
+    5: "Revoke",
+}
 
 
-def check_swap(tx: VersionedTransaction, want: SwapExpectation,
-               programs: Collection[Pubkey] = BASE_PROGRAMS) -> CheckedSwap:
+def check_swap(
+    tx: VersionedTransaction, want: SwapExpectation, programs: Collection[Pubkey] = BASE_PROGRAMS
+) -> CheckedSwap:
     """The checked swap of ``tx`` for ``want``; UnsafeSwap naming what is wrong otherwise."""
     msg = tx.message
     keys = list(msg.account_keys)
     if not keys or keys[0] != want.wallet:
-        raise UnsafeSwap(f"the fee payer is {keys[0] if keys else 'missing'}, not the wallet "
-                         f"{want.wallet}")
+        raise UnsafeSwap(
+            f"the fee payer is {keys[0] if keys else 'missing'}, not the wallet {want.wallet}"
+        )
     if list(getattr(msg, "address_table_lookups", []) or []):
-        raise UnsafeSwap("the transaction uses address lookup tables; its accounts cannot be "
-                         "checked before signing")
+        raise UnsafeSwap(
+            "the transaction uses address lookup tables; its accounts cannot be "
+            "checked before signing"
+        )
     allowed = set(programs) | set(want.extra_programs)
     wallet_in = get_associated_token_address(want.wallet, want.input_mint, want.input_program)
     wallet_out = get_associated_token_address(want.wallet, want.output_mint, want.output_program)
@@ -116,16 +127,17 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
     created: list[str] = []
     wrapped = 0
     native_in = want.input_mint == NATIVE_MINT
-    wsol = (wallet_in if native_in else wallet_out if want.output_mint == NATIVE_MINT
-            else None)
+    wsol = wallet_in if native_in else wallet_out if want.output_mint == NATIVE_MINT else None
     for n, ix in enumerate(msg.instructions):
         program = keys[ix.program_id_index]
         accts = [keys[i] for i in ix.accounts]
         data = bytes(ix.data)
         where = f"instruction {n} ({program})"
         if program not in allowed:
-            raise UnsafeSwap(f"{where}: program {program} is not one the swap may call "
-                             f"(allowed: {', '.join(sorted(map(str, allowed)))})")
+            raise UnsafeSwap(
+                f"{where}: program {program} is not one the swap may call "
+                f"(allowed: {', '.join(sorted(map(str, allowed)))})"
+            )
         if program == COMPUTE_BUDGET_PROGRAM:
             if data[:1] == b"\x02":
                 cu_limit = struct.unpack_from("<I", data, 1)[0]
@@ -133,36 +145,56 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                 cu_price = struct.unpack_from("<Q", data, 1)[0]
         elif program == SYSTEM_PROGRAM:
             if want.wallet in accts[:1]:
-                if not (native_in and len(data) == 12 and struct.unpack_from("<I", data)[0]
-                        == _SYSTEM_TRANSFER and accts[1:2] == [wallet_in]):
-                    raise UnsafeSwap(f"{where}: a System instruction moves the wallet's "
-                                     "lamports (other than wrapping SOL into its own "
-                                     f"wrapped-SOL account {wallet_in})")
+                if not (
+                    native_in
+                    and len(data) == 12
+                    and struct.unpack_from("<I", data)[0] == _SYSTEM_TRANSFER
+                    and accts[1:2] == [wallet_in]
+                ):
+                    raise UnsafeSwap(
+                        f"{where}: a System instruction moves the wallet's "
+                        "lamports (other than wrapping SOL into its own "
+                        f"wrapped-SOL account {wallet_in})"
+                    )
                 wrapped += struct.unpack_from("<Q", data, 4)[0]
         elif program in (CPMM_PROGRAM, AMM_V4_PROGRAM):
-            cp = (decode_cpmm_swap(data, accts) if program == CPMM_PROGRAM
-                  else decode_amm_v4_swap(data, accts))
+            cp = (
+                decode_cpmm_swap(data, accts)
+                if program == CPMM_PROGRAM
+                else decode_amm_v4_swap(data, accts)
+            )
             if cp is None or cp.pool not in want.pools:
-                raise UnsafeSwap(f"{where}: not a Raydium swap of a configured pool "
-                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
+                raise UnsafeSwap(
+                    f"{where}: not a Raydium swap of a configured pool "
+                    f"({', '.join(sorted(map(str, want.pools))) or 'none'})"
+                )
             signer = cp.payer if isinstance(cp, CpmmSwap) else cp.owner
             if signer != want.wallet or (cp.user_in, cp.user_out) != (wallet_in, wallet_out):
-                raise UnsafeSwap(f"{where}: swaps from {cp.user_in} to {cp.user_out} "
-                                 f"authorised by {signer}, not from the wallet's "
-                                 f"{wallet_in} to its {wallet_out}")
+                raise UnsafeSwap(
+                    f"{where}: swaps from {cp.user_in} to {cp.user_out} "
+                    f"authorised by {signer}, not from the wallet's "
+                    f"{wallet_in} to its {wallet_out}"
+                )
             paid += cp.max_in
             received += cp.min_out
         elif program == WHIRLPOOL_PROGRAM:
             leg = decode_swap_v2(data, accts)
             if leg is None or leg.whirlpool not in want.pools:
-                raise UnsafeSwap(f"{where}: not a swap_v2 of a configured pool "
-                                 f"({', '.join(sorted(map(str, want.pools))) or 'none'})")
-            mine_in, mine_out = ((leg.owner_account_a, leg.owner_account_b) if leg.a_to_b
-                                 else (leg.owner_account_b, leg.owner_account_a))
+                raise UnsafeSwap(
+                    f"{where}: not a swap_v2 of a configured pool "
+                    f"({', '.join(sorted(map(str, want.pools))) or 'none'})"
+                )
+            mine_in, mine_out = (
+                (leg.owner_account_a, leg.owner_account_b)
+                if leg.a_to_b
+                else (leg.owner_account_b, leg.owner_account_a)
+            )
             if leg.authority != want.wallet or (mine_in, mine_out) != (wallet_in, wallet_out):
-                raise UnsafeSwap(f"{where}: swaps from {mine_in} to {mine_out} authorised by "
-                                 f"{leg.authority}, not from the wallet's {wallet_in} to its "
-                                 f"{wallet_out}")
+                raise UnsafeSwap(
+                    f"{where}: swaps from {mine_in} to {mine_out} authorised by "
+                    f"{leg.authority}, not from the wallet's {wallet_in} to its "
+                    f"{wallet_out}"
+                )
             paid += leg.amount if leg.by_input else leg.other_amount_threshold
             received += leg.other_amount_threshold if leg.by_input else leg.amount
         elif program == ASSOCIATED_TOKEN_PROGRAM:
@@ -173,8 +205,9 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
             ):
                 raise UnsafeSwap(f"{where}: not an associated token account creation")
             if accts[0] == want.wallet and accts[2] != want.wallet:
-                raise UnsafeSwap(f"{where}: the wallet pays for a token account owned by "
-                                 f"{accts[2]}")
+                raise UnsafeSwap(
+                    f"{where}: the wallet pays for a token account owned by {accts[2]}"
+                )
             if accts[2] == want.wallet:
                 created.append(str(accts[1]))
         elif program in (TOKEN_PROGRAM, TOKEN_2022_PROGRAM):
@@ -187,8 +220,10 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                     src, mint, dst, auth = accts[0], accts[1], accts[2], accts[3]
                 if auth == want.wallet:
                     if src != wallet_in or (mint is not None and mint != want.input_mint):
-                        raise UnsafeSwap(f"{where}: moves the wallet's tokens out of {src}, "
-                                         f"not its {want.input_mint} account {wallet_in}")
+                        raise UnsafeSwap(
+                            f"{where}: moves the wallet's tokens out of {src}, "
+                            f"not its {want.input_mint} account {wallet_in}"
+                        )
                     if dst in (wallet_in, wallet_out):
                         continue
                     paid += amount
@@ -196,8 +231,11 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
                     if mint is not None and mint != want.output_mint:
                         raise UnsafeSwap(f"{where}: pays mint {mint}, not {want.output_mint}")
                     received += amount
-            elif tag == _TOKEN_CLOSE and wsol is not None and accts[:3] == [
-                    wsol, want.wallet, want.wallet]:
+            elif (
+                tag == _TOKEN_CLOSE
+                and wsol is not None
+                and accts[:3] == [wsol, want.wallet, want.wallet]
+            ):
                 continue  # unwrapping: the wrapped-SOL account closed to the wallet
             elif tag == _TOKEN_SYNC_NATIVE and wsol is not None and accts[:1] == [wsol]:
                 continue
@@ -206,14 +244,19 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
             elif want.wallet in accts:
                 raise UnsafeSwap(f"{where}: token instruction {tag} involves the wallet")
     if wrapped > want.max_in:
-        raise UnsafeSwap(f"the transaction wraps {wrapped} lamports; the order spends at most "
-                         f"{want.max_in}")
+        raise UnsafeSwap(
+            f"the transaction wraps {wrapped} lamports; the order spends at most {want.max_in}"
+        )
     if want.swap_mode == "ExactIn" and paid != want.max_in:
-        raise UnsafeSwap(f"the transaction pays {paid} of {want.input_mint}; the order sells "
-                         f"exactly {want.max_in}")
+        raise UnsafeSwap(
+            f"the transaction pays {paid} of {want.input_mint}; the order sells "
+            f"exactly {want.max_in}"
+        )
     if want.swap_mode == "ExactOut" and paid > want.max_in:
-        raise UnsafeSwap(f"the transaction pays {paid} of {want.input_mint}; the order allows "
-                         f"at most {want.max_in}")
+        raise UnsafeSwap(
+            f"the transaction pays {paid} of {want.input_mint}; the order allows "
+            f"at most {want.max_in}"
+        )
     if received < want.min_out:
         raise UnsafeSwap(
             f"the transaction pays {received} of {want.output_mint} to the wallet's account "
@@ -222,8 +265,10 @@ def check_swap(tx: VersionedTransaction, want: SwapExpectation,
     if cu_limit > MAX_COMPUTE_UNITS:
         raise UnsafeSwap(f"compute-unit limit {cu_limit} is above {MAX_COMPUTE_UNITS}")
     if cu_price > want.max_cu_price:
-        raise UnsafeSwap(f"compute-unit price {cu_price} micro-lamports is above the config's "
-                         f"max_priority_fee_micro_lamports {want.max_cu_price}")
+        raise UnsafeSwap(
+            f"compute-unit price {cu_price} micro-lamports is above the config's "
+            f"max_priority_fee_micro_lamports {want.max_cu_price}"
+        )
     signers = msg.header.num_required_signatures
     checks = tx.verify_with_results() if signers > 1 else []
     for i in range(1, signers):

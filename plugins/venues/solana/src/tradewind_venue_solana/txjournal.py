@@ -57,8 +57,9 @@ class SigJournal:
         cid = entry["cid"]
         rec = self.records.setdefault(cid, SigRecord(cid))
         if entry["type"] == "signed":
-            rec.attempts.append({k: entry[k] for k in ("signature", "blockhash", "last_valid",
-                                                       "tx")})
+            rec.attempts.append(
+                {k: entry[k] for k in ("signature", "blockhash", "last_valid", "tx")}
+            )
             rec.meta.update(entry.get("meta", {}))
         elif entry["type"] == "outcome":
             rec.outcome = entry["outcome"]
@@ -73,15 +74,44 @@ class SigJournal:
             os.fsync(fh.fileno())
         self._apply(entry)
 
-    def signed(self, cid: str, signature: str, blockhash: str, last_valid: int, tx: str,
-               meta: dict[str, Any] | None = None) -> None:
+    def signed(
+        self,
+        cid: str,
+        signature: str,
+        blockhash: str,
+        last_valid: int,
+        tx: str,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Record a signed transaction (call before sending it)."""
-        self._write({"type": "signed", "cid": cid, "signature": signature,
-                     "blockhash": blockhash, "last_valid": last_valid, "tx": tx,
-                     "meta": meta or {}})
+        self._write(
+            {
+                "type": "signed",
+                "cid": cid,
+                "signature": signature,
+                "blockhash": blockhash,
+                "last_valid": last_valid,
+                "tx": tx,
+                "meta": meta or {},
+            }
+        )
 
-    def outcome(self, cid: str, outcome: str, signature: str = "", reason: str = "",
-                meta: dict[str, Any] | None = None) -> None:
+    def outcome(
+        self,
+        cid: str,
+        outcome: str,
+        signature: str = "",
+        reason: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Close ``cid``."""
-        self._write({"type": "outcome", "cid": cid, "outcome": outcome,
-                     "signature": signature, "reason": reason, "meta": meta or {}})
+        self._write(
+            {
+                "type": "outcome",
+                "cid": cid,
+                "outcome": outcome,
+                "signature": signature,
+                "reason": reason,
+                "meta": meta or {},
+            }
+        )

@@ -70,8 +70,7 @@ from .txjournal import SigJournal, SigRecord
 from .whirlpool import WHIRLPOOL_PROGRAM
 
 #: The program of each kind of direct pool (the only one its swap transaction may call).
-_DIRECT_PROGRAMS = {"whirlpool": WHIRLPOOL_PROGRAM, "cpmm": CPMM_PROGRAM,
-                    "amm_v4": AMM_V4_PROGRAM}
+_DIRECT_PROGRAMS = {"whirlpool": WHIRLPOOL_PROGRAM, "cpmm": CPMM_PROGRAM, "amm_v4": AMM_V4_PROGRAM}
 
 
 class SolanaError(Exception):
@@ -93,8 +92,10 @@ def load_keypair(text: str, where: str) -> Keypair:
             return Keypair.from_bytes(bytes(json.loads(text)))
         return Keypair.from_base58_string(text)
     except Exception as exc:  # solders raises ValueError or its own errors; never echo the key
-        raise SolanaError(f"{where}: the keypair is neither a JSON array of 64 bytes nor a "
-                          f"base58 secret key ({type(exc).__name__})") from None
+        raise SolanaError(
+            f"{where}: the keypair is neither a JSON array of 64 bytes nor a "
+            f"base58 secret key ({type(exc).__name__})"
+        ) from None
 
 
 class SolanaVenue:
@@ -117,16 +118,22 @@ class SolanaVenue:
         self._decimals: dict[str, int] = {NATIVE_SOL: 9}
         #: The configured tokens and native SOL (wrapped for swaps, the native mint).
         self._tokens: dict[str, TokenEntry] = {
-            **config.tokens, NATIVE_SOL: TokenEntry(mint=str(NATIVE_MINT), program="token")}
+            **config.tokens,
+            NATIVE_SOL: TokenEntry(mint=str(NATIVE_MINT), program="token"),
+        }
         self._direct: dict[str, DirectPool] = {d.symbol: d for d in config.direct_pools}
         self._orders: dict[str, _OrderState] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._journal: SigJournal | None = None
         self._instruments = {
             m.symbol: Instrument(
-                venue=instance, symbol=m.symbol, kind=InstrumentKind.SPOT,
-                tick_size=Decimal(m.tick_size), lot_size=Decimal(m.lot_size),
-                base=m.base, quote=m.quote,
+                venue=instance,
+                symbol=m.symbol,
+                kind=InstrumentKind.SPOT,
+                tick_size=Decimal(m.tick_size),
+                lot_size=Decimal(m.lot_size),
+                base=m.base,
+                quote=m.quote,
             )
             for m in config.markets
         }
@@ -192,14 +199,19 @@ class SolanaVenue:
         from tradewind._serde import structure
 
         key = f"{self._where}.aggregator"
-        host = load_host([PluginRequest(kind="aggregators", name=self.config.aggregator,
-                                        config_key=key)])
+        host = load_host(
+            [PluginRequest(kind="aggregators", name=self.config.aggregator, config_key=key)]
+        )
         cls: Any = host.plugin_class("aggregators", self.config.aggregator)
-        source = cls(config=structure(dict(self.config.aggregator_config), cls.config_class),
-                     instance=self.config.aggregator)
+        source = cls(
+            config=structure(dict(self.config.aggregator_config), cls.config_class),
+            instance=self.config.aggregator,
+        )
         if not isinstance(source, SwapSource):
-            raise SolanaError(f"{key}: aggregator '{self.config.aggregator}' does not quote "
-                              "Solana swaps (it lacks quote_sol / swap_sol / sol_programs)")
+            raise SolanaError(
+                f"{key}: aggregator '{self.config.aggregator}' does not quote "
+                "Solana swaps (it lacks quote_sol / swap_sol / sol_programs)"
+            )
         return source
 
     async def _mint_decimals(self, name: str, tok: TokenEntry) -> int:
@@ -230,31 +242,45 @@ class SolanaVenue:
         for p in self.config.pools:
             if p.symbol == inst.symbol:
                 return p
-        raise SolanaError(f"{self._where}.pools: no pool streams {inst.symbol} (pools: "
-                          f"{', '.join(p.symbol for p in self.config.pools) or 'none'})")
+        raise SolanaError(
+            f"{self._where}.pools: no pool streams {inst.symbol} (pools: "
+            f"{', '.join(p.symbol for p in self.config.pools) or 'none'})"
+        )
 
-    async def poll_trades(self, inst: Instrument, until_slot: int | None = None
-                          ) -> TickBatch | None:
+    async def poll_trades(
+        self, inst: Instrument, until_slot: int | None = None
+    ) -> TickBatch | None:
         """The pool's swaps since the last poll (all of its history at the first), oldest
         first, and its state measured."""
         pool = self._pool(inst)
         vault = Pubkey.from_string(pool.base_vault)
         last = self._last_sig.get(inst.key)
         resp = await self.client.get_signatures_for_address(
-            vault, until=Signature.from_string(last) if last else None, limit=1000)
-        sigs = [str(r.signature) for r in reversed(resp.value)
-                if r.err is None and (until_slot is None or r.slot <= until_slot)]
+            vault, until=Signature.from_string(last) if last else None, limit=1000
+        )
+        sigs = [
+            str(r.signature)
+            for r in reversed(resp.value)
+            if r.err is None and (until_slot is None or r.slot <= until_slot)
+        ]
         trades = []
         for sig in sigs:
             got = await self.client.get_transaction(
-                Signature.from_string(sig), encoding="base64",
-                commitment=Commitment("confirmed"), max_supported_transaction_version=0)
+                Signature.from_string(sig),
+                encoding="base64",
+                commitment=Commitment("confirmed"),
+                max_supported_transaction_version=0,
+            )
             if got.value is None:
                 continue
             trade = decode_pool_trade(
-                json.loads(got.value.to_json()), sig, base_vault=pool.base_vault,
-                quote_vault=pool.quote_vault, base_decimals=self._decimals[inst.base],
-                quote_decimals=self._decimals[inst.quote])
+                json.loads(got.value.to_json()),
+                sig,
+                base_vault=pool.base_vault,
+                quote_vault=pool.quote_vault,
+                base_decimals=self._decimals[inst.base],
+                quote_decimals=self._decimals[inst.quote],
+            )
             if trade is not None:
                 trades.append(trade)
         if sigs:
@@ -264,14 +290,16 @@ class SolanaVenue:
 
     async def _measure(self, inst: Instrument, pool: PoolEntry) -> None:
         got = await self.client.get_multiple_accounts(
-            [Pubkey.from_string(pool.base_vault), Pubkey.from_string(pool.quote_vault)])
-        amounts = [int.from_bytes(bytes(a.data)[64:72], "little") if a is not None else 0
-                   for a in got.value]
+            [Pubkey.from_string(pool.base_vault), Pubkey.from_string(pool.quote_vault)]
+        )
+        amounts = [
+            int.from_bytes(bytes(a.data)[64:72], "little") if a is not None else 0
+            for a in got.value
+        ]
         base = Decimal(amounts[0]).scaleb(-self._decimals[inst.base])
         quote = Decimal(amounts[1]).scaleb(-self._decimals[inst.quote])
         price = quote / base if base else Decimal(0)
-        self._values[inst.key] = {"price": float(price),
-                                  "liquidity": float(quote + base * price)}
+        self._values[inst.key] = {"price": float(price), "liquidity": float(quote + base * price)}
 
     def venue_values(self, instrument: str) -> Mapping[str, float]:
         """``price`` (quote reserve / base reserve) and ``liquidity`` (both reserves valued in
@@ -299,8 +327,11 @@ class SolanaVenue:
     async def _token_amount(self, tok: TokenEntry) -> int:
 
         resp = await self.client.get_token_accounts_by_owner(
-            self.wallet, TokenAccountOpts(mint=Pubkey.from_string(tok.mint),
-                                          program_id=TOKEN_PROGRAMS[tok.program]))
+            self.wallet,
+            TokenAccountOpts(
+                mint=Pubkey.from_string(tok.mint), program_id=TOKEN_PROGRAMS[tok.program]
+            ),
+        )
         return sum(int.from_bytes(bytes(a.account.data)[64:72], "little") for a in resp.value)
 
     async def fetch_balances(self) -> Mapping[str, Decimal]:
@@ -317,10 +348,12 @@ class SolanaVenue:
         """The base holdings of the traded markets (spot); of native SOL, what is above
         ``sol_reserve`` (the wallet's fee float is no position)."""
         balances = dict(await self.fetch_balances())
-        balances[NATIVE_SOL] = max(balances["SOL"] - Decimal(self.config.sol_reserve),
-                                   Decimal(0))
-        return [Position(instrument=inst.key, quantity=balances[inst.base])
-                for inst in self._instruments.values() if balances.get(inst.base)]
+        balances[NATIVE_SOL] = max(balances["SOL"] - Decimal(self.config.sol_reserve), Decimal(0))
+        return [
+            Position(instrument=inst.key, quantity=balances[inst.base])
+            for inst in self._instruments.values()
+            if balances.get(inst.base)
+        ]
 
     # -- orders -----------------------------------------------------------------------------
     def _publish(self, state: _OrderState, report: OrderReport) -> OrderReport:
@@ -334,8 +367,13 @@ class SolanaVenue:
             self._sink.on_event(event)
 
     def _report(self, order: Order, status: OrderStatus, **kw: Any) -> OrderReport:
-        return OrderReport(client_order_id=order.client_order_id, instrument=order.instrument,
-                           status=status, ts_ns=kw.pop("ts_ns", 0), **kw)
+        return OrderReport(
+            client_order_id=order.client_order_id,
+            instrument=order.instrument,
+            status=status,
+            ts_ns=kw.pop("ts_ns", 0),
+            **kw,
+        )
 
     async def submit_order(self, order: Order) -> OrderReport:
         """Swap for a market order; idempotent on the client order id."""
@@ -351,8 +389,7 @@ class SolanaVenue:
         self._orders[order.client_order_id] = state
         problem = self._order_problem(order)
         if problem:
-            return self._publish(state, self._report(order, OrderStatus.REJECTED,
-                                                      reason=problem))
+            return self._publish(state, self._report(order, OrderStatus.REJECTED, reason=problem))
         lock = self._locks.setdefault(order.client_order_id, anyio.Lock())
         async with lock:
             return await self._swap(state)
@@ -362,15 +399,19 @@ class SolanaVenue:
         if symbol not in self._instruments:
             return f"{order.instrument} is not a market of {self._where}"
         if order.type is not OrderType.MARKET:
-            return (f"{self._where} trades through swaps: only market orders (got "
-                    f"{order.type.value}); limit orders on pools are not emulated")
+            return (
+                f"{self._where} trades through swaps: only market orders (got "
+                f"{order.type.value}); limit orders on pools are not emulated"
+            )
         return ""
 
     def _units(self, token: str, amount: Decimal) -> int:
         units = amount.scaleb(self._decimals[token])
         if units != units.to_integral_value():
-            raise SolanaError(f"{self._where}: {amount} {token} is finer than its "
-                              f"{self._decimals[token]} decimals")
+            raise SolanaError(
+                f"{self._where}: {amount} {token} is finer than its "
+                f"{self._decimals[token]} decimals"
+            )
         return int(units)
 
     async def _cu_price(self) -> int:
@@ -380,11 +421,13 @@ class SolanaVenue:
         fees = await self.client.get_recent_prioritization_fees()
         seen = [f.prioritization_fee for f in fees.value]
         median = int(statistics.median(seen)) if seen else 0
-        return min(max(median, cfg.priority_fee_micro_lamports),
-                   cfg.max_priority_fee_micro_lamports)
+        return min(
+            max(median, cfg.priority_fee_micro_lamports), cfg.max_priority_fee_micro_lamports
+        )
 
-    async def _build(self, order: Order) -> tuple[SolSwapQuote, VersionedTransaction,
-                                                  CheckedSwap, int, str]:
+    async def _build(
+        self, order: Order
+    ) -> tuple[SolSwapQuote, VersionedTransaction, CheckedSwap, int, str]:
         """Quote, build, check and sign one swap transaction for ``order``."""
         assert self._source is not None and self._keypair is not None
         inst = self._instruments[order.instrument.split(":", 1)[-1]]
@@ -414,61 +457,83 @@ class SolanaVenue:
             programs = {str(_DIRECT_PROGRAMS[direct.kind])}
             pools = frozenset({Pubkey.from_string(direct.address)})
         want = SwapExpectation(
-            wallet=self.wallet, input_mint=Pubkey.from_string(src.mint),
-            input_program=TOKEN_PROGRAMS[src.program], output_mint=Pubkey.from_string(dst.mint),
-            output_program=TOKEN_PROGRAMS[dst.program], swap_mode=mode,
+            wallet=self.wallet,
+            input_mint=Pubkey.from_string(src.mint),
+            input_program=TOKEN_PROGRAMS[src.program],
+            output_mint=Pubkey.from_string(dst.mint),
+            output_program=TOKEN_PROGRAMS[dst.program],
+            swap_mode=mode,
             max_in=q.in_amount if mode == "ExactIn" else q.other_amount_threshold,
             min_out=q.other_amount_threshold if mode == "ExactIn" else q.out_amount,
             max_cu_price=self.config.max_priority_fee_micro_lamports,
-            extra_programs=frozenset(Pubkey.from_string(p) for p in programs), pools=pools,
+            extra_programs=frozenset(Pubkey.from_string(p) for p in programs),
+            pools=pools,
         )
         checked = check_swap(tx, want, BASE_PROGRAMS)
         sig = self._keypair.sign_message(to_bytes_versioned(tx.message))
         signed = VersionedTransaction.populate(tx.message, [sig, *tx.signatures[1:]])
         return q, signed, checked, last_valid, str(sig)
 
-    async def _aggregator_tx(self, src: TokenEntry, dst: TokenEntry, mode: str, qty: int,
-                             price: int) -> tuple[SolSwapQuote, VersionedTransaction, int]:
+    async def _aggregator_tx(
+        self, src: TokenEntry, dst: TokenEntry, mode: str, qty: int, price: int
+    ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
         """The aggregator's quote and unsigned transaction (it wraps and unwraps native SOL
         in the swap's transaction when a side is SOL; the check allows only that)."""
         assert self._source is not None
-        q = await self._source.quote_sol(input_mint=src.mint, output_mint=dst.mint, amount=qty,
-                                         swap_mode=mode, slippage_bps=self.config.slippage_bps)
+        q = await self._source.quote_sol(
+            input_mint=src.mint,
+            output_mint=dst.mint,
+            amount=qty,
+            swap_mode=mode,
+            slippage_bps=self.config.slippage_bps,
+        )
         self._check_quote(q, src, dst, mode, qty, self._source.name)
         built = await self._source.swap_sol(
-            q, user=str(self.wallet), compute_unit_limit=self.config.compute_unit_limit,
+            q,
+            user=str(self.wallet),
+            compute_unit_limit=self.config.compute_unit_limit,
             compute_unit_price_micro_lamports=price,
             wrap_and_unwrap_sol=str(NATIVE_MINT) in (src.mint, dst.mint),
         )
         tx = VersionedTransaction.from_bytes(base64.b64decode(built.tx_b64))
         return q, tx, built.last_valid_block_height
 
-    def _check_quote(self, q: SolSwapQuote, src: TokenEntry, dst: TokenEntry, mode: str,
-                     qty: int, by: str) -> None:
+    def _check_quote(
+        self, q: SolSwapQuote, src: TokenEntry, dst: TokenEntry, mode: str, qty: int, by: str
+    ) -> None:
         if (q.input_mint, q.output_mint, q.swap_mode) != (src.mint, dst.mint, mode) or (
             (q.in_amount if mode == "ExactIn" else q.out_amount) != qty
         ):
-            raise SolanaError(f"{self._where}: the {by} quote is for another swap "
-                              f"({q.input_mint} -> {q.output_mint} {q.swap_mode})")
+            raise SolanaError(
+                f"{self._where}: the {by} quote is for another swap "
+                f"({q.input_mint} -> {q.output_mint} {q.swap_mode})"
+            )
 
-    async def _direct_tx(self, pool: DirectPool, src: TokenEntry, dst: TokenEntry, mode: str,
-                         qty: int, price: int
-                         ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
+    async def _direct_tx(
+        self, pool: DirectPool, src: TokenEntry, dst: TokenEntry, mode: str, qty: int, price: int
+    ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
         """The swap through ``pool``, built here (see :mod:`.direct`), with a fresh blockhash."""
         build = {"cpmm": cpmm_swap, "amm_v4": amm_v4_swap}.get(pool.kind, whirlpool_swap)
         built = await build(
-            self.client, Pubkey.from_string(pool.address), wallet=self.wallet,
-            input_mint=Pubkey.from_string(src.mint), input_program=TOKEN_PROGRAMS[src.program],
+            self.client,
+            Pubkey.from_string(pool.address),
+            wallet=self.wallet,
+            input_mint=Pubkey.from_string(src.mint),
+            input_program=TOKEN_PROGRAMS[src.program],
             output_mint=Pubkey.from_string(dst.mint),
-            output_program=TOKEN_PROGRAMS[dst.program], amount=qty, swap_mode=mode,
-            slippage_bps=self.config.slippage_bps, compute_unit_limit=pool.compute_unit_limit,
-            compute_unit_price=price)
+            output_program=TOKEN_PROGRAMS[dst.program],
+            amount=qty,
+            swap_mode=mode,
+            slippage_bps=self.config.slippage_bps,
+            compute_unit_limit=pool.compute_unit_limit,
+            compute_unit_price=price,
+        )
         self._check_quote(built.quote, src, dst, mode, qty, f"{pool.kind} {pool.address}")
         latest = (await self.client.get_latest_blockhash()).value
-        msg = MessageV0.try_compile(self.wallet, list(built.instructions), [],
-                                    latest.blockhash)
+        msg = MessageV0.try_compile(self.wallet, list(built.instructions), [], latest.blockhash)
         tx = VersionedTransaction.populate(
-            msg, [Signature.default()] * msg.header.num_required_signatures)
+            msg, [Signature.default()] * msg.header.num_required_signatures
+        )
         return built.quote, tx, latest.last_valid_block_height
 
     async def _swap(self, state: _OrderState) -> OrderReport:
@@ -482,38 +547,57 @@ class SolanaVenue:
             except UnsafeSwap as exc:
                 reason = f"refused before signing: {exc}"
                 self._journal.outcome(order.client_order_id, "rejected", reason=reason)
-                return self._publish(state, self._report(order, OrderStatus.REJECTED,
-                                                          reason=reason))
+                return self._publish(
+                    state, self._report(order, OrderStatus.REJECTED, reason=reason)
+                )
             except Exception as exc:
                 reason = f"no swap: {type(exc).__name__}: {exc}"
                 if attempt == 0:
                     self._journal.outcome(order.client_order_id, "rejected", reason=reason)
-                    return self._publish(state, self._report(order, OrderStatus.REJECTED,
-                                                              reason=reason))
+                    return self._publish(
+                        state, self._report(order, OrderStatus.REJECTED, reason=reason)
+                    )
                 raise
             self._journal.signed(
-                order.client_order_id, sig, str(tx.message.recent_blockhash), last_valid,
+                order.client_order_id,
+                sig,
+                str(tx.message.recent_blockhash),
+                last_valid,
                 base64.b64encode(bytes(tx)).decode(),
-                meta={"route": list(q.route), "in_amount": q.in_amount,
-                      "out_amount": q.out_amount, "threshold": q.other_amount_threshold,
-                      "swap_mode": q.swap_mode, "cu_limit": checked.compute_unit_limit,
-                      "cu_price": checked.compute_unit_price, "attempt": attempt},
+                meta={
+                    "route": list(q.route),
+                    "in_amount": q.in_amount,
+                    "out_amount": q.out_amount,
+                    "threshold": q.other_amount_threshold,
+                    "swap_mode": q.swap_mode,
+                    "cu_limit": checked.compute_unit_limit,
+                    "cu_price": checked.compute_unit_price,
+                    "attempt": attempt,
+                },
             )
             rejected = await self._send(bytes(tx))
             if rejected:
                 reason = f"the cluster refused {sig}: {rejected}"
                 self._journal.outcome(order.client_order_id, "rejected", sig, reason)
-                return self._publish(state, self._report(order, OrderStatus.REJECTED,
-                                                          reason=reason))
+                return self._publish(
+                    state, self._report(order, OrderStatus.REJECTED, reason=reason)
+                )
             outcome = await self._follow(sig, last_valid)
             if outcome == "landed":
                 return await self._settle(state, sig)
             if outcome == "unknown":
-                return self._publish(state, self._report(
-                    order, OrderStatus.ACCEPTED, venue_order_id=sig,
-                    reason=f"{sig} not confirmed within {self.config.confirm_timeout_s} s"))
-            self._journal.outcome(order.client_order_id, "expired", sig,
-                                  "blockhash expired before it landed")
+                return self._publish(
+                    state,
+                    self._report(
+                        order,
+                        OrderStatus.ACCEPTED,
+                        venue_order_id=sig,
+                        reason=f"{sig} not confirmed within {self.config.confirm_timeout_s} s",
+                    ),
+                )
+            self._journal.outcome(
+                order.client_order_id, "expired", sig, "blockhash expired before it landed"
+            )
             if attempt == 1:
                 break
         reason = "the swap expired twice before landing (re-sent once with a fresh blockhash)"
@@ -526,8 +610,7 @@ class SolanaVenue:
         from solana.rpc.core import RPCException
 
         try:
-            await self.client.send_raw_transaction(raw, TxOpts(skip_preflight=False,
-                                                               max_retries=0))
+            await self.client.send_raw_transaction(raw, TxOpts(skip_preflight=False, max_retries=0))
         except RPCException as exc:
             return str(exc)
         except (SolanaRpcException, OSError):
@@ -536,12 +619,16 @@ class SolanaVenue:
 
     async def _status(self, sig: str) -> tuple[str, Any]:
         resp = await self.client.get_signature_statuses(
-            [Signature.from_string(sig)], search_transaction_history=True)
+            [Signature.from_string(sig)], search_transaction_history=True
+        )
         st = resp.value[0]
         if st is None:
             return "", None
-        level = str(st.confirmation_status).rsplit(".", 1)[-1].lower() if (
-            st.confirmation_status is not None) else "processed"
+        level = (
+            str(st.confirmation_status).rsplit(".", 1)[-1].lower()
+            if (st.confirmation_status is not None)
+            else "processed"
+        )
         return level, st.err
 
     async def _follow(self, sig: str, last_valid: int) -> str:
@@ -564,8 +651,11 @@ class SolanaVenue:
 
     async def _changes(self, sig: str) -> BalanceChanges:
         resp = await self.client.get_transaction(
-            Signature.from_string(sig), encoding="base64",
-            commitment=Commitment("confirmed"), max_supported_transaction_version=0)
+            Signature.from_string(sig),
+            encoding="base64",
+            commitment=Commitment("confirmed"),
+            max_supported_transaction_version=0,
+        )
         if resp.value is None:
             raise SolanaError(f"{self._where}: getTransaction {sig} returned nothing")
         tx = json.loads(resp.value.to_json())
@@ -578,29 +668,46 @@ class SolanaVenue:
         order = state.order
         changes = await self._changes(sig)
         inst = self._instruments[order.instrument.split(":", 1)[-1]]
-        base_units, quote_units = (abs(self._moved(changes, name))
-                                   for name in (inst.base, inst.quote))
+        base_units, quote_units = (
+            abs(self._moved(changes, name)) for name in (inst.base, inst.quote)
+        )
         if not base_units:
             reason = f"{sig} landed but moved no {inst.base} for the wallet"
             self._journal.outcome(order.client_order_id, "rejected", sig, reason)
-            return self._publish(state, self._report(order, OrderStatus.REJECTED,
-                                                      reason=reason))
+            return self._publish(state, self._report(order, OrderStatus.REJECTED, reason=reason))
         qty = Decimal(base_units).scaleb(-self._decimals[inst.base])
         quote_amt = Decimal(quote_units).scaleb(-self._decimals[inst.quote])
         fill = Fill(
-            client_order_id=order.client_order_id, instrument=order.instrument,
-            side=order.side, quantity=qty, price=quote_amt / qty, fee=changes.cost_sol,
-            ts_ns=0, trade_id=sig, fee_currency="SOL", fee_asset="other",
+            client_order_id=order.client_order_id,
+            instrument=order.instrument,
+            side=order.side,
+            quantity=qty,
+            price=quote_amt / qty,
+            fee=changes.cost_sol,
+            ts_ns=0,
+            trade_id=sig,
+            fee_currency="SOL",
+            fee_asset="other",
         )
-        self._journal.outcome(order.client_order_id, "filled", sig, meta={
-            "fee_lamports": changes.fee_lamports, "rent_lamports": changes.rent_lamports,
-            "base_units": base_units, "quote_units": quote_units, "slot": changes.slot,
-            "compute_units": changes.compute_units})
+        self._journal.outcome(
+            order.client_order_id,
+            "filled",
+            sig,
+            meta={
+                "fee_lamports": changes.fee_lamports,
+                "rent_lamports": changes.rent_lamports,
+                "base_units": base_units,
+                "quote_units": quote_units,
+                "slot": changes.slot,
+                "compute_units": changes.compute_units,
+            },
+        )
         state.fills.append(fill)
         if self._sink is not None:
             self._sink.on_fill(fill)
-        return self._publish(state, self._report(order, OrderStatus.FILLED,
-                                                  filled_quantity=qty, venue_order_id=sig))
+        return self._publish(
+            state, self._report(order, OrderStatus.FILLED, filled_quantity=qty, venue_order_id=sig)
+        )
 
     def _moved(self, changes: BalanceChanges, token: str) -> int:
         """Base units of ``token`` the transaction moved for the wallet (native SOL: the
@@ -634,8 +741,13 @@ class SolanaVenue:
         rec = self._journal.records.get(client_order_id) if self._journal else None
         if rec is None or not rec.attempts:
             return None
-        order = Order(client_order_id=client_order_id, instrument=instrument,
-                      side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(1))
+        order = Order(
+            client_order_id=client_order_id,
+            instrument=instrument,
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=Decimal(1),
+        )
         state = _OrderState(order, self._report(order, OrderStatus.ACCEPTED))
         self._orders[client_order_id] = state
         sink, self._sink = self._sink, None

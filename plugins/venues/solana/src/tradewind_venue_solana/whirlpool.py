@@ -87,19 +87,26 @@ def decode_whirlpool(address: Pubkey, data: bytes) -> Whirlpool:
     o = 8 + 32 + 1
     tick_spacing, seed, fee_rate, protocol_fee_rate = struct.unpack_from("<HHHH", data, o)
     o += 8
-    liquidity = int.from_bytes(data[o:o + 16], "little")
-    sqrt_price = int.from_bytes(data[o + 16:o + 32], "little")
+    liquidity = int.from_bytes(data[o : o + 16], "little")
+    sqrt_price = int.from_bytes(data[o + 16 : o + 32], "little")
     (tick,) = struct.unpack_from("<i", data, o + 32)
     o += 32 + 4 + 16
-    mint_a, vault_a = data[o:o + 32], data[o + 32:o + 64]
+    mint_a, vault_a = data[o : o + 32], data[o + 32 : o + 64]
     o += 64 + 16
-    mint_b, vault_b = data[o:o + 32], data[o + 32:o + 64]
+    mint_b, vault_b = data[o : o + 32], data[o + 32 : o + 64]
     return Whirlpool(
-        address=address, tick_spacing=tick_spacing, fee_tier_index_seed=seed,
-        fee_rate=fee_rate, protocol_fee_rate=protocol_fee_rate, liquidity=liquidity,
-        sqrt_price=sqrt_price, tick_current_index=tick,
-        token_mint_a=Pubkey.from_bytes(mint_a), token_vault_a=Pubkey.from_bytes(vault_a),
-        token_mint_b=Pubkey.from_bytes(mint_b), token_vault_b=Pubkey.from_bytes(vault_b),
+        address=address,
+        tick_spacing=tick_spacing,
+        fee_tier_index_seed=seed,
+        fee_rate=fee_rate,
+        protocol_fee_rate=protocol_fee_rate,
+        liquidity=liquidity,
+        sqrt_price=sqrt_price,
+        tick_current_index=tick,
+        token_mint_a=Pubkey.from_bytes(mint_a),
+        token_vault_a=Pubkey.from_bytes(vault_a),
+        token_mint_b=Pubkey.from_bytes(mint_b),
+        token_vault_b=Pubkey.from_bytes(vault_b),
     )
 
 
@@ -113,28 +120,57 @@ def decode_tick_array(address: Pubkey, data: bytes) -> TickArray:
     ticks = []
     for i in range(TICK_ARRAY_SIZE):
         o = 12 + i * _TICK_LEN
-        ticks.append(Tick(data[o] == 1, int.from_bytes(data[o + 1:o + 17], "little",
-                                                        signed=True),
-                          int.from_bytes(data[o + 17:o + 33], "little")))
+        ticks.append(
+            Tick(
+                data[o] == 1,
+                int.from_bytes(data[o + 1 : o + 17], "little", signed=True),
+                int.from_bytes(data[o + 17 : o + 33], "little"),
+            )
+        )
     return TickArray(address=address, start_tick_index=start, ticks=tuple(ticks))
 
 
 # -- tick math -------------------------------------------------------------------------------
-_POS = [79236085330515764027303304731, 79244008939048815603706035061,
-        79259858533276714757314932305, 79291567232598584799939703904,
-        79355022692464371645785046466, 79482085999252804386437311141,
-        79736823300114093921829183326, 80248749790819932309965073892,
-        81282483887344747381513967011, 83390072131320151908154831281,
-        87770609709833776024991924138, 97234110755111693312479820773,
-        119332217159966728226237229890, 179736315981702064433883588727,
-        407748233172238350107850275304, 2098478828474011932436660412517,
-        55581415166113811149459800483533, 38992368544603139932233054999993551]
-_NEG = [18444899583751176498, 18443055278223354162, 18439367220385604838,
-        18431993317065449817, 18417254355718160513, 18387811781193591352,
-        18329067761203520168, 18212142134806087854, 17980523815641551639,
-        17526086738831147013, 16651378430235024244, 15030750278693429944,
-        12247334978882834399, 8131365268884726200, 3584323654723342297,
-        696457651847595233, 26294789957452057, 37481735321082]
+_POS = [
+    79236085330515764027303304731,
+    79244008939048815603706035061,
+    79259858533276714757314932305,
+    79291567232598584799939703904,
+    79355022692464371645785046466,
+    79482085999252804386437311141,
+    79736823300114093921829183326,
+    80248749790819932309965073892,
+    81282483887344747381513967011,
+    83390072131320151908154831281,
+    87770609709833776024991924138,
+    97234110755111693312479820773,
+    119332217159966728226237229890,
+    179736315981702064433883588727,
+    407748233172238350107850275304,
+    2098478828474011932436660412517,
+    55581415166113811149459800483533,
+    38992368544603139932233054999993551,
+]
+_NEG = [
+    18444899583751176498,
+    18443055278223354162,
+    18439367220385604838,
+    18431993317065449817,
+    18417254355718160513,
+    18387811781193591352,
+    18329067761203520168,
+    18212142134806087854,
+    17980523815641551639,
+    17526086738831147013,
+    16651378430235024244,
+    15030750278693429944,
+    12247334978882834399,
+    8131365268884726200,
+    3584323654723342297,
+    696457651847595233,
+    26294789957452057,
+    37481735321082,
+]
 _U128 = 2**128 - 1
 
 
@@ -332,8 +368,9 @@ def _unfixed(cur: int, target: int, liq: int, a_to_b: bool, by_input: bool) -> i
     return amount_delta_a(cur, target, liq, not by_input)
 
 
-def _step(remaining: int, fee_rate: int, liq: int, cur: int, target: int, a_to_b: bool,
-          by_input: bool) -> tuple[int, int, int, int]:
+def _step(
+    remaining: int, fee_rate: int, liq: int, cur: int, target: int, a_to_b: bool, by_input: bool
+) -> tuple[int, int, int, int]:
     try:
         initial: int | None = _fixed(cur, target, liq, a_to_b, by_input)
     except WhirlpoolError:
@@ -347,8 +384,9 @@ def _step(remaining: int, fee_rate: int, liq: int, cur: int, target: int, a_to_b
         nxt = next_sqrt_price_from_b(cur, liq, calculated, by_input)
     is_max = nxt == target
     unfixed = _unfixed(cur, nxt, liq, a_to_b, by_input)
-    fixed = _fixed(cur, nxt, liq, a_to_b, by_input) if (not is_max or initial is None) else (
-        initial)
+    fixed = (
+        _fixed(cur, nxt, liq, a_to_b, by_input) if (not is_max or initial is None) else (initial)
+    )
     amount_in, amount_out = (fixed, unfixed) if by_input else (unfixed, fixed)
     if not by_input and amount_out > remaining:
         amount_out = remaining
@@ -359,8 +397,14 @@ def _step(remaining: int, fee_rate: int, liq: int, cur: int, target: int, a_to_b
     return amount_in, amount_out, nxt, fee
 
 
-def compute_swap(pool: Whirlpool, arrays: Sequence[TickArray], amount: int, a_to_b: bool,
-                 by_input: bool, sqrt_price_limit: int = 0) -> SwapResult:
+def compute_swap(
+    pool: Whirlpool,
+    arrays: Sequence[TickArray],
+    amount: int,
+    a_to_b: bool,
+    by_input: bool,
+    sqrt_price_limit: int = 0,
+) -> SwapResult:
     """Swap ``amount`` (input when ``by_input``, else output) through the pool's ticks."""
     if pool.adaptive_fee:
         raise WhirlpoolError(f"{pool.address}: the pool uses the adaptive fee (oracle needed)")
@@ -379,8 +423,9 @@ def compute_swap(pool: Whirlpool, arrays: Sequence[TickArray], amount: int, a_to
         nt_price = tick_index_to_sqrt_price(nti)
         target = max(nt_price, limit) if a_to_b else min(nt_price, limit)
         while True:
-            a_in, a_out, nxt, fee = _step(remaining, pool.fee_rate, liq, price, target,
-                                          a_to_b, by_input)
+            a_in, a_out, nxt, fee = _step(
+                remaining, pool.fee_rate, liq, price, target, a_to_b, by_input
+            )
             fee_total += fee
             if by_input:
                 remaining -= a_in + fee
@@ -415,13 +460,23 @@ class WhirlpoolQuote:
     end_tick_index: int
 
 
-def quote(pool: Whirlpool, arrays: Sequence[TickArray], amount: int, *, by_input: bool,
-          a_to_b: bool, slippage_bps: int) -> WhirlpoolQuote:
+def quote(
+    pool: Whirlpool,
+    arrays: Sequence[TickArray],
+    amount: int,
+    *,
+    by_input: bool,
+    a_to_b: bool,
+    slippage_bps: int,
+) -> WhirlpoolQuote:
     """Quote swapping ``amount`` (of the input when ``by_input``, else of the output)."""
     res = compute_swap(pool, arrays, amount, a_to_b, by_input)
     t_in, t_out = (res.token_a, res.token_b) if a_to_b else (res.token_b, res.token_a)
-    threshold = (min_with_slippage(t_out, slippage_bps) if by_input
-                 else max_with_slippage(t_in, slippage_bps))
+    threshold = (
+        min_with_slippage(t_out, slippage_bps)
+        if by_input
+        else max_with_slippage(t_in, slippage_bps)
+    )
     return WhirlpoolQuote(t_in, t_out, threshold, res.trade_fee, res.end_tick_index)
 
 
@@ -434,24 +489,44 @@ def swap_tick_arrays(pool: Whirlpool, a_to_b: bool) -> list[int]:
 
 
 def swap_v2_instruction(
-    *, pool: Whirlpool, token_program_a: Pubkey, token_program_b: Pubkey, authority: Pubkey,
-    owner_account_a: Pubkey, owner_account_b: Pubkey, tick_arrays: Sequence[Pubkey],
-    oracle: Pubkey, amount: int, other_amount_threshold: int, by_input: bool, a_to_b: bool,
+    *,
+    pool: Whirlpool,
+    token_program_a: Pubkey,
+    token_program_b: Pubkey,
+    authority: Pubkey,
+    owner_account_a: Pubkey,
+    owner_account_b: Pubkey,
+    tick_arrays: Sequence[Pubkey],
+    oracle: Pubkey,
+    amount: int,
+    other_amount_threshold: int,
+    by_input: bool,
+    a_to_b: bool,
     sqrt_price_limit: int = 0,
 ) -> Instruction:
     """The program's ``swap_v2`` instruction (no remaining-accounts info)."""
-    data = (_discriminator("global", "swap_v2") + struct.pack("<QQ", amount,
-                                                               other_amount_threshold)
-            + sqrt_price_limit.to_bytes(16, "little") + bytes([by_input, a_to_b, 0]))
+    data = (
+        _discriminator("global", "swap_v2")
+        + struct.pack("<QQ", amount, other_amount_threshold)
+        + sqrt_price_limit.to_bytes(16, "little")
+        + bytes([by_input, a_to_b, 0])
+    )
     ta = list(tick_arrays)
     metas = [
-        AccountMeta(token_program_a, False, False), AccountMeta(token_program_b, False, False),
-        AccountMeta(MEMO_PROGRAM, False, False), AccountMeta(authority, True, False),
-        AccountMeta(pool.address, False, True), AccountMeta(pool.token_mint_a, False, False),
-        AccountMeta(pool.token_mint_b, False, False), AccountMeta(owner_account_a, False, True),
-        AccountMeta(pool.token_vault_a, False, True), AccountMeta(owner_account_b, False, True),
-        AccountMeta(pool.token_vault_b, False, True), AccountMeta(ta[0], False, True),
-        AccountMeta(ta[1], False, True), AccountMeta(ta[2], False, True),
+        AccountMeta(token_program_a, False, False),
+        AccountMeta(token_program_b, False, False),
+        AccountMeta(MEMO_PROGRAM, False, False),
+        AccountMeta(authority, True, False),
+        AccountMeta(pool.address, False, True),
+        AccountMeta(pool.token_mint_a, False, False),
+        AccountMeta(pool.token_mint_b, False, False),
+        AccountMeta(owner_account_a, False, True),
+        AccountMeta(pool.token_vault_a, False, True),
+        AccountMeta(owner_account_b, False, True),
+        AccountMeta(pool.token_vault_b, False, True),
+        AccountMeta(ta[0], False, True),
+        AccountMeta(ta[1], False, True),
+        AccountMeta(ta[2], False, True),
         AccountMeta(oracle, False, True),
     ]
     return Instruction(WHIRLPOOL_PROGRAM, data, metas)
@@ -476,15 +551,23 @@ def decode_swap_v2(data: bytes, accounts: Sequence[Pubkey]) -> SwapV2 | None:
     if len(data) < 43 or data[:8] != _discriminator("global", "swap_v2") or len(accounts) < 15:
         return None
     amount, threshold = struct.unpack_from("<QQ", data, 8)
-    return SwapV2(whirlpool=accounts[4], authority=accounts[3], owner_account_a=accounts[7],
-                  owner_account_b=accounts[9], amount=amount, other_amount_threshold=threshold,
-                  by_input=data[40] == 1, a_to_b=data[41] == 1)
+    return SwapV2(
+        whirlpool=accounts[4],
+        authority=accounts[3],
+        owner_account_a=accounts[7],
+        owner_account_b=accounts[9],
+        amount=amount,
+        other_amount_threshold=threshold,
+        by_input=data[40] == 1,
+        a_to_b=data[41] == 1,
+    )
 
 
 def tick_array_address(pool: Pubkey, start_tick_index: int) -> Pubkey:
     """The tick array PDA of ``pool`` starting at ``start_tick_index``."""
     return Pubkey.find_program_address(
-        [b"tick_array", bytes(pool), str(start_tick_index).encode()], WHIRLPOOL_PROGRAM)[0]
+        [b"tick_array", bytes(pool), str(start_tick_index).encode()], WHIRLPOOL_PROGRAM
+    )[0]
 
 
 def oracle_address(pool: Pubkey) -> Pubkey:
