@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from decimal import Decimal
 
 import anyio
 
@@ -200,13 +201,15 @@ def test_forceenter_while_paused_then_stop_ends_the_run(tmp_path):
             "POST", "/api/v1/forceenter", {"pair": INSTRUMENT, "side": "short", "stakeamount": 0.01}
         )
         assert status == 200 and out["order_id"].startswith("tw-")
-        # A market order fills against the next prints: status shows the trade from its first
-        # fill (as of the engine's last step) and its amount grows to the whole 0.01.
+        out_id = out["order_id"]
+        # The forced entry is a market IOC order: it fills what the next prints on its side
+        # offer and the rest is cancelled, so the trade is read once the order is done.
         (trade,) = host.wait_for(
             "the forced entry's fills",
-            lambda: [t for t in host.get("/api/v1/status") if t["amount"] == 0.01],
+            lambda: [t for t in host.get("/api/v1/status") if not t["has_open_orders"]],
         )
-        assert trade["is_short"] is True and trade["amount"] == 0.01
+        assert trade["is_short"] is True and 0 < trade["amount"] <= 0.01
+        forced = trade["amount"]
         status, out = host.request("POST", "/api/v1/forceenter", {"pair": "sim:NOPE"})
         assert status == 400 and "unknown instrument 'sim:NOPE'" in out["detail"]
         status, out = host.request("POST", "/api/v1/stop")
@@ -223,6 +226,9 @@ def test_forceenter_while_paused_then_stop_ends_the_run(tmp_path):
         )
     ]
     assert f"forceenter {INSTRUMENT} sell 0.010" in commands and commands[-1] == "stop"
+    # What status showed is what the journal booked for the forced order.
+    rows = j.query("SELECT quantity FROM fills WHERE client_order_id = ?", [out_id])
+    assert rows and float(sum(Decimal(q) for (q,) in rows)) == forced
     (refused,) = j.query(
         "SELECT outcome FROM control_commands WHERE source = 'api' AND NOT accepted"
     )
