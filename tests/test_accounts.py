@@ -106,3 +106,27 @@ def test_production_code_does_not_import_the_test_kit():
             if any(n == "tradewind.testing" or n.startswith("tradewind.testing.") for n in names):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_two_venues_in_different_quote_currencies_sum_in_the_reporting_currency():
+    """One venue quotes in USDT, the other in USDC: each balance is converted at the mark the
+    host has (a USDC/USDT instrument it trades), then summed; never one venue's figure."""
+    usdc_perp = Instrument(
+        venue="hl", symbol="BTCUSDC", kind=InstrumentKind.PERP, base="BTC", quote="USDC"
+    )
+    usdc_usdt = Instrument(
+        venue="bs", symbol="USDCUSDT", kind=InstrumentKind.SPOT, base="USDC", quote="USDT"
+    )
+    insts = {i.key: i for i in (SPOT, usdc_perp, usdc_usdt)}
+    pf = Portfolio(insts, D(0), reporting_currency="USDT")
+    pf.seed_account("bs", {"USDT": D("2500")})
+    pf.seed_account("hl", {"USDC": D("4000")})
+    pf.mark(usdc_usdt.key, 0.9998, 1)
+    assert pf.equity() == D("2500") + D("4000") * D("0.9998")
+    # An open perp on the USDC venue adds its P&L, converted from USDC.
+    pf.apply_fill(fill(usdc_perp, Side.BUY, "0.1", "60000", "0", "USDC", "quote"))
+    pf.mark(usdc_perp.key, 60100.0, 2)
+    assert pf.equity() == D("2500") + (D("4000") + D("10")) * D("0.9998")
+    # Reported in USDC, the USDT venue is what converts.
+    pf.accounts.reporting_currency = "USDC"
+    assert pf.equity() == D("2500") * (D(1) / D("0.9998")) + D("4000") + D("10")

@@ -29,7 +29,9 @@ SAMPLE = Path(
 )
 
 
-def run(tmp_path: Path, extra: str = "") -> list[tuple[str, str, str]]:
+def run(
+    tmp_path: Path, extra: str = "", venue: str = ""
+) -> list[tuple[str, str, str]]:
     cfg = tmp_path / "stack.toml"
     cfg.write_text(
         f"""
@@ -50,7 +52,7 @@ lot_size = "0.001"
 [venues.sim]
 plugin = "sim"
 starting_balance = "10000"
-
+{venue}
 [venues.replay]
 plugin = "replay"
 path = "{SAMPLE.as_posix()}"
@@ -104,3 +106,25 @@ def test_pyramiding_allows_that_many_adds_and_no_more(tmp_path: Path) -> None:
         ("buy", "add", "traded"),
         ("buy", "add", "traded"),
     ]
+
+
+def test_a_pending_entry_blocks_a_second_one_across_candle_closes(tmp_path: Path) -> None:
+    """No filters, and the venue takes 150 s to act on an order: the entry is still pending
+    at the next two one-minute closes, where the strategy would go long again. The engine
+    sends nothing while it is in flight; once it fills, every later signal meets the
+    position."""
+    got = run(tmp_path, venue="latency_ms = 150000")
+    orders = [o for o in got if o[0] in ("buy", "sell")]
+    assert orders == [("buy", "entry", "traded")]
+    (_, most, one) = next(o for o in got if o[0] == "max")
+    assert Decimal(most) <= Decimal(one)
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        ((created, first_fill),) = con.execute(
+            "SELECT o.created_ts_ns, min(f.ts_ns) FROM orders o JOIN fills f "
+            "ON f.client_order_id = o.client_order_id GROUP BY o.created_ts_ns"
+        ).fetchall()
+    finally:
+        con.close()
+    # The entry was in flight over at least two candle closes (a minute apart).
+    assert first_fill - created >= 150 * 10**9 > 2 * 60 * 10**9
