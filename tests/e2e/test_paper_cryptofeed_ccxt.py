@@ -73,6 +73,8 @@ for _module in (
     "tradewind_analyzer_microstructure",
     "tradewind_exit_trailing",
     "tradewind_exit_maxhold",
+    "tradewind_filter_existing",
+    "tradewind_filter_maxpositions",
 ):
     pytest.importorskip(_module, reason=f"the CEX end-to-end run needs {_module}")
 
@@ -89,6 +91,9 @@ from tests.e2e.cex_local import (  # noqa: E402
     Trade,
     find_exception,
 )
+from tradewind.model import Side, Signal  # noqa: E402
+from tradewind_filter_existing import ExistingConfig, ExistingPositionFilter  # noqa: E402
+from tradewind_filter_maxpositions import MaxPositionsConfig, MaxPositionsFilter  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -264,6 +269,7 @@ class Session:
     trigger: Trade
     drop: Trade
     t0: int
+    engine: Engine
 
 
 def run_session(tmp_path: Path, exchange: Any, market: str) -> Session:
@@ -325,7 +331,15 @@ def run_session(tmp_path: Path, exchange: Any, market: str) -> Session:
     assert "the cryptofeed feed stopped" in str(stopped)
     assert "no connection after 0 retries" in str(stopped)
     assert not exchange.unknown and exchange.bad_signatures == 0
-    return Session(tape=tape, exchange=exchange, error=error, trigger=trigger, drop=drop, t0=t0)
+    return Session(
+        tape=tape,
+        exchange=exchange,
+        error=error,
+        trigger=trigger,
+        drop=drop,
+        t0=t0,
+        engine=engine,
+    )
 
 
 def final_balances(con: duckdb.DuckDBPyConnection, venue: str) -> dict[str, Decimal]:
@@ -484,6 +498,15 @@ def test_paper_run_on_binance_spot_opens_and_closes(
             ("buy", False, "entry", "filled"),
             ("sell", False, "close", "filled"),
         ]
+        # Each journaled order is the exchange's record of it: its id there, its state and
+        # the quantity it executed.
+        assert [
+            (o["venue_order_id"], o["status"], D(o["quantity"]), D(o["filled_quantity"]))
+            for o in orders
+        ] == [
+            (str(o["orderId"]), o["status"].lower(), D(o["origQty"]), D(o["executedQty"]))
+            for o in sent
+        ]
         fills = rows(con, "SELECT * FROM fills ORDER BY seq")
         assert [
             (f["trade_id"], D(f["quantity"]), D(f["price"]), D(f["fee"]), f["fee_currency"])
@@ -510,6 +533,26 @@ def test_paper_run_on_binance_spot_opens_and_closes(
         assert not rows(con, "SELECT * FROM vetoes")
     finally:
         con.close()
+
+    # The dust the fee left is no position to the filters either (the engine's own rule,
+    # tradewind.trading.intents.holds): the `existing` and `maxpositions` filters, given the
+    # run's own filter context, let the instrument take its next entry.
+    engine = session.engine
+    key = "spot:BTCUSDT"
+    assert engine.portfolio.position(key).quantity == held - sold > 0
+    ctx = engine.filter_context
+    assert ctx.position(key).is_flat and list(ctx.positions()) == []
+    again = Signal(
+        instrument=key,
+        side=Side.BUY,
+        entry=D(59995),
+        stop=D(59700),
+        score=3.0,
+        ts_ns=session.drop.ts_ms * MS,
+        quantity=SPOT_ENTRY_QTY,
+    )
+    assert ExistingPositionFilter(ExistingConfig(side="any")).check(again, ctx) is None
+    assert MaxPositionsFilter(MaxPositionsConfig(max_open_positions=1)).check(again, ctx) is None
 
 
 def run_engine(engine: Engine) -> Exception | None:
