@@ -29,9 +29,7 @@ SAMPLE = Path(
 )
 
 
-def run(
-    tmp_path: Path, extra: str = "", venue: str = ""
-) -> list[tuple[str, str, str]]:
+def run(tmp_path: Path, extra: str = "", venue: str = "") -> list[tuple[str, str, str]]:
     cfg = tmp_path / "stack.toml"
     cfg.write_text(
         f"""

@@ -62,7 +62,9 @@ def test_the_scenarios_fail_a_venue_that_cannot_close_what_it_declares(
     failing: set[str],
 ) -> None:
     # The inner run imports the suite's set-up from this repository's tests package.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    )
     pytester.makepyfile(test_venue=_MODULE.replace("{venue_class}", venue_class))
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-rf")
     outcomes = result.parseoutcomes()

@@ -78,6 +78,10 @@ for _module in (
 ):
     pytest.importorskip(_module, reason=f"the CEX end-to-end run needs {_module}")
 
+from tradewind.model import Side, Signal  # noqa: E402
+from tradewind_filter_existing import ExistingConfig, ExistingPositionFilter  # noqa: E402
+from tradewind_filter_maxpositions import MaxPositionsConfig, MaxPositionsFilter  # noqa: E402
+
 from tests.e2e.cex_local import (  # noqa: E402
     API_KEY,
     KEY_ENV,
@@ -91,9 +95,6 @@ from tests.e2e.cex_local import (  # noqa: E402
     Trade,
     find_exception,
 )
-from tradewind.model import Side, Signal  # noqa: E402
-from tradewind_filter_existing import ExistingConfig, ExistingPositionFilter  # noqa: E402
-from tradewind_filter_maxpositions import MaxPositionsConfig, MaxPositionsFilter  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
