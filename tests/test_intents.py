@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from tradewind.filtering.context import FilterContext
 from tradewind.model import Fill, Instrument, InstrumentKind, Side, Signal
-from tradewind.trading.intents import holds, is_dust, order_intent
+from tradewind.trading.intents import holds, is_dust, order_intent, short_refused
 from tradewind.trading.portfolio import Portfolio
 from tradewind_filter_existing import ExistingConfig, ExistingPositionFilter
 from tradewind_filter_maxpositions import MaxPositionsConfig, MaxPositionsFilter
@@ -138,3 +138,18 @@ def test_spot_dust_fills_no_maxpositions_slot():
     assert [p.instrument for p in full.positions()] == [ETH.key]
     veto = maxpos.check(_buy(SPOT), full)
     assert veto is not None and veto.filter == "maxpositions"
+
+
+class _Venue:
+    def __init__(self, *caps: str) -> None:
+        self.capabilities = frozenset(caps)
+
+
+def test_a_sell_entry_on_spot_is_a_short_sale_only_a_margin_venue_carries():
+    account = _Venue("execution", "account")
+    assert short_refused(SPOT, Side.SELL, account)
+    assert not short_refused(SPOT, Side.BUY, account)
+    assert not short_refused(SPOT, Side.SELL, _Venue("execution", "account", "margin"))
+    assert not short_refused(PERP, Side.SELL, account)  # a perpetual shorts by design
+    # The simulated venue keeps no account: its spot shorts are simulated as on margin.
+    assert not short_refused(SPOT, Side.SELL, _Venue("execution", "simulated"))

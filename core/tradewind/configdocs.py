@@ -228,7 +228,9 @@ _MARKET_TYPE_ROWS = (
         "position with reason `entry_priced`). A buy whose fee is charged in the bought coin "
         "leaves `quantity - fee`; what cannot be sold (below one lot, or worth less than "
         "`min_notional` at the last price) is dust: not an open position, no block on entries, "
-        "not counted by `existing` or `maxpositions`. No short selling. |"
+        "not counted by `existing` or `maxpositions`. No short selling: a sell entry (nothing "
+        "held) is refused with a `position` veto unless the execution venue declares `margin`; "
+        "the simulated venue keeps no account, so its spot shorts are simulated as on margin. |"
     ),
     (
         '| `"perp"` | a reduce-only market order for the whole position | funding is booked as cash'

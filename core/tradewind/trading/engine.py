@@ -83,7 +83,7 @@ from tradewind.trading.accounts import ConversionError
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
-from tradewind.trading.intents import holds, order_intent
+from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
@@ -1291,6 +1291,16 @@ class Engine:
         # Entry semantics: one entry per instrument; adds only up to ``pyramiding``.
         pos = self.portfolio.position(key)
         intent = order_intent(st.instrument, pos.quantity, signal.side, qty, candle.close)
+        if intent == "entry" and short_refused(st.instrument, signal.side, st.exec_venue):
+            await self._refuse(
+                signal,
+                ts_ns,
+                "position",
+                f"{key} is a spot market and its venue '{st.instrument.venue}' does not "
+                f"declare margin: no short selling (a sell entry would sell coin the account "
+                f"does not hold)",
+            )
+            return
         if intent != "entry":
             if intent != "add":  # reduce, close or flip: an entry signal never sends those
                 await self._refuse(

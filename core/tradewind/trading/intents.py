@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 from tradewind.model import Instrument, InstrumentKind, Side
 
@@ -46,6 +47,18 @@ def is_dust(instrument: Instrument | None, quantity: Decimal, price: float = mat
 def holds(instrument: Instrument | None, quantity: Decimal, price: float = math.nan) -> bool:
     """True when ``quantity`` (signed) is a position to manage: non-zero and not dust."""
     return quantity != 0 and not is_dust(instrument, quantity, price)
+
+
+def short_refused(instrument: Instrument, side: Side, venue: Any) -> bool:
+    """True when an entry on ``side`` would be a short sale the market cannot carry: a sell
+    entry on a spot instrument whose execution venue keeps an account (balances per
+    currency: the coin sold must be held) and does not declare ``margin`` (a venue declares
+    it when its config enables margin trading). The simulated venue keeps no account: its
+    spot shorts are simulated as on margin, as before."""
+    if side is not Side.SELL or instrument.kind is not InstrumentKind.SPOT:
+        return False
+    caps = venue.capabilities
+    return "account" in caps and "margin" not in caps
 
 
 def order_intent(
