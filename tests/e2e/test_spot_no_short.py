@@ -22,7 +22,7 @@ from tradewind.trading.engine import Engine
 pytest.importorskip("tradewind_venue_ccxt", reason="the spot run needs the ccxt venue")
 pytest.importorskip("tradewind_analyzer_orderflow", reason="the run reads one analyzer value")
 
-from tests.e2e.cex_local import (  # noqa: E402
+from tests.e2e.cex_local import (
     API_KEY,
     KEY_ENV,
     SECRET,
