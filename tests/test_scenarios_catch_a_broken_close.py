@@ -10,10 +10,17 @@ here on the perpetual it declares), and one that does not declare ``reduce_only`
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import anyio
 import pytest
+from tradewind.config import load_config
+from tradewind.errors import ConfigError
+from tradewind.trading.engine import Engine
+from tradewind.venues.sim import SimulatedVenue
 
 from tests.conftest import REPO
+from tests.test_engine import demo_config_text
 
 pytest_plugins = "pytester"
 
@@ -79,3 +86,43 @@ def test_the_scenarios_fail_a_venue_that_cannot_close_what_it_declares(
         result.stdout.fnmatch_lines(["*reduce-only orders are not supported by this venue*"])
     if failing == {"test_declares_the_capabilities_its_market_type_needs"}:
         result.stdout.fnmatch_lines(["*a perpetual close is reduce-only*"])
+
+
+def test_the_engine_refuses_to_start_a_perpetual_on_a_venue_without_reduce_only(
+    tmp_path: Path,
+) -> None:
+    """The demo backtest (a BTCUSDT perpetual on the simulated venue) with its venue replaced
+    by a copy that does not declare ``reduce_only``: the run stops before trading, naming the
+    instrument and the config key, instead of logging each refused close."""
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    engine = Engine(load_config(cfg))
+    sim = engine.venues["sim"]
+    broken = _NoReduceOnly(sim.config, instance="sim")
+    broken.add_instruments(list(engine.instruments.values()))
+    engine.venues["sim"] = broken
+    for st in engine.state.values():
+        st.exec_venue = broken
+    with pytest.raises(Exception) as caught:
+        anyio.run(engine.run)
+    err = find_exception(caught.value, ConfigError)
+    assert err is not None, repr(caught.value)
+    assert "sim:BTCUSDT is a perpetual" in str(err)
+    assert "does not declare reduce_only" in str(err)
+    assert "@ $.instruments[0].kind" in str(err)
+    assert not engine.orders.fills
+
+
+class _NoReduceOnly(SimulatedVenue):
+    capabilities = SimulatedVenue.capabilities - {"reduce_only"}
+
+
+def find_exception(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first exception of type ``kind`` inside (nested) exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        hit = find_exception(inner, kind)
+        if hit is not None:
+            return hit
+    return None
