@@ -83,3 +83,31 @@ def test_the_report_reads_a_runs_results_never_the_engine():
                 path.name,
                 module,
             )
+
+
+def test_the_engine_and_reconciliation_probe_no_venue_method():
+    """The engine side calls only what a venue declares (its capability Protocols): no
+    ``hasattr``/``getattr`` probe of a venue for a method. Reading a venue's name or its
+    declared ``capabilities`` is not a probe."""
+    allowed = {"instance", "name", "capabilities"}
+    places = [
+        *sorted((ROOT / "trading").glob("*.py")),
+        *sorted((ROOT / "execution").glob("*.py")),
+        *sorted((ROOT / "journal").glob("*.py")),
+    ]
+    probes = []
+    for path in places:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("hasattr", "getattr")
+                and len(node.args) >= 2
+            ):
+                continue
+            target = ast.unparse(node.args[0])
+            attr = node.args[1]
+            name = attr.value if isinstance(attr, ast.Constant) else ast.unparse(attr)
+            if "venue" in target.lower() and name not in allowed:
+                probes.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert probes == []

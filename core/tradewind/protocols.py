@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
@@ -254,6 +255,12 @@ class ReplayCapability(Protocol):
 
     def set_decision_step(self, step_ns: int) -> None:
         """Slice batches at multiples of ``step_ns`` (the engine's decision step)."""
+
+    def data_files(self) -> Sequence[Path]:
+        """The files (or folders) the feed replays; a backtest's run id hashes their content."""
+
+    def data_digest(self) -> bytes:
+        """What identifies replayed data held outside files (a database), else ``b""``."""
 
     #: Rows of the recorded data that could not be used (``file:line: reason``), known once
     #: connected; the engine journals them and counts them in the summary.

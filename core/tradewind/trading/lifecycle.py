@@ -56,21 +56,18 @@ def _hash_file(h: Any, path: Path) -> None:
 
 def backtest_run_id(config: Config, venues: Iterable[Any]) -> str:
     """A run id derived from the config file's text and the content of every data file the
-    venues replay (a venue says which through ``data_files()``, or gives a digest of data
-    held in a database through ``data_digest()``): 32 hex digits."""
+    venues replay (a venue declaring ``replay`` says which through ``data_files()``, or gives
+    a digest of data held in a database through ``data_digest()``): 32 hex digits."""
     h = hashlib.blake2b(digest_size=16)
     h.update(config.path.read_bytes() if config.path.is_file() else str(config.path).encode())
     for venue in venues:
-        files = getattr(venue, "data_files", None)
-        if not callable(files):
+        if "replay" not in venue.capabilities:
             continue
-        for path in files():
+        for path in venue.data_files():
             for f in _files(Path(path)):
                 h.update(f.name.encode())
                 _hash_file(h, f)
-        digest = getattr(venue, "data_digest", None)
-        if callable(digest):
-            h.update(digest())  # data in a database (a market store on PostgreSQL)
+        h.update(venue.data_digest())  # data in a database (a market store on PostgreSQL)
     return h.hexdigest()
 
 
