@@ -165,7 +165,9 @@ def test_four_aggregators_the_best_net_quote_is_executed_and_every_quote_journal
         assert [mine[k]["rank"] for k in ("zeroex", "oneinch", "paraswap", "odos")] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("fails", [["500", "timeout"], ["429", "malformed"]])
+@pytest.mark.parametrize(
+    "fails", [["500", "timeout"], ["429", "malformed"]], ids=["500-timeout", "429-malformed"]
+)
 def test_when_the_best_aggregator_errors_the_engine_uses_the_next_and_journals_why(
     agg_chain, tmp_path, monkeypatch, fails
 ):
