@@ -43,7 +43,12 @@ def test_no_test_or_benchmark_sets_private_portfolio_fields():
     import re
 
     root = DOCS.parent
-    pattern = re.compile(r"portfolio\._\w+\s*(\[[^\]]*\])?\s*=(?!=)")
+    # An assignment (plain or augmented) to a private field of a portfolio, by its usual
+    # names, or a setattr of one.
+    pattern = re.compile(
+        r"\b(portfolio|pf)\._\w+\s*(\[[^\]]*\])?\s*([-+*/]?=)(?!=)"
+        r"|setattr\([^,]*\b(portfolio|pf)\b[^,]*,\s*[\"']_"
+    )
     places = [root / "tests", root / "bench", *sorted((root / "plugins").glob("*/*/tests"))]
     offenders = [
         f"{path.relative_to(root)}:{n}"
