@@ -74,8 +74,9 @@ class Scheduler:
         self._hold: list[Any] | None = (
             list(engine.exits) if all("scan" in m.capabilities for m in engine.exits) else None
         )
-        #: The last scan: (block, the position it was made for, its trigger row or None).
-        self._held: tuple[TapeBlock, tuple[Any, ...], int | None] | None = None
+        #: The last scan: (block, the position it was made for, its trigger row or None,
+        #: the first row it did not look at, how many rows it looked at).
+        self._held: tuple[TapeBlock, tuple[Any, ...], int | None, int, int] | None = None
         self._ends: (
             tuple[TapeBlock, tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None
         ) = None
@@ -158,18 +159,25 @@ class Scheduler:
         ends = self._row_ends(block)
         ident = (pos.opened_ts_ns, pos.quantity, pos.avg_price)
         held = self._held
-        if held is not None and held[0] is block and held[1] == ident and (
-            held[2] is None or held[2] >= r0
-        ):
-            trigger = held[2]  # the tape and the monitors' state since have not changed it
+        same = held is not None and held[0] is block and held[1] == ident
+        if held is not None and same and (held[2] >= r0 if held[2] is not None else held[3] > r0):
+            # The tape and the monitors' state since have not changed the answer.
+            _, _, trigger, horizon, span = held
         else:
-            window = self._window(block, clean, i, limit, r0)
+            # Exits mostly come within a few closes: the scan looks a few closes ahead, and
+            # twice as far each time it found nothing (the scans cost O(the walk), not
+            # O(the block) per position).
+            span = min(held[4] * 2, 1 << 20) if held is not None and same else 8
+            horizon = min(r0 + span, block.total)
+            window = self._window(block, clean, i, limit, r0, horizon)
             found = first_trigger(monitors, pos, window, ctx)
             trigger = None if found is None else r0 + found
-            self._held = (block, ident, trigger)
+            self._held = (block, ident, trigger, horizon, span)
         stop = limit
         if trigger is not None:
             stop = min(stop, block.start + int(ends[1][trigger - ends[0]]))
+        elif horizon < block.total:  # not scanned past it: the walk stops before its unit
+            stop = min(stop, block.start + int(ends[1][horizon - ends[0]]))
         venue = st.exec_venue
         if "simulated" in venue.capabilities:
             due = venue.next_funding_ts(key)
@@ -205,17 +213,18 @@ class Scheduler:
         return ends
 
     def _window(
-        self, block: TapeBlock, clean: TickBatch, i: int, limit: int, r0: int
+        self, block: TapeBlock, clean: TickBatch, i: int, limit: int, r0: int, r1: int
     ) -> HoldWindow:
-        """The tape of ``block`` ahead of trade ``i``, up to its last close before ``limit``."""
+        """The tape of ``block`` ahead of trade ``i``: rows ``r0`` to ``r1`` (excluded) and
+        the trades before them, up to ``limit``."""
         first, tick_end, close_ns = self._row_ends(block)
-        tick_end = tick_end[r0 - first :]
-        close_ns = close_ns[r0 - first :]
+        tick_end = tick_end[r0 - first : r1 - first]
+        close_ns = close_ns[r0 - first : r1 - first]
         stop = min(limit, block.start + int(tick_end[-1])) if len(tick_end) else i
         ticks = clean.slice(i, max(i, stop))
         row_ticks = np.clip(block.start + tick_end - i, 0, len(ticks))
         columns = {
-            f"{name}.{out}": column[r0:]
+            f"{name}.{out}": column[r0:r1]
             for name, it in block.iters
             if isinstance(it, BlockTable)
             for out, column in it.arrays().items()
