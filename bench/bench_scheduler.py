@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE))
 
 import bench_pipeline  # noqa: E402
 
-
 #: ``--exits long-holds``: positions held over many closes.
 LONG_HOLDS = """[exits.reversal]
 analyzer = "orderflow"

@@ -343,7 +343,9 @@ def test_a_third_party_exit_without_scan_keeps_the_engine_stepping_while_holding
     import importlib
 
     fake_dists.add(
-        "tradewind-exit-watch", "1.0", {"tradewind.exits": {"watch": "tw_watch"}},
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch"}},
         {"tw_watch": NOSCAN_SRC},
     )
     watch = importlib.import_module("tw_watch")
@@ -367,3 +369,20 @@ def test_a_third_party_exit_without_scan_keeps_the_engine_stepping_while_holding
     assert calls == base_calls
     sched = engine._scheduler
     assert sched is not None and sched.closes > 0 and sched.held_closes == 0
+
+
+def test_positions_held_across_utc_midnight_with_the_breaker(tmp_path):
+    """Thin ticks over more than a day, the breaker among the exits: the day's start equity
+    rolls at the first mark of the new day, which the walk reaches with the same marks."""
+    data = _synthetic(tmp_path / "synth_thin.parquet", 30_000, 0.2)
+    guard = '\n[exits.guard]\nleader = ""\n'
+    base, _ = _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        blocks=(1_000_000, 0),
+        exits=LONG_HOLDS + guard,
+        held_at_least=100,
+    )
+    days = {ts // 86_400_000_000_000 for ts, _ in base.equity_curve}
+    assert len(days) >= 2

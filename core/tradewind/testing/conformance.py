@@ -261,9 +261,7 @@ class ExitConformance(_Suite):
         answered = 0
         for seed in range(24):
             rng = np.random.default_rng(seed)
-            ticks = tick_path(
-                inst.key, minutes=90, seed=seed, per_minute=int(rng.integers(1, 60))
-            )
+            ticks = tick_path(inst.key, minutes=90, seed=seed, per_minute=int(rng.integers(1, 60)))
             side = Side.BUY if seed % 2 == 0 else Side.SELL
             ctx = Portfolio({inst.key: inst}, Decimal(10_000))
             book_fill(

@@ -15,9 +15,17 @@ there the engine's own path
 (sizing, filters, order manager, venue, journal) takes over, and it steps close by close
 again until the instrument is flat with nothing pending.
 
+While the instrument holds a position, with nothing in flight, the same walk goes on up to
+the first exit trigger (:meth:`Scheduler.hold`): every exit monitor scans the block ahead
+(:mod:`tradewind.trading.exit_scan`; all of them must declare ``"scan"``), and the walk stops
+before the trades and close that hold the earliest answer, before the trades that reach the
+position's next funding time (the simulated venue pays it on the batch that reaches it), and
+at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` call, which
+leaves them as feeding them close by close does.
+
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
-order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
-position, a commit of nothing). Several instruments, paper and live step every close.
+order, minus the ones that are no-ops there (an empty order poll, an exit check that does not
+trigger, a commit of nothing). Several instruments, paper and live step every close.
 """
 
 from __future__ import annotations
@@ -69,7 +77,7 @@ class Scheduler:
             if "scan" in mon.capabilities and not isinstance(mon, ScanningExit):
                 raise ConfigError(
                     f"exit monitor '{mon.name}' ({type(mon).__module__}) declares the "
-                    f"capability \"scan\" but has no scan(position, window, ctx) method"
+                    f'capability "scan" but has no scan(position, window, ctx) method'
                 )
         self._hold: list[Any] | None = (
             list(engine.exits) if all("scan" in m.capabilities for m in engine.exits) else None
@@ -77,6 +85,8 @@ class Scheduler:
         #: The last scan: (block, the position it was made for, its trigger row or None,
         #: the first row it did not look at, how many rows it looked at).
         self._held: tuple[TapeBlock, tuple[Any, ...], int | None, int, int] | None = None
+        #: The tabled analyzer outputs of a block, by "<instance>.<output>" (every row).
+        self._tables: tuple[TapeBlock, dict[str, npt.NDArray[np.float64]]] | None = None
         self._ends: (
             tuple[TapeBlock, tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None
         ) = None
@@ -197,7 +207,9 @@ class Scheduler:
             self.held_closes += self._last_walk
         return k
 
-    def _row_ends(self, block: TapeBlock) -> tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    def _row_ends(
+        self, block: TapeBlock
+    ) -> tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]:
         """Per row of ``block`` from the first one not reached when first asked: that row's
         index, and each row's first trade (block index) and close time."""
         got = self._ends
@@ -223,12 +235,18 @@ class Scheduler:
         stop = min(limit, block.start + int(tick_end[-1])) if len(tick_end) else i
         ticks = clean.slice(i, max(i, stop))
         row_ticks = np.clip(block.start + tick_end - i, 0, len(ticks))
-        columns = {
-            f"{name}.{out}": column[r0:r1]
-            for name, it in block.iters
-            if isinstance(it, BlockTable)
-            for out, column in it.arrays().items()
-        }
+        tables = self._tables
+        if tables is None or tables[0] is not block:
+            tables = self._tables = (
+                block,
+                {
+                    f"{name}.{out}": column
+                    for name, it in block.iters
+                    if isinstance(it, BlockTable)
+                    for out, column in it.arrays().items()
+                },
+            )
+        columns = {name: column[r0:r1] for name, column in tables[1].items()}
         return HoldWindow(ticks=ticks, row_ticks=row_ticks, close_ns=close_ns, columns=columns)
 
     async def skip(

@@ -1,10 +1,9 @@
 """The liquidity watch on scripted pool-liquidity paths, one value per 1m candle close."""
 
 import math
-
-import numpy as np
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, Position
@@ -157,8 +156,8 @@ class TestConformance(ExitConformance):
 
 
 def test_the_scan_walks_the_closes_without_a_value_and_stops_at_the_first_known():
-    from tradewind.testing.exit_scan import hold_window
     from tradewind.testing.data import tick_path
+    from tradewind.testing.exit_scan import hold_window
 
     mon = LiquidityWatch(LiquidityConfig())
     ticks = tick_path(KEY, minutes=10, seed=3)

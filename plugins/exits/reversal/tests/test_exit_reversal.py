@@ -6,11 +6,10 @@ candles close together with the seed's imbalances.
 """
 
 import math
+from decimal import Decimal
 
 import attrs
 import numpy as np
-from decimal import Decimal
-
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, Position
