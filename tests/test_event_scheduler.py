@@ -386,3 +386,31 @@ def test_positions_held_across_utc_midnight_with_the_breaker(tmp_path):
     )
     days = {ts // 86_400_000_000_000 for ts, _ in base.equity_curve}
     assert len(days) >= 2
+
+
+def test_the_simulated_venue_tells_the_next_funding_time_a_walk_stops_before(tmp_path):
+    from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
+
+    from tests.test_sim_venue import INST, tape
+
+    hour = 3_600_000  # ms
+    plain = SimulatedVenue(SimVenueConfig(), instruments=[INST])
+    plain.on_trades(tape([(1, 100.0, 1.0)]))
+    assert plain.next_funding_ts(INST.key) is None  # no funding configured
+    v = SimulatedVenue(
+        SimVenueConfig(funding_rate=0.0001, funding_interval_h=1), instruments=[INST]
+    )
+    assert v.next_funding_ts(INST.key) == 0  # no trade seen: cannot tell, so at once
+    v.on_trades(tape([(5 * hour + 10, 100.0, 1.0)]))
+    assert v.next_funding_ts(INST.key) == 6 * hour * 1_000_000
+    v.on_trades(tape([(6 * hour, 100.0, 1.0)]))  # the batch reaching it pays it
+    assert v.next_funding_ts(INST.key) == 7 * hour * 1_000_000
+    funding = tmp_path / "funding.csv"
+    funding.write_text("ts_ms,rate\n" + f"{9 * hour},0.0001\n{12 * hour},-0.0002\n")
+    f = SimulatedVenue(SimVenueConfig(funding_file=str(funding)), instruments=[INST])
+    f.on_trades(tape([(6 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) == 9 * hour * 1_000_000
+    f.on_trades(tape([(10 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) == 12 * hour * 1_000_000
+    f.on_trades(tape([(13 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) is None  # the file's times are over
