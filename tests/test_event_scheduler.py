@@ -414,3 +414,20 @@ def test_the_simulated_venue_tells_the_next_funding_time_a_walk_stops_before(tmp
     assert f.next_funding_ts(INST.key) == 12 * hour * 1_000_000
     f.on_trades(tape([(13 * hour, 100.0, 1.0)]))
     assert f.next_funding_ts(INST.key) is None  # the file's times are over
+
+
+def test_an_exit_declaring_scan_without_the_method_fails_fast(tmp_path, fake_dists):
+    from tradewind.errors import ConfigError
+
+    src = NOSCAN_SRC.replace('frozenset({"ticks", "candles"})', 'frozenset({"ticks", "scan"})')
+    fake_dists.add(
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch_scan"}},
+        {"tw_watch_scan": src},
+    )
+    text = _with_exits(demo_config_text(tmp_path), '[exits.watch]\nplugin = "watch"\n')
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text.replace("[run]\n", "[run]\nblock_ticks = 1000000\n", 1))
+    with pytest.raises(ConfigError, match=r"exit monitor 'watch' .* declares the capability"):
+        Engine(load_config(cfg), run_id="bad")
