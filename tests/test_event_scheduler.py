@@ -292,7 +292,8 @@ def test_funding_while_a_position_is_held_is_an_event(tmp_path):
         signals_at_least=3,
         blocks=(1_000_000,),
         venue="funding_rate = 0.0001\nfunding_interval_h = 1\n",
-        exits=LONG_HOLDS,
+        # The breaker reads equity: a payment moves its bound (the scan is made again).
+        exits=LONG_HOLDS + '\n[exits.guard]\nleader = ""\ndaily_drawdown_pct = 0.004\n',
         held_at_least=50,
     )
     assert len(base.funding) >= 2

@@ -167,7 +167,8 @@ class Scheduler:
         ctx = e.filter_context
         r0 = block.total - len(block.rows)
         ends = self._row_ends(block)
-        ident = (pos.opened_ts_ns, pos.quantity, pos.avg_price)
+        # A scan holds for the position and the cash it saw (funding moves the guard's bound).
+        ident = (pos.opened_ts_ns, pos.quantity, pos.avg_price, e.portfolio.cash)
         held = self._held
         same = held is not None and held[0] is block and held[1] == ident
         if held is not None and same and (held[2] >= r0 if held[2] is not None else held[3] > r0):
