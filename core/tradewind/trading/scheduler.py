@@ -24,8 +24,11 @@ at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` c
 leaves them as feeding them close by close does.
 
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
-order, minus the ones that are no-ops there (an empty order poll, an exit check that does not
-trigger, a commit of nothing). Several instruments, paper and live step every close.
+order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
+position, a commit of nothing). Several instruments, paper and live step every close.
+
+While holding, the calls left out are also the exit checks that do not trigger (the scans
+answered for them) and the empty order polls.
 """
 
 from __future__ import annotations
