@@ -21,14 +21,12 @@ the first exit trigger (:meth:`Scheduler.hold`): every exit monitor scans the bl
 before the trades and close that hold the earliest answer, before the trades that reach the
 position's next funding time (the simulated venue pays it on the batch that reaches it), and
 at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` call, which
-leaves them as feeding them close by close does.
+leaves them as feeding them close by close does; the calls left out while holding are the
+exit checks that do not trigger (the scans answered for them) and the empty order polls.
 
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
 order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
 position, a commit of nothing). Several instruments, paper and live step every close.
-
-While holding, the calls left out are also the exit checks that do not trigger (the scans
-answered for them) and the empty order polls.
 """
 
 from __future__ import annotations
