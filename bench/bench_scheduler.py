@@ -12,8 +12,8 @@ venue's file load. Both runs must report the same decisions, signals and fills (
 scheduler changes no result; tests/test_event_scheduler.py checks the journals row by row).
 
 ``--exits long-holds`` replaces the default exits (reversal, adverse, trailing 0.5 %, max hold
-30 min, guard) by a 2 % trailing stop, a 240-minute max hold and the cascade reversal, so
-positions stay open over many closes: the part of the run the scheduler walks while a
+30 min, guard) by a 2 % trailing stop and a 240-minute max hold, so positions stay open over
+many closes: the part of the run the scheduler walks while a
 position is held (up to the exit monitors' first trigger) rather than flat.
 """
 
@@ -36,10 +36,7 @@ sys.path.insert(0, str(HERE))
 import bench_pipeline  # noqa: E402
 
 #: ``--exits long-holds``: positions held over many closes.
-LONG_HOLDS = """[exits.reversal]
-analyzer = "orderflow"
-
-[exits.trailing]
+LONG_HOLDS = """[exits.trailing]
 trail_pct = 0.02
 
 [exits.maxhold]
