@@ -2,6 +2,7 @@
 
     python bench/bench_scheduler.py                      # 1,000,000 ticks, ~80 and ~1,600/min
     python bench/bench_scheduler.py --ticks 300000 --runs 3
+    python bench/bench_scheduler.py --exits long-holds        # positions open for hours
 
 The embedded default backtest (bench_pipeline's ``one`` run: the orderflow-scalper preset,
 its filters and exits) over bench_pipeline's synthetic BTCUSDT ticks, once with ``[run]
@@ -9,6 +10,11 @@ event_scheduler = true`` (the default) and once with ``false``, each run in a fr
 medians of ``--runs``. Engine CPU is the process CPU of ``Engine.run`` minus the replay
 venue's file load. Both runs must report the same decisions, signals and fills (the
 scheduler changes no result; tests/test_event_scheduler.py checks the journals row by row).
+
+``--exits long-holds`` replaces the default exits (reversal, adverse, trailing 0.5 %, max hold
+30 min, guard) by a 2 % trailing stop and a 240-minute max hold, so positions stay open over
+many closes: the part of the run the scheduler walks while a
+position is held (up to the exit monitors' first trigger) rather than flat.
 """
 
 from __future__ import annotations
@@ -29,8 +35,17 @@ sys.path.insert(0, str(HERE))
 
 import bench_pipeline  # noqa: E402
 
+#: ``--exits long-holds``: positions held over many closes.
+LONG_HOLDS = """[exits.trailing]
+trail_pct = 0.02
 
-def run_one(data: Path, scheduler: bool, workdir: Path) -> dict[str, Any]:
+[exits.maxhold]
+max_hold_minutes = 240.0
+
+"""
+
+
+def run_one(data: Path, scheduler: bool, workdir: Path, exits: str = "default") -> dict[str, Any]:
     """One backtest in this process: its engine CPU and what it decided."""
     import anyio
     from tradewind.config import load_config
@@ -43,6 +58,9 @@ def run_one(data: Path, scheduler: bool, workdir: Path) -> dict[str, Any]:
     text = bench_pipeline.config_text(data, ["BTCUSDT"], 1_000_000, journal)
     assert "[run]\n" in text
     text = text.replace("[run]\n", f"[run]\nevent_scheduler = {flag}\n", 1)
+    if exits == "long-holds":
+        start, end = text.index("# The seed's exits"), text.index("[notifiers.log]")
+        text = text[:start] + LONG_HOLDS + text[end:]
     cfg = workdir / f"sched-{flag}.toml"
     cfg.write_text(text, encoding="utf-8")
     engine = Engine(load_config(cfg), run_id=f"sched-{flag}")
@@ -69,13 +87,16 @@ def run_one(data: Path, scheduler: bool, workdir: Path) -> dict[str, Any]:
         "fills": s["fills"],
         "engine_cpu": cpu - load[0],
         "skipped_closes": sched.closes if sched is not None else 0,
+        # Of those, walked while a position was open (older trees have no such count).
+        "held_closes": getattr(sched, "held_closes", 0) if sched is not None else 0,
         "array_rejections": sched.rejected_by_arrays if sched is not None else 0,
         "loadavg": os.getloadavg()[0],
     }
 
 
-def spawn(data: Path, scheduler: bool, workdir: Path) -> dict[str, Any]:
+def spawn(data: Path, scheduler: bool, workdir: Path, exits: str = "default") -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--_run", str(data), "--workdir", str(workdir)]
+    cmd += ["--exits", exits]
     if scheduler:
         cmd.append("--_scheduler")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -90,12 +111,13 @@ def main() -> None:
     ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-sched"
     )
+    ap.add_argument("--exits", choices=("default", "long-holds"), default="default")
     ap.add_argument("--_run", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_scheduler", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args._run is not None:
-        print(json.dumps(run_one(args._run, args._scheduler, args.workdir)))
+        print(json.dumps(run_one(args._run, args._scheduler, args.workdir, args.exits)))
         return
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}; medians of {args.runs}")
@@ -107,7 +129,7 @@ def main() -> None:
         runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for _ in range(args.runs):
             for scheduler in (False, True):  # interleaved: the machine's load hits both
-                runs[scheduler].append(spawn(data, scheduler, args.workdir))
+                runs[scheduler].append(spawn(data, scheduler, args.workdir, args.exits))
         stepped, sched = runs[False][0], runs[True][0]
         for key in ("ticks", "decisions", "signals", "fills"):
             if stepped[key] != sched[key]:
@@ -122,7 +144,8 @@ def main() -> None:
             f"  every close stepped: {med[False]:.3f} s engine CPU ({n / med[False] / 1e6:.3f} M "
             f"ticks/s)\n  event scheduler:     {med[True]:.3f} s engine CPU "
             f"({n / med[True] / 1e6:.3f} M ticks/s), {sched['skipped_closes']:,} closes "
-            f"skipped, {sched['array_rejections']:,} rejected by array predicates\n"
+            f"skipped ({sched['held_closes']:,} holding a position), "
+            f"{sched['array_rejections']:,} rejected by array predicates\n"
             f"  ratio {med[False] / med[True]:.2f}x; load avg "
             f"{statistics.median(r['loadavg'] for v in runs.values() for r in v):.1f}"
         )

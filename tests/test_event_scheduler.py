@@ -32,10 +32,40 @@ short = [{ value = "micro.rejection", op = "<=", threshold = -1 }]
 """
 
 
+#: Exits that hold positions across many closes: a wide trailing stop, a long max hold and
+#: the cascade reversal (its verdicts read from the order-flow analyzer's block table).
+LONG_HOLDS = """
+[exits.reversal]
+analyzer = "orderflow"
+
+[exits.trailing]
+trail_pct = 0.02
+
+[exits.maxhold]
+max_hold_minutes = 240.0
+"""
+
+
+def _with_exits(text: str, exits: str) -> str:
+    """``text`` (the default config) with its ``[exits.*]`` tables replaced by ``exits``."""
+    start = text.index("# The seed's exits")
+    end = text.index("[notifiers.log]")
+    return text[:start] + exits.strip() + "\n\n" + text[end:]
+
+
 def _run(
-    tmp_path: Path, data: Path, *, scheduler: bool, block: int, extra: str = "", venue: str = ""
+    tmp_path: Path,
+    data: Path,
+    *,
+    scheduler: bool,
+    block: int,
+    extra: str = "",
+    venue: str = "",
+    exits: str | None = None,
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    if exits is not None:
+        text = _with_exits(text, exits)
     text = text.replace("[venues.sim]\n", f"[venues.sim]\n{venue}", 1)
     flag = "true" if scheduler else "false"
     text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
@@ -60,13 +90,15 @@ def _assert_same(
     extra: str = "",
     blocks=(1_000_000, 0, 1),
     venue: str = "",
+    exits: str | None = None,
+    held_at_least: int = 0,
 ) -> tuple[object, object]:
     for block in blocks:
         base_rows, base, stepped = _run(
-            tmp_path, data, scheduler=False, block=block, extra=extra, venue=venue
+            tmp_path, data, scheduler=False, block=block, extra=extra, venue=venue, exits=exits
         )
         rows, result, engine = _run(
-            tmp_path, data, scheduler=True, block=block, extra=extra, venue=venue
+            tmp_path, data, scheduler=True, block=block, extra=extra, venue=venue, exits=exits
         )
         assert stepped._scheduler is None
         sched = engine._scheduler
@@ -85,6 +117,8 @@ def _assert_same(
             assert sum(sched.rejected_by_gate.values()) == sched.rejected_by_arrays
             for gate, count in sched.rejected_by_gate.items():
                 assert 0 < count <= stepped.strategy.rejected[gate], gate
+            # Closes walked while a position was open, up to its exit monitors' first trigger.
+            assert sched.held_closes >= held_at_least, (sched.held_closes, held_at_least)
         assert base.summary["funnel"]["signals"] >= signals_at_least
         assert base_rows["fills"] and base_rows["orders"]  # there is something to compare
         for table in TABLES:
@@ -198,3 +232,203 @@ def test_a_stop_asked_for_while_walking_ends_the_run_as_stepping_does(tmp_path):
         assert rows[table] == stepped_rows[table], table
     assert result.summary == stepped.summary
     assert result.equity_curve == stepped.equity_curve
+
+
+#: Each shipped exit alone, and the closes its runs must at least walk while holding.
+ONE_EXIT = {
+    "trailing": ("[exits.trailing]\ntrail_pct = 0.005\n", 100),
+    "maxhold": ("[exits.maxhold]\nmax_hold_minutes = 30.0\n", 100),
+    "reversal": ('[exits.reversal]\nanalyzer = "orderflow"\n', 50),
+    "adverse": ("[exits.adverse]\n", 50),
+    # The breaker tight enough to trip; no leader (one instrument).
+    "guard": ('[exits.guard]\nleader = ""\ndaily_drawdown_pct = 0.002\n', 5),
+    # Its scan answers the first close with a known value: while the regime's ADX is known
+    # the engine steps; the run still has to come out the same.
+    "liquidity": ('[exits.liquidity]\nliquidity_value = "regime.adx"\n', 0),
+}
+
+
+def test_positions_held_across_many_closes_give_the_stepped_journal(tmp_path):
+    """A wide trailing stop, a long max hold and the cascade reversal together: positions stay
+    open over many closes, which the scheduler walks up to the first trigger."""
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    _assert_same(tmp_path, data, signals_at_least=3, exits=LONG_HOLDS, held_at_least=100)
+
+
+def test_positions_held_across_many_closes_on_busy_ticks(tmp_path):
+    data = _synthetic(tmp_path / "synth_20x.parquet", 400_000, 20.0)
+    _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        extra=BUSY_PRIMARY,
+        blocks=(1_000_000, 0),
+        exits=LONG_HOLDS,
+        held_at_least=50,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ONE_EXIT))
+def test_each_exit_plugin_alone_gives_the_stepped_journal(tmp_path, name):
+    exits, held = ONE_EXIT[name]
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        blocks=(1_000_000, 0),
+        exits=exits,
+        held_at_least=held,
+    )
+
+
+def test_funding_while_a_position_is_held_is_an_event(tmp_path):
+    """Funding every hour over positions held for hours: the walk stops before the trades
+    that reach each funding time, and the payments and equity come out the same."""
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    base, _ = _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        blocks=(1_000_000,),
+        venue="funding_rate = 0.0001\nfunding_interval_h = 1\n",
+        # The breaker reads equity: a payment moves its bound (the scan is made again).
+        exits=LONG_HOLDS + '\n[exits.guard]\nleader = ""\ndaily_drawdown_pct = 0.004\n',
+        held_at_least=50,
+    )
+    assert len(base.funding) >= 2
+
+
+NOSCAN_SRC = '''
+import attrs
+from tradewind import hookimpl
+
+CALLS = []
+
+@attrs.frozen(kw_only=True)
+class Cfg:
+    pass
+
+class Watch:
+    """A third-party exit without the capability "scan": it records every trade batch and
+    close it is shown, and never exits."""
+    name = "watch"
+    config_class = Cfg
+    capabilities = frozenset({"ticks", "candles"})
+
+    def __init__(self, config):
+        pass
+
+    def on_ticks(self, position, batch, ctx):
+        CALLS.append(("ticks", int(batch.ts_ns[0]), len(batch)))
+        return None
+
+    def on_candle(self, position, candle, values, ctx):
+        CALLS.append(("candle", candle.close_ts_ns, candle.timeframe_ns))
+        return None
+
+    def forget(self, instrument):
+        pass
+
+@hookimpl
+def tradewind_register_exits(registry):
+    registry.add(Watch)
+'''
+
+
+def test_a_third_party_exit_without_scan_keeps_the_engine_stepping_while_holding(
+    tmp_path, fake_dists
+):
+    """Mixed with the shipped exits, an exit without ``scan`` sees every batch and close of
+    an open position, as when stepping; the run is the stepped run."""
+    import importlib
+
+    fake_dists.add(
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch"}},
+        {"tw_watch": NOSCAN_SRC},
+    )
+    watch = importlib.import_module("tw_watch")
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    exits = LONG_HOLDS + '\n[exits.watch]\nplugin = "watch"\n'
+    runs = []
+    for scheduler in (False, True):
+        watch.CALLS.clear()
+        rows, result, engine = _run(
+            tmp_path, data, scheduler=scheduler, block=1_000_000, exits=exits
+        )
+        runs.append((rows, result, engine, list(watch.CALLS)))
+    (base_rows, base, _, base_calls), (rows, result, engine, calls) = runs
+    assert base.summary["funnel"]["signals"] >= 3 and base_rows["fills"]
+    for table in TABLES:
+        assert rows[table] == base_rows[table], table
+    assert result.summary == base.summary
+    assert result.equity_curve == base.equity_curve
+    # It saw every batch and close of every open position, as stepping shows them.
+    assert any(kind == "candle" for kind, *_ in base_calls)
+    assert calls == base_calls
+    sched = engine._scheduler
+    assert sched is not None and sched.closes > 0 and sched.held_closes == 0
+
+
+def test_positions_held_across_utc_midnight_with_the_breaker(tmp_path):
+    """Thin ticks over more than a day, the breaker among the exits: the day's start equity
+    rolls at the first mark of the new day, which the walk reaches with the same marks."""
+    data = _synthetic(tmp_path / "synth_thin.parquet", 30_000, 0.2)
+    guard = '\n[exits.guard]\nleader = ""\n'
+    base, _ = _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        blocks=(1_000_000, 0),
+        exits=LONG_HOLDS + guard,
+        held_at_least=100,
+    )
+    days = {ts // 86_400_000_000_000 for ts, _ in base.equity_curve}
+    assert len(days) >= 2
+
+
+def test_the_simulated_venue_tells_the_next_funding_time_a_walk_stops_before(tmp_path):
+    from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
+
+    from tests.test_sim_venue import INST, tape
+
+    hour = 3_600_000  # ms
+    plain = SimulatedVenue(SimVenueConfig(), instruments=[INST])
+    plain.on_trades(tape([(1, 100.0, 1.0)]))
+    assert plain.next_funding_ts(INST.key) is None  # no funding configured
+    v = SimulatedVenue(
+        SimVenueConfig(funding_rate=0.0001, funding_interval_h=1), instruments=[INST]
+    )
+    assert v.next_funding_ts(INST.key) == 0  # no trade seen: cannot tell, so at once
+    v.on_trades(tape([(5 * hour + 10, 100.0, 1.0)]))
+    assert v.next_funding_ts(INST.key) == 6 * hour * 1_000_000
+    v.on_trades(tape([(6 * hour, 100.0, 1.0)]))  # the batch reaching it pays it
+    assert v.next_funding_ts(INST.key) == 7 * hour * 1_000_000
+    funding = tmp_path / "funding.csv"
+    funding.write_text("ts_ms,rate\n" + f"{9 * hour},0.0001\n{12 * hour},-0.0002\n")
+    f = SimulatedVenue(SimVenueConfig(funding_file=str(funding)), instruments=[INST])
+    f.on_trades(tape([(6 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) == 9 * hour * 1_000_000
+    f.on_trades(tape([(10 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) == 12 * hour * 1_000_000
+    f.on_trades(tape([(13 * hour, 100.0, 1.0)]))
+    assert f.next_funding_ts(INST.key) is None  # the file's times are over
+
+
+def test_an_exit_declaring_scan_without_the_method_fails_fast(tmp_path, fake_dists):
+    from tradewind.errors import ConfigError
+
+    src = NOSCAN_SRC.replace('frozenset({"ticks", "candles"})', 'frozenset({"ticks", "scan"})')
+    fake_dists.add(
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch_scan"}},
+        {"tw_watch_scan": src},
+    )
+    text = _with_exits(demo_config_text(tmp_path), '[exits.watch]\nplugin = "watch"\n')
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text.replace("[run]\n", "[run]\nblock_ticks = 1000000\n", 1))
+    with pytest.raises(ConfigError, match=r"exit monitor 'watch' .* declares the capability"):
+        Engine(load_config(cfg), run_id="bad")

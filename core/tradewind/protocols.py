@@ -229,6 +229,10 @@ class SimulatedExecutionCapability(Protocol):
     def next_fill_ts(self, batch: TickBatch) -> int | None:
         """The time of the first trade in ``batch`` that can fill a resting order, or None."""
 
+    def next_funding_ts(self, instrument: str) -> int | None:
+        """The next time a held position of ``instrument`` pays or receives funding, after
+        the trades fed so far (None: never; 0: cannot tell yet)."""
+
     def on_trades(self, batch: TickBatch) -> None:
         """Match resting orders against the trades in ``batch``."""
 
@@ -572,6 +576,28 @@ class ExitMonitor(Plugin, Protocol):
 
     def forget(self, instrument: str) -> None:
         """Drop state kept for a position that closed."""
+
+
+@runtime_checkable
+class ScanningExit(ExitMonitor, Protocol):
+    """An exit monitor that can look ahead over a backtest's block (capability ``"scan"``).
+
+    While a backtest holds a position with nothing in flight, the event scheduler asks every
+    exit monitor where it would first trigger and walks the closes before that without
+    stepping (see :mod:`tradewind.trading.exit_scan`). A monitor without the capability keeps
+    the engine stepping close by close while a position is open; paper and live always step.
+    """
+
+    def scan(self, position: Position, window: Any, ctx: RiskContext) -> int | None:
+        """The index of the first close of ``window`` (a
+        :class:`tradewind.trading.exit_scan.HoldWindow`) at or before which this monitor would
+        exit ``position``: on a trade of ``window.ticks[: window.row_ticks[r]]`` (after the
+        previous close) through ``on_ticks``, or at close ``r`` through ``on_candle``; None
+        when neither happens by the last close. It must answer the close where the per-trade
+        and per-close checks, fed the same tape, first decide (an earlier close only costs
+        speed: the engine steps from there; a later one changes the run). It must not change
+        the monitor's state; ``on_ticks`` over the walked trades follows.
+        """
 
 
 @runtime_checkable

@@ -235,6 +235,68 @@ class ExitConformance(_Suite):
             assert out is None or isinstance(out, ExitDecision)
         mon.forget(inst.key)
 
+    #: A scanning monitor's ``scan`` answers exactly the stepped checks' close (False: it
+    #: may answer an earlier one, never a later one; the engine then steps from there).
+    scan_exact: ClassVar[bool] = True
+    #: The position the scan test holds, in base units.
+    scan_quantity: ClassVar[str] = "0.01"
+
+    def scan_columns(self, closes: int, rng: Any) -> Mapping[str, Any]:
+        """The analyzer outputs the monitor reads, one float64 array of ``closes`` values
+        (NaN = not known yet) drawn from ``rng``; none by default."""
+        return {}
+
+    def test_scan_answers_the_close_the_stepped_checks_exit_at(self) -> None:
+        """On seeded random tapes, long and short, from a fresh position and from one the
+        monitor has watched for a while: ``scan`` (capability ``"scan"``) answers the close
+        where ``on_ticks``/``on_candle`` fed close by close first exit, and changes nothing."""
+        import numpy as np
+
+        from tradewind.testing.exit_scan import hold_window, stepped_trigger
+        from tradewind.testing.portfolios import book_fill
+
+        if "scan" not in self.plugin_class.capabilities:
+            pytest.skip(f"{self.plugin_class.name} does not declare the capability 'scan'")
+        inst = default_instrument()
+        answered = 0
+        for seed in range(24):
+            rng = np.random.default_rng(seed)
+            ticks = tick_path(inst.key, minutes=90, seed=seed, per_minute=int(rng.integers(1, 60)))
+            side = Side.BUY if seed % 2 == 0 else Side.SELL
+            ctx = Portfolio({inst.key: inst}, Decimal(10_000))
+            book_fill(
+                ctx,
+                inst,
+                side,
+                self.scan_quantity,
+                Decimal(repr(float(ticks.price[0]))),
+                ts_ns=int(ticks.ts_ns[0]),
+            )
+            ctx.mark(inst.key, float(ticks.price[0]), int(ticks.ts_ns[0]))
+            pos = ctx.position(inst.key)
+            rest = ticks.slice(1, len(ticks))
+            # Watched for a while first (a prefix stepped), or not at all.
+            cut = int(rng.integers(0, len(rest) // 3)) if seed % 3 else 0
+            mon = self.build()
+            if cut:
+                head = hold_window(rest.slice(0, cut))
+                columns = self.scan_columns(len(head), rng)
+                head = hold_window(rest.slice(0, cut), columns)
+                if stepped_trigger(mon, pos, head, ctx) is not None:
+                    continue  # it exited already: nothing left to scan
+                rest = rest.slice(cut, len(rest))
+            window = hold_window(rest)
+            window = hold_window(rest, self.scan_columns(len(window), rng))
+            scanned = mon.scan(pos, window, ctx)
+            assert mon.scan(pos, window, ctx) == scanned  # a scan changes nothing
+            stepped = stepped_trigger(mon, pos, window, ctx)
+            if self.scan_exact:
+                assert scanned == stepped, (seed, scanned, stepped)
+            elif stepped is not None:  # never later than the stepped checks
+                assert scanned is not None and scanned <= stepped, (seed, scanned, stepped)
+            answered += stepped is not None
+        assert answered > 0  # some paths exit: the test compared triggers, not only Nones
+
 
 class NotifierConformance(_Suite):
     """A notifier starts, takes every severity, and closes twice without error; an outbox

@@ -925,6 +925,11 @@ class Engine:
                     if k > i:
                         i = k
                         continue
+                if self._scheduler is not None and self._scheduler.holding(st):
+                    k = await self._scheduler.hold(st, clean, i, gaps[0] if gaps else n)
+                    if k > i:
+                        i = k
+                        continue
             await self._on_ticks(st, clean.slice(i, j))
             i = j
             if st.block is not None and i >= st.block.end:

@@ -15,6 +15,15 @@ there the engine's own path
 (sizing, filters, order manager, venue, journal) takes over, and it steps close by close
 again until the instrument is flat with nothing pending.
 
+While the instrument holds a position, with nothing in flight, the same walk goes on up to
+the first exit trigger (:meth:`Scheduler.hold`): every exit monitor scans the block ahead
+(:mod:`tradewind.trading.exit_scan`; all of them must declare ``"scan"``), and the walk stops
+before the trades and close that hold the earliest answer, before the trades that reach the
+position's next funding time (the simulated venue pays it on the batch that reaches it), and
+at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` call, which
+leaves them as feeding them close by close does; the calls left out while holding are the
+exit checks that do not trigger (the scans answered for them) and the empty order polls.
+
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
 order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
 position, a commit of nothing). Several instruments, paper and live step every close.
@@ -23,16 +32,19 @@ position, a commit of nothing). Several instruments, paper and live step every c
 from __future__ import annotations
 
 from math import nan
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.errors import ConfigError
+from tradewind.protocols import ScanningExit
+from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from tradewind.model import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
@@ -57,6 +69,28 @@ class Scheduler:
         self._gates: dict[frozenset[str], GateArrays] = {}
         #: The block whose rows the array predicates have judged: (block, first row, verdicts).
         self._judged: tuple[TapeBlock, Verdicts] | None = None
+        #: Closes gone through while holding a position (part of ``closes``).
+        self.held_closes = 0
+        self._last_walk = 0
+        # Holding a position is walked only when every exit monitor scans (tradewind.protocols.
+        # ScanningExit); a third-party monitor without it keeps the engine stepping.
+        for mon in engine.exits:
+            if "scan" in mon.capabilities and not isinstance(mon, ScanningExit):
+                raise ConfigError(
+                    f"exit monitor '{mon.name}' ({type(mon).__module__}) declares the "
+                    f'capability "scan" but has no scan(position, window, ctx) method'
+                )
+        self._hold: list[Any] | None = (
+            list(engine.exits) if all("scan" in m.capabilities for m in engine.exits) else None
+        )
+        #: The last scan: (block, the position it was made for, its trigger row or None,
+        #: the first row it did not look at, how many rows it looked at).
+        self._held: tuple[TapeBlock, tuple[Any, ...], int | None, int, int] | None = None
+        #: The tabled analyzer outputs of a block, by "<instance>.<output>" (every row).
+        self._tables: tuple[TapeBlock, dict[str, npt.NDArray[np.float64]]] | None = None
+        self._ends: (
+            tuple[TapeBlock, tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None
+        ) = None
 
     def _verdicts(self, block: TapeBlock) -> Verdicts:
         """The first row judged, per row from it the index of the compiled gate that
@@ -92,8 +126,8 @@ class Scheduler:
         self._judged = (block, out)
         return out
 
-    def quiet(self, st: _InstrumentState) -> bool:
-        """Whether nothing but the strategy can act on ``st`` until its next signal."""
+    def _calm(self, st: _InstrumentState) -> bool:
+        """Whether ``st`` has a block to walk and no order, command or fault pending."""
         e = self.engine
         if e.halted_at is not None or st.after_gap or st.block is None or not st.block.rows:
             return False
@@ -101,17 +135,137 @@ class Scheduler:
             return False
         if e.venue_calls is not None or e._reconcile_every_ns is not None:
             return False
-        if e.portfolio.open_orders() or e.orders.unresolved() or e.orders.pending:
-            return False
-        return bool(e.portfolio.position(st.instrument.key).is_flat)
+        return not (e.portfolio.open_orders() or e.orders.unresolved() or e.orders.pending)
 
-    async def skip(self, st: _InstrumentState, clean: TickBatch, i: int, limit: int) -> int:
+    def quiet(self, st: _InstrumentState) -> bool:
+        """Whether nothing but the strategy can act on ``st`` until its next signal."""
+        return self._calm(st) and bool(self.engine.portfolio.position(st.instrument.key).is_flat)
+
+    def holding(self, st: _InstrumentState) -> bool:
+        """Whether ``st`` holds a position that only the strategy, the exit monitors (all of
+        them scanning), funding and the data's end can act on (see :meth:`hold`)."""
+        if self._hold is None or not self._calm(st):
+            return False
+        pos = self.engine.portfolio.position(st.instrument.key)
+        return not pos.is_flat and self.engine._holds(pos)
+
+    async def hold(self, st: _InstrumentState, clean: TickBatch, i: int, limit: int) -> int:
+        """Go through ``st``'s closes from trade ``i`` of ``clean`` while it holds a position,
+        up to the first exit trigger; return the trade index stepping resumes at.
+
+        The exit monitors scan the block ahead (:mod:`tradewind.trading.exit_scan`); the walk
+        (:meth:`skip`'s, with the same per-close bookkeeping and the strategy's decisions)
+        stops before the trades and close where the earliest of them would trigger, before
+        the trades that reach the position's next funding time, and at the first signal;
+        the engine steps from there and its monitors decide as ever. Requires :meth:`holding`.
+        """
+        e = self.engine
+        monitors = self._hold
+        block = st.block
+        assert monitors is not None and block is not None
+        key = st.instrument.key
+        pos = e.portfolio.position(key)
+        ctx = e.filter_context
+        r0 = block.total - len(block.rows)
+        ends = self._row_ends(block)
+        # A scan holds for the position and the cash it saw (funding moves the guard's bound).
+        ident = (pos.opened_ts_ns, pos.quantity, pos.avg_price, e.portfolio.cash)
+        held = self._held
+        same = held is not None and held[0] is block and held[1] == ident
+        if held is not None and same and (held[2] >= r0 if held[2] is not None else held[3] > r0):
+            # The tape and the monitors' state since have not changed the answer.
+            _, _, trigger, horizon, span = held
+        else:
+            # Exits mostly come within a few closes: the scan looks a few closes ahead, and
+            # twice as far each time it found nothing (the scans cost O(the walk), not
+            # O(the block) per position).
+            span = min(held[4] * 2, 1 << 20) if held is not None and same else 8
+            horizon = min(r0 + span, block.total)
+            window = self._window(block, clean, i, limit, r0, horizon)
+            found = first_trigger(monitors, pos, window, ctx)
+            trigger = None if found is None else r0 + found
+            self._held = (block, ident, trigger, horizon, span)
+        stop = limit
+        if trigger is not None:
+            stop = min(stop, block.start + int(ends[1][trigger - ends[0]]))
+        elif horizon < block.total:  # not scanned past it: the walk stops before its unit
+            stop = min(stop, block.start + int(ends[1][horizon - ends[0]]))
+        venue = st.exec_venue
+        if "simulated" in venue.capabilities:
+            due = venue.next_funding_ts(key)
+            if due is not None:
+                # The trades up to the first one at or after it pay it: stepped, as ever.
+                stop = min(stop, int(clean.ts_ns.searchsorted(due, side="left")) + 1)
+        folded = [i]
+
+        def fold(upto: int) -> None:
+            if upto > folded[0]:
+                fold_walked(monitors, pos, clean.slice(folded[0], upto), ctx)
+                folded[0] = upto
+
+        k = await self.skip(st, clean, i, stop, before_event=fold)
+        fold(k)
+        if k > i:
+            self.held_closes += self._last_walk
+        return k
+
+    def _row_ends(
+        self, block: TapeBlock
+    ) -> tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+        """Per row of ``block`` from the first one not reached when first asked: that row's
+        index, and each row's first trade (block index) and close time."""
+        got = self._ends
+        if got is not None and got[0] is block:
+            return got[1]
+        rows = block.rows
+        ends = (
+            block.total - len(rows),
+            np.fromiter((r.tick_end for r in rows), dtype=np.intp, count=len(rows)),
+            np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows)),
+        )
+        self._ends = (block, ends)
+        return ends
+
+    def _window(
+        self, block: TapeBlock, clean: TickBatch, i: int, limit: int, r0: int, r1: int
+    ) -> HoldWindow:
+        """The tape of ``block`` ahead of trade ``i``: rows ``r0`` to ``r1`` (excluded) and
+        the trades before them, up to ``limit``."""
+        first, tick_end, close_ns = self._row_ends(block)
+        tick_end = tick_end[r0 - first : r1 - first]
+        close_ns = close_ns[r0 - first : r1 - first]
+        stop = min(limit, block.start + int(tick_end[-1])) if len(tick_end) else i
+        ticks = clean.slice(i, max(i, stop))
+        row_ticks = np.clip(block.start + tick_end - i, 0, len(ticks))
+        tables = self._tables
+        if tables is None or tables[0] is not block:
+            tables = self._tables = (
+                block,
+                {
+                    f"{name}.{out}": column
+                    for name, it in block.iters
+                    if isinstance(it, BlockTable)
+                    for out, column in it.arrays().items()
+                },
+            )
+        columns = {name: column[r0:r1] for name, column in tables[1].items()}
+        return HoldWindow(ticks=ticks, row_ticks=row_ticks, close_ns=close_ns, columns=columns)
+
+    async def skip(
+        self,
+        st: _InstrumentState,
+        clean: TickBatch,
+        i: int,
+        limit: int,
+        before_event: Callable[[int], None] | None = None,
+    ) -> int:
         """Go through ``st``'s closes from trade ``i`` of ``clean`` while flat; return the
         index of the trade the engine's own stepping resumes at (``i``: nothing skipped).
 
         Stops before a close whose first trade after it is at or past ``limit`` (the next
         data gap or the batch's end) and after the close where the strategy signals (handed
-        to the engine there). Requires :meth:`quiet`.
+        to the engine there; ``before_event`` is called with the trade index first). Requires
+        :meth:`quiet`, or :meth:`holding` (through :meth:`hold`).
         """
         e = self.engine
         block = st.block
@@ -233,6 +387,8 @@ class Scheduler:
                     if signal is not None:
                         if simulated and venue_from < i:
                             venue.on_trades(clean.slice(venue_from, i))
+                        if before_event is not None:
+                            before_event(i)
                         # An event: the engine acts on it and steps from here.
                         await e._enter(st, c, t_close, signal)
                         await e._publish_pending()
@@ -261,6 +417,7 @@ class Scheduler:
         e._barrier = t + e.step
 
     def _count(self, skipped: int) -> None:
+        self._last_walk = skipped
         if skipped:
             self.closes += skipped
             self.stretches += 1

@@ -424,6 +424,27 @@ class SimulatedVenue:
             self._funding_series = ([times[i] for i in order], [rates[i] for i in order])
         return self._funding_series
 
+    def next_funding_ts(self, instrument: str) -> int | None:
+        """The next funding time of ``instrument`` after the last trade fed (None: no funding
+        to come; 0 before the first trade, when the count has not started). The batch whose
+        last trade reaches it pays it (see :meth:`on_trades`)."""
+        inst = self._instruments.get(instrument)
+        if inst is None or inst.kind is not InstrumentKind.PERP:
+            return None
+        cfg = self.config
+        if cfg.funding_rate is None and cfg.funding_file is None:
+            return None
+        prev = self._funding_seen.get(instrument)
+        if prev is None:
+            return 0
+        schedule = self._funding_schedule()
+        if schedule is None:
+            step = cfg.funding_interval_h * 3_600_000_000_000
+            return (prev // step + 1) * step
+        times = schedule[0]
+        lo = bisect.bisect_right(times, prev)
+        return times[lo] if lo < len(times) else None
+
     def _settle_funding(self, batch: TickBatch) -> None:
         """Pay or receive funding for every funding time in (last trade seen, batch end]."""
         inst = self._instruments.get(batch.instrument)

@@ -271,7 +271,41 @@ def test_a_drawdown_already_on_the_books_trips_at_the_first_trade():
 
 class TestConformance(ExitConformance):
     plugin_class = PortfolioGuard
+    #: With a leader the scan answers the first close (the leader's marks come from other
+    #: tapes): earlier than the stepped checks, which is allowed. Ten times leveraged, so
+    #: the default 5 % breaker trips on some of the suite's tapes.
+    scan_exact = False
+    scan_quantity = "2"
 
     def make_config(self):
         # The suite's portfolio holds one instrument; make it the leader (not its own follower).
         return GuardConfig(leader=default_instrument().key)
+
+
+class TestScanOfTheBreaker(ExitConformance):
+    """The breaker alone (no leader), tight enough to trip on the suite's random tapes: the
+    scan answers the stepped checks' close exactly."""
+
+    plugin_class = PortfolioGuard
+    scan_quantity = "0.2"
+
+    def make_config(self):
+        return GuardConfig(leader="", daily_drawdown_pct=0.002)
+
+
+def test_the_scan_stops_at_the_first_trade_of_a_new_utc_day():
+    """The context's day start rolls at the first mark of a new day: the scan answers the
+    close after that trade even with the breaker far away, and the engine steps there."""
+    from tradewind.testing.exit_scan import hold_window
+
+    pf = portfolio()
+    fill(pf, ETH, Side.BUY, "1", 3_000, 0)
+    pf.mark(ETH, 3_000.0, T0)
+    guard = PortfolioGuard(GuardConfig(leader=""))
+    day_end = (T0 // DAY + 1) * DAY
+    secs = [(day_end - T0) / S + k for k in (-130, -70, -10, 5, 65)]
+    window = hold_window(trades(ETH, [(s, 3_000) for s in secs]))
+    # Closes after the trades at -130 s, -70 s, -10 s (midnight), 5 s, 65 s: the 4th trade
+    # is the new day's first, before the 4th close.
+    assert len(window) == 5
+    assert guard.scan(pf.position(ETH), window, pf) == 3

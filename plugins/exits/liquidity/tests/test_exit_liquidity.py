@@ -3,6 +3,7 @@
 import math
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, Position
@@ -144,3 +145,27 @@ def test_the_value_name_must_be_instance_dot_output():
 
 class TestConformance(ExitConformance):
     plugin_class = LiquidityWatch
+    #: The scan answers the first close with a known value (on_candle folds it in there).
+    scan_exact = False
+
+    def scan_columns(self, closes, rng):
+        values = 1_000_000 * np.exp(np.cumsum(rng.normal(0, 0.08, closes)))
+        values[rng.random(closes) < 0.3] = np.nan
+        values[: int(rng.integers(0, closes + 1))] = np.nan  # the pool reports late, or never
+        return {"pool.liquidity_usd": values}
+
+
+def test_the_scan_walks_the_closes_without_a_value_and_stops_at_the_first_known():
+    from tradewind.testing.data import tick_path
+    from tradewind.testing.exit_scan import hold_window
+
+    mon = LiquidityWatch(LiquidityConfig())
+    ticks = tick_path(KEY, minutes=10, seed=3)
+    window = hold_window(ticks)
+    column = np.full(len(window), np.nan)
+    pos = Position(instrument=KEY, quantity=Decimal("1"), avg_price=Decimal("50000"))
+    assert mon.scan(pos, hold_window(ticks, {"pool.liquidity_usd": column}), None) is None
+    column[6] = 1e6
+    assert mon.scan(pos, hold_window(ticks, {"pool.liquidity_usd": column}), None) == 6
+    # A value no table hands over ahead: the engine steps from the first close.
+    assert mon.scan(pos, window, None) == 0

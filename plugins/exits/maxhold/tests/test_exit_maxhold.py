@@ -88,3 +88,21 @@ def test_max_hold_must_be_positive():
 
 class TestConformance(ExitConformance):
     plugin_class = MaxHold
+
+
+def test_the_scan_answers_the_close_after_the_first_trade_past_the_deadline():
+    from tradewind.testing.exit_scan import hold_window
+
+    mon = MaxHold(MaxHoldConfig(max_hold_minutes=30))
+    pos = Position(
+        instrument=KEY, quantity=Decimal("0.1"), avg_price=Decimal("50000"), opened_ts_ns=T0
+    )
+    secs = [60 * m + 1 for m in range(40)]  # a trade a minute, 1 s after each minute
+    ticks = TickBatch.from_arrays(
+        KEY, [T0 + s * S for s in secs], [50_000.0] * 40, [1] * 40, [1] * 40
+    )
+    window = hold_window(ticks)
+    # The 31st trade (T0 + 30 min + 1 s) is the first at or past the deadline; it comes
+    # before the 31st close.
+    assert mon.scan(pos, window, None) == 30
+    assert mon.scan(pos, hold_window(ticks.slice(0, 30)), None) is None

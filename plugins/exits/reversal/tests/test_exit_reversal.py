@@ -8,6 +8,8 @@ candles close together with the seed's imbalances.
 import math
 from decimal import Decimal
 
+import attrs
+import numpy as np
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, Position
@@ -155,3 +157,33 @@ def test_trades_alone_never_exit():
 
 class TestConformance(ExitConformance):
     plugin_class = CascadeReversal
+
+    def scan_columns(self, closes, rng):
+        def verdicts():
+            v = (rng.random(closes) < 0.04).astype(np.float64)
+            v[: int(rng.integers(0, 15))] = np.nan  # not every timeframe has closed yet
+            return v
+
+        return {
+            "orderflow.cascade_reversal_long": verdicts(),
+            "orderflow.cascade_reversal_short": verdicts(),
+        }
+
+
+def test_the_scan_reads_the_verdict_column_of_the_positions_side():
+    from tradewind.testing.data import tick_path
+    from tradewind.testing.exit_scan import hold_window
+
+    mon = CascadeReversal(ReversalConfig())
+    ticks = tick_path(KEY, minutes=10, seed=3)
+    n = len(hold_window(ticks))
+    longs, shorts = np.full(n, np.nan), np.zeros(n)
+    longs[3:] = 0.0
+    longs[7] = 1.0
+    shorts[2] = 1.0
+    cols = {"orderflow.cascade_reversal_long": longs, "orderflow.cascade_reversal_short": shorts}
+    window = hold_window(ticks, cols)
+    assert mon.scan(long(), window, None) == 7
+    assert mon.scan(attrs.evolve(long(), quantity=-long().quantity), window, None) == 2
+    # Not known ahead (an analyzer without a table): the engine steps from the first close.
+    assert mon.scan(long(), hold_window(ticks), None) == 0

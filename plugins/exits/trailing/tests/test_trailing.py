@@ -87,3 +87,21 @@ def test_a_new_position_does_not_inherit_the_previous_best_price():
 
 class TestConformance(ExitConformance):
     plugin_class = TrailingStop
+
+
+def test_the_scan_answers_the_close_after_the_seed_examples_exit_trade():
+    """The seed's path with a close after every second trade: the exit trade (the 7th) is
+    before the 4th close; the scan leaves the stop where it was."""
+    from tradewind.testing.exit_scan import hold_window
+
+    ts = TrailingStop(TrailingConfig(trail_pct=0.005))
+    path = [50_000, 50_400, 51_000, 50_900, 50_800, 50_746, 50_745, 50_700]
+    window = hold_window(batch(path), timeframe_ns=2)  # closes at 2, 4, 6, 8, 10
+    assert list(window.row_ticks) == [1, 3, 5, 7, 8]
+    assert ts.scan(long(), window, None) == 3
+    assert ts.stop_price(KEY, long().side) is None  # nothing tracked: the scan changed nothing
+    assert ts.on_ticks(long(), batch([50_000, 51_000], 1), None) is None
+    # Seeded with the best so far (51,000): the stop is hit at the third trade, before the
+    # second close.
+    later = hold_window(batch([50_900, 50_746, 50_745], 3), timeframe_ns=2)
+    assert ts.scan(long(), later, None) == 1

@@ -24,6 +24,7 @@ from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.exit_scan import HoldWindow
 
 from tradewind_exit_adverse.config import AdverseConfig
 from tradewind_exit_adverse.sampling import SampleState, advance, scan
@@ -35,7 +36,7 @@ class AdverseMoves:
 
     name: ClassVar[str] = "adverse"
     config_class: ClassVar[type] = AdverseConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
 
     def __init__(self, config: AdverseConfig) -> None:
         self.config = config
@@ -89,6 +90,34 @@ class AdverseMoves:
             ts_ns=int(batch.ts_ns[row]),
             price=price,
         )
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The close ahead whose trades hold the first sample that reaches the threshold:
+        the samples of the window's trades after the sampling so far (a copy; the state is
+        left alone), as :meth:`on_ticks` takes them however the tape is cut."""
+        if position.is_flat or len(window) == 0:
+            return None
+        ticks = window.ticks
+        seen = window.seen
+        if seen == 0:
+            return None
+        key = position.instrument
+        entry = self._state.get(key)
+        if entry is None or entry[0] != position.opened_ts_ns:
+            anchor = position.opened_ts_ns or int(ticks.ts_ns[0])
+            state = SampleState(anchor_ns=anchor, bucket=0, price=float(position.avg_price))
+        else:
+            state = entry[1]
+        long = position.quantity > 0
+        samples = scan(
+            ticks.ts_ns[:seen], ticks.price[:seen], state, self.interval_ns, 1 if long else -1
+        )
+        if len(samples) == 0:
+            return None
+        counted = np.minimum(samples.run, self.max_moves)
+        required = self.tiers.required(samples.price, position.avg_price, long)
+        hits = np.flatnonzero(counted >= required)
+        return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext

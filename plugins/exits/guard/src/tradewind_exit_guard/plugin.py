@@ -31,6 +31,7 @@ from tradewind.errors import ConfigError
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.exit_scan import HoldWindow, earliest
 from tradewind.trading.portfolio import NS_PER_DAY
 
 from tradewind_exit_guard.config import GuardConfig
@@ -52,7 +53,7 @@ class PortfolioGuard:
 
     name: ClassVar[str] = "guard"
     config_class: ClassVar[type] = GuardConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "candles", "portfolio"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "candles", "portfolio", "scan"})
 
     def __init__(self, config: GuardConfig) -> None:
         self.config = config
@@ -103,6 +104,36 @@ class PortfolioGuard:
         if reason is None:
             return None
         return ExitDecision(monitor=self.name, reason=reason, ts_ns=now, price=candle.close)
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The close ahead at or before which the breaker may trip, for a run without a
+        leader (with one, the first close: the leader's marks come from other instruments'
+        tapes). The breach bound is :func:`first_breach`'s, taken a hair (1e-9 of the price)
+        towards the position's side, so the candle check (the context's equity at a close,
+        summed in Decimal) cannot trip where the trades' bound does not; the first trade of a
+        new UTC day (the context's day start rolls there) is answered too. The stepped
+        engine then decides at that close with :meth:`on_ticks` and :meth:`on_candle`."""
+        if position.is_flat or len(window) == 0:
+            return None
+        if self._leader is not None or self.tripped is not None or not ctx.ts_ns:
+            return 0
+        limit = self._limit(ctx)
+        day = ctx.ts_ns // NS_PER_DAY
+        ts = window.ticks.ts_ns[: window.seen]
+        roll = int(ts.searchsorted((day + 1) * NS_PER_DAY, side="left"))
+        rolled = window.row_of_trade(roll) if roll < len(ts) else None
+        if limit is None:
+            return rolled  # no day start to measure against until the day rolls
+        if ctx.equity() <= limit:
+            return 0
+        base = equity_without(position.instrument, ctx)
+        bound = float((limit - base + position.cost) / position.quantity)
+        prices = window.ticks.price[:roll]
+        if position.quantity > 0:
+            hit = prices <= bound * (1 + 1e-9)
+        else:
+            hit = prices >= bound * (1 - 1e-9)
+        return earliest(window.first_row(hit), rolled)
 
     def forget(self, instrument: str) -> None:
         """Nothing per position: the breaker and the leader's marks are portfolio-wide."""

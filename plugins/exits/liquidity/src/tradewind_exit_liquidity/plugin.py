@@ -24,11 +24,13 @@ from decimal import Decimal
 from typing import ClassVar
 
 import attrs
+import numpy as np
 from tradewind import hookimpl
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.exit_scan import HoldWindow
 
 NS_PER_MINUTE = 60_000_000_000
 
@@ -80,7 +82,7 @@ class LiquidityWatch:
 
     name: ClassVar[str] = "liquidity"
     config_class: ClassVar[type] = LiquidityConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"candles"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"candles", "scan"})
 
     def __init__(self, config: LiquidityConfig) -> None:
         self.config = config
@@ -142,6 +144,21 @@ class LiquidityWatch:
             ts_ns=now,
             price=candle.close,
         )
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The first close ahead with a known (non-NaN) liquidity value: :meth:`on_candle`
+        folds every such value into its window, which the walk does not do, so the engine
+        steps from there (exact, and no faster while the pool reports). Closes whose value
+        is NaN change nothing and are walked. The first close when the value is not known
+        ahead (its analyzer hands no table over, or the name is wrong: :meth:`on_candle`
+        then reads it or names the mistake)."""
+        if position.is_flat or len(window) == 0:
+            return None
+        column = window.columns.get(self.config.liquidity_value)
+        if column is None:
+            return 0
+        known = np.flatnonzero(~np.isnan(column))
+        return int(known[0]) if len(known) else None
 
     def forget(self, instrument: str) -> None:
         """Drop the observations of a position that closed."""

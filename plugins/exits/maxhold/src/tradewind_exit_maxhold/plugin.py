@@ -5,7 +5,8 @@ exits, max hold time per config") caps scalping positions at 30 minutes (meme co
 arbitrage 4 h: set ``max_hold_minutes`` per run). Elsewhere the seed says crypto and meme
 positions have no time limit; leave this monitor out of such a config. The clock is trade time:
 the deadline is checked against the timestamps of the trades the engine hands in, so a backtest
-and a live run exit on the same trade. The scan is one binary search per batch.
+and a live run exit on the same trade. The scan is one binary search per batch (and per block
+ahead of an open position in a backtest, :meth:`MaxHold.scan`).
 
 A position whose open time is unknown (``opened_ts_ns == 0``, e.g. adopted at reconciliation)
 is timed from the first trade this monitor sees for it.
@@ -21,6 +22,7 @@ from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.exit_scan import HoldWindow
 
 NS_PER_MINUTE = 60_000_000_000
 
@@ -43,7 +45,7 @@ class MaxHold:
 
     name: ClassVar[str] = "maxhold"
     config_class: ClassVar[type] = MaxHoldConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
 
     def __init__(self, config: MaxHoldConfig) -> None:
         self.config = config
@@ -80,6 +82,21 @@ class MaxHold:
             ts_ns=int(batch.ts_ns[i]),
             price=float(batch.price[i]),
         )
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The close ahead whose trades first reach the deadline: one binary search on time
+        (a position of unknown open time is timed from the window's first trade, as
+        :meth:`on_ticks` would time it)."""
+        if position.is_flat or len(window) == 0:
+            return None
+        ts = window.ticks.ts_ns[: window.seen]
+        if len(ts) == 0:
+            return None
+        due = self.deadline(position)
+        if due is None:
+            due = int(ts[0]) + self.limit_ns
+        i = int(ts.searchsorted(due, side="left"))
+        return window.row_of_trade(i) if i < len(ts) else None
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext

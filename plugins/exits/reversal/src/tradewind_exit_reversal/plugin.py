@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import attrs
+import numpy as np
 from tradewind import hookimpl
 from tradewind.errors import ConfigError
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.registry import KindRegistry
+from tradewind.trading.exit_scan import HoldWindow
 
 
 def _name(_inst: object, attr: attrs.Attribute[str], value: str) -> None:
@@ -48,7 +50,7 @@ class CascadeReversal:
 
     name: ClassVar[str] = "reversal"
     config_class: ClassVar[type] = ReversalConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"candles"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"candles", "scan"})
 
     def __init__(self, config: ReversalConfig) -> None:
         self.config = config
@@ -85,6 +87,20 @@ class CascadeReversal:
             ts_ns=candle.close_ts_ns,
             price=candle.close,
         )
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The first close ahead whose verdict is positive (the same predicate as
+        :meth:`on_candle`, over the analyzer's column); the first close when the column is
+        not known ahead (the analyzer hands no table over, or the name is wrong: the engine
+        steps, and :meth:`on_candle` reads the value or names the mistake)."""
+        if position.is_flat or len(window) == 0:
+            return None
+        key = self.long_key if position.quantity > 0 else self.short_key
+        column = window.columns.get(key)
+        if column is None:
+            return 0
+        hits = np.flatnonzero(column > 0)  # NaN (not every timeframe closed yet) never holds
+        return int(hits[0]) if len(hits) else None
 
     def forget(self, instrument: str) -> None:
         """No per-position state."""

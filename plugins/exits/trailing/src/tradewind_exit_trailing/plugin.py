@@ -6,7 +6,9 @@ the first trade at or below the stop. Shorts mirror it. The seed's example: long
 high 51,000, 0.5 % trail → exit at 50,745.
 
 The scan over a batch is vectorised: a running maximum (``np.maximum.accumulate``) seeded with
-the best price so far, and the first trade at or through the running stop.
+the best price so far, and the first trade at or through the running stop. A backtest's
+look-ahead over a block (:meth:`TrailingStop.scan`) is the same computation over the trades up
+to the block's last close.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import ClassVar
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, Side, TickBatch
 from tradewind.protocols import RiskContext
+from tradewind.trading.exit_scan import HoldWindow
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +42,7 @@ class TrailingStop:
 
     name: ClassVar[str] = "trailing"
     config_class: ClassVar[type] = TrailingConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
 
     def __init__(self, config: TrailingConfig) -> None:
         self.pct = config.trail_pct
@@ -62,18 +66,11 @@ class TrailingStop:
         if position.is_flat or len(batch) == 0:
             return None
         key = position.instrument
-        long = position.quantity > 0
         if self._opened.get(key) != position.opened_ts_ns:
             self._opened[key] = position.opened_ts_ns
             self._best.pop(key, None)
-        best = self._best.get(key, float(position.avg_price))
         prices = batch.price
-        if long:
-            running = np.maximum.accumulate(np.maximum(prices, best))
-            hit = prices <= running * (1 - self.pct)
-        else:
-            running = np.minimum.accumulate(np.minimum(prices, best))
-            hit = prices >= running * (1 + self.pct)
+        running, hit = self._running(position, prices)
         idx = np.flatnonzero(hit)
         if len(idx):
             i = int(idx[0])
@@ -86,6 +83,30 @@ class TrailingStop:
             )
         self._best[key] = float(running[-1])
         return None
+
+    def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
+        """The close ahead whose trades first reach the stop (the running extremum over the
+        window, seeded as :meth:`on_ticks` would seed it); the state is left alone."""
+        if position.is_flat or len(window) == 0:
+            return None
+        _, hit = self._running(position, window.ticks.price[: window.seen])
+        return window.first_row(hit)
+
+    def _running(
+        self, position: Position, prices: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """The best price at each of ``prices`` since entry, and where the stop is hit."""
+        key = position.instrument
+        best = (
+            self._best.get(key, float(position.avg_price))
+            if self._opened.get(key) == position.opened_ts_ns
+            else float(position.avg_price)
+        )
+        if position.quantity > 0:
+            running = np.maximum.accumulate(np.maximum(prices, best))
+            return running, prices <= running * (1 - self.pct)
+        running = np.minimum.accumulate(np.minimum(prices, best))
+        return running, prices >= running * (1 + self.pct)
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
