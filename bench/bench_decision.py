@@ -11,9 +11,12 @@ decision is one 1m candle: a batch of trades inside the minute, then a one-trade
 next minute, which closes the candle; the clock starts when that batch enters
 Engine.on_batch. Two clocks: wall time (perf_counter), and the thread's CPU time
 (CLOCK_THREAD_CPUTIME_ID), which leaves out the time the process waits for a CPU on a loaded
-machine (preemption), so it is the path's own cost. The journal is a backtest journal (rows batched, written by the bus's
-journal task); paper and live commit each order to disk before it is sent (see
-docs/orders-and-journal.md), which this figure does not include.
+machine (preemption), so it is the path's own cost. The strategy's rule reads only the close,
+so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
+an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides.
+The journal is a backtest journal (rows batched, written by the bus's journal task); paper
+and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
+this figure does not include.
 """
 
 from __future__ import annotations
@@ -150,7 +153,8 @@ def main() -> None:
         )
     loadavg = Path("/proc/loadavg")
     if loadavg.exists():
-        print(f"  load average (1/5/15 min) at the end: {' '.join(loadavg.read_text().split()[:3])}")
+        load = " ".join(loadavg.read_text().split()[:3])
+        print(f"  load average (1/5/15 min) at the end: {load}")
 
 
 if __name__ == "__main__":

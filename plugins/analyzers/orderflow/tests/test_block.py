@@ -60,7 +60,9 @@ def synthetic_ticks(n_ticks: int, speedup: float) -> TickBatch:
     return out
 
 
-def rows_of(ticks: TickBatch, timeframes: Sequence[int] = (MIN, 5 * MIN, 15 * MIN)) -> list[BlockRow]:
+def rows_of(
+    ticks: TickBatch, timeframes: Sequence[int] = (MIN, 5 * MIN, 15 * MIN)
+) -> list[BlockRow]:
     """The decision rows of a tape: its candles of every timeframe grouped by close time, in
     the aggregator's order (close time, then timeframe)."""
     candles = sorted(
@@ -191,7 +193,7 @@ def test_block_path_is_the_per_candle_bits(data: str, config: str, block: int) -
             for key in fired:
                 fired[key] += want[r][key] not in (0.0,) and not math.isnan(want[r][key])
         assert_same(want[start + len(piece) - 1], analyzer.values(), ("state", start))
-    if config == "tight" and data != "sample-1m-rows-only" or data == "edges":
+    if (config == "tight" and data != "sample-1m-rows-only") or data == "edges":
         assert all(fired.values()), fired  # the comparisons were exercised both ways
     # Then live: the same next candles per candle from the state the blocks left.
     tail = rows[-20:]
