@@ -98,19 +98,19 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
             imbs[slot] = before[0]
             continue
         got = np.array(split[slot], dtype=np.float64)
-        buy, sell, bt, st = got[:, 0], got[:, 1], got[:, 2], got[:, 3]
+        bv, sv, bn, sn = got[:, 0], got[:, 1], got[:, 2], got[:, 3]
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = buy / sell
+            ratio = bv / sv
             imbalance = np.where(
-                sell > 0.0,
+                sv > 0.0,
                 np.where(ratio < cfg.max_imbalance, ratio, cfg.max_imbalance),
-                np.where(buy > 0.0, cfg.max_imbalance, 1.0),
+                np.where(bv > 0.0, cfg.max_imbalance, 1.0),
             )
             outs = (
                 imbalance,
-                buy - sell,
-                np.where(bt > 0, buy / bt, NAN),
-                np.where(st > 0, sell / st, NAN),
+                bv - sv,
+                np.where(bn > 0, bv / bn, NAN),
+                np.where(sn > 0, sv / sn, NAN),
             )
         # Row r takes the slot's last candle at or before it; -1 = none yet in this block.
         last = np.searchsorted(np.array(at[slot]), row_index, side="right") - 1
