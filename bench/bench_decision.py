@@ -13,7 +13,8 @@ Engine.on_batch. Two clocks: wall time (perf_counter), and the thread's CPU time
 (CLOCK_THREAD_CPUTIME_ID), which leaves out the time the process waits for a CPU on a loaded
 machine (preemption), so it is the path's own cost. The strategy's rule reads only the close,
 so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
-an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides.
+an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
+(``--read-all`` charts one output of each, read at every close before the decision).
 The journal is a backtest journal (rows batched, written by the bus's journal task); paper
 and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
 this figure does not include.
@@ -38,6 +39,7 @@ mode = "backtest"
 timeframes = ["1m", "5m", "15m"]
 [run]
 journal = "{journal}"
+{panes}
 [[instruments]]
 symbol = "BTCUSDT"
 venue = "sim"
@@ -78,9 +80,17 @@ min_severity = "critical"
 """
 
 
-async def run(decisions: int, per_minute: int) -> tuple[list[int], list[int]]:
+#: ``--read-all``: one output of each analyzer charted, so read at every close before the
+#: decision (what a strategy reading all four analyzers costs).
+PANES = 'panes = ["orderflow.imbalance_1m", "regime.adx", "profile.poc", "micro.zscore"]'
+
+
+async def run(
+    decisions: int, per_minute: int, read_all: bool = False
+) -> tuple[list[int], list[int]]:
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()))
+    text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes=PANES if read_all else "")
+    (tmp / "c.toml").write_text(text)
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     sim = engine.venues["sim"]
     stamps: list[int] = []
@@ -141,8 +151,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--decisions", type=int, default=10_000)
     ap.add_argument("--per-minute", type=int, default=50)
+    ap.add_argument(
+        "--read-all",
+        action="store_true",
+        help="read an output of each of the four analyzers at every close before deciding",
+    )
     args = ap.parse_args()
-    lat, cpu = anyio.run(run, args.decisions, args.per_minute)
+    lat, cpu = anyio.run(run, args.decisions, args.per_minute, args.read_all)
     print(f"decision latency over {len(lat):,} decisions (candle-closing batch → submit_order)")
     for label, xs in (("wall", lat), ("CPU ", cpu)):
         us = sorted(x / 1000 for x in xs)
