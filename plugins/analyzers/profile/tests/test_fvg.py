@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import attrs
+import numpy as np
 import pytest
-from tradewind.model import TickBatch
+from tradewind.model import Candle, TickBatch
+from tradewind.timeframes import parse_timeframe
 
 from profile_data import MIN, T0, binance_btcusdt, candle
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
+from tradewind_analyzer_profile.fvg import GapBook
 
 TF = 15 * MIN
 
@@ -151,20 +155,17 @@ class _TwoPassGapBook:
     """GapBook.on_candle as it was: every gap sees the candle, then the filled and the too
     old are dropped (two passes)."""
 
-    def __init__(self, book: object) -> None:
+    def __init__(self, book: GapBook) -> None:
         self.book = book
 
-    def on_candle(self, c: object) -> None:
-        from tradewind_analyzer_profile.fvg import GapBook
-
+    def on_candle(self, c: Candle) -> None:
         book = self.book
-        assert isinstance(book, GapBook)
-        if c.timeframe_ns <= book.timeframe_ns:  # type: ignore[attr-defined]
+        if c.timeframe_ns <= book.timeframe_ns:
             for g in book.gaps:
-                if c.open_ts_ns >= g.created_ts_ns:  # type: ignore[attr-defined]
-                    g.see(c.low, c.high)  # type: ignore[attr-defined]
-        book._drop(c.close_ts_ns)  # type: ignore[attr-defined]
-        if c.timeframe_ns == book.timeframe_ns:  # type: ignore[attr-defined]
+                if c.open_ts_ns >= g.created_ts_ns:
+                    g.see(c.low, c.high)
+        book._drop(c.close_ts_ns)
+        if c.timeframe_ns == book.timeframe_ns:
             book._last3.append(c)
             if len(book._last3) == 3:
                 book._detect()
@@ -175,11 +176,6 @@ def test_one_pass_on_candle_keeps_the_two_pass_gaps(max_age: str) -> None:
     """On a random walk's 1m/5m/15m candles (gaps made, partly filled, filled and expired all
     along): after every candle the open gaps, their extremes and their order are those of the
     two-pass code."""
-    import attrs
-    import numpy as np
-    from tradewind.model import Candle
-    from tradewind.timeframes import parse_timeframe
-    from tradewind_analyzer_profile.fvg import GapBook
 
     rng = np.random.default_rng(11)
     one = GapBook(timeframe_ns=TF, min_gap_pct=0.0, max_age_ns=parse_timeframe(max_age))
