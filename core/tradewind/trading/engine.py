@@ -115,19 +115,53 @@ class AnalyzerValues(Mapping[str, float]):
     At a decision point the strategy reads a handful of values; an analyzer's ``values()`` is
     called the first time one of its outputs is read after :meth:`refresh`, and its mapping
     is kept until the next refresh (so an analyzer may compute expensive outputs lazily).
+
+    The closed candles of a decision point (:meth:`feed`) reach each analyzer when one of its
+    outputs is first read, or at :meth:`settle` once the decision is made: an analyzer nothing
+    reads before the order leaves (the strategy's rules, the filters, the exits all read
+    through this mapping) is advanced after it. Each analyzer sees the same candles in the same
+    order either way, and an analyzer's outputs depend on its own inputs only, so every value
+    read is the same.
     """
 
     def __init__(self, analyzers: Sequence[tuple[str, Any]]) -> None:
         self._analyzers = dict(analyzers)
         self._cache: dict[str, Mapping[str, float]] = {}
+        #: Candles closed at the current decision point, and the analyzers not yet fed them.
+        self._fed = tuple(analyzers)  # the analyzers proper (add_source adds readers only)
+        self._pending: Sequence[Any] = ()
+        self._unfed: dict[str, Any] = {}
 
     def refresh(self) -> None:
         """Forget the mappings read so far: the analyzers have new candles."""
         self._cache.clear()
 
+    def feed(self, candles: Sequence[Any]) -> None:
+        """Closed ``candles`` (in order) for every analyzer, handed over on its first read or
+        at :meth:`settle`; the mappings read so far are forgotten."""
+        self.settle()
+        self._cache.clear()
+        self._pending = candles
+        self._unfed = dict(self._fed)
+
+    def settle(self) -> None:
+        """Hand the pending candles to every analyzer that has not had them yet."""
+        if not self._unfed:
+            return
+        unfed, self._unfed = self._unfed, {}
+        candles, self._pending = self._pending, ()
+        for a in unfed.values():
+            for c in candles:
+                a.on_candle(c)
+
     def _of(self, instance: str) -> Mapping[str, float]:
         got = self._cache.get(instance)
         if got is None:
+            if self._unfed:
+                a = self._unfed.pop(instance, None)
+                if a is not None:
+                    for c in self._pending:
+                        a.on_candle(c)
             got = self._cache[instance] = self._analyzers[instance].values()
         return got
 
@@ -146,6 +180,7 @@ class AnalyzerValues(Mapping[str, float]):
 
     def use_rows(self, rows: Mapping[str, Mapping[str, float]]) -> None:
         """Read the analyzers' outputs from a block's row (a backtest) until the next one."""
+        self.settle()
         self._cache.clear()
         self._cache.update(rows)
 
@@ -1171,10 +1206,9 @@ class Engine:
         if row:
             values.use_rows(row)  # the analyzers' outputs at this close, from the block
         else:
-            for c in closed:
-                for _, a in st.analyzers:
-                    a.on_candle(c)
-            values.refresh()
+            # Each analyzer takes the closed candles when first read, the rest once the
+            # decision is made (below): what the decision does not read waits for the order.
+            values.feed(closed)
         key = st.instrument.key
         pos = self.portfolio.position(key)
         if self._holds(pos) and self.exits:
@@ -1200,6 +1234,7 @@ class Engine:
                     for name in self._charted:
                         mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
+        values.settle()
         await self._publish_pending()
 
     async def _maybe_reconcile(self) -> None:

@@ -118,3 +118,49 @@ def test_recorded_session_driven_like_the_engine(tardis_trades: TickBatch) -> No
     assert end["profile_volume"] == pytest.approx(float(recent.size.sum()), abs=1e-9)
     assert float(recent.price.min()) - 0.1 <= end["val"] <= end["poc"] <= end["vah"]
     assert end["vah"] <= float(recent.price.max()) + 0.1
+
+
+def _bits(v: float) -> str:
+    return "nan" if math.isnan(v) else v.hex()
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("poc",),  # the walk's chart: the POC alone, then everything
+        ("poc", "vah"),
+        ("vah", "poc"),
+        ("demand_low", "poc"),
+        ("poc", "fvg_bull_low", "profile_volume"),
+        (),  # the keys first
+    ],
+)
+def test_any_reading_order_gives_the_same_outputs(
+    tardis_trades: TickBatch, order: tuple[str, ...]
+) -> None:
+    """The lazy mapping (POC alone, levels, zones and gaps, each on first read) reports the
+    same floats, to the bit, whichever key is read first."""
+    config = ProfileConfig(zone_timeframe="1m", fvg_min_gap_pct=0.0)
+    eager = ProfileAnalyzer(config=config, instrument=binance_btcusdt())
+    lazy = ProfileAnalyzer(config=config, instrument=binance_btcusdt())
+    i = 0
+    defined = 0
+    for c in bars(tardis_trades, MIN):
+        j = int(np.searchsorted(tardis_trades.ts_ns, c.close_ts_ns))
+        for a in (eager, lazy):
+            if j > i:
+                a.on_ticks(tardis_trades.slice(i, j))
+            a.on_candle(c)
+        i = j
+        want = {k: eager.values()[k] for k in VALUE_KEYS}  # every key read, in order
+        got = lazy.values()
+        first = {k: got[k] for k in order}
+        if not order:
+            assert tuple(got) == VALUE_KEYS
+        assert len(got) == len(VALUE_KEYS)
+        for k, v in first.items():
+            assert _bits(v) == _bits(want[k]), (c.close_ts_ns, k)
+        assert [_bits(got[k]) for k in VALUE_KEYS] == [_bits(want[k]) for k in VALUE_KEYS]
+        assert all(got[k] is want[k] for k in VALUE_KEYS if math.isnan(want[k]))  # math.nan
+        defined += not math.isnan(want["fvg_bull_low"]) and not math.isnan(want["poc"])
+    assert defined > 0

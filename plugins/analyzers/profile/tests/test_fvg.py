@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import attrs
+import numpy as np
 import pytest
-from tradewind.model import TickBatch
+from tradewind.model import Candle, TickBatch
+from tradewind.timeframes import parse_timeframe
 
 from profile_data import MIN, T0, binance_btcusdt, candle
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
+from tradewind_analyzer_profile.fvg import GapBook
 
 TF = 15 * MIN
 
@@ -145,3 +149,70 @@ def test_finer_candles_after_creation_fill_and_coarser_ones_do_not() -> None:
     low, high, fill = gap(a, "bull")
     assert (low, high) == (100.0, 100.5)
     assert fill == pytest.approx(0.5)
+
+
+class _TwoPassGapBook:
+    """GapBook.on_candle as it was: every gap sees the candle, then the filled and the too
+    old are dropped (two passes)."""
+
+    def __init__(self, book: GapBook) -> None:
+        self.book = book
+
+    def on_candle(self, c: Candle) -> None:
+        book = self.book
+        if c.timeframe_ns <= book.timeframe_ns:
+            for g in book.gaps:
+                if c.open_ts_ns >= g.created_ts_ns:
+                    g.see(c.low, c.high)
+        book._drop(c.close_ts_ns)
+        if c.timeframe_ns == book.timeframe_ns:
+            book._last3.append(c)
+            if len(book._last3) == 3:
+                book._detect()
+
+
+@pytest.mark.parametrize("max_age", ["2h", "24h"])
+def test_one_pass_on_candle_keeps_the_two_pass_gaps(max_age: str) -> None:
+    """On a random walk's 1m/5m/15m candles (gaps made, partly filled, filled and expired all
+    along): after every candle the open gaps, their extremes and their order are those of the
+    two-pass code."""
+
+    rng = np.random.default_rng(11)
+    one = GapBook(timeframe_ns=TF, min_gap_pct=0.0, max_age_ns=parse_timeframe(max_age))
+    two = GapBook(timeframe_ns=TF, min_gap_pct=0.0, max_age_ns=parse_timeframe(max_age))
+    ref = _TwoPassGapBook(two)
+    # On a 0.5 grid, so prices often land exactly on a gap's edge.
+    path = np.round(2 * (100.0 + np.cumsum(rng.normal(0, 0.6, 6_000)))) / 2
+    minutes: list[tuple[float, float, float, float]] = []
+    opened = dropped = 0
+    for m in range(len(path) - 1):
+        o, c = float(path[m]), float(path[m + 1])
+        minutes.append((o, max(o, c) + float(rng.choice([0.0, 0.5])), min(o, c) - 0.5, c))
+        close = T0 + (m + 1) * MIN
+        for tf in (MIN, 5 * MIN, 15 * MIN):
+            if close % tf:
+                continue
+            part = minutes[-(tf // MIN) :]
+            bar = Candle(
+                instrument="binance:BTCUSDT",
+                timeframe_ns=tf,
+                open_ts_ns=close - tf,
+                open=part[0][0],
+                high=max(x[1] for x in part),
+                low=min(x[2] for x in part),
+                close=part[-1][3],
+                volume=1.0,
+                buy_volume=0.5,
+                sell_volume=0.5,
+                trades=2,
+                buy_trades=1,
+                sell_trades=1,
+                vwap=part[-1][3],
+            )
+            before = len(one.gaps)
+            one.on_candle(bar)
+            ref.on_candle(bar)
+            opened += len(one.gaps) > before
+            dropped += len(one.gaps) < before
+            assert [attrs.astuple(g) for g in one.gaps] == [attrs.astuple(g) for g in two.gaps]
+    assert opened > 10 and dropped > 10, (opened, dropped)

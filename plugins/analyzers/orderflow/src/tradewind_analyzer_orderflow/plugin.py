@@ -16,6 +16,7 @@ from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
+from tradewind_analyzer_orderflow.block import block_table
 from tradewind_analyzer_orderflow.cascade import cascade, reversal_long, reversal_short
 from tradewind_analyzer_orderflow.config import OrderFlowConfig
 from tradewind_analyzer_orderflow.cvd import CumulativeDelta
@@ -109,18 +110,10 @@ class OrderFlowAnalyzer:
     # -- blocks (backtests) ---------------------------------------------------------------
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> BlockTable:
         """The outputs at every row of a block, as a table computed ahead (see
-        :mod:`tradewind.blocks`): the same kernel as :meth:`on_candle`, one column per
+        :mod:`tradewind.blocks`): :meth:`on_candle`'s formulas vectorised over the block's
+        candles (:mod:`tradewind_analyzer_orderflow.block`, the same bits), one column per
         output, so the engine's gates can read a whole block at once."""
-        values = self._values
-        columns: dict[str, list[float]] = {key: [] for key in values}
-        appends = [(key, columns[key].append) for key in values]
-        on_candle = self.on_candle
-        for row in rows:
-            for c in row.candles:
-                on_candle(c)
-            for key, append in appends:
-                append(values[key])
-        return BlockTable(columns, len(rows))
+        return block_table(self, rows)
 
 
 @hookimpl

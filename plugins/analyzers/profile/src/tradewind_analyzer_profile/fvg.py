@@ -89,11 +89,28 @@ class GapBook:
     # -- streaming ------------------------------------------------------------------------
     def on_candle(self, candle: Candle) -> None:
         """Fold a closed candle of any timeframe; the gap timeframe's also create gaps."""
-        if candle.timeframe_ns <= self.timeframe_ns:
+        if candle.timeframe_ns <= self.timeframe_ns and self.gaps:
+            # One pass (this runs at every close): each gap sees the candle, then is kept
+            # unless filled or too old — what see() over all, then _drop(), give.
+            low, high, opened = candle.low, candle.high, candle.open_ts_ns
+            now, max_age = candle.close_ts_ns, self.max_age_ns
+            kept: list[Gap] = []
             for g in self.gaps:
-                if candle.open_ts_ns >= g.created_ts_ns:
-                    g.see(candle.low, candle.high)
-        self._drop(candle.close_ts_ns)
+                if g.bullish:
+                    if opened >= g.created_ts_ns:
+                        g.extreme = min(g.extreme, low)
+                    if g.extreme <= g.bottom:
+                        continue  # filled
+                else:
+                    if opened >= g.created_ts_ns:
+                        g.extreme = max(g.extreme, high)
+                    if g.extreme >= g.top:
+                        continue
+                if now - g.created_ts_ns < max_age:
+                    kept.append(g)
+            self.gaps = kept
+        else:
+            self._drop(candle.close_ts_ns)
         if candle.timeframe_ns == self.timeframe_ns:
             self._last3.append(candle)
             if len(self._last3) == 3:

@@ -229,37 +229,57 @@ _LEVEL_KEYS = frozenset({"poc", "vah", "val", "profile_volume"})
 class _Values(Mapping[str, float]):
     """The profile analyzer's outputs, each group computed on its first read: the POC alone
     (what the default report charts at every close), the other levels (the value area), and
-    the zones and gaps. The analyzer must not move on before the mapping is read."""
+    the zones and gaps. The analyzer must not move on before the mapping is read.
 
-    __slots__ = ("_analyzer", "_levels_done", "_out", "_poc_done", "_zones_done")
+    The POC read alone (once per close in a backtest's walk) makes no mapping of the other
+    keys: that dict is built on the first read of any other key, or of the keys."""
+
+    __slots__ = ("_analyzer", "_levels_done", "_out", "_poc", "_zones_done")
 
     def __init__(self, analyzer: ProfileAnalyzer) -> None:
         self._analyzer = analyzer
-        self._out = dict.fromkeys(VALUE_KEYS, NAN)
-        self._poc_done = self._levels_done = self._zones_done = False
+        self._out: dict[str, float] | None = None
+        self._poc: float | None = None  # read, not yet in _out
+        self._levels_done = self._zones_done = False
+
+    def _read_poc(self) -> float:
+        poc = self._analyzer.profile.poc()
+        return NAN if poc is None else poc
+
+    def _mapping(self) -> dict[str, float]:
+        out = self._out
+        if out is None:
+            out = self._out = dict.fromkeys(VALUE_KEYS, NAN)
+            if self._poc is not None:
+                out["poc"] = self._poc
+        return out
 
     def __getitem__(self, key: str) -> float:
-        out = self._out
         if key == "poc":
-            if not self._poc_done:
-                self._poc_done = True
-                poc = self._analyzer.profile.poc()
-                if poc is not None:
-                    out["poc"] = poc
-        elif key in _LEVEL_KEYS:
+            if self._out is None:
+                if self._poc is None:
+                    self._poc = self._read_poc()
+                return self._poc
+            if self._poc is None and not self._levels_done:
+                self._poc = self._out["poc"] = self._read_poc()
+            return self._out["poc"]
+        out = self._mapping()
+        if key in _LEVEL_KEYS:
             if not self._levels_done:
-                self._levels_done = self._poc_done = True
+                self._levels_done = True
                 self._analyzer._levels(out)
+                if self._poc is None:
+                    self._poc = out["poc"]
         elif not self._zones_done and key in out:
             self._zones_done = True
             self._analyzer._zones_and_gaps(out)
         return out[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._out)
+        return iter(self._mapping())
 
     def __len__(self) -> int:
-        return len(self._out)
+        return len(VALUE_KEYS)
 
 
 @hookimpl

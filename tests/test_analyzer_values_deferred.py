@@ -1,0 +1,221 @@
+"""Analyzers advanced on demand at a decision point: an analyzer the decision reads takes the
+closed candles before the strategy decides, the others after the order has left, and every
+value, signal, order and fill is the same as feeding every analyzer first (the old order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+from tradewind.config import load_config
+from tradewind.model import TickBatch
+from tradewind.trading.engine import AnalyzerValues, Engine, _VenueValues
+
+
+class _Counter:
+    """Counts the candles it was given; its output is that count."""
+
+    def __init__(self, log: list[str], name: str) -> None:
+        self.log, self.name, self.seen = log, name, 0
+
+    def on_candle(self, candle: object) -> None:
+        self.seen += 1
+        self.log.append(f"{self.name}:{candle}")
+
+    def values(self) -> Mapping[str, float]:
+        return {"seen": float(self.seen)}
+
+
+def test_an_analyzer_takes_the_candles_when_read_and_the_rest_at_settle() -> None:
+    log: list[str] = []
+    a, b = _Counter(log, "a"), _Counter(log, "b")
+    values = AnalyzerValues([("a", a), ("b", b)])
+    values.feed(["1m", "5m"])
+    assert log == []  # nothing read yet
+    assert values["a.seen"] == 2.0
+    assert log == ["a:1m", "a:5m"]  # in order, a only
+    assert values["a.seen"] == 2.0 and log == ["a:1m", "a:5m"]  # once
+    values.settle()
+    assert log == ["a:1m", "a:5m", "b:1m", "b:5m"]
+    values.settle()  # nothing left
+    assert len(log) == 4 and values["b.seen"] == 2.0
+    values.feed(["1m"])  # the next decision point: the mappings read before are forgotten
+    assert values["b.seen"] == 3.0 and values["a.seen"] == 3.0
+
+
+def test_a_new_feed_or_a_block_row_settles_what_was_left() -> None:
+    log: list[str] = []
+    a = _Counter(log, "a")
+    values = AnalyzerValues([("a", a)])
+    values.feed(["1m"])
+    values.feed(["1m"])
+    assert a.seen == 1  # the first feed's candles were handed over before the second's
+    values.use_rows({"a": {"seen": 9.0}})
+    assert a.seen == 2 and values["a.seen"] == 9.0
+
+
+def test_a_venue_source_is_read_but_never_fed_candles() -> None:
+    class Venue:
+        def venue_values(self, instrument: str) -> Mapping[str, float]:
+            return {"liquidity": 5.0}
+
+    log: list[str] = []
+    values = AnalyzerValues([("a", _Counter(log, "a"))])
+    values.add_source("dex", _VenueValues(Venue(), "dex:A/B"))
+    values.feed(["1m"])
+    assert values["dex.liquidity"] == 5.0 and log == []
+    assert set(values) == {"a.seen", "dex.liquidity"}  # reading every key feeds a
+    assert log == ["a:1m"]
+    values.settle()
+    assert log == ["a:1m"]
+
+
+CONFIG = """
+mode = "backtest"
+timeframes = ["1m", "5m", "15m"]
+[run]
+journal = "{journal}"
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+kind = "perp"
+tick_size = "0.1"
+lot_size = "0.001"
+min_notional = "5"
+taker_fee = "0.0004"
+[venues.sim]
+starting_balance = "1000000"
+latency_ms = 0
+[venues.replay]
+path = "unused.csv"
+[analyzers.orderflow]
+plugin = "orderflow"
+[analyzers.regime]
+plugin = "regime"
+timeframe = "1m"
+[analyzers.profile]
+plugin = "profile"
+[analyzers.micro]
+plugin = "microstructure"
+[strategy]
+timeframe = "1m"
+long = [{{ value = "orderflow.imbalance_1m", op = ">", threshold = 1.0 }}]
+short = [{{ value = "orderflow.imbalance_1m", op = "<", threshold = 1.0 }}]
+risk_pct = 0.00001
+[exits.trailing]
+trail_pct = 0.002
+[exits.maxhold]
+max_hold_minutes = 3
+[notifiers.log]
+min_severity = "critical"
+"""
+
+
+async def _run(tmp: Path, eager: bool, minutes: int = 40) -> tuple[list[str], dict[str, Any]]:
+    """Feed ``minutes`` of random trades batch by batch (the paper/live path) and return the
+    order of analyzer feeds against order sends, and what the run decided."""
+    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()))
+    engine = Engine(load_config(tmp / "c.toml"), run_id="deferred")
+    events: list[str] = []
+    sim = engine.venues["sim"]
+    submit = sim.submit_order
+
+    async def logged_submit(order: Any) -> Any:
+        events.append("entry" if order.intent == "entry" else "submit")
+        return await submit(order)
+
+    sim.submit_order = logged_submit  # type: ignore[method-assign]
+    st = next(iter(engine.state.values()))
+    for name, analyzer in st.analyzers:
+        on_candle = analyzer.on_candle
+
+        def logged(c: Any, name: str = name, on_candle: Any = on_candle) -> None:
+            events.append(name)
+            on_candle(c)
+
+        analyzer.on_candle = logged
+    if eager:  # the order before: every analyzer fed before anything reads
+        feed = st.values.feed
+
+        def feed_all(candles: Any) -> None:
+            feed(candles)
+            st.values.settle()
+
+        st.values.feed = feed_all  # type: ignore[method-assign]
+    key = st.instrument.key
+    rng = np.random.default_rng(7)
+    minute = 60_000_000_000
+    t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
+    price, tid = 50_000.0, 0
+    from tradewind.journal.store import Journal
+    from tradewind.trading.reconcile import prepare_session
+
+    engine.journal = Journal(tmp / "j.duckdb", "deferred")
+    engine.journal.start("backtest", str(tmp / "c.toml"), t0)
+    engine.bus.subscribe("journal", engine.journal.record, lossless=True)
+    await prepare_session(engine)
+    read: list[tuple[int, float]] = []
+    async with engine.bus:
+        for k in range(minutes):
+            n = 40
+            ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
+            prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 4e-4, n))), 1)
+            price = float(prices[-1])
+            for part in np.array_split(np.arange(n), 4):  # a few batches a minute
+                await engine.on_batch(
+                    TickBatch.from_arrays(
+                        key,
+                        ts[part],
+                        prices[part],
+                        rng.lognormal(-3, 1, len(part)) + 0.001,
+                        np.where(rng.random(len(part)) < 0.5, 1, -1),
+                        part + tid,
+                    )
+                )
+                events.append("batch")
+            tid += n
+            read.append((k, float(st.values.get("profile.poc"))))
+        await engine.bus.close()
+    engine.journal.close()
+    result = {
+        "signals": engine.signals,
+        "entries": engine.entries_sent,
+        "fills": [(f.client_order_id, f.price, f.quantity, f.ts_ns) for f in engine.orders.fills],
+        "cash": engine.portfolio.cash,
+        "regime": dict(st.values._of("regime")),
+        "micro": dict(st.values._of("micro")),
+        "poc": read,
+    }
+    return events, result
+
+
+def test_the_decision_reads_its_analyzer_first_the_others_follow_the_order(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "lazy").mkdir()
+    (tmp_path / "eager").mkdir()
+    events, lazy = anyio.run(_run, tmp_path / "lazy", False)
+    eager_events, eager = anyio.run(_run, tmp_path / "eager", True)
+    assert lazy["entries"] > 3, "the scenario sends orders"
+    # Same signals, orders, fills, cash and analyzer outputs as feeding every analyzer first.
+    # (repr: every float to its last bit, NaN equal to NaN)
+    assert repr(lazy) == repr(eager)
+    # At every send: orderflow (read by the strategy) was fed this close, the three others
+    # only after the order left, and all four before the next batch.
+    entries = [i for i, e in enumerate(events) if e == "entry"]
+    for i in entries:
+        marks = [j for j in range(i) if events[j] in ("batch", "submit", "entry")]
+        here = events[marks[-1] + 1 : i]
+        assert "orderflow" in here and not {"regime", "profile", "micro"} & set(here), here
+        after = events[i + 1 : events.index("batch", i)]
+        assert {"regime", "profile", "micro"} <= set(after), after
+    assert len(entries) == lazy["entries"] > 3
+    assert eager_events.count("regime") == events.count("regime")
+    # The control: fed first, every analyzer shows up before its entry.
+    first = eager_events.index("entry")
+    assert {"orderflow", "regime", "profile", "micro"} <= set(eager_events[first - 4 : first])
