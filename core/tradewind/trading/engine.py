@@ -80,6 +80,7 @@ from tradewind.registry import RunInfo
 from tradewind.secrets import Secret
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
+from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
@@ -428,6 +429,13 @@ class Engine:
             and not self._multi
             # Signals made here (a cluster's execution host receives them instead).
             and type(self)._strategy_signal is Engine._strategy_signal
+            else None
+        )
+        #: Several replayed instruments over blocks: each instrument's block reaches past the
+        #: feed's interval batches (analyzers and candles computed ahead, taken as stepping does).
+        self._lookahead: Lookahead | None = (
+            Lookahead(self, config.run.block_ticks)
+            if self._multi and self._block_ticks and config.run.event_scheduler
             else None
         )
         run = config.run
@@ -870,6 +878,8 @@ class Engine:
                 )
             )
         n = len(clean)
+        if self._lookahead is not None:
+            self._lookahead.arrived(st, batch, n)
         if n == 0:
             return
         self.ticks += n
@@ -937,6 +947,8 @@ class Engine:
         """Start a block at trade ``i`` of ``clean``: at most ``[run] block_ticks`` trades (a
         timestamp is never split; 0 = up to the next decision point), never past ``limit``
         (the batch's end or its next data gap)."""
+        if self._lookahead is not None and self._lookahead.open(st, clean, i, limit):
+            return  # a block reaching past the batch (several instruments)
         size = self._block_ticks
         if not size:
             end = interval_end
