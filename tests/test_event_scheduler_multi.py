@@ -102,6 +102,12 @@ def _assert_same(
             # Every instrument's block reached past its interval batch.
             assert engine._lookahead is not None
             assert engine._lookahead.opened >= len(symbols), engine._lookahead.opened
+            # Most closes went the short way, and the array predicates judged candidates.
+            quiet = engine._quiet_closes
+            assert quiet is not None
+            assert quiet.closes > result.summary["decisions"] // 2, quiet.closes
+            assert quiet.rejected_by_arrays > 0
+            assert sum(quiet.rejected_by_gate.values()) == quiet.rejected_by_arrays
         # There is something to compare: signals, and orders and fills of several instruments.
         assert base.summary["funnel"]["signals"] >= 2, block
         assert len({f.instrument for f in base.fills}) >= 2, block

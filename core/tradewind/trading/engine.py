@@ -88,6 +88,7 @@ from tradewind.trading.intents import holds, order_intent
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
     VenueReads,
     apply_reads,
@@ -436,6 +437,13 @@ class Engine:
         self._lookahead: Lookahead | None = (
             Lookahead(self, config.run.block_ticks)
             if self._multi and self._block_ticks and config.run.event_scheduler
+            else None
+        )
+        #: ... and their closes with nothing but the strategy to act go the short way.
+        self._quiet_closes: QuietCloses | None = (
+            QuietCloses(self)
+            if self._lookahead is not None
+            and type(self)._strategy_signal is Engine._strategy_signal
             else None
         )
         run = config.run
@@ -1125,11 +1133,14 @@ class Engine:
                 for close in self._closes_before(st, t):
                     heap.append((close, n, st))
         heapq.heapify(heap)
+        quiet = self._quiet_closes
         while heap:
             close, _, st = heapq.heappop(heap)
-            await self._on_boundary(st, close)
+            if quiet is None or not await quiet.close(st, close):
+                await self._on_boundary(st, close)
         for st in due:
-            await self._on_boundary(st, t)
+            if quiet is None or not await quiet.close(st, t):
+                await self._on_boundary(st, t)
             st.next_boundary = t + step
         self._barrier = t + step
         if self._multi:
