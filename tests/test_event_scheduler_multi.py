@@ -39,10 +39,14 @@ def _instrument(symbol: str) -> str:
     )
 
 
-def _tapes(path: Path, count: int, n: int, speedup: float, *, sample: bool) -> list[str]:
+def _tapes(
+    path: Path, count: int, n: int, speedup: float, *, sample: bool, hole: bool = False
+) -> list[str]:
     """A parquet file of ``count`` instruments over the same hours: the shipped sample's
     BTCUSDT first when ``sample``, then synthetic tapes calibrated on it (fixed seeds),
-    ``n`` trades each, time compressed ``speedup`` times. Returns the symbols."""
+    ``n`` trades each, time compressed ``speedup`` times; with ``hole``, the second tape
+    misses an hour of trades (a data gap: the default ``max_gap`` is 45 minutes). Returns
+    the symbols."""
     btc = next(iter(load(SAMPLE).batches.values()))
     params = synth.calibrate(btc)
     per_hour = len(btc) / ((btc.last_ts - btc.first_ts) / synth.NS_PER_HOUR)
@@ -62,6 +66,14 @@ def _tapes(path: Path, count: int, n: int, speedup: float, *, sample: bool) -> l
             t0 = out.first_ts
             ts = t0 + ((out.ts_ns - t0) / speedup).astype(np.int64)
             out = TickBatch.from_arrays(symbol, ts, out.price, out.size, out.side, out.trade_id)
+        if hole and len(batches) == 1:
+            lo = out.first_ts + (out.last_ts - out.first_ts) * 2 // 5
+            ts = out.ts_ns
+            keep = (ts < lo) | (ts >= lo + 3_600_000_000_000)
+            out = TickBatch.from_arrays(
+                symbol, ts[keep], out.price[keep], out.size[keep], out.side[keep],
+                out.trade_id[keep],
+            )
         batches[symbol] = out
     ticks_parquet.write(path, batches, exchange="synth", market="perp")
     return list(batches)
@@ -90,7 +102,13 @@ def _run(
 
 
 def _assert_same(
-    tmp_path: Path, data: Path, symbols: list[str], *, extra: str = "", blocks=(1_000_000, 0, 1)
+    tmp_path: Path,
+    data: Path,
+    symbols: list[str],
+    *,
+    extra: str = "",
+    blocks=(1_000_000, 0, 1),
+    gaps: int = 0,
 ) -> None:
     for block in blocks:
         base_rows, base, stepped = _run(
@@ -98,7 +116,7 @@ def _assert_same(
         )
         rows, result, engine = _run(tmp_path, data, symbols, scheduler=True, block=block, extra=extra)
         assert stepped._lookahead is None
-        if block == 1_000_000:
+        if block not in (0, 1):
             # Every instrument's block reached past its interval batch.
             assert engine._lookahead is not None
             assert engine._lookahead.opened >= len(symbols), engine._lookahead.opened
@@ -130,6 +148,7 @@ def _assert_same(
             (f.ts_ns, f.instrument, f.side, f.quantity, f.price, f.fee) for f in base.fills
         ]
         assert result.closed_trades == base.closed_trades, block
+        assert len(result.data_gaps) == len(base.data_gaps) == gaps, block
 
 
 @pytest.mark.parametrize("count", [2, 3])
@@ -151,3 +170,17 @@ def test_synthetic_tapes_give_the_stepped_run(tmp_path, count, n, speedup, extra
     data = tmp_path / f"synth_{count}_{speedup:g}x.parquet"
     symbols = _tapes(data, count, n, speedup, sample=False)
     _assert_same(tmp_path, data, symbols, extra=extra, blocks=blocks)
+
+
+def test_blocks_shared_by_the_instruments_and_ending_at_a_data_gap_give_the_stepped_run(
+    tmp_path,
+):
+    """``block_ticks`` 3,000 over 3 instruments: blocks of 1,000 trades, a dozen per
+    instrument, each reaching past several batches; one tape has an hour-long hole, where its
+    block ends (the gap is handled as stepping handles it)."""
+    data = tmp_path / "synth_hole.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False, hole=True)
+    _assert_same(tmp_path, data, symbols, blocks=(3_000, 1_000_000), gaps=1)
+    rows, result, engine = _run(tmp_path, data, symbols, scheduler=True, block=3_000, extra="")
+    assert engine._lookahead is not None and engine._lookahead.block_ticks == 1_000
+    assert engine._lookahead.opened >= 3 * 10

@@ -19,7 +19,9 @@ instrument's batches arrives, re-bases the block's trade indices onto that batch
 
 A block reaches ahead only over trades the validator will accept unchanged (checked once,
 vectorised, when the block opens) and never across a data gap; otherwise the block ends
-with the batch, as before.
+with the batch, as before. ``[run] block_ticks`` is shared by the instruments (each block
+holds at most ``block_ticks / instruments`` trades), so the memory held ahead is bounded as
+with one instrument.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class Lookahead:
 
     def __init__(self, engine: Engine, block_ticks: int) -> None:
         self.engine = engine
-        self.block_ticks = block_ticks
+        #: Trades per block of one instrument: ``[run] block_ticks`` shared by the instruments,
+        #: so the trades held ahead stay bounded as with one instrument (100 instruments with
+        #: whole-tape blocks took the run's peak RSS from 0.92 to 1.2 GB).
+        self.block_ticks = max(1, block_ticks // max(1, len(engine.state)))
         #: Instrument key -> its whole series (None: no read-ahead for it).
         self._tapes: dict[str, TickBatch | None] = {}
         #: Instrument key -> series index of the current batch's first trade.
