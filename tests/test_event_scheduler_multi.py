@@ -120,6 +120,8 @@ def _assert_same(
             # Every instrument's block reached past its interval batch.
             assert engine._lookahead is not None
             assert engine._lookahead.opened >= len(symbols), engine._lookahead.opened
+            # Batches inside a block past its first were validated when the block opened.
+            assert engine._lookahead.prevalidated > 0
             # Most closes went the short way, and the array predicates judged candidates.
             quiet = engine._quiet_closes
             assert quiet is not None

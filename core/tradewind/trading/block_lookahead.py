@@ -18,8 +18,9 @@ venue's whole series of the instrument (:meth:`ReplayVenue.tape`) and, as each o
 instrument's batches arrives, re-bases the block's trade indices onto that batch.
 
 A block reaches ahead only over trades the validator will accept unchanged (checked once,
-vectorised, when the block opens) and never across a data gap; otherwise the block ends
-with the batch, as before. ``[run] block_ticks`` is shared by the instruments (each block
+vectorised, when the block opens, so the validator takes the batches inside it without
+checking them again: ``TickValidator.accept_checked``) and never across a data gap; otherwise
+the block ends with the batch, as before. ``[run] block_ticks`` is shared by the instruments (each block
 holds at most ``block_ticks / instruments`` trades), so the memory held ahead is bounded as
 with one instrument.
 """
@@ -33,6 +34,7 @@ from tradewind.market.gaps import gap_starts
 from tradewind.market.validation import validate
 
 if TYPE_CHECKING:
+    from tradewind.market.validation import ValidationResult
     from tradewind.model import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
@@ -53,8 +55,11 @@ class Lookahead:
         self._base: dict[str, int] = {}
         #: Instrument key -> series index of the next batch's first trade.
         self._fed: dict[str, int] = {}
-        #: Instrument key -> (block, first series index, end series index) of its open block.
-        self._spans: dict[str, tuple[TapeBlock, int, int]] = {}
+        #: Instrument key -> (block, first series index, end series index, whether the trade
+        #: ids past the opening batch strictly increase) of its open block.
+        self._spans: dict[str, tuple[TapeBlock, int, int, bool]] = {}
+        #: Batches taken as validated when their block opened (not checked again).
+        self.prevalidated = 0
         #: Blocks opened past their batch (for the tests and the benchmark).
         self.opened = 0
 
@@ -67,6 +72,28 @@ class Lookahead:
         self._tapes[key] = tape
         self._fed[key] = 0
         return tape
+
+    def validated(self, st: _InstrumentState, batch: TickBatch) -> ValidationResult | None:
+        """``batch`` validated, when it lies inside ``st``'s open block past the batch the
+        block opened in (those trades were validated as one stretch then, from the validator's
+        state, and accepted whole): the validator takes it without checking it again. None
+        otherwise (the engine validates it)."""
+        key = st.instrument.key
+        span = self._spans.get(key)
+        tape = self._tapes.get(key)
+        if span is None or tape is None or span[0] is not st.block:
+            return None
+        base = self._fed[key]
+        n = len(batch)
+        if (
+            n == 0
+            or base + n > span[2]
+            or int(tape.ts_ns[base]) != int(batch.ts_ns[0])
+            or int(tape.trade_id[base]) != int(batch.trade_id[0])
+        ):
+            return None
+        self.prevalidated += 1
+        return st.validator.accept_checked(batch, increasing=span[3])
 
     def arrived(self, st: _InstrumentState, batch: TickBatch, accepted: int) -> None:
         """``batch`` (``accepted`` of its trades passed validation) is ``st``'s next: move
@@ -132,9 +159,11 @@ class Lookahead:
         validator = st.validator
         if validate(ahead, last_ts_ns=validator.last_ts_ns, seen_ids=validator.seen_ids).rejected:
             return False
+        ids = ahead.trade_id
+        increasing = bool((ids[1:] > ids[:-1]).all())
         ticks = tape.slice(start, stop)
         block = TapeBlock.open(ticks, stop - base, st.aggregator.update(ticks), st.analyzers)
         st.block = block
-        self._spans[key] = (block, start, stop)
+        self._spans[key] = (block, start, stop, increasing)
         self.opened += 1
         return True

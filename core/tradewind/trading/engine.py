@@ -875,7 +875,9 @@ class Engine:
         if batch.instrument in self.unsubscribed:
             return
         st = self.state[batch.instrument]
-        result = st.validator.validate(batch)
+        result = None if self._lookahead is None else self._lookahead.validated(st, batch)
+        if result is None:
+            result = st.validator.validate(batch)
         clean = result.clean
         if result.rejected:
             await self.bus.publish(
