@@ -436,14 +436,21 @@ class Engine:
         #: feed's interval batches (analyzers and candles computed ahead, taken as stepping does).
         self._lookahead: Lookahead | None = (
             Lookahead(self, config.run.block_ticks)
-            if self._multi and self._block_ticks and config.run.event_scheduler
+            if self._multi
+            and self._block_ticks
+            and config.run.event_scheduler
+            # The replay's own feed (a cluster host's feed is its own).
+            and type(self)._feed is Engine._feed
             else None
         )
         #: ... and their closes with nothing but the strategy to act go the short way.
         self._quiet_closes: QuietCloses | None = (
             QuietCloses(self)
             if self._lookahead is not None
+            # The engine's own step and decision (a cluster host's are its own).
             and type(self)._strategy_signal is Engine._strategy_signal
+            and type(self)._decide is Engine._decide
+            and type(self)._on_boundary is Engine._on_boundary
             else None
         )
         run = config.run
