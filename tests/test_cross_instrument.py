@@ -229,9 +229,7 @@ plugin = "spy"
 """
 
 
-def test_exit_monitors_never_see_another_instruments_later_trades(
-    tmp_path, fake_dists, scheduler
-):
+def test_exit_monitors_never_see_another_instruments_later_trades(tmp_path, fake_dists, scheduler):
     """A's price encodes its time (1000 + seconds); B's exits must only ever be shown A's
     price from a trade at or before the B trades they are looking at."""
     import sys

@@ -71,7 +71,11 @@ def _tapes(
             ts = out.ts_ns
             keep = (ts < lo) | (ts >= lo + 3_600_000_000_000)
             out = TickBatch.from_arrays(
-                symbol, ts[keep], out.price[keep], out.size[keep], out.side[keep],
+                symbol,
+                ts[keep],
+                out.price[keep],
+                out.size[keep],
+                out.side[keep],
                 out.trade_id[keep],
             )
         batches[symbol] = out
@@ -114,7 +118,9 @@ def _assert_same(
         base_rows, base, stepped = _run(
             tmp_path, data, symbols, scheduler=False, block=block, extra=extra
         )
-        rows, result, engine = _run(tmp_path, data, symbols, scheduler=True, block=block, extra=extra)
+        rows, result, engine = _run(
+            tmp_path, data, symbols, scheduler=True, block=block, extra=extra
+        )
         assert stepped._lookahead is None
         if block not in (0, 1):
             # Every instrument's block reached past its interval batch.
@@ -183,6 +189,6 @@ def test_blocks_shared_by_the_instruments_and_ending_at_a_data_gap_give_the_step
     data = tmp_path / "synth_hole.parquet"
     symbols = _tapes(data, 3, 12_000, 1.0, sample=False, hole=True)
     _assert_same(tmp_path, data, symbols, blocks=(3_000, 1_000_000), gaps=1)
-    rows, result, engine = _run(tmp_path, data, symbols, scheduler=True, block=3_000, extra="")
+    _, _, engine = _run(tmp_path, data, symbols, scheduler=True, block=3_000, extra="")
     assert engine._lookahead is not None and engine._lookahead.block_ticks == 1_000
     assert engine._lookahead.opened >= 3 * 10

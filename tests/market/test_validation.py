@@ -274,8 +274,9 @@ def test_accept_checked_leaves_the_state_validate_leaves(increasing: bool) -> No
     ids = list(range(100, 160)) if increasing else [*range(100, 130), *range(200, 170, -1)]
     rows = [(1_000 + i, 100.0 + i % 7, 1.0, tid) for i, tid in enumerate(ids)]
     head, stretch = ticks(rows[:10]), ticks(rows[10:])
-    checked, validated = TickValidator("BTCUSDT", id_window=40), TickValidator(
-        "BTCUSDT", id_window=40
+    checked, validated = (
+        TickValidator("BTCUSDT", id_window=40),
+        TickValidator("BTCUSDT", id_window=40),
     )
     for v in (checked, validated):
         v.validate(head)

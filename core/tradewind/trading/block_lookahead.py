@@ -20,9 +20,9 @@ instrument's batches arrives, re-bases the block's trade indices onto that batch
 A block reaches ahead only over trades the validator will accept unchanged (checked once,
 vectorised, when the block opens, so the validator takes the batches inside it without
 checking them again: ``TickValidator.accept_checked``) and never across a data gap; otherwise
-the block ends with the batch, as before. ``[run] block_ticks`` is shared by the instruments (each block
-holds at most ``block_ticks / instruments`` trades), so the memory held ahead is bounded as
-with one instrument.
+the block ends with the batch, as before. ``[run] block_ticks`` is shared by the instruments
+(each block holds at most ``block_ticks / instruments`` trades), so the memory held ahead is
+bounded as with one instrument.
 """
 
 from __future__ import annotations
