@@ -84,12 +84,21 @@ def _tapes(
 
 
 def _run(
-    tmp_path: Path, data: Path, symbols: list[str], *, scheduler: bool, block: int, extra: str
+    tmp_path: Path,
+    data: Path,
+    symbols: list[str],
+    *,
+    scheduler: bool,
+    block: int,
+    extra: str,
+    latency_ms: int = 25,
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
     start = text.index("[[instruments]]")
     end = text.index("\n\n", start) + 2
     text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
+    assert "latency_ms = 25\n" in text
+    text = text.replace("latency_ms = 25\n", f"latency_ms = {latency_ms}\n", 1)
     flag = "true" if scheduler else "false"
     text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
     cfg = tmp_path / "run.toml"  # one path and run id: the runs table names them
@@ -113,13 +122,26 @@ def _assert_same(
     extra: str = "",
     blocks=(1_000_000, 0, 1),
     gaps: int = 0,
+    latency_ms: int = 25,
 ) -> None:
     for block in blocks:
         base_rows, base, stepped = _run(
-            tmp_path, data, symbols, scheduler=False, block=block, extra=extra
+            tmp_path,
+            data,
+            symbols,
+            scheduler=False,
+            block=block,
+            extra=extra,
+            latency_ms=latency_ms,
         )
         rows, result, engine = _run(
-            tmp_path, data, symbols, scheduler=True, block=block, extra=extra
+            tmp_path,
+            data,
+            symbols,
+            scheduler=True,
+            block=block,
+            extra=extra,
+            latency_ms=latency_ms,
         )
         assert stepped._lookahead is None
         if block not in (0, 1):
@@ -192,3 +214,11 @@ def test_blocks_shared_by_the_instruments_and_ending_at_a_data_gap_give_the_step
     _, _, engine = _run(tmp_path, data, symbols, scheduler=True, block=3_000, extra="")
     assert engine._lookahead is not None and engine._lookahead.block_ticks == 1_000
     assert engine._lookahead.opened >= 3 * 10
+
+
+def test_orders_in_flight_across_closes_give_the_stepped_run(tmp_path):
+    """With 90 s of venue latency an entry is still in flight at its instrument's next close:
+    that close decides nothing (no candidate counted) on the short way as in a step."""
+    data = tmp_path / "synth_latency.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
+    _assert_same(tmp_path, data, symbols, blocks=(1_000_000,), latency_ms=90_000)
