@@ -4,6 +4,7 @@ analyzers → strategy → sizing → filters (kill switch first) → simulated 
     python bench/bench_pipeline.py [--ticks 10000000] [--instruments 100]
                                    [--per-instrument 100000] [--tick-by-tick 200000]
                                    [--speedup 1] [--profile DIR] [--only one,many,tick]
+                                   [--stepped]
     python bench/bench_pipeline.py --micro      # per-call cost of candles and validation
 
 The run is the embedded default backtest (``tradewind backtest`` with no config: the
@@ -24,6 +25,8 @@ wall and process CPU of ``Engine.run``; the replay venue's file load (inside ``r
 separately and throughput is given without it too. ``--profile DIR`` writes a cProfile of
 each engine run to DIR and prints the top functions. ``--speedup 20`` compresses time 20×
 (~1,600 trades a minute, a busy modern perpetual) instead of the sample's ~80 a minute.
+``--stepped`` runs with ``[run] event_scheduler = false`` (every close stepped by the engine),
+the baseline of the scheduler's figures.
 """
 
 from __future__ import annotations
@@ -137,7 +140,9 @@ def _symbol(i: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Config: the embedded default, with our instruments and data
 # --------------------------------------------------------------------------------------------
-def config_text(data: Path, symbols: list[str], chunk: int, journal: Path) -> str:
+def config_text(
+    data: Path, symbols: list[str], chunk: int, journal: Path, *, stepped: bool = False
+) -> str:
     from tradewind.cli import default_config_path
 
     text = default_config_path().read_text(encoding="utf-8")
@@ -157,14 +162,24 @@ def config_text(data: Path, symbols: list[str], chunk: int, journal: Path) -> st
     text = text.replace('journal = "reports/journal.duckdb"', f'journal = "{journal.as_posix()}"')
     # The log notifier would print every veto (thousands of lines): critical events only.
     assert 'min_severity = "warning"' in text
-    return text.replace('min_severity = "warning"', 'min_severity = "critical"')
+    text = text.replace('min_severity = "warning"', 'min_severity = "critical"')
+    if stepped:  # every close stepped: the event scheduler off, for paired comparisons
+        assert "\n[run]\n" in text
+        text = text.replace("\n[run]\n", "\n[run]\nevent_scheduler = false\n", 1)
+    return text
 
 
 # --------------------------------------------------------------------------------------------
 # One run (in its own process)
 # --------------------------------------------------------------------------------------------
 def run_one(
-    data: Path, symbols: list[str], chunk: int, label: str, workdir: Path, profile: Path | None
+    data: Path,
+    symbols: list[str],
+    chunk: int,
+    label: str,
+    workdir: Path,
+    profile: Path | None,
+    stepped: bool = False,
 ) -> dict[str, Any]:
     from tradewind.config import load_config
     from tradewind.trading.engine import Engine
@@ -173,7 +188,9 @@ def run_one(
     for p in (journal, Path(str(journal) + ".wal")):
         p.unlink(missing_ok=True)
     cfg_path = workdir / f"{label}.toml"
-    cfg_path.write_text(config_text(data, symbols, chunk, journal), encoding="utf-8")
+    cfg_path.write_text(
+        config_text(data, symbols, chunk, journal, stepped=stepped), encoding="utf-8"
+    )
     batches = [0]
 
     def count(n: int, total: int | None) -> None:
@@ -243,7 +260,13 @@ def peak_rss_mb(field: str = "VmHWM") -> float:
 
 
 def spawn(
-    data: Path, symbols: list[str], chunk: int, label: str, workdir: Path, profile: Path | None
+    data: Path,
+    symbols: list[str],
+    chunk: int,
+    label: str,
+    workdir: Path,
+    profile: Path | None,
+    stepped: bool = False,
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -261,6 +284,8 @@ def spawn(
     ]
     if profile is not None:
         cmd += ["--profile", str(profile)]
+    if stepped:
+        cmd.append("--_stepped")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -367,6 +392,12 @@ def main() -> None:
     ap.add_argument("--_label", help=argparse.SUPPRESS)
     ap.add_argument("--_chunk", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--_symbols", help=argparse.SUPPRESS)
+    ap.add_argument("--_stepped", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--stepped",
+        action="store_true",
+        help="run with [run] event_scheduler = false (every close stepped), to compare",
+    )
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -380,6 +411,7 @@ def main() -> None:
             args._label,
             args.workdir,
             args.profile,
+            args._stepped,
         )
         print(json.dumps(r))
         return
@@ -403,7 +435,7 @@ def main() -> None:
         runs.append(("tick-by-tick", files["tick"], ["BTCUSDT"], 1))
     results = []
     for label, data, symbols, chunk in runs:
-        r = spawn(data, symbols, chunk, label, args.workdir, args.profile)
+        r = spawn(data, symbols, chunk, label, args.workdir, args.profile, args.stepped)
         show(r)
         results.append(r)
         if args.profile is not None:

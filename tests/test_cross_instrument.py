@@ -7,6 +7,9 @@ replay venue. Filters and exits that read the whole portfolio (max positions, ex
 drawdown, the portfolio guard) are left out, and ``max_notional`` caps every order, so nothing
 in the config itself makes BTCUSDT depend on the other instrument: any difference would come
 from the engine letting one instrument see the other's data.
+
+Every test runs with the event scheduler on (several instruments: blocks reaching past the
+feed's interval batches, quiet closes the short way) and off (every close stepped).
 """
 
 from __future__ import annotations
@@ -34,9 +37,22 @@ def _without(text: str, section: str) -> str:
     return re.sub(rf"\n\[{re.escape(section)}\]\n(?:(?!\n\[).)*", "\n", text, flags=re.S)
 
 
-def _config(tmp_path: Path, name: str, data: Path, first: str = "", venue: str = "") -> Path:
+@pytest.fixture(scope="module", params=[True, False], ids=["scheduler", "stepped"])
+def scheduler(request: pytest.FixtureRequest) -> bool:
+    """``[run] event_scheduler``."""
+    return bool(request.param)
+
+
+def _with_scheduler(text: str, on: bool) -> str:
+    return text.replace("[run]\n", f"[run]\nevent_scheduler = {'true' if on else 'false'}\n", 1)
+
+
+def _config(
+    tmp_path: Path, name: str, data: Path, first: str = "", venue: str = "", *, scheduler: bool
+) -> Path:
     """The demo config on ``data``; ``first`` is replayed before BTCUSDT (listed first)."""
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    text = _with_scheduler(text, scheduler)
     for section in ("filters.drawdown", "filters.maxpositions", "filters.exposure", "exits.guard"):
         text = _without(text, section)
     text = text.replace("risk_pct = 0.01\n", 'risk_pct = 0.01\nmax_notional = "1000"\n')
@@ -94,17 +110,19 @@ def _btc_run(tmp_path: Path, cfg: Path, name: str) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def alone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
+def alone(tmp_path_factory: pytest.TempPathFactory, scheduler: bool) -> dict[str, list]:
     tmp = tmp_path_factory.mktemp("alone")
-    return _btc_run(tmp, _config(tmp, "alone", SAMPLE), "alone")
+    return _btc_run(tmp, _config(tmp, "alone", SAMPLE, scheduler=scheduler), "alone")
 
 
-def test_btcusdt_trades_the_same_beside_its_own_tape_under_another_symbol(tmp_path, alone):
+def test_btcusdt_trades_the_same_beside_its_own_tape_under_another_symbol(
+    tmp_path, alone, scheduler
+):
     lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     both = tmp_path / "both.csv"
     copy = [ln.replace(",BTCUSDT,", ",BTCCOPY,") for ln in lines[1:]]
     both.write_text(lines[0] + "".join(copy) + "".join(lines[1:]), encoding="utf-8")
-    cfg = _config(tmp_path, "twin", both, _instrument("BTCCOPY"))
+    cfg = _config(tmp_path, "twin", both, _instrument("BTCCOPY"), scheduler=scheduler)
     twin = _btc_run(tmp_path, cfg, "twin")
     assert alone["signals"] and alone["fills"] and alone["exits"]
     for key in ("signals", "orders", "vetoes", "fills", "exits", "trades"):
@@ -113,7 +131,9 @@ def test_btcusdt_trades_the_same_beside_its_own_tape_under_another_symbol(tmp_pa
     assert twin["other_fills"]
 
 
-def test_btcusdt_trades_the_same_beside_a_different_tape_from_another_venue(tmp_path, alone):
+def test_btcusdt_trades_the_same_beside_a_different_tape_from_another_venue(
+    tmp_path, alone, scheduler
+):
     sample = load(SAMPLE).batches["BTCUSDT"]
     other = generate(calibrate(sample), hours=2.2, seed=7, instrument="ETHSYN")
     rows = [
@@ -130,7 +150,9 @@ def test_btcusdt_trades_the_same_beside_a_different_tape_from_another_venue(tmp_
     path = tmp_path / "ethsyn.csv"
     path.write_text(HEADER + "".join(rows), encoding="utf-8")
     venue = f'[venues.replay2]\nplugin = "replay"\npath = "{path.as_posix()}"\n\n'
-    cfg = _config(tmp_path, "beside", SAMPLE, _instrument("ETHSYN", "replay2"), venue)
+    cfg = _config(
+        tmp_path, "beside", SAMPLE, _instrument("ETHSYN", "replay2"), venue, scheduler=scheduler
+    )
     beside = _btc_run(tmp_path, cfg, "beside")
     for key in ("signals", "orders", "vetoes", "fills", "exits", "trades"):
         assert beside[key] == alone[key], key
@@ -207,7 +229,7 @@ plugin = "spy"
 """
 
 
-def test_exit_monitors_never_see_another_instruments_later_trades(tmp_path, fake_dists):
+def test_exit_monitors_never_see_another_instruments_later_trades(tmp_path, fake_dists, scheduler):
     """A's price encodes its time (1000 + seconds); B's exits must only ever be shown A's
     price from a trade at or before the B trades they are looking at."""
     import sys
@@ -226,7 +248,9 @@ def test_exit_monitors_never_see_another_instruments_later_trades(tmp_path, fake
         for i, (ts, sym, px, side) in enumerate(sorted(rows))
     ]
     (tmp_path / "ab.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "spy.toml").write_text(SPY_CONFIG.format(dir=tmp_path.as_posix()))
+    (tmp_path / "spy.toml").write_text(
+        _with_scheduler(SPY_CONFIG.format(dir=tmp_path.as_posix()), scheduler)
+    )
     result = anyio.run(Engine(load_config(tmp_path / "spy.toml"), run_id="spy").run)
     seen = sys.modules["tw_spy"].SEEN
     sys.modules.pop("tw_spy")

@@ -120,13 +120,16 @@ class RunSection:
     #: What a data gap does to an open position: "hold", "flatten" or "halt" (docs/data.md).
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
     #: Backtests: trades per block the analyzers and candles advance over at once (never
-    #: splitting one timestamp); 0 = one decision interval per block. Results are the same
+    #: splitting one timestamp); 0 = one decision interval per block. Several instruments
+    #: share it (each block at most block_ticks / instruments trades). Results are the same
     #: bits at any block size; paper and live always go candle by candle.
     block_ticks: int = 1_000_000
     #: Backtests: while an instrument is flat with no order in flight, go from one close the
     #: strategy's gates can pass to the next without stepping each close in between (the
     #: funnel, the decisions and the journal are the same bits either way; false steps every
-    #: close, as paper and live do).
+    #: close, as paper and live do). Several instruments: each one's blocks reach past the
+    #: replay's interval batches, and a close of an instrument without a position, while no
+    #: order is in doubt, only counts, records and asks the strategy (same order, same bits).
     event_scheduler: bool = True
     #: Backtests of several instruments: "shared" (one portfolio: the simulated venues' cash
     #: pooled, sizing and portfolio filters over every instrument) or "per_instrument" (each

@@ -250,3 +250,46 @@ def test_recent_ids_is_a_window_of_the_last_capacity_ids(
         assert ids.max_id == (max(window) if window else None)
         p = np.array(probe, dtype=np.int64)
         assert ids.contains(p).tolist() == [x in window for x in probe]
+
+
+def _state(v: TickValidator) -> tuple:
+    ids = v.seen_ids
+    return (
+        v.accepted,
+        v.last_ts_ns,
+        dict(v.rejected),
+        ids._buf[ids._start : ids._end].tolist(),
+        ids._increasing,
+        ids._bound,
+        ids._newest,
+    )
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+def test_accept_checked_leaves_the_state_validate_leaves(increasing: bool) -> None:
+    """A stretch validated whole, then taken batch by batch with ``accept_checked`` (the
+    backtest's read-ahead blocks), leaves the validator as validating each batch does: the
+    same counts, last time, remembered ids, and the same verdicts on what follows (a resend
+    of an id taken that way is still a duplicate)."""
+    ids = list(range(100, 160)) if increasing else [*range(100, 130), *range(200, 170, -1)]
+    rows = [(1_000 + i, 100.0 + i % 7, 1.0, tid) for i, tid in enumerate(ids)]
+    head, stretch = ticks(rows[:10]), ticks(rows[10:])
+    checked, validated = (
+        TickValidator("BTCUSDT", id_window=40),
+        TickValidator("BTCUSDT", id_window=40),
+    )
+    for v in (checked, validated):
+        v.validate(head)
+    ahead = validate(stretch, last_ts_ns=checked.last_ts_ns, seen_ids=checked.seen_ids)
+    assert not ahead.rejected
+    for lo, hi in [(0, 1), (1, 17), (17, 50)]:
+        piece = stretch.slice(lo, hi)
+        got = checked.accept_checked(piece, increasing=increasing)
+        want = validated.validate(piece)
+        assert got.clean is piece and not got.rejected and not want.rejected
+        assert got.codes.tolist() == want.codes.tolist()
+        assert _state(checked) == _state(validated)
+    resend = ticks([(2_000, 100.0, 1.0, ids[-3]), (2_001, 100.0, 1.0, 10_000)])
+    got_resend, want_resend = checked.validate(resend), validated.validate(resend)
+    assert got_resend.rejected == want_resend.rejected == {"duplicate_id": 1}
+    assert _state(checked) == _state(validated)

@@ -335,6 +335,23 @@ class TickValidator:
             self.seen_ids.add(batch.trade_id, increasing=True if whole else None)
         return result
 
+    def accept_checked(self, batch: TickBatch, *, increasing: bool) -> ValidationResult:
+        """Take the next batch as accepted whole, without checking it again: the caller
+        validated it already, as part of a longer stretch of this stream checked from this
+        validator's state (tradewind.trading.block_lookahead). The same state and result as
+        :meth:`validate` of that batch. ``increasing``: its trade ids strictly increase."""
+        if batch.instrument != self.instrument:
+            raise ValueError(
+                f"TickValidator({self.instrument}) was given a batch of {batch.instrument}"
+            )
+        n = len(batch)
+        self.accepted += n
+        if n:
+            self.last_ts_ns = batch.last_ts
+        # validate() passes True for a batch its quick check takes whole (ids increasing).
+        self.seen_ids.add(batch.trade_id, increasing=True if increasing else None)
+        return ValidationResult(clean=batch, rejected={}, codes=np.zeros(n, dtype=np.int8))
+
     def __repr__(self) -> str:
         bad = {k: v for k, v in self.rejected.items() if v}
         return f"TickValidator({self.instrument!r}, accepted={self.accepted}, rejected={bad})"

@@ -80,6 +80,7 @@ from tradewind.registry import RunInfo
 from tradewind.secrets import Secret
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
+from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
@@ -87,6 +88,7 @@ from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
     VenueReads,
     apply_reads,
@@ -463,6 +465,27 @@ class Engine:
             and not self._multi
             # Signals made here (a cluster's execution host receives them instead).
             and type(self)._strategy_signal is Engine._strategy_signal
+            else None
+        )
+        #: Several replayed instruments over blocks: each instrument's block reaches past the
+        #: feed's interval batches (analyzers and candles computed ahead, taken as stepping does).
+        self._lookahead: Lookahead | None = (
+            Lookahead(self, config.run.block_ticks)
+            if self._multi
+            and self._block_ticks
+            and config.run.event_scheduler
+            # The replay's own feed (a cluster host's feed is its own).
+            and type(self)._feed is Engine._feed
+            else None
+        )
+        #: ... and their closes with nothing but the strategy to act go the short way.
+        self._quiet_closes: QuietCloses | None = (
+            QuietCloses(self)
+            if self._lookahead is not None
+            # The engine's own step and decision (a cluster host's are its own).
+            and type(self)._strategy_signal is Engine._strategy_signal
+            and type(self)._decide is Engine._decide
+            and type(self)._on_boundary is Engine._on_boundary
             else None
         )
         run = config.run
@@ -894,7 +917,9 @@ class Engine:
         if batch.instrument in self.unsubscribed:
             return
         st = self.state[batch.instrument]
-        result = st.validator.validate(batch)
+        result = None if self._lookahead is None else self._lookahead.validated(st, batch)
+        if result is None:
+            result = st.validator.validate(batch)
         clean = result.clean
         if result.rejected:
             await self.bus.publish(
@@ -905,6 +930,8 @@ class Engine:
                 )
             )
         n = len(clean)
+        if self._lookahead is not None:
+            self._lookahead.arrived(st, batch, n)
         if n == 0:
             return
         self.ticks += n
@@ -977,6 +1004,8 @@ class Engine:
         """Start a block at trade ``i`` of ``clean``: at most ``[run] block_ticks`` trades (a
         timestamp is never split; 0 = up to the next decision point), never past ``limit``
         (the batch's end or its next data gap)."""
+        if self._lookahead is not None and self._lookahead.open(st, clean, i, limit):
+            return  # a block reaching past the batch (several instruments)
         size = self._block_ticks
         if not size:
             end = interval_end
@@ -1153,11 +1182,14 @@ class Engine:
                 for close in self._closes_before(st, t):
                     heap.append((close, n, st))
         heapq.heapify(heap)
+        quiet = self._quiet_closes
         while heap:
             close, _, st = heapq.heappop(heap)
-            await self._on_boundary(st, close)
+            if quiet is None or not await quiet.close(st, close):
+                await self._on_boundary(st, close)
         for st in due:
-            await self._on_boundary(st, t)
+            if quiet is None or not await quiet.close(st, t):
+                await self._on_boundary(st, t)
             st.next_boundary = t + step
         self._barrier = t + step
         if self._multi:

@@ -26,7 +26,10 @@ exit checks that do not trigger (the scans answered for them) and the empty orde
 
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
 order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
-position, a commit of nothing). Several instruments, paper and live step every close.
+position, a commit of nothing). Several instruments go through every close in the stepped
+order, their quiet ones the short way (:mod:`tradewind.trading.quiet_closes`, over blocks
+reaching past the feed's batches: :mod:`tradewind.trading.block_lookahead`); paper and live
+step every close.
 """
 
 from __future__ import annotations

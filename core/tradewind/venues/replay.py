@@ -246,6 +246,19 @@ class ReplayVenue:
         """Drop the loaded data."""
         self._data = None
 
+    def tape(self, key: str) -> TickBatch | None:
+        """The whole series the stream delivers for instrument ``key`` (after connect), as
+        one batch under that key: what a backtest may read ahead of the feed (see
+        tradewind.trading.block_lookahead). None when the stream may skip trades of it
+        (subscriptions), paces them (``speed``), or it is not configured here."""
+        if self._data is None or self.config.subscribe or self.config.speed:
+            return None
+        for inst in self._instruments:
+            if inst.key == key:
+                batch = self._data.get(inst.symbol)
+                return None if batch is None else _keyed(batch, key)
+        return None
+
     def total_ticks(self) -> int | None:
         """Trades that will be replayed for the configured instruments (after connect)."""
         if self._data is None:

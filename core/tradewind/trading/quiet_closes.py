@@ -1,0 +1,171 @@
+"""Decision closes of several replayed instruments that nothing but the strategy can act on.
+
+With several replayed instruments the engine brings every instrument to each grid time in
+turn (``Engine._reach``: the closes on the way in time order, then each instrument's close at
+the grid time, in instrument order), so that no close of one instrument sees another's later
+trades. That order stays: the equity curve, filters and exits read the whole portfolio. What
+changes is the work done at a close of an instrument that holds no position, while no order
+anywhere is in doubt and no command, stop or re-reconciliation is pending: the engine's step
+there polls nothing, scans no exit, commits nothing and only counts the close, records its
+curves and equity point and asks the strategy. :class:`QuietCloses` does exactly that from
+the instrument's block row (a block reaching past the feed's batches,
+:mod:`tradewind.trading.block_lookahead`), and judges the strategy's leading gates for the
+whole block at once by array predicates (:mod:`tradewind.trading.gate_arrays`), counting a
+row they reject without :meth:`Strategy.decide`. A close where the strategy signals is an
+event: the engine's own entry path (sizing, filters, order manager, venue, journal) runs
+there, as in a step. Any other close takes the engine's full step.
+
+The result is the stepped result bit for bit (tests/test_event_scheduler_multi.py).
+"""
+
+from __future__ import annotations
+
+from math import nan
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.trading.gate_arrays import GateArrays
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from tradewind.trading.engine import Engine, _InstrumentState
+
+
+class QuietCloses:
+    """Takes an engine's quiet decision closes of several instruments (module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        #: Closes gone through here (not by the engine's full step).
+        self.closes = 0
+        #: Candidates the array predicates rejected, and the same per rejecting gate.
+        self.rejected_by_arrays = 0
+        self.rejected_by_gate: dict[str, int] = {}
+        self._gates: dict[frozenset[str], GateArrays] = {}
+        #: Per instrument: (block, first row judged, per row the failing gate or -1, names).
+        self._judged: dict[str, tuple[TapeBlock, int, list[int] | None, list[str]]] = {}
+
+    def _engine_quiet(self) -> bool:
+        """Nothing engine-wide that a step would do at a close: no command, stop or halt, no
+        order in doubt, no venue calls off the loop, no re-reconciliation, no step sinks."""
+        e = self.engine
+        return not (
+            e.halted_at is not None
+            or e.control.paused
+            or e.control.has_pending()
+            or e.stopper.requested
+            or e.venue_calls is not None
+            or e._reconcile_every_ns is not None
+            or e.step_sinks
+            or e.orders.pending
+            or e.orders.unresolved()
+        )
+
+    def _verdicts(
+        self, st: _InstrumentState, block: TapeBlock
+    ) -> tuple[int, list[int] | None, list[str]]:
+        """For ``st``'s block, judged once: the first row judged, per row from it the index of
+        the compiled gate rejecting it (-1: through; None: no leading gate reads only tabled
+        outputs), and the gates' funnel names."""
+        key = st.instrument.key
+        judged = self._judged.get(key)
+        if judged is not None and judged[0] is block:
+            return judged[1], judged[2], judged[3]
+        e = self.engine
+        first = block.total - len(block.rows)
+        tables = {
+            f"{name}.{col}": column[first:]
+            for name, it in block.iters
+            if isinstance(it, BlockTable)
+            for col, column in it.arrays().items()
+        }
+        names = frozenset(tables)
+        gates = self._gates.get(names)
+        if gates is None:
+            gates = self._gates[names] = GateArrays(e.config.strategy, names)
+        failing: list[int] | None = None
+        if len(gates):
+            tf = e.strategy_tf
+            close: npt.NDArray[np.float64] = np.array(
+                [
+                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
+                    for r in block.rows
+                ],
+                dtype=np.float64,
+            )
+            failing = gates.first_failing(tables, close).tolist()
+        self._judged[key] = (block, first, failing, gates.names)
+        return first, failing, gates.names
+
+    async def close(self, st: _InstrumentState, t_close: int) -> bool:
+        """``st``'s decision close at ``t_close`` as the engine's step would take it; False
+        (nothing done) when it needs the engine's full step."""
+        e = self.engine
+        block = st.block
+        if block is None or not self._engine_quiet():
+            return False
+        key = st.instrument.key
+        portfolio = e.portfolio
+        if e._holds(portfolio.position(key)):
+            return False  # exit monitors read the close
+        advance = getattr(e.clock, "advance_to", None)
+        if advance is not None:
+            advance(t_close)
+        rows = block.rows
+        if not rows or rows[0].close_ns > t_close:
+            return True  # nothing closes here (the step would return before deciding)
+        r = block.total - len(rows)
+        # Judged before the row is taken (the judged rows start at the first one not taken).
+        first, failing, names = self._verdicts(st, block)
+        closed, got = block.take(t_close)
+        one_row = block.total - len(rows) == r + 1
+        self.closes += 1
+        e.candles += len(closed)
+        for sink in e.candle_sinks:
+            sink(closed)
+        values = st.values
+        if got:
+            values.use_rows(got)
+        else:
+            for c in closed:
+                for _, a in st.analyzers:
+                    a.on_candle(c)
+            values.refresh()
+        strategy_tf = e.strategy_tf
+        # An order of this instrument in flight: no decision (Engine._decide).
+        in_flight = any(o.instrument == key for o in portfolio.open_orders())
+        for c in closed:
+            if c.timeframe_ns != strategy_tf:
+                continue
+            e.decision_points += 1
+            e._equity.record(t_close)
+            e.price_curve.setdefault(key, []).append((t_close, c.close))
+            e.candle_curve.setdefault(key, []).append(
+                (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
+            )
+            if e._charted:
+                mine = e.series.setdefault(key, {})
+                for name in e._charted:
+                    # Read from the row where the row holds the analyzer (what ``values.get``
+                    # returns after ``use_rows``), as the one-instrument scheduler does.
+                    instance, _, output = name.partition(".")
+                    row_values = got.get(instance)
+                    v = values.get(name) if row_values is None else row_values.get(output, nan)
+                    mine.setdefault(name, []).append((t_close, float(v)))
+            if in_flight:
+                continue
+            if one_row and failing is not None:
+                if failing[r - first] >= 0:
+                    gate = names[failing[r - first]]
+                    e.strategy.rejected_at(gate)
+                    self.rejected_by_arrays += 1
+                    self.rejected_by_gate[gate] = self.rejected_by_gate.get(gate, 0) + 1
+                    continue
+            signal = e.strategy.decide(st.instrument, c.close, t_close, values)
+            if signal is not None:
+                await e._enter(st, c, t_close, signal)
+        await e._publish_pending()
+        return True

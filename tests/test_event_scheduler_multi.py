@@ -1,0 +1,224 @@
+"""Several replayed instruments with the event scheduler on (``[run] event_scheduler``): each
+instrument's block reaches past the feed's interval batches (tradewind.trading.block_lookahead),
+and the run is the stepped run bit for bit: the same journal (signals, vetoes, orders, fills,
+positions, events), funnel, decision counts, equity curve, charted series, candles and fills,
+with 2, 3 and 10 instruments, on the shipped sample beside synthetic tapes and on synthetic
+tapes at ~80 and ~1,600 trades a minute, at block sizes of 1M ticks, one interval (0) and one
+tick. The demo config keeps its filters that read the whole portfolio (max positions,
+exposure, daily drawdown) and the portfolio guard exit, so instruments' decisions depend on
+each other's positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import duckdb
+import numpy as np
+import pytest
+from tradewind.config import load_config
+from tradewind.journal.store import TABLES
+from tradewind.market import synth
+from tradewind.market.importers import load, ticks_parquet
+from tradewind.model import TickBatch
+from tradewind.trading.engine import Engine
+
+from tests.test_engine import SAMPLE, demo_config_text
+from tests.test_event_scheduler import BUSY_PRIMARY
+
+
+def _symbol(n: int) -> str:
+    return f"SYN{n:02d}USDT"
+
+
+def _instrument(symbol: str) -> str:
+    return (
+        f'[[instruments]]\nsymbol = "{symbol}"\nvenue = "sim"\ndata = "replay"\nkind = "perp"\n'
+        'tick_size = "0.01"\nlot_size = "0.001"\nmin_notional = "5"\n'
+        'maker_fee = "0.0002"\ntaker_fee = "0.0004"\n\n'
+    )
+
+
+def _tapes(
+    path: Path, count: int, n: int, speedup: float, *, sample: bool, hole: bool = False
+) -> list[str]:
+    """A parquet file of ``count`` instruments over the same hours: the shipped sample's
+    BTCUSDT first when ``sample``, then synthetic tapes calibrated on it (fixed seeds),
+    ``n`` trades each, time compressed ``speedup`` times; with ``hole``, the second tape
+    misses an hour of trades (a data gap: the default ``max_gap`` is 45 minutes). Returns
+    the symbols."""
+    btc = next(iter(load(SAMPLE).batches.values()))
+    params = synth.calibrate(btc)
+    per_hour = len(btc) / ((btc.last_ts - btc.first_ts) / synth.NS_PER_HOUR)
+    batches: dict[str, TickBatch] = {}
+    if sample:
+        batches["BTCUSDT"] = btc
+    while len(batches) < count:
+        symbol = _symbol(len(batches))
+        out = synth.generate(
+            params,
+            hours=1.2 * n / per_hour + 0.5,
+            seed=100 + len(batches),
+            instrument=symbol,
+            start_ns=btc.first_ts,
+        ).slice(0, n)
+        if speedup != 1.0:
+            t0 = out.first_ts
+            ts = t0 + ((out.ts_ns - t0) / speedup).astype(np.int64)
+            out = TickBatch.from_arrays(symbol, ts, out.price, out.size, out.side, out.trade_id)
+        if hole and len(batches) == 1:
+            lo = out.first_ts + (out.last_ts - out.first_ts) * 2 // 5
+            ts = out.ts_ns
+            keep = (ts < lo) | (ts >= lo + 3_600_000_000_000)
+            out = TickBatch.from_arrays(
+                symbol,
+                ts[keep],
+                out.price[keep],
+                out.size[keep],
+                out.side[keep],
+                out.trade_id[keep],
+            )
+        batches[symbol] = out
+    ticks_parquet.write(path, batches, exchange="synth", market="perp")
+    return list(batches)
+
+
+def _run(
+    tmp_path: Path,
+    data: Path,
+    symbols: list[str],
+    *,
+    scheduler: bool,
+    block: int,
+    extra: str,
+    latency_ms: int = 25,
+) -> tuple[dict, object, Engine]:
+    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    start = text.index("[[instruments]]")
+    end = text.index("\n\n", start) + 2
+    text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
+    assert "latency_ms = 25\n" in text
+    text = text.replace("latency_ms = 25\n", f"latency_ms = {latency_ms}\n", 1)
+    flag = "true" if scheduler else "false"
+    text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
+    cfg = tmp_path / "run.toml"  # one path and run id: the runs table names them
+    cfg.write_text(text + extra)
+    journal = tmp_path / f"multi_{flag}_{block}.duckdb"
+    engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
+    result = anyio.run(engine.run)
+    con = duckdb.connect(str(journal), read_only=True)
+    try:
+        rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+    return rows, result, engine
+
+
+def _assert_same(
+    tmp_path: Path,
+    data: Path,
+    symbols: list[str],
+    *,
+    extra: str = "",
+    blocks=(1_000_000, 0, 1),
+    gaps: int = 0,
+    latency_ms: int = 25,
+) -> None:
+    for block in blocks:
+        base_rows, base, stepped = _run(
+            tmp_path,
+            data,
+            symbols,
+            scheduler=False,
+            block=block,
+            extra=extra,
+            latency_ms=latency_ms,
+        )
+        rows, result, engine = _run(
+            tmp_path,
+            data,
+            symbols,
+            scheduler=True,
+            block=block,
+            extra=extra,
+            latency_ms=latency_ms,
+        )
+        assert stepped._lookahead is None
+        if block not in (0, 1):
+            # Every instrument's block reached past its interval batch.
+            assert engine._lookahead is not None
+            assert engine._lookahead.opened >= len(symbols), engine._lookahead.opened
+            # Batches inside a block past its first were validated when the block opened.
+            assert engine._lookahead.prevalidated > 0
+            # Most closes went the short way, and the array predicates judged candidates.
+            quiet = engine._quiet_closes
+            assert quiet is not None
+            assert quiet.closes > result.summary["decisions"] // 2, quiet.closes
+            assert quiet.rejected_by_arrays > 0
+            assert sum(quiet.rejected_by_gate.values()) == quiet.rejected_by_arrays
+        # There is something to compare: signals, and orders and fills of several instruments.
+        assert base.summary["funnel"]["signals"] >= 2, block
+        assert len({f.instrument for f in base.fills}) >= 2, block
+        for table in TABLES:
+            assert rows[table] == base_rows[table], (block, table)
+        assert result.summary == base.summary, block
+        assert engine.strategy.rejected == stepped.strategy.rejected
+        assert engine.strategy.evaluated == stepped.strategy.evaluated
+        assert (engine.candles, engine.decision_points, engine.ticks) == (
+            stepped.candles,
+            stepped.decision_points,
+            stepped.ticks,
+        )
+        assert result.equity_curve == base.equity_curve, block
+        assert result.series == base.series, block
+        assert result.candles == base.candles, block
+        assert result.price_curve == base.price_curve, block
+        fills = [(f.ts_ns, f.instrument, f.side, f.quantity, f.price, f.fee) for f in result.fills]
+        assert fills == [
+            (f.ts_ns, f.instrument, f.side, f.quantity, f.price, f.fee) for f in base.fills
+        ]
+        assert result.closed_trades == base.closed_trades, block
+        assert len(result.data_gaps) == len(base.data_gaps) == gaps, block
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_the_sample_beside_synthetic_tapes_gives_the_stepped_run(tmp_path, count):
+    data = tmp_path / "sample_multi.parquet"
+    symbols = _tapes(data, count, 6_000, 1.0, sample=True)
+    _assert_same(tmp_path, data, symbols)
+
+
+@pytest.mark.parametrize(
+    ("count", "n", "speedup", "extra", "blocks"),
+    [
+        (3, 12_000, 1.0, "", (1_000_000, 0, 1)),
+        (10, 4_000, 1.0, "", (1_000_000, 0)),
+        (3, 60_000, 20.0, BUSY_PRIMARY, (1_000_000, 0)),
+    ],
+)
+def test_synthetic_tapes_give_the_stepped_run(tmp_path, count, n, speedup, extra, blocks):
+    data = tmp_path / f"synth_{count}_{speedup:g}x.parquet"
+    symbols = _tapes(data, count, n, speedup, sample=False)
+    _assert_same(tmp_path, data, symbols, extra=extra, blocks=blocks)
+
+
+def test_blocks_shared_by_the_instruments_and_ending_at_a_data_gap_give_the_stepped_run(
+    tmp_path,
+):
+    """``block_ticks`` 3,000 over 3 instruments: blocks of 1,000 trades, a dozen per
+    instrument, each reaching past several batches; one tape has an hour-long hole, where its
+    block ends (the gap is handled as stepping handles it)."""
+    data = tmp_path / "synth_hole.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False, hole=True)
+    _assert_same(tmp_path, data, symbols, blocks=(3_000, 1_000_000), gaps=1)
+    _, _, engine = _run(tmp_path, data, symbols, scheduler=True, block=3_000, extra="")
+    assert engine._lookahead is not None and engine._lookahead.block_ticks == 1_000
+    assert engine._lookahead.opened >= 3 * 10
+
+
+def test_orders_in_flight_across_closes_give_the_stepped_run(tmp_path):
+    """With 90 s of venue latency an entry is still in flight at its instrument's next close:
+    that close decides nothing (no candidate counted) on the short way as in a step."""
+    data = tmp_path / "synth_latency.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
+    _assert_same(tmp_path, data, symbols, blocks=(1_000_000,), latency_ms=90_000)
