@@ -1,0 +1,101 @@
+"""Periodic re-reconciliation compares positions too (issue 19): a position that changed at
+the venue behind the host's back (closed there: a liquidation, a manual close) is reported as
+a ReconciliationDiscrepancy, the venue's quantity adopted and journaled as a correction; a
+run where nothing drifts reports nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import duckdb
+from tradewind.config import load_config
+from tradewind.model import Position
+from tradewind.trading.engine import Engine
+
+from tests.faulty_venue import FaultyVenue
+from tests.test_engine import demo_config_text
+
+
+class ClosedBehindOurBack(FaultyVenue):
+    """The simulated venue; with ``close``, the first periodic position read that finds the
+    host holding a position with no order in flight closes that position at the venue first
+    (the host is not told)."""
+
+    def __init__(self, inner: Any, engine: Engine, *, close: bool) -> None:
+        super().__init__(inner)
+        self.engine = engine
+        self.close = close
+        self.reads = 0
+        #: (instrument, quantity the host held) when the venue closed it.
+        self.closed: tuple[str, Decimal] | None = None
+
+    async def fetch_positions(self) -> Any:
+        self.reads += 1
+        pf = self.engine.portfolio
+        held = [p for p in pf.positions() if not p.is_flat]
+        if self.close and self.closed is None and held and not pf.open_orders():
+            pos = held[0]
+            self.closed = (pos.instrument, pos.quantity)
+            self.inner._positions[pos.instrument] = Position(instrument=pos.instrument)
+        return await super().fetch_positions()
+
+
+def _paper_run(tmp_path: Path, *, close: bool) -> tuple[Engine, ClosedBehindOurBack]:
+    text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
+    text = text.replace("[run]\n", "[run]\nreconcile_interval_s = 0.05\n", 1)
+    text = text.replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 1000.0\nchunk_ticks = 50\n'
+    )
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(text)
+    engine = Engine(load_config(cfg))
+    venue = ClosedBehindOurBack(engine.venues["sim"], engine, close=close)
+    venue.set_sink(engine.orders)
+    engine.venues["sim"] = venue
+    for st in engine.state.values():
+        st.exec_venue = venue
+    anyio.run(engine.run)
+    return engine, venue
+
+
+def test_a_position_closed_at_the_venue_is_reported_and_corrected(tmp_path):
+    engine, venue = _paper_run(tmp_path, close=True)
+    assert venue.closed is not None, "the host never held a position at a reconciliation"
+    inst, qty = venue.closed
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT ts_ns, payload->>'kind', payload->>'subject', payload->>'journal_state', "
+        "payload->>'venue_state', payload->>'action' FROM events "
+        "WHERE type = 'ReconciliationDiscrepancy' ORDER BY seq"
+    ).fetchall()
+    assert len(rows) == 1, rows
+    ts, kind, subject, journal_state, venue_state, action = rows[0]
+    assert (kind, subject, action) == ("position", inst, "corrected")
+    assert Decimal(journal_state.split(" @ ")[0]) == qty
+    assert venue_state == "0 @ 0"
+    # The correction is journaled: the position row the journal rebuilds from says flat.
+    corrections = con.execute(
+        "SELECT ts_ns, quantity FROM positions WHERE reason = 'correction' AND instrument = ?",
+        [inst],
+    ).fetchall()
+    assert [(t, Decimal(q)) for t, q in corrections] == [(ts, Decimal(0))]
+    # The host's books and the venue's agree at the end.
+    inner = venue.inner
+    at_venue = inner._positions.get(inst) or Position(instrument=inst)
+    assert engine.portfolio.position(inst).quantity == at_venue.quantity
+
+
+def test_positions_that_agree_report_nothing(tmp_path):
+    engine, venue = _paper_run(tmp_path, close=False)
+    assert venue.reads > 1  # the rounds did read the venue's positions
+    assert engine.orders.fills  # and the run traded between them
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT count(*) FROM events WHERE type = 'ReconciliationDiscrepancy'"
+    ).fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM positions WHERE reason = 'correction'").fetchone() == (
+        0,
+    )
