@@ -386,9 +386,10 @@ class DuckDBBackend:
         """Insert ``rows`` through one Arrow table: one statement however many rows (a
         statement with a placeholder per value costs tens of milliseconds to prepare)."""
         cols = _COLUMNS[table]
+        # zip(*rows): the columns in one C-level pass, not a comprehension per column.
         arrays = {
-            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES[typ])
-            for i, (name, typ) in enumerate(cols)
+            name: pa.array(values, type=_ARROW_TYPES[typ])
+            for (name, typ), values in zip(cols, zip(*rows, strict=True), strict=True)
         }
         batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
