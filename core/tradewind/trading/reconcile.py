@@ -821,11 +821,7 @@ async def read_venues(engine: Any) -> VenueReads:
 def _held(engine: Any, vkey: str) -> dict[str, Position]:
     """This host's positions (flat ones too) in every instrument it trades on ``vkey``."""
     pf: Portfolio = engine.portfolio
-    return {
-        k: pf.position(k)
-        for k, st in engine.state.items()
-        if venue_key(st.exec_venue) == vkey
-    }
+    return {k: pf.position(k) for k, st in engine.state.items() if venue_key(st.exec_venue) == vkey}
 
 
 def _position_drift(
