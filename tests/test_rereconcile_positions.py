@@ -1,7 +1,8 @@
-"""Periodic re-reconciliation compares positions too (issue 19): a position that changed at
-the venue behind the host's back (closed there: a liquidation, a manual close) is reported as
-a ReconciliationDiscrepancy, the venue's quantity adopted and journaled as a correction; a
-run where nothing drifts reports nothing."""
+"""Periodic re-reconciliation compares perpetual positions too (issue 19): a position that
+changed at the venue behind the host's back (closed there: a liquidation, a manual close) is
+reported as a ReconciliationDiscrepancy, the venue's quantity adopted and journaled as a
+correction; a run where nothing drifts reports nothing. (Spot holdings are compared as
+balances: tests/e2e/test_paper_spot_reduce.py.)"""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ import attrs
 
 from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
-from tradewind.model import Fill, Instrument, OrderReport, OrderStatus, Position
+from tradewind.model import Fill, Instrument, InstrumentKind, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
 from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
@@ -794,17 +794,17 @@ async def read_venues(engine: Any) -> VenueReads:
         # settled.
         if key in busy:
             continue
-        reads.held[key] = _held(engine, key)
-        try:
-            with anyio.fail_after(30.0):
-                got_pos = await venue.fetch_positions()
-            reads.positions[key] = {
-                p.instrument: p
-                for p in got_pos
-                if not p.is_flat and p.instrument in reads.held[key]
-            }
-        except Exception as exc:
-            reads.positions[key] = f"fetch_positions() failed: {type(exc).__name__}: {exc}"
+        held = _held(engine, key)
+        if held:
+            reads.held[key] = held
+            try:
+                with anyio.fail_after(30.0):
+                    got_pos = await venue.fetch_positions()
+                reads.positions[key] = {
+                    p.instrument: p for p in got_pos if not p.is_flat and p.instrument in held
+                }
+            except Exception as exc:
+                reads.positions[key] = f"fetch_positions() failed: {type(exc).__name__}: {exc}"
         account = engine.portfolio.accounts.get(key)
         if "account" not in venue.capabilities or key in busy or account is None:
             continue
@@ -819,9 +819,15 @@ async def read_venues(engine: Any) -> VenueReads:
 
 
 def _held(engine: Any, vkey: str) -> dict[str, Position]:
-    """This host's positions (flat ones too) in every instrument it trades on ``vkey``."""
+    """This host's positions (flat ones too) in the perpetuals it trades on ``vkey``. A spot
+    holding is the account's balance of the base asset: it is compared (and a withdrawal
+    adopted) with the balances, and stays a position as this host booked it."""
     pf: Portfolio = engine.portfolio
-    return {k: pf.position(k) for k, st in engine.state.items() if venue_key(st.exec_venue) == vkey}
+    return {
+        k: pf.position(k)
+        for k, st in engine.state.items()
+        if venue_key(st.exec_venue) == vkey and st.instrument.kind is InstrumentKind.PERP
+    }
 
 
 def _position_drift(
