@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import duckdb
 from tradewind.config import load_config
-from tradewind.model import Position
+from tradewind.model import Fill, Position
 from tradewind.trading.engine import Engine
 
 from tests.faulty_venue import FaultyVenue
@@ -28,7 +28,7 @@ class ClosedBehindOurBack(FaultyVenue):
     def __init__(self, inner: Any, engine: Engine, *, close: bool) -> None:
         super().__init__(inner)
         self.engine = engine
-        self.close = close
+        self.close_one = close
         self.reads = 0
         #: (instrument, quantity the host held) when the venue closed it.
         self.closed: tuple[str, Decimal] | None = None
@@ -37,14 +37,46 @@ class ClosedBehindOurBack(FaultyVenue):
         self.reads += 1
         pf = self.engine.portfolio
         held = [p for p in pf.positions() if not p.is_flat]
-        if self.close and self.closed is None and held and not pf.open_orders():
+        if self.close_one and self.closed is None and held and not pf.open_orders():
             pos = held[0]
             self.closed = (pos.instrument, pos.quantity)
             self.inner._positions[pos.instrument] = Position(instrument=pos.instrument)
         return await super().fetch_positions()
 
 
-def _paper_run(tmp_path: Path, *, close: bool) -> tuple[Engine, ClosedBehindOurBack]:
+class FillAfterItsReport(ClosedBehindOurBack):
+    """The simulated venue whose first fill after the host opened a position reaches the
+    host only after two more position reads, while the order's "filled" report reaches it at
+    once (a venue's order update ahead of its trade): meanwhile the venue's position has
+    moved and the host's has not."""
+
+    def __init__(self, inner: Any, engine: Engine) -> None:
+        super().__init__(inner, engine, close=False)
+        self.held: Fill | None = None
+        self.reads_while_held = 0
+        self.released = False
+
+    def on_fill(self, fill: Fill) -> None:
+        if self.held is None and not self.released and self.engine.portfolio.positions():
+            self.held = fill
+            return
+        super().on_fill(fill)
+
+    async def fetch_positions(self) -> Any:
+        out = await super().fetch_positions()
+        if self.held is not None:
+            self.reads_while_held += 1
+            if self.reads_while_held > 2:
+                # Two rounds read the venue while the fill was held (the first was applied
+                # before the second started): deliver it now.
+                fill, self.held, self.released = self.held, None, True
+                super().on_fill(fill)
+        return out
+
+
+def _paper_run(
+    tmp_path: Path, *, close: bool, late_fill: bool = False
+) -> tuple[Engine, ClosedBehindOurBack]:
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     text = text.replace("[run]\n", "[run]\nreconcile_interval_s = 0.05\n", 1)
     text = text.replace(
@@ -53,7 +85,11 @@ def _paper_run(tmp_path: Path, *, close: bool) -> tuple[Engine, ClosedBehindOurB
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
     engine = Engine(load_config(cfg))
-    venue = ClosedBehindOurBack(engine.venues["sim"], engine, close=close)
+    venue = (
+        FillAfterItsReport(engine.venues["sim"], engine)
+        if late_fill
+        else ClosedBehindOurBack(engine.venues["sim"], engine, close=close)
+    )
     venue.set_sink(engine.orders)
     engine.venues["sim"] = venue
     for st in engine.state.values():
@@ -94,9 +130,33 @@ def test_positions_that_agree_report_nothing(tmp_path):
     assert venue.reads > 1  # the rounds did read the venue's positions
     assert engine.orders.fills  # and the run traded between them
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    # The wrapped venue closed cleanly at the end (nothing reported by the run's end).
+    assert con.execute(
+        "SELECT count(*) FROM system_events WHERE type = 'SystemError' AND source = 'run_end'"
+    ).fetchone() == (0,)
     assert con.execute(
         "SELECT count(*) FROM events WHERE type = 'ReconciliationDiscrepancy'"
     ).fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM positions WHERE reason = 'correction'").fetchone() == (
         0,
     )
+
+
+def test_a_fill_reported_filled_before_its_trade_arrives_is_not_taken_for_drift(tmp_path):
+    """An order the venue reported filled whose fill has not reached the host yet: the venue's
+    position already holds it, the host's not; the round leaves that venue to the next one
+    (the fill, delivered later, is booked once) instead of "correcting" the position."""
+    engine, venue = _paper_run(tmp_path, close=False, late_fill=True)
+    assert isinstance(venue, FillAfterItsReport)
+    assert venue.released and venue.reads_while_held > 2
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT count(*) FROM events WHERE type = 'ReconciliationDiscrepancy'"
+    ).fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM positions WHERE reason = 'correction'").fetchone() == (
+        0,
+    )
+    # The held fill was booked (once), and the host's books and the venue's agree.
+    assert con.execute("SELECT count(*) FROM fills").fetchone() == (len(engine.orders.fills),)
+    for inst, at_venue in venue.inner._positions.items():
+        assert engine.portfolio.position(inst).quantity == at_venue.quantity

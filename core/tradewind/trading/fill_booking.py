@@ -34,6 +34,15 @@ class FillBooking(OrderStateMachine):
     _fill_keys: set[tuple[str, str]]
     _booked: dict[str, Decimal]
 
+    def unbooked_venues(self) -> set[str]:
+        """Venues with an order whose reports say it filled more than its fills booked so far
+        (a "filled" report that came before its fills): their positions are about to move."""
+        return {
+            rec.venue
+            for cid, rec in self.records.items()
+            if rec.filled_quantity > self._booked.get(cid, Decimal(0))
+        }
+
     def on_fill(self, fill: Fill) -> None:
         """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
         self._ts = max(self._ts, fill.ts_ns)
