@@ -6,6 +6,7 @@ balances: tests/e2e/test_paper_spot_reduce.py.)"""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,13 @@ class FillAfterItsReport(ClosedBehindOurBack):
     def __init__(self, inner: Any, engine: Engine) -> None:
         super().__init__(inner, engine, close=False)
         self.held: Fill | None = None
+        self.held_cid = ""
         self.reads_while_held = 0
         self.released = False
 
     def on_fill(self, fill: Fill) -> None:
         if self.held is None and not self.released and self.engine.portfolio.positions():
-            self.held = fill
+            self.held, self.held_cid = fill, fill.client_order_id
             return
         super().on_fill(fill)
 
@@ -142,13 +144,17 @@ def test_positions_that_agree_report_nothing(tmp_path):
     )
 
 
-def test_a_fill_reported_filled_before_its_trade_arrives_is_not_taken_for_drift(tmp_path):
+def test_a_fill_reported_filled_before_its_trade_arrives_is_not_taken_for_drift(tmp_path, caplog):
     """An order the venue reported filled whose fill has not reached the host yet: the venue's
     position already holds it, the host's not; the round leaves that venue to the next one
     (the fill, delivered later, is booked once) instead of "correcting" the position."""
-    engine, venue = _paper_run(tmp_path, close=False, late_fill=True)
+    with caplog.at_level(logging.WARNING, logger="tradewind.trading.reconcile"):
+        engine, venue = _paper_run(tmp_path, close=False, late_fill=True)
     assert isinstance(venue, FillAfterItsReport)
     assert venue.released and venue.reads_while_held > 2
+    # Each round that skipped the venue said why, naming the order.
+    said = [r.getMessage() for r in caplog.records if "positions not compared" in r.getMessage()]
+    assert said and all("'sim'" in m and venue.held_cid in m for m in said), said
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     assert con.execute(
         "SELECT count(*) FROM events WHERE type = 'ReconciliationDiscrepancy'"
