@@ -1,7 +1,8 @@
 """The paper path's per-fill shortcuts (issue 19, docs/performance.md) change no value: the
 events' journal payloads are the converter's JSON, a market order's next possible fill is
-its first print on its side, the simulated venue is called without a timeout scope while a
-venue that can wait keeps its timeout, and the order manager's reports are its records'."""
+its first print on its side, a GTC market order sweeping a few prints as Python lists fills
+as numpy's sweep does, the simulated venue is called without a timeout scope while a venue
+that can wait keeps its timeout, and the order manager's reports are its records'."""
 
 from __future__ import annotations
 
