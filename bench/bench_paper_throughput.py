@@ -25,6 +25,11 @@ median CPU time, per fill too: the figure to compare code with on a shared machi
 alive) for ``--ticks`` and for a fifth of them; the difference per extra fill is what a run
 keeps per fill.
 
+``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
+around the per-fill path's parts — the step's durable commit, the bus, the journal's
+subscriber, the simulated venue's matching and fill booking, sending — printed per fill
+(parts nest: the venue's matching includes the fill booking).
+
 ``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
 throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
 ``bench-scale`` tox env has psycopg).
@@ -222,6 +227,73 @@ def retained(ticks: int, chunk: int, every: int, workdir: Path) -> tuple[int, in
     return size, len(engine.orders.fills)
 
 
+def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
+    """``--parts``: main-thread CPU per fill around each part of the per-fill path."""
+    import functools
+    import inspect
+    from collections import Counter
+
+    from tradewind import bus
+    from tradewind.journal import store
+    from tradewind.market import candles
+    from tradewind.trading import fill_booking, orders
+    from tradewind.venues import sim
+
+    spent: Counter[str] = Counter()
+    where = (
+        (store.Journal, "flush", "the step's durable commit (Journal.flush)"),
+        (bus.EventBus, "publish", "publishing to the bus (EventBus.publish)"),
+        (store.Journal, "record", "the journal's bus subscriber (Journal.record)"),
+        (sim.SimulatedVenue, "on_trades", "the simulated venue's matching (on_trades)"),
+        (sim.SimulatedVenue, "_book_fill", "  its fills (_book_fill)"),
+        (fill_booking.FillBooking, "on_fill", "    the fill booking (OrderManager.on_fill)"),
+        (sim.SimulatedVenue, "next_fill_ts", "the venue's next fill time (next_fill_ts)"),
+        (orders.OrderManager, "submit", "sending (OrderManager.submit, the venue's too)"),
+        (candles.CandleAggregator, "update", "the candle aggregator (update)"),
+    )
+    saved = [(cls, name, getattr(cls, name)) for cls, name, _ in where]
+
+    def timed(fn: Any, label: str) -> Any:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(*a: Any, **k: Any) -> Any:
+                t = time.thread_time()
+                try:
+                    return await fn(*a, **k)
+                finally:
+                    spent[label] += time.thread_time() - t
+
+            return run_async
+
+        @functools.wraps(fn)
+        def run_sync(*a: Any, **k: Any) -> Any:
+            t = time.thread_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] += time.thread_time() - t
+
+        return run_sync
+
+    try:
+        for cls, name, label in where:
+            setattr(cls, name, timed(getattr(cls, name), label))
+        run(min(ticks, 2_000), chunk, every, True, workdir)  # imports and caches warm
+        spent.clear()
+        r = run(ticks, chunk, every, True, workdir)
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
+    fills = r["fills"]
+    print(
+        f"parts of a paper run: {r['ticks']:,} ticks, {fills:,} fills, {r['commits']:,} commits, "
+        f"{r['cpu_s']:.2f} s of process CPU = {r['cpu_s'] / fills * 1e6:,.0f} µs per fill"
+    )
+    for _, _, label in where:
+        print(f"  {label:<52} {spent[label] / fills * 1e6:7.1f} µs per fill")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ticks", type=int, default=200_000)
@@ -232,7 +304,12 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true", help="journal on a throwaway PostgreSQL")
     ap.add_argument("--repeat", type=int, default=1, help="runs of 'after'; median CPU")
     ap.add_argument("--retained", action="store_true", help="memory kept per fill (tracemalloc)")
+    ap.add_argument("--parts", action="store_true", help="CPU per fill of each part (one run)")
     args = ap.parse_args()
+    if args.parts:
+        with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
+            parts(args.ticks, args.chunk, args.every, Path(tmp))
+        return
     if args.retained:
         with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
             small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp))

@@ -13,6 +13,8 @@ import anyio
 import duckdb
 from tradewind.config import load_config
 from tradewind.model import Event
+from tradewind.report.analysis import analyse
+from tradewind.report.summary import headline_rows
 from tradewind.trading.engine import Engine
 
 from tests.test_engine import SAMPLE, demo_config_text
@@ -107,6 +109,14 @@ def test_two_raising_subscribers_and_20000_events_the_run_completes_and_drops_ar
         journaled[p["subscriber"]] = journaled.get(p["subscriber"], 0) + p["count"]
     for name in ("pager", "chat"):
         assert journaled[name] == dropped[name]
+    # The run's summary counts them per subscriber (its final counts, the bus closed), in
+    # the result, in the journal's run row and in the printed summary.
+    assert s["events_dropped"] == dropped
+    (stored,) = con.execute("SELECT summary FROM runs WHERE run_id = 'bus'").fetchone()
+    assert json.loads(stored)["events_dropped"] == dropped
+    lines = dict(headline_rows(analyse(result), s))
+    for name in ("pager", "chat"):
+        assert lines[f"Events dropped for {name}"] == f"{dropped[name]:,}"
     # Their failures are journaled as SystemError events naming them.
     sources = {
         src

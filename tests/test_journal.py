@@ -437,3 +437,49 @@ def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypa
     writes = sum(c.get("order_events", 0) + c.get("fills", 0) for c in commits)
     assert result.fills and writes > 2 * len(commits)
     assert any(c.get("fills") and c.get("order_events", 0) >= 2 for c in commits)
+
+
+def _seq_rec(n: int | None, cid: str, status: OrderStatus) -> OrderRecord:
+    return attrs.evolve(_rec(cid, "sim"), id_seq=n, status=status)
+
+
+def test_an_order_state_is_one_row_whether_the_order_is_new_or_written_before(journal_at):
+    """The ``orders`` upsert skips its DELETE for an order above the highest id sequence
+    written (it has no row yet); every other order state replaces its row, in this run and
+    in the next run of the session."""
+    path = journal_at("j")
+    j = Journal(path, "r1")
+    j.start("paper", "cfg.toml", 0)
+    j.record_order(_seq_rec(1, "tw-r1-1", OrderStatus.NEW), ts_ns=1, kind="submitted")
+    j.flush()
+    assert j._id_seq_written == 1
+    # The written order moves on; a new one and an adopted one (no id sequence) arrive.
+    j.record_order(_seq_rec(1, "tw-r1-1", OrderStatus.ACCEPTED), ts_ns=2, kind="accepted")
+    j.record_order(_seq_rec(2, "tw-r1-2", OrderStatus.NEW), ts_ns=2, kind="submitted")
+    j.record_order(_seq_rec(None, "adopted-1", OrderStatus.ACCEPTED), ts_ns=2, kind="adopted")
+    j.flush()
+    j.record_order(_seq_rec(2, "tw-r1-2", OrderStatus.FILLED), ts_ns=3, kind="filled")
+    j.record_order(_seq_rec(None, "adopted-1", OrderStatus.CANCELLED), ts_ns=3, kind="cancelled")
+    j.flush()
+    assert j._id_seq_written == 2
+    j.close()
+
+    # The next run of the session reads the highest sequence written from the table.
+    k = Journal(path, "r2")
+    k.start("paper", "cfg.toml", 0)
+    assert k.resumed and k.session_id == "r1"
+    k.record_order(_seq_rec(1, "tw-r1-1", OrderStatus.FILLED), ts_ns=4, kind="filled")
+    k.record_order(_seq_rec(3, "tw-r1-3", OrderStatus.NEW), ts_ns=4, kind="submitted")
+    k.flush()
+    assert k._id_seq_written == 3
+    rows = k._con.execute(
+        "SELECT client_order_id, status FROM orders WHERE session_id = 'r1' "
+        "ORDER BY client_order_id"
+    ).fetchall()
+    k.close()
+    assert rows == [
+        ("adopted-1", "cancelled"),
+        ("tw-r1-1", "filled"),
+        ("tw-r1-2", "filled"),
+        ("tw-r1-3", "new"),
+    ]

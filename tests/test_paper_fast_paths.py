@@ -1,7 +1,8 @@
 """The paper path's per-fill shortcuts (issue 19, docs/performance.md) change no value: the
 events' journal payloads are the converter's JSON, a market order's next possible fill is
-its first print on its side, the simulated venue is called without a timeout scope while a
-venue that can wait keeps its timeout, and the order manager's reports are its records'."""
+its first print on its side, a GTC market order sweeping a few prints as Python lists fills
+as numpy's sweep does, the simulated venue is called without a timeout scope while a venue
+that can wait keeps its timeout, and the order manager's reports are its records'."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from tradewind.trading import order_retry
 from tradewind.trading.engine import Engine
 from tradewind.trading.orders import OrderManager
 from tradewind.trading.portfolio import Portfolio
+from tradewind.venues import sim as sim_module
 from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
 from tests.faulty_venue import INST, settings
@@ -219,6 +221,43 @@ def test_market_fills_and_reports_are_the_same_in_engine_steps_as_trade_by_trade
     stepped, single = _fed("steps", side, tif), _fed("one", side, tif)
     assert stepped == single
     assert any(isinstance(x, OrderReport) for x in single)
+
+
+def _swept(
+    few: int, monkeypatch: pytest.MonkeyPatch, side: Side, qty: str, part: float, sizes: tuple
+) -> list:
+    """Fills and reports of one GTC market order swept over a whole tape at once, with the
+    list sweep for tapes of up to ``few`` prints (0: always numpy's)."""
+    monkeypatch.setattr(sim_module, "_FEW", few)
+    v = SimulatedVenue(SimVenueConfig(latency_ms=0, participation=part), instruments=[INST])
+    sink = _Sink()
+    v.set_sink(sink)
+    v.set_time(5 * MS)
+    order = attrs.evolve(_market(side, TimeInForce.GTC), quantity=Decimal(qty))
+    anyio.run(v.submit_order, order)
+    # Prints of both sides with sizes whose running sums are not exact in binary.
+    rows = [(10 + i, 100.0 + i / 10, sizes[i % len(sizes)], (1, -1)[i % 2]) for i in range(40)]
+    v.on_trades(_tape(rows))
+    return sink.got
+
+
+# Sizes whose running sums are not exact in binary; sizes below the lot that round down
+# (the sweep stops where the sizes taken reach what the order needs, filled or not).
+MIXED, SUBLOT = (0.1, 0.7, 0.7, 0.3, 0.011, 0.3), (0.0015,)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "part"), [(MIXED, 1.0), (MIXED, 0.5), (MIXED, 0.3), (SUBLOT, 1.0)]
+)
+@pytest.mark.parametrize("qty", ["0.001", "0.003", "0.7", "1.234", "50"])
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_a_gtc_market_order_swept_over_a_few_prints_fills_as_numpys_sweep(
+    monkeypatch, side, qty, part, sizes
+):
+    listed = _swept(64, monkeypatch, side, qty, part, sizes)
+    numpy_swept = _swept(0, monkeypatch, side, qty, part, sizes)
+    assert listed == numpy_swept
+    assert any(isinstance(x, Fill) for x in listed)
 
 
 class _HangingSim(SimulatedVenue):

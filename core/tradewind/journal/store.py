@@ -386,9 +386,10 @@ class DuckDBBackend:
         """Insert ``rows`` through one Arrow table: one statement however many rows (a
         statement with a placeholder per value costs tens of milliseconds to prepare)."""
         cols = _COLUMNS[table]
+        # zip(*rows): the columns in one C-level pass, not a comprehension per column.
         arrays = {
-            name: pa.array([r[i] for r in rows], type=_ARROW_TYPES[typ])
-            for i, (name, typ) in enumerate(cols)
+            name: pa.array(values, type=_ARROW_TYPES[typ])
+            for (name, typ), values in zip(cols, zip(*rows, strict=True), strict=True)
         }
         batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
@@ -674,6 +675,11 @@ class Journal:
         self._npending = 0
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
+        #: The highest client order id sequence (``id_seq``) of the session's ``orders`` rows
+        #: (read at the first write of an order state, then kept up by every write): an order
+        #: above it has no row yet, so its state is inserted without the upsert's DELETE.
+        self._id_seq_written: int | None = None
+        self._id_seq_session = ""  # the session it is of
         self._db = open_backend(path, read_only=read_only, password=password)
         #: The DuckDB file, or the PostgreSQL URL without a password.
         self.path: Path | str = self._db.where
@@ -874,7 +880,14 @@ class Journal:
                 ignore = table == "fills" and ignore_fills
                 self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows)
             if self._dirty_orders:
-                ids = list(self._dirty_orders)
+                written = self._written_id_seq()
+                # Only an order that may have a row already needs the upsert's DELETE (one
+                # statement whose cost is most of an insert's).
+                ids = [
+                    cid
+                    for cid, rec in self._dirty_orders.items()
+                    if rec.id_seq is None or rec.id_seq <= written
+                ]
                 for i in range(0, len(ids), _CHUNK):
                     some = ids[i : i + _CHUNK]
                     con.execute(
@@ -906,8 +919,25 @@ class Journal:
                 log.warning("journal %s: intent log not truncated: %s", self.path, exc)
         self._pending.clear()
         self._npending = 0
+        if self._dirty_orders and self._id_seq_written is not None:
+            self._id_seq_written = max(
+                self._id_seq_written,
+                *(rec.id_seq or 0 for rec in self._dirty_orders.values()),
+            )
         self._dirty_orders.clear()
         self._order_seq.clear()  # the written rows carry their sequence numbers
+
+    def _written_id_seq(self) -> int:
+        """:attr:`_id_seq_written`, read from the table the first time (inside the write's
+        transaction, after any intent log replayed at open)."""
+        if self._id_seq_written is None or self._id_seq_session != self.session_id:
+            self._id_seq_session = self.session_id
+            row = self._con.execute(
+                "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?",
+                [self.session_id],
+            ).fetchone()
+            self._id_seq_written = int(row[0]) if row else 0
+        return self._id_seq_written
 
     def _order_row(self, rec: OrderRecord) -> tuple[Any, ...]:
         o = rec.order

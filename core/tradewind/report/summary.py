@@ -183,6 +183,9 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         rows.append(("Data gaps", f"{int(summary['data_gaps']):,}"))
     if "bad_rows" in summary:
         rows.append(("Bad data rows", f"{int(summary['bad_rows']):,}"))
+    # Events the bus dropped for a subscriber that could not keep up (a notifier, say).
+    for name, count in sorted((summary.get("events_dropped") or {}).items()):
+        rows.append((f"Events dropped for {name}", f"{int(count):,}"))
     return rows
 
 

@@ -727,6 +727,7 @@ class Engine:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
                     summary = self.last_summary = self.summary()
+                    summary["events_dropped"] = self.bus.dropped
                     if self.stopper.requested:
                         summary["stopped"] = self.stopper.reason
                     try:
@@ -802,6 +803,10 @@ class Engine:
         """Close everything, whatever ended the run (shielded); raise a journal failure."""
         self.bus.dispose()
         summary = summary or self.last_summary  # the run failed after its summary was made
+        if summary:
+            # The bus is closed now: its final drop counts (closing counts what was still
+            # queued for a subscriber that did not drain in time).
+            summary["events_dropped"] = self.bus.dropped
         problems = await close_quietly("venue", ((key, v.close) for key, v in self.venues.items()))
         self.control.close()
         if self.notifications is not None:

@@ -34,6 +34,15 @@ class FillBooking(OrderStateMachine):
     _fill_keys: set[tuple[str, str]]
     _booked: dict[str, Decimal]
 
+    def unbooked(self) -> dict[str, list[str]]:
+        """Per venue, its orders whose reports say they filled more than their fills booked
+        so far (a "filled" report that came before its fills): positions about to move."""
+        out: dict[str, list[str]] = {}
+        for cid, rec in self.records.items():
+            if rec.filled_quantity > self._booked.get(cid, Decimal(0)):
+                out.setdefault(rec.venue, []).append(cid)
+        return out
+
     def on_fill(self, fill: Fill) -> None:
         """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
         self._ts = max(self._ts, fill.ts_ns)

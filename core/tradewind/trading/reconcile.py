@@ -25,7 +25,7 @@ import attrs
 
 from tradewind.errors import ReconciliationError
 from tradewind.journal.store import Journal, OrderRecord, fill_key
-from tradewind.model import Fill, Instrument, OrderReport, OrderStatus, Position
+from tradewind.model import Fill, Instrument, InstrumentKind, OrderReport, OrderStatus, Position
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
 from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
@@ -751,6 +751,11 @@ class VenueReads:
     balances: dict[str, Mapping[str, Decimal] | str] = attrs.field(factory=dict)
     #: Per account venue: the balances this host had booked when the read started.
     booked: dict[str, dict[str, Decimal]] = attrs.field(factory=dict)
+    #: Per execution venue with no order in flight: its non-flat positions in the
+    #: instruments this host trades there, or why they could not be read.
+    positions: dict[str, dict[str, Position] | str] = attrs.field(factory=dict)
+    #: Per execution venue: this host's positions there when the read started.
+    held: dict[str, dict[str, Position]] = attrs.field(factory=dict)
 
 
 def _busy_venues(engine: Any) -> set[str]:
@@ -785,7 +790,21 @@ async def read_venues(engine: Any) -> VenueReads:
     busy = _busy_venues(engine)
     for key, venue in seen.items():
         # With an order in flight the venue may have executed what this host has not booked
-        # yet: balances are compared only when the venue's orders are all settled.
+        # yet: positions and balances are compared only when the venue's orders are all
+        # settled.
+        if key in busy:
+            continue
+        held = _held(engine, key)
+        if held:
+            reads.held[key] = held
+            try:
+                with anyio.fail_after(30.0):
+                    got_pos = await venue.fetch_positions()
+                reads.positions[key] = {
+                    p.instrument: p for p in got_pos if not p.is_flat and p.instrument in held
+                }
+            except Exception as exc:
+                reads.positions[key] = f"fetch_positions() failed: {type(exc).__name__}: {exc}"
         account = engine.portfolio.accounts.get(key)
         if "account" not in venue.capabilities or key in busy or account is None:
             continue
@@ -799,11 +818,80 @@ async def read_venues(engine: Any) -> VenueReads:
     return reads
 
 
+def _held(engine: Any, vkey: str) -> dict[str, Position]:
+    """This host's positions (flat ones too) in the perpetuals it trades on ``vkey``. A spot
+    holding is the account's balance of the base asset: it is compared (and a withdrawal
+    adopted) with the balances, and stays a position as this host booked it."""
+    pf: Portfolio = engine.portfolio
+    return {
+        k: pf.position(k)
+        for k, st in engine.state.items()
+        if venue_key(st.exec_venue) == vkey and st.instrument.kind is InstrumentKind.PERP
+    }
+
+
+def _position_drift(
+    engine: Any, reads: VenueReads, busy: set[str], ts_ns: int
+) -> list[ReconciliationDiscrepancy]:
+    """Compare each venue's positions (quantities) with this host's; a drift is reported,
+    and the venue's quantity adopted and journaled (``correction``) as at start."""
+    journal: Journal = engine.journal
+    found: list[ReconciliationDiscrepancy] = []
+    unbooked = engine.orders.unbooked() if reads.positions else {}
+    for vkey, got in reads.positions.items():
+        if isinstance(got, str):
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=got))
+            journal.flush()
+            log.warning("reconciliation: venue '%s': %s", vkey, got)
+            continue
+        held = reads.held[vkey]
+        if vkey in unbooked:
+            # Fills reported and not delivered yet: the venue's positions include them, this
+            # host's not. Said each round, as a fill that never arrives keeps it from comparing.
+            log.warning(
+                "reconciliation: venue '%s': positions not compared: order(s) %s reported "
+                "filled beyond the fills booked for them",
+                vkey,
+                ", ".join(unbooked[vkey][:5]),
+            )
+            continue
+        if vkey in busy or _held(engine, vkey) != held:
+            continue  # it moved (or has an order in flight) since the read: the next round
+        for inst in sorted(held):
+            mine, theirs = held[inst], got.get(inst)
+            qty = theirs.quantity if theirs is not None else Decimal(0)
+            if qty == mine.quantity:
+                continue
+            fixed = _corrected(mine, theirs, ts_ns)
+            journal.record_position(fixed, ts_ns=ts_ns, reason="correction")
+            engine.portfolio.restore_position(fixed)
+            log.warning(
+                "reconciliation: venue '%s' holds %s of %s, this host had %s: corrected",
+                vkey,
+                qty,
+                inst,
+                mine.quantity,
+            )
+            found.append(
+                ReconciliationDiscrepancy(
+                    ts_ns=ts_ns,
+                    venue=vkey,
+                    kind="position",
+                    subject=inst,
+                    journal_state=f"{mine.quantity} @ {mine.avg_price}",
+                    venue_state=f"{qty} @ {theirs.avg_price if theirs is not None else 0}",
+                    action="corrected",
+                )
+            )
+    return found
+
+
 def apply_reads(engine: Any, reads: VenueReads, ts_ns: int) -> list[ReconciliationDiscrepancy]:
     """Apply a round's reads on the engine loop: the order reports go to the order manager
-    (fills found are booked once, through its sink), then each account's booked balances are
-    journaled (``booked``) and compared with the venue's; a drift is reported and the venue's
-    balance adopted (``correction``). An account that moved while its balances were being
+    (fills found are booked once, through its sink), then each venue's positions are compared
+    with this host's and each account's booked balances are journaled (``booked``) and
+    compared with the venue's; a drift is reported and the venue's position or balance
+    adopted (``correction``). A venue whose positions or account moved while they were being
     read (a fill, funding) or that has an order in flight now is left to the next round: the
     venue's answer may or may not include that move."""
     orders = engine.orders
@@ -811,7 +899,7 @@ def apply_reads(engine: Any, reads: VenueReads, ts_ns: int) -> list[Reconciliati
     for report in reads.reports:
         orders.on_report(report)
     busy = _busy_venues(engine)
-    found: list[ReconciliationDiscrepancy] = []
+    found: list[ReconciliationDiscrepancy] = _position_drift(engine, reads, busy, ts_ns)
     for vkey, got in reads.balances.items():
         if isinstance(got, str):
             journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=got))

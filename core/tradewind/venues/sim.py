@@ -128,6 +128,10 @@ class _SimOrder:
         return self.order.quantity - self.filled
 
 
+#: Up to this many prints, a market order sweeps Python lists (:meth:`SimulatedVenue._sweep_few`).
+_FEW = 64
+
+
 def _dec(price: float) -> Decimal:
     return Decimal(repr(float(price)))
 
@@ -631,10 +635,13 @@ class SimulatedVenue:
         """
         order = so.order
         inst = self._instruments[order.instrument]
+        tif = order.time_in_force
+        if tif is TimeInForce.GTC and len(sides) <= _FEW:
+            self._sweep_few(so, inst, prices.tolist(), sizes.tolist(), ts.tolist(), sides.tolist())
+            return
         mine = np.flatnonzero(sides == (1 if order.side is Side.BUY else -1))
         if len(mine) == 0:
             return  # no print on its side yet: even an IOC has not met the market
-        tif = order.time_in_force
         if tif in (TimeInForce.IOC, TimeInForce.FOK):
             first = ts[mine[0]]
             mine = mine[ts[mine] == first]
@@ -659,6 +666,38 @@ class SimulatedVenue:
                 OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED,
                 "immediate-or-cancel: the rest found no size at arrival",
             )
+
+    def _sweep_few(
+        self,
+        so: _SimOrder,
+        inst: Instrument,
+        prices: list[float],
+        sizes: list[float],
+        ts: list[int],
+        sides: list[int],
+    ) -> None:
+        """:meth:`_sweep` of a GTC order over a few prints, as Python lists: the same fills
+        (the running sum is the same sequence of float additions as ``np.cumsum``; a print
+        is taken while the sizes before it fall short of what the order needs), without the
+        fixed cost of the numpy calls, which a few prints do not repay."""
+        code = 1 if so.order.side is Side.BUY else -1
+        part = self.config.participation
+        need = float(so.remaining)
+        taken = 0.0
+        for p, q, t, d in zip(prices, sizes, ts, sides, strict=True):
+            if d != code:
+                continue
+            if taken >= need:
+                return
+            avail = q * part
+            taken += avail
+            qty = inst.round_size(min(avail, float(so.remaining)))
+            if qty <= 0:
+                continue
+            self._book_fill(so, qty, _dec(p), t, inst.taker_fee, "taker")
+            if so.remaining <= 0:
+                self._finish(so, OrderStatus.FILLED)
+                return
 
     def _first_contact(
         self,
