@@ -266,6 +266,12 @@ class ReplayCapability(Protocol):
     def data_digest(self) -> bytes:
         """What identifies replayed data held outside files (a database), else ``b""``."""
 
+    def tape(self, key: str) -> TickBatch | None:
+        """The whole series the feed will deliver for instrument ``key``, once connected, as
+        one batch; None when the feed may skip or pace trades of it, or cannot tell. A backtest
+        reads it ahead of the feed only to know where candles close
+        (tradewind.trading.block_lookahead), never to decide."""
+
     #: Rows of the recorded data that could not be used (``file:line: reason``), known once
     #: connected; the engine journals them and counts them in the summary.
     bad_rows: Sequence[object]

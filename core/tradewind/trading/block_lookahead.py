@@ -27,11 +27,12 @@ bounded as with one instrument.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from tradewind.blocks import TapeBlock
 from tradewind.market.gaps import gap_starts
 from tradewind.market.validation import validate
+from tradewind.protocols import ReplayCapability
 
 if TYPE_CHECKING:
     from tradewind.market.validation import ValidationResult
@@ -67,8 +68,10 @@ class Lookahead:
         key = st.instrument.key
         if key in self._tapes:
             return self._tapes[key]
-        venue: Any = self.engine.venues[st.data_venue]
-        tape = venue.tape(key) if hasattr(venue, "tape") else None
+        venue = self.engine.venues[st.data_venue]
+        tape = (
+            cast(ReplayCapability, venue).tape(key) if "replay" in venue.capabilities else None
+        )
         self._tapes[key] = tape
         self._fed[key] = 0
         return tape
