@@ -69,9 +69,7 @@ class Lookahead:
         if key in self._tapes:
             return self._tapes[key]
         venue = self.engine.venues[st.data_venue]
-        tape = (
-            cast(ReplayCapability, venue).tape(key) if "replay" in venue.capabilities else None
-        )
+        tape = cast(ReplayCapability, venue).tape(key) if "replay" in venue.capabilities else None
         self._tapes[key] = tape
         self._fed[key] = 0
         return tape
