@@ -155,6 +155,52 @@ def test_a_stale_acknowledgement_after_a_fill_is_ignored_quietly(stack):
     assert stack.of(SystemError) == []
 
 
+@pytest.mark.parametrize(
+    ("late", "first"),
+    [
+        (S.ACCEPTED, S.CANCELLED),  # the cancel's answer overtook the create's acknowledgement
+        (S.ACCEPTED, S.EXPIRED),  # an IOC's expiry on the websocket before the REST answer
+        (S.NEW, S.ACCEPTED),
+        (S.PARTIALLY_FILLED, S.CANCELLED),
+    ],
+)
+def test_a_late_report_of_an_earlier_stage_is_stale_not_an_error(stack, late, first):
+    order = stack.order(qty="0.020")
+    stack.submit(order)
+    cid = order.client_order_id
+    stack.orders.on_report(
+        OrderReport(client_order_id=cid, instrument=INST.key, status=first, ts_ns=2 * MS)
+    )
+    stack.orders.on_report(
+        OrderReport(client_order_id=cid, instrument=INST.key, status=late, ts_ns=3 * MS)
+    )
+    assert stack.orders.records[cid].status is first
+    assert stack.of(SystemError) == []
+    assert statuses(stack, cid)[-1] == ("stale", late.value)
+
+
+def test_a_late_report_that_carries_more_fill_is_still_judged_by_the_state_machine(stack):
+    # Not stale when it says more was filled than the order knows: a cancelled order does not
+    # go back to partially filled, so it is refused and reported.
+    order = stack.order(qty="0.020")
+    stack.submit(order)
+    cid = order.client_order_id
+    stack.orders.on_report(
+        OrderReport(client_order_id=cid, instrument=INST.key, status=S.CANCELLED, ts_ns=2 * MS)
+    )
+    stack.orders.on_report(
+        OrderReport(
+            client_order_id=cid,
+            instrument=INST.key,
+            status=S.PARTIALLY_FILLED,
+            ts_ns=3 * MS,
+            filled_quantity=Decimal("0.010"),
+        )
+    )
+    assert stack.orders.records[cid].status is S.CANCELLED
+    assert len(stack.of(SystemError)) == 1
+
+
 # -- retries, backoff and the circuit breaker --------------------------------------------------
 def test_backoff_is_exponential_and_capped():
     p = RetryPolicy(max_attempts=8, base_delay_s=0.25, multiplier=2.0, max_delay_s=2.0)

@@ -35,6 +35,21 @@ TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
 )
 
 
+#: How far along its life a state is: a report of an earlier stage than the order's (with no
+#: more filled) is a late one, delivered after the report that moved the order on.
+_STAGE: Mapping[OrderStatus, int] = MappingProxyType(
+    {
+        _S.NEW: 0,
+        _S.ACCEPTED: 1,
+        _S.PARTIALLY_FILLED: 2,
+        _S.FILLED: 3,
+        _S.CANCELLED: 3,
+        _S.REJECTED: 3,
+        _S.EXPIRED: 3,
+    }
+)
+
+
 def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
     """True when the state machine allows ``src`` → ``dst``."""
     return dst in TRANSITIONS[src]
@@ -93,12 +108,10 @@ class OrderStateMachine(OrderJournaling):
             self._store(changed, kind, cur)
             self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
             return
-        if (
-            new is _S.ACCEPTED
-            and cur in (_S.PARTIALLY_FILLED, _S.FILLED)
-            and report.filled_quantity <= rec.filled_quantity
-        ):
-            # The acknowledgement arrived after the fill that moved the order on: stale.
+        if _STAGE[new] < _STAGE[cur] and report.filled_quantity <= rec.filled_quantity:
+            # A report of an earlier stage arrived after the one that moved the order on (an
+            # acknowledgement after the fill, or after the cancel or the IOC's expiry that a
+            # faster channel delivered first): stale, not a move and not an error.
             self._journal(
                 f"order event {cid}",
                 lambda j: j.record_order_event(
