@@ -447,7 +447,10 @@ class RunFigures:
     currency: str
     starting_equity: Decimal
     final_equity: Decimal
-    realized_pnl: Decimal
+    #: Realised P&L of every instrument in ``currency``, each converted from its
+    #: instrument's P&L currency at the host's marks; None when one could not be converted
+    #: (``realized_by_currency`` then holds the amounts, never a raw sum of currencies).
+    realized_pnl: Decimal | None
     fees_paid: Decimal
     funding_paid: Decimal
     equity_curve: Sequence[tuple[int, float]]
@@ -468,6 +471,9 @@ class RunFigures:
     panes: Sequence[str] = ()
     #: When ``gap_policy = "halt"`` stopped the run.
     halted_at_ns: int | None = None
+    #: Realised P&L per P&L currency (unconverted), and each instrument's P&L currency.
+    realized_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
+    pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
 
 
 def funnel(figures: RunFigures) -> dict[str, int]:
@@ -510,7 +516,11 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
         "starting_equity": str(start),
         "final_equity": str(equity),
         "pnl": str(equity - start),
-        "realized_pnl": str(figures.realized_pnl),
+        "realized_pnl": None if figures.realized_pnl is None else str(figures.realized_pnl),
+        "realized_pnl_by_currency": {
+            c: str(v) for c, v in sorted(figures.realized_by_currency.items())
+        },
+        "pnl_currencies": dict(figures.pnl_currencies),
         "fees_paid": str(figures.fees_paid),
         "funding_paid": str(figures.funding_paid),
         "fills": len(figures.fills),
