@@ -622,8 +622,9 @@ class HostView:
         closed_ratios = [
             j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open
         ]
-        wins = [p for p in closed_abs if p > 0]
-        losses = [p for p in closed_abs if p < 0]
+        # Won or lost by the sign of the trade's own currency (a rate is positive).
+        wins = [p for p, n in zip(closed_abs, closed_native, strict=True) if n > 0]
+        losses = [p for p, n in zip(closed_abs, closed_native, strict=True) if n < 0]
         gross_win = sum(wins, ZERO)
         gross_loss = -sum(losses, ZERO)
         by_pair: dict[str, Decimal] = {}

@@ -553,12 +553,20 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
 
     m = metrics or metrics_of(result)
     trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
+    # Each trade's money is in its instrument's P&L currency (the summary names them).
+    currencies = dict(result.summary.get("pnl_currencies") or {})
+    fallback = str(result.summary.get("currency") or "")
     return {
         "summary": dict(result.summary),
         "metrics": m.to_json(),
         "equity_curve": [[ts, eq] for ts, eq in result.equity_curve],
         "trades": [
-            {"closed_ts_ns": ts, "instrument": i, "pnl": str(p)}
+            {
+                "closed_ts_ns": ts,
+                "instrument": i,
+                "pnl": str(p),
+                "pnl_currency": currencies.get(i, fallback),
+            }
             for ts, i, p in result.closed_trades
         ],
         "round_trips": [
@@ -574,6 +582,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "fees": str(t.fees),
                 "funding": str(t.funding),
                 "pnl": str(t.pnl),
+                "pnl_currency": currencies.get(t.instrument, fallback),
                 "exit_reason": t.exit_reason,
             }
             for t in trips
@@ -588,6 +597,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "fees": str(p.fees),
                 "funding": str(p.funding),
                 "realized_pnl": str(p.realized_pnl),
+                "pnl_currency": currencies.get(p.instrument, fallback),
             }
             for p in still_open
         ],

@@ -108,6 +108,25 @@ def plural(n: int, word: str) -> str:
 
 
 # -- the tables ---------------------------------------------------------------------------
+def pnl_currency_of(summary: Mapping[str, Any], instrument: str, fallback: str) -> str:
+    """The currency ``instrument``'s P&L is in, as the run's summary names it."""
+    return str((summary.get("pnl_currencies") or {}).get(instrument) or fallback)
+
+
+def realized_line(summary: Mapping[str, Any], currency: str) -> str:
+    """Realised P&L in the reporting currency, with each P&L currency's own amount when the
+    instruments settle in others; without a total when one could not be converted."""
+    by = {c: Decimal(str(v)) for c, v in (summary.get("realized_pnl_by_currency") or {}).items()}
+    parts = ", ".join(fmt_money(v, c, sign=True) for c, v in sorted(by.items()))
+    total = summary.get("realized_pnl")
+    if total is None:
+        return f"n/a (not convertible to {currency}): {parts}" if parts else "n/a"
+    text = fmt_money(Decimal(str(total)), currency, sign=True)
+    if any(c != currency for c in by):
+        text += f" ({parts})"
+    return text
+
+
 def _trade_line(t: Trade | None, currency: str) -> str:
     if t is None:
         return "n/a (no closed trade)"
@@ -139,6 +158,11 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Starting equity", fmt_money(m.starting_equity, cur)),
         ("Final equity", fmt_money(m.final_equity, cur)),
         ("P&L", f"{fmt_money(a.net_pnl, cur, sign=True)} ({fmt_pct(m.total_return, sign=True)})"),
+        *(
+            [("Realised P&L", realized_line(summary, cur))]
+            if "realized_pnl_by_currency" in summary
+            else []
+        ),
         ("Buy and hold", fmt_pct(a.buy_and_hold, sign=True)),
         ("CAGR", fmt_pct(a.cagr, sign=True) if a.cagr_shown else f"n/a ({short})"),
         (
@@ -162,8 +186,16 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Profit factor", fmt_profit_factor(a)),
         ("Expectancy", fmt_money(a.expectancy, cur, sign=True)),
         ("Avg trade duration", fmt_duration(a.avg_duration_ns)),
-        ("Best trade", _trade_line(a.best, cur)),
-        ("Worst trade", _trade_line(a.worst, cur)),
+        (
+            "Best trade",
+            _trade_line(a.best, pnl_currency_of(summary, a.best.instrument, cur) if a.best else cur),
+        ),
+        (
+            "Worst trade",
+            _trade_line(
+                a.worst, pnl_currency_of(summary, a.worst.instrument, cur) if a.worst else cur
+            ),
+        ),
         ("Longest losing streak", plural(a.longest_losing_streak, "trade")),
         ("Fees paid", fmt_money(m.fees_paid, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
@@ -189,20 +221,29 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
     return rows
 
 
-def _breakdown_table(title: str, first: str, rows: Sequence[Breakdown], cur: str) -> Table:
+def _breakdown_table(
+    title: str,
+    first: str,
+    rows: Sequence[Breakdown],
+    cur: str,
+    currencies: Mapping[str, str] | None = None,
+) -> Table:
+    """A breakdown; with ``currencies`` (key to P&L currency, per instrument) each row's money
+    is in its own currency."""
     t = Table(title=title, title_justify="left")
     t.add_column(first)
     for col in ("Trades", "Win %", "Net P&L", "Avg P&L", "Avg duration", "Fees"):
         t.add_column(col, justify="right")
     for b in rows:
+        row_cur = (currencies or {}).get(b.key) or cur
         t.add_row(
             b.key,
             f"{b.trades:,}",
             fmt_pct(b.win_rate),
-            fmt_money(b.net_pnl, cur, sign=True),
-            fmt_money(b.avg_pnl, cur, sign=True),
+            fmt_money(b.net_pnl, row_cur, sign=True),
+            fmt_money(b.avg_pnl, row_cur, sign=True),
             fmt_duration(b.avg_duration_ns),
-            fmt_money(b.fees, cur),
+            fmt_money(b.fees, row_cur),
         )
     return t
 
@@ -246,7 +287,15 @@ def print_summary(
     out.print(head)
     cur = a.currency
     if a.trades:
-        out.print(_breakdown_table("Per instrument", "Instrument", a.by_instrument, cur))
+        out.print(
+            _breakdown_table(
+                "Per instrument",
+                "Instrument",
+                a.by_instrument,
+                cur,
+                dict(s.get("pnl_currencies") or {}),
+            )
+        )
         out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
     out.print(_period_table("Daily", a.daily, cur))
     out.print(_period_table("Weekly", a.weekly, cur))
