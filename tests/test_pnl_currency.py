@@ -89,8 +89,8 @@ def test_report_summary_and_control_name_the_pnl_currency(tmp_path):
     data = report_data(result)
     assert data["round_trips"] and {t["pnl_currency"] for t in data["round_trips"]} == {"USDT"}
     assert {t["pnl_currency"] for t in data["trades"]} == {"USDT"}
-    rows = dict(headline_rows_of(result))
-    assert rows["Realised P&L"].endswith(" USDT")
+    # One currency, the reporting one: the headline's P&L is in it, no per-currency row.
+    assert "Realised P&L" not in dict(headline_rows_of(result))
     # The control read-outs (Telegram's /profit, /trades, /positions, the CLI summary).
     profit = engine.control.profit()
     assert profit["currency"] == "USDT" and "realized_pnl_by_currency" not in profit

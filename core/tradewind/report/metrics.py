@@ -549,13 +549,16 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
 def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, Any]:
     """The JSON report: summary, metrics, equity curve, closed trades (and the round trips
     with their entry, exit, costs and exit reason), positions open at the end, and fills."""
+    from tradewind.report.analysis import quote_currency
     from tradewind.report.trades import round_trips
 
     m = metrics or metrics_of(result)
     trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
     # Each trade's money is in its instrument's P&L currency (the summary names them).
     currencies = dict(result.summary.get("pnl_currencies") or {})
-    fallback = str(result.summary.get("currency") or "")
+    fallback = str(result.summary.get("currency") or "") or quote_currency(
+        result.summary.get("instruments") or []
+    )
     return {
         "summary": dict(result.summary),
         "metrics": m.to_json(),

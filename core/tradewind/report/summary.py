@@ -158,9 +158,11 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Starting equity", fmt_money(m.starting_equity, cur)),
         ("Final equity", fmt_money(m.final_equity, cur)),
         ("P&L", f"{fmt_money(a.net_pnl, cur, sign=True)} ({fmt_pct(m.total_return, sign=True)})"),
+        # Instruments settling in another currency than equity's: what each realised, and
+        # its total converted (equity and the P&L above are in the reporting currency).
         *(
             [("Realised P&L", realized_line(summary, cur))]
-            if "realized_pnl_by_currency" in summary
+            if any(c != cur for c in summary.get("realized_pnl_by_currency") or {})
             else []
         ),
         ("Buy and hold", fmt_pct(a.buy_and_hold, sign=True)),
