@@ -95,9 +95,7 @@ def test_report_summary_and_control_name_the_pnl_currency(tmp_path):
     profit = engine.control.profit()
     assert profit["currency"] == "USDT" and "realized_pnl_by_currency" not in profit
     assert profit["realized_pnl"] != "n/a"
-    assert engine.control.trades() and {t["currency"] for t in engine.control.trades()} == {
-        "USDT"
-    }
+    assert engine.control.trades() and {t["currency"] for t in engine.control.trades()} == {"USDT"}
     assert engine.control.balance()["currency"] == "USDT"
 
 

@@ -681,7 +681,10 @@ class HostView:
             "max_drawdown_end": _date(dd_end) or "",
             "max_drawdown_end_timestamp": _ms(dd_end) or 0,
             "trading_volume": float(
-                sum((conv(t.instrument, f.quantity * f.price) for t in trades for f in t.orders), ZERO)
+                sum(
+                    (conv(t.instrument, f.quantity * f.price) for t in trades for f in t.orders),
+                    ZERO,
+                )
             ),
             "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
             "bot_start_date": _date(self.started_ts_ns) or "",
@@ -774,8 +777,8 @@ class HostView:
         if conv.errors:
             # A trade's P&L currency has no price yet: no period's money is known.
             for row in data:
-                for key in ("abs_profit", "rel_profit", "starting_balance", "fiat_value"):
-                    row[key] = None
+                for money in ("abs_profit", "rel_profit", "starting_balance", "fiat_value"):
+                    row[money] = None
         return {
             "data": data,
             "fiat_display_currency": self.currency,
@@ -1162,9 +1165,7 @@ class _Converter:
         if self.errors:
             for key in _PROFIT_MONEY:
                 out[key] = None
-            out["conversion_error"] = "; ".join(
-                f"{c}: {e}" for c, e in sorted(self.errors.items())
-            )
+            out["conversion_error"] = "; ".join(f"{c}: {e}" for c, e in sorted(self.errors.items()))
         return out
 
 

@@ -190,7 +190,9 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Avg trade duration", fmt_duration(a.avg_duration_ns)),
         (
             "Best trade",
-            _trade_line(a.best, pnl_currency_of(summary, a.best.instrument, cur) if a.best else cur),
+            _trade_line(
+                a.best, pnl_currency_of(summary, a.best.instrument, cur) if a.best else cur
+            ),
         ),
         (
             "Worst trade",
