@@ -208,6 +208,8 @@ def test_pnl_in_two_currencies_is_converted_never_summed_raw(tmp_path):
     assert api["profit_closed_by_currency"] == {"BTC": "0.001", "USDT": "10.0"}
     assert "BTC" in api["conversion_error"]
     assert api["closed_trade_count"] == 2 and api["winning_trades"] == 2
+    daily = view.periodic("days", 1)
+    assert daily["data"][0]["abs_profit"] is None and "BTC" in daily["conversion_error"]
     line = realized_line(engine.summary(), "USDT")
     assert line.startswith("n/a (not convertible to USDT)") and "+0.00100000 BTC" in line
 
@@ -219,6 +221,8 @@ def test_pnl_in_two_currencies_is_converted_never_summed_raw(tmp_path):
     view.source.publish()
     api = view.profit()
     assert api["profit_closed_coin"] == 70.0 and api["conversion_error"] is None
+    daily = view.periodic("days", 1)
+    assert daily["data"][0]["abs_profit"] == 70.0 and daily["conversion_error"] is None
     by_pair = {r["pair"]: r for r in view.performance()}
     assert by_pair["sim:ETHBTC"]["pnl_currency"] == "BTC"
     assert by_pair["sim:ETHBTC"]["profit_abs"] == 0.001  # in BTC, labelled
