@@ -141,6 +141,10 @@ class SnapshotSource:
         self._funnel_key: tuple[int, ...] | None = None
         self._funnel: Mapping[str, int] = {}
         self._operator: Any = None
+        #: The engine's P&L currencies other than the reporting one (valued per snapshot),
+        #: recomputed when the engine's mapping is replaced.
+        self._pnl_of: Mapping[str, str] | None = None
+        self._other_currencies: tuple[str, ...] = ()
         self.latest: Snapshot | None = None
         #: Snapshots built (for tests and the benchmark).
         self.published = 0
@@ -210,7 +214,11 @@ class SnapshotSource:
             out["orders"] = e.entries_sent
             self._funnel, self._funnel_key = out, funnel_key
         positions = tuple(pf.positions())
-        rates, rate_errors = _rates(e)
+        if e.pnl_currencies is not self._pnl_of:
+            self._pnl_of = e.pnl_currencies
+            rep = pf.accounts.reporting_currency
+            self._other_currencies = tuple(sorted(set(e.pnl_currencies.values()) - {rep}))
+        rates, rate_errors = _rates(e, self._other_currencies)
         self.published += 1
         snap = Snapshot(
             version=self.published,
@@ -240,15 +248,24 @@ class SnapshotSource:
         return snap
 
 
-def _rates(engine: Engine) -> tuple[dict[str, Decimal], dict[str, str]]:
-    """:attr:`PortfolioSnapshot.rates` and ``rate_errors`` of the engine's P&L currencies."""
+#: No rate to value (every instrument's P&L is in the reporting currency): shared, read-only.
+_NO_ERRORS: Mapping[str, str] = {}
+
+
+def _rates(
+    engine: Engine, others: Sequence[str]
+) -> tuple[Mapping[str, Decimal], Mapping[str, str]]:
+    """:attr:`PortfolioSnapshot.rates` and ``rate_errors`` of the P&L currencies ``others``
+    (the engine's other than the reporting one)."""
     from tradewind.trading.accounts import ConversionError
 
     pf = engine.portfolio
     rep = pf.accounts.reporting_currency
     rates = {rep: Decimal(1)}
+    if not others:
+        return rates, _NO_ERRORS
     errors: dict[str, str] = {}
-    for cur in sorted(set(engine.pnl_currencies.values()) - {rep}):
+    for cur in others:
         try:
             rates[cur] = pf.accounts.rate(cur, pf.last_price)
         except ConversionError as exc:
