@@ -3,6 +3,7 @@ control read-outs, totalled across currencies only by conversion, and checked on
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,15 +11,17 @@ from pathlib import Path
 import anyio
 import duckdb
 import pytest
+from rich.console import Console
 from tradewind.api.views import HostView
 from tradewind.config import load_config
 from tradewind.errors import ConfigError
 from tradewind.journal.store import Journal
 from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Position, Side
-from tradewind.report.metrics import report_data
-from tradewind.report.summary import headline_rows, realized_line
+from tradewind.report.analysis import analyse
+from tradewind.report.metrics import metrics_of, report_data
+from tradewind.report.summary import headline_rows, print_summary, realized_line
 from tradewind.trading.accounts import ConversionError
-from tradewind.trading.engine import Engine
+from tradewind.trading.engine import Engine, RunResult
 from tradewind.trading.pnl import pnl_currencies, total
 
 from tests.test_engine import demo_config_text
@@ -100,8 +103,6 @@ def test_report_summary_and_control_name_the_pnl_currency(tmp_path):
 
 
 def headline_rows_of(result):
-    from tradewind.report.analysis import analyse
-
     return headline_rows(analyse(result), result.summary)
 
 
@@ -212,6 +213,18 @@ def test_pnl_in_two_currencies_is_converted_never_summed_raw(tmp_path):
     assert daily["data"][0]["abs_profit"] is None and "BTC" in daily["conversion_error"]
     line = realized_line(engine.summary(), "USDT")
     assert line.startswith("n/a (not convertible to USDT)") and "+0.00100000 BTC" in line
+    # The report: no sum over trades in two currencies without a price for one of them.
+    result = result_of(engine)
+    assert metrics_of(result).to_json()["net_pnl"] is None
+    assert metrics_of(result).to_json()["unvalued_currencies"] == ["BTC"]
+    a = analyse(result)
+    assert a.unvalued == ("BTC",)
+    rows = dict(headline_rows(a, result.summary))
+    assert rows["Expectancy"] == "n/a (P&L in BTC, which has no price in USDT)"
+    assert rows["Profit factor"] == rows["Best trade"] == rows["Expectancy"]
+    assert rows["Realised P&L"] == line
+    text = printed(result)
+    assert "0.00100000 BTC" in text and "Per exit reason and per period: n/a (P&L in BTC" in text
 
     # BTC trades at 60,000 USDT: converted at the host's mark, 10 + 0.001 × 60,000 = 70.
     engine.portfolio.mark("sim:BTCUSDT", 60000.0, 100)
@@ -227,7 +240,40 @@ def test_pnl_in_two_currencies_is_converted_never_summed_raw(tmp_path):
     assert by_pair["sim:ETHBTC"]["pnl_currency"] == "BTC"
     assert by_pair["sim:ETHBTC"]["profit_abs"] == 0.001  # in BTC, labelled
     assert D(engine.summary()["realized_pnl"]) == D("70")
+    # The report values each trade in USDT at the end's rate: +10 and +60.
+    result = result_of(engine)
+    m = metrics_of(result)
+    assert (m.net_pnl, m.expectancy, m.unvalued) == (D("70"), D("35"), ())
+    a = analyse(result)
+    assert a.unvalued == () and a.best is not None and a.best.pnl == D("60")
+    assert a.best.instrument == "sim:ETHBTC"
+    assert {b.key: b.net_pnl for b in a.by_instrument} == {
+        "sim:BTCUSDT": D("10.0"),
+        "sim:ETHBTC": D("0.001"),  # per instrument: in its own currency
+    }
+    rows = dict(headline_rows(a, result.summary))
+    assert rows["Expectancy"] == "+35.00 USDT"
+    text = printed(result)
+    assert "+0.00100000 BTC" in text and "Per exit reason" in text
     assert realized_line(engine.summary(), "USDT") == "+70.00 USDT (+0.00100000 BTC, +10.00 USDT)"
+
+
+def result_of(engine: Engine) -> RunResult:
+    """The engine's results so far, as a finished run hands them to the report."""
+    return RunResult(
+        run_id=engine.run_id,
+        summary=engine.summary(),
+        equity_curve=list(engine.equity_curve),
+        closed_trades=list(engine.orders.closed_trades),
+        fills=list(engine.orders.fills),
+        order_tags={cid: o.tag for cid, o in engine.orders.orders.items()},
+    )
+
+
+def printed(result: RunResult) -> str:
+    console = Console(width=160, record=True, file=io.StringIO())
+    print_summary(result, console)
+    return console.export_text()
 
 
 def test_total_keeps_a_currency_it_cannot_convert_out_of_the_sum():

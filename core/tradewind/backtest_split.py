@@ -286,6 +286,7 @@ def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
         else sum((f.realized_pnl or Decimal(0) for f in figs), Decimal(0)),
         realized_by_currency=_add_money([f.realized_by_currency for f in figs]),
         pnl_currencies={k: v for f in figs for k, v in f.pnl_currencies.items()},
+        pnl_rates={k: v for f in figs for k, v in f.pnl_rates.items()},
         fees_paid=sum((f.fees_paid for f in figs), Decimal(0)),
         funding_paid=sum((f.funding_paid for f in figs), Decimal(0)),
         equity_curve=merge_curves(

@@ -26,6 +26,7 @@ import attrs
 import numpy as np
 
 from tradewind.timeframes import format_timeframe, parse_timeframe
+from tradewind.trading.pnl import value_closed_trades
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
@@ -134,6 +135,9 @@ class Metrics:
     fees_paid: Decimal
     funding_paid: Decimal
     funnel: Funnel
+    #: P&L currencies of closed trades that had no price in the run's currency: the trade
+    #: sums (gross profit and loss, net P&L, profit factor, expectancy) are then not stated.
+    unvalued: tuple[str, ...] = ()
 
     @property
     def duration_ns(self) -> int:
@@ -144,6 +148,14 @@ class Metrics:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: Decimals as strings, None as null."""
+        out = self._json()
+        if self.unvalued:
+            for key in ("gross_profit", "gross_loss", "net_pnl", "profit_factor", "expectancy"):
+                out[key] = None
+            out["unvalued_currencies"] = list(self.unvalued)
+        return out
+
+    def _json(self) -> dict[str, Any]:
         dd = self.drawdown
         return {
             "starting_equity": _dstr(self.starting_equity),
@@ -309,12 +321,22 @@ def compute_metrics(
     funnel: Mapping[str, int] | None = None,
     bar_ns: int | None = None,
     last_ts_ns: int | None = None,
+    pnl_currencies: Mapping[str, str] | None = None,
+    pnl_rates: Mapping[str, Decimal] | None = None,
+    currency: str = "",
 ) -> Metrics:
     """Every metric of a run from its raw results (see docs/report.md for the definitions).
 
     :param bar_ns: the strategy timeframe; inferred from the curve's smallest spacing if None.
     :param last_ts_ns: time of the last trade the run saw (extends the run's end).
+    :param pnl_currencies: each instrument's P&L currency; with ``pnl_rates`` (their prices
+        in ``currency``) the closed trades' P&L is valued in ``currency`` before it is summed.
     """
+    unvalued: tuple[str, ...] = ()
+    if pnl_currencies:
+        closed_trades, unvalued = value_closed_trades(
+            closed_trades, pnl_currencies, pnl_rates or {}, currency
+        )
     points = equity_points(equity_curve)
     if bar_ns is None and len(points) >= 2:
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0]]
@@ -381,6 +403,7 @@ def compute_metrics(
         fees_paid=sum((Decimal(f.fee) for f in fills), ZERO),
         funding_paid=funding_paid,
         funnel=Funnel.from_flat(funnel or {}),
+        unvalued=unvalued,
     )
 
 
@@ -408,6 +431,9 @@ def metrics_of(result: RunResult) -> Metrics:
         else Decimal(repr(points[-1][1]) if points else 0),
         funding_paid=Decimal(str(s.get("funding_paid", 0))),
         funnel=s.get("funnel") or {},
+        pnl_currencies=s.get("pnl_currencies") or None,
+        pnl_rates={c: Decimal(str(v)) for c, v in (s.get("pnl_rates") or {}).items()},
+        currency=str(s.get("currency") or ""),
         bar_ns=parse_timeframe(tf) if tf else None,
         last_ts_ns=s.get("last_ts_ns"),
     )
@@ -474,6 +500,9 @@ class RunFigures:
     #: Realised P&L per P&L currency (unconverted), and each instrument's P&L currency.
     realized_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
     pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
+    #: The price in ``currency`` of each P&L currency at the end (those without one left
+    #: out): closed trades' P&L is valued with them in the trade metrics.
+    pnl_rates: Mapping[str, Decimal] = attrs.Factory(dict)
 
 
 def funnel(figures: RunFigures) -> dict[str, int]:
@@ -495,6 +524,9 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
     m = compute_metrics(
         equity_curve=figures.equity_curve,
         closed_trades=figures.closed_trades,
+        pnl_currencies=figures.pnl_currencies or None,
+        pnl_rates=figures.pnl_rates,
+        currency=figures.currency,
         fills=figures.fills,
         starting_equity=start,
         final_equity=equity,
@@ -521,6 +553,7 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
             c: str(v) for c, v in sorted(figures.realized_by_currency.items())
         },
         "pnl_currencies": dict(figures.pnl_currencies),
+        "pnl_rates": {c: str(v) for c, v in sorted(figures.pnl_rates.items())},
         "fees_paid": str(figures.fees_paid),
         "funding_paid": str(figures.funding_paid),
         "fills": len(figures.fills),

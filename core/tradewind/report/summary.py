@@ -93,8 +93,17 @@ def fmt_ratio(value: float | None, shown: bool, why_not: str) -> str:
     return "n/a (undefined)" if value is None else f"{value:,.2f}"
 
 
+def unvalued_note(a: Analysis) -> str:
+    """Why sums over trades are not shown (P&L in a currency without a price), or ""."""
+    if not a.unvalued:
+        return ""
+    return f"n/a (P&L in {', '.join(a.unvalued)}, which has no price in {a.currency})"
+
+
 def fmt_profit_factor(a: Analysis) -> str:
     """Winners' net P&L / losers' (as a positive number); ∞ with profit and no loss."""
+    if a.unvalued:
+        return unvalued_note(a)
     if not a.trades:
         return "n/a (no closed trade)"
     if a.gross_loss == 0:
@@ -108,11 +117,6 @@ def plural(n: int, word: str) -> str:
 
 
 # -- the tables ---------------------------------------------------------------------------
-def pnl_currency_of(summary: Mapping[str, Any], instrument: str, fallback: str) -> str:
-    """The currency ``instrument``'s P&L is in, as the run's summary names it."""
-    return str((summary.get("pnl_currencies") or {}).get(instrument) or fallback)
-
-
 def realized_line(summary: Mapping[str, Any], currency: str) -> str:
     """Realised P&L in the reporting currency, with each P&L currency's own amount when the
     instruments settle in others; without a total when one could not be converted."""
@@ -186,20 +190,11 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Closed trades", f"{n:,}"),
         ("Wins / draws / losses", f"{wins_losses} ({fmt_pct(win_rate)} won)"),
         ("Profit factor", fmt_profit_factor(a)),
-        ("Expectancy", fmt_money(a.expectancy, cur, sign=True)),
+        ("Expectancy", unvalued_note(a) or fmt_money(a.expectancy, cur, sign=True)),
         ("Avg trade duration", fmt_duration(a.avg_duration_ns)),
-        (
-            "Best trade",
-            _trade_line(
-                a.best, pnl_currency_of(summary, a.best.instrument, cur) if a.best else cur
-            ),
-        ),
-        (
-            "Worst trade",
-            _trade_line(
-                a.worst, pnl_currency_of(summary, a.worst.instrument, cur) if a.worst else cur
-            ),
-        ),
+        # Best and worst of the trades valued in the reporting currency.
+        ("Best trade", unvalued_note(a) or _trade_line(a.best, cur)),
+        ("Worst trade", unvalued_note(a) or _trade_line(a.worst, cur)),
         ("Longest losing streak", plural(a.longest_losing_streak, "trade")),
         ("Fees paid", fmt_money(m.fees_paid, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
@@ -297,13 +292,17 @@ def print_summary(
                 "Instrument",
                 a.by_instrument,
                 cur,
-                dict(s.get("pnl_currencies") or {}),
+                a.pnl_currencies,
             )
         )
-        out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
-    out.print(_period_table("Daily", a.daily, cur))
-    out.print(_period_table("Weekly", a.weekly, cur))
-    out.print(_period_table("Monthly", a.monthly, cur))
+        if not a.unvalued:
+            out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
+    if a.unvalued:
+        out.print(f"Per exit reason and per period: {unvalued_note(a)}")
+    else:
+        out.print(_period_table("Daily", a.daily, cur))
+        out.print(_period_table("Weekly", a.weekly, cur))
+        out.print(_period_table("Monthly", a.monthly, cur))
     if a.open_positions:
         t = Table(title="Open at the end", title_justify="left")
         for col in ("Instrument", "Side", "Quantity", "Entry price", "Since"):

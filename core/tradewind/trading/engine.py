@@ -88,7 +88,7 @@ from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
-from tradewind.trading.pnl import MoneyTotal, pnl_currencies, total
+from tradewind.trading.pnl import MoneyTotal, pnl_currencies, rates_of, total
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
@@ -1627,6 +1627,11 @@ class Engine:
             realized_pnl=realized.total,
             realized_by_currency=dict(realized.by_currency),
             pnl_currencies=dict(self.pnl_currencies),
+            pnl_rates=rates_of(
+                self.pnl_currencies.values(),
+                pf.accounts.reporting_currency,
+                lambda c: pf.accounts.rate(c, pf.last_price),
+            ),
             fees_paid=pf.fees_paid,
             funding_paid=pf.funding_paid,
             equity_curve=list(self.equity_curve),

@@ -89,3 +89,41 @@ def total(
             continue
         out = None if out is None else out + amount * r
     return MoneyTotal(currency=currency, total=out, by_currency=by, error="; ".join(errors))
+
+
+def rates_of(
+    currencies: Iterable[str], currency: str, rate: Callable[[str], Decimal]
+) -> dict[str, Decimal]:
+    """The price in ``currency`` of each of ``currencies`` that has one (``currency`` itself
+    is 1); those without a price are left out."""
+    out: dict[str, Decimal] = {}
+    for cur in sorted(set(currencies)):
+        if cur == currency:
+            out[cur] = Decimal(1)
+            continue
+        try:
+            out[cur] = rate(cur)
+        except ConversionError:
+            continue
+    return out
+
+
+def value_closed_trades(
+    closed: Iterable[tuple[int, str, Decimal]],
+    currencies: Mapping[str, str],
+    rates: Mapping[str, Decimal],
+    currency: str,
+) -> tuple[list[tuple[int, str, Decimal]], tuple[str, ...]]:
+    """Closed trades ``(ts_ns, instrument, pnl)`` with their P&L in ``currency`` at ``rates``
+    (an instrument missing from ``currencies`` is in ``currency``), and the P&L currencies
+    that have no rate: when there are any, the trades are returned unconverted and a sum of
+    them means nothing (the caller says so, never sums them)."""
+    trades = list(closed)
+    missing = sorted({currencies.get(i, currency) for _, i, _ in trades} - set(rates) - {currency})
+    if missing:
+        return trades, tuple(missing)
+    out = []
+    for ts, inst, pnl in trades:
+        cur = currencies.get(inst, currency)
+        out.append((ts, inst, pnl if cur == currency else pnl * rates[cur]))
+    return out, ()
