@@ -1215,11 +1215,23 @@ class Journal:
         refused (:class:`~tradewind.errors.ConfigError` naming the instrument and both
         currencies). The session's rows without a currency (journaled before the column
         existed) are filled with the instrument's."""
-        journaled = self.journaled_pnl_currencies()
+        self._sync()
+        # One scan of the session's positions: each instrument's journaled currencies, and
+        # whether it has rows without one (journaled before the column existed).
+        journaled: dict[str, set[str]] = {}
+        unfilled: set[str] = set()
+        for inst, cur in self._con.execute(
+            "SELECT DISTINCT instrument, pnl_currency FROM positions WHERE session_id = ?",
+            [self.session_id],
+        ).fetchall():
+            if cur is None:
+                unfilled.add(str(inst))
+            else:
+                journaled.setdefault(str(inst), set()).add(str(cur))
         changed = [
-            (key, journaled[key], cur)
+            (key, ", ".join(sorted(journaled[key])), cur)
             for key, cur in sorted(currencies.items())
-            if cur and key in journaled and journaled[key] != cur
+            if cur and key in journaled and journaled[key] != {cur}
         ]
         if changed:
             what = "; ".join(
@@ -1235,15 +1247,17 @@ class Journal:
         self.pnl_currencies = dict(currencies)
         if self.read_only:
             return
+        fill = [(key, cur) for key, cur in sorted(currencies.items()) if cur and key in unfilled]
+        if not fill:
+            return
         try:
             self._con.execute("BEGIN TRANSACTION")
-            for key, cur in sorted(currencies.items()):
-                if cur and key not in journaled:
-                    self._con.execute(
-                        "UPDATE positions SET pnl_currency = ? WHERE session_id = ? "
-                        "AND instrument = ? AND pnl_currency IS NULL",
-                        [cur, self.session_id, key],
-                    )
+            for key, cur in fill:
+                self._con.execute(
+                    "UPDATE positions SET pnl_currency = ? WHERE session_id = ? "
+                    "AND instrument = ? AND pnl_currency IS NULL",
+                    [cur, self.session_id, key],
+                )
             self._con.execute("COMMIT")
         except self._failures as exc:
             try:
