@@ -89,6 +89,16 @@ def test_report_summary_and_control_name_the_pnl_currency(tmp_path):
     s = result.summary
     assert s["pnl_currencies"] == {"sim:BTCUSDT": "USDT"}
     assert s["realized_pnl_by_currency"] == {"USDT": s["realized_pnl"]}
+    # The journaled fill and close events carry the currency of the P&L they state.
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        kinds = con.execute(
+            "SELECT type, json_extract_string(payload, '$.pnl_currency'), count(*) FROM events "
+            "WHERE type IN ('FillEvent', 'PositionClosed') GROUP BY 1, 2 ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(t, c) for t, c, _ in kinds] == [("FillEvent", "USDT"), ("PositionClosed", "USDT")]
     data = report_data(result)
     assert data["round_trips"] and {t["pnl_currency"] for t in data["round_trips"]} == {"USDT"}
     assert {t["pnl_currency"] for t in data["trades"]} == {"USDT"}

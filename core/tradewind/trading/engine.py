@@ -373,6 +373,7 @@ class Engine:
             sleep=self.sleep,
             clock=_seconds(self.clock),
         )
+        self.orders.pnl_currencies = self.pnl_currencies
         for venue in self.venues.values():
             venue.set_sink(self.orders)
 
@@ -557,6 +558,7 @@ class Engine:
         if changed:
             self.portfolio.set_instruments(self.instruments)
         self.pnl_currencies = pnl_currencies(self.instruments, self.config.run.reporting_currency)
+        self.orders.pnl_currencies = self.pnl_currencies
 
     def _holds(self, pos: Position) -> bool:
         """True when ``pos`` is a position to manage, not dust (:mod:`tradewind.trading.intents`:
