@@ -18,6 +18,7 @@ from tradewind.errors import ConfigError
 from tradewind.journal.store import Journal
 from tradewind.model import Fill, Instrument, InstrumentKind, Order, OrderType, Position, Side
 from tradewind.report.analysis import analyse
+from tradewind.report.html import render_html
 from tradewind.report.metrics import metrics_of, report_data
 from tradewind.report.summary import headline_rows, print_summary, realized_line
 from tradewind.trading.accounts import ConversionError
@@ -235,6 +236,9 @@ def test_pnl_in_two_currencies_is_converted_never_summed_raw(tmp_path):
     assert rows["Realised P&L"] == line
     text = printed(result)
     assert "0.00100000 BTC" in text and "Per exit reason and per period: n/a (P&L in BTC" in text
+    page = render_html(result)
+    assert "Per exit reason and per period: n/a (P&amp;L in BTC, which has no price" in page
+    assert "+0.00100000 BTC" in page  # the ETHBTC trade's row, in its own currency
 
     # BTC trades at 60,000 USDT: converted at the host's mark, 10 + 0.001 × 60,000 = 70.
     engine.portfolio.mark("sim:BTCUSDT", 60000.0, 100)
