@@ -101,7 +101,11 @@ def test_stop_ends_the_run_after_the_current_batch(tmp_path):
 
 
 def test_read_outs_report_cash_equity_and_positions(engine):
-    assert engine.control.balance() == {"cash": "10,000.00", "equity": "10,000.00"}
+    assert engine.control.balance() == {
+        "cash": "10,000.00",
+        "equity": "10,000.00",
+        "currency": "USDT",
+    }
     assert engine.control.profit()["realized_pnl"] == "0.00"
     assert engine.control.positions() == [] and engine.control.trades() == []
     assert engine.control.status()["state"] == "running"

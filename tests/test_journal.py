@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tradewind.config import load_config
+from tradewind.errors import ConfigError
 from tradewind.journal import intent_log
 from tradewind.journal.store import TABLES, Journal, OrderRecord
 from tradewind.model import (
@@ -483,3 +484,34 @@ def test_an_order_state_is_one_row_whether_the_order_is_new_or_written_before(jo
         ("tw-r1-2", "filled"),
         ("tw-r1-3", "new"),
     ]
+
+
+def test_positions_are_journaled_with_their_pnl_currency(journal_at):
+    """Every position row names the currency its P&L is in, as the host gave it; a resumed
+    session that gives an instrument another is refused before anything is journaled."""
+    path = journal_at("j")
+    j = Journal(path, "r1")
+    j.start("paper", "cfg.toml", 0)
+    j.set_pnl_currencies({INST.key: "USDT"})
+    f = Fill(
+        client_order_id="c-1", instrument=INST.key, side=Side.BUY, quantity=D("1"),
+        price=D("100"), fee=D("0.1"), ts_ns=1, trade_id="t1",
+    )  # fmt: skip
+    pos = Position(instrument=INST.key).apply(f)
+    j.record_fill(f, pos)
+    j.record_position(attrs.evolve(pos, quantity=D("0.5")), ts_ns=2, reason="correction")
+    assert j.query("SELECT reason, pnl_currency FROM positions ORDER BY seq") == [
+        ("fill", "USDT"),
+        ("correction", "USDT"),
+    ]
+    j.close()
+    k = Journal(path, "r2")
+    k.start("paper", "cfg.toml", 0)
+    assert k.resumed and k.journaled_pnl_currencies() == {INST.key: "USDT"}
+    with pytest.raises(ConfigError) as err:
+        k.set_pnl_currencies({INST.key: "BTC"})
+    assert f"instrument {INST.key}: journaled in USDT, the config now settles it in BTC" in str(
+        err.value
+    )
+    k.set_pnl_currencies({INST.key: "USDT"})  # the same currency resumes
+    k.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
+import attrs
 import pytest
 from tradewind.config import load_config
 from tradewind.errors import ConfigError, JournalError
@@ -207,6 +208,37 @@ def test_a_column_added_after_a_database_was_made_is_added_at_open(db):
     j.record_fill(f, Position(instrument=f.instrument).apply(f))
     assert j.fills() == [f]
     assert j.query("SELECT fee_asset FROM fills") == [("quote",)]
+    j.close()
+
+
+def test_a_database_made_before_positions_had_a_pnl_currency_is_migrated(db):
+    """Migration 2 on a database at version 1: the column is added and filled for the rows
+    whose fills paid a fee in the quote currency; the host's instruments fill the rest, and
+    a resume in another currency is refused naming the instrument and both currencies."""
+    url = db()
+    j = Journal(url, "old")
+    j.start("paper", "c.toml", 0)
+    quoted = attrs.evolve(_fill(1, 10), instrument="v:BTCUSDC", fee_currency="USDC")
+    bare = _fill(2, 20)
+    for f in (quoted, bare):
+        j.record_fill(f, Position(instrument=f.instrument).apply(f))
+    j.close()
+    con = pg.connect(url, None)
+    con.execute("ALTER TABLE positions DROP COLUMN pnl_currency")  # as made at version 1
+    con.execute("DELETE FROM tradewind_migrations WHERE version = 2")
+    con.close()
+    j = Journal(url, "new")
+    rows = j.query("SELECT version FROM tradewind_migrations ORDER BY version")
+    assert [v for (v,) in rows] == [v for v, _, _ in pg.MIGRATIONS] and rows[-1] == (2,)
+    j.start("paper", "c.toml", 0)
+    assert j.journaled_pnl_currencies() == {"v:BTCUSDC": "USDC"}
+    with pytest.raises(ConfigError, match="instrument v:BTCUSDC: journaled in USDC, the conf"):
+        j.set_pnl_currencies({"v:BTCUSDC": "USDT"})
+    j.set_pnl_currencies({"v:BTCUSDC": "USDC", bare.instrument: "USDT"})
+    assert j.journaled_pnl_currencies() == {"v:BTCUSDC": "USDC", bare.instrument: "USDT"}
+    f = _fill(3, 30)
+    j.record_fill(f, Position(instrument=f.instrument).apply(bare).apply(f))
+    assert j.query("SELECT pnl_currency FROM positions ORDER BY seq DESC LIMIT 1") == [("USDT",)]
     j.close()
 
 

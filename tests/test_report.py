@@ -150,6 +150,7 @@ def test_money_is_written_as_exact_decimal_strings(tmp_path):
         "closed_ts_ns": BASE + 2 * MIN,
         "instrument": "sim:A",
         "pnl": "150",
+        "pnl_currency": "USDT",  # the summary names none: the report's currency
     }
     assert data["fills"][0]["price"] == "100" and data["fills"][0]["fee"] == "0.1"
 

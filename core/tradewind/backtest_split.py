@@ -253,6 +253,14 @@ def _add(maps: Sequence[Mapping[str, int]]) -> dict[str, int]:
     return out
 
 
+def _add_money(maps: Sequence[Mapping[str, Decimal]]) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for m in maps:
+        for k, v in m.items():
+            out[k] = out.get(k, Decimal(0)) + v
+    return out
+
+
 def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
     """The figures of the whole backtest from its books' figures."""
     from tradewind.report.metrics import RunFigures
@@ -273,7 +281,12 @@ def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
         currency=first.currency,
         starting_equity=sum((f.starting_equity for f in figs), Decimal(0)),
         final_equity=sum((f.final_equity for f in figs), Decimal(0)),
-        realized_pnl=sum((f.realized_pnl for f in figs), Decimal(0)),
+        realized_pnl=None
+        if any(f.realized_pnl is None for f in figs)
+        else sum((f.realized_pnl or Decimal(0) for f in figs), Decimal(0)),
+        realized_by_currency=_add_money([f.realized_by_currency for f in figs]),
+        pnl_currencies={k: v for f in figs for k, v in f.pnl_currencies.items()},
+        pnl_rates={k: v for f in figs for k, v in f.pnl_rates.items()},
         fees_paid=sum((f.fees_paid for f in figs), Decimal(0)),
         funding_paid=sum((f.funding_paid for f in figs), Decimal(0)),
         equity_curve=merge_curves(

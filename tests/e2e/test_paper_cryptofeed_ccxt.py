@@ -458,6 +458,8 @@ def test_paper_run_cryptofeed_to_ccxt_is_journaled(
         assert [D(p["quantity"]) for p in positions] == [ENTRY_QTY, D(0)]
         assert D(positions[0]["avg_price"]) == D(60010)
         assert D(positions[-1]["realized_pnl"]) == (D(59990) - D(60010)) * ENTRY_QTY
+        # In the currency the linear perpetual settles in, as the venue named it.
+        assert [p["pnl_currency"] for p in positions] == ["USDT", "USDT"]
 
         # The bus saw it too: the entry and exit submitted, both fills, the position closed.
         kinds = [r["type"] for r in rows(con, "SELECT type FROM events ORDER BY seq")]
@@ -520,6 +522,8 @@ def test_paper_run_on_binance_spot_opens_and_closes(
         # The position: the BTC that arrived, then what is left below one lot (unsellable).
         positions = rows(con, "SELECT * FROM positions WHERE reason = 'fill' ORDER BY seq")
         assert [D(p["quantity"]) for p in positions] == [held, held - sold]
+        # Their P&L in the spot pair's quote currency, as the venue named it.
+        assert [p["pnl_currency"] for p in positions] == ["USDT", "USDT"]
         assert held - sold < D("0.00001")
         # The account: seeded with the exchange's 10,000 USDT, ending exactly as it does.
         assert final_balances(con, "spot") == balances

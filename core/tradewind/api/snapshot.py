@@ -44,6 +44,23 @@ class PortfolioSnapshot:
     #: The engine's equity when it values venue accounts (not derivable from the above);
     #: None: cash plus the open positions' unrealised P&L at their marks.
     valued_equity: Decimal | None = None
+    #: The price in the reporting currency of each other P&L currency of the instruments,
+    #: at the engine's marks, and why a currency has none (no instrument between the two
+    #: has traded yet): P&L totals convert with them, never sum currencies raw.
+    rates: Mapping[str, Decimal] = attrs.Factory(dict)
+    rate_errors: Mapping[str, str] = attrs.Factory(dict)
+
+    def rate(self, currency: str) -> Decimal:
+        """The price of one unit of a P&L currency in the reporting currency (1 for the
+        reporting currency itself); :class:`ConversionError` when the engine had none."""
+        from tradewind.trading.accounts import ConversionError
+
+        found = self.rates.get(currency)
+        if found is not None:
+            return found
+        raise ConversionError(
+            self.rate_errors.get(currency) or f"no price of {currency} in the reporting currency"
+        )
 
     def position(self, instrument: str) -> Position:
         """The open position in ``instrument`` (flat if none)."""
@@ -124,6 +141,10 @@ class SnapshotSource:
         self._funnel_key: tuple[int, ...] | None = None
         self._funnel: Mapping[str, int] = {}
         self._operator: Any = None
+        #: The engine's P&L currencies other than the reporting one (valued per snapshot),
+        #: recomputed when the engine's mapping is replaced.
+        self._pnl_of: Mapping[str, str] | None = None
+        self._other_currencies: tuple[str, ...] = ()
         self.latest: Snapshot | None = None
         #: Snapshots built (for tests and the benchmark).
         self.published = 0
@@ -193,6 +214,11 @@ class SnapshotSource:
             out["orders"] = e.entries_sent
             self._funnel, self._funnel_key = out, funnel_key
         positions = tuple(pf.positions())
+        if e.pnl_currencies is not self._pnl_of:
+            self._pnl_of = e.pnl_currencies
+            rep = pf.accounts.reporting_currency
+            self._other_currencies = tuple(sorted(set(e.pnl_currencies.values()) - {rep}))
+        rates, rate_errors = _rates(e, self._other_currencies)
         self.published += 1
         snap = Snapshot(
             version=self.published,
@@ -209,6 +235,8 @@ class SnapshotSource:
                 orders=tuple(pf.open_orders()),
                 start=pf.starting_equity(),
                 valued_equity=pf.equity() if pf.accounts else None,
+                rates=rates,
+                rate_errors=rate_errors,
             ),
             instruments=self._instruments,
             n_fills=len(self.fills),
@@ -218,6 +246,31 @@ class SnapshotSource:
         self._key = key
         self.latest = snap  # the publication: one reference swap
         return snap
+
+
+#: No rate to value (every instrument's P&L is in the reporting currency): shared, read-only.
+_NO_ERRORS: Mapping[str, str] = {}
+
+
+def _rates(
+    engine: Engine, others: Sequence[str]
+) -> tuple[Mapping[str, Decimal], Mapping[str, str]]:
+    """:attr:`PortfolioSnapshot.rates` and ``rate_errors`` of the P&L currencies ``others``
+    (the engine's other than the reporting one)."""
+    from tradewind.trading.accounts import ConversionError
+
+    pf = engine.portfolio
+    rep = pf.accounts.reporting_currency
+    rates = {rep: Decimal(1)}
+    if not others:
+        return rates, _NO_ERRORS
+    errors: dict[str, str] = {}
+    for cur in others:
+        try:
+            rates[cur] = pf.accounts.rate(cur, pf.last_price)
+        except ConversionError as exc:
+            errors[cur] = str(exc)
+    return rates, errors
 
 
 def fill_from_row(row: Sequence[Any]) -> Fill:

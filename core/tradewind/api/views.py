@@ -29,6 +29,8 @@ from tradewind import __version__
 from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
+from tradewind.trading.accounts import ConversionError
+from tradewind.trading.pnl import pnl_currency
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
@@ -360,6 +362,14 @@ class HostView:
         P&L are counted in it, as in the report)."""
         return str(self.config.run.reporting_currency)
 
+    def pnl_currency_of(self, instrument: str, snap: Snapshot | None = None) -> str:
+        """The currency ``instrument``'s P&L (and so its trades' profit) is in: its
+        settlement currency (:mod:`tradewind.trading.pnl`)."""
+        inst = (snap or self.snap).instruments.get(instrument)
+        if inst is not None:
+            return pnl_currency(inst, self.currency)
+        return split_symbol(instrument.partition(":")[2])[1] or self.currency
+
     # -- trades ---------------------------------------------------------------------------
     def trades(self, snap: Snapshot | None = None) -> list[Trade]:
         """Every trade of the session up to the snapshot, by id: the fills it covers that
@@ -393,6 +403,7 @@ class HostView:
         symbol = inst.symbol if inst else t.instrument.partition(":")[2]
         venue = inst.venue if inst else t.instrument.partition(":")[0]
         base, quote = split_symbol(symbol)
+        pnl_cur = self.pnl_currency_of(t.instrument, snap)
         stake = t.stake
         out: dict[str, Any] = {
             "trade_id": t.trade_id,
@@ -410,9 +421,11 @@ class HostView:
             "enter_tag": "entry",
             "timeframe": self.strategy_tf // 60_000_000_000,
             "fee_open_cost": float(t.fee_open),
-            "fee_open_currency": self.currency,
+            "fee_open_currency": pnl_cur,
             "fee_close_cost": float(t.fee_close),
-            "fee_close_currency": self.currency,
+            "fee_close_currency": pnl_cur,
+            # tradewind's: the currency of every profit and fee amount of this trade.
+            "pnl_currency": pnl_cur,
             "open_date": _date(t.open_ts_ns),
             "open_timestamp": _ms(t.open_ts_ns),
             "open_fill_date": _date(t.open_ts_ns),
@@ -596,15 +609,22 @@ class HostView:
         trades = self.trades(snap)
         closed = [t for t in trades if not t.is_open]
         start = snap.portfolio.starting_equity() or Decimal(1)
-        closed_abs = [t.realized - t.fee_open - t.fee_close for t in closed]
+        # Money is summed in the reporting currency, each trade's converted from its P&L
+        # currency at the engine's marks; a currency without a price makes every money sum
+        # null (the per-currency sums say what there is), never a raw sum of currencies.
+        conv = _Converter(snap, self)
+        closed_native = [t.realized - t.fee_open - t.fee_close for t in closed]
+        closed_abs = [conv(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)]
         all_json = [self.trade_json(t, snap) for t in trades]
-        all_abs = [Decimal(repr(j["profit_abs"])) for j in all_json]
+        all_native = [Decimal(repr(j["profit_abs"])) for j in all_json]
+        all_abs = [conv(t.instrument, p) for t, p in zip(trades, all_native, strict=True)]
         ratios = [j["profit_ratio"] for j in all_json]
         closed_ratios = [
             j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open
         ]
-        wins = [p for p in closed_abs if p > 0]
-        losses = [p for p in closed_abs if p < 0]
+        # Won or lost by the sign of the trade's own currency (a rate is positive).
+        wins = [p for p, n in zip(closed_abs, closed_native, strict=True) if n > 0]
+        losses = [p for p, n in zip(closed_abs, closed_native, strict=True) if n < 0]
         gross_win = sum(wins, ZERO)
         gross_loss = -sum(losses, ZERO)
         by_pair: dict[str, Decimal] = {}
@@ -619,7 +639,7 @@ class HostView:
         closed_sum = sum(closed_abs, ZERO)
         all_sum = sum(all_abs, ZERO)
         n_closed = len(closed)
-        return {
+        out = {
             "profit_closed_coin": float(closed_sum),
             "profit_closed_percent_mean": round(_mean(closed_ratios) * 100, 2),
             "profit_closed_ratio_mean": _mean(closed_ratios),
@@ -661,15 +681,27 @@ class HostView:
             "max_drawdown_end": _date(dd_end) or "",
             "max_drawdown_end_timestamp": _ms(dd_end) or 0,
             "trading_volume": float(
-                sum((f.quantity * f.price for t in trades for f in t.orders), ZERO)
+                sum(
+                    (conv(t.instrument, f.quantity * f.price) for t in trades for f in t.orders),
+                    ZERO,
+                )
             ),
             "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
             "bot_start_date": _date(self.started_ts_ns) or "",
         }
+        return conv.finish(
+            out,
+            closed=[(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)],
+            every=[(t.instrument, p) for t, p in zip(trades, all_native, strict=True)],
+        )
 
     def performance(self) -> list[dict[str, Any]]:
-        """Freqtrade's ``/performance``: closed-trade profit per pair, best first."""
-        start = self.snap.portfolio.starting_equity() or Decimal(1)
+        """Freqtrade's ``/performance``: closed-trade profit per pair, best first.
+        ``profit_abs`` is in the pair's ``pnl_currency``; the ratios to the starting equity
+        convert it to the reporting currency (null when it cannot be)."""
+        snap = self.snap
+        start = snap.portfolio.starting_equity() or Decimal(1)
+        conv = _Converter(snap, self)
         acc: dict[str, list[Any]] = {}
         for t in self.trades():
             if t.is_open:
@@ -678,23 +710,30 @@ class HostView:
             row = acc.setdefault(t.instrument, [ZERO, 0])
             row[0] += p
             row[1] += 1
-        out = [
-            {
-                "pair": pair,
-                "profit": round(float(p / start) * 100, 2),
-                "profit_ratio": float(p / start),
-                "profit_pct": round(float(p / start) * 100, 2),
-                "profit_abs": float(p),
-                "count": n,
-            }
-            for pair, (p, n) in acc.items()
-        ]
-        return sorted(out, key=lambda r: -r["profit_abs"])
+        out = []
+        for pair, (p, n) in acc.items():
+            rate = conv.rate(pair)
+            ratio = None if rate is None else float(p * rate / start)
+            out.append(
+                {
+                    "pair": pair,
+                    "profit": None if ratio is None else round(ratio * 100, 2),
+                    "profit_ratio": ratio,
+                    "profit_pct": None if ratio is None else round(ratio * 100, 2),
+                    "profit_abs": float(p),
+                    "pnl_currency": self.pnl_currency_of(pair, snap),
+                    "count": n,
+                }
+            )
+        return sorted(
+            out, key=lambda r: -(r["profit_ratio"] if r["profit_ratio"] is not None else 0.0)
+        )
 
     def periodic(self, unit: str, count: int) -> dict[str, Any]:
         """Freqtrade's daily/weekly/monthly: closed-trade profit per period (market time)."""
         closed = [t for t in self.trades() if not t.is_open and t.close_ts_ns]
         snap = self.snap
+        conv = _Converter(snap, self)
         start_eq = snap.portfolio.starting_equity()
         last_ts = max((t.close_ts_ns or 0 for t in closed), default=0) or (
             snap.portfolio.ts_ns or snap.now_ns
@@ -706,13 +745,13 @@ class HostView:
             d = dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date()
             key = _period_start(d, unit, 0)
             if key in acc:
-                acc[key][0] += t.realized - t.fee_open - t.fee_close
+                acc[key][0] += conv(t.instrument, t.realized - t.fee_open - t.fee_close)
                 acc[key][1] += 1
         # Starting balance of each period: the start equity plus what earlier periods made.
         data = []
         running = start_eq + sum(
             (
-                t.realized - t.fee_open - t.fee_close
+                conv(t.instrument, t.realized - t.fee_open - t.fee_close)
                 for t in closed
                 if _period_start(
                     dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0
@@ -735,10 +774,17 @@ class HostView:
             )
             running += profit
         data.reverse()
+        if conv.errors:
+            # A trade's P&L currency has no price yet: no period's money is known.
+            for row in data:
+                for money in ("abs_profit", "rel_profit", "starting_balance", "fiat_value"):
+                    row[money] = None
         return {
             "data": data,
             "fiat_display_currency": self.currency,
             "stake_currency": self.currency,
+            "conversion_error": "; ".join(f"{c}: {e}" for c, e in sorted(conv.errors.items()))
+            or None,
         }
 
     def stats(self) -> dict[str, Any]:
@@ -1044,6 +1090,83 @@ def _period_start(d: dt.date, unit: str, shift: int) -> dt.date:
         return monday + dt.timedelta(weeks=shift)
     month = d.year * 12 + (d.month - 1) + shift
     return dt.date(month // 12, month % 12 + 1, 1)
+
+
+#: The money fields of ``/profit`` (sums of trades' profit, and their ratios to the starting
+#: equity): null when a trade's P&L currency has no price in the reporting currency.
+_PROFIT_MONEY = (
+    "profit_closed_coin",
+    "profit_closed_percent",
+    "profit_closed_ratio",
+    "profit_closed_fiat",
+    "profit_all_coin",
+    "profit_all_percent",
+    "profit_all_ratio",
+    "profit_all_fiat",
+    "best_pair",
+    "best_rate",
+    "best_pair_profit_ratio",
+    "profit_factor",
+    "expectancy",
+    "max_drawdown",
+    "max_drawdown_abs",
+    "max_drawdown_start",
+    "max_drawdown_start_timestamp",
+    "max_drawdown_end",
+    "max_drawdown_end_timestamp",
+    "trading_volume",
+)
+
+
+class _Converter:
+    """Amounts of instruments' P&L currencies in the reporting currency, at the snapshot's
+    rates; remembers the currencies it could not convert."""
+
+    def __init__(self, snap: Snapshot, view: HostView) -> None:
+        self.snap = snap
+        self.view = view
+        self.rates: dict[str, Decimal | None] = {view.currency: Decimal(1)}
+        self.errors: dict[str, str] = {}
+
+    def rate(self, instrument: str) -> Decimal | None:
+        """The instrument's P&L currency's price in the reporting currency, or None."""
+        cur = self.view.pnl_currency_of(instrument, self.snap)
+        if cur not in self.rates:
+            try:
+                self.rates[cur] = self.snap.portfolio.rate(cur)
+            except ConversionError as exc:
+                self.rates[cur] = None
+                self.errors[cur] = str(exc)
+        return self.rates[cur]
+
+    def __call__(self, instrument: str, amount: Decimal) -> Decimal:
+        """``amount`` in the reporting currency (0 when it cannot be: :meth:`finish` then
+        nulls every sum it entered)."""
+        r = self.rate(instrument)
+        return ZERO if r is None else amount * r
+
+    def finish(
+        self,
+        out: dict[str, Any],
+        *,
+        closed: Iterable[tuple[str, Decimal]],
+        every: Iterable[tuple[str, Decimal]],
+    ) -> dict[str, Any]:
+        """``out`` with the currency, the sums per P&L currency, and its money fields
+        nulled when a currency could not be converted (``conversion_error`` says why)."""
+        out["currency"] = self.view.currency
+        for name, amounts in (("closed", closed), ("all", every)):
+            by: dict[str, Decimal] = {}
+            for inst, amount in amounts:
+                cur = self.view.pnl_currency_of(inst, self.snap)
+                by[cur] = by.get(cur, ZERO) + amount
+            out[f"profit_{name}_by_currency"] = {c: str(v) for c, v in sorted(by.items())}
+        out["conversion_error"] = None
+        if self.errors:
+            for key in _PROFIT_MONEY:
+                out[key] = None
+            out["conversion_error"] = "; ".join(f"{c}: {e}" for c, e in sorted(self.errors.items()))
+        return out
 
 
 def _max_drawdown(closed: Sequence[Trade], profits: Sequence[Decimal]) -> tuple[Decimal, int, int]:

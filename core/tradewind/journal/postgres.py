@@ -268,6 +268,16 @@ def _create_tables(con: PgConnection, columns: dict[str, tuple[tuple[str, str], 
             )
 
 
+def _add_pnl_currency(con: PgConnection, columns: dict[str, tuple[tuple[str, str], ...]]) -> None:
+    """A journal made before positions carried their P&L currency gains the column, filled
+    for the rows whose fills paid fees in the quote currency (the others are filled from
+    the instruments when a host next runs their session)."""
+    from tradewind.journal.store import BACKFILL_PNL_CURRENCY
+
+    con.execute("ALTER TABLE positions ADD COLUMN IF NOT EXISTS pnl_currency VARCHAR")
+    con.execute(BACKFILL_PNL_CURRENCY)
+
+
 #: Average month in nanoseconds (the hypertable chunk interval).
 MONTH_NS = 30 * 86_400 * 10**9
 
@@ -275,6 +285,7 @@ MONTH_NS = 30 * 86_400 * 10**9
 Migration = tuple[int, str, Callable[[PgConnection, dict[str, tuple[tuple[str, str], ...]]], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "journal tables, partitioned by month of ts_ns", _create_tables),
+    (2, "positions.pnl_currency: the currency of each position's P&L", _add_pnl_currency),
 )
 
 

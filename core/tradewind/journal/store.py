@@ -20,7 +20,8 @@ Tables (see docs/orders-and-journal.md for every column):
     every booked fill; primary key (session, client order id, fill key), so a re-sent fill is
     written once.
 ``positions``
-    the position after every fill, and corrections made by reconciliation.
+    the position after every fill, and corrections made by reconciliation, with the
+    currency its P&L is in (``pnl_currency``: the instrument's settlement currency).
 ``balances``
     cash baselines: the session's starting cash and corrections.
 ``account_balances``
@@ -74,7 +75,7 @@ import duckdb
 import pyarrow as pa
 
 from tradewind._serde import unstructure
-from tradewind.errors import JournalError
+from tradewind.errors import ConfigError, JournalError
 from tradewind.journal import intent_log
 from tradewind.journal.errors import journal_error
 from tradewind.model import (
@@ -219,6 +220,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("opened_ts_ns", "BIGINT"),
         ("lots", "JSON"),
         ("reason", "VARCHAR"),
+        ("pnl_currency", "VARCHAR"),
     ),
     "balances": (
         ("run_id", "VARCHAR"),
@@ -307,6 +309,20 @@ _ADDED_COLUMNS = (
     ("orders", "intent", "VARCHAR"),
     ("fills", "fee_currency", "VARCHAR"),
     ("fills", "fee_asset", "VARCHAR"),
+    ("positions", "pnl_currency", "VARCHAR"),
+)
+
+#: Fills ``positions.pnl_currency`` of rows journaled before the column existed, from the
+#: evidence the journal holds: the currency of the fees its fills paid in the quote asset
+#: (one currency per session and instrument). Rows without such fills are filled when a
+#: host next runs the session (:meth:`Journal.set_pnl_currencies`, from its instruments).
+BACKFILL_PNL_CURRENCY = (
+    "UPDATE positions SET pnl_currency = f.cur FROM ("
+    "SELECT session_id, instrument, min(fee_currency) AS cur FROM fills "
+    "WHERE fee_asset = 'quote' AND fee_currency IS NOT NULL AND fee_currency <> '' "
+    "GROUP BY session_id, instrument HAVING count(DISTINCT fee_currency) = 1) AS f "
+    "WHERE positions.pnl_currency IS NULL AND positions.session_id = f.session_id "
+    "AND positions.instrument = f.instrument"
 )
 
 
@@ -351,7 +367,10 @@ class DuckDBBackend:
                     raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.con = duckdb.connect(str(path))
+                old = self._lacks_pnl_currency()
                 self.con.execute(SCHEMA)
+                if old:
+                    self.con.execute(BACKFILL_PNL_CURRENCY)
                 self.verify()
         except (duckdb.Error, OSError, JournalError) as exc:
             if self.con is not None:
@@ -359,6 +378,14 @@ class DuckDBBackend:
             if isinstance(exc, JournalError):
                 raise
             raise journal_error(path, exc) from exc
+
+    def _lacks_pnl_currency(self) -> bool:
+        """True for a journal written before ``positions.pnl_currency`` (to migrate)."""
+        row = self.con.execute(
+            "SELECT count(*) FILTER (WHERE column_name = 'pnl_currency'), count(*) "
+            "FROM duckdb_columns() WHERE table_name = 'positions' AND schema_name = 'main'"
+        ).fetchone()
+        return bool(row and row[1] and not row[0])
 
     def error(self, exc: BaseException, *, doing: str) -> JournalError:
         return journal_error(self.path, exc, doing=doing)
@@ -671,6 +698,9 @@ class Journal:
         #: Venue keys whose orders need no commit before sending (in-process, restored from
         #: the journal itself).
         self.simulated_venues: frozenset[str] = frozenset()
+        #: The currency each instrument's P&L is in, journaled with its positions
+        #: (:meth:`set_pnl_currencies`).
+        self.pnl_currencies: dict[str, str] = {}
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._npending = 0
         self._dirty_orders: dict[str, OrderRecord] = {}
@@ -1137,6 +1167,7 @@ class Journal:
                 position.opened_ts_ns,
                 json.dumps([[str(q), str(p)] for q, p in position.lots]),
                 reason,
+                self.pnl_currencies.get(position.instrument),
             ),
         )
 
@@ -1163,6 +1194,77 @@ class Journal:
         """Write a position set from outside the fills (a reconciliation correction)."""
         self._stage_position(position, ts_ns, reason)
         self._step_done()
+
+    def journaled_pnl_currencies(self) -> dict[str, str]:
+        """The currency of each instrument's P&L as the session last journaled it (rows
+        without one, from before the column existed, are left out)."""
+        self._sync()
+        out: dict[str, str] = {}
+        for inst, cur in self._con.execute(
+            "SELECT instrument, pnl_currency FROM positions "
+            "WHERE session_id = ? AND pnl_currency IS NOT NULL ORDER BY seq",
+            [self.session_id],
+        ).fetchall():
+            out[str(inst)] = str(cur)
+        return out
+
+    def set_pnl_currencies(self, currencies: Mapping[str, str]) -> None:
+        """Journal positions with these P&L currencies from now on (instrument key to
+        currency), after checking them against the session's: a resumed session whose
+        journaled P&L is in another currency than the config now gives an instrument is
+        refused (:class:`~tradewind.errors.ConfigError` naming the instrument and both
+        currencies). The session's rows without a currency (journaled before the column
+        existed) are filled with the instrument's."""
+        self._sync()
+        # One scan of the session's positions: each instrument's journaled currencies, and
+        # whether it has rows without one (journaled before the column existed).
+        journaled: dict[str, set[str]] = {}
+        unfilled: set[str] = set()
+        for inst, cur in self._con.execute(
+            "SELECT DISTINCT instrument, pnl_currency FROM positions WHERE session_id = ?",
+            [self.session_id],
+        ).fetchall():
+            if cur is None:
+                unfilled.add(str(inst))
+            else:
+                journaled.setdefault(str(inst), set()).add(str(cur))
+        changed = [
+            (key, ", ".join(sorted(journaled[key])), cur)
+            for key, cur in sorted(currencies.items())
+            if cur and key in journaled and journaled[key] != {cur}
+        ]
+        if changed:
+            what = "; ".join(
+                f"instrument {key}: journaled in {old}, the config now settles it in {new}"
+                for key, old, new in changed
+            )
+            raise ConfigError(
+                f"cannot resume session {self.session_id} of journal {self.path}: its P&L was "
+                f"journaled in another currency than the config gives ({what}). Restore the "
+                "instrument's quote currency (@ $.instruments[].quote), or start a new "
+                "session (another journal or config file)"
+            )
+        self.pnl_currencies = dict(currencies)
+        if self.read_only:
+            return
+        fill = [(key, cur) for key, cur in sorted(currencies.items()) if cur and key in unfilled]
+        if not fill:
+            return
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            for key, cur in fill:
+                self._con.execute(
+                    "UPDATE positions SET pnl_currency = ? WHERE session_id = ? "
+                    "AND instrument = ? AND pnl_currency IS NULL",
+                    [cur, self.session_id, key],
+                )
+            self._con.execute("COMMIT")
+        except self._failures as exc:
+            try:
+                self._con.execute("ROLLBACK")
+            except self._db.errors:
+                pass
+            raise self._db.error(exc, doing="write") from exc
 
     def record_cash(self, asset: str, amount: Decimal, *, ts_ns: int, reason: str) -> None:
         """Write a cash baseline (``start``) or a ``correction``."""

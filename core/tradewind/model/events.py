@@ -84,10 +84,12 @@ class OrderFailed(Event):
 @attrs.frozen(kw_only=True)
 class FillEvent(Event):
     """A fill arrived. ``realized_pnl``: the P&L this fill realised (0 for an opening fill;
-    None when the publisher did not say)."""
+    None when the publisher did not say), in ``pnl_currency`` (the instrument's settlement
+    currency; empty when the publisher did not say)."""
 
     fill: Fill
     realized_pnl: Decimal | None = None
+    pnl_currency: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,10 +102,11 @@ class PositionChanged(Event):
 
 @attrs.frozen(kw_only=True)
 class PositionClosed(Event):
-    """A position went flat."""
+    """A position went flat. Its P&L is in ``pnl_currency`` (empty: not said)."""
 
     position: Position
     reason: str = ""
+    pnl_currency: str = ""
 
 
 @attrs.frozen(kw_only=True)

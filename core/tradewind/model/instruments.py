@@ -51,6 +51,12 @@ class Instrument:
             raise ValueError(f"{self.key}: lot_size must be positive, got {self.lot_size}")
 
     @property
+    def settlement_currency(self) -> str:
+        """The currency the instrument's P&L settles in: the quote currency, for spot and for
+        linear perpetuals (the model has no inverse contracts); empty when not known."""
+        return self.quote
+
+    @property
     def key(self) -> str:
         """The instrument's identity, ``venue:symbol``."""
         return f"{self.venue}:{self.symbol}"

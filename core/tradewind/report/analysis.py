@@ -97,6 +97,7 @@ class Analysis:
 
     metrics: Metrics
     currency: str
+    #: The closed trades, each in its instrument's P&L currency (:meth:`currency_of`).
     trades: Sequence[Trade]
     open_positions: Sequence[OpenTrade]
     #: Equal-weight buy and hold of the run's instruments from the first candle's open to the
@@ -114,31 +115,43 @@ class Analysis:
     daily: Sequence[Period]
     weekly: Sequence[Period]
     monthly: Sequence[Period]
+    #: The closed trades valued in ``currency`` (the same objects when every instrument's P&L
+    #: is in it): the trade statistics, best, worst, the exit-reason and period tables read
+    #: these. ``unvalued``: P&L currencies without a price in ``currency`` (then ``valued``
+    #: holds the trades unconverted and no sum over them is shown).
+    valued: Sequence[Trade] = ()
+    unvalued: tuple[str, ...] = ()
+    #: Each instrument's P&L currency (the run's summary's ``pnl_currencies``).
+    pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
+
+    def currency_of(self, instrument: str) -> str:
+        """The currency ``instrument``'s trades are in."""
+        return self.pnl_currencies.get(instrument) or self.currency
 
     @property
     def wins(self) -> int:
         """Closed trades with net P&L > 0."""
-        return sum(1 for t in self.trades if t.pnl > 0)
+        return sum(1 for t in self.valued if t.pnl > 0)
 
     @property
     def losses(self) -> int:
         """Closed trades with net P&L < 0."""
-        return sum(1 for t in self.trades if t.pnl < 0)
+        return sum(1 for t in self.valued if t.pnl < 0)
 
     @property
     def gross_profit(self) -> Decimal:
         """The sum of winning trades' net P&L."""
-        return sum((t.pnl for t in self.trades if t.pnl > 0), ZERO)
+        return sum((t.pnl for t in self.valued if t.pnl > 0), ZERO)
 
     @property
     def gross_loss(self) -> Decimal:
         """Minus the sum of losing trades' net P&L (a positive number)."""
-        return -sum((t.pnl for t in self.trades if t.pnl < 0), ZERO)
+        return -sum((t.pnl for t in self.valued if t.pnl < 0), ZERO)
 
     @property
     def expectancy(self) -> Decimal | None:
         """Mean net P&L per closed trade."""
-        return sum((t.pnl for t in self.trades), ZERO) / len(self.trades) if self.trades else None
+        return sum((t.pnl for t in self.valued), ZERO) / len(self.valued) if self.valued else None
 
     @property
     def net_pnl(self) -> Decimal:
@@ -162,13 +175,16 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
     s = result.summary
     currency = str(s.get("currency") or quote_currency(s.get("instruments") or []))
     trades, still_open = round_trips(result.fills, result.order_tags, result.funding)
+    pnl_currencies = {str(k): str(v) for k, v in (s.get("pnl_currencies") or {}).items()}
+    rates = {str(c): Decimal(str(v)) for c, v in (s.get("pnl_rates") or {}).items()}
+    valued, unvalued = value_trades(trades, pnl_currencies, rates, currency)
     bh, bh_curve = buy_and_hold(result.candles, float(m.starting_equity))
     cagr = None
     if m.duration_ns >= MIN_CAGR_DAYS * NS_PER_DAY and m.starting_equity > 0:
         growth = float(m.final_equity / m.starting_equity)
         cagr = growth ** (NS_PER_YEAR / m.duration_ns) - 1 if growth > 0 else -1.0
     calmar = cagr / m.drawdown.depth if cagr is not None and m.drawdown.depth > 0 else None
-    durations = [t.duration_ns for t in trades]
+    durations = [t.duration_ns for t in valued]
     points = equity_points(result.equity_curve)
     return Analysis(
         metrics=m,
@@ -180,15 +196,52 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
         cagr=cagr,
         calmar=calmar,
         avg_duration_ns=sum(durations) // len(durations) if durations else None,
-        best=max(trades, key=lambda t: t.pnl) if trades else None,
-        worst=min(trades, key=lambda t: t.pnl) if trades else None,
-        longest_losing_streak=losing_streak(trades),
+        best=max(valued, key=lambda t: t.pnl) if valued and not unvalued else None,
+        worst=min(valued, key=lambda t: t.pnl) if valued and not unvalued else None,
+        longest_losing_streak=losing_streak(valued),
+        # Per instrument: one currency per row, its own.
         by_instrument=breakdown(trades, lambda t: t.instrument),
-        by_exit=breakdown(trades, lambda t: t.exit_kind),
-        daily=periods(trades, points, m.starting_equity, "day"),
-        weekly=periods(trades, points, m.starting_equity, "week"),
-        monthly=periods(trades, points, m.starting_equity, "month"),
+        by_exit=breakdown(valued, lambda t: t.exit_kind),
+        daily=periods(valued, points, m.starting_equity, "day"),
+        weekly=periods(valued, points, m.starting_equity, "week"),
+        monthly=periods(valued, points, m.starting_equity, "month"),
+        valued=valued,
+        unvalued=unvalued,
+        pnl_currencies=pnl_currencies,
     )
+
+
+def value_trades(
+    trades: Sequence[Trade],
+    currencies: Mapping[str, str],
+    rates: Mapping[str, Decimal],
+    currency: str,
+) -> tuple[list[Trade], tuple[str, ...]]:
+    """``trades`` valued in ``currency``: each trade's money and prices times its P&L
+    currency's rate (a trade already in ``currency`` is kept as it is), and the currencies
+    without a rate (then every trade is returned unconverted: a sum of them means nothing)."""
+    missing = sorted({currencies.get(t.instrument, currency) for t in trades} - set(rates))
+    missing = [c for c in missing if c != currency]
+    if missing:
+        return list(trades), tuple(missing)
+    out = []
+    for t in trades:
+        cur = currencies.get(t.instrument, currency)
+        if cur == currency:
+            out.append(t)
+            continue
+        r = rates[cur]
+        out.append(
+            attrs.evolve(
+                t,
+                entry_price=t.entry_price * r,
+                exit_price=t.exit_price * r,
+                gross_pnl=t.gross_pnl * r,
+                fees=t.fees * r,
+                funding=t.funding * r,
+            )
+        )
+    return out, ()
 
 
 def buy_and_hold(

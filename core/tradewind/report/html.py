@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from tradewind.report.summary import (
     fmt_profit_factor,
     fmt_time,
     headline_rows,
+    unvalued_note,
 )
 from tradewind.timeframes import format_timeframe
 
@@ -724,6 +725,7 @@ def _trades_table(a: Analysis) -> str:
     rows = []
     for t in a.trades:
         pnl = t.pnl
+        cur = a.currency_of(t.instrument)  # each trade in its own P&L currency
         rows.append(
             "<tr>"
             + _cell(t.instrument)
@@ -792,14 +794,21 @@ def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
 def _breakdown(a: Analysis) -> str:
     cur = a.currency
     out = []
-    for title, rows in (("Per instrument", a.by_instrument), ("Per exit reason", a.by_exit)):
+    # Per instrument: each row in its instrument's P&L currency. Per exit reason and per
+    # period: valued in the reporting currency, or left out when a currency has no price.
+    tables: list[tuple[str, Sequence[Any], Callable[[str], str]]] = [
+        ("Per instrument", a.by_instrument, a.currency_of)
+    ]
+    if not a.unvalued:
+        tables.append(("Per exit reason", a.by_exit, lambda _k: cur))
+    for title, rows, cur_of in tables:
         body = "".join(
             "<tr>"
             + _cell(b.key)
             + _cell(f"{b.trades:,}", b.trades, True)
             + _cell(fmt_pct(b.win_rate), b.win_rate, True)
-            + _cell(fmt_money(b.net_pnl, cur, sign=True), b.net_pnl, True)
-            + _cell(fmt_money(b.avg_pnl, cur, sign=True), b.avg_pnl, True)
+            + _cell(fmt_money(b.net_pnl, cur_of(b.key), sign=True), b.net_pnl, True)
+            + _cell(fmt_money(b.avg_pnl, cur_of(b.key), sign=True), b.avg_pnl, True)
             + _cell(fmt_duration(b.avg_duration_ns), b.avg_duration_ns, True)
             + "</tr>"
             for b in rows
@@ -810,6 +819,9 @@ def _breakdown(a: Analysis) -> str:
             "<th class=n>avg P&amp;L</th><th class=n>avg duration</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
+    if a.unvalued:
+        out.append(f"<p>Per exit reason and per period: {html.escape(unvalued_note(a))}</p>")
+        return "".join(out)
     for title, periods in (("Daily", a.daily), ("Weekly", a.weekly), ("Monthly", a.monthly)):
         body = "".join(
             "<tr>"

@@ -26,6 +26,7 @@ import attrs
 import numpy as np
 
 from tradewind.timeframes import format_timeframe, parse_timeframe
+from tradewind.trading.pnl import value_closed_trades
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
@@ -134,6 +135,9 @@ class Metrics:
     fees_paid: Decimal
     funding_paid: Decimal
     funnel: Funnel
+    #: P&L currencies of closed trades that had no price in the run's currency: the trade
+    #: sums (gross profit and loss, net P&L, profit factor, expectancy) are then not stated.
+    unvalued: tuple[str, ...] = ()
 
     @property
     def duration_ns(self) -> int:
@@ -144,6 +148,14 @@ class Metrics:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: Decimals as strings, None as null."""
+        out = self._json()
+        if self.unvalued:
+            for key in ("gross_profit", "gross_loss", "net_pnl", "profit_factor", "expectancy"):
+                out[key] = None
+            out["unvalued_currencies"] = list(self.unvalued)
+        return out
+
+    def _json(self) -> dict[str, Any]:
         dd = self.drawdown
         return {
             "starting_equity": _dstr(self.starting_equity),
@@ -309,12 +321,22 @@ def compute_metrics(
     funnel: Mapping[str, int] | None = None,
     bar_ns: int | None = None,
     last_ts_ns: int | None = None,
+    pnl_currencies: Mapping[str, str] | None = None,
+    pnl_rates: Mapping[str, Decimal] | None = None,
+    currency: str = "",
 ) -> Metrics:
     """Every metric of a run from its raw results (see docs/report.md for the definitions).
 
     :param bar_ns: the strategy timeframe; inferred from the curve's smallest spacing if None.
     :param last_ts_ns: time of the last trade the run saw (extends the run's end).
+    :param pnl_currencies: each instrument's P&L currency; with ``pnl_rates`` (their prices
+        in ``currency``) the closed trades' P&L is valued in ``currency`` before it is summed.
     """
+    unvalued: tuple[str, ...] = ()
+    if pnl_currencies:
+        closed_trades, unvalued = value_closed_trades(
+            closed_trades, pnl_currencies, pnl_rates or {}, currency
+        )
     points = equity_points(equity_curve)
     if bar_ns is None and len(points) >= 2:
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0]]
@@ -381,6 +403,7 @@ def compute_metrics(
         fees_paid=sum((Decimal(f.fee) for f in fills), ZERO),
         funding_paid=funding_paid,
         funnel=Funnel.from_flat(funnel or {}),
+        unvalued=unvalued,
     )
 
 
@@ -408,6 +431,9 @@ def metrics_of(result: RunResult) -> Metrics:
         else Decimal(repr(points[-1][1]) if points else 0),
         funding_paid=Decimal(str(s.get("funding_paid", 0))),
         funnel=s.get("funnel") or {},
+        pnl_currencies=s.get("pnl_currencies") or None,
+        pnl_rates={c: Decimal(str(v)) for c, v in (s.get("pnl_rates") or {}).items()},
+        currency=str(s.get("currency") or ""),
         bar_ns=parse_timeframe(tf) if tf else None,
         last_ts_ns=s.get("last_ts_ns"),
     )
@@ -447,7 +473,10 @@ class RunFigures:
     currency: str
     starting_equity: Decimal
     final_equity: Decimal
-    realized_pnl: Decimal
+    #: Realised P&L of every instrument in ``currency``, each converted from its
+    #: instrument's P&L currency at the host's marks; None when one could not be converted
+    #: (``realized_by_currency`` then holds the amounts, never a raw sum of currencies).
+    realized_pnl: Decimal | None
     fees_paid: Decimal
     funding_paid: Decimal
     equity_curve: Sequence[tuple[int, float]]
@@ -468,6 +497,12 @@ class RunFigures:
     panes: Sequence[str] = ()
     #: When ``gap_policy = "halt"`` stopped the run.
     halted_at_ns: int | None = None
+    #: Realised P&L per P&L currency (unconverted), and each instrument's P&L currency.
+    realized_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
+    pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
+    #: The price in ``currency`` of each P&L currency at the end (those without one left
+    #: out): closed trades' P&L is valued with them in the trade metrics.
+    pnl_rates: Mapping[str, Decimal] = attrs.Factory(dict)
 
 
 def funnel(figures: RunFigures) -> dict[str, int]:
@@ -489,6 +524,9 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
     m = compute_metrics(
         equity_curve=figures.equity_curve,
         closed_trades=figures.closed_trades,
+        pnl_currencies=figures.pnl_currencies or None,
+        pnl_rates=figures.pnl_rates,
+        currency=figures.currency,
         fills=figures.fills,
         starting_equity=start,
         final_equity=equity,
@@ -510,7 +548,12 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
         "starting_equity": str(start),
         "final_equity": str(equity),
         "pnl": str(equity - start),
-        "realized_pnl": str(figures.realized_pnl),
+        "realized_pnl": None if figures.realized_pnl is None else str(figures.realized_pnl),
+        "realized_pnl_by_currency": {
+            c: str(v) for c, v in sorted(figures.realized_by_currency.items())
+        },
+        "pnl_currencies": dict(figures.pnl_currencies),
+        "pnl_rates": {c: str(v) for c, v in sorted(figures.pnl_rates.items())},
         "fees_paid": str(figures.fees_paid),
         "funding_paid": str(figures.funding_paid),
         "fills": len(figures.fills),
@@ -539,16 +582,27 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
 def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, Any]:
     """The JSON report: summary, metrics, equity curve, closed trades (and the round trips
     with their entry, exit, costs and exit reason), positions open at the end, and fills."""
+    from tradewind.report.analysis import quote_currency
     from tradewind.report.trades import round_trips
 
     m = metrics or metrics_of(result)
     trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
+    # Each trade's money is in its instrument's P&L currency (the summary names them).
+    currencies = dict(result.summary.get("pnl_currencies") or {})
+    fallback = str(result.summary.get("currency") or "") or quote_currency(
+        result.summary.get("instruments") or []
+    )
     return {
         "summary": dict(result.summary),
         "metrics": m.to_json(),
         "equity_curve": [[ts, eq] for ts, eq in result.equity_curve],
         "trades": [
-            {"closed_ts_ns": ts, "instrument": i, "pnl": str(p)}
+            {
+                "closed_ts_ns": ts,
+                "instrument": i,
+                "pnl": str(p),
+                "pnl_currency": currencies.get(i, fallback),
+            }
             for ts, i, p in result.closed_trades
         ],
         "round_trips": [
@@ -564,6 +618,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "fees": str(t.fees),
                 "funding": str(t.funding),
                 "pnl": str(t.pnl),
+                "pnl_currency": currencies.get(t.instrument, fallback),
                 "exit_reason": t.exit_reason,
             }
             for t in trips
@@ -578,6 +633,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "fees": str(p.fees),
                 "funding": str(p.funding),
                 "realized_pnl": str(p.realized_pnl),
+                "pnl_currency": currencies.get(p.instrument, fallback),
             }
             for p in still_open
         ],

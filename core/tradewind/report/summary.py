@@ -93,8 +93,17 @@ def fmt_ratio(value: float | None, shown: bool, why_not: str) -> str:
     return "n/a (undefined)" if value is None else f"{value:,.2f}"
 
 
+def unvalued_note(a: Analysis) -> str:
+    """Why sums over trades are not shown (P&L in a currency without a price), or ""."""
+    if not a.unvalued:
+        return ""
+    return f"n/a (P&L in {', '.join(a.unvalued)}, which has no price in {a.currency})"
+
+
 def fmt_profit_factor(a: Analysis) -> str:
     """Winners' net P&L / losers' (as a positive number); ∞ with profit and no loss."""
+    if a.unvalued:
+        return unvalued_note(a)
     if not a.trades:
         return "n/a (no closed trade)"
     if a.gross_loss == 0:
@@ -108,6 +117,20 @@ def plural(n: int, word: str) -> str:
 
 
 # -- the tables ---------------------------------------------------------------------------
+def realized_line(summary: Mapping[str, Any], currency: str) -> str:
+    """Realised P&L in the reporting currency, with each P&L currency's own amount when the
+    instruments settle in others; without a total when one could not be converted."""
+    by = {c: Decimal(str(v)) for c, v in (summary.get("realized_pnl_by_currency") or {}).items()}
+    parts = ", ".join(fmt_money(v, c, sign=True) for c, v in sorted(by.items()))
+    total = summary.get("realized_pnl")
+    if total is None:
+        return f"n/a (not convertible to {currency}): {parts}" if parts else "n/a"
+    text = fmt_money(Decimal(str(total)), currency, sign=True)
+    if any(c != currency for c in by):
+        text += f" ({parts})"
+    return text
+
+
 def _trade_line(t: Trade | None, currency: str) -> str:
     if t is None:
         return "n/a (no closed trade)"
@@ -139,6 +162,13 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Starting equity", fmt_money(m.starting_equity, cur)),
         ("Final equity", fmt_money(m.final_equity, cur)),
         ("P&L", f"{fmt_money(a.net_pnl, cur, sign=True)} ({fmt_pct(m.total_return, sign=True)})"),
+        # Instruments settling in another currency than equity's: what each realised, and
+        # its total converted (equity and the P&L above are in the reporting currency).
+        *(
+            [("Realised P&L", realized_line(summary, cur))]
+            if any(c != cur for c in summary.get("realized_pnl_by_currency") or {})
+            else []
+        ),
         ("Buy and hold", fmt_pct(a.buy_and_hold, sign=True)),
         ("CAGR", fmt_pct(a.cagr, sign=True) if a.cagr_shown else f"n/a ({short})"),
         (
@@ -160,10 +190,11 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Closed trades", f"{n:,}"),
         ("Wins / draws / losses", f"{wins_losses} ({fmt_pct(win_rate)} won)"),
         ("Profit factor", fmt_profit_factor(a)),
-        ("Expectancy", fmt_money(a.expectancy, cur, sign=True)),
+        ("Expectancy", unvalued_note(a) or fmt_money(a.expectancy, cur, sign=True)),
         ("Avg trade duration", fmt_duration(a.avg_duration_ns)),
-        ("Best trade", _trade_line(a.best, cur)),
-        ("Worst trade", _trade_line(a.worst, cur)),
+        # Best and worst of the trades valued in the reporting currency.
+        ("Best trade", unvalued_note(a) or _trade_line(a.best, cur)),
+        ("Worst trade", unvalued_note(a) or _trade_line(a.worst, cur)),
         ("Longest losing streak", plural(a.longest_losing_streak, "trade")),
         ("Fees paid", fmt_money(m.fees_paid, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
@@ -189,20 +220,29 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
     return rows
 
 
-def _breakdown_table(title: str, first: str, rows: Sequence[Breakdown], cur: str) -> Table:
+def _breakdown_table(
+    title: str,
+    first: str,
+    rows: Sequence[Breakdown],
+    cur: str,
+    currencies: Mapping[str, str] | None = None,
+) -> Table:
+    """A breakdown; with ``currencies`` (key to P&L currency, per instrument) each row's money
+    is in its own currency."""
     t = Table(title=title, title_justify="left")
     t.add_column(first)
     for col in ("Trades", "Win %", "Net P&L", "Avg P&L", "Avg duration", "Fees"):
         t.add_column(col, justify="right")
     for b in rows:
+        row_cur = (currencies or {}).get(b.key) or cur
         t.add_row(
             b.key,
             f"{b.trades:,}",
             fmt_pct(b.win_rate),
-            fmt_money(b.net_pnl, cur, sign=True),
-            fmt_money(b.avg_pnl, cur, sign=True),
+            fmt_money(b.net_pnl, row_cur, sign=True),
+            fmt_money(b.avg_pnl, row_cur, sign=True),
             fmt_duration(b.avg_duration_ns),
-            fmt_money(b.fees, cur),
+            fmt_money(b.fees, row_cur),
         )
     return t
 
@@ -246,11 +286,23 @@ def print_summary(
     out.print(head)
     cur = a.currency
     if a.trades:
-        out.print(_breakdown_table("Per instrument", "Instrument", a.by_instrument, cur))
-        out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
-    out.print(_period_table("Daily", a.daily, cur))
-    out.print(_period_table("Weekly", a.weekly, cur))
-    out.print(_period_table("Monthly", a.monthly, cur))
+        out.print(
+            _breakdown_table(
+                "Per instrument",
+                "Instrument",
+                a.by_instrument,
+                cur,
+                a.pnl_currencies,
+            )
+        )
+        if not a.unvalued:
+            out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
+    if a.unvalued:
+        out.print(f"Per exit reason and per period: {unvalued_note(a)}")
+    else:
+        out.print(_period_table("Daily", a.daily, cur))
+        out.print(_period_table("Weekly", a.weekly, cur))
+        out.print(_period_table("Monthly", a.monthly, cur))
     if a.open_positions:
         t = Table(title="Open at the end", title_justify="left")
         for col in ("Instrument", "Side", "Quantity", "Entry price", "Since"):

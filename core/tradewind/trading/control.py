@@ -47,8 +47,16 @@ class ControlError(Exception):
     """A command cannot be carried out (unknown instrument, nothing to close)."""
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01')):,}" if value.is_finite() else str(value)
+def _money(value: Decimal, currency: str = "") -> str:
+    """``1,234.57``: 2 decimals, or the decimals of ``currency`` when given (8 for a coin)."""
+    if not value.is_finite():
+        return str(value)
+    places = 2
+    if currency:
+        from tradewind.report.analysis import money_places
+
+        places = money_places(currency)
+    return f"{value.quantize(Decimal(1).scaleb(-places)):,}"
 
 
 class EngineControl:
@@ -143,29 +151,52 @@ class EngineControl:
         }
 
     def balance(self) -> Mapping[str, str]:
-        """Cash and equity."""
+        """Cash and equity, in the reporting currency."""
         pf = self._engine.portfolio
-        return {"cash": _money(pf.cash), "equity": _money(pf.equity())}
-
-    def profit(self) -> Mapping[str, str]:
-        """Realised P&L, fees, equity change since the start."""
-        eng = self._engine
-        pf = eng.portfolio
-        realized = sum((t[2] for t in eng.orders.closed_trades), Decimal(0))
         return {
-            "realized_pnl": _money(realized),
-            "fees": _money(pf.fees_paid),
-            "equity_change": _money(pf.equity() - pf.starting_equity()),
-            "closed_trades": str(len(eng.orders.closed_trades)),
+            "cash": _money(pf.cash),
+            "equity": _money(pf.equity()),
+            "currency": pf.accounts.reporting_currency,
         }
 
+    def profit(self) -> Mapping[str, str]:
+        """Realised P&L of the closed trades (in the reporting currency, each trade's
+        converted from its instrument's P&L currency; per currency as well when they
+        differ, and only per currency when one cannot be converted), fees, equity change."""
+        eng = self._engine
+        pf = eng.portfolio
+        realized = eng.pnl_total((t[1], t[2]) for t in eng.orders.closed_trades)
+        out = {
+            "realized_pnl": "n/a" if realized.total is None else _money(realized.total),
+            "currency": realized.currency,
+        }
+        if realized.mixed:
+            out["realized_pnl_by_currency"] = ", ".join(
+                f"{_money(v, c)} {c}" for c, v in sorted(realized.by_currency.items())
+            )
+        if realized.error:
+            out["not_converted"] = realized.error
+        out.update(
+            {
+                "fees": _money(pf.fees_paid),
+                "equity_change": _money(pf.equity() - pf.starting_equity()),
+                "closed_trades": str(len(eng.orders.closed_trades)),
+            }
+        )
+        return out
+
     def trades(self, limit: int = 10) -> list[dict[str, str]]:
-        """The last ``limit`` closed trades, newest first."""
+        """The last ``limit`` closed trades, newest first, each P&L with its currency."""
         from tradewind.notify.templates import iso_utc
 
+        eng = self._engine
+        rep = eng.portfolio.accounts.reporting_currency
         out = []
-        for ts, inst, pnl in reversed(self._engine.orders.closed_trades[-limit:]):
-            out.append({"time": iso_utc(ts), "instrument": inst, "pnl": _money(pnl)})
+        for ts, inst, pnl in reversed(eng.orders.closed_trades[-limit:]):
+            cur = eng.pnl_currencies.get(inst, rep)
+            out.append(
+                {"time": iso_utc(ts), "instrument": inst, "pnl": _money(pnl, cur), "currency": cur}
+            )
         return out
 
     def positions(self) -> list[dict[str, str]]:
@@ -175,13 +206,15 @@ class EngineControl:
         for p in pf.positions():
             last = pf.last_price(p.instrument)
             upnl = p.unrealized_pnl(Decimal(repr(last))) if not math.isnan(last) else Decimal(0)
+            cur = self._engine.pnl_currencies.get(p.instrument, pf.accounts.reporting_currency)
             out.append(
                 {
                     "instrument": p.instrument,
                     "side": "long" if p.quantity > 0 else "short",
                     "quantity": str(abs(p.quantity)),
                     "entry": format(p.avg_price.quantize(Decimal("0.00000001")).normalize(), "f"),
-                    "unrealized_pnl": _money(upnl),
+                    "unrealized_pnl": _money(upnl, cur),
+                    "currency": cur,
                 }
             )
         return out

@@ -22,6 +22,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -87,6 +88,7 @@ from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
+from tradewind.trading.pnl import MoneyTotal, pnl_currencies, rates_of, total
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
@@ -346,6 +348,11 @@ class Engine:
         self.portfolio = Portfolio(
             self.instruments, cash, reporting_currency=config.run.reporting_currency
         )
+        #: The currency each instrument's P&L is in (:mod:`tradewind.trading.pnl`); final
+        #: once the venues named the instruments' currencies (:meth:`_resolve_currencies`).
+        self.pnl_currencies: dict[str, str] = pnl_currencies(
+            self.instruments, config.run.reporting_currency
+        )
         if run_id is None:
             # A backtest's id is derived from its config and data (identical reruns write
             # identical journals); a paper or live run is a new event each time.
@@ -366,6 +373,7 @@ class Engine:
             sleep=self.sleep,
             clock=_seconds(self.clock),
         )
+        self.orders.pnl_currencies = self.pnl_currencies
         for venue in self.venues.values():
             venue.set_sink(self.orders)
 
@@ -549,6 +557,8 @@ class Engine:
             changed = True
         if changed:
             self.portfolio.set_instruments(self.instruments)
+        self.pnl_currencies = pnl_currencies(self.instruments, self.config.run.reporting_currency)
+        self.orders.pnl_currencies = self.pnl_currencies
 
     def _holds(self, pos: Position) -> bool:
         """True when ``pos`` is a position to manage, not dust (:mod:`tradewind.trading.intents`:
@@ -697,6 +707,10 @@ class Engine:
         for venue in self.venues.values():
             await venue.connect()
         self._resolve_currencies()
+        if self.journal is not None:
+            # Before anything is journaled: a resumed session whose P&L currency changed
+            # is refused here.
+            self.journal.set_pnl_currencies(self.pnl_currencies)
         summary: dict[str, Any] = {}
         assert self.notifications is not None
         # The bus closes first (every queued event reaches the notifiers' channels), then the
@@ -1599,6 +1613,7 @@ class Engine:
         from tradewind.report.metrics import RunFigures
 
         pf = self.portfolio
+        realized = self.pnl_total((k, pf.position(k).realized_pnl) for k in self.instruments)
         return RunFigures(
             run_id=self.run_id,
             mode=self.config.mode.value,
@@ -1611,7 +1626,14 @@ class Engine:
             currency=self._equity_currency(),
             starting_equity=pf.starting_equity(),
             final_equity=pf.equity(),
-            realized_pnl=sum((pf.position(k).realized_pnl for k in self.instruments), Decimal(0)),
+            realized_pnl=realized.total,
+            realized_by_currency=dict(realized.by_currency),
+            pnl_currencies=dict(self.pnl_currencies),
+            pnl_rates=rates_of(
+                self.pnl_currencies.values(),
+                pf.accounts.reporting_currency,
+                lambda c: pf.accounts.rate(c, pf.last_price),
+            ),
             fees_paid=pf.fees_paid,
             funding_paid=pf.funding_paid,
             equity_curve=list(self.equity_curve),
@@ -1628,6 +1650,19 @@ class Engine:
             overlays=list(self.config.run.overlays),
             panes=list(self.config.run.panes),
             halted_at_ns=self.halted_at,
+        )
+
+    def pnl_total(self, amounts: Iterable[tuple[str, Decimal]]) -> MoneyTotal:
+        """P&L amounts of instruments (``(key, amount)``), each in its instrument's P&L
+        currency, totalled in the reporting currency at the host's marks (no total when one
+        cannot be converted; never a raw sum of currencies)."""
+        pf = self.portfolio
+        rep = pf.accounts.reporting_currency
+        cur = self.pnl_currencies
+        return total(
+            ((cur.get(k, rep), a) for k, a in amounts),
+            rep,
+            lambda c: pf.accounts.rate(c, pf.last_price),
         )
 
     def _equity_currency(self) -> str:

@@ -4,6 +4,7 @@ portfolio sees it, and the order it belongs to moved to partially filled or fill
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 
 import attrs
@@ -28,6 +29,8 @@ class FillBooking(OrderStateMachine):
 
     fills: list[Fill]
     duplicate_fills: int
+    #: Each instrument's P&L currency (the engine's), carried by the fill events.
+    pnl_currencies: Mapping[str, str]
     exit_reasons: dict[str, str]
     closed_trades: list[tuple[int, str, Decimal]]
     _realized_at_open: dict[str, Decimal]
@@ -91,7 +94,10 @@ class FillBooking(OrderStateMachine):
         self.fills.append(fill)
         self.pending.append(
             FillEvent(
-                ts_ns=fill.ts_ns, fill=fill, realized_pnl=after.realized_pnl - before.realized_pnl
+                ts_ns=fill.ts_ns,
+                fill=fill,
+                realized_pnl=after.realized_pnl - before.realized_pnl,
+                pnl_currency=self.pnl_currencies.get(fill.instrument, ""),
             )
         )
         if changed is not None and rec is not None:
@@ -109,4 +115,11 @@ class FillBooking(OrderStateMachine):
             start = self._realized_at_open.get(fill.instrument, Decimal(0))
             self.closed_trades.append((fill.ts_ns, fill.instrument, after.realized_pnl - start))
             reason = self.exit_reasons.pop(fill.instrument, "")
-            self.pending.append(PositionClosed(ts_ns=fill.ts_ns, position=after, reason=reason))
+            self.pending.append(
+                PositionClosed(
+                    ts_ns=fill.ts_ns,
+                    position=after,
+                    reason=reason,
+                    pnl_currency=self.pnl_currencies.get(fill.instrument, ""),
+                )
+            )

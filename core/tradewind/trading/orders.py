@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -126,6 +126,8 @@ class OrderManager(FillBooking, VenueCalls):
         self._alerted: set[str] = set()
         self._last_resolve: float | None = None
         self.duplicate_fills = 0
+        #: Each instrument's P&L currency, carried by fill events (the engine sets it).
+        self.pnl_currencies: Mapping[str, str] = {}
         self.journal: Journal | None = None
         self.journal_error: str | None = None
         self._ts = 0

@@ -1,0 +1,129 @@
+"""P&L with its currency: which currency an instrument's P&L is in, and totals across them.
+
+An instrument's P&L (realised and unrealised) is in its settlement currency: the quote
+currency for spot and for linear perpetuals (the model has no inverse contracts). An
+instrument without a quote currency (a simulated venue's, configured without one) books its
+P&L in the simulated cash, which the portfolio counts in the reporting currency.
+
+A total over instruments of different P&L currencies is never a raw sum: :func:`total`
+converts every currency to the reporting currency with the marks the host has
+(:meth:`tradewind.trading.accounts.Accounts.rate`) and, when one cannot be converted, gives no
+total and keeps the amounts per currency (:class:`MoneyTotal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+
+import attrs
+
+from tradewind.model import Instrument
+from tradewind.trading.accounts import ConversionError
+
+ZERO = Decimal(0)
+
+
+def pnl_currency(instrument: Instrument, reporting_currency: str) -> str:
+    """The currency ``instrument``'s P&L is in: its settlement (quote) currency, or the
+    reporting currency when it has none (simulated cash is counted in it)."""
+    return instrument.settlement_currency or reporting_currency
+
+
+def pnl_currencies(
+    instruments: Mapping[str, Instrument], reporting_currency: str
+) -> dict[str, str]:
+    """:func:`pnl_currency` of every instrument, by key."""
+    return {key: pnl_currency(inst, reporting_currency) for key, inst in instruments.items()}
+
+
+@attrs.frozen(kw_only=True)
+class MoneyTotal:
+    """A sum of amounts in possibly several currencies.
+
+    ``total`` is the sum in ``currency`` (the reporting currency), each amount converted at
+    the host's marks; None when some currency could not be converted (``error`` says which
+    and why). ``by_currency`` always holds the unconverted sum of each currency.
+    """
+
+    currency: str
+    total: Decimal | None
+    by_currency: Mapping[str, Decimal]
+    error: str = ""
+
+    @property
+    def mixed(self) -> bool:
+        """True when the amounts are in more than one currency, or in one that is not the
+        reporting currency."""
+        return any(c != self.currency for c in self.by_currency)
+
+    def to_json(self) -> dict[str, str]:
+        """``{currency: amount}`` as exact strings, for reports and API fields."""
+        return {c: str(v) for c, v in sorted(self.by_currency.items())}
+
+
+def total(
+    amounts: Iterable[tuple[str, Decimal]],
+    currency: str,
+    rate: Callable[[str], Decimal],
+) -> MoneyTotal:
+    """The sum of ``(currency, amount)`` pairs in ``currency``: each currency's sum times
+    ``rate(currency)`` (which raises :class:`ConversionError` when it has no price). A
+    currency that cannot be converted leaves ``total`` None, never 0."""
+    by: dict[str, Decimal] = {}
+    for cur, amount in amounts:
+        by[cur] = by.get(cur, ZERO) + amount
+    out: Decimal | None = ZERO
+    errors = []
+    for cur, amount in sorted(by.items()):
+        if cur == currency:
+            out = None if out is None else out + amount
+            continue
+        if not amount:
+            continue
+        try:
+            r = rate(cur)
+        except ConversionError as exc:
+            errors.append(f"{amount} {cur}: {exc}")
+            out = None
+            continue
+        out = None if out is None else out + amount * r
+    return MoneyTotal(currency=currency, total=out, by_currency=by, error="; ".join(errors))
+
+
+def rates_of(
+    currencies: Iterable[str], currency: str, rate: Callable[[str], Decimal]
+) -> dict[str, Decimal]:
+    """The price in ``currency`` of each of ``currencies`` that has one (``currency`` itself
+    is 1); those without a price are left out."""
+    out: dict[str, Decimal] = {}
+    for cur in sorted(set(currencies)):
+        if cur == currency:
+            out[cur] = Decimal(1)
+            continue
+        try:
+            out[cur] = rate(cur)
+        except ConversionError:
+            continue
+    return out
+
+
+def value_closed_trades(
+    closed: Iterable[tuple[int, str, Decimal]],
+    currencies: Mapping[str, str],
+    rates: Mapping[str, Decimal],
+    currency: str,
+) -> tuple[list[tuple[int, str, Decimal]], tuple[str, ...]]:
+    """Closed trades ``(ts_ns, instrument, pnl)`` with their P&L in ``currency`` at ``rates``
+    (an instrument missing from ``currencies`` is in ``currency``), and the P&L currencies
+    that have no rate: when there are any, the trades are returned unconverted and a sum of
+    them means nothing (the caller says so, never sums them)."""
+    trades = list(closed)
+    missing = sorted({currencies.get(i, currency) for _, i, _ in trades} - set(rates) - {currency})
+    if missing:
+        return trades, tuple(missing)
+    out = []
+    for ts, inst, pnl in trades:
+        cur = currencies.get(inst, currency)
+        out.append((ts, inst, pnl if cur == currency else pnl * rates[cur]))
+    return out, ()
