@@ -210,4 +210,3 @@ def instrument_from(t: Sequence[Any]) -> Instrument:
         base=base,
         quote=quote,
     )
-
