@@ -190,7 +190,8 @@ async def bench(
     token = new_token()
     os.environ["TW_BENCH_API_TOKEN"] = token
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()) + API)
+    text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
+    (tmp / "c.toml").write_text(text + API)
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     engine.services = []  # the server is started here, beside the bench's own feed loop
     sim = engine.venues["sim"]
