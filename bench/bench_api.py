@@ -62,8 +62,12 @@ rate_limit = 100000000
 """
 
 
-def client(port: int, token: str, path: str, seconds: float, connections: int) -> None:
+def client(
+    port: int, token: str, path: str, seconds: float, connections: int, nice: int = 0
+) -> None:
     """The load generator (its own process): prints one JSON line of results."""
+    if nice:
+        os.nice(nice)
     lat: list[float] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -181,6 +185,7 @@ async def bench(
     rounds: int,
     http: str = "auto",
     serve: str = "process",
+    client_nice: int = 0,
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -277,6 +282,7 @@ async def bench(
                                 load,
                                 str(seconds),
                                 str(connections),
+                                str(client_nice),
                             ]
                         )
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
@@ -323,8 +329,8 @@ def pct(lat: list[int]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, token, path, seconds, conns = sys.argv
-        client(int(port), token, path, float(seconds), int(conns))
+        _, _, port, token, path, seconds, conns, nice = sys.argv
+        client(int(port), token, path, float(seconds), int(conns), int(nice))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -332,6 +338,13 @@ def main() -> None:
         choices=("process", "thread"),
         default="process",
         help="the API in a process of its own (default) or on a thread of the engine's",
+    )
+    ap.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="niceness of the load generator (a diagnostic: how much of the engine's slowdown "
+        "under load is the client's CPU on this machine rather than the API's)",
     )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
@@ -353,9 +366,17 @@ def main() -> None:
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     r = anyio.run(
-        bench, args.seconds, args.connections, args.warmup, args.rounds, args.http, args.serve
+        bench,
+        args.seconds,
+        args.connections,
+        args.warmup,
+        args.rounds,
+        args.http,
+        args.serve,
+        args.client_nice,
     )
     print(
+        f"client nice {args.client_nice}; "
         "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
         "switch interval {:g} s; HTTP parser {}".format(
             args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from tradewind.api.snapshot import fill_from_row
 from tradewind.api.views import rebuild_trades
 from tradewind.api.wire import WireError, decode, encode
 
+from tests.api import conftest
 from tests.api.conftest import WEBHOOK_SECRET, PaperHost
 
 START = Decimal("10000")  # the sim venue's starting balance in tests/host_config.py
@@ -219,3 +221,16 @@ def test_control_through_the_api_process_is_journaled_with_its_caller(paper_host
     assert all("desk-7" in r[1] and r[1].startswith("api 127.0.0.1:") and r[2] for r in rows)
     assert tags and "desk-7" in tags[0][0]
     assert [json.loads(p)["action"].split()[0] for (p,) in events] == commands
+
+
+def test_a_port_in_use_fails_the_host_naming_the_key(tmp_path, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(conftest, "free_port", lambda: port)
+        with pytest.raises(RuntimeError, match=r"the host exited") as info:
+            PaperHost(tmp_path)
+    out = str(info.value)
+    assert f"the API cannot listen on 127.0.0.1:{port}" in out and "@ $.api.port" in out, out
+    assert "Traceback" not in out
