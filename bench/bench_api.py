@@ -186,6 +186,7 @@ async def bench(
     http: str = "auto",
     serve: str = "process",
     client_nice: int = 0,
+    api_nice: int = 10,
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -196,7 +197,7 @@ async def bench(
     os.environ["TW_BENCH_API_TOKEN"] = token
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
-    (tmp / "c.toml").write_text(text + API)
+    (tmp / "c.toml").write_text(text + API + f"nice = {api_nice}\n")
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     engine.services = []  # the server is started here, beside the bench's own feed loop
     sim = engine.venues["sim"]
@@ -346,6 +347,9 @@ def main() -> None:
         help="niceness of the load generator (a diagnostic: how much of the engine's slowdown "
         "under load is the client's CPU on this machine rather than the API's)",
     )
+    ap.add_argument(
+        "--api-nice", type=int, default=10, help="[api] nice: the API process's niceness"
+    )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
@@ -374,9 +378,10 @@ def main() -> None:
         args.http,
         args.serve,
         args.client_nice,
+        args.api_nice,
     )
     print(
-        f"client nice {args.client_nice}; "
+        f"client nice {args.client_nice}; API nice {args.api_nice}; "
         "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
         "switch interval {:g} s; HTTP parser {}".format(
             args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
