@@ -234,3 +234,58 @@ def test_a_port_in_use_fails_the_host_naming_the_key(tmp_path, monkeypatch):
     out = str(info.value)
     assert f"the API cannot listen on 127.0.0.1:{port}" in out and "@ $.api.port" in out, out
     assert "Traceback" not in out
+
+
+def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(tmp_path):
+    """A backtest's engine with the host's side of process mode: every few steps (updates
+    skipped between, as when the API process has not read the last one) an update is built,
+    sent through the wire's encoding, and applied to a mirror; the mirror's snapshot views
+    then answer exactly what the host's own view answers at that step."""
+    import anyio
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+    from tradewind.config import load_config
+    from tradewind.trading.engine import Engine
+
+    from tests.host_config import host_toml
+
+    engine = Engine(load_config(host_toml(tmp_path)), run_id="mirror")
+    api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
+    host = api.view
+    mirror_view = MirrorView(host.settings, host.started_ts_ns)
+    mirror = Mirror(mirror_view)
+    seen = {"steps": 0, "updates": 0, "with_position": 0}
+
+    def ship() -> None:
+        seen["steps"] += 1
+        if seen["steps"] % 7:
+            return  # coalesced into a later update
+        snap = host.source.latest
+        assert snap is not None
+        msg = decode(encode(("update", api.build_update(snap)))[4:])
+        mirror.apply(msg[1])
+        seen["updates"] += 1
+        seen["with_position"] += bool(snap.portfolio.open_positions)
+        for name, args in (
+            ("status", ()),
+            ("balance", ()),
+            ("count", ()),
+            ("profit", ()),
+            ("performance", ()),
+            ("stats", ()),
+            ("health", ()),
+            ("funnel", ()),
+            ("equity", (50,)),
+            ("trades_page", (500, 0)),
+        ):
+            assert getattr(mirror_view, name)(*args) == getattr(host, name)(*args), name
+
+    engine.step_sinks.append(ship)  # after the view's own publish
+    anyio.run(engine.run)
+    assert seen["updates"] > 20 and seen["with_position"] > 3
+    assert len(mirror_view.trades()) == len(host.trades()) >= 1
+    # Out of order (an update lost or applied twice) is refused, never silently merged.
+    snap = host.source.latest
+    api._fills_sent = 0
+    with pytest.raises(WireError, match="continues fills at 0"):
+        mirror.apply(api.build_update(snap))

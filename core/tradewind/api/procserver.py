@@ -242,6 +242,9 @@ class ApiProcess:
                     raise WireError(f"unexpected message {kind!r} from the API process")
         except WireError as exc:
             reason = str(exc)
+        except Exception as exc:  # a bug here must not leave the API hanging unreported
+            log.exception("the API process's socket failed")
+            reason = f"{type(exc).__name__}: {exc}"
         self.alive = False
         if not self._stopping:
             await self._gone(reason)
@@ -396,8 +399,9 @@ class ApiProcess:
         self.alive = False
         w = self._writer
         if w is not None:
-            with contextlib.suppress(ConnectionError):
-                await w.drain()
+            # An API process that stopped reading is not waited for (it is killed below).
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                await asyncio.wait_for(w.drain(), 2.0)
             w.close()
         await self._end_child()
         if self._socket_task is not None:
