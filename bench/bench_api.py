@@ -78,17 +78,22 @@ def client(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: list[float] = []
         hdrs = {"Authorization": f"Bearer {token}"}
+        # Counted per thread and added under the lock: ``size[0] += len(r.read())`` loads
+        # size[0] before the read releases the GIL, and lost other threads' bytes.
+        my_bytes = my_errors = 0
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
             conn.request("GET", path, headers=hdrs)
             r = conn.getresponse()
-            size[0] += len(r.read())
+            my_bytes += len(r.read())
             mine.append(time.perf_counter() - t0)
             if r.status != 200:
-                errors[0] += 1
+                my_errors += 1
         conn.close()
         with lock:
             lat.extend(mine)
+            size[0] += my_bytes
+            errors[0] += my_errors
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     t0 = time.perf_counter()

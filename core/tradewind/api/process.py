@@ -142,6 +142,11 @@ async def serve(fd: int) -> int:
     init = msg[1]
     if init["nice"]:
         os.nice(int(init["nice"]))
+        if hasattr(os, "SCHED_BATCH"):
+            # A batch task does not preempt the running task when it wakes (a request came):
+            # the engine finishes its slice; the API still gets its share of the CPU.
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     settings = ApiSection(**init["api"])
     view = MirrorView(ViewSettings(**init["view"]), init["started_ts_ns"])
     view.listeners = Listeners(link)
