@@ -76,6 +76,8 @@ def test_the_api_process_never_opens_the_journal_and_holds_no_secret(paper_host:
     assert "TW_TEST_API_TOKEN" not in environ and "TW_TEST_WEBHOOK_SECRET" not in environ
     # It runs at [api] nice (10) above the host's niceness.
     assert _nice(child) == min(19, _nice(paper_host.proc.pid) + 10)
+    # ... and in the batch class: a request waking it does not preempt the engine.
+    assert os.sched_getscheduler(child) == os.SCHED_BATCH
 
 
 def test_what_the_api_answers_equals_what_the_journal_holds(paper_host: PaperHost):
