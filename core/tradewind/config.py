@@ -210,7 +210,8 @@ class ApiSection:
     #: a thread of the host's process.
     serve: str = "process"
     #: The niceness of the API process (0..19, added to the host's): when both want the CPU,
-    #: the engine wins. Process mode only.
+    #: the engine wins. Above 0 it also runs in Linux's SCHED_BATCH class (it never preempts
+    #: the engine when a request wakes it). Process mode only.
     nice: int = 10
     #: How long the host waits for the API process to listen before it fails to start.
     start_timeout_s: float = 30.0

@@ -2,7 +2,8 @@
 
 Started by its host (tradewind.api.procserver) with one end of a socket pair as file
 descriptor ``FD``; ``PID`` is the host's. It dies with the host (PR_SET_PDEATHSIG on Linux,
-and it exits when the socket reaches EOF), lowers its own priority by ``[api] nice``, reads its
+and it exits when the socket reaches EOF), lowers its own priority by ``[api] nice`` (and
+enters ``SCHED_BATCH``), reads its
 token and settings from the host's ``init`` message (no secret is in its environment), serves
 the host's FastAPI app on uvicorn from a mirror of the host's state (tradewind.api.mirror),
 and hands every control call and every read that needs the engine or the journal to the host

@@ -1,9 +1,9 @@
 """The API in a process of its own (``[api] serve = "process"``): the host's side.
 
 The host spawns ``python -m tradewind.api.process`` (tradewind.api.process), connected to it by
-a socket pair, niced by ``[api] nice``. The API process runs the same FastAPI app on uvicorn,
-with the same routes and the same token check, so HTTP parsing, routing, validation,
-authentication and JSON encoding never hold the host's GIL.
+a socket pair, niced by ``[api] nice`` and in Linux's ``SCHED_BATCH`` class. The API process
+runs the same FastAPI app on uvicorn, with the same routes and the same token check, so HTTP
+parsing, routing, validation, authentication and JSON encoding never hold the host's GIL.
 
 What the host sends (tradewind.api.wire): its latest snapshot and what grew since the last one
 (new fills and their tags, new equity points, bus events while websocket clients listen), as
