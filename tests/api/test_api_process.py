@@ -164,7 +164,7 @@ def test_sigkill_of_the_api_process_is_reported_and_trading_goes_on(tmp_path):
     assert after >= 2, "no fills after the API process died"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_of_the_host_stops_both_cleanly(tmp_path, sig):
     host = PaperHost(tmp_path, speed=10.0)
     child = host.api_pid()
