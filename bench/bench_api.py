@@ -1,22 +1,29 @@
 """The HTTP API under load while the host replays at full speed, and the decision latency
 beside it.
 
-    python bench/bench_api.py [--seconds 10] [--connections 4] [--rounds 2]
-                              [--switch-interval SECONDS]
+    python bench/bench_api.py [--serve process|thread] [--seconds 10] [--connections 4]
+                              [--rounds 2] [--switch-interval SECONDS]
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
-and max hold; every 1m close sends an order, so fills and trades keep growing) and the API
-server as a paper host does: uvicorn on its own thread and loop, the read endpoints
-answering from the engine's latest snapshot (tradewind.api.snapshot), the rest handed to the
-engine's loop (tradewind.api.server.EngineBridge). The engine is fed synthetic minutes as
+and max hold; every 1m close sends an order, so fills and trades keep growing) and the API as
+a paper host serves it. ``--serve process`` (the default, as ``[api] serve``): the API in a
+process of its own (tradewind.api.procserver), niced by 10, answering from its mirror of the
+engine's snapshots. ``--serve thread``: uvicorn on its own thread and loop of the engine's
+process, the read endpoints answering from the engine's latest snapshot
+(tradewind.api.snapshot), the rest handed to the engine's loop
+(tradewind.api.server.EngineBridge). The engine is fed synthetic minutes as
 fast as it takes them (one checkpoint per batch, as the feed's queue gives). Another process
 (``--client``) sends ``GET /api/v1/status`` or ``/api/v1/trades`` over keep-alive
 connections for ``--seconds`` and reports requests per second, latency percentiles and its
 own CPU time. Decision latency (candle-closing batch -> the venue's submit_order) is
 measured with the server idle and under each load, interleaved: each round runs idle,
 status, idle, trades (as many decisions idle as under the load before), so a change of the
-machine's load shows in both. The CPU time of the engine's thread, the server's thread and
-the client process is reported per phase, and the load average before and after.
+machine's load shows in both. Per load phase, the common-language effect size of the
+Mann-Whitney U test, A = U / (n_load * n_idle) = P(a decision under load is slower than one of
+the idle phases beside it) + P(tie) / 2, is reported: 0.5 means no difference, and the
+criterion "unchanged within noise" is A < 0.56 (a small effect by Vargha and Delaney's
+thresholds). The CPU time of the engine's thread, the server (its thread, or its process),
+and the client process is reported per phase, and the load average before and after.
 """
 
 from __future__ import annotations
@@ -55,8 +62,12 @@ rate_limit = 100000000
 """
 
 
-def client(port: int, token: str, path: str, seconds: float, connections: int) -> None:
+def client(
+    port: int, token: str, path: str, seconds: float, connections: int, nice: int = 0
+) -> None:
     """The load generator (its own process): prints one JSON line of results."""
+    if nice:
+        os.nice(nice)
     lat: list[float] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -67,17 +78,22 @@ def client(port: int, token: str, path: str, seconds: float, connections: int) -
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine: list[float] = []
         hdrs = {"Authorization": f"Bearer {token}"}
+        # Counted per thread and added under the lock: ``size[0] += len(r.read())`` loads
+        # size[0] before the read releases the GIL, and lost other threads' bytes.
+        my_bytes = my_errors = 0
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
             conn.request("GET", path, headers=hdrs)
             r = conn.getresponse()
-            size[0] += len(r.read())
+            my_bytes += len(r.read())
             mine.append(time.perf_counter() - t0)
             if r.status != 200:
-                errors[0] += 1
+                my_errors += 1
         conn.close()
         with lock:
             lat.extend(mine)
+            size[0] += my_bytes
+            errors[0] += my_errors
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     t0 = time.perf_counter()
@@ -138,17 +154,46 @@ class Feed:
 
 def thread_cpu_s(native_id: int) -> float:
     """CPU time (user + system, s) of one of this process's threads, from /proc."""
+    return _cpu_s(f"/proc/self/task/{native_id}/stat")
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU time (user + system, s) of a process, from /proc."""
+    return _cpu_s(f"/proc/{pid}/stat")
+
+
+def _cpu_s(path: str) -> float:
     try:
-        with open(f"/proc/self/task/{native_id}/stat", encoding="ascii") as f:
+        with open(path, encoding="ascii") as f:
             fields = f.read().rpartition(")")[2].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def effect_size(load: list[int], idle: list[int]) -> float:
+    """Mann-Whitney's common-language effect size A = U_load / (n_load * n_idle): the
+    probability that a decision latency under load exceeds one idle (ties count half)."""
+    if not load or not idle:
+        return float("nan")
+    ref = np.sort(np.asarray(idle))
+    x = np.asarray(load)
+    below = np.searchsorted(ref, x, side="left")
+    upto = np.searchsorted(ref, x, side="right")
+    return float((below + 0.5 * (upto - below)).sum() / (len(x) * len(ref)))
+
+
 async def bench(
-    seconds: float, connections: int, warmup: int, rounds: int, http: str = "auto"
+    seconds: float,
+    connections: int,
+    warmup: int,
+    rounds: int,
+    http: str = "auto",
+    serve: str = "process",
+    client_nice: int = 0,
+    api_nice: int = 10,
 ) -> dict[str, Any]:
+    from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
     from tradewind.journal.store import Journal
     from tradewind.trading.reconcile import prepare_session
@@ -156,7 +201,8 @@ async def bench(
     token = new_token()
     os.environ["TW_BENCH_API_TOKEN"] = token
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "c.toml").write_text(CONFIG.format(journal=(tmp / "j.duckdb").as_posix()) + API)
+    text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
+    (tmp / "c.toml").write_text(text + API + f"nice = {api_nice}\n")
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     engine.services = []  # the server is started here, beside the bench's own feed loop
     sim = engine.venues["sim"]
@@ -174,10 +220,14 @@ async def bench(
     engine.journal.group_commit = True  # as a paper host: one commit per engine step
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
-    server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
-    server.config.http = http  # uvicorn's HTTP parser: "auto" takes httptools when installed
+    server: Any
+    if serve == "process":
+        server = ApiProcess(engine, token, http=http)
+    else:
+        server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
+        server.config.http = http  # uvicorn's HTTP parser: "auto" takes httptools if installed
     engine.bus.subscribe("api", server.view.on_event)
-    results: dict[str, Any] = {"load_before": os.getloadavg(), "phases": []}
+    results: dict[str, Any] = {"load_before": os.getloadavg(), "phases": [], "serve": serve}
 
     async def decide(until: Any) -> list[int]:
         lat: list[int] = []
@@ -204,15 +254,25 @@ async def bench(
 
     engine_tid = threading.get_native_id()
     async with engine.bus:
-        await anyio.to_thread.run_sync(server.start)
-        assert server._thread is not None and server._thread.native_id is not None
-        server_tid = server._thread.native_id
+        if serve == "process":
+            await server.start()  # on this thread: the API process dies with it
+
+            def server_cpu() -> float:
+                return process_cpu_s(server.pid)
+        else:
+            await anyio.to_thread.run_sync(server.start)
+            assert server._thread is not None and server._thread.native_id is not None
+            server_tid = server._thread.native_id
+
+            def server_cpu() -> float:
+                return thread_cpu_s(server_tid)
+
         await decide(count(warmup))  # warm up: analyzers, caches, some trades
         last_n = warmup
         for rnd in range(rounds):
             for path in ("/api/v1/status", "/api/v1/trades"):
                 for load in (None, path):
-                    cpu0 = (thread_cpu_s(engine_tid), thread_cpu_s(server_tid))
+                    cpu0 = (thread_cpu_s(engine_tid), server_cpu())
                     t0 = time.perf_counter()
                     out: dict[str, Any] | None = None
                     if load is None:
@@ -228,6 +288,7 @@ async def bench(
                                 load,
                                 str(seconds),
                                 str(connections),
+                                str(client_nice),
                             ]
                         )
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
@@ -244,12 +305,17 @@ async def bench(
                             "client": out,
                             "wall_s": wall,
                             "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
-                            "server_cpu_s": thread_cpu_s(server_tid) - cpu0[1],
+                            "server_cpu_s": server_cpu() - cpu0[1],
                         }
                     )
-        server.stop()
-        await anyio.to_thread.run_sync(server.join)
-        results["engine_calls"] = server.bridge.calls
+        if serve == "process":
+            await server.stop()
+            results["engine_calls"] = server.calls
+            results["updates"] = server.updates
+        else:
+            server.stop()
+            await anyio.to_thread.run_sync(server.join)
+            results["engine_calls"] = server.bridge.calls
         results["snapshots"] = server.view.source.published
         await engine.bus.close()
     results["load_after"] = os.getloadavg()
@@ -269,10 +335,26 @@ def pct(lat: list[int]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, token, path, seconds, conns = sys.argv
-        client(int(port), token, path, float(seconds), int(conns))
+        _, _, port, token, path, seconds, conns, nice = sys.argv
+        client(int(port), token, path, float(seconds), int(conns), int(nice))
         return
     ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--serve",
+        choices=("process", "thread"),
+        default="process",
+        help="the API in a process of its own (default) or on a thread of the engine's",
+    )
+    ap.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="niceness of the load generator (a diagnostic: how much of the engine's slowdown "
+        "under load is the client's CPU on this machine rather than the API's)",
+    )
+    ap.add_argument(
+        "--api-nice", type=int, default=10, help="[api] nice: the API process's niceness"
+    )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
@@ -292,14 +374,26 @@ def main() -> None:
     args = ap.parse_args()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
-    r = anyio.run(bench, args.seconds, args.connections, args.warmup, args.rounds, args.http)
+    r = anyio.run(
+        bench,
+        args.seconds,
+        args.connections,
+        args.warmup,
+        args.rounds,
+        args.http,
+        args.serve,
+        args.client_nice,
+        args.api_nice,
+    )
     print(
-        "load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
+        f"client nice {args.client_nice}; API nice {args.api_nice}; "
+        "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
         "switch interval {:g} s; HTTP parser {}".format(
-            *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
+            args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
         )
     )
-    for ph in r["phases"]:
+    phases = r["phases"]
+    for i, ph in enumerate(phases):
         cpu = (
             f"cpu s: engine {ph['engine_cpu_s']:.2f}  server {ph['server_cpu_s']:.2f}"
             + (f"  client {ph['client']['cpu_s']:.2f}" if ph["client"] else "")
@@ -313,10 +407,26 @@ def main() -> None:
                 f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, "
                 f"{out['errors']} errors, {out['mean_bytes'] / 1000:,.1f} kB each)"
             )
+            # The idle phases beside this load (before it, and after it when there is one).
+            idle = [
+                x
+                for j in (i - 1, i + 1)
+                if 0 <= j < len(phases) and phases[j]["load"] == "idle"
+                for x in phases[j]["lat"]
+            ]
+            a = effect_size(ph["lat"], idle)
+            med_idle = statistics.median(idle) / 1000 if idle else float("nan")
+            med_load = statistics.median(ph["lat"]) / 1000
+            print(
+                f"    decision latency under load vs the idle phases beside it: p50 "
+                f"{med_load:,.1f} vs {med_idle:,.1f} µs ({med_load / med_idle:.2f}x); "
+                f"A = {a:.3f} ({'unchanged within noise' if a < 0.56 else 'SLOWER'}: A < 0.56)"
+            )
     print(
         f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
         f"{r['snapshots']:,} snapshots published; "
         f"{r['engine_calls']:,} calls handed to the engine's loop"
+        + (f"; {r['updates']:,} updates sent to the API process" if "updates" in r else "")
     )
 
 

@@ -205,12 +205,28 @@ class ApiSection:
     rate_limit: int = 600
     #: The window of ``rate_limit``, in seconds.
     rate_window_s: float = 60.0
+    #: Where the API runs: ``"process"``, a child process of its own that answers from a
+    #: mirror of the host's state (HTTP work never holds the engine's GIL), or ``"thread"``,
+    #: a thread of the host's process.
+    serve: str = "process"
+    #: The niceness of the API process (0..19, added to the host's): when both want the CPU,
+    #: the engine wins. Above 0 it also runs in Linux's SCHED_BATCH class (it never preempts
+    #: the engine when a request wakes it). Process mode only.
+    nice: int = 10
+    #: How long the host waits for the API process to listen before it fails to start.
+    start_timeout_s: float = 30.0
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.rate_limit <= 0 or self.rate_window_s <= 0:
             raise ValueError("rate_limit and rate_window_s must be positive")
+        if self.serve not in ("process", "thread"):
+            raise ValueError(f"serve must be 'process' or 'thread', got {self.serve!r}")
+        if not 0 <= self.nice <= 19:
+            raise ValueError(f"nice must be in 0..19, got {self.nice}")
+        if self.start_timeout_s <= 0:
+            raise ValueError(f"start_timeout_s must be positive, got {self.start_timeout_s}")
 
 
 @attrs.frozen(kw_only=True)

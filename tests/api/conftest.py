@@ -42,8 +42,10 @@ class PaperHost:
         rate_limit: int = 100_000,
         drives_watchlist: bool = False,
         max_hold_minutes: float = 2.0,
+        serve: str = "process",
     ) -> None:
         self.token = new_token()
+        self.serve = serve
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp_path = tmp_path
@@ -52,6 +54,7 @@ class PaperHost:
             f"port = {self.port}\n"
             'token_env = "TW_TEST_API_TOKEN"\n'
             f"rate_limit = {rate_limit}\n"
+            f'serve = "{serve}"\n'
             '\n[notifiers.hook]\nplugin = "webhook"\n'
             'url = "http://127.0.0.1:9/never"\nsecret = "env:TW_TEST_WEBHOOK_SECRET"\n'
             'min_severity = "critical"\n'
@@ -92,7 +95,22 @@ class PaperHost:
                 time.sleep(0.1)
         raise TimeoutError(f"the host's API did not come up: {self.output()}")
 
+    def api_pid(self) -> int:
+        """The pid of the host's API process (process mode), from /proc."""
+        assert self.serve == "process"
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if b"tradewind.api.process" in cmd:
+                    return int(pid)
+        raise LookupError(f"the host {self.proc.pid} has no API process: {self.output()}")
+
     def output(self) -> str:
+        if self.log.closed:
+            return (self.tmp_path / "host.log").read_text(errors="replace")[-3000:]
         self.log.flush()
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-3000:]

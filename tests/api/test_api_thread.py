@@ -45,7 +45,7 @@ SNAPSHOT_READS = (
     "/equity?points=50",
     "/funnel",
 )
-API = '[api]\nenabled = true\nport = 0\ntoken_env = "TW_TEST_API_TOKEN"\n'
+API = '[api]\nenabled = true\nport = 0\ntoken_env = "TW_TEST_API_TOKEN"\nserve = "thread"\n'
 
 
 def _get(url: str, token: str, timeout: float = 30) -> tuple[int, Any, float]:

@@ -8,6 +8,7 @@ import re
 import statistics
 import time
 
+import pytest
 from tradewind.api.app import create_app
 from tradewind.api.views import HostView
 from tradewind.config import load_config
@@ -15,6 +16,15 @@ from tradewind.trading.engine import Engine
 from tradewind.trading.operator import Operator
 
 from tests.api.conftest import WEBHOOK_SECRET, PaperHost
+
+
+@pytest.fixture(scope="module", params=["process", "thread"])
+def shared_host(request, tmp_path_factory):
+    """One host per serve mode for the module's read-only tests: every check runs against
+    the API in a process of its own and on a thread of the host's."""
+    host = PaperHost(tmp_path_factory.mktemp("host"), speed=20.0, serve=request.param)
+    yield host
+    host.stop()
 
 
 def routes_of(config_path):
@@ -162,8 +172,9 @@ def test_cors_is_off_and_the_server_is_on_loopback(shared_host: PaperHost):
     assert shared_host.get("/api/v1/show_config")["tradewind"]["api"]["host"] == "127.0.0.1"
 
 
-def test_each_client_is_rate_limited(tmp_path):
-    host = PaperHost(tmp_path, rate_limit=20, speed=5.0)
+@pytest.mark.parametrize("serve", ["process", "thread"])
+def test_each_client_is_rate_limited(tmp_path, serve):
+    host = PaperHost(tmp_path, rate_limit=20, speed=5.0, serve=serve)
     try:
         statuses = [host.request("GET", "/api/v1/version")[0] for _ in range(25)]
         assert statuses[:19].count(200) == 19  # the wait-up ping took one of the 20

@@ -7,9 +7,10 @@ without the token answers 401 with its login form — the form holds no data.
 
 The read endpoints of trades, money, health and the trading state answer from the engine's
 latest snapshot (tradewind.api.snapshot) where the request is handled, without calling into
-the engine. Everything else that reads or changes the engine (journal pages, candles, the
-funnel, the operator's controls, the watchlist) runs on the engine's loop through
-``engine_call``, between two of its steps, and publishes a new snapshot after it.
+the engine — in an API process of its own, from the mirror of those snapshots
+(tradewind.api.mirror). Everything else that reads or changes the engine (journal pages,
+candles, the operator's controls, the watchlist) is a named operation (tradewind.api.ops) run
+on the engine's loop, between two of its steps, which publishes a new snapshot after it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from tradewind import __version__
 from tradewind.api.auth import RateLimiter, TokenCheck, credential
+from tradewind.api.ops import HostOps, OpError
 from tradewind.api.views import HostView
 from tradewind.config import ApiSection
 from tradewind.model import Side
@@ -122,17 +124,23 @@ def dashboard_html() -> str:
 
 def create_app(
     view: HostView,
-    operator: Operator,
+    operator: Operator | None,
     settings: ApiSection,
     token: str,
     *,
     engine_call: Callable[..., Awaitable[Any]] | None = None,
+    host_call: Callable[..., Awaitable[Any]] | None = None,
 ) -> FastAPI:
     """The API of one running host.
 
     ``engine_call(fn, *args)`` runs ``fn`` (sync, or a coroutine function) on the engine's
     event loop and returns its result (tradewind.api.server: the server runs on a thread and
     loop of its own). Without it, ``fn`` runs where the request is handled.
+
+    ``host_call(name, *args)`` runs the operation ``name`` of :class:`~tradewind.api.ops.HostOps`
+    on the host and returns its result: an API process passes one that asks its host over
+    the socket (and no operator); without it the operations run on ``operator`` and ``view``
+    through ``engine_call``.
     """
     check = TokenCheck(token)
 
@@ -150,6 +158,23 @@ def create_app(
             return await engine_call(run)
         return await run()
 
+    if host_call is None:
+        if operator is None:
+            raise TypeError("create_app needs an operator or a host_call")
+        ops = HostOps(view, operator)
+
+        async def local_call(name: str, *args: Any) -> Any:
+            return await on_engine(getattr(ops, name), *args)
+
+        host_call = local_call
+
+    async def call(name: str, *args: Any) -> Any:
+        assert host_call is not None
+        try:
+            return await host_call(name, *args)
+        except OpError as exc:
+            raise HTTPException(exc.status, detail=exc.detail) from None
+
     def read(fn: Callable[..., Any], *args: Any) -> Any:
         # The snapshot endpoints: the latest snapshot, read where the request is handled.
         # An in-process app (no engine_call) runs on the engine's own loop and takes a fresh
@@ -166,7 +191,6 @@ def create_app(
         return JSONResponse(read(fn, *args))
 
     limiter = RateLimiter(settings.rate_limit, settings.rate_window_s)
-    engine = view.engine
     app = FastAPI(
         title="tradewind",
         version=__version__,
@@ -326,15 +350,12 @@ def create_app(
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
         """The host's recent log lines."""
-        rows = list(view.logs.records)
-        if limit:
-            rows = rows[-limit:]
-        return {"log_count": len(rows), "logs": rows}
+        return await call("logs", limit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/show_config", tags=["info"], dependencies=auth)
     async def show_config() -> dict[str, Any]:
         """The running configuration, secrets shown as their env:NAME references."""
-        return await on_engine(view.show_config)
+        return await call("show_config")  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/pair_candles", tags=["market"], dependencies=auth)
     async def pair_candles(
@@ -348,7 +369,7 @@ def create_app(
                 422,
                 detail=[{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}],
             ) from None
-        out = await on_engine(view.pair_candles, pair, tf, limit)
+        out = await call("pair_candles", pair, tf, limit)
         if out is None:
             raise HTTPException(404, detail=f"unknown instrument '{pair}'")
         return out
@@ -357,17 +378,17 @@ def create_app(
     @app.post(PREFIX + "/start", tags=["control"], dependencies=auth)
     async def start(request: Request) -> dict[str, str]:
         """Resume trading (entries and exits)."""
-        await on_engine(operator.resume, _caller(request))
+        await call("resume", _caller(request))
         return {"status": "starting trader ..."}
 
     @app.post(PREFIX + "/stop", tags=["control"], dependencies=auth)
     async def stop(request: Request) -> dict[str, str]:
         """End the run after the current batch: the host shuts down (and this API with it)."""
-        await on_engine(operator.stop, _caller(request))
+        await call("stop", _caller(request))
         return {"status": "stopping trader ..."}
 
     async def _pause(request: Request) -> dict[str, str]:
-        await on_engine(operator.pause, _caller(request))
+        await call("pause", _caller(request))
         return {
             "status": "paused, no more entries will occur from now. Run /start to enable entries."
         }
@@ -384,14 +405,10 @@ def create_app(
     @app.post(PREFIX + "/forceenter", tags=["control"], dependencies=auth)
     async def forceenter(payload: ForceEnterPayload, request: Request) -> dict[str, Any]:
         """Open a position at market (through the order manager)."""
-        from decimal import Decimal
-
         side = Side.BUY if payload.side == "long" else Side.SELL
-        qty = None if payload.stakeamount is None else Decimal(repr(payload.stakeamount))
+        qty = None if payload.stakeamount is None else repr(payload.stakeamount)
         try:
-            cid = await on_engine(
-                operator.force_enter, payload.pair, side, _caller(request), quantity=qty
-            )
+            cid = await call("force_enter", payload.pair, side.value, _caller(request), qty)
         except ControlError as exc:
             raise fail(exc) from None
         return {
@@ -410,7 +427,7 @@ def create_app(
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument
         try:
-            sent = await on_engine(operator.force_exit, target, _caller(request))
+            sent = await call("force_exit", target, _caller(request))
         except ControlError as exc:
             raise fail(exc) from None
         return {
@@ -421,42 +438,28 @@ def create_app(
     @app.get(PREFIX + "/whitelist", tags=["control"], dependencies=auth)
     async def whitelist() -> dict[str, Any]:
         """Instruments that may take entries now."""
-        pairs = await on_engine(operator.tradable)
-        method = (
-            ["WatchlistPairList"]
-            if view.config.watchlist.drives_instruments
-            else ["StaticPairList"]
-        )
-        return {"whitelist": pairs, "length": len(pairs), "method": method}
-
-    def _blacklist() -> dict[str, Any]:
-        bl = sorted(operator.blacklist)
-        return {
-            "blacklist": bl,
-            "blacklist_expanded": bl,
-            "errors": {},
-            "length": len(bl),
-            "method": ["StaticBlacklist"],
-        }
+        return await call("whitelist")  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist() -> dict[str, Any]:
         """Instruments refused entries by the operator."""
-        return await on_engine(_blacklist)  # type: ignore[no-any-return]
+        return await call("blacklist")  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_add(payload: BlacklistPayload, request: Request) -> dict[str, Any]:
         """Refuse entries for these instruments."""
-        await on_engine(operator.blacklist_add, payload.blacklist, _caller(request))
-        return await on_engine(_blacklist)  # type: ignore[no-any-return]
+        return await call(  # type: ignore[no-any-return]
+            "blacklist_add", payload.blacklist, _caller(request)
+        )
 
     @app.delete(PREFIX + "/blacklist", tags=["control"], dependencies=auth)
     async def blacklist_delete(
         request: Request, pairs_to_delete: Annotated[list[str], Query()]
     ) -> dict[str, Any]:
         """Allow entries again for these instruments."""
-        await on_engine(operator.blacklist_remove, pairs_to_delete, _caller(request))
-        return await on_engine(_blacklist)  # type: ignore[no-any-return]
+        return await call(  # type: ignore[no-any-return]
+            "blacklist_remove", pairs_to_delete, _caller(request)
+        )
 
     # -- tradewind's own ------------------------------------------------------------------
     @app.get(PREFIX + "/state", tags=["control"], dependencies=auth)
@@ -465,7 +468,7 @@ def create_app(
         snap = read(lambda: view.snap)
         return {
             "state": snap.state,
-            "mode": view.config.mode.value,
+            "mode": view.settings.mode,
             "run_id": snap.run_id,
             "instruments": list(snap.instruments),
         }
@@ -475,14 +478,14 @@ def create_app(
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Signals, newest first, with their reasons."""
-        return await on_engine(view.signals, limit, offset)
+        return await call("signals", limit, offset)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/vetoes", tags=["strategy"], dependencies=auth)
     async def vetoes(
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Vetoes, newest first, with the filter and its reason."""
-        return await on_engine(view.vetoes, limit, offset)
+        return await call("vetoes", limit, offset)  # type: ignore[no-any-return]
 
     @app.get(
         PREFIX + "/funnel",
@@ -497,7 +500,7 @@ def create_app(
     @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
     async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
-        return await on_engine(view.fills, limit)
+        return await call("fills", limit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth, response_model=dict[str, Any])
     async def equity(points: int = Query(500, ge=1, le=10000)) -> Response:
@@ -507,83 +510,42 @@ def create_app(
     @app.get(PREFIX + "/plugins", tags=["info"], dependencies=auth)
     async def plugins() -> dict[str, Any]:
         """The plugin instances this host runs."""
-        return await on_engine(view.plugins)
+        return await call("plugins")  # type: ignore[no-any-return]
 
     # -- the watchlist --------------------------------------------------------------------
-    def _wl() -> Any:
-        wl = operator.watchlist
-        if wl is None:
-            raise HTTPException(503, detail="the watchlist is not open yet")
-        return wl
-
-    def _entry(e: Any) -> dict[str, Any]:
-        from tradewind.api.views import _date
-
-        return {
-            "instrument": e.instrument,
-            "exchange": e.exchange,
-            "market_type": e.market_type,
-            "symbol": e.symbol,
-            "priority": e.priority,
-            "status": e.status,
-            "added_ts_ns": e.added_ts_ns,
-            "expires_ts_ns": e.expires_ts_ns,
-            "expires": _date(e.expires_ts_ns),
-            "expires_in_s": max(0, (e.expires_ts_ns - engine.clock.now_ns()) // 1_000_000_000),
-            "warned": e.warned,
-            "caller": e.caller,
-        }
-
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
-
-        def listing() -> list[dict[str, Any]]:
-            return [_entry(e) for e in _wl().entries(include_inactive=include_inactive)]
-
-        entries = await on_engine(listing)
-        return {
-            "watchlist": entries,
-            "length": len(entries),
-            "drives_instruments": view.config.watchlist.drives_instruments,
-        }
+        return await call("watchlist", include_inactive)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)
     async def watchlist_add(payload: WatchlistAdd, request: Request) -> dict[str, Any]:
         """Watch an instrument for ``duration_hours`` (default 24)."""
-        caller = _caller(request)
         try:
-            e = await on_engine(
-                lambda: _wl().add(
-                    exchange=payload.exchange,
-                    market_type=payload.market_type,
-                    symbol=payload.symbol,
-                    duration_hours=payload.duration_hours,
-                    priority=payload.priority,
-                    caller=caller,
-                )
+            return await call(  # type: ignore[no-any-return]
+                "watchlist_add",
+                payload.exchange,
+                payload.market_type,
+                payload.symbol,
+                payload.duration_hours,
+                payload.priority,
+                _caller(request),
             )
         except ControlError as exc:
             raise HTTPException(
                 422, detail=[{"loc": ["body", "symbol"], "msg": str(exc), "type": "value_error"}]
             ) from None
-        await on_engine(operator.watchlist_changed, "add", e.instrument, caller, e.expires_ts_ns)
-        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/watchlist/renew", tags=["watchlist"], dependencies=auth)
     async def watchlist_renew(payload: WatchlistKey, request: Request) -> dict[str, Any]:
         """Extend an entry by ``duration_hours`` (default 24) from its expiry."""
-        caller = _caller(request)
+        key = payload.key()
         try:
-            e = await on_engine(
-                lambda: _wl().renew(
-                    payload.key(), caller=caller, duration_hours=payload.duration_hours
-                )
+            return await call(  # type: ignore[no-any-return]
+                "watchlist_renew", key, _caller(request), payload.duration_hours
             )
         except ControlError as exc:
             raise fail(exc) from None
-        await on_engine(operator.watchlist_changed, "renew", e.instrument, caller, e.expires_ts_ns)
-        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.delete(PREFIX + "/watchlist/remove", tags=["watchlist"], dependencies=auth)
     async def watchlist_remove(
@@ -594,20 +556,19 @@ def create_app(
     ) -> dict[str, Any]:
         """Take an instrument off the watchlist (by ``instrument`` or ``exchange``+``symbol``)."""
         key = WatchlistKey(instrument=instrument, exchange=exchange, symbol=symbol).key()
-        caller = _caller(request)
         try:
-            e = await on_engine(lambda: _wl().remove(key, caller=caller))
+            return await call(  # type: ignore[no-any-return]
+                "watchlist_remove", key, _caller(request)
+            )
         except ControlError as exc:
             raise fail(exc) from None
-        await on_engine(operator.watchlist_changed, "remove", e.instrument, caller, e.expires_ts_ns)
-        return await on_engine(_entry, e)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/watchlist/top-liquid", tags=["watchlist"], dependencies=auth)
     async def top_liquid(n: int | None = Query(None, ge=1, le=500)) -> dict[str, Any]:
         """The host's instruments ranked by traded quote volume over the last 24 h of market
         time (from the candles the engine built)."""
-        limit = n or view.config.watchlist.top_n
-        return {"top": await on_engine(view.top_liquid, limit), "window_hours": 24}
+        limit = n or view.settings.top_n
+        return {"top": await call("top_liquid", limit), "window_hours": 24}
 
     # -- events ---------------------------------------------------------------------------
     @app.websocket(PREFIX + "/ws")

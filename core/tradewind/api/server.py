@@ -1,4 +1,5 @@
-"""The API served by a running host: uvicorn on a thread and event loop of its own.
+"""The API served by a running host: uvicorn on a thread and event loop of its own
+(``[api] serve = "thread"``; the default, a process of its own, is tradewind.api.procserver).
 
 HTTP parsing, routing, validation, authentication, rate limiting and JSON encoding run on the
 API's thread, so a burst of requests does not delay the engine's decisions. The read
@@ -170,8 +171,22 @@ def api_token(env_name: str) -> str:
 
 
 @asynccontextmanager
-async def api_service(engine: Engine) -> AsyncIterator[ApiServer]:
-    """Serve the API for the length of the run."""
+async def api_service(engine: Engine) -> AsyncIterator[Any]:
+    """Serve the API for the length of the run: from a process of its own
+    (tradewind.api.procserver) or on a thread of the host's (``[api] serve``)."""
+    if engine.config.api.serve == "process":
+        from tradewind.api.procserver import process_api_service
+
+        async with process_api_service(engine) as api:
+            yield api
+        return
+    async with thread_api_service(engine) as server:
+        yield server
+
+
+@asynccontextmanager
+async def thread_api_service(engine: Engine) -> AsyncIterator[ApiServer]:
+    """Serve the API on a thread of the host's process for the length of the run."""
     token = api_token(engine.config.api.token_env)
     server = ApiServer(engine, token, engine_loop=asyncio.get_running_loop())
     logging.getLogger("tradewind").addHandler(server.view.logs)

@@ -201,6 +201,18 @@ class LogBuffer(logging.Handler):
         )
 
 
+def event_item(event: Any) -> dict[str, Any]:
+    """A bus event as the websocket sends it: ``{"type", "ts_ns", "severity", "data"}``."""
+    from tradewind.journal.store import _payload
+
+    return {
+        "type": type(event).__name__,
+        "ts_ns": event.ts_ns,
+        "severity": int(event.severity),
+        "data": json.loads(_payload(event)),
+    }
+
+
 def redact(value: Any) -> Any:
     """A config value with every secret replaced by its ``env:NAME`` reference."""
     from tradewind._serde import unstructure
@@ -217,6 +229,40 @@ def redact(value: Any) -> Any:
     return out if isinstance(out, str | int | float | bool | type(None)) else str(out)
 
 
+@attrs.frozen(kw_only=True)
+class ViewSettings:
+    """What the snapshot views read of the run's config (plain values: an API process gets
+    them over its socket instead of the config)."""
+
+    currency: str
+    mode: str
+    preset: str
+    max_open: int
+    drives_instruments: bool
+    top_n: int
+    strategy_tf: int
+
+    @classmethod
+    def of(cls, engine: Engine) -> ViewSettings:
+        """The settings of ``engine``'s run."""
+        cfg = engine.config
+        max_open = -1
+        for inst in cfg.instances("filters").values():
+            n = getattr(inst.config, "max_open_positions", None)
+            if isinstance(n, int):
+                max_open = n
+                break
+        return cls(
+            currency=str(cfg.run.reporting_currency),
+            mode=cfg.mode.value,
+            preset=cfg.strategy.preset or "tradewind",
+            max_open=max_open,
+            drives_instruments=cfg.watchlist.drives_instruments,
+            top_n=cfg.watchlist.top_n,
+            strategy_tf=engine.strategy_tf,
+        )
+
+
 class HostView:
     """Read-only views of a running engine and its journal, as JSON-able dicts.
 
@@ -230,6 +276,8 @@ class HostView:
         self.engine = engine
         #: The run's config (immutable), read by the snapshot views instead of the engine.
         self.config = engine.config
+        #: What the snapshot views read of the config.
+        self.settings = ViewSettings.of(engine)
         self.strategy_tf = engine.strategy_tf
         self.logs = LogBuffer()
         self.candles: dict[tuple[str, int], deque[Candle]] = {}
@@ -286,14 +334,10 @@ class HostView:
         """The bus subscriber: every event to every websocket client, as JSON."""
         if not self.listeners:
             return
-        from tradewind.journal.store import _payload
+        self.fan_out(event_item(event))
 
-        item = {
-            "type": type(event).__name__,
-            "ts_ns": event.ts_ns,
-            "severity": int(event.severity),
-            "data": json.loads(_payload(event)),
-        }
+    def fan_out(self, item: dict[str, Any]) -> None:
+        """One event's JSON to every websocket client."""
         for send in list(self.listeners):
             try:
                 send.send_nowait(item)
@@ -360,7 +404,7 @@ class HostView:
     def currency(self) -> str:
         """The currency money is reported in: the run's ``reporting_currency`` (equity and
         P&L are counted in it, as in the report)."""
-        return str(self.config.run.reporting_currency)
+        return self.settings.currency
 
     def pnl_currency_of(self, instrument: str, snap: Snapshot | None = None) -> str:
         """The currency ``instrument``'s P&L (and so its trades' profit) is in: its
@@ -417,7 +461,7 @@ class HostView:
             "amount": float(t.amount if not t.is_open else abs(pf.position(t.instrument).quantity)),
             "amount_requested": float(t.amount),
             "stake_amount": float(stake),
-            "strategy": self.config.strategy.preset or "tradewind",
+            "strategy": self.settings.preset,
             "enter_tag": "entry",
             "timeframe": self.strategy_tf // 60_000_000_000,
             "fee_open_cost": float(t.fee_open),
@@ -575,7 +619,7 @@ class HostView:
             "value": float(equity),
             "value_bot": float(equity),
             "stake": cur,
-            "note": "paper account" if self.config.mode.value != "live" else "",
+            "note": "paper account" if self.settings.mode != "live" else "",
             "starting_capital": float(start),
             "starting_capital_ratio": ratio,
             "starting_capital_pct": round(ratio * 100, 2),
@@ -588,11 +632,7 @@ class HostView:
 
     def max_open(self) -> int:
         """The ``maxpositions`` filter's limit, or -1 (unlimited) without one."""
-        for inst in self.config.instances("filters").values():
-            n = getattr(inst.config, "max_open_positions", None)
-            if isinstance(n, int):
-                return n
-        return -1
+        return self.settings.max_open
 
     def count(self) -> dict[str, Any]:
         """Freqtrade's ``Count``: open trades, the limit, and their entry notional."""

@@ -1,0 +1,126 @@
+"""The API process's copy of its host's state, rebuilt from the updates the host sends.
+
+The host sends, at most about a hundred times a second and only once the API process applied
+the previous one, its latest snapshot (tradewind.api.snapshot) and what grew since the last
+update: new fills with their orders' tags, new equity points and, while websocket clients are
+connected, the bus events for them (:func:`tradewind.api.procserver` builds them). The
+:class:`Mirror` applies them; :class:`MirrorView` is a :class:`~tradewind.api.views.HostView`
+whose snapshot views (``status``, ``trades``, ``balance``, ``count``, ``profit``, ...) answer
+from the mirror exactly as they answer from the engine's snapshots in thread mode. The API
+process never opens the journal and never sees the engine: everything else goes to the host
+as a named operation (tradewind.api.ops).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from tradewind.api.snapshot import PortfolioSnapshot, Snapshot, fill_from_row
+from tradewind.api.views import HostView, LogBuffer, TradeBook, ViewSettings
+from tradewind.api.wire import WireError, instrument_from, order_from, position_from
+from tradewind.model import Fill, Instrument
+
+
+class MirrorSource:
+    """What :class:`~tradewind.api.snapshot.SnapshotSource` holds, filled from updates."""
+
+    def __init__(self) -> None:
+        #: Every fill of the session in booking order (append-only).
+        self.fills: list[Fill] = []
+        #: The tag of each fill's order.
+        self.tags: dict[str, str] = {}
+        #: The equity curve (append-only).
+        self.equity: list[tuple[int, float]] = []
+        self.latest: Snapshot | None = None
+        #: Updates applied.
+        self.published = 0
+
+    def publish(self) -> Snapshot | None:
+        """Nothing to take here: the host publishes, updates bring it."""
+        return None
+
+
+class MirrorView(HostView):
+    """The snapshot views of a host, answered from updates (no engine, no journal)."""
+
+    def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
+        # Not HostView.__init__: that reads the engine this process does not have.
+        self.settings = settings
+        self.strategy_tf = settings.strategy_tf
+        self.started_ts_ns = started_ts_ns
+        self.logs = LogBuffer()
+        self.candles: dict[Any, deque[Any]] = {}
+        self._book = TradeBook()
+        self._cursor = None
+        self._closed_json: dict[int, dict[str, Any]] = {}
+        self._closed_text: dict[int, str] = {}
+        self.listeners: list[Any] = []
+        self.source = MirrorSource()  # type: ignore[assignment]
+
+    @property
+    def engine(self) -> Any:  # type: ignore[override]
+        raise RuntimeError("an API process has no engine: ask the host (tradewind.api.ops)")
+
+    @property
+    def journal(self) -> Any:
+        raise RuntimeError("an API process never opens the journal: ask the host")
+
+
+class Mirror:
+    """Applies the host's updates to a :class:`MirrorView`."""
+
+    def __init__(self, view: MirrorView) -> None:
+        self.view = view
+        self._instruments: Mapping[str, Instrument] = {}
+        #: The version of the last update applied (acknowledged to the host).
+        self.version = 0
+        #: Events the host could not keep for this process (a websocket gap).
+        self.events_lost = 0
+
+    def apply(self, u: Mapping[str, Any]) -> None:
+        """Apply one update (see :func:`tradewind.api.procserver.build_update`)."""
+        src = self.view.source
+        if u["fills_from"] != len(src.fills) or u["equity_from"] != len(src.equity):
+            raise WireError(
+                f"update {u['version']} continues fills at {u['fills_from']} and equity at "
+                f"{u['equity_from']}, the mirror has {len(src.fills)} and {len(src.equity)}"
+            )
+        src.fills.extend(fill_from_row(r) for r in u["fills"])
+        src.tags.update(u["tags"])
+        src.equity.extend((int(ts), float(v)) for ts, v in u["equity"])
+        if u["instruments"] is not None:
+            self._instruments = {k: instrument_from(t) for k, t in u["instruments"].items()}
+        ts_ns, cash, positions, marks, orders, start, valued = u["portfolio"]
+        src.latest = Snapshot(
+            version=u["version"],
+            now_ns=u["now_ns"],
+            ticks=u["ticks"],
+            decisions=u["decisions"],
+            state=u["state"],
+            run_id=u["run_id"],
+            portfolio=PortfolioSnapshot(
+                ts_ns=ts_ns,
+                cash=cash,
+                open_positions=tuple(position_from(p) for p in positions),
+                marks=dict(marks),
+                orders=tuple(order_from(o) for o in orders),
+                start=start,
+                valued_equity=valued,
+            ),
+            instruments=self._instruments,
+            n_fills=len(src.fills),
+            n_equity=len(src.equity),
+            funnel=dict(u["funnel"]),
+        )
+        src.published += 1
+        self.version = u["version"]
+        if u["events_lost"]:
+            # Never a silent gap: websocket clients that missed events lose their connection.
+            self.events_lost += u["events_lost"]
+            for send in list(self.view.listeners):
+                self.view.listeners.remove(send)
+                send.close()
+        for item in u["events"]:
+            self.view.fan_out(item)

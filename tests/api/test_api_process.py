@@ -1,0 +1,293 @@
+"""The API in a process of its own (``[api] serve = "process"``, the default): a real paper host
+(``tradewind run``) and its API process, seen through /proc and over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tradewind.api.snapshot import fill_from_row
+from tradewind.api.views import rebuild_trades
+from tradewind.api.wire import WireError, decode, encode
+
+from tests.api import conftest
+from tests.api.conftest import WEBHOOK_SECRET, PaperHost
+
+START = Decimal("10000")  # the sim venue's starting balance in tests/host_config.py
+
+
+def _gone(pid: int) -> bool:
+    """The process ended (gone, or a zombie its new parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return True
+        time.sleep(0.05)
+    return _gone(pid)
+
+
+def _open_files(pid: int) -> list[str]:
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            continue
+    return out
+
+
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def test_the_api_process_never_opens_the_journal_and_holds_no_secret(paper_host: PaperHost):
+    paper_host.wait_for("a fill", lambda: paper_host.get("/api/v1/trades")["trades"])
+    # Journal pages and the signals are answered (by the host, on the API process's behalf).
+    paper_host.wait_for(
+        "journaled signals and fills",
+        lambda: (
+            paper_host.get("/api/v1/signals?limit=5")["total"] >= 1
+            and paper_host.get("/api/v1/fills?limit=5")
+        ),
+    )
+    child = paper_host.api_pid()
+    journal = str(paper_host.tmp_path / "journal.duckdb")
+    host_files = _open_files(paper_host.proc.pid)
+    assert any(f.startswith(journal) for f in host_files)  # the host has it open
+    child_files = _open_files(child)
+    assert not [f for f in child_files if "journal" in f or f.endswith((".duckdb", ".wal"))]
+    # Its environment holds neither the token nor any other secret of the host's.
+    environ = Path(f"/proc/{child}/environ").read_bytes().decode(errors="replace")
+    assert paper_host.token not in environ and WEBHOOK_SECRET not in environ
+    assert "TW_TEST_API_TOKEN" not in environ and "TW_TEST_WEBHOOK_SECRET" not in environ
+    # It runs at [api] nice (10) above the host's niceness.
+    assert _nice(child) == min(19, _nice(paper_host.proc.pid) + 10)
+    # ... and in the batch class: a request waking it does not preempt the engine.
+    assert os.sched_getscheduler(child) == os.SCHED_BATCH
+
+
+def test_what_the_api_answers_equals_what_the_journal_holds(paper_host: PaperHost):
+    h = paper_host
+    h.wait_for(
+        "two closed trades",
+        lambda: sum(not t["is_open"] for t in h.get("/api/v1/trades")["trades"]) >= 2,
+        timeout=90,
+    )
+    assert h.request("POST", "/api/v1/pause")[0] == 200
+    h.flatten()
+    time.sleep(1.0)  # the last fill's update reaches the API process (within ~10 ms)
+    status = h.get("/api/v1/status")
+    trades = h.get("/api/v1/trades")
+    count = h.get("/api/v1/count")
+    profit = h.get("/api/v1/profit")
+    balance = h.get("/api/v1/balance")
+    assert h.stop() == 0
+    j = h.journal()  # one session: the host's journal is fresh
+    rows = j.query(
+        "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
+        "liquidity FROM fills ORDER BY seq"
+    )
+    j.close()
+    journal_trades = rebuild_trades(fill_from_row(r) for r in rows)
+    assert len(journal_trades) >= 2 and all(not t.is_open for t in journal_trades)
+    assert status == [] and count["current"] == 0
+    assert trades["total_trades"] == len(journal_trades)
+    got = {t["trade_id"]: t for t in trades["trades"]}
+    for t in journal_trades:
+        api = got[t.trade_id]
+        assert api["pair"] == t.instrument and api["is_short"] == t.is_short
+        assert Decimal(str(api["amount"])) == t.amount
+        assert Decimal(api["profit_exact"]) == t.realized - t.fee_open - t.fee_close
+        assert api["open_timestamp"] == t.open_ts_ns // 1_000_000
+        assert api["close_timestamp"] == (t.close_ts_ns or 0) // 1_000_000
+        assert len(api["orders"]) == len(t.orders)
+    closed = sum((t.realized - t.fee_open - t.fee_close for t in journal_trades), Decimal(0))
+    assert profit["trade_count"] == profit["closed_trade_count"] == len(journal_trades)
+    assert Decimal(str(profit["profit_closed_coin"])) == Decimal(str(float(closed)))
+    # Flat: equity is the starting balance plus what the closed trades made, to the cent.
+    assert Decimal(balance["equity_exact"]) == START + closed
+    assert Decimal(balance["cash_exact"]) == START + closed
+
+
+def test_sigkill_of_the_host_takes_the_api_process_with_it(tmp_path):
+    host = PaperHost(tmp_path)
+    try:
+        child = host.api_pid()
+        host.proc.kill()
+        host.proc.wait()
+        assert _wait_gone(child, 5.0), f"the API process {child} outlived its host"
+    finally:
+        host.stop()
+
+
+def test_sigkill_of_the_api_process_is_reported_and_trading_goes_on(tmp_path):
+    host = PaperHost(tmp_path, speed=30.0)
+    host.wait_for("an open trade", lambda: host.get("/api/v1/status"))
+    child = host.api_pid()
+    killed_at_s = host.get("/api/v1/health")["last_process_ts"]  # market time
+    os.kill(child, signal.SIGKILL)
+    host.wait_for(
+        "the host to report its API process gone",
+        lambda: "ended (killed by SIGKILL" in host.output(),
+        timeout=10,
+    )
+    time.sleep(10)  # 5 minutes of market time at speed 30: entries and max-hold exits
+    assert host.proc.poll() is None  # the host trades on
+    assert host.stop() == 0
+    out = (tmp_path / "host.log").read_text(errors="replace")
+    # One line from the API's logger (the event's own log line aside), one event journaled.
+    assert out.count("ERROR tradewind.api: the API process") == 1, out[-3000:]
+    j = host.journal()
+    (n_events,) = j.query(
+        "SELECT count(*) FROM events WHERE type = 'SystemError' AND payload LIKE '%API process%'"
+    )[0]
+    # Fills a minute of market time and more after the kill: entries and exits went on.
+    after = j.query(
+        "SELECT count(*) FROM fills WHERE ts_ns > ?", [(killed_at_s + 60) * 1_000_000_000]
+    )[0][0]
+    j.close()
+    assert n_events == 1
+    assert after >= 2, "no fills after the API process died"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_of_the_host_stops_both_cleanly(tmp_path, sig):
+    host = PaperHost(tmp_path, speed=10.0)
+    child = host.api_pid()
+    assert host.get("/api/v1/count")["current"] >= 0
+    host.proc.send_signal(sig)
+    assert host.proc.wait(timeout=30) == 0
+    assert _wait_gone(child, 5.0)
+    out = host.output()
+    assert "Traceback" not in out and "did not exit" not in out, out
+    assert "the HTTP API is down" not in out  # a clean stop is not reported as a crash
+    host.stop()
+
+
+def test_the_wire_refuses_frames_that_name_code():
+    import pickle
+    import struct
+
+    msg = ("update", {"cash": Decimal("1.25"), "fills": [("c1", "t1", "sim:X", "buy")]})
+    frame = encode(msg)
+    assert struct.unpack(">I", frame[:4])[0] == len(frame) - 4
+    assert decode(frame[4:]) == msg
+    evil = pickle.dumps(("call", 1, "x", (os.system,)))
+    with pytest.raises(WireError, match=r"(posix|os)\.system"):
+        decode(evil)
+    with pytest.raises(WireError, match="not a message tuple"):
+        decode(pickle.dumps(["update"]))
+
+
+def test_control_through_the_api_process_is_journaled_with_its_caller(paper_host: PaperHost):
+    h = paper_host
+    h.wait_for("an open trade", lambda: h.get("/api/v1/status"))
+    tid = h.get("/api/v1/status")[0]["trade_id"]
+    status, out = h.request(
+        "POST", "/api/v1/forceexit", {"tradeid": tid}, headers={"User-Agent": "desk-7"}
+    )
+    assert status == 200 and out["instruments"] == ["sim:BTCUSDT"], out
+    # A market close takes what the next prints offer: ask again until the trade is closed.
+    for _ in range(10):
+        time.sleep(1.5)
+        if not h.get(f"/api/v1/trade/{tid}")["is_open"]:
+            break
+        h.request("POST", "/api/v1/forceexit", {"tradeid": tid}, headers={"User-Agent": "desk-7"})
+    assert not h.get(f"/api/v1/trade/{tid}")["is_open"], h.output()
+    status, out = h.request("POST", "/api/v1/pause", headers={"User-Agent": "desk-7"})
+    assert status == 200 and h.get("/api/v1/state")["state"] == "paused"
+    assert h.stop() == 0
+    j = h.journal()
+    rows = j.query(
+        "SELECT command, sender, accepted FROM control_commands WHERE source = 'api' ORDER BY ts_ns"
+    )
+    tags = j.query("SELECT tag FROM orders WHERE tag LIKE 'control: forceexit%'")
+    events = j.query("SELECT payload FROM events WHERE type = 'ControlAction' ORDER BY seq")
+    j.close()
+    commands = [r[0].split()[0] for r in rows]
+    assert commands[-1] == "pause" and set(commands[:-1]) == {"forceexit"}, rows
+    assert all("desk-7" in r[1] and r[1].startswith("api 127.0.0.1:") and r[2] for r in rows)
+    assert tags and "desk-7" in tags[0][0]
+    assert [json.loads(p)["action"].split()[0] for (p,) in events] == commands
+
+
+def test_a_port_in_use_fails_the_host_naming_the_key(tmp_path, monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(conftest, "free_port", lambda: port)
+        with pytest.raises(RuntimeError, match=r"the host exited") as info:
+            PaperHost(tmp_path)
+    out = str(info.value)
+    assert f"the API cannot listen on 127.0.0.1:{port}" in out and "@ $.api.port" in out, out
+    assert "Traceback" not in out
+
+
+def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(tmp_path):
+    """A backtest's engine with the host's side of process mode: every few steps (updates
+    skipped between, as when the API process has not read the last one) an update is built,
+    sent through the wire's encoding, and applied to a mirror; the mirror's snapshot views
+    then answer exactly what the host's own view answers at that step."""
+    import anyio
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+    from tradewind.config import load_config
+    from tradewind.trading.engine import Engine
+
+    from tests.host_config import host_toml
+
+    engine = Engine(load_config(host_toml(tmp_path)), run_id="mirror")
+    api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
+    host = api.view
+    mirror_view = MirrorView(host.settings, host.started_ts_ns)
+    mirror = Mirror(mirror_view)
+    seen = {"steps": 0, "updates": 0, "with_position": 0}
+
+    def ship() -> None:
+        seen["steps"] += 1
+        if seen["steps"] % 7:
+            return  # coalesced into a later update
+        snap = host.source.latest
+        assert snap is not None
+        msg = decode(encode(("update", api.build_update(snap)))[4:])
+        mirror.apply(msg[1])
+        seen["updates"] += 1
+        seen["with_position"] += bool(snap.portfolio.open_positions)
+        for name, args in (
+            ("status", ()),
+            ("balance", ()),
+            ("count", ()),
+            ("profit", ()),
+            ("performance", ()),
+            ("stats", ()),
+            ("health", ()),
+            ("funnel", ()),
+            ("equity", (50,)),
+            ("trades_page", (500, 0)),
+        ):
+            assert getattr(mirror_view, name)(*args) == getattr(host, name)(*args), name
+
+    engine.step_sinks.append(ship)  # after the view's own publish
+    anyio.run(engine.run)
+    assert seen["updates"] > 20 and seen["with_position"] > 3
+    assert len(mirror_view.trades()) == len(host.trades()) >= 1
+    # Out of order (an update lost or applied twice) is refused, never silently merged.
+    snap = host.source.latest
+    api._fills_sent = 0
+    with pytest.raises(WireError, match="continues fills at 0"):
+        mirror.apply(api.build_update(snap))
