@@ -223,6 +223,10 @@ class VolumeProfile:
         self._total = 0
         self._chunks: deque[_Chunk] = deque()
         self._now = np.iinfo(np.int64).min
+        self._pct = (self.value_area_pct.numerator, self.value_area_pct.denominator)
+        # The levels as (poc, val, vah, total, va_total) bins, recomputed when _dirty; the
+        # BinLevels of them made on the first bin_levels() read (poc() needs only the POC).
+        self._raw: tuple[int, int, int, int, int] | None = None
         self._cache: BinLevels | None = None
         self._dirty = False
         self._last_poc: tuple[int, float] | None = None
@@ -354,6 +358,11 @@ class VolumeProfile:
         cutoff = now_ns - self.window_ns
         while self._chunks:
             chunk = self._chunks[0]
+            if chunk.head == 0 and chunk.last < cutoff:
+                # The usual case: the whole chunk leaves (no search, no slices).
+                self._debit(chunk.bins, chunk.qty)
+                self._chunks.popleft()
+                continue
             if chunk.ts[chunk.head] >= cutoff:
                 break
             head, stop = chunk.head, chunk.stop_before(cutoff)
@@ -377,28 +386,45 @@ class VolumeProfile:
         dense = self._dense
         return len(self._volume) if dense is None else int(np.count_nonzero(dense))
 
-    def bin_levels(self) -> BinLevels | None:
-        """POC and value area as bin indices; None when the window holds no volume."""
+    def _levels_raw(self) -> tuple[int, int, int, int, int] | None:
+        """(poc, val, vah, total, value-area total) in bins, recomputed if the profile
+        changed; None when the window holds no volume."""
         if self._dirty:
             self._dirty = False
-            pct = self.value_area_pct
+            self._cache = None
             dense = self._dense
-            if dense is None:
-                self._cache = profile_value_area(self._volume, pct)
-                if self._volume:
-                    self._redense()
-                return self._cache
-            got = _kernel.dense_levels(dense, self._base, pct.numerator, pct.denominator)
-            if got is None:
-                self._cache = None
-            elif got is NotImplemented:  # a total past 64 bits: Python's integers
-                self._cache = profile_value_area(self.bin_volumes(), pct)
-            else:
-                poc, val, vah, total, acc = got
-                self._cache = BinLevels(
-                    poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc
+            got = (
+                None
+                if dense is None
+                else _kernel.dense_levels(dense, self._base, self._pct[0], self._pct[1])
+            )
+            if dense is None or got is NotImplemented:
+                # The dict, or a total past 64 bits: Python's integers.
+                lv = profile_value_area(
+                    self._volume if dense is None else self.bin_volumes(), self.value_area_pct
                 )
-        return self._cache
+                got = (
+                    None
+                    if lv is None
+                    else (lv.poc_bin, lv.val_bin, lv.vah_bin, lv.total, lv.value_area_total)
+                )
+                if dense is None and self._volume:
+                    self._redense()
+            self._raw = got  # type: ignore[assignment]
+        return self._raw
+
+    def bin_levels(self) -> BinLevels | None:
+        """POC and value area as bin indices; None when the window holds no volume."""
+        raw = self._levels_raw()
+        if raw is None:
+            return None
+        lv = self._cache
+        if lv is None:
+            poc, val, vah, total, acc = raw
+            lv = self._cache = BinLevels(
+                poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc
+            )
+        return lv
 
     def levels(self) -> ProfileLevels | None:
         """POC, VAH, VAL in price units; None when the window holds no volume."""
@@ -420,8 +446,8 @@ class VolumeProfile:
         """The POC's price alone (what :meth:`levels` reports as ``poc``, the same float);
         None when the window holds no volume. Charted at every close by the default report:
         this skips the conversions of the other levels and reuses the last POC's price."""
-        lv = self.bin_levels()
-        return None if lv is None else self._poc_price(lv.poc_bin)
+        raw = self._levels_raw()
+        return None if raw is None else self._poc_price(raw[0])
 
     def _poc_price(self, poc_bin: int) -> float:
         """The middle of bin ``poc_bin`` in price units (the last one's kept)."""
