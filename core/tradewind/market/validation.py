@@ -162,9 +162,7 @@ class RecentIds:
         self._start, self._end = start, end
         self._newest = trade_id
         self._sorted_copy = None
-        self._bound = (
-            trade_id if self._bound is None or held == 0 else max(self._bound, trade_id)
-        )
+        self._bound = trade_id if self._bound is None or held == 0 else max(self._bound, trade_id)
 
 
 @attrs.frozen(kw_only=True, eq=False)

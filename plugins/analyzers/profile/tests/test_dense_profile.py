@@ -103,7 +103,8 @@ def test_drifting_prices_and_stray_prints_keep_the_exact_volumes(
             prices[0] = price + 5000.0  # a stray print far above
         sizes = rng.integers(0, 4, n).astype(np.float64)
         p.add(ts, prices, sizes)
-        trades += zip(ts.tolist(), prices.astype(np.int64).tolist(), sizes.astype(int).tolist())
+        bins = prices.astype(np.int64).tolist()
+        trades += zip(ts.tolist(), bins, sizes.astype(int).tolist(), strict=True)
         if step % 7 == 0:
             t += 20 * SEC
             p.advance(t)
