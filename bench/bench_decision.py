@@ -15,7 +15,8 @@ machine (preemption), so it is the path's own cost. The strategy's rule reads on
 so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
 an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
 (``--read-all`` charts one output of each, read at every close before the decision).
-The journal is a backtest journal (rows batched, written by the bus's journal task); paper
+The journal is a backtest journal (rows batched, written by the bus's journal task, which
+runs between minutes as it would while a feed awaits its next message); paper
 and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
 this figure does not include.
 """
@@ -134,6 +135,10 @@ async def run(
             closer = TickBatch.from_arrays(
                 key, [t0 + (k + 1) * minute], [price], [0.01], [1], [k * (n + 1) + n]
             )
+            # A feed awaits its next message between batches, and the bus's tasks (the
+            # journal's) run then; without this the loop never yields, the journal's queue
+            # fills, and its drain of ~4,000 events lands inside one decision's span.
+            await anyio.lowlevel.checkpoint()
             await engine.on_batch(body)
             before = len(stamps)
             cpu_start = time.thread_time_ns()

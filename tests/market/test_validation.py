@@ -293,3 +293,36 @@ def test_accept_checked_leaves_the_state_validate_leaves(increasing: bool) -> No
     got_resend, want_resend = checked.validate(resend), validated.validate(resend)
     assert got_resend.rejected == want_resend.rejected == {"duplicate_id": 1}
     assert _state(checked) == _state(validated)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.integers(1, 6),
+    ids=st.lists(st.integers(0, 40), max_size=60),
+)
+def test_add_one_leaves_the_window_add_leaves(capacity: int, ids: list[int]) -> None:
+    """RecentIds.add_one (a one-tick batch's id, no numpy call) against add of the same id as
+    a one-element array, increasing or not, through compactions of the buffer."""
+    one, many = RecentIds(capacity), RecentIds(capacity)
+    for i in ids:
+        increasing = len(many) == 0 or i > many._newest
+        one.add_one(i)
+        many.add(np.array([i], dtype=np.int64), increasing=True if increasing else None)
+        for ids_ in (one, many):
+            assert ids_._sorted() is not None
+        assert one._buf[one._start : one._end].tolist() == many._fifo.tolist()
+        assert (one._increasing, one._bound, one._newest) == (
+            many._increasing,
+            many._bound,
+            many._newest,
+        )
+
+
+def test_a_clean_one_tick_batch_shares_read_only_codes() -> None:
+    v = TickValidator("BTCUSDT")
+    batch = TickBatch.from_arrays("BTCUSDT", [5], [100.0], [1.0], [1], [7])
+    result = v.validate(batch)
+    assert result.clean is batch and result.rejected == {}
+    assert result.codes.tolist() == [0] and not result.codes.flags.writeable
+    again = v.validate(TickBatch.from_arrays("BTCUSDT", [6], [100.0], [1.0], [1], [7]))
+    assert again.rejected == {"duplicate_id": 1} and again.codes.tolist() == [5]

@@ -142,6 +142,28 @@ class RecentIds:
         self._sorted_copy = None
         self._bound = top if self._bound is None or held == 0 else max(self._bound, top)
 
+    def add_one(self, trade_id: int) -> None:
+        """:meth:`add` of one id (a live trade, a candle-closing tick) without numpy's
+        per-call cost: the same window afterwards."""
+        start, end, cap, buf = self._start, self._end, self.capacity, self._buf
+        held = end - start
+        self._increasing = self._increasing and (held == 0 or trade_id > self._newest)
+        if cap == 1:
+            buf[0] = trade_id
+            start, end = 0, 1
+        else:
+            if end + 1 > len(buf):  # compact: keep what stays in the window
+                keep = min(held, cap - 1)
+                buf[:keep] = buf[end - keep : end]
+                start, end = 0, keep
+            buf[end] = trade_id
+            end += 1
+            start = max(start, end - cap)
+        self._start, self._end = start, end
+        self._newest = trade_id
+        self._sorted_copy = None
+        self._bound = trade_id if self._bound is None or held == 0 else max(self._bound, trade_id)
+
 
 @attrs.frozen(kw_only=True, eq=False)
 class ValidationResult:
@@ -178,6 +200,10 @@ def validate(
 
 
 _FEW = 16
+
+#: The codes of a one-tick batch accepted as is (shared, so read-only).
+_ACCEPTED_ONE = np.zeros(1, dtype=np.int8)
+_ACCEPTED_ONE.flags.writeable = False
 
 
 def _is_clean(batch: TickBatch, n: int, last_ts_ns: int | None, seen_ids: RecentIds | None) -> bool:
@@ -227,10 +253,12 @@ def _validate(
 ) -> tuple[ValidationResult, bool]:
     """:func:`validate`, and whether the batch was clean as a whole (its ids increase)."""
     n = len(batch)
+    if n == 1 and _is_clean(batch, 1, last_ts_ns, seen_ids):
+        return ValidationResult(clean=batch, rejected={}, codes=_ACCEPTED_ONE), True
     codes = np.zeros(n, dtype=np.int8)
     if n == 0:
         return ValidationResult(clean=batch, rejected={}, codes=codes), True
-    if _is_clean(batch, n, last_ts_ns, seen_ids):
+    if n > 1 and _is_clean(batch, n, last_ts_ns, seen_ids):
         return ValidationResult(clean=batch, rejected={}, codes=codes), True
     price, size, ts, ids = batch.price, batch.size, batch.ts_ns, batch.trade_id
 
@@ -331,6 +359,8 @@ class TickValidator:
         if result.rejected:
             codes = result.codes
             self.seen_ids.add(batch.trade_id[(codes == 0) | (codes == _OUT_OF_ORDER)])
+        elif whole and len(clean) == 1:
+            self.seen_ids.add_one(int(clean.trade_id[0]))
         else:
             self.seen_ids.add(batch.trade_id, increasing=True if whole else None)
         return result

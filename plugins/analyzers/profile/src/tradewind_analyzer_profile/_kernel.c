@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     long long bin;
@@ -243,7 +244,249 @@ done:
     return result;
 }
 
+/* ---- the dense profile: volume per bin in an int64 array, dense[i] = volume of bin base + i.
+
+   dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi)
+       Adds sign * qty[i] to the volume of bin bins[i] for every trade with a nonzero qty
+       (sign is +1 or -1; bins and qty: lists of ints, or int64 arrays, of one length). When
+       a bin falls outside the array nothing is changed and the range (lo, hi) of the bins
+       the call needs is returned, for the caller to re-centre the array and call again. A
+       bin's volume never goes below zero nor past 64 bits: the call then raises and leaves
+       the array as it was.
+   dense_levels(dense, base, num, den) -> None | NotImplemented | (poc, val, vah, total, va)
+       value_area's result for the profile held in the array: the same rules, the same bins
+       (the bins with volume are the nonzero entries, in order; distances between bins are
+       distances between indices). NotImplemented when the total passes 64 bits. */
+
+typedef struct {
+    Py_buffer bb, qb;
+    int have_buf;
+    long long *bl, *ql; /* owned copies for lists */
+    const long long *b, *q;
+    Py_ssize_t n;
+} Trades;
+
+static void trades_release(Trades *t)
+{
+    if (t->have_buf) {
+        PyBuffer_Release(&t->bb);
+        PyBuffer_Release(&t->qb);
+    }
+    PyMem_Free(t->bl);
+    PyMem_Free(t->ql);
+}
+
+static int trades_get(PyObject *bins, PyObject *qty, Trades *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (PyList_Check(bins) && PyList_Check(qty)) {
+        Py_ssize_t n = PyList_GET_SIZE(bins);
+        if (PyList_GET_SIZE(qty) != n) {
+            PyErr_SetString(PyExc_ValueError, "profile kernel: bins and qty differ in length");
+            return -1;
+        }
+        t->bl = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+        t->ql = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+        if (t->bl == NULL || t->ql == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            t->bl[i] = PyLong_AsLongLong(PyList_GET_ITEM(bins, i));
+            if (t->bl[i] == -1 && PyErr_Occurred()) return -1;
+            t->ql[i] = PyLong_AsLongLong(PyList_GET_ITEM(qty, i));
+            if (t->ql[i] == -1 && PyErr_Occurred()) return -1;
+        }
+        t->b = t->bl;
+        t->q = t->ql;
+        t->n = n;
+        return 0;
+    }
+    if (PyObject_GetBuffer(bins, &t->bb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (PyObject_GetBuffer(qty, &t->qb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&t->bb);
+        return -1;
+    }
+    t->have_buf = 1;
+    if (t->bb.itemsize != 8 || t->qb.itemsize != 8 || t->bb.len != t->qb.len) {
+        PyErr_SetString(PyExc_ValueError,
+                        "profile kernel: bins and qty must be int64 arrays of one length");
+        return -1;
+    }
+    t->b = t->bb.buf;
+    t->q = t->qb.buf;
+    t->n = t->bb.len / 8;
+    return 0;
+}
+
+static PyObject *k_dense_add(PyObject *self, PyObject *args)
+{
+    Py_buffer db;
+    long long base;
+    PyObject *bins, *qty;
+    int sign;
+    if (!PyArg_ParseTuple(args, "w*LOOi", &db, &base, &bins, &qty, &sign)) return NULL;
+    PyObject *result = NULL;
+    Trades t;
+    if (trades_get(bins, qty, &t) < 0) goto done;
+    if (db.itemsize != 8 || (sign != 1 && sign != -1)) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_add needs an int64 array "
+                                          "and a sign of +1 or -1");
+        goto done;
+    }
+    long long *dense = db.buf;
+    Py_ssize_t len = db.len / 8;
+    long long need_lo = 0, need_hi = 0;
+    int out = 0, any = 0;
+    for (Py_ssize_t i = 0; i < t.n; i++) {
+        if (t.q[i] == 0) continue;
+        long long b = t.b[i];
+        if (!any || b < need_lo) need_lo = b;
+        if (!any || b > need_hi) need_hi = b;
+        any = 1;
+        /* b - base in unsigned arithmetic: no overflow, and below base wraps past len */
+        if ((unsigned long long)b - (unsigned long long)base >= (unsigned long long)len
+            || (b < base))
+            out = 1;
+    }
+    if (out) {
+        result = Py_BuildValue("(LL)", need_lo, need_hi);
+        goto done;
+    }
+    __int128 change = 0;
+    Py_ssize_t i = 0;
+    for (; i < t.n; i++) {
+        long long q = t.q[i];
+        if (q == 0) continue;
+        long long *v = &dense[t.b[i] - base];
+        long long left;
+        int bad = sign > 0 ? __builtin_add_overflow(*v, q, &left)
+                           : __builtin_sub_overflow(*v, q, &left);
+        if (bad || left < 0) {
+            if (bad)
+                PyErr_SetString(PyExc_OverflowError,
+                                "profile analyzer: a price bin's volume passes 64 bits (in "
+                                "volume quanta); set a larger volume_quantum");
+            else
+                PyErr_SetString(PyExc_ValueError,
+                                "profile analyzer: a price bin's volume would go below zero "
+                                "(a trade removed from the window that was never added)");
+            /* undo the trades applied so far: the array is left as it was */
+            for (Py_ssize_t j = i - 1; j >= 0; j--) {
+                if (t.q[j] == 0) continue;
+                if (sign > 0) dense[t.b[j] - base] -= t.q[j];
+                else dense[t.b[j] - base] += t.q[j];
+            }
+            goto done;
+        }
+        *v = left;
+        change += sign > 0 ? (__int128)q : -(__int128)q;
+    }
+    if (change > (__int128)LLONG_MAX || change < (__int128)LLONG_MIN) {
+        PyErr_SetString(PyExc_OverflowError,
+                        "profile analyzer: a batch's volume passes 64 bits (in volume quanta); "
+                        "set a larger volume_quantum");
+        for (Py_ssize_t j = t.n - 1; j >= 0; j--) {
+            if (t.q[j] == 0) continue;
+            if (sign > 0) dense[t.b[j] - base] -= t.q[j];
+            else dense[t.b[j] - base] += t.q[j];
+        }
+        goto done;
+    }
+    result = PyLong_FromLongLong((long long)change);
+done:
+    trades_release(&t);
+    PyBuffer_Release(&db);
+    return result;
+}
+
+static PyObject *k_dense_levels(PyObject *self, PyObject *args)
+{
+    Py_buffer db;
+    long long base, num, den;
+    if (!PyArg_ParseTuple(args, "y*LLL", &db, &base, &num, &den)) return NULL;
+    PyObject *result = NULL;
+    if (db.itemsize != 8) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_levels needs an int64 array");
+        goto done;
+    }
+    const long long *d = db.buf;
+    Py_ssize_t len = db.len / 8, i0 = -1, i1 = -1;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (d[i]) { i0 = i; break; }
+    if (i0 < 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    for (Py_ssize_t i = len - 1; i >= i0; i--)
+        if (d[i]) { i1 = i; break; }
+    if (num < 0 || den <= 0) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
+    __int128 total = 0;
+    long long best = 0;
+    Py_ssize_t poc = i0;
+    for (Py_ssize_t i = i0; i <= i1; i++) {
+        total += d[i];
+        if (d[i] > best) { best = d[i]; poc = i; }
+    }
+    if (total > (__int128)LLONG_MAX) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
+    {
+        /* ties: nearest the middle of the range (twice the midpoint, in indices), then the
+           lower: the first of equally near ones, scanning up */
+        long long mid2 = (long long)i0 + (long long)i1, best_dist = -1;
+        for (Py_ssize_t i = poc; i <= i1; i++) {
+            if (d[i] != best) continue;
+            long long dist = 2 * (long long)i - mid2;
+            if (dist < 0) dist = -dist;
+            if (best_dist < 0 || dist < best_dist) { best_dist = dist; poc = i; }
+        }
+    }
+    __int128 prod = (__int128)num * total;
+    __int128 need = prod / den + (prod % den != 0);
+    __int128 acc = d[poc];
+    Py_ssize_t lo = poc, hi = poc;
+    /* the next bin with volume above the area (up) and below it (down); -1: none */
+    Py_ssize_t up = -1, down = -1;
+    for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+    for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
+    while (acc < need) {
+        int take_up;
+        if (up < 0 && down < 0) break; /* every bin in: only if num/den > 1 */
+        if (up >= 0 && down >= 0) {
+            long long vu = d[up], vd = d[down];
+            take_up = vu > vd || (vu == vd && (up - poc) < (poc - down));
+        } else {
+            take_up = up >= 0;
+        }
+        if (take_up) {
+            hi = up;
+            acc += d[up];
+            up = -1;
+            for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+        } else {
+            lo = down;
+            acc += d[down];
+            down = -1;
+            for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
+        }
+    }
+    result = Py_BuildValue("(LLLLL)", base + (long long)poc, base + (long long)lo,
+                           base + (long long)hi, (long long)total, (long long)acc);
+done:
+    PyBuffer_Release(&db);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"dense_add", k_dense_add, METH_VARARGS,
+     "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
+    {"dense_levels", k_dense_levels, METH_VARARGS,
+     "dense_levels(dense, base, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va)"},
     {"value_area", k_value_area, METH_VARARGS,
      "value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va_total)"},
     {"apply_ranges", k_apply_ranges, METH_VARARGS,

@@ -16,3 +16,14 @@ def apply_ranges(
     a1: int,
     /,
 ) -> int: ...
+def dense_add(
+    dense: npt.NDArray[np.int64],
+    base: int,
+    bins: npt.NDArray[np.int64] | list[int],
+    qty: npt.NDArray[np.int64] | list[int],
+    sign: int,
+    /,
+) -> int | tuple[int, int]: ...
+def dense_levels(
+    dense: npt.NDArray[np.int64], base: int, num: int, den: int, /
+) -> tuple[int, int, int, int, int] | NotImplementedType | None: ...

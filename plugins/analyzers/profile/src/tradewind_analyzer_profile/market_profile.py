@@ -131,6 +131,11 @@ def profile_value_area(volume: dict[int, int], value_area_pct: Fraction) -> BinL
     return BinLevels(poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc)
 
 
+#: The widest range of bins (lowest to highest with volume) kept in the dense array: 65,536
+#: bins are 512 KiB and a value area scans them in tens of microseconds. Wider (a stray print
+#: far from the rest), the volumes go to a dict until they narrow to a quarter of this.
+DENSE_MAX = 1 << 16
+
 #: Batches and expiries of at most this many trades take a pure-Python path: for a handful of
 #: trades numpy's per-call overhead (~1 µs a call) costs more than the loop it replaces.
 SMALL = 24
@@ -142,7 +147,7 @@ class _Chunk:
     Columns are numpy arrays for large batches and Python lists for small ones.
     """
 
-    __slots__ = ("bins", "head", "qty", "ts")
+    __slots__ = ("bins", "head", "last", "qty", "ts")
 
     def __init__(
         self,
@@ -154,9 +159,12 @@ class _Chunk:
         self.bins = bins
         self.qty = qty
         self.head = 0  # rows before head have expired
+        self.last = int(ts[-1])
 
     def stop_before(self, cutoff: int) -> int:
         """Index of the first row at or after ``cutoff``."""
+        if self.last < cutoff:  # the usual case: the whole chunk leaves, no search
+            return len(self.ts)
         if isinstance(self.ts, list):
             return bisect_left(self.ts, cutoff, self.head)
         return int(np.searchsorted(self.ts, cutoff, side="left"))
@@ -179,9 +187,9 @@ class VolumeProfile:
     """Volume by price bin over the trades of the last ``window_ns`` nanoseconds.
 
     Cost: each trade is binned once when added and once when it expires (numpy, vectorised per
-    batch), then one dict update per distinct bin touched: O(1) amortised per trade.
-    :meth:`levels` costs O(B log B) for B bins with volume and is cached until the profile
-    changes.
+    batch), then one update of the dense volume array (compiled kernel): O(1) per trade.
+    :meth:`levels` scans the array between the lowest and highest bins with volume once
+    (compiled), and is cached until the profile changes.
     """
 
     def __init__(
@@ -206,10 +214,19 @@ class VolumeProfile:
         )
         self._tick_f = float(tick_size)
         self._quantum_f = float(volume_quantum)
+        # Volume per bin: a dense int64 array (``_dense[i]`` is bin ``_base + i``), re-centred
+        # when a trade falls outside it; a dict bin -> volume (``_volume``) instead while the
+        # bins with volume spread over more than DENSE_MAX bins (a stray print far away).
+        self._dense: npt.NDArray[np.int64] | None = np.zeros(0, dtype=np.int64)
+        self._base = 0
         self._volume: dict[int, int] = {}
         self._total = 0
         self._chunks: deque[_Chunk] = deque()
         self._now = np.iinfo(np.int64).min
+        self._pct = (self.value_area_pct.numerator, self.value_area_pct.denominator)
+        # The levels as (poc, val, vah, total, va_total) bins, recomputed when _dirty; the
+        # BinLevels of them made on the first bin_levels() read (poc() needs only the POC).
+        self._raw: tuple[int, int, int, int, int] | None = None
         self._cache: BinLevels | None = None
         self._dirty = False
         self._last_poc: tuple[int, float] | None = None
@@ -248,29 +265,90 @@ class VolumeProfile:
             ticks = np.rint(np.asarray(price[start:]) / self._tick_f).astype(np.int64)
             bins = ticks // self.bin_ticks
             qty = np.rint(np.asarray(size[start:]) / self._quantum_f).astype(np.int64)
-            self._credit(*_grouped(bins, qty))
+            self._credit(bins, qty)
             self._chunks.append(_Chunk(ts, bins, qty))
         self.advance(now)
 
-    def _credit(self, bins: list[int], qty: list[int]) -> None:
-        volume = self._volume
-        for b, q in zip(bins, qty, strict=True):
-            if q:
-                volume[b] = volume.get(b, 0) + q
-                self._total += q
-                self._dirty = True
+    def _credit(
+        self, bins: npt.NDArray[np.int64] | list[int], qty: npt.NDArray[np.int64] | list[int]
+    ) -> None:
+        """Add trades' volumes (bins and quantities: lists of ints or int64 arrays)."""
+        self._apply(bins, qty, 1)
 
-    def _debit(self, bins: list[int], qty: list[int]) -> None:
+    def _debit(
+        self, bins: npt.NDArray[np.int64] | list[int], qty: npt.NDArray[np.int64] | list[int]
+    ) -> None:
+        """Remove trades' volumes (trades added before and leaving the window)."""
+        self._apply(bins, qty, -1)
+
+    def _apply(
+        self,
+        bins: npt.NDArray[np.int64] | list[int],
+        qty: npt.NDArray[np.int64] | list[int],
+        sign: int,
+    ) -> None:
+        if len(bins) == 0:
+            return
+        while self._dense is not None:
+            got = _kernel.dense_add(self._dense, self._base, bins, qty, sign)
+            if isinstance(got, int):
+                if got:
+                    self._total += got
+                    self._dirty = True
+                return
+            self._refit(*got)
+        if not isinstance(bins, list):
+            if len(bins) <= SMALL:
+                bins, qty = bins.tolist(), qty.tolist()  # type: ignore[union-attr]
+            else:
+                bins, qty = _grouped(bins, qty)  # type: ignore[arg-type]
         volume = self._volume
         for b, q in zip(bins, qty, strict=True):
             if q:
-                left = volume[b] - q
+                left = volume.get(b, 0) + sign * q
                 if left:
                     volume[b] = left
                 else:
                     del volume[b]
-                self._total -= q
+                self._total += sign * q
                 self._dirty = True
+
+    def _refit(self, lo: int, hi: int) -> None:
+        """Re-centre the dense array on the bins with volume and bins ``lo..hi`` (with room on
+        both sides), or hand the volumes to the dict when they would spread over more than
+        DENSE_MAX bins."""
+        dense = self._dense
+        assert dense is not None
+        held = np.flatnonzero(dense)
+        if len(held):
+            lo = min(lo, self._base + int(held[0]))
+            hi = max(hi, self._base + int(held[-1]))
+        span = hi - lo + 1
+        if span > DENSE_MAX:
+            self._volume = {self._base + int(i): int(dense[i]) for i in held}
+            self._dense = None
+            return
+        room = max(64, span // 2)
+        fresh = np.zeros(span + 2 * room, dtype=np.int64)
+        base = lo - room
+        if len(held):
+            first, last = int(held[0]), int(held[-1])
+            at = self._base + first - base
+            fresh[at : at + last - first + 1] = dense[first : last + 1]
+        self._dense, self._base = fresh, base
+
+    def _redense(self) -> None:
+        """Back to the dense array once the dict's bins with volume span few enough bins."""
+        volume = self._volume
+        lo, hi = min(volume), max(volume)
+        if hi - lo + 1 > DENSE_MAX // 4:
+            return
+        room = max(64, (hi - lo + 1) // 2)
+        dense = np.zeros(hi - lo + 1 + 2 * room, dtype=np.int64)
+        base = lo - room
+        for b, v in volume.items():
+            dense[b - base] = v
+        self._dense, self._base, self._volume = dense, base, {}
 
     def advance(self, now_ns: int) -> None:
         """Move the window's end to ``now_ns`` (never backwards) and expire old trades."""
@@ -280,16 +358,15 @@ class VolumeProfile:
         cutoff = now_ns - self.window_ns
         while self._chunks:
             chunk = self._chunks[0]
+            if chunk.head == 0 and chunk.last < cutoff:
+                # The usual case: the whole chunk leaves (no search, no slices).
+                self._debit(chunk.bins, chunk.qty)
+                self._chunks.popleft()
+                continue
             if chunk.ts[chunk.head] >= cutoff:
                 break
             head, stop = chunk.head, chunk.stop_before(cutoff)
-            bins, qty = chunk.bins[head:stop], chunk.qty[head:stop]
-            if isinstance(bins, list):
-                self._debit(bins, qty)  # type: ignore[arg-type]
-            elif stop - head <= SMALL:
-                self._debit(bins.tolist(), qty.tolist())  # type: ignore[union-attr]
-            else:
-                self._debit(*_grouped(bins, qty))  # type: ignore[arg-type]
+            self._debit(chunk.bins[head:stop], chunk.qty[head:stop])
             if stop >= len(chunk.ts):
                 self._chunks.popleft()
             else:
@@ -297,15 +374,57 @@ class VolumeProfile:
 
     # -- reading --------------------------------------------------------------------------
     def bin_volumes(self) -> dict[int, int]:
-        """Volume per bin (in quanta), bins with volume only; a copy."""
-        return dict(self._volume)
+        """Volume per bin (in quanta), bins with volume only, in bin order; a copy."""
+        dense = self._dense
+        if dense is None:
+            return dict(sorted(self._volume.items()))
+        held = np.flatnonzero(dense)
+        return dict(zip((held + self._base).tolist(), dense[held].tolist(), strict=True))
+
+    def bin_count(self) -> int:
+        """Number of bins with volume."""
+        dense = self._dense
+        return len(self._volume) if dense is None else int(np.count_nonzero(dense))
+
+    def _levels_raw(self) -> tuple[int, int, int, int, int] | None:
+        """(poc, val, vah, total, value-area total) in bins, recomputed if the profile
+        changed; None when the window holds no volume."""
+        if self._dirty:
+            self._dirty = False
+            self._cache = None
+            dense = self._dense
+            got = (
+                None
+                if dense is None
+                else _kernel.dense_levels(dense, self._base, self._pct[0], self._pct[1])
+            )
+            if dense is None or got is NotImplemented:
+                # The dict, or a total past 64 bits: Python's integers.
+                lv = profile_value_area(
+                    self._volume if dense is None else self.bin_volumes(), self.value_area_pct
+                )
+                got = (
+                    None
+                    if lv is None
+                    else (lv.poc_bin, lv.val_bin, lv.vah_bin, lv.total, lv.value_area_total)
+                )
+                if dense is None and self._volume:
+                    self._redense()
+            self._raw = got  # type: ignore[assignment]
+        return self._raw
 
     def bin_levels(self) -> BinLevels | None:
         """POC and value area as bin indices; None when the window holds no volume."""
-        if self._dirty:
-            self._cache = profile_value_area(self._volume, self.value_area_pct)
-            self._dirty = False
-        return self._cache
+        raw = self._levels_raw()
+        if raw is None:
+            return None
+        lv = self._cache
+        if lv is None:
+            poc, val, vah, total, acc = raw
+            lv = self._cache = BinLevels(
+                poc_bin=poc, val_bin=val, vah_bin=vah, total=total, value_area_total=acc
+            )
+        return lv
 
     def levels(self) -> ProfileLevels | None:
         """POC, VAH, VAL in price units; None when the window holds no volume."""
@@ -320,15 +439,15 @@ class VolumeProfile:
             val=float(Decimal(lv.val_bin * k) * tick),
             volume=float(Decimal(lv.total) * self.volume_quantum),
             value_area_volume=float(Decimal(lv.value_area_total) * self.volume_quantum),
-            bins=len(self._volume),
+            bins=self.bin_count(),
         )
 
     def poc(self) -> float | None:
         """The POC's price alone (what :meth:`levels` reports as ``poc``, the same float);
         None when the window holds no volume. Charted at every close by the default report:
         this skips the conversions of the other levels and reuses the last POC's price."""
-        lv = self.bin_levels()
-        return None if lv is None else self._poc_price(lv.poc_bin)
+        raw = self._levels_raw()
+        return None if raw is None else self._poc_price(raw[0])
 
     def _poc_price(self, poc_bin: int) -> float:
         """The middle of bin ``poc_bin`` in price units (the last one's kept)."""
@@ -413,7 +532,12 @@ class BlockWindow:
         p.advance(self._nows[r])  # expires trades from before the block
         s0, s1, a0, a1 = self._ranges[r]
         if s1 > s0 or a1 > a0:
-            p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
+            if p._dense is not None:
+                # leaving first: no bin's volume goes below zero on the way
+                p._debit(self._bins[s0:s1], self._qty[s0:s1])
+                p._credit(self._bins[a0:a1], self._qty[a0:a1])
+            else:
+                p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
             p._dirty = True
 
     def finish(self) -> None:

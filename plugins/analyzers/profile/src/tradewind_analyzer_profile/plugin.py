@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from tradewind import hookimpl
@@ -224,6 +224,7 @@ class ProfileAnalyzer:
 
 
 _LEVEL_KEYS = frozenset({"poc", "vah", "val", "profile_volume"})
+_ALL_KEYS = frozenset(VALUE_KEYS)
 
 
 class _Values(Mapping[str, float]):
@@ -274,6 +275,13 @@ class _Values(Mapping[str, float]):
             self._zones_done = True
             self._analyzer._zones_and_gaps(out)
         return out[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` for a key the analyzer does not report (what
+        Mapping.get does, without its exception handling on the engine's every read)."""
+        if key == "poc" or key in _ALL_KEYS:
+            return self[key]
+        return default
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._mapping())
