@@ -291,3 +291,38 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     api._fills_sent = 0
     with pytest.raises(WireError, match="continues fills at 0"):
         mirror.apply(api.build_update(snap))
+
+
+def test_the_mirror_converts_pnl_in_two_currencies_as_the_host_does(tmp_path):
+    """P&L in two currencies (USDT and BTC): the rates the engine values them at cross the
+    wire, so the API process's totals are converted (or left out, with the reason, before a
+    BTC price exists) exactly as the host's own view does."""
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+
+    from tests.test_pnl_currency import round_trip, two_currency_engine
+
+    engine = two_currency_engine(tmp_path)
+    api = ApiProcess(engine, "t" * 32)  # not started: updates are built and applied here
+    host = api.view
+    mirror_view = MirrorView(host.settings, host.started_ts_ns)
+    mirror = Mirror(mirror_view)
+    round_trip(engine, "sim:BTCUSDT", "0.1", "60000", "60100", 1)  # +10 USDT
+    round_trip(engine, "sim:ETHBTC", "1", "0.05", "0.051", 2)  # +0.001 BTC
+
+    def ship() -> None:
+        snap = host.source.publish() or host.source.latest
+        assert snap is not None
+        mirror.apply(decode(encode(("update", api.build_update(snap)))[4:])[1])
+
+    ship()
+    profit = mirror_view.profit()
+    assert profit == host.profit()
+    assert profit["profit_closed_coin"] is None and "BTC" in profit["conversion_error"]
+    engine.portfolio.mark("sim:BTCUSDT", 60000.0, 100)
+    ship()
+    profit = mirror_view.profit()
+    assert profit == host.profit()
+    assert profit["profit_closed_coin"] == 70.0 and profit["conversion_error"] is None
+    assert mirror_view.performance() == host.performance()
+    assert mirror_view.periodic("days", 1) == host.periodic("days", 1)

@@ -92,7 +92,7 @@ class Mirror:
         src.equity.extend((int(ts), float(v)) for ts, v in u["equity"])
         if u["instruments"] is not None:
             self._instruments = {k: instrument_from(t) for k, t in u["instruments"].items()}
-        ts_ns, cash, positions, marks, orders, start, valued = u["portfolio"]
+        ts_ns, cash, positions, marks, orders, start, valued, rates, rate_errors = u["portfolio"]
         src.latest = Snapshot(
             version=u["version"],
             now_ns=u["now_ns"],
@@ -108,6 +108,8 @@ class Mirror:
                 orders=tuple(order_from(o) for o in orders),
                 start=start,
                 valued_equity=valued,
+                rates=dict(rates),
+                rate_errors=dict(rate_errors),
             ),
             instruments=self._instruments,
             n_fills=len(src.fills),

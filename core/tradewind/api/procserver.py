@@ -366,6 +366,8 @@ class ApiProcess:
                 [order_tuple(o) for o in pf.orders],
                 pf.start,
                 pf.valued_equity,
+                pf.rates,
+                pf.rate_errors,
             ),
             "instruments": instruments,
             "fills_from": self._fills_sent,
