@@ -1,7 +1,8 @@
 """Feed-to-order latency on loopback: a trade on the exchange's websocket to the order request.
 
 python bench/bench_feed_to_order.py [--orders N] [--batch-ms MS] [--analyzers] [--gap-ms MS]
-    [--rate-limiter token_bucket|leaky_bucket|rolling_window]
+    [--rate-limiter token_bucket|leaky_bucket|rolling_window] [--write-ahead intent_log|commit]
+    [--commit-first]
 
 A paper run of the host (``Engine.run``, ``mode = "paper"``, DuckDB journal) with the
 ``cryptofeed`` venue as its data venue and the ``ccxt`` venue (``binanceusdm``) as its
@@ -15,8 +16,11 @@ the signature check). Both servers run in one child process, so both stamps come
 same clock; the host runs alone in the parent process (no GIL shared with the servers). The
 span covers TLS and websocket framing both ways of the loopback, cryptofeed's parsing, the
 venue's tape and batch cut (``batch_ms``), the engine's candles and decision or exit check,
-sizing, the journal's durable write of the order (committed and fsynced before sending: paper
-mode), ccxt's request building and HMAC signing, and the HTTP request to the handler.
+sizing, the journal's durable write of the order (paper mode: an fdatasync'd append to its
+intent log, after which the order is handed to the venue before the step's DuckDB commit;
+``--commit-first`` makes the create wait for that commit, as before hand-over;
+``--write-ahead commit`` commits the order to DuckDB before sending instead of the append),
+ccxt's request building and HMAC signing, and the HTTP request to the handler.
 
 The script: one trade at the start of every second and one half a second later (1 s candles;
 trade times are scripted, two hours in the past, so 1,000 decisions are 17 minutes of feed
@@ -246,13 +250,15 @@ def time_limiter_waits(into: list[tuple[float, float]]) -> None:
     TokenBucket.acquire = timed  # type: ignore[method-assign]
 
 
-def run_host(path: Path) -> tuple[BaseException | None, Any]:
+def run_host(path: Path, commit_first: bool = False) -> tuple[BaseException | None, Any]:
     import anyio
     from tradewind.config import load_config
     from tradewind.trading.engine import Engine
 
     # The run's account is seeded from the exchange's wallet (10,000 USDT) at start.
     engine = Engine(load_config(path))
+    if commit_first:
+        engine.hand_over_turns = 0  # the step's DuckDB commit before the create's task runs
 
     async def go() -> BaseException | None:
         try:
@@ -305,6 +311,13 @@ def main() -> int:
         help="how the order is made durable before it is sent (default: as shipped, the "
         "journal's intent log; commit: a DuckDB commit, for comparison)",
     )
+    ap.add_argument(
+        "--commit-first",
+        action="store_true",
+        help="the order's create waits for its step's DuckDB commit, as before hand-over "
+        "(the engine's hand_over_turns = 0); default: as shipped, an order written ahead "
+        "to the intent log is handed to the venue before the step commits",
+    )
     args = ap.parse_args()
     if args.write_ahead == "commit":
         write_ahead_by_commit()
@@ -336,7 +349,7 @@ def main() -> int:
             load_before = os.getloadavg()
             began = time.perf_counter()
             cpu_began = time.process_time()
-            error, engine = run_host(path)
+            error, engine = run_host(path, args.commit_first)
             wall = time.perf_counter() - began
             cpu = time.process_time() - cpu_began
             load_after = os.getloadavg()
@@ -364,6 +377,7 @@ def main() -> int:
         f"{tempfile.gettempdir()}), batch_ms "
         f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, "
         f"rate_limiter = {args.rate_limiter} (nothing patched), write-ahead {args.write_ahead}"
+        f", {'commit first' if args.commit_first else 'hand-over'}"
     )
     print(
         f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "
@@ -374,6 +388,9 @@ def main() -> int:
     print(describe("exit", exits))
     print(describe("all", entries + exits))
     print(describe("journal", writes[2 * skip :]) + "  (the order's write-ahead, inside each span)")
+    calls_handed = getattr(engine, "handed_over", None)
+    if calls_handed is not None:
+        print(f"orders handed over before their step's commit: {calls_handed}")
     limiter = getattr(engine.venues.get("usdm"), "limiter", None)
     if limiter is not None:
         print(

@@ -841,6 +841,11 @@ class Journal:
             if self._intents is not None:
                 self._intents.close()
 
+    @property
+    def buffered(self) -> int:
+        """Rows and order states staged and not yet written (0 right after a commit)."""
+        return self._npending + len(self._dirty_orders)
+
     def unjournaled(self) -> str:
         """What is buffered and not written, for the error that ends a run whose journal
         failed: row counts per table and the fills by client order id and fill key."""

@@ -504,6 +504,8 @@ class Engine:
         #: Turns of the loop an order written ahead gets to leave before its step goes on
         #: (:meth:`VenueCalls.hand_over`; 0: the step's commit comes first).
         self.hand_over_turns = HAND_OVER_TURNS
+        #: Orders sent before their step's DuckDB commit (written ahead, handed over).
+        self.handed_over = 0
         interval = config.run.reconcile_interval_s
         self._reconcile_every_ns = (
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
@@ -1480,7 +1482,8 @@ class Engine:
         elif self.venue_calls is not None:
             # A real venue: opened (journaled, the instrument blocked) now, sent in a task;
             # written ahead to the intent log, its request leaves before the step's commit.
-            await self.venue_calls.hand_over(st.exec_venue, order, ts_ns, exit_reason=reason)
+            if await self.venue_calls.hand_over(st.exec_venue, order, ts_ns, exit_reason=reason):
+                self.handed_over += 1
             return order
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)

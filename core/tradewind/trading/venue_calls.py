@@ -40,7 +40,7 @@ T = TypeVar("T")
 #: (:meth:`VenueCalls.hand_over`). A create is a chain of awaits (the venue's rate limiter, the
 #: HTTP client's connection pool, its write task); each that is ready at once costs one turn,
 #: and ccxt's ``create_order`` on a kept-alive aiohttp connection writes its request in
-#: 3 turns (``bench/bench_hand_over.py``). Once it waits on the network or on its rate
+#: 2 turns (``bench/bench_hand_over.py``). Once it waits on the network or on its rate
 #: limiter, further turns buy nothing — they cost microseconds each while nothing else is
 #: ready. The bound is what a handed-over order can delay its own step's DuckDB commit (and
 #: every event of the step, published after that commit): a create that waits for its rate
@@ -65,12 +65,11 @@ class VenueCalls:
     ) -> None:
         self.orders = orders
         #: Turns of the loop :meth:`hand_over` gives a create written ahead (0: none, the
-        #: step commits before the create's task runs — the behaviour before hand-over).
+        #: create's task runs only when the engine next yields, after its step's commit —
+        #: the order of things before hand-over).
         self.hand_over_turns = hand_over_turns
         #: Client order ids whose create task has not ended.
         self.sending: set[str] = set()
-        #: Orders handed over (sent before their step's commit), for the run's figures.
-        self.handed_over = 0
         self._sleep = sleep or anyio.sleep
         self._tg: TaskGroup | None = None
         self._resolving = False
@@ -130,8 +129,9 @@ class VenueCalls:
         run before the caller's step goes on (up to :attr:`hand_over_turns` turns of the
         loop, fewer when the create ends sooner), so the request leaves before the step's
         DuckDB commit. True when the order was handed over that way; False when it was
-        committed before sending (no intent log) or not sent — then the task starts at the
-        engine's next yield, as :meth:`submit`'s does."""
+        committed before sending (no intent log), not sent (its id was opened already), or
+        :attr:`hand_over_turns` is 0 — then the task starts at the engine's next yield, as
+        :meth:`submit`'s does."""
         if not self.submit(venue, order, ts_ns, exit_reason):
             return False
         cid = order.client_order_id
@@ -140,7 +140,8 @@ class VenueCalls:
             # Committed already (or not journaled at all): nothing to hand over early.
             await anyio.lowlevel.checkpoint()
             return False
-        self.handed_over += 1
+        if self.hand_over_turns <= 0:
+            return False  # commit first: the task runs at the engine's next yield
         turns = 0
         while True:
             await anyio.lowlevel.checkpoint()
