@@ -33,9 +33,7 @@ class WatchedVenue(FaultyVenue):
 
     async def submit_order(self, order: Order) -> OrderReport:
         cid = order.client_order_id
-        self.seen.append(
-            (cid, cid in self.journal.written_ahead(), self.journal.buffered > 0)
-        )
+        self.seen.append((cid, cid in self.journal.written_ahead(), self.journal.buffered > 0))
         if self.delay_s:
             await anyio.sleep(self.delay_s)
         return await super().submit_order(order)
