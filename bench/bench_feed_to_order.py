@@ -1,7 +1,8 @@
 """Feed-to-order latency on loopback: a trade on the exchange's websocket to the order request.
 
 python bench/bench_feed_to_order.py [--orders N] [--batch-ms MS] [--analyzers] [--gap-ms MS]
-    [--rate-limiter token_bucket|leaky_bucket|rolling_window]
+    [--rate-limiter token_bucket|leaky_bucket|rolling_window] [--write-ahead intent_log|commit]
+    [--commit-first] [--breakdown]
 
 A paper run of the host (``Engine.run``, ``mode = "paper"``, DuckDB journal) with the
 ``cryptofeed`` venue as its data venue and the ``ccxt`` venue (``binanceusdm``) as its
@@ -15,8 +16,11 @@ the signature check). Both servers run in one child process, so both stamps come
 same clock; the host runs alone in the parent process (no GIL shared with the servers). The
 span covers TLS and websocket framing both ways of the loopback, cryptofeed's parsing, the
 venue's tape and batch cut (``batch_ms``), the engine's candles and decision or exit check,
-sizing, the journal's durable write of the order (committed and fsynced before sending: paper
-mode), ccxt's request building and HMAC signing, and the HTTP request to the handler.
+sizing, the journal's durable write of the order (paper mode: an fdatasync'd append to its
+intent log, after which the order is handed to the venue before the step's DuckDB commit;
+``--commit-first`` makes the create wait for that commit, as before hand-over;
+``--write-ahead commit`` commits the order to DuckDB before sending instead of the append),
+ccxt's request building and HMAC signing, and the HTTP request to the handler.
 
 The script: one trade at the start of every second and one half a second later (1 s candles;
 trade times are scripted, two hours in the past, so 1,000 decisions are 17 minutes of feed
@@ -39,12 +43,23 @@ after a fill lookup waits ~250 ms on Binance USD-M however long the host was idl
 ``rolling_window``. Nothing of ccxt is patched. Each figure comes with the time of the
 journal's write-ahead of the order, which lies inside the measured span; the run ends with the
 load average and the host process's CPU time (other work on a shared machine shows there).
+``--breakdown`` also stamps, in the host, each order's way through it (measurement wrappers,
+not in the headline runs): the engine's ``on_batch`` entered with the trade's batch, the
+journal's write-ahead of the order begun and ended, the token bucket's wait for the create,
+and the create's request written to the socket (the transport's ``write``). The host's and
+the servers' ``perf_counter_ns`` are both ``CLOCK_MONOTONIC`` on Linux, one clock for the
+machine, so each span splits into: feed (server's send to ``on_batch``), decision
+(``on_batch`` to the write-ahead), write-ahead, to the wire (ccxt's request building and
+signing, the limiter, the hand-over) and the wire (socket write to the exchange's handler).
+The split is printed for all entries and for those above 10 ms.
+
 Results: docs/performance.md, "Feed-to-order latency".
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import multiprocessing as mp
 import os
 import statistics
@@ -103,13 +118,16 @@ def serve(conn: Any, folder: str, cycles: int, gap_ms: float, t0: int) -> None:
             raise RuntimeError("the script did not finish within an hour")
         entries: list[int] = []
         exits: list[int] = []
+        stamps: list[tuple[int, int, bool]] = []
         for c in exchange.creates_log:
             _, _, sent_ns = tape.sent[c.trades_sent - 1]
             (exits if c.reduce_only else entries).append(c.received_ns - sent_ns)
+            stamps.append((sent_ns, c.received_ns, c.reduce_only))
         conn.send(
             {
                 "entries": entries,
                 "exits": exits,
+                "stamps": stamps,
                 "timeouts": tape.timeouts,
                 "creates": exchange.creates,
                 "distinct_ids": len({c.client_order_id for c in exchange.creates_log}),
@@ -246,13 +264,113 @@ def time_limiter_waits(into: list[tuple[float, float]]) -> None:
     TokenBucket.acquire = timed  # type: ignore[method-assign]
 
 
-def run_host(path: Path) -> tuple[BaseException | None, Any]:
+class Breakdown:
+    """Host-side stamps of each order's way (``--breakdown``), in create order."""
+
+    def __init__(self) -> None:
+        self.batch_ns = 0  # the last on_batch entered
+        #: per order: (on_batch entered, write-ahead begun, write-ahead ended)
+        self.opened: list[tuple[int, int, int]] = []
+        self.wire: list[int] = []  # the create's request written to the socket
+        self.limiter: list[float] = []  # the create's wait in the token bucket (s)
+
+    def install(self) -> None:
+        import asyncio.selector_events
+
+        from tradewind.journal.store import Journal
+        from tradewind.trading.engine import Engine
+        from tradewind_venue_ccxt.rate_limit import TokenBucket
+
+        on_batch = Engine.on_batch
+
+        async def stamped_batch(engine: Any, batch: Any) -> None:
+            self.batch_ns = time.perf_counter_ns()
+            await on_batch(engine, batch)
+
+        Engine.on_batch = stamped_batch  # type: ignore[method-assign]
+        record_order = Journal.record_order
+
+        def stamped_order(journal: Journal, rec: Any, **kw: Any) -> None:
+            began = time.perf_counter_ns()
+            record_order(journal, rec, **kw)
+            if kw.get("kind") == "submitted":
+                self.opened.append((self.batch_ns, began, time.perf_counter_ns()))
+
+        Journal.record_order = stamped_order  # type: ignore[method-assign]
+        acquire = TokenBucket.acquire
+
+        async def stamped_acquire(bucket: TokenBucket, cost: float = 1.0) -> float:
+            waited = await acquire(bucket, cost)
+            if cost == 4:  # a create's weight on Binance USD-M
+                self.limiter.append(waited)
+            return waited
+
+        TokenBucket.acquire = stamped_acquire  # type: ignore[method-assign]
+        transport = asyncio.selector_events._SelectorSocketTransport
+        write, writelines = transport.write, transport.writelines
+
+        def note(data: bytes) -> None:
+            if data.startswith(b"POST") and b"/fapi/v1/order" in data[:200]:
+                self.wire.append(time.perf_counter_ns())
+
+        def stamped_write(t: Any, data: Any) -> None:
+            note(bytes(data[:200]))
+            write(t, data)
+
+        def stamped_writelines(t: Any, lines: Any) -> None:
+            lines = list(lines)
+            if lines:
+                note(bytes(lines[0][:200]))
+            writelines(t, lines)
+
+        transport.write = stamped_write  # type: ignore[method-assign]
+        transport.writelines = stamped_writelines  # type: ignore[method-assign]
+
+    def report(self, stamps: list[tuple[int, int, bool]], skip: int) -> None:
+        n = min(len(stamps), len(self.opened), len(self.wire), len(self.limiter))
+        if n != len(stamps):
+            print(
+                f"breakdown: {len(stamps)} creates, {len(self.opened)} write-aheads, "
+                f"{len(self.wire)} socket writes, {len(self.limiter)} limiter waits: "
+                f"matched by order up to {n}"
+            )
+        names = ("feed", "decision", "write-ahead", "to the wire", "wire", "limiter wait")
+        rows: list[tuple[bool, int, list[float]]] = []
+        for i in range(2 * skip, n):
+            sent, received, reduce_only = stamps[i]
+            batch, began, ended = self.opened[i]
+            wire = self.wire[i]
+            parts = [batch - sent, began - batch, ended - began, wire - ended, received - wire]
+            rows.append(
+                (reduce_only, received - sent, [p / 1e6 for p in parts] + [self.limiter[i] * 1000])
+            )
+        for label, chosen in (
+            ("entries", [r for r in rows if not r[0]]),
+            ("entries above 10 ms", [r for r in rows if not r[0] and r[1] > 10 * MS]),
+            ("exits above 10 ms", [r for r in rows if r[0] and r[1] > 10 * MS]),
+        ):
+            if not chosen:
+                print(f"breakdown, {label}: none")
+                continue
+            print(f"breakdown, {label} (n={len(chosen)}), median / max ms:")
+            for k, name in enumerate(names):
+                vals = [r[2][k] for r in chosen]
+                print(f"  {name:<13} {statistics.median(vals):8.2f} / {max(vals):8.2f}")
+            largest = collections.Counter(
+                names[max(range(5), key=lambda k, r=r: r[2][k])] for r in chosen
+            )
+            print("  largest part: " + ", ".join(f"{k} {v}" for k, v in largest.most_common()))
+
+
+def run_host(path: Path, commit_first: bool = False) -> tuple[BaseException | None, Any]:
     import anyio
     from tradewind.config import load_config
     from tradewind.trading.engine import Engine
 
     # The run's account is seeded from the exchange's wallet (10,000 USDT) at start.
     engine = Engine(load_config(path))
+    if commit_first:
+        engine.hand_over_turns = 0  # the step's DuckDB commit before the create's task runs
 
     async def go() -> BaseException | None:
         try:
@@ -305,7 +423,23 @@ def main() -> int:
         help="how the order is made durable before it is sent (default: as shipped, the "
         "journal's intent log; commit: a DuckDB commit, for comparison)",
     )
+    ap.add_argument(
+        "--commit-first",
+        action="store_true",
+        help="the order's create waits for its step's DuckDB commit, as before hand-over "
+        "(the engine's hand_over_turns = 0); default: as shipped, an order written ahead "
+        "to the intent log is handed to the venue before the step commits",
+    )
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="stamp each order's way through the host and split the spans (measurement "
+        "wrappers; see above)",
+    )
     args = ap.parse_args()
+    breakdown = Breakdown() if args.breakdown else None
+    if breakdown is not None:
+        breakdown.install()
     if args.write_ahead == "commit":
         write_ahead_by_commit()
     writes: list[int] = []
@@ -336,7 +470,7 @@ def main() -> int:
             load_before = os.getloadavg()
             began = time.perf_counter()
             cpu_began = time.process_time()
-            error, engine = run_host(path)
+            error, engine = run_host(path, args.commit_first)
             wall = time.perf_counter() - began
             cpu = time.process_time() - cpu_began
             load_after = os.getloadavg()
@@ -364,6 +498,7 @@ def main() -> int:
         f"{tempfile.gettempdir()}), batch_ms "
         f"{args.batch_ms:g}, analyzers {'on' if args.analyzers else 'off'}, "
         f"rate_limiter = {args.rate_limiter} (nothing patched), write-ahead {args.write_ahead}"
+        f", {'commit first' if args.commit_first else 'hand-over'}"
     )
     print(
         f"{result['creates']} orders ({result['distinct_ids']} distinct client ids, "
@@ -374,6 +509,9 @@ def main() -> int:
     print(describe("exit", exits))
     print(describe("all", entries + exits))
     print(describe("journal", writes[2 * skip :]) + "  (the order's write-ahead, inside each span)")
+    calls_handed = getattr(engine, "handed_over", None)
+    if calls_handed is not None:
+        print(f"orders handed over before their step's commit: {calls_handed}")
     limiter = getattr(engine.venues.get("usdm"), "limiter", None)
     if limiter is not None:
         print(
@@ -392,6 +530,8 @@ def main() -> int:
                     else ""
                 )
             )
+    if breakdown is not None:
+        breakdown.report(result["stamps"], skip)
     print(
         f"host process CPU {cpu:.1f} s over {wall:.1f} s wall ({100 * cpu / wall:.0f} %); "
         f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end "

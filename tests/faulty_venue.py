@@ -250,6 +250,7 @@ class Stack:
         latency_ms: float = 0.0,
         cash: str = "10000",
         durable: bool | None = None,
+        intents: bool = True,
     ) -> None:
         self.time = FakeTime()
         self.sim = SimulatedVenue(
@@ -258,7 +259,7 @@ class Stack:
         )
         self.venue = FaultyVenue(self.sim)
         self.portfolio = Portfolio({INST.key: INST}, Decimal(cash))
-        self.journal = Journal(journal_path, run_id, durable=durable)
+        self.journal = Journal(journal_path, run_id, durable=durable, intents=intents)
         self.journal.start(mode, config_path, 0)
         self.orders = OrderManager(
             self.portfolio,

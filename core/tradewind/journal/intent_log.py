@@ -8,7 +8,9 @@ the median against 0.18 ms for an ``fdatasync``'d append of one small record on 
 order's two rows — its ``orders`` row and its ``submitted`` event — as one record appended to
 this file beside the DuckDB file (``<journal>.intents``), ``os.write`` + ``os.fdatasync``,
 before the order is sent; the rows stay staged and reach DuckDB with the engine step's group
-commit, after which the file is truncated.
+commit, after which the file is truncated. That commit usually comes after the order has left:
+the engine hands an order written ahead to its venue before its step goes on
+(:meth:`tradewind.trading.venue_calls.VenueCalls.hand_over`, :meth:`Journal.written_ahead`).
 
 A record is one line: the CRC32 of the body (8 hex digits), a space, the body (JSON: the two
 rows, each a list of column values), a newline. A process killed while writing leaves at most a

@@ -33,13 +33,18 @@ Tables (see docs/orders-and-journal.md for every column):
     every event of severity warning or above except vetoes (failures, circuit breakers,
     reconciliation discrepancies, lost connections, data-quality reports).
 
-Crash safety: the order manager writes an order before it is sent and a fill before it is
-applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set (paper and live)
-DuckDB syncs its write-ahead log on commit (``fdatasync``, setting ``fsync_mode =
-'STANDARD'``). With :attr:`Journal.group_commit` (the engine sets it in paper and live) those
-rows are committed once per engine step (:meth:`Journal.commit`, before the step's events are
-published) and before an order goes to a venue that is not simulated; without it each step is
-its own transaction. Either way a killed host loses no fill it acted on. Other events are
+Crash safety: the order manager makes an order durable before it is sent and writes a fill
+before it is applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set
+(paper and live) DuckDB syncs its write-ahead log on commit (``fdatasync``, setting
+``fsync_mode = 'STANDARD'``). With :attr:`Journal.group_commit` (the engine sets it in paper
+and live) those rows are committed once per engine step (:meth:`Journal.commit`, before the
+step's events are published); without it each step is its own transaction. An order for a
+venue that is not simulated is durable before it is sent, one of two ways: on a DuckDB journal
+with group commit it is appended to the intent log (:mod:`tradewind.journal.intent_log`,
+:meth:`Journal.written_ahead`) and the engine hands it to the venue at once — its DuckDB
+commit comes with the step's, usually after the venue has it; without the intent log (a
+PostgreSQL journal, ``intents=False``, or no group commit) it is committed before it is sent.
+Either way a killed host loses no fill it acted on and no order it sent. Other events are
 buffered and written every ``flush_every`` rows, on warnings and at the end of the run. A
 backtest (not durable, nothing to recover: it can be re-run) keeps every row until the end of
 the run and writes each table as one Arrow batch (:data:`BACKTEST_FLUSH_ROWS` bounds the
@@ -663,6 +668,11 @@ class Journal:
 
     ``path``: a DuckDB file, or a ``postgresql://`` URL (``password`` is then given to the
     server separately and never shown; :attr:`path` is the URL without it).
+
+    ``intents``: with group commit, write an order about to go to a real venue ahead to the
+    intent log (:mod:`tradewind.journal.intent_log`) instead of committing it to DuckDB before
+    it is sent (a writable DuckDB journal only; False commits it, as a PostgreSQL journal
+    does). :meth:`written_ahead` says which orders are durable that way.
     """
 
     def __init__(
@@ -674,6 +684,7 @@ class Journal:
         durable: bool | None = None,
         read_only: bool = False,
         password: str | None = None,
+        intents: bool = True,
     ) -> None:
         self.run_id = run_id
         #: Buffered rows that trigger a write; None chooses by mode at :meth:`start`
@@ -692,8 +703,9 @@ class Journal:
         #: last write succeeded.
         self.error: JournalError | None = None
         #: Group commit (paper and live runs set it): write-ahead rows are committed once per
-        #: engine step (:meth:`commit`), and before an order goes to a venue that is not in
-        #: :attr:`simulated_venues`, instead of one transaction per fill.
+        #: engine step (:meth:`commit`) instead of one transaction per fill; an order going
+        #: to a venue that is not in :attr:`simulated_venues` is written ahead to the intent
+        #: log (or, without one, committed before it is sent).
         self.group_commit = False
         #: Venue keys whose orders need no commit before sending (in-process, restored from
         #: the journal itself).
@@ -718,8 +730,11 @@ class Journal:
         self._failures: tuple[type[BaseException], ...] = (*self._db.errors, OSError)
         #: The order-intent log beside a writable DuckDB journal (:mod:`.intent_log`).
         self._intents: intent_log.IntentLog | None = None
-        if isinstance(self._db, DuckDBBackend) and not read_only:
+        if isinstance(self._db, DuckDBBackend) and not read_only and intents:
             self._intents = intent_log.IntentLog(intent_log.intent_path(self._db.path))
+        #: Client order ids durable in the intent log and not yet committed to the journal
+        #: (:meth:`written_ahead`).
+        self._ahead: set[str] = set()
         try:
             if self._intents is not None:
                 self._replay_intents(self._intents.path)
@@ -748,6 +763,19 @@ class Journal:
             session_id = row[0] if row else ""
         j.session_id = session_id
         return j
+
+    @property
+    def writes_ahead(self) -> bool:
+        """True when an order about to go to a real venue is made durable by the intent log
+        (group commit on a durable, writable DuckDB journal with its intent log) rather than
+        by a DuckDB commit before it is sent."""
+        return self.durable and self.group_commit and self._intents is not None
+
+    def written_ahead(self) -> frozenset[str]:
+        """The client order ids durable in the intent log and not yet committed to DuckDB:
+        each may go to its venue before the step's commit (it is replayed at the next open if
+        the host dies first). Empty after every successful commit."""
+        return frozenset(self._ahead)
 
     def verify(self) -> None:
         """Check the journal at open (:meth:`DuckDBBackend.verify`,
@@ -843,6 +871,11 @@ class Journal:
             if self._intents is not None:
                 self._intents.close()
 
+    @property
+    def buffered(self) -> int:
+        """Rows and order states staged and not yet written (0 right after a commit)."""
+        return self._npending + len(self._dirty_orders)
+
     def unjournaled(self) -> str:
         """What is buffered and not written, for the error that ends a run whose journal
         failed: row counts per table and the fills by client order id and fill key."""
@@ -874,7 +907,8 @@ class Journal:
         """End of a write-ahead step: commit it now when durable.
 
         With :attr:`group_commit` the commit waits for the engine's end of step
-        (:meth:`commit`), except before an order goes to a real venue (``before_send``).
+        (:meth:`commit`), except before an order goes to a real venue (``before_send``) when
+        there is no intent log to hold it.
         When not durable (backtests) the batch is written by :meth:`record`, which runs in
         the bus's journal task, off the decision path.
         """
@@ -942,9 +976,10 @@ class Journal:
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
         self.error = None
+        self._ahead.clear()  # committed: the orders written ahead are in DuckDB now
         if self._intents is not None and self._intents.pending:
             try:
-                self._intents.truncate()  # committed: the intents are in DuckDB now
+                self._intents.truncate()
             except OSError as exc:  # replay at the next open skips what is journaled
                 log.warning("journal %s: intent log not truncated: %s", self.path, exc)
         self._pending.clear()
@@ -1059,11 +1094,11 @@ class Journal:
     ) -> None:
         """Write an order's new state and the change that led to it (one write-ahead step;
         an order about to be sent to a real venue is durable before this returns: committed at
-        once, or with group commit on a DuckDB journal appended to the intent log and committed
-        with the step)."""
+        once, or with group commit on a DuckDB journal appended to the intent log
+        (:meth:`written_ahead`) and committed with the step, possibly after it was sent)."""
         self._stage_order(rec, ts_ns, kind, from_status, detail)
         before_send = kind == "submitted" and rec.venue not in self.simulated_venues
-        if before_send and self.durable and self.group_commit and self._intents is not None:
+        if before_send and self.writes_ahead:
             # Durable in the intent log now; into DuckDB with the step's group commit.
             self._write_intent(rec)
             return
@@ -1073,6 +1108,7 @@ class Journal:
         assert self._intents is not None
         try:
             self._intents.append(self._order_row(rec), self._pending["order_events"][-1])
+            self._ahead.add(rec.client_order_id)
         except OSError as exc:
             # The rows stay staged (the group commit may still write them); the order manager
             # sends nothing while the journal reports an error.

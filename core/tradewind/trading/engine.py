@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.lowlevel
 import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
@@ -102,7 +101,7 @@ from tradewind.trading.reconcile import (
 from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
 from tradewind.trading.strategy import Strategy
-from tradewind.trading.venue_calls import VenueCalls
+from tradewind.trading.venue_calls import HAND_OVER_TURNS, VenueCalls
 
 if TYPE_CHECKING:
     from tradewind.report.metrics import RunFigures
@@ -510,6 +509,11 @@ class Engine:
         self._adds: dict[str, int] = {}
         #: Paper and live runs: order creates and lookups run in tasks of their own.
         self.venue_calls: VenueCalls | None = None
+        #: Turns of the loop an order written ahead gets to leave before its step goes on
+        #: (:meth:`VenueCalls.hand_over`; 0: the step's commit comes first).
+        self.hand_over_turns = HAND_OVER_TURNS
+        #: Orders sent before their step's DuckDB commit (written ahead, handed over).
+        self.handed_over = 0
         interval = config.run.reconcile_interval_s
         self._reconcile_every_ns = (
             None if interval is None or config.mode is Mode.BACKTEST else int(interval * 1e9)
@@ -764,7 +768,9 @@ class Engine:
         if self.config.mode is Mode.BACKTEST:
             yield
             return
-        async with VenueCalls(self.orders, self.sleep) as calls:
+        async with VenueCalls(
+            self.orders, self.sleep, hand_over_turns=self.hand_over_turns
+        ) as calls:
             self.venue_calls = calls
             try:
                 yield
@@ -1488,10 +1494,10 @@ class Engine:
         if "simulated" in st.exec_venue.capabilities:
             st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
         elif self.venue_calls is not None:
-            # A real venue: opened (journaled, the instrument blocked) now, sent in a task.
-            self.venue_calls.submit(st.exec_venue, order, ts_ns, exit_reason=reason)
-            # Let the task start its request now, not after the rest of the step.
-            await anyio.lowlevel.checkpoint()
+            # A real venue: opened (journaled, the instrument blocked) now, sent in a task;
+            # written ahead to the intent log, its request leaves before the step's commit.
+            if await self.venue_calls.hand_over(st.exec_venue, order, ts_ns, exit_reason=reason):
+                self.handed_over += 1
             return order
         try:
             await self.orders.submit(st.exec_venue, order, ts_ns, exit_reason=reason)

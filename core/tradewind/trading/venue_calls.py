@@ -6,6 +6,16 @@ evaluated meanwhile).
 The order itself is opened on the loop (:meth:`OrderManager.open`: recorded, journaled,
 its instrument blocked for entries) before its task starts; what the task learns reaches the
 order manager's pending events, published by the engine's next step.
+
+**Hand-over.** An order that the journal holds written ahead (:meth:`Journal.written_ahead`:
+its record ``fdatasync``'d in the intent log) is durable already, so its create need not wait
+for the step's DuckDB commit. But a task only runs when the engine yields, and the rest of the
+step — its decisions, then its group commit (a synchronous DuckDB transaction: milliseconds,
+tens under load) — runs on the loop before the engine yields again. :meth:`VenueCalls.hand_over`
+therefore lets the create's task run first: the engine gives it up to :data:`HAND_OVER_TURNS`
+turns of the event loop, in which it builds, signs and writes its request, before the step
+goes on. Without the intent log the order is committed before it is sent (:meth:`submit`), as
+before.
 """
 
 from __future__ import annotations
@@ -26,6 +36,18 @@ log = logging.getLogger("tradewind.trading.venue_calls")
 
 T = TypeVar("T")
 
+#: Turns of the event loop a handed-over create gets before the engine goes on with its step
+#: (:meth:`VenueCalls.hand_over`). A create is a chain of awaits (the venue's rate limiter, the
+#: HTTP client's connection pool, its write task); each that is ready at once costs one turn,
+#: and ccxt's ``create_order`` on a kept-alive aiohttp connection writes its request in
+#: 2 turns (``bench/bench_hand_over.py``). Once it waits on the network or on its rate
+#: limiter, further turns buy nothing — they cost microseconds each while nothing else is
+#: ready. The bound is what a handed-over order can delay its own step's DuckDB commit (and
+#: every event of the step, published after that commit): a create that waits for its rate
+#: limiter or a slow connection must not hold the step, so the step goes on after these turns
+#: whether or not the request has left, and the order's rows are committed with it.
+HAND_OVER_TURNS = 8
+
 
 class VenueCalls:
     """A task group for the order manager's venue calls (paper and live runs).
@@ -35,9 +57,19 @@ class VenueCalls:
     or reported in doubt before the run stops."""
 
     def __init__(
-        self, orders: OrderManager, sleep: Callable[[float], Awaitable[None]] | None = None
+        self,
+        orders: OrderManager,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        *,
+        hand_over_turns: int = HAND_OVER_TURNS,
     ) -> None:
         self.orders = orders
+        #: Turns of the loop :meth:`hand_over` gives a create written ahead (0: none, the
+        #: create's task runs only when the engine next yields, after its step's commit —
+        #: the order of things before hand-over).
+        self.hand_over_turns = hand_over_turns
+        #: Client order ids whose create task has not ended.
+        self.sending: set[str] = set()
         self._sleep = sleep or anyio.sleep
         self._tg: TaskGroup | None = None
         self._resolving = False
@@ -77,15 +109,45 @@ class VenueCalls:
                 raise group.exceptions[0] from None
             raise
 
-    def submit(self, venue: object, order: Order, ts_ns: int, exit_reason: str = "") -> None:
-        """Open ``order`` now and send it in a task."""
+    def submit(self, venue: object, order: Order, ts_ns: int, exit_reason: str = "") -> bool:
+        """Open ``order`` now (journaled: written ahead or committed) and send it in a task
+        that starts when the engine next yields; False when its id was opened already."""
         if self.orders.open(venue, order, ts_ns, exit_reason) is not None:
-            return  # that id was opened already
+            return False  # that id was opened already
         assert self._tg is not None, "VenueCalls used outside its block"
         if not self.in_flight:
             self._drained = anyio.Event()
         self.in_flight += 1
+        self.sending.add(order.client_order_id)
         self._tg.start_soon(self._send, venue, order, exit_reason)
+        return True
+
+    async def hand_over(
+        self, venue: object, order: Order, ts_ns: int, exit_reason: str = ""
+    ) -> bool:
+        """Open ``order`` and send it; when the journal holds it written ahead, let its create
+        run before the caller's step goes on (up to :attr:`hand_over_turns` turns of the
+        loop, fewer when the create ends sooner), so the request leaves before the step's
+        DuckDB commit. True when the order was handed over that way; False when it was
+        committed before sending (no intent log), not sent (its id was opened already), or
+        :attr:`hand_over_turns` is 0 — then the task starts at the engine's next yield, as
+        :meth:`submit`'s does."""
+        if not self.submit(venue, order, ts_ns, exit_reason):
+            return False
+        cid = order.client_order_id
+        journal = self.orders.journal
+        if journal is None or cid not in journal.written_ahead():
+            # Committed already (or not journaled at all): nothing to hand over early.
+            await anyio.lowlevel.checkpoint()
+            return False
+        if self.hand_over_turns <= 0:
+            return False  # commit first: the task runs at the engine's next yield
+        turns = 0
+        while True:
+            await anyio.lowlevel.checkpoint()
+            turns += 1
+            if turns >= self.hand_over_turns or cid not in self.sending:
+                return True
 
     async def _send(self, venue: object, order: Order, exit_reason: str) -> None:
         try:
@@ -95,6 +157,7 @@ class VenueCalls:
             # about: what remains is the log line, as for an order sent on the loop.
             log.error("order %s failed: %s", order.client_order_id, exc)
         finally:
+            self.sending.discard(order.client_order_id)
             self.in_flight -= 1
             if not self.in_flight:
                 self._drained.set()
