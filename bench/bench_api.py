@@ -63,9 +63,17 @@ rate_limit = 100000000
 
 
 def client(
-    port: int, token: str, path: str, seconds: float, connections: int, nice: int = 0
+    port: int,
+    token: str,
+    path: str,
+    seconds: float,
+    connections: int,
+    nice: int = 0,
+    rate: float = 0.0,
 ) -> None:
-    """The load generator (its own process): prints one JSON line of results."""
+    """The load generator (its own process): prints one JSON line of results. ``rate`` > 0
+    paces the requests (that many a second across the connections, each connection sending
+    on its own schedule); 0 sends each request as soon as the last one was answered."""
     if nice:
         os.nice(nice)
     lat: list[float] = []
@@ -81,7 +89,14 @@ def client(
         # Counted per thread and added under the lock: ``size[0] += len(r.read())`` loads
         # size[0] before the read releases the GIL, and lost other threads' bytes.
         my_bytes = my_errors = 0
+        gap = connections / rate if rate > 0 else 0.0
+        due = time.perf_counter()
         while time.perf_counter() < stop:
+            if gap:
+                due += gap
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
             t0 = time.perf_counter()
             conn.request("GET", path, headers=hdrs)
             r = conn.getresponse()
@@ -192,6 +207,7 @@ async def bench(
     serve: str = "process",
     client_nice: int = 0,
     api_nice: int = 10,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -289,6 +305,7 @@ async def bench(
                                 str(seconds),
                                 str(connections),
                                 str(client_nice),
+                                str(rate),
                             ]
                         )
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
@@ -335,8 +352,8 @@ def pct(lat: list[int]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, token, path, seconds, conns, nice = sys.argv
-        client(int(port), token, path, float(seconds), int(conns), int(nice))
+        _, _, port, token, path, seconds, conns, nice, rate = sys.argv
+        client(int(port), token, path, float(seconds), int(conns), int(nice), float(rate))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -359,6 +376,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests a second the client sends, paced (default 0: as fast as answered, "
+        "which on 2 cores takes the engine's second core)",
+    )
     ap.add_argument(
         "--switch-interval",
         type=float,
@@ -384,9 +408,11 @@ def main() -> None:
         args.serve,
         args.client_nice,
         args.api_nice,
+        args.rate,
     )
     print(
         f"client nice {args.client_nice}; API nice {args.api_nice}; "
+        f"rate {args.rate:g}/s (0: unpaced); "
         "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
         "switch interval {:g} s; HTTP parser {}".format(
             args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
