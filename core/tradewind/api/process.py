@@ -128,9 +128,10 @@ async def serve(fd: int) -> int:
 
     from tradewind.api.app import create_app
     from tradewind.api.mirror import Mirror, MirrorView
-    from tradewind.api.server import _has_sansio
+    from tradewind.api.server import listen, uvicorn_config
     from tradewind.api.views import ViewSettings
     from tradewind.config import ApiSection
+    from tradewind.errors import ConfigError
 
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock)
@@ -153,35 +154,13 @@ async def serve(fd: int) -> int:
     view.listeners = Listeners(link)
     mirror = Mirror(view)
     app = create_app(view, None, settings, init["token"], host_call=link.call)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,  # never log request lines (a token could sit in a query string)
-        lifespan="off",
-        ws="websockets-sansio" if _has_sansio() else "auto",
-        http=init.get("http", "auto"),
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    config.load()
-    server.lifespan = config.lifespan_class(config)
+    server = uvicorn.Server(uvicorn_config(app, settings, init.get("http", "auto")))
     try:
-        await server.startup()
-    except SystemExit:  # uvicorn exits when it cannot bind
-        server.should_exit = True
-    if server.should_exit or not server.servers:
-        link.send(
-            (
-                "failed",
-                f"the API cannot listen on {settings.host}:{settings.port} (in use or not "
-                f"allowed) @ $.api.port",
-            )
-        )
+        port = await listen(server)
+    except ConfigError as exc:
+        link.send(("failed", str(exc)))
         await writer.drain()
         return 1
-    port = int(server.servers[0].sockets[0].getsockname()[1])
     link.send(("ready", port))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))

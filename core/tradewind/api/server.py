@@ -36,6 +36,7 @@ from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.trading.operator import Operator
 
 if TYPE_CHECKING:
+    from tradewind.config import ApiSection
     from tradewind.trading.engine import Engine
 
 log = logging.getLogger("tradewind.api")
@@ -75,17 +76,7 @@ class ApiServer:
         self.app = create_app(
             self.view, Operator.of(engine), settings, token, engine_call=self.bridge
         )
-        self.config = uvicorn.Config(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,  # never log request lines (a token could sit in a query string)
-            lifespan="off",
-            ws="websockets-sansio" if _has_sansio() else "auto",
-            # Requests still waiting on the engine when it stops are not waited for long.
-            timeout_graceful_shutdown=2,
-        )
+        self.config = uvicorn_config(self.app, settings)
         self.server = uvicorn.Server(self.config)
         self.port: int = settings.port
         self._thread: threading.Thread | None = None
@@ -117,21 +108,7 @@ class ApiServer:
         """Serve until :meth:`stop`; reports the bound port to ``task_status`` once up."""
         server = self.server
         config = self.config
-        if not config.loaded:
-            config.load()
-        server.lifespan = config.lifespan_class(config)
-        # Not Server.serve(): that installs signal handlers, which belong to the host.
-        try:
-            await server.startup()
-        except SystemExit:  # uvicorn exits when it cannot bind; the host reports it instead
-            server.should_exit = True
-        if server.should_exit or not server.servers:
-            raise ConfigError(
-                f"the API cannot listen on {config.host}:{config.port} (in use or not "
-                f"allowed) @ $.api.port"
-            )
-        sock = server.servers[0].sockets[0]
-        self.port = int(sock.getsockname()[1])
+        self.port = await listen(server)
         log.warning("API listening on http://%s:%d (dashboard at /)", config.host, self.port)
         task_status.started(self.port)
         if not self._started.done():
@@ -144,6 +121,41 @@ class ApiServer:
     def stop(self) -> None:
         """Ask the server to finish."""
         self.server.should_exit = True
+
+
+def uvicorn_config(app: Any, settings: ApiSection, http: str = "auto") -> uvicorn.Config:
+    """uvicorn's config for the API (thread and process mode alike)."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,  # never log request lines (a token could sit in a query string)
+        lifespan="off",
+        ws="websockets-sansio" if _has_sansio() else "auto",
+        http=http,
+        # Requests still waiting on the engine when it stops are not waited for long.
+        timeout_graceful_shutdown=2,
+    )
+
+
+async def listen(server: uvicorn.Server) -> int:
+    """Start ``server`` listening (not ``Server.serve()``: that installs signal handlers,
+    which belong to the host); the bound port, or a ConfigError naming ``$.api.port``."""
+    config = server.config
+    if not config.loaded:
+        config.load()
+    server.lifespan = config.lifespan_class(config)
+    try:
+        await server.startup()
+    except SystemExit:  # uvicorn exits when it cannot bind; the host reports it instead
+        server.should_exit = True
+    if server.should_exit or not server.servers:
+        raise ConfigError(
+            f"the API cannot listen on {config.host}:{config.port} (in use or not "
+            f"allowed) @ $.api.port"
+        )
+    return int(server.servers[0].sockets[0].getsockname()[1])
 
 
 def _has_sansio() -> bool:
