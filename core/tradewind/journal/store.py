@@ -71,6 +71,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -771,11 +772,12 @@ class Journal:
         by a DuckDB commit before it is sent."""
         return self.durable and self.group_commit and self._intents is not None
 
-    def written_ahead(self) -> frozenset[str]:
+    def written_ahead(self) -> AbstractSet[str]:
         """The client order ids durable in the intent log and not yet committed to DuckDB:
         each may go to its venue before the step's commit (it is replayed at the next open if
-        the host dies first). Empty after every successful commit."""
-        return frozenset(self._ahead)
+        the host dies first). Empty after every successful commit. The journal's own set, not
+        a copy (asked once per order sent): read it, do not keep it."""
+        return self._ahead
 
     def verify(self) -> None:
         """Check the journal at open (:meth:`DuckDBBackend.verify`,
