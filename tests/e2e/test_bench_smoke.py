@@ -1,0 +1,77 @@
+"""Every benchmark this env can run still runs, at a size that takes seconds.
+
+Benchmarks are not timed tests and CI does not record their figures; what this checks is
+that a change elsewhere has not broken one (a bench that crashes at start goes unnoticed
+until someone needs its figure). Each runs as its own process with the env's interpreter, as
+docs/performance.md runs it, only smaller, and must exit 0 and print its figures.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tradewind_venue_ccxt")
+pytest.importorskip("tradewind_venue_cryptofeed")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (script, arguments, a piece of text its output must contain); "{tmp}" is an empty directory.
+BENCHES = [
+    ("bench_bus.py", ["--events", "2000"], "events/s"),
+    ("bench_plugin_call.py", [], "pluggy hook call"),
+    ("bench_analyzers_orderflow.py", ["--minutes", "200"], "per read"),
+    ("bench_analyzers_regime.py", ["--candles", "500"], "µs"),
+    ("bench_analyzers_profile.py", ["--hours", "1"], "per batch"),
+    ("bench_analyzers_microstructure.py", ["--minutes", "200"], "on_candle"),
+    ("bench_decision.py", ["--decisions", "100"], "load average"),
+    ("bench_decision.py", ["--decisions", "100", "--read-all"], "load average"),
+    ("bench_candles.py", ["--ticks", "20000"], "ticks/s"),
+    ("bench_synth.py", ["--ticks", "20000", "--repeat", "1"], "ticks/s"),
+    ("bench_store.py", ["--symbols", "3", "--minutes", "2"], "symbols"),
+    ("bench_cryptofeed.py", ["--messages", "2000", "--e2e-messages", "1000"], "messages/s"),
+    (
+        "bench_pipeline.py",
+        [
+            "--ticks", "20000", "--instruments", "3", "--per-instrument", "2000",
+            "--tick-by-tick", "2000", "--workdir", "{tmp}",
+        ],
+        "ticks/s",
+    ),
+    ("bench_startup.py", ["--ticks", "2000", "--runs", "1", "--workdir", "{tmp}"], "CPU"),
+    ("bench_notify.py", ["--messages", "50", "--decisions", "50"], "p99"),
+    ("bench_blocks.py", ["--ticks", "20000", "--repeat", "1", "--workdir", "{tmp}"], "decisions"),
+    ("bench_scheduler.py", ["--ticks", "20000", "--runs", "1", "--workdir", "{tmp}"], "ratio"),
+    ("bench_paper_throughput.py", ["--ticks", "2000", "--before-ticks", "500"], "ticks/s"),
+    ("bench_write_ahead.py", ["--orders", "20", "--dir", "{tmp}"], "fdatasync"),
+    ("bench_hand_over.py", ["--orders", "10"], "turns"),
+    (
+        "bench_feed_to_order.py",
+        ["--orders", "20", "--warmup", "2", "--gap-ms", "20"],
+        "p99",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    BENCHES,
+    ids=[s.removesuffix(".py") + ("-read-all" if "--read-all" in a else "") for s, a, _ in BENCHES],
+)
+def test_the_benchmark_runs(script: str, args: list[str], expect: str, tmp_path: Path) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{out[-4000:]}"
+    assert "Traceback" not in out, out[-4000:]
+    assert expect in out, f"{script} printed no {expect!r}:\n{out[-4000:]}"
