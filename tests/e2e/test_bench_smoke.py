@@ -1,23 +1,18 @@
 """Every benchmark this env can run still runs, at a size that takes seconds.
 
-Benchmarks are not timed tests and CI does not record their figures; what this checks is
-that a change elsewhere has not broken one (a bench that crashes at start goes unnoticed
-until someone needs its figure). Each runs as its own process with the env's interpreter, as
-docs/performance.md runs it, only smaller, and must exit 0 and print its figures.
+Each runs as its own process with the env's interpreter (tests/benchsmoke.py says why).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.benchsmoke import run_bench
+
 pytest.importorskip("tradewind_venue_ccxt")
 pytest.importorskip("tradewind_venue_cryptofeed")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # (script, arguments, a piece of text its output must contain); "{tmp}" is an empty directory.
 BENCHES = [
@@ -63,15 +58,4 @@ BENCHES = [
     ids=[s.removesuffix(".py") + ("-read-all" if "--read-all" in a else "") for s, a, _ in BENCHES],
 )
 def test_the_benchmark_runs(script: str, args: list[str], expect: str, tmp_path: Path) -> None:
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{out[-4000:]}"
-    assert "Traceback" not in out, out[-4000:]
-    assert expect in out, f"{script} printed no {expect!r}:\n{out[-4000:]}"
+    run_bench(script, [a.replace("{tmp}", str(tmp_path)) for a in args], expect)
