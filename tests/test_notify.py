@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import anyio
+import attrs
 import duckdb
 import pytest
 from tradewind.clock import SimClock
@@ -17,6 +18,8 @@ from tradewind.model import (
     Fill,
     FillEvent,
     OrderFailed,
+    Position,
+    PositionClosed,
     Severity,
     Side,
     SystemError,
@@ -59,9 +62,36 @@ def test_a_fill_renders_as_a_readable_trade_message():
         "quantity": "0.01",
         "fee": "0.2",
         "pnl": "-3.5",
+        "currency": "",
+        "fee_currency": "",
         "order_id": "c-0",
     }
     assert Message.from_json(msg.to_json()) == msg
+
+
+def test_money_in_a_message_names_its_currency():
+    f = fill(pnl="-3.5")
+    usdt = FillEvent(ts_ns=T0, fill=f.fill, realized_pnl=Decimal("-3.5"), pnl_currency="USDT")
+    (msg,) = Router("n", NotifierOptions()).route(usdt, T0)
+    assert "P&L (realised by this fill): -3.5 USDT\nFee: 0.2 USDT\n" in msg.text
+    assert (msg.fields["pnl"], msg.fields["currency"]) == ("-3.5", "USDT")
+    # a fee charged in a third currency is named as charged, not as the P&L's
+    bnb = attrs.evolve(f.fill, fee=Decimal("0.0004"), fee_currency="BNB", fee_asset="other")
+    (msg,) = Router("n", NotifierOptions()).route(
+        FillEvent(ts_ns=T0, fill=bnb, realized_pnl=Decimal(0), pnl_currency="USDT"), T0
+    )
+    assert "Fee: 0.0004 BNB\n" in msg.text
+    closed = PositionClosed(
+        ts_ns=T0,
+        position=Position(
+            instrument="sim:BTCUSDT", realized_pnl=Decimal("12.5"), fees=Decimal("0.4")
+        ),
+        reason="trailing",
+        pnl_currency="USDC",
+    )
+    (msg,) = Router("n", NotifierOptions()).route(closed, T0)
+    assert msg.title == "Closed sim:BTCUSDT: P&L 12.5 USDC"
+    assert "Realised P&L: 12.5 USDC\nFees: 0.4 USDC\n" in msg.text
 
 
 def test_the_seeds_event_types_each_have_a_template():
@@ -389,6 +419,6 @@ def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_
     # One line naming the plugin and its config table (tradewind.config_check.building).
     assert str(err.value) == (
         "notifier 'blocking' ([notifiers.ops] in bad.toml): "
-        "template 'trade' uses unknown field(s) profit; fields of 'trade': fee, instrument, "
-        "order_id, pnl, price, quantity, side @ $.notifiers.ops"
+        "template 'trade' uses unknown field(s) profit; fields of 'trade': currency, fee, "
+        "fee_currency, instrument, order_id, pnl, price, quantity, side @ $.notifiers.ops"
     )

@@ -128,9 +128,11 @@ def test_a_paper_run_delivers_every_fill_to_all_four_notifiers(tmp_path, monkeyp
         assert {k: fields[k] for k in want} == want and Decimal(fields["pnl"]) == pnl
         # the Telegram sendMessage and the SMTP message
         line = f"{side} {qty} sim:BTCUSDT @ {price}"
-        for got in (text, mail["Subject"] + "\n" + mail.get_content()):
+        for got in (text, (mail["Subject"] + "\n" + mail.get_content()).replace("\r\n", "\n")):
             assert line in got
-            assert f"P&L (realised by this fill): {body['fields']['pnl']}" in got
+            # money names its currency (the instrument's quote settles its P&L and fees)
+            assert f"P&L (realised by this fill): {body['fields']['pnl']} USDT\n" in got
+            assert f"Fee: {body['fields']['fee']} USDT\n" in got
     assert any(p != 0 for p in pnls)  # a closing fill carried a real P&L
     statuses = con.execute(
         "SELECT notifier, status, count(*) FROM outbox GROUP BY ALL ORDER BY notifier"

@@ -42,11 +42,13 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     "trade.title": "{side} {quantity} {instrument} @ {price}",
     "trade": (
         "Trade executed: {side} {quantity} {instrument} at {price}\n"
-        "P&L (realised by this fill): {pnl}\nFee: {fee}\nOrder: {order_id}"
+        "P&L (realised by this fill): {pnl} {currency}\nFee: {fee} {fee_currency}\n"
+        "Order: {order_id}"
     ),
-    "position_closed.title": "Closed {instrument}: P&L {pnl}",
+    "position_closed.title": "Closed {instrument}: P&L {pnl} {currency}",
     "position_closed": (
-        "Position in {instrument} closed.\nRealised P&L: {pnl}\nFees: {fees}\nReason: {reason}"
+        "Position in {instrument} closed.\nRealised P&L: {pnl} {currency}\n"
+        "Fees: {fees} {currency}\nReason: {reason}"
     ),
     "risk.title": "Risk: {rule} on {instrument}",
     "risk": "Risk breach — {rule}: {reason}\nInstrument: {instrument}\nAction: {action}",
@@ -92,6 +94,11 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "quantity": _fmt(fill.quantity),
             "fee": _fmt(fill.fee),
             "pnl": _fmt(pnl) if pnl is not None else "0",
+            "currency": event.pnl_currency,
+            # an empty fee currency is the instrument's quote (the simulated venue's
+            # convention), which is the P&L currency of spot and linear instruments
+            "fee_currency": fill.fee_currency
+            or (event.pnl_currency if fill.fee_asset == "quote" else ""),
             "order_id": fill.client_order_id,
         }
         return "trade", f
@@ -100,6 +107,7 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
         return "position_closed", {
             "instrument": p.instrument,
             "pnl": _fmt(p.realized_pnl),
+            "currency": event.pnl_currency,
             "fees": _fmt(p.fees),
             "reason": event.reason or "-",
         }
@@ -227,9 +235,10 @@ class Templates:
     def render(self, kind: str, fields: Mapping[str, str]) -> tuple[str, str]:
         """``(title, text)`` of a message of ``kind`` with ``fields``."""
         safe = _Missing(fields)
+        # a field left empty (a currency the publisher did not say) leaves no trailing space
         return (
-            self._t[f"{kind}.title"].format_map(safe),
-            self._t[kind].format_map(safe),
+            self._t[f"{kind}.title"].format_map(safe).rstrip(),
+            "\n".join(line.rstrip() for line in self._t[kind].format_map(safe).split("\n")),
         )
 
 
