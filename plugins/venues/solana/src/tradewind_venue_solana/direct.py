@@ -75,6 +75,63 @@ def _bound(amount: int, slippage_bps: int, *, up: bool) -> int:
     return amount * (10_000 - slippage_bps) // 10_000
 
 
+async def _pool_data(
+    client: AsyncClient, address: Pubkey, program: Pubkey, what: str, program_name: str
+) -> bytes:
+    """The data of the pool account at ``address`` (``what``), which ``program`` must own."""
+    got = (await client.get_account_info(address)).value
+    if got is None or got.owner != program:
+        raise DirectPoolError(
+            f"{what} {address}: no account of the {program_name} program "
+            f"({'none' if got is None else f'owner {got.owner}'})"
+        )
+    return bytes(got.data)
+
+
+def _direct_swap(
+    *,
+    route: str,
+    program: Pubkey,
+    pool: Pubkey,
+    swap: Instruction,
+    wallet: Pubkey,
+    input_mint: Pubkey,
+    output_mint: Pubkey,
+    output_program: Pubkey,
+    swap_mode: str,
+    slippage_bps: int,
+    in_amount: int,
+    out_amount: int,
+    threshold: int,
+    compute_unit_limit: int,
+    compute_unit_price: int,
+) -> DirectSwap:
+    """The quote of a swap through one pool and its transaction's instructions. ``threshold``:
+    the least received (ExactIn) or the most paid (ExactOut), which also bounds the SOL
+    wrapped for an ExactOut swap of native SOL."""
+    quote = SolSwapQuote(
+        input_mint=str(input_mint),
+        output_mint=str(output_mint),
+        swap_mode=swap_mode,
+        in_amount=in_amount,
+        out_amount=out_amount,
+        other_amount_threshold=threshold,
+        slippage_bps=slippage_bps,
+        route=(f"{route} {pool} 100% (direct)",),
+    )
+    ixs = _transaction(
+        wallet,
+        swap,
+        input_mint=input_mint,
+        output_mint=output_mint,
+        output_program=output_program,
+        max_in=in_amount if swap_mode == "ExactIn" else threshold,
+        compute_unit_limit=compute_unit_limit,
+        compute_unit_price=compute_unit_price,
+    )
+    return DirectSwap(quote=quote, instructions=ixs, program=program, pool=pool)
+
+
 async def amm_v4_swap(
     client: AsyncClient,
     address: Pubkey,
@@ -92,14 +149,9 @@ async def amm_v4_swap(
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium AMM v4 pool at ``address``: its account,
     then its two vaults and its OpenBook market account in one call."""
-    got = (await client.get_account_info(address)).value
-    if got is None or got.owner != ray.AMM_V4_PROGRAM:
-        raise DirectPoolError(
-            f"AMM v4 pool {address}: no account of the AMM v4 program "
-            f"({'none' if got is None else f'owner {got.owner}'})"
-        )
+    data = await _pool_data(client, address, ray.AMM_V4_PROGRAM, "AMM v4 pool", "AMM v4")
     try:
-        pool = ray.decode_amm_v4(address, bytes(got.data))
+        pool = ray.decode_amm_v4(address, data)
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
     if {pool.base_mint, pool.quote_mint} != {input_mint, output_mint}:
@@ -139,27 +191,23 @@ async def amm_v4_swap(
         )
     except ray.RaydiumError as exc:
         raise DirectPoolError(f"AMM v4 pool {address}: {exc}") from None
-    quote = SolSwapQuote(
-        input_mint=str(input_mint),
-        output_mint=str(output_mint),
-        swap_mode=swap_mode,
-        in_amount=q.amount_in,
-        out_amount=q.amount_out,
-        other_amount_threshold=q.bound,
-        slippage_bps=slippage_bps,
-        route=(f"Raydium AMM v4 {address} 100% (direct)",),
-    )
-    ixs = _transaction(
-        wallet,
-        swap,
+    return _direct_swap(
+        route="Raydium AMM v4",
+        program=ray.AMM_V4_PROGRAM,
+        pool=address,
+        swap=swap,
+        wallet=wallet,
         input_mint=input_mint,
         output_mint=output_mint,
         output_program=output_program,
-        max_in=q.amount_in if exact_in else q.bound,
+        swap_mode=swap_mode,
+        slippage_bps=slippage_bps,
+        in_amount=q.amount_in,
+        out_amount=q.amount_out,
+        threshold=q.bound,
         compute_unit_limit=compute_unit_limit,
         compute_unit_price=compute_unit_price,
     )
-    return DirectSwap(quote=quote, instructions=ixs, program=ray.AMM_V4_PROGRAM, pool=address)
 
 
 async def cpmm_swap(
@@ -179,14 +227,9 @@ async def cpmm_swap(
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium CPMM pool at ``address``: its account, its
     AMM config and its two vaults read in one call after the pool."""
-    got = (await client.get_account_info(address)).value
-    if got is None or got.owner != ray.CPMM_PROGRAM:
-        raise DirectPoolError(
-            f"CPMM pool {address}: no account of the CPMM program "
-            f"({'none' if got is None else f'owner {got.owner}'})"
-        )
+    data = await _pool_data(client, address, ray.CPMM_PROGRAM, "CPMM pool", "CPMM")
     try:
-        pool = ray.decode_cpmm_pool(address, bytes(got.data))
+        pool = ray.decode_cpmm_pool(address, data)
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
     if {pool.mint_a, pool.mint_b} != {input_mint, output_mint}:
@@ -229,27 +272,23 @@ async def cpmm_swap(
         threshold=threshold,
         exact_in=exact_in,
     )
-    quote = SolSwapQuote(
-        input_mint=str(input_mint),
-        output_mint=str(output_mint),
-        swap_mode=swap_mode,
-        in_amount=q.amount_in,
-        out_amount=q.amount_out,
-        other_amount_threshold=threshold,
-        slippage_bps=slippage_bps,
-        route=(f"Raydium CPMM {address} 100% (direct)",),
-    )
-    ixs = _transaction(
-        wallet,
-        swap,
+    return _direct_swap(
+        route="Raydium CPMM",
+        program=ray.CPMM_PROGRAM,
+        pool=address,
+        swap=swap,
+        wallet=wallet,
         input_mint=input_mint,
         output_mint=output_mint,
         output_program=output_program,
-        max_in=q.amount_in if exact_in else threshold,
+        swap_mode=swap_mode,
+        slippage_bps=slippage_bps,
+        in_amount=q.amount_in,
+        out_amount=q.amount_out,
+        threshold=threshold,
         compute_unit_limit=compute_unit_limit,
         compute_unit_price=compute_unit_price,
     )
-    return DirectSwap(quote=quote, instructions=ixs, program=ray.CPMM_PROGRAM, pool=address)
 
 
 async def whirlpool_swap(
@@ -268,14 +307,9 @@ async def whirlpool_swap(
     compute_unit_price: int,
 ) -> DirectSwap:
     """Quote and build a swap through the Orca Whirlpool at ``address``."""
-    got = (await client.get_account_info(address)).value
-    if got is None or got.owner != wp.WHIRLPOOL_PROGRAM:
-        raise DirectPoolError(
-            f"whirlpool {address}: no account of the Whirlpool program "
-            f"({'none' if got is None else f'owner {got.owner}'})"
-        )
+    data = await _pool_data(client, address, wp.WHIRLPOOL_PROGRAM, "whirlpool", "Whirlpool")
     try:
-        pool = wp.decode_whirlpool(address, bytes(got.data))
+        pool = wp.decode_whirlpool(address, data)
     except wp.WhirlpoolError as exc:
         raise DirectPoolError(str(exc)) from None
     mints = {pool.token_mint_a, pool.token_mint_b}
@@ -317,24 +351,20 @@ async def whirlpool_swap(
         by_input=by_input,
         a_to_b=a_to_b,
     )
-    ixs = _transaction(
-        wallet,
-        swap,
+    return _direct_swap(
+        route="Whirlpool",
+        program=wp.WHIRLPOOL_PROGRAM,
+        pool=address,
+        swap=swap,
+        wallet=wallet,
         input_mint=input_mint,
         output_mint=output_mint,
         output_program=output_program,
-        max_in=q.token_in if by_input else q.threshold,
+        swap_mode=swap_mode,
+        slippage_bps=slippage_bps,
+        in_amount=q.token_in,
+        out_amount=q.token_out,
+        threshold=q.threshold,
         compute_unit_limit=compute_unit_limit,
         compute_unit_price=compute_unit_price,
     )
-    quote = SolSwapQuote(
-        input_mint=str(input_mint),
-        output_mint=str(output_mint),
-        swap_mode=swap_mode,
-        in_amount=q.token_in,
-        out_amount=q.token_out,
-        other_amount_threshold=q.threshold,
-        slippage_bps=slippage_bps,
-        route=(f"Whirlpool {address} 100% (direct)",),
-    )
-    return DirectSwap(quote=quote, instructions=ixs, program=wp.WHIRLPOOL_PROGRAM, pool=address)
