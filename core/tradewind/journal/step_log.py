@@ -1,0 +1,133 @@
+"""The step log: the durable record of each engine step's journal rows, loaded into DuckDB later.
+
+A DuckDB commit costs a few milliseconds whatever it holds: a statement per table (parse, plan,
+an Arrow scan, ~0.4-0.6 ms each), the ``orders`` upsert and ``COMMIT`` with its ``fdatasync``
+(docs/performance.md). Committing every engine step of a paper or live run that way made the
+journal the floor of the per-fill cost. So with group commit a writable DuckDB journal makes a
+step durable by appending all its rows — every table's staged rows and the order states — as
+one record to this file beside the DuckDB file (``<journal>.steps``), ``os.write`` +
+``os.fdatasync``, before the step's events leave the process: the same write-ahead rule as a
+DuckDB commit, for one write and one sync. The rows are loaded into the DuckDB tables in
+larger batches — when enough rows or enough time have gathered (:class:`Journal`'s
+``load_rows`` / ``load_every_s``), whenever something reads the journal, and at close — in one
+transaction, after which the file is truncated.
+
+A record is one line: the CRC32 of the body (8 hex digits), a space, the body (JSON: the
+highest sequence number of its rows, the rows of each table, the order states), a newline. A
+process killed while writing leaves at most a torn last record, which fails its checksum and
+is dropped: ``fdatasync`` had not returned, so nothing of that step was acted on. Sequence
+numbers grow with every row the journal writes and a load writes every record it holds at
+once, so a record is in DuckDB exactly when its highest sequence number is at most the
+tables' highest (:func:`unloaded`): at open, those records are loaded, in one transaction,
+before anything reads the journal; a kill between a load's commit and the truncate leaves
+records that are skipped. Loading twice writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+#: What follows the journal file's name for its step log.
+SUFFIX = ".steps"
+
+_KEYS = frozenset({"seq", "rows", "orders"})
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)
+
+
+def step_path(journal_path: Path) -> Path:
+    """The step log beside a DuckDB journal file."""
+    return journal_path.with_name(journal_path.name + SUFFIX)
+
+
+def encode(
+    seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
+) -> bytes:
+    """One record: checksum, body, newline."""
+    body = _ENCODER.encode({"seq": seq, "rows": rows, "orders": orders}).encode()
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def decode(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The intact records of a log's contents, and the byte offset where they end (a torn or
+    damaged record and everything after it are not returned)."""
+    records: list[dict[str, Any]] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break  # torn: the write of the last record was cut
+        line = data[pos:end]
+        if len(line) < 10 or line[8:9] != b" ":
+            break
+        crc, body = line[:8], line[9:]
+        try:
+            if int(crc, 16) != zlib.crc32(body):
+                break
+            record = json.loads(body)
+        except ValueError:
+            break
+        if not isinstance(record, dict) or set(record) != _KEYS:
+            break
+        records.append(record)
+        pos = end + 1
+    return records, pos
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The intact records of the step log at ``path`` (none when there is no file)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return decode(data)[0]
+
+
+def unloaded(records: list[dict[str, Any]], loaded_seq: int) -> list[dict[str, Any]]:
+    """The records whose rows are not in DuckDB yet: those above the tables' highest sequence
+    number ``loaded_seq``."""
+    return [r for r in records if int(r["seq"]) > loaded_seq]
+
+
+class StepLog:
+    """The append-only step log of one writable DuckDB journal (opened on first append)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        #: Records appended since the last truncate.
+        self.pending = 0
+
+    def append(
+        self, seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
+    ) -> None:
+        """Write one step's rows and wait until they are on disk (``fdatasync``)."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        record = encode(seq, rows, orders)
+        written = os.write(self._fd, record)
+        if written != len(record):
+            # A short write leaves a torn record: cut it off, so the next record is readable.
+            os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
+            raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
+        os.fdatasync(self._fd)
+        self.pending += 1
+
+    def truncate(self) -> None:
+        """Empty the log: DuckDB has committed every record in it. Not synced: records that
+        reappear after a crash are skipped by sequence number."""
+        if self._fd is not None and self.pending:
+            os.ftruncate(self._fd, 0)
+        self.pending = 0
+
+    def close(self) -> None:
+        """Close the file; remove it when it holds nothing."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if not self.pending and self.path.exists() and self.path.stat().st_size == 0:
+            self.path.unlink()
