@@ -199,7 +199,10 @@ def test_a_torn_or_damaged_step_record_ends_the_log():
     two = step_log.encode(5, {"events": [("r", 4, 5, "Y", 0, "{}")]}, [])
     records, end = step_log.decode(one + two[:-3])  # the second write was cut
     assert [r["seq"] for r in records] == [3] and end == len(one)
-    flipped = two.replace(b'"Y"', b'"Z"')  # same length, wrong checksum
+    assert records[0]["rows"] == {"events": [("r", 1, 2, "X", 0, "{}")]}
+    assert step_log.decode(one + two[:5])[1] == len(one)  # a torn header
+    flipped = two.replace(b"Y", b"Z")  # same length, wrong checksum
+    assert flipped != two
     assert [r["seq"] for r in step_log.decode(one + flipped + one)[0]] == [3]
     assert step_log.decode(b"")[0] == []
     assert [r["seq"] for r in step_log.unloaded(step_log.decode(one + two)[0], 3)] == [5]

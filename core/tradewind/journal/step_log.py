@@ -12,10 +12,13 @@ larger batches — when enough rows or enough time have gathered (:class:`Journa
 ``load_rows`` / ``load_every_s``), whenever something reads the journal, and at close — in one
 transaction, after which the file is truncated.
 
-A record is one line: the CRC32 of the body (8 hex digits), a space, the body (JSON: the
-highest sequence number of its rows, the rows of each table, the order states), a newline. A
-process killed while writing leaves at most a torn last record, which fails its checksum and
-is dropped: ``fdatasync`` had not returned, so nothing of that step was acted on. Sequence
+A record is a header — ``TW``, the body's length and its CRC32 (two little-endian 32-bit
+integers) — and the body: ``(highest sequence number of its rows, {table: rows}, order
+states)`` in :mod:`marshal` format version 4 (rows are tuples of str, int, float, bool and
+None; marshal writes a step's rows ~5 times faster than JSON, the intent log's format, and
+the log is transient: it holds the rows of at most a few steps). A process killed while
+writing leaves at most a torn last record, which is short or fails its checksum and is
+dropped: ``fdatasync`` had not returned, so nothing of that step was acted on. Sequence
 numbers grow with every row the journal writes and a load writes every record it holds at
 once, so a record is in DuckDB exactly when its highest sequence number is at most the
 tables' highest (:func:`unloaded`): at open, those records are loaded, in one transaction,
@@ -25,8 +28,9 @@ records that are skipped. Loading twice writes nothing twice.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -34,8 +38,10 @@ from typing import Any
 #: What follows the journal file's name for its step log.
 SUFFIX = ".steps"
 
-_KEYS = frozenset({"seq", "rows", "orders"})
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=True)
+#: The marshal format version records are written in (readable by every later Python 3).
+MARSHAL_VERSION = 4
+_MAGIC = b"TW"
+_HEADER = struct.Struct("<2sII")  # magic, body length, CRC32 of the body
 
 
 def step_path(journal_path: Path) -> Path:
@@ -46,34 +52,38 @@ def step_path(journal_path: Path) -> Path:
 def encode(
     seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
 ) -> bytes:
-    """One record: checksum, body, newline."""
-    body = _ENCODER.encode({"seq": seq, "rows": rows, "orders": orders}).encode()
-    return b"%08x %s\n" % (zlib.crc32(body), body)
+    """One record: header, body."""
+    body = marshal.dumps((seq, rows, orders), MARSHAL_VERSION)
+    return _HEADER.pack(_MAGIC, len(body), zlib.crc32(body)) + body
 
 
 def decode(data: bytes) -> tuple[list[dict[str, Any]], int]:
-    """The intact records of a log's contents, and the byte offset where they end (a torn or
-    damaged record and everything after it are not returned)."""
+    """The intact records of a log's contents (``seq``, ``rows``: per table, ``orders``), and
+    the byte offset where they end (a torn or damaged record and everything after it are not
+    returned)."""
     records: list[dict[str, Any]] = []
     pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        if end < 0:
-            break  # torn: the write of the last record was cut
-        line = data[pos:end]
-        if len(line) < 10 or line[8:9] != b" ":
-            break
-        crc, body = line[:8], line[9:]
+    size = _HEADER.size
+    while pos + size <= len(data):
+        magic, length, crc = _HEADER.unpack_from(data, pos)
+        start = pos + size
+        body = data[start : start + length]
+        if magic != _MAGIC or len(body) != length or zlib.crc32(body) != crc:
+            break  # torn (the write of the last record was cut) or damaged
         try:
-            if int(crc, 16) != zlib.crc32(body):
-                break
-            record = json.loads(body)
-        except ValueError:
+            value = marshal.loads(body)
+        except (ValueError, EOFError, TypeError):
             break
-        if not isinstance(record, dict) or set(record) != _KEYS:
+        if not (
+            isinstance(value, tuple)
+            and len(value) == 3
+            and isinstance(value[0], int)
+            and isinstance(value[1], dict)
+            and isinstance(value[2], list)
+        ):
             break
-        records.append(record)
-        pos = end + 1
+        records.append({"seq": value[0], "rows": value[1], "orders": value[2]})
+        pos = start + length
     return records, pos
 
 
