@@ -7,8 +7,9 @@ the median against 0.18 ms for an ``fdatasync``'d append of one small record on 
 (docs/performance.md). So with group commit (paper and live runs) the journal writes the
 order's two rows — its ``orders`` row and its ``submitted`` event — as one record appended to
 this file beside the DuckDB file (``<journal>.intents``), ``os.write`` + ``os.fdatasync``,
-before the order is sent; the rows stay staged and reach DuckDB with the engine step's group
-commit, after which the file is truncated. That commit usually comes after the order has left:
+before the order is sent; the rows stay staged and are made durable again with the engine
+step's group commit (the step log, :mod:`tradewind.journal.step_log`, or a DuckDB commit),
+after which the file is truncated. That commit usually comes after the order has left:
 the engine hands an order written ahead to its venue before its step goes on
 (:meth:`tradewind.trading.venue_calls.VenueCalls.hand_over`, :meth:`Journal.written_ahead`).
 

@@ -37,8 +37,11 @@ Crash safety: the order manager makes an order durable before it is sent and wri
 before it is applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set
 (paper and live) DuckDB syncs its write-ahead log on commit (``fdatasync``, setting
 ``fsync_mode = 'STANDARD'``). With :attr:`Journal.group_commit` (the engine sets it in paper
-and live) those rows are committed once per engine step (:meth:`Journal.commit`, before the
-step's events are published); without it each step is its own transaction. An order for a
+and live) those rows are made durable once per engine step (:meth:`Journal.commit`, before
+the step's events are published): on a writable DuckDB journal by one ``fdatasync``'d append
+to the step log (:mod:`tradewind.journal.step_log`), the rows loaded into DuckDB in batches
+and by every read through this class; else by one commit. Without group commit each step is
+its own transaction. An order for a
 venue that is not simulated is durable before it is sent, one of two ways: on a DuckDB journal
 with group commit it is appended to the intent log (:mod:`tradewind.journal.intent_log`,
 :meth:`Journal.written_ahead`) and the engine hands it to the venue at once — its DuckDB
@@ -752,8 +755,10 @@ class Journal:
             self._intents = intent_log.IntentLog(intent_log.intent_path(self._db.path))
         #: The step log beside a writable DuckDB journal (:mod:`.step_log`).
         self._steplog: step_log.StepLog | None = None
-        if isinstance(self._db, DuckDBBackend) and not read_only and (
-            intents if steps is None else steps
+        if (
+            isinstance(self._db, DuckDBBackend)
+            and not read_only
+            and (intents if steps is None else steps)
         ):
             self._steplog = step_log.StepLog(step_log.step_path(self._db.path))
         self.load_rows = load_rows
@@ -1065,9 +1070,7 @@ class Journal:
         orders = self._logged_orders
         if staged and self._dirty_orders:
             orders = dict(orders)
-            orders.update(
-                (cid, self._order_row(rec)) for cid, rec in self._dirty_orders.items()
-            )
+            orders.update((cid, self._order_row(rec)) for cid, rec in self._dirty_orders.items())
         # A fill is journaled once per (session, order, fill key): the order manager books
         # each once. On DuckDB a plain INSERT costs half an INSERT OR IGNORE, so it is tried
         # first; a fill that is there already (a write retried after its commit landed)

@@ -635,7 +635,7 @@ class Engine:
             bad_rows=list(self.bad_rows),
             candles=self.candle_curve,
             series=self.series,
-            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            order_tags=dict(self.orders.order_tags),
             funding=self.funding_payments,
             journal_path=self._journal_target(),
             journal_password=cfg.journal.password,
