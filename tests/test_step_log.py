@@ -144,6 +144,19 @@ def test_sigkill_after_the_step_log_append_and_before_the_load_keeps_every_row_o
     assert _counts(path) == loaded
 
 
+def test_a_journal_without_the_step_log_still_loads_one_a_killed_host_left(tmp_path):
+    path = tmp_path / "journal.duckdb"
+    _run_writer(path)
+    j = Journal(path, "run-2", intents=False)  # commits each step itself: no step log
+    try:
+        j.start("paper", "paper.toml", 50)
+        assert j.session_id == "run-1"
+        assert [f.trade_id for f in j.fills()] == ["t-1", "t-2", "t-3"]
+    finally:
+        j.close()
+    assert not step_log.step_path(path).exists()
+
+
 def test_a_kill_between_the_load_and_the_truncate_loads_nothing_twice(tmp_path):
     """The log's records are in DuckDB already (the load committed, the truncate did not
     happen): the next open skips them by sequence number and removes the log."""

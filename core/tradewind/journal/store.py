@@ -779,10 +779,13 @@ class Journal:
         self._ahead: set[str] = set()
         try:
             if isinstance(self._db, DuckDBBackend):
-                if self._steplog is not None:
-                    self._load_step_log(self._steplog.path)
-                elif read_only:
-                    self._overlay_step_log(step_log.step_path(self._db.path))
+                # Whatever this journal's own setting: a step log left by a killed host holds
+                # rows DuckDB may lack.
+                steps_path = step_log.step_path(self._db.path)
+                if read_only:
+                    self._overlay_step_log(steps_path)
+                else:
+                    self._load_step_log(steps_path)
             if self._intents is not None:
                 self._replay_intents(self._intents.path)
             self._seq = self._max_seq()
