@@ -14,6 +14,7 @@ import textwrap
 from decimal import Decimal as D
 from pathlib import Path
 
+import attrs
 import duckdb
 from tradewind.journal import step_log
 from tradewind.journal.store import TABLES, Journal, OrderRecord
@@ -293,3 +294,39 @@ def test_without_group_commit_no_step_log_is_written(tmp_path):
     assert j._npending == 0 and j.count("fills") == 1 and j.steps_logged == 0
     j.close()
     assert not step_log.step_path(path).exists()
+
+
+def test_while_no_step_comes_the_logged_rows_are_loaded_once_they_are_due(tmp_path):
+    """The engine calls ``load_due`` while it waits for data: rows durable in the step log
+    reach DuckDB (what the API's own connection reads) once ``load_every_s`` has passed;
+    staged rows wait for their step's commit."""
+    import time
+
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "run-1", load_every_s=0.05)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    cursor = j.cursor()
+    fill = Fill(
+        client_order_id="tw-e-1",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        quantity=D("0.001"),
+        price=D(60000),
+        fee=D("0.01"),
+        ts_ns=1,
+        trade_id="t-1",
+    )
+    j.record_fill(fill, Position(instrument="sim:BTCUSDT").apply(fill))
+    j.commit()  # the first step: appended, its clock starts
+    j.load_due()
+    assert j.loads == 0 and cursor.execute("SELECT count(*) FROM fills").fetchone() == (0,)
+    time.sleep(0.06)
+    staged = attrs.evolve(fill, trade_id="t-2", ts_ns=2)
+    j.record_fill(staged, Position(instrument="sim:BTCUSDT").apply(staged))  # not committed
+    j.load_due()
+    assert j.loads == 1
+    assert cursor.execute("SELECT trade_id FROM fills").fetchall() == [("t-1",)]
+    assert j.buffered == 2  # the staged fill and its position: still for their step
+    cursor.close()
+    j.close()
