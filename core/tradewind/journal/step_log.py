@@ -28,6 +28,8 @@ records that are skipped. Loading twice writes nothing twice.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import marshal
 import os
 import struct
@@ -118,12 +120,25 @@ class StepLog:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         record = encode(seq, rows, orders)
-        written = os.write(self._fd, record)
-        if written != len(record):
-            # A short write leaves a torn record: cut it off, so the next record is readable.
-            os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
-            raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
-        os.fdatasync(self._fd)
+        fd = self._fd
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(record)
+        done = 0
+        try:
+            # A write cut short (a full disk, a file size limit) is continued, so the error
+            # that stopped it is raised (ENOSPC, EFBIG) ...
+            while done < len(record):
+                n = os.write(fd, view[done:])
+                if n == 0:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+                done += n
+        except OSError:
+            if done:
+                # ... and the torn record is cut off, so the next append is readable.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+            raise
+        os.fdatasync(fd)
         self.pending += 1
 
     def truncate(self) -> None:

@@ -673,6 +673,8 @@ class Engine:
             self._journal_target(),
             self.run_id,
             password=None if secret is None else secret.reveal(),
+            load_rows=cfg.journal.load_rows,
+            load_every_s=cfg.journal.load_every_s,
         )
         self.journal = journal
         if cfg.mode is Mode.BACKTEST:
