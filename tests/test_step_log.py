@@ -330,3 +330,33 @@ def test_while_no_step_comes_the_logged_rows_are_loaded_once_they_are_due(tmp_pa
     assert j.buffered == 2  # the staged fill and its position: still for their step
     cursor.close()
     j.close()
+
+
+def test_an_append_cut_short_by_a_full_disk_leaves_no_torn_record(tmp_path):
+    """A write the file size limit cuts short raises the limit's error and leaves the log as
+    it was, so a later append is readable (a torn record would hide every record after it)."""
+    path = tmp_path / "journal.duckdb.steps"
+    script = f"""
+import resource, signal
+from pathlib import Path
+from tradewind.journal import step_log
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+log = step_log.StepLog(Path({str(path)!r}))
+log.append(1, {{"events": [("r", 1, 1, "X", 0, "{{}}")]}}, [])
+size = log.path.stat().st_size
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 20, hard))
+try:
+    log.append(2, {{"events": [("r", 2, 2, "Y" * 200, 0, "{{}}")]}}, [])
+    print("no failure")
+except OSError as exc:
+    print("failed", exc.errno, log.path.stat().st_size == size)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+log.append(3, {{"events": [("r", 3, 3, "Z", 0, "{{}}")]}}, [])
+print([r["seq"] for r in step_log.read(log.path)])
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["failed 27 True", "[1, 3]"]  # 27: EFBIG
