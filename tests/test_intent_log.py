@@ -158,3 +158,32 @@ def test_without_group_commit_the_order_is_committed_and_no_log_is_written(tmp_p
     assert j._npending == 0 and j.count("orders") == 1
     j.close()
     assert not intent_log.intent_path(path).exists()
+
+
+def test_an_append_cut_short_by_a_full_disk_leaves_no_torn_record(tmp_path):
+    """A write the file size limit cuts short raises the limit's error and leaves the log as
+    it was, so a later append is readable (a torn record would hide every record after it)."""
+    path = tmp_path / "journal.duckdb.intents"
+    script = f"""
+import resource, signal
+from tradewind.journal import intent_log
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+log = intent_log.IntentLog(__import__("pathlib").Path({str(path)!r}))
+log.append(("tw-1", "s", "r" * 100), ("r", "s", 1))
+size = log.path.stat().st_size
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 50, hard))
+try:
+    log.append(("tw-2", "s", "r" * 100), ("r", "s", 2))
+    print("no failure")
+except OSError as exc:
+    print("failed", exc.errno, log.path.stat().st_size == size)
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+log.append(("tw-3", "s", "r"), ("r", "s", 3))
+print([r["orders"][0] for r in intent_log.read(log.path)])
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["failed 27 True", "['tw-1', 'tw-3']"]  # EFBIG

@@ -421,14 +421,19 @@ def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypa
     """The demo as a paper run at full speed: far fewer durable commits than write-ahead
     writes, and a fill lands in the same commit as the order that caused it."""
     commits: list[dict[str, int]] = []
-    real_flush = Journal.flush
 
-    def spy(self: Journal) -> None:
-        if self._npending or self._dirty_orders:
-            commits.append({t: len(r) for t, r in self._pending.items() if r})
-        real_flush(self)
+    def spied(real):
+        def spy(self: Journal) -> None:
+            if self._npending or self._dirty_orders:
+                commits.append({t: len(r) for t, r in self._pending.items() if r})
+            real(self)
 
-    monkeypatch.setattr(Journal, "flush", spy)
+        return spy
+
+    # A durable write of staged rows: a DuckDB (or PostgreSQL) commit, or on DuckDB an
+    # append to the step log.
+    monkeypatch.setattr(Journal, "flush", spied(Journal.flush))
+    monkeypatch.setattr(Journal, "_log_step", spied(Journal._log_step))
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     cfg = tmp_path / "paper.toml"
     cfg.write_text(journal_at.config_text(text))

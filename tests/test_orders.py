@@ -448,3 +448,55 @@ def test_limit_orders_keep_market_order_semantics_intact(stack):
     stack.trades([(1, 50_000.0, 1.0)])
     assert [o.client_order_id for o in stack.portfolio.open_orders()] == [order.client_order_id]
     assert [r.client_order_id for r in stack.journal.open_orders()] == [order.client_order_id]
+
+
+# -- memory: finished orders released once journaled ------------------------------------------
+def test_finished_orders_beyond_the_window_are_released_and_read_back_when_asked(
+    stack, monkeypatch
+):
+    """Only the recent finished orders stay in memory (their record, order, booked quantity
+    and fill keys); an older one is read back from the journal when a report or a repeated
+    fill for it comes, so nothing is booked twice and late reports still meet the state
+    machine."""
+    from tradewind.trading import order_journal
+
+    monkeypatch.setattr(order_journal, "KEEP_FINISHED", 5)
+    sent = []
+    for n in range(40):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        order = stack.order(side=side)
+        stack.submit(order, at_ms=2 * n)
+        stack.trades([(2 * n + 1, 50_000.0 + n, 1.0, 1 if side is Side.BUY else -1)])
+        stack.publish()
+        sent.append(order.client_order_id)
+    om = stack.orders
+    assert [stack.orders.records[c].status for c in sent[-5:]] == [S.FILLED] * 5
+    # Bounded: the 5 newest finished orders, whatever the number of fills.
+    assert len(om.records) == len(om.orders) == 5 and len(om._booked) == 5
+    assert len(om._fill_keys) == len(om._keys_of) == 5
+    assert om.released == 35 and len(om.fills) == 40
+    assert len(om.order_tags) == 40  # the report's trades read every order's tag
+
+    # A repeated fill of a released order: read back, recognised, not booked again.
+    first = sent[0]
+    (fill,) = [f for f in om.fills if f.client_order_id == first]
+    position = stack.portfolio.position(INST.key)
+    om.on_fill(fill)
+    assert om.duplicate_fills == 1 and stack.portfolio.position(INST.key) == position
+    assert om.records[first].status is S.FILLED and om._booked[first] == Decimal("0.010")
+    # A late report of a released order meets its journaled state: filled -> cancelled is
+    # refused as illegal, not taken for an unknown order.
+    om.on_report(
+        OrderReport(
+            client_order_id=sent[1],
+            instrument=INST.key,
+            status=S.CANCELLED,
+            ts_ns=200 * MS,
+            filled_quantity=Decimal("0.010"),
+        )
+    )
+    errors = [e.error for e in stack.of(SystemError)]
+    assert len(errors) == 1 and "illegal order transition filled -> cancelled" in errors[0]
+    # An id never sent is still unknown (no journal read for ids newer than every release).
+    assert om._known(stack.orders.next_client_order_id()) is None
+    assert stack.journal.count("fills") == 40

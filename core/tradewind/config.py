@@ -232,15 +232,30 @@ class ApiSection:
 @attrs.frozen(kw_only=True)
 class JournalSection:
     """``[journal]``: the journal on a PostgreSQL server instead of ``[run] journal``'s DuckDB
-    file (docs/deployment.md). Needs ``tradewind[postgres]``."""
+    file (docs/deployment.md; needs ``tradewind[postgres]``), and how often a DuckDB journal's
+    step log is loaded into its tables (docs/orders-and-journal.md)."""
 
     #: ``postgresql://USER@HOST:PORT/DATABASE``; None: the DuckDB file of ``[run] journal``.
     url: str | None = None
     #: The password, as ``env:NAME`` (never written in the url, never logged).
     password: Secret | None = None
+    #: Paper and live on a DuckDB journal: each engine step is made durable by an append to
+    #: the step log (``<journal>.steps``) and its rows are loaded into the DuckDB tables in
+    #: batches — once this many rows have gathered ...
+    load_rows: int = 20_000
+    #: ... or this many seconds after the last load (the API's own connection to the journal
+    #: sees a running session's rows at most about this late).
+    load_every_s: float = 0.5
 
     def __attrs_post_init__(self) -> None:
         from tradewind.journal.postgres import SCHEMES, redact
+
+        if self.load_rows < 1:
+            raise ValueError(f"load_rows must be >= 1, got {self.load_rows} @ $.journal.load_rows")
+        if not self.load_every_s > 0:
+            raise ValueError(
+                f"load_every_s must be positive, got {self.load_every_s} @ $.journal.load_every_s"
+            )
 
         if self.url is not None:
             if not self.url.startswith(SCHEMES):

@@ -141,7 +141,11 @@ def documented_classes() -> list[tuple[str, type, tuple[str, ...]]]:
         ("`[watchlist]`: the watchlist (docs/api.md)", WatchlistSection, ()),
         ("`[routing]`: best execution on chain (docs/aggregators.md)", RoutingConfig, ()),
         ("`[routing.chains.<chain id>]`: one chain's choice", ChainRouting, ()),
-        ("`[journal]`: the journal on PostgreSQL (docs/deployment.md)", JournalSection, ()),
+        (
+            "`[journal]`: the journal on PostgreSQL (docs/deployment.md), the step log's loads",
+            JournalSection,
+            (),
+        ),
         ("`[cluster]`: hosts over NATS JetStream (docs/deployment.md)", ClusterSection, ()),
         ('`[venues.<key>] plugin = "sim"`: the simulated venue', SimVenueConfig, ()),
         ('`[venues.<key>] plugin = "replay"`: the replay source', ReplayConfig, ()),

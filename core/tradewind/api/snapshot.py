@@ -185,11 +185,11 @@ class SnapshotSource:
             self._fills_seen = len(fills)  # booked before this point: journaled, seeded
         if len(fills) > self._fills_seen:
             new = fills[self._fills_seen :]
-            known = orders.orders
+            known = orders.order_tags
             for f in new:
-                o = known.get(f.client_order_id)
-                if o is not None:
-                    self.tags[f.client_order_id] = o.tag
+                tag = known.get(f.client_order_id)
+                if tag is not None:
+                    self.tags[f.client_order_id] = tag
             self.fills.extend(new)
             self._fills_seen = len(fills)
         if len(curve) > self._equity_seen:

@@ -7,8 +7,9 @@ the median against 0.18 ms for an ``fdatasync``'d append of one small record on 
 (docs/performance.md). So with group commit (paper and live runs) the journal writes the
 order's two rows — its ``orders`` row and its ``submitted`` event — as one record appended to
 this file beside the DuckDB file (``<journal>.intents``), ``os.write`` + ``os.fdatasync``,
-before the order is sent; the rows stay staged and reach DuckDB with the engine step's group
-commit, after which the file is truncated. That commit usually comes after the order has left:
+before the order is sent; the rows stay staged and are made durable again with the engine
+step's group commit (the step log, :mod:`tradewind.journal.step_log`, or a DuckDB commit),
+after which the file is truncated. That commit usually comes after the order has left:
 the engine hands an order written ahead to its venue before its step goes on
 (:meth:`tradewind.trading.venue_calls.VenueCalls.hand_over`, :meth:`Journal.written_ahead`).
 
@@ -22,6 +23,8 @@ journal; then the file is truncated. Replaying twice inserts nothing twice.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import zlib
@@ -86,10 +89,24 @@ class IntentLog:
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         record = encode(order_row, event_row)
-        written = os.write(self._fd, record)
-        if written != len(record):
-            raise OSError(f"short write to {self.path}: {written} of {len(record)} bytes")
-        os.fdatasync(self._fd)
+        fd = self._fd
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(record)
+        done = 0
+        try:
+            # A write cut short (a full disk) is continued, so the error that stopped it is
+            # raised; the torn record is cut off, or the records after it would be unreadable.
+            while done < len(record):
+                n = os.write(fd, view[done:])
+                if n == 0:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+                done += n
+        except OSError:
+            if done:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+            raise
+        os.fdatasync(fd)
         self.pending += 1
 
     def truncate(self) -> None:

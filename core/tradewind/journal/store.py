@@ -37,8 +37,11 @@ Crash safety: the order manager makes an order durable before it is sent and wri
 before it is applied to the portfolio (:meth:`Journal.record_fill`); with ``durable`` set
 (paper and live) DuckDB syncs its write-ahead log on commit (``fdatasync``, setting
 ``fsync_mode = 'STANDARD'``). With :attr:`Journal.group_commit` (the engine sets it in paper
-and live) those rows are committed once per engine step (:meth:`Journal.commit`, before the
-step's events are published); without it each step is its own transaction. An order for a
+and live) those rows are made durable once per engine step (:meth:`Journal.commit`, before
+the step's events are published): on a writable DuckDB journal by one ``fdatasync``'d append
+to the step log (:mod:`tradewind.journal.step_log`), the rows loaded into DuckDB in batches
+and by every read through this class; else by one commit. Without group commit each step is
+its own transaction. An order for a
 venue that is not simulated is durable before it is sent, one of two ways: on a DuckDB journal
 with group commit it is appended to the intent log (:mod:`tradewind.journal.intent_log`,
 :meth:`Journal.written_ahead`) and the engine hands it to the venue at once — its DuckDB
@@ -70,6 +73,7 @@ import errno
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
@@ -82,7 +86,7 @@ import pyarrow as pa
 
 from tradewind._serde import unstructure
 from tradewind.errors import ConfigError, JournalError
-from tradewind.journal import intent_log
+from tradewind.journal import intent_log, step_log
 from tradewind.journal.errors import journal_error
 from tradewind.model import (
     Event,
@@ -111,6 +115,13 @@ FLUSH_ROWS = 512
 #: A backtest writes its rows at the end of the run, one Arrow batch per table; this bounds
 #: the buffer (a few hundred MB of tuples at most) for runs that journal more rows than that.
 BACKTEST_FLUSH_ROWS = 2_000_000
+
+#: With the step log (:mod:`tradewind.journal.step_log`), rows durable in the log are loaded
+#: into DuckDB once this many have gathered ...
+LOAD_ROWS = 20_000
+#: ... or once this long has passed since the last load (at the next engine step), so the
+#: journal's other readers (the API's own connection) see a step's rows within about this.
+LOAD_EVERY_S = 0.5
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -674,6 +685,12 @@ class Journal:
     intent log (:mod:`tradewind.journal.intent_log`) instead of committing it to DuckDB before
     it is sent (a writable DuckDB journal only; False commits it, as a PostgreSQL journal
     does). :meth:`written_ahead` says which orders are durable that way.
+
+    ``steps`` (default: as ``intents``): with group commit, make each engine step durable by
+    an ``fdatasync``'d append to the step log (:mod:`tradewind.journal.step_log`) and load
+    the rows into DuckDB in batches — every ``load_rows`` rows or ``load_every_s`` seconds
+    (at the next step), whenever the journal is read through this object, and at close. A
+    writable DuckDB journal only; without it each step is a DuckDB commit.
     """
 
     def __init__(
@@ -686,6 +703,9 @@ class Journal:
         read_only: bool = False,
         password: str | None = None,
         intents: bool = True,
+        steps: bool | None = None,
+        load_rows: int = LOAD_ROWS,
+        load_every_s: float = LOAD_EVERY_S,
     ) -> None:
         self.run_id = run_id
         #: Buffered rows that trigger a write; None chooses by mode at :meth:`start`
@@ -733,10 +753,39 @@ class Journal:
         self._intents: intent_log.IntentLog | None = None
         if isinstance(self._db, DuckDBBackend) and not read_only and intents:
             self._intents = intent_log.IntentLog(intent_log.intent_path(self._db.path))
+        #: The step log beside a writable DuckDB journal (:mod:`.step_log`).
+        self._steplog: step_log.StepLog | None = None
+        if (
+            isinstance(self._db, DuckDBBackend)
+            and not read_only
+            and (intents if steps is None else steps)
+        ):
+            self._steplog = step_log.StepLog(step_log.step_path(self._db.path))
+        self.load_rows = load_rows
+        self.load_every_s = load_every_s
+        #: Rows durable in the step log and not yet loaded into DuckDB, per table, and the
+        #: order states (``orders`` rows by client order id: the latest wins).
+        self._logged: dict[str, list[tuple[Any, ...]]] = {}
+        self._logged_orders: dict[str, tuple[Any, ...]] = {}
+        self._nlogged = 0
+        #: When the last load into DuckDB was (``time.monotonic``; read only when the step log
+        #: is in use: a backtest reads no wall clock).
+        self._last_load: float | None = None
+        #: Steps appended to the step log and loads into DuckDB (for benchmarks).
+        self.steps_logged = 0
+        self.loads = 0
         #: Client order ids durable in the intent log and not yet committed to the journal
         #: (:meth:`written_ahead`).
         self._ahead: set[str] = set()
         try:
+            if isinstance(self._db, DuckDBBackend):
+                # Whatever this journal's own setting: a step log left by a killed host holds
+                # rows DuckDB may lack.
+                steps_path = step_log.step_path(self._db.path)
+                if read_only:
+                    self._overlay_step_log(steps_path)
+                else:
+                    self._load_step_log(steps_path)
             if self._intents is not None:
                 self._replay_intents(self._intents.path)
             self._seq = self._max_seq()
@@ -872,10 +921,12 @@ class Journal:
             self._con.close()
             if self._intents is not None:
                 self._intents.close()
+            if self._steplog is not None:
+                self._steplog.close()
 
     @property
     def buffered(self) -> int:
-        """Rows and order states staged and not yet written (0 right after a commit)."""
+        """Rows and order states staged and not yet durable (0 right after a commit)."""
         return self._npending + len(self._dirty_orders)
 
     def unjournaled(self) -> str:
@@ -917,10 +968,73 @@ class Journal:
         if self.durable and (before_send or not self.group_commit):
             self.flush()
 
+    @property
+    def logs_steps(self) -> bool:
+        """True when a step is made durable by the step log (:mod:`.step_log`: group commit on
+        a durable, writable DuckDB journal) and loaded into DuckDB in batches."""
+        return self.durable and self.group_commit and self._steplog is not None
+
     def commit(self) -> None:
-        """The engine's end of step: one durable commit of every row staged in the step."""
-        if self.durable:
+        """The engine's end of step: make every row staged in the step durable — one
+        ``fdatasync``'d append to the step log (:attr:`logs_steps`; the rows reach DuckDB
+        with the next load, :meth:`load`), or one durable DuckDB commit."""
+        if not self.durable:
+            return
+        if not self.logs_steps:
             self.flush()
+            return
+        self._log_step()
+        if not self._nlogged:
+            return
+        now = time.monotonic()
+        if self._last_load is None:
+            self._last_load = now  # the first step since the journal opened
+        if self._nlogged >= self.load_rows or now - self._last_load >= self.load_every_s:
+            self.flush()
+
+    def load(self) -> None:
+        """Write every row held in memory — durable in the step log or only staged — into
+        DuckDB now (what a reader of the journal's tables through another connection needs
+        first)."""
+        self.flush()
+
+    def _log_step(self) -> None:
+        """Append the staged rows to the step log as one durable record."""
+        if not self._npending and not self._dirty_orders:
+            return
+        assert self._steplog is not None
+        orders = {cid: self._order_row(rec) for cid, rec in self._dirty_orders.items()}
+        try:
+            self._steplog.append(self._seq, self._pending, list(orders.values()))
+        except OSError as exc:
+            # The rows stay staged; the next commit or load writes them if the disk recovers.
+            self.error = self._db.error(exc, doing="write")
+            raise self.error from exc
+        self.error = None
+        self.steps_logged += 1
+        logged = self._logged
+        for table, rows in self._pending.items():
+            have = logged.get(table)
+            if have is None:
+                logged[table] = rows
+            else:
+                have.extend(rows)
+        self._logged_orders.update(orders)
+        self._nlogged += self._npending + len(orders)
+        self._pending = {}
+        self._npending = 0
+        self._dirty_orders.clear()
+        self._order_seq.clear()  # the logged rows carry their sequence numbers
+        self._written_ahead_durable()
+
+    def _written_ahead_durable(self) -> None:
+        """The orders written ahead are durable elsewhere now (the step log or DuckDB)."""
+        self._ahead.clear()
+        if self._intents is not None and self._intents.pending:
+            try:
+                self._intents.truncate()
+            except OSError as exc:  # replay at the next open skips what is journaled
+                log.warning("journal %s: intent log not truncated: %s", self.path, exc)
 
     def _insert_rows(self, verb: str, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows`` in one bulk statement of the backend."""
@@ -929,41 +1043,105 @@ class Journal:
         self._db.insert(table, rows, ignore=verb == "INSERT OR IGNORE")
 
     def flush(self) -> None:
-        """Write every buffered row in one transaction."""
-        if not self._npending and not self._dirty_orders:
+        """Write every row held in memory (staged, or durable in the step log) into the
+        database in one transaction."""
+        self._load(staged=True)
+
+    def load_due(self) -> None:
+        """Load the rows durable in the step log into DuckDB if the last load is
+        ``load_every_s`` old (the engine calls it while it waits for data, so the journal's
+        other readers see a quiet run's last steps too). Staged rows are left to their step."""
+        if (
+            self._nlogged
+            and self._last_load is not None
+            and time.monotonic() - self._last_load >= self.load_every_s
+        ):
+            self._load(staged=False)
+
+    def _load(self, *, staged: bool) -> None:
+        """Write the rows durable in the step log, and the staged ones if ``staged``, into
+        the database in one transaction."""
+        staged = staged and bool(self._npending or self._dirty_orders)
+        if not staged and not self._nlogged:
             return
+        tables: dict[str, list[tuple[Any, ...]]] = {}
+        for source in (self._logged, self._pending) if staged else (self._logged,):
+            for table, rows in source.items():
+                if rows:
+                    have = tables.get(table)
+                    tables[table] = rows if have is None else have + rows
+        orders = self._logged_orders
+        if staged and self._dirty_orders:
+            orders = dict(orders)
+            orders.update((cid, self._order_row(rec)) for cid, rec in self._dirty_orders.items())
         # A fill is journaled once per (session, order, fill key): the order manager books
         # each once. On DuckDB a plain INSERT costs half an INSERT OR IGNORE, so it is tried
         # first; a fill that is there already (a write retried after its commit landed)
         # rolls the transaction back and it is written again ignoring the duplicates.
-        self._flush(ignore_fills=not isinstance(self._db, DuckDBBackend))
+        try:
+            self._write(tables, orders, ignore_fills=not isinstance(self._db, DuckDBBackend))
+        except self._failures as exc:
+            # The rows stay in memory (and in the step log): the next flush writes them if
+            # the journal recovers.
+            self.error = self._db.error(exc, doing="write")
+            raise self.error from exc
+        self.error = None
+        self.loads += 1
+        if self.logs_steps:
+            self._last_load = time.monotonic()
+        if orders:
+            written = self._written_id_seq()
+            self._id_seq_written = max(written, *(row[3] or 0 for row in orders.values()))
+        if self._steplog is not None and self._steplog.pending:
+            try:
+                self._steplog.truncate()
+            except OSError as exc:  # records reloaded at the next open are skipped by seq
+                log.warning("journal %s: step log not truncated: %s", self.path, exc)
+        self._logged = {}
+        self._logged_orders = {}
+        self._nlogged = 0
+        if staged:
+            self._written_ahead_durable()
+            self._pending = {}
+            self._npending = 0
+            self._dirty_orders.clear()
+            self._order_seq.clear()  # the written rows carry their sequence numbers
 
-    def _flush(self, *, ignore_fills: bool) -> None:
+    def _write(
+        self,
+        tables: Mapping[str, list[tuple[Any, ...]]],
+        orders: Mapping[Any, tuple[Any, ...]],
+        *,
+        ignore_fills: bool,
+        upsert_all: bool = False,
+    ) -> None:
+        """Insert ``tables``' rows and upsert the ``orders`` rows (by session and client order
+        id; ``upsert_all``: every one, else only those that may have a row already) in one
+        transaction; raises what the backend raised, after rolling back."""
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table, rows in self._pending.items():
+            for table, rows in tables.items():
                 ignore = table == "fills" and ignore_fills
                 self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows)
-            if self._dirty_orders:
-                written = self._written_id_seq()
+            if orders:
+                written = None if upsert_all else self._written_id_seq()
                 # Only an order that may have a row already needs the upsert's DELETE (one
                 # statement whose cost is most of an insert's).
-                ids = [
-                    cid
-                    for cid, rec in self._dirty_orders.items()
-                    if rec.id_seq is None or rec.id_seq <= written
-                ]
-                for i in range(0, len(ids), _CHUNK):
-                    some = ids[i : i + _CHUNK]
-                    con.execute(
-                        "DELETE FROM orders WHERE session_id = ? AND client_order_id IN ("
-                        + ", ".join(["?"] * len(some))
-                        + ")",
-                        [self.session_id, *some],
-                    )
-                rows = [self._order_row(rec) for rec in self._dirty_orders.values()]
-                self._insert_rows("INSERT", "orders", rows)
+                ids: dict[str, list[str]] = {}
+                for row in orders.values():
+                    if written is None or row[3] is None or row[3] <= written:
+                        ids.setdefault(row[1], []).append(row[0])
+                for session, cids in ids.items():
+                    for i in range(0, len(cids), _CHUNK):
+                        some = cids[i : i + _CHUNK]
+                        con.execute(
+                            "DELETE FROM orders WHERE session_id = ? AND client_order_id IN ("
+                            + ", ".join(["?"] * len(some))
+                            + ")",
+                            [session, *some],
+                        )
+                self._insert_rows("INSERT", "orders", list(orders.values()))
             con.execute("COMMIT")
         except self._failures as exc:
             try:
@@ -972,27 +1150,10 @@ class Journal:
                 pass  # the failed statement already ended the transaction
             self._db.rolled_back()
             if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
-                self._flush(ignore_fills=True)  # a fill journaled already: written once
+                # a fill journaled already: written once
+                self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all)
                 return
-            # The rows stay buffered: the next flush writes them if the journal recovers.
-            self.error = self._db.error(exc, doing="write")
-            raise self.error from exc
-        self.error = None
-        self._ahead.clear()  # committed: the orders written ahead are in DuckDB now
-        if self._intents is not None and self._intents.pending:
-            try:
-                self._intents.truncate()
-            except OSError as exc:  # replay at the next open skips what is journaled
-                log.warning("journal %s: intent log not truncated: %s", self.path, exc)
-        self._pending.clear()
-        self._npending = 0
-        if self._dirty_orders and self._id_seq_written is not None:
-            self._id_seq_written = max(
-                self._id_seq_written,
-                *(rec.id_seq or 0 for rec in self._dirty_orders.values()),
-            )
-        self._dirty_orders.clear()
-        self._order_seq.clear()  # the written rows carry their sequence numbers
+            raise
 
     def _written_id_seq(self) -> int:
         """:attr:`_id_seq_written`, read from the table the first time (inside the write's
@@ -1116,6 +1277,63 @@ class Journal:
             # sends nothing while the journal reports an error.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
+
+    def _step_records(self, path: Path) -> tuple[list[dict[str, Any]], int]:
+        """The step log's records not yet in DuckDB, and the file's size."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return [], -1
+        records, _ = step_log.decode(data)
+        return step_log.unloaded(records, self._max_seq()), len(data)
+
+    @staticmethod
+    def _merge_records(
+        records: list[dict[str, Any]],
+    ) -> tuple[dict[str, list[tuple[Any, ...]]], dict[tuple[Any, Any], tuple[Any, ...]]]:
+        """The rows of step-log records, per table, and the last state of each order."""
+        tables: dict[str, list[tuple[Any, ...]]] = {}
+        orders: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+        for record in records:
+            for table, rows in record["rows"].items():
+                if table not in _COLUMNS:
+                    raise ValueError(f"step log record names no journal table: {table!r}")
+                tables.setdefault(table, []).extend(tuple(r) for r in rows)
+            for row in record["orders"]:
+                orders[(row[1], row[0])] = tuple(row)
+        return tables, orders
+
+    def _load_step_log(self, path: Path) -> None:
+        """Load the step log's records DuckDB lacks (a host killed between a step's append
+        and the load of its rows) in one transaction, exactly once (by sequence number), then
+        empty the log."""
+        records, size = self._step_records(path)
+        if records:
+            tables, orders = self._merge_records(records)
+            self._write(tables, orders, ignore_fills=True, upsert_all=True)
+            log.warning(
+                "journal %s: loaded %d step(s) the step log held and DuckDB did not (%s)",
+                self.path,
+                len(records),
+                ", ".join(f"{len(rows)} {t}" for t, rows in tables.items()),
+            )
+        if size >= 0:
+            path.unlink(missing_ok=True)  # committed (or nothing to load)
+
+    def _overlay_step_log(self, path: Path) -> None:
+        """A read-only journal whose step log holds rows DuckDB lacks (its host was killed):
+        read the tables those rows belong to as temporary copies with the rows added, so
+        every read sees what the host made durable. The file is not changed."""
+        records, _ = self._step_records(path)
+        if not records:
+            return
+        tables, orders = self._merge_records(records)
+        touched = set(tables) | ({"orders"} if orders else set())
+        for table in sorted(touched):
+            self._con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table}")
+        # Unloaded by sequence number, so no fill is there already (and the copies have no
+        # primary key to ignore duplicates by).
+        self._write(tables, orders, ignore_fills=False, upsert_all=True)
 
     def _replay_intents(self, path: Path) -> None:
         """Insert the orders the intent log holds and the journal lacks (a host killed after
@@ -1425,11 +1643,19 @@ class Journal:
             ),
         )
         self._derive(event)
-        if (self.durable and event.severity >= Severity.WARNING) or (
-            self._npending >= self.flush_every
-        ):
+        if self.logs_steps:
+            # A warning is made durable at once (an append to the step log); other rows wait
+            # for the step's commit, which writes whatever is staged.
+            due = event.severity >= Severity.WARNING
+            write = self._log_step
+        else:
+            due = (self.durable and event.severity >= Severity.WARNING) or (
+                self._npending >= self.flush_every
+            )
+            write = self.flush
+        if due:
             try:
-                self.flush()
+                write()
             except JournalError:
                 # Kept buffered and in :attr:`error`: the engine stops the run and reports
                 # it; raising here would only turn every later event into a failure report.
@@ -1592,10 +1818,12 @@ class Journal:
         )
 
     def _load_order(self, client_order_id: str) -> OrderRecord | None:
-        row = self._con.execute(
-            "SELECT * FROM orders WHERE session_id = ? AND client_order_id = ?",
-            [self.session_id, client_order_id],
-        ).fetchone()
+        row = self._logged_orders.get(client_order_id)  # in the step log, not loaded yet
+        if row is None:
+            row = self._con.execute(
+                "SELECT * FROM orders WHERE session_id = ? AND client_order_id = ?",
+                [self.session_id, client_order_id],
+            ).fetchone()
         if row is None:
             return None
         rec = self._record_from_row(row)

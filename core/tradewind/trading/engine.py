@@ -635,7 +635,7 @@ class Engine:
             bad_rows=list(self.bad_rows),
             candles=self.candle_curve,
             series=self.series,
-            order_tags={cid: o.tag for cid, o in self.orders.orders.items()},
+            order_tags=dict(self.orders.order_tags),
             funding=self.funding_payments,
             journal_path=self._journal_target(),
             journal_password=cfg.journal.password,
@@ -673,6 +673,8 @@ class Engine:
             self._journal_target(),
             self.run_id,
             password=None if secret is None else secret.reveal(),
+            load_rows=cfg.journal.load_rows,
+            load_every_s=cfg.journal.load_every_s,
         )
         self.journal = journal
         if cfg.mode is Mode.BACKTEST:
@@ -795,6 +797,8 @@ class Engine:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(pump)
+                if self.journal is not None and self.journal.logs_steps:
+                    tg.start_soon(self._load_journal_while_waiting, self.journal)
                 async with receive:
                     while not self.stopper.requested:
                         with self.stopper.waiting():
@@ -816,6 +820,19 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
+
+    @staticmethod
+    async def _load_journal_while_waiting(journal: Journal) -> None:
+        """Paper and live with the journal's step log: steps are durable in the log and
+        loaded into DuckDB with later steps; while no step comes (a quiet feed), load what
+        the log holds every ``load_every_s``, so the journal's other readers (the API's own
+        connection) see the last steps too. Runs on the engine's loop, between its steps."""
+        while True:
+            await anyio.sleep(journal.load_every_s)
+            try:
+                journal.load_due()
+            except JournalError:
+                pass  # kept in journal.error; the next step's load retries, or stops the run
 
     async def _shutdown(
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None

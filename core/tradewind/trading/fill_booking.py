@@ -51,12 +51,20 @@ class FillBooking(OrderStateMachine):
         self._ts = max(self._ts, fill.ts_ns)
         cid = fill.client_order_id
         key = (cid, fill_key(fill))
+        rec = self.records.get(cid)
+        if rec is None:
+            rec = self._known(cid)  # a finished order released from memory: read back
         if key in self._fill_keys:
             self.duplicate_fills += 1
             log.info("duplicate fill %s of order %s ignored", key[1], cid)
             return
         self._fill_keys.add(key)
-        rec = self.records.get(cid)
+        if rec is not None:
+            keys = self._keys_of.get(cid)
+            if keys is None:
+                self._keys_of[cid] = [key]
+            else:
+                keys.append(key)
         before = self.portfolio.position(fill.instrument)
         after = before.apply(fill)
         changed: OrderRecord | None = None
@@ -106,6 +114,8 @@ class FillBooking(OrderStateMachine):
                 self._settled(cid)
                 if changed.status.is_terminal:
                     self.portfolio.order_closed(cid)
+                    if not rec.status.is_terminal:
+                        self._finish_kept(cid)
                 self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
         if problem:
             log.error("%s", problem)

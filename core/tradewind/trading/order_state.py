@@ -90,6 +90,8 @@ class OrderStateMachine(OrderJournaling):
         cid = report.client_order_id
         rec = self.records.get(cid)
         if rec is None:
+            rec = self._known(cid)  # a finished order released from memory: read back
+        if rec is None:
             self._system_error(
                 f"report for unknown order {cid} ({report.status.value}) from the venue; ignored",
                 cid,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -106,8 +107,15 @@ class OrderManager(FillBooking, VenueCalls):
         self._clock = clock or time.monotonic
         self.id_prefix = id_prefix or f"tw-{run_id[:12]}"
         self._seq = 0
+        #: Open orders and the recent finished ones (:data:`KEEP_FINISHED`; older finished
+        #: orders are released once journaled and read back from the journal when asked).
         self.records: dict[str, OrderRecord] = {}
         self.orders: dict[str, Order] = {}
+        self.order_tags: dict[str, str] = {}
+        self._keys_of: dict[str, list[tuple[str, str]]] = {}
+        self._finished: deque[str] = deque()
+        self.released = 0
+        self._released_seq = -1
         self.fills: list[Fill] = []
         self.pending: list[Event] = []
         self.exit_reasons: dict[str, str] = {}
@@ -168,6 +176,7 @@ class OrderManager(FillBooking, VenueCalls):
                 self._mark_in_doubt(rec.client_order_id, rec.venue)
             if rec.order is not None:
                 self.orders[rec.client_order_id] = rec.order
+                self.order_tags[rec.client_order_id] = rec.order.tag
                 self.portfolio.order_opened(rec.order)
         for pos in journal.positions().values():
             self.portfolio.restore_position(pos)
@@ -209,7 +218,7 @@ class OrderManager(FillBooking, VenueCalls):
         call (backoff, a create in doubt, a slow venue) holds the loop."""
         cid = order.client_order_id
         self._ts = max(self._ts, ts_ns)
-        known = self.records.get(cid)
+        known = self._known(cid)
         if known is not None:
             return known.report()
         key = venue_key(venue)
@@ -224,6 +233,7 @@ class OrderManager(FillBooking, VenueCalls):
             run_id=self.run_id,
         )
         self.orders[cid] = order
+        self.order_tags[cid] = order.tag
         if exit_reason:
             self.exit_reasons[order.instrument] = exit_reason
         self.portfolio.order_opened(order)

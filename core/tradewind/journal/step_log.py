@@ -1,0 +1,158 @@
+"""The step log: the durable record of each engine step's journal rows, loaded into DuckDB later.
+
+A DuckDB commit costs a few milliseconds whatever it holds: a statement per table (parse, plan,
+an Arrow scan, ~0.4-0.6 ms each), the ``orders`` upsert and ``COMMIT`` with its ``fdatasync``
+(docs/performance.md). Committing every engine step of a paper or live run that way made the
+journal the floor of the per-fill cost. So with group commit a writable DuckDB journal makes a
+step durable by appending all its rows — every table's staged rows and the order states — as
+one record to this file beside the DuckDB file (``<journal>.steps``), ``os.write`` +
+``os.fdatasync``, before the step's events leave the process: the same write-ahead rule as a
+DuckDB commit, for one write and one sync. The rows are loaded into the DuckDB tables in
+larger batches — when enough rows or enough time have gathered (:class:`Journal`'s
+``load_rows`` / ``load_every_s``), whenever something reads the journal, and at close — in one
+transaction, after which the file is truncated.
+
+A record is a header — ``TW``, the body's length and its CRC32 (two little-endian 32-bit
+integers) — and the body: ``(highest sequence number of its rows, {table: rows}, order
+states)`` in :mod:`marshal` format version 4 (rows are tuples of str, int, float, bool and
+None; marshal writes a step's rows ~5 times faster than JSON, the intent log's format, and
+the log is transient: it holds the rows of at most a few steps). A process killed while
+writing leaves at most a torn last record, which is short or fails its checksum and is
+dropped: ``fdatasync`` had not returned, so nothing of that step was acted on. Sequence
+numbers grow with every row the journal writes and a load writes every record it holds at
+once, so a record is in DuckDB exactly when its highest sequence number is at most the
+tables' highest (:func:`unloaded`): at open, those records are loaded, in one transaction,
+before anything reads the journal; a kill between a load's commit and the truncate leaves
+records that are skipped. Loading twice writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import marshal
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+#: What follows the journal file's name for its step log.
+SUFFIX = ".steps"
+
+#: The marshal format version records are written in (readable by every later Python 3).
+MARSHAL_VERSION = 4
+_MAGIC = b"TW"
+_HEADER = struct.Struct("<2sII")  # magic, body length, CRC32 of the body
+
+
+def step_path(journal_path: Path) -> Path:
+    """The step log beside a DuckDB journal file."""
+    return journal_path.with_name(journal_path.name + SUFFIX)
+
+
+def encode(
+    seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
+) -> bytes:
+    """One record: header, body."""
+    body = marshal.dumps((seq, rows, orders), MARSHAL_VERSION)
+    return _HEADER.pack(_MAGIC, len(body), zlib.crc32(body)) + body
+
+
+def decode(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The intact records of a log's contents (``seq``, ``rows``: per table, ``orders``), and
+    the byte offset where they end (a torn or damaged record and everything after it are not
+    returned)."""
+    records: list[dict[str, Any]] = []
+    pos = 0
+    size = _HEADER.size
+    while pos + size <= len(data):
+        magic, length, crc = _HEADER.unpack_from(data, pos)
+        start = pos + size
+        body = data[start : start + length]
+        if magic != _MAGIC or len(body) != length or zlib.crc32(body) != crc:
+            break  # torn (the write of the last record was cut) or damaged
+        try:
+            value = marshal.loads(body)
+        except (ValueError, EOFError, TypeError):
+            break
+        if not (
+            isinstance(value, tuple)
+            and len(value) == 3
+            and isinstance(value[0], int)
+            and isinstance(value[1], dict)
+            and isinstance(value[2], list)
+        ):
+            break
+        records.append({"seq": value[0], "rows": value[1], "orders": value[2]})
+        pos = start + length
+    return records, pos
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The intact records of the step log at ``path`` (none when there is no file)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return decode(data)[0]
+
+
+def unloaded(records: list[dict[str, Any]], loaded_seq: int) -> list[dict[str, Any]]:
+    """The records whose rows are not in DuckDB yet: those above the tables' highest sequence
+    number ``loaded_seq``."""
+    return [r for r in records if int(r["seq"]) > loaded_seq]
+
+
+class StepLog:
+    """The append-only step log of one writable DuckDB journal (opened on first append)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        #: Records appended since the last truncate.
+        self.pending = 0
+
+    def append(
+        self, seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
+    ) -> None:
+        """Write one step's rows and wait until they are on disk (``fdatasync``)."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        record = encode(seq, rows, orders)
+        fd = self._fd
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(record)
+        done = 0
+        try:
+            # A write cut short (a full disk, a file size limit) is continued, so the error
+            # that stopped it is raised (ENOSPC, EFBIG) ...
+            while done < len(record):
+                n = os.write(fd, view[done:])
+                if n == 0:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+                done += n
+        except OSError:
+            if done:
+                # ... and the torn record is cut off, so the next append is readable.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+            raise
+        os.fdatasync(fd)
+        self.pending += 1
+
+    def truncate(self) -> None:
+        """Empty the log: DuckDB has committed every record in it. Not synced: records that
+        reappear after a crash are skipped by sequence number."""
+        if self._fd is not None and self.pending:
+            os.ftruncate(self._fd, 0)
+        self.pending = 0
+
+    def close(self) -> None:
+        """Close the file; remove it when it holds nothing."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if not self.pending and self.path.exists() and self.path.stat().st_size == 0:
+            self.path.unlink()
