@@ -33,7 +33,10 @@ import anyio
 import numpy as np
 from tradewind.config import load_config
 from tradewind.model import TickBatch
+from tradewind.trading.collector import StepCollector
 from tradewind.trading.engine import Engine
+
+from _sections import Sections
 
 CONFIG = """
 mode = "backtest"
@@ -86,8 +89,95 @@ min_severity = "critical"
 PANES = 'panes = ["orderflow.imbalance_1m", "regime.adx", "profile.poc", "micro.zscore"]'
 
 
+def install_sections(engine: Engine, sections: Sections) -> list[int]:
+    """Wrap the decision path's parts in ``sections`` (bench/_sections.py); returns the list
+    the candle closes of each span are appended to (how many candles closed)."""
+    import tradewind.trading.engine as engine_module
+
+    closed: list[int] = []
+    stepping = "engine stepping"
+    for attr in ("on_batch", "_walk", "_on_boundary", "_decide", "_enter", "_publish_pending"):
+        sections.patch(engine, attr, stepping)
+    sections.patch(engine, "_send", "engine _send (Order)")
+    sections.patch(engine.orders, "open", "orders.open")
+    sections.patch(engine.orders, "send", "orders.send (to submit_order)")
+    sections.patch(engine.strategy, "decide", "strategy")
+    sections.patch(engine.portfolio, "equity", "portfolio.equity")
+    sections.patch(engine_module, "size_for", "sizing")
+    sections.patch(engine.bus, "publish", "bus.publish")
+    # The engine's own steps, one by one.
+    for attr, label in (
+        ("gap_starts", "engine: gap_starts"),
+        ("order_intent", "engine: order_intent"),
+        ("short_refused", "engine: short_refused"),
+        ("SignalEvent", "engine: SignalEvent()"),
+        ("Order", "engine: Order()"),
+    ):
+        sections.patch(engine_module, attr, label)
+    sections.patch(engine_module.attrs, "evolve", "engine: attrs.evolve")
+    sections.patch(engine._equity, "record", "engine: equity curve record")
+    sections.patch(engine.orders, "poll", "engine: orders.poll")
+    sections.patch(engine, "_maybe_reconcile", "engine: _maybe_reconcile")
+    sections.patch(engine.control, "has_pending", "engine: control.has_pending")
+    sections.patch(engine.orders, "next_client_order_id", "engine: next_client_order_id")
+    for flt in engine.filters:
+        sections.patch(flt, "check", f"filter {getattr(flt, 'name', type(flt).__name__)}")
+    for st in engine.state.values():
+        sections.patch(st.validator, "validate", "validator")
+        advance = sections.wrap("candles advance", st.aggregator.advance)
+
+        def counted(t: int, _advance=advance):  # type: ignore[no-untyped-def]
+            out = _advance(t)
+            if sections.active:
+                closed.append(len(out))
+            return out
+
+        st.aggregator.advance = counted
+        sections.patch(st.values, "get", "analyzer values lookup")
+        for name, analyzer in st.analyzers:
+            sections.patch(analyzer, "on_candle", f"{name} on_candle")
+            sections.patch(analyzer, "values", f"{name} values()")
+    return closed
+
+
+def report_sections(
+    wall: list[int], cpu: list[int], spans: list[dict[str, int]], closes: list[int]
+) -> None:
+    """The slowest 1 % of spans against the middle ones (45th–55th percentile), per section;
+    spans that waited for a CPU (wall time 5 µs or more above CPU time) left out."""
+    kept = [i for i in range(len(cpu)) if wall[i] - cpu[i] < 5_000]
+    print(
+        f"\nsections: {len(cpu) - len(kept)} of {len(cpu)} spans waited for a CPU (left out); "
+        f"GC ran in {sum(1 for s in spans if any(k.startswith('gc ') for k in s))} spans"
+    )
+    order = sorted(kept, key=cpu.__getitem__)
+    n = len(order)
+    groups = {
+        "median (p45-p55)": order[int(n * 0.45) : int(n * 0.55)],
+        "slowest 1 %": order[-max(1, n // 100) :],
+    }
+    names = sorted({k for s in spans for k in s}, key=lambda k: -statistics.fmean(
+        s.get(k, 0) for s in (spans[i] for i in groups["slowest 1 %"])
+    ))
+    print("per section, mean µs per span (perf_counter; wrappers add ~0.3 µs per call)")
+    print(f"  {'section':34s} " + " ".join(f"{g:>18s}" for g in groups))
+    for name in names:
+        cells = [statistics.fmean(spans[i].get(name, 0) for i in ix) / 1000 for ix in groups.values()]
+        print(f"  {name:34s} " + " ".join(f"{c:18.1f}" for c in cells))
+    cells = [statistics.fmean(cpu[i] for i in ix) / 1000 for ix in groups.values()]
+    print(f"  {'span (CPU)':34s} " + " ".join(f"{c:18.1f}" for c in cells))
+    for label, ix in groups.items():
+        kinds = statistics.fmean(closes[i] for i in ix)
+        gcs = sum(1 for i in ix if any(k.startswith("gc ") for k in spans[i]))
+        print(f"  {label}: {len(ix)} spans, mean candles closed {kinds:.2f}, spans with a GC {gcs}")
+
+
 async def run(
-    decisions: int, per_minute: int, read_all: bool = False
+    decisions: int,
+    per_minute: int,
+    read_all: bool = False,
+    sections: Sections | None = None,
+    gc_between_steps: bool = True,
 ) -> tuple[list[int], list[int]]:
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes=PANES if read_all else "")
@@ -98,9 +188,15 @@ async def run(
     cpu_stamps: list[int] = []
     submit = sim.submit_order
 
+    taken: list[dict[str, int]] = []
+    spans: list[dict[str, int]] = []
+    closes: list[int] = []
+
     async def timed_submit(order):  # type: ignore[no-untyped-def]
         stamps.append(time.perf_counter_ns())
         cpu_stamps.append(time.thread_time_ns())
+        if sections is not None and sections.active:
+            taken.append(sections.take())
         return await submit(order)
 
     sim.submit_order = timed_submit
@@ -118,6 +214,10 @@ async def run(
     engine.journal.start("backtest", str(tmp / "c.toml"), t0)
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
+    closed = [] if sections is None else install_sections(engine, sections)
+    collector = StepCollector() if gc_between_steps else None
+    if collector is not None:
+        collector.start()  # as the engine's paper and live sessions do once started
     async with engine.bus:
         for k in range(decisions + 1):
             n = per_minute
@@ -139,16 +239,30 @@ async def run(
             # journal's) run then; without this the loop never yields, the journal's queue
             # fills, and its drain of ~4,000 events lands inside one decision's span.
             await anyio.lowlevel.checkpoint()
+            if collector is not None:
+                collector.between_steps()  # what the engine's feed loop does after a batch
             await engine.on_batch(body)
             before = len(stamps)
+            if sections is not None:
+                first_close = len(closed)
+                sections.start()
             cpu_start = time.thread_time_ns()
             start = time.perf_counter_ns()
             await engine.on_batch(closer)
             if k > 0 and len(stamps) > before:
                 latencies.append(stamps[before] - start)
                 cpu.append(cpu_stamps[before] - cpu_start)
+                if sections is not None:
+                    spans.append(taken[-1])
+                    closes.append(sum(closed[first_close:]))
+            if sections is not None:
+                sections.active = False
         await engine.bus.close()
+    if collector is not None:
+        collector.stop()
     engine.journal.close()
+    if sections is not None:
+        report_sections(latencies, cpu, spans, closes)
     return latencies, cpu
 
 
@@ -161,8 +275,28 @@ def main() -> None:
         action="store_true",
         help="read an output of each of the four analyzers at every close before deciding",
     )
+    ap.add_argument(
+        "--sections",
+        action="store_true",
+        help="time each part of the path per decision; the slowest 1 %% against the median",
+    )
+    ap.add_argument(
+        "--gc",
+        choices=("between-steps", "cpython"),
+        default="between-steps",
+        help="garbage collection between steps as paper and live run it (StepCollector), or "
+        "CPython's own schedule (collections land wherever the 700th object is allocated)",
+    )
     args = ap.parse_args()
-    lat, cpu = anyio.run(run, args.decisions, args.per_minute, args.read_all)
+    sections = Sections() if args.sections else None
+    lat, cpu = anyio.run(
+        run,
+        args.decisions,
+        args.per_minute,
+        args.read_all,
+        sections,
+        args.gc == "between-steps",
+    )
     print(f"decision latency over {len(lat):,} decisions (candle-closing batch → submit_order)")
     for label, xs in (("wall", lat), ("CPU ", cpu)):
         us = sorted(x / 1000 for x in xs)
