@@ -82,6 +82,7 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
+from tradewind.trading.collector import StepCollector
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
@@ -533,6 +534,11 @@ class Engine:
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
         #: Called at the end of every engine step (the API's snapshot of what it reads).
         self.step_sinks: list[Callable[[], object]] = []
+        #: Paper and live: what collects garbage between feed batches instead of inside a
+        #: decision (None: CPython's own schedule; backtests always keep CPython's).
+        self.collector: StepCollector | None = (
+            StepCollector() if config.mode is not Mode.BACKTEST else None
+        )
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = host_services(
             config
         )
@@ -786,6 +792,11 @@ class Engine:
         """
         total = self.expected_ticks()
         send, receive = anyio.create_memory_object_stream[TickBatch](1)
+        # Paper and live: the garbage collector runs after a batch's step, not inside the
+        # decision that happens to allocate its 700th object (tradewind.trading.collector).
+        collector = self.collector if self.config.mode is not Mode.BACKTEST else None
+        if collector is not None:
+            collector.start()
 
         async def pump() -> None:
             async with send, contextlib.aclosing(self._feed()) as feed:
@@ -806,6 +817,8 @@ class Engine:
                         if self.stopper.requested:
                             break  # the wait was cancelled: no batch
                         await self.on_batch(batch)
+                        if collector is not None:
+                            collector.between_steps()
                         if self.progress is not None:
                             self.progress(len(batch), total)
                         if self.halted_at is not None:
@@ -816,6 +829,9 @@ class Engine:
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
             raise
+        finally:
+            if collector is not None:
+                collector.stop()
 
     async def _shutdown(
         self, info: RunInfo, summary: dict[str, Any], failure: BaseException | None
