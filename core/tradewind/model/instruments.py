@@ -24,6 +24,20 @@ def _decimal(value: object) -> Decimal:
     return Decimal(value)  # type: ignore[arg-type]
 
 
+_ONE = Decimal(1)
+
+def _is_power_of_ten(step: Decimal) -> bool:
+    """Whether ``step`` is ``1``, ``0.1``, ``0.01``, ... written with one digit (``0.10`` is
+    not: its exponent is -2). For such a step ``x.quantize(step)`` is the same Decimal as
+    ``(x / step).quantize(1) * step``: dividing by it only moves the exponent (exact), the
+    quantize rounds at the step's digit, and multiplying back moves the exponent to the step's,
+    which is what quantizing to the step gives directly, with the same rounding, value and
+    exponent (and the same InvalidOperation when the result has more digits than the context's
+    precision)."""
+    sign, digits, exponent = step.as_tuple()
+    return sign == 0 and digits == (1,) and isinstance(exponent, int) and exponent <= 0
+
+
 @attrs.frozen(kw_only=True)
 class Instrument:
     """A tradable instrument on one venue, with its quantisation and fee schedule.
@@ -43,12 +57,17 @@ class Instrument:
     #: known (a simulated venue without currencies). A perpetual settles in ``quote``.
     base: str = ""
     quote: str = ""
+    #: Whether the tick and lot sizes are powers of ten (:func:`_is_power_of_ten`), known once.
+    _tick_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
+    _lot_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         if self.tick_size <= 0:
             raise ValueError(f"{self.key}: tick_size must be positive, got {self.tick_size}")
         if self.lot_size <= 0:
             raise ValueError(f"{self.key}: lot_size must be positive, got {self.lot_size}")
+        object.__setattr__(self, "_tick_pow10", _is_power_of_ten(self.tick_size))
+        object.__setattr__(self, "_lot_pow10", _is_power_of_ten(self.lot_size))
 
     @property
     def settlement_currency(self) -> str:
@@ -64,9 +83,15 @@ class Instrument:
     def round_price(self, price: Decimal | float, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Quantise a price to the tick size."""
         p = _decimal(price)
-        return (p / self.tick_size).quantize(Decimal(1), rounding=rounding) * self.tick_size
+        tick = self.tick_size
+        if self._tick_pow10:
+            return p.quantize(tick, rounding=rounding)  # the same Decimal, one operation
+        return (p / tick).quantize(_ONE, rounding=rounding) * tick
 
     def round_size(self, size: Decimal | float) -> Decimal:
         """Quantise a size down to the lot size (never rounds up past what was asked)."""
         s = _decimal(size)
-        return (s / self.lot_size).quantize(Decimal(1), rounding=ROUND_DOWN) * self.lot_size
+        lot = self.lot_size
+        if self._lot_pow10:
+            return s.quantize(lot, rounding=ROUND_DOWN)
+        return (s / lot).quantize(_ONE, rounding=ROUND_DOWN) * lot
