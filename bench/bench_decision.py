@@ -33,7 +33,6 @@ import anyio
 import numpy as np
 from tradewind.config import load_config
 from tradewind.model import TickBatch
-from tradewind.trading.collector import StepCollector
 from tradewind.trading.engine import Engine
 
 from _sections import Sections
@@ -215,7 +214,12 @@ async def run(
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     closed = [] if sections is None else install_sections(engine, sections)
-    collector = StepCollector() if gc_between_steps else None
+    collector = None
+    if gc_between_steps:
+        # Imported here: `--gc cpython` runs against cores from before the collector existed.
+        from tradewind.trading.collector import StepCollector
+
+        collector = StepCollector()
     if collector is not None:
         collector.start()  # as the engine's paper and live sessions do once started
     async with engine.bus:
