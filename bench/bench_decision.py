@@ -24,6 +24,7 @@ this figure does not include.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -31,11 +32,10 @@ from pathlib import Path
 
 import anyio
 import numpy as np
+from _sections import Sections
 from tradewind.config import load_config
 from tradewind.model import TickBatch
 from tradewind.trading.engine import Engine
-
-from _sections import Sections
 
 CONFIG = """
 mode = "backtest"
@@ -82,6 +82,12 @@ max_hold_minutes = 0.5
 min_severity = "critical"
 """
 
+
+#: ``--gc ab``: decisions per block of one schedule.
+AB_BLOCK = 100
+#: The collector's safety-net threshold (tradewind.trading.collector.SAFETY_NET), repeated
+#: here so that ``--gc cpython`` runs against cores from before the collector existed.
+SAFETY_NET = 100_000
 
 #: ``--read-all``: one output of each analyzer charted, so read at every close before the
 #: decision (what a strategy reading all four analyzers costs).
@@ -155,13 +161,18 @@ def report_sections(
         "median (p45-p55)": order[int(n * 0.45) : int(n * 0.55)],
         "slowest 1 %": order[-max(1, n // 100) :],
     }
-    names = sorted({k for s in spans for k in s}, key=lambda k: -statistics.fmean(
-        s.get(k, 0) for s in (spans[i] for i in groups["slowest 1 %"])
-    ))
+    names = sorted(
+        {k for s in spans for k in s},
+        key=lambda k: (
+            -statistics.fmean(s.get(k, 0) for s in (spans[i] for i in groups["slowest 1 %"]))
+        ),
+    )
     print("per section, mean µs per span (perf_counter; wrappers add ~0.3 µs per call)")
     print(f"  {'section':34s} " + " ".join(f"{g:>18s}" for g in groups))
     for name in names:
-        cells = [statistics.fmean(spans[i].get(name, 0) for i in ix) / 1000 for ix in groups.values()]
+        cells = [
+            statistics.fmean(spans[i].get(name, 0) for i in ix) / 1000 for ix in groups.values()
+        ]
         print(f"  {name:34s} " + " ".join(f"{c:18.1f}" for c in cells))
     cells = [statistics.fmean(cpu[i] for i in ix) / 1000 for ix in groups.values()]
     print(f"  {'span (CPU)':34s} " + " ".join(f"{c:18.1f}" for c in cells))
@@ -176,7 +187,7 @@ async def run(
     per_minute: int,
     read_all: bool = False,
     sections: Sections | None = None,
-    gc_between_steps: bool = True,
+    gc_mode: str = "between-steps",
 ) -> tuple[list[int], list[int]]:
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes=PANES if read_all else "")
@@ -211,11 +222,17 @@ async def run(
 
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), t0)
+    if sections is not None:  # the bus task's writes, should one run inside a span
+        sections.patch(engine.journal, "record", "journal.record (bus task)")
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
     closed = [] if sections is None else install_sections(engine, sections)
     collector = None
-    if gc_between_steps:
+    #: ``--gc ab``: blocks of AB_BLOCK decisions alternate between the two schedules, the
+    #: figures of the CPython blocks going to ``other`` (printed apart), so both see the
+    #: same machine load.
+    other: tuple[list[int], list[int]] = ([], [])
+    if gc_mode != "cpython":
         # Imported here: `--gc cpython` runs against cores from before the collector existed.
         from tradewind.trading.collector import StepCollector
 
@@ -243,7 +260,13 @@ async def run(
             # journal's) run then; without this the loop never yields, the journal's queue
             # fills, and its drain of ~4,000 events lands inside one decision's span.
             await anyio.lowlevel.checkpoint()
-            if collector is not None:
+            cpython_block = gc_mode == "ab" and (k // AB_BLOCK) % 2 == 1
+            if collector is not None and gc_mode == "ab" and k % AB_BLOCK == 0:
+                # The collector stays started (start-up frozen in both); only the schedule of
+                # the young and middle collections changes between blocks.
+                assert collector.thresholds is not None
+                gc.set_threshold(*collector.thresholds if cpython_block else (SAFETY_NET, 10, 10))
+            if collector is not None and not cpython_block:
                 collector.between_steps()  # what the engine's feed loop does after a batch
             await engine.on_batch(body)
             before = len(stamps)
@@ -253,7 +276,10 @@ async def run(
             cpu_start = time.thread_time_ns()
             start = time.perf_counter_ns()
             await engine.on_batch(closer)
-            if k > 0 and len(stamps) > before:
+            if k > 0 and len(stamps) > before and cpython_block:
+                other[0].append(stamps[before] - start)
+                other[1].append(cpu_stamps[before] - cpu_start)
+            elif k > 0 and len(stamps) > before:
                 latencies.append(stamps[before] - start)
                 cpu.append(cpu_stamps[before] - cpu_start)
                 if sections is not None:
@@ -265,9 +291,24 @@ async def run(
     if collector is not None:
         collector.stop()
     engine.journal.close()
+    if other[0]:
+        print(f"--gc ab: {len(other[0]):,} decisions with CPython's schedule (odd blocks)")
+        print_latencies(*other)
+        print(f"--gc ab: {len(latencies):,} decisions collected between steps (even blocks)")
     if sections is not None:
         report_sections(latencies, cpu, spans, closes)
     return latencies, cpu
+
+
+def print_latencies(lat: list[int], cpu: list[int]) -> None:
+    """p50, p90, p99 and max of wall and CPU time, in µs."""
+    for label, xs in (("wall", lat), ("CPU ", cpu)):
+        us = sorted(x / 1000 for x in xs)
+        p = statistics.quantiles(us, n=100)
+        print(
+            f"  {label}  p50 {p[49]:,.1f} µs   p90 {p[89]:,.1f} µs   p99 {p[98]:,.1f} µs   "
+            f"max {us[-1]:,.1f} µs   (target p99 < 200 µs)"
+        )
 
 
 def main() -> None:
@@ -286,10 +327,11 @@ def main() -> None:
     )
     ap.add_argument(
         "--gc",
-        choices=("between-steps", "cpython"),
+        choices=("between-steps", "cpython", "ab"),
         default="between-steps",
-        help="garbage collection between steps as paper and live run it (StepCollector), or "
-        "CPython's own schedule (collections land wherever the 700th object is allocated)",
+        help="garbage collection between steps as paper and live run it (StepCollector), "
+        "CPython's own schedule (collections land wherever the 700th object is allocated), "
+        f"or ab: blocks of {AB_BLOCK} decisions alternating between the two in one run",
     )
     args = ap.parse_args()
     sections = Sections() if args.sections else None
@@ -299,16 +341,10 @@ def main() -> None:
         args.per_minute,
         args.read_all,
         sections,
-        args.gc == "between-steps",
+        args.gc,
     )
     print(f"decision latency over {len(lat):,} decisions (candle-closing batch → submit_order)")
-    for label, xs in (("wall", lat), ("CPU ", cpu)):
-        us = sorted(x / 1000 for x in xs)
-        p = statistics.quantiles(us, n=100)
-        print(
-            f"  {label}  p50 {p[49]:,.1f} µs   p90 {p[89]:,.1f} µs   p99 {p[98]:,.1f} µs   "
-            f"max {us[-1]:,.1f} µs   (target p99 < 200 µs)"
-        )
+    print_latencies(lat, cpu)
     loadavg = Path("/proc/loadavg")
     if loadavg.exists():
         load = " ".join(loadavg.read_text().split()[:3])

@@ -129,7 +129,9 @@ def test_a_paper_run_collects_between_batches_and_never_inside_one(tmp_path, col
     paper = tmp_path / "paper.toml"
     # 2 h of market time at 3,000x is about 2.5 s of wall time, in batches of 200 trades.
     paper.write_text(
-        text.replace('plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n')
+        text.replace(
+            'plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\nchunk_ticks = 200\n'
+        )
     )
     backtest = tmp_path / "backtest.toml"
     backtest.write_text(demo_config_text(tmp_path))

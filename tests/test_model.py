@@ -61,7 +61,9 @@ def _quotient_rounding(x, step, rounding):
         st.floats(allow_nan=False, allow_infinity=False).map(lambda f: Decimal(str(f))),
         st.integers(0, 10**30).map(lambda n: Decimal(n).scaleb(-12)),
     ),
-    st.sampled_from(["ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_UP", "ROUND_HALF_UP", "ROUND_CEILING"]),
+    st.sampled_from(
+        ["ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_UP", "ROUND_HALF_UP", "ROUND_CEILING"]
+    ),
 )
 def test_rounding_gives_the_same_decimal_as_the_quotient_formula(step, x, rounding):
     from decimal import InvalidOperation

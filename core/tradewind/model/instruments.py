@@ -26,6 +26,7 @@ def _decimal(value: object) -> Decimal:
 
 _ONE = Decimal(1)
 
+
 def _is_power_of_ten(step: Decimal) -> bool:
     """Whether ``step`` is ``1``, ``0.1``, ``0.01``, ... written with one digit (``0.10`` is
     not: its exponent is -2). For such a step ``x.quantize(step)`` is the same Decimal as
