@@ -30,15 +30,17 @@ class Sections:
         #: Open frames, innermost last: [name, start, time of the finished wrapped calls in it].
         self.stack: list[list[Any]] = []
         self._gc_start = 0
+        #: Every collection of the run, in or out of a span: (generation, ns).
+        self.collections: list[tuple[int, int]] = []
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if not self.active:
-            return
         if phase == "start":
             self._gc_start = _now()
-        else:
-            spent = _now() - self._gc_start
+            return
+        spent = _now() - self._gc_start
+        self.collections.append((info["generation"], spent))
+        if self.active:
             name = f"gc gen {info.get('generation')}"
             self.totals[name] = self.totals.get(name, 0) + spent
             if self.stack:
