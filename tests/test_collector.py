@@ -155,3 +155,34 @@ def test_a_paper_run_collects_between_batches_and_never_inside_one(tmp_path, col
     assert not any(during)  # no collection inside a batch's step
     assert sum(engine.collector.collections) > 0  # between them instead
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_overlapping_collectors_give_the_schedule_back_once_the_last_stops():
+    before = gc.get_threshold()
+    first, second = StepCollector(), StepCollector()
+    first.start()
+    second.start()
+    try:
+        assert second.thresholds == first.thresholds == before  # not the safety net
+        first.stop()  # the second still runs: its schedule stays
+        assert gc.get_threshold()[0] == SAFETY_NET and gc.get_freeze_count() > 0
+        assert second.running
+    finally:
+        second.stop()
+        first.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_process_without_automatic_collection_is_left_alone():
+    before = gc.get_threshold()
+    collector = StepCollector()
+    gc.disable()
+    try:
+        collector.start()
+        assert not collector.running and gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before
+        keep = [[] for _ in range(2_000)]
+        assert collector.between_steps() is None and keep
+    finally:
+        gc.enable()
+        collector.stop()

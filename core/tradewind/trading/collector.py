@@ -20,7 +20,9 @@ where the loop would otherwise await the next feed message):
 
 The collector only decides *when* cycles are freed, never what a step computes: every value
 journaled is the same with or without it. It is process-wide state, so only the engine's
-paper and live sessions use it (a backtest keeps CPython's own schedule).
+paper and live sessions use it (a backtest keeps CPython's own schedule); several engines of
+one process share one takeover (the first start takes it, the last stop gives it back), and a
+process running without automatic collection (``gc.disable()``) is left as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +32,38 @@ import gc
 #: The youngest generation's automatic threshold while a :class:`StepCollector` runs: a step
 #: allocating this many more objects than it frees is collected inside it, as before.
 SAFETY_NET = 100_000
+
+
+class _Takeover:
+    """The process's collector schedule while one or more :class:`StepCollector` run (several
+    engines of one process may overlap): taken at the first start, given back at the last
+    stop, so an engine that stops first never restores the schedule under one still running."""
+
+    def __init__(self) -> None:
+        self.saved: tuple[int, int, int] | None = None
+        self.running: list[StepCollector] = []
+
+    def take(self, collector: StepCollector) -> tuple[int, int, int]:
+        """Register ``collector``; the thresholds CPython had before the first one."""
+        if not self.running:
+            self.saved = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+        self.running.append(collector)
+        assert self.saved is not None
+        return self.saved
+
+    def give_back(self, collector: StepCollector) -> None:
+        """Unregister ``collector``; the last one restores CPython's schedule."""
+        self.running.remove(collector)
+        if not self.running and self.saved is not None:
+            gc.set_threshold(*self.saved)
+            gc.unfreeze()
+            self.saved = None
+
+
+#: The collector is process state, and so is this.
+_TAKEOVER = _Takeover()
 
 
 class StepCollector:
@@ -49,15 +83,15 @@ class StepCollector:
         return self._saved is not None
 
     def start(self) -> None:
-        """Freeze what start-up built and take over the collector's schedule."""
-        if self._saved is not None:
+        """Freeze what start-up built and take over the collector's schedule (nothing when
+        the process runs without automatic collection: ``gc.disable()`` or a threshold of
+        0 is left as it is)."""
+        if self._saved is not None or not gc.isenabled() or gc.get_threshold()[0] == 0:
             return
-        saved = gc.get_threshold()
+        saved = _TAKEOVER.take(self)
         if self.thresholds is None:
-            self.thresholds = (saved[0] or 700, saved[1] or 10, saved[2] or 10)
+            self.thresholds = (saved[0], saved[1] or 10, saved[2] or 10)
         self._saved = saved
-        gc.collect()
-        gc.freeze()
         self._long_lived = 0
         t = self.thresholds
         gc.set_threshold(max(SAFETY_NET, t[0]), t[1], t[2])
@@ -84,9 +118,9 @@ class StepCollector:
         return generation
 
     def stop(self) -> None:
-        """Give the schedule back to CPython (the thresholds before :meth:`start`)."""
+        """Give the schedule back to CPython (the thresholds before the first start, once the
+        last collector of the process stops)."""
         saved, self._saved = self._saved, None
         if saved is None:
             return
-        gc.set_threshold(*saved)
-        gc.unfreeze()
+        _TAKEOVER.give_back(self)
