@@ -318,7 +318,7 @@ async def run(
 
 
 def print_latencies(lat: list[int], cpu: list[int]) -> None:
-    """p50, p90, p99 and max of wall and CPU time, in µs."""
+    """p50, p90, p99, p99.9 and max of wall and CPU time, in µs."""
     for label, xs in (("wall", lat), ("CPU ", cpu)):
         us = sorted(x / 1000 for x in xs)
         p = statistics.quantiles(us, n=1000)
