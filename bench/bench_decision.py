@@ -19,11 +19,17 @@ The journal is a backtest journal (rows batched, written by the bus's journal ta
 runs between minutes as it would while a feed awaits its next message); paper
 and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
 this figure does not include.
+
+Garbage is collected between steps as the engine's paper and live sessions do
+(tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
+both in alternating blocks of one run). ``--sections`` times each part of the path per
+decision and prints the slowest 1 % against the median (bench/_sections.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import anyio
 import numpy as np
+from _sections import Sections
 from tradewind.config import load_config
 from tradewind.model import TickBatch
 from tradewind.trading.engine import Engine
@@ -81,13 +88,122 @@ min_severity = "critical"
 """
 
 
+#: ``--gc ab``: decisions per block of one schedule.
+AB_BLOCK = 100
+#: The collector's safety-net threshold (tradewind.trading.collector.SAFETY_NET), repeated
+#: here so that ``--gc cpython`` runs against cores from before the collector existed.
+SAFETY_NET = 100_000
+
 #: ``--read-all``: one output of each analyzer charted, so read at every close before the
 #: decision (what a strategy reading all four analyzers costs).
 PANES = 'panes = ["orderflow.imbalance_1m", "regime.adx", "profile.poc", "micro.zscore"]'
 
 
+def install_sections(engine: Engine, sections: Sections) -> list[int]:
+    """Wrap the decision path's parts in ``sections`` (bench/_sections.py); returns the list
+    the candle closes of each span are appended to (how many candles closed)."""
+    import tradewind.trading.engine as engine_module
+
+    closed: list[int] = []
+    stepping = "engine stepping"
+    for attr in ("on_batch", "_walk", "_on_boundary", "_decide", "_enter", "_publish_pending"):
+        sections.patch(engine, attr, stepping)
+    sections.patch(engine, "_send", "engine _send (Order)")
+    sections.patch(engine.orders, "open", "orders.open")
+    sections.patch(engine.orders, "send", "orders.send (to submit_order)")
+    sections.patch(engine.strategy, "decide", "strategy")
+    sections.patch(engine.portfolio, "equity", "portfolio.equity")
+    sections.patch(engine_module, "size_for", "sizing")
+    sections.patch(engine.bus, "publish", "bus.publish")
+    # The engine's own steps, one by one.
+    for attr, label in (
+        ("gap_starts", "engine: gap_starts"),
+        ("order_intent", "engine: order_intent"),
+        ("short_refused", "engine: short_refused"),
+        ("SignalEvent", "engine: SignalEvent()"),
+        ("Order", "engine: Order()"),
+    ):
+        sections.patch(engine_module, attr, label)
+    sections.patch(engine_module.attrs, "evolve", "engine: attrs.evolve")
+    sections.patch(engine._equity, "record", "engine: equity curve record")
+    sections.patch(engine.orders, "poll", "engine: orders.poll")
+    sections.patch(engine, "_maybe_reconcile", "engine: _maybe_reconcile")
+    sections.patch(engine.control, "has_pending", "engine: control.has_pending")
+    sections.patch(engine.orders, "next_client_order_id", "engine: next_client_order_id")
+    for flt in engine.filters:
+        sections.patch(flt, "check", f"filter {getattr(flt, 'name', type(flt).__name__)}")
+    for st in engine.state.values():
+        sections.patch(st.validator, "validate", "validator")
+        advance = sections.wrap("candles advance", st.aggregator.advance)
+
+        def counted(t: int, _advance=advance):  # type: ignore[no-untyped-def]
+            out = _advance(t)
+            if sections.active:
+                closed.append(len(out))
+            return out
+
+        st.aggregator.advance = counted
+        sections.patch(st.values, "get", "analyzer values lookup")
+        for name, analyzer in st.analyzers:
+            sections.patch(analyzer, "on_candle", f"{name} on_candle")
+            sections.patch(analyzer, "values", f"{name} values()")
+    return closed
+
+
+def report_collections(sections: Sections) -> None:
+    """How many collections of each generation the whole run had, and what they took."""
+    for generation in (0, 1, 2):
+        took = sorted(ns / 1000 for g, ns in sections.collections if g == generation)
+        if took:
+            print(
+                f"  gen {generation} collections over the run: {len(took)}, median "
+                f"{statistics.median(took):,.1f} µs, max {took[-1]:,.1f} µs"
+            )
+
+
+def report_sections(
+    wall: list[int], cpu: list[int], spans: list[dict[str, int]], closes: list[int]
+) -> None:
+    """The slowest 1 % of spans against the middle ones (45th–55th percentile), per section;
+    spans that waited for a CPU (wall time 5 µs or more above CPU time) left out."""
+    kept = [i for i in range(len(cpu)) if wall[i] - cpu[i] < 5_000]
+    print(
+        f"\nsections: {len(cpu) - len(kept)} of {len(cpu)} spans waited for a CPU (left out); "
+        f"GC ran in {sum(1 for s in spans if any(k.startswith('gc ') for k in s))} spans"
+    )
+    order = sorted(kept, key=cpu.__getitem__)
+    n = len(order)
+    groups = {
+        "median (p45-p55)": order[int(n * 0.45) : int(n * 0.55)],
+        "slowest 1 %": order[-max(1, n // 100) :],
+    }
+    names = sorted(
+        {k for s in spans for k in s},
+        key=lambda k: (
+            -statistics.fmean(s.get(k, 0) for s in (spans[i] for i in groups["slowest 1 %"]))
+        ),
+    )
+    print("per section, mean µs per span (perf_counter; wrappers add ~0.3 µs per call)")
+    print(f"  {'section':34s} " + " ".join(f"{g:>18s}" for g in groups))
+    for name in names:
+        cells = [
+            statistics.fmean(spans[i].get(name, 0) for i in ix) / 1000 for ix in groups.values()
+        ]
+        print(f"  {name:34s} " + " ".join(f"{c:18.1f}" for c in cells))
+    cells = [statistics.fmean(cpu[i] for i in ix) / 1000 for ix in groups.values()]
+    print(f"  {'span (CPU)':34s} " + " ".join(f"{c:18.1f}" for c in cells))
+    for label, ix in groups.items():
+        kinds = statistics.fmean(closes[i] for i in ix)
+        gcs = sum(1 for i in ix if any(k.startswith("gc ") for k in spans[i]))
+        print(f"  {label}: {len(ix)} spans, mean candles closed {kinds:.2f}, spans with a GC {gcs}")
+
+
 async def run(
-    decisions: int, per_minute: int, read_all: bool = False
+    decisions: int,
+    per_minute: int,
+    read_all: bool = False,
+    sections: Sections | None = None,
+    gc_mode: str = "between-steps",
 ) -> tuple[list[int], list[int]]:
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes=PANES if read_all else "")
@@ -98,9 +214,15 @@ async def run(
     cpu_stamps: list[int] = []
     submit = sim.submit_order
 
+    taken: list[dict[str, int]] = []
+    spans: list[dict[str, int]] = []
+    closes: list[int] = []
+
     async def timed_submit(order):  # type: ignore[no-untyped-def]
         stamps.append(time.perf_counter_ns())
         cpu_stamps.append(time.thread_time_ns())
+        if sections is not None and sections.active:
+            taken.append(sections.take())
         return await submit(order)
 
     sim.submit_order = timed_submit
@@ -116,8 +238,23 @@ async def run(
 
     engine.journal = Journal(tmp / "j.duckdb", "bench")
     engine.journal.start("backtest", str(tmp / "c.toml"), t0)
+    if sections is not None:  # the bus task's writes, should one run inside a span
+        sections.patch(engine.journal, "record", "journal.record (bus task)")
     engine.bus.subscribe("journal", engine.journal.record, lossless=True)
     await prepare_session(engine)
+    closed = [] if sections is None else install_sections(engine, sections)
+    collector = None
+    #: ``--gc ab``: blocks of AB_BLOCK decisions alternate between the two schedules, the
+    #: figures of the CPython blocks going to ``other`` (printed apart), so both see the
+    #: same machine load.
+    other: tuple[list[int], list[int]] = ([], [])
+    if gc_mode != "cpython":
+        # Imported here: `--gc cpython` runs against cores from before the collector existed.
+        from tradewind.trading.collector import StepCollector
+
+        collector = StepCollector()
+    if collector is not None:
+        collector.start()  # as the engine's paper and live sessions do once started
     async with engine.bus:
         for k in range(decisions + 1):
             n = per_minute
@@ -139,17 +276,56 @@ async def run(
             # journal's) run then; without this the loop never yields, the journal's queue
             # fills, and its drain of ~4,000 events lands inside one decision's span.
             await anyio.lowlevel.checkpoint()
+            cpython_block = gc_mode == "ab" and (k // AB_BLOCK) % 2 == 1
+            if collector is not None and gc_mode == "ab" and k % AB_BLOCK == 0:
+                # The collector stays started (start-up frozen in both); only the schedule of
+                # the young and middle collections changes between blocks.
+                assert collector.thresholds is not None
+                gc.set_threshold(*collector.thresholds if cpython_block else (SAFETY_NET, 10, 10))
+            if collector is not None and not cpython_block:
+                collector.between_steps()  # what the engine's feed loop does after a batch
             await engine.on_batch(body)
             before = len(stamps)
+            if sections is not None:
+                first_close = len(closed)
+                sections.start()
             cpu_start = time.thread_time_ns()
             start = time.perf_counter_ns()
             await engine.on_batch(closer)
-            if k > 0 and len(stamps) > before:
+            if k > 0 and len(stamps) > before and cpython_block:
+                other[0].append(stamps[before] - start)
+                other[1].append(cpu_stamps[before] - cpu_start)
+            elif k > 0 and len(stamps) > before:
                 latencies.append(stamps[before] - start)
                 cpu.append(cpu_stamps[before] - cpu_start)
+                if sections is not None:
+                    spans.append(taken[-1])
+                    closes.append(sum(closed[first_close:]))
+            if sections is not None:
+                sections.active = False
         await engine.bus.close()
+    if collector is not None:
+        collector.stop()
     engine.journal.close()
+    if other[0]:
+        print(f"--gc ab: {len(other[0]):,} decisions with CPython's schedule (odd blocks)")
+        print_latencies(*other)
+        print(f"--gc ab: {len(latencies):,} decisions collected between steps (even blocks)")
+    if sections is not None:
+        report_sections(latencies, cpu, spans, closes)
+        report_collections(sections)
     return latencies, cpu
+
+
+def print_latencies(lat: list[int], cpu: list[int]) -> None:
+    """p50, p90, p99, p99.9 and max of wall and CPU time, in µs."""
+    for label, xs in (("wall", lat), ("CPU ", cpu)):
+        us = sorted(x / 1000 for x in xs)
+        p = statistics.quantiles(us, n=1000)
+        print(
+            f"  {label}  p50 {p[499]:,.1f} µs   p90 {p[899]:,.1f} µs   p99 {p[989]:,.1f} µs   "
+            f"p99.9 {p[998]:,.1f} µs   max {us[-1]:,.1f} µs   (target p99 < 200 µs)"
+        )
 
 
 def main() -> None:
@@ -161,16 +337,31 @@ def main() -> None:
         action="store_true",
         help="read an output of each of the four analyzers at every close before deciding",
     )
+    ap.add_argument(
+        "--sections",
+        action="store_true",
+        help="time each part of the path per decision; the slowest 1 %% against the median",
+    )
+    ap.add_argument(
+        "--gc",
+        choices=("between-steps", "cpython", "ab"),
+        default="between-steps",
+        help="garbage collection between steps as paper and live run it (StepCollector), "
+        "CPython's own schedule (collections land wherever the 700th object is allocated), "
+        f"or ab: blocks of {AB_BLOCK} decisions alternating between the two in one run",
+    )
     args = ap.parse_args()
-    lat, cpu = anyio.run(run, args.decisions, args.per_minute, args.read_all)
+    sections = Sections() if args.sections else None
+    lat, cpu = anyio.run(
+        run,
+        args.decisions,
+        args.per_minute,
+        args.read_all,
+        sections,
+        args.gc,
+    )
     print(f"decision latency over {len(lat):,} decisions (candle-closing batch → submit_order)")
-    for label, xs in (("wall", lat), ("CPU ", cpu)):
-        us = sorted(x / 1000 for x in xs)
-        p = statistics.quantiles(us, n=100)
-        print(
-            f"  {label}  p50 {p[49]:,.1f} µs   p90 {p[89]:,.1f} µs   p99 {p[98]:,.1f} µs   "
-            f"max {us[-1]:,.1f} µs   (target p99 < 200 µs)"
-        )
+    print_latencies(lat, cpu)
     loadavg = Path("/proc/loadavg")
     if loadavg.exists():
         load = " ".join(loadavg.read_text().split()[:3])

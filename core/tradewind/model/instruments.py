@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, getcontext
 
 import attrs
 
@@ -22,6 +22,30 @@ def _decimal(value: object) -> Decimal:
         # str() keeps the shortest repr, so 0.1 stays 0.1 and not 0.1000000000000000055...
         return Decimal(str(value))
     return Decimal(value)  # type: ignore[arg-type]
+
+
+_ONE = Decimal(1)
+
+
+def _is_power_of_ten(step: Decimal) -> bool:
+    """Whether ``step`` is ``1``, ``0.1``, ``0.01``, ... written with one digit (``0.10`` is
+    not: its exponent is -2).
+
+    For such a step, and an ``x`` whose coefficient has no more digits than the context's
+    precision, ``x.quantize(step)`` is the same Decimal as ``(x / step).quantize(1) * step``:
+    dividing by the step only moves the exponent (exact), the quantize rounds at the step's
+    digit, and multiplying back moves the exponent to the step's, which is what quantizing to
+    the step gives directly, with the same rounding, value and exponent (and the same
+    InvalidOperation when the result has more digits than the precision). An ``x`` with more
+    digits than the precision (a Decimal built from a long string) is rounded by the division
+    first, so the two can differ in the last digit: only floats, whose shortest repr has at
+    most 17 digits, take the one-quantize path (:data:`_FLOAT_DIGITS`)."""
+    sign, digits, exponent = step.as_tuple()
+    return sign == 0 and digits == (1,) and isinstance(exponent, int) and exponent <= 0
+
+
+#: Most significant digits of ``str(float)`` (the shortest repr that round-trips).
+_FLOAT_DIGITS = 17
 
 
 @attrs.frozen(kw_only=True)
@@ -43,12 +67,17 @@ class Instrument:
     #: known (a simulated venue without currencies). A perpetual settles in ``quote``.
     base: str = ""
     quote: str = ""
+    #: Whether the tick and lot sizes are powers of ten (:func:`_is_power_of_ten`), known once.
+    _tick_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
+    _lot_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         if self.tick_size <= 0:
             raise ValueError(f"{self.key}: tick_size must be positive, got {self.tick_size}")
         if self.lot_size <= 0:
             raise ValueError(f"{self.key}: lot_size must be positive, got {self.lot_size}")
+        object.__setattr__(self, "_tick_pow10", _is_power_of_ten(self.tick_size))
+        object.__setattr__(self, "_lot_pow10", _is_power_of_ten(self.lot_size))
 
     @property
     def settlement_currency(self) -> str:
@@ -63,10 +92,17 @@ class Instrument:
 
     def round_price(self, price: Decimal | float, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Quantise a price to the tick size."""
+        tick = self.tick_size
+        if self._tick_pow10 and type(price) is float and getcontext().prec >= _FLOAT_DIGITS:
+            # The same Decimal as the quotient formula below, in one operation.
+            return Decimal(str(price)).quantize(tick, rounding=rounding)
         p = _decimal(price)
-        return (p / self.tick_size).quantize(Decimal(1), rounding=rounding) * self.tick_size
+        return (p / tick).quantize(_ONE, rounding=rounding) * tick
 
     def round_size(self, size: Decimal | float) -> Decimal:
         """Quantise a size down to the lot size (never rounds up past what was asked)."""
+        lot = self.lot_size
+        if self._lot_pow10 and type(size) is float and getcontext().prec >= _FLOAT_DIGITS:
+            return Decimal(str(size)).quantize(lot, rounding=ROUND_DOWN)
         s = _decimal(size)
-        return (s / self.lot_size).quantize(Decimal(1), rounding=ROUND_DOWN) * self.lot_size
+        return (s / lot).quantize(_ONE, rounding=ROUND_DOWN) * lot

@@ -1,0 +1,126 @@
+"""Python's cyclic garbage collector run between engine steps (paper and live), not inside one.
+
+CPython collects its youngest generation whenever 700 more container objects were allocated
+than freed, wherever the interpreter happens to be: on the decision path a young collection
+took ~80 µs and a middle one ~600 µs (``bench/bench_decision.py``, docs/performance.md), so a
+decision that happened to allocate the 700th object paid for it. :class:`StepCollector` moves
+those collections to the end of a step (after its orders left and its events were published,
+where the loop would otherwise await the next feed message):
+
+- at :meth:`~StepCollector.start`, one full collection, then :func:`gc.freeze`: what start-up
+  built (modules, config, plugins, the journal's connection) is never traversed again;
+- the automatic thresholds are raised to a safety net (:data:`SAFETY_NET`) that a step never
+  reaches in normal running;
+- :meth:`~StepCollector.between_steps` runs the collection CPython would have run by now, with
+  its own thresholds (youngest at 700 net allocations, each older one after 10 collections
+  of the one below, a full one only once the objects that reached the oldest generation since
+  the last full collection exceed a quarter of those it kept: CPython's rule against quadratic
+  full collections), so the heap is collected as often as before, at a different moment;
+- :meth:`~StepCollector.stop` restores the thresholds and unfreezes.
+
+The collector only decides *when* cycles are freed, never what a step computes: every value
+journaled is the same with or without it. It is process-wide state, so only the engine's
+paper and live sessions use it (a backtest keeps CPython's own schedule); several engines of
+one process share one takeover (the first start takes it, the last stop gives it back), and a
+process running without automatic collection (``gc.disable()``) is left as it is.
+"""
+
+from __future__ import annotations
+
+import gc
+
+#: The youngest generation's automatic threshold while a :class:`StepCollector` runs: a step
+#: allocating this many more objects than it frees is collected inside it, as before.
+SAFETY_NET = 100_000
+
+
+class _Takeover:
+    """The process's collector schedule while one or more :class:`StepCollector` run (several
+    engines of one process may overlap): taken at the first start, given back at the last
+    stop, so an engine that stops first never restores the schedule under one still running."""
+
+    def __init__(self) -> None:
+        self.saved: tuple[int, int, int] | None = None
+        self.running: list[StepCollector] = []
+
+    def take(self, collector: StepCollector) -> tuple[int, int, int]:
+        """Register ``collector``; the thresholds CPython had before the first one."""
+        if not self.running:
+            self.saved = gc.get_threshold()
+            gc.collect()
+            gc.freeze()
+        self.running.append(collector)
+        assert self.saved is not None
+        return self.saved
+
+    def give_back(self, collector: StepCollector) -> None:
+        """Unregister ``collector``; the last one restores CPython's schedule."""
+        self.running.remove(collector)
+        if not self.running and self.saved is not None:
+            gc.set_threshold(*self.saved)
+            gc.unfreeze()
+            self.saved = None
+
+
+#: The collector is process state, and so is this.
+_TAKEOVER = _Takeover()
+
+
+class StepCollector:
+    """Collects garbage between engine steps with CPython's thresholds (see the module)."""
+
+    def __init__(self, thresholds: tuple[int, int, int] | None = None) -> None:
+        self.thresholds = thresholds
+        self._saved: tuple[int, int, int] | None = None
+        #: Collections run by :meth:`between_steps`, per generation.
+        self.collections = [0, 0, 0]
+        #: Objects in the oldest generation after the last full collection.
+        self._long_lived = 0
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._saved is not None
+
+    def start(self) -> None:
+        """Freeze what start-up built and take over the collector's schedule (nothing when
+        the process runs without automatic collection: ``gc.disable()`` or a threshold of
+        0 is left as it is)."""
+        if self._saved is not None or not gc.isenabled() or gc.get_threshold()[0] == 0:
+            return
+        saved = _TAKEOVER.take(self)
+        if self.thresholds is None:
+            self.thresholds = (saved[0], saved[1] or 10, saved[2] or 10)
+        self._saved = saved
+        self._long_lived = 0
+        t = self.thresholds
+        gc.set_threshold(max(SAFETY_NET, t[0]), t[1], t[2])
+
+    def between_steps(self) -> int | None:
+        """Run the collection that is due (the generation collected), or None."""
+        t = self.thresholds
+        if self._saved is None or t is None:
+            return None
+        count = gc.get_count()
+        if count[0] < t[0]:
+            return None
+        # CPython's rule: the oldest generation whose count passed its threshold, with the
+        # younger ones (collecting a generation adds one to the next one's count).
+        generation = 1 if count[1] >= t[1] else 0
+        if generation == 1 and count[2] >= t[2]:
+            pending = len(gc.get_objects(2)) - self._long_lived
+            if pending > self._long_lived // 4:
+                generation = 2
+        gc.collect(generation)
+        if generation == 2:
+            self._long_lived = len(gc.get_objects(2))
+        self.collections[generation] += 1
+        return generation
+
+    def stop(self) -> None:
+        """Give the schedule back to CPython (the thresholds before the first start, once the
+        last collector of the process stops)."""
+        saved, self._saved = self._saved, None
+        if saved is None:
+            return
+        _TAKEOVER.give_back(self)
