@@ -308,7 +308,7 @@ def exposure_intervals(fills: Sequence[Fill]) -> list[tuple[int, int | None]]:
     start: int | None = None
     for f in sorted(fills, key=lambda f: f.ts_ns):
         before = qty.get(f.instrument, ZERO)
-        after = before + f.quantity * f.side.sign
+        after = before + f.net_quantity * f.side.sign
         qty[f.instrument] = after
         if before == 0 and after != 0:
             open_count += 1

@@ -101,7 +101,9 @@ class _Open:
 
 
 def _apply(op: _Open, fill: Fill) -> None:
-    signed = fill.quantity * fill.side.sign
+    # What the position changes by: a fee taken from the bought coin arrives short of it
+    # (as the portfolio books it, :meth:`tradewind.model.Position.apply`).
+    signed = fill.net_quantity * fill.side.sign
     if fill.fee_asset == "other":
         op.other_fees[fill.fee_currency] = op.other_fees.get(fill.fee_currency, ZERO) + fill.fee
     else:
