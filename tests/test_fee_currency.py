@@ -305,3 +305,23 @@ def test_the_default_backtest_reports_the_same_fees_as_before(tmp_path):
     assert metrics_of(result).fees_paid == raw
     rows = dict(headline_rows(analyse(result), s))
     assert rows["Fees paid"] == f"{raw:,.2f} USDT"
+
+
+def test_a_fill_notification_names_the_fees_currency():
+    from tradewind.model import FillEvent
+    from tradewind.notify.templates import describe
+
+    f = Fill(
+        client_order_id="c",
+        instrument="v:BTCUSDT",
+        side=Side.SELL,
+        quantity=D("0.1"),
+        price=D("60100"),
+        fee=D("0.02"),
+        ts_ns=1,
+        fee_currency="BNB",
+        fee_asset="other",
+    )
+    assert describe(FillEvent(ts_ns=1, fill=f))[1]["fee"] == "0.02 BNB"
+    sim = attrs.evolve(f, fee=D("0.5"), fee_currency="", fee_asset="quote")
+    assert describe(FillEvent(ts_ns=1, fill=sim))[1]["fee"] == "0.5"
