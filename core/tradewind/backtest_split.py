@@ -16,7 +16,8 @@ with ``--cluster``) and merges them into one journal and one report:
 - the journal: every group's rows, each group a run of its own (run id ``g<N>-<base>``, the
   base being the full config's derived backtest id), written in group order whatever order
   the workers finished in;
-- the report: counts, fees, funding and P&L summed; the equity curve the sum of the books'
+- the report: counts, funding and P&L summed, fees summed per currency then converted at
+  the books' rates (never a raw sum of currencies); the equity curve the sum of the books'
   curves (a book counts its starting equity before its first point and its last value after
   its last); fills and closed trades in time order; the funnel summed; metrics computed from
   the merged figures as for any run.
@@ -264,11 +265,19 @@ def _add_money(maps: Sequence[Mapping[str, Decimal]]) -> dict[str, Decimal]:
 def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
     """The figures of the whole backtest from its books' figures."""
     from tradewind.report.metrics import RunFigures
+    from tradewind.trading.pnl import rate_table, total
 
     figs = [g.figures for g in groups]
     first = figs[0]
     lasts = [f.last_ts_ns for f in figs if f.last_ts_ns is not None]
     halts = [f.halted_at_ns for f in figs if f.halted_at_ns is not None]
+    rates = {k: v for f in figs for k, v in f.pnl_rates.items()}
+    # Fees summed per currency across the books, then converted at the books' rates.
+    fees = total(
+        _add_money([f.fees_by_currency for f in figs]).items(),
+        first.currency,
+        rate_table(rates, first.currency),
+    )
     return RunFigures(
         run_id=run_id,
         mode=first.mode,
@@ -286,8 +295,10 @@ def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
         else sum((f.realized_pnl or Decimal(0) for f in figs), Decimal(0)),
         realized_by_currency=_add_money([f.realized_by_currency for f in figs]),
         pnl_currencies={k: v for f in figs for k, v in f.pnl_currencies.items()},
-        pnl_rates={k: v for f in figs for k, v in f.pnl_rates.items()},
-        fees_paid=sum((f.fees_paid for f in figs), Decimal(0)),
+        pnl_rates=rates,
+        fees_paid=fees.total,
+        fees_by_currency=dict(fees.by_currency),
+        fees_not_converted=fees.error,
         funding_paid=sum((f.funding_paid for f in figs), Decimal(0)),
         equity_curve=merge_curves(
             [f.equity_curve for f in figs], [float(f.starting_equity) for f in figs]

@@ -326,3 +326,39 @@ def test_the_mirror_converts_pnl_in_two_currencies_as_the_host_does(tmp_path):
     assert profit["profit_closed_coin"] == 70.0 and profit["conversion_error"] is None
     assert mirror_view.performance() == host.performance()
     assert mirror_view.periodic("days", 1) == host.periodic("days", 1)
+
+
+def test_the_mirror_converts_fees_in_four_currencies_as_the_host_does(tmp_path):
+    """Fees in USDT, USDC, BNB and the bought BTC: the fill's fee currency and the rates of
+    the fee currencies cross the wire, so the API process's fees (per currency, and converted
+    or null with the reason) equal the host's."""
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+
+    from tests.test_fee_currency import engine_of, trade_with_fees_in_four_currencies
+
+    engine = engine_of(tmp_path)
+    api = ApiProcess(engine, "t" * 32)  # not started: updates are built and applied here
+    host = api.view
+    mirror_view = MirrorView(host.settings, host.started_ts_ns)
+    mirror = Mirror(mirror_view)
+    trade_with_fees_in_four_currencies(engine)
+
+    def ship() -> None:
+        snap = host.source.publish() or host.source.latest
+        assert snap is not None
+        mirror.apply(decode(encode(("update", api.build_update(snap)))[4:])[1])
+
+    ship()
+    profit = mirror_view.profit()
+    assert profit == host.profit()
+    assert profit["fees_paid"] is None and "BNB" in profit["fees_not_converted"]
+    assert profit["fees_paid_by_currency"] == {"BNB": "0.02", "USDC": "9.0000", "USDT": "5"}
+    engine.portfolio.mark("sim:USDCUSDT", 0.999, 5)
+    engine.portfolio.mark("sim:BNBUSDT", 600.5, 5)
+    ship()
+    profit = mirror_view.profit()
+    assert profit == host.profit()
+    assert Decimal(profit["fees_paid"]) == Decimal("26.001")
+    assert profit["fees_not_converted"] is None
+    assert mirror_view.trades_page(10, 0) == host.trades_page(10, 0)

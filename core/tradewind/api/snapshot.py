@@ -44,9 +44,10 @@ class PortfolioSnapshot:
     #: The engine's equity when it values venue accounts (not derivable from the above);
     #: None: cash plus the open positions' unrealised P&L at their marks.
     valued_equity: Decimal | None = None
-    #: The price in the reporting currency of each other P&L currency of the instruments,
-    #: at the engine's marks, and why a currency has none (no instrument between the two
-    #: has traded yet): P&L totals convert with them, never sum currencies raw.
+    #: The price in the reporting currency of each other P&L currency of the instruments
+    #: and each fee currency, at the engine's marks, and why a currency has none (no
+    #: instrument between the two has traded yet): P&L and fee totals convert with them,
+    #: never sum currencies raw.
     rates: Mapping[str, Decimal] = attrs.Factory(dict)
     rate_errors: Mapping[str, str] = attrs.Factory(dict)
 
@@ -214,11 +215,14 @@ class SnapshotSource:
             out["orders"] = e.entries_sent
             self._funnel, self._funnel_key = out, funnel_key
         positions = tuple(pf.positions())
+        rep = pf.accounts.reporting_currency
         if e.pnl_currencies is not self._pnl_of:
             self._pnl_of = e.pnl_currencies
-            rep = pf.accounts.reporting_currency
             self._other_currencies = tuple(sorted(set(e.pnl_currencies.values()) - {rep}))
-        rates, rate_errors = _rates(e, self._other_currencies)
+        # Fees paid in a third currency (BNB, gas) are converted with the same rates.
+        others = self._other_currencies
+        fee_others = tuple(c for c in pf.fees_by_currency if c != rep and c not in others)
+        rates, rate_errors = _rates(e, others + fee_others if fee_others else others)
         self.published += 1
         snap = Snapshot(
             version=self.published,
@@ -275,8 +279,10 @@ def _rates(
 
 def fill_from_row(row: Sequence[Any]) -> Fill:
     """A journal ``fills`` row (client_order_id, trade_id, instrument, side, quantity,
-    price, fee, ts_ns, liquidity) as a :class:`Fill`."""
-    cid, tid, inst, side, qty, price, fee, ts, liq = row
+    price, fee, ts_ns, liquidity[, fee_currency, fee_asset]) as a :class:`Fill`; without the
+    last two the fee is in the quote currency."""
+    cid, tid, inst, side, qty, price, fee, ts, liq, *currency = row
+    fee_currency, fee_asset = currency or ("", "quote")
     return Fill(
         client_order_id=cid,
         instrument=inst,
@@ -287,4 +293,6 @@ def fill_from_row(row: Sequence[Any]) -> Fill:
         ts_ns=int(ts),
         liquidity=liq,
         trade_id=tid,
+        fee_currency=fee_currency or "",
+        fee_asset=fee_asset or "quote",
     )

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 from tradewind.trading.accounts import ConversionError
-from tradewind.trading.pnl import pnl_currency
+from tradewind.trading.pnl import pnl_currency, total
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
@@ -74,8 +74,12 @@ class Trade:
     entry_cost: Decimal = ZERO
     exit_qty: Decimal = ZERO
     exit_cost: Decimal = ZERO
+    #: Fees of the entry and exit fills in the trade's P&L currency (the quote's, and the
+    #: bought asset's valued at the fill price).
     fee_open: Decimal = ZERO
     fee_close: Decimal = ZERO
+    #: Fees paid in a third currency (BNB, gas), per currency: not in the trade's profit.
+    other_fees: dict[str, Decimal] = attrs.Factory(dict)
     realized: Decimal = ZERO
     close_ts_ns: int | None = None
     orders: list[Fill] = attrs.Factory(list)
@@ -134,15 +138,18 @@ class TradeBook:
             current[f.instrument] = t
         opening = (f.side is Side.SELL) == t.is_short
         t.orders.append(f)
+        fee = f.fee_in_quote
+        if f.fee_asset == "other":
+            t.other_fees[f.fee_currency] = t.other_fees.get(f.fee_currency, ZERO) + f.fee
         if opening:
             t.entry_qty += qty
             t.entry_cost += qty * f.price
-            t.fee_open += f.fee
+            t.fee_open += fee
         else:
             closing_qty = min(qty, abs(before.quantity))
             t.exit_qty += closing_qty
             t.exit_cost += closing_qty * f.price
-            t.fee_close += f.fee
+            t.fee_close += fee
             t.realized += realized
         t.amount = max(t.amount, abs(after.quantity))
         if not (after.is_flat or (not opening and (after.quantity > 0) == t.is_short)):
@@ -314,7 +321,7 @@ class HostView:
             return [], {}
         rows = self._q(
             "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
-            "liquidity FROM fills WHERE session_id = ? ORDER BY seq",
+            "liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ? ORDER BY seq",
             [j.session_id],
         )
         tags = (
@@ -468,8 +475,10 @@ class HostView:
             "fee_open_currency": pnl_cur,
             "fee_close_cost": float(t.fee_close),
             "fee_close_currency": pnl_cur,
-            # tradewind's: the currency of every profit and fee amount of this trade.
+            # tradewind's: the currency of every profit and fee amount of this trade, and the
+            # fees paid in a third currency (not in its profit), per currency.
             "pnl_currency": pnl_cur,
+            "other_fees": {c: str(v) for c, v in sorted(t.other_fees.items())},
             "open_date": _date(t.open_ts_ns),
             "open_timestamp": _ms(t.open_ts_ns),
             "open_fill_date": _date(t.open_ts_ns),
@@ -729,11 +738,27 @@ class HostView:
             "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
             "bot_start_date": _date(self.started_ts_ns) or "",
         }
-        return conv.finish(
+        out = conv.finish(
             out,
             closed=[(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)],
             every=[(t.instrument, p) for t, p in zip(trades, all_native, strict=True)],
         )
+        # tradewind's: the fees of every trade per currency, and in the reporting currency
+        # at the engine's rates (null, with the reason, when one has no price).
+        fees = total(self._fee_amounts(trades, snap), self.currency, snap.portfolio.rate)
+        out["fees_paid"] = None if fees.total is None else str(fees.total)
+        out["fees_paid_by_currency"] = fees.to_json()
+        out["fees_not_converted"] = fees.error or None
+        return out
+
+    def _fee_amounts(
+        self, trades: Iterable[Trade], snap: Snapshot
+    ) -> Iterator[tuple[str, Decimal]]:
+        """``(currency, amount)`` of each trade's fees: its P&L currency's, then a third
+        currency's."""
+        for t in trades:
+            yield self.pnl_currency_of(t.instrument, snap), t.fee_open + t.fee_close
+            yield from t.other_fees.items()
 
     def performance(self) -> list[dict[str, Any]]:
         """Freqtrade's ``/performance``: closed-trade profit per pair, best first.
@@ -910,7 +935,8 @@ class HostView:
         """The latest fills, newest first."""
         j = self.journal
         rows = self._q(
-            "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, liquidity "
+            "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, "
+            "liquidity, fee_currency, fee_asset "
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
         )
@@ -924,6 +950,8 @@ class HostView:
             "price",
             "fee",
             "liquidity",
+            "fee_currency",
+            "fee_asset",
         )
         out = []
         for r in rows:

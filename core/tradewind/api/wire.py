@@ -120,6 +120,8 @@ def fill_tuple(f: Fill) -> tuple[Any, ...]:
         f.fee,
         f.ts_ns,
         f.liquidity,
+        f.fee_currency,
+        f.fee_asset,
     )
 
 

@@ -41,6 +41,7 @@ from tradewind.report.summary import (
     unvalued_note,
 )
 from tradewind.timeframes import format_timeframe
+from tradewind.trading.pnl import fees_by_currency
 
 if TYPE_CHECKING:
     from tradewind.secrets import Secret
@@ -213,6 +214,11 @@ def _fill_markers(
     qty = Decimal(0)
     groups: dict[str, list[Any]] = {}
     is_entry: dict[str, bool] = {}
+    pnl_cur = str(
+        (result.summary.get("pnl_currencies") or {}).get(instrument)
+        or result.summary.get("currency")
+        or ""
+    )
     for f in sorted(result.fills, key=lambda f: f.ts_ns):
         if f.instrument != instrument:
             continue
@@ -230,11 +236,14 @@ def _fill_markers(
         kind = "entry" if is_entry[cid] else "exit"
         reason = result.order_tags.get(cid) or kind
         side = fs[0].side.value
-        fee = sum((f.fee for f in fs), Decimal(0))
+        # Fees per currency: the quote's (a fee in the bought asset valued at the fill
+        # price), a third currency's own; never added across currencies.
+        fees = fees_by_currency(fs, {}, pnl_cur)
+        fee = ", ".join(f"{v:.8g} {c}".rstrip() for c, v in sorted(fees.items())) or "0"
         text = (
             f"<b>{kind} {side} {q}</b> @ {vwap:.8g}<br>"
             f"reason: {html.escape(reason)}<br>order {html.escape(cid)}, {len(fs)} fill"
-            f"{'s' if len(fs) > 1 else ''}, fees {fee:.8g}<br>{fmt_time(fs[0].ts_ns)}"
+            f"{'s' if len(fs) > 1 else ''}, fees {html.escape(fee)}<br>{fmt_time(fs[0].ts_ns)}"
         )
         (entries if is_entry[cid] else exits).append(
             {"ts": fs[0].ts_ns, "price": float(vwap), "side": side, "text": text,

@@ -26,7 +26,13 @@ import attrs
 import numpy as np
 
 from tradewind.timeframes import format_timeframe, parse_timeframe
-from tradewind.trading.pnl import value_closed_trades
+from tradewind.trading.pnl import (
+    MoneyTotal,
+    fees_by_currency,
+    rate_table,
+    total,
+    value_closed_trades,
+)
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
@@ -132,12 +138,18 @@ class Metrics:
     end_ts_ns: int | None
     exposure: float | None
     trades_per_hour: float | None
-    fees_paid: Decimal
+    #: Fees in the run's currency (each fee currency converted at the run's rates); None
+    #: when one has no rate (``fees_by_currency`` holds the amounts, ``fees_error`` why).
+    fees_paid: Decimal | None
     funding_paid: Decimal
     funnel: Funnel
     #: P&L currencies of closed trades that had no price in the run's currency: the trade
     #: sums (gross profit and loss, net P&L, profit factor, expectancy) are then not stated.
     unvalued: tuple[str, ...] = ()
+    #: Fees per currency: the quote's for fees in the quote or the bought asset (valued at
+    #: the fill price), a third currency's own.
+    fees_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
+    fees_error: str = ""
 
     @property
     def duration_ns(self) -> int:
@@ -187,6 +199,8 @@ class Metrics:
             "exposure": self.exposure,
             "trades_per_hour": self.trades_per_hour,
             "fees_paid": _dstr(self.fees_paid),
+            "fees_paid_by_currency": {c: str(v) for c, v in sorted(self.fees_by_currency.items())},
+            "fees_not_converted": self.fees_error or None,
             "funding_paid": _dstr(self.funding_paid),
             "funnel": self.funnel.to_json(),
         }
@@ -294,7 +308,7 @@ def exposure_intervals(fills: Sequence[Fill]) -> list[tuple[int, int | None]]:
     start: int | None = None
     for f in sorted(fills, key=lambda f: f.ts_ns):
         before = qty.get(f.instrument, ZERO)
-        after = before + f.quantity * f.side.sign
+        after = before + f.net_quantity * f.side.sign
         qty[f.instrument] = after
         if before == 0 and after != 0:
             open_count += 1
@@ -330,8 +344,10 @@ def compute_metrics(
     :param bar_ns: the strategy timeframe; inferred from the curve's smallest spacing if None.
     :param last_ts_ns: time of the last trade the run saw (extends the run's end).
     :param pnl_currencies: each instrument's P&L currency; with ``pnl_rates`` (their prices
-        in ``currency``) the closed trades' P&L is valued in ``currency`` before it is summed.
+        in ``currency``) the closed trades' P&L is valued in ``currency`` before it is summed,
+        and so are the fees (per currency, :func:`fee_total`).
     """
+    fees = fee_total(fills, pnl_currencies or {}, pnl_rates or {}, currency)
     unvalued: tuple[str, ...] = ()
     if pnl_currencies:
         closed_trades, unvalued = value_closed_trades(
@@ -400,10 +416,27 @@ def compute_metrics(
         end_ts_ns=end_ts,
         exposure=exposure,
         trades_per_hour=trades_per_hour,
-        fees_paid=sum((Decimal(f.fee) for f in fills), ZERO),
+        fees_paid=fees.total,
+        fees_by_currency=fees.by_currency,
+        fees_error=fees.error,
         funding_paid=funding_paid,
         funnel=Funnel.from_flat(funnel or {}),
         unvalued=unvalued,
+    )
+
+
+def fee_total(
+    fills: Iterable[Fill],
+    pnl_currencies: Mapping[str, str],
+    rates: Mapping[str, Decimal],
+    currency: str,
+) -> MoneyTotal:
+    """The fees of ``fills`` per currency and in ``currency`` at ``rates`` (the run's
+    ``pnl_rates``); an instrument missing from ``pnl_currencies`` pays in ``currency``."""
+    return total(
+        fees_by_currency(fills, pnl_currencies, currency).items(),
+        currency,
+        rate_table(rates, currency),
     )
 
 
@@ -477,7 +510,9 @@ class RunFigures:
     #: instrument's P&L currency at the host's marks; None when one could not be converted
     #: (``realized_by_currency`` then holds the amounts, never a raw sum of currencies).
     realized_pnl: Decimal | None
-    fees_paid: Decimal
+    #: Fees in ``currency``, each fee currency's sum converted as the P&L is; None when one
+    #: could not be converted (``fees_by_currency`` then holds the amounts).
+    fees_paid: Decimal | None
     funding_paid: Decimal
     equity_curve: Sequence[tuple[int, float]]
     closed_trades: Sequence[tuple[int, str, Decimal]]
@@ -500,9 +535,13 @@ class RunFigures:
     #: Realised P&L per P&L currency (unconverted), and each instrument's P&L currency.
     realized_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
     pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
-    #: The price in ``currency`` of each P&L currency at the end (those without one left
-    #: out): closed trades' P&L is valued with them in the trade metrics.
+    #: The price in ``currency`` of each P&L and fee currency at the end (those without one
+    #: left out): closed trades' P&L and the fees are valued with them.
     pnl_rates: Mapping[str, Decimal] = attrs.Factory(dict)
+    #: Fees per currency (:func:`tradewind.trading.pnl.fee_amount`: the quote's for fees in
+    #: the quote or the bought asset, a third currency's own), and why ``fees_paid`` is None.
+    fees_by_currency: Mapping[str, Decimal] = attrs.Factory(dict)
+    fees_not_converted: str = ""
 
 
 def funnel(figures: RunFigures) -> dict[str, int]:
@@ -554,11 +593,14 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
         },
         "pnl_currencies": dict(figures.pnl_currencies),
         "pnl_rates": {c: str(v) for c, v in sorted(figures.pnl_rates.items())},
-        "fees_paid": str(figures.fees_paid),
+        "fees_paid": _dstr(figures.fees_paid),
+        "fees_paid_by_currency": {c: str(v) for c, v in sorted(figures.fees_by_currency.items())},
         "funding_paid": str(figures.funding_paid),
         "fills": len(figures.fills),
         "trades": len(figures.closed_trades),
     }
+    if figures.fees_not_converted:
+        summary["fees_not_converted"] = figures.fees_not_converted
     summary.update({k: m[k] for k in SUMMARY_METRICS})
     summary.update(
         {
@@ -616,6 +658,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "quantity": str(t.quantity),
                 "gross_pnl": str(t.gross_pnl),
                 "fees": str(t.fees),
+                "other_fees": {c: str(v) for c, v in sorted(t.other_fees.items())},
                 "funding": str(t.funding),
                 "pnl": str(t.pnl),
                 "pnl_currency": currencies.get(t.instrument, fallback),
@@ -631,6 +674,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "entry_price": str(p.entry_price),
                 "quantity": str(p.quantity),
                 "fees": str(p.fees),
+                "other_fees": {c: str(v) for c, v in sorted(p.other_fees.items())},
                 "funding": str(p.funding),
                 "realized_pnl": str(p.realized_pnl),
                 "pnl_currency": currencies.get(p.instrument, fallback),
@@ -646,6 +690,9 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "quantity": str(f.quantity),
                 "price": str(f.price),
                 "fee": str(f.fee),
+                "fee_currency": f.fee_currency
+                or (currencies.get(f.instrument, fallback) if f.fee_asset == "quote" else ""),
+                "fee_asset": f.fee_asset,
                 "liquidity": f.liquidity,
             }
             for f in result.fills

@@ -31,6 +31,7 @@ from tradewind.report.execution import quality_of, quality_table
 from tradewind.timeframes import format_timeframe
 
 if TYPE_CHECKING:
+    from tradewind.report.metrics import Metrics
     from tradewind.report.trades import Trade
     from tradewind.trading.engine import RunResult
 
@@ -121,11 +122,33 @@ def realized_line(summary: Mapping[str, Any], currency: str) -> str:
     """Realised P&L in the reporting currency, with each P&L currency's own amount when the
     instruments settle in others; without a total when one could not be converted."""
     by = {c: Decimal(str(v)) for c, v in (summary.get("realized_pnl_by_currency") or {}).items()}
-    parts = ", ".join(fmt_money(v, c, sign=True) for c, v in sorted(by.items()))
     total = summary.get("realized_pnl")
+    return total_line(None if total is None else Decimal(str(total)), by, currency, sign=True)
+
+
+def fees_line(m: Metrics, currency: str) -> str:
+    """Fees paid in the reporting currency, with each fee currency's own amount when they
+    are paid in others (a third currency such as BNB, or another quote); without a total,
+    and with the reason, when one could not be converted."""
+    return total_line(m.fees_paid, m.fees_by_currency, currency, why=m.fees_error)
+
+
+def total_line(
+    total: Decimal | None,
+    by: Mapping[str, Decimal],
+    currency: str,
+    *,
+    sign: bool = False,
+    why: str = "",
+) -> str:
+    """A sum of money in several currencies: the total in ``currency``, followed by each
+    currency's amount when any is not ``currency``; ``n/a`` with the amounts when it has
+    no total (never a raw sum of currencies)."""
+    parts = ", ".join(fmt_money(v, c, sign=sign) for c, v in sorted(by.items()))
     if total is None:
-        return f"n/a (not convertible to {currency}): {parts}" if parts else "n/a"
-    text = fmt_money(Decimal(str(total)), currency, sign=True)
+        reason = why or f"not convertible to {currency}"
+        return f"n/a ({reason}): {parts}" if parts else "n/a"
+    text = fmt_money(total, currency, sign=sign)
     if any(c != currency for c in by):
         text += f" ({parts})"
     return text
@@ -196,7 +219,7 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
         ("Best trade", unvalued_note(a) or _trade_line(a.best, cur)),
         ("Worst trade", unvalued_note(a) or _trade_line(a.worst, cur)),
         ("Longest losing streak", plural(a.longest_losing_streak, "trade")),
-        ("Fees paid", fmt_money(m.fees_paid, cur)),
+        ("Fees paid", fees_line(m, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
         ("Exposure", fmt_pct(m.exposure)),
         ("Trades per hour", "n/a" if m.trades_per_hour is None else f"{m.trades_per_hour:,.2f}"),

@@ -4,7 +4,10 @@ A trade opens at the fill that takes an instrument's net quantity away from 0 an
 the fill that brings it back to 0 (the same rule as the closed trades of the order manager and
 the exposure metric). A fill that flips the position through 0 is not a close: the trade goes
 on, on the other side. Each trade carries its fills' fees and the funding booked while it was
-open, so its net P&L is what the round trip left.
+open, so its net P&L is what the round trip left. Its ``fees`` are in its P&L currency (the
+quote: a fee in the bought asset is valued at the fill price); a fee in a third currency (BNB,
+gas) cannot be taken from that P&L without a price, so it is kept apart in ``other_fees``
+(the run's fees count it per currency, :mod:`tradewind.trading.pnl`).
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ class Trade:
     quantity: Decimal
     #: Realised price P&L (before fees and funding), exact.
     gross_pnl: Decimal
+    #: Fees in the P&L currency (the quote's, and the bought asset's valued at fill price).
     fees: Decimal
     #: Funding paid while the trade was open (positive = paid).
     funding: Decimal
     #: The tag of the order that closed the trade: ``"<monitor or filter>: <reason>"``.
     exit_reason: str
+    #: Fees paid in a third currency, per currency (not in :attr:`pnl`).
+    other_fees: Mapping[str, Decimal] = attrs.Factory(dict)
 
     @property
     def pnl(self) -> Decimal:
@@ -71,6 +77,8 @@ class OpenTrade:
     funding: Decimal
     #: Realised price P&L of partial reductions so far.
     realized_pnl: Decimal
+    #: Fees paid in a third currency, per currency.
+    other_fees: Mapping[str, Decimal] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -86,14 +94,20 @@ class _Open:
     exit_qty: Decimal = ZERO
     exit_notional: Decimal = ZERO
     fees: Decimal = ZERO
+    other_fees: dict[str, Decimal] = attrs.Factory(dict)
     realized: Decimal = ZERO
     #: FIFO lots ``(signed qty, price)``, as the portfolio keeps them.
     lots: list[tuple[Decimal, Decimal]] = attrs.Factory(list)
 
 
 def _apply(op: _Open, fill: Fill) -> None:
-    signed = fill.quantity * fill.side.sign
-    op.fees += fill.fee
+    # What the position changes by: a fee taken from the bought coin arrives short of it
+    # (as the portfolio books it, :meth:`tradewind.model.Position.apply`).
+    signed = fill.net_quantity * fill.side.sign
+    if fill.fee_asset == "other":
+        op.other_fees[fill.fee_currency] = op.other_fees.get(fill.fee_currency, ZERO) + fill.fee
+    else:
+        op.fees += fill.fee_in_quote
     if fill.side is op.side:
         op.entry_qty += fill.quantity
         op.entry_notional += fill.quantity * fill.price
@@ -162,6 +176,7 @@ def round_trips(
                     fees=op.fees,
                     funding=_funding(pay, fill.instrument, op.entry_ts_ns, fill.ts_ns),
                     exit_reason=tags.get(fill.client_order_id, ""),
+                    other_fees=dict(op.other_fees),
                 )
             )
     still_open = [
@@ -174,6 +189,7 @@ def round_trips(
             fees=op.fees,
             funding=_funding(pay, inst, op.entry_ts_ns, None),
             realized_pnl=op.realized,
+            other_fees=dict(op.other_fees),
         )
         for inst, op in open_.items()
     ]

@@ -27,6 +27,7 @@ from tradewind.model import ExitDecision
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
+    from tradewind.trading.pnl import MoneyTotal
 
 log = logging.getLogger("tradewind.trading.control")
 
@@ -57,6 +58,17 @@ def _money(value: Decimal, currency: str = "") -> str:
 
         places = money_places(currency)
     return f"{value.quantize(Decimal(1).scaleb(-places)):,}"
+
+
+def _total_text(mt: MoneyTotal) -> str:
+    """A total in the reporting currency, with each currency's amount when they differ;
+    ``n/a`` with the amounts and the reason when one cannot be converted."""
+    parts = ", ".join(f"{_money(v, c)} {c}" for c, v in sorted(mt.by_currency.items()))
+    if mt.total is None:
+        return f"n/a ({mt.error}): {parts}"
+    if mt.mixed:
+        return f"{_money(mt.total)} ({parts})"
+    return _money(mt.total)
 
 
 class EngineControl:
@@ -162,7 +174,8 @@ class EngineControl:
     def profit(self) -> Mapping[str, str]:
         """Realised P&L of the closed trades (in the reporting currency, each trade's
         converted from its instrument's P&L currency; per currency as well when they
-        differ, and only per currency when one cannot be converted), fees, equity change."""
+        differ, and only per currency when one cannot be converted), fees (the same way),
+        equity change."""
         eng = self._engine
         pf = eng.portfolio
         realized = eng.pnl_total((t[1], t[2]) for t in eng.orders.closed_trades)
@@ -176,9 +189,16 @@ class EngineControl:
             )
         if realized.error:
             out["not_converted"] = realized.error
+        fees = pf.fees_total()
+        out["fees"] = "n/a" if fees.total is None else _money(fees.total)
+        if fees.mixed:
+            out["fees_by_currency"] = ", ".join(
+                f"{_money(v, c)} {c}" for c, v in sorted(fees.by_currency.items())
+            )
+        if fees.error:
+            out["fees_not_converted"] = fees.error
         out.update(
             {
-                "fees": _money(pf.fees_paid),
                 "equity_change": _money(pf.equity() - pf.starting_equity()),
                 "closed_trades": str(len(eng.orders.closed_trades)),
             }
@@ -224,9 +244,7 @@ class EngineControl:
         eng = self._engine
         pf = eng.portfolio
         trades = [t for t in eng.orders.closed_trades if day_start_ns <= t[0] < now_ns]
-        fees = sum(
-            (f.fee for f in eng.orders.fills if day_start_ns <= f.ts_ns < now_ns), Decimal(0)
-        )
+        fees = eng.fee_total(f for f in eng.orders.fills if day_start_ns <= f.ts_ns < now_ns)
         curve = [eq for ts, eq in eng.equity_curve if day_start_ns <= ts < now_ns]
         drawdown = 0.0
         peak = -math.inf
@@ -238,7 +256,7 @@ class EngineControl:
         return {
             "pnl": _money(pf.equity() - pf.day_start_equity()),
             "trades": str(len(trades)),
-            "fees": _money(fees),
+            "fees": _total_text(fees),
             "open_positions": open_pos,
             "drawdown": f"{drawdown:.2%}",
         }

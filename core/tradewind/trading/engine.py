@@ -56,6 +56,7 @@ from tradewind.model import (
     DataGap,
     DataQuality,
     ExitDecision,
+    Fill,
     FundingPayment,
     Instrument,
     InstrumentKind,
@@ -88,7 +89,13 @@ from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
-from tradewind.trading.pnl import MoneyTotal, pnl_currencies, rates_of, total
+from tradewind.trading.pnl import (
+    MoneyTotal,
+    fees_by_currency,
+    pnl_currencies,
+    rates_of,
+    total,
+)
 from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
@@ -1666,6 +1673,7 @@ class Engine:
 
         pf = self.portfolio
         realized = self.pnl_total((k, pf.position(k).realized_pnl) for k in self.instruments)
+        fees = pf.fees_total()
         return RunFigures(
             run_id=self.run_id,
             mode=self.config.mode.value,
@@ -1682,11 +1690,13 @@ class Engine:
             realized_by_currency=dict(realized.by_currency),
             pnl_currencies=dict(self.pnl_currencies),
             pnl_rates=rates_of(
-                self.pnl_currencies.values(),
+                [*self.pnl_currencies.values(), *fees.by_currency],
                 pf.accounts.reporting_currency,
                 lambda c: pf.accounts.rate(c, pf.last_price),
             ),
-            fees_paid=pf.fees_paid,
+            fees_paid=fees.total,
+            fees_by_currency=dict(fees.by_currency),
+            fees_not_converted=fees.error,
             funding_paid=pf.funding_paid,
             equity_curve=list(self.equity_curve),
             closed_trades=list(self.orders.closed_trades),
@@ -1713,6 +1723,17 @@ class Engine:
         cur = self.pnl_currencies
         return total(
             ((cur.get(k, rep), a) for k, a in amounts),
+            rep,
+            lambda c: pf.accounts.rate(c, pf.last_price),
+        )
+
+    def fee_total(self, fills: Iterable[Fill]) -> MoneyTotal:
+        """The fees of ``fills`` per currency (:func:`~tradewind.trading.pnl.fee_amount`) and
+        in the reporting currency at the host's marks, as :meth:`pnl_total` converts P&L."""
+        pf = self.portfolio
+        rep = pf.accounts.reporting_currency
+        return total(
+            fees_by_currency(fills, self.pnl_currencies, rep).items(),
             rep,
             lambda c: pf.accounts.rate(c, pf.last_price),
         )

@@ -9,6 +9,11 @@ A total over instruments of different P&L currencies is never a raw sum: :func:`
 converts every currency to the reporting currency with the marks the host has
 (:meth:`tradewind.trading.accounts.Accounts.rate`) and, when one cannot be converted, gives no
 total and keeps the amounts per currency (:class:`MoneyTotal`).
+
+Fees follow the same rule (:func:`fee_amount`): a fee in the quote currency, or in the bought
+asset valued in quote at the fill price, is money of the instrument's P&L currency; a fee in a
+third currency (BNB, gas in ETH or SOL) is money of that currency. Fees are kept per currency
+and totalled with :func:`total`, at the same rates as the P&L.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from decimal import Decimal
 
 import attrs
 
-from tradewind.model import Instrument
+from tradewind.model import Fill, Instrument
 from tradewind.trading.accounts import ConversionError
 
 ZERO = Decimal(0)
@@ -106,6 +111,45 @@ def rates_of(
         except ConversionError:
             continue
     return out
+
+
+def fee_amount(fill: Fill, pnl_cur: str) -> tuple[str, Decimal]:
+    """``(currency, amount)`` of ``fill``'s fee: in ``pnl_cur`` (its instrument's P&L
+    currency) for a fee in the quote or the bought asset (valued in quote at the fill price,
+    :attr:`~tradewind.model.Fill.fee_in_quote`), in its own currency for a third one."""
+    if fill.fee_asset == "other":
+        if not fill.fee_currency:
+            raise ValueError(
+                f"fill {fill.client_order_id} of {fill.instrument}: a fee in a third currency "
+                f"(fee_asset 'other') must name it in fee_currency"
+            )
+        return fill.fee_currency, fill.fee
+    return pnl_cur, fill.fee_in_quote
+
+
+def fees_by_currency(
+    fills: Iterable[Fill], currencies: Mapping[str, str], default: str
+) -> dict[str, Decimal]:
+    """The fees of ``fills`` summed per currency (:func:`fee_amount`); ``currencies`` maps
+    an instrument to its P&L currency (``default`` for one it does not name)."""
+    out: dict[str, Decimal] = {}
+    for f in fills:
+        cur, amount = fee_amount(f, currencies.get(f.instrument, default))
+        out[cur] = out.get(cur, ZERO) + amount
+    return out
+
+
+def rate_table(rates: Mapping[str, Decimal], currency: str) -> Callable[[str], Decimal]:
+    """:func:`total`'s ``rate`` from a table of prices in ``currency`` (a run's
+    ``pnl_rates``): a currency missing from it raises :class:`ConversionError`."""
+
+    def rate(cur: str) -> Decimal:
+        found = rates.get(cur)
+        if found is None:
+            raise ConversionError(f"no price of {cur} in {currency} at the end of the run")
+        return found
+
+    return rate
 
 
 def value_closed_trades(

@@ -13,8 +13,10 @@ import attrs
 
 from tradewind.model import Fill, Instrument, Order, Position
 from tradewind.trading.accounts import Accounts, ConversionError
+from tradewind.trading.pnl import MoneyTotal, fee_amount, pnl_currency, total
 
 NS_PER_DAY = 86_400 * 1_000_000_000
+ZERO = Decimal(0)
 
 
 class Portfolio:
@@ -48,7 +50,10 @@ class Portfolio:
         self._orders: dict[str, Order] = {}
         self._day = -1
         self._day_start = Decimal(cash)
-        self.fees_paid = Decimal(0)
+        #: Fees paid per currency (:func:`tradewind.trading.pnl.fee_amount`): the quote's
+        #: for fees in the quote or the bought asset, a third currency's own. Never summed
+        #: raw across currencies: :meth:`fees_total` converts them.
+        self.fees_by_currency: dict[str, Decimal] = {}
         self.funding_paid = Decimal(0)
         self.ts_ns = 0
         #: Adopted holdings without an entry price, priced at their first mark.
@@ -142,10 +147,27 @@ class Portfolio:
             account.apply_fill(fill, inst, realized)
         else:
             self.cash += realized - fee
-        self.fees_paid += fee
+        rep = self.accounts.reporting_currency
+        fee_cur, fee_amt = fee_amount(fill, pnl_currency(inst, rep) if inst is not None else rep)
+        self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
         self._positions[fill.instrument] = after
         self._track_open(after)
         return after
+
+    def fees_total(self) -> MoneyTotal:
+        """The fees paid, per currency and in the reporting currency at the last marks (no
+        total when a currency cannot be converted)."""
+        accounts = self.accounts
+        return total(
+            self.fees_by_currency.items(),
+            accounts.reporting_currency,
+            lambda c: accounts.rate(c, self.last_price),
+        )
+
+    @property
+    def fees_paid(self) -> Decimal | None:
+        """The fees paid in the reporting currency (None when one cannot be converted)."""
+        return self.fees_total().total
 
     def _track_open(self, position: Position) -> None:
         key, was = position.instrument, position.instrument in self._open

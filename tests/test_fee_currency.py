@@ -1,0 +1,327 @@
+"""Fees with their currency: kept per currency (the quote's for fees in the quote or in the
+bought asset valued at the fill price, a third currency's own), totalled in the reporting
+currency with the P&L's conversion, or not at all (null / "n/a" with the reason) when a
+currency has no price; never a raw sum of currencies."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import attrs
+from rich.console import Console
+from tradewind.api.views import HostView
+from tradewind.backtest_split import GroupResult, merge_figures
+from tradewind.config import load_config
+from tradewind.model import Fill, Order, OrderType, Side
+from tradewind.report.analysis import analyse
+from tradewind.report.html import render_html
+from tradewind.report.metrics import metrics_of, report_data
+from tradewind.report.summary import headline_rows, print_summary
+from tradewind.trading.engine import Engine, RunResult
+from tradewind.trading.pnl import fee_amount
+
+from tests.test_engine import demo_config_text
+
+D = Decimal
+
+FOUR = """
+[[instruments]]
+symbol = "BTCUSDT"
+venue = "sim"
+data = "replay"
+kind = "perp"
+base = "BTC"
+quote = "USDT"
+tick_size = "0.01"
+lot_size = "0.001"
+
+[[instruments]]
+symbol = "BTCUSDC"
+venue = "sim"
+data = "replay"
+kind = "spot"
+base = "BTC"
+quote = "USDC"
+tick_size = "0.01"
+lot_size = "0.0001"
+
+[[instruments]]
+symbol = "USDCUSDT"
+venue = "sim"
+data = "replay"
+kind = "spot"
+base = "USDC"
+quote = "USDT"
+tick_size = "0.0001"
+lot_size = "1"
+
+[[instruments]]
+symbol = "BNBUSDT"
+venue = "sim"
+data = "replay"
+kind = "spot"
+base = "BNB"
+quote = "USDT"
+tick_size = "0.01"
+lot_size = "0.001"
+"""
+
+
+def engine_of(tmp_path: Path) -> Engine:
+    """The demo config with four instruments: two quotes (USDT, USDC) and the pairs that
+    price USDC and BNB in USDT (the reporting currency)."""
+    text = demo_config_text(tmp_path)
+    head, _, rest = text.partition("[[instruments]]")
+    _, _, tail = rest.partition("[venues.sim]")
+    p = tmp_path / "four.toml"
+    p.write_text(head + FOUR.strip() + "\n\n[venues.sim]" + tail, encoding="utf-8")
+    return Engine(load_config(p), run_id="fees")
+
+
+def book(engine: Engine, n: int, key: str, side: Side, qty: str, price: str, **fee: str) -> None:
+    """One order and its fill booked by the order manager, as a venue's fill arrives."""
+    cid = f"t{n}"
+    order = Order(
+        client_order_id=cid,
+        instrument=key,
+        side=side,
+        type=OrderType.MARKET,
+        quantity=D(qty),
+        created_ts_ns=n,
+        intent="entry" if n % 2 else "close",
+    )
+    engine.orders.open(engine.venues["sim"], order, n)
+    engine.orders.on_fill(
+        Fill(
+            client_order_id=cid,
+            instrument=key,
+            side=side,
+            quantity=D(qty),
+            price=D(price),
+            fee=D(fee["fee"]),
+            fee_currency=fee["currency"],
+            fee_asset=fee["asset"],
+            ts_ns=n,
+            trade_id=cid,
+        )
+    )
+
+
+#: (instrument, side, quantity, price, fee, fee currency, fee asset) of each fill.
+FILLS = (
+    # BTCUSDT (quote USDT): 5 USDT in the quote, then 0.02 BNB (a third currency).
+    ("sim:BTCUSDT", Side.BUY, "0.1", "60000", "5", "USDT", "quote"),
+    ("sim:BTCUSDT", Side.SELL, "0.1", "60100", "0.02", "BNB", "other"),
+    # BTCUSDC (quote USDC): 0.0001 BTC taken from the bought coin (6 USDC at 60,000), then
+    # 3 USDC in the quote on the sale of the 0.0999 BTC that arrived.
+    ("sim:BTCUSDC", Side.BUY, "0.1", "60000", "0.0001", "BTC", "base"),
+    ("sim:BTCUSDC", Side.SELL, "0.0999", "60100", "3", "USDC", "quote"),
+)
+
+
+def trade_with_fees_in_four_currencies(engine: Engine) -> None:
+    for n, (key, side, qty, price, fee, currency, asset) in enumerate(FILLS, start=1):
+        book(engine, n, key, side, qty, price, fee=fee, currency=currency, asset=asset)
+
+
+BY_CURRENCY = {"USDT": D("5"), "BNB": D("0.02"), "USDC": D("9")}
+
+
+def result_of(engine: Engine) -> RunResult:
+    return RunResult(
+        run_id=engine.run_id,
+        summary=engine.summary(),
+        equity_curve=list(engine.equity_curve),
+        closed_trades=list(engine.orders.closed_trades),
+        fills=list(engine.orders.fills),
+        order_tags={cid: o.tag for cid, o in engine.orders.orders.items()},
+    )
+
+
+def printed(result: RunResult) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    print_summary(result, console)
+    return console.export_text()
+
+
+def test_fee_amount_names_the_currency_of_each_kind_of_fee():
+    def fill(fee: str, currency: str, asset: str) -> Fill:
+        return Fill(
+            client_order_id="c",
+            instrument="v:BTCUSDC",
+            side=Side.BUY,
+            quantity=D("0.5"),
+            price=D("60000"),
+            fee=D(fee),
+            ts_ns=1,
+            fee_currency=currency,
+            fee_asset=asset,
+        )
+
+    assert fee_amount(fill("3", "USDC", "quote"), "USDC") == ("USDC", D("3"))
+    assert fee_amount(fill("3", "", "quote"), "USDC") == ("USDC", D("3"))  # the sim's
+    assert fee_amount(fill("0.0005", "BTC", "base"), "USDC") == ("USDC", D("30.0000"))
+    assert fee_amount(fill("0.01", "BNB", "other"), "USDC") == ("BNB", D("0.01"))
+    try:
+        fee_amount(fill("0.01", "", "other"), "USDC")
+    except ValueError as exc:
+        assert "fill c of v:BTCUSDC" in str(exc) and "fee_currency" in str(exc)
+    else:
+        raise AssertionError("a third-currency fee without its currency was accepted")
+
+
+def test_fees_in_four_currencies_are_kept_apart_and_converted_never_summed_raw(tmp_path):
+    engine = engine_of(tmp_path)
+    view = HostView(engine)
+    trade_with_fees_in_four_currencies(engine)
+    # A raw sum of the fees would be 5 + 0.02 + 0.0001 + 3 = 8.0201 "USDT".
+
+    # No price of USDC or BNB in USDT yet: no total, each currency's amount and the reason.
+    figures = engine.figures()
+    assert figures.fees_paid is None
+    assert figures.fees_by_currency == BY_CURRENCY
+    assert "cannot convert BNB" in figures.fees_not_converted
+    assert "cannot convert USDC" in figures.fees_not_converted
+    s = engine.summary()
+    assert s["fees_paid"] is None
+    assert s["fees_paid_by_currency"] == {"BNB": "0.02", "USDC": "9.0000", "USDT": "5"}
+    assert s["fees_not_converted"] == figures.fees_not_converted
+    result = result_of(engine)
+    m = metrics_of(result)
+    assert (m.fees_paid, dict(m.fees_by_currency)) == (None, BY_CURRENCY)
+    mj = m.to_json()
+    assert mj["fees_paid"] is None and mj["fees_paid_by_currency"] == s["fees_paid_by_currency"]
+    assert "no price of BNB in USDT" in mj["fees_not_converted"]
+    rows = dict(headline_rows(analyse(result), result.summary))
+    assert rows["Fees paid"].startswith("n/a (")
+    assert rows["Fees paid"].endswith("0.02000000 BNB, 9.00 USDC, 5.00 USDT")
+    assert "Fees paid" in printed(result) and "0.02000000 BNB, 9.00 USDC" in printed(result)
+    profit = engine.control.profit()
+    assert profit["fees"] == "n/a"
+    assert profit["fees_by_currency"] == "0.02000000 BNB, 9.00 USDC, 5.00 USDT"
+    assert "cannot convert BNB" in profit["fees_not_converted"]
+    daily = engine.control.daily_figures(0, 10)
+    assert daily["fees"].startswith("n/a (") and "0.02000000 BNB" in daily["fees"]
+    view.source.publish()
+    api = view.profit()
+    assert api["fees_paid"] is None
+    assert api["fees_paid_by_currency"] == {"BNB": "0.02", "USDC": "9.0000", "USDT": "5"}
+    assert "BNB" in api["fees_not_converted"] and "USDC" in api["fees_not_converted"]
+
+    # The trades: fees in their P&L currency (the base fee valued at the fill price), the
+    # third currency's kept apart, never added to the quote's.
+    trips = {t["instrument"]: t for t in report_data(result)["round_trips"]}
+    assert (trips["sim:BTCUSDT"]["fees"], trips["sim:BTCUSDT"]["other_fees"]) == (
+        "5",
+        {"BNB": "0.02"},
+    )
+    assert (trips["sim:BTCUSDC"]["fees"], trips["sim:BTCUSDC"]["other_fees"]) == ("9.0000", {})
+    assert trips["sim:BTCUSDC"]["pnl"] == "0.9900"  # 0.0999 × 100 gross − 9 USDC of fees
+    trades = {t["pair"]: t for t in view.trades_page(10, 0)["trades"]}
+    usdc = trades["sim:BTCUSDC"]
+    assert (usdc["fee_open_cost"], usdc["fee_close_cost"], usdc["fee_open_currency"]) == (
+        6.0,
+        3.0,
+        "USDC",
+    )
+    assert usdc["profit_abs"] == 0.99
+    usdt = trades["sim:BTCUSDT"]
+    assert (usdt["fee_open_cost"], usdt["fee_close_cost"]) == (5.0, 0.0)
+    assert usdt["other_fees"] == {"BNB": "0.02"}
+
+    # USDC at 0.999 USDT and BNB at 600.5 USDT: 5 + 9 × 0.999 + 0.02 × 600.5 = 26.001.
+    engine.portfolio.mark("sim:USDCUSDT", 0.999, 5)
+    engine.portfolio.mark("sim:BNBUSDT", 600.5, 5)
+    figures = engine.figures()
+    assert figures.fees_paid == D("26.001") and figures.fees_not_converted == ""
+    assert figures.fees_by_currency == BY_CURRENCY
+    assert figures.pnl_rates["BNB"] == D("600.5") and figures.pnl_rates["USDC"] == D("0.999")
+    s = engine.summary()
+    assert D(s["fees_paid"]) == D("26.001") and "fees_not_converted" not in s
+    result = result_of(engine)
+    m = metrics_of(result)
+    assert m.fees_paid == D("26.001") and m.fees_error == ""
+    assert m.to_json()["fees_not_converted"] is None
+    rows = dict(headline_rows(analyse(result), result.summary))
+    assert rows["Fees paid"] == "26.00 USDT (0.02000000 BNB, 9.00 USDC, 5.00 USDT)"
+    assert "26.00 USDT (0.02000000 BNB, 9.00 USDC, 5.00 USDT)" in render_html(result)
+    profit = engine.control.profit()
+    assert profit["fees"] == "26.00" and "fees_not_converted" not in profit
+    assert engine.control.daily_figures(0, 10)["fees"] == (
+        "26.00 (0.02000000 BNB, 9.00 USDC, 5.00 USDT)"
+    )
+    view.source.publish()
+    api = view.profit()
+    assert D(api["fees_paid"]) == D("26.001") and api["fees_not_converted"] is None
+
+
+def test_a_split_backtest_sums_fees_per_currency_then_converts(tmp_path):
+    engine = engine_of(tmp_path)
+    trade_with_fees_in_four_currencies(engine)
+    engine.portfolio.mark("sim:USDCUSDT", 0.999, 5)
+    both = engine.figures()
+    # Two books: the USDT perp's fills and the USDC spot's, each with its own fees.
+    perp = attrs.evolve(
+        both,
+        instruments=["sim:BTCUSDT"],
+        fees_by_currency={"USDT": D("5"), "BNB": D("0.02")},
+        pnl_rates={"USDT": D(1)},
+        fees_paid=None,
+    )
+    spot = attrs.evolve(
+        both,
+        instruments=["sim:BTCUSDC"],
+        fees_by_currency={"USDC": D("9")},
+        pnl_rates={"USDT": D(1), "USDC": D("0.999")},
+        fees_paid=D("8.991"),
+    )
+    groups = [
+        GroupResult(index=i, figures=f, result=None, rows={}) for i, f in enumerate((perp, spot))
+    ]
+    merged = merge_figures("split", groups)
+    assert merged.fees_by_currency == {"USDT": D("5"), "BNB": D("0.02"), "USDC": D("9")}
+    assert merged.fees_paid is None and "no price of BNB in USDT" in merged.fees_not_converted
+    # With a BNB price in one book, the merged total converts every currency.
+    perp = attrs.evolve(perp, pnl_rates={"USDT": D(1), "BNB": D("600.5")})
+    groups[0] = GroupResult(index=0, figures=perp, result=None, rows={})
+    merged = merge_figures("split", groups)
+    assert merged.fees_paid == D("26.001") and merged.fees_not_converted == ""
+
+
+def test_the_default_backtest_reports_the_same_fees_as_before(tmp_path):
+    """One quote currency, every fee in it: the total is the plain sum of the fills' fees
+    (what the report said before fees had a currency), in that one currency."""
+    text = demo_config_text(tmp_path)
+    p = tmp_path / "demo.toml"
+    p.write_text(text, encoding="utf-8")
+    result = anyio.run(Engine(load_config(p), run_id="demo").run)
+    assert result.fills and all(f.fee_asset == "quote" for f in result.fills)
+    raw = sum((f.fee for f in result.fills), D(0))
+    s = result.summary
+    assert D(s["fees_paid"]) == raw and s["fees_paid_by_currency"] == {"USDT": str(raw)}
+    assert metrics_of(result).fees_paid == raw
+    rows = dict(headline_rows(analyse(result), s))
+    assert rows["Fees paid"] == f"{raw:,.2f} USDT"
+
+
+def test_a_fill_notification_names_the_fees_currency():
+    from tradewind.model import FillEvent
+    from tradewind.notify.templates import describe
+
+    f = Fill(
+        client_order_id="c",
+        instrument="v:BTCUSDT",
+        side=Side.SELL,
+        quantity=D("0.1"),
+        price=D("60100"),
+        fee=D("0.02"),
+        ts_ns=1,
+        fee_currency="BNB",
+        fee_asset="other",
+    )
+    assert describe(FillEvent(ts_ns=1, fill=f))[1]["fee"] == "0.02 BNB"
+    sim = attrs.evolve(f, fee=D("0.5"), fee_currency="", fee_asset="quote")
+    assert describe(FillEvent(ts_ns=1, fill=sim))[1]["fee"] == "0.5"
