@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,12 +13,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tradewind.affinity import machine_cpus
 from tradewind.api.snapshot import fill_from_row
 from tradewind.api.views import rebuild_trades
 from tradewind.api.wire import WireError, decode, encode
+from tradewind.config import load_config
+from tradewind.errors import ConfigError
 
 from tests.api import conftest
 from tests.api.conftest import WEBHOOK_SECRET, PaperHost
+from tests.host_config import host_toml
 
 START = Decimal("10000")  # the sim venue's starting balance in tests/host_config.py
 
@@ -326,3 +331,59 @@ def test_the_mirror_converts_pnl_in_two_currencies_as_the_host_does(tmp_path):
     assert profit["profit_closed_coin"] == 70.0 and profit["conversion_error"] is None
     assert mirror_view.performance() == host.performance()
     assert mirror_view.periodic("days", 1) == host.periodic("days", 1)
+
+
+def _cpus_allowed(pid: int) -> set[int]:
+    """A process's affinity (every thread: each must be on the configured CPUs)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            out |= os.sched_getaffinity(int(task.name))
+    return out
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(machine_cpus()) < 2,
+    reason="CPU placement needs Linux and two CPUs",
+)
+def test_api_cpus_place_the_api_process_and_run_cpus_the_host(tmp_path):
+    cpus = sorted(machine_cpus())
+    engine_cpu, api_cpu = cpus[0], cpus[-1]
+    host = PaperHost(
+        tmp_path,
+        api_extra=f"cpus = [{api_cpu}]\n",
+        run_extra=f"cpus = [{engine_cpu}]\n",
+    )
+    try:
+        child = host.api_pid()
+        # Every thread of the API process (uvicorn's included) on [api] cpus, the host's on
+        # [run] cpus: the engine keeps its core.
+        assert _cpus_allowed(child) == {api_cpu}
+        assert _cpus_allowed(host.proc.pid) == {engine_cpu}
+        assert host.get("/api/v1/count")["current"] >= 0  # and it answers
+    finally:
+        assert host.stop() == 0
+
+
+def test_a_cpu_that_does_not_exist_is_a_config_error_naming_the_key(tmp_path, capsys):
+    from tradewind.cli import main
+
+    missing = max(machine_cpus()) + 1
+    config = host_toml(
+        tmp_path,
+        mode="paper",
+        speed=10.0,
+        api=f'[api]\nenabled = true\ntoken_env = "TW_TEST_API_TOKEN"\ncpus = [0, {missing}]\n',
+    )
+    with pytest.raises(ConfigError, match=rf"cpus \[{missing}\] do not exist .* @ \$\.api\.cpus"):
+        load_config(config)
+    assert main(["config", "check", str(config)]) != 0
+    err = capsys.readouterr().err
+    assert f"cpus [{missing}] do not exist on this machine" in err and "@ $.api.cpus" in err
+    # [run] cpus the same way, and [api] cpus only where there is an API process to place.
+    config = host_toml(tmp_path, mode="paper", run=f"cpus = [{missing}]\n")
+    with pytest.raises(ConfigError, match=r"@ \$\.run\.cpus"):
+        load_config(config)
+    config = host_toml(tmp_path, mode="paper", api='[api]\nserve = "thread"\ncpus = [0]\n')
+    with pytest.raises(ConfigError, match=r'needs serve = "process".* @ \$\.api\.cpus'):
+        load_config(config)

@@ -1,7 +1,8 @@
 """The API in a process of its own (``[api] serve = "process"``): the host's side.
 
 The host spawns ``python -m tradewind.api.process`` (tradewind.api.process), connected to it by
-a socket pair, niced by ``[api] nice`` and in Linux's ``SCHED_BATCH`` class. The API process
+a socket pair, niced by ``[api] nice``, in Linux's ``SCHED_BATCH`` class and on the CPUs of
+``[api] cpus`` when given. The API process
 runs the same FastAPI app on uvicorn, with the same routes and the same token check, so HTTP
 parsing, routing, validation, authentication and JSON encoding never hold the host's GIL.
 
@@ -192,7 +193,9 @@ class ApiProcess:
                 else f"it exited with code {self.proc.returncode} before listening "
                 f"(its output is above)"
             )
-            raise ConfigError(f"the API process could not start: {why} @ $.api")
+            # A reason that names its key (``@ $.api.cpus``) keeps it; others name [api].
+            where = "" if "@ $" in why else " @ $.api"
+            raise ConfigError(f"the API process could not start: {why}{where}")
         self.port = int(msg[1])
         self.alive = True
         log.warning(
