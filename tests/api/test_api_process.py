@@ -387,3 +387,89 @@ def test_a_cpu_that_does_not_exist_is_a_config_error_naming_the_key(tmp_path, ca
     config = host_toml(tmp_path, mode="paper", api='[api]\nserve = "thread"\ncpus = [0]\n')
     with pytest.raises(ConfigError, match=r'needs serve = "process".* @ \$\.api\.cpus'):
         load_config(config)
+
+
+def test_a_kept_trades_page_equals_a_fresh_one_after_fills_change_it(tmp_path):
+    """The API process keeps ``trades`` pages as sent (closed trades encoded once, the page
+    joined once, kept while the trades and, for a page with an open trade, the snapshot are
+    the same). After every update -- new fills closing, opening and growing trades -- each
+    page it sends is byte for byte the page a view with nothing kept builds, and the host's
+    own page; the same ETag always means the same bytes."""
+    import anyio
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+    from tradewind.trading.engine import Engine
+
+    engine = Engine(load_config(host_toml(tmp_path)), run_id="pages")
+    api = ApiProcess(engine, "t" * 32)  # not started: updates are built and applied here
+    host = api.view
+    kept_view = MirrorView(host.settings, host.started_ts_ns)
+    fresh_view = MirrorView(host.settings, host.started_ts_ns)
+    kept, fresh = Mirror(kept_view), Mirror(fresh_view)
+    pages = ((500, 0), (3, 0), (2, 1), (1, 4), (2, 10_000))
+    last: dict[tuple[int, int], tuple[bytes, str]] = {}
+    seen = {"updates": 0, "same_tag": 0, "changed": 0}
+
+    def ship() -> None:
+        snap = host.source.latest
+        assert snap is not None
+        msg = decode(encode(("update", api.build_update(snap)))[4:])[1]
+        kept.apply(msg)
+        fresh.apply(msg)
+        seen["updates"] += 1
+        for limit, offset in pages:
+            body, tag = kept_view.trades_page_json(limit, offset)
+            fresh_view._pages.clear()
+            fresh_view._closed_text.clear()
+            fresh_view._closed_json.clear()
+            assert body == fresh_view.trades_page_json(limit, offset)[0], (limit, offset)
+            assert json.loads(body) == host.trades_page(limit, offset)
+            before = last.get((limit, offset))
+            if before is not None:
+                if before[1] == tag:
+                    assert before[0] is body  # the kept page itself, not a rebuild
+                    seen["same_tag"] += 1
+                elif before[0] != body:
+                    seen["changed"] += 1
+            last[(limit, offset)] = (body, tag)
+
+    engine.step_sinks.append(ship)  # after the view's own publish
+    anyio.run(engine.run)
+    assert len(kept_view.trades()) >= 5
+    # Pages were both served as kept and rebuilt after fills changed them.
+    assert seen["updates"] > 20 and seen["same_tag"] > 20 and seen["changed"] > 5, seen
+
+
+def test_trades_answers_304_to_its_etag(paper_host: PaperHost):
+    import urllib.error
+    import urllib.request
+
+    h = paper_host
+    h.wait_for(
+        "a closed trade",
+        lambda: any(not t["is_open"] for t in h.get("/api/v1/trades")["trades"]),
+        timeout=90,
+    )
+    auth = {"Authorization": f"Bearer {h.token}"}
+
+    def get(headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        req = urllib.request.Request(h.url + "/api/v1/trades?limit=1", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read(), r.headers.get("ETag")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers.get("ETag")
+
+    for _ in range(20):
+        status, body, etag = get(auth)
+        assert status == 200 and etag and json.loads(body)["trades"][0]["trade_id"] == 1
+        again, empty, etag2 = get({**auth, "If-None-Match": f'W/"x", {etag}'})
+        if again == 304:
+            assert empty == b"" and etag2 == etag
+            break
+        # A new trade opened in between (the page's total_trades changed): a new tag.
+        assert again == 200 and etag2 != etag and empty != body
+    else:
+        raise AssertionError("never a 304 in 20 tries")
+    # Without the token, never a 304 (nor the page): 401.
+    assert get({"If-None-Match": etag})[0] == 401

@@ -13,6 +13,7 @@ as a named operation (tradewind.api.ops).
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -55,7 +56,9 @@ class MirrorView(HostView):
         self._book = TradeBook()
         self._cursor = None
         self._closed_json: dict[int, dict[str, Any]] = {}
-        self._closed_text: dict[int, str] = {}
+        self._closed_text: dict[int, bytes] = {}
+        self._pages: dict[tuple[int, int], Any] = {}
+        self._etag_base = os.urandom(6).hex()
         self.listeners: list[Any] = []
         self.source = MirrorSource()  # type: ignore[assignment]
 
