@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -83,6 +84,9 @@ def test_the_api_process_never_opens_the_journal_and_holds_no_secret(paper_host:
     assert _nice(child) == min(19, _nice(paper_host.proc.pid) + 10)
     # ... and in the batch class: a request waking it does not preempt the engine.
     assert os.sched_getscheduler(child) == os.SCHED_BATCH
+    # /logs answers from its copy of the host's lines (the host logged where it listens).
+    lines = paper_host.get("/api/v1/logs")["logs"]
+    assert any(f"API process {child})" in row[4] for row in lines), lines
 
 
 def test_what_the_api_answers_equals_what_the_journal_holds(paper_host: PaperHost):
@@ -262,9 +266,13 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     mirror_view = MirrorView(host.settings, host.started_ts_ns)
     mirror = Mirror(mirror_view)
     seen = {"steps": 0, "updates": 0, "with_position": 0}
+    # The host's log lines, as process_api_service collects them (a line every step).
+    logger = logging.getLogger("tradewind.test_mirror")
+    logging.getLogger("tradewind").addHandler(host.logs)
 
     def ship() -> None:
         seen["steps"] += 1
+        logger.warning("step %d", seen["steps"])
         if seen["steps"] % 7:
             return  # coalesced into a later update
         snap = host.source.latest
@@ -286,10 +294,17 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
             ("trades_page", (500, 0)),
         ):
             assert getattr(mirror_view, name)(*args) == getattr(host, name)(*args), name
+        # /logs answers from the mirror's copy: the host's lines, in order, none lost.
+        for limit in (None, 3):
+            assert mirror_view.logs.page(limit) == api.ops.logs(limit)
 
     engine.step_sinks.append(ship)  # after the view's own publish
-    anyio.run(engine.run)
+    try:
+        anyio.run(engine.run)
+    finally:
+        logging.getLogger("tradewind").removeHandler(host.logs)
     assert seen["updates"] > 20 and seen["with_position"] > 3
+    assert f"step {seen['steps'] - seen['steps'] % 7}" in mirror_view.logs.records[-1][4]
     assert len(mirror_view.trades()) == len(host.trades()) >= 1
     # Out of order (an update lost or applied twice) is refused, never silently merged.
     snap = host.source.latest

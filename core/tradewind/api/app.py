@@ -367,6 +367,8 @@ def create_app(
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
         """The host's recent log lines."""
+        if view.logs_here:  # an API process's mirror: the host's lines, copied with updates
+            return view.logs.page(limit)
         return await call("logs", limit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/show_config", tags=["info"], dependencies=auth)

@@ -46,6 +46,9 @@ class MirrorSource:
 class MirrorView(HostView):
     """The snapshot views of a host, answered from updates (no engine, no journal)."""
 
+    #: ``/logs`` answers from the mirror's copy of the host's log buffer.
+    logs_here = True
+
     def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
         # Not HostView.__init__: that reads the engine this process does not have.
         self.settings = settings
@@ -127,5 +130,7 @@ class Mirror:
             for send in list(self.view.listeners):
                 self.view.listeners.remove(send)
                 send.close()
+        self.view.logs.records.extend(u["logs"])
+        self.view.logs.count += len(u["logs"])
         for item in u["events"]:
             self.view.fan_out(item)

@@ -66,10 +66,7 @@ class HostOps:
 
     def logs(self, limit: int | None) -> dict[str, Any]:
         """The host's recent log lines."""
-        rows = list(self.view.logs.records)
-        if limit:
-            rows = rows[-limit:]
-        return {"log_count": len(rows), "logs": rows}
+        return self.view.logs.page(limit)
 
     def whitelist(self) -> dict[str, Any]:
         """Instruments that may take entries now."""

@@ -19,7 +19,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -186,6 +186,10 @@ class LogBuffer(logging.Handler):
     def __init__(self, capacity: int = 1000) -> None:
         super().__init__(level=logging.INFO)
         self.records: deque[list[Any]] = deque(maxlen=capacity)
+        #: Records kept since the start (the API process's mirror copies what is new).
+        self.count = 0
+        #: Called after each record is kept, on the thread that logged it.
+        self.on_record: Callable[[], None] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Keep the record as Freqtrade's log row: date, ms timestamp, logger, level, message."""
@@ -202,6 +206,24 @@ class LogBuffer(logging.Handler):
                 msg,
             ]
         )
+        self.count += 1
+        if self.on_record is not None:
+            self.on_record()
+
+    def since(self, count: int) -> tuple[list[list[Any]], int]:
+        """The records kept after the first ``count`` (at most the capacity), and the count
+        now; safe from any thread (under the handler's lock, as :meth:`emit` runs)."""
+        with self.lock:  # type: ignore[union-attr]  # createLock() ran in __init__
+            new = min(self.count - count, len(self.records))
+            return ([list(r) for r in list(self.records)[-new:]] if new > 0 else []), self.count
+
+    def page(self, limit: int | None) -> dict[str, Any]:
+        """Freqtrade's ``Logs``: the last ``limit`` records (all kept: None)."""
+        with self.lock:  # type: ignore[union-attr]
+            rows = list(self.records)
+        if limit:
+            rows = rows[-limit:]
+        return {"log_count": len(rows), "logs": rows}
 
 
 def event_item(event: Any) -> dict[str, Any]:
@@ -274,6 +296,10 @@ class HostView:
     the engine's latest :class:`~tradewind.api.snapshot.Snapshot` and the config, never the
     engine: they may run on the API's thread while the engine steps. The others (journal
     pages, candles, the funnel, the plugins) read the engine and run on its loop."""
+
+    #: ``/logs`` answers where the request is handled (an API process's mirror); otherwise it
+    #: runs on the engine's loop (the handler's deque is appended to there).
+    logs_here = False
 
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
