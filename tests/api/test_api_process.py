@@ -257,15 +257,17 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     from tradewind.api.procserver import ApiProcess
     from tradewind.config import load_config
     from tradewind.trading.engine import Engine
+    from tradewind.trading.watchlist import watchlist_service
 
     from tests.host_config import host_toml
 
     engine = Engine(load_config(host_toml(tmp_path)), run_id="mirror")
+    engine.services = [watchlist_service]  # as a host with [api] runs it
     api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
     host = api.view
     mirror_view = MirrorView(host.settings, host.started_ts_ns)
     mirror = Mirror(mirror_view)
-    seen = {"steps": 0, "updates": 0, "with_position": 0}
+    seen = {"steps": 0, "updates": 0, "with_position": 0, "watched": 0}
     # The host's log lines, as process_api_service collects them (a line every step).
     logger = logging.getLogger("tradewind.test_mirror")
     logging.getLogger("tradewind").addHandler(host.logs)
@@ -273,6 +275,21 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     def ship() -> None:
         seen["steps"] += 1
         logger.warning("step %d", seen["steps"])
+        # Watchlist changes between updates: added, renewed, removed, some expiring.
+        wl, n = api.operator.watchlist, seen["steps"]
+        if n % 5 == 0:
+            wl.add(
+                exchange="sim",
+                market_type="perp",
+                symbol=f"W{n % 45}USDT",
+                caller=f"test {n}",
+                duration_hours=0.05 + (n % 3) * 0.5,
+                priority=n % 4,
+            )
+        elif n % 11 == 0 and wl.get(f"sim:W{(n - 10) % 45}USDT") is not None:
+            wl.renew(f"sim:W{(n - 10) % 45}USDT", caller="test", duration_hours=2)
+        elif n % 13 == 0 and wl.get(f"sim:W{(n - 5) % 45}USDT") is not None:
+            wl.remove(f"sim:W{(n - 5) % 45}USDT", caller="test")
         if seen["steps"] % 7:
             return  # coalesced into a later update
         snap = host.source.latest
@@ -297,13 +314,20 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
         # /logs answers from the mirror's copy: the host's lines, in order, none lost.
         for limit in (None, 3):
             assert mirror_view.logs.page(limit) == api.ops.logs(limit)
+        # /watchlist answers from the mirror's copy of the host's entries.
+        for include_inactive in (False, True):
+            got = mirror_view.watchlist(include_inactive)
+            assert got == api.ops.watchlist(include_inactive), include_inactive
+        seen["watched"] += len(got["watchlist"]) > 3 and any(
+            e["status"] != "active" for e in got["watchlist"]
+        )
 
     engine.step_sinks.append(ship)  # after the view's own publish
     try:
         anyio.run(engine.run)
     finally:
         logging.getLogger("tradewind").removeHandler(host.logs)
-    assert seen["updates"] > 20 and seen["with_position"] > 3
+    assert seen["updates"] > 20 and seen["with_position"] > 3 and seen["watched"] > 3, seen
     assert f"step {seen['steps'] - seen['steps'] % 7}" in mirror_view.logs.records[-1][4]
     assert len(mirror_view.trades()) == len(host.trades()) >= 1
     # Out of order (an update lost or applied twice) is refused, never silently merged.

@@ -367,7 +367,7 @@ def create_app(
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
         """The host's recent log lines."""
-        if view.logs_here:  # an API process's mirror: the host's lines, copied with updates
+        if view.answers_from_mirror:  # the host's lines, copied with its updates
             return view.logs.page(limit)
         return await call("logs", limit)  # type: ignore[no-any-return]
 
@@ -535,6 +535,11 @@ def create_app(
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
+        if view.answers_from_mirror:  # an API process's mirror of the host's entries
+            out = view.watchlist(include_inactive)  # type: ignore[attr-defined]
+            if out is None:
+                raise HTTPException(503, detail="the watchlist is not open yet")
+            return out  # type: ignore[no-any-return]
         return await call("watchlist", include_inactive)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)

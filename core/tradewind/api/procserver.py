@@ -7,14 +7,15 @@ runs the same FastAPI app on uvicorn, with the same routes and the same token ch
 parsing, routing, validation, authentication and JSON encoding never hold the host's GIL.
 
 What the host sends (tradewind.api.wire): its latest snapshot and what grew since the last one
-(new fills and their tags, new equity points, new log lines, bus events while websocket
-clients listen), as
+(new fills and their tags, new equity points, new log lines, the watchlist's entries when they
+changed, bus events while websocket clients listen), as
 an ``update`` at most every :data:`MIN_INTERVAL_S` and only once the API process acknowledged
 the previous one. Sends never block the engine: an update is written to the socket's
 transport and a step that finds the previous update unacknowledged (or not yet written)
 sends nothing; the next update carries everything since the last one sent (coalesced), so
 there is never a backlog. What the API process asks (tradewind.api.ops: control calls, journal
-pages, candles, the watchlist; not ``logs``, answered from its copy) comes back as ``call``
+pages, candles, watchlist changes; not ``logs`` nor the watchlist's listing, answered from
+its copies) comes back as ``call``
 requests; the host runs them on the engine's loop, journaled with their caller, publishes what
 they changed and answers.
 
@@ -120,6 +121,8 @@ class ApiProcess:
         self._equity_sent = 0
         self._instruments_sent: Any = None
         self._logs_sent = 0
+        self._watchlist: Any = None  # the watchlist whose changes are followed
+        self._watchlist_dirty = False
         self._awaiting_ack = False
         self._last_sent = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -324,6 +327,12 @@ class ApiProcess:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._arm_timer)
 
+    def _on_watchlist(self) -> None:
+        # An add, renew, remove or expiry sweep (on the engine's loop): sent with the next
+        # update, which goes out without an engine step if there is none.
+        self._watchlist_dirty = True
+        self._arm_timer()
+
     def _arm_timer(self) -> None:
         if self._timer is None and self._loop is not None and self.alive:
             self._timer = self._loop.call_later(MIN_INTERVAL_S, self._on_timer)
@@ -346,6 +355,8 @@ class ApiProcess:
             and not self._events
             and not self._events_lost
             and self.view.logs.count == self._logs_sent
+            and not self._watchlist_dirty
+            and self.operator.watchlist is self._watchlist
         ):
             return
         w = self._writer
@@ -375,6 +386,16 @@ class ApiProcess:
             instruments = {k: instrument_tuple(i) for k, i in snap.instruments.items()}
             self._instruments_sent = snap.instruments
         logs, self._logs_sent = self.view.logs.since(self._logs_sent)
+        watchlist = None
+        wl = self.operator.watchlist
+        if wl is not self._watchlist:  # opened by its service (before or after this)
+            self._watchlist = wl
+            self._watchlist_dirty = wl is not None
+            if wl is not None:
+                wl.listeners.append(self._on_watchlist)
+        if self._watchlist_dirty:
+            watchlist = [attrs.astuple(e) for e in wl.entries(include_inactive=True)]
+            self._watchlist_dirty = False
         u = {
             "version": snap.version,
             "now_ns": snap.now_ns,
@@ -406,6 +427,7 @@ class ApiProcess:
             "equity": src.equity[self._equity_sent : snap.n_equity],
             "events": list(self._events),
             "logs": logs,
+            "watchlist": watchlist,
             "events_lost": self._events_lost,
         }
         self._sent_version = snap.version

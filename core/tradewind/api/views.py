@@ -226,6 +226,36 @@ class LogBuffer(logging.Handler):
         return {"log_count": len(rows), "logs": rows}
 
 
+def watchlist_entry_json(e: Any, now_ns: int) -> dict[str, Any]:
+    """One watchlist entry as the API answers it, its remaining time counted from ``now_ns``."""
+    return {
+        "instrument": e.instrument,
+        "exchange": e.exchange,
+        "market_type": e.market_type,
+        "symbol": e.symbol,
+        "priority": e.priority,
+        "status": e.status,
+        "added_ts_ns": e.added_ts_ns,
+        "expires_ts_ns": e.expires_ts_ns,
+        "expires": _date(e.expires_ts_ns),
+        "expires_in_s": max(0, (e.expires_ts_ns - now_ns) // 1_000_000_000),
+        "warned": e.warned,
+        "caller": e.caller,
+    }
+
+
+def watchlist_listing(
+    entries: Iterable[Any], include_inactive: bool, now_ns: int, drives: bool
+) -> dict[str, Any]:
+    """``GET /watchlist``: active entries by priority (highest first; every entry with
+    ``include_inactive``), as the host's :class:`~tradewind.trading.watchlist.Watchlist`
+    orders them."""
+    chosen = [e for e in entries if include_inactive or e.status == "active"]
+    chosen.sort(key=lambda e: (-e.priority, e.instrument))
+    rows = [watchlist_entry_json(e, now_ns) for e in chosen]
+    return {"watchlist": rows, "length": len(rows), "drives_instruments": drives}
+
+
 def event_item(event: Any) -> dict[str, Any]:
     """A bus event as the websocket sends it: ``{"type", "ts_ns", "severity", "data"}``."""
     from tradewind.journal.store import _payload
@@ -297,9 +327,9 @@ class HostView:
     engine: they may run on the API's thread while the engine steps. The others (journal
     pages, candles, the funnel, the plugins) read the engine and run on its loop."""
 
-    #: ``/logs`` answers where the request is handled (an API process's mirror); otherwise it
-    #: runs on the engine's loop (the handler's deque is appended to there).
-    logs_here = False
+    #: ``/logs`` and ``/watchlist`` answer where the request is handled (an API process's
+    #: mirror); otherwise they run on the engine's loop, beside what changes them.
+    answers_from_mirror = False
 
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
