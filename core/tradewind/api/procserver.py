@@ -323,7 +323,8 @@ class ApiProcess:
         # A log line outside the engine's steps (a stalled feed's warning) goes out without
         # one; logging may run on any thread.
         loop = self._loop
-        if loop is not None and self.alive:
+        # (a timer already armed sends this line too: no wake-up per line of a burst)
+        if loop is not None and self.alive and self._timer is None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._arm_timer)
 
