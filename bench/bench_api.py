@@ -19,10 +19,12 @@ fast as it takes them (one checkpoint per batch, as the feed's queue gives). Ano
 connections for ``--seconds`` and reports requests per second, latency percentiles and its
 own CPU time. Decision latency (candle-closing batch -> the venue's submit_order) is
 measured with the server idle and under each load, interleaved: each round runs idle,
-status, idle, trades (as many decisions idle as under the load before), so a change of the
-machine's load shows in both. Per load phase, the common-language effect size of the
-Mann-Whitney U test, A = U / (n_load * n_idle) = P(a decision under load is slower than one of
-the idle phases beside it) + P(tie) / 2, is reported: 0.5 means no difference, and the
+status, idle, trades (as many decisions idle as under the load before), and a last idle phase
+closes the run, so every load phase has idle phases on both sides and a change of the
+machine's load (or the engine's cost drifting as trades accumulate) shows in both. Per
+load phase, the common-language effect size of the Mann-Whitney U test,
+A = U / (n_load * n_idle) = P(a decision under load is slower than one of the idle phases
+beside it) + P(tie) / 2, is reported: 0.5 means no difference, and the
 criterion "unchanged within noise" is A < 0.56 (a small effect by Vargha and Delaney's
 thresholds). The CPU time of the engine's thread, the server (its thread, or its process),
 and the client process is reported per phase, and the load average before and after.
@@ -355,6 +357,23 @@ async def bench(
                             "server_cpu_s": server_cpu() - cpu0[1],
                         }
                     )
+        # A closing idle phase: the last load phase has idle decisions on both sides too (the
+        # engine's cost per decision drifts up as the session's trades accumulate, so a load
+        # phase compared only with the idle phase before it is biased towards "slower").
+        cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+        t0 = time.perf_counter()
+        lat = await decide(count(last_n))
+        results["phases"].append(
+            {
+                "round": rounds,
+                "load": "idle",
+                "lat": lat,
+                "client": None,
+                "wall_s": time.perf_counter() - t0,
+                "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
+                "server_cpu_s": server_cpu() - cpu0[1],
+            }
+        )
         if serve == "process":
             await server.stop()
             results["engine_calls"] = server.calls
