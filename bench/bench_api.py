@@ -2,7 +2,9 @@
 beside it.
 
     python bench/bench_api.py [--serve process|thread] [--seconds 10] [--connections 4]
-                              [--rounds 2] [--switch-interval SECONDS]
+                              [--rounds 2] [--rate N] [--switch-interval SECONDS]
+                              [--engine-cpus 0] [--api-cpus 1] [--client-cpus 1]
+                              [--client-nice N]
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
 and max hold; every 1m close sends an order, so fills and trades keep growing) and the API as
@@ -17,13 +19,21 @@ fast as it takes them (one checkpoint per batch, as the feed's queue gives). Ano
 connections for ``--seconds`` and reports requests per second, latency percentiles and its
 own CPU time. Decision latency (candle-closing batch -> the venue's submit_order) is
 measured with the server idle and under each load, interleaved: each round runs idle,
-status, idle, trades (as many decisions idle as under the load before), so a change of the
-machine's load shows in both. Per load phase, the common-language effect size of the
-Mann-Whitney U test, A = U / (n_load * n_idle) = P(a decision under load is slower than one of
-the idle phases beside it) + P(tie) / 2, is reported: 0.5 means no difference, and the
+status, idle, trades (as many decisions idle as under the load before), and a last idle phase
+closes the run, so every load phase has idle phases on both sides and a change of the
+machine's load (or the engine's cost drifting as trades accumulate) shows in both. Per
+load phase, the common-language effect size of the Mann-Whitney U test,
+A = U / (n_load * n_idle) = P(a decision under load is slower than one of the idle phases
+beside it) + P(tie) / 2, is reported: 0.5 means no difference, and the
 criterion "unchanged within noise" is A < 0.56 (a small effect by Vargha and Delaney's
 thresholds). The CPU time of the engine's thread, the server (its thread, or its process),
 and the client process is reported per phase, and the load average before and after.
+
+Placement: ``--engine-cpus`` places the engine's process (as ``[run] cpus``), ``--api-cpus``
+the API process (as ``[api] cpus``; in thread mode the server's thread) and ``--client-cpus``
+the load generator, which in a deployment runs on another machine: with the client on the
+API's CPU and the engine alone on its own, the engine sees what a remote client's load costs
+it. The client reads every body and does not parse it (its own cost is HTTP and the read).
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_decision import CONFIG  # noqa: E402
+from tradewind.affinity import check_cpus, machine_cpus, parse_cpu_list, pin_process  # noqa: E402
 from tradewind.api.auth import new_token  # noqa: E402
 from tradewind.config import load_config  # noqa: E402
 from tradewind.model import TickBatch  # noqa: E402
@@ -70,12 +81,16 @@ def client(
     connections: int,
     nice: int = 0,
     rate: float = 0.0,
+    cpus: frozenset[int] = frozenset(),
 ) -> None:
     """The load generator (its own process): prints one JSON line of results. ``rate`` > 0
     paces the requests (that many a second across the connections, each connection sending
-    on its own schedule); 0 sends each request as soon as the last one was answered."""
+    on its own schedule); 0 sends each request as soon as the last one was answered.
+    ``cpus``: the CPUs it runs on (before its threads start, so they inherit them)."""
     if nice:
         os.nice(nice)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     lat: list[float] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -186,6 +201,16 @@ def _cpu_s(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_list(text: str) -> frozenset[int]:
+    """A ``--*-cpus`` option: Linux's CPU list format, ids of this machine."""
+    try:
+        cpus = parse_cpu_list(text)
+        check_cpus(sorted(cpus), "the option")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return cpus
+
+
 def effect_size(load: list[int], idle: list[int]) -> float:
     """Mann-Whitney's common-language effect size A = U_load / (n_load * n_idle): the
     probability that a decision latency under load exceeds one idle (ties count half)."""
@@ -208,6 +233,9 @@ async def bench(
     client_nice: int = 0,
     api_nice: int = 10,
     rate: float = 0.0,
+    engine_cpus: frozenset[int] = frozenset(),
+    api_cpus: frozenset[int] = frozenset(),
+    client_cpus: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -218,7 +246,8 @@ async def bench(
     os.environ["TW_BENCH_API_TOKEN"] = token
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
-    (tmp / "c.toml").write_text(text + API + f"nice = {api_nice}\n")
+    placed = f"cpus = {sorted(api_cpus)}\n" if api_cpus and serve == "process" else ""
+    (tmp / "c.toml").write_text(text + API + f"nice = {api_nice}\n" + placed)
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     engine.services = []  # the server is started here, beside the bench's own feed loop
     sim = engine.venues["sim"]
@@ -279,6 +308,8 @@ async def bench(
             await anyio.to_thread.run_sync(server.start)
             assert server._thread is not None and server._thread.native_id is not None
             server_tid = server._thread.native_id
+            if api_cpus:
+                os.sched_setaffinity(server_tid, api_cpus)
 
             def server_cpu() -> float:
                 return thread_cpu_s(server_tid)
@@ -306,6 +337,7 @@ async def bench(
                                 str(connections),
                                 str(client_nice),
                                 str(rate),
+                                ",".join(map(str, sorted(client_cpus))),
                             ]
                         )
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
@@ -325,6 +357,23 @@ async def bench(
                             "server_cpu_s": server_cpu() - cpu0[1],
                         }
                     )
+        # A closing idle phase: the last load phase has idle decisions on both sides too (the
+        # engine's cost per decision drifts up as the session's trades accumulate, so a load
+        # phase compared only with the idle phase before it is biased towards "slower").
+        cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+        t0 = time.perf_counter()
+        lat = await decide(count(last_n))
+        results["phases"].append(
+            {
+                "round": rounds,
+                "load": "idle",
+                "lat": lat,
+                "client": None,
+                "wall_s": time.perf_counter() - t0,
+                "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
+                "server_cpu_s": server_cpu() - cpu0[1],
+            }
+        )
         if serve == "process":
             await server.stop()
             results["engine_calls"] = server.calls
@@ -352,8 +401,17 @@ def pct(lat: list[int]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, token, path, seconds, conns, nice, rate = sys.argv
-        client(int(port), token, path, float(seconds), int(conns), int(nice), float(rate))
+        _, _, port, token, path, seconds, conns, nice, rate, cpus = sys.argv
+        client(
+            int(port),
+            token,
+            path,
+            float(seconds),
+            int(conns),
+            int(nice),
+            float(rate),
+            parse_cpu_list(cpus),
+        )
         return
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -371,6 +429,25 @@ def main() -> None:
     )
     ap.add_argument(
         "--api-nice", type=int, default=10, help="[api] nice: the API process's niceness"
+    )
+    ap.add_argument(
+        "--engine-cpus",
+        type=cpu_list,
+        default=frozenset(),
+        help="CPUs of the engine's process, as [run] cpus (Linux's list format: 0 or 0,2-3); "
+        "the API process and the client inherit them unless placed too; default: no placement",
+    )
+    ap.add_argument(
+        "--api-cpus",
+        type=cpu_list,
+        default=frozenset(),
+        help="CPUs of the API process, as [api] cpus (thread mode: of the server's thread)",
+    )
+    ap.add_argument(
+        "--client-cpus",
+        type=cpu_list,
+        default=frozenset(),
+        help="CPUs of the load generator (in a deployment it runs on another machine)",
     )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
@@ -396,6 +473,9 @@ def main() -> None:
         help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
     )
     args = ap.parse_args()
+    if args.engine_cpus:
+        # Before any thread starts (they inherit it); the API process places itself.
+        pin_process(args.engine_cpus, "--engine-cpus")
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     r = anyio.run(
@@ -409,8 +489,17 @@ def main() -> None:
         args.client_nice,
         args.api_nice,
         args.rate,
+        args.engine_cpus,
+        args.api_cpus,
+        args.client_cpus,
     )
+
+    def where(cpus: frozenset[int]) -> str:
+        return ",".join(map(str, sorted(cpus))) or "any"
+
     print(
+        f"CPUs: engine {where(args.engine_cpus)}, API {where(args.api_cpus)}, client "
+        f"{where(args.client_cpus)} (of {len(machine_cpus())}); client reads bodies, no parse; "
         f"client nice {args.client_nice}; API nice {args.api_nice}; "
         f"rate {args.rate:g}/s (0: unpaced); "
         "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "

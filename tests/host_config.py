@@ -29,6 +29,7 @@ def host_toml(
     api: str = "",
     watchlist: str = "",
     max_hold_minutes: float = 2.0,
+    run: str = "",
 ) -> Path:
     """Write the config into ``tmp_path`` and return its path."""
     pacing = f"speed = {speed}\n" if speed else ""
@@ -39,6 +40,7 @@ timeframes = ["1m"]
 [run]
 journal = "{(tmp_path / "journal.duckdb").as_posix()}"
 report_dir = "{(tmp_path / "reports").as_posix()}"
+{run}
 
 [[instruments]]
 symbol = "BTCUSDT"

@@ -137,6 +137,15 @@ def _run(
     journal: Path | str = cfg.journal.url or journal_file
     from tradewind.progress import TickProgress
 
+    if cfg.run.cpus and cfg.mode is not Mode.BACKTEST:
+        from tradewind.affinity import pin_process
+
+        # Before the engine starts any thread (they inherit it) and the API process (which
+        # places itself on [api] cpus).
+        try:
+            pin_process(cfg.run.cpus, "$.run.cpus")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
     with TickProgress() as progress:
         engine = Engine(cfg, journal_path=str(journal), progress=progress.advance)
         # SIGINT/SIGTERM stop a paper or live run cleanly (exit 0, journal flushed).

@@ -136,9 +136,16 @@ class RunSection:
     #: instrument its own book with its venue's starting balance; run as independent
     #: backtests, in process or on a Dask cluster, and merged; docs/deployment.md).
     capital: str = "shared"
+    #: Paper and live: the CPUs (Linux ids) the host's own process, the engine, may run on;
+    #: empty = no change. With ``[api] cpus`` on other CPUs, HTTP work never takes the
+    #: engine's core (docs/deployment.md). Checked against this machine's CPUs.
+    cpus: list[int] = attrs.Factory(list)
 
     def __attrs_post_init__(self) -> None:
         # One hook for every check (two definitions would silently keep only the second).
+        from tradewind.affinity import check_cpus
+
+        check_cpus(self.cpus, "$.cpus")
         if not self.reporting_currency:
             raise ValueError('reporting_currency must name a currency, e.g. "USDT"')
         if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
@@ -215,8 +222,21 @@ class ApiSection:
     nice: int = 10
     #: How long the host waits for the API process to listen before it fails to start.
     start_timeout_s: float = 30.0
+    #: The CPUs (Linux ids) the API process may run on, set when it starts; empty = no change
+    #: (it shares the host's). Give it CPUs the engine does not use (``[run] cpus``) to keep
+    #: the engine's core for the engine (docs/deployment.md). Process mode only; checked
+    #: against this machine's CPUs.
+    cpus: list[int] = attrs.Factory(list)
 
     def __attrs_post_init__(self) -> None:
+        from tradewind.affinity import check_cpus
+
+        check_cpus(self.cpus, "$.cpus")
+        if self.cpus and self.serve != "process":
+            raise ValueError(
+                f'cpus places the API process: it needs serve = "process", got {self.serve!r} '
+                "@ $.cpus"
+            )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.rate_limit <= 0 or self.rate_window_s <= 0:

@@ -43,6 +43,8 @@ class PaperHost:
         drives_watchlist: bool = False,
         max_hold_minutes: float = 2.0,
         serve: str = "process",
+        api_extra: str = "",
+        run_extra: str = "",
     ) -> None:
         self.token = new_token()
         self.serve = serve
@@ -54,8 +56,7 @@ class PaperHost:
             f"port = {self.port}\n"
             'token_env = "TW_TEST_API_TOKEN"\n'
             f"rate_limit = {rate_limit}\n"
-            f'serve = "{serve}"\n'
-            '\n[notifiers.hook]\nplugin = "webhook"\n'
+            f'serve = "{serve}"\n' + api_extra + '\n[notifiers.hook]\nplugin = "webhook"\n'
             'url = "http://127.0.0.1:9/never"\nsecret = "env:TW_TEST_WEBHOOK_SECRET"\n'
             'min_severity = "critical"\n'
         )
@@ -68,6 +69,7 @@ class PaperHost:
             api=api,
             watchlist=watch,
             max_hold_minutes=max_hold_minutes,
+            run=run_extra,
         )
         env = dict(os.environ)
         env["TW_TEST_API_TOKEN"] = self.token

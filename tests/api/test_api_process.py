@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -12,12 +14,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tradewind.affinity import machine_cpus
 from tradewind.api.snapshot import fill_from_row
 from tradewind.api.views import rebuild_trades
 from tradewind.api.wire import WireError, decode, encode
+from tradewind.config import load_config
+from tradewind.errors import ConfigError
 
 from tests.api import conftest
 from tests.api.conftest import WEBHOOK_SECRET, PaperHost
+from tests.host_config import host_toml
 
 START = Decimal("10000")  # the sim venue's starting balance in tests/host_config.py
 
@@ -78,6 +84,9 @@ def test_the_api_process_never_opens_the_journal_and_holds_no_secret(paper_host:
     assert _nice(child) == min(19, _nice(paper_host.proc.pid) + 10)
     # ... and in the batch class: a request waking it does not preempt the engine.
     assert os.sched_getscheduler(child) == os.SCHED_BATCH
+    # /logs answers from its copy of the host's lines (the host logged where it listens).
+    lines = paper_host.get("/api/v1/logs")["logs"]
+    assert any(f"API process {child})" in row[4] for row in lines), lines
 
 
 def test_what_the_api_answers_equals_what_the_journal_holds(paper_host: PaperHost):
@@ -248,18 +257,39 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     from tradewind.api.procserver import ApiProcess
     from tradewind.config import load_config
     from tradewind.trading.engine import Engine
+    from tradewind.trading.watchlist import watchlist_service
 
     from tests.host_config import host_toml
 
     engine = Engine(load_config(host_toml(tmp_path)), run_id="mirror")
+    engine.services = [watchlist_service]  # as a host with [api] runs it
     api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
     host = api.view
     mirror_view = MirrorView(host.settings, host.started_ts_ns)
     mirror = Mirror(mirror_view)
-    seen = {"steps": 0, "updates": 0, "with_position": 0}
+    seen = {"steps": 0, "updates": 0, "with_position": 0, "watched": 0}
+    # The host's log lines, as process_api_service collects them (a line every step).
+    logger = logging.getLogger("tradewind.test_mirror")
+    logging.getLogger("tradewind").addHandler(host.logs)
 
     def ship() -> None:
         seen["steps"] += 1
+        logger.warning("step %d", seen["steps"])
+        # Watchlist changes between updates: added, renewed, removed, some expiring.
+        wl, n = api.operator.watchlist, seen["steps"]
+        if n % 5 == 0:
+            wl.add(
+                exchange="sim",
+                market_type="perp",
+                symbol=f"W{n % 45}USDT",
+                caller=f"test {n}",
+                duration_hours=0.05 + (n % 3) * 0.5,
+                priority=n % 4,
+            )
+        elif n % 11 == 0 and wl.get(f"sim:W{(n - 10) % 45}USDT") is not None:
+            wl.renew(f"sim:W{(n - 10) % 45}USDT", caller="test", duration_hours=2)
+        elif n % 13 == 0 and wl.get(f"sim:W{(n - 5) % 45}USDT") is not None:
+            wl.remove(f"sim:W{(n - 5) % 45}USDT", caller="test")
         if seen["steps"] % 7:
             return  # coalesced into a later update
         snap = host.source.latest
@@ -281,10 +311,24 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
             ("trades_page", (500, 0)),
         ):
             assert getattr(mirror_view, name)(*args) == getattr(host, name)(*args), name
+        # /logs answers from the mirror's copy: the host's lines, in order, none lost.
+        for limit in (None, 3):
+            assert mirror_view.logs.page(limit) == api.ops.logs(limit)
+        # /watchlist answers from the mirror's copy of the host's entries.
+        for include_inactive in (False, True):
+            got = mirror_view.watchlist(include_inactive)
+            assert got == api.ops.watchlist(include_inactive), include_inactive
+        seen["watched"] += len(got["watchlist"]) > 3 and any(
+            e["status"] != "active" for e in got["watchlist"]
+        )
 
     engine.step_sinks.append(ship)  # after the view's own publish
-    anyio.run(engine.run)
-    assert seen["updates"] > 20 and seen["with_position"] > 3
+    try:
+        anyio.run(engine.run)
+    finally:
+        logging.getLogger("tradewind").removeHandler(host.logs)
+    assert seen["updates"] > 20 and seen["with_position"] > 3 and seen["watched"] > 3, seen
+    assert f"step {seen['steps'] - seen['steps'] % 7}" in mirror_view.logs.records[-1][4]
     assert len(mirror_view.trades()) == len(host.trades()) >= 1
     # Out of order (an update lost or applied twice) is refused, never silently merged.
     snap = host.source.latest
@@ -362,3 +406,145 @@ def test_the_mirror_converts_fees_in_four_currencies_as_the_host_does(tmp_path):
     assert Decimal(profit["fees_paid"]) == Decimal("26.001")
     assert profit["fees_not_converted"] is None
     assert mirror_view.trades_page(10, 0) == host.trades_page(10, 0)
+
+
+def _cpus_allowed(pid: int) -> set[int]:
+    """A process's affinity (every thread: each must be on the configured CPUs)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            out |= os.sched_getaffinity(int(task.name))
+    return out
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(machine_cpus()) < 2,
+    reason="CPU placement needs Linux and two CPUs",
+)
+def test_api_cpus_place_the_api_process_and_run_cpus_the_host(tmp_path):
+    cpus = sorted(machine_cpus())
+    engine_cpu, api_cpu = cpus[0], cpus[-1]
+    host = PaperHost(
+        tmp_path,
+        api_extra=f"cpus = [{api_cpu}]\n",
+        run_extra=f"cpus = [{engine_cpu}]\n",
+    )
+    try:
+        child = host.api_pid()
+        # Every thread of the API process (uvicorn's included) on [api] cpus, the host's on
+        # [run] cpus: the engine keeps its core.
+        assert _cpus_allowed(child) == {api_cpu}
+        assert _cpus_allowed(host.proc.pid) == {engine_cpu}
+        assert host.get("/api/v1/count")["current"] >= 0  # and it answers
+    finally:
+        assert host.stop() == 0
+
+
+def test_a_cpu_that_does_not_exist_is_a_config_error_naming_the_key(tmp_path, capsys):
+    from tradewind.cli import main
+
+    missing = max(machine_cpus()) + 1
+    config = host_toml(
+        tmp_path,
+        mode="paper",
+        speed=10.0,
+        api=f'[api]\nenabled = true\ntoken_env = "TW_TEST_API_TOKEN"\ncpus = [0, {missing}]\n',
+    )
+    with pytest.raises(ConfigError, match=rf"cpus \[{missing}\] do not exist .* @ \$\.api\.cpus"):
+        load_config(config)
+    assert main(["config", "check", str(config)]) != 0
+    err = capsys.readouterr().err
+    assert f"cpus [{missing}] do not exist on this machine" in err and "@ $.api.cpus" in err
+    # [run] cpus the same way, and [api] cpus only where there is an API process to place.
+    config = host_toml(tmp_path, mode="paper", run=f"cpus = [{missing}]\n")
+    with pytest.raises(ConfigError, match=r"@ \$\.run\.cpus"):
+        load_config(config)
+    config = host_toml(tmp_path, mode="paper", api='[api]\nserve = "thread"\ncpus = [0]\n')
+    with pytest.raises(ConfigError, match=r'needs serve = "process".* @ \$\.api\.cpus'):
+        load_config(config)
+
+
+def test_a_kept_trades_page_equals_a_fresh_one_after_fills_change_it(tmp_path):
+    """The API process keeps ``trades`` pages as sent (closed trades encoded once, the page
+    joined once, kept while the trades and, for a page with an open trade, the snapshot are
+    the same). After every update -- new fills closing, opening and growing trades -- each
+    page it sends is byte for byte the page a view with nothing kept builds, and the host's
+    own page; the same ETag always means the same bytes."""
+    import anyio
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+    from tradewind.trading.engine import Engine
+
+    engine = Engine(load_config(host_toml(tmp_path)), run_id="pages")
+    api = ApiProcess(engine, "t" * 32)  # not started: updates are built and applied here
+    host = api.view
+    kept_view = MirrorView(host.settings, host.started_ts_ns)
+    fresh_view = MirrorView(host.settings, host.started_ts_ns)
+    kept, fresh = Mirror(kept_view), Mirror(fresh_view)
+    pages = ((500, 0), (3, 0), (2, 1), (1, 4), (2, 10_000))
+    last: dict[tuple[int, int], tuple[bytes, str]] = {}
+    seen = {"updates": 0, "same_tag": 0, "changed": 0}
+
+    def ship() -> None:
+        snap = host.source.latest
+        assert snap is not None
+        msg = decode(encode(("update", api.build_update(snap)))[4:])[1]
+        kept.apply(msg)
+        fresh.apply(msg)
+        seen["updates"] += 1
+        for limit, offset in pages:
+            body, tag = kept_view.trades_page_json(limit, offset)
+            fresh_view._pages.clear()
+            fresh_view._closed_text.clear()
+            fresh_view._closed_json.clear()
+            assert body == fresh_view.trades_page_json(limit, offset)[0], (limit, offset)
+            assert json.loads(body) == host.trades_page(limit, offset)
+            before = last.get((limit, offset))
+            if before is not None:
+                if before[1] == tag:
+                    assert before[0] is body  # the kept page itself, not a rebuild
+                    seen["same_tag"] += 1
+                elif before[0] != body:
+                    seen["changed"] += 1
+            last[(limit, offset)] = (body, tag)
+
+    engine.step_sinks.append(ship)  # after the view's own publish
+    anyio.run(engine.run)
+    assert len(kept_view.trades()) >= 5
+    # Pages were both served as kept and rebuilt after fills changed them.
+    assert seen["updates"] > 20 and seen["same_tag"] > 20 and seen["changed"] > 5, seen
+
+
+def test_trades_answers_304_to_its_etag(paper_host: PaperHost):
+    import urllib.error
+    import urllib.request
+
+    h = paper_host
+    h.wait_for(
+        "a closed trade",
+        lambda: any(not t["is_open"] for t in h.get("/api/v1/trades")["trades"]),
+        timeout=90,
+    )
+    auth = {"Authorization": f"Bearer {h.token}"}
+
+    def get(headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        req = urllib.request.Request(h.url + "/api/v1/trades?limit=1", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read(), r.headers.get("ETag")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers.get("ETag")
+
+    for _ in range(20):
+        status, body, etag = get(auth)
+        assert status == 200 and etag and json.loads(body)["trades"][0]["trade_id"] == 1
+        again, empty, etag2 = get({**auth, "If-None-Match": f'W/"x", {etag}'})
+        if again == 304:
+            assert empty == b"" and etag2 == etag
+            break
+        # A new trade opened in between (the page's total_trades changed): a new tag.
+        assert again == 200 and etag2 != etag and empty != body
+    else:
+        raise AssertionError("never a 304 in 20 tries")
+    # Without the token, never a 304 (nor the page): 401.
+    assert get({"If-None-Match": etag})[0] == 401

@@ -113,6 +113,17 @@ def _caller(request: Request | WebSocket) -> str:
     return f"api {host}" + (f" ({agent})" if agent else "")
 
 
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison of ``If-None-Match`` (a list of tags, or ``*``)."""
+    if not if_none_match:
+        return False
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
 def dashboard_html() -> str:
     """The dashboard page, assets inlined (nothing loads from elsewhere)."""
     static = resources.files("tradewind.api") / "static"
@@ -292,10 +303,16 @@ def create_app(
 
     @app.get(PREFIX + "/trades", tags=["trades"], dependencies=auth, response_model=dict[str, Any])
     async def trades(
-        limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
+        request: Request, limit: int = Query(500, ge=1, le=5000), offset: int = Query(0, ge=0)
     ) -> Response:
-        """Every trade of the session by id, paged."""
-        return Response(read(view.trades_page_text, limit, offset), media_type="application/json")
+        """Every trade of the session by id, paged. Answers carry an ``ETag``; a request
+        whose ``If-None-Match`` names it gets ``304 Not Modified`` without the page."""
+        body, etag = read(view.trades_page_json, limit, offset)
+        # no-cache: a client may keep the page but asks again each time (If-None-Match).
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.get(PREFIX + "/trade/{tradeid}", tags=["trades"], dependencies=auth)
     async def trade(tradeid: int) -> dict[str, Any]:
@@ -350,6 +367,8 @@ def create_app(
     @app.get(PREFIX + "/logs", tags=["info"], dependencies=auth)
     async def logs(limit: int | None = Query(None, ge=1, le=1000)) -> dict[str, Any]:
         """The host's recent log lines."""
+        if view.answers_from_mirror:  # the host's lines, copied with its updates
+            return view.logs.page(limit)
         return await call("logs", limit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/show_config", tags=["info"], dependencies=auth)
@@ -516,6 +535,11 @@ def create_app(
     @app.get(PREFIX + "/watchlist", tags=["watchlist"], dependencies=auth)
     async def watchlist(include_inactive: bool = False) -> dict[str, Any]:
         """Active entries by priority (all entries with ``include_inactive``)."""
+        if view.answers_from_mirror:  # an API process's mirror of the host's entries
+            out = view.watchlist(include_inactive)  # type: ignore[attr-defined]
+            if out is None:
+                raise HTTPException(503, detail="the watchlist is not open yet")
+            return out  # type: ignore[no-any-return]
         return await call("watchlist", include_inactive)  # type: ignore[no-any-return]
 
     @app.post(PREFIX + "/watchlist/add", tags=["watchlist"], dependencies=auth)

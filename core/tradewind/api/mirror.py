@@ -13,14 +13,20 @@ as a named operation (tradewind.api.ops).
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from tradewind.api.snapshot import PortfolioSnapshot, Snapshot, fill_from_row
-from tradewind.api.views import HostView, LogBuffer, TradeBook, ViewSettings
+from tradewind.api.views import HostView, LogBuffer, TradeBook, ViewSettings, watchlist_listing
 from tradewind.api.wire import WireError, instrument_from, order_from, position_from
 from tradewind.model import Fill, Instrument
+from tradewind.trading.watchlist import WatchlistEntry
+
+_WATCHLIST_FIELDS = [f.name for f in attrs.fields(WatchlistEntry)]
 
 
 class MirrorSource:
@@ -45,6 +51,10 @@ class MirrorSource:
 class MirrorView(HostView):
     """The snapshot views of a host, answered from updates (no engine, no journal)."""
 
+    #: ``/logs`` answers from the mirror's copy of the host's log buffer, ``/watchlist``
+    #: from its copy of the host's entries.
+    answers_from_mirror = True
+
     def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
         # Not HostView.__init__: that reads the engine this process does not have.
         self.settings = settings
@@ -55,8 +65,12 @@ class MirrorView(HostView):
         self._book = TradeBook()
         self._cursor = None
         self._closed_json: dict[int, dict[str, Any]] = {}
-        self._closed_text: dict[int, str] = {}
+        self._closed_text: dict[int, bytes] = {}
+        self._pages: dict[tuple[int, int], Any] = {}
+        self._etag_base = os.urandom(6).hex()
         self.listeners: list[Any] = []
+        #: The host's watchlist entries (None until its watchlist is open).
+        self.watchlist_entries: list[WatchlistEntry] | None = None
         self.source = MirrorSource()  # type: ignore[assignment]
 
     @property
@@ -66,6 +80,18 @@ class MirrorView(HostView):
     @property
     def journal(self) -> Any:
         raise RuntimeError("an API process never opens the journal: ask the host")
+
+    def watchlist(self, include_inactive: bool) -> dict[str, Any] | None:
+        """``GET /watchlist`` from the host's entries as of the last update, their remaining
+        time counted from that update's engine time (None: the watchlist is not open yet)."""
+        if self.watchlist_entries is None:
+            return None
+        return watchlist_listing(
+            self.watchlist_entries,
+            include_inactive,
+            self.snap.now_ns,
+            self.settings.drives_instruments,
+        )
 
 
 class Mirror:
@@ -124,5 +150,12 @@ class Mirror:
             for send in list(self.view.listeners):
                 self.view.listeners.remove(send)
                 send.close()
+        if u["watchlist"] is not None:
+            self.view.watchlist_entries = [
+                WatchlistEntry(**dict(zip(_WATCHLIST_FIELDS, row, strict=True)))
+                for row in u["watchlist"]
+            ]
+        self.view.logs.records.extend(u["logs"])
+        self.view.logs.count += len(u["logs"])
         for item in u["events"]:
             self.view.fan_out(item)

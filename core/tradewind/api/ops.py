@@ -66,10 +66,7 @@ class HostOps:
 
     def logs(self, limit: int | None) -> dict[str, Any]:
         """The host's recent log lines."""
-        rows = list(self.view.logs.records)
-        if limit:
-            rows = rows[-limit:]
-        return {"log_count": len(rows), "logs": rows}
+        return self.view.logs.page(limit)
 
     def whitelist(self) -> dict[str, Any]:
         """Instruments that may take entries now."""
@@ -129,32 +126,20 @@ class HostOps:
         return wl
 
     def _entry(self, e: Any) -> dict[str, Any]:
-        from tradewind.api.views import _date
+        from tradewind.api.views import watchlist_entry_json
 
-        now = self.view.engine.clock.now_ns()
-        return {
-            "instrument": e.instrument,
-            "exchange": e.exchange,
-            "market_type": e.market_type,
-            "symbol": e.symbol,
-            "priority": e.priority,
-            "status": e.status,
-            "added_ts_ns": e.added_ts_ns,
-            "expires_ts_ns": e.expires_ts_ns,
-            "expires": _date(e.expires_ts_ns),
-            "expires_in_s": max(0, (e.expires_ts_ns - now) // 1_000_000_000),
-            "warned": e.warned,
-            "caller": e.caller,
-        }
+        return watchlist_entry_json(e, self.view.engine.clock.now_ns())
 
     def watchlist(self, include_inactive: bool) -> dict[str, Any]:
         """Active entries by priority (all with ``include_inactive``)."""
-        entries = [self._entry(e) for e in self._wl().entries(include_inactive=include_inactive)]
-        return {
-            "watchlist": entries,
-            "length": len(entries),
-            "drives_instruments": self.view.settings.drives_instruments,
-        }
+        from tradewind.api.views import watchlist_listing
+
+        return watchlist_listing(
+            self._wl().entries(include_inactive=True),
+            include_inactive,
+            self.view.engine.clock.now_ns(),
+            self.view.settings.drives_instruments,
+        )
 
     async def watchlist_add(
         self,

@@ -3,7 +3,7 @@
 Started by its host (tradewind.api.procserver) with one end of a socket pair as file
 descriptor ``FD``; ``PID`` is the host's. It dies with the host (PR_SET_PDEATHSIG on Linux,
 and it exits when the socket reaches EOF), lowers its own priority by ``[api] nice`` (and
-enters ``SCHED_BATCH``), reads its
+enters ``SCHED_BATCH``) and places itself on ``[api] cpus``, reads its
 token and settings from the host's ``init`` message (no secret is in its environment), serves
 the host's FastAPI app on uvicorn from a mirror of the host's state (tradewind.api.mirror),
 and hands every control call and every read that needs the engine or the journal to the host
@@ -142,6 +142,16 @@ async def serve(fd: int) -> int:
     if msg[0] != "init":
         raise WireError(f"the host's first message is {msg[0]!r}, not init")
     init = msg[1]
+    if init["api"].get("cpus"):
+        from tradewind.affinity import pin_process
+
+        # Before uvicorn starts any thread; threads started later inherit the placement.
+        try:
+            pin_process(init["api"]["cpus"], "$.api.cpus")
+        except ValueError as exc:
+            link.send(("failed", str(exc)))
+            await writer.drain()
+            return 1
     if init["nice"]:
         os.nice(int(init["nice"]))
         if hasattr(os, "SCHED_BATCH"):

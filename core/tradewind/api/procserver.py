@@ -1,19 +1,23 @@
 """The API in a process of its own (``[api] serve = "process"``): the host's side.
 
 The host spawns ``python -m tradewind.api.process`` (tradewind.api.process), connected to it by
-a socket pair, niced by ``[api] nice`` and in Linux's ``SCHED_BATCH`` class. The API process
+a socket pair, niced by ``[api] nice``, in Linux's ``SCHED_BATCH`` class and on the CPUs of
+``[api] cpus`` when given. The API process
 runs the same FastAPI app on uvicorn, with the same routes and the same token check, so HTTP
 parsing, routing, validation, authentication and JSON encoding never hold the host's GIL.
 
 What the host sends (tradewind.api.wire): its latest snapshot and what grew since the last one
-(new fills and their tags, new equity points, bus events while websocket clients listen), as
+(new fills and their tags, new equity points, new log lines, the watchlist's entries when they
+changed, bus events while websocket clients listen), as
 an ``update`` at most every :data:`MIN_INTERVAL_S` and only once the API process acknowledged
 the previous one. Sends never block the engine: an update is written to the socket's
 transport and a step that finds the previous update unacknowledged (or not yet written)
 sends nothing; the next update carries everything since the last one sent (coalesced), so
 there is never a backlog. What the API process asks (tradewind.api.ops: control calls, journal
-pages, candles, the watchlist) comes back as ``call`` requests; the host runs them on the
-engine's loop, journaled with their caller, publishes what they changed and answers.
+pages, candles, watchlist changes; not ``logs`` nor the watchlist's listing, answered from
+its copies) comes back as ``call``
+requests; the host runs them on the engine's loop, journaled with their caller, publishes what
+they changed and answers.
 
 Lifecycle: the API process dies with the host (PR_SET_PDEATHSIG, and it exits when its
 socket reaches EOF); the host's ctrl-C or SIGTERM stops it cleanly (``bye``, then it exits);
@@ -116,6 +120,9 @@ class ApiProcess:
         self._fills_sent = 0
         self._equity_sent = 0
         self._instruments_sent: Any = None
+        self._logs_sent = 0
+        self._watchlist: Any = None  # the watchlist whose changes are followed
+        self._watchlist_dirty = False
         self._awaiting_ack = False
         self._last_sent = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -134,6 +141,7 @@ class ApiProcess:
         #: Why the API process ended on its own (None while it runs or after a clean stop).
         self.exit_reason: str | None = None
         engine.step_sinks.append(self.pump)  # after the view's snapshot (appended first)
+        self.view.logs.on_record = self._on_log
 
     @property
     def pid(self) -> int | None:
@@ -192,7 +200,9 @@ class ApiProcess:
                 else f"it exited with code {self.proc.returncode} before listening "
                 f"(its output is above)"
             )
-            raise ConfigError(f"the API process could not start: {why} @ $.api")
+            # A reason that names its key (``@ $.api.cpus``) keeps it; others name [api].
+            where = "" if "@ $" in why else " @ $.api"
+            raise ConfigError(f"the API process could not start: {why}{where}")
         self.port = int(msg[1])
         self.alive = True
         log.warning(
@@ -309,6 +319,25 @@ class ApiProcess:
             # Events outside the engine's steps (the watchlist's job) go out without one.
             self._timer = self._loop.call_later(MIN_INTERVAL_S, self._on_timer)
 
+    def _on_log(self) -> None:
+        # A log line outside the engine's steps (a stalled feed's warning) goes out without
+        # one; logging may run on any thread.
+        loop = self._loop
+        # (a timer already armed sends this line too: no wake-up per line of a burst)
+        if loop is not None and self.alive and self._timer is None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._arm_timer)
+
+    def _on_watchlist(self) -> None:
+        # An add, renew, remove or expiry sweep (on the engine's loop): sent with the next
+        # update, which goes out without an engine step if there is none.
+        self._watchlist_dirty = True
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is None and self._loop is not None and self.alive:
+            self._timer = self._loop.call_later(MIN_INTERVAL_S, self._on_timer)
+
     def _on_timer(self) -> None:
         self._timer = None
         self.pump()
@@ -322,7 +351,14 @@ class ApiProcess:
         snap = self.view.source.latest
         if snap is None:
             return
-        if snap.version == self._sent_version and not self._events and not self._events_lost:
+        if (
+            snap.version == self._sent_version
+            and not self._events
+            and not self._events_lost
+            and self.view.logs.count == self._logs_sent
+            and not self._watchlist_dirty
+            and self.operator.watchlist is self._watchlist
+        ):
             return
         w = self._writer
         assert w is not None and self._loop is not None
@@ -350,6 +386,17 @@ class ApiProcess:
         if snap.instruments is not self._instruments_sent:
             instruments = {k: instrument_tuple(i) for k, i in snap.instruments.items()}
             self._instruments_sent = snap.instruments
+        logs, self._logs_sent = self.view.logs.since(self._logs_sent)
+        watchlist = None
+        wl = self.operator.watchlist
+        if wl is not self._watchlist:  # opened by its service (before or after this)
+            self._watchlist = wl
+            self._watchlist_dirty = wl is not None
+            if wl is not None:
+                wl.listeners.append(self._on_watchlist)
+        if self._watchlist_dirty:
+            watchlist = [attrs.astuple(e) for e in wl.entries(include_inactive=True)]
+            self._watchlist_dirty = False
         u = {
             "version": snap.version,
             "now_ns": snap.now_ns,
@@ -380,6 +427,8 @@ class ApiProcess:
             "equity_from": self._equity_sent,
             "equity": src.equity[self._equity_sent : snap.n_equity],
             "events": list(self._events),
+            "logs": logs,
+            "watchlist": watchlist,
             "events_lost": self._events_lost,
         }
         self._sent_version = snap.version

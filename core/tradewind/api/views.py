@@ -17,8 +17,9 @@ import datetime as dt
 import json
 import logging
 import math
+import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
 
 ZERO = Decimal(0)
+#: The most bytes of ``trades`` pages kept ready to send (the pages asked for last).
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "EUR", "BTC", "ETH")
 
 
@@ -190,6 +193,10 @@ class LogBuffer(logging.Handler):
     def __init__(self, capacity: int = 1000) -> None:
         super().__init__(level=logging.INFO)
         self.records: deque[list[Any]] = deque(maxlen=capacity)
+        #: Records kept since the start (the API process's mirror copies what is new).
+        self.count = 0
+        #: Called after each record is kept, on the thread that logged it.
+        self.on_record: Callable[[], None] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Keep the record as Freqtrade's log row: date, ms timestamp, logger, level, message."""
@@ -206,6 +213,54 @@ class LogBuffer(logging.Handler):
                 msg,
             ]
         )
+        self.count += 1
+        if self.on_record is not None:
+            self.on_record()
+
+    def since(self, count: int) -> tuple[list[list[Any]], int]:
+        """The records kept after the first ``count`` (at most the capacity), and the count
+        now; safe from any thread (under the handler's lock, as :meth:`emit` runs)."""
+        with self.lock:  # type: ignore[union-attr]  # createLock() ran in __init__
+            new = min(self.count - count, len(self.records))
+            return ([list(r) for r in list(self.records)[-new:]] if new > 0 else []), self.count
+
+    def page(self, limit: int | None) -> dict[str, Any]:
+        """Freqtrade's ``Logs``: the last ``limit`` records (all kept: None)."""
+        with self.lock:  # type: ignore[union-attr]
+            rows = list(self.records)
+        if limit:
+            rows = rows[-limit:]
+        return {"log_count": len(rows), "logs": rows}
+
+
+def watchlist_entry_json(e: Any, now_ns: int) -> dict[str, Any]:
+    """One watchlist entry as the API answers it, its remaining time counted from ``now_ns``."""
+    return {
+        "instrument": e.instrument,
+        "exchange": e.exchange,
+        "market_type": e.market_type,
+        "symbol": e.symbol,
+        "priority": e.priority,
+        "status": e.status,
+        "added_ts_ns": e.added_ts_ns,
+        "expires_ts_ns": e.expires_ts_ns,
+        "expires": _date(e.expires_ts_ns),
+        "expires_in_s": max(0, (e.expires_ts_ns - now_ns) // 1_000_000_000),
+        "warned": e.warned,
+        "caller": e.caller,
+    }
+
+
+def watchlist_listing(
+    entries: Iterable[Any], include_inactive: bool, now_ns: int, drives: bool
+) -> dict[str, Any]:
+    """``GET /watchlist``: active entries by priority (highest first; every entry with
+    ``include_inactive``), as the host's :class:`~tradewind.trading.watchlist.Watchlist`
+    orders them."""
+    chosen = [e for e in entries if include_inactive or e.status == "active"]
+    chosen.sort(key=lambda e: (-e.priority, e.instrument))
+    rows = [watchlist_entry_json(e, now_ns) for e in chosen]
+    return {"watchlist": rows, "length": len(rows), "drives_instruments": drives}
 
 
 def event_item(event: Any) -> dict[str, Any]:
@@ -279,6 +334,10 @@ class HostView:
     engine: they may run on the API's thread while the engine steps. The others (journal
     pages, candles, the funnel, the plugins) read the engine and run on its loop."""
 
+    #: ``/logs`` and ``/watchlist`` answer where the request is handled (an API process's
+    #: mirror); otherwise they run on the engine's loop, beside what changes them.
+    answers_from_mirror = False
+
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
         #: The run's config (immutable), read by the snapshot views instead of the engine.
@@ -294,7 +353,9 @@ class HostView:
         #: The JSON of closed trades (they no longer change), by trade id.
         self._closed_json: dict[int, dict[str, Any]] = {}
         #: The same, encoded (a page of closed trades is joined, not encoded again).
-        self._closed_text: dict[int, str] = {}
+        self._closed_text: dict[int, bytes] = {}
+        self._pages: dict[tuple[int, int], _Page] = {}
+        self._etag_base = os.urandom(6).hex()
         self.started_ts_ns = engine.clock.now_ns()
         #: The websocket clients' queues; a client too slow to keep up is disconnected.
         self.listeners: list[Any] = []
@@ -547,24 +608,60 @@ class HostView:
         self.trades(snap)
         return [self.trade_json(t, snap) for t in self._book.current.values()]
 
-    def trades_page_text(self, limit: int, offset: int) -> str:
-        """:meth:`trades_page` as JSON text: closed trades' JSON is encoded once and kept
-        (they never change), so a page costs the open trades' encoding and a join."""
+    def trades_page_json(self, limit: int, offset: int) -> tuple[bytes, str]:
+        """:meth:`trades_page` as the JSON bytes the API sends, and its entity tag (the same
+        tag, the same bytes, for as long as this view lives).
+
+        Closed trades never change: each is encoded once, and the run of closed trades a page
+        starts with is joined once and kept (:data:`PAGE_CACHE_BYTES`); a page with no open
+        trade is kept whole until the number of trades changes, and one with open trades
+        (valued at the snapshot) until the snapshot does. So a page asked again costs a
+        dict lookup, and a page whose open trade moved costs encoding that trade and one
+        join of bytes."""
         snap = self.snap
         trades = self.trades(snap)
-        page = trades[offset : offset + limit]
-        parts = []
-        for t in page:
-            text = None if t.is_open else self._closed_text.get(t.trade_id)
-            if text is None:
-                text = _dumps(self.trade_json(t, snap))
-                if not t.is_open:
-                    self._closed_text[t.trade_id] = text
-            parts.append(text)
-        return (
-            f'{{"trades":[{",".join(parts)}],"trades_count":{len(page)},'
-            f'"offset":{offset},"total_trades":{len(trades)}}}'
+        total = len(trades)
+        end = min(offset + limit, total)
+        open_ids = [t.trade_id for t in self._book.current.values() if offset < t.trade_id <= end]
+        version = snap.version if open_ids else None
+        key = (offset, limit)
+        page = self._pages.get(key)
+        if page is not None and page.total == total and page.version == version:
+            return page.body, page.etag
+        # Trades before the first open one (ids count from 1) are closed: joined once.
+        first_open = min(open_ids) - 1 if open_ids else max(end, offset)
+        if page is not None and page.prefix_end == first_open:
+            prefix = page.prefix
+        else:
+            prefix = b",".join(self._trade_bytes(t, snap) for t in trades[offset:first_open])
+        items = [prefix] if prefix else []
+        items.extend(self._trade_bytes(t, snap) for t in trades[first_open:end])
+        count = max(0, end - offset)
+        body = b"".join(
+            (
+                b'{"trades":[',
+                b",".join(items),
+                b'],"trades_count":%d,"offset":%d,"total_trades":%d}' % (count, offset, total),
+            )
         )
+        tag = f"{self._etag_base}-{offset}-{limit}-{total}-{'c' if version is None else version}"
+        page = _Page(total, version, first_open, prefix, body, f'"{tag}"')
+        self._pages.pop(key, None)
+        self._pages[key] = page
+        kept = sum(len(p.body) + len(p.prefix) for p in self._pages.values())
+        while kept > PAGE_CACHE_BYTES and len(self._pages) > 1:
+            old = self._pages.pop(next(iter(self._pages)))  # the least recently built
+            kept -= len(old.body) + len(old.prefix)
+        return page.body, page.etag
+
+    def _trade_bytes(self, t: Trade, snap: Snapshot) -> bytes:
+        """One trade's JSON as sent; a closed trade's is encoded once and kept."""
+        if t.is_open:
+            return _dumps(self.trade_json(t, snap)).encode()
+        text = self._closed_text.get(t.trade_id)
+        if text is None:
+            text = self._closed_text[t.trade_id] = _dumps(self.trade_json(t, snap)).encode()
+        return text
 
     def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
         """Freqtrade's ``TradeResponse``: trades by id, paged."""
@@ -1133,6 +1230,21 @@ class HostView:
                     }
                 )
         return {"plugins": out}
+
+
+@attrs.define
+class _Page:
+    """A ``trades`` page as sent, and what it was built from."""
+
+    #: The number of trades (the page's ``total_trades``) when it was built.
+    total: int
+    #: The snapshot's version when the page holds an open trade (valued at it), else None.
+    version: int | None
+    #: The index after the page's leading run of closed trades, and their JSON joined.
+    prefix_end: int
+    prefix: bytes
+    body: bytes
+    etag: str
 
 
 def _dumps(value: Any) -> str:
