@@ -322,6 +322,9 @@ def test_a_fill_notification_names_the_fees_currency():
         fee_currency="BNB",
         fee_asset="other",
     )
-    assert describe(FillEvent(ts_ns=1, fill=f))[1]["fee"] == "0.02 BNB"
+    fields = describe(FillEvent(ts_ns=1, fill=f, pnl_currency="USDT"))[1]
+    assert (fields["fee"], fields["fee_currency"]) == ("0.02", "BNB")
+    # the simulated venue's fee (no currency named) is in the quote: the P&L currency
     sim = attrs.evolve(f, fee=D("0.5"), fee_currency="", fee_asset="quote")
-    assert describe(FillEvent(ts_ns=1, fill=sim))[1]["fee"] == "0.5"
+    fields = describe(FillEvent(ts_ns=1, fill=sim, pnl_currency="USDT"))[1]
+    assert (fields["fee"], fields["fee_currency"]) == ("0.5", "USDT")

@@ -92,8 +92,7 @@ def describe(event: Event) -> tuple[str, dict[str, str]]:
             "side": fill.side.value,
             "price": _fmt(fill.price),
             "quantity": _fmt(fill.quantity),
-            # With its currency when the venue named it (a BNB fee is no USDT amount).
-            "fee": f"{_fmt(fill.fee)} {fill.fee_currency}".rstrip(),
+            "fee": _fmt(fill.fee),
             "pnl": _fmt(pnl) if pnl is not None else "0",
             "currency": event.pnl_currency,
             # an empty fee currency is the instrument's quote (the simulated venue's
