@@ -69,7 +69,7 @@ from .constants import (
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .market_data import TradeStreams
 from .providers import MarketIndex, contract_size
-from .rate_limit import TokenBucket, token_bucket_exchange_class
+from .rate_limit import TokenBucket, token_bucket_exchange_class, urgent_calls
 from .schemas import (
     CcxtOrder,
     CcxtPosition,
@@ -558,7 +558,8 @@ class CcxtVenue:
         kind, side, amount, price, params = self._order_request(order, tracked.symbol)
         tracked.unknown = True
         try:
-            raw = await exchange.create_order(tracked.symbol, kind, side, amount, price, params)
+            with urgent_calls():  # before the poll's and the fills' lookups in the limiter
+                raw = await exchange.create_order(tracked.symbol, kind, side, amount, price, params)
         except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
             # HTTP 429 / Binance's 418: refused before processing, nothing was created.
             self._orders.pop(order.client_order_id, None)
@@ -745,7 +746,8 @@ class CcxtVenue:
             tracked = _Tracked(symbol=symbol)
         params = self._lookup_params(client_order_id, tracked.is_stop)
         try:
-            raw = await exchange.cancel_order(None, symbol, params)
+            with urgent_calls():
+                raw = await exchange.cancel_order(None, symbol, params)
         except ccxt.OrderNotFound as exc:
             found = await self._lookup(symbol, client_order_id, trigger=tracked.is_stop)
             if found is None:
