@@ -610,9 +610,9 @@ class CcxtVenue:
         tracked.unknown = False
         if not raw.get("clientOrderId"):
             raw = {**raw, "clientOrderId": order.client_order_id}
-        await self._ingest(tracked, raw)
-        assert tracked.report is not None
-        return tracked.report
+        # The create's own answer, even when the websocket (or a cancel) has told of a later
+        # state already: the order manager journals such a late answer as stale.
+        return await self._ingest(tracked, raw)
 
     async def _unknown_outcome(self, tracked: _Tracked, exc: BaseException) -> OrderReport:
         assert tracked.order is not None
@@ -1034,8 +1034,11 @@ class CcxtVenue:
         if self._sink is not None:
             self._sink.on_fill(fill)
 
-    async def _ingest(self, tracked: _Tracked, raw: Mapping[str, Any]) -> None:
-        """Fold a ccxt order into what is known; deliver new fills, then a changed state."""
+    async def _ingest(self, tracked: _Tracked, raw: Mapping[str, Any]) -> OrderReport:
+        """Fold a ccxt order into what is known; deliver new fills, then a changed state; the
+        report ``raw`` makes. A report of an earlier stage than the known one with no more
+        filled (a create's answer that arrives after the websocket's update of the order's
+        end) is late: it changes nothing and is not delivered."""
         market = self._market(tracked.symbol)
         co = CcxtOrder.from_ccxt(raw, contract_size(market))
         cid = co.client_order_id or (
@@ -1050,6 +1053,12 @@ class CcxtVenue:
         elif not ours:
             tracked.filled = max(tracked.filled, co.filled)
         before = tracked.report
+        if (
+            before is not None
+            and _stage(report.status) < _stage(before.status)
+            and report.filled_quantity <= before.filled_quantity
+        ):
+            return report  # late: the order has moved on
         tracked.report = report
         if ours and (
             before is None
@@ -1057,6 +1066,7 @@ class CcxtVenue:
             or before.filled_quantity != report.filled_quantity
         ):
             self._emit_report(report)
+        return report
 
     async def _deliver_fills(
         self, tracked: _Tracked, co: CcxtOrder, emit: Callable[[Fill], None] | None = None
@@ -1251,6 +1261,13 @@ def _pin_error_table(exchange: Any, market_types: Sequence[str]) -> None:
         for kind in ("exact", "broad"):
             if isinstance(specific.get(kind), dict):
                 tables[kind] = {**tables.get(kind, {}), **specific[kind]}
+
+
+def _stage(status: OrderStatus) -> int:
+    """How far along its life an order in ``status`` is (every end state is the last)."""
+    if status.is_terminal:
+        return 3
+    return {OrderStatus.NEW: 0, OrderStatus.ACCEPTED: 1}.get(status, 2)
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:
