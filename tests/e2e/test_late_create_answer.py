@@ -14,6 +14,13 @@ transition" system error), the order's final state is the one the websocket repo
 (``expired``, partly filled), and the journal equals the exchange: one order, its one trade
 booked once as a fill with the exchange's price, quantity and fee, and the exchange's
 position.
+
+The host's own cancel the same way: the order manager (its journal on disk, the real ccxt
+venue, :class:`VenueCalls` as the engine runs them) sends a resting LIMIT order, the exchange
+holds the create's answer for a second, the host cancels meanwhile; the cancel's answer
+(``CANCELED``) arrives first and ends the order, the create's answer is journaled ``stale``.
+(The engine itself cancels only at stop, after the creates in flight are answered: this is the
+order manager's path, which any cancel takes.)
 """
 
 from __future__ import annotations
@@ -24,14 +31,23 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
 import duckdb
 import pytest
 from aiohttp import web
 from tradewind.config import load_config
+from tradewind.journal.store import Journal
+from tradewind.model import Order, OrderType, Side, TimeInForce
+from tradewind.secrets import Secret
 from tradewind.trading.engine import Engine
+from tradewind.trading.orders import OrderManager
+from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.venue_calls import VenueCalls
 
 for _module in ("tradewind_venue_cryptofeed", "tradewind_venue_ccxt", "tradewind_exit_maxhold"):
     pytest.importorskip(_module, reason=f"the CEX end-to-end run needs {_module}")
+
+from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig  # noqa: E402
 
 from tests.e2e.cex_local import (  # noqa: E402
     API_KEY,
@@ -236,3 +252,116 @@ def test_a_create_answer_after_the_orders_end_is_journaled_stale(
     assert engine.portfolio.position("usdm:BTCUSDT").quantity == held
     # The order of things the test is about: the expiry reached the host before the answer.
     assert exchange.pushed_ns[0] < exchange.answered_ns[0]
+
+
+class SlowToAnswer(LocalUsdm):
+    """A Binance USD-M whose create answers leave ``answer_delay_s`` after the order was
+    accepted (a slow gateway): a cancel sent meanwhile is executed and answered first."""
+
+    answer_delay_s = 1.0
+
+    def __init__(self, tape: Tape) -> None:
+        super().__init__(tape, fill_mode="stream")
+        self.answered_ns: list[int] = []
+        self.cancelled_ns: list[int] = []
+
+    async def create_order(self, request: web.Request) -> web.Response:
+        response = await super().create_order(request)
+        await asyncio.sleep(self.answer_delay_s)
+        self.answered_ns.append(time.perf_counter_ns())
+        return response
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        response = await super().cancel_order(request)
+        self.cancelled_ns.append(time.perf_counter_ns())
+        return response
+
+
+def test_a_cancel_answered_before_the_create_leaves_the_order_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host cancels its resting order while the create's answer is still on its way (the
+    order manager, its journal on disk and the real ccxt venue, as the engine wires them)."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    tape = Tape()
+    tape.record(1, Trade(time.time_ns() // MS, D(60000), D("0.01"), True), 0)
+    exchange = SlowToAnswer(tape).start()
+    journal = Journal(tmp_path / "journal.duckdb", "run1")
+    journal.start("paper", "paper.toml", 0)
+
+    async def go() -> str:
+        venue = CcxtVenue(
+            CcxtVenueConfig(
+                exchange="binanceusdm",
+                market_type="swap",
+                symbols=["BTCUSDT"],
+                api_key=Secret(KEY_ENV),
+                secret=Secret(SECRET_ENV),
+                api_host=exchange.url,
+                order_updates="websocket",
+            ),
+            instance="usdm",
+        )
+        await venue.connect()
+        try:
+            (inst,) = await venue.instruments()
+            orders = OrderManager(Portfolio({inst.key: inst}, D("10000")), "run1", journal=journal)
+            venue.set_sink(orders)
+            order = Order(
+                client_order_id=orders.next_client_order_id(),
+                instrument=inst.key,
+                side=Side.BUY,
+                type=OrderType.LIMIT,
+                quantity=D("0.010"),
+                price=D("59000"),  # below the market: it rests
+                time_in_force=TimeInForce.GTC,
+                tag="entry",
+                intent="entry",
+            )
+            cid = order.client_order_id
+            async with VenueCalls(orders) as calls:
+                assert calls.submit(venue, order, time.time_ns())
+                while True:  # the exchange has it; its answer is on its way
+                    with exchange.lock:
+                        if cid in exchange.orders:
+                            break
+                    await asyncio.sleep(0.01)
+                cancelled = await orders.cancel(venue, cid, time.time_ns())
+                assert cancelled.status.value == "cancelled"
+                assert cid in calls.sending  # the create has not been answered yet
+            # Leaving the block waited for the create's answer.
+            journal.commit()
+            assert orders.records[cid].status.value == "cancelled"
+            return cid
+        finally:
+            await venue.close()
+
+    try:
+        cid = anyio.run(go)
+    finally:
+        exchange.stop()
+        journal.close()
+    assert not exchange.unknown and exchange.bad_signatures == 0
+    assert exchange.cancelled_ns[0] < exchange.answered_ns[0]  # the cancel was answered first
+    with exchange.lock:
+        assert exchange.creates == 1
+        assert exchange.orders[cid]["status"] == "CANCELED"
+        assert not exchange.trades
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        orders = rows(con, "SELECT client_order_id, status FROM orders")
+        assert orders == [{"client_order_id": cid, "status": "cancelled"}]
+        events = rows(con, "SELECT kind, from_status, to_status FROM order_events ORDER BY seq")
+        kinds = [e["kind"] for e in events]
+        assert "illegal" not in kinds and "unknown" not in kinds, events
+        # Opened, ended by the cancel's answer, then the create's late answer: stale.
+        assert [(e["from_status"], e["to_status"]) for e in events] == [
+            (None, "new"),
+            ("new", "cancelled"),
+            ("cancelled", "accepted"),
+        ], events
+        assert kinds[-1] == "stale"
+        assert rows(con, "SELECT * FROM fills") == []
+    finally:
+        con.close()
