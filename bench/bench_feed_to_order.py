@@ -51,7 +51,9 @@ the servers' ``perf_counter_ns`` are both ``CLOCK_MONOTONIC`` on Linux, one cloc
 machine, so each span splits into: feed (server's send to ``on_batch``), decision
 (``on_batch`` to the write-ahead), write-ahead, to the wire (ccxt's request building and
 signing, the limiter, the hand-over) and the wire (socket write to the exchange's handler).
-The split is printed for all entries and for those above 10 ms.
+The split is printed for all entries and for those above 10 ms, with the host's garbage
+collection inside each span (``gc.callbacks``; a pause lies within the parts, not beside them)
+and every collection of the run by generation.
 
 Results: docs/performance.md, "Feed-to-order latency".
 """
@@ -273,9 +275,28 @@ class Breakdown:
         self.opened: list[tuple[int, int, int]] = []
         self.wire: list[int] = []  # the create's request written to the socket
         self.limiter: list[float] = []  # the create's wait in the token bucket (s)
+        #: The host's garbage collections: (began, ended, generation), perf_counter_ns.
+        self.gc_spans: list[tuple[int, int, int]] = []
+        self._gc_began = 0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter_ns()
+        else:
+            self.gc_spans.append((self._gc_began, time.perf_counter_ns(), info["generation"]))
+
+    def gc_within(self, began: int, ended: int) -> float:
+        """Milliseconds the host spent collecting garbage between ``began`` and ``ended``."""
+        return (
+            sum(max(0, min(e, ended) - max(b, began)) for b, e, _ in self.gc_spans if e > began)
+            / 1e6
+        )
 
     def install(self) -> None:
         import asyncio.selector_events
+        import gc
+
+        gc.callbacks.append(self._on_gc)
 
         from tradewind.journal.store import Journal
         from tradewind.trading.engine import Engine
@@ -334,7 +355,15 @@ class Breakdown:
                 f"{len(self.wire)} socket writes, {len(self.limiter)} limiter waits: "
                 f"matched by order up to {n}"
             )
-        names = ("feed", "decision", "write-ahead", "to the wire", "wire", "limiter wait")
+        names = (
+            "feed",
+            "decision",
+            "write-ahead",
+            "to the wire",
+            "wire",
+            "limiter wait",
+            "GC pause",
+        )
         rows: list[tuple[bool, int, list[float]]] = []
         for i in range(2 * skip, n):
             sent, received, reduce_only = stamps[i]
@@ -342,7 +371,12 @@ class Breakdown:
             wire = self.wire[i]
             parts = [batch - sent, began - batch, ended - began, wire - ended, received - wire]
             rows.append(
-                (reduce_only, received - sent, [p / 1e6 for p in parts] + [self.limiter[i] * 1000])
+                (
+                    reduce_only,
+                    received - sent,
+                    [p / 1e6 for p in parts]
+                    + [self.limiter[i] * 1000, self.gc_within(sent, received)],
+                )
             )
         for label, chosen in (
             ("entries", [r for r in rows if not r[0]]),
@@ -360,6 +394,14 @@ class Breakdown:
                 names[max(range(5), key=lambda k, r=r: r[2][k])] for r in chosen
             )
             print("  largest part: " + ", ".join(f"{k} {v}" for k, v in largest.most_common()))
+        by_gen = collections.Counter(g for _, _, g in self.gc_spans)
+        pauses = sorted((e - b) / 1e6 for b, e, _ in self.gc_spans)
+        if pauses:
+            print(
+                f"breakdown, the host's garbage collections: {len(pauses)} "
+                f"(by generation {dict(sorted(by_gen.items()))}), median / max "
+                f"{statistics.median(pauses):.2f} / {pauses[-1]:.2f} ms"
+            )
 
 
 def run_host(path: Path, commit_first: bool = False) -> tuple[BaseException | None, Any]:

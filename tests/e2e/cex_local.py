@@ -312,11 +312,12 @@ class LocalUsdm(BinanceFuturesServer):
             asyncio.get_running_loop().create_task(self._execute_and_push(cid, last))
         return web.json_response(answer)
 
-    def _execute(self, cid: str, at: Trade) -> dict[str, Any]:
-        """Fill the whole order at ``at``'s price and time (the exchange's clock is the tape's,
-        as the engine's candles are); the account's position follows. Call under ``lock``."""
+    def _execute(self, cid: str, at: Trade, qty: Decimal | None = None) -> dict[str, Any]:
+        """Fill the order (``qty`` of it; None: all that is left) at ``at``'s price and time
+        (the exchange's clock is the tape's, as the engine's candles are); the account's
+        position follows. Call under ``lock``."""
         order = self.orders[cid]
-        trade = self.fill(cid, str(at.price))
+        trade = self.fill(cid, str(at.price), None if qty is None else str(qty))
         order["updateTime"] = trade["time"] = at.ts_ms
         trade["maker"] = False  # a market order takes liquidity
         trade["commission"] = str(Decimal(trade["quoteQty"]) * Decimal("0.0005"))

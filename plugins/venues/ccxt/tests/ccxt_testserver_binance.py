@@ -32,6 +32,15 @@ def _split_signature(text: str) -> tuple[str, str | None]:
     return "&".join(kept), sig
 
 
+#: An ORDER_TRADE_UPDATE's execution type (``x``) by the order's status (``X``).
+_EXECUTION_TYPE = {
+    "FILLED": "TRADE",
+    "PARTIALLY_FILLED": "TRADE",
+    "CANCELED": "CANCELED",
+    "EXPIRED": "EXPIRED",
+}
+
+
 class BinanceFuturesServer(ThreadedServer):
     """A one-account Binance USDⓈ-M exchange with resting orders filled on demand."""
 
@@ -304,7 +313,7 @@ class BinanceFuturesServer(ThreadedServer):
                 q=order["origQty"],
                 p=order["price"],
                 ap=order["avgPrice"],
-                x="TRADE" if order["status"] in ("FILLED", "PARTIALLY_FILLED") else "NEW",
+                x=_EXECUTION_TYPE.get(order["status"], "NEW"),
                 X=order["status"],
                 i=order["orderId"],
                 l=trade["qty"] if trade else "0",

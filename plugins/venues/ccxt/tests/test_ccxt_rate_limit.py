@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,18 +23,23 @@ from tradewind.errors import VenueRateLimitedError
 from tradewind.model import Order, OrderStatus, OrderType, Side, TimeInForce
 from tradewind.secrets import Secret
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
-from tradewind_venue_ccxt.rate_limit import TokenBucket
+from tradewind_venue_ccxt.rate_limit import DEFAULT_READ_BYPASS, TokenBucket, urgent_calls
 
 SYMBOL = "BTC/USDT:USDT"
 
 
 # -- the bucket on a scripted clock -------------------------------------------------------------
 class ScriptedTime:
-    """A monotonic clock that moves only when the bucket sleeps; every sleep is recorded."""
+    """A monotonic clock that moves only when the bucket sleeps; every sleep is recorded.
 
-    def __init__(self) -> None:
+    A sleep moves the clock at once, then lets the loop turn ``turns`` times before it ends:
+    what other tasks do in those turns happens while the sleeper waits.
+    """
+
+    def __init__(self, turns: int = 1) -> None:
         self.now = 100.0
         self.sleeps: list[float] = []
+        self.turns = turns
 
     def clock(self) -> float:
         return self.now
@@ -41,7 +47,8 @@ class ScriptedTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-        await asyncio.sleep(0)
+        for _ in range(self.turns):
+            await asyncio.sleep(0)
 
 
 def bucket(t: ScriptedTime, rate: float = 20.0, capacity: float = 20.0) -> TokenBucket:
@@ -109,20 +116,167 @@ def test_a_burst_never_exceeds_capacity_plus_rate_times_span() -> None:
     assert grants[-1][0] - grants[0][0] == pytest.approx((total - grants[-1][1] - 20) / 20)
 
 
-def test_waiters_leave_in_arrival_order() -> None:
+def test_waiters_of_one_kind_leave_in_arrival_order() -> None:
     t = ScriptedTime()
     b = bucket(t, capacity=4)
     order: list[int] = []
 
-    async def one(n: int, cost: float) -> None:
-        await b.acquire(cost)
+    async def one(n: int, cost: float, urgent: bool) -> None:
+        await b.acquire(cost, urgent=urgent)
         order.append(n)
 
+    async def go(urgent: bool) -> None:
+        await asyncio.gather(*(one(n, c, urgent) for n, c in enumerate([4, 40, 1, 1, 4])))
+
+    asyncio.run(go(False))
+    assert order == [0, 1, 2, 3, 4]  # the dear call is not starved by cheap ones behind it
+    order.clear()
+    asyncio.run(go(True))
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_a_create_queued_behind_reads_leaves_first() -> None:
+    t = ScriptedTime(turns=5)
+    b = bucket(t)
+    left: list[tuple[str, float]] = []
+
+    async def one(name: str, cost: float) -> None:
+        arrived = t.now
+        waited = await b.acquire(cost)
+        left.append((name, arrived + waited))  # when it left (the clock has moved on since)
+
+    async def create(name: str) -> None:
+        with urgent_calls():  # as the venue makes its creates and cancels
+            await one(name, 4)
+
     async def go() -> None:
-        await asyncio.gather(*(one(n, c) for n, c in enumerate([4, 40, 1, 1, 4])))
+        await b.acquire(25)  # five fill lookups at once: 5 in debt
+        reads = [asyncio.create_task(one(f"lookup{n}", 1)) for n in range(5)]
+        reads.append(asyncio.create_task(one("poll", 1)))
+        await asyncio.sleep(0)  # the reads queue, the first of them keeps time
+        assert b.queued == (0, 6)
+        entry = asyncio.create_task(create("entry"))
+        await asyncio.gather(*reads, entry)
 
     asyncio.run(go())
-    assert order == [0, 1, 2, 3, 4]  # the dear call is not starved by cheap ones behind it
+    # The entry arrived last and leaves first, as soon as the debt is paid (5 tokens at 20/s);
+    # the reads follow in their order, each paced by the one before it.
+    assert [name for name, _ in left] == [
+        "entry",
+        "lookup0",
+        "lookup1",
+        "lookup2",
+        "lookup3",
+        "lookup4",
+        "poll",
+    ]
+    assert left[0][1] == pytest.approx(100.25)
+    assert left[1][1] == pytest.approx(100.25 + 4 / 20)
+    assert b.queued == (0, 0)
+
+
+def test_a_read_leaves_within_its_bound_under_a_stream_of_creates() -> None:
+    t = ScriptedTime(turns=5)
+    b = bucket(t)
+    assert b.read_bypass == DEFAULT_READ_BYPASS == 4
+    left: list[str] = []
+    read_left: list[float] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def create(n: int) -> None:
+        await b.acquire(4, urgent=True)
+        left.append(f"create{n}")
+        if n < 30:  # every create that leaves brings the next: the queue never empties
+            tasks.add(asyncio.create_task(create(n + 3)))
+
+    async def read() -> None:
+        arrived = t.now
+        read_left.append(arrived + await b.acquire(1, urgent=False))
+        left.append("read")
+
+    async def go() -> None:
+        await b.acquire(20)  # the bucket is empty: everything from here waits
+        await b.acquire(4)  # and 4 in debt
+        tasks.update(asyncio.create_task(create(n)) for n in range(3))
+        await asyncio.sleep(0)
+        tasks.add(asyncio.create_task(read()))
+        while any(not task.done() for task in tasks):
+            await asyncio.gather(*tasks)
+
+    asyncio.run(go())
+    # Four creates overtake the read (the three queued before it count: they left while it
+    # waited), then the read leaves, however many creates still wait.
+    assert left.index("read") == 4
+    assert sum(1 for name in left if name.startswith("create")) == 33
+    # It leaves after the debt (0.2 s) and four creates' worth of budget (4 x 4 tokens at
+    # 20/s), 1 s after the stream began.
+    assert read_left == [pytest.approx(100.0 + 0.2 + 16 / 20)]
+
+
+def test_the_budget_holds_under_a_mixed_load_with_priorities() -> None:
+    t = ScriptedTime()
+    b = bucket(t)
+    grants: list[tuple[float, float, bool]] = []
+    rng = random.Random(19)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(cost: float, urgent: bool) -> None:
+        arrived = t.now
+        waited = await b.acquire(cost, urgent=urgent)
+        grants.append((arrived + waited, cost, urgent))  # the clock may have moved on since
+
+    async def go() -> None:
+        for _ in range(60):  # waves of mixed requests arriving while others wait
+            for _ in range(rng.randint(1, 6)):
+                urgent = rng.random() < 0.4
+                cost = 4.0 if urgent else float(rng.choice([1, 1, 5, 5, 40]))
+                tasks.append(asyncio.create_task(one(cost, urgent)))
+            for _ in range(rng.randint(0, 3)):
+                await asyncio.sleep(0)  # the waves interleave with the bucket's grants
+            if rng.random() < 0.05:
+                b.hold(0.5)  # a 429 in the middle of it
+        await asyncio.gather(*tasks)
+
+    asyncio.run(go())
+    assert len(grants) == len(tasks)
+    assert {u for _, _, u in grants} == {True, False}
+    grants.sort(key=lambda g: g[0])
+    for i in range(len(grants)):
+        sent = 0.0
+        for j in range(i, len(grants)):
+            sent += grants[j][1]
+            span = grants[j][0] - grants[i][0]
+            # Whatever the order, the weight sent in [t_i, t_j] is at most a full bucket plus
+            # the refill, plus the last request's cost (the debt it may leave behind).
+            assert sent <= 20 + 20 * span + grants[j][1] + 1e-6, (i, j, sent, span)
+    assert b.spent == sum(c for _, c, _ in grants)
+    assert b.queued == (0, 0)
+
+
+def test_a_waiter_cancelled_while_keeping_time_hands_over() -> None:
+    t = ScriptedTime(turns=5)
+    b = bucket(t)
+    left: list[str] = []
+
+    async def one(name: str, urgent: bool) -> None:
+        await b.acquire(1, urgent=urgent)
+        left.append(name)
+
+    async def go() -> None:
+        await b.acquire(24)  # 4 in debt
+        first = asyncio.create_task(one("first", False))
+        await asyncio.sleep(0)  # it sleeps for the debt, keeping time for all
+        others = [asyncio.create_task(one(n, u)) for n, u in [("read", False), ("cancel", True)]]
+        await asyncio.sleep(0)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.gather(*others)
+
+    asyncio.run(go())
+    assert left == ["cancel", "read"]
+    assert b.queued == (0, 0)
+    assert b.spent == 26  # the cancelled request spent nothing
 
 
 def test_hold_stops_everything_and_empties_the_bucket() -> None:
@@ -283,3 +437,39 @@ def test_a_429_holds_every_request_for_its_retry_after(server: BinanceFuturesSer
     after = arrivals(server, "GET", "/fapi/v1/openOrders")
     assert len(refused) == 1 and len(after) == 1
     assert after[0] - refused[0] >= 1.0
+
+
+def test_the_venues_creates_and_cancels_go_before_queued_reads(
+    server: BinanceFuturesServer,
+) -> None:
+    async def go() -> None:
+        venue = CcxtVenue(config(server), instance="bn")
+        await venue.connect()
+        try:
+            limiter = venue.limiter
+            assert limiter is not None
+            for cid, action in [("tw-urgent", "submit"), ("tw-urgent", "cancel")]:
+                limiter.hold(0.2)  # nothing leaves for a while: the reads queue
+                reads = [
+                    asyncio.create_task(venue.exchange.fetch_open_orders(SYMBOL)) for _ in range(6)
+                ]
+                await asyncio.sleep(0.05)
+                assert limiter.queued == (0, 6)
+                if action == "submit":
+                    report = await venue.submit_order(limit_buy(cid))
+                    assert report.status is OrderStatus.ACCEPTED
+                else:
+                    report = await venue.cancel_order("bn:BTCUSDT", cid)
+                    assert report.status is OrderStatus.CANCELLED
+                await asyncio.gather(*reads)
+        finally:
+            await venue.close()
+
+    asyncio.run(go())
+    reads = arrivals(server, "GET", "/fapi/v1/openOrders")
+    create = arrivals(server, "POST", "/fapi/v1/order")
+    cancel = arrivals(server, "DELETE", "/fapi/v1/order")
+    assert len(reads) == 12 and len(create) == 1 and len(cancel) == 1
+    # Each arrived last and left first: the six reads queued before it reached the exchange
+    # after it.
+    assert create[0] < min(reads[:6]) and max(reads[:6]) < cancel[0] < min(reads[6:])

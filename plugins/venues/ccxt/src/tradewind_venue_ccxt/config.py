@@ -82,7 +82,9 @@ class CcxtVenueConfig:
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     #: The rate limiter: ``"token_bucket"`` (the plugin's: the exchange's ``rateLimit`` and
     #: per-endpoint weights, refilled in real time while idle, so an order after idle time
-    #: leaves at once and a burst is paced; ``rate_burst_s`` of weight may leave at once),
+    #: leaves at once and a burst is paced; ``rate_burst_s`` of weight may leave at once;
+    #: creates and cancels waiting for it leave before lookups and polls, a waiting read
+    #: being overtaken by at most 4 of them),
     #: ``"leaky_bucket"`` (ccxt's default; ccxt 4.5 refills it only while a request waits, so
     #: an idle host's next order still pays the last request's cost, ccxt/ccxt#25556) or
     #: ``"rolling_window"`` (ccxt's: at most the exchange's rate over ``rate_window_s``; once

@@ -69,7 +69,7 @@ from .constants import (
 from .errors import RedactingLogger, Redactor, map_ccxt_error
 from .market_data import TradeStreams
 from .providers import MarketIndex, contract_size
-from .rate_limit import TokenBucket, token_bucket_exchange_class
+from .rate_limit import TokenBucket, token_bucket_exchange_class, urgent_calls
 from .schemas import (
     CcxtOrder,
     CcxtPosition,
@@ -558,7 +558,8 @@ class CcxtVenue:
         kind, side, amount, price, params = self._order_request(order, tracked.symbol)
         tracked.unknown = True
         try:
-            raw = await exchange.create_order(tracked.symbol, kind, side, amount, price, params)
+            with urgent_calls():  # before the poll's and the fills' lookups in the limiter
+                raw = await exchange.create_order(tracked.symbol, kind, side, amount, price, params)
         except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
             # HTTP 429 / Binance's 418: refused before processing, nothing was created.
             self._orders.pop(order.client_order_id, None)
@@ -609,9 +610,9 @@ class CcxtVenue:
         tracked.unknown = False
         if not raw.get("clientOrderId"):
             raw = {**raw, "clientOrderId": order.client_order_id}
-        await self._ingest(tracked, raw)
-        assert tracked.report is not None
-        return tracked.report
+        # The create's own answer, even when the websocket (or a cancel) has told of a later
+        # state already: the order manager journals such a late answer as stale.
+        return await self._ingest(tracked, raw)
 
     async def _unknown_outcome(self, tracked: _Tracked, exc: BaseException) -> OrderReport:
         assert tracked.order is not None
@@ -745,7 +746,8 @@ class CcxtVenue:
             tracked = _Tracked(symbol=symbol)
         params = self._lookup_params(client_order_id, tracked.is_stop)
         try:
-            raw = await exchange.cancel_order(None, symbol, params)
+            with urgent_calls():
+                raw = await exchange.cancel_order(None, symbol, params)
         except ccxt.OrderNotFound as exc:
             found = await self._lookup(symbol, client_order_id, trigger=tracked.is_stop)
             if found is None:
@@ -1032,8 +1034,11 @@ class CcxtVenue:
         if self._sink is not None:
             self._sink.on_fill(fill)
 
-    async def _ingest(self, tracked: _Tracked, raw: Mapping[str, Any]) -> None:
-        """Fold a ccxt order into what is known; deliver new fills, then a changed state."""
+    async def _ingest(self, tracked: _Tracked, raw: Mapping[str, Any]) -> OrderReport:
+        """Fold a ccxt order into what is known; deliver new fills, then a changed state; the
+        report ``raw`` makes. A report of an earlier stage than the known one with no more
+        filled (a create's answer that arrives after the websocket's update of the order's
+        end) is late: it changes nothing and is not delivered."""
         market = self._market(tracked.symbol)
         co = CcxtOrder.from_ccxt(raw, contract_size(market))
         cid = co.client_order_id or (
@@ -1048,6 +1053,12 @@ class CcxtVenue:
         elif not ours:
             tracked.filled = max(tracked.filled, co.filled)
         before = tracked.report
+        if (
+            before is not None
+            and _stage(report.status) < _stage(before.status)
+            and report.filled_quantity <= before.filled_quantity
+        ):
+            return report  # late: the order has moved on
         tracked.report = report
         if ours and (
             before is None
@@ -1055,6 +1066,7 @@ class CcxtVenue:
             or before.filled_quantity != report.filled_quantity
         ):
             self._emit_report(report)
+        return report
 
     async def _deliver_fills(
         self, tracked: _Tracked, co: CcxtOrder, emit: Callable[[Fill], None] | None = None
@@ -1249,6 +1261,13 @@ def _pin_error_table(exchange: Any, market_types: Sequence[str]) -> None:
         for kind in ("exact", "broad"):
             if isinstance(specific.get(kind), dict):
                 tables[kind] = {**tables.get(kind, {}), **specific[kind]}
+
+
+def _stage(status: OrderStatus) -> int:
+    """How far along its life an order in ``status`` is (every end state is the last)."""
+    if status.is_terminal:
+        return 3
+    return {OrderStatus.NEW: 0, OrderStatus.ACCEPTED: 1}.get(status, 2)
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:
