@@ -441,6 +441,8 @@ def test_any_split_gives_identical_candles_on_every_small_path(
         assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want[tf].tobytes()
 
 
+# The refusal is the error naming the overflow, with no numpy RuntimeWarning besides it.
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_small_batches_refuse_bad_input_like_large_ones() -> None:
     for rows, match in [
         ([(T0, float("nan"), 1.0, 1), (T0 + 1, 1.0, 1.0, 1)], "non-finite or non-positive"),

@@ -109,6 +109,15 @@ def check_timeframe(timeframe_ns: int) -> int:
 # --------------------------------------------------------------------------------------------
 # Exact sums
 # --------------------------------------------------------------------------------------------
+def _products(
+    price: npt.NDArray[np.float64], size: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``fl(price * size)`` per tick. A product that overflows is inf, which :func:`_limbs`
+    refuses with an error naming it; numpy's own overflow warning would only repeat that."""
+    with np.errstate(over="ignore"):
+        return price * size
+
+
 def _limbs(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], tuple[int, ...]]:
     """Split finite non-negative ``x`` into exact integer limbs.
 
@@ -281,7 +290,7 @@ def _kernel(
     size_cells[:, 2] = np.add.reduceat(limbs * is_sell, starts, axis=1)
     # Every cell is an integer below 2**53, so other = total - buy - sell is exact.
     size_cells[:, 0] = total - size_cells[:, 1] - size_cells[:, 2]
-    pv_limbs, pv_shifts = _limbs(price * size)
+    pv_limbs, pv_shifts = _limbs(_products(price, size))
     return _Parts(
         open_ts=bucket[starts] * timeframe_ns,
         open=price[starts],
@@ -312,7 +321,7 @@ def _kernel_one(
     size_cells[:, 1, 0] = limbs[:, buy].sum(axis=1)
     size_cells[:, 2, 0] = limbs[:, sell].sum(axis=1)
     size_cells[:, 0, 0] = limbs.sum(axis=1) - size_cells[:, 1, 0] - size_cells[:, 2, 0]
-    pv_limbs, pv_shifts = _limbs(price * size)
+    pv_limbs, pv_shifts = _limbs(_products(price, size))
     return _Parts(
         open_ts=np.array([open_ts], dtype=np.int64),
         open=price[:1],
