@@ -7,7 +7,7 @@ import pytest
 
 from tests.benchsmoke import run_bench
 
-pytest.importorskip("distributed")
+pytest.importorskip("distributed", reason="the Dask benchmarks need the scale env's dask extra")
 
 
 @pytest.mark.slow

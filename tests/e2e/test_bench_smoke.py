@@ -11,8 +11,11 @@ import pytest
 
 from tests.benchsmoke import run_bench
 
-pytest.importorskip("tradewind_venue_ccxt")
-pytest.importorskip("tradewind_venue_cryptofeed")
+_NEEDS = "the feed and venue benchmarks need the e2e env's {}"
+pytest.importorskip("tradewind_venue_ccxt", reason=_NEEDS.format("tradewind-venue-ccxt"))
+pytest.importorskip(
+    "tradewind_venue_cryptofeed", reason=_NEEDS.format("tradewind-venue-cryptofeed")
+)
 
 # (script, arguments, a piece of text its output must contain); "{tmp}" is an empty directory.
 BENCHES = [

@@ -23,13 +23,12 @@ journal; then the file is truncated. Replaying twice inserts nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
 import zlib
 from pathlib import Path
 from typing import Any
+
+from tradewind.journal.appendlog import AppendLog, contents
 
 #: What follows the journal file's name for its intent log.
 SUFFIX = ".intents"
@@ -75,61 +74,14 @@ def decode(data: bytes) -> tuple[list[dict[str, list[Any]]], int]:
     return records, pos
 
 
-class IntentLog:
+class IntentLog(AppendLog):
     """The append-only intent log of one writable DuckDB journal (opened on first append)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-        #: Records appended since the last truncate.
-        self.pending = 0
 
     def append(self, order_row: tuple[Any, ...], event_row: tuple[Any, ...]) -> None:
         """Write one order's rows and wait until they are on disk (``fdatasync``)."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        record = encode(order_row, event_row)
-        fd = self._fd
-        start = os.lseek(fd, 0, os.SEEK_END)
-        view = memoryview(record)
-        done = 0
-        try:
-            # A write cut short (a full disk) is continued, so the error that stopped it is
-            # raised; the torn record is cut off, or the records after it would be unreadable.
-            while done < len(record):
-                n = os.write(fd, view[done:])
-                if n == 0:
-                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
-                done += n
-        except OSError:
-            if done:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, start)
-            raise
-        os.fdatasync(fd)
-        self.pending += 1
-
-    def truncate(self) -> None:
-        """Empty the log: the journal has committed every record in it. Not synced: a log
-        that reappears after a crash is replayed, and replay skips orders already journaled."""
-        if self._fd is not None and self.pending:
-            os.ftruncate(self._fd, 0)
-        self.pending = 0
-
-    def close(self) -> None:
-        """Close the file; remove it when it holds nothing."""
-        if self._fd is None:
-            return
-        os.close(self._fd)
-        self._fd = None
-        if not self.pending and self.path.exists() and self.path.stat().st_size == 0:
-            self.path.unlink()
+        self.append_record(encode(order_row, event_row))
 
 
 def read(path: Path) -> list[dict[str, list[Any]]]:
     """The intact records of the intent log at ``path`` (none when there is no file)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return decode(data)[0]
+    return decode(contents(path))[0]

@@ -28,14 +28,13 @@ records that are skipped. Loading twice writes nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import marshal
-import os
 import struct
 import zlib
 from pathlib import Path
 from typing import Any
+
+from tradewind.journal.appendlog import AppendLog, contents
 
 #: What follows the journal file's name for its step log.
 SUFFIX = ".steps"
@@ -91,11 +90,7 @@ def decode(data: bytes) -> tuple[list[dict[str, Any]], int]:
 
 def read(path: Path) -> list[dict[str, Any]]:
     """The intact records of the step log at ``path`` (none when there is no file)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    return decode(data)[0]
+    return decode(contents(path))[0]
 
 
 def unloaded(records: list[dict[str, Any]], loaded_seq: int) -> list[dict[str, Any]]:
@@ -104,55 +99,11 @@ def unloaded(records: list[dict[str, Any]], loaded_seq: int) -> list[dict[str, A
     return [r for r in records if int(r["seq"]) > loaded_seq]
 
 
-class StepLog:
+class StepLog(AppendLog):
     """The append-only step log of one writable DuckDB journal (opened on first append)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-        #: Records appended since the last truncate.
-        self.pending = 0
 
     def append(
         self, seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
     ) -> None:
         """Write one step's rows and wait until they are on disk (``fdatasync``)."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        record = encode(seq, rows, orders)
-        fd = self._fd
-        start = os.lseek(fd, 0, os.SEEK_END)
-        view = memoryview(record)
-        done = 0
-        try:
-            # A write cut short (a full disk, a file size limit) is continued, so the error
-            # that stopped it is raised (ENOSPC, EFBIG) ...
-            while done < len(record):
-                n = os.write(fd, view[done:])
-                if n == 0:
-                    raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
-                done += n
-        except OSError:
-            if done:
-                # ... and the torn record is cut off, so the next append is readable.
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, start)
-            raise
-        os.fdatasync(fd)
-        self.pending += 1
-
-    def truncate(self) -> None:
-        """Empty the log: DuckDB has committed every record in it. Not synced: records that
-        reappear after a crash are skipped by sequence number."""
-        if self._fd is not None and self.pending:
-            os.ftruncate(self._fd, 0)
-        self.pending = 0
-
-    def close(self) -> None:
-        """Close the file; remove it when it holds nothing."""
-        if self._fd is None:
-            return
-        os.close(self._fd)
-        self._fd = None
-        if not self.pending and self.path.exists() and self.path.stat().st_size == 0:
-            self.path.unlink()
+        self.append_record(encode(seq, rows, orders))
