@@ -65,6 +65,7 @@ from tests.e2e.test_paper_cryptofeed_ccxt import (  # noqa: E402
     rows,
     run_engine,
 )
+from tests.e2e.test_send_before_commit import write_config  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 D = Decimal
@@ -114,62 +115,6 @@ class ExpiresBeforeItAnswers(LocalUsdm):
         return response
 
 
-def write_config(folder: Path, feed: ScriptedFeed, exchange: LocalUsdm) -> Path:
-    """1 s candles, long whenever flat at a candle's close, a maxhold exit far away."""
-    path = folder / "paper.toml"
-    path.write_text(
-        f"""
-mode = "paper"
-timeframes = ["1s"]
-
-[run]
-journal = "journal.duckdb"
-
-[[instruments]]
-symbol = "BTCUSDT"
-venue = "usdm"
-data = "feed"
-kind = "perp"
-tick_size = "0.1"
-lot_size = "0.001"
-min_notional = "10"
-maker_fee = "0.0002"
-taker_fee = "0.0005"
-
-[venues.feed]
-plugin = "cryptofeed"
-exchange = "BINANCE_FUTURES"
-symbols = ["BTCUSDT"]
-batch_ms = 1
-ws_host = "{feed.wss_url}"
-rest_host = "{feed.http_url}"
-ca_file = "cert.pem"
-max_retries = 0
-
-[venues.usdm]
-plugin = "ccxt"
-exchange = "binanceusdm"
-market_type = "swap"
-symbols = ["BTCUSDT"]
-api_key = "env:{KEY_ENV}"
-secret = "env:{SECRET_ENV}"
-api_host = "{exchange.url}"
-order_updates = "websocket"
-
-[exits.maxhold]
-plugin = "maxhold"
-max_hold_minutes = 600
-
-[strategy]
-timeframe = "1s"
-max_notional = "1000"
-long = [{{ value = "close", op = ">", threshold = 0 }}]
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_a_create_answer_after_the_orders_end_is_journaled_stale(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,7 +125,9 @@ def test_a_create_answer_after_the_orders_end_is_journaled_stale(
     t0 = (time.time_ns() // MS // 60_000 - 120) * 60_000  # a minute two hours ago
     try:
         with ScriptedFeed(tmp_path, tape) as feed:
-            engine = Engine(load_config(write_config(tmp_path, feed, exchange)))
+            engine = Engine(
+                load_config(write_config(tmp_path, feed, exchange, max_notional="1000"))
+            )
             feed.script(
                 ("until", lambda: bool(exchange.streams), 30.0),  # ccxt.pro's user stream
                 ("trade", Trade(t0, D(60000), D("0.01"), True)),

@@ -104,7 +104,9 @@ class KillAtCreate(LocalUsdm):
         return await super().create_order(request)
 
 
-def write_config(folder: Path, feed: ScriptedFeed, exchange: LocalUsdm) -> Path:
+def write_config(
+    folder: Path, feed: ScriptedFeed, exchange: LocalUsdm, *, max_notional: str = "100"
+) -> Path:
     """1 s candles, long whenever flat at a candle's close, a maxhold exit far away."""
     path = folder / "paper.toml"
     path.write_text(
@@ -152,7 +154,7 @@ max_hold_minutes = 600
 
 [strategy]
 timeframe = "1s"
-max_notional = "100"
+max_notional = "{max_notional}"
 long = [{{ value = "close", op = ">", threshold = 0 }}]
 """,
         encoding="utf-8",
