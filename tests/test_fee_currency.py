@@ -5,13 +5,11 @@ currency has no price; never a raw sum of currencies."""
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
 import attrs
-from rich.console import Console
 from tradewind.api.views import HostView
 from tradewind.backtest_split import GroupResult, merge_figures
 from tradewind.config import load_config
@@ -19,11 +17,12 @@ from tradewind.model import Fill, Order, OrderType, Side
 from tradewind.report.analysis import analyse
 from tradewind.report.html import render_html
 from tradewind.report.metrics import metrics_of, report_data
-from tradewind.report.summary import headline_rows, print_summary
-from tradewind.trading.engine import Engine, RunResult
+from tradewind.report.summary import headline_rows
+from tradewind.trading.engine import Engine
 from tradewind.trading.pnl import fee_amount
 
 from tests.test_engine import demo_config_text
+from tests.test_pnl_currency import printed, result_of
 
 D = Decimal
 
@@ -130,23 +129,6 @@ def trade_with_fees_in_four_currencies(engine: Engine) -> None:
 BY_CURRENCY = {"USDT": D("5"), "BNB": D("0.02"), "USDC": D("9")}
 
 
-def result_of(engine: Engine) -> RunResult:
-    return RunResult(
-        run_id=engine.run_id,
-        summary=engine.summary(),
-        equity_curve=list(engine.equity_curve),
-        closed_trades=list(engine.orders.closed_trades),
-        fills=list(engine.orders.fills),
-        order_tags={cid: o.tag for cid, o in engine.orders.orders.items()},
-    )
-
-
-def printed(result: RunResult) -> str:
-    console = Console(width=200, record=True, file=io.StringIO())
-    print_summary(result, console)
-    return console.export_text()
-
-
 def test_fee_amount_names_the_currency_of_each_kind_of_fee():
     def fill(fee: str, currency: str, asset: str) -> Fill:
         return Fill(
@@ -198,7 +180,9 @@ def test_fees_in_four_currencies_are_kept_apart_and_converted_never_summed_raw(t
     rows = dict(headline_rows(analyse(result), result.summary))
     assert rows["Fees paid"].startswith("n/a (")
     assert rows["Fees paid"].endswith("0.02000000 BNB, 9.00 USDC, 5.00 USDT")
-    assert "Fees paid" in printed(result) and "0.02000000 BNB, 9.00 USDC" in printed(result)
+    assert "Fees paid" in printed(result, 200) and "0.02000000 BNB, 9.00 USDC" in printed(
+        result, 200
+    )
     profit = engine.control.profit()
     assert profit["fees"] == "n/a"
     assert profit["fees_by_currency"] == "0.02000000 BNB, 9.00 USDC, 5.00 USDT"

@@ -284,8 +284,8 @@ def result_of(engine: Engine) -> RunResult:
     )
 
 
-def printed(result: RunResult) -> str:
-    console = Console(width=160, record=True, file=io.StringIO())
+def printed(result: RunResult, width: int = 160) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
     print_summary(result, console)
     return console.export_text()
 
