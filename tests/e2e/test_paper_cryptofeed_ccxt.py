@@ -60,6 +60,7 @@ import duckdb
 import pytest
 from tradewind.config import load_config
 from tradewind.errors import VenueError
+from tradewind.report.metrics import metrics_of
 from tradewind.trading.engine import Engine
 
 # The run needs both venue plugins, the preset's analyzers and the two exits; an environment
@@ -95,6 +96,7 @@ from tests.e2e.cex_local import (  # noqa: E402
     Trade,
     find_exception,
 )
+from tests.test_pnl_currency import result_of  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -538,6 +540,12 @@ def test_paper_run_on_binance_spot_opens_and_closes(
         assert not rows(con, "SELECT * FROM vetoes")
     finally:
         con.close()
+    # The fees, one in BTC and one in USDT, are counted in the pair's quote (the BTC valued
+    # at its fill's price), never added raw: 0.0001 BTC + 5 USDT is not 5.0001 USDT.
+    pf = session.engine.portfolio
+    fees = fee_btc * D(60010) + D(exit_trade["commission"])
+    assert pf.fees_by_currency == {"USDT": fees} and pf.fees_paid == fees
+    assert metrics_of(result_of(session.engine)).fees_paid == fees  # the report's figure
 
     # The dust the fee left is no position to the filters either (the engine's own rule,
     # tradewind.trading.intents.holds): the `existing` and `maxpositions` filters, given the
