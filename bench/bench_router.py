@@ -7,7 +7,8 @@ aiohttp servers on 127.0.0.1 speak the 1inch, 0x, ParaSwap and Odos APIs with an
 documented shapes (fixed prices, calldata of a Uniswap V2 Router02 call; no chain is needed
 to decide). One decision = the four plugins' HTTP requests in parallel (ParaSwap and Odos
 make two each), parsing, ranking by net output, and the safety check of the winner's
-transaction — everything before signing. Reported: wall time per decision, p50 and p99.
+transaction — everything before signing. Reported: wall time per decision, p50 and p99, and
+the quotes answered and failed; any failed quote makes the run exit non-zero.
 """
 
 from __future__ import annotations
