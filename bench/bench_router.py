@@ -7,7 +7,8 @@ aiohttp servers on 127.0.0.1 speak the 1inch, 0x, ParaSwap and Odos APIs with an
 documented shapes (fixed prices, calldata of a Uniswap V2 Router02 call; no chain is needed
 to decide). One decision = the four plugins' HTTP requests in parallel (ParaSwap and Odos
 make two each), parsing, ranking by net output, and the safety check of the winner's
-transaction — everything before signing. Reported: wall time per decision, p50 and p99.
+transaction — everything before signing. Reported: wall time per decision, p50 and p99, and
+the quotes answered and failed; any failed quote makes the run exit non-zero.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ async def main(rounds: int) -> None:
         from tradewind.execution import check_transaction
 
         times = []
+        answered = 0
+        failed: list[str] = []
         for i in range(rounds + 20):
             req = SwapRequest(
                 client_order_id=f"b{i}",
@@ -126,6 +129,8 @@ async def main(rounds: int) -> None:
             )
             t0 = time.perf_counter()
             ranked = await router.gather(req, gas_price_wei=10**9, out_per_native=Decimal(2000))
+            answered += sum(c.quote is not None for c in ranked)
+            failed += [f"round {i}: {c.aggregator}: {c.error}" for c in ranked if c.quote is None]
             best = ranked[0]
             assert best.quote is not None and best.aggregator == "paraswap"
             check_transaction(best.quote, req, aggs[2].routers(1))
@@ -135,9 +140,13 @@ async def main(rounds: int) -> None:
     p50 = statistics.median(times) * 1e3
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e3
     print(
-        f"router decision, 4 aggregators on loopback, {rounds} rounds: "
+        f"router decision, 4 aggregators on loopback, {len(times)} rounds: "
         f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
+    # A decision that one aggregator missed timed three requests, not four.
+    print(f"quotes: {answered} answered, {len(failed)} failed (warm-up rounds included)")
+    if failed:
+        sys.exit("aggregators failed to quote:\n" + "\n".join(failed[:10]))
 
 
 if __name__ == "__main__":
