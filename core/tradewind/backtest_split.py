@@ -265,16 +265,18 @@ def _add_money(maps: Sequence[Mapping[str, Decimal]]) -> dict[str, Decimal]:
 def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
     """The figures of the whole backtest from its books' figures."""
     from tradewind.report.metrics import RunFigures
-    from tradewind.trading.pnl import rate_table, total
+    from tradewind.trading.pnl import fee_total, rate_table
 
     figs = [g.figures for g in groups]
     first = figs[0]
     lasts = [f.last_ts_ns for f in figs if f.last_ts_ns is not None]
     halts = [f.halted_at_ns for f in figs if f.halted_at_ns is not None]
     rates = {k: v for f in figs for k, v in f.pnl_rates.items()}
-    # Fees summed per currency across the books, then converted at the books' rates.
-    fees = total(
-        _add_money([f.fees_by_currency for f in figs]).items(),
+    # The fees of every book's fills: per currency as charged, and what they cost (a third
+    # currency's at its price at the fill) converted at the books' rates.
+    fees = fee_total(
+        (x for f in figs for x in f.fills),
+        {k: v for f in figs for k, v in f.pnl_currencies.items()},
         first.currency,
         rate_table(rates, first.currency),
     )

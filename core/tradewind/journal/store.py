@@ -223,6 +223,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("liquidity", "VARCHAR"),
         ("fee_currency", "VARCHAR"),
         ("fee_asset", "VARCHAR"),
+        ("fee_rate", "VARCHAR"),
     ),
     "positions": (
         ("run_id", "VARCHAR"),
@@ -326,6 +327,7 @@ _ADDED_COLUMNS = (
     ("orders", "intent", "VARCHAR"),
     ("fills", "fee_currency", "VARCHAR"),
     ("fills", "fee_asset", "VARCHAR"),
+    ("fills", "fee_rate", "VARCHAR"),
     ("positions", "pnl_currency", "VARCHAR"),
 )
 
@@ -1404,6 +1406,7 @@ class Journal:
                 fill.liquidity,
                 fill.fee_currency,
                 fill.fee_asset,
+                None if fill.fee_rate is None else str(fill.fee_rate),
             ),
         )
 
@@ -1858,16 +1861,15 @@ class Journal:
         self._sync()
         sql = (
             "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
-            "ts_ns, liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ?"
+            "ts_ns, liquidity, fee_currency, fee_asset, fee_rate FROM fills WHERE session_id = ?"
         )
         args: list[Any] = [self.session_id]
         if run_id is not None:
             sql += " AND run_id = ?"
             args.append(run_id)
         out = []
-        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset in self._con.execute(
-            sql + " ORDER BY seq", args
-        ).fetchall():
+        rows = self._con.execute(sql + " ORDER BY seq", args).fetchall()
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset, frate in rows:
             out.append(
                 (
                     int(seq),
@@ -1883,6 +1885,7 @@ class Journal:
                         trade_id=tid,
                         fee_currency=fcur or "",
                         fee_asset=fasset or "quote",
+                        fee_rate=None if frate is None else Decimal(frate),
                     ),
                 )
             )

@@ -571,7 +571,7 @@ def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
     trade_rets = [
         float(t.pnl / (t.entry_price * t.quantity)) * 100
         for t in a.trades
-        if t.entry_price * t.quantity
+        if t.entry_price * t.quantity and t.pnl is not None
     ]
     return {
         "data": [
@@ -718,6 +718,13 @@ def _cell(text: str, sort: Any = None, num: bool = False, cls: str = "") -> str:
     )
 
 
+def _fees_cell(fees: Decimal, not_converted: str, cur: str) -> str:
+    """A trade's fees, or n/a with the reason when a third-currency fee had no price."""
+    if not_converted:
+        return _cell(f"n/a ({not_converted})", "", True)
+    return _cell(fmt_money(fees, cur), fees, True)
+
+
 def _tone(v: Decimal) -> str:
     return "pos" if v > 0 else "neg" if v < 0 else ""
 
@@ -745,9 +752,13 @@ def _trades_table(a: Analysis) -> str:
             + _cell(f"{t.exit_price:,.8g}", t.exit_price, True)
             + _cell(f"{t.quantity:,}", t.quantity, True)
             + _cell(fmt_duration(t.duration_ns), t.duration_ns, True)
-            + _cell(fmt_money(t.fees, cur), t.fees, True)
+            + _fees_cell(t.fees, t.fees_not_converted, cur)
             + _cell(fmt_money(t.funding, cur), t.funding, True)
-            + _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
+            + (
+                _cell(f"n/a ({t.fees_not_converted})", "", True)
+                if pnl is None
+                else _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
+            )
             + _cell(t.exit_reason or "–")
             + "</tr>"
         )
@@ -783,7 +794,7 @@ def _open_table(a: Analysis, result: RunResult) -> str:
             + _cell(fmt_time(p.entry_ts_ns), p.entry_ts_ns)
             + _cell("n/a" if mark is None else f"{mark:,.8g}", mark, True)
             + _cell(fmt_money(unreal, cur, sign=True), unreal, True)
-            + _cell(fmt_money(p.fees, cur), p.fees, True)
+            + _fees_cell(p.fees, p.fees_not_converted, cur)
             + "</tr>"
         )
     head = ("instrument", "side", "quantity", "entry price", "since (UTC)", "last close",
@@ -808,7 +819,7 @@ def _breakdown(a: Analysis) -> str:
     tables: list[tuple[str, Sequence[Any], Callable[[str], str]]] = [
         ("Per instrument", a.by_instrument, a.currency_of)
     ]
-    if not a.unvalued:
+    if not a.unsummable:
         tables.append(("Per exit reason", a.by_exit, lambda _k: cur))
     for title, rows, cur_of in tables:
         body = "".join(
@@ -828,7 +839,7 @@ def _breakdown(a: Analysis) -> str:
             "<th class=n>avg P&amp;L</th><th class=n>avg duration</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
-    if a.unvalued:
+    if a.unsummable:
         out.append(f"<p>Per exit reason and per period: {html.escape(unvalued_note(a))}</p>")
         return "".join(out)
     for title, periods in (("Daily", a.daily), ("Weekly", a.weekly), ("Monthly", a.monthly)):
