@@ -2007,6 +2007,14 @@ class Journal:
         self._sync()
         return self._con.execute(sql, list(params)).fetchall()
 
+    def query_columns(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """:meth:`query` with the names of the result's columns."""
+        self._sync()
+        cur = self._con.execute(sql, list(params))
+        return tuple(d[0] for d in cur.description), cur.fetchall()
+
 
 def _message(event: Event) -> str:
     for name in ("error", "reason", "detail"):

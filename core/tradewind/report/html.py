@@ -116,26 +116,21 @@ def journal_markers(
     """
     out: dict[str, list[dict[str, Any]]] = {"signals": [], "vetoes": [], "gaps": [], "quality": []}
     from tradewind.journal.postgres import is_url
+    from tradewind.journal.store import Journal
 
-    con: Any
-    if is_url(journal_path):
-        # A PostgreSQL journal (``[journal] url``): the same tables through its connection.
-        from tradewind.journal.postgres import connect
-
-        assert journal_path is not None
-        con = connect(journal_path, None if password is None else password.reveal())
-    elif not journal_path or not Path(journal_path).exists():
+    if not journal_path or (not is_url(journal_path) and not Path(journal_path).exists()):
         return out
-    else:
-        import duckdb
-
-        con = duckdb.connect(str(journal_path), read_only=True)
+    # Through the journal (a DuckDB file or ``[journal] url``'s PostgreSQL): a file left by a
+    # killed host is read with the rows still only in its step log, and is not changed.
+    con = Journal.open_readonly(
+        journal_path, password=None if password is None else password.reveal()
+    )
     try:
-        for ts, inst, side, intent, entry, stop, score, reasons in con.execute(
+        for ts, inst, side, intent, entry, stop, score, reasons in con.query(
             "SELECT ts_ns, instrument, side, intent, entry, stop, score, reasons FROM signals "
             "WHERE run_id = ? ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             out["signals"].append(
                 {
                     "ts_ns": ts, "instrument": inst, "side": side, "intent": intent,
@@ -143,18 +138,18 @@ def journal_markers(
                     "reasons": json.loads(reasons) if reasons else {},
                 }
             )  # fmt: skip
-        for ts, flt, reason, inst, side in con.execute(
+        for ts, flt, reason, inst, side in con.query(
             "SELECT ts_ns, filter, reason, instrument, side FROM vetoes WHERE run_id = ? "
             "ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             out["vetoes"].append(
                 {"ts_ns": ts, "filter": flt, "reason": reason, "instrument": inst, "side": side}
             )
-        for ts, typ, message, payload in con.execute(
+        for ts, typ, message, payload in con.query(
             "SELECT ts_ns, type, message, payload FROM system_events WHERE run_id = ? ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             data = json.loads(payload) if payload else {}
             if "gap" in typ.lower():
                 start = _first(data, ("start_ns", "start_ts_ns", "from_ts_ns", "start"))
