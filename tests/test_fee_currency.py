@@ -326,7 +326,10 @@ def test_a_split_backtest_sums_fees_per_currency_then_converts(tmp_path):
             fees_by_currency={"USDC": D("9")},
             pnl_rates={"USDT": D(1), "USDC": D("0.999")},
         )
-        return [GroupResult(index=i, figures=f, result=None, rows={}) for i, f in enumerate((perp, spot))]
+        return [
+            GroupResult(index=i, figures=f, result=None, rows={})
+            for i, f in enumerate((perp, spot))
+        ]
 
     merged = merge_figures("split", books(None, {"USDT": D(1), "BNB": D("650")}))
     assert merged.fees_by_currency == {"USDT": D("5"), "BNB": D("0.02"), "USDC": D("9.0000")}

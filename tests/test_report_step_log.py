@@ -40,11 +40,9 @@ MARKERS = """
 
 
 def _writer_with_markers() -> str:
-    anchor = "    j.record_order(rec, ts_ns=10 * n, kind=\"submitted\")\n"
+    anchor = '    j.record_order(rec, ts_ns=10 * n, kind="submitted")\n'
     assert anchor in WRITER
-    return WRITER.replace(
-        anchor, QUOTE.strip("\n") + "\n" + anchor + MARKERS.strip("\n") + "\n"
-    )
+    return WRITER.replace(anchor, QUOTE.strip("\n") + "\n" + anchor + MARKERS.strip("\n") + "\n")
 
 
 def test_a_killed_hosts_step_log_is_in_the_reports_read_from_its_journal(tmp_path, monkeypatch):
