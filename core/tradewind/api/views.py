@@ -1086,7 +1086,7 @@ class HostView:
         j = self.journal
         rows = self._q(
             "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, "
-            "liquidity, fee_currency, fee_asset "
+            "liquidity, fee_currency, fee_asset, fee_rate "
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
         )
@@ -1102,6 +1102,7 @@ class HostView:
             "liquidity",
             "fee_currency",
             "fee_asset",
+            "fee_rate",
         )
         out = []
         for r in rows:
