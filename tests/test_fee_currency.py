@@ -256,7 +256,8 @@ def test_fees_in_four_currencies_are_kept_apart_and_converted_never_summed_raw(t
     a = analyse(result)
     assert sorted(str(t.pnl) for t in a.trades) == ["-7.010", "0.9900"]
     assert rows["Worst trade"].startswith("-7.01 USDT")
-    assert engine.control.daily_figures(0, 10)["fees"].startswith("26.00 ")
+    # The expectancy over both trades in USDT: (−7.01 + 0.99 × 0.999) / 2 = −3.010495
+    assert a.expectancy == (D("-7.010") + D("0.9900") * D("0.999")) / 2
 
 
 def test_a_fee_without_a_price_at_its_fill_leaves_its_trade_without_a_net_pnl(tmp_path):
