@@ -1300,7 +1300,13 @@ class Journal:
             for table, rows in record["rows"].items():
                 if table not in _COLUMNS:
                     raise ValueError(f"step log record names no journal table: {table!r}")
-                tables.setdefault(table, []).extend(tuple(r) for r in rows)
+                # A row written before its table gained columns (a host killed, then
+                # upgraded): the added columns, last in the table, are NULL.
+                pad = (None,) * len(_COLUMNS[table])
+                width = len(pad)
+                tables.setdefault(table, []).extend(
+                    tuple(r) if len(r) == width else (*r, *pad)[:width] for r in rows
+                )
             for row in record["orders"]:
                 orders[(row[1], row[0])] = tuple(row)
         return tables, orders
