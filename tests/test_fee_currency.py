@@ -289,6 +289,8 @@ def test_a_fee_without_a_price_at_its_fill_leaves_its_trade_without_a_net_pnl(tm
     assert rows["Wins / draws / losses"].startswith("n/a (")
     page = render_html(result)
     assert "n/a (0.02 BNB of fill t2" in page
+    text = printed(result, 200)  # the CLI's summary: the trade tables say n/a, never the gross
+    assert "Per exit reason and per period: n/a (a trade's fees could not be valued" in text
     assert "n/a (" in engine.control.daily_figures(0, 10)["fees"]
     view.source.publish()
     trades = {t["pair"]: t for t in view.trades_page(10, 0)["trades"]}
