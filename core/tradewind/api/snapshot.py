@@ -219,10 +219,10 @@ class SnapshotSource:
         if e.pnl_currencies is not self._pnl_of:
             self._pnl_of = e.pnl_currencies
             self._other_currencies = tuple(sorted(set(e.pnl_currencies.values()) - {rep}))
-        # Fees paid in a third currency (BNB, gas) are converted with the same rates.
+        # The P&L currencies' rates. A fee paid in a third currency (BNB, gas) needs none: it
+        # is valued at its currency's price when its fill was booked (the fill's fee_rate).
         others = self._other_currencies
-        fee_others = tuple(c for c in pf.fees_by_currency if c != rep and c not in others)
-        rates, rate_errors = _rates(e, others + fee_others if fee_others else others)
+        rates, rate_errors = _rates(e, others)
         self.published += 1
         snap = Snapshot(
             version=self.published,
