@@ -360,3 +360,28 @@ print([r["seq"] for r in step_log.read(log.path)])
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["failed 27 True", "[1, 3]"]  # 27: EFBIG
+
+
+def test_a_step_log_written_before_fills_had_fee_rate_loads_with_it_null(tmp_path):
+    """A host killed with fills in its step log, restarted by a tradewind whose ``fills``
+    table has gained ``fee_rate``: the old rows load, the new column NULL."""
+    path = tmp_path / "journal.duckdb"
+    _run_writer(path)
+    log_path = step_log.step_path(path)
+    records = step_log.read(log_path)
+    # The rows as the previous release wrote them: one column fewer in ``fills``.
+    for r in records:
+        r["rows"]["fills"] = [tuple(row[:-1]) for row in r["rows"].get("fills", [])]
+    log_path.write_bytes(
+        b"".join(step_log.encode(r["seq"], r["rows"], r["orders"]) for r in records)
+    )
+    ro = Journal.open_readonly(path)
+    try:
+        fills = ro.fills()
+    finally:
+        ro.close()
+    assert [(f.trade_id, f.price, f.fee_rate) for f in fills] == [
+        ("t-1", D(60001), None),
+        ("t-2", D(60002), None),
+        ("t-3", D(60003), None),
+    ]

@@ -156,10 +156,9 @@ def group_config_text(task: GroupTask) -> str:
 def run_group(task: GroupTask) -> GroupResult:
     """Run one group's backtest (on a worker or inline) into a journal of its own."""
     import anyio
-    import duckdb
 
     from tradewind.config import load_config
-    from tradewind.journal.store import TABLES
+    from tradewind.journal.store import TABLES, Journal
     from tradewind.trading.engine import Engine
     from tradewind.venues.replay import apply_run_bounds
 
@@ -172,13 +171,15 @@ def run_group(task: GroupTask) -> GroupResult:
         engine = Engine(cfg, run_id=task.run_id, journal_path=str(journal))
         result = anyio.run(engine.run)
         figures = engine.figures()
-        con = duckdb.connect(str(journal), read_only=True)
+        # Through the journal: rows still only in its step log are read too.
+        con = Journal.open_readonly(journal)
         try:
             rows = {}
             for t in TABLES:
                 order = "" if t == "runs" else " ORDER BY seq NULLS FIRST"
-                cur = con.execute(f"SELECT * FROM {t} WHERE run_id = ?{order}", [task.run_id])
-                rows[t] = (tuple(d[0] for d in cur.description), cur.fetchall())
+                rows[t] = con.query_columns(
+                    f"SELECT * FROM {t} WHERE run_id = ?{order}", [task.run_id]
+                )
         finally:
             con.close()
     result = attrs.evolve(result, journal_path=None, journal_password=None)
@@ -265,16 +266,18 @@ def _add_money(maps: Sequence[Mapping[str, Decimal]]) -> dict[str, Decimal]:
 def merge_figures(run_id: str, groups: Sequence[GroupResult]) -> Any:
     """The figures of the whole backtest from its books' figures."""
     from tradewind.report.metrics import RunFigures
-    from tradewind.trading.pnl import rate_table, total
+    from tradewind.trading.pnl import fee_total, rate_table
 
     figs = [g.figures for g in groups]
     first = figs[0]
     lasts = [f.last_ts_ns for f in figs if f.last_ts_ns is not None]
     halts = [f.halted_at_ns for f in figs if f.halted_at_ns is not None]
     rates = {k: v for f in figs for k, v in f.pnl_rates.items()}
-    # Fees summed per currency across the books, then converted at the books' rates.
-    fees = total(
-        _add_money([f.fees_by_currency for f in figs]).items(),
+    # The fees of every book's fills: per currency as charged, and what they cost (a third
+    # currency's at its price at the fill) converted at the books' rates.
+    fees = fee_total(
+        (x for f in figs for x in f.fills),
+        {k: v for f in figs for k, v in f.pnl_currencies.items()},
         first.currency,
         rate_table(rates, first.currency),
     )
@@ -386,11 +389,15 @@ def free_run_id(path: Path, base: str, n: int) -> str:
         return base
     import duckdb
 
-    con = duckdb.connect(str(path), read_only=True)
+    from tradewind.errors import JournalError
+    from tradewind.journal.store import Journal
+
     try:
-        taken = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
-    except duckdb.Error:
+        con = Journal.open_readonly(path)
+    except (JournalError, duckdb.Error):  # not a journal (yet): no run id is taken
         return base
+    try:
+        taken = {r[0] for r in con.query("SELECT run_id FROM runs")}
     finally:
         con.close()
     candidate, k = base, 1

@@ -373,9 +373,10 @@ def test_the_mirror_converts_pnl_in_two_currencies_as_the_host_does(tmp_path):
 
 
 def test_the_mirror_converts_fees_in_four_currencies_as_the_host_does(tmp_path):
-    """Fees in USDT, USDC, BNB and the bought BTC: the fill's fee currency and the rates of
-    the fee currencies cross the wire, so the API process's fees (per currency, and converted
-    or null with the reason) equal the host's."""
+    """Fees in USDT, USDC, BNB and the bought BTC: the fill's fee currency, the BNB fee's
+    price at its fill and the rates of the P&L currencies cross the wire, so the API
+    process's fees and profits (per currency, and converted or null with the reason) equal
+    the host's."""
     from tradewind.api.mirror import Mirror, MirrorView
     from tradewind.api.procserver import ApiProcess
 
@@ -386,7 +387,7 @@ def test_the_mirror_converts_fees_in_four_currencies_as_the_host_does(tmp_path):
     host = api.view
     mirror_view = MirrorView(host.settings, host.started_ts_ns)
     mirror = Mirror(mirror_view)
-    trade_with_fees_in_four_currencies(engine)
+    trade_with_fees_in_four_currencies(engine)  # BNB at 600.5 USDT at its fee's fill
 
     def ship() -> None:
         snap = host.source.publish() or host.source.latest
@@ -396,16 +397,19 @@ def test_the_mirror_converts_fees_in_four_currencies_as_the_host_does(tmp_path):
     ship()
     profit = mirror_view.profit()
     assert profit == host.profit()
-    assert profit["fees_paid"] is None and "BNB" in profit["fees_not_converted"]
+    assert profit["fees_paid"] is None and "cannot convert USDC" in profit["fees_not_converted"]
     assert profit["fees_paid_by_currency"] == {"BNB": "0.02", "USDC": "9.0000", "USDT": "5"}
     engine.portfolio.mark("sim:USDCUSDT", 0.999, 5)
-    engine.portfolio.mark("sim:BNBUSDT", 600.5, 5)
+    engine.portfolio.mark("sim:BNBUSDT", 650.0, 5)  # BNB's fee stays at its fill's 600.5
     ship()
     profit = mirror_view.profit()
     assert profit == host.profit()
     assert Decimal(profit["fees_paid"]) == Decimal("26.001")
     assert profit["fees_not_converted"] is None
-    assert mirror_view.trades_page(10, 0) == host.trades_page(10, 0)
+    page = mirror_view.trades_page(10, 0)
+    assert page == host.trades_page(10, 0)
+    usdt = {t["pair"]: t for t in page["trades"]}["sim:BTCUSDT"]
+    assert (usdt["fee_close_cost"], usdt["profit_abs"]) == (12.01, -7.01)
 
 
 def _cpus_allowed(pid: int) -> set[int]:

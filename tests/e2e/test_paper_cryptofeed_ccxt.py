@@ -60,7 +60,7 @@ import duckdb
 import pytest
 from tradewind.config import load_config
 from tradewind.errors import VenueError
-from tradewind.report.metrics import metrics_of
+from tradewind.report.metrics import metrics_of, report_data
 from tradewind.trading.engine import Engine
 
 # The run needs both venue plugins, the preset's analyzers and the two exits; an environment
@@ -566,6 +566,57 @@ def test_paper_run_on_binance_spot_opens_and_closes(
     )
     assert ExistingPositionFilter(ExistingConfig(side="any")).check(again, ctx) is None
     assert MaxPositionsFilter(MaxPositionsConfig(max_open_positions=1)).check(again, ctx) is None
+
+
+def test_paper_run_on_binance_spot_with_bnb_commissions_states_no_net_pnl_without_a_price(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spot session with the exchange charging its commissions in BNB (the account holds
+    BNB for fees): the fills name BNB (a third currency), the whole BTC arrives, and BNB has
+    no price in USDT at either fill (no configured instrument trades it), so its fees cannot
+    be taken out of the trade: the journaled fills carry no BNB price, the trade's net P&L
+    and the fee total are null with the reason (never the gross), and the account's BNB
+    ends exactly as the exchange's."""
+    monkeypatch.setenv(KEY_ENV, API_KEY)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    exchange = LocalSpot(Tape())
+    exchange.commission_asset = "BNB"
+    exchange.balances["BNB"] = D(20)
+    exchange.start()
+    session = run_session(tmp_path, exchange, "spot")
+
+    with exchange.lock:
+        sent = list(exchange.orders.values())
+        trades = list(exchange.trades)
+        balances = {k: v for k, v in exchange.balances.items() if v}
+    entry_trade, exit_trade = trades
+    assert entry_trade["commissionAsset"] == exit_trade["commissionAsset"] == "BNB"
+    bnb = [D(entry_trade["commission"]), D(exit_trade["commission"])]
+    assert [D(o["origQty"]) for o in sent] == [SPOT_ENTRY_QTY, SPOT_ENTRY_QTY]  # all arrived
+
+    con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
+    try:
+        fills = rows(con, "SELECT * FROM fills ORDER BY seq")
+        assert [(D(f["fee"]), f["fee_currency"], f["fee_asset"], f["fee_rate"]) for f in fills] == [
+            (bnb[0], "BNB", "other", None),
+            (bnb[1], "BNB", "other", None),
+        ]
+        assert final_balances(con, "spot") == balances
+        assert balances["BNB"] == D(20) - sum(bnb, D(0))
+    finally:
+        con.close()
+
+    engine = session.engine
+    figures = engine.figures()
+    assert figures.fees_paid is None and figures.fees_by_currency == {"BNB": sum(bnb, D(0))}
+    assert "no price of BNB in USDT at the fill" in figures.fees_not_converted
+    result = result_of(engine)
+    (trip,) = report_data(result)["round_trips"]
+    gross = (D(59990) - D(60010)) * SPOT_ENTRY_QTY
+    assert D(trip["gross_pnl"]) == gross and trip["other_fees"] == {"BNB": str(sum(bnb, D(0)))}
+    assert trip["pnl"] is None and trip["fees"] is None
+    assert "no price of BNB" in trip["fees_not_converted"]
+    assert metrics_of(result).fees_paid is None
 
 
 def run_engine(engine: Engine) -> Exception | None:

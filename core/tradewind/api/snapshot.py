@@ -219,10 +219,10 @@ class SnapshotSource:
         if e.pnl_currencies is not self._pnl_of:
             self._pnl_of = e.pnl_currencies
             self._other_currencies = tuple(sorted(set(e.pnl_currencies.values()) - {rep}))
-        # Fees paid in a third currency (BNB, gas) are converted with the same rates.
+        # The P&L currencies' rates. A fee paid in a third currency (BNB, gas) needs none: it
+        # is valued at its currency's price when its fill was booked (the fill's fee_rate).
         others = self._other_currencies
-        fee_others = tuple(c for c in pf.fees_by_currency if c != rep and c not in others)
-        rates, rate_errors = _rates(e, others + fee_others if fee_others else others)
+        rates, rate_errors = _rates(e, others)
         self.published += 1
         snap = Snapshot(
             version=self.published,
@@ -279,10 +279,12 @@ def _rates(
 
 def fill_from_row(row: Sequence[Any]) -> Fill:
     """A journal ``fills`` row (client_order_id, trade_id, instrument, side, quantity,
-    price, fee, ts_ns, liquidity[, fee_currency, fee_asset]) as a :class:`Fill`; without the
-    last two the fee is in the quote currency."""
+    price, fee, ts_ns, liquidity[, fee_currency, fee_asset[, fee_rate]]) as a :class:`Fill`;
+    without the currency and asset the fee is in the quote currency."""
     cid, tid, inst, side, qty, price, fee, ts, liq, *currency = row
-    fee_currency, fee_asset = currency or ("", "quote")
+    fee_currency, fee_asset, fee_rate = (*currency, None, None, None)[:3]
+    if not currency:
+        fee_currency, fee_asset = "", "quote"
     return Fill(
         client_order_id=cid,
         instrument=inst,
@@ -295,4 +297,5 @@ def fill_from_row(row: Sequence[Any]) -> Fill:
         trade_id=tid,
         fee_currency=fee_currency or "",
         fee_asset=fee_asset or "quote",
+        fee_rate=None if fee_rate is None else Decimal(fee_rate),
     )

@@ -31,7 +31,7 @@ from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 from tradewind.trading.accounts import ConversionError
-from tradewind.trading.pnl import pnl_currency, total
+from tradewind.trading.pnl import MoneyTotal, pnl_currency, priced_total, unpriced_fee
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
@@ -77,12 +77,17 @@ class Trade:
     entry_cost: Decimal = ZERO
     exit_qty: Decimal = ZERO
     exit_cost: Decimal = ZERO
-    #: Fees of the entry and exit fills in the trade's P&L currency (the quote's, and the
-    #: bought asset's valued at the fill price).
+    #: Fees of the entry and exit fills in the trade's P&L currency (the quote's, the
+    #: bought asset's valued at the fill price, a third currency's at its price at the fill).
     fee_open: Decimal = ZERO
     fee_close: Decimal = ZERO
-    #: Fees paid in a third currency (BNB, gas), per currency: not in the trade's profit.
+    #: Fees paid in a third currency (BNB, gas), per currency as charged (those with a
+    #: price at their fill are in ``fee_open``/``fee_close`` at it).
     other_fees: dict[str, Decimal] = attrs.Factory(dict)
+    #: The fees charged in the P&L currency itself (the quote's and the bought asset's).
+    own_fees: Decimal = ZERO
+    #: Third-currency fees that had no price at their fill: the trade has no profit then.
+    fees_not_converted: list[str] = attrs.Factory(list)
     realized: Decimal = ZERO
     close_ts_ns: int | None = None
     orders: list[Fill] = attrs.Factory(list)
@@ -108,6 +113,14 @@ class Trade:
     def stake(self) -> Decimal:
         """Entry notional."""
         return self.entry_cost
+
+    @property
+    def profit(self) -> Decimal | None:
+        """Realised profit net of fees, in the P&L currency; None when a third-currency fee
+        had no price at its fill."""
+        if self.fees_not_converted:
+            return None
+        return self.realized - self.fee_open - self.fee_close
 
 
 class TradeBook:
@@ -141,9 +154,14 @@ class TradeBook:
             current[f.instrument] = t
         opening = (f.side is Side.SELL) == t.is_short
         t.orders.append(f)
-        fee = f.fee_in_quote
+        fee = f.fee_in_pnl
         if f.fee_asset == "other":
             t.other_fees[f.fee_currency] = t.other_fees.get(f.fee_currency, ZERO) + f.fee
+        else:
+            t.own_fees += f.fee_in_quote
+        if fee is None:
+            t.fees_not_converted.append(unpriced_fee(f, "the P&L currency"))
+            fee = ZERO
         if opening:
             t.entry_qty += qty
             t.entry_cost += qty * f.price
@@ -382,7 +400,8 @@ class HostView:
             return [], {}
         rows = self._q(
             "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
-            "liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ? ORDER BY seq",
+            "liquidity, fee_currency, fee_asset, fee_rate FROM fills WHERE session_id = ? "
+            "ORDER BY seq",
             [j.session_id],
         )
         tags = (
@@ -540,6 +559,7 @@ class HostView:
             # fees paid in a third currency (not in its profit), per currency.
             "pnl_currency": pnl_cur,
             "other_fees": {c: str(v) for c, v in sorted(t.other_fees.items())},
+            "fees_not_converted": "; ".join(t.fees_not_converted) or None,
             "open_date": _date(t.open_ts_ns),
             "open_timestamp": _ms(t.open_ts_ns),
             "open_fill_date": _date(t.open_ts_ns),
@@ -588,6 +608,8 @@ class HostView:
                 unrealized_profit=float(unrealized),
                 unrealized_profit_exact=str(unrealized),
             )
+            money: tuple[str, ...] = ("profit_abs", "profit_ratio", "profit_pct")
+            money += ("total_profit_abs",)
         else:
             profit = t.realized - t.fee_open - t.fee_close
             ratio = float(profit / stake) if stake else 0.0
@@ -600,6 +622,13 @@ class HostView:
                 profit_pct=round(ratio * 100, 2),
                 profit_exact=str(profit),
             )
+            money = ("close_profit", "close_profit_pct", "close_profit_abs", "profit_abs")
+            money += ("profit_ratio", "profit_pct", "profit_exact")
+        if t.fees_not_converted:
+            # A fee in a third currency had no price at its fill: the profit is not known
+            # (``fees_not_converted`` says why), never the gross.
+            for key in money:
+                out[key] = None
         return out
 
     def status(self) -> list[dict[str, Any]]:
@@ -759,14 +788,15 @@ class HostView:
         # currency at the engine's marks; a currency without a price makes every money sum
         # null (the per-currency sums say what there is), never a raw sum of currencies.
         conv = _Converter(snap, self)
-        closed_native = [t.realized - t.fee_open - t.fee_close for t in closed]
+        conv.unpriced(trades)
+        closed_native = [t.profit or ZERO for t in closed]
         closed_abs = [conv(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)]
         all_json = [self.trade_json(t, snap) for t in trades]
-        all_native = [Decimal(repr(j["profit_abs"])) for j in all_json]
+        all_native = [_dec(j["profit_abs"]) for j in all_json]
         all_abs = [conv(t.instrument, p) for t, p in zip(trades, all_native, strict=True)]
-        ratios = [j["profit_ratio"] for j in all_json]
+        ratios = [j["profit_ratio"] or 0.0 for j in all_json]
         closed_ratios = [
-            j["profit_ratio"] for j, t in zip(all_json, trades, strict=True) if not t.is_open
+            j["profit_ratio"] or 0.0 for j, t in zip(all_json, trades, strict=True) if not t.is_open
         ]
         # Won or lost by the sign of the trade's own currency (a rate is positive).
         wins = [p for p, n in zip(closed_abs, closed_native, strict=True) if n > 0]
@@ -840,9 +870,14 @@ class HostView:
             closed=[(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)],
             every=[(t.instrument, p) for t, p in zip(trades, all_native, strict=True)],
         )
-        # tradewind's: the fees of every trade per currency, and in the reporting currency
-        # at the engine's rates (null, with the reason, when one has no price).
-        fees = total(self._fee_amounts(trades, snap), self.currency, snap.portfolio.rate)
+        # tradewind's: the fees of every trade per currency as charged, and what they cost
+        # (a third currency's at its price at the fill) in the reporting currency at the
+        # engine's rates (null, with the reason, when one has no price).
+        if any(t.fees_not_converted for t in trades):
+            # Some trades' profit is unknown: no mean or sum of ratios, no win count.
+            for key in _PROFIT_RATIOS:
+                out[key] = None
+        fees = self._fees(trades, snap)
         out["fees_paid"] = None if fees.total is None else str(fees.total)
         out["fees_paid_by_currency"] = fees.to_json()
         out["fees_not_converted"] = fees.error or None
@@ -851,11 +886,25 @@ class HostView:
     def _fee_amounts(
         self, trades: Iterable[Trade], snap: Snapshot
     ) -> Iterator[tuple[str, Decimal]]:
-        """``(currency, amount)`` of each trade's fees: its P&L currency's, then a third
-        currency's."""
+        """``(currency, amount)`` of each trade's fees as charged: its P&L currency's, then
+        a third currency's."""
         for t in trades:
-            yield self.pnl_currency_of(t.instrument, snap), t.fee_open + t.fee_close
+            yield self.pnl_currency_of(t.instrument, snap), t.own_fees
             yield from t.other_fees.items()
+
+    def _fees(self, trades: Sequence[Trade], snap: Snapshot) -> MoneyTotal:
+        """The trades' fees as charged per currency, and what they cost in the reporting
+        currency (:func:`~tradewind.trading.pnl.priced_total`)."""
+        by: dict[str, Decimal] = {}
+        for cur, amount in self._fee_amounts(trades, snap):
+            by[cur] = by.get(cur, ZERO) + amount
+        return priced_total(
+            by,
+            ((self.pnl_currency_of(t.instrument, snap), t.fee_open + t.fee_close) for t in trades),
+            [r for t in trades for r in t.fees_not_converted],
+            self.currency,
+            snap.portfolio.rate,
+        )
 
     def performance(self) -> list[dict[str, Any]]:
         """Freqtrade's ``/performance``: closed-trade profit per pair, best first.
@@ -868,21 +917,22 @@ class HostView:
         for t in self.trades():
             if t.is_open:
                 continue
-            p = t.realized - t.fee_open - t.fee_close
+            p = t.profit
             row = acc.setdefault(t.instrument, [ZERO, 0])
-            row[0] += p
+            # A trade without a profit (a fee without a price) leaves its pair's unknown.
+            row[0] = None if p is None or row[0] is None else row[0] + p
             row[1] += 1
         out = []
         for pair, (p, n) in acc.items():
             rate = conv.rate(pair)
-            ratio = None if rate is None else float(p * rate / start)
+            ratio = None if rate is None or p is None else float(p * rate / start)
             out.append(
                 {
                     "pair": pair,
                     "profit": None if ratio is None else round(ratio * 100, 2),
                     "profit_ratio": ratio,
                     "profit_pct": None if ratio is None else round(ratio * 100, 2),
-                    "profit_abs": float(p),
+                    "profit_abs": None if p is None else float(p),
                     "pnl_currency": self.pnl_currency_of(pair, snap),
                     "count": n,
                 }
@@ -896,6 +946,7 @@ class HostView:
         closed = [t for t in self.trades() if not t.is_open and t.close_ts_ns]
         snap = self.snap
         conv = _Converter(snap, self)
+        conv.unpriced(closed)
         start_eq = snap.portfolio.starting_equity()
         last_ts = max((t.close_ts_ns or 0 for t in closed), default=0) or (
             snap.portfolio.ts_ns or snap.now_ns
@@ -907,13 +958,13 @@ class HostView:
             d = dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date()
             key = _period_start(d, unit, 0)
             if key in acc:
-                acc[key][0] += conv(t.instrument, t.realized - t.fee_open - t.fee_close)
+                acc[key][0] += conv(t.instrument, t.profit or ZERO)
                 acc[key][1] += 1
         # Starting balance of each period: the start equity plus what earlier periods made.
         data = []
         running = start_eq + sum(
             (
-                conv(t.instrument, t.realized - t.fee_open - t.fee_close)
+                conv(t.instrument, t.profit or ZERO)
                 for t in closed
                 if _period_start(
                     dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0
@@ -956,7 +1007,9 @@ class HostView:
         for t in self.trades():
             if t.is_open:
                 continue
-            p = t.realized - t.fee_open - t.fee_close
+            p = t.profit
+            if p is None:
+                continue  # a fee without a price: neither a win nor a loss is known
             kind = "wins" if p > 0 else "losses" if p < 0 else "draws"
             r = reasons.setdefault(
                 t.exit_reason.split(":")[0] or "unknown", {"wins": 0, "losses": 0, "draws": 0}
@@ -1033,7 +1086,7 @@ class HostView:
         j = self.journal
         rows = self._q(
             "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, "
-            "liquidity, fee_currency, fee_asset "
+            "liquidity, fee_currency, fee_asset, fee_rate "
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
         )
@@ -1049,6 +1102,7 @@ class HostView:
             "liquidity",
             "fee_currency",
             "fee_asset",
+            "fee_rate",
         )
         out = []
         for r in rows:
@@ -1252,6 +1306,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _dec(value: float | None) -> Decimal:
+    """A float profit as Decimal (0 for an unknown one: the caller nulls the sums then)."""
+    return ZERO if value is None else Decimal(repr(value))
+
+
 def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
@@ -1271,6 +1330,23 @@ def _period_start(d: dt.date, unit: str, shift: int) -> dt.date:
     month = d.year * 12 + (d.month - 1) + shift
     return dt.date(month // 12, month % 12 + 1, 1)
 
+
+#: The fields of ``/profit`` over every trade's own ratio or outcome: null when a trade's
+#: profit is unknown (a third-currency fee without a price at its fill).
+_PROFIT_RATIOS = (
+    "profit_closed_percent_mean",
+    "profit_closed_ratio_mean",
+    "profit_closed_percent_sum",
+    "profit_closed_ratio_sum",
+    "profit_all_percent_mean",
+    "profit_all_ratio_mean",
+    "profit_all_percent_sum",
+    "profit_all_ratio_sum",
+    "winning_trades",
+    "losing_trades",
+    "winrate",
+    "expectancy_ratio",
+)
 
 #: The money fields of ``/profit`` (sums of trades' profit, and their ratios to the starting
 #: equity): null when a trade's P&L currency has no price in the reporting currency.
@@ -1318,6 +1394,13 @@ class _Converter:
                 self.rates[cur] = None
                 self.errors[cur] = str(exc)
         return self.rates[cur]
+
+    def unpriced(self, trades: Iterable[Trade]) -> None:
+        """Remember the trades whose profit is unknown (a third-currency fee without a price
+        at its fill): every money sum is then null, as for a currency without a price."""
+        for t in trades:
+            if t.fees_not_converted:
+                self.errors[f"fees of trade {t.trade_id}"] = "; ".join(t.fees_not_converted)
 
     def __call__(self, instrument: str, amount: Decimal) -> Decimal:
         """``amount`` in the reporting currency (0 when it cannot be: :meth:`finish` then

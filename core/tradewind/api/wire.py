@@ -122,6 +122,7 @@ def fill_tuple(f: Fill) -> tuple[Any, ...]:
         f.liquidity,
         f.fee_currency,
         f.fee_asset,
+        f.fee_rate,
     )
 
 

@@ -223,6 +223,7 @@ _COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("liquidity", "VARCHAR"),
         ("fee_currency", "VARCHAR"),
         ("fee_asset", "VARCHAR"),
+        ("fee_rate", "VARCHAR"),
     ),
     "positions": (
         ("run_id", "VARCHAR"),
@@ -326,6 +327,7 @@ _ADDED_COLUMNS = (
     ("orders", "intent", "VARCHAR"),
     ("fills", "fee_currency", "VARCHAR"),
     ("fills", "fee_asset", "VARCHAR"),
+    ("fills", "fee_rate", "VARCHAR"),
     ("positions", "pnl_currency", "VARCHAR"),
 )
 
@@ -1298,7 +1300,13 @@ class Journal:
             for table, rows in record["rows"].items():
                 if table not in _COLUMNS:
                     raise ValueError(f"step log record names no journal table: {table!r}")
-                tables.setdefault(table, []).extend(tuple(r) for r in rows)
+                # A row written before its table gained columns (a host killed, then
+                # upgraded): the added columns, last in the table, are NULL.
+                pad = (None,) * len(_COLUMNS[table])
+                width = len(pad)
+                tables.setdefault(table, []).extend(
+                    tuple(r) if len(r) == width else (*r, *pad)[:width] for r in rows
+                )
             for row in record["orders"]:
                 orders[(row[1], row[0])] = tuple(row)
         return tables, orders
@@ -1404,6 +1412,7 @@ class Journal:
                 fill.liquidity,
                 fill.fee_currency,
                 fill.fee_asset,
+                None if fill.fee_rate is None else str(fill.fee_rate),
             ),
         )
 
@@ -1858,16 +1867,15 @@ class Journal:
         self._sync()
         sql = (
             "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
-            "ts_ns, liquidity, fee_currency, fee_asset FROM fills WHERE session_id = ?"
+            "ts_ns, liquidity, fee_currency, fee_asset, fee_rate FROM fills WHERE session_id = ?"
         )
         args: list[Any] = [self.session_id]
         if run_id is not None:
             sql += " AND run_id = ?"
             args.append(run_id)
         out = []
-        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset in self._con.execute(
-            sql + " ORDER BY seq", args
-        ).fetchall():
+        rows = self._con.execute(sql + " ORDER BY seq", args).fetchall()
+        for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset, frate in rows:
             out.append(
                 (
                     int(seq),
@@ -1883,6 +1891,7 @@ class Journal:
                         trade_id=tid,
                         fee_currency=fcur or "",
                         fee_asset=fasset or "quote",
+                        fee_rate=None if frate is None else Decimal(frate),
                     ),
                 )
             )
@@ -2003,6 +2012,14 @@ class Journal:
         """Run a read query against the journal (for reports and tests)."""
         self._sync()
         return self._con.execute(sql, list(params)).fetchall()
+
+    def query_columns(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """:meth:`query` with the names of the result's columns."""
+        self._sync()
+        cur = self._con.execute(sql, list(params))
+        return tuple(d[0] for d in cur.description), cur.fetchall()
 
 
 def _message(event: Event) -> str:

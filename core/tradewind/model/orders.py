@@ -140,6 +140,11 @@ class Fill:
     #: Which asset the fee was taken from: "quote" (default), "base" (the bought asset:
     #: what arrives is ``quantity - fee``) or "other" (a third currency, e.g. BNB).
     fee_asset: str = "quote"
+    #: For a fee in a third currency: the price of one unit of ``fee_currency`` in the
+    #: instrument's P&L currency when the fill was booked, from the host's marks at that
+    #: moment (:meth:`tradewind.trading.portfolio.Portfolio.price_fee`); None when no price
+    #: was known then (the fee cannot be taken out of its trade's P&L) or not a third currency.
+    fee_rate: Decimal | None = None
 
     @property
     def fee_in_quote(self) -> Decimal:
@@ -150,6 +155,14 @@ class Fill:
         if self.fee_asset == "other":
             return Decimal(0)
         return self.fee
+
+    @property
+    def fee_in_pnl(self) -> Decimal | None:
+        """The fee in the instrument's P&L currency: :attr:`fee_in_quote`, or for a third
+        currency the fee at its :attr:`fee_rate` (None when it has none)."""
+        if self.fee_asset == "other":
+            return None if self.fee_rate is None else self.fee * self.fee_rate
+        return self.fee_in_quote
 
     @property
     def net_quantity(self) -> Decimal:

@@ -61,19 +61,21 @@ class Breakdown:
     trades: int
     wins: int
     losses: int
-    net_pnl: Decimal
-    fees: Decimal
+    #: None (and ``fees`` None) when a trade of the group has a third-currency fee that had
+    #: no price at its fill (its net P&L is unknown).
+    net_pnl: Decimal | None
+    fees: Decimal | None
     avg_duration_ns: int
 
     @property
     def win_rate(self) -> float | None:
-        """Winners / trades."""
-        return self.wins / self.trades if self.trades else None
+        """Winners / trades (None when a trade's net P&L is unknown)."""
+        return self.wins / self.trades if self.trades and self.net_pnl is not None else None
 
     @property
     def avg_pnl(self) -> Decimal | None:
         """Mean net P&L per trade."""
-        return self.net_pnl / self.trades if self.trades else None
+        return self.net_pnl / self.trades if self.trades and self.net_pnl is not None else None
 
 
 @attrs.frozen(kw_only=True)
@@ -121,8 +123,17 @@ class Analysis:
     #: holds the trades unconverted and no sum over them is shown).
     valued: Sequence[Trade] = ()
     unvalued: tuple[str, ...] = ()
+    #: Why some trades have no net P&L (a third-currency fee without a price at its fill),
+    #: or "": then ``valued`` holds the others and no sum over trades is shown.
+    unpriced_fees: str = ""
     #: Each instrument's P&L currency (the run's summary's ``pnl_currencies``).
     pnl_currencies: Mapping[str, str] = attrs.Factory(dict)
+
+    @property
+    def unsummable(self) -> bool:
+        """Whether sums over the trades cannot be stated (a P&L currency without a price, or
+        a trade without a net P&L)."""
+        return bool(self.unvalued or self.unpriced_fees)
 
     def currency_of(self, instrument: str) -> str:
         """The currency ``instrument``'s trades are in."""
@@ -131,27 +142,27 @@ class Analysis:
     @property
     def wins(self) -> int:
         """Closed trades with net P&L > 0."""
-        return sum(1 for t in self.valued if t.pnl > 0)
+        return sum(1 for t in self.valued if _pnl(t) > 0)
 
     @property
     def losses(self) -> int:
         """Closed trades with net P&L < 0."""
-        return sum(1 for t in self.valued if t.pnl < 0)
+        return sum(1 for t in self.valued if _pnl(t) < 0)
 
     @property
     def gross_profit(self) -> Decimal:
         """The sum of winning trades' net P&L."""
-        return sum((t.pnl for t in self.valued if t.pnl > 0), ZERO)
+        return sum((_pnl(t) for t in self.valued if _pnl(t) > 0), ZERO)
 
     @property
     def gross_loss(self) -> Decimal:
         """Minus the sum of losing trades' net P&L (a positive number)."""
-        return -sum((t.pnl for t in self.valued if t.pnl < 0), ZERO)
+        return -sum((_pnl(t) for t in self.valued if _pnl(t) < 0), ZERO)
 
     @property
     def expectancy(self) -> Decimal | None:
         """Mean net P&L per closed trade."""
-        return sum((t.pnl for t in self.valued), ZERO) / len(self.valued) if self.valued else None
+        return sum((_pnl(t) for t in self.valued), ZERO) / len(self.valued) if self.valued else None
 
     @property
     def net_pnl(self) -> Decimal:
@@ -177,7 +188,9 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
     trades, still_open = round_trips(result.fills, result.order_tags, result.funding)
     pnl_currencies = {str(k): str(v) for k, v in (s.get("pnl_currencies") or {}).items()}
     rates = {str(c): Decimal(str(v)) for c, v in (s.get("pnl_rates") or {}).items()}
-    valued, unvalued = value_trades(trades, pnl_currencies, rates, currency)
+    unpriced = "; ".join(t.fees_not_converted for t in trades if t.fees_not_converted)
+    priced = [t for t in trades if not t.fees_not_converted]
+    valued, unvalued = value_trades(priced, pnl_currencies, rates, currency)
     bh, bh_curve = buy_and_hold(result.candles, float(m.starting_equity))
     cagr = None
     if m.duration_ns >= MIN_CAGR_DAYS * NS_PER_DAY and m.starting_equity > 0:
@@ -196,8 +209,8 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
         cagr=cagr,
         calmar=calmar,
         avg_duration_ns=sum(durations) // len(durations) if durations else None,
-        best=max(valued, key=lambda t: t.pnl) if valued and not unvalued else None,
-        worst=min(valued, key=lambda t: t.pnl) if valued and not unvalued else None,
+        best=max(valued, key=_pnl) if valued and not unvalued else None,
+        worst=min(valued, key=_pnl) if valued and not unvalued else None,
         longest_losing_streak=losing_streak(valued),
         # Per instrument: one currency per row, its own.
         by_instrument=breakdown(trades, lambda t: t.instrument),
@@ -207,6 +220,7 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
         monthly=periods(valued, points, m.starting_equity, "month"),
         valued=valued,
         unvalued=unvalued,
+        unpriced_fees=unpriced,
         pnl_currencies=pnl_currencies,
     )
 
@@ -280,11 +294,19 @@ def _bar(candles: Sequence[Sequence[float]]) -> int:
     return int(min(int(b[0]) - int(a[0]) for a, b in itertools.pairwise(candles)))
 
 
+def _pnl(t: Trade) -> Decimal:
+    """The net P&L of a trade known to have one (the valued trades)."""
+    pnl = t.pnl
+    if pnl is None:
+        raise ValueError(f"trade of {t.instrument}: no net P&L ({t.fees_not_converted})")
+    return pnl
+
+
 def losing_streak(trades: Sequence[Trade]) -> int:
     """The most consecutive losing trades (net P&L < 0), in exit order."""
     best = run = 0
     for t in sorted(trades, key=lambda t: t.exit_ts_ns):
-        run = run + 1 if t.pnl < 0 else 0
+        run = run + 1 if _pnl(t) < 0 else 0
         best = max(best, run)
     return best
 
@@ -294,19 +316,22 @@ def breakdown(trades: Sequence[Trade], key: Any) -> list[Breakdown]:
     groups: dict[str, list[Trade]] = {}
     for t in trades:
         groups.setdefault(str(key(t)), []).append(t)
-    out = [
-        Breakdown(
-            key=k,
-            trades=len(ts),
-            wins=sum(1 for t in ts if t.pnl > 0),
-            losses=sum(1 for t in ts if t.pnl < 0),
-            net_pnl=sum((t.pnl for t in ts), ZERO),
-            fees=sum((t.fees for t in ts), ZERO),
-            avg_duration_ns=sum(t.duration_ns for t in ts) // len(ts),
+    out = []
+    for k, ts in groups.items():
+        known = all(t.pnl is not None for t in ts)
+        out.append(
+            Breakdown(
+                key=k,
+                trades=len(ts),
+                wins=sum(1 for t in ts if (t.pnl or ZERO) > 0),
+                losses=sum(1 for t in ts if (t.pnl or ZERO) < 0),
+                net_pnl=sum((_pnl(t) for t in ts), ZERO) if known else None,
+                fees=sum((t.fees for t in ts), ZERO) if known else None,
+                avg_duration_ns=sum(t.duration_ns for t in ts) // len(ts),
+            )
         )
-        for k, ts in groups.items()
-    ]
-    return sorted(out, key=lambda b: (-b.net_pnl, b.key))
+    # Groups without a net P&L (a fee without a price) last.
+    return sorted(out, key=lambda b: (b.net_pnl is None, -(b.net_pnl or ZERO), b.key))
 
 
 def _period_start(ts_ns: int, unit: str) -> tuple[int, str]:
@@ -364,9 +389,9 @@ def periods(
                 label=r["label"],
                 start_ts_ns=start,
                 trades=len(ts_list),
-                wins=sum(1 for t in ts_list if t.pnl > 0),
-                losses=sum(1 for t in ts_list if t.pnl < 0),
-                net_pnl=sum((t.pnl for t in ts_list), ZERO),
+                wins=sum(1 for t in ts_list if _pnl(t) > 0),
+                losses=sum(1 for t in ts_list if _pnl(t) < 0),
+                net_pnl=sum((_pnl(t) for t in ts_list), ZERO),
                 equity_return=ret,
             )
         )

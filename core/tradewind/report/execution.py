@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
@@ -22,29 +21,23 @@ LEGEND = (
 )
 
 
-class _ReadOnly:
-    """``query`` over a journal file opened read-only (what execution_quality reads)."""
-
-    def __init__(self, con: Any) -> None:
-        self.con = con
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self.con.execute(sql, list(params)).fetchall())
-
-
 def quality_of(journal_path: str | Path | None, run_id: str) -> list[AggregatorQuality]:
-    """The run's per-aggregator record; empty without a journal or routed orders."""
+    """The run's per-aggregator record; empty without a journal or routed orders. Read
+    through the journal: a file left by a killed host is read with the rows still only in
+    its step log, and is not changed."""
     if not journal_path or not Path(journal_path).exists():
         return []
     import duckdb
 
-    con = duckdb.connect(str(journal_path), read_only=True)
+    from tradewind.journal.store import Journal
+
+    journal = Journal.open_readonly(journal_path)
     try:
-        return execution_quality(_ReadOnly(con), run_id)
+        return execution_quality(journal, run_id)
     except duckdb.CatalogException:  # a journal written before the quotes table existed
         return []
     finally:
-        con.close()
+        journal.close()
 
 
 def _short(r: AggregatorQuality) -> str:

@@ -116,26 +116,21 @@ def journal_markers(
     """
     out: dict[str, list[dict[str, Any]]] = {"signals": [], "vetoes": [], "gaps": [], "quality": []}
     from tradewind.journal.postgres import is_url
+    from tradewind.journal.store import Journal
 
-    con: Any
-    if is_url(journal_path):
-        # A PostgreSQL journal (``[journal] url``): the same tables through its connection.
-        from tradewind.journal.postgres import connect
-
-        assert journal_path is not None
-        con = connect(journal_path, None if password is None else password.reveal())
-    elif not journal_path or not Path(journal_path).exists():
+    if not journal_path or (not is_url(journal_path) and not Path(journal_path).exists()):
         return out
-    else:
-        import duckdb
-
-        con = duckdb.connect(str(journal_path), read_only=True)
+    # Through the journal (a DuckDB file or ``[journal] url``'s PostgreSQL): a file left by a
+    # killed host is read with the rows still only in its step log, and is not changed.
+    con = Journal.open_readonly(
+        journal_path, password=None if password is None else password.reveal()
+    )
     try:
-        for ts, inst, side, intent, entry, stop, score, reasons in con.execute(
+        for ts, inst, side, intent, entry, stop, score, reasons in con.query(
             "SELECT ts_ns, instrument, side, intent, entry, stop, score, reasons FROM signals "
             "WHERE run_id = ? ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             out["signals"].append(
                 {
                     "ts_ns": ts, "instrument": inst, "side": side, "intent": intent,
@@ -143,18 +138,18 @@ def journal_markers(
                     "reasons": json.loads(reasons) if reasons else {},
                 }
             )  # fmt: skip
-        for ts, flt, reason, inst, side in con.execute(
+        for ts, flt, reason, inst, side in con.query(
             "SELECT ts_ns, filter, reason, instrument, side FROM vetoes WHERE run_id = ? "
             "ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             out["vetoes"].append(
                 {"ts_ns": ts, "filter": flt, "reason": reason, "instrument": inst, "side": side}
             )
-        for ts, typ, message, payload in con.execute(
+        for ts, typ, message, payload in con.query(
             "SELECT ts_ns, type, message, payload FROM system_events WHERE run_id = ? ORDER BY seq",
             [run_id],
-        ).fetchall():
+        ):
             data = json.loads(payload) if payload else {}
             if "gap" in typ.lower():
                 start = _first(data, ("start_ns", "start_ts_ns", "from_ts_ns", "start"))
@@ -571,7 +566,7 @@ def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
     trade_rets = [
         float(t.pnl / (t.entry_price * t.quantity)) * 100
         for t in a.trades
-        if t.entry_price * t.quantity
+        if t.entry_price * t.quantity and t.pnl is not None
     ]
     return {
         "data": [
@@ -718,6 +713,13 @@ def _cell(text: str, sort: Any = None, num: bool = False, cls: str = "") -> str:
     )
 
 
+def _fees_cell(fees: Decimal, not_converted: str, cur: str) -> str:
+    """A trade's fees, or n/a with the reason when a third-currency fee had no price."""
+    if not_converted:
+        return _cell(f"n/a ({not_converted})", "", True)
+    return _cell(fmt_money(fees, cur), fees, True)
+
+
 def _tone(v: Decimal) -> str:
     return "pos" if v > 0 else "neg" if v < 0 else ""
 
@@ -745,9 +747,13 @@ def _trades_table(a: Analysis) -> str:
             + _cell(f"{t.exit_price:,.8g}", t.exit_price, True)
             + _cell(f"{t.quantity:,}", t.quantity, True)
             + _cell(fmt_duration(t.duration_ns), t.duration_ns, True)
-            + _cell(fmt_money(t.fees, cur), t.fees, True)
+            + _fees_cell(t.fees, t.fees_not_converted, cur)
             + _cell(fmt_money(t.funding, cur), t.funding, True)
-            + _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
+            + (
+                _cell(f"n/a ({t.fees_not_converted})", "", True)
+                if pnl is None
+                else _cell(fmt_money(pnl, cur, sign=True), pnl, True, _tone(pnl))
+            )
             + _cell(t.exit_reason or "–")
             + "</tr>"
         )
@@ -783,7 +789,7 @@ def _open_table(a: Analysis, result: RunResult) -> str:
             + _cell(fmt_time(p.entry_ts_ns), p.entry_ts_ns)
             + _cell("n/a" if mark is None else f"{mark:,.8g}", mark, True)
             + _cell(fmt_money(unreal, cur, sign=True), unreal, True)
-            + _cell(fmt_money(p.fees, cur), p.fees, True)
+            + _fees_cell(p.fees, p.fees_not_converted, cur)
             + "</tr>"
         )
     head = ("instrument", "side", "quantity", "entry price", "since (UTC)", "last close",
@@ -808,7 +814,7 @@ def _breakdown(a: Analysis) -> str:
     tables: list[tuple[str, Sequence[Any], Callable[[str], str]]] = [
         ("Per instrument", a.by_instrument, a.currency_of)
     ]
-    if not a.unvalued:
+    if not a.unsummable:
         tables.append(("Per exit reason", a.by_exit, lambda _k: cur))
     for title, rows, cur_of in tables:
         body = "".join(
@@ -828,7 +834,7 @@ def _breakdown(a: Analysis) -> str:
             "<th class=n>avg P&amp;L</th><th class=n>avg duration</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
         )
-    if a.unvalued:
+    if a.unsummable:
         out.append(f"<p>Per exit reason and per period: {html.escape(unvalued_note(a))}</p>")
         return "".join(out)
     for title, periods in (("Daily", a.daily), ("Weekly", a.weekly), ("Monthly", a.monthly)):

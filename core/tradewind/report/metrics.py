@@ -28,11 +28,10 @@ import numpy as np
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.pnl import (
     MoneyTotal,
-    fees_by_currency,
     rate_table,
-    total,
     value_closed_trades,
 )
+from tradewind.trading.pnl import fee_total as pnl_fee_total
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
@@ -431,13 +430,11 @@ def fee_total(
     rates: Mapping[str, Decimal],
     currency: str,
 ) -> MoneyTotal:
-    """The fees of ``fills`` per currency and in ``currency`` at ``rates`` (the run's
+    """The fees of ``fills`` per currency as charged, and in ``currency``: what they cost
+    in their P&L currencies (a third currency's at its price at the fill,
+    :func:`tradewind.trading.pnl.fee_total`) converted at ``rates`` (the run's
     ``pnl_rates``); an instrument missing from ``pnl_currencies`` pays in ``currency``."""
-    return total(
-        fees_by_currency(fills, pnl_currencies, currency).items(),
-        currency,
-        rate_table(rates, currency),
-    )
+    return pnl_fee_total(fills, pnl_currencies, currency, rate_table(rates, currency))
 
 
 def metrics_of(result: RunResult) -> Metrics:
@@ -657,10 +654,12 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "exit_price": str(t.exit_price),
                 "quantity": str(t.quantity),
                 "gross_pnl": str(t.gross_pnl),
-                "fees": str(t.fees),
+                # A third-currency fee without a price at its fill: no fees, no net P&L.
+                "fees": None if t.fees_not_converted else str(t.fees),
                 "other_fees": {c: str(v) for c, v in sorted(t.other_fees.items())},
+                "fees_not_converted": t.fees_not_converted or None,
                 "funding": str(t.funding),
-                "pnl": str(t.pnl),
+                "pnl": None if t.pnl is None else str(t.pnl),
                 "pnl_currency": currencies.get(t.instrument, fallback),
                 "exit_reason": t.exit_reason,
             }
@@ -673,8 +672,9 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "entry_ts_ns": p.entry_ts_ns,
                 "entry_price": str(p.entry_price),
                 "quantity": str(p.quantity),
-                "fees": str(p.fees),
+                "fees": None if p.fees_not_converted else str(p.fees),
                 "other_fees": {c: str(v) for c, v in sorted(p.other_fees.items())},
+                "fees_not_converted": p.fees_not_converted or None,
                 "funding": str(p.funding),
                 "realized_pnl": str(p.realized_pnl),
                 "pnl_currency": currencies.get(p.instrument, fallback),

@@ -95,7 +95,10 @@ def fmt_ratio(value: float | None, shown: bool, why_not: str) -> str:
 
 
 def unvalued_note(a: Analysis) -> str:
-    """Why sums over trades are not shown (P&L in a currency without a price), or ""."""
+    """Why sums over trades are not shown (P&L in a currency without a price, or a fee in a
+    third currency without a price at its fill), or ""."""
+    if a.unpriced_fees:
+        return f"n/a (a trade's fees could not be valued: {a.unpriced_fees})"
     if not a.unvalued:
         return ""
     return f"n/a (P&L in {', '.join(a.unvalued)}, which has no price in {a.currency})"
@@ -103,7 +106,7 @@ def unvalued_note(a: Analysis) -> str:
 
 def fmt_profit_factor(a: Analysis) -> str:
     """Winners' net P&L / losers' (as a positive number); ∞ with profit and no loss."""
-    if a.unvalued:
+    if a.unsummable:
         return unvalued_note(a)
     if not a.trades:
         return "n/a (no closed trade)"
@@ -157,9 +160,12 @@ def total_line(
 def _trade_line(t: Trade | None, currency: str) -> str:
     if t is None:
         return "n/a (no closed trade)"
+    pnl = t.pnl
+    if pnl is None:
+        return f"n/a ({t.fees_not_converted})"
     notional = t.entry_price * t.quantity
-    pct = f" ({fmt_pct(t.pnl / notional, sign=True)})" if notional else ""
-    return f"{fmt_money(t.pnl, currency, sign=True)}{pct} {t.instrument} {fmt_time(t.exit_ts_ns)}"
+    pct = f" ({fmt_pct(pnl / notional, sign=True)})" if notional else ""
+    return f"{fmt_money(pnl, currency, sign=True)}{pct} {t.instrument} {fmt_time(t.exit_ts_ns)}"
 
 
 def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -176,6 +182,8 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
     n = len(a.trades)
     wins_losses = f"{a.wins:,} / {n - a.wins - a.losses:,} / {a.losses:,}"
     win_rate = a.wins / n if n else None
+    if a.unpriced_fees:  # some trades have no net P&L: neither a win nor a loss is known
+        wins_losses = unvalued_note(a)
     rows = [
         ("Period", f"{fmt_time(m.start_ts_ns)} → {fmt_time(m.end_ts_ns)}"),
         ("Duration", fmt_duration(m.duration_ns)),
@@ -211,14 +219,20 @@ def headline_rows(a: Analysis, summary: Mapping[str, Any]) -> list[tuple[str, st
             else "n/a (equity never fell)",
         ),
         ("Closed trades", f"{n:,}"),
-        ("Wins / draws / losses", f"{wins_losses} ({fmt_pct(win_rate)} won)"),
+        (
+            "Wins / draws / losses",
+            wins_losses if a.unpriced_fees else f"{wins_losses} ({fmt_pct(win_rate)} won)",
+        ),
         ("Profit factor", fmt_profit_factor(a)),
         ("Expectancy", unvalued_note(a) or fmt_money(a.expectancy, cur, sign=True)),
         ("Avg trade duration", fmt_duration(a.avg_duration_ns)),
         # Best and worst of the trades valued in the reporting currency.
         ("Best trade", unvalued_note(a) or _trade_line(a.best, cur)),
         ("Worst trade", unvalued_note(a) or _trade_line(a.worst, cur)),
-        ("Longest losing streak", plural(a.longest_losing_streak, "trade")),
+        (
+            "Longest losing streak",
+            unvalued_note(a) if a.unpriced_fees else plural(a.longest_losing_streak, "trade"),
+        ),
         ("Fees paid", fees_line(m, cur)),
         ("Funding paid", fmt_money(m.funding_paid, cur)),
         ("Exposure", fmt_pct(m.exposure)),
@@ -318,9 +332,9 @@ def print_summary(
                 a.pnl_currencies,
             )
         )
-        if not a.unvalued:
+        if not a.unsummable:
             out.print(_breakdown_table("Per exit reason", "Exit reason", a.by_exit, cur))
-    if a.unvalued:
+    if a.unsummable:
         out.print(f"Per exit reason and per period: {unvalued_note(a)}")
     else:
         out.print(_period_table("Daily", a.daily, cur))

@@ -5,9 +5,11 @@ the fill that brings it back to 0 (the same rule as the closed trades of the ord
 the exposure metric). A fill that flips the position through 0 is not a close: the trade goes
 on, on the other side. Each trade carries its fills' fees and the funding booked while it was
 open, so its net P&L is what the round trip left. Its ``fees`` are in its P&L currency (the
-quote: a fee in the bought asset is valued at the fill price); a fee in a third currency (BNB,
-gas) cannot be taken from that P&L without a price, so it is kept apart in ``other_fees``
-(the run's fees count it per currency, :mod:`tradewind.trading.pnl`).
+quote: a fee in the bought asset is valued at the fill price, a fee in a third currency — BNB,
+gas — at the price that currency had when the fill was booked,
+:attr:`~tradewind.model.Fill.fee_rate`); the third-currency amounts as charged are listed in
+``other_fees``. A third-currency fee without a price at its fill cannot be taken from the
+P&L: the trade's net P&L is then None and ``fees_not_converted`` says why (never the gross).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from decimal import Decimal
 import attrs
 
 from tradewind.model import Fill, Side
+from tradewind.trading.pnl import unpriced_fee
 
 ZERO = Decimal(0)
 
@@ -38,18 +41,24 @@ class Trade:
     quantity: Decimal
     #: Realised price P&L (before fees and funding), exact.
     gross_pnl: Decimal
-    #: Fees in the P&L currency (the quote's, and the bought asset's valued at fill price).
+    #: Fees in the P&L currency (the quote's, the bought asset's valued at the fill price,
+    #: and a third currency's at its price at the fill), those without a price left out.
     fees: Decimal
     #: Funding paid while the trade was open (positive = paid).
     funding: Decimal
     #: The tag of the order that closed the trade: ``"<monitor or filter>: <reason>"``.
     exit_reason: str
-    #: Fees paid in a third currency, per currency (not in :attr:`pnl`).
+    #: Fees paid in a third currency, per currency, as charged (valued in :attr:`fees`).
     other_fees: Mapping[str, Decimal] = attrs.Factory(dict)
+    #: Why some third-currency fee could not be valued (no price at its fill), or "".
+    fees_not_converted: str = ""
 
     @property
-    def pnl(self) -> Decimal:
-        """Net P&L: gross minus fees minus funding."""
+    def pnl(self) -> Decimal | None:
+        """Net P&L: gross minus fees minus funding; None when a fee in a third currency had
+        no price at its fill (:attr:`fees_not_converted`)."""
+        if self.fees_not_converted:
+            return None
         return self.gross_pnl - self.fees - self.funding
 
     @property
@@ -77,8 +86,10 @@ class OpenTrade:
     funding: Decimal
     #: Realised price P&L of partial reductions so far.
     realized_pnl: Decimal
-    #: Fees paid in a third currency, per currency.
+    #: Fees paid in a third currency, per currency, as charged (valued in :attr:`fees`).
     other_fees: Mapping[str, Decimal] = attrs.Factory(dict)
+    #: Why some third-currency fee could not be valued (no price at its fill), or "".
+    fees_not_converted: str = ""
 
 
 @attrs.define
@@ -95,6 +106,7 @@ class _Open:
     exit_notional: Decimal = ZERO
     fees: Decimal = ZERO
     other_fees: dict[str, Decimal] = attrs.Factory(dict)
+    unpriced: list[str] = attrs.Factory(list)
     realized: Decimal = ZERO
     #: FIFO lots ``(signed qty, price)``, as the portfolio keeps them.
     lots: list[tuple[Decimal, Decimal]] = attrs.Factory(list)
@@ -106,8 +118,11 @@ def _apply(op: _Open, fill: Fill) -> None:
     signed = fill.net_quantity * fill.side.sign
     if fill.fee_asset == "other":
         op.other_fees[fill.fee_currency] = op.other_fees.get(fill.fee_currency, ZERO) + fill.fee
+    value = fill.fee_in_pnl
+    if value is None:
+        op.unpriced.append(unpriced_fee(fill, "its P&L currency"))
     else:
-        op.fees += fill.fee_in_quote
+        op.fees += value
     if fill.side is op.side:
         op.entry_qty += fill.quantity
         op.entry_notional += fill.quantity * fill.price
@@ -177,6 +192,7 @@ def round_trips(
                     funding=_funding(pay, fill.instrument, op.entry_ts_ns, fill.ts_ns),
                     exit_reason=tags.get(fill.client_order_id, ""),
                     other_fees=dict(op.other_fees),
+                    fees_not_converted="; ".join(op.unpriced),
                 )
             )
     still_open = [
@@ -190,6 +206,7 @@ def round_trips(
             funding=_funding(pay, inst, op.entry_ts_ns, None),
             realized_pnl=op.realized,
             other_fees=dict(op.other_fees),
+            fees_not_converted="; ".join(op.unpriced),
         )
         for inst, op in open_.items()
     ]

@@ -91,7 +91,7 @@ from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quie
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.pnl import (
     MoneyTotal,
-    fees_by_currency,
+    fee_total,
     pnl_currencies,
     rates_of,
     total,
@@ -1728,14 +1728,13 @@ class Engine:
         )
 
     def fee_total(self, fills: Iterable[Fill]) -> MoneyTotal:
-        """The fees of ``fills`` per currency (:func:`~tradewind.trading.pnl.fee_amount`) and
-        in the reporting currency at the host's marks, as :meth:`pnl_total` converts P&L."""
+        """The fees of ``fills`` per currency as charged, and in the reporting currency
+        (:func:`~tradewind.trading.pnl.fee_total`: a third currency's at its price at the
+        fill, then each P&L currency at the host's marks, as :meth:`pnl_total` converts P&L)."""
         pf = self.portfolio
         rep = pf.accounts.reporting_currency
-        return total(
-            fees_by_currency(fills, self.pnl_currencies, rep).items(),
-            rep,
-            lambda c: pf.accounts.rate(c, pf.last_price),
+        return fee_total(
+            fills, self.pnl_currencies, rep, lambda c: pf.accounts.rate(c, pf.last_price)
         )
 
     def _equity_currency(self) -> str:

@@ -65,6 +65,9 @@ class FillBooking(OrderStateMachine):
                 self._keys_of[cid] = [key]
             else:
                 keys.append(key)
+        # A fee in a third currency gets its price at this moment, journaled with the fill:
+        # what it cost is taken out of its trade's P&L at that price, never at a later one.
+        fill = self.portfolio.price_fee(fill)
         before = self.portfolio.position(fill.instrument)
         after = before.apply(fill)
         changed: OrderRecord | None = None

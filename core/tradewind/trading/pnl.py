@@ -12,8 +12,14 @@ total and keeps the amounts per currency (:class:`MoneyTotal`).
 
 Fees follow the same rule (:func:`fee_amount`): a fee in the quote currency, or in the bought
 asset valued in quote at the fill price, is money of the instrument's P&L currency; a fee in a
-third currency (BNB, gas in ETH or SOL) is money of that currency. Fees are kept per currency
-and totalled with :func:`total`, at the same rates as the P&L.
+third currency (BNB, gas in ETH or SOL) is money of that currency, and is listed so per
+currency. What a third-currency fee cost is its amount at the price that currency had in the
+P&L currency when the fill was booked (:attr:`~tradewind.model.Fill.fee_rate`, from the same
+marks the P&L conversion reads, :meth:`~tradewind.trading.accounts.Accounts.rate`): from then
+on it is money of the trade's P&L currency (:func:`fee_value`), taken out of the trade's net
+P&L and totalled with it (:func:`fee_total`) at the P&L's rates. A third-currency fee that had
+no price at its fill is never counted as 0: the totals and the trade's net P&L are then None,
+with the reason.
 """
 
 from __future__ import annotations
@@ -125,6 +131,74 @@ def fee_amount(fill: Fill, pnl_cur: str) -> tuple[str, Decimal]:
             )
         return fill.fee_currency, fill.fee
     return pnl_cur, fill.fee_in_quote
+
+
+def fee_value(fill: Fill, pnl_cur: str) -> tuple[str, Decimal] | None:
+    """``(pnl_cur, amount)``: what ``fill``'s fee cost in its instrument's P&L currency
+    (:attr:`~tradewind.model.Fill.fee_in_pnl`: a third currency's at the price it had at the
+    fill); None for a third-currency fee that had no price then."""
+    value = fill.fee_in_pnl
+    return None if value is None else (pnl_cur, value)
+
+
+def unpriced_fee(fill: Fill, pnl_cur: str) -> str:
+    """Why ``fill``'s fee (in a third currency, without a price at the fill) is not in the
+    totals: its amount, the fill and the missing price."""
+    return (
+        f"{fill.fee} {fill.fee_currency} of fill {fill.trade_id or fill.client_order_id} "
+        f"({fill.instrument}): no price of {fill.fee_currency} in {pnl_cur} at the fill"
+    )
+
+
+def fee_total(
+    fills: Iterable[Fill],
+    currencies: Mapping[str, str],
+    currency: str,
+    rate: Callable[[str], Decimal],
+) -> MoneyTotal:
+    """The fees of ``fills``: ``by_currency`` as charged (:func:`fees_by_currency`), and the
+    total in ``currency`` of what they cost (:func:`fee_value`: a third currency's at its
+    price at the fill) in their P&L currencies, converted at ``rate`` as the P&L is (None,
+    with the reason, when a third-currency fee had no price at its fill or a P&L currency has
+    no rate). ``currencies`` maps an instrument to its P&L currency (``currency`` for one it
+    does not name)."""
+    by: dict[str, Decimal] = {}
+    valued: list[tuple[str, Decimal]] = []
+    unpriced: list[str] = []
+    for f in fills:
+        pnl_cur = currencies.get(f.instrument, currency)
+        cur, amount = fee_amount(f, pnl_cur)
+        by[cur] = by.get(cur, ZERO) + amount
+        value = fee_value(f, pnl_cur)
+        if value is None:
+            unpriced.append(unpriced_fee(f, pnl_cur))
+        else:
+            valued.append(value)
+    return priced_total(by, valued, unpriced, currency, rate)
+
+
+def priced_total(
+    by_currency: Mapping[str, Decimal],
+    valued: Iterable[tuple[str, Decimal]],
+    unpriced: Iterable[str],
+    currency: str,
+    rate: Callable[[str], Decimal],
+) -> MoneyTotal:
+    """Fees as charged (``by_currency``) with the total of what they cost: ``valued``
+    (``(P&L currency, amount)``) converted at ``rate``; None when ``unpriced`` names fees
+    that had no price at their fill (the reasons, up to 3 and a count, in ``error``)."""
+    out = total(valued, currency, rate)
+    errors = [out.error] if out.error else []
+    missing = list(unpriced)
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        errors.append("; ".join(missing[:3]) + more)
+    return MoneyTotal(
+        currency=currency,
+        total=None if missing else out.total,
+        by_currency=dict(by_currency),
+        error="; ".join(errors),
+    )
 
 
 def fees_by_currency(

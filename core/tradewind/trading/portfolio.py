@@ -13,7 +13,14 @@ import attrs
 
 from tradewind.model import Fill, Instrument, Order, Position
 from tradewind.trading.accounts import Accounts, ConversionError
-from tradewind.trading.pnl import MoneyTotal, fee_amount, pnl_currency, total
+from tradewind.trading.pnl import (
+    MoneyTotal,
+    fee_amount,
+    fee_value,
+    pnl_currency,
+    priced_total,
+    unpriced_fee,
+)
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 ZERO = Decimal(0)
@@ -54,6 +61,10 @@ class Portfolio:
         #: for fees in the quote or the bought asset, a third currency's own. Never summed
         #: raw across currencies: :meth:`fees_total` converts them.
         self.fees_by_currency: dict[str, Decimal] = {}
+        #: What the fees cost, per P&L currency (a third currency's at its price at the
+        #: fill, :meth:`price_fee`), and the third-currency fees that had no price then.
+        self.fees_valued: dict[str, Decimal] = {}
+        self.fees_unpriced: list[str] = []
         self.funding_paid = Decimal(0)
         self.ts_ns = 0
         #: Adopted holdings without an entry price, priced at their first mark.
@@ -148,18 +159,49 @@ class Portfolio:
         else:
             self.cash += realized - fee
         rep = self.accounts.reporting_currency
-        fee_cur, fee_amt = fee_amount(fill, pnl_currency(inst, rep) if inst is not None else rep)
+        pnl_cur = pnl_currency(inst, rep) if inst is not None else rep
+        fee_cur, fee_amt = fee_amount(fill, pnl_cur)
         self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
+        value = fee_value(fill, pnl_cur)
+        if value is None:
+            self.fees_unpriced.append(unpriced_fee(fill, pnl_cur))
+        else:
+            self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
         self._positions[fill.instrument] = after
         self._track_open(after)
         return after
 
-    def fees_total(self) -> MoneyTotal:
-        """The fees paid, per currency and in the reporting currency at the last marks (no
-        total when a currency cannot be converted)."""
+    def price_fee(self, fill: Fill) -> Fill:
+        """``fill`` with the price of its third-currency fee in its instrument's P&L currency
+        now (:attr:`~tradewind.model.Fill.fee_rate`), from the marks the P&L conversion reads
+        (:meth:`~tradewind.trading.accounts.Accounts.rate`); unchanged when its fee is not in
+        a third currency, already has a price, or none is known yet (then it stays None)."""
+        if fill.fee_asset != "other" or fill.fee_rate is not None or not fill.fee_currency:
+            return fill
+        inst = self._instruments.get(fill.instrument)
         accounts = self.accounts
-        return total(
-            self.fees_by_currency.items(),
+        pnl_cur = (
+            pnl_currency(inst, accounts.reporting_currency)
+            if inst is not None
+            else accounts.reporting_currency
+        )
+        try:
+            rate = accounts.rate(fill.fee_currency, self.last_price) / accounts.rate(
+                pnl_cur, self.last_price
+            )
+        except ConversionError:
+            return fill
+        return attrs.evolve(fill, fee_rate=rate)
+
+    def fees_total(self) -> MoneyTotal:
+        """The fees paid, per currency as charged, and in the reporting currency: what they
+        cost in their P&L currencies (a third currency's at its price at the fill) converted
+        at the last marks (no total, with the reason, when one cannot be)."""
+        accounts = self.accounts
+        return priced_total(
+            self.fees_by_currency,
+            self.fees_valued.items(),
+            self.fees_unpriced,
             accounts.reporting_currency,
             lambda c: accounts.rate(c, self.last_price),
         )
