@@ -28,7 +28,8 @@ caches up; the difference per extra fill is what a run keeps per fill.
 ``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
 around the per-fill path's parts — the step's durable commit, the bus, the journal's
 subscriber, the simulated venue's matching and fill booking, sending — printed per fill
-(parts nest: the venue's matching includes the fill booking).
+(parts nest: the venue's matching includes the fill booking), and the journal's background
+loads (their own thread's CPU: not on the engine's thread, but in the process's CPU).
 
 ``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
 throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
@@ -93,7 +94,8 @@ def _engine_class() -> Any:
         group_commit = True
         _defer = False
         _side = Side.BUY
-        commits = 0  # writes into DuckDB (transactions)
+        commits = 0  # writes into DuckDB on the engine's thread (transactions)
+        background = 0  # loads into DuckDB on the journal's load thread
         appends = 0  # steps made durable in the step log
 
         def _open_journal(self) -> None:
@@ -112,6 +114,14 @@ def _engine_class() -> Any:
                 real_flush()
 
             self.journal.flush = counted  # type: ignore[method-assign]
+            if hasattr(self.journal, "_load_in_background"):
+                real_bg = self.journal._load_in_background
+
+                def loaded(*a: Any) -> None:
+                    self.background += 1
+                    real_bg(*a)
+
+                self.journal._load_in_background = loaded  # type: ignore[method-assign]
             if not hasattr(self.journal, "_log_step"):
                 return  # the code before the step log (PYTHONPATH at an older core/)
             real_log = self.journal._log_step
@@ -203,6 +213,7 @@ def run(
         "ticks": engine.ticks,
         "fills": fills,
         "commits": engine.commits,
+        "background": engine.background,
         "appends": engine.appends,
         "wall_s": wall,
         "ticks_per_s": engine.ticks / wall,
@@ -259,6 +270,11 @@ def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
     where = (
         (store.Journal, "_log_step", "the step's durable append (Journal._log_step)"),
         (store.Journal, "flush", "writes into DuckDB (Journal.flush)"),
+        (
+            store.Journal,
+            "_load_in_background",
+            "  loads on the journal's own thread (not the engine's)",
+        ),
         (bus.EventBus, "publish", "publishing to the bus (EventBus.publish)"),
         (store.Journal, "record", "the journal's bus subscriber (Journal.record)"),
         (sim.SimulatedVenue, "on_trades", "the simulated venue's matching (on_trades)"),
@@ -306,7 +322,8 @@ def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
     fills = r["fills"]
     print(
         f"parts of a paper run: {r['ticks']:,} ticks, {fills:,} fills, {r['appends']:,} step "
-        f"log appends, {r['commits']:,} DuckDB writes, "
+        f"log appends, {r['commits']:,} DuckDB writes + {r['background']:,} on the load "
+        "thread, "
         f"{r['cpu_s']:.2f} s of process CPU = {r['cpu_s'] / fills * 1e6:,.0f} µs per fill"
     )
     for _, _, label in where:
@@ -375,7 +392,8 @@ def main() -> None:
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "
-            f"{r['appends']:,} step log appends, {r['commits']:,} DuckDB writes in "
+            f"{r['appends']:,} step log appends, {r['commits']:,} DuckDB writes "
+            f"(+ {r['background']:,} on the load thread) in "
             f"{r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s "
             f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second); "
             f"peak RSS +{r['rss_growth_kb']:,} KB ({r['bytes_per_fill']:,.0f} B per fill)"

@@ -249,6 +249,7 @@ def test_steps_load_into_duckdb_in_batches_and_every_read_sees_them(tmp_path):
         pos = pos.apply(fill)
         j.record_fill(fill, pos)  # two rows per step
         j.commit()
+        j.wait_load()  # a due load runs on the journal's load thread
         seen.append(
             (j.steps_logged, j.loads, cursor.execute("SELECT count(*) FROM fills").fetchone()[0])
         )
@@ -325,6 +326,7 @@ def test_while_no_step_comes_the_logged_rows_are_loaded_once_they_are_due(tmp_pa
     staged = attrs.evolve(fill, trade_id="t-2", ts_ns=2)
     j.record_fill(staged, Position(instrument="sim:BTCUSDT").apply(staged))  # not committed
     j.load_due()
+    j.wait_load()
     assert j.loads == 1
     assert cursor.execute("SELECT trade_id FROM fills").fetchall() == [("t-1",)]
     assert j.buffered == 2  # the staged fill and its position: still for their step
