@@ -1120,7 +1120,9 @@ class Journal:
             self._steplog.rotate(loading)
         except OSError as exc:
             # The log stays where it is, whole: load it here and truncate it, as before.
-            log.warning("journal %s: step log not rotated for a background load: %s", self.path, exc)
+            log.warning(
+                "journal %s: step log not rotated for a background load: %s", self.path, exc
+            )
             self._load(staged=False)
             return
         self._loading = (self._logged, self._logged_orders, self._nlogged)
@@ -1268,9 +1270,7 @@ class Journal:
         try:
             for table, rows in tables.items():
                 ignore = table == "fills" and ignore_fills
-                self._insert_rows(
-                    "INSERT OR IGNORE" if ignore else "INSERT", table, rows, load_con
-                )
+                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows, load_con)
             if orders:
                 written = None if upsert_all else self._written_id_seq(load_con)
                 # Only an order that may have a row already needs the upsert's DELETE (one
@@ -1298,9 +1298,7 @@ class Journal:
             self._db.rolled_back()
             if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
                 # a fill journaled already: written once
-                self._write(
-                    tables, orders, ignore_fills=True, upsert_all=upsert_all, con=load_con
-                )
+                self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all, con=load_con)
                 return
             raise
 
@@ -1309,10 +1307,14 @@ class Journal:
         transaction, after any intent log replayed at open; ``con``: the connection)."""
         if self._id_seq_written is None or self._id_seq_session != self.session_id:
             self._id_seq_session = self.session_id
-            row = (con or self._con).execute(
-                "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?",
-                [self.session_id],
-            ).fetchone()
+            row = (
+                (con or self._con)
+                .execute(
+                    "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?",
+                    [self.session_id],
+                )
+                .fetchone()
+            )
             self._id_seq_written = int(row[0]) if row else 0
         return self._id_seq_written
 
