@@ -31,6 +31,9 @@ subscriber, the simulated venue's matching and fill booking, sending — printed
 (parts nest: the venue's matching includes the fill booking), and the journal's background
 loads (their own thread's CPU: not on the engine's thread, but in the process's CPU).
 
+``--sync-loads``: the step log's batch loads on the engine's thread, as before they moved to
+a thread of their own (the same code otherwise: what the thread changes).
+
 ``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
 throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
 ``bench-scale`` tox env has psycopg).
@@ -92,6 +95,7 @@ def _engine_class() -> Any:
 
         every = 10
         group_commit = True
+        sync_loads = False  # --sync-loads: the step log's loads on the engine's thread
         _defer = False
         _side = Side.BUY
         commits = 0  # writes into DuckDB on the engine's thread (transactions)
@@ -102,6 +106,8 @@ def _engine_class() -> Any:
             super()._open_journal()
             assert self.journal is not None
             self.journal.group_commit = self.group_commit
+            if self.sync_loads:
+                self.journal.background = False
             real_flush = self.journal.flush
 
             def counted() -> None:
@@ -175,7 +181,13 @@ def _engine_class() -> Any:
 
 
 def run(
-    ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path, journal_url: str = ""
+    ticks: int,
+    chunk: int,
+    every: int,
+    group_commit: bool,
+    workdir: Path,
+    journal_url: str = "",
+    sync_loads: bool = False,
 ) -> dict[str, Any]:
     """One paper run; its figures (``journal_url``: a PostgreSQL journal)."""
     import _synth
@@ -200,6 +212,7 @@ def run(
     engine = cls(load_config(cfg_path))
     engine.every = every
     engine.group_commit = group_commit
+    engine.sync_loads = sync_loads
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     c0 = time.process_time()
@@ -208,6 +221,9 @@ def run(
     cpu = time.process_time() - c0  # the process's own CPU: steadier on a shared machine
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fills = len(engine.orders.fills)
+    if engine.journal is not None and hasattr(engine.journal, "_load"):
+        # Every write into DuckDB since the step log (flushes, loads on either thread).
+        engine.commits = engine.journal.loads - engine.background
     return {
         "mode": tag,
         "ticks": engine.ticks,
@@ -341,6 +357,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of 'after'; median CPU")
     ap.add_argument("--retained", action="store_true", help="memory kept per fill (tracemalloc)")
     ap.add_argument("--parts", action="store_true", help="CPU per fill of each part (one run)")
+    ap.add_argument(
+        "--sync-loads",
+        action="store_true",
+        help="load the step log into DuckDB on the engine's thread (as before issue 19's "
+        "seventh session) instead of the journal's load thread",
+    )
     args = ap.parse_args()
     if args.parts:
         with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
@@ -380,7 +402,9 @@ def main() -> None:
                     for i in range(args.repeat if mode == "after" else 1):
                         name = f"bench_{mode}_{i}" if args.repeat > 1 else f"bench_{mode}"
                         url = cluster.create_database(name) if cluster else ""
-                        rows.append(run(n, args.chunk, args.every, group, work, url))
+                        rows.append(
+                            run(n, args.chunk, args.every, group, work, url, args.sync_loads)
+                        )
     finally:
         if cluster is not None:
             cluster.stop()

@@ -549,3 +549,34 @@ def test_a_failed_background_load_is_raised_by_the_next_commit_and_its_rows_load
     assert not step_log.loading_path(path).exists()
     j.close()
     assert _counts(path)["fills"] == 2 and _counts(path)["positions"] == 2
+
+
+def test_loads_on_the_engines_thread_when_background_loads_are_off(tmp_path):
+    """``[journal] load_in_background = false``: a due load is written before the step's
+    commit returns, the step log truncated in place (never rotated)."""
+    from tradewind.config import JournalSection
+
+    assert JournalSection().load_in_background is True
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "run-1", load_rows=1, load_every_s=1e9, background=False)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    cursor = j.cursor()
+    fill = Fill(
+        client_order_id="tw-g-1",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        quantity=D("0.001"),
+        price=D(60000),
+        fee=D("0.01"),
+        ts_ns=1,
+        trade_id="t-1",
+    )
+    j.record_fill(fill, Position(instrument="sim:BTCUSDT").apply(fill))
+    j.commit()
+    assert j._loader is None and j.loads == 1
+    assert cursor.execute("SELECT trade_id FROM fills").fetchall() == [("t-1",)]
+    assert not step_log.loading_path(path).exists()
+    assert step_log.step_path(path).stat().st_size == 0  # truncated in place
+    cursor.close()
+    j.close()
