@@ -1266,11 +1266,14 @@ class Journal:
         background load's connection instead of the journal's."""
         load_con = con
         con = con or self._con
+        # The load connection only when there is one: ``_insert_rows(verb, table, rows)``
+        # stays the call a backtest or a synchronous load makes.
+        on: dict[str, Any] = {} if load_con is None else {"con": load_con}
         con.execute("BEGIN TRANSACTION")
         try:
             for table, rows in tables.items():
                 ignore = table == "fills" and ignore_fills
-                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows, load_con)
+                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows, **on)
             if orders:
                 written = None if upsert_all else self._written_id_seq(load_con)
                 # Only an order that may have a row already needs the upsert's DELETE (one
@@ -1288,7 +1291,7 @@ class Journal:
                             + ")",
                             [session, *some],
                         )
-                self._insert_rows("INSERT", "orders", list(orders.values()), load_con)
+                self._insert_rows("INSERT", "orders", list(orders.values()), **on)
             con.execute("COMMIT")
         except self._failures as exc:
             try:
