@@ -16,7 +16,9 @@ every 10 ticks: one order journaled ahead, one fill, its position and order stat
 * **before** — ``group_commit`` off: every order and every fill is its own durable (fsync'd)
   transaction, as before issue 19 (run on fewer ticks: it is ~100x slower).
 
-Prints ticks/s, fills, commits, and the process's peak RSS growth per fill. Goal: ≥ 100,000
+Prints ticks/s, fills, commits, the process's CPU (all threads) and the engine's thread's
+alone (the journal's background loads run on a thread of their own), and the process's peak
+RSS growth per fill. Goal: ≥ 100,000
 ticks/s with one fill per 10 ticks (after).
 
 ``--repeat N``: run ``after`` N times (one process, each on a fresh journal) and print the
@@ -28,7 +30,11 @@ caches up; the difference per extra fill is what a run keeps per fill.
 ``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
 around the per-fill path's parts — the step's durable commit, the bus, the journal's
 subscriber, the simulated venue's matching and fill booking, sending — printed per fill
-(parts nest: the venue's matching includes the fill booking).
+(parts nest: the venue's matching includes the fill booking), and the journal's background
+loads (their own thread's CPU: not on the engine's thread, but in the process's CPU).
+
+``--sync-loads``: the step log's batch loads on the engine's thread, as before they moved to
+a thread of their own (the same code otherwise: what the thread changes).
 
 ``--postgres``: the journal on PostgreSQL instead of DuckDB (``[journal] url``), in a
 throwaway cluster of Debian's ``postgresql`` started for the run (tests/pg.py; the
@@ -91,15 +97,19 @@ def _engine_class() -> Any:
 
         every = 10
         group_commit = True
+        sync_loads = False  # --sync-loads: the step log's loads on the engine's thread
         _defer = False
         _side = Side.BUY
-        commits = 0  # writes into DuckDB (transactions)
+        commits = 0  # writes into DuckDB on the engine's thread (transactions)
+        background = 0  # loads into DuckDB on the journal's load thread
         appends = 0  # steps made durable in the step log
 
         def _open_journal(self) -> None:
             super()._open_journal()
             assert self.journal is not None
             self.journal.group_commit = self.group_commit
+            if self.sync_loads:
+                self.journal.background = False
             real_flush = self.journal.flush
 
             def counted() -> None:
@@ -112,6 +122,14 @@ def _engine_class() -> Any:
                 real_flush()
 
             self.journal.flush = counted  # type: ignore[method-assign]
+            if hasattr(self.journal, "_load_in_background"):
+                real_bg = self.journal._load_in_background
+
+                def loaded(*a: Any) -> None:
+                    self.background += 1
+                    real_bg(*a)
+
+                self.journal._load_in_background = loaded  # type: ignore[method-assign]
             if not hasattr(self.journal, "_log_step"):
                 return  # the code before the step log (PYTHONPATH at an older core/)
             real_log = self.journal._log_step
@@ -165,7 +183,13 @@ def _engine_class() -> Any:
 
 
 def run(
-    ticks: int, chunk: int, every: int, group_commit: bool, workdir: Path, journal_url: str = ""
+    ticks: int,
+    chunk: int,
+    every: int,
+    group_commit: bool,
+    workdir: Path,
+    journal_url: str = "",
+    sync_loads: bool = False,
 ) -> dict[str, Any]:
     """One paper run; its figures (``journal_url``: a PostgreSQL journal)."""
     import _synth
@@ -190,23 +214,31 @@ def run(
     engine = cls(load_config(cfg_path))
     engine.every = every
     engine.group_commit = group_commit
+    engine.sync_loads = sync_loads
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     c0 = time.process_time()
+    m0 = time.thread_time()
     anyio.run(engine.run)
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0  # the process's own CPU: steadier on a shared machine
+    main_cpu = time.thread_time() - m0  # the engine's thread alone (not the journal's loads)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fills = len(engine.orders.fills)
+    if engine.journal is not None and hasattr(engine.journal, "_load"):
+        # Every write into DuckDB since the step log (flushes, loads on either thread).
+        engine.commits = engine.journal.loads - engine.background
     return {
         "mode": tag,
         "ticks": engine.ticks,
         "fills": fills,
         "commits": engine.commits,
+        "background": engine.background,
         "appends": engine.appends,
         "wall_s": wall,
         "ticks_per_s": engine.ticks / wall,
         "cpu_s": cpu,
+        "main_cpu_s": main_cpu,
         "ticks_per_cpu_s": engine.ticks / cpu,
         "rss_growth_kb": rss1 - rss0,
         "bytes_per_fill": (rss1 - rss0) * 1024 / fills if fills else 0.0,
@@ -259,6 +291,11 @@ def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
     where = (
         (store.Journal, "_log_step", "the step's durable append (Journal._log_step)"),
         (store.Journal, "flush", "writes into DuckDB (Journal.flush)"),
+        (
+            store.Journal,
+            "_load_in_background",
+            "  loads on the journal's own thread (not the engine's)",
+        ),
         (bus.EventBus, "publish", "publishing to the bus (EventBus.publish)"),
         (store.Journal, "record", "the journal's bus subscriber (Journal.record)"),
         (sim.SimulatedVenue, "on_trades", "the simulated venue's matching (on_trades)"),
@@ -306,7 +343,8 @@ def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
     fills = r["fills"]
     print(
         f"parts of a paper run: {r['ticks']:,} ticks, {fills:,} fills, {r['appends']:,} step "
-        f"log appends, {r['commits']:,} DuckDB writes, "
+        f"log appends, {r['commits']:,} DuckDB writes + {r['background']:,} on the load "
+        "thread, "
         f"{r['cpu_s']:.2f} s of process CPU = {r['cpu_s'] / fills * 1e6:,.0f} µs per fill"
     )
     for _, _, label in where:
@@ -324,6 +362,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of 'after'; median CPU")
     ap.add_argument("--retained", action="store_true", help="memory kept per fill (tracemalloc)")
     ap.add_argument("--parts", action="store_true", help="CPU per fill of each part (one run)")
+    ap.add_argument(
+        "--sync-loads",
+        action="store_true",
+        help="load the step log into DuckDB on the engine's thread (as before issue 19's "
+        "seventh session) instead of the journal's load thread",
+    )
     args = ap.parse_args()
     if args.parts:
         with tempfile.TemporaryDirectory(prefix="tw-bench-paper-") as tmp:
@@ -363,7 +407,9 @@ def main() -> None:
                     for i in range(args.repeat if mode == "after" else 1):
                         name = f"bench_{mode}_{i}" if args.repeat > 1 else f"bench_{mode}"
                         url = cluster.create_database(name) if cluster else ""
-                        rows.append(run(n, args.chunk, args.every, group, work, url))
+                        rows.append(
+                            run(n, args.chunk, args.every, group, work, url, args.sync_loads)
+                        )
     finally:
         if cluster is not None:
             cluster.stop()
@@ -375,9 +421,12 @@ def main() -> None:
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "
-            f"{r['appends']:,} step log appends, {r['commits']:,} DuckDB writes in "
+            f"{r['appends']:,} step log appends, {r['commits']:,} DuckDB writes "
+            f"(+ {r['background']:,} on the load thread) in "
             f"{r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s "
-            f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second); "
+            f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second, "
+            f"{r['main_cpu_s']:.2f} s on the engine's thread = "
+            f"{r['main_cpu_s'] / r['fills'] * 1e6:,.0f} µs per fill); "
             f"peak RSS +{r['rss_growth_kb']:,} KB ({r['bytes_per_fill']:,.0f} B per fill)"
         )
     cpu = [r["cpu_s"] for r in rows if r["mode"] == "after"]

@@ -15,10 +15,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
+from tradewind.journal import step_log
 from tradewind.journal.store import TABLES, Journal
 
 from tests.crash_runner import position_dict
+from tests.pg import JournalAt
 from tests.test_engine import demo_config_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,3 +147,32 @@ def test_a_killed_paper_session_resumes_with_the_journaled_positions_and_orders(
     assert at_kill2["fills"] >= at_kill["fills"]  # nothing journaled is ever lost
     assert len(at_kill2["order_ids"]) == len(set(at_kill2["order_ids"]))  # no id reused
     _assert_resumed(_restart(config, tmp_path / "state2.json"), at_kill2)
+
+
+def test_a_killed_paper_session_with_its_loads_on_the_load_thread_all_along(tmp_path):
+    """A DuckDB journal loaded by its load thread every couple of rows (``[journal]
+    load_rows = 2``): the kills land while loads run beside the engine, between a load's
+    commit and the removal of its file, or with rows only in the step logs; each restart
+    finds every fill the host acted on, once, and resumes where the journal says."""
+    config = _paper_config(tmp_path, JournalAt("duckdb", tmp_path, None))
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[journal]\nload_rows = 2\nload_every_s = 0.001\n",
+        encoding="utf-8",
+    )
+    journal = tmp_path / "journal.duckdb"
+    for round_, fills in enumerate((2, 4), start=1):
+        announced = _run_until_fills(config, fills=fills, extra_s=0.5)
+        if round_ == 1:
+            # Fills reached the DuckDB tables during the run: only a load can have put them
+            # there (the kill left no flush), and the due loads run on the load thread.
+            con = duckdb.connect(str(journal), read_only=True)
+            try:
+                assert con.execute("SELECT count(*) FROM fills").fetchone()[0] >= 1
+            finally:
+                con.close()
+        at_kill = _journal_state(journal)
+        assert set(announced) <= at_kill["fills"]
+        assert at_kill["counts"]["fills"] == len(at_kill["fills"])  # each fill once
+        assert len(at_kill["order_ids"]) == len(set(at_kill["order_ids"]))
+        _assert_resumed(_restart(config, tmp_path / f"state{round_}.json"), at_kill)
+    assert not step_log.loading_path(journal).exists()  # the restarts loaded and removed it

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import attrs
 import duckdb
+import pytest
+from tradewind.errors import JournalError
 from tradewind.journal import step_log
 from tradewind.journal.store import TABLES, Journal, OrderRecord
 from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
@@ -249,6 +251,7 @@ def test_steps_load_into_duckdb_in_batches_and_every_read_sees_them(tmp_path):
         pos = pos.apply(fill)
         j.record_fill(fill, pos)  # two rows per step
         j.commit()
+        j.wait_load()  # a due load runs on the journal's load thread
         seen.append(
             (j.steps_logged, j.loads, cursor.execute("SELECT count(*) FROM fills").fetchone()[0])
         )
@@ -325,6 +328,7 @@ def test_while_no_step_comes_the_logged_rows_are_loaded_once_they_are_due(tmp_pa
     staged = attrs.evolve(fill, trade_id="t-2", ts_ns=2)
     j.record_fill(staged, Position(instrument="sim:BTCUSDT").apply(staged))  # not committed
     j.load_due()
+    j.wait_load()
     assert j.loads == 1
     assert cursor.execute("SELECT trade_id FROM fills").fetchall() == [("t-1",)]
     assert j.buffered == 2  # the staged fill and its position: still for their step
@@ -385,3 +389,219 @@ def test_a_step_log_written_before_fills_had_fee_rate_loads_with_it_null(tmp_pat
         ("t-2", D(60002), None),
         ("t-3", D(60003), None),
     ]
+
+
+# A paper host whose first step's load runs on the journal's load thread while the engine
+# appends two more steps to a new step log; the process is killed on the load thread either
+# in the middle of the load's transaction (``during``: one table inserted, nothing committed)
+# or after the load's COMMIT and before the rotated log's removal (``committed``).
+BACKGROUND_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    from decimal import Decimal as D
+    import attrs
+    from tradewind.journal import store
+    from tradewind.journal.store import Journal, OrderRecord
+    from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
+
+    path, when = sys.argv[1], sys.argv[2]
+    go = threading.Event()  # set once the engine appended its steps to the new log
+
+    def kill() -> None:
+        go.wait(60)
+        print("KILL", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    real_insert = store.DuckDBBackend.insert
+    real_write = Journal._write
+
+    def insert(self, table, rows, *, ignore, con=None):
+        real_insert(self, table, rows, ignore=ignore, con=con)
+        if when == "during" and con is not None:
+            kill()
+
+    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None):
+        real_write(self, tables, orders, ignore_fills=ignore_fills, upsert_all=upsert_all, con=con)
+        if when == "committed" and con is not None:
+            kill()
+
+    store.DuckDBBackend.insert = insert
+    Journal._write = write
+    j = Journal(path, "run-1", load_rows=1, load_every_s=1e9)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    j.simulated_venues = frozenset({"sim"})
+    pos = Position(instrument="sim:BTCUSDT")
+    for n in (1, 2, 3):
+        cid = f"tw-a-{n}"
+        side = Side.BUY if n % 2 else Side.SELL
+        order = Order(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
+                      type=OrderType.MARKET, quantity=D("0.002"), created_ts_ns=10 * n)
+        rec = OrderRecord(client_order_id=cid, instrument=order.instrument, venue="sim",
+                          order=order, updated_ts_ns=10 * n, id_seq=n, run_id="run-1")
+        j.record_order(rec, ts_ns=10 * n, kind="submitted")
+        fill = Fill(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
+                    quantity=D("0.002"), price=D(60000 + n), fee=D("0.05"), ts_ns=10 * n + 1,
+                    trade_id=f"t-{n}")
+        pos = pos.apply(fill)
+        done = attrs.evolve(rec, status=OrderStatus.FILLED, filled_quantity=D("0.002"))
+        j.record_fill(fill, pos, done, from_status=OrderStatus.NEW)
+        j.commit()  # step 1 starts a load on the load thread; steps 2 and 3 go to a new log
+        print(f"STEP {n} {j.steps_logged}", flush=True)
+    go.set()
+    time.sleep(60)
+    """
+)
+
+
+def _kill_during_background_load(path: Path, when: str) -> list[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-c", BACKGROUND_WRITER, str(path), when],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    return proc.stdout.split("\n")
+
+
+def _each_row_once_after_restart(path: Path) -> None:
+    j = Journal(path, "run-2")
+    try:
+        j.start("paper", "paper.toml", 50)
+        assert j.session_id == "run-1"
+        assert [(f.trade_id, f.price) for f in j.fills()] == [
+            ("t-1", D(60001)),
+            ("t-2", D(60002)),
+            ("t-3", D(60003)),
+        ]
+        assert j.positions()["sim:BTCUSDT"].quantity == D("0.002")
+        assert j.query(
+            "SELECT client_order_id, status, filled_quantity FROM orders ORDER BY id_seq"
+        ) == [(f"tw-a-{n}", "filled", "0.002") for n in (1, 2, 3)]
+    finally:
+        j.close()
+    assert not step_log.step_path(path).exists()
+    assert not step_log.loading_path(path).exists()
+    loaded = _counts(path)
+    assert (loaded["fills"], loaded["orders"], loaded["positions"]) == (3, 3, 3)
+    assert loaded["order_events"] == 6
+    Journal(path, "run-3").close()  # opened again: nothing loaded twice
+    assert _counts(path) == loaded
+
+
+def test_sigkill_during_a_background_load_loads_both_step_logs_once_at_restart(tmp_path):
+    path = tmp_path / "journal.duckdb"
+    out = _kill_during_background_load(path, "during")
+    assert out[:4] == ["STEP 1 1", "STEP 2 2", "STEP 3 3", "KILL"]
+    # The load's transaction never committed: its rows are only in the rotated log, the
+    # next steps' in the new one.
+    assert [r["seq"] for r in step_log.read(step_log.loading_path(path))] == [4]
+    assert len(step_log.read(step_log.step_path(path))) == 2
+    raw = _counts(path)
+    assert raw["fills"] == raw["orders"] == raw["order_events"] == 0
+    # A reader of the killed host's journal sees all three steps.
+    ro = Journal.open_readonly(path)
+    try:
+        assert [f.trade_id for f in ro.fills()] == ["t-1", "t-2", "t-3"]
+    finally:
+        ro.close()
+    _each_row_once_after_restart(path)
+
+
+def test_sigkill_between_a_background_load_commit_and_the_removal_of_its_log(tmp_path):
+    path = tmp_path / "journal.duckdb"
+    out = _kill_during_background_load(path, "committed")
+    assert out[:4] == ["STEP 1 1", "STEP 2 2", "STEP 3 3", "KILL"]
+    # The first step is in DuckDB and still in the rotated log; the next two only in the
+    # new log.
+    assert len(step_log.read(step_log.loading_path(path))) == 1
+    assert len(step_log.read(step_log.step_path(path))) == 2
+    raw = _counts(path)
+    assert (raw["fills"], raw["orders"], raw["order_events"]) == (1, 1, 2)
+    _each_row_once_after_restart(path)
+
+
+def test_a_failed_background_load_is_raised_by_the_next_commit_and_its_rows_loaded_once(
+    tmp_path, monkeypatch
+):
+    """The load thread's write fails (a disk error): the next step's commit raises the
+    JournalError, the rotated log stays, and the next load (on the engine's thread) writes
+    its rows and the newer ones once, then removes both logs' records."""
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "run-1", load_rows=1, load_every_s=1e9)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    real_write = Journal._write
+    failed = []
+
+    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None):
+        if con is not None and not failed:
+            failed.append(True)
+            raise duckdb.IOException("IO Error: could not write file: No space left on device")
+        real_write(self, tables, orders, ignore_fills=ignore_fills, upsert_all=upsert_all, con=con)
+
+    monkeypatch.setattr(Journal, "_write", write)
+    pos = Position(instrument="sim:BTCUSDT")
+    fills = [
+        Fill(
+            client_order_id=f"tw-f-{n}",
+            instrument="sim:BTCUSDT",
+            side=Side.BUY,
+            quantity=D("0.001"),
+            price=D(60000),
+            fee=D("0.01"),
+            ts_ns=n,
+            trade_id=f"t-{n}",
+        )
+        for n in (1, 2)
+    ]
+    j.record_fill(fills[0], pos := pos.apply(fills[0]))
+    j.commit()  # appended; its load starts on the load thread and fails
+    j._loader.join()
+    assert step_log.loading_path(path).exists()
+    j.record_fill(fills[1], pos.apply(fills[1]))
+    with pytest.raises(JournalError, match="No space left on device"):
+        j.commit()
+    assert j.error is not None and j.loads == 0
+    # The second step is durable (appended) although the commit raised the load's error.
+    assert len(step_log.read(step_log.step_path(path))) == 1
+    assert [f.trade_id for f in j.fills()] == ["t-1", "t-2"]  # the read loads, once
+    assert j.error is None
+    assert not step_log.loading_path(path).exists()
+    j.close()
+    assert _counts(path)["fills"] == 2 and _counts(path)["positions"] == 2
+
+
+def test_loads_on_the_engines_thread_when_background_loads_are_off(tmp_path):
+    """``[journal] load_in_background = false``: a due load is written before the step's
+    commit returns, the step log truncated in place (never rotated)."""
+    from tradewind.config import JournalSection
+
+    assert JournalSection().load_in_background is True
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "run-1", load_rows=1, load_every_s=1e9, background=False)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    cursor = j.cursor()
+    fill = Fill(
+        client_order_id="tw-g-1",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        quantity=D("0.001"),
+        price=D(60000),
+        fee=D("0.01"),
+        ts_ns=1,
+        trade_id="t-1",
+    )
+    j.record_fill(fill, Position(instrument="sim:BTCUSDT").apply(fill))
+    j.commit()
+    assert j._loader is None and j.loads == 1
+    assert cursor.execute("SELECT trade_id FROM fills").fetchall() == [("t-1",)]
+    assert not step_log.loading_path(path).exists()
+    assert step_log.step_path(path).stat().st_size == 0  # truncated in place
+    cursor.close()
+    j.close()

@@ -266,6 +266,10 @@ class JournalSection:
     #: ... or this many seconds after the last load (the API's own connection to the journal
     #: sees a running session's rows at most about this late).
     load_every_s: float = 0.5
+    #: Those loads run on a thread of the journal's own, so the engine's next steps go on
+    #: meanwhile (DuckDB releases the GIL while it executes); false: on the engine's thread.
+    #: The thread pays off when a core is free for it (docs/performance.md).
+    load_in_background: bool = True
 
     def __attrs_post_init__(self) -> None:
         from tradewind.journal.postgres import SCHEMES, redact

@@ -24,6 +24,7 @@ class AppendLog:
 
     def append_record(self, record: bytes) -> None:
         """Write one encoded record and wait until it is on disk (``fdatasync``)."""
+        new = self._fd is None
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fd = self._fd
@@ -46,6 +47,10 @@ class AppendLog:
                     os.ftruncate(fd, start)
             raise
         os.fdatasync(fd)
+        if new:
+            # The file's name is durable too (it may have just been created, or renamed away
+            # by :meth:`rotate`): one directory sync per file opened, not per record.
+            sync_dir(self.path.parent)
         self.pending += 1
 
     def truncate(self) -> None:
@@ -53,6 +58,17 @@ class AppendLog:
         that reappear after a crash are recognised as committed when they are replayed."""
         if self._fd is not None and self.pending:
             os.ftruncate(self._fd, 0)
+        self.pending = 0
+
+    def rotate(self, to: Path) -> None:
+        """Rename the log to ``to`` (which must not exist) and start a new, empty one at
+        :attr:`path` with the next append: the records in ``to`` can be loaded and ``to``
+        removed while the new file takes the next records (nothing truncates ``to``)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.pending:
+            os.rename(self.path, to)
         self.pending = 0
 
     def close(self) -> None:
@@ -63,6 +79,15 @@ class AppendLog:
         self._fd = None
         if not self.pending and self.path.exists() and self.path.stat().st_size == 0:
             self.path.unlink()
+
+
+def sync_dir(path: Path) -> None:
+    """``fsync`` a directory, so the names created or renamed in it survive a power loss."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def contents(path: Path) -> bytes:

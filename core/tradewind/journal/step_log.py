@@ -38,6 +38,8 @@ from tradewind.journal.appendlog import AppendLog, contents
 
 #: What follows the journal file's name for its step log.
 SUFFIX = ".steps"
+#: What follows the step log's name once a background load took it (:func:`loading_path`).
+ROTATED_SUFFIX = ".load"
 
 #: The marshal format version records are written in (readable by every later Python 3).
 MARSHAL_VERSION = 4
@@ -48,6 +50,23 @@ _HEADER = struct.Struct("<2sII")  # magic, body length, CRC32 of the body
 def step_path(journal_path: Path) -> Path:
     """The step log beside a DuckDB journal file."""
     return journal_path.with_name(journal_path.name + SUFFIX)
+
+
+def loading_path(journal_path: Path) -> Path:
+    """The step log a background load is writing into DuckDB (``<journal>.steps.load``).
+
+    A load renames the step log to this name and loads its records on a thread of its own
+    while the engine appends the next steps to a new ``<journal>.steps``; the file is removed
+    only after the load committed. So no truncate ever races a load, and at open the records
+    of both files that DuckDB lacks (by sequence number: this file's are the older) are loaded
+    once.
+    """
+    return rotated(step_path(journal_path))
+
+
+def rotated(path: Path) -> Path:
+    """The name the step log at ``path`` is renamed to for a background load."""
+    return path.with_name(path.name + ROTATED_SUFFIX)
 
 
 def encode(

@@ -40,7 +40,9 @@ before it is applied to the portfolio (:meth:`Journal.record_fill`); with ``dura
 and live) those rows are made durable once per engine step (:meth:`Journal.commit`, before
 the step's events are published): on a writable DuckDB journal by one ``fdatasync``'d append
 to the step log (:mod:`tradewind.journal.step_log`), the rows loaded into DuckDB in batches
-and by every read through this class; else by one commit. Without group commit each step is
+on a thread of the journal's own (the engine's steps go on meanwhile; DuckDB releases the GIL
+while it executes) and by every read through this class, which waits for a load under way
+first; else by one commit. Without group commit each step is
 its own transaction. An order for a
 venue that is not simulated is durable before it is sent, one of two ways: on a DuckDB journal
 with group commit it is appended to the intent log (:mod:`tradewind.journal.intent_log`,
@@ -73,6 +75,7 @@ import errno
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -428,9 +431,13 @@ class DuckDBBackend:
         finally:
             con.execute("ROLLBACK")
 
-    def insert(self, table: str, rows: list[tuple[Any, ...]], *, ignore: bool) -> None:
+    def insert(
+        self, table: str, rows: list[tuple[Any, ...]], *, ignore: bool, con: Any = None
+    ) -> None:
         """Insert ``rows`` through one Arrow table: one statement however many rows (a
-        statement with a placeholder per value costs tens of milliseconds to prepare)."""
+        statement with a placeholder per value costs tens of milliseconds to prepare).
+        ``con``: another connection to the database (a background load's) instead of
+        :attr:`con`."""
         cols = _COLUMNS[table]
         # zip(*rows): the columns in one C-level pass, not a comprehension per column.
         arrays = {
@@ -439,7 +446,7 @@ class DuckDBBackend:
         }
         batch = pa.table(arrays)  # noqa: F841 - read by DuckDB's replacement scan below
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
-        self.con.execute(f"{verb} INTO {table} SELECT * FROM batch")
+        (con or self.con).execute(f"{verb} INTO {table} SELECT * FROM batch")
 
     def rolled_back(self) -> None:
         """A write failed and its transaction was rolled back: nothing to forget."""
@@ -693,6 +700,12 @@ class Journal:
     the rows into DuckDB in batches — every ``load_rows`` rows or ``load_every_s`` seconds
     (at the next step), whenever the journal is read through this object, and at close. A
     writable DuckDB journal only; without it each step is a DuckDB commit.
+
+    ``background`` (default True): the batch loads of a step-logged run (those due by rows or
+    time) run on a thread of their own (:mod:`.step_log`'s ``loading_path``): the engine's
+    next steps go on while DuckDB loads the last ones. A read through this object, a close
+    and a flush wait for a load under way first; a load that failed is reported (raised) by
+    the next step's commit and retried on the engine's thread.
     """
 
     def __init__(
@@ -708,6 +721,7 @@ class Journal:
         steps: bool | None = None,
         load_rows: int = LOAD_ROWS,
         load_every_s: float = LOAD_EVERY_S,
+        background: bool = True,
     ) -> None:
         self.run_id = run_id
         #: Buffered rows that trigger a write; None chooses by mode at :meth:`start`
@@ -776,6 +790,17 @@ class Journal:
         #: Steps appended to the step log and loads into DuckDB (for benchmarks).
         self.steps_logged = 0
         self.loads = 0
+        #: Batch loads run on a thread of their own (see the class's ``background``).
+        self.background = background
+        #: The load under way on its thread, the rows it writes (per table, the order
+        #: states) and, once it ended, what it raised (None: it committed).
+        self._loader: threading.Thread | None = None
+        self._loading: tuple[dict[str, list[tuple[Any, ...]]], dict[str, tuple[Any, ...]], int]
+        self._loading = ({}, {}, 0)
+        self._load_failure: BaseException | None = None
+        #: The background loads' own connection to the database (a DuckDB connection is used
+        #: by one thread at a time).
+        self._load_con: Any = None
         #: Client order ids durable in the intent log and not yet committed to the journal
         #: (:meth:`written_ahead`).
         self._ahead: set[str] = set()
@@ -920,6 +945,11 @@ class Journal:
             if not self.read_only:
                 self.flush()
         finally:
+            if self._loader is not None:
+                self._loader.join()  # flush raised before it waited: do not leave it running
+            if self._load_con is not None:
+                self._load_con.close()
+                self._load_con = None
             self._con.close()
             if self._intents is not None:
                 self._intents.close()
@@ -986,13 +1016,14 @@ class Journal:
             self.flush()
             return
         self._log_step()
+        self._reap(wait=False)
         if not self._nlogged:
             return
         now = time.monotonic()
         if self._last_load is None:
             self._last_load = now  # the first step since the journal opened
         if self._nlogged >= self.load_rows or now - self._last_load >= self.load_every_s:
-            self.flush()
+            self._load_logged()
 
     def load(self) -> None:
         """Write every row held in memory — durable in the step log or only staged — into
@@ -1038,11 +1069,18 @@ class Journal:
             except OSError as exc:  # replay at the next open skips what is journaled
                 log.warning("journal %s: intent log not truncated: %s", self.path, exc)
 
-    def _insert_rows(self, verb: str, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` in one bulk statement of the backend."""
+    def _insert_rows(
+        self, verb: str, table: str, rows: list[tuple[Any, ...]], con: Any = None
+    ) -> None:
+        """Insert ``rows`` in one bulk statement of the backend (``con``: a DuckDB journal's
+        background load connection)."""
         if not rows:
             return
-        self._db.insert(table, rows, ignore=verb == "INSERT OR IGNORE")
+        if con is None:
+            self._db.insert(table, rows, ignore=verb == "INSERT OR IGNORE")
+        else:
+            assert isinstance(self._db, DuckDBBackend)
+            self._db.insert(table, rows, ignore=verb == "INSERT OR IGNORE", con=con)
 
     def flush(self) -> None:
         """Write every row held in memory (staged, or durable in the step log) into the
@@ -1053,16 +1091,116 @@ class Journal:
         """Load the rows durable in the step log into DuckDB if the last load is
         ``load_every_s`` old (the engine calls it while it waits for data, so the journal's
         other readers see a quiet run's last steps too). Staged rows are left to their step."""
+        self._reap(wait=False)
         if (
             self._nlogged
             and self._last_load is not None
             and time.monotonic() - self._last_load >= self.load_every_s
         ):
+            self._load_logged()
+
+    def wait_load(self) -> None:
+        """Wait for the background load under way, if any (raises the JournalError of one that
+        failed; its rows are then loaded by the next load)."""
+        self._reap(wait=True)
+
+    def _load_logged(self) -> None:
+        """Load the rows durable in the step log: on the load thread (:attr:`background`),
+        unless one is under way (the rows wait for the next due load) or the last one failed
+        (its file is kept: this load, on the engine's thread, writes its rows too)."""
+        if not self.background or not isinstance(self._db, DuckDBBackend):
             self._load(staged=False)
+            return
+        if self._loader is not None:
+            return
+        assert self._steplog is not None
+        loading = step_log.loading_path(self._db.path)
+        if loading.exists():
+            self._load(staged=False)
+            return
+        try:
+            self._steplog.rotate(loading)
+        except OSError as exc:
+            # The log stays where it is, whole: load it here and truncate it, as before.
+            log.warning(
+                "journal %s: step log not rotated for a background load: %s", self.path, exc
+            )
+            self._load(staged=False)
+            return
+        self._loading = (self._logged, self._logged_orders, self._nlogged)
+        self._logged = {}
+        self._logged_orders = {}
+        self._nlogged = 0
+        self._last_load = time.monotonic()
+        if self._load_con is None:
+            self._load_con = self._con.cursor()
+        self._load_failure = None
+        self._loader = threading.Thread(
+            target=self._load_in_background,
+            args=(self._loading[0], self._loading[1], loading),
+            name=f"journal-load {self.path}",
+            daemon=True,
+        )
+        self._loader.start()
+
+    def _load_in_background(
+        self,
+        tables: dict[str, list[tuple[Any, ...]]],
+        orders: dict[str, tuple[Any, ...]],
+        loading: Path,
+    ) -> None:
+        """The load thread: write ``tables`` and ``orders`` in one transaction on the load
+        connection, then remove the rotated step log they came from (only now: a kill before
+        leaves it to the next open, which skips what DuckDB has by sequence number)."""
+        try:
+            self._write(tables, orders, ignore_fills=False, con=self._load_con)
+            if orders:
+                written = self._written_id_seq(self._load_con)
+                self._id_seq_written = max(written, *(row[3] or 0 for row in orders.values()))
+        except BaseException as exc:  # handed to the engine's thread by _reap
+            self._load_failure = exc
+            return
+        try:
+            loading.unlink(missing_ok=True)
+        except OSError as exc:  # records reloaded at the next open are skipped by seq
+            log.warning("journal %s: loaded step log not removed: %s", self.path, exc)
+
+    def _reap(self, *, wait: bool) -> None:
+        """End the background load if it is done (``wait``: once it is). A load that failed
+        gives its rows back (they load with the next load, with its file) and raises the
+        JournalError, as a load on this thread would have."""
+        loader = self._loader
+        if loader is None or (not wait and loader.is_alive()):
+            return
+        loader.join()
+        self._loader = None
+        tables, orders, n = self._loading
+        self._loading = ({}, {}, 0)
+        exc = self._load_failure
+        self._load_failure = None
+        if exc is None:
+            self.loads += 1
+            self.error = None
+            return
+        # Older rows first, as in the files (an order's latest state wins).
+        for table, rows in self._logged.items():
+            tables.setdefault(table, []).extend(rows)
+        orders.update(self._logged_orders)
+        self._logged = tables
+        self._logged_orders = orders
+        self._nlogged += n
+        if not isinstance(exc, self._failures):
+            raise exc
+        self.error = self._db.error(exc, doing="write")
+        raise self.error from exc
 
     def _load(self, *, staged: bool) -> None:
         """Write the rows durable in the step log, and the staged ones if ``staged``, into
         the database in one transaction."""
+        try:
+            self._reap(wait=True)
+        except JournalError:
+            pass  # its rows are back in memory: this load writes them or raises its own error
         staged = staged and bool(self._npending or self._dirty_orders)
         if not staged and not self._nlogged:
             return
@@ -1099,6 +1237,12 @@ class Journal:
                 self._steplog.truncate()
             except OSError as exc:  # records reloaded at the next open are skipped by seq
                 log.warning("journal %s: step log not truncated: %s", self.path, exc)
+        if self._steplog is not None and isinstance(self._db, DuckDBBackend):
+            # A background load that failed left its file: its rows were written now.
+            try:
+                step_log.loading_path(self._db.path).unlink(missing_ok=True)
+            except OSError as exc:  # records reloaded at the next open are skipped by seq
+                log.warning("journal %s: loaded step log not removed: %s", self.path, exc)
         self._logged = {}
         self._logged_orders = {}
         self._nlogged = 0
@@ -1116,18 +1260,24 @@ class Journal:
         *,
         ignore_fills: bool,
         upsert_all: bool = False,
+        con: Any = None,
     ) -> None:
         """Insert ``tables``' rows and upsert the ``orders`` rows (by session and client order
         id; ``upsert_all``: every one, else only those that may have a row already) in one
-        transaction; raises what the backend raised, after rolling back."""
-        con = self._con
+        transaction; raises what the backend raised, after rolling back. ``con``: the
+        background load's connection instead of the journal's."""
+        load_con = con
+        con = con or self._con
+        # The load connection only when there is one: ``_insert_rows(verb, table, rows)``
+        # stays the call a backtest or a synchronous load makes.
+        on: dict[str, Any] = {} if load_con is None else {"con": load_con}
         con.execute("BEGIN TRANSACTION")
         try:
             for table, rows in tables.items():
                 ignore = table == "fills" and ignore_fills
-                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows)
+                self._insert_rows("INSERT OR IGNORE" if ignore else "INSERT", table, rows, **on)
             if orders:
-                written = None if upsert_all else self._written_id_seq()
+                written = None if upsert_all else self._written_id_seq(load_con)
                 # Only an order that may have a row already needs the upsert's DELETE (one
                 # statement whose cost is most of an insert's).
                 ids: dict[str, list[str]] = {}
@@ -1143,7 +1293,7 @@ class Journal:
                             + ")",
                             [session, *some],
                         )
-                self._insert_rows("INSERT", "orders", list(orders.values()))
+                self._insert_rows("INSERT", "orders", list(orders.values()), **on)
             con.execute("COMMIT")
         except self._failures as exc:
             try:
@@ -1153,19 +1303,23 @@ class Journal:
             self._db.rolled_back()
             if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
                 # a fill journaled already: written once
-                self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all)
+                self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all, con=load_con)
                 return
             raise
 
-    def _written_id_seq(self) -> int:
+    def _written_id_seq(self, con: Any = None) -> int:
         """:attr:`_id_seq_written`, read from the table the first time (inside the write's
-        transaction, after any intent log replayed at open)."""
+        transaction, after any intent log replayed at open; ``con``: the connection)."""
         if self._id_seq_written is None or self._id_seq_session != self.session_id:
             self._id_seq_session = self.session_id
-            row = self._con.execute(
-                "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?",
-                [self.session_id],
-            ).fetchone()
+            row = (
+                (con or self._con)
+                .execute(
+                    "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?",
+                    [self.session_id],
+                )
+                .fetchone()
+            )
             self._id_seq_written = int(row[0]) if row else 0
         return self._id_seq_written
 
@@ -1281,13 +1435,19 @@ class Journal:
             raise self.error from exc
 
     def _step_records(self, path: Path) -> tuple[list[dict[str, Any]], int]:
-        """The step log's records not yet in DuckDB, and the file's size."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return [], -1
-        records, _ = step_log.decode(data)
-        return step_log.unloaded(records, self._max_seq()), len(data)
+        """The records not yet in DuckDB of the step log at ``path`` and of the one a
+        background load had rotated away (``<journal>.steps.load``: the older records, so
+        first), and the files' total size (-1: neither exists)."""
+        records: list[dict[str, Any]] = []
+        size = -1
+        for each in (step_log.rotated(path), path):
+            try:
+                data = each.read_bytes()
+            except FileNotFoundError:
+                continue
+            records.extend(step_log.decode(data)[0])
+            size = max(size, 0) + len(data)
+        return step_log.unloaded(records, self._max_seq()), size
 
     @staticmethod
     def _merge_records(
@@ -1326,7 +1486,9 @@ class Journal:
                 ", ".join(f"{len(rows)} {t}" for t, rows in tables.items()),
             )
         if size >= 0:
-            path.unlink(missing_ok=True)  # committed (or nothing to load)
+            # Committed (or nothing to load): the rotated log first, as a load removes it.
+            step_log.rotated(path).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
     def _overlay_step_log(self, path: Path) -> None:
         """A read-only journal whose step log holds rows DuckDB lacks (its host was killed):

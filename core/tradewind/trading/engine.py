@@ -688,6 +688,7 @@ class Engine:
             password=None if secret is None else secret.reveal(),
             load_rows=cfg.journal.load_rows,
             load_every_s=cfg.journal.load_every_s,
+            background=cfg.journal.load_in_background,
         )
         self.journal = journal
         if cfg.mode is Mode.BACKTEST:
