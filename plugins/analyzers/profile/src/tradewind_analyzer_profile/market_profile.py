@@ -533,9 +533,12 @@ class BlockWindow:
         s0, s1, a0, a1 = self._ranges[r]
         if s1 > s0 or a1 > a0:
             if p._dense is not None:
-                # leaving first: no bin's volume goes below zero on the way
-                p._debit(self._bins[s0:s1], self._qty[s0:s1])
-                p._credit(self._bins[a0:a1], self._qty[a0:a1])
+                # leaving first: no bin's volume goes below zero on the way (_debit and
+                # _credit, without their calls: this runs at every close)
+                if s1 > s0:
+                    p._apply(self._bins[s0:s1], self._qty[s0:s1], -1)
+                if a1 > a0:
+                    p._apply(self._bins[a0:a1], self._qty[a0:a1], 1)
             else:
                 p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
             p._dirty = True
