@@ -303,8 +303,10 @@ class Scheduler:
         by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
-        # A backtest's digests and daily summaries come due at the engine's steps.
-        tick = host.tick if host is not None and not host.ticker else None
+        # A backtest's digests and daily summaries come due at the engine's steps (none can
+        # when every notifier is an event channel: its tick does nothing, and the walk
+        # need not call it nor feed the venue close by close for it).
+        tick = host.tick if host is not None and not host.ticker and host.timed else None
         skipped = 0
         control, stopper = e.control, e.stopper
         # The simulated venue gets the walked trades in one piece, before an event and at
