@@ -175,7 +175,13 @@ def test_dense_rows_gives_each_close_the_levels_of_dense_add_then_dense_levels()
     big = np.array([2**62, 2**62], dtype=np.int64)
     assert (
         _kernel.dense_rows(
-            dense, 0, np.array([1, 2], np.int64), big, np.array([[0, 0, 0, 2]], np.int64), 7, 10,
+            dense,
+            0,
+            np.array([1, 2], np.int64),
+            big,
+            np.array([[0, 0, 0, 2]], np.int64),
+            7,
+            10,
             np.zeros((1, 7), np.int64),
         )
         is NotImplemented
@@ -216,7 +222,7 @@ def test_reads_in_the_middle_of_a_block_computed_ahead_see_that_close() -> None:
         one.advance(close)
         window.row(r)
         window_fed.row(r)
-        assert ahead._ahead is window or r == 0 and ahead._ahead is None
+        assert ahead._ahead is window or (r == 0 and ahead._ahead is None)
         assert ahead.bin_count() == one.bin_count()
         assert ahead.levels() == one.levels()
         if r % 7 == 0:

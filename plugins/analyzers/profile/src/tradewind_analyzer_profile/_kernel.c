@@ -562,13 +562,25 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_NotImplemented);
         goto done;
     }
+    /* The bins with volume lie in [nz0, nz1] (empty when nz0 > nz1): the levels scan that
+       range, not the whole array (which spans the block's prices). */
+    Py_ssize_t nz0 = len, nz1 = -1;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (dense[i]) { nz0 = i; break; }
+    for (Py_ssize_t i = len - 1; i >= nz0; i--)
+        if (dense[i]) { nz1 = i; break; }
     for (Py_ssize_t r = 0; r < n; r++) {
         for (int side = 0; side < 2; side++) {
             long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
             for (long long k = from; k < to; k++) {
                 long long q = t.q[k];
                 if (q == 0) continue;
-                long long *v = &dense[t.b[k] - base];
+                Py_ssize_t at = (Py_ssize_t)(t.b[k] - base);
+                long long *v = &dense[at];
+                if (side == 1) {
+                    if (at < nz0) nz0 = at;
+                    if (at > nz1) nz1 = at;
+                }
                 if (side == 0) {
                     if (*v < q) {
                         PyErr_SetString(PyExc_ValueError,
@@ -583,13 +595,15 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
                 }
             }
         }
+        while (nz0 <= nz1 && dense[nz0] == 0) nz0++;
+        while (nz1 >= nz0 && dense[nz1] == 0) nz1--;
         long long res[5], held = 0, *o = out + 7 * r;
-        int got = levels_of(dense, len, num, den, res, &held);
+        int got = nz0 > nz1 ? 0 : levels_of(dense + nz0, nz1 - nz0 + 1, num, den, res, &held);
         o[0] = got;
         if (got == 1) {
-            o[1] = base + res[0];
-            o[2] = base + res[1];
-            o[3] = base + res[2];
+            o[1] = base + (long long)nz0 + res[0];
+            o[2] = base + (long long)nz0 + res[1];
+            o[3] = base + (long long)nz0 + res[2];
             o[4] = res[3];
             o[5] = res[4];
         } else {
