@@ -8,7 +8,10 @@ the sample's trade events (gap to the previous trade, log return, size, aggresso
 trade rate, price moves and size mix are the sample's. It is driven as the engine drives it:
 ticks up to each 1m boundary in one batch, then the 1m/5m/15m candles closing there, then one
 ``values()`` read. Separately, batch sizes of 1, 10, 100 and 1,000 trades show the cost of
-live (small) and replay (large) batches. Times are process CPU time, best of 5 runs.
+live (small) and replay (large) batches, and ``on_block`` over the whole tape (a backtest's
+block: its rows in order, ``poc`` read at every row as the backtest's chart does, zones and
+FVGs on the config's timeframe; ``--zone-timeframe 1m`` is the default backtest's). Times are
+process CPU time, best of 5 runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from tradewind.blocks import make_rows
 from tradewind.model import Candle, Instrument, InstrumentKind, TickBatch
 from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
 from tradewind_analyzer_profile.plugin import VALUE_KEYS
@@ -171,12 +175,32 @@ def batch_sizes(
     return out
 
 
+def block_drive(
+    tape: TickBatch, bars: list[Candle], cfg: ProfileConfig, runs: int = 5
+) -> tuple[float, int]:
+    """Best-of-``runs`` µs per row of one ``on_block`` over the whole tape, ``poc`` read at
+    every row; and the number of rows."""
+    inst = instrument()
+    rows = make_rows(tape, bars)
+    best = np.inf
+    for _ in range(runs):
+        a = ProfileAnalyzer(config=cfg, instrument=inst)
+        t0 = time.process_time()
+        for row in a.on_block(tape, rows):
+            row.get("poc")
+        best = min(best, (time.process_time() - t0) / len(rows) * 1e6)
+    return best, len(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--window", default="15m")
+    ap.add_argument("--zone-timeframe", default=None, help="zones and FVGs (default: 15m)")
     args = ap.parse_args()
     cfg = ProfileConfig(window=args.window)
+    if args.zone_timeframe is not None:
+        cfg = ProfileConfig(window=args.window, zone_timeframe=args.zone_timeframe)
     tape = synthetic_tape(args.hours)
     bars = candles(tape)
     print(
@@ -191,6 +215,11 @@ def main() -> None:
         f"; on_candle {e['candle']:.2f} µs per candle; values() and its poc "
         f"{e['read']:.1f} µs per read "
         f"({len(VALUE_KEYS)} keys, value area recomputed after each batch)"
+    )
+    us_row, n_rows = block_drive(tape, bars, cfg)
+    print(
+        f"  on_block over the whole tape ({n_rows:,} rows), poc read at every row: "
+        f"{us_row:.2f} µs per row"
     )
     for size, us in batch_sizes(tape, cfg, (1, 10, 100, 1000)).items():
         print(

@@ -62,6 +62,7 @@ def _run(
     extra: str = "",
     venue: str = "",
     exits: str | None = None,
+    sink: list | None = None,
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
     if exits is not None:
@@ -73,6 +74,8 @@ def _run(
     cfg.write_text(text + extra)
     journal = tmp_path / f"sched_{flag}_{block}.duckdb"
     engine = Engine(load_config(cfg), run_id="sched", journal_path=str(journal))
+    if sink is not None:
+        engine.candle_sinks.append(sink.extend)
     result = anyio.run(engine.run)
     con = duckdb.connect(str(journal), read_only=True)
     try:
@@ -92,14 +95,32 @@ def _assert_same(
     venue: str = "",
     exits: str | None = None,
     held_at_least: int = 0,
+    sinks: bool = False,
 ) -> tuple[object, object]:
     for block in blocks:
+        stepped_sink: list | None = [] if sinks else None
+        walked_sink: list | None = [] if sinks else None
         base_rows, base, stepped = _run(
-            tmp_path, data, scheduler=False, block=block, extra=extra, venue=venue, exits=exits
+            tmp_path,
+            data,
+            scheduler=False,
+            block=block,
+            extra=extra,
+            venue=venue,
+            exits=exits,
+            sink=stepped_sink,
         )
         rows, result, engine = _run(
-            tmp_path, data, scheduler=True, block=block, extra=extra, venue=venue, exits=exits
+            tmp_path,
+            data,
+            scheduler=True,
+            block=block,
+            extra=extra,
+            venue=venue,
+            exits=exits,
+            sink=walked_sink,
         )
+        assert walked_sink == stepped_sink, block
         assert stepped._scheduler is None
         sched = engine._scheduler
         assert sched is not None
@@ -119,6 +140,9 @@ def _assert_same(
                 assert 0 < count <= stepped.strategy.rejected[gate], gate
             # Closes walked while a position was open, up to its exit monitors' first trigger.
             assert sched.held_closes >= held_at_least, (sched.held_closes, held_at_least)
+            # With a candle sink the walk hands every row over (the sink may read the
+            # analyzers); without one it hands rows over only where read.
+            assert (sched.lean_walks == 0) if sinks else (sched.lean_walks > 0)
         assert base.summary["funnel"]["signals"] >= signals_at_least
         assert base_rows["fills"] and base_rows["orders"]  # there is something to compare
         for table in TABLES:
@@ -169,6 +193,14 @@ def test_funding_is_booked_the_same_while_the_walk_feeds_the_venue_in_one_piece(
         venue="funding_rate = 0.0001\nfunding_interval_h = 1\n",
     )
     assert base.funding  # there was funding to compare
+
+
+def test_a_candle_sink_sees_every_candle_as_stepping_gives_them(tmp_path):
+    """A candle sink (the HTTP API's, a watchlist's) makes the walk hand each row to the
+    analyzer values before the next: it gets every candle in the stepped order and the run
+    is the stepped run, bit for bit."""
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    _assert_same(tmp_path, data, signals_at_least=1, blocks=(1_000_000, 0), sinks=True)
 
 
 def test_paper_runs_step_every_close(tmp_path):

@@ -422,3 +422,28 @@ def test_a_bad_template_is_refused_when_the_config_is_read(tmp_path: Path, fake_
         "template 'trade' uses unknown field(s) profit; fields of 'trade': currency, fee, "
         "fee_currency, instrument, order_id, pnl, price, quantity, side @ $.notifiers.ops"
     )
+
+
+def test_only_an_outbox_channel_has_messages_that_come_due_on_the_clock():
+    # The backtest scheduler's walk calls NotifierHost.tick at every close (and feeds the
+    # simulated venue close by close for it) only when the host is ``timed``: an event
+    # channel routes nothing on a timer, so a host of event channels alone is not.
+    class Plain:
+        name = "plain"
+        capabilities = frozenset({"text"})
+
+        def __init__(self):
+            self.config = NotifierOptions()
+
+        async def start(self): ...
+        async def close(self): ...
+        async def notify(self, event): ...
+
+    outbox = Outbox(duckdb.connect(":memory:"))
+    plain_only = NotifierHost({"p": Plain(), "q": Plain()}, clock=SimClock(T0))
+    assert not plain_only.timed
+    plain_only.tick()  # and ticking it routes nothing, whatever the clock says
+    assert all(ch.outstanding == 0 for ch in plain_only.channels.values())
+    assert NotifierHost({"c": Collect()}, clock=SimClock(T0), outbox=outbox).timed
+    mixed = NotifierHost({"p": Plain(), "c": Collect()}, clock=SimClock(T0), outbox=outbox)
+    assert mixed.timed

@@ -132,6 +132,19 @@ class BlockTable(Iterator[Mapping[str, float]]):
         self._next = r + 1
         return TableRow(self.columns, r)
 
+    @property
+    def next_row(self) -> int:
+        """The index of the row the iterator yields next."""
+        return self._next
+
+    def row(self, r: int) -> TableRow:
+        """Row ``r`` (at or after :attr:`next_row`), the iterator moved past it: what
+        iterating on to it yields last, without the rows before it."""
+        if not self._next <= r < self.rows:
+            raise ValueError(f"block table: row {r} asked for, next is {self._next} of {self.rows}")
+        self._next = r + 1
+        return TableRow(self.columns, r)
+
     def arrays(self) -> Mapping[str, npt.NDArray[np.float64]]:
         """The columns as float64 arrays (the same floats; NaN where the column has NaN)."""
         if self._arrays is None:

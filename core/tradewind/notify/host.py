@@ -383,6 +383,13 @@ class NotifierHost:
         except Exception:
             log.exception("%s stopped", what)
 
+    @property
+    def timed(self) -> bool:
+        """Whether :meth:`tick` can route anything: only an outbox channel has messages that
+        come due on the clock (digests, daily summaries); an event channel's tick does
+        nothing."""
+        return any(isinstance(ch, OutboxChannel) for ch in self.channels.values())
+
     def tick(self) -> None:
         """Route every channel's due messages (rate limits, digests) at the clock's time."""
         for ch in self.channels.values():

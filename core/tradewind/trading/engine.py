@@ -189,6 +189,11 @@ class AnalyzerValues(Mapping[str, float]):
             raise KeyError(name)
         return value  # type: ignore[no-any-return]
 
+    @property
+    def settled(self) -> bool:
+        """Whether every analyzer has had the candles handed over (nothing for :meth:`settle`)."""
+        return not self._unfed
+
     def use_rows(self, rows: Mapping[str, Mapping[str, float]]) -> None:
         """Read the analyzers' outputs from a block's row (a backtest) until the next one."""
         self.settle()

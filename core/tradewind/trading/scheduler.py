@@ -74,6 +74,8 @@ class Scheduler:
         self._judged: tuple[TapeBlock, Verdicts] | None = None
         #: Closes gone through while holding a position (part of ``closes``).
         self.held_closes = 0
+        #: Walks that handed rows to the analyzer values only where read (see skip).
+        self.lean_walks = 0
         self._last_walk = 0
         # Holding a position is walked only when every exit monitor scans (tradewind.protocols.
         # ScanningExit); a third-party monitor without it keeps the engine stepping.
@@ -297,14 +299,19 @@ class Scheduler:
         # The charted values, read from the rows directly where a row holds the analyzer
         # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
         charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
+        # The same for the lean walk: (series list, table column or None, index of the
+        # analyzer's row mapping among the generators or -1 for a table, output).
+        lean_charts: list[tuple[list[tuple[int, float]], list[float] | None, int, str]] = []
         iters = block.iters
         first, verdicts, gate_names = self._verdicts(block)
         failing = verdicts.tolist() if verdicts is not None else None
         by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
-        # A backtest's digests and daily summaries come due at the engine's steps.
-        tick = host.tick if host is not None and not host.ticker else None
+        # A backtest's digests and daily summaries come due at the engine's steps (none can
+        # when every notifier is an event channel: its tick does nothing, and the walk
+        # need not call it nor feed the venue close by close for it).
+        tick = host.tick if host is not None and not host.ticker and host.timed else None
         skipped = 0
         control, stopper = e.control, e.stopper
         # The simulated venue gets the walked trades in one piece, before an event and at
@@ -312,6 +319,34 @@ class Scheduler:
         # only moves its clock and last price, which one piece leaves the same (a backtest
         # with digests feeds it close by close, as they may read it).
         venue_from = i
+        # The lean walk: with no candle sink and no notifier tick (nothing else reads the
+        # analyzers between closes), a close the array predicates reject needs its row only
+        # for the charted values, read from the tables' columns and the other analyzers'
+        # row mappings directly; the rows are handed to ``values`` (``use_rows``) only where
+        # something reads them: the strategy's decide, and the last close walked.
+        lean = not sinks and tick is None and values.settled
+        names = [name for name, _ in iters]
+        tables: dict[str, BlockTable] = {}
+        gens: list[tuple[str, Any]] = []
+        if lean:
+            at = total - len(rows)
+            for name, it in iters:
+                if isinstance(it, BlockTable):
+                    tables[name] = it
+                    lean = lean and it.next_row == at
+                else:
+                    gens.append((name, it))
+            lean = lean and all(n.partition(".")[0] in names for n in charted)
+            self.lean_walks += lean
+        # The row not yet handed to ``values``: (block row, the other analyzers' mappings).
+        unread: tuple[int, list[Mapping[str, float]]] | None = None
+
+        def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
+            it_gens = iter(got_gens)
+            values.use_rows(
+                {name: tables[name].row(ri) if name in tables else next(it_gens) for name in names}
+            )
+
         while rows:
             k = start + rows[0].tick_end  # the first trade at or after the close
             if k >= limit:
@@ -330,7 +365,90 @@ class Scheduler:
                     tick()
             i = k
             t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
-            while rows and rows[0].close_ns <= t:
+            while lean and rows and rows[0].close_ns <= t:
+                ri = total - len(rows)
+                r = ri - first
+                row = rows.popleft()
+                t_close = row.close_ns
+                if advance is not None:
+                    advance(t_close)
+                got_gens: list[Mapping[str, float]] = []
+                for name, it in gens:
+                    try:
+                        got_gens.append(next(it))
+                    except StopIteration:
+                        raise RuntimeError(
+                            f"analyzer '{name}': its block ended before the row at "
+                            f"{t_close} ns; on_block must yield once per row it is given"
+                        ) from None
+                unread = (ri, got_gens)
+                closed = row.candles
+                e.candles += len(closed)
+                skipped += 1
+                for c in closed:
+                    if c.timeframe_ns != strategy_tf:
+                        continue
+                    if prices is None:
+                        prices = e.price_curve.setdefault(key, [])
+                        candle_curve = e.candle_curve.setdefault(key, [])
+                        series = e.series.setdefault(key, {}) if charted else None
+                        if series is not None:
+                            for name in charted:
+                                instance, _, output = name.partition(".")
+                                charts.append((series.setdefault(name, []), instance, output, name))
+                        lean_charts = [
+                            (
+                                points,
+                                tables[instance].columns.get(output)
+                                if instance in tables
+                                else None,
+                                -1 if instance in tables else [n for n, _ in gens].index(instance),
+                                output,
+                            )
+                            for points, instance, output, _ in charts
+                        ]
+                    e.decision_points += 1
+                    record(t_close)
+                    prices.append((t_close, c.close))
+                    candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+                    for points, column, j, output in lean_charts:
+                        # What values.get reads after use_rows: the table's entry (NaN
+                        # without the column), or the analyzer's row mapping.
+                        points.append(
+                            (
+                                t_close,
+                                float(
+                                    got_gens[j].get(output, nan)
+                                    if j >= 0
+                                    else nan
+                                    if column is None
+                                    else column[ri]
+                                ),
+                            )
+                        )
+                    if stopper.requested or control.paused:
+                        continue  # no new entries (Engine._decide); the walk ends at the next close
+                    if failing is not None and failing[r] >= 0:
+                        gate = gate_names[failing[r]]
+                        strategy.rejected_at(gate)
+                        self.rejected_by_arrays += 1
+                        by_gate[gate] = by_gate.get(gate, 0) + 1
+                        continue
+                    hand_over(ri, got_gens)
+                    unread = None
+                    signal = strategy.decide(inst, c.close, t_close, values)
+                    if signal is not None:
+                        if simulated and venue_from < i:
+                            venue.on_trades(clean.slice(venue_from, i))
+                        if before_event is not None:
+                            before_event(i)
+                        # An event: the engine acts on it and steps from here.
+                        await e._enter(st, c, t_close, signal)
+                        await e._publish_pending()
+                        await self._finish_reach(st, t)
+                        self._count(skipped)
+                        return i
+            while not lean and rows and rows[0].close_ns <= t:
                 r = total - len(rows) - first
                 row = rows.popleft()
                 t_close = row.close_ns
@@ -404,6 +522,8 @@ class Scheduler:
                 advance(t)  # the grid time itself (no row closes there, or it just did)
             st.next_boundary = t + step
             e._barrier = t + step
+        if unread is not None:
+            hand_over(*unread)
         if simulated and venue_from < i:
             venue.on_trades(clean.slice(venue_from, i))
         self._count(skipped)

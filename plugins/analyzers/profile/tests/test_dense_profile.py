@@ -120,3 +120,123 @@ def test_drifting_prices_and_stray_prints_keep_the_exact_volumes(
         else:
             assert lv is None
     assert modes == ({False, True} if dense_max == 40 else {False})
+
+
+def test_dense_rows_gives_each_close_the_levels_of_dense_add_then_dense_levels() -> None:
+    """``dense_rows`` (a BlockWindow's closes in one call) against the per-close calls it
+    replaces: for random trades and random leave/enter ranges (some empty, some reversed),
+    every row's levels and bins with volume, and the array after the last row; a bin outside
+    the array names the range needed and changes nothing; a total past 64 bits is left to
+    the per-close path."""
+    rng = random.Random(41)
+    for _ in range(400):
+        n_trades = rng.randint(1, 300)
+        bins = np.array([rng.randint(-40, 40) for _ in range(n_trades)], dtype=np.int64)
+        qty = np.array([rng.choice([0, 1, 2, 3, 7, 10**9]) for _ in range(n_trades)], np.int64)
+        base, length = -50, 101
+        # Rows: a sliding window over the trades (entering in order, leaving in order).
+        rows, entered, left = [], 0, 0
+        while entered < n_trades:
+            a1 = min(n_trades, entered + rng.randint(0, 12))
+            s1 = rng.randint(left, entered) if rng.random() < 0.7 else left
+            rows.append((left, s1, entered, a1) if rng.random() < 0.9 else (s1, left, entered, a1))
+            left = max(left, s1)
+            entered = a1
+        ranges = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        pct = Fraction(rng.choice([1, 5, 7, 10]), 10)
+        start = np.zeros(length, dtype=np.int64)
+        want_dense = start.copy()
+        want = []
+        for s0, s1, a0, a1 in rows:
+            if s1 > s0:
+                _kernel.dense_add(want_dense, base, bins[s0:s1], qty[s0:s1], -1)
+            if a1 > a0:
+                _kernel.dense_add(want_dense, base, bins[a0:a1], qty[a0:a1], 1)
+            lv = _kernel.dense_levels(want_dense, base, pct.numerator, pct.denominator)
+            held = int(np.count_nonzero(want_dense))
+            want.append([0, 0, 0, 0, 0, 0, held] if lv is None else [1, *lv, held])
+        dense = start.copy()
+        out = np.empty((len(rows), 7), dtype=np.int64)
+        got = _kernel.dense_rows(
+            dense, base, bins, qty, ranges, pct.numerator, pct.denominator, out
+        )
+        assert got is None
+        assert out.tolist() == want
+        assert dense.tolist() == want_dense.tolist()
+    # A bin outside the array: the range the rows need, nothing changed.
+    dense = np.zeros(10, dtype=np.int64)
+    bins = np.array([3, 12, -2], dtype=np.int64)
+    qty = np.array([1, 1, 1], dtype=np.int64)
+    ranges = np.array([[0, 0, 0, 1], [0, 0, 1, 3]], dtype=np.int64)
+    out = np.zeros((2, 7), dtype=np.int64)
+    assert _kernel.dense_rows(dense, 0, bins, qty, ranges, 7, 10, out) == (-2, 12)
+    assert not dense.any() and not out.any()
+    # A total that could pass 64 bits.
+    big = np.array([2**62, 2**62], dtype=np.int64)
+    assert (
+        _kernel.dense_rows(
+            dense,
+            0,
+            np.array([1, 2], np.int64),
+            big,
+            np.array([[0, 0, 0, 2]], np.int64),
+            7,
+            10,
+            np.zeros((1, 7), np.int64),
+        )
+        is NotImplemented
+    )
+    assert not dense.any()
+
+
+def test_reads_in_the_middle_of_a_block_computed_ahead_see_that_close() -> None:
+    """A BlockWindow computes its closes ahead and leaves the profile's array behind: the
+    volumes, bin count and levels read at any close are those of the close-by-close path,
+    and feeding the profile in the middle of the block (a caller that does not wait for the
+    block's end) brings the array to that close first and takes the rest close by close."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    ts = np.cumsum(rng.integers(1, 3 * SEC, n)).astype(np.int64)
+    price = np.round(50000 + np.cumsum(rng.normal(0, 2, n)), 1)
+    size = np.round(rng.exponential(0.05, n) + 0.001, 3)
+    closes = np.arange(60 * SEC, int(ts[-1]), 60 * SEC, dtype=np.int64)
+    ends = ts.searchsorted(closes, side="left").astype(np.int64)
+
+    def fresh() -> VolumeProfile:
+        return VolumeProfile(
+            window_ns=600 * SEC,
+            tick_size=Decimal("0.1"),
+            bin_ticks=5,
+            volume_quantum=Decimal("0.001"),
+            value_area_pct=0.7,
+        )
+
+    one, ahead, fed = fresh(), fresh(), fresh()
+    window = market_profile.BlockWindow(ahead, ts, price, size, ends, closes)
+    window_fed = market_profile.BlockWindow(fed, ts, price, size, ends, closes)
+    start = 0
+    for r, close in enumerate(closes.tolist()):
+        if ends[r] > start:
+            one.add(ts[start : ends[r]], price[start : ends[r]], size[start : ends[r]])
+            start = int(ends[r])
+        one.advance(close)
+        window.row(r)
+        window_fed.row(r)
+        assert ahead._ahead is window or (r == 0 and ahead._ahead is None)
+        assert ahead.bin_count() == one.bin_count()
+        assert ahead.levels() == one.levels()
+        if r % 7 == 0:
+            assert ahead.bin_volumes() == one.bin_volumes()
+        if r == len(closes) // 2:
+            # The contract is broken here on purpose: the profile is moved mid-block (the
+            # reference too: 1 ns later, the same window at the next close).
+            t = one.now_ns + 1
+            one.advance(t)
+            fed.advance(t)
+            assert fed._ahead is None and window_fed._ahead is None
+        assert fed.levels() == one.levels() and fed.bin_volumes() == one.bin_volumes()
+    window.finish()
+    window_fed.finish()
+    assert ahead._ahead is None
+    for p in (ahead, fed):
+        assert p.bin_volumes() == one.bin_volumes() and p.levels() == one.levels()

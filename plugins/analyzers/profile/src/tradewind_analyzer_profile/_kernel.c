@@ -400,41 +400,32 @@ done:
     return result;
 }
 
-static PyObject *k_dense_levels(PyObject *self, PyObject *args)
+/* The levels of the profile held in d[0..len): 0 when it holds no volume, -1 when the total
+   passes 64 bits (or num/den is not a fraction), else 1 with res = poc, val, vah (indices into
+   d), total, value-area total; *bins (when not NULL) = the number of bins with volume. */
+static int levels_of(const long long *d, Py_ssize_t len, long long num, long long den,
+                     long long res[5], long long *bins)
 {
-    Py_buffer db;
-    long long base, num, den;
-    if (!PyArg_ParseTuple(args, "y*LLL", &db, &base, &num, &den)) return NULL;
-    PyObject *result = NULL;
-    if (db.itemsize != 8) {
-        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_levels needs an int64 array");
-        goto done;
-    }
-    const long long *d = db.buf;
-    Py_ssize_t len = db.len / 8, i0 = -1, i1 = -1;
+    Py_ssize_t i0 = -1, i1 = -1;
     for (Py_ssize_t i = 0; i < len; i++)
         if (d[i]) { i0 = i; break; }
     if (i0 < 0) {
-        result = Py_NewRef(Py_None);
-        goto done;
+        if (bins != NULL) *bins = 0;
+        return 0;
     }
     for (Py_ssize_t i = len - 1; i >= i0; i--)
         if (d[i]) { i1 = i; break; }
-    if (num < 0 || den <= 0) {
-        result = Py_NewRef(Py_NotImplemented);
-        goto done;
-    }
+    if (num < 0 || den <= 0) return -1;
     __int128 total = 0;
-    long long best = 0;
+    long long best = 0, held = 0;
     Py_ssize_t poc = i0;
     for (Py_ssize_t i = i0; i <= i1; i++) {
         total += d[i];
+        held += d[i] != 0;
         if (d[i] > best) { best = d[i]; poc = i; }
     }
-    if (total > (__int128)LLONG_MAX) {
-        result = Py_NewRef(Py_NotImplemented);
-        goto done;
-    }
+    if (total > (__int128)LLONG_MAX) return -1;
+    if (bins != NULL) *bins = held;
     {
         /* ties: nearest the middle of the range (twice the midpoint, in indices), then the
            lower: the first of equally near ones, scanning up */
@@ -475,10 +466,157 @@ static PyObject *k_dense_levels(PyObject *self, PyObject *args)
             for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
         }
     }
-    result = Py_BuildValue("(LLLLL)", base + (long long)poc, base + (long long)lo,
-                           base + (long long)hi, (long long)total, (long long)acc);
+    res[0] = (long long)poc;
+    res[1] = (long long)lo;
+    res[2] = (long long)hi;
+    res[3] = (long long)total;
+    res[4] = (long long)acc;
+    return 1;
+}
+
+static PyObject *k_dense_levels(PyObject *self, PyObject *args)
+{
+    Py_buffer db;
+    long long base, num, den;
+    if (!PyArg_ParseTuple(args, "y*LLL", &db, &base, &num, &den)) return NULL;
+    PyObject *result = NULL;
+    if (db.itemsize != 8) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_levels needs an int64 array");
+        goto done;
+    }
+    long long res[5];
+    int got = levels_of(db.buf, db.len / 8, num, den, res, NULL);
+    if (got == 0)
+        result = Py_NewRef(Py_None);
+    else if (got < 0)
+        result = Py_NewRef(Py_NotImplemented);
+    else
+        result = Py_BuildValue("(LLLLL)", base + res[0], base + res[1], base + res[2], res[3],
+                               res[4]);
 done:
     PyBuffer_Release(&db);
+    return result;
+}
+
+/* dense_rows(dense, base, bins, qty, ranges, num, den, out) -> None | (lo, hi) | NotImplemented
+   A BlockWindow's closes in one call: for each row i of ranges (int64, n x 4: s0, s1, a0, a1)
+   in turn, trades s0..s1 leave the profile and trades a0..a1 enter it (dense_add's rules:
+   leaving first, trades with no quantity skipped), then row i of out (int64, n x 7) gets the
+   levels: has (0: no volume, 1), poc, val, vah (bins), total, value-area total, and the
+   number of bins with volume. Before anything is changed: (lo, hi), the bins needed, when one
+   of the trades falls outside the array; NotImplemented when the total could pass 64 bits
+   (the caller then takes the per-close path). */
+static PyObject *k_dense_rows(PyObject *self, PyObject *args)
+{
+    Py_buffer db, rb, ob;
+    long long base, num, den;
+    PyObject *bins, *qty;
+    if (!PyArg_ParseTuple(args, "w*LOOy*LLw*", &db, &base, &bins, &qty, &rb, &num, &den, &ob))
+        return NULL;
+    PyObject *result = NULL;
+    Trades t;
+    if (trades_get(bins, qty, &t) < 0) goto done;
+    Py_ssize_t n = rb.len / (4 * 8);
+    if (db.itemsize != 8 || rb.itemsize != 8 || rb.len != n * 4 * 8 || ob.itemsize != 8
+        || ob.len != n * 7 * 8) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_rows needs int64 arrays: "
+                                          "dense, ranges (n x 4) and out (n x 7)");
+        goto done;
+    }
+    long long *dense = db.buf, *out = ob.buf;
+    const long long *rg = rb.buf;
+    Py_ssize_t len = db.len / 8;
+    long long need_lo = 0, need_hi = 0;
+    int outside = 0, any = 0;
+    __int128 total = 0;
+    for (Py_ssize_t i = 0; i < len; i++) total += dense[i];
+    for (Py_ssize_t r = 0; r < n; r++) {
+        for (int side = 0; side < 2; side++) {
+            long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
+            if (from < 0 || to > t.n || from > to) {
+                if (from < to) {
+                    PyErr_SetString(PyExc_ValueError, "profile kernel: dense_rows range "
+                                                      "outside the trades");
+                    goto done;
+                }
+                continue;
+            }
+            for (long long k = from; k < to; k++) {
+                if (t.q[k] == 0) continue;
+                long long b = t.b[k];
+                if (!any || b < need_lo) need_lo = b;
+                if (!any || b > need_hi) need_hi = b;
+                any = 1;
+                if (b < base || (unsigned long long)b - (unsigned long long)base
+                                    >= (unsigned long long)len)
+                    outside = 1;
+                if (side == 1) total += t.q[k];
+            }
+        }
+    }
+    if (outside) {
+        result = Py_BuildValue("(LL)", need_lo, need_hi);
+        goto done;
+    }
+    if (total > (__int128)LLONG_MAX || num < 0 || den <= 0) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
+    /* The bins with volume lie in [nz0, nz1] (empty when nz0 > nz1): the levels scan that
+       range, not the whole array (which spans the block's prices). */
+    Py_ssize_t nz0 = len, nz1 = -1;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (dense[i]) { nz0 = i; break; }
+    for (Py_ssize_t i = len - 1; i >= nz0; i--)
+        if (dense[i]) { nz1 = i; break; }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        for (int side = 0; side < 2; side++) {
+            long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
+            for (long long k = from; k < to; k++) {
+                long long q = t.q[k];
+                if (q == 0) continue;
+                Py_ssize_t at = (Py_ssize_t)(t.b[k] - base);
+                long long *v = &dense[at];
+                if (side == 1) {
+                    if (at < nz0) nz0 = at;
+                    if (at > nz1) nz1 = at;
+                }
+                if (side == 0) {
+                    if (*v < q) {
+                        PyErr_SetString(PyExc_ValueError,
+                                        "profile analyzer: a price bin's volume would go below "
+                                        "zero (a trade removed from the window that was never "
+                                        "added)");
+                        goto done;
+                    }
+                    *v -= q;
+                } else {
+                    *v += q; /* no overflow: every bin is at most the total, checked above */
+                }
+            }
+        }
+        while (nz0 <= nz1 && dense[nz0] == 0) nz0++;
+        while (nz1 >= nz0 && dense[nz1] == 0) nz1--;
+        long long res[5], held = 0, *o = out + 7 * r;
+        int got = nz0 > nz1 ? 0 : levels_of(dense + nz0, nz1 - nz0 + 1, num, den, res, &held);
+        o[0] = got;
+        if (got == 1) {
+            o[1] = base + (long long)nz0 + res[0];
+            o[2] = base + (long long)nz0 + res[1];
+            o[3] = base + (long long)nz0 + res[2];
+            o[4] = res[3];
+            o[5] = res[4];
+        } else {
+            o[1] = o[2] = o[3] = o[4] = o[5] = 0;
+        }
+        o[6] = held;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    trades_release(&t);
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&ob);
     return result;
 }
 
@@ -487,6 +625,9 @@ static PyMethodDef methods[] = {
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
     {"dense_levels", k_dense_levels, METH_VARARGS,
      "dense_levels(dense, base, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va)"},
+    {"dense_rows", k_dense_rows, METH_VARARGS,
+     "dense_rows(dense, base, bins, qty, ranges, num, den, out) -> None | (lo, hi) | "
+     "NotImplemented"},
     {"value_area", k_value_area, METH_VARARGS,
      "value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va_total)"},
     {"apply_ranges", k_apply_ranges, METH_VARARGS,

@@ -230,6 +230,18 @@ class VolumeProfile:
         self._cache: BinLevels | None = None
         self._dirty = False
         self._last_poc: tuple[int, float] | None = None
+        # A BlockWindow whose closes were computed ahead (_kernel.dense_rows): the volumes
+        # above stay at the close it has applied, and catch up on the first read or change
+        # (_settle); bin_count() is the current close's, kept here meanwhile.
+        self._ahead: BlockWindow | None = None
+        self._held = 0
+
+    def _settle(self, detach: bool = False) -> None:
+        """Bring the volumes to the close a BlockWindow computed ahead has reached; with
+        ``detach`` (the volumes are about to change), its remaining closes go close by
+        close."""
+        if self._ahead is not None:
+            self._ahead.catch_up(detach)
 
     # -- streaming ------------------------------------------------------------------------
     @property
@@ -246,6 +258,7 @@ class VolumeProfile:
         """Add trades (sorted by time, not older than trades already added) and advance."""
         if len(ts_ns) == 0:
             return
+        self._settle(detach=True)
         now = max(self._now, int(ts_ns[-1]) + 1)
         cutoff = now - self.window_ns
         start = 0 if ts_ns[0] >= cutoff else int(np.searchsorted(ts_ns, cutoff, side="left"))
@@ -354,6 +367,7 @@ class VolumeProfile:
         """Move the window's end to ``now_ns`` (never backwards) and expire old trades."""
         if now_ns <= self._now:
             return
+        self._settle(detach=True)
         self._now = now_ns
         cutoff = now_ns - self.window_ns
         while self._chunks:
@@ -375,6 +389,7 @@ class VolumeProfile:
     # -- reading --------------------------------------------------------------------------
     def bin_volumes(self) -> dict[int, int]:
         """Volume per bin (in quanta), bins with volume only, in bin order; a copy."""
+        self._settle()
         dense = self._dense
         if dense is None:
             return dict(sorted(self._volume.items()))
@@ -383,6 +398,8 @@ class VolumeProfile:
 
     def bin_count(self) -> int:
         """Number of bins with volume."""
+        if self._ahead is not None:
+            return self._held
         dense = self._dense
         return len(self._volume) if dense is None else int(np.count_nonzero(dense))
 
@@ -475,7 +492,20 @@ class BlockWindow:
     same integer volumes, so the same levels, as feeding the trades slice by slice.
     """
 
-    __slots__ = ("_bins", "_nows", "_profile", "_qty", "_ranges", "_rest", "_row")
+    __slots__ = (
+        "_ahead",
+        "_applied",
+        "_bins",
+        "_nows",
+        "_profile",
+        "_qty",
+        "_ranges",
+        "_ranges_arr",
+        "_rest",
+        "_row",
+        "_scratch",
+        "_tried",
+    )
 
     def __init__(
         self,
@@ -517,6 +547,16 @@ class BlockWindow:
             axis=1,
         )
         self._ranges: list[list[int]] = ranges.tolist()
+        self._ranges_arr = np.ascontiguousarray(ranges, dtype=np.int64)
+        # The closes from row _ahead[0] on, computed in one kernel call once no trade from
+        # before the block is left to expire: (first row, raw levels per row, bins with
+        # volume per row); the volumes after the last row in _scratch, the profile's own
+        # array applied up to row _applied (see catch_up).
+        self._ahead: tuple[int, list[tuple[int, int, int, int, int] | None], list[int]] | None
+        self._ahead = None
+        self._scratch: npt.NDArray[np.int64] | None = None
+        self._applied = 0
+        self._tried = False
         self._bins = np.ascontiguousarray(bins)
         self._qty = np.ascontiguousarray(qty)
         # The block's trades still in the window after the last close, for later expiry.
@@ -529,20 +569,104 @@ class BlockWindow:
             raise ValueError(f"BlockWindow: row {r} requested, expected row {self._row}")
         self._row += 1
         p = self._profile
+        ahead = self._ahead
+        if ahead is None and not self._tried and not p._chunks and p._dense is not None:
+            ahead = self._compute_ahead(r)
+        if ahead is not None:
+            # The close's levels, computed ahead; nothing from before the block is left to
+            # expire, so advancing the window only moves its end.
+            now = self._nows[r]
+            if now > p._now:
+                p._now = now
+            raw = ahead[1][r - ahead[0]]
+            p._raw, p._cache, p._dirty = raw, None, False
+            p._total = 0 if raw is None else raw[3]
+            p._held = ahead[2][r - ahead[0]]
+            return
         p.advance(self._nows[r])  # expires trades from before the block
+        self._apply_row(r)
+        self._applied = r + 1
+
+    def _apply_row(self, r: int) -> None:
+        """Close ``r``'s trades leaving and entering the window, applied to the profile."""
+        p = self._profile
         s0, s1, a0, a1 = self._ranges[r]
         if s1 > s0 or a1 > a0:
             if p._dense is not None:
-                # leaving first: no bin's volume goes below zero on the way
-                p._debit(self._bins[s0:s1], self._qty[s0:s1])
-                p._credit(self._bins[a0:a1], self._qty[a0:a1])
+                # leaving first: no bin's volume goes below zero on the way (_debit and
+                # _credit, without their calls: this runs at every close)
+                if s1 > s0:
+                    p._apply(self._bins[s0:s1], self._qty[s0:s1], -1)
+                if a1 > a0:
+                    p._apply(self._bins[a0:a1], self._qty[a0:a1], 1)
             else:
                 p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
             p._dirty = True
+
+    def _compute_ahead(
+        self, r: int
+    ) -> tuple[int, list[tuple[int, int, int, int, int] | None], list[int]] | None:
+        """Every close from ``r`` on in one kernel call (``_kernel.dense_rows``, the same
+        integer volumes and levels as :meth:`row`'s per-close updates), on a copy of the
+        profile's array; None (close by close, then) when the block's bins would spread
+        over more than DENSE_MAX bins or a total could pass 64 bits."""
+        self._tried = True
+        p = self._profile
+        ranges = self._ranges_arr[r:]
+        out = np.empty((len(ranges), 7), dtype=np.int64)
+        num, den = p._pct
+        while True:
+            dense = p._dense
+            if dense is None:
+                return None
+            scratch = dense.copy()
+            got = _kernel.dense_rows(scratch, p._base, self._bins, self._qty, ranges, num, den, out)
+            if got is None:
+                break
+            if got is NotImplemented:
+                return None
+            lo, hi = got
+            held = np.flatnonzero(dense)
+            if len(held):
+                lo, hi = min(lo, p._base + int(held[0])), max(hi, p._base + int(held[-1]))
+            if hi - lo + 1 > DENSE_MAX:
+                return None
+            # Re-centred once for the whole block (the per-close path would re-centre on the
+            # way): the same volumes, so the same levels.
+            p._refit(*got)
+        rows = out.tolist()
+        self._ahead = (
+            r,
+            [(x[1], x[2], x[3], x[4], x[5]) if x[0] else None for x in rows],
+            [x[6] for x in rows],
+        )
+        self._scratch = scratch
+        p._ahead = self
+        return self._ahead
+
+    def catch_up(self, detach: bool = False) -> None:
+        """Bring the profile's own array to the closes reached so far (a read or a change
+        of the volumes in the middle of a block computed ahead); with ``detach``, or after
+        the last close, the rest of the block goes close by close on that array."""
+        p = self._profile
+        p._ahead = None  # _apply below must not come back here
+        for r in range(self._applied, self._row):
+            self._apply_row(r)
+        self._applied = self._row
+        if detach or self._row >= len(self._nows):
+            self._ahead, self._scratch = None, None
+        else:
+            p._ahead = self
+            p._dirty = False  # the levels are the current close's, computed ahead
 
     def finish(self) -> None:
         """After the last close: keep the block's trades still in the window for expiry."""
         if self._row != len(self._nows):
             raise ValueError(f"BlockWindow: finished after {self._row} of {len(self._nows)} rows")
+        p = self._profile
+        if p._ahead is self:
+            # The copy the closes were computed on holds the volumes after the last one.
+            assert self._scratch is not None
+            p._dense, p._ahead, self._scratch = self._scratch, None, None
         if self._rest is not None:
             self._profile._chunks.append(self._rest)

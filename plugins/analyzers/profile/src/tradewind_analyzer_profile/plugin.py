@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from tradewind import hookimpl
-from tradewind.blocks import BlockRow, LazyValues
+from tradewind.blocks import BlockRow
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 
@@ -151,8 +151,11 @@ class ProfileAnalyzer:
         closes = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows))
         window = BlockWindow(self.profile, ts, price, ticks.size, ends, closes)
         gaps, zones = self.gaps, self.zones
+        zone_tf = zones.timeframe_ns
+        step = window.row
         start = 0
-        now = self.profile.now_ns
+        profile = self.profile
+        now = profile.now_ns
         for r, row in enumerate(rows):
             end = row.tick_end
             if end > start:
@@ -161,20 +164,23 @@ class ProfileAnalyzer:
                 now = max(now, last_ts + 1)
                 if gaps.gaps:
                     gaps.on_ticks(ts[start:end], price[start:end])
-                gaps.expire(now)
+                    gaps.expire(now)  # with no gap open, expiring leaves the book as it is
                 if last_ts + 1 >= self._price_ts:
                     self._price = float(price[end - 1])
                     self._price_ts = last_ts + 1
                 start = end
-            window.row(r)
+            step(r)
             for c in row.candles:
-                zones.on_candle(c)
+                if c.timeframe_ns == zone_tf:  # ZoneBook.on_candle ignores the others
+                    zones.on_candle(c)
                 gaps.on_candle(c)
                 if c.close_ts_ns >= self._price_ts:
                     self._price = c.close
                     self._price_ts = c.close_ts_ns
-            now = self.profile.now_ns
-            yield LazyValues(self.values)
+            now = profile.now_ns
+            # _Values computes each group of outputs on its first read already (what
+            # LazyValues(self.values) would add is one more call per read).
+            yield _Values(self)
         window.finish()
         if start < len(ticks):
             self.on_ticks(ticks.slice(start, len(ticks)))
