@@ -605,3 +605,49 @@ def test_loads_on_the_engines_thread_when_background_loads_are_off(tmp_path):
     assert step_log.step_path(path).stat().st_size == 0  # truncated in place
     cursor.close()
     j.close()
+
+
+def test_an_unexpected_error_inside_a_load_rolls_its_transaction_back(tmp_path, monkeypatch):
+    """A load that fails with something other than a database or disk error (here a bug's
+    RuntimeError in the middle of its inserts) does not leave its transaction open: the next
+    load writes every row once instead of failing on "transaction within a transaction"."""
+    path = tmp_path / "journal.duckdb"
+    j = Journal(path, "run-1", load_rows=1, load_every_s=1e9, background=False)
+    j.start("paper", "paper.toml", 1)
+    j.group_commit = True
+    real_insert = Journal._insert_rows
+    calls = []
+
+    def insert(self, verb, table, rows, **kw):
+        calls.append(table)
+        if len(calls) == 2:
+            raise RuntimeError("a bug in the middle of a load")
+        real_insert(self, verb, table, rows, **kw)
+
+    monkeypatch.setattr(Journal, "_insert_rows", insert)
+    pos = Position(instrument="sim:BTCUSDT")
+    fills = [
+        Fill(
+            client_order_id=f"tw-u-{n}",
+            instrument="sim:BTCUSDT",
+            side=Side.BUY,
+            quantity=D("0.001"),
+            price=D(60000),
+            fee=D("0.01"),
+            ts_ns=n,
+            trade_id=f"u-{n}",
+        )
+        for n in (1, 2)
+    ]
+    j.record_fill(fills[0], pos := pos.apply(fills[0]))
+    with pytest.raises(RuntimeError, match="a bug in the middle of a load"):
+        j.commit()
+    monkeypatch.setattr(Journal, "_insert_rows", real_insert)
+    j.record_fill(fills[1], pos.apply(fills[1]))
+    j.commit()
+    j.close()
+    ro = Journal.open_readonly(path)
+    try:
+        assert sorted(f.trade_id for f in ro.fills()) == ["u-1", "u-2"]
+    finally:
+        ro.close()

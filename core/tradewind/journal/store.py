@@ -1306,6 +1306,15 @@ class Journal:
                 self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all, con=load_con)
                 return
             raise
+        except BaseException:
+            # Anything else (a bug, a KeyboardInterrupt mid-insert) must not leave the
+            # transaction open: the next write would fail on "transaction within a transaction".
+            try:
+                con.execute("ROLLBACK")
+            except self._db.errors:
+                pass
+            self._db.rolled_back()
+            raise
 
     def _written_id_seq(self, con: Any = None) -> int:
         """:attr:`_id_seq_written`, read from the table the first time (inside the write's
