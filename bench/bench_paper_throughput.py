@@ -421,7 +421,7 @@ def main() -> None:
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "
-            f"{r['appends']:,} step log appends, {r['commits']:,} DuckDB writes "
+            f"{r['appends']:,} step log appends, {r['commits']:,} {where} writes "
             f"(+ {r['background']:,} on the load thread) in "
             f"{r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s "
             f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second, "
