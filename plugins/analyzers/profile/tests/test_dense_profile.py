@@ -240,3 +240,23 @@ def test_reads_in_the_middle_of_a_block_computed_ahead_see_that_close() -> None:
     assert ahead._ahead is None
     for p in (ahead, fed):
         assert p.bin_volumes() == one.bin_volumes() and p.levels() == one.levels()
+
+
+def test_a_kernel_built_from_an_older_checkout_is_a_clear_import_error(monkeypatch):
+    """An in-place build older than the Python code (it lacks ``dense_rows``) fails at import,
+    naming what it lacks and how to rebuild, not with an AttributeError in a run."""
+    import importlib.util
+    import sys
+    import types
+
+    import tradewind_analyzer_profile
+
+    stale = types.ModuleType("tradewind_analyzer_profile._kernel")
+    for name in ("value_area", "dense_add", "dense_levels", "apply_ranges"):
+        setattr(stale, name, getattr(_kernel, name))
+    monkeypatch.setattr(tradewind_analyzer_profile, "_kernel", stale)
+    monkeypatch.setitem(sys.modules, "tradewind_analyzer_profile._kernel", stale)
+    spec = importlib.util.spec_from_file_location("_stale_market_profile", market_profile.__file__)
+    assert spec is not None and spec.loader is not None
+    with pytest.raises(ImportError, match=r"lacks dense_rows.*pip install -e"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))

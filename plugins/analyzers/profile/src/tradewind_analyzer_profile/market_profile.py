@@ -43,6 +43,16 @@ except ImportError as exc:  # pragma: no cover - an environment installed before
         f"Python's headers: {exc}"
     ) from exc
 
+_KERNEL_CALLS = ("value_area", "dense_add", "dense_levels", "dense_rows", "apply_ranges")
+if missing := [name for name in _KERNEL_CALLS if not hasattr(_kernel, name)]:
+    # An in-place build (an editable install) from an older checkout: a clear error at import
+    # instead of an AttributeError in the middle of a run.
+    raise ImportError(
+        "tradewind_analyzer_profile: its compiled kernel is older than its Python code (it "
+        f"lacks {', '.join(missing)}); rebuild it: pip install -e plugins/analyzers/profile "
+        "(or tox -r for the tox env)"
+    )
+
 
 @attrs.frozen(kw_only=True)
 class ProfileLevels:
