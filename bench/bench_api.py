@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import itertools
 import json
 import os
 import statistics
@@ -803,6 +804,15 @@ def main() -> None:
             + "; ".join(
                 f"{k} " + " ".join(f"{a:.3f} ({x:.2f}x)" for a, x in v) for k, v in by_load.items()
             )
+        )
+    # A noise floor: each idle phase against the idle phase before it (a load phase apart),
+    # the drift and noise that a load phase's A sees too.
+    idles = [ph["lat"] for ph in phases if ph["load"] == "idle"]
+    floor = [effect_size(b, a) for a, b in itertools.pairwise(idles)]
+    if floor:
+        print(
+            "A of each idle phase against the idle phase before it (the noise floor): "
+            + " ".join(f"{a:.3f}" for a in floor)
         )
     share: dict[str, list[float]] = {}
     for ph in phases:
