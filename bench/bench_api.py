@@ -815,15 +815,25 @@ def main() -> None:
             + " ".join(f"{a:.3f}" for a in floor)
         )
     share: dict[str, list[float]] = {}
+    per: dict[str, list[float]] = {}
     for ph in phases:
         if ph["wall_s"] > 0:
             share.setdefault(ph["load"], []).append(ph["engine_cpu_s"] / ph["wall_s"])
+        if ph["lat"]:
+            # Its CPU per decision (each decision's minute of ticks and its close): the work,
+            # and what shared caches and memory make it cost, whoever else holds the CPU.
+            per.setdefault(ph["load"], []).append(ph["engine_cpu_s"] / len(ph["lat"]) * 1e6)
+
+    def span(v: list[float], fmt: str) -> str:
+        return f"{min(v):{fmt}}-{max(v):{fmt}}" if len(v) > 1 else f"{v[0]:{fmt}}"
+
     print(
         "the engine's thread's CPU over the wall: "
-        + "; ".join(
-            f"{k} {min(v):.2f}-{max(v):.2f}" if len(v) > 1 else f"{k} {v[0]:.2f}"
-            for k, v in share.items()
-        )
+        + "; ".join(f"{k} {span(v, '.2f')}" for k, v in share.items())
+    )
+    print(
+        "the engine's thread's CPU per decision, µs: "
+        + "; ".join(f"{k} {span(v, ',.0f')}" for k, v in per.items())
     )
     print(
         f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
