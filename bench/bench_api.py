@@ -363,6 +363,37 @@ def _cpu_s(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: The columns of /proc/stat's per-CPU lines kept per phase: time the CPU spent serving
+#: interrupts and softirqs (the loopback traffic's kernel work lands there) and time the
+#: hypervisor ran something else while this virtual CPU wanted to run (steal).
+STAT_FIELDS = {"irq": 5, "softirq": 6, "steal": 7}
+
+
+def cpu_stat() -> dict[str, tuple[int, ...]]:
+    """Each CPU's :data:`STAT_FIELDS` counters (clock ticks) from /proc/stat."""
+    out: dict[str, tuple[int, ...]] = {}
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                name, _, rest = line.partition(" ")
+                if name.startswith("cpu") and name != "cpu":
+                    v = rest.split()
+                    out[name[3:]] = tuple(int(v[i]) for i in STAT_FIELDS.values())
+    except OSError:
+        pass
+    return out
+
+
+def stat_delta(a: dict[str, tuple[int, ...]], b: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Seconds of each :data:`STAT_FIELDS` counter per CPU between two :func:`cpu_stat`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return {
+        cpu: {k: (b[cpu][i] - a[cpu][i]) / tick for i, k in enumerate(STAT_FIELDS)}
+        for cpu in b
+        if cpu in a
+    }
+
+
 def cpu_list(text: str) -> frozenset[int]:
     """A ``--*-cpus`` option: Linux's CPU list format, ids of this machine."""
     try:
@@ -492,6 +523,7 @@ async def bench(
             for path in loads:
                 for load in (None, path):
                     cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+                    stat0 = cpu_stat()
                     t0 = time.perf_counter()
                     out: dict[str, Any] | None = None
                     ctl: dict[str, Any] | None = None
@@ -550,12 +582,14 @@ async def bench(
                             "wall_s": wall,
                             "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
                             "server_cpu_s": server_cpu() - cpu0[1],
+                            "stat": stat_delta(stat0, cpu_stat()),
                         }
                     )
         # A closing idle phase: the last load phase has idle decisions on both sides too (the
         # engine's cost per decision drifts up as the session's trades accumulate, so a load
         # phase compared only with the idle phase before it is biased towards "slower").
         cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+        stat0 = cpu_stat()
         t0 = time.perf_counter()
         lat = await decide(count(last_n))
         results["phases"].append(
@@ -568,6 +602,7 @@ async def bench(
                 "wall_s": time.perf_counter() - t0,
                 "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
                 "server_cpu_s": server_cpu() - cpu0[1],
+                "stat": stat_delta(stat0, cpu_stat()),
             }
         )
         if serve == "process":
@@ -835,6 +870,20 @@ def main() -> None:
         "the engine's thread's CPU per decision, µs: "
         + "; ".join(f"{k} {span(v, ',.0f')}" for k, v in per.items())
     )
+    # Per CPU, what the kernel and the hypervisor took from it in each kind of phase.
+    cpus = sorted({c for ph in phases for c in ph.get("stat", {})}, key=int)
+    for c in cpus:
+        kinds: dict[str, list[str]] = {}
+        for ph in phases:
+            st = ph.get("stat", {}).get(c)
+            if st and ph["wall_s"] > 0:
+                kinds.setdefault(ph["load"], []).append(
+                    "/".join(f"{st[k] / ph['wall_s']:.3f}" for k in STAT_FIELDS)
+                )
+        print(
+            f"CPU {c}: {' / '.join(STAT_FIELDS)} over the wall: "
+            + "; ".join(f"{k} {' '.join(v)}" for k, v in kinds.items())
+        )
     print(
         f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
         f"{r['snapshots']:,} snapshots published; "
