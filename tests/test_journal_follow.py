@@ -62,6 +62,21 @@ def test_a_follower_gets_each_row_once_it_is_durable_after_a_seed_of_what_was_he
     j.unfollow(sink)
     j.commit()
     assert got[-1] == ("signals", [6])
+    # A bound method is a new object at each access: unfollow takes an equal one.
+    seen: list[str] = []
+
+    class Follower:
+        def on_rows(self, table: str, rows: list[tuple]) -> None:
+            seen.append(table)
+
+    f = Follower()
+    j.follow(["signals"], f.on_rows, newest=0)
+    j.record(signal(8))
+    j.commit()
+    j.unfollow(f.on_rows)
+    j.record(signal(9))
+    j.commit()
+    assert seen == ["signals"]
     # Seed and follower together are the session's rows, each once, in sequence order.
     seqs = [r[0] for r in j.query("SELECT seq FROM signals WHERE ts_ns <= 6 ORDER BY seq")]
     followed = [r[SEQ] for r in seed["signals"][1]]

@@ -348,8 +348,11 @@ class ApiProcess:
     def _on_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         # The journal's follower: rows of a paged table made durable (at a step's commit,
         # on a warning, or at a load), sent with the next update.
+        j = self._journal
+        if j is None:  # stopped meanwhile
+            return
         pending = self._rows[table]
-        session = self._journal.session_id
+        session = j.session_id
         pick, at = pending.pick, pending.session_at
         new = [tuple(r[i] for i in pick) for r in rows if r[at] == session]
         pending.total += len(new)

@@ -1038,8 +1038,8 @@ class Journal:
         return seed
 
     def unfollow(self, sink: Callable[[str, list[tuple[Any, ...]]], None]) -> None:
-        """Stop calling ``sink`` (:meth:`follow`)."""
-        self._followers = [(t, s) for t, s in self._followers if s is not sink]
+        """Stop calling ``sink`` (:meth:`follow`; a bound method equal to the one given)."""
+        self._followers = [(t, s) for t, s in self._followers if s != sink]
 
     def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
         # The database's rows, then those durable in the step log and not loaded yet (newer).
