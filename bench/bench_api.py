@@ -4,7 +4,8 @@ beside it.
     python bench/bench_api.py [--serve process|thread] [--seconds 10] [--connections 4]
                               [--rounds 2] [--rate N] [--switch-interval SECONDS]
                               [--engine-cpus 0] [--api-cpus 1] [--client-cpus 1]
-                              [--client-nice N]
+                              [--client-nice N] [--control [json|tcp|spin]]
+                              [--control-duty D]
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
 and max hold; every 1m close sends an order, so fills and trades keep growing) and the API as
@@ -34,6 +35,17 @@ the API process (as ``[api] cpus``; in thread mode the server's thread) and ``--
 the load generator, which in a deployment runs on another machine: with the client on the
 API's CPU and the engine alone on its own, the engine sees what a remote client's load costs
 it. The client reads every body and does not parse it (its own cost is HTTP and the read).
+
+Control (``--control``): each round also runs a control phase after the trades load, with
+idle phases beside it like the others: a process placed on the API's CPUs (``--api-cpus``)
+that is neither the API nor its client and never talks to the engine spends the CPU time
+the API and the client spent in that round's load phases (their CPU over the wall, at most
+one CPU; ``--control-duty`` sets it) building and encoding pages of trades as the API
+answers them (``json``), sending one such page, built once, again and again over loopback
+TCP to a reader thread of its own (``tcp``: the memory traffic of kept pages sent and
+read), or on arithmetic with next to no memory traffic (``spin``). Its A is reported beside
+the API loads': a control that slows the engine as much as the API's load says the slowdown
+is the machine (caches, memory bandwidth, the hypervisor's CPUs), not the API.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import itertools
 import json
 import os
 import statistics
@@ -151,6 +164,155 @@ def client(
     )
 
 
+def _page_rows(k: int, n: int) -> list[dict[str, Any]]:
+    """``n`` closed trades shaped like the API's ``trades`` rows (Freqtrade's keys, two
+    orders each), their numbers varied by ``k`` so nothing is reused between pages."""
+    rows = []
+    for i in range(n):
+        x = 50_000.0 + (k * n + i) * 0.37
+        ts = 1_700_000_000_000 + (k * n + i) * 60_000
+        date = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts // 1000))
+        rows.append(
+            {
+                "trade_id": k * n + i,
+                "pair": "sim:BTCUSDT",
+                "instrument": "sim:BTCUSDT",
+                "base_currency": "BTC",
+                "quote_currency": "USDT",
+                "is_open": False,
+                "is_short": bool(i % 2),
+                "exchange": "sim",
+                "amount": 0.013 + i * 1e-6,
+                "amount_requested": 0.013 + i * 1e-6,
+                "stake_amount": x * 0.013,
+                "strategy": "tradewind",
+                "enter_tag": "entry",
+                "timeframe": 1,
+                "fee_open_cost": x * 0.013 * 4e-4,
+                "fee_open_currency": "USDT",
+                "fee_close_cost": x * 0.013 * 4e-4 + 1e-7,
+                "fee_close_currency": "USDT",
+                "pnl_currency": "USDT",
+                "other_fees": {},
+                "open_date": date,
+                "open_timestamp": ts,
+                "open_fill_date": date,
+                "open_fill_timestamp": ts,
+                "open_rate": x,
+                "open_trade_value": x * 0.013,
+                "close_date": date,
+                "close_timestamp": ts + 120_000,
+                "close_rate": x + 1.7,
+                "realized_profit": 0.0221 + i * 1e-5,
+                "exit_reason": "maxhold: held 2m",
+                "has_open_orders": False,
+                "orders": [
+                    {
+                        "pair": "sim:BTCUSDT",
+                        "order_id": f"tw-bench-{k}-{i}-{side}",
+                        "status": "closed",
+                        "amount": 0.013,
+                        "safe_price": x + j * 1.7,
+                        "cost": (x + j * 1.7) * 0.013,
+                        "filled": 0.013,
+                        "ft_order_side": side,
+                        "order_type": "market",
+                        "is_open": False,
+                        "order_timestamp": ts + j * 120_000,
+                        "order_filled_timestamp": ts + j * 120_000,
+                    }
+                    for j, side in enumerate(("buy", "sell"))
+                ],
+                "leverage": 1.0,
+                "trading_mode": "futures",
+                "close_profit": 1.1e-4 + i * 1e-9,
+                "close_profit_pct": 0.01,
+                "close_profit_abs": 0.0014 + i * 1e-7,
+                "profit_abs": 0.0014 + i * 1e-7,
+                "profit_ratio": 1.1e-4 + i * 1e-9,
+                "profit_pct": 0.01,
+                "profit_exact": f"{0.0014 + i * 1e-7:.12f}",
+            }
+        )
+    return rows
+
+
+def control(seconds: float, kind: str, duty: float, cpus: frozenset[int]) -> None:
+    """The control load (its own process): CPU time spent on the API's CPUs by something that
+    is not the API and never talks to the engine. ``json``: builds pages of trades as the API
+    answers them (dicts, ``json.dumps``, encoded to bytes) in a loop; ``tcp``: one such page
+    (~800 kB), built once as the API keeps its pages, written again and again over a loopback
+    TCP connection to a thread of this process that reads it (the kernel's copies, as the
+    API's sends and the client's reads make them); ``spin``: integer arithmetic on a few
+    registers' worth of data (CPU time with next to no memory traffic). ``duty`` (0-1]: the
+    share of one CPU it burns (it sleeps between units of work to keep that ratio). Prints
+    one JSON line: pages, bytes, CPU time, wall."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    import socket
+
+    sink: socket.socket | None = None
+    reader: threading.Thread | None = None
+    page = b""
+    if kind == "tcp":
+        page = json.dumps(_page_rows(0, 500), separators=(",", ":")).encode()
+        server = socket.create_server(("127.0.0.1", 0))
+        sink = socket.create_connection(server.getsockname())
+        conn, _ = server.accept()
+        server.close()
+
+        def drain() -> None:
+            while conn.recv(1 << 20):
+                pass
+            conn.close()
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+    pages = nbytes = k = 0
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    stop = t0 + seconds
+    while (now := time.perf_counter()) < stop:
+        if kind == "spin":
+            x = k
+            for i in range(20_000):
+                x = (x * 1_103_515_245 + i) & 0xFFFFFFFF
+            nbytes += x & 1
+            k += 1
+        elif sink is not None:
+            sink.sendall(page)
+            nbytes += len(page)
+            k += 1
+            pages = k
+        else:
+            # 50 trades a unit (~80 kB): ten units are one 500-trade page's work.
+            nbytes += len(json.dumps(_page_rows(k, 50), separators=(",", ":")).encode())
+            k += 1
+            pages = k // 10
+        if duty < 1.0:
+            # Keep CPU / wall at ``duty``: sleep off what this unit ran ahead of it.
+            ahead = (time.process_time() - c0) / duty - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(min(ahead, max(0.0, stop - now)))
+    wall = time.perf_counter() - t0
+    if sink is not None and reader is not None:
+        sink.close()
+        reader.join()
+    print(
+        json.dumps(
+            {
+                "kind": kind,
+                "duty": duty,
+                "units": k,
+                "pages": pages,
+                "bytes": nbytes,
+                "cpu_s": time.process_time(),
+                "wall_s": wall,
+            }
+        )
+    )
+
+
 class Feed:
     """Synthetic minutes for the bench_decision engine."""
 
@@ -201,6 +363,37 @@ def _cpu_s(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: The columns of /proc/stat's per-CPU lines kept per phase: time the CPU spent serving
+#: interrupts and softirqs (the loopback traffic's kernel work lands there) and time the
+#: hypervisor ran something else while this virtual CPU wanted to run (steal).
+STAT_FIELDS = {"irq": 5, "softirq": 6, "steal": 7}
+
+
+def cpu_stat() -> dict[str, tuple[int, ...]]:
+    """Each CPU's :data:`STAT_FIELDS` counters (clock ticks) from /proc/stat."""
+    out: dict[str, tuple[int, ...]] = {}
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                name, _, rest = line.partition(" ")
+                if name.startswith("cpu") and name != "cpu":
+                    v = rest.split()
+                    out[name[3:]] = tuple(int(v[i]) for i in STAT_FIELDS.values())
+    except OSError:
+        pass
+    return out
+
+
+def stat_delta(a: dict[str, tuple[int, ...]], b: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Seconds of each :data:`STAT_FIELDS` counter per CPU between two :func:`cpu_stat`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return {
+        cpu: {k: (b[cpu][i] - a[cpu][i]) / tick for i, k in enumerate(STAT_FIELDS)}
+        for cpu in b
+        if cpu in a
+    }
+
+
 def cpu_list(text: str) -> frozenset[int]:
     """A ``--*-cpus`` option: Linux's CPU list format, ids of this machine."""
     try:
@@ -236,6 +429,10 @@ async def bench(
     engine_cpus: frozenset[int] = frozenset(),
     api_cpus: frozenset[int] = frozenset(),
     client_cpus: frozenset[int] = frozenset(),
+    control: str | None = None,
+    control_duty: float | None = None,
+    late_placement: bool = False,
+    engine_nice: int | None = None,
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -297,6 +494,14 @@ async def bench(
 
         return done
 
+    def place(pid: int, cpus: frozenset[int]) -> None:
+        # At once, from here: a child placing itself only after its imports would run them
+        # (~0.4 CPU s) on the engine's CPUs, which it inherits, at the start of its phase.
+        if cpus and not late_placement:
+            os.sched_setaffinity(pid, cpus)
+        if engine_nice is not None:
+            os.setpriority(os.PRIO_PROCESS, pid, 0)  # not the engine thread's niceness
+
     engine_tid = threading.get_native_id()
     async with engine.bus:
         if serve == "process":
@@ -314,16 +519,46 @@ async def bench(
             def server_cpu() -> float:
                 return thread_cpu_s(server_tid)
 
+        if engine_nice is not None:
+            # The engine's thread only (Linux keeps niceness per thread), after the API
+            # process started: ahead of every other job on its CPU, as a core of its own.
+            if serve == "process":
+                assert server.pid is not None
+                os.setpriority(os.PRIO_PROCESS, server.pid, api_nice)
+            os.setpriority(os.PRIO_PROCESS, engine_tid, engine_nice)
         await decide(count(warmup))  # warm up: analyzers, caches, some trades
         last_n = warmup
+        loads = ["/api/v1/status", "/api/v1/trades"] + ([f"control {control}"] if control else [])
         for rnd in range(rounds):
-            for path in ("/api/v1/status", "/api/v1/trades"):
+            for path in loads:
                 for load in (None, path):
                     cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+                    stat0 = cpu_stat()
                     t0 = time.perf_counter()
                     out: dict[str, Any] | None = None
+                    ctl: dict[str, Any] | None = None
                     if load is None:
                         lat = await decide(count(last_n))
+                    elif load.startswith("control"):
+                        assert control is not None
+                        duty = control_duty or matched_duty(results["phases"], rnd + 1)
+                        proc = await anyio.open_process(
+                            [
+                                sys.executable,
+                                __file__,
+                                "--control-run",
+                                str(seconds),
+                                control,
+                                repr(duty),
+                                ",".join(map(str, sorted(api_cpus))),
+                            ]
+                        )
+                        place(proc.pid, api_cpus)
+                        lat = await decide(lambda proc=proc: proc.returncode is not None)
+                        await proc.wait()
+                        assert proc.stdout is not None
+                        ctl = json.loads((await proc.stdout.receive()).decode())
+                        last_n = max(len(lat), 50)
                     else:
                         proc = await anyio.open_process(
                             [
@@ -340,6 +575,7 @@ async def bench(
                                 ",".join(map(str, sorted(client_cpus))),
                             ]
                         )
+                        place(proc.pid, client_cpus)
                         lat = await decide(lambda proc=proc: proc.returncode is not None)
                         await proc.wait()
                         assert proc.stdout is not None
@@ -352,15 +588,18 @@ async def bench(
                             "load": load or "idle",
                             "lat": lat,
                             "client": out,
+                            "control": ctl,
                             "wall_s": wall,
                             "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
                             "server_cpu_s": server_cpu() - cpu0[1],
+                            "stat": stat_delta(stat0, cpu_stat()),
                         }
                     )
         # A closing idle phase: the last load phase has idle decisions on both sides too (the
         # engine's cost per decision drifts up as the session's trades accumulate, so a load
         # phase compared only with the idle phase before it is biased towards "slower").
         cpu0 = (thread_cpu_s(engine_tid), server_cpu())
+        stat0 = cpu_stat()
         t0 = time.perf_counter()
         lat = await decide(count(last_n))
         results["phases"].append(
@@ -369,9 +608,11 @@ async def bench(
                 "load": "idle",
                 "lat": lat,
                 "client": None,
+                "control": None,
                 "wall_s": time.perf_counter() - t0,
                 "engine_cpu_s": thread_cpu_s(engine_tid) - cpu0[0],
                 "server_cpu_s": server_cpu() - cpu0[1],
+                "stat": stat_delta(stat0, cpu_stat()),
             }
         )
         if serve == "process":
@@ -393,6 +634,17 @@ async def bench(
     return results
 
 
+def matched_duty(phases: list[dict[str, Any]], rnd: int) -> float:
+    """The control's share of a CPU: what the API (its process or thread) and the client
+    used of the wall time in this round's API load phases (at most 1)."""
+    used = wall = 0.0
+    for ph in phases:
+        if ph["round"] == rnd and ph["client"] is not None:
+            used += ph["server_cpu_s"] + ph["client"]["cpu_s"]
+            wall += ph["wall_s"]
+    return min(1.0, max(0.01, used / wall)) if wall else 1.0
+
+
 def pct(lat: list[int]) -> str:
     us = sorted(x / 1000 for x in lat)
     q = statistics.quantiles(us, n=100)
@@ -412,6 +664,10 @@ def main() -> None:
             float(rate),
             parse_cpu_list(cpus),
         )
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--control-run":
+        _, _, seconds, kind, duty, cpus = sys.argv
+        control(float(seconds), kind, float(duty), parse_cpu_list(cpus))
         return
     ap = argparse.ArgumentParser()
     ap.add_argument(
@@ -449,6 +705,41 @@ def main() -> None:
         default=frozenset(),
         help="CPUs of the load generator (in a deployment it runs on another machine)",
     )
+    ap.add_argument(
+        "--control",
+        nargs="?",
+        const="json",
+        choices=("json", "tcp", "spin"),
+        default=None,
+        help="add a control phase to each round, after the trades load (with idle phases "
+        "beside it): a process on the API's CPUs that is not the API and never talks to the "
+        "engine spends the CPU time the API and the client spent in the round's load phases, "
+        "json (default): building and encoding trades pages; tcp: one page built once and "
+        "sent again and again over loopback TCP to a reader thread of its own; spin: "
+        "arithmetic with next to no memory traffic",
+    )
+    ap.add_argument(
+        "--control-duty",
+        type=float,
+        default=None,
+        help="the control's share of one CPU, (0, 1] (default: the CPU time the API and the "
+        "client used over the wall time of the round's load phases, at most 1)",
+    )
+    ap.add_argument(
+        "--late-placement",
+        action="store_true",
+        help="a diagnostic: the client and the control place themselves only after their "
+        "imports (as this bench did before), running those on the engine's CPUs, which they "
+        "inherit, at the start of each load phase; default: placed by this process at spawn",
+    )
+    ap.add_argument(
+        "--engine-nice",
+        type=int,
+        default=None,
+        help="a diagnostic: the niceness of the engine's thread alone (-20 as root: other "
+        "jobs on its CPU wait for it, close to a core of its own on a shared machine); the "
+        "API process, the client and the control keep theirs",
+    )
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
@@ -473,6 +764,8 @@ def main() -> None:
         help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
     )
     args = ap.parse_args()
+    if args.control_duty is not None and not 0 < args.control_duty <= 1:
+        ap.error(f"--control-duty must be in (0, 1], got {args.control_duty:g}")
     if args.engine_cpus:
         # Before any thread starts (they inherit it); the API process places itself.
         pin_process(args.engine_cpus, "--engine-cpus")
@@ -492,6 +785,10 @@ def main() -> None:
         args.engine_cpus,
         args.api_cpus,
         args.client_cpus,
+        args.control,
+        args.control_duty,
+        args.late_placement,
+        args.engine_nice,
     )
 
     def where(cpus: frozenset[int]) -> str:
@@ -502,26 +799,42 @@ def main() -> None:
         f"{where(args.client_cpus)} (of {len(machine_cpus())}); client reads bodies, no parse; "
         f"client nice {args.client_nice}; API nice {args.api_nice}; "
         f"rate {args.rate:g}/s (0: unpaced); "
+        f"children placed {'after their imports' if args.late_placement else 'at spawn'}; "
+        f"engine thread nice {args.engine_nice if args.engine_nice is not None else 0}; "
         "serve {}; load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}; "
         "switch interval {:g} s; HTTP parser {}".format(
             args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
         )
     )
     phases = r["phases"]
+    by_load: dict[str, list[tuple[float, float]]] = {}
     for i, ph in enumerate(phases):
         cpu = (
             f"cpu s: engine {ph['engine_cpu_s']:.2f}  server {ph['server_cpu_s']:.2f}"
             + (f"  client {ph['client']['cpu_s']:.2f}" if ph["client"] else "")
+            + (f"  control {ph['control']['cpu_s']:.2f}" if ph.get("control") else "")
             + f"  (wall {ph['wall_s']:.1f} s)"
         )
         print(f"round {ph['round']} {ph['load']:<16} decision latency {pct(ph['lat'])}; {cpu}")
         out = ph["client"]
+        ctl = ph.get("control")
+        if ctl:
+            print(
+                f"    control {ctl['kind']:<8} duty {ctl['duty']:.2f}  cpu s {ctl['cpu_s']:.2f} "
+                f"in {ctl['wall_s']:.1f} s  ({ctl['pages']:,} pages of 500 trades "
+                f"{'sent' if ctl['kind'] == 'tcp' else 'built'}, "
+                f"{ctl['bytes'] / 1e6:,.0f} MB)"
+                if ctl["kind"] != "spin"
+                else f"    control spin     duty {ctl['duty']:.2f}  cpu s {ctl['cpu_s']:.2f} "
+                f"in {ctl['wall_s']:.1f} s  ({ctl['units']:,} units)"
+            )
         if out:
             print(
                 f"    {out['path']:<16} {out['rps']:>8,.0f} req/s  p50 {out['p50_ms']:.2f} ms  "
                 f"p99 {out['p99_ms']:.2f} ms  ({out['requests']:,} requests, "
                 f"{out['errors']} errors, {out['mean_bytes'] / 1000:,.1f} kB each)"
             )
+        if out or ctl:
             # The idle phases beside this load (before it, and after it when there is one).
             idle = [
                 x
@@ -532,11 +845,65 @@ def main() -> None:
             a = effect_size(ph["lat"], idle)
             med_idle = statistics.median(idle) / 1000 if idle else float("nan")
             med_load = statistics.median(ph["lat"]) / 1000
+            by_load.setdefault(ph["load"], []).append((a, med_load / med_idle))
             print(
                 f"    decision latency under load vs the idle phases beside it: p50 "
                 f"{med_load:,.1f} vs {med_idle:,.1f} µs ({med_load / med_idle:.2f}x); "
                 f"A = {a:.3f} ({'unchanged within noise' if a < 0.56 else 'SLOWER'}: A < 0.56)"
             )
+    if any(k.startswith("control") for k in by_load):
+        # Side by side: a control that slows the engine as much as the API's load says the
+        # slowdown is the machine (shared caches, memory, the hypervisor), not the API.
+        print(
+            "A per round, side by side: "
+            + "; ".join(
+                f"{k} " + " ".join(f"{a:.3f} ({x:.2f}x)" for a, x in v) for k, v in by_load.items()
+            )
+        )
+    # A noise floor: each idle phase against the idle phase before it (a load phase apart),
+    # the drift and noise that a load phase's A sees too.
+    idles = [ph["lat"] for ph in phases if ph["load"] == "idle"]
+    floor = [effect_size(b, a) for a, b in itertools.pairwise(idles)]
+    if floor:
+        print(
+            "A of each idle phase against the idle phase before it (the noise floor): "
+            + " ".join(f"{a:.3f}" for a in floor)
+        )
+    share: dict[str, list[float]] = {}
+    per: dict[str, list[float]] = {}
+    for ph in phases:
+        if ph["wall_s"] > 0:
+            share.setdefault(ph["load"], []).append(ph["engine_cpu_s"] / ph["wall_s"])
+        if ph["lat"]:
+            # Its CPU per decision (each decision's minute of ticks and its close): the work,
+            # and what shared caches and memory make it cost, whoever else holds the CPU.
+            per.setdefault(ph["load"], []).append(ph["engine_cpu_s"] / len(ph["lat"]) * 1e6)
+
+    def span(v: list[float], fmt: str) -> str:
+        return f"{min(v):{fmt}}-{max(v):{fmt}}" if len(v) > 1 else f"{v[0]:{fmt}}"
+
+    print(
+        "the engine's thread's CPU over the wall: "
+        + "; ".join(f"{k} {span(v, '.2f')}" for k, v in share.items())
+    )
+    print(
+        "the engine's thread's CPU per decision, µs: "
+        + "; ".join(f"{k} {span(v, ',.0f')}" for k, v in per.items())
+    )
+    # Per CPU, what the kernel and the hypervisor took from it in each kind of phase.
+    cpus = sorted({c for ph in phases for c in ph.get("stat", {})}, key=int)
+    for c in cpus:
+        kinds: dict[str, list[str]] = {}
+        for ph in phases:
+            st = ph.get("stat", {}).get(c)
+            if st and ph["wall_s"] > 0:
+                kinds.setdefault(ph["load"], []).append(
+                    "/".join(f"{st[k] / ph['wall_s']:.3f}" for k in STAT_FIELDS)
+                )
+        print(
+            f"CPU {c}: {' / '.join(STAT_FIELDS)} over the wall: "
+            + "; ".join(f"{k} {' '.join(v)}" for k, v in kinds.items())
+        )
     print(
         f"at the end: {r['fills']:,} fills, {r['trades']:,} trades; "
         f"{r['snapshots']:,} snapshots published; "

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tradewind.affinity import machine_cpus
 from tradewind.api.snapshot import fill_from_row
-from tradewind.api.views import rebuild_trades
+from tradewind.api.views import JOURNAL_PAGES, journal_item, journal_page, rebuild_trades
 from tradewind.api.wire import WireError, decode, encode
 from tradewind.config import load_config
 from tradewind.errors import ConfigError
@@ -104,8 +104,27 @@ def test_what_the_api_answers_equals_what_the_journal_holds(paper_host: PaperHos
     count = h.get("/api/v1/count")
     profit = h.get("/api/v1/profit")
     balance = h.get("/api/v1/balance")
+    # Answered by the API process from its newest journal rows (and so never lagging the
+    # host's DuckDB loads): the journal's rows up to the newest one answered, paged.
+    pages = {
+        (table, limit, offset): h.get(f"/api/v1/{table}?limit={limit}&offset={offset}")
+        for table in ("signals", "vetoes")
+        for limit, offset in ((1000, 0), (3, 2))
+    }
+    fills = h.get("/api/v1/fills?limit=1000")
     assert h.stop() == 0
     j = h.journal()  # one session: the host's journal is fresh
+    for (table, limit, offset), page in pages.items():
+        newest = pages[table, 1000, 0][table][0]["seq"]
+        cols = ", ".join(JOURNAL_PAGES[table])
+        held = j.query(f"SELECT {cols} FROM {table} WHERE seq <= ? ORDER BY seq DESC", [newest])
+        want = journal_page(table, held[offset : offset + limit], len(held), limit, offset)
+        assert page == json.loads(json.dumps(want)), (table, limit, offset)
+    assert len(pages["signals", 1000, 0]["signals"]) >= 2
+    assert len(pages["vetoes", 1000, 0]["vetoes"]) >= 1
+    cols = ", ".join(JOURNAL_PAGES["fills"])
+    held = j.query(f"SELECT {cols} FROM fills WHERE seq <= ? ORDER BY seq DESC", [fills[0]["seq"]])
+    assert fills == json.loads(json.dumps([journal_item("fills", r) for r in held]))
     rows = j.query(
         "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
         "liquidity FROM fills ORDER BY seq"
@@ -261,7 +280,9 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
 
     from tests.host_config import host_toml
 
-    engine = Engine(load_config(host_toml(tmp_path)), run_id="mirror")
+    # Small chunks: the replay awaits between them, so the journal takes the bus's signals
+    # and vetoes while the run goes on, as in paper and live.
+    engine = Engine(load_config(host_toml(tmp_path, chunk_ticks=25)), run_id="mirror")
     engine.services = [watchlist_service]  # as a host with [api] runs it
     api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
     host = api.view
@@ -294,6 +315,9 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
             return  # coalesced into a later update
         snap = host.source.latest
         assert snap is not None
+        # The journal's rows written (a backtest's journal writes every so many rows, paper
+        # and live make each step's durable at its end): they go out with this update.
+        engine.journal.flush()
         msg = decode(encode(("update", api.build_update(snap)))[4:])
         mirror.apply(msg[1])
         seen["updates"] += 1
@@ -321,6 +345,16 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
         seen["watched"] += len(got["watchlist"]) > 3 and any(
             e["status"] != "active" for e in got["watchlist"]
         )
+        # /signals, /vetoes and /fills answer from the mirror's newest journal rows: what the
+        # host's journal holds (read by the host's own connection), paging included.
+        for limit, offset in ((50, 0), (7, 3), (1000, 0), (5, 10**6)):
+            for table in ("signals", "vetoes"):
+                got = mirror_view.kept_page(table, limit, offset)
+                assert got == getattr(host, table)(limit, offset), (table, limit, offset)
+        for limit in (1, 50, 1000):
+            assert mirror_view.kept_fills(limit) == host.fills(limit), limit
+        for table in ("signals", "vetoes", "fills"):
+            seen[table] = mirror_view.tails[table].total
 
     engine.step_sinks.append(ship)  # after the view's own publish
     try:
@@ -328,6 +362,7 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     finally:
         logging.getLogger("tradewind").removeHandler(host.logs)
     assert seen["updates"] > 20 and seen["with_position"] > 3 and seen["watched"] > 3, seen
+    assert seen["signals"] > 50 and seen["vetoes"] > 20 and seen["fills"] > 20, seen
     assert f"step {seen['steps'] - seen['steps'] % 7}" in mirror_view.logs.records[-1][4]
     assert len(mirror_view.trades()) == len(host.trades()) >= 1
     # Out of order (an update lost or applied twice) is refused, never silently merged.
@@ -335,6 +370,75 @@ def test_the_mirror_answers_what_the_host_view_answers_after_coalesced_updates(t
     api._fills_sent = 0
     with pytest.raises(WireError, match="continues fills at 0"):
         mirror.apply(api.build_update(snap))
+
+
+def test_the_mirror_keeps_the_newest_journal_rows_and_leaves_older_pages_to_the_host(
+    tmp_path, monkeypatch
+):
+    """With 10 rows kept per table and an update only every 60 steps (more rows pile up on
+    the host than the mirror keeps: the update replaces the mirror's rows), a page within
+    the newest 10 rows answers from the mirror exactly as the host's journal does; one
+    reaching past them answers None, which the API asks of the host."""
+    import anyio
+    from tradewind.api import mirror as mirror_mod
+    from tradewind.api import procserver
+    from tradewind.api.mirror import Mirror, MirrorView
+    from tradewind.api.procserver import ApiProcess
+    from tradewind.trading.engine import Engine
+
+    monkeypatch.setattr(mirror_mod, "KEPT_ROWS", 10)
+    monkeypatch.setattr(procserver, "KEPT_ROWS", 10)
+    engine = Engine(load_config(host_toml(tmp_path, chunk_ticks=25)), run_id="kept")
+    engine.services = []
+    api = ApiProcess(engine, "t" * 32)  # not started: its pump does nothing
+    host = api.view
+    mirror_view = MirrorView(host.settings, host.started_ts_ns)
+    mirror = Mirror(mirror_view)
+    seen = {"steps": 0, "resets": 0, "past": 0, "kept": 0}
+
+    def ship() -> None:
+        seen["steps"] += 1
+        if seen["steps"] % 60:
+            return
+        engine.journal.flush()
+        update = api.build_update(host.source.latest)
+        seen["resets"] += sum(
+            reset and start > 0 for start, _, reset in (update["journal"] or {}).values()
+        )
+        mirror.apply(decode(encode(("update", update))[4:])[1])
+        for table in ("signals", "vetoes"):
+            for limit, offset in ((10, 0), (4, 6), (3, 8), (1, 9), (11, 0), (1, 10)):
+                got = mirror_view.kept_page(table, limit, offset)
+                want = getattr(host, table)(limit, offset)
+                if got is None:
+                    assert offset + limit > 10 < want["total"], (table, limit, offset)
+                    seen["past"] += 1
+                else:
+                    assert got == want, (table, limit, offset)
+                    seen["kept"] += 1
+        for limit in (1, 10, 11):
+            got_fills = mirror_view.kept_fills(limit)
+            if got_fills is None:
+                assert limit > 10 < mirror_view.tails["fills"].total, limit
+            else:
+                assert got_fills == host.fills(limit), limit
+
+    engine.step_sinks.append(ship)
+    anyio.run(engine.run)
+    assert seen["resets"] >= 2 and seen["past"] >= 4 and seen["kept"] >= 20, seen
+    # A continuation that does not start where the mirror's rows end is refused.
+    tail = mirror_view.tails["signals"]
+    with pytest.raises(WireError, match="continues signals at"):
+        mirror.apply(
+            {
+                **api.build_update(host.source.latest),
+                "fills_from": len(mirror_view.source.fills),
+                "fills": [],
+                "equity_from": len(mirror_view.source.equity),
+                "equity": [],
+                "journal": {"signals": (tail.total + 1, [], False)},
+            }
+        )
 
 
 def test_the_mirror_converts_pnl_in_two_currencies_as_the_host_does(tmp_path):
@@ -492,6 +596,9 @@ def test_a_kept_trades_page_equals_a_fresh_one_after_fills_change_it(tmp_path):
     def ship() -> None:
         snap = host.source.latest
         assert snap is not None
+        # The journal's rows written (a backtest's journal writes every so many rows, paper
+        # and live make each step's durable at its end): they go out with this update.
+        engine.journal.flush()
         msg = decode(encode(("update", api.build_update(snap)))[4:])[1]
         kept.apply(msg)
         fresh.apply(msg)

@@ -1,7 +1,11 @@
 """bench/bench_api.py still runs (tests/benchsmoke.py says why), at a size that takes seconds,
-in both serving modes, and its requests all succeed."""
+in both serving modes, and its requests all succeed; in process mode with its control phase
+(a process that is not the API burning the API's CPU time), whose effect size is reported
+beside the API loads'."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -12,6 +16,8 @@ from tests.benchsmoke import run_bench
 @pytest.mark.parametrize("serve", ["process", "thread"])
 def test_the_api_benchmark_runs(serve: str) -> None:
     args = ["--serve", serve, "--seconds", "1", "--warmup", "20", "--rounds", "1"]
+    if serve == "process":
+        args += ["--control", "tcp"]
     out = run_bench("bench_api.py", args, "decision latency under load")
     for path in ("/api/v1/status", "/api/v1/trades"):
         lines = [
@@ -19,3 +25,15 @@ def test_the_api_benchmark_runs(serve: str) -> None:
         ]
         assert lines, f"no figures for {path}:\n{out[-4000:]}"
         assert all(", 0 errors," in line for line in lines), lines
+    if serve == "process":
+        # The control ran on its own, sent pages, and has its A beside the API loads'.
+        sent = re.search(r"control tcp +duty ([\d.]+) +cpu s ([\d.]+) .*\(([\d,]+) pages", out)
+        assert sent, out[-4000:]
+        duty, cpu, pages = float(sent[1]), float(sent[2]), int(sent[3].replace(",", ""))
+        assert 0 < duty <= 1 and cpu > 0 and pages > 0, sent[0]
+        side = re.search(r"A per round, side by side: (.*)", out)
+        assert side, out[-4000:]
+        for load in ("/api/v1/status", "/api/v1/trades", "control tcp"):
+            assert re.search(re.escape(load) + r" [01]\.\d{3} \(", side[1]), side[1]
+    else:
+        assert "control" not in out

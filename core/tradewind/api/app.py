@@ -8,9 +8,10 @@ without the token answers 401 with its login form — the form holds no data.
 The read endpoints of trades, money, health and the trading state answer from the engine's
 latest snapshot (tradewind.api.snapshot) where the request is handled, without calling into
 the engine — in an API process of its own, from the mirror of those snapshots
-(tradewind.api.mirror). Everything else that reads or changes the engine (journal pages,
-candles, the operator's controls, the watchlist) is a named operation (tradewind.api.ops) run
-on the engine's loop, between two of its steps, which publishes a new snapshot after it.
+(tradewind.api.mirror), which also answers the logs, the watchlist's listing and the newest
+journal pages. Everything else that reads or changes the engine (journal pages, candles, the
+operator's controls, the watchlist) is a named operation (tradewind.api.ops) run on the
+engine's loop, between two of its steps, which publishes a new snapshot after it.
 """
 
 from __future__ import annotations
@@ -497,6 +498,9 @@ def create_app(
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Signals, newest first, with their reasons."""
+        kept = view.kept_page("signals", limit, offset)  # an API process's mirror
+        if kept is not None:
+            return kept
         return await call("signals", limit, offset)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/vetoes", tags=["strategy"], dependencies=auth)
@@ -504,6 +508,9 @@ def create_app(
         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
     ) -> dict[str, Any]:
         """Vetoes, newest first, with the filter and its reason."""
+        kept = view.kept_page("vetoes", limit, offset)
+        if kept is not None:
+            return kept
         return await call("vetoes", limit, offset)  # type: ignore[no-any-return]
 
     @app.get(
@@ -519,6 +526,9 @@ def create_app(
     @app.get(PREFIX + "/fills", tags=["trades"], dependencies=auth)
     async def fills(limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
+        kept = view.kept_fills(limit)
+        if kept is not None:
+            return kept
         return await call("fills", limit)  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/equity", tags=["money"], dependencies=auth, response_model=dict[str, Any])

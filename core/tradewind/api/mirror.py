@@ -2,8 +2,9 @@
 
 The host sends, at most about a hundred times a second and only once the API process applied
 the previous one, its latest snapshot (tradewind.api.snapshot) and what grew since the last
-update: new fills with their orders' tags, new equity points and, while websocket clients are
-connected, the bus events for them (:func:`tradewind.api.procserver` builds them). The
+update: new fills with their orders' tags, new equity points, the journal's newest rows of
+``signals``, ``vetoes`` and ``fills`` and, while websocket clients are connected, the bus
+events for them (:func:`tradewind.api.procserver` builds them). The
 :class:`Mirror` applies them; :class:`MirrorView` is a :class:`~tradewind.api.views.HostView`
 whose snapshot views (``status``, ``trades``, ``balance``, ``count``, ``profit``, ...) answer
 from the mirror exactly as they answer from the engine's snapshots in thread mode. The API
@@ -21,7 +22,15 @@ from typing import Any
 import attrs
 
 from tradewind.api.snapshot import PortfolioSnapshot, Snapshot, fill_from_row
-from tradewind.api.views import HostView, LogBuffer, TradeBook, ViewSettings, watchlist_listing
+from tradewind.api.views import (
+    HostView,
+    LogBuffer,
+    TradeBook,
+    ViewSettings,
+    journal_item,
+    journal_page,
+    watchlist_listing,
+)
 from tradewind.api.wire import WireError, instrument_from, order_from, position_from
 from tradewind.model import Fill, Instrument
 from tradewind.trading.watchlist import WatchlistEntry
@@ -48,11 +57,39 @@ class MirrorSource:
         return None
 
 
+#: Rows of each journal table the API pages (``signals``, ``vetoes``, ``fills``) that the
+#: mirror keeps, newest; a page reaching past them is asked of the host's journal.
+KEPT_ROWS = 5_000
+
+
+class JournalTail:
+    """The newest rows of one journal table of the host's session (the API's columns,
+    :data:`~tradewind.api.views.JOURNAL_PAGES`), oldest first, and how many it has."""
+
+    def __init__(self) -> None:
+        self.rows: deque[tuple[Any, ...]] = deque(maxlen=KEPT_ROWS)
+        #: The session's rows in the host's journal (kept or not).
+        self.total = 0
+
+    def newest(self, limit: int, offset: int) -> list[tuple[Any, ...]] | None:
+        """Rows ``offset`` to ``offset + limit`` counted from the newest, newest first; None
+        when some of them are not kept."""
+        rows = self.rows
+        if offset + limit > len(rows) and len(rows) < self.total:
+            return None
+        end = len(rows) - offset
+        if end <= 0:
+            return []
+        start = max(0, end - limit)
+        return [rows[i] for i in range(end - 1, start - 1, -1)]
+
+
 class MirrorView(HostView):
     """The snapshot views of a host, answered from updates (no engine, no journal)."""
 
     #: ``/logs`` answers from the mirror's copy of the host's log buffer, ``/watchlist``
-    #: from its copy of the host's entries.
+    #: from its copy of the host's entries, ``/signals``, ``/vetoes`` and ``/fills`` from
+    #: its copies of their newest journal rows.
     answers_from_mirror = True
 
     def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
@@ -71,6 +108,9 @@ class MirrorView(HostView):
         self.listeners: list[Any] = []
         #: The host's watchlist entries (None until its watchlist is open).
         self.watchlist_entries: list[WatchlistEntry] | None = None
+        #: The newest rows of the host's journal tables the API pages (empty until the host
+        #: follows its journal: until then the host answers).
+        self.tails: dict[str, JournalTail] = {}
         self.source = MirrorSource()  # type: ignore[assignment]
 
     @property
@@ -80,6 +120,23 @@ class MirrorView(HostView):
     @property
     def journal(self) -> Any:
         raise RuntimeError("an API process never opens the journal: ask the host")
+
+    def kept_page(self, table: str, limit: int, offset: int) -> dict[str, Any] | None:
+        """``/signals`` or ``/vetoes`` from the kept rows, as the host's journal answers it
+        (None: the page reaches past them, or the host's journal is not followed yet)."""
+        tail = self.tails.get(table)
+        rows = None if tail is None else tail.newest(limit, offset)
+        if rows is None or tail is None:
+            return None
+        return journal_page(table, rows, tail.total, limit, offset)
+
+    def kept_fills(self, limit: int) -> list[dict[str, Any]] | None:
+        """``/fills`` from the kept rows (None: more than are kept, or not followed yet)."""
+        tail = self.tails.get("fills")
+        rows = None if tail is None else tail.newest(limit, 0)
+        if rows is None:
+            return None
+        return [journal_item("fills", r) for r in rows]
 
     def watchlist(self, include_inactive: bool) -> dict[str, Any] | None:
         """``GET /watchlist`` from the host's entries as of the last update, their remaining
@@ -155,6 +212,21 @@ class Mirror:
                 WatchlistEntry(**dict(zip(_WATCHLIST_FIELDS, row, strict=True)))
                 for row in u["watchlist"]
             ]
+        for table, (start, rows, reset) in (u["journal"] or {}).items():
+            tail = self.view.tails.get(table)
+            if tail is None:
+                if not reset:
+                    raise WireError(f"update {u['version']} continues {table} never started")
+                tail = self.view.tails[table] = JournalTail()
+            if reset:
+                tail.rows.clear()
+            elif start != tail.total:
+                raise WireError(
+                    f"update {u['version']} continues {table} at {start}, "
+                    f"the mirror has {tail.total}"
+                )
+            tail.rows.extend(tuple(r) for r in rows)
+            tail.total = start + len(rows)
         self.view.logs.records.extend(u["logs"])
         self.view.logs.count += len(u["logs"])
         for item in u["events"]:

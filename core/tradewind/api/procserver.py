@@ -8,14 +8,15 @@ parsing, routing, validation, authentication and JSON encoding never hold the ho
 
 What the host sends (tradewind.api.wire): its latest snapshot and what grew since the last one
 (new fills and their tags, new equity points, new log lines, the watchlist's entries when they
-changed, bus events while websocket clients listen), as
+changed, the journal's new durable rows of ``signals``, ``vetoes`` and ``fills`` with their
+sequence numbers, bus events while websocket clients listen), as
 an ``update`` at most every :data:`MIN_INTERVAL_S` and only once the API process acknowledged
 the previous one. Sends never block the engine: an update is written to the socket's
 transport and a step that finds the previous update unacknowledged (or not yet written)
 sends nothing; the next update carries everything since the last one sent (coalesced), so
 there is never a backlog. What the API process asks (tradewind.api.ops: control calls, journal
-pages, candles, watchlist changes; not ``logs`` nor the watchlist's listing, answered from
-its copies) comes back as ``call``
+pages older than the rows it keeps, candles, watchlist changes; not ``logs``, the watchlist's
+listing nor the newest journal pages, answered from its copies) comes back as ``call``
 requests; the host runs them on the engine's loop, journaled with their caller, publishes what
 they changed and answers.
 
@@ -37,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -45,9 +47,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from tradewind.api.mirror import KEPT_ROWS
 from tradewind.api.ops import NAMES, HostOps, OpError
 from tradewind.api.snapshot import Snapshot
-from tradewind.api.views import HostView, event_item
+from tradewind.api.views import JOURNAL_PAGES, HostView, event_item
 from tradewind.api.wire import (
     HEADER,
     MAX_FRAME,
@@ -60,6 +63,7 @@ from tradewind.api.wire import (
     position_tuple,
 )
 from tradewind.errors import ConfigError
+from tradewind.journal.store import column_names
 from tradewind.model import SystemError as HostSystemError
 from tradewind.trading.control import ControlError
 from tradewind.trading.operator import Operator
@@ -123,6 +127,12 @@ class ApiProcess:
         self._logs_sent = 0
         self._watchlist: Any = None  # the watchlist whose changes are followed
         self._watchlist_dirty = False
+        self._journal: Any = None  # the journal whose rows are followed
+        #: Per journal table the API pages: the session's rows so far, the rows not sent yet
+        #: (the API's columns, at most KEPT_ROWS), and whether they replace the mirror's.
+        self._rows: dict[str, _Rows] = {}
+        self._rows_dirty = False
+        self._loop_thread: int | None = None
         self._awaiting_ack = False
         self._last_sent = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -153,6 +163,7 @@ class ApiProcess:
         """Spawn the API process and wait until it listens; returns its port. Runs on the
         engine's loop thread (PR_SET_PDEATHSIG follows the thread that spawned the child)."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
@@ -334,6 +345,50 @@ class ApiProcess:
         self._watchlist_dirty = True
         self._arm_timer()
 
+    def _on_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        # The journal's follower: rows of a paged table made durable (at a step's commit,
+        # on a warning, or at a load), sent with the next update.
+        j = self._journal
+        if j is None:  # stopped meanwhile
+            return
+        pending = self._rows[table]
+        session = j.session_id
+        pick, at = pending.pick, pending.session_at
+        new = [tuple(r[i] for i in pick) for r in rows if r[at] == session]
+        pending.total += len(new)
+        pending.rows.extend(new)
+        if len(pending.rows) > KEPT_ROWS:  # the mirror keeps no more: it starts again from these
+            del pending.rows[:-KEPT_ROWS]
+            pending.reset = True
+        self._rows_dirty = True
+        if threading.get_ident() == self._loop_thread:
+            self._arm_timer()
+        elif self._loop is not None and self.alive:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self._arm_timer)
+
+    def _follow_journal(self) -> None:
+        """Follow the engine's journal (opened before or after this API): its session's
+        newest rows of the paged tables go out with the next update, the rest as written."""
+        if self._journal is not None:
+            self._journal.unfollow(self._on_rows)
+        j = self._journal = self.engine.journal
+        self._rows = {}
+        if j is None:
+            return
+        seed = j.follow(JOURNAL_PAGES, self._on_rows, newest=KEPT_ROWS)
+        for table, (total, rows) in seed.items():
+            names = column_names(table)
+            pending = _Rows(
+                pick=tuple(names.index(c) for c in JOURNAL_PAGES[table]),
+                session_at=names.index("session_id"),
+            )
+            pending.rows = [tuple(r[i] for i in pending.pick) for r in rows]
+            pending.total = total
+            pending.reset = True
+            self._rows[table] = pending
+        self._rows_dirty = True
+
     def _arm_timer(self) -> None:
         if self._timer is None and self._loop is not None and self.alive:
             self._timer = self._loop.call_later(MIN_INTERVAL_S, self._on_timer)
@@ -358,6 +413,8 @@ class ApiProcess:
             and self.view.logs.count == self._logs_sent
             and not self._watchlist_dirty
             and self.operator.watchlist is self._watchlist
+            and not self._rows_dirty
+            and self.engine.journal is self._journal
         ):
             return
         w = self._writer
@@ -397,6 +454,17 @@ class ApiProcess:
         if self._watchlist_dirty:
             watchlist = [attrs.astuple(e) for e in wl.entries(include_inactive=True)]
             self._watchlist_dirty = False
+        if self.engine.journal is not self._journal:
+            self._follow_journal()
+        journal: dict[str, Any] | None = None
+        if self._rows_dirty:
+            journal = {}
+            for table, pending in self._rows.items():
+                if pending.rows or pending.reset:
+                    start = pending.total - len(pending.rows)
+                    journal[table] = (start, pending.rows, pending.reset)
+                    pending.rows, pending.reset = [], False
+            self._rows_dirty = False
         u = {
             "version": snap.version,
             "now_ns": snap.now_ns,
@@ -429,6 +497,7 @@ class ApiProcess:
             "events": list(self._events),
             "logs": logs,
             "watchlist": watchlist,
+            "journal": journal,
             "events_lost": self._events_lost,
         }
         self._sent_version = snap.version
@@ -442,6 +511,9 @@ class ApiProcess:
     async def stop(self) -> None:
         """Ask the API process to finish and wait for it (killed if it does not within 5 s)."""
         self._stopping = True
+        if self._journal is not None:
+            self._journal.unfollow(self._on_rows)
+            self._journal = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -478,6 +550,20 @@ class ApiProcess:
         if terminate:
             proc.terminate()
         await anyio.to_thread.run_sync(wait)
+
+
+@attrs.define
+class _Rows:
+    """A paged journal table as the host sends it to the mirror."""
+
+    #: The indexes of the API's columns in the journal's rows, and of the session.
+    pick: tuple[int, ...]
+    session_at: int
+    #: The session's rows so far (sent or not).
+    total: int = 0
+    rows: list[tuple[Any, ...]] = attrs.Factory(list)
+    #: The rows replace the mirror's (the first update, or more than it keeps piled up).
+    reset: bool = False
 
 
 def _plain(value: Any) -> Any:

@@ -251,6 +251,67 @@ class LogBuffer(logging.Handler):
         return {"log_count": len(rows), "logs": rows}
 
 
+#: The journal tables the API pages through (``/signals``, ``/vetoes``, ``/fills``) and the
+#: columns each answers, newest first by the journal's sequence number.
+JOURNAL_PAGES: dict[str, tuple[str, ...]] = {
+    "signals": (
+        "seq",
+        "ts_ns",
+        "instrument",
+        "side",
+        "intent",
+        "entry",
+        "stop",
+        "quantity",
+        "score",
+        "reasons",
+    ),
+    "vetoes": (
+        "seq",
+        "ts_ns",
+        "filter",
+        "reason",
+        "action",
+        "instrument",
+        "side",
+        "quantity",
+        "signal_ts_ns",
+    ),
+    "fills": (
+        "seq",
+        "ts_ns",
+        "client_order_id",
+        "instrument",
+        "side",
+        "quantity",
+        "price",
+        "fee",
+        "liquidity",
+        "fee_currency",
+        "fee_asset",
+        "fee_rate",
+    ),
+}
+
+
+def journal_item(table: str, row: Sequence[Any]) -> dict[str, Any]:
+    """One row of :data:`JOURNAL_PAGES` ``[table]``'s columns as the API answers it: the
+    columns by name, its date, a signal's reasons parsed."""
+    item = dict(zip(JOURNAL_PAGES[table], row, strict=True))
+    item["date"] = _date(item["ts_ns"])
+    if table == "signals":
+        item["reasons"] = json.loads(item["reasons"]) if item["reasons"] else {}
+    return item
+
+
+def journal_page(
+    table: str, rows: Iterable[Sequence[Any]], total: int, limit: int, offset: int
+) -> dict[str, Any]:
+    """``/signals`` or ``/vetoes``: rows newest first, the session's total, the paging."""
+    items = [journal_item(table, r) for r in rows]
+    return {table: items, "total": total, "offset": offset, "limit": limit}
+
+
 def watchlist_entry_json(e: Any, now_ns: int) -> dict[str, Any]:
     """One watchlist entry as the API answers it, its remaining time counted from ``now_ns``."""
     return {
@@ -1022,94 +1083,44 @@ class HostView:
         }
 
     # -- what the strategy saw ------------------------------------------------------------
-    def _page(self, table: str, columns: Sequence[str], limit: int, offset: int) -> dict[str, Any]:
+    def _page(self, table: str, limit: int, offset: int) -> dict[str, Any]:
         j = self.journal
         total = int(
             self._q(f"SELECT count(*) FROM {table} WHERE session_id = ?", [j.session_id])[0][0]
         )
         rows = self._q(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE session_id = ? "
+            f"SELECT {', '.join(JOURNAL_PAGES[table])} FROM {table} WHERE session_id = ? "
             "ORDER BY seq DESC LIMIT ? OFFSET ?",
             [j.session_id, limit, offset],
         )
-        items = []
-        for row in rows:
-            item = dict(zip(columns, row, strict=True))
-            item["date"] = _date(item.get("ts_ns"))
-            items.append(item)
-        return {table: items, "total": total, "offset": offset, "limit": limit}
+        return journal_page(table, rows, total, limit, offset)
 
     def signals(self, limit: int, offset: int) -> dict[str, Any]:
         """Signals, newest first, with the analyzer values that produced them."""
-        page = self._page(
-            "signals",
-            (
-                "seq",
-                "ts_ns",
-                "instrument",
-                "side",
-                "intent",
-                "entry",
-                "stop",
-                "quantity",
-                "score",
-                "reasons",
-            ),
-            limit,
-            offset,
-        )
-        for s in page["signals"]:
-            s["reasons"] = json.loads(s["reasons"]) if s["reasons"] else {}
-        return page
+        return self._page("signals", limit, offset)
 
     def vetoes(self, limit: int, offset: int) -> dict[str, Any]:
         """Vetoes, newest first, with the filter and its reason."""
-        return self._page(
-            "vetoes",
-            (
-                "seq",
-                "ts_ns",
-                "filter",
-                "reason",
-                "action",
-                "instrument",
-                "side",
-                "quantity",
-                "signal_ts_ns",
-            ),
-            limit,
-            offset,
-        )
+        return self._page("vetoes", limit, offset)
+
+    def kept_page(self, table: str, limit: int, offset: int) -> dict[str, Any] | None:
+        """A page of ``/signals`` or ``/vetoes`` from rows kept where the request is handled
+        (an API process's mirror); None: ask the host, whose journal has them all."""
+        return None
+
+    def kept_fills(self, limit: int) -> list[dict[str, Any]] | None:
+        """``/fills`` from rows kept where the request is handled; None: ask the host."""
+        return None
 
     def fills(self, limit: int) -> list[dict[str, Any]]:
         """The latest fills, newest first."""
         j = self.journal
         rows = self._q(
-            "SELECT seq, ts_ns, client_order_id, instrument, side, quantity, price, fee, "
-            "liquidity, fee_currency, fee_asset, fee_rate "
+            f"SELECT {', '.join(JOURNAL_PAGES['fills'])} "
             "FROM fills WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
             [j.session_id, limit],
         )
-        cols = (
-            "seq",
-            "ts_ns",
-            "client_order_id",
-            "instrument",
-            "side",
-            "quantity",
-            "price",
-            "fee",
-            "liquidity",
-            "fee_currency",
-            "fee_asset",
-            "fee_rate",
-        )
-        out = []
-        for r in rows:
-            item = dict(zip(cols, r, strict=True))
-            item["date"] = _date(item["ts_ns"])
-            out.append(item)
-        return out
+        return [journal_item("fills", r) for r in rows]
 
     def funnel(self) -> dict[str, Any]:
         """Candidates at each level: evaluated, rejected per gate, signals, vetoes, orders

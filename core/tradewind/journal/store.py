@@ -77,7 +77,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from pathlib import Path
@@ -323,6 +323,15 @@ _ARROW_TYPES = {
 
 #: Every table of the journal, in schema order.
 TABLES: tuple[str, ...] = tuple(_COLUMNS)
+
+
+def column_names(table: str) -> tuple[str, ...]:
+    """The columns of a journal table, in the order of its rows."""
+    try:
+        return tuple(name for name, _ in _COLUMNS[table])
+    except KeyError:
+        raise ValueError(f"no journal table {table!r}; tables: {', '.join(TABLES)}") from None
+
 
 _EXTRA_RUN_COLUMNS = (("session_id", "VARCHAR"), ("run_no", "INTEGER"))
 #: Columns added after a table's first release: (table, name, type), added in place.
@@ -804,6 +813,9 @@ class Journal:
         #: Client order ids durable in the intent log and not yet committed to the journal
         #: (:meth:`written_ahead`).
         self._ahead: set[str] = set()
+        #: Who follows which tables' rows as they are written (:meth:`follow`).
+        self._followers: list[tuple[frozenset[str], Callable[[str, list[tuple[Any, ...]]], None]]]
+        self._followers = []
         try:
             if isinstance(self._db, DuckDBBackend):
                 # Whatever this journal's own setting: a step log left by a killed host holds
@@ -1031,6 +1043,65 @@ class Journal:
         first)."""
         self.flush()
 
+    # -- followers ----------------------------------------------------------------------
+    def follow(
+        self,
+        tables: Iterable[str],
+        sink: Callable[[str, list[tuple[Any, ...]]], None],
+        *,
+        newest: int,
+    ) -> dict[str, tuple[int, list[tuple[Any, ...]]]]:
+        """Follow the session's rows of ``tables`` as they are written: from now on
+        ``sink(table, rows)`` is called (on the thread that writes, in sequence order) with
+        each table's rows once they are durable — appended to the step log, or committed to
+        the database — or, in a journal that is not durable (a backtest), once written.
+
+        Returns what the session held before, per table: its number of rows and the newest
+        ``newest`` of them, oldest first (full rows in :func:`column_names` order), so a
+        follower that keeps the newest rows starts with what a query would have read.
+        Rows staged and not yet durable are not in it; they reach ``sink`` when they are."""
+        wanted = frozenset(tables)
+        for table in wanted:
+            column_names(table)  # a table that exists
+        seed: dict[str, tuple[int, list[tuple[Any, ...]]]] = {}
+        for table in sorted(wanted):
+            total, rows = self._seed_rows(table, newest)
+            seed[table] = (total, rows)
+        self._followers.append((wanted, sink))
+        return seed
+
+    def unfollow(self, sink: Callable[[str, list[tuple[Any, ...]]], None]) -> None:
+        """Stop calling ``sink`` (:meth:`follow`; a bound method equal to the one given)."""
+        self._followers = [(t, s) for t, s in self._followers if s != sink]
+
+    def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
+        # The database's rows, then those durable in the step log and not loaded yet (newer).
+        cols = ", ".join(column_names(table))
+        try:
+            row = self._con.execute(
+                f"SELECT count(*) FROM {table} WHERE session_id = ?", [self.session_id]
+            ).fetchone()
+            rows = self._con.execute(
+                f"SELECT {cols} FROM {table} WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+                [self.session_id, newest],
+            ).fetchall()
+        except self._db.errors as exc:
+            raise self._db.error(exc, doing="read") from exc
+        at = column_names(table).index("session_id")
+        logged = [r for r in self._logged.get(table, ()) if r[at] == self.session_id]
+        total = (int(row[0]) if row else 0) + len(logged)
+        kept = [tuple(r) for r in reversed(rows)] + logged
+        return total, kept[-newest:] if newest > 0 else []
+
+    def _to_followers(self, tables: Mapping[str, list[tuple[Any, ...]]]) -> None:
+        for wanted, sink in self._followers:
+            for table, rows in tables.items():
+                if rows and table in wanted:
+                    try:
+                        sink(table, rows)
+                    except Exception:  # a follower's bug never stops the journal's writes
+                        log.exception("journal %s: a follower of %s failed", self.path, table)
+
     def _log_step(self) -> None:
         """Append the staged rows to the step log as one durable record."""
         if not self._npending and not self._dirty_orders:
@@ -1054,6 +1125,8 @@ class Journal:
                 have.extend(rows)
         self._logged_orders.update(orders)
         self._nlogged += self._npending + len(orders)
+        if self._followers:
+            self._to_followers(self._pending)
         self._pending = {}
         self._npending = 0
         self._dirty_orders.clear()
@@ -1247,6 +1320,8 @@ class Journal:
         self._logged_orders = {}
         self._nlogged = 0
         if staged:
+            if self._followers:  # (the logged rows reached them when they were logged)
+                self._to_followers(self._pending)
             self._written_ahead_durable()
             self._pending = {}
             self._npending = 0
