@@ -70,17 +70,19 @@ class SlowBalances(FaultyVenue):
         return await super().fetch_balances()
 
 
-def _paper_run(tmp_path: Path, stale: bool = False) -> tuple[Engine, SlowBalances]:
+def _paper_run(
+    tmp_path: Path, stale: bool = False, ticks: int = 1_000, speed: float = 1000.0
+) -> tuple[Engine, SlowBalances]:
     text = demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"')
     text = text.replace("[run]\n", "[run]\nreconcile_interval_s = 0.05\n", 1)
-    # Paced: 2 h of trades in ~7 s, so the run is still going while the read is slow.
+    # Paced: 2 h of trades in ~7 s at 1000×, so the run is still going while the read is slow.
     text = text.replace(
-        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 1000.0\nchunk_ticks = 50\n'
+        'plugin = "replay"\n', f'plugin = "replay"\nspeed = {speed}\nchunk_ticks = 50\n'
     )
     cfg = tmp_path / "paper.toml"
     cfg.write_text(text)
     engine = Engine(load_config(cfg))
-    venue = SlowBalances(engine.venues["sim"], engine, ticks=1_000, stale=stale)
+    venue = SlowBalances(engine.venues["sim"], engine, ticks=ticks, stale=stale)
     venue.set_sink(engine.orders)
     engine.venues["sim"] = venue
     for st in engine.state.values():
@@ -123,7 +125,11 @@ def test_a_read_that_answers_with_balances_from_before_fills_booked_meanwhile_co
     """The venue answers with the balances as they were when the request arrived, and the
     host booked fills while it waited: that answer is not compared (it would undo the fills);
     the next round's is, and finds nothing to correct."""
-    engine, venue = _paper_run(tmp_path, stale=True)
+    # The first fill comes late in the sample (tick ~7,700 of 10,000): the stale answer comes
+    # 100 ticks and an order later, and half the pace leaves ~2 s of run for the rounds after
+    # it on a loaded machine (at 1000× and 1,000 ticks, ~0.6 s were left and a CI run under
+    # load compared no round in them).
+    engine, venue = _paper_run(tmp_path, stale=True, ticks=100, speed=500.0)
     start, answer = venue.at_start, venue.at_answer
     assert answer and answer["fills"] > start["fills"]
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
