@@ -287,6 +287,8 @@ def test_a_fee_without_a_price_at_its_fill_leaves_its_trade_without_a_net_pnl(tm
     assert rows["Fees paid"].startswith("n/a (") and "no price of BNB" in rows["Fees paid"]
     assert rows["Expectancy"].startswith("n/a (a trade's fees could not be valued")
     assert rows["Wins / draws / losses"].startswith("n/a (")
+    for row in ("Longest losing streak", "Best trade", "Worst trade"):
+        assert rows[row].startswith("n/a (a trade's fees could not be valued"), (row, rows[row])
     page = render_html(result)
     assert "n/a (0.02 BNB of fill t2" in page
     text = printed(result, 200)  # the CLI's summary: the trade tables say n/a, never the gross
