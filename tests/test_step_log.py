@@ -30,43 +30,23 @@ REPO = Path(__file__).resolve().parents[1]
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
-    from decimal import Decimal as D
-    import attrs
-    from tradewind.journal.store import Journal, OrderRecord
-    from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
+    from tradewind.journal.store import Journal
+    from tests.step_log_writer import write_three_steps
 
-    path = sys.argv[1]
-    j = Journal(path, "run-1", load_rows=10**9, load_every_s=1e9)
-    j.start("paper", "paper.toml", 1)
-    j.group_commit = True
-    j.simulated_venues = frozenset({"sim"})
-    pos = Position(instrument="sim:BTCUSDT")
-    for n in (1, 2, 3):
-        cid = f"tw-a-{n}"
-        side = Side.BUY if n % 2 else Side.SELL
-        order = Order(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
-                      type=OrderType.MARKET, quantity=D("0.002"), created_ts_ns=10 * n)
-        rec = OrderRecord(client_order_id=cid, instrument=order.instrument, venue="sim",
-                          order=order, updated_ts_ns=10 * n, id_seq=n, run_id="run-1")
-        j.record_order(rec, ts_ns=10 * n, kind="submitted")
-        fill = Fill(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
-                    quantity=D("0.002"), price=D(60000 + n), fee=D("0.05"), ts_ns=10 * n + 1,
-                    trade_id=f"t-{n}")
-        pos = pos.apply(fill)
-        done = attrs.evolve(rec, status=OrderStatus.FILLED, filled_quantity=D("0.002"))
-        j.record_fill(fill, pos, done, from_status=OrderStatus.NEW)
-        j.commit()  # the step: one durable append, no DuckDB write
-        print(f"STEP {n} {j.steps_logged} {j.loads}", flush=True)
+    j = Journal(sys.argv[1], "run-1", load_rows=10**9, load_every_s=1e9)
+    # each step: one durable append, no DuckDB write
+    write_three_steps(j, lambda n: print(f"STEP {n} {j.steps_logged} {j.loads}", flush=True))
     os.kill(os.getpid(), signal.SIGKILL)
     """
 )
 
 
-def _run_writer(path: Path) -> list[str]:
+def _run_killed(script: str, *args: str) -> list[str]:
+    """Run ``script`` in a child process that SIGKILLs itself; its stdout lines."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -74,6 +54,24 @@ def _run_writer(path: Path) -> list[str]:
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     return proc.stdout.split("\n")
+
+
+def _run_writer(path: Path) -> list[str]:
+    return _run_killed(WRITER, str(path))
+
+
+def _buy(client_order_id: str, trade_id: str, ts_ns: int) -> Fill:
+    """A 0.001 BTCUSDT buy at 60,000 with a 0.01 fee."""
+    return Fill(
+        client_order_id=client_order_id,
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        quantity=D("0.001"),
+        price=D(60000),
+        fee=D("0.01"),
+        ts_ns=ts_ns,
+        trade_id=trade_id,
+    )
 
 
 def _counts(path: Path) -> dict[str, int]:
@@ -398,11 +396,9 @@ def test_a_step_log_written_before_fills_had_fee_rate_loads_with_it_null(tmp_pat
 BACKGROUND_WRITER = textwrap.dedent(
     """
     import os, signal, sys, threading, time
-    from decimal import Decimal as D
-    import attrs
     from tradewind.journal import store
-    from tradewind.journal.store import Journal, OrderRecord
-    from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
+    from tradewind.journal.store import Journal
+    from tests.step_log_writer import write_three_steps
 
     path, when = sys.argv[1], sys.argv[2]
     go = threading.Event()  # set once the engine appended its steps to the new log
@@ -428,26 +424,8 @@ BACKGROUND_WRITER = textwrap.dedent(
     store.DuckDBBackend.insert = insert
     Journal._write = write
     j = Journal(path, "run-1", load_rows=1, load_every_s=1e9)
-    j.start("paper", "paper.toml", 1)
-    j.group_commit = True
-    j.simulated_venues = frozenset({"sim"})
-    pos = Position(instrument="sim:BTCUSDT")
-    for n in (1, 2, 3):
-        cid = f"tw-a-{n}"
-        side = Side.BUY if n % 2 else Side.SELL
-        order = Order(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
-                      type=OrderType.MARKET, quantity=D("0.002"), created_ts_ns=10 * n)
-        rec = OrderRecord(client_order_id=cid, instrument=order.instrument, venue="sim",
-                          order=order, updated_ts_ns=10 * n, id_seq=n, run_id="run-1")
-        j.record_order(rec, ts_ns=10 * n, kind="submitted")
-        fill = Fill(client_order_id=cid, instrument="sim:BTCUSDT", side=side,
-                    quantity=D("0.002"), price=D(60000 + n), fee=D("0.05"), ts_ns=10 * n + 1,
-                    trade_id=f"t-{n}")
-        pos = pos.apply(fill)
-        done = attrs.evolve(rec, status=OrderStatus.FILLED, filled_quantity=D("0.002"))
-        j.record_fill(fill, pos, done, from_status=OrderStatus.NEW)
-        j.commit()  # step 1 starts a load on the load thread; steps 2 and 3 go to a new log
-        print(f"STEP {n} {j.steps_logged}", flush=True)
+    # step 1 starts a load on the load thread; steps 2 and 3 go to a new log
+    write_three_steps(j, lambda n: print(f"STEP {n} {j.steps_logged}", flush=True))
     go.set()
     time.sleep(60)
     """
@@ -455,17 +433,7 @@ BACKGROUND_WRITER = textwrap.dedent(
 
 
 def _kill_during_background_load(path: Path, when: str) -> list[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, "-c", BACKGROUND_WRITER, str(path), when],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    return proc.stdout.split("\n")
+    return _run_killed(BACKGROUND_WRITER, str(path), when)
 
 
 def _each_row_once_after_restart(path: Path) -> None:
@@ -546,19 +514,7 @@ def test_a_failed_background_load_is_raised_by_the_next_commit_and_its_rows_load
 
     monkeypatch.setattr(Journal, "_write", write)
     pos = Position(instrument="sim:BTCUSDT")
-    fills = [
-        Fill(
-            client_order_id=f"tw-f-{n}",
-            instrument="sim:BTCUSDT",
-            side=Side.BUY,
-            quantity=D("0.001"),
-            price=D(60000),
-            fee=D("0.01"),
-            ts_ns=n,
-            trade_id=f"t-{n}",
-        )
-        for n in (1, 2)
-    ]
+    fills = [_buy(f"tw-f-{n}", f"t-{n}", n) for n in (1, 2)]
     j.record_fill(fills[0], pos := pos.apply(fills[0]))
     j.commit()  # appended; its load starts on the load thread and fails
     j._loader.join()
@@ -587,16 +543,7 @@ def test_loads_on_the_engines_thread_when_background_loads_are_off(tmp_path):
     j.start("paper", "paper.toml", 1)
     j.group_commit = True
     cursor = j.cursor()
-    fill = Fill(
-        client_order_id="tw-g-1",
-        instrument="sim:BTCUSDT",
-        side=Side.BUY,
-        quantity=D("0.001"),
-        price=D(60000),
-        fee=D("0.01"),
-        ts_ns=1,
-        trade_id="t-1",
-    )
+    fill = _buy("tw-g-1", "t-1", 1)
     j.record_fill(fill, Position(instrument="sim:BTCUSDT").apply(fill))
     j.commit()
     assert j._loader is None and j.loads == 1
@@ -626,19 +573,7 @@ def test_an_unexpected_error_inside_a_load_rolls_its_transaction_back(tmp_path, 
 
     monkeypatch.setattr(Journal, "_insert_rows", insert)
     pos = Position(instrument="sim:BTCUSDT")
-    fills = [
-        Fill(
-            client_order_id=f"tw-u-{n}",
-            instrument="sim:BTCUSDT",
-            side=Side.BUY,
-            quantity=D("0.001"),
-            price=D(60000),
-            fee=D("0.01"),
-            ts_ns=n,
-            trade_id=f"u-{n}",
-        )
-        for n in (1, 2)
-    ]
+    fills = [_buy(f"tw-u-{n}", f"u-{n}", n) for n in (1, 2)]
     j.record_fill(fills[0], pos := pos.apply(fills[0]))
     with pytest.raises(RuntimeError, match="a bug in the middle of a load"):
         j.commit()
