@@ -283,18 +283,24 @@ class VenueScenarios:
 
         anyio.run(go)
 
+    async def _executed_after_its_venue_closed(self, capability: str, tag: str) -> Order:
+        """A resting buy sent through a venue that is then closed, and executed at the
+        exchange while no venue is connected (skips when the venue lacks ``capability``)."""
+        first = await self.make_venue()
+        if capability not in self._caps(first):
+            await first.close()
+            pytest.skip(f"venue does not declare {capability!r}")
+        order = self._resting(tag)
+        try:
+            await first.submit_order(order)
+        finally:
+            await first.close()
+        self.execute(order.client_order_id, self.resting_buy_price)
+        return order
+
     def test_order_in_flight_across_a_restart_delivers_its_fill_once(self) -> None:
         async def go() -> None:
-            first = await self.make_venue()
-            if "orders:resume" not in self._caps(first):
-                await first.close()
-                pytest.skip("venue does not declare 'orders:resume'")
-            order = self._resting("restart")
-            try:
-                await first.submit_order(order)
-            finally:
-                await first.close()
-            self.execute(order.client_order_id, self.resting_buy_price)
+            order = await self._executed_after_its_venue_closed("orders:resume", "restart")
             second = await self.make_venue()
             sink = ScenarioSink()
             second.set_sink(sink)
@@ -314,16 +320,7 @@ class VenueScenarios:
 
     def test_an_execution_while_disconnected_is_listed_for_reconciliation(self) -> None:
         async def go() -> None:
-            first = await self.make_venue()
-            if "fills:history" not in self._caps(first):
-                await first.close()
-                pytest.skip("venue does not declare 'fills:history'")
-            order = self._resting("external")
-            try:
-                await first.submit_order(order)
-            finally:
-                await first.close()
-            self.execute(order.client_order_id, self.resting_buy_price)
+            order = await self._executed_after_its_venue_closed("fills:history", "external")
             second = await self.make_venue()
             try:
                 report = await second.fetch_order(self.instrument, order.client_order_id)
