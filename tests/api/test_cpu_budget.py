@@ -154,7 +154,9 @@ def test_a_share_outside_zero_to_one_is_refused_naming_it(bad):
     assert repr(bad) in str(info.value)
 
 
-@pytest.mark.parametrize("bad, shown", [("0", "0"), ("1.25", "1.25"), ('"a quarter"', "'a quarter'")])
+@pytest.mark.parametrize(
+    "bad, shown", [("0", "0"), ("1.25", "1.25"), ('"a quarter"', "'a quarter'")]
+)
 def test_a_bad_cpu_share_is_a_config_error_in_config_check(tmp_path, capsys, bad, shown):
     from tradewind.cli import main
 
