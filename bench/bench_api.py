@@ -5,7 +5,7 @@ beside it.
                               [--rounds 2] [--rate N] [--switch-interval SECONDS]
                               [--engine-cpus 0] [--api-cpus 1] [--client-cpus 1]
                               [--client-nice N] [--control [json|tcp|spin]]
-                              [--control-duty D]
+                              [--control-duty D] [--cpu-share X]
 
 One process runs the engine (the bench_decision set-up: four analyzers, filters, trailing stop
 and max hold; every 1m close sends an order, so fills and trades keep growing) and the API as
@@ -46,6 +46,12 @@ TCP to a reader thread of its own (``tcp``: the memory traffic of kept pages sen
 read), or on arithmetic with next to no memory traffic (``spin``). Its A is reported beside
 the API loads': a control that slows the engine as much as the API's load says the slowdown
 is the machine (caches, memory bandwidth, the hypervisor's CPUs), not the API.
+
+CPU budget (``--cpu-share``): ``[api] cpu_share`` of the host's config, the fraction of one
+CPU the API may use before its requests wait (tradewind.api.budget); without the option the
+config's default. ``--cpu-share 1.0`` is no budget. Per phase the API's CPU over the wall (its
+process's, or in thread mode its thread's) is reported, and at the end the budget's counters
+(requests admitted and delayed, seconds waited) as ``GET /api/v1/health`` answers them.
 """
 
 from __future__ import annotations
@@ -433,6 +439,7 @@ async def bench(
     control_duty: float | None = None,
     late_placement: bool = False,
     engine_nice: int | None = None,
+    cpu_share: float | None = None,
 ) -> dict[str, Any]:
     from tradewind.api.procserver import ApiProcess
     from tradewind.api.server import ApiServer
@@ -444,6 +451,8 @@ async def bench(
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
     placed = f"cpus = {sorted(api_cpus)}\n" if api_cpus and serve == "process" else ""
+    if cpu_share is not None:
+        placed += f"cpu_share = {cpu_share!r}\n"
     (tmp / "c.toml").write_text(text + API + f"nice = {api_nice}\n" + placed)
     engine = Engine(load_config(tmp / "c.toml"), run_id="bench")
     engine.services = []  # the server is started here, beside the bench's own feed loop
@@ -615,6 +624,8 @@ async def bench(
                 "stat": stat_delta(stat0, cpu_stat()),
             }
         )
+        results["budget"] = await anyio.to_thread.run_sync(health, server.port, token)
+        results["cpu_share"] = engine.config.api.cpu_share
         if serve == "process":
             await server.stop()
             results["engine_calls"] = server.calls
@@ -632,6 +643,20 @@ async def bench(
     server.view.close()
     engine.journal.close()
     return results
+
+
+def health(port: int, token: str) -> dict[str, Any]:
+    """The API's CPU budget counters, as ``GET /api/v1/health`` answers them."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/api/v1/health", headers={"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+    finally:
+        conn.close()
+    if r.status != 200:
+        raise RuntimeError(f"GET /api/v1/health answered {r.status}: {body}")
+    return dict(body["api_cpu"])
 
 
 def matched_duty(phases: list[dict[str, Any]], rnd: int) -> float:
@@ -763,7 +788,16 @@ def main() -> None:
         default="auto",
         help="uvicorn's HTTP parser (auto: httptools when installed, else h11)",
     )
+    ap.add_argument(
+        "--cpu-share",
+        type=float,
+        default=None,
+        help="[api] cpu_share: the fraction of one CPU the API may use before its requests "
+        "wait (0 < X <= 1; 1.0 = no budget; default: the config's default)",
+    )
     args = ap.parse_args()
+    if args.cpu_share is not None and not 0 < args.cpu_share <= 1:
+        ap.error(f"--cpu-share must be in (0, 1], got {args.cpu_share:g}")
     if args.control_duty is not None and not 0 < args.control_duty <= 1:
         ap.error(f"--control-duty must be in (0, 1], got {args.control_duty:g}")
     if args.engine_cpus:
@@ -789,6 +823,7 @@ def main() -> None:
         args.control_duty,
         args.late_placement,
         args.engine_nice,
+        args.cpu_share,
     )
 
     def where(cpus: frozenset[int]) -> str:
@@ -806,14 +841,26 @@ def main() -> None:
             args.serve, *r["load_before"], *r["load_after"], sys.getswitchinterval(), args.http
         )
     )
+    b = r["budget"]
+    print(
+        f"API CPU budget ([api] cpu_share): {r['cpu_share']:g} of one CPU"
+        + (" (no budget)" if r["cpu_share"] >= 1 else f", window {b['window_s']:g} s")
+        + f"; {b['admitted']:,} requests admitted, {b['delayed']:,} delayed, "
+        f"{b['waited_s']:,.1f} s waited in all, {b['forgiven_cpu_s']:.3f} CPU s forgiven"
+    )
     phases = r["phases"]
+
+    def api_share(ph: dict[str, Any]) -> float:
+        # The API's CPU over the phase's wall: its process's (all threads), or its thread's.
+        return float(ph["server_cpu_s"] / ph["wall_s"]) if ph["wall_s"] > 0 else 0.0
+
     by_load: dict[str, list[tuple[float, float]]] = {}
     for i, ph in enumerate(phases):
         cpu = (
             f"cpu s: engine {ph['engine_cpu_s']:.2f}  server {ph['server_cpu_s']:.2f}"
             + (f"  client {ph['client']['cpu_s']:.2f}" if ph["client"] else "")
             + (f"  control {ph['control']['cpu_s']:.2f}" if ph.get("control") else "")
-            + f"  (wall {ph['wall_s']:.1f} s)"
+            + f"  (wall {ph['wall_s']:.1f} s); API CPU share {api_share(ph):.3f}"
         )
         print(f"round {ph['round']} {ph['load']:<16} decision latency {pct(ph['lat'])}; {cpu}")
         out = ph["client"]
@@ -881,6 +928,14 @@ def main() -> None:
 
     def span(v: list[float], fmt: str) -> str:
         return f"{min(v):{fmt}}-{max(v):{fmt}}" if len(v) > 1 else f"{v[0]:{fmt}}"
+
+    api: dict[str, list[float]] = {}
+    for ph in phases:
+        api.setdefault(ph["load"], []).append(api_share(ph))
+    print(
+        f"the API's CPU over the wall (budget {r['cpu_share']:g}): "
+        + "; ".join(f"{k} {span(v, '.3f')}" for k, v in api.items())
+    )
 
     print(
         "the engine's thread's CPU over the wall: "

@@ -227,9 +227,18 @@ class ApiSection:
     #: the engine's core for the engine (docs/deployment.md). Process mode only; checked
     #: against this machine's CPUs.
     cpus: list[int] = attrs.Factory(list)
+    #: The API's CPU budget: the fraction of ONE CPU it may use, averaged over 0.2 s
+    #: (0 < cpu_share <= 1; 1.0 = no budget). Beyond it, HTTP requests wait (backpressure,
+    #: never a refusal: 429 stays ``rate_limit``'s). The default, a quarter of a CPU, serves a
+    #: dashboard or a bot client many times over and leaves the engine's machine to the engine
+    #: (docs/api.md). Process mode: the API process's CPU; thread mode: the server's thread's.
+    cpu_share: float = 0.25
 
     def __attrs_post_init__(self) -> None:
         from tradewind.affinity import check_cpus
+        from tradewind.api.budget import check_share
+
+        check_share(self.cpu_share, "[api] cpu_share")
 
         check_cpus(self.cpus, "$.cpus")
         if self.cpus and self.serve != "process":

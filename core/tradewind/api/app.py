@@ -33,6 +33,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from tradewind import __version__
 from tradewind.api.auth import RateLimiter, TokenCheck, credential
+from tradewind.api.budget import CpuBudget
 from tradewind.api.ops import HostOps, OpError
 from tradewind.api.views import HostView
 from tradewind.config import ApiSection
@@ -142,6 +143,7 @@ def create_app(
     *,
     engine_call: Callable[..., Awaitable[Any]] | None = None,
     host_call: Callable[..., Awaitable[Any]] | None = None,
+    budget: CpuBudget | None = None,
 ) -> FastAPI:
     """The API of one running host.
 
@@ -153,6 +155,10 @@ def create_app(
     on the host and returns its result: an API process passes one that asks its host over
     the socket (and no operator); without it the operations run on ``operator`` and ``view``
     through ``engine_call``.
+
+    ``budget``: the API's CPU budget (``[api] cpu_share``, tradewind.api.budget); every HTTP
+    request, ``ping`` too, waits in it before it is handled. None: no budget (an app on the
+    engine's own loop, whose CPU clock is the engine's).
     """
     check = TokenCheck(token)
 
@@ -223,6 +229,10 @@ def create_app(
     async def rate_limit(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        if budget is not None:
+            # Backpressure first: a request waits while the API is over its CPU share. The
+            # rate limit then counts it when it goes ahead (429 is for a client's own excess).
+            await budget.admit()
         client = request.client.host if request.client else "unknown"
         wait = limiter.allow(client, time.monotonic())
         if wait is not None:
@@ -279,8 +289,11 @@ def create_app(
 
     @app.get(PREFIX + "/health", tags=["info"], dependencies=auth, response_model=dict[str, Any])
     async def health() -> Response:
-        """When the engine last processed market data."""
-        return answer(view.health)
+        """When the engine last processed market data; with a CPU budget, its counters
+        (``api_cpu``: share, window, requests admitted and delayed, seconds waited)."""
+        if budget is None:
+            return answer(view.health)
+        return JSONResponse({**read(view.health), "api_cpu": budget.counters()})
 
     @app.get(
         PREFIX + "/status",

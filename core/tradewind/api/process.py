@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 from tradewind.api.wire import HEADER, MAX_FRAME, WireError, decode, encode
@@ -127,6 +128,7 @@ async def serve(fd: int) -> int:
     import uvicorn
 
     from tradewind.api.app import create_app
+    from tradewind.api.budget import CpuBudget
     from tradewind.api.mirror import Mirror, MirrorView
     from tradewind.api.server import listen, uvicorn_config
     from tradewind.api.views import ViewSettings
@@ -163,7 +165,9 @@ async def serve(fd: int) -> int:
     view = MirrorView(ViewSettings(**init["view"]), init["started_ts_ns"])
     view.listeners = Listeners(link)
     mirror = Mirror(view)
-    app = create_app(view, None, settings, init["token"], host_call=link.call)
+    # The process's CPU, every thread of it: HTTP, encoding and the mirror's intake.
+    budget = CpuBudget(settings.cpu_share, cpu=time.process_time)
+    app = create_app(view, None, settings, init["token"], host_call=link.call, budget=budget)
     server = uvicorn.Server(uvicorn_config(app, settings, init.get("http", "auto")))
     try:
         port = await listen(server)

@@ -23,6 +23,7 @@ import inspect
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ import anyio
 import uvicorn
 
 from tradewind.api.app import create_app
+from tradewind.api.budget import CpuBudget
 from tradewind.api.views import HostView
 from tradewind.errors import ConfigError, SecretNotSetError
 from tradewind.trading.operator import Operator
@@ -73,8 +75,15 @@ class ApiServer:
         settings = engine.config.api
         self.view = HostView(engine)
         self.bridge = EngineBridge(engine_loop)
+        # The server's thread's CPU (the budget is read there): the engine's is never the API's.
+        self.budget = CpuBudget(settings.cpu_share, cpu=time.thread_time)
         self.app = create_app(
-            self.view, Operator.of(engine), settings, token, engine_call=self.bridge
+            self.view,
+            Operator.of(engine),
+            settings,
+            token,
+            engine_call=self.bridge,
+            budget=self.budget,
         )
         self.config = uvicorn_config(self.app, settings)
         self.server = uvicorn.Server(self.config)
