@@ -27,6 +27,10 @@ class EquityCurve:
         self._cash_float = 0.0
         #: Points valued at the marks (a position open or an account), for the benchmark.
         self.marked = 0
+        #: Of those, points that took the last valuation because none of its inputs changed.
+        self.reused = 0
+        self._inputs: tuple[object, ...] | None = None
+        self._value = 0.0
 
     def record(self, ts_ns: int) -> None:
         """The equity point of a decision at ``ts_ns`` (none while equity cannot be valued:
@@ -39,7 +43,27 @@ class EquityCurve:
             self.points.append((ts_ns, self._cash_float))
             return
         self.marked += 1
+        # Between two marks of the open positions' instruments (several instruments decide
+        # one after another at a grid time) the valuation's inputs are the same objects: the
+        # cash (a Decimal), each open position (frozen) and its last price (the float object
+        # the mark stored). Then the point is the last one's float, the same bits.
+        inputs = None
+        if not p.accounts:
+            positions, last = p._positions, p._last
+            inputs = (p.cash, *[(positions[k], last.get(k)) for k in p._open_keys])
+            kept = self._inputs
+            if kept is not None and len(kept) == len(inputs) and inputs[0] is kept[0]:
+                for a, b in zip(inputs[1:], kept[1:], strict=True):
+                    if a[0] is not b[0] or a[1] is not b[1]:
+                        break
+                else:
+                    self.reused += 1
+                    self.points.append((ts_ns, self._value))
+                    return
         try:
-            self.points.append((ts_ns, float(p.equity())))
+            value = float(p.equity())
         except ConversionError:
-            pass
+            self._inputs = None
+            return
+        self._inputs, self._value = inputs, value
+        self.points.append((ts_ns, value))
