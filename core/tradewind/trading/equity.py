@@ -43,23 +43,19 @@ class EquityCurve:
             self.points.append((ts_ns, self._cash_float))
             return
         self.marked += 1
-        # Between two marks of the open positions' instruments (several instruments decide
-        # one after another at a grid time) the valuation's inputs are the same objects: the
-        # cash (a Decimal), each open position (frozen) and its last price (the float object
-        # the mark stored). Then the point is the last one's float, the same bits.
+        # Between two marks (several instruments decide one after another at a grid time)
+        # the valuation reads the same things: the same cash (a Decimal, replaced when it
+        # changes), the same positions (frozen, replaced) at the same marks (the portfolio
+        # counts each change), and no account. Then the point is the last one's float, the
+        # same bits.
         inputs = None
         if not p.accounts:
-            positions, last = p._positions, p._last
-            inputs = (p.cash, *[(positions[k], last.get(k)) for k in p._open_keys])
+            inputs = (p.cash, p.changes)
             kept = self._inputs
-            if kept is not None and len(kept) == len(inputs) and inputs[0] is kept[0]:
-                for a, b in zip(inputs[1:], kept[1:], strict=True):
-                    if a[0] is not b[0] or a[1] is not b[1]:
-                        break
-                else:
-                    self.reused += 1
-                    self.points.append((ts_ns, self._value))
-                    return
+            if kept is not None and kept[0] is inputs[0] and kept[1] == inputs[1]:
+                self.reused += 1
+                self.points.append((ts_ns, self._value))
+                return
         try:
             value = float(p.equity())
         except ConversionError:
