@@ -449,6 +449,8 @@ class Engine:
         #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
         self.control = EngineControl(self)
         self.notifications: NotifierHost | None = None
+        #: The notifier host and whether it has channels that come due on the clock.
+        self._timed_host: tuple[NotifierHost, bool] | None = None
         self.journal: Journal | None = None
         #: The summary made as the run ended (also when it ended with an error).
         self.last_summary: dict[str, Any] = {}
@@ -1720,8 +1722,15 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
-        if self.notifications is not None and not self.notifications.ticker:
-            self.notifications.tick()  # a backtest: due notifications at engine time
+        host = self.notifications
+        if host is not None and not host.ticker:
+            # A backtest: due notifications at engine time. Only an outbox channel has any
+            # (NotifierHost.timed); a host of event channels alone is not ticked.
+            timed = self._timed_host
+            if timed is None or timed[0] is not host:
+                timed = self._timed_host = (host, host.timed)
+            if timed[1]:
+                host.tick()
         for sink in self.step_sinks:
             sink()
 
