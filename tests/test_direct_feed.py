@@ -252,3 +252,26 @@ def test_interval_batches_leave_paced_subscribed_and_single_replays_to_the_strea
     no_grid = ReplayVenue(ReplayConfig(path="unused.parquet"))
     no_grid._data = dict(two)
     assert no_grid.interval_batches([Instrument(venue="replay", symbol="AAA")]) is None
+
+
+def test_paper_mode_keeps_the_feed_task_and_its_stream(tmp_path):
+    """Paper (and live) runs keep their path: the feed in a task of its own, handed over
+    through the stream (a stop cancels only the wait for a batch). The same engine, every
+    trade delivered, none read directly."""
+    data = tmp_path / "synth_paper.parquet"
+    symbols = _tapes(data, 2, 3_000, 1.0, sample=False)
+    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    start = text.index("[[instruments]]")
+    end = text.index("\n\n", start) + 2
+    text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
+    text = text.replace('mode = "backtest"', 'mode = "paper"').replace(
+        'plugin = "replay"\n', 'plugin = "replay"\nspeed = 3000.0\n'
+    )
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(text)
+    engine = Engine(load_config(cfg), run_id="paper", journal_path=str(tmp_path / "p.duckdb"))
+    assert engine._direct_feed() is None
+    result = anyio.run(engine.run)
+    assert engine.direct_batches == 0
+    assert engine.ticks == sum(len(b) for b in load(data).batches.values())
+    assert result.summary["decisions"] > 0
