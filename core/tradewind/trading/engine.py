@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
@@ -118,6 +119,10 @@ log = logging.getLogger("tradewind.trading.engine")
 
 
 _MISSING = object()
+
+#: A backtest reading the replay itself (``Engine._consume_direct``) gives the loop's other
+#: tasks a turn at least every this many feed batches (and after every batch that published).
+DIRECT_TURN_EVERY = 64
 
 
 class AnalyzerValues(Mapping[str, float]):
@@ -444,6 +449,8 @@ class Engine:
         #: Pause, resume, force exits and stop (Telegram commands, the HTTP API).
         self.control = EngineControl(self)
         self.notifications: NotifierHost | None = None
+        #: The notifier host and whether it has channels that come due on the clock.
+        self._timed_host: tuple[NotifierHost, bool] | None = None
         self.journal: Journal | None = None
         #: The summary made as the run ended (also when it ended with an error).
         self.last_summary: dict[str, Any] = {}
@@ -525,6 +532,8 @@ class Engine:
         #: Turns of the loop an order written ahead gets to leave before its step goes on
         #: (:meth:`VenueCalls.hand_over`; 0: the step's commit comes first).
         self.hand_over_turns = HAND_OVER_TURNS
+        #: Feed batches the engine read itself from the replay (``_direct_feed``).
+        self.direct_batches = 0
         #: Orders sent before their step's DuckDB commit (written ahead, handed over).
         self.handed_over = 0
         interval = config.run.reconcile_interval_s
@@ -806,6 +815,10 @@ class Engine:
         never a venue's stream in the middle of its own task groups).
         """
         total = self.expected_ticks()
+        direct = self._direct_feed()
+        if direct is not None:
+            await self._consume_direct(direct, total)
+            return
         send, receive = anyio.create_memory_object_stream[TickBatch](1)
         # Paper and live: the garbage collector runs after a batch's step, not inside the
         # decision that happens to allocate its 700th object (tradewind.trading.collector).
@@ -849,6 +862,54 @@ class Engine:
         finally:
             if collector is not None:
                 collector.stop()
+
+    def _direct_feed(self) -> Iterator[TickBatch] | None:
+        """Backtests of several instruments replayed from one venue: the replay's interval
+        batches as a plain iterator (:meth:`ReplayVenue.interval_batches`), read by the engine
+        itself instead of through a feed task and a one-slot stream. The same batches in the
+        same order; None where the feed needs its task (paper and live, a paced or
+        subscribed replay, several data venues, a cluster host's own feed, the step log)."""
+        if (
+            self.config.mode is not Mode.BACKTEST
+            or not self._multi
+            or type(self)._feed is not Engine._feed
+            or (self.journal is not None and self.journal.logs_steps)
+        ):
+            return None
+        keys = {st.data_venue for st in self.state.values()}
+        if len(keys) != 1:
+            return None
+        venue = self.venues[next(iter(keys))]
+        reader = getattr(venue, "interval_batches", None)
+        if reader is None or "replay" not in venue.capabilities:
+            return None
+        batches: Iterator[TickBatch] | None = reader([st.instrument for st in self.state.values()])
+        return batches
+
+    async def _consume_direct(self, batches: Iterator[TickBatch], total: int | None) -> None:
+        """:meth:`_consume_feed` over an iterator the engine reads itself. Other tasks (the
+        bus's subscribers, the signal watcher, services) get the loop after every batch that
+        published an event and at least every ``DIRECT_TURN_EVERY`` batches; a stop request
+        ends the run before the next batch, as it ends the wait for one in the feed's task."""
+        checkpoint = anyio.lowlevel.checkpoint
+        bus = self.bus
+        await checkpoint()
+        published = bus.published
+        since = 0
+        for batch in batches:
+            if self.stopper.requested:
+                break
+            await self.on_batch(batch)
+            self.direct_batches += 1
+            if self.progress is not None:
+                self.progress(len(batch), total)
+            if self.halted_at is not None:
+                break  # gap_policy = "halt"
+            since += 1
+            if since >= DIRECT_TURN_EVERY or bus.published != published:
+                await checkpoint()
+                published = bus.published
+                since = 0
 
     @staticmethod
     async def _load_journal_while_waiting(journal: Journal) -> None:
@@ -1661,8 +1722,15 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
             await self.bus.publish(event)
-        if self.notifications is not None and not self.notifications.ticker:
-            self.notifications.tick()  # a backtest: due notifications at engine time
+        host = self.notifications
+        if host is not None and not host.ticker:
+            # A backtest: due notifications at engine time. Only an outbox channel has any
+            # (NotifierHost.timed); a host of event channels alone is not ticked.
+            timed = self._timed_host
+            if timed is None or timed[0] is not host:
+                timed = self._timed_host = (host, host.timed)
+            if timed[1]:
+                host.tick()
         for sink in self.step_sinks:
             sink()
 

@@ -27,6 +27,10 @@ class EquityCurve:
         self._cash_float = 0.0
         #: Points valued at the marks (a position open or an account), for the benchmark.
         self.marked = 0
+        #: Of those, points that took the last valuation because none of its inputs changed.
+        self.reused = 0
+        self._inputs: tuple[object, ...] | None = None
+        self._value = 0.0
 
     def record(self, ts_ns: int) -> None:
         """The equity point of a decision at ``ts_ns`` (none while equity cannot be valued:
@@ -39,7 +43,23 @@ class EquityCurve:
             self.points.append((ts_ns, self._cash_float))
             return
         self.marked += 1
+        # Between two marks (several instruments decide one after another at a grid time)
+        # the valuation reads the same things: the same cash (a Decimal, replaced when it
+        # changes), the same positions (frozen, replaced) at the same marks (the portfolio
+        # counts each change), and no account. Then the point is the last one's float, the
+        # same bits.
+        inputs = None
+        if not p.accounts:
+            inputs = (p.cash, p.changes)
+            kept = self._inputs
+            if kept is not None and kept[0] is inputs[0] and kept[1] == inputs[1]:
+                self.reused += 1
+                self.points.append((ts_ns, self._value))
+                return
         try:
-            self.points.append((ts_ns, float(p.equity())))
+            value = float(p.equity())
         except ConversionError:
-            pass
+            self._inputs = None
+            return
+        self._inputs, self._value = inputs, value
+        self.points.append((ts_ns, value))

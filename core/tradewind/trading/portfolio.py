@@ -54,6 +54,9 @@ class Portfolio:
         #: few open ones instead of every position.
         self._open_keys: tuple[str, ...] = ()
         self._last: dict[str, float] = {}
+        #: Counts changes of what :meth:`equity` reads besides ``cash`` and the accounts (a
+        #: mark, a position set): equal counts and the same ``cash`` object, the same equity.
+        self.changes = 0
         self._orders: dict[str, Order] = {}
         self._day = -1
         self._day_start = Decimal(cash)
@@ -129,6 +132,7 @@ class Portfolio:
     def mark(self, instrument: str, price: float, ts_ns: int) -> None:
         """Record the last trade price; rolls the day-start equity at UTC midnight."""
         self._last[instrument] = price
+        self.changes += 1
         self.ts_ns = ts_ns
         if self._unpriced and instrument in self._unpriced:
             self._price_adopted(instrument, price, ts_ns)
@@ -168,6 +172,7 @@ class Portfolio:
         else:
             self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
         self._positions[fill.instrument] = after
+        self.changes += 1
         self._track_open(after)
         return after
 
@@ -271,6 +276,7 @@ class Portfolio:
         holding the account's trades could not price, :mod:`tradewind.trading.adoption`) is
         priced at its instrument's first mark."""
         self._positions[position.instrument] = position
+        self.changes += 1
         self._track_open(position)
         if not position.is_flat and position.avg_price == 0:
             self._unpriced.add(position.instrument)
@@ -290,6 +296,7 @@ class Portfolio:
             opened_ts_ns=pos.opened_ts_ns or ts_ns,
         )
         self._positions[instrument] = priced
+        self.changes += 1
         self._priced.append(priced)
 
     def take_priced(self) -> list[Position]:

@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
+#: An instrument's price curve, candle curve and charted series (name, analyzer instance,
+#: output, points), as the engine holds them.
+_Curves = tuple[
+    list[tuple[int, float]],
+    list[tuple[int, float, float, float, float, float]],
+    tuple[tuple[str, str, str, list[tuple[int, float]]], ...],
+]
+
+
 class QuietCloses:
     """Takes an engine's quiet decision closes of several instruments (module docstring)."""
 
@@ -47,6 +56,23 @@ class QuietCloses:
         self._gates: dict[frozenset[str], GateArrays] = {}
         #: Per instrument: (block, first row judged, per row the failing gate or -1, names).
         self._judged: dict[str, tuple[TapeBlock, int, list[int] | None, list[str]]] = {}
+        #: Per instrument: the engine's curve lists it appends to (``_curves_of``).
+        self._curves: dict[str, _Curves] = {}
+
+    def _curves_of(self, key: str) -> _Curves:
+        """The engine's price, candle and charted-series lists of instrument ``key`` (made
+        as the engine's step makes them, on first use), kept to append to at each close."""
+        e = self.engine
+        prices = e.price_curve.setdefault(key, [])
+        candles = e.candle_curve.setdefault(key, [])
+        charted: list[tuple[str, str, str, list[tuple[int, float]]]] = []
+        if e._charted:
+            mine = e.series.setdefault(key, {})
+            for name in e._charted:
+                instance, _, output = name.partition(".")
+                charted.append((name, instance, output, mine.setdefault(name, [])))
+        curves = self._curves[key] = (prices, candles, tuple(charted))
+        return curves
 
     def _engine_quiet(self) -> bool:
         """Nothing engine-wide that a step would do at a close: no command, stop or halt, no
@@ -140,21 +166,20 @@ class QuietCloses:
         for c in closed:
             if c.timeframe_ns != strategy_tf:
                 continue
+            curves = self._curves.get(key)
+            if curves is None:
+                curves = self._curves_of(key)
+            prices, candles, charted = curves
             e.decision_points += 1
             e._equity.record(t_close)
-            e.price_curve.setdefault(key, []).append((t_close, c.close))
-            e.candle_curve.setdefault(key, []).append(
-                (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
-            )
-            if e._charted:
-                mine = e.series.setdefault(key, {})
-                for name in e._charted:
-                    # Read from the row where the row holds the analyzer (what ``values.get``
-                    # returns after ``use_rows``), as the one-instrument scheduler does.
-                    instance, _, output = name.partition(".")
-                    row_values = got.get(instance)
-                    v = values.get(name) if row_values is None else row_values.get(output, nan)
-                    mine.setdefault(name, []).append((t_close, float(v)))
+            prices.append((t_close, c.close))
+            candles.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+            for name, instance, output, points in charted:
+                # Read from the row where the row holds the analyzer (what ``values.get``
+                # returns after ``use_rows``), as the one-instrument scheduler does.
+                row_values = got.get(instance)
+                v = values.get(name) if row_values is None else row_values.get(output, nan)
+                points.append((t_close, float(v)))
             if in_flight:
                 continue
             if one_row and failing is not None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 import attrs
+import numpy as np
 
 from tradewind.config_check import path_option
 from tradewind.errors import ConfigError, DataError
@@ -336,19 +337,27 @@ class ReplayVenue:
     async def _by_interval(
         self, series: dict[str, TickBatch], step: int, clock: list[float]
     ) -> AsyncIterator[TickBatch]:
-        pos = dict.fromkeys(series, 0)
-        pending = [k for k, s in series.items() if len(s)]
-        while pending:
-            lo = min(int(series[k].ts_ns[pos[k]]) for k in pending)
-            hi = (lo // step + 1) * step
-            for key in pending:
-                src, start = series[key], pos[key]
-                stop = int(src.ts_ns.searchsorted(hi, "left"))
-                if stop > start:
-                    if key not in self.unsubscribed:
-                        yield await self._paced(_keyed(src.slice(start, stop), key), clock)
-                    pos[key] = stop
-            pending = [k for k in pending if pos[k] < len(series[k])]
+        for batch in _interval_batches(series, step, self.unsubscribed):
+            yield await self._paced(batch, clock)
+
+    def interval_batches(self, instruments: Sequence[Instrument]) -> Iterator[TickBatch] | None:
+        """The batches :meth:`stream_trades` yields for several instruments, as a plain
+        iterator: what a backtest's engine reads directly (no task, no stream hand-over per
+        batch). None when the stream does more than cut the series at the decision grid
+        (``speed`` paces it, ``subscribe`` may skip an instrument's trades), has one series or
+        none to merge, or the venue is not connected or has no grid."""
+        step = getattr(self, "_step_ns", None)
+        if self._data is None or not step or self.config.subscribe or self.config.speed:
+            return None
+        series: dict[str, TickBatch] = {}
+        for inst in instruments:
+            batch = self._data.get(inst.symbol)
+            if batch is None:
+                raise self.missing_symbol(inst.symbol)
+            series[inst.key] = batch
+        if sum(1 for b in series.values() if len(b)) < 2:
+            return None
+        return _interval_batches(series, step, self.unsubscribed)
 
 
 async def merge_by_interval(
@@ -414,6 +423,54 @@ def _check_window(
 
 def _utc(ts_ns: int) -> str:
     return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _interval_batches(
+    series: dict[str, TickBatch], step: int, unsubscribed: set[str]
+) -> Iterator[TickBatch]:
+    """Every series cut at the decision grid, interval by interval and, inside an interval,
+    in the order of ``series``: each instrument's trades of the interval as one batch (none
+    for an instrument without trades in it). An instrument in ``unsubscribed`` when its batch
+    is due is skipped (its trades are dropped, as a live feed would not deliver them).
+
+    The order is computed once, vectorised: each series' interval numbers (``ts // step``)
+    give its cut points, and all pieces are sorted by (interval, instrument). Time order
+    holds: every trade of an interval comes before any trade of a later one.
+    """
+    keys = list(series)
+    keyed = {k: _keyed(b, k) for k, b in series.items()}
+    bins: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    starts: list[np.ndarray] = []
+    stops: list[np.ndarray] = []
+    for n, key in enumerate(keys):
+        ts = series[key].ts_ns
+        if not len(ts):
+            continue
+        interval = ts // step
+        cuts = np.flatnonzero(interval[1:] != interval[:-1]) + 1
+        first = np.concatenate(([0], cuts))
+        bins.append(interval[first])
+        owners.append(np.full(len(first), n, dtype=np.int64))
+        starts.append(first)
+        stops.append(np.concatenate((cuts, [len(ts)])))
+    if not bins:
+        return
+    interval_of = np.concatenate(bins)
+    owner = np.concatenate(owners)
+    order = np.lexsort((owner, interval_of))
+    owner_l = owner[order].tolist()
+    start_l = np.concatenate(starts)[order].tolist()
+    stop_l = np.concatenate(stops)[order].tolist()
+    del interval_of, order, bins, owners, starts, stops
+    sources = [keyed.get(k) for k in keys]
+    for n, start, stop in zip(owner_l, start_l, stop_l, strict=True):
+        key = keys[n]
+        if unsubscribed and key in unsubscribed:
+            continue
+        src = sources[n]
+        assert src is not None
+        yield src.slice(start, stop)
 
 
 def _keyed(piece: TickBatch, key: str) -> TickBatch:

@@ -216,3 +216,37 @@ def test_one_pass_on_candle_keeps_the_two_pass_gaps(max_age: str) -> None:
             dropped += len(one.gaps) < before
             assert [attrs.astuple(g) for g in one.gaps] == [attrs.astuple(g) for g in two.gaps]
     assert opened > 10 and dropped > 10, (opened, dropped)
+
+
+def test_drop_keeps_exactly_the_open_gaps_that_are_not_filled_nor_too_old() -> None:
+    """``_drop`` (Gap.filled inlined) keeps the gaps ``not g.filled`` and younger than
+    ``max_age`` keep, in order, over random gaps: both sides, extremes on, inside and past
+    the edges, NaN extremes (never filled by the comparison), ages on both sides of max_age."""
+    from tradewind_analyzer_profile.fvg import Gap
+
+    rng = np.random.default_rng(7)
+    book = GapBook(timeframe_ns=TF, max_age_ns=24 * 60 * MIN)
+    now = T0 + 48 * 60 * MIN
+    for _ in range(200):
+        gaps = []
+        for seq in range(int(rng.integers(0, 40))):
+            bottom = float(rng.uniform(90, 110))
+            top = bottom + float(rng.uniform(0.01, 5))
+            bullish = bool(rng.integers(0, 2))
+            extreme = float(rng.choice([bottom, top, rng.uniform(bottom - 3, top + 3), math.nan]))
+            age = int(rng.choice([0, 1, 24 * 60 * MIN - 1, 24 * 60 * MIN, 30 * 60 * MIN]))
+            gaps.append(
+                Gap(
+                    bullish=bullish,
+                    bottom=bottom,
+                    top=top,
+                    created_ts_ns=now - age,
+                    extreme=extreme,
+                    seq=seq,
+                )
+            )
+        book.gaps = list(gaps)
+        want = [g for g in gaps if not g.filled and now - g.created_ts_ns < book.max_age_ns]
+        book._drop(now)
+        assert [g.seq for g in book.gaps] == [g.seq for g in want]
+        assert all(a is b for a, b in zip(book.gaps, want, strict=True))

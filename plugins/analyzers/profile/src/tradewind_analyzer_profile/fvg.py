@@ -135,8 +135,14 @@ class GapBook:
         self._drop(now_ns)
 
     def _drop(self, now_ns: int) -> None:
+        # Gap.filled inlined (this runs at every close of a longer timeframe, over every
+        # open gap): kept unless filled or too old.
+        max_age = self.max_age_ns
         self.gaps = [
-            g for g in self.gaps if not g.filled and now_ns - g.created_ts_ns < self.max_age_ns
+            g
+            for g in self.gaps
+            if not (g.extreme <= g.bottom if g.bullish else g.extreme >= g.top)
+            and now_ns - g.created_ts_ns < max_age
         ]
 
     def _detect(self) -> None:
