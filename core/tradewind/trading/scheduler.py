@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
-#: What the array predicates made of a block: (first row, verdicts, gate names).
-Verdicts = tuple[int, "npt.NDArray[np.int64] | None", list[str]]
+#: What the array predicates made of a block: (first row, verdicts as a list, gate names).
+Verdicts = tuple[int, "list[int] | None", list[str]]
 
 
 class Scheduler:
@@ -116,7 +116,7 @@ class Scheduler:
         gates = self._gates.get(names)
         if gates is None:
             gates = self._gates[names] = GateArrays(e.config.strategy, names)
-        verdicts = None
+        verdicts: list[int] | None = None
         if len(gates):
             tf = e.strategy_tf
             close = np.array(
@@ -126,7 +126,9 @@ class Scheduler:
                 ],
                 dtype=np.float64,
             )
-            verdicts = gates.first_failing(tables, close)
+            # A list once per block (each walk reads it row by row; converting it per walk
+            # cost the block's length per position).
+            verdicts = gates.first_failing(tables, close).tolist()
         out = (first, verdicts, gates.names)
         self._judged = (block, out)
         return out
@@ -303,8 +305,7 @@ class Scheduler:
         # analyzer's row mapping among the generators or -1 for a table, output).
         lean_charts: list[tuple[list[tuple[int, float]], list[float] | None, int, str]] = []
         iters = block.iters
-        first, verdicts, gate_names = self._verdicts(block)
-        failing = verdicts.tolist() if verdicts is not None else None
+        first, failing, gate_names = self._verdicts(block)
         by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
