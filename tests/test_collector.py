@@ -204,7 +204,9 @@ def test_a_backtest_runs_with_start_up_frozen_and_gives_it_back(tmp_path):
     for enabled in (True, False):
         seen: list[tuple[int, tuple[int, int, int]]] = []
         engine = Engine(load_config(cfg), run_id=f"frozen-{enabled}")
-        engine.progress = lambda n, total: seen.append((gc.get_freeze_count(), gc.get_threshold()))
+        engine.progress = lambda n, total, seen=seen: seen.append(
+            (gc.get_freeze_count(), gc.get_threshold())
+        )
         if not enabled:
             gc.disable()
         try:

@@ -472,13 +472,17 @@ def _decide_snapshots(
     """Per close where ``Strategy.decide`` is called: what it and the run's readers could see
     then (the funnel, the counters, the last equity point, every charted series' length and
     last point, the curves' lengths)."""
-    text = _with_exits(demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix()), exits)
+    text = _with_exits(
+        demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix()), exits
+    )
     text = text.replace("[venues.sim]\n", f"[venues.sim]\n{venue}", 1)
     flag = "true" if scheduler else "false"
     text = text.replace("[run]\n", f"[run]\nblock_ticks = 1000000\nevent_scheduler = {flag}\n", 1)
     cfg = tmp_path / "run.toml"
     cfg.write_text(text)
-    engine = Engine(load_config(cfg), run_id="snap", journal_path=str(tmp_path / f"snap_{flag}.duckdb"))
+    engine = Engine(
+        load_config(cfg), run_id="snap", journal_path=str(tmp_path / f"snap_{flag}.duckdb")
+    )
     strategy = engine.strategy
     decide = strategy.decide
     seen: dict[int, tuple] = {}

@@ -89,7 +89,13 @@ class AdverseMoves:
         return self._decision(position, batch, row, int(counted[i]), int(required[i]), long)
 
     def _decision(
-        self, position: Position, batch: TickBatch, row: int, counted: int, required: int, long: bool
+        self,
+        position: Position,
+        batch: TickBatch,
+        row: int,
+        counted: int,
+        required: int,
+        long: bool,
     ) -> ExitDecision:
         price = float(batch.price[row])
         profit = self.tiers.profit(price, position.avg_price, long)
