@@ -1,7 +1,10 @@
 """Where the scheduler's engine CPU goes at one close kind or another: a split, not a speed.
 
-    python bench/bench_scheduler.py --ticks 1000000 --runs 1     # writes the tick files
-    python bench/bench_scheduler_split.py <workdir>/one_1000000_1x.parquet
+    python bench/bench_scheduler_split.py                       # 1,000,000 ticks, ~80/min
+    python bench/bench_scheduler_split.py --ticks 300000 --speedup 20
+
+The ticks are bench_scheduler.py's file (``<workdir>/one_<ticks>_<speedup>x.parquet``,
+written when missing, the same default workdir).
 
 One scheduler run of bench_scheduler.py's backtest (engine CPU as there) with process CPU
 charged exclusively to the piece running: the flat or holding walk (``Scheduler.skip``), the
@@ -15,9 +18,11 @@ generation inside ``Engine.run`` (its callbacks), whichever piece it interrupted
 
 from __future__ import annotations
 
+import argparse
 import functools
 import gc
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_pipeline  # noqa: E402
 import bench_scheduler  # noqa: E402
 
 
@@ -33,7 +39,18 @@ def main() -> None:
     from tradewind.trading import engine as eng
     from tradewind.trading import scheduler as sch
 
-    data = Path(sys.argv[1])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=1_000_000)
+    ap.add_argument("--speedup", type=float, default=1.0, help="1: ~80 trades/min")
+    ap.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-sched"
+    )
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = args.workdir / f"one_{args.ticks}_{args.speedup:g}x.parquet"
+    if not data.exists():
+        ticks = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
+        bench_pipeline.write_data(data, {"BTCUSDT": ticks})
     spent: dict[str, float] = {}
     stack: list[list[Any]] = []
 
