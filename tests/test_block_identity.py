@@ -336,3 +336,22 @@ def test_a_negative_block_size_is_refused_by_name(tmp_path):
     cfg.write_text(demo_config_text(tmp_path).replace("[run]\n", "[run]\nblock_ticks = -1\n", 1))
     with pytest.raises(ConfigError, match="block_ticks must be >= 0"):
         load_config(cfg)
+
+
+def test_a_blocks_closes_before_t_are_its_rows_before_t_in_order():
+    """TapeBlock.closes_before reads the rows from the front up to ``t`` only (the rows are
+    in close-time order): the close times of every row not yet reached before ``t``, as a
+    scan of all of them gives, at every ``t`` around each close, as rows are taken."""
+    from tradewind.blocks import TapeBlock
+
+    sample = next(iter(load(SAMPLE).batches.values())).slice(0, 20_000)
+    agg = CandleAggregator(sample.instrument, (60_000_000_000, 300_000_000_000, 900_000_000_000))
+    block = TapeBlock.open(sample, len(sample), agg.update(sample), [])
+    closes = [r.close_ns for r in block.rows]
+    assert closes == sorted(set(closes)) and len(closes) > 20
+    probes = sorted({t + d for t in closes for d in (-1, 0, 1)} | {0, closes[-1] * 2})
+    while block.rows:
+        for t in probes:
+            assert block.closes_before(t) == [r.close_ns for r in block.rows if r.close_ns < t]
+        block.take(block.rows[0].close_ns)
+    assert block.closes_before(closes[-1] + 1) == []

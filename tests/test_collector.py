@@ -186,3 +186,57 @@ def test_a_process_without_automatic_collection_is_left_alone():
     finally:
         gc.enable()
         collector.stop()
+
+
+def test_a_backtest_runs_with_start_up_frozen_and_gives_it_back(tmp_path):
+    """A backtest keeps CPython's thresholds, freezes what start-up built for the run (its
+    full collections then skip it) and unfreezes at the end; a collector that is off stays
+    off and nothing is frozen."""
+    import anyio
+    from tradewind.config import load_config
+    from tradewind.trading.engine import Engine
+
+    from tests.test_engine import demo_config_text
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    thresholds = gc.get_threshold()
+    for enabled in (True, False):
+        seen: list[tuple[int, tuple[int, int, int]]] = []
+        engine = Engine(load_config(cfg), run_id=f"frozen-{enabled}")
+        engine.progress = lambda n, total, seen=seen: seen.append(
+            (gc.get_freeze_count(), gc.get_threshold())
+        )
+        if not enabled:
+            gc.disable()
+        try:
+            result = anyio.run(engine.run)
+        finally:
+            gc.enable()
+        assert result.summary["ticks"] > 0 and seen
+        if enabled:
+            assert all(count > 0 and t == thresholds for count, t in seen)
+        else:
+            assert all(count == 0 for count, _ in seen)
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
+
+
+def test_backtests_and_a_step_collector_in_one_process_share_the_freeze():
+    from tradewind.trading.collector import FrozenStart
+
+    first, second, collector = FrozenStart(), FrozenStart(), StepCollector((700, 10, 10))
+    first.start()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    second.start()
+    collector.start()
+    try:
+        first.stop()
+        assert gc.get_freeze_count() >= frozen  # the second backtest still runs
+        collector.stop()
+        assert gc.get_freeze_count() >= frozen  # and still does
+    finally:
+        second.stop()
+        first.stop()  # a second stop does nothing
+    assert gc.get_freeze_count() == 0

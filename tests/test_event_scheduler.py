@@ -464,3 +464,71 @@ def test_an_exit_declaring_scan_without_the_method_fails_fast(tmp_path, fake_dis
     cfg.write_text(text.replace("[run]\n", "[run]\nblock_ticks = 1000000\n", 1))
     with pytest.raises(ConfigError, match=r"exit monitor 'watch' .* declares the capability"):
         Engine(load_config(cfg), run_id="bad")
+
+
+def _decide_snapshots(
+    tmp_path: Path, data: Path, scheduler: bool, exits: str, venue: str
+) -> tuple[dict[int, tuple], Engine, object]:
+    """Per close where ``Strategy.decide`` is called: what it and the run's readers could see
+    then (the funnel, the counters, the last equity point, every charted series' length and
+    last point, the curves' lengths)."""
+    text = _with_exits(
+        demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix()), exits
+    )
+    text = text.replace("[venues.sim]\n", f"[venues.sim]\n{venue}", 1)
+    flag = "true" if scheduler else "false"
+    text = text.replace("[run]\n", f"[run]\nblock_ticks = 1000000\nevent_scheduler = {flag}\n", 1)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text)
+    engine = Engine(
+        load_config(cfg), run_id="snap", journal_path=str(tmp_path / f"snap_{flag}.duckdb")
+    )
+    strategy = engine.strategy
+    decide = strategy.decide
+    seen: dict[int, tuple] = {}
+
+    def snapshot(inst, close, t_close, values):  # type: ignore[no-untyped-def]
+        key = inst.key
+        series = engine.series.get(key, {})
+        seen[t_close] = (
+            strategy.evaluated,
+            dict(strategy.rejected),
+            engine.candles,
+            engine.decision_points,
+            engine._equity.points[-1],
+            {name: (len(points), points[-1]) for name, points in series.items() if points},
+            len(engine.price_curve.get(key, ())),
+            len(engine.candle_curve.get(key, ())),
+        )
+        return decide(inst, close, t_close, values)
+
+    strategy.decide = snapshot  # type: ignore[method-assign]
+    result = anyio.run(engine.run)
+    return seen, engine, result
+
+
+@pytest.mark.parametrize("exits", [LONG_HOLDS, None], ids=["long-holds", "default-exits"])
+def test_the_walks_bookkeeping_in_bulk_is_flushed_before_each_decide(tmp_path, exits):
+    """The lean walk keeps the counters, funnel counts and tabled charted values of the
+    closes the array predicates reject in bulk: at every close where the strategy decides
+    (and at the end) they are what stepping every close gives there — with positions held
+    over many closes (trailing, max hold, reversal), the default exits (adverse, guard),
+    orders in flight after each signal, and hourly funding."""
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    text = demo_config_text(tmp_path)
+    default_exits = text[text.index("# The seed's exits") : text.index("[notifiers.log]")]
+    exits_text = exits if exits is not None else default_exits
+    venue = "funding_rate = 0.0001\nfunding_interval_h = 1\n"
+    stepped, base_engine, base = _decide_snapshots(tmp_path, data, False, exits_text, venue)
+    walked, engine, result = _decide_snapshots(tmp_path, data, True, exits_text, venue)
+    sched = engine._scheduler
+    assert sched is not None and sched.lean_walks > 0 and sched.rejected_by_arrays > 0
+    # The scheduler decided only where the arrays let a row through; stepping at every close.
+    assert 0 < len(walked) < len(stepped)
+    for t_close, seen in walked.items():
+        assert seen == stepped[t_close], t_close
+    assert base.summary["funnel"]["signals"] >= 1 and base.fills and base.funding
+    assert result.summary == base.summary
+    assert engine.strategy.rejected == base_engine.strategy.rejected
+    assert result.series == base.series and result.equity_curve == base.equity_curve
+    assert result.funding == base.funding

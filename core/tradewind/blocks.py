@@ -231,8 +231,17 @@ class TapeBlock:
         return cls(end=end, rows=deque(rows), iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:
-        """Close times of the rows not yet reached that fall before ``t``."""
-        return [r.close_ns for r in self.rows if r.close_ns < t]
+        """Close times of the rows not yet reached that fall before ``t``.
+
+        The rows are in close-time order (:func:`make_rows`), so this reads only the rows
+        before ``t`` (not the whole block's rest, which the stepped closes around each
+        position used to pay per close)."""
+        out: list[int] = []
+        for r in self.rows:
+            if r.close_ns >= t:
+                break
+            out.append(r.close_ns)
+        return out
 
     def take(self, t_close: int) -> tuple[list[Candle], dict[str, Mapping[str, float]]]:
         """The candles closing at or before ``t_close`` and every analyzer's outputs there

@@ -23,6 +23,11 @@ journaled is the same with or without it. It is process-wide state, so only the 
 paper and live sessions use it (a backtest keeps CPython's own schedule); several engines of
 one process share one takeover (the first start takes it, the last stop gives it back), and a
 process running without automatic collection (``gc.disable()``) is left as it is.
+
+A backtest keeps CPython's schedule but runs with start-up frozen (:class:`FrozenStart`):
+its full collections, which come with the run's own allocations, then traverse what the run
+built rather than every module, function and class loaded before it (at ~80 trades a minute
+two full collections inside a 1,000,000-trade run cost ~0.12 s, ~0.04 s frozen).
 """
 
 from __future__ import annotations
@@ -42,6 +47,20 @@ class _Takeover:
     def __init__(self) -> None:
         self.saved: tuple[int, int, int] | None = None
         self.running: list[StepCollector] = []
+        #: Backtests running with start-up frozen (:class:`FrozenStart`).
+        self.frozen: list[FrozenStart] = []
+
+    def freeze(self, holder: FrozenStart) -> None:
+        """Register ``holder``; freeze what is alive now unless a holder or collector has."""
+        if not self.running and not self.frozen:
+            gc.freeze()
+        self.frozen.append(holder)
+
+    def thaw(self, holder: FrozenStart) -> None:
+        """Unregister ``holder``; the last of every holder and collector unfreezes."""
+        self.frozen.remove(holder)
+        if not self.running and not self.frozen:
+            gc.unfreeze()
 
     def take(self, collector: StepCollector) -> tuple[int, int, int]:
         """Register ``collector``; the thresholds CPython had before the first one."""
@@ -58,7 +77,8 @@ class _Takeover:
         self.running.remove(collector)
         if not self.running and self.saved is not None:
             gc.set_threshold(*self.saved)
-            gc.unfreeze()
+            if not self.frozen:
+                gc.unfreeze()
             self.saved = None
 
 
@@ -124,3 +144,26 @@ class StepCollector:
         if saved is None:
             return
         _TAKEOVER.give_back(self)
+
+
+class FrozenStart:
+    """A backtest's hold on the collector: what start-up built is frozen (:func:`gc.freeze`)
+    from :meth:`start` to :meth:`stop`; CPython's thresholds stay as they are. A process
+    running without automatic collection is left as it is; several engines of one process
+    share the freeze (the last stop unfreezes, unless a :class:`StepCollector` still runs)."""
+
+    def __init__(self) -> None:
+        self.frozen = False
+
+    def start(self) -> None:
+        """Freeze what is alive now (nothing when the collector is off)."""
+        if self.frozen or not gc.isenabled() or gc.get_threshold()[0] == 0:
+            return
+        _TAKEOVER.freeze(self)
+        self.frozen = True
+
+    def stop(self) -> None:
+        """Give the frozen objects back to the oldest generation (the last holder)."""
+        if self.frozen:
+            self.frozen = False
+            _TAKEOVER.thaw(self)

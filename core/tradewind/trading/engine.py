@@ -84,7 +84,7 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
-from tradewind.trading.collector import StepCollector
+from tradewind.trading.collector import FrozenStart, StepCollector
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
@@ -825,6 +825,11 @@ class Engine:
         collector = self.collector if self.config.mode is not Mode.BACKTEST else None
         if collector is not None:
             collector.start()
+        # A backtest keeps CPython's schedule with start-up frozen: its full collections
+        # traverse what the run built, not every module loaded before it.
+        frozen = FrozenStart() if collector is None else None
+        if frozen is not None:
+            frozen.start()
 
         async def pump() -> None:
             async with send, contextlib.aclosing(self._feed()) as feed:
@@ -862,6 +867,8 @@ class Engine:
         finally:
             if collector is not None:
                 collector.stop()
+            if frozen is not None:
+                frozen.stop()
 
     def _direct_feed(self) -> Iterator[TickBatch] | None:
         """Backtests of several instruments replayed from one venue: the replay's interval

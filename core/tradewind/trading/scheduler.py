@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
-#: What the array predicates made of a block: (first row, verdicts, gate names).
-Verdicts = tuple[int, "npt.NDArray[np.int64] | None", list[str]]
+#: What the array predicates made of a block: (first row, verdicts as a list, gate names).
+Verdicts = tuple[int, "list[int] | None", list[str]]
 
 
 class Scheduler:
@@ -116,7 +116,7 @@ class Scheduler:
         gates = self._gates.get(names)
         if gates is None:
             gates = self._gates[names] = GateArrays(e.config.strategy, names)
-        verdicts = None
+        verdicts: list[int] | None = None
         if len(gates):
             tf = e.strategy_tf
             close = np.array(
@@ -126,7 +126,9 @@ class Scheduler:
                 ],
                 dtype=np.float64,
             )
-            verdicts = gates.first_failing(tables, close)
+            # A list once per block (each walk reads it row by row; converting it per walk
+            # cost the block's length per position).
+            verdicts = gates.first_failing(tables, close).tolist()
         out = (first, verdicts, gates.names)
         self._judged = (block, out)
         return out
@@ -299,12 +301,8 @@ class Scheduler:
         # The charted values, read from the rows directly where a row holds the analyzer
         # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
         charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
-        # The same for the lean walk: (series list, table column or None, index of the
-        # analyzer's row mapping among the generators or -1 for a table, output).
-        lean_charts: list[tuple[list[tuple[int, float]], list[float] | None, int, str]] = []
         iters = block.iters
-        first, verdicts, gate_names = self._verdicts(block)
-        failing = verdicts.tolist() if verdicts is not None else None
+        first, failing, gate_names = self._verdicts(block)
         by_gate = self.rejected_by_gate
         total = block.total
         host = e.notifications
@@ -340,6 +338,36 @@ class Scheduler:
             self.lean_walks += lean
         # The row not yet handed to ``values``: (block row, the other analyzers' mappings).
         unread: tuple[int, list[Mapping[str, float]]] | None = None
+        # The lean walk's bookkeeping in bulk: the counters of the closes walked since the
+        # last flush, and the tabled charted values (read from the tables' columns at the
+        # flush, for those closes' times and rows); flushed before anything reads them (the
+        # strategy's decide, an event, the walk's end).
+        pend = [0, 0, 0]  # candles, decision points, rejections by the arrays
+        pend_gates: dict[str, int] = {}
+        pend_times: list[int] = []
+        pend_rows: list[int] = []
+        table_charts: list[tuple[list[tuple[int, float]], list[float] | None]] = []
+        row_charts: list[tuple[list[tuple[int, float]], int, str]] = []
+
+        def flush() -> None:
+            e.candles += pend[0]
+            e.decision_points += pend[1]
+            self.rejected_by_arrays += pend[2]
+            pend[0] = pend[1] = pend[2] = 0
+            for gate, n in pend_gates.items():
+                strategy.rejected_at(gate, n)
+                by_gate[gate] = by_gate.get(gate, 0) + n
+            pend_gates.clear()
+            if pend_times:
+                for points, column in table_charts:
+                    if column is None:
+                        points.extend((t, nan) for t in pend_times)
+                    else:
+                        points.extend(
+                            zip(pend_times, [float(column[x]) for x in pend_rows], strict=True)
+                        )
+                pend_times.clear()
+                pend_rows.clear()
 
         def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
             it_gens = iter(got_gens)
@@ -383,7 +411,7 @@ class Scheduler:
                         ) from None
                 unread = (ri, got_gens)
                 closed = row.candles
-                e.candles += len(closed)
+                pend[0] += len(closed)
                 skipped += 1
                 for c in closed:
                     if c.timeframe_ns != strategy_tf:
@@ -396,44 +424,30 @@ class Scheduler:
                             for name in charted:
                                 instance, _, output = name.partition(".")
                                 charts.append((series.setdefault(name, []), instance, output, name))
-                        lean_charts = [
-                            (
-                                points,
-                                tables[instance].columns.get(output)
-                                if instance in tables
-                                else None,
-                                -1 if instance in tables else [n for n, _ in gens].index(instance),
-                                output,
-                            )
-                            for points, instance, output, _ in charts
-                        ]
-                    e.decision_points += 1
+                        gen_names = [n for n, _ in gens]
+                        for points, instance, output, _ in charts:
+                            # What values.get reads after use_rows: the table's entry (NaN
+                            # without the column), or the analyzer's row mapping.
+                            if instance in tables:
+                                table_charts.append((points, tables[instance].columns.get(output)))
+                            else:
+                                row_charts.append((points, gen_names.index(instance), output))
+                    pend[1] += 1
                     record(t_close)
                     prices.append((t_close, c.close))
                     candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
-                    for points, column, j, output in lean_charts:
-                        # What values.get reads after use_rows: the table's entry (NaN
-                        # without the column), or the analyzer's row mapping.
-                        points.append(
-                            (
-                                t_close,
-                                float(
-                                    got_gens[j].get(output, nan)
-                                    if j >= 0
-                                    else nan
-                                    if column is None
-                                    else column[ri]
-                                ),
-                            )
-                        )
+                    pend_times.append(t_close)
+                    pend_rows.append(ri)
+                    for points, j, output in row_charts:
+                        points.append((t_close, float(got_gens[j].get(output, nan))))
                     if stopper.requested or control.paused:
                         continue  # no new entries (Engine._decide); the walk ends at the next close
                     if failing is not None and failing[r] >= 0:
                         gate = gate_names[failing[r]]
-                        strategy.rejected_at(gate)
-                        self.rejected_by_arrays += 1
-                        by_gate[gate] = by_gate.get(gate, 0) + 1
+                        pend[2] += 1
+                        pend_gates[gate] = pend_gates.get(gate, 0) + 1
                         continue
+                    flush()
                     hand_over(ri, got_gens)
                     unread = None
                     signal = strategy.decide(inst, c.close, t_close, values)
@@ -522,6 +536,7 @@ class Scheduler:
                 advance(t)  # the grid time itself (no row closes there, or it just did)
             st.next_boundary = t + step
             e._barrier = t + step
+        flush()
         if unread is not None:
             hand_over(*unread)
         if simulated and venue_from < i:

@@ -107,11 +107,11 @@ class Strategy:
     def _reject(self, level: str) -> None:
         self.rejected[level] = self.rejected.get(level, 0) + 1
 
-    def rejected_at(self, level: str) -> None:
-        """Count a candidate that gate ``level`` rejects, found without :meth:`decide` (the
-        backtest scheduler's array predicates, tradewind.trading.gate_arrays)."""
-        self.evaluated += 1
-        self.rejected[level] = self.rejected.get(level, 0) + 1
+    def rejected_at(self, level: str, n: int = 1) -> None:
+        """Count ``n`` candidates that gate ``level`` rejects, found without :meth:`decide`
+        (the backtest scheduler's array predicates, tradewind.trading.gate_arrays)."""
+        self.evaluated += n
+        self.rejected[level] = self.rejected.get(level, 0) + n
 
     def decide(
         self, instrument: Instrument, close: float, ts_ns: int, values: Mapping[str, float]

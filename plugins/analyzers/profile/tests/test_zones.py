@@ -156,3 +156,52 @@ def test_at_most_max_zones_dropping_the_weakest_then_the_oldest() -> None:
         ("supply", 101.4, 110.0),
     ]
     assert book.zones[-1].created_ts_ns == T0 + 8 * TF  # the close of candle 7
+
+
+def _reference_meet(book: ZoneBook, c) -> None:  # type: ignore[no-untyped-def]
+    """Rule 1 as first written (every zone reads the candle and the enum afresh)."""
+    kept = []
+    for z in book.zones:
+        if z.kind is ZoneKind.DEMAND and c.close < z.low:
+            continue
+        if z.kind is ZoneKind.SUPPLY and c.close > z.high:
+            continue
+        touching = c.low <= z.high and c.high >= z.low
+        if touching and not z.in_contact:
+            z.tests += 1
+        z.in_contact = touching
+        kept.append(z)
+    book.zones = kept
+
+
+def test_zones_meet_candles_as_the_rules_say_on_random_walks() -> None:
+    """The book's zones (kind, bounds, tests, contact, order) after every candle of random
+    walks with volume spikes equal those of the rules applied as first written, with exact
+    ties at the zones' bounds."""
+    import random
+
+    rng = random.Random(17)
+    held = tested = 0
+    for _ in range(40):
+        book = ZoneBook(timeframe_ns=TF, volume_period=3, max_zones=rng.choice([3, 8, 50]))
+        ref = ZoneBook(timeframe_ns=TF, volume_period=3, max_zones=book.max_zones)
+        ref._meet = lambda c, ref=ref: _reference_meet(ref, c)  # type: ignore[method-assign]
+        price = 100.0
+        for i in range(300):
+            o = price
+            c = round(o + rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0]), 1)
+            lo = round(min(o, c) - rng.choice([0.0, 0.5, 1.0, 2.5]), 1)
+            h = round(max(o, c) + rng.choice([0.0, 0.5, 1.0, 2.5]), 1)
+            v = rng.choice([10.0, 10.0, 10.0, 40.0])
+            k = candle(i, o, h, lo, c, v=v)
+            book.on_candle(k)
+            ref.on_candle(k)
+            assert [attrs_of(z) for z in book.zones] == [attrs_of(z) for z in ref.zones], i
+            held = max(held, len(book.zones))
+            tested += sum(z.tests > 0 for z in book.zones)
+            price = c
+    assert held >= 8 and tested > 0  # zones were made, kept up to the cap, tested
+
+
+def attrs_of(z):  # type: ignore[no-untyped-def]
+    return (z.kind, z.low, z.high, z.created_ts_ns, z.tests, z.in_contact, z.seq)

@@ -252,3 +252,49 @@ def test_vectorised_scan_matches_the_reference_under_any_batching(seed):
 
 class TestConformance(ExitConformance):
     plugin_class = AdverseMoves
+
+
+@pytest.mark.parametrize("group", range(6))
+def test_the_few_trades_path_gives_the_numpy_scans_decisions_and_state(group, monkeypatch):
+    """Pieces of at most FEW trades go through plain Python (_on_few): every piece's decision
+    (reason, time, price) and the sampling state after it are the numpy scan's, long and
+    short, on tapes with silent intervals, unchanged prices, trades before the open and prices
+    on the tiers' exact boundaries, cut in pieces of 1 to 300 trades (10 tapes per group)."""
+    from tradewind_exit_adverse import plugin
+
+    decided = 0
+    for seed in range(10 * group, 10 * group + 10):
+        decided += _few_against_numpy(seed, monkeypatch, plugin)
+    assert decided >= 3
+
+
+def _few_against_numpy(seed, monkeypatch, plugin):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1000 + seed)
+    n = 600
+    gaps = rng.choice([0, 1, 300, 900, 1500, 2500, 6000], size=n) * 1_000_000
+    opened = T0 + 3 * S
+    ts = T0 + np.cumsum(gaps)  # the first trades come before the position's open
+    long = bool(seed % 2)
+    step = float(rng.choice([5.0, 25.0, 150.0]))  # 150 = 0.3 % of 50,000: exact tier bounds
+    steps = rng.choice([-2, -1, 0, 1, 2], size=n, p=[0.25, 0.25, 0.1, 0.2, 0.2])
+    prices = 50_000 + step * np.cumsum(steps if long else -steps)
+    full = TickBatch.from_arrays(KEY, ts, prices, np.ones(n), np.ones(n))
+    cfg = AdverseConfig(window_seconds=float(rng.choice([11.0, 15.0])))  # 5 or 7 moves
+    pos = position(qty="0.1" if long else "-0.1", opened=opened)
+    few, vec = AdverseMoves(cfg), AdverseMoves(cfg)
+    a, decided = 0, 0
+    while a < n:
+        b = min(n, a + int(rng.choice([1, 3, 40, 120, 256, 300])))
+        piece = full.slice(a, b)
+        monkeypatch.setattr(plugin, "FEW", 10**9)
+        got = few.on_ticks(pos, piece, None)
+        monkeypatch.setattr(plugin, "FEW", -1)
+        want = vec.on_ticks(pos, piece, None)
+        assert got == want, (seed, a, b)
+        assert few._state[KEY][1] == vec._state[KEY][1], (seed, a, b)
+        if want is not None:
+            decided += 1
+            # Stepping cuts the tape at the decision: the next piece starts after it.
+            b = int(np.searchsorted(ts, want.ts_ns, side="right"))
+        a = b
+    return decided

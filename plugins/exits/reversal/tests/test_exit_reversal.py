@@ -187,3 +187,46 @@ def test_the_scan_reads_the_verdict_column_of_the_positions_side():
     assert mon.scan(attrs.evolve(long(), quantity=-long().quantity), window, None) == 2
     # Not known ahead (an analyzer without a table): the engine steps from the first close.
     assert mon.scan(long(), hold_window(ticks), None) == 0
+
+
+class _CountingValues(dict):
+    """The analyzers' values, counting each value read (as the engine's lazy values would
+    compute an analyzer's outputs on first read)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reads: list[str] = []
+
+    def __getitem__(self, key):
+        self.reads.append(key)
+        return super().__getitem__(key)
+
+    def items(self):
+        for k in self:
+            yield k, self[k]
+
+
+def test_the_exit_reason_reads_only_the_imbalances():
+    """Other analyzers' outputs (the profile's value area, zones and gaps are computed on
+    first read) are not read for the reason string, which names only the imbalances."""
+    host = Host(CascadeReversal(ReversalConfig()))
+    pos = long("50000")
+    candles = window(3, 0.4, 0.6, 0.9, 51_800)
+    for c in candles:
+        host.analyzer.on_candle(c)
+    values = _CountingValues({f"orderflow.{k}": v for k, v in host.analyzer.values().items()})
+    values.update({"profile.poc": 50_000.0, "profile.vah": 50_100.0, "profile.demand_low": 1.0})
+    d = None
+    for c in candles:
+        d = d or host.monitor.on_candle(pos, c, values, None)
+    assert d is not None
+    assert d.reason == (
+        "order-flow cascade reversed, sellers accelerating: "
+        "imbalance_1m 0.40 < imbalance_5m 0.60 < imbalance_15m 0.90"
+    )
+    assert not [k for k in values.reads if not k.startswith("orderflow.")]
+    assert {k for k in values.reads if "imbalance_" in k} == {
+        "orderflow.imbalance_1m",
+        "orderflow.imbalance_5m",
+        "orderflow.imbalance_15m",
+    }

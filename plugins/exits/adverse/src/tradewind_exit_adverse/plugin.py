@@ -16,6 +16,7 @@ price against the position's average entry price (:mod:`tradewind_exit_adverse.t
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -29,6 +30,10 @@ from tradewind.trading.exit_scan import HoldWindow
 from tradewind_exit_adverse.config import AdverseConfig
 from tradewind_exit_adverse.sampling import SampleState, advance, scan
 from tradewind_exit_adverse.tiers import ProfitTiers
+
+#: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
+#: over the trades); longer ones through the numpy scan.
+FEW = 256
 
 
 class AdverseMoves:
@@ -67,6 +72,8 @@ class AdverseMoves:
             return None
         long = position.quantity > 0
         state = self._sampling(position, batch)
+        if len(batch) <= FEW:
+            return self._on_few(position, batch, state, long)
         samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
         if len(samples) == 0:
             return None
@@ -79,17 +86,78 @@ class AdverseMoves:
         i = int(hits[0])
         advance(state, samples, upto=i)
         row = int(samples.row[i])
+        return self._decision(position, batch, row, int(counted[i]), int(required[i]), long)
+
+    def _decision(
+        self,
+        position: Position,
+        batch: TickBatch,
+        row: int,
+        counted: int,
+        required: int,
+        long: bool,
+    ) -> ExitDecision:
         price = float(batch.price[row])
         profit = self.tiers.profit(price, position.avg_price, long)
         return ExitDecision(
             monitor=self.name,
             reason=(
-                f"{int(counted[i])} consecutive price {'drops' if long else 'rises'} "
-                f"(threshold={int(required[i])} at profit {float(profit):+.2%})"
+                f"{counted} consecutive price {'drops' if long else 'rises'} "
+                f"(threshold={required} at profit {float(profit):+.2%})"
             ),
             ts_ns=int(batch.ts_ns[row]),
             price=price,
         )
+
+    def _on_few(
+        self, position: Position, batch: TickBatch, state: SampleState, long: bool
+    ) -> ExitDecision | None:
+        """:meth:`on_ticks` over a few trades (the engine's pieces between two closes around
+        a position): :func:`~tradewind_exit_adverse.sampling.scan`'s samples and runs and
+        the tiers' thresholds one sample at a time in Python, the same integers and float
+        comparisons, without the fixed cost of a dozen numpy calls per piece."""
+        ts_list = batch.ts_ns.tolist()
+        anchor, interval = state.anchor_ns, self.interval_ns
+        start = bisect_left(ts_list, anchor)
+        if start >= len(ts_list) or (ts_list[-1] - anchor) // interval <= state.bucket:
+            return None
+        prices = batch.price.tolist()
+        bounds, moves = self.tiers.lookup(position.avg_price, long)
+        n_bounds = len(bounds)
+        max_moves = self.max_moves
+        prev_bucket, prev_price, carry = state.bucket, state.price, state.run
+        last = prev_bucket  # the bucket of the trade before (sampling.scan's ``previous``)
+        k = 0
+        top = None  # the running maximum of the resets
+        for j in range(start, len(ts_list)):
+            bucket = (ts_list[j] - anchor) // interval
+            if bucket <= last:
+                last = bucket
+                continue
+            last = bucket
+            price = prices[j]
+            change = price - prev_price
+            if not (change < 0 if long else change > 0):
+                reset = k
+            elif bucket - prev_bucket > 1:
+                reset = k - 1
+            else:
+                reset = -1 - carry
+            top = reset if top is None or reset > top else top
+            run = k - top
+            counted = run if run < max_moves else max_moves
+            if price != price:  # NaN: numpy's searchsorted places it after every bound
+                required = moves[n_bounds if long else 0]
+            elif long:
+                required = moves[bisect_right(bounds, price)]
+            else:
+                required = moves[n_bounds - bisect_left(bounds, price)]
+            state.bucket, state.price, state.run = bucket, price, run
+            if counted >= required:
+                return self._decision(position, batch, j, counted, required, long)
+            prev_bucket, prev_price = bucket, price
+            k += 1
+        return None
 
     def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:
         """The close ahead whose trades hold the first sample that reaches the threshold:

@@ -40,6 +40,7 @@ class ProfitTiers:
         self.tiers = tuple(Decimal(repr(t)) for t in tiers)
         self.moves = np.asarray(moves, dtype=np.int64)
         self._cache: dict[tuple[Decimal, bool], npt.NDArray[np.float64]] = {}
+        self._lists: dict[tuple[Decimal, bool], tuple[list[float], list[int]]] = {}
 
     def _bounds(self, entry: Decimal, long: bool) -> npt.NDArray[np.float64]:
         """Boundary prices, ascending, so that a price's tier is a binary search away.
@@ -60,6 +61,18 @@ class ProfitTiers:
                 self._cache.clear()
             self._cache[key] = bounds
         return bounds
+
+    def lookup(self, entry: Decimal, long: bool) -> tuple[list[float], list[int]]:
+        """The boundary prices (as :meth:`required` searches them) and the moves per tier,
+        as Python lists: ``moves[bisect_right(bounds, p)]`` for a long, ``moves[len(bounds) -
+        bisect_left(bounds, p)]`` for a short is :meth:`required` of one price ``p``."""
+        key = (entry, long)
+        got = self._lists.get(key)
+        if got is None:
+            if len(self._lists) > 64:
+                self._lists.clear()
+            got = self._lists[key] = (self._bounds(entry, long).tolist(), self.moves.tolist())
+        return got
 
     def required(
         self, prices: npt.NDArray[np.float64], entry: Decimal, long: bool

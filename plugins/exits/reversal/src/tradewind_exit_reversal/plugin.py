@@ -106,9 +106,12 @@ class CascadeReversal:
         """No per-position state."""
 
     def _reason(self, position: Position, values: Mapping[str, float]) -> str:
+        # The keys first, then only the imbalances' values: reading every value (items())
+        # made analyzers with outputs computed on first read (the profile's value area,
+        # zones and gaps) compute them all for a reason string that shows none of them.
         imbs = [
-            (k[len(self.config.analyzer) + 1 :], v)
-            for k, v in values.items()
+            (k[len(self.config.analyzer) + 1 :], values[k])
+            for k in values
             if k.startswith(self._imbalance_prefix)
         ]
         op = " < " if position.quantity > 0 else " > "
