@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from tradewind._arrow import to_numpy
 from tradewind.errors import DataError
 from tradewind.market.validation import implausible, int64_overflow, scale_to_ns
 from tradewind.model.ticks import TickBatch
@@ -471,7 +472,7 @@ def _dictionary_codes(
         remap = np.array([codes.setdefault(str(v), len(codes)) for v in trimmed], dtype=np.int32)
         m = len(c)
         if m:
-            out[pos : pos + m] = remap[np.asarray(c.indices.to_numpy(zero_copy_only=False))]
+            out[pos : pos + m] = remap[to_numpy(c.indices)]
         pos += m
     return out, list(codes)
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tradewind._arrow import null_mask, to_numpy
 from tradewind.errors import DataError
 from tradewind.market.importers._base import MARKETS, ImportResult, Rejects, assemble
 from tradewind.model.ticks import TickBatch
@@ -86,9 +87,8 @@ def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.
         column = f.read_row_group(g, columns=[name]).column(0)
         m = len(column)
         if column.null_count:
-            null[pos : pos + m] = column.is_null().to_numpy(zero_copy_only=False)
-            column = pc.fill_null(column, 0)
-        values = np.asarray(column.to_numpy())
+            null[pos : pos + m] = null_mask(column)
+        values = to_numpy(column)
         if out is None:
             out = np.empty(n, dtype=values.dtype)
         out[pos : pos + m] = values
@@ -111,7 +111,8 @@ def read(
     Columns are read one at a time and turned into numpy arrays, so the Arrow copy of only one
     column is alive at once; symbols stay dictionary codes. ParquetFile reads the file
     directly: read_table would go through pyarrow.dataset, whose import (pandas with it)
-    costs a second of a backtest's start-up.
+    costs a second of a backtest's start-up. The columns are read through their buffers
+    (:mod:`tradewind._arrow`): pyarrow's own ``to_numpy`` imports pandas where it is installed.
     """
     try:
         with pq.ParquetFile(path) as f:
@@ -133,15 +134,13 @@ def read(
                     ok &= ~null
                     continue
                 column = f.read(columns=[name]).column(0)
-                null = column.is_null().to_numpy(zero_copy_only=False)
+                null = null_mask(column)
                 rejects.add_mask(ok & null, lines, f"{name} is empty")
                 ok &= ~null
                 if name == "symbol":
                     symbols_column = column
                     continue
-                if column.null_count:
-                    column = pc.fill_null(column, 0)
-                arrays[name] = np.asarray(column.to_numpy())
+                arrays[name] = to_numpy(column)
                 del column
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot read as parquet: {exc}") from exc
