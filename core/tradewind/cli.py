@@ -151,8 +151,12 @@ def _run(
         # SIGINT/SIGTERM stop a paper or live run cleanly (exit 0, journal flushed).
         engine.handle_signals = True
         result = anyio.run(engine.run)
-    jpath, hpath = write_report(result, out)
-    print_summary(result, journal=journal, report=(hpath, jpath))
+    from tradewind.report.journal_reader import shared
+
+    # The report and the summary read the journal through one read-only connection.
+    with shared(result.journal_path):
+        jpath, hpath = write_report(result, out)
+        print_summary(result, journal=journal, report=(hpath, jpath))
     return 0
 
 

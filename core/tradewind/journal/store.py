@@ -398,12 +398,17 @@ class DuckDBBackend:
                 if path.is_dir():
                     raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
                 path.parent.mkdir(parents=True, exist_ok=True)
+                # A file created by this open (no journal and no write-ahead log of one
+                # before it) has nothing to migrate or to check: its tables are the ones
+                # SCHEMA creates now (a backtest's usual journal; 60-90 ms less per run).
+                fresh = not path.exists() and not Path(f"{path}.wal").exists()
                 self.con = duckdb.connect(str(path))
-                old = self._lacks_pnl_currency()
+                old = not fresh and self._lacks_pnl_currency()
                 self.con.execute(SCHEMA)
                 if old:
                     self.con.execute(BACKFILL_PNL_CURRENCY)
-                self.verify()
+                if not fresh:
+                    self.verify()
         except (duckdb.Error, OSError, JournalError) as exc:
             if self.con is not None:
                 self.con.close()
