@@ -80,7 +80,9 @@ def test_to_numpy_and_null_mask_are_pyarrows(typ):
         got = _arrow.to_numpy(a)
         assert got.dtype == expected.dtype
         assert np.array_equal(got, expected)
-        assert np.array_equal(_arrow.null_mask(a), np.asarray(a.is_null().to_numpy(zero_copy_only=False)))
+        assert np.array_equal(
+            _arrow.null_mask(a), np.asarray(a.is_null().to_numpy(zero_copy_only=False))
+        )
     plain = pa.array(raw, type=typ)
     assert not _arrow.null_mask(plain).any()
     assert np.array_equal(_arrow.to_numpy(plain), plain.to_numpy(zero_copy_only=False))

@@ -76,7 +76,7 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         m = len(c)
         if m:
             data = c.buffers()[1]
-            if dtype == bool:
+            if dtype.kind == "b":
                 out[pos : pos + m] = _bits(data, c.offset, m)
             else:
                 out[pos : pos + m] = np.frombuffer(
@@ -123,9 +123,7 @@ def array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
         if any(v is not None and not isinstance(v, bool | np.bool_) for v in values):
             raise TypeError(f"expected bool values for {typ}")
         bits = np.packbits(np.array([bool(v) for v in values], dtype=bool), bitorder="little")
-        return pa.Array.from_buffers(
-            typ, n, [validity, pa.py_buffer(bits)], null_count=null_count
-        )
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(bits)], null_count=null_count)
     if typ not in _NUMPY_OF:
         raise TypeError(f"no buffer conversion of Python values to Arrow type {typ}")
     dtype = _NUMPY_OF[typ]
@@ -140,6 +138,27 @@ def array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
         raise TypeError(f"a float that is not an integer for {typ}")
     filled = [zero if v is None else v for v in values]
     data_np = np.array(filled, dtype=dtype)  # OverflowError past the type's range, as pa.array
-    return pa.Array.from_buffers(
-        typ, n, [validity, pa.py_buffer(data_np)], null_count=null_count
-    )
+    return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(data_np)], null_count=null_count)
+
+
+class LazyModule:
+    """A module imported at its first attribute read: ``pyarrow.compute`` costs 50-100 ms
+    to import (it writes a docstring for each of its ~300 functions), and the text-format
+    importers that need it are imported with every ``tradewind.market.importers`` — by every
+    backtest, which may read only a ticks parquet file."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def lazy(name: str) -> Any:
+    """``name`` imported at its first use (:class:`LazyModule`)."""
+    return LazyModule(name)

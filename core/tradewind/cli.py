@@ -255,8 +255,14 @@ def _usage_of(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
     return usage
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command."""
+#: The commands other than ``data``: a command line naming one of them is parsed without the
+#: ``data`` subcommands, whose module (and the download client) a backtest does not use.
+_NOT_DATA = frozenset({"plugins", "config", "run", "backtest", "serve", "api", "new-plugin"})
+
+
+def build_parser(*, data: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of every command (``data=False``: without the ``data`` command,
+    for a command line that names another one)."""
     parser = _Parser(prog="tradewind", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"tradewind {__version__}")
     parser.add_argument(
@@ -328,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default=".", help="folder to create the distribution in")
     p.set_defaults(func=_cmd_new_plugin)
 
+    if not data:
+        return parser
     try:
         from tradewind.market.cli import add_data_commands
     except ImportError:  # pragma: no cover - the data commands ship with the core
@@ -368,8 +376,10 @@ def _split_global_flags(argv: Sequence[str]) -> tuple[list[str], set[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradewind`` script."""
-    parser = build_parser()
     rest, flags = _split_global_flags(sys.argv[1:] if argv is None else argv)
+    # The top-level options take no value: the first other word is the command.
+    command = next((a for a in rest if not a.startswith("-")), None)
+    parser = build_parser(data=command not in _NOT_DATA)
     try:
         args = parser.parse_args(rest)
     except SystemExit as exc:  # --help/--version (0) or a usage error (64)

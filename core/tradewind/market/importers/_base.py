@@ -13,13 +13,15 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from tradewind._arrow import to_numpy
+from tradewind._arrow import lazy, to_numpy
 from tradewind.errors import DataError
 from tradewind.market.validation import implausible, int64_overflow, scale_to_ns
 from tradewind.model.ticks import TickBatch
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
+pacsv = lazy("pyarrow.csv")
 
 #: The markets an import can belong to (the ``market=`` level of the store's partitions).
 MARKETS: tuple[str, ...] = ("spot", "perp")
@@ -446,6 +448,20 @@ def _categories(
     return codes, [str(v) for v in enc.dictionary.to_pylist()]
 
 
+def _trimmed(values: pa.Array) -> list[str | None]:
+    """``pc.utf8_trim_whitespace(values).to_pylist()``. Values that are ASCII with a visible
+    first and last character (every symbol seen in practice) are their own trimmed values
+    under any definition of whitespace: they are returned as they are, without importing
+    pyarrow.compute for the few values of a dictionary."""
+    raw = values.to_pylist()
+    if all(
+        isinstance(v, str) and v.isascii() and "!" <= v[:1] <= "~" and "!" <= v[-1:] <= "~"
+        for v in raw
+    ):
+        return raw
+    return list(pc.utf8_trim_whitespace(values).to_pylist())
+
+
 def _dictionary_codes(
     arr: pa.Array | pa.ChunkedArray,
 ) -> tuple[npt.NDArray[np.int32], list[str]] | None:
@@ -468,7 +484,7 @@ def _dictionary_codes(
     out = np.empty(len(arr), dtype=np.int32)
     pos = 0
     for c in chunks:
-        trimmed = pc.utf8_trim_whitespace(c.dictionary).to_pylist()
+        trimmed = _trimmed(c.dictionary)
         remap = np.array([codes.setdefault(str(v), len(codes)) for v in trimmed], dtype=np.int32)
         m = len(c)
         if m:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from tradewind._arrow import lazy
 from tradewind.market.importers._base import (
     Col,
     ImportResult,
@@ -23,6 +23,9 @@ from tradewind.market.importers._base import (
     quote,
     to_ns,
 )
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
 
 FORMAT = "tardis"
 HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"

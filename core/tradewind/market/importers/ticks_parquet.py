@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tradewind._arrow import null_mask, to_numpy
+from tradewind._arrow import lazy, null_mask, to_numpy
 from tradewind.errors import DataError
 from tradewind.market.importers._base import MARKETS, ImportResult, Rejects, assemble
 from tradewind.model.ticks import TickBatch
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
 
 FORMAT = "tradewind"
 DESCRIPTION = "tradewind ticks parquet (symbol, ts_ns, price, size, side, trade_id)"
