@@ -487,7 +487,9 @@ def _dictionary_codes(
         trimmed = _trimmed(c.dictionary)
         remap = np.array([codes.setdefault(str(v), len(codes)) for v in trimmed], dtype=np.int32)
         m = len(c)
-        if m:
+        if m and np.array_equal(remap, np.arange(len(remap))):  # codes as they are
+            out[pos : pos + m] = to_numpy(c.indices)
+        elif m:
             out[pos : pos + m] = remap[to_numpy(c.indices)]
         pos += m
     return out, list(codes)
@@ -617,7 +619,9 @@ def assemble(
     else:
         codes, names = _categories(symbol)
         codes = codes[keep]
-        used = np.unique(codes)
+        # The codes used, ascending (np.unique's result): a count per code is one pass over
+        # the rows where np.unique hashes them (~50 ms for 2 M rows).
+        used = np.flatnonzero(np.bincount(codes, minlength=len(names)))
         if len(used) == 1:
             groups = {names[int(used[0])]: None}
         else:

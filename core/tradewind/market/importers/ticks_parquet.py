@@ -65,16 +65,14 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
 
 def _symbols(
     column: pa.ChunkedArray,
-    keep: np.ndarray,
-    n: int,
+    keep: np.ndarray | None,
 ) -> pa.ChunkedArray | pa.Array | np.ndarray:
-    """The kept rows' symbols: Arrow dictionary codes stay codes (no Python string per row);
-    a plain string column becomes Python strings as before."""
+    """The kept rows' symbols (``keep`` None: every row): Arrow dictionary codes stay codes
+    (no Python string per row); a plain string column becomes Python strings as before."""
     if pa.types.is_dictionary(column.type):
-        return column if len(keep) == n else column.take(pa.array(keep))
-    return np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)[
-        keep
-    ]
+        return column if keep is None else column.take(pa.array(keep))
+    names = np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    return names if keep is None else names[keep]
 
 
 def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,12 +150,12 @@ def read(
     for i in np.flatnonzero(bad_side):
         rejects.add(int(lines[i]), f"side {int(side[i])} is not +1 or -1")
     ok &= ~bad_side
-    keep = np.flatnonzero(ok)
-    everything = len(keep) == n  # the usual case: no copy of the kept rows
+    everything = bool(ok.all())  # the usual case: no copy of the kept rows
+    keep = None if everything else np.flatnonzero(ok)
 
     def col(name: str) -> np.ndarray:
         values = arrays.pop(name)
-        return values if everything else values[keep]
+        return values if keep is None else values[keep]
 
     ts_ns, price, size, trade_id = col("ts_ns"), col("price"), col("size"), col("trade_id")
     return assemble(
@@ -165,13 +163,13 @@ def read(
         fmt=FORMAT,
         exchange=exchange or str(meta.get("exchange") or "unknown"),
         market=market or str(meta.get("market") or "spot"),
-        symbol=_symbols(symbols_column, keep, n),
+        symbol=_symbols(symbols_column, keep),
         ts_ns=ts_ns,
         price=price,
         size=size,
-        side=side if everything else side[keep],
+        side=side if keep is None else side[keep],
         trade_id=trade_id,
-        lines=lines if everything else lines[keep],
+        lines=lines if keep is None else lines[keep],
         rejects=rejects,
         max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,
