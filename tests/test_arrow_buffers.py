@@ -91,3 +91,16 @@ def test_to_numpy_and_null_mask_are_pyarrows(typ):
 def test_to_numpy_refuses_other_types():
     with pytest.raises(TypeError):
         _arrow.to_numpy(pa.array(["a"]))
+
+
+def test_indices_and_string_scalar_are_pyarrows():
+    idx = np.array([0, 5, 2, 2**40], dtype=np.int64)
+    assert _arrow.indices(idx).equals(pa.array(idx, pa.int64()))
+    assert _arrow.indices(np.flatnonzero([True, False, True])).equals(pa.array([0, 2], pa.int64()))
+    assert _arrow.indices(idx[::2]).equals(pa.array(idx[::2], pa.int64()))  # not contiguous
+    assert _arrow.indices(np.empty(0, dtype=np.intp)).equals(pa.array([], pa.int64()))
+    for text in ("buy", "", "héllo"):
+        got = _arrow.string_scalar(text)
+        assert got.equals(pa.scalar(text, pa.string()))
+        arr = pa.array(["buy", "sell", text])
+        assert pc.equal(arr, got).equals(pc.equal(arr, text))

@@ -89,11 +89,9 @@ def _backtest(cwd: Path, *args: str) -> dict:
 def test_default_backtest_imports_nothing_it_does_not_use(tmp_path):
     out = _backtest(tmp_path, "--report-dir", str(tmp_path / "reports"))
     assert (tmp_path / "reports" / "report.html").exists()
-    # The shipped sample is a Tardis CSV: its importer parses text with pyarrow.compute and
-    # converts with pyarrow's own to_numpy/pa.array, which ask for pandas (not changed: the
-    # ticks parquet path below is the benchmark's and reads through buffers).
-    assert [m for m in out["asked"] if m != "pandas"] == [], out
-    assert [m for m in out["loaded"] if m not in ("pyarrow.compute", "pandas")] == [], out
+    assert out["asked"] == [], out
+    # The shipped sample is a Tardis CSV: its importer parses the text with pyarrow.compute.
+    assert out["loaded"] == ["pyarrow.compute"], out
 
 
 def test_backtest_of_a_ticks_parquet_file_skips_pyarrow_compute(tmp_path):

@@ -162,3 +162,14 @@ class LazyModule:
 def lazy(name: str) -> Any:
     """``name`` imported at its first use (:class:`LazyModule`)."""
     return LazyModule(name)
+
+
+def indices(idx: np.ndarray) -> pa.Array:
+    """``pa.array(idx, pa.int64())`` of a numpy array of row numbers (for ``take``)."""
+    data = np.ascontiguousarray(idx, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
+
+
+def string_scalar(value: str) -> pa.Scalar:
+    """``pa.scalar(value, pa.string())`` (a compute function's argument)."""
+    return array([value], pa.string())[0]

@@ -393,13 +393,13 @@ def parse_ids(ids: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
     if ids.null_count:
         return None
     if pa.types.is_integer(ids.type):
-        return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return to_numpy(ids).astype(np.int64, copy=False)
     if len(ids) == 0:
         return np.empty(0, dtype=np.int64)
     texts = pc.utf8_trim_whitespace(pc.cast(ids, pa.string()))
     if not pc.all(pc.match_substring_regex(texts, _PATTERNS["int"])).as_py():
         return None
-    return np.asarray(pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return to_numpy(pc.cast(texts, pa.int64()))
 
 
 def to_ns(ts: npt.NDArray[np.int64], unit: str) -> npt.NDArray[np.int64]:
