@@ -2,12 +2,20 @@
 conversions import pandas where it is installed): the same arrays and values as pyarrow's."""
 
 import random
+import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from tradewind import _arrow
+
+
+@pytest.fixture(autouse=True)
+def _buffer_path(monkeypatch):
+    """The buffer conversions themselves, even where pandas is imported (then
+    ``_arrow.array`` hands over to pa.array)."""
+    monkeypatch.delitem(sys.modules, "pandas", raising=False)
 
 
 def _values(rng: random.Random, typ: pa.DataType, n: int) -> list:

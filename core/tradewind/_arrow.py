@@ -13,6 +13,7 @@ booleans and UTF-8 strings; anything else is a ``TypeError`` (the callers' own t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,55 +89,66 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _validity(nulls: list[bool], n: int) -> pa.Buffer | None:
-    if not any(nulls):
+def _validity(values: Sequence[Any], null_count: int) -> pa.Buffer | None:
+    if not null_count:
         return None
-    return pa.py_buffer(np.packbits(~np.array(nulls, dtype=bool), bitorder="little"))
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+_NUMBERS = (int, float, np.integer, np.floating)
 
 
 def array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
     """``pa.array(values, type=typ)`` of Python values (None is null) for the journal's
     column types: int64/int32, float64, bool and string. Raises ``TypeError`` (like
-    pa.array) for a value of another type, e.g. a string in a numeric column."""
+    pa.array) for a value of another type, e.g. a string in a numeric column. The per-value
+    work is C-level where it can be (type sets, joins, numpy conversions), about 2.5× the
+    time of pa.array (50 ms for 90,000 journal rows); once pandas is imported anyway,
+    pa.array itself is used."""
+    if "pandas" in sys.modules:  # nothing left to avoid: pyarrow's C conversion is faster
+        return pa.array(values, type=typ)
+    values = list(values)
     n = len(values)
-    nulls = [v is None for v in values]
-    validity = _validity(nulls, n)
-    null_count = sum(nulls)
+    null_count = values.count(None)
+    validity = _validity(values, null_count)
+    types = set(map(type, values))
+    types.discard(type(None))
     if pa.types.is_string(typ):
-        data = []
-        for v in values:
-            if v is None:
-                data.append(b"")
-            elif type(v) is str:
-                data.append(v.encode("utf-8"))
-            else:
-                raise TypeError(f"expected str, got {type(v).__name__} for {typ}")
+        if types - {str}:
+            raise TypeError(
+                f"expected str values for {typ}, got {sorted(t.__name__ for t in types)}"
+            )
+        texts = [v or "" for v in values] if null_count else values
+        joined = "".join(texts)
+        if joined.isascii():  # one byte per character: the lengths are the strings' lengths
+            data = joined.encode("ascii")
+            lengths: Any = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        else:
+            encoded = [t.encode("utf-8") for t in texts]
+            data = b"".join(encoded)
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=n)
+        if len(data) >= 2**31:
+            raise OverflowError(f"{len(data)} bytes of text do not fit a {typ} column")
         offsets = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum([len(b) for b in data], out=offsets[1:])
-        return pa.Array.from_buffers(
-            typ,
-            n,
-            [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))],
-            null_count=null_count,
-        )
+        np.cumsum(lengths, out=offsets[1:])
+        buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)]
+        return pa.Array.from_buffers(typ, n, buffers, null_count=null_count)
     if pa.types.is_boolean(typ):
-        if any(v is not None and not isinstance(v, bool | np.bool_) for v in values):
+        if types - {bool, np.bool_}:
             raise TypeError(f"expected bool values for {typ}")
-        bits = np.packbits(np.array([bool(v) for v in values], dtype=bool), bitorder="little")
-        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(bits)], null_count=null_count)
+        bits = np.fromiter((v is True or v is np.True_ for v in values), dtype=bool, count=n)
+        data = pa.py_buffer(np.packbits(bits, bitorder="little"))
+        return pa.Array.from_buffers(typ, n, [validity, data], null_count=null_count)
     if typ not in _NUMPY_OF:
         raise TypeError(f"no buffer conversion of Python values to Arrow type {typ}")
+    if any(not issubclass(t, _NUMBERS) for t in types):
+        raise TypeError(f"expected numbers for {typ}, got {sorted(t.__name__ for t in types)}")
     dtype = _NUMPY_OF[typ]
-    zero = 0.0 if dtype.kind == "f" else 0
-    for v in values:
-        if v is None or isinstance(v, int | float | np.integer | np.floating):
-            continue
-        raise TypeError(f"expected a number for {typ}, got {type(v).__name__}")
-    if dtype.kind in "iu" and any(
-        isinstance(v, float | np.floating) and not float(v).is_integer() for v in values
-    ):
-        raise TypeError(f"a float that is not an integer for {typ}")
-    filled = [zero if v is None else v for v in values]
+    if dtype.kind in "iu" and any(issubclass(t, float | np.floating) for t in types):
+        if any(isinstance(v, float | np.floating) and not float(v).is_integer() for v in values):
+            raise TypeError(f"a float that is not an integer for {typ}")
+    filled = [0 if v is None else v for v in values] if null_count else values
     data_np = np.array(filled, dtype=dtype)  # OverflowError past the type's range, as pa.array
     return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(data_np)], null_count=null_count)
 
