@@ -128,6 +128,11 @@ def read(
             symbols_column: pa.ChunkedArray | None = None
             groups = f.metadata.num_row_groups
             for name in COLUMNS:
+                typ = schema.field(name).type
+                if name != "symbol" and not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
+                    raise DataError(
+                        f"{path}: column {name} has type {typ}; a {DESCRIPTION} has numbers there"
+                    )
                 if name != "symbol" and groups > 1:
                     arrays[name], null = _by_row_group(f, name, n)
                     rejects.add_mask(ok & null, lines, f"{name} is empty")
