@@ -9,7 +9,12 @@ times, each a fresh process: the median wall time and CPU time (user + system of
 are the start-up figure, since the run itself is a few milliseconds of engine time. ``--core
 DIR`` puts another checkout's ``core`` folder first on ``PYTHONPATH`` (the "before" of a
 change, e.g. ``git archive <commit> core/tradewind | tar -x -C /tmp/before``). ``--imports``
-also prints the ten largest imports (``python -X importtime``).
+also prints the ten largest imports (``python -X importtime``). ``--speedup 20 --ticks
+2000000`` writes the file of the peer benchmark's ~1,600 trades a minute (the same seed, so
+the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--phases`` runs one
+more process with the CLI's steps timed in it (wall and CPU): the imports of the command line
+and the core modules, the config check (with the plugins' imports), the engine's set-up, the
+parquet load, the rest of the run (engine and journal), the report, the summary.
 """
 
 from __future__ import annotations
@@ -28,6 +33,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_pipeline
 
+#: The child of ``--phases``: ``tradewind backtest`` with its steps wrapped in timers.
+_PHASES = """
+import contextlib, io, sys, time
+
+t0, c0 = time.perf_counter(), time.process_time()
+spent = {}
+
+
+def timed(module, attr, label):
+    f = getattr(module, attr)
+
+    def wrapper(*a, **k):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return f(*a, **k)
+        finally:
+            w, u = spent.get(label, (0.0, 0.0))
+            spent[label] = (w + time.perf_counter() - t, u + time.process_time() - c)
+
+    setattr(module, attr, wrapper)
+    return wrapper
+
+
+import anyio
+import tradewind.cli as cli
+import tradewind.config_check as config_check
+import tradewind.market.importers as importers
+import tradewind.report.metrics as metrics
+import tradewind.report.summary as summary
+import tradewind.trading.engine as engine
+
+imports = (time.perf_counter() - t0, time.process_time() - c0)
+timed(config_check, "check_config", "config check (plugins imported and built)")
+timed(engine.Engine, "__init__", "engine set-up")
+timed(importers, "load", "parquet load")  # the replay venue imports it at connect
+timed(anyio, "run", "run (engine, journal; with the load)")
+timed(metrics, "write_report", "HTML and JSON report")
+timed(summary, "print_summary", "summary")
+with contextlib.redirect_stdout(io.StringIO()):
+    rc = cli.main(sys.argv[1:])
+total = (time.perf_counter() - t0, time.process_time() - c0)
+rows = [("imports of the CLI and core modules", imports), *spent.items()]
+for label, (w, u) in rows:
+    print(f"    {label:45s} {w:6.3f} s / {u:6.3f} s", file=sys.stderr)
+print(f"    {'whole (after the interpreter start), rc ' + str(rc):45s} "
+      f"{total[0]:6.3f} s / {total[1]:6.3f} s", file=sys.stderr)
+"""
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,14 +88,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--core", type=Path, default=None, help="a core folder to import instead")
     ap.add_argument("--imports", action="store_true", help="print the largest imports")
+    ap.add_argument("--speedup", type=float, default=1.0, help="time compression (20: ~1,600/min)")
+    ap.add_argument("--phases", action="store_true", help="time the CLI's steps in one more run")
     ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-startup"
     )
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    data = args.workdir / f"startup_{args.ticks}.parquet"
+    sp = "" if args.speedup == 1.0 else f"_{args.speedup:g}x"
+    data = args.workdir / f"startup_{args.ticks}{sp}.parquet"
     if not data.exists():
-        b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, 1.0)
+        b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
         bench_pipeline.write_data(data, {"BTCUSDT": b})
     env = dict(os.environ)
     if args.core is not None:
@@ -79,6 +135,22 @@ def main() -> None:
         f"{statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
         f"(walls {', '.join(f'{w:.2f}' for w in walls)}; load avg {os.getloadavg()[0]:.1f})"
     )
+    if args.phases:
+        journal = args.workdir / "startup-phases.duckdb"
+        for p in (journal, Path(str(journal) + ".wal")):
+            p.unlink(missing_ok=True)
+        cfg.write_text(
+            bench_pipeline.config_text(data, ["BTCUSDT"], 1_000_000, journal), encoding="utf-8"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", _PHASES, "backtest", str(cfg), "--report-dir",
+             str(args.workdir / "reports")],
+            capture_output=True, text=True, env=env, cwd=args.workdir,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise SystemExit(f"phases run failed:\n{proc.stderr[-3000:]}")
+        print("  phases (one run, wall / CPU):")
+        print("\n".join(proc.stderr.strip("\n").splitlines()[-9:]))
     if args.imports:
         proc = subprocess.run(
             [

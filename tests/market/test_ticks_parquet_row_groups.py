@@ -117,3 +117,18 @@ def test_dictionary_codes_per_chunk_match_the_unified_dictionary() -> None:
         [pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), pa.array(["A", None]))]
     )
     assert _base._dictionary_codes(with_null) is None
+
+
+@pytest.mark.parametrize("row_group_size", [None, 2])
+def test_a_column_of_text_is_a_data_error_naming_file_and_column(tmp_path: Path, row_group_size):
+    from tradewind.errors import DataError
+    from tradewind.market.importers import load
+
+    table = _table(6, nulls=False)
+    table = table.set_column(
+        table.schema.get_field_index("price"), "price", pa.array([str(v) for v in range(6)])
+    )
+    path = tmp_path / "text.parquet"
+    pq.write_table(table, path, row_group_size=row_group_size)
+    with pytest.raises(DataError, match=r"text\.parquet: column price has type string"):
+        load(path)

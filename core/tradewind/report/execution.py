@@ -29,15 +29,13 @@ def quality_of(journal_path: str | Path | None, run_id: str) -> list[AggregatorQ
         return []
     import duckdb
 
-    from tradewind.journal.store import Journal
+    from tradewind.report.journal_reader import reading
 
-    journal = Journal.open_readonly(journal_path)
-    try:
-        return execution_quality(journal, run_id)
-    except duckdb.CatalogException:  # a journal written before the quotes table existed
-        return []
-    finally:
-        journal.close()
+    with reading(journal_path) as journal:
+        try:
+            return execution_quality(journal, run_id)
+        except duckdb.CatalogException:  # a journal written before the quotes table existed
+            return []
 
 
 def _short(r: AggregatorQuality) -> str:

@@ -116,16 +116,13 @@ def journal_markers(
     """
     out: dict[str, list[dict[str, Any]]] = {"signals": [], "vetoes": [], "gaps": [], "quality": []}
     from tradewind.journal.postgres import is_url
-    from tradewind.journal.store import Journal
+    from tradewind.report.journal_reader import reading
 
     if not journal_path or (not is_url(journal_path) and not Path(journal_path).exists()):
         return out
     # Through the journal (a DuckDB file or ``[journal] url``'s PostgreSQL): a file left by a
     # killed host is read with the rows still only in its step log, and is not changed.
-    con = Journal.open_readonly(
-        journal_path, password=None if password is None else password.reveal()
-    )
-    try:
+    with reading(journal_path, None if password is None else password.reveal()) as con:
         for ts, inst, side, intent, entry, stop, score, reasons in con.query(
             "SELECT ts_ns, instrument, side, intent, entry, stop, score, reasons FROM signals "
             "WHERE run_id = ? ORDER BY seq",
@@ -168,8 +165,6 @@ def journal_markers(
                 out["quality"].append(
                     {"ts_ns": ts, "instrument": data.get("instrument"), "message": message}
                 )
-    finally:
-        con.close()
     return out
 
 

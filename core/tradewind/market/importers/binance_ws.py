@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pajson
 
+from tradewind._arrow import lazy
 from tradewind.market.importers._base import (
     ImportResult,
     Rejects,
@@ -37,6 +36,10 @@ from tradewind.market.importers._base import (
     to_ns,
 )
 from tradewind.market.validation import int64_overflow
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
+pajson = lazy("pyarrow.json")
 
 FORMAT = "binance-ws"
 DESCRIPTION = "Binance raw websocket capture ('<timestamp> <JSON>' lines, e.g. hftbacktest .gz)"

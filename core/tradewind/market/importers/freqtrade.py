@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from tradewind._arrow import lazy
 from tradewind.errors import DataError
 from tradewind.market.importers._base import (
     ImportResult,
@@ -48,6 +47,10 @@ DESCRIPTION = (
     "freqtrade trades JSON/feather/parquet (rows [timestamp_ms, id, type, side, price, amount,"
     " cost])"
 )
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
+feather = lazy("pyarrow.feather")
 
 _NAME = re.compile(r"^(?P<pair>[A-Za-z0-9]+(?:_[A-Za-z0-9]+){1,2})-trades\.")
 _SNIFF = re.compile(r"^\[\s*(\[\s*-?\d+(\.\d*)?\s*,|\{|\]\s*$)")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from tradewind._arrow import indices, lazy, string_scalar, to_numpy
 from tradewind.market.importers._base import (
     Col,
     ImportResult,
@@ -23,6 +23,9 @@ from tradewind.market.importers._base import (
     quote,
     to_ns,
 )
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
 
 FORMAT = "tardis"
 HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
@@ -94,11 +97,11 @@ def read(
     exchange_col = table.column("exchange").cast(pa.string())
     counts = pc.value_counts(exchange_col)
     if len(counts):
-        top = int(np.argmax(counts.field("counts").to_numpy()))
+        top = int(np.argmax(to_numpy(counts.field("counts"))))
         file_exchange = str(counts.field("values")[top].as_py())
     else:
         file_exchange = ""
-    ok = pc.equal(exchange_col, file_exchange).to_numpy(zero_copy_only=False)
+    ok = to_numpy(pc.equal(exchange_col, string_scalar(file_exchange)))
     if not ok.all():
         texts = exchange_col.to_pylist()
         for i in np.flatnonzero(~ok):
@@ -108,8 +111,8 @@ def read(
             )
 
     side_col = table.column("side").cast(pa.string())
-    buy = pc.equal(side_col, "buy").to_numpy(zero_copy_only=False)
-    sell = pc.equal(side_col, "sell").to_numpy(zero_copy_only=False)
+    buy = to_numpy(pc.equal(side_col, string_scalar("buy")))
+    sell = to_numpy(pc.equal(side_col, string_scalar("sell")))
     side = np.where(buy, 1, np.where(sell, -1, 0)).astype(np.int8)
     unknown = ok & (side == 0)
     if unknown.any():
@@ -121,17 +124,17 @@ def read(
     ok &= ~unknown
 
     keep = np.flatnonzero(ok)
-    ids = parse_ids(table.column("id").take(pa.array(keep, pa.int64())))
+    ids = parse_ids(table.column("id").take(indices(keep)))
     default_exchange, default_market = venue_of(file_exchange or "unknown")
     return assemble(
         src_path=src.path,
         fmt=FORMAT,
         exchange=exchange or default_exchange,
         market=market or default_market,
-        symbol=table.column("symbol").take(pa.array(keep, pa.int64())),
-        ts_ns=to_ns(np.asarray(table.column("timestamp").to_numpy())[keep], "us"),
-        price=np.asarray(table.column("price").to_numpy())[keep],
-        size=np.asarray(table.column("amount").to_numpy())[keep],
+        symbol=table.column("symbol").take(indices(keep)),
+        ts_ns=to_ns(to_numpy(table.column("timestamp"))[keep], "us"),
+        price=to_numpy(table.column("price"))[keep],
+        size=to_numpy(table.column("amount"))[keep],
         side=side[keep],
         trade_id=ids,
         lines=lines[keep],

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tradewind._arrow import lazy, null_mask, to_numpy
 from tradewind.errors import DataError
 from tradewind.market.importers._base import MARKETS, ImportResult, Rejects, assemble
 from tradewind.model.ticks import TickBatch
+
+# Imported at first use: the backtest of a ticks parquet file never reads them.
+pc = lazy("pyarrow.compute")
 
 FORMAT = "tradewind"
 DESCRIPTION = "tradewind ticks parquet (symbol, ts_ns, price, size, side, trade_id)"
@@ -62,16 +65,14 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
 
 def _symbols(
     column: pa.ChunkedArray,
-    keep: np.ndarray,
-    n: int,
+    keep: np.ndarray | None,
 ) -> pa.ChunkedArray | pa.Array | np.ndarray:
-    """The kept rows' symbols: Arrow dictionary codes stay codes (no Python string per row);
-    a plain string column becomes Python strings as before."""
+    """The kept rows' symbols (``keep`` None: every row): Arrow dictionary codes stay codes
+    (no Python string per row); a plain string column becomes Python strings as before."""
     if pa.types.is_dictionary(column.type):
-        return column if len(keep) == n else column.take(pa.array(keep))
-    return np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)[
-        keep
-    ]
+        return column if keep is None else column.take(pa.array(keep))
+    names = np.asarray(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+    return names if keep is None else names[keep]
 
 
 def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,9 +87,8 @@ def _by_row_group(f: pq.ParquetFile, name: str, n: int) -> tuple[np.ndarray, np.
         column = f.read_row_group(g, columns=[name]).column(0)
         m = len(column)
         if column.null_count:
-            null[pos : pos + m] = column.is_null().to_numpy(zero_copy_only=False)
-            column = pc.fill_null(column, 0)
-        values = np.asarray(column.to_numpy())
+            null[pos : pos + m] = null_mask(column)
+        values = to_numpy(column)
         if out is None:
             out = np.empty(n, dtype=values.dtype)
         out[pos : pos + m] = values
@@ -111,7 +111,8 @@ def read(
     Columns are read one at a time and turned into numpy arrays, so the Arrow copy of only one
     column is alive at once; symbols stay dictionary codes. ParquetFile reads the file
     directly: read_table would go through pyarrow.dataset, whose import (pandas with it)
-    costs a second of a backtest's start-up.
+    costs a second of a backtest's start-up. The columns are read through their buffers
+    (:mod:`tradewind._arrow`): pyarrow's own ``to_numpy`` imports pandas where it is installed.
     """
     try:
         with pq.ParquetFile(path) as f:
@@ -127,21 +128,24 @@ def read(
             symbols_column: pa.ChunkedArray | None = None
             groups = f.metadata.num_row_groups
             for name in COLUMNS:
+                typ = schema.field(name).type
+                if name != "symbol" and not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
+                    raise DataError(
+                        f"{path}: column {name} has type {typ}; a {DESCRIPTION} has numbers there"
+                    )
                 if name != "symbol" and groups > 1:
                     arrays[name], null = _by_row_group(f, name, n)
                     rejects.add_mask(ok & null, lines, f"{name} is empty")
                     ok &= ~null
                     continue
                 column = f.read(columns=[name]).column(0)
-                null = column.is_null().to_numpy(zero_copy_only=False)
+                null = null_mask(column)
                 rejects.add_mask(ok & null, lines, f"{name} is empty")
                 ok &= ~null
                 if name == "symbol":
                     symbols_column = column
                     continue
-                if column.null_count:
-                    column = pc.fill_null(column, 0)
-                arrays[name] = np.asarray(column.to_numpy())
+                arrays[name] = to_numpy(column)
                 del column
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot read as parquet: {exc}") from exc
@@ -151,12 +155,12 @@ def read(
     for i in np.flatnonzero(bad_side):
         rejects.add(int(lines[i]), f"side {int(side[i])} is not +1 or -1")
     ok &= ~bad_side
-    keep = np.flatnonzero(ok)
-    everything = len(keep) == n  # the usual case: no copy of the kept rows
+    everything = bool(ok.all())  # the usual case: no copy of the kept rows
+    keep = None if everything else np.flatnonzero(ok)
 
     def col(name: str) -> np.ndarray:
         values = arrays.pop(name)
-        return values if everything else values[keep]
+        return values if keep is None else values[keep]
 
     ts_ns, price, size, trade_id = col("ts_ns"), col("price"), col("size"), col("trade_id")
     return assemble(
@@ -164,13 +168,13 @@ def read(
         fmt=FORMAT,
         exchange=exchange or str(meta.get("exchange") or "unknown"),
         market=market or str(meta.get("market") or "spot"),
-        symbol=_symbols(symbols_column, keep, n),
+        symbol=_symbols(symbols_column, keep),
         ts_ns=ts_ns,
         price=price,
         size=size,
-        side=side if everything else side[keep],
+        side=side if keep is None else side[keep],
         trade_id=trade_id,
-        lines=lines if everything else lines[keep],
+        lines=lines if keep is None else lines[keep],
         rejects=rejects,
         max_backwards_ns=max_backwards_ns,
         only_symbol=symbol,

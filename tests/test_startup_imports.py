@@ -1,0 +1,111 @@
+"""A ``tradewind backtest`` process imports only what the run uses (issue 17: start-up is
+part of the whole-process figure). Each test runs the CLI in a subprocess with an import
+watcher first on ``sys.meta_path``: it records every module the process *tries* to import
+(whether or not it is installed here), so pandas counts even where pandas is absent — pyarrow's
+own conversions try it at their first call."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import tradewind
+from tradewind.market.importers import load, ticks_parquet
+
+#: Never needed by a backtest of the default plugin set: the API and web stack, venue,
+#: notifier and aggregator plugins it does not configure, cluster hosts, the data commands
+#: and their download client, pandas (through pyarrow's conversions), pyarrow.dataset.
+UNUSED = (
+    "pandas",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "jinja2",
+    "matplotlib",
+    "ccxt",
+    "web3",
+    "cryptofeed",
+    "nats",
+    "dask",
+    "distributed",
+    "psycopg",
+    "urllib.request",
+    "pyarrow.dataset",
+    "tradewind.api",
+    "tradewind.cluster.hosts",
+    "tradewind.market.cli",
+    "tradewind.market.download",
+    "tradewind_venue_",
+    "tradewind_notifier_",
+    "tradewind_aggregator_",
+    "tradewind_exit_liquidity",
+)
+
+_WATCH = """
+import json, sys
+
+UNUSED = tuple(json.loads(sys.argv[1]))
+
+
+def unused(name):
+    return any(
+        name.startswith(u) if u.endswith("_") else name == u or name.startswith(u + ".")
+        for u in UNUSED
+    )
+
+
+class Watch:
+    asked = set()
+
+    def find_spec(self, name, path=None, target=None):
+        if unused(name):
+            self.asked.add(name)
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+from tradewind.cli import main
+
+rc = main(sys.argv[2:])
+loaded = sorted(m for m in sys.modules if m == "pyarrow.compute" or unused(m))
+print(json.dumps({"rc": rc, "asked": sorted(Watch.asked), "loaded": loaded}))
+"""
+
+
+def _backtest(cwd: Path, *args: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", _WATCH, json.dumps(UNUSED), "backtest", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["rc"] == 0
+    return out
+
+
+def test_default_backtest_imports_nothing_it_does_not_use(tmp_path):
+    out = _backtest(tmp_path, "--report-dir", str(tmp_path / "reports"))
+    assert (tmp_path / "reports" / "report.html").exists()
+    assert out["asked"] == [], out
+    # The shipped sample is a Tardis CSV: its importer parses the text with pyarrow.compute.
+    assert out["loaded"] == ["pyarrow.compute"], out
+
+
+def test_backtest_of_a_ticks_parquet_file_skips_pyarrow_compute(tmp_path):
+    # The peer benchmark's shape: a tradewind ticks parquet file (dictionary-coded symbol).
+    sample = Path(tradewind.__file__).parent / "defaults" / "data"
+    batches = load(sample / "tardis_binance-futures_BTCUSDT_trades.csv").batches
+    data = tmp_path / "ticks.parquet"
+    ticks_parquet.write(data, batches, exchange="binance", market="perp")
+    text = (Path(tradewind.__file__).parent / "defaults" / "backtest.toml").read_text("utf-8")
+    old = 'path = "data/tardis_binance-futures_BTCUSDT_trades.csv"'
+    assert old in text
+    cfg = tmp_path / "ticks.toml"
+    cfg.write_text(text.replace(old, f'path = "{data.as_posix()}"'), encoding="utf-8")
+    out = _backtest(tmp_path, str(cfg), "--report-dir", str(tmp_path / "reports"))
+    assert out["asked"] == [], out
+    # The text importers' pyarrow.compute (50-100 ms of import) is not loaded for it.
+    assert out["loaded"] == [], out
