@@ -1640,7 +1640,16 @@ class Engine:
                 # An adopted spot holding priced at its first mark (trading/adoption.py).
                 self.journal.record_position(pos, ts_ns=self.portfolio.ts_ns, reason="entry_priced")
         self._commit_step()
-        for event in self.orders.take_events():
+        # The step's events go to the bus in runs (one hand-over per subscriber per run); a
+        # funding payment or a closed position is acted on here first, after the events before
+        # it were handed over, as when they were published one by one.
+        events = self.orders.take_events()
+        start = 0
+        for i, event in enumerate(events):
+            if not isinstance(event, FundingPayment | PositionClosed):
+                continue
+            await self.bus.publish_many(events[start:i])
+            start = i
             if isinstance(event, FundingPayment):
                 inst = self.instruments.get(event.instrument)
                 if self.journal is not None and inst is not None:
@@ -1660,7 +1669,7 @@ class Engine:
                 # close is sent (a close can take a while to fill).
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
-            await self.bus.publish(event)
+        await self.bus.publish_many(events[start:])
         if self.notifications is not None and not self.notifications.ticker:
             self.notifications.tick()  # a backtest: due notifications at engine time
         for sink in self.step_sinks:
