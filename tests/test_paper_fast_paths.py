@@ -342,3 +342,51 @@ def test_a_fill_journaled_twice_is_one_row_and_the_rest_of_the_write_lands(tmp_p
     assert keys == ["t1", "t2"]
     assert j.count("positions") == 3  # every position row of the writes landed
     j.close()
+
+
+def test_an_order_record_moved_is_the_record_attrs_evolve_gives():
+    """``OrderRecord.moved`` (built directly, per transition and fill) against ``attrs.evolve``
+    with the same changes, with every field set away from its default: a field added to the
+    record and not carried over by ``moved`` fails this."""
+    from tradewind.journal.store import OrderRecord
+    from tradewind.model import Order, OrderStatus, OrderType, Side
+
+    order = Order(
+        client_order_id="tw-1",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.003"),
+    )
+    rec = OrderRecord(
+        client_order_id="tw-1",
+        instrument="sim:BTCUSDT",
+        venue="sim",
+        order=order,
+        status=OrderStatus.ACCEPTED,
+        filled_quantity=Decimal("0.001"),
+        venue_order_id="v-9",
+        reason="why",
+        origin="adopted",
+        updated_ts_ns=5,
+        id_seq=7,
+        run_id="run-x",
+    )
+    defaults = OrderRecord(client_order_id="x", instrument="y")
+    for f in attrs.fields(OrderRecord):
+        if f.name not in ("client_order_id", "instrument"):
+            assert getattr(rec, f.name) != getattr(defaults, f.name), f.name
+    cases = [
+        dict(status=OrderStatus.FILLED, filled_quantity=Decimal("0.003"), updated_ts_ns=9),
+        dict(
+            status=OrderStatus.PARTIALLY_FILLED,
+            filled_quantity=Decimal("0.002"),
+            updated_ts_ns=8,
+            venue_order_id="v-10",
+            reason="",
+        ),
+        dict(status=OrderStatus.CANCELLED, filled_quantity=Decimal("0.001"), updated_ts_ns=6,
+             reason="gone"),
+    ]
+    for changes in cases:
+        assert rec.moved(**changes) == attrs.evolve(rec, **changes)  # type: ignore[arg-type]

@@ -644,6 +644,33 @@ class OrderRecord:
         """True until the order reaches a terminal state."""
         return not self.status.is_terminal
 
+    def moved(
+        self,
+        *,
+        status: OrderStatus,
+        filled_quantity: Decimal,
+        updated_ts_ns: int,
+        venue_order_id: str | None = None,
+        reason: str | None = None,
+    ) -> OrderRecord:
+        """The record after a transition: ``attrs.evolve`` with these changes (the same
+        record, tested field by field), built directly — one per order transition and fill,
+        where ``evolve``'s look-up of the fields per call showed."""
+        return OrderRecord(
+            client_order_id=self.client_order_id,
+            instrument=self.instrument,
+            venue=self.venue,
+            order=self.order,
+            status=status,
+            filled_quantity=filled_quantity,
+            venue_order_id=self.venue_order_id if venue_order_id is None else venue_order_id,
+            reason=self.reason if reason is None else reason,
+            origin=self.origin,
+            updated_ts_ns=updated_ts_ns,
+            id_seq=self.id_seq,
+            run_id=self.run_id,
+        )
+
     def report(self) -> OrderReport:
         """The record's state as an OrderReport."""
         return OrderReport(

@@ -83,7 +83,7 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
-from tradewind.trading.collector import StepCollector
+from tradewind.trading.collector import ENGINE_YOUNG, StepCollector
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
@@ -549,7 +549,7 @@ class Engine:
         #: Paper and live: what collects garbage between feed batches instead of inside a
         #: decision (None: CPython's own schedule; backtests always keep CPython's).
         self.collector: StepCollector | None = (
-            StepCollector() if config.mode is not Mode.BACKTEST else None
+            StepCollector(young=ENGINE_YOUNG) if config.mode is not Mode.BACKTEST else None
         )
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = host_services(
             config
