@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import inspect
+from inspect import isawaitable
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +43,8 @@ from tradewind.model import Event, EventsDropped, SystemError
 
 log = logging.getLogger("tradewind.bus")
 
+#: A subscriber: a function, a coroutine function, or a function that returns an awaitable
+#: only when it has to wait (awaited then) and None otherwise (no coroutine per event).
 Handler = Callable[[Event], Awaitable[None] | None]
 
 
@@ -320,8 +323,8 @@ class EventBus:
                             room.set()
                         try:
                             result = handler(event)
-                            if sub.is_async:
-                                await result  # type: ignore[misc]
+                            if result is not None and (sub.is_async or isawaitable(result)):
+                                await result
                             sub.delivered += 1
                         except Exception as exc:  # a subscriber's bug must not stop the others
                             sub.failed += 1
