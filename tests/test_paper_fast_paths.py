@@ -385,8 +385,12 @@ def test_an_order_record_moved_is_the_record_attrs_evolve_gives():
             venue_order_id="v-10",
             reason="",
         ),
-        dict(status=OrderStatus.CANCELLED, filled_quantity=Decimal("0.001"), updated_ts_ns=6,
-             reason="gone"),
+        dict(
+            status=OrderStatus.CANCELLED,
+            filled_quantity=Decimal("0.001"),
+            updated_ts_ns=6,
+            reason="gone",
+        ),
     ]
     for changes in cases:
         assert rec.moved(**changes) == attrs.evolve(rec, **changes)  # type: ignore[arg-type]

@@ -27,10 +27,10 @@
 from __future__ import annotations
 
 import inspect
-from inspect import isawaitable
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from inspect import isawaitable
 from typing import Any
 
 import anyio
@@ -201,9 +201,7 @@ class EventBus:
         if not events:
             return
         if self._closed:
-            raise RuntimeError(
-                f"event bus is closed; cannot publish {type(events[0]).__name__}"
-            )
+            raise RuntimeError(f"event bus is closed; cannot publish {type(events[0]).__name__}")
         self.published += len(events)
         capacity = self.capacity
         events = list(events)  # one list, shared by the subscribers' queues (never changed)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-
 from tradewind.journal.store import OrderRecord
 from tradewind.model import OrderReport, OrderStatus, OrderUpdated
 from tradewind.trading.order_journal import OrderJournaling
