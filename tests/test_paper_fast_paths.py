@@ -394,3 +394,19 @@ def test_an_order_record_moved_is_the_record_attrs_evolve_gives():
     ]
     for changes in cases:
         assert rec.moved(**changes) == attrs.evolve(rec, **changes)  # type: ignore[arg-type]
+
+
+def test_the_first_print_of_a_side_is_numpys_first_match_for_few_and_many_prints():
+    """``next_fill_ts``'s search for a market order's first print on its side: a list's
+    ``index`` over a few prints, numpy over many; both give numpy's first match (or none)."""
+    import numpy as np
+    from tradewind.venues.sim import _FEW, _first_of_side
+
+    rng = np.random.default_rng(19)
+    for n in (0, 1, 2, 9, 10, _FEW - 1, _FEW, _FEW + 1, 500):
+        for p_buy in (0.0, 0.1, 0.5, 1.0):
+            sides = np.where(rng.random(n) < p_buy, 1, -1).astype(np.int8)
+            for code in (1, -1):
+                idx = np.flatnonzero(sides == code)
+                want = int(idx[0]) if len(idx) else -1
+                assert _first_of_side(sides, code) == want, (n, p_buy, code)
