@@ -260,3 +260,30 @@ def test_a_hung_subscriber_holding_a_run_of_events_counts_them_all_at_close():
     assert [(d.subscriber, d.count, d.first_ts_ns, d.last_ts_ns) for d in dropped] == [
         ("hung", 5, 0, 4)
     ]
+
+
+def test_two_tasks_waiting_for_room_in_a_lossless_queue_both_go_on():
+    """The publisher and the bus's reporter can both wait for room in the journal's full
+    queue: each is woken when the subscriber makes room, none waits for ever."""
+    seen: list[int] = []
+
+    async def slow(e: Event) -> None:
+        await anyio.sleep(0.001)
+        seen.append(e.ts_ns)
+
+    async def main() -> None:
+        with anyio.fail_after(30):
+            async with EventBus(capacity=2) as bus:
+                bus.subscribe("slow", slow, lossless=True)
+
+                async def publish(start: int) -> None:
+                    for i in range(start, start + 50):
+                        await bus.publish(ev(i))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(publish, 0)
+                    tg.start_soon(publish, 1000)
+
+    anyio.run(main)
+    assert sorted(seen) == [*range(50), *range(1000, 1050)]
+    assert [t for t in seen if t < 1000] == list(range(50))  # each publisher's order kept

@@ -234,7 +234,11 @@ class EventBus:
         if sub.queued >= self.capacity:
             if sub.lossless:
                 while sub.queued >= self.capacity:  # back-pressure: wait for room
-                    room = sub.room = anyio.Event()
+                    # One event for every waiter (the publisher and the reporter may both
+                    # wait): the subscriber's task sets it, and the next wait makes a new one.
+                    room = sub.room
+                    if room is None:
+                        room = sub.room = anyio.Event()
                     await room.wait()
             else:
                 # Let the subscriber run once: one that keeps up empties its queue now.
