@@ -297,6 +297,7 @@ def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:
             "  loads on the journal's own thread (not the engine's)",
         ),
         (bus.EventBus, "publish", "publishing to the bus (EventBus.publish)"),
+        (bus.EventBus, "publish_many", "publishing a step's events (EventBus.publish_many)"),
         (store.Journal, "record", "the journal's bus subscriber (Journal.record)"),
         (sim.SimulatedVenue, "on_trades", "the simulated venue's matching (on_trades)"),
         (sim.SimulatedVenue, "_book_fill", "  its fills (_book_fill)"),

@@ -2,7 +2,7 @@
 
 import anyio
 import pytest
-from tradewind.bus import EventBus
+from tradewind.bus import EventBus, Subscription
 from tradewind.model import Event, EventsDropped, RunStarted, SystemError
 
 
@@ -179,3 +179,111 @@ def test_a_subscriber_that_keeps_up_loses_nothing_even_over_a_small_queue():
 
     anyio.run(main)
     assert [e.ts_ns for e in got] == list(range(1000))
+
+
+def test_publish_many_hands_each_subscriber_every_event_it_wants_in_order():
+    got_all: list[int] = []
+    got_errors: list[Event] = []
+    calls: list[int] = []
+
+    async def slow(e: Event) -> None:
+        await anyio.sleep(0)
+        calls.append(e.ts_ns)
+
+    async def main() -> EventBus:
+        async with EventBus(capacity=8) as bus:
+            bus.subscribe("all", lambda e: got_all.append(e.ts_ns))
+            bus.subscribe("errors", got_errors.append, types=(SystemError,))
+            bus.subscribe("slow", slow, lossless=True)
+            for start in range(0, 40, 5):  # runs of 5 events, a SystemError in each
+                events: list[Event] = [ev(i) for i in range(start, start + 4)]
+                events.append(SystemError(ts_ns=start + 4, source="x", error="y"))
+                await bus.publish_many(events)
+            await bus.publish_many([])
+        return bus
+
+    bus = anyio.run(main)
+    assert got_all == list(range(40))
+    assert [e.ts_ns for e in got_errors] == list(range(4, 40, 5))
+    assert calls == list(range(40))  # lossless: back-pressure, nothing lost
+    assert bus.published == 40
+    assert bus.dropped == {}
+
+
+def test_publish_many_beyond_a_full_queue_drops_and_counts_per_event():
+    """A run of events larger than a slow subscriber's free room: what fits is queued, the rest
+    is dropped and counted event by event, and the drops are reported to the others."""
+    journal: list[Event] = []
+    release = anyio.Event()
+
+    async def stuck(e: Event) -> None:
+        await release.wait()
+
+    async def main() -> Subscription:
+        async with EventBus(capacity=4, drain_timeout_s=5.0) as bus:
+            bus.subscribe("journal", journal.append, lossless=True)
+            sub = bus.subscribe("stuck", stuck)
+            await bus.publish_many([ev(i) for i in range(10)])
+            # One event in its hands, four queued, five dropped (the queue was full).
+            assert sub.dropped == 5 and sub.pending == 5
+            release.set()
+            await bus.publish(ev(10))  # it caught up: its drops are reported
+        return sub
+
+    sub = anyio.run(main)
+    assert sub.dropped == 5 and sub.delivered == 6
+    assert [e.ts_ns for e in journal if isinstance(e, RunStarted)] == list(range(11))
+    reports = [e for e in journal if isinstance(e, EventsDropped)]
+    assert [(r.subscriber, r.count) for r in reports] == [("stuck", 5)]
+    assert (reports[0].first_ts_ns, reports[0].last_ts_ns) == (5, 9)
+
+
+def test_a_hung_subscriber_holding_a_run_of_events_counts_them_all_at_close():
+    got: list[Event] = []
+
+    async def hung(e: Event) -> None:
+        await anyio.sleep_forever()
+
+    async def main() -> Subscription:
+        with anyio.fail_after(30):
+            async with EventBus(capacity=8, drain_timeout_s=0.2) as bus:
+                bus.subscribe("journal", got.append, lossless=True)
+                h = bus.subscribe("hung", hung)
+                await bus.publish_many([ev(i) for i in range(3)])  # one item, in its hands
+                await anyio.sleep(0.01)
+                await bus.publish_many([ev(i) for i in range(3, 5)])  # queued
+        return h
+
+    h = anyio.run(main)
+    assert h.dropped == 5 and h.delivered == 0
+    dropped = [e for e in got if isinstance(e, EventsDropped)]
+    assert [(d.subscriber, d.count, d.first_ts_ns, d.last_ts_ns) for d in dropped] == [
+        ("hung", 5, 0, 4)
+    ]
+
+
+def test_two_tasks_waiting_for_room_in_a_lossless_queue_both_go_on():
+    """The publisher and the bus's reporter can both wait for room in the journal's full
+    queue: each is woken when the subscriber makes room, none waits for ever."""
+    seen: list[int] = []
+
+    async def slow(e: Event) -> None:
+        await anyio.sleep(0.001)
+        seen.append(e.ts_ns)
+
+    async def main() -> None:
+        with anyio.fail_after(30):
+            async with EventBus(capacity=2) as bus:
+                bus.subscribe("slow", slow, lossless=True)
+
+                async def publish(start: int) -> None:
+                    for i in range(start, start + 50):
+                        await bus.publish(ev(i))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(publish, 0)
+                    tg.start_soon(publish, 1000)
+
+    anyio.run(main)
+    assert sorted(seen) == [*range(50), *range(1000, 1050)]
+    assert [t for t in seen if t < 1000] == list(range(50))  # each publisher's order kept

@@ -118,10 +118,17 @@ def test_stop_without_start_and_a_second_start_change_nothing():
     assert collector.between_steps() is None  # stopped: CPython's schedule again
 
 
-def test_a_paper_run_collects_between_batches_and_never_inside_one(tmp_path, collections):
+def test_a_paper_run_collects_between_batches_and_never_inside_one(
+    tmp_path, collections, monkeypatch
+):
     import anyio
     from tradewind.config import load_config
+    from tradewind.trading import engine as engine_module
     from tradewind.trading.engine import Engine
+
+    # This short run allocates too little for the engine's young threshold (ENGINE_YOUNG):
+    # CPython's 700 here, so that it collects at all.
+    monkeypatch.setattr(engine_module, "ENGINE_YOUNG", 700)
 
     from tests.test_engine import demo_config_text
 
@@ -240,3 +247,22 @@ def test_backtests_and_a_step_collector_in_one_process_share_the_freeze():
         second.stop()
         first.stop()  # a second stop does nothing
     assert gc.get_freeze_count() == 0
+
+
+def test_the_engine_collects_its_youngest_generation_at_engine_young():
+    from tradewind.trading.collector import ENGINE_YOUNG
+
+    before = gc.get_threshold()
+    collector = StepCollector(young=ENGINE_YOUNG)
+    collector.start()
+    try:
+        assert collector.thresholds == (max(before[0], ENGINE_YOUNG), before[1], before[2])
+        assert gc.get_threshold()[0] == max(SAFETY_NET, ENGINE_YOUNG)
+        keep = [[] for _ in range(ENGINE_YOUNG // 2)]
+        gc.collect(0)  # counts from here
+        assert collector.between_steps() is None and keep  # not due yet
+        keep += [[] for _ in range(ENGINE_YOUNG)]
+        assert collector.between_steps() is not None  # due
+    finally:
+        collector.stop()
+    assert gc.get_threshold() == before

@@ -342,3 +342,71 @@ def test_a_fill_journaled_twice_is_one_row_and_the_rest_of_the_write_lands(tmp_p
     assert keys == ["t1", "t2"]
     assert j.count("positions") == 3  # every position row of the writes landed
     j.close()
+
+
+def test_an_order_record_moved_is_the_record_attrs_evolve_gives():
+    """``OrderRecord.moved`` (built directly, per transition and fill) against ``attrs.evolve``
+    with the same changes, with every field set away from its default: a field added to the
+    record and not carried over by ``moved`` fails this."""
+    from tradewind.journal.store import OrderRecord
+    from tradewind.model import Order, OrderStatus, OrderType, Side
+
+    order = Order(
+        client_order_id="tw-1",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.003"),
+    )
+    rec = OrderRecord(
+        client_order_id="tw-1",
+        instrument="sim:BTCUSDT",
+        venue="sim",
+        order=order,
+        status=OrderStatus.ACCEPTED,
+        filled_quantity=Decimal("0.001"),
+        venue_order_id="v-9",
+        reason="why",
+        origin="adopted",
+        updated_ts_ns=5,
+        id_seq=7,
+        run_id="run-x",
+    )
+    defaults = OrderRecord(client_order_id="x", instrument="y")
+    for f in attrs.fields(OrderRecord):
+        if f.name not in ("client_order_id", "instrument"):
+            assert getattr(rec, f.name) != getattr(defaults, f.name), f.name
+    cases = [
+        dict(status=OrderStatus.FILLED, filled_quantity=Decimal("0.003"), updated_ts_ns=9),
+        dict(
+            status=OrderStatus.PARTIALLY_FILLED,
+            filled_quantity=Decimal("0.002"),
+            updated_ts_ns=8,
+            venue_order_id="v-10",
+            reason="",
+        ),
+        dict(
+            status=OrderStatus.CANCELLED,
+            filled_quantity=Decimal("0.001"),
+            updated_ts_ns=6,
+            reason="gone",
+        ),
+    ]
+    for changes in cases:
+        assert rec.moved(**changes) == attrs.evolve(rec, **changes)  # type: ignore[arg-type]
+
+
+def test_the_first_print_of_a_side_is_numpys_first_match_for_few_and_many_prints():
+    """``next_fill_ts``'s search for a market order's first print on its side: a list's
+    ``index`` over a few prints, numpy over many; both give numpy's first match (or none)."""
+    import numpy as np
+    from tradewind.venues.sim import _FEW, _first_of_side
+
+    rng = np.random.default_rng(19)
+    for n in (0, 1, 2, 9, 10, _FEW - 1, _FEW, _FEW + 1, 500):
+        for p_buy in (0.0, 0.1, 0.5, 1.0):
+            sides = np.where(rng.random(n) < p_buy, 1, -1).astype(np.int8)
+            for code in (1, -1):
+                idx = np.flatnonzero(sides == code)
+                want = int(idx[0]) if len(idx) else -1
+                assert _first_of_side(sides, code) == want, (n, p_buy, code)

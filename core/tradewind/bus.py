@@ -1,7 +1,10 @@
 """The event bus: typed events, a bounded queue per subscriber, ordered delivery, isolation.
 
-- Each subscriber has its own bounded memory stream and its own task. Delivery to one
-  subscriber is in publish order.
+- Each subscriber has its own bounded queue (:attr:`EventBus.capacity` events) and its own
+  task. Delivery to one subscriber is in publish order. :meth:`EventBus.publish_many` hands a
+  subscriber the events of a whole step at once (one queue item, its handler still called once
+  per event, in order) when its queue has room for all of them; otherwise event by event, as
+  :meth:`EventBus.publish` does, so fullness, drops and back-pressure are decided per event.
 - A subscriber is isolated from the publisher and from the other subscribers: when its queue
   is full, the publisher yields once (so a subscriber that keeps up drains it), and if the
   queue is still full the event is *dropped for that subscriber only*. Drops are counted on
@@ -26,7 +29,8 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from inspect import isawaitable
 from typing import Any
 
 import anyio
@@ -39,6 +43,8 @@ from tradewind.model import Event, EventsDropped, SystemError
 
 log = logging.getLogger("tradewind.bus")
 
+#: A subscriber: a function, a coroutine function, or a function that returns an awaitable
+#: only when it has to wait (awaited then) and None otherwise (no coroutine per event).
 Handler = Callable[[Event], Awaitable[None] | None]
 
 
@@ -49,8 +55,9 @@ class Subscription:
     name: str
     handler: Handler
     types: tuple[type[Event], ...]
-    send: MemoryObjectSendStream[Event]
-    receive: MemoryObjectReceiveStream[Event]
+    #: Queue items: an event, or a list of events handed over at once (``publish_many``).
+    send: MemoryObjectSendStream[Any]
+    receive: MemoryObjectReceiveStream[Any]
     is_async: bool
     #: Never dropped for: the publisher waits while its queue is full.
     lossless: bool = False
@@ -58,13 +65,20 @@ class Subscription:
     failed: int = 0
     #: Events not delivered to this subscriber because its queue was full.
     dropped: int = 0
-    #: Events queued and not handled yet.
+    #: Events queued and not handled yet (the one in the handler's hands included).
     pending: int = 0
+    #: Events queued and not yet in the handler's hands: the queue is full at ``capacity``.
+    queued: int = 0
+    #: Set by the subscriber's task when its queue has room again (a lossless one waits).
+    room: anyio.Event | None = None
     unreported: int = 0
     first_drop_ts: int = 0
     last_drop_ts: int = 0
     scope: anyio.CancelScope | None = None
     cancelled: bool = False
+    #: The list of events being handled (``publish_many``), and the index of the one in hand.
+    holding: Sequence[Event] | None = None
+    held: int = 0
 
     def wants(self, event: Event) -> bool:
         """True when ``event`` is of a type this subscriber asked for."""
@@ -104,7 +118,9 @@ class EventBus:
         ``lossless`` subscribers apply back-pressure instead of being dropped for (use it only
         for a subscriber that must see everything and cannot hang, like the journal).
         """
-        send, receive = anyio.create_memory_object_stream[Event](self.capacity)
+        # The stream itself is unbounded: fullness is counted in events (``queued``), since an
+        # item may hold many of them.
+        send, receive = anyio.create_memory_object_stream[Any](math.inf)
         sub = Subscription(
             name=name,
             handler=handler,
@@ -165,44 +181,74 @@ class EventBus:
         if self._closed:
             raise RuntimeError(f"event bus is closed; cannot publish {type(event).__name__}")
         self.published += 1
+        capacity = self.capacity
         for sub in self._subs:
             if not isinstance(event, sub.types):
                 continue
-            if not sub.cancelled and not sub.unreported:
+            if sub.queued < capacity and not sub.cancelled and not sub.unreported:
                 # The everyday case inline (a queue with room): no coroutine per delivery.
-                try:
-                    sub.send.send_nowait(event)
-                except anyio.WouldBlock:
-                    pass
-                else:
-                    sub.pending += 1
-                    continue
+                sub.send.send_nowait(event)
+                sub.queued += 1
+                sub.pending += 1
+                continue
             await self._deliver(sub, event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish ``events`` in order: what :meth:`publish` of each in turn gives every
+        subscriber (each handler sees each event it wants, in order; drops and back-pressure
+        per event), with one hand-over per subscriber when its queue has room for all the
+        events it wants of them."""
+        if not events:
+            return
+        if self._closed:
+            raise RuntimeError(f"event bus is closed; cannot publish {type(events[0]).__name__}")
+        self.published += len(events)
+        capacity = self.capacity
+        events = list(events)  # one list, shared by the subscribers' queues (never changed)
+        for sub in self._subs:
+            types = sub.types
+            if types == (Event,):
+                wanted = events
+            else:
+                wanted = [e for e in events if isinstance(e, types)]
+                if not wanted:
+                    continue
+            n = len(wanted)
+            if sub.queued + n <= capacity and not sub.cancelled and not sub.unreported:
+                sub.send.send_nowait(wanted if n > 1 else wanted[0])
+                sub.queued += n
+                sub.pending += n
+                continue
+            for event in wanted:  # the queue fills on the way: event by event
+                if sub.queued < capacity and not sub.cancelled and not sub.unreported:
+                    sub.send.send_nowait(event)
+                    sub.queued += 1
+                    sub.pending += 1
+                else:
+                    await self._deliver(sub, event)
 
     async def _deliver(self, sub: Subscription, event: Event) -> None:
         if sub.cancelled:
             self._drop(sub, event.ts_ns)
             return
-        sub.pending += 1
-        try:
-            # No checkpoint while the queue has room: far cheaper than one per send.
-            sub.send.send_nowait(event)
-        except anyio.WouldBlock:
+        if sub.queued >= self.capacity:
             if sub.lossless:
-                try:
-                    await sub.send.send(event)
-                except BaseException:
-                    sub.pending -= 1
-                    raise
-                return
-            # Let the subscriber run once: one that keeps up empties its queue now.
-            await anyio.lowlevel.checkpoint()
-            try:
-                sub.send.send_nowait(event)
-            except anyio.WouldBlock:
-                sub.pending -= 1
-                self._drop(sub, event.ts_ns)
-                return
+                while sub.queued >= self.capacity:  # back-pressure: wait for room
+                    # One event for every waiter (the publisher and the reporter may both
+                    # wait): the subscriber's task sets it, and the next wait makes a new one.
+                    room = sub.room
+                    if room is None:
+                        room = sub.room = anyio.Event()
+                    await room.wait()
+            else:
+                # Let the subscriber run once: one that keeps up empties its queue now.
+                await anyio.lowlevel.checkpoint()
+                if sub.queued >= self.capacity or sub.cancelled:
+                    self._drop(sub, event.ts_ns)
+                    return
+        sub.send.send_nowait(event)
+        sub.queued += 1
+        sub.pending += 1
         if sub.unreported:
             self._report_drops(sub)  # it caught up: say how much it missed
 
@@ -252,32 +298,45 @@ class EventBus:
 
     # -- subscribers ------------------------------------------------------------------------
     async def _drain(self, sub: Subscription) -> None:
+        capacity = self.capacity
         with anyio.CancelScope() as scope:
             sub.scope = scope
             async with sub.receive:
                 while True:
                     try:
-                        event = sub.receive.receive_nowait()
+                        item = sub.receive.receive_nowait()
                     except anyio.WouldBlock:
                         try:
-                            event = await sub.receive.receive()
+                            item = await sub.receive.receive()
                         except anyio.EndOfStream:
                             return
                     except anyio.EndOfStream:
                         return
-                    try:
-                        result = sub.handler(event)
-                        if sub.is_async:
-                            await result  # type: ignore[misc]
-                        sub.delivered += 1
-                    except Exception as exc:  # a subscriber's bug must not stop the others
-                        sub.failed += 1
-                        self._report_failure(sub, event, exc)
-                    finally:
-                        if not sub.cancelled:  # close() already counted it as dropped
-                            sub.pending -= 1
-                        if sub.pending == 0:
-                            self._notify()
+                    # A step's events handed over at once (``publish_many``), or one event.
+                    batch = item if type(item) is list else (item,)
+                    sub.holding = batch
+                    handler = sub.handler
+                    for i, event in enumerate(batch):
+                        sub.held = i
+                        sub.queued -= 1
+                        room = sub.room
+                        if room is not None and sub.queued < capacity:
+                            sub.room = None
+                            room.set()
+                        try:
+                            result = handler(event)
+                            if result is not None and (sub.is_async or isawaitable(result)):
+                                await result
+                            sub.delivered += 1
+                        except Exception as exc:  # a subscriber's bug must not stop the others
+                            sub.failed += 1
+                            self._report_failure(sub, event, exc)
+                        finally:
+                            if not sub.cancelled:  # close() already counted it as dropped
+                                sub.pending -= 1
+                            if sub.pending == 0:
+                                self._notify()
+                    sub.holding = None
 
     def _report_failure(self, sub: Subscription, event: Event, exc: Exception) -> None:
         detail = (
@@ -322,11 +381,18 @@ class EventBus:
                     sub.scope.cancel()
                 # What is still queued is not delivered; the event in its hands neither.
                 stamps = []
+                if sub.holding is not None:  # the event in its hands, and the rest of its run
+                    stamps += [e.ts_ns for e in sub.holding[sub.held :]]
                 while True:
                     try:
-                        stamps.append(sub.receive.receive_nowait().ts_ns)
+                        item = sub.receive.receive_nowait()
                     except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                         break
+                    if type(item) is list:
+                        stamps += [e.ts_ns for e in item]
+                    else:
+                        stamps.append(item.ts_ns)
+                sub.queued = 0
                 stamps += [stamps[-1] if stamps else sub.last_drop_ts] * (sub.pending - len(stamps))
                 for ts in stamps:
                     self._drop(sub, ts)

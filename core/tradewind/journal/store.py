@@ -655,6 +655,33 @@ class OrderRecord:
         """True until the order reaches a terminal state."""
         return not self.status.is_terminal
 
+    def moved(
+        self,
+        *,
+        status: OrderStatus,
+        filled_quantity: Decimal,
+        updated_ts_ns: int,
+        venue_order_id: str | None = None,
+        reason: str | None = None,
+    ) -> OrderRecord:
+        """The record after a transition: ``attrs.evolve`` with these changes (the same
+        record, tested field by field), built directly — one per order transition and fill,
+        where ``evolve``'s look-up of the fields per call showed."""
+        return OrderRecord(
+            client_order_id=self.client_order_id,
+            instrument=self.instrument,
+            venue=self.venue,
+            order=self.order,
+            status=status,
+            filled_quantity=filled_quantity,
+            venue_order_id=self.venue_order_id if venue_order_id is None else venue_order_id,
+            reason=self.reason if reason is None else reason,
+            origin=self.origin,
+            updated_ts_ns=updated_ts_ns,
+            id_seq=self.id_seq,
+            run_id=self.run_id,
+        )
+
     def report(self) -> OrderReport:
         """The record's state as an OrderReport."""
         return OrderReport(
@@ -1419,7 +1446,35 @@ class Journal:
         return self._id_seq_written
 
     def _order_row(self, rec: OrderRecord) -> tuple[Any, ...]:
+        # Enum values read as ``_value_`` (``.value`` is a Python-level descriptor call):
+        # the same strings, one order row per transition and fill.
         o = rec.order
+        if o is None:
+            return (
+                rec.client_order_id,
+                self.session_id,
+                rec.run_id or self.run_id,
+                rec.id_seq,
+                rec.venue,
+                rec.instrument,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                rec.origin,
+                rec.status._value_,
+                str(rec.filled_quantity),
+                rec.venue_order_id,
+                rec.reason,
+                rec.updated_ts_ns,
+                self._order_seq[rec.client_order_id],
+                None,
+            )
         return (
             rec.client_order_id,
             self.session_id,
@@ -1427,23 +1482,23 @@ class Journal:
             rec.id_seq,
             rec.venue,
             rec.instrument,
-            None if o is None else o.side.value,
-            None if o is None else o.type.value,
-            None if o is None else str(o.quantity),
-            None if o is None else _s(o.price),
-            None if o is None else _s(o.stop_price),
-            None if o is None else o.time_in_force.value,
-            None if o is None else o.reduce_only,
-            None if o is None else o.created_ts_ns,
-            None if o is None else o.tag,
+            o.side._value_,
+            o.type._value_,
+            str(o.quantity),
+            _s(o.price),
+            _s(o.stop_price),
+            o.time_in_force._value_,
+            o.reduce_only,
+            o.created_ts_ns,
+            o.tag,
             rec.origin,
-            rec.status.value,
+            rec.status._value_,
             str(rec.filled_quantity),
             rec.venue_order_id,
             rec.reason,
             rec.updated_ts_ns,
             self._order_seq[rec.client_order_id],
-            None if o is None else o.intent,
+            o.intent,
         )
 
     def _order_event(
@@ -1467,8 +1522,8 @@ class Journal:
                 ts_ns,
                 client_order_id,
                 kind,
-                None if from_status is None else from_status.value,
-                None if to_status is None else to_status.value,
+                None if from_status is None else from_status._value_,
+                None if to_status is None else to_status._value_,
                 _s(filled),
                 venue_order_id,
                 detail,

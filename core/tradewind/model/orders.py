@@ -57,12 +57,15 @@ class OrderStatus(enum.Enum):
     @property
     def is_terminal(self) -> bool:
         """True when no further change can happen."""
-        return self in _TERMINAL
+        # By value: a str hashes in C (an enum member's hash is a Python call), and this is
+        # asked several times per order transition and fill.
+        return self._value_ in _TERMINAL_VALUES
 
 
 _TERMINAL = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
+_TERMINAL_VALUES = frozenset(s.value for s in _TERMINAL)
 
 
 #: The intents an order can carry (see :attr:`Order.intent`).

@@ -30,7 +30,7 @@ publisher wait — write an outbox notifier to be isolated from the engine.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import anyio
@@ -278,13 +278,18 @@ class EventChannel:
         self._send, self._receive = anyio.create_memory_object_stream[Event](queue_size)
         self.outstanding = 0
 
-    async def on_event(self, event: Event) -> None:
+    def on_event(self, event: Event) -> Awaitable[None] | None:
         """Queue ``event`` if it is severe enough, waiting while the queue is full (the bus's
-        back-pressure, as before the outbox existed: nothing is dropped)."""
+        back-pressure, as before the outbox existed: nothing is dropped). Returns what the bus
+        must await when the queue is full (the send), else None: no coroutine per event."""
         if event.severity < self.threshold:
-            return
+            return None
         self.outstanding += 1
-        await self._send.send(event)
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            return self._send.send(event)
+        return None
 
     def tick(self) -> None:
         """Nothing is due on a timer."""
@@ -300,8 +305,20 @@ class EventChannel:
 
     async def run(self) -> None:
         """Call ``notify`` for each queued event; a failure is logged and the next goes on."""
-        async with self._receive:
-            async for event in self._receive:
+        receive = self._receive
+        async with receive:
+            while True:
+                # What is queued is taken without a checkpoint per event (anyio's receive()
+                # yields to the loop every time); the task waits only on an empty queue.
+                try:
+                    event = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        event = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 try:
                     await self.notifier.notify(event)
                 except Exception as exc:  # a notifier's bug must not stop the others

@@ -15,7 +15,13 @@ where the loop would otherwise await the next feed message):
   its own thresholds (youngest at 700 net allocations, each older one after 10 collections
   of the one below, a full one only once the objects that reached the oldest generation since
   the last full collection exceed a quarter of those it kept: CPython's rule against quadratic
-  full collections), so the heap is collected as often as before, at a different moment;
+  full collections), so the heap is collected by CPython's rules, at a different moment. The
+  engine's collector starts its youngest generation at :data:`ENGINE_YOUNG` net allocations
+  instead of 700: a step of a busy paper or live run allocates far more than 700 objects that
+  outlive it only briefly (its events wait in the bus's queues), and each young collection
+  traversed them again (~15 µs per fill in ``bench/bench_paper_throughput.py``, ~7 at
+  20,000); cycles still wait at most that many allocations (bounded memory), and every
+  collection stays between steps;
 - :meth:`~StepCollector.stop` restores the thresholds and unfreezes.
 
 The collector only decides *when* cycles are freed, never what a step computes: every value
@@ -37,6 +43,10 @@ import gc
 #: The youngest generation's automatic threshold while a :class:`StepCollector` runs: a step
 #: allocating this many more objects than it frees is collected inside it, as before.
 SAFETY_NET = 100_000
+
+#: The youngest generation's threshold of the engine's collector (paper and live): collected
+#: between steps once this many more container objects were allocated than freed.
+ENGINE_YOUNG = 20_000
 
 
 class _Takeover:
@@ -89,8 +99,14 @@ _TAKEOVER = _Takeover()
 class StepCollector:
     """Collects garbage between engine steps with CPython's thresholds (see the module)."""
 
-    def __init__(self, thresholds: tuple[int, int, int] | None = None) -> None:
+    def __init__(
+        self, thresholds: tuple[int, int, int] | None = None, *, young: int | None = None
+    ) -> None:
+        """``thresholds``: the collector's own (default: CPython's at :meth:`start`);
+        ``young``: with CPython's, the youngest generation's threshold instead of its (never
+        below CPython's)."""
         self.thresholds = thresholds
+        self.young = young
         self._saved: tuple[int, int, int] | None = None
         #: Collections run by :meth:`between_steps`, per generation.
         self.collections = [0, 0, 0]
@@ -110,7 +126,8 @@ class StepCollector:
             return
         saved = _TAKEOVER.take(self)
         if self.thresholds is None:
-            self.thresholds = (saved[0], saved[1] or 10, saved[2] or 10)
+            young = saved[0] if self.young is None else max(saved[0], self.young)
+            self.thresholds = (young, saved[1] or 10, saved[2] or 10)
         self._saved = saved
         self._long_lived = 0
         t = self.thresholds

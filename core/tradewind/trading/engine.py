@@ -84,7 +84,7 @@ from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.accounts import ConversionError
 from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
-from tradewind.trading.collector import FrozenStart, StepCollector
+from tradewind.trading.collector import ENGINE_YOUNG, FrozenStart, StepCollector
 from tradewind.trading.control import EngineControl
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
@@ -558,7 +558,7 @@ class Engine:
         #: Paper and live: what collects garbage between feed batches instead of inside a
         #: decision (None: CPython's own schedule; backtests always keep CPython's).
         self.collector: StepCollector | None = (
-            StepCollector() if config.mode is not Mode.BACKTEST else None
+            StepCollector(young=ENGINE_YOUNG) if config.mode is not Mode.BACKTEST else None
         )
         self.services: list[Callable[[Engine], AbstractAsyncContextManager[Any]]] = host_services(
             config
@@ -1708,7 +1708,16 @@ class Engine:
                 # An adopted spot holding priced at its first mark (trading/adoption.py).
                 self.journal.record_position(pos, ts_ns=self.portfolio.ts_ns, reason="entry_priced")
         self._commit_step()
-        for event in self.orders.take_events():
+        # The step's events go to the bus in runs (one hand-over per subscriber per run); a
+        # funding payment or a closed position is acted on here first, after the events before
+        # it were handed over, as when they were published one by one.
+        events = self.orders.take_events()
+        start = 0
+        for i, event in enumerate(events):
+            if not isinstance(event, FundingPayment | PositionClosed):
+                continue
+            await self.bus.publish_many(events[start:i])
+            start = i
             if isinstance(event, FundingPayment):
                 inst = self.instruments.get(event.instrument)
                 if self.journal is not None and inst is not None:
@@ -1728,7 +1737,7 @@ class Engine:
                 # close is sent (a close can take a while to fill).
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
-            await self.bus.publish(event)
+        await self.bus.publish_many(events[start:])
         host = self.notifications
         if host is not None and not host.ticker:
             # A backtest: due notifications at engine time. Only an outbox channel has any

@@ -7,8 +7,6 @@ import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
-import attrs
-
 from tradewind.journal.store import OrderRecord, fill_key
 from tradewind.model import (
     Fill,
@@ -84,8 +82,7 @@ class FillBooking(OrderStateMachine):
                     problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
             else:
                 status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
-            changed = attrs.evolve(
-                rec,
+            changed = rec.moved(
                 status=status,
                 filled_quantity=max(rec.filled_quantity, booked),
                 updated_ts_ns=fill.ts_ns,

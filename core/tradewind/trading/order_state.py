@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-import attrs
-
 from tradewind.journal.store import OrderRecord
 from tradewind.model import OrderReport, OrderStatus, OrderUpdated
 from tradewind.trading.order_journal import OrderJournaling
@@ -66,7 +64,12 @@ class OrderStateMachine(OrderJournaling):
     _alerted: set[str]
 
     def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
-        new = attrs.evolve(rec, status=status, reason=reason, updated_ts_ns=self._ts)
+        new = rec.moved(
+            status=status,
+            filled_quantity=rec.filled_quantity,
+            reason=reason,
+            updated_ts_ns=self._ts,
+        )
         self._store(new, kind, rec.status, reason)
         self._settled(rec.client_order_id)
         if status.is_terminal:
@@ -104,8 +107,8 @@ class OrderStateMachine(OrderJournaling):
         if new is cur:
             if filled == rec.filled_quantity and vid == rec.venue_order_id:
                 return  # a repeat
-            changed = attrs.evolve(
-                rec, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
+            changed = rec.moved(
+                status=cur, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
             )
             self._store(changed, kind, cur)
             self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
@@ -129,8 +132,7 @@ class OrderStateMachine(OrderJournaling):
                 report,
             )
             return
-        changed = attrs.evolve(
-            rec,
+        changed = rec.moved(
             status=new,
             filled_quantity=filled,
             venue_order_id=vid,

@@ -555,11 +555,10 @@ class SimulatedVenue:
             ):
                 # A market order takes only prints initiated on its side (``_sweep``): none
                 # can fill it before the first of them.
-                code = 1 if so.order.side is Side.BUY else -1
-                idx = np.flatnonzero(batch.side[start:] == code)
-                if len(idx) == 0:
+                k = _first_of_side(batch.side[start:], 1 if so.order.side is Side.BUY else -1)
+                if k < 0:
                     continue
-                t = int(batch.ts_ns[start + int(idx[0])])
+                t = int(batch.ts_ns[start + k])
             if best is None or t < best:
                 best = t
         return best
@@ -824,6 +823,19 @@ class SimulatedVenue:
         if pos is None or pos.is_flat:
             return False
         return pos.side is order.side.opposite and order.quantity <= abs(pos.quantity)
+
+
+def _first_of_side(sides: np.ndarray, code: int) -> int:
+    """The index of the first print of aggressor side ``code`` in ``sides``, or -1. A few
+    prints (the engine's steps end at the next possible fill) as a list's ``index``, without
+    numpy's fixed cost per call (~0.25 against ~2.7 µs for ten prints); the same index."""
+    if len(sides) <= _FEW:
+        try:
+            return sides.tolist().index(code)  # type: ignore[no-any-return]
+        except ValueError:
+            return -1
+    idx = np.flatnonzero(sides == code)
+    return int(idx[0]) if len(idx) else -1
 
 
 @hookimpl
