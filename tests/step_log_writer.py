@@ -15,9 +15,16 @@ from tradewind.journal.store import Journal, OrderRecord
 from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
 
 
-def write_three_steps(j: Journal, after_commit: Callable[[int], None]) -> None:
+def write_three_steps(
+    j: Journal,
+    after_commit: Callable[[int], None],
+    *,
+    before_order: Callable[[int, str, Side], None] | None = None,
+    after_order: Callable[[int, str, Side], None] | None = None,
+) -> None:
     """Start ``j`` as a paper host with group commit and write steps 1, 2 and 3, calling
-    ``after_commit(n)`` after each step's commit."""
+    ``after_commit(n)`` after each step's commit; ``before_order`` and ``after_order`` (step,
+    client order id, side) journal more of a step before and after its order's submission."""
     j.start("paper", "paper.toml", 1)
     j.group_commit = True
     j.simulated_venues = frozenset({"sim"})
@@ -42,7 +49,11 @@ def write_three_steps(j: Journal, after_commit: Callable[[int], None]) -> None:
             id_seq=n,
             run_id="run-1",
         )
+        if before_order is not None:
+            before_order(n, cid, side)
         j.record_order(rec, ts_ns=10 * n, kind="submitted")
+        if after_order is not None:
+            after_order(n, cid, side)
         fill = Fill(
             client_order_id=cid,
             instrument="sim:BTCUSDT",

@@ -6,6 +6,7 @@ before each send, so they never wait in the step log), and the file is not chang
 
 from __future__ import annotations
 
+import textwrap
 from decimal import Decimal as D
 
 import duckdb
@@ -15,42 +16,51 @@ from tradewind.journal.store import Journal
 from tradewind.report.execution import quality_html, quality_of
 from tradewind.report.html import journal_markers
 
-from tests.test_step_log import WRITER, _counts, _run_writer
+from tests.test_step_log import _counts, _run_killed
 
 # The step log writer of tests/test_step_log.py with, in each step, a routed swap's quote
 # first (a quote is committed to DuckDB at once: it precedes a send) and then, after the order,
 # a signal and a veto, which like the fill are only in the step log when the host is killed.
-QUOTE = """
-    from tradewind.model import Signal, SignalEvent, Veto, VetoEvent
+WRITER_WITH_MARKERS = textwrap.dedent(
+    """
+    import os, signal, sys
+    from decimal import Decimal as D
     from tradewind.execution import Considered, SwapQuote, SwapRequest
-    req = SwapRequest(client_order_id=cid, chain_id=1, sell_token="0x" + "44" * 20,
-                      buy_token="0x" + "55" * 20, sell_amount=10**18, wallet="0x" + "11" * 20)
-    q = SwapQuote(aggregator="a", chain_id=1, sell_token=req.sell_token,
-                  buy_token=req.buy_token, sell_amount=10**18, buy_amount=2000,
-                  min_buy_amount=1980, gas=100_000)
-    j.record_quote(req, Considered("a", q, status="filled", realised_out=1999), ts_ns=10 * n)
-"""
-MARKERS = """
-    sig = Signal(instrument="sim:BTCUSDT", side=side, entry=D(60000 + n), stop=D(59000),
-                 score=float(n), ts_ns=10 * n, reasons={"regime.adx": 30.0})
-    j.record(SignalEvent(ts_ns=10 * n, signal=sig))
-    j.record(VetoEvent(ts_ns=10 * n, veto=Veto(filter="exposure", reason=f"too big {n}",
-                                                 signal=sig, ts_ns=10 * n)))
-"""
+    from tradewind.journal.store import Journal
+    from tradewind.model import Signal, SignalEvent, Veto, VetoEvent
+    from tests.step_log_writer import write_three_steps
+
+    j = Journal(sys.argv[1], "run-1", load_rows=10**9, load_every_s=1e9)
+
+    def quote(n, cid, side):
+        req = SwapRequest(client_order_id=cid, chain_id=1, sell_token="0x" + "44" * 20,
+                          buy_token="0x" + "55" * 20, sell_amount=10**18, wallet="0x" + "11" * 20)
+        q = SwapQuote(aggregator="a", chain_id=1, sell_token=req.sell_token,
+                      buy_token=req.buy_token, sell_amount=10**18, buy_amount=2000,
+                      min_buy_amount=1980, gas=100_000)
+        j.record_quote(req, Considered("a", q, status="filled", realised_out=1999), ts_ns=10 * n)
+
+    def markers(n, cid, side):
+        sig = Signal(instrument="sim:BTCUSDT", side=side, entry=D(60000 + n), stop=D(59000),
+                     score=float(n), ts_ns=10 * n, reasons={"regime.adx": 30.0})
+        j.record(SignalEvent(ts_ns=10 * n, signal=sig))
+        j.record(VetoEvent(ts_ns=10 * n, veto=Veto(filter="exposure", reason=f"too big {n}",
+                                                     signal=sig, ts_ns=10 * n)))
+
+    write_three_steps(
+        j,
+        lambda n: print(f"STEP {n} {j.steps_logged} {j.loads}", flush=True),
+        before_order=quote,
+        after_order=markers,
+    )
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
 
 
-def _writer_with_markers() -> str:
-    anchor = '    j.record_order(rec, ts_ns=10 * n, kind="submitted")\n'
-    assert anchor in WRITER
-    return WRITER.replace(anchor, QUOTE.strip("\n") + "\n" + anchor + MARKERS.strip("\n") + "\n")
-
-
-def test_a_killed_hosts_step_log_is_in_the_reports_read_from_its_journal(tmp_path, monkeypatch):
-    import tests.test_step_log as machinery
-
-    monkeypatch.setattr(machinery, "WRITER", _writer_with_markers())
+def test_a_killed_hosts_step_log_is_in_the_reports_read_from_its_journal(tmp_path):
     path = tmp_path / "journal.duckdb"
-    out = _run_writer(path)
+    out = _run_killed(WRITER_WITH_MARKERS, str(path))
     # Each quote's commit loads the steps before it: the last step (its signal, veto, order
     # and fill) is only in the step log.
     assert [line.split()[:2] for line in out[:3]] == [["STEP", str(n)] for n in (1, 2, 3)]

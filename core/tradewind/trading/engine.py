@@ -886,12 +886,14 @@ class Engine:
         keys = {st.data_venue for st in self.state.values()}
         if len(keys) != 1:
             return None
+        from tradewind.venues.replay import ReplayVenue
+
         venue = self.venues[next(iter(keys))]
-        reader = getattr(venue, "interval_batches", None)
-        if reader is None or "replay" not in venue.capabilities:
+        # The built-in replay venue itself (not a probe of any venue for a method): a
+        # third-party data venue keeps the feed's task and stream.
+        if not isinstance(venue, ReplayVenue) or "replay" not in venue.capabilities:
             return None
-        batches: Iterator[TickBatch] | None = reader([st.instrument for st in self.state.values()])
-        return batches
+        return venue.interval_batches([st.instrument for st in self.state.values()])
 
     async def _consume_direct(self, batches: Iterator[TickBatch], total: int | None) -> None:
         """:meth:`_consume_feed` over an iterator the engine reads itself. Other tasks (the
