@@ -14,7 +14,8 @@ from tradewind.market.importers import load, ticks_parquet
 
 #: Never needed by a backtest of the default plugin set: the API and web stack, venue,
 #: notifier and aggregator plugins it does not configure, cluster hosts, the data commands
-#: and their download client, pandas (through pyarrow's conversions), pyarrow.dataset.
+#: and their download client, pandas (through pyarrow's conversions), pyarrow.dataset, and
+#: (stderr not being a terminal) the progress bar's rich.progress.
 UNUSED = (
     "pandas",
     "fastapi",
@@ -39,6 +40,8 @@ UNUSED = (
     "tradewind_notifier_",
     "tradewind_aggregator_",
     "tradewind_exit_liquidity",
+    # The progress bar's (and its live display's) module: only with stderr on a terminal.
+    "rich.progress",
 )
 
 _WATCH = """
@@ -174,3 +177,20 @@ def test_main_called_with_arguments_leaves_the_collector_alone(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "0 True 0"
+
+
+def test_the_progress_bar_is_built_only_on_a_terminal():
+    import io
+
+    from rich.console import Console
+    from tradewind.progress import TickProgress
+
+    term = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with TickProgress(term) as bar:
+        bar.advance(400, 1000)
+        bar.advance(600, 1000)
+    assert bar.ticks == 1000 and "replaying" in term.file.getvalue()
+    plain = Console(file=io.StringIO(), force_terminal=False)
+    with TickProgress(plain) as counted:
+        counted.advance(5, None)
+    assert counted.ticks == 5 and plain.file.getvalue() == ""
