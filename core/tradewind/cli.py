@@ -212,12 +212,15 @@ def _run_started(
         engine.handle_signals = True
         startup.started()
         result = anyio.run(engine.run)
+    from tradewind.report.analysis import analyse
     from tradewind.report.journal_reader import shared
 
-    # The report and the summary read the journal through one read-only connection.
+    # The report and the summary read the journal through one read-only connection, and
+    # share one analysis of the run (its round trips, breakdowns and curves).
     with shared(result.journal_path):
-        jpath, hpath = write_report(result, out)
-        print_summary(result, journal=journal, report=(hpath, jpath))
+        analysis = analyse(result)
+        jpath, hpath = write_report(result, out, analysis=analysis)
+        print_summary(result, journal=journal, report=(hpath, jpath), analysis=analysis)
     return 0
 
 
