@@ -124,7 +124,9 @@ def check_block_list(blocked: set[str]) -> None:
     switch must not pass silently)."""
     if not blocked:
         return
-    installed = {kind: {p.name for p in plugins} for kind, plugins in scan_entry_points(KINDS).items()}
+    installed = {
+        kind: {p.name for p in plugins} for kind, plugins in scan_entry_points(KINDS).items()
+    }
     every = sorted({f"{k}:{n}" for k, names in installed.items() for n in names})
     for entry in sorted(blocked):
         kind, sep, name = entry.rpartition(":")
