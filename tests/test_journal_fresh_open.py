@@ -33,3 +33,54 @@ def test_fresh_journal_has_the_schema_and_opens_again(tmp_path):
     again = DuckDBBackend(path, read_only=False)  # an existing file: migration and check
     assert _layout(again.con) == got
     again.con.close()
+
+
+def _rows(path):
+    from tradewind.journal.store import TABLES
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def test_a_fresh_files_sequence_is_zero_unless_a_log_beside_it_loaded_rows(tmp_path):
+    # A fresh file is not asked for its tables' highest sequence number (issue 17): it has
+    # none, unless a step log left beside it (a killed host, the file since removed) loaded
+    # rows into it, and then the numbering continues above them as for any journal.
+    from tradewind.journal import step_log
+    from tradewind.journal.store import Journal
+
+    from tests.step_log_writer import write_three_steps
+
+    fresh = Journal(tmp_path / "fresh.duckdb", "run-1")
+    assert fresh._seq == 0 == fresh._max_seq()
+    fresh.close()
+
+    src = tmp_path / "src.duckdb"
+    j = Journal(src, "run-1")
+    write_three_steps(j, lambda n: None)
+    j.close()
+    rows = _rows(src)
+    reopened = Journal(src, "run-1")  # an existing file: asked, as before
+    top = reopened._max_seq()
+    assert top > 0 and reopened._seq == top
+    reopened.close()
+
+    # The same rows as one step-log record beside a journal file that does not exist yet.
+    target = tmp_path / "target.duckdb"
+    log = step_log.StepLog(step_log.step_path(target))
+    log.append(
+        top,
+        {t: [tuple(r) for r in v] for t, v in rows.items() if t not in ("orders", "runs") and v},
+        [tuple(r) for r in rows["orders"]],
+    )
+    log.close()
+    loaded = Journal(target, "run-1")
+    assert loaded._seq == top == loaded._max_seq()
+    loaded.close()
+    got = _rows(target)
+    assert {t: v for t, v in got.items() if t != "runs"} == {
+        t: v for t, v in rows.items() if t != "runs"
+    }

@@ -14,7 +14,8 @@ from tradewind.market.importers import load, ticks_parquet
 
 #: Never needed by a backtest of the default plugin set: the API and web stack, venue,
 #: notifier and aggregator plugins it does not configure, cluster hosts, the data commands
-#: and their download client, pandas (through pyarrow's conversions), pyarrow.dataset.
+#: and their download client, pandas (through pyarrow's conversions), pyarrow.dataset, and
+#: (stderr not being a terminal) the progress bar's rich.progress.
 UNUSED = (
     "pandas",
     "fastapi",
@@ -39,6 +40,8 @@ UNUSED = (
     "tradewind_notifier_",
     "tradewind_aggregator_",
     "tradewind_exit_liquidity",
+    # The progress bar's (and its live display's) module: only with stderr on a terminal.
+    "rich.progress",
 )
 
 _WATCH = """
@@ -109,3 +112,85 @@ def test_backtest_of_a_ticks_parquet_file_skips_pyarrow_compute(tmp_path):
     assert out["asked"] == [], out
     # The text importers' pyarrow.compute (50-100 ms of import) is not loaded for it.
     assert out["loaded"] == [], out
+
+
+# The program (main() without argv) with the collector watched from main on: each collection
+# records the frozen objects' count and whether the run's modules (the engine, imported by
+# the start-up, and the report's journal reader, imported after the run) were loaded; then the
+# collector's state at exit (the fast exit runs the atexit handlers).
+_GC_PROGRAM = """
+import atexit, gc, json, sys
+
+sys.argv = ["tradewind", *sys.argv[1:]]
+from tradewind.cli import main
+
+seen = []
+
+
+def watch(phase, info):
+    if phase == "start":
+        seen.append([gc.get_freeze_count(), "tradewind.trading.engine" in sys.modules,
+                     "tradewind.report.journal_reader" in sys.modules])
+
+
+gc.callbacks.append(watch)
+atexit.register(
+    lambda: print(json.dumps({"collections": seen, "enabled": gc.isenabled(),
+                              "frozen": gc.get_freeze_count()}))
+)
+sys.exit(main())
+"""
+
+
+def test_the_program_collects_no_garbage_while_starting_then_collects(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", _GC_PROGRAM, "backtest", "--report-dir", "reports"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "reports" / "report.html").exists()
+    during = [frozen for frozen, engine, after in out["collections"] if engine and not after]
+    # From the engine's import to the end of the run every collection found the start-up's
+    # objects frozen (none ran during the start-up), and the run itself still collected.
+    assert during and all(frozen > 10_000 for frozen in during), out
+    # The collector is on at exit, and the frozen objects were given back.
+    assert out["enabled"] is True and out["frozen"] == 0, out
+
+
+def test_main_called_with_arguments_leaves_the_collector_alone(tmp_path):
+    code = (
+        "import gc, sys\n"
+        "from tradewind.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print(rc, gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "backtest", "--report-dir", str(tmp_path / "reports")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "0 True 0"
+
+
+def test_the_progress_bar_is_built_only_on_a_terminal():
+    import io
+
+    from rich.console import Console
+    from tradewind.progress import TickProgress
+
+    term = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with TickProgress(term) as bar:
+        bar.advance(400, 1000)
+        bar.advance(600, 1000)
+    assert bar.ticks == 1000 and "replaying" in term.file.getvalue()
+    plain = Console(file=io.StringIO(), force_terminal=False)
+    with TickProgress(plain) as counted:
+        counted.advance(5, None)
+    assert counted.ticks == 5 and plain.file.getvalue() == ""

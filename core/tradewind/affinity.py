@@ -77,3 +77,14 @@ def pin_process(cpus: Iterable[int], key: str) -> None:
 
 def _fmt(ids: frozenset[int]) -> str:
     return ", ".join(str(i) for i in sorted(ids))
+
+
+def check_share(share: float, where: str = "[api] cpu_share") -> float:
+    """``share`` as a float in (0, 1], else a ValueError naming ``where`` and the value."""
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise ValueError(f"{where} must be a number in (0, 1], got {share!r}")
+    if not 0.0 < float(share) <= 1.0:  # also refuses NaN
+        raise ValueError(
+            f"{where} must be in (0, 1] (a fraction of one CPU; 1.0 = no budget), got {share!r}"
+        )
+    return float(share)

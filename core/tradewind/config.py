@@ -235,8 +235,8 @@ class ApiSection:
     cpu_share: float = 0.25
 
     def __attrs_post_init__(self) -> None:
-        from tradewind.affinity import check_cpus
-        from tradewind.api.budget import check_share
+        # tradewind.affinity, not tradewind.api.budget: a config check imports no API module.
+        from tradewind.affinity import check_cpus, check_share
 
         check_share(self.cpu_share, "[api] cpu_share")
 

@@ -33,6 +33,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tradewind.affinity import check_share as check_share  # its home before; re-exported
+
 #: The default window, in seconds: long enough to hold a few large pages' CPU as a burst,
 #: short enough that a wait is a fraction of a second.
 WINDOW_S = 0.2
@@ -40,17 +42,6 @@ WINDOW_S = 0.2
 MAX_WAIT_S = 1.0
 #: A level this close to zero is zero (float residue after a wait of exactly the debt).
 _EPSILON_S = 1e-9
-
-
-def check_share(share: float, where: str = "[api] cpu_share") -> float:
-    """``share`` as a float in (0, 1], else a ValueError naming ``where`` and the value."""
-    if isinstance(share, bool) or not isinstance(share, int | float):
-        raise ValueError(f"{where} must be a number in (0, 1], got {share!r}")
-    if not 0.0 < float(share) <= 1.0:  # also refuses NaN
-        raise ValueError(
-            f"{where} must be in (0, 1] (a fraction of one CPU; 1.0 = no budget), got {share!r}"
-        )
-    return float(share)
 
 
 class CpuBudget:

@@ -391,6 +391,8 @@ class DuckDBBackend:
         self.path = path
         self.errors: tuple[type[BaseException], ...] = (duckdb.Error,)
         self.con: Any = None
+        #: The file did not exist before this (writable) open: its tables are empty.
+        self.fresh = False
         try:
             if read_only:
                 self.con = duckdb.connect(str(path), read_only=True)
@@ -403,6 +405,7 @@ class DuckDBBackend:
                 # SCHEMA creates now (a backtest's usual journal; 60-90 ms less per run).
                 fresh = not path.exists() and not Path(f"{path}.wal").exists()
                 self.con = duckdb.connect(str(path))
+                self.fresh = fresh
                 old = not fresh and self._lacks_pnl_currency()
                 # A new file's tables in one transaction: one commit instead of one per
                 # statement (~30 ms less).
@@ -855,6 +858,7 @@ class Journal:
         self._followers: list[tuple[frozenset[str], Callable[[str, list[tuple[Any, ...]]], None]]]
         self._followers = []
         try:
+            loaded = False
             if isinstance(self._db, DuckDBBackend):
                 # Whatever this journal's own setting: a step log left by a killed host holds
                 # rows DuckDB may lack.
@@ -862,10 +866,13 @@ class Journal:
                 if read_only:
                     self._overlay_step_log(steps_path)
                 else:
-                    self._load_step_log(steps_path)
+                    loaded = self._load_step_log(steps_path)
             if self._intents is not None:
-                self._replay_intents(self._intents.path)
-            self._seq = self._max_seq()
+                loaded = self._replay_intents(self._intents.path) or loaded
+            # A file this open created has no rows unless the logs beside it had some: no
+            # query of its eleven tables' sequence numbers (issue 17: a backtest's start).
+            fresh = isinstance(self._db, DuckDBBackend) and self._db.fresh and not loaded
+            self._seq = 0 if fresh else self._max_seq()
         except self._failures as exc:
             self._con.close()
             raise self._db.error(exc, doing="open") from exc
@@ -1597,7 +1604,8 @@ class Journal:
                 continue
             records.extend(step_log.decode(data)[0])
             size = max(size, 0) + len(data)
-        return step_log.unloaded(records, self._max_seq()), size
+        # No record: no query of the tables' highest sequence number to compare with.
+        return (step_log.unloaded(records, self._max_seq()) if records else []), size
 
     @staticmethod
     def _merge_records(
@@ -1621,10 +1629,10 @@ class Journal:
                 orders[(row[1], row[0])] = tuple(row)
         return tables, orders
 
-    def _load_step_log(self, path: Path) -> None:
+    def _load_step_log(self, path: Path) -> bool:
         """Load the step log's records DuckDB lacks (a host killed between a step's append
         and the load of its rows) in one transaction, exactly once (by sequence number), then
-        empty the log."""
+        empty the log. True when it loaded any."""
         records, size = self._step_records(path)
         if records:
             tables, orders = self._merge_records(records)
@@ -1639,6 +1647,7 @@ class Journal:
             # Committed (or nothing to load): the rotated log first, as a load removes it.
             step_log.rotated(path).unlink(missing_ok=True)
             path.unlink(missing_ok=True)
+        return bool(records)
 
     def _overlay_step_log(self, path: Path) -> None:
         """A read-only journal whose step log holds rows DuckDB lacks (its host was killed):
@@ -1655,9 +1664,10 @@ class Journal:
         # primary key to ignore duplicates by).
         self._write(tables, orders, ignore_fills=False, upsert_all=True)
 
-    def _replay_intents(self, path: Path) -> None:
+    def _replay_intents(self, path: Path) -> bool:
         """Insert the orders the intent log holds and the journal lacks (a host killed after
-        writing an order ahead and before the group commit), then empty the log."""
+        writing an order ahead and before the group commit), then empty the log. True when
+        the log held any."""
         records = intent_log.read(path)
         if records:
             con = self._con
@@ -1689,6 +1699,7 @@ class Journal:
                     ", ".join(restored),
                 )
         path.unlink(missing_ok=True)  # committed (or nothing to restore)
+        return bool(records)
 
     def record_order_event(
         self,

@@ -35,6 +35,7 @@ from tradewind.trading.pnl import fee_total as pnl_fee_total
 
 if TYPE_CHECKING:
     from tradewind.model import Fill
+    from tradewind.report.analysis import Analysis
     from tradewind.trading.engine import RunResult
 
 NS_PER_SECOND = 1_000_000_000
@@ -712,23 +713,29 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
     }
 
 
-def write_report(result: RunResult, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths."""
+def write_report(
+    result: RunResult, out_dir: Path, *, analysis: Analysis | None = None
+) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` into ``out_dir``; return their paths.
+    ``analysis``: ``analyse(result)`` when the caller has it (the CLI shares it with the
+    printed summary), else computed here."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = metrics_of(result)
+    metrics = metrics_of(result) if analysis is None else analysis.metrics
     jpath = out_dir / "report.json"
     jpath.write_text(
         json.dumps(report_data(result, metrics), indent=2, default=str), encoding="utf-8"
     )
     hpath = out_dir / "report.html"
-    hpath.write_text(render_html(result, metrics), encoding="utf-8")
+    hpath.write_text(render_html(result, metrics, analysis), encoding="utf-8")
     return jpath, hpath
 
 
 # -- HTML ---------------------------------------------------------------------------------
-def render_html(result: RunResult, metrics: Metrics | None = None) -> str:
+def render_html(
+    result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> str:
     """The report page (see :mod:`tradewind.report.html`)."""
     from tradewind.report.html import render_html as render
 
-    return render(result, metrics)
+    return render(result, metrics, analysis)

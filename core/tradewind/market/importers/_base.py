@@ -448,6 +448,28 @@ def _categories(
     return codes, [str(v) for v in enc.dictionary.to_pylist()]
 
 
+def _single_name(values: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray) -> str | None:
+    """The one name of a dictionary-coded string column (no nulls) whose dictionaries all
+    trim to the same single name (a file of one instrument): every row is that symbol, and
+    :func:`_categories` would give all-zero codes and ``[name]``. None otherwise."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        return None
+    typ = values.type
+    if not (pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type)):
+        return None
+    if values.null_count:
+        return None
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    names: set[str] = set()
+    for c in chunks:
+        if c.dictionary.null_count:
+            return None
+        names.update(str(v) for v in _trimmed(c.dictionary))
+        if len(names) > 1:
+            return None
+    return names.pop() if len(names) == 1 else None
+
+
 def _trimmed(values: pa.Array) -> list[str | None]:
     """``pc.utf8_trim_whitespace(values).to_pylist()``. Values that are ASCII with a visible
     first and last character (every symbol seen in practice) are their own trimmed values
@@ -585,6 +607,8 @@ def assemble(
     size = np.asarray(size, dtype=np.float64)
     ok = np.ones(len(ts_ns), dtype=bool)
     for name, values in ((labels[0], price), (labels[1], size)):
+        if bool(np.all(values > 0)) and bool(np.all(values < np.inf)):
+            continue  # no NaN, infinite or non-positive value: the masks below are empty
         for mask, why in (
             (np.isnan(values), f"{name} is NaN"),
             (np.isinf(values), f"{name} is infinite"),
@@ -595,9 +619,10 @@ def assemble(
         for i in np.flatnonzero(nonpos):
             rejects.add(int(lines[i]), f"{name} {values[i]:g} is not positive")
         ok &= ~nonpos
-    bad_ts = ok & (ts_ns <= 0)
-    rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
-    ok &= ~bad_ts
+    if len(ts_ns) and ts_ns.min() <= 0:
+        bad_ts = ok & (ts_ns <= 0)
+        rejects.add_mask(bad_ts, lines, lambda i: f"timestamp {ts_ns[i]} is not positive")
+        ok &= ~bad_ts
     for mask, reason in implausible(ts_ns, price, labels[0]):
         rejects.add_mask(ok & mask, lines, reason)
         ok &= ~mask
@@ -616,6 +641,8 @@ def assemble(
         groups = {}
     elif isinstance(symbol, str):
         groups = {symbol: None}
+    elif (single := _single_name(symbol)) is not None:
+        groups = {single: None}  # one symbol in every row: no codes to read
     else:
         codes, names = _categories(symbol)
         codes = codes[keep]
