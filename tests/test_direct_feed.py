@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import duckdb
 import numpy as np
 import pytest
 from tradewind.config import load_config
@@ -22,7 +21,7 @@ from tradewind.trading.engine import Engine
 from tradewind.venues.replay import ReplayConfig, ReplayVenue
 
 from tests.test_engine import SAMPLE, demo_config_text
-from tests.test_event_scheduler_multi import _instrument, _tapes
+from tests.test_event_scheduler_multi import _instrument, _journal_rows, _multi_config, _tapes
 
 STEP = 60_000_000_000
 
@@ -37,27 +36,15 @@ def _run(
     block: int,
     latency_ms: int = 25,
 ) -> tuple[dict, object, Engine]:
-    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
-    start = text.index("[[instruments]]")
-    end = text.index("\n\n", start) + 2
-    text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
-    assert "latency_ms = 25\n" in text
-    text = text.replace("latency_ms = 25\n", f"latency_ms = {latency_ms}\n", 1)
-    flag = "true" if scheduler else "false"
-    text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
-    cfg = tmp_path / "run.toml"  # one path and run id: the runs table names them
-    cfg.write_text(text)
-    journal = tmp_path / f"direct_{direct}_{flag}_{block}.duckdb"
+    cfg = _multi_config(
+        tmp_path, data, symbols, scheduler=scheduler, block=block, latency_ms=latency_ms
+    )
+    journal = tmp_path / f"direct_{direct}_{scheduler}_{block}.duckdb"
     engine = Engine(load_config(cfg), run_id="direct", journal_path=str(journal))
     if not direct:
         engine._direct_feed = lambda: None  # type: ignore[method-assign]  # the stream's path
     result = anyio.run(engine.run)
-    con = duckdb.connect(str(journal), read_only=True)
-    try:
-        rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
-    return rows, result, engine
+    return _journal_rows(journal), result, engine
 
 
 def _interval_pieces(data: Path) -> int:

@@ -83,6 +83,40 @@ def _tapes(
     return list(batches)
 
 
+def _multi_config(
+    tmp_path: Path,
+    data: Path,
+    symbols: list[str],
+    *,
+    scheduler: bool,
+    block: int,
+    extra: str = "",
+    latency_ms: int = 25,
+) -> Path:
+    """The demo config over ``symbols`` of ``data``, with the scheduler on or off and blocks of
+    ``block`` ticks, written to one path (the runs table names it)."""
+    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    start = text.index("[[instruments]]")
+    end = text.index("\n\n", start) + 2
+    text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
+    assert "latency_ms = 25\n" in text
+    text = text.replace("latency_ms = 25\n", f"latency_ms = {latency_ms}\n", 1)
+    flag = "true" if scheduler else "false"
+    text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text + extra)
+    return cfg
+
+
+def _journal_rows(journal: Path) -> dict:
+    """Every journal table's rows, sorted."""
+    con = duckdb.connect(str(journal), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
 def _run(
     tmp_path: Path,
     data: Path,
@@ -93,25 +127,19 @@ def _run(
     extra: str,
     latency_ms: int = 25,
 ) -> tuple[dict, object, Engine]:
-    text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
-    start = text.index("[[instruments]]")
-    end = text.index("\n\n", start) + 2
-    text = text[:start] + "".join(_instrument(s) for s in symbols) + text[end:]
-    assert "latency_ms = 25\n" in text
-    text = text.replace("latency_ms = 25\n", f"latency_ms = {latency_ms}\n", 1)
-    flag = "true" if scheduler else "false"
-    text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\nevent_scheduler = {flag}\n", 1)
-    cfg = tmp_path / "run.toml"  # one path and run id: the runs table names them
-    cfg.write_text(text + extra)
-    journal = tmp_path / f"multi_{flag}_{block}.duckdb"
+    cfg = _multi_config(
+        tmp_path,
+        data,
+        symbols,
+        scheduler=scheduler,
+        block=block,
+        extra=extra,
+        latency_ms=latency_ms,
+    )
+    journal = tmp_path / f"multi_{scheduler}_{block}.duckdb"
     engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
     result = anyio.run(engine.run)
-    con = duckdb.connect(str(journal), read_only=True)
-    try:
-        rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
-    return rows, result, engine
+    return _journal_rows(journal), result, engine
 
 
 def _assert_same(
