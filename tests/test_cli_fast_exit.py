@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 from tradewind.journal.store import TABLES
+
+from tests.test_determinism import _rows
 
 # The CLI as the program (main() without argv), with an atexit handler and an object that
 # reports when the interpreter's teardown frees it.
@@ -29,14 +30,6 @@ from tradewind.cli import main
 
 sys.exit(main())
 """
-
-
-def _rows(path: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
 
 
 def _backtest(tmp_path: Path, name: str, env: dict[str, str]) -> tuple[str, list[str]]:

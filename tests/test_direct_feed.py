@@ -20,8 +20,9 @@ from tradewind.model import Instrument, TickBatch
 from tradewind.trading.engine import Engine
 from tradewind.venues.replay import ReplayConfig, ReplayVenue
 
+from tests.test_determinism import _rows
 from tests.test_engine import SAMPLE, demo_config_text
-from tests.test_event_scheduler_multi import _instrument, _journal_rows, _multi_config, _tapes
+from tests.test_event_scheduler_multi import _instrument, _multi_config, _tapes
 
 STEP = 60_000_000_000
 
@@ -44,7 +45,7 @@ def _run(
     if not direct:
         engine._direct_feed = lambda: None  # type: ignore[method-assign]  # the stream's path
     result = anyio.run(engine.run)
-    return _journal_rows(journal), result, engine
+    return _rows(journal), result, engine
 
 
 def _interval_pieces(data: Path) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import duckdb
 import numpy as np
 import pytest
 from tradewind.config import load_config
@@ -23,6 +22,7 @@ from tradewind.market.importers import load, ticks_parquet
 from tradewind.model import TickBatch
 from tradewind.trading.engine import Engine
 
+from tests.test_determinism import _rows
 from tests.test_engine import SAMPLE, demo_config_text
 from tests.test_event_scheduler import BUSY_PRIMARY
 
@@ -108,15 +108,6 @@ def _multi_config(
     return cfg
 
 
-def _journal_rows(journal: Path) -> dict:
-    """Every journal table's rows, sorted."""
-    con = duckdb.connect(str(journal), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
-
-
 def _run(
     tmp_path: Path,
     data: Path,
@@ -139,7 +130,7 @@ def _run(
     journal = tmp_path / f"multi_{scheduler}_{block}.duckdb"
     engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
     result = anyio.run(engine.run)
-    return _journal_rows(journal), result, engine
+    return _rows(journal), result, engine
 
 
 def _assert_same(
