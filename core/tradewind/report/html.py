@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tradewind.report import _arrays
 from tradewind.report.analysis import MIN_RETURNS, Analysis, analyse
 from tradewind.report.execution import quality_html, quality_of
 from tradewind.report.metrics import (
@@ -68,13 +69,16 @@ def _t(ts_ns: int) -> str:
     return d.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _ts(values: Sequence[int]) -> list[str]:
+def _ts(values: Sequence[int] | np.ndarray) -> list[str]:
     """:func:`_t` of many timestamps at once (vectorised)."""
-    if not len(values):
-        return []
-    ms = np.asarray(values, dtype=np.int64) // 1_000_000
-    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-    return [str(x).replace("T", " ") for x in text]
+    return _Clean(_arrays.plotly_dates(values))
+
+
+class _Clean(list):  # type: ignore[type-arg]
+    """A list of a chart known to hold no NaN or infinity (dates, values already cleaned):
+    :func:`_clean` keeps it as it is instead of visiting each item."""
+
+    __slots__ = ()
 
 
 #: Points of a line drawn at most (longer curves keep each bucket's first, lowest, highest
@@ -99,6 +103,44 @@ def _thin(points: Sequence[tuple[int, Any]], limit: int = MAX_LINE_POINTS) -> li
         for j in sorted({0, lo, hi, len(g) - 1}):
             out.append(g[j])
     return out
+
+
+def _thin_arrays(
+    ts: np.ndarray, values: np.ndarray, missing: np.ndarray | None = None
+) -> tuple[list[str], list[Any]]:
+    """The dates and values (None where missing or not finite) :func:`_thin` keeps of the
+    series ``(ts[i], values[i])``, from the arrays (:func:`tradewind.report._arrays.thin_index`)."""
+    idx = _arrays.thin_index(values, missing, MAX_LINE_POINTS)
+    if idx is not None:
+        ts, values = ts[idx], values[idx]
+        missing = None if missing is None else missing[idx]
+    return _ts(ts), _Clean(_arrays.finite_list(values, missing))
+
+
+def _series_arrays(
+    points: Sequence[tuple[int, Any]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(ts, values, missing)`` of a charted series, or None when a value is not a number
+    or None (then the per-point path draws it)."""
+    if not points:
+        return None
+    t, v = zip(*points, strict=True)
+    kinds = set(map(type, v))
+    if not kinds <= {float, int, type(None)} or bool in kinds:
+        return None
+    missing = None
+    if type(None) in kinds:
+        missing = np.fromiter((x is None for x in v), dtype=bool, count=len(v))
+    return np.array(t, dtype=np.int64), np.array(v, dtype=np.float64), missing
+
+
+def _line(points: Sequence[tuple[int, Any]]) -> tuple[list[str], list[Any]]:
+    """The dates and values (:func:`_num` of each) of a thinned analyzer series."""
+    arrays = _series_arrays(points)
+    if arrays is not None:
+        return _thin_arrays(*arrays)
+    pts = _thin(points)
+    return _ts([t for t, _ in pts]), [_num(v) for _, v in pts]
 
 
 def _num(v: float) -> float | None:
@@ -192,6 +234,63 @@ def _resample(candles: Sequence[Sequence[float]], limit: int) -> list[Sequence[f
     return out
 
 
+def _candle_lists(
+    candles: Sequence[Sequence[float]],
+) -> tuple[list[str], list[Any], list[Any], list[Any], list[Any], list[Any], list[str]]:
+    """The price chart's candle and volume lists of :func:`_resample` ``(candles,
+    MAX_CANDLES)``: dates, open, high, low, close, volume (None where not finite) and each
+    volume bar's colour. From arrays when every value is a float and no high or low is NaN
+    or zero (``max``/``min``'s first-of-equals and NaN rules then agree with numpy's)."""
+    arrays = _candle_arrays(candles)
+    if arrays is None:
+        cs = _resample(candles, MAX_CANDLES)
+        return (
+            _ts([int(c[0]) for c in cs]),
+            [c[1] for c in cs], [c[2] for c in cs], [c[3] for c in cs], [c[4] for c in cs],
+            [c[5] for c in cs], [_UP if c[4] >= c[1] else _DOWN for c in cs],
+        )  # fmt: skip
+    ts, o, h, lo, c, v = arrays
+    n = len(ts)
+    if n > MAX_CANDLES:
+        k = math.ceil(n / MAX_CANDLES)
+        starts = np.arange(0, n, k)
+        ends = np.minimum(starts + k, n) - 1
+        ts, o, c = ts[starts], o[starts], c[ends]
+        h = np.maximum.reduceat(h, starts)
+        lo = np.minimum.reduceat(lo, starts)
+        # sum(...) of each group: 0 + v0 + v1 + ... in order.
+        full = n // k
+        vol = np.zeros(len(starts))
+        head = v[: full * k].reshape(full, k)
+        acc = 0.0 + head[:, 0]
+        for j in range(1, k):
+            acc = acc + head[:, j]
+        vol[:full] = acc
+        if full < len(starts):
+            vol[full] = sum(v[full * k :].tolist())
+        v = vol
+    colors = np.where(c >= o, _UP, _DOWN).tolist()
+    fl = _arrays.finite_list
+    return _ts(ts), fl(o), fl(h), fl(lo), fl(c), fl(v), _Clean(colors)
+
+
+def _candle_arrays(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray, ...] | None:
+    if not candles:
+        return None
+    cols = list(zip(*candles, strict=True))
+    if len(cols) != 6 or any(set(map(type, col)) != {float} for col in cols[1:]):
+        return None
+    if not all(type(t) is int for t in cols[0]):
+        return None
+    ts = np.array(cols[0], dtype=np.int64)
+    o, h, lo, c, v = (np.array(col, dtype=np.float64) for col in cols[1:])
+    if len(ts) > MAX_CANDLES and not (
+        np.isfinite(h).all() and np.isfinite(lo).all() and (h != 0).all() and (lo != 0).all()
+    ):
+        return None
+    return ts, o, h, lo, c, v
+
+
 def _fill_markers(
     result: RunResult, instrument: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -261,7 +360,7 @@ def price_figure(
 ) -> dict[str, Any]:
     """Candles with volume, the analyzer values picked in ``[run]``, entries and exits,
     signals, vetoes and data gaps of one instrument."""
-    candles = _resample(result.candles.get(instrument, []), MAX_CANDLES)
+    candles = result.candles.get(instrument, [])
     series = result.series.get(instrument, {})
     overlays = [k for k in result.summary.get("overlays", ()) if k in series]
     panes = [k for k in result.summary.get("panes", ()) if k in series]
@@ -283,16 +382,16 @@ def price_figure(
         "shapes": [],
         "annotations": [],
     }
-    xs = _ts([int(c[0]) for c in candles])
+    xs, opens, highs, lows, closes_, volumes, colors = _candle_lists(candles)
     traces: list[dict[str, Any]] = [
         {
             "type": "candlestick",
             "name": instrument,
             "x": xs,
-            "open": [c[1] for c in candles],
-            "high": [c[2] for c in candles],
-            "low": [c[3] for c in candles],
-            "close": [c[4] for c in candles],
+            "open": opens,
+            "high": highs,
+            "low": lows,
+            "close": closes_,
             "increasing": {"line": {"color": _UP}},
             "decreasing": {"line": {"color": _DOWN}},
             "hoverinfo": "x+y",
@@ -301,19 +400,19 @@ def price_figure(
             "type": "bar",
             "name": "volume",
             "x": xs,
-            "y": [c[5] for c in candles],
+            "y": volumes,
             "yaxis": "y2",
-            "marker": {"color": [_UP if c[4] >= c[1] else _DOWN for c in candles]},
+            "marker": {"color": colors},
             "opacity": 0.6,
             "hovertemplate": "volume %{y}<extra></extra>",
         },
     ]
     for i, name in enumerate(overlays):
-        pts = _thin(series[name])
+        x, y = _line(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name,
-                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
+                "x": x, "y": y,
                 "line": {"width": 1.3, "color": _OVERLAY_COLORS[i % len(_OVERLAY_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
@@ -326,19 +425,20 @@ def price_figure(
             "title": {"text": name, "font": {"size": 10}},
             "anchor": "x",
         }
-        pts = _thin(series[name])
+        x, y = _line(series[name])
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": name, "yaxis": f"y{i + 3}",
-                "x": _ts([t for t, _ in pts]), "y": [_num(v) for _, v in pts],
+                "x": x, "y": y,
                 "line": {"width": 1.2, "color": _PANE_COLORS[i % len(_PANE_COLORS)]},
                 "hovertemplate": f"{html.escape(name)} %{{y}}<extra></extra>",
             }
         )  # fmt: skip
     # Signals and vetoes sit at the close of their decision candle.
-    closes = {int(c[0]): c[4] for c in result.candles.get(instrument, [])}
     bar = _bar_ns(result)
     sig = [s for s in journal.get("signals", []) if s["instrument"] == instrument][:MAX_MARKERS]
+    vet = [v for v in journal.get("vetoes", []) if v["instrument"] == instrument][:MAX_MARKERS]
+    closes = {int(c[0]): c[4] for c in candles} if sig or vet else {}
     if sig:
         traces.append(
             _marker_trace(
@@ -361,7 +461,6 @@ def price_figure(
                 symbol="circle-open", size=11, color="#0969da", line={"width": 2},
             )
         )  # fmt: skip
-    vet = [v for v in journal.get("vetoes", []) if v["instrument"] == instrument][:MAX_MARKERS]
     if vet:
         traces.append(
             _marker_trace(
@@ -492,32 +591,43 @@ def _signal_price(s: Mapping[str, Any], closes: Mapping[int, float], bar: int) -
         return closes.get(int(s["ts_ns"]) - bar, math.nan)
 
 
-def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
-    """Equity beside equal-weight buy and hold of the same instruments, and drawdown."""
-    full = equity_points(result.equity_curve)
-    dd = _thin(drawdown_series(full))
-    pts = _thin(full)
-    bh = _thin(a.buy_and_hold_curve)
+def equity_figure(
+    a: Analysis, result: RunResult, curve: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """Equity beside equal-weight buy and hold of the same instruments, and drawdown.
+    ``curve``: ``_arrays.curve_arrays(result.equity_curve)`` when the caller has it."""
+    ts, eq = curve if curve is not None else _arrays.curve_arrays(result.equity_curve)
+    depth = _arrays.drawdown(eq)
+    if depth is not None:
+        dd_x, dd_y = _thin_arrays(ts, -depth * 100)
+    else:  # a NaN in the curve: drawdown_series's own rule
+        dd = _thin(drawdown_series(list(zip(ts.tolist(), eq.tolist(), strict=True))))
+        dd_x, dd_y = _ts([t for t, _ in dd]), [-d * 100 for _, d in dd]
+    eq_x, eq_y = _thin_arrays(ts, eq)
     traces: list[dict[str, Any]] = [
         {
             "type": "scatter", "mode": "lines", "name": "equity",
-            "x": _ts([t for t, _ in pts]), "y": [v for _, v in pts],
+            "x": eq_x, "y": eq_y,
             "line": {"color": "#0969da", "width": 1.6},
         },
     ]  # fmt: skip
+    bh = a.buy_and_hold_curve
     if bh:
+        bh_x, bh_y = _thin_arrays(*_arrays.curve_arrays(bh)) if _sorted_once(bh) else (
+            _ts([t for t, _ in _thin(bh)]), [v for _, v in _thin(bh)]
+        )  # fmt: skip
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "name": "buy and hold",
-                "x": _ts([t for t, _ in bh]),
-                "y": [v for _, v in bh],
+                "x": bh_x,
+                "y": bh_y,
                 "line": {"color": "#8c959f", "width": 1.3, "dash": "dot"},
             }
         )  # fmt: skip
     traces.append(
         {
             "type": "scatter", "mode": "lines", "name": "drawdown %", "yaxis": "y2",
-            "x": _ts([t for t, _ in dd]), "y": [-d * 100 for _, d in dd],
+            "x": dd_x, "y": dd_y,
             "fill": "tozeroy", "line": {"color": _DOWN, "width": 1},
         }
     )  # fmt: skip
@@ -531,6 +641,15 @@ def equity_figure(a: Analysis, result: RunResult) -> dict[str, Any]:
         "yaxis2": {"domain": [0, 0.28], "title": {"text": "drawdown %"}, "anchor": "x"},
     }
     return {"data": traces, "layout": layout}
+
+
+def _sorted_once(points: Sequence[tuple[int, Any]]) -> bool:
+    """Whether ``points`` are floats at strictly increasing integer times (then their arrays
+    are the points themselves)."""
+    if not points or type(points[0][0]) is not int:
+        return False
+    t = np.array([p[0] for p in points], dtype=np.int64)
+    return bool((t[1:] > t[:-1]).all()) and all(type(p[1]) is float for p in points)
 
 
 def funnel_figure(m: Metrics) -> dict[str, Any]:
@@ -555,9 +674,12 @@ def funnel_figure(m: Metrics) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
+def returns_figure(
+    result: RunResult, a: Analysis, curve: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any]:
     """The distribution of bar returns and of trades' net returns, in percent."""
-    rets = bar_returns(equity_points(result.equity_curve)) * 100
+    _, eq = curve if curve is not None else _arrays.curve_arrays(result.equity_curve)
+    rets = _Clean(_arrays.finite_list(_arrays.returns(eq) * 100))
     trade_rets = [
         float(t.pnl / (t.entry_price * t.quantity)) * 100
         for t in a.trades
@@ -565,7 +687,7 @@ def returns_figure(result: RunResult, a: Analysis) -> dict[str, Any]:
     ]
     return {
         "data": [
-            {"type": "histogram", "name": "bar returns %", "x": [float(r) for r in rets],
+            {"type": "histogram", "name": "bar returns %", "x": rets,
              "opacity": 0.75, "marker": {"color": "#0969da"}},
             {"type": "histogram", "name": "trade net returns %", "x": trade_rets,
              "opacity": 0.75, "marker": {"color": "#bc4c00"}, "xaxis": "x2", "yaxis": "y2"},
@@ -603,16 +725,38 @@ def rolling_sharpe(
     return out
 
 
-def rolling_figure(result: RunResult, m: Metrics) -> dict[str, Any] | None:
+def _rolling_arrays(
+    ts: np.ndarray, eq: np.ndarray, window: int, ppy: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`rolling_sharpe` as arrays: times, values, where the value is None."""
+    rets = _arrays.returns(eq)
+    if len(rets) < window or window < 2:
+        return ts[:0], eq[:0], np.zeros(0, dtype=bool)
+    c1 = np.concatenate(([0.0], np.cumsum(rets)))
+    c2 = np.concatenate(([0.0], np.cumsum(rets * rets)))
+    s1 = c1[window:] - c1[:-window]
+    s2 = c2[window:] - c2[:-window]
+    mean = s1 / window
+    var = np.maximum((s2 - window * mean * mean) / (window - 1), 0.0)
+    sd = np.sqrt(var)
+    ok = (sd > 1e-12 * np.maximum(np.abs(mean), 1e-300)) & (sd > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(ok, mean / sd * math.sqrt(ppy), np.nan)
+    return ts[window : window + len(mean)], value, ~ok
+
+
+def rolling_figure(
+    result: RunResult, m: Metrics, curve: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, Any] | None:
     """Rolling Sharpe over :data:`ROLLING_WINDOW` bars; None with too few returns."""
-    points = equity_points(result.equity_curve)
-    if not m.periods_per_year or len(points) <= ROLLING_WINDOW:
+    ts, eq = curve if curve is not None else _arrays.curve_arrays(result.equity_curve)
+    if not m.periods_per_year or len(ts) <= ROLLING_WINDOW:
         return None
-    rs = _thin(rolling_sharpe(points, ROLLING_WINDOW, m.periods_per_year))
+    x, y = _thin_arrays(*_rolling_arrays(ts, eq, ROLLING_WINDOW, m.periods_per_year))
     return {
         "data": [
             {"type": "scatter", "mode": "lines", "name": "rolling Sharpe",
-             "x": _ts([t for t, _ in rs]), "y": [v for _, v in rs],
+             "x": x, "y": y,
              "line": {"color": "#8250df", "width": 1.4}}
         ],
         "layout": {"height": 280, "margin": {"l": 60, "r": 20, "t": 20, "b": 40},
@@ -690,6 +834,8 @@ def _figure_block(div_id: str, fig: Mapping[str, Any]) -> str:
 
 def _clean(obj: Any) -> Any:
     """NaN and infinities become null (JSON has neither)."""
+    if type(obj) is _Clean:
+        return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
@@ -906,7 +1052,8 @@ def render_html(
         price.append(_figure_block(f"chart-price-{i}", fig))
     gaps = len(_gaps(result, journal))
     quality = len(journal["quality"])
-    rolling = rolling_figure(result, m)
+    curve = _arrays.curve_arrays(result.equity_curve)
+    rolling = rolling_figure(result, m, curve)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -924,7 +1071,7 @@ def render_html(
         "reason; drag to zoom, shift-drag or the toolbar to pan, double-click to reset.</p>"
         "</section>",
         "<section id='chart-equity'><h2>Equity, buy and hold, drawdown</h2>",
-        _figure_block("chart-equity-plot", _clean(equity_figure(a, result))),
+        _figure_block("chart-equity-plot", _clean(equity_figure(a, result, curve))),
         "<p class='legend'>Equity at each strategy-timeframe close; buy and hold: the starting "
         "equity split evenly over the instruments, bought at the first open, no costs.</p>"
         "</section>",
@@ -932,7 +1079,7 @@ def render_html(
         _figure_block("chart-funnel-plot", _clean(funnel_figure(m))),
         "</section>",
         "<section id='chart-returns'><h2>Returns distribution</h2>",
-        _figure_block("chart-returns-plot", _clean(returns_figure(result, a))),
+        _figure_block("chart-returns-plot", _clean(returns_figure(result, a, curve))),
         "</section>",
         "<section id='chart-rolling'><h2>Rolling Sharpe</h2>",
         _figure_block("chart-rolling-plot", _clean(rolling))
@@ -940,7 +1087,7 @@ def render_html(
         f"×√{m.periods_per_year or 0:,.0f}.</p>"
         if rolling
         else f"<p>Needs more than {ROLLING_WINDOW} equity points; this run has "
-        f"{len(equity_points(result.equity_curve))}.</p>",
+        f"{len(curve[0])}.</p>",
         "</section>",
         "<section id='metrics'><h2>Summary</h2>",
         _kv_table(headline_rows(a, s)),

@@ -15,7 +15,6 @@ plotly charts; it loads nothing and links nowhere.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from tradewind.report._json import dumps_indented
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.pnl import (
     MoneyTotal,
@@ -723,9 +723,8 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics_of(result) if analysis is None else analysis.metrics
     jpath = out_dir / "report.json"
-    jpath.write_text(
-        json.dumps(report_data(result, metrics), indent=2, default=str), encoding="utf-8"
-    )
+    # The text of json.dumps(..., indent=2, default=str), written without its generators.
+    jpath.write_text(dumps_indented(report_data(result, metrics)), encoding="utf-8")
     hpath = out_dir / "report.html"
     hpath.write_text(render_html(result, metrics, analysis), encoding="utf-8")
     return jpath, hpath

@@ -1,0 +1,163 @@
+"""The report's long series as numpy arrays: the same figures as the per-point definitions in
+:mod:`tradewind.report.metrics` and :mod:`tradewind.report.html`, without a Python step per
+point.
+
+A backtest of 2,000,000 ticks at ~80 trades a minute has ~25,000 strategy-timeframe closes: an
+equity point, a candle and a value of each charted analyzer output at every one. The report
+walked each of them in Python several times (sorting the curve once per figure, the charts'
+thinning, drawdown, buy and hold, the period tables, the chart dates); here each is a few
+array operations. Every function gives the bits of its per-point definition — the same float
+operations in the same order, the same first-of-equals choices and the same handling of NaN
+and missing values (``tests/test_report_arrays.py`` compares them on random curves with ties,
+NaN, infinities and gaps); where a definition's NaN rule has no array form the caller uses the
+definition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0, dtype=np.float64)
+
+
+def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(ts, value)`` of :func:`~tradewind.report.metrics.equity_points`: time order (stable:
+    a time recorded twice keeps its last value), one point per time; ``int(ts)`` and
+    ``float(value)``."""
+    if not len(curve):
+        return _EMPTY_I, _EMPTY_F
+    t, v = zip(*curve, strict=True)
+    ts = np.array(t, dtype=np.int64)
+    eq = np.array(v, dtype=np.float64)
+    if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):
+        order = np.argsort(ts, kind="stable")
+        ts, eq = ts[order], eq[order]
+    if len(ts) > 1:
+        keep = np.ones(len(ts), dtype=bool)
+        keep[:-1] = ts[1:] != ts[:-1]
+        if not keep.all():
+            ts, eq = ts[keep], eq[keep]
+    return ts, eq
+
+
+def returns(eq: np.ndarray) -> np.ndarray:
+    """:func:`~tradewind.report.metrics.bar_returns` of the values ``eq``."""
+    if len(eq) < 2 or bool(np.any(eq[:-1] <= 0)):
+        return np.zeros(0)
+    out: np.ndarray = eq[1:] / eq[:-1] - 1.0
+    return out
+
+
+def drawdown(eq: np.ndarray) -> np.ndarray | None:
+    """The depths of :func:`~tradewind.report.metrics.drawdown_series` (None with a NaN
+    value: the definition's ``max`` keeps the peak past a NaN, the caller uses it)."""
+    if bool(np.isnan(eq).any()):
+        return None
+    peak = np.maximum.accumulate(np.concatenate(([-math.inf], eq)))[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = np.where(peak > 0, (peak - eq) / peak, 0.0)
+    out: np.ndarray = depth.astype(np.float64)
+    return out
+
+
+def thin_index(values: np.ndarray, missing: np.ndarray | None, limit: int) -> np.ndarray | None:
+    """The positions :func:`~tradewind.report.html._thin` keeps of a series of ``values``
+    (``missing``: where the value is None), or None when it keeps every point.
+
+    Each bucket of ``k`` points keeps its first point, the first lowest and the first highest
+    (the scan of ``min``/``max``: a missing value counts as +∞ for the lowest and -∞ for the
+    highest, a NaN is never chosen unless it is the bucket's first value, which then wins
+    both) and its last, in order, each once; a bucket of missing values keeps its first."""
+    n = len(values)
+    if n <= limit:
+        return None
+    k = math.ceil(n / (limit / 4))
+    miss = np.zeros(n, dtype=bool) if missing is None else missing
+    nan = np.isnan(values) & ~miss
+    lo_key = np.where(miss | nan, math.inf, values)
+    hi_key = np.where(miss | nan, -math.inf, values)
+    out: list[np.ndarray] = []
+    full = n // k
+    for start, rows, width in ((0, full, k), (full * k, 1 if n % k else 0, n % k)):
+        if not rows:
+            continue
+        end = start + rows * width
+        lo = np.argmin(lo_key[start:end].reshape(rows, width), axis=1)
+        hi = np.argmax(hi_key[start:end].reshape(rows, width), axis=1)
+        first_nan = nan[start:end:width]
+        lo[first_nan] = 0
+        hi[first_nan] = 0
+        cols = np.stack(
+            [np.zeros(rows, dtype=np.int64), lo, hi, np.full(rows, width - 1, dtype=np.int64)],
+            axis=1,
+        )
+        cols.sort(axis=1)
+        keep = np.ones(cols.shape, dtype=bool)
+        keep[:, 1:] = cols[:, 1:] != cols[:, :-1]
+        all_missing = miss[start:end].reshape(rows, width).all(axis=1)
+        keep[all_missing, 1:] = False
+        base = start + np.arange(rows, dtype=np.int64)[:, None] * width
+        out.append((cols + base)[keep])
+    return np.concatenate(out)
+
+
+def finite_list(values: np.ndarray, missing: np.ndarray | None = None) -> list[Any]:
+    """``values`` as Python floats, None where a value is missing or not finite (the report's
+    JSON has neither NaN nor infinities)."""
+    bad = ~np.isfinite(values)
+    if missing is not None:
+        bad |= missing
+    out: list[Any] = values.tolist()
+    if bad.any():
+        for i in np.flatnonzero(bad).tolist():
+            out[i] = None
+    return out
+
+
+_DIGITS = np.array([ord(c) for c in "0123456789"], dtype=np.uint32)
+
+
+def _put(codes: np.ndarray, col: int, value: np.ndarray, width: int) -> None:
+    for j in range(width - 1, -1, -1):
+        codes[:, col + j] = _DIGITS[value % 10]
+        value = value // 10
+
+
+def plotly_dates(ts_ns: Sequence[int] | np.ndarray) -> list[str]:
+    """``YYYY-MM-DD HH:MM:SS.mmm`` (UTC, milliseconds floored) of each time: the text of
+    ``numpy.datetime_as_string(ms, unit="ms")`` with a space for its ``T``, written digit
+    by digit for the years 1970 to 9999."""
+    if not len(ts_ns):
+        return []
+    ms = np.asarray(ts_ns, dtype=np.int64) // 1_000_000
+    days = ms // 86_400_000
+    if not len(ms) or int(ms.min()) < 0 or int(days.max()) > 2_932_896:  # 9999-12-31
+        text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+        return [str(x).replace("T", " ") for x in text]
+    # The date's digits once per day, the time's per point.
+    u, inv = np.unique(days, return_inverse=True)
+    d = u.astype("datetime64[D]")
+    year = d.astype("datetime64[Y]")
+    month = d.astype("datetime64[M]")
+    date = np.empty((len(u), 10), dtype=np.uint32)
+    _put(date, 0, year.astype(np.int64) + 1970, 4)
+    _put(date, 5, (month - year.astype("datetime64[M]")).astype(np.int64) + 1, 2)
+    _put(date, 8, (d - month.astype("datetime64[D]")).astype(np.int64) + 1, 2)
+    date[:, 4] = date[:, 7] = ord("-")
+    in_day = ms - days * 86_400_000
+    codes = np.empty((len(ms), 23), dtype=np.uint32)
+    codes[:, :10] = date[inv.reshape(-1)]
+    _put(codes, 11, in_day // 3_600_000, 2)
+    _put(codes, 14, in_day // 60_000 % 60, 2)
+    _put(codes, 17, in_day // 1000 % 60, 2)
+    _put(codes, 20, in_day % 1000, 3)
+    codes[:, 10] = ord(" ")
+    codes[:, 13] = codes[:, 16] = ord(":")
+    codes[:, 19] = ord(".")
+    out: list[str] = codes.view("<U23").ravel().tolist()
+    return out
