@@ -161,3 +161,28 @@ def plotly_dates(ts_ns: Sequence[int] | np.ndarray) -> list[str]:
     codes[:, 19] = ord(".")
     out: list[str] = codes.view("<U23").ravel().tolist()
     return out
+
+
+def max_drawdown(ts: np.ndarray, eq: np.ndarray) -> tuple[float, int, int, int, bool] | None:
+    """:func:`~tradewind.report.metrics.max_drawdown` of the points ``(ts[i], eq[i])`` (times
+    strictly increasing): ``(depth, peak ts, trough ts, end ts, recovered)``, ``(0.0, -1, -1,
+    -1, True)`` when equity never fell, None with a NaN value (the caller uses the
+    definition, whose comparisons skip it)."""
+    n = len(eq)
+    if n == 0 or bool(np.isnan(eq).any()):
+        return None
+    peak = np.maximum.accumulate(eq)
+    below = eq < peak
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = np.where(below & (peak > 0), (peak - eq) / peak, 0.0)
+    depth[np.isnan(depth)] = 0.0  # ∞ / ∞: never deeper than the deepest so far
+    i = int(np.argmax(depth))
+    worst = float(depth[i])
+    if not worst > 0.0:
+        return 0.0, -1, -1, -1, True
+    # The peak: the last point up to the trough where equity reached the running maximum.
+    at_peak = np.flatnonzero(~below[: i + 1])
+    peak_i = int(at_peak[-1])
+    back = np.flatnonzero(eq[i + 1 :] >= peak[i])
+    end = int(ts[i + 1 + int(back[0])]) if len(back) else int(ts[-1])
+    return worst, int(ts[peak_i]), int(ts[i]), end, bool(len(back))

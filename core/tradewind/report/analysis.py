@@ -15,8 +15,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
-from tradewind.report.metrics import NS_PER_YEAR, Metrics, equity_points, metrics_of
+from tradewind.report import _arrays
+from tradewind.report.metrics import NS_PER_YEAR, Metrics, metrics_of
 from tradewind.report.trades import OpenTrade, Trade, round_trips
 
 if TYPE_CHECKING:
@@ -198,7 +200,7 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
         cagr = growth ** (NS_PER_YEAR / m.duration_ns) - 1 if growth > 0 else -1.0
     calmar = cagr / m.drawdown.depth if cagr is not None and m.drawdown.depth > 0 else None
     durations = [t.duration_ns for t in valued]
-    points = equity_points(result.equity_curve)
+    ts, eq = _arrays.curve_arrays(result.equity_curve)
     return Analysis(
         metrics=m,
         currency=currency,
@@ -215,9 +217,9 @@ def analyse(result: RunResult, metrics: Metrics | None = None) -> Analysis:
         # Per instrument: one currency per row, its own.
         by_instrument=breakdown(trades, lambda t: t.instrument),
         by_exit=breakdown(valued, lambda t: t.exit_kind),
-        daily=periods(valued, points, m.starting_equity, "day"),
-        weekly=periods(valued, points, m.starting_equity, "week"),
-        monthly=periods(valued, points, m.starting_equity, "month"),
+        daily=curve_periods(valued, ts, eq, m.starting_equity, "day"),
+        weekly=curve_periods(valued, ts, eq, m.starting_equity, "week"),
+        monthly=curve_periods(valued, ts, eq, m.starting_equity, "month"),
         valued=valued,
         unvalued=unvalued,
         unpriced_fees=unpriced,
@@ -270,6 +272,11 @@ def buy_and_hold(
     first = {k: float(v[0][1]) for k, v in series.items()}
     last_close = {k: float(v[-1][4]) for k, v in series.items()}
     total = sum(last_close[k] / first[k] - 1 for k in series) / len(series)
+    if len(series) == 1:
+        (only,) = series.values()
+        curve = _one_curve(only, first[next(iter(series))], starting_equity)
+        if curve is not None:
+            return total, curve
     # The curve: at each close time, the mean of each instrument's close / first open.
     bars = {k: _bar(v) for k, v in series.items()}
     events = sorted((int(c[0]) + bars[k], k, float(c[4])) for k, v in series.items() for c in v)
@@ -286,6 +293,30 @@ def buy_and_hold(
         else:
             curve.append((ts, value))
     return total, curve
+
+
+def _one_curve(
+    candles: Sequence[Sequence[float]], first: float, starting_equity: float
+) -> list[tuple[int, float]] | None:
+    """:func:`buy_and_hold`'s curve of one instrument whose candles open at strictly
+    increasing integer times: its running sum ``1 + Σ (r_i - r_{i-1})`` in the same order
+    (``numpy.cumsum`` adds in order), or None for other candles (the loop draws them)."""
+    t = [c[0] for c in candles]
+    if not all(type(x) is int for x in t):
+        return None
+    ts = np.array(t, dtype=np.int64)
+    if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
+        return None
+    close = np.array([float(c[4]) for c in candles], dtype=np.float64)
+    rel = close / first
+    steps = np.empty(len(rel) + 1)
+    steps[0] = 1.0
+    steps[1] = rel[0] - 1.0
+    steps[2:] = rel[1:] - rel[:-1]
+    total_rel = np.cumsum(steps)[1:]
+    value = starting_equity * total_rel / 1
+    bar = int(np.diff(ts).min()) if len(ts) > 1 else 0
+    return list(zip((ts + bar).tolist(), value.tolist(), strict=True))
 
 
 def _bar(candles: Sequence[Sequence[float]]) -> int:
@@ -353,6 +384,31 @@ def _period_of_day(day_no: int, unit: str) -> tuple[int, str]:
         start = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         label = start.strftime("%Y-%m")
     return int(start.timestamp()) * 1_000_000_000, label
+
+
+def curve_periods(
+    trades: Sequence[Trade],
+    ts: np.ndarray,
+    eq: np.ndarray,
+    starting_equity: Decimal,
+    unit: str,
+) -> list[Period]:
+    """:func:`periods` of the equity points ``(ts[i], eq[i])`` in time order: each period's
+    last equity found per day of the curve instead of per point."""
+    if not len(ts):
+        return periods(trades, [], starting_equity, unit)
+    days = ts // NS_PER_DAY
+    last = np.ones(len(days), dtype=bool)
+    last[:-1] = days[1:] != days[:-1]  # the last point of each day (the times increase)
+    day_list = days[last].tolist()
+    eq_list = eq[last].tolist()
+    # A period's last equity is its last day's: one point per day, in time order.
+    return periods(
+        trades,
+        [(day * NS_PER_DAY, e) for day, e in zip(day_list, eq_list, strict=True)],
+        starting_equity,
+        unit,
+    )
 
 
 def periods(

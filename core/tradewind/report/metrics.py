@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from tradewind.report import _arrays
 from tradewind.report._json import dumps_indented
 from tradewind.timeframes import format_timeframe, parse_timeframe
 from tradewind.trading.pnl import (
@@ -286,6 +287,23 @@ def max_drawdown(points: Sequence[tuple[int, float]]) -> Drawdown:
     )
 
 
+def _drawdown(ts: np.ndarray, eq: np.ndarray) -> Drawdown:
+    """:func:`max_drawdown` of the curve's arrays."""
+    found = _arrays.max_drawdown(ts, eq)
+    if found is None:  # a NaN point (or none at all): the definition's own comparisons
+        return max_drawdown(list(zip(ts.tolist(), eq.tolist(), strict=True)))
+    depth, peak_ts, trough_ts, end_ts, recovered = found
+    if peak_ts < 0:
+        return Drawdown()
+    return Drawdown(
+        depth=depth,
+        peak_ts_ns=peak_ts,
+        trough_ts_ns=trough_ts,
+        end_ts_ns=end_ts,
+        recovered=recovered,
+    )
+
+
 def drawdown_series(points: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
     """``(ts, 1 - E / running peak)`` for each point (0 at a new high)."""
     out = []
@@ -353,12 +371,14 @@ def compute_metrics(
         closed_trades, unvalued = value_closed_trades(
             closed_trades, pnl_currencies, pnl_rates or {}, currency
         )
-    points = equity_points(equity_curve)
-    if bar_ns is None and len(points) >= 2:
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(points) if b[0] > a[0]]
-        bar_ns = min(gaps) if gaps else None
+    # The curve as arrays: the points of equity_points(equity_curve), without a Python step
+    # per point (tradewind.report._arrays).
+    ts, eq = _arrays.curve_arrays(equity_curve)
+    if bar_ns is None and len(ts) >= 2:
+        # The points' times strictly increase: every gap counts.
+        bar_ns = int(np.diff(ts).min())
     ppy = NS_PER_YEAR / bar_ns if bar_ns else None
-    rets = bar_returns(points)
+    rets = _arrays.returns(eq)
     sharpe = sharpe_ratio(rets, ppy) if ppy else None
     sortino = sortino_ratio(rets, ppy) if ppy else None
 
@@ -369,8 +389,8 @@ def compute_metrics(
     gross_loss = -sum(losses, ZERO)
     net = sum(pnls, ZERO)
 
-    starts = [points[0][0] - (bar_ns or 0)] if points else []
-    ends = [points[-1][0]] if points else []
+    starts = [int(ts[0]) - (bar_ns or 0)] if len(ts) else []
+    ends = [int(ts[-1])] if len(ts) else []
     if fills:
         starts.append(min(f.ts_ns for f in fills))
         ends.append(max(f.ts_ns for f in fills))
@@ -402,7 +422,7 @@ def compute_metrics(
         returns=len(rets),
         sharpe=sharpe,
         sortino=sortino,
-        drawdown=max_drawdown(points),
+        drawdown=_drawdown(ts, eq),
         trades=len(pnls),
         wins=len(wins),
         losses=len(losses),
@@ -446,20 +466,20 @@ def metrics_of(result: RunResult) -> Metrics:
     timeframe; inferred from the curve if absent) and ``last_ts_ns``.
     """
     s = result.summary
-    points = equity_points(result.equity_curve)
+    ts, eq = _arrays.curve_arrays(result.equity_curve)
     start = s.get("starting_equity")
     final = s.get("final_equity")
     tf = s.get("timeframe")
     return compute_metrics(
-        equity_curve=points,
+        equity_curve=result.equity_curve,
         closed_trades=result.closed_trades,
         fills=result.fills,
         starting_equity=Decimal(str(start))
         if start is not None
-        else Decimal(repr(points[0][1]) if points else 0),
+        else Decimal(repr(float(eq[0])) if len(eq) else 0),
         final_equity=Decimal(str(final))
         if final is not None
-        else Decimal(repr(points[-1][1]) if points else 0),
+        else Decimal(repr(float(eq[-1])) if len(eq) else 0),
         funding_paid=Decimal(str(s.get("funding_paid", 0))),
         funnel=s.get("funnel") or {},
         pnl_currencies=s.get("pnl_currencies") or None,
