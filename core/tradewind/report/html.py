@@ -15,6 +15,7 @@ import datetime as dt
 import html
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -818,9 +819,25 @@ document.body.dataset.ready = '1';
 
 def plotly_js() -> str:
     """plotly.js as bundled in the ``plotly`` distribution."""
-    from plotly.offline import get_plotlyjs
+    return plotly_js_bytes().decode("utf-8")
 
-    return str(get_plotlyjs())
+
+def plotly_js_bytes() -> bytes:
+    """The bytes of the ``plotly`` distribution's ``package_data/plotly.min.js`` (what
+    ``plotly.offline.get_plotlyjs`` decodes), read without importing plotly's modules."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    for folder in (spec and spec.submodule_search_locations) or ():
+        path = Path(folder) / "package_data" / "plotly.min.js"
+        if path.is_file():
+            return path.read_bytes()
+    import pkgutil  # not a plain folder (a zip, say): through plotly's loader
+
+    data = pkgutil.get_data("plotly", "package_data/plotly.min.js")
+    if data is None:
+        raise FileNotFoundError("plotly's package_data/plotly.min.js is not installed")
+    return data
 
 
 def _figure_block(div_id: str, fig: Mapping[str, Any]) -> str:
@@ -1001,6 +1018,32 @@ def render_html(
     result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
 ) -> str:
     """The report page."""
+    head, tail = page_around_plotly(result, metrics, analysis)
+    return head + plotly_js() + tail
+
+
+def write_html(
+    path: Path, result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> None:
+    """Write :func:`render_html`'s page to ``path`` as UTF-8: the page around plotly.js
+    encoded, plotly.js's own bytes as they are installed (its ~4.6 MB are neither decoded
+    nor joined into the page's text and encoded again)."""
+    head, tail = page_around_plotly(result, metrics, analysis)
+    if os.linesep != "\n":  # text mode would translate the page's newlines
+        path.write_text(head + plotly_js() + tail, encoding="utf-8")
+        return
+    js = plotly_js_bytes()
+    js.decode("utf-8")  # what render_html would decode: the same error if it is not UTF-8
+    with path.open("wb") as f:
+        f.write(head.encode("utf-8"))
+        f.write(js)
+        f.write(tail.encode("utf-8"))
+
+
+def page_around_plotly(
+    result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> tuple[str, str]:
+    """The report page before and after the text of plotly.js (:func:`render_html`)."""
     m = metrics or metrics_of(result)
     a = analysis or analyse(result, m)
     s = dict(result.summary)
@@ -1054,11 +1097,13 @@ def render_html(
     quality = len(journal["quality"])
     curve = _arrays.curve_arrays(result.equity_curve)
     rolling = rolling_figure(result, m, curve)
-    parts = [
+    parts: list[str | None] = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>tradewind report {esc(str(s.get('run_id', '')))}</title>",
-        f"<style>{_CSS}</style><script>{plotly_js()}</script></head><body><main>",
+        f"<style>{_CSS}</style><script>",
+        None,  # plotly.js
+        "</script></head><body><main>",
         f"<h1>tradewind run report</h1><p class='sub'>{esc(sub)}</p>",
         f"<div class='cards'>{card_html}</div>",
         "<section id='chart-price'><h2>Price, signals and fills</h2>",
@@ -1102,4 +1147,5 @@ def render_html(
         quality_html(quality_of(result.journal_path, result.run_id)),
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
-    return "".join(parts)
+    cut = parts.index(None)
+    return "".join(p for p in parts[:cut] if p), "".join(p for p in parts[cut + 1 :] if p)

@@ -746,7 +746,9 @@ def write_report(
     # The text of json.dumps(..., indent=2, default=str), written without its generators.
     jpath.write_text(dumps_indented(report_data(result, metrics)), encoding="utf-8")
     hpath = out_dir / "report.html"
-    hpath.write_text(render_html(result, metrics, analysis), encoding="utf-8")
+    from tradewind.report.html import write_html
+
+    write_html(hpath, result, metrics, analysis)
     return jpath, hpath
 
 
