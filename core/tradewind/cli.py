@@ -131,6 +131,17 @@ class _StartupGC:
             gc.freeze()
             gc.enable()
 
+    def run_ended(self) -> None:
+        """Before the report: what the run left (its result's curves, fills and candles,
+        hundreds of thousands of objects at ~25,000 closes) joins the permanent generation,
+        so that the report's collections walk only what the report allocates (they walked
+        the run's objects ~0.1 s of a 2 M-tick backtest at ~80 trades a minute); given back
+        by :meth:`close` with the start-up's."""
+        import gc
+
+        if self.froze and gc.isenabled():
+            gc.freeze()
+
     def close(self) -> None:
         import gc
 
@@ -212,6 +223,7 @@ def _run_started(
         engine.handle_signals = True
         startup.started()
         result = anyio.run(engine.run)
+    startup.run_ended()
     from tradewind.report.analysis import analyse
     from tradewind.report.journal_reader import shared
 

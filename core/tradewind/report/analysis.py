@@ -277,7 +277,16 @@ def buy_and_hold(
         curve = _one_curve(only, first[next(iter(series))], starting_equity)
         if curve is not None:
             return total, curve
-    # The curve: at each close time, the mean of each instrument's close / first open.
+    return total, _curve(series, first, starting_equity)
+
+
+def _curve(
+    series: Mapping[str, Sequence[Sequence[float]]],
+    first: Mapping[str, float],
+    starting_equity: float,
+) -> list[tuple[int, float]]:
+    """:func:`buy_and_hold`'s curve, close by close: at each close time, the mean of each
+    instrument's close / first open."""
     bars = {k: _bar(v) for k, v in series.items()}
     events = sorted((int(c[0]) + bars[k], k, float(c[4])) for k, v in series.items() for c in v)
     rel = dict.fromkeys(series, 1.0)  # each instrument's close / first open
@@ -292,7 +301,7 @@ def buy_and_hold(
             curve[-1] = (ts, value)
         else:
             curve.append((ts, value))
-    return total, curve
+    return curve
 
 
 def _one_curve(
