@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -46,7 +47,9 @@ MIN = 60_000_000_000
 def _same(a: object, b: object) -> bool:
     """Equal, NaN equal to NaN, floats bit for bit (0.0 is not -0.0)."""
     if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
@@ -215,9 +218,9 @@ def test_metrics_of_a_long_curve_are_the_per_point_ones():
         final_equity=Decimal(1100),
     )  # fmt: skip
     points = equity_points(raw)
-    assert m.bar_ns == min(b[0] - a[0] for a, b in zip(points, points[1:], strict=False))
+    assert m.bar_ns == min(b[0] - a[0] for a, b in itertools.pairwise(points))
     assert m.drawdown == max_drawdown(points)
-    rets = [b[1] / a[1] - 1.0 for a, b in zip(points, points[1:], strict=False)]
+    rets = [b[1] / a[1] - 1.0 for a, b in itertools.pairwise(points)]
     assert m.returns == len(rets)
     assert m.start_ts_ns == points[0][0] - m.bar_ns and m.end_ts_ns == points[-1][0]
 
@@ -262,9 +265,11 @@ def test_buy_and_hold_of_one_instrument_is_the_close_by_close_sum():
     for n in (1, 2, 500, 30_000):
         candles = _candles(rng, n)
         first = float(candles[0][1])
-        assert _same(_one_curve(candles, first, 10_000.0), _curve({"A": candles}, {"A": first}, 10_000.0))
+        assert _same(
+            _one_curve(candles, first, 10_000.0), _curve({"A": candles}, {"A": first}, 10_000.0)
+        )
     two = {"A": _candles(rng, 300), "B": _candles(rng, 200)}
-    total, curve = buy_and_hold(two, 1000.0)
+    _, curve = buy_and_hold(two, 1000.0)
     assert curve == _curve(two, {k: float(v[0][1]) for k, v in two.items()}, 1000.0)
 
 
@@ -309,7 +314,9 @@ def _long_run() -> RunResult:
     series: dict[str, dict[str, list]] = {}
     for inst in candles:
         ema = [(BASE + (i + 1) * MIN, math.nan if i < 50 else 100 + rng.random()) for i in range(n)]
-        adx = [(BASE + (i + 1) * MIN, None if i % 997 == 0 else rng.random() * 60) for i in range(n)]
+        adx = [
+            (BASE + (i + 1) * MIN, None if i % 997 == 0 else rng.random() * 60) for i in range(n)
+        ]
         series[inst] = {"regime.ema_fast": ema, "regime.adx": adx}
     closed = []
     return RunResult(

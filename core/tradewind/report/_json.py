@@ -73,9 +73,7 @@ def _key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
-def _encode(
-    o: Any, level: int, parts: list[str], pad: str, default: Callable[[Any], Any]
-) -> None:
+def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[Any], Any]) -> None:
     f = _SCALARS.get(type(o))
     if f is not None:
         parts.append(f(o))

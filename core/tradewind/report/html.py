@@ -30,7 +30,6 @@ from tradewind.report.metrics import (
     Metrics,
     bar_returns,
     drawdown_series,
-    equity_points,
     metrics_of,
 )
 from tradewind.report.summary import (

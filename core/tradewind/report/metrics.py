@@ -14,7 +14,6 @@ plotly charts; it loads nothing and links nowhere.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -466,7 +465,7 @@ def metrics_of(result: RunResult) -> Metrics:
     timeframe; inferred from the curve if absent) and ``last_ts_ns``.
     """
     s = result.summary
-    ts, eq = _arrays.curve_arrays(result.equity_curve)
+    _, eq = _arrays.curve_arrays(result.equity_curve)
     start = s.get("starting_equity")
     final = s.get("final_equity")
     tf = s.get("timeframe")
