@@ -14,7 +14,8 @@ also prints the ten largest imports (``python -X importtime``). ``--speedup 20 -
 the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--phases`` runs one
 more process with the CLI's steps timed in it (wall and CPU): the imports of the command line
 and the core modules, the config check (with the plugins' imports), the engine's set-up, the
-parquet load, the rest of the run (engine and journal), the report, the summary.
+parquet load, the rest of the run (engine and journal), the analysis of the run that the
+report and the summary share, the report, the summary.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ import anyio
 import tradewind.cli as cli
 import tradewind.config_check as config_check
 import tradewind.market.importers as importers
+import tradewind.report.analysis as analysis
 import tradewind.report.metrics as metrics
 import tradewind.report.summary as summary
 import tradewind.trading.engine as engine
@@ -69,6 +71,7 @@ timed(config_check, "check_config", "config check (plugins imported and built)")
 timed(engine.Engine, "__init__", "engine set-up")
 timed(importers, "load", "parquet load")  # the replay venue imports it at connect
 timed(anyio, "run", "run (engine, journal; with the load)")
+timed(analysis, "analyse", "analysis (for report and summary)")
 timed(metrics, "write_report", "HTML and JSON report")
 timed(summary, "print_summary", "summary")
 with contextlib.redirect_stdout(io.StringIO()):
