@@ -15,7 +15,9 @@ the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--pha
 more process with the CLI's steps timed in it (wall and CPU): the imports of the command line
 and the core modules, the config check (with the plugins' imports), the engine's set-up, the
 parquet load, the rest of the run (engine and journal), the analysis of the run that the
-report and the summary share, the report, the summary.
+report and the summary share, the report, the summary; with ``--as-program`` that process
+runs the command as the program does (``main()`` without arguments: the collector held at
+start-up and around the report, the fast exit) instead of ``main([...])``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import bench_pipeline
 
 #: The child of ``--phases``: ``tradewind backtest`` with its steps wrapped in timers.
 _PHASES = """
-import contextlib, io, sys, time
+import atexit, io, sys, time
 
 t0, c0 = time.perf_counter(), time.process_time()
 spent = {}
@@ -74,14 +76,26 @@ timed(anyio, "run", "run (engine, journal; with the load)")
 timed(analysis, "analyse", "analysis (for report and summary)")
 timed(metrics, "write_report", "HTML and JSON report")
 timed(summary, "print_summary", "summary")
-with contextlib.redirect_stdout(io.StringIO()):
-    rc = cli.main(sys.argv[1:])
-total = (time.perf_counter() - t0, time.process_time() - c0)
-rows = [("imports of the CLI and core modules", imports), *spent.items()]
-for label, (w, u) in rows:
-    print(f"    {label:45s} {w:6.3f} s / {u:6.3f} s", file=sys.stderr)
-print(f"    {'whole (after the interpreter start), rc ' + str(rc):45s} "
-      f"{total[0]:6.3f} s / {total[1]:6.3f} s", file=sys.stderr)
+
+
+def report(rc="0"):
+    total = (time.perf_counter() - t0, time.process_time() - c0)
+    rows = [("imports of the CLI and core modules", imports), *spent.items()]
+    for label, (w, u) in rows:
+        print(f"    {label:45s} {w:6.3f} s / {u:6.3f} s", file=sys.stderr)
+    print(f"    {'whole (after the interpreter start), rc ' + str(rc):45s} "
+          f"{total[0]:6.3f} s / {total[1]:6.3f} s", file=sys.stderr)
+
+
+sys.stdout = io.StringIO()
+if "--as-program" in sys.argv:
+    # As the program runs (main() without arguments: the collector's hold at start-up and
+    # around the report, the fast exit, which runs the atexit handlers first).
+    sys.argv = ["tradewind", *(a for a in sys.argv[1:] if a != "--as-program")]
+    atexit.register(report)
+    cli.main()
+else:
+    report(cli.main(sys.argv[1:]))
 """
 
 
@@ -93,6 +107,11 @@ def main() -> None:
     ap.add_argument("--imports", action="store_true", help="print the largest imports")
     ap.add_argument("--speedup", type=float, default=1.0, help="time compression (20: ~1,600/min)")
     ap.add_argument("--phases", action="store_true", help="time the CLI's steps in one more run")
+    ap.add_argument(
+        "--as-program",
+        action="store_true",
+        help="run the --phases child as the program (main() without arguments)",
+    )
     ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-startup"
     )
@@ -147,7 +166,7 @@ def main() -> None:
         )
         proc = subprocess.run(
             [sys.executable, "-c", _PHASES, "backtest", str(cfg), "--report-dir",
-             str(args.workdir / "reports")],
+             str(args.workdir / "reports"), *(["--as-program"] if args.as_program else [])],
             capture_output=True, text=True, env=env, cwd=args.workdir,
         )  # fmt: skip
         if proc.returncode != 0:
