@@ -365,3 +365,18 @@ def test_a_long_runs_report_is_the_per_point_reports_bytes(tmp_path):
     # The page's text is render_html's, the same bytes as written.
     page = (tmp_path / "report.html").read_bytes()
     assert page == report_html.render_html(result).encode("utf-8")
+
+
+def test_marker_dates_and_candle_closes_are_the_per_item_ones():
+    rng = random.Random(9)
+    ts = [int(rng.random() * (2**63 - 1)) for _ in range(3_000)] + [0, 1, 999_999, BASE]
+    assert report_html._ts(ts) == [report_html._t(t) for t in ts]
+    for shuffle in (False, True):
+        candles = _candles(rng, 2_000)
+        candles += [(candles[-1][0], 1.0, 2.0, 0.5, 1.5, 3.0)]  # an open time twice
+        if shuffle:
+            rng.shuffle(candles)
+        table = {int(c[0]): c[4] for c in candles}
+        closes = report_html._Closes(candles)
+        for t in [c[0] for c in candles] + [BASE - MIN, BASE + 10**9, BASE + 5_000 * MIN, 2**70]:
+            assert _same(closes.get(t, math.nan), table.get(t, math.nan))

@@ -342,17 +342,43 @@ def _fill_markers(
 
 
 def _marker_trace(name: str, ms: Sequence[Mapping[str, Any]], **style: Any) -> dict[str, Any]:
+    ts = [m["ts"] for m in ms]
+    # _t of each time, at once (the same text from 1970 on; _t's own below).
+    plain = all(type(t) is int and t >= 0 for t in ts)
     return {
         "type": "scatter",
         "mode": "markers",
         "name": name,
-        "x": [_t(m["ts"]) for m in ms],
+        "x": _ts(ts) if plain else [_t(t) for t in ts],
         "y": [m["price"] for m in ms],
-        "hovertext": [m["text"] for m in ms],
+        "hovertext": _Clean([m["text"] for m in ms]),  # text: nothing to clean
         "hoverinfo": "text",
         "customdata": [m.get("reason", "") for m in ms],
         "marker": style,
     }
+
+
+class _Closes:
+    """``{int(open time): close}`` of candles, looked up by binary search on the open times
+    (a dict of every candle cost more than the few signals and vetoes that read it); an open
+    time recorded twice gives its last candle's close, as the dict would."""
+
+    def __init__(self, candles: Sequence[Sequence[float]]) -> None:
+        self.candles = candles
+        t = [c[0] for c in candles]
+        self.ts = np.array(t, dtype=np.int64) if all(type(x) is int for x in t) else None
+        if self.ts is not None and len(self.ts) > 1 and bool((self.ts[1:] < self.ts[:-1]).any()):
+            self.ts = None
+        self.table = {int(c[0]): c[4] for c in candles} if self.ts is None else None
+
+    def get(self, ts: int, default: Any = None) -> Any:
+        if self.table is not None:
+            return self.table.get(ts, default)
+        assert self.ts is not None
+        if type(ts) is not int or not -(2**63) <= ts < 2**63:
+            return default
+        i = int(np.searchsorted(self.ts, ts, side="right")) - 1
+        return self.candles[i][4] if i >= 0 and int(self.ts[i]) == ts else default
 
 
 def price_figure(
@@ -438,7 +464,7 @@ def price_figure(
     bar = _bar_ns(result)
     sig = [s for s in journal.get("signals", []) if s["instrument"] == instrument][:MAX_MARKERS]
     vet = [v for v in journal.get("vetoes", []) if v["instrument"] == instrument][:MAX_MARKERS]
-    closes = {int(c[0]): c[4] for c in candles} if sig or vet else {}
+    closes = _Closes(candles if sig or vet else [])
     if sig:
         traces.append(
             _marker_trace(
@@ -584,7 +610,7 @@ def _bar_ns(result: RunResult) -> int:
     return 0
 
 
-def _signal_price(s: Mapping[str, Any], closes: Mapping[int, float], bar: int) -> float:
+def _signal_price(s: Mapping[str, Any], closes: _Closes, bar: int) -> float:
     try:
         return float(s["entry"])
     except (TypeError, ValueError):
