@@ -101,6 +101,11 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
         parts.append("[" + inner)
         first = True
         scalars = _SCALARS
+        # A list of short lists of scalars (the equity curve's [ts, equity] pairs): each
+        # written here in one piece.
+        inner2 = "\n" + pad * (level + 2)
+        sep2 = "," + inner2
+        close2 = "\n" + pad * (level + 1) + "]"
         for item in o:
             if first:
                 first = False
@@ -109,8 +114,14 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
             g = scalars.get(type(item))
             if g is not None:
                 parts.append(g(item))
-            else:
-                _encode(item, level + 1, parts, pad, default)
+                continue
+            if (type(item) is list or type(item) is tuple) and 0 < len(item) <= 4:
+                fs = [scalars.get(type(x)) for x in item]
+                if None not in fs:
+                    text = sep2.join([f(x) for f, x in zip(fs, item, strict=True)])
+                    parts.append("[" + inner2 + text + close2)
+                    continue
+            _encode(item, level + 1, parts, pad, default)
         parts.append("\n" + pad * level + "]")
     elif isinstance(o, dict):
         if not o:
