@@ -116,10 +116,14 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
                 parts.append(g(item))
                 continue
             if (type(item) is list or type(item) is tuple) and 0 < len(item) <= 4:
-                fs = [scalars.get(type(x)) for x in item]
-                if None not in fs:
-                    text = sep2.join([f(x) for f, x in zip(fs, item, strict=True)])
-                    parts.append("[" + inner2 + text + close2)
+                strs = []
+                for x in item:
+                    f = scalars.get(type(x))
+                    if f is None:
+                        break
+                    strs.append(f(x))
+                else:
+                    parts.append("[" + inner2 + sep2.join(strs) + close2)
                     continue
             _encode(item, level + 1, parts, pad, default)
         parts.append("\n" + pad * level + "]")
