@@ -87,7 +87,11 @@ def test_the_indented_json_is_json_dumps_text():
         v = value(0)
         assert dumps_indented(v) == json.dumps(v, indent=2, default=str)
     curve = [[BASE + i * MIN, 100_000.0 + rng.random()] for i in range(5_000)]
-    doc = {"equity_curve": curve, "fills": [{"price": "1.5", "fee": None}] * 3}
+    doc = {
+        "equity_curve": curve,
+        "fills": [{"price": "1.5", "fee": None}] * 3,
+        "mixed": [{"a": 1, 2: 3}, {"x": [1]}, {"é": math.nan, "b": True}, {}, [1, [2]], (1.5,)],
+    }
     assert dumps_indented(doc) == json.dumps(doc, indent=2, default=str)
     with pytest.raises(TypeError):
         dumps_indented({(1, 2): 3})

@@ -101,8 +101,8 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
         parts.append("[" + inner)
         first = True
         scalars = _SCALARS
-        # A list of short lists of scalars (the equity curve's [ts, equity] pairs): each
-        # written here in one piece.
+        # A list of short lists of scalars (the equity curve's [ts, equity] pairs) or of
+        # dicts of scalars (the fills): each written here in one piece.
         inner2 = "\n" + pad * (level + 2)
         sep2 = "," + inner2
         close2 = "\n" + pad * (level + 1) + "]"
@@ -124,6 +124,16 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
                     strs.append(f(x))
                 else:
                     parts.append("[" + inner2 + sep2.join(strs) + close2)
+                    continue
+            elif type(item) is dict and item:  # a fill, a trade: str keys, scalar values
+                strs = []
+                for k, x in item.items():
+                    f = scalars.get(type(x))
+                    if type(k) is not str or f is None:
+                        break
+                    strs.append(encode_basestring_ascii(k) + ": " + f(x))
+                else:
+                    parts.append("{" + inner2 + sep2.join(strs) + close2[:-1] + "}")
                     continue
             _encode(item, level + 1, parts, pad, default)
         parts.append("\n" + pad * level + "]")
