@@ -7,7 +7,8 @@ the printed summary of one finished run, timed alone.
 Runs the embedded default backtest once on ``--ticks`` synthetic ticks (the files of
 bench_startup.py / bench_pipeline.py: the same seed; ``--speedup 20`` is ~1,600 trades a
 minute) and keeps its ``RunResult`` (pickled) and journal. Then, ``--rounds`` times, a fresh
-process loads the result and times the CLI's report step on it — ``analyse``,
+process loads the result, imports what the CLI's process has imported by then (the journal
+and DuckDB, the report's modules), and times the CLI's report step on it — ``analyse``,
 ``write_report``, ``print_summary`` inside one shared read-only journal connection, with the
 run's objects frozen (``gc.freeze``) as ``tradewind backtest`` does before its report — CPU
 and wall. With ``--before DIR`` (another checkout's ``core``, e.g. a detached worktree of
@@ -45,6 +46,8 @@ import gc, io, pickle, sys, time
 from pathlib import Path
 result = pickle.loads(Path(sys.argv[1]).read_bytes())
 from rich.console import Console
+import tradewind.journal.store  # imported by the run in the CLI's process (DuckDB with it)
+import tradewind.report.html  # imported at the report's first call, not the report's work
 from tradewind.report.analysis import analyse
 from tradewind.report.journal_reader import shared
 from tradewind.report.metrics import write_report
