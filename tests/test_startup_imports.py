@@ -161,6 +161,24 @@ def test_the_program_collects_no_garbage_while_starting_then_collects(tmp_path):
     assert out["enabled"] is True and out["frozen"] == 0, out
 
 
+def test_the_programs_report_collects_with_the_runs_objects_frozen(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", _GC_PROGRAM, "backtest", "--report-dir", "reports"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    during = [frozen for frozen, engine, after in out["collections"] if engine and not after]
+    report = [frozen for frozen, _engine, after in out["collections"] if after]
+    # The report's collections (after the run) find what the run left frozen too: more
+    # objects than the start-up's alone, which the run's collections found.
+    assert report and during and min(report) > max(during), out
+    assert out["enabled"] is True and out["frozen"] == 0, out
+
+
 def test_main_called_with_arguments_leaves_the_collector_alone(tmp_path):
     code = (
         "import gc, sys\n"
