@@ -270,7 +270,10 @@ def _candle_lists(
             vol[full] = sum(v[full * k :].tolist())
         v = vol
     colors = np.where(c >= o, _UP, _DOWN).tolist()
-    fl = _arrays.finite_list
+
+    def fl(values: np.ndarray) -> list[Any]:  # NaN and infinities already None
+        return _Clean(_arrays.finite_list(values))
+
     return _ts(ts), fl(o), fl(h), fl(lo), fl(c), fl(v), _Clean(colors)
 
 
