@@ -84,3 +84,76 @@ def test_a_fresh_files_sequence_is_zero_unless_a_log_beside_it_loaded_rows(tmp_p
     assert {t: v for t, v in got.items() if t != "runs"} == {
         t: v for t, v in rows.items() if t != "runs"
     }
+
+
+def _threads(journal):
+    return journal.query("SELECT current_setting('threads')")[0][0]
+
+
+def test_a_fresh_files_start_reads_no_earlier_runs_and_numbers_them_as_before(tmp_path):
+    # A file created by its open has no runs row: its start asks nothing about earlier runs
+    # (issue 17), and the run numbers, sessions and resumes are those of the queries.
+    from tradewind.journal.store import Journal
+
+    path = tmp_path / "journal.duckdb"
+    first = Journal(path, "bt-1")
+    assert not first.has_runs
+    asked = []
+    con = first._con
+
+    class Watch:
+        def execute(self, sql, *args):
+            asked.append(sql)
+            return con.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+    first._con = Watch()
+    first.start("backtest", "cfg.toml", 1)
+    first._con = con
+    assert any(s.startswith("INSERT INTO runs") for s in asked), asked
+    assert [s for s in asked if "FROM runs" in s] == [], asked
+    assert first.has_runs
+    first.finish(2, {})
+    first.close()
+
+    # The same file again (not fresh): asked, and numbered after the first run.
+    second = Journal(path, "paper-1")
+    assert second.has_runs
+    second.start("paper", "cfg.toml", 3)
+    second.finish(4, {})
+    second.close()
+    third = Journal(path, "paper-2")
+    third.start("paper", "cfg.toml", 5)
+    assert third.resumed and third.session_id == "paper-1"
+    third.close()
+    con = duckdb.connect(str(path), read_only=True)
+    got = con.execute("SELECT run_id, session_id, run_no FROM runs ORDER BY run_no").fetchall()
+    con.close()
+    assert got == [("bt-1", "bt-1", 1), ("paper-1", "paper-1", 2), ("paper-2", "paper-1", 3)]
+
+    # A fresh file's paper run starts its own session, run number 1, not resumed.
+    paper = Journal(tmp_path / "paper.duckdb", "p-1")
+    paper.start("paper", "cfg.toml", 1)
+    assert (paper.session_id, paper.resumed) == ("p-1", False)
+    assert paper.query("SELECT run_no FROM runs") == [(1,)]
+    paper.close()
+
+
+def test_a_backtest_journal_writes_on_one_duckdb_thread_paper_keeps_the_default(tmp_path):
+    from tradewind.journal.store import Journal
+
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    bt = Journal(tmp_path / "bt.duckdb", "bt-1")
+    bt.start("backtest", "cfg.toml", 1)
+    assert _threads(bt) == 1
+    bt.close()
+    paper = Journal(tmp_path / "paper.duckdb", "p-1")
+    paper.start("paper", "cfg.toml", 1)
+    assert _threads(paper) == default
+    paper.close()
+    durable = Journal(tmp_path / "durable.duckdb", "bt-2", durable=True)
+    durable.start("backtest", "cfg.toml", 1)
+    assert _threads(durable) == default
+    durable.close()

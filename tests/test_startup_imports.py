@@ -42,6 +42,14 @@ UNUSED = (
     "tradewind_exit_liquidity",
     # The progress bar's (and its live display's) module: only with stderr on a terminal.
     "rich.progress",
+    # On-chain best execution: the config's [routing] section needs only
+    # tradewind.execution.config; the package's quote model and router load at first use.
+    "tradewind.execution.quotes",
+    "tradewind.execution.router",
+    "tradewind.execution.aggregator",
+    "tradewind.execution.host",
+    "tradewind.execution.evm",
+    "tradewind.execution.http",
 )
 
 _WATCH = """

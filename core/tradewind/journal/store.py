@@ -873,6 +873,9 @@ class Journal:
             # query of its eleven tables' sequence numbers (issue 17: a backtest's start).
             fresh = isinstance(self._db, DuckDBBackend) and self._db.fresh and not loaded
             self._seq = 0 if fresh else self._max_seq()
+            #: No ``runs`` row yet (a file this open created, nothing loaded into it): the
+            #: start's questions about earlier runs have no rows to read (:attr:`has_runs`).
+            self._no_runs = fresh
         except self._failures as exc:
             self._con.close()
             raise self._db.error(exc, doing="open") from exc
@@ -918,6 +921,13 @@ class Journal:
         """
         self._db.verify()
 
+    @property
+    def has_runs(self) -> bool:
+        """False while the journal holds no run at all (a file its open created, no log
+        loaded into it, not started yet): nothing to ask about earlier runs. True otherwise
+        (it may hold some)."""
+        return not self._no_runs
+
     def _max_seq(self) -> int:
         parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
         row = self._con.execute(f"SELECT coalesce(max(s), 0) FROM ({parts}) AS seqs").fetchone()
@@ -948,9 +958,15 @@ class Journal:
         if not self._flush_every_set and mode == "backtest" and not self.durable:
             self.flush_every = BACKTEST_FLUSH_ROWS
         config_path = os.path.abspath(config_path) if config_path else config_path
+        if mode == "backtest" and not self.durable and isinstance(self._db, DuckDBBackend):
+            # A backtest writes its rows in a few large transactions at the end, on one
+            # thread: DuckDB's second worker thread costs more CPU than it saves on the
+            # end-of-run insert and checkpoint (~15 % of the journal's CPU, issue 17). The
+            # setting is the database's (this file's) and lasts until it is closed.
+            self._con.execute("SET threads = 1")
         if resume is None:
             resume = mode in ("paper", "live")
-        if session_id is None and resume:
+        if session_id is None and resume and self.has_runs:
             row = self._con.execute(
                 "SELECT coalesce(session_id, run_id) FROM runs WHERE mode = ? AND config_path = ?"
                 " ORDER BY coalesce(run_no, 0) DESC LIMIT 1",
@@ -958,7 +974,7 @@ class Journal:
             ).fetchone()
             if row is not None:
                 session_id = row[0]
-        if session_id is not None:
+        if session_id is not None and self.has_runs:
             self.resumed = (
                 self._con.execute(
                     "SELECT count(*) FROM runs WHERE coalesce(session_id, run_id) = ?",
@@ -967,13 +983,16 @@ class Journal:
                 or (0,)
             )[0] > 0
         self.session_id = session_id or self.run_id
-        row = self._con.execute("SELECT coalesce(max(run_no), 0) FROM runs").fetchone()
-        run_no = (int(row[0]) if row else 0) + 1
+        run_no = 1
+        if self.has_runs:
+            row = self._con.execute("SELECT coalesce(max(run_no), 0) FROM runs").fetchone()
+            run_no = (int(row[0]) if row else 0) + 1
         self._con.execute(
             "INSERT INTO runs (run_id, mode, config_path, started_ts_ns, finished_ts_ns, "
             "summary, session_id, run_no) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)",
             [self.run_id, mode, config_path, ts_ns, self.session_id, run_no],
         )
+        self._no_runs = False
 
     def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
         """Flush and record the run's end and summary (JournalError when it cannot)."""

@@ -705,7 +705,7 @@ class Engine:
             background=cfg.journal.load_in_background,
         )
         self.journal = journal
-        if cfg.mode is Mode.BACKTEST:
+        if cfg.mode is Mode.BACKTEST and journal.has_runs:
             # The same backtest again into the same journal: a new, still derived, run id.
             taken = journal.query(
                 "SELECT count(*) FROM runs WHERE run_id = ? OR run_id LIKE ?",
