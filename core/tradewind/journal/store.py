@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import errno
 import json
+import json.encoder as _json_encoder
 import logging
 import os
 import threading
@@ -104,6 +105,7 @@ from tradewind.model import (
     OrderUpdated,
     Position,
     PositionChanged,
+    PositionClosed,
     Severity,
     Side,
     SignalEvent,
@@ -590,14 +592,121 @@ _PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
 _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 #: ``json.dumps(..., default=str, allow_nan=True)`` without building an encoder per call.
 _ENCODER = json.JSONEncoder(default=str, allow_nan=True)
+#: The C encoder ``_ENCODER.encode`` builds on every call (``json.encoder.c_make_encoder``),
+#: built once: the same text (its one-shot path with no indent; no circular check, as the
+#: payloads are trees of fresh dicts and lists). None where the C accelerator is missing.
+_C_MAKE_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)
+_C_ENCODE: Callable[[Any, int], tuple[str, ...]] | None = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None,
+        _ENCODER.default,
+        _json_encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+)
 
+
+def _encode(data: Any) -> str:
+    """``_ENCODER.encode(data)``: the same JSON text, without an encoder built per call."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(data)
+    return "".join(_C_ENCODE(data, 0))
+
+
+def _fill_data(fill: Fill) -> dict[str, Any]:
+    """``unstructure(fill)``, built directly (the same dict, tested)."""
+    rate = fill.fee_rate
+    return {
+        "client_order_id": fill.client_order_id,
+        "instrument": fill.instrument,
+        "side": fill.side._value_,
+        "quantity": str(fill.quantity),
+        "price": str(fill.price),
+        "fee": str(fill.fee),
+        "ts_ns": fill.ts_ns,
+        "liquidity": fill.liquidity,
+        "trade_id": fill.trade_id,
+        "fee_currency": fill.fee_currency,
+        "fee_asset": fill.fee_asset,
+        "fee_rate": None if rate is None else str(rate),
+    }
+
+
+def _position_data(position: Position) -> dict[str, Any]:
+    """``unstructure(position)``, built directly (the same dict, tested)."""
+    return {
+        "instrument": position.instrument,
+        "quantity": str(position.quantity),
+        "avg_price": str(position.avg_price),
+        "realized_pnl": str(position.realized_pnl),
+        "fees": str(position.fees),
+        "opened_ts_ns": position.opened_ts_ns,
+        "lots": [(str(q), str(p)) for q, p in position.lots],
+    }
+
+
+def _order_data(order: Order) -> dict[str, Any]:
+    """``unstructure(order)``, built directly (the same dict, tested)."""
+    price, stop = order.price, order.stop_price
+    return {
+        "client_order_id": order.client_order_id,
+        "instrument": order.instrument,
+        "side": order.side._value_,
+        "type": order.type._value_,
+        "quantity": str(order.quantity),
+        "price": None if price is None else str(price),
+        "stop_price": None if stop is None else str(stop),
+        "time_in_force": order.time_in_force._value_,
+        "reduce_only": order.reduce_only,
+        "created_ts_ns": order.created_ts_ns,
+        "tag": order.tag,
+        "intent": order.intent,
+    }
+
+
+def _report_data(report: OrderReport) -> dict[str, Any]:
+    """``unstructure(report)``, built directly (the same dict, tested)."""
+    return {
+        "client_order_id": report.client_order_id,
+        "instrument": report.instrument,
+        "status": report.status._value_,
+        "ts_ns": report.ts_ns,
+        "filled_quantity": str(report.filled_quantity),
+        "venue_order_id": report.venue_order_id,
+        "reason": report.reason,
+    }
+
+
+#: The domain values inside the per-fill events, unstructured without the converter. Only
+#: exactly these classes (a subclass may add fields): anything else goes through it.
+_UNSTRUCTURE: dict[type, Callable[[Any], dict[str, Any]]] = {
+    Fill: _fill_data,
+    Position: _position_data,
+    Order: _order_data,
+    OrderReport: _report_data,
+}
+
+
+#: Event types whose ``events`` row is all a journal with an order manager writing ahead
+#: makes of them below :attr:`Severity.WARNING` (:meth:`Journal._derive` adds nothing).
+_UNDERIVED: frozenset[type] = frozenset(
+    {FillEvent, OrderSubmitted, OrderUpdated, PositionChanged, PositionClosed}
+)
 
 def _payload(event: Event) -> str:
     """The ``events.payload`` JSON of ``event``: its fields but ``ts_ns``, unstructured.
 
     The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested),
-    with the field names looked up once per event type and plain values and Decimals (the
-    converter's ``str`` hook) not sent through the converter."""
+    with the field names looked up once per event type, plain values and Decimals (the
+    converter's ``str`` hook) not sent through the converter, the fills, positions, orders
+    and order reports of the per-fill events unstructured directly, and one JSON encoder."""
     cls = type(event)
     names = _PAYLOAD_FIELDS.get(cls)
     if names is None:
@@ -612,8 +721,9 @@ def _payload(event: Event) -> str:
         elif kind is Decimal:
             data[name] = str(value)
         else:
-            data[name] = unstructure(value)
-    return _ENCODER.encode(data)
+            direct = _UNSTRUCTURE.get(kind)
+            data[name] = unstructure(value) if direct is None else direct(value)
+    return _encode(data)
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -1753,7 +1863,7 @@ class Journal:
                 str(position.realized_pnl),
                 str(position.fees),
                 position.opened_ts_ns,
-                json.dumps([[str(q), str(p)] for q, p in position.lots]),
+                _encode([[str(q), str(p)] for q, p in position.lots]),  # json.dumps
                 reason,
                 self.pnl_currencies.get(position.instrument),
             ),
@@ -1962,20 +2072,22 @@ class Journal:
         Orders, fills and positions are written ahead by the order manager when one is
         attached (:attr:`write_ahead`); otherwise they are derived here from the bus events.
         """
-        seq = self._next()
-        self._add(
-            "events",
-            (
-                self.run_id,
-                seq,
-                event.ts_ns,
-                type(event).__name__,
-                int(event.severity),
-                _payload(event),
-            ),
-        )
-        self._derive(event)
-        if self.logs_steps:
+        if self.read_only:
+            raise RuntimeError(f"journal {self.path} is open read-only")
+        cls = type(event)
+        severity = event.severity
+        self._seq = seq = self._seq + 1
+        row = (self.run_id, seq, event.ts_ns, cls.__name__, int(severity), _payload(event))
+        # ``_add`` inline: this runs for every bus event.
+        rows = self._pending.get("events")
+        if rows is None:
+            self._pending["events"] = [row]
+        else:
+            rows.append(row)
+        self._npending += 1
+        if not (self.write_ahead and severity < Severity.WARNING and cls in _UNDERIVED):
+            self._derive(event)
+        if self.durable and self.group_commit and self._steplog is not None:  # logs_steps
             # A warning is made durable at once (an append to the step log); other rows wait
             # for the step's commit, which writes whatever is staged.
             due = event.severity >= Severity.WARNING
@@ -1994,6 +2106,9 @@ class Journal:
                 pass
 
     def _derive(self, event: Event) -> None:
+        """The rows of ``event`` beyond its ``events`` row: signals, vetoes and warnings have
+        tables of their own; without an order manager writing ahead (:attr:`write_ahead`),
+        the order tables are kept from the order, fill and position events."""
         if isinstance(event, SignalEvent):
             s = event.signal
             self._add(
