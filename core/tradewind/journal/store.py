@@ -620,77 +620,107 @@ def _encode(data: Any) -> str:
     return "".join(_C_ENCODE(data, 0))
 
 
-def _fill_data(fill: Fill) -> dict[str, Any]:
-    """``unstructure(fill)``, built directly (the same dict, tested)."""
-    rate = fill.fee_rate
-    return {
-        "client_order_id": fill.client_order_id,
-        "instrument": fill.instrument,
-        "side": fill.side._value_,
-        "quantity": str(fill.quantity),
-        "price": str(fill.price),
-        "fee": str(fill.fee),
-        "ts_ns": fill.ts_ns,
-        "liquidity": fill.liquidity,
-        "trade_id": fill.trade_id,
-        "fee_currency": fill.fee_currency,
-        "fee_asset": fill.fee_asset,
-        "fee_rate": None if rate is None else str(rate),
-    }
+#: A JSON string literal of a ``str`` (``json``'s own C function; raises TypeError for
+#: anything else, which sends the event down the general path).
+_q = _json_encoder.encode_basestring_ascii
 
 
-def _position_data(position: Position) -> dict[str, Any]:
-    """``unstructure(position)``, built directly (the same dict, tested)."""
-    return {
-        "instrument": position.instrument,
-        "quantity": str(position.quantity),
-        "avg_price": str(position.avg_price),
-        "realized_pnl": str(position.realized_pnl),
-        "fees": str(position.fees),
-        "opened_ts_ns": position.opened_ts_ns,
-        "lots": [(str(q), str(p)) for q, p in position.lots],
-    }
+def _dec(value: Any) -> str:
+    """A Decimal as its JSON string (its ``str`` is ASCII with nothing to escape)."""
+    if type(value) is not Decimal:
+        raise TypeError(value)
+    return f'"{value}"'
 
 
-def _order_data(order: Order) -> dict[str, Any]:
-    """``unstructure(order)``, built directly (the same dict, tested)."""
-    price, stop = order.price, order.stop_price
-    return {
-        "client_order_id": order.client_order_id,
-        "instrument": order.instrument,
-        "side": order.side._value_,
-        "type": order.type._value_,
-        "quantity": str(order.quantity),
-        "price": None if price is None else str(price),
-        "stop_price": None if stop is None else str(stop),
-        "time_in_force": order.time_in_force._value_,
-        "reduce_only": order.reduce_only,
-        "created_ts_ns": order.created_ts_ns,
-        "tag": order.tag,
-        "intent": order.intent,
-    }
+def _opt_dec(value: Any) -> str:
+    return "null" if value is None else _dec(value)
 
 
-def _report_data(report: OrderReport) -> dict[str, Any]:
-    """``unstructure(report)``, built directly (the same dict, tested)."""
-    return {
-        "client_order_id": report.client_order_id,
-        "instrument": report.instrument,
-        "status": report.status._value_,
-        "ts_ns": report.ts_ns,
-        "filled_quantity": str(report.filled_quantity),
-        "venue_order_id": report.venue_order_id,
-        "reason": report.reason,
-    }
+def _int(value: Any) -> str:
+    if type(value) is not int:
+        raise TypeError(value)  # a numpy integer, a bool: the general path
+    return repr(value)
 
 
-#: The domain values inside the per-fill events, unstructured without the converter. Only
-#: exactly these classes (a subclass may add fields): anything else goes through it.
-_UNSTRUCTURE: dict[type, Callable[[Any], dict[str, Any]]] = {
-    Fill: _fill_data,
-    Position: _position_data,
-    Order: _order_data,
-    OrderReport: _report_data,
+def _fill_json(f: Fill) -> str:
+    if type(f) is not Fill:
+        raise TypeError(f)
+    return (
+        f'{{"client_order_id": {_q(f.client_order_id)}, "instrument": {_q(f.instrument)}, '
+        f'"side": {_q(f.side._value_)}, "quantity": {_dec(f.quantity)}, '
+        f'"price": {_dec(f.price)}, "fee": {_dec(f.fee)}, "ts_ns": {_int(f.ts_ns)}, '
+        f'"liquidity": {_q(f.liquidity)}, "trade_id": {_q(f.trade_id)}, '
+        f'"fee_currency": {_q(f.fee_currency)}, "fee_asset": {_q(f.fee_asset)}, '
+        f'"fee_rate": {_opt_dec(f.fee_rate)}}}'
+    )
+
+
+def _position_json(p: Position) -> str:
+    if type(p) is not Position:
+        raise TypeError(p)
+    lots = ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in p.lots)
+    return (
+        f'{{"instrument": {_q(p.instrument)}, "quantity": {_dec(p.quantity)}, '
+        f'"avg_price": {_dec(p.avg_price)}, "realized_pnl": {_dec(p.realized_pnl)}, '
+        f'"fees": {_dec(p.fees)}, "opened_ts_ns": {_int(p.opened_ts_ns)}, "lots": [{lots}]}}'
+    )
+
+
+def _fill_event_json(e: FillEvent) -> str:
+    return (
+        f'{{"fill": {_fill_json(e.fill)}, "realized_pnl": {_opt_dec(e.realized_pnl)}, '
+        f'"pnl_currency": {_q(e.pnl_currency)}}}'
+    )
+
+
+def _position_changed_json(e: PositionChanged) -> str:
+    return f'{{"position": {_position_json(e.position)}}}'
+
+
+def _position_closed_json(e: PositionClosed) -> str:
+    return (
+        f'{{"position": {_position_json(e.position)}, "reason": {_q(e.reason)}, '
+        f'"pnl_currency": {_q(e.pnl_currency)}}}'
+    )
+
+
+def _order_submitted_json(e: OrderSubmitted) -> str:
+    o = e.order
+    if type(o) is not Order or type(o.reduce_only) is not bool:
+        raise TypeError(o)
+    return (
+        f'{{"order": {{"client_order_id": {_q(o.client_order_id)}, '
+        f'"instrument": {_q(o.instrument)}, "side": {_q(o.side._value_)}, '
+        f'"type": {_q(o.type._value_)}, "quantity": {_dec(o.quantity)}, '
+        f'"price": {_opt_dec(o.price)}, "stop_price": {_opt_dec(o.stop_price)}, '
+        f'"time_in_force": {_q(o.time_in_force._value_)}, '
+        f'"reduce_only": {"true" if o.reduce_only else "false"}, '
+        f'"created_ts_ns": {_int(o.created_ts_ns)}, "tag": {_q(o.tag)}, '
+        f'"intent": {_q(o.intent)}}}}}'
+    )
+
+
+def _order_updated_json(e: OrderUpdated) -> str:
+    r = e.report
+    if type(r) is not OrderReport:
+        raise TypeError(r)
+    return (
+        f'{{"report": {{"client_order_id": {_q(r.client_order_id)}, '
+        f'"instrument": {_q(r.instrument)}, "status": {_q(r.status._value_)}, '
+        f'"ts_ns": {_int(r.ts_ns)}, "filled_quantity": {_dec(r.filled_quantity)}, '
+        f'"venue_order_id": {_q(r.venue_order_id)}, "reason": {_q(r.reason)}}}}}'
+    )
+
+
+#: The payloads of the events every fill and order makes, written as JSON text directly:
+#: the same text as the general path (tested), which any value of an unexpected type
+#: (raising TypeError here: a numpy integer, a subclass) goes down instead. Exact types only.
+_DIRECT_JSON: dict[type, Callable[[Any], str]] = {
+    FillEvent: _fill_event_json,
+    PositionChanged: _position_changed_json,
+    PositionClosed: _position_closed_json,
+    OrderSubmitted: _order_submitted_json,
+    OrderUpdated: _order_updated_json,
 }
 
 
@@ -700,14 +730,21 @@ _UNDERIVED: frozenset[type] = frozenset(
     {FillEvent, OrderSubmitted, OrderUpdated, PositionChanged, PositionClosed}
 )
 
+
 def _payload(event: Event) -> str:
     """The ``events.payload`` JSON of ``event``: its fields but ``ts_ns``, unstructured.
 
-    The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested),
-    with the field names looked up once per event type, plain values and Decimals (the
-    converter's ``str`` hook) not sent through the converter, the fills, positions, orders
-    and order reports of the per-fill events unstructured directly, and one JSON encoder."""
+    The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested):
+    the events of orders, fills and positions written directly (:data:`_DIRECT_JSON`); the
+    others with the field names looked up once per event type, plain values and Decimals
+    (the converter's ``str`` hook) not sent through the converter, and one JSON encoder."""
     cls = type(event)
+    direct = _DIRECT_JSON.get(cls)
+    if direct is not None:
+        try:
+            return direct(event)
+        except (TypeError, AttributeError):
+            pass  # a value of another type than declared: the general path below
     names = _PAYLOAD_FIELDS.get(cls)
     if names is None:
         names = tuple(f.name for f in attrs.fields(cls) if f.name != "ts_ns")
@@ -721,8 +758,7 @@ def _payload(event: Event) -> str:
         elif kind is Decimal:
             data[name] = str(value)
         else:
-            direct = _UNSTRUCTURE.get(kind)
-            data[name] = unstructure(value) if direct is None else direct(value)
+            data[name] = unstructure(value)
     return _encode(data)
 
 
