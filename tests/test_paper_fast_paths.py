@@ -536,3 +536,46 @@ def test_the_first_print_of_a_side_is_numpys_first_match_for_few_and_many_prints
                 idx = np.flatnonzero(sides == code)
                 want = int(idx[0]) if len(idx) else -1
                 assert _first_of_side(sides, code) == want, (n, p_buy, code)
+
+
+def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_without(
+    tmp_path: Path, monkeypatch
+):
+    """Every table of a backtest's journal, row by row, with the events' payloads written
+    directly, the order manager's events not derived again and the positions' lots written
+    directly — and with each of those turned off (the general paths they replaced)."""
+    from tests.test_determinism import _rows
+
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    taken: dict[type, int] = {}
+    direct = dict(store._DIRECT_JSON)
+
+    def counting(cls: type) -> object:
+        def write(event: Event) -> str:
+            taken[cls] = taken.get(cls, 0) + 1
+            return direct[cls](event)
+
+        return write
+
+    monkeypatch.setattr(store, "_DIRECT_JSON", {cls: counting(cls) for cls in direct})
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "fast.duckdb")).run)
+    assert {cls.__name__ for cls in taken} >= {
+        "FillEvent",
+        "OrderSubmitted",
+        "OrderUpdated",
+        "PositionChanged",
+    }
+
+    def no_lots(lots: object) -> str:
+        raise TypeError(lots)
+
+    monkeypatch.setattr(store, "_DIRECT_JSON", {})
+    monkeypatch.setattr(store, "_UNDERIVED", frozenset())
+    monkeypatch.setattr(store, "_lots_json", no_lots)
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
+    fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")
+    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
+    assert fast.keys() == general.keys()
+    for table in fast:
+        assert fast[table] == general[table], table

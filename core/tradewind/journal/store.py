@@ -655,14 +655,20 @@ def _fill_json(f: Fill) -> str:
     )
 
 
+def _lots_json(lots: Iterable[tuple[Any, Any]]) -> str:
+    """``json.dumps([[str(q), str(p)] for q, p in lots])`` for Decimal lots (TypeError for
+    any other value)."""
+    return "[" + ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in lots) + "]"
+
+
 def _position_json(p: Position) -> str:
     if type(p) is not Position:
         raise TypeError(p)
-    lots = ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in p.lots)
+    lots = _lots_json(p.lots)
     return (
         f'{{"instrument": {_q(p.instrument)}, "quantity": {_dec(p.quantity)}, '
         f'"avg_price": {_dec(p.avg_price)}, "realized_pnl": {_dec(p.realized_pnl)}, '
-        f'"fees": {_dec(p.fees)}, "opened_ts_ns": {_int(p.opened_ts_ns)}, "lots": [{lots}]}}'
+        f'"fees": {_dec(p.fees)}, "opened_ts_ns": {_int(p.opened_ts_ns)}, "lots": {lots}}}'
     )
 
 
@@ -1862,7 +1868,7 @@ class Journal:
         self._order_event(client_order_id, ts_ns, kind, from_status, to_status, filled, "", detail)
         self._step_done()
 
-    def _stage_fill(self, fill: Fill) -> None:
+    def _stage_fill(self, fill: Fill, key: str | None = None) -> None:
         self._add(
             "fills",
             (
@@ -1870,7 +1876,7 @@ class Journal:
                 self.session_id,
                 self._next(),
                 fill.client_order_id,
-                fill_key(fill),
+                fill_key(fill) if key is None else key,
                 fill.trade_id,
                 fill.instrument,
                 fill.side.value,
@@ -1886,6 +1892,10 @@ class Journal:
         )
 
     def _stage_position(self, position: Position, ts_ns: int, reason: str) -> None:
+        try:
+            lots = _lots_json(position.lots)
+        except TypeError:  # lots of another type than declared: json.dumps as always
+            lots = json.dumps([[str(q), str(p)] for q, p in position.lots])
         self._add(
             "positions",
             (
@@ -1899,7 +1909,7 @@ class Journal:
                 str(position.realized_pnl),
                 str(position.fees),
                 position.opened_ts_ns,
-                _encode([[str(q), str(p)] for q, p in position.lots]),  # json.dumps
+                lots,
                 reason,
                 self.pnl_currencies.get(position.instrument),
             ),
@@ -1916,12 +1926,11 @@ class Journal:
     ) -> None:
         """Write a fill, the position after it and the order's new state, committed together
         (when durable) before the caller applies the fill anywhere else."""
-        self._stage_fill(fill)
+        key = fill_key(fill)
+        self._stage_fill(fill, key)
         self._stage_position(position, fill.ts_ns, "fill")
         if rec is not None:
-            self._stage_order(
-                rec, fill.ts_ns, kind, from_status, f"fill {fill_key(fill)} {fill.quantity}"
-            )
+            self._stage_order(rec, fill.ts_ns, kind, from_status, f"fill {key} {fill.quantity}")
         self._step_done()
 
     def record_position(self, position: Position, *, ts_ns: int, reason: str) -> None:
