@@ -571,7 +571,7 @@ def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_withou
         raise TypeError(lots)
 
     monkeypatch.setattr(store, "_DIRECT_JSON", {})
-    monkeypatch.setattr(store, "_UNDERIVED", frozenset())
+    monkeypatch.setattr(store, "_OWN_TABLES", (Event,))  # every event to _derive
     monkeypatch.setattr(store, "_lots_json", no_lots)
     anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
     fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")

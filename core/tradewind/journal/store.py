@@ -730,11 +730,10 @@ _DIRECT_JSON: dict[type, Callable[[Any], str]] = {
 }
 
 
-#: Event types whose ``events`` row is all a journal with an order manager writing ahead
-#: makes of them below :attr:`Severity.WARNING` (:meth:`Journal._derive` adds nothing).
-_UNDERIVED: frozenset[type] = frozenset(
-    {FillEvent, OrderSubmitted, OrderUpdated, PositionChanged, PositionClosed}
-)
+#: Events with tables of their own besides ``events`` (:meth:`Journal._derive`): for any
+#: other event below :attr:`Severity.WARNING`, a journal with an order manager writing ahead
+#: writes the ``events`` row alone.
+_OWN_TABLES: tuple[type, ...] = (SignalEvent, VetoEvent)
 
 
 def _payload(event: Event) -> str:
@@ -2130,7 +2129,9 @@ class Journal:
         else:
             rows.append(row)
         self._npending += 1
-        if not (self.write_ahead and severity < Severity.WARNING and cls in _UNDERIVED):
+        if not (
+            self.write_ahead and severity < Severity.WARNING and not isinstance(event, _OWN_TABLES)
+        ):
             self._derive(event)
         if self.durable and self.group_commit and self._steplog is not None:  # logs_steps
             # A warning is made durable at once (an append to the step log); other rows wait
