@@ -177,6 +177,13 @@ def _per_fill_events() -> list[Event]:
         Position(instrument=INST.key),
         Position(
             instrument=INST.key,
+            quantity=Decimal("0.001"),
+            avg_price=Decimal("50000.5"),
+            opened_ts_ns=1,
+            lots=((Decimal("0.001"), Decimal("50000.5")),),
+        ),
+        Position(
+            instrument=INST.key,
             quantity=Decimal("-0.015"),
             avg_price=Decimal("50000.33333333333333333333333"),
             realized_pnl=Decimal("-1.25"),

@@ -655,9 +655,12 @@ def _fill_json(f: Fill) -> str:
     )
 
 
-def _lots_json(lots: Iterable[tuple[Any, Any]]) -> str:
+def _lots_json(lots: Sequence[tuple[Any, Any]]) -> str:
     """``json.dumps([[str(q), str(p)] for q, p in lots])`` for Decimal lots (TypeError for
     any other value)."""
+    if len(lots) == 1:  # the usual open position: one lot, no generator
+        q, price = lots[0]
+        return f"[[{_dec(q)}, {_dec(price)}]]"
     return "[" + ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in lots) + "]"
 
 
@@ -748,8 +751,8 @@ def _payload(event: Event) -> str:
     if direct is not None:
         try:
             return direct(event)
-        except (TypeError, AttributeError):
-            pass  # a value of another type than declared: the general path below
+        except (TypeError, AttributeError, ValueError):
+            pass  # a value of another type or shape than declared: the general path below
     names = _PAYLOAD_FIELDS.get(cls)
     if names is None:
         names = tuple(f.name for f in attrs.fields(cls) if f.name != "ts_ns")
