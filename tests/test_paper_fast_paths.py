@@ -136,6 +136,139 @@ def test_payload_of_values_the_shortcut_passes_through_and_of_nested_ones():
         assert store._payload(event) == _reference_payload(event)
 
 
+def _per_fill_events() -> list[Event]:
+    """The events of orders, fills and positions, over values that exercise every branch of
+    their directly written payloads: None and set optional values, escapes, several lots."""
+    from tradewind.model import (
+        FillEvent,
+        OrderSubmitted,
+        OrderUpdated,
+        Position,
+        PositionChanged,
+        PositionClosed,
+    )
+
+    fills = [
+        Fill(
+            client_order_id="tw-0123456789ab-7",
+            instrument=INST.key,
+            side=Side.BUY,
+            quantity=Decimal("0.001"),
+            price=Decimal("1E+5"),
+            fee=Decimal("-0.0000"),
+            ts_ns=1_700_000_000_123_456_789,
+        ),
+        Fill(
+            client_order_id='quote " back \\ slash',
+            instrument="venue:ÉTH/€",
+            side=Side.SELL,
+            quantity=Decimal("12.50"),
+            price=Decimal("0.00001234"),
+            fee=Decimal("0.5"),
+            ts_ns=0,
+            liquidity="maker",
+            trade_id="t\n1",
+            fee_currency="BNB",
+            fee_asset="other",
+            fee_rate=Decimal("612.3"),
+        ),
+    ]
+    positions = [
+        Position(instrument=INST.key),
+        Position(
+            instrument=INST.key,
+            quantity=Decimal("0.001"),
+            avg_price=Decimal("50000.5"),
+            opened_ts_ns=1,
+            lots=((Decimal("0.001"), Decimal("50000.5")),),
+        ),
+        Position(
+            instrument=INST.key,
+            quantity=Decimal("-0.015"),
+            avg_price=Decimal("50000.33333333333333333333333"),
+            realized_pnl=Decimal("-1.25"),
+            fees=Decimal("0.02"),
+            opened_ts_ns=42,
+            lots=((Decimal("-0.010"), Decimal("50000.5")), (Decimal("-0.005"), Decimal("49999"))),
+        ),
+    ]
+    orders = [
+        _market(Side.BUY, TimeInForce.IOC),
+        Order(
+            client_order_id="c2",
+            instrument=INST.key,
+            side=Side.SELL,
+            type=OrderType.STOP_LIMIT,
+            quantity=Decimal("1E-3"),
+            price=Decimal("50000.0"),
+            stop_price=Decimal("49990"),
+            time_in_force=TimeInForce.POST_ONLY,
+            reduce_only=True,
+            created_ts_ns=77,
+            tag='trailing: "hit" é',
+            intent="close",
+        ),
+    ]
+    reports = [
+        OrderReport(client_order_id="c2", instrument=INST.key, status=s, ts_ns=9)
+        for s in OrderStatus
+    ] + [
+        OrderReport(
+            client_order_id="c2",
+            instrument=INST.key,
+            status=OrderStatus.CANCELLED,
+            ts_ns=9,
+            filled_quantity=Decimal("0.0005"),
+            venue_order_id="v-1",
+            reason='cancelled by the operator: "late"',
+        )
+    ]
+    events: list[Event] = []
+    for fill in fills:
+        for pnl in (None, Decimal("0"), Decimal("-1.50")):
+            events.append(FillEvent(ts_ns=5, fill=fill, realized_pnl=pnl, pnl_currency="USDT"))
+    for position in positions:
+        events.append(PositionChanged(ts_ns=7, position=position))
+        events.append(PositionClosed(ts_ns=7, position=position, reason="stop", pnl_currency=""))
+    events += [OrderSubmitted(ts_ns=8, order=o) for o in orders]
+    events += [OrderUpdated(ts_ns=9, report=r) for r in reports]
+    return events
+
+
+def test_the_payloads_of_order_fill_and_position_events_are_written_as_the_converters_json():
+    events = _per_fill_events()
+    for event in events:
+        assert type(event) in store._DIRECT_JSON  # the direct path, not the general one
+        direct = store._DIRECT_JSON[type(event)](event)
+        assert direct == _reference_payload(event), type(event).__name__
+        assert store._payload(event) == direct
+        json.loads(direct)  # and valid JSON
+
+
+def test_a_value_of_an_unexpected_type_takes_the_general_payload_path():
+    import numpy as np
+    from tradewind.model import FillEvent, OrderSubmitted, Position, PositionChanged
+
+    fill = _per_fill_events()[0].fill  # type: ignore[attr-defined]
+    odd = [
+        # A numpy integer where an int is declared (the general path writes what it always
+        # did), a float where a Decimal is, a subclass of a domain value.
+        FillEvent(ts_ns=5, fill=attrs.evolve(fill, ts_ns=np.int64(5))),
+        FillEvent(ts_ns=5, fill=attrs.evolve(fill, fee=0.25)),  # type: ignore[arg-type]
+        PositionChanged(
+            ts_ns=7,
+            position=Position(instrument=INST.key, lots=((Decimal(1), 2.5),)),  # type: ignore[arg-type]
+        ),
+        OrderSubmitted(
+            ts_ns=8, order=attrs.evolve(_market(Side.BUY, TimeInForce.GTC), reduce_only=1)
+        ),
+    ]
+    for event in odd:
+        with pytest.raises(TypeError):
+            store._DIRECT_JSON[type(event)](event)
+        assert store._payload(event) == _reference_payload(event), type(event).__name__
+
+
 def _tape(rows: list[tuple[int, float, float, int]]) -> TickBatch:
     return TickBatch.from_arrays(
         INST.key,
@@ -410,3 +543,46 @@ def test_the_first_print_of_a_side_is_numpys_first_match_for_few_and_many_prints
                 idx = np.flatnonzero(sides == code)
                 want = int(idx[0]) if len(idx) else -1
                 assert _first_of_side(sides, code) == want, (n, p_buy, code)
+
+
+def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_without(
+    tmp_path: Path, monkeypatch
+):
+    """Every table of a backtest's journal, row by row, with the events' payloads written
+    directly, the order manager's events not derived again and the positions' lots written
+    directly — and with each of those turned off (the general paths they replaced)."""
+    from tests.test_determinism import _rows
+
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    taken: dict[type, int] = {}
+    direct = dict(store._DIRECT_JSON)
+
+    def counting(cls: type) -> object:
+        def write(event: Event) -> str:
+            taken[cls] = taken.get(cls, 0) + 1
+            return direct[cls](event)
+
+        return write
+
+    monkeypatch.setattr(store, "_DIRECT_JSON", {cls: counting(cls) for cls in direct})
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "fast.duckdb")).run)
+    assert {cls.__name__ for cls in taken} >= {
+        "FillEvent",
+        "OrderSubmitted",
+        "OrderUpdated",
+        "PositionChanged",
+    }
+
+    def no_lots(lots: object) -> str:
+        raise TypeError(lots)
+
+    monkeypatch.setattr(store, "_DIRECT_JSON", {})
+    monkeypatch.setattr(store, "_OWN_TABLES", (Event,))  # every event to _derive
+    monkeypatch.setattr(store, "_lots_json", no_lots)
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
+    fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")
+    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
+    assert fast.keys() == general.keys()
+    for table in fast:
+        assert fast[table] == general[table], table

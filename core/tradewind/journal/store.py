@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import errno
 import json
+import json.encoder as _json_encoder
 import logging
 import os
 import threading
@@ -104,6 +105,7 @@ from tradewind.model import (
     OrderUpdated,
     Position,
     PositionChanged,
+    PositionClosed,
     Severity,
     Side,
     SignalEvent,
@@ -590,15 +592,167 @@ _PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
 _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 #: ``json.dumps(..., default=str, allow_nan=True)`` without building an encoder per call.
 _ENCODER = json.JSONEncoder(default=str, allow_nan=True)
+#: The C encoder ``_ENCODER.encode`` builds on every call (``json.encoder.c_make_encoder``),
+#: built once: the same text (its one-shot path with no indent; no circular check, as the
+#: payloads are trees of fresh dicts and lists). None where the C accelerator is missing.
+_C_MAKE_ENCODER: Any = getattr(_json_encoder, "c_make_encoder", None)
+_C_ENCODE: Callable[[Any, int], tuple[str, ...]] | None = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None,
+        _ENCODER.default,
+        _json_encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+)
+
+
+def _encode(data: Any) -> str:
+    """``_ENCODER.encode(data)``: the same JSON text, without an encoder built per call."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(data)
+    return "".join(_C_ENCODE(data, 0))
+
+
+#: A JSON string literal of a ``str`` (``json``'s own C function; raises TypeError for
+#: anything else, which sends the event down the general path).
+_q = _json_encoder.encode_basestring_ascii
+
+
+def _dec(value: Any) -> str:
+    """A Decimal as its JSON string (its ``str`` is ASCII with nothing to escape)."""
+    if type(value) is not Decimal:
+        raise TypeError(value)
+    return f'"{value}"'
+
+
+def _opt_dec(value: Any) -> str:
+    return "null" if value is None else _dec(value)
+
+
+def _int(value: Any) -> str:
+    if type(value) is not int:
+        raise TypeError(value)  # a numpy integer, a bool: the general path
+    return repr(value)
+
+
+def _fill_json(f: Fill) -> str:
+    if type(f) is not Fill:
+        raise TypeError(f)
+    return (
+        f'{{"client_order_id": {_q(f.client_order_id)}, "instrument": {_q(f.instrument)}, '
+        f'"side": {_q(f.side._value_)}, "quantity": {_dec(f.quantity)}, '
+        f'"price": {_dec(f.price)}, "fee": {_dec(f.fee)}, "ts_ns": {_int(f.ts_ns)}, '
+        f'"liquidity": {_q(f.liquidity)}, "trade_id": {_q(f.trade_id)}, '
+        f'"fee_currency": {_q(f.fee_currency)}, "fee_asset": {_q(f.fee_asset)}, '
+        f'"fee_rate": {_opt_dec(f.fee_rate)}}}'
+    )
+
+
+def _lots_json(lots: Sequence[tuple[Any, Any]]) -> str:
+    """``json.dumps([[str(q), str(p)] for q, p in lots])`` for Decimal lots (TypeError for
+    any other value)."""
+    if len(lots) == 1:  # the usual open position: one lot, no generator
+        q, price = lots[0]
+        return f"[[{_dec(q)}, {_dec(price)}]]"
+    return "[" + ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in lots) + "]"
+
+
+def _position_json(p: Position) -> str:
+    if type(p) is not Position:
+        raise TypeError(p)
+    lots = _lots_json(p.lots)
+    return (
+        f'{{"instrument": {_q(p.instrument)}, "quantity": {_dec(p.quantity)}, '
+        f'"avg_price": {_dec(p.avg_price)}, "realized_pnl": {_dec(p.realized_pnl)}, '
+        f'"fees": {_dec(p.fees)}, "opened_ts_ns": {_int(p.opened_ts_ns)}, "lots": {lots}}}'
+    )
+
+
+def _fill_event_json(e: FillEvent) -> str:
+    return (
+        f'{{"fill": {_fill_json(e.fill)}, "realized_pnl": {_opt_dec(e.realized_pnl)}, '
+        f'"pnl_currency": {_q(e.pnl_currency)}}}'
+    )
+
+
+def _position_changed_json(e: PositionChanged) -> str:
+    return f'{{"position": {_position_json(e.position)}}}'
+
+
+def _position_closed_json(e: PositionClosed) -> str:
+    return (
+        f'{{"position": {_position_json(e.position)}, "reason": {_q(e.reason)}, '
+        f'"pnl_currency": {_q(e.pnl_currency)}}}'
+    )
+
+
+def _order_submitted_json(e: OrderSubmitted) -> str:
+    o = e.order
+    if type(o) is not Order or type(o.reduce_only) is not bool:
+        raise TypeError(o)
+    return (
+        f'{{"order": {{"client_order_id": {_q(o.client_order_id)}, '
+        f'"instrument": {_q(o.instrument)}, "side": {_q(o.side._value_)}, '
+        f'"type": {_q(o.type._value_)}, "quantity": {_dec(o.quantity)}, '
+        f'"price": {_opt_dec(o.price)}, "stop_price": {_opt_dec(o.stop_price)}, '
+        f'"time_in_force": {_q(o.time_in_force._value_)}, '
+        f'"reduce_only": {"true" if o.reduce_only else "false"}, '
+        f'"created_ts_ns": {_int(o.created_ts_ns)}, "tag": {_q(o.tag)}, '
+        f'"intent": {_q(o.intent)}}}}}'
+    )
+
+
+def _order_updated_json(e: OrderUpdated) -> str:
+    r = e.report
+    if type(r) is not OrderReport:
+        raise TypeError(r)
+    return (
+        f'{{"report": {{"client_order_id": {_q(r.client_order_id)}, '
+        f'"instrument": {_q(r.instrument)}, "status": {_q(r.status._value_)}, '
+        f'"ts_ns": {_int(r.ts_ns)}, "filled_quantity": {_dec(r.filled_quantity)}, '
+        f'"venue_order_id": {_q(r.venue_order_id)}, "reason": {_q(r.reason)}}}}}'
+    )
+
+
+#: The payloads of the events every fill and order makes, written as JSON text directly:
+#: the same text as the general path (tested), which any value of an unexpected type
+#: (raising TypeError here: a numpy integer, a subclass) goes down instead. Exact types only.
+_DIRECT_JSON: dict[type, Callable[[Any], str]] = {
+    FillEvent: _fill_event_json,
+    PositionChanged: _position_changed_json,
+    PositionClosed: _position_closed_json,
+    OrderSubmitted: _order_submitted_json,
+    OrderUpdated: _order_updated_json,
+}
+
+
+#: Events with tables of their own besides ``events`` (:meth:`Journal._derive`): for any
+#: other event below :attr:`Severity.WARNING`, a journal with an order manager writing ahead
+#: writes the ``events`` row alone.
+_OWN_TABLES: tuple[type, ...] = (SignalEvent, VetoEvent)
 
 
 def _payload(event: Event) -> str:
     """The ``events.payload`` JSON of ``event``: its fields but ``ts_ns``, unstructured.
 
-    The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested),
-    with the field names looked up once per event type and plain values and Decimals (the
-    converter's ``str`` hook) not sent through the converter."""
+    The same text as ``json.dumps({name: unstructure(value) ...}, default=str)`` (tested):
+    the events of orders, fills and positions written directly (:data:`_DIRECT_JSON`); the
+    others with the field names looked up once per event type, plain values and Decimals
+    (the converter's ``str`` hook) not sent through the converter, and one JSON encoder."""
     cls = type(event)
+    direct = _DIRECT_JSON.get(cls)
+    if direct is not None:
+        try:
+            return direct(event)
+        except (TypeError, AttributeError, ValueError):
+            pass  # a value of another type or shape than declared: the general path below
     names = _PAYLOAD_FIELDS.get(cls)
     if names is None:
         names = tuple(f.name for f in attrs.fields(cls) if f.name != "ts_ns")
@@ -613,7 +767,7 @@ def _payload(event: Event) -> str:
             data[name] = str(value)
         else:
             data[name] = unstructure(value)
-    return _ENCODER.encode(data)
+    return _encode(data)
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -1735,7 +1889,7 @@ class Journal:
         self._order_event(client_order_id, ts_ns, kind, from_status, to_status, filled, "", detail)
         self._step_done()
 
-    def _stage_fill(self, fill: Fill) -> None:
+    def _stage_fill(self, fill: Fill, key: str | None = None) -> None:
         self._add(
             "fills",
             (
@@ -1743,7 +1897,7 @@ class Journal:
                 self.session_id,
                 self._next(),
                 fill.client_order_id,
-                fill_key(fill),
+                fill_key(fill) if key is None else key,
                 fill.trade_id,
                 fill.instrument,
                 fill.side.value,
@@ -1759,6 +1913,10 @@ class Journal:
         )
 
     def _stage_position(self, position: Position, ts_ns: int, reason: str) -> None:
+        try:
+            lots = _lots_json(position.lots)
+        except TypeError:  # lots of another type than declared: json.dumps as always
+            lots = json.dumps([[str(q), str(p)] for q, p in position.lots])
         self._add(
             "positions",
             (
@@ -1772,7 +1930,7 @@ class Journal:
                 str(position.realized_pnl),
                 str(position.fees),
                 position.opened_ts_ns,
-                json.dumps([[str(q), str(p)] for q, p in position.lots]),
+                lots,
                 reason,
                 self.pnl_currencies.get(position.instrument),
             ),
@@ -1789,12 +1947,11 @@ class Journal:
     ) -> None:
         """Write a fill, the position after it and the order's new state, committed together
         (when durable) before the caller applies the fill anywhere else."""
-        self._stage_fill(fill)
+        key = fill_key(fill)
+        self._stage_fill(fill, key)
         self._stage_position(position, fill.ts_ns, "fill")
         if rec is not None:
-            self._stage_order(
-                rec, fill.ts_ns, kind, from_status, f"fill {fill_key(fill)} {fill.quantity}"
-            )
+            self._stage_order(rec, fill.ts_ns, kind, from_status, f"fill {key} {fill.quantity}")
         self._step_done()
 
     def record_position(self, position: Position, *, ts_ns: int, reason: str) -> None:
@@ -1981,20 +2138,24 @@ class Journal:
         Orders, fills and positions are written ahead by the order manager when one is
         attached (:attr:`write_ahead`); otherwise they are derived here from the bus events.
         """
-        seq = self._next()
-        self._add(
-            "events",
-            (
-                self.run_id,
-                seq,
-                event.ts_ns,
-                type(event).__name__,
-                int(event.severity),
-                _payload(event),
-            ),
-        )
-        self._derive(event)
-        if self.logs_steps:
+        if self.read_only:
+            raise RuntimeError(f"journal {self.path} is open read-only")
+        cls = type(event)
+        severity = event.severity
+        self._seq = seq = self._seq + 1
+        row = (self.run_id, seq, event.ts_ns, cls.__name__, int(severity), _payload(event))
+        # ``_add`` inline: this runs for every bus event.
+        rows = self._pending.get("events")
+        if rows is None:
+            self._pending["events"] = [row]
+        else:
+            rows.append(row)
+        self._npending += 1
+        if not (
+            self.write_ahead and severity < Severity.WARNING and not isinstance(event, _OWN_TABLES)
+        ):
+            self._derive(event)
+        if self.durable and self.group_commit and self._steplog is not None:  # logs_steps
             # A warning is made durable at once (an append to the step log); other rows wait
             # for the step's commit, which writes whatever is staged.
             due = event.severity >= Severity.WARNING
@@ -2013,6 +2174,9 @@ class Journal:
                 pass
 
     def _derive(self, event: Event) -> None:
+        """The rows of ``event`` beyond its ``events`` row: signals, vetoes and warnings have
+        tables of their own; without an order manager writing ahead (:attr:`write_ahead`),
+        the order tables are kept from the order, fill and position events."""
         if isinstance(event, SignalEvent):
             s = event.signal
             self._add(

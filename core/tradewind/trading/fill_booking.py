@@ -89,12 +89,14 @@ class FillBooking(OrderStateMachine):
             )
         else:
             problem = f"fill {key[1]} for unknown order {cid} booked (the venue's position moved)"
-        self._journal(
-            f"fill {key[1]} of {cid}",
-            lambda j: j.record_fill(
-                fill, after, changed, from_status=None if rec is None else rec.status, kind=kind
-            ),
-        )
+        journal = self.journal
+        if journal is not None:  # :meth:`_journal`, without a closure and a label per fill
+            try:
+                journal.record_fill(
+                    fill, after, changed, from_status=None if rec is None else rec.status, kind=kind
+                )
+            except Exception as exc:
+                self._journal_failed(f"fill {key[1]} of {cid}", exc)
         # Only now, with the fill on disk, does the portfolio see it.
         if before.is_flat:
             self._realized_at_open[fill.instrument] = before.realized_pnl

@@ -115,24 +115,30 @@ class OrderJournaling:
         try:
             fn(self.journal)
         except Exception as exc:
-            # A journal that cannot write must stop new orders: their fate could not be known
-            # after a crash. Fills are still booked (they happened at the venue).
-            self.journal_error = f"journal write failed ({what}): {type(exc).__name__}: {exc}"
-            log.error("%s", self.journal_error)
-            self.pending.append(
-                SystemError(ts_ns=self._ts, source="orders:journal", error=self.journal_error)
-            )
+            self._journal_failed(what, exc)
+
+    def _journal_failed(self, what: str, exc: Exception) -> None:
+        """A journal write failed: a journal that cannot write must stop new orders (their
+        fate could not be known after a crash). Fills are still booked (they happened at the
+        venue)."""
+        self.journal_error = f"journal write failed ({what}): {type(exc).__name__}: {exc}"
+        log.error("%s", self.journal_error)
+        self.pending.append(
+            SystemError(ts_ns=self._ts, source="orders:journal", error=self.journal_error)
+        )
 
     def _store(
         self, rec: OrderRecord, kind: str, from_status: OrderStatus | None, detail: str = ""
     ) -> None:
         self.records[rec.client_order_id] = rec
-        self._journal(
-            f"order {rec.client_order_id}",
-            lambda j: j.record_order(
-                rec, ts_ns=rec.updated_ts_ns, kind=kind, from_status=from_status, detail=detail
-            ),
-        )
+        journal = self.journal
+        if journal is not None:  # :meth:`_journal`, without a closure and a label per order
+            try:
+                journal.record_order(
+                    rec, ts_ns=rec.updated_ts_ns, kind=kind, from_status=from_status, detail=detail
+                )
+            except Exception as exc:
+                self._journal_failed(f"order {rec.client_order_id}", exc)
         if rec.status.is_terminal and (from_status is None or not from_status.is_terminal):
             self._finish_kept(rec.client_order_id)
 
