@@ -213,6 +213,12 @@ class AnalyzerValues(Mapping[str, float]):
     def __len__(self) -> int:
         return sum(len(self._of(instance)) for instance in self._analyzers)
 
+    def __bool__(self) -> bool:
+        # ``not values`` (every exit monitor's first check at a close) stops at the first
+        # analyzer with an output instead of sizing every analyzer's mapping (the profile's
+        # computed on demand); the same truth as ``len(self) > 0``.
+        return any(len(self._of(instance)) for instance in self._analyzers)
+
     def add_source(self, instance: str, source: Any) -> None:
         """Read ``instance.<name>`` from ``source.values()`` too (a venue's own values)."""
         self._analyzers[instance] = source
