@@ -291,9 +291,7 @@ def _random_sweep(
         v.set_time(t * MS)
         qty = rnd.choice(("0.001", "0.003", "0.010", "0.7", "1.234", "50"))
         side = rnd.choice((Side.BUY, Side.SELL))
-        order = attrs.evolve(
-            _market(side, tif), client_order_id=f"m{n}", quantity=Decimal(qty)
-        )
+        order = attrs.evolve(_market(side, tif), client_order_id=f"m{n}", quantity=Decimal(qty))
         anyio.run(v.submit_order, order)
         rows = []
         for _ in range(rnd.randint(1, 40)):
@@ -306,9 +304,7 @@ def _random_sweep(
 
 
 @pytest.mark.parametrize("tif", [TimeInForce.GTC, TimeInForce.IOC])
-def test_market_orders_swept_over_random_few_print_books_fill_as_numpys_sweep(
-    monkeypatch, tif
-):
+def test_market_orders_swept_over_random_few_print_books_fill_as_numpys_sweep(monkeypatch, tif):
     """The list sweep (GTC, and IOC at the first instant of its side) gives every fill
     (quantity, price, fee: the same Decimals) and report of numpy's sweep."""
     some_partial = some_listed = 0
@@ -319,8 +315,7 @@ def test_market_orders_swept_over_random_few_print_books_fill_as_numpys_sweep(
         assert n_numpy == 0
         some_listed += n_listed
         some_partial += any(
-            isinstance(x, OrderReport) and x.status is OrderStatus.PARTIALLY_FILLED
-            for x in listed
+            isinstance(x, OrderReport) and x.status is OrderStatus.PARTIALLY_FILLED for x in listed
         )
     assert some_listed >= 500  # the list path ran (several sweeps per seed)
     assert some_partial > 20  # partial fills and their reports were compared too

@@ -356,8 +356,12 @@ def test_the_kept_breach_bound_and_the_few_prices_loop_give_the_same_trips():
         tripped += any(t is not None for _, t in kept)
     assert tripped > 10
     # The list comparison of a few prices is numpy's first match, long and short.
-    pos_long = Position(instrument=BTC, quantity=Decimal("0.5"), lots=((Decimal("0.5"), Decimal(60_000)),))
-    pos_short = Position(instrument=BTC, quantity=Decimal("-0.5"), lots=((Decimal("-0.5"), Decimal(60_000)),))
+    pos_long = Position(
+        instrument=BTC, quantity=Decimal("0.5"), lots=((Decimal("0.5"), Decimal(60_000)),)
+    )
+    pos_short = Position(
+        instrument=BTC, quantity=Decimal("-0.5"), lots=((Decimal("-0.5"), Decimal(60_000)),)
+    )
     for n in (1, 2, drawdown.FEW, drawdown.FEW + 1, 300):
         for pos in (pos_long, pos_short):
             prices = np.linspace(59_000.0, 61_000.0, n)[:: 1 if pos is pos_short else -1].copy()

@@ -124,7 +124,10 @@ def _pieces(few, monkeypatch, seed):
         if pos is None or rnd.random() < 0.1:
             qty = rnd.choice(("0.1", "-0.1"))
             pos = Position(
-                instrument=KEY, quantity=Decimal(qty), avg_price=Decimal(repr(price)), opened_ts_ns=t
+                instrument=KEY,
+                quantity=Decimal(qty),
+                avg_price=Decimal(repr(price)),
+                opened_ts_ns=t,
             )
         n = rnd.randint(1, 80)
         path = []
