@@ -219,3 +219,25 @@ def test_the_decision_reads_its_analyzer_first_the_others_follow_the_order(
     # The control: fed first, every analyzer shows up before its entry.
     first = eager_events.index("entry")
     assert {"orderflow", "regime", "profile", "micro"} <= set(eager_events[first - 4 : first])
+
+
+class _Empty(_Counter):
+    """An analyzer with no outputs yet."""
+
+    def values(self) -> Mapping[str, float]:
+        self.log.append(f"{self.name}:values")
+        return {}
+
+
+def test_the_truth_of_the_values_reads_analyzers_only_until_one_has_an_output() -> None:
+    log: list[str] = []
+    empty, a, b = _Empty(log, "e"), _Counter(log, "a"), _Counter(log, "b")
+    values = AnalyzerValues([("e", empty), ("a", a), ("b", b)])
+    values.feed(["1m"])
+    assert values  # `not values`, every exit monitor's first check at a close
+    assert log == ["e:1m", "e:values", "a:1m"]  # b is neither fed nor read for it
+    assert bool(values) == (len(values) > 0)
+    nothing = AnalyzerValues([("e", _Empty(log, "f"))])
+    assert not nothing and len(nothing) == 0
+    values.settle()
+    assert values["b.seen"] == 1.0  # b took the candle at settle, as before

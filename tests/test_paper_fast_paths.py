@@ -393,6 +393,67 @@ def test_a_gtc_market_order_swept_over_a_few_prints_fills_as_numpys_sweep(
     assert any(isinstance(x, Fill) for x in listed)
 
 
+def _random_sweep(
+    few: int, monkeypatch: pytest.MonkeyPatch, seed: int, tif: TimeInForce
+) -> tuple[list, int]:
+    """Fills and reports of market orders (long and short, GTC or IOC) each swept over a
+    random book of a few prints (instants of several prints, both sides, sizes whose sums
+    are inexact in binary, sizes below the lot), with the list sweep for up to ``few``
+    prints; and how many sweeps took the list path."""
+    import random
+
+    monkeypatch.setattr(sim_module, "_FEW", few)
+    listed = 0
+    sweep_few = SimulatedVenue._sweep_few
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        nonlocal listed
+        listed += 1
+        return sweep_few(self, *args)
+
+    monkeypatch.setattr(SimulatedVenue, "_sweep_few", counted)
+    rnd = random.Random(seed)
+    v = SimulatedVenue(
+        SimVenueConfig(latency_ms=0, participation=rnd.choice((1.0, 0.5, 0.3, 0.07))),
+        instruments=[INST],
+    )
+    sink = _Sink()
+    v.set_sink(sink)
+    t = 10
+    for n in range(6):
+        v.set_time(t * MS)
+        qty = rnd.choice(("0.001", "0.003", "0.010", "0.7", "1.234", "50"))
+        side = rnd.choice((Side.BUY, Side.SELL))
+        order = attrs.evolve(_market(side, tif), client_order_id=f"m{n}", quantity=Decimal(qty))
+        anyio.run(v.submit_order, order)
+        rows = []
+        for _ in range(rnd.randint(1, 40)):
+            t += rnd.choice((0, 0, 1, 2))
+            size = rnd.choice((0.1, 0.7, 0.3, 0.011, 0.0015, 0.0004, 2.5, rnd.random()))
+            rows.append((t, 100.0 + rnd.randint(-20, 20) / 10, size, rnd.choice((1, -1))))
+        v.on_trades(_tape(rows))
+        t += 1
+    return sink.got, listed
+
+
+@pytest.mark.parametrize("tif", [TimeInForce.GTC, TimeInForce.IOC])
+def test_market_orders_swept_over_random_few_print_books_fill_as_numpys_sweep(monkeypatch, tif):
+    """The list sweep (GTC, and IOC at the first instant of its side) gives every fill
+    (quantity, price, fee: the same Decimals) and report of numpy's sweep."""
+    some_partial = some_listed = 0
+    for seed in range(200):
+        listed, n_listed = _random_sweep(64, monkeypatch, seed, tif)
+        numpy_swept, n_numpy = _random_sweep(0, monkeypatch, seed, tif)
+        assert listed == numpy_swept, seed
+        assert n_numpy == 0
+        some_listed += n_listed
+        some_partial += any(
+            isinstance(x, OrderReport) and x.status is OrderStatus.PARTIALLY_FILLED for x in listed
+        )
+    assert some_listed >= 500  # the list path ran (several sweeps per seed)
+    assert some_partial > 20  # partial fills and their reports were compared too
+
+
 class _HangingSim(SimulatedVenue):
     """A simulated venue whose create never answers (a subclass: not 'answers at once')."""
 

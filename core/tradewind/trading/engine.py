@@ -213,6 +213,12 @@ class AnalyzerValues(Mapping[str, float]):
     def __len__(self) -> int:
         return sum(len(self._of(instance)) for instance in self._analyzers)
 
+    def __bool__(self) -> bool:
+        # ``not values`` (every exit monitor's first check at a close) stops at the first
+        # analyzer with an output instead of sizing every analyzer's mapping (the profile's
+        # computed on demand); the same truth as ``len(self) > 0``.
+        return any(len(self._of(instance)) for instance in self._analyzers)
+
     def add_source(self, instance: str, source: Any) -> None:
         """Read ``instance.<name>`` from ``source.values()`` too (a venue's own values)."""
         self._analyzers[instance] = source
@@ -1185,8 +1191,8 @@ class Engine:
                     end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
+            window = rest if end == len(rest) else rest.slice(0, end)
             if self.exits and self._holds(pos):
-                window = rest if end == len(rest) else rest.slice(0, end)
                 ctx: Any = self.filter_context
                 if self._snapshot is not None:
                     ctx = AsOf(
@@ -1206,7 +1212,8 @@ class Engine:
                     # the window's first trade: at least one trade is always consumed.
                     cut = int(rest.ts_ns.searchsorted(decision.ts_ns, side="right"))
                     end = max(1, min(end, cut))
-            head = rest if end == len(rest) else rest.slice(0, end)
+            # The window unless an exit cut it shorter (one slice fewer per step).
+            head = window if end == len(window) else rest.slice(0, end)
             self._advance(head, simulated, venue)
             if decision is not None and gap_print:
                 at = (float(rest.price[0]), int(rest.ts_ns[0]))
@@ -1216,6 +1223,8 @@ class Engine:
             if self.exits and self._holds(pos) and not self._holds(self.portfolio.position(key)):
                 for mon in self.exits:
                     mon.forget(key)
+            if end == len(rest):
+                break
             rest = rest.slice(end, len(rest))
         if st.block is None:  # a block has fed them already
             st.aggregator.update(piece)

@@ -635,7 +635,7 @@ class SimulatedVenue:
         order = so.order
         inst = self._instruments[order.instrument]
         tif = order.time_in_force
-        if tif is TimeInForce.GTC and len(sides) <= _FEW:
+        if tif is not TimeInForce.FOK and len(sides) <= _FEW:
             self._sweep_few(so, inst, prices.tolist(), sizes.tolist(), ts.tolist(), sides.tolist())
             return
         mine = np.flatnonzero(sides == (1 if order.side is Side.BUY else -1))
@@ -675,19 +675,28 @@ class SimulatedVenue:
         ts: list[int],
         sides: list[int],
     ) -> None:
-        """:meth:`_sweep` of a GTC order over a few prints, as Python lists: the same fills
-        (the running sum is the same sequence of float additions as ``np.cumsum``; a print
-        is taken while the sizes before it fall short of what the order needs), without the
-        fixed cost of the numpy calls, which a few prints do not repay."""
+        """:meth:`_sweep` of a GTC or IOC order over a few prints, as Python lists: the same
+        fills (the running sum is the same sequence of float additions as ``np.cumsum``; a
+        print is taken while the sizes before it fall short of what the order needs; an IOC
+        meets only the prints of the first instant on its side), without the fixed cost of
+        the numpy calls, which a few prints do not repay. FOK (its size check is numpy's
+        ``sum``, whose order of additions differs from a running sum) stays with
+        :meth:`_sweep`."""
         code = 1 if so.order.side is Side.BUY else -1
+        ioc = so.order.time_in_force is TimeInForce.IOC
         part = self.config.participation
         need = float(so.remaining)
         taken = 0.0
+        first: int | None = None
         for p, q, t, d in zip(prices, sizes, ts, sides, strict=True):
             if d != code:
                 continue
+            if first is None:
+                first = t
+            elif ioc and t != first:
+                break
             if taken >= need:
-                return
+                break
             avail = q * part
             taken += avail
             qty = inst.round_size(min(avail, float(so.remaining)))
@@ -697,6 +706,12 @@ class SimulatedVenue:
             if so.remaining <= 0:
                 self._finish(so, OrderStatus.FILLED)
                 return
+        if ioc and first is not None:
+            self._finish(
+                so,
+                OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED,
+                "immediate-or-cancel: the rest found no size at arrival",
+            )
 
     def _first_contact(
         self,
@@ -802,7 +817,18 @@ class SimulatedVenue:
         if self._sink is not None:
             self._sink.on_fill(fill)
             if so.status is OrderStatus.PARTIALLY_FILLED:
-                self._sink.on_report(attrs.evolve(self._report(so), ts_ns=ts))
+                # ``_report`` at the fill's time, built directly (attrs.evolve's generic copy
+                # costs more than the report itself).
+                self._sink.on_report(
+                    OrderReport(
+                        client_order_id=order.client_order_id,
+                        instrument=order.instrument,
+                        status=so.status,
+                        ts_ns=ts,
+                        filled_quantity=so.filled,
+                        venue_order_id=so.venue_order_id,
+                    )
+                )
 
     def _finish(self, so: _SimOrder, status: OrderStatus, reason: str = "") -> None:
         so.status = status

@@ -8,6 +8,7 @@ monitors have seen a batch).
 from decimal import Decimal
 
 import attrs
+import numpy as np
 import pytest
 from tradewind.errors import ConfigError
 from tradewind.model import Fill, Position, Side, TickBatch
@@ -309,3 +310,63 @@ def test_the_scan_stops_at_the_first_trade_of_a_new_utc_day():
     # is the new day's first, before the 4th close.
     assert len(window) == 5
     assert guard.scan(pf.position(ETH), window, pf) == 3
+
+
+def _breaker_run(seed, keep_bound):
+    """The breaker over a random walk fed in pieces (long and short positions in BTC and
+    ETH, fills between pieces, a new UTC day): every decision and trip, with the breach
+    bound kept between calls or computed afresh at each."""
+    import random
+
+    rnd = random.Random(seed)
+    guard = PortfolioGuard(GuardConfig(daily_drawdown_pct=rnd.choice((0.002, 0.01, 0.05))))
+    pf = portfolio(cash=rnd.choice((20_000, 100_000)))
+    prices = {BTC: 60_000.0, ETH: 3_000.0}
+    secs, out = 1.0, []
+    for key in (BTC, ETH):
+        pf.mark(key, prices[key], T0)
+    for _ in range(80):
+        key = rnd.choice((BTC, ETH))
+        if pf.position(key).is_flat or rnd.random() < 0.15:
+            side = rnd.choice((Side.BUY, Side.SELL))
+            qty = "0.5" if key == BTC else "5"
+            fill(pf, key, side, qty, repr(prices[key]), secs)
+        rows = []
+        for _ in range(rnd.randint(1, 90)):
+            secs += rnd.choice((0.5, 1, 30, 0 if rnd.random() < 0.98 else 12 * 3600))
+            prices[key] = round(prices[key] * (1 + rnd.gauss(0, 0.003)), 1)
+            rows.append((secs, prices[key]))
+        if not keep_bound:
+            guard._bound = None
+        d = step(guard, pf, key, rows)
+        out.append((d, guard.tripped))
+        if d is not None:
+            pos = pf.position(key)
+            fill(pf, key, pos.side.opposite, str(abs(pos.quantity)), repr(d.price), secs)
+    return out
+
+
+def test_the_kept_breach_bound_and_the_few_prices_loop_give_the_same_trips():
+    from tradewind_exit_guard import drawdown
+
+    tripped = 0
+    for seed in range(60):
+        kept = _breaker_run(seed, keep_bound=True)
+        assert kept == _breaker_run(seed, keep_bound=False), seed
+        tripped += any(t is not None for _, t in kept)
+    assert tripped > 10
+    # The list comparison of a few prices is numpy's first match, long and short.
+    pos_long = Position(
+        instrument=BTC, quantity=Decimal("0.5"), lots=((Decimal("0.5"), Decimal(60_000)),)
+    )
+    pos_short = Position(
+        instrument=BTC, quantity=Decimal("-0.5"), lots=((Decimal("-0.5"), Decimal(60_000)),)
+    )
+    for n in (1, 2, drawdown.FEW, drawdown.FEW + 1, 300):
+        for pos in (pos_long, pos_short):
+            prices = np.linspace(59_000.0, 61_000.0, n)[:: 1 if pos is pos_short else -1].copy()
+            limit, base = Decimal(99_700), Decimal(100_000)
+            bound = drawdown.breach_bound(pos, base, limit)
+            idx = np.flatnonzero(prices <= bound if pos is pos_long else prices >= bound)
+            want = int(idx[0]) if len(idx) else None
+            assert drawdown.first_breach(pos, prices, base, limit) == want

@@ -105,3 +105,55 @@ def test_the_scan_answers_the_close_after_the_seed_examples_exit_trade():
     # second close.
     later = hold_window(batch([50_900, 50_746, 50_745], 3), timeframe_ns=2)
     assert ts.scan(long(), later, None) == 1
+
+
+def _pieces(few, monkeypatch, seed):
+    """Every decision and the best price after each piece of a random walk fed in pieces of
+    1 to 80 trades, long and short positions opening and closing, with the Python loop for
+    pieces of up to ``few`` trades (0: numpy's arrays always)."""
+    import random
+
+    from tradewind_exit_trailing import plugin
+
+    monkeypatch.setattr(plugin, "FEW", few)
+    rnd = random.Random(seed)
+    ts = TrailingStop(TrailingConfig(trail_pct=rnd.choice((0.001, 0.005, 0.02))))
+    price, t, out = 50_000.0, 1, []
+    pos = None
+    for _ in range(60):
+        if pos is None or rnd.random() < 0.1:
+            qty = rnd.choice(("0.1", "-0.1"))
+            pos = Position(
+                instrument=KEY,
+                quantity=Decimal(qty),
+                avg_price=Decimal(repr(price)),
+                opened_ts_ns=t,
+            )
+        n = rnd.randint(1, 80)
+        path = []
+        for _ in range(n):
+            price = round(price * (1 + rnd.gauss(0, 0.002)), 1)
+            path.append(price)
+        d = ts.on_ticks(pos, batch(path, t), None)
+        out.append((d, ts.stop_price(KEY, pos.side)))
+        t += n
+        if d is not None:
+            ts.forget(KEY)
+            pos = None
+    return out
+
+
+def test_the_few_trades_loop_gives_numpys_decisions_and_best_prices(monkeypatch):
+    fired = 0
+    for seed in range(100):
+        looped = _pieces(64, monkeypatch, seed)
+        assert looped == _pieces(0, monkeypatch, seed), seed
+        fired += sum(d is not None for d, _ in looped)
+    assert fired > 100  # the stop fired often, on long and short positions
+
+
+def test_a_nan_price_among_a_few_takes_numpys_path():
+    # numpy's maximum propagates NaN: the running best becomes NaN and nothing fires again.
+    ts = TrailingStop(TrailingConfig(trail_pct=0.005))
+    assert ts.on_ticks(long(), batch([50_000, float("nan"), 40_000]), None) is None
+    assert np.isnan(ts.stop_price(KEY, long().side))

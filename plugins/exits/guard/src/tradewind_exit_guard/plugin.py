@@ -35,7 +35,7 @@ from tradewind.trading.exit_scan import HoldWindow, earliest
 from tradewind.trading.portfolio import NS_PER_DAY
 
 from tradewind_exit_guard.config import GuardConfig
-from tradewind_exit_guard.drawdown import equity_at, equity_without, first_breach
+from tradewind_exit_guard.drawdown import breach_bound, equity_at, equity_without, first_breach
 from tradewind_exit_guard.leader import LeaderWatch
 
 
@@ -65,6 +65,9 @@ class PortfolioGuard:
         self._leader_checked = False
         #: The circuit breaker's trip, if it tripped (cleared at the next UTC day).
         self.tripped: _Trip | None = None
+        #: The last breach bound and what it was computed from (position, base, limit): the
+        #: engine's pieces around a position repeat them until a fill or a new day.
+        self._bound: tuple[Position, Decimal, Decimal, float] | None = None
 
     # -- ExitMonitor ----------------------------------------------------------------------
     def on_ticks(
@@ -182,14 +185,21 @@ class PortfolioGuard:
             # measured against yesterday's start, the new day would inherit its drawdown.
             return None, ""
         if trip is None:
-            reason = self._breaker_now(ctx, first)
-            if reason is not None:
-                return 0, reason
+            # _breaker_now's check with the equity and limit read once for the whole call.
             limit = self._limit(ctx)
+            equity = ctx.equity()
+            if limit is not None and equity <= limit:
+                return 0, self._trip(first, equity, ctx)
             if limit is None:
                 return None, ""
-            base = equity_without(position.instrument, ctx)
-            i = first_breach(position, batch.price, base, limit)
+            base = equity_without(position.instrument, ctx, equity)
+            kept = self._bound
+            if kept is not None and kept[0] == position and kept[1] == base and kept[2] == limit:
+                bound = kept[3]
+            else:
+                bound = breach_bound(position, base, limit)
+                self._bound = (position, base, limit, bound)
+            i = first_breach(position, batch.price, base, limit, bound)
             if i is None:
                 return None, ""
             at = int(batch.ts_ns[i])

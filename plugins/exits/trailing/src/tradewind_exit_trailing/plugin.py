@@ -24,6 +24,10 @@ from tradewind.model import Candle, ExitDecision, Position, Side, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.trading.exit_scan import HoldWindow
 
+#: Up to this many trades (the engine's pieces around a position), :meth:`TrailingStop.on_ticks`
+#: runs a Python loop instead of paying numpy's fixed cost per call.
+FEW = 64
+
 
 @attrs.frozen(kw_only=True)
 class TrailingConfig:
@@ -70,6 +74,20 @@ class TrailingStop:
             self._opened[key] = position.opened_ts_ns
             self._best.pop(key, None)
         prices = batch.price
+        if len(prices) <= FEW:
+            found = self._first_few(position, prices.tolist())
+            if found is not None:
+                i, best = found
+                if i < 0:
+                    self._best[key] = best
+                    return None
+                self._best[key] = best
+                return ExitDecision(
+                    monitor=self.name,
+                    reason=f"trailing stop {self.pct:.2%} from best {best:.2f}",
+                    ts_ns=int(batch.ts_ns[i]),
+                    price=float(prices[i]),
+                )
         running, hit = self._running(position, prices)
         idx = np.flatnonzero(hit)
         if len(idx):
@@ -91,6 +109,40 @@ class TrailingStop:
             return None
         _, hit = self._running(position, window.ticks.price[: window.seen])
         return window.first_row(hit)
+
+    def _first_few(self, position: Position, prices: list[float]) -> tuple[int, float] | None:
+        """:meth:`_running` and the first hit over a few prices as a Python loop: ``(index
+        of the first trade at or through the stop, the best price there)``, ``(-1, the best
+        price at the last trade)`` when none is, or None when a price is NaN (numpy's
+        maximum propagates it, Python's comparisons do not: the numpy path decides). The
+        same float maxima, products and comparisons as the arrays."""
+        key = position.instrument
+        best = (
+            self._best.get(key, float(position.avg_price))
+            if self._opened.get(key) == position.opened_ts_ns
+            else float(position.avg_price)
+        )
+        if best != best:
+            return None
+        if position.quantity > 0:
+            k = 1 - self.pct
+            for i, p in enumerate(prices):
+                if p > best:
+                    best = p
+                elif p != p:
+                    return None
+                if p <= best * k:
+                    return i, best
+            return -1, best
+        k = 1 + self.pct
+        for i, p in enumerate(prices):
+            if p < best:
+                best = p
+            elif p != p:
+                return None
+            if p >= best * k:
+                return i, best
+        return -1, best
 
     def _running(
         self, position: Position, prices: npt.NDArray[np.float64]
