@@ -11,11 +11,16 @@
    on_candle computes after the pushes (the z-score).
 
    step(mem, open, high, low, close, volume) -> 1 if a recompute is due (call finish after it)
-   finish(mem) -> None: the z-score and the output row (mem's output slots). */
+   finish(mem) -> None: the z-score and the output row (mem's output slots).
+   run(mem, open, high, low, close, volume, out, start, resume) -> the index of the candle
+   whose recompute is due (call run again from it with resume=1 after the recompute), or n
+   when all are done: step (and finish) over float64 arrays, the output row after candle i
+   copied to out's row i (out: (n, 13) float64); resume=1 finishes candle ``start`` first. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <string.h>
 
 enum {
     /* configuration */
@@ -250,6 +255,48 @@ static PyObject *k_finish(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *k_run(PyObject *self, PyObject *args)
+{
+    Py_buffer mb, obuf, hb, lb, cb, vb, outb;
+    Py_ssize_t start;
+    int resume;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*w*np", &mb, &obuf, &hb, &lb, &cb, &vb, &outb,
+                          &start, &resume))
+        return NULL;
+    PyObject *result = NULL;
+    double *m = state_of(&mb);
+    if (m == NULL) goto done;
+    Py_ssize_t n = hb.len / (Py_ssize_t)sizeof(double);
+    if (hb.itemsize != (Py_ssize_t)sizeof(double) || obuf.len != hb.len || lb.len != hb.len
+        || cb.len != hb.len || vb.len != hb.len || outb.len != hb.len * N_OUT || start < 0
+        || start > n || (resume && start >= n)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "microstructure kernel: run needs float64 open/high/low/close/volume of "
+                        "one length, an (n, 13) float64 output and 0 <= start <= n");
+        goto done;
+    }
+    const double *o = obuf.buf, *h = hb.buf, *lo = lb.buf, *c = cb.buf, *v = vb.buf;
+    double *out = outb.buf;
+    const double *row = OFF(m, O_OUT);
+    Py_ssize_t i = start;
+    if (resume) {
+        candle_finish(m);
+        memcpy(out + i * N_OUT, row, N_OUT * sizeof(double));
+        i++;
+    }
+    for (; i < n; i++) {
+        if (candle_push(m, o[i], h[i], lo[i], c[i], v[i])) break;
+        candle_finish(m);
+        memcpy(out + i * N_OUT, row, N_OUT * sizeof(double));
+    }
+    result = PyLong_FromSsize_t(i);
+done:
+    PyBuffer_Release(&mb); PyBuffer_Release(&obuf); PyBuffer_Release(&hb);
+    PyBuffer_Release(&lb); PyBuffer_Release(&cb); PyBuffer_Release(&vb);
+    PyBuffer_Release(&outb);
+    return result;
+}
+
 /* todict(buf, offset, keys, nan) -> {keys[i]: buf[offset + i]}, every NaN given as the object
    ``nan`` (math.nan): the Python path reported its NaN constant, and equality of lists of
    outputs (``[nan] == [nan]`` holds only for the same object) must not change. */
@@ -288,6 +335,8 @@ static PyMethodDef methods[] = {
     {"step", k_step, METH_VARARGS,
      "step(mem, open, high, low, close, volume) -> 1 if a recompute is due"},
     {"finish", k_finish, METH_VARARGS, "finish(mem): the z-score and the output row"},
+    {"run", k_run, METH_VARARGS,
+     "run(mem, open, high, low, close, volume, out, start, resume) -> pending index, or n"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from tradewind.blocks import BlockRow, BlockTable
+from tradewind.blocks import BlockRow, BlockRows, BlockTable
 
 if TYPE_CHECKING:
     from tradewind_analyzer_orderflow.plugin import OrderFlowAnalyzer
@@ -36,13 +36,10 @@ NAN = math.nan
 _F64 = npt.NDArray[np.float64]
 
 
-def _as_list(values: _F64) -> list[float]:
-    """The column as Python floats, NaN as the one object ``math.nan`` (what the per-candle
-    path reports, so lists of outputs compare equal)."""
-    out: list[float] = values.tolist()
-    if np.isnan(values).any():
-        out = [NAN if v != v else v for v in out]
-    return out
+def _last(values: _F64) -> float:
+    """The column's last entry as a Python float, NaN as the object ``math.nan``."""
+    v = float(values[-1])
+    return NAN if v != v else v
 
 
 def _falling(imbs: _F64) -> npt.NDArray[np.bool_]:
@@ -61,25 +58,56 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
     n = len(rows)
     slots = analyzer._slot
     k = len(analyzer.timeframes_ns)
-    # One pass over the candles: per timeframe slot, the row of each candle and its split.
-    at: list[list[int]] = [[] for _ in range(k)]
-    split: list[list[tuple[float, float, int, int]]] = [[] for _ in range(k)]
     cvd = analyzer._cvd
-    cvd_rows: list[int] = []
+    # Per timeframe slot: the row of each candle (ascending) and its split (buy volume,
+    # sell volume, buy trades, sell trades as float64 columns).
+    at: list[npt.NDArray[np.intp]] = []
+    split: list[_F64] = []
+    cvd_rows: npt.NDArray[np.intp] | list[int]
     cvd_values: list[float] = []
-    for r, row in enumerate(rows):
-        for c in row.candles:
-            slot = slots.get(c.timeframe_ns)
-            if slot is None:
-                continue
-            buy, sell = c.buy_volume, c.sell_volume
-            at[slot].append(r)
-            split[slot].append((buy, sell, c.buy_trades, c.sell_trades))
-            if slot == 0:
-                cvd_rows.append(r)
-                cvd_values.append(cvd.update(c.open_ts_ns, buy - sell))
+    if isinstance(rows, BlockRows):
+        # The block's candles as arrays: no per-row or per-candle Python but the CVD's.
+        for tf in analyzer.timeframes_ns:
+            where, got = rows.of_timeframe(tf)
+            at.append(where)
+            cols = np.empty((len(got), 4), dtype=np.float64)
+            cols[:, 0] = got["buy_volume"]
+            cols[:, 1] = got["sell_volume"]
+            cols[:, 2] = got["buy_trades"]
+            cols[:, 3] = got["sell_trades"]
+            split.append(cols)
+        cvd_rows = at[0] if k else []
+        if k and len(at[0]):
+            update = cvd.update
+            first_cols = split[0]
+            _, got = rows.of_timeframe(analyzer.timeframes_ns[0])
+            cvd_values = [
+                update(t, d)
+                for t, d in zip(
+                    got["open_ts_ns"].tolist(),
+                    (first_cols[:, 0] - first_cols[:, 1]).tolist(),
+                    strict=True,
+                )
+            ]
+    else:
+        # One pass over the row objects' candles (any Sequence[BlockRow]).
+        at_l: list[list[int]] = [[] for _ in range(k)]
+        split_l: list[list[tuple[float, float, int, int]]] = [[] for _ in range(k)]
+        cvd_rows = []
+        for r, row in enumerate(rows):
+            for c in row.candles:
+                slot = slots.get(c.timeframe_ns)
+                if slot is None:
+                    continue
+                buy, sell = c.buy_volume, c.sell_volume
+                at_l[slot].append(r)
+                split_l[slot].append((buy, sell, c.buy_trades, c.sell_trades))
+                if slot == 0:
+                    cvd_rows.append(r)
+                    cvd_values.append(cvd.update(c.open_ts_ns, buy - sell))
+        at = [np.array(a, dtype=np.intp) for a in at_l]
+        split = [np.array(sp, dtype=np.float64).reshape(-1, 4) for sp in split_l]
     values = analyzer._values
-    columns: dict[str, list[float]] = {}
     arrays: dict[str, _F64] = {}
     row_index = np.arange(n)
     imbs = np.empty((k, n), dtype=np.float64)
@@ -91,13 +119,12 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
             values[keys.avg_sell],
         )
         names = (keys.imbalance, keys.delta, keys.avg_buy, keys.avg_sell)
-        if not at[slot]:
+        if not len(at[slot]):
             for name, v in zip(names, before, strict=True):
                 arrays[name] = np.full(n, v, dtype=np.float64)
-                columns[name] = [v] * n
             imbs[slot] = before[0]
             continue
-        got = np.array(split[slot], dtype=np.float64)
+        got = split[slot]
         bv, sv, bn, sn = got[:, 0], got[:, 1], got[:, 2], got[:, 3]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = bv / sv
@@ -113,25 +140,23 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
                 np.where(sn > 0, sv / sn, NAN),
             )
         # Row r takes the slot's last candle at or before it; -1 = none yet in this block.
-        last = np.searchsorted(np.array(at[slot]), row_index, side="right") - 1
+        last = np.searchsorted(at[slot], row_index, side="right") - 1
         seen = last >= 0
         pick = np.maximum(last, 0)
         for name, out, v in zip(names, outs, before, strict=True):
             col = np.where(seen, out[pick], v)
             arrays[name] = col
-            columns[name] = _as_list(col)
         imbs[slot] = arrays[keys.imbalance]
         if n:
-            analyzer._imbalances[slot] = columns[keys.imbalance][-1]
+            analyzer._imbalances[slot] = _last(arrays[keys.imbalance])
     # CVD: the running sums computed above, forward-filled over the rows.
-    if cvd_rows:
-        last = np.searchsorted(np.array(cvd_rows), row_index, side="right") - 1
+    if len(cvd_rows):
+        last = np.searchsorted(np.asarray(cvd_rows), row_index, side="right") - 1
         sums = np.array(cvd_values, dtype=np.float64)
         col = np.where(last >= 0, sums[np.maximum(last, 0)], values["cvd"])
     else:
         col = np.full(n, values["cvd"], dtype=np.float64)
     arrays["cvd"] = col
-    columns["cvd"] = _as_list(col)
     # The cascade and its reversals from the forward-filled imbalances (NaN until every
     # timeframe has had a candle, as on_candle's). Rows before the block's first candle
     # keep the values of before the block: those of the same imbalances.
@@ -149,7 +174,7 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
             rev_short = np.where((fastest > cfg.reversal_short_min) & falling, 1.0, 0.0)
         else:
             cascade = rev_long = rev_short = np.zeros(n)
-    first = min((a[0] for a in at if a), default=n)  # the block's first configured candle
+    first = min((int(a[0]) for a in at if len(a)), default=n)  # the block's first configured candle
     for name, col in (
         ("cascade", cascade),
         ("cascade_reversal_long", rev_long),
@@ -158,10 +183,9 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
         col = np.where(undefined, NAN, col)
         col[:first] = values[name]
         arrays[name] = col
-        columns[name] = _as_list(col)
     # The analyzer's state after the last row (its values() and the next on_candle's inputs).
     if n:
         for name in values:
-            values[name] = columns[name][-1]
-    ordered = {name: columns[name] for name in values}
-    return BlockTable(ordered, n, {name: arrays[name] for name in values})
+            values[name] = _last(arrays[name])
+    # The Python lists of the columns are made on first read (BlockTable.of_arrays).
+    return BlockTable.of_arrays({name: arrays[name] for name in values}, n)
