@@ -18,6 +18,7 @@ outputs computed only when a rule reads them); any other analyzer goes through i
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -339,10 +340,18 @@ class BlockRows(Sequence[BlockRow]):
         for r in range(len(self._made)):
             yield self[r]
 
-    def _make(self, r: int) -> None:
-        """Make rows ``r`` to the chunk's end (those not made yet) into objects."""
+    def made(self) -> list[BlockRow]:
+        """Every row as a :class:`BlockRow` (made in one pass where not made yet)."""
         made = self._made
-        hi = min(len(made), r + _CHUNK_ROWS)
+        if made and any(row is None for row in made):
+            self._make(0, len(made))
+        return made  # type: ignore[return-value]
+
+    def _make(self, r: int, hi: int | None = None) -> None:
+        """Make rows ``r`` to ``hi`` (default: the chunk's end), those not made yet, into
+        objects."""
+        made = self._made
+        hi = min(len(made), r + _CHUNK_ROWS) if hi is None else hi
         off = self.offsets[r : hi + 1].tolist()
         lo_c = off[0]
         inst = self.instrument
@@ -363,56 +372,6 @@ class BlockRows(Sequence[BlockRow]):
                     tick_end=ends[k],
                     candles=tuple(candles[off[k] - lo_c : off[k + 1] - lo_c]),
                 )
-
-
-class RowQueue:
-    """The rows of a :class:`BlockRows` not yet reached: the part of ``collections.deque``
-    the engine uses (``rows[0]``, ``popleft``, ``len``, iteration), plus the arrays from the
-    next row on (:attr:`head` is its index in :attr:`block`)."""
-
-    __slots__ = ("block", "head")
-
-    def __init__(self, block: BlockRows) -> None:
-        self.block = block
-        #: Index in :attr:`block` of the next row (the rows before it were taken).
-        self.head = 0
-
-    def __len__(self) -> int:
-        return len(self.block) - self.head
-
-    def __bool__(self) -> bool:
-        return self.head < len(self.block)
-
-    def __getitem__(self, i: int) -> BlockRow:
-        n = len(self.block) - self.head
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("row queue index out of range")
-        return self.block[self.head + i]
-
-    def __iter__(self) -> Iterator[BlockRow]:
-        block = self.block
-        for r in range(self.head, len(block)):
-            yield block[r]
-
-    def popleft(self) -> BlockRow:
-        """The next row, taken."""
-        r = self.head
-        if r >= len(self.block):
-            raise IndexError("pop from an empty row queue")
-        self.head = r + 1
-        return self.block[r]
-
-    @property
-    def close_ns(self) -> npt.NDArray[np.int64]:
-        """Close times of the rows not yet reached (a view)."""
-        return self.block.close_ns[self.head :]
-
-    @property
-    def tick_end(self) -> npt.NDArray[np.intp]:
-        """First trade at or after each close, of the rows not yet reached (a view)."""
-        return self.block.tick_end[self.head :]
 
 
 def per_candle_rows(
@@ -452,13 +411,31 @@ class TapeBlock:
     batch, their candles as rows not yet reached, and each analyzer's row iterator."""
 
     end: int
-    #: The rows not yet reached (``rows.block`` is the whole block's :class:`BlockRows`).
-    rows: RowQueue
+    #: The whole block's rows as arrays (``arrays.close_ns[r]``, ``arrays.tick_end[r]``, the
+    #: candles by timeframe: :class:`BlockRows`); row ``r`` is the same as ``arrays[r]``.
+    arrays: BlockRows
     iters: list[tuple[str, Iterator[Mapping[str, float]]]]
     #: Batch index of the block's first trade (a row's ``tick_end`` counts from it).
     start: int = 0
-    #: Rows the block opened with (the next row's index is ``total - len(rows)``).
+    #: Rows the block opened with (the next row's index is :attr:`next_row`).
     total: int = 0
+    _rows: deque[BlockRow] | None = None
+
+    @property
+    def rows(self) -> deque[BlockRow]:
+        """The rows not yet reached, as :class:`BlockRow` objects: made (with their
+        :class:`Candle` objects, in one pass) on the first read, not when the block opens;
+        code that reads :attr:`arrays` from :attr:`next_row` on needs no objects."""
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = deque(self.arrays.made())
+        return rows
+
+    @property
+    def next_row(self) -> int:
+        """Index in :attr:`arrays` of the next row not yet reached (``total`` when none)."""
+        rows = self._rows
+        return 0 if rows is None else self.total - len(rows)
 
     @classmethod
     def open(
@@ -477,7 +454,7 @@ class TapeBlock:
         else:
             rows = BlockRows.of_candles(ticks, candles)  # type: ignore[arg-type]
         iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
-        return cls(end=end, rows=RowQueue(rows), iters=iters, start=end - len(ticks), total=len(rows))
+        return cls(end=end, arrays=rows, iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:
         """Close times of the rows not yet reached that fall before ``t``.
