@@ -240,3 +240,41 @@ def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
         assert all(r is None for r in arrays._made)  # the table read no row objects
     assert rows_seen > 100 and defined > 0
     assert read["of_timeframe"] > 0  # the array path ran
+
+
+@pytest.mark.parametrize("seed", [6, 8])
+def test_the_microstructure_kernels_run_recomputes_in_c_with_the_python_bits(
+    monkeypatch, seed
+):
+    """``MicroKernel.run`` (the block path) does the exact window recomputations in C
+    (math.fsum's algorithm): the outputs after every candle are those of ``step`` (which
+    recomputes in Python), on random candles, runs of equal closes (the moments collapse)
+    and sizes over ten orders of magnitude, and no recompute is left to Python."""
+    from tradewind_analyzer_microstructure.config import MicrostructureConfig
+    from tradewind_analyzer_microstructure.kernel import MicroKernel
+
+    data, _ = CandleAggregator("BTCUSDT", (MIN,)).update_arrays(_tape(seed, 150_000))
+    cols = [np.ascontiguousarray(data[f]) for f in ("open", "high", "low", "close", "volume")]
+    rng = np.random.default_rng(seed)
+    flat = slice(len(data) // 2, len(data) // 2 + 80)
+    for col in cols[:4]:
+        col[flat] = 30_000.5  # equal prices: the moments and covariances collapse
+    cols[4] *= 10.0 ** rng.integers(-5, 5, len(data))
+    python = {"recomputes": 0}
+    recompute = MicroKernel._recompute
+
+    def counted(self):
+        python["recomputes"] += 1
+        recompute(self)
+
+    monkeypatch.setattr(MicroKernel, "_recompute", counted)
+    by_run, by_step = MicroKernel(MicrostructureConfig()), MicroKernel(MicrostructureConfig())
+    got = by_run.run(*cols)
+    assert python["recomputes"] == 0
+    expected = np.empty_like(got)
+    for i, candle in enumerate(zip(*(c.tolist() for c in cols), strict=True)):
+        by_step.step(*candle)
+        expected[i] = by_step.out
+    assert python["recomputes"] > len(data) // 20  # the step path recomputed in Python
+    assert got.tobytes() == expected.tobytes()
+    assert by_run._mem.tobytes() == by_step._mem.tobytes()
