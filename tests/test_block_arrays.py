@@ -10,6 +10,7 @@ the shipped sample, block after block.
 from __future__ import annotations
 
 import importlib
+import itertools
 import math
 import struct
 from pathlib import Path
@@ -52,8 +53,7 @@ def _sample() -> TickBatch:
 def _bits(c: Candle) -> tuple[object, ...]:
     """Every field of a candle, floats as their bytes."""
     return tuple(
-        struct.pack("<d", v) if isinstance(v, float) else (type(v), v)
-        for v in attrs.astuple(c)
+        struct.pack("<d", v) if isinstance(v, float) else (type(v), v) for v in attrs.astuple(c)
     )
 
 
@@ -74,12 +74,14 @@ def test_update_arrays_gives_the_candles_of_update_bit_for_bit(seed):
     by_objects, by_arrays = CandleAggregator("BTCUSDT", TFS), CandleAggregator("BTCUSDT", TFS)
     total = 0
     cuts = _cuts(len(tape), seed)
-    for lo, hi in zip(cuts, cuts[1:], strict=False):
+    for lo, hi in itertools.pairwise(cuts):
         batch = tape.slice(lo, hi)
         expected = by_objects.update(batch)
         data, tf = by_arrays.update_arrays(batch)
         assert data.dtype == CANDLE_DTYPE and tf.dtype == np.int64 and len(data) == len(tf)
-        got = [_candle("BTCUSDT", t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)]
+        got = [
+            _candle("BTCUSDT", t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)
+        ]
         assert [_bits(c) for c in got] == [_bits(c) for c in expected]
         total += len(expected)
     assert total > 1_000
@@ -104,12 +106,12 @@ def test_block_rows_are_make_rows_rows_and_their_arrays(tape):
     assert arrays.close_ns.tolist() == [r.close_ns for r in objects]
     assert arrays.tick_end.tolist() == [r.tick_end for r in objects]
     assert arrays.offsets.tolist() == np.cumsum([0] + [len(r.candles) for r in objects]).tolist()
-    assert arrays.candle_row.tolist() == [
-        r for r, row in enumerate(objects) for _ in row.candles
-    ]
+    assert arrays.candle_row.tolist() == [r for r, row in enumerate(objects) for _ in row.candles]
     for tf in TFS:
         where, got = arrays.of_timeframe(tf)
-        mine = [(r, c) for r, row in enumerate(objects) for c in row.candles if c.timeframe_ns == tf]
+        mine = [
+            (r, c) for r, row in enumerate(objects) for c in row.candles if c.timeframe_ns == tf
+        ]
         assert where.tolist() == [r for r, _ in mine]
         assert [_bits(_candle("BTCUSDT", tf, rec)) for rec in got.tolist()] == [
             _bits(c) for _, c in mine
@@ -219,7 +221,7 @@ def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
     monkeypatch.setattr(BlockRows, "of_timeframe", counted)
     cuts = [0, 1, 2, 500, 501, len(ticks) // 3, len(ticks) // 3 + 7, len(ticks)]
     rows_seen = defined = 0
-    for lo, hi in zip(cuts, cuts[1:], strict=False):
+    for lo, hi in itertools.pairwise(cuts):
         piece = ticks.slice(lo, hi)
         data, tf = agg_a.update_arrays(piece)
         arrays = BlockRows(piece.instrument, piece.ts_ns, data, tf)
@@ -243,9 +245,7 @@ def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
 
 
 @pytest.mark.parametrize("seed", [6, 8])
-def test_the_microstructure_kernels_run_recomputes_in_c_with_the_python_bits(
-    monkeypatch, seed
-):
+def test_the_microstructure_kernels_run_recomputes_in_c_with_the_python_bits(monkeypatch, seed):
     """``MicroKernel.run`` (the block path) does the exact window recomputations in C
     (math.fsum's algorithm): the outputs after every candle are those of ``step`` (which
     recomputes in Python), on random candles, runs of equal closes (the moments collapse)

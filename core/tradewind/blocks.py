@@ -153,9 +153,7 @@ class BlockTable(Iterator[Mapping[str, float]]):
         rows: int,
         arrays: Mapping[str, npt.NDArray[np.float64]] | None = None,
     ) -> None:
-        for name, column in (
-            columns._arrays if isinstance(columns, _Columns) else columns
-        ).items():
+        for name, column in (columns._arrays if isinstance(columns, _Columns) else columns).items():
             if len(column) != rows:
                 raise ValueError(f"block table column '{name}' has {len(column)} rows, not {rows}")
         if arrays is not None and (
@@ -307,9 +305,7 @@ class BlockRows(Sequence[BlockRow]):
         tf = np.array([c.timeframe_ns for c in candles], dtype=np.int64)
         return cls(ticks.instrument, ticks.ts_ns, data, tf)
 
-    def of_timeframe(
-        self, timeframe_ns: int
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.void]]:
+    def of_timeframe(self, timeframe_ns: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.void]]:
         """The candles of one timeframe in this block: each one's row (ascending) and the
         candles (:data:`~tradewind.market.candles.CANDLE_DTYPE`)."""
         mask = self.candle_tf == timeframe_ns

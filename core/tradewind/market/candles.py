@@ -787,9 +787,7 @@ class CandleAggregator:
         """Add ``batch``; return the candles that closed, by close time then timeframe."""
         return self._sorted_candles(self._feed(batch))
 
-    def update_arrays(
-        self, batch: TickBatch
-    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
+    def update_arrays(self, batch: TickBatch) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
         """:meth:`update` as arrays, no :class:`Candle` made: the closed candles as a
         :data:`CANDLE_DTYPE` array in :meth:`update`'s order (close time, then timeframe)
         and each one's timeframe (ns). ``_candle(instrument, tf[i], data[i].item())`` is
