@@ -2,10 +2,12 @@
 
 A backtest knows its tape ahead of the engine, and analyzer outputs depend only on the tape,
 never on the portfolio. So the engine cuts the replayed tape into blocks (``[run]
-block_ticks``), builds the candles of a whole block with one :class:`CandleAggregator` call,
-groups them by close time into :class:`BlockRow` s, and advances every analyzer over the
-block with :func:`block_rows`: an iterator that yields the analyzer's outputs at each row, in
-order, as the engine reaches that decision close. The per-candle path (``on_ticks`` for the
+block_ticks``), builds the candles of a whole block with one :class:`CandleAggregator` call
+(``update_arrays``: no :class:`Candle` objects), groups them by close time into the rows of a
+:class:`BlockRows` (arrays; a :class:`BlockRow` with its candles is made only for a row that
+is read), and advances every analyzer over the block with :func:`block_rows`: an iterator
+that yields the analyzer's outputs at each row, in order, as the engine reaches that decision
+close. The per-candle path (``on_ticks`` for the
 trades before a close, ``on_candle`` for the candles closing there, ``values()``) is the block
 of one row: the same kernel, so the outputs are the same bits whatever the block size.
 
