@@ -178,9 +178,11 @@ def test_a_table_of_arrays_makes_each_column_on_its_first_read():
 
 
 TABLED = [
-    ("tradewind_analyzer_orderflow", "OrderFlowAnalyzer", "OrderFlowConfig"),
-    ("tradewind_analyzer_regime", "RegimeAnalyzer", "RegimeConfig"),
-    ("tradewind_analyzer_microstructure", "MicrostructureAnalyzer", "MicrostructureConfig"),
+    ("tradewind_analyzer_orderflow", "OrderFlowAnalyzer", "OrderFlowConfig", {}),
+    # The CVD restarting every hour: segments of the running sum inside a block.
+    ("tradewind_analyzer_orderflow", "OrderFlowAnalyzer", "OrderFlowConfig", {"cvd_reset": "1h"}),
+    ("tradewind_analyzer_regime", "RegimeAnalyzer", "RegimeConfig", {}),
+    ("tradewind_analyzer_microstructure", "MicrostructureAnalyzer", "MicrostructureConfig", {}),
 ]
 
 
@@ -193,10 +195,10 @@ def _same_column(a: list[float], b: list[float]) -> bool:
     )
 
 
-@pytest.mark.parametrize(("package", "cls_name", "cfg_name"), TABLED)
+@pytest.mark.parametrize(("package", "cls_name", "cfg_name", "options"), TABLED)
 @pytest.mark.parametrize("tape", ["sample", "random-6", "random-7"])
 def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
-    tmp_path: Path, monkeypatch, package, cls_name, cfg_name, tape
+    tmp_path: Path, monkeypatch, package, cls_name, cfg_name, options, tape
 ):
     """Block after block (each its own aggregator call, the analyzer's state carried over),
     ``on_block`` given :class:`BlockRows` (the engine's) and given the same rows as a list
@@ -209,7 +211,7 @@ def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
     cfg.write_text(demo_config_text(tmp_path))
     inst = load_config(cfg).instruments[0].to_instrument()
     ticks = _sample() if tape == "sample" else _tape(int(tape[-1]), 150_000)
-    by_arrays, by_objects = cls(cfg_cls(), inst), cls(cfg_cls(), inst)
+    by_arrays, by_objects = cls(cfg_cls(**options), inst), cls(cfg_cls(**options), inst)
     agg_a, agg_o = CandleAggregator(ticks.instrument, TFS), CandleAggregator(ticks.instrument, TFS)
     read = {"of_timeframe": 0}
     of_timeframe = BlockRows.of_timeframe

@@ -29,11 +29,43 @@ import numpy as np
 import numpy.typing as npt
 from tradewind.blocks import BlockRow, BlockRows, BlockTable
 
+from tradewind_analyzer_orderflow.cvd import CumulativeDelta
+
 if TYPE_CHECKING:
     from tradewind_analyzer_orderflow.plugin import OrderFlowAnalyzer
 
 NAN = math.nan
 _F64 = npt.NDArray[np.float64]
+
+
+def _cvd_sums(cvd: CumulativeDelta, open_ts: npt.NDArray[np.int64], deltas: _F64) -> _F64:
+    """``cvd.update(open_ts[i], deltas[i])`` for every candle, in order, as one array: the
+    running sum restarts at 0.0 at each new period (``reset_ns``) and starts from 0.0 when
+    the CVD is NaN, each segment a sequential ``np.add.accumulate`` (the same float
+    additions in the same order as ``value += delta``, so the same bits); ``cvd`` is left as
+    the last update leaves it."""
+    m = len(deltas)
+    starts = [0]
+    value = cvd.value
+    if cvd.reset_ns is not None:
+        periods = open_ts // cvd.reset_ns
+        new = np.flatnonzero(periods[1:] != periods[:-1]) + 1
+        starts.extend(new.tolist())
+        if int(periods[0]) != cvd._period:
+            value = 0.0  # the first candle opens a new period
+        cvd._period = int(periods[-1])
+    if value != value:
+        value = 0.0
+    out = np.empty(m, dtype=np.float64)
+    buf = np.empty(m + 1, dtype=np.float64)
+    for j, lo in enumerate(starts):
+        hi = starts[j + 1] if j + 1 < len(starts) else m
+        buf[0] = value if j == 0 else 0.0
+        buf[1 : hi - lo + 1] = deltas[lo:hi]
+        np.add.accumulate(buf[: hi - lo + 1], out=buf[: hi - lo + 1])
+        out[lo:hi] = buf[1 : hi - lo + 1]
+    cvd.value = float(out[-1])
+    return out
 
 
 def _last(values: _F64) -> float:
@@ -64,7 +96,7 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
     at: list[npt.NDArray[np.intp]] = []
     split: list[_F64] = []
     cvd_rows: npt.NDArray[np.intp] | list[int]
-    cvd_values: list[float] = []
+    cvd_values: list[float] | _F64 = []
     if isinstance(rows, BlockRows):
         # The block's candles as arrays: no per-row or per-candle Python but the CVD's.
         for tf in analyzer.timeframes_ns:
@@ -78,17 +110,8 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
             split.append(cols)
         cvd_rows = at[0] if k else []
         if k and len(at[0]):
-            update = cvd.update
-            first_cols = split[0]
             _, got = rows.of_timeframe(analyzer.timeframes_ns[0])
-            cvd_values = [
-                update(t, d)
-                for t, d in zip(
-                    got["open_ts_ns"].tolist(),
-                    (first_cols[:, 0] - first_cols[:, 1]).tolist(),
-                    strict=True,
-                )
-            ]
+            cvd_values = _cvd_sums(cvd, got["open_ts_ns"], split[0][:, 0] - split[0][:, 1])
     else:
         # One pass over the row objects' candles (any Sequence[BlockRow]).
         at_l: list[list[int]] = [[] for _ in range(k)]
