@@ -1,16 +1,19 @@
 """The order-flow outputs at every row of a block, vectorised over the block's candles.
 
 :meth:`OrderFlowAnalyzer.on_candle` folds one candle at a time; here the candles of a whole
-block are gathered once (one pass over the rows' candles in Python, the only per-candle
-Python left) and every output is computed column-wise with numpy, with the same IEEE
-operations in the same order per value, so the same bits:
+block are gathered once — read by timeframe from the block's arrays
+(:class:`tradewind.blocks.BlockRows`, what the engine passes), or in one pass over the rows'
+candles in Python for any other ``Sequence[BlockRow]`` — and every output is computed
+column-wise with numpy, with the same IEEE operations in the same order per value, so the
+same bits:
 
 - ``imbalance``, ``delta`` and the average sizes are functions of one candle (a division, a
   subtraction, a comparison); a row takes each timeframe's latest candle at or before it
   (forward fill from the analyzer's state before the block);
-- ``cvd`` is a running sum: it stays a Python loop of float additions over the smallest
-  timeframe's candles (:class:`~tradewind_analyzer_orderflow.cvd.CumulativeDelta`, the
-  per-candle code itself), one per 1m candle;
+- ``cvd`` is a running sum over the smallest timeframe's candles: from the arrays, one
+  sequential ``np.add.accumulate`` per reset period (:func:`_cvd_sums`: the additions of
+  :class:`~tradewind_analyzer_orderflow.cvd.CumulativeDelta` in its order); from row
+  objects, ``CumulativeDelta.update`` per candle;
 - the cascade and its reversals compare the forward-filled imbalances of adjacent
   timeframes, row by row as arrays.
 
@@ -98,7 +101,7 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
     cvd_rows: npt.NDArray[np.intp] | list[int]
     cvd_values: list[float] | _F64 = []
     if isinstance(rows, BlockRows):
-        # The block's candles as arrays: no per-row or per-candle Python but the CVD's.
+        # The block's candles as arrays: no Python per row or per candle.
         for tf in analyzer.timeframes_ns:
             where, got = rows.of_timeframe(tf)
             at.append(where)
@@ -117,6 +120,8 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
         at_l: list[list[int]] = [[] for _ in range(k)]
         split_l: list[list[tuple[float, float, int, int]]] = [[] for _ in range(k)]
         cvd_rows = []
+        cvd_list: list[float] = []
+        cvd_values = cvd_list
         for r, row in enumerate(rows):
             for c in row.candles:
                 slot = slots.get(c.timeframe_ns)
@@ -127,7 +132,7 @@ def block_table(analyzer: OrderFlowAnalyzer, rows: Sequence[BlockRow]) -> BlockT
                 split_l[slot].append((buy, sell, c.buy_trades, c.sell_trades))
                 if slot == 0:
                     cvd_rows.append(r)
-                    cvd_values.append(cvd.update(c.open_ts_ns, buy - sell))
+                    cvd_list.append(cvd.update(c.open_ts_ns, buy - sell))
         at = [np.array(a, dtype=np.intp) for a in at_l]
         split = [np.array(sp, dtype=np.float64).reshape(-1, 4) for sp in split_l]
     values = analyzer._values
