@@ -2,10 +2,12 @@
 
 A backtest knows its tape ahead of the engine, and analyzer outputs depend only on the tape,
 never on the portfolio. So the engine cuts the replayed tape into blocks (``[run]
-block_ticks``), builds the candles of a whole block with one :class:`CandleAggregator` call,
-groups them by close time into :class:`BlockRow` s, and advances every analyzer over the
-block with :func:`block_rows`: an iterator that yields the analyzer's outputs at each row, in
-order, as the engine reaches that decision close. The per-candle path (``on_ticks`` for the
+block_ticks``), builds the candles of a whole block with one :class:`CandleAggregator` call
+(``update_arrays``: no :class:`Candle` objects), groups them by close time into the rows of a
+:class:`BlockRows` (arrays; a :class:`BlockRow` with its candles is made only for a row that
+is read), and advances every analyzer over the block with :func:`block_rows`: an iterator
+that yields the analyzer's outputs at each row, in order, as the engine reaches that decision
+close. The per-candle path (``on_ticks`` for the
 trades before a close, ``on_candle`` for the candles closing there, ``values()``) is the block
 of one row: the same kernel, so the outputs are the same bits whatever the block size.
 
@@ -17,15 +19,19 @@ outputs computed only when a rule reads them); any other analyzer goes through i
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from tradewind.market.candles import CANDLE_DTYPE, _candle
 from tradewind.model import Candle, TickBatch
+
+_NAN = math.nan
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -96,6 +102,34 @@ class TableRow(Mapping[str, float]):
         return len(self._columns)
 
 
+class _Columns(Mapping[str, list[float]]):
+    """A table's columns as Python float lists, each made from its float64 array on first
+    read (NaN as the one object ``math.nan``, what ``values()`` reports): the columns no
+    rule or chart reads are never converted."""
+
+    __slots__ = ("_arrays", "_made")
+
+    def __init__(self, arrays: Mapping[str, npt.NDArray[np.float64]]) -> None:
+        self._arrays = arrays
+        self._made: dict[str, list[float]] = {}
+
+    def __getitem__(self, key: str) -> list[float]:
+        made = self._made.get(key)
+        if made is None:
+            array = self._arrays[key]
+            made = array.tolist()
+            if np.isnan(array).any():
+                made = [_NAN if x != x else x for x in made]
+            self._made[key] = made
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+
 class BlockTable(Iterator[Mapping[str, float]]):
     """An analyzer's outputs over a whole block, computed ahead: one column per output, one
     entry per row. Iterating yields the rows in order (what :func:`block_rows` gives the
@@ -104,7 +138,16 @@ class BlockTable(Iterator[Mapping[str, float]]):
 
     An ``on_block`` may return one when its outputs at each row do not depend on anything
     but the block (the analyzer's state after the block is its state after the last row).
+    :meth:`of_arrays` makes one from float64 arrays alone: the Python lists of
+    :attr:`columns` are then made per column on first read.
     """
+
+    @classmethod
+    def of_arrays(cls, arrays: Mapping[str, npt.NDArray[np.float64]], rows: int) -> BlockTable:
+        """A table of float64 ``arrays`` (one per output, ``rows`` long, in the order
+        ``values()`` reports them); :attr:`columns` converts a column on its first read
+        (NaN as the object ``math.nan``)."""
+        return cls(_Columns(arrays), rows, arrays)
 
     def __init__(
         self,
@@ -112,7 +155,7 @@ class BlockTable(Iterator[Mapping[str, float]]):
         rows: int,
         arrays: Mapping[str, npt.NDArray[np.float64]] | None = None,
     ) -> None:
-        for name, column in columns.items():
+        for name, column in (columns._arrays if isinstance(columns, _Columns) else columns).items():
             if len(column) != rows:
                 raise ValueError(f"block table column '{name}' has {len(column)} rows, not {rows}")
         if arrays is not None and (
@@ -172,6 +215,163 @@ def make_rows(ticks: TickBatch, candles: Sequence[Candle]) -> list[BlockRow]:
     ]
 
 
+#: Rows made into :class:`BlockRow` objects at a time when one is read (one ``tolist`` per
+#: chunk instead of one per row).
+_CHUNK_ROWS = 256
+
+
+class BlockRows(Sequence[BlockRow]):
+    """The rows of a block as arrays; :class:`BlockRow` objects (with their :class:`Candle`
+    objects) are made only for the rows read, a chunk at a time, and are the bits
+    :func:`make_rows` gives for the same candles.
+
+    What the engine gives ``on_block`` (a plain ``Sequence[BlockRow]`` to an analyzer that
+    only iterates) and what :class:`TapeBlock` walks. The arrays, for code that reads the
+    whole block at once (the analyzers' tables, the scheduler's walk):
+
+    - :attr:`close_ns` (int64, per row): the close time of the row's candles;
+    - :attr:`tick_end` (intp, per row): index into the block's ticks of the first trade at
+      or after the close;
+    - :attr:`offsets` (intp, rows + 1): row ``r``'s candles are
+      ``candles[offsets[r]:offsets[r + 1]]``;
+    - :attr:`candles` (:data:`~tradewind.market.candles.CANDLE_DTYPE`, per candle, in the
+      aggregator's order: close time, then timeframe), :attr:`candle_tf` (int64) their
+      timeframes and :attr:`candle_row` (intp) their rows;
+    - :meth:`of_timeframe`: one timeframe's candles and their rows.
+    """
+
+    __slots__ = (
+        "_made",
+        "candle_row",
+        "candle_tf",
+        "candles",
+        "close_ns",
+        "instrument",
+        "offsets",
+        "tick_end",
+    )
+
+    def __init__(
+        self,
+        instrument: str,
+        ts_ns: npt.NDArray[np.int64],
+        candles: npt.NDArray[np.void],
+        candle_tf: npt.NDArray[np.int64],
+    ) -> None:
+        if len(candles) != len(candle_tf):
+            raise ValueError(
+                f"block rows of {instrument}: {len(candles)} candles, {len(candle_tf)} timeframes"
+            )
+        self.instrument = instrument
+        self.candles = candles
+        self.candle_tf = candle_tf
+        closes = candles["open_ts_ns"] + candle_tf
+        if len(closes):
+            starts = np.flatnonzero(closes[1:] != closes[:-1]) + 1
+            starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
+        else:
+            starts = np.zeros(0, dtype=np.intp)
+        n = len(starts)
+        self.close_ns: npt.NDArray[np.int64] = closes[starts]
+        self.offsets: npt.NDArray[np.intp] = np.append(starts, len(closes)).astype(np.intp)
+        self.tick_end: npt.NDArray[np.intp] = ts_ns.searchsorted(self.close_ns, side="left")
+        self.candle_row: npt.NDArray[np.intp] = np.repeat(
+            np.arange(n, dtype=np.intp), np.diff(self.offsets)
+        )
+        self._made: list[BlockRow | None] = [None] * n
+
+    @classmethod
+    def of_candles(cls, ticks: TickBatch, candles: Sequence[Candle]) -> BlockRows:
+        """The rows of ``candles`` (sorted by close time, then timeframe, as the aggregator
+        returns them) over ``ticks``: :func:`make_rows`' rows as arrays."""
+        data = np.array(
+            [
+                (
+                    c.open_ts_ns,
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.buy_volume,
+                    c.sell_volume,
+                    c.trades,
+                    c.buy_trades,
+                    c.sell_trades,
+                    c.vwap,
+                )
+                for c in candles
+            ],
+            dtype=CANDLE_DTYPE,
+        )
+        tf = np.array([c.timeframe_ns for c in candles], dtype=np.int64)
+        return cls(ticks.instrument, ticks.ts_ns, data, tf)
+
+    def of_timeframe(self, timeframe_ns: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.void]]:
+        """The candles of one timeframe in this block: each one's row (ascending) and the
+        candles (:data:`~tradewind.market.candles.CANDLE_DTYPE`)."""
+        mask = self.candle_tf == timeframe_ns
+        return self.candle_row[mask], self.candles[mask]
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    @overload
+    def __getitem__(self, r: int) -> BlockRow: ...
+
+    @overload
+    def __getitem__(self, r: slice) -> list[BlockRow]: ...
+
+    def __getitem__(self, r: int | slice) -> BlockRow | list[BlockRow]:
+        if isinstance(r, slice):
+            return [self[i] for i in range(*r.indices(len(self)))]
+        if r < 0:
+            r += len(self._made)
+        row = self._made[r]  # IndexError past the end, as a list's
+        if row is None:
+            self._make(r)
+            row = self._made[r]
+            assert row is not None
+        return row
+
+    def __iter__(self) -> Iterator[BlockRow]:
+        for r in range(len(self._made)):
+            yield self[r]
+
+    def made(self) -> list[BlockRow]:
+        """Every row as a :class:`BlockRow` (made in one pass where not made yet)."""
+        made = self._made
+        if made and any(row is None for row in made):
+            self._make(0, len(made))
+        return made  # type: ignore[return-value]
+
+    def _make(self, r: int, hi: int | None = None) -> None:
+        """Make rows ``r`` to ``hi`` (default: the chunk's end), those not made yet, into
+        objects."""
+        made = self._made
+        hi = min(len(made), r + _CHUNK_ROWS) if hi is None else hi
+        off = self.offsets[r : hi + 1].tolist()
+        lo_c = off[0]
+        inst = self.instrument
+        candles = [
+            _candle(inst, t, rec)
+            for t, rec in zip(
+                self.candle_tf[lo_c : off[-1]].tolist(),
+                self.candles[lo_c : off[-1]].tolist(),
+                strict=True,
+            )
+        ]
+        closes = self.close_ns[r:hi].tolist()
+        ends = self.tick_end[r:hi].tolist()
+        for k in range(hi - r):
+            if made[r + k] is None:
+                made[r + k] = BlockRow(
+                    close_ns=closes[k],
+                    tick_end=ends[k],
+                    candles=tuple(candles[off[k] - lo_c : off[k + 1] - lo_c]),
+                )
+
+
 def per_candle_rows(
     analyzer: Any, ticks: TickBatch, rows: Sequence[BlockRow]
 ) -> Iterator[Mapping[str, float]]:
@@ -209,26 +409,50 @@ class TapeBlock:
     batch, their candles as rows not yet reached, and each analyzer's row iterator."""
 
     end: int
-    rows: deque[BlockRow]
+    #: The whole block's rows as arrays (``arrays.close_ns[r]``, ``arrays.tick_end[r]``, the
+    #: candles by timeframe: :class:`BlockRows`); row ``r`` is the same as ``arrays[r]``.
+    arrays: BlockRows
     iters: list[tuple[str, Iterator[Mapping[str, float]]]]
     #: Batch index of the block's first trade (a row's ``tick_end`` counts from it).
     start: int = 0
-    #: Rows the block opened with (the next row's index is ``total - len(rows)``).
+    #: Rows the block opened with (the next row's index is :attr:`next_row`).
     total: int = 0
+    _rows: deque[BlockRow] | None = None
+
+    @property
+    def rows(self) -> deque[BlockRow]:
+        """The rows not yet reached, as :class:`BlockRow` objects: made (with their
+        :class:`Candle` objects, in one pass) on the first read, not when the block opens;
+        code that reads :attr:`arrays` from :attr:`next_row` on needs no objects."""
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = deque(self.arrays.made())
+        return rows
+
+    @property
+    def next_row(self) -> int:
+        """Index in :attr:`arrays` of the next row not yet reached (``total`` when none)."""
+        rows = self._rows
+        return 0 if rows is None else self.total - len(rows)
 
     @classmethod
     def open(
         cls,
         ticks: TickBatch,
         end: int,
-        candles: Sequence[Candle],
+        candles: Sequence[Candle] | tuple[npt.NDArray[np.void], npt.NDArray[np.int64]],
         analyzers: Sequence[tuple[str, Any]],
     ) -> TapeBlock:
         """A block over ``ticks`` (ending at batch index ``end``) whose closed candles are
-        ``candles``."""
-        rows = make_rows(ticks, candles)
+        ``candles``: :class:`Candle` objects (as ``CandleAggregator.update`` returns them)
+        or the arrays ``CandleAggregator.update_arrays`` returns (no objects made until a
+        row is read)."""
+        if isinstance(candles, tuple) and len(candles) == 2 and isinstance(candles[0], np.ndarray):
+            rows = BlockRows(ticks.instrument, ticks.ts_ns, candles[0], candles[1])
+        else:
+            rows = BlockRows.of_candles(ticks, candles)  # type: ignore[arg-type]
         iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
-        return cls(end=end, rows=deque(rows), iters=iters, start=end - len(ticks), total=len(rows))
+        return cls(end=end, arrays=rows, iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:
         """Close times of the rows not yet reached that fall before ``t``.

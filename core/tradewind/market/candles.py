@@ -787,6 +787,14 @@ class CandleAggregator:
         """Add ``batch``; return the candles that closed, by close time then timeframe."""
         return self._sorted_candles(self._feed(batch))
 
+    def update_arrays(self, batch: TickBatch) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
+        """:meth:`update` as arrays, no :class:`Candle` made: the closed candles as a
+        :data:`CANDLE_DTYPE` array in :meth:`update`'s order (close time, then timeframe)
+        and each one's timeframe (ns). ``_candle(instrument, tf[i], data[i].item())`` is
+        :meth:`update`'s ``i``-th candle, bit for bit (the engine's blocks use this:
+        :class:`tradewind.blocks.BlockRows`)."""
+        return self._sorted_arrays(self._feed(batch))
+
     def advance(self, now_ns: int) -> list[Candle]:
         """Close every forming candle whose interval ended at or before ``now_ns``.
 
@@ -996,6 +1004,24 @@ class CandleAggregator:
             if len(emitted) > 1:
                 emitted.sort(key=lambda e: (e[1][0] + e[0], e[0]))
             return [_candle(inst, tf, rec) for tf, rec in emitted]
+        data, tf = self._sorted_arrays(emitted)
+        return [_candle(inst, t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)]
+
+    def _sorted_arrays(
+        self, emitted: _Emitted
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
+        """The emitted candles as one :data:`CANDLE_DTYPE` array by close time then
+        timeframe (unique keys: the same order as the scalar paths' sort), and their
+        timeframes."""
+        if not emitted:
+            return np.empty(0, dtype=CANDLE_DTYPE), np.empty(0, dtype=np.int64)
+        if all(type(item) is tuple for _, item in emitted):
+            if len(emitted) > 1:
+                emitted.sort(key=lambda e: (e[1][0] + e[0], e[0]))
+            return (
+                np.array([rec for _, rec in emitted], dtype=CANDLE_DTYPE),
+                np.array([t for t, _ in emitted], dtype=np.int64),
+            )
         arrays = [
             np.array([item], dtype=CANDLE_DTYPE) if type(item) is tuple else item
             for _, item in emitted
@@ -1006,10 +1032,7 @@ class CandleAggregator:
             [np.full(len(arr), t, dtype=np.int64) for t, arr in zip(tfs, arrays, strict=True)]
         )
         order = np.lexsort((tf, data["open_ts_ns"] + tf))
-        return [
-            _candle(inst, t, rec)
-            for t, rec in zip(tf[order].tolist(), data[order].tolist(), strict=True)
-        ]
+        return data[order], tf[order]
 
     def __repr__(self) -> str:
         tfs = ",".join(format_timeframe(t) for t in self.timeframes_ns)

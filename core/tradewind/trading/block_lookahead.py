@@ -163,7 +163,7 @@ class Lookahead:
         ids = ahead.trade_id
         increasing = bool((ids[1:] > ids[:-1]).all())
         ticks = tape.slice(start, stop)
-        block = TapeBlock.open(ticks, stop - base, st.aggregator.update(ticks), st.analyzers)
+        block = TapeBlock.open(ticks, stop - base, st.aggregator.update_arrays(ticks), st.analyzers)
         st.block = block
         self._spans[key] = (block, start, stop, increasing)
         self.opened += 1

@@ -1162,7 +1162,7 @@ class Engine:
             ts = clean.ts_ns
             end = min(limit, int(ts.searchsorted(ts[i + size - 1], side="right")))
         ticks = clean.slice(i, end)
-        st.block = TapeBlock.open(ticks, end, st.aggregator.update(ticks), st.analyzers)
+        st.block = TapeBlock.open(ticks, end, st.aggregator.update_arrays(ticks), st.analyzers)
 
     async def _on_ticks(self, st: _InstrumentState, piece: TickBatch) -> None:
         """Trades between two decision points: fills, exits, candles, tick analyzers.

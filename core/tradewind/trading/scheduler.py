@@ -118,14 +118,12 @@ class Scheduler:
             gates = self._gates[names] = GateArrays(e.config.strategy, names)
         verdicts: list[int] | None = None
         if len(gates):
-            tf = e.strategy_tf
-            close = np.array(
-                [
-                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
-                    for r in block.rows
-                ],
-                dtype=np.float64,
-            )
+            # Per row: the close of its candle of the strategy's timeframe, NaN if none (the
+            # block's arrays: no candle objects).
+            at, got = block.arrays.of_timeframe(e.strategy_tf)
+            close = np.full(block.total, nan, dtype=np.float64)
+            close[at] = got["close"]
+            close = close[first:]
             # A list once per block (each walk reads it row by row; converting it per walk
             # cost the block's length per position).
             verdicts = gates.first_failing(tables, close).tolist()
@@ -224,12 +222,8 @@ class Scheduler:
         got = self._ends
         if got is not None and got[0] is block:
             return got[1]
-        rows = block.rows
-        ends = (
-            block.total - len(rows),
-            np.fromiter((r.tick_end for r in rows), dtype=np.intp, count=len(rows)),
-            np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows)),
-        )
+        first = block.total - len(block.rows)
+        ends = (first, block.arrays.tick_end[first:], block.arrays.close_ns[first:])
         self._ends = (block, ends)
         return ends
 

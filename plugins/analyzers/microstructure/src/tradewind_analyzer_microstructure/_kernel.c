@@ -11,11 +11,16 @@
    on_candle computes after the pushes (the z-score).
 
    step(mem, open, high, low, close, volume) -> 1 if a recompute is due (call finish after it)
-   finish(mem) -> None: the z-score and the output row (mem's output slots). */
+   finish(mem) -> None: the z-score and the output row (mem's output slots).
+   run(mem, open, high, low, close, volume, out, start, resume) -> the index of the candle
+   whose recompute is due (call run again from it with resume=1 after the recompute), or n
+   when all are done: step (and finish) over float64 arrays, the output row after candle i
+   copied to out's row i (out: (n, 13) float64); resume=1 finishes candle ``start`` first. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <string.h>
 
 enum {
     /* configuration */
@@ -250,6 +255,191 @@ static PyObject *k_finish(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* math.fsum of x[0..n) for finite inputs: CPython's algorithm (Shewchuk's partials, then
+   the half-even fix-up across partials), so the same bits. Returns 0, or -1 when a value or
+   an intermediate sum is not finite or the partials outgrow the buffer (the caller then
+   leaves the recompute to Python, whose math.fsum handles those cases). */
+#define FSUM_PARTIALS 64
+static int fsum_c(const double *xs, Py_ssize_t count, double *out)
+{
+    double p[FSUM_PARTIALS];
+    Py_ssize_t n = 0;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        double x = xs[k], y, t, hi, yr, lo;
+        if (!isfinite(x)) return -1;
+        Py_ssize_t i = 0;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            y = p[j];
+            if (fabs(x) < fabs(y)) { t = x; x = y; y = t; }
+            hi = x + y;
+            yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0) p[i++] = lo;
+            x = hi;
+        }
+        n = i;
+        if (x != 0.0) {
+            if (!isfinite(x) || n >= FSUM_PARTIALS) return -1;
+            p[n++] = x;
+        }
+    }
+    double hi = 0.0, lo = 0.0, x, y, yr;
+    if (n > 0) {
+        hi = p[--n];
+        while (n > 0) {
+            x = hi;
+            y = p[--n];
+            hi = x + y;
+            yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0) break;
+        }
+        if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0))) {
+            y = lo * 2.0;
+            x = hi + y;
+            yr = x - hi;
+            if (y == yr) hi = x;
+        }
+    }
+    *out = hi;
+    return 0;
+}
+
+/* libm's pow called at run time (never folded to x * x): what Python's float ** 2 calls. */
+static double (*volatile libm_pow)(double, double) = pow;
+
+/* Python's (d ** 2) for a float d: 0.0 for zero, 1.0 for |d| == 1, else pow(|d|, 2.0);
+   -1 when the result is not finite (Python raises there). */
+static int square_py(double d, double *out)
+{
+    if (!isfinite(d)) return -1;
+    double a = fabs(d);
+    double r = a == 0.0 ? 0.0 : a == 1.0 ? 1.0 : libm_pow(a, 2.0);
+    if (!isfinite(r)) return -1;
+    *out = r;
+    return 0;
+}
+
+/* A ring's values oldest first (kernel.py's _ordered). */
+static void ordered(const double *ring, Py_ssize_t cap, Py_ssize_t len, Py_ssize_t head,
+                    double *out)
+{
+    for (Py_ssize_t i = 0; i < len; i++) out[i] = len == cap ? ring[(head + i) % cap] : ring[i];
+}
+
+/* kernel.py's MicroKernel._recompute in C, the same operations in the same order (math.fsum
+   as fsum_c). Returns 0, or -1 with mem unchanged when Python must do it (a non-finite value,
+   an empty window, no memory). */
+static int recompute_c(double *m)
+{
+    Py_ssize_t cv = (Py_ssize_t)m[C_VOL_N], cz = (Py_ssize_t)m[C_Z_N], cp = (Py_ssize_t)m[C_P_N];
+    Py_ssize_t cap = cv > cz ? cv : cz;
+    if (cp > cap) cap = cp;
+    double *w = PyMem_Malloc((size_t)(6 * (cap > 0 ? cap : 1)) * sizeof(double));
+    if (w == NULL) return -1;
+    double *a = w, *b = w + cap, *c = w + 2 * cap, *d = w + 3 * cap, *e = w + 4 * cap,
+           *f = w + 5 * cap;
+    int rc = -1;
+    double v_sum = 0.0, z_k = 0.0, z_mean = 0.0, z_m2 = 0.0;
+    double kx = 0.0, ky = 0.0, mx = 0.0, my = 0.0, m2x = 0.0, m2y = 0.0, cxy = 0.0;
+    int need_v = m[K_NEED_V] != 0.0, need_z = m[K_NEED_Z] != 0.0, need_p = m[K_NEED_P] != 0.0;
+    if (need_v) {
+        Py_ssize_t len = (Py_ssize_t)m[V_LEN];
+        ordered(OFF(m, O_VBUF), cv, len, (Py_ssize_t)m[V_HEAD], a);
+        if (fsum_c(a, len, &v_sum)) goto done;
+    }
+    if (need_z) {
+        Py_ssize_t len = (Py_ssize_t)m[Z_LEN];
+        if (len == 0) goto done;
+        ordered(OFF(m, O_ZBUF), cz, len, (Py_ssize_t)m[Z_HEAD], a);
+        z_k = a[0];
+        for (Py_ssize_t i = 0; i < len; i++) b[i] = a[i] - z_k;
+        double s;
+        if (fsum_c(b, len, &s)) goto done;
+        z_mean = s / (double)len;
+        for (Py_ssize_t i = 0; i < len; i++)
+            if (square_py(b[i] - z_mean, &c[i])) goto done;
+        if (fsum_c(c, len, &z_m2)) goto done;
+    }
+    if (need_p) {
+        Py_ssize_t len = (Py_ssize_t)m[P_LEN];
+        if (len == 0) goto done;
+        ordered(OFF(m, O_PXBUF), cp, len, (Py_ssize_t)m[P_HEAD], a);
+        ordered(OFF(m, O_PYBUF), cp, len, (Py_ssize_t)m[P_HEAD], b);
+        kx = a[0];
+        ky = b[0];
+        for (Py_ssize_t i = 0; i < len; i++) { a[i] -= kx; b[i] -= ky; }
+        double su, sv;
+        if (fsum_c(a, len, &su) || fsum_c(b, len, &sv)) goto done;
+        mx = su / (double)len;
+        my = sv / (double)len;
+        for (Py_ssize_t i = 0; i < len; i++) { a[i] -= mx; b[i] -= my; }
+        for (Py_ssize_t i = 0; i < len; i++) {
+            c[i] = a[i] * a[i];
+            d[i] = b[i] * b[i];
+            e[i] = a[i] * b[i];
+        }
+        if (fsum_c(c, len, &m2x) || fsum_c(d, len, &m2y) || fsum_c(e, len, &cxy)) goto done;
+    }
+    (void)f;
+    if (need_v) { m[V_SUM] = v_sum; m[V_SINCE] = 0.0; }
+    if (need_z) {
+        m[Z_K] = z_k; m[Z_MEAN] = z_mean; m[Z_M2] = z_m2; m[Z_PEAK] = z_m2; m[Z_SINCE] = 0.0;
+    }
+    if (need_p) {
+        m[P_KX] = kx; m[P_KY] = ky; m[P_MX] = mx; m[P_MY] = my; m[P_M2X] = m2x;
+        m[P_M2Y] = m2y; m[P_CXY] = cxy; m[P_PKX] = m2x; m[P_PKY] = m2y; m[P_SINCE] = 0.0;
+    }
+    rc = 0;
+done:
+    PyMem_Free(w);
+    return rc;
+}
+
+static PyObject *k_run(PyObject *self, PyObject *args)
+{
+    Py_buffer mb, obuf, hb, lb, cb, vb, outb;
+    Py_ssize_t start;
+    int resume;
+    if (!PyArg_ParseTuple(args, "w*y*y*y*y*y*w*np", &mb, &obuf, &hb, &lb, &cb, &vb, &outb,
+                          &start, &resume))
+        return NULL;
+    PyObject *result = NULL;
+    double *m = state_of(&mb);
+    if (m == NULL) goto done;
+    Py_ssize_t n = hb.len / (Py_ssize_t)sizeof(double);
+    if (hb.itemsize != (Py_ssize_t)sizeof(double) || obuf.len != hb.len || lb.len != hb.len
+        || cb.len != hb.len || vb.len != hb.len || outb.len != hb.len * N_OUT || start < 0
+        || start > n || (resume && start >= n)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "microstructure kernel: run needs float64 open/high/low/close/volume of "
+                        "one length, an (n, 13) float64 output and 0 <= start <= n");
+        goto done;
+    }
+    const double *o = obuf.buf, *h = hb.buf, *lo = lb.buf, *c = cb.buf, *v = vb.buf;
+    double *out = outb.buf;
+    const double *row = OFF(m, O_OUT);
+    Py_ssize_t i = start;
+    if (resume) {
+        candle_finish(m);
+        memcpy(out + i * N_OUT, row, N_OUT * sizeof(double));
+        i++;
+    }
+    for (; i < n; i++) {
+        /* A recompute that is due is done here (the same bits as kernel.py's), or by the
+           caller when this cannot (run returns i, the caller recomputes, resumes at i). */
+        if (candle_push(m, o[i], h[i], lo[i], c[i], v[i]) && recompute_c(m)) break;
+        candle_finish(m);
+        memcpy(out + i * N_OUT, row, N_OUT * sizeof(double));
+    }
+    result = PyLong_FromSsize_t(i);
+done:
+    PyBuffer_Release(&mb); PyBuffer_Release(&obuf); PyBuffer_Release(&hb);
+    PyBuffer_Release(&lb); PyBuffer_Release(&cb); PyBuffer_Release(&vb);
+    PyBuffer_Release(&outb);
+    return result;
+}
+
 /* todict(buf, offset, keys, nan) -> {keys[i]: buf[offset + i]}, every NaN given as the object
    ``nan`` (math.nan): the Python path reported its NaN constant, and equality of lists of
    outputs (``[nan] == [nan]`` holds only for the same object) must not change. */
@@ -288,6 +478,8 @@ static PyMethodDef methods[] = {
     {"step", k_step, METH_VARARGS,
      "step(mem, open, high, low, close, volume) -> 1 if a recompute is due"},
     {"finish", k_finish, METH_VARARGS, "finish(mem): the z-score and the output row"},
+    {"run", k_run, METH_VARARGS,
+     "run(mem, open, high, low, close, volume, out, start, resume) -> pending index, or n"},
     {NULL, NULL, 0, NULL},
 };
 

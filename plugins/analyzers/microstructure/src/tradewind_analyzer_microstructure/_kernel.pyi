@@ -14,6 +14,18 @@ def step(
     /,
 ) -> int: ...
 def finish(mem: npt.NDArray[np.float64], /) -> None: ...
+def run(
+    mem: npt.NDArray[np.float64],
+    open_: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    start: int,
+    resume: bool,
+    /,
+) -> int: ...
 def todict(
     buf: npt.NDArray[np.float64], offset: int, keys: tuple[str, ...], nan: float, /
 ) -> dict[str, float]: ...

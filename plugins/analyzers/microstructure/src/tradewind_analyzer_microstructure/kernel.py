@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 try:
     from tradewind_analyzer_microstructure import _kernel
@@ -101,6 +102,25 @@ class MicroKernel:
         if _kernel.step(mem, open_, high, low, close, volume):
             self._recompute()
             _kernel.finish(mem)
+
+    def run(
+        self,
+        open_: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+        low: npt.NDArray[np.float64],
+        close: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`step` over candles given as contiguous float64 arrays; the (n, 13) values
+        after each (:attr:`out` then holds the last row)."""
+        n = len(high)
+        out = np.empty((n, N_OUT), dtype=np.float64)
+        mem = self._mem
+        i = _kernel.run(mem, open_, high, low, close, volume, out, 0, False)
+        while i < n:
+            self._recompute()
+            i = _kernel.run(mem, open_, high, low, close, volume, out, i, True)
+        return out
 
     def _ordered(self, ring: np.ndarray, length: str, head: str) -> list[float]:  # type: ignore[type-arg]
         """The values of a ring, oldest first (the rolling classes' deque)."""

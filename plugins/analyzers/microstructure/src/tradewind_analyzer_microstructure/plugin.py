@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 from tradewind import hookimpl
-from tradewind.blocks import BlockRow, BlockTable
+from tradewind.blocks import BlockRow, BlockRows, BlockTable
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 
@@ -87,24 +87,30 @@ class MicrostructureAnalyzer:
         ``math.nan``, as in :meth:`values`."""
         tf = self._tf
         kernel = self._kernel
-        step = kernel.step
-        out = kernel.out
-        table = np.empty((len(rows), len(VALUE_KEYS)), dtype=np.float64)
-        for r, row in enumerate(rows):
-            for c in row.candles:
-                if c.timeframe_ns == tf:
-                    step(c.open, c.high, c.low, c.close, c.volume)
-            table[r] = out
-        columns: dict[str, list[float]] = {}
-        arrays: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
-        for j, key in enumerate(VALUE_KEYS):
-            array = np.ascontiguousarray(table[:, j])
-            column: list[float] = array.tolist()
-            if np.isnan(array).any():
-                column = [NAN if x != x else x for x in column]
-            columns[key] = column
-            arrays[key] = array
-        return BlockTable(columns, len(rows), arrays)
+        n = len(rows)
+        if isinstance(rows, BlockRows):
+            # The block's arrays: the kernel's run over this timeframe's candles (one C call
+            # between the exact recomputations), each row the outputs after its latest one.
+            at, got = rows.of_timeframe(tf)
+            before = kernel.out.copy()
+            ohlcv = np.empty((5, len(got)), dtype=np.float64)
+            for j, field in enumerate(("open", "high", "low", "close", "volume")):
+                ohlcv[j] = got[field]
+            outputs = np.vstack((kernel.run(*ohlcv), before))
+            last = np.searchsorted(at, np.arange(n), side="right") - 1  # -1: before
+            table = outputs[last]
+        else:
+            step = kernel.step
+            out = kernel.out
+            table = np.empty((n, len(VALUE_KEYS)), dtype=np.float64)
+            for r, row in enumerate(rows):
+                for c in row.candles:
+                    if c.timeframe_ns == tf:
+                        step(c.open, c.high, c.low, c.close, c.volume)
+                table[r] = out
+        # The columns' Python lists are made on first read (BlockTable.of_arrays).
+        arrays = {key: np.ascontiguousarray(table[:, j]) for j, key in enumerate(VALUE_KEYS)}
+        return BlockTable.of_arrays(arrays, n)
 
 
 @hookimpl

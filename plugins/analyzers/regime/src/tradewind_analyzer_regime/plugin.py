@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
-from tradewind.blocks import BlockRow, BlockTable
+from tradewind.blocks import BlockRow, BlockRows, BlockTable
 from tradewind.hookspecs import hookimpl
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
@@ -89,34 +89,40 @@ class RegimeAnalyzer:
         of the configured timeframe in one call; a row without such a candle repeats the
         outputs before it. NaN entries are the object ``math.nan``, as in :meth:`values`."""
         tf = self.timeframe_ns
-        mine: list[tuple[float, float, float]] = []
-        last: list[int] = []  # per row: index into `mine` of its latest candle, -1 if none yet
-        got = -1
-        for row in rows:
-            for c in row.candles:
-                if c.timeframe_ns == tf:
-                    mine.append((c.high, c.low, c.close))
-                    got = len(mine) - 1
-            last.append(got)
+        n = len(rows)
+        if isinstance(rows, BlockRows):
+            # The block's arrays: this timeframe's candles and their rows, no Python per row.
+            at, got = rows.of_timeframe(tf)
+            hlc = np.empty((3, len(got)), dtype=np.float64)
+            hlc[0], hlc[1], hlc[2] = got["high"], got["low"], got["close"]
+            m = len(got)
+            # Per row: index of its latest candle of the timeframe, -1 if none yet.
+            last = np.searchsorted(at, np.arange(n), side="right") - 1
+        else:
+            mine: list[tuple[float, float, float]] = []
+            last_l: list[int] = []
+            idx = -1
+            for row in rows:
+                for c in row.candles:
+                    if c.timeframe_ns == tf:
+                        mine.append((c.high, c.low, c.close))
+                        idx = len(mine) - 1
+                last_l.append(idx)
+            m = len(mine)
+            # Rows high, low, close: contiguous.
+            hlc = np.array(mine, dtype=np.float64).reshape(-1, 3).T.copy()
+            last = np.array(last_l, dtype=np.int64)
         before = np.array([self._values[k] for k in KEYS], dtype=np.float64)
-        if mine:
-            hlc = np.array(mine, dtype=np.float64).T.copy()  # rows high, low, close: contiguous
+        if m:
             out = self._kernel.run(hlc[0], hlc[1], hlc[2])
             outputs = np.vstack((np.asarray(out, dtype=np.float64).reshape(-1, N_OUT), before))
-            self._values = todict(out, (len(mine) - 1) * N_OUT, KEYS, NAN)
+            self._values = todict(out, (m - 1) * N_OUT, KEYS, NAN)
         else:
             outputs = before.reshape(1, N_OUT)
-        table = outputs[np.array(last, dtype=np.int64)] if rows else outputs[:0]  # -1: before
-        columns: dict[str, list[float]] = {}
-        arrays: dict[str, np.ndarray] = {}  # type: ignore[type-arg]
-        for j, key in enumerate(KEYS):
-            array = np.ascontiguousarray(table[:, j])
-            column: list[float] = array.tolist()
-            if np.isnan(array).any():
-                column = [NAN if x != x else x for x in column]
-            columns[key] = column
-            arrays[key] = array
-        return BlockTable(columns, len(rows), arrays)
+        table = outputs[last] if n else outputs[:0]  # -1: before
+        # The columns' Python lists are made on first read (BlockTable.of_arrays).
+        arrays = {key: np.ascontiguousarray(table[:, j]) for j, key in enumerate(KEYS)}
+        return BlockTable.of_arrays(arrays, n)
 
 
 @hookimpl

@@ -1,0 +1,282 @@
+"""The block's set-up as arrays gives the object path's bits (issue 17).
+
+``CandleAggregator.update_arrays`` against ``update``, :class:`tradewind.blocks.BlockRows`
+against :func:`tradewind.blocks.make_rows`, and the order-flow, regime and microstructure
+analyzers' tables built from a block's arrays against the same analyzers given the rows as
+plain :class:`BlockRow` objects (their per-row path), on random tapes with data gaps and on
+the shipped sample, block after block.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import math
+import struct
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+from tradewind.blocks import BlockRow, BlockRows, BlockTable, TapeBlock, make_rows
+from tradewind.config import load_config
+from tradewind.market.candles import CANDLE_DTYPE, CandleAggregator, _candle
+from tradewind.market.importers import load
+from tradewind.model import Candle, TickBatch
+
+from tests.test_engine import SAMPLE, demo_config_text
+
+TFS = (60_000_000_000, 300_000_000_000, 900_000_000_000)
+MIN = 60_000_000_000
+
+
+def _tape(seed: int, n: int) -> TickBatch:
+    """``n`` random BTCUSDT trades: equal timestamps, quiet minutes, gaps of hours, sides
+    -1/0/+1, sizes over six orders of magnitude."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice(
+        [0, 1, 50_000_000, 2_000_000_000, 45 * MIN, 5 * 60 * MIN],
+        size=n,
+        p=[0.1, 0.05, 0.5, 0.33, 0.015, 0.005],
+    )
+    ts = 1_700_000_000_000_000_000 + np.cumsum(steps).astype(np.int64)
+    price = np.round(30_000.0 * np.exp(np.cumsum(rng.normal(0, 4e-4, n))), 1)
+    size = np.round(10.0 ** rng.uniform(-4, 2, n), 6)
+    side = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=n, p=[0.45, 0.1, 0.45])
+    return TickBatch.from_arrays("BTCUSDT", ts, price, size, side)
+
+
+def _sample() -> TickBatch:
+    return next(iter(load(SAMPLE).batches.values()))
+
+
+def _bits(c: Candle) -> tuple[object, ...]:
+    """Every field of a candle, floats as their bytes."""
+    return tuple(
+        struct.pack("<d", v) if isinstance(v, float) else (type(v), v) for v in attrs.astuple(c)
+    )
+
+
+def _cuts(n: int, seed: int) -> list[int]:
+    """Batch boundaries over ``n`` trades: single trades, a few, hundreds, tens of thousands."""
+    rng = np.random.default_rng(seed)
+    cuts = [0]
+    while cuts[-1] < n:
+        cuts.append(min(n, cuts[-1] + int(rng.choice([1, 3, 40, 700, 9_000, 70_000]))))
+    return cuts
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_update_arrays_gives_the_candles_of_update_bit_for_bit(seed):
+    """Fed the same batches (the small scalar paths and the kernel), ``update_arrays``
+    returns ``update``'s candles, in its order, as records and timeframes."""
+    tape = _tape(seed, 120_000)
+    by_objects, by_arrays = CandleAggregator("BTCUSDT", TFS), CandleAggregator("BTCUSDT", TFS)
+    total = 0
+    cuts = _cuts(len(tape), seed)
+    for lo, hi in itertools.pairwise(cuts):
+        batch = tape.slice(lo, hi)
+        expected = by_objects.update(batch)
+        data, tf = by_arrays.update_arrays(batch)
+        assert data.dtype == CANDLE_DTYPE and tf.dtype == np.int64 and len(data) == len(tf)
+        got = [
+            _candle("BTCUSDT", t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)
+        ]
+        assert [_bits(c) for c in got] == [_bits(c) for c in expected]
+        total += len(expected)
+    assert total > 1_000
+    assert _bits(by_arrays.flush()[0]) == _bits(by_objects.flush()[0])
+
+
+def _block_rows(ticks: TickBatch) -> tuple[list[BlockRow], BlockRows]:
+    objects = make_rows(ticks, CandleAggregator(ticks.instrument, TFS).update(ticks))
+    data, tf = CandleAggregator(ticks.instrument, TFS).update_arrays(ticks)
+    return objects, BlockRows(ticks.instrument, ticks.ts_ns, data, tf)
+
+
+@pytest.mark.parametrize("tape", ["sample", "random-4", "random-5"])
+def test_block_rows_are_make_rows_rows_and_their_arrays(tape):
+    """The rows of :class:`BlockRows`, read in any order, are :func:`make_rows`' rows (the
+    same candles bit for bit), and its arrays are those rows' close times, first trades and
+    candles by timeframe."""
+    ticks = _sample() if tape == "sample" else _tape(int(tape[-1]), 60_000)
+    objects, arrays = _block_rows(ticks)
+    n = len(objects)
+    assert n > 100 and len(arrays) == n
+    assert arrays.close_ns.tolist() == [r.close_ns for r in objects]
+    assert arrays.tick_end.tolist() == [r.tick_end for r in objects]
+    assert arrays.offsets.tolist() == np.cumsum([0] + [len(r.candles) for r in objects]).tolist()
+    assert arrays.candle_row.tolist() == [r for r, row in enumerate(objects) for _ in row.candles]
+    for tf in TFS:
+        where, got = arrays.of_timeframe(tf)
+        mine = [
+            (r, c) for r, row in enumerate(objects) for c in row.candles if c.timeframe_ns == tf
+        ]
+        assert where.tolist() == [r for r, _ in mine]
+        assert [_bits(_candle("BTCUSDT", tf, rec)) for rec in got.tolist()] == [
+            _bits(c) for _, c in mine
+        ]
+    # No object is made before a row is read; then in any order, the same rows.
+    assert all(r is None for r in arrays._made)
+    order = [n - 1, 0, n // 2, *range(n)]
+    for r in order:
+        row = arrays[r]
+        assert row.close_ns == objects[r].close_ns and row.tick_end == objects[r].tick_end
+        assert [_bits(c) for c in row.candles] == [_bits(c) for c in objects[r].candles]
+        assert type(row.close_ns) is int and type(row.tick_end) is int
+    assert arrays[-1] is arrays[n - 1] and arrays[2:5] == objects[2:5]
+    assert list(arrays) == objects and arrays.made() == objects
+    with pytest.raises(IndexError):
+        arrays[n]
+    # Built from Candle objects (TapeBlock.open given update's list): the same arrays.
+    again = BlockRows.of_candles(ticks, [c for r in objects for c in r.candles])
+    assert again.candles.tobytes() == arrays.candles.tobytes()
+    assert list(again) == objects
+
+
+def test_an_empty_block_has_no_rows():
+    ticks = _tape(9, 5).slice(0, 0)
+    rows = BlockRows("BTCUSDT", ticks.ts_ns, np.empty(0, CANDLE_DTYPE), np.empty(0, np.int64))
+    assert len(rows) == 0 and list(rows) == [] and rows.made() == []
+    assert rows.close_ns.size == rows.tick_end.size == 0 and rows.offsets.tolist() == [0]
+
+
+def test_a_tape_block_makes_no_row_objects_until_its_rows_are_read():
+    """``TapeBlock.open`` given the aggregator's arrays keeps the rows as arrays; its rows
+    are made on the first read, as ``make_rows`` gives them, and :attr:`next_row` counts
+    the rows taken."""
+    ticks = _sample().slice(0, 30_000)
+    block = TapeBlock.open(
+        ticks, len(ticks), CandleAggregator(ticks.instrument, TFS).update_arrays(ticks), []
+    )
+    assert block._rows is None and all(r is None for r in block.arrays._made)
+    assert block.next_row == 0 and block.total == len(block.arrays) > 20
+    expected = make_rows(ticks, CandleAggregator(ticks.instrument, TFS).update(ticks))
+    assert list(block.rows) == expected
+    block.take(expected[3].close_ns)
+    assert block.next_row == 4 and list(block.rows) == expected[4:]
+
+
+def test_a_table_of_arrays_makes_each_column_on_its_first_read():
+    """``BlockTable.of_arrays``: a column's list is made when first read, NaN as the object
+    ``math.nan``, the other floats as they are; rows read the same floats."""
+    arrays = {
+        "a": np.array([1.5, math.nan, -0.0, 2.0**-1074]),
+        "b": np.array([0.1, 0.2, 0.3, math.inf]),
+    }
+    table = BlockTable.of_arrays(arrays, 4)
+    assert table.columns._made == {}  # type: ignore[attr-defined]
+    row = next(table)
+    assert row["a"] == 1.5 and list(table.columns._made) == ["a"]  # type: ignore[attr-defined]
+    column = table.columns["a"]
+    assert column[1] is math.nan and struct.pack("<d", column[2]) == struct.pack("<d", -0.0)
+    assert column[3] == 2.0**-1074 and all(type(x) is float for x in column)
+    assert list(table.columns) == ["a", "b"] and len(table.columns) == 2
+    assert table.arrays() is arrays and table.row(3)["b"] == math.inf
+    with pytest.raises(ValueError, match="column 'a' has 4 rows, not 3"):
+        BlockTable.of_arrays(arrays, 3)
+
+
+TABLED = [
+    ("tradewind_analyzer_orderflow", "OrderFlowAnalyzer", "OrderFlowConfig", {}),
+    # The CVD restarting every hour: segments of the running sum inside a block.
+    ("tradewind_analyzer_orderflow", "OrderFlowAnalyzer", "OrderFlowConfig", {"cvd_reset": "1h"}),
+    ("tradewind_analyzer_regime", "RegimeAnalyzer", "RegimeConfig", {}),
+    ("tradewind_analyzer_microstructure", "MicrostructureAnalyzer", "MicrostructureConfig", {}),
+]
+
+
+def _same_column(a: list[float], b: list[float]) -> bool:
+    """Equal bit for bit, NaN the same object ``math.nan`` in both."""
+    return len(a) == len(b) and all(
+        (x is math.nan and y is math.nan)
+        or (x == x and y == y and struct.pack("<d", x) == struct.pack("<d", y))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@pytest.mark.parametrize(("package", "cls_name", "cfg_name", "options"), TABLED)
+@pytest.mark.parametrize("tape", ["sample", "random-6", "random-7"])
+def test_an_analyzers_table_from_the_block_arrays_is_its_table_from_row_objects(
+    tmp_path: Path, monkeypatch, package, cls_name, cfg_name, options, tape
+):
+    """Block after block (each its own aggregator call, the analyzer's state carried over),
+    ``on_block`` given :class:`BlockRows` (the engine's) and given the same rows as a list
+    of :class:`BlockRow` objects (any other caller's, the per-row path) returns the same
+    columns, arrays and rows, and leaves the analyzer with the same ``values()``."""
+    plugin = importlib.import_module(f"{package}.plugin")
+    config = importlib.import_module(f"{package}.config")
+    cls, cfg_cls = getattr(plugin, cls_name), getattr(config, cfg_name)
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    inst = load_config(cfg).instruments[0].to_instrument()
+    ticks = _sample() if tape == "sample" else _tape(int(tape[-1]), 150_000)
+    by_arrays, by_objects = cls(cfg_cls(**options), inst), cls(cfg_cls(**options), inst)
+    agg_a, agg_o = CandleAggregator(ticks.instrument, TFS), CandleAggregator(ticks.instrument, TFS)
+    read = {"of_timeframe": 0}
+    of_timeframe = BlockRows.of_timeframe
+
+    def counted(self, tf):
+        read["of_timeframe"] += 1
+        return of_timeframe(self, tf)
+
+    monkeypatch.setattr(BlockRows, "of_timeframe", counted)
+    cuts = [0, 1, 2, 500, 501, len(ticks) // 3, len(ticks) // 3 + 7, len(ticks)]
+    rows_seen = defined = 0
+    for lo, hi in itertools.pairwise(cuts):
+        piece = ticks.slice(lo, hi)
+        data, tf = agg_a.update_arrays(piece)
+        arrays = BlockRows(piece.instrument, piece.ts_ns, data, tf)
+        objects = make_rows(piece, agg_o.update(piece))
+        got, expected = by_arrays.on_block(piece, arrays), by_objects.on_block(piece, objects)
+        assert isinstance(got, BlockTable) and isinstance(expected, BlockTable)
+        assert got.rows == expected.rows == len(objects)
+        assert list(got.columns) == list(expected.columns)
+        for key in expected.columns:
+            assert _same_column(got.columns[key], expected.columns[key]), key
+            assert got.arrays()[key].tobytes() == expected.arrays()[key].tobytes(), key
+        for a, b in zip(got, expected, strict=True):
+            assert _same_column(list(a.values()), list(b.values()))
+        va, vb = dict(by_arrays.values()), dict(by_objects.values())
+        assert va.keys() == vb.keys() and _same_column(list(va.values()), list(vb.values()))
+        rows_seen += len(objects)
+        defined += sum(v == v for v in vb.values())
+        assert all(r is None for r in arrays._made)  # the table read no row objects
+    assert rows_seen > 100 and defined > 0
+    assert read["of_timeframe"] > 0  # the array path ran
+
+
+@pytest.mark.parametrize("seed", [6, 8])
+def test_the_microstructure_kernels_run_recomputes_in_c_with_the_python_bits(monkeypatch, seed):
+    """``MicroKernel.run`` (the block path) does the exact window recomputations in C
+    (math.fsum's algorithm): the outputs after every candle are those of ``step`` (which
+    recomputes in Python), on random candles, runs of equal closes (the moments collapse)
+    and sizes over ten orders of magnitude, and no recompute is left to Python."""
+    from tradewind_analyzer_microstructure.config import MicrostructureConfig
+    from tradewind_analyzer_microstructure.kernel import MicroKernel
+
+    data, _ = CandleAggregator("BTCUSDT", (MIN,)).update_arrays(_tape(seed, 150_000))
+    cols = [np.ascontiguousarray(data[f]) for f in ("open", "high", "low", "close", "volume")]
+    rng = np.random.default_rng(seed)
+    flat = slice(len(data) // 2, len(data) // 2 + 80)
+    for col in cols[:4]:
+        col[flat] = 30_000.5  # equal prices: the moments and covariances collapse
+    cols[4] *= 10.0 ** rng.integers(-5, 5, len(data))
+    python = {"recomputes": 0}
+    recompute = MicroKernel._recompute
+
+    def counted(self):
+        python["recomputes"] += 1
+        recompute(self)
+
+    monkeypatch.setattr(MicroKernel, "_recompute", counted)
+    by_run, by_step = MicroKernel(MicrostructureConfig()), MicroKernel(MicrostructureConfig())
+    got = by_run.run(*cols)
+    assert python["recomputes"] == 0
+    expected = np.empty_like(got)
+    for i, candle in enumerate(zip(*(c.tolist() for c in cols), strict=True)):
+        by_step.step(*candle)
+        expected[i] = by_step.out
+    assert python["recomputes"] > len(data) // 20  # the step path recomputed in Python
+    assert got.tobytes() == expected.tobytes()
+    assert by_run._mem.tobytes() == by_step._mem.tobytes()
