@@ -43,7 +43,14 @@ except ImportError as exc:  # pragma: no cover - an environment installed before
         f"Python's headers: {exc}"
     ) from exc
 
-_KERNEL_CALLS = ("value_area", "dense_add", "dense_levels", "dense_rows", "apply_ranges")
+_KERNEL_CALLS = (
+    "value_area",
+    "dense_add",
+    "dense_levels",
+    "dense_rows",
+    "apply_ranges",
+    "zone_gap_rows",
+)
 if missing := [name for name in _KERNEL_CALLS if not hasattr(_kernel, name)]:
     # An in-place build (an editable install) from an older checkout: a clear error at import
     # instead of an AttributeError in the middle of a run.
@@ -596,6 +603,38 @@ class BlockWindow:
         p.advance(self._nows[r])  # expires trades from before the block
         self._apply_row(r)
         self._applied = r + 1
+
+    def run(self) -> list[tuple[int, int, int, int, int] | None]:
+        """Every close in turn (what :meth:`row` for each row gives): the raw levels (poc,
+        val, vah, total, value-area total in bins; None without volume) at each. Once the
+        closes are computed ahead the rest are read off that, and the profile is left at the
+        last close as :meth:`row` leaves it; :meth:`finish` follows."""
+        p = self._profile
+        n = len(self._nows)
+        out: list[tuple[int, int, int, int, int] | None] = []
+        for r in range(n):
+            self.row(r)
+            ahead = self._ahead
+            if ahead is not None:
+                first, raws, helds = ahead
+                out.extend(raws[r - first :])
+                last = n - 1
+                self._row = n
+                now = self._nows[last]
+                if now > p._now:
+                    p._now = now
+                raw = raws[last - first]
+                p._raw, p._cache, p._dirty = raw, None, False
+                p._total = 0 if raw is None else raw[3]
+                p._held = helds[last - first]
+                break
+            out.append(p._levels_raw())
+        return out
+
+    @property
+    def nows(self) -> list[int]:
+        """The window's end after each close."""
+        return self._nows
 
     def _apply_row(self, r: int) -> None:
         """Close ``r``'s trades leaving and entering the window, applied to the profile."""
