@@ -47,17 +47,26 @@ def walk(seed: int, n: int, jumpy: bool) -> TickBatch:
 def zone_state(a: ProfileAnalyzer) -> list[tuple[Any, ...]]:
     z = a.zones
     return [
-        (x.kind, x.low, x.high, x.created_ts_ns, struct.pack("<d", x.volume_ratio), x.tests,
-         x.in_contact, x.seq)
+        (
+            x.kind,
+            x.low,
+            x.high,
+            x.created_ts_ns,
+            struct.pack("<d", x.volume_ratio),
+            x.tests,
+            x.in_contact,
+            x.seq,
+        )
         for x in z.zones
     ] + [tuple(z._volumes), z._volume_sum, z._updates, next(z._seq)]
 
 
 def gap_state(a: ProfileAnalyzer) -> list[tuple[Any, ...]]:
     g = a.gaps
-    return [
-        (x.bullish, x.bottom, x.top, x.created_ts_ns, x.extreme, x.seq) for x in g.gaps
-    ] + [tuple(id(c) for c in g._last3), next(g._seq)]
+    return [(x.bullish, x.bottom, x.top, x.created_ts_ns, x.extreme, x.seq) for x in g.gaps] + [
+        tuple(id(c) for c in g._last3),
+        next(g._seq),
+    ]
 
 
 def run_both(
@@ -126,14 +135,32 @@ def run_both(
 RANDOM_CONFIGS = [
     # zones and gaps on 1m, few zones kept (the weakest evicted), the volume mean re-summed
     # every 3 candles, gaps expiring after 20 minutes
-    {"window": "7m", "zone_timeframe": "1m", "zone_max": 3, "zone_volume_period": 3,
-     "fvg_min_gap_pct": 0.0, "fvg_max_age": "20m"},
+    {
+        "window": "7m",
+        "zone_timeframe": "1m",
+        "zone_max": 3,
+        "zone_volume_period": 3,
+        "fvg_min_gap_pct": 0.0,
+        "fvg_max_age": "20m",
+    },
     # the defaults' timeframes (15m zones and gaps) with a short window
-    {"window": "90s", "zone_volume_period": 4, "zone_volume_factor": 1.1, "zone_wick_ratio": 0.3,
-     "fvg_min_gap_pct": 0.001},
+    {
+        "window": "90s",
+        "zone_volume_period": 4,
+        "zone_volume_factor": 1.1,
+        "zone_wick_ratio": 0.3,
+        "fvg_min_gap_pct": 0.001,
+    },
     # zones on 5m, gaps on 1m, tested zones turning weak
-    {"window": "4h", "zone_timeframe": "5m", "fvg_timeframe": "1m", "zone_tested_max": 1,
-     "zone_volume_factor": 1.1, "fvg_min_gap_pct": 0.0005, "fvg_max_age": "1h"},
+    {
+        "window": "4h",
+        "zone_timeframe": "5m",
+        "fvg_timeframe": "1m",
+        "zone_tested_max": 1,
+        "zone_volume_factor": 1.1,
+        "fvg_min_gap_pct": 0.0005,
+        "fvg_max_age": "1h",
+    },
 ]
 
 
@@ -189,8 +216,15 @@ def test_an_empty_block_folds_its_trades_in_and_has_no_rows(tardis_trades: TickB
 
 @pytest.mark.parametrize(
     ("unit", "half"),
-    [("0.01", False), ("0.01", True), ("0.5", True), ("0.000001", False), ("1E+1", True),
-     ("0.1", False), ("0.0000000000000000000000001", False)],
+    [
+        ("0.01", False),
+        ("0.01", True),
+        ("0.5", True),
+        ("0.000001", False),
+        ("1E+1", True),
+        ("0.1", False),
+        ("0.0000000000000000000000001", False),
+    ],
 )
 def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
     """The one-division shortcut and the Decimal fallback give float(Decimal(i) * unit [/ 2])."""

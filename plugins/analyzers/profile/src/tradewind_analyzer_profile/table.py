@@ -53,7 +53,9 @@ ZONE_GAP_KEYS: tuple[str, ...] = (
 _EXACT = 1 << 53
 
 
-def scaled(ints: npt.NDArray[np.int64], unit: Decimal, half: bool = False) -> npt.NDArray[np.float64]:
+def scaled(
+    ints: npt.NDArray[np.int64], unit: Decimal, half: bool = False
+) -> npt.NDArray[np.float64]:
     """``float(Decimal(i) * unit)`` (``/ 2`` too with ``half``) for every ``i``: the per-candle
     path's conversion of bins and volumes to prices and sizes.
 
