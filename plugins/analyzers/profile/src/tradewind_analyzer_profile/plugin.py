@@ -157,9 +157,9 @@ class ProfileAnalyzer:
         profile = self.profile
         now0 = profile.now_ns
         window = BlockWindow(profile, ts, price, ticks.size, ends, closes)
-        raws = window.run()
+        levels = window.run()
         window.finish()
-        arrays = level_columns(raws, profile.bin_ticks, profile.tick_size, profile.volume_quantum)
+        arrays = level_columns(levels, profile.bin_ticks, profile.tick_size, profile.volume_quantum)
         zg, (self._price, self._price_ts) = zone_gap_columns(
             self.zones, self.gaps, (self._price, self._price_ts), ts, price, rows, window.nows, now0
         )

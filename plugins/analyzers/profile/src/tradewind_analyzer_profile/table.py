@@ -90,16 +90,17 @@ def scaled(
 
 
 def level_columns(
-    raws: Sequence[tuple[int, int, int, int, int] | None],
+    levels: npt.NDArray[np.int64],
     bin_ticks: int,
     tick_size: Decimal,
     quantum: Decimal,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """``poc``, ``vah``, ``val``, ``profile_volume`` at each row from the raw levels (what
-    :meth:`VolumeProfile.levels` reports; NaN where the window holds no volume)."""
-    n = len(raws)
-    has = np.fromiter((x is not None for x in raws), dtype=bool, count=n)
-    grid = np.array([x for x in raws if x is not None], dtype=np.int64).reshape(-1, 5)
+    """``poc``, ``vah``, ``val``, ``profile_volume`` at each row from the levels in bins
+    (:meth:`BlockWindow.run`'s rows: has volume, poc, val, vah, total, value-area total),
+    what :meth:`VolumeProfile.levels` reports (NaN where the window holds no volume)."""
+    n = len(levels)
+    has = levels[:, 0] == 1
+    grid = levels[has, 1:6]
     k = bin_ticks
     out: dict[str, npt.NDArray[np.float64]] = {}
     parts = (
