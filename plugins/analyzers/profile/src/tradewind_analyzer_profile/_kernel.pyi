@@ -48,3 +48,14 @@ def zone_gap_rows(
     out: npt.NDArray[np.float64],
     /,
 ) -> tuple[Any, ...]: ...
+def dense_rows(
+    dense: npt.NDArray[np.int64],
+    base: int,
+    bins: npt.NDArray[np.int64],
+    qty: npt.NDArray[np.int64],
+    ranges: npt.NDArray[np.int64],
+    num: int,
+    den: int,
+    out: npt.NDArray[np.int64],
+    /,
+) -> tuple[int, int] | NotImplementedType | None: ...
