@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,6 +621,534 @@ done:
     return result;
 }
 
+/* ---- zones and gaps over a block's rows (zones.py's ZoneBook, fvg.py's GapBook, the
+   analyzer's last price: ProfileAnalyzer.on_block's per-row steps, the same float operations
+   in the same order, so the same bits).
+
+   zone_gap_rows(rows, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, gi, gf, ring, out)
+       -> tuple of the gap timeframe's candles of the block (its last three at most)
+   rows: the block's BlockRow sequence; ts, price: the block's trades (int64, float64);
+   nows: int64, the profile's now after each row; now0: before the block; sum: the builtin
+   sum (ZoneBook re-sums its volumes with it every volume_period candles; the kernel calls
+   it on the same floats, so whatever sum() does in this Python, the same bits).
+   State in and out (numpy arrays, written back):
+     si int64: nz, ng, ring_len, ring_head, updates, zone_seq, gap_seq, price_ts, n_last3,
+               last3 close_ts x3
+     sf float64: price, volume_sum, last3 high x3, last3 low x3
+     zi int64 (cap_z x 5): kind (0 demand, 1 supply), created, tests, in_contact, seq
+     zf float64 (cap_z x 3): low, high, volume_ratio
+     gi int64 (cap_g x 3): bullish, created, seq;  gf float64 (cap_g x 3): bottom, top, extreme
+     ring float64 (volume_period): the zone volumes, oldest at ring_head
+   pi int64: zone_tf, gap_tf, gap_max_age, volume_period, max_zones, tested_max
+   pf float64: volume_factor, wick_ratio, fresh, tested, weak, min_gap_pct
+   out float64 (rows x 14): demand low, high, strength, distance; supply low, high, strength,
+   distance; fvg bull low, high, fill; fvg bear low, high, fill (NaN where undefined). */
+
+enum { S_NZ, S_NG, S_RLEN, S_RHEAD, S_UPD, S_ZSEQ, S_GSEQ, S_PTS, S_N3, S_L3TS };
+enum { F_PRICE, F_VSUM, F_L3H, F_L3L = F_L3H + 3 };
+#define ZG_OUT 14
+
+typedef struct {
+    long long *si, *zi, *gi;
+    double *sf, *zf, *gf, *ring;
+    Py_ssize_t cap_z, cap_g, period;
+    long long zone_tf, gap_tf, max_age, max_zones, tested_max;
+    double factor, wick, fresh, tested, weak, min_gap;
+    PyObject *sum;
+} ZG;
+
+static double zg_strength(const ZG *s, long long tests)
+{
+    if (tests == 0) return s->fresh;
+    return tests <= s->tested_max ? s->tested : s->weak;
+}
+
+static void zg_gaps_see(ZG *s, const long long *ts, const double *price, Py_ssize_t a,
+                        Py_ssize_t b)
+{
+    /* GapBook.on_ticks over trades a..b (numpy's min/max: NaN if any is NaN) */
+    long long ng = s->si[S_NG];
+    if (b <= a || ng == 0) return;
+    long long first = ts[a];
+    double lo = 0, hi = 0;
+    int have = 0;
+    for (long long j = 0; j < ng; j++) {
+        long long *g = s->gi + 3 * j;
+        double *f = s->gf + 3 * j;
+        double l, h;
+        if (first >= g[1]) {
+            if (!have) {
+                lo = hi = price[a];
+                for (Py_ssize_t k = a + 1; k < b; k++) {
+                    double x = price[k];
+                    if (isnan(lo)) break;
+                    if (isnan(x)) { lo = hi = x; break; }
+                    if (x < lo) lo = x;
+                    if (x > hi) hi = x;
+                }
+                have = 1;
+            }
+            l = lo;
+            h = hi;
+        } else {
+            Py_ssize_t lft = a, rgt = b; /* first trade at or after the gap's creation */
+            while (lft < rgt) {
+                Py_ssize_t mid = lft + (rgt - lft) / 2;
+                if (ts[mid] < g[1]) lft = mid + 1; else rgt = mid;
+            }
+            if (lft >= b) continue;
+            l = h = price[lft];
+            for (Py_ssize_t k = lft + 1; k < b; k++) {
+                double x = price[k];
+                if (isnan(l)) break;
+                if (isnan(x)) { l = h = x; break; }
+                if (x < l) l = x;
+                if (x > h) h = x;
+            }
+        }
+        if (g[0]) { if (l < f[2]) f[2] = l; }
+        else if (h > f[2]) f[2] = h;
+    }
+}
+
+static void zg_gap_keep(ZG *s, long long from, long long to)
+{
+    if (from != to) {
+        memcpy(s->gi + 3 * to, s->gi + 3 * from, 3 * sizeof(long long));
+        memcpy(s->gf + 3 * to, s->gf + 3 * from, 3 * sizeof(double));
+    }
+}
+
+static void zg_gaps_drop(ZG *s, long long now)
+{
+    long long ng = s->si[S_NG], kept = 0;
+    for (long long j = 0; j < ng; j++) {
+        const long long *g = s->gi + 3 * j;
+        const double *f = s->gf + 3 * j;
+        int filled = g[0] ? f[2] <= f[0] : f[2] >= f[1];
+        if (!filled && now - g[1] < s->max_age) zg_gap_keep(s, j, kept++);
+    }
+    s->si[S_NG] = kept;
+}
+
+static int zg_gaps_candle(ZG *s, long long tf, long long opened, long long closed, double high,
+                          double low)
+{
+    long long ng = s->si[S_NG];
+    if (tf <= s->gap_tf && ng) {
+        long long kept = 0;
+        for (long long j = 0; j < ng; j++) {
+            long long *g = s->gi + 3 * j;
+            double *f = s->gf + 3 * j;
+            if (g[0]) {
+                if (opened >= g[1] && low < f[2]) f[2] = low;
+                if (f[2] <= f[0]) continue;
+            } else {
+                if (opened >= g[1] && high > f[2]) f[2] = high;
+                if (f[2] >= f[1]) continue;
+            }
+            if (closed - g[1] < s->max_age) zg_gap_keep(s, j, kept++);
+        }
+        s->si[S_NG] = kept;
+    } else {
+        zg_gaps_drop(s, closed);
+    }
+    if (tf != s->gap_tf) return 0;
+    long long n3 = s->si[S_N3];
+    if (n3 == 3) {
+        for (int k = 0; k < 2; k++) {
+            s->si[S_L3TS + k] = s->si[S_L3TS + k + 1];
+            s->sf[F_L3H + k] = s->sf[F_L3H + k + 1];
+            s->sf[F_L3L + k] = s->sf[F_L3L + k + 1];
+        }
+        n3 = 2;
+    }
+    s->si[S_L3TS + n3] = closed;
+    s->sf[F_L3H + n3] = high;
+    s->sf[F_L3L + n3] = low;
+    s->si[S_N3] = ++n3;
+    if (n3 < 3) return 0;
+    double h1 = s->sf[F_L3H], l1 = s->sf[F_L3L], h3 = s->sf[F_L3H + 2], l3 = s->sf[F_L3L + 2];
+    int bullish;
+    double bottom, top;
+    if (h1 < l3) { bullish = 1; bottom = h1; top = l3; }
+    else if (l1 > h3) { bullish = 0; bottom = h3; top = l1; }
+    else return 0;
+    if (bottom > 0 && (top - bottom) / bottom < s->min_gap) return 0;
+    ng = s->si[S_NG];
+    if (ng >= s->cap_g) {
+        PyErr_SetString(PyExc_RuntimeError, "profile kernel: gap capacity exceeded");
+        return -1;
+    }
+    long long *g = s->gi + 3 * ng;
+    double *f = s->gf + 3 * ng;
+    g[0] = bullish;
+    g[1] = closed;
+    g[2] = s->si[S_GSEQ]++;
+    f[0] = bottom;
+    f[1] = top;
+    f[2] = bullish ? top : bottom;
+    s->si[S_NG] = ng + 1;
+    return 0;
+}
+
+static int zg_zone_add(ZG *s, int kind, double low, double high, long long created, double ratio)
+{
+    long long nz = s->si[S_NZ];
+    if (nz >= s->cap_z) {
+        PyErr_SetString(PyExc_RuntimeError, "profile kernel: zone capacity exceeded");
+        return -1;
+    }
+    long long *z = s->zi + 5 * nz;
+    double *f = s->zf + 3 * nz;
+    z[0] = kind;
+    z[1] = created;
+    z[2] = 0;
+    z[3] = 1;
+    z[4] = s->si[S_ZSEQ]++;
+    f[0] = low;
+    f[1] = high;
+    f[2] = ratio;
+    s->si[S_NZ] = ++nz;
+    if (nz > s->max_zones) {
+        /* min by (strength, created, seq): the first minimal one */
+        long long v = 0;
+        for (long long j = 1; j < nz; j++) {
+            const long long *a = s->zi + 5 * j, *b = s->zi + 5 * v;
+            double sa = zg_strength(s, a[2]), sb = zg_strength(s, b[2]);
+            int less = sa != sb ? sa < sb : (a[1] != b[1] ? a[1] < b[1] : a[4] < b[4]);
+            if (less) v = j;
+        }
+        memmove(s->zi + 5 * v, s->zi + 5 * (v + 1), (size_t)(nz - v - 1) * 5 * sizeof(long long));
+        memmove(s->zf + 3 * v, s->zf + 3 * (v + 1), (size_t)(nz - v - 1) * 3 * sizeof(double));
+        s->si[S_NZ] = nz - 1;
+    }
+    return 0;
+}
+
+static int zg_zones_candle(ZG *s, long long closed, double open, double high, double low,
+                           double close, double volume)
+{
+    /* _meet */
+    long long nz = s->si[S_NZ], kept = 0;
+    for (long long j = 0; j < nz; j++) {
+        long long *z = s->zi + 5 * j;
+        double *f = s->zf + 3 * j;
+        if (z[0] == 0 ? close < f[0] : close > f[1]) continue;
+        int touching = low <= f[1] && high >= f[0];
+        if (touching && !z[3]) z[2] += 1;
+        z[3] = touching;
+        if (kept != j) {
+            memcpy(s->zi + 5 * kept, z, 5 * sizeof(long long));
+            memcpy(s->zf + 3 * kept, f, 3 * sizeof(double));
+        }
+        kept++;
+    }
+    s->si[S_NZ] = kept;
+    /* _create */
+    Py_ssize_t P = s->period;
+    if (s->si[S_RLEN] >= P) {
+        double mean = s->sf[F_VSUM] / (double)P;
+        double rng = high - low;
+        if (volume > s->factor * mean && rng > 0) {
+            double ratio = mean > 0 ? volume / mean : Py_NAN;
+            double body_low = close < open ? close : open;
+            double body_high = close > open ? close : open;
+            if ((body_low - low) / rng >= s->wick
+                && zg_zone_add(s, 0, low, body_low, closed, ratio) < 0)
+                return -1;
+            if ((high - body_high) / rng >= s->wick
+                && zg_zone_add(s, 1, body_high, high, closed, ratio) < 0)
+                return -1;
+        }
+    }
+    /* _push_volume */
+    long long len = s->si[S_RLEN], head = s->si[S_RHEAD];
+    s->sf[F_VSUM] += volume;
+    if (len < P) {
+        s->ring[(head + len) % P] = volume;
+        s->si[S_RLEN] = ++len;
+    } else {
+        double gone = s->ring[head];
+        s->ring[head] = volume;
+        s->si[S_RHEAD] = head = (head + 1) % P;
+        s->sf[F_VSUM] -= gone;
+    }
+    s->si[S_UPD] += 1;
+    if (s->si[S_UPD] % P == 0) {
+        PyObject *list = PyList_New(len);
+        if (list == NULL) return -1;
+        for (long long k = 0; k < len; k++) {
+            PyObject *x = PyFloat_FromDouble(s->ring[(head + k) % P]);
+            if (x == NULL) {
+                Py_DECREF(list);
+                return -1;
+            }
+            PyList_SET_ITEM(list, k, x);
+        }
+        PyObject *got = PyObject_CallOneArg(s->sum, list);
+        Py_DECREF(list);
+        if (got == NULL) return -1;
+        double v = PyFloat_AsDouble(got);
+        Py_DECREF(got);
+        if (v == -1.0 && PyErr_Occurred()) return -1;
+        s->sf[F_VSUM] = v;
+    }
+    return 0;
+}
+
+static void zg_outputs(const ZG *s, double *o)
+{
+    for (int k = 0; k < ZG_OUT; k++) o[k] = Py_NAN;
+    double price = s->sf[F_PRICE];
+    long long nz = s->si[S_NZ], ng = s->si[S_NG];
+    if (!isnan(price) && price > 0) {
+        long long best = -1;
+        double bk = 0, bs = 0;
+        for (long long j = 0; j < nz; j++) { /* max by (min(high, price), strength, seq) */
+            const long long *z = s->zi + 5 * j;
+            const double *f = s->zf + 3 * j;
+            if (z[0] != 0 || !(f[0] <= price)) continue;
+            double k1 = price < f[1] ? price : f[1], k2 = zg_strength(s, z[2]);
+            if (best < 0 || (k1 != bk ? k1 > bk : (k2 != bs ? k2 > bs : z[4] > s->zi[5 * best + 4]))) {
+                best = j;
+                bk = k1;
+                bs = k2;
+            }
+        }
+        if (best >= 0) {
+            const double *f = s->zf + 3 * best;
+            double d = price - f[1];
+            o[0] = f[0];
+            o[1] = f[1];
+            o[2] = bs;
+            o[3] = (d > 0.0 ? d : 0.0) / price;
+        }
+        best = -1;
+        for (long long j = 0; j < nz; j++) { /* min by (max(low, price), -strength, -seq) */
+            const long long *z = s->zi + 5 * j;
+            const double *f = s->zf + 3 * j;
+            if (z[0] != 1 || !(f[1] >= price)) continue;
+            double k1 = price > f[0] ? price : f[0], k2 = -zg_strength(s, z[2]);
+            if (best < 0
+                || (k1 != bk ? k1 < bk
+                             : (k2 != bs ? k2 < bs : -z[4] < -s->zi[5 * best + 4]))) {
+                best = j;
+                bk = k1;
+                bs = k2;
+            }
+        }
+        if (best >= 0) {
+            const double *f = s->zf + 3 * best;
+            double d = f[0] - price;
+            o[4] = f[0];
+            o[5] = f[1];
+            o[6] = zg_strength(s, s->zi[5 * best + 2]);
+            o[7] = (d > 0.0 ? d : 0.0) / price;
+        }
+    }
+    long long bull = -1, bear = -1;
+    double bt = 0, bb = 0;
+    for (long long j = 0; j < ng; j++) {
+        const long long *g = s->gi + 3 * j;
+        const double *f = s->gf + 3 * j;
+        if (g[0]) { /* max by (open_top, seq); open_top = min(top, extreme) */
+            double k1 = f[2] < f[1] ? f[2] : f[1];
+            if (bull < 0 || (k1 != bt ? k1 > bt : g[2] > s->gi[3 * bull + 2])) {
+                bull = j;
+                bt = k1;
+            }
+        } else { /* min by (open_bottom, -seq); open_bottom = max(bottom, extreme) */
+            double k1 = f[2] > f[0] ? f[2] : f[0];
+            if (bear < 0 || (k1 != bb ? k1 < bb : -g[2] < -s->gi[3 * bear + 2])) {
+                bear = j;
+                bb = k1;
+            }
+        }
+    }
+    if (bull >= 0) {
+        const double *f = s->gf + 3 * bull;
+        double y = (f[1] - f[2]) / (f[1] - f[0]);
+        y = y > 0.0 ? y : 0.0;
+        o[8] = f[0];
+        o[9] = bt;
+        o[10] = y < 1.0 ? y : 1.0;
+    }
+    if (bear >= 0) {
+        const double *f = s->gf + 3 * bear;
+        double y = (f[2] - f[0]) / (f[1] - f[0]);
+        y = y > 0.0 ? y : 0.0;
+        o[11] = bb;
+        o[12] = f[1];
+        o[13] = y < 1.0 ? y : 1.0;
+    }
+}
+
+static int zg_attr_ll(PyObject *o, PyObject *name, long long *v)
+{
+    PyObject *x = PyObject_GetAttr(o, name);
+    if (x == NULL) return -1;
+    *v = PyLong_AsLongLong(x);
+    Py_DECREF(x);
+    return (*v == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int zg_attr_d(PyObject *o, PyObject *name, double *v)
+{
+    PyObject *x = PyObject_GetAttr(o, name);
+    if (x == NULL) return -1;
+    *v = PyFloat_AsDouble(x);
+    Py_DECREF(x);
+    return (*v == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static PyObject *s_tick_end, *s_candles, *s_tf, *s_open_ts, *s_open, *s_high, *s_low, *s_close,
+    *s_volume;
+
+static int zg_names(void)
+{
+    if (s_volume != NULL) return 0;
+    s_tick_end = PyUnicode_InternFromString("tick_end");
+    s_candles = PyUnicode_InternFromString("candles");
+    s_tf = PyUnicode_InternFromString("timeframe_ns");
+    s_open_ts = PyUnicode_InternFromString("open_ts_ns");
+    s_open = PyUnicode_InternFromString("open");
+    s_high = PyUnicode_InternFromString("high");
+    s_low = PyUnicode_InternFromString("low");
+    s_close = PyUnicode_InternFromString("close");
+    s_volume = PyUnicode_InternFromString("volume");
+    return s_volume == NULL ? -1 : 0;
+}
+
+static PyObject *k_zone_gap_rows(PyObject *self, PyObject *args)
+{
+    PyObject *rows, *sum;
+    Py_buffer tb, pb, nb, sib, sfb, pib, pfb, zib, zfb, gib, gfb, rb, ob;
+    long long now0;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*LOw*w*y*y*w*w*w*w*w*w*", &rows, &tb, &pb, &nb, &now0,
+                          &sum, &sib, &sfb, &pib, &pfb, &zib, &zfb, &gib, &gfb, &rb, &ob))
+        return NULL;
+    PyObject *result = NULL, *seq = NULL, *last3 = NULL;
+    if (zg_names() < 0) goto done;
+    seq = PySequence_Fast(rows, "profile kernel: rows must be a sequence");
+    if (seq == NULL) goto done;
+    Py_ssize_t n_rows = PySequence_Fast_GET_SIZE(seq), n_ticks = tb.len / 8;
+    if (tb.itemsize != 8 || pb.len != tb.len || nb.len != n_rows * 8 || sib.len < 12 * 8
+        || sfb.len < 8 * 8 || pib.len < 6 * 8 || pfb.len < 6 * 8 || ob.len != n_rows * ZG_OUT * 8
+        || zib.len / (5 * 8) != zfb.len / (3 * 8) || gib.len / (3 * 8) != gfb.len / (3 * 8)) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: zone_gap_rows' arrays do not match");
+        goto done;
+    }
+    const long long *pi = pib.buf;
+    const double *pf = pfb.buf;
+    ZG s = {
+        .si = sib.buf, .zi = zib.buf, .gi = gib.buf, .sf = sfb.buf, .zf = zfb.buf,
+        .gf = gfb.buf, .ring = rb.buf, .cap_z = zib.len / (5 * 8), .cap_g = gib.len / (3 * 8),
+        .period = rb.len / 8, .zone_tf = pi[0], .gap_tf = pi[1], .max_age = pi[2],
+        .max_zones = pi[4], .tested_max = pi[5], .factor = pf[0], .wick = pf[1],
+        .fresh = pf[2], .tested = pf[3], .weak = pf[4], .min_gap = pf[5], .sum = sum,
+    };
+    if (s.period != pi[3] || s.period < 1) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: the volume ring is not volume_period");
+        goto done;
+    }
+    const long long *ts = tb.buf, *nows = nb.buf;
+    const double *price = pb.buf;
+    double *out = ob.buf;
+    long long now = now0;
+    Py_ssize_t start = 0;
+    PyObject *mine[3] = {NULL, NULL, NULL}; /* the block's last three gap-timeframe candles */
+    int n_mine = 0;
+    for (Py_ssize_t r = 0; r < n_rows; r++) {
+        PyObject *row = PySequence_Fast_GET_ITEM(seq, r);
+        long long end;
+        if (zg_attr_ll(row, s_tick_end, &end) < 0) goto fail;
+        if (end < start || end > n_ticks) {
+            PyErr_Format(PyExc_ValueError, "profile kernel: row %zd's tick_end %lld is outside "
+                         "the block's trades", r, end);
+            goto fail;
+        }
+        if (end > start) {
+            long long last_ts = ts[end - 1];
+            if (last_ts + 1 > now) now = last_ts + 1;
+            if (s.si[S_NG]) {
+                zg_gaps_see(&s, ts, price, start, (Py_ssize_t)end);
+                zg_gaps_drop(&s, now);
+            }
+            if (last_ts + 1 >= s.si[S_PTS]) {
+                s.sf[F_PRICE] = price[end - 1];
+                s.si[S_PTS] = last_ts + 1;
+            }
+            start = (Py_ssize_t)end;
+        }
+        PyObject *cs = PyObject_GetAttr(row, s_candles);
+        if (cs == NULL) goto fail;
+        PyObject *cseq = PySequence_Fast(cs, "profile kernel: a row's candles must be a tuple");
+        Py_DECREF(cs);
+        if (cseq == NULL) goto fail;
+        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(cseq); k++) {
+            PyObject *c = PySequence_Fast_GET_ITEM(cseq, k);
+            long long tf, opened;
+            double open, high, low, close, volume;
+            if (zg_attr_ll(c, s_tf, &tf) < 0 || zg_attr_ll(c, s_open_ts, &opened) < 0
+                || zg_attr_d(c, s_open, &open) < 0 || zg_attr_d(c, s_high, &high) < 0
+                || zg_attr_d(c, s_low, &low) < 0 || zg_attr_d(c, s_close, &close) < 0
+                || zg_attr_d(c, s_volume, &volume) < 0) {
+                Py_DECREF(cseq);
+                goto fail;
+            }
+            long long closed = opened + tf;
+            if (tf == s.zone_tf && zg_zones_candle(&s, closed, open, high, low, close, volume) < 0) {
+                Py_DECREF(cseq);
+                goto fail;
+            }
+            if (zg_gaps_candle(&s, tf, opened, closed, high, low) < 0) {
+                Py_DECREF(cseq);
+                goto fail;
+            }
+            if (tf == s.gap_tf) {
+                if (n_mine == 3) {
+                    Py_DECREF(mine[0]);
+                    mine[0] = mine[1];
+                    mine[1] = mine[2];
+                    n_mine = 2;
+                }
+                mine[n_mine++] = Py_NewRef(c);
+            }
+            if (closed >= s.si[S_PTS]) {
+                s.sf[F_PRICE] = close;
+                s.si[S_PTS] = closed;
+            }
+        }
+        Py_DECREF(cseq);
+        if (nows[r] > now) now = nows[r];
+        zg_outputs(&s, out + (Py_ssize_t)ZG_OUT * r);
+    }
+    last3 = PyTuple_New(n_mine);
+    if (last3 == NULL) goto fail;
+    for (int k = 0; k < n_mine; k++) PyTuple_SET_ITEM(last3, k, mine[k]);
+    n_mine = 0;
+    result = last3;
+fail:
+    for (int k = 0; k < n_mine; k++) Py_XDECREF(mine[k]);
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&nb);
+    PyBuffer_Release(&sib);
+    PyBuffer_Release(&sfb);
+    PyBuffer_Release(&pib);
+    PyBuffer_Release(&pfb);
+    PyBuffer_Release(&zib);
+    PyBuffer_Release(&zfb);
+    PyBuffer_Release(&gib);
+    PyBuffer_Release(&gfb);
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&ob);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"dense_add", k_dense_add, METH_VARARGS,
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
@@ -632,6 +1161,9 @@ static PyMethodDef methods[] = {
      "value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va_total)"},
     {"apply_ranges", k_apply_ranges, METH_VARARGS,
      "apply_ranges(volume, bins, qty, s0, s1, a0, a1) -> change of the total"},
+    {"zone_gap_rows", k_zone_gap_rows, METH_VARARGS,
+     "zone_gap_rows(rows, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, gi, gf, ring, "
+     "out) -> the block's last gap-timeframe candles"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,6 @@
+from collections.abc import Callable, Sequence
 from types import NotImplementedType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,3 +29,33 @@ def dense_add(
 def dense_levels(
     dense: npt.NDArray[np.int64], base: int, num: int, den: int, /
 ) -> tuple[int, int, int, int, int] | NotImplementedType | None: ...
+def zone_gap_rows(
+    rows: Sequence[Any],
+    ts: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    nows: npt.NDArray[np.int64],
+    now0: int,
+    sum: Callable[[list[float]], float],
+    si: npt.NDArray[np.int64],
+    sf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    zi: npt.NDArray[np.int64],
+    zf: npt.NDArray[np.float64],
+    gi: npt.NDArray[np.int64],
+    gf: npt.NDArray[np.float64],
+    ring: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+    /,
+) -> tuple[Any, ...]: ...
+def dense_rows(
+    dense: npt.NDArray[np.int64],
+    base: int,
+    bins: npt.NDArray[np.int64],
+    qty: npt.NDArray[np.int64],
+    ranges: npt.NDArray[np.int64],
+    num: int,
+    den: int,
+    out: npt.NDArray[np.int64],
+    /,
+) -> tuple[int, int] | NotImplementedType | None: ...

@@ -43,7 +43,14 @@ except ImportError as exc:  # pragma: no cover - an environment installed before
         f"Python's headers: {exc}"
     ) from exc
 
-_KERNEL_CALLS = ("value_area", "dense_add", "dense_levels", "dense_rows", "apply_ranges")
+_KERNEL_CALLS = (
+    "value_area",
+    "dense_add",
+    "dense_levels",
+    "dense_rows",
+    "apply_ranges",
+    "zone_gap_rows",
+)
 if missing := [name for name in _KERNEL_CALLS if not hasattr(_kernel, name)]:
     # An in-place build (an editable install) from an older checkout: a clear error at import
     # instead of an AttributeError in the middle of a run.
@@ -504,6 +511,7 @@ class BlockWindow:
 
     __slots__ = (
         "_ahead",
+        "_ahead_rows",
         "_applied",
         "_bins",
         "_nows",
@@ -562,8 +570,10 @@ class BlockWindow:
         # before the block is left to expire: (first row, raw levels per row, bins with
         # volume per row); the volumes after the last row in _scratch, the profile's own
         # array applied up to row _applied (see catch_up).
-        self._ahead: tuple[int, list[tuple[int, int, int, int, int] | None], list[int]] | None
-        self._ahead = None
+        # (the levels per row as dense_rows writes them: has, poc, val, vah, total, va, bins
+        # with volume; as lists once row() reads them)
+        self._ahead: tuple[int, npt.NDArray[np.int64]] | None = None
+        self._ahead_rows: list[list[int]] | None = None
         self._scratch: npt.NDArray[np.int64] | None = None
         self._applied = 0
         self._tried = False
@@ -588,14 +598,59 @@ class BlockWindow:
             now = self._nows[r]
             if now > p._now:
                 p._now = now
-            raw = ahead[1][r - ahead[0]]
+            first, levels = ahead
+            rows = self._ahead_rows
+            if rows is None:
+                rows = self._ahead_rows = levels.tolist()
+            x = rows[r - first]
+            raw = (x[1], x[2], x[3], x[4], x[5]) if x[0] else None
             p._raw, p._cache, p._dirty = raw, None, False
             p._total = 0 if raw is None else raw[3]
-            p._held = ahead[2][r - ahead[0]]
+            p._held = x[6]
             return
         p.advance(self._nows[r])  # expires trades from before the block
         self._apply_row(r)
         self._applied = r + 1
+
+    def run(self) -> npt.NDArray[np.int64]:
+        """Every close in turn (what :meth:`row` for each row gives): per row (has volume:
+        0 or 1, poc, val, vah, total, value-area total), the levels in bins (zeros without
+        volume). Once the closes are computed ahead the rest are read off that array, and
+        the profile is left at the last close as :meth:`row` leaves it; :meth:`finish`
+        follows."""
+        p = self._profile
+        n = len(self._nows)
+        out = np.zeros((n, 6), dtype=np.int64)
+        for r in range(n):
+            ahead = self._ahead
+            if ahead is None and not self._tried and not p._chunks and p._dense is not None:
+                # row(r) would compute them here (the same test, before its window moves)
+                ahead = self._compute_ahead(r)
+            if ahead is not None:
+                first, levels = ahead
+                out[r:] = levels[r - first :, :6]
+                last = n - 1
+                self._row = n
+                now = self._nows[last]
+                if now > p._now:
+                    p._now = now
+                x = levels[last - first].tolist()
+                raw = (x[1], x[2], x[3], x[4], x[5]) if x[0] else None
+                p._raw, p._cache, p._dirty = raw, None, False
+                p._total = 0 if raw is None else raw[3]
+                p._held = x[6]
+                break
+            self.row(r)
+            raw = p._levels_raw()
+            if raw is not None:
+                out[r, 0] = 1
+                out[r, 1:] = raw
+        return out
+
+    @property
+    def nows(self) -> list[int]:
+        """The window's end after each close."""
+        return self._nows
 
     def _apply_row(self, r: int) -> None:
         """Close ``r``'s trades leaving and entering the window, applied to the profile."""
@@ -613,9 +668,7 @@ class BlockWindow:
                 p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
             p._dirty = True
 
-    def _compute_ahead(
-        self, r: int
-    ) -> tuple[int, list[tuple[int, int, int, int, int] | None], list[int]] | None:
+    def _compute_ahead(self, r: int) -> tuple[int, npt.NDArray[np.int64]] | None:
         """Every close from ``r`` on in one kernel call (``_kernel.dense_rows``, the same
         integer volumes and levels as :meth:`row`'s per-close updates), on a copy of the
         profile's array; None (close by close, then) when the block's bins would spread
@@ -644,12 +697,8 @@ class BlockWindow:
             # Re-centred once for the whole block (the per-close path would re-centre on the
             # way): the same volumes, so the same levels.
             p._refit(*got)
-        rows = out.tolist()
-        self._ahead = (
-            r,
-            [(x[1], x[2], x[3], x[4], x[5]) if x[0] else None for x in rows],
-            [x[6] for x in rows],
-        )
+        self._ahead = (r, out)
+        self._ahead_rows = None
         self._scratch = scratch
         p._ahead = self
         return self._ahead
@@ -664,7 +713,7 @@ class BlockWindow:
             self._apply_row(r)
         self._applied = self._row
         if detach or self._row >= len(self._nows):
-            self._ahead, self._scratch = None, None
+            self._ahead, self._ahead_rows, self._scratch = None, None, None
         else:
             p._ahead = self
             p._dirty = False  # the levels are the current close's, computed ahead

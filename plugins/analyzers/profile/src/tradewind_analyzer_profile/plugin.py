@@ -11,14 +11,16 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from tradewind import hookimpl
-from tradewind.blocks import BlockRow
+from tradewind.blocks import BlockRow, BlockTable
 from tradewind.model import Candle, Instrument, TickBatch
 from tradewind.registry import KindRegistry
 
 from tradewind_analyzer_profile.config import ProfileConfig
 from tradewind_analyzer_profile.fvg import GapBook
 from tradewind_analyzer_profile.market_profile import BlockWindow, VolumeProfile
+from tradewind_analyzer_profile.table import ZONE_GAP_KEYS, level_columns, zone_gap_columns
 from tradewind_analyzer_profile.zones import StrengthRule, ZoneBook
 
 NAN = float("nan")
@@ -136,54 +138,45 @@ class ProfileAnalyzer:
             self._price = candle.close
             self._price_ts = candle.close_ts_ns
 
-    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> Iterator[Mapping[str, float]]:
-        """The outputs at each row of a block (see :mod:`tradewind.blocks`): the same state as
-        the trades before each close through :meth:`on_ticks` and its candles through
-        :meth:`on_candle`, with the profile's window moved by a :class:`BlockWindow` (every
-        trade binned once per block); zones, gaps and the value area are computed only for
-        rows whose outputs are read."""
+    def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> BlockTable:
+        """The outputs at every row of a block, as a table computed ahead (see
+        :mod:`tradewind.blocks` and :mod:`tradewind_analyzer_profile.table`): the state at
+        each row is the one the trades before its close through :meth:`on_ticks` and its
+        candles through :meth:`on_candle` give, the same bits; the profile's window moved by
+        a :class:`BlockWindow` (every trade binned once per block), zones, gaps and the last
+        price by the compiled kernel. The analyzer is left after the block's last trade (the
+        trades after the last row folded in as :meth:`on_ticks` does). NaN entries are the
+        object :data:`NAN`, as in :meth:`values`."""
         if not rows:
             if len(ticks):
                 self.on_ticks(ticks)
-            return
+            return BlockTable({key: [] for key in VALUE_KEYS}, 0)
         ts, price = ticks.ts_ns, ticks.price
         ends = np.fromiter((r.tick_end for r in rows), dtype=np.int64, count=len(rows))
         closes = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows))
-        window = BlockWindow(self.profile, ts, price, ticks.size, ends, closes)
-        gaps, zones = self.gaps, self.zones
-        zone_tf = zones.timeframe_ns
-        step = window.row
-        start = 0
         profile = self.profile
-        now = profile.now_ns
-        for r, row in enumerate(rows):
-            end = row.tick_end
-            if end > start:
-                # What on_ticks does besides the profile (gaps, last price), on array views.
-                last_ts = int(ts[end - 1])
-                now = max(now, last_ts + 1)
-                if gaps.gaps:
-                    gaps.on_ticks(ts[start:end], price[start:end])
-                    gaps.expire(now)  # with no gap open, expiring leaves the book as it is
-                if last_ts + 1 >= self._price_ts:
-                    self._price = float(price[end - 1])
-                    self._price_ts = last_ts + 1
-                start = end
-            step(r)
-            for c in row.candles:
-                if c.timeframe_ns == zone_tf:  # ZoneBook.on_candle ignores the others
-                    zones.on_candle(c)
-                gaps.on_candle(c)
-                if c.close_ts_ns >= self._price_ts:
-                    self._price = c.close
-                    self._price_ts = c.close_ts_ns
-            now = profile.now_ns
-            # _Values computes each group of outputs on its first read already (what
-            # LazyValues(self.values) would add is one more call per read).
-            yield _Values(self)
+        now0 = profile.now_ns
+        window = BlockWindow(profile, ts, price, ticks.size, ends, closes)
+        levels = window.run()
         window.finish()
-        if start < len(ticks):
-            self.on_ticks(ticks.slice(start, len(ticks)))
+        arrays = level_columns(levels, profile.bin_ticks, profile.tick_size, profile.volume_quantum)
+        zg, (self._price, self._price_ts) = zone_gap_columns(
+            self.zones, self.gaps, (self._price, self._price_ts), ts, price, rows, window.nows, now0
+        )
+        for j, key in enumerate(ZONE_GAP_KEYS):
+            arrays[key] = np.ascontiguousarray(zg[:, j])
+        fed = int(ends[-1])
+        if fed < len(ticks):
+            self.on_ticks(ticks.slice(fed, len(ticks)))
+        columns: dict[str, list[float]] = {}
+        ordered: dict[str, npt.NDArray[np.float64]] = {}
+        for key in VALUE_KEYS:
+            array = ordered[key] = arrays[key]
+            column: list[float] = array.tolist()
+            if np.isnan(array).any():
+                column = [NAN if x != x else x for x in column]
+            columns[key] = column
+        return BlockTable(columns, len(rows), ordered)
 
     # -- reading --------------------------------------------------------------------------
     @property
