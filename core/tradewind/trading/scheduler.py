@@ -34,6 +34,7 @@ step every close.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from math import nan
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,115 @@ if TYPE_CHECKING:
 
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
+
+
+class _Stretches:
+    """A block's rows laid out for the walk over stretches of rejected closes (see
+    :meth:`Scheduler.skip`): per row from ``first`` (the head of the block's rows when made),
+    the lists the walk reads a stretch's bookkeeping from, by row index relative to ``first``.
+
+    Built once per block, in plain lists (a stretch reads a few entries and slices), from the
+    rows' candles: the strategy timeframe's candle of each row is its decision (a row without
+    one only counts its candles).
+    """
+
+    __slots__ = (
+        "aligned",
+        "cand_cum",
+        "candle_pts",
+        "dec_cum",
+        "dec_rows",
+        "dec_times",
+        "failing",
+        "first",
+        "gate_cum",
+        "grid_t",
+        "group",
+        "group_start",
+        "price_pts",
+        "stops",
+        "tick_end",
+    )
+
+    def __init__(
+        self,
+        block: TapeBlock,
+        ts_ns: npt.NDArray[np.int64],
+        step: int,
+        strategy_tf: int,
+        verdicts: Verdicts,
+    ) -> None:
+        rows = block.rows
+        m = len(rows)
+        first = self.first = block.total - m
+        vfirst, failing, gate_names = verdicts
+        tick_end = np.fromiter((r.tick_end for r in rows), dtype=np.intp, count=m)
+        cand_cum = [0]
+        dec_rows: list[int] = []
+        dec_times: list[int] = []
+        price_pts: list[tuple[int, float]] = []
+        candle_pts: list[tuple[int, float, float, float, float, float]] = []
+        dec_rel: list[int] = []
+        n = 0
+        for r, row in enumerate(rows):
+            closed = row.candles
+            n += len(closed)
+            cand_cum.append(n)
+            for c in closed:
+                if c.timeframe_ns == strategy_tf:
+                    t_close = row.close_ns
+                    dec_rel.append(r)
+                    dec_rows.append(first + r)
+                    dec_times.append(t_close)
+                    price_pts.append((t_close, c.close))
+                    candle_pts.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+                    break
+        self.cand_cum = cand_cum
+        self.dec_rows, self.dec_times = dec_rows, dec_times
+        self.price_pts, self.candle_pts = price_pts, candle_pts
+        dec = np.zeros(m + 1, dtype=np.intp)
+        dec[np.asarray(dec_rel, dtype=np.intp) + 1] = 1
+        self.dec_cum: list[int] = np.cumsum(dec).tolist()
+        # The walk's groups: the rows reached by the same trade (one step of the loop), and
+        # the grid time that trade brings the engine to.
+        self.tick_end: list[int] = tick_end.tolist()
+        new = np.ones(m, dtype=bool)
+        new[1:] = tick_end[1:] != tick_end[:-1]
+        group = np.cumsum(new) - 1
+        self.group: list[int] = group.tolist()
+        self.group_start: list[int] = np.flatnonzero(new)[group].tolist()
+        k = block.start + tick_end
+        inside = k < len(ts_ns)
+        grid = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        grid[inside] = (ts_ns[k[inside]] // step) * step
+        self.grid_t: list[int] = grid.tolist()
+        close_ns = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=m)
+        #: Each group's rows close by its grid time (the walk's loop takes them all there
+        #: in one step); otherwise the block is walked close by close.
+        self.aligned = bool(np.all(close_ns[inside] <= grid[inside]))
+        # The rows a stretch stops before: decisions the array predicates let through.
+        fail = np.full(m, -2, dtype=np.intp)  # -2: no decision at the row
+        at = np.asarray(dec_rel, dtype=np.intp)
+        if failing is None:
+            fail[at] = -1
+        else:
+            fail[at] = np.asarray(failing, dtype=np.intp)[first - vfirst :][at]
+        self.failing = fail
+        self.stops: list[int] = np.flatnonzero(fail == -1).tolist()
+        gate_cum: list[list[int]] = []
+        for g in range(len(gate_names)):
+            counts = np.zeros(m + 1, dtype=np.intp)
+            np.cumsum(fail == g, out=counts[1:])
+            gate_cum.append(counts.tolist())
+        self.gate_cum = gate_cum
+
+    def end(self, r: int, limit: int) -> int:
+        """The end of the stretch from row ``r`` (a group's first): the first group holding a
+        decision the arrays let through, or reached by trade ``limit`` (block index) or later."""
+        stops = self.stops
+        x = bisect_left(stops, r)
+        b = self.group_start[stops[x]] if x < len(stops) else len(self.tick_end)
+        return min(b, bisect_left(self.tick_end, limit, r, b))
 
 
 class Scheduler:
@@ -96,6 +206,11 @@ class Scheduler:
         self._ends: (
             tuple[TapeBlock, tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None
         ) = None
+        #: A block's rows laid out for walking stretches of rejected closes in bulk.
+        self._stretches: tuple[TapeBlock, _Stretches | None] | None = None
+        #: Stretches of closes walked in bulk (see skip), and their closes (part of ``closes``).
+        self.bulk_stretches = 0
+        self.bulk_closes = 0
 
     def _verdicts(self, block: TapeBlock) -> Verdicts:
         """The first row judged, per row from it the index of the compiled gate that
@@ -132,6 +247,18 @@ class Scheduler:
         out = (first, verdicts, gates.names)
         self._judged = (block, out)
         return out
+
+    def _plan(self, block: TapeBlock, clean: TickBatch, verdicts: Verdicts) -> _Stretches | None:
+        """``block``'s rows laid out for the bulk walk (made once per block; None when its
+        rows are not on the decision grid, which the close-by-close walk handles)."""
+        got = self._stretches
+        if got is not None and got[0] is block:
+            return got[1]
+        e = self.engine
+        made = _Stretches(block, clean.ts_ns, e.step, e.strategy_tf, verdicts)
+        plan = made if made.aligned else None
+        self._stretches = (block, plan)
+        return plan
 
     def _calm(self, st: _InstrumentState) -> bool:
         """Whether ``st`` has a block to walk and no order, command or fault pending."""
@@ -297,7 +424,6 @@ class Scheduler:
         # The curves' lists, made when the first close is reached (as the engine's step would).
         prices: list[tuple[int, float]] | None = None
         candle_curve: list[tuple[int, float, float, float, float, float]] = []
-        series: dict[str, list[tuple[int, float]]] | None = None
         # The charted values, read from the rows directly where a row holds the analyzer
         # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
         charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
@@ -369,6 +495,40 @@ class Scheduler:
                 pend_times.clear()
                 pend_rows.clear()
 
+        def open_curves() -> tuple[
+            list[tuple[int, float]], list[tuple[int, float, float, float, float, float]]
+        ]:
+            # The curves' lists, made when the first close is reached (as the engine's step
+            # would), and the charted series read at each close.
+            got_prices = e.price_curve.setdefault(key, [])
+            got_candles = e.candle_curve.setdefault(key, [])
+            series = e.series.setdefault(key, {}) if charted else None
+            if series is not None:
+                for name in charted:
+                    instance, _, output = name.partition(".")
+                    charts.append((series.setdefault(name, []), instance, output, name))
+            if lean:
+                gen_names = [n for n, _ in gens]
+                for points, instance, output, _ in charts:
+                    # What values.get reads after use_rows: the table's entry (NaN without
+                    # the column), or the analyzer's row mapping.
+                    if instance in tables:
+                        table_charts.append((points, tables[instance].columns.get(output)))
+                    else:
+                        row_charts.append((points, gen_names.index(instance), output))
+            return got_prices, got_candles
+
+        # The walk over stretches: with every analyzer a table and the equity the ledger's
+        # cash (flat, no account), the closes up to the next one the array predicates let
+        # through are walked in bulk (see _Stretches and the loop below).
+        plan = (
+            self._plan(block, clean, (first, failing, gate_names))
+            if lean and not gens and portfolio.cash_equity() is not None
+            else None
+        )
+        record_many = e._equity.record_many
+        rejected = strategy.rejected
+
         def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
             it_gens = iter(got_gens)
             values.use_rows(
@@ -381,6 +541,83 @@ class Scheduler:
                 break
             if stopper.requested or control.paused or control.has_pending():
                 break  # asked for while walking (a signal, a command): the engine steps
+            if plan is not None:
+                r = total - len(rows) - plan.first
+                b = plan.end(r, limit - start)
+                if b > r:
+                    # A stretch of whole steps, each of its decisions rejected by the arrays:
+                    # what the loop below does close by close, in bulk. No code but this runs
+                    # between its first step and its last (no analyzer generator, no notifier,
+                    # no sink, no decide, no await), so the stop and command checks of its
+                    # later steps answer as the one above did, the marks of a flat portfolio
+                    # without an account are read by nothing in between (the last one stays,
+                    # and the count of changes), and the clock ends at the last grid time.
+                    flush()
+                    last = b - 1
+                    k = start + plan.tick_end[last]
+                    marks = plan.group[last] - plan.group[r] + 1
+                    if start + plan.tick_end[r] == i:
+                        marks -= 1  # the first step's trades were fed already
+                    if marks:
+                        portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
+                        portfolio.changes += marks - 1
+                    i = k
+                    t = plan.grid_t[last]
+                    if advance is not None:
+                        advance(t)
+                    st.next_boundary = t + step
+                    e._barrier = t + step
+                    e.candles += plan.cand_cum[b] - plan.cand_cum[r]
+                    skipped += b - r
+                    self.bulk_stretches += 1
+                    self.bulk_closes += b - r
+                    j0, j1 = plan.dec_cum[r], plan.dec_cum[b]
+                    if j1 > j0:
+                        if prices is None:
+                            prices, candle_curve = open_curves()
+                        e.decision_points += j1 - j0
+                        times = plan.dec_times[j0:j1]
+                        record_many(times)
+                        prices.extend(plan.price_pts[j0:j1])
+                        candle_curve.extend(plan.candle_pts[j0:j1])
+                        for points, column in table_charts:
+                            if column is None:
+                                points.extend([(x, nan) for x in times])
+                            elif j1 - j0 == b - r and type(column) is list:
+                                ri0 = plan.first + r
+                                points.extend(
+                                    zip(times, map(float, column[ri0 : ri0 + b - r]), strict=True)
+                                )
+                            else:
+                                points.extend(
+                                    zip(
+                                        times,
+                                        [float(column[x]) for x in plan.dec_rows[j0:j1]],
+                                        strict=True,
+                                    )
+                                )
+                        hits = [
+                            (g, cum[b] - cum[r])
+                            for g, cum in enumerate(plan.gate_cum)
+                            if cum[b] > cum[r]
+                        ]
+                        if len(hits) > 1 and any(
+                            gate_names[g] not in rejected or gate_names[g] not in by_gate
+                            for g, _ in hits
+                        ):
+                            # A gate counted for the first time: in the order stepping
+                            # meets them (the funnel's order).
+                            fail = plan.failing[r:b]
+                            hits.sort(key=lambda gn: int(np.argmax(fail == gn[0])))
+                        for g, n in hits:
+                            gate = gate_names[g]
+                            strategy.rejected_at(gate, n)
+                            by_gate[gate] = by_gate.get(gate, 0) + n
+                        self.rejected_by_arrays += j1 - j0
+                    unread = (plan.first + last, [])
+                    for _ in range(b - r):
+                        rows.popleft()
+                    continue
             if k > i:
                 # The trades before the close, as the engine's step would feed them.
                 if advance is not None:
@@ -417,21 +654,7 @@ class Scheduler:
                     if c.timeframe_ns != strategy_tf:
                         continue
                     if prices is None:
-                        prices = e.price_curve.setdefault(key, [])
-                        candle_curve = e.candle_curve.setdefault(key, [])
-                        series = e.series.setdefault(key, {}) if charted else None
-                        if series is not None:
-                            for name in charted:
-                                instance, _, output = name.partition(".")
-                                charts.append((series.setdefault(name, []), instance, output, name))
-                        gen_names = [n for n, _ in gens]
-                        for points, instance, output, _ in charts:
-                            # What values.get reads after use_rows: the table's entry (NaN
-                            # without the column), or the analyzer's row mapping.
-                            if instance in tables:
-                                table_charts.append((points, tables[instance].columns.get(output)))
-                            else:
-                                row_charts.append((points, gen_names.index(instance), output))
+                        prices, candle_curve = open_curves()
                     pend[1] += 1
                     record(t_close)
                     prices.append((t_close, c.close))
@@ -487,13 +710,7 @@ class Scheduler:
                     if c.timeframe_ns != strategy_tf:
                         continue
                     if prices is None:
-                        prices = e.price_curve.setdefault(key, [])
-                        candle_curve = e.candle_curve.setdefault(key, [])
-                        series = e.series.setdefault(key, {}) if charted else None
-                        if series is not None:
-                            for name in charted:
-                                instance, _, output = name.partition(".")
-                                charts.append((series.setdefault(name, []), instance, output, name))
+                        prices, candle_curve = open_curves()
                     e.decision_points += 1
                     record(t_close)
                     prices.append((t_close, c.close))
