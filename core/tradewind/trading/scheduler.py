@@ -34,14 +34,15 @@ step every close.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from itertools import islice
 from math import nan
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.blocks import BlockRow, BlockTable, TapeBlock
 from tradewind.errors import ConfigError
 from tradewind.protocols import ScanningExit
 from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
@@ -50,7 +51,7 @@ from tradewind.trading.gate_arrays import GateArrays
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from tradewind.model import TickBatch
+    from tradewind.model import Candle, TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
@@ -58,31 +59,54 @@ if TYPE_CHECKING:
 Verdicts = tuple[int, "list[int] | None", list[str]]
 
 
+_TICK_END = attrgetter("tick_end")
+_CLOSE_NS = attrgetter("close_ns")
+_CANDLES = attrgetter("candles")
+_FIRST = itemgetter(0)
+_CLOSE = attrgetter("close")
+_TIMEFRAME = attrgetter("timeframe_ns")
+#: A candle curve's point (the engine's ``candle_curve`` entries).
+_CANDLE_POINT = attrgetter("open_ts_ns", "open", "high", "low", "close", "volume")
+
+
+def decision_candles(groups: list[tuple[Candle, ...]], strategy_tf: int) -> list[Candle | None]:
+    """Per row's candles, its candle of the strategy's timeframe (None: the row has none)."""
+    # The aggregator emits a close's candles shortest timeframe first: mostly the first.
+    firsts: list[Candle] = list(map(itemgetter(0), groups))
+    tfs = list(map(_TIMEFRAME, firsts))
+    if tfs.count(strategy_tf) == len(tfs):
+        return cast("list[Candle | None]", firsts)
+    return [
+        c if tf == strategy_tf else next((x for x in g if x.timeframe_ns == strategy_tf), None)
+        for c, tf, g in zip(firsts, tfs, groups, strict=True)
+    ]
+
+
 class _Stretches:
     """A block's rows laid out for the walk over stretches of rejected closes (see
     :meth:`Scheduler.skip`): per row from ``first`` (the head of the block's rows when made),
-    the lists the walk reads a stretch's bookkeeping from, by row index relative to ``first``.
+    the arrays a stretch's bookkeeping is read from, by row index relative to ``first``.
 
-    Built once per block, in plain lists (a stretch reads a few entries and slices), from the
-    rows' candles: the strategy timeframe's candle of each row is its decision (a row without
-    one only counts its candles).
+    Built once per block from plain attribute reads mapped over the rows (no Python per row);
+    the curves' points of a stretch are made from its rows when it is walked. A row's
+    decision is its candle of the strategy's timeframe (a row without one only counts its
+    candles).
     """
 
     __slots__ = (
         "aligned",
         "cand_cum",
-        "candle_pts",
         "dec_cum",
-        "dec_rows",
-        "dec_times",
         "failing",
         "first",
+        "first_is_decision",
         "gate_cum",
         "grid_t",
         "group",
         "group_start",
-        "price_pts",
+        "rows",
         "stops",
+        "strategy_tf",
         "tick_end",
     )
 
@@ -95,76 +119,77 @@ class _Stretches:
         verdicts: Verdicts,
     ) -> None:
         rows = block.rows
-        m = len(rows)
+        m = self.rows = len(rows)
         first = self.first = block.total - m
+        self.strategy_tf = strategy_tf
         vfirst, failing, gate_names = verdicts
-        tick_end = np.fromiter((r.tick_end for r in rows), dtype=np.intp, count=m)
-        cand_cum = [0]
-        dec_rows: list[int] = []
-        dec_times: list[int] = []
-        price_pts: list[tuple[int, float]] = []
-        candle_pts: list[tuple[int, float, float, float, float, float]] = []
-        dec_rel: list[int] = []
-        n = 0
-        for r, row in enumerate(rows):
-            closed = row.candles
-            n += len(closed)
-            cand_cum.append(n)
-            for c in closed:
-                if c.timeframe_ns == strategy_tf:
-                    t_close = row.close_ns
-                    dec_rel.append(r)
-                    dec_rows.append(first + r)
-                    dec_times.append(t_close)
-                    price_pts.append((t_close, c.close))
-                    candle_pts.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
-                    break
-        self.cand_cum = cand_cum
-        self.dec_rows, self.dec_times = dec_rows, dec_times
-        self.price_pts, self.candle_pts = price_pts, candle_pts
-        dec = np.zeros(m + 1, dtype=np.intp)
-        dec[np.asarray(dec_rel, dtype=np.intp) + 1] = 1
-        self.dec_cum: list[int] = np.cumsum(dec).tolist()
+        tick_end = self.tick_end = np.array(list(map(_TICK_END, rows)), dtype=np.intp)
+        close_ns = np.array(list(map(_CLOSE_NS, rows)), dtype=np.int64)
+        groups: list[tuple[Candle, ...]] = list(map(_CANDLES, rows))
+        cand_cum = self.cand_cum = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.array(list(map(len, groups)), dtype=np.int64), out=cand_cum[1:])
+        tfs = list(map(_TIMEFRAME, map(_FIRST, groups)))
+        #: Every row's first candle is its decision (the aggregator emits a close's candles
+        #: shortest timeframe first): a stretch's points are read from the first candles.
+        self.first_is_decision = tfs.count(strategy_tf) == m
+        if self.first_is_decision:
+            dec = np.ones(m, dtype=bool)
+        else:
+            dec = np.array(
+                [any(c.timeframe_ns == strategy_tf for c in g) for g in groups], dtype=bool
+            )
+        dec_cum = self.dec_cum = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(dec, out=dec_cum[1:])
         # The walk's groups: the rows reached by the same trade (one step of the loop), and
         # the grid time that trade brings the engine to.
-        self.tick_end: list[int] = tick_end.tolist()
         new = np.ones(m, dtype=bool)
         new[1:] = tick_end[1:] != tick_end[:-1]
-        group = np.cumsum(new) - 1
-        self.group: list[int] = group.tolist()
-        self.group_start: list[int] = np.flatnonzero(new)[group].tolist()
+        group = self.group = np.cumsum(new) - 1
+        self.group_start = np.flatnonzero(new)[group]
         k = block.start + tick_end
         inside = k < len(ts_ns)
-        grid = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        grid = self.grid_t = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
         grid[inside] = (ts_ns[k[inside]] // step) * step
-        self.grid_t: list[int] = grid.tolist()
-        close_ns = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=m)
         #: Each group's rows close by its grid time (the walk's loop takes them all there
         #: in one step); otherwise the block is walked close by close.
         self.aligned = bool(np.all(close_ns[inside] <= grid[inside]))
         # The rows a stretch stops before: decisions the array predicates let through.
         fail = np.full(m, -2, dtype=np.intp)  # -2: no decision at the row
-        at = np.asarray(dec_rel, dtype=np.intp)
         if failing is None:
-            fail[at] = -1
+            fail[dec] = -1
         else:
-            fail[at] = np.asarray(failing, dtype=np.intp)[first - vfirst :][at]
+            fail[dec] = np.asarray(failing, dtype=np.intp)[first - vfirst :][dec]
         self.failing = fail
-        self.stops: list[int] = np.flatnonzero(fail == -1).tolist()
-        gate_cum: list[list[int]] = []
+        self.stops = np.flatnonzero(fail == -1)
+        gate_cum = self.gate_cum = np.zeros((len(gate_names), m + 1), dtype=np.int64)
         for g in range(len(gate_names)):
-            counts = np.zeros(m + 1, dtype=np.intp)
-            np.cumsum(fail == g, out=counts[1:])
-            gate_cum.append(counts.tolist())
-        self.gate_cum = gate_cum
+            np.cumsum(fail == g, out=gate_cum[g, 1:])
 
     def end(self, r: int, limit: int) -> int:
         """The end of the stretch from row ``r`` (a group's first): the first group holding a
         decision the arrays let through, or reached by trade ``limit`` (block index) or later."""
         stops = self.stops
-        x = bisect_left(stops, r)
-        b = self.group_start[stops[x]] if x < len(stops) else len(self.tick_end)
-        return min(b, bisect_left(self.tick_end, limit, r, b))
+        x = int(stops.searchsorted(r))
+        b = int(self.group_start[stops[x]]) if x < len(stops) else self.rows
+        return min(b, r + int(self.tick_end[r:b].searchsorted(limit)))
+
+    def decisions(
+        self, rows: list[BlockRow]
+    ) -> tuple[list[int], list[Candle], list[tuple[int, float, float, float, float, float]]]:
+        """The close times, decision candles and candle curve points of a stretch's ``rows``."""
+        if self.first_is_decision:
+            candles: list[Candle] = list(map(_FIRST, map(_CANDLES, rows)))
+            times: list[int] = list(map(_CLOSE_NS, rows))
+        else:
+            tf = self.strategy_tf
+            times, candles = [], []
+            for row in rows:
+                for c in row.candles:
+                    if c.timeframe_ns == tf:
+                        times.append(row.close_ns)
+                        candles.append(c)
+                        break
+        return times, candles, list(map(_CANDLE_POINT, candles))
 
 
 class Scheduler:
@@ -233,12 +258,11 @@ class Scheduler:
             gates = self._gates[names] = GateArrays(e.config.strategy, names)
         verdicts: list[int] | None = None
         if len(gates):
-            tf = e.strategy_tf
+            decs = decision_candles(list(map(_CANDLES, block.rows)), e.strategy_tf)
             close = np.array(
-                [
-                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
-                    for r in block.rows
-                ],
+                list(map(_CLOSE, decs))
+                if all(decs)
+                else [nan if c is None else c.close for c in decs],
                 dtype=np.float64,
             )
             # A list once per block (each walk reads it row by row; converting it per walk
@@ -553,54 +577,54 @@ class Scheduler:
                     # without an account are read by nothing in between (the last one stays,
                     # and the count of changes), and the clock ends at the last grid time.
                     flush()
+                    n = b - r
                     last = b - 1
-                    k = start + plan.tick_end[last]
-                    marks = plan.group[last] - plan.group[r] + 1
-                    if start + plan.tick_end[r] == i:
+                    k = start + int(plan.tick_end[last])
+                    marks = int(plan.group[last] - plan.group[r]) + 1
+                    if start + int(plan.tick_end[r]) == i:
                         marks -= 1  # the first step's trades were fed already
                     if marks:
                         portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
                         portfolio.changes += marks - 1
                     i = k
-                    t = plan.grid_t[last]
+                    t = int(plan.grid_t[last])
                     if advance is not None:
                         advance(t)
                     st.next_boundary = t + step
                     e._barrier = t + step
-                    e.candles += plan.cand_cum[b] - plan.cand_cum[r]
-                    skipped += b - r
+                    e.candles += int(plan.cand_cum[b] - plan.cand_cum[r])
+                    skipped += n
                     self.bulk_stretches += 1
-                    self.bulk_closes += b - r
-                    j0, j1 = plan.dec_cum[r], plan.dec_cum[b]
-                    if j1 > j0:
+                    self.bulk_closes += n
+                    decided = int(plan.dec_cum[b] - plan.dec_cum[r])
+                    if decided:
                         if prices is None:
                             prices, candle_curve = open_curves()
-                        e.decision_points += j1 - j0
-                        times = plan.dec_times[j0:j1]
+                        e.decision_points += decided
+                        times, candles, points_ = plan.decisions(list(islice(rows, n)))
                         record_many(times)
-                        prices.extend(plan.price_pts[j0:j1])
-                        candle_curve.extend(plan.candle_pts[j0:j1])
+                        prices.extend(zip(times, map(_CLOSE, candles), strict=True))
+                        candle_curve.extend(points_)
+                        ri0 = plan.first + r
+                        dec_at: list[int] | range = range(ri0, ri0 + n)
+                        if decided < n:
+                            dec_at = (
+                                np.flatnonzero(np.diff(plan.dec_cum[r : b + 1])) + ri0
+                            ).tolist()
                         for points, column in table_charts:
                             if column is None:
                                 points.extend([(x, nan) for x in times])
-                            elif j1 - j0 == b - r and type(column) is list:
-                                ri0 = plan.first + r
+                            elif decided == n and type(column) is list:
                                 points.extend(
-                                    zip(times, map(float, column[ri0 : ri0 + b - r]), strict=True)
+                                    zip(times, map(float, column[ri0 : ri0 + n]), strict=True)
                                 )
                             else:
                                 points.extend(
-                                    zip(
-                                        times,
-                                        [float(column[x]) for x in plan.dec_rows[j0:j1]],
-                                        strict=True,
-                                    )
+                                    zip(times, [float(column[x]) for x in dec_at], strict=True)
                                 )
-                        hits = [
-                            (g, cum[b] - cum[r])
-                            for g, cum in enumerate(plan.gate_cum)
-                            if cum[b] > cum[r]
-                        ]
+                        cum = plan.gate_cum
+                        counts = (cum[:, b] - cum[:, r]).tolist()
+                        hits = [(g, c) for g, c in enumerate(counts) if c]
                         if len(hits) > 1 and any(
                             gate_names[g] not in rejected or gate_names[g] not in by_gate
                             for g, _ in hits
@@ -608,14 +632,14 @@ class Scheduler:
                             # A gate counted for the first time: in the order stepping
                             # meets them (the funnel's order).
                             fail = plan.failing[r:b]
-                            hits.sort(key=lambda gn: int(np.argmax(fail == gn[0])))
-                        for g, n in hits:
+                            hits.sort(key=lambda gc: int(np.argmax(fail == gc[0])))
+                        for g, c in hits:
                             gate = gate_names[g]
-                            strategy.rejected_at(gate, n)
-                            by_gate[gate] = by_gate.get(gate, 0) + n
-                        self.rejected_by_arrays += j1 - j0
+                            strategy.rejected_at(gate, c)
+                            by_gate[gate] = by_gate.get(gate, 0) + c
+                        self.rejected_by_arrays += decided
                     unread = (plan.first + last, [])
-                    for _ in range(b - r):
+                    for _ in range(n):
                         rows.popleft()
                     continue
             if k > i:
