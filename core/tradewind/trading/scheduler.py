@@ -45,6 +45,7 @@ import numpy.typing as npt
 from tradewind.blocks import BlockRow, BlockTable, TapeBlock
 from tradewind.errors import ConfigError
 from tradewind.protocols import ScanningExit
+from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
 
@@ -545,12 +546,16 @@ class Scheduler:
         # The walk over stretches: with every analyzer a table and the equity the ledger's
         # cash (flat, no account), the closes up to the next one the array predicates let
         # through are walked in bulk (see _Stretches and the loop below).
+        # A replaced ``record`` (a hook on every equity point: a subclass's, an instance's)
+        # keeps the close-by-close walk.
+        curve = e._equity
+        plain = type(curve).record is EquityCurve.record and "record" not in vars(curve)
         plan = (
             self._plan(block, clean, (first, failing, gate_names))
-            if lean and not gens and portfolio.cash_equity() is not None
+            if lean and not gens and plain and portfolio.cash_equity() is not None
             else None
         )
-        record_many = e._equity.record_many
+        record_many = curve.record_many
         rejected = strategy.rejected
 
         def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
