@@ -24,6 +24,12 @@ at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` c
 leaves them as feeding them close by close does; the calls left out while holding are the
 exit checks that do not trigger (the scans answered for them) and the empty order polls.
 
+When every analyzer hands its block over as a table and the portfolio is flat without a
+venue account, the flat walk goes over stretches: from one close the array predicates let
+through to the next, the closes between are walked in bulk (counters, funnel counts, curves,
+charted series and equity points extended at once, one mark, one clock move; see
+:class:`_Stretches` and :meth:`Scheduler.skip`).
+
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
 order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
 position, a commit of nothing). Several instruments go through every close in the stepped
