@@ -48,6 +48,12 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=1_000_000)
     ap.add_argument("--speedup", type=float, default=1.0, help="1: ~80 trades/min")
     ap.add_argument(
+        "--analyzers",
+        choices=("default", "no-profile"),
+        default="default",
+        help="no-profile: bench_scheduler's config without the profile analyzer",
+    )
+    ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-sched"
     )
     args = ap.parse_args()
@@ -132,9 +138,14 @@ def main() -> None:
 
     anyio.run = run_inside
     gc.callbacks.append(on_gc)
-    r = bench_scheduler.run_one(data, True, data.parent)
+    r = bench_scheduler.run_one(data, True, data.parent, analyzers=args.analyzers)
     total = r["engine_cpu"]
-    print(f"{data.name}: engine CPU {total:.3f} s, load avg {r['loadavg']:.1f}")
+    print(
+        f"{data.name} ({args.analyzers} analyzers): engine CPU {total:.3f} s, load avg "
+        f"{r['loadavg']:.1f}; {r['decisions']:,} decisions, {r['signals']:,} signals, "
+        f"{r['fills']:,} fills, {r['skipped_closes']:,} closes walked "
+        f"({r['bulk_closes']:,} in bulk)"
+    )
     inner = {k: v for k, v in spent.items() if not k.startswith("outside: ")}
     for label, t in sorted(inner.items(), key=lambda kv: -kv[1]):
         print(f"  {label:32s} {t:.3f} s ({t / total:.0%})")

@@ -122,3 +122,65 @@ def test_cash_equity_is_the_ledger_cash_only_when_nothing_is_open():
     # the short's mark is still 110 (unrealised 0); closing it at 105 realises 1.0
     assert curve.points == [(10, 1000.3), (12, 1000.2), (14, 1001.1)]
     assert curve.marked == 1
+
+
+def test_record_many_gives_the_points_of_record_at_each_time():
+    """``record_many`` over a stretch with nothing changing in between: the points ``record``
+    gives close by close, flat (the ledger's cash, also after the ledger moved) and with a
+    position open (valued at the mark)."""
+    inst = Instrument(
+        venue="sim",
+        symbol="BTCUSDT",
+        kind=InstrumentKind.PERP,
+        tick_size=D("0.01"),
+        lot_size=D("0.001"),
+        min_notional=D("5"),
+    )
+
+    def two() -> tuple[EquityCurve, EquityCurve]:
+        return (
+            EquityCurve(Portfolio({inst.key: inst}, D("1000")), []),
+            EquityCurve(Portfolio({inst.key: inst}, D("1000")), []),
+        )
+
+    bulk, single = two()
+    for curve in (bulk, single):
+        p = curve.portfolio
+        p.mark(inst.key, 100.0, 1)
+        if curve is bulk:
+            curve.record_many([10, 20, 30])
+        else:
+            for t in (10, 20, 30):
+                curve.record(t)
+        p.apply_fill(_fill(Side.BUY, "0.1", "100", 31, fee="0.3"))
+        p.apply_fill(_fill(Side.SELL, "0.1", "101", 32, fee="0.3"))
+        if curve is bulk:
+            curve.record_many([40, 50])
+            curve.record_many([])
+        else:
+            for t in (40, 50):
+                curve.record(t)
+    assert (
+        bulk.points
+        == single.points
+        == [
+            (10, 1000.0),
+            (20, 1000.0),
+            (30, 1000.0),
+            (40, float(D("1000") - D("0.6") + D("0.1"))),
+            (50, float(D("1000") - D("0.6") + D("0.1"))),
+        ]
+    )
+    assert bulk.marked == single.marked == 0
+    bulk, single = two()
+    for curve in (bulk, single):
+        p = curve.portfolio
+        p.apply_fill(_fill(Side.BUY, "0.1", "100", 1))
+        p.mark(inst.key, 103.0, 2)
+        if curve is bulk:
+            curve.record_many([10, 20])
+        else:
+            for t in (10, 20):
+                curve.record(t)
+    assert bulk.points == single.points == [(10, 1000.2), (20, 1000.2)]
+    assert (bulk.marked, bulk.reused) == (single.marked, single.reused) == (2, 1)

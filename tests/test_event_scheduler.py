@@ -9,10 +9,15 @@ from pathlib import Path
 
 import anyio
 import duckdb
+import numpy as np
 import pytest
 from tradewind.config import load_config
 from tradewind.journal.store import TABLES
+from tradewind.market.importers import load, ticks_parquet
+from tradewind.model import TickBatch
 from tradewind.trading.engine import Engine
+from tradewind.trading.scheduler import Scheduler
+from tradewind.trading.strategy import Strategy
 
 from tests.test_block_identity import _synthetic
 from tests.test_engine import SAMPLE, demo_config_text
@@ -46,6 +51,50 @@ max_hold_minutes = 240.0
 """
 
 
+#: The preset's rules that do not read the profile analyzer, for a config without it: the
+#: regime gate, and scorers over the microstructure and regime analyzers.
+NO_PROFILE_RULES = """
+[[strategy.gates]]
+name = "regime"
+long = [{ value = "regime.regime", op = ">=", threshold = 1 }]
+short = [{ value = "regime.regime", op = "<=", threshold = -1 }]
+
+[[strategy.scorers]]
+name = "mean_reversion"
+long = [
+    { points = 1.5, when = [{ value = "micro.zscore", op = "<", threshold = -2.0 }] },
+    { points = 0.75, when = [{ value = "micro.zscore", op = "<", threshold = -1.0 }] },
+]
+short = [
+    { points = 1.5, when = [{ value = "micro.zscore", op = ">", threshold = 2.0 }] },
+    { points = 0.75, when = [{ value = "micro.zscore", op = ">", threshold = 1.0 }] },
+]
+
+[[strategy.scorers]]
+name = "autocorrelation"
+long = [
+    { points = 1.0, when = [{ value = "micro.autocorr", op = "abs>", threshold = 0.6 }] },
+    { points = 0.5, when = [{ value = "micro.autocorr", op = "abs<", threshold = 1.01 }] },
+]
+short = [
+    { points = 1.0, when = [{ value = "micro.autocorr", op = "abs>", threshold = 0.6 }] },
+    { points = 0.5, when = [{ value = "micro.autocorr", op = "abs<", threshold = 1.01 }] },
+]
+"""
+
+
+def _without_profile(text: str) -> str:
+    """``text`` (the default config) without the profile analyzer (its block is a row
+    generator, not a table), its charted POC and the preset's rules that read it."""
+    a, b = text.index("[analyzers.profile]"), text.index("[analyzers.orderflow]")
+    text = text[:a] + text[b:]
+    assert ', "profile.poc"]' in text
+    text = text.replace(', "profile.poc"]', "]")
+    head = "risk_pct = 0.01\n"
+    at = text.index(head, text.index("[strategy]")) + len(head)
+    return text[:at] + NO_PROFILE_RULES + text[at:]
+
+
 def _with_exits(text: str, exits: str) -> str:
     """``text`` (the default config) with its ``[exits.*]`` tables replaced by ``exits``."""
     start = text.index("# The seed's exits")
@@ -63,8 +112,11 @@ def _run(
     venue: str = "",
     exits: str | None = None,
     sink: list | None = None,
+    profile: bool = True,
 ) -> tuple[dict, object, Engine]:
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
+    if not profile:
+        text = _without_profile(text)
     if exits is not None:
         text = _with_exits(text, exits)
     text = text.replace("[venues.sim]\n", f"[venues.sim]\n{venue}", 1)
@@ -532,3 +584,180 @@ def test_the_walks_bookkeeping_in_bulk_is_flushed_before_each_decide(tmp_path, e
     assert engine.strategy.rejected == base_engine.strategy.rejected
     assert result.series == base.series and result.equity_curve == base.equity_curve
     assert result.funding == base.funding
+
+
+def _with_holes(path: Path, out: Path, holes: list[tuple[float, float]]) -> Path:
+    """The ticks of ``path`` without those in each ``(start, end)`` fraction of the tape:
+    data gaps longer than the default ``max_gap``."""
+    ticks = next(iter(load(path).batches.values()))
+    ts = ticks.ts_ns
+    keep = np.ones(len(ts), dtype=bool)
+    span = int(ts[-1] - ts[0])
+    for a, b in holes:
+        keep &= (ts < ts[0] + int(span * a)) | (ts >= ts[0] + int(span * b))
+    cut = TickBatch.from_arrays(
+        ticks.instrument,
+        ts[keep],
+        ticks.price[keep],
+        ticks.size[keep],
+        ticks.side[keep],
+        ticks.trade_id[keep],
+    )
+    ticks_parquet.write(out, {ticks.instrument: cut}, exchange="synth", market="perp")
+    return out
+
+
+#: The walk over stretches against the close-by-close walk and stepping: (ticks, trades a
+#: minute, exits, venue lines, holes in the tape).
+STRETCH_CASES = {
+    "default-exits": (30_000, 1.0, None, "", []),
+    "long-holds-funding": (
+        30_000,
+        1.0,
+        LONG_HOLDS,
+        "funding_rate = 0.0001\nfunding_interval_h = 1\n",
+        [],
+    ),
+    "data-gaps": (40_000, 1.0, None, "", [(0.2, 0.32), (0.55, 0.65)]),
+    "busy-ticks": (200_000, 20.0, None, "", []),
+}
+
+
+@pytest.mark.parametrize("case", list(STRETCH_CASES))
+def test_the_walk_over_stretches_gives_the_close_by_close_walks_bits(tmp_path, case):
+    """With every analyzer a table (the profile analyzer left out: its block is a row
+    generator), the flat walk goes over stretches of rejected closes in bulk: counters,
+    funnel counts (in the funnel's order), curves, charted series, equity points, the last
+    mark and the count of portfolio changes, the clock. Everything equals the close-by-close
+    walk (the bulk walk switched off) and stepping every close — with positions, funding,
+    long flat stretches, data gaps, and busy ticks."""
+    ticks, speedup, exits, venue, holes = STRETCH_CASES[case]
+    data = _synthetic(tmp_path / "synth.parquet", ticks, speedup)
+    if holes:
+        data = _with_holes(data, tmp_path / "holes.parquet", holes)
+    extra = BUSY_PRIMARY if speedup > 1 else ""
+    runs = {}
+    for name, scheduler, bulk in (
+        ("stepped", False, False),
+        ("per-close", True, False),
+        ("bulk", True, True),
+    ):
+        with pytest.MonkeyPatch.context() as m:
+            if not bulk:
+                m.setattr(Scheduler, "_plan", lambda self, *a: None)
+            runs[name] = _run(
+                tmp_path,  # one config path for all three: the runs table names it
+                data,
+                scheduler=scheduler,
+                block=1_000_000,
+                exits=exits,
+                venue=venue,
+                extra=extra,
+                profile=False,
+            )
+        for journal in tmp_path.glob("sched_*.duckdb*"):
+            journal.unlink()  # read already; the next run writes its own
+    rows, result, engine = runs["bulk"]
+    sched = engine._scheduler
+    assert sched is not None and sched.lean_walks > 0
+    # The bulk walk ran, over most of the walked closes, in many stretches.
+    assert sched.bulk_stretches > 1 and sched.bulk_closes > sched.closes // 2, (
+        sched.bulk_stretches,
+        sched.bulk_closes,
+        sched.closes,
+    )
+    per_close = runs["per-close"][2]._scheduler
+    assert per_close is not None and per_close.bulk_closes == 0
+    assert per_close.closes == sched.closes
+    assert per_close.rejected_by_gate == sched.rejected_by_gate
+    assert list(per_close.rejected_by_gate) == list(sched.rejected_by_gate)
+    if holes:
+        assert len(engine.gaps) == len(holes)  # each hole a data gap
+    for name in ("per-close", "stepped"):
+        base_rows, base, other = runs[name]
+        assert base_rows["fills"] and base_rows["orders"], name  # something to compare
+        for table in TABLES:
+            assert rows[table] == base_rows[table], (name, table)
+        assert result.summary == base.summary, name
+        # The funnel's counts, in the order stepping first met each gate.
+        assert list(engine.strategy.rejected.items()) == list(other.strategy.rejected.items())
+        assert engine.strategy.evaluated == other.strategy.evaluated
+        assert (engine.candles, engine.decision_points, engine.ticks) == (
+            other.candles,
+            other.decision_points,
+            other.ticks,
+        )
+        assert result.equity_curve == base.equity_curve, name
+        assert result.series == base.series, name
+        assert result.candles == base.candles, name
+        assert result.price_curve == base.price_curve, name
+        assert result.funding == base.funding, name
+        assert result.fills == base.fills, name
+        # The portfolio and the clock as every mark and step leave them.
+        p, q = engine.portfolio, other.portfolio
+        assert (p.changes, p.ts_ns, p._last, p._day, p._day_start) == (
+            q.changes,
+            q.ts_ns,
+            q._last,
+            q._day,
+            q._day_start,
+        ), name
+        assert engine.clock.now_ns() == other.clock.now_ns(), name
+    if venue:
+        assert result.funding  # funding was paid (and the same) in every run
+
+
+def test_a_stop_asked_for_at_a_decide_between_stretches_ends_the_run_as_stepping_does(tmp_path):
+    """In the bulk walk nothing but the scheduler runs inside a stretch, so a stop (or a
+    command) can only be asked for between stretches: at a decide, at an event, between
+    batches. Asked for at a decide of the walk, the run ends as stepping's does when asked
+    for at the same close (no entry after it; the rest of the tape decided and counted)."""
+    data = _synthetic(tmp_path / "synth.parquet", 30_000, 1.0)
+
+    def run(name: str, scheduler: bool, stop_at: int | None) -> tuple[dict, object, Engine, list]:
+        d = tmp_path  # one config path: the runs table names it
+        decided: list[int] = []
+        decide = Strategy.decide
+
+        def hooked(self, inst, close, t_close, values):  # type: ignore[no-untyped-def]
+            decided.append(t_close)
+            if stop_at is not None and t_close == stop_at:
+                engine.stopper.request("stop asked for by the test")
+            return decide(self, inst, close, t_close, values)
+
+        text = _without_profile(demo_config_text(d)).replace(SAMPLE.as_posix(), data.as_posix())
+        flag = "true" if scheduler else "false"
+        text = text.replace("[run]\n", f"[run]\nevent_scheduler = {flag}\n", 1)
+        cfg = d / "run.toml"
+        cfg.write_text(text)
+        journal = d / f"stopped_{name}.duckdb"
+        engine = Engine(load_config(cfg), run_id="stopped", journal_path=str(journal))
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(Strategy, "decide", hooked)
+            result = anyio.run(engine.run)
+        con = duckdb.connect(str(journal), read_only=True)
+        try:
+            rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+        finally:
+            con.close()
+        return rows, result, engine, decided
+
+    _, free, free_engine, walked_decides = run("free", True, None)
+    sched = free_engine._scheduler
+    assert sched is not None and sched.bulk_closes > 0
+    # A close the walk decides at (after a stretch walked in bulk) between the first signal
+    # and the last.
+    signals = free.summary["signals"]
+    assert signals >= 2
+    first_fill, last_fill = free.fills[0].ts_ns, free.fills[-1].ts_ns
+    stop_at = next(t for t in walked_decides if t > first_fill)
+    assert stop_at < last_fill
+    stepped_rows, stepped, _, _ = run("stepped", False, stop_at)
+    rows, result, engine, _ = run("walked", True, stop_at)
+    assert engine._scheduler is not None and engine._scheduler.bulk_closes > 0
+    assert 0 < stepped.summary["signals"] < signals
+    for table in TABLES:
+        assert rows[table] == stepped_rows[table], table
+    assert result.summary == stepped.summary
+    assert result.equity_curve == stepped.equity_curve
+    assert result.series == stepped.series

@@ -11,6 +11,7 @@ bits either way (``float`` of the same Decimal).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from tradewind.trading.accounts import ConversionError
@@ -63,3 +64,18 @@ class EquityCurve:
             return
         self._inputs, self._value = inputs, value
         self.points.append((ts_ns, value))
+
+    def record_many(self, times: Sequence[int]) -> None:
+        """The points :meth:`record` gives at each of ``times`` in turn, the portfolio not
+        changing between them (the backtest scheduler's flat stretches: no fill, no mark read
+        in between). Flat without an account, that is one float extended over ``times``."""
+        p = self.portfolio
+        cash = p.cash_equity()
+        if cash is None:
+            for ts_ns in times:
+                self.record(ts_ns)
+            return
+        if cash is not self._cash:
+            self._cash, self._cash_float = cash, float(cash)
+        value = self._cash_float
+        self.points.extend([(ts_ns, value) for ts_ns in times])

@@ -24,6 +24,12 @@ at a signal. Afterwards the monitors see the walked trades in one ``on_ticks`` c
 leaves them as feeding them close by close does; the calls left out while holding are the
 exit checks that do not trigger (the scans answered for them) and the empty order polls.
 
+When every analyzer hands its block over as a table and the portfolio is flat without a
+venue account, the flat walk goes over stretches: from one close the array predicates let
+through to the next, the closes between are walked in bulk (counters, funnel counts, curves,
+charted series and equity points extended at once, one mark, one clock move; see
+:class:`_Stretches` and :meth:`Scheduler.skip`).
+
 The result is the engine's step-by-step result, bit for bit: the same calls in the same
 order, minus the ones that are no-ops while flat (an empty order poll, an exit scan of no
 position, a commit of nothing). Several instruments go through every close in the stepped
@@ -34,27 +40,163 @@ step every close.
 
 from __future__ import annotations
 
+from itertools import islice
 from math import nan
-from typing import TYPE_CHECKING, Any
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.blocks import BlockRow, BlockTable, TapeBlock
 from tradewind.errors import ConfigError
 from tradewind.protocols import ScanningExit
+from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from tradewind.model import TickBatch
+    from tradewind.model import Candle, TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
+
+
+_TICK_END = attrgetter("tick_end")
+_CLOSE_NS = attrgetter("close_ns")
+_CANDLES = attrgetter("candles")
+_FIRST = itemgetter(0)
+_CLOSE = attrgetter("close")
+_TIMEFRAME = attrgetter("timeframe_ns")
+#: A candle curve's point (the engine's ``candle_curve`` entries).
+_CANDLE_POINT = attrgetter("open_ts_ns", "open", "high", "low", "close", "volume")
+
+
+def decision_candles(groups: list[tuple[Candle, ...]], strategy_tf: int) -> list[Candle | None]:
+    """Per row's candles, its candle of the strategy's timeframe (None: the row has none)."""
+    # The aggregator emits a close's candles shortest timeframe first: mostly the first.
+    firsts: list[Candle] = list(map(itemgetter(0), groups))
+    tfs = list(map(_TIMEFRAME, firsts))
+    if tfs.count(strategy_tf) == len(tfs):
+        return cast("list[Candle | None]", firsts)
+    return [
+        c if tf == strategy_tf else next((x for x in g if x.timeframe_ns == strategy_tf), None)
+        for c, tf, g in zip(firsts, tfs, groups, strict=True)
+    ]
+
+
+class _Stretches:
+    """A block's rows laid out for the walk over stretches of rejected closes (see
+    :meth:`Scheduler.skip`): per row from ``first`` (the head of the block's rows when made),
+    the arrays a stretch's bookkeeping is read from, by row index relative to ``first``.
+
+    Built once per block from plain attribute reads mapped over the rows (no Python per row);
+    the curves' points of a stretch are made from its rows when it is walked. A row's
+    decision is its candle of the strategy's timeframe (a row without one only counts its
+    candles).
+    """
+
+    __slots__ = (
+        "aligned",
+        "cand_cum",
+        "dec_cum",
+        "failing",
+        "first",
+        "first_is_decision",
+        "gate_cum",
+        "grid_t",
+        "group",
+        "group_start",
+        "rows",
+        "stops",
+        "strategy_tf",
+        "tick_end",
+    )
+
+    def __init__(
+        self,
+        block: TapeBlock,
+        ts_ns: npt.NDArray[np.int64],
+        step: int,
+        strategy_tf: int,
+        verdicts: Verdicts,
+    ) -> None:
+        rows = block.rows
+        m = self.rows = len(rows)
+        first = self.first = block.total - m
+        self.strategy_tf = strategy_tf
+        vfirst, failing, gate_names = verdicts
+        tick_end = self.tick_end = np.array(list(map(_TICK_END, rows)), dtype=np.intp)
+        close_ns = np.array(list(map(_CLOSE_NS, rows)), dtype=np.int64)
+        groups: list[tuple[Candle, ...]] = list(map(_CANDLES, rows))
+        cand_cum = self.cand_cum = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.array(list(map(len, groups)), dtype=np.int64), out=cand_cum[1:])
+        tfs = list(map(_TIMEFRAME, map(_FIRST, groups)))
+        #: Every row's first candle is its decision (the aggregator emits a close's candles
+        #: shortest timeframe first): a stretch's points are read from the first candles.
+        self.first_is_decision = tfs.count(strategy_tf) == m
+        if self.first_is_decision:
+            dec = np.ones(m, dtype=bool)
+        else:
+            dec = np.array(
+                [any(c.timeframe_ns == strategy_tf for c in g) for g in groups], dtype=bool
+            )
+        dec_cum = self.dec_cum = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(dec, out=dec_cum[1:])
+        # The walk's groups: the rows reached by the same trade (one step of the loop), and
+        # the grid time that trade brings the engine to.
+        new = np.ones(m, dtype=bool)
+        new[1:] = tick_end[1:] != tick_end[:-1]
+        group = self.group = np.cumsum(new) - 1
+        self.group_start = np.flatnonzero(new)[group]
+        k = block.start + tick_end
+        inside = k < len(ts_ns)
+        grid = self.grid_t = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+        grid[inside] = (ts_ns[k[inside]] // step) * step
+        #: Each group's rows close by its grid time (the walk's loop takes them all there
+        #: in one step); otherwise the block is walked close by close.
+        self.aligned = bool(np.all(close_ns[inside] <= grid[inside]))
+        # The rows a stretch stops before: decisions the array predicates let through.
+        fail = np.full(m, -2, dtype=np.intp)  # -2: no decision at the row
+        if failing is None:
+            fail[dec] = -1
+        else:
+            fail[dec] = np.asarray(failing, dtype=np.intp)[first - vfirst :][dec]
+        self.failing = fail
+        self.stops = np.flatnonzero(fail == -1)
+        gate_cum = self.gate_cum = np.zeros((len(gate_names), m + 1), dtype=np.int64)
+        for g in range(len(gate_names)):
+            np.cumsum(fail == g, out=gate_cum[g, 1:])
+
+    def end(self, r: int, limit: int) -> int:
+        """The end of the stretch from row ``r`` (a group's first): the first group holding a
+        decision the arrays let through, or reached by trade ``limit`` (block index) or later."""
+        stops = self.stops
+        x = int(stops.searchsorted(r))
+        b = int(self.group_start[stops[x]]) if x < len(stops) else self.rows
+        return min(b, r + int(self.tick_end[r:b].searchsorted(limit)))
+
+    def decisions(
+        self, rows: list[BlockRow]
+    ) -> tuple[list[int], list[Candle], list[tuple[int, float, float, float, float, float]]]:
+        """The close times, decision candles and candle curve points of a stretch's ``rows``."""
+        if self.first_is_decision:
+            candles: list[Candle] = list(map(_FIRST, map(_CANDLES, rows)))
+            times: list[int] = list(map(_CLOSE_NS, rows))
+        else:
+            tf = self.strategy_tf
+            times, candles = [], []
+            for row in rows:
+                for c in row.candles:
+                    if c.timeframe_ns == tf:
+                        times.append(row.close_ns)
+                        candles.append(c)
+                        break
+        return times, candles, list(map(_CANDLE_POINT, candles))
 
 
 class Scheduler:
@@ -96,6 +238,11 @@ class Scheduler:
         self._ends: (
             tuple[TapeBlock, tuple[int, npt.NDArray[np.intp], npt.NDArray[np.int64]]] | None
         ) = None
+        #: A block's rows laid out for walking stretches of rejected closes in bulk.
+        self._stretches: tuple[TapeBlock, _Stretches | None] | None = None
+        #: Stretches of closes walked in bulk (see skip), and their closes (part of ``closes``).
+        self.bulk_stretches = 0
+        self.bulk_closes = 0
 
     def _verdicts(self, block: TapeBlock) -> Verdicts:
         """The first row judged, per row from it the index of the compiled gate that
@@ -130,6 +277,18 @@ class Scheduler:
         out = (first, verdicts, gates.names)
         self._judged = (block, out)
         return out
+
+    def _plan(self, block: TapeBlock, clean: TickBatch, verdicts: Verdicts) -> _Stretches | None:
+        """``block``'s rows laid out for the bulk walk (made once per block; None when its
+        rows are not on the decision grid, which the close-by-close walk handles)."""
+        got = self._stretches
+        if got is not None and got[0] is block:
+            return got[1]
+        e = self.engine
+        made = _Stretches(block, clean.ts_ns, e.step, e.strategy_tf, verdicts)
+        plan = made if made.aligned else None
+        self._stretches = (block, plan)
+        return plan
 
     def _calm(self, st: _InstrumentState) -> bool:
         """Whether ``st`` has a block to walk and no order, command or fault pending."""
@@ -291,7 +450,6 @@ class Scheduler:
         # The curves' lists, made when the first close is reached (as the engine's step would).
         prices: list[tuple[int, float]] | None = None
         candle_curve: list[tuple[int, float, float, float, float, float]] = []
-        series: dict[str, list[tuple[int, float]]] | None = None
         # The charted values, read from the rows directly where a row holds the analyzer
         # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
         charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
@@ -363,6 +521,44 @@ class Scheduler:
                 pend_times.clear()
                 pend_rows.clear()
 
+        def open_curves() -> tuple[
+            list[tuple[int, float]], list[tuple[int, float, float, float, float, float]]
+        ]:
+            # The curves' lists, made when the first close is reached (as the engine's step
+            # would), and the charted series read at each close.
+            got_prices = e.price_curve.setdefault(key, [])
+            got_candles = e.candle_curve.setdefault(key, [])
+            series = e.series.setdefault(key, {}) if charted else None
+            if series is not None:
+                for name in charted:
+                    instance, _, output = name.partition(".")
+                    charts.append((series.setdefault(name, []), instance, output, name))
+            if lean:
+                gen_names = [n for n, _ in gens]
+                for points, instance, output, _ in charts:
+                    # What values.get reads after use_rows: the table's entry (NaN without
+                    # the column), or the analyzer's row mapping.
+                    if instance in tables:
+                        table_charts.append((points, tables[instance].columns.get(output)))
+                    else:
+                        row_charts.append((points, gen_names.index(instance), output))
+            return got_prices, got_candles
+
+        # The walk over stretches: with every analyzer a table and the equity the ledger's
+        # cash (flat, no account), the closes up to the next one the array predicates let
+        # through are walked in bulk (see _Stretches and the loop below).
+        # A replaced ``record`` (a hook on every equity point: a subclass's, an instance's)
+        # keeps the close-by-close walk.
+        curve = e._equity
+        plain = type(curve).record is EquityCurve.record and "record" not in vars(curve)
+        plan = (
+            self._plan(block, clean, (first, failing, gate_names))
+            if lean and not gens and plain and portfolio.cash_equity() is not None
+            else None
+        )
+        record_many = curve.record_many
+        rejected = strategy.rejected
+
         def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
             it_gens = iter(got_gens)
             values.use_rows(
@@ -375,6 +571,83 @@ class Scheduler:
                 break
             if stopper.requested or control.paused or control.has_pending():
                 break  # asked for while walking (a signal, a command): the engine steps
+            if plan is not None:
+                r = total - len(rows) - plan.first
+                b = plan.end(r, limit - start)
+                if b > r:
+                    # A stretch of whole steps, each of its decisions rejected by the arrays:
+                    # what the loop below does close by close, in bulk. No code but this runs
+                    # between its first step and its last (no analyzer generator, no notifier,
+                    # no sink, no decide, no await), so the stop and command checks of its
+                    # later steps answer as the one above did, the marks of a flat portfolio
+                    # without an account are read by nothing in between (the last one stays,
+                    # and the count of changes), and the clock ends at the last grid time.
+                    flush()
+                    n = b - r
+                    last = b - 1
+                    k = start + int(plan.tick_end[last])
+                    marks = int(plan.group[last] - plan.group[r]) + 1
+                    if start + int(plan.tick_end[r]) == i:
+                        marks -= 1  # the first step's trades were fed already
+                    if marks:
+                        portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
+                        portfolio.changes += marks - 1
+                    i = k
+                    t = int(plan.grid_t[last])
+                    if advance is not None:
+                        advance(t)
+                    st.next_boundary = t + step
+                    e._barrier = t + step
+                    e.candles += int(plan.cand_cum[b] - plan.cand_cum[r])
+                    skipped += n
+                    self.bulk_stretches += 1
+                    self.bulk_closes += n
+                    decided = int(plan.dec_cum[b] - plan.dec_cum[r])
+                    if decided:
+                        if prices is None:
+                            prices, candle_curve = open_curves()
+                        e.decision_points += decided
+                        times, candles, points_ = plan.decisions(list(islice(rows, n)))
+                        record_many(times)
+                        prices.extend(zip(times, map(_CLOSE, candles), strict=True))
+                        candle_curve.extend(points_)
+                        ri0 = plan.first + r
+                        dec_at: list[int] | range = range(ri0, ri0 + n)
+                        if decided < n:
+                            dec_at = (
+                                np.flatnonzero(np.diff(plan.dec_cum[r : b + 1])) + ri0
+                            ).tolist()
+                        for points, column in table_charts:
+                            if column is None:
+                                points.extend([(x, nan) for x in times])
+                            elif decided == n and type(column) is list:
+                                points.extend(
+                                    zip(times, map(float, column[ri0 : ri0 + n]), strict=True)
+                                )
+                            else:
+                                points.extend(
+                                    zip(times, [float(column[x]) for x in dec_at], strict=True)
+                                )
+                        cum = plan.gate_cum
+                        counts = (cum[:, b] - cum[:, r]).tolist()
+                        hits = [(g, c) for g, c in enumerate(counts) if c]
+                        if len(hits) > 1 and any(
+                            gate_names[g] not in rejected or gate_names[g] not in by_gate
+                            for g, _ in hits
+                        ):
+                            # A gate counted for the first time: in the order stepping
+                            # meets them (the funnel's order).
+                            fail = plan.failing[r:b]
+                            hits.sort(key=lambda gc: int(np.argmax(fail == gc[0])))
+                        for g, c in hits:
+                            gate = gate_names[g]
+                            strategy.rejected_at(gate, c)
+                            by_gate[gate] = by_gate.get(gate, 0) + c
+                        self.rejected_by_arrays += decided
+                    unread = (plan.first + last, [])
+                    for _ in range(n):
+                        rows.popleft()
+                    continue
             if k > i:
                 # The trades before the close, as the engine's step would feed them.
                 if advance is not None:
@@ -411,21 +684,7 @@ class Scheduler:
                     if c.timeframe_ns != strategy_tf:
                         continue
                     if prices is None:
-                        prices = e.price_curve.setdefault(key, [])
-                        candle_curve = e.candle_curve.setdefault(key, [])
-                        series = e.series.setdefault(key, {}) if charted else None
-                        if series is not None:
-                            for name in charted:
-                                instance, _, output = name.partition(".")
-                                charts.append((series.setdefault(name, []), instance, output, name))
-                        gen_names = [n for n, _ in gens]
-                        for points, instance, output, _ in charts:
-                            # What values.get reads after use_rows: the table's entry (NaN
-                            # without the column), or the analyzer's row mapping.
-                            if instance in tables:
-                                table_charts.append((points, tables[instance].columns.get(output)))
-                            else:
-                                row_charts.append((points, gen_names.index(instance), output))
+                        prices, candle_curve = open_curves()
                     pend[1] += 1
                     record(t_close)
                     prices.append((t_close, c.close))
@@ -481,13 +740,7 @@ class Scheduler:
                     if c.timeframe_ns != strategy_tf:
                         continue
                     if prices is None:
-                        prices = e.price_curve.setdefault(key, [])
-                        candle_curve = e.candle_curve.setdefault(key, [])
-                        series = e.series.setdefault(key, {}) if charted else None
-                        if series is not None:
-                            for name in charted:
-                                instance, _, output = name.partition(".")
-                                charts.append((series.setdefault(name, []), instance, output, name))
+                        prices, candle_curve = open_curves()
                     e.decision_points += 1
                     record(t_close)
                     prices.append((t_close, c.close))
