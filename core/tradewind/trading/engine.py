@@ -1704,6 +1704,25 @@ class Engine:
                 self.orders.journal_error = str(journal.error)
             self.stopper.request(f"the journal cannot be written ({journal.error})")
 
+    def _nothing_to_publish(self) -> bool:
+        """Whether :meth:`_publish_pending` would do nothing now: no position priced at a
+        mark to journal, no journal whose step needs a commit (a durable one) or that failed,
+        no event of the step, no notifier host due on the clock, no step sink. A quiet close
+        of several instruments that sent nothing skips the call then (the same state)."""
+        journal = self.journal
+        if journal is not None and (journal.durable or journal.error is not None):
+            return False
+        if self.portfolio.priced_pending or self.orders.pending or self.step_sinks:
+            return False
+        host = self.notifications
+        if host is not None and not host.ticker:
+            timed = self._timed_host
+            if timed is None or timed[0] is not host:
+                timed = self._timed_host = (host, host.timed)
+            if timed[1]:
+                return False
+        return True
+
     async def _publish_pending(self) -> None:
         for pos in self.portfolio.take_priced():
             if self.journal is not None:
