@@ -66,6 +66,8 @@ class Lookahead:
         #: The batch :meth:`validated` last found to be its instrument's next trades of the
         #: series (so :meth:`arrived` does not compare them again).
         self._matched: TickBatch | None = None
+        #: Batches :meth:`arrived` took as :meth:`validated` matched them (no second look).
+        self.matched = 0
 
     def _tape(self, st: _InstrumentState) -> TickBatch | None:
         key = st.instrument.key
@@ -108,6 +110,7 @@ class Lookahead:
         if self._matched is batch:
             # validated() found it the series' next trades and took it whole (no rejects).
             self._matched = None
+            self.matched += 1
             span = self._spans[key]
             base = self._fed[key]
             self._base[key] = base
