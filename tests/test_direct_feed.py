@@ -168,6 +168,7 @@ def test_collections_between_direct_batches_give_the_streamed_run(tmp_path, monk
     assert collector.collections[0] > 0, collector.collections
     assert gc.get_threshold() == thresholds
     assert engine.direct_batches == _interval_pieces(data)
+    assert old.direct_batches == 0 and old.direct_collector is None
     assert len({f.instrument for f in base.fills}) >= 2
     for table in TABLES:
         assert rows[table] == base_rows[table], table

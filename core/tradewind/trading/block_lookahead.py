@@ -111,13 +111,13 @@ class Lookahead:
             # validated() found it the series' next trades and took it whole (no rejects).
             self._matched = None
             self.matched += 1
-            span = self._spans[key]
+            _, first, end, _ = self._spans[key]
             base = self._fed[key]
             self._base[key] = base
             self._fed[key] = base + n
             assert st.block is not None
-            st.block.start = span[1] - base
-            st.block.end = span[2] - base
+            st.block.start = first - base
+            st.block.end = end - base
             return
         self._matched = None
         tape = self._tape(st)
