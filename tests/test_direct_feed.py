@@ -8,6 +8,7 @@ reuse the last valuation while its inputs are unchanged; the curve is the same."
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import anyio
@@ -17,6 +18,7 @@ from tradewind.config import load_config
 from tradewind.journal.store import TABLES
 from tradewind.market.importers import load
 from tradewind.model import Instrument, TickBatch
+from tradewind.trading.collector import ENGINE_YOUNG
 from tradewind.trading.engine import Engine
 from tradewind.venues.replay import ReplayConfig, ReplayVenue
 
@@ -63,6 +65,7 @@ def _assert_same(
     gaps: int = 0,
     latency_ms: int = 25,
 ) -> None:
+    thresholds = gc.get_threshold()
     for scheduler in (True, False):
         for block in blocks:
             base_rows, base, old = _run(
@@ -87,6 +90,14 @@ def _assert_same(
             # The new path ran (every batch read directly), the old one did not.
             assert old.direct_batches == 0
             assert engine.direct_batches == _interval_pieces(data), engine.direct_batches
+            # The direct read took the collector's schedule over (its youngest generation
+            # collected between batches at ENGINE_YOUNG net allocations) and gave CPython's
+            # back at the end; the stream's backtest kept CPython's.
+            assert old.direct_collector is None
+            collector = engine.direct_collector
+            assert collector is not None and not collector.running
+            assert collector.thresholds == (ENGINE_YOUNG, thresholds[1], thresholds[2])
+            assert gc.get_threshold() == thresholds
             # There is something to compare: signals, fills of several instruments, points
             # valued at the marks, most of them reused at the closes between two marks.
             assert base.summary["funnel"]["signals"] >= 2, where
@@ -133,6 +144,37 @@ def test_orders_in_flight_across_closes_give_the_streamed_run(tmp_path):
     data = tmp_path / "synth_latency.parquet"
     symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
     _assert_same(tmp_path, data, symbols, blocks=(1_000_000,), latency_ms=90_000)
+
+
+def test_collections_between_direct_batches_give_the_streamed_run(tmp_path, monkeypatch):
+    """The direct read's collector at CPython's own youngest threshold (700 net allocations)
+    collects between most batches; the journal and the figures are the streamed run's, which
+    kept CPython's schedule inside its steps."""
+    import tradewind.trading.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "ENGINE_YOUNG", 700)
+    data = tmp_path / "synth_gc.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
+    thresholds = gc.get_threshold()
+    base_rows, base, old = _run(
+        tmp_path, data, symbols, direct=False, scheduler=True, block=1_000_000
+    )
+    rows, result, engine = _run(
+        tmp_path, data, symbols, direct=True, scheduler=True, block=1_000_000
+    )
+    collector = engine.direct_collector
+    assert collector is not None and not collector.running
+    assert collector.thresholds == (max(700, thresholds[0]), thresholds[1], thresholds[2])
+    assert collector.collections[0] > 0, collector.collections
+    assert gc.get_threshold() == thresholds
+    assert engine.direct_batches == _interval_pieces(data)
+    assert old.direct_batches == 0 and old.direct_collector is None
+    assert len({f.instrument for f in base.fills}) >= 2
+    for table in TABLES:
+        assert rows[table] == base_rows[table], table
+    assert result.summary == base.summary
+    assert result.equity_curve == base.equity_curve
+    assert result.price_curve == base.price_curve
 
 
 def _series(seed: int, n: int, t0: int, symbol: str) -> TickBatch:

@@ -169,12 +169,17 @@ def _assert_same(
             assert engine._lookahead.opened >= len(symbols), engine._lookahead.opened
             # Batches inside a block past its first were validated when the block opened.
             assert engine._lookahead.prevalidated > 0
+            # ... and each of them moved the block on without comparing it with its series
+            # a second time.
+            assert engine._lookahead.matched == engine._lookahead.prevalidated
             # Most closes went the short way, and the array predicates judged candidates.
             quiet = engine._quiet_closes
             assert quiet is not None
             assert quiet.closes > result.summary["decisions"] // 2, quiet.closes
             assert quiet.rejected_by_arrays > 0
             assert sum(quiet.rejected_by_gate.values()) == quiet.rejected_by_arrays
+            # Quiet closes that sent nothing left the step's end out (nothing to publish).
+            assert 0 < quiet.idle_steps <= quiet.closes
         # There is something to compare: signals, and orders and fills of several instruments.
         assert base.summary["funnel"]["signals"] >= 2, block
         assert len({f.instrument for f in base.fills}) >= 2, block

@@ -540,6 +540,8 @@ class Engine:
         self.hand_over_turns = HAND_OVER_TURNS
         #: Feed batches the engine read itself from the replay (``_direct_feed``).
         self.direct_batches = 0
+        #: The collector of a backtest that read the replay itself (``_consume_direct``).
+        self.direct_collector: StepCollector | None = None
         #: Orders sent before their step's DuckDB commit (written ahead, handed over).
         self.handed_over = 0
         interval = config.run.reconcile_interval_s
@@ -562,7 +564,8 @@ class Engine:
         #: Called at the end of every engine step (the API's snapshot of what it reads).
         self.step_sinks: list[Callable[[], object]] = []
         #: Paper and live: what collects garbage between feed batches instead of inside a
-        #: decision (None: CPython's own schedule; backtests always keep CPython's).
+        #: decision (None: CPython's own schedule, which backtests keep, except one that
+        #: reads the replay itself: ``direct_collector``).
         self.collector: StepCollector | None = (
             StepCollector(young=ENGINE_YOUNG) if config.mode is not Mode.BACKTEST else None
         )
@@ -911,20 +914,31 @@ class Engine:
         await checkpoint()
         published = bus.published
         since = 0
-        for batch in batches:
-            if self.stopper.requested:
-                break
-            await self.on_batch(batch)
-            self.direct_batches += 1
-            if self.progress is not None:
-                self.progress(len(batch), total)
-            if self.halted_at is not None:
-                break  # gap_policy = "halt"
-            since += 1
-            if since >= DIRECT_TURN_EVERY or bus.published != published:
-                await checkpoint()
-                published = bus.published
-                since = 0
+        # The garbage collector between batches, as in paper and live (its youngest
+        # generation at ENGINE_YOUNG net allocations, start-up frozen): with a hundred
+        # instruments CPython's own schedule ran ~1,600 young and 14 full collections in a
+        # run of 125,571 batches (~2 s of ~18 s CPU; ~0.6 s this way). It decides only when
+        # cycles are freed, never what a step computes.
+        collector = self.direct_collector = StepCollector(young=ENGINE_YOUNG)
+        collector.start()
+        try:
+            for batch in batches:
+                if self.stopper.requested:
+                    break
+                await self.on_batch(batch)
+                self.direct_batches += 1
+                collector.between_steps()
+                if self.progress is not None:
+                    self.progress(len(batch), total)
+                if self.halted_at is not None:
+                    break  # gap_policy = "halt"
+                since += 1
+                if since >= DIRECT_TURN_EVERY or bus.published != published:
+                    await checkpoint()
+                    published = bus.published
+                    since = 0
+        finally:
+            collector.stop()
 
     @staticmethod
     async def _load_journal_while_waiting(journal: Journal) -> None:
@@ -1712,6 +1726,25 @@ class Engine:
             if self.orders.journal_error is None:
                 self.orders.journal_error = str(journal.error)
             self.stopper.request(f"the journal cannot be written ({journal.error})")
+
+    def _nothing_to_publish(self) -> bool:
+        """Whether :meth:`_publish_pending` would do nothing now: no position priced at a
+        mark to journal, no journal whose step needs a commit (a durable one) or that failed,
+        no event of the step, no notifier host due on the clock, no step sink. A quiet close
+        of several instruments that sent nothing skips the call then (the same state)."""
+        journal = self.journal
+        if journal is not None and (journal.durable or journal.error is not None):
+            return False
+        if self.portfolio.priced_pending or self.orders.pending or self.step_sinks:
+            return False
+        host = self.notifications
+        if host is not None and not host.ticker:
+            timed = self._timed_host
+            if timed is None or timed[0] is not host:
+                timed = self._timed_host = (host, host.timed)
+            if timed[1]:
+                return False
+        return True
 
     async def _publish_pending(self) -> None:
         for pos in self.portfolio.take_priced():

@@ -124,6 +124,16 @@ class Portfolio:
         """Orders sent and not yet terminal."""
         return list(self._orders.values())
 
+    def has_open_order(self, instrument: str) -> bool:
+        """Whether an order of ``instrument`` is sent and not yet terminal (no list made)."""
+        orders = self._orders
+        return bool(orders) and any(o.instrument == instrument for o in orders.values())
+
+    @property
+    def priced_pending(self) -> bool:
+        """Whether :meth:`take_priced` has positions to hand over."""
+        return bool(self._priced)
+
     def instrument(self, key: str) -> Instrument:
         """The instrument with ``key``."""
         return self._instruments[key]

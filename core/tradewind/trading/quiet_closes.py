@@ -29,6 +29,8 @@ from tradewind.blocks import BlockTable, TapeBlock
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy.typing as npt
 
     from tradewind.trading.engine import Engine, _InstrumentState
@@ -58,6 +60,12 @@ class QuietCloses:
         self._judged: dict[str, tuple[TapeBlock, int, list[int] | None, list[str]]] = {}
         #: Per instrument: the engine's curve lists it appends to (``_curves_of``).
         self._curves: dict[str, _Curves] = {}
+        #: The engine's clock and its ``advance_to`` (None: a clock without one), looked up
+        #: once per clock instead of at every close.
+        self._clock: object = None
+        self._advance: Callable[[int], None] | None = None
+        #: Calls of the engine's end of step left out: nothing was pending after the close.
+        self.idle_steps = 0
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -137,7 +145,10 @@ class QuietCloses:
         portfolio = e.portfolio
         if e._holds(portfolio.position(key)):
             return False  # exit monitors read the close
-        advance = getattr(e.clock, "advance_to", None)
+        clock = e.clock
+        if clock is not self._clock:
+            self._clock, self._advance = clock, getattr(clock, "advance_to", None)
+        advance = self._advance
         if advance is not None:
             advance(t_close)
         rows = block.rows
@@ -162,7 +173,7 @@ class QuietCloses:
             values.refresh()
         strategy_tf = e.strategy_tf
         # An order of this instrument in flight: no decision (Engine._decide).
-        in_flight = any(o.instrument == key for o in portfolio.open_orders())
+        in_flight = portfolio.has_open_order(key)
         for c in closed:
             if c.timeframe_ns != strategy_tf:
                 continue
@@ -192,5 +203,8 @@ class QuietCloses:
             signal = e.strategy.decide(st.instrument, c.close, t_close, values)
             if signal is not None:
                 await e._enter(st, c, t_close, signal)
-        await e._publish_pending()
+        if e._nothing_to_publish():
+            self.idle_steps += 1  # nothing for the step's end to journal, publish or tick
+        else:
+            await e._publish_pending()
         return True
