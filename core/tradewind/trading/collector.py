@@ -62,9 +62,22 @@ class _Takeover:
         self.running: list[StepCollector] = []
         #: Backtests running with start-up frozen (:class:`FrozenStart`).
         self.frozen: list[FrozenStart] = []
+        #: Objects were frozen by someone else (the program's start-up, ``tradewind.cli``)
+        #: when the first holder or collector came: they are that owner's to give back, so
+        #: the last holder leaves the freeze in place instead of unfreezing them under it.
+        self.outside = False
+
+    def _first(self) -> None:
+        if not self.running and not self.frozen:
+            self.outside = gc.get_freeze_count() > 0
+
+    def _unfreeze(self) -> None:
+        if not self.outside:
+            gc.unfreeze()
 
     def freeze(self, holder: FrozenStart) -> None:
         """Register ``holder``; freeze what is alive now unless a holder or collector has."""
+        self._first()
         if not self.running and not self.frozen:
             gc.freeze()
         self.frozen.append(holder)
@@ -73,10 +86,11 @@ class _Takeover:
         """Unregister ``holder``; the last of every holder and collector unfreezes."""
         self.frozen.remove(holder)
         if not self.running and not self.frozen:
-            gc.unfreeze()
+            self._unfreeze()
 
     def take(self, collector: StepCollector) -> tuple[int, int, int]:
         """Register ``collector``; the thresholds CPython had before the first one."""
+        self._first()
         if not self.running:
             self.saved = gc.get_threshold()
             gc.collect()
@@ -91,7 +105,7 @@ class _Takeover:
         if not self.running and self.saved is not None:
             gc.set_threshold(*self.saved)
             if not self.frozen:
-                gc.unfreeze()
+                self._unfreeze()
             self.saved = None
 
 
