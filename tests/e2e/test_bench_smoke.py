@@ -44,6 +44,12 @@ BENCHES = [
     ("bench_blocks.py", ["--ticks", "20000", "--repeat", "1", "--workdir", "{tmp}"], "decisions"),
     ("bench_scheduler.py", ["--ticks", "20000", "--runs", "1", "--workdir", "{tmp}"], "ratio"),
     ("bench_scheduler_split.py", ["--ticks", "20000", "--workdir", "{tmp}"], "engine CPU"),
+    ("bench_report.py", ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"], "median"),
+    (
+        "bench_journal_fixed.py",
+        ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"],
+        "sum of the medians",
+    ),
     ("bench_paper_throughput.py", ["--ticks", "2000", "--before-ticks", "500"], "ticks/s"),
     ("bench_write_ahead.py", ["--orders", "20", "--dir", "{tmp}"], "fdatasync"),
     ("bench_hand_over.py", ["--orders", "10"], "turns"),
