@@ -115,10 +115,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    data = args.workdir / f"one_{args.ticks}_{args.speedup:g}x.parquet"
-    if not data.exists():
-        ticks = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
-        bench_pipeline.write_data(data, {"BTCUSDT": ticks})
+    data = bench_pipeline.one_instrument_file(
+        args.workdir / f"one_{args.ticks}_{args.speedup:g}x.parquet", args.ticks, args.speedup
+    )
     rows_file = args.workdir / f"journal_rows_{args.ticks}_{args.speedup:g}x.pickle"
     if not rows_file.exists():
         bench_scheduler.run_one(data, True, args.workdir)

@@ -98,6 +98,14 @@ def write_data(path: Path, batches: dict[str, Any]) -> None:
     ticks_parquet.write(path, batches, exchange="synth", market="perp")
 
 
+def one_instrument_file(path: Path, ticks: int, speedup: float) -> Path:
+    """``path``, the one-instrument benchmarks' synthetic BTCUSDT tick file (``ticks`` trades,
+    time compressed ``speedup``×), written once and reused."""
+    if not path.exists():
+        write_data(path, {"BTCUSDT": synth_ticks(ticks, "BTCUSDT", SEED, speedup)})
+    return path
+
+
 def ensure_data(workdir: Path, args: argparse.Namespace) -> dict[str, Path]:
     """The parquet files of the scenarios (reused if already written with the same options)."""
     sp = f"{args.speedup:g}x"

@@ -79,10 +79,9 @@ def main() -> None:
     wd = args.workdir
     wd.mkdir(parents=True, exist_ok=True)
     sp = "" if args.speedup == 1.0 else f"_{args.speedup:g}x"
-    data = wd / f"ticks_{args.ticks}{sp}.parquet"
-    if not data.exists():
-        b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
-        bench_pipeline.write_data(data, {"BTCUSDT": b})
+    data = bench_pipeline.one_instrument_file(
+        wd / f"ticks_{args.ticks}{sp}.parquet", args.ticks, args.speedup
+    )
     journal = wd / f"journal{sp}.duckdb"
     for p in (journal, Path(str(journal) + ".wal")):
         p.unlink(missing_ok=True)

@@ -198,10 +198,9 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}; medians of {args.runs}")
     for sp in (float(s) for s in args.speedups.split(",")):
-        data = args.workdir / f"one_{args.ticks}_{sp:g}x.parquet"
-        if not data.exists():
-            b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, sp)
-            bench_pipeline.write_data(data, {"BTCUSDT": b})
+        data = bench_pipeline.one_instrument_file(
+            args.workdir / f"one_{args.ticks}_{sp:g}x.parquet", args.ticks, sp
+        )
         runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for _ in range(args.runs):
             for scheduler in (False, True):  # interleaved: the machine's load hits both

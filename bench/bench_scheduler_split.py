@@ -58,10 +58,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    data = args.workdir / f"one_{args.ticks}_{args.speedup:g}x.parquet"
-    if not data.exists():
-        ticks = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
-        bench_pipeline.write_data(data, {"BTCUSDT": ticks})
+    data = bench_pipeline.one_instrument_file(
+        args.workdir / f"one_{args.ticks}_{args.speedup:g}x.parquet", args.ticks, args.speedup
+    )
     spent: dict[str, float] = {}
     stack: list[list[Any]] = []
 

@@ -118,10 +118,9 @@ def main() -> None:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     sp = "" if args.speedup == 1.0 else f"_{args.speedup:g}x"
-    data = args.workdir / f"startup_{args.ticks}{sp}.parquet"
-    if not data.exists():
-        b = bench_pipeline.synth_ticks(args.ticks, "BTCUSDT", bench_pipeline.SEED, args.speedup)
-        bench_pipeline.write_data(data, {"BTCUSDT": b})
+    data = bench_pipeline.one_instrument_file(
+        args.workdir / f"startup_{args.ticks}{sp}.parquet", args.ticks, args.speedup
+    )
     env = dict(os.environ)
     if args.core is not None:
         env["PYTHONPATH"] = str(args.core.resolve())

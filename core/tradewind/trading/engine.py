@@ -1738,13 +1738,14 @@ class Engine:
         if self.portfolio.priced_pending or self.orders.pending or self.step_sinks:
             return False
         host = self.notifications
-        if host is not None and not host.ticker:
-            timed = self._timed_host
-            if timed is None or timed[0] is not host:
-                timed = self._timed_host = (host, host.timed)
-            if timed[1]:
-                return False
-        return True
+        return host is None or host.ticker or not self._host_timed(host)
+
+    def _host_timed(self, host: NotifierHost) -> bool:
+        """``host.timed`` (whether a backtest ticks it), kept per host object."""
+        timed = self._timed_host
+        if timed is None or timed[0] is not host:
+            timed = self._timed_host = (host, host.timed)
+        return bool(timed[1])
 
     async def _publish_pending(self) -> None:
         for pos in self.portfolio.take_priced():
@@ -1786,10 +1787,7 @@ class Engine:
         if host is not None and not host.ticker:
             # A backtest: due notifications at engine time. Only an outbox channel has any
             # (NotifierHost.timed); a host of event channels alone is not ticked.
-            timed = self._timed_host
-            if timed is None or timed[0] is not host:
-                timed = self._timed_host = (host, host.timed)
-            if timed[1]:
+            if self._host_timed(host):
                 host.tick()
         for sink in self.step_sinks:
             sink()

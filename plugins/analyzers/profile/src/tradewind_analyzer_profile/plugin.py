@@ -26,26 +26,7 @@ from tradewind_analyzer_profile.zones import StrengthRule, ZoneBook
 NAN = float("nan")
 
 #: Every key :meth:`ProfileAnalyzer.values` reports, always all of them (NaN when undefined).
-VALUE_KEYS: tuple[str, ...] = (
-    "poc",
-    "vah",
-    "val",
-    "profile_volume",
-    "demand_low",
-    "demand_high",
-    "demand_strength",
-    "demand_distance_pct",
-    "supply_low",
-    "supply_high",
-    "supply_strength",
-    "supply_distance_pct",
-    "fvg_bull_low",
-    "fvg_bull_high",
-    "fvg_bull_fill",
-    "fvg_bear_low",
-    "fvg_bear_high",
-    "fvg_bear_fill",
-)
+VALUE_KEYS: tuple[str, ...] = ("poc", "vah", "val", "profile_volume", *ZONE_GAP_KEYS)
 
 
 def resolve_bin_ticks(config: ProfileConfig, instrument: Instrument) -> int:
