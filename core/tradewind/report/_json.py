@@ -137,7 +137,7 @@ def _columns(
             if texts is None:
                 return None
             label = encode_basestring_ascii(k) + ": "
-            cols.append([label + x for x in texts])
+            cols.append(list(map(label.__add__, texts)))
         head = "{" + inner2
         tail = close2[:-1] + "}"
         return [head + x + tail for x in map(sep2.join, zip(*cols, strict=True))]
