@@ -97,6 +97,58 @@ def test_the_indented_json_is_json_dumps_text():
         dumps_indented({(1, 2): 3})
 
 
+def test_long_lists_written_a_column_at_a_time_are_json_dumps_text():
+    """The column path of long lists (scalars, pairs, dicts of the same keys; floats
+    formatted once per distinct bit pattern) against json.dumps, with every way out of it:
+    mixed types, lengths and keys, subclasses, NaN, infinities, -0.0, repeated values."""
+    rng = random.Random(1017)
+    floats = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 1e16, 1e-5, 0.1, -2.5]
+    scalars = [*floats, True, False, None, 0, -7, 2**70, "", 'é \u2028 "q" </', "BTCUSDT"]
+    odd = [np.float64(1.25), Decimal("1.10"), _Kind.ONE, _Name("n"), Side.BUY, [], {}, [1, [2]]]
+
+    def number(pool: list[float]) -> object:
+        return pool[int(rng.random() * len(pool))]
+
+    def column(n: int, kind: str) -> list[object]:
+        pool = [rng.uniform(-1e6, 1e6) for _ in range(1 + int(rng.random() * n))]
+        if kind == "float":
+            return [number(pool) for _ in range(n)]
+        if kind == "special":  # floats with NaN, infinities, -0.0
+            return [number(pool) if rng.random() < 0.9 else number(floats) for _ in range(n)]
+        if kind == "int":
+            return [BASE + int(rng.random() * n) * MIN for _ in range(n)]
+        return [number(pool) if rng.random() < 0.8 else number(scalars) for _ in range(n)]
+
+    kinds = ["float", "special", "int", "mixed"]
+    for _ in range(120):
+        n = int(rng.choice([1, 31, 32, 33, 255, 256, 300, 2_000]) * rng.uniform(0.9, 1.1)) + 1
+        width = 1 + int(rng.random() * 5)
+        cols = [column(n, rng.choice(kinds)) for _ in range(width)]
+        shape = rng.random()
+        if shape < 0.25:
+            v: list[object] = cols[0]
+        elif shape < 0.6:
+            make = list if rng.random() < 0.7 else tuple
+            v = [make(row) for row in zip(*cols, strict=True)]
+        else:
+            keys = ["ts_ns", "price", "é", "side", "fee"][:width]
+            v = [dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
+        if rng.random() < 0.3:  # something that leaves the column path
+            i = int(rng.random() * n)
+            r = rng.random()
+            if r < 0.4:
+                v[i] = number(odd)
+            elif r < 0.6 and isinstance(v[i], dict):
+                v[i] = dict(reversed(list(v[i].items())))
+            elif r < 0.8 and isinstance(v[i], list | tuple):
+                v[i] = [*v[i], 1.5]
+            else:
+                v[i] = [number(odd)] if not isinstance(v[i], dict) else {"ts_ns": number(odd)}
+        doc = {"x": v} if rng.random() < 0.5 else [[v]]
+        for indent in (2, 4):
+            assert dumps_indented(doc, indent) == json.dumps(doc, indent=indent, default=str)
+
+
 def _dates_by_numpy(ts: np.ndarray) -> list[str]:
     ms = np.asarray(ts, dtype=np.int64) // 1_000_000
     text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")

@@ -9,13 +9,22 @@ the same type checks in the same order, the same float, integer and string forms
 separators and indentation — by appending to one list of strings.
 ``tests/test_report_arrays.py`` compares it with :func:`json.dumps` on nested values of every
 kind.
+
+A long list whose items are all scalars, or all lists of the same few scalars (the equity
+curve's pairs), or all dicts with the same string keys and scalar values (the fills, the
+trades) is written a column at a time (:func:`_columns`): each column's texts by one ``map``
+over its values when they share one type (then no Python step per value; a float's text,
+its ``repr``, made once per distinct value), the items joined by :meth:`str.join`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 _INF = float("inf")
 
@@ -47,6 +56,95 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
     bool: _true_false,
     type(None): _null,
 }
+
+
+#: Lists shorter than this are written item by item (the column path's set-up costs more).
+_LONG = 32
+
+
+#: Floats from this many on are formatted once per distinct value (bit pattern).
+_DEDUP = 256
+
+
+def _float_texts(col: list[Any] | tuple[Any, ...]) -> list[str]:
+    """:func:`_float` of each of ``col`` (exact floats). A long run's equity stays put
+    between trades: a value's text (float's ``repr`` of up to 17 digits, the slow part) is
+    made once per distinct bit pattern."""
+    values = np.array(col, dtype=np.float64)
+    finite = bool(np.isfinite(values).all())
+    form: Callable[[float], str] = float.__repr__ if finite else _float
+    if len(col) < _DEDUP:
+        return list(map(form, col))
+    uniq, inv = np.unique(values.view(np.int64), return_inverse=True)
+    if len(uniq) * 10 > len(col) * 9:  # nearly all distinct: the look-ups cost more
+        return list(map(form, col))
+    texts = list(map(form, uniq.view(np.float64).tolist()))
+    return list(map(texts.__getitem__, inv.reshape(-1).tolist()))
+
+
+def _scalar_texts(col: list[Any] | tuple[Any, ...]) -> list[str] | None:
+    """The JSON text of each value of ``col``, or None when one is not an exact scalar."""
+    kinds = set(map(type, col))
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind is float:
+            return _float_texts(col)
+        f = _SCALARS.get(kind)
+        return None if f is None else list(map(f, col))
+    scalars = _SCALARS
+    if not kinds <= scalars.keys():
+        return None
+    return [scalars[type(x)](x) for x in col]
+
+
+def _columns(
+    o: list[Any] | tuple[Any, ...], inner2: str, sep2: str, close2: str
+) -> list[str] | None:
+    """The text of each item of the long list ``o`` as :func:`_encode` writes it one level
+    in, when every item is a scalar, or every item a list or tuple of the same 1 to 4
+    scalars, or every item a non-empty dict of the same string keys (in the same order) and
+    scalar values; else None."""
+    kinds = set(map(type, o))
+    if len(kinds) != 1:
+        return _scalar_texts(o) if kinds <= _SCALARS.keys() else None
+    (kind,) = kinds
+    if kind is list or kind is tuple:
+        sizes = set(map(len, o))
+        if len(sizes) != 1:
+            return None
+        (size,) = sizes
+        if not 0 < size <= 4:
+            return None
+        cols = []
+        for i in range(size):
+            texts = _scalar_texts(list(map(itemgetter(i), o)))
+            if texts is None:
+                return None
+            cols.append(texts)
+        head = "[" + inner2
+        tail = close2
+        return [head + x + tail for x in map(sep2.join, zip(*cols, strict=True))]
+    if kind is dict:
+        keys = set(map(tuple, o))
+        if len(keys) != 1:
+            return None
+        (names,) = keys
+        if not names or not all(type(k) is str for k in names):
+            return None
+        cols = []
+        for k in names:
+            texts = _scalar_texts(list(map(itemgetter(k), o)))
+            if texts is None:
+                return None
+            label = encode_basestring_ascii(k) + ": "
+            cols.append(list(map(label.__add__, texts)))
+        head = "{" + inner2
+        tail = close2[:-1] + "}"
+        return [head + x + tail for x in map(sep2.join, zip(*cols, strict=True))]
+    f = _SCALARS.get(kind)
+    if f is None:
+        return None
+    return _float_texts(o) if kind is float else list(map(f, o))
 
 
 def dumps_indented(obj: Any, indent: int = 2, default: Callable[[Any], Any] = str) -> str:
@@ -98,14 +196,19 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
             return
         inner = "\n" + pad * (level + 1)
         sep = "," + inner
-        parts.append("[" + inner)
-        first = True
-        scalars = _SCALARS
         # A list of short lists of scalars (the equity curve's [ts, equity] pairs) or of
         # dicts of scalars (the fills): each written here in one piece.
         inner2 = "\n" + pad * (level + 2)
         sep2 = "," + inner2
         close2 = "\n" + pad * (level + 1) + "]"
+        if len(o) >= _LONG:
+            texts = _columns(o, inner2, sep2, close2)
+            if texts is not None:
+                parts.append("[" + inner + sep.join(texts) + "\n" + pad * level + "]")
+                return
+        parts.append("[" + inner)
+        first = True
+        scalars = _SCALARS
         for item in o:
             if first:
                 first = False
