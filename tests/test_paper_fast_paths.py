@@ -647,3 +647,151 @@ def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_withou
     assert fast.keys() == general.keys()
     for table in fast:
         assert fast[table] == general[table], table
+
+
+def _applied_fresh(position: object, fill: Fill) -> object:
+    """``position.apply(fill)`` computed, never taken from the last call's memo."""
+    from tradewind.model import portfolio as portfolio_module
+
+    portfolio_module._last_apply = (None, None, None, 0, "", None)
+    return position.apply(fill)  # type: ignore[attr-defined]
+
+
+def _fill_of(side: Side, qty: str, price: str, fee: str = "0.01", ts: int = 7) -> Fill:
+    return Fill(
+        client_order_id="c1",
+        instrument=INST.key,
+        side=side,
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(fee),
+        ts_ns=ts,
+        liquidity="taker",
+        trade_id="t1",
+    )
+
+
+def test_a_fill_applied_again_to_an_identical_position_is_the_last_result():
+    """The simulated venue's :meth:`Position.apply` handed to the fill booking: the same fill
+    on a position of the very same field objects returns the same object, which is the
+    position computed afresh (every field, with the Decimals' exponents)."""
+    from tradewind.model.portfolio import Position
+
+    fill = _fill_of(Side.SELL, "0.005", "100.10")
+    venue_pos = Position(instrument=INST.key)  # two flat positions, as venue and portfolio
+    book_pos = Position(instrument=INST.key)
+    first = venue_pos.apply(fill)
+    assert book_pos.apply(fill) is first
+    fresh = _applied_fresh(book_pos, fill)
+    assert fresh is not first and fresh == first
+    assert repr(attrs.astuple(fresh)) == repr(attrs.astuple(first))
+    # The shared result: the next fill on it (both hold it now) is served again.
+    nxt = _fill_of(Side.BUY, "0.012", "99.9", ts=9)
+    second = first.apply(nxt)
+    assert first.apply(nxt) is second
+    assert repr(attrs.astuple(_applied_fresh(first, nxt))) == repr(attrs.astuple(second))
+
+
+def test_the_last_result_is_not_given_for_an_equal_but_not_identical_position_or_context():
+    """Equal Decimals of other exponents (``1.0`` and ``1.00``), another fill object, or
+    another decimal context: the position is computed, never the memo's."""
+    import decimal
+
+    from tradewind.model.portfolio import Position
+
+    fill = _fill_of(Side.BUY, "0.5", "100.0")
+    a = Position(
+        instrument=INST.key,
+        quantity=Decimal("-1.0"),
+        avg_price=Decimal("99"),
+        lots=((Decimal("-1.0"), Decimal("99")),),
+    )
+    b = Position(
+        instrument=INST.key,
+        quantity=Decimal("-1.00"),
+        avg_price=Decimal("99"),
+        lots=((Decimal("-1.00"), Decimal("99")),),
+    )
+    assert a == b
+    ra = a.apply(fill)
+    rb = b.apply(fill)
+    assert rb is not ra and str(rb.quantity) == "-0.50" and str(ra.quantity) == "-0.5"
+    assert a.apply(attrs.evolve(fill)) is not a.apply(fill)  # another (equal) fill object
+    c = Position(
+        instrument=INST.key,
+        quantity=Decimal("2"),
+        lots=((Decimal("1"), Decimal("1")), (Decimal("1"), Decimal("2"))),
+    )
+    buy = _fill_of(Side.BUY, "1", "3.5")  # the average 6.5 / 3: rounded by the context
+    wide = c.apply(buy)
+    with decimal.localcontext() as ctx:
+        ctx.prec = 5
+        narrow = c.apply(buy)
+        assert narrow is not wide and narrow.avg_price != wide.avg_price
+        ctx.rounding = decimal.ROUND_DOWN
+        assert c.apply(buy).avg_price != narrow.avg_price  # the rounding is in the key too
+    assert c.apply(buy).avg_price == wide.avg_price
+
+
+def test_the_first_print_at_or_after_a_time_is_numpys_searchsorted():
+    """``_first_at`` (no call when the batch starts at or after the time, a list's bisect
+    over a few prints, numpy over many) gives ``np.searchsorted(side="left")`` on sorted
+    times with repeats, for times before, inside, at and after the batch."""
+    import numpy as np
+    from tradewind.venues.sim import _FEW, _first_at
+
+    rng = np.random.default_rng(1919)
+    for n in (0, 1, 2, 9, 10, _FEW - 1, _FEW, _FEW + 1, 300):
+        ts = np.cumsum(rng.choice([0, 0, 1, 3], size=n)).astype(np.int64) + 1000
+        probes = [0, 999, 1000, 1001, int(ts[-1]) if n else 5, (int(ts[-1]) + 1) if n else 6]
+        probes += [int(x) for x in rng.integers(990, 1000 + 3 * n + 10, size=40)]
+        for at in probes:
+            assert _first_at(ts, at) == int(np.searchsorted(ts, at, side="left")), (n, at)
+
+
+def test_a_backtest_journals_the_same_rows_with_the_venues_position_handed_over_as_without(
+    tmp_path: Path, monkeypatch
+):
+    """Every table of a backtest's journal, row by row: with the fill booking served the
+    simulated venue's :meth:`Position.apply` result and the venue's time searches without
+    numpy, and with both turned off (each apply computed, ``np.searchsorted``)."""
+    import numpy as np
+    from tradewind.model import portfolio as portfolio_module
+    from tradewind.model.portfolio import Position
+
+    from tests.test_determinism import _rows
+
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(demo_config_text(tmp_path))
+    apply = Position.apply
+    served = computed = 0
+
+    def counted(self: Position, fill: Fill) -> Position:
+        nonlocal served, computed
+        last = portfolio_module._last_apply
+        out = apply(self, fill)
+        if out is last[5]:
+            served += 1
+        else:
+            computed += 1
+        return out
+
+    monkeypatch.setattr(Position, "apply", counted)
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "fast.duckdb")).run)
+    assert served > 0 and computed > 0
+
+    def never_served(self: Position, fill: Fill) -> Position:
+        portfolio_module._last_apply = (None, None, None, 0, "", None)
+        return apply(self, fill)
+
+    def searched(ts: np.ndarray, at: int) -> int:
+        return int(np.searchsorted(ts, at, side="left"))
+
+    monkeypatch.setattr(Position, "apply", never_served)
+    monkeypatch.setattr(sim_module, "_first_at", searched)
+    anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
+    fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")
+    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
+    assert fast.keys() == general.keys()
+    for table in fast:
+        assert fast[table] == general[table], table

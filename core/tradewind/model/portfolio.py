@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, getcontext
+from typing import Any
 
 import attrs
 
 from tradewind.model.orders import Fill, Side
 
 ZERO = Decimal(0)
+
+#: The last :meth:`Position.apply`: ``(position, fill, decimal context, its precision, its
+#: rounding, result)``. A paper or backtest fill is applied twice in a row — by the simulated
+#: venue, then by the fill booking to the portfolio's position — to positions that are the same
+#: object once the portfolio holds the result the venue holds (this memo hands it over).
+_last_apply: tuple[Any, ...] = (None, None, None, 0, "", None)
+
+
+def _same_position(a: Position, b: Position) -> bool:
+    """``a`` and ``b`` hold the very same field objects (so :meth:`Position.apply` gives both
+    the same result, bit for bit: equal Decimals may differ in their exponent, identical ones
+    cannot)."""
+    return a is b or (
+        a.quantity is b.quantity
+        and a.lots is b.lots
+        and a.realized_pnl is b.realized_pnl
+        and a.fees is b.fees
+        and a.avg_price is b.avg_price
+        and a.opened_ts_ns == b.opened_ts_ns
+        and a.instrument == b.instrument
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -53,7 +75,22 @@ class Position:
         return mark * self.quantity - self.cost
 
     def apply(self, fill: Fill) -> Position:
-        """The position after ``fill``: new lots on increase, FIFO realisation on reduction."""
+        """The position after ``fill``: new lots on increase, FIFO realisation on reduction.
+
+        The same ``fill`` applied again to a position of identical fields in the same decimal
+        context returns the result of the last call (the same object; positions are frozen).
+        """
+        global _last_apply
+        last = _last_apply
+        if last[1] is fill:
+            ctx = getcontext()
+            if (
+                last[2] is ctx
+                and last[3] == ctx.prec
+                and last[4] == ctx.rounding
+                and _same_position(last[0], self)
+            ):
+                return last[5]  # type: ignore[no-any-return]
         signed = fill.net_quantity * fill.side.sign
         q = self.quantity
         realized = self.realized_pnl
@@ -84,7 +121,7 @@ class Position:
         avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
         # Every field, built directly: attrs.evolve's generic copy is a measurable share of a
         # paper fill (the order manager, the portfolio and the simulated venue each apply it).
-        return Position(
+        after = Position(
             instrument=self.instrument,
             quantity=new_q,
             avg_price=avg,
@@ -93,3 +130,6 @@ class Position:
             opened_ts_ns=opened,
             lots=tuple(lots),
         )
+        ctx = getcontext()
+        _last_apply = (self, fill, ctx, ctx.prec, ctx.rounding, after)
+        return after

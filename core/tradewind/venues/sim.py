@@ -539,7 +539,7 @@ class SimulatedVenue:
             return None
         best: int | None = None
         for so in orders:
-            start = int(np.searchsorted(batch.ts_ns, so.arrival_ns, side="left"))
+            start = _first_at(batch.ts_ns, so.arrival_ns)
             if start >= len(batch):
                 continue
             t = int(batch.ts_ns[start])
@@ -583,7 +583,7 @@ class SimulatedVenue:
         arrival; after that it rests.
         """
         order = so.order
-        start = int(np.searchsorted(batch.ts_ns, so.arrival_ns, side="left"))
+        start = _first_at(batch.ts_ns, so.arrival_ns)
         stop = len(batch)
         if so.cancel_at_ns is not None:
             stop = int(np.searchsorted(batch.ts_ns, so.cancel_at_ns, side="left"))
@@ -849,6 +849,22 @@ class SimulatedVenue:
         if pos is None or pos.is_flat:
             return False
         return pos.side is order.side.opposite and order.quantity <= abs(pos.quantity)
+
+
+def _first_at(ts: np.ndarray, at: int) -> int:
+    """``np.searchsorted(ts, at, side="left")`` of a batch's (sorted) times: 0 without a call
+    when the first print is at or after ``at`` (an order that arrived before the batch, the
+    usual case); a few prints by :func:`bisect.bisect_left` over a list. Besides its fixed cost,
+    numpy's search lets go of the GIL, so a thread loading the journal may take it for a
+    switch interval in the middle of the engine's step."""
+    n = len(ts)
+    if n == 0:
+        return 0
+    if int(ts[0]) >= at:
+        return 0
+    if n <= _FEW:
+        return bisect.bisect_left(ts.tolist(), at)
+    return int(np.searchsorted(ts, at, side="left"))
 
 
 def _first_of_side(sides: np.ndarray, code: int) -> int:
