@@ -225,8 +225,7 @@ def test_a_backtest_runs_with_start_up_frozen_and_gives_it_back(tmp_path):
         engine.progress = lambda n, total, seen=seen: seen.append(
             (gc.get_freeze_count(), gc.get_threshold())
         )
-        summary = engine.summary
-        engine.summary = lambda: (note("summary"), summary())[1]  # type: ignore[method-assign]
+        engine.summary = lambda s=engine.summary: (note("summary"), s())[1]  # type: ignore[method-assign]
 
         def finished(journal, *a, **k):  # type: ignore[no-untyped-def]
             note("finish")
