@@ -22,7 +22,6 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
@@ -71,14 +70,17 @@ class Distribution:
 
     __slots__ = ("_headers", "path")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self._headers: tuple[str | None, str | None] | None = None
 
     def read_text(self, filename: str) -> str | None:
         """The file's text, or None where ``importlib.metadata`` finds none."""
         try:
-            return (self.path / filename if filename else self.path).read_text(encoding="utf-8")
+            with open(
+                os.path.join(self.path, filename) if filename else self.path, encoding="utf-8"
+            ) as f:
+                return f.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
             return None
 
@@ -102,7 +104,7 @@ class Distribution:
     def normalized_name(self) -> str | None:
         """What ``importlib.metadata`` tells distributions apart by: the folder's name up to
         its first dash, else the ``Name`` header, normalized."""
-        stem = self.path.name
+        stem = os.path.basename(self.path)
         base, ext = os.path.splitext(stem)
         if ext in _INFO_SUFFIXES:
             return _normalize(base.partition("-")[0])
@@ -203,10 +205,26 @@ def _standard_finders_only() -> bool:
     return True
 
 
-def _infos(root: str) -> list[Path] | None:
+#: :func:`_infos` of a path entry, by the entry and its modification time (as importlib.metadata
+#: caches its lookups: a distribution installed since changes the folder's time).
+_SEEN: dict[tuple[str, float | None], list[str] | None] = {}
+
+
+def _infos(root: str) -> list[str] | None:
     """The metadata folders of one path entry in ``importlib.metadata``'s order (its
     ``Lookup``: grouped by normalized name in the order of first appearance), or None when
     the entry needs importlib.metadata (a zip file, an ``.egg``)."""
+    try:
+        mtime: float | None = os.stat(root or ".").st_mtime
+    except OSError:
+        mtime = None
+    key = (root, mtime)
+    if key not in _SEEN:
+        _SEEN[key] = _list_infos(root)
+    return _SEEN[key]
+
+
+def _list_infos(root: str) -> list[str] | None:
     try:
         children = os.listdir(root or ".")
     except Exception:
@@ -215,12 +233,12 @@ def _infos(root: str) -> list[Path] | None:
         return []
     if os.path.basename(root).lower().endswith(".egg"):
         return None
-    groups: dict[str, list[Path]] = {}
+    groups: dict[str, list[str]] = {}
     for child in children:
         low = child.lower()
         if low.endswith(_INFO_SUFFIXES):
             name = _normalize(low.rpartition(".")[0].partition("-")[0])
-            groups.setdefault(name, []).append(Path(root, child))
+            groups.setdefault(name, []).append(os.path.join(root, child))
     return [p for paths in groups.values() for p in paths]
 
 
