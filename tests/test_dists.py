@@ -172,3 +172,23 @@ def test_an_entry_point_loads_what_importlib_metadatas_loads():
             metadata.EntryPoint(name="x", value=bad, group="g").load()
         assert type(ours_exc.value) is type(theirs_exc.value)
         assert str(ours_exc.value) == str(theirs_exc.value)
+
+
+def test_a_distribution_installed_after_a_scan_is_found_by_the_next(tmp_path, monkeypatch):
+    """The path entries' listings are kept by the entry's modification time (as
+    importlib.metadata keeps its lookups): a plugin installed since is seen."""
+    import os
+
+    paths = _tree(tmp_path)
+    monkeypatch.setattr(sys, "path", paths)
+    before = _ours(["tradewind.exits"])["tradewind.exits"]
+    late = Path(paths[0]) / "late-1.0.dist-info"
+    late.mkdir()
+    (late / "METADATA").write_text("Name: late\nVersion: 1.0\n", encoding="utf-8")
+    (late / "entry_points.txt").write_text("[tradewind.exits]\nlate = late.exit:Exit\n")
+    stat = os.stat(paths[0])
+    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a coarse clock
+    after = _ours(["tradewind.exits"])["tradewind.exits"]
+    assert after == _theirs(["tradewind.exits"])["tradewind.exits"]
+    assert len(after) == len(before) + 1
+    assert ("late", "late.exit:Exit", "tradewind.exits", "late", "1.0") in after
