@@ -196,11 +196,15 @@ def test_a_process_without_automatic_collection_is_left_alone():
 
 
 def test_a_backtest_runs_with_start_up_frozen_and_gives_it_back(tmp_path):
-    """A backtest keeps CPython's thresholds, freezes what start-up built for the run (its
-    full collections then skip it) and unfreezes at the end; a collector that is off stays
-    off and nothing is frozen."""
+    """A backtest keeps CPython's young and middle thresholds, raises the oldest one's to
+    BACKTEST_OLD, freezes what start-up built for the run (its full collections then skip
+    it) from the journal's open to its close — the batches, the summary and the journal's
+    end-of-run write — and gives both back at the end; a collector that is off stays off and
+    nothing is frozen."""
     import anyio
     from tradewind.config import load_config
+    from tradewind.journal.store import Journal
+    from tradewind.trading.collector import BACKTEST_OLD
     from tradewind.trading.engine import Engine
 
     from tests.test_engine import demo_config_text
@@ -208,25 +212,71 @@ def test_a_backtest_runs_with_start_up_frozen_and_gives_it_back(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text(demo_config_text(tmp_path))
     thresholds = gc.get_threshold()
+    raised = (*thresholds[:2], max(thresholds[2], BACKTEST_OLD))
+    finish = Journal.finish
     for enabled in (True, False):
         seen: list[tuple[int, tuple[int, int, int]]] = []
+        ends: list[tuple[str, int, tuple[int, int, int]]] = []
+
+        def note(what: str, ends=ends) -> None:
+            ends.append((what, gc.get_freeze_count(), gc.get_threshold()))
+
         engine = Engine(load_config(cfg), run_id=f"frozen-{enabled}")
         engine.progress = lambda n, total, seen=seen: seen.append(
             (gc.get_freeze_count(), gc.get_threshold())
         )
+        engine.summary = lambda s=engine.summary: (note("summary"), s())[1]  # type: ignore[method-assign]
+
+        def finished(journal, *a, **k):  # type: ignore[no-untyped-def]
+            note("finish")
+            return finish(journal, *a, **k)
+
         if not enabled:
             gc.disable()
+        Journal.finish = finished  # type: ignore[method-assign]
         try:
             result = anyio.run(engine.run)
         finally:
+            Journal.finish = finish  # type: ignore[method-assign]
             gc.enable()
         assert result.summary["ticks"] > 0 and seen
+        assert [what for what, _, _ in ends] == ["summary", "finish"]
         if enabled:
-            assert all(count > 0 and t == thresholds for count, t in seen)
+            assert all(count > 0 and t == raised for count, t in seen)
+            assert all(count > 0 and t == raised for _, count, t in ends)
         else:
             assert all(count == 0 for count, _ in seen)
+            assert all(count == 0 for _, count, _ in ends)
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == thresholds
+
+
+def test_a_collector_started_under_a_backtests_hold_takes_cpythons_thresholds():
+    """A step collector that starts while a backtest holds the freeze takes the thresholds
+    from before the hold raised the oldest one's; whichever stops last puts them back."""
+    from tradewind.trading.collector import BACKTEST_OLD, FrozenStart
+
+    before = gc.get_threshold()
+    raised = (*before[:2], max(before[2], BACKTEST_OLD))
+    for holder_first_out in (True, False):
+        holder, collector = FrozenStart(), StepCollector()
+        holder.start()
+        try:
+            assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+            collector.start()
+            assert collector.thresholds == before
+            assert gc.get_threshold() == (SAFETY_NET, *before[1:])
+            if holder_first_out:
+                holder.stop()
+                assert gc.get_threshold() == (SAFETY_NET, *before[1:])
+                assert gc.get_freeze_count() > 0
+            else:
+                collector.stop()
+                assert gc.get_threshold() == raised and gc.get_freeze_count() > 0
+        finally:
+            collector.stop()
+            holder.stop()
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
 def test_backtests_and_a_step_collector_in_one_process_share_the_freeze():

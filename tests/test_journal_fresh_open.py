@@ -157,3 +157,119 @@ def test_a_backtest_journal_writes_on_one_duckdb_thread_paper_keeps_the_default(
     durable.start("backtest", "cfg.toml", 1)
     assert _threads(durable) == default
     durable.close()
+
+
+class _Counting:
+    """A DuckDB connection that counts the statements run through it."""
+
+    def __init__(self, con):
+        self.con = con
+        self.statements: list[str] = []
+
+    def execute(self, sql, *args):
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def _reads(j):
+    return (
+        [attrs_tuple(r) for r in j.orders()],
+        [attrs_tuple(r) for r in j.open_orders()],
+        j.fills(),
+        j.fill_keys(),
+        j.positions(),
+        j.cash(),
+        j.last_client_order_seq(),
+        j.account_balances(),
+        j.journaled_pnl_currencies(),
+        j.funding_flows("sim"),
+        j.fills_after_balances("sim", ["BTCUSDT"]),
+        None if j.order("s-1") is None else attrs_tuple(j.order("s-1")),
+    )
+
+
+def attrs_tuple(rec):
+    import attrs
+
+    return attrs.astuple(rec, recurse=False)
+
+
+def test_a_fresh_journals_empty_tables_are_read_without_a_query_and_as_the_queries_read_them(
+    tmp_path,
+):
+    """A file created by its open answers the reads of the session's orders, fills,
+    positions and balances whose tables hold no row (in the file or in memory) without a
+    query (issue 17: a backtest's reconciliation); as rows of each kind are written, every
+    read gives what the same journal asking the database for everything gives, and the
+    files end with the same rows."""
+    from decimal import Decimal
+
+    import attrs
+    from tradewind.journal.store import Journal, OrderRecord
+    from tradewind.model import Fill, Order, OrderStatus, OrderType, Position, Side
+
+    ours = Journal(tmp_path / "ours.duckdb", "run-1")
+    theirs = Journal(tmp_path / "theirs.duckdb", "run-1")
+    assert ours._empty and ours._unread("orders", "fills", "positions", "balances")
+    theirs._empty = set()  # every read asks the database, as before
+    for j in (ours, theirs):
+        j.start("backtest", "cfg.toml", 0)
+    counting = ours._con = _Counting(ours._con)
+    assert _reads(ours) == _reads(theirs)
+    assert counting.statements == []  # nothing asked, nothing flushed
+
+    order = Order(
+        client_order_id="s-1",
+        instrument="BTCUSDT",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.010"),
+    )
+    rec = OrderRecord(
+        client_order_id="s-1", instrument="BTCUSDT", venue="sim", order=order, id_seq=1
+    )
+    fill = Fill(
+        client_order_id="s-1",
+        instrument="BTCUSDT",
+        side=Side.BUY,
+        quantity=Decimal("0.010"),
+        price=Decimal("100"),
+        fee=Decimal("0.01"),
+        ts_ns=2,
+        trade_id="t1",
+    )
+    steps = [
+        lambda j: j.record_cash("USDT", Decimal("1000"), ts_ns=1, reason="start"),
+        lambda j: j.record_order(rec, ts_ns=1, kind="submitted"),
+        lambda j: j.record_fill(
+            fill,
+            Position(instrument="BTCUSDT").apply(fill),
+            attrs.evolve(rec, status=OrderStatus.FILLED),
+        ),
+        lambda j: j.record_balances("sim", {"USDT": Decimal("999")}, ts_ns=3, reason="sync"),
+        lambda j: j.record_cash_flow(
+            "sim", "BTCUSDT", "USDT", Decimal("0.5"), ts_ns=4, kind="funding"
+        ),
+        lambda j: j.record_position(Position(instrument="BTCUSDT"), ts_ns=5, reason="correction"),
+    ]
+    for step in steps:
+        for j in (ours, theirs):
+            step(j)
+        assert _reads(ours) == _reads(theirs)
+    assert counting.statements  # the written tables are asked
+    assert not ours._empty - {
+        "events",
+        "signals",
+        "vetoes",
+        "quotes",
+        "system_events",
+        "order_events",
+    }
+    ours._con = counting.con
+    for j in (ours, theirs):
+        j.finish(9, {})
+        j.close()
+    assert _rows(tmp_path / "ours.duckdb") == _rows(tmp_path / "theirs.duckdb")

@@ -50,6 +50,8 @@ UNUSED = (
     "tradewind.execution.host",
     "tradewind.execution.evm",
     "tradewind.execution.http",
+    # The plugins' entry points are read and loaded by tradewind._dists and the loader.
+    "stevedore",
 )
 
 _WATCH = """

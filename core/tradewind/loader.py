@@ -1,4 +1,4 @@
-"""Plugin discovery and loading: entry points → stevedore → one pluggy PluginManager.
+"""Plugin discovery and loading: entry points → their modules → one pluggy PluginManager.
 
 Only the plugin names a config enables are imported. Names are checked against the installed
 entry points before anything is imported, so a typo fails fast with the list of what is
@@ -19,14 +19,12 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
-from stevedore import NamedExtensionManager
 
-from tradewind import hookspecs
+from tradewind import _dists, hookspecs
 from tradewind._serde import did_you_mean
 from tradewind.errors import (
     DuplicatePluginError,
@@ -37,6 +35,9 @@ from tradewind.errors import (
 )
 from tradewind.protocols import KINDS, PROTOCOL_BY_KIND, SINGULAR
 from tradewind.registry import Registry
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 log = logging.getLogger("tradewind.loader")
 hook_log = logging.getLogger("tradewind.hooks")
@@ -64,7 +65,9 @@ class InstalledPlugin:
     distribution: str
     version: str
     value: str
-    entry_point: metadata.EntryPoint = attrs.field(eq=False, repr=False)
+    #: ``importlib.metadata``'s entry point, or :class:`tradewind._dists.EntryPoint` (the
+    #: same name, value, group and distribution, read without it).
+    entry_point: metadata.EntryPoint | _dists.EntryPoint = attrs.field(eq=False, repr=False)
 
 
 def installed_entry_points(kind: str) -> list[InstalledPlugin]:
@@ -75,12 +78,24 @@ def installed_entry_points(kind: str) -> list[InstalledPlugin]:
 def scan_entry_points(kinds: Iterable[str]) -> dict[str, list[InstalledPlugin]]:
     """:func:`installed_entry_points` of each of ``kinds`` from one pass over the installed
     distributions, each distribution's name and version read once (issue 17: eleven group
-    scans, each parsing a plugin's metadata twice, took ~50 ms of every backtest's start)."""
+    scans, each parsing a plugin's metadata twice, took ~50 ms of every backtest's start).
+    The entry points and the distributions' names and versions are read by
+    :mod:`tradewind._dists` (the same as ``importlib.metadata``'s, without its import of the
+    email parser), or by ``importlib.metadata`` where that must answer."""
     found: dict[str, list[InstalledPlugin]] = {kind: [] for kind in kinds}
     seen: set[tuple[str, str, str, str]] = set()
     described: dict[int, tuple[str, str]] = {}
-    every = metadata.entry_points()  # one pass over the distributions; select reads it
-    for kind, ep in ((k, ep) for k in found for ep in every.select(group=GROUP_PREFIX + k)):
+    groups = _dists.entry_points(GROUP_PREFIX + k for k in found)
+    if groups is None:
+        from importlib import metadata
+
+        every = metadata.entry_points()  # one pass over the distributions; select reads it
+        pairs: Iterable[tuple[str, Any]] = (
+            (k, ep) for k in found for ep in every.select(group=GROUP_PREFIX + k)
+        )
+    else:
+        pairs = ((k, ep) for k in found for ep in groups[GROUP_PREFIX + k])
+    for kind, ep in pairs:
         dist = ep.dist
         if dist is None:
             dist_name, version = "?", "?"
@@ -107,8 +122,10 @@ def scan_entry_points(kinds: Iterable[str]) -> dict[str, list[InstalledPlugin]]:
     return {k: sorted(v, key=lambda p: (p.name, p.distribution)) for k, v in found.items()}
 
 
-def _name_and_version(dist: metadata.Distribution) -> tuple[str, str]:
+def _name_and_version(dist: metadata.Distribution | _dists.Distribution) -> tuple[str, str]:
     """``dist.metadata["Name"]`` and ``dist.version``, with one parse of its metadata."""
+    if isinstance(dist, _dists.Distribution):
+        return dist.name, dist.version  # type: ignore[return-value]  # as metadata's None
     meta = dist.metadata
     return meta["Name"], meta["Version"]
 
@@ -262,43 +279,28 @@ class PluginHost:
                     f"uninstall one of them (pip uninstall {claims[-1].distribution})"
                 )
 
-        def on_failure(_mgr: Any, ep: metadata.EntryPoint, exc: BaseException) -> None:
-            req = wanted[ep.name]
-            inst = by_name[ep.name][0]
-            raise PluginImportError(
-                f"{what} '{ep.name}' ({req.config_key} in {config_name}) from distribution "
-                f"{inst.distribution} {inst.version} failed to import {ep.value}: "
-                f"{type(exc).__name__}: {exc}. Reinstall or upgrade it: "
-                f"pip install --upgrade {inst.distribution}"
-            ) from exc
-
-        def on_missing(names: Iterable[str]) -> None:  # pragma: no cover - checked above
-            raise PluginNotInstalledError(f"{kind}: not installed: {', '.join(names)}")
-
-        def on_conflict(_ns: str, name: str, exts: list[Any]) -> Any:
-            # Distinct distributions were refused above; the same entry point seen twice
-            # (an editable install on sys.path twice) is one plugin.
-            return exts[0]
-
-        # stevedore caches entry points per namespace for the life of the process; a plugin
-        # installed since (pip install -e in a long-lived process or a test) must be seen.
-        NamedExtensionManager.ENTRY_POINT_CACHE.pop(GROUP_PREFIX + kind, None)
-        mgr = NamedExtensionManager(
-            namespace=GROUP_PREFIX + kind,
-            names=list(wanted),
-            invoke_on_load=False,
-            name_order=True,
-            on_load_failure_callback=on_failure,
-            on_missing_entrypoints_callback=on_missing,
-            conflict_resolver=on_conflict,
-        )
-        for ext in mgr:
-            key = (kind, ext.name)
+        # Each wanted plugin in the config's order, imported from the entry point the scan
+        # found (the same entry point seen twice, e.g. an editable install on sys.path
+        # twice, is one plugin; distinct distributions were refused above).
+        for name, req in wanted.items():
+            key = (kind, name)
+            inst = by_name[name][0]
             if key in self.loaded:
                 continue
-            self.pm.register(ext.plugin, name=f"{kind}:{ext.name}")
-            self.loaded[key] = by_name[ext.name][0]
-            log.debug("loaded %s:%s from %s", kind, ext.name, ext.entry_point.value)
+            try:
+                plugin = inst.entry_point.load()
+            except (KeyboardInterrupt, AssertionError):
+                raise
+            except Exception as exc:
+                raise PluginImportError(
+                    f"{what} '{name}' ({req.config_key} in {config_name}) from distribution "
+                    f"{inst.distribution} {inst.version} failed to import {inst.value}: "
+                    f"{type(exc).__name__}: {exc}. Reinstall or upgrade it: "
+                    f"pip install --upgrade {inst.distribution}"
+                ) from exc
+            self.pm.register(plugin, name=f"{kind}:{name}")
+            self.loaded[key] = inst
+            log.debug("loaded %s:%s from %s", kind, name, inst.value)
 
     def _culprit(self, exc: BaseException) -> str:
         """The registered plugin (``kind:name`` and distribution) whose code raised ``exc``."""

@@ -1011,6 +1011,8 @@ class Journal:
         #: Who follows which tables' rows as they are written (:meth:`follow`).
         self._followers: list[tuple[frozenset[str], Callable[[str, list[tuple[Any, ...]]], None]]]
         self._followers = []
+        #: The tables known to have no row in the database (set below for a new file).
+        self._empty: set[str] = set()
         try:
             loaded = False
             if isinstance(self._db, DuckDBBackend):
@@ -1030,6 +1032,12 @@ class Journal:
             #: No ``runs`` row yet (a file this open created, nothing loaded into it): the
             #: start's questions about earlier runs have no rows to read (:attr:`has_runs`).
             self._no_runs = fresh
+            #: The tables without a row in the database (of a file this open created, nothing
+            #: loaded into it; :meth:`_write` removes each it writes to): a read of the
+            #: session's orders, fills, positions or balances whose tables have no row there
+            #: nor in memory returns nothing without a query or a flush (issue 17: a
+            #: backtest's reconciliation asked its new, empty file ~26 times).
+            self._empty = set(TABLES) - {"runs"} if fresh else set()
         except self._failures as exc:
             self._con.close()
             raise self._db.error(exc, doing="open") from exc
@@ -1081,6 +1089,19 @@ class Journal:
         loaded into it, not started yet): nothing to ask about earlier runs. True otherwise
         (it may hold some)."""
         return not self._no_runs
+
+    def _unread(self, *tables: str) -> bool:
+        """True when none of ``tables`` has a row: not in the database (:attr:`_empty`), not
+        staged, not in the step log waiting for a load."""
+        empty = self._empty
+        if not empty:
+            return False
+        for table in tables:
+            if table not in empty or self._pending.get(table) or self._logged.get(table):
+                return False
+            if table == "orders" and (self._dirty_orders or self._logged_orders):
+                return False
+        return True
 
     def _max_seq(self) -> int:
         parts = " UNION ALL ".join(f"SELECT max(seq) AS s FROM {t}" for t in TABLES if t != "runs")
@@ -1559,6 +1580,14 @@ class Journal:
         id; ``upsert_all``: every one, else only those that may have a row already) in one
         transaction; raises what the backend raised, after rolling back. ``con``: the
         background load's connection instead of the journal's."""
+        if self._empty:
+            if "orders" in self._empty and self._id_seq_written is None:
+                # The file held no order before this write: none has a row to replace.
+                self._id_seq_written, self._id_seq_session = 0, self.session_id
+            # Before the write (whether or not it commits, the file may hold them now).
+            self._empty.difference_update(t for t, rows in tables.items() if rows)
+            if orders:
+                self._empty.discard("orders")
         load_con = con
         con = con or self._con
         # The load connection only when there is one: ``_insert_rows(verb, table, rows)``
@@ -1962,8 +1991,10 @@ class Journal:
     def journaled_pnl_currencies(self) -> dict[str, str]:
         """The currency of each instrument's P&L as the session last journaled it (rows
         without one, from before the column existed, are left out)."""
-        self._sync()
         out: dict[str, str] = {}
+        if self._unread("positions"):
+            return out
+        self._sync()
         for inst, cur in self._con.execute(
             "SELECT instrument, pnl_currency FROM positions "
             "WHERE session_id = ? AND pnl_currency IS NOT NULL ORDER BY seq",
@@ -1984,10 +2015,13 @@ class Journal:
         # whether it has rows without one (journaled before the column existed).
         journaled: dict[str, set[str]] = {}
         unfilled: set[str] = set()
-        for inst, cur in self._con.execute(
-            "SELECT DISTINCT instrument, pnl_currency FROM positions WHERE session_id = ?",
-            [self.session_id],
-        ).fetchall():
+        rows: list[tuple[Any, ...]] = []
+        if "positions" not in self._empty:  # (after the sync: nothing staged)
+            rows = self._con.execute(
+                "SELECT DISTINCT instrument, pnl_currency FROM positions WHERE session_id = ?",
+                [self.session_id],
+            ).fetchall()
+        for inst, cur in rows:
             if cur is None:
                 unfilled.add(str(inst))
             else:
@@ -2061,8 +2095,10 @@ class Journal:
 
     def account_balances(self) -> dict[str, dict[str, Decimal]]:
         """The session's last journaled balances, per venue and currency."""
-        self._sync()
         out: dict[str, dict[str, Decimal]] = {}
+        if self._unread("account_balances"):
+            return out
+        self._sync()
         for venue, asset, amount in self._con.execute(
             "SELECT venue, asset, amount FROM account_balances WHERE session_id = ? ORDER BY seq",
             [self.session_id],
@@ -2334,7 +2370,7 @@ class Journal:
 
     def _load_order(self, client_order_id: str) -> OrderRecord | None:
         row = self._logged_orders.get(client_order_id)  # in the step log, not loaded yet
-        if row is None:
+        if row is None and "orders" not in self._empty:
             row = self._con.execute(
                 "SELECT * FROM orders WHERE session_id = ? AND client_order_id = ?",
                 [self.session_id, client_order_id],
@@ -2352,6 +2388,8 @@ class Journal:
 
     def orders(self, run_id: str | None = None) -> list[OrderRecord]:
         """Every order of the session (of one run if ``run_id`` is given), oldest first."""
+        if self._unread("orders"):
+            return []
         self._sync()
         sql = "SELECT * FROM orders WHERE session_id = ?"
         args: list[Any] = [self.session_id]
@@ -2370,6 +2408,8 @@ class Journal:
         return [f for _, f in self._fill_rows(run_id)]
 
     def _fill_rows(self, run_id: str | None = None) -> list[tuple[int, Fill]]:
+        if self._unread("fills"):
+            return []
         self._sync()
         sql = (
             "SELECT seq, client_order_id, trade_id, instrument, side, quantity, price, fee, "
@@ -2409,6 +2449,8 @@ class Journal:
         """The session's fills of ``instruments`` (``venue``'s) journaled after its last
         ``account_balances`` rows (e.g. booked from the venue at reconciliation), each with
         the P&L it realised, in booking order: what those balances do not include yet."""
+        if self._unread("fills"):
+            return []
         self._sync()
         row = self._con.execute(
             "SELECT coalesce(max(seq), -1) FROM account_balances "
@@ -2433,6 +2475,8 @@ class Journal:
     def funding_flows(self, venue: str) -> set[tuple[int, str, Decimal]]:
         """``(ts_ns, instrument, amount)`` of every funding payment of ``venue`` the session
         journaled (for de-duplication of the venue's funding history)."""
+        if self._unread("cash_flows"):
+            return set()
         self._sync()
         rows = self._con.execute(
             "SELECT ts_ns, instrument, amount FROM cash_flows "
@@ -2443,6 +2487,8 @@ class Journal:
 
     def fill_keys(self) -> set[tuple[str, str]]:
         """``(client_order_id, fill key)`` of every fill of the session (for de-duplication)."""
+        if self._unread("fills"):
+            return set()
         self._sync()
         rows = self._con.execute(
             "SELECT client_order_id, fill_key FROM fills WHERE session_id = ?", [self.session_id]
@@ -2451,11 +2497,16 @@ class Journal:
 
     def _steps(self) -> list[tuple[int, str, Any]]:
         steps: list[tuple[int, str, Any]] = [(s, "fill", f) for s, f in self._fill_rows()]
-        for seq, inst, qty, avg, rpnl, fees, opened, lots in self._con.execute(
-            "SELECT seq, instrument, quantity, avg_price, realized_pnl, fees, opened_ts_ns, lots "
-            "FROM positions WHERE session_id = ? AND reason <> 'fill'",
-            [self.session_id],
-        ).fetchall():
+        none: list[tuple[Any, ...]] = []
+        for seq, inst, qty, avg, rpnl, fees, opened, lots in (
+            none
+            if "positions" in self._empty  # (called after a sync: nothing is staged)
+            else self._con.execute(
+                "SELECT seq, instrument, quantity, avg_price, realized_pnl, fees, "
+                "opened_ts_ns, lots FROM positions WHERE session_id = ? AND reason <> 'fill'",
+                [self.session_id],
+            ).fetchall()
+        ):
             pos = Position(
                 instrument=inst,
                 quantity=Decimal(qty),
@@ -2466,14 +2517,13 @@ class Journal:
                 lots=tuple((Decimal(q), Decimal(p)) for q, p in json.loads(lots)),
             )
             steps.append((int(seq), "position", pos))
-        for seq, amount in self._con.execute(
-            "SELECT seq, amount FROM balances WHERE session_id = ?", [self.session_id]
-        ).fetchall():
-            steps.append((int(seq), "cash", Decimal(amount)))
-        for seq, amount in self._con.execute(
-            "SELECT seq, amount FROM cash_flows WHERE session_id = ?", [self.session_id]
-        ).fetchall():
-            steps.append((int(seq), "flow", Decimal(amount)))
+        for table, kind in (("balances", "cash"), ("cash_flows", "flow")):
+            if table in self._empty:
+                continue
+            for seq, amount in self._con.execute(
+                f"SELECT seq, amount FROM {table} WHERE session_id = ?", [self.session_id]
+            ).fetchall():
+                steps.append((int(seq), kind, Decimal(amount)))
         steps.sort(key=lambda s: s[0])
         return steps
 
@@ -2494,6 +2544,8 @@ class Journal:
     def last_client_order_seq(self) -> int:
         """The highest sequence number of a client order id the session generated (0 if none),
         so a restarted host continues after it and never repeats an id."""
+        if self._unread("orders"):
+            return 0
         self._sync()
         row = self._con.execute(
             "SELECT coalesce(max(id_seq), 0) FROM orders WHERE session_id = ?", [self.session_id]

@@ -642,6 +642,13 @@ class Engine:
             instruments=tuple(self.instruments),
         )
         failure: BaseException | None = None
+        # A backtest holds start-up frozen (and the oldest generation's threshold raised)
+        # from its journal's open to its close: the run's summary and the journal's
+        # end-of-run write allocate enough to set off a full collection, which walked every
+        # object the run kept (and, embedded, every module loaded before it).
+        frozen = FrozenStart() if cfg.mode is Mode.BACKTEST else None
+        if frozen is not None:
+            frozen.start()
         try:
             self._open_journal()
             info = attrs.evolve(info, run_id=self.run_id)
@@ -659,7 +666,11 @@ class Engine:
             failure = exc
             raise
         finally:
-            await self._shutdown(info, summary, failure)
+            try:
+                await self._shutdown(info, summary, failure)
+            finally:
+                if frozen is not None:
+                    frozen.stop()
         return RunResult(
             run_id=self.run_id,
             summary=summary,
