@@ -49,6 +49,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+try:  # built by the project's install (setup.py); without it, the numpy/Python path
+    from tradewind import _kernels
+except ImportError:  # pragma: no cover - a source tree without the build
+    _kernels = None  # type: ignore[assignment]
+
 from tradewind.model.market import Candle
 from tradewind.model.ticks import TickBatch
 from tradewind.timeframes import MAX_NS, MIN_NS, format_timeframe, parse_timeframe
@@ -374,6 +379,22 @@ class _Open:
         self.buy += _part_int(cells[:, 1], sh)
         self.sell += _part_int(cells[:, 2], sh)
         self.pv += _part_int(parts.pv_cells[:, i], parts.pv_shifts)
+
+    def add(self, state: tuple[Any, ...]) -> None:
+        """Add a compiled kernel's state tuple (same bucket, later ticks) into this candle."""
+        _, _, high, low, close, n, nb, ns, other, buy, sell, pv = state
+        if high > self.high:
+            self.high = high
+        if low < self.low:
+            self.low = low
+        self.close = close
+        self.trades += n
+        self.buy_trades += nb
+        self.sell_trades += ns
+        self.other += other
+        self.buy += buy
+        self.sell += sell
+        self.pv += pv
 
     def absorb(self, other: _Open) -> None:
         """Add ``other`` (same bucket, later ticks) into this candle."""
@@ -745,6 +766,9 @@ def _candle(instrument: str, timeframe_ns: int, rec: tuple[Any, ...]) -> Candle:
 #: both give the same bits. The kernel's fixed cost (~40 numpy calls, bucketing, regrouping
 #: per timeframe) is what a live batch or an engine slice between decision points would pay.
 _SMALL = 8192
+
+# The compiled kernel's refusal codes.
+_REFUSALS = {1: "backwards", 2: "earlier", 3: "values"}
 _SMALL_BUCKETS = 4
 
 # A closed candle on its way out: (timeframe, record tuple) or (timeframe, CANDLE_DTYPE array).
@@ -781,11 +805,19 @@ class CandleAggregator:
         # small batches of one bucket are merged once here, not once per timeframe.
         self._pending: _Open | None = None
         self._watermark: int | None = None  # no tick may be earlier than this
+        self._kernel_tfs = (self._base, *self.timeframes_ns)
 
     # -- feeding -------------------------------------------------------------------------------
     def update(self, batch: TickBatch) -> list[Candle]:
         """Add ``batch``; return the candles that closed, by close time then timeframe."""
-        return self._sorted_candles(self._feed(batch))
+        got = self._compiled(batch)
+        if got is None:
+            return self._sorted_candles(self._feed(batch))
+        data, tf = got
+        if not len(tf):
+            return []
+        inst = self.instrument
+        return [_candle(inst, t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)]
 
     def update_arrays(self, batch: TickBatch) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
         """:meth:`update` as arrays, no :class:`Candle` made: the closed candles as a
@@ -793,7 +825,8 @@ class CandleAggregator:
         and each one's timeframe (ns). ``_candle(instrument, tf[i], data[i].item())`` is
         :meth:`update`'s ``i``-th candle, bit for bit (the engine's blocks use this:
         :class:`tradewind.blocks.BlockRows`)."""
-        return self._sorted_arrays(self._feed(batch))
+        got = self._compiled(batch)
+        return self._sorted_arrays(self._feed(batch)) if got is None else got
 
     def advance(self, now_ns: int) -> list[Candle]:
         """Close every forming candle whose interval ended at or before ``now_ns``.
@@ -835,6 +868,54 @@ class CandleAggregator:
         return _candle(self.instrument, timeframe_ns, cur.row())
 
     # -- internals -----------------------------------------------------------------------------
+    def _compiled(
+        self, batch: TickBatch
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]] | None:
+        """:meth:`update_arrays` by the compiled kernel (tradewind/_kernels.c: the same exact
+        sums, rounded once), or None: no kernel, a batch of one tick or of one bucket of the
+        common divisor (the small path: :meth:`_feed`, whose one bucket the kernel sums too),
+        or values the kernel leaves to :meth:`_feed` (a range too wide for its integers)."""
+        n = len(batch)
+        if _kernels is None or n < 2:
+            return None
+        ts = batch.ts_ns
+        base = self._base
+        if int(ts[0]) // base == int(ts[-1]) // base:
+            return None
+        if batch.instrument != self.instrument:
+            raise self._refusal("instrument", batch)
+        self._settle()
+        opens = self._open
+        tfs = self.timeframes_ns
+        got = _kernels.candles(
+            ts,
+            batch.price,
+            batch.size,
+            batch.side,
+            self._kernel_tfs,
+            tuple(None if (c := opens[tf]) is None else c.open_ts for tf in tfs),
+            self._watermark,
+        )
+        if got is None:
+            return None
+        if type(got) is int:
+            raise self._refusal(_REFUSALS[got], batch)
+        rows, tfcol, per_tf = got  # type: ignore[misc]
+        data = np.frombuffer(rows, dtype=CANDLE_DTYPE)
+        for tf, (slot, first_row, first, last) in zip(tfs, per_tf, strict=True):
+            cur = opens[tf]
+            if slot >= 0:
+                data[slot] = cur.row()  # type: ignore[union-attr]
+            if first is None:
+                opens[tf] = _Open(*last)
+            else:
+                cur.add(first)  # type: ignore[union-attr]
+                if first_row >= 0:
+                    data[first_row] = cur.row()  # type: ignore[union-attr]
+                    opens[tf] = _Open(*last)
+        self._watermark = max(self._watermark or int(ts[0]), int(ts[-1]))
+        return data, np.frombuffer(tfcol, dtype=np.int64)
+
     def _check(self, batch: TickBatch) -> tuple[float, float, float, float]:
         """Refuse what validation should have caught; ``(min, max)`` of prices, then sizes."""
         if batch.instrument != self.instrument:
@@ -900,8 +981,22 @@ class CandleAggregator:
             return out
         ts = batch.ts_ns
         first, last = int(ts[0]), int(ts[-1])
+        base = self._base
+        if small and n > 1 and _kernels is not None and first // base == last // base:
+            # One bucket of the common divisor (a live batch, an engine step): its exact sums
+            # by the compiled kernel, then the small path's bookkeeping.
+            if batch.instrument != self.instrument:
+                raise self._refusal("instrument", batch)
+            got = _kernels.bucket(
+                ts, batch.price, batch.size, batch.side, (first // base) * base, self._watermark
+            )
+            if type(got) is tuple:
+                self._absorb(_Open(*got), out)
+                self._watermark = max(self._watermark or first, last)
+                return out
+            if got is not None:
+                raise self._refusal(_REFUSALS[got], batch)  # type: ignore[index]
         if small and n <= _SMALL:
-            base = self._base
             if first // base == last // base:
                 if 1 < n <= _SCALAR:
                     state = _list_open((first // base) * base, *self._checked_lists(batch))
