@@ -813,6 +813,8 @@ class CandleAggregator:
         got = self._compiled(batch)
         if got is None:
             return self._sorted_candles(self._feed(batch))
+        if isinstance(got, list):
+            return self._sorted_candles(got)
         data, tf = got
         if not len(tf):
             return []
@@ -826,7 +828,11 @@ class CandleAggregator:
         :meth:`update`'s ``i``-th candle, bit for bit (the engine's blocks use this:
         :class:`tradewind.blocks.BlockRows`)."""
         got = self._compiled(batch)
-        return self._sorted_arrays(self._feed(batch)) if got is None else got
+        if got is None:
+            return self._sorted_arrays(self._feed(batch))
+        if isinstance(got, list):
+            return self._sorted_arrays(got)
+        return got
 
     def advance(self, now_ns: int) -> list[Candle]:
         """Close every forming candle whose interval ended at or before ``now_ns``.
@@ -870,17 +876,32 @@ class CandleAggregator:
     # -- internals -----------------------------------------------------------------------------
     def _compiled(
         self, batch: TickBatch
-    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]] | None:
-        """:meth:`update_arrays` by the compiled kernel (tradewind/_kernels.c: the same exact
-        sums, rounded once), or None: no kernel, a batch of one tick or of one bucket of the
-        common divisor (the small path: :meth:`_feed`, whose one bucket the kernel sums too),
-        or values the kernel leaves to :meth:`_feed` (a range too wide for its integers)."""
-        n = len(batch)
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]] | _Emitted | None:
+        """:meth:`_feed` by the compiled kernel (tradewind/_kernels.c: the same exact sums,
+        rounded once): the closed candles as :meth:`update_arrays` returns them; for a batch
+        in one bucket of the common divisor (a live batch, an engine step) its sums by the
+        kernel and the small path's bookkeeping, the emitted candles as :meth:`_feed` returns
+        them; None when :meth:`_feed` does it (no kernel, one tick, values the kernel leaves
+        to it: a range too wide for its integers)."""
+        ts = batch.ts_ns
+        n = len(ts)
         if _kernels is None or n < 2:
             return None
-        ts = batch.ts_ns
         base = self._base
-        if int(ts[0]) // base == int(ts[-1]) // base:
+        first, last = int(ts[0]), int(ts[-1])
+        if first // base == last // base:
+            if batch.instrument != self.instrument:
+                raise self._refusal("instrument", batch)
+            state = _kernels.bucket(
+                ts, batch.price, batch.size, batch.side, (first // base) * base, self._watermark
+            )
+            if type(state) is tuple:
+                out: _Emitted = []
+                self._absorb(_Open(*state), out)
+                self._watermark = max(self._watermark or first, last)
+                return out
+            if state is not None:
+                raise self._refusal(_REFUSALS[state], batch)  # type: ignore[index]
             return None
         if batch.instrument != self.instrument:
             raise self._refusal("instrument", batch)
@@ -902,18 +923,18 @@ class CandleAggregator:
             raise self._refusal(_REFUSALS[got], batch)
         rows, tfcol, per_tf = got  # type: ignore[misc]
         data = np.frombuffer(rows, dtype=CANDLE_DTYPE)
-        for tf, (slot, first_row, first, last) in zip(tfs, per_tf, strict=True):
+        for tf, (slot, head_row, head, tail) in zip(tfs, per_tf, strict=True):
             cur = opens[tf]
             if slot >= 0:
                 data[slot] = cur.row()  # type: ignore[union-attr]
-            if first is None:
-                opens[tf] = _Open(*last)
+            if head is None:
+                opens[tf] = _Open(*tail)
             else:
-                cur.add(first)  # type: ignore[union-attr]
-                if first_row >= 0:
-                    data[first_row] = cur.row()  # type: ignore[union-attr]
-                    opens[tf] = _Open(*last)
-        self._watermark = max(self._watermark or int(ts[0]), int(ts[-1]))
+                cur.add(head)  # type: ignore[union-attr]
+                if head_row >= 0:
+                    data[head_row] = cur.row()  # type: ignore[union-attr]
+                    opens[tf] = _Open(*tail)
+        self._watermark = max(self._watermark or first, last)
         return data, np.frombuffer(tfcol, dtype=np.int64)
 
     def _check(self, batch: TickBatch) -> tuple[float, float, float, float]:
@@ -981,22 +1002,8 @@ class CandleAggregator:
             return out
         ts = batch.ts_ns
         first, last = int(ts[0]), int(ts[-1])
-        base = self._base
-        if small and n > 1 and _kernels is not None and first // base == last // base:
-            # One bucket of the common divisor (a live batch, an engine step): its exact sums
-            # by the compiled kernel, then the small path's bookkeeping.
-            if batch.instrument != self.instrument:
-                raise self._refusal("instrument", batch)
-            got = _kernels.bucket(
-                ts, batch.price, batch.size, batch.side, (first // base) * base, self._watermark
-            )
-            if type(got) is tuple:
-                self._absorb(_Open(*got), out)
-                self._watermark = max(self._watermark or first, last)
-                return out
-            if got is not None:
-                raise self._refusal(_REFUSALS[got], batch)  # type: ignore[index]
         if small and n <= _SMALL:
+            base = self._base
             if first // base == last // base:
                 if 1 < n <= _SCALAR:
                     state = _list_open((first // base) * base, *self._checked_lists(batch))
