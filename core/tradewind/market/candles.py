@@ -35,6 +35,14 @@ Small batches (live feeds; the engine's slices between decision points, one buck
 the kernel's fixed cost: a bucket's sums are taken in a dozen numpy calls with two limbs split
 by an exact ``divmod``, or with ``math.fsum`` passes for a handful of ticks, both exact, and
 added to the forming candle's integer state. Same bits, a fraction of the cost.
+
+The aggregator runs a compiled kernel when the project's install built it
+(``tradewind._kernels``, core/tradewind/_kernels.c): a batch over several buckets (a block)
+in one pass over the ticks, and a one-bucket batch's sums, each value an integer multiple of
+the smallest one's ulp added in 128-bit integers, rounded once. Values it cannot hold that way
+(a range of more than ~2**70 within a batch, overflowing products, subnormal sums) and a
+missing build take the numpy/Python path above, which stays the reference: :func:`aggregate`
+always runs it.
 """
 
 from __future__ import annotations
