@@ -139,19 +139,26 @@ static double round_sum(u128 m, int beta, int *bad)
 /* m * 2**beta as a Python int of 2**-1074 units. */
 static PyObject *units(u128 m, int beta)
 {
-    PyObject *hi = PyLong_FromUnsignedLongLong((unsigned long long)(m >> 64));
-    PyObject *lo = PyLong_FromUnsignedLongLong((unsigned long long)m);
-    PyObject *s64 = PyLong_FromLong(64);
-    PyObject *sh = PyLong_FromLong(beta + 1074);
-    PyObject *out = NULL, *a = NULL, *b = NULL;
-    if (hi && lo && s64 && sh && (a = PyNumber_Lshift(hi, s64)) && (b = PyNumber_Or(a, lo)))
-        out = PyNumber_Lshift(b, sh);
-    Py_XDECREF(hi);
-    Py_XDECREF(lo);
-    Py_XDECREF(s64);
-    Py_XDECREF(sh);
+    PyObject *out = NULL, *a = NULL, *b = NULL, *s64 = NULL, *lo = NULL;
+    if (m >> 64) {
+        a = PyLong_FromUnsignedLongLong((unsigned long long)(m >> 64));
+        s64 = PyLong_FromLong(64);
+        lo = PyLong_FromUnsignedLongLong((unsigned long long)m);
+        PyObject *hi = (a && s64 && lo) ? PyNumber_Lshift(a, s64) : NULL;
+        if (hi) b = PyNumber_Or(hi, lo);
+        Py_XDECREF(hi);
+    } else {
+        b = PyLong_FromUnsignedLongLong((unsigned long long)m);
+    }
+    if (b) {
+        PyObject *sh = PyLong_FromLong(beta + 1074);
+        if (sh) out = PyNumber_Lshift(b, sh);
+        Py_XDECREF(sh);
+    }
     Py_XDECREF(a);
     Py_XDECREF(b);
+    Py_XDECREF(s64);
+    Py_XDECREF(lo);
     return out;
 }
 
