@@ -339,7 +339,9 @@ def no_kernel(*args: object, **kwargs: object) -> None:
 
 
 # _SCALAR = 1: every multi-tick bucket through the two-limb numpy sums (when they fit);
-# 1 << 30: every one through math.fsum; 24: the default split.
+# 1 << 30: every one through math.fsum; 24: the default split. These tests set
+# ``_kernels=None``: the small paths are the compiled kernel's fallback (its own tests,
+# test_candles_compiled.py, compare it with them).
 SCALAR_PATHS = [1, 24, 1 << 30]
 
 
@@ -351,7 +353,7 @@ def test_real_sample_in_small_batches_is_bit_identical(
     # Live-sized batches never cross more than a few 1m buckets: never the kernel.
     tfs = [parse_timeframe(t) for t in ("1m", "5m", "15m", "1h")]
     got: list[Candle] = []
-    with patched(_SCALAR=scalar, _kernel=no_kernel):
+    with patched(_SCALAR=scalar, _kernel=no_kernel, _kernels=None):
         agg = CandleAggregator("BTCUSDT", tfs)
         for lo in range(0, len(tardis_batch), step):
             got += agg.update(tardis_batch.slice(lo, lo + step))
@@ -373,7 +375,7 @@ def test_engine_pattern_slices_and_advance_are_bit_identical(
     cuts |= set(rng.integers(1, len(ts), 400).tolist())
     bounds = sorted({0, len(ts), *cuts})
     got: list[Candle] = []
-    with patched(_SCALAR=scalar, _kernel=no_kernel):
+    with patched(_SCALAR=scalar, _kernel=no_kernel, _kernels=None):
         agg = CandleAggregator("BTCUSDT")
         for lo, hi in itertools.pairwise(bounds):
             if lo and ts[lo] // M != ts[lo - 1] // M:
@@ -414,7 +416,7 @@ def test_small_batches_of_random_data_match_the_vectorised_path(kind: str, scala
         while bounds[-1] < len(b):
             bounds.append(bounds[-1] + int(rng.choice([1, 2, 7, 30, 120, 700])))
         got: list[Candle] = []
-        with patched(_SCALAR=scalar):
+        with patched(_SCALAR=scalar, _kernels=None):
             agg = CandleAggregator("X", tfs)
             for lo, hi in itertools.pairwise(bounds):
                 got += agg.update(b.slice(lo, hi))
@@ -432,7 +434,7 @@ def test_any_split_gives_identical_candles_on_every_small_path(
     b, cuts, tfs, _ = case
     want = {tf: aggregate(b, tf).data for tf in tfs}
     got: list[Candle] = []
-    with patched(_SCALAR=scalar):
+    with patched(_SCALAR=scalar, _kernels=None):
         agg = CandleAggregator("X", tfs)
         for lo, hi in itertools.pairwise([0, *cuts, len(b)]):
             got += agg.update(b.slice(lo, hi))
@@ -474,7 +476,8 @@ def test_large_one_bucket_batches_match_the_vectorised_path(kind: str) -> None:
         while bounds[-1] < len(b):
             bounds.append(bounds[-1] + int(rng.choice([255, 256, 900, 2500, 8000])))
         got: list[Candle] = []
-        with patched(_kernel=no_kernel) if kind != "wide" else patched():
+        no_vectorised = {"_kernel": no_kernel} if kind != "wide" else {}
+        with patched(_kernels=None, **no_vectorised):
             agg = CandleAggregator("X", tfs)
             for lo, hi in itertools.pairwise(bounds):
                 got += agg.update(b.slice(lo, hi))

@@ -35,6 +35,14 @@ Small batches (live feeds; the engine's slices between decision points, one buck
 the kernel's fixed cost: a bucket's sums are taken in a dozen numpy calls with two limbs split
 by an exact ``divmod``, or with ``math.fsum`` passes for a handful of ticks, both exact, and
 added to the forming candle's integer state. Same bits, a fraction of the cost.
+
+The aggregator runs a compiled kernel when the project's install built it
+(``tradewind._kernels``, core/tradewind/_kernels.c): a batch over several buckets (a block)
+in one pass over the ticks, and a one-bucket batch's sums, each value an integer multiple of
+the smallest one's ulp added in 128-bit integers, rounded once. Values it cannot hold that way
+(a range of more than ~2**70 within a batch, overflowing products, subnormal sums) and a
+missing build take the numpy/Python path above, which stays the reference: :func:`aggregate`
+always runs it.
 """
 
 from __future__ import annotations
@@ -48,6 +56,11 @@ from typing import Any, overload
 import attrs
 import numpy as np
 import numpy.typing as npt
+
+try:  # built by the project's install (setup.py); without it, the numpy/Python path
+    from tradewind import _kernels
+except ImportError:  # pragma: no cover - a source tree without the build
+    _kernels = None  # type: ignore[assignment]
 
 from tradewind.model.market import Candle
 from tradewind.model.ticks import TickBatch
@@ -374,6 +387,22 @@ class _Open:
         self.buy += _part_int(cells[:, 1], sh)
         self.sell += _part_int(cells[:, 2], sh)
         self.pv += _part_int(parts.pv_cells[:, i], parts.pv_shifts)
+
+    def add(self, state: tuple[Any, ...]) -> None:
+        """Add a compiled kernel's state tuple (same bucket, later ticks) into this candle."""
+        _, _, high, low, close, n, nb, ns, other, buy, sell, pv = state
+        if high > self.high:
+            self.high = high
+        if low < self.low:
+            self.low = low
+        self.close = close
+        self.trades += n
+        self.buy_trades += nb
+        self.sell_trades += ns
+        self.other += other
+        self.buy += buy
+        self.sell += sell
+        self.pv += pv
 
     def absorb(self, other: _Open) -> None:
         """Add ``other`` (same bucket, later ticks) into this candle."""
@@ -745,6 +774,9 @@ def _candle(instrument: str, timeframe_ns: int, rec: tuple[Any, ...]) -> Candle:
 #: both give the same bits. The kernel's fixed cost (~40 numpy calls, bucketing, regrouping
 #: per timeframe) is what a live batch or an engine slice between decision points would pay.
 _SMALL = 8192
+
+# The compiled kernel's refusal codes.
+_REFUSALS = {1: "backwards", 2: "earlier", 3: "values"}
 _SMALL_BUCKETS = 4
 
 # A closed candle on its way out: (timeframe, record tuple) or (timeframe, CANDLE_DTYPE array).
@@ -781,11 +813,21 @@ class CandleAggregator:
         # small batches of one bucket are merged once here, not once per timeframe.
         self._pending: _Open | None = None
         self._watermark: int | None = None  # no tick may be earlier than this
+        self._kernel_tfs = (self._base, *self.timeframes_ns)
 
     # -- feeding -------------------------------------------------------------------------------
     def update(self, batch: TickBatch) -> list[Candle]:
         """Add ``batch``; return the candles that closed, by close time then timeframe."""
-        return self._sorted_candles(self._feed(batch))
+        got = self._compiled(batch)
+        if got is None:
+            return self._sorted_candles(self._feed(batch))
+        if isinstance(got, list):
+            return self._sorted_candles(got)
+        data, tf = got
+        if not len(tf):
+            return []
+        inst = self.instrument
+        return [_candle(inst, t, rec) for t, rec in zip(tf.tolist(), data.tolist(), strict=True)]
 
     def update_arrays(self, batch: TickBatch) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]]:
         """:meth:`update` as arrays, no :class:`Candle` made: the closed candles as a
@@ -793,7 +835,12 @@ class CandleAggregator:
         and each one's timeframe (ns). ``_candle(instrument, tf[i], data[i].item())`` is
         :meth:`update`'s ``i``-th candle, bit for bit (the engine's blocks use this:
         :class:`tradewind.blocks.BlockRows`)."""
-        return self._sorted_arrays(self._feed(batch))
+        got = self._compiled(batch)
+        if got is None:
+            return self._sorted_arrays(self._feed(batch))
+        if isinstance(got, list):
+            return self._sorted_arrays(got)
+        return got
 
     def advance(self, now_ns: int) -> list[Candle]:
         """Close every forming candle whose interval ended at or before ``now_ns``.
@@ -835,6 +882,69 @@ class CandleAggregator:
         return _candle(self.instrument, timeframe_ns, cur.row())
 
     # -- internals -----------------------------------------------------------------------------
+    def _compiled(
+        self, batch: TickBatch
+    ) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64]] | _Emitted | None:
+        """:meth:`_feed` by the compiled kernel (tradewind/_kernels.c: the same exact sums,
+        rounded once): the closed candles as :meth:`update_arrays` returns them; for a batch
+        in one bucket of the common divisor (a live batch, an engine step) its sums by the
+        kernel and the small path's bookkeeping, the emitted candles as :meth:`_feed` returns
+        them; None when :meth:`_feed` does it (no kernel, one tick, values the kernel leaves
+        to it: a range too wide for its integers)."""
+        ts = batch.ts_ns
+        n = len(ts)
+        if _kernels is None or n < 2:
+            return None
+        base = self._base
+        first, last = int(ts[0]), int(ts[-1])
+        if first // base == last // base:
+            if batch.instrument != self.instrument:
+                raise self._refusal("instrument", batch)
+            state = _kernels.bucket(
+                ts, batch.price, batch.size, batch.side, (first // base) * base, self._watermark
+            )
+            if type(state) is tuple:
+                out: _Emitted = []
+                self._absorb(_Open(*state), out)
+                self._watermark = max(self._watermark or first, last)
+                return out
+            if state is not None:
+                raise self._refusal(_REFUSALS[state], batch)  # type: ignore[index]
+            return None
+        if batch.instrument != self.instrument:
+            raise self._refusal("instrument", batch)
+        self._settle()
+        opens = self._open
+        tfs = self.timeframes_ns
+        got = _kernels.candles(
+            ts,
+            batch.price,
+            batch.size,
+            batch.side,
+            self._kernel_tfs,
+            tuple(None if (c := opens[tf]) is None else c.open_ts for tf in tfs),
+            self._watermark,
+        )
+        if got is None:
+            return None
+        if type(got) is int:
+            raise self._refusal(_REFUSALS[got], batch)
+        rows, tfcol, per_tf = got  # type: ignore[misc]
+        data = np.frombuffer(rows, dtype=CANDLE_DTYPE)
+        for tf, (slot, head_row, head, tail) in zip(tfs, per_tf, strict=True):
+            cur = opens[tf]
+            if slot >= 0:
+                data[slot] = cur.row()  # type: ignore[union-attr]
+            if head is None:
+                opens[tf] = _Open(*tail)
+            else:
+                cur.add(head)  # type: ignore[union-attr]
+                if head_row >= 0:
+                    data[head_row] = cur.row()  # type: ignore[union-attr]
+                    opens[tf] = _Open(*tail)
+        self._watermark = max(self._watermark or first, last)
+        return data, np.frombuffer(tfcol, dtype=np.int64)
+
     def _check(self, batch: TickBatch) -> tuple[float, float, float, float]:
         """Refuse what validation should have caught; ``(min, max)`` of prices, then sizes."""
         if batch.instrument != self.instrument:
