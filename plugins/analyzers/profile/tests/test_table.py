@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_block import closes
-from tradewind.blocks import BlockTable, make_rows
+from tradewind.blocks import BlockRows, BlockTable, make_rows
 from tradewind.model import TickBatch
 
 from profile_data import binance_btcusdt
@@ -70,10 +70,13 @@ def gap_state(a: ProfileAnalyzer) -> list[tuple[Any, ...]]:
 
 
 def run_both(
-    tape: TickBatch, cfg: ProfileConfig, block: int
+    tape: TickBatch, cfg: ProfileConfig, block: int, arrays: bool = False
 ) -> tuple[ProfileAnalyzer, ProfileAnalyzer, dict[str, int]]:
     """The per-candle path and the tables over ``tape`` cut into blocks of ``block`` trades;
-    every entry compared. Returns both analyzers and counts of what the books did."""
+    every entry compared. With ``arrays`` the rows are a :class:`BlockRows` (what the engine
+    gives), which ``on_block`` reads as arrays: it makes no row objects but the chunks
+    holding the gap book's last three candles. Returns both analyzers and counts of what
+    the books did."""
     inst = binance_btcusdt()
     one = ProfileAnalyzer(config=cfg, instrument=inst)
     blocked = ProfileAnalyzer(config=cfg, instrument=inst)
@@ -92,8 +95,11 @@ def run_both(
         while ci < len(candles) and candles[ci].close_ts_ns <= limit:
             mine.append(candles[ci])
             ci += 1
-        rows = make_rows(piece, mine)
+        rows: Any = BlockRows.of_candles(piece, mine) if arrays else make_rows(piece, mine)
         table = blocked.on_block(piece, rows)
+        if arrays:
+            made = sum(x is not None for x in rows._made)
+            assert made <= 3 * 256, (made, len(rows))
         assert isinstance(table, BlockTable)
         assert table.rows == len(rows) and tuple(table.columns) == VALUE_KEYS
         arrays = table.arrays()
@@ -164,16 +170,17 @@ RANDOM_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["row-objects", "block-rows"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("block", [1, 613, 10**9])
 @pytest.mark.parametrize("conf", range(len(RANDOM_CONFIGS)))
 def test_table_columns_equal_the_per_candle_path_on_random_walks(
-    seed: int, block: int, conf: int
+    seed: int, block: int, conf: int, arrays: bool
 ) -> None:
     """Random walks with jumps and volume bursts: zones made, tested, broken and evicted,
     gaps made, filled and expired, inside blocks and across them."""
     cfg = ProfileConfig(**RANDOM_CONFIGS[conf])  # type: ignore[arg-type]
-    _, _, stats = run_both(walk(seed, 12_000, jumpy=True), cfg, block)
+    _, _, stats = run_both(walk(seed, 12_000, jumpy=True), cfg, block, arrays)
     assert stats["rows"] > 500
     if conf == 1:  # 15m candles: fewer of each on this tape
         assert stats["zones"] > 0 and stats["gaps"] > 3 and stats["gaps_gone"] > 0, stats
@@ -192,11 +199,12 @@ def test_a_calm_walk_makes_no_gaps_and_the_table_still_matches() -> None:
     "options",
     [{}, {"window": "20s", "zone_timeframe": "1m", "fvg_min_gap_pct": 0.0, "zone_max": 4}],
 )
+@pytest.mark.parametrize("arrays", [False, True], ids=["row-objects", "block-rows"])
 @pytest.mark.parametrize("block", [1, 997, 10**9])
 def test_table_columns_equal_the_per_candle_path_on_the_shipped_sample(
-    tardis_trades: TickBatch, options: dict[str, Any], block: int
+    tardis_trades: TickBatch, options: dict[str, Any], block: int, arrays: bool
 ) -> None:
-    _, _, stats = run_both(tardis_trades, ProfileConfig(**options), block)
+    _, _, stats = run_both(tardis_trades, ProfileConfig(**options), block, arrays)
     assert stats["rows"] > 100
     if options:
         assert stats["zones"] > 0 and stats["gaps"] > 0, stats

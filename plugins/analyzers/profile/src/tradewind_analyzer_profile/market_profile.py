@@ -514,11 +514,13 @@ class BlockWindow:
         "_ahead_rows",
         "_applied",
         "_bins",
+        "_n_rows",
         "_nows",
+        "_nows_list",
         "_profile",
         "_qty",
-        "_ranges",
         "_ranges_arr",
+        "_ranges_list",
         "_rest",
         "_row",
         "_scratch",
@@ -550,7 +552,9 @@ class BlockWindow:
         last[nonempty] = ts[ends[nonempty] - 1] + 1
         nows = np.maximum(np.maximum(last, closes), profile._now)
         nows = np.maximum.accumulate(nows)
-        self._nows = nows.tolist()
+        self._n_rows = n_rows
+        self._nows = nows
+        self._nows_list: list[int] | None = None  # made when a close is stepped (row())
         cutoffs = nows - profile.window_ns
         # A trade fed before close r (index < ends[r]) is in the window at the closes from
         # there up to, not including, `leave` (the first close whose cutoff is past it).
@@ -564,8 +568,8 @@ class BlockWindow:
             (first[:-1], np.minimum(first[1:], prev_end), np.maximum(prev_end, first[1:]), ends),
             axis=1,
         )
-        self._ranges: list[list[int]] = ranges.tolist()
         self._ranges_arr = np.ascontiguousarray(ranges, dtype=np.int64)
+        self._ranges_list: list[list[int]] | None = None  # as lists, for _apply_row
         # The closes from row _ahead[0] on, computed in one kernel call once no trade from
         # before the block is left to expire: (first row, raw levels per row, bins with
         # volume per row); the volumes after the last row in _scratch, the profile's own
@@ -595,7 +599,7 @@ class BlockWindow:
         if ahead is not None:
             # The close's levels, computed ahead; nothing from before the block is left to
             # expire, so advancing the window only moves its end.
-            now = self._nows[r]
+            now = self._now_at(r)
             if now > p._now:
                 p._now = now
             first, levels = ahead
@@ -608,7 +612,7 @@ class BlockWindow:
             p._total = 0 if raw is None else raw[3]
             p._held = x[6]
             return
-        p.advance(self._nows[r])  # expires trades from before the block
+        p.advance(self._now_at(r))  # expires trades from before the block
         self._apply_row(r)
         self._applied = r + 1
 
@@ -619,7 +623,7 @@ class BlockWindow:
         the profile is left at the last close as :meth:`row` leaves it; :meth:`finish`
         follows."""
         p = self._profile
-        n = len(self._nows)
+        n = self._n_rows
         out = np.zeros((n, 6), dtype=np.int64)
         for r in range(n):
             ahead = self._ahead
@@ -631,7 +635,7 @@ class BlockWindow:
                 out[r:] = levels[r - first :, :6]
                 last = n - 1
                 self._row = n
-                now = self._nows[last]
+                now = int(self._nows[last])
                 if now > p._now:
                     p._now = now
                 x = levels[last - first].tolist()
@@ -648,14 +652,24 @@ class BlockWindow:
         return out
 
     @property
-    def nows(self) -> list[int]:
+    def nows(self) -> npt.NDArray[np.int64]:
         """The window's end after each close."""
         return self._nows
+
+    def _now_at(self, r: int) -> int:
+        """The window's end after close ``r``, as an int."""
+        nows = self._nows_list
+        if nows is None:
+            nows = self._nows_list = self._nows.tolist()
+        return nows[r]
 
     def _apply_row(self, r: int) -> None:
         """Close ``r``'s trades leaving and entering the window, applied to the profile."""
         p = self._profile
-        s0, s1, a0, a1 = self._ranges[r]
+        ranges = self._ranges_list
+        if ranges is None:
+            ranges = self._ranges_list = self._ranges_arr.tolist()
+        s0, s1, a0, a1 = ranges[r]
         if s1 > s0 or a1 > a0:
             if p._dense is not None:
                 # leaving first: no bin's volume goes below zero on the way (_debit and
@@ -712,7 +726,7 @@ class BlockWindow:
         for r in range(self._applied, self._row):
             self._apply_row(r)
         self._applied = self._row
-        if detach or self._row >= len(self._nows):
+        if detach or self._row >= self._n_rows:
             self._ahead, self._ahead_rows, self._scratch = None, None, None
         else:
             p._ahead = self
@@ -720,8 +734,8 @@ class BlockWindow:
 
     def finish(self) -> None:
         """After the last close: keep the block's trades still in the window for expiry."""
-        if self._row != len(self._nows):
-            raise ValueError(f"BlockWindow: finished after {self._row} of {len(self._nows)} rows")
+        if self._row != self._n_rows:
+            raise ValueError(f"BlockWindow: finished after {self._row} of {self._n_rows} rows")
         p = self._profile
         if p._ahead is self:
             # The copy the closes were computed on holds the volumes after the last one.
