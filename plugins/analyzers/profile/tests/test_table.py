@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from tradewind.blocks import BlockRows, BlockTable, make_rows
 from tradewind.model import TickBatch
 
 from profile_data import binance_btcusdt
-from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
+from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig, _kernel
+from tradewind_analyzer_profile.market_profile import VolumeProfile, _bin_trades
 from tradewind_analyzer_profile.plugin import NAN, VALUE_KEYS
 from tradewind_analyzer_profile.table import scaled
 
@@ -236,8 +238,6 @@ def test_an_empty_block_folds_its_trades_in_and_has_no_rows(tardis_trades: TickB
 )
 def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
     """The one-division shortcut and the Decimal fallback give float(Decimal(i) * unit [/ 2])."""
-    from decimal import Decimal
-
     rng = np.random.default_rng(5)
     ints = np.concatenate(
         (rng.integers(-(10**9), 10**12, 3000), [0, 1, 2**52, 2**53 + 1, -(2**40)])
@@ -247,3 +247,47 @@ def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
         want = Decimal(i) * Decimal(unit)
         want = float(want / 2 if half else want)
         assert same_bits(g, want), (i, unit, half, g, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
+    """``_kernel.bin_trades`` (one pass) against ``_bin_trades`` (numpy): the same bins
+    (negative prices floor, ties round half to even), quantities and first trades per close,
+    cutoffs before, among and after the trades; NotImplemented on unsorted times or a price
+    that is not a finite int64 once rounded."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 5000))
+    ts = np.sort(rng.integers(0, 10**6, n)).astype(np.int64)
+    # prices on and between ticks, halves included; some negative
+    price = np.round(rng.normal(0, 50, n) * 4) / 8 + rng.choice([0.0, 0.005], n)
+    size = np.round(rng.exponential(0.05, n), 4)
+    size[rng.random(n) < 0.05] = 0.0
+    bin_ticks = int(rng.choice([1, 3, 10]))
+    profile = VolumeProfile(
+        window_ns=1000,
+        tick_size=Decimal("0.01"),
+        bin_ticks=bin_ticks,
+        volume_quantum=Decimal("0.0005"),
+        value_area_pct=0.7,
+    )
+    rows = int(rng.integers(0, 300))
+    cutoffs = np.sort(rng.integers(-(10**5), 11 * 10**5, rows)).astype(np.int64)
+    bins = np.empty(n, dtype=np.int64)
+    qty = np.empty(n, dtype=np.int64)
+    first = np.empty(rows + 1, dtype=np.int64)
+    args = (profile._tick_f, bin_ticks, profile._quantum_f, cutoffs)
+    assert _kernel.bin_trades(ts, price, size, *args, bins, qty, first) is None
+    want_bins, want_qty, _, want_first = _bin_trades(profile, ts, price, size, cutoffs, rows)
+    assert bins.tolist() == want_bins.tolist()
+    assert qty.tolist() == want_qty.tolist()
+    assert first.tolist() == want_first.tolist()
+    if n > 2:
+        shuffled = ts.copy()
+        shuffled[[0, -1]] = shuffled[[-1, 0]]
+        if shuffled[0] != shuffled[-1]:
+            got = _kernel.bin_trades(shuffled, price, size, *args, bins, qty, first)
+            assert got is NotImplemented
+        for bad in (np.nan, np.inf, 1e300):
+            odd = price.copy()
+            odd[n // 2] = bad
+            assert _kernel.bin_trades(ts, odd, size, *args, bins, qty, first) is NotImplemented

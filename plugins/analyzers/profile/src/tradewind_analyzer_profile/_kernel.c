@@ -621,6 +621,66 @@ done:
     return result;
 }
 
+/* bin_trades(ts, price, size, tick, bin_ticks, quantum, cutoffs, bins, qty, first)
+       -> None | NotImplemented
+   A BlockWindow's trades in one pass (what its numpy path computes, the same integers):
+   bins[i] = floor(int64(rint(price[i] / tick)) / bin_ticks), qty[i] = int64(rint(size[i] /
+   quantum)) (rint rounds half to even, as np.rint and round() do), and first (int64, rows +
+   1): first[r] = the first trade whose time is before no more than r - 1 of the sorted
+   cutoffs (numpy: searchsorted(leave, r) with leave = searchsorted(cutoffs, ts, "right")),
+   the trade count when there is none. NotImplemented, with the outputs partly written, when
+   the times are not sorted or a rounded value is not a finite int64 (numpy's cast of those
+   is left to numpy). */
+static PyObject *k_bin_trades(PyObject *self, PyObject *args)
+{
+    Py_buffer tb, pb, sb, cb, bb, qb, fb;
+    double tick, quantum;
+    long long bin_ticks;
+    if (!PyArg_ParseTuple(args, "y*y*y*dLdy*w*w*w*", &tb, &pb, &sb, &tick, &bin_ticks, &quantum,
+                          &cb, &bb, &qb, &fb))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = tb.len / 8, rows = cb.len / 8;
+    if (tb.itemsize != 8 || pb.itemsize != 8 || sb.itemsize != 8 || cb.itemsize != 8
+        || bb.itemsize != 8 || qb.itemsize != 8 || fb.itemsize != 8 || pb.len != tb.len
+        || sb.len != tb.len || bb.len != tb.len || qb.len != tb.len
+        || fb.len != (rows + 1) * 8 || bin_ticks < 1) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: bin_trades' arrays do not match");
+        goto done;
+    }
+    const long long *ts = tb.buf, *cut = cb.buf;
+    const double *price = pb.buf, *size = sb.buf;
+    long long *bins = bb.buf, *qty = qb.buf, *first = fb.buf;
+    const double lim = 9223372036854775808.0; /* 2**63 */
+    Py_ssize_t j = 0, r_next = 1;
+    first[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double b = rint(price[i] / tick), q = rint(size[i] / quantum);
+        if (!(b >= -lim && b < lim && q >= -lim && q < lim)
+            || (i > 0 && ts[i] < ts[i - 1])) {
+            result = Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+        long long x = (long long)b, d = x / bin_ticks;
+        if (x % bin_ticks != 0 && x < 0) d -= 1; /* floor, as numpy's // */
+        bins[i] = d;
+        qty[i] = (long long)q;
+        while (j < rows && cut[j] <= ts[i]) j++;
+        while (r_next <= j) first[r_next++] = i;
+    }
+    while (r_next <= rows) first[r_next++] = n;
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&qb);
+    PyBuffer_Release(&fb);
+    return result;
+}
+
 /* ---- zones and gaps over a block's rows (zones.py's ZoneBook, fvg.py's GapBook, the
    analyzer's last price: ProfileAnalyzer.on_block's per-row steps, the same float operations
    in the same order, so the same bits).
@@ -1109,6 +1169,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"bin_trades", k_bin_trades, METH_VARARGS,
+     "bin_trades(ts, price, size, tick, bin_ticks, quantum, cutoffs, bins, qty, first) -> "
+     "None | NotImplemented"},
     {"dense_add", k_dense_add, METH_VARARGS,
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
     {"dense_levels", k_dense_levels, METH_VARARGS,

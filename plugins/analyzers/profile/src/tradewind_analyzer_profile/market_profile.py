@@ -495,6 +495,32 @@ class VolumeProfile:
         return price
 
 
+_INT64_MIN = int(np.iinfo(np.int64).min)
+
+
+def _bin_trades(
+    profile: VolumeProfile,
+    ts: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    cutoffs: npt.NDArray[np.int64],
+    n_rows: int,
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]
+]:
+    """A block's trades binned as :meth:`VolumeProfile.add` bins them (np.rint and round()
+    both round half to even), their quantities in quanta, the close at which each leaves the
+    window (``leave``: the first close whose cutoff is past it) and ``first[r]``, the first
+    trade with ``leave >= r``: numpy's version of ``_kernel.bin_trades`` (and its reference
+    in the tests)."""
+    bins = np.rint(price / profile._tick_f).astype(np.int64)
+    bins //= profile.bin_ticks
+    qty = np.rint(size / profile._quantum_f).astype(np.int64)
+    leave = np.searchsorted(cutoffs, ts, side="right")
+    first = np.searchsorted(leave, np.arange(n_rows + 1), side="left")
+    return bins, qty, leave, first
+
+
 class BlockWindow:
     """A :class:`VolumeProfile` advanced over a block of trades and its decision closes.
 
@@ -541,12 +567,8 @@ class BlockWindow:
         n_rows = len(ends)
         fed = int(ends[-1]) if n_rows else 0
         ts = np.asarray(ts_ns[:fed], dtype=np.int64)
-        # Same binning as VolumeProfile.add (np.rint and round() both round half to even).
-        bins = np.rint(np.asarray(price[:fed]) / profile._tick_f).astype(np.int64)
-        bins //= profile.bin_ticks
-        qty = np.rint(np.asarray(size[:fed]) / profile._quantum_f).astype(np.int64)
         # now at each close: the latest of the previous now, the close, the last trade + 1.
-        last = np.full(n_rows, np.iinfo(np.int64).min, dtype=np.int64)
+        last = np.full(n_rows, _INT64_MIN, dtype=np.int64)
         starts = np.concatenate(([0], ends[:-1]))
         nonempty = ends > starts
         last[nonempty] = ts[ends[nonempty] - 1] + 1
@@ -557,10 +579,38 @@ class BlockWindow:
         self._nows_list: list[int] | None = None  # made when a close is stepped (row())
         cutoffs = nows - profile.window_ns
         # A trade fed before close r (index < ends[r]) is in the window at the closes from
-        # there up to, not including, `leave` (the first close whose cutoff is past it).
-        leave = np.searchsorted(cutoffs, ts, side="right")
+        # there up to, not including, `leave` (the first close whose cutoff is past it);
         # first[r]: the first trade with leave >= r (leave is sorted, as the times are).
-        first = np.searchsorted(leave, np.arange(n_rows + 1), side="left")
+        # The trades binned as VolumeProfile.add bins them, and first, in one kernel pass
+        # (bin_trades); numpy (the same integers) where the kernel declines.
+        bins = np.empty(fed, dtype=np.int64)
+        qty = np.empty(fed, dtype=np.int64)
+        first = np.empty(n_rows + 1, dtype=np.int64)
+        price_f = np.ascontiguousarray(price[:fed], dtype=np.float64)
+        size_f = np.ascontiguousarray(size[:fed], dtype=np.float64)
+        ts = np.ascontiguousarray(ts)
+        done = _kernel.bin_trades(
+            ts,
+            price_f,
+            size_f,
+            profile._tick_f,
+            profile.bin_ticks,
+            profile._quantum_f,
+            np.ascontiguousarray(cutoffs, dtype=np.int64),
+            bins,
+            qty,
+            first,
+        )
+        # The block's trades still in the window after the last close, for later expiry.
+        if done is None:
+            gone = int(first[n_rows])  # leave is sorted: the trades from there on stay
+            rest: tuple[npt.NDArray[np.int64], ...] = (ts[gone:], bins[gone:], qty[gone:])
+        else:
+            bins, qty, leave, first = _bin_trades(profile, ts, price_f, size_f, cutoffs, n_rows)
+            stay = leave >= n_rows
+            rest = (ts[stay], bins[stay], qty[stay])
+        held = rest[2] != 0
+        self._rest = _Chunk(*(a[held] for a in rest)) if held.any() else None
         prev_end = np.concatenate(([0], ends[:-1])).astype(np.int64)
         # At close r, trades first[r]..first[r+1] leave if they entered before r (index <
         # prev_end[r]); trades prev_end[r]..ends[r] enter if still in at r (index >= first[r+1]).
@@ -583,9 +633,6 @@ class BlockWindow:
         self._tried = False
         self._bins = np.ascontiguousarray(bins)
         self._qty = np.ascontiguousarray(qty)
-        # The block's trades still in the window after the last close, for later expiry.
-        rest = (leave >= n_rows) & (qty != 0)
-        self._rest = _Chunk(ts[rest], bins[rest], qty[rest]) if rest.any() else None
 
     def row(self, r: int) -> None:
         """Bring the profile to close ``r`` (rows in order, each once)."""
