@@ -420,24 +420,26 @@ static int levels_of(const long long *d, Py_ssize_t len, long long num, long lon
     __int128 total = 0;
     long long best = 0, held = 0;
     Py_ssize_t poc = i0;
+    /* The POC: the largest volume; ties: nearest the middle of the range (twice the
+       midpoint, in indices), then the lower: the first of equally near ones, scanning up
+       (one pass: a larger volume starts over, an equal one wins only when strictly nearer). */
+    long long mid2 = (long long)i0 + (long long)i1, best_dist = 0;
     for (Py_ssize_t i = i0; i <= i1; i++) {
-        total += d[i];
-        held += d[i] != 0;
-        if (d[i] > best) { best = d[i]; poc = i; }
+        long long v = d[i];
+        total += v;
+        held += v != 0;
+        if (v >= best && v > 0) {
+            long long dist = 2 * (long long)i - mid2;
+            if (dist < 0) dist = -dist;
+            if (v > best || dist < best_dist) {
+                best = v;
+                poc = i;
+                best_dist = dist;
+            }
+        }
     }
     if (total > (__int128)LLONG_MAX) return -1;
     if (bins != NULL) *bins = held;
-    {
-        /* ties: nearest the middle of the range (twice the midpoint, in indices), then the
-           lower: the first of equally near ones, scanning up */
-        long long mid2 = (long long)i0 + (long long)i1, best_dist = -1;
-        for (Py_ssize_t i = poc; i <= i1; i++) {
-            if (d[i] != best) continue;
-            long long dist = 2 * (long long)i - mid2;
-            if (dist < 0) dist = -dist;
-            if (best_dist < 0 || dist < best_dist) { best_dist = dist; poc = i; }
-        }
-    }
     __int128 prod = (__int128)num * total;
     __int128 need = prod / den + (prod % den != 0);
     __int128 acc = d[poc];

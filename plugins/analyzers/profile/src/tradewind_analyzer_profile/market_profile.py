@@ -542,11 +542,9 @@ class BlockWindow:
         "_bins",
         "_n_rows",
         "_nows",
-        "_nows_list",
         "_profile",
         "_qty",
         "_ranges_arr",
-        "_ranges_list",
         "_rest",
         "_row",
         "_scratch",
@@ -576,7 +574,6 @@ class BlockWindow:
         nows = np.maximum.accumulate(nows)
         self._n_rows = n_rows
         self._nows = nows
-        self._nows_list: list[int] | None = None  # made when a close is stepped (row())
         cutoffs = nows - profile.window_ns
         # A trade fed before close r (index < ends[r]) is in the window at the closes from
         # there up to, not including, `leave` (the first close whose cutoff is past it);
@@ -619,7 +616,6 @@ class BlockWindow:
             axis=1,
         )
         self._ranges_arr = np.ascontiguousarray(ranges, dtype=np.int64)
-        self._ranges_list: list[list[int]] | None = None  # as lists, for _apply_row
         # The closes from row _ahead[0] on, computed in one kernel call once no trade from
         # before the block is left to expire: (first row, raw levels per row, bins with
         # volume per row); the volumes after the last row in _scratch, the profile's own
@@ -704,19 +700,14 @@ class BlockWindow:
         return self._nows
 
     def _now_at(self, r: int) -> int:
-        """The window's end after close ``r``, as an int."""
-        nows = self._nows_list
-        if nows is None:
-            nows = self._nows_list = self._nows.tolist()
-        return nows[r]
+        """The window's end after close ``r``, as an int (the closes stepped one by one are
+        few: no list of every close is made)."""
+        return int(self._nows[r])
 
     def _apply_row(self, r: int) -> None:
         """Close ``r``'s trades leaving and entering the window, applied to the profile."""
         p = self._profile
-        ranges = self._ranges_list
-        if ranges is None:
-            ranges = self._ranges_list = self._ranges_arr.tolist()
-        s0, s1, a0, a1 = ranges[r]
+        s0, s1, a0, a1 = self._ranges_arr[r].tolist()
         if s1 > s0 or a1 > a0:
             if p._dense is not None:
                 # leaving first: no bin's volume goes below zero on the way (_debit and
