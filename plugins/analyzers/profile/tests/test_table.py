@@ -262,6 +262,10 @@ def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
     price = np.round(rng.normal(0, 50, n) * 4) / 8 + rng.choice([0.0, 0.005], n)
     size = np.round(rng.exponential(0.05, n), 4)
     size[rng.random(n) < 0.05] = 0.0
+    if n > 20:  # either side of the kernel's 2**51 shortcut (in ticks), ties among them
+        big = np.array([2**51 - 1.5, 2**51 - 0.5, 2**51, 2**51 + 2, 2**52 + 2, 2**53 + 8])
+        price[:12] = np.concatenate((big, -big)) * 0.01
+        size[:6] = big * 0.0005
     bin_ticks = int(rng.choice([1, 3, 10]))
     profile = VolumeProfile(
         window_ns=1000,

@@ -654,17 +654,36 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
     const double *price = pb.buf, *size = sb.buf;
     long long *bins = bb.buf, *qty = qb.buf, *first = fb.buf;
     const double lim = 9223372036854775808.0; /* 2**63 */
+    const double small = 2251799813685248.0;  /* 2**51 */
+    const double kd = (double)bin_ticks;
     Py_ssize_t j = 0, r_next = 1;
     first[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        double b = rint(price[i] / tick), q = rint(size[i] / quantum);
+        double b = price[i] / tick, q = size[i] / quantum;
+        /* Below 2**51 in size, adding and taking away 1.5 * 2**52 rounds to the nearest
+           integer, ties to even (the default rounding mode), as rint does without its call. */
+        b = (b > -small && b < small) ? (b + 6755399441055744.0) - 6755399441055744.0 : rint(b);
+        q = (q > -small && q < small) ? (q + 6755399441055744.0) - 6755399441055744.0 : rint(q);
         if (!(b >= -lim && b < lim && q >= -lim && q < lim)
             || (i > 0 && ts[i] < ts[i - 1])) {
             result = Py_NewRef(Py_NotImplemented);
             goto done;
         }
-        long long x = (long long)b, d = x / bin_ticks;
-        if (x % bin_ticks != 0 && x < 0) d -= 1; /* floor, as numpy's // */
+        long long d;
+        if (bin_ticks == 1) {
+            d = (long long)b;
+        } else if (b > -small && b < small) {
+            /* floor(b / k) without a 64-bit integer division: |b| < 2**51 is an exact
+               integer and b / k, correctly rounded, never rounds across an integer (the
+               distance to the next one, at least 1/k, is more than the quotient's ulp) */
+            double t = b / kd;
+            d = (long long)t;
+            if ((double)d > t) d -= 1;
+        } else {
+            long long x = (long long)b;
+            d = x / bin_ticks;
+            if (x % bin_ticks != 0 && x < 0) d -= 1; /* floor, as numpy's // */
+        }
         bins[i] = d;
         qty[i] = (long long)q;
         while (j < rows && cut[j] <= ts[i]) j++;
