@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import math
 import struct
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 from test_block import closes
-from tradewind.blocks import BlockTable, make_rows
+from tradewind.blocks import BlockRows, BlockTable, make_rows
 from tradewind.model import TickBatch
 
 from profile_data import binance_btcusdt
-from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig
+from tradewind_analyzer_profile import ProfileAnalyzer, ProfileConfig, _kernel
+from tradewind_analyzer_profile.market_profile import VolumeProfile, _bin_trades
 from tradewind_analyzer_profile.plugin import NAN, VALUE_KEYS
 from tradewind_analyzer_profile.table import scaled
 
@@ -70,10 +72,13 @@ def gap_state(a: ProfileAnalyzer) -> list[tuple[Any, ...]]:
 
 
 def run_both(
-    tape: TickBatch, cfg: ProfileConfig, block: int
+    tape: TickBatch, cfg: ProfileConfig, block: int, arrays: bool = False
 ) -> tuple[ProfileAnalyzer, ProfileAnalyzer, dict[str, int]]:
     """The per-candle path and the tables over ``tape`` cut into blocks of ``block`` trades;
-    every entry compared. Returns both analyzers and counts of what the books did."""
+    every entry compared. With ``arrays`` the rows are a :class:`BlockRows` (what the engine
+    gives), which ``on_block`` reads as arrays: it makes no row objects but the chunks
+    holding the gap book's last three candles. Returns both analyzers and counts of what
+    the books did."""
     inst = binance_btcusdt()
     one = ProfileAnalyzer(config=cfg, instrument=inst)
     blocked = ProfileAnalyzer(config=cfg, instrument=inst)
@@ -92,8 +97,11 @@ def run_both(
         while ci < len(candles) and candles[ci].close_ts_ns <= limit:
             mine.append(candles[ci])
             ci += 1
-        rows = make_rows(piece, mine)
+        rows: Any = BlockRows.of_candles(piece, mine) if arrays else make_rows(piece, mine)
         table = blocked.on_block(piece, rows)
+        if arrays:
+            made = sum(x is not None for x in rows._made)
+            assert made <= 3 * 256, (made, len(rows))
         assert isinstance(table, BlockTable)
         assert table.rows == len(rows) and tuple(table.columns) == VALUE_KEYS
         arrays = table.arrays()
@@ -164,16 +172,17 @@ RANDOM_CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["row-objects", "block-rows"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("block", [1, 613, 10**9])
 @pytest.mark.parametrize("conf", range(len(RANDOM_CONFIGS)))
 def test_table_columns_equal_the_per_candle_path_on_random_walks(
-    seed: int, block: int, conf: int
+    seed: int, block: int, conf: int, arrays: bool
 ) -> None:
     """Random walks with jumps and volume bursts: zones made, tested, broken and evicted,
     gaps made, filled and expired, inside blocks and across them."""
     cfg = ProfileConfig(**RANDOM_CONFIGS[conf])  # type: ignore[arg-type]
-    _, _, stats = run_both(walk(seed, 12_000, jumpy=True), cfg, block)
+    _, _, stats = run_both(walk(seed, 12_000, jumpy=True), cfg, block, arrays)
     assert stats["rows"] > 500
     if conf == 1:  # 15m candles: fewer of each on this tape
         assert stats["zones"] > 0 and stats["gaps"] > 3 and stats["gaps_gone"] > 0, stats
@@ -192,11 +201,12 @@ def test_a_calm_walk_makes_no_gaps_and_the_table_still_matches() -> None:
     "options",
     [{}, {"window": "20s", "zone_timeframe": "1m", "fvg_min_gap_pct": 0.0, "zone_max": 4}],
 )
+@pytest.mark.parametrize("arrays", [False, True], ids=["row-objects", "block-rows"])
 @pytest.mark.parametrize("block", [1, 997, 10**9])
 def test_table_columns_equal_the_per_candle_path_on_the_shipped_sample(
-    tardis_trades: TickBatch, options: dict[str, Any], block: int
+    tardis_trades: TickBatch, options: dict[str, Any], block: int, arrays: bool
 ) -> None:
-    _, _, stats = run_both(tardis_trades, ProfileConfig(**options), block)
+    _, _, stats = run_both(tardis_trades, ProfileConfig(**options), block, arrays)
     assert stats["rows"] > 100
     if options:
         assert stats["zones"] > 0 and stats["gaps"] > 0, stats
@@ -228,8 +238,6 @@ def test_an_empty_block_folds_its_trades_in_and_has_no_rows(tardis_trades: TickB
 )
 def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
     """The one-division shortcut and the Decimal fallback give float(Decimal(i) * unit [/ 2])."""
-    from decimal import Decimal
-
     rng = np.random.default_rng(5)
     ints = np.concatenate(
         (rng.integers(-(10**9), 10**12, 3000), [0, 1, 2**52, 2**53 + 1, -(2**40)])
@@ -239,3 +247,51 @@ def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
         want = Decimal(i) * Decimal(unit)
         want = float(want / 2 if half else want)
         assert same_bits(g, want), (i, unit, half, g, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
+    """``_kernel.bin_trades`` (one pass) against ``_bin_trades`` (numpy): the same bins
+    (negative prices floor, ties round half to even), quantities and first trades per close,
+    cutoffs before, among and after the trades; NotImplemented on unsorted times or a price
+    that is not a finite int64 once rounded."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 5000))
+    ts = np.sort(rng.integers(0, 10**6, n)).astype(np.int64)
+    # prices on and between ticks, halves included; some negative
+    price = np.round(rng.normal(0, 50, n) * 4) / 8 + rng.choice([0.0, 0.005], n)
+    size = np.round(rng.exponential(0.05, n), 4)
+    size[rng.random(n) < 0.05] = 0.0
+    if n > 20:  # either side of the kernel's 2**51 shortcut (in ticks), ties among them
+        big = np.array([2**51 - 1.5, 2**51 - 0.5, 2**51, 2**51 + 2, 2**52 + 2, 2**53 + 8])
+        price[:12] = np.concatenate((big, -big)) * 0.01
+        size[:6] = big * 0.0005
+    bin_ticks = int(rng.choice([1, 3, 10]))
+    profile = VolumeProfile(
+        window_ns=1000,
+        tick_size=Decimal("0.01"),
+        bin_ticks=bin_ticks,
+        volume_quantum=Decimal("0.0005"),
+        value_area_pct=0.7,
+    )
+    rows = int(rng.integers(0, 300))
+    cutoffs = np.sort(rng.integers(-(10**5), 11 * 10**5, rows)).astype(np.int64)
+    bins = np.empty(n, dtype=np.int64)
+    qty = np.empty(n, dtype=np.int64)
+    first = np.empty(rows + 1, dtype=np.int64)
+    args = (profile._tick_f, bin_ticks, profile._quantum_f, cutoffs)
+    assert _kernel.bin_trades(ts, price, size, *args, bins, qty, first) is None
+    want_bins, want_qty, _, want_first = _bin_trades(profile, ts, price, size, cutoffs, rows)
+    assert bins.tolist() == want_bins.tolist()
+    assert qty.tolist() == want_qty.tolist()
+    assert first.tolist() == want_first.tolist()
+    if n > 2:
+        shuffled = ts.copy()
+        shuffled[[0, -1]] = shuffled[[-1, 0]]
+        if shuffled[0] != shuffled[-1]:
+            got = _kernel.bin_trades(shuffled, price, size, *args, bins, qty, first)
+            assert got is NotImplemented
+        for bad in (np.nan, np.inf, 1e300):
+            odd = price.copy()
+            odd[n // 2] = bad
+            assert _kernel.bin_trades(ts, odd, size, *args, bins, qty, first) is NotImplemented

@@ -420,24 +420,26 @@ static int levels_of(const long long *d, Py_ssize_t len, long long num, long lon
     __int128 total = 0;
     long long best = 0, held = 0;
     Py_ssize_t poc = i0;
+    /* The POC: the largest volume; ties: nearest the middle of the range (twice the
+       midpoint, in indices), then the lower: the first of equally near ones, scanning up
+       (one pass: a larger volume starts over, an equal one wins only when strictly nearer). */
+    long long mid2 = (long long)i0 + (long long)i1, best_dist = 0;
     for (Py_ssize_t i = i0; i <= i1; i++) {
-        total += d[i];
-        held += d[i] != 0;
-        if (d[i] > best) { best = d[i]; poc = i; }
+        long long v = d[i];
+        total += v;
+        held += v != 0;
+        if (v >= best && v > 0) {
+            long long dist = 2 * (long long)i - mid2;
+            if (dist < 0) dist = -dist;
+            if (v > best || dist < best_dist) {
+                best = v;
+                poc = i;
+                best_dist = dist;
+            }
+        }
     }
     if (total > (__int128)LLONG_MAX) return -1;
     if (bins != NULL) *bins = held;
-    {
-        /* ties: nearest the middle of the range (twice the midpoint, in indices), then the
-           lower: the first of equally near ones, scanning up */
-        long long mid2 = (long long)i0 + (long long)i1, best_dist = -1;
-        for (Py_ssize_t i = poc; i <= i1; i++) {
-            if (d[i] != best) continue;
-            long long dist = 2 * (long long)i - mid2;
-            if (dist < 0) dist = -dist;
-            if (best_dist < 0 || dist < best_dist) { best_dist = dist; poc = i; }
-        }
-    }
     __int128 prod = (__int128)num * total;
     __int128 need = prod / den + (prod % den != 0);
     __int128 acc = d[poc];
@@ -621,13 +623,96 @@ done:
     return result;
 }
 
+/* bin_trades(ts, price, size, tick, bin_ticks, quantum, cutoffs, bins, qty, first)
+       -> None | NotImplemented
+   A BlockWindow's trades in one pass (what its numpy path computes, the same integers):
+   bins[i] = floor(int64(rint(price[i] / tick)) / bin_ticks), qty[i] = int64(rint(size[i] /
+   quantum)) (rint rounds half to even, as np.rint and round() do), and first (int64, rows +
+   1): first[r] = the first trade whose time is before no more than r - 1 of the sorted
+   cutoffs (numpy: searchsorted(leave, r) with leave = searchsorted(cutoffs, ts, "right")),
+   the trade count when there is none. NotImplemented, with the outputs partly written, when
+   the times are not sorted or a rounded value is not a finite int64 (numpy's cast of those
+   is left to numpy). */
+static PyObject *k_bin_trades(PyObject *self, PyObject *args)
+{
+    Py_buffer tb, pb, sb, cb, bb, qb, fb;
+    double tick, quantum;
+    long long bin_ticks;
+    if (!PyArg_ParseTuple(args, "y*y*y*dLdy*w*w*w*", &tb, &pb, &sb, &tick, &bin_ticks, &quantum,
+                          &cb, &bb, &qb, &fb))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = tb.len / 8, rows = cb.len / 8;
+    if (tb.itemsize != 8 || pb.itemsize != 8 || sb.itemsize != 8 || cb.itemsize != 8
+        || bb.itemsize != 8 || qb.itemsize != 8 || fb.itemsize != 8 || pb.len != tb.len
+        || sb.len != tb.len || bb.len != tb.len || qb.len != tb.len
+        || fb.len != (rows + 1) * 8 || bin_ticks < 1) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: bin_trades' arrays do not match");
+        goto done;
+    }
+    const long long *ts = tb.buf, *cut = cb.buf;
+    const double *price = pb.buf, *size = sb.buf;
+    long long *bins = bb.buf, *qty = qb.buf, *first = fb.buf;
+    const double lim = 9223372036854775808.0; /* 2**63 */
+    const double small = 2251799813685248.0;  /* 2**51 */
+    const double kd = (double)bin_ticks;
+    Py_ssize_t j = 0, r_next = 1;
+    first[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double b = price[i] / tick, q = size[i] / quantum;
+        /* Below 2**51 in size, adding and taking away 1.5 * 2**52 rounds to the nearest
+           integer, ties to even (the default rounding mode), as rint does without its call. */
+        b = (b > -small && b < small) ? (b + 6755399441055744.0) - 6755399441055744.0 : rint(b);
+        q = (q > -small && q < small) ? (q + 6755399441055744.0) - 6755399441055744.0 : rint(q);
+        if (!(b >= -lim && b < lim && q >= -lim && q < lim)
+            || (i > 0 && ts[i] < ts[i - 1])) {
+            result = Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+        long long d;
+        if (bin_ticks == 1) {
+            d = (long long)b;
+        } else if (b > -small && b < small) {
+            /* floor(b / k) without a 64-bit integer division: |b| < 2**51 is an exact
+               integer and b / k, correctly rounded, never rounds across an integer (the
+               distance to the next one, at least 1/k, is more than the quotient's ulp) */
+            double t = b / kd;
+            d = (long long)t;
+            if ((double)d > t) d -= 1;
+        } else {
+            long long x = (long long)b;
+            d = x / bin_ticks;
+            if (x % bin_ticks != 0 && x < 0) d -= 1; /* floor, as numpy's // */
+        }
+        bins[i] = d;
+        qty[i] = (long long)q;
+        while (j < rows && cut[j] <= ts[i]) j++;
+        while (r_next <= j) first[r_next++] = i;
+    }
+    while (r_next <= rows) first[r_next++] = n;
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&pb);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&qb);
+    PyBuffer_Release(&fb);
+    return result;
+}
+
 /* ---- zones and gaps over a block's rows (zones.py's ZoneBook, fvg.py's GapBook, the
    analyzer's last price: ProfileAnalyzer.on_block's per-row steps, the same float operations
    in the same order, so the same bits).
 
-   zone_gap_rows(rows, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, gi, gf, ring, out)
-       -> tuple of the gap timeframe's candles of the block (its last three at most)
-   rows: the block's BlockRow sequence; ts, price: the block's trades (int64, float64);
+   zone_gap_rows(ends, cand_i, cand_f, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, gi,
+                 gf, ring, out)
+       -> tuple of the indices of the gap timeframe's candles of the block (its last three at
+          most)
+   ends: int64, each row's tick_end; the block's candles in the aggregator's order, cand_i
+   int64 (n x 3): row, timeframe, open time; cand_f float64 (n x 5): open, high, low, close,
+   volume; ts, price: the block's trades (int64, float64);
    nows: int64, the profile's now after each row; now0: before the block; sum: the builtin
    sum (ZoneBook re-sums its volumes with it every volume_period candles; the kernel calls
    it on the same floats, so whatever sum() does in this Python, the same bits).
@@ -984,58 +1069,22 @@ static void zg_outputs(const ZG *s, double *o)
     }
 }
 
-static int zg_attr_ll(PyObject *o, PyObject *name, long long *v)
-{
-    PyObject *x = PyObject_GetAttr(o, name);
-    if (x == NULL) return -1;
-    *v = PyLong_AsLongLong(x);
-    Py_DECREF(x);
-    return (*v == -1 && PyErr_Occurred()) ? -1 : 0;
-}
-
-static int zg_attr_d(PyObject *o, PyObject *name, double *v)
-{
-    PyObject *x = PyObject_GetAttr(o, name);
-    if (x == NULL) return -1;
-    *v = PyFloat_AsDouble(x);
-    Py_DECREF(x);
-    return (*v == -1.0 && PyErr_Occurred()) ? -1 : 0;
-}
-
-static PyObject *s_tick_end, *s_candles, *s_tf, *s_open_ts, *s_open, *s_high, *s_low, *s_close,
-    *s_volume;
-
-static int zg_names(void)
-{
-    if (s_volume != NULL) return 0;
-    s_tick_end = PyUnicode_InternFromString("tick_end");
-    s_candles = PyUnicode_InternFromString("candles");
-    s_tf = PyUnicode_InternFromString("timeframe_ns");
-    s_open_ts = PyUnicode_InternFromString("open_ts_ns");
-    s_open = PyUnicode_InternFromString("open");
-    s_high = PyUnicode_InternFromString("high");
-    s_low = PyUnicode_InternFromString("low");
-    s_close = PyUnicode_InternFromString("close");
-    s_volume = PyUnicode_InternFromString("volume");
-    return s_volume == NULL ? -1 : 0;
-}
-
 static PyObject *k_zone_gap_rows(PyObject *self, PyObject *args)
 {
-    PyObject *rows, *sum;
-    Py_buffer tb, pb, nb, sib, sfb, pib, pfb, zib, zfb, gib, gfb, rb, ob;
+    PyObject *sum;
+    Py_buffer eb, cib, cfb, tb, pb, nb, sib, sfb, pib, pfb, zib, zfb, gib, gfb, rb, ob;
     long long now0;
-    if (!PyArg_ParseTuple(args, "Oy*y*y*LOw*w*y*y*w*w*w*w*w*w*", &rows, &tb, &pb, &nb, &now0,
-                          &sum, &sib, &sfb, &pib, &pfb, &zib, &zfb, &gib, &gfb, &rb, &ob))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*LOw*w*y*y*w*w*w*w*w*w*", &eb, &cib, &cfb, &tb, &pb,
+                          &nb, &now0, &sum, &sib, &sfb, &pib, &pfb, &zib, &zfb, &gib, &gfb, &rb,
+                          &ob))
         return NULL;
-    PyObject *result = NULL, *seq = NULL, *last3 = NULL;
-    if (zg_names() < 0) goto done;
-    seq = PySequence_Fast(rows, "profile kernel: rows must be a sequence");
-    if (seq == NULL) goto done;
-    Py_ssize_t n_rows = PySequence_Fast_GET_SIZE(seq), n_ticks = tb.len / 8;
-    if (tb.itemsize != 8 || pb.len != tb.len || nb.len != n_rows * 8 || sib.len < 12 * 8
-        || sfb.len < 8 * 8 || pib.len < 6 * 8 || pfb.len < 6 * 8 || ob.len != n_rows * ZG_OUT * 8
-        || zib.len / (5 * 8) != zfb.len / (3 * 8) || gib.len / (3 * 8) != gfb.len / (3 * 8)) {
+    PyObject *result = NULL;
+    Py_ssize_t n_rows = eb.len / 8, n_ticks = tb.len / 8, n_candles = cib.len / (3 * 8);
+    if (eb.itemsize != 8 || tb.itemsize != 8 || cib.itemsize != 8 || pb.len != tb.len
+        || nb.len != n_rows * 8 || cib.len != n_candles * 3 * 8 || cfb.len != n_candles * 5 * 8
+        || sib.len < 12 * 8 || sfb.len < 8 * 8 || pib.len < 6 * 8 || pfb.len < 6 * 8
+        || ob.len != n_rows * ZG_OUT * 8 || zib.len / (5 * 8) != zfb.len / (3 * 8)
+        || gib.len / (3 * 8) != gfb.len / (3 * 8)) {
         PyErr_SetString(PyExc_ValueError, "profile kernel: zone_gap_rows' arrays do not match");
         goto done;
     }
@@ -1052,21 +1101,23 @@ static PyObject *k_zone_gap_rows(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "profile kernel: the volume ring is not volume_period");
         goto done;
     }
-    const long long *ts = tb.buf, *nows = nb.buf;
-    const double *price = pb.buf;
+    const long long *ends = eb.buf, *ts = tb.buf, *nows = nb.buf, *ci_ = cib.buf;
+    const double *price = pb.buf, *cf = cfb.buf;
     double *out = ob.buf;
     long long now = now0;
-    Py_ssize_t start = 0;
-    PyObject *mine[3] = {NULL, NULL, NULL}; /* the block's last three gap-timeframe candles */
+    Py_ssize_t start = 0, k = 0;
+    Py_ssize_t mine[3] = {-1, -1, -1}; /* the block's last three gap-timeframe candles */
     int n_mine = 0;
     for (Py_ssize_t r = 0; r < n_rows; r++) {
-        PyObject *row = PySequence_Fast_GET_ITEM(seq, r);
-        long long end;
-        if (zg_attr_ll(row, s_tick_end, &end) < 0) goto fail;
+        long long end = ends[r];
         if (end < start || end > n_ticks) {
             PyErr_Format(PyExc_ValueError, "profile kernel: row %zd's tick_end %lld is outside "
                          "the block's trades", r, end);
-            goto fail;
+            goto done;
+        }
+        if (k < n_candles && ci_[3 * k] < r) {
+            PyErr_SetString(PyExc_ValueError, "profile kernel: the candles' rows are not sorted");
+            goto done;
         }
         if (end > start) {
             long long last_ts = ts[end - 1];
@@ -1081,58 +1132,47 @@ static PyObject *k_zone_gap_rows(PyObject *self, PyObject *args)
             }
             start = (Py_ssize_t)end;
         }
-        PyObject *cs = PyObject_GetAttr(row, s_candles);
-        if (cs == NULL) goto fail;
-        PyObject *cseq = PySequence_Fast(cs, "profile kernel: a row's candles must be a tuple");
-        Py_DECREF(cs);
-        if (cseq == NULL) goto fail;
-        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(cseq); k++) {
-            PyObject *c = PySequence_Fast_GET_ITEM(cseq, k);
-            long long tf, opened;
-            double open, high, low, close, volume;
-            if (zg_attr_ll(c, s_tf, &tf) < 0 || zg_attr_ll(c, s_open_ts, &opened) < 0
-                || zg_attr_d(c, s_open, &open) < 0 || zg_attr_d(c, s_high, &high) < 0
-                || zg_attr_d(c, s_low, &low) < 0 || zg_attr_d(c, s_close, &close) < 0
-                || zg_attr_d(c, s_volume, &volume) < 0) {
-                Py_DECREF(cseq);
-                goto fail;
-            }
+        for (; k < n_candles && ci_[3 * k] == r; k++) {
+            long long tf = ci_[3 * k + 1], opened = ci_[3 * k + 2];
+            const double *c = cf + 5 * k; /* open, high, low, close, volume */
             long long closed = opened + tf;
-            if (tf == s.zone_tf && zg_zones_candle(&s, closed, open, high, low, close, volume) < 0) {
-                Py_DECREF(cseq);
-                goto fail;
-            }
-            if (zg_gaps_candle(&s, tf, opened, closed, high, low) < 0) {
-                Py_DECREF(cseq);
-                goto fail;
-            }
+            if (tf == s.zone_tf && zg_zones_candle(&s, closed, c[0], c[1], c[2], c[3], c[4]) < 0)
+                goto done;
+            if (zg_gaps_candle(&s, tf, opened, closed, c[1], c[2]) < 0) goto done;
             if (tf == s.gap_tf) {
                 if (n_mine == 3) {
-                    Py_DECREF(mine[0]);
                     mine[0] = mine[1];
                     mine[1] = mine[2];
                     n_mine = 2;
                 }
-                mine[n_mine++] = Py_NewRef(c);
+                mine[n_mine++] = k;
             }
             if (closed >= s.si[S_PTS]) {
-                s.sf[F_PRICE] = close;
+                s.sf[F_PRICE] = c[3];
                 s.si[S_PTS] = closed;
             }
         }
-        Py_DECREF(cseq);
         if (nows[r] > now) now = nows[r];
         zg_outputs(&s, out + (Py_ssize_t)ZG_OUT * r);
     }
-    last3 = PyTuple_New(n_mine);
-    if (last3 == NULL) goto fail;
-    for (int k = 0; k < n_mine; k++) PyTuple_SET_ITEM(last3, k, mine[k]);
-    n_mine = 0;
-    result = last3;
-fail:
-    for (int k = 0; k < n_mine; k++) Py_XDECREF(mine[k]);
+    if (k != n_candles) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: a candle's row is past the last row");
+        goto done;
+    }
+    result = PyTuple_New(n_mine);
+    if (result == NULL) goto done;
+    for (int j = 0; j < n_mine; j++) {
+        PyObject *x = PyLong_FromSsize_t(mine[j]);
+        if (x == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, j, x);
+    }
 done:
-    Py_XDECREF(seq);
+    PyBuffer_Release(&eb);
+    PyBuffer_Release(&cib);
+    PyBuffer_Release(&cfb);
     PyBuffer_Release(&tb);
     PyBuffer_Release(&pb);
     PyBuffer_Release(&nb);
@@ -1150,6 +1190,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"bin_trades", k_bin_trades, METH_VARARGS,
+     "bin_trades(ts, price, size, tick, bin_ticks, quantum, cutoffs, bins, qty, first) -> "
+     "None | NotImplemented"},
     {"dense_add", k_dense_add, METH_VARARGS,
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
     {"dense_levels", k_dense_levels, METH_VARARGS,
@@ -1162,8 +1205,8 @@ static PyMethodDef methods[] = {
     {"apply_ranges", k_apply_ranges, METH_VARARGS,
      "apply_ranges(volume, bins, qty, s0, s1, a0, a1) -> change of the total"},
     {"zone_gap_rows", k_zone_gap_rows, METH_VARARGS,
-     "zone_gap_rows(rows, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, gi, gf, ring, "
-     "out) -> the block's last gap-timeframe candles"},
+     "zone_gap_rows(ends, cand_i, cand_f, ts, price, nows, now0, sum, si, sf, pi, pf, zi, zf, "
+     "gi, gf, ring, out) -> indices of the block's last gap-timeframe candles"},
     {NULL, NULL, 0, NULL},
 };
 

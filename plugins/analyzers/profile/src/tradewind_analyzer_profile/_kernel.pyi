@@ -1,6 +1,5 @@
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import NotImplementedType
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +29,9 @@ def dense_levels(
     dense: npt.NDArray[np.int64], base: int, num: int, den: int, /
 ) -> tuple[int, int, int, int, int] | NotImplementedType | None: ...
 def zone_gap_rows(
-    rows: Sequence[Any],
+    ends: npt.NDArray[np.int64],
+    cand_i: npt.NDArray[np.int64],
+    cand_f: npt.NDArray[np.float64],
     ts: npt.NDArray[np.int64],
     price: npt.NDArray[np.float64],
     nows: npt.NDArray[np.int64],
@@ -47,7 +48,7 @@ def zone_gap_rows(
     ring: npt.NDArray[np.float64],
     out: npt.NDArray[np.float64],
     /,
-) -> tuple[Any, ...]: ...
+) -> tuple[int, ...]: ...
 def dense_rows(
     dense: npt.NDArray[np.int64],
     base: int,
@@ -59,3 +60,16 @@ def dense_rows(
     out: npt.NDArray[np.int64],
     /,
 ) -> tuple[int, int] | NotImplementedType | None: ...
+def bin_trades(
+    ts: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    tick: float,
+    bin_ticks: int,
+    quantum: float,
+    cutoffs: npt.NDArray[np.int64],
+    bins: npt.NDArray[np.int64],
+    qty: npt.NDArray[np.int64],
+    first: npt.NDArray[np.int64],
+    /,
+) -> NotImplementedType | None: ...

@@ -495,6 +495,32 @@ class VolumeProfile:
         return price
 
 
+_INT64_MIN = int(np.iinfo(np.int64).min)
+
+
+def _bin_trades(
+    profile: VolumeProfile,
+    ts: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    size: npt.NDArray[np.float64],
+    cutoffs: npt.NDArray[np.int64],
+    n_rows: int,
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.intp], npt.NDArray[np.intp]
+]:
+    """A block's trades binned as :meth:`VolumeProfile.add` bins them (np.rint and round()
+    both round half to even), their quantities in quanta, the close at which each leaves the
+    window (``leave``: the first close whose cutoff is past it) and ``first[r]``, the first
+    trade with ``leave >= r``: numpy's version of ``_kernel.bin_trades`` (and its reference
+    in the tests)."""
+    bins = np.rint(price / profile._tick_f).astype(np.int64)
+    bins //= profile.bin_ticks
+    qty = np.rint(size / profile._quantum_f).astype(np.int64)
+    leave = np.searchsorted(cutoffs, ts, side="right")
+    first = np.searchsorted(leave, np.arange(n_rows + 1), side="left")
+    return bins, qty, leave, first
+
+
 class BlockWindow:
     """A :class:`VolumeProfile` advanced over a block of trades and its decision closes.
 
@@ -514,10 +540,10 @@ class BlockWindow:
         "_ahead_rows",
         "_applied",
         "_bins",
+        "_n_rows",
         "_nows",
         "_profile",
         "_qty",
-        "_ranges",
         "_ranges_arr",
         "_rest",
         "_row",
@@ -539,24 +565,49 @@ class BlockWindow:
         n_rows = len(ends)
         fed = int(ends[-1]) if n_rows else 0
         ts = np.asarray(ts_ns[:fed], dtype=np.int64)
-        # Same binning as VolumeProfile.add (np.rint and round() both round half to even).
-        bins = np.rint(np.asarray(price[:fed]) / profile._tick_f).astype(np.int64)
-        bins //= profile.bin_ticks
-        qty = np.rint(np.asarray(size[:fed]) / profile._quantum_f).astype(np.int64)
         # now at each close: the latest of the previous now, the close, the last trade + 1.
-        last = np.full(n_rows, np.iinfo(np.int64).min, dtype=np.int64)
+        last = np.full(n_rows, _INT64_MIN, dtype=np.int64)
         starts = np.concatenate(([0], ends[:-1]))
         nonempty = ends > starts
         last[nonempty] = ts[ends[nonempty] - 1] + 1
         nows = np.maximum(np.maximum(last, closes), profile._now)
         nows = np.maximum.accumulate(nows)
-        self._nows = nows.tolist()
+        self._n_rows = n_rows
+        self._nows = nows
         cutoffs = nows - profile.window_ns
         # A trade fed before close r (index < ends[r]) is in the window at the closes from
-        # there up to, not including, `leave` (the first close whose cutoff is past it).
-        leave = np.searchsorted(cutoffs, ts, side="right")
+        # there up to, not including, `leave` (the first close whose cutoff is past it);
         # first[r]: the first trade with leave >= r (leave is sorted, as the times are).
-        first = np.searchsorted(leave, np.arange(n_rows + 1), side="left")
+        # The trades binned as VolumeProfile.add bins them, and first, in one kernel pass
+        # (bin_trades); numpy (the same integers) where the kernel declines.
+        bins = np.empty(fed, dtype=np.int64)
+        qty = np.empty(fed, dtype=np.int64)
+        first = np.empty(n_rows + 1, dtype=np.int64)
+        price_f = np.ascontiguousarray(price[:fed], dtype=np.float64)
+        size_f = np.ascontiguousarray(size[:fed], dtype=np.float64)
+        ts = np.ascontiguousarray(ts)
+        done = _kernel.bin_trades(
+            ts,
+            price_f,
+            size_f,
+            profile._tick_f,
+            profile.bin_ticks,
+            profile._quantum_f,
+            np.ascontiguousarray(cutoffs, dtype=np.int64),
+            bins,
+            qty,
+            first,
+        )
+        # The block's trades still in the window after the last close, for later expiry.
+        if done is None:
+            gone = int(first[n_rows])  # leave is sorted: the trades from there on stay
+            rest: tuple[npt.NDArray[np.int64], ...] = (ts[gone:], bins[gone:], qty[gone:])
+        else:
+            bins, qty, leave, first = _bin_trades(profile, ts, price_f, size_f, cutoffs, n_rows)
+            stay = leave >= n_rows
+            rest = (ts[stay], bins[stay], qty[stay])
+        held = rest[2] != 0
+        self._rest = _Chunk(*(a[held] for a in rest)) if held.any() else None
         prev_end = np.concatenate(([0], ends[:-1])).astype(np.int64)
         # At close r, trades first[r]..first[r+1] leave if they entered before r (index <
         # prev_end[r]); trades prev_end[r]..ends[r] enter if still in at r (index >= first[r+1]).
@@ -564,7 +615,6 @@ class BlockWindow:
             (first[:-1], np.minimum(first[1:], prev_end), np.maximum(prev_end, first[1:]), ends),
             axis=1,
         )
-        self._ranges: list[list[int]] = ranges.tolist()
         self._ranges_arr = np.ascontiguousarray(ranges, dtype=np.int64)
         # The closes from row _ahead[0] on, computed in one kernel call once no trade from
         # before the block is left to expire: (first row, raw levels per row, bins with
@@ -579,9 +629,6 @@ class BlockWindow:
         self._tried = False
         self._bins = np.ascontiguousarray(bins)
         self._qty = np.ascontiguousarray(qty)
-        # The block's trades still in the window after the last close, for later expiry.
-        rest = (leave >= n_rows) & (qty != 0)
-        self._rest = _Chunk(ts[rest], bins[rest], qty[rest]) if rest.any() else None
 
     def row(self, r: int) -> None:
         """Bring the profile to close ``r`` (rows in order, each once)."""
@@ -595,7 +642,7 @@ class BlockWindow:
         if ahead is not None:
             # The close's levels, computed ahead; nothing from before the block is left to
             # expire, so advancing the window only moves its end.
-            now = self._nows[r]
+            now = self._now_at(r)
             if now > p._now:
                 p._now = now
             first, levels = ahead
@@ -608,7 +655,7 @@ class BlockWindow:
             p._total = 0 if raw is None else raw[3]
             p._held = x[6]
             return
-        p.advance(self._nows[r])  # expires trades from before the block
+        p.advance(self._now_at(r))  # expires trades from before the block
         self._apply_row(r)
         self._applied = r + 1
 
@@ -619,7 +666,7 @@ class BlockWindow:
         the profile is left at the last close as :meth:`row` leaves it; :meth:`finish`
         follows."""
         p = self._profile
-        n = len(self._nows)
+        n = self._n_rows
         out = np.zeros((n, 6), dtype=np.int64)
         for r in range(n):
             ahead = self._ahead
@@ -631,7 +678,7 @@ class BlockWindow:
                 out[r:] = levels[r - first :, :6]
                 last = n - 1
                 self._row = n
-                now = self._nows[last]
+                now = int(self._nows[last])
                 if now > p._now:
                     p._now = now
                 x = levels[last - first].tolist()
@@ -648,14 +695,19 @@ class BlockWindow:
         return out
 
     @property
-    def nows(self) -> list[int]:
+    def nows(self) -> npt.NDArray[np.int64]:
         """The window's end after each close."""
         return self._nows
+
+    def _now_at(self, r: int) -> int:
+        """The window's end after close ``r``, as an int (the closes stepped one by one are
+        few: no list of every close is made)."""
+        return int(self._nows[r])
 
     def _apply_row(self, r: int) -> None:
         """Close ``r``'s trades leaving and entering the window, applied to the profile."""
         p = self._profile
-        s0, s1, a0, a1 = self._ranges[r]
+        s0, s1, a0, a1 = self._ranges_arr[r].tolist()
         if s1 > s0 or a1 > a0:
             if p._dense is not None:
                 # leaving first: no bin's volume goes below zero on the way (_debit and
@@ -712,7 +764,7 @@ class BlockWindow:
         for r in range(self._applied, self._row):
             self._apply_row(r)
         self._applied = self._row
-        if detach or self._row >= len(self._nows):
+        if detach or self._row >= self._n_rows:
             self._ahead, self._ahead_rows, self._scratch = None, None, None
         else:
             p._ahead = self
@@ -720,8 +772,8 @@ class BlockWindow:
 
     def finish(self) -> None:
         """After the last close: keep the block's trades still in the window for expiry."""
-        if self._row != len(self._nows):
-            raise ValueError(f"BlockWindow: finished after {self._row} of {len(self._nows)} rows")
+        if self._row != self._n_rows:
+            raise ValueError(f"BlockWindow: finished after {self._row} of {self._n_rows} rows")
         p = self._profile
         if p._ahead is self:
             # The copy the closes were computed on holds the volumes after the last one.

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from tradewind import hookimpl
 from tradewind.blocks import BlockRow, BlockTable
 from tradewind.model import Candle, Instrument, TickBatch
@@ -20,10 +19,14 @@ from tradewind.registry import KindRegistry
 from tradewind_analyzer_profile.config import ProfileConfig
 from tradewind_analyzer_profile.fvg import GapBook
 from tradewind_analyzer_profile.market_profile import BlockWindow, VolumeProfile
-from tradewind_analyzer_profile.table import ZONE_GAP_KEYS, level_columns, zone_gap_columns
+from tradewind_analyzer_profile.table import (
+    NAN,
+    ZONE_GAP_KEYS,
+    RowArrays,
+    level_columns,
+    zone_gap_columns,
+)
 from tradewind_analyzer_profile.zones import StrengthRule, ZoneBook
-
-NAN = float("nan")
 
 #: Every key :meth:`ProfileAnalyzer.values` reports, always all of them (NaN when undefined).
 VALUE_KEYS: tuple[str, ...] = ("poc", "vah", "val", "profile_volume", *ZONE_GAP_KEYS)
@@ -128,13 +131,13 @@ class ProfileAnalyzer:
         price by the compiled kernel. The analyzer is left after the block's last trade (the
         trades after the last row folded in as :meth:`on_ticks` does). NaN entries are the
         object :data:`NAN`, as in :meth:`values`."""
-        if not rows:
+        if not len(rows):
             if len(ticks):
                 self.on_ticks(ticks)
             return BlockTable({key: [] for key in VALUE_KEYS}, 0)
         ts, price = ticks.ts_ns, ticks.price
-        ends = np.fromiter((r.tick_end for r in rows), dtype=np.int64, count=len(rows))
-        closes = np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=len(rows))
+        at = RowArrays.of(rows)
+        ends, closes = at.ends, at.closes
         profile = self.profile
         now0 = profile.now_ns
         window = BlockWindow(profile, ts, price, ticks.size, ends, closes)
@@ -142,22 +145,15 @@ class ProfileAnalyzer:
         window.finish()
         arrays = level_columns(levels, profile.bin_ticks, profile.tick_size, profile.volume_quantum)
         zg, (self._price, self._price_ts) = zone_gap_columns(
-            self.zones, self.gaps, (self._price, self._price_ts), ts, price, rows, window.nows, now0
+            self.zones, self.gaps, (self._price, self._price_ts), ts, price, at, window.nows, now0
         )
         for j, key in enumerate(ZONE_GAP_KEYS):
             arrays[key] = np.ascontiguousarray(zg[:, j])
         fed = int(ends[-1])
         if fed < len(ticks):
             self.on_ticks(ticks.slice(fed, len(ticks)))
-        columns: dict[str, list[float]] = {}
-        ordered: dict[str, npt.NDArray[np.float64]] = {}
-        for key in VALUE_KEYS:
-            array = ordered[key] = arrays[key]
-            column: list[float] = array.tolist()
-            if np.isnan(array).any():
-                column = [NAN if x != x else x for x in column]
-            columns[key] = column
-        return BlockTable(columns, len(rows), ordered)
+        # The columns stay float64 arrays; one becomes a list only where a row of it is read.
+        return BlockTable.of_arrays({key: arrays[key] for key in VALUE_KEYS}, len(ends))
 
     # -- reading --------------------------------------------------------------------------
     @property

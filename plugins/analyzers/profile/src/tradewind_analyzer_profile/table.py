@@ -10,18 +10,23 @@ ahead by the compiled kernel (see :meth:`ProfileAnalyzer.on_block`).
   :class:`GapBook` and the last-price rule over the block's trades and candles row by row
   (the same float operations in the same order as zones.py and fvg.py) and writes each
   row's nearest zones and gaps; the books' state goes in before and comes back after.
+  The rows are read as arrays (:class:`RowArrays`: a :class:`~tradewind.blocks.BlockRows`'
+  own arrays, no row or candle objects made but the gap book's last three candles).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import count
 from typing import TYPE_CHECKING
 
+import attrs
 import numpy as np
 import numpy.typing as npt
+from tradewind.blocks import BlockRows
 
 from tradewind_analyzer_profile import _kernel
 from tradewind_analyzer_profile.fvg import Gap, GapBook
@@ -29,8 +34,13 @@ from tradewind_analyzer_profile.zones import Zone, ZoneBook, ZoneKind
 
 if TYPE_CHECKING:
     from tradewind.blocks import BlockRow
+    from tradewind.model import Candle
 
-NAN = float("nan")
+#: NaN as the one object ``values()`` and the table's columns hold (``math.nan``).
+NAN = math.nan
+
+#: The candle fields the zone and gap books read, in the kernel's order.
+_CANDLE_FLOATS = ("open", "high", "low", "close", "volume")
 
 #: The outputs the kernel's zone_gap_rows writes, in its column order.
 ZONE_GAP_KEYS: tuple[str, ...] = (
@@ -116,20 +126,83 @@ def level_columns(
     return out
 
 
+@attrs.frozen
+class RowArrays:
+    """A block's rows as the kernel reads them: ``ends`` (each row's ``tick_end``), ``closes``
+    (its close time), ``cand_i`` (int64, candles x 3: row, timeframe, open time) and
+    ``cand_f`` (float64, candles x 5: open, high, low, close, volume), the candles in the
+    rows' order; ``candle(k)`` gives candle ``k`` as the rows' own :class:`Candle` object."""
+
+    ends: npt.NDArray[np.int64]
+    closes: npt.NDArray[np.int64]
+    cand_i: npt.NDArray[np.int64]
+    cand_f: npt.NDArray[np.float64]
+    candle: Callable[[int], Candle]
+
+    @classmethod
+    def of(cls, rows: Sequence[BlockRow]) -> RowArrays:
+        """A :class:`BlockRows`' arrays as they are; any other sequence of rows read once."""
+        if isinstance(rows, BlockRows):
+            return cls._of_block_rows(rows)
+        flat = [c for row in rows for c in row.candles]
+        counts = [len(row.candles) for row in rows]
+        cand_i = np.empty((len(flat), 3), dtype=np.int64)
+        cand_f = np.empty((len(flat), 5), dtype=np.float64)
+        if flat:
+            cand_i[:, 0] = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+            cand_i[:, 1] = [c.timeframe_ns for c in flat]
+            cand_i[:, 2] = [c.open_ts_ns for c in flat]
+            for j, key in enumerate(_CANDLE_FLOATS):
+                cand_f[:, j] = [getattr(c, key) for c in flat]
+        n = len(rows)
+        return cls(
+            ends=np.fromiter((r.tick_end for r in rows), dtype=np.int64, count=n),
+            closes=np.fromiter((r.close_ns for r in rows), dtype=np.int64, count=n),
+            cand_i=cand_i,
+            cand_f=cand_f,
+            candle=flat.__getitem__,
+        )
+
+    @classmethod
+    def _of_block_rows(cls, rows: BlockRows) -> RowArrays:
+        candles = rows.candles
+        n_c = len(candles)
+        cand_i = np.empty((n_c, 3), dtype=np.int64)
+        cand_i[:, 0] = rows.candle_row
+        cand_i[:, 1] = rows.candle_tf
+        cand_i[:, 2] = candles["open_ts_ns"]
+        cand_f = np.empty((n_c, 5), dtype=np.float64)
+        for j, key in enumerate(_CANDLE_FLOATS):
+            cand_f[:, j] = candles[key]
+        offsets, rows_of = rows.offsets, rows.candle_row
+
+        def candle(k: int) -> Candle:
+            r = int(rows_of[k])
+            return rows[r].candles[k - int(offsets[r])]
+
+        return cls(
+            ends=np.asarray(rows.tick_end, dtype=np.int64),
+            closes=np.asarray(rows.close_ns, dtype=np.int64),
+            cand_i=cand_i,
+            cand_f=cand_f,
+            candle=candle,
+        )
+
+
 def zone_gap_columns(
     zones: ZoneBook,
     gaps: GapBook,
     price: tuple[float, int],
     ticks_ts: npt.NDArray[np.int64],
     ticks_price: npt.NDArray[np.float64],
-    rows: Sequence[BlockRow],
-    nows: Sequence[int],
+    rows: RowArrays,
+    nows: npt.NDArray[np.int64],
     now0: int,
 ) -> tuple[npt.NDArray[np.float64], tuple[float, int]]:
     """The zone and gap outputs at each row (columns of :data:`ZONE_GAP_KEYS`), the books
     advanced over the block's rows as the per-candle path advances them, and the last price
     (price, its time) after the last row."""
-    n = len(rows)
+    n = len(rows.ends)
     period = zones.volume_period
     cap_z = zones.max_zones + 2
     cap_g = len(gaps.gaps) + n + 1  # at most one gap per gap-timeframe candle, one per row
@@ -189,7 +262,9 @@ def zone_gap_columns(
     )
     out = np.empty((n, len(ZONE_GAP_KEYS)), dtype=np.float64)
     mine = _kernel.zone_gap_rows(
-        rows,
+        rows.ends,
+        rows.cand_i,
+        rows.cand_f,
         np.ascontiguousarray(ticks_ts, dtype=np.int64),
         np.ascontiguousarray(ticks_price, dtype=np.float64),
         np.asarray(nows, dtype=np.int64),
@@ -238,5 +313,5 @@ def zone_gap_columns(
         for row_i, row_f in zip(gi[:ng].tolist(), gf[:ng].tolist(), strict=True)
     ]
     gaps._seq = count(gseq)
-    gaps._last3.extend(mine)
+    gaps._last3.extend(rows.candle(k) for k in mine)
     return out, (float(sf[0]), price_ts)
