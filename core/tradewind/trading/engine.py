@@ -1159,7 +1159,8 @@ class Engine:
                     if k > i:
                         i = k
                         continue
-            piece = clean.slice(i, j)
+            # The whole batch as it is (no second batch object over the same arrays).
+            piece = clean if i == 0 and j == n else clean.slice(i, j)
             quiet = self._quiet_ticks
             if quiet is not None and quiet.ticks(st, piece):
                 if not self._nothing_to_publish():

@@ -151,8 +151,11 @@ class QuietCloses:
         simulated = "simulated" in venue.capabilities
         if simulated and venue.next_fill_ts(piece) is not None:
             return False
-        if e.exits and e._holds(e.portfolio.position(st.instrument.key)):
-            return False
+        if e.exits:
+            pos = e.portfolio.position(st.instrument.key)
+            # A zero quantity holds nothing (``holds``), whatever the instrument and mark.
+            if pos.quantity and e._holds(pos):
+                return False
         self.pieces += 1
         e._advance(piece, simulated, venue)
         if st.block is None:  # a block has fed them already
@@ -170,7 +173,8 @@ class QuietCloses:
             return False
         key = st.instrument.key
         portfolio = e.portfolio
-        if e._holds(portfolio.position(key)):
+        pos = portfolio.position(key)
+        if pos.quantity and e._holds(pos):
             return False  # exit monitors read the close
         clock = e.clock
         if clock is not self._clock:
