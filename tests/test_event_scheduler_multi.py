@@ -180,6 +180,8 @@ def _assert_same(
             assert sum(quiet.rejected_by_gate.values()) == quiet.rejected_by_arrays
             # Quiet closes that sent nothing left the step's end out (nothing to publish).
             assert 0 < quiet.idle_steps <= quiet.closes
+            # Trades between decision points that nothing could act on went the short way.
+            assert engine._quiet_ticks is quiet and quiet.pieces > 0
         # There is something to compare: signals, and orders and fills of several instruments.
         assert base.summary["funnel"]["signals"] >= 2, block
         assert len({f.instrument for f in base.fills}) >= 2, block
@@ -246,3 +248,54 @@ def test_orders_in_flight_across_closes_give_the_stepped_run(tmp_path):
     data = tmp_path / "synth_latency.parquet"
     symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
     _assert_same(tmp_path, data, symbols, blocks=(1_000_000,), latency_ms=90_000)
+
+
+def test_trades_nothing_can_act_on_taken_the_short_way_give_the_engines_step(tmp_path):
+    """The same run with every piece of trades between decision points through the engine's
+    ``_on_ticks`` and with the quiet ones taken by ``QuietCloses.ticks``: the same journal,
+    result and counters. Orders rest across batches (90 s of venue latency), so some pieces
+    can fill an order and take the step, and positions are held under the exit monitors."""
+    data = tmp_path / "synth_ticks.parquet"
+    symbols = _tapes(data, 3, 12_000, 1.0, sample=False)
+    cfg = _multi_config(tmp_path, data, symbols, scheduler=True, block=1_000_000, latency_ms=90_000)
+    runs = []
+    for short in (False, True):
+        journal = tmp_path / f"ticks_{short}.duckdb"
+        engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
+        assert engine._quiet_ticks is not None
+        if not short:
+            engine._quiet_ticks = None
+        stepped_pieces = []
+        on_ticks = engine._on_ticks
+
+        async def counted(st, piece, on_ticks=on_ticks, stepped_pieces=stepped_pieces):
+            stepped_pieces.append(len(piece))
+            await on_ticks(st, piece)
+
+        engine._on_ticks = counted
+        result = anyio.run(engine.run)
+        runs.append((_rows(journal), result, engine, len(stepped_pieces)))
+    (base_rows, base, stepped, all_pieces), (rows, result, engine, some_pieces) = runs
+    quiet = engine._quiet_ticks
+    assert quiet is not None and quiet.pieces > 0
+    assert stepped._quiet_closes is not None and stepped._quiet_closes.pieces == 0
+    # Both kinds of piece occurred: some took the engine's step (an order could fill, or an
+    # exit watched a position).
+    assert base.summary["funnel"]["signals"] >= 2
+    assert len({f.instrument for f in base.fills}) >= 2
+    assert 0 < some_pieces < all_pieces
+    assert some_pieces + quiet.pieces == all_pieces
+    for table in TABLES:
+        assert rows[table] == base_rows[table], table
+    assert result.summary == base.summary
+    assert (engine.candles, engine.decision_points, engine.ticks) == (
+        stepped.candles,
+        stepped.decision_points,
+        stepped.ticks,
+    )
+    assert result.equity_curve == base.equity_curve
+    assert result.series == base.series
+    assert result.candles == base.candles
+    assert result.price_curve == base.price_curve
+    assert result.fills == base.fills
+    assert result.closed_trades == base.closed_trades

@@ -288,11 +288,23 @@ def test_accept_checked_leaves_the_state_validate_leaves(increasing: bool) -> No
         want = validated.validate(piece)
         assert got.clean is piece and not got.rejected and not want.rejected
         assert got.codes.tolist() == want.codes.tolist()
+        assert got.codes.dtype == want.codes.dtype and not got.codes.flags.writeable
         assert _state(checked) == _state(validated)
     resend = ticks([(2_000, 100.0, 1.0, ids[-3]), (2_001, 100.0, 1.0, 10_000)])
     got_resend, want_resend = checked.validate(resend), validated.validate(resend)
     assert got_resend.rejected == want_resend.rejected == {"duplicate_id": 1}
     assert _state(checked) == _state(validated)
+
+
+def test_accept_checked_codes_of_batches_longer_than_the_shared_zeros() -> None:
+    """The zero codes ``accept_checked`` hands out are views of one read-only array, grown
+    when a batch is longer: every batch gets its own length of zeros, the short ones too."""
+    v = TickValidator("BTCUSDT")
+    for lo, hi in [(0, 3), (3, 10_003), (10_003, 10_010), (10_010, 30_010)]:
+        piece = ticks([(1_000 + i, 100.0, 1.0, 5 + i) for i in range(lo, hi)])
+        codes = v.accept_checked(piece, increasing=True).codes
+        assert codes.shape == (hi - lo,) and codes.dtype == np.int8
+        assert not codes.any() and not codes.flags.writeable
 
 
 @settings(max_examples=200, deadline=None)

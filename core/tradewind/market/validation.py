@@ -182,6 +182,22 @@ class ValidationResult:
         return sum(self.rejected.values())
 
 
+#: Zero codes (every tick accepted) handed out as read-only views: a batch taken whole needs
+#: no array of its own (nothing writes a result's codes).
+_ZERO_CODES = np.zeros(4096, dtype=np.int8)
+_ZERO_CODES.flags.writeable = False
+
+
+def _no_codes(n: int) -> npt.NDArray[np.int8]:
+    """``n`` zero codes (read-only)."""
+    global _ZERO_CODES
+    if n > len(_ZERO_CODES):
+        zeros = np.zeros(max(n, 2 * len(_ZERO_CODES)), dtype=np.int8)
+        zeros.flags.writeable = False
+        _ZERO_CODES = zeros
+    return _ZERO_CODES[:n]
+
+
 def validate(
     batch: TickBatch,
     *,
@@ -380,7 +396,7 @@ class TickValidator:
             self.last_ts_ns = batch.last_ts
         # validate() passes True for a batch its quick check takes whole (ids increasing).
         self.seen_ids.add(batch.trade_id, increasing=True if increasing else None)
-        return ValidationResult(clean=batch, rejected={}, codes=np.zeros(n, dtype=np.int8))
+        return ValidationResult(clean=batch, rejected={}, codes=_no_codes(n))
 
     def __repr__(self) -> str:
         bad = {k: v for k, v in self.rejected.items() if v}

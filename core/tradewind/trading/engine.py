@@ -521,6 +521,12 @@ class Engine:
             and type(self)._on_boundary is Engine._on_boundary
             else None
         )
+        #: ... and so do their trades between decision points that nothing can act on.
+        self._quiet_ticks = (
+            self._quiet_closes
+            if type(self)._on_ticks is Engine._on_ticks and type(self)._advance is Engine._advance
+            else None
+        )
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -1164,7 +1170,14 @@ class Engine:
                     if k > i:
                         i = k
                         continue
-            await self._on_ticks(st, clean.slice(i, j))
+            # The whole batch as it is (no second batch object over the same arrays).
+            piece = clean if i == 0 and j == n else clean.slice(i, j)
+            quiet = self._quiet_ticks
+            if quiet is not None and quiet.ticks(st, piece):
+                if not self._nothing_to_publish():
+                    await self._publish_pending()
+            else:
+                await self._on_ticks(st, piece)
             i = j
             if st.block is not None and i >= st.block.end:
                 st.block.finish()

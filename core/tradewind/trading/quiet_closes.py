@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tradewind.blocks import BlockTable, TapeBlock
+from tradewind.blocks import BlockTable, TableRow, TapeBlock
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
+    from tradewind.model.ticks import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
@@ -66,6 +67,8 @@ class QuietCloses:
         self._advance: Callable[[int], None] | None = None
         #: Calls of the engine's end of step left out: nothing was pending after the close.
         self.idle_steps = 0
+        #: Pieces of trades between decision points taken by :meth:`ticks`.
+        self.pieces = 0
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -122,17 +125,44 @@ class QuietCloses:
             gates = self._gates[names] = GateArrays(e.config.strategy, names)
         failing: list[int] | None = None
         if len(gates):
-            tf = e.strategy_tf
-            close: npt.NDArray[np.float64] = np.array(
-                [
-                    next((c.close for c in r.candles if c.timeframe_ns == tf), nan)
-                    for r in block.rows
-                ],
-                dtype=np.float64,
-            )
-            failing = gates.first_failing(tables, close).tolist()
+            # Per row from ``first``: the close of its strategy-timeframe candle (NaN: none),
+            # from the block's arrays (the floats its Candle objects hold).
+            rows, candles = block.arrays.of_timeframe(e.strategy_tf)
+            close: npt.NDArray[np.float64] = np.full(block.total, nan, dtype=np.float64)
+            close[rows] = candles["close"]
+            failing = gates.first_failing(tables, close[first:]).tolist()
         self._judged[key] = (block, first, failing, gates.names)
         return first, failing, gates.names
+
+    def ticks(self, st: _InstrumentState, piece: TickBatch) -> bool:
+        """Trades of ``st`` between two decision points that nothing can act on, taken as
+        :meth:`Engine._on_ticks` takes them; False (nothing done) when they need it.
+
+        That is its first and only step when no trade of the piece can fill an order (the
+        simulated venue says when one can next happen), no exit monitor watches a position of
+        the instrument and the piece does not follow a data gap: the clock, the mark, the
+        venue's matching (no order fills) and the candles and tick analyzers of a piece no
+        block fed. The caller then publishes as the step's end does (not at all when
+        :meth:`Engine._nothing_to_publish`)."""
+        if st.after_gap or not len(piece):
+            return False
+        e = self.engine
+        venue = st.exec_venue
+        simulated = "simulated" in venue.capabilities
+        if simulated and venue.next_fill_ts(piece) is not None:
+            return False
+        if e.exits:
+            pos = e.portfolio.position(st.instrument.key)
+            # A zero quantity holds nothing (``holds``), whatever the instrument and mark.
+            if pos.quantity and e._holds(pos):
+                return False
+        self.pieces += 1
+        e._advance(piece, simulated, venue)
+        if st.block is None:  # a block has fed them already
+            st.aggregator.update(piece)
+            for a in st.tick_analyzers:
+                a.on_ticks(piece)
+        return True
 
     async def close(self, st: _InstrumentState, t_close: int) -> bool:
         """``st``'s decision close at ``t_close`` as the engine's step would take it; False
@@ -143,7 +173,8 @@ class QuietCloses:
             return False
         key = st.instrument.key
         portfolio = e.portfolio
-        if e._holds(portfolio.position(key)):
+        pos = portfolio.position(key)
+        if pos.quantity and e._holds(pos):
             return False  # exit monitors read the close
         clock = e.clock
         if clock is not self._clock:
@@ -156,7 +187,11 @@ class QuietCloses:
             return True  # nothing closes here (the step would return before deciding)
         r = block.total - len(rows)
         # Judged before the row is taken (the judged rows start at the first one not taken).
-        first, failing, names = self._verdicts(st, block)
+        judged = self._judged.get(key)
+        if judged is not None and judged[0] is block:
+            _, first, failing, names = judged
+        else:
+            first, failing, names = self._verdicts(st, block)
         closed, got = block.take(t_close)
         one_row = block.total - len(rows) == r + 1
         self.closes += 1
@@ -189,7 +224,16 @@ class QuietCloses:
                 # Read from the row where the row holds the analyzer (what ``values.get``
                 # returns after ``use_rows``), as the one-instrument scheduler does.
                 row_values = got.get(instance)
-                v = values.get(name) if row_values is None else row_values.get(output, nan)
+                if row_values is None:
+                    v = values.get(name)
+                elif type(row_values) is TableRow:
+                    # A table's row: its column's entry (what ``TableRow.get`` reads).
+                    try:
+                        v = row_values._columns[output][row_values._r]
+                    except KeyError:
+                        v = nan
+                else:
+                    v = row_values.get(output, nan)
                 points.append((t_close, float(v)))
             if in_flight:
                 continue
