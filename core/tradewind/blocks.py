@@ -404,7 +404,7 @@ def block_rows(
 
 #: Rows made into objects at a time when :class:`RowQueue` reads one not made yet (the walk
 #: reads the rows it steps from the arrays and drops the rest unmade: a short chunk).
-_QUEUE_CHUNK = 32
+_QUEUE_CHUNK = 8
 
 
 class RowQueue:
