@@ -20,7 +20,6 @@ outputs computed only when a rule reads them); any other analyzer goes through i
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -403,6 +402,64 @@ def block_rows(
     return per_candle_rows(analyzer, ticks, rows)
 
 
+#: Rows made into objects at a time when :class:`RowQueue` reads one not made yet (the walk
+#: reads the rows it steps from the arrays and drops the rest unmade: a short chunk).
+_QUEUE_CHUNK = 8
+
+
+class RowQueue:
+    """The rows of a block not yet reached (:attr:`TapeBlock.rows`): the front of
+    :class:`BlockRows` from :attr:`head` on, read like a deque's front (``rows[0]``,
+    ``popleft``, ``len``, iteration) with each :class:`BlockRow` made only when read, and
+    :meth:`drop` to pass rows without making them (code reading :attr:`BlockRows`' arrays)."""
+
+    __slots__ = ("_rows", "head")
+
+    def __init__(self, rows: BlockRows, head: int = 0) -> None:
+        self._rows = rows
+        #: Index in the block's rows of the next row not yet reached.
+        self.head = head
+
+    def _row(self, r: int) -> BlockRow:
+        rows = self._rows
+        row = rows._made[r]  # IndexError past the end, as a deque's
+        if row is None:
+            rows._make(r, min(len(rows._made), r + _QUEUE_CHUNK))
+            row = rows._made[r]
+            assert row is not None
+        return row
+
+    def __len__(self) -> int:
+        return len(self._rows._made) - self.head
+
+    def __bool__(self) -> bool:
+        return self.head < len(self._rows._made)
+
+    def __getitem__(self, i: int) -> BlockRow:
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("block row index out of range")
+        return self._row(self.head + i)
+
+    def __iter__(self) -> Iterator[BlockRow]:
+        # The rows not reached when iterated (as a deque's iterator; not mutated meanwhile).
+        for r in range(self.head, len(self._rows._made)):
+            yield self._row(r)
+
+    def popleft(self) -> BlockRow:
+        if not self:
+            raise IndexError("pop from an empty block's rows")
+        row = self._row(self.head)
+        self.head += 1
+        return row
+
+    def drop(self, n: int) -> None:
+        """Pass the next ``n`` rows (at most the rest) without making them."""
+        self.head = min(self.head + n, len(self._rows._made))
+
+
 @attrs.define
 class TapeBlock:
     """The engine's block of one instrument: trades ``[start, end)`` of the current feed
@@ -417,23 +474,24 @@ class TapeBlock:
     start: int = 0
     #: Rows the block opened with (the next row's index is :attr:`next_row`).
     total: int = 0
-    _rows: deque[BlockRow] | None = None
+    _rows: RowQueue | None = None
 
     @property
-    def rows(self) -> deque[BlockRow]:
-        """The rows not yet reached, as :class:`BlockRow` objects: made (with their
-        :class:`Candle` objects, in one pass) on the first read, not when the block opens;
-        code that reads :attr:`arrays` from :attr:`next_row` on needs no objects."""
+    def rows(self) -> RowQueue:
+        """The rows not yet reached, as :class:`BlockRow` objects (:class:`RowQueue`): each
+        made (with its :class:`Candle` objects, a short chunk at a time) when read, not when
+        the block opens; code that reads :attr:`arrays` from :attr:`next_row` on needs no
+        objects (and passes rows with ``rows.drop``)."""
         rows = self._rows
         if rows is None:
-            rows = self._rows = deque(self.arrays.made())
+            rows = self._rows = RowQueue(self.arrays)
         return rows
 
     @property
     def next_row(self) -> int:
         """Index in :attr:`arrays` of the next row not yet reached (``total`` when none)."""
         rows = self._rows
-        return 0 if rows is None else self.total - len(rows)
+        return 0 if rows is None else rows.head
 
     @classmethod
     def open(

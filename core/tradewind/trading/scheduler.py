@@ -40,7 +40,6 @@ step every close.
 
 from __future__ import annotations
 
-from itertools import islice
 from math import nan
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, cast
@@ -48,8 +47,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from tradewind.blocks import BlockRow, BlockTable, TapeBlock
+from tradewind.blocks import BlockTable, TapeBlock
 from tradewind.errors import ConfigError
+from tradewind.market.candles import _candle
 from tradewind.protocols import ScanningExit
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
@@ -64,16 +64,12 @@ if TYPE_CHECKING:
 
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
+#: A block's rows as lists (Scheduler._lists): tick ends, close times, candle counts, the
+#: index of each row's candle of the strategy's timeframe (-1: none).
+_RowLists = tuple[list[int], list[int], list[int], list[int]]
 
 
-_TICK_END = attrgetter("tick_end")
-_CLOSE_NS = attrgetter("close_ns")
-_CANDLES = attrgetter("candles")
-_FIRST = itemgetter(0)
-_CLOSE = attrgetter("close")
 _TIMEFRAME = attrgetter("timeframe_ns")
-#: A candle curve's point (the engine's ``candle_curve`` entries).
-_CANDLE_POINT = attrgetter("open_ts_ns", "open", "high", "low", "close", "volume")
 
 
 def decision_candles(groups: list[tuple[Candle, ...]], strategy_tf: int) -> list[Candle | None]:
@@ -94,26 +90,28 @@ class _Stretches:
     :meth:`Scheduler.skip`): per row from ``first`` (the head of the block's rows when made),
     the arrays a stretch's bookkeeping is read from, by row index relative to ``first``.
 
-    Built once per block from plain attribute reads mapped over the rows (no Python per row);
-    the curves' points of a stretch are made from its rows when it is walked. A row's
-    decision is its candle of the strategy's timeframe (a row without one only counts its
-    candles).
+    Built once per block from the block's arrays (:class:`tradewind.blocks.BlockRows`: no
+    row or candle objects); the curves' points of a stretch are read from the candles'
+    columns when it is walked. A row's decision is its candle of the strategy's timeframe
+    (a row without one only counts its candles).
     """
 
     __slots__ = (
         "aligned",
+        "all_decide",
         "cand_cum",
+        "candles",
+        "close_ns",
         "dec_cum",
+        "dec_idx",
         "failing",
         "first",
-        "first_is_decision",
         "gate_cum",
         "grid_t",
         "group",
         "group_start",
         "rows",
         "stops",
-        "strategy_tf",
         "tick_end",
     )
 
@@ -125,26 +123,25 @@ class _Stretches:
         strategy_tf: int,
         verdicts: Verdicts,
     ) -> None:
-        rows = block.rows
-        m = self.rows = len(rows)
-        first = self.first = block.total - m
-        self.strategy_tf = strategy_tf
+        arrays = block.arrays
+        first = self.first = block.next_row
+        m = self.rows = block.total - first
         vfirst, failing, gate_names = verdicts
-        tick_end = self.tick_end = np.array(list(map(_TICK_END, rows)), dtype=np.intp)
-        close_ns = np.array(list(map(_CLOSE_NS, rows)), dtype=np.int64)
-        groups: list[tuple[Candle, ...]] = list(map(_CANDLES, rows))
+        tick_end = self.tick_end = np.asarray(arrays.tick_end[first:], dtype=np.intp)
+        close_ns = self.close_ns = arrays.close_ns[first:]
+        self.candles = arrays.candles
         cand_cum = self.cand_cum = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(np.array(list(map(len, groups)), dtype=np.int64), out=cand_cum[1:])
-        tfs = list(map(_TIMEFRAME, map(_FIRST, groups)))
-        #: Every row's first candle is its decision (the aggregator emits a close's candles
-        #: shortest timeframe first): a stretch's points are read from the first candles.
-        self.first_is_decision = tfs.count(strategy_tf) == m
-        if self.first_is_decision:
-            dec = np.ones(m, dtype=bool)
-        else:
-            dec = np.array(
-                [any(c.timeframe_ns == strategy_tf for c in g) for g in groups], dtype=bool
-            )
+        np.cumsum(np.diff(arrays.offsets[first:]), out=cand_cum[1:])
+        # Per row, the index (in the block's candles) of its candle of the strategy's
+        # timeframe, -1 for none (a close has one candle per timeframe).
+        dec_idx = self.dec_idx = np.full(m, -1, dtype=np.intp)
+        at = np.flatnonzero(arrays.candle_tf == strategy_tf)
+        at_row = arrays.candle_row[at]
+        keep = at_row >= first
+        dec_idx[at_row[keep] - first] = at[keep]
+        dec = dec_idx >= 0
+        #: Every row has a decision (a stretch's points are its rows' in order).
+        self.all_decide = bool(dec.all())
         dec_cum = self.dec_cum = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(dec, out=dec_cum[1:])
         # The walk's groups: the rows reached by the same trade (one step of the loop), and
@@ -181,22 +178,31 @@ class _Stretches:
         return min(b, r + int(self.tick_end[r:b].searchsorted(limit)))
 
     def decisions(
-        self, rows: list[BlockRow]
-    ) -> tuple[list[int], list[Candle], list[tuple[int, float, float, float, float, float]]]:
-        """The close times, decision candles and candle curve points of a stretch's ``rows``."""
-        if self.first_is_decision:
-            candles: list[Candle] = list(map(_FIRST, map(_CANDLES, rows)))
-            times: list[int] = list(map(_CLOSE_NS, rows))
-        else:
-            tf = self.strategy_tf
-            times, candles = [], []
-            for row in rows:
-                for c in row.candles:
-                    if c.timeframe_ns == tf:
-                        times.append(row.close_ns)
-                        candles.append(c)
-                        break
-        return times, candles, list(map(_CANDLE_POINT, candles))
+        self, r: int, b: int
+    ) -> tuple[list[int], list[float], list[tuple[int, float, float, float, float, float]]]:
+        """The close times, decision candles' closes and candle curve points of rows ``r``
+        to ``b`` (the bits of the :class:`Candle` objects' fields: read from the same
+        float64 and int64 columns)."""
+        idx = self.dec_idx[r:b]
+        times = self.close_ns[r:b]
+        if not self.all_decide:
+            has = idx >= 0
+            idx = idx[has]
+            times = times[has]
+        got = self.candles[idx]
+        close = got["close"].tolist()
+        points = list(
+            zip(
+                got["open_ts_ns"].tolist(),
+                got["open"].tolist(),
+                got["high"].tolist(),
+                got["low"].tolist(),
+                close,
+                got["volume"].tolist(),
+                strict=True,
+            )
+        )
+        return times.tolist(), close, points
 
 
 class Scheduler:
@@ -243,6 +249,29 @@ class Scheduler:
         #: Stretches of closes walked in bulk (see skip), and their closes (part of ``closes``).
         self.bulk_stretches = 0
         self.bulk_closes = 0
+        #: A block's rows as lists for the walk's loop (see _lists).
+        self._row_lists: tuple[TapeBlock, _RowLists] | None = None
+
+    def _lists(self, block: TapeBlock) -> _RowLists:
+        """Per row of ``block`` (every row, by block row index): its first trade at or after
+        the close (block index), its close time, its count of candles and the index in
+        ``block.arrays.candles`` of its candle of the strategy's timeframe (-1: none), as
+        lists read by the walk's loop (no row objects). Made once per block."""
+        got = self._row_lists
+        if got is not None and got[0] is block:
+            return got[1]
+        arrays = block.arrays
+        dec = np.full(len(arrays.close_ns), -1, dtype=np.intp)
+        at = np.flatnonzero(arrays.candle_tf == self.engine.strategy_tf)
+        dec[arrays.candle_row[at]] = at
+        lists = (
+            arrays.tick_end.tolist(),
+            arrays.close_ns.tolist(),
+            np.diff(arrays.offsets).tolist(),
+            dec.tolist(),
+        )
+        self._row_lists = (block, lists)
+        return lists
 
     def _verdicts(self, block: TapeBlock) -> Verdicts:
         """The first row judged, per row from it the index of the compiled gate that
@@ -558,6 +587,11 @@ class Scheduler:
         )
         record_many = curve.record_many
         rejected = strategy.rejected
+        # The rows as lists and the candles' records (the lean walk reads no row objects; a
+        # candle object is made only for a signal's decision candle).
+        tick_end_l, close_l, ncand_l, dec_l = self._lists(block)
+        cands = block.arrays.candles
+        inst_name = block.arrays.instrument
 
         def hand_over(ri: int, got_gens: list[Mapping[str, float]]) -> None:
             it_gens = iter(got_gens)
@@ -566,7 +600,7 @@ class Scheduler:
             )
 
         while rows:
-            k = start + rows[0].tick_end  # the first trade at or after the close
+            k = start + tick_end_l[rows.head]  # the first trade at or after the close
             if k >= limit:
                 break
             if stopper.requested or control.paused or control.has_pending():
@@ -607,9 +641,9 @@ class Scheduler:
                         if prices is None:
                             prices, candle_curve = open_curves()
                         e.decision_points += decided
-                        times, candles, points_ = plan.decisions(list(islice(rows, n)))
+                        times, closes, points_ = plan.decisions(r, b)
                         record_many(times)
-                        prices.extend(zip(times, map(_CLOSE, candles), strict=True))
+                        prices.extend(zip(times, closes, strict=True))
                         candle_curve.extend(points_)
                         ri0 = plan.first + r
                         dec_at: list[int] | range = range(ri0, ri0 + n)
@@ -645,8 +679,7 @@ class Scheduler:
                             by_gate[gate] = by_gate.get(gate, 0) + c
                         self.rejected_by_arrays += decided
                     unread = (plan.first + last, [])
-                    for _ in range(n):
-                        rows.popleft()
+                    rows.drop(n)
                     continue
             if k > i:
                 # The trades before the close, as the engine's step would feed them.
@@ -660,11 +693,11 @@ class Scheduler:
                     tick()
             i = k
             t = (int(ts_ns[k]) // step) * step  # the grid time that trade brings the engine to
-            while lean and rows and rows[0].close_ns <= t:
-                ri = total - len(rows)
+            while lean and rows and close_l[rows.head] <= t:
+                ri = rows.head
                 r = ri - first
-                row = rows.popleft()
-                t_close = row.close_ns
+                rows.drop(1)
+                t_close = close_l[ri]
                 if advance is not None:
                     advance(t_close)
                 got_gens: list[Mapping[str, float]] = []
@@ -677,18 +710,21 @@ class Scheduler:
                             f"{t_close} ns; on_block must yield once per row it is given"
                         ) from None
                 unread = (ri, got_gens)
-                closed = row.candles
-                pend[0] += len(closed)
+                pend[0] += ncand_l[ri]
                 skipped += 1
-                for c in closed:
-                    if c.timeframe_ns != strategy_tf:
-                        continue
+                # The row's candle of the strategy's timeframe (a close has at most one).
+                ci = dec_l[ri]
+                if ci >= 0:
+                    rec = cands[ci].tolist()  # the bits a Candle object of the row holds
+                    c_close: float = rec[4]
                     if prices is None:
                         prices, candle_curve = open_curves()
                     pend[1] += 1
                     record(t_close)
-                    prices.append((t_close, c.close))
-                    candle_curve.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+                    prices.append((t_close, c_close))
+                    candle_curve.append(
+                        cast("tuple[int, float, float, float, float, float]", rec[:6])
+                    )
                     pend_times.append(t_close)
                     pend_rows.append(ri)
                     for points, j, output in row_charts:
@@ -703,8 +739,9 @@ class Scheduler:
                     flush()
                     hand_over(ri, got_gens)
                     unread = None
-                    signal = strategy.decide(inst, c.close, t_close, values)
+                    signal = strategy.decide(inst, c_close, t_close, values)
                     if signal is not None:
+                        c = _candle(inst_name, strategy_tf, rec)
                         if simulated and venue_from < i:
                             venue.on_trades(clean.slice(venue_from, i))
                         if before_event is not None:
