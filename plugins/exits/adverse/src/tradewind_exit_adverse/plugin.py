@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
+import attrs
 import numpy as np
+import numpy.typing as npt
 from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
@@ -28,7 +30,7 @@ from tradewind.registry import KindRegistry
 from tradewind.trading.exit_scan import HoldWindow
 
 from tradewind_exit_adverse.config import AdverseConfig
-from tradewind_exit_adverse.sampling import SampleState, advance, scan
+from tradewind_exit_adverse.sampling import Samples, SampleState, advance, scan
 from tradewind_exit_adverse.tiers import ProfitTiers
 
 #: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
@@ -50,6 +52,8 @@ class AdverseMoves:
         self.tiers = ProfitTiers(config.profit_tiers, config.moves)
         # Per instrument: the position's open time (to notice a new position) and its sampling.
         self._state: dict[str, tuple[int, SampleState]] = {}
+        #: The last scan's samples, for :meth:`on_ticks` over a stretch of the same trades.
+        self._scanned: _Scanned | None = None
 
     # -- introspection, for tests and reports ---------------------------------------------
     def threshold(self, position: Position, price: float) -> int:
@@ -72,6 +76,11 @@ class AdverseMoves:
             return None
         long = position.quantity > 0
         state = self._sampling(position, batch)
+        scanned = self._scanned
+        if scanned is not None:
+            got = scanned.on_ticks(self, position, batch, state, long)
+            if got is not False:
+                return got
         if len(batch) <= FEW:
             return self._on_few(position, batch, state, long)
         samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
@@ -177,13 +186,14 @@ class AdverseMoves:
         else:
             state = entry[1]
         long = position.quantity > 0
-        samples = scan(
-            ticks.ts_ns[:seen], ticks.price[:seen], state, self.interval_ns, 1 if long else -1
-        )
+        ts_ns, price = ticks.ts_ns[:seen], ticks.price[:seen]
+        samples = scan(ts_ns, price, state, self.interval_ns, 1 if long else -1)
         if len(samples) == 0:
+            self._scanned = None
             return None
         counted = np.minimum(samples.run, self.max_moves)
         required = self.tiers.required(samples.price, position.avg_price, long)
+        self._scanned = _Scanned.of(ts_ns, price, state, position, long, samples, counted, required)
         hits = np.flatnonzero(counted >= required)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
 
@@ -196,6 +206,7 @@ class AdverseMoves:
     def forget(self, instrument: str) -> None:
         """Drop the samples of a position that closed."""
         self._state.pop(instrument, None)
+        self._scanned = None
 
     def _sampling(self, position: Position, batch: TickBatch) -> SampleState:
         """The sampling state of ``position``, started afresh for a position not seen before.
@@ -210,6 +221,119 @@ class AdverseMoves:
             state = SampleState(anchor_ns=anchor, bucket=0, price=float(position.avg_price))
             self._state[key] = entry = (position.opened_ts_ns, state)
         return entry[1]
+
+
+def _address(a: npt.NDArray[Any]) -> int:
+    return int(a.__array_interface__["data"][0])
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class _Scanned:
+    """A scan's samples over a stretch of tape, which :meth:`AdverseMoves.on_ticks` reads for
+    a batch lying inside that stretch (the same memory: views of the same tape) when the
+    sampling stands where the scan's samples before the batch leave it.
+
+    The samples of trades from a state on are a function of that state's values and the
+    trades alone (each sample's run continues the one before it), so the samples the scan
+    found inside the batch are the ones :meth:`on_ticks` would find there, with the same
+    counts and thresholds (same position: entry price and side)."""
+
+    base: Any
+    ts_address: int
+    price_address: int
+    length: int
+    anchor_ns: int
+    start: tuple[int, float, int]
+    opened_ts_ns: int
+    entry: Any
+    long: bool
+    row: list[int]
+    bucket: list[int]
+    price: list[float]
+    run: list[int]
+    counted: list[int]
+    required: list[int]
+
+    @classmethod
+    def of(
+        cls,
+        ts_ns: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        state: SampleState,
+        position: Position,
+        long: bool,
+        samples: Samples,
+        counted: npt.NDArray[np.int64],
+        required: npt.NDArray[np.int64],
+    ) -> _Scanned | None:
+        if ts_ns.strides != (8,) or price.strides != (8,) or ts_ns.base is None:
+            return None
+        return cls(
+            base=(ts_ns.base, price.base),
+            ts_address=_address(ts_ns),
+            price_address=_address(price),
+            length=len(ts_ns),
+            anchor_ns=state.anchor_ns,
+            start=(state.bucket, state.price, state.run),
+            opened_ts_ns=position.opened_ts_ns,
+            entry=position.avg_price,
+            long=long,
+            row=samples.row.tolist(),
+            bucket=samples.bucket.tolist(),
+            price=samples.price.tolist(),
+            run=samples.run.tolist(),
+            counted=counted.tolist(),
+            required=required.tolist(),
+        )
+
+    def on_ticks(
+        self,
+        monitor: AdverseMoves,
+        position: Position,
+        batch: TickBatch,
+        state: SampleState,
+        long: bool,
+    ) -> ExitDecision | Literal[False] | None:
+        """:meth:`AdverseMoves.on_ticks` of ``batch`` from the scan's samples (``state``
+        moved as it moves it), or False when ``batch`` and the sampling are not the scan's."""
+        ts, price = batch.ts_ns, batch.price
+        if (
+            ts.base is not self.base[0]
+            or price.base is not self.base[1]
+            or ts.strides != (8,)
+            or price.strides != (8,)
+            or long != self.long
+            or state.anchor_ns != self.anchor_ns
+            or position.opened_ts_ns != self.opened_ts_ns
+            or position.avg_price != self.entry
+        ):
+            return False
+        offset, rest = divmod(_address(ts) - self.ts_address, 8)
+        n = len(batch)
+        if (
+            rest
+            or offset < 0
+            or offset + n > self.length
+            or _address(price) - self.price_address != offset * 8
+        ):
+            return False
+        rows = self.row
+        j0 = bisect_left(rows, offset)
+        j1 = bisect_left(rows, offset + n, j0)
+        at = self.start if j0 == 0 else (self.bucket[j0 - 1], self.price[j0 - 1], self.run[j0 - 1])
+        if (state.bucket, state.price, state.run) != at:
+            return False
+        counted, required = self.counted, self.required
+        for j in range(j0, j1):
+            if counted[j] >= required[j]:
+                state.bucket, state.price, state.run = self.bucket[j], self.price[j], self.run[j]
+                return monitor._decision(
+                    position, batch, rows[j] - offset, counted[j], required[j], long
+                )
+        if j1 > j0:
+            j = j1 - 1
+            state.bucket, state.price, state.run = self.bucket[j], self.price[j], self.run[j]
+        return None
 
 
 @hookimpl
