@@ -193,8 +193,8 @@ class AdverseMoves:
             return None
         counted = np.minimum(samples.run, self.max_moves)
         required = self.tiers.required(samples.price, position.avg_price, long)
-        self._scanned = _Scanned.of(ts_ns, price, state, position, long, samples, counted, required)
         hits = np.flatnonzero(counted >= required)
+        self._scanned = _Scanned.of(ts_ns, price, state, position, long, samples, counted, hits)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
 
     def on_candle(
@@ -247,12 +247,10 @@ class _Scanned:
     opened_ts_ns: int
     entry: Any
     long: bool
-    row: list[int]
-    bucket: list[int]
-    price: list[float]
-    run: list[int]
-    counted: list[int]
-    required: list[int]
+    samples: Samples
+    counted: npt.NDArray[np.int64]
+    #: The samples at which the run reaches the threshold.
+    hits: npt.NDArray[np.intp]
 
     @classmethod
     def of(
@@ -264,7 +262,7 @@ class _Scanned:
         long: bool,
         samples: Samples,
         counted: npt.NDArray[np.int64],
-        required: npt.NDArray[np.int64],
+        hits: npt.NDArray[np.intp],
     ) -> _Scanned | None:
         if ts_ns.strides != (8,) or price.strides != (8,) or ts_ns.base is None:
             return None
@@ -278,12 +276,9 @@ class _Scanned:
             opened_ts_ns=position.opened_ts_ns,
             entry=position.avg_price,
             long=long,
-            row=samples.row.tolist(),
-            bucket=samples.bucket.tolist(),
-            price=samples.price.tolist(),
-            run=samples.run.tolist(),
-            counted=counted.tolist(),
-            required=required.tolist(),
+            samples=samples,
+            counted=counted,
+            hits=hits,
         )
 
     def on_ticks(
@@ -317,22 +312,29 @@ class _Scanned:
             or _address(price) - self.price_address != offset * 8
         ):
             return False
-        rows = self.row
-        j0 = bisect_left(rows, offset)
-        j1 = bisect_left(rows, offset + n, j0)
-        at = self.start if j0 == 0 else (self.bucket[j0 - 1], self.price[j0 - 1], self.run[j0 - 1])
+        samples = self.samples
+        rows = samples.row
+        j0 = int(rows.searchsorted(offset))
+        j1 = int(rows.searchsorted(offset + n))
+        if j0 == 0:
+            at = self.start
+        else:
+            j = j0 - 1
+            at = (int(samples.bucket[j]), float(samples.price[j]), int(samples.run[j]))
         if (state.bucket, state.price, state.run) != at:
             return False
-        counted, required = self.counted, self.required
-        for j in range(j0, j1):
-            if counted[j] >= required[j]:
-                state.bucket, state.price, state.run = self.bucket[j], self.price[j], self.run[j]
-                return monitor._decision(
-                    position, batch, rows[j] - offset, counted[j], required[j], long
-                )
-        if j1 > j0:
-            j = j1 - 1
-            state.bucket, state.price, state.run = self.bucket[j], self.price[j], self.run[j]
+        if j1 == j0:
+            return None
+        hits = self.hits
+        h = int(hits.searchsorted(j0))
+        if h < len(hits) and hits[h] < j1:
+            j = int(hits[h])
+            advance(state, samples, upto=j)
+            required = int(monitor.tiers.required(samples.price[j : j + 1], self.entry, long)[0])
+            return monitor._decision(
+                position, batch, int(rows[j]) - offset, int(self.counted[j]), required, long
+            )
+        advance(state, samples, upto=j1 - 1)
         return None
 
 
