@@ -36,6 +36,9 @@ from tradewind_exit_adverse.tiers import ProfitTiers
 #: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
 #: over the trades); longer ones through the numpy scan.
 FEW = 256
+#: Pieces of more than this many trades inside the last scan's stretch read its samples
+#: (:class:`_Scanned`); a few trades cost :meth:`AdverseMoves._on_few` less than the search.
+SCANNED = 24
 
 
 class AdverseMoves:
@@ -77,7 +80,7 @@ class AdverseMoves:
         long = position.quantity > 0
         state = self._sampling(position, batch)
         scanned = self._scanned
-        if scanned is not None:
+        if scanned is not None and len(batch) > SCANNED:
             got = scanned.on_ticks(self, position, batch, state, long)
             if got is not False:
                 return got
