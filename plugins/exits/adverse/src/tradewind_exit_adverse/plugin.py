@@ -20,7 +20,6 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 from tradewind import hookimpl
@@ -197,7 +196,7 @@ class AdverseMoves:
         counted = np.minimum(samples.run, self.max_moves)
         required = self.tiers.required(samples.price, position.avg_price, long)
         hits = np.flatnonzero(counted >= required)
-        self._scanned = _Scanned.of(ts_ns, price, state, position, long, samples, counted, hits)
+        self._scanned = _Scanned(ts_ns, price, state, position, long, samples, counted, hits)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
 
     def on_candle(
@@ -230,7 +229,6 @@ def _address(a: npt.NDArray[Any]) -> int:
     return int(a.__array_interface__["data"][0])
 
 
-@attrs.frozen(kw_only=True, eq=False)
 class _Scanned:
     """A scan's samples over a stretch of tape, which :meth:`AdverseMoves.on_ticks` reads for
     a batch lying inside that stretch (the same memory: views of the same tape) when the
@@ -241,23 +239,22 @@ class _Scanned:
     found inside the batch are the ones :meth:`on_ticks` would find there, with the same
     counts and thresholds (same position: entry price and side)."""
 
-    base: Any
-    ts_address: int
-    price_address: int
-    length: int
-    anchor_ns: int
-    start: tuple[int, float, int]
-    opened_ts_ns: int
-    entry: Any
-    long: bool
-    samples: Samples
-    counted: npt.NDArray[np.int64]
-    #: The samples at which the run reaches the threshold.
-    hits: npt.NDArray[np.intp]
+    __slots__ = (
+        "_at",
+        "anchor_ns",
+        "counted",
+        "entry",
+        "hits",
+        "long",
+        "opened_ts_ns",
+        "price",
+        "samples",
+        "start",
+        "ts_ns",
+    )
 
-    @classmethod
-    def of(
-        cls,
+    def __init__(
+        self,
         ts_ns: npt.NDArray[np.int64],
         price: npt.NDArray[np.float64],
         state: SampleState,
@@ -266,23 +263,30 @@ class _Scanned:
         samples: Samples,
         counted: npt.NDArray[np.int64],
         hits: npt.NDArray[np.intp],
-    ) -> _Scanned | None:
-        if ts_ns.strides != (8,) or price.strides != (8,) or ts_ns.base is None:
-            return None
-        return cls(
-            base=(ts_ns.base, price.base),
-            ts_address=_address(ts_ns),
-            price_address=_address(price),
-            length=len(ts_ns),
-            anchor_ns=state.anchor_ns,
-            start=(state.bucket, state.price, state.run),
-            opened_ts_ns=position.opened_ts_ns,
-            entry=position.avg_price,
-            long=long,
-            samples=samples,
-            counted=counted,
-            hits=hits,
-        )
+    ) -> None:
+        self.ts_ns = ts_ns
+        self.price = price
+        self.anchor_ns = state.anchor_ns
+        self.start = (state.bucket, state.price, state.run)
+        self.opened_ts_ns = position.opened_ts_ns
+        self.entry = position.avg_price
+        self.long = long
+        self.samples = samples
+        self.counted = counted
+        #: The samples at which the run reaches the threshold.
+        self.hits = hits
+        #: Where the scanned trades lie in memory (found when first read): the tape's
+        #: buffers (``base``) and the addresses of the first trade's time and price.
+        self._at: tuple[Any, Any, int, int] | None = None
+
+    def _where(self) -> tuple[Any, Any, int, int] | None:
+        at = self._at
+        if at is None:
+            ts, price = self.ts_ns, self.price
+            if ts.strides != (8,) or price.strides != (8,) or ts.base is None:
+                return None
+            at = self._at = (ts.base, price.base, _address(ts), _address(price))
+        return at
 
     def on_ticks(
         self,
@@ -295,9 +299,11 @@ class _Scanned:
         """:meth:`AdverseMoves.on_ticks` of ``batch`` from the scan's samples (``state``
         moved as it moves it), or False when ``batch`` and the sampling are not the scan's."""
         ts, price = batch.ts_ns, batch.price
+        at = self._where()
         if (
-            ts.base is not self.base[0]
-            or price.base is not self.base[1]
+            at is None
+            or ts.base is not at[0]
+            or price.base is not at[1]
             or ts.strides != (8,)
             or price.strides != (8,)
             or long != self.long
@@ -306,13 +312,13 @@ class _Scanned:
             or position.avg_price != self.entry
         ):
             return False
-        offset, rest = divmod(_address(ts) - self.ts_address, 8)
+        offset, rest = divmod(_address(ts) - at[2], 8)
         n = len(batch)
         if (
             rest
             or offset < 0
-            or offset + n > self.length
-            or _address(price) - self.price_address != offset * 8
+            or offset + n > len(self.ts_ns)
+            or _address(price) - at[3] != offset * 8
         ):
             return False
         samples = self.samples
