@@ -19,7 +19,7 @@ does not trigger (or its scan must answer that close).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -63,6 +63,30 @@ class HoldWindow:
         """The close of the first trade flagged in ``hits`` (over ``ticks[: seen]``)."""
         idx = np.flatnonzero(hits)
         return None if len(idx) == 0 else self.row_of_trade(int(idx[0]))
+
+
+class RowSpan(Mapping[str, "npt.NDArray[np.float64]"]):
+    """Columns ``rows[r0:r1]`` of a block's tabled outputs, each sliced when read (a window
+    names every tabled output; a scan reads one or two of them)."""
+
+    __slots__ = ("_columns", "_r0", "_r1")
+
+    def __init__(self, columns: Mapping[str, npt.NDArray[np.float64]], r0: int, r1: int) -> None:
+        self._columns = columns
+        self._r0 = r0
+        self._r1 = r1
+
+    def __getitem__(self, name: str) -> npt.NDArray[np.float64]:
+        return self._columns[name][self._r0 : self._r1]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
 
 
 def earliest(*rows: int | None) -> int | None:

@@ -52,7 +52,7 @@ from tradewind.errors import ConfigError
 from tradewind.market.candles import _candle
 from tradewind.protocols import ScanningExit
 from tradewind.trading.equity import EquityCurve
-from tradewind.trading.exit_scan import HoldWindow, first_trigger, fold_walked
+from tradewind.trading.exit_scan import HoldWindow, RowSpan, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
@@ -437,8 +437,9 @@ class Scheduler:
                     for out, column in it.arrays().items()
                 },
             )
-        columns = {name: column[r0:r1] for name, column in tables[1].items()}
-        return HoldWindow(ticks=ticks, row_ticks=row_ticks, close_ns=close_ns, columns=columns)
+        return HoldWindow(
+            ticks=ticks, row_ticks=row_ticks, close_ns=close_ns, columns=RowSpan(tables[1], r0, r1)
+        )
 
     async def skip(
         self,

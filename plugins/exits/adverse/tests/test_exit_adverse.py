@@ -298,3 +298,62 @@ def _few_against_numpy(seed, monkeypatch, plugin):  # type: ignore[no-untyped-de
             b = int(np.searchsorted(ts, want.ts_ns, side="right"))
         a = b
     return decided
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_on_ticks_after_a_scan_reads_its_samples_and_gives_the_unscanned_decisions(
+    seed, monkeypatch
+):
+    """Pieces of the tape a scan looked at: on_ticks from the scan's samples gives the
+    decisions and sampling states of a monitor that never scanned (longs and shorts, runs of
+    drops and rises, silent buckets, a NaN price, scans at random points in between)."""
+    from tradewind.trading.exit_scan import HoldWindow
+    from tradewind_exit_adverse import plugin as adverse_plugin
+
+    used = [0, 0]
+    original = adverse_plugin._Scanned.on_ticks
+
+    def counted(self, *args):
+        got = original(self, *args)
+        used[got is False] += 1
+        return got
+
+    monkeypatch.setattr(adverse_plugin._Scanned, "on_ticks", counted)
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        n = int(rng.integers(50, 1200))
+        secs = np.cumsum(rng.exponential(rng.choice([0.4, 1.5, 4.0]), n))
+        steps = rng.choice([-5.0, -1.0, 0.0, 1.0, 5.0], n, p=[0.25, 0.25, 0.1, 0.2, 0.2])
+        prices = 50_000 + np.cumsum(steps)
+        if seed % 3 == 0:
+            prices[int(rng.integers(0, n))] = np.nan
+        ts = [T0 + round(s * S) for s in secs]
+        tape_ = TickBatch.from_arrays(KEY, ts, prices.tolist(), [0.01] * n, [1] * n)
+        pos = position(qty=str(rng.choice(["0.1", "-0.1"])), entry=str(prices[0]))
+        scanned, plain = seed_monitor(), seed_monitor()
+        i = 0
+        while i < n:
+            if rng.random() < 0.5:
+                # A scan from here over some closes ahead (rows every few trades).
+                rows = np.cumsum(rng.integers(1, 40, int(rng.integers(1, 12))))
+                rows = rows[rows <= n - i]
+                if len(rows):
+                    ahead = tape_.slice(i, n)
+                    closes = np.asarray(ts, dtype=np.int64)[i + rows - 1]
+                    window = HoldWindow(
+                        ticks=ahead, row_ticks=rows.astype(np.intp), close_ns=closes
+                    )
+                    scanned.scan(pos, window, None)
+            j = min(n, i + int(rng.integers(1, 300)))
+            got = scanned.on_ticks(pos, tape_.slice(i, j), None)
+            want = plain.on_ticks(pos, tape_.slice(i, j), None)
+            assert got == want
+            a, b = scanned._state[KEY][1], plain._state[KEY][1]
+            assert (a.anchor_ns, a.bucket, a.run) == (b.anchor_ns, b.bucket, b.run)
+            assert a.price == b.price or (a.price != a.price and b.price != b.price)
+            if want is not None:
+                scanned.forget(KEY)
+                plain.forget(KEY)
+                break
+            i = j
+    assert used[0] > 0  # the scan's samples were read

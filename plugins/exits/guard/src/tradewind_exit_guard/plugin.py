@@ -68,6 +68,8 @@ class PortfolioGuard:
         #: The last breach bound and what it was computed from (position, base, limit): the
         #: engine's pieces around a position repeat them until a fill or a new day.
         self._bound: tuple[Position, Decimal, Decimal, float] | None = None
+        #: The last day start read and the limit made of it.
+        self._limit_of: tuple[Decimal, Decimal | None] | None = None
 
     # -- ExitMonitor ----------------------------------------------------------------------
     def on_ticks(
@@ -144,7 +146,12 @@ class PortfolioGuard:
     # -- circuit breaker ------------------------------------------------------------------
     def _limit(self, ctx: RiskContext) -> Decimal | None:
         start = ctx.day_start_equity()
-        return start * self._keep if start > 0 else None
+        kept = self._limit_of
+        if kept is not None and kept[0] is start:
+            return kept[1]  # the same day's start (one Decimal until the day rolls)
+        limit = start * self._keep if start > 0 else None
+        self._limit_of = (start, limit)
+        return limit
 
     def _active_trip(self, ts_ns: int) -> _Trip | None:
         trip = self.tripped
@@ -194,7 +201,12 @@ class PortfolioGuard:
                 return None, ""
             base = equity_without(position.instrument, ctx, equity)
             kept = self._bound
-            if kept is not None and kept[0] == position and kept[1] == base and kept[2] == limit:
+            if (
+                kept is not None
+                and (kept[0] is position or kept[0] == position)
+                and kept[1] == base
+                and kept[2] == limit
+            ):
                 bound = kept[3]
             else:
                 bound = breach_bound(position, base, limit)
