@@ -369,28 +369,12 @@ def test_each_exit_plugin_alone_gives_the_stepped_journal(tmp_path, name):
 @pytest.mark.parametrize(
     ("n", "speedup", "extra"), [(30_000, 1.0, ""), (400_000, 20.0, BUSY_PRIMARY)]
 )
-def test_the_adverse_exit_reading_its_scans_samples_gives_the_stepped_journal(
-    tmp_path, monkeypatch, n, speedup, extra
-):
-    """The adverse exit's on_ticks over trades its last scan looked at (the fold after a
-    walk, the stepped pieces up to the trigger) reads the scan's samples; with the guard's
-    kept limit beside it, every journal row, count and curve is stepping's (which never
-    scans), at both intensities, and the samples were read."""
-    from tradewind_exit_adverse import plugin as adverse_plugin
-
-    read = [0]
-    original = adverse_plugin._Scanned.on_ticks
-
-    def counted(self, *args):
-        got = original(self, *args)
-        read[0] += got is not False
-        return got
-
-    monkeypatch.setattr(adverse_plugin._Scanned, "on_ticks", counted)
+def test_the_adverse_and_guard_exits_together_give_the_stepped_journal(tmp_path, n, speedup, extra):
+    """The adverse exit with the guard's kept day limit beside it: every journal row, count
+    and curve is stepping's (which never scans), at both intensities."""
     data = _synthetic(tmp_path / f"synth_{speedup:g}x.parquet", n, speedup)
     exits = ONE_EXIT["adverse"][0] + ONE_EXIT["guard"][0]
     _assert_same(tmp_path, data, signals_at_least=3, extra=extra, blocks=(1_000_000,), exits=exits)
-    assert read[0] > 0
 
 
 def test_funding_while_a_position_is_held_is_an_event(tmp_path):

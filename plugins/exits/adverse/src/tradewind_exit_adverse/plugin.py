@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
@@ -29,15 +28,12 @@ from tradewind.registry import KindRegistry
 from tradewind.trading.exit_scan import HoldWindow
 
 from tradewind_exit_adverse.config import AdverseConfig
-from tradewind_exit_adverse.sampling import Samples, SampleState, advance, scan
+from tradewind_exit_adverse.sampling import SampleState, advance, scan
 from tradewind_exit_adverse.tiers import ProfitTiers
 
 #: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
 #: over the trades); longer ones through the numpy scan.
 FEW = 256
-#: Pieces of more than this many trades inside the last scan's stretch read its samples
-#: (:class:`_Scanned`); a few trades cost :meth:`AdverseMoves._on_few` less than the search.
-SCANNED = 24
 
 
 class AdverseMoves:
@@ -54,8 +50,6 @@ class AdverseMoves:
         self.tiers = ProfitTiers(config.profit_tiers, config.moves)
         # Per instrument: the position's open time (to notice a new position) and its sampling.
         self._state: dict[str, tuple[int, SampleState]] = {}
-        #: The last scan's samples, for :meth:`on_ticks` over a stretch of the same trades.
-        self._scanned: _Scanned | None = None
 
     # -- introspection, for tests and reports ---------------------------------------------
     def threshold(self, position: Position, price: float) -> int:
@@ -78,11 +72,6 @@ class AdverseMoves:
             return None
         long = position.quantity > 0
         state = self._sampling(position, batch)
-        scanned = self._scanned
-        if scanned is not None and len(batch) > SCANNED:
-            got = scanned.on_ticks(self, position, batch, state, long)
-            if got is not False:
-                return got
         if len(batch) <= FEW:
             return self._on_few(position, batch, state, long)
         samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
@@ -188,15 +177,14 @@ class AdverseMoves:
         else:
             state = entry[1]
         long = position.quantity > 0
-        ts_ns, price = ticks.ts_ns[:seen], ticks.price[:seen]
-        samples = scan(ts_ns, price, state, self.interval_ns, 1 if long else -1)
+        samples = scan(
+            ticks.ts_ns[:seen], ticks.price[:seen], state, self.interval_ns, 1 if long else -1
+        )
         if len(samples) == 0:
-            self._scanned = None
             return None
         counted = np.minimum(samples.run, self.max_moves)
         required = self.tiers.required(samples.price, position.avg_price, long)
         hits = np.flatnonzero(counted >= required)
-        self._scanned = _Scanned(ts_ns, price, state, position, long, samples, counted, hits)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
 
     def on_candle(
@@ -208,7 +196,6 @@ class AdverseMoves:
     def forget(self, instrument: str) -> None:
         """Drop the samples of a position that closed."""
         self._state.pop(instrument, None)
-        self._scanned = None
 
     def _sampling(self, position: Position, batch: TickBatch) -> SampleState:
         """The sampling state of ``position``, started afresh for a position not seen before.
@@ -223,128 +210,6 @@ class AdverseMoves:
             state = SampleState(anchor_ns=anchor, bucket=0, price=float(position.avg_price))
             self._state[key] = entry = (position.opened_ts_ns, state)
         return entry[1]
-
-
-def _address(a: npt.NDArray[Any]) -> int:
-    return int(a.__array_interface__["data"][0])
-
-
-class _Scanned:
-    """A scan's samples over a stretch of tape, which :meth:`AdverseMoves.on_ticks` reads for
-    a batch lying inside that stretch (the same memory: views of the same tape) when the
-    sampling stands where the scan's samples before the batch leave it.
-
-    The samples of trades from a state on are a function of that state's values and the
-    trades alone (each sample's run continues the one before it), so the samples the scan
-    found inside the batch are the ones :meth:`on_ticks` would find there, with the same
-    counts and thresholds (same position: entry price and side)."""
-
-    __slots__ = (
-        "_at",
-        "anchor_ns",
-        "counted",
-        "entry",
-        "hits",
-        "long",
-        "opened_ts_ns",
-        "price",
-        "samples",
-        "start",
-        "ts_ns",
-    )
-
-    def __init__(
-        self,
-        ts_ns: npt.NDArray[np.int64],
-        price: npt.NDArray[np.float64],
-        state: SampleState,
-        position: Position,
-        long: bool,
-        samples: Samples,
-        counted: npt.NDArray[np.int64],
-        hits: npt.NDArray[np.intp],
-    ) -> None:
-        self.ts_ns = ts_ns
-        self.price = price
-        self.anchor_ns = state.anchor_ns
-        self.start = (state.bucket, state.price, state.run)
-        self.opened_ts_ns = position.opened_ts_ns
-        self.entry = position.avg_price
-        self.long = long
-        self.samples = samples
-        self.counted = counted
-        #: The samples at which the run reaches the threshold.
-        self.hits = hits
-        #: Where the scanned trades lie in memory (found when first read): the tape's
-        #: buffers (``base``) and the addresses of the first trade's time and price.
-        self._at: tuple[Any, Any, int, int] | None = None
-
-    def _where(self) -> tuple[Any, Any, int, int] | None:
-        at = self._at
-        if at is None:
-            ts, price = self.ts_ns, self.price
-            if ts.strides != (8,) or price.strides != (8,) or ts.base is None:
-                return None
-            at = self._at = (ts.base, price.base, _address(ts), _address(price))
-        return at
-
-    def on_ticks(
-        self,
-        monitor: AdverseMoves,
-        position: Position,
-        batch: TickBatch,
-        state: SampleState,
-        long: bool,
-    ) -> ExitDecision | Literal[False] | None:
-        """:meth:`AdverseMoves.on_ticks` of ``batch`` from the scan's samples (``state``
-        moved as it moves it), or False when ``batch`` and the sampling are not the scan's."""
-        ts, price = batch.ts_ns, batch.price
-        at = self._where()
-        if (
-            at is None
-            or ts.base is not at[0]
-            or price.base is not at[1]
-            or ts.strides != (8,)
-            or price.strides != (8,)
-            or long != self.long
-            or state.anchor_ns != self.anchor_ns
-            or position.opened_ts_ns != self.opened_ts_ns
-            or position.avg_price != self.entry
-        ):
-            return False
-        offset, rest = divmod(_address(ts) - at[2], 8)
-        n = len(batch)
-        if (
-            rest
-            or offset < 0
-            or offset + n > len(self.ts_ns)
-            or _address(price) - at[3] != offset * 8
-        ):
-            return False
-        samples = self.samples
-        rows = samples.row
-        j0 = int(rows.searchsorted(offset))
-        j1 = int(rows.searchsorted(offset + n))
-        if j0 == 0:
-            at = self.start
-        else:
-            j = j0 - 1
-            at = (int(samples.bucket[j]), float(samples.price[j]), int(samples.run[j]))
-        if (state.bucket, state.price, state.run) != at:
-            return False
-        if j1 == j0:
-            return None
-        hits = self.hits
-        h = int(hits.searchsorted(j0))
-        if h < len(hits) and hits[h] < j1:
-            j = int(hits[h])
-            advance(state, samples, upto=j)
-            required = int(monitor.tiers.required(samples.price[j : j + 1], self.entry, long)[0])
-            return monitor._decision(
-                position, batch, int(rows[j]) - offset, int(self.counted[j]), required, long
-            )
-        advance(state, samples, upto=j1 - 1)
-        return None
 
 
 @hookimpl
