@@ -606,13 +606,23 @@ def test_the_first_print_of_a_side_is_numpys_first_match_for_few_and_many_prints
                 assert _first_of_side(sides, code) == want, (n, p_buy, code)
 
 
+def _assert_same_journals(fast_path: Path, general_path: Path) -> None:
+    """The two runs' journals hold the same rows, table by table, and the run traded."""
+    from tests.test_determinism import _rows
+
+    fast, general = _rows(fast_path), _rows(general_path)
+    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
+    assert fast.keys() == general.keys()
+    for table in fast:
+        assert fast[table] == general[table], table
+
+
 def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_without(
     tmp_path: Path, monkeypatch
 ):
     """Every table of a backtest's journal, row by row, with the events' payloads written
     directly, the order manager's events not derived again and the positions' lots written
     directly — and with each of those turned off (the general paths they replaced)."""
-    from tests.test_determinism import _rows
 
     cfg = tmp_path / "demo.toml"
     cfg.write_text(demo_config_text(tmp_path))
@@ -642,11 +652,7 @@ def test_a_backtest_journals_the_same_rows_with_the_per_fill_shortcuts_as_withou
     monkeypatch.setattr(store, "_OWN_TABLES", (Event,))  # every event to _derive
     monkeypatch.setattr(store, "_lots_json", no_lots)
     anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
-    fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")
-    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
-    assert fast.keys() == general.keys()
-    for table in fast:
-        assert fast[table] == general[table], table
+    _assert_same_journals(tmp_path / "fast.duckdb", tmp_path / "general.duckdb")
 
 
 def _applied_fresh(position: object, fill: Fill) -> object:
@@ -759,8 +765,6 @@ def test_a_backtest_journals_the_same_rows_with_the_venues_position_handed_over_
     from tradewind.model import portfolio as portfolio_module
     from tradewind.model.portfolio import Position
 
-    from tests.test_determinism import _rows
-
     cfg = tmp_path / "demo.toml"
     cfg.write_text(demo_config_text(tmp_path))
     apply = Position.apply
@@ -790,8 +794,4 @@ def test_a_backtest_journals_the_same_rows_with_the_venues_position_handed_over_
     monkeypatch.setattr(Position, "apply", never_served)
     monkeypatch.setattr(sim_module, "_first_at", searched)
     anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
-    fast, general = _rows(tmp_path / "fast.duckdb"), _rows(tmp_path / "general.duckdb")
-    assert fast["fills"] and fast["positions"] and fast["events"]  # the run traded
-    assert fast.keys() == general.keys()
-    for table in fast:
-        assert fast[table] == general[table], table
+    _assert_same_journals(tmp_path / "fast.duckdb", tmp_path / "general.duckdb")

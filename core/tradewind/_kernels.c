@@ -209,6 +209,20 @@ static int scan(Ticks *t, int have_wm, int64_t watermark)
     return 0;
 }
 
+/* The scan of a call's ticks against the watermark (None: no watermark): 0 to go on; 1 with
+ * *result set to the refusal the Python side reads (the scan's code, or None); -1 with an
+ * exception set (a watermark or an earlier argument that was not an int64). */
+static int scan_refusal(Ticks *t, PyObject *wm_obj, PyObject **result)
+{
+    int have_wm = wm_obj != Py_None;
+    int64_t wm = have_wm ? PyLong_AsLongLong(wm_obj) : 0;
+    if (PyErr_Occurred()) return -1;
+    int rc = scan(t, have_wm, wm);
+    if (rc == 0) return 0;
+    *result = rc > 0 ? PyLong_FromLong(rc) : Py_NewRef(Py_None);
+    return 1;
+}
+
 /* Ticks [lo, hi) of one bucket into *p. */
 static void accumulate(const Ticks *t, Py_ssize_t lo, Py_ssize_t hi, int64_t open_ts, Part *p)
 {
@@ -323,18 +337,7 @@ static PyObject *py_candles(PyObject *self, PyObject *args)
         has_cur[j] = c != Py_None;
         cur_open[j] = has_cur[j] ? PyLong_AsLongLong(c) : 0;
     }
-    int have_wm = wm_obj != Py_None;
-    int64_t wm = have_wm ? PyLong_AsLongLong(wm_obj) : 0;
-    if (PyErr_Occurred()) goto done;
-    int rc = scan(&t, have_wm, wm);
-    if (rc > 0) {
-        result = PyLong_FromLong(rc);
-        goto done;
-    }
-    if (rc < 0) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
+    if (scan_refusal(&t, wm_obj, &result) != 0) goto done;
     /* The buckets of the common divisor (a division only where one ends). */
     Py_ssize_t n = t.n, nbase = 1;
     int64_t prev = floordiv(t.ts[0], base);
@@ -487,18 +490,7 @@ static PyObject *py_bucket(PyObject *self, PyObject *args)
     PyObject *result = NULL;
     Ticks t;
     if (get_ticks(&t, &bt, &bpr, &bsz, &bsd) < 0) goto done;
-    int have_wm = wm_obj != Py_None;
-    int64_t wm = have_wm ? PyLong_AsLongLong(wm_obj) : 0;
-    if (PyErr_Occurred()) goto done;
-    int rc = scan(&t, have_wm, wm);
-    if (rc > 0) {
-        result = PyLong_FromLong(rc);
-        goto done;
-    }
-    if (rc < 0) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
+    if (scan_refusal(&t, wm_obj, &result) != 0) goto done;
     Part p;
     accumulate(&t, 0, t.n, open_ts, &p);
     result = state_tuple(&p, t.bs, t.bp);
