@@ -1013,9 +1013,6 @@ class Journal:
         self._followers = []
         #: The tables known to have no row in the database (set below for a new file).
         self._empty: set[str] = set()
-        #: A backtest's DuckDB journal: no checkpoint at :meth:`finish`, DuckDB makes it when
-        #: :meth:`close` closes the database.
-        self._checkpoint_at_close = False
         try:
             loaded = False
             if isinstance(self._db, DuckDBBackend):
@@ -1139,9 +1136,6 @@ class Journal:
             self.flush_every = BACKTEST_FLUSH_ROWS
         config_path = os.path.abspath(config_path) if config_path else config_path
         if mode == "backtest" and not self.durable and isinstance(self._db, DuckDBBackend):
-            # Its checkpoint is DuckDB's own at close (:meth:`finish` leaves it there): the
-            # same file, one checkpoint instead of an explicit one followed by close's check.
-            self._checkpoint_at_close = True
             # A backtest writes its rows in a few large transactions at the end, on one
             # thread: DuckDB's second worker thread costs more CPU than it saves on the
             # end-of-run insert and checkpoint (~15 % of the journal's CPU, issue 17). The
@@ -1178,8 +1172,7 @@ class Journal:
         self._no_runs = False
 
     def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
-        """Flush, record the run's end and summary, and checkpoint (a backtest's DuckDB journal:
-        at :meth:`close`); JournalError when it cannot."""
+        """Flush and record the run's end and summary (JournalError when it cannot)."""
         self.flush()
         try:
             self._con.execute(
@@ -1188,8 +1181,6 @@ class Journal:
             )
         except self._db.errors as exc:
             raise self._db.error(exc, doing="finish the run in") from exc
-        if self._checkpoint_at_close:
-            return
         try:
             self._db.checkpoint()
         except self._db.errors as exc:
