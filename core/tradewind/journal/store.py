@@ -380,6 +380,9 @@ def _schema() -> str:
 
 
 SCHEMA = _schema()
+#: :data:`SCHEMA` of a file its open creates: its tables are made with every column, so the
+#: column additions for older journals (no-ops there, ~2 ms at a backtest's open) are left out.
+FRESH_SCHEMA = "\n".join(line for line in SCHEMA.splitlines() if line.startswith("CREATE "))
 
 #: Rows per INSERT statement when buffered rows are written (DuckDB pays per statement).
 _CHUNK = 256
@@ -411,7 +414,7 @@ class DuckDBBackend:
                 old = not fresh and self._lacks_pnl_currency()
                 # A new file's tables in one transaction: one commit instead of one per
                 # statement (~30 ms less).
-                self.con.execute(f"BEGIN TRANSACTION; {SCHEMA} COMMIT" if fresh else SCHEMA)
+                self.con.execute(f"BEGIN TRANSACTION; {FRESH_SCHEMA} COMMIT" if fresh else SCHEMA)
                 if old:
                     self.con.execute(BACKFILL_PNL_CURRENCY)
                 if not fresh:
