@@ -360,13 +360,20 @@ BACKFILL_PNL_CURRENCY = (
 )
 
 
-def _schema() -> str:
+def _schema(*, fresh: bool = False) -> str:
+    """The statements that make (or bring up to date) the journal's tables; ``fresh``: of a
+    file its open creates, each table made with every column in the order the additions
+    below give an older journal (no ALTER: those are no-ops on a new file, ~2 ms)."""
     parts = []
     for table, cols in _COLUMNS.items():
+        if fresh and table == "runs":
+            cols = (*cols, *_EXTRA_RUN_COLUMNS)
         body = ", ".join(f"{name} {typ}" for name, typ in cols)
         if table == "fills":
             body += ", PRIMARY KEY (session_id, client_order_id, fill_key)"
         parts.append(f"CREATE TABLE IF NOT EXISTS {table} ({body});")
+    if fresh:
+        return "\n".join(parts)
     # Journals written before sessions existed gain the columns in place.
     parts.extend(
         f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {name} {typ};"
@@ -380,9 +387,8 @@ def _schema() -> str:
 
 
 SCHEMA = _schema()
-#: :data:`SCHEMA` of a file its open creates: its tables are made with every column, so the
-#: column additions for older journals (no-ops there, ~2 ms at a backtest's open) are left out.
-FRESH_SCHEMA = "\n".join(line for line in SCHEMA.splitlines() if line.startswith("CREATE "))
+#: :data:`SCHEMA` of a file its open creates (the same tables, columns and keys).
+FRESH_SCHEMA = _schema(fresh=True)
 
 #: Rows per INSERT statement when buffered rows are written (DuckDB pays per statement).
 _CHUNK = 256
