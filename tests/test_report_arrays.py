@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import html
 import itertools
 import json
 import math
@@ -436,3 +437,62 @@ def test_marker_dates_and_candle_closes_are_the_per_item_ones():
         closes = report_html._Closes(candles)
         for t in [c[0] for c in candles] + [BASE - MIN, BASE + 10**9, BASE + 5_000 * MIN, 2**70]:
             assert _same(closes.get(t, math.nan), table.get(t, math.nan))
+
+
+def test_a_curve_converted_again_is_its_arrays_and_only_its_own():
+    """The metrics, the analysis and the report's figures each convert the run's curve:
+    the second time the very same tuples give the first conversion's arrays; a curve that
+    merely equals it (0.0 and -0.0, a copy of a tuple), one changed in place, or one of
+    lists (mutable) is converted again."""
+    convert = _arrays.curve_arrays.__wrapped__
+    rng = random.Random(5)
+
+    def check(curve: list) -> tuple[np.ndarray, np.ndarray]:
+        ts, eq = _arrays.curve_arrays(curve)
+        want_ts, want_eq = convert(curve)
+        assert ts.dtype == want_ts.dtype and eq.dtype == want_eq.dtype
+        assert ts.tobytes() == want_ts.tobytes() and eq.tobytes() == want_eq.tobytes()
+        return ts, eq
+
+    for n in (1, 2, 61, 5_000):
+        for shuffle in (False, True):
+            curve = _curve_points(rng, n, shuffle=shuffle, nan=n > 2)
+            first = check(curve)
+            again = check(curve)
+            assert again[0] is first[0] and again[1] is first[1]  # not converted again
+            assert not first[0].flags.writeable and not first[1].flags.writeable
+            check(list(curve))  # another list of the same tuples: the same arrays
+            # An equal tuple that is another object is converted again.
+            copy = [tuple(list(p)) for p in curve]
+            assert check(copy)[0] is not first[0]
+            # Changed in place: one point replaced, one appended, one removed.
+            i = n // 2
+            curve[i] = (curve[i][0], curve[i][1] + 1.0)
+            check(curve)
+            curve.append((curve[-1][0] + MIN, 3.0))
+            check(curve)
+            curve.pop(0)
+            check(curve)
+    zero = [(BASE, 0.0), (BASE + MIN, 1.0)]
+    minus = [(BASE, -0.0), (BASE + MIN, 1.0)]
+    assert zero == minus
+    check(zero)
+    assert math.copysign(1.0, float(check(minus)[1][0])) == -1.0
+    # Lists as points: never remembered (a point could change in place).
+    pts = [[BASE + i * MIN, float(i)] for i in range(10)]
+    check(pts)
+    pts[3][1] = 99.0
+    assert check(pts)[1][3] == 99.0
+    assert check([])[0].size == 0
+
+
+def test_the_reports_html_escape_is_html_escape():
+    rng = random.Random(3)
+    alphabet = "ab <>&\"'é\u2603;#x270"
+    texts = ["", "plain", "a&b", "<b>", "it's", 'say "x"', "&amp;", "é", "\x00"]
+    texts += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))) for _ in range(2_000)
+    ]
+    for text in texts:
+        assert report_html._esc(text) == html.escape(text)
+        assert report_html._esc(text) == html.escape(text, quote=True)

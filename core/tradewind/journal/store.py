@@ -360,13 +360,20 @@ BACKFILL_PNL_CURRENCY = (
 )
 
 
-def _schema() -> str:
+def _schema(*, fresh: bool = False) -> str:
+    """The statements that make (or bring up to date) the journal's tables; ``fresh``: of a
+    file its open creates, each table made with every column in the order the additions
+    below give an older journal (no ALTER: those are no-ops on a new file, ~2 ms)."""
     parts = []
     for table, cols in _COLUMNS.items():
+        if fresh and table == "runs":
+            cols = (*cols, *_EXTRA_RUN_COLUMNS)
         body = ", ".join(f"{name} {typ}" for name, typ in cols)
         if table == "fills":
             body += ", PRIMARY KEY (session_id, client_order_id, fill_key)"
         parts.append(f"CREATE TABLE IF NOT EXISTS {table} ({body});")
+    if fresh:
+        return "\n".join(parts)
     # Journals written before sessions existed gain the columns in place.
     parts.extend(
         f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {name} {typ};"
@@ -380,6 +387,8 @@ def _schema() -> str:
 
 
 SCHEMA = _schema()
+#: :data:`SCHEMA` of a file its open creates (the same tables, columns and keys).
+FRESH_SCHEMA = _schema(fresh=True)
 
 #: Rows per INSERT statement when buffered rows are written (DuckDB pays per statement).
 _CHUNK = 256
@@ -411,7 +420,7 @@ class DuckDBBackend:
                 old = not fresh and self._lacks_pnl_currency()
                 # A new file's tables in one transaction: one commit instead of one per
                 # statement (~30 ms less).
-                self.con.execute(f"BEGIN TRANSACTION; {SCHEMA} COMMIT" if fresh else SCHEMA)
+                self.con.execute(f"BEGIN TRANSACTION; {FRESH_SCHEMA} COMMIT" if fresh else SCHEMA)
                 if old:
                     self.con.execute(BACKFILL_PNL_CURRENCY)
                 if not fresh:
@@ -1028,7 +1037,9 @@ class Journal:
             # A file this open created has no rows unless the logs beside it had some: no
             # query of its eleven tables' sequence numbers (issue 17: a backtest's start).
             fresh = isinstance(self._db, DuckDBBackend) and self._db.fresh and not loaded
-            self._seq = 0 if fresh else self._max_seq()
+            # A read-only journal writes no row: its sequence numbers are never drawn (no
+            # query of the eleven tables' maxima at the report's open, issue 17).
+            self._seq = 0 if fresh or read_only else self._max_seq()
             #: No ``runs`` row yet (a file this open created, nothing loaded into it): the
             #: start's questions about earlier runs have no rows to read (:attr:`has_runs`).
             self._no_runs = fresh

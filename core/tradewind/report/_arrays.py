@@ -16,7 +16,8 @@ definition.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,45 @@ _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
 
+#: The last curve :func:`curve_arrays` converted: its items (a shallow copy) and its arrays.
+_last_curve: tuple[tuple[Any, ...], np.ndarray, np.ndarray] | None = None
+
+
+def _remembered(
+    convert: Callable[[Sequence[Any]], tuple[np.ndarray, np.ndarray]],
+) -> Callable[[Sequence[Any]], tuple[np.ndarray, np.ndarray]]:
+    """:func:`curve_arrays` of the curve it converted last, without converting it again (the
+    metrics, the analysis and the report's figures each ask for the run's equity curve): a
+    curve whose items are tuples (immutable), the very objects of the last one, in the same
+    order, gives that curve's arrays (read-only, as they are shared)."""
+
+    def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        global _last_curve
+        if not len(curve):
+            return convert(curve)
+        items = tuple(curve)
+        last = _last_curve
+        if (
+            last is not None
+            and len(last[0]) == len(items)
+            and all(map(operator.is_, items, last[0]))
+        ):
+            return last[1], last[2]
+        ts, eq = convert(curve)
+        if set(map(type, items)) == {tuple}:
+            ts = ts.copy() if ts.base is not None else ts
+            eq = eq.copy() if eq.base is not None else eq
+            ts.flags.writeable = False
+            eq.flags.writeable = False
+            _last_curve = (items, ts, eq)
+        return ts, eq
+
+    curve_arrays.__doc__ = convert.__doc__
+    curve_arrays.__wrapped__ = convert  # type: ignore[attr-defined]
+    return curve_arrays
+
+
+@_remembered
 def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """``(ts, value)`` of :func:`~tradewind.report.metrics.equity_points`: time order (stable:
     a time recorded twice keeps its last value), one point per time; ``int(ts)`` and

@@ -16,6 +16,7 @@ import html
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +60,17 @@ ROLLING_WINDOW = 60
 _UP, _DOWN = "#1a7f37", "#cf222e"
 _OVERLAY_COLORS = ("#8250df", "#bc4c00", "#0969da", "#bf3989")
 _PANE_COLORS = ("#1b7c83", "#9a6700", "#57606a", "#6639ba")
+
+
+#: A character :func:`html.escape` replaces (quote=True).
+_SPECIAL = re.compile("[&<>\"']").search
+
+
+def _esc(text: str) -> str:
+    """``html.escape(text)``: ``text`` itself when it holds none of the characters that
+    replaces (one search instead of five replaces: the trades table's cells, the markers'
+    hover texts)."""
+    return text if _SPECIAL(text) is None else html.escape(text)
 
 
 def _t(ts_ns: int) -> str:
@@ -334,8 +346,8 @@ def _fill_markers(
         fee = ", ".join(f"{v:.8g} {c}".rstrip() for c, v in sorted(fees.items())) or "0"
         text = (
             f"<b>{kind} {side} {q}</b> @ {vwap:.8g}<br>"
-            f"reason: {html.escape(reason)}<br>order {html.escape(cid)}, {len(fs)} fill"
-            f"{'s' if len(fs) > 1 else ''}, fees {html.escape(fee)}<br>{fmt_time(fs[0].ts_ns)}"
+            f"reason: {_esc(reason)}<br>order {_esc(cid)}, {len(fs)} fill"
+            f"{'s' if len(fs) > 1 else ''}, fees {_esc(fee)}<br>{fmt_time(fs[0].ts_ns)}"
         )
         (entries if is_entry[cid] else exits).append(
             {"ts": fs[0].ts_ns, "price": float(vwap), "side": side, "text": text,
@@ -479,7 +491,7 @@ def price_figure(
                         "text": f"<b>signal {s['side']}</b> ({s['intent']}) score "
                         f"{s['score']:.2f}<br>entry {s['entry']}, stop {s['stop']}<br>"
                         + "<br>".join(
-                            f"{html.escape(str(k))}: {html.escape(_short(v))}"
+                            f"{_esc(str(k))}: {_esc(_short(v))}"
                             for k, v in list(s["reasons"].items())[:12]
                         )
                         + f"<br>{fmt_time(s['ts_ns'])}",
@@ -895,7 +907,7 @@ def _cell(text: str, sort: Any = None, num: bool = False, cls: str = "") -> str:
     klass = " ".join(x for x in ("n" if num else "", cls) if x)
     return (
         f"<td{f' class={chr(39)}{klass}{chr(39)}' if klass else ''} "
-        f"data-v='{html.escape(str(v), quote=True)}'>{html.escape(text)}</td>"
+        f"data-v='{_esc(str(v))}'>{_esc(text)}</td>"
     )
 
 
