@@ -163,6 +163,17 @@ def test_dense_rows_gives_each_close_the_levels_of_dense_add_then_dense_levels()
         assert got is None
         assert out.tolist() == want
         assert dense.tolist() == want_dense.tolist()
+        # With bin_trades' extent of the trades (no pass over them): the same rows.
+        held = bins[qty != 0].tolist()
+        extent = ((min(held), max(held)) if held else (0, -1)) + (int(qty[qty > 0].sum()),)
+        dense = start.copy()
+        out = np.empty((len(rows), 7), dtype=np.int64)
+        got = _kernel.dense_rows(
+            dense, base, bins, qty, ranges, pct.numerator, pct.denominator, out, extent
+        )
+        assert got is None
+        assert out.tolist() == want
+        assert dense.tolist() == want_dense.tolist()
     # A bin outside the array: the range the rows need, nothing changed.
     dense = np.zeros(10, dtype=np.int64)
     bins = np.array([3, 12, -2], dtype=np.int64)
@@ -171,6 +182,23 @@ def test_dense_rows_gives_each_close_the_levels_of_dense_add_then_dense_levels()
     out = np.zeros((2, 7), dtype=np.int64)
     assert _kernel.dense_rows(dense, 0, bins, qty, ranges, 7, 10, out) == (-2, 12)
     assert not dense.any() and not out.any()
+    # ... and with an extent: the extent's range (it may be wider than the rows' trades).
+    assert _kernel.dense_rows(dense, 0, bins, qty, ranges, 7, 10, out, (-5, 12, 3)) == (-5, 12)
+    assert not dense.any() and not out.any()
+    # An extent inside the array but a range outside the trades: an error, nothing changed.
+    with pytest.raises(ValueError, match="range outside the trades"):
+        _kernel.dense_rows(
+            dense,
+            0,
+            bins,
+            qty,
+            np.array([[0, 0, 1, 4]], np.int64),
+            7,
+            10,
+            np.zeros((1, 7), np.int64),
+            (0, 9, 3),
+        )
+    assert not dense.any()
     # A total that could pass 64 bits.
     big = np.array([2**62, 2**62], dtype=np.int64)
     assert (
@@ -187,6 +215,26 @@ def test_dense_rows_gives_each_close_the_levels_of_dense_add_then_dense_levels()
         is NotImplemented
     )
     assert not dense.any()
+    # ... also when only the extent's bound of the quantities says so (bin_trades gives -1,
+    # not an extent, past 64 bits).
+    for bound in (2**63 - 1, 2**62 + 1):
+        dense[0] = 2**62
+        assert (
+            _kernel.dense_rows(
+                dense,
+                0,
+                np.array([1], np.int64),
+                np.array([1], np.int64),
+                np.array([[0, 0, 0, 1]], np.int64),
+                7,
+                10,
+                np.zeros((1, 7), np.int64),
+                (1, 1, bound),
+            )
+            is NotImplemented
+        )
+        assert dense.tolist() == [2**62] + [0] * 9
+    dense[0] = 0
 
 
 def test_reads_in_the_middle_of_a_block_computed_ahead_see_that_close() -> None:

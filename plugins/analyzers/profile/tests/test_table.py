@@ -253,8 +253,9 @@ def test_scaled_is_the_decimal_conversion(unit: str, half: bool) -> None:
 def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
     """``_kernel.bin_trades`` (one pass) against ``_bin_trades`` (numpy): the same bins
     (negative prices floor, ties round half to even), quantities and first trades per close,
-    cutoffs before, among and after the trades; NotImplemented on unsorted times or a price
-    that is not a finite int64 once rounded."""
+    cutoffs before, among and after the trades, and the trades' extent (lowest and highest
+    bin with a quantity, the positive quantities' sum); NotImplemented on unsorted times or a
+    price that is not a finite int64 once rounded."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 5000))
     ts = np.sort(rng.integers(0, 10**6, n)).astype(np.int64)
@@ -280,11 +281,15 @@ def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
     qty = np.empty(n, dtype=np.int64)
     first = np.empty(rows + 1, dtype=np.int64)
     args = (profile._tick_f, bin_ticks, profile._quantum_f, cutoffs)
-    assert _kernel.bin_trades(ts, price, size, *args, bins, qty, first) is None
+    extent = _kernel.bin_trades(ts, price, size, *args, bins, qty, first)
     want_bins, want_qty, _, want_first = _bin_trades(profile, ts, price, size, cutoffs, rows)
     assert bins.tolist() == want_bins.tolist()
     assert qty.tolist() == want_qty.tolist()
     assert first.tolist() == want_first.tolist()
+    # the extent dense_rows takes: the bins of the trades with a quantity, the positive sum
+    held = want_bins[want_qty != 0].tolist()
+    positive = sum(q for q in want_qty.tolist() if q > 0)
+    assert extent == ((min(held), max(held)) if held else (0, -1)) + (positive,)
     if n > 2:
         shuffled = ts.copy()
         shuffled[[0, -1]] = shuffled[[-1, 0]]

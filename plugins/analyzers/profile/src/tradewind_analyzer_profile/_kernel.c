@@ -477,6 +477,72 @@ static int levels_of(const long long *d, Py_ssize_t len, long long num, long lon
     return 1;
 }
 
+/* levels_of's result for a profile d[0..len) whose first and last entries hold volume (the
+   range dense_rows keeps trimmed) and whose total (at most LLONG_MAX) is known: the POC by a
+   plain maximum (a branch-free pass), then, among the bins holding it, levels_of's tie rule
+   (nearest the middle, then the lower: the first of the equally near ones); the value area
+   as levels_of grows it. The same comparisons on the same integers: the same poc, val, vah,
+   total and value-area total (the tests compare them). Returns 1, or -1 when num/den is not
+   a fraction. */
+static int levels_trimmed(const long long *d, Py_ssize_t len, long long total, long long num,
+                          long long den, long long res[5])
+{
+    if (num < 0 || den <= 0) return -1;
+    long long best = d[0];
+    for (Py_ssize_t i = 1; i < len; i++) best = d[i] > best ? d[i] : best;
+    if (best <= 0) return levels_of(d, len, num, den, res, NULL); /* no bin above zero */
+    Py_ssize_t poc = 0;
+    while (d[poc] != best) poc++;
+    {
+        const long long mid2 = (long long)len - 1; /* i0 + i1 with i0 = 0, i1 = len - 1 */
+        long long best_dist = 2 * (long long)poc - mid2;
+        if (best_dist < 0) best_dist = -best_dist;
+        for (Py_ssize_t i = poc + 1; i < len; i++) {
+            if (d[i] != best) continue;
+            long long dist = 2 * (long long)i - mid2;
+            if (dist < 0) dist = -dist;
+            if (dist < best_dist) {
+                poc = i;
+                best_dist = dist;
+            }
+        }
+    }
+    __int128 prod = (__int128)num * total;
+    __int128 need = prod / den + (prod % den != 0);
+    __int128 acc = d[poc];
+    Py_ssize_t lo = poc, hi = poc, i1 = len - 1;
+    Py_ssize_t up = -1, down = -1;
+    for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+    for (Py_ssize_t j = lo - 1; j >= 0; j--) if (d[j]) { down = j; break; }
+    while (acc < need) {
+        int take_up;
+        if (up < 0 && down < 0) break; /* every bin in: only if num/den > 1 */
+        if (up >= 0 && down >= 0) {
+            long long vu = d[up], vd = d[down];
+            take_up = vu > vd || (vu == vd && (up - poc) < (poc - down));
+        } else {
+            take_up = up >= 0;
+        }
+        if (take_up) {
+            hi = up;
+            acc += d[up];
+            up = -1;
+            for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+        } else {
+            lo = down;
+            acc += d[down];
+            down = -1;
+            for (Py_ssize_t j = lo - 1; j >= 0; j--) if (d[j]) { down = j; break; }
+        }
+    }
+    res[0] = (long long)poc;
+    res[1] = (long long)lo;
+    res[2] = (long long)hi;
+    res[3] = total;
+    res[4] = (long long)acc;
+    return 1;
+}
+
 static PyObject *k_dense_levels(PyObject *self, PyObject *args)
 {
     Py_buffer db;
@@ -501,24 +567,41 @@ done:
     return result;
 }
 
-/* dense_rows(dense, base, bins, qty, ranges, num, den, out) -> None | (lo, hi) | NotImplemented
+/* dense_rows(dense, base, bins, qty, ranges, num, den, out[, extent])
+       -> None | (lo, hi) | NotImplemented
    A BlockWindow's closes in one call: for each row i of ranges (int64, n x 4: s0, s1, a0, a1)
    in turn, trades s0..s1 leave the profile and trades a0..a1 enter it (dense_add's rules:
    leaving first, trades with no quantity skipped), then row i of out (int64, n x 7) gets the
    levels: has (0: no volume, 1), poc, val, vah (bins), total, value-area total, and the
    number of bins with volume. Before anything is changed: (lo, hi), the bins needed, when one
    of the trades falls outside the array; NotImplemented when the total could pass 64 bits
-   (the caller then takes the per-close path). */
+   (the caller then takes the per-close path). extent, when given, is bin_trades' (lo, hi,
+   qty) of a set of trades holding every trade of the ranges: the array's range and the
+   total's bound are checked against it instead of a pass over the rows' trades, and (lo, hi)
+   is the range returned (a wider one, at most, than the rows need: the volumes, so the
+   levels, are the same wherever the array is centred). */
 static PyObject *k_dense_rows(PyObject *self, PyObject *args)
 {
     Py_buffer db, rb, ob;
     long long base, num, den;
-    PyObject *bins, *qty;
-    if (!PyArg_ParseTuple(args, "w*LOOy*LLw*", &db, &base, &bins, &qty, &rb, &num, &den, &ob))
+    PyObject *bins, *qty, *extent = Py_None;
+    if (!PyArg_ParseTuple(args, "w*LOOy*LLw*|O", &db, &base, &bins, &qty, &rb, &num, &den, &ob,
+                          &extent))
         return NULL;
     PyObject *result = NULL;
+    long long ext_lo = 0, ext_hi = -1, ext_q = 0;
+    int have_extent = extent != Py_None;
     Trades t;
     if (trades_get(bins, qty, &t) < 0) goto done;
+    if (have_extent
+        && (!PyArg_ParseTuple(extent, "LLL;profile kernel: dense_rows' extent is (lo, hi, qty)",
+                              &ext_lo, &ext_hi, &ext_q)))
+        goto done;
+    if (have_extent && ext_q < 0) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_rows' extent has a negative "
+                                          "quantity bound");
+        goto done;
+    }
     Py_ssize_t n = rb.len / (4 * 8);
     if (db.itemsize != 8 || rb.itemsize != 8 || rb.len != n * 4 * 8 || ob.itemsize != 8
         || ob.len != n * 7 * 8) {
@@ -533,7 +616,30 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
     int outside = 0, any = 0;
     __int128 total = 0;
     for (Py_ssize_t i = 0; i < len; i++) total += dense[i];
-    for (Py_ssize_t r = 0; r < n; r++) {
+    if (have_extent) {
+        /* bin_trades' extent of every trade with a quantity (a superset of the rows'
+           trades): the array's range and the total's bound in O(1); only the ranges are
+           checked here */
+        for (Py_ssize_t r = 0; r < n; r++) {
+            for (int side = 0; side < 2; side++) {
+                long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
+                if (from < to && (from < 0 || to > t.n)) {
+                    PyErr_SetString(PyExc_ValueError, "profile kernel: dense_rows range "
+                                                      "outside the trades");
+                    goto done;
+                }
+            }
+        }
+        if (ext_lo <= ext_hi) {
+            need_lo = ext_lo;
+            need_hi = ext_hi;
+            if (ext_lo < base || (unsigned long long)ext_hi - (unsigned long long)base
+                                     >= (unsigned long long)len)
+                outside = 1;
+        }
+        total += ext_q;
+    }
+    for (Py_ssize_t r = 0; r < n && !have_extent; r++) {
         for (int side = 0; side < 2; side++) {
             long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
             if (from < 0 || to > t.n || from > to) {
@@ -572,6 +678,13 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
         if (dense[i]) { nz0 = i; break; }
     for (Py_ssize_t i = len - 1; i >= nz0; i--)
         if (dense[i]) { nz1 = i; break; }
+    /* The total and the number of bins with volume, kept up to date trade by trade (the
+       total stays within 64 bits: checked above). */
+    long long tot = 0, held = 0;
+    for (Py_ssize_t i = nz0; i <= nz1; i++) {
+        tot += dense[i];
+        held += dense[i] != 0;
+    }
     for (Py_ssize_t r = 0; r < n; r++) {
         for (int side = 0; side < 2; side++) {
             long long from = rg[4 * r + 2 * side], to = rg[4 * r + 2 * side + 1];
@@ -580,6 +693,7 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
                 if (q == 0) continue;
                 Py_ssize_t at = (Py_ssize_t)(t.b[k] - base);
                 long long *v = &dense[at];
+                long long was = *v;
                 if (side == 1) {
                     if (at < nz0) nz0 = at;
                     if (at > nz1) nz1 = at;
@@ -593,15 +707,18 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
                         goto done;
                     }
                     *v -= q;
+                    tot -= q;
                 } else {
                     *v += q; /* no overflow: every bin is at most the total, checked above */
+                    tot += q;
                 }
+                held += (long long)(*v != 0) - (long long)(was != 0);
             }
         }
         while (nz0 <= nz1 && dense[nz0] == 0) nz0++;
         while (nz1 >= nz0 && dense[nz1] == 0) nz1--;
-        long long res[5], held = 0, *o = out + 7 * r;
-        int got = nz0 > nz1 ? 0 : levels_of(dense + nz0, nz1 - nz0 + 1, num, den, res, &held);
+        long long res[5], *o = out + 7 * r;
+        int got = nz0 > nz1 ? 0 : levels_trimmed(dense + nz0, nz1 - nz0 + 1, tot, num, den, res);
         o[0] = got;
         if (got == 1) {
             o[1] = base + (long long)nz0 + res[0];
@@ -612,7 +729,7 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
         } else {
             o[1] = o[2] = o[3] = o[4] = o[5] = 0;
         }
-        o[6] = held;
+        o[6] = got == 1 ? held : 0;
     }
     result = Py_NewRef(Py_None);
 done:
@@ -630,9 +747,11 @@ done:
    quantum)) (rint rounds half to even, as np.rint and round() do), and first (int64, rows +
    1): first[r] = the first trade whose time is before no more than r - 1 of the sorted
    cutoffs (numpy: searchsorted(leave, r) with leave = searchsorted(cutoffs, ts, "right")),
-   the trade count when there is none. NotImplemented, with the outputs partly written, when
-   the times are not sorted or a rounded value is not a finite int64 (numpy's cast of those
-   is left to numpy). */
+   the trade count when there is none. Returns the trades' extent (lo, hi, qty): the lowest
+   and highest bins of the trades with a nonzero quantity (lo > hi when there is none) and
+   the sum of the positive quantities (-1 when it passes 64 bits), for dense_rows.
+   NotImplemented, with the outputs partly written, when the times are not sorted or a
+   rounded value is not a finite int64 (numpy's cast of those is left to numpy). */
 static PyObject *k_bin_trades(PyObject *self, PyObject *args)
 {
     Py_buffer tb, pb, sb, cb, bb, qb, fb;
@@ -657,6 +776,8 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
     const double small = 2251799813685248.0;  /* 2**51 */
     const double kd = (double)bin_ticks;
     Py_ssize_t j = 0, r_next = 1;
+    long long ext_lo = 0, ext_hi = -1;
+    __int128 ext_q = 0;
     first[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         double b = price[i] / tick, q = size[i] / quantum;
@@ -686,11 +807,18 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
         }
         bins[i] = d;
         qty[i] = (long long)q;
+        if (qty[i] != 0) {
+            if (ext_lo > ext_hi) ext_lo = ext_hi = d;
+            if (d < ext_lo) ext_lo = d;
+            if (d > ext_hi) ext_hi = d;
+            if (qty[i] > 0) ext_q += qty[i];
+        }
         while (j < rows && cut[j] <= ts[i]) j++;
         while (r_next <= j) first[r_next++] = i;
     }
     while (r_next <= rows) first[r_next++] = n;
-    result = Py_NewRef(Py_None);
+    result = Py_BuildValue("(LLL)", ext_lo, ext_hi,
+                           ext_q > (__int128)LLONG_MAX ? -1LL : (long long)ext_q);
 done:
     PyBuffer_Release(&tb);
     PyBuffer_Release(&pb);
@@ -1192,14 +1320,14 @@ done:
 static PyMethodDef methods[] = {
     {"bin_trades", k_bin_trades, METH_VARARGS,
      "bin_trades(ts, price, size, tick, bin_ticks, quantum, cutoffs, bins, qty, first) -> "
-     "None | NotImplemented"},
+     "(lo, hi, qty) | NotImplemented"},
     {"dense_add", k_dense_add, METH_VARARGS,
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
     {"dense_levels", k_dense_levels, METH_VARARGS,
      "dense_levels(dense, base, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va)"},
     {"dense_rows", k_dense_rows, METH_VARARGS,
-     "dense_rows(dense, base, bins, qty, ranges, num, den, out) -> None | (lo, hi) | "
-     "NotImplemented"},
+     "dense_rows(dense, base, bins, qty, ranges, num, den, out[, extent]) -> None | (lo, hi) "
+     "| NotImplemented"},
     {"value_area", k_value_area, METH_VARARGS,
      "value_area(volume, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va_total)"},
     {"apply_ranges", k_apply_ranges, METH_VARARGS,

@@ -58,6 +58,7 @@ def dense_rows(
     num: int,
     den: int,
     out: npt.NDArray[np.int64],
+    extent: tuple[int, int, int] | None = None,
     /,
 ) -> tuple[int, int] | NotImplementedType | None: ...
 def bin_trades(
@@ -72,4 +73,4 @@ def bin_trades(
     qty: npt.NDArray[np.int64],
     first: npt.NDArray[np.int64],
     /,
-) -> NotImplementedType | None: ...
+) -> tuple[int, int, int] | NotImplementedType: ...

@@ -540,6 +540,7 @@ class BlockWindow:
         "_ahead_rows",
         "_applied",
         "_bins",
+        "_extent",
         "_n_rows",
         "_nows",
         "_profile",
@@ -599,7 +600,12 @@ class BlockWindow:
             first,
         )
         # The block's trades still in the window after the last close, for later expiry.
-        if done is None:
+        # The kernel's extent of the trades (bins, positive quantities) spares dense_rows
+        # its own pass over them.
+        self._extent: tuple[int, int, int] | None = None
+        if done is not NotImplemented:
+            if done[2] >= 0:
+                self._extent = done
             gone = int(first[n_rows])  # leave is sorted: the trades from there on stay
             rest: tuple[npt.NDArray[np.int64], ...] = (ts[gone:], bins[gone:], qty[gone:])
         else:
@@ -735,7 +741,9 @@ class BlockWindow:
             if dense is None:
                 return None
             scratch = dense.copy()
-            got = _kernel.dense_rows(scratch, p._base, self._bins, self._qty, ranges, num, den, out)
+            got = _kernel.dense_rows(
+                scratch, p._base, self._bins, self._qty, ranges, num, den, out, self._extent
+            )
             if got is None:
                 break
             if got is NotImplemented:
