@@ -448,7 +448,7 @@ def test_the_float_pre_check_never_clears_a_breach_on_adversarial_prices():
             f * (1 - 1e-8),
             mark,
         ]
-        picks = rnd.sample(around, rnd.randint(1, 4)) + [mark * rnd.uniform(0.99, 1.01)]
+        picks = [*rnd.sample(around, rnd.randint(1, 4)), mark * rnd.uniform(0.99, 1.01)]
         if rnd.random() < 0.05:
             picks.append(rnd.choice((math.nan, math.inf, -math.inf)))
         prices = np.array(picks, dtype=np.float64)
