@@ -108,8 +108,22 @@ def clear_of(
     """
     if getcontext().prec < 20:
         return False
-    q = float(position.quantity)
-    worst = float(prices.min()) if q > 0 else float(prices.max())  # NaN if any is NaN
-    g = q * (worst - mark) + (float(equity) - limit)
-    size = abs(q) * (abs(worst) + abs(mark) + abs(float(position.avg_price)))
-    return g > MARGIN * (size + abs(float(equity)) + abs(limit))
+    global _floats
+    kept, q, avg = _floats
+    if kept is not position:  # a position is frozen: its floats while it is the same one
+        q, avg = float(position.quantity), abs(float(position.avg_price))
+        _floats = (position, q, avg)
+    # The worst price: NaN when numpy meets one; Python's min/max over a list either answer
+    # NaN (the first is) or skip them, and a NaN price breaches in neither arithmetic.
+    if len(prices) <= FEW:
+        listed = prices.tolist()
+        worst = min(listed) if q > 0 else max(listed)
+    else:
+        worst = float(prices.min()) if q > 0 else float(prices.max())
+    e = float(equity)
+    g = q * (worst - mark) + (e - limit)
+    return g > MARGIN * (abs(q) * (abs(worst) + abs(mark) + avg) + abs(e) + abs(limit))
+
+
+#: :func:`clear_of`'s last position and its quantity and absolute average price as floats.
+_floats: tuple[Position | None, float, float] = (None, 0.0, 0.0)
