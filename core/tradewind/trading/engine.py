@@ -1286,7 +1286,8 @@ class Engine:
             st.aggregator.update(piece)
             for a in st.tick_analyzers:
                 a.on_ticks(piece)
-        await self._publish_pending()
+        if not self._nothing_to_publish():  # else the call would do nothing (the same state)
+            await self._publish_pending()
 
     async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
         """A hole in ``st``'s tape from trade ``start`` to trade ``end``: apply the policy."""
@@ -1473,7 +1474,8 @@ class Engine:
                         mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         values.settle()
-        await self._publish_pending()
+        if not self._nothing_to_publish():  # else the call would do nothing (the same state)
+            await self._publish_pending()
 
     async def _maybe_reconcile(self) -> None:
         """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live).
