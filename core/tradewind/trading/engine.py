@@ -30,6 +30,7 @@ from collections.abc import (
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -119,6 +120,7 @@ log = logging.getLogger("tradewind.trading.engine")
 
 
 _MISSING = object()
+_EMPTY: Mapping[str, float] = MappingProxyType({})
 
 #: A backtest reading the replay itself (``Engine._consume_direct``) gives the loop's other
 #: tasks a turn at least every this many feed batches (and after every batch that published).
@@ -204,6 +206,18 @@ class AnalyzerValues(Mapping[str, float]):
         self.settle()
         self._cache.clear()
         self._cache.update(rows)
+
+    def instances(self) -> tuple[str, ...]:
+        """The analyzer (and venue) instances read through ``self``, in their order."""
+        return tuple(self._analyzers)
+
+    def outputs(self, instance: str) -> Mapping[str, float]:
+        """The outputs of analyzer ``instance`` by their own names (empty when no analyzer
+        has that name): what ``self`` maps ``"<instance>.<name>"`` to, without going through
+        every other analyzer's names."""
+        if instance not in self._analyzers:
+            return _EMPTY
+        return self._of(instance)
 
     def __iter__(self) -> Iterator[str]:
         for instance in self._analyzers:
@@ -1258,7 +1272,11 @@ class Engine:
                 await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
             elif decision is not None:
                 await self._close_position(st, decision)
-            if self.exits and self._holds(pos) and not self._holds(self.portfolio.position(key)):
+            # The position closed to nothing (or dust) in this step: the monitors forget it.
+            # The same position object as before the step is held or not alike at the one
+            # current mark (``h and not h``): nothing to ask then.
+            after = self.portfolio.position(key)
+            if after is not pos and self.exits and self._holds(pos) and not self._holds(after):
                 for mon in self.exits:
                     mon.forget(key)
             if end == len(rest):
@@ -1268,7 +1286,8 @@ class Engine:
             st.aggregator.update(piece)
             for a in st.tick_analyzers:
                 a.on_ticks(piece)
-        await self._publish_pending()
+        if not self._nothing_to_publish():  # else the call would do nothing (the same state)
+            await self._publish_pending()
 
     async def _on_gap(self, st: _InstrumentState, start: int, end: int) -> None:
         """A hole in ``st``'s tape from trade ``start`` to trade ``end``: apply the policy."""
@@ -1455,7 +1474,8 @@ class Engine:
                         mine.setdefault(name, []).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         values.settle()
-        await self._publish_pending()
+        if not self._nothing_to_publish():  # else the call would do nothing (the same state)
+            await self._publish_pending()
 
     async def _maybe_reconcile(self) -> None:
         """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live).

@@ -370,3 +370,110 @@ def test_the_kept_breach_bound_and_the_few_prices_loop_give_the_same_trips():
             idx = np.flatnonzero(prices <= bound if pos is pos_long else prices >= bound)
             want = int(idx[0]) if len(idx) else None
             assert drawdown.first_breach(pos, prices, base, limit) == want
+
+
+def _breaker_run_exact(seed, monkeypatch):
+    """:func:`_breaker_run` with the float pre-check refused every time (the exact path)."""
+    from tradewind_exit_guard import plugin
+
+    with monkeypatch.context() as m:
+        m.setattr(plugin, "clear_of", lambda *a: False)
+        return _breaker_run(seed, keep_bound=True)
+
+
+def test_the_float_pre_check_gives_the_exact_paths_trips(monkeypatch):
+    """The breaker over random walks with the pre-check and with the exact path alone: the
+    same decisions and trips (and the pre-check does clear most pieces)."""
+    from tradewind_exit_guard import drawdown, plugin
+
+    calls = {"clear": 0, "all": 0}
+    real = drawdown.clear_of
+
+    def counted(*a):
+        calls["all"] += 1
+        ok = real(*a)
+        calls["clear"] += ok
+        return ok
+
+    tripped = 0
+    for seed in range(60):
+        want = _breaker_run_exact(seed, monkeypatch)
+        with monkeypatch.context() as m:
+            m.setattr(plugin, "clear_of", counted)
+            got = _breaker_run(seed, keep_bound=True)
+        assert got == want, seed
+        tripped += any(t is not None for _, t in got)
+    assert tripped > 10
+    assert calls["all"] > 1000 and calls["clear"] > calls["all"] // 2
+
+
+def _exact_breach(pos, prices, mark, equity, limit):
+    """The exact path's answer, from the same context values."""
+    from tradewind_exit_guard import drawdown
+
+    base = equity - pos.unrealized_pnl(Decimal(repr(mark)))
+    return drawdown.first_breach(pos, prices, base, limit)
+
+
+def test_the_float_pre_check_never_clears_a_breach_on_adversarial_prices():
+    """Prices on, one float step either side of, and a hair around the exact breach bound;
+    long and short, tiny and huge quantities, odd cash and day starts, NaN and infinities:
+    wherever the pre-check clears a batch, the exact path finds no breach in it."""
+    import math
+    import random
+
+    from tradewind_exit_guard import drawdown
+
+    rnd = random.Random(17)
+    cleared = exact_none = 0
+    for _ in range(4000):
+        price = rnd.choice((0.000012345, 1.0, 3_000.0, 60_123.4, 1e9)) * rnd.uniform(0.5, 2)
+        qty = Decimal(repr(rnd.choice((1e-8, 0.001, 0.5, 7.0, 1e6)) * rnd.uniform(0.1, 3)))
+        qty = qty if rnd.random() < 0.5 else -qty
+        entry = Decimal(repr(round(price * rnd.uniform(0.9, 1.1), 6)))
+        pos = Position(instrument=BTC, quantity=qty, lots=((qty, entry),), avg_price=entry)
+        cash = Decimal(repr(round(rnd.uniform(1, 1e7), rnd.randint(0, 12))))
+        mark = price
+        equity = cash + pos.unrealized_pnl(Decimal(repr(mark)))
+        limit = equity - Decimal(repr(abs(float(qty)) * price * rnd.choice((1e-15, 1e-9, 1e-3))))
+        base = equity - pos.unrealized_pnl(Decimal(repr(mark)))
+        f = drawdown.breach_bound(pos, base, limit)
+        around = [
+            f,
+            math.nextafter(f, math.inf),
+            math.nextafter(f, -math.inf),
+            f * (1 + 1e-12),
+            f * (1 - 1e-12),
+            f * (1 + 1e-8),
+            f * (1 - 1e-8),
+            mark,
+        ]
+        picks = [*rnd.sample(around, rnd.randint(1, 4)), mark * rnd.uniform(0.99, 1.01)]
+        if rnd.random() < 0.05:
+            picks.append(rnd.choice((math.nan, math.inf, -math.inf)))
+        prices = np.array(picks, dtype=np.float64)
+        lim_f = float(limit)
+        ok = drawdown.clear_of(pos, prices, mark, equity, lim_f)
+        exact = _exact_breach(pos, prices, mark, equity, limit)
+        if ok:
+            assert exact is None, (pos, prices.tolist(), mark, equity, limit)
+            cleared += 1
+        exact_none += exact is None
+    # Not vacuous: it clears batches here too (most batches sit on the bound, where it must
+    # leave them to the exact path; the random walks above show it clearing most pieces).
+    assert exact_none > 200 and cleared > 30
+
+
+def test_the_float_pre_check_refuses_a_low_precision_decimal_context():
+    from decimal import localcontext
+
+    from tradewind_exit_guard import drawdown
+
+    pos = Position(
+        instrument=BTC, quantity=Decimal("0.5"), lots=((Decimal("0.5"), Decimal(60_000)),)
+    )
+    prices = np.array([60_000.0])
+    assert drawdown.clear_of(pos, prices, 60_000.0, Decimal(100_000), 95_000.0)
+    with localcontext() as ctx:
+        ctx.prec = 12
+        assert not drawdown.clear_of(pos, prices, 60_000.0, Decimal(100_000), 95_000.0)

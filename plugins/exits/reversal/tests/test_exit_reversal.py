@@ -230,3 +230,86 @@ def test_the_exit_reason_reads_only_the_imbalances():
         "orderflow.imbalance_5m",
         "orderflow.imbalance_15m",
     }
+
+
+class _Outputs:
+    """An analyzer of fixed outputs, counting its ``values()`` reads."""
+
+    def __init__(self, outputs):
+        self.outputs = dict(outputs)
+        self.reads = 0
+
+    def values(self):
+        self.reads += 1
+        return self.outputs
+
+    def on_candle(self, candle):
+        pass
+
+
+def _plain_walk(monitor, values):
+    """The imbalances as walking every name of a mapping finds them (the generic path)."""
+    prefix = monitor._imbalance_prefix
+    n = len(monitor.config.analyzer) + 1
+    return [(k[n:], values[k]) for k in values if k.startswith(prefix)]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("profile", "orderflow", "regime"),
+        ("orderflow",),
+        ("profile", "regime"),  # the instance is missing: no imbalances
+        ("orderflow", "orderflow2", "flow"),  # a name that starts like it, with no dot
+    ],
+)
+def test_the_engines_values_give_the_imbalances_of_walking_every_name(names):
+    """Through the engine's :class:`AnalyzerValues` the reason reads one analyzer's outputs:
+    the same imbalances in the same order as walking every name, and every analyzer's
+    outputs read (in order) as the walk reads them."""
+    from tradewind.trading.engine import AnalyzerValues
+
+    outputs = {
+        "profile": {"poc": 1.0, "imbalance_x": 9.0, "vah": 2.0},
+        "orderflow": {
+            "imbalance_5m": 0.6,
+            "cascade_reversal_long": 1.0,
+            "imbalance_1m": 0.4,
+            "imbalance_15m": math.nan,
+        },
+        "orderflow2": {"imbalance_1m": 3.0},
+        "flow": {"imbalance_1m": 4.0},
+        "regime": {"trend": -1.0},
+    }
+
+    def build():
+        analyzers = [(n, _Outputs(outputs[n])) for n in names]
+        return AnalyzerValues(analyzers), analyzers
+
+    monitor = CascadeReversal(ReversalConfig())
+    fast, fast_an = build()
+    walked, walked_an = build()
+    got = monitor._imbalances(fast)
+    want = _plain_walk(monitor, walked)
+    assert repr(got) == repr(want)  # NaN compares by its repr
+    assert [a.reads for _, a in fast_an] == [a.reads for _, a in walked_an] == [1] * len(names)
+    if "orderflow" in names:
+        assert [k for k, _ in got] == ["imbalance_5m", "imbalance_1m", "imbalance_15m"]
+
+
+def test_a_dotted_instance_name_walks_every_name():
+    """Another instance named ``"<analyzer>.<...>"`` makes names ambiguous: the reason walks
+    every name, as any mapping's (and fails as that does)."""
+    from tradewind.trading.engine import AnalyzerValues
+
+    values = AnalyzerValues(
+        [
+            ("orderflow", _Outputs({"imbalance_1m": 0.4})),
+            ("orderflow.imbalance_x", _Outputs({"y": 1.0})),
+        ]
+    )
+    monitor = CascadeReversal(ReversalConfig())
+    with pytest.raises(KeyError):
+        _plain_walk(monitor, values)
+    with pytest.raises(KeyError):
+        monitor._imbalances(values)

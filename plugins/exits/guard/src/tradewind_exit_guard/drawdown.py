@@ -10,7 +10,7 @@ trades' float prices exactly (rounded towards the side that keeps the comparison
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Decimal, getcontext
 
 import numpy as np
 import numpy.typing as npt
@@ -74,3 +74,56 @@ def first_breach(
         return None
     idx = np.flatnonzero(prices <= f if long else prices >= f)
     return int(idx[0]) if len(idx) else None
+
+
+#: The float pre-check's margin, relative to the magnitudes it sums (see :func:`clear_of`).
+MARGIN = 1e-9
+
+
+def clear_of(
+    position: Position,
+    prices: npt.NDArray[np.float64],
+    mark: float,
+    equity: Decimal,
+    limit: float,
+) -> bool:
+    """True only when no trade of ``prices`` can breach ``limit`` (as a float): a float check
+    that is conservative, so a False is answered by the exact path (:func:`equity_without`,
+    :func:`breach_bound`, :func:`first_breach`); ``position`` must be the context's own
+    position of its instrument, ``mark`` its last price and ``equity`` the context's equity
+    there (above the limit).
+
+    Exactly: with ``base = equity − (mark·q − cost)``, the bound is ``B = (limit − base +
+    cost)/q = mark − (equity − limit)/q``, and a trade at ``p`` breaches when ``p ≤ B`` (a
+    long) or ``p ≥ B`` (a short), both the same as ``g(p) = q·(p − mark) + (equity − limit) ≤
+    0``; ``g`` is monotonic in ``p`` (increasing for a long), so the batch's lowest price (a
+    long's; a short's highest) is its worst. The exact path's bound is that of Decimal
+    arithmetic (six roundings, each within one unit of the 28th significant digit — the
+    check requires a context of at least 20 — of the magnitudes ``S = |q|·(|p| + |mark| +
+    |avg price|) + |equity| + |limit|``), of the mark as ``Decimal(repr(mark))`` (within
+    1.2e-16 of it, relatively) and then taken to a float on the breaching side (exact for
+    float prices); the float ``g`` here is within a few 1e-16 of ``S``. So ``g > 1e-9·S`` at
+    the worst price means no trade breaches in either arithmetic. A NaN or infinite price,
+    mark or magnitude makes the comparison False.
+    """
+    if getcontext().prec < 20:
+        return False
+    global _floats
+    kept, q, avg = _floats
+    if kept is not position:  # a position is frozen: its floats while it is the same one
+        q, avg = float(position.quantity), abs(float(position.avg_price))
+        _floats = (position, q, avg)
+    # The worst price: NaN when numpy meets one; Python's min/max over a list either answer
+    # NaN (the first is) or skip them, and a NaN price breaches in neither arithmetic.
+    if len(prices) <= FEW:
+        listed = prices.tolist()
+        worst = min(listed) if q > 0 else max(listed)
+    else:
+        worst = float(prices.min()) if q > 0 else float(prices.max())
+    e = float(equity)
+    g = q * (worst - mark) + (e - limit)
+    return g > MARGIN * (abs(q) * (abs(worst) + abs(mark) + avg) + abs(e) + abs(limit))
+
+
+#: :func:`clear_of`'s last position and its quantity and absolute average price as floats.
+_floats: tuple[Position | None, float, float] = (None, 0.0, 0.0)

@@ -35,7 +35,13 @@ from tradewind.trading.exit_scan import HoldWindow, earliest
 from tradewind.trading.portfolio import NS_PER_DAY
 
 from tradewind_exit_guard.config import GuardConfig
-from tradewind_exit_guard.drawdown import breach_bound, equity_at, equity_without, first_breach
+from tradewind_exit_guard.drawdown import (
+    breach_bound,
+    clear_of,
+    equity_at,
+    equity_without,
+    first_breach,
+)
 from tradewind_exit_guard.leader import LeaderWatch
 
 
@@ -70,6 +76,8 @@ class PortfolioGuard:
         self._bound: tuple[Position, Decimal, Decimal, float] | None = None
         #: The last day start read and the limit made of it.
         self._limit_of: tuple[Decimal, Decimal | None] | None = None
+        #: The last limit as a float, for the pre-check.
+        self._limit_f: tuple[Decimal, float] | None = None
 
     # -- ExitMonitor ----------------------------------------------------------------------
     def on_ticks(
@@ -153,6 +161,14 @@ class PortfolioGuard:
         self._limit_of = (start, limit)
         return limit
 
+    def _limit_float(self, limit: Decimal) -> float:
+        kept = self._limit_f
+        if kept is not None and kept[0] is limit:
+            return kept[1]
+        f = float(limit)
+        self._limit_f = (limit, f)
+        return f
+
     def _active_trip(self, ts_ns: int) -> _Trip | None:
         trip = self.tripped
         if trip is not None and ts_ns // NS_PER_DAY != trip.day:
@@ -199,6 +215,13 @@ class PortfolioGuard:
                 return 0, self._trip(first, equity, ctx)
             if limit is None:
                 return None, ""
+            # The float pre-check first: when it clears the batch, the exact path would
+            # find no breach either (drawdown.clear_of), and it changes no state.
+            key = position.instrument
+            if ctx.position(key) is position:
+                mark = ctx.last_price(key)
+                if clear_of(position, batch.price, mark, equity, self._limit_float(limit)):
+                    return None, ""
             base = equity_without(position.instrument, ctx, equity)
             kept = self._bound
             if (

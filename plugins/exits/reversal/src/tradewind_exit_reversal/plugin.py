@@ -109,15 +109,40 @@ class CascadeReversal:
         # The keys first, then only the imbalances' values: reading every value (items())
         # made analyzers with outputs computed on first read (the profile's value area,
         # zones and gaps) compute them all for a reason string that shows none of them.
-        imbs = [
-            (k[len(self.config.analyzer) + 1 :], values[k])
-            for k in values
-            if k.startswith(self._imbalance_prefix)
-        ]
+        imbs = self._imbalances(values)
         op = " < " if position.quantity > 0 else " > "
         chain = op.join(f"{k} {v:.2f}" for k, v in imbs)
         side = "sellers" if position.quantity > 0 else "buyers"
         return f"order-flow cascade reversed, {side} accelerating" + (f": {chain}" if chain else "")
+
+    def _imbalances(self, values: Mapping[str, float]) -> list[tuple[str, float]]:
+        """``(output, value)`` of every value named ``"<analyzer>.imbalance_*"``, in the
+        order ``values`` lists them.
+
+        The engine's values (``instances()``, ``outputs(instance)``: one analyzer's mapping)
+        give the analyzer's own outputs directly instead of every analyzer's names joined: the
+        same names in the same order, as long as no other instance's name starts with
+        ``"<analyzer>."`` (then the names are walked as any mapping's are)."""
+        analyzer = self.config.analyzer
+        outputs = getattr(values, "outputs", None)
+        instances = getattr(values, "instances", None)
+        if outputs is not None and instances is not None:
+            dotted = analyzer + "."
+            names = instances()
+            if not any(i.startswith(dotted) for i in names):
+                # Every instance's outputs read in order, as walking the names reads them (an
+                # analyzer takes its pending candles on its first read), then the one's kept.
+                own: Mapping[str, float] = {}
+                for i in names:
+                    got = outputs(i)
+                    if i == analyzer:
+                        own = got
+                return [(k, own[k]) for k in own if k.startswith("imbalance_")]
+        return [
+            (k[len(analyzer) + 1 :], values[k])
+            for k in values
+            if k.startswith(self._imbalance_prefix)
+        ]
 
     def _missing(self, key: str, values: Mapping[str, float]) -> str:
         prefix = f"{self.config.analyzer}."
