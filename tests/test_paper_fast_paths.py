@@ -795,3 +795,84 @@ def test_a_backtest_journals_the_same_rows_with_the_venues_position_handed_over_
     monkeypatch.setattr(sim_module, "_first_at", searched)
     anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "general.duckdb")).run)
     _assert_same_journals(tmp_path / "fast.duckdb", tmp_path / "general.duckdb")
+
+
+class _SubDecimal(Decimal):
+    """A Decimal subclass: the direct payloads send it down the general path."""
+
+
+def test_every_checked_field_of_an_unexpected_type_takes_the_general_payload_path():
+    """The direct payloads of fills, positions and orders check each Decimal and time field's
+    exact type before writing it inline: each such field in turn as a Decimal subclass, a
+    float, a numpy integer or a bool raises TypeError there, and the journal's payload is
+    the converter's JSON all the same."""
+    import numpy as np
+    from tradewind.model import FillEvent, OrderSubmitted, OrderUpdated, PositionChanged
+
+    events = _per_fill_events()
+    fill = next(e.fill for e in events if isinstance(e, FillEvent))  # type: ignore[attr-defined]
+    position = next(e.position for e in events if isinstance(e, PositionChanged))  # type: ignore[attr-defined]
+    order = next(e.order for e in events if isinstance(e, OrderSubmitted) and e.order.price)  # type: ignore[attr-defined]
+    report = next(e.report for e in events if isinstance(e, OrderUpdated))  # type: ignore[attr-defined]
+    odd_decimals = (_SubDecimal("1.5"), 1.5)
+    odd_ints = (np.int64(5), True)
+    odd: list[Event] = []
+    for name in ("quantity", "price", "fee", "fee_rate"):
+        for value in odd_decimals:
+            odd.append(FillEvent(ts_ns=5, fill=attrs.evolve(fill, **{name: value})))
+    for value in odd_ints:
+        odd.append(FillEvent(ts_ns=5, fill=attrs.evolve(fill, ts_ns=value)))
+    for value in odd_decimals:
+        odd.append(FillEvent(ts_ns=5, fill=fill, realized_pnl=value))  # type: ignore[arg-type]
+    for name in ("quantity", "avg_price", "realized_pnl", "fees"):
+        for value in odd_decimals:
+            odd.append(PositionChanged(ts_ns=7, position=attrs.evolve(position, **{name: value})))
+    for value in odd_ints:
+        odd.append(PositionChanged(ts_ns=7, position=attrs.evolve(position, opened_ts_ns=value)))
+    for value in odd_decimals:
+        one = ((value, Decimal("50000.5")),)
+        odd.append(PositionChanged(ts_ns=7, position=attrs.evolve(position, lots=one)))
+        one = ((Decimal("0.001"), value),)
+        odd.append(PositionChanged(ts_ns=7, position=attrs.evolve(position, lots=one)))
+    for name in ("quantity", "price", "stop_price"):
+        for value in odd_decimals:
+            odd.append(OrderSubmitted(ts_ns=8, order=attrs.evolve(order, **{name: value})))
+    for value in odd_ints:
+        odd.append(OrderSubmitted(ts_ns=8, order=attrs.evolve(order, created_ts_ns=value)))
+    for value in odd_decimals:
+        odd.append(OrderUpdated(ts_ns=9, report=attrs.evolve(report, filled_quantity=value)))
+    for value in odd_ints:
+        odd.append(OrderUpdated(ts_ns=9, report=attrs.evolve(report, ts_ns=value)))
+    assert len(odd) == 38
+    for event in odd:
+        with pytest.raises(TypeError):
+            store._DIRECT_JSON[type(event)](event)
+        assert store._payload(event) == _reference_payload(event), event
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "-0", "0E-8", "1E+2", "-1.50", "1.000000000000000000000000001", "NaN", "-Inf"]
+)
+def test_decimals_written_inline_are_the_converters_text(text: str):
+    """A Decimal written inline in a direct payload (exponents, signed zero, special values)
+    is the converter's text for it, in every field of the per-fill events."""
+    from tradewind.model import FillEvent, OrderSubmitted, OrderUpdated, PositionChanged
+
+    d = Decimal(text)
+    for event in _per_fill_events():
+        if isinstance(event, FillEvent):
+            f = attrs.evolve(event.fill, quantity=d, price=d, fee=d, fee_rate=d)
+            event = FillEvent(ts_ns=5, fill=f, realized_pnl=d)
+        elif isinstance(event, PositionChanged):
+            p = event.position
+            lots = tuple((d, d) for _ in p.lots)
+            p = attrs.evolve(p, quantity=d, avg_price=d, realized_pnl=d, fees=d, lots=lots)
+            event = PositionChanged(ts_ns=7, position=p)
+        elif isinstance(event, OrderSubmitted):
+            qty = d if d.is_finite() and d > 0 else event.order.quantity  # must be positive
+            o = attrs.evolve(event.order, quantity=qty, price=d, stop_price=d)
+            event = OrderSubmitted(ts_ns=8, order=o)
+        elif isinstance(event, OrderUpdated):
+            event = OrderUpdated(ts_ns=9, report=attrs.evolve(event.report, filled_quantity=d))
+        direct = store._DIRECT_JSON[type(event)](event)
+        assert direct == _reference_payload(event), (text, type(event).__name__)

@@ -641,26 +641,29 @@ def _dec(value: Any) -> str:
     return f'"{value}"'
 
 
-def _opt_dec(value: Any) -> str:
-    return "null" if value is None else _dec(value)
-
-
-def _int(value: Any) -> str:
-    if type(value) is not int:
-        raise TypeError(value)  # a numpy integer, a bool: the general path
-    return repr(value)
-
-
 def _fill_json(f: Fill) -> str:
-    if type(f) is not Fill:
+    """The fill's JSON object. Its Decimals, time and optional fee rate are checked for their
+    exact types first (a numpy integer, a bool, a subclass: TypeError, the general path) and
+    written inline, as :func:`_dec` writes a Decimal, without a call per field (five events
+    a fill go through these)."""
+    rate = f.fee_rate
+    if (
+        type(f) is not Fill
+        or type(f.quantity) is not Decimal
+        or type(f.price) is not Decimal
+        or type(f.fee) is not Decimal
+        or type(f.ts_ns) is not int
+        or (rate is not None and type(rate) is not Decimal)
+    ):
         raise TypeError(f)
+    rate_text = "null" if rate is None else f'"{rate}"'
     return (
         f'{{"client_order_id": {_q(f.client_order_id)}, "instrument": {_q(f.instrument)}, '
-        f'"side": {_q(f.side._value_)}, "quantity": {_dec(f.quantity)}, '
-        f'"price": {_dec(f.price)}, "fee": {_dec(f.fee)}, "ts_ns": {_int(f.ts_ns)}, '
+        f'"side": {_q(f.side._value_)}, "quantity": "{f.quantity}", '
+        f'"price": "{f.price}", "fee": "{f.fee}", "ts_ns": {f.ts_ns!r}, '
         f'"liquidity": {_q(f.liquidity)}, "trade_id": {_q(f.trade_id)}, '
         f'"fee_currency": {_q(f.fee_currency)}, "fee_asset": {_q(f.fee_asset)}, '
-        f'"fee_rate": {_opt_dec(f.fee_rate)}}}'
+        f'"fee_rate": {rate_text}}}'
     )
 
 
@@ -669,24 +672,42 @@ def _lots_json(lots: Sequence[tuple[Any, Any]]) -> str:
     any other value)."""
     if len(lots) == 1:  # the usual open position: one lot, no generator
         q, price = lots[0]
-        return f"[[{_dec(q)}, {_dec(price)}]]"
+        if type(q) is not Decimal or type(price) is not Decimal:
+            raise TypeError(lots)
+        return f'[["{q}", "{price}"]]'
     return "[" + ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in lots) + "]"
 
 
 def _position_json(p: Position) -> str:
-    if type(p) is not Position:
+    """The position's JSON object (its Decimals and time checked and written inline, as
+    :func:`_fill_json`)."""
+    if (
+        type(p) is not Position
+        or type(p.quantity) is not Decimal
+        or type(p.avg_price) is not Decimal
+        or type(p.realized_pnl) is not Decimal
+        or type(p.fees) is not Decimal
+        or type(p.opened_ts_ns) is not int
+    ):
         raise TypeError(p)
     lots = _lots_json(p.lots)
     return (
-        f'{{"instrument": {_q(p.instrument)}, "quantity": {_dec(p.quantity)}, '
-        f'"avg_price": {_dec(p.avg_price)}, "realized_pnl": {_dec(p.realized_pnl)}, '
-        f'"fees": {_dec(p.fees)}, "opened_ts_ns": {_int(p.opened_ts_ns)}, "lots": {lots}}}'
+        f'{{"instrument": {_q(p.instrument)}, "quantity": "{p.quantity}", '
+        f'"avg_price": "{p.avg_price}", "realized_pnl": "{p.realized_pnl}", '
+        f'"fees": "{p.fees}", "opened_ts_ns": {p.opened_ts_ns!r}, "lots": {lots}}}'
     )
 
 
 def _fill_event_json(e: FillEvent) -> str:
+    pnl = e.realized_pnl
+    if pnl is None:
+        pnl_text = "null"
+    elif type(pnl) is Decimal:
+        pnl_text = f'"{pnl}"'
+    else:
+        raise TypeError(pnl)
     return (
-        f'{{"fill": {_fill_json(e.fill)}, "realized_pnl": {_opt_dec(e.realized_pnl)}, '
+        f'{{"fill": {_fill_json(e.fill)}, "realized_pnl": {pnl_text}, '
         f'"pnl_currency": {_q(e.pnl_currency)}}}'
     )
 
@@ -704,28 +725,42 @@ def _position_closed_json(e: PositionClosed) -> str:
 
 def _order_submitted_json(e: OrderSubmitted) -> str:
     o = e.order
-    if type(o) is not Order or type(o.reduce_only) is not bool:
+    price, stop = o.price, o.stop_price
+    if (
+        type(o) is not Order
+        or type(o.reduce_only) is not bool
+        or type(o.quantity) is not Decimal
+        or type(o.created_ts_ns) is not int
+        or (price is not None and type(price) is not Decimal)
+        or (stop is not None and type(stop) is not Decimal)
+    ):
         raise TypeError(o)
+    price_text = "null" if price is None else f'"{price}"'
+    stop_text = "null" if stop is None else f'"{stop}"'
     return (
         f'{{"order": {{"client_order_id": {_q(o.client_order_id)}, '
         f'"instrument": {_q(o.instrument)}, "side": {_q(o.side._value_)}, '
-        f'"type": {_q(o.type._value_)}, "quantity": {_dec(o.quantity)}, '
-        f'"price": {_opt_dec(o.price)}, "stop_price": {_opt_dec(o.stop_price)}, '
+        f'"type": {_q(o.type._value_)}, "quantity": "{o.quantity}", '
+        f'"price": {price_text}, "stop_price": {stop_text}, '
         f'"time_in_force": {_q(o.time_in_force._value_)}, '
         f'"reduce_only": {"true" if o.reduce_only else "false"}, '
-        f'"created_ts_ns": {_int(o.created_ts_ns)}, "tag": {_q(o.tag)}, '
+        f'"created_ts_ns": {o.created_ts_ns!r}, "tag": {_q(o.tag)}, '
         f'"intent": {_q(o.intent)}}}}}'
     )
 
 
 def _order_updated_json(e: OrderUpdated) -> str:
     r = e.report
-    if type(r) is not OrderReport:
+    if (
+        type(r) is not OrderReport
+        or type(r.ts_ns) is not int
+        or type(r.filled_quantity) is not Decimal
+    ):
         raise TypeError(r)
     return (
         f'{{"report": {{"client_order_id": {_q(r.client_order_id)}, '
         f'"instrument": {_q(r.instrument)}, "status": {_q(r.status._value_)}, '
-        f'"ts_ns": {_int(r.ts_ns)}, "filled_quantity": {_dec(r.filled_quantity)}, '
+        f'"ts_ns": {r.ts_ns!r}, "filled_quantity": "{r.filled_quantity}", '
         f'"venue_order_id": {_q(r.venue_order_id)}, "reason": {_q(r.reason)}}}}}'
     )
 
