@@ -257,6 +257,9 @@ class Scheduler:
         self.bulk_closes = 0
         #: A block's rows as lists for the walk's loop (see _lists).
         self._row_lists: tuple[TapeBlock, _RowLists] | None = None
+        #: Per instrument, the curves the last walk appended to (see skip's open_curves):
+        #: (block, lean, prices, candles, series, charts, table charts, row charts).
+        self._opened: dict[str, tuple[Any, ...]] = {}
 
     def _lists(self, block: TapeBlock) -> _RowLists:
         """Per row of ``block`` (every row, by block row index): its first trade at or after
@@ -534,7 +537,9 @@ class Scheduler:
         pend_gates: dict[str, int] = {}
         pend_times: list[int] = []
         pend_rows: list[int] = []
-        table_charts: list[tuple[Curve[tuple[int, float]], list[float] | None]] = []
+        table_charts: list[
+            tuple[Curve[tuple[int, float]], Sequence[float] | npt.NDArray[np.float64] | None]
+        ] = []
         row_charts: list[tuple[Curve[tuple[int, float]], int, str]] = []
 
         def flush() -> None:
@@ -547,13 +552,11 @@ class Scheduler:
                 by_gate[gate] = by_gate.get(gate, 0) + n
             pend_gates.clear()
             if pend_times:
-                for points, column in table_charts:
-                    if column is None:
-                        points.extend((t, nan) for t in pend_times)
-                    else:
-                        points.extend(
-                            zip(pend_times, [float(column[x]) for x in pend_rows], strict=True)
-                        )
+                if table_charts:
+                    times = np.array(pend_times, dtype=np.int64)
+                    at = np.array(pend_rows, dtype=np.intp)
+                    for points, column in table_charts:
+                        points.extend_columns(times, _column_at(column, at, len(at)))
                 pend_times.clear()
                 pend_rows.clear()
 
@@ -561,7 +564,22 @@ class Scheduler:
             Curve[tuple[int, float]], Curve[tuple[int, float, float, float, float, float]]
         ]:
             # The curves, made when the first close is reached (as the engine's step would),
-            # and the charted series read at each close.
+            # and the charted series read at each close; the last walk's of the instrument
+            # when they are the engine's and read from the same block the same way.
+            kept = self._opened.get(key)
+            series = e.series.get(key) if charted else None
+            if (
+                kept is not None
+                and kept[0] is block
+                and kept[1] == lean
+                and e.price_curve.get(key) is kept[2]
+                and e.candle_curve.get(key) is kept[3]
+                and series is kept[4]
+            ):
+                charts.extend(kept[5])
+                table_charts.extend(kept[6])
+                row_charts.extend(kept[7])
+                return kept[2], kept[3]
             got_prices = curve_of(e.price_curve, key)
             got_candles = curve_of(e.candle_curve, key)
             series = e.series.setdefault(key, {}) if charted else None
@@ -575,9 +593,23 @@ class Scheduler:
                     # What values.get reads after use_rows: the table's entry (NaN without
                     # the column), or the analyzer's row mapping.
                     if instance in tables:
-                        table_charts.append((points, tables[instance].columns.get(output)))
+                        # The float64 arrays where the table has them (the same floats as
+                        # its columns, which are made from them on first read).
+                        table = tables[instance]
+                        got = table._arrays if table._arrays is not None else table.columns
+                        table_charts.append((points, got.get(output)))
                     else:
                         row_charts.append((points, gen_names.index(instance), output))
+            self._opened[key] = (
+                block,
+                lean,
+                got_prices,
+                got_candles,
+                series,
+                tuple(charts),
+                tuple(table_charts),
+                tuple(row_charts),
+            )
             return got_prices, got_candles
 
         # The walk over stretches: with every analyzer a table and the equity the ledger's
