@@ -12,8 +12,8 @@ from tradewind.market.importers import load, ticks_parquet
 from tradewind.model import Fill, Instrument, InstrumentKind, Side
 from tradewind.model.ticks import TickBatch
 from tradewind.trading.accounts import ConversionError
-from tradewind.trading.engine import Engine
 from tradewind.trading.curves import Curve
+from tradewind.trading.engine import Engine
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.portfolio import Portfolio
 

@@ -579,7 +579,7 @@ class Scheduler:
                 charts.extend(kept[5])
                 table_charts.extend(kept[6])
                 row_charts.extend(kept[7])
-                return kept[2], kept[3]
+                return cast("tuple[Any, Any]", kept[2:4])
             got_prices = curve_of(e.price_curve, key)
             got_candles = curve_of(e.candle_curve, key)
             series = e.series.setdefault(key, {}) if charted else None
