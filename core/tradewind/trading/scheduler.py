@@ -537,6 +537,7 @@ class Scheduler:
         pend_gates: dict[str, int] = {}
         pend_times: list[int] = []
         pend_rows: list[int] = []
+        pend_cands: list[int] = []  # the closes' candles (indices in the block's records)
         table_charts: list[
             tuple[Curve[tuple[int, float]], Sequence[float] | npt.NDArray[np.float64] | None]
         ] = []
@@ -552,13 +553,22 @@ class Scheduler:
                 by_gate[gate] = by_gate.get(gate, 0) + n
             pend_gates.clear()
             if pend_times:
+                # The closes' price and candle points and tabled charted values as columns.
+                times = np.array(pend_times, dtype=np.int64)
+                got = cands[np.array(pend_cands, dtype=np.intp)]
+                assert prices is not None
+                prices.extend_columns(times, got["close"])
+                candle_curve.extend_columns(
+                    got["open_ts_ns"], got["open"], got["high"], got["low"], got["close"],
+                    got["volume"],
+                )  # fmt: skip
                 if table_charts:
-                    times = np.array(pend_times, dtype=np.int64)
                     at = np.array(pend_rows, dtype=np.intp)
                     for points, column in table_charts:
                         points.extend_columns(times, _column_at(column, at, len(at)))
                 pend_times.clear()
                 pend_rows.clear()
+                pend_cands.clear()
 
         def open_curves() -> tuple[
             Curve[tuple[int, float]], Curve[tuple[int, float, float, float, float, float]]
@@ -745,18 +755,14 @@ class Scheduler:
                 # The row's candle of the strategy's timeframe (a close has at most one).
                 ci = dec_l[ri]
                 if ci >= 0:
-                    rec = cands[ci].tolist()  # the bits a Candle object of the row holds
-                    c_close: float = rec[4]
                     if prices is None:
                         prices, candle_curve = open_curves()
                     pend[1] += 1
                     record(t_close)
-                    prices.append((t_close, c_close))
-                    candle_curve.append(
-                        cast("tuple[int, float, float, float, float, float]", rec[:6])
-                    )
+                    # The price and candle points at the flush (see flush).
                     pend_times.append(t_close)
                     pend_rows.append(ri)
+                    pend_cands.append(ci)
                     for points, j, output in row_charts:
                         points.append((t_close, float(got_gens[j].get(output, nan))))
                     if stopper.requested or control.paused:
@@ -769,6 +775,8 @@ class Scheduler:
                     flush()
                     hand_over(ri, got_gens)
                     unread = None
+                    rec = cands[ci].tolist()  # the bits a Candle object of the row holds
+                    c_close: float = rec[4]
                     signal = strategy.decide(inst, c_close, t_close, values)
                     if signal is not None:
                         c = _candle(inst_name, strategy_tf, rec)
