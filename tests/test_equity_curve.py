@@ -12,6 +12,7 @@ from tradewind.market.importers import load, ticks_parquet
 from tradewind.model import Fill, Instrument, InstrumentKind, Side
 from tradewind.model.ticks import TickBatch
 from tradewind.trading.accounts import ConversionError
+from tradewind.trading.curves import Curve
 from tradewind.trading.engine import Engine
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.portfolio import Portfolio
@@ -113,7 +114,7 @@ def test_cash_equity_is_the_ledger_cash_only_when_nothing_is_open():
     assert p.cash_equity() == D("1000") - D("0.2") + D("1.0") == p.equity()
     p.apply_funding(inst.key, D("0.5"))
     assert p.cash_equity() == D("1000.3") == p.equity()
-    curve = EquityCurve(p, [])
+    curve = EquityCurve(p, Curve())
     curve.record(10)
     p.apply_fill(_fill(Side.SELL, "0.2", "110", 11))
     curve.record(12)
@@ -139,8 +140,8 @@ def test_record_many_gives_the_points_of_record_at_each_time():
 
     def two() -> tuple[EquityCurve, EquityCurve]:
         return (
-            EquityCurve(Portfolio({inst.key: inst}, D("1000")), []),
-            EquityCurve(Portfolio({inst.key: inst}, D("1000")), []),
+            EquityCurve(Portfolio({inst.key: inst}, D("1000")), Curve()),
+            EquityCurve(Portfolio({inst.key: inst}, D("1000")), Curve()),
         )
 
     bulk, single = two()
@@ -160,6 +161,8 @@ def test_record_many_gives_the_points_of_record_at_each_time():
         else:
             for t in (40, 50):
                 curve.record(t)
+    # Flat, the bulk points are kept as columns (read below as tuples, the same values).
+    assert [type(part) for part in bulk.points.chunks()] == [tuple, tuple]
     assert (
         bulk.points
         == single.points
@@ -172,6 +175,7 @@ def test_record_many_gives_the_points_of_record_at_each_time():
         ]
     )
     assert bulk.marked == single.marked == 0
+    assert [tuple(map(type, p)) for p in bulk.points] == [(int, float)] * 5
     bulk, single = two()
     for curve in (bulk, single):
         p = curve.portfolio

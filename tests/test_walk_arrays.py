@@ -124,6 +124,9 @@ def test_the_walk_over_the_arrays_gives_the_walk_over_row_objects_bits(
     assert sched is not None and sched.lean_walks > 0 and sched.closes > 0
     if block == 1_000_000:
         assert sched.bulk_stretches > 1 and sched.bulk_closes > 0
+        # The stretches' points kept as columns (read below as the same tuples).
+        for curve in (result.equity_curve, *result.candles.values(), *result.price_curve.values()):
+            assert any(isinstance(part, tuple) for part in curve.chunks())
     objects = runs["objects"][2]._scheduler
     assert objects is not None and objects.lean_walks == 0 and objects.closes > 0
     for name in ("objects", "stepped"):
@@ -140,6 +143,10 @@ def test_the_walk_over_the_arrays_gives_the_walk_over_row_objects_bits(
             other.ticks,
         ), name
         assert _floats(result.equity_curve) == _floats(base.equity_curve), name
+        for got in (result, base):
+            assert all(type(t) is int and type(v) is float for t, v in got.equity_curve)
+            for points in got.candles.values():
+                assert all(list(map(type, c)) == [int] + [float] * 5 for c in points)
         for key, points in base.price_curve.items():
             assert _floats(result.price_curve[key]) == _floats(points), name
         assert result.price_curve.keys() == base.price_curve.keys(), name

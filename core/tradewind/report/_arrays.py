@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from tradewind.trading.curves import columns_of
+
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
@@ -71,9 +73,9 @@ def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     ``float(value)``."""
     if not len(curve):
         return _EMPTY_I, _EMPTY_F
-    t, v = zip(*curve, strict=True)
-    ts = np.array(t, dtype=np.int64)
-    eq = np.array(v, dtype=np.float64)
+    got = columns_of(curve, _pairs)
+    assert got is not None
+    ts, eq = got
     if len(ts) > 1 and bool((ts[1:] < ts[:-1]).any()):
         order = np.argsort(ts, kind="stable")
         ts, eq = ts[order], eq[order]
@@ -83,6 +85,14 @@ def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         if not keep.all():
             ts, eq = ts[keep], eq[keep]
     return ts, eq
+
+
+def _pairs(points: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``int(ts)`` and ``float(value)`` of the points ``(ts, value)`` as arrays."""
+    if not len(points):
+        return _EMPTY_I, _EMPTY_F
+    t, v = zip(*points, strict=True)
+    return np.array(t, dtype=np.int64), np.array(v, dtype=np.float64)
 
 
 def returns(eq: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from tradewind.report import _arrays
 from tradewind.report.metrics import NS_PER_YEAR, Metrics, metrics_of
 from tradewind.report.trades import OpenTrade, Trade, round_trips
+from tradewind.trading.curves import columns_of
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import RunResult
@@ -310,13 +311,12 @@ def _one_curve(
     """:func:`buy_and_hold`'s curve of one instrument whose candles open at strictly
     increasing integer times: its running sum ``1 + Σ (r_i - r_{i-1})`` in the same order
     (``numpy.cumsum`` adds in order), or None for other candles (the loop draws them)."""
-    t = [c[0] for c in candles]
-    if not all(type(x) is int for x in t):
+    got = columns_of(candles, _open_close, lambda cols: (cols[0], cols[4]))
+    if got is None:
         return None
-    ts = np.array(t, dtype=np.int64)
+    ts, close = got
     if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
         return None
-    close = np.array([float(c[4]) for c in candles], dtype=np.float64)
     rel = close / first
     steps = np.empty(len(rel) + 1)
     steps[0] = 1.0
@@ -326,6 +326,16 @@ def _one_curve(
     value = starting_equity * total_rel / 1
     bar = int(np.diff(ts).min()) if len(ts) > 1 else 0
     return list(zip((ts + bar).tolist(), value.tolist(), strict=True))
+
+
+def _open_close(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The open times (None unless each is an int) and ``float`` of the closes of candles
+    held as tuples."""
+    t = [c[0] for c in candles]
+    if not all(type(x) is int for x in t):
+        return None
+    close = np.array([float(c[4]) for c in candles], dtype=np.float64)
+    return np.array(t, dtype=np.int64), close
 
 
 def _bar(candles: Sequence[Sequence[float]]) -> int:

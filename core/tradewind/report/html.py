@@ -43,6 +43,7 @@ from tradewind.report.summary import (
     unvalued_note,
 )
 from tradewind.timeframes import format_timeframe
+from tradewind.trading.curves import Curve, columns_of
 from tradewind.trading.pnl import fees_by_currency
 
 if TYPE_CHECKING:
@@ -136,11 +137,22 @@ def _series_arrays(
     or None (then the per-point path draws it)."""
     if not points:
         return None
+    got = columns_of(points, _series_list, lambda cols: (*cols, np.zeros(len(cols[0]), bool)))
+    if got is None:
+        return None
+    ts, values, missing = got
+    return ts, values, missing if bool(missing.any()) else None
+
+
+def _series_list(points: Sequence[tuple[int, Any]]) -> tuple[np.ndarray, ...] | None:
+    """``(ts, values, missing)`` of points held as tuples (see :func:`_series_arrays`)."""
+    if not points:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool)
     t, v = zip(*points, strict=True)
     kinds = set(map(type, v))
     if not kinds <= {float, int, type(None)} or bool in kinds:
         return None
-    missing = None
+    missing = np.zeros(len(v), dtype=bool)
     if type(None) in kinds:
         missing = np.fromiter((x is None for x in v), dtype=bool, count=len(v))
     return np.array(t, dtype=np.int64), np.array(v, dtype=np.float64), missing
@@ -289,16 +301,27 @@ def _candle_lists(
     return _ts(ts), fl(o), fl(h), fl(lo), fl(c), fl(v), _Clean(colors)
 
 
-def _candle_arrays(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray, ...] | None:
+def _candle_columns(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray, ...] | None:
+    """The six columns of candles held as tuples: None unless each is an int open time
+    and five floats."""
     if not candles:
-        return None
+        return np.zeros(0, np.int64), *(np.zeros(0) for _ in range(5))
     cols = list(zip(*candles, strict=True))
     if len(cols) != 6 or any(set(map(type, col)) != {float} for col in cols[1:]):
         return None
     if not all(type(t) is int for t in cols[0]):
         return None
     ts = np.array(cols[0], dtype=np.int64)
-    o, h, lo, c, v = (np.array(col, dtype=np.float64) for col in cols[1:])
+    return ts, *(np.array(col, dtype=np.float64) for col in cols[1:])
+
+
+def _candle_arrays(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray, ...] | None:
+    if not candles:
+        return None
+    got = columns_of(candles, _candle_columns)
+    if got is None:
+        return None
+    ts, o, h, lo, c, v = got
     if len(ts) > MAX_CANDLES and not (
         np.isfinite(h).all() and np.isfinite(lo).all() and (h != 0).all() and (lo != 0).all()
     ):
@@ -380,8 +403,15 @@ class _Closes:
 
     def __init__(self, candles: Sequence[Sequence[float]]) -> None:
         self.candles = candles
-        t = [c[0] for c in candles]
-        self.ts = np.array(t, dtype=np.int64) if all(type(x) is int for x in t) else None
+        self.ts: np.ndarray | None = None
+        if isinstance(candles, Curve):
+            # The open times from the curve's columns (its points as tuples are not made);
+            # a lookup reads its one point.
+            got = columns_of(candles, _open_times, lambda cols: cols[:1])
+            self.ts = None if got is None else got[0]
+        else:
+            t = [c[0] for c in candles]
+            self.ts = np.array(t, dtype=np.int64) if all(type(x) is int for x in t) else None
         if self.ts is not None and len(self.ts) > 1 and bool((self.ts[1:] < self.ts[:-1]).any()):
             self.ts = None
         self.table = {int(c[0]): c[4] for c in candles} if self.ts is None else None
@@ -394,6 +424,11 @@ class _Closes:
             return default
         i = int(np.searchsorted(self.ts, ts, side="right")) - 1
         return self.candles[i][4] if i >= 0 and int(self.ts[i]) == ts else default
+
+
+def _open_times(candles: Sequence[Sequence[float]]) -> tuple[np.ndarray] | None:
+    t = [c[0] for c in candles]
+    return (np.array(t, dtype=np.int64),) if all(type(x) is int for x in t) else None
 
 
 def price_figure(

@@ -87,6 +87,7 @@ from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
 from tradewind.trading.collector import ENGINE_YOUNG, FrozenStart, StepCollector
 from tradewind.trading.control import EngineControl
+from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
@@ -475,12 +476,14 @@ class Engine:
         #: The summary made as the run ended (also when it ended with an error).
         self.last_summary: dict[str, Any] = {}
         self._journal_path = journal_path
-        self.equity_curve: list[tuple[int, float]] = []
+        #: The curves (:class:`~tradewind.trading.curves.Curve`: read as lists of tuples;
+        #: the report reads their column chunks).
+        self.equity_curve: Curve[tuple[int, float]] = Curve()
         self._equity = EquityCurve(self.portfolio, self.equity_curve)
         #: Strategy-timeframe closes per instrument, for the report's price chart.
-        self.price_curve: dict[str, list[tuple[int, float]]] = {}
-        self.candle_curve: dict[str, list[tuple[int, float, float, float, float, float]]] = {}
-        self.series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self.price_curve: dict[str, Curve[tuple[int, float]]] = {}
+        self.candle_curve: dict[str, Curve[tuple[int, float, float, float, float, float]]] = {}
+        self.series: dict[str, dict[str, Curve[tuple[int, float]]]] = {}
         self._charted = tuple(dict.fromkeys((*config.run.overlays, *config.run.panes)))
         self.funding_payments: list[tuple[int, str, Decimal]] = []
         self.signals = 0
@@ -1464,14 +1467,14 @@ class Engine:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
                 self._equity.record(t_close)  # cash from the fill ledger while flat
-                self.price_curve.setdefault(key, []).append((t_close, c.close))
-                self.candle_curve.setdefault(key, []).append(
+                curve_of(self.price_curve, key).append((t_close, c.close))
+                curve_of(self.candle_curve, key).append(
                     (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
                 )
                 if self._charted:
                     mine = self.series.setdefault(key, {})
                     for name in self._charted:
-                        mine.setdefault(name, []).append((t_close, float(values.get(name))))
+                        curve_of(mine, name).append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         values.settle()
         if not self._nothing_to_publish():  # else the call would do nothing (the same state)
@@ -1874,7 +1877,7 @@ class Engine:
             fees_by_currency=dict(fees.by_currency),
             fees_not_converted=fees.error,
             funding_paid=pf.funding_paid,
-            equity_curve=list(self.equity_curve),
+            equity_curve=self.equity_curve.copy(),
             closed_trades=list(self.orders.closed_trades),
             fills=list(self.orders.fills),
             evaluated=self.strategy.evaluated,

@@ -14,14 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+import numpy as np
+
 from tradewind.trading.accounts import ConversionError
+from tradewind.trading.curves import Curve
 from tradewind.trading.portfolio import Portfolio
 
 
 class EquityCurve:
-    """Appends ``(ts_ns, equity)`` points to ``points`` (the engine's live list)."""
+    """Appends ``(ts_ns, equity)`` points to ``points`` (the engine's live curve)."""
 
-    def __init__(self, portfolio: Portfolio, points: list[tuple[int, float]]) -> None:
+    def __init__(self, portfolio: Portfolio, points: Curve[tuple[int, float]]) -> None:
         self.portfolio = portfolio
         self.points = points
         self._cash: Decimal | None = None
@@ -65,17 +68,18 @@ class EquityCurve:
         self._inputs, self._value = inputs, value
         self.points.append((ts_ns, value))
 
-    def record_many(self, times: Sequence[int]) -> None:
-        """The points :meth:`record` gives at each of ``times`` in turn, the portfolio not
-        changing between them (the backtest scheduler's flat stretches: no fill, no mark read
-        in between). Flat without an account, that is one float extended over ``times``."""
+    def record_many(self, times: Sequence[int] | np.ndarray) -> None:
+        """The points :meth:`record` gives at each of ``times`` (int64) in turn, the
+        portfolio not changing between them (the backtest scheduler's flat stretches: no
+        fill, no mark read in between). Flat without an account, that is one float over
+        ``times``: a chunk of columns (the array ``times`` is kept)."""
+        times = np.asarray(times, dtype=np.int64)
         p = self.portfolio
         cash = p.cash_equity()
         if cash is None:
-            for ts_ns in times:
+            for ts_ns in times.tolist():
                 self.record(ts_ns)
             return
         if cash is not self._cash:
             self._cash, self._cash_float = cash, float(cash)
-        value = self._cash_float
-        self.points.extend([(ts_ns, value) for ts_ns in times])
+        self.points.extend_columns(times, np.full(len(times), self._cash_float))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tradewind.blocks import BlockTable, TableRow, TapeBlock
+from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
 #: An instrument's price curve, candle curve and charted series (name, analyzer instance,
 #: output, points), as the engine holds them.
 _Curves = tuple[
-    list[tuple[int, float]],
-    list[tuple[int, float, float, float, float, float]],
-    tuple[tuple[str, str, str, list[tuple[int, float]]], ...],
+    Curve[tuple[int, float]],
+    Curve[tuple[int, float, float, float, float, float]],
+    tuple[tuple[str, str, str, Curve[tuple[int, float]]], ...],
 ]
 
 
@@ -74,14 +75,14 @@ class QuietCloses:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
         as the engine's step makes them, on first use), kept to append to at each close."""
         e = self.engine
-        prices = e.price_curve.setdefault(key, [])
-        candles = e.candle_curve.setdefault(key, [])
-        charted: list[tuple[str, str, str, list[tuple[int, float]]]] = []
+        prices = curve_of(e.price_curve, key)
+        candles = curve_of(e.candle_curve, key)
+        charted: list[tuple[str, str, str, Curve[tuple[int, float]]]] = []
         if e._charted:
             mine = e.series.setdefault(key, {})
             for name in e._charted:
                 instance, _, output = name.partition(".")
-                charted.append((name, instance, output, mine.setdefault(name, [])))
+                charted.append((name, instance, output, curve_of(mine, name)))
         curves = self._curves[key] = (prices, candles, tuple(charted))
         return curves
 

@@ -51,12 +51,13 @@ from tradewind.blocks import BlockTable, TapeBlock
 from tradewind.errors import ConfigError
 from tradewind.market.candles import _candle
 from tradewind.protocols import ScanningExit
+from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, RowSpan, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from tradewind.model import Candle, TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
@@ -179,10 +180,11 @@ class _Stretches:
 
     def decisions(
         self, r: int, b: int
-    ) -> tuple[list[int], list[float], list[tuple[int, float, float, float, float, float]]]:
-        """The close times, decision candles' closes and candle curve points of rows ``r``
-        to ``b`` (the bits of the :class:`Candle` objects' fields: read from the same
-        float64 and int64 columns)."""
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], tuple[np.ndarray, ...]]:
+        """The close times, decision candles' closes and candle curve columns (open time,
+        open, high, low, close, volume) of rows ``r`` to ``b``: the int64 and float64
+        columns the :class:`Candle` objects' fields are read from (new arrays, not views
+        of the block's)."""
         idx = self.dec_idx[r:b]
         times = self.close_ns[r:b]
         if not self.all_decide:
@@ -190,19 +192,23 @@ class _Stretches:
             idx = idx[has]
             times = times[has]
         got = self.candles[idx]
-        close = got["close"].tolist()
-        points = list(
-            zip(
-                got["open_ts_ns"].tolist(),
-                got["open"].tolist(),
-                got["high"].tolist(),
-                got["low"].tolist(),
-                close,
-                got["volume"].tolist(),
-                strict=True,
-            )
-        )
-        return times.tolist(), close, points
+        close = got["close"]
+        columns = (got["open_ts_ns"], got["open"], got["high"], got["low"], close, got["volume"])
+        return np.array(times, dtype=np.int64), close, columns
+
+
+def _column_at(
+    column: Sequence[float] | np.ndarray | None, at: np.ndarray | slice, n: int
+) -> npt.NDArray[np.float64]:
+    """``float(column[x])`` for each ``x`` of ``at`` (rows: a slice or an index array of
+    ``n``) as float64 (NaN for each without the column), the same values."""
+    if column is None:
+        return np.full(n, nan)
+    if isinstance(column, np.ndarray):
+        return np.array(column[at], dtype=np.float64)
+    if isinstance(at, slice):
+        return np.array(list(map(float, column[at])), dtype=np.float64)
+    return np.array([float(column[x]) for x in at.tolist()], dtype=np.float64)
 
 
 class Scheduler:
@@ -251,6 +257,9 @@ class Scheduler:
         self.bulk_closes = 0
         #: A block's rows as lists for the walk's loop (see _lists).
         self._row_lists: tuple[TapeBlock, _RowLists] | None = None
+        #: Per instrument, the curves the last walk appended to (see skip's open_curves):
+        #: (block, lean, prices, candles, series, charts, table charts, row charts).
+        self._opened: dict[str, tuple[Any, ...]] = {}
 
     def _lists(self, block: TapeBlock) -> _RowLists:
         """Per row of ``block`` (every row, by block row index): its first trade at or after
@@ -477,12 +486,12 @@ class Scheduler:
         sinks = e.candle_sinks
         charted = e._charted
         record = e._equity.record
-        # The curves' lists, made when the first close is reached (as the engine's step would).
-        prices: list[tuple[int, float]] | None = None
-        candle_curve: list[tuple[int, float, float, float, float, float]] = []
+        # The curves, made when the first close is reached (as the engine's step would).
+        prices: Curve[tuple[int, float]] | None = None
+        candle_curve: Curve[tuple[int, float, float, float, float, float]] = Curve()
         # The charted values, read from the rows directly where a row holds the analyzer
-        # (what ``values.get`` returns after ``use_rows``): (series list, instance, key, name).
-        charts: list[tuple[list[tuple[int, float]], str, str, str]] = []
+        # (what ``values.get`` returns after ``use_rows``): (series, instance, key, name).
+        charts: list[tuple[Curve[tuple[int, float]], str, str, str]] = []
         iters = block.iters
         first, failing, gate_names = self._verdicts(block)
         by_gate = self.rejected_by_gate
@@ -528,8 +537,11 @@ class Scheduler:
         pend_gates: dict[str, int] = {}
         pend_times: list[int] = []
         pend_rows: list[int] = []
-        table_charts: list[tuple[list[tuple[int, float]], list[float] | None]] = []
-        row_charts: list[tuple[list[tuple[int, float]], int, str]] = []
+        pend_cands: list[int] = []  # the closes' candles (indices in the block's records)
+        table_charts: list[
+            tuple[Curve[tuple[int, float]], Sequence[float] | npt.NDArray[np.float64] | None]
+        ] = []
+        row_charts: list[tuple[Curve[tuple[int, float]], int, str]] = []
 
         def flush() -> None:
             e.candles += pend[0]
@@ -541,37 +553,73 @@ class Scheduler:
                 by_gate[gate] = by_gate.get(gate, 0) + n
             pend_gates.clear()
             if pend_times:
-                for points, column in table_charts:
-                    if column is None:
-                        points.extend((t, nan) for t in pend_times)
-                    else:
-                        points.extend(
-                            zip(pend_times, [float(column[x]) for x in pend_rows], strict=True)
-                        )
+                # The closes' price and candle points and tabled charted values as columns.
+                times = np.array(pend_times, dtype=np.int64)
+                got = cands[np.array(pend_cands, dtype=np.intp)]
+                assert prices is not None
+                prices.extend_columns(times, got["close"])
+                candle_curve.extend_columns(
+                    got["open_ts_ns"], got["open"], got["high"], got["low"], got["close"],
+                    got["volume"],
+                )  # fmt: skip
+                if table_charts:
+                    at = np.array(pend_rows, dtype=np.intp)
+                    for points, column in table_charts:
+                        points.extend_columns(times, _column_at(column, at, len(at)))
                 pend_times.clear()
                 pend_rows.clear()
+                pend_cands.clear()
 
         def open_curves() -> tuple[
-            list[tuple[int, float]], list[tuple[int, float, float, float, float, float]]
+            Curve[tuple[int, float]], Curve[tuple[int, float, float, float, float, float]]
         ]:
-            # The curves' lists, made when the first close is reached (as the engine's step
-            # would), and the charted series read at each close.
-            got_prices = e.price_curve.setdefault(key, [])
-            got_candles = e.candle_curve.setdefault(key, [])
+            # The curves, made when the first close is reached (as the engine's step would),
+            # and the charted series read at each close; the last walk's of the instrument
+            # when they are the engine's and read from the same block the same way.
+            kept = self._opened.get(key)
+            series = e.series.get(key) if charted else None
+            if (
+                kept is not None
+                and kept[0] is block
+                and kept[1] == lean
+                and e.price_curve.get(key) is kept[2]
+                and e.candle_curve.get(key) is kept[3]
+                and series is kept[4]
+            ):
+                charts.extend(kept[5])
+                table_charts.extend(kept[6])
+                row_charts.extend(kept[7])
+                return cast("tuple[Any, Any]", kept[2:4])
+            got_prices = curve_of(e.price_curve, key)
+            got_candles = curve_of(e.candle_curve, key)
             series = e.series.setdefault(key, {}) if charted else None
             if series is not None:
                 for name in charted:
                     instance, _, output = name.partition(".")
-                    charts.append((series.setdefault(name, []), instance, output, name))
+                    charts.append((curve_of(series, name), instance, output, name))
             if lean:
                 gen_names = [n for n, _ in gens]
                 for points, instance, output, _ in charts:
                     # What values.get reads after use_rows: the table's entry (NaN without
                     # the column), or the analyzer's row mapping.
                     if instance in tables:
-                        table_charts.append((points, tables[instance].columns.get(output)))
+                        # The float64 arrays where the table has them (the same floats as
+                        # its columns, which are made from them on first read).
+                        table = tables[instance]
+                        got = table._arrays if table._arrays is not None else table.columns
+                        table_charts.append((points, got.get(output)))
                     else:
                         row_charts.append((points, gen_names.index(instance), output))
+            self._opened[key] = (
+                block,
+                lean,
+                got_prices,
+                got_candles,
+                series,
+                tuple(charts),
+                tuple(table_charts),
+                tuple(row_charts),
+            )
             return got_prices, got_candles
 
         # The walk over stretches: with every analyzer a table and the equity the ledger's
@@ -642,27 +690,18 @@ class Scheduler:
                         if prices is None:
                             prices, candle_curve = open_curves()
                         e.decision_points += decided
-                        times, closes, points_ = plan.decisions(r, b)
+                        # The points as columns (the curves' chunks): the same values
+                        # as the tuples made of them.
+                        times, closes, candle_cols = plan.decisions(r, b)
                         record_many(times)
-                        prices.extend(zip(times, closes, strict=True))
-                        candle_curve.extend(points_)
+                        prices.extend_columns(times, closes)
+                        candle_curve.extend_columns(*candle_cols)
                         ri0 = plan.first + r
-                        dec_at: list[int] | range = range(ri0, ri0 + n)
+                        dec_at: np.ndarray | slice = slice(ri0, ri0 + n)
                         if decided < n:
-                            dec_at = (
-                                np.flatnonzero(np.diff(plan.dec_cum[r : b + 1])) + ri0
-                            ).tolist()
+                            dec_at = np.flatnonzero(np.diff(plan.dec_cum[r : b + 1])) + ri0
                         for points, column in table_charts:
-                            if column is None:
-                                points.extend([(x, nan) for x in times])
-                            elif decided == n and type(column) is list:
-                                points.extend(
-                                    zip(times, map(float, column[ri0 : ri0 + n]), strict=True)
-                                )
-                            else:
-                                points.extend(
-                                    zip(times, [float(column[x]) for x in dec_at], strict=True)
-                                )
+                            points.extend_columns(times, _column_at(column, dec_at, decided))
                         cum = plan.gate_cum
                         counts = (cum[:, b] - cum[:, r]).tolist()
                         hits = [(g, c) for g, c in enumerate(counts) if c]
@@ -716,18 +755,14 @@ class Scheduler:
                 # The row's candle of the strategy's timeframe (a close has at most one).
                 ci = dec_l[ri]
                 if ci >= 0:
-                    rec = cands[ci].tolist()  # the bits a Candle object of the row holds
-                    c_close: float = rec[4]
                     if prices is None:
                         prices, candle_curve = open_curves()
                     pend[1] += 1
                     record(t_close)
-                    prices.append((t_close, c_close))
-                    candle_curve.append(
-                        cast("tuple[int, float, float, float, float, float]", rec[:6])
-                    )
+                    # The price and candle points at the flush (see flush).
                     pend_times.append(t_close)
                     pend_rows.append(ri)
+                    pend_cands.append(ci)
                     for points, j, output in row_charts:
                         points.append((t_close, float(got_gens[j].get(output, nan))))
                     if stopper.requested or control.paused:
@@ -740,6 +775,8 @@ class Scheduler:
                     flush()
                     hand_over(ri, got_gens)
                     unread = None
+                    rec = cands[ci].tolist()  # the bits a Candle object of the row holds
+                    c_close: float = rec[4]
                     signal = strategy.decide(inst, c_close, t_close, values)
                     if signal is not None:
                         c = _candle(inst_name, strategy_tf, rec)

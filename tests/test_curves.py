@@ -1,0 +1,131 @@
+"""The curves kept as chunks of column arrays (issue 17, the walk's curve building): a
+:class:`~tradewind.trading.curves.Curve` reads as the list of tuples it holds (the same
+values, ``int`` and ``float`` of its int64 and float64 columns, NaN as ``math.nan``), and the
+report written from curves held in chunks is the per-point report's bytes."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+from tradewind.report import html as report_html
+from tradewind.report._arrays import curve_arrays
+from tradewind.report.analysis import buy_and_hold
+from tradewind.report.metrics import write_report
+from tradewind.trading.curves import Curve, columns_of
+
+from tests.test_report_arrays import BEFORE, _candles, _digests, _long_run, _same
+
+
+def _chunked(points: list[Any], rng: random.Random, dtypes: list[Any]) -> Curve[Any]:
+    """``points`` as a curve of random runs: tuples appended one by one, extended as a list,
+    or columns (where every value of the run is a number of its column's type)."""
+    curve: Curve[Any] = Curve()
+    i = 0
+    while i < len(points):
+        run = points[i : i + rng.choice((1, 2, 7, 50, 400))]
+        how = rng.random()
+        numeric = all(
+            type(v) is (int if dt == np.int64 else float)
+            for p in run
+            for v, dt in zip(p, dtypes, strict=True)
+        )
+        if how < 0.5 and numeric:
+            curve.extend_columns(
+                *(
+                    np.array(col, dtype=dt)
+                    for col, dt in zip(zip(*run, strict=True), dtypes, strict=True)
+                )
+            )
+        elif how < 0.75:
+            curve.extend(run)
+        else:
+            for p in run:
+                curve.append(p)
+        i += len(run)
+    return curve
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_curve_reads_as_the_list_of_its_points(seed):
+    rng = random.Random(seed)
+    n = rng.choice((0, 1, 5, 300, 3_000))
+    values = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 2.5]
+    pts = [(rng.randrange(-(2**62), 2**62), rng.choice([*values, rng.random()])) for _ in range(n)]
+    curve = _chunked(pts, rng, [np.int64, np.float64])
+    assert len(curve) == n
+    for i in rng.sample(range(-n, n), min(n * 2, 50)) if n else []:
+        assert _same(curve[i], pts[i])  # one point, without making the others
+    with pytest.raises(IndexError):
+        curve[n]
+    copy = curve.copy()
+    back = pickle.loads(pickle.dumps(curve))
+    got = list(curve)
+    assert _same(got, pts)
+    assert all(type(t) is int and type(v) is float for t, v in got)
+    # A NaN is the one math.nan object (as the engine's points hold a missing value).
+    assert all(v is math.nan for _, v in got if v != v)
+    assert curve == got and curve[1:4] == got[1:4]
+    assert _same(list(reversed(curve)), got[::-1])
+    # Added to after the copy and after being read: the copy keeps its points.
+    curve.append((7, 1.0))
+    curve.extend_columns(np.array([8, 9]), np.array([2.0, 3.0]))
+    assert _same(list(curve), [*pts, (7, 1.0), (8, 2.0), (9, 3.0)])
+    assert _same(list(copy), pts) and _same(list(back), pts)
+    ts, eq = curve_arrays(curve)
+    ref = curve_arrays(list(curve))
+    assert ts.tolist() == ref[0].tolist() and _same(eq.tolist(), ref[1].tolist())
+
+
+def test_columns_of_falls_back_when_a_listed_point_is_not_a_number():
+    curve: Curve[Any] = Curve()
+    curve.extend_columns(np.array([1, 2]), np.array([1.0, 2.0]))
+    curve.append((3, None))
+    got = report_html._series_arrays(curve)
+    assert got is not None
+    ts, _, missing = got
+    assert ts.tolist() == [1, 2, 3] and missing.tolist() == [False, False, True]
+    curve.append((4, "x"))
+    assert report_html._series_arrays(curve) is None
+    assert report_html._series_arrays(list(curve)) is None
+    assert columns_of(Curve(), lambda pts: (np.zeros(len(pts)),))[0].tolist() == []
+
+
+def _as_curves(result: Any, seed: int) -> Any:
+    """``result`` with its curves held in random chunks."""
+    rng = random.Random(seed)
+    pair = [np.int64, np.float64]
+    return attrs.evolve(
+        result,
+        equity_curve=_chunked(list(result.equity_curve), rng, pair),
+        candles={k: _chunked(list(v), rng, [np.int64] + [np.float64] * 5)
+                 for k, v in result.candles.items()},
+        series={k: {n: _chunked(list(p), rng, pair) for n, p in s.items()}
+                for k, s in result.series.items()},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_long_runs_report_from_curves_in_chunks_is_the_per_point_reports_bytes(tmp_path, seed):
+    result = _as_curves(_long_run(), seed)
+    assert any(isinstance(part, tuple) for c in result.candles.values() for part in c.chunks())
+    write_report(result, tmp_path)
+    assert _digests(tmp_path) == BEFORE
+
+
+def test_candle_closes_and_buy_and_hold_from_curves_in_chunks_are_the_lists_ones():
+    rng = random.Random(3)
+    for nan in (False, True):
+        candles = _candles(rng, 2_000, nan=nan)
+        curve = _chunked(candles, rng, [np.int64] + [np.float64] * 5)
+        closes, ref = report_html._Closes(curve), report_html._Closes(candles)
+        for t in [c[0] for c in candles[::7]] + [candles[0][0] - 1, 2**70]:
+            assert _same(closes.get(t, math.nan), ref.get(t, math.nan))
+        got = buy_and_hold({"sim:A": curve}, 1000.0)
+        want = buy_and_hold({"sim:A": candles}, 1000.0)
+        assert _same(got[0], want[0]) and _same(got[1], want[1])
