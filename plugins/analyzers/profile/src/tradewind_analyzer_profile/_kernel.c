@@ -401,6 +401,49 @@ done:
     return result;
 }
 
+/* The value area of the profile d over the bins [i0, i1] (the first and last with volume)
+   around the POC poc, grown as the per-candle path grows it (the larger neighbour with volume
+   first; equal ones: the nearer the POC, then the lower) until it holds ceil(total * num / den);
+   res = poc, val, vah (indices into d), total, value-area total. total is at most LLONG_MAX. */
+static void grow_value_area(const long long *d, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t poc,
+                            __int128 total, long long num, long long den, long long res[5])
+{
+    __int128 prod = (__int128)num * total;
+    __int128 need = prod / den + (prod % den != 0);
+    __int128 acc = d[poc];
+    Py_ssize_t lo = poc, hi = poc;
+    /* the next bin with volume above the area (up) and below it (down); -1: none */
+    Py_ssize_t up = -1, down = -1;
+    for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+    for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
+    while (acc < need) {
+        int take_up;
+        if (up < 0 && down < 0) break; /* every bin in: only if num/den > 1 */
+        if (up >= 0 && down >= 0) {
+            long long vu = d[up], vd = d[down];
+            take_up = vu > vd || (vu == vd && (up - poc) < (poc - down));
+        } else {
+            take_up = up >= 0;
+        }
+        if (take_up) {
+            hi = up;
+            acc += d[up];
+            up = -1;
+            for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
+        } else {
+            lo = down;
+            acc += d[down];
+            down = -1;
+            for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
+        }
+    }
+    res[0] = (long long)poc;
+    res[1] = (long long)lo;
+    res[2] = (long long)hi;
+    res[3] = (long long)total;
+    res[4] = (long long)acc;
+}
+
 /* The levels of the profile held in d[0..len): 0 when it holds no volume, -1 when the total
    passes 64 bits (or num/den is not a fraction), else 1 with res = poc, val, vah (indices into
    d), total, value-area total; *bins (when not NULL) = the number of bins with volume. */
@@ -440,40 +483,7 @@ static int levels_of(const long long *d, Py_ssize_t len, long long num, long lon
     }
     if (total > (__int128)LLONG_MAX) return -1;
     if (bins != NULL) *bins = held;
-    __int128 prod = (__int128)num * total;
-    __int128 need = prod / den + (prod % den != 0);
-    __int128 acc = d[poc];
-    Py_ssize_t lo = poc, hi = poc;
-    /* the next bin with volume above the area (up) and below it (down); -1: none */
-    Py_ssize_t up = -1, down = -1;
-    for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
-    for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
-    while (acc < need) {
-        int take_up;
-        if (up < 0 && down < 0) break; /* every bin in: only if num/den > 1 */
-        if (up >= 0 && down >= 0) {
-            long long vu = d[up], vd = d[down];
-            take_up = vu > vd || (vu == vd && (up - poc) < (poc - down));
-        } else {
-            take_up = up >= 0;
-        }
-        if (take_up) {
-            hi = up;
-            acc += d[up];
-            up = -1;
-            for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
-        } else {
-            lo = down;
-            acc += d[down];
-            down = -1;
-            for (Py_ssize_t j = lo - 1; j >= i0; j--) if (d[j]) { down = j; break; }
-        }
-    }
-    res[0] = (long long)poc;
-    res[1] = (long long)lo;
-    res[2] = (long long)hi;
-    res[3] = (long long)total;
-    res[4] = (long long)acc;
+    grow_value_area(d, i0, i1, poc, total, num, den, res);
     return 1;
 }
 
@@ -507,39 +517,7 @@ static int levels_trimmed(const long long *d, Py_ssize_t len, long long total, l
             }
         }
     }
-    __int128 prod = (__int128)num * total;
-    __int128 need = prod / den + (prod % den != 0);
-    __int128 acc = d[poc];
-    Py_ssize_t lo = poc, hi = poc, i1 = len - 1;
-    Py_ssize_t up = -1, down = -1;
-    for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
-    for (Py_ssize_t j = lo - 1; j >= 0; j--) if (d[j]) { down = j; break; }
-    while (acc < need) {
-        int take_up;
-        if (up < 0 && down < 0) break; /* every bin in: only if num/den > 1 */
-        if (up >= 0 && down >= 0) {
-            long long vu = d[up], vd = d[down];
-            take_up = vu > vd || (vu == vd && (up - poc) < (poc - down));
-        } else {
-            take_up = up >= 0;
-        }
-        if (take_up) {
-            hi = up;
-            acc += d[up];
-            up = -1;
-            for (Py_ssize_t j = hi + 1; j <= i1; j++) if (d[j]) { up = j; break; }
-        } else {
-            lo = down;
-            acc += d[down];
-            down = -1;
-            for (Py_ssize_t j = lo - 1; j >= 0; j--) if (d[j]) { down = j; break; }
-        }
-    }
-    res[0] = (long long)poc;
-    res[1] = (long long)lo;
-    res[2] = (long long)hi;
-    res[3] = total;
-    res[4] = (long long)acc;
+    grow_value_area(d, 0, len - 1, poc, total, num, den, res);
     return 1;
 }
 
