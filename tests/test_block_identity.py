@@ -132,6 +132,7 @@ def test_the_journal_is_the_same_at_every_block_size_on_the_shipped_sample(tmp_p
     _assert_identical(tmp_path, SAMPLE, decisions=125)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n", "speedup", "decisions"), [(30_000, 1.0, 396), (100_000, 20.0, 61)])
 def test_the_journal_is_the_same_at_every_block_size_on_synthetic_ticks(
     tmp_path, n, speedup, decisions

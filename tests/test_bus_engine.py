@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import duckdb
+import pytest
 from tradewind.config import load_config
 from tradewind.model import Event
 from tradewind.report.analysis import analyse
@@ -49,6 +50,7 @@ def _repeated_sample(tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_raising_subscribers_and_20000_events_the_run_completes_and_drops_are_counted(
     tmp_path,
 ):

@@ -332,6 +332,7 @@ ONE_EXIT = {
 }
 
 
+@pytest.mark.slow
 def test_positions_held_across_many_closes_give_the_stepped_journal(tmp_path):
     """A wide trailing stop, a long max hold and the cascade reversal together: positions stay
     open over many closes, which the scheduler walks up to the first trigger."""

@@ -207,6 +207,7 @@ def _assert_same(
         assert len(result.data_gaps) == len(base.data_gaps) == gaps, block
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [2, 3])
 def test_the_sample_beside_synthetic_tapes_gives_the_stepped_run(tmp_path, count):
     data = tmp_path / "sample_multi.parquet"
@@ -214,6 +215,7 @@ def test_the_sample_beside_synthetic_tapes_gives_the_stepped_run(tmp_path, count
     _assert_same(tmp_path, data, symbols)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("count", "n", "speedup", "extra", "blocks"),
     [

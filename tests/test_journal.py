@@ -273,6 +273,7 @@ def shared_journal_path(module_journal_at):
     return module_journal_at("property")
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=fill_specs, resend=st.lists(st.integers(min_value=0, max_value=39), max_size=5))
 def test_positions_reconcile_exactly_with_fills_and_with_the_journal(

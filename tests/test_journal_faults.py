@@ -181,6 +181,7 @@ j.close()
     assert proc.stdout.strip().splitlines() == ["failed: True True", "o-0/t-0", "after: True 0 40"]
 
 
+@pytest.mark.slow
 def test_a_failed_write_keeps_the_rows_and_writes_them_when_space_returns(tmp_path):
     """In process: a commit that fails leaves every row buffered; the next commit writes
     them. (The file-size limit is set in a child process: the test runner keeps its own.)"""

@@ -2,6 +2,7 @@
 
 import anyio
 import duckdb
+import pytest
 from tradewind.config import load_config
 from tradewind.trading.engine import Engine
 
@@ -28,6 +29,7 @@ def run(tmp_path, chunk: int, name: str):
     return result, signals, orders
 
 
+@pytest.mark.slow
 def test_vectorised_replay_equals_tick_by_tick_on_the_real_sample(tmp_path):
     big, big_signals, big_orders = run(tmp_path, 1_000_000, "vectorised")
     one, one_signals, one_orders = run(tmp_path, 1, "tick_by_tick")

@@ -415,6 +415,7 @@ BEFORE = (
 )
 
 
+@pytest.mark.slow
 def test_a_long_runs_report_is_the_per_point_reports_bytes(tmp_path):
     result = _long_run()
     write_report(result, tmp_path)

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import duckdb
+import pytest
 from tradewind.config import load_config
 from tradewind.trading.engine import Engine
 
@@ -119,6 +120,7 @@ def test_a_slow_balance_read_holds_neither_ticks_nor_decisions_and_corrects_late
     assert account is not None and account.balance("USDT") == venue.inner._cash
 
 
+@pytest.mark.slow
 def test_a_read_that_answers_with_balances_from_before_fills_booked_meanwhile_corrects_nothing(
     tmp_path,
 ):

@@ -293,6 +293,7 @@ def streams(draw: st.DrawFn) -> tuple[TickBatch, list[int], list[int], int]:
     return b, cuts, tfs, chunk
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(streams())
 def test_any_split_gives_identical_candles(
