@@ -50,6 +50,18 @@ def test_array_is_pyarrows_array(typ, n):
         assert got.null_count == sum(v is None for v in values)
 
 
+@pytest.mark.parametrize("typ", [pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()])
+def test_array_without_nulls_is_pyarrows(typ):
+    """No None among the values (their count is then not taken): no validity bitmap."""
+    rng = random.Random(len(str(typ)))
+    for n in (1, 9, 1000):
+        values = [v for v in _values(rng, typ, 2 * n) if v is not None][:n]
+        got = _arrow.array(values, typ)
+        got.validate(full=True)
+        assert got.equals(pa.array(values, type=typ))
+        assert got.null_count == 0 and got.buffers()[0] is None
+
+
 def test_array_of_only_nulls_and_of_tuples():
     for typ in (pa.string(), pa.int64(), pa.float64(), pa.bool_()):
         assert _arrow.array((None, None, None), typ).equals(pa.array([None] * 3, type=typ))

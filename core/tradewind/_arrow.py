@@ -110,9 +110,11 @@ def array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
         return pa.array(values, type=typ)
     values = list(values)
     n = len(values)
-    null_count = values.count(None)
-    validity = _validity(values, null_count)
     types = set(map(type, values))
+    # Counted only when there is a None: ``list.count(None)`` compares each str or int with
+    # None through both types' ``__eq__`` (a third of a journal column's conversion).
+    null_count = values.count(None) if type(None) in types else 0
+    validity = _validity(values, null_count)
     types.discard(type(None))
     if pa.types.is_string(typ):
         if types - {str}:

@@ -71,6 +71,7 @@ open-time check and its error messages.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import json.encoder as _json_encoder
@@ -324,6 +325,28 @@ _ARROW_TYPES = {
     "DOUBLE": pa.float64(),
 }
 
+#: Arrow's canonical JSON extension type (pyarrow >= 19), which DuckDB reads as its JSON type;
+#: None where either does not (:func:`_json_extension`).
+_JSON_TYPE: pa.DataType | None = pa.json_() if hasattr(pa, "json_") else None
+_json_checked: list[bool] = []
+
+
+def _json_extension(con: Any) -> pa.DataType | None:
+    """:data:`_JSON_TYPE` if this DuckDB reads an Arrow JSON extension column as JSON (asked
+    once per process), else None: the text then goes in as a string, parsed by DuckDB."""
+    if _JSON_TYPE is None:
+        return None
+    if not _json_checked:
+        storage = arrow_array(["{}"], pa.string())
+        probe = pa.table({"j": pa.ExtensionArray.from_storage(_JSON_TYPE, storage)})  # noqa: F841
+        try:
+            row = con.execute("SELECT typeof(j) FROM probe").fetchone()
+        except duckdb.Error:
+            row = None
+        _json_checked.append(bool(row) and row[0] == "JSON")
+    return _JSON_TYPE if _json_checked[0] else None
+
+
 #: Every table of the journal, in schema order.
 TABLES: tuple[str, ...] = tuple(_COLUMNS)
 
@@ -404,6 +427,10 @@ class DuckDBBackend:
         self.con: Any = None
         #: The file did not exist before this (writable) open: its tables are empty.
         self.fresh = False
+        #: JSON columns' values are the journal's own ``json.dumps`` text (a backtest's rows):
+        #: inserted as Arrow's JSON extension type, which DuckDB stores as they are instead
+        #: of parsing each to check it (a third of the ``events`` table's insert).
+        self.json_as_is = False
         try:
             if read_only:
                 self.con = duckdb.connect(str(path), read_only=True)
@@ -477,6 +504,12 @@ class DuckDBBackend:
             arrow_array(values, _ARROW_TYPES[typ])
             for (_, typ), values in zip(cols, zip(*rows, strict=True), strict=True)
         ]
+        json_type = _json_extension(con or self.con) if self.json_as_is else None
+        if json_type is not None:
+            arrays = [
+                pa.ExtensionArray.from_storage(json_type, a) if typ == "JSON" else a
+                for (_, typ), a in zip(cols, arrays, strict=True)
+            ]
         # read by DuckDB's replacement scan below
         batch = pa.Table.from_arrays(arrays, names=[name for name, _ in cols])  # noqa: F841
         verb = "INSERT OR IGNORE" if ignore else "INSERT"
@@ -1057,6 +1090,9 @@ class Journal:
         self._followers = []
         #: The tables known to have no row in the database (set below for a new file).
         self._empty: set[str] = set()
+        #: A backtest's DuckDB journal (set by :meth:`start`): :meth:`finish` writes the
+        #: buffered rows and the run's end in one transaction checkpointed into the file.
+        self._one_write = False
         try:
             loaded = False
             if isinstance(self._db, DuckDBBackend):
@@ -1185,6 +1221,10 @@ class Journal:
             # end-of-run insert and checkpoint (~15 % of the journal's CPU, issue 17). The
             # setting is the database's (this file's) and lasts until it is closed.
             self._con.execute("SET threads = 1")
+            # Its rows are the journal's own JSON text (see DuckDBBackend.json_as_is), and
+            # its end-of-run write goes straight into the file (:meth:`finish`).
+            self._db.json_as_is = True
+            self._one_write = True
         if resume is None:
             resume = mode in ("paper", "live")
         if session_id is None and resume and self.has_runs:
@@ -1217,14 +1257,28 @@ class Journal:
 
     def finish(self, ts_ns: int, summary: Mapping[str, Any]) -> None:
         """Flush and record the run's end and summary (JournalError when it cannot)."""
-        self.flush()
-        try:
-            self._con.execute(
-                "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
-                [ts_ns, json.dumps(summary, default=str), self.run_id],
-            )
-        except self._db.errors as exc:
-            raise self._db.error(exc, doing="finish the run in") from exc
+        end = (
+            "UPDATE runs SET finished_ts_ns = ?, summary = ? WHERE run_id = ?",
+            [ts_ns, json.dumps(summary, default=str), self.run_id],
+        )
+        if self._one_write and (self._npending or self._dirty_orders):
+            # A backtest's rows and its end in one transaction, whose commit checkpoints at
+            # once (a threshold of one byte) instead of writing the rows to the write-ahead
+            # log first and into the file again at the checkpoint below (DuckDB skips the log
+            # for a large commit it checkpoints). The threshold is this database's setting:
+            # back to its default after the commit.
+            self._con.execute("SET checkpoint_threshold = '1B'")
+            try:
+                self._load(staged=True, then=end)
+            finally:
+                with contextlib.suppress(*self._db.errors):  # (the database's close ends it)
+                    self._con.execute("RESET checkpoint_threshold")
+        else:
+            self.flush()
+            try:
+                self._con.execute(*end)
+            except self._db.errors as exc:
+                raise self._db.error(exc, doing="finish the run in") from exc
         try:
             self._db.checkpoint()
         except self._db.errors as exc:
@@ -1552,9 +1606,10 @@ class Journal:
         self.error = self._db.error(exc, doing="write")
         raise self.error from exc
 
-    def _load(self, *, staged: bool) -> None:
+    def _load(self, *, staged: bool, then: tuple[str, list[Any]] | None = None) -> None:
         """Write the rows durable in the step log, and the staged ones if ``staged``, into
-        the database in one transaction."""
+        the database in one transaction (``then``: a statement and its parameters run in it
+        after the rows, when there are rows to write)."""
         try:
             self._reap(wait=True)
         except JournalError:
@@ -1577,7 +1632,9 @@ class Journal:
         # first; a fill that is there already (a write retried after its commit landed)
         # rolls the transaction back and it is written again ignoring the duplicates.
         try:
-            self._write(tables, orders, ignore_fills=not isinstance(self._db, DuckDBBackend))
+            self._write(
+                tables, orders, ignore_fills=not isinstance(self._db, DuckDBBackend), then=then
+            )
         except self._failures as exc:
             # The rows stay in memory (and in the step log): the next flush writes them if
             # the journal recovers.
@@ -1621,11 +1678,13 @@ class Journal:
         ignore_fills: bool,
         upsert_all: bool = False,
         con: Any = None,
+        then: tuple[str, list[Any]] | None = None,
     ) -> None:
         """Insert ``tables``' rows and upsert the ``orders`` rows (by session and client order
         id; ``upsert_all``: every one, else only those that may have a row already) in one
         transaction; raises what the backend raised, after rolling back. ``con``: the
-        background load's connection instead of the journal's."""
+        background load's connection instead of the journal's. ``then``: a statement and its
+        parameters run last in the transaction."""
         if self._empty:
             if "orders" in self._empty and self._id_seq_written is None:
                 # The file held no order before this write: none has a row to replace.
@@ -1662,6 +1721,8 @@ class Journal:
                             [session, *some],
                         )
                 self._insert_rows("INSERT", "orders", list(orders.values()), **on)
+            if then is not None:
+                con.execute(*then)
             con.execute("COMMIT")
         except self._failures as exc:
             try:
@@ -1671,7 +1732,14 @@ class Journal:
             self._db.rolled_back()
             if not ignore_fills and isinstance(exc, duckdb.ConstraintException):
                 # a fill journaled already: written once
-                self._write(tables, orders, ignore_fills=True, upsert_all=upsert_all, con=load_con)
+                self._write(
+                    tables,
+                    orders,
+                    ignore_fills=True,
+                    upsert_all=upsert_all,
+                    con=load_con,
+                    then=then,
+                )
                 return
             raise
         except BaseException:
