@@ -200,6 +200,7 @@ def test_chart_dates_seen_before_are_the_texts_made_again(monkeypatch, kept):
         got = _arrays.plotly_dates(ts if call % 2 else ts.tolist())
         assert got == _dates_by_numpy(ts)
         assert got == _arrays._ms_dates(ts // 1_000_000)
+        assert _arrays._distinct(ts).tolist() == np.unique(ts).tolist()
         known, texts = _arrays._DATES_MADE[0]
         assert len(known) <= max(_arrays.DATES_KEPT, len(np.unique(ts)))
         assert bool((np.diff(known) > 0).all()) and len(known) == len(texts)
