@@ -17,6 +17,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from tradewind.model import Fill, Side
@@ -529,3 +530,19 @@ def test_the_reports_html_escape_is_html_escape():
     for text in texts:
         assert report_html._esc(text) == html.escape(text)
         assert report_html._esc(text) == html.escape(text, quote=True)
+
+
+def test_the_page_written_a_part_at_a_time_is_render_htmls_text_encoded(tmp_path):
+    """``write_html`` encodes the page's parts one by one: the file is the UTF-8 of
+    ``render_html``'s text, with non-ASCII (and astral) characters in the reasons and the
+    run id, parts that are ASCII and parts that are not."""
+    base = _long_run()
+    tags = {cid: f"{reason} — ü ✓ 𝄞 <&>" for cid, reason in base.order_tags.items()}
+    result = attrs.evolve(base, order_tags=tags, summary={**base.summary, "run_id": "run-é-𝄞"})
+    write_report(result, tmp_path)
+    page = (tmp_path / "report.html").read_bytes()
+    text = report_html.render_html(result)
+    assert not text.isascii() and "𝄞" in text
+    assert page == text.encode("utf-8")
+    head, tail = report_html.page_around_plotly(result)
+    assert page == head.encode("utf-8") + report_html.plotly_js_bytes() + tail.encode("utf-8")
