@@ -137,7 +137,9 @@ def _series_arrays(
     or None (then the per-point path draws it)."""
     if not points:
         return None
-    got = columns_of(points, _series_list, lambda cols: (*cols, np.zeros(len(cols[0]), bool)))
+    # An array chunk holds no missing value: its mask is a view of one array of False.
+    none_missing = np.zeros(len(points), bool)
+    got = columns_of(points, _series_list, lambda cols: (*cols, none_missing[: len(cols[0])]))
     if got is None:
         return None
     ts, values, missing = got
