@@ -175,39 +175,6 @@ def test_the_chart_dates_are_numpys_text():
     assert _arrays.plotly_dates([]) == []
 
 
-@pytest.mark.parametrize("kept", [None, 5_000])
-def test_chart_dates_seen_before_are_the_texts_made_again(monkeypatch, kept):
-    """The dates kept between calls (:data:`_arrays._DATES_MADE`): a sequence of calls over
-    overlapping, unsorted and repeated times, times before 1970 and after 9999 among them,
-    gives each call numpy's text, as the first call in a fresh process would."""
-    monkeypatch.setattr(_arrays, "_DATES_MADE", [])
-    if kept is not None:  # the memory starts again when it would grow past this
-        monkeypatch.setattr(_arrays, "DATES_KEPT", kept)
-    rng = np.random.default_rng(11)
-    closes = BASE + np.arange(30_000, dtype=np.int64) * MIN + rng.integers(0, 10**6, 30_000)
-    odd = np.array([0, -1, -86_400 * 10**9, 2**63 - 1, 951_782_400 * 10**9 - 1], np.int64)
-    for call in range(40):
-        how = call % 5
-        if how == 0:  # a thinned line: a sorted subset
-            ts = np.sort(rng.choice(closes, int(rng.integers(1, 8_000)), replace=False))
-        elif how == 1:  # times of its own, some seen, some not, in any order
-            ts = np.concatenate([rng.choice(closes, 500), rng.integers(0, 2**62, 300)])
-            rng.shuffle(ts)
-        elif how == 2:  # times seen, repeated
-            ts = np.repeat(rng.choice(closes, 100), 3)
-        elif how == 3:
-            ts = np.concatenate([odd, rng.choice(closes, 50)])
-        else:
-            ts = closes[: int(rng.integers(1, 30_000))]
-        got = _arrays.plotly_dates(ts if call % 2 else ts.tolist())
-        assert got == _dates_by_numpy(ts)
-        assert got == _arrays._ms_dates(ts // 1_000_000)
-        assert _arrays._distinct(ts).tolist() == np.unique(ts).tolist()
-        known, texts = _arrays._DATES_MADE[0]
-        assert len(known) <= max(_arrays.DATES_KEPT, len(np.unique(ts)))
-        assert bool((np.diff(known) > 0).all()) and len(known) == len(texts)
-
-
 def _series(rng: random.Random, n: int, nan: float, none: float, ties: bool) -> list:
     out = []
     for i in range(n):

@@ -178,64 +178,13 @@ def _put(codes: np.ndarray, col: int, value: np.ndarray, width: int) -> None:
         value = value // 10
 
 
-#: The texts :func:`plotly_dates` made last: the milliseconds (sorted, distinct) and their
-#: texts (an object array), one pair, replaced whole. A report's figures draw the same
-#: closes again and again (candles, each analyzer line, equity, drawdown, rolling Sharpe).
-_DATES_MADE: list[tuple[np.ndarray, np.ndarray]] = []
-#: More distinct times than this and the memory starts again from the call's own.
-DATES_KEPT = 1_000_000
-
-
 def plotly_dates(ts_ns: Sequence[int] | np.ndarray) -> list[str]:
     """``YYYY-MM-DD HH:MM:SS.mmm`` (UTC, milliseconds floored) of each time: the text of
     ``numpy.datetime_as_string(ms, unit="ms")`` with a space for its ``T``, written digit
-    by digit for the years 1970 to 9999. A time's text is made once and kept
-    (:data:`_DATES_MADE`): the next call with times already seen takes their texts."""
+    by digit for the years 1970 to 9999."""
     if not len(ts_ns):
         return []
     ms = np.asarray(ts_ns, dtype=np.int64) // 1_000_000
-    made = _DATES_MADE[0] if _DATES_MADE else None
-    if made is not None:
-        known, texts = made
-        at = np.searchsorted(known, ms)
-        np.minimum(at, len(known) - 1, out=at)
-        if bool((known[at] == ms).all()):
-            out: list[str] = texts[at].tolist()
-            return out
-        new = _distinct(ms[known[at] != ms])
-        if len(known) + len(new) > DATES_KEPT:  # start again from this call's times
-            made, new = None, _distinct(ms)
-    else:
-        new = _distinct(ms)
-    new_texts = np.empty(len(new), dtype=object)
-    new_texts[:] = _ms_dates(new)
-    if made is not None:
-        known = np.concatenate([made[0], new])
-        order = np.argsort(known, kind="stable")
-        known, texts = known[order], np.concatenate([made[1], new_texts])[order]
-    else:
-        known, texts = new, new_texts
-    _DATES_MADE[:] = [(known, texts)]
-    out = texts[np.searchsorted(known, ms)].tolist()
-    return out
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted (``numpy.unique`` without its indices asks
-    ``numpy.ma.is_masked``, and the first question imports ``numpy.ma``: ~15 ms)."""
-    s = np.sort(values)
-    if len(s) < 2:
-        return s
-    keep = np.empty(len(s), dtype=bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
-
-
-def _ms_dates(ms: np.ndarray) -> list[str]:
-    """:func:`plotly_dates` of the times ``ms`` (int64 milliseconds), made."""
-    if not len(ms):
-        return []
     days = ms // 86_400_000
     if not len(ms) or int(ms.min()) < 0 or int(days.max()) > 2_932_896:  # 9999-12-31
         text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
