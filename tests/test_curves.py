@@ -129,3 +129,93 @@ def test_candle_closes_and_buy_and_hold_from_curves_in_chunks_are_the_lists_ones
         got = buy_and_hold({"sim:A": curve}, 1000.0)
         want = buy_and_hold({"sim:A": candles}, 1000.0)
         assert _same(got[0], want[0]) and _same(got[1], want[1])
+
+
+def _columns_of_per_chunk(curve: Any, of_list: Any, pad: Any = None) -> Any:
+    """``columns_of`` as it was: each chunk's columns (a slice of the listed points' or the
+    array chunk's, padded) joined by one ``np.concatenate`` per column."""
+    if not isinstance(curve, Curve):
+        return of_list(curve)
+    chunks = curve.chunks()
+    lists = [part for part in chunks if isinstance(part, list)]
+    if len(lists) == len(chunks):
+        return of_list(list(curve))
+    listed = None
+    if lists:
+        listed = of_list([p for part in lists for p in part])
+        if listed is None:
+            return None
+    parts = []
+    at = 0
+    for part in chunks:
+        if isinstance(part, list):
+            parts.append(tuple(col[at : at + len(part)] for col in listed))
+            at += len(part)
+        else:
+            parts.append(part if pad is None else pad(part))
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
+
+
+def _same_columns(got: Any, want: Any) -> bool:
+    if got is None or want is None:
+        return got is want
+    return len(got) == len(want) and all(
+        g.dtype == w.dtype and g.shape == w.shape and g.tobytes() == w.tobytes()
+        for g, w in zip(got, want, strict=True)
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_columns_of_joins_the_chunks_as_the_per_chunk_join_did(seed):
+    """The columns of a curve in random chunks (lists and arrays of several dtypes, with
+    and without a pad adding or dropping columns) are the per-chunk join's, bit for bit."""
+    rng = random.Random(seed)
+    n = rng.choice((0, 1, 2, 9, 200, 5_000))
+    width = rng.choice((1, 2, 3))
+    dtypes = [np.int64] + [rng.choice((np.float64, np.int64)) for _ in range(width - 1)]
+    values = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 2.5, 7.0]
+
+    def value(dt: Any) -> Any:
+        if dt == np.int64:
+            return rng.randrange(-(2**62), 2**62)
+        return rng.choice([*values, rng.random() * 1e5])
+
+    pts = [tuple(value(dt) for dt in dtypes) for _ in range(n)]
+    curve = _chunked(pts, rng, dtypes)
+
+    def of_list(points: Any) -> Any:
+        cols = list(zip(*points, strict=True)) if points else [() for _ in dtypes]
+        # The listed points' columns as float64 where the chunks' are int64, at times: the
+        # join promotes them as np.concatenate does.
+        return tuple(
+            np.array(c, dtype=np.float64 if (dt == np.int64 and k and seed % 3 == 0) else dt)
+            for k, (c, dt) in enumerate(zip(cols, dtypes, strict=True))
+        )
+
+    pads = [
+        None,
+        lambda cols: (*cols, np.zeros(len(cols[0]), bool)),
+        lambda cols: cols[:1],
+    ]
+    for pad in pads:
+        if pad is pads[1]:
+
+            def lister(points: Any, base: Any = of_list) -> Any:
+                cols = base(points)
+                return (*cols, np.array([i % 2 == 0 for i in range(len(points))], bool))
+
+        elif pad is pads[2]:
+
+            def lister(points: Any, base: Any = of_list) -> Any:
+                return base(points)[:1]
+
+        else:
+            lister = of_list
+        got = columns_of(curve, lister, pad)
+        want = _columns_of_per_chunk(curve, lister, pad)
+        assert _same_columns(got, want)
+    # The per-point path's fallback: None from the listed points' columns.
+    if any(isinstance(part, list) for part in curve.chunks()):
+        assert columns_of(curve, lambda pts: None) is None

@@ -17,6 +17,7 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from tradewind.model import Fill, Side
@@ -37,6 +38,7 @@ from tradewind.report.metrics import (
     drawdown_series,
     equity_points,
     max_drawdown,
+    report_data,
     write_report,
 )
 from tradewind.trading.engine import RunResult
@@ -497,3 +499,36 @@ def test_the_reports_html_escape_is_html_escape():
     for text in texts:
         assert report_html._esc(text) == html.escape(text)
         assert report_html._esc(text) == html.escape(text, quote=True)
+
+
+def test_the_page_written_a_part_at_a_time_is_render_htmls_text_encoded(tmp_path):
+    """``write_html`` encodes the page's parts one by one: the file is the UTF-8 of
+    ``render_html``'s text, with non-ASCII (and astral) characters in the reasons and the
+    run id, parts that are ASCII and parts that are not."""
+    base = _long_run()
+    tags = {cid: f"{reason} — ü ✓ 𝄞 <&>" for cid, reason in base.order_tags.items()}
+    result = attrs.evolve(base, order_tags=tags, summary={**base.summary, "run_id": "run-é-𝄞"})
+    write_report(result, tmp_path)
+    page = (tmp_path / "report.html").read_bytes()
+    text = report_html.render_html(result)
+    assert not text.isascii() and "𝄞" in text
+    assert page == text.encode("utf-8")
+    head, tail = report_html.page_around_plotly(result)
+    assert page == head.encode("utf-8") + report_html.plotly_js_bytes() + tail.encode("utf-8")
+
+
+def test_the_reports_round_trips_from_the_analysis_are_the_ones_made_again(tmp_path):
+    """``write_report`` with the CLI's analysis takes its round trips instead of making
+    them again: the same report.json and report.html as without one, for a run that ends
+    flat and the same run with positions left open (its last fills dropped)."""
+    base = _long_run()
+    for cut in (0, 1, 7):
+        result = attrs.evolve(base, fills=base.fills[: len(base.fills) - cut])
+        a = analyse(result)
+        assert cut == 0 or a.open_positions
+        write_report(result, tmp_path / f"own-{cut}")
+        write_report(result, tmp_path / f"shared-{cut}", analysis=a)
+        for name in ("report.json", "report.html"):
+            own = (tmp_path / f"own-{cut}" / name).read_bytes()
+            assert own == (tmp_path / f"shared-{cut}" / name).read_bytes()
+        assert report_data(result, trips=(a.trades, a.open_positions)) == report_data(result)

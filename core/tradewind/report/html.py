@@ -137,7 +137,9 @@ def _series_arrays(
     or None (then the per-point path draws it)."""
     if not points:
         return None
-    got = columns_of(points, _series_list, lambda cols: (*cols, np.zeros(len(cols[0]), bool)))
+    # An array chunk holds no missing value: its mask is a view of one array of False.
+    none_missing = np.zeros(len(points), bool)
+    got = columns_of(points, _series_list, lambda cols: (*cols, none_missing[: len(cols[0])]))
     if got is None:
         return None
     ts, values, missing = got
@@ -1103,22 +1105,33 @@ def write_html(
     """Write :func:`render_html`'s page to ``path`` as UTF-8: the page around plotly.js
     encoded, plotly.js's own bytes as they are installed (its ~4.6 MB are neither decoded
     nor joined into the page's text and encoded again)."""
-    head, tail = page_around_plotly(result, metrics, analysis)
+    head, tail = _page_parts(result, metrics, analysis)
     if os.linesep != "\n":  # text mode would translate the page's newlines
-        path.write_text(head + plotly_js() + tail, encoding="utf-8")
+        path.write_text("".join(head) + plotly_js() + "".join(tail), encoding="utf-8")
         return
     js = plotly_js_bytes()
     js.decode("utf-8")  # what render_html would decode: the same error if it is not UTF-8
+    # Each part encoded alone (UTF-8 of the parts joined is the parts' UTF-8 joined): the
+    # charts' JSON is ASCII and encodes as a copy, where the page's text joined (wide: the
+    # legends have non-ASCII characters) went through the encoder character by character.
     with path.open("wb") as f:
-        f.write(head.encode("utf-8"))
+        f.writelines([part.encode("utf-8") for part in head])
         f.write(js)
-        f.write(tail.encode("utf-8"))
+        f.writelines([part.encode("utf-8") for part in tail])
 
 
 def page_around_plotly(
     result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
 ) -> tuple[str, str]:
     """The report page before and after the text of plotly.js (:func:`render_html`)."""
+    head, tail = _page_parts(result, metrics, analysis)
+    return "".join(head), "".join(tail)
+
+
+def _page_parts(
+    result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> tuple[list[str], list[str]]:
+    """:func:`page_around_plotly`'s texts as the parts they are joined from."""
     m = metrics or metrics_of(result)
     a = analysis or analyse(result, m)
     s = dict(result.summary)
@@ -1223,4 +1236,4 @@ def page_around_plotly(
         f"<script>{_SCRIPT}</script></main></body></html>",
     ]
     cut = parts.index(None)
-    return "".join(p for p in parts[:cut] if p), "".join(p for p in parts[cut + 1 :] if p)
+    return [p for p in parts[:cut] if p], [p for p in parts[cut + 1 :] if p]

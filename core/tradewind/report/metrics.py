@@ -36,6 +36,7 @@ from tradewind.trading.pnl import fee_total as pnl_fee_total
 if TYPE_CHECKING:
     from tradewind.model import Fill
     from tradewind.report.analysis import Analysis
+    from tradewind.report.trades import OpenTrade, Trade
     from tradewind.trading.engine import RunResult
 
 NS_PER_SECOND = 1_000_000_000
@@ -638,14 +639,23 @@ def summarize(figures: RunFigures) -> dict[str, Any]:
 
 
 # -- files --------------------------------------------------------------------------------
-def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, Any]:
+def report_data(
+    result: RunResult,
+    metrics: Metrics | None = None,
+    *,
+    trips: tuple[Sequence[Trade], Sequence[OpenTrade]] | None = None,
+) -> dict[str, Any]:
     """The JSON report: summary, metrics, equity curve, closed trades (and the round trips
-    with their entry, exit, costs and exit reason), positions open at the end, and fills."""
+    with their entry, exit, costs and exit reason), positions open at the end, and fills.
+    ``trips``: ``round_trips`` of the result's fills when the caller has them (an
+    :class:`Analysis`'s ``trades`` and ``open_positions``), else made here."""
     from tradewind.report.analysis import quote_currency
     from tradewind.report.trades import round_trips
 
     m = metrics or metrics_of(result)
-    trips, still_open = round_trips(result.fills, result.order_tags, result.funding)
+    if trips is None:
+        trips = round_trips(result.fills, result.order_tags, result.funding)
+    trips_closed, still_open = trips
     # Each trade's money is in its instrument's P&L currency (the summary names them).
     currencies = dict(result.summary.get("pnl_currencies") or {})
     fallback = str(result.summary.get("currency") or "") or quote_currency(
@@ -683,7 +693,7 @@ def report_data(result: RunResult, metrics: Metrics | None = None) -> dict[str, 
                 "pnl_currency": currencies.get(t.instrument, fallback),
                 "exit_reason": t.exit_reason,
             }
-            for t in trips
+            for t in trips_closed
         ],
         "open_positions": [
             {
@@ -741,9 +751,11 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics_of(result) if analysis is None else analysis.metrics
+    # The analysis's round trips are round_trips of the same fills: not made twice.
+    trips = None if analysis is None else (analysis.trades, analysis.open_positions)
     jpath = out_dir / "report.json"
     # The text of json.dumps(..., indent=2, default=str), written without its generators.
-    jpath.write_text(dumps_indented(report_data(result, metrics)), encoding="utf-8")
+    jpath.write_text(dumps_indented(report_data(result, metrics, trips=trips)), encoding="utf-8")
     hpath = out_dir / "report.html"
     from tradewind.report.html import write_html
 

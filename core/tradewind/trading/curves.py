@@ -181,15 +181,27 @@ def columns_of(
         listed = of_list([p for part in lists for p in part])
         if listed is None:
             return None
-    parts: list[tuple[np.ndarray, ...]] = []
-    at = 0
-    for part in chunks:
-        if isinstance(part, list):
-            assert listed is not None
-            parts.append(tuple(col[at : at + len(part)] for col in listed))
-            at += len(part)
-        else:
-            parts.append(part if pad is None else pad(part))
-    if len(parts) == 1:
-        return parts[0]
-    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
+    arrays = [part if pad is None else pad(part) for part in chunks if not isinstance(part, list)]
+    if len(chunks) == 1:
+        return arrays[0]
+    # Each column of the array chunks joined at once, the listed points' columns put in
+    # their places through one mask (a per-chunk slice and join was a Python step per
+    # chunk: a charted series of the walk has thousands of chunks).
+    joined = [np.concatenate(cols) for cols in zip(*arrays, strict=True)]
+    if listed is None:
+        return tuple(joined)
+    if len(listed) != len(joined):
+        raise ValueError("the listed points' columns and the array chunks' differ in number")
+    # A list chunk's length, and minus an array chunk's.
+    sized = np.array(
+        [len(part) if isinstance(part, list) else -len(part[0]) for part in chunks], np.int64
+    )
+    in_list = np.repeat(sized > 0, np.abs(sized))
+    in_array = ~in_list
+    out: list[np.ndarray] = []
+    for col_l, col_a in zip(listed, joined, strict=True):
+        col = np.empty(len(in_list), dtype=np.result_type(col_l, col_a))
+        col[in_list] = col_l
+        col[in_array] = col_a
+        out.append(col)
+    return tuple(out)
