@@ -232,3 +232,60 @@ def test_the_venue_forgets_the_same_finished_orders_in_the_same_order_as_a_dict(
             assert (report is None) is (f"o-{i}" not in known)
 
     anyio.run(main)
+
+
+_SPECIAL = ["0", "-0", "0E+3", "-0E-9", "NaN", "-NaN", "sNaN", "NaN123", "-sNaN7", "Infinity"]
+_SPECIAL += ["-Infinity", "1E+1", "1.000", "1E-7", "0.000001", "0.0000001", "-1.5E+10"]
+
+
+@pytest.mark.parametrize("capitals", [0, 1])
+def test_a_decimals_str_is_the_text_its_empty_format_spec_gave(capitals: int):
+    """The journal's inline writers put a Decimal into f-strings as ``{value!s}`` (its
+    ``str``) where ``{value}`` (``Decimal.__format__`` with an empty spec) wrote it before:
+    the same text for signed zeros, NaNs with payloads, infinities, exponents either side of
+    the scientific notation's thresholds and random values, in either exponent case."""
+    rng = random.Random(capitals)
+    texts = list(_SPECIAL)
+    for _ in range(5000):
+        digits = rng.randrange(10 ** rng.randrange(1, 30))
+        texts.append(f"{rng.choice(['', '-'])}{digits}E{rng.randrange(-40, 40)}")
+    with localcontext() as ctx:
+        ctx.capitals = capitals
+        for text in texts:
+            value = Decimal(text)
+            assert f"{value!s}" == f"{value}" == format(value, ""), text
+
+
+def test_a_fill_key_without_a_trade_id_and_the_payloads_are_the_texts_before():
+    """The key of a fill without a trade id, and the direct payloads and lots of a fill and a
+    position, against the same texts built with ``Decimal.__format__`` as before."""
+    from tradewind.journal import store
+    from tradewind.model import FillEvent, PositionChanged
+
+    fill = Fill(
+        client_order_id="c",
+        instrument="I",
+        side=Side.SELL,
+        quantity=Decimal("0.0020"),
+        price=Decimal("1E+2"),
+        fee=Decimal("-0"),
+        ts_ns=9,
+        fee_rate=Decimal("0.000001"),
+    )
+    q, p, fee, rate = fill.quantity, fill.price, fill.fee, fill.fee_rate
+    assert store.fill_key(fill) == f"~{fill.ts_ns}:{fill.side.value}:{q}:{p}"
+    pos = _fresh(Position(instrument="I"), fill)
+    lots = f'[["{pos.lots[0][0]}", "{pos.lots[0][1]}"]]'
+    assert store._lots_json(pos.lots) == lots
+    assert store._payload(PositionChanged(ts_ns=1, position=pos)) == (
+        f'{{"position": {{"instrument": "I", "quantity": "{pos.quantity}", '
+        f'"avg_price": "{pos.avg_price}", "realized_pnl": "{pos.realized_pnl}", '
+        f'"fees": "{pos.fees}", "opened_ts_ns": 9, "lots": {lots}}}}}'
+    )
+    event = FillEvent(ts_ns=1, fill=fill, realized_pnl=Decimal("-0.00"), pnl_currency="USDT")
+    assert store._payload(event) == (
+        f'{{"fill": {{"client_order_id": "c", "instrument": "I", "side": "sell", '
+        f'"quantity": "{q}", "price": "{p}", "fee": "{fee}", "ts_ns": 9, '
+        f'"liquidity": "taker", "trade_id": "", "fee_currency": "", "fee_asset": "quote", '
+        f'"fee_rate": "{rate}"}}, "realized_pnl": "-0.00", "pnl_currency": "USDT"}}'
+    )
