@@ -1979,7 +1979,7 @@ class Journal:
                 fill_key(fill) if key is None else key,
                 fill.trade_id,
                 fill.instrument,
-                fill.side.value,
+                fill.side._value_,
                 str(fill.quantity),
                 str(fill.price),
                 str(fill.fee),
