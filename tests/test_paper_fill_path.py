@@ -289,3 +289,31 @@ def test_a_fill_key_without_a_trade_id_and_the_payloads_are_the_texts_before():
         f'"liquidity": "taker", "trade_id": "", "fee_currency": "", "fee_asset": "quote", '
         f'"fee_rate": "{rate}"}}, "realized_pnl": "-0.00", "pnl_currency": "USDT"}}'
     )
+
+
+@pytest.mark.parametrize("min_notional", ["0", "5"])
+def test_a_market_orders_min_notional_is_checked_at_the_last_print_as_before(min_notional: str):
+    """A market order's notional is checked at the last print (made a Decimal) where the
+    instrument has a minimum; without one, no reference price is needed and the order is
+    accepted, as the check always let it be."""
+    from tests.test_sim_venue import INST as SIM_INST
+    from tests.test_sim_venue import tape
+
+    inst = attrs.evolve(SIM_INST, min_notional=Decimal(min_notional))
+    venue = SimulatedVenue(SimVenueConfig(latency_ms=0), instruments=[inst])
+    venue.on_trades(tape([(1, 1000.3, 1.0)]))
+    order = Order(
+        client_order_id="m1",
+        instrument=inst.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.001"),
+        created_ts_ns=1,
+    )
+    report = anyio.run(venue.submit_order, order)
+    if min_notional == "0":
+        assert report.status is OrderStatus.ACCEPTED
+    else:
+        assert report.status is OrderStatus.REJECTED
+        notional = Decimal(repr(1000.3)) * Decimal("0.001")
+        assert report.reason == f"notional {notional} is below min notional 5"

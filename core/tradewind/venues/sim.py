@@ -337,14 +337,18 @@ class SimulatedVenue:
         elif order.reduce_only and not self._reduces(order):
             reason = "reduce-only order would increase the position"
         else:
+            # The reference price only for an instrument with a minimum notional (a market
+            # order's is the last print made a Decimal, on the path of every paper order).
             ref = (
-                order.price
+                None
+                if not inst.min_notional
+                else order.price
                 if order.price is not None
                 else (
                     _dec(self._last[order.instrument]) if order.instrument in self._last else None
                 )
             )
-            if ref is not None and inst.min_notional and ref * order.quantity < inst.min_notional:
+            if ref is not None and ref * order.quantity < inst.min_notional:
                 reason = (
                     f"notional {ref * order.quantity} is below min notional {inst.min_notional}"
                 )
