@@ -668,10 +668,14 @@ _q = _json_encoder.encode_basestring_ascii
 
 
 def _dec(value: Any) -> str:
-    """A Decimal as its JSON string (its ``str`` is ASCII with nothing to escape)."""
+    """A Decimal as its JSON string (its ``str`` is ASCII with nothing to escape).
+
+    Here and in the writers below a Decimal goes into an f-string as ``{value!s}``: its
+    ``str``, the converter's text, where ``{value}`` would call ``Decimal.__format__`` with an
+    empty spec (the same text, ~2.5 times the time: ~15 of them a paper fill)."""
     if type(value) is not Decimal:
         raise TypeError(value)
-    return f'"{value}"'
+    return f'"{value!s}"'
 
 
 def _fill_json(f: Fill) -> str:
@@ -689,11 +693,11 @@ def _fill_json(f: Fill) -> str:
         or (rate is not None and type(rate) is not Decimal)
     ):
         raise TypeError(f)
-    rate_text = "null" if rate is None else f'"{rate}"'
+    rate_text = "null" if rate is None else f'"{rate!s}"'
     return (
         f'{{"client_order_id": {_q(f.client_order_id)}, "instrument": {_q(f.instrument)}, '
-        f'"side": {_q(f.side._value_)}, "quantity": "{f.quantity}", '
-        f'"price": "{f.price}", "fee": "{f.fee}", "ts_ns": {f.ts_ns!r}, '
+        f'"side": {_q(f.side._value_)}, "quantity": "{f.quantity!s}", '
+        f'"price": "{f.price!s}", "fee": "{f.fee!s}", "ts_ns": {f.ts_ns!r}, '
         f'"liquidity": {_q(f.liquidity)}, "trade_id": {_q(f.trade_id)}, '
         f'"fee_currency": {_q(f.fee_currency)}, "fee_asset": {_q(f.fee_asset)}, '
         f'"fee_rate": {rate_text}}}'
@@ -707,7 +711,7 @@ def _lots_json(lots: Sequence[tuple[Any, Any]]) -> str:
         q, price = lots[0]
         if type(q) is not Decimal or type(price) is not Decimal:
             raise TypeError(lots)
-        return f'[["{q}", "{price}"]]'
+        return f'[["{q!s}", "{price!s}"]]'
     return "[" + ", ".join(f"[{_dec(q)}, {_dec(price)}]" for q, price in lots) + "]"
 
 
@@ -725,9 +729,9 @@ def _position_json(p: Position) -> str:
         raise TypeError(p)
     lots = _lots_json(p.lots)
     return (
-        f'{{"instrument": {_q(p.instrument)}, "quantity": "{p.quantity}", '
-        f'"avg_price": "{p.avg_price}", "realized_pnl": "{p.realized_pnl}", '
-        f'"fees": "{p.fees}", "opened_ts_ns": {p.opened_ts_ns!r}, "lots": {lots}}}'
+        f'{{"instrument": {_q(p.instrument)}, "quantity": "{p.quantity!s}", '
+        f'"avg_price": "{p.avg_price!s}", "realized_pnl": "{p.realized_pnl!s}", '
+        f'"fees": "{p.fees!s}", "opened_ts_ns": {p.opened_ts_ns!r}, "lots": {lots}}}'
     )
 
 
@@ -736,7 +740,7 @@ def _fill_event_json(e: FillEvent) -> str:
     if pnl is None:
         pnl_text = "null"
     elif type(pnl) is Decimal:
-        pnl_text = f'"{pnl}"'
+        pnl_text = f'"{pnl!s}"'
     else:
         raise TypeError(pnl)
     return (
@@ -768,12 +772,12 @@ def _order_submitted_json(e: OrderSubmitted) -> str:
         or (stop is not None and type(stop) is not Decimal)
     ):
         raise TypeError(o)
-    price_text = "null" if price is None else f'"{price}"'
-    stop_text = "null" if stop is None else f'"{stop}"'
+    price_text = "null" if price is None else f'"{price!s}"'
+    stop_text = "null" if stop is None else f'"{stop!s}"'
     return (
         f'{{"order": {{"client_order_id": {_q(o.client_order_id)}, '
         f'"instrument": {_q(o.instrument)}, "side": {_q(o.side._value_)}, '
-        f'"type": {_q(o.type._value_)}, "quantity": "{o.quantity}", '
+        f'"type": {_q(o.type._value_)}, "quantity": "{o.quantity!s}", '
         f'"price": {price_text}, "stop_price": {stop_text}, '
         f'"time_in_force": {_q(o.time_in_force._value_)}, '
         f'"reduce_only": {"true" if o.reduce_only else "false"}, '
@@ -793,7 +797,7 @@ def _order_updated_json(e: OrderUpdated) -> str:
     return (
         f'{{"report": {{"client_order_id": {_q(r.client_order_id)}, '
         f'"instrument": {_q(r.instrument)}, "status": {_q(r.status._value_)}, '
-        f'"ts_ns": {r.ts_ns!r}, "filled_quantity": "{r.filled_quantity}", '
+        f'"ts_ns": {r.ts_ns!r}, "filled_quantity": "{r.filled_quantity!s}", '
         f'"venue_order_id": {_q(r.venue_order_id)}, "reason": {_q(r.reason)}}}}}'
     )
 
@@ -860,7 +864,7 @@ def fill_key(fill: Fill) -> str:
     without trade ids) its time, side, quantity and price."""
     if fill.trade_id:
         return fill.trade_id
-    return f"~{fill.ts_ns}:{fill.side.value}:{fill.quantity}:{fill.price}"
+    return f"~{fill.ts_ns}:{fill.side.value}:{fill.quantity!s}:{fill.price!s}"
 
 
 @attrs.frozen(kw_only=True)
@@ -2043,7 +2047,7 @@ class Journal:
                 fill_key(fill) if key is None else key,
                 fill.trade_id,
                 fill.instrument,
-                fill.side.value,
+                fill.side._value_,
                 str(fill.quantity),
                 str(fill.price),
                 str(fill.fee),
@@ -2094,7 +2098,7 @@ class Journal:
         self._stage_fill(fill, key)
         self._stage_position(position, fill.ts_ns, "fill")
         if rec is not None:
-            self._stage_order(rec, fill.ts_ns, kind, from_status, f"fill {key} {fill.quantity}")
+            self._stage_order(rec, fill.ts_ns, kind, from_status, f"fill {key} {fill.quantity!s}")
         self._step_done()
 
     def record_position(self, position: Position, *, ts_ns: int, reason: str) -> None:

@@ -10,6 +10,9 @@ import attrs
 from tradewind.model.orders import Fill, Side
 
 ZERO = Decimal(0)
+#: The signs as the Decimals a Decimal operation converts the int 1 or -1 to.
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
 
 #: The last :meth:`Position.apply`: ``(position, fill, decimal context, its precision, its
 #: rounding, result)``. A paper or backtest fill is applied twice in a row — by the simulated
@@ -82,16 +85,26 @@ class Position:
         """
         global _last_apply
         last = _last_apply
-        if last[1] is fill:
-            ctx = getcontext()
-            if (
-                last[2] is ctx
-                and last[3] == ctx.prec
-                and last[4] == ctx.rounding
-                and _same_position(last[0], self)
-            ):
-                return last[5]  # type: ignore[no-any-return]
-        signed = fill.net_quantity * fill.side.sign
+        # The context is the thread's one object; no operation below replaces it.
+        ctx = getcontext()
+        if (
+            last[1] is fill
+            and last[2] is ctx
+            and last[3] == ctx.prec
+            and last[4] == ctx.rounding
+            and _same_position(last[0], self)
+        ):
+            return last[5]  # type: ignore[no-any-return]
+        # The same operations on the same operands as always (``fill.net_quantity *
+        # fill.side.sign``, the FIFO loop, the two sums); what is saved is the properties'
+        # calls, the generators of a one-lot position, and for a Decimal quantity the sign's
+        # conversion from int (the Decimal a Decimal operation converts 1 or -1 to).
+        price = fill.price
+        qty = fill.quantity
+        if type(qty) is not Decimal or fill.fee_asset == "base":
+            signed = fill.net_quantity * fill.side.sign
+        else:
+            signed = qty * (_ONE if fill.side is Side.BUY else _MINUS_ONE)
         q = self.quantity
         realized = self.realized_pnl
         opened = self.opened_ts_ns
@@ -99,14 +112,14 @@ class Position:
         if q == 0 or (q > 0) == (signed > 0):
             if q == 0:
                 opened = fill.ts_ns
-            lots.append((signed, fill.price))
+            lots.append((signed, price))
         else:
             remaining = signed  # opposite sign to the lots
             while lots and remaining != 0:
                 lot_q, lot_p = lots[0]
                 take = min(abs(lot_q), abs(remaining))
                 sign = 1 if lot_q > 0 else -1
-                realized += (fill.price - lot_p) * take * sign
+                realized += (price - lot_p) * take * sign
                 lot_q -= take * sign
                 remaining += take * sign
                 if lot_q == 0:
@@ -115,10 +128,15 @@ class Position:
                     lots[0] = (lot_q, lot_p)
             if remaining != 0:
                 # The fill flipped the position: the remainder opens at the fill price.
-                lots = [(remaining, fill.price)]
+                lots = [(remaining, price)]
                 opened = fill.ts_ns
-        new_q = sum((lq for lq, _ in lots), ZERO)
-        avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
+        if len(lots) == 1:  # ``sum(..., ZERO)`` of one lot is ``ZERO + it``
+            lq, lp = lots[0]
+            new_q = ZERO + lq
+            avg = (ZERO + lq * lp) / new_q if new_q else ZERO
+        else:
+            new_q = sum((lq for lq, _ in lots), ZERO)
+            avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
         # Every field, built directly: attrs.evolve's generic copy is a measurable share of a
         # paper fill (the order manager, the portfolio and the simulated venue each apply it).
         after = Position(
@@ -130,6 +148,5 @@ class Position:
             opened_ts_ns=opened,
             lots=tuple(lots),
         )
-        ctx = getcontext()
         _last_apply = (self, fill, ctx, ctx.prec, ctx.rounding, after)
         return after

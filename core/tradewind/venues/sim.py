@@ -26,6 +26,7 @@ Fees are the instrument's maker/taker rates on notional, exact in Decimal.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
@@ -122,6 +123,8 @@ class _SimOrder:
     venue_order_id: str = ""
     #: ``queue = "position"``: size still queued ahead at the limit price (None: not known yet).
     queue_ahead: float | None = None
+    #: Among the venue's finished orders (:meth:`SimulatedVenue._retire`).
+    retired: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -193,7 +196,9 @@ class SimulatedVenue:
         # Client order ids of finished orders, oldest first: the venue answers lookups of the
         # last KEEP_FINISHED of them (as an exchange keeps recent history); older ones are
         # forgotten, so a long run's memory does not grow with every order.
-        self._finished: dict[str, None] = {}
+        #: Finished orders' client order ids, oldest first (a deque: a dict used as a FIFO
+        #: makes ``next(iter(...))`` skip the slots its deletions left at its front).
+        self._finished: deque[str] = deque()
         self._positions: dict[str, Position] = {}
         self._cash = config.starting_balance
         self._last: dict[str, float] = {}
@@ -332,14 +337,18 @@ class SimulatedVenue:
         elif order.reduce_only and not self._reduces(order):
             reason = "reduce-only order would increase the position"
         else:
+            # The reference price only for an instrument with a minimum notional (a market
+            # order's is the last print made a Decimal, on the path of every paper order).
             ref = (
-                order.price
+                None
+                if not inst.min_notional
+                else order.price
                 if order.price is not None
                 else (
                     _dec(self._last[order.instrument]) if order.instrument in self._last else None
                 )
             )
-            if ref is not None and inst.min_notional and ref * order.quantity < inst.min_notional:
+            if ref is not None and ref * order.quantity < inst.min_notional:
                 reason = (
                     f"notional {ref * order.quantity} is below min notional {inst.min_notional}"
                 )
@@ -837,12 +846,13 @@ class SimulatedVenue:
 
     def _retire(self, so: _SimOrder) -> None:
         """``so`` is finished: keep it for lookups among the last KEEP_FINISHED only."""
+        if so.retired:
+            return  # kept already, in its place (as a dict's key set again)
+        so.retired = True
         finished = self._finished
-        finished[so.order.client_order_id] = None
+        finished.append(so.order.client_order_id)
         while len(finished) > self.KEEP_FINISHED:
-            oldest = next(iter(finished))
-            del finished[oldest]
-            self._orders.pop(oldest, None)
+            self._orders.pop(finished.popleft(), None)
 
     def _reduces(self, order: Order) -> bool:
         pos = self._positions.get(order.instrument)
