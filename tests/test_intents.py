@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
 from tradewind.filtering.context import FilterContext
 from tradewind.model import Fill, Instrument, InstrumentKind, Side, Signal
@@ -153,3 +154,58 @@ def test_a_sell_entry_on_spot_is_a_short_sale_only_a_margin_venue_carries():
     assert not short_refused(PERP, Side.SELL, account)  # a perpetual shorts by design
     # The simulated venue keeps no account: its spot shorts are simulated as on margin.
     assert not short_refused(SPOT, Side.SELL, _Venue("execution", "simulated"))
+
+
+def test_the_engines_kept_holds_answer_is_holds_afresh_as_prices_positions_and_instruments_change():
+    """Engine._holds keeps its last answer for the same position and instrument objects when
+    the price plays no part (not a spot instrument with a minimum notional): over random
+    positions (dust, a lot, flat, short), instruments (perpetual, spot with and without a
+    minimum notional, unknown) and last prices moving across the notional, every answer is
+    ``holds`` computed afresh."""
+    import random
+    from types import SimpleNamespace
+
+    from tradewind.model import Position
+    from tradewind.trading.engine import Engine
+
+    rng = random.Random(17)
+    key = "sim:BTCUSDT"
+    kinds = [
+        Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, lot_size="0.001"),
+        Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.SPOT, lot_size="0.001"),
+        Instrument(
+            venue="sim",
+            symbol="BTCUSDT",
+            kind=InstrumentKind.SPOT,
+            lot_size="0.001",
+            min_notional="10",
+        ),
+        None,
+    ]
+    quantities = ["0", "0.0005", "0.001", "0.002", "-0.002", "0.5", "-0.0009"]
+    pool = [Position(instrument=key, quantity=Decimal(q)) for q in quantities]
+    prices = {key: 5000.0}
+    portfolio = SimpleNamespace(last_price=lambda k: prices.get(k, float("nan")))
+    engine = SimpleNamespace(instruments={}, portfolio=portfolio, _held=None)
+    inst, pos = kinds[0], pool[0]
+    kept = 0
+    for _ in range(3000):
+        roll = rng.random()
+        if roll < 0.05:
+            inst = rng.choice(kinds)
+        elif roll < 0.1:
+            # The same instrument as a new (equal) object: the kept answer is not reused.
+            inst = attrs.evolve(inst) if inst is not None else None
+        if inst is None:
+            engine.instruments.pop(key, None)
+        else:
+            engine.instruments[key] = inst
+        if rng.random() < 0.5:
+            prices[key] = rng.choice([1000.0, 4999.0, 5000.0, 20000.0, float("nan"), 0.0])
+        if rng.random() < 0.3:
+            pos = rng.choice(pool)
+        before = engine._held
+        got = Engine._holds(engine, pos)  # type: ignore[arg-type]
+        kept += before is not None and before[0] is pos and before[1] is inst
+        assert got == holds(inst, pos.quantity, prices[key]), (inst, pos.quantity, prices[key])
+    assert kept > 1000

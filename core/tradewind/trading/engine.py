@@ -472,6 +472,9 @@ class Engine:
         self.notifications: NotifierHost | None = None
         #: The notifier host and whether it has channels that come due on the clock.
         self._timed_host: tuple[NotifierHost, bool] | None = None
+        #: The last position :meth:`_holds` answered without its price (not a spot
+        #: instrument with a minimum notional), its instrument and the answer.
+        self._held: tuple[Position, Instrument | None, bool] | None = None
         self.journal: Journal | None = None
         #: The summary made as the run ended (also when it ended with an error).
         self.last_summary: dict[str, Any] = {}
@@ -626,12 +629,19 @@ class Engine:
     def _holds(self, pos: Position) -> bool:
         """True when ``pos`` is a position to manage, not dust (:mod:`tradewind.trading.intents`:
         below one lot, or on spot below the minimum notional at the last price): dust cannot
-        be sold, so it is neither an open position nor a block on new entries."""
-        return holds(
-            self.instruments.get(pos.instrument),
-            pos.quantity,
-            self.portfolio.last_price(pos.instrument),
-        )
+        be sold, so it is neither an open position nor a block on new entries.
+
+        The answer depends on the last price only for a spot instrument with a minimum
+        notional; otherwise it is kept for the position (frozen) and instrument objects and
+        given again while both are the same (the stepped closes ask it at every step)."""
+        inst = self.instruments.get(pos.instrument)
+        kept = self._held
+        if kept is not None and kept[0] is pos and kept[1] is inst:
+            return kept[2]
+        answer = holds(inst, pos.quantity, self.portfolio.last_price(pos.instrument))
+        if inst is None or inst.kind is not InstrumentKind.SPOT or inst.min_notional <= 0:
+            self._held = (pos, inst, answer)
+        return answer
 
     def _check_venue(self, key: str, capability: str, where: str) -> None:
         venue = self.venues.get(key)

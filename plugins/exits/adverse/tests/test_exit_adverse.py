@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import attrs
 import numpy as np
 import pytest
 from tradewind.errors import ConfigError
@@ -298,3 +299,63 @@ def _few_against_numpy(seed, monkeypatch, plugin):  # type: ignore[no-untyped-de
             b = int(np.searchsorted(ts, want.ts_ns, side="right"))
         a = b
     return decided
+
+
+@pytest.mark.parametrize(
+    "moves",
+    [(5, 3, 2, 1), (7, 7, 6, 5), (2, 6, 1, 4), (3, 3, 3, 3), (1, 1, 1, 1)],
+)
+def test_the_few_trades_paths_least_moves_gate_gives_the_numpy_scans_decisions(moves, monkeypatch):
+    """_on_few takes the trades' buckets from numpy (or, for a negative anchor, Python ints),
+    checks a sample's tier only when its run reaches the fewest moves any tier asks
+    (``ProfitTiers.least``) and writes the sampling state once: the same decisions and state
+    after every piece as the numpy scan, with tiers whose moves are not monotonic, all equal
+    or all high, on tapes that cross every tier (both sides), hold NaN prices or lie before
+    1970, cut in pieces of 1 to 256 trades."""
+    from tradewind_exit_adverse import plugin
+
+    decided = 0
+    for seed in range(12):
+        rng = np.random.default_rng(7000 + seed)
+        n = 500
+        gaps = rng.choice([0, 1, 900, 1500, 2500, 6000], size=n) * 1_000_000
+        # Some tapes before 1970 (a negative anchor: the buckets divided as Python ints).
+        origin = T0 if seed % 4 != 3 else -T0
+        ts = origin - 2 * S + np.cumsum(gaps)
+        long = bool(seed % 2)
+        odds = [0.3, 0.2, 0.05, 0.2, 0.25] if seed % 4 else [0.5, 0.3, 0.0, 0.1, 0.1]
+        steps = rng.choice([-3, -1, 0, 1, 3], size=n, p=odds)
+        prices = 50_000 + 150.0 * np.cumsum(steps if long else -steps)  # exact tier bounds
+        if seed % 3 == 0:
+            prices[rng.choice(n, size=5, replace=False)] = np.nan
+        full = TickBatch.from_arrays(KEY, ts, prices, np.ones(n), np.ones(n))
+        cfg = AdverseConfig(moves=moves, window_seconds=15.0)
+        pos = position(qty="0.1" if long else "-0.1", opened=origin)
+        few, vec = AdverseMoves(cfg), AdverseMoves(cfg)
+        assert few.tiers.least == min(moves)
+        a = 0
+        while a < n:
+            b = min(n, a + int(rng.choice([1, 2, 7, 40, 120, 256])))
+            piece = full.slice(a, b)
+            monkeypatch.setattr(plugin, "FEW", 10**9)
+            got = few.on_ticks(pos, piece, None)
+            monkeypatch.setattr(plugin, "FEW", -1)
+            want = vec.on_ticks(pos, piece, None)
+            assert _same(got, want), (moves, seed, a, b)
+            assert _same(few._state[KEY][1], vec._state[KEY][1]), (moves, seed, a, b)
+            if want is not None:
+                decided += 1
+                b = int(np.searchsorted(ts, want.ts_ns, side="right"))
+            a = b
+    assert decided >= 3
+
+
+def _same(x, y):  # type: ignore[no-untyped-def]
+    """``x == y`` for attrs objects (or None) with a NaN field equal to a NaN field."""
+    if x is None or y is None:
+        return x is y
+    a, b = attrs.astuple(x), attrs.astuple(y)
+    return len(a) == len(b) and all(
+        u == v or (isinstance(u, float) and u != u and isinstance(v, float) and v != v)
+        for u, v in zip(a, b, strict=True)
+    )

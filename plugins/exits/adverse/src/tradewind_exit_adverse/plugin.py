@@ -35,6 +35,8 @@ from tradewind_exit_adverse.tiers import ProfitTiers
 #: over the trades); longer ones through the numpy scan.
 FEW = 256
 
+_INT64 = 2**63
+
 
 class AdverseMoves:
     """Closes a position after N consecutive adverse price samples, N set by its profit."""
@@ -122,15 +124,27 @@ class AdverseMoves:
         if start >= len(ts_list) or (ts_list[-1] - anchor) // interval <= state.bucket:
             return None
         prices = batch.price.tolist()
+        # Each trade's bucket on the grid, ``(ts - anchor) // interval``: from ``start`` on
+        # the trades are at or after the anchor (sorted), so for an anchor and interval in
+        # int64 numpy's floor division of the differences (in [0, 2**63)) is Python's, and
+        # the loop below compares small ints instead of dividing nanosecond stamps (below
+        # a dozen and a half trades numpy's fixed cost is the larger).
+        if len(ts_list) - start > 16 and 0 <= anchor and interval < _INT64:
+            buckets = ((batch.ts_ns[start:] - anchor) // interval).tolist()
+        else:
+            buckets = [(t - anchor) // interval for t in ts_list[start:]]
         bounds, moves = self.tiers.lookup(position.avg_price, long)
         n_bounds = len(bounds)
         max_moves = self.max_moves
+        # No tier asks fewer moves than the least of them: a sample whose run is shorter
+        # cannot reach its threshold (``counted <= run``), whatever its price's tier.
+        least = self.tiers.least
         prev_bucket, prev_price, carry = state.bucket, state.price, state.run
         last = prev_bucket  # the bucket of the trade before (sampling.scan's ``previous``)
         k = 0
         top = None  # the running maximum of the resets
-        for j in range(start, len(ts_list)):
-            bucket = (ts_list[j] - anchor) // interval
+        run = carry
+        for j, bucket in enumerate(buckets, start):
             if bucket <= last:
                 last = bucket
                 continue
@@ -145,18 +159,21 @@ class AdverseMoves:
                 reset = -1 - carry
             top = reset if top is None or reset > top else top
             run = k - top
-            counted = run if run < max_moves else max_moves
-            if price != price:  # NaN: numpy's searchsorted places it after every bound
-                required = moves[n_bounds if long else 0]
-            elif long:
-                required = moves[bisect_right(bounds, price)]
-            else:
-                required = moves[n_bounds - bisect_left(bounds, price)]
-            state.bucket, state.price, state.run = bucket, price, run
-            if counted >= required:
-                return self._decision(position, batch, j, counted, required, long)
+            if run >= least:
+                counted = run if run < max_moves else max_moves
+                if price != price:  # NaN: numpy's searchsorted places it after every bound
+                    required = moves[n_bounds if long else 0]
+                elif long:
+                    required = moves[bisect_right(bounds, price)]
+                else:
+                    required = moves[n_bounds - bisect_left(bounds, price)]
+                if counted >= required:
+                    state.bucket, state.price, state.run = bucket, price, run
+                    return self._decision(position, batch, j, counted, required, long)
             prev_bucket, prev_price = bucket, price
             k += 1
+        # The sampling state is the last sample's (written once, not at every sample).
+        state.bucket, state.price, state.run = prev_bucket, prev_price, run
         return None
 
     def scan(self, position: Position, window: HoldWindow, ctx: RiskContext) -> int | None:

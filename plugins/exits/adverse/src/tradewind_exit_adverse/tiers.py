@@ -39,6 +39,8 @@ class ProfitTiers:
             raise ValueError("moves needs exactly one more entry than tiers")
         self.tiers = tuple(Decimal(repr(t)) for t in tiers)
         self.moves = np.asarray(moves, dtype=np.int64)
+        #: The fewest moves any tier asks (a run shorter than this triggers no tier).
+        self.least = int(self.moves.min())
         self._cache: dict[tuple[Decimal, bool], npt.NDArray[np.float64]] = {}
         self._lists: dict[tuple[Decimal, bool], tuple[list[float], list[int]]] = {}
 
