@@ -280,3 +280,33 @@ def test_the_microstructure_kernels_run_recomputes_in_c_with_the_python_bits(mon
     assert python["recomputes"] > len(data) // 20  # the step path recomputed in Python
     assert got.tobytes() == expected.tobytes()
     assert by_run._mem.tobytes() == by_step._mem.tobytes()
+
+
+def test_a_tables_columns_get_answers_as_mappings_get() -> None:
+    """BlockTable.of_arrays' columns (converted on first read) answer ``get`` as
+    ``Mapping.get`` does over ``__getitem__``: the same list object for a column, read
+    before or after its conversion, NaN as ``math.nan``, and the default for a name the
+    table does not have; a row's ``get`` reads through it."""
+    from collections.abc import Mapping
+
+    rng = np.random.default_rng(5)
+    arrays = {
+        "a": rng.normal(size=7),
+        "b": np.where(rng.random(7) < 0.5, np.nan, rng.normal(size=7)),
+        "c": np.full(7, np.nan),
+    }
+    table = BlockTable.of_arrays(arrays, 7)
+    cols = table.columns
+    for key in ("b", "a", "c", "missing", "b", "a"):
+        got = cols.get(key, "default")
+        want = Mapping.get(cols, key, "default")
+        if key == "missing":
+            assert got == want == "default"
+            continue
+        assert got is want is cols[key]
+        assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in arrays[key]]
+        assert all(x is math.nan for x in got if x != x)
+    assert cols.get("missing") is None
+    rows = list(table)
+    assert rows[3].get("b") is cols["b"][3]
+    assert rows[3].get("missing", 1.5) == 1.5

@@ -122,6 +122,16 @@ class _Columns(Mapping[str, list[float]]):
             self._made[key] = made
         return made
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``Mapping.get``'s answer (the column, or ``default`` when there is none) without
+        its ``try``/``KeyError`` round trip: every value read of a row goes through it."""
+        made = self._made.get(key)
+        if made is not None:
+            return made
+        if key not in self._arrays:
+            return default
+        return self[key]
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._arrays)
 

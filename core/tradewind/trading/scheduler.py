@@ -257,6 +257,9 @@ class Scheduler:
         self.bulk_closes = 0
         #: A block's rows as lists for the walk's loop (see _lists).
         self._row_lists: tuple[TapeBlock, _RowLists] | None = None
+        #: A block's analyzers as skip's lean walk splits them: (its iters, charted names,
+        #: names, tables, generators, every charted value named by one of them).
+        self._split: tuple[Any, ...] | None = None
         #: Per instrument, the curves the last walk appended to (see skip's open_curves):
         #: (block, lean, prices, candles, series, charts, table charts, row charts).
         self._opened: dict[str, tuple[Any, ...]] = {}
@@ -434,7 +437,10 @@ class Scheduler:
         close_ns = close_ns[r0 - first : r1 - first]
         stop = min(limit, block.start + int(tick_end[-1])) if len(tick_end) else i
         ticks = clean.slice(i, max(i, stop))
-        row_ticks = np.clip(block.start + tick_end - i, 0, len(ticks))
+        # np.clip's integers, without its per-call dispatch (~10 us, at every scan).
+        row_ticks = tick_end + (block.start - i)
+        np.maximum(row_ticks, 0, out=row_ticks)
+        np.minimum(row_ticks, len(ticks), out=row_ticks)
         tables = self._tables
         if tables is None or tables[0] is not block:
             tables = self._tables = (
@@ -514,18 +520,29 @@ class Scheduler:
         # row mappings directly; the rows are handed to ``values`` (``use_rows``) only where
         # something reads them: the strategy's decide, and the last close walked.
         lean = not sinks and tick is None and values.settled
-        names = [name for name, _ in iters]
-        tables: dict[str, BlockTable] = {}
-        gens: list[tuple[str, Any]] = []
+        # The block's analyzers split into tables and generators, and whether every charted
+        # value names one of them: the same for every walk over the block (made once).
+        split = self._split
+        if split is None or split[0] is not iters or split[1] is not charted:
+            names_ = [name for name, _ in iters]
+            split = self._split = (
+                iters,
+                charted,
+                names_,
+                {name: it for name, it in iters if isinstance(it, BlockTable)},
+                [(name, it) for name, it in iters if not isinstance(it, BlockTable)],
+                all(n.partition(".")[0] in names_ for n in charted),
+            )
+        names = split[2]
+        tables: dict[str, BlockTable] = split[3] if lean else {}
+        gens: list[tuple[str, Any]] = split[4] if lean else []
         if lean:
             at = total - len(rows)
-            for name, it in iters:
-                if isinstance(it, BlockTable):
-                    tables[name] = it
-                    lean = lean and it.next_row == at
-                else:
-                    gens.append((name, it))
-            lean = lean and all(n.partition(".")[0] in names for n in charted)
+            for table_ in tables.values():
+                if table_.next_row != at:
+                    lean = False
+                    break
+            lean = lean and split[5]
             self.lean_walks += lean
         # The row not yet handed to ``values``: (block row, the other analyzers' mappings).
         unread: tuple[int, list[Mapping[str, float]]] | None = None

@@ -359,3 +359,36 @@ def _same(x, y):  # type: ignore[no-untyped-def]
         u == v or (isinstance(u, float) and u != u and isinstance(v, float) and v != v)
         for u, v in zip(a, b, strict=True)
     )
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_lean_sampling_scan_gives_the_first_scans_samples(seed):
+    """sampling.scan (fewer numpy calls) against the scan as first written: every sample's
+    row, bucket, price and run the same values and dtypes, long and short, from states with
+    a carried run, on tapes with trades before the anchor, silent buckets, repeated times,
+    unchanged prices and NaN prices."""
+    from tradewind_exit_adverse.sampling import SampleState, _scan_reference, scan
+
+    rng = np.random.default_rng(7000 + seed)
+    for _ in range(40):
+        n = int(rng.choice([1, 2, 5, 40, 300, 1500]))
+        gaps = rng.choice([0, 1, 300, 900, 1500, 2500, 6000], size=n) * 1_000_000
+        ts = (T0 + np.cumsum(gaps)).astype(np.int64)
+        steps = rng.choice([-2, -1, 0, 1, 2], size=n)
+        prices = 50_000 + 5.0 * np.cumsum(steps)
+        if rng.random() < 0.2:
+            prices[rng.integers(0, n)] = np.nan
+        anchor = int(ts[int(rng.integers(0, n))]) - int(rng.choice([0, 1, 2 * S]))
+        state = SampleState(
+            anchor_ns=anchor,
+            bucket=int(rng.choice([0, 0, 1, 3])),
+            price=float(rng.choice([50_000.0, prices[0], np.nan])),
+            run=int(rng.choice([0, 1, 4, 9])),
+        )
+        for direction in (1, -1):
+            got = scan(ts, prices, state, 2 * S, direction)
+            want = _scan_reference(ts, prices, state, 2 * S, direction)
+            for field in ("row", "bucket", "price", "run"):
+                a, b = getattr(got, field), getattr(want, field)
+                assert a.dtype == b.dtype, field
+                assert a.tobytes() == b.tobytes(), (seed, field)

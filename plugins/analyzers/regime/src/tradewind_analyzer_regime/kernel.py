@@ -187,25 +187,37 @@ class RegimeKernel:
         return out
 
     def _recompute(self) -> None:
-        """The exact recomputations the kernel stopped for, as the Python classes do them."""
+        """The exact recomputations the kernel stopped for, as the Python classes do them
+        (the same numpy operations on the same values; sums as ``np.add.reduce``, what
+        ``ndarray.sum`` and ``ndarray.mean`` reduce with, without their Python wrappers)."""
         mem = self._mem
-        if mem[_I["K_NEED_H"]]:
-            # RollingHurst._recompute: the window oldest first, each lag's d @ d.
-            pos = int(mem[_I["H_POS"]])
-            p = self._hbuf[pos : pos + self.h_window].copy()
+        if mem[_K_NEED_H]:
+            # RollingHurst._recompute: the window oldest first, each lag's d @ d (d a new
+            # array: p itself is only read).
+            pos = int(mem[_H_POS])
+            p = self._hbuf[pos : pos + self.h_window]
+            hsq = self._hsq
             for i, lag in enumerate(self._lags):
                 d = p[lag:] - p[:-lag]
-                self._hsq[i] = float(d @ d)
-            mem[_I["H_SINCE"]] = 0.0
-        if mem[_I["K_NEED_M"]]:
-            # RollingMeanReversion._recompute
+                hsq[i] = float(d @ d)
+            mem[_H_SINCE] = 0.0
+        if mem[_K_NEED_M]:
+            # RollingMeanReversion._recompute. ndarray.mean is add.reduce's float64 divided
+            # by the count (an exact double): the same division of the same two doubles.
             xs = self._mxs.copy()
             ys = self._mys.copy()
-            anchor = float(xs.mean())
+            anchor = float(_add_reduce(xs)) / len(xs)
             xa = xs - anchor
-            mem[_I["M_ANCHOR"]] = anchor
-            mem[_I["M_SX"]] = float(xa.sum())
-            mem[_I["M_SY"]] = float(ys.sum())
-            mem[_I["M_SXX"]] = float(xa @ xa)
-            mem[_I["M_SXY"]] = float(xa @ ys)
-            mem[_I["M_SINCE"]] = 0.0
+            mem[_M_ANCHOR] = anchor
+            mem[_M_SX] = float(_add_reduce(xa))
+            mem[_M_SY] = float(_add_reduce(ys))
+            mem[_M_SXX] = float(xa @ xa)
+            mem[_M_SXY] = float(xa @ ys)
+            mem[_M_SINCE] = 0.0
+
+
+_add_reduce = np.add.reduce
+_K_NEED_H, _K_NEED_M = _I["K_NEED_H"], _I["K_NEED_M"]
+_H_POS, _H_SINCE = _I["H_POS"], _I["H_SINCE"]
+_M_ANCHOR, _M_SX, _M_SY = _I["M_ANCHOR"], _I["M_SX"], _I["M_SY"]
+_M_SXX, _M_SXY, _M_SINCE = _I["M_SXX"], _I["M_SXY"], _I["M_SINCE"]

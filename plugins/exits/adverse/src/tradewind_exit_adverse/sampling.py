@@ -71,6 +71,49 @@ def scan(
     ``direction`` is +1 for a long (falling prices are adverse), -1 for a short. Trades before
     the anchor are ignored. ``state`` is not changed; see :func:`advance`.
     """
+    # A scan of the tape ahead of a held position runs at every hold window (~1,000 per
+    # 2 M trades): few numpy calls, each on the same values as the definition's.
+    start = int(ts_ns.searchsorted(state.anchor_ns, side="left"))
+    buckets = (ts_ns[start:] - state.anchor_ns) // interval_ns
+    n = len(buckets)
+    if n == 0 or buckets[-1] <= state.bucket:
+        return _none()
+    # A trade is a sample when its bucket is past the one before it (the state's for the
+    # first).
+    new = np.empty(n, dtype=np.bool_)
+    new[0] = buckets[0] > state.bucket
+    np.greater(buckets[1:], buckets[:-1], out=new[1:])
+    first_of_bucket = new.nonzero()[0]
+    s_bucket = buckets[first_of_bucket]
+    s_price = price[start:][first_of_bucket]
+    m = len(s_bucket)
+    # The move into each sample (from the state's sample for the first): only its sign is
+    # read, and the silent buckets before it.
+    change = np.empty(m, dtype=np.float64)
+    change[0] = s_price[0] - state.price
+    np.subtract(s_price[1:], s_price[:-1], out=change[1:])
+    adverse = change < 0 if direction > 0 else change > 0
+    silent = np.empty(m, dtype=np.bool_)
+    silent[0] = s_bucket[0] - state.bucket > 1
+    np.greater(s_bucket[1:] - s_bucket[:-1], 1, out=silent[1:])
+    k = np.arange(m, dtype=np.int64)
+    # run[k] = k - (position of the last reset at or before k). A non-adverse move resets at k
+    # (run 0); an adverse move after a silent bucket resets just before k (run 1); with no reset
+    # yet the run continues the carried one: a virtual reset at -1 - carry.
+    reset = k - (adverse & silent)
+    reset[adverse > silent] = -1 - state.run  # adverse, not after a silent bucket
+    run = k - np.maximum.accumulate(reset)
+    return Samples(row=start + first_of_bucket, bucket=s_bucket, price=s_price, run=run)
+
+
+def _scan_reference(
+    ts_ns: npt.NDArray[np.int64],
+    price: npt.NDArray[np.float64],
+    state: SampleState,
+    interval_ns: int,
+    direction: int,
+) -> Samples:
+    """:func:`scan` as first written (the tests check :func:`scan` against it)."""
     start = int(np.searchsorted(ts_ns, state.anchor_ns, side="left"))
     buckets = (ts_ns[start:] - state.anchor_ns) // interval_ns
     if len(buckets) == 0 or buckets[-1] <= state.bucket:

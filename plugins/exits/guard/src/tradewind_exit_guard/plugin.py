@@ -137,9 +137,10 @@ class PortfolioGuard:
         rolled = window.row_of_trade(roll) if roll < len(ts) else None
         if limit is None:
             return rolled  # no day start to measure against until the day rolls
-        if ctx.equity() <= limit:
+        equity = ctx.equity()
+        if equity <= limit:
             return 0
-        base = equity_without(position.instrument, ctx)
+        base = equity_without(position.instrument, ctx, equity)  # the equity just read
         bound = float((limit - base + position.cost) / position.quantity)
         prices = window.ticks.price[:roll]
         if position.quantity > 0:
