@@ -157,6 +157,91 @@ def test_a_tape_block_makes_no_row_objects_until_its_rows_are_read():
     assert block.next_row == 4 and list(block.rows) == expected[4:]
 
 
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_a_blocks_take_and_first_row_are_the_row_deques(seed):
+    """``TapeBlock.take`` and ``RowQueue.first`` against a deque of ``make_rows``' rows: at
+    random close times (before, on and between rows' closes, past the last), with rows
+    dropped unmade between takes, the candles and each analyzer's values taken, the first
+    row left and the rows left are the deque's; a block whose table ends early says so."""
+    from collections import deque
+
+    rng = np.random.default_rng(seed)
+    ticks = _tape(seed, 40_000)
+    expected = make_rows(ticks, CandleAggregator(ticks.instrument, TFS).update(ticks))
+    n = len(expected)
+    assert n > 50
+    tables = {
+        name: BlockTable({"x": rng.normal(size=n).tolist(), "y": list(range(n))}, n)
+        for name in ("a", "b")
+    }
+    block = TapeBlock.open(
+        ticks,
+        len(ticks),
+        CandleAggregator(ticks.instrument, TFS).update_arrays(ticks),
+        [(name, _Tabled(t)) for name, t in tables.items()],
+    )
+    ref = deque(expected)
+    taken = 0
+    closes = [r.close_ns for r in expected]
+    while ref:
+        kind = rng.integers(4)
+        if kind == 0:  # a row's close exactly
+            t = closes[min(n - 1, taken + int(rng.integers(0, 4)))]
+        elif kind == 1:  # between closes (or before the next)
+            t = closes[min(n - 1, taken + int(rng.integers(0, 3)))] - 1
+        elif kind == 2 and taken + 2 < n:  # rows passed unmade, as the walk passes them
+            k = int(rng.integers(1, 3))
+            block.rows.drop(k)
+            for _ in range(k):
+                ref.popleft()
+            taken += k
+            for t_ in tables.values():
+                t_.row(taken - 1)
+            assert block.rows.first() == (ref[0] if ref else None)
+            continue
+        else:
+            t = closes[-1] + 1 if rng.random() < 0.05 else closes[min(n - 1, taken)]
+        want_candles, want_rows = [], []
+        while ref and ref[0].close_ns <= t:
+            row = ref.popleft()
+            want_candles.extend(row.candles)
+            want_rows.append(taken)
+            taken += 1
+        candles, values = block.take(t)
+        assert candles == want_candles
+        if want_rows:
+            assert {k: (v["x"], v["y"]) for k, v in values.items()} == {
+                k: (tb.columns["x"][want_rows[-1]], want_rows[-1]) for k, tb in tables.items()
+            }
+        else:
+            assert values == {}
+        assert block.rows.first() == (ref[0] if ref else None)
+        assert block.next_row == taken and list(block.rows) == list(ref)
+    assert block.rows.first() is None and block.take(closes[-1] + 10**12) == ([], {})
+    # An analyzer whose rows end before the block's: the same error as before.
+    short = TapeBlock.open(
+        ticks,
+        len(ticks),
+        CandleAggregator(ticks.instrument, TFS).update_arrays(ticks),
+        [("short", _Tabled(BlockTable({"x": [1.0]}, 1)))],
+    )
+    short.take(closes[0])
+    with pytest.raises(RuntimeError, match="its block ended before the row"):
+        short.take(closes[1])
+
+
+class _Tabled:
+    """An analyzer whose ``on_block`` returns a given table."""
+
+    capabilities = frozenset({"block"})
+
+    def __init__(self, table: BlockTable) -> None:
+        self.table = table
+
+    def on_block(self, ticks: TickBatch, rows: object) -> BlockTable:
+        return self.table
+
+
 def test_a_table_of_arrays_makes_each_column_on_its_first_read():
     """``BlockTable.of_arrays``: a column's list is made when first read, NaN as the object
     ``math.nan``, the other floats as they are; rows read the same floats."""

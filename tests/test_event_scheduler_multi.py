@@ -244,6 +244,22 @@ def test_blocks_shared_by_the_instruments_and_ending_at_a_data_gap_give_the_step
     assert engine._lookahead.opened >= 3 * 10
 
 
+def test_more_instruments_than_shares_give_the_stepped_run(tmp_path):
+    """24 instruments share ``block_ticks`` 24,000 in ``MAX_SHARES`` (20) shares: blocks of
+    1,200 trades (not 1,000), several per instrument, each reaching past many batches; every
+    journal table, the summary, the curves and fills are the stepped run's, at that block
+    size and at one decision interval."""
+    from tradewind.trading.block_lookahead import MAX_SHARES
+
+    assert MAX_SHARES == 20
+    data = tmp_path / "synth_24.parquet"
+    symbols = _tapes(data, 24, 3_000, 1.0, sample=False)
+    _assert_same(tmp_path, data, symbols, blocks=(24_000, 0))
+    _, _, engine = _run(tmp_path, data, symbols, scheduler=True, block=24_000, extra="")
+    assert engine._lookahead is not None and engine._lookahead.block_ticks == 1_200
+    assert engine._lookahead.opened >= 24 * 2
+
+
 def test_orders_in_flight_across_closes_give_the_stepped_run(tmp_path):
     """With 90 s of venue latency an entry is still in flight at its instrument's next close:
     that close decides nothing (no candidate counted) on the short way as in a step."""

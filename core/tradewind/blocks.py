@@ -442,6 +442,16 @@ class RowQueue:
     def __len__(self) -> int:
         return len(self._rows._made) - self.head
 
+    def first(self) -> BlockRow | None:
+        """The next row (``rows[0]``), None when none is left: one call where the per-close
+        code asked ``bool``, ``len`` and ``[0]`` of the queue."""
+        head = self.head
+        made = self._rows._made
+        if head >= len(made):
+            return None
+        row = made[head]
+        return row if row is not None else self._row(head)
+
     def __bool__(self) -> bool:
         return self.head < len(self._rows._made)
 
@@ -541,10 +551,14 @@ class TapeBlock:
         rows = self.rows
         candles: list[Candle] = []
         values: dict[str, Mapping[str, float]] = {}
-        while rows and rows[0].close_ns <= t_close:
-            row = rows.popleft()
+        iters = self.iters
+        while True:
+            row = rows.first()
+            if row is None or row.close_ns > t_close:
+                break
+            rows.head += 1  # popleft
             candles.extend(row.candles)
-            for name, it in self.iters:
+            for name, it in iters:
                 try:
                     values[name] = next(it)
                 except StopIteration:

@@ -121,8 +121,8 @@ class RunSection:
     gap_policy: str = attrs.field(default="hold", validator=_gap_policy)
     #: Backtests: trades per block the analyzers and candles advance over at once (never
     #: splitting one timestamp); 0 = one decision interval per block. Several instruments
-    #: share it (each block at most block_ticks / instruments trades). Results are the same
-    #: bits at any block size; paper and live always go candle by candle.
+    #: share it (each block at most block_ticks / min(instruments, 20) trades). Results are
+    #: the same bits at any block size; paper and live always go candle by candle.
     block_ticks: int = 1_000_000
     #: Backtests: while an instrument is flat with no order in flight, go from one close the
     #: strategy's gates can pass to the next without stepping each close in between (the

@@ -258,7 +258,7 @@ def _state(v: TickValidator) -> tuple:
         v.accepted,
         v.last_ts_ns,
         dict(v.rejected),
-        ids._buf[ids._start : ids._end].tolist(),
+        ids._fifo.tolist(),  # first: adds the ids held by add_later
         ids._increasing,
         ids._bound,
         ids._newest,
@@ -328,6 +328,84 @@ def test_add_one_leaves_the_window_add_leaves(capacity: int, ids: list[int]) -> 
             many._bound,
             many._newest,
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    capacity=st.integers(1, 12),
+    pending_max=st.integers(1, 5),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["later", "later", "later", "add", "one", "read", "probe"]),
+            st.lists(st.integers(0, 80), max_size=9),
+            st.booleans(),
+        ),
+        max_size=40,
+    ),
+)
+def test_ids_added_later_leave_the_window_adding_them_leaves(
+    capacity: int, pending_max: int, steps: list[tuple[str, list[int], bool]]
+) -> None:
+    """RecentIds.add_later (accept_checked's batches, added at the next read in one add)
+    against add of each piece in turn: increasing pieces told so or not, pieces that do not
+    continue the last, empty ones, reads (len, max_id, contains, the bound's check) and adds
+    between them, the flush after ``pending_max`` pieces; the window in order, whether it
+    increases, its bound and newest id are the same after every read."""
+    from unittest import mock
+
+    later, each = RecentIds(capacity), RecentIds(capacity)
+
+    def state(r: RecentIds) -> tuple:
+        return (r._fifo.tolist(), r._increasing, r._bound, r._newest, r._sorted().tolist())
+
+    with mock.patch("tradewind.market.validation._PENDING_MAX", pending_max):
+        for kind, values, tell in steps:
+            ids = np.array(values, dtype=np.int64)
+            rising = len(values) < 2 or all(a < b for a, b in itertools.pairwise(values))
+            increasing = True if (tell and rising) else None
+            if kind == "later":
+                later.add_later(ids, increasing=increasing)
+                each.add(ids, increasing=increasing)
+                continue
+            if kind == "add":
+                later.add(ids, increasing=increasing)
+                each.add(ids, increasing=increasing)
+            elif kind == "one" and values:
+                later.add_one(values[0])
+                each.add_one(values[0])
+            elif kind == "probe":
+                first = values[0] if values else 0
+                assert later._may_contain_from(first) == each._may_contain_from(first)
+                assert later.contains(ids).tolist() == each.contains(ids).tolist()
+            assert len(later) == len(each) and later.max_id == each.max_id
+            assert state(later) == state(each)
+    assert state(later) == state(each)
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [[1, 2, 3], [3, 4]],  # each increasing, the junction repeats an id
+        [[1, 2, 3], [2, 5]],  # the junction goes back
+        [[1, 2], [3, 4], [5, 9]],  # one increasing run
+        [[5, 6, 7, 8], [1]],  # a lower bound after a higher one
+    ],
+)
+def test_pieces_told_increasing_added_later_check_their_junctions(pieces) -> None:
+    """Pieces each told strictly increasing, added later in one add: the run increases only
+    when every junction does (a repeated or lower first id breaks it), as adding each does."""
+    later, each = RecentIds(20), RecentIds(20)
+    for piece in pieces:
+        later.add_later(np.array(piece, dtype=np.int64), increasing=True)
+        each.add(np.array(piece, dtype=np.int64), increasing=True)
+    assert later._fifo.tolist() == each._fifo.tolist()
+    assert (later._increasing, later._bound, later._newest) == (
+        each._increasing,
+        each._bound,
+        each._newest,
+    )
+    probe = np.array([1, 3, 5, 9], dtype=np.int64)
+    assert later.contains(probe).tolist() == each.contains(probe).tolist()
 
 
 def test_a_clean_one_tick_batch_shares_read_only_codes() -> None:

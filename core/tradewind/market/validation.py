@@ -47,6 +47,10 @@ REASONS: tuple[str, ...] = (
 _NAN_PRICE, _NONPOS_PRICE, _NAN_SIZE, _NONPOS_SIZE, _DUPLICATE, _OUT_OF_ORDER = range(1, 7)
 
 
+#: Calls of :meth:`RecentIds.add_later` held at most before they are added.
+_PENDING_MAX = 64
+
+
 class RecentIds:
     """The trade ids of the last ``capacity`` ticks that passed the value checks.
 
@@ -68,16 +72,25 @@ class RecentIds:
         self._sorted_copy: npt.NDArray[np.int64] | None = None  # when it does not
         self._bound: int | None = None  # >= every remembered id (exact while increasing)
         self._newest = 0  # the last id added (when the window is not empty)
+        #: Ids given to :meth:`add_later` not added yet (each with its ``increasing``),
+        #: added in one :meth:`add` before anything reads the window.
+        self._pending: list[tuple[npt.NDArray[np.int64], bool | None]] = []
 
     def __len__(self) -> int:
+        if self._pending:
+            self._flush()
         return self._end - self._start
 
     @property
     def _fifo(self) -> npt.NDArray[np.int64]:
         """The window in arrival order, oldest first (a view)."""
+        if self._pending:
+            self._flush()
         return self._buf[self._start : self._end]
 
     def _sorted(self) -> npt.NDArray[np.int64]:
+        if self._pending:
+            self._flush()
         if self._increasing:
             return self._fifo
         if self._sorted_copy is None:
@@ -107,13 +120,52 @@ class RecentIds:
 
     def _may_contain_from(self, first: int) -> bool:
         """False if no remembered id is ``first`` or above it (cheap, conservative)."""
+        if self._pending:
+            self._flush()
         return self._bound is not None and len(self) > 0 and first <= self._bound
+
+    def add_later(self, ids: npt.NDArray[np.int64], *, increasing: bool | None = None) -> None:
+        """:meth:`add` ``ids``, done when the window is next read (or every
+        ``_PENDING_MAX`` calls): the ids of a run of batches validated ahead are then added
+        at once, one :meth:`add` of them all instead of one per batch. The window, its order,
+        bound and newest id are then what adding each in turn gives. ``ids`` must not change
+        until then (a batch's read-only column)."""
+        if len(ids):
+            pending = self._pending
+            pending.append((ids, increasing))
+            if len(pending) >= _PENDING_MAX:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Add the ids :meth:`add_later` holds, as one :meth:`add` of them in order.
+
+        Strictly increasing pieces whose each first id is above the previous piece's last
+        are one strictly increasing run; otherwise :meth:`add` checks the joined ids, which
+        increase exactly when every piece and every junction does. Either way the window
+        (the last ``capacity`` ids), ``_increasing``, the bound (the largest id) and the
+        newest id are those of adding the pieces one by one."""
+        pending = self._pending
+        self._pending = []
+        if len(pending) == 1:
+            ids, increasing = pending[0]
+            self._add(ids, increasing=increasing)
+            return
+        joined = np.concatenate([ids for ids, _ in pending])
+        known = all(increasing is True for _, increasing in pending) and all(
+            int(a[-1]) < int(b[0]) for (a, _), (b, _) in itertools.pairwise(pending)
+        )
+        self._add(joined, increasing=True if known else None)
 
     def add(self, ids: npt.NDArray[np.int64], *, increasing: bool | None = None) -> None:
         """Remember ``ids`` (in arrival order), forgetting the oldest beyond the capacity.
 
         ``increasing``: the caller already knows whether ``ids`` strictly increase.
         """
+        if self._pending:
+            self._flush()
+        self._add(ids, increasing=increasing)
+
+    def _add(self, ids: npt.NDArray[np.int64], *, increasing: bool | None = None) -> None:
         k = len(ids)
         if k == 0:
             return
@@ -145,6 +197,8 @@ class RecentIds:
     def add_one(self, trade_id: int) -> None:
         """:meth:`add` of one id (a live trade, a candle-closing tick) without numpy's
         per-call cost: the same window afterwards."""
+        if self._pending:
+            self._flush()
         start, end, cap, buf = self._start, self._end, self.capacity, self._buf
         held = end - start
         self._increasing = self._increasing and (held == 0 or trade_id > self._newest)
@@ -395,7 +449,9 @@ class TickValidator:
         if n:
             self.last_ts_ns = batch.last_ts
         # validate() passes True for a batch its quick check takes whole (ids increasing).
-        self.seen_ids.add(batch.trade_id, increasing=True if increasing else None)
+        # Added when the window is next read: batches validated ahead come one after another
+        # with nothing reading it between them.
+        self.seen_ids.add_later(batch.trade_id, increasing=True if increasing else None)
         return ValidationResult(clean=batch, rejected={}, codes=_no_codes(n))
 
     def __repr__(self) -> str:

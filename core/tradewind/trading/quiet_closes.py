@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tradewind.blocks import BlockTable, TableRow, TapeBlock
+from tradewind.blocks import BlockTable, TableRow, TapeBlock, _Columns
 from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.gate_arrays import GateArrays
 
@@ -39,11 +39,12 @@ if TYPE_CHECKING:
 
 
 #: An instrument's price curve, candle curve and charted series (name, analyzer instance,
-#: output, points), as the engine holds them.
+#: output, points, and the last table column read for it: ``[columns, column]``), as the
+#: engine holds them.
 _Curves = tuple[
     Curve[tuple[int, float]],
     Curve[tuple[int, float, float, float, float, float]],
-    tuple[tuple[str, str, str, Curve[tuple[int, float]]], ...],
+    tuple[tuple[str, str, str, Curve[tuple[int, float]], list[object]], ...],
 ]
 
 
@@ -77,12 +78,12 @@ class QuietCloses:
         e = self.engine
         prices = curve_of(e.price_curve, key)
         candles = curve_of(e.candle_curve, key)
-        charted: list[tuple[str, str, str, Curve[tuple[int, float]]]] = []
+        charted: list[tuple[str, str, str, Curve[tuple[int, float]], list[object]]] = []
         if e._charted:
             mine = e.series.setdefault(key, {})
             for name in e._charted:
                 instance, _, output = name.partition(".")
-                charted.append((name, instance, output, curve_of(mine, name)))
+                charted.append((name, instance, output, curve_of(mine, name), [None, None]))
         curves = self._curves[key] = (prices, candles, tuple(charted))
         return curves
 
@@ -184,7 +185,9 @@ class QuietCloses:
         if advance is not None:
             advance(t_close)
         rows = block.rows
-        if not rows or rows[0].close_ns > t_close:
+        head = rows.head
+        front = rows.first()
+        if front is None or front.close_ns > t_close:
             return True  # nothing closes here (the step would return before deciding)
         r = block.total - len(rows)
         # Judged before the row is taken (the judged rows start at the first one not taken).
@@ -194,7 +197,7 @@ class QuietCloses:
         else:
             first, failing, names = self._verdicts(st, block)
         closed, got = block.take(t_close)
-        one_row = block.total - len(rows) == r + 1
+        one_row = rows.head == head + 1  # the block's rows before and after: one taken
         self.closes += 1
         e.candles += len(closed)
         for sink in e.candle_sinks:
@@ -221,18 +224,24 @@ class QuietCloses:
             e._equity.record(t_close)
             prices.append((t_close, c.close))
             candles.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
-            for name, instance, output, points in charted:
+            for name, instance, output, points, memo in charted:
                 # Read from the row where the row holds the analyzer (what ``values.get``
                 # returns after ``use_rows``), as the one-instrument scheduler does.
                 row_values = got.get(instance)
                 if row_values is None:
                     v = values.get(name)
                 elif type(row_values) is TableRow:
-                    # A table's row: its column's entry (what ``TableRow.get`` reads).
-                    try:
-                        v = row_values._columns[output][row_values._r]
-                    except KeyError:
-                        v = nan
+                    # A table's row: its column's entry (what ``TableRow.get`` reads). The
+                    # column list of a table made of arrays (``_Columns``: each list made
+                    # once, then the same object) is kept from the last close of its table.
+                    columns = row_values._columns
+                    if memo[0] is columns:
+                        column = memo[1]
+                    else:
+                        column = columns.get(output)
+                        if type(columns) is _Columns:
+                            memo[0], memo[1] = columns, column
+                    v = nan if column is None else column[row_values._r]  # type: ignore[index]
                 else:
                     v = row_values.get(output, nan)
                 points.append((t_close, float(v)))
