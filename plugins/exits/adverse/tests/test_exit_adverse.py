@@ -9,6 +9,7 @@ from tradewind.errors import ConfigError
 from tradewind.model import Position, TickBatch
 from tradewind.testing import assert_plugin_installed, default_instrument
 from tradewind.testing.conformance import ExitConformance
+from tradewind_exit_adverse import sampling
 from tradewind_exit_adverse.config import AdverseConfig
 from tradewind_exit_adverse.plugin import AdverseMoves
 
@@ -361,13 +362,44 @@ def _same(x, y):  # type: ignore[no-untyped-def]
     )
 
 
+def _scan_reference(ts_ns, price, state, interval_ns, direction):  # type: ignore[no-untyped-def]
+    """``sampling.scan`` as first written: the oracle the lean scan is checked against."""
+    start = int(np.searchsorted(ts_ns, state.anchor_ns, side="left"))
+    buckets = (ts_ns[start:] - state.anchor_ns) // interval_ns
+    if len(buckets) == 0 or buckets[-1] <= state.bucket:
+        return sampling._none()
+    previous = np.empty_like(buckets)
+    previous[0] = state.bucket
+    previous[1:] = buckets[:-1]
+    first_of_bucket = np.flatnonzero(buckets > previous)
+    s_bucket = buckets[first_of_bucket]
+    s_price = price[start:][first_of_bucket]
+    m = len(s_bucket)
+    prev_price = np.empty(m, dtype=np.float64)
+    prev_price[0] = state.price
+    prev_price[1:] = s_price[:-1]
+    prev_bucket = np.empty(m, dtype=np.int64)
+    prev_bucket[0] = state.bucket
+    prev_bucket[1:] = s_bucket[:-1]
+    change = s_price - prev_price
+    adverse = change < 0 if direction > 0 else change > 0
+    silent_before = s_bucket - prev_bucket > 1
+    k = np.arange(m, dtype=np.int64)
+    # run[k] = k - (position of the last reset at or before k). A non-adverse move resets at k
+    # (run 0); an adverse move after a silent bucket resets just before k (run 1); with no reset
+    # yet the run continues the carried one: a virtual reset at -1 - carry.
+    reset = np.where(~adverse, k, np.where(silent_before, k - 1, -1 - state.run))
+    run = k - np.maximum.accumulate(reset)
+    return sampling.Samples(row=start + first_of_bucket, bucket=s_bucket, price=s_price, run=run)
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_the_lean_sampling_scan_gives_the_first_scans_samples(seed):
     """sampling.scan (fewer numpy calls) against the scan as first written: every sample's
     row, bucket, price and run the same values and dtypes, long and short, from states with
     a carried run, on tapes with trades before the anchor, silent buckets, repeated times,
     unchanged prices and NaN prices."""
-    from tradewind_exit_adverse.sampling import SampleState, _scan_reference, scan
+    from tradewind_exit_adverse.sampling import SampleState, scan
 
     rng = np.random.default_rng(7000 + seed)
     for _ in range(40):

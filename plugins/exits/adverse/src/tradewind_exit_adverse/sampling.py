@@ -106,43 +106,6 @@ def scan(
     return Samples(row=start + first_of_bucket, bucket=s_bucket, price=s_price, run=run)
 
 
-def _scan_reference(
-    ts_ns: npt.NDArray[np.int64],
-    price: npt.NDArray[np.float64],
-    state: SampleState,
-    interval_ns: int,
-    direction: int,
-) -> Samples:
-    """:func:`scan` as first written (the tests check :func:`scan` against it)."""
-    start = int(np.searchsorted(ts_ns, state.anchor_ns, side="left"))
-    buckets = (ts_ns[start:] - state.anchor_ns) // interval_ns
-    if len(buckets) == 0 or buckets[-1] <= state.bucket:
-        return _none()
-    previous = np.empty_like(buckets)
-    previous[0] = state.bucket
-    previous[1:] = buckets[:-1]
-    first_of_bucket = np.flatnonzero(buckets > previous)
-    s_bucket = buckets[first_of_bucket]
-    s_price = price[start:][first_of_bucket]
-    m = len(s_bucket)
-    prev_price = np.empty(m, dtype=np.float64)
-    prev_price[0] = state.price
-    prev_price[1:] = s_price[:-1]
-    prev_bucket = np.empty(m, dtype=np.int64)
-    prev_bucket[0] = state.bucket
-    prev_bucket[1:] = s_bucket[:-1]
-    change = s_price - prev_price
-    adverse = change < 0 if direction > 0 else change > 0
-    silent_before = s_bucket - prev_bucket > 1
-    k = np.arange(m, dtype=np.int64)
-    # run[k] = k - (position of the last reset at or before k). A non-adverse move resets at k
-    # (run 0); an adverse move after a silent bucket resets just before k (run 1); with no reset
-    # yet the run continues the carried one: a virtual reset at -1 - carry.
-    reset = np.where(~adverse, k, np.where(silent_before, k - 1, -1 - state.run))
-    run = k - np.maximum.accumulate(reset)
-    return Samples(row=start + first_of_bucket, bucket=s_bucket, price=s_price, run=run)
-
-
 def advance(state: SampleState, samples: Samples, upto: int | None = None) -> None:
     """Move ``state`` to the last of ``samples`` (or to sample ``upto``, inclusive)."""
     if len(samples) == 0:
