@@ -416,8 +416,16 @@ BACKGROUND_WRITER = textwrap.dedent(
         if when == "during" and con is not None:
             kill()
 
-    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None):
-        real_write(self, tables, orders, ignore_fills=ignore_fills, upsert_all=upsert_all, con=con)
+    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None, then=None):
+        real_write(
+            self,
+            tables,
+            orders,
+            ignore_fills=ignore_fills,
+            upsert_all=upsert_all,
+            con=con,
+            then=then,
+        )
         if when == "committed" and con is not None:
             kill()
 
@@ -506,11 +514,19 @@ def test_a_failed_background_load_is_raised_by_the_next_commit_and_its_rows_load
     real_write = Journal._write
     failed = []
 
-    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None):
+    def write(self, tables, orders, *, ignore_fills, upsert_all=False, con=None, then=None):
         if con is not None and not failed:
             failed.append(True)
             raise duckdb.IOException("IO Error: could not write file: No space left on device")
-        real_write(self, tables, orders, ignore_fills=ignore_fills, upsert_all=upsert_all, con=con)
+        real_write(
+            self,
+            tables,
+            orders,
+            ignore_fills=ignore_fills,
+            upsert_all=upsert_all,
+            con=con,
+            then=then,
+        )
 
     monkeypatch.setattr(Journal, "_write", write)
     pos = Position(instrument="sim:BTCUSDT")
