@@ -828,16 +828,19 @@ def test_the_held_stretches_in_bulk_give_the_close_by_close_walks_bits(tmp_path,
 
     runs = {}
     for name, scheduler, bulk in (
-        ("stepped", False, False),
-        ("per-close", True, False),
-        ("bulk", True, True),
+        ("stepped", False, None),
+        ("per-close", True, None),
+        ("bulk", True, 1),
+        ("mixed", True, scheduler_module.HELD_BULK_MIN),
     ):
         with pytest.MonkeyPatch.context() as m:
-            if not bulk:
+            if bulk is None:
+                # The walk while holding as it was: close by close, EquityCurve.record's points.
                 m.setattr(Scheduler, "_marks_alone", lambda self, key: False)
-            # Every held stretch in bulk, however short (the benchmark's runs walk only the
-            # longer ones so: the two walks are the same bits either way).
-            m.setattr(scheduler_module, "HELD_BULK_MIN", 1)
+            else:
+                # "bulk": every held stretch in bulk, however short; "mixed": the shipped
+                # threshold (the short ones close by close, their points by _held_record).
+                m.setattr(scheduler_module, "HELD_BULK_MIN", bulk)
             m.setattr(Scheduler, "_held_stretch", watched)
             runs[name] = _run(
                 tmp_path, data, scheduler=scheduler, block=1_000_000, exits=exits, extra=extra
@@ -857,7 +860,12 @@ def test_the_held_stretches_in_bulk_give_the_close_by_close_walks_bits(tmp_path,
         assert rolled[0] > 0  # a held stretch crossed a UTC midnight
     assert engine._equity.marked == runs["per-close"][2]._equity.marked
     assert engine._equity.reused == runs["per-close"][2]._equity.reused
-    for name in ("per-close", "stepped"):
+    mixed = runs["mixed"][2]
+    assert (mixed._equity.marked, mixed._equity.reused) == (
+        engine._equity.marked,
+        engine._equity.reused,
+    )
+    for name in ("per-close", "stepped", "mixed"):
         base_rows, base, other = runs[name]
         assert base_rows["fills"] and base_rows["orders"], name  # something to compare
         for table in TABLES:

@@ -508,7 +508,7 @@ class Scheduler:
         values = st.values
         sinks = e.candle_sinks
         charted = e._charted
-        record = e._equity.record
+        record: Callable[[int], None] = e._equity.record
         # The curves, made when the first close is reached (as the engine's step would).
         prices: Curve[tuple[int, float]] | None = None
         candle_curve: Curve[tuple[int, float, float, float, float, float]] = Curve()
@@ -667,11 +667,14 @@ class Scheduler:
         # each close's mark in bulk (see _held_stretch) when this instrument's position is
         # the only thing the valuation marks.
         held = portfolio.cash_equity() is None
+        alone = held and plain and self._marks_alone(key)
         plan = (
             self._plan(block, clean, (first, failing, gate_names))
-            if lean and not gens and plain and (not held or self._marks_alone(key))
+            if lean and not gens and plain and (not held or alone)
             else None
         )
+        if alone:
+            record = self._held_record(key)  # record's points, the position valued directly
         record_many = curve.record_many
         rejected = strategy.rejected
         # The rows as lists and the candles' records (the lean walk reads no row objects; a
@@ -936,6 +939,40 @@ class Scheduler:
             and key in p._positions
         )
 
+    def _held_record(self, key: str) -> Callable[[int], None]:
+        """``EquityCurve.record`` for the closes walked one by one while holding, when
+        :meth:`_marks_alone`: the same reuse (the same cash object and count of changes as the
+        last valued point), counters and points, the value ``Portfolio.equity``'s Decimal sum
+        for the one open position (``cash + (mark * quantity - cost)``, ``unrealized_pnl``'s
+        operations) with the position's quantity and cost read once. Anything else (a cash or
+        position replaced, no mark yet) goes to ``record`` itself."""
+        p = self.engine.portfolio
+        curve = self.engine._equity
+        record = curve.record
+        append = curve.points.append
+        cash = p.cash
+        pos = p._positions[key]
+        positions = p._positions
+        quantity, cost = pos.quantity, pos.cost
+        last = p._last
+
+        def held_record(ts_ns: int) -> None:
+            if p.cash is not cash or positions.get(key) is not pos or key not in last:
+                record(ts_ns)
+                return
+            curve.marked += 1
+            changes = p.changes
+            kept = curve._inputs
+            if kept is not None and kept[0] is cash and kept[1] == changes:
+                curve.reused += 1
+                append((ts_ns, curve._value))
+                return
+            value = float(cash + (Decimal(repr(last[key])) * quantity - cost))
+            curve._inputs, curve._value = (cash, changes), value
+            append((ts_ns, value))
+
+        return held_record
+
     def _held_stretch(
         self,
         plan: _Stretches,
@@ -998,11 +1035,13 @@ class Scheduler:
                 valued = self._valued = (cash, pos, rounds, {})
             cache = valued[3]
             values: list[float] = []
+            quantity, cost = pos.quantity, pos.cost
             for x in price[at].tolist():
                 v = cache.get(x)
                 if v is None:
-                    # Portfolio.equity: cash, plus the one open position at the mark.
-                    v = float(cash + pos.unrealized_pnl(Decimal(repr(x))))
+                    # Portfolio.equity: cash, plus the one open position at the mark
+                    # (unrealized_pnl's operations, its quantity and cost read once).
+                    v = float(cash + (Decimal(repr(x)) * quantity - cost))
                     if x == x and x != 0.0:  # NaN is no key; 0.0 and -0.0 are one key
                         cache[x] = v
                 values.append(v)
