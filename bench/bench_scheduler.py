@@ -159,6 +159,8 @@ def run_one(
         "array_rejections": sched.rejected_by_arrays if sched is not None else 0,
         # Of the skipped closes, walked in bulk (older trees have no such count).
         "bulk_closes": getattr(sched, "bulk_closes", 0) if sched is not None else 0,
+        # Of the held closes, walked in bulk (older trees have no such count).
+        "held_bulk_closes": getattr(sched, "held_bulk_closes", 0) if sched is not None else 0,
         "loadavg": os.getloadavg()[0],
     }
 

@@ -54,6 +54,12 @@ def main() -> None:
         help="no-profile: bench_scheduler's config without the profile analyzer",
     )
     ap.add_argument(
+        "--exits",
+        choices=("default", "long-holds"),
+        default="default",
+        help="long-holds: bench_scheduler's exits that hold positions across many closes",
+    )
+    ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-sched"
     )
     args = ap.parse_args()
@@ -137,13 +143,14 @@ def main() -> None:
 
     anyio.run = run_inside
     gc.callbacks.append(on_gc)
-    r = bench_scheduler.run_one(data, True, data.parent, analyzers=args.analyzers)
+    r = bench_scheduler.run_one(data, True, data.parent, exits=args.exits, analyzers=args.analyzers)
     total = r["engine_cpu"]
     print(
-        f"{data.name} ({args.analyzers} analyzers): engine CPU {total:.3f} s, load avg "
-        f"{r['loadavg']:.1f}; {r['decisions']:,} decisions, {r['signals']:,} signals, "
-        f"{r['fills']:,} fills, {r['skipped_closes']:,} closes walked "
-        f"({r['bulk_closes']:,} in bulk)"
+        f"{data.name} ({args.analyzers} analyzers, {args.exits} exits): engine CPU "
+        f"{total:.3f} s, load avg {r['loadavg']:.1f}; {r['decisions']:,} decisions, "
+        f"{r['signals']:,} signals, {r['fills']:,} fills, {r['skipped_closes']:,} closes "
+        f"walked ({r['bulk_closes']:,} in bulk; {r['held_closes']:,} holding, "
+        f"{r['held_bulk_closes']:,} of them in bulk)"
     )
     inner = {k: v for k, v in spent.items() if not k.startswith("outside: ")}
     for label, t in sorted(inner.items(), key=lambda kv: -kv[1]):

@@ -15,6 +15,7 @@ from tradewind.config import load_config
 from tradewind.journal.store import TABLES
 from tradewind.market.importers import load, ticks_parquet
 from tradewind.model import TickBatch
+from tradewind.trading import scheduler as scheduler_module
 from tradewind.trading.engine import Engine
 from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.strategy import Strategy
@@ -773,3 +774,126 @@ def test_a_stop_asked_for_at_a_decide_between_stretches_ends_the_run_as_stepping
     assert result.summary == stepped.summary
     assert result.equity_curve == stepped.equity_curve
     assert result.series == stepped.series
+
+
+def _bits(curve) -> list[tuple]:
+    """A curve's points with every float as its IEEE bits (NaN compares by its bits too)."""
+    return [
+        tuple(np.float64(v).view(np.int64).item() if isinstance(v, float) else v for v in point)
+        for point in curve
+    ]
+
+
+#: Exits wide and long enough to hold positions over a UTC midnight on thin ticks.
+OVER_MIDNIGHT = """
+[exits.trailing]
+trail_pct = 0.05
+
+[exits.maxhold]
+max_hold_minutes = 2880.0
+"""
+
+#: The held stretches: each exit plugin alone at ~80 and ~1,600 trades a minute, and long
+#: holds over thin ticks crossing a UTC midnight (the day's start equity rolls inside one).
+HELD_CASES = {
+    **{
+        f"{name}-{label}": (ONE_EXIT[name][0], ONE_EXIT[name][1], n, speedup, extra)
+        for name in sorted(ONE_EXIT)
+        for label, n, speedup, extra in (
+            ("80-a-minute", 30_000, 1.0, ""),
+            ("1600-a-minute", 200_000, 20.0, BUSY_PRIMARY),
+        )
+    },
+    "long-holds-over-midnight": (OVER_MIDNIGHT, 100, 30_000, 0.05, ""),
+}
+
+
+@pytest.mark.parametrize("case", list(HELD_CASES))
+def test_the_held_stretches_in_bulk_give_the_close_by_close_walks_bits(tmp_path, case):
+    """While a position is held the walk goes over stretches of rejected closes in bulk too,
+    the equity points valued at each close's mark (Scheduler._held_stretch). Against the
+    close-by-close walk while holding (the bulk walk while holding switched off) and stepping
+    every close: every journal row, the summary, the funnel in its order, every counter, every
+    curve's floats by their bits, the equity curve's valued and reused points, the portfolio's
+    marks, day start and count of changes, and the clock."""
+    exits, held, ticks, speedup, extra = HELD_CASES[case]
+    data = _synthetic(tmp_path / "synth.parquet", ticks, speedup)
+    rolled = [0]
+    held_stretch = Scheduler._held_stretch
+
+    def watched(self, *a):
+        day = self.engine.portfolio._day
+        held_stretch(self, *a)
+        rolled[0] += self.engine.portfolio._day != day
+
+    runs = {}
+    for name, scheduler, bulk in (
+        ("stepped", False, None),
+        ("per-close", True, None),
+        ("bulk", True, 1),
+        ("mixed", True, scheduler_module.HELD_BULK_MIN),
+    ):
+        with pytest.MonkeyPatch.context() as m:
+            if bulk is None:
+                # The walk while holding as it was: close by close, EquityCurve.record's points.
+                m.setattr(Scheduler, "_marks_alone", lambda self, key: False)
+            else:
+                # "bulk": every held stretch in bulk, however short; "mixed": the shipped
+                # threshold (the short ones close by close, their points by _held_record).
+                m.setattr(scheduler_module, "HELD_BULK_MIN", bulk)
+            m.setattr(Scheduler, "_held_stretch", watched)
+            runs[name] = _run(
+                tmp_path, data, scheduler=scheduler, block=1_000_000, exits=exits, extra=extra
+            )
+        for journal in tmp_path.glob("sched_*.duckdb*"):
+            journal.unlink()
+    rows, result, engine = runs["bulk"]
+    sched = engine._scheduler
+    per_close = runs["per-close"][2]._scheduler
+    assert sched is not None and per_close is not None
+    assert per_close.held_bulk_closes == 0 and per_close.held_closes == sched.held_closes
+    assert per_close.closes == sched.closes
+    if held:
+        # Closes walked while holding went in bulk.
+        assert sched.held_stretches >= 1 and sched.held_bulk_closes > 0
+    if speedup < 1:
+        assert rolled[0] > 0  # a held stretch crossed a UTC midnight
+    assert engine._equity.marked == runs["per-close"][2]._equity.marked
+    assert engine._equity.reused == runs["per-close"][2]._equity.reused
+    mixed = runs["mixed"][2]
+    assert (mixed._equity.marked, mixed._equity.reused) == (
+        engine._equity.marked,
+        engine._equity.reused,
+    )
+    for name in ("per-close", "stepped", "mixed"):
+        base_rows, base, other = runs[name]
+        assert base_rows["fills"] and base_rows["orders"], name  # something to compare
+        for table in TABLES:
+            assert rows[table] == base_rows[table], (name, table)
+        assert result.summary == base.summary, name
+        assert list(engine.strategy.rejected.items()) == list(other.strategy.rejected.items())
+        assert engine.strategy.evaluated == other.strategy.evaluated
+        assert (engine.candles, engine.decision_points, engine.ticks) == (
+            other.candles,
+            other.decision_points,
+            other.ticks,
+        ), name
+        assert _bits(result.equity_curve) == _bits(base.equity_curve), name
+        assert _bits(result.price_curve) == _bits(base.price_curve), name
+        assert _bits(result.candles) == _bits(base.candles), name
+        assert result.series.keys() == base.series.keys(), name
+        for key, series in result.series.items():
+            for output, points in series.items():
+                assert _bits(points) == _bits(base.series[key][output]), (name, output)
+        assert result.funding == base.funding, name
+        assert result.fills == base.fills, name
+        p, q = engine.portfolio, other.portfolio
+        assert (p.changes, p.ts_ns, p._last, p._day, p._day_start, p.cash) == (
+            q.changes,
+            q.ts_ns,
+            q._last,
+            q._day,
+            q._day_start,
+            q.cash,
+        ), name
+        assert engine.clock.now_ns() == other.clock.now_ns(), name

@@ -40,6 +40,7 @@ step every close.
 
 from __future__ import annotations
 
+from decimal import Decimal, getcontext
 from math import nan
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, cast
@@ -55,6 +56,7 @@ from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, RowSpan, first_trigger, fold_walked
 from tradewind.trading.gate_arrays import GateArrays
+from tradewind.trading.portfolio import NS_PER_DAY, Portfolio
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +64,10 @@ if TYPE_CHECKING:
     from tradewind.model import Candle, TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
+
+#: The fewest closes a stretch walked while holding must have to be walked in bulk (below it
+#: the bulk's fixed numpy calls cost more than the close-by-close walk's points).
+HELD_BULK_MIN = 16
 
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
@@ -263,6 +269,12 @@ class Scheduler:
         #: Per instrument, the curves the last walk appended to (see skip's open_curves):
         #: (block, lean, prices, candles, series, charts, table charts, row charts).
         self._opened: dict[str, tuple[Any, ...]] = {}
+        #: The held stretches' valuations at a mark price, for one cash, position and decimal
+        #: context's precision and rounding: (cash, position, (prec, rounding), {price: float}).
+        self._valued: tuple[Decimal, Any, tuple[int, str], dict[float, float]] | None = None
+        #: Stretches walked in bulk while holding, and their closes (part of bulk_closes).
+        self.held_stretches = 0
+        self.held_bulk_closes = 0
 
     def _lists(self, block: TapeBlock) -> _RowLists:
         """Per row of ``block`` (every row, by block row index): its first trade at or after
@@ -408,6 +420,11 @@ class Scheduler:
                 fold_walked(monitors, pos, clean.slice(folded[0], upto), ctx)
                 folded[0] = upto
 
+        if block.start + int(ends[1][r0 - ends[0]]) >= stop:
+            # The first close's trades reach the trigger's unit, the funding or the limit:
+            # skip would walk nothing (it stops before that close) and the engine steps.
+            self._last_walk = 0
+            return i
         k = await self.skip(st, clean, i, stop, before_event=fold)
         fold(k)
         if k > i:
@@ -491,7 +508,7 @@ class Scheduler:
         values = st.values
         sinks = e.candle_sinks
         charted = e._charted
-        record = e._equity.record
+        record: Callable[[int], None] = e._equity.record
         # The curves, made when the first close is reached (as the engine's step would).
         prices: Curve[tuple[int, float]] | None = None
         candle_curve: Curve[tuple[int, float, float, float, float, float]] = Curve()
@@ -646,11 +663,18 @@ class Scheduler:
         # keeps the close-by-close walk.
         curve = e._equity
         plain = type(curve).record is EquityCurve.record and "record" not in vars(curve)
+        # While holding (through hold), the stretches too: their equity points valued at
+        # each close's mark in bulk (see _held_stretch) when this instrument's position is
+        # the only thing the valuation marks.
+        held = portfolio.cash_equity() is None
+        alone = held and plain and self._marks_alone(key)
         plan = (
             self._plan(block, clean, (first, failing, gate_names))
-            if lean and not gens and plain and portfolio.cash_equity() is not None
+            if lean and not gens and plain and (not held or alone)
             else None
         )
+        if alone:
+            record = self._held_record(key)  # record's points, the position valued directly
         record_many = curve.record_many
         rejected = strategy.rejected
         # The rows as lists and the candles' records (the lean walk reads no row objects; a
@@ -665,16 +689,24 @@ class Scheduler:
                 {name: tables[name].row(ri) if name in tables else next(it_gens) for name in names}
             )
 
+        # The walk over stretches from row ``by_close`` on (relative to the plan's first; a
+        # row no walk reaches without a plan).
+        first_planned = plan.first if plan is not None else 0
+        by_close = 0 if plan is not None else total
         while rows:
             k = start + tick_end_l[rows.head]  # the first trade at or after the close
             if k >= limit:
                 break
             if stopper.requested or control.paused or control.has_pending():
                 break  # asked for while walking (a signal, a command): the engine steps
-            if plan is not None:
-                r = total - len(rows) - plan.first
+            r = total - len(rows) - first_planned
+            if r >= by_close:
+                assert plan is not None
                 b = plan.end(r, limit - start)
-                if b > r:
+                if held and b - r < HELD_BULK_MIN:
+                    # A short held stretch: close by close is cheaper than the bulk's set-up.
+                    by_close = b
+                elif b > r:
                     # A stretch of whole steps, each of its decisions rejected by the arrays:
                     # what the loop below does close by close, in bulk. No code but this runs
                     # between its first step and its last (no analyzer generator, no notifier,
@@ -682,14 +714,20 @@ class Scheduler:
                     # later steps answer as the one above did, the marks of a flat portfolio
                     # without an account are read by nothing in between (the last one stays,
                     # and the count of changes), and the clock ends at the last grid time.
+                    # Holding, the equity points read the marks: _held_stretch values them.
                     flush()
                     n = b - r
                     last = b - 1
                     k = start + int(plan.tick_end[last])
                     marks = int(plan.group[last] - plan.group[r]) + 1
-                    if start + int(plan.tick_end[r]) == i:
+                    fed = start + int(plan.tick_end[r]) == i
+                    if fed:
                         marks -= 1  # the first step's trades were fed already
-                    if marks:
+                    if held:
+                        self._held_stretch(plan, r, b, fed, start, price, ts_ns, key)
+                        self.held_stretches += 1
+                        self.held_bulk_closes += n
+                    elif marks:
                         portfolio.mark(key, float(price[k - 1]), int(ts_ns[k - 1]))
                         portfolio.changes += marks - 1
                     i = k
@@ -710,7 +748,8 @@ class Scheduler:
                         # The points as columns (the curves' chunks): the same values
                         # as the tuples made of them.
                         times, closes, candle_cols = plan.decisions(r, b)
-                        record_many(times)
+                        if not held:
+                            record_many(times)
                         prices.extend_columns(times, closes)
                         candle_curve.extend_columns(*candle_cols)
                         ri0 = plan.first + r
@@ -882,6 +921,155 @@ class Scheduler:
             venue.on_trades(clean.slice(venue_from, i))
         self._count(skipped)
         return i
+
+    def _marks_alone(self, key: str) -> bool:
+        """Whether the portfolio's equity is its cash and ``key``'s open position at its mark
+        alone (no other open position, no venue account, no adopted holding waiting for its
+        first mark) and marks and values as :class:`Portfolio` does: then a held stretch's
+        equity points are that position's valuation at each close's mark (_held_stretch)."""
+        p = self.engine.portfolio
+        return (
+            type(p).equity is Portfolio.equity
+            and type(p).mark is Portfolio.mark
+            and type(p).cash_equity is Portfolio.cash_equity
+            and not p.accounts
+            and not p._unpriced
+            and p._start is not None
+            and p._open_keys == (key,)
+            and key in p._positions
+        )
+
+    def _held_record(self, key: str) -> Callable[[int], None]:
+        """``EquityCurve.record`` for the closes walked one by one while holding, when
+        :meth:`_marks_alone`: the same reuse (the same cash object and count of changes as the
+        last valued point), counters and points, the value ``Portfolio.equity``'s Decimal sum
+        for the one open position (``cash + (mark * quantity - cost)``, ``unrealized_pnl``'s
+        operations) with the position's quantity and cost read once. Anything else (a cash or
+        position replaced, no mark yet) goes to ``record`` itself."""
+        p = self.engine.portfolio
+        curve = self.engine._equity
+        record = curve.record
+        append = curve.points.append
+        cash = p.cash
+        pos = p._positions[key]
+        positions = p._positions
+        quantity, cost = pos.quantity, pos.cost
+        last = p._last
+
+        def held_record(ts_ns: int) -> None:
+            if p.cash is not cash or positions.get(key) is not pos or key not in last:
+                record(ts_ns)
+                return
+            curve.marked += 1
+            changes = p.changes
+            kept = curve._inputs
+            if kept is not None and kept[0] is cash and kept[1] == changes:
+                curve.reused += 1
+                append((ts_ns, curve._value))
+                return
+            value = float(cash + (Decimal(repr(last[key])) * quantity - cost))
+            curve._inputs, curve._value = (cash, changes), value
+            append((ts_ns, value))
+
+        return held_record
+
+    def _held_stretch(
+        self,
+        plan: _Stretches,
+        r: int,
+        b: int,
+        fed: bool,
+        start: int,
+        price: npt.NDArray[np.float64],
+        ts_ns: npt.NDArray[np.int64],
+        key: str,
+    ) -> None:
+        """A stretch walked while holding (rows ``r`` to ``b`` of ``plan``; ``fed``: its
+        first step's trades were fed already): what the close-by-close walk's marks and
+        equity points do, in bulk. Requires :meth:`_marks_alone`.
+
+        Each step marks the position at its last trade (``Portfolio.mark``: the last price,
+        the time, the count of changes, the day's start equity at the first mark of a UTC
+        day) and each decision close records ``float(cash + unrealized P&L at the mark)``
+        (``Portfolio.equity`` with one open position and no account), or the last point's
+        value again when no mark came between (``EquityCurve.record``'s reuse). Here the
+        points' values are that same Decimal valuation per distinct mark price, the reuse
+        counted as ``record`` counts it; the portfolio gets the stretch's last day-rolling
+        mark and its last mark (what every mark in turn leaves) and the count of them all."""
+        e = self.engine
+        p = e.portfolio
+        curve = e._equity
+        tick_end = plan.tick_end
+        group = plan.group
+        # The steps' first rows (each step marks at the trade before them), and the rows
+        # with a decision (each records a point), in order.
+        steps = np.flatnonzero(plan.group_start[r:b] == np.arange(r, b)) + r
+        decs = np.flatnonzero(plan.dec_idx[r:b] >= 0) + r
+        n_first = 0
+        if fed:
+            # The first step's points come before any mark of the stretch: record's own.
+            steps = steps[1:]
+            n_first = int(decs.searchsorted(steps[0] if len(steps) else b))
+            if n_first:
+                for t in plan.close_ns[decs[:n_first]].tolist():
+                    curve.record(int(t))
+                decs = decs[n_first:]
+        changes0 = p.changes
+        if len(decs):
+            cash = p.cash
+            pos = p._positions[key]
+            dg = group[decs]
+            # A point after a mark is valued; one with no mark since the last is reused.
+            new = np.ones(len(decs), dtype=bool)
+            new[1:] = dg[1:] != dg[:-1]
+            at = start + tick_end[decs[new]] - 1
+            valued = self._valued
+            ctx = getcontext()  # the valuation's operations round in it
+            rounds = (ctx.prec, ctx.rounding)
+            if (
+                valued is None
+                or valued[0] is not cash
+                or valued[1] is not pos
+                or valued[2] != rounds
+            ):
+                valued = self._valued = (cash, pos, rounds, {})
+            cache = valued[3]
+            values: list[float] = []
+            quantity, cost = pos.quantity, pos.cost
+            for x in price[at].tolist():
+                v = cache.get(x)
+                if v is None:
+                    # Portfolio.equity: cash, plus the one open position at the mark
+                    # (unrealized_pnl's operations, its quantity and cost read once).
+                    v = float(cash + (Decimal(repr(x)) * quantity - cost))
+                    if x == x and x != 0.0:  # NaN is no key; 0.0 and -0.0 are one key
+                        cache[x] = v
+                values.append(v)
+            got = np.array(values, dtype=np.float64)
+            n_new = len(values)
+            points = got[np.cumsum(new) - 1] if n_new < len(decs) else got
+            times = np.array(plan.close_ns[decs], dtype=np.int64)
+            curve.points.extend_columns(times, points)
+            curve.marked += len(decs)
+            curve.reused += len(decs) - n_new
+            # What record keeps after the last valued point: the inputs it read then (the
+            # count of changes up to its step's mark) and its value.
+            marked_before = int(group[steps].searchsorted(dg[-1], side="right"))
+            curve._inputs = (cash, changes0 + marked_before)
+            curve._value = values[-1]
+        if len(steps):
+            at = start + tick_end[steps] - 1
+            days = ts_ns[at] // NS_PER_DAY
+            rolls = np.flatnonzero(days[1:] != days[:-1]) + 1
+            if int(days[0]) != p._day:
+                rolls = np.concatenate(([0], rolls))
+            if len(rolls) and int(rolls[-1]) != len(at) - 1:
+                # The last mark that rolls the day (its start equity is valued there).
+                x = int(at[rolls[-1]])
+                p.mark(key, float(price[x]), int(ts_ns[x]))
+            x = int(at[-1])
+            p.mark(key, float(price[x]), int(ts_ns[x]))
+            p.changes = changes0 + len(steps)
 
     async def _finish_reach(self, st: _InstrumentState, t: int) -> None:
         """The rest of the engine's step to grid time ``t`` after an event on the way."""
