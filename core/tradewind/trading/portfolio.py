@@ -161,27 +161,44 @@ class Portfolio:
         """Book ``fill``: position, and realised P&L and fee into cash (a simulated venue) or
         the venue's account balances. ``after``: ``position(fill.instrument).apply(fill)``
         when the caller has computed it already (it is not computed twice)."""
-        before = self.position(fill.instrument)
+        key = fill.instrument
+        before = self._positions.get(key)
+        if before is None:
+            before = Position(instrument=key)
         if after is None:
             after = before.apply(fill)
-        fee = fill.fee_in_quote
         realized = after.realized_pnl - before.realized_pnl
-        inst = self._instruments.get(fill.instrument)
-        account = self.accounts.get(inst.venue) if inst is not None else None
-        if account is not None and inst is not None:
-            account.apply_fill(fill, inst, realized)
-        else:
-            self.cash += realized - fee
-        rep = self.accounts.reporting_currency
+        inst = self._instruments.get(key)
+        accounts = self.accounts
+        account = accounts.get(inst.venue) if inst is not None else None
+        rep = accounts.reporting_currency
         pnl_cur = pnl_currency(inst, rep) if inst is not None else rep
-        fee_cur, fee_amt = fee_amount(fill, pnl_cur)
-        self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
-        value = fee_value(fill, pnl_cur)
-        if value is None:
-            self.fees_unpriced.append(unpriced_fee(fill, pnl_cur))
+        if fill.fee_asset == "quote":
+            # A fee in the quote currency (every simulated fill's): ``fee_in_quote``,
+            # ``fee_amount`` and ``fee_value`` are all ``fill.fee`` in ``pnl_cur``.
+            fee = fill.fee
+            if account is not None and inst is not None:
+                account.apply_fill(fill, inst, realized)
+            else:
+                self.cash += realized - fee
+            by = self.fees_by_currency
+            by[pnl_cur] = by.get(pnl_cur, ZERO) + fee
+            valued = self.fees_valued
+            valued[pnl_cur] = valued.get(pnl_cur, ZERO) + fee
         else:
-            self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
-        self._positions[fill.instrument] = after
+            fee = fill.fee_in_quote
+            if account is not None and inst is not None:
+                account.apply_fill(fill, inst, realized)
+            else:
+                self.cash += realized - fee
+            fee_cur, fee_amt = fee_amount(fill, pnl_cur)
+            self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
+            value = fee_value(fill, pnl_cur)
+            if value is None:
+                self.fees_unpriced.append(unpriced_fee(fill, pnl_cur))
+            else:
+                self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
+        self._positions[key] = after
         self.changes += 1
         self._track_open(after)
         return after
