@@ -35,6 +35,7 @@ from tradewind.venues.sim import (
     SimVenueConfig,
     _dec,
     _first_at,
+    _first_of_side,
     _SimOrder,
 )
 
@@ -68,7 +69,44 @@ ODD = Instrument(
 
 
 class _OldVenue(SimulatedVenue):
-    """The simulated venue's matching and fill booking as they were before (verbatim)."""
+    """The simulated venue's next fill time, matching and fill booking as they were before
+    (verbatim)."""
+
+    def next_fill_ts(self, batch: TickBatch) -> int | None:
+        """The earliest trade time in ``batch`` at which an open order could fill, or None.
+
+        Conservative (never later than the true first fill): the engine feeds the tape up to
+        this time, then re-checks exits, so a position opened by a fill is watched from the
+        very next trade, exactly as if the tape were fed one trade at a time.
+        """
+        orders = self._open.get(batch.instrument)
+        if not orders or len(batch) == 0:
+            return None
+        best: int | None = None
+        for so in orders:
+            start = _first_at(batch.ts_ns, so.arrival_ns)
+            if start >= len(batch):
+                continue
+            t = int(batch.ts_ns[start])
+            kind = so.order.type
+            if so.resting or (kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered):
+                hit = self._resting_hits(so, batch.price[start:])
+                idx = np.flatnonzero(hit)
+                if len(idx) == 0:
+                    continue
+                t = int(batch.ts_ns[start + int(idx[0])])
+            elif so.cancel_at_ns is None and (
+                kind is OrderType.MARKET or (kind is OrderType.STOP and so.triggered)
+            ):
+                # A market order takes only prints initiated on its side (``_sweep``): none
+                # can fill it before the first of them.
+                k = _first_of_side(batch.side[start:], 1 if so.order.side is Side.BUY else -1)
+                if k < 0:
+                    continue
+                t = int(batch.ts_ns[start + k])
+            if best is None or t < best:
+                best = t
+        return best
 
     def on_trades(self, batch: TickBatch) -> None:
         """Match open orders of ``batch.instrument`` against its trades."""
@@ -307,6 +345,7 @@ def _play(cls: type[SimulatedVenue], seed: int) -> list[str]:
                 while len(rest):  # the engine's steps: up to each next possible fill
                     end = len(rest)
                     at = venue.next_fill_ts(rest)
+                    out.append(f"next fill at {at}")
                     if at is not None:
                         end = int(rest.ts_ns.searchsorted(at, side="right"))
                     venue.on_trades(rest.slice(0, end))
@@ -595,7 +634,7 @@ def test_a_backtest_journals_the_same_rows_as_with_the_code_before(
         text = text.replace("[run]", "[run]\nevent_scheduler = false", 1)
     cfg.write_text(text)
     anyio.run(Engine(load_config(cfg), journal_path=str(tmp_path / "after.duckdb")).run)
-    for name in ("on_trades", "_match", "_sweep_few", "_book_fill"):
+    for name in ("next_fill_ts", "on_trades", "_match", "_sweep_few", "_book_fill"):
         monkeypatch.setattr(SimulatedVenue, name, getattr(_OldVenue, name))
     monkeypatch.setattr(Portfolio, "apply_fill", _OldPortfolio.apply_fill)
     monkeypatch.setattr(Portfolio, "equity", _equity_before)

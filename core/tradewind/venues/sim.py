@@ -552,14 +552,16 @@ class SimulatedVenue:
         very next trade, exactly as if the tape were fed one trade at a time.
         """
         orders = self._open.get(batch.instrument)
-        if not orders or len(batch) == 0:
+        ts = batch.ts_ns
+        n = len(ts)
+        if not orders or n == 0:
             return None
         best: int | None = None
         for so in orders:
-            start = _first_at(batch.ts_ns, so.arrival_ns)
-            if start >= len(batch):
+            start = _first_at(ts, so.arrival_ns)
+            if start >= n:
                 continue
-            t = int(batch.ts_ns[start])
+            t = int(ts[start])
             kind = so.order.type
             if so.resting or (kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered):
                 hit = self._resting_hits(so, batch.price[start:])
@@ -572,10 +574,12 @@ class SimulatedVenue:
             ):
                 # A market order takes only prints initiated on its side (``_sweep``): none
                 # can fill it before the first of them.
-                k = _first_of_side(batch.side[start:], 1 if so.order.side is Side.BUY else -1)
+                sides = batch.side if start == 0 else batch.side[start:]
+                k = _first_of_side(sides, 1 if so.order.side is Side.BUY else -1)
                 if k < 0:
                     continue
-                t = int(batch.ts_ns[start + k])
+                if k:
+                    t = int(ts[start + k])
             if best is None or t < best:
                 best = t
         return best
