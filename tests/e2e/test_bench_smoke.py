@@ -51,6 +51,7 @@ BENCHES = [
         "sum of the medians",
     ),
     ("bench_paper_throughput.py", ["--ticks", "2000", "--before-ticks", "500"], "ticks/s"),
+    ("bench_sim_fill.py", ["--orders", "200", "--runs", "1"], "per order"),
     ("bench_write_ahead.py", ["--orders", "20", "--dir", "{tmp}"], "fdatasync"),
     ("bench_hand_over.py", ["--orders", "10"], "turns"),
     (

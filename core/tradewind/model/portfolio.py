@@ -71,7 +71,11 @@ class Position:
     @property
     def cost(self) -> Decimal:
         """Signed notional of the open lots at their entry prices (exact)."""
-        return sum((q * p for q, p in self.lots), ZERO)
+        lots = self.lots
+        if len(lots) == 1:  # ``sum(..., ZERO)`` of one lot is ``ZERO + it``, without a generator
+            q, p = lots[0]
+            return ZERO + q * p
+        return sum((q * p for q, p in lots), ZERO)
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """P&L of the open quantity at ``mark`` (exact)."""

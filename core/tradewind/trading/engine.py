@@ -12,6 +12,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import logging
@@ -1242,8 +1243,9 @@ class Engine:
         venue = st.exec_venue
         simulated = "simulated" in venue.capabilities
         rest = piece
-        while len(rest):
-            end = len(rest)
+        n = len(rest.ts_ns)
+        while n:
+            end = n
             gap_print = st.after_gap
             if gap_print:
                 # The first trade after a data gap: exits are evaluated on it alone, and one
@@ -1253,10 +1255,10 @@ class Engine:
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = min(end, int(rest.ts_ns.searchsorted(fill_ts, side="right")))
+                    end = min(end, _after(rest.ts_ns, fill_ts))
             pos = self.portfolio.position(key)
             decision: ExitDecision | None = None
-            window = rest if end == len(rest) else rest.slice(0, end)
+            window = rest if end == n else rest.slice(0, end)
             if self.exits and self._holds(pos):
                 ctx: Any = self.filter_context
                 if self._snapshot is not None:
@@ -1278,7 +1280,7 @@ class Engine:
                     cut = int(rest.ts_ns.searchsorted(decision.ts_ns, side="right"))
                     end = max(1, min(end, cut))
             # The window unless an exit cut it shorter (one slice fewer per step).
-            head = window if end == len(window) else rest.slice(0, end)
+            head = window if end == len(window.ts_ns) else rest.slice(0, end)
             self._advance(head, simulated, venue)
             if decision is not None and gap_print:
                 at = (float(rest.price[0]), int(rest.ts_ns[0]))
@@ -1292,9 +1294,10 @@ class Engine:
             if after is not pos and self.exits and self._holds(pos) and not self._holds(after):
                 for mon in self.exits:
                     mon.forget(key)
-            if end == len(rest):
+            if end == n:
                 break
-            rest = rest.slice(end, len(rest))
+            rest = rest.slice(end, n)
+            n -= end
         if st.block is None:  # a block has fed them already
             st.aggregator.update(piece)
             for a in st.tick_analyzers:
@@ -1373,9 +1376,10 @@ class Engine:
             )
 
     def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
+        last_ts = int(piece.ts_ns[-1])  # ``piece.last_ts``, read once
         if hasattr(self.clock, "advance_to"):
-            self.clock.advance_to(piece.last_ts)  # type: ignore[attr-defined]
-        self.portfolio.mark(piece.instrument, piece.last_price, piece.last_ts)
+            self.clock.advance_to(last_ts)  # type: ignore[attr-defined]
+        self.portfolio.mark(piece.instrument, float(piece.price[-1]), last_ts)
         if simulated:
             venue.on_trades(piece)
 
@@ -1742,11 +1746,12 @@ class Engine:
         # "close", or "reduce" when the spot account holds less than the position (what it
         # cannot sell stays a position, reported as such).
         intent = order_intent(inst, pos.quantity, side, qty, self.portfolio.last_price(inst.key))
+        price = st.instrument.round_price(decision.price)  # the close's entry and stop
         close = Signal(
             instrument=pos.instrument,
             side=side,
-            entry=st.instrument.round_price(decision.price),
-            stop=st.instrument.round_price(decision.price),
+            entry=price,
+            stop=price,
             score=0.0,
             ts_ns=decision.ts_ns,
             reasons={},
@@ -1942,6 +1947,20 @@ FINISHED_MONEY = (
     "funding_paid",
     "total_return",
 )
+
+
+#: Up to this many trades, :func:`_after` bisects a list (numpy's search has a fixed cost that
+#: a few trades do not repay, and it lets go of the GIL).
+_FEW_TRADES = 64
+
+
+def _after(ts: Any, t: int) -> int:
+    """``int(ts.searchsorted(t, side="right"))`` of a piece's (sorted) trade times: the index
+    after the last trade at or before ``t``; over a few trades by :func:`bisect.bisect_right`
+    of a list (the same index)."""
+    if len(ts) <= _FEW_TRADES:
+        return bisect.bisect_right(ts.tolist(), t)
+    return int(ts.searchsorted(t, side="right"))
 
 
 def finished_summary(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, getcontext
+from typing import Any
 
 import attrs
 
@@ -57,6 +58,9 @@ class Portfolio:
         #: Counts changes of what :meth:`equity` reads besides ``cash`` and the accounts (a
         #: mark, a position set): equal counts and the same ``cash`` object, the same equity.
         self.changes = 0
+        #: :meth:`equity`'s last answer and what it read: ``(cash, changes, decimal context,
+        #: its precision, its rounding, equity)``.
+        self._equity_kept: tuple[Any, ...] | None = None
         self._orders: dict[str, Order] = {}
         self._day = -1
         self._day_start = Decimal(cash)
@@ -92,9 +96,28 @@ class Portfolio:
     def equity(self) -> Decimal:
         """Cash plus unrealised P&L of open positions at last prices, plus every venue
         account's balances in the reporting currency (raises
-        :class:`~tradewind.trading.accounts.ConversionError` when a balance cannot be valued)."""
-        eq = self.cash
+        :class:`~tradewind.trading.accounts.ConversionError` when a balance cannot be valued).
+
+        Without a venue account, the equity read last is given again while what it reads is
+        the same: the same ``cash`` object (a Decimal, replaced when it changes), the same
+        :attr:`changes` count (every mark and every position set counts) and the same decimal
+        context (its object, precision and rounding) — the stepped closes read it several
+        times between two marks (the guard exit, the filters, the equity curve)."""
         accounts = self.accounts
+        cash = self.cash
+        kept = self._equity_kept
+        ctx = getcontext()
+        if (
+            kept is not None
+            and kept[0] is cash
+            and kept[1] == self.changes
+            and kept[2] is ctx
+            and kept[3] == ctx.prec
+            and kept[4] == ctx.rounding
+            and not accounts.by_venue
+        ):
+            return kept[5]  # type: ignore[no-any-return]
+        eq = cash
         positions = self._positions
         for key in self._open_keys:
             pos = positions[key]
@@ -106,6 +129,8 @@ class Portfolio:
             eq += pos.unrealized_pnl(Decimal(repr(self._last[key])))
         if accounts:
             eq += accounts.equity(self.last_price, self._positions.values())
+        else:
+            self._equity_kept = (cash, self.changes, ctx, ctx.prec, ctx.rounding, eq)
         return eq
 
     def starting_equity(self) -> Decimal:
@@ -161,27 +186,44 @@ class Portfolio:
         """Book ``fill``: position, and realised P&L and fee into cash (a simulated venue) or
         the venue's account balances. ``after``: ``position(fill.instrument).apply(fill)``
         when the caller has computed it already (it is not computed twice)."""
-        before = self.position(fill.instrument)
+        key = fill.instrument
+        before = self._positions.get(key)
+        if before is None:
+            before = Position(instrument=key)
         if after is None:
             after = before.apply(fill)
-        fee = fill.fee_in_quote
         realized = after.realized_pnl - before.realized_pnl
-        inst = self._instruments.get(fill.instrument)
-        account = self.accounts.get(inst.venue) if inst is not None else None
-        if account is not None and inst is not None:
-            account.apply_fill(fill, inst, realized)
-        else:
-            self.cash += realized - fee
-        rep = self.accounts.reporting_currency
+        inst = self._instruments.get(key)
+        accounts = self.accounts
+        account = accounts.get(inst.venue) if inst is not None else None
+        rep = accounts.reporting_currency
         pnl_cur = pnl_currency(inst, rep) if inst is not None else rep
-        fee_cur, fee_amt = fee_amount(fill, pnl_cur)
-        self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
-        value = fee_value(fill, pnl_cur)
-        if value is None:
-            self.fees_unpriced.append(unpriced_fee(fill, pnl_cur))
+        if fill.fee_asset == "quote":
+            # A fee in the quote currency (every simulated fill's): ``fee_in_quote``,
+            # ``fee_amount`` and ``fee_value`` are all ``fill.fee`` in ``pnl_cur``.
+            fee = fill.fee
+            if account is not None and inst is not None:
+                account.apply_fill(fill, inst, realized)
+            else:
+                self.cash += realized - fee
+            by = self.fees_by_currency
+            by[pnl_cur] = by.get(pnl_cur, ZERO) + fee
+            valued = self.fees_valued
+            valued[pnl_cur] = valued.get(pnl_cur, ZERO) + fee
         else:
-            self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
-        self._positions[fill.instrument] = after
+            fee = fill.fee_in_quote
+            if account is not None and inst is not None:
+                account.apply_fill(fill, inst, realized)
+            else:
+                self.cash += realized - fee
+            fee_cur, fee_amt = fee_amount(fill, pnl_cur)
+            self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
+            value = fee_value(fill, pnl_cur)
+            if value is None:
+                self.fees_unpriced.append(unpriced_fee(fill, pnl_cur))
+            else:
+                self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
+        self._positions[key] = after
         self.changes += 1
         self._track_open(after)
         return after

@@ -505,18 +505,26 @@ class SimulatedVenue:
 
     def on_trades(self, batch: TickBatch) -> None:
         """Match open orders of ``batch.instrument`` against its trades."""
-        if len(batch) == 0:
+        ts = batch.ts_ns
+        if len(ts) == 0:
             return
-        self._settle_funding(batch)
+        cfg = self.config
+        if cfg.funding_rate is not None or cfg.funding_file is not None:
+            # (Without either, ``_settle_funding`` returns before it reads or writes anything.)
+            self._settle_funding(batch)
         key = batch.instrument
-        self._now = max(self._now, batch.last_ts)
-        self._clock[key] = max(self._clock.get(key, 0), batch.last_ts)
-        orders = self._open.get(batch.instrument)
+        last_ts = int(ts[-1])
+        if last_ts > self._now:
+            self._now = last_ts
+        clock = self._clock
+        if last_ts > clock.get(key, 0):
+            clock[key] = last_ts
+        orders = self._open.get(key)
         if orders:
             for so in list(orders):
                 self._match(so, batch)
-            self._open[batch.instrument] = [so for so in orders if not so.status.is_terminal]
-        self._last[batch.instrument] = batch.last_price
+            self._open[key] = [so for so in orders if not so.status.is_terminal]
+        self._last[key] = float(batch.price[-1])
 
     def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:
         """Fill what is left of an open order at ``price`` (a print), as taker, at ``ts_ns``.
@@ -544,14 +552,16 @@ class SimulatedVenue:
         very next trade, exactly as if the tape were fed one trade at a time.
         """
         orders = self._open.get(batch.instrument)
-        if not orders or len(batch) == 0:
+        ts = batch.ts_ns
+        n = len(ts)
+        if not orders or n == 0:
             return None
         best: int | None = None
         for so in orders:
-            start = _first_at(batch.ts_ns, so.arrival_ns)
-            if start >= len(batch):
+            start = _first_at(ts, so.arrival_ns)
+            if start >= n:
                 continue
-            t = int(batch.ts_ns[start])
+            t = int(ts[start])
             kind = so.order.type
             if so.resting or (kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not so.triggered):
                 hit = self._resting_hits(so, batch.price[start:])
@@ -564,10 +574,12 @@ class SimulatedVenue:
             ):
                 # A market order takes only prints initiated on its side (``_sweep``): none
                 # can fill it before the first of them.
-                k = _first_of_side(batch.side[start:], 1 if so.order.side is Side.BUY else -1)
+                sides = batch.side if start == 0 else batch.side[start:]
+                k = _first_of_side(sides, 1 if so.order.side is Side.BUY else -1)
                 if k < 0:
                     continue
-                t = int(batch.ts_ns[start + k])
+                if k:
+                    t = int(ts[start + k])
             if best is None or t < best:
                 best = t
         return best
@@ -592,11 +604,40 @@ class SimulatedVenue:
         arrival; after that it rests.
         """
         order = so.order
-        start = _first_at(batch.ts_ns, so.arrival_ns)
-        stop = len(batch)
+        ts_all = batch.ts_ns
+        start = _first_at(ts_all, so.arrival_ns)
+        stop = n = len(ts_all)
         if so.cancel_at_ns is not None:
-            stop = int(np.searchsorted(batch.ts_ns, so.cancel_at_ns, side="left"))
-        if start < stop:
+            stop = int(np.searchsorted(ts_all, so.cancel_at_ns, side="left"))
+        if (
+            start < stop
+            and stop - start <= _FEW
+            and order.type is OrderType.MARKET
+            and order.time_in_force is not TimeInForce.FOK
+        ):
+            # Every order the engine sends is a market IOC, and its step ends at its first
+            # print: :meth:`_sweep_few` over the prints as lists, without the four slices and
+            # the call of :meth:`_sweep` (whose first branch this is).
+            inst = self._instruments[order.instrument]
+            if start == 0 and stop == n:
+                self._sweep_few(
+                    so,
+                    inst,
+                    batch.price.tolist(),
+                    batch.size.tolist(),
+                    ts_all.tolist(),
+                    batch.side.tolist(),
+                )
+            else:
+                self._sweep_few(
+                    so,
+                    inst,
+                    batch.price[start:stop].tolist(),
+                    batch.size[start:stop].tolist(),
+                    ts_all[start:stop].tolist(),
+                    batch.side[start:stop].tolist(),
+                )
+        elif start < stop:
             prices = batch.price[start:stop]
             sizes = batch.size[start:stop]
             ts = batch.ts_ns[start:stop]
@@ -691,31 +732,39 @@ class SimulatedVenue:
         the numpy calls, which a few prints do not repay. FOK (its size check is numpy's
         ``sum``, whose order of additions differs from a running sum) stays with
         :meth:`_sweep`."""
-        code = 1 if so.order.side is Side.BUY else -1
-        ioc = so.order.time_in_force is TimeInForce.IOC
+        order = so.order
+        code = 1 if order.side is Side.BUY else -1
+        try:
+            k = sides.index(code)
+        except ValueError:
+            return  # no print on its side: even an IOC has not met the market
+        ioc = order.time_in_force is TimeInForce.IOC
         part = self.config.participation
-        need = float(so.remaining)
+        round_size = inst.round_size
+        rate = inst.taker_fee
+        remaining = so.remaining
+        need = left = float(remaining)
         taken = 0.0
-        first: int | None = None
-        for p, q, t, d in zip(prices, sizes, ts, sides, strict=True):
-            if d != code:
+        first = ts[k]
+        for j in range(k, len(sides)):
+            if sides[j] != code:
                 continue
-            if first is None:
-                first = t
-            elif ioc and t != first:
+            t = ts[j]
+            if ioc and t != first:
                 break
             if taken >= need:
                 break
-            avail = q * part
+            avail = sizes[j] * part
             taken += avail
-            qty = inst.round_size(min(avail, float(so.remaining)))
+            qty = round_size(left if left < avail else avail)  # ``min(avail, left)``
             if qty <= 0:
                 continue
-            self._book_fill(so, qty, _dec(p), t, inst.taker_fee, "taker")
-            if so.remaining <= 0:
+            remaining = self._book_fill(so, qty, _dec(prices[j]), t, rate, "taker")
+            if remaining <= 0:
                 self._finish(so, OrderStatus.FILLED)
                 return
-        if ioc and first is not None:
+            left = float(remaining)
+        if ioc:
             self._finish(
                 so,
                 OrderStatus.EXPIRED if so.filled == 0 else OrderStatus.CANCELLED,
@@ -800,13 +849,17 @@ class SimulatedVenue:
 
     def _book_fill(
         self, so: _SimOrder, qty: Decimal, price: Decimal, ts: int, rate: Decimal, liquidity: str
-    ) -> None:
+    ) -> Decimal:
+        """Book a fill of ``qty`` at ``price``: the order's filled quantity and status, the
+        venue's position and cash, the sink's fill (and report of a partial fill). Returns
+        what remains of the order (``so.remaining``, the same subtraction)."""
         order = so.order
+        key = order.instrument
         fee = qty * price * rate
         self._fills += 1
         fill = Fill(
             client_order_id=order.client_order_id,
-            instrument=order.instrument,
+            instrument=key,
             side=order.side,
             quantity=qty,
             price=price,
@@ -815,29 +868,34 @@ class SimulatedVenue:
             liquidity=liquidity,
             trade_id=f"{self.instance}-fill-{self._fills}",
         )
-        so.filled += qty
-        so.status = OrderStatus.FILLED if so.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
-        before = self._positions.get(order.instrument)
+        filled = so.filled = so.filled + qty
+        remaining = order.quantity - filled
+        partial = not remaining <= 0
+        so.status = OrderStatus.PARTIALLY_FILLED if partial else OrderStatus.FILLED
+        positions = self._positions
+        before = positions.get(key)
         if before is None:
-            before = Position(instrument=order.instrument)
+            before = Position(instrument=key)
         after = before.apply(fill)
-        self._positions[order.instrument] = after
+        positions[key] = after
         self._cash += after.realized_pnl - before.realized_pnl - fee
-        if self._sink is not None:
-            self._sink.on_fill(fill)
-            if so.status is OrderStatus.PARTIALLY_FILLED:
+        sink = self._sink
+        if sink is not None:
+            sink.on_fill(fill)
+            if partial:
                 # ``_report`` at the fill's time, built directly (attrs.evolve's generic copy
                 # costs more than the report itself).
-                self._sink.on_report(
+                sink.on_report(
                     OrderReport(
                         client_order_id=order.client_order_id,
-                        instrument=order.instrument,
-                        status=so.status,
+                        instrument=key,
+                        status=OrderStatus.PARTIALLY_FILLED,
                         ts_ns=ts,
-                        filled_quantity=so.filled,
+                        filled_quantity=filled,
                         venue_order_id=so.venue_order_id,
                     )
                 )
+        return remaining
 
     def _finish(self, so: _SimOrder, status: OrderStatus, reason: str = "") -> None:
         so.status = status
