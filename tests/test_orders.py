@@ -83,6 +83,19 @@ def test_terminal_states_have_no_way_out_and_every_state_is_in_the_table():
         assert (not targets) == status.is_terminal
 
 
+def test_the_state_machines_tables_by_value_are_its_tables():
+    """The report path reads the legal moves and the stages by the states' values: the same
+    tables, pair by pair."""
+    from tradewind.trading.order_state import _LEGAL, _STAGE, _STAGE_OF
+
+    assert len(_STAGE_OF) == len(_STAGE) == len(OrderStatus)
+    for src in OrderStatus:
+        assert _STAGE_OF[src.value] == _STAGE[src]
+        for dst in OrderStatus:
+            assert ((src.value, dst.value) in _LEGAL) is is_legal(src, dst)
+    assert len(_LEGAL) == sum(len(t) for t in TRANSITIONS.values())
+
+
 def test_a_market_order_walks_new_accepted_partially_filled_filled(stack):
     order = stack.order(qty="0.020")
     report = stack.submit(order)

@@ -21,6 +21,9 @@ from tradewind.trading.order_state import _S, OrderStateMachine
 # The order manager's logger: its records keep the name they had before the split.
 log = logging.getLogger("tradewind.trading.orders")
 
+#: What an order has booked before its first fill (one object: Decimals are immutable).
+_NOTHING = Decimal(0)
+
 
 class FillBooking(OrderStateMachine):
     """Books venue fills into the journal and the portfolio, each exactly once."""
@@ -72,7 +75,7 @@ class FillBooking(OrderStateMachine):
         problem = ""
         kind = "fill"
         if rec is not None:
-            booked = self._booked.get(cid, Decimal(0)) + fill.quantity
+            booked = self._booked.get(cid, _NOTHING) + fill.quantity
             self._booked[cid] = booked
             status = rec.status
             qty = rec.order.quantity if rec.order is not None else None
