@@ -15,6 +15,7 @@ from tradewind.model import (
     CircuitBreaker,
     Fill,
     FillEvent,
+    Order,
     OrderFailed,
     OrderReport,
     OrderStatus,
@@ -513,3 +514,18 @@ def test_finished_orders_beyond_the_window_are_released_and_read_back_when_asked
     # An id never sent is still unknown (no journal read for ids newer than every release).
     assert om._known(stack.orders.next_client_order_id()) is None
     assert stack.journal.count("fills") == 40
+    # A released order opened again (its id known to the journal): its journaled state, not
+    # a new order; an order with a new id past the released ones opens as new.
+    again = Order(
+        client_order_id=sent[2],
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.010"),
+    )
+    assert om.open(stack.venue, again, 300 * MS) == om.records[sent[2]].report()
+    assert om.records[sent[2]].status is S.FILLED
+    fresh = stack.order()
+    assert om.open(stack.venue, fresh, 301 * MS) is None
+    rec = om.records[fresh.client_order_id]
+    assert rec.status is S.NEW and rec.id_seq == om._id_seq(fresh.client_order_id) == 42
