@@ -23,6 +23,10 @@ log = logging.getLogger("tradewind.trading.orders")
 
 #: What an order has booked before its first fill (one object: Decimals are immutable).
 _NOTHING = Decimal(0)
+#: The states a fill moves an order to, looked up once (an enum's attribute look-up is a
+#: Python call).
+_FILLED = _S.FILLED
+_PARTIALLY_FILLED = _S.PARTIALLY_FILLED
 
 
 class FillBooking(OrderStateMachine):
@@ -84,7 +88,7 @@ class FillBooking(OrderStateMachine):
                 if qty is not None and booked > qty:
                     problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
             else:
-                status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
+                status = _FILLED if qty is not None and booked >= qty else _PARTIALLY_FILLED
             changed = rec.moved(
                 status=status,
                 filled_quantity=max(rec.filled_quantity, booked),
