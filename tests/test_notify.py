@@ -474,6 +474,10 @@ def test_a_notifier_without_the_outbox_is_handed_only_events_at_its_severity_by_
         def severity(self) -> Severity:  # type: ignore[override]
             return Severity(self.level)
 
+    @attrs.frozen(kw_only=True, slots=False)
+    class Loose(Event):  # events with a __dict__: a severity could be set on one
+        severity = Severity.DEBUG
+
     class Seen(LogNotifier):
         def __init__(self, config: LogNotifierConfig) -> None:
             super().__init__(config)
@@ -545,3 +549,4 @@ def test_a_notifier_without_the_outbox_is_handed_only_events_at_its_severity_by_
         assert handed["SystemError"] and handed["OrderFailed"]
         channel = EventChannel("log", notifier)
         assert channel.accepts(PositionChanged) is (threshold <= Severity.DEBUG)
+        assert channel.accepts(Loose)  # its events could carry a severity of their own

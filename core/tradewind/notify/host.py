@@ -282,11 +282,14 @@ class EventChannel:
     def accepts(self, cls: type[Event]) -> bool:
         """False when no event of class ``cls`` is severe enough for this channel (the bus
         then never hands it one): its severity is the class's own value. A class whose
-        severity is a field or a property of each event is taken, and :meth:`on_event`
-        decides per event, as for every event before."""
+        severity may be each event's own — a field, a property, events with a ``__dict__``
+        to hold one — is taken, and :meth:`on_event` decides per event, as for every event
+        before."""
         severity = getattr(cls, "severity", None)
-        if not isinstance(severity, int) or (
-            attrs.has(cls) and any(f.name == "severity" for f in attrs.fields(cls))
+        if (
+            not isinstance(severity, int)
+            or cls.__dictoffset__ != 0
+            or (attrs.has(cls) and any(f.name == "severity" for f in attrs.fields(cls)))
         ):
             return True
         return severity >= self.threshold
