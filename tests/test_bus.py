@@ -1,6 +1,7 @@
 """The event bus: ordered delivery, back-pressure without loss, failing subscribers reported."""
 
 import anyio
+import anyio.lowlevel
 import pytest
 from tradewind.bus import EventBus, Subscription
 from tradewind.model import Event, EventsDropped, RunStarted, SystemError
@@ -287,3 +288,88 @@ def test_two_tasks_waiting_for_room_in_a_lossless_queue_both_go_on():
     anyio.run(main)
     assert sorted(seen) == [*range(50), *range(1000, 1050)]
     assert [t for t in seen if t < 1000] == list(range(50))  # each publisher's order kept
+
+
+def test_a_subscriber_accepting_some_classes_gets_exactly_those_as_its_handler_would_keep():
+    """``accepts`` filters by class on the bus: the subscriber is handed, in order, exactly
+    the events a handler filtering the same classes itself keeps (through ``publish`` and
+    ``publish_many``, random mixes), each class is decided once, and refused events take no
+    room in its queue (a small queue drops nothing for them)."""
+    import random
+
+    from tradewind.model import CandleClosed, OrderFailed
+
+    refused = (RunStarted, CandleClosed)
+    asked: list[type] = []
+    kept: list[tuple[str, int]] = []
+    filtered: list[tuple[str, int]] = []
+
+    def accepts(cls: type) -> bool:
+        asked.append(cls)
+        return not issubclass(cls, refused)
+
+    def keep(e: Event) -> None:  # the handler filtering by itself: the reference
+        if not isinstance(e, refused):
+            kept.append((type(e).__name__, e.ts_ns))
+
+    def make(rng: random.Random, i: int) -> Event:
+        k = rng.randrange(4)
+        if k == 0:
+            return ev(i)
+        if k == 1:
+            return SystemError(ts_ns=i, source="x", error="y")
+        if k == 2:
+            return OrderFailed(ts_ns=i, client_order_id=f"c{i}", reason="r")
+        return RunStarted(ts_ns=i, run_id="x", mode="paper")
+
+    async def main() -> tuple[Subscription, Subscription]:
+        rng = random.Random(7)
+        async with EventBus(capacity=2) as bus:
+            ref = bus.subscribe("reference", keep, lossless=True)
+            sub = bus.subscribe(
+                "filtered",
+                lambda e: filtered.append((type(e).__name__, e.ts_ns)),
+                accepts=accepts,
+            )
+            i = 0
+            for _ in range(300):
+                if rng.random() < 0.5:
+                    await bus.publish(make(rng, i))
+                    i += 1
+                else:
+                    n = rng.randrange(0, 12)
+                    await bus.publish_many([make(rng, i + j) for j in range(n)])
+                    i += n
+                if rng.random() < 0.3:
+                    await anyio.lowlevel.checkpoint()
+        return ref, sub
+
+    ref, sub = anyio.run(main)
+    assert filtered == kept and len(kept) > 100
+    assert sorted(c.__name__ for c in asked) == ["OrderFailed", "RunStarted", "SystemError"]
+    assert sub.taken == {RunStarted: False, SystemError: True, OrderFailed: True}
+    assert sub.delivered == len(kept) and ref.delivered > len(kept)
+
+
+def test_a_subscriber_refusing_a_class_is_not_dropped_for_it_when_its_queue_is_full():
+    release = anyio.Event()
+    got: list[int] = []
+
+    async def stuck(e: Event) -> None:
+        await release.wait()
+        got.append(e.ts_ns)
+
+    async def main() -> Subscription:
+        async with EventBus(capacity=2, drain_timeout_s=5.0) as bus:
+            sub = bus.subscribe("stuck", stuck, accepts=lambda cls: cls is not RunStarted)
+            await bus.publish(SystemError(ts_ns=1, source="x", error="y"))
+            for i in range(10):  # refused: never queued, never dropped
+                await bus.publish(ev(100 + i))
+            await bus.publish_many([ev(200 + i) for i in range(10)])
+            assert sub.dropped == 0 and sub.pending == 1
+            release.set()
+            await bus.publish_many([ev(300), SystemError(ts_ns=2, source="x", error="y")])
+        return sub
+
+    sub = anyio.run(main)
+    assert got == [1, 2] and sub.dropped == 0

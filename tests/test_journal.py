@@ -521,3 +521,64 @@ def test_positions_are_journaled_with_their_pnl_currency(journal_at):
     )
     k.set_pnl_currencies({INST.key: "USDT"})  # the same currency resumes
     k.close()
+
+
+def test_record_derives_and_makes_durable_by_each_events_own_severity(journal_at):
+    """``record``: with an order manager writing ahead, an event below a warning and without
+    a table of its own is one ``events`` row; a signal, a veto and every warning get their
+    own table too; a warning (a veto is one) is appended to the step log at once (group
+    commit), the others wait for the step's commit; without write-ahead, the order tables are
+    derived."""
+    sig = Signal(
+        instrument=INST.key,
+        side=Side.BUY,
+        entry=D("50000"),
+        stop=D("49750"),
+        score=1.0,
+        ts_ns=10,
+        reasons={},
+        quantity=D("0.02"),
+    )
+    order = Order(
+        client_order_id="c-1",
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=D("0.02"),
+    )
+    veto = Veto(filter="f", reason="r", signal=sig, ts_ns=11)
+    events = [  # (event, a warning, its own tables with write-ahead, without)
+        (OrderSubmitted(ts_ns=9, order=order), False, set(), {"order_events"}),
+        (SignalEvent(ts_ns=10, signal=sig), False, {"signals"}, {"signals"}),
+        (VetoEvent(ts_ns=11, veto=veto), True, {"vetoes"}, {"vetoes"}),
+        (SystemError(ts_ns=12, source="x", error="boom"), True, {"system_events"}, None),
+        (
+            PositionChanged(ts_ns=13, position=Position(instrument=INST.key)),
+            False,
+            set(),
+            {"positions"},
+        ),
+    ]
+    for write_ahead in (True, False):
+        j = Journal(journal_at(f"wa{write_ahead}"), "r1")
+        j.start("paper", "cfg.toml", 0)
+        j.group_commit = True
+        j.write_ahead = write_ahead
+        assert j.logs_steps
+        for event, warning, ahead, derived in events:
+            logged = j.steps_logged
+            staged = dict(j._pending)
+            before = {t: len(rows) for t, rows in staged.items()}
+            j.record(event)
+            assert j.steps_logged == logged + (1 if warning else 0)
+            if warning:  # appended with what was staged: nothing left staged
+                assert not j._npending and not j._pending
+                continue
+            grew = {t for t, rows in j._pending.items() if len(rows) > before.get(t, 0)}
+            own = ahead if write_ahead or derived is None else derived
+            assert grew == {"events"} | own
+        j.commit()
+        assert j.count("events") == len(events)
+        assert j.count("system_events") == 1 and j.count("vetoes") == j.count("signals") == 1
+        assert j.count("order_events") == (0 if write_ahead else 1)
+        j.close()

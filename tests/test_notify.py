@@ -447,3 +447,106 @@ def test_only_an_outbox_channel_has_messages_that_come_due_on_the_clock():
     assert NotifierHost({"c": Collect()}, clock=SimClock(T0), outbox=outbox).timed
     mixed = NotifierHost({"p": Plain(), "c": Collect()}, clock=SimClock(T0), outbox=outbox)
     assert mixed.timed
+
+
+def test_a_notifier_without_the_outbox_is_handed_only_events_at_its_severity_by_the_bus():
+    """The bus filters by class (``EventChannel.accepts``) what the channel refused per event:
+    the notifier gets exactly the events at or above its ``min_severity``, in order; events of
+    classes below it are not queued for it at all; a class whose severity is a field or a
+    property of each event is handed over and decided per event, as before."""
+    import random
+
+    from tradewind.builtins.log_notifier import LogNotifier, LogNotifierConfig
+    from tradewind.bus import EventBus
+    from tradewind.model import Event, OrderUpdated, PositionChanged
+    from tradewind.model.orders import OrderReport, OrderStatus
+    from tradewind.notify.host import EventChannel
+
+    @attrs.frozen(kw_only=True)
+    class Graded(Event):  # severity per event, as a field
+        severity: Severity = Severity.DEBUG  # type: ignore[assignment]
+
+    @attrs.frozen(kw_only=True)
+    class Computed(Event):  # severity per event, as a property
+        level: int
+
+        @property
+        def severity(self) -> Severity:  # type: ignore[override]
+            return Severity(self.level)
+
+    @attrs.frozen(kw_only=True, slots=False)
+    class Loose(Event):  # events with a __dict__: a severity could be set on one
+        severity = Severity.DEBUG
+
+    class Seen(LogNotifier):
+        def __init__(self, config: LogNotifierConfig) -> None:
+            super().__init__(config)
+            self.got: list[tuple[str, int]] = []
+
+        async def notify(self, event: Event) -> None:
+            if event.severity >= self.min_severity:
+                self.got.append((type(event).__name__, event.ts_ns))
+            await super().notify(event)
+
+    def make(rng: random.Random, i: int) -> Event:
+        k = rng.randrange(7)
+        if k == 0:
+            return fill(i, T0 + i)
+        if k == 1:
+            return PositionChanged(
+                ts_ns=T0 + i, position=Position(instrument="sim:BTCUSDT", quantity=Decimal(1))
+            )
+        if k == 2:
+            report = OrderReport(
+                client_order_id=f"c{i}",
+                instrument="sim:BTCUSDT",
+                status=OrderStatus.ACCEPTED,
+                ts_ns=T0 + i,
+            )
+            return OrderUpdated(ts_ns=T0 + i, report=report)
+        if k == 3:
+            return SystemError(ts_ns=T0 + i, source="x", error="y")
+        if k == 4:
+            return OrderFailed(ts_ns=T0 + i, client_order_id=f"c{i}", reason="r")
+        if k == 5:
+            return Graded(ts_ns=T0 + i, severity=rng.choice(list(Severity)))
+        return Computed(ts_ns=T0 + i, level=int(rng.choice(list(Severity))))
+
+    for level in ("debug", "info", "warning", "critical"):
+        rng = random.Random(level)
+        events = [make(rng, i) for i in range(400)]
+        notifier = Seen(LogNotifierConfig(min_severity=level))
+        threshold = Severity[level.upper()]
+        subs = []
+
+        async def go(
+            notifier: Seen = notifier, events: list[Event] = events, subs: list = subs
+        ) -> None:
+            host = NotifierHost({"log": notifier}, clock=SimClock(T0))
+            async with EventBus(capacity=16) as bus:
+                host.subscribe(bus)
+                subs.extend(bus.subscriptions)
+                async with host:
+                    for at in range(0, len(events), 9):
+                        await bus.publish_many(events[at : at + 9])
+                        await bus.publish(events[at])
+                    await bus.close()
+                    assert await host.wait_idle(10)
+
+        anyio.run(go)
+        expected: list[tuple[str, int]] = []
+        for at in range(0, len(events), 9):
+            for e in [*events[at : at + 9], events[at]]:
+                if e.severity >= threshold:
+                    expected.append((type(e).__name__, e.ts_ns))
+        assert notifier.got == expected and len(expected) > 50
+        (sub,) = subs
+        assert sub.dropped == 0
+        handed = {cls.__name__: taken for cls, taken in sub.taken.items()}
+        assert handed["Graded"] and handed["Computed"]  # decided per event
+        assert handed["PositionChanged"] is (threshold <= Severity.DEBUG)
+        assert handed["FillEvent"] is (threshold <= Severity.INFO)
+        assert handed["SystemError"] and handed["OrderFailed"]
+        channel = EventChannel("log", notifier)
+        assert channel.accepts(PositionChanged) is (threshold <= Severity.DEBUG)
+        assert channel.accepts(Loose)  # its events could carry a severity of their own

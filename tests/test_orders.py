@@ -15,6 +15,7 @@ from tradewind.model import (
     CircuitBreaker,
     Fill,
     FillEvent,
+    Order,
     OrderFailed,
     OrderReport,
     OrderStatus,
@@ -81,6 +82,19 @@ def test_terminal_states_have_no_way_out_and_every_state_is_in_the_table():
     assert set(TRANSITIONS) == set(OrderStatus)
     for status, targets in TRANSITIONS.items():
         assert (not targets) == status.is_terminal
+
+
+def test_the_state_machines_tables_by_value_are_its_tables():
+    """The report path reads the legal moves and the stages by the states' values: the same
+    tables, pair by pair."""
+    from tradewind.trading.order_state import _LEGAL, _STAGE, _STAGE_OF
+
+    assert len(_STAGE_OF) == len(_STAGE) == len(OrderStatus)
+    for src in OrderStatus:
+        assert _STAGE_OF[src.value] == _STAGE[src]
+        for dst in OrderStatus:
+            assert ((src.value, dst.value) in _LEGAL) is is_legal(src, dst)
+    assert len(_LEGAL) == sum(len(t) for t in TRANSITIONS.values())
 
 
 def test_a_market_order_walks_new_accepted_partially_filled_filled(stack):
@@ -500,3 +514,18 @@ def test_finished_orders_beyond_the_window_are_released_and_read_back_when_asked
     # An id never sent is still unknown (no journal read for ids newer than every release).
     assert om._known(stack.orders.next_client_order_id()) is None
     assert stack.journal.count("fills") == 40
+    # A released order opened again (its id known to the journal): its journaled state, not
+    # a new order; an order with a new id past the released ones opens as new.
+    again = Order(
+        client_order_id=sent[2],
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.010"),
+    )
+    assert om.open(stack.venue, again, 300 * MS) == om.records[sent[2]].report()
+    assert om.records[sent[2]].status is S.FILLED
+    fresh = stack.order()
+    assert om.open(stack.venue, fresh, 301 * MS) is None
+    rec = om.records[fresh.client_order_id]
+    assert rec.status is S.NEW and rec.id_seq == om._id_seq(fresh.client_order_id) == 42

@@ -12,6 +12,9 @@
   :class:`~tradewind.model.EventsDropped` event to every other subscriber (the journal writes
   it to ``system_events``): once when the subscriber catches up, every
   :attr:`EventBus.report_every` drops while it does not, and at close.
+- A subscriber may refuse whole classes of events (``subscribe(..., accepts=...)``, decided
+  once per class; the log notifier's events below its severity): they are never queued for
+  it, so they cost it no queue room, no handler call and no drop.
 - A *lossless* subscriber (``subscribe(..., lossless=True)``; the engine's journal) is never
   dropped for: when its queue is full the publisher waits (back-pressure).
 - A subscriber that raises does not stop the others: the exception becomes a
@@ -79,10 +82,30 @@ class Subscription:
     #: The list of events being handled (``publish_many``), and the index of the one in hand.
     holding: Sequence[Event] | None = None
     held: int = 0
+    #: Decides once per event class whether the subscriber takes any event of it (None: every
+    #: event of :attr:`types`). An event of a class it refuses is never queued for it: no
+    #: queue item, no handler call, never dropped for it.
+    accepts: Callable[[type[Event]], bool] | None = None
+    #: Per event class seen: whether the subscriber takes it (:attr:`types` and
+    #: :attr:`accepts` together).
+    taken: dict[type[Event], bool] = attrs.Factory(dict)
 
     def wants(self, event: Event) -> bool:
         """True when ``event`` is of a type this subscriber asked for."""
-        return isinstance(event, self.types)
+        if self.accepts is None:
+            return isinstance(event, self.types)
+        cls = type(event)
+        taken = self.taken.get(cls)
+        return self.takes(cls) if taken is None else taken
+
+    def takes(self, cls: type[Event]) -> bool:
+        """Whether the subscriber takes events of class ``cls``; decided once per class."""
+        taken = self.taken.get(cls)
+        if taken is None:
+            accepts = self.accepts
+            taken = issubclass(cls, self.types) and (accepts is None or bool(accepts(cls)))
+            self.taken[cls] = taken
+        return taken
 
 
 class EventBus:
@@ -112,11 +135,15 @@ class EventBus:
         *,
         types: tuple[type[Event], ...] = (Event,),
         lossless: bool = False,
+        accepts: Callable[[type[Event]], bool] | None = None,
     ) -> Subscription:
         """Add a subscriber. Must be called before the bus starts or while it runs.
 
         ``lossless`` subscribers apply back-pressure instead of being dropped for (use it only
         for a subscriber that must see everything and cannot hang, like the journal).
+        ``accepts(cls)`` (called once per event class) is False for a class of events of
+        ``types`` the handler would do nothing with (a notifier's events below its
+        severity): they are never queued for this subscriber, so they cost it nothing.
         """
         # The stream itself is unbounded: fullness is counted in events (``queued``), since an
         # item may hold many of them.
@@ -129,6 +156,7 @@ class EventBus:
             receive=receive,
             is_async=inspect.iscoroutinefunction(handler),
             lossless=lossless,
+            accepts=accepts,
         )
         self._subs.append(sub)
         if self._tg is not None:
@@ -185,6 +213,8 @@ class EventBus:
         for sub in self._subs:
             if not isinstance(event, sub.types):
                 continue
+            if sub.accepts is not None and not sub.takes(type(event)):
+                continue
             if sub.queued < capacity and not sub.cancelled and not sub.unreported:
                 # The everyday case inline (a queue with room): no coroutine per delivery.
                 sub.send.send_nowait(event)
@@ -207,7 +237,16 @@ class EventBus:
         events = list(events)  # one list, shared by the subscribers' queues (never changed)
         for sub in self._subs:
             types = sub.types
-            if types == (Event,):
+            if sub.accepts is not None:
+                taken = sub.taken
+                try:
+                    wanted = [e for e in events if taken[type(e)]]
+                except KeyError:  # a class not seen yet: decide it once
+                    takes = sub.takes
+                    wanted = [e for e in events if takes(type(e))]
+                if not wanted:
+                    continue
+            elif types == (Event,):
                 wanted = events
             else:
                 wanted = [e for e in events if isinstance(e, types)]

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import anyio
+import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -278,6 +279,21 @@ class EventChannel:
         self._send, self._receive = anyio.create_memory_object_stream[Event](queue_size)
         self.outstanding = 0
 
+    def accepts(self, cls: type[Event]) -> bool:
+        """False when no event of class ``cls`` is severe enough for this channel (the bus
+        then never hands it one): its severity is the class's own value. A class whose
+        severity may be each event's own — a field, a property, events with a ``__dict__``
+        to hold one — is taken, and :meth:`on_event` decides per event, as for every event
+        before."""
+        severity = getattr(cls, "severity", None)
+        if (
+            not isinstance(severity, int)
+            or cls.__dictoffset__ != 0
+            or (attrs.has(cls) and any(f.name == "severity" for f in attrs.fields(cls)))
+        ):
+            return True
+        return severity >= self.threshold
+
     def on_event(self, event: Event) -> Awaitable[None] | None:
         """Queue ``event`` if it is severe enough, waiting while the queue is full (the bus's
         back-pressure, as before the outbox existed: nothing is dropped). Returns what the bus
@@ -371,9 +387,15 @@ class NotifierHost:
         self.entered = False
 
     def subscribe(self, bus: Any) -> None:
-        """One bus subscriber per notifier; each handler returns at once."""
+        """One bus subscriber per notifier; each handler returns at once. A notifier without
+        the outbox is never handed the events its severity threshold refuses (the bus
+        filters them by class: :meth:`EventChannel.accepts`); an outbox notifier's router
+        sees every event (digests and summaries come due at events' times)."""
         for key, ch in self.channels.items():
-            bus.subscribe(f"notifier:{key}", ch.on_event)
+            if isinstance(ch, EventChannel):
+                bus.subscribe(f"notifier:{key}", ch.on_event, accepts=ch.accepts)
+            else:
+                bus.subscribe(f"notifier:{key}", ch.on_event)
 
     async def __aenter__(self) -> NotifierHost:
         self.entered = True

@@ -21,6 +21,13 @@ from tradewind.trading.order_state import _S, OrderStateMachine
 # The order manager's logger: its records keep the name they had before the split.
 log = logging.getLogger("tradewind.trading.orders")
 
+#: What an order has booked before its first fill (one object: Decimals are immutable).
+_NOTHING = Decimal(0)
+#: The states a fill moves an order to, looked up once (an enum's attribute look-up is a
+#: Python call).
+_FILLED = _S.FILLED
+_PARTIALLY_FILLED = _S.PARTIALLY_FILLED
+
 
 class FillBooking(OrderStateMachine):
     """Books venue fills into the journal and the portfolio, each exactly once."""
@@ -72,7 +79,7 @@ class FillBooking(OrderStateMachine):
         problem = ""
         kind = "fill"
         if rec is not None:
-            booked = self._booked.get(cid, Decimal(0)) + fill.quantity
+            booked = self._booked.get(cid, _NOTHING) + fill.quantity
             self._booked[cid] = booked
             status = rec.status
             qty = rec.order.quantity if rec.order is not None else None
@@ -81,7 +88,7 @@ class FillBooking(OrderStateMachine):
                 if qty is not None and booked > qty:
                     problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
             else:
-                status = _S.FILLED if qty is not None and booked >= qty else _S.PARTIALLY_FILLED
+                status = _FILLED if qty is not None and booked >= qty else _PARTIALLY_FILLED
             changed = rec.moved(
                 status=status,
                 filled_quantity=max(rec.filled_quantity, booked),

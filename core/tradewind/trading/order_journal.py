@@ -70,14 +70,16 @@ class OrderJournaling:
             seq = rec.id_seq
             self._released_seq = max(self._released_seq, -1 if seq is None else seq)
 
-    def _known(self, cid: str) -> OrderRecord | None:
+    def _known(self, cid: str, seq: int | bool | None = False) -> OrderRecord | None:
         """The record of order ``cid``: in memory, or read back from the journal when it may
         have been released (an id this host made up to the highest released, or one it did
-        not make), with its booked quantity and fill keys; None for an order never known."""
+        not make), with its booked quantity and fill keys; None for an order never known.
+        ``seq``: ``cid``'s :meth:`_id_seq` when the caller has it already."""
         rec = self.records.get(cid)
         if rec is not None or not self.released or self.journal is None:
             return rec
-        seq = self._id_seq(cid)
+        if seq is False:
+            seq = self._id_seq(cid)
         if seq is not None and seq > self._released_seq:
             return None  # newer than every released order: never released
         journal = self.journal

@@ -48,6 +48,14 @@ _STAGE: Mapping[OrderStatus, int] = MappingProxyType(
 )
 
 
+#: :data:`_STAGE` and :data:`TRANSITIONS` by the states' values: a ``str`` hashes in C, an
+#: enum member's hash is a Python call (two look-ups per venue report).
+_STAGE_OF: Mapping[str, int] = MappingProxyType({s._value_: n for s, n in _STAGE.items()})
+_LEGAL: frozenset[tuple[str, str]] = frozenset(
+    (src._value_, dst._value_) for src, dsts in TRANSITIONS.items() for dst in dsts
+)
+
+
 def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
     """True when the state machine allows ``src`` → ``dst``."""
     return dst in TRANSITIONS[src]
@@ -77,6 +85,8 @@ class OrderStateMachine(OrderJournaling):
         self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
 
     def _settled(self, cid: str) -> None:
+        if not (self._unresolved or self._doubt_since or self._not_found_since or self._alerted):
+            return  # no order in doubt (the usual case): nothing to forget
         self._unresolved.pop(cid, None)
         self._doubt_since.pop(cid, None)
         self._not_found_since.pop(cid, None)
@@ -113,7 +123,8 @@ class OrderStateMachine(OrderJournaling):
             self._store(changed, kind, cur)
             self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
             return
-        if _STAGE[new] < _STAGE[cur] and report.filled_quantity <= rec.filled_quantity:
+        cur_v, new_v = cur._value_, new._value_
+        if _STAGE_OF[new_v] < _STAGE_OF[cur_v] and report.filled_quantity <= rec.filled_quantity:
             # A report of an earlier stage arrived after the one that moved the order on (an
             # acknowledgement after the fill, or after the cancel or the IOC's expiry that a
             # faster channel delivered first): stale, not a move and not an error.
@@ -124,7 +135,7 @@ class OrderStateMachine(OrderJournaling):
                 ),
             )
             return
-        if not is_legal(cur, new):
+        if (cur_v, new_v) not in _LEGAL:  # :func:`is_legal`
             self._system_error(
                 f"illegal order transition {cur.value} -> {new.value} for {cid} reported by "
                 f"the venue; state kept at {cur.value}",

@@ -218,7 +218,8 @@ class OrderManager(FillBooking, VenueCalls):
         call (backoff, a create in doubt, a slow venue) holds the loop."""
         cid = order.client_order_id
         self._ts = max(self._ts, ts_ns)
-        known = self._known(cid)
+        seq = self._id_seq(cid)
+        known = self._known(cid, seq)
         if known is not None:
             return known.report()
         key = venue_key(venue)
@@ -229,7 +230,7 @@ class OrderManager(FillBooking, VenueCalls):
             venue=key,
             order=order,
             updated_ts_ns=ts_ns,
-            id_seq=self._id_seq(cid),
+            id_seq=seq,
             run_id=self.run_id,
         )
         self.orders[cid] = order
