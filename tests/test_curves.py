@@ -19,7 +19,15 @@ from tradewind.report.analysis import buy_and_hold
 from tradewind.report.metrics import write_report
 from tradewind.trading.curves import Curve, columns_of
 
-from tests.test_report_arrays import BEFORE, _candles, _digests, _long_run, _same
+from tests.test_report_arrays import (
+    AFTER,
+    BEFORE,
+    _candles,
+    _digests,
+    _long_run,
+    _old_limits,
+    _same,
+)
 
 
 def _chunked(points: list[Any], rng: random.Random, dtypes: list[Any]) -> Curve[Any]:
@@ -111,11 +119,16 @@ def _as_curves(result: Any, seed: int) -> Any:
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_a_long_runs_report_from_curves_in_chunks_is_the_per_point_reports_bytes(tmp_path, seed):
+def test_a_long_runs_report_from_curves_in_chunks_is_the_per_point_reports_bytes(
+    tmp_path, seed, monkeypatch
+):
     result = _as_curves(_long_run(), seed)
     assert any(isinstance(part, tuple) for c in result.candles.values() for part in c.chunks())
     write_report(result, tmp_path)
-    assert _digests(tmp_path) == BEFORE
+    assert _digests(tmp_path) == AFTER
+    _old_limits(monkeypatch)  # the charts' limits of main c735171: its bytes
+    write_report(result, tmp_path / "old")
+    assert _digests(tmp_path / "old") == BEFORE
 
 
 def test_candle_closes_and_buy_and_hold_from_curves_in_chunks_are_the_lists_ones():

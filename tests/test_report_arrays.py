@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import random
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -410,21 +411,114 @@ def _digests(folder: Path) -> tuple[str, str]:
 
 #: SHA-256 of report.json and of report.html without plotly.js, written for ``_long_run()``
 #: by the per-point report of main at c735171 (``write_report(_long_run(), folder)`` with that
-#: commit's core first on ``PYTHONPATH``).
+#: commit's core first on ``PYTHONPATH``), which drew at most 20,000 candles and 20,000 points
+#: of a line (:func:`_old_limits`).
 BEFORE = (
     "633d76acbdb515a64a8b4135d61b22e2ca9892f4e179a82f7bdb113b9cda55aa",
     "fecd26828f4ded4826032aa089b05d35947f1788ba588b4e07cf2ea6916bbc2d",
 )
 
+#: The same with the drawn series' limits of the twelfth session (5,000 candles, 10,000 points
+#: of a line): ``report.json`` is BEFORE's; the page differs only in its charted series
+#: (``test_the_drawn_series_limits_change_only_the_charted_points``).
+AFTER = (
+    BEFORE[0],
+    "50524274cfb021c889704d0e3064da0d44be4d986b61b5e75c2bc883c11aed19",
+)
+
+
+def _old_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report_html, "MAX_CANDLES", 20_000)
+    monkeypatch.setattr(report_html, "MAX_LINE_POINTS", 20_000)
+
 
 @pytest.mark.slow
-def test_a_long_runs_report_is_the_per_point_reports_bytes(tmp_path):
+def test_a_long_runs_report_is_the_per_point_reports_bytes(tmp_path, monkeypatch):
     result = _long_run()
     write_report(result, tmp_path)
-    assert _digests(tmp_path) == BEFORE
+    assert _digests(tmp_path) == AFTER
     # The page's text is render_html's, the same bytes as written.
     page = (tmp_path / "report.html").read_bytes()
     assert page == report_html.render_html(result).encode("utf-8")
+    # With the limits it had, the page is main c735171's to the byte: only the limits moved.
+    _old_limits(monkeypatch)
+    write_report(result, tmp_path / "old")
+    assert _digests(tmp_path / "old") == BEFORE
+
+
+_FIGURE = re.compile(
+    rb"(<script type='application/json' data-figure='[^']*' id='[^']*'>)(.*?)(</script>)", re.S
+)
+
+
+def _figures(page: bytes) -> tuple[bytes, list[dict]]:
+    """The page with its figures' JSON taken out, and the figures."""
+    figs = [json.loads(m.group(2)) for m in _FIGURE.finditer(page)]
+    return _FIGURE.sub(rb"\1\3", page), figs
+
+
+#: The keys of a trace that hold its drawn points.
+_POINTS = {"x", "y", "open", "high", "low", "close"}
+
+
+@pytest.mark.slow
+def test_the_drawn_series_limits_change_only_the_charted_points(tmp_path, monkeypatch):
+    """The page at the new limits against the page at the old ones: the same text around the
+    figures, the same figures, layouts and traces but for the points of the thinned lines
+    and merged candles (and the volume bars' colours, one per candle), each now the
+    definitions' (``_thin`` and ``_resample``) at the new limits; ``report.json`` the same."""
+    result = _long_run()
+    write_report(result, tmp_path / "new")
+    _old_limits(monkeypatch)
+    write_report(result, tmp_path / "old")
+    monkeypatch.undo()
+    assert (tmp_path / "new" / "report.json").read_bytes() == (
+        tmp_path / "old" / "report.json"
+    ).read_bytes()
+    new_rest, new_figs = _figures((tmp_path / "new" / "report.html").read_bytes())
+    old_rest, old_figs = _figures((tmp_path / "old" / "report.html").read_bytes())
+    assert new_rest == old_rest
+    assert len(new_figs) == len(old_figs) == 6
+    drawn = 0
+    for new, old in zip(new_figs, old_figs, strict=True):
+        assert new["layout"] == old["layout"]
+        assert len(new["data"]) == len(old["data"])
+        for nt, ot in zip(new["data"], old["data"], strict=True):
+            keys = set(nt) - _POINTS - {"marker"}
+            assert set(nt) == set(ot) and {k: nt[k] for k in keys} == {k: ot[k] for k in keys}
+            if nt.get("type") == "bar" and nt.get("name") == "volume":
+                assert len(nt["marker"]["color"]) == len(nt["x"])
+            else:
+                assert nt.get("marker") == ot.get("marker")
+            if nt.get("mode") == "lines":
+                assert len(nt["x"]) <= report_html.MAX_LINE_POINTS < len(ot["x"])
+                drawn += 1
+            elif nt.get("type") == "candlestick" or nt.get("name") == "volume":
+                assert len(nt["x"]) <= report_html.MAX_CANDLES < len(ot["x"])
+                drawn += nt["type"] == "candlestick"
+            else:  # markers, the funnel, the returns' histogram: every point as before
+                assert {k: nt.get(k) for k in _POINTS} == {k: ot.get(k) for k in _POINTS}
+    # Two instruments' candles and two lines each; equity, buy and hold, drawdown, Sharpe.
+    assert drawn == 2 * 3 + 4
+    # The lines and candles drawn are the definitions' at the new limits.
+    a = analyse(result)
+    for i, inst in enumerate(("sim:A", "sim:B")):
+        fig = new_figs[i]
+        cs = report_html._resample(result.candles[inst], report_html.MAX_CANDLES)
+        candle = fig["data"][0]
+        assert candle["x"] == report_html._ts([int(c[0]) for c in cs])
+        for j, key in enumerate(("open", "high", "low", "close"), start=1):
+            assert _same(candle[key], [report_html._num(c[j]) for c in cs])
+        assert _same(fig["data"][1]["y"], [report_html._num(c[5]) for c in cs])
+        for trace in fig["data"][2:4]:
+            pts = report_html._thin(result.series[inst][trace["name"]])
+            assert trace["x"] == report_html._ts([t for t, _ in pts])
+            assert _same(trace["y"], [report_html._num(v) for _, v in pts])
+    eq = report_html._thin(equity_points(result.equity_curve))
+    assert new_figs[2]["data"][0]["x"] == report_html._ts([t for t, _ in eq])
+    assert _same(new_figs[2]["data"][0]["y"], [v for _, v in eq])
+    bh = report_html._thin(a.buy_and_hold_curve)
+    assert _same(new_figs[2]["data"][1]["y"], [v for _, v in bh])
 
 
 def test_marker_dates_and_candle_closes_are_the_per_item_ones():

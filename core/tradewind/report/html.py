@@ -51,8 +51,12 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import RunResult
 
 NS = 1_000_000_000
-#: Candles drawn per instrument at most; longer runs are merged into coarser candles.
-MAX_CANDLES = 20_000
+#: Candles drawn per instrument at most; longer runs are merged into coarser candles (first
+#: open, highest high, lowest low, last close, summed volume). A chart's plot area is at most
+#: ~1,150 CSS pixels wide (``main``'s 1,240 less its padding and the plot's margins), ~2,300
+#: device pixels on a 2x display: 5,000 candles are already two or more to a pixel. (20,000
+#: until the twelfth session; the metrics, tables and ``report.json`` use every candle.)
+MAX_CANDLES = 5_000
 #: Signals or vetoes drawn per instrument at most (every one is in the journal).
 MAX_MARKERS = 5_000
 #: Bars in the rolling Sharpe window.
@@ -95,12 +99,18 @@ class _Clean(list):  # type: ignore[type-arg]
 
 
 #: Points of a line drawn at most (longer curves keep each bucket's first, lowest, highest
-#: and last point, so spikes survive).
-MAX_LINE_POINTS = 20_000
+#: and last point, so spikes survive). 10,000 points are 2,500 buckets: at least one per
+#: device pixel of the widest plot area on a 2x display (see :data:`MAX_CANDLES`), where a
+#: bucket's first, lowest, highest and last point draw the pixel column the whole bucket
+#: would. (20,000 until the twelfth session; ``report.json`` holds the whole equity curve.)
+MAX_LINE_POINTS = 10_000
 
 
-def _thin(points: Sequence[tuple[int, Any]], limit: int = MAX_LINE_POINTS) -> list[Any]:
-    """At most about ``limit`` points of a time series, for drawing only."""
+def _thin(points: Sequence[tuple[int, Any]], limit: int | None = None) -> list[Any]:
+    """At most about ``limit`` (:data:`MAX_LINE_POINTS`) points of a time series, for
+    drawing only."""
+    if limit is None:
+        limit = MAX_LINE_POINTS
     if len(points) <= limit:
         return list(points)
     k = math.ceil(len(points) / (limit / 4))
