@@ -36,7 +36,6 @@ import atexit
 import builtins
 import importlib.util
 import marshal
-import opcode
 import os
 import re
 import sys
@@ -133,11 +132,12 @@ def compile(
         return _real_compile(source, filename, mode, flags, dont_inherit, optimize, **kwargs)
     inherited = sys._getframe(1).f_code.co_flags & _FUTURE
     found = _TYPE_HASH.findall(source)
-    text = ""
+    value: int | None = None
     if len(found) == 1:
         _, sign, digits = found[0]
-        text = sign + digits
-        source = _TYPE_HASH.sub(lambda m: m.group(1) + _STAND_IN_TEXT, source)
+        value = int(sign + digits)
+        stand_in = int(sign + "9" * len(digits))
+        source = _TYPE_HASH.sub(lambda m: m.group(1) + sign + "9" * len(digits), source)
     key = (source, filename, mode, inherited)
     if _cache is None:
         _cache = _load()
@@ -150,103 +150,41 @@ def compile(
             _registered = True
             atexit.register(_save)
     _used[key] = code
-    if not text:
+    if value is None:
         return code
-    got = _put(code, int(text), len(text))
+    got = _put(code, stand_in, value)
     if got is None or got[1] != 1:  # not exactly compile's code: compile the real source
-        return _real_compile(_TYPE_HASH.sub(lambda m: m.group(1) + text, source),
+        return _real_compile(_TYPE_HASH.sub(lambda m: m.group(1) + str(value), source),
                              filename, mode, inherited, True)  # fmt: skip
     return got[0]
 
 
 #: attrs' ``__hash__``: ``return hash((`` then, alone on the next line, the type's hash.
 _TYPE_HASH = re.compile(r"(return hash\(\(\n[ \t]*)(-?)(\d+)(?=,\n)")
-#: What the cached source has in the type hash's place.
-_STAND_IN_TEXT = "9" * 19
-_STAND_IN = int(_STAND_IN_TEXT)
-_LOAD_CONST = opcode.opmap["LOAD_CONST"]
 
 
-def _put(code: CodeType, value: int, width: int) -> tuple[CodeType, int] | None:
-    """``code`` with the int constant :data:`_STAND_IN` replaced by ``value`` (``width``
-    characters in the source) in it and in the code objects among its constants, and how
-    many were replaced; None where the code ``compile`` makes of the real source would not be
-    that: ``value`` already an int constant of a code holding the stand-in (compile would
-    share the slot), or the stand-in's position not where :func:`_end_column` can move it."""
+def _put(code: CodeType, stand_in: int, value: int) -> tuple[CodeType, int] | None:
+    """``code`` with the int constant ``stand_in`` replaced by ``value`` in it and in the
+    code objects among its constants, and how many were replaced; None where ``value`` is
+    already an int constant of a code holding the stand-in (compile would share the slot)."""
     consts = list(code.co_consts)
     count = 0
-    slot = -1
+    here = False
     for i, c in enumerate(consts):
-        if type(c) is int and c == _STAND_IN:
-            if slot >= 0:
-                return None
+        if type(c) is int and c == stand_in:
             consts[i] = value
             count += 1
-            slot = i
+            here = True
         elif type(c) is CodeType:
-            got = _put(c, value, width)
+            got = _put(c, stand_in, value)
             if got is None:
                 return None
             if got[1]:
                 consts[i] = got[0]
                 count += got[1]
-    if slot < 0:
-        return (code.replace(co_consts=tuple(consts)) if count else code), count
-    if any(type(c) is int and c == value for c in code.co_consts):
+    if here and any(type(c) is int and c == value for c in code.co_consts):
         return None
-    table = _end_column(code, slot, width)
-    if table is None:
-        return None
-    return code.replace(co_consts=tuple(consts), co_linetable=table), count
-
-
-def _varint(table: bytes, i: int) -> int:
-    """The index after the location table's varint at ``i``."""
-    while table[i] & 64:
-        i += 1
-    return i + 1
-
-
-def _end_column(code: CodeType, slot: int, width: int) -> bytes | None:
-    """``code.co_linetable`` with the end column of its one ``LOAD_CONST slot`` moved to
-    its start column + ``width`` (the literal's length): the one thing of the table that the
-    type hash's text changes, where the entry is the one-line form (start and end column a
-    byte each) that ``compile`` writes for it (the literal is on the line after ``return
-    hash((``: a line delta of 1, never the short form) and holds only that instruction."""
-    raw = code.co_code
-    units = [
-        u for u in range(len(raw) // 2) if raw[2 * u] == _LOAD_CONST and raw[2 * u + 1] == slot
-    ]
-    if len(units) != 1:
-        return None
-    unit = units[0]
-    table = code.co_linetable
-    i = at = 0
-    while i < len(table):
-        first = table[i]
-        kind, length = (first >> 3) & 15, (first & 7) + 1
-        if at == unit and length == 1 and kind in (10, 11, 12):
-            col, end = table[i + 1], table[i + 2]
-            new = col + width
-            if end != col + len(_STAND_IN_TEXT) or new >= 128:
-                return None
-            out = bytearray(table)
-            out[i + 2] = new
-            return bytes(out)
-        if at <= unit < at + length:
-            return None
-        i += 1
-        if kind == 14:  # the long form: four varints
-            for _ in range(4):
-                i = _varint(table, i)
-        elif kind == 13:  # no column: one varint
-            i = _varint(table, i)
-        elif kind in (10, 11, 12):
-            i += 2
-        elif kind < 10:
-            i += 1
-        at += length
-    return None
+    return (code.replace(co_consts=tuple(consts)) if count else code), count
 
 
 def hook(module: ModuleType) -> None:
