@@ -4,14 +4,8 @@ Plugin authors need :data:`hookimpl` (to implement the registration hooks), the 
 :mod:`tradewind.protocols` and the domain model in :mod:`tradewind.model`.
 """
 
-import attr._make
-
-from tradewind import _codecache, _dists
+from tradewind import _dists
 from tradewind.hookspecs import hookimpl
-
-# attrs' generated methods compiled once, then read from __pycache__ (see _codecache); before
-# any attrs class of the core or a plugin is made.
-_codecache.hook(attr._make)
 
 
 def _version() -> str:

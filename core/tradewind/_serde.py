@@ -21,11 +21,8 @@ from cattrs.cols import list_structure_factory, mapping_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
 
-from tradewind import _codecache
 from tradewind.errors import ConfigError
 from tradewind.secrets import Secret
-
-_codecache.hook(cattrs.gen)  # its structuring functions' code kept as attrs' is
 
 T = TypeVar("T")
 
