@@ -395,3 +395,48 @@ def test_a_tables_columns_get_answers_as_mappings_get() -> None:
     rows = list(table)
     assert rows[3].get("b") is cols["b"][3]
     assert rows[3].get("missing", 1.5) == 1.5
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_row_queue_read_on_makes_longer_chunks_and_the_same_rows(seed, monkeypatch):
+    """``RowQueue`` reading row after row makes chunks twice as long as the last (up to
+    ``_QUEUE_CHUNK_MAX``), and a short one again after rows passed unmade; whatever the
+    chunks, every row read is ``make_rows``' row."""
+    from tradewind import blocks
+    from tradewind.blocks import _QUEUE_CHUNK, _QUEUE_CHUNK_MAX, RowQueue
+
+    rng = np.random.default_rng(seed)
+    ticks = _tape(seed, 60_000)
+    expected = make_rows(ticks, CandleAggregator(ticks.instrument, TFS).update(ticks))
+    n = len(expected)
+    assert n > 4 * _QUEUE_CHUNK_MAX
+    arrays = CandleAggregator(ticks.instrument, TFS).update_arrays(ticks)
+    rows = BlockRows(ticks.instrument, ticks.ts_ns, arrays[0], arrays[1])
+    calls: list[tuple[int, int]] = []
+    make = BlockRows._make
+
+    def spy(self, r, hi=None):
+        calls.append((r, hi))
+        make(self, r, hi)
+
+    monkeypatch.setattr(blocks.BlockRows, "_make", spy)
+    queue = RowQueue(rows)
+    # Row after row: 8, 16, 32, ... up to the longest.
+    while queue.head < 3 * _QUEUE_CHUNK_MAX:
+        assert queue.first() == expected[queue.head]
+        queue.head += 1
+    sizes = [hi - r for r, hi in calls]
+    assert sizes[:5] == [8, 16, 32, 64, 128] and set(sizes[5:]) <= {_QUEUE_CHUNK_MAX}
+    # Passing rows unmade, then reading: a short chunk again, then growing.
+    calls.clear()
+    queue.drop((len(rows._made) - queue.head) // 4)
+    while queue:
+        if rng.random() < 0.02:
+            queue.drop(int(rng.integers(1, 40)))
+            continue
+        assert queue.first() == expected[queue.head]
+        queue.head += 1
+    assert calls[0][1] - calls[0][0] == _QUEUE_CHUNK
+    assert max(hi - r for r, hi in calls) <= _QUEUE_CHUNK_MAX
+    assert all(row is None or row == expected[k] for k, row in enumerate(rows._made))
+    assert list(rows) == expected

@@ -415,6 +415,10 @@ def block_rows(
 #: Rows made into objects at a time when :class:`RowQueue` reads one not made yet (the walk
 #: reads the rows it steps from the arrays and drops the rest unmade: a short chunk).
 _QUEUE_CHUNK = 8
+#: The longest chunk :class:`RowQueue` makes: a row read right after the rows before it were
+#: made (the quiet closes of several instruments read every row of their blocks) takes twice
+#: the last chunk, up to this; a row after rows passed unmade starts again at _QUEUE_CHUNK.
+_QUEUE_CHUNK_MAX = 128
 
 
 class RowQueue:
@@ -423,19 +427,29 @@ class RowQueue:
     ``popleft``, ``len``, iteration) with each :class:`BlockRow` made only when read, and
     :meth:`drop` to pass rows without making them (code reading :attr:`BlockRows`' arrays)."""
 
-    __slots__ = ("_rows", "head")
+    __slots__ = ("_chunk", "_rows", "head")
 
     def __init__(self, rows: BlockRows, head: int = 0) -> None:
         self._rows = rows
         #: Index in the block's rows of the next row not yet reached.
         self.head = head
+        #: Rows made by the last :meth:`_row` that made any.
+        self._chunk = _QUEUE_CHUNK
 
     def _row(self, r: int) -> BlockRow:
         rows = self._rows
-        row = rows._made[r]  # IndexError past the end, as a deque's
+        made = rows._made
+        row = made[r]  # IndexError past the end, as a deque's
         if row is None:
-            rows._make(r, min(len(rows._made), r + _QUEUE_CHUNK))
-            row = rows._made[r]
+            # Read on from made rows: a longer chunk (fewer calls, each slicing the arrays);
+            # after rows passed unmade (the walk's), a short one again.
+            if r and made[r - 1] is not None:
+                chunk = min(2 * self._chunk, _QUEUE_CHUNK_MAX)
+            else:
+                chunk = _QUEUE_CHUNK
+            self._chunk = chunk
+            rows._make(r, min(len(made), r + chunk))
+            row = made[r]
             assert row is not None
         return row
 

@@ -17,7 +17,13 @@ import pyarrow.parquet as pq
 
 from tradewind._arrow import lazy, null_mask, to_numpy
 from tradewind.errors import DataError
-from tradewind.market.importers._base import MARKETS, ImportResult, Rejects, assemble
+from tradewind.market.importers._base import (
+    MARKETS,
+    ImportResult,
+    LineNumbers,
+    Rejects,
+    assemble,
+)
 from tradewind.model.ticks import TickBatch
 
 # Imported at first use: the backtest of a ticks parquet file never reads them.
@@ -38,13 +44,18 @@ def write(path: Path, batches: dict[str, TickBatch], *, exchange: str, market: s
     """Write batches (by symbol) to one parquet file, with the exchange and market."""
     if market not in MARKETS:
         raise DataError(f"market must be one of {', '.join(MARKETS)}, got {market!r}")
+    # One dictionary of every symbol for all the pieces: the parquet writer keeps a column's
+    # dictionary encoding only while the Arrow dictionary stays the same; one dictionary per
+    # symbol made it fall back to plain strings after the first, and a reader then decoded
+    # 10 M strings (100 instruments) to dictionary-code them again.
+    names = pa.array(list(batches), type=pa.string())
     tables = []
-    for symbol, b in batches.items():
+    for code, (_, b) in enumerate(batches.items()):
         tables.append(
             pa.table(
                 {
                     "symbol": pa.DictionaryArray.from_arrays(
-                        pa.array(np.zeros(len(b), dtype=np.int32)), pa.array([symbol])
+                        pa.array(np.full(len(b), code, dtype=np.int32)), names
                     ),
                     "ts_ns": b.ts_ns,
                     "price": b.price,
@@ -122,7 +133,7 @@ def read(
             meta = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))
             n = f.metadata.num_rows
             rejects = Rejects(path)
-            lines = np.arange(1, n + 1, dtype=np.int64)
+            lines = LineNumbers(1, n)  # the row numbers, without an array of them
             ok = np.ones(n, dtype=bool)
             arrays: dict[str, np.ndarray] = {}
             symbols_column: pa.ChunkedArray | None = None
