@@ -198,24 +198,20 @@ class Portfolio:
         account = accounts.get(inst.venue) if inst is not None else None
         rep = accounts.reporting_currency
         pnl_cur = pnl_currency(inst, rep) if inst is not None else rep
-        if fill.fee_asset == "quote":
-            # A fee in the quote currency (every simulated fill's): ``fee_in_quote``,
-            # ``fee_amount`` and ``fee_value`` are all ``fill.fee`` in ``pnl_cur``.
-            fee = fill.fee
-            if account is not None and inst is not None:
-                account.apply_fill(fill, inst, realized)
-            else:
-                self.cash += realized - fee
+        # A fee in the quote currency (every simulated fill's): ``fee_in_quote``,
+        # ``fee_amount`` and ``fee_value`` are all ``fill.fee`` in ``pnl_cur``.
+        quote = fill.fee_asset == "quote"
+        fee = fill.fee if quote else fill.fee_in_quote
+        if account is not None and inst is not None:
+            account.apply_fill(fill, inst, realized)
+        else:
+            self.cash += realized - fee
+        if quote:
             by = self.fees_by_currency
             by[pnl_cur] = by.get(pnl_cur, ZERO) + fee
             valued = self.fees_valued
             valued[pnl_cur] = valued.get(pnl_cur, ZERO) + fee
         else:
-            fee = fill.fee_in_quote
-            if account is not None and inst is not None:
-                account.apply_fill(fill, inst, realized)
-            else:
-                self.cash += realized - fee
             fee_cur, fee_amt = fee_amount(fill, pnl_cur)
             self.fees_by_currency[fee_cur] = self.fees_by_currency.get(fee_cur, ZERO) + fee_amt
             value = fee_value(fill, pnl_cur)
