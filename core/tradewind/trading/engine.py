@@ -1242,24 +1242,29 @@ class Engine:
         key = st.instrument.key
         venue = st.exec_venue
         simulated = "simulated" in venue.capabilities
+        # Read once per piece (the same objects at every step).
+        position = self.portfolio.position
+        exits = self.exits
+        holds = self._holds
         rest = piece
         n = len(rest.ts_ns)
         while n:
+            ts = rest.ts_ns
             end = n
             gap_print = st.after_gap
             if gap_print:
                 # The first trade after a data gap: exits are evaluated on it alone, and one
                 # that triggers (a stop the price jumped across) fills at it.
                 st.after_gap = False
-                end = int(rest.ts_ns.searchsorted(rest.ts_ns[0], side="right"))
+                end = int(ts.searchsorted(ts[0], side="right"))
             if simulated:
                 fill_ts = venue.next_fill_ts(rest)
                 if fill_ts is not None:
-                    end = min(end, _after(rest.ts_ns, fill_ts))
-            pos = self.portfolio.position(key)
+                    end = min(end, _after(ts, fill_ts))
+            pos = position(key)
             decision: ExitDecision | None = None
             window = rest if end == n else rest.slice(0, end)
-            if self.exits and self._holds(pos):
+            if exits and holds(pos):
                 ctx: Any = self.filter_context
                 if self._snapshot is not None:
                     ctx = AsOf(
@@ -1270,29 +1275,30 @@ class Engine:
                         rest.first_ts,
                         self.filter_context.analyzer_values,
                     )
-                for mon in self.exits:
+                for mon in exits:
                     d = mon.on_ticks(pos, window, ctx)
                     if d is not None and (decision is None or d.ts_ns < decision.ts_ns):
                         decision = d
                 if decision is not None:
                     # A decision stamped before the window (a monitor's own clock) acts at
                     # the window's first trade: at least one trade is always consumed.
-                    cut = int(rest.ts_ns.searchsorted(decision.ts_ns, side="right"))
-                    end = max(1, min(end, cut))
+                    cut = _after(ts, decision.ts_ns)
+                    if cut < end:
+                        end = cut if cut > 1 else 1
             # The window unless an exit cut it shorter (one slice fewer per step).
             head = window if end == len(window.ts_ns) else rest.slice(0, end)
             self._advance(head, simulated, venue)
             if decision is not None and gap_print:
-                at = (float(rest.price[0]), int(rest.ts_ns[0]))
+                at = (float(rest.price[0]), int(ts[0]))
                 await self._close_at(st, attrs.evolve(decision, price=at[0]), at)
             elif decision is not None:
                 await self._close_position(st, decision)
             # The position closed to nothing (or dust) in this step: the monitors forget it.
             # The same position object as before the step is held or not alike at the one
             # current mark (``h and not h``): nothing to ask then.
-            after = self.portfolio.position(key)
-            if after is not pos and self.exits and self._holds(pos) and not self._holds(after):
-                for mon in self.exits:
+            after = position(key)
+            if after is not pos and exits and holds(pos) and not holds(after):
+                for mon in exits:
                     mon.forget(key)
             if end == n:
                 break

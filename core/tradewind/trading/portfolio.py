@@ -119,15 +119,19 @@ class Portfolio:
             return kept[5]  # type: ignore[no-any-return]
         eq = cash
         positions = self._positions
+        last = self._last
+        by_venue = accounts.by_venue  # what ``venue in accounts`` and ``bool(accounts)`` read
         for key in self._open_keys:
             pos = positions[key]
-            if pos.is_flat or key not in self._last:
+            if pos.quantity == 0 or key not in last:  # ``pos.is_flat``
                 continue
-            inst = self._instruments.get(key)
-            if inst is not None and inst.venue in accounts:
-                continue  # valued by its account below
-            eq += pos.unrealized_pnl(Decimal(repr(self._last[key])))
-        if accounts:
+            if by_venue:
+                inst = self._instruments.get(key)
+                if inst is not None and inst.venue in by_venue:
+                    continue  # valued by its account below
+            # ``pos.unrealized_pnl(mark)``: the same operations, without the call.
+            eq += Decimal(repr(last[key])) * pos.quantity - pos.cost
+        if by_venue:
             eq += accounts.equity(self.last_price, self._positions.values())
         else:
             self._equity_kept = (cash, self.changes, ctx, ctx.prec, ctx.rounding, eq)

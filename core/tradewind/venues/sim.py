@@ -521,9 +521,18 @@ class SimulatedVenue:
             clock[key] = last_ts
         orders = self._open.get(key)
         if orders:
-            for so in list(orders):
+            if len(orders) == 1:
+                # One open order (the engine's usual one): no copy to iterate, and the list
+                # is rebuilt only when that would change it (the order finished, one was
+                # added, or the list was replaced meanwhile).
+                so = orders[0]
                 self._match(so, batch)
-            self._open[key] = [so for so in orders if not so.status.is_terminal]
+                if len(orders) != 1 or so.status.is_terminal or self._open.get(key) is not orders:
+                    self._open[key] = [o for o in orders if not o.status.is_terminal]
+            else:
+                for so in list(orders):
+                    self._match(so, batch)
+                self._open[key] = [so for so in orders if not so.status.is_terminal]
         self._last[key] = float(batch.price[-1])
 
     def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:

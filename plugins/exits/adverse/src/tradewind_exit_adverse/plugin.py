@@ -70,11 +70,12 @@ class AdverseMoves:
         self, position: Position, batch: TickBatch, ctx: RiskContext
     ) -> ExitDecision | None:
         """The first sample trade of ``batch`` at which the adverse run reaches the threshold."""
-        if position.is_flat or len(batch) == 0:
+        n = len(batch.ts_ns)  # ``len(batch)``, read once without the Python-level call
+        if position.is_flat or n == 0:
             return None
         long = position.quantity > 0
         state = self._sampling(position, batch)
-        if len(batch) <= FEW:
+        if n <= FEW:
             return self._on_few(position, batch, state, long)
         samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
         if len(samples) == 0:

@@ -84,7 +84,7 @@ class PortfolioGuard:
         self, position: Position, batch: TickBatch, ctx: RiskContext
     ) -> ExitDecision | None:
         """The first trade of ``batch`` at which the breaker or a leader dump closes it."""
-        if position.is_flat or len(batch) == 0:
+        if position.is_flat or len(batch.ts_ns) == 0:
             return None
         now = batch.first_ts
         self._observe_leader(ctx, now, batch)

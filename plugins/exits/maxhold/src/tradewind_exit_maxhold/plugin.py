@@ -63,15 +63,18 @@ class MaxHold:
         self, position: Position, batch: TickBatch, ctx: RiskContext
     ) -> ExitDecision | None:
         """The first trade of ``batch`` at or after the deadline, if any."""
-        if position.is_flat or len(batch) == 0:
+        ts = batch.ts_ns
+        if position.is_flat or len(ts) == 0:
             return None
         if position.opened_ts_ns == 0:
             self._first_seen.setdefault(position.instrument, batch.first_ts)
         due = self.deadline(position)
         assert due is not None
-        i = int(batch.ts_ns.searchsorted(due, side="left"))
-        if i >= len(batch):
+        if int(ts[-1]) < due:
+            # The deadline is after the batch's last trade (the times are sorted): the search
+            # below would find no trade at or after it.
             return None
+        i = int(ts.searchsorted(due, side="left"))
         held_min = (int(batch.ts_ns[i]) - (due - self.limit_ns)) / NS_PER_MINUTE
         return ExitDecision(
             monitor=self.name,

@@ -67,14 +67,15 @@ class TrailingStop:
         self, position: Position, batch: TickBatch, ctx: RiskContext
     ) -> ExitDecision | None:
         """The first trade of ``batch`` at or through the trailing stop, if any."""
-        if position.is_flat or len(batch) == 0:
+        prices = batch.price
+        n = len(prices)  # ``len(batch)``, without the Python-level call
+        if position.is_flat or n == 0:
             return None
         key = position.instrument
         if self._opened.get(key) != position.opened_ts_ns:
             self._opened[key] = position.opened_ts_ns
             self._best.pop(key, None)
-        prices = batch.price
-        if len(prices) <= FEW:
+        if n <= FEW:
             found = self._first_few(position, prices.tolist())
             if found is not None:
                 i, best = found
