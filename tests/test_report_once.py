@@ -237,3 +237,106 @@ def test_a_backtests_report_computes_its_metrics_once_and_writes_the_same_bytes(
     again = run(tmp_path / "again")
     assert len(computed) == 2 and len(converted) > 2
     assert reused == again
+
+
+def test_a_backtests_report_reads_the_runs_own_journal_and_closes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI keeps the backtest's finished journal open for the report's reads (no
+    read-only open of the file) and closes it after: the same files and summary as the
+    journal closed by the run and opened again read-only, the same journal rows."""
+    import duckdb
+    from tradewind.journal.store import Journal
+    from tradewind.report import journal_reader
+
+    opened: list[str] = []
+    closed: list[bool] = []
+    open_readonly = Journal.open_readonly.__func__  # type: ignore[attr-defined]
+    close = Journal.close
+
+    def counted_open(cls: type[Journal], *a: object, **k: object) -> Journal:
+        opened.append("read-only")
+        return open_readonly(cls, *a, **k)  # type: ignore[no-any-return]
+
+    def counted_close(self: Journal) -> None:
+        closed.append(self.read_only)
+        close(self)
+
+    monkeypatch.setattr(Journal, "open_readonly", classmethod(counted_open))
+    monkeypatch.setattr(Journal, "close", counted_close)
+
+    def run(folder: Path) -> dict[str, object]:
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        opened.clear()
+        closed.clear()
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["backtest", "--report-dir", "reports"]) == 0
+        monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+        got: dict[str, object] = {
+            n: (folder / "reports" / n).read_bytes() for n in ("report.json", "report.html")
+        }
+        got["summary"] = out.getvalue().replace(str(folder), "<dir>")
+        (journal,) = [p for p in folder.rglob("*.duckdb")]
+        con = duckdb.connect(str(journal), read_only=True)  # closed: it opens
+        tables = [
+            r[0]
+            for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        ]
+        for t in tables:
+            rows = con.execute(f"SELECT * EXCLUDE (config_path) FROM {t}" if t == "runs"
+                               else f"SELECT * FROM {t}").fetchall()  # fmt: skip
+            got[t] = sorted(map(repr, rows))
+        con.close()
+        return got
+
+    kept = run(tmp_path / "kept")
+    assert opened == [] and closed == [False]  # the run's journal, closed once, after
+    real_shared = journal_reader.shared
+
+    def reopened(path: object, journal: object = None) -> object:
+        if journal is not None:
+            journal.close()  # type: ignore[attr-defined]
+        return real_shared(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journal_reader, "shared", reopened)
+    before = run(tmp_path / "reopened")
+    assert opened == ["read-only"] and closed == [False, True]
+    assert kept.keys() == before.keys() and kept == before
+
+
+def test_a_failed_or_embedded_run_closes_its_journal(tmp_path: Path) -> None:
+    """Without ``keep_journal`` (an embedded run) the run closes its journal as before; with
+    it, a run that fails closes it too and keeps nothing."""
+    import anyio
+    from tradewind.cli import default_config_path
+    from tradewind.config_check import check_config
+    from tradewind.trading.engine import Engine
+
+    cfg = check_config(default_config_path(), report_dir=str(tmp_path))
+    engine = Engine(cfg, journal_path=str(tmp_path / "embedded.duckdb"))
+    anyio.run(engine.run)
+    assert engine.kept_journal is None
+    with pytest.raises(Exception, match="closed"):
+        engine.journal.query("SELECT 1")  # type: ignore[union-attr]
+
+    engine = Engine(cfg, journal_path=str(tmp_path / "failed.duckdb"))
+    engine.keep_journal = True
+
+    def fail(*a: object, **k: object) -> None:
+        raise RuntimeError("the run failed")
+
+    engine._session = fail  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="the run failed"):
+        anyio.run(engine.run)
+    assert engine.kept_journal is None
+    with pytest.raises(Exception, match="closed"):
+        engine.journal.query("SELECT 1")  # type: ignore[union-attr]
+
+    engine = Engine(cfg, journal_path=str(tmp_path / "kept.duckdb"))
+    engine.keep_journal = True
+    anyio.run(engine.run)
+    assert engine.kept_journal is engine.journal
+    assert engine.kept_journal.query("SELECT count(*) FROM runs") == [(1,)]
+    engine.kept_journal.close()
