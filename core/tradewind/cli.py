@@ -221,15 +221,19 @@ def _run_started(
         engine = Engine(cfg, journal_path=str(journal), progress=progress.advance)
         # SIGINT/SIGTERM stop a paper or live run cleanly (exit 0, journal flushed).
         engine.handle_signals = True
+        # A backtest's finished journal stays open for the report's reads (closed below).
+        engine.keep_journal = cfg.mode is Mode.BACKTEST
         startup.started()
         result = anyio.run(engine.run)
+    kept, engine.kept_journal = engine.kept_journal, None
     startup.run_ended()
     from tradewind.report.analysis import analyse
     from tradewind.report.journal_reader import shared
 
-    # The report and the summary read the journal through one read-only connection, and
-    # share one analysis of the run (its round trips, breakdowns and curves).
-    with shared(result.journal_path):
+    # The report and the summary read the journal through one connection (the run's own,
+    # kept open, or one read-only open), and share one analysis of the run (its round
+    # trips, breakdowns and curves).
+    with shared(result.journal_path, kept):
         analysis = analyse(result)
         jpath, hpath = write_report(result, out, analysis=analysis)
         print_summary(result, journal=journal, report=(hpath, jpath), analysis=analysis)

@@ -22,14 +22,69 @@ from typing import Any
 
 import numpy as np
 
-from tradewind.trading.curves import columns_of
+from tradewind.trading.curves import Curve, columns_of
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
 
 
-#: The last curve :func:`curve_arrays` converted: its items (a shallow copy) and its arrays.
-_last_curve: tuple[tuple[Any, ...], np.ndarray, np.ndarray] | None = None
+#: The last curve :func:`curve_arrays` converted (its :class:`CurveKey`) and its arrays.
+_last_curve: tuple[CurveKey, np.ndarray, np.ndarray] | None = None
+
+
+def items_of(seq: Sequence[Any]) -> tuple[Any, ...]:
+    """What of ``seq`` to compare by identity with another's to know they hold the same
+    points: its items, or for a :class:`~tradewind.trading.curves.Curve` its chunks' (a
+    list chunk's points, a column chunk's tuple of arrays as one item), without making the
+    column chunks' points. A curve and its :meth:`~tradewind.trading.curves.Curve.copy`
+    share them until one is read point by point (the run's summary reads a copy of the
+    equity curve, the report the curve itself). Equal lengths and identical items mean the
+    same points in the same order: the points are tuples and a chunk's arrays are never
+    changed (:meth:`~tradewind.trading.curves.Curve.extend_columns`)."""
+    if not isinstance(seq, Curve):
+        return tuple(seq)
+    out: list[Any] = []
+    for part in seq.chunks():
+        if isinstance(part, list):
+            out.extend(part)
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def same_items(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Two :func:`items_of` hold the very same objects in the same order."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
+
+
+class CurveKey:
+    """Which curves hold the points of a curve seen before: its length and
+    :func:`items_of`, and the :class:`~tradewind.trading.curves.Curve` objects found to hold
+    them. A curve only grows (its points are appended, never changed or removed), so a curve
+    found once holds the same points for as long as its length is the same — after it was
+    read point by point too, which makes its points again as new tuples (the report's
+    ``report.json`` reads the run's equity curve so, between the analysis and the page)."""
+
+    def __init__(self, curve: Sequence[Any]) -> None:
+        self.size = len(curve)
+        self.items = items_of(curve)
+        self.curves: list[Curve[Any]] = [curve] if isinstance(curve, Curve) else []
+
+    def immutable(self) -> bool:
+        """The items are tuples (points, or a column chunk's arrays, never changed)."""
+        return set(map(type, self.items)) <= {tuple}
+
+    def matches(self, curve: Sequence[Any]) -> bool:
+        """``curve`` holds the same points in the same order (the key's items immutable)."""
+        if len(curve) != self.size:
+            return False
+        if isinstance(curve, Curve) and any(c is curve for c in self.curves):
+            return True
+        if not same_items(items_of(curve), self.items):
+            return False
+        if isinstance(curve, Curve):
+            self.curves.append(curve)
+        return True
 
 
 def _remembered(
@@ -38,27 +93,23 @@ def _remembered(
     """:func:`curve_arrays` of the curve it converted last, without converting it again (the
     metrics, the analysis and the report's figures each ask for the run's equity curve): a
     curve whose items are tuples (immutable), the very objects of the last one, in the same
-    order, gives that curve's arrays (read-only, as they are shared)."""
+    order (:class:`CurveKey`), gives that curve's arrays (read-only, as they are shared)."""
 
     def curve_arrays(curve: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         global _last_curve
         if not len(curve):
             return convert(curve)
-        items = tuple(curve)
         last = _last_curve
-        if (
-            last is not None
-            and len(last[0]) == len(items)
-            and all(map(operator.is_, items, last[0]))
-        ):
+        if last is not None and last[0].matches(curve):
             return last[1], last[2]
+        key = CurveKey(curve)
         ts, eq = convert(curve)
-        if set(map(type, items)) == {tuple}:
+        if key.immutable():
             ts = ts.copy() if ts.base is not None else ts
             eq = eq.copy() if eq.base is not None else eq
             ts.flags.writeable = False
             eq.flags.writeable = False
-            _last_curve = (items, ts, eq)
+            _last_curve = (key, ts, eq)
         return ts, eq
 
     curve_arrays.__doc__ = convert.__doc__

@@ -22,21 +22,34 @@ def _key(path: str | Path) -> str:
 
 
 @contextmanager
-def shared(journal_path: str | Path | None) -> Iterator[None]:
+def shared(journal_path: str | Path | None, journal: Any = None) -> Iterator[None]:
     """Keep one read-only connection to the DuckDB journal at ``journal_path`` (nothing for a
-    PostgreSQL URL, a missing file or ``None``) for the readers inside the block."""
+    PostgreSQL URL, a missing file or ``None``) for the readers inside the block.
+
+    ``journal``: the run's own :class:`~tradewind.journal.store.Journal` of that file, still
+    open after the run finished it (``Engine.keep_journal``): read through instead of a
+    read-only open, and closed at the end of the block (whatever happens)."""
     from tradewind.journal.postgres import is_url
 
     if not journal_path or is_url(str(journal_path)) or not Path(journal_path).exists():
-        yield
+        try:
+            yield
+        finally:
+            if journal is not None:
+                journal.close()
         return
     key = _key(journal_path)
     if key in _open:  # already shared by an outer block
-        yield
+        try:
+            yield
+        finally:
+            if journal is not None:
+                journal.close()
         return
-    from tradewind.journal.store import Journal
+    if journal is None:
+        from tradewind.journal.store import Journal
 
-    journal = Journal.open_readonly(journal_path)
+        journal = Journal.open_readonly(journal_path)
     _open[key] = journal
     try:
         yield

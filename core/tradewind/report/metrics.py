@@ -14,6 +14,7 @@ plotly charts; it loads nothing and links nowhere.
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -364,7 +365,132 @@ def compute_metrics(
     :param pnl_currencies: each instrument's P&L currency; with ``pnl_rates`` (their prices
         in ``currency``) the closed trades' P&L is valued in ``currency`` before it is summed,
         and so are the fees (per currency, :func:`fee_total`).
+
+    The metrics of the last call are remembered: a call with the same inputs (the run's
+    summary at its end, then the analysis's :func:`metrics_of` of its result, issue 17) gets
+    them without computing them again (:func:`_same_inputs` says what "the same" is).
     """
+    global _last_metrics
+    inputs = _Inputs(
+        trades=tuple(closed_trades),
+        fills=tuple(fills),
+        values=(
+            starting_equity,
+            final_equity,
+            funding_paid,
+            None if funnel is None else dict(funnel),
+            bar_ns,
+            last_ts_ns,
+            None if pnl_currencies is None else dict(pnl_currencies),
+            None if pnl_rates is None else dict(pnl_rates),
+            currency,
+            _decimal_context(),
+        ),
+    )
+    last = _last_metrics
+    if last is not None and _same_inputs(last[0], inputs) and last[1].matches(equity_curve):
+        return last[2]
+    m = _compute_metrics(
+        equity_curve=equity_curve,
+        closed_trades=closed_trades,
+        fills=fills,
+        starting_equity=starting_equity,
+        final_equity=final_equity,
+        funding_paid=funding_paid,
+        funnel=funnel,
+        bar_ns=bar_ns,
+        last_ts_ns=last_ts_ns,
+        pnl_currencies=pnl_currencies,
+        pnl_rates=pnl_rates,
+        currency=currency,
+    )
+    key = _arrays.CurveKey(equity_curve)
+    _last_metrics = (inputs, key, m) if key.immutable() and _rememberable(inputs) else None
+    return m
+
+
+@attrs.frozen
+class _Inputs:
+    """What :func:`compute_metrics` was given besides the curve: the closed trades and the
+    fills (shallow copies) and the other arguments in their order, each mapping copied."""
+
+    trades: tuple[Any, ...]
+    fills: tuple[Any, ...]
+    values: tuple[Any, ...]
+
+
+#: The last :func:`compute_metrics` call's inputs, its curve's key and its metrics (None:
+#: nothing to reuse).
+_last_metrics: tuple[_Inputs, _arrays.CurveKey, Metrics] | None = None
+
+
+def _decimal_context() -> tuple[Any, ...]:
+    """What of this thread's decimal context the metrics' Decimal arithmetic depends on."""
+    ctx = decimal.getcontext()
+    traps = tuple(sorted(t.__name__ for t, on in ctx.traps.items() if on))
+    return (ctx.prec, ctx.rounding, ctx.Emin, ctx.Emax, ctx.clamp, ctx.capitals, traps)
+
+
+def _rememberable(inputs: _Inputs) -> bool:
+    """Inputs whose items cannot change in place: the closed trades are tuples (of numbers,
+    texts and Decimals), the fills frozen :class:`Fill` s (the curve:
+    :meth:`~tradewind.report._arrays.CurveKey.immutable`)."""
+    from tradewind.model import Fill
+
+    return set(map(type, inputs.trades)) <= {tuple} and set(map(type, inputs.fills)) <= {Fill}
+
+
+def _same_inputs(a: _Inputs, b: _Inputs) -> bool:
+    """The same metrics for both (with the same curve): the trades and the fills are the
+    very same items in the same order (compared by identity: the remembered inputs' items
+    are immutable), and every other argument is :func:`_same_value`."""
+    return (
+        all(map(_same_value, a.values, b.values))
+        and _arrays.same_items(a.trades, b.trades)
+        and _arrays.same_items(a.fills, b.fills)
+    )
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same input: the same type and written the same (a Decimal's
+    sign, digits and exponent, a float's bits, an int's or a text's value), mappings with the
+    same items in the same order. Anything else only when it is the same object."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Decimal):
+        return a.as_tuple() == b.as_tuple()
+    if isinstance(a, float):
+        return a.hex() == b.hex()
+    if isinstance(a, (int, str)):
+        return bool(a == b)
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(map(_same_value, a, b))
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(
+            _same_value(ka, kb) and _same_value(va, vb)
+            for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
+        )
+    return False
+
+
+def _compute_metrics(
+    *,
+    equity_curve: Sequence[tuple[int, float]],
+    closed_trades: Sequence[tuple[int, str, Decimal]],
+    fills: Sequence[Fill],
+    starting_equity: Decimal,
+    final_equity: Decimal,
+    funding_paid: Decimal,
+    funnel: Mapping[str, int] | None,
+    bar_ns: int | None,
+    last_ts_ns: int | None,
+    pnl_currencies: Mapping[str, str] | None,
+    pnl_rates: Mapping[str, Decimal] | None,
+    currency: str,
+) -> Metrics:
+    """:func:`compute_metrics`, computed."""
     fees = fee_total(fills, pnl_currencies or {}, pnl_rates or {}, currency)
     unvalued: tuple[str, ...] = ()
     if pnl_currencies:

@@ -724,6 +724,12 @@ class Engine:
 
     #: Turn SIGINT/SIGTERM into a clean stop (paper and live; the CLI's ``run`` sets it).
     handle_signals = False
+    #: Leave a DuckDB journal open at the end of a run that finished it (:attr:`kept_journal`,
+    #: which the caller closes): the CLI reads the report's signals, vetoes and events
+    #: through it instead of closing the file and opening it again read-only (issue 17).
+    keep_journal = False
+    #: The journal :attr:`keep_journal` left open (None: closed as usual).
+    kept_journal: Journal | None = None
     _finished = False
 
     async def _with_signals(self, info: RunInfo) -> dict[str, Any]:
@@ -1051,6 +1057,11 @@ class Engine:
             error = journal_error(journal.path, exc, doing="finish the run in")
         if error is not None:
             error = JournalError(f"{error}; {journal.unjournaled()}")
+        if failure is None and error is None and self.keep_journal and journal.backend == "duckdb":
+            # Finished and checkpointed: the caller reads the run's report through this
+            # connection and closes it (:attr:`keep_journal`).
+            self.kept_journal = journal
+            return
         try:
             journal.close()
         except (JournalError, duckdb.Error):
