@@ -424,3 +424,42 @@ def test_the_lean_sampling_scan_gives_the_first_scans_samples(seed):
                 a, b = getattr(got, field), getattr(want, field)
                 assert a.dtype == b.dtype, field
                 assert a.tobytes() == b.tobytes(), (seed, field)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fold_leaves_the_sampling_state_on_ticks_leaves(seed):
+    """``fold`` over pieces where ``on_ticks`` does not exit (a few trades and more than FEW,
+    long and short, with silent intervals and unchanged prices): the same sampling state (the
+    last sample's bucket, price by its bits, run and the grid's anchor) as ``on_ticks``."""
+    from tradewind_exit_adverse.plugin import FEW
+
+    rng = np.random.default_rng(seed)
+    compared = big = 0
+    for long_ in (True, False):
+        by_ticks, by_fold = seed_monitor(), seed_monitor()
+        pos = position(qty="0.1" if long_ else "-0.1")
+        t = T0
+        price = 50_000.0
+        for _ in range(40):
+            n = int(rng.choice((1, 7, 60, FEW, FEW + 1, 700, 2_000)))
+            gaps = rng.choice((0, 1, 2, 3, 5), size=n) * rng.integers(0, S, size=n)
+            ts = t + np.cumsum(gaps)
+            # Mostly in the position's favour (few exits), some unchanged prices.
+            moves = rng.choice((-0.01, 0.0, 0.01, 0.02), size=n, p=(0.2, 0.15, 0.35, 0.3))
+            prices = price + np.cumsum(moves if long_ else -moves)
+            piece = TickBatch.from_arrays(KEY, ts, prices, [0.01] * n, [1] * n)
+            if by_ticks.on_ticks(pos, piece, None) is not None:
+                # It exits here (no walk would pass it): a new position from the next trade.
+                pos = position(qty=str(pos.quantity), entry=repr(price), opened=int(ts[-1]) + 1)
+                t = int(ts[-1]) + 1
+                continue
+            t, price = int(ts[-1]) + 1, float(prices[-1])
+            by_fold.fold(pos, piece, None)
+            a, b = by_ticks._state[KEY], by_fold._state[KEY]
+            assert a[0] == b[0]
+            got, want = b[1], a[1]
+            assert (got.anchor_ns, got.bucket, got.run) == (want.anchor_ns, want.bucket, want.run)
+            assert np.float64(got.price).tobytes() == np.float64(want.price).tobytes()
+            compared += 1
+            big += n > FEW
+    assert compared >= 10 and big >= 3

@@ -43,7 +43,7 @@ class AdverseMoves:
 
     name: ClassVar[str] = "adverse"
     config_class: ClassVar[type] = AdverseConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan", "fold"})
 
     def __init__(self, config: AdverseConfig) -> None:
         self.config = config
@@ -203,6 +203,21 @@ class AdverseMoves:
         required = self.tiers.required(samples.price, position.avg_price, long)
         hits = np.flatnonzero(counted >= required)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """After a walk its scan cleared: the sampling state :meth:`on_ticks` leaves when no
+        sample reaches the threshold (the samples' last bucket, price and run), without the
+        tiers' thresholds (a few trades: :meth:`on_ticks` itself, which is a Python loop)."""
+        if position.is_flat or len(walked) == 0:
+            return
+        if len(walked) <= FEW:
+            self.on_ticks(position, walked, ctx)
+            return
+        state = self._sampling(position, walked)
+        long = position.quantity > 0
+        samples = scan(walked.ts_ns, walked.price, state, self.interval_ns, 1 if long else -1)
+        if len(samples):
+            advance(state, samples)
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
