@@ -897,3 +897,69 @@ def test_the_held_stretches_in_bulk_give_the_close_by_close_walks_bits(tmp_path,
             q.cash,
         ), name
         assert engine.clock.now_ns() == other.clock.now_ns(), name
+
+
+SCAN_NOFOLD_SRC = NOSCAN_SRC.replace(
+    'frozenset({"ticks", "candles"})', 'frozenset({"ticks", "candles", "scan"})'
+).replace(
+    "    def forget(self, instrument):",
+    "    def scan(self, position, window, ctx):\n"
+    "        return None\n\n"
+    "    def forget(self, instrument):",
+)
+
+
+def test_a_scanning_exit_without_fold_gets_on_ticks_over_the_walked_trades(tmp_path, fake_dists):
+    """Beside the shipped exits (which fold, capability ``"fold"``), a third-party scanning
+    exit without ``fold`` is brought over each walk by ``on_ticks``: it sees every trade of
+    every open position that stepping shows it, and the run is the stepped run."""
+    import importlib
+
+    fake_dists.add(
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch_nofold"}},
+        {"tw_watch_nofold": SCAN_NOFOLD_SRC},
+    )
+    watch = importlib.import_module("tw_watch_nofold")
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    exits = LONG_HOLDS + '\n[exits.watch]\nplugin = "watch"\n'
+    runs = []
+    for scheduler in (False, True):
+        watch.CALLS.clear()
+        rows, result, engine = _run(
+            tmp_path, data, scheduler=scheduler, block=1_000_000, exits=exits
+        )
+        runs.append((rows, result, engine, list(watch.CALLS)))
+    (base_rows, base, _, base_calls), (rows, result, engine, calls) = runs
+    assert base.summary["funnel"]["signals"] >= 3 and base_rows["fills"]
+    for table in TABLES:
+        assert rows[table] == base_rows[table], table
+    assert result.summary == base.summary
+    assert result.equity_curve == base.equity_curve
+    sched = engine._scheduler
+    assert sched is not None and sched.held_closes > 0
+    assert any("fold" in m.capabilities for m in engine.exits)  # the shipped trailing, ...
+    # The same trades, in fewer calls (a walk's in one).
+    seen = sum(n for kind, _, n in calls if kind == "ticks")
+    assert seen == sum(n for kind, _, n in base_calls if kind == "ticks") > 0
+    assert sum(kind == "ticks" for kind, *_ in calls) < sum(
+        kind == "ticks" for kind, *_ in base_calls
+    )
+
+
+def test_an_exit_declaring_fold_without_the_method_fails_fast(tmp_path, fake_dists):
+    from tradewind.errors import ConfigError
+
+    src = SCAN_NOFOLD_SRC.replace('"candles", "scan"})', '"candles", "scan", "fold"})')
+    fake_dists.add(
+        "tradewind-exit-watch",
+        "1.0",
+        {"tradewind.exits": {"watch": "tw_watch_fold"}},
+        {"tw_watch_fold": src},
+    )
+    text = _with_exits(demo_config_text(tmp_path), '[exits.watch]\nplugin = "watch"\n')
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text.replace("[run]\n", "[run]\nblock_ticks = 1000000\n", 1))
+    with pytest.raises(ConfigError, match=r"exit monitor 'watch' .* capability \"fold\""):
+        Engine(load_config(cfg), run_id="bad")

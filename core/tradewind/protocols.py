@@ -602,8 +602,26 @@ class ScanningExit(ExitMonitor, Protocol):
         when neither happens by the last close. It must answer the close where the per-trade
         and per-close checks, fed the same tape, first decide (an earlier close only costs
         speed: the engine steps from there; a later one changes the run). It must not change
-        the monitor's state; ``on_ticks`` over the walked trades follows.
+        the monitor's state; ``on_ticks`` over the walked trades follows (or :meth:`FoldingExit.
+        fold`'s, for a monitor declaring the capability ``"fold"``).
         """
+
+
+@runtime_checkable
+class FoldingExit(ScanningExit, Protocol):
+    """A scanning exit monitor that brings its state over walked trades without looking for a
+    trigger (capability ``"fold"``, with ``"scan"``; optional).
+
+    After a walk while holding, the event scheduler brings every monitor's state over the
+    walked trades, where its scan found no trigger: ``on_ticks`` over them, or ``fold`` for a
+    monitor declaring ``"fold"``. A monitor without it keeps the ``on_ticks`` call.
+    """
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """Leave the monitor as ``on_ticks(position, walked, ctx)`` leaves it when it does not
+        trigger (the walked trades come before the close its scan answered, or none was
+        answered), without the trigger checks: whatever the next ``on_ticks``, ``on_candle``,
+        ``scan`` and ``fold`` calls answer must be what they answer after that ``on_ticks``."""
 
 
 @runtime_checkable

@@ -297,6 +297,82 @@ class ExitConformance(_Suite):
             answered += stepped is not None
         assert answered > 0  # some paths exit: the test compared triggers, not only Nones
 
+    def test_fold_leaves_the_monitor_as_on_ticks_leaves_it(self) -> None:
+        """On seeded random tapes, long and short, for a monitor declaring ``"fold"`` (with
+        ``"scan"``): over trades its scan clears (the walk's, up to a close before its
+        answer), ``fold`` leaves it answering every later ``scan`` and stepped check as
+        ``on_ticks`` over them (which does not trigger there) leaves it."""
+        import numpy as np
+
+        from tradewind.testing.exit_scan import hold_window, stepped_trigger
+        from tradewind.testing.portfolios import book_fill
+
+        caps = self.plugin_class.capabilities
+        if "fold" not in caps or "scan" not in caps:
+            pytest.skip(f"{self.plugin_class.name} does not declare 'fold' with 'scan'")
+        inst = default_instrument()
+        folded = answered = 0
+        for seed in range(36):
+            rng = np.random.default_rng(1000 + seed)
+            ticks = tick_path(inst.key, minutes=90, seed=seed, per_minute=int(rng.integers(1, 60)))
+            side = Side.BUY if seed % 2 == 0 else Side.SELL
+            sides = []
+            for _ in range(2):  # one by on_ticks, one by fold: each its own portfolio
+                ctx = Portfolio({inst.key: inst}, Decimal(10_000))
+                book_fill(
+                    ctx,
+                    inst,
+                    side,
+                    self.scan_quantity,
+                    Decimal(repr(float(ticks.price[0]))),
+                    ts_ns=int(ticks.ts_ns[0]),
+                )
+                ctx.mark(inst.key, float(ticks.price[0]), int(ticks.ts_ns[0]))
+                sides.append((self.build(), ctx.position(inst.key), ctx))
+            rest = ticks.slice(1, len(ticks))
+            cut = int(rng.integers(0, len(rest) // 3)) if seed % 3 else 0
+            if cut:
+                head = hold_window(rest.slice(0, cut))
+                head = hold_window(rest.slice(0, cut), self.scan_columns(len(head), rng))
+                if any(stepped_trigger(m, p, head, c) is not None for m, p, c in sides):
+                    continue
+                rest = rest.slice(cut, len(rest))
+            window = hold_window(rest)
+            columns = self.scan_columns(len(window), rng)
+            window = hold_window(rest, columns)
+            (mon_a, pos_a, ctx_a), (mon_b, pos_b, ctx_b) = sides
+            scanned = mon_a.scan(pos_a, window, ctx_a)
+            assert mon_b.scan(pos_b, window, ctx_b) == scanned
+            # The walk goes through closes before the scan's answer: up to close ``r``.
+            last = len(window) - 1 if scanned is None else scanned - 1
+            if last < 0:
+                continue
+            r = int(rng.integers(0, last + 1)) if seed % 4 else last
+            w = int(window.row_ticks[r])
+            if w == 0:
+                continue
+            walked = rest.slice(0, w)
+            assert mon_a.on_ticks(pos_a, walked, ctx_a) is None
+            mon_b.fold(pos_b, walked, ctx_b)
+            for ctx in (ctx_a, ctx_b):  # the walk marks at its last trade
+                ctx.mark(inst.key, walked.last_price, walked.last_ts)
+            folded += 1
+            after = rest.slice(w, len(rest))
+            if len(after) == 0:
+                continue
+            later = {k: np.asarray(v)[r + 1 :] for k, v in columns.items()}
+            window_a = hold_window(after, later)
+            window_b = hold_window(after, later)
+            assert len(window_a) == len(window) - r - 1
+            assert mon_a.scan(pos_a, window_a, ctx_a) == mon_b.scan(pos_b, window_b, ctx_b)
+            got_a = stepped_trigger(mon_a, pos_a, window_a, ctx_a)
+            got_b = stepped_trigger(mon_b, pos_b, window_b, ctx_b)
+            assert got_a == got_b, (seed, got_a, got_b)
+            answered += got_a is not None
+        if folded == 0:  # e.g. a scan answering the first close always: nothing is walked
+            pytest.skip(f"{self.plugin_class.name}'s scan cleared no walk on these tapes")
+        assert answered > 0  # walks were folded and later checks exited: not only Nones
+
 
 class NotifierConformance(_Suite):
     """A notifier starts, takes every severity, and closes twice without error; an outbox

@@ -12,7 +12,8 @@ tape (the trades before a close, then the close) that holds it: there the monito
 
 A scan never changes the monitor's state. After the walk the engine calls ``on_ticks`` once
 over the walked trades (which must not trigger: the scan said so), which leaves a monitor in
-the state that feeding them piece by piece leaves it in; ``on_candle`` is not called at the
+the state that feeding them piece by piece leaves it in (a monitor declaring ``"fold"`` gets
+``fold`` instead: that state without the trigger checks); ``on_candle`` is not called at the
 walked closes, so a scanning monitor's ``on_candle`` must change nothing at a close where it
 does not trigger (or its scan must answer that close).
 """
@@ -115,8 +116,14 @@ def first_trigger(
 
 
 def fold_walked(monitors: Sequence[Any], position: Position, walked: TickBatch, ctx: Any) -> None:
-    """Bring every monitor's state over ``walked`` (trades no scan found a trigger in)."""
+    """Bring every monitor's state over ``walked`` (trades no scan found a trigger in): its
+    ``fold`` when it declares the capability ``"fold"`` (:class:`tradewind.protocols.
+    FoldingExit`: the state ``on_ticks`` leaves, without the trigger checks), else its
+    ``on_ticks`` (which must not trigger there)."""
     for mon in monitors:
+        if "fold" in mon.capabilities:
+            mon.fold(position, walked, ctx)
+            continue
         decision: ExitDecision | None = mon.on_ticks(position, walked, ctx)
         if decision is not None:
             raise RuntimeError(

@@ -51,7 +51,7 @@ import numpy.typing as npt
 from tradewind.blocks import BlockTable, TapeBlock
 from tradewind.errors import ConfigError
 from tradewind.market.candles import _candle
-from tradewind.protocols import ScanningExit
+from tradewind.protocols import FoldingExit, ScanningExit
 from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.exit_scan import HoldWindow, RowSpan, first_trigger, fold_walked
@@ -244,6 +244,14 @@ class Scheduler:
                 raise ConfigError(
                     f"exit monitor '{mon.name}' ({type(mon).__module__}) declares the "
                     f'capability "scan" but has no scan(position, window, ctx) method'
+                )
+            if "fold" in mon.capabilities and not (
+                "scan" in mon.capabilities and isinstance(mon, FoldingExit)
+            ):
+                raise ConfigError(
+                    f"exit monitor '{mon.name}' ({type(mon).__module__}) declares the "
+                    f'capability "fold" but not "scan" with a scan(position, window, ctx) '
+                    f"and a fold(position, walked, ctx) method"
                 )
         self._hold: list[Any] | None = (
             list(engine.exits) if all("scan" in m.capabilities for m in engine.exits) else None

@@ -424,3 +424,93 @@ def test_the_lean_sampling_scan_gives_the_first_scans_samples(seed):
                 a, b = getattr(got, field), getattr(want, field)
                 assert a.dtype == b.dtype, field
                 assert a.tobytes() == b.tobytes(), (seed, field)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fold_leaves_the_sampling_state_on_ticks_leaves(seed):
+    """``fold`` over pieces where ``on_ticks`` does not exit (a few trades and more than FEW,
+    long and short, with silent intervals and unchanged prices): the same sampling state (the
+    last sample's bucket, price by its bits, run and the grid's anchor) as ``on_ticks``."""
+    from tradewind_exit_adverse.plugin import FEW
+
+    rng = np.random.default_rng(seed)
+    compared = big = 0
+    for long_ in (True, False):
+        by_ticks, by_fold = seed_monitor(), seed_monitor()
+        pos = position(qty="0.1" if long_ else "-0.1")
+        t = T0
+        price = 50_000.0
+        for _ in range(40):
+            n = int(rng.choice((1, 7, 60, FEW, FEW + 1, 700, 2_000)))
+            gaps = rng.choice((0, 1, 2, 3, 5), size=n) * rng.integers(0, S, size=n)
+            ts = t + np.cumsum(gaps)
+            # Mostly in the position's favour (few exits), some unchanged prices.
+            moves = rng.choice((-0.01, 0.0, 0.01, 0.02), size=n, p=(0.2, 0.15, 0.35, 0.3))
+            prices = price + np.cumsum(moves if long_ else -moves)
+            piece = TickBatch.from_arrays(KEY, ts, prices, [0.01] * n, [1] * n)
+            if by_ticks.on_ticks(pos, piece, None) is not None:
+                # It exits here (no walk would pass it): a new position from the next trade.
+                pos = position(qty=str(pos.quantity), entry=repr(price), opened=int(ts[-1]) + 1)
+                t = int(ts[-1]) + 1
+                continue
+            t, price = int(ts[-1]) + 1, float(prices[-1])
+            by_fold.fold(pos, piece, None)
+            a, b = by_ticks._state[KEY], by_fold._state[KEY]
+            assert a[0] == b[0]
+            got, want = b[1], a[1]
+            assert (got.anchor_ns, got.bucket, got.run) == (want.anchor_ns, want.bucket, want.run)
+            assert np.float64(got.price).tobytes() == np.float64(want.price).tobytes()
+            compared += 1
+            big += n > FEW
+    assert compared >= 10 and big >= 3
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fold_after_a_scan_takes_its_samples_and_leaves_on_ticks_state(seed):
+    """A walk as the scheduler makes it: ``scan`` over the trades ahead, then ``fold`` over
+    the first of them (up to a close before the scan's answer), or over trades the scan did
+    not start at (a stale scan: its samples are not used). The sampling state is
+    ``on_ticks``'s over the same trades, field by field and the price by its bits."""
+    from tradewind.testing.exit_scan import hold_window
+
+    rng = np.random.default_rng(100 + seed)
+    compared = reused = 0
+    for long_ in (True, False):
+        by_ticks, by_fold = seed_monitor(), seed_monitor()
+        pos = position(qty="0.1" if long_ else "-0.1")
+        t, price = T0, 50_000.0
+        for _ in range(30):
+            n = int(rng.choice((3, 40, 300, 1_200)))
+            gaps = rng.choice((0, 1, 2, 3, 5), size=n) * rng.integers(0, S, size=n)
+            ts = t + np.cumsum(gaps)
+            moves = rng.choice((-0.01, 0.0, 0.01, 0.02), size=n, p=(0.2, 0.15, 0.35, 0.3))
+            prices = price + np.cumsum(moves if long_ else -moves)
+            ahead = TickBatch.from_arrays(KEY, ts, prices, [0.01] * n, [1] * n)
+            window = hold_window(ahead, timeframe_ns=10 * S)
+            found = by_fold.scan(pos, window, None)
+            last = len(window) - 1 if found is None else found - 1
+            stale = rng.random() < 0.2
+            w = int(window.row_ticks[int(rng.integers(0, last + 1))]) if last >= 0 else 0
+            if w == 0 or stale:
+                # Trades the scan did not start at: one past its first (or none walked).
+                w = max(w, 2)
+                walked = ahead.slice(1, w)
+                t_next = int(ts[w - 1]) + 1
+            else:
+                walked = ahead.slice(0, w)
+                t_next = int(ts[w - 1]) + 1
+                reused += 1
+            if by_ticks.on_ticks(pos, walked, None) is not None:
+                pos = position(qty=str(pos.quantity), entry=repr(price), opened=t_next)
+                by_fold._scanned = None
+                t = t_next
+                continue
+            by_fold.fold(pos, walked, None)
+            a, b = by_ticks._state[KEY], by_fold._state[KEY]
+            got, want = b[1], a[1]
+            assert a[0] == b[0]
+            assert (got.anchor_ns, got.bucket, got.run) == (want.anchor_ns, want.bucket, want.run)
+            assert np.float64(got.price).tobytes() == np.float64(want.price).tobytes()
+            compared += 1
+            t, price = t_next, float(prices[w - 1])
+    assert compared >= 10 and reused >= 5

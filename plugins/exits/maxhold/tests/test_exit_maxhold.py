@@ -106,3 +106,20 @@ def test_the_scan_answers_the_close_after_the_first_trade_past_the_deadline():
     # before the 31st close.
     assert mon.scan(pos, window, None) == 30
     assert mon.scan(pos, hold_window(ticks.slice(0, 30)), None) is None
+
+
+def test_fold_times_an_unknown_open_as_on_ticks_does():
+    """``fold`` over trades before the deadline: a position of unknown open time is timed from
+    the first trade seen, as ``on_ticks`` times it (later pieces do not move it); a known open
+    time records nothing. The deadlines and the exits after are the same."""
+    for opened in (0, T0):
+        by_ticks, by_fold = MaxHold(MaxHoldConfig()), MaxHold(MaxHoldConfig())
+        pos = long(opened=opened)
+        for k in range(3):
+            piece = tape([(k * 5 + j) * MIN for j in range(5)], [50_000.0] * 5)
+            assert by_ticks.on_ticks(pos, piece, None) is None
+            by_fold.fold(pos, piece, None)
+            assert by_fold._first_seen == by_ticks._first_seen
+            assert by_fold.deadline(pos) == by_ticks.deadline(pos) is not None
+        late = tape([40 * MIN], [50_000.0])
+        assert by_fold.on_ticks(pos, late, None) == by_ticks.on_ticks(pos, late, None) is not None

@@ -2,7 +2,9 @@
 
 from decimal import Decimal
 
+import attrs
 import numpy as np
+import pytest
 from tradewind.model import Position, TickBatch
 from tradewind.testing import assert_plugin_installed, default_instrument
 from tradewind.testing.conformance import ExitConformance
@@ -157,3 +159,38 @@ def test_a_nan_price_among_a_few_takes_numpys_path():
     ts = TrailingStop(TrailingConfig(trail_pct=0.005))
     assert ts.on_ticks(long(), batch([50_000, float("nan"), 40_000]), None) is None
     assert np.isnan(ts.stop_price(KEY, long().side))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fold_keeps_the_best_price_on_ticks_keeps(seed):
+    """``fold`` over pieces where ``on_ticks`` does not exit (a few trades and more than FEW,
+    long and short, a NaN price now and then, a new position on the way): the same best
+    price, by its bits, as ``on_ticks``."""
+    from tradewind_exit_trailing.plugin import FEW
+
+    rng = np.random.default_rng(seed)
+    compared = big = 0
+    for pos in (long(), short()):
+        by_ticks = TrailingStop(TrailingConfig(trail_pct=0.01))
+        by_fold = TrailingStop(TrailingConfig(trail_pct=0.01))
+        price, start = 50_000.0, 1
+        for k in range(40):
+            if k == 20:  # a new position in the instrument: its best starts afresh
+                pos = attrs.evolve(pos, opened_ts_ns=start)
+            n = int(rng.choice((1, 5, FEW, FEW + 1, 300, 1_500)))
+            steps = rng.normal(0.3 if pos.quantity > 0 else -0.3, 5.0, size=n)
+            prices = price + np.cumsum(steps)
+            if rng.random() < 0.05:
+                prices[int(rng.integers(0, n))] = np.nan
+            piece = batch(prices, start=start)
+            start += n
+            if by_ticks.on_ticks(pos, piece, None) is not None:
+                break
+            by_fold.fold(pos, piece, None)
+            got, want = by_fold._best.get(KEY), by_ticks._best.get(KEY)
+            assert np.float64(got).tobytes() == np.float64(want).tobytes(), (k, got, want)
+            assert by_fold._opened == by_ticks._opened
+            price = float(np.nan_to_num(prices[-1], nan=price))
+            compared += 1
+            big += n > FEW
+    assert compared >= 10 and big >= 2

@@ -28,7 +28,7 @@ from tradewind.registry import KindRegistry
 from tradewind.trading.exit_scan import HoldWindow
 
 from tradewind_exit_adverse.config import AdverseConfig
-from tradewind_exit_adverse.sampling import SampleState, advance, scan
+from tradewind_exit_adverse.sampling import Samples, SampleState, advance, scan
 from tradewind_exit_adverse.tiers import ProfitTiers
 
 #: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
@@ -43,7 +43,7 @@ class AdverseMoves:
 
     name: ClassVar[str] = "adverse"
     config_class: ClassVar[type] = AdverseConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan", "fold"})
 
     def __init__(self, config: AdverseConfig) -> None:
         self.config = config
@@ -52,6 +52,11 @@ class AdverseMoves:
         self.tiers = ProfitTiers(config.profit_tiers, config.moves)
         # Per instrument: the position's open time (to notice a new position) and its sampling.
         self._state: dict[str, tuple[int, SampleState]] = {}
+        #: The last scan: the sampling state it started from (the object and its fields),
+        #: the side, the trades it sampled and its samples (see :meth:`fold`).
+        self._scanned: (
+            tuple[SampleState, tuple[int, int, float, int], bool, TickBatch, Samples] | None
+        ) = None
 
     # -- introspection, for tests and reports ---------------------------------------------
     def threshold(self, position: Position, price: float) -> int:
@@ -198,12 +203,55 @@ class AdverseMoves:
         samples = scan(
             ticks.ts_ns[:seen], ticks.price[:seen], state, self.interval_ns, 1 if long else -1
         )
+        fields = (state.anchor_ns, state.bucket, state.price, state.run)
+        self._scanned = (state, fields, long, ticks, samples)
         if len(samples) == 0:
             return None
         counted = np.minimum(samples.run, self.max_moves)
         required = self.tiers.required(samples.price, position.avg_price, long)
         hits = np.flatnonzero(counted >= required)
         return window.row_of_trade(int(samples.row[int(hits[0])])) if len(hits) else None
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """After a walk its scan cleared: the sampling state :meth:`on_ticks` leaves when no
+        sample reaches the threshold (the samples' last bucket, price and run), without the
+        tiers' thresholds (a few trades: :meth:`on_ticks` itself, which is a Python loop).
+
+        When the walked trades are the first ones the last scan sampled, from the state it
+        started from (unchanged since), the state moves to the last of that scan's samples
+        among them: a batch's samples do not depend on the trades after them (the tape cut
+        anywhere gives the same samples), so they are the ones a scan of the walked trades
+        alone would give."""
+        if position.is_flat or len(walked) == 0:
+            return
+        scanned = self._scanned
+        if scanned is not None:
+            self._scanned = None
+            state0, fields, long0, ticks, samples = scanned
+            entry = self._state.get(position.instrument)
+            n = len(walked)
+            if (
+                entry is not None
+                and entry[1] is state0
+                and entry[0] == position.opened_ts_ns
+                and long0 == (position.quantity > 0)
+                and (state0.anchor_ns, state0.bucket, state0.price, state0.run) == fields
+                and n <= len(ticks)
+                and np.array_equal(walked.ts_ns, ticks.ts_ns[:n])
+                and np.array_equal(walked.price, ticks.price[:n])
+            ):
+                m = int(samples.row.searchsorted(n, side="left"))
+                if m:
+                    advance(state0, samples, upto=m - 1)
+                return
+        if len(walked) <= FEW:
+            self.on_ticks(position, walked, ctx)
+            return
+        state = self._sampling(position, walked)
+        long = position.quantity > 0
+        samples = scan(walked.ts_ns, walked.price, state, self.interval_ns, 1 if long else -1)
+        if len(samples):
+            advance(state, samples)
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext
@@ -214,6 +262,7 @@ class AdverseMoves:
     def forget(self, instrument: str) -> None:
         """Drop the samples of a position that closed."""
         self._state.pop(instrument, None)
+        self._scanned = None
 
     def _sampling(self, position: Position, batch: TickBatch) -> SampleState:
         """The sampling state of ``position``, started afresh for a position not seen before.

@@ -59,7 +59,9 @@ class PortfolioGuard:
 
     name: ClassVar[str] = "guard"
     config_class: ClassVar[type] = GuardConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "candles", "portfolio", "scan"})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"ticks", "candles", "portfolio", "scan", "fold"}
+    )
 
     def __init__(self, config: GuardConfig) -> None:
         self.config = config
@@ -148,6 +150,14 @@ class PortfolioGuard:
         else:
             hit = prices >= bound * (1 - 1e-9)
         return earliest(window.first_row(hit), rolled)
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """After a walk its scan cleared: without a leader, :meth:`on_ticks` that does not
+        trigger changes nothing but caches of values it recomputes the same (the day's
+        limit, the breach bound), so there is nothing to do; with a leader, ``on_ticks``
+        (it records the leader's marks)."""
+        if self._leader is not None:
+            self.on_ticks(position, walked, ctx)
 
     def forget(self, instrument: str) -> None:
         """Nothing per position: the breaker and the leader's marks are portfolio-wide."""

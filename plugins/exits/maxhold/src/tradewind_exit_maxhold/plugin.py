@@ -45,7 +45,7 @@ class MaxHold:
 
     name: ClassVar[str] = "maxhold"
     config_class: ClassVar[type] = MaxHoldConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan", "fold"})
 
     def __init__(self, config: MaxHoldConfig) -> None:
         self.config = config
@@ -100,6 +100,12 @@ class MaxHold:
             due = int(ts[0]) + self.limit_ns
         i = int(ts.searchsorted(due, side="left"))
         return window.row_of_trade(i) if i < len(ts) else None
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """After a walk its scan cleared: a position of unknown open time is timed from the
+        first trade seen, as :meth:`on_ticks` times it; nothing else changes."""
+        if not position.is_flat and len(walked) and position.opened_ts_ns == 0:
+            self._first_seen.setdefault(position.instrument, walked.first_ts)
 
     def on_candle(
         self, position: Position, candle: Candle, values: Mapping[str, float], ctx: RiskContext

@@ -46,7 +46,7 @@ class TrailingStop:
 
     name: ClassVar[str] = "trailing"
     config_class: ClassVar[type] = TrailingConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan"})
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "scan", "fold"})
 
     def __init__(self, config: TrailingConfig) -> None:
         self.pct = config.trail_pct
@@ -110,6 +110,33 @@ class TrailingStop:
             return None
         _, hit = self._running(position, window.ticks.price[: window.seen])
         return window.first_row(hit)
+
+    def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
+        """After a walk its scan cleared: the best price :meth:`on_ticks` keeps when no
+        trade reaches the stop (the running extremum's last value, the same floats), without
+        the stop's comparisons."""
+        if position.is_flat or len(walked) == 0:
+            return
+        key = position.instrument
+        if self._opened.get(key) != position.opened_ts_ns:
+            self._opened[key] = position.opened_ts_ns
+            self._best.pop(key, None)
+        prices = walked.price
+        if len(prices) <= FEW:
+            found = self._first_few(position, prices.tolist())
+            if found is not None:
+                self._best[key] = found[1]
+                return
+        best = (
+            self._best.get(key, float(position.avg_price))
+            if self._opened.get(key) == position.opened_ts_ns
+            else float(position.avg_price)
+        )
+        if position.quantity > 0:
+            running = np.maximum.accumulate(np.maximum(prices, best))
+        else:
+            running = np.minimum.accumulate(np.minimum(prices, best))
+        self._best[key] = float(running[-1])
 
     def _first_few(self, position: Position, prices: list[float]) -> tuple[int, float] | None:
         """:meth:`_running` and the first hit over a few prices as a Python loop: ``(index
