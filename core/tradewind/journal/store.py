@@ -113,6 +113,7 @@ from tradewind.model import (
     TimeInForce,
     VetoEvent,
 )
+from tradewind.model.frozen import builder
 
 log = logging.getLogger("tradewind.journal.store")
 
@@ -908,33 +909,68 @@ class OrderRecord:
     ) -> OrderRecord:
         """The record after a transition: ``attrs.evolve`` with these changes (the same
         record, tested field by field), built directly — one per order transition and fill,
-        where ``evolve``'s look-up of the fields per call showed."""
-        return OrderRecord(
-            client_order_id=self.client_order_id,
-            instrument=self.instrument,
-            venue=self.venue,
-            order=self.order,
-            status=status,
-            filled_quantity=filled_quantity,
-            venue_order_id=self.venue_order_id if venue_order_id is None else venue_order_id,
-            reason=self.reason if reason is None else reason,
-            origin=self.origin,
-            updated_ts_ns=updated_ts_ns,
-            id_seq=self.id_seq,
-            run_id=self.run_id,
+        where ``evolve``'s look-up of the fields per call showed — through its slots
+        (:func:`~tradewind.model.frozen.builder`)."""
+        return new_record(
+            self.client_order_id,
+            self.instrument,
+            self.venue,
+            self.order,
+            status,
+            filled_quantity,
+            self.venue_order_id if venue_order_id is None else venue_order_id,
+            self.reason if reason is None else reason,
+            self.origin,
+            updated_ts_ns,
+            self.id_seq,
+            self.run_id,
         )
 
     def report(self) -> OrderReport:
         """The record's state as an OrderReport."""
-        return OrderReport(
-            client_order_id=self.client_order_id,
-            instrument=self.instrument,
-            status=self.status,
-            ts_ns=self.updated_ts_ns,
-            filled_quantity=self.filled_quantity,
-            venue_order_id=self.venue_order_id,
-            reason=self.reason,
+        return _new_report(
+            self.client_order_id,
+            self.instrument,
+            self.status,
+            self.updated_ts_ns,
+            self.filled_quantity,
+            self.venue_order_id,
+            self.reason,
         )
+
+
+#: ``OrderRecord(...)`` of every field, positionally in this order (a field added to the
+#: class and not here fails at import).
+new_record = builder(
+    OrderRecord,
+    (
+        "client_order_id",
+        "instrument",
+        "venue",
+        "order",
+        "status",
+        "filled_quantity",
+        "venue_order_id",
+        "reason",
+        "origin",
+        "updated_ts_ns",
+        "id_seq",
+        "run_id",
+    ),
+)
+#: ``OrderReport(...)`` of every field, positionally in this order.
+_new_report = builder(
+    OrderReport,
+    (
+        "client_order_id",
+        "instrument",
+        "status",
+        "ts_ns",
+        "filled_quantity",
+        "venue_order_id",
+        "reason",
+    ),
+)
 
 
 def rebuild_positions(

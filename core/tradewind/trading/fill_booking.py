@@ -16,6 +16,7 @@ from tradewind.model import (
     PositionClosed,
     SystemError,
 )
+from tradewind.model.frozen import builder
 from tradewind.trading.order_state import _S, OrderStateMachine
 
 # The order manager's logger: its records keep the name they had before the split.
@@ -27,6 +28,10 @@ _NOTHING = Decimal(0)
 #: Python call).
 _FILLED = _S.FILLED
 _PARTIALLY_FILLED = _S.PARTIALLY_FILLED
+#: A fill's events, built through their slots (:func:`~tradewind.model.frozen.builder`).
+_fill_event = builder(FillEvent, ("ts_ns", "fill", "realized_pnl", "pnl_currency"))
+_order_updated = builder(OrderUpdated, ("ts_ns", "report"))
+_position_changed = builder(PositionChanged, ("ts_ns", "position"))
 
 
 class FillBooking(OrderStateMachine):
@@ -110,11 +115,11 @@ class FillBooking(OrderStateMachine):
         after = self.portfolio.apply_fill(fill, after)
         self.fills.append(fill)
         self.pending.append(
-            FillEvent(
-                ts_ns=fill.ts_ns,
-                fill=fill,
-                realized_pnl=after.realized_pnl - before.realized_pnl,
-                pnl_currency=self.pnl_currencies.get(fill.instrument, ""),
+            _fill_event(
+                fill.ts_ns,
+                fill,
+                after.realized_pnl - before.realized_pnl,
+                self.pnl_currencies.get(fill.instrument, ""),
             )
         )
         if changed is not None and rec is not None:
@@ -125,11 +130,11 @@ class FillBooking(OrderStateMachine):
                     self.portfolio.order_closed(cid)
                     if not rec.status.is_terminal:
                         self._finish_kept(cid)
-                self.pending.append(OrderUpdated(ts_ns=fill.ts_ns, report=changed.report()))
+                self.pending.append(_order_updated(fill.ts_ns, changed.report()))
         if problem:
             log.error("%s", problem)
             self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))
-        self.pending.append(PositionChanged(ts_ns=fill.ts_ns, position=after))
+        self.pending.append(_position_changed(fill.ts_ns, after))
         if after.is_flat and not before.is_flat:
             start = self._realized_at_open.get(fill.instrument, Decimal(0))
             self.closed_trades.append((fill.ts_ns, fill.instrument, after.realized_pnl - start))

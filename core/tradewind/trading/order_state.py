@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from tradewind.journal.store import OrderRecord
 from tradewind.model import OrderReport, OrderStatus, OrderUpdated
+from tradewind.model.frozen import builder
 from tradewind.trading.order_journal import OrderJournaling
 from tradewind.trading.portfolio import Portfolio
 
@@ -56,6 +57,10 @@ _LEGAL: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+#: ``OrderUpdated(ts_ns=..., report=...)`` through its slots (:mod:`tradewind.model.frozen`).
+_order_updated = builder(OrderUpdated, ("ts_ns", "report"))
+
+
 def is_legal(src: OrderStatus, dst: OrderStatus) -> bool:
     """True when the state machine allows ``src`` → ``dst``."""
     return dst in TRANSITIONS[src]
@@ -82,7 +87,7 @@ class OrderStateMachine(OrderJournaling):
         self._settled(rec.client_order_id)
         if status.is_terminal:
             self.portfolio.order_closed(rec.client_order_id)
-        self.pending.append(OrderUpdated(ts_ns=self._ts, report=new.report()))
+        self.pending.append(_order_updated(self._ts, new.report()))
 
     def _settled(self, cid: str) -> None:
         if not (self._unresolved or self._doubt_since or self._not_found_since or self._alerted):
@@ -121,7 +126,7 @@ class OrderStateMachine(OrderJournaling):
                 status=cur, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
             )
             self._store(changed, kind, cur)
-            self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
+            self.pending.append(_order_updated(report.ts_ns, report))
             return
         cur_v, new_v = cur._value_, new._value_
         if _STAGE_OF[new_v] < _STAGE_OF[cur_v] and report.filled_quantity <= rec.filled_quantity:
@@ -154,4 +159,4 @@ class OrderStateMachine(OrderJournaling):
         self._settled(cid)
         if new.is_terminal:
             self.portfolio.order_closed(cid)
-        self.pending.append(OrderUpdated(ts_ns=report.ts_ns, report=report))
+        self.pending.append(_order_updated(report.ts_ns, report))

@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import attrs
 
 from tradewind.errors import (
     OrderRejectedError,
@@ -45,7 +46,7 @@ from tradewind.errors import (
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal.store import Journal, OrderRecord
+from tradewind.journal.store import Journal, OrderRecord, new_record
 from tradewind.model import (
     Event,
     Fill,
@@ -55,6 +56,7 @@ from tradewind.model import (
     OrderSubmitted,
     SystemError,
 )
+from tradewind.model.frozen import builder
 from tradewind.trading.fill_booking import FillBooking
 from tradewind.trading.order_retry import (
     BreakerPolicy,
@@ -80,6 +82,18 @@ __all__ = [
 ]
 
 log = logging.getLogger("tradewind.trading.orders")
+
+#: A new order's record and event, built through their slots (:mod:`tradewind.model.frozen`):
+#: the record's defaults are the class's own default objects.
+_RECORD = attrs.fields(OrderRecord)
+_R_STATUS, _R_FILLED, _R_VENUE_ID, _R_REASON, _R_ORIGIN = (
+    _RECORD.status.default,
+    _RECORD.filled_quantity.default,
+    _RECORD.venue_order_id.default,
+    _RECORD.reason.default,
+    _RECORD.origin.default,
+)
+_order_submitted = builder(OrderSubmitted, ("ts_ns", "order"))
 
 
 class OrderManager(FillBooking, VenueCalls):
@@ -224,14 +238,19 @@ class OrderManager(FillBooking, VenueCalls):
             return known.report()
         key = venue_key(venue)
         self._venues[key] = venue
-        rec = OrderRecord(
-            client_order_id=cid,
-            instrument=order.instrument,
-            venue=key,
-            order=order,
-            updated_ts_ns=ts_ns,
-            id_seq=seq,
-            run_id=self.run_id,
+        rec = new_record(
+            cid,
+            order.instrument,
+            key,
+            order,
+            _R_STATUS,
+            _R_FILLED,
+            _R_VENUE_ID,
+            _R_REASON,
+            _R_ORIGIN,
+            ts_ns,
+            seq,
+            self.run_id,
         )
         self.orders[cid] = order
         self.order_tags[cid] = order.tag
@@ -239,7 +258,7 @@ class OrderManager(FillBooking, VenueCalls):
             self.exit_reasons[order.instrument] = exit_reason
         self.portfolio.order_opened(order)
         self._store(rec, "submitted", None)
-        self.pending.append(OrderSubmitted(ts_ns=ts_ns, order=order))
+        self.pending.append(_order_submitted(ts_ns, order))
         return None
 
     async def send(self, venue: object, order: Order, exit_reason: str = "") -> OrderReport:
