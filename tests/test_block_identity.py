@@ -85,14 +85,22 @@ def _synthetic(path: Path, n: int, speedup: float) -> Path:
 
 
 def _run(
-    tmp_path: Path, data: Path, block: int, extra: str = "", panes: list[str] | None = None
+    tmp_path: Path,
+    data: Path,
+    block: int,
+    extra: str = "",
+    panes: list[str] | None = None,
+    chunk: int | None = None,
 ) -> tuple[dict, object]:
     """One backtest at ``block`` ticks per block; the journal's rows per table and the result.
 
-    Every run uses the same config path and run id, so the rows compare as they are.
+    The replay's batches are ``chunk`` trades (by default the whole tape for the whole-tape
+    block, else 1,000,000). Every run uses the same config path and run id, so the rows
+    compare as they are.
     """
     text = demo_config_text(tmp_path).replace(SAMPLE.as_posix(), data.as_posix())
-    chunk = 10**12 if block == 10**12 else 1_000_000
+    if chunk is None:
+        chunk = 10**12 if block == 10**12 else 1_000_000
     text = text.replace('plugin = "replay"\n', f'plugin = "replay"\nchunk_ticks = {chunk}\n')
     text = text.replace("[run]\n", f"[run]\nblock_ticks = {block}\n", 1)
     if panes:
@@ -101,7 +109,7 @@ def _run(
         text = text.replace(old, "panes = [" + ", ".join(f'"{p}"' for p in panes) + "]")
     cfg = tmp_path / "run.toml"
     cfg.write_text(text + extra)
-    journal = tmp_path / f"block_{block}.duckdb"
+    journal = tmp_path / f"block_{block}_chunk_{chunk}.duckdb"
     result = anyio.run(Engine(load_config(cfg), run_id="blocks", journal_path=str(journal)).run)
     con = duckdb.connect(str(journal), read_only=True)
     try:
@@ -143,6 +151,61 @@ def test_the_journal_is_the_same_at_every_block_size_on_synthetic_ticks(
     rate = len(ticks) / ((ticks.last_ts - ticks.first_ts) / 60e9)
     assert rate == pytest.approx(sample_rate * speedup, rel=0.35)
     _assert_identical(tmp_path, data, decisions=decisions)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("speedup", [1.0, 20.0])
+def test_a_block_of_1_000_000_ticks_that_splits_the_tape_gives_the_same_journal(tmp_path, speedup):
+    """The tapes above are shorter than 1,000,000 trades, so there a block of 1,000,000 ticks
+    is the whole tape. Here the tape is 1,500,000 trades at ~80 a minute (at ~1,600 a minute
+    the same number of trades gives the default strategy no signal to compare): a block
+    of 1,000,000 ends mid-tape, and the journal is the one of blocks of one decision interval
+    and of the whole tape (the one-tick block equals the decision interval's on the tapes
+    above; it is left out here for its time: ~20 s of CPU per 100,000 trades). Replayed in
+    batches of 1,000,000 trades instead of one, the blocks agree as well.
+
+    Between the two batchings every row is the same but for its ``seq``: a backtest's order
+    rows take their sequence numbers as they happen, the bus's rows (events, signals,
+    vetoes) when the bus's journal task runs, between replay batches, so ``seq`` is the order
+    rows were staged in, which depends on the batch size (a known defect, left as it is)."""
+    n = 1_500_000
+    data = _synthetic(tmp_path / "long.parquet", n, 1.0)
+    keys = (
+        (0, 10**12),
+        (1_000_000, 10**12),
+        (10**12, 10**12),
+        (0, 1_000_000),
+        (1_000_000, 1_000_000),
+    )
+    runs = {(block, chunk): _run(tmp_path, data, block, chunk=chunk) for block, chunk in keys}
+    base_rows, base = runs[(0, 10**12)]
+    assert base.summary["funnel"].get("signals") and base_rows["fills"]
+    assert sum(len(r) for r in base_rows.values()) > 1_000
+    for key, (rows, result) in runs.items():
+        same_batches = runs[(0, key[1])][0]
+        for table in TABLES:
+            assert rows[table] == same_batches[table], (key, table)
+        assert result.summary == base.summary, key
+        assert result.equity_curve == base.equity_curve, key
+        assert result.series == base.series, key
+    unsequenced = {
+        chunk: _rows_without_seq(tmp_path / f"block_0_chunk_{chunk}.duckdb")
+        for chunk in (10**12, 1_000_000)
+    }
+    assert unsequenced[10**12] == unsequenced[1_000_000]
+
+
+def _rows_without_seq(journal: Path) -> dict[str, list[tuple]]:
+    """Every table's rows but their ``seq`` column, in one order."""
+    con = duckdb.connect(str(journal), read_only=True)
+    try:
+        out = {}
+        for t in TABLES:
+            cols = [c[0] for c in con.execute(f"DESCRIBE {t}").fetchall() if c[0] != "seq"]
+            out[t] = con.execute(f"SELECT {', '.join(cols)} FROM {t} ORDER BY ALL").fetchall()
+        return out
+    finally:
+        con.close()
 
 
 def test_a_per_candle_analyzer_reports_the_same_values_at_every_block_size(tmp_path, fake_dists):
