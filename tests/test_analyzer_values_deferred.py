@@ -241,3 +241,62 @@ def test_the_truth_of_the_values_reads_analyzers_only_until_one_has_an_output() 
     assert not nothing and len(nothing) == 0
     values.settle()
     assert values["b.seen"] == 1.0  # b took the candle at settle, as before
+
+
+def test_get_with_its_names_kept_reads_what_partitioning_each_name_reads() -> None:
+    # ``get`` keeps each name's split and looks the mapping read at this decision point up
+    # first: over random reads, feeds, block rows and a venue source it returns what the
+    # split of every name and its instance's mapping give (the default for a name no
+    # analyzer reports), and feeds the same analyzers the same candles in the same order.
+    rng = np.random.default_rng(7)
+    log: list[str] = []
+    ref_log: list[str] = []
+    names = ["a.seen", "b.seen", "a.other", "c.seen", "seen", "a", ".seen", "a.seen.x", "v.x"]
+
+    class _Source:
+        def values(self) -> Mapping[str, float]:
+            return {"x": 3.5}
+
+    values = AnalyzerValues([("a", _Counter(log, "a")), ("b", _Counter(log, "b"))])
+    values.add_source("v", _Source())
+    refs = {"a": _Counter(ref_log, "a"), "b": _Counter(ref_log, "b")}
+    sources: dict[str, Any] = {**refs, "v": _Source()}
+    pending: dict[str, list[str]] = {}
+    rows: dict[str, dict[str, float]] = {}
+
+    def settle() -> None:
+        for name, ref in refs.items():
+            for c in pending.pop(name, []):
+                ref.on_candle(c)
+
+    for step in range(2_000):
+        op = int(rng.integers(0, 10))
+        if op == 0:
+            candles = [f"c{step}", f"d{step}"][: 1 + int(rng.integers(0, 2))]
+            values.feed(candles)
+            settle()  # what the last feed left goes first
+            pending = {name: list(candles) for name in refs}
+            rows = {}
+        elif op == 1:
+            row = {"a": {"seen": float(step)}, "b": {"seen": -1.0, "other": 2.0}}
+            values.use_rows(row)
+            settle()
+            rows = row
+        else:
+            name = names[int(rng.integers(0, len(names)))]
+            default = float(rng.integers(0, 3)) if rng.integers(0, 2) else None
+            got = values.get(name) if default is None else values.get(name, default)
+            instance, _, key = name.partition(".")
+            missing = np.nan if default is None else default
+            if instance not in sources:
+                want: Any = missing
+            else:
+                for c in pending.pop(instance, []):
+                    refs[instance].on_candle(c)
+                mapping = rows.get(instance) or sources[instance].values()
+                want = mapping.get(key, missing)
+            assert got == want or (got != got and want != want), (step, name)
+            assert log == ref_log
+    values.settle()
+    settle()
+    assert log == ref_log
