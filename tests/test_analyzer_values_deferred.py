@@ -300,3 +300,60 @@ def test_get_with_its_names_kept_reads_what_partitioning_each_name_reads() -> No
     values.settle()
     settle()
     assert log == ref_log
+
+
+def test_the_decision_curves_kept_per_instrument_are_the_engine_s_curves(tmp_path: Path) -> None:
+    # The paper/live path (batches of a few trades, decisions at every close) with two
+    # charted outputs: the curves the engine keeps per instrument are the ones its dicts
+    # hold, the price and candle curves are every 1m candle of the tape (an aggregator of
+    # its own over the same trades), and each charted series has a point at each of them.
+    from tradewind.market.candles import CandleAggregator
+
+    panes = ["orderflow.imbalance_1m", "profile.poc"]
+    text = CONFIG.format(journal=(tmp_path / "j.duckdb").as_posix()).replace(
+        "[run]\n", "[run]\npanes = [" + ", ".join(f'"{p}"' for p in panes) + "]\n"
+    )
+    (tmp_path / "c.toml").write_text(text)
+    engine = Engine(load_config(tmp_path / "c.toml"), run_id="curves")
+    st = next(iter(engine.state.values()))
+    key = st.instrument.key
+    minute = 60_000_000_000
+    own = CandleAggregator(key, [minute])
+    candles: list[Any] = []
+    rng = np.random.default_rng(11)
+    t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
+    price, tid = 50_000.0, 0
+
+    async def main() -> None:
+        nonlocal price, tid
+        async with engine.bus:
+            for k in range(30):
+                n = 30
+                ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
+                prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 4e-4, n))), 1)
+                price = float(prices[-1])
+                for part in np.array_split(np.arange(n), 3):
+                    batch = TickBatch.from_arrays(
+                        key,
+                        ts[part],
+                        prices[part],
+                        rng.lognormal(-3, 1, len(part)) + 0.001,
+                        np.where(rng.random(len(part)) < 0.5, 1, -1),
+                        part + tid,
+                    )
+                    candles.extend(own.update(batch))
+                    await engine.on_batch(batch)
+                tid += n
+            await engine.bus.close()
+
+    anyio.run(main)
+    assert st.curves is not None
+    prices, candle_curve, charted = st.curves
+    assert prices is engine.price_curve[key] and candle_curve is engine.candle_curve[key]
+    assert [name for name, _ in charted] == panes
+    assert all(curve is engine.series[key][name] for name, curve in charted)
+    want = [(c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+    assert len(want) == 29 and list(candle_curve) == want
+    assert list(prices) == [(c.open_ts_ns + minute, c.close) for c in candles]
+    for _, curve in charted:
+        assert [t for t, _ in curve] == [t for t, _ in prices]
