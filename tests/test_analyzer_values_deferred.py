@@ -241,3 +241,119 @@ def test_the_truth_of_the_values_reads_analyzers_only_until_one_has_an_output() 
     assert not nothing and len(nothing) == 0
     values.settle()
     assert values["b.seen"] == 1.0  # b took the candle at settle, as before
+
+
+def test_get_with_its_names_kept_reads_what_partitioning_each_name_reads() -> None:
+    # ``get`` keeps each name's split and looks the mapping read at this decision point up
+    # first: over random reads, feeds, block rows and a venue source it returns what the
+    # split of every name and its instance's mapping give (the default for a name no
+    # analyzer reports), and feeds the same analyzers the same candles in the same order.
+    rng = np.random.default_rng(7)
+    log: list[str] = []
+    ref_log: list[str] = []
+    names = ["a.seen", "b.seen", "a.other", "c.seen", "seen", "a", ".seen", "a.seen.x", "v.x"]
+
+    class _Source:
+        def values(self) -> Mapping[str, float]:
+            return {"x": 3.5}
+
+    values = AnalyzerValues([("a", _Counter(log, "a")), ("b", _Counter(log, "b"))])
+    values.add_source("v", _Source())
+    refs = {"a": _Counter(ref_log, "a"), "b": _Counter(ref_log, "b")}
+    sources: dict[str, Any] = {**refs, "v": _Source()}
+    pending: dict[str, list[str]] = {}
+    rows: dict[str, dict[str, float]] = {}
+
+    def settle() -> None:
+        for name, ref in refs.items():
+            for c in pending.pop(name, []):
+                ref.on_candle(c)
+
+    for step in range(2_000):
+        op = int(rng.integers(0, 10))
+        if op == 0:
+            candles = [f"c{step}", f"d{step}"][: 1 + int(rng.integers(0, 2))]
+            values.feed(candles)
+            settle()  # what the last feed left goes first
+            pending = {name: list(candles) for name in refs}
+            rows = {}
+        elif op == 1:
+            row = {"a": {"seen": float(step)}, "b": {"seen": -1.0, "other": 2.0}}
+            values.use_rows(row)
+            settle()
+            rows = row
+        else:
+            name = names[int(rng.integers(0, len(names)))]
+            default = float(rng.integers(0, 3)) if rng.integers(0, 2) else None
+            got = values.get(name) if default is None else values.get(name, default)
+            instance, _, key = name.partition(".")
+            missing = np.nan if default is None else default
+            if instance not in sources:
+                want: Any = missing
+            else:
+                for c in pending.pop(instance, []):
+                    refs[instance].on_candle(c)
+                mapping = rows.get(instance) or sources[instance].values()
+                want = mapping.get(key, missing)
+            assert got == want or (got != got and want != want), (step, name)
+            assert log == ref_log
+    values.settle()
+    settle()
+    assert log == ref_log
+
+
+def test_the_decision_curves_kept_per_instrument_are_the_engine_s_curves(tmp_path: Path) -> None:
+    # The paper/live path (batches of a few trades, decisions at every close) with two
+    # charted outputs: the curves the engine keeps per instrument are the ones its dicts
+    # hold, the price and candle curves are every 1m candle of the tape (an aggregator of
+    # its own over the same trades), and each charted series has a point at each of them.
+    from tradewind.market.candles import CandleAggregator
+
+    panes = ["orderflow.imbalance_1m", "profile.poc"]
+    text = CONFIG.format(journal=(tmp_path / "j.duckdb").as_posix()).replace(
+        "[run]\n", "[run]\npanes = [" + ", ".join(f'"{p}"' for p in panes) + "]\n"
+    )
+    (tmp_path / "c.toml").write_text(text)
+    engine = Engine(load_config(tmp_path / "c.toml"), run_id="curves")
+    st = next(iter(engine.state.values()))
+    key = st.instrument.key
+    minute = 60_000_000_000
+    own = CandleAggregator(key, [minute])
+    candles: list[Any] = []
+    rng = np.random.default_rng(11)
+    t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
+    price, tid = 50_000.0, 0
+
+    async def main() -> None:
+        nonlocal price, tid
+        async with engine.bus:
+            for k in range(30):
+                n = 30
+                ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
+                prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 4e-4, n))), 1)
+                price = float(prices[-1])
+                for part in np.array_split(np.arange(n), 3):
+                    batch = TickBatch.from_arrays(
+                        key,
+                        ts[part],
+                        prices[part],
+                        rng.lognormal(-3, 1, len(part)) + 0.001,
+                        np.where(rng.random(len(part)) < 0.5, 1, -1),
+                        part + tid,
+                    )
+                    candles.extend(own.update(batch))
+                    await engine.on_batch(batch)
+                tid += n
+            await engine.bus.close()
+
+    anyio.run(main)
+    assert st.curves is not None
+    prices, candle_curve, charted = st.curves
+    assert prices is engine.price_curve[key] and candle_curve is engine.candle_curve[key]
+    assert [name for name, _ in charted] == panes
+    assert all(curve is engine.series[key][name] for name, curve in charted)
+    want = [(c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+    assert len(want) == 29 and list(candle_curve) == want
+    assert list(prices) == [(c.open_ts_ns + minute, c.close) for c in candles]
+    for _, curve in charted:
+        assert [t for t, _ in curve] == [t for t, _ in prices]

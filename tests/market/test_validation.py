@@ -416,3 +416,72 @@ def test_a_clean_one_tick_batch_shares_read_only_codes() -> None:
     assert result.codes.tolist() == [0] and not result.codes.flags.writeable
     again = v.validate(TickBatch.from_arrays("BTCUSDT", [6], [100.0], [1.0], [1], [7]))
     assert again.rejected == {"duplicate_id": 1} and again.codes.tolist() == [5]
+
+
+class _GeneralPath(TickValidator):
+    """The validator without its one-trade path: every batch through ``_validate``."""
+
+    def _one(self, batch: TickBatch) -> None:  # type: ignore[override]
+        return None
+
+
+def _same_state(a: TickValidator, b: TickValidator) -> None:
+    assert a.last_ts_ns == b.last_ts_ns and a.accepted == b.accepted
+    assert a.rejected == b.rejected
+    sa, sb = a.seen_ids, b.seen_ids
+    assert sa._fifo.tolist() == sb._fifo.tolist()
+    assert (sa._increasing, sa._bound, sa._newest) == (sb._increasing, sb._bound, sb._newest)
+
+
+def _one_at_a_time(batches: list[TickBatch], capacity: int = 10_000) -> None:
+    """Each batch through the validator and through the general path: the same results
+    (codes, counts, the clean batch itself when taken whole) and the same state after."""
+    fast, slow = (
+        TickValidator("BTCUSDT", id_window=capacity),
+        _GeneralPath("BTCUSDT", id_window=capacity),
+    )
+    for b in batches:
+        got, want = fast.validate(b), slow.validate(b)
+        assert got.codes.tolist() == want.codes.tolist()
+        assert got.rejected == want.rejected
+        assert (got.clean is b) == (want.clean is b)
+        assert got.clean.trade_id.tolist() == want.clean.trade_id.tolist()
+        _same_state(fast, slow)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 50), values, values, st.integers(0, 40)), min_size=1, max_size=80
+    ),
+    ones=st.lists(st.integers(0, 80), max_size=40),
+    capacity=st.sampled_from([1, 3, 10_000]),
+)
+def test_the_one_trade_path_gives_what_the_general_path_gives(
+    rows: list[tuple[int, float, float, int]], ones: list[int], capacity: int
+) -> None:
+    # Stretches of the stream cut into one-trade batches (bad values, duplicates, late
+    # trades, ids going backwards) between longer batches.
+    b = ticks(rows)
+    cuts = sorted({c for c in ones if c < len(b)})
+    batches: list[TickBatch] = []
+    lo = 0
+    for c in cuts:
+        if c > lo:
+            batches.append(b.slice(lo, c))
+        batches.append(b.slice(c, c + 1))
+        lo = c + 1
+    if lo < len(b):
+        batches.append(b.slice(lo, len(b)))
+    _one_at_a_time(batches, capacity)
+
+
+def test_the_one_trade_path_on_the_real_sample(tardis_batch: TickBatch) -> None:
+    # The real trades one at a time, then replayed one at a time (all duplicates), with a
+    # few longer batches between.
+    n = len(tardis_batch)
+    batches = [tardis_batch.slice(i, i + 1) for i in range(n)]
+    batches[100:100] = [tardis_batch.slice(0, 50)]
+    batches += [tardis_batch.slice(i, i + 1) for i in range(0, n, 7)]
+    _one_at_a_time(batches)
+    _one_at_a_time(batches, capacity=64)

@@ -418,6 +418,10 @@ class TickValidator:
             raise ValueError(
                 f"TickValidator({self.instrument}) was given a batch of {batch.instrument}"
             )
+        if len(batch.ts_ns) == 1:
+            one = self._one(batch)
+            if one is not None:
+                return one
         result, whole = _validate(batch, self.last_ts_ns, self.seen_ids)
         for reason, count in result.rejected.items():
             self.rejected[reason] += count
@@ -434,6 +438,30 @@ class TickValidator:
         else:
             self.seen_ids.add(batch.trade_id, increasing=True if whole else None)
         return result
+
+    def _one(self, batch: TickBatch) -> ValidationResult | None:
+        """:meth:`validate` of a one-trade batch that :func:`_is_clean` takes whole (a live
+        trade, the trade that closes a candle): its checks and the state's update on the
+        scalars read once (``item``: the same Python float and int as ``float``/``int`` of
+        the numpy scalar), no second pass through :func:`_validate`. None when the trade
+        needs a closer look (a bad value, out of order, a remembered id): :meth:`validate`
+        then takes the general path, whose verdict on such a trade this does not change."""
+        p = batch.price.item(0)
+        q = batch.size.item(0)
+        if not (0.0 < p < math.inf and 0.0 < q < math.inf):
+            return None
+        t = batch.ts_ns.item(0)
+        last = self.last_ts_ns
+        if last is not None and t < last:
+            return None
+        seen = self.seen_ids
+        trade_id = batch.trade_id.item(0)
+        if seen._may_contain_from(trade_id) and bool(seen.contains(batch.trade_id)[0]):
+            return None
+        self.accepted += 1
+        self.last_ts_ns = t
+        seen.add_one(trade_id)
+        return ValidationResult(clean=batch, rejected={}, codes=_ACCEPTED_ONE)
 
     def accept_checked(self, batch: TickBatch, *, increasing: bool) -> ValidationResult:
         """Take the next batch as accepted whole, without checking it again: the caller

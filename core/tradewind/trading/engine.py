@@ -151,6 +151,8 @@ class AnalyzerValues(Mapping[str, float]):
         self._fed = tuple(analyzers)  # the analyzers proper (add_source adds readers only)
         self._pending: Sequence[Any] = ()
         self._unfed: dict[str, Any] = {}
+        #: ``name.partition(".")`` of each name read so far: ``(instance, output)``.
+        self._names: dict[str, tuple[str, str]] = {}
 
     def refresh(self) -> None:
         """Forget the mappings read so far: the analyzers have new candles."""
@@ -187,10 +189,18 @@ class AnalyzerValues(Mapping[str, float]):
 
     def get(self, name: str, default: Any = math.nan) -> Any:  # type: ignore[override]
         """The value of ``name``, or ``default`` when no analyzer reports it."""
-        instance, _, key = name.partition(".")
-        if instance not in self._analyzers:
-            return default
-        return self._of(instance).get(key, default)
+        split = self._names.get(name)
+        if split is None:
+            instance, _, key = name.partition(".")
+            split = self._names[name] = (instance, key)
+        else:
+            instance, key = split
+        got = self._cache.get(instance)
+        if got is None:
+            if instance not in self._analyzers:
+                return default
+            got = self._of(instance)
+        return got.get(key, default)
 
     def __getitem__(self, name: str) -> float:
         value = self.get(name, _MISSING)
@@ -270,9 +280,16 @@ class _InstrumentState:
     #: The block of the tape the analyzers and candles are advancing over (backtests).
     block: TapeBlock | None = None
     values: AnalyzerValues = attrs.field(init=False)
+    #: ``instrument.key`` (a property formatting ``venue:symbol`` on every read), kept.
+    key: str = attrs.field(init=False)
+    #: The strategy-timeframe curves a decision appends to (price, candles, then each
+    #: charted series by name), found on the first decision and kept: nothing replaces a
+    #: curve once it is in the engine's dicts.
+    curves: tuple[Any, ...] | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self.values = AnalyzerValues(self.analyzers)
+        self.key = self.instrument.key
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -1482,7 +1499,7 @@ class Engine:
             # Each analyzer takes the closed candles when first read, the rest once the
             # decision is made (below): what the decision does not read waits for the order.
             values.feed(closed)
-        key = st.instrument.key
+        key = st.key
         pos = self.portfolio.position(key)
         if self._holds(pos) and self.exits:
             decision = None
@@ -1498,18 +1515,30 @@ class Engine:
             if c.timeframe_ns == self.strategy_tf:
                 self.decision_points += 1
                 self._equity.record(t_close)  # cash from the fill ledger while flat
-                curve_of(self.price_curve, key).append((t_close, c.close))
-                curve_of(self.candle_curve, key).append(
-                    (c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume)
-                )
-                if self._charted:
-                    mine = self.series.setdefault(key, {})
-                    for name in self._charted:
-                        curve_of(mine, name).append((t_close, float(values.get(name))))
+                curves = st.curves
+                if curves is None:
+                    curves = st.curves = self._curves_of(key)
+                prices, candles, charted = curves
+                prices.append((t_close, c.close))
+                candles.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
+                for name, curve in charted:
+                    curve.append((t_close, float(values.get(name))))
                 await self._decide(st, c, t_close)
         values.settle()
         if not self._nothing_to_publish():  # else the call would do nothing (the same state)
             await self._publish_pending()
+
+    def _curves_of(self, key: str) -> tuple[Any, ...]:
+        """The curves a decision of instrument ``key`` appends to: its price and candle
+        curves and, per charted name in order, its series (each made empty where missing,
+        as :func:`curve_of` does; the series' dict only when something is charted)."""
+        prices = curve_of(self.price_curve, key)
+        candles = curve_of(self.candle_curve, key)
+        charted: tuple[tuple[str, Curve[tuple[int, float]]], ...] = ()
+        if self._charted:
+            mine = self.series.setdefault(key, {})
+            charted = tuple((name, curve_of(mine, name)) for name in self._charted)
+        return prices, candles, charted
 
     async def _maybe_reconcile(self) -> None:
         """Re-reconcile the execution venues every ``reconcile_interval_s`` (paper, live).
@@ -1538,12 +1567,11 @@ class Engine:
         self._reconcile_reads = reads
 
     async def _decide(self, st: _InstrumentState, candle: Candle, ts_ns: int) -> None:
-        key = st.instrument.key
         if self.control.paused:
             return  # paused by a command: no new entries (exits still run)
         if self.stopper.requested:
             return  # stopping (a signal, a journal that cannot write): no new entries
-        if any(o.instrument == key for o in self.portfolio.open_orders()):
+        if self.portfolio.has_open_order(st.key):
             return  # no decision while an order of this instrument is in flight
         signal = await self._strategy_signal(st, candle, ts_ns)
         if signal is None:
@@ -1555,7 +1583,7 @@ class Engine:
     ) -> None:
         """The strategy's ``signal`` at ``ts_ns``: size it, run the guards and filters, send
         the entry (or journal why not)."""
-        key = st.instrument.key
+        key = st.key
         sec = self.config.strategy
         try:
             equity = self.portfolio.equity()
@@ -1711,7 +1739,7 @@ class Engine:
     ) -> Order:
         order = Order(
             client_order_id=self.orders.next_client_order_id(),
-            instrument=st.instrument.key,
+            instrument=st.key,
             side=signal.side,
             type=OrderType.MARKET,
             quantity=qty,
@@ -1722,7 +1750,7 @@ class Engine:
             intent=intent,
         )
         if "simulated" in st.exec_venue.capabilities:
-            st.exec_venue.set_time(ts_ns, st.instrument.key)  # the instrument's own clock
+            st.exec_venue.set_time(ts_ns, st.key)  # the instrument's own clock
         elif self.venue_calls is not None:
             # A real venue: opened (journaled, the instrument blocked) now, sent in a task;
             # written ahead to the intent log, its request leaves before the step's commit.
