@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import anyio
@@ -68,6 +69,43 @@ def test_small_pages_turn_the_advice_off_inside_and_restore_it(before: bool) -> 
         with pytest.raises(RuntimeError), _base.small_pages():
             raise RuntimeError("the load failed")
         assert _advice() is before
+    finally:
+        switch(was)
+
+
+@needs_switch
+@pytest.mark.parametrize("before", [True, False])
+def test_loads_overlapping_in_two_threads_restore_the_setting_once_both_end(before: bool) -> None:
+    """A enters, B enters, A leaves (B still inside: the advice stays off), B leaves (back to
+    the setting before A), in that order, forced by events."""
+    assert switch is not None
+    was = switch(before)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with _base.small_pages():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second() -> None:
+        a_in.wait(5)
+        with _base.small_pages():
+            b_in.set()
+            a_out.wait(5)
+            seen["b after a left"] = _advice()
+
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert a_out.is_set() and b_in.is_set()
+        assert seen == {"b after a left": False}
+        assert _advice() is before
+        assert _base._small_pages_inside == 0
     finally:
         switch(was)
 
