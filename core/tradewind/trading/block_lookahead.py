@@ -51,6 +51,28 @@ if TYPE_CHECKING:
 MAX_SHARES = 20
 
 
+class _Track:
+    """One instrument's place in its replayed series (see :class:`Lookahead`)."""
+
+    __slots__ = ("base", "block", "end", "fed", "first", "ids", "increasing", "tape", "ts")
+
+    def __init__(self, tape: TickBatch) -> None:
+        self.tape = tape
+        #: The series' timestamps and trade ids (read once per batch).
+        self.ts = tape.ts_ns
+        self.ids = tape.trade_id
+        #: Series index of the current batch's first trade (None: no batch arrived yet).
+        self.base: int | None = None
+        #: Series index of the next batch's first trade.
+        self.fed = 0
+        #: The open block reaching past its batch (None: none), the series indices it covers
+        #: and whether its trade ids past the opening batch strictly increase.
+        self.block: TapeBlock | None = None
+        self.first = 0
+        self.end = 0
+        self.increasing = False
+
+
 class Lookahead:
     """Per instrument: its replayed series, how much of it the feed has delivered, and the
     span of the series its open block covers."""
@@ -63,116 +85,107 @@ class Lookahead:
         #: 1.2 GB) while each block stays long enough for its fixed set-up not to dominate.
         shares = min(max(1, len(engine.state)), MAX_SHARES)
         self.block_ticks = max(1, block_ticks // shares)
-        #: Instrument key -> its whole series (None: no read-ahead for it).
-        self._tapes: dict[str, TickBatch | None] = {}
-        #: Instrument key -> series index of the current batch's first trade.
-        self._base: dict[str, int] = {}
-        #: Instrument key -> series index of the next batch's first trade.
-        self._fed: dict[str, int] = {}
-        #: Instrument key -> (block, first series index, end series index, whether the trade
-        #: ids past the opening batch strictly increase) of its open block.
-        self._spans: dict[str, tuple[TapeBlock, int, int, bool]] = {}
+        #: Instrument key -> its place in its series (None: no read-ahead for it). One object
+        #: per instrument, so a batch reads one dict entry (the series, the position fed,
+        #: the open block's span were four dicts).
+        self._tracks: dict[str, _Track | None] = {}
         #: Batches taken as validated when their block opened (not checked again).
         self.prevalidated = 0
         #: Blocks opened past their batch (for the tests and the benchmark).
         self.opened = 0
         #: The batch :meth:`validated` last found to be its instrument's next trades of the
-        #: series (so :meth:`arrived` does not compare them again).
+        #: series, and that instrument's track (so :meth:`arrived` does not compare again).
         self._matched: TickBatch | None = None
+        self._matched_track: _Track | None = None
         #: Batches :meth:`arrived` took as :meth:`validated` matched them (no second look).
         self.matched = 0
 
-    def _tape(self, st: _InstrumentState) -> TickBatch | None:
+    def _track(self, st: _InstrumentState) -> _Track | None:
         key = st.instrument.key
-        if key in self._tapes:
-            return self._tapes[key]
+        if key in self._tracks:
+            return self._tracks[key]
         venue = self.engine.venues[st.data_venue]
         tape = cast(ReplayCapability, venue).tape(key) if "replay" in venue.capabilities else None
-        self._tapes[key] = tape
-        self._fed[key] = 0
-        return tape
+        track = self._tracks[key] = None if tape is None else _Track(tape)
+        return track
 
     def validated(self, st: _InstrumentState, batch: TickBatch) -> ValidationResult | None:
         """``batch`` validated, when it lies inside ``st``'s open block past the batch the
         block opened in (those trades were validated as one stretch then, from the validator's
         state, and accepted whole): the validator takes it without checking it again. None
         otherwise (the engine validates it)."""
-        key = st.instrument.key
-        span = self._spans.get(key)
-        tape = self._tapes.get(key)
-        if span is None or tape is None or span[0] is not st.block:
+        track = self._tracks.get(st.instrument.key)
+        if track is None or track.block is None or track.block is not st.block:
             return None
-        base = self._fed[key]
+        base = track.fed
         n = len(batch)
         if (
             n == 0
-            or base + n > span[2]
-            or int(tape.ts_ns[base]) != int(batch.ts_ns[0])
-            or int(tape.trade_id[base]) != int(batch.trade_id[0])
+            or base + n > track.end
+            or track.ts.item(base) != batch.ts_ns.item(0)
+            or track.ids.item(base) != batch.trade_id.item(0)
         ):
             return None
         self.prevalidated += 1
         self._matched = batch
-        return st.validator.accept_checked(batch, increasing=span[3])
+        self._matched_track = track
+        return st.validator.accept_checked(batch, increasing=track.increasing)
 
     def arrived(self, st: _InstrumentState, batch: TickBatch, accepted: int) -> None:
         """``batch`` (``accepted`` of its trades passed validation) is ``st``'s next: move
         the series position on and re-base an open block's indices onto the batch."""
-        key = st.instrument.key
-        n = len(batch)
         if self._matched is batch:
             # validated() found it the series' next trades and took it whole (no rejects).
-            self._matched = None
+            track = self._matched_track
+            self._matched = self._matched_track = None
             self.matched += 1
-            _, first, end, _ = self._spans[key]
-            base = self._fed[key]
-            self._base[key] = base
-            self._fed[key] = base + n
-            assert st.block is not None
-            st.block.start = first - base
-            st.block.end = end - base
+            assert track is not None and st.block is not None
+            base = track.base = track.fed
+            track.fed = base + len(batch)
+            st.block.start = track.first - base
+            st.block.end = track.end - base
             return
-        self._matched = None
-        tape = self._tape(st)
-        if tape is None:
+        self._matched = self._matched_track = None
+        track = self._track(st)
+        if track is None:
             return
-        base = self._fed[key]
-        span = self._spans.get(key)
-        open_span = span is not None and span[0] is st.block
+        n = len(batch)
+        base = track.fed
+        open_span = track.block is not None and track.block is st.block
         if (
-            base + n > len(tape)
-            or int(tape.ts_ns[base]) != int(batch.ts_ns[0])
-            or int(tape.trade_id[base]) != int(batch.trade_id[0])
+            base + n > len(track.tape)
+            or track.ts.item(base) != batch.ts_ns.item(0)
+            or track.ids.item(base) != batch.trade_id.item(0)
             or accepted != n
         ):
             # Not the series' next trades, or some were rejected: no read-ahead from here.
+            key = st.instrument.key
             if open_span:
                 raise RuntimeError(
                     f"instrument '{key}': its block read trades ahead of the feed, but the "
                     f"feed's next batch (from {int(batch.ts_ns[0])} ns) is not those trades"
                 )
-            self._tapes[key] = None
-            self._spans.pop(key, None)
+            self._tracks[key] = None
             return
-        self._base[key] = base
-        self._fed[key] = base + n
+        track.base = base
+        track.fed = base + n
         if open_span:
-            assert span is not None and st.block is not None
-            st.block.start = span[1] - base
-            st.block.end = span[2] - base
-        elif span is not None:
-            del self._spans[key]
+            assert st.block is not None
+            st.block.start = track.first - base
+            st.block.end = track.end - base
+        else:
+            track.block = None
 
     def open(self, st: _InstrumentState, clean: TickBatch, i: int, limit: int) -> bool:
         """Open ``st.block`` from trade ``i`` of the current batch over up to ``block_ticks``
         trades of the series, past the batch; False when it would not reach past the batch
         (the engine opens its ordinary block then)."""
-        key = st.instrument.key
-        tape = self._tapes.get(key)
+        track = self._tracks.get(st.instrument.key)
         n = len(clean)
-        if tape is None or limit < n or key not in self._base:
+        if track is None or limit < n or track.base is None:
             return False  # no series, or a data gap inside this batch ends the block there
-        base = self._base[key]
+        tape = track.tape
+        base = track.base
         start = base + i
         stop = len(tape)
         if start + self.block_ticks < stop:
@@ -197,6 +210,6 @@ class Lookahead:
         ticks = tape.slice(start, stop)
         block = TapeBlock.open(ticks, stop - base, st.aggregator.update_arrays(ticks), st.analyzers)
         st.block = block
-        self._spans[key] = (block, start, stop, increasing)
+        track.block, track.first, track.end, track.increasing = block, start, stop, increasing
         self.opened += 1
         return True

@@ -171,6 +171,7 @@ class ReplayVenue:
                 for symbol in self._data:
                     self._instruments.append(Instrument(venue=self.instance, symbol=symbol))
         else:
+            from tradewind.market.importers._base import small_pages
             from tradewind.market.store import open_store
 
             if not self.config.exchange or not self.config.market:
@@ -180,10 +181,13 @@ class ReplayVenue:
                 )
             secret = self.config.store_password
             target = self.config.store
-            with open_store(
-                target if is_url(target) else self._resolve(target),  # type: ignore[arg-type]
-                password=None if secret is None else secret.reveal(),
-            ) as store:
+            with (
+                small_pages(),  # the series' arrays, as a file's load (importers.load)
+                open_store(
+                    target if is_url(target) else self._resolve(target),  # type: ignore[arg-type]
+                    password=None if secret is None else secret.reveal(),
+                ) as store,
+            ):
                 self._data = {
                     inst.symbol: store.read_ticks(
                         self.config.exchange, self.config.market, inst.symbol

@@ -40,6 +40,7 @@ from tradewind.market.importers._base import (
     first_lines,
     read_source,
     refuse_special_file,
+    small_pages,
     truncation_row,
     whole_lines,
 )
@@ -134,7 +135,30 @@ def load(
         out of order; a trade further back is a bad row. 0 (default): any step back is one.
     :returns: the trades by symbol, sorted by time, and the rows that were not imported.
     :raises DataError: unreadable file, unknown format, or nothing to tell the symbol/exchange.
+
+    The file's arrays are allocated without numpy's huge-page advice (:func:`small_pages`).
     """
+    with small_pages():
+        return _load(
+            path,
+            format,
+            symbol=symbol,
+            exchange=exchange,
+            market=market,
+            max_backwards_ns=max_backwards_ns,
+        )
+
+
+def _load(
+    path: Path | str,
+    format: str | None,
+    *,
+    symbol: str | None,
+    exchange: str | None,
+    market: str | None,
+    max_backwards_ns: int,
+) -> ImportResult:
+    """:func:`load`'s work."""
     path = Path(path)
     if format is not None and format not in FORMATS:
         raise DataError(f"unknown trades format {format!r} for {path}; known: {', '.join(FORMATS)}")
