@@ -79,8 +79,39 @@ BUILDERS: list[tuple[Any, str, type, tuple[str, ...]]] = [
     (order_state, "_order_updated", OrderUpdated, ("ts_ns", "report")),
     (orders, "_order_submitted", OrderSubmitted, ("ts_ns", "order")),
 ]
-# The order manager's own name for the record's builder.
-BUILDERS.append((orders, "new_record", *BUILDERS[0][2:]))
+
+
+def test_an_opened_record_is_the_constructors_record_with_its_defaults():
+    """The order manager's new record (:func:`store.opened_record`): what the class's own
+    constructor makes of the same seven fields, every other at its default."""
+    order = Order(
+        client_order_id="c7",
+        instrument=INST.key,
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        quantity=Decimal("0.010"),
+    )
+    for seq in (None, 0, 41):
+        made = store.opened_record("c7", INST.key, "sim", order, 5, seq, "run")
+        expected = OrderRecord(
+            client_order_id="c7",
+            instrument=INST.key,
+            venue="sim",
+            order=order,
+            updated_ts_ns=5,
+            id_seq=seq,
+            run_id="run",
+        )
+        assert type(made) is OrderRecord and made == expected
+        for f in attrs.fields(OrderRecord):
+            assert getattr(made, f.name) is getattr(expected, f.name) or f.name in (
+                "client_order_id",
+                "updated_ts_ns",
+                "id_seq",
+                "run_id",
+                "instrument",
+                "venue",
+            ), f.name
 
 
 def _constructor(cls: type, fields: tuple[str, ...]) -> Any:

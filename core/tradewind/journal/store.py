@@ -958,6 +958,46 @@ new_record = builder(
         "run_id",
     ),
 )
+_RECORD = attrs.fields(OrderRecord)
+#: A new order's record's defaults: the class's own default objects.
+_OPENED = (
+    _RECORD.status.default,
+    _RECORD.filled_quantity.default,
+    _RECORD.venue_order_id.default,
+    _RECORD.reason.default,
+    _RECORD.origin.default,
+)
+
+
+def opened_record(
+    client_order_id: str,
+    instrument: str,
+    venue: str,
+    order: Order,
+    updated_ts_ns: int,
+    id_seq: int | None,
+    run_id: str,
+) -> OrderRecord:
+    """``OrderRecord(client_order_id=..., instrument=..., venue=..., order=...,
+    updated_ts_ns=..., id_seq=..., run_id=...)`` with every other field at its default, built
+    through its slots (:func:`new_record`)."""
+    status, filled, venue_order_id, reason, origin = _OPENED
+    return new_record(  # type: ignore[no-any-return]
+        client_order_id,
+        instrument,
+        venue,
+        order,
+        status,
+        filled,
+        venue_order_id,
+        reason,
+        origin,
+        updated_ts_ns,
+        id_seq,
+        run_id,
+    )
+
+
 #: ``OrderReport(...)`` of every field, positionally in this order.
 _new_report = builder(
     OrderReport,

@@ -36,7 +36,6 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-import attrs
 
 from tradewind.errors import (
     OrderRejectedError,
@@ -46,7 +45,7 @@ from tradewind.errors import (
     VenueTimeoutError,
     VenueUnavailableError,
 )
-from tradewind.journal.store import Journal, OrderRecord, new_record
+from tradewind.journal.store import Journal, OrderRecord, opened_record
 from tradewind.model import (
     Event,
     Fill,
@@ -83,16 +82,7 @@ __all__ = [
 
 log = logging.getLogger("tradewind.trading.orders")
 
-#: A new order's record and event, built through their slots (:mod:`tradewind.model.frozen`):
-#: the record's defaults are the class's own default objects.
-_RECORD = attrs.fields(OrderRecord)
-_R_STATUS, _R_FILLED, _R_VENUE_ID, _R_REASON, _R_ORIGIN = (
-    _RECORD.status.default,
-    _RECORD.filled_quantity.default,
-    _RECORD.venue_order_id.default,
-    _RECORD.reason.default,
-    _RECORD.origin.default,
-)
+#: A new order's event, built through its slots (:mod:`tradewind.model.frozen`).
 _order_submitted = builder(OrderSubmitted, ("ts_ns", "order"))
 
 
@@ -238,20 +228,7 @@ class OrderManager(FillBooking, VenueCalls):
             return known.report()
         key = venue_key(venue)
         self._venues[key] = venue
-        rec = new_record(
-            cid,
-            order.instrument,
-            key,
-            order,
-            _R_STATUS,
-            _R_FILLED,
-            _R_VENUE_ID,
-            _R_REASON,
-            _R_ORIGIN,
-            ts_ns,
-            seq,
-            self.run_id,
-        )
+        rec = opened_record(cid, order.instrument, key, order, ts_ns, seq, self.run_id)
         self.orders[cid] = order
         self.order_tags[cid] = order.tag
         if exit_reason:
