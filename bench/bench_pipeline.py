@@ -52,6 +52,8 @@ M = 60_000_000_000
 SEED = 20200222
 START_NS = 1_700_006_400 * 1_000_000_000  # 2023-11-15 00:00 UTC, a day boundary
 TARGET = 5e6  # ticks/s on one core
+#: Issue 17's target for 100 instruments x 100,000 ticks: 10x the 0.3 M ticks/s it started at.
+TARGETS = {"many": 3e6}
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,10 +452,11 @@ def main() -> None:
             print_profile(args.profile / f"{label}.prof")
     for r in results:
         rate = r["ticks"] / r["cpu"]
-        verdict = "meets" if rate >= TARGET else "misses"
+        target = TARGETS.get(r["label"], TARGET)
+        verdict = "meets" if rate >= target else "misses"
         print(
             f"  {r['label']}: {rate / 1e6:.3f} M ticks/s per CPU-second "
-            f"{verdict} the {TARGET / 1e6:.0f} M target"
+            f"{verdict} the {target / 1e6:.0f} M target"
         )
 
 
