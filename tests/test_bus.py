@@ -373,3 +373,76 @@ def test_a_subscriber_refusing_a_class_is_not_dropped_for_it_when_its_queue_is_f
 
     sub = anyio.run(main)
     assert got == [1, 2] and sub.dropped == 0
+
+
+def test_an_inline_subscriber_sees_each_event_inside_publish_in_order():
+    """An inline subscriber (the journal) has its handler called as each event is published,
+    before ``publish``/``publish_many`` return: what it does takes the event's place among what
+    the publisher does between publishes, whatever the scheduling of the tasks."""
+    staged: list[tuple[str, int]] = []
+    queued: list[int] = []
+
+    async def main() -> None:
+        async with EventBus(capacity=4) as bus:
+            sub = bus.subscribe("journal", lambda e: staged.append(("bus", e.ts_ns)), inline=True)
+            bus.subscribe("other", lambda e: queued.append(e.ts_ns))
+            staged.append(("own", 0))
+            await bus.publish(ev(1))
+            staged.append(("own", 1))
+            await bus.publish_many([ev(2), ev(3)])
+            staged.append(("own", 3))
+            await bus.publish_many([ev(i) for i in range(4, 20)])  # more than the capacity
+            assert sub.lossless and sub.pending == 0 and sub.delivered == 19
+        assert bus.dropped == {}
+
+    anyio.run(main)
+    assert staged[:6] == [("own", 0), ("bus", 1), ("own", 1), ("bus", 2), ("bus", 3), ("own", 3)]
+    assert [t for kind, t in staged if kind == "bus"] == list(range(1, 20))
+    assert queued == list(range(1, 20))
+
+
+def test_a_raising_inline_subscriber_is_reported_to_the_others_and_keeps_receiving():
+    got, errors = [], []
+
+    def journal(e: Event) -> None:
+        if isinstance(e, RunStarted) and e.ts_ns == 2:
+            raise OSError("disk gone")
+        got.append(e)
+
+    async def watcher(e: Event) -> None:
+        if isinstance(e, SystemError):
+            errors.append(e)
+
+    async def main() -> Subscription:
+        async with EventBus(capacity=4) as bus:
+            sub = bus.subscribe("journal", journal, inline=True)
+            bus.subscribe("watcher", watcher)
+            for i in range(1, 4):
+                await bus.publish(ev(i))
+        return sub
+
+    sub = anyio.run(main)
+    assert sub.failed == 1 and sub.delivered == 2
+    assert [e.ts_ns for e in got if isinstance(e, RunStarted)] == [1, 3]
+    assert len(errors) == 1 and errors[0].source == "bus:journal"
+    assert "OSError: disk gone" in errors[0].error
+
+
+def test_an_inline_subscriber_must_be_a_plain_function():
+    async def handler(e: Event) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="inline subscriber 'journal' must be a plain function"):
+        EventBus().subscribe("journal", handler, inline=True)
+
+    errors = []
+
+    async def main() -> Subscription:
+        async with EventBus() as bus:
+            sub = bus.subscribe("sneaky", lambda e: handler(e), inline=True)
+            bus.subscribe("watcher", lambda e: errors.append(e) if isinstance(e, SystemError) else None)
+            await bus.publish(ev(1))
+        return sub
+
+    sub = anyio.run(main)
+    assert sub.failed == 1 and "returned an awaitable" in errors[0].error

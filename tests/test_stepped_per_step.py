@@ -50,7 +50,9 @@ attrs = engine_module.attrs
 
 
 async def _old_on_ticks(self: Engine, st: Any, piece: TickBatch) -> None:
-    """``Engine._on_ticks`` as it was before (verbatim, but for this line).
+    """``Engine._on_ticks`` as it was before (verbatim, but for this line and the step's
+    events published as a step ends in a backtest, which came later with the journal's
+    batch-independent ``seq``).
 
     The piece is consumed in steps that end at the next trade where something can change
     a position — a fill (the simulated venue says when one can next happen) or an exit
@@ -115,6 +117,8 @@ async def _old_on_ticks(self: Engine, st: Any, piece: TickBatch) -> None:
                 mon.forget(key)
         if end == n:
             break
+        if self.orders.pending and not (self.journal is not None and self.journal.durable):
+            await self._publish_pending()
         rest = rest.slice(end, n)
         n -= end
     if st.block is None:  # a block has fed them already

@@ -22,6 +22,12 @@
   failing subscriber keeps receiving later events. Failure and drop reports go through the
   bus's own reporter task, never from one subscriber's task into another's queue, so two
   failing subscribers cannot wait on each other (the deadlock of issue 19).
+- An *inline* subscriber (``subscribe(..., inline=True)``; the engine's journal) has no queue
+  and no task: its handler, a plain function, is called inside :meth:`EventBus.publish` as
+  each event is published, so what it does with an event (the journal: the row's sequence
+  number) happens at the event's place among everything else the publisher does, not when a
+  task next runs. It is never dropped for; when it raises, the others get the same
+  :class:`~tradewind.model.SystemError` report as for a queued subscriber.
 - :meth:`EventBus.close` waits until every queued event is handled; a non-lossless subscriber
   that is still busy after ``drain_timeout_s`` is cancelled and its queued events are counted
   as dropped, so a hung notifier cannot hang the end of a run.
@@ -89,6 +95,8 @@ class Subscription:
     #: Per event class seen: whether the subscriber takes it (:attr:`types` and
     #: :attr:`accepts` together).
     taken: dict[type[Event], bool] = attrs.Factory(dict)
+    #: Called inside ``publish`` (no queue, no task): see :meth:`EventBus.subscribe`.
+    inline: bool = False
 
     def wants(self, event: Event) -> bool:
         """True when ``event`` is of a type this subscriber asked for."""
@@ -136,6 +144,7 @@ class EventBus:
         types: tuple[type[Event], ...] = (Event,),
         lossless: bool = False,
         accepts: Callable[[type[Event]], bool] | None = None,
+        inline: bool = False,
     ) -> Subscription:
         """Add a subscriber. Must be called before the bus starts or while it runs.
 
@@ -144,7 +153,13 @@ class EventBus:
         ``accepts(cls)`` (called once per event class) is False for a class of events of
         ``types`` the handler would do nothing with (a notifier's events below its
         severity): they are never queued for this subscriber, so they cost it nothing.
+        ``inline`` subscribers are plain functions called inside ``publish`` as each event is
+        published, in publish order (no queue, no task; never dropped for): for a handler
+        whose work must take its place among the publisher's own (the journal's sequence
+        numbers) and that never waits.
         """
+        if inline and inspect.iscoroutinefunction(handler):
+            raise ValueError(f"inline subscriber '{name}' must be a plain function, not async")
         # The stream itself is unbounded: fullness is counted in events (``queued``), since an
         # item may hold many of them.
         send, receive = anyio.create_memory_object_stream[Any](math.inf)
@@ -155,11 +170,15 @@ class EventBus:
             send=send,
             receive=receive,
             is_async=inspect.iscoroutinefunction(handler),
-            lossless=lossless,
+            lossless=lossless or inline,
             accepts=accepts,
+            inline=inline,
         )
+        if inline:  # no queue: its streams are never used
+            send.close()
+            receive.close()
         self._subs.append(sub)
-        if self._tg is not None:
+        if self._tg is not None and not inline:
             self._tg.start_soon(self._drain, sub)
         return sub
 
@@ -189,7 +208,8 @@ class EventBus:
         await self._tg.__aenter__()
         self._tg.start_soon(self._reporter)
         for sub in self._subs:
-            self._tg.start_soon(self._drain, sub)
+            if not sub.inline:
+                self._tg.start_soon(self._drain, sub)
         return self
 
     async def __aexit__(self, *exc: Any) -> bool | None:
@@ -214,6 +234,9 @@ class EventBus:
             if not isinstance(event, sub.types):
                 continue
             if sub.accepts is not None and not sub.takes(type(event)):
+                continue
+            if sub.inline:
+                self._call(sub, event)
                 continue
             if sub.queued < capacity and not sub.cancelled and not sub.unreported:
                 # The everyday case inline (a queue with room): no coroutine per delivery.
@@ -252,6 +275,10 @@ class EventBus:
                 wanted = [e for e in events if isinstance(e, types)]
                 if not wanted:
                     continue
+            if sub.inline:
+                for event in wanted:
+                    self._call(sub, event)
+                continue
             n = len(wanted)
             if sub.queued + n <= capacity and not sub.cancelled and not sub.unreported:
                 sub.send.send_nowait(wanted if n > 1 else wanted[0])
@@ -266,7 +293,24 @@ class EventBus:
                 else:
                     await self._deliver(sub, event)
 
+    def _call(self, sub: Subscription, event: Event) -> None:
+        """Hand ``event`` to an inline subscriber: its handler called now."""
+        try:
+            result = sub.handler(event)
+            if result is not None and isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # never awaited: no "coroutine was never awaited" warning
+                raise TypeError("an inline subscriber's handler returned an awaitable")
+            sub.delivered += 1
+        except Exception as exc:  # a subscriber's bug must not stop the publisher
+            sub.failed += 1
+            self._report_failure(sub, event, exc)
+
     async def _deliver(self, sub: Subscription, event: Event) -> None:
+        if sub.inline:
+            self._call(sub, event)
+            return
         if sub.cancelled:
             self._drop(sub, event.ts_ns)
             return
