@@ -178,3 +178,52 @@ def test_a_notifier_message_of_the_finished_run_leads_with_its_pnl():
     kind, fields = describe(event)
     assert kind == "run" and fields["details"].startswith("P&L -0.03 USDT, ")
     assert "fees_paid 1.55" in fields["details"] and "trades 1" in fields["details"]
+
+
+@pytest.mark.parametrize("colour", [None, "truecolor", "standard"])
+def test_the_summary_is_highlighted_only_where_styles_reach_the_output(
+    tmp_path, monkeypatch, colour
+):
+    """A console without a colour system writes no style: the summary's text lines are
+    printed without rich's highlighter there (its regular expressions are never compiled)
+    and the bytes are those of the highlighted print; a colour console is highlighted as
+    before, to the byte."""
+    import io
+
+    from rich.highlighter import ReprHighlighter
+    from tradewind.report import summary
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="colours").run)
+    calls: list[int] = []
+    highlight = ReprHighlighter.highlight
+
+    def counted(self, text):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return highlight(self, text)
+
+    monkeypatch.setattr(ReprHighlighter, "highlight", counted)
+
+    def printed(rule: object) -> tuple[str, int]:
+        monkeypatch.setattr(summary, "_highlight", rule)
+        buf = io.StringIO()
+        console = Console(
+            width=110, color_system=colour, force_terminal=colour is not None, file=buf
+        )
+        calls.clear()
+        summary.print_summary(
+            result, console, journal="j [1] 0x1f 2.5 'q' /a/b", report=("h 1.html", "j 2.json")
+        )
+        return buf.getvalue(), len(calls)
+
+    text, n = printed(summary._highlight)
+    before, n_before = printed(lambda console: None)  # the console's own highlight, as before
+    assert text == before
+    assert n_before >= 3
+    if colour is None:
+        assert n == 0
+        assert "\x1b[" not in text
+    else:
+        assert n == n_before
+        assert "\x1b[" in text
