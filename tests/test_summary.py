@@ -18,6 +18,8 @@ from tradewind.report.summary import (
     fmt_money,
     fmt_pct,
     fmt_profit_factor,
+    fmt_time,
+    fmt_times,
     headline_rows,
     print_summary,
 )
@@ -227,3 +229,28 @@ def test_the_summary_is_highlighted_only_where_styles_reach_the_output(
     else:
         assert n == n_before
         assert "\x1b[" in text
+
+
+def test_times_formatted_at_once_are_fmt_times_text():
+    """fmt_times against fmt_time of each value: random times from 1970 to the last int64
+    nanosecond (seconds, the last nanosecond of a second, a leap day), the epoch, times past
+    int64 up to the year 9999 and negative times (one by one there), None, numpy and bool
+    values, an empty list."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(117)
+    ns = 1_000_000_000
+    end = 2**63
+    edges = [0, 1, ns - 1, ns, end - 1, 951_782_400 * ns - 1, 951_782_400 * ns]
+    for _ in range(60):
+        values: list[object] = [rng.randrange(0, end) for _ in range(rng.randrange(1, 200))]
+        values += [rng.randrange(0, 2**31) * ns for _ in range(20)]
+        values += rng.sample(edges, 3)
+        rng.shuffle(values)
+        assert fmt_times(values) == [fmt_time(v) for v in values]  # type: ignore[arg-type]
+        for odd in (end, 253_402_300_799 * ns, -1, -(10**18), None, np.int64(5 * ns), True):
+            mixed = [*values, odd]
+            assert fmt_times(mixed) == [fmt_time(v) for v in mixed]  # type: ignore[arg-type]
+    assert fmt_times([]) == []

@@ -87,6 +87,18 @@ def fmt_time(ts_ns: int | None, *, seconds: bool = True) -> str:
     return d.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
+def fmt_times(values: Sequence[Any]) -> list[str]:
+    """:func:`fmt_time` of each of ``values``: at once (the digits written by numpy,
+    :func:`tradewind.report._arrays.plotly_dates` to the second) when every value is an
+    ``int`` from 1970 on that fits an int64 (to 2262), else one by one."""
+    if values and all(type(v) is int for v in values):
+        if 0 <= min(values) and max(values) < 2**63:
+            from tradewind.report._arrays import plotly_dates
+
+            return [d[:19] + " UTC" for d in plotly_dates(values)]
+    return [fmt_time(v) for v in values]
+
+
 def fmt_ratio(value: float | None, shown: bool, why_not: str) -> str:
     """A ratio with 2 decimals, or ``n/a (<why>)``."""
     if not shown:
