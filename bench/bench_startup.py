@@ -17,7 +17,9 @@ and the core modules, the config check (with the plugins' imports), the engine's
 parquet load, the rest of the run (engine and journal), the analysis of the run that the
 report and the summary share, the report, the summary; with ``--as-program`` that process
 runs the command as the program does (``main()`` without arguments: the collector held at
-start-up and around the report, the fast exit) instead of ``main([...])``.
+start-up and around the report, the fast exit) instead of ``main([...])``. Without it, the
+analysis and the report phases include collections that walk the run's objects (the
+program freezes them when the run ends): take a backtest's fixed part with ``--as-program``.
 """
 
 from __future__ import annotations

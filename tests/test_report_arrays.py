@@ -626,3 +626,33 @@ def test_the_reports_round_trips_from_the_analysis_are_the_ones_made_again(tmp_p
             own = (tmp_path / f"own-{cut}" / name).read_bytes()
             assert own == (tmp_path / f"shared-{cut}" / name).read_bytes()
         assert report_data(result, trips=(a.trades, a.open_positions)) == report_data(result)
+
+
+def test_long_lists_items_placed_between_their_columns_are_json_dumps_text():
+    """The column path's items built in one list (brackets, separators and keys placed by
+    slice assignment, joined once) at the smallest long length and beyond, for every width
+    of pairs and dict rows, one-key dicts, keys that need escaping, at several indents and
+    depths; against json.dumps."""
+    from tradewind.report._json import _LONG
+
+    rng = random.Random(2026)
+    for n in (_LONG, _LONG + 1, 1_000):
+        for width in (1, 2, 3, 4):
+            cols = [
+                [rng.choice([BASE + i * MIN, rng.uniform(-1e9, 1e9), "t\u00e9\n", None, True])
+                 for i in range(n)]
+                for _ in range(width)
+            ]  # fmt: skip
+            rows = list(zip(*cols, strict=True))
+            keys = ['k"0', "\u00e9", "</x>", "ts_ns"][:width]
+            for v in (
+                [list(r) for r in rows],
+                rows,
+                [dict(zip(keys, r, strict=True)) for r in rows],
+                [r[0] for r in rows],
+            ):
+                for doc in (v, {"a": v}, [[{"b": v}]]):
+                    for indent in (1, 2, 4):
+                        assert dumps_indented(doc, indent) == json.dumps(
+                            doc, indent=indent, default=str
+                        )

@@ -18,6 +18,8 @@ from tradewind.report.summary import (
     fmt_money,
     fmt_pct,
     fmt_profit_factor,
+    fmt_time,
+    fmt_times,
     headline_rows,
     print_summary,
 )
@@ -178,3 +180,77 @@ def test_a_notifier_message_of_the_finished_run_leads_with_its_pnl():
     kind, fields = describe(event)
     assert kind == "run" and fields["details"].startswith("P&L -0.03 USDT, ")
     assert "fees_paid 1.55" in fields["details"] and "trades 1" in fields["details"]
+
+
+@pytest.mark.parametrize("colour", [None, "truecolor", "standard"])
+def test_the_summary_is_highlighted_only_where_styles_reach_the_output(
+    tmp_path, monkeypatch, colour
+):
+    """A console without a colour system writes no style: the summary's text lines are
+    printed without rich's highlighter there (its regular expressions are never compiled)
+    and the bytes are those of the highlighted print; a colour console is highlighted as
+    before, to the byte."""
+    import io
+
+    from rich.highlighter import ReprHighlighter
+    from tradewind.report import summary
+
+    path = tmp_path / "demo.toml"
+    path.write_text(demo_config_text(tmp_path), encoding="utf-8")
+    result = anyio.run(Engine(load_config(path), run_id="colours").run)
+    calls: list[int] = []
+    highlight = ReprHighlighter.highlight
+
+    def counted(self, text):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return highlight(self, text)
+
+    monkeypatch.setattr(ReprHighlighter, "highlight", counted)
+
+    def printed(rule: object) -> tuple[str, int]:
+        monkeypatch.setattr(summary, "_highlight", rule)
+        buf = io.StringIO()
+        console = Console(
+            width=110, color_system=colour, force_terminal=colour is not None, file=buf
+        )
+        calls.clear()
+        summary.print_summary(
+            result, console, journal="j [1] 0x1f 2.5 'q' /a/b", report=("h 1.html", "j 2.json")
+        )
+        return buf.getvalue(), len(calls)
+
+    text, n = printed(summary._highlight)
+    before, n_before = printed(lambda console: None)  # the console's own highlight, as before
+    assert text == before
+    assert n_before >= 3
+    if colour is None:
+        assert n == 0
+        assert "\x1b[" not in text
+    else:
+        assert n == n_before
+        assert "\x1b[" in text
+
+
+def test_times_formatted_at_once_are_fmt_times_text():
+    """fmt_times against fmt_time of each value: random times from 1970 to the last int64
+    nanosecond (seconds, the last nanosecond of a second, a leap day), the epoch, times past
+    int64 up to the year 9999 and negative times (one by one there), None, numpy and bool
+    values, an empty list."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(117)
+    ns = 1_000_000_000
+    end = 2**63
+    edges = [0, 1, ns - 1, ns, end - 1, 951_782_400 * ns - 1, 951_782_400 * ns]
+    for _ in range(60):
+        values: list[object] = [rng.randrange(0, end) for _ in range(rng.randrange(1, 200))]
+        values += [rng.randrange(0, 2**31) * ns for _ in range(20)]
+        values += rng.sample(edges, 3)
+        rng.shuffle(values)
+        assert fmt_times(values) == [fmt_time(v) for v in values]  # type: ignore[arg-type]
+        for odd in (end, 253_402_300_799 * ns, -1, -(10**18), None, np.int64(5 * ns), True):
+            mixed = [*values, odd]
+            assert fmt_times(mixed) == [fmt_time(v) for v in mixed]  # type: ignore[arg-type]
+    assert fmt_times([]) == []

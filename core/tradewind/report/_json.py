@@ -14,7 +14,9 @@ A long list whose items are all scalars, or all lists of the same few scalars (t
 curve's pairs), or all dicts with the same string keys and scalar values (the fills, the
 trades) is written a column at a time (:func:`_columns`): each column's texts by one ``map``
 over its values when they share one type (then no Python step per value; a float's text,
-its ``repr``, made once per distinct value), the items joined by :meth:`str.join`.
+its ``repr``, made once per distinct value), the items' brackets, separators and keys
+placed between the columns' texts in one list by slice assignments and joined once
+(:func:`_interleave`: no string made per item).
 """
 
 from __future__ import annotations
@@ -97,16 +99,36 @@ def _scalar_texts(col: list[Any] | tuple[Any, ...]) -> list[str] | None:
     return [scalars[type(x)](x) for x in col]
 
 
+def _interleave(cols: list[list[str]], head: str, seps: list[str], tail: str, sep: str) -> str:
+    """The items ``head + seps[0] + cols[0][i] + seps[1] + cols[1][i] ... + tail`` joined by
+    ``sep``: every piece placed in one list (a slice assignment per column and per
+    separator, the boundary between two items ``tail + sep + head + seps[0]`` as one piece)
+    and joined once."""
+    n, k = len(cols[0]), len(cols)
+    parts: list[str] = [""] * (2 * k * n)
+    parts[0 :: 2 * k] = [tail + sep + head + seps[0]] * n
+    parts[0] = head + seps[0]
+    for j, col in enumerate(cols):
+        parts[2 * j + 1 :: 2 * k] = col
+        if j:
+            parts[2 * j :: 2 * k] = [seps[j]] * n
+    parts.append(tail)
+    return "".join(parts)
+
+
 def _columns(
-    o: list[Any] | tuple[Any, ...], inner2: str, sep2: str, close2: str
-) -> list[str] | None:
-    """The text of each item of the long list ``o`` as :func:`_encode` writes it one level
-    in, when every item is a scalar, or every item a list or tuple of the same 1 to 4
-    scalars, or every item a non-empty dict of the same string keys (in the same order) and
-    scalar values; else None."""
+    o: list[Any] | tuple[Any, ...], inner2: str, sep2: str, close2: str, sep: str
+) -> str | None:
+    """The items of the long list ``o`` as :func:`_encode` writes them one level in, joined
+    by ``sep``, when every item is a scalar, or every item a list or tuple of the same 1 to
+    4 scalars, or every item a non-empty dict of the same string keys (in the same order)
+    and scalar values; else None."""
     kinds = set(map(type, o))
     if len(kinds) != 1:
-        return _scalar_texts(o) if kinds <= _SCALARS.keys() else None
+        if not kinds <= _SCALARS.keys():
+            return None
+        texts = _scalar_texts(o)
+        return None if texts is None else sep.join(texts)
     (kind,) = kinds
     if kind is list or kind is tuple:
         sizes = set(map(len, o))
@@ -121,9 +143,7 @@ def _columns(
             if texts is None:
                 return None
             cols.append(texts)
-        head = "[" + inner2
-        tail = close2
-        return [head + x + tail for x in map(sep2.join, zip(*cols, strict=True))]
+        return _interleave(cols, "[" + inner2, ["", *[sep2] * (size - 1)], close2, sep)
     if kind is dict:
         keys = set(map(tuple, o))
         if len(keys) != 1:
@@ -136,15 +156,14 @@ def _columns(
             texts = _scalar_texts(list(map(itemgetter(k), o)))
             if texts is None:
                 return None
-            label = encode_basestring_ascii(k) + ": "
-            cols.append(list(map(label.__add__, texts)))
-        head = "{" + inner2
-        tail = close2[:-1] + "}"
-        return [head + x + tail for x in map(sep2.join, zip(*cols, strict=True))]
+            cols.append(texts)
+        labels = [encode_basestring_ascii(k) + ": " for k in names]
+        seps = [labels[0], *(sep2 + label for label in labels[1:])]
+        return _interleave(cols, "{" + inner2, seps, close2[:-1] + "}", sep)
     f = _SCALARS.get(kind)
     if f is None:
         return None
-    return _float_texts(o) if kind is float else list(map(f, o))
+    return sep.join(_float_texts(o) if kind is float else list(map(f, o)))
 
 
 def dumps_indented(obj: Any, indent: int = 2, default: Callable[[Any], Any] = str) -> str:
@@ -202,9 +221,9 @@ def _encode(o: Any, level: int, parts: list[str], pad: str, default: Callable[[A
         sep2 = "," + inner2
         close2 = "\n" + pad * (level + 1) + "]"
         if len(o) >= _LONG:
-            texts = _columns(o, inner2, sep2, close2)
-            if texts is not None:
-                parts.append("[" + inner + sep.join(texts) + "\n" + pad * level + "]")
+            body = _columns(o, inner2, sep2, close2, sep)
+            if body is not None:
+                parts.append("[" + inner + body + "\n" + pad * level + "]")
                 return
         parts.append("[" + inner)
         first = True

@@ -39,6 +39,7 @@ from tradewind.report.summary import (
     fmt_pct,
     fmt_profit_factor,
     fmt_time,
+    fmt_times,
     headline_rows,
     unvalued_note,
 )
@@ -369,7 +370,8 @@ def _fill_markers(
         qty += f.quantity * f.side.sign
     entries: list[dict[str, Any]] = []
     exits: list[dict[str, Any]] = []
-    for cid, fs in groups.items():
+    times = fmt_times([fs[0].ts_ns for fs in groups.values()])
+    for (cid, fs), when in zip(groups.items(), times, strict=True):
         q = sum((f.quantity for f in fs), Decimal(0))
         vwap = sum((f.quantity * f.price for f in fs), Decimal(0)) / q if q else fs[0].price
         kind = "entry" if is_entry[cid] else "exit"
@@ -382,7 +384,7 @@ def _fill_markers(
         text = (
             f"<b>{kind} {side} {q}</b> @ {vwap:.8g}<br>"
             f"reason: {_esc(reason)}<br>order {_esc(cid)}, {len(fs)} fill"
-            f"{'s' if len(fs) > 1 else ''}, fees {_esc(fee)}<br>{fmt_time(fs[0].ts_ns)}"
+            f"{'s' if len(fs) > 1 else ''}, fees {_esc(fee)}<br>{when}"
         )
         (entries if is_entry[cid] else exits).append(
             {"ts": fs[0].ts_ns, "price": float(vwap), "side": side, "text": text,
@@ -527,6 +529,8 @@ def price_figure(
     sig = [s for s in journal.get("signals", []) if s["instrument"] == instrument][:MAX_MARKERS]
     vet = [v for v in journal.get("vetoes", []) if v["instrument"] == instrument][:MAX_MARKERS]
     closes = _Closes(candles if sig or vet else [])
+    sig_times = fmt_times([s["ts_ns"] for s in sig])
+    vet_times = fmt_times([v["ts_ns"] for v in vet])
     if sig:
         traces.append(
             _marker_trace(
@@ -541,10 +545,10 @@ def price_figure(
                             f"{_esc(str(k))}: {_esc(_short(v))}"
                             for k, v in list(s["reasons"].items())[:12]
                         )
-                        + f"<br>{fmt_time(s['ts_ns'])}",
+                        + f"<br>{when}",
                         "reason": "signal",
                     }
-                    for s in sig
+                    for s, when in zip(sig, sig_times, strict=True)
                 ],
                 symbol="circle-open", size=11, color="#0969da", line={"width": 2},
             )
@@ -558,10 +562,10 @@ def price_figure(
                         "ts": v["ts_ns"],
                         "price": closes.get(v["ts_ns"] - bar, closes.get(v["ts_ns"], math.nan)),
                         "text": f"<b>veto by {html.escape(v['filter'])}</b> ({v['side']})<br>"
-                        f"{html.escape(v['reason'] or '')}<br>{fmt_time(v['ts_ns'])}",
+                        f"{html.escape(v['reason'] or '')}<br>{when}",
                         "reason": v["reason"],
                     }
-                    for v in vet
+                    for v, when in zip(vet, vet_times, strict=True)
                 ],
                 symbol="x", size=9, color="#9a6700",
             )
@@ -979,16 +983,18 @@ def _trades_table(a: Analysis) -> str:
     )  # fmt: skip
     nums = {3, 5, 6, 7, 8, 9, 10}
     rows = []
-    for t in a.trades:
+    entered = fmt_times([t.entry_ts_ns for t in a.trades])
+    exited = fmt_times([t.exit_ts_ns for t in a.trades])
+    for t, entry, exit_ in zip(a.trades, entered, exited, strict=True):
         pnl = t.pnl
         cur = a.currency_of(t.instrument)  # each trade in its own P&L currency
         rows.append(
             "<tr>"
             + _cell(t.instrument)
             + _cell("long" if t.side.value == "buy" else "short")
-            + _cell(fmt_time(t.entry_ts_ns), t.entry_ts_ns)
+            + _cell(entry, t.entry_ts_ns)
             + _cell(f"{t.entry_price:,.8g}", t.entry_price, True)
-            + _cell(fmt_time(t.exit_ts_ns), t.exit_ts_ns)
+            + _cell(exit_, t.exit_ts_ns)
             + _cell(f"{t.exit_price:,.8g}", t.exit_price, True)
             + _cell(f"{t.quantity:,}", t.quantity, True)
             + _cell(fmt_duration(t.duration_ns), t.duration_ns, True)
