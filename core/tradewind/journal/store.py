@@ -428,9 +428,10 @@ class DuckDBBackend:
         self.con: Any = None
         #: The file did not exist before this (writable) open: its tables are empty.
         self.fresh = False
-        #: JSON columns' values are the journal's own ``json.dumps`` text (a backtest's rows):
-        #: inserted as Arrow's JSON extension type, which DuckDB stores as they are instead
-        #: of parsing each to check it (a third of the ``events`` table's insert).
+        #: JSON columns' values are the journal's own ``json.dumps`` text (a backtest's rows,
+        #: and a step-logged journal's loads: ``Journal._tune_loads``): inserted as Arrow's
+        #: JSON extension type, which DuckDB stores as they are instead of parsing each to
+        #: check it (a third of the ``events`` table's insert).
         self.json_as_is = False
         try:
             if read_only:
@@ -1155,6 +1156,8 @@ class Journal:
         #: Steps appended to the step log and loads into DuckDB (for benchmarks).
         self.steps_logged = 0
         self.loads = 0
+        #: :meth:`_tune_loads` ran (before the first load of a step-logged journal).
+        self._loads_tuned = False
         #: Batch loads run on a thread of their own (see the class's ``background``).
         self.background = background
         #: The load under way on its thread, the rows it writes (per table, the order
@@ -1460,6 +1463,31 @@ class Journal:
         if self._nlogged >= self.load_rows or now - self._last_load >= self.load_every_s:
             self._load_logged()
 
+    def _tune_loads(self) -> None:
+        """Before the first write of a step-logged journal (:attr:`logs_steps`) into DuckDB:
+        the settings of its loads, which write the rows in batches of thousands, most of
+        them from the load thread.
+
+        - One DuckDB thread (``SET threads = 1``, the database's setting while it is open): a
+          load's statements are inserts of a few thousand rows and a commit; DuckDB's second
+          worker thread costs more CPU than it saves on them (as on a backtest's end-of-run
+          write), and on a 2-core host it takes the core the engine's thread needs.
+        - The JSON columns' text goes in as Arrow's JSON extension type, stored as it is
+          instead of parsed again by DuckDB (:attr:`DuckDBBackend.json_as_is`): every JSON
+          value the journal writes is its own encoder's text (DuckDB stores the same text
+          either way).
+
+        Neither changes what is durable when: the step log's append is the step's durable
+        commit, and a load's commit is a DuckDB commit as before."""
+        self._loads_tuned = True
+        if not isinstance(self._db, DuckDBBackend) or self.read_only:
+            return
+        try:
+            self._con.execute("SET threads = 1")
+        except self._db.errors as exc:  # a setting only: the loads work without it
+            log.warning("journal %s: DuckDB threads not set for the loads: %s", self.path, exc)
+        self._db.json_as_is = True
+
     def load(self) -> None:
         """Write every row held in memory — durable in the step log or only staged — into
         DuckDB now (what a reader of the journal's tables through another connection needs
@@ -1609,6 +1637,8 @@ class Journal:
             return
         if self._loader is not None:
             return
+        if not self._loads_tuned:
+            self._tune_loads()
         assert self._steplog is not None
         loading = step_log.loading_path(self._db.path)
         if loading.exists():
@@ -1698,6 +1728,8 @@ class Journal:
             self._reap(wait=True)
         except JournalError:
             pass  # its rows are back in memory: this load writes them or raises its own error
+        if not self._loads_tuned and self.logs_steps:
+            self._tune_loads()
         staged = staged and bool(self._npending or self._dirty_orders)
         if not staged and not self._nlogged:
             return
