@@ -440,7 +440,9 @@ def test_an_inline_subscriber_must_be_a_plain_function():
     async def main() -> Subscription:
         async with EventBus() as bus:
             sub = bus.subscribe("sneaky", lambda e: handler(e), inline=True)
-            bus.subscribe("watcher", lambda e: errors.append(e) if isinstance(e, SystemError) else None)
+            bus.subscribe(
+                "watcher", lambda e: errors.append(e) if isinstance(e, SystemError) else None
+            )
             await bus.publish(ev(1))
         return sub
 
