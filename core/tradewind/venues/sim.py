@@ -360,11 +360,12 @@ class SimulatedVenue:
         known = self._orders.get(order.client_order_id)
         if known is not None:
             return self._report(known)
-        inst = self._instruments.get(order.instrument)
+        key = order.instrument
+        inst = self._instruments.get(key)
         self._seq += 1
         so = _SimOrder(
             order=order,
-            arrival_ns=self.time_of(order.instrument) + self._latency_ns,
+            arrival_ns=max(self._floor, self._clock.get(key, 0)) + self._latency_ns,  # time_of
             venue_order_id=f"{self.instance}-{self._seq}",
         )
         self._orders[order.client_order_id] = so
