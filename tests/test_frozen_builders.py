@@ -30,9 +30,11 @@ from tradewind.model import (
     Side,
     TimeInForce,
 )
+from tradewind.model import portfolio as model_portfolio
 from tradewind.model.frozen import builder
 from tradewind.trading import fill_booking, order_state, orders
 from tradewind.trading.engine import Engine
+from tradewind.venues import sim
 
 from tests.faulty_venue import INST, Stack
 from tests.test_determinism import _rows
@@ -78,6 +80,45 @@ BUILDERS: list[tuple[Any, str, type, tuple[str, ...]]] = [
     (fill_booking, "_position_changed", PositionChanged, ("ts_ns", "position")),
     (order_state, "_order_updated", OrderUpdated, ("ts_ns", "report")),
     (orders, "_order_submitted", OrderSubmitted, ("ts_ns", "order")),
+    (
+        sim,
+        "_new_fill",
+        Fill,
+        (
+            "client_order_id",
+            "instrument",
+            "side",
+            "quantity",
+            "price",
+            "fee",
+            "ts_ns",
+            "liquidity",
+            "trade_id",
+            "fee_currency",
+            "fee_asset",
+            "fee_rate",
+        ),
+    ),
+    (
+        sim,
+        "_new_report",
+        OrderReport,
+        (
+            "client_order_id",
+            "instrument",
+            "status",
+            "ts_ns",
+            "filled_quantity",
+            "venue_order_id",
+            "reason",
+        ),
+    ),
+    (
+        model_portfolio,
+        "_new_position",
+        Position,
+        ("instrument", "quantity", "avg_price", "realized_pnl", "fees", "opened_ts_ns", "lots"),
+    ),
 ]
 
 
@@ -154,6 +195,16 @@ def _value(rng: random.Random, name: str) -> Any:
         ],
         "position": [Position(instrument=INST.key), Position(instrument="x", quantity=Decimal(2))],
         "ts_ns": [0, rng.randrange(1 << 63)],
+        "opened_ts_ns": [0, rng.randrange(1 << 63)],
+        "side": list(Side),
+        "quantity": [Decimal("0.010"), Decimal("-2.5E+3"), Decimal("0E-8"), 3],
+        "price": [Decimal("50000.5"), Decimal("1E+1")],
+        "avg_price": [Decimal(0), Decimal("50000.50")],
+        "fee": [Decimal("-0.0"), Decimal("0.0200")],
+        "fees": [Decimal(0), Decimal("12.000")],
+        "fee_rate": [None, Decimal("612.5")],
+        "fee_asset": ["quote", "base", "other"],
+        "lots": [(), ((Decimal("0.010"), Decimal("50000.5")),)],
         "updated_ts_ns": [0, rng.randrange(1 << 63)],
     }
     if name in options:

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from tradewind.model.frozen import builder
 from tradewind.model.orders import Fill, Side
 
 ZERO = Decimal(0)
@@ -105,6 +106,8 @@ class Position:
         # conversion from int (the Decimal a Decimal operation converts 1 or -1 to).
         price = fill.price
         qty = fill.quantity
+        # A Fill's own ``fee_in_quote`` is its fee then (a subclass may compute it otherwise).
+        quoted = fill.fee_asset == "quote" and type(fill) is Fill
         if type(qty) is not Decimal or fill.fee_asset == "base":
             signed = fill.net_quantity * fill.side.sign
         else:
@@ -122,10 +125,17 @@ class Position:
             while lots and remaining != 0:
                 lot_q, lot_p = lots[0]
                 take = min(abs(lot_q), abs(remaining))
-                sign = 1 if lot_q > 0 else -1
+                # ``take * sign`` computed once for both of its uses (the same operation on the
+                # same operands), and for a Decimal ``take`` the sign as the Decimal a Decimal
+                # operation converts the int 1 or -1 to (other types keep the int's arithmetic).
+                if type(take) is Decimal:
+                    sign: Decimal | int = _ONE if lot_q > 0 else _MINUS_ONE
+                else:
+                    sign = 1 if lot_q > 0 else -1
                 realized += (price - lot_p) * take * sign
-                lot_q -= take * sign
-                remaining += take * sign
+                taken = take * sign
+                lot_q -= taken
+                remaining += taken
                 if lot_q == 0:
                     lots.pop(0)
                 else:
@@ -143,14 +153,23 @@ class Position:
             avg = sum((lq * lp for lq, lp in lots), ZERO) / new_q if new_q else ZERO
         # Every field, built directly: attrs.evolve's generic copy is a measurable share of a
         # paper fill (the order manager, the portfolio and the simulated venue each apply it).
-        after = Position(
-            instrument=self.instrument,
-            quantity=new_q,
-            avg_price=avg,
-            realized_pnl=realized,
-            fees=self.fees + fill.fee_in_quote,
-            opened_ts_ns=opened,
-            lots=tuple(lots),
+        # Through its slots (:func:`~tradewind.model.frozen.builder`): the same object.
+        after: Position = _new_position(
+            self.instrument,
+            new_q,
+            avg,
+            realized,
+            # ``fill.fee_in_quote``: the fee itself for a fee in the quote currency.
+            self.fees + (fill.fee if quoted else fill.fee_in_quote),
+            opened,
+            tuple(lots),
         )
         _last_apply = (self, fill, ctx, ctx.prec, ctx.rounding, after)
         return after
+
+
+#: ``Position(instrument=..., quantity=..., ...)`` of every field, positionally.
+_new_position = builder(
+    Position,
+    ("instrument", "quantity", "avg_price", "realized_pnl", "fees", "opened_ts_ns", "lots"),
+)

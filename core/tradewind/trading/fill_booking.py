@@ -77,7 +77,8 @@ class FillBooking(OrderStateMachine):
                 keys.append(key)
         # A fee in a third currency gets its price at this moment, journaled with the fill:
         # what it cost is taken out of its trade's P&L at that price, never at a later one.
-        fill = self.portfolio.price_fee(fill)
+        if fill.fee_asset == "other":  # :meth:`Portfolio.price_fee` returns any other as is
+            fill = self.portfolio.price_fee(fill)
         before = self.portfolio.position(fill.instrument)
         after = before.apply(fill)
         changed: OrderRecord | None = None

@@ -132,7 +132,9 @@ class VenueCalls:
         count for it (lookups that succeed while creates fail must not reset it); ``trial``
         (an exit) is sent even while the circuit is open."""
         br = self._breaker(key)
-        if create:
+        if create and br.opened_at is not None:
+            # (A closed breaker allows every create and has no half-open state to announce:
+            # the clock is read only for an open one.)
             now = self._clock()
             if not br.allows(now) and not trial:
                 raise CircuitOpenError(

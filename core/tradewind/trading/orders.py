@@ -253,7 +253,8 @@ class OrderManager(FillBooking, VenueCalls):
         # An open breaker pauses entries; an exit is still tried (it closes risk, and its
         # answer is the breaker's trial).
         is_exit = order.reduce_only or bool(exit_reason) or order.intent == "close"
-        if not is_exit and not breaker.allows(self._clock()):
+        # (A closed breaker allows every call: the clock is read only for an open one.)
+        if not is_exit and breaker.opened_at is not None and not breaker.allows(self._clock()):
             exc = CircuitOpenError(
                 f"order {cid} not sent: the circuit breaker of venue '{key}' is open after "
                 f"{breaker.failures} consecutive failures"

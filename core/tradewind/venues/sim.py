@@ -51,6 +51,7 @@ from tradewind.model import (
     TickBatch,
     TimeInForce,
 )
+from tradewind.model.frozen import builder
 from tradewind.protocols import EventSink
 
 #: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
@@ -131,8 +132,46 @@ class _SimOrder:
         return self.order.quantity - self.filled
 
 
+#: The states a fill moves an order to, looked up once (an enum's attribute look-up is a
+#: Python call).
+_FILLED = OrderStatus.FILLED
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+
 #: Up to this many prints, a market order sweeps Python lists (:meth:`SimulatedVenue._sweep_few`).
 _FEW = 64
+
+
+#: A fill and a report, built through their slots (:func:`~tradewind.model.frozen.builder`):
+#: each fill makes one of each, each order two reports (its acknowledgement and its end).
+_new_fill = builder(
+    Fill,
+    (
+        "client_order_id",
+        "instrument",
+        "side",
+        "quantity",
+        "price",
+        "fee",
+        "ts_ns",
+        "liquidity",
+        "trade_id",
+        "fee_currency",
+        "fee_asset",
+        "fee_rate",
+    ),
+)
+_new_report = builder(
+    OrderReport,
+    (
+        "client_order_id",
+        "instrument",
+        "status",
+        "ts_ns",
+        "filled_quantity",
+        "venue_order_id",
+        "reason",
+    ),
+)
 
 
 def _dec(price: float) -> Decimal:
@@ -300,14 +339,16 @@ class SimulatedVenue:
 
     # -- execution ------------------------------------------------------------------------
     def _report(self, so: _SimOrder, reason: str = "") -> OrderReport:
-        return OrderReport(
-            client_order_id=so.order.client_order_id,
-            instrument=so.order.instrument,
-            status=so.status,
-            ts_ns=self.time_of(so.order.instrument),
-            filled_quantity=so.filled,
-            venue_order_id=so.venue_order_id,
-            reason=reason,
+        order = so.order
+        key = order.instrument
+        return _new_report(  # type: ignore[no-any-return]
+            order.client_order_id,
+            key,
+            so.status,
+            max(self._floor, self._clock.get(key, 0)),  # :meth:`time_of`
+            so.filled,
+            so.venue_order_id,
+            reason,
         )
 
     def _emit(self, report: OrderReport) -> None:
@@ -319,11 +360,12 @@ class SimulatedVenue:
         known = self._orders.get(order.client_order_id)
         if known is not None:
             return self._report(known)
-        inst = self._instruments.get(order.instrument)
+        key = order.instrument
+        inst = self._instruments.get(key)
         self._seq += 1
         so = _SimOrder(
             order=order,
-            arrival_ns=self.time_of(order.instrument) + self._latency_ns,
+            arrival_ns=max(self._floor, self._clock.get(key, 0)) + self._latency_ns,  # time_of
             venue_order_id=f"{self.instance}-{self._seq}",
         )
         self._orders[order.client_order_id] = so
@@ -866,21 +908,25 @@ class SimulatedVenue:
         key = order.instrument
         fee = qty * price * rate
         self._fills += 1
-        fill = Fill(
-            client_order_id=order.client_order_id,
-            instrument=key,
-            side=order.side,
-            quantity=qty,
-            price=price,
-            fee=fee,
-            ts_ns=ts,
-            liquidity=liquidity,
-            trade_id=f"{self.instance}-fill-{self._fills}",
+        cid = order.client_order_id
+        fill: Fill = _new_fill(
+            cid,
+            key,
+            order.side,
+            qty,
+            price,
+            fee,
+            ts,
+            liquidity,
+            f"{self.instance}-fill-{self._fills}",
+            "",  # the fee in the quote currency (the class's defaults)
+            "quote",
+            None,
         )
         filled = so.filled = so.filled + qty
         remaining = order.quantity - filled
         partial = not remaining <= 0
-        so.status = OrderStatus.PARTIALLY_FILLED if partial else OrderStatus.FILLED
+        so.status = _PARTIALLY_FILLED if partial else _FILLED
         positions = self._positions
         before = positions.get(key)
         if before is None:
@@ -895,14 +941,7 @@ class SimulatedVenue:
                 # ``_report`` at the fill's time, built directly (attrs.evolve's generic copy
                 # costs more than the report itself).
                 sink.on_report(
-                    OrderReport(
-                        client_order_id=order.client_order_id,
-                        instrument=key,
-                        status=OrderStatus.PARTIALLY_FILLED,
-                        ts_ns=ts,
-                        filled_quantity=filled,
-                        venue_order_id=so.venue_order_id,
-                    )
+                    _new_report(cid, key, _PARTIALLY_FILLED, ts, filled, so.venue_order_id, "")
                 )
         return remaining
 
