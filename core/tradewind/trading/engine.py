@@ -77,6 +77,7 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.model.frozen import builder
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
 from tradewind.protocols import SINGULAR, check_capabilities
@@ -112,7 +113,7 @@ from tradewind.trading.reconcile import (
 )
 from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
-from tradewind.trading.strategy import Strategy
+from tradewind.trading.strategy import Strategy, build_signal
 from tradewind.trading.venue_calls import HAND_OVER_TURNS, VenueCalls
 
 if TYPE_CHECKING:
@@ -122,6 +123,9 @@ log = logging.getLogger("tradewind.trading.engine")
 
 
 _MISSING = object()
+#: ``SignalEvent(ts_ns=..., signal=...)`` positionally, its slots written directly (see
+#: tradewind.model.frozen): one per entry signal.
+_signal_event = builder(SignalEvent, ("ts_ns", "signal"))
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 
 #: A backtest reading the replay itself (``Engine._consume_direct``) gives the loop's other
@@ -1602,21 +1606,21 @@ class Engine:
             instrument_cap=sec.instrument_caps.get(key),
         )
         if type(signal) is Signal:  # attrs.evolve's generic field walk costs ~2 µs here
-            signal = Signal(
-                instrument=signal.instrument,
-                side=signal.side,
-                entry=signal.entry,
-                stop=signal.stop,
-                score=signal.score,
-                ts_ns=signal.ts_ns,
-                reasons=signal.reasons,
-                quantity=qty,
-                intent=signal.intent,
+            signal = build_signal(
+                signal.instrument,
+                signal.side,
+                signal.entry,
+                signal.stop,
+                signal.score,
+                signal.ts_ns,
+                signal.reasons,
+                qty,
+                signal.intent,
             )
         else:
             signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
-        await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        await self.bus.publish(_signal_event(ts_ns, signal))
         for guard in self.entry_guards:  # blacklisted, or off the watchlist
             blocked = guard(key)
             if blocked is not None:
