@@ -165,7 +165,7 @@ def _order_builder() -> Callable[..., Order]:
             return Order(**dict(zip(_ORDER_FIELDS, values, strict=True)))
 
         return keywords
-    new = object.__new__
+    new, cls = object.__new__, Order  # the class itself (not the module's name, read per call)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11) = (
         _slot(Order, name).__set__ for name in _ORDER_FIELDS
     )
@@ -184,7 +184,7 @@ def _order_builder() -> Callable[..., Order]:
         tag: str,
         intent: str,
     ) -> Order:
-        o: Order = new(Order)
+        o: Order = new(cls)
         s0(o, client_order_id)
         s1(o, instrument)
         s2(o, side)
