@@ -23,7 +23,10 @@ this figure does not include.
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
 both in alternating blocks of one run). ``--sections`` times each part of the path per
-decision and prints the slowest 1 % against the median (bench/_sections.py).
+decision and prints the slowest 1 % against the median (bench/_sections.py); ``--by-close``
+gives the CPU p50/p99 per kind of close (1m, 5m, 15m) and each kind's share of the slowest
+1 %; ``--dump F`` writes each decision's CPU time and kind of close to ``F`` (.npy), to find
+whether the same decisions are slow in two runs of the same seed.
 """
 
 from __future__ import annotations
