@@ -23,7 +23,10 @@ this figure does not include.
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
 both in alternating blocks of one run). ``--sections`` times each part of the path per
-decision and prints the slowest 1 % against the median (bench/_sections.py).
+decision and prints the slowest 1 % against the median (bench/_sections.py); ``--by-close``
+gives the CPU p50/p99 per kind of close (1m, 5m, 15m) and each kind's share of the slowest
+1 %; ``--dump F`` writes each decision's CPU time and kind of close to ``F`` (.npy), to find
+whether the same decisions are slow in two runs of the same seed.
 """
 
 from __future__ import annotations
@@ -204,6 +207,7 @@ async def run(
     read_all: bool = False,
     sections: Sections | None = None,
     gc_mode: str = "between-steps",
+    kinds: list[int] | None = None,
 ) -> tuple[list[int], list[int]]:
     tmp = Path(tempfile.mkdtemp())
     text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes=PANES if read_all else "")
@@ -298,6 +302,9 @@ async def run(
             elif k > 0 and len(stamps) > before:
                 latencies.append(stamps[before] - start)
                 cpu.append(cpu_stamps[before] - cpu_start)
+                if kinds is not None:  # the longest timeframe whose candle this batch closed
+                    t_close = t0 + (k + 1) * minute
+                    kinds.append(next(m for m in (15, 5, 1) if t_close % (m * minute) == 0))
                 if sections is not None:
                     spans.append(taken[-1])
                     closes.append(sum(closed[first_close:]))
@@ -315,6 +322,24 @@ async def run(
         report_sections(latencies, cpu, spans, closes)
         report_collections(sections)
     return latencies, cpu
+
+
+def report_by_close(cpu: list[int], kinds: list[int]) -> None:
+    """CPU p50/p99 per kind of close (1m only, 5m, 15m: the longest timeframe closing), and
+    each kind's share of all decisions against its share of the slowest 1 %."""
+    slow = sorted(range(len(cpu)), key=cpu.__getitem__)[-max(1, len(cpu) // 100) :]
+    print("by close (CPU time; a 5m close closes the 1m candle too, a 15m close all three)")
+    for m in (1, 5, 15):
+        us = sorted(c / 1000 for c, kind in zip(cpu, kinds, strict=True) if kind == m)
+        if len(us) < 2:
+            continue
+        p = statistics.quantiles(us, n=100)
+        share = len(us) / len(cpu)
+        in_slow = sum(1 for i in slow if kinds[i] == m) / len(slow)
+        print(
+            f"  {m:2d}m closes: {len(us):6,d}  p50 {p[49]:7,.1f} µs  p90 {p[89]:7,.1f} µs  "
+            f"p99 {p[98]:7,.1f} µs   share {share:6.1%} of all, {in_slow:6.1%} of the slowest 1 %"
+        )
 
 
 def print_latencies(lat: list[int], cpu: list[int]) -> None:
@@ -350,8 +375,19 @@ def main() -> None:
         "CPython's own schedule (collections land wherever the 700th object is allocated), "
         f"or ab: blocks of {AB_BLOCK} decisions alternating between the two in one run",
     )
+    ap.add_argument(
+        "--by-close",
+        action="store_true",
+        help="CPU p50/p99 per kind of close (1m, 5m, 15m) and their shares of the slowest 1 %%",
+    )
+    ap.add_argument(
+        "--dump",
+        type=Path,
+        help="write each decision's CPU time (ns) and kind of close (1, 5, 15) to this .npy",
+    )
     args = ap.parse_args()
     sections = Sections() if args.sections else None
+    kinds: list[int] = []
     lat, cpu = anyio.run(
         run,
         args.decisions,
@@ -359,9 +395,14 @@ def main() -> None:
         args.read_all,
         sections,
         args.gc,
+        kinds,
     )
     print(f"decision latency over {len(lat):,} decisions (candle-closing batch → submit_order)")
     print_latencies(lat, cpu)
+    if args.by_close and args.gc != "ab":
+        report_by_close(cpu, kinds)
+    if args.dump is not None and args.gc != "ab":
+        np.save(args.dump, np.array([cpu, kinds], dtype=np.int64))
     loadavg = Path("/proc/loadavg")
     if loadavg.exists():
         load = " ".join(loadavg.read_text().split()[:3])

@@ -199,3 +199,91 @@ def test_sizing_risks_a_fraction_of_equity_within_caps():
         sig, INST, Decimal(10_000), Decimal("0.01"), instrument_cap=Decimal("4.99")
     ) == Decimal(0)  # below min notional
     assert not math.isnan(float(sig.score))
+
+
+def test_signals_built_by_their_slots_are_the_keyword_constructor_s():
+    """``decide``'s signal (and the engine's sized signal and its event, made the same way)
+    against ``Signal(...)``/``SignalEvent(...)`` by keyword from fields computed here: the
+    same fields, values and types, on random closes (several tick grids of prices), sides,
+    scores and reasons, through gates and confluence."""
+    import random
+
+    import attrs
+    from tradewind.model import Signal
+    from tradewind.model.events import SignalEvent
+    from tradewind.trading.engine import _signal_event
+    from tradewind.trading.strategy import build_signal
+
+    gates = strategy(**GATES)
+    scored = strategy(
+        composition="confluence",
+        primary=[
+            {
+                "name": "imbalance",
+                "long": [{"value": "orderflow.imbalance_1m", "op": ">", "threshold": 0.0}],
+                "short": [{"value": "orderflow.imbalance_1m", "op": "<", "threshold": 0.0}],
+            }
+        ],
+        scorers=[
+            {
+                "name": "z",
+                "long": [
+                    {"points": 1.5, "when": [{"value": "micro.zscore", "op": "<", "threshold": -1}]}
+                ],
+                "short": [
+                    {"points": 0.5, "when": [{"value": "micro.zscore", "op": ">", "threshold": 1}]}
+                ],
+            }
+        ],
+        min_score=1.0,
+        stop_pct=0.013,
+    )
+    rng = random.Random(17)
+    made = 0
+    for k in range(4000):
+        s = gates if k % 2 else scored
+        close = round(rng.uniform(0.5, 120_000.0), rng.choice([0, 1, 2, 7]))
+        values = {
+            "regime.regime": float(rng.choice([-1, 0, 1])),
+            "orderflow.cascade": float(rng.choice([-1, 1])),
+            "orderflow.imbalance_1m": rng.uniform(-3, 3),
+            "micro.zscore": rng.uniform(-3, 3),
+        }
+        sig = s.decide(INST, close, k, values)
+        if sig is None:
+            continue
+        made += 1
+        entry = INST.round_price(close)
+        dist = entry * s.stop_pct
+        stop = INST.round_price(entry - dist if sig.side is Side.BUY else entry + dist)
+        want = Signal(
+            instrument=INST.key,
+            side=sig.side,
+            entry=entry,
+            stop=stop,
+            score=sig.score,
+            ts_ns=k,
+            reasons=dict(sig.reasons),
+        )
+        assert sig == want
+        assert [type(v) for v in attrs.astuple(sig, recurse=False)] == [
+            type(v) for v in attrs.astuple(want, recurse=False)
+        ]
+        # The engine's sized signal and its event (Engine._enter), the same way.
+        qty = Decimal(rng.randint(1, 10**6)) * INST.lot_size
+        sized = build_signal(
+            sig.instrument,
+            sig.side,
+            sig.entry,
+            sig.stop,
+            sig.score,
+            sig.ts_ns,
+            sig.reasons,
+            qty,
+            sig.intent,
+        )
+        assert sized == attrs.evolve(sig, quantity=qty)
+        assert _signal_event(k, sized) == SignalEvent(
+            ts_ns=k, signal=attrs.evolve(want, quantity=qty)
+        )
+    assert made > 1000

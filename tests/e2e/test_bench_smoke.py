@@ -27,6 +27,11 @@ BENCHES = [
     ("bench_analyzers_microstructure.py", ["--minutes", "200"], "on_candle"),
     ("bench_decision.py", ["--decisions", "100"], "load average"),
     ("bench_decision.py", ["--decisions", "100", "--read-all"], "load average"),
+    (
+        "bench_decision.py",
+        ["--decisions", "100", "--by-close", "--dump", "{tmp}/d.npy"],
+        "of the slowest 1 %",
+    ),
     ("bench_candles.py", ["--ticks", "20000"], "ticks/s"),
     ("bench_synth.py", ["--ticks", "20000", "--repeat", "1"], "ticks/s"),
     ("bench_store.py", ["--symbols", "3", "--minutes", "2"], "symbols"),

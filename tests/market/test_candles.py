@@ -486,3 +486,32 @@ def test_large_one_bucket_batches_match_the_vectorised_path(kind: str) -> None:
         for tf in tfs:
             mine = as_array([c for c in got if c.timeframe_ns == tf])
             assert mine.tobytes() == want[tf].tobytes()
+
+
+@pytest.mark.parametrize("kind", ["grid", "raw", "wide"])
+def test_advance_closing_one_candle_gives_the_general_path_s_candles(kind: str) -> None:
+    """advance() at every minute of random tapes (the paper/live decision's close: one 1m
+    candle, the 5m and 15m ones now and then) against the vectorised aggregation, and each
+    one-candle close against the general path's list over the same record."""
+    rng = np.random.default_rng(11)
+    tape = random_tape(rng, 6000, kind, gap=3 * S)
+    ts = tape.ts_ns
+    edges = [0, *(np.flatnonzero(np.diff(ts // M)) + 1).tolist(), len(ts)]
+    agg = CandleAggregator("X")
+    got: list[Candle] = []
+    single = 0
+    for lo, hi in itertools.pairwise(edges):
+        got += agg.update(tape.slice(lo, hi))
+        closed = agg.advance((int(ts[hi - 1]) // M + 1) * M)
+        if len(closed) == 1:
+            single += 1
+            c = closed[0]
+            rec = tuple(getattr(c, f) for f in CANDLE_DTYPE.names or ())
+            general = [candles_mod._candle("X", tf, r) for tf, r in [(c.timeframe_ns, rec)]]
+            assert general == closed and type(general[0]) is type(c)
+        got += closed
+    got += agg.flush()
+    assert single > 100
+    for tf in DEFAULT_TIMEFRAMES_NS:
+        want = aggregate(tape, tf).data
+        assert as_array([c for c in got if c.timeframe_ns == tf]).tobytes() == want.tobytes()

@@ -1196,6 +1196,9 @@ class CandleAggregator:
         if not emitted:
             return []
         inst = self.instrument
+        if len(emitted) == 1 and type(emitted[0][1]) is tuple:  # one candle closed (a 1m close)
+            only_tf, only_rec = emitted[0]
+            return [_candle(inst, only_tf, only_rec)]
         if all(type(item) is tuple for _, item in emitted):  # the scalar paths: a few candles
             if len(emitted) > 1:
                 emitted.sort(key=lambda e: (e[1][0] + e[0], e[0]))

@@ -77,6 +77,7 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
+from tradewind.model.frozen import _slot, builder
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
 from tradewind.protocols import SINGULAR, check_capabilities
@@ -112,7 +113,7 @@ from tradewind.trading.reconcile import (
 )
 from tradewind.trading.scheduler import Scheduler
 from tradewind.trading.sizing import size_for
-from tradewind.trading.strategy import Strategy
+from tradewind.trading.strategy import Strategy, build_signal
 from tradewind.trading.venue_calls import HAND_OVER_TURNS, VenueCalls
 
 if TYPE_CHECKING:
@@ -122,6 +123,87 @@ log = logging.getLogger("tradewind.trading.engine")
 
 
 _MISSING = object()
+#: ``SignalEvent(ts_ns=..., signal=...)`` positionally, its slots written directly (see
+#: tradewind.model.frozen): one per entry signal.
+_signal_event = builder(SignalEvent, ("ts_ns", "signal"))
+
+#: The fields of Order, in the order :func:`_build_order` takes them.
+_ORDER_FIELDS = (
+    "client_order_id",
+    "instrument",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "stop_price",
+    "time_in_force",
+    "reduce_only",
+    "created_ts_ns",
+    "tag",
+    "intent",
+)
+
+
+def _order_builder() -> Callable[..., Order]:
+    """``_build_order(client_order_id, ..., intent)``: ``Order(...)`` of every field (in
+    :data:`_ORDER_FIELDS`' order), its slots written directly, then its own checks
+    (``__attrs_post_init__``, which raises as the constructor does): what attrs' ``__init__``
+    does, in about half the time (one order per decision). Order's keyword constructor where
+    the class is not as this expects (see tradewind.model.frozen)."""
+    init_checks = Order.__dict__.get("__attrs_post_init__")
+    declared = attrs.fields(Order)
+    if (
+        init_checks is None
+        or tuple(a.name for a in declared) != _ORDER_FIELDS
+        or any(a.validator is not None or a.converter is not None for a in declared)
+        or hasattr(Order, "__attrs_pre_init__")
+        or any("_attrs_cached_hash" in k.__dict__ for k in Order.__mro__)
+        or Order.__dictoffset__  # type: ignore[attr-defined]
+    ):
+
+        def keywords(*values: Any) -> Order:
+            return Order(**dict(zip(_ORDER_FIELDS, values, strict=True)))
+
+        return keywords
+    new, cls = object.__new__, Order  # the class itself (not the module's name, read per call)
+    (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11) = (
+        _slot(Order, name).__set__ for name in _ORDER_FIELDS
+    )
+
+    def build(
+        client_order_id: str,
+        instrument: str,
+        side: Any,
+        type: Any,
+        quantity: Decimal,
+        price: Decimal | None,
+        stop_price: Decimal | None,
+        time_in_force: Any,
+        reduce_only: bool,
+        created_ts_ns: int,
+        tag: str,
+        intent: str,
+    ) -> Order:
+        o: Order = new(cls)
+        s0(o, client_order_id)
+        s1(o, instrument)
+        s2(o, side)
+        s3(o, type)
+        s4(o, quantity)
+        s5(o, price)
+        s6(o, stop_price)
+        s7(o, time_in_force)
+        s8(o, reduce_only)
+        s9(o, created_ts_ns)
+        s10(o, tag)
+        s11(o, intent)
+        init_checks(o)
+        return o
+
+    return build
+
+
+_build_order = _order_builder()
 _EMPTY: Mapping[str, float] = MappingProxyType({})
 
 #: A backtest reading the replay itself (``Engine._consume_direct``) gives the loop's other
@@ -1612,21 +1694,21 @@ class Engine:
             instrument_cap=sec.instrument_caps.get(key),
         )
         if type(signal) is Signal:  # attrs.evolve's generic field walk costs ~2 µs here
-            signal = Signal(
-                instrument=signal.instrument,
-                side=signal.side,
-                entry=signal.entry,
-                stop=signal.stop,
-                score=signal.score,
-                ts_ns=signal.ts_ns,
-                reasons=signal.reasons,
-                quantity=qty,
-                intent=signal.intent,
+            signal = build_signal(
+                signal.instrument,
+                signal.side,
+                signal.entry,
+                signal.stop,
+                signal.score,
+                signal.ts_ns,
+                signal.reasons,
+                qty,
+                signal.intent,
             )
         else:
             signal = attrs.evolve(signal, quantity=qty)
         self.signals += 1
-        await self.bus.publish(SignalEvent(ts_ns=ts_ns, signal=signal))
+        await self.bus.publish(_signal_event(ts_ns, signal))
         for guard in self.entry_guards:  # blacklisted, or off the watchlist
             blocked = guard(key)
             if blocked is not None:
@@ -1747,17 +1829,19 @@ class Engine:
         reason: str = "",
         intent: str = "entry",
     ) -> Order:
-        order = Order(
-            client_order_id=self.orders.next_client_order_id(),
-            instrument=st.key,
-            side=signal.side,
-            type=OrderType.MARKET,
-            quantity=qty,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=reduce_only,
-            created_ts_ns=ts_ns,
-            tag=reason or intent,
-            intent=intent,
+        order = _build_order(
+            self.orders.next_client_order_id(),
+            st.key,
+            signal.side,
+            OrderType.MARKET,
+            qty,
+            None,  # price
+            None,  # stop_price
+            TimeInForce.IOC,
+            reduce_only,
+            ts_ns,
+            reason or intent,
+            intent,
         )
         if "simulated" in st.exec_venue.capabilities:
             st.exec_venue.set_time(ts_ns, st.key)  # the instrument's own clock
@@ -1802,16 +1886,8 @@ class Engine:
         # cannot sell stays a position, reported as such).
         intent = order_intent(inst, pos.quantity, side, qty, self.portfolio.last_price(inst.key))
         price = st.instrument.round_price(decision.price)  # the close's entry and stop
-        close = Signal(
-            instrument=pos.instrument,
-            side=side,
-            entry=price,
-            stop=price,
-            score=0.0,
-            ts_ns=decision.ts_ns,
-            reasons={},
-            quantity=qty,
-            intent="close",
+        close = build_signal(
+            pos.instrument, side, price, price, 0.0, decision.ts_ns, {}, qty, "close"
         )
         return await self._send(
             st,

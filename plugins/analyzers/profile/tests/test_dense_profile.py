@@ -10,6 +10,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tradewind.model import TickBatch
 
 from tradewind_analyzer_profile import _kernel, market_profile
 from tradewind_analyzer_profile.market_profile import VolumeProfile, value_area
@@ -308,3 +311,118 @@ def test_a_kernel_built_from_an_older_checkout_is_a_clear_import_error(monkeypat
     assert spec is not None and spec.loader is not None
     with pytest.raises(ImportError, match=r"lacks dense_rows.*pip install -e"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.just(0), st.integers(0, 3), st.integers(0, 2**62)),
+        min_size=1,
+        max_size=200,
+    ),
+    st.integers(-(10**12), 10**12),
+)
+def test_dense_poc_is_the_poc_of_dense_levels(volumes: list[int], base: int) -> None:
+    """The POC computed alone (``dense_poc``) is the levels' POC bin (``dense_levels``, or
+    ``value_area`` in Python's integers where the total passes 64 bits): ties from tiny
+    volumes, empty bins, totals past 64 bits, an array without volume."""
+    dense = np.array(volumes, dtype=np.int64)
+    got = _kernel.dense_poc(dense, base)
+    held = np.flatnonzero(dense)
+    if not len(held):
+        assert got is None
+        assert _kernel.dense_levels(dense, base, 7, 10) is None
+        return
+    want = value_area((held + base).tolist(), dense[held].tolist(), Fraction(7, 10))
+    assert want is not None
+    assert got == want.poc_bin, volumes
+    levels = _kernel.dense_levels(dense, base, 7, 10)
+    if levels is not NotImplemented:
+        assert got == levels[0]
+
+
+def _twins(
+    tick: str, bin_ticks: int, quantum: str, window: int
+) -> tuple[VolumeProfile, VolumeProfile]:
+    return tuple(  # type: ignore[return-value]
+        VolumeProfile(
+            window_ns=window,
+            tick_size=Decimal(tick),
+            bin_ticks=bin_ticks,
+            volume_quantum=Decimal(quantum),
+            value_area_pct=0.7,
+        )
+        for _ in range(2)
+    )
+
+
+def _poc_alone_against_the_levels(
+    alone: VolumeProfile, full: VolumeProfile, rng: random.Random, step: int
+) -> None:
+    """``alone.poc()`` (the POC computed alone while the levels are stale) against the POC
+    of ``full``'s levels (the path before it), the same float; now and then ``alone``'s
+    levels read after its POC, which must be ``full``'s too."""
+    want = full.levels()
+    got = alone.poc()
+    if want is None:
+        assert got is None, step
+        return
+    assert got is not None and got.hex() == want.poc.hex(), step
+    if rng.random() < 0.3:
+        assert alone.levels() == want, step
+        assert alone.poc() == got, step
+
+
+@pytest.mark.parametrize("dense_max", [1 << 16, 40])
+def test_the_poc_read_alone_is_the_levels_poc_on_a_random_walk(
+    monkeypatch: pytest.MonkeyPatch, dense_max: int
+) -> None:
+    """A drifting random walk with ties (integer sizes), stray prints (with a small
+    DENSE_MAX the dict takes over), windows that empty: after every batch and every
+    advance, the POC read alone is the one the full levels give."""
+    monkeypatch.setattr(market_profile, "DENSE_MAX", dense_max)
+    alone, full = _twins("1", 3, "1", 60 * SEC)
+    rng = random.Random(41)
+    nrng = np.random.default_rng(41)
+    t, price = 0, 1000.0
+    for step in range(1500):
+        n = int(nrng.choice([1, 2, 5, 24, 25, 80]))
+        ts = t + np.sort(nrng.integers(0, 5 * SEC, n))
+        t = int(ts[-1]) + 1
+        prices = np.round(price + np.cumsum(nrng.normal(0, 2, n)))
+        price = float(prices[-1])
+        if step % 97 == 50:
+            prices[0] = price + 5000.0
+        sizes = nrng.integers(0, 4, n).astype(np.float64)
+        for p in (alone, full):
+            p.add(ts, prices, sizes)
+        _poc_alone_against_the_levels(alone, full, rng, step)
+        if step % 5 == 0:
+            t += int(nrng.choice([1, 20, 90])) * SEC  # 90 s: the window empties
+            for p in (alone, full):
+                p.advance(t)
+            _poc_alone_against_the_levels(alone, full, rng, step)
+
+
+def test_the_poc_read_alone_is_the_levels_poc_on_the_recorded_tape(
+    tardis_trades: TickBatch,
+) -> None:
+    """The recorded tape in batches of 1 to 60 trades, the window advanced to each minute's
+    end as the analyzer's candles do: the POC read alone is the full levels' POC."""
+    alone, full = _twins("0.01", 10, "0.000001", 15 * 60 * SEC)
+    rng = random.Random(5)
+    ts = tardis_trades.ts_ns
+    i, n, step = 0, len(ts), 0
+    minute = 60 * SEC
+    while i < n:
+        j = min(n, i + rng.randint(1, 60))
+        piece = tardis_trades.slice(i, j)
+        for p in (alone, full):
+            p.add(piece.ts_ns, piece.price, piece.size)
+        _poc_alone_against_the_levels(alone, full, rng, step)
+        end = (int(ts[j - 1]) // minute + 1) * minute
+        if j == n or int(ts[j]) >= end:
+            for p in (alone, full):
+                p.advance(end)
+            _poc_alone_against_the_levels(alone, full, rng, step)
+        i, step = j, step + 1

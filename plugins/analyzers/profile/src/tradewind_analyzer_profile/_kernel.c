@@ -545,6 +545,74 @@ done:
     return result;
 }
 
+/* dense_poc(dense, base) -> None | poc
+   The POC bin of the profile held in the array, as dense_levels reports it (the same rule on
+   the same integers: the largest volume; ties: nearest the middle of the range of bins with
+   volume, then the lower), without the value area or the total: what a read of the POC alone
+   needs. None when the array holds no volume. */
+static PyObject *k_dense_poc(PyObject *self, PyObject *args)
+{
+    Py_buffer db;
+    long long base;
+    if (!PyArg_ParseTuple(args, "y*L", &db, &base)) return NULL;
+    PyObject *result = NULL;
+    if (db.itemsize != 8) {
+        PyErr_SetString(PyExc_ValueError, "profile kernel: dense_poc needs an int64 array");
+        goto done;
+    }
+    const long long *d = db.buf;
+    Py_ssize_t len = db.len / 8;
+    /* the largest volume: a branch-free pass, four running maxima (no chain of dependent
+       selects through the whole array) */
+    long long m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+    Py_ssize_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        m0 = d[i] > m0 ? d[i] : m0;
+        m1 = d[i + 1] > m1 ? d[i + 1] : m1;
+        m2 = d[i + 2] > m2 ? d[i + 2] : m2;
+        m3 = d[i + 3] > m3 ? d[i + 3] : m3;
+    }
+    for (; i < len; i++) m0 = d[i] > m0 ? d[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    long long best = m2 > m0 ? m2 : m0;
+    if (best <= 0) {
+        /* no bin above zero: levels_of's answer (no volume, or entries below zero, which
+           dense_add never leaves) */
+        long long res[5];
+        int got = levels_of(d, len, 1, 1, res, NULL);
+        result = got == 0 ? Py_NewRef(Py_None) : PyLong_FromLongLong(base + res[0]);
+        goto done;
+    }
+    Py_ssize_t poc = 0, i1 = len - 1;
+    while (d[poc] != best) poc++;
+    Py_ssize_t again = poc + 1;
+    while (again < len && d[again] != best) again++;
+    if (again < len) {
+        /* the largest volume in more than one bin: levels_of's tie rule over the range of
+           bins with volume (its first and last nonzero entries) */
+        Py_ssize_t i0 = 0;
+        while (d[i0] == 0) i0++;
+        while (d[i1] == 0) i1--;
+        const long long mid2 = (long long)i0 + (long long)i1;
+        long long best_dist = 2 * (long long)poc - mid2;
+        if (best_dist < 0) best_dist = -best_dist;
+        for (Py_ssize_t i = again; i <= i1; i++) {
+            if (d[i] != best) continue;
+            long long dist = 2 * (long long)i - mid2;
+            if (dist < 0) dist = -dist;
+            if (dist < best_dist) {
+                poc = i;
+                best_dist = dist;
+            }
+        }
+    }
+    result = PyLong_FromLongLong(base + (long long)poc);
+done:
+    PyBuffer_Release(&db);
+    return result;
+}
+
 /* dense_rows(dense, base, bins, qty, ranges, num, den, out[, extent])
        -> None | (lo, hi) | NotImplemented
    A BlockWindow's closes in one call: for each row i of ranges (int64, n x 4: s0, s1, a0, a1)
@@ -1303,6 +1371,8 @@ static PyMethodDef methods[] = {
      "dense_add(dense, base, bins, qty, sign) -> change of the total | (lo, hi) needed"},
     {"dense_levels", k_dense_levels, METH_VARARGS,
      "dense_levels(dense, base, num, den) -> None | (poc_bin, val_bin, vah_bin, total, va)"},
+    {"dense_poc", k_dense_poc, METH_VARARGS,
+     "dense_poc(dense, base) -> None | poc_bin (dense_levels' POC alone)"},
     {"dense_rows", k_dense_rows, METH_VARARGS,
      "dense_rows(dense, base, bins, qty, ranges, num, den, out[, extent]) -> None | (lo, hi) "
      "| NotImplemented"},

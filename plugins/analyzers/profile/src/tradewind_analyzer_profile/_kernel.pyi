@@ -28,6 +28,7 @@ def dense_add(
 def dense_levels(
     dense: npt.NDArray[np.int64], base: int, num: int, den: int, /
 ) -> tuple[int, int, int, int, int] | NotImplementedType | None: ...
+def dense_poc(dense: npt.NDArray[np.int64], base: int, /) -> int | None: ...
 def zone_gap_rows(
     ends: npt.NDArray[np.int64],
     cand_i: npt.NDArray[np.int64],

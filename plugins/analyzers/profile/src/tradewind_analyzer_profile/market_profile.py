@@ -50,6 +50,7 @@ _KERNEL_CALLS = (
     "dense_rows",
     "apply_ranges",
     "zone_gap_rows",
+    "dense_poc",
 )
 if missing := [name for name in _KERNEL_CALLS if not hasattr(_kernel, name)]:
     # An in-place build (an editable install) from an older checkout: a clear error at import
@@ -246,6 +247,9 @@ class VolumeProfile:
         self._raw: tuple[int, int, int, int, int] | None = None
         self._cache: BinLevels | None = None
         self._dirty = False
+        # The POC bin alone (``_kernel.dense_poc``) of the volumes the levels are stale for
+        # (``_dirty``): what a read of the POC alone computes; forgotten on every change.
+        self._poc_bin: int | None = None
         self._last_poc: tuple[int, float] | None = None
         # A BlockWindow whose closes were computed ahead (_kernel.dense_rows): the volumes
         # above stay at the close it has applied, and catch up on the first read or change
@@ -325,6 +329,7 @@ class VolumeProfile:
                 if got:
                     self._total += got
                     self._dirty = True
+                    self._poc_bin = None
                 return
             self._refit(*got)
         if not isinstance(bins, list):
@@ -342,6 +347,7 @@ class VolumeProfile:
                     del volume[b]
                 self._total += sign * q
                 self._dirty = True
+                self._poc_bin = None
 
     def _refit(self, lo: int, hi: int) -> None:
         """Re-centre the dense array on the bins with volume and bins ``lo..hi`` (with room on
@@ -479,7 +485,20 @@ class VolumeProfile:
     def poc(self) -> float | None:
         """The POC's price alone (what :meth:`levels` reports as ``poc``, the same float);
         None when the window holds no volume. Charted at every close by the default report:
-        this skips the conversions of the other levels and reuses the last POC's price."""
+        this skips the conversions of the other levels and reuses the last POC's price.
+
+        While the levels are stale (the volumes changed since they were computed) and the
+        volumes are in the dense array, the POC alone is computed (``_kernel.dense_poc``: the
+        same rule on the same integers as the levels' POC, without the value area's growth
+        and total) and kept until the next change; the levels wait for their own read."""
+        if self._dirty and self._dense is not None and self._ahead is None:
+            poc_bin = self._poc_bin
+            if poc_bin is None:
+                poc_bin = _kernel.dense_poc(self._dense, self._base)
+                if poc_bin is None:
+                    return None
+                self._poc_bin = poc_bin
+            return self._poc_price(poc_bin)
         raw = self._levels_raw()
         return None if raw is None else self._poc_price(raw[0])
 
@@ -725,6 +744,7 @@ class BlockWindow:
             else:
                 p._total += _kernel.apply_ranges(p._volume, self._bins, self._qty, s0, s1, a0, a1)
             p._dirty = True
+            p._poc_bin = None
 
     def _compute_ahead(self, r: int) -> tuple[int, npt.NDArray[np.int64]] | None:
         """Every close from ``r`` on in one kernel call (``_kernel.dense_rows``, the same
