@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
+    from tradewind.model import Candle, Signal
     from tradewind.model.ticks import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
@@ -155,7 +156,7 @@ class QuietCloses:
         """For ``st``'s block, judged once: the first row judged, per row from it the index of
         the compiled gate rejecting it (-1: through; None: no leading gate reads only tabled
         outputs), and the gates' funnel names."""
-        key = st.instrument.key
+        key = st.key
         judged = self._judged.get(key)
         if judged is not None and judged[0] is block:
             return judged[1], judged[2], judged[3]
@@ -200,7 +201,7 @@ class QuietCloses:
         if simulated and venue.next_fill_ts(piece) is not None:
             return False
         if e.exits:
-            pos = e.portfolio.position(st.instrument.key)
+            pos = e.portfolio.position(st.key)
             # A zero quantity holds nothing (``holds``), whatever the instrument and mark.
             if pos.quantity and e._holds(pos):
                 return False
@@ -219,7 +220,7 @@ class QuietCloses:
         block = st.block
         if block is None or not self._engine_quiet():
             return False
-        key = st.instrument.key
+        key = st.key
         portfolio = e.portfolio
         pos = portfolio.position(key)
         if pos.quantity and e._holds(pos):
@@ -245,7 +246,14 @@ class QuietCloses:
             if head >= len(closes) or closes[head] > t_close:
                 return True  # nothing closes here (the step would return before deciding)
             if head + 1 == len(closes) or closes[head + 1] > t_close:
-                return await self._from_arrays(st, block, lists, head, t_close)
+                entry = self._from_arrays(st, block, lists, head, t_close)
+                if entry is not None:
+                    await e._enter(st, entry[0], t_close, entry[1])
+                if e._nothing_to_publish():
+                    self.idle_steps += 1  # nothing for the step's end to journal or publish
+                else:
+                    await e._publish_pending()
+                return True
         front = rows.first()
         if front is None or front.close_ns > t_close:
             return True  # nothing closes here (the step would return before deciding)
@@ -323,15 +331,16 @@ class QuietCloses:
             await e._publish_pending()
         return True
 
-    async def _from_arrays(
+    def _from_arrays(
         self, st: _InstrumentState, block: TapeBlock, lists: _RowLists, r: int, t_close: int
-    ) -> bool:
+    ) -> tuple[Candle, Signal] | None:
         """:meth:`close` of the one row ``r`` of ``st``'s block due at ``t_close``, read from
-        the block's arrays: what ``TapeBlock.take`` and the loop over its candles do, without
-        the row's :class:`BlockRow` and :class:`Candle` objects (a candle is made for an
-        entry only, from the record its object would be made of)."""
+        the block's arrays, up to the decision: what ``TapeBlock.take`` and the loop over its
+        candles do, without the row's :class:`BlockRow` and :class:`Candle` objects. Returns
+        the strategy's signal with its candle (made from the record its object would be made
+        of) for the caller to enter, None when there is none."""
         e = self.engine
-        key = st.instrument.key
+        key = st.key
         judged = self._judged.get(key)
         if judged is not None and judged[0] is block:
             _, first, failing, names = judged
@@ -341,6 +350,13 @@ class QuietCloses:
         block.rows.head = r + 1
         got: dict[str, Mapping[str, float]] = {}
         for name, it in block.iters:
+            if type(it) is BlockTable:
+                # ``BlockTable.__next__`` without the call (its next row while one is left).
+                nxt = it._next
+                if nxt < it.rows:
+                    it._next = nxt + 1
+                    got[name] = TableRow(it.columns, nxt)
+                    continue
             try:
                 got[name] = next(it)
             except StopIteration:
@@ -406,10 +422,5 @@ class QuietCloses:
                         a = block.arrays
                         j = lists.index[k]
                         rec = a.candles[j : j + 1].tolist()[0]
-                        c = _candle(a.instrument, e.strategy_tf, rec)
-                        await e._enter(st, c, t_close, signal)
-        if e._nothing_to_publish():
-            self.idle_steps += 1
-        else:
-            await e._publish_pending()
-        return True
+                        return _candle(a.instrument, e.strategy_tf, rec), signal
+        return None
