@@ -101,7 +101,7 @@ class Lookahead:
         self.matched = 0
 
     def _track(self, st: _InstrumentState) -> _Track | None:
-        key = st.instrument.key
+        key = st.key
         if key in self._tracks:
             return self._tracks[key]
         venue = self.engine.venues[st.data_venue]
@@ -114,7 +114,7 @@ class Lookahead:
         block opened in (those trades were validated as one stretch then, from the validator's
         state, and accepted whole): the validator takes it without checking it again. None
         otherwise (the engine validates it)."""
-        track = self._tracks.get(st.instrument.key)
+        track = self._tracks.get(st.key)
         if track is None or track.block is None or track.block is not st.block:
             return None
         base = track.fed
@@ -159,7 +159,7 @@ class Lookahead:
             or accepted != n
         ):
             # Not the series' next trades, or some were rejected: no read-ahead from here.
-            key = st.instrument.key
+            key = st.key
             if open_span:
                 raise RuntimeError(
                     f"instrument '{key}': its block read trades ahead of the feed, but the "
@@ -180,7 +180,7 @@ class Lookahead:
         """Open ``st.block`` from trade ``i`` of the current batch over up to ``block_ticks``
         trades of the series, past the batch; False when it would not reach past the batch
         (the engine opens its ordinary block then)."""
-        track = self._tracks.get(st.instrument.key)
+        track = self._tracks.get(st.key)
         n = len(clean)
         if track is None or limit < n or track.base is None:
             return False  # no series, or a data gap inside this batch ends the block there

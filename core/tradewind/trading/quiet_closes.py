@@ -26,14 +26,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tradewind.blocks import BlockTable, TableRow, TapeBlock, _Columns
+from tradewind.market.candles import _candle
 from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.gate_arrays import GateArrays
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import numpy.typing as npt
 
+    from tradewind.model import Candle, Signal
     from tradewind.model.ticks import TickBatch
     from tradewind.trading.engine import Engine, _InstrumentState
 
@@ -46,6 +48,44 @@ _Curves = tuple[
     Curve[tuple[int, float, float, float, float, float]],
     tuple[tuple[str, str, str, Curve[tuple[int, float]], list[object]], ...],
 ]
+
+
+class _RowLists:
+    """A block's rows as Python lists, made once per block from its arrays (the values its
+    :class:`BlockRow` and :class:`Candle` objects would hold): each row's close time and
+    candle count, and its candle of the strategy's timeframe (index ``at[r]`` into the
+    lists of those candles' fields, -1: none) with the candle's index in the block."""
+
+    __slots__ = (
+        "at",
+        "close",
+        "closes",
+        "counts",
+        "high",
+        "index",
+        "low",
+        "open",
+        "open_ts",
+        "volume",
+    )
+
+    def __init__(self, block: TapeBlock, strategy_tf: int) -> None:
+        a = block.arrays
+        self.closes: list[int] = a.close_ns.tolist()
+        self.counts: list[int] = np.diff(a.offsets).tolist()
+        mask = a.candle_tf == strategy_tf
+        rows = a.candle_row[mask]
+        at = np.full(len(self.closes), -1, dtype=np.intp)
+        at[rows] = np.arange(len(rows), dtype=np.intp)
+        self.at: list[int] = at.tolist()
+        self.index: list[int] = np.flatnonzero(mask).tolist()
+        c = a.candles[mask]
+        self.open_ts: list[int] = c["open_ts_ns"].tolist()
+        self.open: list[float] = c["open"].tolist()
+        self.high: list[float] = c["high"].tolist()
+        self.low: list[float] = c["low"].tolist()
+        self.close: list[float] = c["close"].tolist()
+        self.volume: list[float] = c["volume"].tolist()
 
 
 class QuietCloses:
@@ -71,6 +111,13 @@ class QuietCloses:
         self.idle_steps = 0
         #: Pieces of trades between decision points taken by :meth:`ticks`.
         self.pieces = 0
+        #: Take a close of one row from the block's arrays (:meth:`_from_arrays`: no
+        #: :class:`BlockRow` or :class:`Candle` objects); False: through ``TapeBlock.take``.
+        self.from_arrays = True
+        #: Closes taken from the block's arrays.
+        self.array_closes = 0
+        #: Per instrument: its block and that block's rows as lists (:meth:`_lists`).
+        self._rows: dict[str, tuple[TapeBlock, _RowLists]] = {}
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -109,7 +156,7 @@ class QuietCloses:
         """For ``st``'s block, judged once: the first row judged, per row from it the index of
         the compiled gate rejecting it (-1: through; None: no leading gate reads only tabled
         outputs), and the gates' funnel names."""
-        key = st.instrument.key
+        key = st.key
         judged = self._judged.get(key)
         if judged is not None and judged[0] is block:
             return judged[1], judged[2], judged[3]
@@ -154,7 +201,7 @@ class QuietCloses:
         if simulated and venue.next_fill_ts(piece) is not None:
             return False
         if e.exits:
-            pos = e.portfolio.position(st.instrument.key)
+            pos = e.portfolio.position(st.key)
             # A zero quantity holds nothing (``holds``), whatever the instrument and mark.
             if pos.quantity and e._holds(pos):
                 return False
@@ -173,7 +220,7 @@ class QuietCloses:
         block = st.block
         if block is None or not self._engine_quiet():
             return False
-        key = st.instrument.key
+        key = st.key
         portfolio = e.portfolio
         pos = portfolio.position(key)
         if pos.quantity and e._holds(pos):
@@ -186,6 +233,27 @@ class QuietCloses:
             advance(t_close)
         rows = block.rows
         head = rows.head
+        # From the arrays unless candle sinks take the candles' objects, or analyzers have
+        # no rows in the block (they take the candles one by one then).
+        if self.from_arrays and not e.candle_sinks and (block.iters or not st.analyzers):
+            kept = self._rows.get(key)
+            if kept is None or kept[0] is not block:
+                lists = _RowLists(block, e.strategy_tf)
+                self._rows[key] = (block, lists)
+            else:
+                lists = kept[1]
+            closes = lists.closes
+            if head >= len(closes) or closes[head] > t_close:
+                return True  # nothing closes here (the step would return before deciding)
+            if head + 1 == len(closes) or closes[head + 1] > t_close:
+                entry = self._from_arrays(st, block, lists, head, t_close)
+                if entry is not None:
+                    await e._enter(st, entry[0], t_close, entry[1])
+                if e._nothing_to_publish():
+                    self.idle_steps += 1  # nothing for the step's end to journal or publish
+                else:
+                    await e._publish_pending()
+                return True
         front = rows.first()
         if front is None or front.close_ns > t_close:
             return True  # nothing closes here (the step would return before deciding)
@@ -262,3 +330,97 @@ class QuietCloses:
         else:
             await e._publish_pending()
         return True
+
+    def _from_arrays(
+        self, st: _InstrumentState, block: TapeBlock, lists: _RowLists, r: int, t_close: int
+    ) -> tuple[Candle, Signal] | None:
+        """:meth:`close` of the one row ``r`` of ``st``'s block due at ``t_close``, read from
+        the block's arrays, up to the decision: what ``TapeBlock.take`` and the loop over its
+        candles do, without the row's :class:`BlockRow` and :class:`Candle` objects. Returns
+        the strategy's signal with its candle (made from the record its object would be made
+        of) for the caller to enter, None when there is none."""
+        e = self.engine
+        key = st.key
+        judged = self._judged.get(key)
+        if judged is not None and judged[0] is block:
+            _, first, failing, names = judged
+        else:
+            first, failing, names = self._verdicts(st, block)
+        # ``TapeBlock.take`` of the one row: the row passed, every analyzer's row read.
+        block.rows.head = r + 1
+        got: dict[str, Mapping[str, float]] = {}
+        for name, it in block.iters:
+            if type(it) is BlockTable:
+                # ``BlockTable.__next__`` without the call (its next row while one is left).
+                nxt = it._next
+                if nxt < it.rows:
+                    it._next = nxt + 1
+                    got[name] = TableRow(it.columns, nxt)
+                    continue
+            try:
+                got[name] = next(it)
+            except StopIteration:
+                raise RuntimeError(
+                    f"analyzer '{name}': its block ended before the row at "
+                    f"{lists.closes[r]} ns; on_block must yield once per row it is given"
+                ) from None
+        self.closes += 1
+        self.array_closes += 1
+        e.candles += lists.counts[r]
+        values = st.values
+        if got:
+            values.use_rows(got)
+        else:
+            values.refresh()  # no analyzers (the caller's condition): nothing to feed
+        k = lists.at[r]
+        if k >= 0:  # the row's candle of the strategy's timeframe
+            portfolio = e.portfolio
+            in_flight = portfolio.has_open_order(key)
+            curves = self._curves.get(key)
+            if curves is None:
+                curves = self._curves_of(key)
+            prices, candles, charted = curves
+            close = lists.close[k]
+            e.decision_points += 1
+            e._equity.record(t_close)
+            prices.append((t_close, close))
+            candles.append(
+                (
+                    lists.open_ts[k],
+                    lists.open[k],
+                    lists.high[k],
+                    lists.low[k],
+                    close,
+                    lists.volume[k],
+                )
+            )
+            for _name, instance, output, points, memo in charted:
+                row_values = got.get(instance)
+                if row_values is None:
+                    v = values.get(_name)
+                elif type(row_values) is TableRow:
+                    columns = row_values._columns
+                    if memo[0] is columns:
+                        column = memo[1]
+                    else:
+                        column = columns.get(output)
+                        if type(columns) is _Columns:
+                            memo[0], memo[1] = columns, column
+                    v = nan if column is None else column[row_values._r]  # type: ignore[index]
+                else:
+                    v = row_values.get(output, nan)
+                points.append((t_close, float(v)))
+            if not in_flight:
+                if failing is not None and failing[r - first] >= 0:
+                    gate = names[failing[r - first]]
+                    e.strategy.rejected_at(gate)
+                    self.rejected_by_arrays += 1
+                    self.rejected_by_gate[gate] = self.rejected_by_gate.get(gate, 0) + 1
+                else:
+                    signal = e.strategy.decide(st.instrument, close, t_close, values)
+                    if signal is not None:
+                        a = block.arrays
+                        j = lists.index[k]
+                        rec = a.candles[j : j + 1].tolist()[0]
+                        return _candle(a.instrument, e.strategy_tf, rec), signal
+        return None
