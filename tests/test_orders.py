@@ -264,6 +264,7 @@ def test_an_unknown_outcome_stays_open_until_the_venue_says_and_is_never_resent(
     # The venue may have it: the order blocks the instrument until the venue says.
     assert [o.client_order_id for o in stack.portfolio.open_orders()] == [cid]
     assert stack.orders.unresolved() == [cid]
+    assert stack.orders.in_doubt()
     assert stack.of(OrderFailed) == []
     # "Not found" is not conclusive at once (exchanges lag): still in doubt, and a critical
     # event once the deadline passes ...
@@ -279,6 +280,7 @@ def test_an_unknown_outcome_stays_open_until_the_venue_says_and_is_never_resent(
     rec = stack.orders.records[cid]
     assert rec.status is S.REJECTED and "never reached it" in rec.reason
     assert stack.portfolio.open_orders() == [] and stack.orders.unresolved() == []
+    assert not stack.orders.in_doubt()
     assert stack.venue.received == []  # never sent again
 
 

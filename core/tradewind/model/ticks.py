@@ -106,17 +106,17 @@ class TickBatch:
     @property
     def first_ts(self) -> int:
         """Timestamp of the first trade (ns)."""
-        return int(self.ts_ns[0])
+        return self.ts_ns.item(0)  # a Python int
 
     @property
     def last_ts(self) -> int:
         """Timestamp of the last trade (ns)."""
-        return int(self.ts_ns[-1])
+        return self.ts_ns.item(-1)  # a Python int
 
     @property
     def last_price(self) -> float:
         """Price of the last trade."""
-        return float(self.price[-1])
+        return self.price.item(-1)  # a Python float
 
     @staticmethod
     def concat(batches: list[TickBatch]) -> TickBatch:

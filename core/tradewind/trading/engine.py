@@ -1257,17 +1257,17 @@ class Engine:
         step = self.step
         prev_ts = st.last_ts
         gaps = gap_starts(ts, prev_ts, self.max_gap)
-        st.last_ts = int(ts[-1])
+        st.last_ts = ts.item(-1)
         if gaps and gaps[0] == 0 and prev_ts is not None:
             # Before time moves on: a flatten closes at the last price before the hole.
             gaps.pop(0)
-            await self._on_gap(st, prev_ts, int(ts[0]))
+            await self._on_gap(st, prev_ts, ts.item(0))
             if self.halted_at is not None:
                 return
-        if self._merged and self._barrier is not None and int(ts[0]) >= self._barrier:
-            await self._reach(int(ts[0]))
+        if self._merged and self._barrier is not None and ts.item(0) >= self._barrier:
+            await self._reach(ts.item(0))
         if st.next_boundary is None:
-            st.next_boundary = (int(ts[0]) // step) * step + step
+            st.next_boundary = (ts.item(0) // step) * step + step
             if self._barrier is None:
                 self._barrier = st.next_boundary
                 if self._multi:
@@ -1278,17 +1278,17 @@ class Engine:
         while i < n:
             if gaps and gaps[0] == i:
                 gaps.pop(0)
-                await self._on_gap(st, int(ts[i - 1]), int(ts[i]))
+                await self._on_gap(st, ts.item(i - 1), ts.item(i))
                 if self.halted_at is not None:
                     return
             boundary = st.next_boundary
             assert boundary is not None
-            if int(ts[i]) >= boundary:
+            if ts.item(i) >= boundary:
                 # Time passed a boundary: everything before it has been seen; decide there.
                 if self._merged:
-                    await self._reach(int(ts[i]))
+                    await self._reach(ts.item(i))
                 else:
-                    t_close = (int(ts[i]) // step) * step
+                    t_close = (ts.item(i) // step) * step
                     await self._walk(st, t_close)
                     st.next_boundary = t_close + step
                 continue
@@ -1502,10 +1502,10 @@ class Engine:
             )
 
     def _advance(self, piece: TickBatch, simulated: bool, venue: Any) -> None:
-        last_ts = int(piece.ts_ns[-1])  # ``piece.last_ts``, read once
+        last_ts = piece.ts_ns.item(-1)  # ``piece.last_ts``, read once (a Python int)
         if hasattr(self.clock, "advance_to"):
             self.clock.advance_to(last_ts)  # type: ignore[attr-defined]
-        self.portfolio.mark(piece.instrument, float(piece.price[-1]), last_ts)
+        self.portfolio.mark(piece.instrument, piece.price.item(-1), last_ts)
         if simulated:
             venue.on_trades(piece)
 

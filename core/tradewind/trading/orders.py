@@ -450,6 +450,11 @@ class OrderManager(FillBooking, VenueCalls):
         """Client order ids whose outcome at the venue is not known yet."""
         return list(self._unresolved)
 
+    def in_doubt(self) -> bool:
+        """Whether an order's outcome at the venue is not known yet (``bool(unresolved())``
+        without the list)."""
+        return bool(self._unresolved)
+
     async def cancel(self, venue: object, client_order_id: str, ts_ns: int) -> OrderReport:
         """Cancel an order by its client order id; the venue's answer goes through the state
         machine like any report."""

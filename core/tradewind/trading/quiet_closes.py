@@ -147,7 +147,7 @@ class QuietCloses:
             or e._reconcile_every_ns is not None
             or e.step_sinks
             or e.orders.pending
-            or e.orders.unresolved()
+            or e.orders.in_doubt()
         )
 
     def _verdicts(
@@ -312,7 +312,8 @@ class QuietCloses:
                     v = nan if column is None else column[row_values._r]  # type: ignore[index]
                 else:
                     v = row_values.get(output, nan)
-                points.append((t_close, float(v)))
+                points._tail.append((t_close, float(v)))
+                points._len += 1
             if in_flight:
                 continue
             if one_row and failing is not None:
@@ -383,8 +384,10 @@ class QuietCloses:
             close = lists.close[k]
             e.decision_points += 1
             e._equity.record(t_close)
-            prices.append((t_close, close))
-            candles.append(
+            # ``Curve.append`` without its call (seven a close): the point onto the tail.
+            prices._tail.append((t_close, close))
+            prices._len += 1
+            candles._tail.append(
                 (
                     lists.open_ts[k],
                     lists.open[k],
@@ -394,6 +397,7 @@ class QuietCloses:
                     lists.volume[k],
                 )
             )
+            candles._len += 1
             for _name, instance, output, points, memo in charted:
                 row_values = got.get(instance)
                 if row_values is None:
@@ -409,7 +413,8 @@ class QuietCloses:
                     v = nan if column is None else column[row_values._r]  # type: ignore[index]
                 else:
                     v = row_values.get(output, nan)
-                points.append((t_close, float(v)))
+                points._tail.append((t_close, float(v)))
+                points._len += 1
             if not in_flight:
                 if failing is not None and failing[r - first] >= 0:
                     gate = names[failing[r - first]]

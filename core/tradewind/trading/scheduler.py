@@ -360,7 +360,7 @@ class Scheduler:
             return False
         if e.venue_calls is not None or e._reconcile_every_ns is not None:
             return False
-        return not (e.portfolio.open_orders() or e.orders.unresolved() or e.orders.pending)
+        return not (e.portfolio.open_orders() or e.orders.in_doubt() or e.orders.pending)
 
     def quiet(self, st: _InstrumentState) -> bool:
         """Whether nothing but the strategy can act on ``st`` until its next signal."""

@@ -555,7 +555,7 @@ class SimulatedVenue:
             # (Without either, ``_settle_funding`` returns before it reads or writes anything.)
             self._settle_funding(batch)
         key = batch.instrument
-        last_ts = int(ts[-1])
+        last_ts = ts.item(-1)
         if last_ts > self._now:
             self._now = last_ts
         clock = self._clock
@@ -575,7 +575,7 @@ class SimulatedVenue:
                 for so in list(orders):
                     self._match(so, batch)
                 self._open[key] = [so for so in orders if not so.status.is_terminal]
-        self._last[key] = float(batch.price[-1])
+        self._last[key] = batch.price.item(-1)
 
     def fill_at(self, client_order_id: str, price: float, ts_ns: int) -> None:
         """Fill what is left of an open order at ``price`` (a print), as taker, at ``ts_ns``.
