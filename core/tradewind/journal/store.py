@@ -1489,8 +1489,8 @@ class Journal:
         With :attr:`group_commit` the commit waits for the engine's end of step
         (:meth:`commit`), except before an order goes to a real venue (``before_send``) when
         there is no intent log to hold it.
-        When not durable (backtests) the batch is written by :meth:`record`, which runs in
-        the bus's journal task, off the decision path.
+        When not durable (backtests) the batch is written when :meth:`record` (the bus's
+        inline subscriber) has staged ``flush_every`` rows, and at the end of the run.
         """
         if self.durable and (before_send or not self.group_commit):
             self.flush()
