@@ -1504,8 +1504,14 @@ class Journal:
     def commit(self) -> None:
         """The engine's end of step: make every row staged in the step durable — one
         ``fdatasync``'d append to the step log (:attr:`logs_steps`; the rows reach DuckDB
-        with the next load, :meth:`load`), or one durable DuckDB commit."""
+        with the next load, :meth:`load`), or one durable DuckDB commit.
+
+        A journal that is not durable (a backtest) writes nothing here: it encodes the rows
+        :meth:`record` staged unencoded (after the step's orders were sent), so that no more
+        than a step's events are kept alive for their rows until the end-of-run write."""
         if not self.durable:
+            if self._unencoded:
+                self._encode_staged()
             return
         if not self.logs_steps:
             self.flush()
