@@ -15,10 +15,12 @@ machine (preemption), so it is the path's own cost. The strategy's rule reads on
 so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
 an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
 (``--read-all`` charts one output of each, read at every close before the decision).
-The journal is a backtest journal (rows batched, written by the bus's journal task, which
-runs between minutes as it would while a feed awaits its next message); paper
-and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
-this figure does not include.
+The journal is a backtest journal (rows batched, written at the end of the run). It is an
+inline subscriber of the bus: the decision's SignalEvent is journaled inside the span, as it
+is published (its rows take their sequence numbers then; the journal stages the event and
+encodes its rows when they are written, outside the span). Paper and live make each step's
+rows durable at the step's commit (see docs/orders-and-journal.md), which this figure does
+not include.
 
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for

@@ -857,6 +857,56 @@ def _payload(event: Event) -> str:
     return _encode(data)
 
 
+#: The events :meth:`Journal.record` stages unencoded (below :attr:`Severity.WARNING`):
+#: those whose payloads :data:`_DIRECT_JSON` writes (their fields are frozen values:
+#: Decimals, strings, numbers, tuples) and signals (with a snapshot of their reasons).
+_DEFERRED: frozenset[type] = frozenset({*_DIRECT_JSON, SignalEvent})
+
+
+def _as_published(event: SignalEvent, snap: tuple[tuple[Any, Any], ...]) -> SignalEvent:
+    """``event`` with its signal's reasons as they were when it was recorded (``snap``, their
+    items then): the event itself unless its reasons' dict was changed since."""
+    s = event.signal
+    now = tuple(s.reasons.items())
+    if len(now) == len(snap) and all(
+        k is k0 and v is v0 for (k, v), (k0, v0) in zip(now, snap, strict=True)
+    ):
+        return event
+    return attrs.evolve(event, signal=attrs.evolve(s, reasons=dict(snap)))
+
+
+def _event_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The ``events`` row of an event :meth:`Journal.record` staged unencoded:
+    ``(run_id, seq, event)``, or ``(run_id, seq, signal event, reasons' items)``."""
+    if len(staged) == 3:
+        run_id, seq, event = staged
+    else:
+        run_id, seq, event, snap = staged
+        event = _as_published(event, snap)
+    return (run_id, seq, event.ts_ns, type(event).__name__, int(event.severity), _payload(event))
+
+
+def _signal_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The ``signals`` row of a staged ``(run_id, session_id, seq, signal event, reasons'
+    items)``: as :meth:`Journal._derive` writes it."""
+    run_id, session_id, seq, event, snap = staged
+    s = event.signal
+    return (
+        run_id,
+        session_id,
+        seq,
+        event.ts_ns,
+        s.instrument,
+        s.side.value,
+        s.intent,
+        str(s.entry),
+        str(s.stop),
+        _s(s.quantity),
+        float(s.score),
+        json.dumps(dict(snap), default=str, allow_nan=True),
+    )
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -1074,6 +1124,11 @@ class Journal:
     the next step's commit and retried on the engine's thread.
     """
 
+    #: :meth:`record` stages the rows of its most frequent events unencoded, encoded when
+    #: they are written (:meth:`_encode_staged`); False encodes every row at once (the
+    #: reference the tests compare with).
+    defer_encoding: bool = True
+
     def __init__(
         self,
         path: Path | str,
@@ -1118,6 +1173,8 @@ class Journal:
         self.pnl_currencies: dict[str, str] = {}
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._npending = 0
+        #: Some staged row is not encoded yet.
+        self._unencoded = False
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
         #: The highest client order id sequence (``id_seq``) of the session's ``orders`` rows
@@ -1432,8 +1489,8 @@ class Journal:
         With :attr:`group_commit` the commit waits for the engine's end of step
         (:meth:`commit`), except before an order goes to a real venue (``before_send``) when
         there is no intent log to hold it.
-        When not durable (backtests) the batch is written by :meth:`record`, which runs in
-        the bus's journal task, off the decision path.
+        When not durable (backtests) the batch is written when :meth:`record` (the bus's
+        inline subscriber) has staged ``flush_every`` rows, and at the end of the run.
         """
         if self.durable and (before_send or not self.group_commit):
             self.flush()
@@ -1447,8 +1504,14 @@ class Journal:
     def commit(self) -> None:
         """The engine's end of step: make every row staged in the step durable — one
         ``fdatasync``'d append to the step log (:attr:`logs_steps`; the rows reach DuckDB
-        with the next load, :meth:`load`), or one durable DuckDB commit."""
+        with the next load, :meth:`load`), or one durable DuckDB commit.
+
+        A journal that is not durable (a backtest) writes nothing here: it encodes the rows
+        :meth:`record` staged unencoded (after the step's orders were sent), so that no more
+        than a step's events are kept alive for their rows until the end-of-run write."""
         if not self.durable:
+            if self._unencoded:
+                self._encode_staged()
             return
         if not self.logs_steps:
             self.flush()
@@ -1558,6 +1621,7 @@ class Journal:
         if not self._npending and not self._dirty_orders:
             return
         assert self._steplog is not None
+        self._encode_staged()
         orders = {cid: self._order_row(rec) for cid, rec in self._dirty_orders.items()}
         try:
             self._steplog.append(self._seq, self._pending, list(orders.values()))
@@ -1733,6 +1797,8 @@ class Journal:
         staged = staged and bool(self._npending or self._dirty_orders)
         if not staged and not self._nlogged:
             return
+        if staged:
+            self._encode_staged()
         tables: dict[str, list[tuple[Any, ...]]] = {}
         for source in (self._logged, self._pending) if staged else (self._logged,):
             for table, rows in source.items():
@@ -2403,21 +2469,62 @@ class Journal:
         Every event goes to ``events``; signals, vetoes and warnings also to their tables.
         Orders, fills and positions are written ahead by the order manager when one is
         attached (:attr:`write_ahead`); otherwise they are derived here from the bus events.
+
+        The rows take their sequence numbers now, in publish order; with
+        :attr:`defer_encoding` the ``events`` rows of the order, fill and position events
+        and a signal's ``events`` and ``signals`` rows are staged as the (immutable) event
+        and encoded when the rows are written (:meth:`_encode_staged`: the step's commit,
+        a flush, the end of a backtest) — the same rows, off the path that publishes.
         """
         if self.read_only:
             raise RuntimeError(f"journal {self.path} is open read-only")
         cls = type(event)
         severity = event.severity
         self._seq = seq = self._seq + 1
+        warning = severity >= _WARNING
+        pending = self._pending
+        if not warning and self.defer_encoding and cls in _DEFERRED:
+            if cls is SignalEvent:
+                reasons = event.signal.reasons  # type: ignore[attr-defined]
+                if type(reasons) is dict:
+                    # The reasons as they are now (a dict its strategy could change later).
+                    snap = tuple(reasons.items())
+                    self._seq = sseq = seq + 1
+                    rows = pending.get("events")
+                    if rows is None:
+                        pending["events"] = [(self.run_id, seq, event, snap)]
+                    else:
+                        rows.append((self.run_id, seq, event, snap))
+                    rows = pending.get("signals")
+                    if rows is None:
+                        rows = pending["signals"] = []
+                    rows.append((self.run_id, self.session_id, sseq, event, snap))
+                    self._npending += 2
+                    self._unencoded = True
+                    if self._npending >= self.flush_every and not self.logs_steps:
+                        self._flush_quietly()
+                    return
+            else:
+                rows = pending.get("events")
+                if rows is None:
+                    pending["events"] = [(self.run_id, seq, event)]
+                else:
+                    rows.append((self.run_id, seq, event))
+                self._npending += 1
+                self._unencoded = True
+                if not self.write_ahead:
+                    self._derive(event)
+                if self._npending >= self.flush_every and not self.logs_steps:
+                    self._flush_quietly()
+                return
         row = (self.run_id, seq, event.ts_ns, cls.__name__, int(severity), _payload(event))
         # ``_add`` inline: this runs for every bus event.
-        rows = self._pending.get("events")
+        rows = pending.get("events")
         if rows is None:
-            self._pending["events"] = [row]
+            pending["events"] = [row]
         else:
             rows.append(row)
         self._npending += 1
-        warning = severity >= _WARNING
         if warning or not self.write_ahead or isinstance(event, _OWN_TABLES):
             self._derive(event)
         if self.durable and self.group_commit and self._steplog is not None:  # logs_steps
@@ -2435,6 +2542,25 @@ class Journal:
                 # Kept buffered and in :attr:`error`: the engine stops the run and reports
                 # it; raising here would only turn every later event into a failure report.
                 pass
+
+    def _flush_quietly(self) -> None:
+        """:meth:`flush` from :meth:`record` (a failure is kept in :attr:`error`, see there)."""
+        with contextlib.suppress(JournalError):
+            self.flush()
+
+    def _encode_staged(self) -> None:
+        """Encode the rows :meth:`record` staged as events (before anything reads or writes
+        the staged rows): the same tuples the eager encoding makes, in the same order."""
+        if not self._unencoded:
+            return
+        pending = self._pending
+        rows = pending.get("events")
+        if rows:
+            rows[:] = [r if len(r) == 6 else _event_row(r) for r in rows]
+        rows = pending.get("signals")
+        if rows:
+            rows[:] = [r if len(r) == 12 else _signal_row(r) for r in rows]
+        self._unencoded = False
 
     def _derive(self, event: Event) -> None:
         """The rows of ``event`` beyond its ``events`` row: signals, vetoes and warnings have
