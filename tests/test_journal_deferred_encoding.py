@@ -309,3 +309,51 @@ def test_a_paper_run_journals_the_rows_of_the_eager_encoding(tmp_path, monkeypat
     kinds = {row[3] for row in contents["events"]}
     assert {"OrderSubmitted", "OrderUpdated", "FillEvent", "PositionChanged"} <= kinds
     _check_against_snapshots(contents, seen)
+
+
+@pytest.mark.parametrize("mode", ["backtest", "paper"])
+def test_reasons_no_json_takes_keep_their_rows_and_the_run_going(tmp_path, mode, caplog):
+    """A strategy's reasons that JSON refuses even as text (a dict that contains itself),
+    encoded when the rows are written: the commit does not raise, the signal's ``events`` and
+    ``signals`` rows keep their place and ``seq`` with a JSON object saying why, the error is
+    logged, and the rows around them are written as usual."""
+    reasons: dict[str, Any] = {"r": 1.0}
+    reasons["self"] = reasons
+    sig = Signal(
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        entry=Decimal("100.5"),
+        stop=Decimal("99"),
+        score=2.0,
+        ts_ns=5,
+        reasons=reasons,
+    )
+    good = Signal(
+        instrument="sim:BTCUSDT",
+        side=Side.SELL,
+        entry=Decimal("101"),
+        stop=Decimal("102"),
+        score=1.0,
+        ts_ns=6,
+        reasons={"r": 2.0},
+    )
+    path = tmp_path / "j.duckdb"
+    j = Journal(path, "run", load_every_s=1e9)
+    j.start(mode, "cfg.toml", 1)
+    if mode == "paper":
+        j.group_commit = True
+    j.record(SignalEvent(ts_ns=5, signal=sig))
+    j.record(SignalEvent(ts_ns=6, signal=good))
+    j.commit()
+    j.finish(7, {"done": True})
+    j.close()
+    rows = _contents(path)
+    events = [r for r in rows["events"] if r[3] == "SignalEvent"]
+    signals = rows["signals"]
+    assert [r[1] for r in events] == [1, 3] and [r[2] for r in signals] == [2, 4]
+    assert json.loads(events[0][5])["unencodable"].startswith("RecursionError: ")
+    assert json.loads(signals[0][11]) == {"unencodable": "ValueError: Circular reference detected"}
+    assert signals[0][7:9] == ("100.5", "99")  # the rest of the row as usual
+    assert json.loads(signals[1][11]) == {"r": 2.0}
+    assert json.loads(events[1][5])["signal"]["reasons"] == {"r": 2.0}
+    assert "cannot be written" in caplog.text

@@ -907,6 +907,48 @@ def _signal_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
+def _unencodable(
+    encode: Callable[[tuple[Any, ...]], tuple[Any, ...]], staged: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """``encode(staged)``; when its JSON cannot be written (a strategy's reasons holding a
+    value JSON refuses even as text, e.g. a dict that contains itself), the row with that
+    JSON column replaced by an object saying why, logged: the row and its ``seq`` are kept
+    and the run goes on (an encoding error must not end a run at its commit)."""
+    try:
+        return encode(staged)
+    except Exception as exc:
+        why = json.dumps({"unencodable": f"{type(exc).__name__}: {exc}"})
+        if encode is _event_row:  # (run_id, seq, event[, reasons' items])
+            event = staged[2]
+            log.error(
+                "journal: the payload of a %s cannot be written: %s", type(event).__name__, why
+            )
+            return (
+                staged[0],
+                staged[1],
+                event.ts_ns,
+                type(event).__name__,
+                int(event.severity),
+                why,
+            )
+        run_id, session_id, seq, event, _ = staged
+        s = event.signal
+        return (
+            run_id,
+            session_id,
+            seq,
+            event.ts_ns,
+            s.instrument,
+            s.side.value,
+            s.intent,
+            str(s.entry),
+            str(s.stop),
+            _s(s.quantity),
+            float(s.score),
+            why,
+        )
+
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -2556,10 +2598,16 @@ class Journal:
         pending = self._pending
         rows = pending.get("events")
         if rows:
-            rows[:] = [r if len(r) == 6 else _event_row(r) for r in rows]
+            try:
+                rows[:] = [r if len(r) == 6 else _event_row(r) for r in rows]
+            except Exception:  # a value no JSON takes (a strategy's reasons): row by row
+                rows[:] = [r if len(r) == 6 else _unencodable(_event_row, r) for r in rows]
         rows = pending.get("signals")
         if rows:
-            rows[:] = [r if len(r) == 12 else _signal_row(r) for r in rows]
+            try:
+                rows[:] = [r if len(r) == 12 else _signal_row(r) for r in rows]
+            except Exception:
+                rows[:] = [r if len(r) == 12 else _unencodable(_signal_row, r) for r in rows]
         self._unencoded = False
 
     def _derive(self, event: Event) -> None:
