@@ -133,6 +133,15 @@ def install_sections(engine: Engine, sections: Sections) -> list[int]:
     sections.patch(engine, "_maybe_reconcile", "engine: _maybe_reconcile")
     sections.patch(engine.control, "has_pending", "engine: control.has_pending")
     sections.patch(engine.orders, "next_client_order_id", "engine: next_client_order_id")
+    if engine.orders.journal is not None:  # the order's journal step, inside orders.open
+        sections.patch(engine.orders.journal, "record_order", "journal.record_order")
+    sections.patch(engine.portfolio, "order_opened", "portfolio.order_opened")
+    for st in engine.state.values():
+        # On the class (its instances are frozen): every instrument's calls.
+        inst = type(st.instrument)
+        for attr in ("round_price", "round_size"):
+            if not hasattr(getattr(inst, attr), "__wrapped__"):
+                sections.patch(inst, attr, f"Instrument.{attr}")
     for flt in engine.filters:
         sections.patch(flt, "check", f"filter {getattr(flt, 'name', type(flt).__name__)}")
     for st in engine.state.values():
