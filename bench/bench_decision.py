@@ -16,9 +16,17 @@ so the four analyzers take the closed candles after the order has left (Analyzer
 an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
 (``--read-all`` charts one output of each, read at every close before the decision).
 The journal is a backtest journal (rows batched, written by the bus's journal task, which
-runs between minutes as it would while a feed awaits its next message); paper
-and live commit each order to disk before it is sent (see docs/orders-and-journal.md), which
-this figure does not include.
+runs between minutes as it would while a feed awaits its next message); live runs (and paper
+runs on a venue that is not simulated) write each order ahead to disk before it is sent (see
+docs/orders-and-journal.md), which this figure does not include.
+
+The engine is a backtest's over replayed data: every close is reached through
+``Engine._reach`` and the trades between closes go through blocks (tradewind.blocks) and the
+event scheduler. The decision itself takes the per-candle path a paper run takes (no block is
+open at the closing batch: the candles advance and the analyzers are fed on read, as in
+``_walk``); what differs is what runs between decisions (blocks against one ``_on_ticks``
+per batch) and ``_reach``'s own few lines (docs/performance.md, "The decision's path, ...
+second wave").
 
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
