@@ -15,12 +15,27 @@ machine (preemption), so it is the path's own cost. The strategy's rule reads on
 so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
 an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
 (``--read-all`` charts one output of each, read at every close before the decision).
+<<<<<<< HEAD
 The journal is a backtest journal (rows batched, written at the end of the run). It is an
 inline subscriber of the bus: the decision's SignalEvent is journaled inside the span, as it
 is published (its rows take their sequence numbers then; the journal stages the event and
 encodes its rows when they are written, outside the span). Paper and live make each step's
 rows durable at the step's commit (see docs/orders-and-journal.md), which this figure does
 not include.
+=======
+The journal is a backtest journal (rows batched, written by the bus's journal task, which
+runs between minutes as it would while a feed awaits its next message); live runs (and paper
+runs on a venue that is not simulated) write each order ahead to disk before it is sent (see
+docs/orders-and-journal.md), which this figure does not include.
+
+The engine is a backtest's over replayed data: every close is reached through
+``Engine._reach`` and the trades between closes go through blocks (tradewind.blocks) and the
+event scheduler. The decision itself takes the per-candle path a paper run takes (no block is
+open at the closing batch: the candles advance and the analyzers are fed on read, as in
+``_walk``); what differs is what runs between decisions (blocks against one ``_on_ticks``
+per batch) and ``_reach``'s own few lines (docs/performance.md, "The decision's path, ...
+second wave").
+>>>>>>> s16-decision2
 
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
@@ -135,6 +150,15 @@ def install_sections(engine: Engine, sections: Sections) -> list[int]:
     sections.patch(engine, "_maybe_reconcile", "engine: _maybe_reconcile")
     sections.patch(engine.control, "has_pending", "engine: control.has_pending")
     sections.patch(engine.orders, "next_client_order_id", "engine: next_client_order_id")
+    if engine.orders.journal is not None:  # the order's journal step, inside orders.open
+        sections.patch(engine.orders.journal, "record_order", "journal.record_order")
+    sections.patch(engine.portfolio, "order_opened", "portfolio.order_opened")
+    for st in engine.state.values():
+        # On the class (its instances are frozen): every instrument's calls.
+        inst = type(st.instrument)
+        for attr in ("round_price", "round_size"):
+            if not hasattr(getattr(inst, attr), "__wrapped__"):
+                sections.patch(inst, attr, f"Instrument.{attr}")
     for flt in engine.filters:
         sections.patch(flt, "check", f"filter {getattr(flt, 'name', type(flt).__name__)}")
     for st in engine.state.values():

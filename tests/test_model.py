@@ -209,3 +209,81 @@ def test_the_engine_copies_every_field_of_a_signal_it_sizes():
         "quantity",
         "intent",
     ]
+
+
+def _formula(x, step, rounding):
+    """Divide by the step, round to an integer, multiply back."""
+    return (x / step).quantize(Decimal(1), rounding=rounding) * step
+
+
+def _outcome(fn, *args):
+    """``fn(*args)``'s Decimal as ``str`` and its sign (value, exponent and the sign of a
+    zero), or the type of what it raised."""
+    try:
+        d = fn(*args)
+    except ArithmeticError as exc:
+        return type(exc).__name__
+    return str(d), d.is_signed()
+
+
+@pytest.mark.parametrize("step", ["1", "0.1", "0.01", "1E-8", "0.10", "0.5", "10"])
+@given(
+    st.one_of(
+        st.decimals(places=None),  # any length, NaN, sNaN and infinities included
+        st.integers(-(10**40), 10**40).map(lambda n: Decimal(n).scaleb(-20)),
+        # Long coefficients whose value the precision holds (trailing zeros).
+        st.integers(-(10**6), 10**6).map(lambda n: Decimal(f"{n}.{'0' * 35}")),
+        # Just below a half or a whole, past the precision: the formula's division rounds
+        # them up to it first (a double rounding the one-quantize path must not take).
+        st.tuples(
+            st.integers(-1000, 1000), st.sampled_from(["4", "9", "04", "09"]), st.integers(5, 45)
+        ).map(lambda t: Decimal(f"{t[0]}.{t[1]}{'9' * t[2]}")),
+    ),
+    st.integers(1, 40),
+    st.sampled_from(["ROUND_HALF_EVEN", "ROUND_DOWN", "ROUND_UP", "ROUND_HALF_UP", "ROUND_FLOOR"]),
+    st.sampled_from(["0.01", "0.013", "1.5", "3"]),
+)
+def test_decimal_rounding_gives_the_quotient_formula_s_decimal_in_any_context(
+    step, x, prec, rounding, pct
+):
+    """round_price and round_size of a Decimal (the one-quantize path when the context's
+    precision holds its value: a stop computed from an entry, a size from equity) against the
+    formula divide, round, multiply back, in contexts of 1 to 40 digits: the same value,
+    exponent and sign, or the same error; and for what the strategy and sizing compute."""
+    from decimal import localcontext
+
+    inst = Instrument(venue="v", symbol="S", tick_size=step, lot_size=step)
+    with localcontext() as ctx:
+        ctx.prec = prec
+        ctx.rounding = rounding
+        # Besides ``x``: a stop computed in the context from an entry (``entry ± entry * pct``).
+        cases = [x]
+        if x.is_finite():
+            try:
+                cases += [x - x * Decimal(pct), x + x * Decimal(pct), x / Decimal(pct)]
+            except ArithmeticError:
+                pass
+        for d in cases:
+            for r in ("ROUND_HALF_EVEN", rounding):
+                assert _outcome(inst.round_price, d, r) == _outcome(_formula, d, inst.tick_size, r)
+            assert _outcome(inst.round_size, d) == _outcome(
+                _formula, d, inst.lot_size, "ROUND_DOWN"
+            )
+
+
+@given(st.text(max_size=8), st.text(max_size=8), st.text(max_size=8))
+def test_the_instrument_key_is_venue_colon_symbol_however_made(venue, symbol, other):
+    """The key is made once, with the instrument: the same ``venue:symbol`` as before after
+    ``attrs.evolve``, a pickle and a copy, and not part of equality, hash or repr."""
+    import copy
+    import pickle
+
+    inst = Instrument(venue=venue, symbol=symbol)
+    assert inst.key == f"{venue}:{symbol}"
+    moved = attrs.evolve(inst, symbol=other)
+    assert moved.key == f"{venue}:{other}"
+    assert attrs.evolve(inst, venue=other).key == f"{other}:{symbol}"
+    for again in (pickle.loads(pickle.dumps(inst)), copy.copy(inst), copy.deepcopy(inst)):
+        assert again.key == inst.key and again == inst and hash(again) == hash(inst)
+    assert "_key" not in repr(inst)
+    assert (moved == inst) is (other == symbol)

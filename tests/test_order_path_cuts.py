@@ -241,3 +241,45 @@ def test_a_fill_without_a_third_currency_fee_is_priced_as_itself(accounts: bool)
         priced = portfolio.price_fee(fill)
         if asset != "other":
             assert priced is fill
+
+
+def _id_seq_before(self: Any, client_order_id: str) -> int | None:
+    """``OrderManager._id_seq`` as it was (every id parsed)."""
+    head, _, tail = client_order_id.rpartition("-")
+    if head == self.id_prefix and tail.isdigit():
+        return int(tail)
+    return None
+
+
+def test_the_number_of_the_id_just_made_is_the_parsed_one():
+    """``_id_seq`` of the id :meth:`next_client_order_id` just made is taken as made, without
+    the parse: over random ids made, prefixes changed between making and asking (a restore),
+    equal copies of an id, ids of other hosts and malformed ones, the same answer as the parse."""
+    rng = random.Random(17)
+    om = OrderManager(Portfolio({INST.key: INST}, Decimal(1000)), "run-a")
+    assert om._id_seq("") is None  # nothing made yet
+    for _ in range(3000):
+        roll = rng.random()
+        if roll < 0.05:
+            om.id_prefix = rng.choice(["tw-run-a", "tw-b", f"tw-{rng.randrange(9)}-x"])
+        elif roll < 0.1:
+            om._seq = max(om._seq, rng.randrange(10**6))  # a restore's journal sequence
+        cid = om.next_client_order_id()
+        if rng.random() < 0.2:
+            om.id_prefix = rng.choice([om.id_prefix, "tw-other", "".join(om.id_prefix)])
+        asked = rng.choice(
+            [
+                cid,
+                "".join(cid),  # an equal string, not the same object
+                cid + "0",
+                cid.replace("-", "_"),
+                f"{om.id_prefix}--{rng.randrange(5)}",
+                f"x-{rng.randrange(100)}",
+                "tw-run-a-",
+            ]
+        )
+        assert om._id_seq(asked) == _id_seq_before(om, asked), (asked, om.id_prefix)
+    # And a made id after the prefix changed: no longer this host's numbering.
+    cid = om.next_client_order_id()
+    om.id_prefix = "tw-elsewhere"
+    assert om._id_seq(cid) is None

@@ -70,8 +70,11 @@ class Instrument:
     #: Whether the tick and lot sizes are powers of ten (:func:`_is_power_of_ten`), known once.
     _tick_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
     _lot_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
+    #: ``venue:symbol``, made once (:attr:`key` is read all over the engine's paths).
+    _key: str = attrs.field(init=False, repr=False, eq=False, default="")
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_key", f"{self.venue}:{self.symbol}")
         if self.tick_size <= 0:
             raise ValueError(f"{self.key}: tick_size must be positive, got {self.tick_size}")
         if self.lot_size <= 0:
@@ -87,22 +90,34 @@ class Instrument:
 
     @property
     def key(self) -> str:
-        """The instrument's identity, ``venue:symbol``."""
-        return f"{self.venue}:{self.symbol}"
+        """The instrument's identity, ``venue:symbol`` (made when the instrument is)."""
+        return self._key
 
     def round_price(self, price: Decimal | float, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Quantise a price to the tick size."""
         tick = self.tick_size
-        if self._tick_pow10 and type(price) is float and getcontext().prec >= _FLOAT_DIGITS:
-            # The same Decimal as the quotient formula below, in one operation.
-            return Decimal(str(price)).quantize(tick, rounding=rounding)
+        if self._tick_pow10:
+            if type(price) is float:
+                if getcontext().prec >= _FLOAT_DIGITS:
+                    # The same Decimal as the quotient formula below, in one operation.
+                    return Decimal(str(price)).quantize(tick, rounding=rounding)
+            elif type(price) is Decimal and +price == price:
+                # A value the context's precision holds (``+price`` rounds to it: what
+                # Decimal arithmetic gives, a stop computed from an entry): the division by
+                # the step is exact, so the quotient formula's Decimal, in one operation
+                # (:func:`_is_power_of_ten`). NaN is unequal to itself: the formula's path.
+                return price.quantize(tick, rounding=rounding)
         p = _decimal(price)
         return (p / tick).quantize(_ONE, rounding=rounding) * tick
 
     def round_size(self, size: Decimal | float) -> Decimal:
         """Quantise a size down to the lot size (never rounds up past what was asked)."""
         lot = self.lot_size
-        if self._lot_pow10 and type(size) is float and getcontext().prec >= _FLOAT_DIGITS:
-            return Decimal(str(size)).quantize(lot, rounding=ROUND_DOWN)
+        if self._lot_pow10:
+            if type(size) is float:
+                if getcontext().prec >= _FLOAT_DIGITS:
+                    return Decimal(str(size)).quantize(lot, rounding=ROUND_DOWN)
+            elif type(size) is Decimal and +size == size:  # as in :meth:`round_price`
+                return size.quantize(lot, rounding=ROUND_DOWN)
         s = _decimal(size)
         return (s / lot).quantize(_ONE, rounding=ROUND_DOWN) * lot

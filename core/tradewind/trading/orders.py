@@ -111,6 +111,8 @@ class OrderManager(FillBooking, VenueCalls):
         self._clock = clock or time.monotonic
         self.id_prefix = id_prefix or f"tw-{run_id[:12]}"
         self._seq = 0
+        #: The last id made (:meth:`next_client_order_id`), its prefix and number.
+        self._made: tuple[str, str, int] = ("", "", 0)
         #: Open orders and the recent finished ones (:data:`KEEP_FINISHED`; older finished
         #: orders are released once journaled and read back from the journal when asked).
         self.records: dict[str, OrderRecord] = {}
@@ -157,9 +159,14 @@ class OrderManager(FillBooking, VenueCalls):
         """The next id: ``<prefix>-<n>``, deterministic within a session and never repeated
         (a restarted session continues after the journal's last ``n``)."""
         self._seq += 1
-        return f"{self.id_prefix}-{self._seq}"
+        cid = f"{self.id_prefix}-{self._seq}"
+        self._made = (cid, self.id_prefix, self._seq)
+        return cid
 
     def _id_seq(self, client_order_id: str) -> int | None:
+        made, prefix, seq = self._made
+        if client_order_id is made and prefix is self.id_prefix:
+            return seq  # what the parse below gives for the id just made (n >= 1)
         head, _, tail = client_order_id.rpartition("-")
         if head == self.id_prefix and tail.isdigit():
             return int(tail)
