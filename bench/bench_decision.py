@@ -15,18 +15,13 @@ machine (preemption), so it is the path's own cost. The strategy's rule reads on
 so the four analyzers take the closed candles after the order has left (AnalyzerValues.feed:
 an analyzer is fed when first read); a rule reading an analyzer has it fed before it decides
 (``--read-all`` charts one output of each, read at every close before the decision).
-<<<<<<< HEAD
 The journal is a backtest journal (rows batched, written at the end of the run). It is an
 inline subscriber of the bus: the decision's SignalEvent is journaled inside the span, as it
 is published (its rows take their sequence numbers then; the journal stages the event and
-encodes its rows when they are written, outside the span). Paper and live make each step's
-rows durable at the step's commit (see docs/orders-and-journal.md), which this figure does
-not include.
-=======
-The journal is a backtest journal (rows batched, written by the bus's journal task, which
-runs between minutes as it would while a feed awaits its next message); live runs (and paper
-runs on a venue that is not simulated) write each order ahead to disk before it is sent (see
-docs/orders-and-journal.md), which this figure does not include.
+encodes its rows when they are written, outside the span). Live runs (and paper runs on a
+venue that is not simulated) write each order ahead to disk before it is sent and make each
+step's rows durable at the step's commit (see docs/orders-and-journal.md), which this figure
+does not include.
 
 The engine is a backtest's over replayed data: every close is reached through
 ``Engine._reach`` and the trades between closes go through blocks (tradewind.blocks) and the
@@ -35,7 +30,6 @@ open at the closing batch: the candles advance and the analyzers are fed on read
 ``_walk``); what differs is what runs between decisions (blocks against one ``_on_ticks``
 per batch) and ``_reach``'s own few lines (docs/performance.md, "The decision's path, ...
 second wave").
->>>>>>> s16-decision2
 
 Garbage is collected between steps as the engine's paper and live sessions do
 (tradewind.trading.collector; ``--gc cpython`` for CPython's own schedule, ``--gc ab`` for
