@@ -134,8 +134,12 @@ async def main():
                 await orders.poll()
             held = portfolio.position(KEY).quantity
             exit_ = held != 0 and rng.random() < 0.4
-            side = (Side.SELL if held > 0 else Side.BUY) if exit_ else rng.choice([Side.BUY, Side.SELL])
-            qty = min(abs(held), Decimal("0.001") * rng.randint(1, 3)) if exit_ else Decimal("0.001") * rng.randint(1, 3)
+            if exit_:
+                side = Side.SELL if held > 0 else Side.BUY
+                qty = min(abs(held), Decimal("0.001") * rng.randint(1, 3))
+            else:
+                side = rng.choice([Side.BUY, Side.SELL])
+                qty = Decimal("0.001") * rng.randint(1, 3)
             limit = not exit_ and rng.random() < 0.3  # rests, filled later by the exchange
             order = Order(
                 client_order_id=orders.next_client_order_id(), instrument=KEY, side=side,
