@@ -37,6 +37,7 @@ from tradewind.errors import (
     VenueError,
     VenueRateLimitedError,
     VenueTimeoutError,
+    VenueUnavailableError,
 )
 from tradewind.model import (
     ConnectionLost,
@@ -80,6 +81,10 @@ from .schemas import (
 )
 
 log = logging.getLogger("tradewind_venue_ccxt")
+
+#: What ``_order_trades`` answers when an order's trades cannot be read for now (this very
+#: list, told apart by identity; never filled).
+_LATER: list[dict[str, Any]] = []
 
 _TIF = {
     TimeInForce.GTC: "GTC",
@@ -932,7 +937,11 @@ class CcxtVenue:
         )
         probe = _Tracked(symbol=symbol, order=order, venue_order_id=co.id)
         out: list[Fill] = []
-        await self._deliver_fills(probe, co, emit=out.append)
+        if not await self._deliver_fills(probe, co, emit=out.append):
+            raise VenueUnavailableError(
+                f"venue '{self.instance}': the trades of order {client_order_id} cannot be "
+                "read now (a transient error); ask again"
+            )
         return out
 
     async def fetch_account_trades(self, instrument: str, since_ns: int) -> Sequence[Fill]:
@@ -1049,7 +1058,12 @@ class CcxtVenue:
         report = co.to_domain(self._key(tracked.symbol), cid, self._now())
         ours = tracked.order is not None
         if ours and co.filled > tracked.filled:
-            await self._deliver_fills(tracked, co)
+            if not await self._deliver_fills(tracked, co):
+                # The order's trades could not be read for now (a transient error): its new
+                # state is not taken in, so the next poll looks it up and reads them again;
+                # no fill is made up from the order (the real trade would be booked later
+                # as well). The caller (a create's answer) still gets the report.
+                return report
         elif not ours:
             tracked.filled = max(tracked.filled, co.filled)
         before = tracked.report
@@ -1070,7 +1084,10 @@ class CcxtVenue:
 
     async def _deliver_fills(
         self, tracked: _Tracked, co: CcxtOrder, emit: Callable[[Fill], None] | None = None
-    ) -> None:
+    ) -> bool:
+        """Deliver the fills of ``co`` not delivered yet, from the order's trades; from the
+        order itself only where the exchange cannot list them. False (nothing delivered)
+        when listing them failed transiently: they are read at the next look-up."""
         assert tracked.order is not None
         emit = emit or self._emit_fill
         exchange = self._ex()
@@ -1080,6 +1097,8 @@ class CcxtVenue:
         base = str(market.get("base") or "")
         if not tracked.synthetic and tracked.venue_order_id:
             trades = await self._order_trades(tracked)
+            if trades is _LATER:
+                return False
             if trades is not None:
                 size = contract_size(market)
                 parsed = sorted(
@@ -1105,11 +1124,11 @@ class CcxtVenue:
                     tracked.cost += fill.quantity * fill.price
                     emit(fill)
                 if tracked.filled >= co.filled or not co.domain_status().is_terminal:
-                    return
+                    return True
         # No trade list (or it lags behind a finished order): derive the fill from the order.
         delta = co.filled - tracked.filled
         if delta <= 0:
-            return
+            return True
         avg = co.average
         price = (
             (avg * co.filled - tracked.cost) / delta if avg is not None else tracked.order.price
@@ -1133,9 +1152,13 @@ class CcxtVenue:
             )
         )
         tracked.trade_ids.add(f"synthetic-{len(tracked.trade_ids) + 1}")
+        return True
 
     async def _order_trades(self, tracked: _Tracked) -> list[dict[str, Any]] | None:
-        """The executions of a tracked order, or None when the exchange cannot list them."""
+        """The executions of a tracked order, None when the exchange cannot list them, or
+        :data:`_LATER` when listing them failed for now (a network error, a timeout, HTTP
+        5xx, a rate limit, an answer that cannot be read, Binance's -1001 "internal error":
+        ccxt's ``OperationFailed``)."""
         import ccxt
 
         exchange = self._ex()
@@ -1156,6 +1179,15 @@ class CcxtVenue:
                     params[key] = tracked.venue_order_id
                 raws = await exchange.fetch_my_trades(tracked.symbol, None, None, params)
                 return [t for t in raws if str(t.get("order")) == tracked.venue_order_id]
+        except ccxt.OperationFailed as exc:  # NetworkError, a bad response, Binance's -1001
+            self._rate_limited(exc)  # a 429 / 418: every request waits its Retry-After
+            log.warning(
+                "venue %s: trades of %s unavailable for now (%s); read at the next look-up",
+                self.instance,
+                cid,
+                self._redact(f"{type(exc).__name__}: {exc}"),
+            )
+            return _LATER
         except ccxt.BaseError as exc:
             log.warning(
                 "venue %s: trades of %s unavailable (%s); fills derived from the order",
