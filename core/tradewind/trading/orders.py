@@ -458,8 +458,7 @@ class OrderManager(FillBooking, VenueCalls):
         return list(self._unresolved)
 
     def in_doubt(self) -> bool:
-        """Whether an order's outcome at the venue is not known yet (``bool(unresolved())``
-        without the list)."""
+        """``bool(unresolved())`` without the list."""
         return bool(self._unresolved)
 
     async def cancel(self, venue: object, client_order_id: str, ts_ns: int) -> OrderReport:
