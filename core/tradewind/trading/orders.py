@@ -462,8 +462,7 @@ class OrderManager(FillBooking, VenueCalls):
         return bool(self._unresolved)
 
     async def cancel(self, venue: object, client_order_id: str, ts_ns: int) -> OrderReport:
-        """Cancel an order by its client order id; the venue's answer goes through the state
-        machine like any report."""
+        """Cancel an order by client order id; the answer goes through the state machine."""
         self._ts = max(self._ts, ts_ns)
         rec = self.records[client_order_id]
         key = venue_key(venue)
