@@ -875,20 +875,25 @@ def _as_published(event: SignalEvent, snap: tuple[tuple[Any, Any], ...]) -> Sign
     return attrs.evolve(event, signal=attrs.evolve(s, reasons=dict(snap)))
 
 
-def _event_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+def _event_row(staged: tuple[Any, ...], text: str | None = None) -> tuple[Any, ...]:
     """The ``events`` row of an event :meth:`Journal.record` staged unencoded:
-    ``(run_id, seq, event)``, or ``(run_id, seq, signal event, reasons' items)``."""
+    ``(run_id, seq, event)``, or ``(run_id, seq, signal event, reasons' items)``; ``text``
+    in place of its payload's JSON when given."""
     if len(staged) == 3:
         run_id, seq, event = staged
-    else:
+    elif text is None:
         run_id, seq, event, snap = staged
         event = _as_published(event, snap)
-    return (run_id, seq, event.ts_ns, type(event).__name__, int(event.severity), _payload(event))
+    else:
+        run_id, seq, event, _ = staged
+    payload = _payload(event) if text is None else text
+    return (run_id, seq, event.ts_ns, type(event).__name__, int(event.severity), payload)
 
 
-def _signal_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+def _signal_row(staged: tuple[Any, ...], text: str | None = None) -> tuple[Any, ...]:
     """The ``signals`` row of a staged ``(run_id, session_id, seq, signal event, reasons'
-    items)``: as :meth:`Journal._derive` writes it."""
+    items)``: as :meth:`Journal._derive` writes it; ``text`` in place of the reasons' JSON
+    when given."""
     run_id, session_id, seq, event, snap = staged
     s = event.signal
     return (
@@ -903,50 +908,23 @@ def _signal_row(staged: tuple[Any, ...]) -> tuple[Any, ...]:
         str(s.stop),
         _s(s.quantity),
         float(s.score),
-        json.dumps(dict(snap), default=str, allow_nan=True),
+        json.dumps(dict(snap), default=str, allow_nan=True) if text is None else text,
     )
 
 
 def _unencodable(
-    encode: Callable[[tuple[Any, ...]], tuple[Any, ...]], staged: tuple[Any, ...]
+    encode: Callable[[tuple[Any, ...], str | None], tuple[Any, ...]], staged: tuple[Any, ...]
 ) -> tuple[Any, ...]:
     """``encode(staged)``; when its JSON cannot be written (a strategy's reasons holding a
     value JSON refuses even as text, e.g. a dict that contains itself), the row with that
     JSON column replaced by an object saying why, logged: the row and its ``seq`` are kept
     and the run goes on (an encoding error must not end a run at its commit)."""
     try:
-        return encode(staged)
+        return encode(staged, None)
     except Exception as exc:
         why = json.dumps({"unencodable": f"{type(exc).__name__}: {exc}"})
-        if encode is _event_row:  # (run_id, seq, event[, reasons' items])
-            event = staged[2]
-            log.error(
-                "journal: the payload of a %s cannot be written: %s", type(event).__name__, why
-            )
-            return (
-                staged[0],
-                staged[1],
-                event.ts_ns,
-                type(event).__name__,
-                int(event.severity),
-                why,
-            )
-        run_id, session_id, seq, event, _ = staged
-        s = event.signal
-        return (
-            run_id,
-            session_id,
-            seq,
-            event.ts_ns,
-            s.instrument,
-            s.side.value,
-            s.intent,
-            str(s.entry),
-            str(s.stop),
-            _s(s.quantity),
-            float(s.score),
-            why,
-        )
+        log.error("journal: a row's JSON cannot be written: %s", why)
+        return encode(staged, why)
 
 
 def _s(value: Decimal | None) -> str | None:
