@@ -1195,6 +1195,8 @@ class Journal:
         self._npending = 0
         #: Some staged row is not encoded yet.
         self._unencoded = False
+        #: Per table of :attr:`_pending`, how many of its rows are encoded (from the start).
+        self._encoded: dict[str, int] = {}
         self._dirty_orders: dict[str, OrderRecord] = {}
         self._order_seq: dict[str, int] = {}
         #: The highest client order id sequence (``id_seq``) of the session's ``orders`` rows
@@ -1663,6 +1665,7 @@ class Journal:
         if self._followers:
             self._to_followers(self._pending)
         self._pending = {}
+        self._encoded = {}
         self._npending = 0
         self._dirty_orders.clear()
         self._order_seq.clear()  # the logged rows carry their sequence numbers
@@ -1868,6 +1871,7 @@ class Journal:
                 self._to_followers(self._pending)
             self._written_ahead_durable()
             self._pending = {}
+            self._encoded = {}
             self._npending = 0
             self._dirty_orders.clear()
             self._order_seq.clear()  # the written rows carry their sequence numbers
@@ -2574,18 +2578,25 @@ class Journal:
         if not self._unencoded:
             return
         pending = self._pending
+        done = self._encoded
         rows = pending.get("events")
         if rows:
+            # Only the rows staged since the last encoding (a backtest keeps its rows staged
+            # for the whole run: rescanning them at every step would grow with the run).
+            i = done.get("events", 0)
             try:
-                rows[:] = [r if len(r) == 6 else _event_row(r) for r in rows]
+                rows[i:] = [r if len(r) == 6 else _event_row(r) for r in rows[i:]]
             except Exception:  # a value no JSON takes (a strategy's reasons): row by row
-                rows[:] = [r if len(r) == 6 else _unencodable(_event_row, r) for r in rows]
+                rows[i:] = [r if len(r) == 6 else _unencodable(_event_row, r) for r in rows[i:]]
+            done["events"] = len(rows)
         rows = pending.get("signals")
         if rows:
+            i = done.get("signals", 0)
             try:
-                rows[:] = [r if len(r) == 12 else _signal_row(r) for r in rows]
+                rows[i:] = [r if len(r) == 12 else _signal_row(r) for r in rows[i:]]
             except Exception:
-                rows[:] = [r if len(r) == 12 else _unencodable(_signal_row, r) for r in rows]
+                rows[i:] = [r if len(r) == 12 else _unencodable(_signal_row, r) for r in rows[i:]]
+            done["signals"] = len(rows)
         self._unencoded = False
 
     def _derive(self, event: Event) -> None:
