@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import attrs
 
+from tradewind.model.frozen import builder
+
 
 class Side(enum.Enum):
     """Order or position side."""
@@ -173,3 +175,19 @@ class Fill:
         if self.fee_asset == "base" and self.side is Side.BUY:
             return self.quantity - self.fee
         return self.quantity
+
+
+#: ``OrderReport(...)`` of every field, positionally in this order (the simulated venue's
+#: reports and the journal's, made per fill).
+new_report = builder(
+    OrderReport,
+    (
+        "client_order_id",
+        "instrument",
+        "status",
+        "ts_ns",
+        "filled_quantity",
+        "venue_order_id",
+        "reason",
+    ),
+)
