@@ -462,6 +462,10 @@ class DuckDBBackend:
                 raise
             raise journal_error(path, exc) from exc
 
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+
     def _lacks_pnl_currency(self) -> bool:
         """True for a journal written before ``positions.pnl_currency`` (to migrate)."""
         row = self.con.execute(
@@ -541,6 +545,7 @@ class PostgresBackend:
         self.where: Path | str = pg.redact(url)
         self._partitions: set[tuple[str, str]] = set()
         self.con: Any = None
+        self._locked = False
         try:
             self.errors: tuple[type[BaseException], ...] = pg.errors()
         except ImportError:
@@ -556,6 +561,7 @@ class PostgresBackend:
                         f"journal {self.where} is in use by another process: one host per "
                         "journal; stop the other host or give this one its own database"
                     )
+                self._locked = True
                 pg.migrate(self.con, dict(_COLUMNS))
             self.verify()
             self._parts = frozenset(pg.partitioned_tables(_COLUMNS))
@@ -570,8 +576,19 @@ class PostgresBackend:
             raise
 
     def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
+        if self.con is None:
+            return
+        if self._locked:
+            # The server frees a session's advisory lock when it notices the connection
+            # went, which can be after a next host already tried to take it: free it now.
+            self._locked = False
+            try:
+                if self.con.raw.info.transaction_status != 0:  # not idle: end what is open
+                    self.con.raw.rollback()
+                self.con.execute("SELECT pg_advisory_unlock(?)", [self._pg.LOCK_KEY])
+            except Exception:  # closing anyway; the server frees the lock then
+                pass
+        self.con.close()
 
     def error(self, exc: BaseException, *, doing: str) -> JournalError:
         return self._pg.pg_journal_error(self.url, exc, doing=doing)
@@ -1276,7 +1293,7 @@ class Journal:
             #: backtest's reconciliation asked its new, empty file ~26 times).
             self._empty = set(TABLES) - {"runs"} if fresh else set()
         except self._failures as exc:
-            self._con.close()
+            self._db.close()
             raise self._db.error(exc, doing="open") from exc
 
     @property
@@ -1456,7 +1473,7 @@ class Journal:
             if self._load_con is not None:
                 self._load_con.close()
                 self._load_con = None
-            self._con.close()
+            self._db.close()
             if self._intents is not None:
                 self._intents.close()
             if self._steplog is not None:
