@@ -1625,10 +1625,11 @@ class Journal:
     def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
         # The database's rows, then those durable in the step log and not loaded yet (newer).
         cols = ", ".join(column_names(table))
-        if self._loader is not None:
+        loader = self._loader
+        if loader is not None:
             # Rows handed to the load thread are in the database once it has committed (and
             # given back to the logged ones by the next reap if it failed).
-            self._loader.join()
+            loader.join()
         loading = self._loading[0].get(table, []) if self._load_failure is not None else []
         try:
             row = self._con.execute(
