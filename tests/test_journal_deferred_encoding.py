@@ -206,8 +206,8 @@ def _journal(
     mp = pytest.MonkeyPatch()
     mp.setattr(step_log.StepLog, "append", append)
     try:
-        # (one load, at the end: a load on the load thread races ``_load_order`` of a journal
-        # without an order manager, whichever the encoding)
+        # (one load, at the end: the rows compared are the encoding's; loads on the load
+        # thread mid-run are tests/test_journal_load_thread_orders.py's)
         j = Journal(path, "run", flush_every=None if mode == "paper" else 37, load_every_s=1e9)
         j.defer_encoding = defer  # (an instance's own setting)
         j.start(mode, "cfg.toml", 1)

@@ -55,6 +55,11 @@ BENCHES = [
         ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"],
         "sum of the medians",
     ),
+    (
+        "bench_journal_upsert.py",
+        ["--rows", "1000", "--rounds", "1", "--workdir", "{tmp}"],
+        "order rows",
+    ),
     ("bench_paper_throughput.py", ["--ticks", "2000", "--before-ticks", "500"], "ticks/s"),
     ("bench_sim_fill.py", ["--orders", "200", "--runs", "1"], "per order"),
     ("bench_order_path.py", ["--orders", "200", "--rounds", "1"], "per paper order"),

@@ -1350,10 +1350,16 @@ class Journal:
         empty = self._empty
         if not empty:
             return False
+        loading, loading_orders, _ = self._loading  # (handed to the load thread)
         for table in tables:
-            if table not in empty or self._pending.get(table) or self._logged.get(table):
+            if (
+                table not in empty
+                or self._pending.get(table)
+                or self._logged.get(table)
+                or loading.get(table)
+            ):
                 return False
-            if table == "orders" and (self._dirty_orders or self._logged_orders):
+            if table == "orders" and (self._dirty_orders or self._logged_orders or loading_orders):
                 return False
         return True
 
@@ -1619,6 +1625,12 @@ class Journal:
     def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
         # The database's rows, then those durable in the step log and not loaded yet (newer).
         cols = ", ".join(column_names(table))
+        loader = self._loader
+        if loader is not None:
+            # Rows handed to the load thread are in the database once it has committed (and
+            # given back to the logged ones by the next reap if it failed).
+            loader.join()
+        loading = self._loading[0].get(table, []) if self._load_failure is not None else []
         try:
             row = self._con.execute(
                 f"SELECT count(*) FROM {table} WHERE session_id = ?", [self.session_id]
@@ -1630,7 +1642,7 @@ class Journal:
         except self._db.errors as exc:
             raise self._db.error(exc, doing="read") from exc
         at = column_names(table).index("session_id")
-        logged = [r for r in self._logged.get(table, ()) if r[at] == self.session_id]
+        logged = [r for r in (*loading, *self._logged.get(table, ())) if r[at] == self.session_id]
         total = (int(row[0]) if row else 0) + len(logged)
         kept = [tuple(r) for r in reversed(rows)] + logged
         return total, kept[-newest:] if newest > 0 else []
@@ -2766,6 +2778,9 @@ class Journal:
 
     def _load_order(self, client_order_id: str) -> OrderRecord | None:
         row = self._logged_orders.get(client_order_id)  # in the step log, not loaded yet
+        if row is None:
+            # Handed to the load thread: not in DuckDB until its commit (and then the same row).
+            row = self._loading[1].get(client_order_id)
         if row is None and "orders" not in self._empty:
             row = self._con.execute(
                 "SELECT * FROM orders WHERE session_id = ? AND client_order_id = ?",
