@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import numpy as np
 import pytest
 from tradewind.config import load_config
 from tradewind.journal.store import TABLES
