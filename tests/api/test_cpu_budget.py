@@ -222,8 +222,13 @@ def test_requests_beyond_the_share_are_delayed_not_refused(tmp_path, serve):
     assert statuses == [200] * 200, sorted(set(statuses))
     # The limiter's own counters: requests were admitted (ping among them) and many waited.
     assert after["admitted"] - before["admitted"] >= 200
-    assert after["delayed"] - before["delayed"] > 0
-    assert after["waited_s"] > before["waited_s"]
+    # Waits follow from the API's CPU beyond its share and its bucket. On a machine loaded by
+    # other work the API process may not get that much CPU in the run (a CI run at load ~12
+    # saw none): then no request had to wait, and the CPU check below still holds it.
+    overspent = stat is None or cpu > share * (wall + after["window_s"]) + 0.05
+    if overspent:
+        assert after["delayed"] - before["delayed"] > 0, (cpu, wall, after)
+        assert after["waited_s"] > before["waited_s"]
     # The API's CPU over the run (measured CPU, not the machine's speed): at most its
     # share of the wall time, plus the bucket's burst, what it forgave and two clock ticks
     # of /proc's resolution — and a generous margin on top.
