@@ -25,11 +25,20 @@ BENCHES = [
     ("bench_analyzers_regime.py", ["--candles", "500"], "µs"),
     ("bench_analyzers_profile.py", ["--hours", "1"], "per batch"),
     ("bench_analyzers_microstructure.py", ["--minutes", "200"], "on_candle"),
-    ("bench_decision.py", ["--decisions", "100"], "load average"),
-    ("bench_decision.py", ["--decisions", "100", "--read-all"], "load average"),
+    ("bench_decision.py", ["--decisions", "100", "--workdir", "{tmp}"], "paper path"),
     (
         "bench_decision.py",
-        ["--decisions", "100", "--by-close", "--dump", "{tmp}/d.npy"],
+        ["--decisions", "100", "--read-all", "--sections", "--workdir", "{tmp}"],
+        "span (CPU)",
+    ),
+    (
+        "bench_decision.py",
+        ["--decisions", "100", "--path", "backtest", "--read-all", "--workdir", "{tmp}"],
+        "backtest path",
+    ),
+    (
+        "bench_decision.py",
+        ["--decisions", "100", "--by-close", "--dump", "{tmp}/d.npy", "--workdir", "{tmp}"],
         "of the slowest 1 %",
     ),
     ("bench_candles.py", ["--ticks", "20000"], "ticks/s"),
