@@ -197,7 +197,8 @@ class _Stretches:
             has = idx >= 0
             idx = idx[has]
             times = times[has]
-        got = self.candles[idx]
+        # take: candles[idx] without the structured array's field-by-field fancy indexing.
+        got = self.candles.take(idx)
         close = got["close"]
         columns = (got["open_ts_ns"], got["open"], got["high"], got["low"], close, got["volume"])
         return np.array(times, dtype=np.int64), close, columns
@@ -211,6 +212,10 @@ def _column_at(
     if column is None:
         return np.full(n, nan)
     if isinstance(column, np.ndarray):
+        if column.dtype == np.float64 and not isinstance(at, slice):
+            # An index array takes a new array of the same floats (a slice would be a view
+            # of the block's column, which the curve must not keep).
+            return cast("npt.NDArray[np.float64]", column[at])
         return np.array(column[at], dtype=np.float64)
     if isinstance(at, slice):
         return np.array(list(map(float, column[at])), dtype=np.float64)
@@ -531,7 +536,7 @@ class Scheduler:
         # A backtest's digests and daily summaries come due at the engine's steps (none can
         # when every notifier is an event channel: its tick does nothing, and the walk
         # need not call it nor feed the venue close by close for it).
-        tick = host.tick if host is not None and not host.ticker and host.timed else None
+        tick = host.tick if host is not None and not host.ticker and e._host_timed(host) else None
         skipped = 0
         control, stopper = e.control, e.stopper
         # The simulated venue gets the walked trades in one piece, before an event and at
@@ -597,7 +602,7 @@ class Scheduler:
             if pend_times:
                 # The closes' price and candle points and tabled charted values as columns.
                 times = np.array(pend_times, dtype=np.int64)
-                got = cands[np.array(pend_cands, dtype=np.intp)]
+                got = cands.take(np.array(pend_cands, dtype=np.intp))  # cands[...]
                 assert prices is not None
                 prices.extend_columns(times, got["close"])
                 candle_curve.extend_columns(
