@@ -69,6 +69,12 @@ if TYPE_CHECKING:
 #: the bulk's fixed numpy calls cost more than the close-by-close walk's points).
 HELD_BULK_MIN = 16
 
+#: How many closes ahead a position's first exit scan looks (each later scan of the same
+#: position looks twice as far as the last). Any length gives the same first trigger (a scan
+#: answers for its window; one that finds none is followed by the next): this is only how the
+#: scans' and walks' per-call costs are traded against closes scanned past the trigger.
+HOLD_FIRST_SCAN = 16
+
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
 #: A block's rows as lists (Scheduler._lists): tick ends, close times, candle counts, the
@@ -406,10 +412,10 @@ class Scheduler:
             # The tape and the monitors' state since have not changed the answer.
             _, _, trigger, horizon, span = held
         else:
-            # Exits mostly come within a few closes: the scan looks a few closes ahead, and
-            # twice as far each time it found nothing (the scans cost O(the walk), not
+            # Exits mostly come within a few closes: the scan looks HOLD_FIRST_SCAN closes
+            # ahead, and twice as far each time it found nothing (the scans cost O(the walk), not
             # O(the block) per position).
-            span = min(held[4] * 2, 1 << 20) if held is not None and same else 8
+            span = min(held[4] * 2, 1 << 20) if held is not None and same else HOLD_FIRST_SCAN
             horizon = min(r0 + span, block.total)
             window = self._window(block, clean, i, limit, r0, horizon)
             found = first_trigger(monitors, pos, window, ctx)
