@@ -379,6 +379,35 @@ def test_the_adverse_and_guard_exits_together_give_the_stepped_journal(tmp_path,
     _assert_same(tmp_path, data, signals_at_least=3, extra=extra, blocks=(1_000_000,), exits=exits)
 
 
+@pytest.mark.parametrize("first", [1, 3, scheduler_module.HOLD_FIRST_SCAN, 64])
+@pytest.mark.parametrize("exits", ["default", "long-holds"])
+def test_the_first_exit_scans_length_leaves_the_stepped_journal(
+    tmp_path, monkeypatch, first, exits
+):
+    """However far a position's first exit scan looks (one close, a few, the shipped length,
+    far past most exits), the walk while holding stops at the same first trigger: every
+    journal row, count and curve is stepping's. The scans made do depend on it."""
+    made: list[int] = []
+    scan = scheduler_module.first_trigger
+
+    def counted(*a, **k):
+        made.append(1)
+        return scan(*a, **k)
+
+    monkeypatch.setattr(scheduler_module, "first_trigger", counted)
+    monkeypatch.setattr(scheduler_module, "HOLD_FIRST_SCAN", first)
+    data = _synthetic(tmp_path / "synth_1x.parquet", 30_000, 1.0)
+    _assert_same(
+        tmp_path,
+        data,
+        signals_at_least=3,
+        blocks=(1_000_000,),
+        exits=None if exits == "default" else LONG_HOLDS,
+        held_at_least=20,
+    )
+    assert made  # the holding walk scanned
+
+
 def test_funding_while_a_position_is_held_is_an_event(tmp_path):
     """Funding every hour over positions held for hours: the walk stops before the trades
     that reach each funding time, and the payments and equity come out the same."""

@@ -320,7 +320,9 @@ class BlockRows(Sequence[BlockRow]):
         """The candles of one timeframe in this block: each one's row (ascending) and the
         candles (:data:`~tradewind.market.candles.CANDLE_DTYPE`)."""
         mask = self.candle_tf == timeframe_ns
-        return self.candle_row[mask], self.candles[mask]
+        # ``compress``: the records ``candles[mask]`` selects, copied whole (numpy's boolean
+        # and fancy indexing of a structured array copies field by field, ~20x slower).
+        return self.candle_row[mask], self.candles.compress(mask)
 
     def __len__(self) -> int:
         return len(self._made)

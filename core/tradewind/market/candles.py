@@ -1231,7 +1231,9 @@ class CandleAggregator:
             [np.full(len(arr), t, dtype=np.int64) for t, arr in zip(tfs, arrays, strict=True)]
         )
         order = np.lexsort((tf, data["open_ts_ns"] + tf))
-        return data[order], tf[order]
+        # take: data[order] without the structured array's field-by-field fancy indexing
+        # (~30x slower; the same records).
+        return data.take(order), tf[order]
 
     def __repr__(self) -> str:
         tfs = ",".join(format_timeframe(t) for t in self.timeframes_ns)

@@ -79,7 +79,7 @@ class _RowLists:
         at[rows] = np.arange(len(rows), dtype=np.intp)
         self.at: list[int] = at.tolist()
         self.index: list[int] = np.flatnonzero(mask).tolist()
-        c = a.candles[mask]
+        c = a.candles.compress(mask)  # a.candles[mask] (BlockRows.of_timeframe's note)
         self.open_ts: list[int] = c["open_ts_ns"].tolist()
         self.open: list[float] = c["open"].tolist()
         self.high: list[float] = c["high"].tolist()

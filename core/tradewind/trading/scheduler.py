@@ -69,6 +69,12 @@ if TYPE_CHECKING:
 #: the bulk's fixed numpy calls cost more than the close-by-close walk's points).
 HELD_BULK_MIN = 16
 
+#: How many closes ahead a position's first exit scan looks (each later scan of the same
+#: position looks twice as far as the last). Any length gives the same first trigger (a scan
+#: answers for its window; one that finds none is followed by the next): this is only how the
+#: scans' and walks' per-call costs are traded against closes scanned past the trigger.
+HOLD_FIRST_SCAN = 16
+
 #: What the array predicates made of a block: (first row, verdicts as a list, gate names).
 Verdicts = tuple[int, "list[int] | None", list[str]]
 #: A block's rows as lists (Scheduler._lists): tick ends, close times, candle counts, the
@@ -197,7 +203,8 @@ class _Stretches:
             has = idx >= 0
             idx = idx[has]
             times = times[has]
-        got = self.candles[idx]
+        # take: candles[idx] without the structured array's field-by-field fancy indexing.
+        got = self.candles.take(idx)
         close = got["close"]
         columns = (got["open_ts_ns"], got["open"], got["high"], got["low"], close, got["volume"])
         return np.array(times, dtype=np.int64), close, columns
@@ -211,6 +218,10 @@ def _column_at(
     if column is None:
         return np.full(n, nan)
     if isinstance(column, np.ndarray):
+        if column.dtype == np.float64 and not isinstance(at, slice):
+            # An index array takes a new array of the same floats (a slice would be a view
+            # of the block's column, which the curve must not keep).
+            return cast("npt.NDArray[np.float64]", column[at])
         return np.array(column[at], dtype=np.float64)
     if isinstance(at, slice):
         return np.array(list(map(float, column[at])), dtype=np.float64)
@@ -401,10 +412,10 @@ class Scheduler:
             # The tape and the monitors' state since have not changed the answer.
             _, _, trigger, horizon, span = held
         else:
-            # Exits mostly come within a few closes: the scan looks a few closes ahead, and
-            # twice as far each time it found nothing (the scans cost O(the walk), not
+            # Exits mostly come within a few closes: the scan looks HOLD_FIRST_SCAN closes
+            # ahead, and twice as far each time it found nothing (the scans cost O(the walk), not
             # O(the block) per position).
-            span = min(held[4] * 2, 1 << 20) if held is not None and same else 8
+            span = min(held[4] * 2, 1 << 20) if held is not None and same else HOLD_FIRST_SCAN
             horizon = min(r0 + span, block.total)
             window = self._window(block, clean, i, limit, r0, horizon)
             found = first_trigger(monitors, pos, window, ctx)
@@ -531,7 +542,7 @@ class Scheduler:
         # A backtest's digests and daily summaries come due at the engine's steps (none can
         # when every notifier is an event channel: its tick does nothing, and the walk
         # need not call it nor feed the venue close by close for it).
-        tick = host.tick if host is not None and not host.ticker and host.timed else None
+        tick = host.tick if host is not None and not host.ticker and e._host_timed(host) else None
         skipped = 0
         control, stopper = e.control, e.stopper
         # The simulated venue gets the walked trades in one piece, before an event and at
@@ -597,7 +608,7 @@ class Scheduler:
             if pend_times:
                 # The closes' price and candle points and tabled charted values as columns.
                 times = np.array(pend_times, dtype=np.int64)
-                got = cands[np.array(pend_cands, dtype=np.intp)]
+                got = cands.take(np.array(pend_cands, dtype=np.intp))  # cands[...]
                 assert prices is not None
                 prices.extend_columns(times, got["close"])
                 candle_curve.extend_columns(
