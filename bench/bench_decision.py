@@ -596,6 +596,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.gc == "ab" and args.path != "backtest":
         ap.error("--gc ab runs with --path backtest")
+    if args.gc == "ab" and args.decisions < 4 * AB_BLOCK:
+        ap.error(f"--gc ab needs --decisions of at least {4 * AB_BLOCK} (blocks of {AB_BLOCK})")
     workdir = args.workdir or Path(tempfile.mkdtemp())
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("j.duckdb*"):  # a journal of an earlier run here
