@@ -26,6 +26,16 @@ checked against what the exchange holds:
 ``TW_SOAK_ROUNDS`` (default 4, ~60 s of wall on a quiet machine) and ``TW_SOAK_SEED`` (default
 20261204) choose how much and which; a failing round prints its seed (reproduce it with
 ``TW_SOAK_SEED=<seed> TW_SOAK_ROUNDS=1``).
+
+The extended rounds (``Round.draw(seed, extended=True)``; ``TW_SOAK_EXT_ROUNDS``, default 2,
+and ``TW_SOAK_EXT_SEED``) add: resting LIMIT orders (60-80 % of the entries) filled in 1-3
+trades at the limit or 0.1 better, one trade of each at once whenever the host is killed (fills
+while it is down); the host cancelling 50-100 % of its LIMIT orders 0-0.5 s after sending them,
+the exchange racing the cancel (the order fills first and the cancel is answered -2011, a trade
+lands just before it, the cancel is done but its answer is late or HTTP 500); a SIGKILL as the
+first cancel is done; and a second SIGKILL of the restart as its reconciliation reads the open
+orders, looks an order up, reads the account's trades or the positions (or at a random 0.3-1.5
+s), after which a third start finishes the round.
 """
 
 from __future__ import annotations
@@ -110,6 +120,11 @@ async def main():
             unknown_orders="refuse", ts_ns=1,
         )
         orders.restore(journal)
+        booked = journal.fills()
+        for rec in journal.open_orders():  # sent before the restart, still open: tracked
+            if rec.order is not None and "orders:resume" in venue.capabilities:
+                cid = rec.client_order_id
+                venue.resume_order(rec.order, [f for f in booked if f.client_order_id == cid])
         if journal.group_commit:
             journal.commit()
         if plan.get("kill_at_fill"):
@@ -140,7 +155,8 @@ async def main():
             else:
                 side = rng.choice([Side.BUY, Side.SELL])
                 qty = Decimal("0.001") * rng.randint(1, 3)
-            limit = not exit_ and rng.random() < 0.3  # rests, filled later by the exchange
+            # rests, filled later by the exchange
+            limit = not exit_ and rng.random() < plan.get("limit_share", 0.3)
             order = Order(
                 client_order_id=orders.next_client_order_id(), instrument=KEY, side=side,
                 type=OrderType.LIMIT if limit else OrderType.MARKET, quantity=qty,
@@ -154,6 +170,16 @@ async def main():
                 print("submit:", type(exc).__name__, exc, file=sys.stderr)
             if journal.group_commit:
                 journal.commit()
+            if limit and plan.get("cancel_share") and rng.random() < plan["cancel_share"]:
+                # A cancel sent as the exchange may be filling the order.
+                await asyncio.sleep(rng.uniform(0.0, 0.5))
+                if order.client_order_id in orders.records:
+                    try:
+                        await orders.cancel(venue, order.client_order_id, 10 + n)
+                    except Exception as exc:
+                        print("cancel:", type(exc).__name__, exc, file=sys.stderr)
+                if journal.group_commit:
+                    journal.commit()
         for _ in range(200):  # until no order is in doubt nor resting
             await orders.poll()
             if journal.group_commit:
@@ -186,6 +212,10 @@ asyncio.run(main())
 
 FAULTS = ("lost", "lost500", "hidden", "429", "418", "1021", "500", "malformed")
 KILLS = ("receive", "accept", "fill", "timer")
+#: The restart's requests a second kill can interrupt: its reconciliation's open orders,
+#: order lookups, the account's trades, positions; or a random moment.
+KILLS2 = ("openOrders", "query", "userTrades", "positionRisk", "timer")
+RACES = ("fill_first", "part_then_cancel", "cancel_late", "cancel_500")
 
 
 @attrs.define
@@ -200,9 +230,20 @@ class Round:
     group_commit: bool
     order_updates: str  # "poll" or "websocket"
     drop_ws: float  # the share of websocket order updates lost
+    #: Resting LIMIT orders fill in 1-3 trades (at the limit or 0.1 better), one of them at
+    #: once whenever the host is killed (a fill while the host is down).
+    partial: bool = False
+    limit_share: float = 0.3  # the share of entries sent as resting LIMIT orders
+    cancel_share: float = 0.0  # the share of LIMIT orders the host cancels 0-0.5 s later
+    #: A second SIGKILL, of the restart, as its reconciliation makes this request (or at a
+    #: random 0.3-1.5 s for "timer"); None: one kill at most.
+    kill2: str | None = None
 
     @classmethod
-    def draw(cls, seed: int) -> Round:
+    def draw(cls, seed: int, extended: bool = False) -> Round:
+        """The round of ``seed``; ``extended`` adds partial fills, cancels racing the
+        exchange's fills and a second kill (drawn from a generator of their own, so the
+        first draws are the same either way)."""
         rng = random.Random(seed)
         orders = rng.randint(3, 6)
         faults = {n: rng.choice(FAULTS) for n in range(1, orders + 4) if rng.random() < 0.5}
@@ -210,7 +251,24 @@ class Round:
         kill_at = rng.randint(300, 2500) if kill == "timer" else rng.randint(1, orders)
         updates = rng.choice(("poll", "websocket"))
         drop = rng.choice((0.0, 0.5, 1.0))
-        return cls(seed, orders, faults, kill, kill_at, rng.random() < 0.5, updates, drop)
+        base = cls(seed, orders, faults, kill, kill_at, rng.random() < 0.5, updates, drop)
+        if not extended:
+            return base
+        more = random.Random(seed * 7919 + 1)
+        if kill is None and more.random() < 0.75:
+            kill = more.choice(KILLS)
+            kill_at = more.randint(300, 2500) if kill == "timer" else more.randint(1, orders)
+        if more.random() < 0.25:
+            kill = "cancel"  # the exchange kills the host as its first cancel is done
+        return attrs.evolve(
+            base,
+            kill=kill,
+            kill_at=kill_at,
+            partial=True,
+            limit_share=more.choice((0.6, 0.8)),
+            cancel_share=more.choice((0.5, 0.8, 1.0)),
+            kill2=more.choice((*KILLS2, None)) if kill is not None else None,
+        )
 
 
 class SoakUsdm(_Server):
@@ -236,6 +294,68 @@ class SoakUsdm(_Server):
         self._stop_filler = threading.Event()
         self.pushed = 0
         self.dropped = 0
+        #: Partial rounds: the trades (quantity, price) each resting order has still to make.
+        self.chunks: dict[str, list[tuple[str, str]]] = {}
+        #: The host's pids the soak killed (its SIGKILLs, not a crash).
+        self.killed_pids: set[int] = set()
+        #: Kill the host as the next request of this kind arrives (a second kill).
+        self.kill_on: str | None = None
+        self.race_rng = random.Random(0)
+        self.cancel_killed = False
+        #: What the round exercised beyond the first soak: counts by name.
+        self.extra: dict[str, int] = {}
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self.lock:
+            self.extra[what] = self.extra.get(what, 0) + n
+
+    def _kill_on(self, what: str) -> None:
+        with self.lock:
+            hit = self.kill_on == what
+            if hit:
+                self.kill_on = None
+        if hit:
+            self.count(f"kill2 {what}")
+            self._kill()
+
+    def _resting(self, cid: str) -> bool:
+        o = self.orders[cid]
+        return o["type"] == "LIMIT" and o["status"] in ("NEW", "PARTIALLY_FILLED")
+
+    def _split(self, cid: str, rng: random.Random) -> None:
+        """Draw the trades a resting order will fill in (call under ``lock``)."""
+        if cid in self.chunks:
+            return
+        o = self.orders[cid]
+        units = int((D(o["origQty"]) - D(o["executedQty"])) / D("0.001"))
+        parts = rng.randint(1, max(1, min(3, units)))
+        cuts = sorted(rng.sample(range(1, units), parts - 1)) if parts > 1 else []
+        sizes = [b - a for a, b in zip([0, *cuts], [*cuts, units], strict=True)]
+        better = "49999.9" if o["side"] == "BUY" else "50000.1"
+        self.chunks[cid] = [(str(D("0.001") * n), rng.choice(("50000", better))) for n in sizes]
+
+    def fill_chunk(self, cid: str, everything: bool = False) -> int:
+        """Make the next trade of a resting order (all of them with ``everything``); how
+        many were made."""
+        made = 0
+        with self.lock:
+            while cid in self.chunks and self.chunks[cid] and self._resting(cid):
+                qty, price = self.chunks[cid].pop(0)
+                self.fill(cid, price, qty)
+                made += 1
+                if not everything:
+                    break
+        self.count("limit trades", made)
+        return made
+
+    def fill_while_down(self, rng: random.Random) -> None:
+        """The host is down: one trade of each resting order now."""
+        with self.lock:
+            resting = [cid for cid in self.orders if self._resting(cid)]
+            for cid in resting:
+                self._split(cid, rng)
+        for cid in resting:
+            self.count("trades while down", self.fill_chunk(cid))
 
     def _lookup_outage(self) -> web.Response | None:
         with self.lock:
@@ -248,16 +368,68 @@ class SoakUsdm(_Server):
         )
 
     async def query_order(self, request: web.Request) -> web.Response:
+        self._kill_on("query")
         return self._lookup_outage() or await super().query_order(request)
 
     async def open_orders(self, request: web.Request) -> web.Response:
+        self._kill_on("openOrders")
         return self._lookup_outage() or await super().open_orders(request)
 
     async def all_orders(self, request: web.Request) -> web.Response:
         return self._lookup_outage() or await super().all_orders(request)
 
     async def user_trades(self, request: web.Request) -> web.Response:
+        self._kill_on("userTrades")
         return self._lookup_outage() or await super().user_trades(request)
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        """A cancel races the exchange's fills (partial rounds): the order fills before the
+        cancel arrives ("fill_first": answered -2011), a trade lands just before it
+        ("part_then_cancel"), or the cancel is done but its answer is late ("cancel_late")
+        or HTTP 500 ("cancel_500"), with a trade before it half of the time."""
+        plan = self.plan
+        params = await self._params(request, signed=False)
+        assert isinstance(params, dict)
+        cid = params.get("origClientOrderId", "")
+        race = None
+        with self.lock:
+            if plan is not None and plan.partial and cid in self.orders and self._resting(cid):
+                self._split(cid, self.race_rng)
+                race = self.race_rng.choice(RACES)
+                early_trade = race == "part_then_cancel" or (
+                    race in ("cancel_late", "cancel_500") and self.race_rng.random() < 0.5
+                )
+        if race is not None:
+            self.count(f"race {race}")
+            if race == "fill_first" or early_trade:
+                self.fill_chunk(cid, everything=race == "fill_first")
+        self.count("cancels")
+        response = await super().cancel_order(request)
+        if plan is not None and plan.kill == "cancel" and not self.cancel_killed:
+            self.cancel_killed = True  # once: at the first cancel, done, its answer not sent
+            self._kill()
+        if race == "cancel_late":
+            await asyncio.sleep(TIMEOUT_MS / 1000 + 0.7)
+        elif race == "cancel_500" and response.status == 200:
+            response = web.json_response(  # done, but the answer says otherwise
+                {"code": -1001, "msg": "Internal error; unable to process your request."},
+                status=500,
+            )
+        if race is not None and plan is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._push, cid, plan)
+        return response
+
+    def _push(self, cid: str, plan: Round) -> None:
+        drop = random.Random(cid).random() < plan.drop_ws
+        with self.lock:
+            self.drop_ws_updates = drop
+        try:
+            self.push_order_update(cid)
+        finally:
+            with self.lock:
+                self.drop_ws_updates = False
+        self.pushed += 1
+        self.dropped += drop
 
     def start_filler(self, rng: random.Random) -> None:
         """Fill resting LIMIT orders 0.2-0.8 s after they arrived, pushing (or losing) the
@@ -274,14 +446,23 @@ class SoakUsdm(_Server):
                     resting = [
                         cid
                         for cid, o in self.orders.items()
-                        if o["type"] == "LIMIT" and o["status"] == "NEW"
+                        if o["type"] == "LIMIT"
+                        and (o["status"] == "NEW" or (plan.partial and self._resting(cid)))
                     ]
                     for cid in resting:
                         due.setdefault(cid, now + rng.uniform(0.2, 0.8))
+                    if plan.partial:
+                        for cid in resting:
+                            self._split(cid, rng)
                 for cid in resting:
                     if due[cid] > now:
                         continue
-                    self.fill(cid, "50000")
+                    if plan.partial:
+                        if not self.fill_chunk(cid):
+                            continue
+                        due[cid] = now + rng.uniform(0.2, 0.8)  # the next trade's
+                    else:
+                        self.fill(cid, "50000")
                     drop = rng.random() < plan.drop_ws
                     with self.lock:
                         self.drop_ws_updates = drop
@@ -308,6 +489,7 @@ class SoakUsdm(_Server):
             except ProcessLookupError:
                 return
             self.kills += 1
+            self.killed_pids.add(self.host_pid)
             self.host_pid = None
 
     async def create_order(self, request: web.Request) -> web.Response:
@@ -382,6 +564,7 @@ class SoakUsdm(_Server):
         return response
 
     async def position_risk(self, request: web.Request) -> web.Response:
+        self._kill_on("positionRisk")
         params = await self._params(request, signed=True)
         if isinstance(params, web.Response):
             return params
@@ -444,10 +627,10 @@ def _host(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
-    """Play the round of ``seed``; the invariants it broke (empty: none). ``seen`` counts
-    what the round exercised."""
-    plan = Round.draw(seed)
+def run_round(seed: int, folder: Path, seen: dict[str, int], extended: bool = False) -> list[str]:
+    """Play the round of ``seed`` (``extended``: see :meth:`Round.draw`); the invariants it
+    broke (empty: none). ``seen`` counts what the round exercised."""
+    plan = Round.draw(seed, extended)
     server = SoakUsdm().start()
     problems: list[str] = []
     try:
@@ -458,6 +641,10 @@ def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
             "group_commit": plan.group_commit,
             "order_updates": plan.order_updates,
         }
+        if plan.partial:
+            base.update(limit_share=plan.limit_share, cancel_share=plan.cancel_share)
+        server.race_rng = random.Random(seed * 13)
+        down_rng = random.Random(seed * 17)
         server.start_filler(random.Random(seed * 7))
         starts: list[subprocess.CompletedProcess[str]] = []
         first = dict(base, seed=seed, orders=plan.orders)
@@ -467,9 +654,29 @@ def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
             _host(server, journal, "run1", first, plan.kill_at if plan.kill == "timer" else None)
         )
         killed = starts[0].returncode == -signal.SIGKILL
+        soak_kills = {0} if killed and plan.kill is not None else set()
         if killed:
             # The rest of the round's orders, then a last start that only reconciles.
-            starts.append(_host(server, journal, "run2", dict(base, seed=seed + 1, orders=2), None))
+            if plan.partial:
+                server.fill_while_down(down_rng)
+            kill_ms = None
+            if plan.kill2 == "timer":
+                kill_ms = random.Random(seed * 19).randint(300, 1500)
+            elif plan.kill2 is not None:
+                with server.lock:
+                    server.kill_on = plan.kill2
+            starts.append(
+                _host(server, journal, "run2", dict(base, seed=seed + 1, orders=2), kill_ms)
+            )
+            with server.lock:
+                server.kill_on = None
+            if plan.kill2 is not None and starts[-1].returncode == -signal.SIGKILL:
+                soak_kills.add(1)
+                server.count("second kills")
+                server.fill_while_down(down_rng)
+                starts.append(
+                    _host(server, journal, "run3", dict(base, seed=seed + 2, orders=1), None)
+                )
         server.plan = None  # no fault, no fill from now on
         server.stop_filler()
         last = _host(server, journal, "check", dict(base, seed=0, orders=0), None)
@@ -477,7 +684,7 @@ def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
         for i, st in enumerate(starts):
             if os.environ.get("TW_SOAK_VERBOSE"):
                 print(f"--- seed {seed} start {i}: exit {st.returncode}\n{st.stderr}")
-            if st.returncode == -signal.SIGKILL and i == 0 and plan.kill is not None:
+            if st.returncode == -signal.SIGKILL and i in soak_kills:
                 continue
             if st.returncode != 0:
                 lines = [ln for ln in st.stderr.splitlines() if ln.strip()]
@@ -524,12 +731,21 @@ def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
             ("rounds", 1),
             ("creates", creates),
             ("exchange trades", len(trades)),
-            ("kills", int(killed)),
+            ("kills", len(soak_kills)),
             (f"kill {plan.kill}", int(killed)),
             (f"updates {plan.order_updates}", 1),
             ("ws updates pushed", server.pushed),
             ("ws updates lost", server.dropped),
             ("restarts refused", sum(1 for st in starts if st.returncode == 3)),
+            *server.extra.items(),
+            (
+                "orders in 2-3 trades",
+                sum(1 for o in orders if sum(t["orderId"] == o["orderId"] for t in trades) > 1),
+            ),
+            (
+                "orders cancelled part-filled",
+                sum(1 for o in orders if o["status"] == "CANCELED" and D(o["executedQty"]) > 0),
+            ),
         ):
             seen[what] = seen.get(what, 0) + n
         if server.bad_signatures:
@@ -552,6 +768,24 @@ def test_soak_random_faults_and_kills_keep_the_journal_equal_to_the_exchange(
     print(f"soak of {rounds} rounds from seed {seed0}:", json.dumps(seen, sort_keys=True))
     assert not problems, "\n".join(problems)
     assert seen["creates"] > 0  # the soak sent orders
+
+
+def test_soak_partial_fills_cancel_races_and_second_kills_keep_the_journal_equal(
+    tmp_path: Path,
+) -> None:
+    """The extended rounds: resting orders filled in 1-3 trades (one at once whenever the
+    host is killed: fills while it is down), cancels racing the fills, a second SIGKILL of
+    the restart during its reconciliation. ``TW_SOAK_EXT_ROUNDS`` (default 2) and
+    ``TW_SOAK_EXT_SEED`` (default 20261205) choose the rounds."""
+    rounds = int(os.environ.get("TW_SOAK_EXT_ROUNDS", "2"))
+    seed0 = int(os.environ.get("TW_SOAK_EXT_SEED", "20261205"))
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for r in range(rounds):
+        problems += run_round(seed0 + r, tmp_path, seen, extended=True)
+    print(f"extended soak of {rounds} rounds from seed {seed0}:", json.dumps(seen, sort_keys=True))
+    assert not problems, "\n".join(problems)
+    assert seen["creates"] > 0
 
 
 @pytest.mark.parametrize("seed", [5009, 7005, 7015])

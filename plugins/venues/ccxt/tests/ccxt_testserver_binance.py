@@ -296,10 +296,12 @@ class BinanceFuturesServer(ThreadedServer):
         return len(targets)
 
     def push_order_update(self, client_order_id: str) -> None:
-        """Send an ORDER_TRADE_UPDATE of the order's current state on every user stream."""
+        """Send an ORDER_TRADE_UPDATE of the order's current state, with its last trade, on
+        every user stream."""
         with self.lock:
             order = self.orders[client_order_id]
-            trade = self.trades[-1] if self.trades else None
+            mine = [t for t in self.trades if t["orderId"] == order["orderId"]]
+            trade = mine[-1] if mine else None
             msg = template_ws("binance_futures_order_update_trade.json")
             now = int(time.time() * 1000)
             msg["E"] = msg["T"] = now
