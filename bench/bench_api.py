@@ -449,7 +449,9 @@ async def bench(
     token = new_token()
     os.environ["TW_BENCH_API_TOKEN"] = token
     tmp = Path(tempfile.mkdtemp())
-    text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
+    text = CONFIG.format(
+        mode="backtest", data="replay", journal=(tmp / "j.duckdb").as_posix(), panes=""
+    )  # bench_decision's
     placed = f"cpus = {sorted(api_cpus)}\n" if api_cpus and serve == "process" else ""
     if cpu_share is not None:
         placed += f"cpu_share = {cpu_share!r}\n"

@@ -79,7 +79,9 @@ async def throughput(n: int) -> tuple[float, int]:
 
 async def decisions(count: int, blocked: bool) -> list[int]:
     tmp = Path(tempfile.mkdtemp())
-    text = CONFIG.format(journal=(tmp / "j.duckdb").as_posix(), panes="")  # bench_decision's
+    text = CONFIG.format(
+        mode="backtest", data="replay", journal=(tmp / "j.duckdb").as_posix(), panes=""
+    )  # bench_decision's
     async with serve(Receiver(hold_s=10.0)) as rec:
         if blocked:
             text += (
