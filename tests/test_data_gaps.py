@@ -217,3 +217,22 @@ def test_a_backtest_from_a_file_with_bad_rows_counts_them_in_summary_journal_and
     assert "goes backwards" in event["rows"][0]
     assert report_data(result)["bad_rows"] == event["rows"]
     assert f"{f}:101: price is NaN" in render_html(result)
+
+
+def test_gap_starts_is_the_trade_by_trade_definition():
+    # Against the definition on Python ints, trade by trade: random int64 times (one-trade
+    # batches, holes of exactly max_gap, times near the int64 range, no previous trade).
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    for _ in range(2000):
+        n = int(rng.integers(1, 6))
+        base = int(rng.choice([0, -(2**62), 2**62]))
+        steps = rng.choice([0, 1, 59, 60, 61, 200], size=n) * S
+        arr = (base + np.cumsum(steps)).astype(np.int64)
+        prev = None if rng.random() < 0.2 else int(arr[0]) - int(rng.choice([0, 60, 61])) * S
+        times = [int(t) for t in arr]
+        before = [prev, *times]
+        want = [i for i in range(n) if before[i] is not None and times[i] - before[i] > 60 * S]
+        got = gap_starts(arr, prev, 60 * S)
+        assert got == want and all(type(i) is int for i in got)

@@ -485,3 +485,28 @@ def test_the_one_trade_path_on_the_real_sample(tardis_batch: TickBatch) -> None:
     batches += [tardis_batch.slice(i, i + 1) for i in range(0, n, 7)]
     _one_at_a_time(batches)
     _one_at_a_time(batches, capacity=64)
+
+
+def test_the_one_trade_result_is_the_one_attrs_builds() -> None:
+    # The one-trade path writes the result's slots directly (tradewind.model.frozen.builder):
+    # the same class, fields, repr and frozenness as ValidationResult(...), and a rejected
+    # mapping of its own per result (nothing shared between two trades' results).
+    import attrs
+    from tradewind.market.validation import ValidationResult
+
+    v = TickValidator("BTCUSDT")
+    first = TickBatch.from_arrays("BTCUSDT", [5], [100.0], [1.0], [1], [7])
+    second = TickBatch.from_arrays("BTCUSDT", [6], [101.0], [2.0], [-1], [8])
+    a, b = v.validate(first), v.validate(second)
+    for got, batch in ((a, first), (b, second)):
+        want = ValidationResult(clean=batch, rejected={}, codes=got.codes)
+        assert type(got) is ValidationResult
+        assert [
+            getattr(got, f.name) is getattr(want, f.name) for f in attrs.fields(ValidationResult)
+        ] == [True, False, True]
+        assert got.rejected == want.rejected == {} and repr(got) == repr(want)
+        assert got.n_rejected == 0
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            got.clean = second  # type: ignore[misc]
+    assert a.rejected is not b.rejected
+    assert a.codes is b.codes and not a.codes.flags.writeable

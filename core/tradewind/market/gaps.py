@@ -54,9 +54,10 @@ def gap_starts(ts: npt.NDArray[np.int64], prev_ts: int | None, max_gap: int) -> 
     if n == 0:
         return []
     out: list[int] = []
-    if prev_ts is not None and int(ts[0]) - prev_ts > max_gap:
+    # ``item``: the Python int of an int64 (``int(ts[0])``'s value, no numpy scalar made).
+    if prev_ts is not None and ts.item(0) - prev_ts > max_gap:
         out.append(0)
     # A batch shorter than max_gap cannot hold a gap: skip the scan (the common case).
-    if n > 1 and int(ts[-1]) - int(ts[0]) > max_gap:
+    if n > 1 and ts.item(-1) - ts.item(0) > max_gap:
         out.extend((np.flatnonzero(np.diff(ts) > max_gap) + 1).tolist())
     return out
