@@ -27,11 +27,10 @@ from pathlib import Path
 
 import anyio
 import duckdb
-import numpy as np
-from bench_decision import CONFIG
+from bench_decision import CONFIG, T0, tape
 from tradewind.clock import SimClock
 from tradewind.config import load_config
-from tradewind.model import Fill, FillEvent, Side, TickBatch
+from tradewind.model import Fill, FillEvent, Side
 from tradewind.notify import NotifierHost, Outbox
 from tradewind.trading.engine import Engine
 from tradewind_notifier_webhook import WebhookConfig, WebhookNotifier
@@ -101,38 +100,19 @@ async def decisions(count: int, blocked: bool) -> list[int]:
 
         sim.submit_order = timed_submit
         key = next(iter(engine.instruments))
-        rng = np.random.default_rng(1)
-        minute = 60_000_000_000
-        t0 = 1_700_000_000 * 1_000_000_000 // minute * minute
-        price = 50_000.0
         latencies: list[int] = []
         from tradewind.journal.store import Journal
         from tradewind.trading.reconcile import prepare_session
 
         engine.journal = Journal(tmp / "j.duckdb", "bench")
-        engine.journal.start("backtest", str(tmp / "c.toml"), t0)
+        engine.journal.start("backtest", str(tmp / "c.toml"), T0)
         engine.bus.subscribe("journal", engine.journal.record)
         notifiers = dict(zip(engine.config.instances("notifiers"), engine.notifiers, strict=True))
         host = NotifierHost(notifiers, clock=engine.clock, outbox=Outbox(engine.journal.cursor()))
         host.subscribe(engine.bus)
         await prepare_session(engine)
         async with engine.bus, host:
-            for k in range(count + 1):
-                n = 50
-                ts = t0 + k * minute + np.sort(rng.integers(1, minute, n))
-                prices = np.round(price * np.exp(np.cumsum(rng.normal(0, 3e-4, n))), 1)
-                price = float(prices[-1])
-                body = TickBatch.from_arrays(
-                    key,
-                    ts,
-                    prices,
-                    rng.lognormal(-3, 1, n) + 0.001,
-                    np.where(rng.random(n) < 0.5, 1, -1),
-                    np.arange(n) + k * (n + 1),
-                )
-                closer = TickBatch.from_arrays(
-                    key, [t0 + (k + 1) * minute], [price], [0.01], [1], [k * (n + 1) + n]
-                )
+            for k, body, closer in tape(count, 50, key):  # bench_decision's seeded tape
                 await engine.on_batch(body)
                 before = len(stamps)
                 start = time.perf_counter_ns()
