@@ -5,6 +5,7 @@ Each runs as its own process with the env's interpreter (tests/benchsmoke.py say
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,18 @@ BENCHES = [
 )
 def test_the_benchmark_runs(script: str, args: list[str], expect: str, tmp_path: Path) -> None:
     run_bench(script, [a.replace("{tmp}", str(tmp_path)) for a in args], expect)
+
+
+@pytest.mark.slow
+def test_the_decision_benchmarks_percentiles_stay_within_what_it_measured(tmp_path: Path) -> None:
+    """With few decisions the exclusive quantile method extrapolated a p99.9 above the max."""
+    out = run_bench(
+        "bench_decision.py", ["--decisions", "100", "--workdir", str(tmp_path)], "p99.9"
+    )
+    lines = [ln for ln in out.splitlines() if "p99.9" in ln and "max" in ln]
+    assert len(lines) == 2, out[-4000:]  # wall and CPU
+    for line in lines:
+        figures = re.findall(r"(p50|p90|p99|p99\.9|max) ([\d,.]+) µs", line)
+        values = [float(v.replace(",", "")) for _, v in figures]
+        assert [k for k, _ in figures] == ["p50", "p90", "p99", "p99.9", "max"], line
+        assert values == sorted(values), line
