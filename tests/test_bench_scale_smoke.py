@@ -18,3 +18,17 @@ def test_the_sweep_benchmark_runs() -> None:
 @pytest.mark.slow
 def test_the_split_backtest_benchmark_runs() -> None:
     run_bench("bench_backtest_split.py", ["--books", "2"], "(merged reports equal)")
+
+
+@pytest.mark.slow
+def test_the_orders_upsert_benchmark_runs_on_postgresql() -> None:
+    """``--postgres`` starts a throwaway cluster (tests/pg.py: Debian's postgresql, which the
+    scale env installs), with and without migration 3's index."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL journal needs the scale env's psycopg")
+    for extra in ([], ["--without-index"]):
+        out = run_bench(
+            "bench_journal_upsert.py",
+            ["--rows", "2000", "--rounds", "2", "--postgres", *extra],
+            "order rows",
+        )
+        assert "PostgreSQL" in out and "wall ms" in out, out

@@ -229,7 +229,7 @@ def test_a_database_made_before_positions_had_a_pnl_currency_is_migrated(db):
     con.close()
     j = Journal(url, "new")
     rows = j.query("SELECT version FROM tradewind_migrations ORDER BY version")
-    assert [v for (v,) in rows] == [v for v, _, _ in pg.MIGRATIONS] and rows[-1] == (2,)
+    assert [v for (v,) in rows] == [v for v, _, _ in pg.MIGRATIONS] and (2,) in rows
     j.start("paper", "c.toml", 0)
     assert j.journaled_pnl_currencies() == {"v:BTCUSDC": "USDC"}
     with pytest.raises(ConfigError, match="instrument v:BTCUSDC: journaled in USDC, the conf"):
@@ -240,6 +240,49 @@ def test_a_database_made_before_positions_had_a_pnl_currency_is_migrated(db):
     j.record_fill(f, Position(instrument=f.instrument).apply(bare).apply(f))
     assert j.query("SELECT pnl_currency FROM positions ORDER BY seq DESC LIMIT 1") == [("USDT",)]
     j.close()
+
+
+def _delete_plan(con, session: str, cids: list[str]) -> str:
+    rows = con.execute(
+        "EXPLAIN DELETE FROM orders WHERE session_id = ? AND client_order_id IN ("
+        + ", ".join(["?"] * len(cids))
+        + ")",
+        [session, *cids],
+    ).fetchall()
+    return "\n".join(r[0] for r in rows)
+
+
+def test_the_orders_upsert_finds_an_orders_rows_by_its_id_not_by_reading_the_session(db):
+    """Migration 3: the upsert's DELETE of an order's earlier row goes through an index on
+    ``(session_id, client_order_id)``; a database at version 2 gains it when a host opens it.
+    Without it the plan reads the session's rows through ``(session_id, seq)`` (checked on the
+    version-2 database before it is opened)."""
+    url = db()
+    j = Journal(url, "r1")
+    j.start("paper", "c.toml", 0, session_id="s1")
+    j.close()
+    con = pg.connect(url, None)
+    con.execute(
+        "INSERT INTO orders (client_order_id, session_id, run_id, id_seq, seq, status) "
+        "SELECT 'tw-s1-' || i, 's1', 'r1', i, i, 'filled' FROM generate_series(1, 20000) AS t(i)"
+    )
+    con.execute("ANALYZE orders")
+    cids = [f"tw-s1-{i}" for i in range(19_900, 20_000)]
+    assert "orders_session_client_order_id" in _delete_plan(con, "s1", cids)
+    # As at version 2: no index; the plan cannot find the rows by id.
+    con.execute("DROP INDEX orders_session_client_order_id")
+    con.execute("DELETE FROM tradewind_migrations WHERE version = 3")
+    con.execute("ANALYZE orders")
+    before = _delete_plan(con, "s1", cids)
+    assert "orders_session_seq" in before or "Seq Scan" in before, before
+    con.close()
+    j = Journal(url, "r2")  # opening migrates
+    assert (3,) in j.query("SELECT version FROM tradewind_migrations")
+    j.close()
+    con = pg.connect(url, None)
+    con.execute("ANALYZE orders")
+    assert "orders_session_client_order_id" in _delete_plan(con, "s1", cids)
+    con.close()
 
 
 def test_one_writer_per_database_and_readers_alongside(db):

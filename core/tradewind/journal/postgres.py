@@ -278,6 +278,19 @@ def _add_pnl_currency(con: PgConnection, columns: dict[str, tuple[tuple[str, str
     con.execute(BACKFILL_PNL_CURRENCY)
 
 
+def _index_orders_by_client_id(
+    con: PgConnection, columns: dict[str, tuple[tuple[str, str], ...]]
+) -> None:
+    """Every write of an order's state replaces its row: ``DELETE FROM orders WHERE
+    session_id = ? AND client_order_id IN (...)``, then the new rows. With only the
+    ``(session_id, seq)`` index that delete read every row of the session, so a live session's
+    writes grew dearer with each order it had sent; this index finds the rows by id."""
+    con.execute(
+        "CREATE INDEX IF NOT EXISTS orders_session_client_order_id "
+        "ON orders (session_id, client_order_id)"
+    )
+
+
 #: Average month in nanoseconds (the hypertable chunk interval).
 MONTH_NS = 30 * 86_400 * 10**9
 
@@ -286,6 +299,7 @@ Migration = tuple[int, str, Callable[[PgConnection, dict[str, tuple[tuple[str, s
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "journal tables, partitioned by month of ts_ns", _create_tables),
     (2, "positions.pnl_currency: the currency of each position's P&L", _add_pnl_currency),
+    (3, "orders indexed by session and client order id", _index_orders_by_client_id),
 )
 
 
