@@ -147,9 +147,7 @@ class CancelSettling:
         self._apply(report, "cancel")
         return report
 
-    async def _look_up(
-        self, venue: Any, key: str, cid: str, instrument: str
-    ) -> OrderReport | None:
+    async def _look_up(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
         """The venue's report of ``cid``, or None (not found, or the lookup failed)."""
         try:
             found: OrderReport | None = await self._call(
