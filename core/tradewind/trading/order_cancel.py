@@ -27,8 +27,8 @@ from tradewind.errors import (
     VenueRateLimitedError,
 )
 from tradewind.journal.store import OrderRecord
-from tradewind.model import Event, OrderReport, SystemError
-from tradewind.trading.order_retry import OrderSettings, venue_key
+from tradewind.model import OrderReport, SystemError
+from tradewind.trading.order_retry import VenueCalls, venue_key
 from tradewind.trading.order_state import _S
 
 log = logging.getLogger("tradewind.trading.orders")
@@ -39,20 +39,15 @@ class CancelUnsettledError(VenueError):
     deadline."""
 
 
-class CancelSettling:
+class CancelSettling(VenueCalls):
     """The order manager's cancel (a mixin of :class:`~tradewind.trading.orders.OrderManager`)."""
 
-    settings: OrderSettings
     records: dict[str, OrderRecord]
-    pending: list[Event]
-    _ts: int
     _unresolved: dict[str, str]
-    _clock: Callable[[], float]
     _sleep: Callable[[float], Awaitable[None]]
 
     if TYPE_CHECKING:  # provided by the order manager and its other mixins
 
-        async def _call(self, venue: Any, key: str, fn: Callable[[], Awaitable[Any]]) -> Any: ...
         def _apply(self, report: OrderReport, kind: str) -> None: ...
         def _known(self, cid: str, seq: int | bool | None = False) -> OrderRecord | None: ...
 
