@@ -317,6 +317,10 @@ def run_round(seed: int, folder: Path, seen: dict[str, int]) -> list[str]:
                 if kill:
                     server._kill()
                 else:
+                    resting = len(_resting_at_exchange(server))
+                    seen["entries resting at SIGTERM"] = (
+                        seen.get("entries resting at SIGTERM", 0) + resting
+                    )
                     proc.send_signal(signal.SIGTERM)
                 try:
                     _out, err = proc.communicate(timeout=90)
