@@ -81,6 +81,18 @@ class Host:
             intent="close" if reduce_only else "entry",
         )
 
+    def limit_buy(self, price: str) -> Order:
+        """A resting LIMIT buy of 0.002 at ``price`` (GTC)."""
+        return Order(
+            client_order_id=self.orders.next_client_order_id(),
+            instrument=KEY,
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal("0.002"),
+            price=Decimal(price),
+            time_in_force=TimeInForce.GTC,
+        )
+
     async def submit(self, order: Order, exit_reason: str = "") -> Any:
         try:
             return await self.orders.submit(self.venue, order, time.time_ns(), exit_reason)
@@ -282,15 +294,7 @@ def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
         ]
 
     async def body(host: Host) -> Any:
-        order = Order(
-            client_order_id=host.orders.next_client_order_id(),
-            instrument=KEY,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.002"),
-            price=Decimal("40000"),
-            time_in_force=TimeInForce.GTC,
-        )
+        order = host.limit_buy("40000")
         assert (await host.submit(order)).status is OrderStatus.ACCEPTED
         report = await host.orders.cancel(host.venue, order.client_order_id, 2)
         return order.client_order_id, report.status, list(host.sleeps)
@@ -390,15 +394,7 @@ def test_a_dropped_websocket_update_is_booked_by_the_poll_within_its_interval(
         server.drop_ws_updates = True
 
     async def body(host: Host) -> Any:
-        order = Order(
-            client_order_id=host.orders.next_client_order_id(),
-            instrument=KEY,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.002"),
-            price=Decimal("20000"),
-            time_in_force=TimeInForce.GTC,
-        )
+        order = host.limit_buy("20000")
         await host.submit(order)
         await wait_for(lambda: server.streams, timeout=5)
         server.fill(order.client_order_id, "20000")
