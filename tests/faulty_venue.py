@@ -13,6 +13,9 @@
     the venue acts, the answer is lost: VenueTimeoutError.
 ``hang_after``
     the venue acts, the answer never comes (the caller's own timeout must fire).
+``rate_limited``
+    the venue refuses for its rate limit before acting (HTTP 429 with ``Retry-After: 2``):
+    VenueRateLimitedError.
 ``reject``
     the venue refuses: OrderRejectedError.
 ``bug``
@@ -34,6 +37,7 @@ import anyio
 from tradewind.errors import (
     OrderRejectedError,
     VenueNotSentError,
+    VenueRateLimitedError,
     VenueTimeoutError,
     VenueUnavailableError,
 )
@@ -125,6 +129,8 @@ class FaultyVenue:
         fault = queue.pop(0) if queue else None
         if self.down or fault == "unavailable":
             raise VenueNotSentError(f"{method}: connection refused")
+        if fault == "rate_limited":
+            raise VenueRateLimitedError(f"{method}: HTTP 429", retry_after_s=2.0)
         if fault == "timeout_before":
             raise VenueTimeoutError(f"{method}: request lost")
         if fault == "reject":

@@ -259,3 +259,38 @@ def test_a_run_that_fails_before_its_bus_starts_still_journals_run_finished(tmp_
     con = duckdb.connect(str(tmp_path / "journal.duckdb"), read_only=True)
     assert con.execute("SELECT type FROM events").fetchall() == [("RunFinished",)]
     assert con.execute("SELECT finished_ts_ns IS NOT NULL FROM runs").fetchone() == (True,)
+
+
+def test_a_resting_entry_whose_cancel_at_stop_is_answered_500_is_settled_cancelled(tmp_path):
+    """The run stops (its feed ends) with a resting entry; the venue takes the cancel but
+    answers it with an error (HTTP 500 after acting). The cancel is settled by looking the
+    order up (still open: the simulated venue's cancel takes effect after its latency) and
+    sending it again, not reported as failed."""
+    from tests.faulty_venue import FaultyVenue
+
+    cfg = tmp_path / "paper.toml"
+    cfg.write_text(demo_config_text(tmp_path).replace('mode = "backtest"', 'mode = "paper"'))
+    journal = tmp_path / "journal.duckdb"
+    cid = _seed_resting_entry(cfg, journal)
+    slept: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)
+
+    engine = Engine(load_config(cfg), sleep=no_wait)
+    faulty = FaultyVenue(engine.venues["sim"])
+    faulty.set_sink(engine.orders)
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.fail("cancel_order", "unavailable_after")
+    anyio.run(engine.run)
+    assert faulty.calls["cancel_order"] == 2 and faulty.calls["fetch_order"] >= 1
+    assert slept[-1] == 0.25  # the backoff before the second cancel
+    assert engine.orders.records[cid].status is OrderStatus.CANCELLED
+    con = duckdb.connect(str(journal), read_only=True)
+    assert con.execute("SELECT status FROM orders WHERE client_order_id = ?", [cid]).fetchone() == (
+        "cancelled",
+    )
+    messages = [m for (m,) in con.execute("SELECT message FROM system_events").fetchall()]
+    assert not [m for m in messages if "cancel" in m or "open at the venue" in m], messages

@@ -105,6 +105,12 @@ class RunSection:
     #: Seconds the venue must answer "not found" (by id, among its recent orders) before
     #: such an order is concluded never to have reached it.
     order_not_found_settle_s: float = 120.0
+    #: Seconds a cancel (at stop: each resting entry's) may take to settle. A cancel answered
+    #: late, with an HTTP 5xx or a dropped connection is settled by looking the order up;
+    #: still open, it is sent again with backoff (429/418: after the venue's Retry-After);
+    #: "unknown order" is settled by the same lookup (filled or cancelled). An order still
+    #: open at this deadline is a critical event naming it.
+    cancel_deadline_s: float = 30.0
     #: Consecutive failed creates that open a venue's circuit breaker (entries then fail
     #: fast; exits are still sent), and the seconds it stays open before one trial create.
     breaker_failures: int = 5
@@ -162,7 +168,12 @@ class RunSection:
                 f"breaker_failures must be >= 1, got {self.breaker_failures} "
                 "@ $.run.breaker_failures"
             )
-        for name in ("order_unknown_deadline_s", "order_not_found_settle_s", "breaker_cooldown_s"):
+        for name in (
+            "order_unknown_deadline_s",
+            "order_not_found_settle_s",
+            "cancel_deadline_s",
+            "breaker_cooldown_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)} @ $.run.{name}")
         if self.capital not in ("shared", "per_instrument"):

@@ -431,9 +431,9 @@ class SoakUsdm(_Server):
         self.pushed += 1
         self.dropped += drop
 
-    def start_filler(self, rng: random.Random) -> None:
-        """Fill resting LIMIT orders 0.2-0.8 s after they arrived, pushing (or losing) the
-        ORDER_TRADE_UPDATE, as the market would trade through them."""
+    def start_filler(self, rng: random.Random, delay: tuple[float, float] = (0.2, 0.8)) -> None:
+        """Fill resting LIMIT orders ``delay`` (0.2-0.8 s) after they arrived, pushing (or
+        losing) the ORDER_TRADE_UPDATE, as the market would trade through them."""
         due: dict[str, float] = {}
 
         def run() -> None:
@@ -450,7 +450,7 @@ class SoakUsdm(_Server):
                         and (o["status"] == "NEW" or (plan.partial and self._resting(cid)))
                     ]
                     for cid in resting:
-                        due.setdefault(cid, now + rng.uniform(0.2, 0.8))
+                        due.setdefault(cid, now + rng.uniform(*delay))
                     if plan.partial:
                         for cid in resting:
                             self._split(cid, rng)
@@ -460,7 +460,7 @@ class SoakUsdm(_Server):
                     if plan.partial:
                         if not self.fill_chunk(cid):
                             continue
-                        due[cid] = now + rng.uniform(0.2, 0.8)  # the next trade's
+                        due[cid] = now + rng.uniform(*delay)  # the next trade's
                     else:
                         self.fill(cid, "50000")
                     drop = rng.random() < plan.drop_ws

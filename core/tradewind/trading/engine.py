@@ -507,6 +507,7 @@ class Engine:
                 ),
                 unknown_deadline_s=run.order_unknown_deadline_s,
                 not_found_settle_s=run.order_not_found_settle_s,
+                cancel_deadline_s=run.cancel_deadline_s,
             ),
             sleep=self.sleep,
             clock=_seconds(self.clock),

@@ -8,7 +8,8 @@ and shielded shutdown.
   run between two engine steps — never in the middle of one, so an order being sent is
   resolved first.
 - :func:`stop_orders`: what a stopping run does with its orders: resting entry orders are
-  cancelled (``[run] cancel_entries_on_stop``), positions are kept unless
+  cancelled (``[run] cancel_entries_on_stop``; each cancel settled, retried until
+  ``[run] cancel_deadline_s``: :mod:`tradewind.trading.order_cancel`), positions are kept unless
   ``[run] flatten_on_stop``, and every order still in flight is resolved or reported.
 - :func:`close_quietly`: venues and notifiers are closed in ``finally``, shielded from
   cancellation, each on its own (one failing close does not skip the others).
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from tradewind.model import ExitDecision, SystemError
+from tradewind.trading.order_cancel import CancelUnsettledError
 
 if TYPE_CHECKING:
     from tradewind.config import Config
@@ -134,24 +136,17 @@ async def stop_orders(engine: Engine, *, cancel_entries: bool, flatten: bool) ->
     om = engine.orders
     ts = engine.clock.now_ns()
     if cancel_entries:
-        for order in list(engine.portfolio.open_orders()):
-            if order.reduce_only:
-                continue
-            rec = om.records.get(order.client_order_id)
-            st = engine.state.get(order.instrument)
-            if rec is None or st is None or not rec.is_open:
-                continue
-            try:
-                await om.cancel(st.exec_venue, order.client_order_id, ts)
-            except Exception as exc:
-                om.pending.append(
-                    SystemError(
-                        ts_ns=ts,
-                        source="lifecycle",
-                        error=f"could not cancel entry order {order.client_order_id} at stop: "
-                        f"{type(exc).__name__}: {exc}",
-                    )
-                )
+        # Each cancel settles on its own (retries and lookups, bounded by the cancel
+        # deadline), all at once: N resting entries take one deadline at most, not N.
+        async with anyio.create_task_group() as tg:
+            for order in list(engine.portfolio.open_orders()):
+                if order.reduce_only:
+                    continue
+                rec = om.records.get(order.client_order_id)
+                st = engine.state.get(order.instrument)
+                if rec is None or st is None or not rec.is_open:
+                    continue
+                tg.start_soon(_cancel_entry, engine, st.exec_venue, order.client_order_id, ts)
     if flatten:
         for st in engine.state.values():
             pos = engine.portfolio.position(st.instrument.key)
@@ -182,6 +177,22 @@ async def stop_orders(engine: Engine, *, cancel_entries: bool, flatten: bool) ->
                 source="lifecycle",
                 error=f"run ended with {len(in_flight)} order(s) open at the venue: {detail}; "
                 "the next run of this session reconciles them",
+            )
+        )
+
+
+async def _cancel_entry(engine: Engine, venue: object, cid: str, ts: int) -> None:
+    om = engine.orders
+    try:
+        await om.cancel(venue, cid, ts)
+    except CancelUnsettledError:
+        pass  # a critical event names the order already
+    except Exception as exc:
+        om.pending.append(
+            SystemError(
+                ts_ns=ts,
+                source="lifecycle",
+                error=f"could not cancel entry order {cid} at stop: {type(exc).__name__}: {exc}",
             )
         )
 

@@ -73,6 +73,9 @@ class OrderSettings:
     not_found_settle_s: float = 120.0
     #: Least seconds between two attempts to resolve the orders in doubt (:meth:`poll`).
     resolve_interval_s: float = 1.0
+    #: Seconds a cancel may take to settle (its retries after a late, failed or refused
+    #: answer, and the lookups that settle them) before a critical event names the order.
+    cancel_deadline_s: float = 30.0
 
 
 class CircuitOpenError(VenueUnavailableError):

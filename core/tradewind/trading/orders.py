@@ -22,7 +22,8 @@ it is sent and every fill before it reaches the portfolio.
 
 This module holds the sending and the resolving of orders whose outcome is unknown; the other
 jobs live next to it, one module each: the state machine (:mod:`tradewind.trading.order_state`),
-retry and circuit-breaker policy (:mod:`tradewind.trading.order_retry`), fill booking
+retry and circuit-breaker policy (:mod:`tradewind.trading.order_retry`), settled cancels
+(:mod:`tradewind.trading.order_cancel`), fill booking
 (:mod:`tradewind.trading.fill_booking`) and journaling (:mod:`tradewind.trading.order_journal`).
 """
 
@@ -57,6 +58,7 @@ from tradewind.model import (
 )
 from tradewind.model.frozen import builder
 from tradewind.trading.fill_booking import FillBooking
+from tradewind.trading.order_cancel import CancelSettling, CancelUnsettledError
 from tradewind.trading.order_retry import (
     BreakerPolicy,
     CircuitOpenError,
@@ -72,6 +74,7 @@ from tradewind.trading.portfolio import Portfolio
 __all__ = [
     "TRANSITIONS",
     "BreakerPolicy",
+    "CancelUnsettledError",
     "CircuitOpenError",
     "OrderManager",
     "OrderSettings",
@@ -86,7 +89,7 @@ log = logging.getLogger("tradewind.trading.orders")
 _order_submitted = builder(OrderSubmitted, ("ts_ns", "order"))
 
 
-class OrderManager(FillBooking, VenueCalls):
+class OrderManager(CancelSettling, FillBooking, VenueCalls):
     """Sends orders, runs their state machine, books fills (once each) into the portfolio.
 
     ``sleep`` and ``clock`` (monotonic seconds) are injected so retries and breaker cooldowns
@@ -460,29 +463,6 @@ class OrderManager(FillBooking, VenueCalls):
     def in_doubt(self) -> bool:
         """``bool(unresolved())`` without the list."""
         return bool(self._unresolved)
-
-    async def cancel(self, venue: object, client_order_id: str, ts_ns: int) -> OrderReport:
-        """Cancel an order by client order id; the answer goes through the state machine."""
-        self._ts = max(self._ts, ts_ns)
-        rec = self.records[client_order_id]
-        key = venue_key(venue)
-        report: OrderReport = await self._call(
-            venue,
-            key,
-            lambda: venue.cancel_order(rec.instrument, client_order_id),  # type: ignore[attr-defined]
-        )
-        if client_order_id in self._unresolved and report.status is _S.REJECTED:
-            # "Unknown order" from a cancel is no more conclusive than a lookup's "not
-            # found": the order stays in doubt until the venue says what became of it.
-            log.warning(
-                "cancel of order %s (outcome unknown) refused by venue '%s': %s; still in doubt",
-                client_order_id,
-                key,
-                report.reason,
-            )
-            return report
-        self._apply(report, "cancel")
-        return report
 
     # -- EventSink ------------------------------------------------------------------------
     def on_report(self, report: OrderReport) -> None:

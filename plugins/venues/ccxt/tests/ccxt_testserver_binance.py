@@ -87,6 +87,10 @@ class BinanceFuturesServer(ThreadedServer):
         self.drop_ws_updates = False
         #: Time of each create request received (monotonic), faults included.
         self.create_times: list[float] = []
+        #: Answers given to the next cancels instead of processing them (the order stays
+        #: open), as ``create_faults``; and the time of each cancel request received.
+        self.cancel_faults: list[tuple[int, Any, dict[str, str]]] = []
+        self.cancel_times: list[float] = []
         #: The account's income history served by /fapi/v1/income (Binance's shape:
         #: ``symbol``, ``incomeType``, ``income``, ``asset``, ``info``, ``time``, ``tranId``,
         #: ``tradeId``), in booking order; :meth:`book_income` adds to it.
@@ -423,6 +427,10 @@ class BinanceFuturesServer(ThreadedServer):
         if isinstance(params, web.Response):
             return params
         with self.lock:
+            self.cancel_times.append(time.monotonic())
+            if self.cancel_faults:  # answered before anything is done
+                status, body, headers = self.cancel_faults.pop(0)
+                return web.json_response(body, status=status, headers=headers)
             order = self._find(params)
             if order is None or order["status"] not in ("NEW", "PARTIALLY_FILLED"):
                 return web.json_response({"code": -2011, "msg": "Unknown order sent."}, status=400)

@@ -81,6 +81,18 @@ class Host:
             intent="close" if reduce_only else "entry",
         )
 
+    def limit_buy(self, price: str) -> Order:
+        """A resting LIMIT buy of 0.002 at ``price`` (GTC)."""
+        return Order(
+            client_order_id=self.orders.next_client_order_id(),
+            instrument=KEY,
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal("0.002"),
+            price=Decimal(price),
+            time_in_force=TimeInForce.GTC,
+        )
+
     async def submit(self, order: Order, exit_reason: str = "") -> Any:
         try:
             return await self.orders.submit(self.venue, order, time.time_ns(), exit_reason)
@@ -269,6 +281,33 @@ def test_429_and_418_are_retried_after_retry_after(
     assert len(server.orders_of()) == 1
 
 
+def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
+    server: BinanceFuturesServer, tmp_path: Path
+) -> None:
+    """The cancel of a resting order is refused for the rate limit (429, Retry-After 1: sent
+    again after it, no lookup needed), then answered HTTP 500 without being done (looked up:
+    still open, sent again after the backoff): the third cancel is done."""
+    with server.lock:
+        server.cancel_faults = [
+            (429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "1"}),
+            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+        ]
+
+    async def body(host: Host) -> Any:
+        order = host.limit_buy("40000")
+        assert (await host.submit(order)).status is OrderStatus.ACCEPTED
+        report = await host.orders.cancel(host.venue, order.client_order_id, 2)
+        return order.client_order_id, report.status, list(host.sleeps)
+
+    cid, status, sleeps = run(server, tmp_path, body, settings())
+    assert status is OrderStatus.CANCELLED
+    assert sleeps == [1.0, 0.1]  # Retry-After, then the second backoff step (0.05 s doubled)
+    t = server.cancel_times
+    assert len(t) == 3 and t[1] - t[0] >= 1.0
+    (only,) = server.orders_of()
+    assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
+
+
 def test_minus_1021_is_one_refusal_never_retried(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
@@ -355,15 +394,7 @@ def test_a_dropped_websocket_update_is_booked_by_the_poll_within_its_interval(
         server.drop_ws_updates = True
 
     async def body(host: Host) -> Any:
-        order = Order(
-            client_order_id=host.orders.next_client_order_id(),
-            instrument=KEY,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=Decimal("0.002"),
-            price=Decimal("20000"),
-            time_in_force=TimeInForce.GTC,
-        )
+        order = host.limit_buy("20000")
         await host.submit(order)
         await wait_for(lambda: server.streams, timeout=5)
         server.fill(order.client_order_id, "20000")

@@ -259,6 +259,17 @@ class CcxtVenue:
         self._rate_limited(exc)
         return map_ccxt_error(exc, venue=self.instance, action=action, redact=self._redact)
 
+    def _rate_limited_error(self, exc: BaseException, action: str) -> VenueRateLimitedError:
+        """An HTTP 429 / 418 as the core's error: not processed, with the answer's
+        ``Retry-After`` (None when it gave none)."""
+        headers = getattr(self._exchange, "last_response_headers", None) or {}
+        retry_after = _retry_after(headers)
+        msg = str(self._error(exc, action))
+        return VenueRateLimitedError(
+            f"{msg} (rate limited, not processed; retry after {retry_after} s)",
+            retry_after_s=retry_after,
+        )
+
     def _rate_limited(self, exc: BaseException) -> None:
         """On an HTTP 429 / 418 (ccxt's RateLimitExceeded / DDoSProtection), hold every
         request of this exchange for the answer's ``Retry-After`` (else one second)."""
@@ -568,13 +579,7 @@ class CcxtVenue:
         except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
             # HTTP 429 / Binance's 418: refused before processing, nothing was created.
             self._orders.pop(order.client_order_id, None)
-            headers = getattr(exchange, "last_response_headers", None) or {}
-            retry_after = _retry_after(headers)
-            msg = str(self._error(exc, f"submit_order {order.client_order_id}"))
-            raise VenueRateLimitedError(
-                f"{msg} (rate limited, not processed; retry after {retry_after} s)",
-                retry_after_s=retry_after,
-            ) from None
+            raise self._rate_limited_error(exc, f"submit_order {order.client_order_id}") from None
         except (
             ccxt.InsufficientFunds,
             ccxt.InvalidOrder,
@@ -753,6 +758,9 @@ class CcxtVenue:
         try:
             with urgent_calls():
                 raw = await exchange.cancel_order(None, symbol, params)
+        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection) as exc:
+            # Refused before processing: the order manager sends it again after Retry-After.
+            raise self._rate_limited_error(exc, f"cancel_order {client_order_id}") from None
         except ccxt.OrderNotFound as exc:
             found = await self._lookup(symbol, client_order_id, trigger=tracked.is_stop)
             if found is None:
