@@ -935,6 +935,8 @@ class Engine:
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
+                    if self._quiet_closes is not None:
+                        self._quiet_closes.flush_all()  # the curves whole before they are read
                     summary = self.last_summary = self.summary()
                     summary["events_dropped"] = self.bus.dropped
                     if self.stopper.requested:
@@ -1610,6 +1612,8 @@ class Engine:
                 curves = st.curves
                 if curves is None:
                     curves = st.curves = self._curves_of(key)
+                if self._quiet_closes is not None:
+                    self._quiet_closes.flush(key)  # the quiet closes' points before these
                 prices, candles, charted = curves
                 prices.append((t_close, c.close))
                 candles.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))
