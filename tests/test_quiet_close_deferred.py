@@ -47,8 +47,11 @@ def _same(tmp_path, cfg, *, arrays: bool = True, deferred: bool = True):
     assert q_old.deferred_points == 0
     if deferred:
         assert q_new.deferred_points > q_new.closes // 2 > 0
+        # ... and their analyzers' rows handed over unmade (AnalyzerValues.use_table_rows).
+        assert q_new.lazy_rows > q_new.closes // 2
     else:
-        assert q_new.deferred_points == 0
+        assert q_new.deferred_points == q_new.lazy_rows == 0
+    assert q_old.lazy_rows == 0
     assert base.summary["funnel"]["signals"] >= 2
     for table in TABLES:
         assert rows[table] == base_rows[table], table
@@ -126,3 +129,61 @@ def test_a_charted_output_no_table_has_is_nan_deferred_and_a_venue_series_is_not
     (tmp_path / "old.duckdb").unlink()
     (tmp_path / "new.duckdb").unlink()
     _same(tmp_path, cfg, deferred=False)
+
+
+def test_table_rows_handed_over_unmade_read_as_the_rows_use_rows_takes() -> None:
+    """``AnalyzerValues.use_table_rows`` (row ``r`` of each table, its mapping made on the
+    first read) reads what ``use_rows`` of those tables' rows reads, through every way in:
+    ``get``, ``[]``, ``outputs``, iteration, ``len`` and truth; a later ``use_rows``,
+    ``refresh`` or ``feed`` drops the rows not made (and ``feed`` settles first)."""
+    from tradewind.blocks import BlockTable
+    from tradewind.trading.engine import AnalyzerValues
+
+    class _Counter:
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def on_candle(self, candle: object) -> None:
+            self.seen += 1
+
+        def values(self):
+            return {"seen": float(self.seen)}
+
+    arrays = {"x": np.array([1.0, math.nan, 3.0]), "y": np.array([4.0, 5.0, 6.0])}
+    tables = (("t", BlockTable.of_arrays(arrays, 3)), ("u", BlockTable({"z": [7.0, 8.0, 9.0]}, 3)))
+    counter = _Counter()
+    analyzers = [("t", counter), ("u", counter), ("c", counter)]
+    for r in range(3):
+        lazy, eager = AnalyzerValues(analyzers), AnalyzerValues(analyzers)
+        lazy.use_table_rows(tables, r)
+        eager.use_rows({name: table.row(r) for name, table in _fresh(tables)})
+        assert lazy._cache == {}  # nothing made before a read
+        for name in ("t.x", "t.y", "u.z", "t.none", "c.seen", "nosuch.x"):
+            a, b = lazy.get(name), eager.get(name)
+            assert a is b or a == b, (r, name)
+        assert lazy["t.y"] == eager["t.y"] and dict(lazy.outputs("u")) == dict(eager.outputs("u"))
+        assert list(lazy) == list(eager) and len(lazy) == len(eager) and bool(lazy)
+    values = AnalyzerValues(analyzers)
+    values.use_table_rows(tables, 2)
+    values.use_rows({"t": {"x": -1.0}})
+    # The rows not made are gone: u's outputs are its analyzer's own ``values()``.
+    assert values["t.x"] == -1.0 and values.get("u.z") is math.nan and values["u.seen"] == 0.0
+    values.use_table_rows(tables, 2)
+    values.refresh()
+    assert values.get("t.x") is math.nan and values["t.seen"] == 0.0
+    values.use_table_rows(tables, 0)
+    values.feed(["1m"])
+    assert values.get("u.z") is math.nan and values["u.seen"] == 1.0  # fed, no row kept
+
+
+def _fresh(tables):
+    """Tables like ``tables`` with their iterators at row 0 (``row`` moves them on)."""
+    from tradewind.blocks import BlockTable
+
+    out = []
+    for name, table in tables:
+        if table._arrays is not None and type(table.columns).__name__ == "_Columns":
+            out.append((name, BlockTable.of_arrays(table._arrays, table.rows)))
+        else:
+            out.append((name, BlockTable(dict(table.columns), table.rows)))
+    return out

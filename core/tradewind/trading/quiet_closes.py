@@ -72,6 +72,7 @@ class _RowLists:
         "open",
         "open_ts",
         "records",
+        "tables",
         "volume",
     )
 
@@ -89,6 +90,9 @@ class _RowLists:
         c = a.candles.compress(mask)  # a.candles[mask] (BlockRows.of_timeframe's note)
         self.records = c
         self.charted: tuple[npt.NDArray[np.float64] | None, ...] | None = None
+        #: The block's analyzers' tables when every analyzer has one (None: not all, or
+        #: the points are not deferred): a close hands ``AnalyzerValues`` their row lazily.
+        self.tables: tuple[tuple[str, BlockTable], ...] | None = None
         self.open_ts: list[int] = c["open_ts_ns"].tolist()
         self.open: list[float] = c["open"].tolist()
         self.high: list[float] = c["high"].tolist()
@@ -180,6 +184,8 @@ class QuietCloses:
         self._deferred: dict[str, _Deferred] = {}
         #: Closes whose curve points were written a stretch at a time.
         self.deferred_points = 0
+        #: Closes whose analyzers' rows went to ``AnalyzerValues`` unmade (``use_table_rows``).
+        self.lazy_rows = 0
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -209,10 +215,12 @@ class QuietCloses:
         for d in deferred.values():
             d.write()
 
-    def _charted_columns(self, block: TapeBlock) -> tuple[npt.NDArray[np.float64] | None, ...]:
+    def _charted_columns(
+        self, block: TapeBlock
+    ) -> tuple[npt.NDArray[np.float64] | None, ...] | None:
         """Per charted series (the engine's order), the float64 column of ``block``'s table
         that a close reads it from (None: the table has no such output, the point is NaN);
-        empty when a series is read otherwise (an analyzer without a table of arrays, a
+        None when a series is read otherwise (an analyzer without a table of arrays, a
         venue's values): the points are then appended close by close."""
         tables = {name: it for name, it in block.iters if type(it) is BlockTable}
         out: list[npt.NDArray[np.float64] | None] = []
@@ -220,7 +228,7 @@ class QuietCloses:
             instance, _, output = name.partition(".")
             table = tables.get(instance)
             if table is None or type(table.columns) is not _Columns:
-                return ()
+                return None
             arrays = table.columns._arrays
             column = arrays.get(output)
             if column is not None and (
@@ -229,7 +237,7 @@ class QuietCloses:
                 or column.ndim != 1
                 or len(column) != table.rows
             ):
-                return ()
+                return None
             out.append(column)
         return tuple(out)
 
@@ -338,7 +346,12 @@ class QuietCloses:
             kept = self._rows.get(key)
             if kept is None or kept[0] is not block:
                 lists = _RowLists(block, e.strategy_tf)
-                lists.charted = self._charted_columns(block) if self.defer_curves else ()
+                if self.defer_curves:
+                    lists.charted = self._charted_columns(block)
+                    if lists.charted is not None and block.iters:
+                        tables = tuple((n, it) for n, it in block.iters if type(it) is BlockTable)
+                        if len(tables) == len(block.iters):
+                            lists.tables = tables
                 self._rows[key] = (block, lists)
             else:
                 lists = kept[1]
@@ -454,6 +467,30 @@ class QuietCloses:
         got: dict[str, Mapping[str, float]] = {}
         # Whether every table's row is the block's row ``r`` (what the deferred points read).
         aligned = True
+        tables = lists.tables
+        if tables is not None:
+            # Every analyzer's table at row ``r`` (as they always are here: the block's rows
+            # and its tables move on together): the rows handed over lazily, no mapping made.
+            for _, table in tables:
+                if table._next != r or r >= table.rows:
+                    tables = None
+                    break
+        if tables is not None:
+            for _, table in tables:
+                table._next = r + 1
+            self.closes += 1
+            self.array_closes += 1
+            e.candles += lists.counts[r]
+            st.values.use_table_rows(tables, r)
+            self.lazy_rows += 1
+            k = lists.at[r]
+            if k < 0:
+                return None
+            close = lists.close[k]
+            e.decision_points += 1
+            e._equity.record(t_close)
+            self._defer(st, block, lists, r, t_close)
+            return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
         for name, it in block.iters:
             if type(it) is BlockTable:
                 # ``BlockTable.__next__`` without the call (its next row while one is left).
@@ -484,22 +521,10 @@ class QuietCloses:
             close = lists.close[k]
             e.decision_points += 1
             e._equity.record(t_close)
-            deferred = self._deferred.get(key)
-            if deferred is not None and deferred.block is not block:
-                self.flush(key)  # the last block's points first
-                deferred = None
-            if aligned and lists.charted:
-                # The points a stretch at a time (:class:`_Deferred`).
-                if deferred is None:
-                    curves = self._curves.get(key)
-                    if curves is None:
-                        curves = self._curves_of(key)
-                    deferred = self._deferred[key] = _Deferred(block, lists, curves)
-                deferred.times.append(t_close)
-                deferred.rows.append(r)
-                self.deferred_points += 1
+            if aligned and lists.charted is not None:
+                self._defer(st, block, lists, r, t_close)
                 return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
-            if deferred is not None:
+            if key in self._deferred:
                 self.flush(key)
             curves = self._curves.get(key)
             if curves is None:
@@ -538,6 +563,24 @@ class QuietCloses:
                 points._len += 1
             return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
         return None
+
+    def _defer(
+        self, st: _InstrumentState, block: TapeBlock, lists: _RowLists, r: int, t_close: int
+    ) -> None:
+        """The curve points of ``st``'s close at ``t_close`` (block row ``r``), kept for
+        :meth:`flush` (:class:`_Deferred`)."""
+        key = st.key
+        deferred = self._deferred.get(key)
+        if deferred is None or deferred.block is not block:
+            if deferred is not None:
+                self.flush(key)  # the last block's points first
+            curves = self._curves.get(key)
+            if curves is None:
+                curves = self._curves_of(key)
+            deferred = self._deferred[key] = _Deferred(block, lists, curves)
+        deferred.times.append(t_close)
+        deferred.rows.append(r)
+        self.deferred_points += 1
 
     def _decide(
         self,
