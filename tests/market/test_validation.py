@@ -510,3 +510,29 @@ def test_the_one_trade_result_is_the_one_attrs_builds() -> None:
             got.clean = second  # type: ignore[misc]
     assert a.rejected is not b.rejected
     assert a.codes is b.codes and not a.codes.flags.writeable
+
+
+def test_results_of_batches_taken_whole_are_those_the_constructor_makes() -> None:
+    """``accept_checked`` and ``validate``'s clean-batch paths build their result through
+    the slots (``_result``): the class, every field and its frozenness are the constructor's,
+    and each result has a ``rejected`` dict of its own."""
+    import attrs
+    from tradewind.market.validation import ValidationResult
+
+    one = ticks([(1_000, 100.0, 1.0, 7)])
+    many = ticks([(1_001 + i, 100.0, 1.0, 8 + i) for i in range(5)])
+    v = TickValidator("BTCUSDT")
+    got = [
+        v.validate(one),
+        v.validate(many),
+        v.accept_checked(ticks([(2_000, 1.0, 1.0, 99)]), increasing=True),
+    ]
+    got.append(validate(one.slice(0, 0), last_ts_ns=None, seen_ids=None))
+    for r in got:
+        assert type(r) is ValidationResult
+        want = ValidationResult(clean=r.clean, rejected={}, codes=r.codes)
+        assert attrs.astuple(r, recurse=False) == attrs.astuple(want, recurse=False)
+        assert r.rejected == {} and type(r.rejected) is dict and not r.codes.any()
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            r.clean = one  # type: ignore[misc]
+    assert len({id(r.rejected) for r in got}) == len(got)

@@ -329,12 +329,12 @@ def _validate(
     """:func:`validate`, and whether the batch was clean as a whole (its ids increase)."""
     n = len(batch)
     if n == 1 and _is_clean(batch, 1, last_ts_ns, seen_ids):
-        return ValidationResult(clean=batch, rejected={}, codes=_ACCEPTED_ONE), True
+        return _result(batch, {}, _ACCEPTED_ONE), True
     codes = np.zeros(n, dtype=np.int8)
     if n == 0:
-        return ValidationResult(clean=batch, rejected={}, codes=codes), True
+        return _result(batch, {}, codes), True
     if n > 1 and _is_clean(batch, n, last_ts_ns, seen_ids):
-        return ValidationResult(clean=batch, rejected={}, codes=codes), True
+        return _result(batch, {}, codes), True
     price, size, ts, ids = batch.price, batch.size, batch.ts_ns, batch.trade_id
 
     # Value checks, fastest first: one comparison pass each when all is well.
@@ -485,7 +485,8 @@ class TickValidator:
         # Added when the window is next read: batches validated ahead come one after another
         # with nothing reading it between them.
         self.seen_ids.add_later(batch.trade_id, increasing=True if increasing else None)
-        return ValidationResult(clean=batch, rejected={}, codes=_no_codes(n))
+        # Built through the slots (``_result``): attrs' __init__ was half of this call.
+        return _result(batch, {}, _no_codes(n))
 
     def __repr__(self) -> str:
         bad = {k: v for k, v in self.rejected.items() if v}

@@ -40,7 +40,7 @@ import attrs
 import duckdb
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tradewind.blocks import TapeBlock
+from tradewind.blocks import BlockTable, TableRow, TapeBlock
 from tradewind.bus import EventBus
 from tradewind.clock import Clock, SimClock, WallClock
 from tradewind.config import Config, Mode, PluginInstance
@@ -235,16 +235,22 @@ class AnalyzerValues(Mapping[str, float]):
         self._unfed: dict[str, Any] = {}
         #: ``name.partition(".")`` of each name read so far: ``(instance, output)``.
         self._names: dict[str, tuple[str, str]] = {}
+        #: Block tables whose row ``_lazy_row`` is each one's outputs, not yet in
+        #: ``_cache`` (:meth:`use_table_rows`).
+        self._lazy: Sequence[tuple[str, BlockTable]] = ()
+        self._lazy_row = 0
 
     def refresh(self) -> None:
         """Forget the mappings read so far: the analyzers have new candles."""
         self._cache.clear()
+        self._lazy = ()
 
     def feed(self, candles: Sequence[Any]) -> None:
         """Closed ``candles`` (in order) for every analyzer, handed over on its first read or
         at :meth:`settle`; the mappings read so far are forgotten."""
         self.settle()
         self._cache.clear()
+        self._lazy = ()
         self._pending = candles
         self._unfed = dict(self._fed)
 
@@ -260,6 +266,9 @@ class AnalyzerValues(Mapping[str, float]):
 
     def _of(self, instance: str) -> Mapping[str, float]:
         got = self._cache.get(instance)
+        if got is None and self._lazy:
+            self._take_lazy()
+            got = self._cache.get(instance)
         if got is None:
             if self._unfed:
                 a = self._unfed.pop(instance, None)
@@ -299,7 +308,25 @@ class AnalyzerValues(Mapping[str, float]):
         """Read the analyzers' outputs from a block's row (a backtest) until the next one."""
         self.settle()
         self._cache.clear()
+        self._lazy = ()
         self._cache.update(rows)
+
+    def use_table_rows(self, tables: Sequence[tuple[str, BlockTable]], r: int) -> None:
+        """:meth:`use_rows` of row ``r`` of each named table (``TableRow(table.columns, r)``),
+        each row's mapping made when an output is first read: the quiet closes of several
+        instruments that nothing reads (the array predicates rejected the row) make none."""
+        self.settle()
+        self._cache.clear()
+        self._lazy = tables
+        self._lazy_row = r
+
+    def _take_lazy(self) -> None:
+        """The rows :meth:`use_table_rows` left to make, into the mappings read."""
+        tables, self._lazy = self._lazy, ()
+        r = self._lazy_row
+        cache = self._cache
+        for name, table in tables:
+            cache[name] = TableRow(table.columns, r)
 
     def instances(self) -> tuple[str, ...]:
         """The analyzer (and venue) instances read through ``self``, in their order."""
@@ -936,6 +963,8 @@ class Engine:
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
+                    if self._quiet_closes is not None:
+                        self._quiet_closes.flush_all()  # the curves whole before they are read
                     summary = self.last_summary = self.summary()
                     summary["events_dropped"] = self.bus.dropped
                     if self.stopper.requested:
@@ -1611,6 +1640,8 @@ class Engine:
                 curves = st.curves
                 if curves is None:
                     curves = st.curves = self._curves_of(key)
+                if self._quiet_closes is not None:
+                    self._quiet_closes.flush(key)  # the quiet closes' points before these
                 prices, candles, charted = curves
                 prices.append((t_close, c.close))
                 candles.append((c.open_ts_ns, c.open, c.high, c.low, c.close, c.volume))

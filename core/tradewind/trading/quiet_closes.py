@@ -54,10 +54,15 @@ class _RowLists:
     """A block's rows as Python lists, made once per block from its arrays (the values its
     :class:`BlockRow` and :class:`Candle` objects would hold): each row's close time and
     candle count, and its candle of the strategy's timeframe (index ``at[r]`` into the
-    lists of those candles' fields, -1: none) with the candle's index in the block."""
+    lists of those candles' fields, -1: none) with the candle's index in the block. Also
+    kept as arrays (``at_array``, the candles' records ``records``) for the curve points
+    written a stretch at a time (:class:`_Deferred`), and the charted series' table
+    columns (``charted``: set by :meth:`QuietCloses._charted_columns`)."""
 
     __slots__ = (
         "at",
+        "at_array",
+        "charted",
         "close",
         "closes",
         "counts",
@@ -66,6 +71,8 @@ class _RowLists:
         "low",
         "open",
         "open_ts",
+        "records",
+        "tables",
         "volume",
     )
 
@@ -78,14 +85,66 @@ class _RowLists:
         at = np.full(len(self.closes), -1, dtype=np.intp)
         at[rows] = np.arange(len(rows), dtype=np.intp)
         self.at: list[int] = at.tolist()
+        self.at_array = at
         self.index: list[int] = np.flatnonzero(mask).tolist()
         c = a.candles.compress(mask)  # a.candles[mask] (BlockRows.of_timeframe's note)
+        self.records = c
+        self.charted: tuple[npt.NDArray[np.float64] | None, ...] | None = None
+        #: The block's analyzers' tables when every analyzer has one (None: not all, or
+        #: the points are not deferred): a close hands ``AnalyzerValues`` their row lazily.
+        self.tables: tuple[tuple[str, BlockTable], ...] | None = None
         self.open_ts: list[int] = c["open_ts_ns"].tolist()
         self.open: list[float] = c["open"].tolist()
         self.high: list[float] = c["high"].tolist()
         self.low: list[float] = c["low"].tolist()
         self.close: list[float] = c["close"].tolist()
         self.volume: list[float] = c["volume"].tolist()
+
+
+class _Deferred:
+    """An instrument's quiet closes taken from one block's arrays whose curve points (its
+    price, candle and charted-series points) are not on its curves yet: each close's time
+    and block row. :meth:`QuietCloses.flush` puts them on as column chunks
+    (:meth:`Curve.extend_columns`), read back as the tuples the closes would have appended
+    one by one (``int`` and ``float`` of the same int64 and float64 values, a NaN as
+    ``math.nan`` as the table's columns hold it)."""
+
+    __slots__ = ("block", "curves", "lists", "rows", "times")
+
+    def __init__(self, block: TapeBlock, lists: _RowLists, curves: _Curves) -> None:
+        self.block = block
+        self.lists = lists
+        self.curves = curves
+        self.times: list[int] = []
+        self.rows: list[int] = []
+
+    def write(self) -> None:
+        """The points, onto the curves in close order (after those already there)."""
+        n = len(self.times)
+        if not n:
+            return
+        lists = self.lists
+        charted = lists.charted
+        assert charted is not None
+        times = np.array(self.times, dtype=np.int64)
+        rows = np.array(self.rows, dtype=np.intp)
+        c = lists.records[lists.at_array[rows]]
+        prices, candles, series = self.curves
+        close = np.ascontiguousarray(c["close"])
+        prices.extend_columns(times, close)
+        candles.extend_columns(
+            np.ascontiguousarray(c["open_ts_ns"]),
+            np.ascontiguousarray(c["open"]),
+            np.ascontiguousarray(c["high"]),
+            np.ascontiguousarray(c["low"]),
+            close,
+            np.ascontiguousarray(c["volume"]),
+        )
+        for (_, _, _, points, _), column in zip(series, charted, strict=True):
+            values = np.full(n, nan, dtype=np.float64) if column is None else column[rows]
+            points.extend_columns(times, values)
+        self.times = []
+        self.rows = []
 
 
 class QuietCloses:
@@ -118,6 +177,15 @@ class QuietCloses:
         self.array_closes = 0
         #: Per instrument: its block and that block's rows as lists (:meth:`_lists`).
         self._rows: dict[str, tuple[TapeBlock, _RowLists]] = {}
+        #: Write the curve points of closes taken from the arrays a stretch at a time
+        #: (:class:`_Deferred`); False: each close appends its points (the tests' reference).
+        self.defer_curves = True
+        #: Per instrument: its closes whose curve points wait for :meth:`flush`.
+        self._deferred: dict[str, _Deferred] = {}
+        #: Closes whose curve points were written a stretch at a time.
+        self.deferred_points = 0
+        #: Closes whose analyzers' rows went to ``AnalyzerValues`` unmade (``use_table_rows``).
+        self.lazy_rows = 0
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -133,6 +201,45 @@ class QuietCloses:
                 charted.append((name, instance, output, curve_of(mine, name), [None, None]))
         curves = self._curves[key] = (prices, candles, tuple(charted))
         return curves
+
+    def flush(self, key: str) -> None:
+        """Put instrument ``key``'s waiting curve points on its curves: before anything
+        else appends to them (the engine's step) and before they are read."""
+        d = self._deferred.pop(key, None)
+        if d is not None:
+            d.write()
+
+    def flush_all(self) -> None:
+        """:meth:`flush` of every instrument (the run's end, before its summary)."""
+        deferred, self._deferred = self._deferred, {}
+        for d in deferred.values():
+            d.write()
+
+    def _charted_columns(
+        self, block: TapeBlock
+    ) -> tuple[npt.NDArray[np.float64] | None, ...] | None:
+        """Per charted series (the engine's order), the float64 column of ``block``'s table
+        that a close reads it from (None: the table has no such output, the point is NaN);
+        None when a series is read otherwise (an analyzer without a table of arrays, a
+        venue's values): the points are then appended close by close."""
+        tables = {name: it for name, it in block.iters if type(it) is BlockTable}
+        out: list[npt.NDArray[np.float64] | None] = []
+        for name in self.engine._charted:
+            instance, _, output = name.partition(".")
+            table = tables.get(instance)
+            if table is None or type(table.columns) is not _Columns:
+                return None
+            arrays = table.columns._arrays
+            column = arrays.get(output)
+            if column is not None and (
+                not isinstance(column, np.ndarray)
+                or column.dtype != np.float64
+                or column.ndim != 1
+                or len(column) != table.rows
+            ):
+                return None
+            out.append(column)
+        return tuple(out)
 
     def _engine_quiet(self) -> bool:
         """Nothing engine-wide that a step would do at a close: no command, stop or halt, no
@@ -239,6 +346,12 @@ class QuietCloses:
             kept = self._rows.get(key)
             if kept is None or kept[0] is not block:
                 lists = _RowLists(block, e.strategy_tf)
+                if self.defer_curves:
+                    lists.charted = self._charted_columns(block)
+                    if lists.charted is not None and block.iters:
+                        tables = tuple((n, it) for n, it in block.iters if type(it) is BlockTable)
+                        if len(tables) == len(block.iters):
+                            lists.tables = tables
                 self._rows[key] = (block, lists)
             else:
                 lists = kept[1]
@@ -257,6 +370,8 @@ class QuietCloses:
         front = rows.first()
         if front is None or front.close_ns > t_close:
             return True  # nothing closes here (the step would return before deciding)
+        if key in self._deferred:
+            self.flush(key)  # its points before this close's
         r = block.total - len(rows)
         # Judged before the row is taken (the judged rows start at the first one not taken).
         judged = self._judged.get(key)
@@ -350,6 +465,32 @@ class QuietCloses:
         # ``TapeBlock.take`` of the one row: the row passed, every analyzer's row read.
         block.rows.head = r + 1
         got: dict[str, Mapping[str, float]] = {}
+        # Whether every table's row is the block's row ``r`` (what the deferred points read).
+        aligned = True
+        tables = lists.tables
+        if tables is not None:
+            # Every analyzer's table at row ``r`` (as they always are here: the block's rows
+            # and its tables move on together): the rows handed over lazily, no mapping made.
+            for _, table in tables:
+                if table._next != r or r >= table.rows:
+                    tables = None
+                    break
+        if tables is not None:
+            for _, table in tables:
+                table._next = r + 1
+            self.closes += 1
+            self.array_closes += 1
+            e.candles += lists.counts[r]
+            st.values.use_table_rows(tables, r)
+            self.lazy_rows += 1
+            k = lists.at[r]
+            if k < 0:
+                return None
+            close = lists.close[k]
+            e.decision_points += 1
+            e._equity.record(t_close)
+            self._defer(st, block, lists, r, t_close)
+            return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
         for name, it in block.iters:
             if type(it) is BlockTable:
                 # ``BlockTable.__next__`` without the call (its next row while one is left).
@@ -357,6 +498,8 @@ class QuietCloses:
                 if nxt < it.rows:
                     it._next = nxt + 1
                     got[name] = TableRow(it.columns, nxt)
+                    if nxt != r:
+                        aligned = False
                     continue
             try:
                 got[name] = next(it)
@@ -375,15 +518,18 @@ class QuietCloses:
             values.refresh()  # no analyzers (the caller's condition): nothing to feed
         k = lists.at[r]
         if k >= 0:  # the row's candle of the strategy's timeframe
-            portfolio = e.portfolio
-            in_flight = portfolio.has_open_order(key)
+            close = lists.close[k]
+            e.decision_points += 1
+            e._equity.record(t_close)
+            if aligned and lists.charted is not None:
+                self._defer(st, block, lists, r, t_close)
+                return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
+            if key in self._deferred:
+                self.flush(key)
             curves = self._curves.get(key)
             if curves is None:
                 curves = self._curves_of(key)
             prices, candles, charted = curves
-            close = lists.close[k]
-            e.decision_points += 1
-            e._equity.record(t_close)
             # ``Curve.append`` without its call (seven a close): the point onto the tail.
             prices._tail.append((t_close, close))
             prices._len += 1
@@ -415,17 +561,56 @@ class QuietCloses:
                     v = row_values.get(output, nan)
                 points._tail.append((t_close, float(v)))
                 points._len += 1
-            if not in_flight:
-                if failing is not None and failing[r - first] >= 0:
-                    gate = names[failing[r - first]]
-                    e.strategy.rejected_at(gate)
-                    self.rejected_by_arrays += 1
-                    self.rejected_by_gate[gate] = self.rejected_by_gate.get(gate, 0) + 1
-                else:
-                    signal = e.strategy.decide(st.instrument, close, t_close, values)
-                    if signal is not None:
-                        a = block.arrays
-                        j = lists.index[k]
-                        rec = a.candles[j : j + 1].tolist()[0]
-                        return _candle(a.instrument, e.strategy_tf, rec), signal
+            return self._decide(st, block, lists, k, r, first, failing, names, close, t_close)
         return None
+
+    def _defer(
+        self, st: _InstrumentState, block: TapeBlock, lists: _RowLists, r: int, t_close: int
+    ) -> None:
+        """The curve points of ``st``'s close at ``t_close`` (block row ``r``), kept for
+        :meth:`flush` (:class:`_Deferred`)."""
+        key = st.key
+        deferred = self._deferred.get(key)
+        if deferred is None or deferred.block is not block:
+            if deferred is not None:
+                self.flush(key)  # the last block's points first
+            curves = self._curves.get(key)
+            if curves is None:
+                curves = self._curves_of(key)
+            deferred = self._deferred[key] = _Deferred(block, lists, curves)
+        deferred.times.append(t_close)
+        deferred.rows.append(r)
+        self.deferred_points += 1
+
+    def _decide(
+        self,
+        st: _InstrumentState,
+        block: TapeBlock,
+        lists: _RowLists,
+        k: int,
+        r: int,
+        first: int,
+        failing: list[int] | None,
+        names: list[str],
+        close: float,
+        t_close: int,
+    ) -> tuple[Candle, Signal] | None:
+        """The decision of :meth:`_from_arrays`' row ``r`` (its candle ``k`` closing at
+        ``close``): none while an order of the instrument is in flight, the rejecting gate
+        counted when the array predicates reject the row, else the strategy's."""
+        e = self.engine
+        if e.portfolio.has_open_order(st.key):
+            return None
+        if failing is not None and failing[r - first] >= 0:
+            gate = names[failing[r - first]]
+            e.strategy.rejected_at(gate)
+            self.rejected_by_arrays += 1
+            self.rejected_by_gate[gate] = self.rejected_by_gate.get(gate, 0) + 1
+            return None
+        signal = e.strategy.decide(st.instrument, close, t_close, st.values)
+        if signal is None:
+            return None
+        a = block.arrays
+        j = lists.index[k]
+        rec = a.candles[j : j + 1].tolist()[0]
+        return _candle(a.instrument, e.strategy_tf, rec), signal
