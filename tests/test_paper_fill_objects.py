@@ -205,3 +205,25 @@ def test_the_events_rows_are_event_row_s_of_each_staged_row(tmp_path):
     rows = staged + [("run", 10_000 + i, e) for i, e in enumerate(odd)]
     rows.append(("run", 1, 2, "Done", 20, "{}"))  # a row encoded already
     assert store._event_rows(rows) == [r if len(r) == 6 else store._event_row(r) for r in rows]
+
+
+def test_a_tick_batchs_slice_is_built_by_the_compiled_builder(monkeypatch):
+    """``TickBatch.slice`` through the compiled builder gives what its Python path (each slot
+    through its descriptor) gives: the same instrument object and views of the same arrays."""
+    from tradewind.model import TickBatch, ticks
+
+    assert type(ticks._build_batch).__name__ == "builtin_function_or_method"
+    n = 50
+    batch = TickBatch.from_arrays(
+        "BTCUSDT", np.arange(n), np.linspace(1, 2, n), np.ones(n), np.where(np.arange(n) % 2, 1, -1)
+    )
+    fast = [batch.slice(i, j) for i, j in ((0, n), (3, 17), (17, 3), (-5, n + 9), (n, n))]
+    monkeypatch.setattr(ticks, "_build_batch", None)
+    slow = [batch.slice(i, j) for i, j in ((0, n), (3, 17), (17, 3), (-5, n + 9), (n, n))]
+    for a, b in zip(fast, slow, strict=True):
+        assert type(a) is TickBatch and a.instrument is b.instrument
+        for name in ("ts_ns", "price", "size", "side", "trade_id"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.base is y.base and x.shape == y.shape and x.strides == y.strides
+            assert x.__array_interface__["data"] == y.__array_interface__["data"]
+            assert x.flags.writeable == y.flags.writeable and x.dtype == y.dtype
