@@ -75,8 +75,10 @@ def test_the_compiled_builder_holds_one_reference_per_slot_and_frees_them():
     no leak, no early free."""
     fields = tuple(a.name for a in attrs.fields(OrderReport))
     build = builder(OrderReport, fields)
-    values = ["c-" + str(random.random()), "i", OrderStatus.FILLED, 10**30, Decimal("1.5")]
-    values += ["v-" + str(random.random()), "why" + str(random.random())]
+    # Objects of this test's own (a shared one's count moves with the process's garbage).
+    values = ["c-" + str(random.random()), "i" + str(random.random()), object(), 10**30 + 7]
+    values += [Decimal("1.5"), "v-" + str(random.random()), "why" + str(random.random())]
+    gc.collect()
     before = [sys.getrefcount(v) for v in values]
     made = [build(*values) for _ in range(1000)]
     assert [sys.getrefcount(v) for v in values] == [n + 1000 for n in before]
@@ -227,3 +229,139 @@ def test_a_tick_batchs_slice_is_built_by_the_compiled_builder(monkeypatch):
             assert x.base is y.base and x.shape == y.shape and x.strides == y.strides
             assert x.__array_interface__["data"] == y.__array_interface__["data"]
             assert x.flags.writeable == y.flags.writeable and x.dtype == y.dtype
+
+
+def test_the_events_payloads_are_written_by_the_compiled_writers(tmp_path):
+    """``store._DIRECT_JSON``'s writers are ``tradewind._slots``' and give the Python writers'
+    text (the reference, itself tested against the general path) for every order, fill and
+    position event of a backtest, without holding a reference."""
+    for cls, write in store._DIRECT_JSON.items():
+        assert type(write).__name__ == "builtin_function_or_method", cls.__name__
+    events = [r[2] for r in _staged_events(tmp_path) if type(r[2]) in store._DIRECT_JSON]
+    assert {type(e) for e in events} >= {FillEvent, OrderSubmitted, OrderUpdated}
+    for event in events:
+        text = store._DIRECT_JSON[type(event)](event)
+        assert text == store._PY_DIRECT_JSON[type(event)](event)
+    event = events[-1]
+    gc.collect()
+    before = sys.getrefcount(event)
+    for _ in range(1000):
+        store._DIRECT_JSON[type(event)](event)
+    assert sys.getrefcount(event) == before
+
+
+def _odd(rng: random.Random, value: Any) -> Any:
+    """``value`` or, now and then, the same value in a type the direct writers refuse or the
+    general path writes otherwise (a numpy int, a float, a str subclass, a list of lots)."""
+    roll = rng.random()
+    if roll > 0.15:
+        return value
+    if isinstance(value, bool):
+        return rng.choice([1, 0, np.bool_(value)])
+    if isinstance(value, int):
+        return rng.choice([np.int64(value), float(value), True])
+    if isinstance(value, Decimal):
+        return rng.choice([float(value), str(value), type("D", (Decimal,), {})(value)])
+    if isinstance(value, str):
+        return rng.choice([type("S", (str,), {})(value), value + 'é\\n"', 5])
+    if isinstance(value, tuple):
+        return rng.choice([list(value), tuple(list(lot) for lot in value), ((Decimal(1),),)])
+    if value is None:
+        return rng.choice([Decimal("1E+3"), 0])
+    return value
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_compiled_writer_gives_the_python_writers_text_or_refuses(seed: int):
+    """Random events with now and then a field of another type: the compiled writer either
+    gives exactly the Python writer's text, or raises TypeError or AttributeError (then the
+    general path, which gives the same text, writes it); with exact types it always writes."""
+    rng = random.Random(seed)
+    written = refused = 0
+
+    def obj(cls: type, odd: bool, **fields: Any) -> Any:
+        o = object.__new__(cls)
+        for name, value in fields.items():
+            _slot(cls, name).__set__(o, _odd(rng, value) if odd else value)
+        return o
+
+    for _ in range(3000):
+        odd = rng.random() < 0.5
+        dec = lambda: Decimal(rng.choice(["0.001", "-2.5E+3", "0E-8", "50000.5", "-0"]))  # noqa: E731
+        fill = obj(
+            Fill,
+            odd,
+            client_order_id="tw-" + str(rng.randrange(99)),
+            instrument="BTCUSDT",
+            side=rng.choice(list(Side)),
+            quantity=dec(),
+            price=dec(),
+            fee=dec(),
+            ts_ns=rng.randrange(1 << 63),
+            liquidity=rng.choice(["taker", "maker"]),
+            trade_id=rng.choice(["", "sim-fill-3", "ü"]),
+            fee_currency=rng.choice(["", "USDT"]),
+            fee_asset=rng.choice(["quote", "base", "other"]),
+            fee_rate=rng.choice([None, dec()]),
+        )
+        lots = tuple((dec(), dec()) for _ in range(rng.randrange(3)))
+        position = obj(
+            Position,
+            odd,
+            instrument="BTCUSDT",
+            quantity=dec(),
+            avg_price=dec(),
+            realized_pnl=dec(),
+            fees=dec(),
+            opened_ts_ns=rng.randrange(1 << 63),
+            lots=lots,
+        )
+        order = obj(
+            Order,
+            odd,
+            client_order_id="c",
+            instrument="i",
+            side=rng.choice(list(Side)),
+            type=rng.choice(list(OrderType)),
+            quantity=dec(),
+            price=rng.choice([None, dec()]),
+            stop_price=rng.choice([None, dec()]),
+            time_in_force=Order.__attrs_attrs__.time_in_force.default,  # type: ignore[attr-defined]
+            reduce_only=rng.choice([True, False]),
+            created_ts_ns=rng.randrange(1 << 63),
+            tag=rng.choice(["", "entry"]),
+            intent="entry",
+        )
+        report = obj(
+            OrderReport,
+            odd,
+            client_order_id="c",
+            instrument="i",
+            status=rng.choice(list(OrderStatus)),
+            ts_ns=rng.randrange(1 << 63),
+            filled_quantity=dec(),
+            venue_order_id=rng.choice(["", "v-1"]),
+            reason=rng.choice(["", 'a "quoted"\\ reason']),
+        )
+        pnl = rng.choice([None, dec()])
+        events = [
+            obj(FillEvent, odd, ts_ns=1, fill=fill, realized_pnl=pnl, pnl_currency="USDT"),
+            obj(PositionChanged, odd, ts_ns=2, position=position),
+            obj(PositionClosed, odd, ts_ns=3, position=position, reason="x", pnl_currency=""),
+            obj(OrderSubmitted, odd, ts_ns=4, order=order),
+            obj(OrderUpdated, odd, ts_ns=5, report=report),
+        ]
+        for event in events:
+            try:
+                want: str | None = store._PY_DIRECT_JSON[type(event)](event)
+            except (TypeError, AttributeError, ValueError):
+                want = None
+            try:
+                got = store._DIRECT_JSON[type(event)](event)
+            except (TypeError, AttributeError):
+                assert odd, type(event).__name__  # exact types are always written
+                refused += 1
+                continue
+            assert got == want, type(event).__name__
+            written += 1
+    assert written > 5000 and refused > 500
