@@ -113,7 +113,7 @@ from tradewind.model import (
     TimeInForce,
     VetoEvent,
 )
-from tradewind.model.frozen import _slot, _slots, builder
+from tradewind.model.frozen import builder
 from tradewind.model.orders import new_report
 
 log = logging.getLogger("tradewind.journal.store")
@@ -822,108 +822,16 @@ def _order_updated_json(e: OrderUpdated) -> str:
     )
 
 
-#: The payloads of the events every fill and order makes, written as JSON text directly in
-#: Python: the same text as the general path (tested), which any value of an unexpected type
+#: The payloads of the events every fill and order makes, written as JSON text directly:
+#: the same text as the general path (tested), which any value of an unexpected type
 #: (raising TypeError here: a numpy integer, a subclass) goes down instead. Exact types only.
-#: The reference of :func:`_compiled_writers`.
-_PY_DIRECT_JSON: dict[type, Callable[[Any], str]] = {
+_DIRECT_JSON: dict[type, Callable[[Any], str]] = {
     FillEvent: _fill_event_json,
     PositionChanged: _position_changed_json,
     PositionClosed: _position_closed_json,
     OrderSubmitted: _order_submitted_json,
     OrderUpdated: _order_updated_json,
 }
-
-
-def _compiled_writers() -> dict[type, Callable[[Any], str]]:
-    """:data:`_PY_DIRECT_JSON`'s writers compiled (``tradewind._slots.json_writer``: each
-    field's slot read and written in C; the same text, or TypeError where the Python writer
-    would refuse or might not), or those when the core's compiled helpers are not built."""
-    if _slots is None:  # pragma: no cover - a source tree without the build
-        return dict(_PY_DIRECT_JSON)
-    s, d, od, i, b, e, o, lots = range(8)  # the kinds (core/tradewind/_slots.c)
-
-    def writer(cls: type, tail: str, *items: tuple[str, str, int, Any]) -> Callable[[Any], str]:
-        spec = tuple((text, _slot(cls, name), kind, sub) for text, name, kind, sub in items)
-        return _slots.json_writer(cls, spec, tail, _q, Decimal)
-
-    fill = writer(
-        Fill,
-        "}",
-        ('{"client_order_id": ', "client_order_id", s, None),
-        (', "instrument": ', "instrument", s, None),
-        (', "side": ', "side", e, None),
-        (', "quantity": ', "quantity", d, None),
-        (', "price": ', "price", d, None),
-        (', "fee": ', "fee", d, None),
-        (', "ts_ns": ', "ts_ns", i, None),
-        (', "liquidity": ', "liquidity", s, None),
-        (', "trade_id": ', "trade_id", s, None),
-        (', "fee_currency": ', "fee_currency", s, None),
-        (', "fee_asset": ', "fee_asset", s, None),
-        (', "fee_rate": ', "fee_rate", od, None),
-    )
-    position = writer(
-        Position,
-        "}",
-        ('{"instrument": ', "instrument", s, None),
-        (', "quantity": ', "quantity", d, None),
-        (', "avg_price": ', "avg_price", d, None),
-        (', "realized_pnl": ', "realized_pnl", d, None),
-        (', "fees": ', "fees", d, None),
-        (', "opened_ts_ns": ', "opened_ts_ns", i, None),
-        (', "lots": ', "lots", lots, None),
-    )
-    order = writer(
-        Order,
-        "}",
-        ('{"client_order_id": ', "client_order_id", s, None),
-        (', "instrument": ', "instrument", s, None),
-        (', "side": ', "side", e, None),
-        (', "type": ', "type", e, None),
-        (', "quantity": ', "quantity", d, None),
-        (', "price": ', "price", od, None),
-        (', "stop_price": ', "stop_price", od, None),
-        (', "time_in_force": ', "time_in_force", e, None),
-        (', "reduce_only": ', "reduce_only", b, None),
-        (', "created_ts_ns": ', "created_ts_ns", i, None),
-        (', "tag": ', "tag", s, None),
-        (', "intent": ', "intent", s, None),
-    )
-    report = writer(
-        OrderReport,
-        "}",
-        ('{"client_order_id": ', "client_order_id", s, None),
-        (', "instrument": ', "instrument", s, None),
-        (', "status": ', "status", e, None),
-        (', "ts_ns": ', "ts_ns", i, None),
-        (', "filled_quantity": ', "filled_quantity", d, None),
-        (', "venue_order_id": ', "venue_order_id", s, None),
-        (', "reason": ', "reason", s, None),
-    )
-    return {
-        FillEvent: writer(
-            FillEvent,
-            "}",
-            ('{"fill": ', "fill", o, fill),
-            (', "realized_pnl": ', "realized_pnl", od, None),
-            (', "pnl_currency": ', "pnl_currency", s, None),
-        ),
-        PositionChanged: writer(PositionChanged, "}", ('{"position": ', "position", o, position)),
-        PositionClosed: writer(
-            PositionClosed,
-            "}",
-            ('{"position": ', "position", o, position),
-            (', "reason": ', "reason", s, None),
-            (', "pnl_currency": ', "pnl_currency", s, None),
-        ),
-        OrderSubmitted: writer(OrderSubmitted, "}", ('{"order": ', "order", o, order)),
-        OrderUpdated: writer(OrderUpdated, "}", ('{"report": ', "report", o, report)),
-    }
-
-
-#: The writers :func:`_payload` takes for the events of orders, fills and positions.
-_DIRECT_JSON: dict[type, Callable[[Any], str]] = _compiled_writers()
 
 
 #: Events with tables of their own besides ``events`` (:meth:`Journal._derive`): for any
