@@ -2,7 +2,8 @@
 
 ``tradewind._kernels``: the candle aggregator's exact sums (core/tradewind/_kernels.c). The
 flags are the analyzer plugins' (no fast-math, no fused multiply-add): every float operation
-is the one the numpy/Python reference performs.
+is the one the numpy/Python reference performs. ``tradewind._slots``: the builders of the
+frozen, slotted classes made per fill (core/tradewind/_slots.c, tradewind.model.frozen).
 """
 
 import sys
@@ -17,6 +18,11 @@ setup(
             "tradewind._kernels",
             sources=["core/tradewind/_kernels.c"],
             extra_compile_args=flags,
-        )
+        ),
+        Extension(
+            "tradewind._slots",
+            sources=["core/tradewind/_slots.c"],
+            extra_compile_args=flags,
+        ),
     ]
 )

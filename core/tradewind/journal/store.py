@@ -893,6 +893,40 @@ def _as_published(event: SignalEvent, snap: tuple[tuple[Any, Any], ...]) -> Sign
     return attrs.evolve(event, signal=attrs.evolve(s, reasons=dict(snap)))
 
 
+#: Per event class of :data:`_DIRECT_JSON` (exact classes: their ``severity`` is a class
+#: constant): its ``events`` row's name and severity, looked up once per row instead of a
+#: class name and an enum's ``int`` per event.
+_ROW_HEADS: dict[type, tuple[str, int]] = {
+    cls: (cls.__name__, int(cls.severity))  # type: ignore[attr-defined]
+    for cls in _DIRECT_JSON
+}
+
+
+def _event_rows(staged: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``[r if len(r) == 6 else _event_row(r) for r in staged]``: the same rows, those of the
+    order, fill and position events written without :func:`_event_row`'s and
+    :func:`_payload`'s calls (a value their writer refuses goes down :func:`_payload`'s
+    general path, as there)."""
+    heads = _ROW_HEADS
+    direct = _DIRECT_JSON
+    out = []
+    for r in staged:
+        if len(r) == 3:
+            event = r[2]
+            cls = type(event)
+            head = heads.get(cls)
+            write = direct.get(cls)
+            if head is not None and write is not None:
+                try:
+                    text = write(event)
+                except (TypeError, AttributeError, ValueError):
+                    text = _payload(event)
+                out.append((r[0], r[1], event.ts_ns, head[0], head[1], text))
+                continue
+        out.append(r if len(r) == 6 else _event_row(r))
+    return out
+
+
 def _event_row(staged: tuple[Any, ...], text: str | None = None) -> tuple[Any, ...]:
     """The ``events`` row of an event :meth:`Journal.record` staged unencoded:
     ``(run_id, seq, event)``, or ``(run_id, seq, signal event, reasons' items)``; ``text``
@@ -2603,7 +2637,7 @@ class Journal:
             # for the whole run: rescanning them at every step would grow with the run).
             i = done.get("events", 0)
             try:
-                rows[i:] = [r if len(r) == 6 else _event_row(r) for r in rows[i:]]
+                rows[i:] = _event_rows(rows[i:])
             except Exception:  # a value no JSON takes (a strategy's reasons): row by row
                 rows[i:] = [r if len(r) == 6 else _unencodable(_event_row, r) for r in rows[i:]]
             done["events"] = len(rows)

@@ -10,6 +10,11 @@ field for field, in about half the time.
 Only for a class whose ``__init__`` does nothing but set its fields: no validator, no
 converter, no ``__attrs_pre_init__`` / ``__attrs_post_init__``, no cached hash (checked when
 the builder is made). The caller passes every field, defaults included, in the order given.
+
+Where the core's compiled builder is built (``tradewind._slots``, setup.py), the function
+made is that one: the same object, its slots written in C (a paper fill makes ~110 fields
+this way, each a method-wrapper call from Python otherwise); ``compiled=False`` makes the
+Python one (the reference, and the path of a source tree without the build).
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+
+try:  # built by the project's install (setup.py); without it, the Python builder below
+    from tradewind import _slots
+except ImportError:  # pragma: no cover - a source tree without the build
+    _slots = None  # type: ignore[assignment]
 
 
 def _slot(cls: type, name: str) -> Any:
@@ -31,9 +41,10 @@ def _slot(cls: type, name: str) -> Any:
     raise TypeError(f"{cls.__name__}.{name} is not a slot")
 
 
-def builder(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
+def builder(cls: type, fields: tuple[str, ...], *, compiled: bool = True) -> Callable[..., Any]:
     """``build(v1, ..., vn)``: the ``cls(f1=v1, ..., fn=vn)`` of the frozen, slotted attrs class
-    ``cls`` for its fields ``fields`` (every one of them, in any order)."""
+    ``cls`` for its fields ``fields`` (every one of them, in any order); the compiled one when
+    ``compiled`` and it is built."""
     if not attrs.has(cls) or cls.__dictoffset__:  # type: ignore[attr-defined]
         raise TypeError(f"{cls.__name__} is not a slotted attrs class")
     declared = attrs.fields(cls)
@@ -47,6 +58,8 @@ def builder(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
             raise TypeError(f"{cls.__name__} has {hook}")
     if any("_attrs_cached_hash" in k.__dict__ for k in cls.__mro__):
         raise TypeError(f"{cls.__name__} caches its hash")
+    if compiled and _slots is not None:
+        return _slots.builder(cls, tuple(_slot(cls, name) for name in fields))
     scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     args = ", ".join(f"v{i}" for i in range(len(fields)))
     lines = [f"def build({args}):", "    r = _new(_cls)"]

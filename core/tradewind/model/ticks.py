@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import numpy as np
 import numpy.typing as npt
+
+from tradewind.model.frozen import _slots
 
 #: Aggressor side codes in :attr:`TickBatch.side`.
 BUY: int = 1
@@ -88,8 +92,19 @@ class TickBatch:
         constructor's checks: views of equal-length read-only columns are equal in length and
         read-only already. Each field is written through its slot's descriptor
         (:data:`_SLICE_SLOTS`) rather than ``object.__setattr__``'s generic look-up by name:
-        the same object, ~0.3 µs less a slice.
+        the same object, ~0.3 µs less a slice; with the core's compiled builder
+        (``tradewind._slots``, :data:`_build_batch`) all six in C.
         """
+        build = _build_batch
+        if build is not None:  # the compiled builder: the same object, its slots set in C
+            return build(  # type: ignore[no-any-return]
+                self.instrument,
+                self.ts_ns[start:stop],
+                self.price[start:stop],
+                self.size[start:stop],
+                self.side[start:stop],
+                self.trade_id[start:stop],
+            )
         new = _new_batch(TickBatch)
         put_instrument, put_ts, put_price, put_size, put_side, put_trade_id = _SLICE_SLOTS
         put_instrument(new, self.instrument)
@@ -143,3 +158,15 @@ _SLICE_SLOTS = tuple(
     for name in ("instrument", "ts_ns", "price", "size", "side", "trade_id")
 )
 _new_batch = object.__new__
+#: :meth:`TickBatch.slice`'s compiled builder (tradewind.model.frozen), None without the build.
+_build_batch: Callable[..., TickBatch] | None = (
+    None
+    if _slots is None
+    else _slots.builder(
+        TickBatch,
+        tuple(
+            TickBatch.__dict__[name]
+            for name in ("instrument", "ts_ns", "price", "size", "side", "trade_id")
+        ),
+    )
+)

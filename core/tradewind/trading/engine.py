@@ -77,7 +77,7 @@ from tradewind.model import (
     Veto,
     VetoEvent,
 )
-from tradewind.model.frozen import _slot, builder
+from tradewind.model.frozen import _slot, _slots, builder
 from tradewind.notify.host import NotifierHost
 from tradewind.notify.outbox import Outbox
 from tradewind.protocols import SINGULAR, check_capabilities
@@ -165,6 +165,16 @@ def _order_builder() -> Callable[..., Order]:
             return Order(**dict(zip(_ORDER_FIELDS, values, strict=True)))
 
         return keywords
+    if _slots is not None:  # the compiled builder (tradewind.model.frozen), then the checks
+        make = _slots.builder(Order, tuple(_slot(Order, name) for name in _ORDER_FIELDS))
+
+        def build_compiled(*values: Any) -> Order:
+            o: Order = make(*values)
+            init_checks(o)
+            return o
+
+        build_compiled.__name__ = "build"
+        return build_compiled
     new, cls = object.__new__, Order  # the class itself (not the module's name, read per call)
     (s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11) = (
         _slot(Order, name).__set__ for name in _ORDER_FIELDS
