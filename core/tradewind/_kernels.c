@@ -176,6 +176,9 @@ typedef struct {
     const int8_t *side;
     Py_ssize_t n;
     int bs, bp; /* the exponents of the units of sizes and of products */
+    /* 2**-bs and 2**-bp when both are normal doubles (else 0): a size or product times its
+       scale is then its multiple of the unit exactly, as a double (see accumulate). */
+    double scale_s, scale_p;
 } Ticks;
 
 /* Checks as CandleAggregator._check (backwards, earlier, values, in that priority) and
@@ -185,20 +188,27 @@ static int scan(Ticks *t, int have_wm, int64_t watermark)
     const int64_t *ts = t->ts;
     const double *price = t->price, *size = t->size;
     Py_ssize_t n = t->n;
-    for (Py_ssize_t i = 1; i < n; i++)
-        if (ts[i] < ts[i - 1]) return 1;
-    if (have_wm && ts[0] < watermark) return 2;
-    double pmin = INFINITY, pmax = 0.0, smin = INFINITY, smax = 0.0;
-    int ok = 1;
+    /* One pass: whether a time goes backwards, the extremes, and ``odd``, a sum of
+       ``x - x`` over the values: 0 while they are all finite, NaN from the first NaN or
+       infinity on. Every value is positive and finite iff odd is 0 and both minima are
+       above 0 (a NaN never becomes an extreme, but it makes odd NaN). */
+    double pmin = INFINITY, pmax = 0.0, smin = INFINITY, smax = 0.0, odd = 0.0;
+    int64_t prev = ts[0];
+    int back = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t s = ts[i];
+        back |= s < prev;
+        prev = s;
         double p = price[i], q = size[i];
-        ok &= (p > 0.0) & (p < INFINITY) & (q > 0.0) & (q < INFINITY);
-        if (p < pmin) pmin = p;
-        if (p > pmax) pmax = p;
-        if (q < smin) smin = q;
-        if (q > smax) smax = q;
+        odd += (p - p) + (q - q);
+        pmin = p < pmin ? p : pmin;
+        pmax = p > pmax ? p : pmax;
+        smin = q < smin ? q : smin;
+        smax = q > smax ? q : smax;
     }
-    if (!ok) return 3;
+    if (back) return 1;
+    if (have_wm && ts[0] < watermark) return 2;
+    if (!(odd == 0.0 && pmin > 0.0 && smin > 0.0)) return 3;
     double lo = pmin * smin, hi = pmax * smax; /* every fl(p * q) lies in [lo, hi] */
     if (!(hi < INFINITY)) return -1;
     int nbits = bit_length((uint64_t)n);
@@ -206,6 +216,9 @@ static int scan(Ticks *t, int have_wm, int64_t watermark)
     if (ulp_exp(smax) - t->bs + 53 + nbits > 125) return -1;
     t->bp = lo > 0.0 ? ulp_exp(lo) : -1074;
     if (ulp_exp(hi) - t->bp + 53 + nbits > 125) return -1;
+    int scaled = t->bs > -1022 && t->bp > -1022;
+    t->scale_s = scaled ? ldexp(1.0, -t->bs) : 0.0;
+    t->scale_p = scaled ? ldexp(1.0, -t->bp) : 0.0;
     return 0;
 }
 
@@ -223,41 +236,59 @@ static int scan_refusal(Ticks *t, PyObject *wm_obj, PyObject **result)
     return 1;
 }
 
-/* Ticks [lo, hi) of one bucket into *p. */
+/* Ticks [lo, hi) of one bucket into *p.
+
+   A value's multiple of its unit (multiple(q, bs)) is an integer below 2**125. When the
+   units are normal doubles (scale_s, scale_p set by scan) it is also q * 2**-bs computed in
+   double: a product by a power of two, exact (no overflow: below 2**125; no underflow: at
+   least 1), so where it is below 2**63 the conversion to int64 is that integer, without the
+   128-bit shift; larger ones take the shift. The sums are integer sums, so the same whatever
+   the path of each term. The side picks one of three sums (sell, neither, buy) by index. */
 static void accumulate(const Ticks *t, Py_ssize_t lo, Py_ssize_t hi, int64_t open_ts, Part *p)
 {
     const double *price = t->price, *size = t->size;
     const int8_t *side = t->side;
     int bs = t->bs, bp = t->bp;
     double high = price[lo], low = price[lo];
-    int64_t nb = 0, ns = 0;
-    u128 all = 0, buy = 0, sell = 0, pv = 0;
-    for (Py_ssize_t i = lo; i < hi; i++) {
-        double x = price[i], q = size[i];
-        high = x > high ? x : high;
-        low = x < low ? x : low;
-        u128 v = multiple(q, bs);
-        int d = side[i];
-        uint64_t is_buy = d == 1, is_sell = d == -1; /* no branch on the side */
-        all += v;
-        buy += v & -(u128)is_buy;
-        sell += v & -(u128)is_sell;
-        nb += is_buy;
-        ns += is_sell;
-        pv += multiple(x * q, bp);
+    u128 sums[3] = {0, 0, 0}, pv = 0;
+    int64_t counts[3] = {0, 0, 0};
+    const double ss = t->scale_s, sp = t->scale_p, big = 0x1p63;
+    if (ss != 0.0) {
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            double x = price[i], q = size[i], xq = x * q;
+            high = x > high ? x : high;
+            low = x < low ? x : low;
+            double vq = q * ss, vp = xq * sp;
+            u128 v = vq < big ? (u128)(int64_t)vq : multiple(q, bs);
+            int d = side[i];
+            int k = 1 + (d == 1) - (d == -1);
+            sums[k] += v;
+            counts[k] += 1;
+            pv += vp < big ? (u128)(int64_t)vp : multiple(xq, bp);
+        }
+    } else {
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            double x = price[i], q = size[i];
+            high = x > high ? x : high;
+            low = x < low ? x : low;
+            int d = side[i];
+            int k = 1 + (d == 1) - (d == -1);
+            sums[k] += multiple(q, bs);
+            counts[k] += 1;
+            pv += multiple(x * q, bp);
+        }
     }
-    u128 other = all - buy - sell;
     p->open_ts = open_ts;
     p->open = price[lo];
     p->high = high;
     p->low = low;
     p->close = price[hi - 1];
     p->n = hi - lo;
-    p->nb = nb;
-    p->ns = ns;
-    p->other = other;
-    p->buy = buy;
-    p->sell = sell;
+    p->nb = counts[2];
+    p->ns = counts[0];
+    p->other = sums[1];
+    p->buy = sums[2];
+    p->sell = sums[0];
     p->pv = pv;
 }
 

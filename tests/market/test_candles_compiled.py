@@ -12,6 +12,7 @@ crossing many buckets, ``advance`` between batches, and the shipped sample.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -153,6 +154,12 @@ def test_the_kernel_hands_back_what_its_integers_cannot_hold() -> None:
         ([(T0, 1.0, 0.0, 1), (T0 + M, 1.0, 1.0, 1)], "non-finite or non-positive"),
         ([(T0, 1.0, float("inf"), 1), (T0 + 1, 1.0, 1.0, 1)], "non-finite or non-positive"),
         ([(T0, 1e200, 1e200, 1), (T0 + M, 1.0, 1.0, -1)], "overflows"),
+        # The kernel's one pass: each refusal wherever its trade is, backwards first.
+        ([(T0, 1.0, 1.0, 1), (T0 + 1, -2.0, 1.0, 1)], "non-finite or non-positive"),
+        ([(T0, 1.0, 1.0, 1), (T0 + 1, float("-inf"), 1.0, 1)], "non-finite or non-positive"),
+        ([(T0, 1.0, 1.0, 1), (T0 + 1, 1.0, float("nan"), 1)], "non-finite or non-positive"),
+        ([(T0, 1.0, 1.0, 1), (T0 + 1, 1.0, -0.0, 1)], "non-finite or non-positive"),
+        ([(T0, float("nan"), 1.0, 1), (T0 + 5, 1.0, 1.0, 1), (T0 + 1, 1.0, 1.0, 1)], "backwards"),
     ],
 )
 def test_refusals_are_the_numpy_paths(
@@ -179,3 +186,64 @@ def test_refusals_are_the_numpy_paths(
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_sums_through_doubles_and_through_the_shift_and_odd_sides_give_the_numpy_paths(
+    seed: int,
+) -> None:
+    # The kernel takes a value's multiple of its unit as an int64 conversion of the value
+    # times 2**-unit where that is below 2**63 and through a 128-bit shift otherwise (and
+    # for every value when a unit is below the normal doubles). Here: sizes spread over
+    # 2**40, so the same buckets hold both kinds; sides other than -1/0/+1 (neither buy nor
+    # sell) among them; and a tape whose products' unit is subnormal (a few products just
+    # below the smallest normal double, the rest far enough above it for the kernel).
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    ts = T0 + np.cumsum(rng.integers(0, 2 * S, n))
+    side = rng.choice(np.array([1, -1, 0, 2, -2, 127, -128], dtype=np.int8), n)
+    price = np.round(rng.uniform(0.01, 2e5, n), 2)
+    size = np.round(2.0 ** rng.uniform(-20, 20, n), 8) + 1e-8
+    low_price = 2.0**-600 * rng.uniform(1, 2, n)
+    low_size = 2.0 ** rng.uniform(-399, -390, n)
+    low_size[::97] = 2.0**-424
+    tfs = [M, 5 * M, 15 * M]
+    for p, q in ((price, size), (low_price, low_size)):
+        assert isinstance(_kernels.candles(ts, p, q, side, (M, *tfs), (None,) * 3, None), tuple)
+        units = q / 2.0 ** (math.frexp(float(q.min()))[1] - 53)
+        products = p * q
+        lo = float(products.min())
+        assert (units >= 2.0**63).any() and (units < 2.0**63).any()
+        assert (lo < 2.0**-1022) == (p is low_price)
+        b = TickBatch.from_arrays("X", ts, p, q, side)
+        for bounds in ([0, n], [0, 1, 7, 900, 5000, n]):
+            mine = feed(b, bounds, tfs, arrays=True, advance=False)
+            with without_kernel():
+                want = feed(b, bounds, tfs, arrays=True, advance=False)
+            assert mine == want
+
+
+def test_the_kernels_scan_refuses_each_bad_value_wherever_it_is() -> None:
+    # The kernel's own codes (1 backwards, 2 earlier than the watermark, 3 a non-finite or
+    # non-positive value), backwards first, then the watermark, then the values.
+    n = 1000
+    ts = T0 + np.arange(n, dtype=np.int64) * S
+    side = np.ones(n, dtype=np.int8)
+
+    def code(
+        price: np.ndarray, size: np.ndarray, t: np.ndarray = ts, wm: int | None = None
+    ) -> object:
+        return _kernels.candles(t, price, size, side, (M, M), (None,), wm)
+
+    ones = np.ones(n)
+    assert isinstance(code(ones, ones), tuple)
+    for bad in (0.0, -0.0, -1.0, float("nan"), float("inf"), float("-inf")):
+        for at in (0, 1, 517, n - 1):
+            for price, size in ((ones.copy(), ones), (ones, ones.copy())):
+                (price if price is not ones else size)[at] = bad
+                assert code(price, size) == 3
+                assert code(price, size, wm=int(T0 + 1)) == 2
+                back = ts.copy()
+                back[600] = back[599] - 1
+                assert code(price, size, back, wm=int(T0 + 1)) == 1
+    assert code(ones, ones, wm=int(T0 + 1)) == 2

@@ -300,3 +300,44 @@ def test_bin_trades_kernel_gives_numpys_integers(seed: int) -> None:
             odd = price.copy()
             odd[n // 2] = bad
             assert _kernel.bin_trades(ts, odd, size, *args, bins, qty, first) is NotImplemented
+
+
+def test_bin_trades_extent_without_a_quantity_and_with_negative_ones() -> None:
+    """The kernel's extent when no trade has a quantity (none at all, or only zero sizes):
+    (0, -1, 0); negative quantities count in the bins' extent, not in the positive sum; times
+    going backwards anywhere (first, middle, last pair) give NotImplemented."""
+    profile = VolumeProfile(
+        window_ns=1000,
+        tick_size=Decimal("0.01"),
+        bin_ticks=1,
+        volume_quantum=Decimal("0.0005"),
+        value_area_pct=0.7,
+    )
+    cutoffs = np.array([5, 50], dtype=np.int64)
+
+    def run(ts: list[int], price: list[float], size: list[float]) -> object:
+        n = len(ts)
+        bins = np.empty(n, dtype=np.int64)
+        qty = np.empty(n, dtype=np.int64)
+        first = np.empty(len(cutoffs) + 1, dtype=np.int64)
+        return _kernel.bin_trades(
+            np.array(ts, dtype=np.int64),
+            np.array(price, dtype=np.float64),
+            np.array(size, dtype=np.float64),
+            profile._tick_f,
+            1,
+            profile._quantum_f,
+            cutoffs,
+            bins,
+            qty,
+            first,
+        )
+
+    assert run([], [], []) == (0, -1, 0)
+    assert run([1, 2, 3], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]) == (0, -1, 0)
+    # bins 100, 500, 300 (price / 0.01); quantities 2, -4, 0 (size / 0.0005)
+    assert run([1, 2, 3], [1.0, 5.0, 3.0], [0.001, -0.002, 0.0]) == (100, 500, 2)
+    for at in (1, 2, 3):
+        ts = [1, 2, 3, 4]
+        ts[at] = ts[at - 1] - 1
+        assert run(ts, [1.0] * 4, [0.001] * 4) is NotImplemented

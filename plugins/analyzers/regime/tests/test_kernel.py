@@ -298,3 +298,60 @@ def test_flat_stretches_are_the_python_bits() -> None:
         assert_same(expected[i], got, i)
         nan_hurst += i > 100 and math.isnan(got["hurst"])
     assert nan_hurst > 0  # a flat window was met
+
+
+class _MatmulHurst(RollingHurst):
+    """RollingHurst with its recomputation as written before ``np.vdot``: ``d @ d``."""
+
+    def _recompute(self) -> None:
+        p = np.array(self.ordered())
+        for i, lag in enumerate(self.lags):
+            d = p[lag:] - p[:-lag]
+            self._sq[i] = float(d @ d)
+        self._since_exact = 0
+
+
+class _MatmulMeanReversion(RollingMeanReversion):
+    """RollingMeanReversion with its recomputation as written before ``np.vdot``."""
+
+    def _recompute(self) -> None:
+        xs = np.array(self._xs)
+        ys = np.array(self._ys)
+        self._anchor = float(xs.mean())
+        xa = xs - self._anchor
+        self._sx = float(xa.sum())
+        self._sy = float(ys.sum())
+        self._sxx = float(xa @ xa)
+        self._sxy = float(xa @ ys)
+        self._since_exact = 0
+
+
+@pytest.mark.parametrize("data", ["sample-1m", "walk-15m", "walk-1m-coarse"])
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_the_recomputations_dot_products_are_matmuls__packed(data: str, config: str) -> None:
+    # The Hurst and mean-reversion recomputations (the classes and the kernel's) take their
+    # dot products with np.vdot instead of ``@``: every sum and value after every close, on
+    # windows recomputed many times, as the ``@`` versions give them.
+    cfg = CONFIGS[config]
+    new_h = RollingHurst(cfg.hurst_window, cfg.hurst_min_lag, cfg.hurst_max_lag)
+    old_h = _MatmulHurst(cfg.hurst_window, cfg.hurst_min_lag, cfg.hurst_max_lag)
+    new_m = RollingMeanReversion(cfg.mean_reversion_window, cfg.mean_reversion_horizon)
+    old_m = _MatmulMeanReversion(cfg.mean_reversion_window, cfg.mean_reversion_horizon)
+    recomputed = 0
+    for c in DATA[data]():
+        x = math.log(c.close)
+        new_h.push(x)
+        old_h.push(x)
+        new_m.push(x)
+        old_m.push(x)
+        recomputed += old_h._since_exact == 0 and old_h._count == old_h.window
+        assert _packed(new_h._sq) == _packed(old_h._sq)
+        assert _packed([new_h.value, new_m.value, new_m.slope]) == _packed(
+            [old_h.value, old_m.value, old_m.slope]
+        )
+        assert _packed([new_m._sxx, new_m._sxy]) == _packed([old_m._sxx, old_m._sxy])
+    assert recomputed > 0
+
+
+def _packed(values: Iterable[float]) -> bytes:
+    return b"".join(struct.pack("<d", v) for v in values)

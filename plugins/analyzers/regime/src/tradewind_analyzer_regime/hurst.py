@@ -97,7 +97,7 @@ class RollingHurst:
         p = np.array(self.ordered())
         for i, lag in enumerate(self.lags):
             d = p[lag:] - p[:-lag]
-            self._sq[i] = float(d @ d)
+            self._sq[i] = float(np.vdot(d, d))  # d @ d's dot function (kernel._vdot)
         self._since_exact = 0
 
     def ordered(self) -> list[float]:

@@ -93,8 +93,9 @@ class RollingMeanReversion:
         xa = xs - self._anchor
         self._sx = float(xa.sum())
         self._sy = float(ys.sum())
-        self._sxx = float(xa @ xa)
-        self._sxy = float(xa @ ys)
+        # ``xa @ xa`` and ``xa @ ys``: the same dot function, without matmul's set-up.
+        self._sxx = float(np.vdot(xa, xa))
+        self._sxy = float(np.vdot(xa, ys))
         self._since_exact = 0
 
     def _update_value(self) -> None:
