@@ -2814,10 +2814,17 @@ class Journal:
         """Orders not in a terminal state: of one run, or of every run of the session."""
         return [r for r in self.orders(run_id) if r.is_open]
 
-    def fills(self, run_id: str | None = None, *, after_seq: int | None = None) -> list[Fill]:
+    def fills(
+        self,
+        run_id: str | None = None,
+        *,
+        after_seq: int | None = None,
+        between_ns: tuple[int, int] | None = None,
+    ) -> list[Fill]:
         """The session's fills (of one run if given; only those written after the row
-        ``after_seq``, :attr:`last_seq`, if given), in the order they were booked."""
-        return [f for _, f in self._fill_rows(run_id, after_seq)]
+        ``after_seq``, :attr:`last_seq`, if given; with ``between_ns = (start, end)`` only
+        those with ``start <= ts_ns < end``), in the order they were booked."""
+        return [f for _, f in self._fill_rows(run_id, after_seq, between_ns)]
 
     @property
     def last_seq(self) -> int:
@@ -2855,7 +2862,10 @@ class Journal:
         return {str(cid): str(tag) for cid, tag in rows}
 
     def _fill_rows(
-        self, run_id: str | None = None, after_seq: int | None = None
+        self,
+        run_id: str | None = None,
+        after_seq: int | None = None,
+        between_ns: tuple[int, int] | None = None,
     ) -> list[tuple[int, Fill]]:
         if self._unread("fills"):
             return []
@@ -2871,6 +2881,9 @@ class Journal:
         if after_seq is not None:
             sql += " AND seq > ?"
             args.append(after_seq)
+        if between_ns is not None:
+            sql += " AND ts_ns >= ? AND ts_ns < ?"
+            args.extend(between_ns)
         out = []
         rows = self._con.execute(sql + " ORDER BY seq", args).fetchall()
         for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset, frate in rows:

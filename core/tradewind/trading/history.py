@@ -142,10 +142,14 @@ class TradeHistory:
 
     def fills_between(self, start_ns: int, end_ns: int) -> list[Fill]:
         """The fills with ``start_ns <= ts_ns < end_ns``, in booking order."""
-        fills = self.fills if self._covers(self.fills, self.fills_dropped, start_ns) else None
-        if fills is None:
-            fills = self.all_fills()
-        return [f for f in fills if start_ns <= f.ts_ns < end_ns]
+        if self._covers(self.fills, self.fills_dropped, start_ns):
+            return [f for f in self.fills if start_ns <= f.ts_ns < end_ns]
+        try:
+            assert self.journal is not None and self._mark is not None
+            return self.journal.fills(after_seq=self._mark, between_ns=(start_ns, end_ns))
+        except Exception as exc:
+            log.error("the run's fills not read back from the journal: %s", exc)
+            return [f for f in self.fills if start_ns <= f.ts_ns < end_ns]
 
     def trades_between(self, start_ns: int, end_ns: int) -> list[Trade]:
         """The closed trades with ``start_ns <= ts_ns < end_ns``, in booking order."""
@@ -206,12 +210,7 @@ class TradeHistory:
     def _journal_fills(self) -> list[Fill]:
         assert self.journal is not None and self._mark is not None
         out = self.journal.fills(after_seq=self._mark)
-        if len(out) != self.n_fills:
-            log.error(
-                "the journal holds %d of the run's %d fills; the run's history has gaps",
-                len(out),
-                self.n_fills,
-            )
+        _check_count("fills", len(out), self.n_fills)
         return out
 
     def _journal_trades(self) -> list[Trade]:
@@ -231,10 +230,12 @@ class TradeHistory:
                 elif flat:
                     out.append((ts, inst, realized - opened_at.get(inst, _ZERO)))
             state[inst] = (flat, realized)
-        if len(out) != self.n_trades:
-            log.error(
-                "the journal's positions give %d of the run's %d closed trades",
-                len(out),
-                self.n_trades,
-            )
+        _check_count("closed trades", len(out), self.n_trades)
         return out
+
+
+def _check_count(what: str, read: int, booked: int) -> None:
+    """Say so when the journal gives another number of ``what`` than the run booked (a
+    journal that failed to take some, or a venue's fills booked around the order manager)."""
+    if read != booked:
+        log.error("the journal gives %d of the run's %d %s read back", read, booked, what)
