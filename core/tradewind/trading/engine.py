@@ -1162,6 +1162,10 @@ class Engine:
             record_final_balances(self)
         except Exception:
             log.exception("could not journal the final account balances")
+        if failure is None and not self.orders.history.complete:
+            # The run's whole history for its result, read back while the journal is open
+            # (the summary read it already, unless a second signal cut the session short).
+            self._history()
         error: JournalError | None = None
         try:
             journal.finish(self.clock.now_ns(), summary)
