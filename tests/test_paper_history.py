@@ -79,6 +79,7 @@ def _paper_run(
             profit=c.profit(),
             last_5=c.trades(5),
             last_all=c.trades(100_000),
+            last_0=c.trades(0),  # ``[-0:]``: every trade, as the list always answered
             # A day that starts before the fills kept in memory, one that starts among them.
             day_early=c.daily_figures(every[10].ts_ns, now),
             day_late=c.daily_figures(every[-5].ts_ns, now),
@@ -119,7 +120,8 @@ def test_a_paper_runs_result_and_answers_are_those_of_the_whole_history(tmp_path
 
     assert answers == expected_answers
     assert int(answers["profit"]["closed_trades"]) == h.n_trades
-    assert len(answers["last_all"]) == h.n_trades
+    assert len(answers["last_all"]) == len(answers["last_0"]) == h.n_trades
+    assert len(answers["last_5"]) == 5
     assert int(answers["day_early"]["trades"]) > 2 * WINDOW
     assert answers["day_none"]["trades"] == "0"
 

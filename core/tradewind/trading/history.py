@@ -135,9 +135,10 @@ class TradeHistory:
         return self.all_fills()[n:]
 
     def recent_trades(self, limit: int) -> list[Trade]:
-        """The last ``limit`` closed trades, oldest first."""
-        if limit <= len(self.trades) or not self.trades_dropped:
-            return self.trades[-limit:] if limit > 0 else []
+        """The last ``limit`` closed trades, oldest first (``trades[-limit:]`` of every
+        closed trade, whatever ``limit``)."""
+        if 0 < limit <= len(self.trades) or not self.trades_dropped:
+            return self.trades[-limit:]
         return self.all_trades()[-limit:]
 
     def fills_between(self, start_ns: int, end_ns: int) -> list[Fill]:
