@@ -4,7 +4,7 @@ portfolio sees it, and the order it belongs to moved to partially filled or fill
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence
 from decimal import Decimal
 
 from tradewind.journal.store import OrderRecord, fill_key
@@ -50,13 +50,13 @@ class FillBooking(OrderStateMachine):
     _booked: dict[str, Decimal]
 
     @property
-    def fills(self) -> list[Fill]:
+    def fills(self) -> MutableSequence[Fill]:
         """The fills kept in memory, in booking order (:attr:`TradeHistory.fills`: every
         fill of a backtest, the recent ones of a paper or live run)."""
         return self.history.fills
 
     @property
-    def closed_trades(self) -> list[Trade]:
+    def closed_trades(self) -> MutableSequence[Trade]:
         """The closed trades kept in memory, ``(ts_ns, instrument, realised P&L)``, in
         order (:attr:`TradeHistory.trades`)."""
         return self.history.trades

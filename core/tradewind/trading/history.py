@@ -6,8 +6,9 @@ run writes every fill, position and order to a durable journal as it books it, s
 them in memory too only grows the process for as long as the session runs (issue 19). Its
 history (:meth:`TradeHistory.bounded`) keeps what the readers during the run need:
 
-- the last fills and closed trades (at least ``keep`` of each: the control commands' last
-  trades, the API snapshot's new fills) — older ones are dropped from memory;
+- the last ``keep`` fills and closed trades (the control commands' last trades, the API
+  snapshot's new fills) — an older one is dropped from memory as each new one comes, one at a
+  time (dropping a thousand at once put their deallocation into one decision's time);
 - running aggregates: fills and trades counted, each instrument's realised P&L of the closed
   trades (the ``profit`` command);
 - the state at the run's start (:meth:`TradeHistory.begin`): the journal's last row then, each
@@ -24,9 +25,11 @@ submitted after the mark.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, MutableSequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from itertools import islice
+from typing import TYPE_CHECKING, TypeVar
 
 from tradewind.model import Fill
 
@@ -39,16 +42,16 @@ log = logging.getLogger("tradewind.trading.history")
 #: A closed trade: ``(ts_ns, instrument, realised P&L)``.
 Trade = tuple[int, str, Decimal]
 
-#: The fills and closed trades a paper or live run keeps in memory (at least; at most twice).
+#: The fills and closed trades a paper or live run keeps in memory.
 KEEP_RECENT = 1_000
 
 _ZERO = Decimal(0)
+T = TypeVar("T")
 
 
 class TradeHistory:
-    """A run's fills and closed trades in booking order: all of them (``keep`` None), or the
-    last ``keep`` (to ``2 * keep``) with running aggregates, the rest read back from
-    ``journal``."""
+    """A run's fills and closed trades in booking order: all of them (``keep`` None, lists), or
+    the last ``keep`` (deques) with running aggregates, the rest read back from ``journal``."""
 
     def __init__(self, keep: int | None = None, journal: Journal | None = None) -> None:
         if keep is not None and (keep < 1 or journal is None):
@@ -56,9 +59,9 @@ class TradeHistory:
         self.keep = keep
         self.journal = journal
         #: The fills kept, oldest first (every fill when ``keep`` is None).
-        self.fills: list[Fill] = []
+        self.fills: MutableSequence[Fill] = [] if keep is None else deque(maxlen=keep)
         #: The closed trades kept, oldest first (every one when ``keep`` is None).
-        self.trades: list[Trade] = []
+        self.trades: MutableSequence[Trade] = [] if keep is None else deque(maxlen=keep)
         #: Fills and closed trades booked, and how many of each were dropped from memory.
         self.n_fills = 0
         self.n_trades = 0
@@ -105,40 +108,38 @@ class TradeHistory:
     def add_fill(self, fill: Fill) -> None:
         """A fill booked."""
         fills = self.fills
+        if len(fills) == self.keep:
+            self.fills_dropped += 1  # the deque drops its oldest as this one comes
         fills.append(fill)
         self.n_fills += 1
-        keep = self.keep
-        if keep is not None and len(fills) >= 2 * keep:
-            del fills[:keep]
-            self.fills_dropped += keep
 
     def add_trade(self, ts_ns: int, instrument: str, pnl: Decimal) -> None:
         """A position closed with ``pnl`` realised since it opened."""
         trades = self.trades
+        if len(trades) == self.keep:
+            self.trades_dropped += 1
         trades.append((ts_ns, instrument, pnl))
         self.n_trades += 1
         self.realized[instrument] = self.realized.get(instrument, _ZERO) + pnl
-        keep = self.keep
-        if keep is not None and len(trades) >= 2 * keep:
-            del trades[:keep]
-            self.trades_dropped += keep
 
     def keep_everything(self) -> None:
         """Stop dropping (the journal failed: what is not in it must stay in memory)."""
         self.keep = None
+        self.fills = list(self.fills)
+        self.trades = list(self.trades)
 
     # -- reading --------------------------------------------------------------------------
     def fills_since(self, n: int) -> list[Fill]:
         """The fills booked after the first ``n``, in order."""
         if n >= self.fills_dropped:
-            return self.fills[n - self.fills_dropped :]
+            return list(islice(self.fills, n - self.fills_dropped, None))
         return self.all_fills()[n:]
 
     def recent_trades(self, limit: int) -> list[Trade]:
         """The last ``limit`` closed trades, oldest first (``trades[-limit:]`` of every
         closed trade, whatever ``limit``)."""
-        if 0 < limit <= len(self.trades) or not self.trades_dropped:
-            return self.trades[-limit:]
+        if 0 < limit <= len(self.trades):
+            return list(islice(self.trades, len(self.trades) - limit, None))
         return self.all_trades()[-limit:]
 
     def fills_between(self, start_ns: int, end_ns: int) -> list[Fill]:
@@ -160,7 +161,9 @@ class TradeHistory:
         return [t for t in trades if start_ns <= t[0] < end_ns]
 
     @staticmethod
-    def _covers(kept: list[Fill] | list[Trade], dropped: int, start_ns: int) -> bool:
+    def _covers(
+        kept: MutableSequence[Fill] | MutableSequence[Trade], dropped: int, start_ns: int
+    ) -> bool:
         """The kept tail holds everything from ``start_ns`` on: nothing was dropped, or the
         first kept item is before ``start_ns`` (items are booked in time order; a venue's
         late fill with an older time is why this is "before", not "at")."""
@@ -176,23 +179,23 @@ class TradeHistory:
         """Every fill the run booked, in order (read back from the journal once some were
         dropped from memory)."""
         if not self.fills_dropped:
-            return self.fills
+            return _as_list(self.fills)
         try:
             return self._journal_fills()
         except Exception as exc:  # a journal that cannot be read: what memory holds, said
             log.error("the run's fills not read back from the journal: %s", exc)
-            return self.fills
+            return list(self.fills)
 
     def all_trades(self) -> list[Trade]:
         """Every closed trade of the run, in order (rebuilt from the journal's position rows
         once some were dropped from memory)."""
         if not self.trades_dropped:
-            return self.trades
+            return _as_list(self.trades)
         try:
             return self._journal_trades()
         except Exception as exc:
             log.error("the run's closed trades not read back from the journal: %s", exc)
-            return self.trades
+            return list(self.trades)
 
     def all_tags(self, tags: Mapping[str, str]) -> dict[str, str]:
         """Every order's tag, by client order id: ``tags`` (what the order manager holds) when
@@ -233,6 +236,12 @@ class TradeHistory:
             state[inst] = (flat, realized)
         _check_count("closed trades", len(out), self.n_trades)
         return out
+
+
+def _as_list(items: MutableSequence[T]) -> list[T]:
+    """``items`` itself when a list (a backtest's result is the very list), else a list of
+    them."""
+    return items if isinstance(items, list) else list(items)
 
 
 def _check_count(what: str, read: int, booked: int) -> None:
