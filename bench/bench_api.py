@@ -639,7 +639,7 @@ async def bench(
         results["snapshots"] = server.view.source.published
         await engine.bus.close()
     results["load_after"] = os.getloadavg()
-    results["fills"] = len(engine.orders.fills)
+    results["fills"] = engine.orders.history.n_fills
     engine.journal.flush()
     results["trades"] = len(server.view.trades())
     server.view.close()

@@ -25,8 +25,10 @@ ticks/s with one fill per 10 ticks (after).
 ``--repeat N``: run ``after`` N times (one process, each on a fresh journal) and print the
 median CPU time, per fill too: the figure to compare code with on a shared machine.
 ``--retained``: the memory still allocated when a run ends (``tracemalloc``, the engine kept
-alive) for ``--ticks`` and for a fifth of them, after a first run that warms imports and
-caches up; the difference per extra fill is what a run keeps per fill.
+alive, its result and the report's cache of the last metrics let go: they hold the whole run,
+read back from the journal in paper and live, as the report needs it) for ``--ticks`` and for a
+fifth of them, after a first run that warms imports and caches up; the difference per extra
+fill is what a run keeps per fill.
 
 ``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
 around the per-fill path's parts — the step's durable commit, the bus, the journal's
@@ -230,7 +232,7 @@ def run(
     cpu = time.process_time() - c0  # the process's own CPU: steadier on a shared machine
     main_cpu = time.thread_time() - m0  # the engine's thread alone (not the journal's loads)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fills = len(engine.orders.fills)
+    fills = fills_of(engine)
     if engine.journal is not None and hasattr(engine.journal, "_load"):
         # Every write into DuckDB since the step log (flushes, loads on either thread).
         engine.commits = engine.journal.loads - engine.background
@@ -252,11 +254,9 @@ def run(
     }
 
 
-def retained(ticks: int, chunk: int, every: int, workdir: Path) -> tuple[int, int]:
-    """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
-    fills."""
-    import tracemalloc
-
+def paper_engine(ticks: int, chunk: int, every: int, workdir: Path, **kw: Any) -> Any:
+    """The churning paper engine over ``ticks`` synthetic ticks (at 20 times the sample's
+    pace), its data, config and journal in ``workdir``; ``kw`` goes to the engine."""
     import _synth
     from tradewind.config import load_config
     from tradewind.market.importers import ticks_parquet
@@ -269,17 +269,41 @@ def retained(ticks: int, chunk: int, every: int, workdir: Path) -> tuple[int, in
     journal = workdir / f"retained_{ticks}.duckdb"
     text = CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
     cfg_path.write_text(text)
-    engine = _engine_class()(load_config(cfg_path))
+    engine = _engine_class()(load_config(cfg_path), **kw)
     engine.every = every
+    return engine
+
+
+def retained(
+    ticks: int, chunk: int, every: int, workdir: Path, keep_history: bool = False
+) -> tuple[int, int]:
+    """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
+    fills. ``keep_history``: the order manager keeps every fill and trade in memory, as
+    before issue 19's bounded history (``Engine.keep_history``)."""
+    import tracemalloc
+
+    from tradewind.report import metrics
+
+    engine = paper_engine(ticks, chunk, every, workdir)
+    if keep_history:
+        engine.keep_history = True
     gc.collect()
     tracemalloc.start()
     try:
         anyio.run(engine.run)
+        metrics._last_metrics = None  # the run's summary inputs: the result's, not the engine's
         gc.collect()
         size = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    return size, len(engine.orders.fills)
+    return size, fills_of(engine)
+
+
+def fills_of(engine: Any) -> int:
+    """The fills a run booked (the order manager's count; all it kept before issue 19's
+    bounded history)."""
+    history = getattr(engine.orders, "history", None)
+    return len(engine.orders.fills) if history is None else int(history.n_fills)
 
 
 def parts(ticks: int, chunk: int, every: int, workdir: Path) -> None:

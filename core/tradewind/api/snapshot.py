@@ -156,7 +156,8 @@ class SnapshotSource:
         e = self._engine
         pf = e.portfolio
         orders = e.orders
-        fills = orders.fills
+        history = orders.history
+        n_fills = history.n_fills
         curve = e.equity_curve
         operator = self._operator
         if operator is None:
@@ -166,7 +167,7 @@ class SnapshotSource:
         state = operator.state
         key = (
             pf.ts_ns,
-            len(fills),
+            n_fills,
             pf.cash,
             e.ticks,
             e.decision_points,
@@ -183,16 +184,16 @@ class SnapshotSource:
             seeded, tags = self._seed()
             self.fills.extend(seeded)
             self.tags.update(tags)
-            self._fills_seen = len(fills)  # booked before this point: journaled, seeded
-        if len(fills) > self._fills_seen:
-            new = fills[self._fills_seen :]
+            self._fills_seen = n_fills  # booked before this point: journaled, seeded
+        if n_fills > self._fills_seen:
+            new = history.fills_since(self._fills_seen)
             known = orders.order_tags
             for f in new:
                 tag = known.get(f.client_order_id)
                 if tag is not None:
                     self.tags[f.client_order_id] = tag
             self.fills.extend(new)
-            self._fills_seen = len(fills)
+            self._fills_seen = n_fills
         if len(curve) > self._equity_seen:
             self.equity.extend(curve[self._equity_seen :])
             self._equity_seen = len(curve)

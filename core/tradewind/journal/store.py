@@ -2848,11 +2848,59 @@ class Journal:
         """Orders not in a terminal state: of one run, or of every run of the session."""
         return [r for r in self.orders(run_id) if r.is_open]
 
-    def fills(self, run_id: str | None = None) -> list[Fill]:
-        """The session's fills (of one run if given), in the order they were booked."""
-        return [f for _, f in self._fill_rows(run_id)]
+    def fills(
+        self,
+        run_id: str | None = None,
+        *,
+        after_seq: int | None = None,
+        between_ns: tuple[int, int] | None = None,
+    ) -> list[Fill]:
+        """The session's fills (of one run if given; only those written after the row
+        ``after_seq``, :attr:`last_seq`, if given; with ``between_ns = (start, end)`` only
+        those with ``start <= ts_ns < end``), in the order they were booked."""
+        return [f for _, f in self._fill_rows(run_id, after_seq, between_ns)]
 
-    def _fill_rows(self, run_id: str | None = None) -> list[tuple[int, Fill]]:
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last row written: rows written later have higher ones
+        (a mark for :meth:`fills`, :meth:`position_steps` and :meth:`submitted_tags`)."""
+        return self._seq
+
+    def position_steps(self, after_seq: int) -> list[tuple[int, str, str, Decimal, Decimal]]:
+        """The session's position rows written after the row ``after_seq``, in order: ``(ts_ns,
+        reason, instrument, quantity, realized_pnl)`` (reason ``"fill"``: the position after
+        a fill; else a correction or a pricing)."""
+        if self._unread("positions"):
+            return []
+        self._sync()
+        rows = self._con.execute(
+            "SELECT ts_ns, reason, instrument, quantity, realized_pnl FROM positions "
+            "WHERE session_id = ? AND seq > ? ORDER BY seq",
+            [self.session_id, after_seq],
+        ).fetchall()
+        return [(int(ts), r, inst, Decimal(q), Decimal(p)) for ts, r, inst, q, p in rows]
+
+    def submitted_tags(self, after_seq: int) -> dict[str, str]:
+        """The tag of each order of the session submitted after the row ``after_seq``, by
+        client order id, in the order they were submitted."""
+        if self._unread("orders"):
+            return {}
+        self._sync()
+        rows = self._con.execute(
+            "SELECT o.client_order_id, o.tag FROM orders o JOIN order_events e "
+            "ON e.session_id = o.session_id AND e.client_order_id = o.client_order_id "
+            "WHERE o.session_id = ? AND e.kind = 'submitted' AND e.seq > ? "
+            "AND o.tag IS NOT NULL ORDER BY e.seq",
+            [self.session_id, after_seq],
+        ).fetchall()
+        return {str(cid): str(tag) for cid, tag in rows}
+
+    def _fill_rows(
+        self,
+        run_id: str | None = None,
+        after_seq: int | None = None,
+        between_ns: tuple[int, int] | None = None,
+    ) -> list[tuple[int, Fill]]:
         if self._unread("fills"):
             return []
         self._sync()
@@ -2864,6 +2912,12 @@ class Journal:
         if run_id is not None:
             sql += " AND run_id = ?"
             args.append(run_id)
+        if after_seq is not None:
+            sql += " AND seq > ?"
+            args.append(after_seq)
+        if between_ns is not None:
+            sql += " AND ts_ns >= ? AND ts_ns < ?"
+            args.extend(between_ns)
         out = []
         rows = self._con.execute(sql + " ORDER BY seq", args).fetchall()
         for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset, frate in rows:

@@ -178,7 +178,10 @@ class EngineControl:
         equity change."""
         eng = self._engine
         pf = eng.portfolio
-        realized = eng.pnl_total((t[1], t[2]) for t in eng.orders.closed_trades)
+        history = eng.orders.history
+        # Each instrument's sum over its closed trades (the history keeps the sums, not
+        # every trade): the same per-currency sums as the trades one by one.
+        realized = eng.pnl_total(history.realized.items())
         out = {
             "realized_pnl": "n/a" if realized.total is None else _money(realized.total),
             "currency": realized.currency,
@@ -200,7 +203,7 @@ class EngineControl:
         out.update(
             {
                 "equity_change": _money(pf.equity() - pf.starting_equity()),
-                "closed_trades": str(len(eng.orders.closed_trades)),
+                "closed_trades": str(history.n_trades),
             }
         )
         return out
@@ -212,7 +215,7 @@ class EngineControl:
         eng = self._engine
         rep = eng.portfolio.accounts.reporting_currency
         out = []
-        for ts, inst, pnl in reversed(eng.orders.closed_trades[-limit:]):
+        for ts, inst, pnl in reversed(eng.orders.history.recent_trades(limit)):
             cur = eng.pnl_currencies.get(inst, rep)
             out.append(
                 {"time": iso_utc(ts), "instrument": inst, "pnl": _money(pnl, cur), "currency": cur}
@@ -243,8 +246,9 @@ class EngineControl:
         """The daily summary's figures for the UTC day starting at ``day_start_ns``."""
         eng = self._engine
         pf = eng.portfolio
-        trades = [t for t in eng.orders.closed_trades if day_start_ns <= t[0] < now_ns]
-        fees = eng.fee_total(f for f in eng.orders.fills if day_start_ns <= f.ts_ns < now_ns)
+        history = eng.orders.history
+        trades = history.trades_between(day_start_ns, now_ns)
+        fees = eng.fee_total(history.fills_between(day_start_ns, now_ns))
         curve = [eq for ts, eq in eng.equity_curve if day_start_ns <= ts < now_ns]
         drawdown = 0.0
         peak = -math.inf

@@ -91,6 +91,7 @@ from tradewind.trading.collector import ENGINE_YOUNG, FrozenStart, StepCollector
 from tradewind.trading.control import EngineControl
 from tradewind.trading.curves import Curve, curve_of
 from tradewind.trading.equity import EquityCurve
+from tradewind.trading.history import Trade, TradeHistory
 from tradewind.trading.intents import holds, order_intent, short_refused
 from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
@@ -842,18 +843,20 @@ class Engine:
             finally:
                 if frozen is not None:
                     frozen.stop()
+        fills, trades, tags = self._history()
+        self._read_back = None  # the result holds them now, not the engine
         return RunResult(
             run_id=self.run_id,
             summary=summary,
             equity_curve=self.equity_curve,
-            closed_trades=self.orders.closed_trades,
-            fills=self.orders.fills,
+            closed_trades=trades,
+            fills=fills,
             price_curve=self.price_curve,
             data_gaps=list(self.gaps),
             bad_rows=list(self.bad_rows),
             candles=self.candle_curve,
             series=self.series,
-            order_tags=dict(self.orders.order_tags),
+            order_tags=tags,
             funding=self.funding_payments,
             journal_path=self._journal_target(),
             journal_password=cfg.journal.password,
@@ -867,6 +870,12 @@ class Engine:
     keep_journal = False
     #: The journal :attr:`keep_journal` left open (None: closed as usual).
     kept_journal: Journal | None = None
+    #: Keep every fill, closed trade and order tag in memory in paper and live too, as a
+    #: backtest does (tests compare the bounded history's answers with it).
+    keep_history = False
+    #: The fills and closed trades read back from the journal for the run's summary, kept
+    #: for its result (the same objects), and the counts they were read at.
+    _read_back: tuple[tuple[int, int], list[Fill], list[Trade], dict[str, str]] | None = None
     _finished = False
 
     async def _with_signals(self, info: RunInfo) -> dict[str, Any]:
@@ -913,6 +922,10 @@ class Engine:
                 self.orders.run_id = self.run_id
                 self.orders.id_prefix = f"tw-{self.run_id[:12]}"
         journal.start(cfg.mode.value, str(cfg.path), self.clock.now_ns())
+        if journal.durable and not self.keep_history:
+            # Paper and live write every fill, position and order as they are booked: the
+            # order manager keeps the recent ones, the run's result reads the rest back.
+            self.orders.history = TradeHistory.bounded(journal)
         if cfg.mode is not Mode.BACKTEST:
             # One durable commit per engine step, and before an order leaves for a real venue.
             journal.group_commit = True
@@ -1189,6 +1202,10 @@ class Engine:
             record_final_balances(self)
         except Exception:
             log.exception("could not journal the final account balances")
+        if failure is None and not self.orders.history.complete:
+            # The run's whole history for its result, read back while the journal is open
+            # (the summary read it already, unless a second signal cut the session short).
+            self._history()
         error: JournalError | None = None
         try:
             journal.finish(self.clock.now_ns(), summary)
@@ -2041,6 +2058,7 @@ class Engine:
         pf = self.portfolio
         realized = self.pnl_total((k, pf.position(k).realized_pnl) for k in self.instruments)
         fees = pf.fees_total()
+        fills, trades, _ = self._history()
         return RunFigures(
             run_id=self.run_id,
             mode=self.config.mode.value,
@@ -2066,8 +2084,8 @@ class Engine:
             fees_not_converted=fees.error,
             funding_paid=pf.funding_paid,
             equity_curve=self.equity_curve.copy(),
-            closed_trades=list(self.orders.closed_trades),
-            fills=list(self.orders.fills),
+            closed_trades=list(trades),
+            fills=list(fills),
             evaluated=self.strategy.evaluated,
             rejected=dict(self.strategy.rejected),
             vetoes=dict(self.vetoes),
@@ -2080,6 +2098,21 @@ class Engine:
             panes=list(self.config.run.panes),
             halted_at_ns=self.halted_at,
         )
+
+    def _history(self) -> tuple[list[Fill], list[Trade], dict[str, str]]:
+        """Every fill, closed trade and order tag of the run (:class:`TradeHistory`), read
+        back from the journal at most once while no fill is booked: the summary and the
+        result get the same objects (the report's metrics of both are computed once), and
+        the result gets them after the journal is closed."""
+        h = self.orders.history
+        kept = self._read_back
+        if kept is not None and kept[0] == (h.n_fills, h.n_trades):
+            return kept[1], kept[2], kept[3]
+        fills, trades = h.all_fills(), h.all_trades()
+        tags = h.all_tags(self.orders.order_tags)
+        if not h.complete:
+            self._read_back = ((h.n_fills, h.n_trades), fills, trades, tags)
+        return fills, trades, tags
 
     def pnl_total(self, amounts: Iterable[tuple[str, Decimal]]) -> MoneyTotal:
         """P&L amounts of instruments (``(key, amount)``), each in its instrument's P&L

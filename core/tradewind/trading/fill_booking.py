@@ -4,7 +4,7 @@ portfolio sees it, and the order it belongs to moved to partially filled or fill
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence
 from decimal import Decimal
 
 from tradewind.journal.store import OrderRecord, fill_key
@@ -17,6 +17,7 @@ from tradewind.model import (
     SystemError,
 )
 from tradewind.model.frozen import builder
+from tradewind.trading.history import Trade, TradeHistory
 from tradewind.trading.order_state import _S, OrderStateMachine
 
 # The order manager's logger: its records keep the name they had before the split.
@@ -37,15 +38,28 @@ _position_changed = builder(PositionChanged, ("ts_ns", "position"))
 class FillBooking(OrderStateMachine):
     """Books venue fills into the journal and the portfolio, each exactly once."""
 
-    fills: list[Fill]
+    #: The fills and closed trades booked (:mod:`tradewind.trading.history`: all of them, or
+    #: the recent ones when the journal holds the rest).
+    history: TradeHistory
     duplicate_fills: int
     #: Each instrument's P&L currency (the engine's), carried by the fill events.
     pnl_currencies: Mapping[str, str]
     exit_reasons: dict[str, str]
-    closed_trades: list[tuple[int, str, Decimal]]
     _realized_at_open: dict[str, Decimal]
     _fill_keys: set[tuple[str, str]]
     _booked: dict[str, Decimal]
+
+    @property
+    def fills(self) -> MutableSequence[Fill]:
+        """The fills kept in memory, in booking order (:attr:`TradeHistory.fills`: every
+        fill of a backtest, the recent ones of a paper or live run)."""
+        return self.history.fills
+
+    @property
+    def closed_trades(self) -> MutableSequence[Trade]:
+        """The closed trades kept in memory, ``(ts_ns, instrument, realised P&L)``, in
+        order (:attr:`TradeHistory.trades`)."""
+        return self.history.trades
 
     def unbooked(self) -> dict[str, list[str]]:
         """Per venue, its orders whose reports say they filled more than their fills booked
@@ -114,7 +128,7 @@ class FillBooking(OrderStateMachine):
         if before.is_flat:
             self._realized_at_open[fill.instrument] = before.realized_pnl
         after = self.portfolio.apply_fill(fill, after)
-        self.fills.append(fill)
+        self.history.add_fill(fill)
         self.pending.append(
             _fill_event(
                 fill.ts_ns,
@@ -138,7 +152,7 @@ class FillBooking(OrderStateMachine):
         self.pending.append(_position_changed(fill.ts_ns, after))
         if after.is_flat and not before.is_flat:
             start = self._realized_at_open.get(fill.instrument, Decimal(0))
-            self.closed_trades.append((fill.ts_ns, fill.instrument, after.realized_pnl - start))
+            self.history.add_trade(fill.ts_ns, fill.instrument, after.realized_pnl - start)
             reason = self.exit_reasons.pop(fill.instrument, "")
             self.pending.append(
                 PositionClosed(

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from tradewind.journal.store import Journal, OrderRecord
 from tradewind.model import Event, Order, OrderReport, OrderStatus, SystemError
+from tradewind.trading.history import TradeHistory
 
 # The order manager's logger: its records keep the name they had before the split.
 log = logging.getLogger("tradewind.trading.orders")
@@ -31,8 +32,10 @@ class OrderJournaling:
     pending: list[Event]
     records: dict[str, OrderRecord]
     orders: dict[str, Order]
-    #: Every order's tag by client order id (the report's trades read it at the end).
+    #: Each order's tag by client order id: every order's, or with a bounded history those
+    #: of the orders in :attr:`records` (the run's result reads the others from the journal).
     order_tags: dict[str, str]
+    history: TradeHistory
     _ts: int
     _fill_keys: set[tuple[str, str]]
     _booked: dict[str, Decimal]
@@ -63,6 +66,8 @@ class OrderJournaling:
                 continue
             del self.records[old]
             self.orders.pop(old, None)
+            if self.history.keep is not None and self.order_tags.pop(old, None) is not None:
+                self.history.tags_dropped += 1
             self._booked.pop(old, None)
             for key in self._keys_of.pop(old, ()):
                 self._fill_keys.discard(key)
@@ -124,6 +129,8 @@ class OrderJournaling:
         fate could not be known after a crash). Fills are still booked (they happened at the
         venue)."""
         self.journal_error = f"journal write failed ({what}): {type(exc).__name__}: {exc}"
+        # What the journal did not take must stay in memory for the run's result.
+        self.history.keep_everything()
         log.error("%s", self.journal_error)
         self.pending.append(
             SystemError(ts_ns=self._ts, source="orders:journal", error=self.journal_error)

@@ -49,7 +49,6 @@ from tradewind.errors import (
 from tradewind.journal.store import Journal, OrderRecord, opened_record
 from tradewind.model import (
     Event,
-    Fill,
     Order,
     OrderFailed,
     OrderReport,
@@ -58,6 +57,7 @@ from tradewind.model import (
 )
 from tradewind.model.frozen import builder
 from tradewind.trading.fill_booking import FillBooking
+from tradewind.trading.history import TradeHistory
 from tradewind.trading.order_cancel import CancelSettling, CancelUnsettledError
 from tradewind.trading.order_retry import (
     BreakerPolicy,
@@ -125,10 +125,9 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
         self._finished: deque[str] = deque()
         self.released = 0
         self._released_seq = -1
-        self.fills: list[Fill] = []
+        self.history = TradeHistory()  # every fill and trade; the engine may bound it
         self.pending: list[Event] = []
         self.exit_reasons: dict[str, str] = {}
-        self.closed_trades: list[tuple[int, str, Decimal]] = []  # (ts, instrument, realised)
         self._realized_at_open: dict[str, Decimal] = {}
         self._fill_keys: set[tuple[str, str]] = set()
         self._booked: dict[str, Decimal] = {}
@@ -198,6 +197,7 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
         cash = journal.cash()
         if cash is not None:
             self.portfolio.cash = cash
+        self.history.begin(self.portfolio.every_position(), self._realized_at_open, self.order_tags)
 
     def register_venue(self, venue: object) -> None:
         """Know ``venue`` by its key (for resolving orders whose outcome is unknown)."""

@@ -89,6 +89,10 @@ class Portfolio:
         """All non-flat positions."""
         return [p for p in self._positions.values() if not p.is_flat]
 
+    def every_position(self) -> Sequence[Position]:
+        """Every position held, flat ones included (their realised P&L)."""
+        return list(self._positions.values())
+
     def last_price(self, instrument: str) -> float:
         """The last traded price of ``instrument`` (NaN before the first trade)."""
         return self._last.get(instrument, float("nan"))
