@@ -45,10 +45,13 @@ def _per_extra_fill(tmp_path: Path, keep_history: bool) -> tuple[float, int]:
 @pytest.mark.usefixtures("small_windows")
 def test_a_paper_runs_memory_does_not_grow_with_its_fills(tmp_path: Path):
     """Five times the ticks and fills, and what the engine keeps at the end of the run is the
-    same within 16 B per extra fill (the whole history in memory kept ~700 B per fill)."""
+    same within 40 B per extra fill (the whole history in memory kept ~700 B per fill; the
+    test below sees > 200 B). Measured 16-19 B: the run's curves, a point per decision, are
+    still in memory at this length, and a run alone allocates a little differently than in
+    the suite, so the bound leaves room for that without coming near the history's bytes."""
     per_fill, fills = _per_extra_fill(tmp_path, keep_history=False)
     assert fills > 25 * WINDOW
-    assert per_fill < 16, f"{per_fill:.0f} B retained per extra fill"
+    assert per_fill < 40, f"{per_fill:.0f} B retained per extra fill"
 
 
 @pytest.mark.usefixtures("small_windows")
