@@ -6,8 +6,10 @@ order is looked up; done (cancelled, or filled before the cancel arrived), that 
 taken; still open, the cancel is sent again after a backoff. A cancel that certainly did not
 reach the venue (connection refused, HTTP 429/418) is sent again after the backoff, at least
 the venue's ``Retry-After``. A venue's "unknown order" answer (Binance -2011) is settled by
-the same lookup. All of it is bounded by :attr:`OrderSettings.cancel_deadline_s`: an order
-still open at the deadline is a critical :class:`~tradewind.model.SystemError` naming it, and
+the same lookup: only a lookup that answers "not found" makes it definite; a lookup that
+fails (late, 5xx, dropped) leaves the cancel in doubt, sent again after the backoff. All of
+it is bounded by :attr:`OrderSettings.cancel_deadline_s`: an order still open at the
+deadline is a critical :class:`~tradewind.model.SystemError` naming it, and
 :class:`CancelUnsettledError` is raised.
 
 The engine cancels at stop (:func:`tradewind.trading.lifecycle.stop_orders`), after the feed
@@ -37,6 +39,10 @@ log = logging.getLogger("tradewind.trading.orders")
 class CancelUnsettledError(VenueError):
     """A cancel's outcome was still unknown, or the order still open, at the cancel
     deadline."""
+
+
+class _LookupFailedError(VenueError):
+    """A cancel answered "unknown order" whose lookup failed: not settled either way."""
 
 
 class CancelSettling(VenueCalls):
@@ -82,11 +88,18 @@ class CancelSettling(VenueCalls):
             except OrderRejectedError as exc:
                 # "Unknown order": cancelled or filled already, or never there. Ask.
                 last = exc
-                found = await self._look_up(venue, key, cid, instrument)
-                if found is None:
-                    raise
-                if found.status.is_terminal:
-                    return self._settle(found)
+                try:
+                    found = await self._fetch(venue, key, cid, instrument)
+                except Exception as failed:
+                    # The lookup itself failed (late, 5xx, dropped): it said nothing, so the
+                    # "unknown order" is not confirmed. Ask again after the backoff.
+                    self._lookup_failed(cid, key, failed)
+                    last = _LookupFailedError(f"{exc}; its lookup failed: {failed}")
+                else:
+                    if found is None:
+                        raise  # the venue and its lookup agree: no such order
+                    if found.status.is_terminal:
+                        return self._settle(found)
             except Exception as exc:  # late, 5xx, dropped, a plugin's bug: done or not?
                 last = exc
                 found = await self._look_up(venue, key, cid, instrument)
@@ -142,13 +155,22 @@ class CancelSettling(VenueCalls):
         self._apply(report, "cancel")
         return report
 
+    async def _fetch(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
+        """The venue's report of ``cid``, None when the venue says it has none; raises when
+        the lookup fails."""
+        found: OrderReport | None = await self._call(
+            venue, key, lambda: venue.fetch_order(instrument, cid)
+        )
+        return found
+
     async def _look_up(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
         """The venue's report of ``cid``, or None (not found, or the lookup failed)."""
         try:
-            found: OrderReport | None = await self._call(
-                venue, key, lambda: venue.fetch_order(instrument, cid)
-            )
+            return await self._fetch(venue, key, cid, instrument)
         except Exception as exc:
-            log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)
+            self._lookup_failed(cid, key, exc)
             return None
-        return found
+
+    @staticmethod
+    def _lookup_failed(cid: str, key: str, exc: BaseException) -> None:
+        log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)

@@ -6,6 +6,7 @@ journal driving the ccxt venue.
   one order at the exchange, one fill (with its fee) in the journal;
 - a malformed 200 is "outcome unknown", never "accepted";
 - 429 / 418 are retried after the venue's Retry-After (the injected sleep honours it);
+- a cancel answered "unknown order" whose lookup fails is sent again, not taken as gone;
 - -1021 (clock skew) is one refusal, never retried;
 - a sustained HTTP 500 outage opens the venue's breaker after its threshold of failed creates
   (lookups do not reset it), entries then fail fast, exits are still sent;
@@ -304,6 +305,35 @@ def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
     assert sleeps == [1.0, 0.1]  # Retry-After, then the second backoff step (0.05 s doubled)
     t = server.cancel_times
     assert len(t) == 3 and t[1] - t[0] >= 1.0
+    (only,) = server.orders_of()
+    assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
+
+
+def test_unknown_order_whose_lookup_fails_is_sent_again_not_taken_as_gone(
+    server: BinanceFuturesServer, tmp_path: Path
+) -> None:
+    """The cancel of a resting order is answered -2011 "Unknown order sent." (under load),
+    the venue's own lookup -2013 "does not exist", and the order manager's lookup HTTP 500:
+    nothing says the order is gone, so the cancel is sent again after the backoff (and the
+    order, resting all along, is cancelled) instead of being reported as no such order."""
+    unknown = (400, {"code": -2011, "msg": "Unknown order sent."}, {})
+    with server.lock:
+        server.cancel_faults = [unknown]
+        server.query_faults = [
+            (400, {"code": -2013, "msg": "Order does not exist."}, {}),
+            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+        ]
+
+    async def body(host: Host) -> Any:
+        order = host.limit_buy("40000")
+        assert (await host.submit(order)).status is OrderStatus.ACCEPTED
+        report = await host.orders.cancel(host.venue, order.client_order_id, 2)
+        return order.client_order_id, report.status, list(host.sleeps)
+
+    cid, status, sleeps = run(server, tmp_path, body, settings())
+    assert status is OrderStatus.CANCELLED
+    assert sleeps == [0.05]  # the first backoff step
+    assert len(server.cancel_times) == 2 and server.query_faults == []
     (only,) = server.orders_of()
     assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
 
