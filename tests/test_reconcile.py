@@ -33,7 +33,9 @@ class Host:
     def reconcile(self, venue, **kw):
         kw.setdefault("cash_asset", "USDT")
         return anyio.run(
-            lambda: reconcile(venue, self.journal, [INST], self.portfolio, ts_ns=99, **kw)
+            lambda: reconcile(
+                venue, self.journal, [INST], self.portfolio, orders=self.orders, ts_ns=99, **kw
+            )
         )
 
 

@@ -64,8 +64,21 @@ class CancelSettling(VenueCalls):
         the deadline; a definite "no such order" (the venue and its lookup agree) is raised
         as the venue's :class:`OrderRejectedError`."""
         self._ts = max(self._ts, ts_ns)
-        cid = client_order_id
-        instrument = self.records[cid].instrument
+        instrument = self.records[client_order_id].instrument
+        return await self._settled_cancel(venue, instrument, client_order_id, tracked=True)
+
+    async def cancel_foreign(
+        self, venue: object, instrument: str, client_order_id: str, ts_ns: int
+    ) -> OrderReport:
+        """Cancel an order this host did not place (reconciliation's ``[run] unknown_orders
+        = "cancel"``), settled as :meth:`cancel` settles it, with the same errors; the
+        venue's answer is returned, not applied (the order manager holds no record of it)."""
+        self._ts = max(self._ts, ts_ns)
+        return await self._settled_cancel(venue, instrument, client_order_id, tracked=False)
+
+    async def _settled_cancel(
+        self, venue: object, instrument: str, cid: str, *, tracked: bool
+    ) -> OrderReport:
         key = venue_key(venue)
         policy = self.settings.retry
         deadline = self._clock() + self.settings.cancel_deadline_s
@@ -99,12 +112,12 @@ class CancelSettling(VenueCalls):
                     if found is None:
                         raise  # the venue and its lookup agree: no such order
                     if found.status.is_terminal:
-                        return self._settle(found)
+                        return self._settle(found, tracked)
             except Exception as exc:  # late, 5xx, dropped, a plugin's bug: done or not?
                 last = exc
                 found = await self._look_up(venue, key, cid, instrument)
                 if found is not None and found.status.is_terminal:
-                    return self._settle(found)
+                    return self._settle(found, tracked)
             else:
                 if cid in self._unresolved and report.status is _S.REJECTED:
                     # "Unknown order" from a cancel is no more conclusive than a lookup's "not
@@ -117,8 +130,8 @@ class CancelSettling(VenueCalls):
                         report.reason,
                     )
                     return report
-                return self._settle(report)
-            done = self._settled_meanwhile(cid)
+                return self._settle(report, tracked)
+            done = self._settled_meanwhile(cid) if tracked else None
             if done is not None:
                 return done  # the venue's own report (its stream) settled it
             if self._clock() + wait > deadline:
@@ -132,7 +145,7 @@ class CancelSettling(VenueCalls):
                 wait,
             )
             await self._sleep(wait)
-            done = self._settled_meanwhile(cid)
+            done = self._settled_meanwhile(cid) if tracked else None
             if done is not None:
                 return done  # ... while the cancel waited
         error = (
@@ -151,8 +164,9 @@ class CancelSettling(VenueCalls):
         rec = self._known(cid)
         return None if rec is None or rec.is_open else rec.report()
 
-    def _settle(self, report: OrderReport) -> OrderReport:
-        self._apply(report, "cancel")
+    def _settle(self, report: OrderReport, tracked: bool) -> OrderReport:
+        if tracked:
+            self._apply(report, "cancel")
         return report
 
     async def _fetch(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
