@@ -14,7 +14,7 @@ from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import reconcile, restore_simulated
 from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
-from tests.crash_runner import SessionEngine
+from tests.crash_runner import SessionEngine, StopAfterPrepare
 from tests.faulty_venue import INST, FaultyVenue, Stack, settings
 from tests.test_engine import demo_config_text
 
@@ -343,3 +343,43 @@ def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_
     with pytest.raises(ReconciliationError, match=r"order manual-10 .* unknown to the journal"):
         again.reconcile(s.venue, unknown_orders="refuse", unknown_positions="adopt")
     again.journal.close()
+
+
+def test_the_engine_settles_the_cancel_of_an_unknown_order_at_start(tmp_path):
+    """``[run] unknown_orders = "cancel"``: the start's cancel of an order the journal does
+    not know is the order manager's settled cancel. Its first attempt is lost on the way
+    (the venue never saw it), the lookup finds the order still open, the second cancels it,
+    and the host starts (one bare call refused the start)."""
+    cfg_path = tmp_path / "demo.toml"
+    text = demo_config_text(tmp_path).replace("[run]\n", '[run]\nunknown_orders = "cancel"\n', 1)
+    cfg_path.write_text(text, encoding="utf-8")
+    engine = SessionEngine(load_config(cfg_path), run_id="cancels")
+    engine.stop_after_prepare = True
+    faulty = FaultyVenue(engine.venues["sim"])
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.set_sink(engine.orders)
+    (inst,) = [st.instrument for st in engine.state.values()]
+    manual = Order(
+        client_order_id="manual-11",
+        instrument=inst.key,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=D("0.010"),
+        price=D("1000.0"),
+    )
+    assert anyio.run(faulty.behind_our_back, manual).status is OrderStatus.ACCEPTED
+    faulty.fail("cancel_order", "timeout_before")
+    with pytest.raises(BaseException) as stopped:
+        anyio.run(engine.run)
+    assert [type(e) for e in _flatten(stopped.value)] == [StopAfterPrepare]
+    assert faulty.calls["cancel_order"] == 2 and faulty.calls["fetch_order"] == 1
+    assert anyio.run(faulty.fetch_open_orders) == []
+    j = Journal.open_readonly(tmp_path / "journal.duckdb")
+    rec = j.order("manual-11")
+    assert rec.origin == "foreign" and rec.status is OrderStatus.CANCELLED
+    assert [r[0] for r in j.query("SELECT type FROM system_events")] == [
+        "ReconciliationDiscrepancy"
+    ]  # no ReconciliationFailed
+    j.close()
