@@ -135,6 +135,22 @@ def test_a_spilled_curve_reads_as_the_list_of_its_points(seed, tmp_path):
     store.close()
 
 
+def test_the_points_since_a_time_are_read_from_the_chunks_that_hold_them(tmp_path):
+    store = CurveStore(str(tmp_path))
+    curve: Curve[Any] = Curve()
+    pts = [(t, float(t)) for t in range(0, 1_000, 3)]
+    curve.extend(pts[:100])
+    curve.extend_columns(
+        np.array([p[0] for p in pts[100:200]]), np.array([p[1] for p in pts[100:200]])
+    )
+    curve.extend(pts[200:])
+    curve.spill(store, 50)
+    for start in (-5, 0, 1, 299, 300, 301, 700, 998, 999, 5_000):
+        assert curve.since(start) == [p for p in pts if p[0] >= start], start
+    assert Curve().since(0) == []
+    store.close()
+
+
 def test_points_that_are_not_an_int_and_floats_stay_in_memory(tmp_path):
     store = CurveStore(str(tmp_path))
     curve: Curve[Any] = Curve()

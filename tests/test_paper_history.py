@@ -191,6 +191,20 @@ def test_a_paper_runs_curves_keep_their_newest_points_in_memory(tmp_path: Path):
         engine.keep_history = keep
         engine.curve_keep = 20
         engine.curve_check_steps = 1
+        answers: list[Any] = []
+        summary = engine.summary
+
+        def answering(engine: Any = engine, summary: Any = summary, out: Any = answers) -> Any:
+            # The daily figures (drawdown over the day's equity points) from three day
+            # starts: the first point, one long spilled, one among those in memory.
+            now = engine.clock.now_ns()
+            curve = engine.equity_curve
+            for i in (0, len(curve) // 3, len(curve) - 5):
+                start = curve[i][0]
+                out.append((engine.control.daily_figures(start, now), curve.since(start)))
+            return summary()
+
+        engine.summary = answering
         result = anyio.run(engine.run)
         write_report(result, tmp_path / f"report-{keep}")
         curves = [
@@ -198,9 +212,14 @@ def test_a_paper_runs_curves_keep_their_newest_points_in_memory(tmp_path: Path):
             *engine.price_curve.values(),
             *engine.candle_curve.values(),
         ]
-        runs[keep] = engine, result, curves, _digests(tmp_path / f"report-{keep}")
-    bounded, result, curves, digests = runs[False]
-    whole, expected, whole_curves, expected_digests = runs[True]
+        runs[keep] = engine, result, curves, _digests(tmp_path / f"report-{keep}"), answers
+    bounded, result, curves, digests, answers = runs[False]
+    whole, expected, whole_curves, expected_digests, expected_answers = runs[True]
+    assert answers == expected_answers and len(answers) == 3
+    assert [len(since) for _, since in answers] == [
+        len(result.equity_curve) - i
+        for i in (0, len(result.equity_curve) // 3, len(result.equity_curve) - 5)
+    ]
     assert whole.curve_store is None and all(c.in_memory == len(c) for c in whole_curves)
     assert bounded.curve_store is not None and len(curves) == 3
     assert len(bounded.equity_curve) > 200

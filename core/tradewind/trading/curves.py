@@ -259,6 +259,19 @@ class Curve(Sequence[T], Generic[T]):
             x += 1
         return out
 
+    def since(self, start_ns: int) -> list[T]:
+        """The points whose time (a point's first field) is ``start_ns`` or later, of a curve
+        in time order (an engine's), reading only the chunks that can hold them."""
+        held, starts = self._located()
+        x = len(held)
+        while x > 0 and _first_time(held[x - 1]) >= start_ns:
+            x -= 1
+        points = self._range(starts[max(0, x - 1)], self._len)
+        skip = 0
+        while skip < len(points) and cast("tuple[Any, ...]", points[skip])[0] < start_ns:
+            skip += 1
+        return points[skip:]
+
     @overload
     def __getitem__(self, index: int) -> T: ...
 
@@ -335,6 +348,12 @@ def _columns(part: tuple[np.ndarray, ...] | _Spilled, a: int, b: int) -> tuple[n
     if isinstance(part, _Spilled):
         return part.columns(a, b)
     return tuple(col[a:b] for col in part)
+
+
+def _first_time(part: list[Any] | tuple[np.ndarray, ...] | _Spilled) -> Any:
+    if isinstance(part, list):
+        return part[0][0]
+    return _columns(part, 0, 1)[0][0]
 
 
 def _held_len(part: list[Any] | tuple[np.ndarray, ...] | _Spilled) -> int:
