@@ -22,6 +22,7 @@ import functools
 import math
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, cast, overload
 
@@ -36,6 +37,9 @@ class CurveStore:
 
     def __init__(self, directory: str | None = None) -> None:
         self._file = tempfile.TemporaryFile(prefix="tradewind-curves-", dir=directory)
+        # Closed once no curve reads it any more, or as the process exits: the run's result
+        # (its report) reads the curves after the engine is done.
+        self._closer = weakref.finalize(self, self._file.close)
         self._end = 0
         self._lock = threading.Lock()  # the engine writes; a report or the API may read
         #: Points written, all curves together.
@@ -65,7 +69,7 @@ class CurveStore:
         return self._end
 
     def close(self) -> None:
-        self._file.close()
+        self._closer()
 
 
 class _Spilled:
