@@ -39,6 +39,30 @@ class Host:
         )
 
 
+def manual_limit_buy(cid, price, instrument=INST.key):
+    """A LIMIT buy of 0.010 placed by hand (the host never sent it)."""
+    return Order(
+        client_order_id=cid,
+        instrument=instrument,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=D("0.010"),
+        price=D(price),
+    )
+
+
+def engine_on_a_faulty_venue(cfg_path, run_id):
+    """The engine of ``cfg_path`` (prepare_session before its first batch) with its simulated
+    execution venue behind a :class:`FaultyVenue`."""
+    engine = SessionEngine(load_config(cfg_path), run_id=run_id)
+    faulty = FaultyVenue(engine.venues["sim"])
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.set_sink(engine.orders)
+    return engine, faulty
+
+
 def live_stack(tmp_path, **kw):
     return Stack(tmp_path / "j.duckdb", mode="live", config_path="live.toml", **kw)
 
@@ -173,15 +197,7 @@ def test_an_order_unknown_to_the_journal_is_adopted_or_cancelled(tmp_path, polic
     s = live_stack(tmp_path)
     s.journal.close()
     s.venue.set_sink(None)  # the host is gone
-    manual = Order(
-        client_order_id="manual-7",
-        instrument=INST.key,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        quantity=D("0.010"),
-        price=D("49000.0"),
-    )
-    anyio.run(s.venue.behind_our_back, manual)
+    anyio.run(s.venue.behind_our_back, manual_limit_buy("manual-7", "49000.0"))
 
     host = Host(tmp_path / "j.duckdb")
     report = host.reconcile(s.venue, unknown_orders=policy)
@@ -278,13 +294,8 @@ def _flatten(exc: BaseException) -> list[BaseException]:
 def test_the_engine_refuses_to_trade_when_reconciliation_fails(tmp_path):
     cfg_path = tmp_path / "demo.toml"
     cfg_path.write_text(demo_config_text(tmp_path), encoding="utf-8")
-    engine = SessionEngine(load_config(cfg_path), run_id="refused")
-    faulty = FaultyVenue(engine.venues["sim"])
+    engine, faulty = engine_on_a_faulty_venue(cfg_path, "refused")
     faulty.disconnect()
-    engine.venues["sim"] = faulty
-    for st in engine.state.values():
-        st.exec_venue = faulty
-    faulty.set_sink(engine.orders)
     with pytest.raises(BaseException) as err:
         anyio.run(engine.run)
     (cause,) = _flatten(err.value)
@@ -328,17 +339,7 @@ def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_
     assert host.journal.positions().get(INST.key) is None  # nothing taken over
     host.journal.close()
 
-    anyio.run(
-        s.venue.behind_our_back,
-        Order(
-            client_order_id="manual-10",
-            instrument=INST.key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=D("0.010"),
-            price=D("40000.0"),
-        ),
-    )
+    anyio.run(s.venue.behind_our_back, manual_limit_buy("manual-10", "40000.0"))
     again = Host(tmp_path / "j.duckdb", run_id="run3")
     with pytest.raises(ReconciliationError, match=r"order manual-10 .* unknown to the journal"):
         again.reconcile(s.venue, unknown_orders="refuse", unknown_positions="adopt")
@@ -353,22 +354,10 @@ def test_the_engine_settles_the_cancel_of_an_unknown_order_at_start(tmp_path):
     cfg_path = tmp_path / "demo.toml"
     text = demo_config_text(tmp_path).replace("[run]\n", '[run]\nunknown_orders = "cancel"\n', 1)
     cfg_path.write_text(text, encoding="utf-8")
-    engine = SessionEngine(load_config(cfg_path), run_id="cancels")
+    engine, faulty = engine_on_a_faulty_venue(cfg_path, "cancels")
     engine.stop_after_prepare = True
-    faulty = FaultyVenue(engine.venues["sim"])
-    engine.venues["sim"] = faulty
-    for st in engine.state.values():
-        st.exec_venue = faulty
-    faulty.set_sink(engine.orders)
     (inst,) = [st.instrument for st in engine.state.values()]
-    manual = Order(
-        client_order_id="manual-11",
-        instrument=inst.key,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        quantity=D("0.010"),
-        price=D("1000.0"),
-    )
+    manual = manual_limit_buy("manual-11", "1000.0", inst.key)
     assert anyio.run(faulty.behind_our_back, manual).status is OrderStatus.ACCEPTED
     faulty.fail("cancel_order", "timeout_before")
     with pytest.raises(BaseException) as stopped:

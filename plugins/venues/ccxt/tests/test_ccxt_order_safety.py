@@ -51,6 +51,8 @@ from tradewind.trading.reconcile import reconcile
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
 
 KEY = "usdm:BTCUSDT"
+#: The exchange's answer to a request it failed to process (nothing done).
+HTTP_500 = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
 
 
 @pytest.fixture
@@ -286,6 +288,15 @@ def test_429_and_418_are_retried_after_retry_after(
     assert len(server.orders_of()) == 1
 
 
+async def cancel_a_resting_buy(host: Host) -> tuple[str, OrderStatus, list[float]]:
+    """A resting LIMIT buy, then the order manager's cancel of it: its client order id, the
+    cancel's status and the sleeps it took."""
+    order = host.limit_buy("40000")
+    assert (await host.submit(order)).status is OrderStatus.ACCEPTED
+    report = await host.orders.cancel(host.venue, order.client_order_id, 2)
+    return order.client_order_id, report.status, list(host.sleeps)
+
+
 def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
@@ -295,16 +306,10 @@ def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
     with server.lock:
         server.cancel_faults = [
             (429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "1"}),
-            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+            HTTP_500,
         ]
 
-    async def body(host: Host) -> Any:
-        order = host.limit_buy("40000")
-        assert (await host.submit(order)).status is OrderStatus.ACCEPTED
-        report = await host.orders.cancel(host.venue, order.client_order_id, 2)
-        return order.client_order_id, report.status, list(host.sleeps)
-
-    cid, status, sleeps = run(server, tmp_path, body, settings())
+    cid, status, sleeps = run(server, tmp_path, cancel_a_resting_buy, settings())
     assert status is OrderStatus.CANCELLED
     assert sleeps == [1.0, 0.1]  # Retry-After, then the second backoff step (0.05 s doubled)
     t = server.cancel_times
@@ -325,16 +330,10 @@ def test_unknown_order_whose_lookup_fails_is_sent_again_not_taken_as_gone(
         server.cancel_faults = [unknown]
         server.query_faults = [
             (400, {"code": -2013, "msg": "Order does not exist."}, {}),
-            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+            HTTP_500,
         ]
 
-    async def body(host: Host) -> Any:
-        order = host.limit_buy("40000")
-        assert (await host.submit(order)).status is OrderStatus.ACCEPTED
-        report = await host.orders.cancel(host.venue, order.client_order_id, 2)
-        return order.client_order_id, report.status, list(host.sleeps)
-
-    cid, status, sleeps = run(server, tmp_path, body, settings())
+    cid, status, sleeps = run(server, tmp_path, cancel_a_resting_buy, settings())
     assert status is OrderStatus.CANCELLED
     assert sleeps == [0.05]  # the first backoff step
     assert len(server.cancel_times) == 2 and server.query_faults == []
@@ -368,7 +367,7 @@ def test_reconciliation_cancels_an_unknown_order_whose_first_cancel_fails(
     and the cancel is sent again after the backoff (one bare call refused the start)."""
     with server.lock:
         server.cancel_faults = [
-            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+            HTTP_500,
         ]
 
     async def body(host: Host) -> Any:
@@ -389,7 +388,7 @@ def test_reconciliation_cancels_an_unknown_order_whose_first_cancel_fails(
 def test_an_unknown_order_that_cannot_be_cancelled_refuses_the_start(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
-    outage = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
+    outage = HTTP_500
     with server.lock:
         server.cancel_faults = [outage] * 50
 
@@ -444,7 +443,7 @@ def test_minus_1021_is_one_refusal_never_retried(
 def test_a_500_outage_opens_the_breaker_on_failed_creates_and_exits_still_go(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
-    outage = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
+    outage = HTTP_500
     with server.lock:
         server.create_faults = [outage] * 50
 
@@ -474,7 +473,7 @@ def test_a_500_outage_opens_the_breaker_on_failed_creates_and_exits_still_go(
 def test_the_breaker_half_opens_and_closes_when_the_venue_answers(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
-    outage = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
+    outage = HTTP_500
     with server.lock:
         server.create_faults = [outage] * 2
 
