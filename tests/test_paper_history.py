@@ -201,7 +201,7 @@ def test_a_paper_runs_curves_keep_their_newest_points_in_memory(tmp_path: Path):
             curve = engine.equity_curve
             for i in (0, len(curve) // 3, len(curve) - 5):
                 start = curve[i][0]
-                out.append((engine.control.daily_figures(start, now), curve.since(start)))
+                out.append((engine.control.daily_figures(start, now), start, curve.since(start)))
             return summary()
 
         engine.summary = answering
@@ -216,10 +216,10 @@ def test_a_paper_runs_curves_keep_their_newest_points_in_memory(tmp_path: Path):
     bounded, result, curves, digests, answers = runs[False]
     whole, expected, whole_curves, expected_digests, expected_answers = runs[True]
     assert answers == expected_answers and len(answers) == 3
-    assert [len(since) for _, since in answers] == [
-        len(result.equity_curve) - i
-        for i in (0, len(result.equity_curve) // 3, len(result.equity_curve) - 5)
-    ]
+    every = list(expected.equity_curve)
+    for _, start, since in answers:  # the points a filter of every point keeps
+        assert since == [p for p in every if p[0] >= start] and since
+    assert len({len(since) for _, _, since in answers}) == 3
     assert whole.curve_store is None and all(c.in_memory == len(c) for c in whole_curves)
     assert bounded.curve_store is not None and len(curves) == 3
     assert len(bounded.equity_curve) > 200

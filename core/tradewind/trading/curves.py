@@ -271,10 +271,7 @@ class Curve(Sequence[T], Generic[T]):
         while x > 0 and _first_time(held[x - 1]) >= start_ns:
             x -= 1
         points = self._range(starts[max(0, x - 1)], self._len)
-        skip = 0
-        while skip < len(points) and cast("tuple[Any, ...]", points[skip])[0] < start_ns:
-            skip += 1
-        return points[skip:]
+        return [p for p in points if cast("tuple[Any, ...]", p)[0] >= start_ns]
 
     @overload
     def __getitem__(self, index: int) -> T: ...
