@@ -254,9 +254,12 @@ def run(
     }
 
 
-def paper_engine(ticks: int, chunk: int, every: int, workdir: Path, **kw: Any) -> Any:
+def paper_engine(
+    ticks: int, chunk: int, every: int, workdir: Path, timeframe: str | None = None, **kw: Any
+) -> Any:
     """The churning paper engine over ``ticks`` synthetic ticks (at 20 times the sample's
-    pace), its data, config and journal in ``workdir``; ``kw`` goes to the engine."""
+    pace), its data, config and journal in ``workdir``; ``kw`` goes to the engine.
+    ``timeframe``: the candles built and decided on (else the default, 1m)."""
     import _synth
     from tradewind.config import load_config
     from tradewind.market.importers import ticks_parquet
@@ -268,6 +271,9 @@ def paper_engine(ticks: int, chunk: int, every: int, workdir: Path, **kw: Any) -
     cfg_path = workdir / f"retained_{ticks}.toml"
     journal = workdir / f"retained_{ticks}.duckdb"
     text = CONFIG.format(journal=journal.as_posix(), data=data.as_posix(), chunk=chunk)
+    if timeframe is not None:
+        text = text.replace('mode = "paper"\n', f'mode = "paper"\ntimeframes = ["{timeframe}"]\n')
+        text += f'\n[strategy]\ntimeframe = "{timeframe}"\n'
     cfg_path.write_text(text)
     engine = _engine_class()(load_config(cfg_path), **kw)
     engine.every = every
@@ -275,18 +281,31 @@ def paper_engine(ticks: int, chunk: int, every: int, workdir: Path, **kw: Any) -
 
 
 def retained(
-    ticks: int, chunk: int, every: int, workdir: Path, keep_history: bool = False
+    ticks: int,
+    chunk: int,
+    every: int,
+    workdir: Path,
+    keep_history: bool = False,
+    timeframe: str | None = None,
+    curve_keep: int | None = None,
 ) -> tuple[int, int]:
     """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
     fills. ``keep_history``: the order manager keeps every fill and trade in memory, as
-    before issue 19's bounded history (``Engine.keep_history``)."""
+    before issue 19's bounded history (``Engine.keep_history``). ``timeframe``: as
+    :func:`paper_engine`'s. ``curve_keep``: the points each curve keeps in memory
+    (``Engine.curve_keep``; a core without it ignores it)."""
     import tracemalloc
 
     from tradewind.report import metrics
 
-    engine = paper_engine(ticks, chunk, every, workdir)
+    engine = paper_engine(ticks, chunk, every, workdir, timeframe)
+    global _last_decisions
+    _last_decisions = 0
     if keep_history:
         engine.keep_history = True
+    if curve_keep is not None:
+        engine.curve_keep = curve_keep
+        engine.curve_check_steps = 1
     gc.collect()
     tracemalloc.start()
     try:
@@ -296,7 +315,12 @@ def retained(
         size = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
+    _last_decisions = len(engine.equity_curve)
     return size, fills_of(engine)
+
+
+#: The decisions (equity points) of the last :func:`retained` run.
+_last_decisions = 0
 
 
 def fills_of(engine: Any) -> int:
@@ -395,6 +419,19 @@ def main() -> None:
     ap.add_argument("--retained", action="store_true", help="memory kept per fill (tracemalloc)")
     ap.add_argument("--parts", action="store_true", help="CPU per fill of each part (one run)")
     ap.add_argument(
+        "--timeframe",
+        default=None,
+        help="with --retained: decide on this timeframe (1s: a decision per second, the "
+        "curves' points per decision) instead of 1m",
+    )
+    ap.add_argument(
+        "--curve-keep",
+        type=int,
+        default=None,
+        help="with --retained: points each curve keeps in memory (default the engine's "
+        "10,000), checked every step",
+    )
+    ap.add_argument(
         "--sync-loads",
         action="store_true",
         help="load the step log into DuckDB on the engine's thread (as before issue 19's "
@@ -410,14 +447,23 @@ def main() -> None:
             # A first run warms imports and caches up: allocated once, they would count
             # against the small run and understate what a fill keeps.
             (Path(tmp) / "warm").mkdir()
-            retained(args.ticks // 5, args.chunk, args.every, Path(tmp) / "warm")
-            small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp))
-            large = retained(args.ticks, args.chunk, args.every, Path(tmp))
+            kw = {"timeframe": args.timeframe, "curve_keep": args.curve_keep}
+            retained(args.ticks // 5, args.chunk, args.every, Path(tmp) / "warm", **kw)
+            small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp), **kw)
+            small_decisions = _last_decisions
+            large = retained(args.ticks, args.chunk, args.every, Path(tmp), **kw)
+            large_decisions = _last_decisions
         per_fill = (large[0] - small[0]) / (large[1] - small[1])
         print(
             f"retained after a paper run: {small[0]:,} B ({small[1]:,} fills), {large[0]:,} B "
             f"({large[1]:,} fills): {per_fill:,.0f} B per extra fill"
         )
+        if large_decisions > small_decisions:
+            per_decision = (large[0] - small[0]) / (large_decisions - small_decisions)
+            print(
+                f"decisions: {small_decisions:,} and {large_decisions:,}: "
+                f"{per_decision:,.0f} B per extra decision"
+            )
         return
     cluster = None
     if args.postgres:

@@ -17,7 +17,7 @@ from tradewind.report import html as report_html
 from tradewind.report._arrays import curve_arrays
 from tradewind.report.analysis import buy_and_hold
 from tradewind.report.metrics import write_report
-from tradewind.trading.curves import Curve, columns_of
+from tradewind.trading.curves import Curve, CurveStore, columns_of
 
 from tests.test_report_arrays import (
     AFTER,
@@ -88,6 +88,81 @@ def test_a_curve_reads_as_the_list_of_its_points(seed):
     ts, eq = curve_arrays(curve)
     ref = curve_arrays(list(curve))
     assert ts.tolist() == ref[0].tolist() and _same(eq.tolist(), ref[1].tolist())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_spilled_curve_reads_as_the_list_of_its_points(seed, tmp_path):
+    """A paper or live run's curve lets go of its older points (written to a store) and
+    reads as it did: every point, one point, a slice, the chunks' columns, a copy, a pickle;
+    only the newest ``keep`` points stay in memory as tuples."""
+    rng = random.Random(seed)
+    n = rng.choice((1, 5, 300, 3_000))
+    values = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-300, 2.5]
+    pts = [(rng.randrange(-(2**62), 2**62), rng.choice([*values, rng.random()])) for _ in range(n)]
+    curve = _chunked(pts, rng, [np.int64, np.float64])
+    store = CurveStore(str(tmp_path))
+    keep = rng.choice((0, 1, 3, 40))
+    kept = min(keep, len(curve._tail))  # of the points appended as tuples, the newest
+    written = curve.spill(store, keep)
+    assert written == n - kept == store.points
+    assert len(curve._tail) <= keep and store.size == 16 * written
+    assert curve.spill(store, keep) == 0  # nothing more to let go of
+    assert len(curve) == n
+    for i in rng.sample(range(-n, n), min(n * 2, 50)):
+        assert _same(curve[i], pts[i])
+    with pytest.raises(IndexError):
+        curve[n]
+    a, b = sorted(rng.sample(range(n + 1), 2)) if n > 1 else (0, n)
+    assert _same(curve[a:b], pts[a:b]) and _same(curve[a:], pts[a:])
+    assert _same(curve[::-1], pts[::-1])
+    got = list(curve)
+    assert _same(got, pts) and all(type(t) is int and type(v) is float for t, v in got)
+    assert all(v is math.nan for _, v in got if v != v)
+    assert len(curve._tail) <= keep  # reading did not bring the points back
+    copy = curve.copy()
+    back = pickle.loads(pickle.dumps(curve))
+    ts, eq = curve_arrays(curve)
+    ref = curve_arrays(pts)
+    assert ts.tolist() == ref[0].tolist() and _same(eq.tolist(), ref[1].tolist())
+    # Added to and spilled again: the copy and the pickle keep their points.
+    curve.append((7, 1.0))
+    curve.extend_columns(np.array([8, 9]), np.array([2.0, 3.0]))
+    curve.extend([(10, 4.0)] * 5)
+    more = [*pts, (7, 1.0), (8, 2.0), (9, 3.0), *[(10, 4.0)] * 5]
+    curve.spill(store, 2)
+    assert _same(list(curve), more) and _same(curve[-3:], more[-3:]) and len(curve) == len(more)
+    assert _same(list(copy), pts) and _same(list(back), pts)
+    store.close()
+
+
+def test_the_points_since_a_time_are_read_from_the_chunks_that_hold_them(tmp_path):
+    store = CurveStore(str(tmp_path))
+    curve: Curve[Any] = Curve()
+    pts = [(t, float(t)) for t in range(0, 1_000, 3)]
+    curve.extend(pts[:100])
+    curve.extend_columns(
+        np.array([p[0] for p in pts[100:200]]), np.array([p[1] for p in pts[100:200]])
+    )
+    curve.extend(pts[200:])
+    curve.spill(store, 50)
+    for start in (-5, 0, 1, 299, 300, 301, 700, 998, 999, 5_000):
+        assert curve.since(start) == [p for p in pts if p[0] >= start], start
+    assert Curve().since(0) == []
+    store.close()
+
+
+def test_points_that_are_not_an_int_and_floats_stay_in_memory(tmp_path):
+    store = CurveStore(str(tmp_path))
+    curve: Curve[Any] = Curve()
+    curve.extend([(1, 1.0), (2, 2.0)])
+    curve.extend_columns(np.array([3, 4]), np.array([3.0, 4.0]))
+    curve.append((5, None))  # not a float: kept as it is, and every point after it
+    curve.extend([(6, 6.0), (7, 7.0)])
+    assert curve.spill(store, 1) == 4  # the list and the columns before it
+    assert list(curve) == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, None), (6, 6.0), (7, 7.0)]
+    assert curve[4] == (5, None) and curve[1] == (2, 2.0)
+    assert curve.spill(store, 1) == 0
+    store.close()
 
 
 def test_columns_of_falls_back_when_a_listed_point_is_not_a_number():

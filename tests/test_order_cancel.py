@@ -102,6 +102,34 @@ def test_unknown_order_that_the_lookup_does_not_know_either_is_raised(stack):
         cancel(stack, cid)
 
 
+def test_unknown_order_whose_lookup_fails_is_not_taken_as_definite(stack):
+    """ "Unknown order" (Binance -2011 under load) and then the lookup itself fails (HTTP 500):
+    nothing says the order is gone, so the cancel stays in the retry loop; the order, still
+    open at the venue, is cancelled by the next attempt."""
+    cid = resting(stack)
+    stack.venue.fail("cancel_order", "reject")
+    stack.venue.fail("fetch_order", "unavailable")
+    assert cancel(stack, cid).status is S.CANCELLED
+    assert stack.venue.calls["cancel_order"] == 2
+    assert stack.time.sleeps == [0.25]
+    assert venue_status(stack, cid) is S.CANCELLED
+    assert stack.orders.records[cid].status is S.CANCELLED
+
+
+def test_unknown_order_whose_lookups_keep_failing_is_unsettled_at_the_deadline(stack):
+    cid = resting(stack)
+    stack.venue.fail("cancel_order", *["reject"] * 50)
+    stack.venue.fail("fetch_order", *["unavailable"] * 50)
+    with pytest.raises(CancelUnsettledError, match=cid) as raised:
+        cancel(stack, cid)
+    assert "its lookup failed" in str(raised.value)
+    assert stack.time.sleeps == [0.25, 0.5, 1.0, 2.0]
+    assert stack.venue.calls["cancel_order"] == 5
+    (error,) = stack.of(SystemError)
+    assert cid in error.error and "may still rest at the venue" in error.error
+    assert stack.orders.records[cid].status is S.ACCEPTED  # not guessed rejected
+
+
 def test_a_cancel_unsettled_at_the_deadline_is_a_critical_event_naming_the_order(stack):
     cid = resting(stack)
     stack.venue.fail("cancel_order", *["timeout_before"] * 50)

@@ -169,3 +169,70 @@ def test_a_backtest_keeps_its_history_in_memory(tmp_path: Path):
     h = engine.orders.history
     assert h.keep is None and h.complete and h.n_fills == len(result.fills) > 0
     assert result.fills is h.fills and result.closed_trades is h.trades
+
+
+def test_a_paper_runs_curves_keep_their_newest_points_in_memory(tmp_path: Path):
+    """Decisions every second: the equity, price and candle curves let go of their older
+    points (written to the run's curve store) and keep at most twice ``curve_keep`` in
+    memory, while the run's curves, summary and report are those of every point kept."""
+    from tradewind.report.metrics import write_report
+
+    from tests.test_report_arrays import _digests
+
+    runs = {}
+    for keep in (False, True):
+        bench = _bench()
+        bench.CONFIG = (
+            bench.CONFIG.replace('mode = "paper"\n', 'mode = "paper"\ntimeframes = ["1s"]\n')
+            + '\n[strategy]\ntimeframe = "1s"\n'
+        )
+        work = tmp_path / "run"  # the same paths: the reports name them
+        work.mkdir(exist_ok=True)
+        for old in work.iterdir():
+            old.unlink()
+        engine = bench.paper_engine(6_000, 1_000, 10, work, run_id="7" * 32)
+        engine.keep_history = keep
+        engine.curve_keep = 20
+        engine.curve_check_steps = 1
+        answers: list[Any] = []
+        summary = engine.summary
+
+        def answering(engine: Any = engine, summary: Any = summary, out: Any = answers) -> Any:
+            # The daily figures (drawdown over the day's equity points) from three day
+            # starts: the first point, one long spilled, one among those in memory.
+            now = engine.clock.now_ns()
+            curve = engine.equity_curve
+            for i in (0, len(curve) // 3, len(curve) - 5):
+                start = curve[i][0]
+                out.append((engine.control.daily_figures(start, now), start, curve.since(start)))
+            return summary()
+
+        engine.summary = answering
+        result = anyio.run(engine.run)
+        write_report(result, tmp_path / f"report-{keep}")
+        curves = [
+            engine.equity_curve,
+            *engine.price_curve.values(),
+            *engine.candle_curve.values(),
+        ]
+        runs[keep] = engine, result, curves, _digests(tmp_path / f"report-{keep}"), answers
+    bounded, result, curves, digests, answers = runs[False]
+    whole, expected, whole_curves, expected_digests, expected_answers = runs[True]
+    assert answers == expected_answers and len(answers) == 3
+    every = list(expected.equity_curve)
+    for _, start, since in answers:  # the points a filter of every point keeps
+        assert since == [p for p in every if p[0] >= start] and since
+    assert len({len(since) for _, _, since in answers}) == 3
+    assert whole.curve_store is None and all(c.in_memory == len(c) for c in whole_curves)
+    assert bounded.curve_store is not None and len(curves) == 3
+    assert len(bounded.equity_curve) > 200
+    assert all(c.in_memory <= 40 for c in curves)
+    assert bounded.curve_store.points == sum(len(c) - c.in_memory for c in curves)
+    assert list(result.equity_curve) == list(expected.equity_curve)
+    for got, want in (
+        (result.price_curve, expected.price_curve),
+        (result.candles, expected.candles),
+    ):
+        assert {k: list(v) for k, v in got.items()} == {k: list(v) for k, v in want.items()}
+    assert result.summary == expected.summary
+    assert digests == expected_digests

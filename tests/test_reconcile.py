@@ -14,7 +14,7 @@ from tradewind.trading.portfolio import Portfolio
 from tradewind.trading.reconcile import reconcile, restore_simulated
 from tradewind.venues.sim import SimulatedVenue, SimVenueConfig
 
-from tests.crash_runner import SessionEngine
+from tests.crash_runner import SessionEngine, StopAfterPrepare
 from tests.faulty_venue import INST, FaultyVenue, Stack, settings
 from tests.test_engine import demo_config_text
 
@@ -33,8 +33,34 @@ class Host:
     def reconcile(self, venue, **kw):
         kw.setdefault("cash_asset", "USDT")
         return anyio.run(
-            lambda: reconcile(venue, self.journal, [INST], self.portfolio, ts_ns=99, **kw)
+            lambda: reconcile(
+                venue, self.journal, [INST], self.portfolio, orders=self.orders, ts_ns=99, **kw
+            )
         )
+
+
+def manual_limit_buy(cid, price, instrument=INST.key):
+    """A LIMIT buy of 0.010 placed by hand (the host never sent it)."""
+    return Order(
+        client_order_id=cid,
+        instrument=instrument,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=D("0.010"),
+        price=D(price),
+    )
+
+
+def engine_on_a_faulty_venue(cfg_path, run_id):
+    """The engine of ``cfg_path`` (prepare_session before its first batch) with its simulated
+    execution venue behind a :class:`FaultyVenue`."""
+    engine = SessionEngine(load_config(cfg_path), run_id=run_id)
+    faulty = FaultyVenue(engine.venues["sim"])
+    engine.venues["sim"] = faulty
+    for st in engine.state.values():
+        st.exec_venue = faulty
+    faulty.set_sink(engine.orders)
+    return engine, faulty
 
 
 def live_stack(tmp_path, **kw):
@@ -171,15 +197,7 @@ def test_an_order_unknown_to_the_journal_is_adopted_or_cancelled(tmp_path, polic
     s = live_stack(tmp_path)
     s.journal.close()
     s.venue.set_sink(None)  # the host is gone
-    manual = Order(
-        client_order_id="manual-7",
-        instrument=INST.key,
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        quantity=D("0.010"),
-        price=D("49000.0"),
-    )
-    anyio.run(s.venue.behind_our_back, manual)
+    anyio.run(s.venue.behind_our_back, manual_limit_buy("manual-7", "49000.0"))
 
     host = Host(tmp_path / "j.duckdb")
     report = host.reconcile(s.venue, unknown_orders=policy)
@@ -276,13 +294,8 @@ def _flatten(exc: BaseException) -> list[BaseException]:
 def test_the_engine_refuses_to_trade_when_reconciliation_fails(tmp_path):
     cfg_path = tmp_path / "demo.toml"
     cfg_path.write_text(demo_config_text(tmp_path), encoding="utf-8")
-    engine = SessionEngine(load_config(cfg_path), run_id="refused")
-    faulty = FaultyVenue(engine.venues["sim"])
+    engine, faulty = engine_on_a_faulty_venue(cfg_path, "refused")
     faulty.disconnect()
-    engine.venues["sim"] = faulty
-    for st in engine.state.values():
-        st.exec_venue = faulty
-    faulty.set_sink(engine.orders)
     with pytest.raises(BaseException) as err:
         anyio.run(engine.run)
     (cause,) = _flatten(err.value)
@@ -326,18 +339,36 @@ def test_unknown_orders_and_positions_are_refused_by_the_run_config_default(tmp_
     assert host.journal.positions().get(INST.key) is None  # nothing taken over
     host.journal.close()
 
-    anyio.run(
-        s.venue.behind_our_back,
-        Order(
-            client_order_id="manual-10",
-            instrument=INST.key,
-            side=Side.BUY,
-            type=OrderType.LIMIT,
-            quantity=D("0.010"),
-            price=D("40000.0"),
-        ),
-    )
+    anyio.run(s.venue.behind_our_back, manual_limit_buy("manual-10", "40000.0"))
     again = Host(tmp_path / "j.duckdb", run_id="run3")
     with pytest.raises(ReconciliationError, match=r"order manual-10 .* unknown to the journal"):
         again.reconcile(s.venue, unknown_orders="refuse", unknown_positions="adopt")
     again.journal.close()
+
+
+def test_the_engine_settles_the_cancel_of_an_unknown_order_at_start(tmp_path):
+    """``[run] unknown_orders = "cancel"``: the start's cancel of an order the journal does
+    not know is the order manager's settled cancel. Its first attempt is lost on the way
+    (the venue never saw it), the lookup finds the order still open, the second cancels it,
+    and the host starts (one bare call refused the start)."""
+    cfg_path = tmp_path / "demo.toml"
+    text = demo_config_text(tmp_path).replace("[run]\n", '[run]\nunknown_orders = "cancel"\n', 1)
+    cfg_path.write_text(text, encoding="utf-8")
+    engine, faulty = engine_on_a_faulty_venue(cfg_path, "cancels")
+    engine.stop_after_prepare = True
+    (inst,) = [st.instrument for st in engine.state.values()]
+    manual = manual_limit_buy("manual-11", "1000.0", inst.key)
+    assert anyio.run(faulty.behind_our_back, manual).status is OrderStatus.ACCEPTED
+    faulty.fail("cancel_order", "timeout_before")
+    with pytest.raises(BaseException) as stopped:
+        anyio.run(engine.run)
+    assert [type(e) for e in _flatten(stopped.value)] == [StopAfterPrepare]
+    assert faulty.calls["cancel_order"] == 2 and faulty.calls["fetch_order"] == 1
+    assert anyio.run(faulty.fetch_open_orders) == []
+    j = Journal.open_readonly(tmp_path / "journal.duckdb")
+    rec = j.order("manual-11")
+    assert rec.origin == "foreign" and rec.status is OrderStatus.CANCELLED
+    assert [r[0] for r in j.query("SELECT type FROM system_events")] == [
+        "ReconciliationDiscrepancy"
+    ]  # no ReconciliationFailed
+    j.close()

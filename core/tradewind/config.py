@@ -92,7 +92,8 @@ class RunSection:
     flatten_on_stop: bool = False
     #: An order open at an execution venue at start that the journal does not know:
     #: "refuse" (the host does not start and says why), "adopt" (journaled, tracked from
-    #: then on) or "cancel" (cancelled at the venue).
+    #: then on) or "cancel" (cancelled at the venue, settled as a cancel at stop is, within
+    #: cancel_deadline_s; one that cannot be cancelled: the host does not start).
     unknown_orders: str = "refuse"
     #: A position at an execution venue at start that the journal cannot explain (flat
     #: there): "refuse" (the host does not start and says why) or "adopt" (taken over,
@@ -105,11 +106,13 @@ class RunSection:
     #: Seconds the venue must answer "not found" (by id, among its recent orders) before
     #: such an order is concluded never to have reached it.
     order_not_found_settle_s: float = 120.0
-    #: Seconds a cancel (at stop: each resting entry's) may take to settle. A cancel answered
-    #: late, with an HTTP 5xx or a dropped connection is settled by looking the order up;
-    #: still open, it is sent again with backoff (429/418: after the venue's Retry-After);
-    #: "unknown order" is settled by the same lookup (filled or cancelled). An order still
-    #: open at this deadline is a critical event naming it.
+    #: Seconds a cancel (at stop: each resting entry's; at start: each unknown order's under
+    #: unknown_orders = "cancel") may take to settle. A cancel answered late, with an HTTP
+    #: 5xx or a dropped connection is settled by looking the order up; still open, it is
+    #: sent again with backoff (429/418: after the venue's Retry-After); "unknown order" is
+    #: settled by the same lookup (filled or cancelled; a lookup that fails leaves it in
+    #: doubt, sent again). An order still open at this deadline is a critical event naming
+    #: it.
     cancel_deadline_s: float = 30.0
     #: Consecutive failed creates that open a venue's circuit breaker (entries then fail
     #: fast; exits are still sent), and the seconds it stays open before one trial create.

@@ -249,7 +249,10 @@ class EngineControl:
         history = eng.orders.history
         trades = history.trades_between(day_start_ns, now_ns)
         fees = eng.fee_total(history.fills_between(day_start_ns, now_ns))
-        curve = [eq for ts, eq in eng.equity_curve if day_start_ns <= ts < now_ns]
+        # The day's points only (a paper or live run's older points are in a file).
+        curve = [
+            eq for ts, eq in eng.equity_curve.since(day_start_ns) if day_start_ns <= ts < now_ns
+        ]
         drawdown = 0.0
         peak = -math.inf
         for eq in curve:

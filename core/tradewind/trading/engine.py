@@ -89,7 +89,7 @@ from tradewind.trading.block_lookahead import Lookahead
 from tradewind.trading.closing import close_terms
 from tradewind.trading.collector import ENGINE_YOUNG, FrozenStart, StepCollector
 from tradewind.trading.control import EngineControl
-from tradewind.trading.curves import Curve, curve_of
+from tradewind.trading.curves import Curve, CurveStore, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.history import Trade, TradeHistory
 from tradewind.trading.intents import holds, order_intent, short_refused
@@ -873,6 +873,15 @@ class Engine:
     #: Keep every fill, closed trade and order tag in memory in paper and live too, as a
     #: backtest does (tests compare the bounded history's answers with it).
     keep_history = False
+    #: Points each curve (equity, prices, candles, charted series) of a paper or live run
+    #: keeps in memory; older ones go to :attr:`curve_store` (read back by the report).
+    curve_keep = 10_000
+    #: The file a paper or live run's curves spill their older points to (None: a backtest,
+    #: or :attr:`keep_history`, keeps every point in memory).
+    curve_store: CurveStore | None = None
+    #: Steps between two checks of the curves for points to spill, and until the next.
+    curve_check_steps = 256
+    _spill_countdown = 0
     #: The fills and closed trades read back from the journal for the run's summary, kept
     #: for its result (the same objects), and the counts they were read at.
     _read_back: tuple[tuple[int, int], list[Fill], list[Trade], dict[str, str]] | None = None
@@ -926,6 +935,9 @@ class Engine:
             # Paper and live write every fill, position and order as they are booked: the
             # order manager keeps the recent ones, the run's result reads the rest back.
             self.orders.history = TradeHistory.bounded(journal)
+            # The curves' older points go to an unnamed file beside a journal file.
+            target = self._journal_target()
+            self.curve_store = CurveStore(None if "://" in target else str(Path(target).parent))
         if cfg.mode is not Mode.BACKTEST:
             # One durable commit per engine step, and before an order leaves for a real venue.
             journal.group_commit = True
@@ -1999,12 +2011,36 @@ class Engine:
             timed = self._timed_host = (host, host.timed)
         return bool(timed[1])
 
+    def _spill_curves(self, store: CurveStore) -> None:
+        """Let each curve holding more than twice :attr:`curve_keep` points in memory keep
+        its newest :attr:`curve_keep` (every :attr:`curve_check_steps` steps: a spill writes
+        thousands of points at once)."""
+        self._spill_countdown = self.curve_check_steps
+        keep = self.curve_keep
+        curves: list[Curve[Any]] = [
+            self.equity_curve,
+            *self.price_curve.values(),
+            *self.candle_curve.values(),
+            *(c for mine in self.series.values() for c in mine.values()),
+        ]
+        try:
+            for curve in curves:
+                if curve.in_memory > 2 * keep:
+                    curve.spill(store, keep)
+        except OSError as exc:  # (a curve whose write failed still holds its points)
+            log.warning("curves kept in memory from now on: writing them out failed: %s", exc)
+            self.curve_store = None
+
     async def _publish_pending(self) -> None:
         for pos in self.portfolio.take_priced():
             if self.journal is not None:
                 # An adopted spot holding priced at its first mark (trading/adoption.py).
                 self.journal.record_position(pos, ts_ns=self.portfolio.ts_ns, reason="entry_priced")
         self._commit_step()
+        if self.curve_store is not None:
+            self._spill_countdown -= 1
+            if self._spill_countdown <= 0:
+                self._spill_curves(self.curve_store)
         # The step's events go to the bus in runs (one hand-over per subscriber per run); a
         # funding payment or a closed position is acted on here first, after the events before
         # it were handed over, as when they were published one by one.

@@ -6,8 +6,10 @@ order is looked up; done (cancelled, or filled before the cancel arrived), that 
 taken; still open, the cancel is sent again after a backoff. A cancel that certainly did not
 reach the venue (connection refused, HTTP 429/418) is sent again after the backoff, at least
 the venue's ``Retry-After``. A venue's "unknown order" answer (Binance -2011) is settled by
-the same lookup. All of it is bounded by :attr:`OrderSettings.cancel_deadline_s`: an order
-still open at the deadline is a critical :class:`~tradewind.model.SystemError` naming it, and
+the same lookup: only a lookup that answers "not found" makes it definite; a lookup that
+fails (late, 5xx, dropped) leaves the cancel in doubt, sent again after the backoff. All of
+it is bounded by :attr:`OrderSettings.cancel_deadline_s`: an order still open at the
+deadline is a critical :class:`~tradewind.model.SystemError` naming it, and
 :class:`CancelUnsettledError` is raised.
 
 The engine cancels at stop (:func:`tradewind.trading.lifecycle.stop_orders`), after the feed
@@ -39,6 +41,10 @@ class CancelUnsettledError(VenueError):
     deadline."""
 
 
+class _LookupFailedError(VenueError):
+    """A cancel answered "unknown order" whose lookup failed: not settled either way."""
+
+
 class CancelSettling(VenueCalls):
     """The order manager's cancel (a mixin of :class:`~tradewind.trading.orders.OrderManager`)."""
 
@@ -58,8 +64,21 @@ class CancelSettling(VenueCalls):
         the deadline; a definite "no such order" (the venue and its lookup agree) is raised
         as the venue's :class:`OrderRejectedError`."""
         self._ts = max(self._ts, ts_ns)
-        cid = client_order_id
-        instrument = self.records[cid].instrument
+        instrument = self.records[client_order_id].instrument
+        return await self._settled_cancel(venue, instrument, client_order_id, tracked=True)
+
+    async def cancel_foreign(
+        self, venue: object, instrument: str, client_order_id: str, ts_ns: int
+    ) -> OrderReport:
+        """Cancel an order this host did not place (reconciliation's ``[run] unknown_orders
+        = "cancel"``), settled as :meth:`cancel` settles it, with the same errors; the
+        venue's answer is returned, not applied (the order manager holds no record of it)."""
+        self._ts = max(self._ts, ts_ns)
+        return await self._settled_cancel(venue, instrument, client_order_id, tracked=False)
+
+    async def _settled_cancel(
+        self, venue: object, instrument: str, cid: str, *, tracked: bool
+    ) -> OrderReport:
         key = venue_key(venue)
         policy = self.settings.retry
         deadline = self._clock() + self.settings.cancel_deadline_s
@@ -82,16 +101,23 @@ class CancelSettling(VenueCalls):
             except OrderRejectedError as exc:
                 # "Unknown order": cancelled or filled already, or never there. Ask.
                 last = exc
-                found = await self._look_up(venue, key, cid, instrument)
-                if found is None:
-                    raise
-                if found.status.is_terminal:
-                    return self._settle(found)
+                try:
+                    found = await self._fetch(venue, key, cid, instrument)
+                except Exception as failed:
+                    # The lookup itself failed (late, 5xx, dropped): it said nothing, so the
+                    # "unknown order" is not confirmed. Ask again after the backoff.
+                    self._lookup_failed(cid, key, failed)
+                    last = _LookupFailedError(f"{exc}; its lookup failed: {failed}")
+                else:
+                    if found is None:
+                        raise  # the venue and its lookup agree: no such order
+                    if found.status.is_terminal:
+                        return self._settle(found, tracked)
             except Exception as exc:  # late, 5xx, dropped, a plugin's bug: done or not?
                 last = exc
                 found = await self._look_up(venue, key, cid, instrument)
                 if found is not None and found.status.is_terminal:
-                    return self._settle(found)
+                    return self._settle(found, tracked)
             else:
                 if cid in self._unresolved and report.status is _S.REJECTED:
                     # "Unknown order" from a cancel is no more conclusive than a lookup's "not
@@ -104,8 +130,8 @@ class CancelSettling(VenueCalls):
                         report.reason,
                     )
                     return report
-                return self._settle(report)
-            done = self._settled_meanwhile(cid)
+                return self._settle(report, tracked)
+            done = self._settled_meanwhile(cid) if tracked else None
             if done is not None:
                 return done  # the venue's own report (its stream) settled it
             if self._clock() + wait > deadline:
@@ -119,7 +145,7 @@ class CancelSettling(VenueCalls):
                 wait,
             )
             await self._sleep(wait)
-            done = self._settled_meanwhile(cid)
+            done = self._settled_meanwhile(cid) if tracked else None
             if done is not None:
                 return done  # ... while the cancel waited
         error = (
@@ -138,17 +164,27 @@ class CancelSettling(VenueCalls):
         rec = self._known(cid)
         return None if rec is None or rec.is_open else rec.report()
 
-    def _settle(self, report: OrderReport) -> OrderReport:
-        self._apply(report, "cancel")
+    def _settle(self, report: OrderReport, tracked: bool) -> OrderReport:
+        if tracked:
+            self._apply(report, "cancel")
         return report
+
+    async def _fetch(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
+        """The venue's report of ``cid``, None when the venue says it has none; raises when
+        the lookup fails."""
+        found: OrderReport | None = await self._call(
+            venue, key, lambda: venue.fetch_order(instrument, cid)
+        )
+        return found
 
     async def _look_up(self, venue: Any, key: str, cid: str, instrument: str) -> OrderReport | None:
         """The venue's report of ``cid``, or None (not found, or the lookup failed)."""
         try:
-            found: OrderReport | None = await self._call(
-                venue, key, lambda: venue.fetch_order(instrument, cid)
-            )
+            return await self._fetch(venue, key, cid, instrument)
         except Exception as exc:
-            log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)
+            self._lookup_failed(cid, key, exc)
             return None
-        return found
+
+    @staticmethod
+    def _lookup_failed(cid: str, key: str, exc: BaseException) -> None:
+        log.warning("lookup of order %s at venue '%s' failed: %s", cid, key, exc)

@@ -29,7 +29,7 @@ from tradewind.model import Fill, Instrument, InstrumentKind, OrderReport, Order
 from tradewind.model.events import ReconciliationDiscrepancy, ReconciliationFailed
 from tradewind.trading.accounts import Account
 from tradewind.trading.adoption import lots_from_trades
-from tradewind.trading.orders import venue_key
+from tradewind.trading.orders import OrderManager, venue_key
 from tradewind.trading.portfolio import Portfolio
 
 log = logging.getLogger("tradewind.trading.reconcile")
@@ -138,6 +138,7 @@ async def reconcile(
     *,
     unknown_orders: str = "adopt",
     unknown_positions: str = "adopt",
+    orders: OrderManager | None = None,
     ts_ns: int = 0,
     cash_asset: str | None = None,
     timeout_s: float | None = 30.0,
@@ -150,7 +151,9 @@ async def reconcile(
       it is recorded rejected when the venue never saw it.
     - An order open at the venue the journal does not know: ``unknown_orders = "adopt"``
       journals it (origin ``adopted``) so the host tracks it; ``"cancel"`` cancels it
-      (origin ``foreign``).
+      (origin ``foreign``) through ``orders``' settled cancel
+      (:meth:`~tradewind.trading.orders.OrderManager.cancel_foreign`: lookups, backoff, the
+      cancel deadline); an order that cannot be cancelled raises ReconciliationError.
       ``"refuse"`` raises ReconciliationError naming it (the host does not start).
     - The account's trades since the last journaled fill (venues with
       ``"trades:account"``): those the journal lacks are booked as fills, once each, with
@@ -172,6 +175,11 @@ async def reconcile(
         raise ValueError(
             f"unknown_orders must be one of {', '.join(UNKNOWN_ORDER_POLICIES)}, "
             f"got {unknown_orders!r}"
+        )
+    if unknown_orders == "cancel" and orders is None:
+        raise ValueError(
+            'unknown_orders = "cancel" needs the order manager (orders=) whose settled cancel '
+            "cancels them"
         )
     if unknown_positions not in UNKNOWN_POSITION_POLICIES:
         raise ValueError(
@@ -212,6 +220,13 @@ async def reconcile(
         )
         found.append(event)
 
+    def failed(reason: str) -> None:
+        try:
+            journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
+            journal.flush()
+        except Exception:  # the error raised after this says what matters
+            log.exception("could not journal the reconciliation failure")
+
     async def ask(what: str, fn: Callable[[], Awaitable[T]]) -> T:
         try:
             if timeout_s is None:
@@ -220,15 +235,29 @@ async def reconcile(
                 return await fn()
         except Exception as exc:
             reason = f"{what} failed: {type(exc).__name__}: {exc}"
-            try:
-                journal.record(ReconciliationFailed(ts_ns=ts_ns, venue=vkey, reason=reason))
-                journal.flush()
-            except Exception:  # the error below says what matters
-                log.exception("could not journal the reconciliation failure")
+            failed(reason)
             raise ReconciliationError(
                 f"reconciliation with venue '{vkey}' failed: {reason}; the host will not trade "
                 f"until the venue's orders and positions are known (check the venue's "
                 f"connection and credentials, then start again)"
+            ) from exc
+
+    async def cancel_unknown(vr: OrderReport) -> OrderReport:
+        # Bounded by the order manager's cancel deadline, not by ``timeout_s``: a cancel in
+        # doubt is looked up and retried until it is settled or the deadline passes.
+        assert orders is not None
+        cid = vr.client_order_id
+        try:
+            return await orders.cancel_foreign(venue, vr.instrument, cid, ts_ns)
+        except Exception as exc:
+            reason = (
+                f"order {cid} ({vr.instrument}, {_state(vr)}) is open at the venue but unknown "
+                f"to the journal and could not be cancelled: {type(exc).__name__}: {exc}"
+            )
+            failed(reason)
+            raise ReconciliationError(
+                f"venue '{vkey}': {reason}; the host does not start (cancel it at the "
+                f'exchange, or set [run] unknown_orders = "adopt" to take it over)'
             ) from exc
 
     # 1. Orders the journal has open.
@@ -299,9 +328,7 @@ async def reconcile(
                 "unknown_orders",
             )
         if unknown_orders == "cancel":
-            cr: OrderReport = await ask(
-                f"cancel_order({cid})", partial(venue.cancel_order, vr.instrument, cid)
-            )
+            cr = await cancel_unknown(vr)
             journal.record_order(
                 OrderRecord(
                     client_order_id=cid,
@@ -589,6 +616,7 @@ async def prepare_session(
                 engine.portfolio,
                 unknown_orders=policy,
                 unknown_positions=position_policy,
+                orders=orders,
                 ts_ns=ts,
                 cash_asset=cash_asset,
             )

@@ -91,6 +91,9 @@ class BinanceFuturesServer(ThreadedServer):
         #: open), as ``create_faults``; and the time of each cancel request received.
         self.cancel_faults: list[tuple[int, Any, dict[str, str]]] = []
         self.cancel_times: list[float] = []
+        #: Answers given to the next lookups of one order (``GET /fapi/v1/order``) instead
+        #: of reading the book, as ``create_faults`` (a -2013 under load, an HTTP 500).
+        self.query_faults: list[tuple[int, Any, dict[str, str]]] = []
         #: The account's income history served by /fapi/v1/income (Binance's shape:
         #: ``symbol``, ``incomeType``, ``income``, ``asset``, ``info``, ``time``, ``tranId``,
         #: ``tradeId``), in booking order; :meth:`book_income` adds to it.
@@ -415,6 +418,9 @@ class BinanceFuturesServer(ThreadedServer):
         if isinstance(params, web.Response):
             return params
         with self.lock:
+            if self.query_faults:
+                status, body, headers = self.query_faults.pop(0)
+                return web.json_response(body, status=status, headers=headers)
             order = self._find(params)
             if order is None:
                 return web.json_response(

@@ -6,6 +6,9 @@ journal driving the ccxt venue.
   one order at the exchange, one fill (with its fee) in the journal;
 - a malformed 200 is "outcome unknown", never "accepted";
 - 429 / 418 are retried after the venue's Retry-After (the injected sleep honours it);
+- a cancel answered "unknown order" whose lookup fails is sent again, not taken as gone;
+- reconciliation's ``unknown_orders = "cancel"`` settles its cancels the same way, and an
+  unknown order that cannot be cancelled refuses the start;
 - -1021 (clock skew) is one refusal, never retried;
 - a sustained HTTP 500 outage opens the venue's breaker after its threshold of failed creates
   (lookups do not reset it), entries then fail fast, exits are still sent;
@@ -26,6 +29,7 @@ from ccxt_testkit import API_KEY, KEY_ENV, SECRET, SECRET_ENV, set_credentials, 
 from ccxt_testserver_binance import BinanceFuturesServer
 from tradewind.errors import (
     OrderRejectedError,
+    ReconciliationError,
     VenueError,
     VenueTimeoutError,
     VenueUnavailableError,
@@ -43,9 +47,12 @@ from tradewind.model import (
 from tradewind.secrets import Secret
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings, RetryPolicy
 from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.reconcile import reconcile
 from tradewind_venue_ccxt import CcxtVenue, CcxtVenueConfig
 
 KEY = "usdm:BTCUSDT"
+#: The exchange's answer to a request it failed to process (nothing done).
+HTTP_500 = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
 
 
 @pytest.fixture
@@ -281,6 +288,15 @@ def test_429_and_418_are_retried_after_retry_after(
     assert len(server.orders_of()) == 1
 
 
+async def cancel_a_resting_buy(host: Host) -> tuple[str, OrderStatus, list[float]]:
+    """A resting LIMIT buy, then the order manager's cancel of it: its client order id, the
+    cancel's status and the sleeps it took."""
+    order = host.limit_buy("40000")
+    assert (await host.submit(order)).status is OrderStatus.ACCEPTED
+    report = await host.orders.cancel(host.venue, order.client_order_id, 2)
+    return order.client_order_id, report.status, list(host.sleeps)
+
+
 def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
@@ -290,22 +306,110 @@ def test_a_cancel_answered_429_then_500_is_retried_until_the_order_is_cancelled(
     with server.lock:
         server.cancel_faults = [
             (429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": "1"}),
-            (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {}),
+            HTTP_500,
         ]
 
-    async def body(host: Host) -> Any:
-        order = host.limit_buy("40000")
-        assert (await host.submit(order)).status is OrderStatus.ACCEPTED
-        report = await host.orders.cancel(host.venue, order.client_order_id, 2)
-        return order.client_order_id, report.status, list(host.sleeps)
-
-    cid, status, sleeps = run(server, tmp_path, body, settings())
+    cid, status, sleeps = run(server, tmp_path, cancel_a_resting_buy, settings())
     assert status is OrderStatus.CANCELLED
     assert sleeps == [1.0, 0.1]  # Retry-After, then the second backoff step (0.05 s doubled)
     t = server.cancel_times
     assert len(t) == 3 and t[1] - t[0] >= 1.0
     (only,) = server.orders_of()
     assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
+
+
+def test_unknown_order_whose_lookup_fails_is_sent_again_not_taken_as_gone(
+    server: BinanceFuturesServer, tmp_path: Path
+) -> None:
+    """The cancel of a resting order is answered -2011 "Unknown order sent." (under load),
+    the venue's own lookup -2013 "does not exist", and the order manager's lookup HTTP 500:
+    nothing says the order is gone, so the cancel is sent again after the backoff (and the
+    order, resting all along, is cancelled) instead of being reported as no such order."""
+    unknown = (400, {"code": -2011, "msg": "Unknown order sent."}, {})
+    with server.lock:
+        server.cancel_faults = [unknown]
+        server.query_faults = [
+            (400, {"code": -2013, "msg": "Order does not exist."}, {}),
+            HTTP_500,
+        ]
+
+    cid, status, sleeps = run(server, tmp_path, cancel_a_resting_buy, settings())
+    assert status is OrderStatus.CANCELLED
+    assert sleeps == [0.05]  # the first backoff step
+    assert len(server.cancel_times) == 2 and server.query_faults == []
+    (only,) = server.orders_of()
+    assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
+
+
+async def reconcile_unknown_resting_order(host: Host) -> tuple[str, Any]:
+    """A LIMIT buy placed at the exchange behind the journal's back (the venue sends it, the
+    order manager never sees it), then reconciliation with ``unknown_orders = "cancel"``."""
+    order = host.limit_buy("40000")
+    assert (await host.venue.submit_order(order)).status is OrderStatus.ACCEPTED
+    insts = [i for i in await host.venue.instruments() if i.key == KEY]
+    report = await reconcile(
+        host.venue,
+        host.journal,
+        insts,
+        host.orders.portfolio,
+        unknown_orders="cancel",
+        orders=host.orders,
+        ts_ns=time.time_ns(),
+    )
+    return order.client_order_id, report
+
+
+def test_reconciliation_cancels_an_unknown_order_whose_first_cancel_fails(
+    server: BinanceFuturesServer, tmp_path: Path
+) -> None:
+    """``unknown_orders = "cancel"`` at start goes through the settled cancel: the first
+    cancel is answered HTTP 500 without being done, the lookup finds the order still open,
+    and the cancel is sent again after the backoff (one bare call refused the start)."""
+    with server.lock:
+        server.cancel_faults = [
+            HTTP_500,
+        ]
+
+    async def body(host: Host) -> Any:
+        cid, report = await reconcile_unknown_resting_order(host)
+        rec = host.journal.order(cid)
+        return cid, report, rec, list(host.sleeps)
+
+    cid, report, rec, sleeps = run(server, tmp_path, body, settings())
+    assert [
+        (d.subject, d.action) for d in report.discrepancies if d.kind == "order_unknown_to_journal"
+    ] == [(cid, "cancelled")]
+    assert rec.origin == "foreign" and rec.status is OrderStatus.CANCELLED
+    assert sleeps == [0.05] and len(server.cancel_times) == 2
+    (only,) = server.orders_of()
+    assert only["clientOrderId"] == cid and only["status"] == "CANCELED"
+
+
+def test_an_unknown_order_that_cannot_be_cancelled_refuses_the_start(
+    server: BinanceFuturesServer, tmp_path: Path
+) -> None:
+    outage = HTTP_500
+    with server.lock:
+        server.cancel_faults = [outage] * 50
+
+    async def body(host: Host) -> Any:
+        with pytest.raises(ReconciliationError) as refused:
+            await reconcile_unknown_resting_order(host)
+        failed = host.journal.query(
+            "SELECT message FROM system_events WHERE type = 'ReconciliationFailed'"
+        )
+        return str(refused.value), failed
+
+    message, failed = run(server, tmp_path, body, settings(cancel_deadline_s=0.3))
+    (only,) = server.orders_of()
+    cid = only["clientOrderId"]
+    assert only["status"] == "NEW"  # still resting: the host must not trade over it
+    assert f"order {cid} ({KEY}, accepted (filled 0)) is open at the venue" in message
+    assert "could not be cancelled: CancelUnsettledError" in message
+    assert "the host does not start" in message and 'unknown_orders = "adopt"' in message
+    assert len(failed) == 1 and "could not be cancelled" in failed[0][0]
+    # Sent again after each backoff step that fits in the deadline, never given up at once.
+    assert len(server.cancel_times) >= 2
 
 
 def test_minus_1021_is_one_refusal_never_retried(
@@ -339,7 +443,7 @@ def test_minus_1021_is_one_refusal_never_retried(
 def test_a_500_outage_opens_the_breaker_on_failed_creates_and_exits_still_go(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
-    outage = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
+    outage = HTTP_500
     with server.lock:
         server.create_faults = [outage] * 50
 
@@ -369,7 +473,7 @@ def test_a_500_outage_opens_the_breaker_on_failed_creates_and_exits_still_go(
 def test_the_breaker_half_opens_and_closes_when_the_venue_answers(
     server: BinanceFuturesServer, tmp_path: Path
 ) -> None:
-    outage = (500, {"code": -1001, "msg": "Internal error; unable to process your request."}, {})
+    outage = HTTP_500
     with server.lock:
         server.create_faults = [outage] * 2
 
