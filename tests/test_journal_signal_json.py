@@ -15,22 +15,13 @@ import attrs
 import duckdb
 import numpy as np
 import pytest
-from tradewind._serde import unstructure
 from tradewind.journal import store
 from tradewind.journal.store import Journal
-from tradewind.model import Event, Side, Signal, SignalEvent
+from tradewind.model import Side, Signal, SignalEvent
+
+from tests.test_paper_fast_paths import _reference_payload
 
 INF = float("inf")
-
-
-def _reference_payload(event: Event) -> str:
-    """The payload as the converter and ``json.dumps`` write it (the general path)."""
-    data = {
-        f.name: unstructure(getattr(event, f.name))
-        for f in attrs.fields(type(event))
-        if f.name != "ts_ns"
-    }
-    return json.dumps(data, default=str, allow_nan=True)
 
 
 def _signal(**changes: Any) -> Signal:

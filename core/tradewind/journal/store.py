@@ -116,6 +116,7 @@ from tradewind.model import (
 )
 from tradewind.model.frozen import builder
 from tradewind.model.orders import new_report
+from tradewind.report._json import _float as _float_json
 
 log = logging.getLogger("tradewind.journal.store")
 
@@ -821,21 +822,6 @@ def _order_updated_json(e: OrderUpdated) -> str:
         f'"ts_ns": {r.ts_ns!r}, "filled_quantity": "{r.filled_quantity!s}", '
         f'"venue_order_id": {_q(r.venue_order_id)}, "reason": {_q(r.reason)}}}}}'
     )
-
-
-def _float_json(x: float) -> str:
-    """A float as ``json.dumps(..., allow_nan=True)`` writes it (``float.__repr__``; NaN and
-    the infinities as ``json``'s own words)."""
-    if x != x:
-        return "NaN"
-    if x == _INF:
-        return "Infinity"
-    if x == -_INF:
-        return "-Infinity"
-    return float.__repr__(x)
-
-
-_INF = float("inf")
 
 
 def _reasons_json(items: Sequence[tuple[Any, Any]]) -> str:
