@@ -848,8 +848,9 @@ def _signal_json(e: SignalEvent, items: Sequence[tuple[Any, Any]] | None = None)
     """The signal event's JSON object (its Decimals, side, time and score checked for their
     exact types and written inline, as :func:`_fill_json`); ``items``: the reasons' items to
     write instead of the signal's own (those :meth:`Journal.record` kept when it staged the
-    event: the event as published). A signal's reasons go through the converter's general
-    path otherwise, ~10 times the cost of this (issue 17)."""
+    event: the event as published), whose text the ``signals`` row then takes
+    (:data:`_last_reasons`): the reasons' floats are written once for both rows, and the
+    signal is not unstructured by the converter (issue 17)."""
     s = e.signal
     quantity, score = s.quantity, s.score
     if (
