@@ -109,12 +109,14 @@ from tradewind.model import (
     PositionClosed,
     Severity,
     Side,
+    Signal,
     SignalEvent,
     TimeInForce,
     VetoEvent,
 )
 from tradewind.model.frozen import builder
 from tradewind.model.orders import new_report
+from tradewind.report._json import _float as _float_json
 
 log = logging.getLogger("tradewind.journal.store")
 
@@ -822,15 +824,74 @@ def _order_updated_json(e: OrderUpdated) -> str:
     )
 
 
-#: The payloads of the events every fill and order makes, written as JSON text directly:
-#: the same text as the general path (tested), which any value of an unexpected type
-#: (raising TypeError here: a numpy integer, a subclass) goes down instead. Exact types only.
+def _reasons_json(items: Sequence[tuple[Any, Any]]) -> str:
+    """A signal's reasons (``items``: their items) as ``json.dumps(dict(items), default=str,
+    allow_nan=True)`` writes them, through the journal's one encoder: str keys and values of
+    :data:`_PLAIN` types only (their own unstructured form, and no container, so no cycle for
+    an encoder without a circular check to meet). TypeError for anything else (the caller's
+    general path)."""
+    plain = _PLAIN
+    for k, v in items:
+        if type(k) is not str or type(v) not in plain:
+            raise TypeError(k)
+    return _encode(dict(items))
+
+
+#: The reasons' text of the last staged signal whose ``events`` row was written, with their
+#: items (the tuple :meth:`Journal.record` kept): its ``signals`` row, encoded next, takes it
+#: (each float's shortest repr is most of the cost, ~1 µs) and lets it go (a text referenced
+#: here too would be marshalled as a shared object in a step log's record: other bytes).
+_last_reasons: tuple[Any, str] = (None, "")
+
+
+def _signal_json(e: SignalEvent, items: Sequence[tuple[Any, Any]] | None = None) -> str:
+    """The signal event's JSON object (its Decimals, side, time and score checked for their
+    exact types and written inline, as :func:`_fill_json`); ``items``: the reasons' items to
+    write instead of the signal's own (those :meth:`Journal.record` kept when it staged the
+    event: the event as published), whose text the ``signals`` row then takes
+    (:data:`_last_reasons`): the reasons' floats are written once for both rows, and the
+    signal is not unstructured by the converter (issue 17)."""
+    s = e.signal
+    quantity, score = s.quantity, s.score
+    if (
+        type(e) is not SignalEvent
+        or type(s) is not Signal
+        or type(s.side) is not Side
+        or type(s.entry) is not Decimal
+        or type(s.stop) is not Decimal
+        or type(s.ts_ns) is not int
+        or type(score) is not float
+        or (quantity is not None and type(quantity) is not Decimal)
+    ):
+        raise TypeError(e)
+    if items is None:
+        if type(s.reasons) is not dict:
+            raise TypeError(s.reasons)
+        reasons = _reasons_json(tuple(s.reasons.items()))
+    else:
+        global _last_reasons
+        reasons = _reasons_json(items)
+        _last_reasons = (items, reasons)
+    quantity_text = "null" if quantity is None else f'"{quantity!s}"'
+    return (
+        f'{{"signal": {{"instrument": {_q(s.instrument)}, "side": {_q(s.side._value_)}, '
+        f'"entry": "{s.entry!s}", "stop": "{s.stop!s}", "score": {_float_json(score)}, '
+        f'"ts_ns": {s.ts_ns!r}, "reasons": {reasons}, '
+        f'"quantity": {quantity_text}, "intent": {_q(s.intent)}}}}}'
+    )
+
+
+#: The payloads of the events every fill and order makes, and of signals, written as JSON
+#: text directly: the same text as the general path (tested), which any value of an
+#: unexpected type (raising TypeError here: a numpy integer, a subclass) goes down instead.
+#: Exact types only.
 _DIRECT_JSON: dict[type, Callable[[Any], str]] = {
     FillEvent: _fill_event_json,
     PositionChanged: _position_changed_json,
     PositionClosed: _position_closed_json,
     OrderSubmitted: _order_submitted_json,
     OrderUpdated: _order_updated_json,
+    SignalEvent: _signal_json,
 }
 
 
@@ -935,7 +996,12 @@ def _event_row(staged: tuple[Any, ...], text: str | None = None) -> tuple[Any, .
         run_id, seq, event = staged
     elif text is None:
         run_id, seq, event, snap = staged
-        event = _as_published(event, snap)
+        try:
+            # The event as published, written from the reasons' items kept (the event
+            # itself when its reasons are unchanged, which is the same text).
+            text = _signal_json(event, snap)
+        except (TypeError, AttributeError, ValueError):
+            event = _as_published(event, snap)
     else:
         run_id, seq, event, _ = staged
     payload = _payload(event) if text is None else text
@@ -960,8 +1026,24 @@ def _signal_row(staged: tuple[Any, ...], text: str | None = None) -> tuple[Any, 
         str(s.stop),
         _s(s.quantity),
         float(s.score),
-        json.dumps(dict(snap), default=str, allow_nan=True) if text is None else text,
+        _signal_reasons_json(snap) if text is None else text,
     )
+
+
+def _signal_reasons_json(snap: tuple[tuple[Any, Any], ...]) -> str:
+    """``json.dumps(dict(snap), default=str, allow_nan=True)``: by :func:`_reasons_json`
+    when it takes them (no encoder built per call), else by ``json.dumps`` itself (whose
+    circular check names a reasons' dict that contains itself); the text its ``events`` row
+    wrote when that was the last one (:data:`_last_reasons`)."""
+    global _last_reasons
+    last = _last_reasons
+    if last[0] is snap:
+        _last_reasons = (None, "")
+        return last[1]
+    try:
+        return _reasons_json(snap)
+    except TypeError:
+        return json.dumps(dict(snap), default=str, allow_nan=True)
 
 
 def _unencodable(
