@@ -14,8 +14,11 @@ also prints the ten largest imports (``python -X importtime``). ``--speedup 20 -
 the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--phases`` runs one
 more process with the CLI's steps timed in it (wall and CPU): the imports of the command line
 and the core modules, the config check (with the plugins' imports), the engine's set-up, the
-parquet load, the rest of the run (engine and journal), the analysis of the run that the
-report and the summary share, the report, the summary; with ``--as-program`` that process
+parquet load (on the read-ahead's thread since the seventeenth session: its wall and that
+thread's own CPU, overlapping the set-up), the connect's wait for it, the rest of the run
+(engine and journal), the analysis of the run that the report and the summary share, the
+report, the summary; the phases child imports the core modules before the command starts,
+so the read-ahead overlaps less there than in the program. With ``--as-program`` that process
 runs the command as the program does (``main()`` without arguments: the collector held at
 start-up and around the report, the fast exit) instead of ``main([...])``. Without it, the
 analysis and the report phases include collections that walk the run's objects (the
@@ -61,6 +64,22 @@ def timed(module, attr, label):
     return wrapper
 
 
+def timed_thread(module, attr, label):
+    # As timed, with the calling thread's own CPU (the read-ahead runs on a thread).
+    f = getattr(module, attr)
+
+    def wrapper(*a, **k):
+        t, c = time.perf_counter(), time.thread_time()
+        try:
+            return f(*a, **k)
+        finally:
+            w, u = spent.get(label, (0.0, 0.0))
+            spent[label] = (w + time.perf_counter() - t, u + time.thread_time() - c)
+
+    setattr(module, attr, wrapper)
+    return wrapper
+
+
 import anyio
 import tradewind.cli as cli
 import tradewind.config_check as config_check
@@ -73,7 +92,15 @@ import tradewind.trading.engine as engine
 imports = (time.perf_counter() - t0, time.process_time() - c0)
 timed(config_check, "check_config", "config check (plugins imported and built)")
 timed(engine.Engine, "__init__", "engine set-up")
-timed(importers, "load", "parquet load")  # the replay venue imports it at connect
+# The replay venue's connect, or the read-ahead's thread (tradewind.market.preload), which
+# reads it from the module: the thread's own CPU, with pyarrow's decoding threads' not in it.
+timed_thread(importers, "load", "parquet load (thread CPU)")
+try:
+    import tradewind.market.preload as preload
+except ImportError:  # a core from before the read-ahead (--core)
+    pass
+else:
+    timed(preload, "take", "connect waiting for the read-ahead")
 timed(anyio, "run", "run (engine, journal; with the load)")
 timed(analysis, "analyse", "analysis (for report and summary)")
 timed(metrics, "write_report", "HTML and JSON report")
@@ -173,7 +200,9 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"phases run failed:\n{proc.stderr[-3000:]}")
         print("  phases (one run, wall / CPU):")
-        print("\n".join(proc.stderr.strip("\n").splitlines()[-9:]))
+        lines = proc.stderr.strip("\n").splitlines()
+        first = max(i for i, line in enumerate(lines) if "imports of the CLI" in line)
+        print("\n".join(lines[first:]))
     if args.imports:
         proc = subprocess.run(
             [
