@@ -1,9 +1,10 @@
-"""A ``tradewind backtest`` reads its ticks parquet file on a thread of its own once the
-config check has passed, while the engine's modules are imported, the engine is built and its
-journal opened; the replay venue's connect takes what it read (issue 17: the whole process's
-wall time). The journal and the report are the bytes of a run that reads the file at connect;
-a load that fails on the thread fails the run with the line a load at connect gives; every
-path out (a bad file, an exception, Ctrl-C) leaves no thread running and nothing open.
+"""A ``tradewind backtest`` reads its ticks parquet file and creates its journal file on
+threads of their own once the config check has passed, while the engine's modules are
+imported and the engine is built; the replay venue's connect and the engine's journal take
+them (issue 17: the whole process's wall time). The journal and the report are the bytes of a
+run that does both as before; a load that fails on its thread fails the run with the line a
+load at connect gives; every path out (a bad file, an exception, Ctrl-C) leaves no thread
+running, nothing open, and no journal file the run did not get to open.
 
 The run is a real CLI process (``main([...])`` in a child Python), probed from inside: which
 thread each load ran on, whether the engine was being built yet, what another thread imported,
@@ -18,12 +19,15 @@ import subprocess
 import sys
 import threading
 import time
+from contextvars import ContextVar
 from pathlib import Path
 
 import duckdb
 import pytest
 import tradewind
+from tradewind import ahead
 from tradewind.errors import DataError
+from tradewind.journal import opened_ahead
 from tradewind.journal.store import TABLES
 from tradewind.market import preload
 from tradewind.market.importers import load, ticks_parquet
@@ -34,6 +38,8 @@ DEFAULT = Path(tradewind.__file__).parent / "defaults" / "backtest.toml"
 _PROBE = """
 import json, os, sys, threading
 
+import tradewind.journal.opened_ahead as opened_ahead
+import tradewind.journal.store as store
 import tradewind.market.importers as importers
 import tradewind.market.preload as preload
 import tradewind.trading.engine as engine
@@ -43,6 +49,7 @@ mode = sys.argv[1]
 events = []
 imported_elsewhere = []
 real_load, real_init = importers.load, engine.Engine.__init__
+real_open = store.DuckDBBackend.__init__
 
 
 def probed_load(*args, **kwargs):
@@ -50,10 +57,18 @@ def probed_load(*args, **kwargs):
     return real_load(*args, **kwargs)
 
 
+def probed_open(self, path, *, read_only):
+    if not read_only:
+        events.append(["journal", threading.current_thread().name])
+    real_open(self, path, read_only=read_only)
+
+
 def probed_init(self, *args, **kwargs):
-    # The reads started (their threads running or done) when the engine starts being built.
-    started = [p._thread.ident is not None for p in (preload._current.get() or {}).values()]
-    events.append(["engine", sum(started)])
+    # The reads and opens started (their threads running or done) when the engine starts
+    # being built.
+    calls = [*(preload._current.get() or {}).values()]
+    calls += (opened_ahead._current.get() or {}).values()
+    events.append(["engine", sum(c.started for c in calls)])
     if mode == "interrupt":
         raise KeyboardInterrupt
     if mode == "raise":
@@ -70,8 +85,10 @@ class Watch:
 
 importers.load = probed_load
 engine.Engine.__init__ = probed_init
-if mode == "at-connect":  # the run as before: the file read by the venue's connect
-    preload.readable_ahead = lambda path: False
+store.DuckDBBackend.__init__ = probed_open
+if mode == "at-connect":  # the run as before: the file read by the venue's connect, the
+    preload.readable_ahead = lambda path: False  # journal opened by the engine's run
+    opened_ahead.openable_ahead = lambda path: False
 sys.meta_path.insert(0, Watch())
 rc = main(sys.argv[2:])
 opened = []
@@ -150,12 +167,22 @@ def test_the_file_is_read_on_its_own_thread_before_the_engine_is_built_same_byte
         (folder / "reports").rename(kept / "reports")
         runs[mode] = (out, kept)
     ahead, at_connect = runs["ahead"][0], runs["at-connect"][0]
-    # Read once, on a thread of its own, started before the engine was built; the thread
-    # imported nothing (the reader's modules were imported by the main thread).
-    assert sorted(ahead["events"]) == [["engine", 1], ["load", "tradewind-load ticks.parquet"]]
+    # Read once and the journal created once, each on a thread of its own, both started
+    # before the engine was built; the threads imported nothing (the main thread imported
+    # the reader's modules and DuckDB first).
+    assert sorted(ahead["events"]) == [
+        ["engine", 2],
+        ["journal", "tradewind-journal journal.duckdb"],
+        ["load", "tradewind-load ticks.parquet"],
+    ]
     assert ahead["imported_elsewhere"] == [], ahead
-    # Read at connect (as before): on the main thread, after the engine was built.
-    assert at_connect["events"] == [["engine", 0], ["load", "MainThread"]], at_connect
+    # As before: the engine built, then its run opens the journal and the venue's connect
+    # reads the file, on the main thread.
+    assert at_connect["events"] == [
+        ["engine", 0],
+        ["journal", "MainThread"],
+        ["load", "MainThread"],
+    ]
     # The journal's rows and the report's files are the same bytes either way.
     a, b = runs["ahead"][1], runs["at-connect"][1]
     assert _journal_rows(a / "journal.duckdb") == _journal_rows(b / "journal.duckdb")
@@ -182,7 +209,11 @@ def test_a_file_that_fails_on_the_thread_fails_the_run_with_the_connect_line(tmp
     assert out["rc"] == 4
     assert proc.stderr == f"error: {caught.value}\n"
     # Read on the thread, once: the venue raised what the thread's read raised.
-    assert sorted(out["events"]) == [["engine", 1], ["load", "tradewind-load bad.parquet"]]
+    assert sorted(out["events"]) == [
+        ["engine", 2],
+        ["journal", "tradewind-journal journal.duckdb"],
+        ["load", "tradewind-load bad.parquet"],
+    ]
     _assert_nothing_left(out, bad, tmp_path / "journal.duckdb")
 
 
@@ -223,9 +254,14 @@ def test_ctrl_c_or_an_exception_while_the_file_is_read_ends_the_read(tmp_path, m
     out, proc = _probe(tmp_path, mode, _config(tmp_path, data))
     assert out["rc"] == rc
     assert proc.stderr == line + "\n"
-    assert sorted(out["events"]) == [["engine", 1], ["load", "tradewind-load ticks.parquet"]]
+    assert sorted(out["events"]) == [
+        ["engine", 2],
+        ["journal", "tradewind-journal journal.duckdb"],
+        ["load", "tradewind-load ticks.parquet"],
+    ]
     _assert_nothing_left(out, data, tmp_path / "journal.duckdb")
-    assert not (tmp_path / "journal.duckdb").exists()  # never opened: as before
+    # Created ahead, never taken: closed and removed, as if never opened (as before).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ticks.parquet", "ticks.toml"]
 
 
 def test_take_hands_over_the_read_once_raises_its_failure_and_rereads_a_changed_file(tmp_path):
@@ -260,3 +296,55 @@ def test_only_regular_dictionary_coded_ticks_files_are_read_ahead(tmp_path):
         assert [t for t in threading.enumerate() if t.name.startswith("tradewind-load")] == []
         assert preload.take(csv, 0) is None
     assert preload.readable_ahead(data) and not preload.readable_ahead(csv)
+
+
+def test_a_journal_is_opened_ahead_only_when_the_open_would_create_it(tmp_path):
+    new = tmp_path / "new.duckdb"
+    with opened_ahead.opening(new):
+        backend = opened_ahead.take(new)
+        assert backend is not None and backend.fresh
+        assert opened_ahead.take(new) is None  # taken once
+    backend.close()
+    # An existing journal (migrated and verified by the run's own open), one whose
+    # write-ahead log is left, one in a folder that does not exist (the run creates it), a
+    # PostgreSQL URL, none: nothing opened.
+    wal = tmp_path / "wal.duckdb"
+    Path(f"{wal}.wal").write_bytes(b"")
+    for target in (new, wal, tmp_path / "no" / "j.duckdb", "postgresql://u@127.0.0.1/j", None):
+        with opened_ahead.opening(target):
+            assert not (opened_ahead._current.get() or {}), target
+    assert not (tmp_path / "no").exists()
+    # Not taken (the run ended before its journal was opened): closed and removed.
+    left = tmp_path / "left.duckdb"
+    with opened_ahead.opening(left):
+        pass
+    assert not left.exists() and not Path(f"{left}.wal").exists()
+
+
+def test_a_call_ahead_raises_where_it_is_taken_and_is_dropped_whatever_ends_the_block():
+    var = ContextVar("test_ahead", default=None)
+    dropped = []
+
+    def fails():
+        raise OSError("disk full")
+
+    with ahead.started(var) as calls:
+        calls["a"] = ahead.Ahead("t-a", fails, dropped.append)
+        with pytest.raises(OSError, match="disk full"):
+            ahead.take(var, "a").result()
+    assert dropped == []  # taken: the taker's to handle
+    with pytest.raises(KeyError), ahead.started(var) as calls:
+        calls["a"] = ahead.Ahead("t-a", fails, dropped.append)
+        calls["b"] = ahead.Ahead("t-b", lambda: "made", dropped.append)
+        raise KeyError("the block's own failure wins")
+    assert sorted(dropped, key=str) == [None, "made"]  # both dropped, the failed one with None
+    assert var.get() is None
+
+    def bad_drop(result):
+        raise ValueError("drop failed")
+
+    with pytest.raises(ValueError, match="drop failed"), ahead.started(var) as calls:
+        calls["a"] = ahead.Ahead("t-a", lambda: 1, bad_drop)
+        calls["b"] = ahead.Ahead("t-b", lambda: 2, dropped.append)
+    assert dropped[-1] == 2  # the other still dropped
+    assert [t for t in threading.enumerate() if t.name.startswith("t-")] == []

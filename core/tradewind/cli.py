@@ -204,14 +204,20 @@ def _run_started(
         )
         print_summary(result, journal=journal_file, report=(hpath, jpath))
         return 0
+    from tradewind.journal.opened_ahead import opening
     from tradewind.market.preload import preloading
     from tradewind.venues.replay import data_files
 
-    # A backtest's data files are read on a thread of their own while the engine's and the
-    # report's modules are imported (with the start-up, frozen with it), the engine built and
-    # its journal opened; the replay venue's connect takes them. Leaving the block waits for
-    # any read still running.
-    with preloading(data_files(cfg) if cfg.mode is Mode.BACKTEST else ()):
+    # A backtest's data files are read, and its new journal file opened, on threads of their
+    # own while the engine's and the report's modules are imported (with the start-up, frozen
+    # with it) and the engine is built; the replay venue's connect and the engine's journal
+    # take them (tradewind.ahead). Leaving the block waits for what is still running and
+    # drops what was not taken.
+    backtest = cfg.mode is Mode.BACKTEST
+    with (
+        preloading(data_files(cfg) if backtest else ()),
+        opening(_journal_of(cfg, journal_file) if backtest else None),
+    ):
         from tradewind.report.metrics import write_report
         from tradewind.report.summary import print_summary
 
