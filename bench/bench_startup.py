@@ -49,32 +49,17 @@ t0, c0 = time.perf_counter(), time.process_time()
 spent = {}
 
 
-def timed(module, attr, label):
+def timed(module, attr, label, clock=time.process_time):
+    # clock=time.thread_time: the calling thread's own CPU (the read-ahead runs on a thread).
     f = getattr(module, attr)
 
     def wrapper(*a, **k):
-        t, c = time.perf_counter(), time.process_time()
+        t, c = time.perf_counter(), clock()
         try:
             return f(*a, **k)
         finally:
             w, u = spent.get(label, (0.0, 0.0))
-            spent[label] = (w + time.perf_counter() - t, u + time.process_time() - c)
-
-    setattr(module, attr, wrapper)
-    return wrapper
-
-
-def timed_thread(module, attr, label):
-    # As timed, with the calling thread's own CPU (the read-ahead runs on a thread).
-    f = getattr(module, attr)
-
-    def wrapper(*a, **k):
-        t, c = time.perf_counter(), time.thread_time()
-        try:
-            return f(*a, **k)
-        finally:
-            w, u = spent.get(label, (0.0, 0.0))
-            spent[label] = (w + time.perf_counter() - t, u + time.thread_time() - c)
+            spent[label] = (w + time.perf_counter() - t, u + clock() - c)
 
     setattr(module, attr, wrapper)
     return wrapper
@@ -94,7 +79,7 @@ timed(config_check, "check_config", "config check (plugins imported and built)")
 timed(engine.Engine, "__init__", "engine set-up")
 # The replay venue's connect, or the read-ahead's thread (tradewind.market.preload), which
 # reads it from the module: the thread's own CPU, with pyarrow's decoding threads' not in it.
-timed_thread(importers, "load", "parquet load (thread CPU)")
+timed(importers, "load", "parquet load (thread CPU)", time.thread_time)
 try:
     import tradewind.market.preload as preload
 except ImportError:  # a core from before the read-ahead (--core)

@@ -22,15 +22,15 @@ import time
 from contextvars import ContextVar
 from pathlib import Path
 
-import duckdb
 import pytest
 import tradewind
 from tradewind import ahead
 from tradewind.errors import DataError
 from tradewind.journal import opened_ahead
-from tradewind.journal.store import TABLES
 from tradewind.market import preload
 from tradewind.market.importers import load, ticks_parquet
+
+from tests.test_determinism import _rows
 
 SAMPLE = Path(tradewind.__file__).parent / "defaults" / "data"
 DEFAULT = Path(tradewind.__file__).parent / "defaults" / "backtest.toml"
@@ -143,14 +143,6 @@ def _assert_nothing_left(out: dict, *paths: Path) -> None:
         assert not [p for p in out["opened"] if p.startswith(str(path))], out["opened"]
 
 
-def _journal_rows(path: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
-
-
 def test_the_file_is_read_on_its_own_thread_before_the_engine_is_built_same_bytes(tmp_path):
     data = _ticks_file(tmp_path / "ticks.parquet")
     folder = tmp_path / "run"
@@ -185,7 +177,7 @@ def test_the_file_is_read_on_its_own_thread_before_the_engine_is_built_same_byte
     ]
     # The journal's rows and the report's files are the same bytes either way.
     a, b = runs["ahead"][1], runs["at-connect"][1]
-    assert _journal_rows(a / "journal.duckdb") == _journal_rows(b / "journal.duckdb")
+    assert _rows(a / "journal.duckdb") == _rows(b / "journal.duckdb")
     for name in ("report.json", "report.html"):
         assert (a / "reports" / name).read_bytes() == (b / "reports" / name).read_bytes()
 

@@ -49,11 +49,11 @@ def _identity(path: Path) -> tuple[int, ...] | None:
 
 def readable_ahead(path: Path) -> bool:
     """Whether ``path`` is read ahead: a tradewind ticks parquet file with dictionary-coded
-    symbols (what ``tradewind data synth`` and the market store write), whose reader imports
-    no module as it reads. The other formats' readers import parts of pyarrow at their first
-    use, and two threads importing at once can meet in the import system's deadlock
-    detection: those files are read at the venue's connect, as before. Reads the file's
-    footer only (on the caller's thread)."""
+    symbols (what ``tradewind data synth`` and ``ticks_parquet.write`` write), whose reader
+    imports no module as it reads. The other formats' readers import parts of pyarrow at
+    their first use, and two threads importing at once can meet in the import system's
+    deadlock detection: those files are read at the venue's connect, as before. Reads the
+    file's footer only (on the caller's thread)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
