@@ -11,15 +11,21 @@ DIR`` puts another checkout's ``core`` folder first on ``PYTHONPATH`` (the "befo
 change, e.g. ``git archive <commit> core/tradewind | tar -x -C /tmp/before``). ``--imports``
 also prints the ten largest imports (``python -X importtime``). ``--speedup 20 --ticks
 2000000`` writes the file of the peer benchmark's ~1,600 trades a minute (the same seed, so
-the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--phases`` runs one
-more process with the CLI's steps timed in it (wall and CPU): the imports of the command line
-and the core modules, the config check (with the plugins' imports), the engine's set-up, the
-parquet load, the rest of the run (engine and journal), the analysis of the run that the
-report and the summary share, the report, the summary; with ``--as-program`` that process
-runs the command as the program does (``main()`` without arguments: the collector held at
-start-up and around the report, the fast exit) instead of ``main([...])``. Without it, the
-analysis and the report phases include collections that walk the run's objects (the
-program freezes them when the run ends): take a backtest's fixed part with ``--as-program``.
+the same ticks as ``bench/peers/run.py``), whose whole process it times. ``--main-thread``
+runs the program with its main thread's own CPU and its run-queue wait printed at exit
+(Linux), and prints their medians: figures a shared machine's load moves less than wall.
+``--phases`` runs one more process with the CLI's steps timed in it (wall and CPU): the
+imports of the command line and the core modules, the config check (with the plugins'
+imports), the engine's set-up, the parquet load (on the read-ahead's thread since the
+seventeenth session: its wall and that thread's own CPU, overlapping the set-up), the
+connect's wait for it, the rest of the run (engine and journal), the analysis of the run that
+the report and the summary share, the report, the summary; the phases child imports the core
+modules before the command starts, so the read-ahead overlaps less there than in the program.
+With ``--as-program`` that process runs the command as the program does (``main()`` without
+arguments: the collector held at start-up and around the report, the fast exit) instead of
+``main([...])``. Without it, the analysis and the report phases include collections that walk
+the run's objects (the program freezes them when the run ends): take a backtest's fixed part
+with ``--as-program``.
 """
 
 from __future__ import annotations
@@ -46,16 +52,17 @@ t0, c0 = time.perf_counter(), time.process_time()
 spent = {}
 
 
-def timed(module, attr, label):
+def timed(module, attr, label, clock=time.process_time):
+    # clock=time.thread_time: the calling thread's own CPU (the read-ahead runs on a thread).
     f = getattr(module, attr)
 
     def wrapper(*a, **k):
-        t, c = time.perf_counter(), time.process_time()
+        t, c = time.perf_counter(), clock()
         try:
             return f(*a, **k)
         finally:
             w, u = spent.get(label, (0.0, 0.0))
-            spent[label] = (w + time.perf_counter() - t, u + time.process_time() - c)
+            spent[label] = (w + time.perf_counter() - t, u + clock() - c)
 
     setattr(module, attr, wrapper)
     return wrapper
@@ -73,7 +80,15 @@ import tradewind.trading.engine as engine
 imports = (time.perf_counter() - t0, time.process_time() - c0)
 timed(config_check, "check_config", "config check (plugins imported and built)")
 timed(engine.Engine, "__init__", "engine set-up")
-timed(importers, "load", "parquet load")  # the replay venue imports it at connect
+# The replay venue's connect, or the read-ahead's thread (tradewind.market.preload), which
+# reads it from the module: the thread's own CPU, with pyarrow's decoding threads' not in it.
+timed(importers, "load", "parquet load (thread CPU)", time.thread_time)
+try:
+    import tradewind.market.preload as preload
+except ImportError:  # a core from before the read-ahead (--core)
+    pass
+else:
+    timed(preload, "take", "connect waiting for the read-ahead")
 timed(anyio, "run", "run (engine, journal; with the load)")
 timed(analysis, "analyse", "analysis (for report and summary)")
 timed(metrics, "write_report", "HTML and JSON report")
@@ -101,6 +116,27 @@ else:
 """
 
 
+#: The timed runs with ``--main-thread``: the program (``main()`` without arguments, its fast
+#: exit running the atexit handlers), printing at exit its main thread's own CPU and the time
+#: it spent runnable and not running (``/proc/.../schedstat``'s second field, Linux).
+_MAIN_THREAD = """
+import atexit, sys, threading, time
+
+
+def report():
+    with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+        waited = int(f.read().split()[1]) / 1e9
+    print(f"main thread: {time.thread_time()} {waited}", file=sys.stderr)
+
+
+atexit.register(report)
+sys.argv = ["tradewind", *sys.argv[1:]]
+from tradewind.cli import main
+
+sys.exit(main())
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=10_000)
@@ -115,6 +151,11 @@ def main() -> None:
         help="run the --phases child as the program (main() without arguments)",
     )
     ap.add_argument(
+        "--main-thread",
+        action="store_true",
+        help="also the main thread's CPU and the wall less its run-queue wait (Linux)",
+    )
+    ap.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tradewind-bench-startup"
     )
     args = ap.parse_args()
@@ -126,7 +167,7 @@ def main() -> None:
     env = dict(os.environ)
     if args.core is not None:
         env["PYTHONPATH"] = str(args.core.resolve())
-    walls, cpus = [], []
+    walls, cpus, mains, unqueued = [], [], [], []
     for i in range(args.runs):
         journal = args.workdir / f"startup-{i}.duckdb"
         for p in (journal, Path(str(journal) + ".wal")):
@@ -135,10 +176,10 @@ def main() -> None:
         cfg.write_text(
             bench_pipeline.config_text(data, ["BTCUSDT"], 1_000_000, journal), encoding="utf-8"
         )
+        program = ["-c", _MAIN_THREAD] if args.main_thread else ["-m", "tradewind"]
         cmd = [
             sys.executable,
-            "-m",
-            "tradewind",
+            *program,
             "backtest",
             str(cfg),
             "--report-dir",
@@ -152,12 +193,25 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
         cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        if args.main_thread:
+            own, waited = map(float, proc.stderr.split("main thread: ")[-1].split()[:2])
+            mains.append(own)
+            unqueued.append(walls[-1] - waited)
     which = f"core from {args.core}" if args.core else "installed core"
     print(
         f"tradewind backtest on {args.ticks:,} ticks ({which}), {args.runs} runs: median "
         f"{statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
         f"(walls {', '.join(f'{w:.2f}' for w in walls)}; load avg {os.getloadavg()[0]:.1f})"
     )
+    if args.main_thread:
+        # Wall time is not CPU time once a backtest's phases overlap on two cores: the main
+        # thread's own CPU, and the wall less the time it waited for a core (what its path
+        # would take with a core to itself; overstated when the other threads wait too).
+        print(
+            f"  main thread: median {statistics.median(mains):.3f} s CPU, wall less its "
+            f"run-queue wait {statistics.median(unqueued):.3f} s "
+            f"({', '.join(f'{u:.3f}' for u in unqueued)})"
+        )
     if args.phases:
         journal = args.workdir / "startup-phases.duckdb"
         for p in (journal, Path(str(journal) + ".wal")):
@@ -173,7 +227,9 @@ def main() -> None:
         if proc.returncode != 0:
             raise SystemExit(f"phases run failed:\n{proc.stderr[-3000:]}")
         print("  phases (one run, wall / CPU):")
-        print("\n".join(proc.stderr.strip("\n").splitlines()[-9:]))
+        lines = proc.stderr.strip("\n").splitlines()
+        first = max(i for i, line in enumerate(lines) if "imports of the CLI" in line)
+        print("\n".join(lines[first:]))
     if args.imports:
         proc = subprocess.run(
             [

@@ -28,10 +28,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tradewind import __version__
 from tradewind.errors import ConfigError, TradewindError
+
+if TYPE_CHECKING:
+    from tradewind.config import Config
+    from tradewind.trading.engine import RunResult
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -177,13 +181,8 @@ def _run_started(
     cluster: str | None,
     jobs: int | None,
 ) -> int:
-    import anyio
-
     from tradewind.config import Mode
     from tradewind.config_check import check_config, output_paths
-    from tradewind.report.metrics import write_report
-    from tradewind.report.summary import print_summary
-    from tradewind.trading.engine import Engine
 
     cfg = check_config(path, report_dir=report_dir)
     if expect_mode == "backtest" and cfg.mode is not Mode.BACKTEST:
@@ -197,6 +196,7 @@ def _run_started(
     ):
         # Independent books, each its own backtest (tradewind.backtest_split).
         from tradewind.backtest_split import run_split_backtest
+        from tradewind.report.summary import print_summary
 
         startup.started()
         result, (jpath, hpath) = run_split_backtest(
@@ -204,10 +204,54 @@ def _run_started(
         )
         print_summary(result, journal=journal_file, report=(hpath, jpath))
         return 0
-    # [journal] url (PostgreSQL) replaces [run] journal's file; the url holds no password.
-    journal: Path | str = cfg.journal.url or journal_file
-    from tradewind.progress import TickProgress
+    from tradewind.journal.opened_ahead import opening
+    from tradewind.market.preload import preloading
+    from tradewind.venues.replay import data_files
 
+    # A backtest's data files are read, and its new journal file opened, on threads of their
+    # own while the engine's and the report's modules are imported (with the start-up, frozen
+    # with it) and the engine is built; the replay venue's connect and the engine's journal
+    # take them (tradewind.ahead). Leaving the block waits for what is still running and
+    # drops what was not taken.
+    backtest = cfg.mode is Mode.BACKTEST
+    with (
+        preloading(data_files(cfg) if backtest else ()),
+        opening(_journal_of(cfg, journal_file) if backtest else None),
+    ):
+        from tradewind.report.metrics import write_report
+        from tradewind.report.summary import print_summary
+
+        result, kept = _engine_run(cfg, journal_file, startup)
+    startup.run_ended()
+    from tradewind.report.analysis import analyse
+    from tradewind.report.journal_reader import shared
+
+    # The report and the summary read the journal through one connection (the run's own,
+    # kept open, or one read-only open), and share one analysis of the run (its round
+    # trips, breakdowns and curves).
+    with shared(result.journal_path, kept):
+        analysis = analyse(result)
+        jpath, hpath = write_report(result, out, analysis=analysis)
+        print_summary(
+            result, journal=_journal_of(cfg, journal_file), report=(hpath, jpath), analysis=analysis
+        )
+    return 0
+
+
+def _journal_of(cfg: Config, journal_file: Path) -> Path | str:
+    """[journal] url (PostgreSQL) replaces [run] journal's file; the url holds no password."""
+    return cfg.journal.url or journal_file
+
+
+def _engine_run(cfg: Config, journal_file: Path, startup: _StartupGC) -> tuple[RunResult, Any]:
+    """Build the engine and run it; its result and the journal it kept open (a backtest's)."""
+    import anyio
+
+    from tradewind.config import Mode
+    from tradewind.progress import TickProgress
+    from tradewind.trading.engine import Engine
+
+    journal = _journal_of(cfg, journal_file)
     if cfg.run.cpus and cfg.mode is not Mode.BACKTEST:
         from tradewind.affinity import pin_process
 
@@ -226,18 +270,7 @@ def _run_started(
         startup.started()
         result = anyio.run(engine.run)
     kept, engine.kept_journal = engine.kept_journal, None
-    startup.run_ended()
-    from tradewind.report.analysis import analyse
-    from tradewind.report.journal_reader import shared
-
-    # The report and the summary read the journal through one connection (the run's own,
-    # kept open, or one read-only open), and share one analysis of the run (its round
-    # trips, breakdowns and curves).
-    with shared(result.journal_path, kept):
-        analysis = analyse(result)
-        jpath, hpath = write_report(result, out, analysis=analysis)
-        print_summary(result, journal=journal, report=(hpath, jpath), analysis=analysis)
-    return 0
+    return result, kept
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

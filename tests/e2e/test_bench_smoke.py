@@ -54,7 +54,11 @@ BENCHES = [
         ],
         "ticks/s",
     ),
-    ("bench_startup.py", ["--ticks", "2000", "--runs", "1", "--workdir", "{tmp}"], "CPU"),
+    (
+        "bench_startup.py",
+        ["--ticks", "2000", "--runs", "1", "--main-thread", "--workdir", "{tmp}"],
+        "main thread",
+    ),
     ("bench_notify.py", ["--messages", "50", "--decisions", "50"], "p99"),
     ("bench_blocks.py", ["--ticks", "20000", "--repeat", "1", "--workdir", "{tmp}"], "decisions"),
     ("bench_scheduler.py", ["--ticks", "20000", "--runs", "1", "--workdir", "{tmp}"], "ratio"),

@@ -647,6 +647,12 @@ def open_backend(
 
     if is_url(target):
         return PostgresBackend(str(target), read_only=read_only, password=password)
+    if not read_only:
+        from tradewind.journal.opened_ahead import take
+
+        opened = take(Path(target))  # a backtest's new file, opened while the engine was built
+        if opened is not None:
+            return opened
     return DuckDBBackend(Path(target), read_only=read_only)
 
 

@@ -110,6 +110,10 @@ class ReplayConfig:
         if lo is not None and hi is not None and lo >= hi:
             raise ValueError(f"start ({self.start}) must be before end ({self.end})")
 
+    def max_backwards_ns(self) -> int:
+        """``max_backwards_ms`` in nanoseconds, as the file's load takes it."""
+        return int(self.max_backwards_ms * 1_000_000)
+
     def bounds_ns(self) -> tuple[int | None, int | None]:
         """``(start, end)`` in nanoseconds, None where unbounded."""
         return (
@@ -160,10 +164,16 @@ class ReplayVenue:
     async def connect(self) -> None:
         """Load the data (a file is read whole; a store is read per instrument)."""
         if self.config.path is not None:
-            from tradewind.market.importers import load
+            from tradewind.market import preload
 
             path = self._resolve(self.config.path)
-            result = load(path, max_backwards_ns=int(self.config.max_backwards_ms * 1_000_000))
+            max_backwards_ns = self.config.max_backwards_ns()
+            # Read ahead on a thread by the CLI (tradewind.market.preload), or read here.
+            result = preload.take(path, max_backwards_ns)
+            if result is None:
+                from tradewind.market.importers import load
+
+                result = load(path, max_backwards_ns=max_backwards_ns)
             self.bad_rows = list(result.bad_rows)
             self._data = dict(result.batches)
             if not self._instruments:
@@ -494,6 +504,17 @@ def _bounded(batch: TickBatch, lo: int | None, hi: int | None) -> TickBatch:
     i = 0 if lo is None else int(batch.ts_ns.searchsorted(lo, "left"))
     j = len(batch) if hi is None else int(batch.ts_ns.searchsorted(hi, "left"))
     return batch.slice(i, max(i, j))
+
+
+def data_files(config: Config) -> list[tuple[Path, int]]:
+    """The data files the replay venues that instruments read from load at ``connect``, with
+    their ``max_backwards_ns``: what a backtest may read ahead (tradewind.market.preload)."""
+    keys = {sec.data or sec.venue for sec in config.instruments}
+    return [
+        (Path(inst.config.path), inst.config.max_backwards_ns())
+        for key, inst in config.instances("venues").items()
+        if key in keys and isinstance(inst.config, ReplayConfig) and inst.config.path is not None
+    ]
 
 
 def apply_run_bounds(config: Config) -> Config:
