@@ -1148,6 +1148,8 @@ class Engine:
                     published = bus.published
                     since = 0
         finally:
+            if quiet is not None:
+                quiet.sync_all()  # the validators as on_batch would have left them
             collector.stop()
 
     @staticmethod

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tradewind.model import TickBatch
-    from tradewind.trading.block_lookahead import Lookahead
-    from tradewind.trading.engine import Engine
+    from tradewind.trading.block_lookahead import Lookahead, _Track
+    from tradewind.trading.engine import Engine, _InstrumentState
 
 
 class QuietBatches:
@@ -57,27 +57,47 @@ class QuietBatches:
         # off or replaced after start-up: batches then go through ``on_batch`` alone).
         look = self.lookahead
         quiet = e._quiet_ticks
-        if (
-            e._lookahead is not look
-            or quiet is None
-            or e.control.has_pending()
-            or key in e.unsubscribed
-        ):
+        if e._lookahead is not look:
             return False
-        st = e.state[key]
         track = look._tracks.get(key)
+        st = self._take(batch, key, track, look, quiet)
+        if st is None:
+            if track is not None and track.unsynced is not None:
+                # The validator told before on_batch reads it (its ``validate``, the
+                # look-ahead's ``accept_checked`` and ``open``).
+                self.sync(key)
+            return False
+        if not e._nothing_to_publish():  # the step's end, as ``on_batch`` has it
+            await e._publish_pending()
+        block = st.block
+        assert block is not None
+        if len(batch) >= block.end:  # the batch reached the block's end
+            block.finish()
+            st.block = None
+        self.taken += 1
+        return True
+
+    def _take(
+        self, batch: TickBatch, key: str, track: _Track | None, look: Lookahead, quiet: Any
+    ) -> _InstrumentState | None:
+        """:meth:`take` up to the step's end; None (nothing done) when the batch needs
+        ``on_batch``."""
+        e = self.engine
+        if quiet is None or e.control.has_pending() or key in e.unsubscribed:
+            return None
+        st = e.state[key]
         block = st.block
         if track is None or block is None or track.block is not block or st.after_gap:
-            return False
+            return None
         ts = batch.ts_ns
         n = len(ts)
         base = track.fed
         if n == 0 or base + n > track.end:
-            return False
+            return None
         first = ts.item(0)
         last = ts.item(-1)
         if track.ts.item(base) != first or track.ids.item(base) != batch.trade_id.item(0):
-            return False  # not the series' next trades (the look-ahead's ``validated``)
+            return None  # not the series' next trades (the look-ahead's ``validated``)
         # Inside the interval the engine has reached (else ``_reach`` comes first), before the
         # instrument's next decision point, and no hole before or inside the batch.
         barrier = e._barrier
@@ -92,25 +112,27 @@ class QuietBatches:
             or first - prev_ts > e.max_gap
             or last - first > e.max_gap
         ):
-            return False
+            return None
         venue = st.exec_venue
         simulated = "simulated" in venue.capabilities
         if simulated and venue.next_fill_ts(batch) is not None:
-            return False  # an order may fill in it
+            return None  # an order may fill in it
         portfolio = e.portfolio
         if e.exits:
             pos = portfolio.position(key)
             if pos.quantity and e._holds(pos):
-                return False  # exit monitors watch these trades
-        # The look-ahead's ``validated`` and the validator's ``accept_checked``.
+                return None  # exit monitors watch these trades
+        # The look-ahead's ``validated``; the validator's ``accept_checked`` of this batch
+        # and the others of the stretch is one call, made when it is next read (``sync``).
         look.prevalidated += 1
-        st.validator.take_checked(batch, increasing=track.increasing)
+        if track.unsynced is None:
+            track.unsynced = base
         # ... its ``arrived``: the series' position and the block's indices on this batch.
         look.matched += 1
         track.base = base
         track.fed = base + n
         block.start = track.first - base
-        end = block.end = track.end - base
+        block.end = track.end - base
         e.ticks += n
         st.last_ts = last
         st.cash_start = portfolio.cash
@@ -124,13 +146,31 @@ class QuietBatches:
         portfolio.mark(key, batch.price.item(-1), last)
         if simulated:
             venue.on_trades(batch)
-        if not e._nothing_to_publish():  # the step's end, as ``on_batch`` has it
-            await e._publish_pending()
-        if n >= end:
-            block.finish()
-            st.block = None
-        self.taken += 1
-        return True
+        return st
+
+    def sync(self, key: str) -> None:
+        """Tell instrument ``key``'s validator of the trades taken since it was last told:
+        what ``accept_checked`` of each batch in turn leaves (the count, the last time, and
+        the ids as one piece: the stretch's batches are consecutive trades of the series
+        inside one block, so their ids strictly increase across the junctions exactly when
+        the block's do, and ``RecentIds`` adds pieces added later as one)."""
+        track = self.lookahead._tracks.get(key)
+        if track is None or track.unsynced is None:
+            return
+        lo, hi = track.unsynced, track.fed
+        track.unsynced = None
+        validator = self.engine.state[key].validator
+        validator.take_checked(track.tape.slice(lo, hi), increasing=track.increasing)
+
+    def sync_all(self) -> None:
+        """:meth:`sync` of every instrument (the run's end, or a stop)."""
+        for key in self.lookahead._tracks:
+            self.sync(key)
+
+    def unsynced(self, key: str) -> int:
+        """Trades of ``key`` taken here that its validator has not been told of yet."""
+        track = self.lookahead._tracks.get(key)
+        return 0 if track is None or track.unsynced is None else track.fed - track.unsynced
 
 
 def quiet_batches(engine: Engine) -> QuietBatches | None:
