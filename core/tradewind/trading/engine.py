@@ -1597,6 +1597,8 @@ class Engine:
                     heap.append((close, n, st))
         heapq.heapify(heap)
         quiet = self._quiet_closes
+        if quiet is not None:
+            quiet.new_pass()
         while heap:
             close, _, st = heapq.heappop(heap)
             if quiet is None or not await quiet.close(st, close):
