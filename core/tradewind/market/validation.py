@@ -473,6 +473,13 @@ class TickValidator:
         validated it already, as part of a longer stretch of this stream checked from this
         validator's state (tradewind.trading.block_lookahead). The same state and result as
         :meth:`validate` of that batch. ``increasing``: its trade ids strictly increase."""
+        self.take_checked(batch, increasing=increasing)
+        # Built through the slots (``_result``): attrs' __init__ was half of this call.
+        return _result(batch, {}, _no_codes(len(batch)))
+
+    def take_checked(self, batch: TickBatch, *, increasing: bool) -> None:
+        """:meth:`accept_checked` without its result: the validator's state only (a caller
+        that needs nothing of the result but that it accepted the batch whole)."""
         if batch.instrument != self.instrument:
             raise ValueError(
                 f"TickValidator({self.instrument}) was given a batch of {batch.instrument}"
@@ -485,8 +492,6 @@ class TickValidator:
         # Added when the window is next read: batches validated ahead come one after another
         # with nothing reading it between them.
         self.seen_ids.add_later(batch.trade_id, increasing=True if increasing else None)
-        # Built through the slots (``_result``): attrs' __init__ was half of this call.
-        return _result(batch, {}, _no_codes(n))
 
     def __repr__(self) -> str:
         bad = {k: v for k, v in self.rejected.items() if v}

@@ -54,7 +54,18 @@ MAX_SHARES = 20
 class _Track:
     """One instrument's place in its replayed series (see :class:`Lookahead`)."""
 
-    __slots__ = ("base", "block", "end", "fed", "first", "ids", "increasing", "tape", "ts")
+    __slots__ = (
+        "base",
+        "block",
+        "end",
+        "fed",
+        "first",
+        "ids",
+        "increasing",
+        "tape",
+        "ts",
+        "unsynced",
+    )
 
     def __init__(self, tape: TickBatch) -> None:
         self.tape = tape
@@ -71,6 +82,10 @@ class _Track:
         self.first = 0
         self.end = 0
         self.increasing = False
+        #: Series index of the first trade taken by :class:`QuietBatches` that the validator
+        #: has not been told of yet (None: it knows every trade fed; see
+        #: :meth:`QuietBatches.sync`).
+        self.unsynced: int | None = None
 
 
 class Lookahead:

@@ -103,6 +103,7 @@ from tradewind.trading.pnl import (
     total,
 )
 from tradewind.trading.portfolio import Portfolio
+from tradewind.trading.quiet_batches import QuietBatches, quiet_batches
 from tradewind.trading.quiet_closes import QuietCloses
 from tradewind.trading.reconcile import (
     VenueReads,
@@ -686,6 +687,8 @@ class Engine:
             if type(self)._on_ticks is Engine._on_ticks and type(self)._advance is Engine._advance
             else None
         )
+        #: ... and so do their feed batches that only the clock and the mark read.
+        self._quiet_batches: QuietBatches | None = quiet_batches(self)
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -1138,11 +1141,13 @@ class Engine:
         # cycles are freed, never what a step computes.
         collector = self.direct_collector = StepCollector(young=ENGINE_YOUNG)
         collector.start()
+        quiet = self._quiet_batches
         try:
             for batch in batches:
                 if self.stopper.requested:
                     break
-                await self.on_batch(batch)
+                if quiet is None or not await quiet.take(batch):
+                    await self.on_batch(batch)
                 self.direct_batches += 1
                 collector.between_steps()
                 if self.progress is not None:
@@ -1155,6 +1160,8 @@ class Engine:
                     published = bus.published
                     since = 0
         finally:
+            if quiet is not None:
+                quiet.sync_all()  # the validators as on_batch would have left them
             collector.stop()
 
     @staticmethod
@@ -1602,6 +1609,8 @@ class Engine:
                     heap.append((close, n, st))
         heapq.heapify(heap)
         quiet = self._quiet_closes
+        if quiet is not None:
+            quiet.new_pass()
         while heap:
             close, _, st = heapq.heappop(heap)
             if quiet is None or not await quiet.close(st, close):

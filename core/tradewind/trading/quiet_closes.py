@@ -186,6 +186,19 @@ class QuietCloses:
         self.deferred_points = 0
         #: Closes whose analyzers' rows went to ``AnalyzerValues`` unmade (``use_table_rows``).
         self.lazy_rows = 0
+        #: The engine was found quiet (:meth:`_engine_quiet`) at this grid time and the closes
+        #: since did nothing but count, record and ask the strategy (no order, no publish, no
+        #: step): what it reads has not changed, the next close of the pass needs no check.
+        self._known_quiet = False
+        #: Closes that took the engine's quiet check from the last close of the pass.
+        self.known_quiet = 0
+        #: Take it so; False: every close checks (the tests' reference).
+        self.reuse_quiet = True
+
+    def new_pass(self) -> None:
+        """A new pass of ``Engine._reach`` over the instruments: the engine's state may have
+        changed since the last close (the feed's batches in between), check it again."""
+        self._known_quiet = False
 
     def _curves_of(self, key: str) -> _Curves:
         """The engine's price, candle and charted-series lists of instrument ``key`` (made
@@ -325,7 +338,12 @@ class QuietCloses:
         (nothing done) when it needs the engine's full step."""
         e = self.engine
         block = st.block
-        if block is None or not self._engine_quiet():
+        known, self._known_quiet = self._known_quiet, False
+        if block is None:
+            return False
+        if known:
+            self.known_quiet += 1
+        elif not self._engine_quiet():
             return False
         key = st.key
         portfolio = e.portfolio
@@ -357,13 +375,17 @@ class QuietCloses:
                 lists = kept[1]
             closes = lists.closes
             if head >= len(closes) or closes[head] > t_close:
-                return True  # nothing closes here (the step would return before deciding)
+                # Nothing closes here (the step would return before deciding).
+                self._known_quiet = self.reuse_quiet
+                return True
             if head + 1 == len(closes) or closes[head + 1] > t_close:
                 entry = self._from_arrays(st, block, lists, head, t_close)
                 if entry is not None:
                     await e._enter(st, entry[0], t_close, entry[1])
                 if e._nothing_to_publish():
                     self.idle_steps += 1  # nothing for the step's end to journal or publish
+                    # Nothing done that the engine's quiet check reads (no entry either).
+                    self._known_quiet = entry is None and self.reuse_quiet
                 else:
                     await e._publish_pending()
                 return True
