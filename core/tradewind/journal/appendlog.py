@@ -21,9 +21,16 @@ class AppendLog:
         self._fd: int | None = None
         #: Records appended since the last truncate.
         self.pending = 0
+        #: Where the last record written and not yet synced starts, and whether its write
+        #: opened the file (:meth:`append_record` with ``sync=False``, then :meth:`sync`).
+        self._unsynced: tuple[int, bool] | None = None
 
-    def append_record(self, record: bytes) -> None:
-        """Write one encoded record and wait until it is on disk (``fdatasync``)."""
+    def append_record(self, record: bytes, *, sync: bool = True) -> None:
+        """Write one encoded record and wait until it is on disk (``fdatasync``).
+
+        ``sync=False``: write it and return; :meth:`sync` (on any thread, before anything
+        else touches the log) makes it durable, :meth:`cut_unsynced` removes it when that
+        failed. Nothing of the record may be acted on before :meth:`sync` returned."""
         new = self._fd is None
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -46,12 +53,42 @@ class AppendLog:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, start)
             raise
+        if not sync:
+            self._unsynced = (start, new)
+            self.pending += 1
+            return
+        self._sync(fd, new)
+        self.pending += 1
+
+    def sync(self) -> None:
+        """Make the record :meth:`append_record` wrote with ``sync=False`` durable
+        (``fdatasync``; the directory too when its write created the file). Called on the
+        journal's sync thread while the engine's thread goes on: only this touches the file
+        until it returns (the journal waits for it before the next write, a rotation, a
+        truncate or a close)."""
+        unsynced = self._unsynced
+        if unsynced is None or self._fd is None:
+            return
+        self._sync(self._fd, unsynced[1])
+        self._unsynced = None
+
+    def _sync(self, fd: int, new: bool) -> None:
         os.fdatasync(fd)
         if new:
             # The file's name is durable too (it may have just been created, or renamed away
             # by :meth:`rotate`): one directory sync per file opened, not per record.
             sync_dir(self.path.parent)
-        self.pending += 1
+
+    def cut_unsynced(self) -> None:
+        """Remove the record whose :meth:`sync` failed (it was never acknowledged: nothing
+        of it was acted on, and its rows are written again), as a torn write is cut."""
+        unsynced = self._unsynced
+        self._unsynced = None
+        if unsynced is None or self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, unsynced[0])
+        self.pending = max(0, self.pending - 1)
 
     def truncate(self) -> None:
         """Empty the log: the journal has committed every record in it. Not synced: records

@@ -93,6 +93,7 @@ from tradewind._arrow import array as arrow_array
 from tradewind._serde import unstructure
 from tradewind.errors import ConfigError, JournalError
 from tradewind.journal import intent_log, step_log
+from tradewind.journal.step_sync import InFlight, Syncer
 from tradewind.journal.errors import journal_error
 from tradewind.model import (
     Event,
@@ -1182,6 +1183,10 @@ class Journal:
     next steps go on while DuckDB loads the last ones. A read through this object, a close
     and a flush wait for a load under way first; a load that failed is reported (raised) by
     the next step's commit and retried on the engine's thread.
+
+    :attr:`sync_behind` (the engine sets it in paper and live from ``[journal]
+    sync_in_background``): a step's commit writes its record to the step log and syncs it on
+    the journal's sync thread (:mod:`.step_sync`); :meth:`settle` waits for it.
     """
 
     #: :meth:`record` stages the rows of its most frequent events unencoded, encoded when
@@ -1279,6 +1284,21 @@ class Journal:
         self._loads_tuned = False
         #: Batch loads run on a thread of their own (see the class's ``background``).
         self.background = background
+        #: A step-logged commit (:meth:`commit`) writes the step's record and hands its
+        #: ``fdatasync`` to the sync thread instead of waiting for it (:mod:`.step_sync`):
+        #: the caller holds what the step would make leave the process until :meth:`settle`
+        #: returned. A step that wrote an order ahead to the intent log is synced at once.
+        self.sync_behind = False
+        #: The step whose record is being synced, and the thread that syncs it.
+        self._inflight: InFlight | None = None
+        self._syncer = Syncer("journal-sync")
+        #: Steps synced on the sync thread, and how many of those :meth:`settle` waited for
+        #: (their sync had not returned yet when asked; for benchmarks).
+        self.syncs_behind = 0
+        self.settle_waits = 0
+        #: Steps synced behind that are settled (durable, or failed and staged again): the
+        #: first :attr:`syncs_behind` - ``behind_done`` are still in flight (one at most).
+        self.behind_done = 0
         #: The load under way on its thread, the rows it writes (per table, the order
         #: states) and, once it ended, what it raised (None: it committed).
         self._loader: threading.Thread | None = None
@@ -1384,6 +1404,8 @@ class Journal:
         empty = self._empty
         if not empty:
             return False
+        if self._inflight is not None:
+            return False  # a step being synced holds rows
         loading, loading_orders, _ = self._loading  # (handed to the load thread)
         for table in tables:
             if (
@@ -1510,6 +1532,7 @@ class Journal:
         finally:
             if self._loader is not None:
                 self._loader.join()  # flush raised before it waited: do not leave it running
+            self._syncer.close()  # a sync under way (flush raised before it settled) ends
             if self._load_con is not None:
                 self._load_con.close()
                 self._load_con = None
@@ -1521,12 +1544,17 @@ class Journal:
 
     @property
     def buffered(self) -> int:
-        """Rows and order states staged and not yet durable (0 right after a commit)."""
-        return self._npending + len(self._dirty_orders)
+        """Rows and order states staged and not yet durable (0 right after a commit that
+        synced at once; a step being synced counts until :meth:`settle`)."""
+        inflight = self._inflight
+        behind = 0 if inflight is None else inflight.n + len(inflight.orders)
+        return self._npending + len(self._dirty_orders) + behind
 
     def unjournaled(self) -> str:
         """What is buffered and not written, for the error that ends a run whose journal
         failed: row counts per table and the fills by client order id and fill key."""
+        with contextlib.suppress(JournalError):
+            self._settle()  # a step being synced is written, or staged again
         if not self._npending and not self._dirty_orders:
             return "nothing is unjournaled"
         parts = [f"{len(rows)} {table}" for table, rows in self._pending.items() if rows]
@@ -1584,7 +1612,21 @@ class Journal:
         if not self.logs_steps:
             self.flush()
             return
+        if self.sync_behind:
+            if not self._npending and not self._dirty_orders:
+                return  # nothing of this step to write: the step before syncs on
+            # The step before is durable first (or raises), then the load that may be due
+            # (it renames the log: nothing is being synced then), then this step's record,
+            # synced behind.
+            self._settle()
+            self._load_if_due()
+            self._log_step(behind=True)
+            return
         self._log_step()
+        self._load_if_due()
+
+    def _load_if_due(self) -> None:
+        """End a background load that is done, and start the next if rows or time say so."""
         self._reap(wait=False)
         if not self._nlogged:
             return
@@ -1659,6 +1701,8 @@ class Journal:
     def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
         # The database's rows, then those durable in the step log and not loaded yet (newer).
         cols = ", ".join(column_names(table))
+        with contextlib.suppress(JournalError):
+            self._settle()  # a step being synced: its rows are logged (or staged again)
         loader = self._loader
         if loader is not None:
             # Rows handed to the load thread are in the database once it has committed (and
@@ -1690,38 +1734,122 @@ class Journal:
                     except Exception:  # a follower's bug never stops the journal's writes
                         log.exception("journal %s: a follower of %s failed", self.path, table)
 
-    def _log_step(self) -> None:
-        """Append the staged rows to the step log as one durable record."""
+    def _log_step(self, behind: bool = False) -> None:
+        """Append the staged rows to the step log as one durable record (``behind``: written
+        now, synced on the sync thread — :attr:`sync_behind` — unless the step wrote an
+        order ahead to the intent log, whose truncation waits for this record's sync)."""
+        self._settle()  # records are durable in the order they are written
         if not self._npending and not self._dirty_orders:
             return
         assert self._steplog is not None
         self._encode_staged()
         orders = {cid: self._order_row(rec) for cid, rec in self._dirty_orders.items()}
+        intents = self._intents
+        behind = behind and not self._ahead and (intents is None or not intents.pending)
         try:
-            self._steplog.append(self._seq, self._pending, list(orders.values()))
+            self._steplog.append(self._seq, self._pending, list(orders.values()), sync=not behind)
         except OSError as exc:
             # The rows stay staged; the next commit or load writes them if the disk recovers.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
+        if behind:
+            self._inflight = InFlight(
+                future=self._syncer.submit(self._steplog.sync),
+                rows=self._pending,
+                orders=orders,
+                n=self._npending,
+                records=self._dirty_orders,
+                order_seq=self._order_seq,
+            )
+            self.syncs_behind += 1
+            self._pending = {}
+            self._encoded = {}
+            self._npending = 0
+            self._dirty_orders = {}
+            self._order_seq = {}
+            return
         self.error = None
-        self.steps_logged += 1
-        logged = self._logged
-        for table, rows in self._pending.items():
-            have = logged.get(table)
-            if have is None:
-                logged[table] = rows
-            else:
-                have.extend(rows)
-        self._logged_orders.update(orders)
-        self._nlogged += self._npending + len(orders)
-        if self._followers:
-            self._to_followers(self._pending)
+        self._logged_step(self._pending, orders, self._npending)
         self._pending = {}
         self._encoded = {}
         self._npending = 0
         self._dirty_orders.clear()
         self._order_seq.clear()  # the logged rows carry their sequence numbers
         self._written_ahead_durable()
+
+    def _logged_step(
+        self, rows: dict[str, list[tuple[Any, ...]]], orders: dict[str, tuple[Any, ...]], n: int
+    ) -> None:
+        """A step's record is durable: its rows join those the next load writes, and reach
+        the followers."""
+        self.steps_logged += 1
+        logged = self._logged
+        for table, have_rows in rows.items():
+            have = logged.get(table)
+            if have is None:
+                logged[table] = have_rows
+            else:
+                have.extend(have_rows)
+        self._logged_orders.update(orders)
+        self._nlogged += n + len(orders)
+        if self._followers:
+            self._to_followers(rows)
+
+    @property
+    def syncing(self) -> bool:
+        """True while a step's record is being synced behind (:attr:`sync_behind`): what
+        the step would make leave the process waits for :meth:`settle`."""
+        return self._inflight is not None
+
+    @property
+    def synced(self) -> bool:
+        """True when no step is being synced behind, or its sync returned (:meth:`settle`
+        then does not wait)."""
+        inflight = self._inflight
+        return inflight is None or inflight.future.done()
+
+    def settle(self) -> None:
+        """Wait until the step being synced behind is durable (nothing to do when none is).
+        Raises the JournalError of a failed sync; the step's rows are then staged again
+        (ahead of the newer ones) and its record is cut off the step log."""
+        self._settle()
+
+    def _settle(self) -> None:
+        inflight = self._inflight
+        if inflight is None:
+            return
+        self._inflight = None
+        self.behind_done += 1
+        future = inflight.future
+        if not future.done():
+            self.settle_waits += 1
+        try:
+            future.result()
+        except OSError as exc:
+            assert self._steplog is not None
+            self._steplog.cut_unsynced()
+            self._stage_again(inflight)
+            self.error = self._db.error(exc, doing="write")
+            raise self.error from exc
+        self.error = None
+        self._logged_step(inflight.rows, inflight.orders, inflight.n)
+
+    def _stage_again(self, inflight: InFlight) -> None:
+        """A step whose sync failed: its rows staged again ahead of those staged since (they
+        are older), and its order states where no newer one is staged."""
+        pending = self._pending
+        encoded = self._encoded
+        for table, rows in inflight.rows.items():
+            have = pending.get(table)
+            pending[table] = rows + have if have else rows
+            if table in encoded or table in ("events", "signals"):
+                # The step's rows were encoded before its write: the newer ones start after.
+                encoded[table] = encoded.get(table, 0) + len(rows)
+        self._npending += inflight.n
+        for cid, rec in inflight.records.items():
+            if cid not in self._dirty_orders:
+                self._dirty_orders[cid] = rec
+                self._order_seq[cid] = inflight.order_seq[cid]
 
     def _written_ahead_durable(self) -> None:
         """The orders written ahead are durable elsewhere now (the step log or DuckDB)."""
@@ -1754,6 +1882,7 @@ class Journal:
         """Load the rows durable in the step log into DuckDB if the last load is
         ``load_every_s`` old (the engine calls it while it waits for data, so the journal's
         other readers see a quiet run's last steps too). Staged rows are left to their step."""
+        self._settle()
         self._reap(wait=False)
         if (
             self._nlogged
@@ -1776,6 +1905,7 @@ class Journal:
             return
         if self._loader is not None:
             return
+        self._settle()  # the rename below closes the file: nothing may be syncing it
         if not self._loads_tuned:
             self._tune_loads()
         assert self._steplog is not None
@@ -1863,6 +1993,10 @@ class Journal:
         """Write the rows durable in the step log, and the staged ones if ``staged``, into
         the database in one transaction (``then``: a statement and its parameters run in it
         after the rows, when there are rows to write)."""
+        try:
+            self._settle()
+        except JournalError:
+            pass  # its rows are staged again: a load of the staged rows writes them
         try:
             self._reap(wait=True)
         except JournalError:
