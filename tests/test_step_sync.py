@@ -353,5 +353,3 @@ def test_a_paper_run_journals_the_same_rows_with_the_sync_behind_or_inline(tmp_p
 def _without_clock(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     # The RunStarted/RunFinished rows carry the wall clock of the run.
     return [r for r in rows if not (r[0] == "events" and r[3] in ("RunStarted", "RunFinished"))]
-
-

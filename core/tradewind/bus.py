@@ -281,9 +281,7 @@ class EventBus:
             if not sub.inline:
                 continue
             for event in events:
-                if isinstance(event, sub.types) and (
-                    sub.accepts is None or sub.takes(type(event))
-                ):
+                if isinstance(event, sub.types) and (sub.accepts is None or sub.takes(type(event))):
                     self._call(sub, event)
 
     # -- publishing -------------------------------------------------------------------------

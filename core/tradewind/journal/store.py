@@ -93,8 +93,8 @@ from tradewind._arrow import array as arrow_array
 from tradewind._serde import unstructure
 from tradewind.errors import ConfigError, JournalError
 from tradewind.journal import intent_log, step_log
-from tradewind.journal.step_sync import InFlight, Syncer
 from tradewind.journal.errors import journal_error
+from tradewind.journal.step_sync import InFlight, Syncer
 from tradewind.model import (
     Event,
     Fill,
@@ -2741,7 +2741,7 @@ class Journal:
             # A warning is made durable at once (an append to the step log); other rows wait
             # for the step's commit, which writes whatever is staged.
             due = warning
-            write = self._log_step
+            write: Callable[[], None] = self._log_step
         else:
             due = (self.durable and warning) or (self._npending >= self.flush_every)
             write = self.flush

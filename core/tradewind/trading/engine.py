@@ -1088,6 +1088,7 @@ class Engine:
                             self.stopper.done_waiting()
                             if self.stopper.requested:
                                 break  # the wait was cancelled: no batch
+                        assert batch is not None
                         await self.on_batch(batch)
                         if collector is not None:
                             collector.between_steps()
