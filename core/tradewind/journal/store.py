@@ -71,6 +71,7 @@ open-time check and its error messages.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import json
@@ -132,6 +133,8 @@ LOAD_ROWS = 20_000
 #: ... or once this long has passed since the last load (at the next engine step), so the
 #: journal's other readers (the API's own connection) see a step's rows within about this.
 LOAD_EVERY_S = 0.5
+#: Steps a step-logged journal syncs behind the engine at once (:attr:`Journal.sync_depth`).
+SYNC_DEPTH = 4
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -1289,15 +1292,20 @@ class Journal:
         #: the caller holds what the step would make leave the process until :meth:`settle`
         #: returned. A step that wrote an order ahead to the intent log is synced at once.
         self.sync_behind = False
-        #: The step whose record is being synced, and the thread that syncs it.
-        self._inflight: InFlight | None = None
+        #: The steps whose records are being synced (oldest first; at most
+        #: :attr:`sync_depth`), and the thread that syncs them.
+        self._inflight: collections.deque[InFlight] = collections.deque()
+        #: How many steps may be synced behind at once: a commit with that many under way
+        #: waits for the oldest first. The engine computes on while the disk syncs, even
+        #: when a sync takes longer than a step.
+        self.sync_depth = SYNC_DEPTH
         self._syncer = Syncer("journal-sync")
         #: Steps synced on the sync thread, and how many of those :meth:`settle` waited for
         #: (their sync had not returned yet when asked; for benchmarks).
         self.syncs_behind = 0
         self.settle_waits = 0
         #: Steps synced behind that are settled (durable, or failed and staged again): the
-        #: first :attr:`syncs_behind` - ``behind_done`` are still in flight (one at most).
+        #: last :attr:`syncs_behind` - ``behind_done`` are still in flight.
         self.behind_done = 0
         #: The load under way on its thread, the rows it writes (per table, the order
         #: states) and, once it ended, what it raised (None: it committed).
@@ -1404,7 +1412,7 @@ class Journal:
         empty = self._empty
         if not empty:
             return False
-        if self._inflight is not None:
+        if self._inflight:
             return False  # a step being synced holds rows
         loading, loading_orders, _ = self._loading  # (handed to the load thread)
         for table in tables:
@@ -1546,8 +1554,7 @@ class Journal:
     def buffered(self) -> int:
         """Rows and order states staged and not yet durable (0 right after a commit that
         synced at once; a step being synced counts until :meth:`settle`)."""
-        inflight = self._inflight
-        behind = 0 if inflight is None else inflight.n + len(inflight.orders)
+        behind = sum(step.n + len(step.orders) for step in self._inflight)
         return self._npending + len(self._dirty_orders) + behind
 
     def unjournaled(self) -> str:
@@ -1614,11 +1621,11 @@ class Journal:
             return
         if self.sync_behind:
             if not self._npending and not self._dirty_orders:
-                return  # nothing of this step to write: the step before syncs on
-            # The step before is durable first (or raises), then the load that may be due
-            # (it renames the log: nothing is being synced then), then this step's record,
-            # synced behind.
-            self._settle()
+                return  # nothing of this step to write: the steps before sync on
+            # The steps before whose syncs returned are settled (raises if one failed), the
+            # oldest waited for if ``sync_depth`` are under way; a load that is due waits
+            # for all (it renames the log); then this step's record, synced behind.
+            self._settle(keep=self.sync_depth - 1)
             self._load_if_due()
             self._log_step(behind=True)
             return
@@ -1738,14 +1745,17 @@ class Journal:
         """Append the staged rows to the step log as one durable record (``behind``: written
         now, synced on the sync thread — :attr:`sync_behind` — unless the step wrote an
         order ahead to the intent log, whose truncation waits for this record's sync)."""
-        self._settle()  # records are durable in the order they are written
+        if not behind:
+            self._settle()  # every step written before is durable first
         if not self._npending and not self._dirty_orders:
             return
         assert self._steplog is not None
         self._encode_staged()
         orders = {cid: self._order_row(rec) for cid, rec in self._dirty_orders.items()}
         intents = self._intents
-        behind = behind and not self._ahead and (intents is None or not intents.pending)
+        if behind and (self._ahead or (intents is not None and intents.pending)):
+            behind = False
+            self._settle()  # an inline sync: what was written before is durable first
         try:
             self._steplog.append(self._seq, self._pending, list(orders.values()), sync=not behind)
         except OSError as exc:
@@ -1753,13 +1763,15 @@ class Journal:
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
         if behind:
-            self._inflight = InFlight(
-                future=self._syncer.submit(self._steplog.sync),
-                rows=self._pending,
-                orders=orders,
-                n=self._npending,
-                records=self._dirty_orders,
-                order_seq=self._order_seq,
+            self._inflight.append(
+                InFlight(
+                    future=self._syncer.submit(self._steplog.sync),
+                    rows=self._pending,
+                    orders=orders,
+                    n=self._npending,
+                    records=self._dirty_orders,
+                    order_seq=self._order_seq,
+                )
             )
             self.syncs_behind += 1
             self._pending = {}
@@ -1799,44 +1811,61 @@ class Journal:
     def syncing(self) -> bool:
         """True while a step's record is being synced behind (:attr:`sync_behind`): what
         the step would make leave the process waits for :meth:`settle`."""
-        return self._inflight is not None
+        return bool(self._inflight)
 
     @property
     def synced(self) -> bool:
-        """True when no step is being synced behind, or its sync returned (:meth:`settle`
-        then does not wait)."""
+        """True when no step is being synced behind, or every sync under way returned
+        (:meth:`settle` then does not wait)."""
         inflight = self._inflight
-        return inflight is None or inflight.future.done()
+        return not inflight or inflight[-1].future.done()
 
-    def settle(self) -> None:
-        """Wait until the step being synced behind is durable (nothing to do when none is).
-        Raises the JournalError of a failed sync; the step's rows are then staged again
-        (ahead of the newer ones) and its record is cut off the step log."""
-        self._settle()
+    def settle(self, *, wait: bool = True) -> None:
+        """Wait until every step being synced behind is durable (nothing to do when none
+        is); ``wait=False``: settle those whose sync returned, oldest first, and wait for
+        none. Raises the JournalError of a failed sync; that step's rows and those of every
+        step after it are then staged again (ahead of the newer ones) and their records are
+        cut off the step log."""
+        self._settle(wait=wait)
 
-    def _settle(self) -> None:
+    def _settle(self, *, wait: bool = True, keep: int = 0) -> None:
+        """:meth:`settle`; ``keep``: leave that many of the newest steps syncing (waiting
+        for the older ones only)."""
         inflight = self._inflight
-        if inflight is None:
-            return
-        self._inflight = None
-        self.behind_done += 1
-        future = inflight.future
-        if not future.done():
-            self.settle_waits += 1
-        try:
-            future.result()
-        except OSError as exc:
-            assert self._steplog is not None
-            self._steplog.cut_unsynced()
-            self._stage_again(inflight)
-            self.error = self._db.error(exc, doing="write")
-            raise self.error from exc
-        self.error = None
-        self._logged_step(inflight.rows, inflight.orders, inflight.n)
+        while len(inflight) > keep:
+            future = inflight[0].future
+            if not future.done():
+                if not wait:
+                    return
+                self.settle_waits += 1
+            try:
+                future.result()
+            except OSError as exc:
+                self._sync_failed(exc)
+            step = inflight.popleft()
+            self.behind_done += 1
+            self.error = None
+            self._logged_step(step.rows, step.orders, step.n)
+
+    def _sync_failed(self, exc: OSError) -> None:
+        """The oldest step synced behind failed (the later ones cannot be durable without
+        it): once every sync under way ended, their records are cut off the log and their
+        rows staged again; raises the JournalError."""
+        inflight = self._inflight
+        for step in inflight:
+            with contextlib.suppress(OSError):
+                step.future.result()
+        assert self._steplog is not None
+        self._steplog.cut_unsynced()
+        self.behind_done += len(inflight)
+        while inflight:
+            self._stage_again(inflight.pop())  # the newest first: each goes ahead of it
+        self.error = self._db.error(exc, doing="write")
+        raise self.error from exc
 
     def _stage_again(self, inflight: InFlight) -> None:
         """A step whose sync failed: its rows staged again ahead of those staged since (they
-        are older), and its order states where no newer one is staged."""
+        are newer), and its order states where no newer one is staged."""
         pending = self._pending
         encoded = self._encoded
         for table, rows in inflight.rows.items():

@@ -1111,21 +1111,22 @@ class Engine:
     async def _next_while_syncing(
         self, receive: MemoryObjectReceiveStream[TickBatch]
     ) -> TickBatch | None:
-        """While the last step is synced behind the engine (``[journal]
-        sync_in_background``): the next batch if the feed hands one over before the sync
-        returns (the engine computes it meanwhile), else None once the step is durable and
-        its events are out (the engine then waits for data as usual). Raises EndOfStream."""
+        """While steps are synced behind the engine (``[journal] sync_in_background``):
+        the next batch if the feed hands one over before their syncs return (the engine
+        computes it meanwhile), else None once they are durable and their events are out
+        (the engine then waits for data as usual); a step's events go out as soon as it is
+        durable either way. Raises EndOfStream."""
         journal = self.journal
-        if journal is None or not journal.syncing:
-            if self.bus.held:
-                await self.bus.release()
-            return None
-        while not journal.synced:
-            # Short waits: a sync takes a millisecond or more, and the step's events go
-            # out within one of these once it returned.
+        while journal is not None and journal.syncing:
+            await self._settle_step(wait=False)
+            if not journal.syncing:
+                break
+            # Short waits: a sync takes a millisecond or more, and a step's events go out
+            # within one of these once it returned.
             with anyio.move_on_after(SYNC_POLL_S):
                 return await receive.receive()
-        await self._settle_step()  # it returned: no wait
+        if self.bus.held:
+            await self._release_durable()
         return None
 
     def _direct_feed(self) -> Iterator[TickBatch] | None:
@@ -2047,15 +2048,16 @@ class Engine:
             timed = self._timed_host = (host, host.timed)
         return bool(timed[1])
 
-    async def _settle_step(self) -> None:
-        """The step synced behind the engine (``[journal] sync_in_background``) is durable:
-        wait for its sync if it has not returned, then hand its events — and whatever else
-        the bus held since — to the bus's queued subscribers. A failed sync stops the run as
-        a failed commit does; the held events go out then too, as after a failed commit."""
+    async def _settle_step(self, *, wait: bool = True) -> None:
+        """The steps synced behind the engine (``[journal] sync_in_background``) are durable:
+        wait for their syncs if they have not returned (``wait=False``: only those that
+        did), then hand their events — and whatever else the bus held since, once none is
+        syncing — to the bus's queued subscribers. A failed sync stops the run as a failed
+        commit does; the held events go out then too, as after a failed commit."""
         journal = self.journal
         if journal is not None and journal.syncing:
             try:
-                journal.settle()
+                journal.settle(wait=wait)
             except JournalError:
                 pass  # kept in journal.error; the step's rows are staged again
             self._journal_failed(journal)
@@ -2082,6 +2084,8 @@ class Engine:
     async def _publish_pending(self) -> None:
         journal = self.journal
         behind = journal is not None and journal.sync_behind
+        if behind and self._held_marks:
+            await self._settle_step(wait=False)  # the steps durable by now: their events out
         for pos in self.portfolio.take_priced():
             if self.journal is not None:
                 # An adopted spot holding priced at its first mark (trading/adoption.py).
@@ -2120,8 +2124,8 @@ class Engine:
         await self.bus.publish_many(events[start:])
         if behind:
             # The step's events went to the journal (inline) and are held for the other
-            # subscribers: its record, written now (once the step before is durable), is
-            # synced while the next step computes; its events go out once it is durable.
+            # subscribers: its record, written now, is synced while the next steps compute
+            # (up to the journal's sync_depth); its events go out once it is durable.
             assert journal is not None
             self._commit_step()
             if journal.syncing:
