@@ -1,18 +1,20 @@
-"""A step's record synced behind the engine: the ``fdatasync`` on a thread of the journal's own.
+"""Steps' records synced behind the engine: the ``fdatasync`` on a thread of the journal's own.
 
 With the step log (:mod:`tradewind.journal.step_log`) a paper or live step is durable once its
 record is written and ``fdatasync``'d. The write is the engine's (it orders the records in the
 file); the sync only waits for the disk, and ``os.fdatasync`` releases the GIL. So with
 ``[journal] sync_in_background`` the engine writes step N's record, hands its sync to this
-thread and computes step N+1 meanwhile; nothing of step N leaves the process (its bus events
-are held, tradewind.bus) until :meth:`Journal.settle` saw the sync return. The journal settles
-a step before it writes the next record, before a load, a flush, a read and a close, so the
-file has at most one record that is not known durable, always the last one, and no other
-thread ever touches the file while it is synced.
+thread and computes the next steps meanwhile (up to ``Journal.sync_depth`` steps synced at
+once, one sync per record, in order: a sync takes every write before it along); nothing of
+step N leaves the process (its bus events are held, tradewind.bus) until
+:meth:`Journal.settle` saw N's own sync return. The journal settles every step under way
+before a record it syncs at once (a warning, a step that wrote an order ahead), a load's
+rename of the log, a flush, a read and a close, so no other thread touches the file while
+it is synced except to append.
 
-A step whose sync fails was never acknowledged: its record is cut off the log and its rows are
-staged again, ahead of the newer ones, as when its write fails (the run stops: the journal's
-error).
+A step whose sync fails was never acknowledged, nor were the steps written after it: their
+records are cut off the log and their rows staged again, ahead of the newer ones, as when a
+write fails (the run stops: the journal's error).
 """
 
 from __future__ import annotations
