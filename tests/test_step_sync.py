@@ -119,8 +119,9 @@ def test_the_engine_computes_the_next_step_while_a_step_is_synced_and_no_fill_le
 
 
 # The child of the kill test: a paper session (tests/crash_runner.py) whose process kills
-# itself inside the fdatasync of the third step that booked fills, after printing those
-# fills as CUT lines; the runner prints a FILL line for every fill the bus delivered.
+# itself inside an fdatasync of a step that booked fills, once some fills were announced,
+# after printing the fills of the records not yet acknowledged as CUT lines; the runner
+# prints a FILL line for every fill the bus delivered.
 KILLED_IN_SYNC = r"""
 import os, signal, sys
 from pathlib import Path
@@ -131,20 +132,24 @@ import tests.crash_runner as runner
 steps = step_log.step_path(Path(sys.argv[2]))
 cid, tid = column_names("fills").index("client_order_id"), column_names("fills").index("trade_id")
 real = os.fdatasync
-fill_steps = [0]
+announced = [0]
+real_print = runner._print_fill
+
+def print_fill(event):
+    real_print(event)
+    announced[0] += 1
 
 def fdatasync(fd):
     records = step_log.read(steps)
     fills = records[-1]["rows"].get("fills", []) if records else []
-    if fills:
-        fill_steps[0] += 1
-        if fill_steps[0] == 3:
-            # Past print's buffer (the engine's thread may be in the middle of a FILL line).
-            cut = "".join(f"CUT {r[cid]} {r[tid]}\n" for r in fills)
-            os.write(1, ("\n" + cut).encode())
-            os.kill(os.getpid(), signal.SIGKILL)
+    if fills and announced[0] >= 3:
+        # Past print's buffer (the engine's thread may be in the middle of a FILL line).
+        cut = "".join(f"CUT {r[cid]} {r[tid]}\n" for r in fills)
+        os.write(1, ("\n" + cut).encode())
+        os.kill(os.getpid(), signal.SIGKILL)
     real(fd)
 
+runner._print_fill = print_fill
 os.fdatasync = fdatasync
 sys.exit(runner.main([sys.argv[1]]))
 """
