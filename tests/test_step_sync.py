@@ -13,7 +13,6 @@ cuts its record off the log; and the bus's hold keeps its subscribers' order.
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import signal
 import subprocess
@@ -42,22 +41,10 @@ from tradewind.model import (
 )
 
 from tests.test_crash import _assert_resumed, _env, _journal_state, _paper_config, _restart
+from tests.test_journal_step_loads import _bench
 
 REPO = Path(__file__).resolve().parents[1]
 FILL_ID = (column_names("fills").index("client_order_id"), column_names("fills").index("trade_id"))
-
-
-def _bench() -> Any:
-    path = REPO / "bench" / "bench_paper_throughput.py"
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("_bench_paper_throughput", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def _written_fills(path: Path) -> set[tuple[str, str]]:
