@@ -142,12 +142,12 @@ def _engine_class() -> Any:
                 return  # the code before the step log (PYTHONPATH at an older core/)
             real_log = self.journal._log_step
 
-            def logged() -> None:
+            def logged(*a: Any, **k: Any) -> None:
                 if self.journal is not None and (
                     self.journal._npending or self.journal._dirty_orders
                 ):
                     self.appends += 1
-                real_log()
+                real_log(*a, **k)
 
             self.journal._log_step = logged  # type: ignore[method-assign]
 
@@ -243,6 +243,10 @@ def run(
         "commits": engine.commits,
         "background": engine.background,
         "appends": engine.appends,
+        # Steps synced behind the engine, and how many it had to wait for (their sync had
+        # not returned when the next step ended); none on code before the sync thread.
+        "behind": getattr(engine.journal, "syncs_behind", 0),
+        "waited": getattr(engine.journal, "settle_waits", 0),
         "wall_s": wall,
         "ticks_per_s": engine.ticks / wall,
         "cpu_s": cpu,
@@ -499,7 +503,8 @@ def main() -> None:
     for r in rows:
         print(
             f"  {r['mode']:>6}: {r['ticks']:,} ticks, {r['fills']:,} fills, "
-            f"{r['appends']:,} step log appends, {r['commits']:,} {where} writes "
+            f"{r['appends']:,} step log appends ({r['behind']:,} synced behind the engine, "
+            f"{r['waited']:,} waited for), {r['commits']:,} {where} writes "
             f"(+ {r['background']:,} on the load thread) in "
             f"{r['wall_s']:.2f} s = {r['ticks_per_s']:,.0f} ticks/s "
             f"({r['cpu_s']:.2f} s of CPU = {r['ticks_per_cpu_s']:,.0f} ticks per CPU second, "

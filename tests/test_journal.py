@@ -4,6 +4,7 @@ positions rebuilt from journaled fills equal the portfolio's, exactly."""
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -424,10 +425,10 @@ def test_a_paper_run_commits_once_per_step_not_once_per_write(tmp_path, monkeypa
     commits: list[dict[str, int]] = []
 
     def spied(real):
-        def spy(self: Journal) -> None:
+        def spy(self: Journal, *a: Any, **k: Any) -> None:
             if self._npending or self._dirty_orders:
                 commits.append({t: len(r) for t, r in self._pending.items() if r})
-            real(self)
+            real(self, *a, **k)
 
         return spy
 

@@ -199,9 +199,9 @@ def _journal(
     appended: list[bytes] = []
     original = step_log.StepLog.append
 
-    def append(self: Any, seq: int, rows: Any, orders: Any) -> None:
+    def append(self: Any, seq: int, rows: Any, orders: Any, **k: Any) -> None:
         appended.append(step_log.encode(seq, rows, orders))
-        original(self, seq, rows, orders)
+        original(self, seq, rows, orders, **k)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(step_log.StepLog, "append", append)

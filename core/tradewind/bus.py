@@ -28,6 +28,11 @@
   number) happens at the event's place among everything else the publisher does, not when a
   task next runs. It is never dropped for; when it raises, the others get the same
   :class:`~tradewind.model.SystemError` report as for a queued subscriber.
+- While the bus *holds* (:meth:`EventBus.hold`; the engine of a paper or live run whose
+  step is being made durable behind it) an inline subscriber still gets each event as it is
+  published, but the queued subscribers get nothing until :meth:`EventBus.release` hands them
+  every event held, in publish order: nothing of a step reaches a notifier, the API or any
+  other subscriber before the journal says the step is durable.
 - :meth:`EventBus.close` waits until every queued event is handled; a non-lossless subscriber
   that is still busy after ``drain_timeout_s`` is cancelled and its queued events are counted
   as dropped, so a hung notifier cannot hang the end of a run.
@@ -135,6 +140,11 @@ class EventBus:
         self._report_receive: MemoryObjectReceiveStream[tuple[Subscription | None, Event]]
         self._reports_pending = 0
         self.published = 0
+        #: Events published while the bus holds (:meth:`hold`), for the queued subscribers;
+        #: None when it does not hold.
+        self._held: list[Event] | None = None
+        #: How many events were released before the first one held (:attr:`held_total`).
+        self._released = 0
 
     def subscribe(
         self,
@@ -222,6 +232,58 @@ class EventBus:
             await self.close()
         return await self._tg.__aexit__(*exc)
 
+    # -- holding ----------------------------------------------------------------------------
+    def hold(self) -> None:
+        """From now on hand published events to the inline subscribers at once and hold them
+        for the queued ones until :meth:`release` (a no-op when the bus holds already)."""
+        if self._held is None:
+            self._held = []
+
+    @property
+    def holding(self) -> bool:
+        """True between :meth:`hold` and ``release(stop=True)``."""
+        return self._held is not None
+
+    @property
+    def held(self) -> int:
+        """Events held for the queued subscribers (:meth:`hold`)."""
+        return 0 if self._held is None else len(self._held)
+
+    @property
+    def held_total(self) -> int:
+        """Events held since :meth:`hold` (released ones included): where the next one held
+        will stand, for ``release(upto=...)``."""
+        return self._released + self.held
+
+    async def release(self, *, upto: int | None = None, stop: bool = False) -> None:
+        """Queue the held events for the queued subscribers, in publish order (as
+        :meth:`publish_many` would have; the inline subscribers had them already): all of
+        them, or those held before :attr:`held_total` was ``upto``; ``stop``: all, and hold
+        no more."""
+        held = self._held
+        if held is None:
+            return
+        n = len(held) if upto is None or stop else max(0, min(len(held), upto - self._released))
+        if stop:
+            self._held = None
+        elif n == len(held):
+            self._held = []
+        else:
+            self._held = held[n:]
+            held = held[:n]
+        self._released += n
+        if n:
+            await self._queue_many(held)
+
+    def _inline_many(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` to the inline subscribers that want them, in order."""
+        for sub in self._subs:
+            if not sub.inline:
+                continue
+            for event in events:
+                if isinstance(event, sub.types) and (sub.accepts is None or sub.takes(type(event))):
+                    self._call(sub, event)
+
     # -- publishing -------------------------------------------------------------------------
     async def publish(self, event: Event) -> None:
         """Queue ``event`` for every interested subscriber. Never waits for a subscriber except
@@ -229,6 +291,11 @@ class EventBus:
         if self._closed:
             raise RuntimeError(f"event bus is closed; cannot publish {type(event).__name__}")
         self.published += 1
+        held = self._held
+        if held is not None:
+            self._inline_many((event,))
+            held.append(event)
+            return
         capacity = self.capacity
         for sub in self._subs:
             if not isinstance(event, sub.types):
@@ -256,9 +323,21 @@ class EventBus:
         if self._closed:
             raise RuntimeError(f"event bus is closed; cannot publish {type(events[0]).__name__}")
         self.published += len(events)
+        held = self._held
+        if held is not None:
+            self._inline_many(events)
+            held.extend(events)
+            return
+        await self._queue_many(events, inline=True)
+
+    async def _queue_many(self, events: Sequence[Event], *, inline: bool = False) -> None:
+        """:meth:`publish_many`'s hand-over to the subscribers (``inline``: to the inline
+        ones too; a release hands the held events to the queued ones only)."""
         capacity = self.capacity
         events = list(events)  # one list, shared by the subscribers' queues (never changed)
         for sub in self._subs:
+            if sub.inline and not inline:
+                continue
             types = sub.types
             if sub.accepts is not None:
                 taken = sub.taken
@@ -455,6 +534,7 @@ class EventBus:
         """
         if self._closed:
             return
+        await self.release(stop=True)  # what a run's end left held is delivered too
         with anyio.move_on_after(self.drain_timeout_s):
             await self._wait_until(self._idle)
         for sub in self._subs:

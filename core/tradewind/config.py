@@ -293,6 +293,13 @@ class JournalSection:
     #: meanwhile (DuckDB releases the GIL while it executes); false: on the engine's thread.
     #: The thread pays off when a core is free for it (docs/performance.md).
     load_in_background: bool = True
+    #: Each step's append to the step log is synced (``fdatasync``) on a thread of the
+    #: journal's own while the engine computes the next steps (up to four synced at once);
+    #: the step's events leave the process (notifiers, the API, any bus subscriber) only
+    #: once it is durable, and a step that wrote an order ahead for a real venue waits for
+    #: its own sync. False: the engine waits for each step's sync
+    #: (docs/orders-and-journal.md, "The step's sync behind the engine").
+    sync_in_background: bool = True
 
     def __attrs_post_init__(self) -> None:
         from tradewind.journal.postgres import SCHEMES, redact

@@ -122,7 +122,13 @@ class StepLog(AppendLog):
     """The append-only step log of one writable DuckDB journal (opened on first append)."""
 
     def append(
-        self, seq: int, rows: dict[str, list[tuple[Any, ...]]], orders: list[tuple[Any, ...]]
+        self,
+        seq: int,
+        rows: dict[str, list[tuple[Any, ...]]],
+        orders: list[tuple[Any, ...]],
+        *,
+        sync: bool = True,
     ) -> None:
-        """Write one step's rows and wait until they are on disk (``fdatasync``)."""
-        self.append_record(encode(seq, rows, orders))
+        """Write one step's rows and wait until they are on disk (``fdatasync``; with
+        ``sync=False`` the caller syncs it: :meth:`AppendLog.sync`)."""
+        self.append_record(encode(seq, rows, orders), sync=sync)

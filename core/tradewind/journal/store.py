@@ -71,6 +71,7 @@ open-time check and its error messages.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import json
@@ -94,6 +95,7 @@ from tradewind._serde import unstructure
 from tradewind.errors import ConfigError, JournalError
 from tradewind.journal import intent_log, step_log
 from tradewind.journal.errors import journal_error
+from tradewind.journal.step_sync import InFlight, Syncer
 from tradewind.model import (
     Event,
     Fill,
@@ -133,6 +135,8 @@ LOAD_ROWS = 20_000
 #: ... or once this long has passed since the last load (at the next engine step), so the
 #: journal's other readers (the API's own connection) see a step's rows within about this.
 LOAD_EVERY_S = 0.5
+#: Steps a step-logged journal syncs behind the engine at once (:attr:`Journal.sync_depth`).
+SYNC_DEPTH = 4
 
 TERMINAL = tuple(s.value for s in OrderStatus if s.is_terminal)
 
@@ -1270,6 +1274,10 @@ class Journal:
     next steps go on while DuckDB loads the last ones. A read through this object, a close
     and a flush wait for a load under way first; a load that failed is reported (raised) by
     the next step's commit and retried on the engine's thread.
+
+    :attr:`sync_behind` (the engine sets it in paper and live from ``[journal]
+    sync_in_background``): a step's commit writes its record to the step log and syncs it on
+    the journal's sync thread (:mod:`.step_sync`); :meth:`settle` waits for it.
     """
 
     #: :meth:`record` stages the rows of its most frequent events unencoded, encoded when
@@ -1367,6 +1375,26 @@ class Journal:
         self._loads_tuned = False
         #: Batch loads run on a thread of their own (see the class's ``background``).
         self.background = background
+        #: A step-logged commit (:meth:`commit`) writes the step's record and hands its
+        #: ``fdatasync`` to the sync thread instead of waiting for it (:mod:`.step_sync`):
+        #: the caller holds what the step would make leave the process until :meth:`settle`
+        #: returned. A step that wrote an order ahead to the intent log is synced at once.
+        self.sync_behind = False
+        #: The steps whose records are being synced (oldest first; at most
+        #: :attr:`sync_depth`), and the thread that syncs them.
+        self._inflight: collections.deque[InFlight] = collections.deque()
+        #: How many steps may be synced behind at once: a commit with that many under way
+        #: waits for the oldest first. The engine computes on while the disk syncs, even
+        #: when a sync takes longer than a step.
+        self.sync_depth = SYNC_DEPTH
+        self._syncer = Syncer("journal-sync")
+        #: Steps synced on the sync thread, and how many of those :meth:`settle` waited for
+        #: (their sync had not returned yet when asked; for benchmarks).
+        self.syncs_behind = 0
+        self.settle_waits = 0
+        #: Steps synced behind that are settled (durable, or failed and staged again): the
+        #: last :attr:`syncs_behind` - ``behind_done`` are still in flight.
+        self.behind_done = 0
         #: The load under way on its thread, the rows it writes (per table, the order
         #: states) and, once it ended, what it raised (None: it committed).
         self._loader: threading.Thread | None = None
@@ -1472,6 +1500,8 @@ class Journal:
         empty = self._empty
         if not empty:
             return False
+        if self._inflight:
+            return False  # a step being synced holds rows
         loading, loading_orders, _ = self._loading  # (handed to the load thread)
         for table in tables:
             if (
@@ -1598,6 +1628,7 @@ class Journal:
         finally:
             if self._loader is not None:
                 self._loader.join()  # flush raised before it waited: do not leave it running
+            self._syncer.close()  # a sync under way (flush raised before it settled) ends
             if self._load_con is not None:
                 self._load_con.close()
                 self._load_con = None
@@ -1609,12 +1640,16 @@ class Journal:
 
     @property
     def buffered(self) -> int:
-        """Rows and order states staged and not yet durable (0 right after a commit)."""
-        return self._npending + len(self._dirty_orders)
+        """Rows and order states staged and not yet durable (0 right after a commit that
+        synced at once; a step being synced counts until :meth:`settle`)."""
+        behind = sum(step.n + len(step.orders) for step in self._inflight)
+        return self._npending + len(self._dirty_orders) + behind
 
     def unjournaled(self) -> str:
         """What is buffered and not written, for the error that ends a run whose journal
         failed: row counts per table and the fills by client order id and fill key."""
+        with contextlib.suppress(JournalError):
+            self._settle()  # a step being synced is written, or staged again
         if not self._npending and not self._dirty_orders:
             return "nothing is unjournaled"
         parts = [f"{len(rows)} {table}" for table, rows in self._pending.items() if rows]
@@ -1672,7 +1707,21 @@ class Journal:
         if not self.logs_steps:
             self.flush()
             return
+        if self.sync_behind:
+            if not self._npending and not self._dirty_orders:
+                return  # nothing of this step to write: the steps before sync on
+            # The steps before whose syncs returned are settled (raises if one failed), the
+            # oldest waited for if ``sync_depth`` are under way; a load that is due waits
+            # for all (it renames the log); then this step's record, synced behind.
+            self._settle(keep=self.sync_depth - 1)
+            self._load_if_due()
+            self._log_step(behind=True)
+            return
         self._log_step()
+        self._load_if_due()
+
+    def _load_if_due(self) -> None:
+        """End a background load that is done, and start the next if rows or time say so."""
         self._reap(wait=False)
         if not self._nlogged:
             return
@@ -1747,6 +1796,8 @@ class Journal:
     def _seed_rows(self, table: str, newest: int) -> tuple[int, list[tuple[Any, ...]]]:
         # The database's rows, then those durable in the step log and not loaded yet (newer).
         cols = ", ".join(column_names(table))
+        with contextlib.suppress(JournalError):
+            self._settle()  # a step being synced: its rows are logged (or staged again)
         loader = self._loader
         if loader is not None:
             # Rows handed to the load thread are in the database once it has committed (and
@@ -1778,38 +1829,144 @@ class Journal:
                     except Exception:  # a follower's bug never stops the journal's writes
                         log.exception("journal %s: a follower of %s failed", self.path, table)
 
-    def _log_step(self) -> None:
-        """Append the staged rows to the step log as one durable record."""
+    def _log_step(self, behind: bool = False) -> None:
+        """Append the staged rows to the step log as one durable record (``behind``: written
+        now, synced on the sync thread — :attr:`sync_behind` — unless the step wrote an
+        order ahead to the intent log, whose truncation waits for this record's sync)."""
+        if not behind:
+            self._settle()  # every step written before is durable first
         if not self._npending and not self._dirty_orders:
             return
         assert self._steplog is not None
         self._encode_staged()
         orders = {cid: self._order_row(rec) for cid, rec in self._dirty_orders.items()}
+        intents = self._intents
+        if behind and (self._ahead or (intents is not None and intents.pending)):
+            behind = False
+            self._settle()  # an inline sync: what was written before is durable first
         try:
-            self._steplog.append(self._seq, self._pending, list(orders.values()))
+            self._steplog.append(self._seq, self._pending, list(orders.values()), sync=not behind)
         except OSError as exc:
             # The rows stay staged; the next commit or load writes them if the disk recovers.
             self.error = self._db.error(exc, doing="write")
             raise self.error from exc
+        if behind:
+            self._inflight.append(
+                InFlight(
+                    future=self._syncer.submit(self._steplog.sync),
+                    rows=self._pending,
+                    orders=orders,
+                    n=self._npending,
+                    records=self._dirty_orders,
+                    order_seq=self._order_seq,
+                )
+            )
+            self.syncs_behind += 1
+            self._pending = {}
+            self._encoded = {}
+            self._npending = 0
+            self._dirty_orders = {}
+            self._order_seq = {}
+            return
         self.error = None
-        self.steps_logged += 1
-        logged = self._logged
-        for table, rows in self._pending.items():
-            have = logged.get(table)
-            if have is None:
-                logged[table] = rows
-            else:
-                have.extend(rows)
-        self._logged_orders.update(orders)
-        self._nlogged += self._npending + len(orders)
-        if self._followers:
-            self._to_followers(self._pending)
+        self._logged_step(self._pending, orders, self._npending)
         self._pending = {}
         self._encoded = {}
         self._npending = 0
         self._dirty_orders.clear()
         self._order_seq.clear()  # the logged rows carry their sequence numbers
         self._written_ahead_durable()
+
+    def _logged_step(
+        self, rows: dict[str, list[tuple[Any, ...]]], orders: dict[str, tuple[Any, ...]], n: int
+    ) -> None:
+        """A step's record is durable: its rows join those the next load writes, and reach
+        the followers."""
+        self.steps_logged += 1
+        logged = self._logged
+        for table, have_rows in rows.items():
+            have = logged.get(table)
+            if have is None:
+                logged[table] = have_rows
+            else:
+                have.extend(have_rows)
+        self._logged_orders.update(orders)
+        self._nlogged += n + len(orders)
+        if self._followers:
+            self._to_followers(rows)
+
+    @property
+    def syncing(self) -> bool:
+        """True while a step's record is being synced behind (:attr:`sync_behind`): what
+        the step would make leave the process waits for :meth:`settle`."""
+        return bool(self._inflight)
+
+    @property
+    def synced(self) -> bool:
+        """True when no step is being synced behind, or every sync under way returned
+        (:meth:`settle` then does not wait)."""
+        inflight = self._inflight
+        return not inflight or inflight[-1].future.done()
+
+    def settle(self, *, wait: bool = True) -> None:
+        """Wait until every step being synced behind is durable (nothing to do when none
+        is); ``wait=False``: settle those whose sync returned, oldest first, and wait for
+        none. Raises the JournalError of a failed sync; that step's rows and those of every
+        step after it are then staged again (ahead of the newer ones) and their records are
+        cut off the step log."""
+        self._settle(wait=wait)
+
+    def _settle(self, *, wait: bool = True, keep: int = 0) -> None:
+        """:meth:`settle`; ``keep``: leave that many of the newest steps syncing (waiting
+        for the older ones only)."""
+        inflight = self._inflight
+        while len(inflight) > keep:
+            future = inflight[0].future
+            if not future.done():
+                if not wait:
+                    return
+                self.settle_waits += 1
+            try:
+                future.result()
+            except OSError as exc:
+                self._sync_failed(exc)
+            step = inflight.popleft()
+            self.behind_done += 1
+            self.error = None
+            self._logged_step(step.rows, step.orders, step.n)
+
+    def _sync_failed(self, exc: OSError) -> None:
+        """The oldest step synced behind failed (the later ones cannot be durable without
+        it): once every sync under way ended, their records are cut off the log and their
+        rows staged again; raises the JournalError."""
+        inflight = self._inflight
+        for step in inflight:
+            with contextlib.suppress(OSError):
+                step.future.result()
+        assert self._steplog is not None
+        self._steplog.cut_unsynced()
+        self.behind_done += len(inflight)
+        while inflight:
+            self._stage_again(inflight.pop())  # the newest first: each goes ahead of it
+        self.error = self._db.error(exc, doing="write")
+        raise self.error from exc
+
+    def _stage_again(self, inflight: InFlight) -> None:
+        """A step whose sync failed: its rows staged again ahead of those staged since (they
+        are newer), and its order states where no newer one is staged."""
+        pending = self._pending
+        encoded = self._encoded
+        for table, rows in inflight.rows.items():
+            have = pending.get(table)
+            pending[table] = rows + have if have else rows
+            if table in encoded or table in ("events", "signals"):
+                # The step's rows were encoded before its write: the newer ones start after.
+                encoded[table] = encoded.get(table, 0) + len(rows)
+        self._npending += inflight.n
+        for cid, rec in inflight.records.items():
+            if cid not in self._dirty_orders:
+                self._dirty_orders[cid] = rec
+                self._order_seq[cid] = inflight.order_seq[cid]
 
     def _written_ahead_durable(self) -> None:
         """The orders written ahead are durable elsewhere now (the step log or DuckDB)."""
@@ -1842,6 +1999,7 @@ class Journal:
         """Load the rows durable in the step log into DuckDB if the last load is
         ``load_every_s`` old (the engine calls it while it waits for data, so the journal's
         other readers see a quiet run's last steps too). Staged rows are left to their step."""
+        self._settle()
         self._reap(wait=False)
         if (
             self._nlogged
@@ -1864,6 +2022,7 @@ class Journal:
             return
         if self._loader is not None:
             return
+        self._settle()  # the rename below closes the file: nothing may be syncing it
         if not self._loads_tuned:
             self._tune_loads()
         assert self._steplog is not None
@@ -1951,6 +2110,10 @@ class Journal:
         """Write the rows durable in the step log, and the staged ones if ``staged``, into
         the database in one transaction (``then``: a statement and its parameters run in it
         after the rows, when there are rows to write)."""
+        try:
+            self._settle()
+        except JournalError:
+            pass  # its rows are staged again: a load of the staged rows writes them
         try:
             self._reap(wait=True)
         except JournalError:
@@ -2695,7 +2858,7 @@ class Journal:
             # A warning is made durable at once (an append to the step log); other rows wait
             # for the step's commit, which writes whatever is staged.
             due = warning
-            write = self._log_step
+            write: Callable[[], None] = self._log_step
         else:
             due = (self.durable and warning) or (self._npending >= self.flush_every)
             write = self.flush

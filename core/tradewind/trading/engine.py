@@ -13,6 +13,7 @@ Backtest, paper and live differ only in the clock, the data venue and the execut
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import heapq
 import logging
@@ -38,7 +39,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 import duckdb
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from tradewind.blocks import BlockTable, TableRow, TapeBlock
 from tradewind.bus import EventBus
@@ -221,6 +222,9 @@ _EMPTY: Mapping[str, float] = MappingProxyType({})
 #: A backtest reading the replay itself (``Engine._consume_direct``) gives the loop's other
 #: tasks a turn at least every this many feed batches (and after every batch that published).
 DIRECT_TURN_EVERY = 64
+#: While a step is synced behind the engine and no batch is there, how long the engine waits
+#: for one before it looks at the sync again (seconds).
+SYNC_POLL_S = 0.0002
 
 
 class AnalyzerValues(Mapping[str, float]):
@@ -731,6 +735,9 @@ class Engine:
         self.candle_sinks: list[Callable[[Sequence[Candle]], None]] = []
         #: Called at the end of every engine step (the API's snapshot of what it reads).
         self.step_sinks: list[Callable[[], object]] = []
+        #: Steps synced behind the engine and not yet released on the bus: (the journal's
+        #: count of steps synced behind once it was written, the bus's ``held_total`` then).
+        self._held_marks: collections.deque[tuple[int, int]] = collections.deque()
         #: Paper and live: what collects garbage between feed batches instead of inside a
         #: decision (None: CPython's own schedule, which backtests keep, except one that
         #: reads the replay itself: ``direct_collector``).
@@ -947,6 +954,11 @@ class Engine:
             journal.simulated_venues = frozenset(
                 key for key, v in self.venues.items() if "simulated" in v.capabilities
             )
+            if journal.logs_steps and cfg.journal.sync_in_background:
+                # The step's sync behind the engine: its events held on the bus until the
+                # journal says it is durable (_settle_step).
+                journal.sync_behind = True
+                self.bus.hold()
         # Inline: each bus row takes its sequence number as its event is published, among the
         # order manager's rows, whatever the replay's batches (no task that runs later).
         self.bus.subscribe("journal", journal.record, inline=True)
@@ -987,10 +999,12 @@ class Engine:
                     RunStarted(ts_ns=self.clock.now_ns(), run_id=self.run_id, mode=cfg.mode.value)
                 )
                 await self._publish_pending()  # what reconciliation found
+                await self._settle_step()
                 await self._report_bad_rows()
                 async with self._venue_calls():
                     await self._consume_feed()
                     await self._finish_candles()
+                    await self._settle_step()
                 if cfg.mode is not Mode.BACKTEST:
                     await stop_orders(
                         self,
@@ -998,6 +1012,7 @@ class Engine:
                         flatten=cfg.run.flatten_on_stop,
                     )
                     await self._publish_pending()
+                    await self._settle_step()
             finally:
                 # Always: the last events, RunFinished, and every queued event delivered.
                 with anyio.CancelScope(shield=True):
@@ -1009,8 +1024,10 @@ class Engine:
                         summary["stopped"] = self.stopper.reason
                     try:
                         await self._publish_pending()
+                        await self._settle_step()
                     finally:
                         self._finished = True
+                        await self.bus.release(stop=True)  # held or not, delivered
                         await self.bus.publish(
                             RunFinished(
                                 ts_ns=self.clock.now_ns(),
@@ -1072,14 +1089,21 @@ class Engine:
                     tg.start_soon(self._load_journal_while_waiting, self.journal)
                 async with receive:
                     while not self.stopper.requested:
-                        with self.stopper.waiting():
-                            try:
-                                batch = await receive.receive()
-                            except anyio.EndOfStream:
-                                break
-                        self.stopper.done_waiting()
-                        if self.stopper.requested:
-                            break  # the wait was cancelled: no batch
+                        batch: TickBatch | None = None
+                        try:
+                            batch = await self._next_while_syncing(receive)
+                        except anyio.EndOfStream:
+                            break
+                        if batch is None:
+                            with self.stopper.waiting():
+                                try:
+                                    batch = await receive.receive()
+                                except anyio.EndOfStream:
+                                    break
+                            self.stopper.done_waiting()
+                            if self.stopper.requested:
+                                break  # the wait was cancelled: no batch
+                        assert batch is not None
                         await self.on_batch(batch)
                         if collector is not None:
                             collector.between_steps()
@@ -1098,6 +1122,27 @@ class Engine:
                 collector.stop()
             if frozen is not None:
                 frozen.stop()
+
+    async def _next_while_syncing(
+        self, receive: MemoryObjectReceiveStream[TickBatch]
+    ) -> TickBatch | None:
+        """While steps are synced behind the engine (``[journal] sync_in_background``):
+        the next batch if the feed hands one over before their syncs return (the engine
+        computes it meanwhile), else None once they are durable and their events are out
+        (the engine then waits for data as usual); a step's events go out as soon as it is
+        durable either way. Raises EndOfStream."""
+        journal = self.journal
+        while journal is not None and journal.syncing:
+            await self._settle_step(wait=False)
+            if not journal.syncing:
+                break
+            # Short waits: a sync takes a millisecond or more, and a step's events go out
+            # within one of these once it returned.
+            with anyio.move_on_after(SYNC_POLL_S):
+                return await receive.receive()
+        if self.bus.held:
+            await self._release_durable()
+        return None
 
     def _direct_feed(self) -> Iterator[TickBatch] | None:
         """Backtests of several instruments replayed from one venue: the replay's interval
@@ -1995,6 +2040,10 @@ class Engine:
             journal.commit()
         except JournalError:
             pass  # kept in journal.error; the rows stay buffered and are retried
+        self._journal_failed(journal)
+
+    def _journal_failed(self, journal: Journal) -> None:
+        """A journal write failed (:attr:`Journal.error`): no new order, and the run stops."""
         if journal.error is not None and not self.stopper.requested:
             if self.orders.journal_error is None:
                 self.orders.journal_error = str(journal.error)
@@ -2040,12 +2089,50 @@ class Engine:
             log.warning("curves kept in memory from now on: writing them out failed: %s", exc)
             self.curve_store = None
 
+    async def _settle_step(self, *, wait: bool = True) -> None:
+        """The steps synced behind the engine (``[journal] sync_in_background``) are durable:
+        wait for their syncs if they have not returned (``wait=False``: only those that
+        did), then hand their events — and whatever else the bus held since, once none is
+        syncing — to the bus's queued subscribers. A failed sync stops the run as a failed
+        commit does; the held events go out then too, as after a failed commit."""
+        journal = self.journal
+        if journal is not None and journal.syncing:
+            try:
+                journal.settle(wait=wait)
+            except JournalError:
+                pass  # kept in journal.error; the step's rows are staged again
+            self._journal_failed(journal)
+        await self._release_durable()
+
+    async def _release_durable(self) -> None:
+        """Hand the queued subscribers the events held for steps the journal settled (all
+        of them when no step is being synced)."""
+        bus = self.bus
+        if not bus.held:
+            return
+        journal = self.journal
+        marks = self._held_marks
+        if journal is None or not journal.syncing:
+            marks.clear()
+            await bus.release()
+            return
+        upto = None
+        while marks and marks[0][0] <= journal.behind_done:
+            upto = marks.popleft()[1]
+        if upto is not None:
+            await bus.release(upto=upto)
+
     async def _publish_pending(self) -> None:
+        journal = self.journal
+        behind = journal is not None and journal.sync_behind
+        if behind and self._held_marks:
+            await self._settle_step(wait=False)  # the steps durable by now: their events out
         for pos in self.portfolio.take_priced():
             if self.journal is not None:
                 # An adopted spot holding priced at its first mark (trading/adoption.py).
                 self.journal.record_position(pos, ts_ns=self.portfolio.ts_ns, reason="entry_priced")
-        self._commit_step()
+        if not behind:
+            self._commit_step()
         if self.curve_store is not None:
             self._spill_countdown -= 1
             if self._spill_countdown <= 0:
@@ -2080,6 +2167,20 @@ class Engine:
                 for mon in self.exits:
                     mon.forget(event.position.instrument)
         await self.bus.publish_many(events[start:])
+        if behind:
+            # The step's events went to the journal (inline) and are held for the other
+            # subscribers: its record, written now, is synced while the next steps compute
+            # (up to the journal's sync_depth); its events go out once it is durable.
+            assert journal is not None
+            self._commit_step()
+            if journal.syncing:
+                self._held_marks.append((journal.syncs_behind, self.bus.held_total))
+            if self.step_sinks:
+                # A sink publishes the engine's state as it is now (the API's snapshot): it
+                # waits for this step's own sync.
+                await self._settle_step()
+            else:
+                await self._release_durable()
         host = self.notifications
         if host is not None and not host.ticker:
             # A backtest: due notifications at engine time. Only an outbox channel has any
