@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,12 @@ def _written_fills(path: Path) -> set[tuple[str, str]]:
 def test_the_engine_computes_the_next_step_while_a_step_is_synced_and_no_fill_leaves_first(
     tmp_path, monkeypatch
 ):
-    """A slow disk (each ``fdatasync`` 4 ms longer): the engine journals the next step's
+    """A slow disk (each ``fdatasync`` up to 0.2 s longer): the engine journals the next step's
     rows while a step is synced, and every fill a queued subscriber gets is in a record whose
     sync had returned. On the code before, the sync ran on the engine's thread: nothing
     moved during one."""
     bench = _bench()
-    engine = bench.paper_engine(6_000, 500, 10, tmp_path)
+    engine = bench.paper_engine(6_000, 100, 10, tmp_path)
     assert engine.config.journal.sync_in_background
     steps = step_log.step_path(tmp_path / "retained_6000.duckdb")
     real = os.fdatasync
@@ -76,7 +77,13 @@ def test_the_engine_computes_the_next_step_while_a_step_is_synced_and_no_fill_le
     def slow_fdatasync(fd: int) -> None:
         fills = _written_fills(steps)
         before = engine.journal._seq
-        threading.Event().wait(0.004)
+        # Each sync lasts until the engine journaled something more (at most 0.2 s): a
+        # pipelined engine does within a step's time whatever the machine's load, unless it
+        # waits for this sync itself (a fifth step in flight, a load's rename of the log);
+        # one that syncs on its own thread never does.
+        deadline = time.monotonic() + 0.2
+        while engine.journal._seq == before and time.monotonic() < deadline:
+            threading.Event().wait(0.0005)
         real(fd)
         with lock:
             durable.update(fills)
@@ -100,9 +107,9 @@ def test_the_engine_computes_the_next_step_while_a_step_is_synced_and_no_fill_le
     assert early == []  # no fill left before its step was durable
     assert len(durable) == len(seen)
     assert engine.journal.syncs_behind > 10
-    # The engine journaled the next step's orders and fills during syncs (how many depends
-    # on when the sync thread gets the GIL, and on the next step's length).
-    assert sum(1 for m in moved if m > 0) >= 3, moved
+    # The engine journaled the next step's orders and fills during a good part of the syncs
+    # (measured: 20-45 of 66 syncs; none on the code before).
+    assert sum(1 for m in moved if m > 0) >= 10, moved
 
 
 # The child of the kill test: a paper session (tests/crash_runner.py) whose process kills
