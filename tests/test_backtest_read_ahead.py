@@ -340,3 +340,37 @@ def test_a_call_ahead_raises_where_it_is_taken_and_is_dropped_whatever_ends_the_
         calls["b"] = ahead.Ahead("t-b", lambda: 2, dropped.append)
     assert dropped[-1] == 2  # the other still dropped
     assert [t for t in threading.enumerate() if t.name.startswith("t-")] == []
+
+
+def test_the_switch_interval_is_short_while_a_call_runs_ahead_and_restored_after():
+    """A call ahead comes back from C code (pyarrow's read, DuckDB) needing the GIL from a
+    busy main thread, which hands it over once per switch interval: while any call runs
+    ahead the interval is ``ahead.SWITCH_INTERVAL_S``, and the one found is restored when the
+    last call ends, whether it returned or raised (overlapping calls: only then)."""
+    found = sys.getswitchinterval()
+    assert found > ahead.SWITCH_INTERVAL_S  # CPython's default, 0.005
+    go_a, go_b = threading.Event(), threading.Event()
+    seen: list[float] = []
+
+    def a() -> int:
+        seen.append(sys.getswitchinterval())
+        go_a.wait(10)
+        return 1
+
+    def b() -> int:
+        go_b.wait(10)
+        raise OSError("the read failed")
+
+    var: ContextVar[dict | None] = ContextVar("test_switch", default=None)
+    with ahead.started(var) as under_way:
+        under_way["a"] = ahead.Ahead("test-a", a)
+        under_way["b"] = ahead.Ahead("test-b", b)
+        assert sys.getswitchinterval() == pytest.approx(ahead.SWITCH_INTERVAL_S)
+        go_b.set()
+        with pytest.raises(OSError, match="the read failed"):
+            ahead.take(var, "b").result()  # type: ignore[union-attr]
+        assert sys.getswitchinterval() == pytest.approx(ahead.SWITCH_INTERVAL_S)  # a runs
+        go_a.set()
+        assert ahead.take(var, "a").result() == 1  # type: ignore[union-attr]
+    assert seen == [pytest.approx(ahead.SWITCH_INTERVAL_S)]
+    assert sys.getswitchinterval() == found

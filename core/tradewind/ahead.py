@@ -16,6 +16,7 @@ the block and nothing it made stays open.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,37 @@ from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+#: The interpreter's switch interval while a call runs ahead (seconds; CPython's default is
+#: 0.005). A thread coming back from C code that released the GIL (pyarrow's read, DuckDB)
+#: waits for the main thread to hand it over, which a busy main thread (imports, the engine's
+#: build) does once per interval: the read of a 2,000,000-tick file beside a busy main thread
+#: took ~0.75 s at 5 ms and ~0.17 s at 0.2 ms (~0.12 s alone; docs/performance.md).
+SWITCH_INTERVAL_S = 0.0002
+
+_switch_lock = threading.Lock()
+_running = 0
+_saved_interval: float | None = None
+
+
+def _call_started() -> None:
+    """A call starts ahead: the first one shortens the switch interval."""
+    global _running, _saved_interval
+    with _switch_lock:
+        if _running == 0:
+            _saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, _saved_interval))
+        _running += 1
+
+
+def _call_ended() -> None:
+    """A call ahead ended: the last one restores the switch interval it found."""
+    global _running, _saved_interval
+    with _switch_lock:
+        _running -= 1
+        if _running == 0 and _saved_interval is not None:
+            sys.setswitchinterval(_saved_interval)
+            _saved_interval = None
 
 
 class Ahead(Generic[T]):
@@ -48,7 +80,12 @@ class Ahead(Generic[T]):
         self._error: BaseException | None = None
         self._taken = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        _call_started()
+        try:
+            self._thread.start()
+        except BaseException:
+            _call_ended()
+            raise
 
     @property
     def started(self) -> bool:
@@ -60,6 +97,8 @@ class Ahead(Generic[T]):
             self._result = self._call()
         except BaseException as exc:  # handed to the taker, raised where its own call would
             self._error = exc
+        finally:
+            _call_ended()
 
     def wait(self) -> None:
         """Until the call has ended (returned or raised)."""

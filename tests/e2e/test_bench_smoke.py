@@ -60,6 +60,7 @@ BENCHES = [
         "main thread",
     ),
     ("bench_notify.py", ["--messages", "50", "--decisions", "50"], "p99"),
+    ("bench_read_ahead.py", ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"], "ahead"),
     ("bench_blocks.py", ["--ticks", "20000", "--repeat", "1", "--workdir", "{tmp}"], "decisions"),
     ("bench_scheduler.py", ["--ticks", "20000", "--runs", "1", "--workdir", "{tmp}"], "ratio"),
     ("bench_scheduler_split.py", ["--ticks", "20000", "--workdir", "{tmp}"], "engine CPU"),
