@@ -33,7 +33,6 @@ import tradewind.journal.store as store
 import tradewind.report.html as html
 import tradewind.report.journal_reader as journal_reader
 import tradewind.trading.engine as engine
-import tradewind.trading.lifecycle as lifecycle
 from tradewind.cli import main
 
 mode = sys.argv[1]
@@ -42,13 +41,6 @@ imported_elsewhere = []
 finishing = threading.Event()
 real_finish, real_reading = engine.finish_journal, journal_reader.reading
 real_equity = html.equity_figure
-real_hash = lifecycle._hash_file
-hashed = []
-
-
-def probed_hash(*args, **kwargs):
-    hashed.append(threading.current_thread().name)
-    return real_hash(*args, **kwargs)
 
 
 def probed_finish(*args, **kwargs):
@@ -82,7 +74,6 @@ class Watch:
 engine.finish_journal = probed_finish
 journal_reader.reading = probed_reading
 html.equity_figure = probed_equity
-lifecycle._hash_file = probed_hash
 if mode in ("in-run", "fail-in-run"):  # as before: the engine's shutdown finishes it
     engine.Engine.defer_finish = property(lambda self: False, lambda self, value: None)
 if mode.startswith("fail"):  # the disk fills up as the journal writes its last rows
@@ -103,7 +94,6 @@ for fd in os.listdir("/proc/self/fd"):
 print(json.dumps({
     "rc": rc,
     "events": events,
-    "hashed": hashed,
     "imported_elsewhere": imported_elsewhere,
     "threads": [t.name for t in threading.enumerate() if t is not threading.main_thread()],
     "opened": opened,
@@ -150,8 +140,6 @@ def test_the_journal_is_finished_on_its_own_thread_beside_the_report_same_bytes(
     assert sorted(deferred["events"][:2]) == [["equity chart"], ["finish", _THREAD]], deferred
     assert deferred["events"][2:] == reads, deferred
     assert deferred["imported_elsewhere"] == [], deferred
-    # The run id's hash of the ticks file was made on a thread of its own too, once.
-    assert deferred["hashed"] == in_run["hashed"] == ["tradewind-run-id"]
     # As before: in the engine's shutdown, on the main thread.
     assert in_run["events"] == [["finish", "MainThread"], ["equity chart"], *reads]
     # The journal's rows (the run's end and summary with them), the report's files and the

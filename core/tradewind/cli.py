@@ -206,20 +206,17 @@ def _run_started(
         return 0
     from tradewind.journal.opened_ahead import opening
     from tradewind.market.preload import preloading
-    from tradewind.trading.lifecycle import hashing_ahead
     from tradewind.venues.replay import data_files
 
-    # A backtest's data files are read, its new journal file opened and its run id's hash
-    # made, on threads of their own while the engine's and the report's modules are imported
-    # (with the start-up, frozen with it) and the engine is built; the replay venue's connect,
-    # the engine's journal and its run id take them (tradewind.ahead). Leaving the block
-    # waits for what is still running and drops what was not taken.
+    # A backtest's data files are read, and its new journal file opened, on threads of their
+    # own while the engine's and the report's modules are imported (with the start-up, frozen
+    # with it) and the engine is built; the replay venue's connect and the engine's journal
+    # take them (tradewind.ahead). Leaving the block waits for what is still running and
+    # drops what was not taken.
     backtest = cfg.mode is Mode.BACKTEST
-    files = data_files(cfg) if backtest else []
     with (
-        preloading(files),
+        preloading(data_files(cfg) if backtest else ()),
         opening(_journal_of(cfg, journal_file) if backtest else None),
-        hashing_ahead(cfg, [path for path, _ in files]),
     ):
         from tradewind.report.metrics import write_report
         from tradewind.report.summary import print_summary

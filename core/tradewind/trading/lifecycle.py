@@ -23,8 +23,6 @@ import hashlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,80 +82,18 @@ def _hash_file(h: Any, path: Path) -> None:
 def backtest_run_id(config: Config, venues: Iterable[Any]) -> str:
     """A run id derived from the config file's text and the content of every data file the
     venues replay (a venue declaring ``replay`` says which through ``data_files()``, or gives
-    a digest of data held in a database through ``data_digest()``): 32 hex digits. The files'
-    part may have been hashed already on a thread of its own (:func:`hashing_ahead`)."""
-    text = config.path.read_bytes() if config.path.is_file() else str(config.path).encode()
-    replayed: list[tuple[list[Path], bytes]] = []
+    a digest of data held in a database through ``data_digest()``): 32 hex digits."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(config.path.read_bytes() if config.path.is_file() else str(config.path).encode())
     for venue in venues:
         if "replay" not in venue.capabilities:
             continue
-        files = [f for path in venue.data_files() for f in _files(Path(path))]
-        replayed.append((files, venue.data_digest()))
-    h = None
-    if not any(digest for _, digest in replayed):  # the text, then the files in order
-        h = _hashed_ahead(text, [f for files, _ in replayed for f in files])
-    if h is None:
-        h = hashlib.blake2b(digest_size=16)
-        h.update(text)
-        for files, digest in replayed:
-            for f in files:
+        for path in venue.data_files():
+            for f in _files(Path(path)):
                 h.update(f.name.encode())
                 _hash_file(h, f)
-            h.update(digest)  # data in a database (a market store on PostgreSQL)
-    return str(h.hexdigest())
-
-
-#: A backtest's run id's hash under way (:func:`hashing_ahead`).
-_hashing: ContextVar[dict[Any, Any] | None] = ContextVar("tradewind_run_id_ahead", default=None)
-
-
-@contextmanager
-def hashing_ahead(config: Config, paths: Iterable[Path]) -> Iterator[None]:
-    """For the block: :func:`backtest_run_id`'s hash of the config file's text and of the
-    data files under ``paths`` (the replay venues' ``path`` options, in order) on a thread of
-    its own (:mod:`tradewind.ahead`; ``hashlib`` and the file's reads release the GIL): ~20
-    ms of the engine's set-up for a 15 MB file, beside the main thread's imports. Used when
-    the venues' files are those files, named the same and unchanged since the hash started,
-    the config's text the same, and no venue gives a digest; else hashed again there."""
-    from tradewind import ahead
-    from tradewind.market.preload import _identity
-
-    with ahead.started(_hashing) as calls:
-        found = [f for path in paths for f in _files(Path(path))]
-        ids = [_identity(f) for f in found]
-        if found and None not in ids and config.path.is_file():
-            text = config.path.read_bytes()
-
-            def call() -> Any:
-                h = hashlib.blake2b(digest_size=16)
-                h.update(text)
-                for f in found:
-                    h.update(f.name.encode())
-                    _hash_file(h, f)
-                return h
-
-            tag = (text, [f.name for f in found], ids)
-            calls["run-id"] = ahead.Ahead("tradewind-run-id", call, tag=tag)
-        yield
-
-
-def _hashed_ahead(text: bytes, files: list[Path]) -> Any:
-    """The hash :func:`hashing_ahead` made of ``text`` and ``files`` (None: none was made, or
-    of something else, or a file changed since it started, or it failed: hash again)."""
-    from tradewind import ahead
-    from tradewind.market.preload import _identity
-
-    call = ahead.take(_hashing, "run-id")
-    if call is None:
-        return None
-    call.wait()
-    if call.tag != (text, [f.name for f in files], [_identity(f) for f in files]):
-        call.drop()
-        return None
-    try:
-        return call.result()
-    except Exception:  # (an OSError): the same read here raises it as before
-        return None
+        h.update(venue.data_digest())  # data in a database (a market store on PostgreSQL)
+    return h.hexdigest()
 
 
 # -- stop signals ---------------------------------------------------------------------------
