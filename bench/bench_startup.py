@@ -25,7 +25,13 @@ With ``--as-program`` that process runs the command as the program does (``main(
 arguments: the collector held at start-up and around the report, the fast exit) instead of
 ``main([...])``. Without it, the analysis and the report phases include collections that walk
 the run's objects (the program freezes them when the run ends): take a backtest's fixed part
-with ``--as-program``.
+with ``--as-program``. ``--program-order`` runs it as the program too, and imports nothing
+before the command: each timer is put in when the program imports its module, so the phases
+overlap as they do in the program (the read-ahead with the imports after the config check);
+its first line is then the start-up before the config check, and "the rest" the time no timer
+holds (the imports after the check, the journal's open, the exit). Since the eighteenth
+session the journal's end-of-run write is its own line (its thread's CPU; the report's phase
+holds the wait for it, if any); before, it was inside the run's.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ def timed(module, attr, label, clock=time.process_time):
 
     def wrapper(*a, **k):
         t, c = time.perf_counter(), clock()
+        started.setdefault(label, (t - t0, time.process_time() - c0))
         try:
             return f(*a, **k)
         finally:
@@ -68,47 +75,103 @@ def timed(module, attr, label, clock=time.process_time):
     return wrapper
 
 
-import anyio
-import tradewind.cli as cli
-import tradewind.config_check as config_check
-import tradewind.market.importers as importers
-import tradewind.report.analysis as analysis
-import tradewind.report.metrics as metrics
-import tradewind.report.summary as summary
-import tradewind.trading.engine as engine
+started = {}
+#: What is timed: (module, attribute, label, clock); an attribute "A.b" is b of class A.
+TIMED = [
+    ("tradewind.config_check", "check_config", "config check (plugins imported and built)", None),
+    ("tradewind.trading.engine", "Engine.__init__", "engine set-up", None),
+    # The replay venue's connect, or the read-ahead's thread (tradewind.market.preload), which
+    # reads it from the module: the thread's own CPU, pyarrow's decoding threads' not in it.
+    ("tradewind.market.importers", "load", "parquet load (thread CPU)", time.thread_time),
+    ("tradewind.market.preload", "take", "connect waiting for the read-ahead", None),
+    ("anyio", "run", "run (engine, journal; with the load)", None),
+    # Since the eighteenth session, on a thread of its own beside the report's first parts
+    # (its thread's CPU); before, inside the run.
+    ("tradewind.trading.engine", "finish_journal", "journal's end-of-run write (thread CPU)",
+     time.thread_time),
+    ("tradewind.report.analysis", "analyse", "analysis (for report and summary)", None),
+    ("tradewind.report.metrics", "write_report", "HTML and JSON report", None),
+    ("tradewind.report.summary", "print_summary", "summary", None),
+]
 
-imports = (time.perf_counter() - t0, time.process_time() - c0)
-timed(config_check, "check_config", "config check (plugins imported and built)")
-timed(engine.Engine, "__init__", "engine set-up")
-# The replay venue's connect, or the read-ahead's thread (tradewind.market.preload), which
-# reads it from the module: the thread's own CPU, with pyarrow's decoding threads' not in it.
-timed(importers, "load", "parquet load (thread CPU)", time.thread_time)
-try:
-    import tradewind.market.preload as preload
-except ImportError:  # a core from before the read-ahead (--core)
-    pass
+
+def install(name, module):
+    for mod, attr, label, clock in TIMED:
+        if mod != name:
+            continue
+        owner = module
+        *path, attr = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        if hasattr(owner, attr):  # (a core from before it: --core)
+            timed(owner, attr, label, clock or time.process_time)
+
+
+if "--program-order" in sys.argv:
+    # Nothing imported before the command: each timer is put in when its module has been
+    # imported, where the program imports it (the read-ahead overlaps what it overlaps
+    # there). "imports" is then what runs before the config check.
+    import importlib.abc
+
+    class Timers(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name not in {m for m, *_ in TIMED}:
+                return None
+            sys.meta_path.remove(self)
+            try:
+                import importlib.util
+
+                spec = importlib.util.find_spec(name)
+            finally:
+                sys.meta_path.insert(0, self)
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                install(name, module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Timers())
+    import tradewind.cli as cli
+    imports = None
 else:
-    timed(preload, "take", "connect waiting for the read-ahead")
-timed(anyio, "run", "run (engine, journal; with the load)")
-timed(analysis, "analyse", "analysis (for report and summary)")
-timed(metrics, "write_report", "HTML and JSON report")
-timed(summary, "print_summary", "summary")
+    import importlib
+
+    import tradewind.cli as cli
+
+    for name in dict.fromkeys(m for m, *_ in TIMED):
+        try:
+            install(name, importlib.import_module(name))
+        except ImportError:  # a core from before the read-ahead (--core)
+            pass
+    imports = (time.perf_counter() - t0, time.process_time() - c0)
 
 
 def report(rc="0"):
     total = (time.perf_counter() - t0, time.process_time() - c0)
-    rows = [("imports of the CLI and core modules", imports), *spent.items()]
+    first = imports or started.get(TIMED[0][2], (0.0, 0.0))
+    label = "imports of the CLI and core modules" if imports else "start-up before the config check"
+    rows = [(label, first), *spent.items()]
     for label, (w, u) in rows:
         print(f"    {label:45s} {w:6.3f} s / {u:6.3f} s", file=sys.stderr)
+    # What no timer holds: the imports after the config check (with --program-order), the
+    # journal's open, the exit. The threads' CPU is not the main thread's time.
+    on_threads = {label for *_, label, clock in TIMED if clock is time.thread_time}
+    on_threads.add("connect waiting for the read-ahead")  # (inside the run's)
+    timed_w = first[0] + sum(w for k, (w, _) in spent.items() if k not in on_threads)
+    print(f"    {'the rest (no timer)':45s} {total[0] - timed_w:6.3f} s", file=sys.stderr)
     print(f"    {'whole (after the interpreter start), rc ' + str(rc):45s} "
           f"{total[0]:6.3f} s / {total[1]:6.3f} s", file=sys.stderr)
 
 
 sys.stdout = io.StringIO()
-if "--as-program" in sys.argv:
+if "--as-program" in sys.argv or "--program-order" in sys.argv:
     # As the program runs (main() without arguments: the collector's hold at start-up and
     # around the report, the fast exit, which runs the atexit handlers first).
-    sys.argv = ["tradewind", *(a for a in sys.argv[1:] if a != "--as-program")]
+    flags = ("--as-program", "--program-order")
+    sys.argv = ["tradewind", *(a for a in sys.argv[1:] if a not in flags)]
     atexit.register(report)
     cli.main()
 else:
@@ -149,6 +212,11 @@ def main() -> None:
         "--as-program",
         action="store_true",
         help="run the --phases child as the program (main() without arguments)",
+    )
+    ap.add_argument(
+        "--program-order",
+        action="store_true",
+        help="--as-program, its modules imported where the program imports them",
     )
     ap.add_argument(
         "--main-thread",
@@ -221,14 +289,16 @@ def main() -> None:
         )
         proc = subprocess.run(
             [sys.executable, "-c", _PHASES, "backtest", str(cfg), "--report-dir",
-             str(args.workdir / "reports"), *(["--as-program"] if args.as_program else [])],
+             str(args.workdir / "reports"), *(["--as-program"] if args.as_program else []),
+             *(["--program-order"] if args.program_order else [])],
             capture_output=True, text=True, env=env, cwd=args.workdir,
         )  # fmt: skip
         if proc.returncode != 0:
             raise SystemExit(f"phases run failed:\n{proc.stderr[-3000:]}")
         print("  phases (one run, wall / CPU):")
         lines = proc.stderr.strip("\n").splitlines()
-        first = max(i for i, line in enumerate(lines) if "imports of the CLI" in line)
+        heads = ("    imports of the CLI", "    start-up before")
+        first = max(i for i, line in enumerate(lines) if line.startswith(heads))
         print("\n".join(lines[first:]))
     if args.imports:
         proc = subprocess.run(

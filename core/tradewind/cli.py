@@ -221,15 +221,16 @@ def _run_started(
         from tradewind.report.metrics import write_report
         from tradewind.report.summary import print_summary
 
-        result, kept = _engine_run(cfg, journal_file, startup)
+        result, kept, finish = _engine_run(cfg, journal_file, startup)
     startup.run_ended()
     from tradewind.report.analysis import analyse
     from tradewind.report.journal_reader import shared
 
     # The report and the summary read the journal through one connection (the run's own,
     # kept open, or one read-only open), and share one analysis of the run (its round
-    # trips, breakdowns and curves).
-    with shared(result.journal_path, kept):
+    # trips, breakdowns and curves). A backtest's journal is finished on a thread of its own
+    # meanwhile; the report's first read of it waits for that (a failed finish: no file).
+    with shared(result.journal_path, kept, finish):
         analysis = analyse(result)
         jpath, hpath = write_report(result, out, analysis=analysis)
         print_summary(
@@ -243,8 +244,11 @@ def _journal_of(cfg: Config, journal_file: Path) -> Path | str:
     return cfg.journal.url or journal_file
 
 
-def _engine_run(cfg: Config, journal_file: Path, startup: _StartupGC) -> tuple[RunResult, Any]:
-    """Build the engine and run it; its result and the journal it kept open (a backtest's)."""
+def _engine_run(
+    cfg: Config, journal_file: Path, startup: _StartupGC
+) -> tuple[RunResult, Any, Callable[[], None] | None]:
+    """Build the engine and run it; its result, the journal it kept open (a backtest's) and
+    that journal's end-of-run write, left to the caller (``Engine.defer_finish``)."""
     import anyio
 
     from tradewind.config import Mode
@@ -266,11 +270,12 @@ def _engine_run(cfg: Config, journal_file: Path, startup: _StartupGC) -> tuple[R
         # SIGINT/SIGTERM stop a paper or live run cleanly (exit 0, journal flushed).
         engine.handle_signals = True
         # A backtest's finished journal stays open for the report's reads (closed below).
-        engine.keep_journal = cfg.mode is Mode.BACKTEST
+        engine.keep_journal = engine.defer_finish = cfg.mode is Mode.BACKTEST
         startup.started()
         result = anyio.run(engine.run)
     kept, engine.kept_journal = engine.kept_journal, None
-    return result, kept
+    finish, engine.kept_finish = engine.kept_finish, None
+    return result, kept, finish
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

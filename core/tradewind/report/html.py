@@ -1121,7 +1121,20 @@ def write_html(
     """Write :func:`render_html`'s page to ``path`` as UTF-8: the page around plotly.js
     encoded, plotly.js's own bytes as they are installed (its ~4.6 MB are neither decoded
     nor joined into the page's text and encoded again)."""
-    head, tail = _page_parts(result, metrics, analysis)
+    write_page(path, *_page_parts(result, metrics, analysis))
+
+
+def page_parts(
+    result: RunResult, metrics: Metrics | None = None, analysis: Analysis | None = None
+) -> tuple[list[str], list[str]]:
+    """The report page's texts before and after plotly.js, as the parts they are joined from
+    (:func:`write_page` writes them)."""
+    return _page_parts(result, metrics, analysis)
+
+
+def write_page(path: Path, head: list[str], tail: list[str]) -> None:
+    """Write the page of :func:`page_parts`'s ``head`` and ``tail`` to ``path`` (as
+    :func:`write_html` does)."""
     if os.linesep != "\n":  # text mode would translate the page's newlines
         path.write_text("".join(head) + plotly_js() + "".join(tail), encoding="utf-8")
         return
@@ -1151,7 +1164,6 @@ def _page_parts(
     m = metrics or metrics_of(result)
     a = analysis or analyse(result, m)
     s = dict(result.summary)
-    journal = journal_markers(result.journal_path, result.run_id, result.journal_password)
     esc = html.escape
     instruments = list(
         dict.fromkeys([*(s.get("instruments") or []), *result.candles, *result.price_curve])
@@ -1192,6 +1204,19 @@ def _page_parts(
         f"<div class='card'><div class='k'>{esc(k)}</div><div class='v'>{esc(v)}</div></div>"
         for k, v in cards
     )
+    # What reads only the run's result first, then what reads its journal: a backtest's
+    # journal may still be writing its last rows meanwhile (report.journal_reader.shared).
+    curve = _arrays.curve_arrays(result.equity_curve)
+    rolling = rolling_figure(result, m, curve)
+    equity = _figure_block("chart-equity-plot", _clean(equity_figure(a, result, curve)))
+    funnel = _figure_block("chart-funnel-plot", _clean(funnel_figure(m)))
+    returns = _figure_block("chart-returns-plot", _clean(returns_figure(result, a, curve)))
+    rolling_block = _figure_block("chart-rolling-plot", _clean(rolling)) if rolling else ""
+    headline = _kv_table(headline_rows(a, s))
+    trades = _trades_table(a)
+    still_open = _open_table(a, result)
+    breakdown = _breakdown(a)
+    journal = journal_markers(result.journal_path, result.run_id, result.journal_password)
     price = []
     for i, inst in enumerate(instruments):
         fig = _clean(price_figure(a, result, inst, journal))
@@ -1199,8 +1224,6 @@ def _page_parts(
         price.append(_figure_block(f"chart-price-{i}", fig))
     gaps = len(_gaps(result, journal))
     quality = len(journal["quality"])
-    curve = _arrays.curve_arrays(result.equity_curve)
-    rolling = rolling_figure(result, m, curve)
     parts: list[str | None] = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -1220,18 +1243,18 @@ def _page_parts(
         "reason; drag to zoom, shift-drag or the toolbar to pan, double-click to reset.</p>"
         "</section>",
         "<section id='chart-equity'><h2>Equity, buy and hold, drawdown</h2>",
-        _figure_block("chart-equity-plot", _clean(equity_figure(a, result, curve))),
+        equity,
         "<p class='legend'>Equity at each strategy-timeframe close; buy and hold: the starting "
         "equity split evenly over the instruments, bought at the first open, no costs.</p>"
         "</section>",
         "<section id='chart-funnel'><h2>Gate funnel</h2>",
-        _figure_block("chart-funnel-plot", _clean(funnel_figure(m))),
+        funnel,
         "</section>",
         "<section id='chart-returns'><h2>Returns distribution</h2>",
-        _figure_block("chart-returns-plot", _clean(returns_figure(result, a, curve))),
+        returns,
         "</section>",
         "<section id='chart-rolling'><h2>Rolling Sharpe</h2>",
-        _figure_block("chart-rolling-plot", _clean(rolling))
+        rolling_block
         + f"<p class='legend'>Sharpe of the last {ROLLING_WINDOW} bar returns, annualised "
         f"×√{m.periods_per_year or 0:,.0f}.</p>"
         if rolling
@@ -1239,13 +1262,12 @@ def _page_parts(
         f"{len(curve[0])}.</p>",
         "</section>",
         "<section id='metrics'><h2>Summary</h2>",
-        _kv_table(headline_rows(a, s)),
+        headline,
         "<p class='legend'>Definitions: docs/report.md.</p></section>",
-        f"<section id='trades'><h2>Closed trades ({len(a.trades):,})</h2>{_trades_table(a)}"
-        "</section>",
+        f"<section id='trades'><h2>Closed trades ({len(a.trades):,})</h2>{trades}</section>",
         f"<section id='open'><h2>Open at the end ({len(a.open_positions):,})</h2>"
-        f"{_open_table(a, result)}</section>",
-        f"<section id='breakdowns'><h2>Breakdowns</h2>{_breakdown(a)}</section>",
+        f"{still_open}</section>",
+        f"<section id='breakdowns'><h2>Breakdowns</h2>{breakdown}</section>",
         f"<section id='data-quality'><h2>Data quality</h2>{_data_quality(result, journal)}"
         "</section>",
         quality_html(quality_of(result.journal_path, result.run_id)),

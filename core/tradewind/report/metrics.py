@@ -881,11 +881,15 @@ def write_report(
     trips = None if analysis is None else (analysis.trades, analysis.open_positions)
     jpath = out_dir / "report.json"
     # The text of json.dumps(..., indent=2, default=str), written without its generators.
-    jpath.write_text(dumps_indented(report_data(result, metrics, trips=trips)), encoding="utf-8")
+    text = dumps_indented(report_data(result, metrics, trips=trips))
     hpath = out_dir / "report.html"
-    from tradewind.report.html import write_html
+    from tradewind.report.html import page_parts, write_page
 
-    write_html(hpath, result, metrics, analysis)
+    # Both files' texts before either is written: the page reads the journal, whose
+    # end-of-run write may still be under way (report.journal_reader.shared) and fail.
+    head, tail = page_parts(result, metrics, analysis)
+    jpath.write_text(text, encoding="utf-8")
+    write_page(hpath, head, tail)
     return jpath, hpath
 
 

@@ -31,6 +31,7 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,6 @@ from tradewind.config_check import building
 from tradewind.errors import ConfigError, JournalError
 from tradewind.filtering.context import FilterContext
 from tradewind.filtering.view import AsOf, Snapshot
-from tradewind.journal.errors import journal_error
 from tradewind.journal.store import Journal
 from tradewind.market.candles import CandleAggregator
 from tradewind.market.gaps import default_max_gap, gap_starts, parse_duration
@@ -94,7 +94,13 @@ from tradewind.trading.curves import Curve, CurveStore, curve_of
 from tradewind.trading.equity import EquityCurve
 from tradewind.trading.history import Trade, TradeHistory
 from tradewind.trading.intents import holds, order_intent, short_refused
-from tradewind.trading.lifecycle import StopControl, backtest_run_id, close_quietly, stop_orders
+from tradewind.trading.lifecycle import (
+    StopControl,
+    backtest_run_id,
+    close_quietly,
+    finish_journal,
+    stop_orders,
+)
 from tradewind.trading.orders import BreakerPolicy, OrderManager, OrderSettings
 from tradewind.trading.pnl import (
     MoneyTotal,
@@ -880,6 +886,14 @@ class Engine:
     keep_journal = False
     #: The journal :attr:`keep_journal` left open (None: closed as usual).
     kept_journal: Journal | None = None
+    #: With :attr:`keep_journal`: a run that ended without a failure leaves its DuckDB
+    #: journal's end-of-run write (the buffered rows, the run's end, the commit and the
+    #: checkpoint: C++ that waits on the disk) to the caller as :attr:`kept_finish`, which
+    #: the CLI runs on a thread of its own beside the report's first parts; it raises the
+    #: :class:`JournalError` the run would have raised, the journal left open to close.
+    defer_finish = False
+    #: The finish :attr:`defer_finish` left to the caller (None: done in the run).
+    kept_finish: Callable[[], None] | None = None
     #: Keep every fill, closed trade and order tag in memory in paper and live too, as a
     #: backtest does (tests compare the bounded history's answers with it).
     keep_history = False
@@ -1270,15 +1284,22 @@ class Engine:
             # The run's whole history for its result, read back while the journal is open
             # (the summary read it already, unless a second signal cut the session short).
             self._history()
+        ts_ns = self.clock.now_ns()
+        if (
+            failure is None
+            and self.keep_journal
+            and self.defer_finish
+            and journal.backend == "duckdb"
+        ):
+            # Left to the caller, with the journal (:attr:`defer_finish`).
+            self.kept_journal = journal
+            self.kept_finish = partial(finish_journal, journal, ts_ns, summary)
+            return
         error: JournalError | None = None
         try:
-            journal.finish(self.clock.now_ns(), summary)
+            finish_journal(journal, ts_ns, summary)
         except JournalError as exc:
             error = exc
-        except duckdb.Error as exc:
-            error = journal_error(journal.path, exc, doing="finish the run in")
-        if error is not None:
-            error = JournalError(f"{error}; {journal.unjournaled()}")
         if failure is None and error is None and self.keep_journal and journal.backend == "duckdb":
             # Finished and checkpointed: the caller reads the run's report through this
             # connection and closes it (:attr:`keep_journal`).

@@ -13,6 +13,8 @@ and shielded shutdown.
   ``[run] flatten_on_stop``, and every order still in flight is resolved or reported.
 - :func:`close_quietly`: venues and notifiers are closed in ``finally``, shielded from
   cancellation, each on its own (one failing close does not skip the others).
+- :func:`finish_journal`: the journal's end-of-run write, in the run's shutdown or (a
+  backtest's, ``Engine.defer_finish``) by the CLI on a thread of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tradewind.trading.order_cancel import CancelUnsettledError
 
 if TYPE_CHECKING:
     from tradewind.config import Config
+    from tradewind.journal.store import Journal
     from tradewind.trading.engine import Engine
 
 log = logging.getLogger("tradewind.trading.lifecycle")
@@ -43,6 +46,26 @@ CLOSE_TIMEOUT_S = 10.0
 
 
 # -- deterministic run ids ------------------------------------------------------------------
+def finish_journal(journal: Journal, ts_ns: int, summary: dict[str, Any]) -> None:
+    """``journal.finish``: the run's buffered rows, its end at ``ts_ns`` and its ``summary``
+    written and checkpointed; when that fails, the :class:`JournalError` the run raises, naming
+    what was not written (the journal left open: the caller closes it)."""
+    import duckdb
+
+    from tradewind.errors import JournalError
+    from tradewind.journal.errors import journal_error
+
+    try:
+        journal.finish(ts_ns, summary)
+    except JournalError as exc:
+        error = exc
+    except duckdb.Error as exc:
+        error = journal_error(journal.path, exc, doing="finish the run in")
+    else:
+        return
+    raise JournalError(f"{error}; {journal.unjournaled()}") from None
+
+
 def _files(path: Path) -> Iterator[Path]:
     if path.is_file():
         yield path
