@@ -83,6 +83,14 @@ if mode.startswith("fail"):  # the disk fills up as the journal writes its last 
         raise duckdb.IOException("IO Error: No space left on device")
 
     store.Journal.finish = full
+if mode == "interrupt":  # Ctrl-C after the run's end, before the report takes the finish
+    import tradewind.cli as cli
+
+    def interrupted(self):
+        events.append(["interrupted"])
+        raise KeyboardInterrupt
+
+    cli._StartupGC.run_ended = interrupted
 sys.meta_path.insert(0, Watch())
 rc = main(sys.argv[2:])
 opened = []
@@ -245,3 +253,26 @@ def test_ctrl_c_while_the_finish_runs_waits_for_it_and_closes_the_journal(tmp_pa
     assert ran == ["tradewind-journal-finish"] and journal.closed == 1
     assert time.perf_counter() - started >= 0.09
     assert not [t for t in threading.enumerate() if t.name == "tradewind-journal-finish"]
+
+
+def test_ctrl_c_between_the_runs_end_and_the_report_still_finishes_the_journal(tmp_path):
+    """The finish is left to the CLI when the engine returns: a Ctrl-C before the report
+    takes it (here: as the start-up's collector settles) still writes the journal's last rows,
+    the run's end and its checkpoint, on the main thread, and closes the journal."""
+    data = _ticks_file(tmp_path / "ticks.parquet")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    cfg = _config(folder, data)
+    rows = {}
+    for mode in ("interrupt", "in-run"):
+        out, proc = _probe(folder, mode, cfg)
+        if mode == "interrupt":
+            assert out["rc"] == 130, proc.stderr[-3000:]  # interrupted
+            assert out["events"] == [["interrupted"], ["finish", "MainThread"]], out
+            assert not (folder / "reports" / "report.json").exists()
+        else:
+            assert out["rc"] == 0, proc.stderr[-3000:]
+        _assert_nothing_left(out, data, folder / "journal.duckdb")
+        rows[mode] = _rows(folder / "journal.duckdb")
+        (folder / "journal.duckdb").unlink()
+    assert rows["interrupt"]["fills"] and rows["interrupt"] == rows["in-run"]

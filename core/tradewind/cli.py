@@ -214,17 +214,25 @@ def _run_started(
     # take them (tradewind.ahead). Leaving the block waits for what is still running and
     # drops what was not taken.
     backtest = cfg.mode is Mode.BACKTEST
-    with (
-        preloading(data_files(cfg) if backtest else ()),
-        opening(_journal_of(cfg, journal_file) if backtest else None),
-    ):
-        from tradewind.report.metrics import write_report
-        from tradewind.report.summary import print_summary
+    kept = finish = None
+    try:
+        with (
+            preloading(data_files(cfg) if backtest else ()),
+            opening(_journal_of(cfg, journal_file) if backtest else None),
+        ):
+            from tradewind.report.metrics import write_report
+            from tradewind.report.summary import print_summary
 
-        result, kept, finish = _engine_run(cfg, journal_file, startup)
-    startup.run_ended()
-    from tradewind.report.analysis import analyse
-    from tradewind.report.journal_reader import shared
+            result, kept, finish = _engine_run(cfg, journal_file, startup)
+        startup.run_ended()
+        from tradewind.report.analysis import analyse
+        from tradewind.report.journal_reader import shared
+    except BaseException:
+        # Stopped between the run's end and the report (Ctrl-C, a read-ahead that failed as
+        # it was let go): the journal's end-of-run write is still done, as the engine's
+        # shutdown would have done it, before what stopped it is raised.
+        _finish_now(kept, finish)
+        raise
 
     # The report and the summary read the journal through one connection (the run's own,
     # kept open, or one read-only open), and share one analysis of the run (its round
@@ -237,6 +245,27 @@ def _run_started(
             result, journal=_journal_of(cfg, journal_file), report=(hpath, jpath), analysis=analysis
         )
     return 0
+
+
+def _finish_now(journal: Any, finish: Callable[[], None] | None) -> None:
+    """Run a backtest journal's deferred end-of-run write (``Engine.kept_finish``, if any)
+    here and close the journal the run kept open (if any); a failure of either is logged,
+    not raised over what is being raised."""
+    if journal is None:
+        return
+    import logging
+
+    log = logging.getLogger("tradewind.cli")
+    try:
+        if finish is not None:
+            finish()
+    except Exception as exc:
+        log.error("the journal's end-of-run write failed: %s", exc)
+    finally:
+        try:
+            journal.close()
+        except Exception as exc:
+            log.error("closing the journal failed: %s", exc)
 
 
 def _journal_of(cfg: Config, journal_file: Path) -> Path | str:
