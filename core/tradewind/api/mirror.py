@@ -79,18 +79,18 @@ class MirrorSource:
     def close(self) -> None:
         """Nothing held open."""
 
-    def _fold_first(self, first: int, fills: list[Fill]) -> bool:
+    def _fold_first(self, first: int, fills: list[Fill]) -> int:
         """Before :attr:`fills` lets go of ``fills``: the view's trades take them in, and
         only the kept fills' tags stay."""
         if self._view is None:
-            return False
+            return 0
         self._view.fold(first + len(fills))
         kept = self.fills.kept[len(fills) :]
         tags = self.tags
         self.tags = {
             f.client_order_id: tags[f.client_order_id] for f in kept if f.client_order_id in tags
         }
-        return True
+        return len(fills)
 
 
 #: Rows of each journal table the API pages (``signals``, ``vetoes``, ``fills``) that the

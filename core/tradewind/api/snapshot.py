@@ -31,6 +31,7 @@ import attrs
 
 from tradewind.api.window import SpilledPoints, Window
 from tradewind.model import Fill, Instrument, Order, Position, Side
+from tradewind.trading.curves import CurveStore
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
@@ -153,8 +154,9 @@ class SnapshotSource:
         #: The tag of each kept fill's order (the exit reason of the trade it closes); see
         #: :meth:`fills_and_tags` for any fill's.
         self.tags: dict[str, str] = {}
-        #: The equity curve (append-only; the older points in the engine's curve store).
-        self._spilled = SpilledPoints(lambda: engine.curve_store)
+        #: The equity curve (append-only; the older points in the engine's curve store, or
+        #: one of the source's own when the engine keeps its curves in memory).
+        self._spilled = SpilledPoints(lambda: engine.curve_store or CurveStore())
         self.equity: Window[tuple[int, float]] = Window(
             None, self._spilled.read, self._spilled.spill
         )
@@ -163,6 +165,9 @@ class SnapshotSource:
         #: The source's own cursor on the journal (reads older fills from any thread).
         self._cursor: Any = None
         self._cursor_lock = threading.Lock()
+        self._journal_failed = False
+        #: The engine thread's cursor: how many of the session's fills the database holds.
+        self._count_cursor: Any = None
         self._fills_seen = 0
         self._equity_seen = 0
         self._key: tuple[Any, ...] | None = None
@@ -208,9 +213,14 @@ class SnapshotSource:
         )
         if key == self._key and self.latest is not None:
             return None
-        # A durable journal (paper, live) and a bounded order history: the older fills and
-        # equity points are read back; otherwise (a backtest, a failed journal) all kept.
-        keep = self.keep_recent if history.keep is not None and e.journal is not None else None
+        # A durable journal (paper, live): the older fills and equity points are read back;
+        # otherwise (a backtest) all kept, and from the journal's first failure on (what it
+        # did not take stays in memory, as the order manager's history keeps it).
+        j = e.journal
+        if j is not None and j.error is not None:
+            self._journal_failed = True
+        bounded = j is not None and j.durable and not self._journal_failed
+        keep = self.keep_recent if bounded else None
         if keep != self.fills.keep:
             if keep is not None and self._cursor is None:
                 self._cursor = e.journal.cursor()  # type: ignore[union-attr]
@@ -308,15 +318,27 @@ class SnapshotSource:
         old.update(tags)
         return fills, old
 
-    def _drop_tags(self, first: int, fills: list[Fill]) -> bool:
-        """As :attr:`fills` lets go of ``fills``: keep only the tags of the fills it keeps
-        (a new dict: a reader holding the old one still finds its fills' tags)."""
-        kept = self.fills.kept[len(fills) :]
-        tags = self.tags
-        self.tags = {
-            f.client_order_id: tags[f.client_order_id] for f in kept if f.client_order_id in tags
-        }
-        return True
+    def _drop_tags(self, first: int, fills: list[Fill]) -> int:
+        """Before :attr:`fills` lets go of ``fills`` (the session's ``first`` on): how many
+        of them the journal's database holds already (a paper or live journal loads its
+        step log's rows in batches: a fill not loaded yet stays until it is); only the kept
+        fills' tags stay (a new dict: a reader holding the old one finds its fills' tags)."""
+        if self._count_cursor is None:
+            self._count_cursor = self._engine.journal.cursor()  # type: ignore[union-attr]
+        loaded = self._count_cursor.execute(
+            "SELECT count(*) FROM fills WHERE session_id = ?",
+            [self._engine.journal.session_id],  # type: ignore[union-attr]
+        ).fetchone()[0]
+        cut = max(0, min(len(fills), int(loaded) - first))
+        if cut:
+            kept = self.fills.kept[cut:]
+            tags = self.tags
+            self.tags = {
+                f.client_order_id: tags[f.client_order_id]
+                for f in kept
+                if f.client_order_id in tags
+            }
+        return cut
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._cursor_lock:
@@ -348,9 +370,10 @@ class SnapshotSource:
     def close(self) -> None:
         """Release the source's journal cursor (before the journal closes)."""
         with self._cursor_lock:
-            if self._cursor is not None:
-                self._cursor.close()
-                self._cursor = None
+            for cursor in (self._cursor, self._count_cursor):
+                if cursor is not None:
+                    cursor.close()
+            self._cursor = self._count_cursor = None
 
 
 #: No rate to value (every instrument's P&L is in the reporting currency): shared, read-only.

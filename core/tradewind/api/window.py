@@ -34,12 +34,13 @@ class Window(Generic[T]):
         self,
         keep: int | None = None,
         read_old: ReadOld | None = None,
-        spill: Callable[[int, list[T]], bool] | None = None,
+        spill: Callable[[int, list[T]], int] | None = None,
     ) -> None:
         self.keep = keep
         self._read_old = read_old
         #: ``spill(first, items)``: called (on the appending thread) with the items about to
-        #: be let go of and the index of the first; False keeps them (and everything after).
+        #: be let go of and the index of the first; returns how many of them (the oldest)
+        #: may go (0: all stay, and everything after).
         self._spill = spill
         self._state: tuple[int, list[T]] = (0, [])
 
@@ -65,8 +66,10 @@ class Window(Generic[T]):
         if keep is None or len(kept) <= 2 * keep:
             return
         cut = len(kept) - keep
-        if self._spill is not None and not self._spill(dropped, kept[:cut]):
-            return
+        if self._spill is not None:
+            cut = self._spill(dropped, kept[:cut])
+            if cut <= 0:
+                return
         self._state = (dropped + cut, kept[cut:])
 
     def __getitem__(self, index: slice) -> list[T]:
@@ -117,15 +120,15 @@ class SpilledPoints:
         #: The spilled runs of points and the index of each one's first, in order.
         self._parts: list[tuple[int, _Spilled]] = []
 
-    def spill(self, first: int, points: list[Any]) -> bool:
-        """Write ``points`` (the window's items ``first`` on); False when they cannot be."""
+    def spill(self, first: int, points: list[Any]) -> int:
+        """Write ``points`` (the window's items ``first`` on); how many were (all or none)."""
         cols = _as_columns(points)
         if cols is None:
-            return False
+            return 0
         if self._store is None:
             self._store = self._store_of()
             if self._store is None:
-                return False
+                return 0
         rec_dtype = _record_dtype(len(cols))
         import numpy as np
 
@@ -135,9 +138,9 @@ class SpilledPoints:
         try:
             offset = self._store.write(rec.tobytes())
         except OSError:
-            return False
+            return 0
         self._parts.append((first, _Spilled(self._store, offset, len(rec), rec.dtype)))
-        return True
+        return len(points)
 
     def read(self, start: int, stop: int, step: int) -> list[Any]:
         """The points ``start``, ``start + step``, ... before ``stop``, read back (the same
