@@ -16,8 +16,8 @@ from tradewind.api import snapshot
 from tradewind.api.mirror import Mirror, MirrorView
 from tradewind.api.procserver import ApiProcess
 from tradewind.api.views import HostView
-from tradewind.api.wire import decode, encode
 from tradewind.api.window import SpilledPoints, Window
+from tradewind.api.wire import decode, encode
 from tradewind.trading import history, order_journal
 from tradewind.trading.curves import CurveStore
 from tradewind.venues.sim import SimulatedVenue
