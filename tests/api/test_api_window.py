@@ -169,6 +169,15 @@ def test_a_window_reads_its_older_items_back_and_samples_across_the_cut(tmp_path
     odd: Window[tuple[int, str]] = Window(2, spilled.read, spilled.spill)
     odd.extend([(i, "x") for i in range(20)])
     assert odd.dropped == 0 and len(odd.kept) == 20
+    # A spill that lets none go (the journal's database behind) is asked again half a
+    # window later, not at every append.
+    asked: list[int] = []
+    behind: Window[int] = Window(4, None, lambda first, items: asked.append(first) or 0)
+    behind.extend(range(9))
+    behind.extend([9])
+    assert asked == [0] and behind.dropped == 0
+    behind.extend([10])
+    assert asked == [0, 0] and len(behind) == 11
     nowhere: Window[int] = Window(1)  # nothing to read older items back from
     nowhere.extend([1, 2, 3])
     assert nowhere[2:3] == [3] and nowhere.dropped == 2

@@ -43,6 +43,9 @@ class Window(Generic[T]):
         #: may go (0: all stay, and everything after).
         self._spill = spill
         self._state: tuple[int, list[T]] = (0, [])
+        #: After ``spill`` let fewer go than asked: the length to try again at (half a
+        #: ``keep`` later, not at every append).
+        self._retry_at = 0
 
     def __len__(self) -> int:
         dropped, kept = self._state
@@ -63,11 +66,13 @@ class Window(Generic[T]):
         dropped, kept = self._state
         kept.extend(items)
         keep = self.keep
-        if keep is None or len(kept) <= 2 * keep:
+        if keep is None or len(kept) <= 2 * keep or dropped + len(kept) < self._retry_at:
             return
-        cut = len(kept) - keep
+        cut = wanted = len(kept) - keep
         if self._spill is not None:
-            cut = self._spill(dropped, kept[:cut])
+            cut = self._spill(dropped, kept[:wanted])
+            if cut < wanted:
+                self._retry_at = dropped + len(kept) + max(1, keep // 2)
             if cut <= 0:
                 return
         self._state = (dropped + cut, kept[cut:])
