@@ -30,6 +30,9 @@ read back from the journal in paper and live, as the report needs it) for ``--ti
 fifth of them, after a first run that warms imports and caches up; the difference per extra
 fill is what a run keeps per fill.
 
+``--retained --api``: the same with the HTTP API's view of the engine attached (its snapshot
+source's fills and equity points).
+
 ``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
 around the per-fill path's parts — the step's durable commit, the bus, the journal's
 subscriber, the simulated venue's matching and fill booking, sending — printed per fill
@@ -292,12 +295,15 @@ def retained(
     keep_history: bool = False,
     timeframe: str | None = None,
     curve_keep: int | None = None,
+    api: bool = False,
 ) -> tuple[int, int]:
     """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
     fills. ``keep_history``: the order manager keeps every fill and trade in memory, as
     before issue 19's bounded history (``Engine.keep_history``). ``timeframe``: as
     :func:`paper_engine`'s. ``curve_keep``: the points each curve keeps in memory
-    (``Engine.curve_keep``; a core without it ignores it)."""
+    (``Engine.curve_keep``; a core without it ignores it). ``api``: the HTTP API's view of
+    the engine attached (in-thread serving: its snapshot source publishes every step; the
+    view kept alive with the engine)."""
     import tracemalloc
 
     from tradewind.report import metrics
@@ -312,6 +318,10 @@ def retained(
         engine.curve_check_steps = 1
     gc.collect()
     tracemalloc.start()
+    if api:
+        from tradewind.api.views import HostView
+
+        engine.api_view = HostView(engine)
     try:
         anyio.run(engine.run)
         metrics._last_metrics = None  # the run's summary inputs: the result's, not the engine's
@@ -436,6 +446,11 @@ def main() -> None:
         "10,000), checked every step",
     )
     ap.add_argument(
+        "--api",
+        action="store_true",
+        help="with --retained: the HTTP API's view attached (its snapshot source publishing)",
+    )
+    ap.add_argument(
         "--sync-loads",
         action="store_true",
         help="load the step log into DuckDB on the engine's thread (as before issue 19's "
@@ -451,7 +466,7 @@ def main() -> None:
             # A first run warms imports and caches up: allocated once, they would count
             # against the small run and understate what a fill keeps.
             (Path(tmp) / "warm").mkdir()
-            kw = {"timeframe": args.timeframe, "curve_keep": args.curve_keep}
+            kw = {"timeframe": args.timeframe, "curve_keep": args.curve_keep, "api": args.api}
             retained(args.ticks // 5, args.chunk, args.every, Path(tmp) / "warm", **kw)
             small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp), **kw)
             small_decisions = _last_decisions

@@ -30,15 +30,16 @@ def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SimulatedVenue, "KEEP_FINISHED", WINDOW)
 
 
-def _per_extra_fill(tmp_path: Path, keep_history: bool) -> tuple[float, int]:
+def _per_extra_fill(tmp_path: Path, keep_history: bool, api: bool = False) -> tuple[float, int]:
     """Bytes retained per extra fill between a paper run of 4,000 and one of 20,000 ticks
     (bench_paper_throughput's ``--retained``: one flipping order per 10 ticks), after a run
-    that warms imports and caches up; and the larger run's fills."""
+    that warms imports and caches up; and the larger run's fills. ``api``: with the HTTP
+    API's view of the engine attached (``--api``)."""
     bench = _bench()
     (tmp_path / "warm").mkdir()
-    bench.retained(4_000, 1_000, 10, tmp_path / "warm", keep_history)
-    small = bench.retained(4_000, 1_000, 10, tmp_path, keep_history)
-    large = bench.retained(20_000, 1_000, 10, tmp_path, keep_history)
+    bench.retained(4_000, 1_000, 10, tmp_path / "warm", keep_history, api=api)
+    small = bench.retained(4_000, 1_000, 10, tmp_path, keep_history, api=api)
+    large = bench.retained(20_000, 1_000, 10, tmp_path, keep_history, api=api)
     return (large[0] - small[0]) / (large[1] - small[1]), large[1]
 
 

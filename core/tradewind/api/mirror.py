@@ -31,30 +31,66 @@ from tradewind.api.views import (
     journal_page,
     watchlist_listing,
 )
+from tradewind.api.window import SpilledPoints, Window
 from tradewind.api.wire import WireError, instrument_from, order_from, position_from
 from tradewind.model import Fill, Instrument
+from tradewind.trading.curves import CurveStore
 from tradewind.trading.watchlist import WatchlistEntry
 
 _WATCHLIST_FIELDS = [f.name for f in attrs.fields(WatchlistEntry)]
 
 
 class MirrorSource:
-    """What :class:`~tradewind.api.snapshot.SnapshotSource` holds, filled from updates."""
+    """What :class:`~tradewind.api.snapshot.SnapshotSource` holds, filled from updates.
 
-    def __init__(self) -> None:
-        #: Every fill of the session in booking order (append-only).
-        self.fills: list[Fill] = []
-        #: The tag of each fill's order.
+    When the host's source keeps a window (paper, live: the update's ``keep``), so does the
+    mirror: the fills it lets go of are folded into the view's trades first (the only reader
+    of older fills here; the API process has no journal), the equity points it lets go of
+    are written to a curve store of the API process's own and read back from it."""
+
+    def __init__(self, view: HostView | None = None) -> None:
+        self._view = view
+        #: Every fill of the session in booking order (append-only; the newest kept).
+        self.fills: Window[Fill] = Window(None, None, self._fold_first)
+        #: The tag of each kept fill's order.
         self.tags: dict[str, str] = {}
-        #: The equity curve (append-only).
-        self.equity: list[tuple[int, float]] = []
+        self._spilled = SpilledPoints(CurveStore)
+        #: The equity curve (append-only; the older points in a curve store).
+        self.equity: Window[tuple[int, float]] = Window(
+            None, self._spilled.read, self._spilled.spill
+        )
         self.latest: Snapshot | None = None
         #: Updates applied.
         self.published = 0
 
+    @property
+    def keep(self) -> int | None:
+        """The fills and equity points kept in memory (None: every one)."""
+        return self.fills.keep
+
     def publish(self) -> Snapshot | None:
         """Nothing to take here: the host publishes, updates bring it."""
         return None
+
+    def fills_and_tags(self, start: int, stop: int) -> tuple[list[Fill], Mapping[str, str]]:
+        """Fills ``start:stop`` and the tags of the kept fills' orders."""
+        return self.fills[start:stop], self.tags
+
+    def close(self) -> None:
+        """Nothing held open."""
+
+    def _fold_first(self, first: int, fills: list[Fill]) -> int:
+        """Before :attr:`fills` lets go of ``fills``: the view's trades take them in, and
+        only the kept fills' tags stay."""
+        if self._view is None:
+            return 0
+        self._view.fold(first + len(fills))
+        kept = self.fills.kept[len(fills) :]
+        tags = self.tags
+        self.tags = {
+            f.client_order_id: tags[f.client_order_id] for f in kept if f.client_order_id in tags
+        }
+        return len(fills)
 
 
 #: Rows of each journal table the API pages (``signals``, ``vetoes``, ``fills``) that the
@@ -111,7 +147,7 @@ class MirrorView(HostView):
         #: The newest rows of the host's journal tables the API pages (empty until the host
         #: follows its journal: until then the host answers).
         self.tails: dict[str, JournalTail] = {}
-        self.source = MirrorSource()  # type: ignore[assignment]
+        self.source = MirrorSource(self)  # type: ignore[assignment]
 
     @property
     def engine(self) -> Any:  # type: ignore[override]
@@ -170,8 +206,9 @@ class Mirror:
                 f"update {u['version']} continues fills at {u['fills_from']} and equity at "
                 f"{u['equity_from']}, the mirror has {len(src.fills)} and {len(src.equity)}"
             )
+        src.fills.keep = src.equity.keep = u["keep"]
+        src.tags.update(u["tags"])  # (before the fills: a fold as they come reads them)
         src.fills.extend(fill_from_row(r) for r in u["fills"])
-        src.tags.update(u["tags"])
         src.equity.extend((int(ts), float(v)) for ts, v in u["equity"])
         if u["instruments"] is not None:
             self._instruments = {k: instrument_from(t) for k, t in u["instruments"].items()}

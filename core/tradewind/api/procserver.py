@@ -437,8 +437,7 @@ class ApiProcess:
         """The snapshot as plain values, and what grew since the last update."""
         src = self.view.source
         pf = snap.portfolio
-        fills = src.fills[self._fills_sent : snap.n_fills]
-        tags = src.tags
+        fills, tags = src.fills_and_tags(self._fills_sent, snap.n_fills)
         instruments = None
         if snap.instruments is not self._instruments_sent:
             instruments = {k: instrument_tuple(i) for k, i in snap.instruments.items()}
@@ -492,6 +491,7 @@ class ApiProcess:
                 for f in fills
                 if f.client_order_id in tags
             },
+            "keep": src.keep,
             "equity_from": self._equity_sent,
             "equity": src.equity[self._equity_sent : snap.n_equity],
             "events": list(self._events),

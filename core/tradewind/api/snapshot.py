@@ -6,8 +6,14 @@ frozen values already — the marks of the instruments held, the open orders) an
 with one reference assignment; the API's thread only ever reads the latest one, so a read
 endpoint never waits for the engine's loop and never touches engine state while the engine
 changes it. What grows without bound (fills, equity points) is not copied per step: the
-:class:`SnapshotSource` keeps its own append-only lists, extended by what is new since the
+:class:`SnapshotSource` keeps its own append-only sequences, extended by what is new since the
 last snapshot, and a snapshot holds how many entries of each it covers (a versioned prefix).
+
+A paper or live run (its journal durable, the order manager's history bounded) keeps only the
+newest :data:`KEEP_RECENT` to twice as many of them in memory (:class:`~tradewind.api.window.
+Window`): older fills and their orders' tags are read back from the run's journal (on a
+cursor of the source's own), older equity points from the curve store the engine writes its
+curves' older points to. A backtest keeps everything.
 
 Building one costs the open positions and the fills booked since the last one; a step in
 which nothing the endpoints show changed publishes nothing.
@@ -16,18 +22,29 @@ which nothing the endpoints show changed publishes nothing.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from tradewind.api.window import SpilledPoints, Window
 from tradewind.model import Fill, Instrument, Order, Position, Side
+from tradewind.trading.curves import CurveStore
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
 
 ZERO = Decimal(0)
+#: The fills and equity points a paper or live run's API keeps in memory (up to twice as
+#: many between two drops); the older are read back from the journal and the curve store.
+KEEP_RECENT = 1_000
+#: The columns of a journal ``fills`` row :func:`fill_from_row` takes.
+FILL_COLUMNS = (
+    "client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, liquidity, "
+    "fee_currency, fee_asset, fee_rate"
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,15 +143,31 @@ class SnapshotSource:
 
     def __init__(self, engine: Engine, *, seed: Any = None) -> None:
         self._engine = engine
+        #: The fills and equity points kept in memory in a paper or live run (None: all).
+        self.keep_recent: int | None = KEEP_RECENT
         #: Reads the session's journaled fills and their orders' tags before the first
         #: snapshot (a resumed session's trades): ``seed() -> (fills, {client id: tag})``.
         self._seed = seed
-        #: Every fill of the session in booking order (append-only).
-        self.fills: list[Fill] = []
-        #: The tag of each fill's order (the exit reason of the trade it closes).
+        #: Every fill of the session in booking order (append-only; the newest in memory
+        #: in a paper or live run, the older read back from the journal).
+        self.fills: Window[Fill] = Window(None, self._journal_fills, self._drop_tags)
+        #: The tag of each kept fill's order (the exit reason of the trade it closes); see
+        #: :meth:`fills_and_tags` for any fill's.
         self.tags: dict[str, str] = {}
-        #: The equity curve (append-only).
-        self.equity: list[tuple[int, float]] = []
+        #: The equity curve (append-only; the older points in the engine's curve store, or
+        #: one of the source's own when the engine keeps its curves in memory).
+        self._spilled = SpilledPoints(lambda: engine.curve_store or CurveStore())
+        self.equity: Window[tuple[int, float]] = Window(
+            None, self._spilled.read, self._spilled.spill
+        )
+        #: Held while the fills and their tags change together, and to read them together.
+        self._lock = threading.Lock()
+        #: The source's own cursor on the journal (reads older fills from any thread).
+        self._cursor: Any = None
+        self._cursor_lock = threading.Lock()
+        self._journal_failed = False
+        #: The engine thread's cursor: how many of the session's fills the database holds.
+        self._count_cursor: Any = None
         self._fills_seen = 0
         self._equity_seen = 0
         self._key: tuple[Any, ...] | None = None
@@ -180,19 +213,33 @@ class SnapshotSource:
         )
         if key == self._key and self.latest is not None:
             return None
+        # A durable journal (paper, live): the older fills and equity points are read back;
+        # otherwise (a backtest) all kept, and from the journal's first failure on (what it
+        # did not take stays in memory, as the order manager's history keeps it).
+        j = e.journal
+        if j is not None and j.error is not None:
+            self._journal_failed = True
+        bounded = j is not None and j.durable and not self._journal_failed
+        keep = self.keep_recent if bounded else None
+        if keep != self.fills.keep:
+            if keep is not None and self._cursor is None:
+                self._cursor = e.journal.cursor()  # type: ignore[union-attr]
+            self.fills.keep = self.equity.keep = keep
         if self.latest is None and self._seed is not None:
             seeded, tags = self._seed()
-            self.fills.extend(seeded)
-            self.tags.update(tags)
+            with self._lock:
+                self.tags.update(tags)
+                self.fills.extend(seeded)
             self._fills_seen = n_fills  # booked before this point: journaled, seeded
         if n_fills > self._fills_seen:
             new = history.fills_since(self._fills_seen)
             known = orders.order_tags
-            for f in new:
-                tag = known.get(f.client_order_id)
-                if tag is not None:
-                    self.tags[f.client_order_id] = tag
-            self.fills.extend(new)
+            with self._lock:
+                for f in new:  # (the tags first: a kept fill's tag is there to read)
+                    tag = known.get(f.client_order_id)
+                    if tag is not None:
+                        self.tags[f.client_order_id] = tag
+                self.fills.extend(new)
             self._fills_seen = n_fills
         if len(curve) > self._equity_seen:
             self.equity.extend(curve[self._equity_seen :])
@@ -251,6 +298,82 @@ class SnapshotSource:
         self._key = key
         self.latest = snap  # the publication: one reference swap
         return snap
+
+    @property
+    def keep(self) -> int | None:
+        """The fills and equity points kept in memory (None: every one)."""
+        return self.fills.keep
+
+    def fills_and_tags(self, start: int, stop: int) -> tuple[list[Fill], Mapping[str, str]]:
+        """Fills ``start:stop`` and the tags of their orders (read back from the journal for
+        those no longer kept); safe from any thread."""
+        with self._lock:  # (the journal is read after: the engine never waits for it)
+            tags = self.tags
+            state = self.fills.state
+        fills = self.fills.sample(stop, 1, start, state)
+        dropped = state[0]
+        if start >= dropped:
+            return fills, tags
+        old = self._journal_tags(start, min(stop, dropped))
+        old.update(tags)
+        return fills, old
+
+    def _drop_tags(self, first: int, fills: list[Fill]) -> int:
+        """Before :attr:`fills` lets go of ``fills`` (the session's ``first`` on): how many
+        of them the journal's database holds already (a paper or live journal loads its
+        step log's rows in batches: a fill not loaded yet stays until it is); only the kept
+        fills' tags stay (a new dict: a reader holding the old one finds its fills' tags)."""
+        if self._count_cursor is None:
+            self._count_cursor = self._engine.journal.cursor()  # type: ignore[union-attr]
+        loaded = self._count_cursor.execute(
+            "SELECT count(*) FROM fills WHERE session_id = ?",
+            [self._engine.journal.session_id],  # type: ignore[union-attr]
+        ).fetchone()[0]
+        cut = max(0, min(len(fills), int(loaded) - first))
+        if cut:
+            kept = self.fills.kept[cut:]
+            tags = self.tags
+            self.tags = {
+                f.client_order_id: tags[f.client_order_id]
+                for f in kept
+                if f.client_order_id in tags
+            }
+        return cut
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._cursor_lock:
+            cursor = self._cursor
+            if cursor is None:
+                raise LookupError("the journal the older fills are in is closed")
+            return cursor.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
+
+    def _journal_fills(self, start: int, stop: int, step: int = 1) -> list[Fill]:
+        """The session's fills ``start:stop`` (in booking order: the journal's), read back."""
+        session = self._engine.journal.session_id  # type: ignore[union-attr]
+        rows = self._read(
+            f"SELECT {FILL_COLUMNS} FROM fills WHERE session_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            [session, stop - start, start],
+        )
+        return [fill_from_row(r) for r in rows][::step]
+
+    def _journal_tags(self, start: int, stop: int) -> dict[str, str]:
+        """The tags of the orders of the session's fills ``start:stop``, from the journal."""
+        session = self._engine.journal.session_id  # type: ignore[union-attr]
+        rows = self._read(
+            "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
+            "tag IS NOT NULL AND client_order_id IN (SELECT client_order_id FROM fills "
+            "WHERE session_id = ? ORDER BY seq LIMIT ? OFFSET ?)",
+            [session, session, stop - start, start],
+        )
+        return dict(rows)
+
+    def close(self) -> None:
+        """Release the source's journal cursor (before the journal closes)."""
+        with self._cursor_lock:
+            for cursor in (self._cursor, self._count_cursor):
+                if cursor is not None:
+                    cursor.close()
+            self._cursor = self._count_cursor = None
 
 
 #: No rate to value (every instrument's P&L is in the reporting currency): shared, read-only.

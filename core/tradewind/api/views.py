@@ -539,6 +539,7 @@ class HostView:
         if self._cursor is not None:
             self._cursor.close()
             self._cursor = None
+        self.source.close()
 
     @property
     def journal(self) -> Any:
@@ -568,16 +569,20 @@ class HostView:
         were not folded in yet are (closed trades get their exit reason from their last
         order's tag). Reads the snapshot's source, never the engine."""
         snap = snap or self.snap
-        book, src = self._book, self.source
-        n = snap.n_fills
+        self.fold(snap.n_fills)
+        return self._book.trades
+
+    def fold(self, n: int) -> None:
+        """Fold the source's fills up to the ``n``-th into the trades (those the source no
+        longer keeps read back from the journal, with their orders' tags)."""
+        book = self._book
         if book.last_seq < n:
-            tags = src.tags
-            for f in src.fills[book.last_seq : n]:
+            fills, tags = self.source.fills_and_tags(book.last_seq, n)
+            for f in fills:
                 done = book.add(f)
                 if done is not None:
                     done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
             book.last_seq = n
-        return book.trades
 
     def trade_json(self, t: Trade, snap: Snapshot | None = None) -> dict[str, Any]:
         """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``), its open
@@ -1131,11 +1136,12 @@ class HostView:
     def equity(self, points: int) -> dict[str, Any]:
         """The equity curve (one point per decision), thinned to at most ``points``."""
         snap = self.snap
-        curve = self.source.equity[: snap.n_equity]
-        step = max(1, math.ceil(len(curve) / points)) if points > 0 else 1
-        sample = curve[::step]
-        if curve and sample[-1] is not curve[-1]:
-            sample.append(curve[-1])
+        n, equity = snap.n_equity, self.source.equity
+        step = max(1, math.ceil(n / points)) if points > 0 else 1
+        # Only the points sent are read (the older from the curve store), and the last.
+        sample = equity.sample(n, step)
+        if n and (n - 1) % step:
+            sample.append(equity.item(n - 1))
         return {
             "currency": self.currency,
             "equity": float(snap.portfolio.equity()),
