@@ -1,9 +1,12 @@
 """The dashboard in a real headless Chromium (Debian's, driven by Playwright): log in with the
-token, see a position appear after a fill, press pause, see entries stop. Writes the docs'
-screenshot, docs/img/dashboard.png."""
+token, see a position appear after a fill, press pause, see entries stop. Takes the page's
+screenshot into the test's own folder; with TRADEWIND_UPDATE_DOCS_IMG=1 it becomes the docs'
+screenshot, docs/img/dashboard.png (a test run leaves the checkout as it found it)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -94,9 +97,11 @@ def test_log_in_see_a_position_after_a_fill_pause_and_see_entries_stop(browser, 
         expect(page.locator("#signals tbody tr").first).to_be_visible()
         expect(page.locator("#vetoes tbody tr").first).to_be_visible()
         expect(page.locator("#watchlist tbody tr").first).to_contain_text("23 h")
-        DOCS_IMG.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG), full_page=True)
-        assert DOCS_IMG.stat().st_size > 20_000
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("TRADEWIND_UPDATE_DOCS_IMG") == "1":
+            shutil.copyfile(shot, DOCS_IMG)
         assert external == []  # nothing loaded from anywhere but the host
     finally:
         host.stop()
