@@ -365,3 +365,47 @@ def test_a_subscriber_of_every_event_is_not_called_through_call_per_event(monkey
     assert got == [1, 2, 4, 6, 8, 9] and calls == [] and sub.delivered == 6
     _, got, _ = _run_bus(takes_all=False)
     assert got == [1, 2, 4, 6, 8, 9] and len(calls) == 9  # the general path, compared above
+
+
+class _AlwaysTrue(set):  # type: ignore[type-arg]
+    """A set whose truth is always True: the guards before ``_settled`` let every call
+    through, as the code before them called it for every fill and transition."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def test_a_paper_order_managers_journal_is_the_same_without_the_settled_calls(
+    tmp_path, monkeypatch
+):
+    """``FillBooking.on_fill`` and ``OrderStateMachine._apply`` call ``_settled`` only while
+    an order is in doubt (its own first test), and read ``is_flat`` as ``quantity == 0``: the
+    random paper orders of tests/test_frozen_builders.py journal the same rows as with every
+    ``_settled`` call made, and none of those calls is made."""
+    from tradewind.trading.orders import OrderManager
+
+    from tests.test_frozen_builders import _assert_same, _paper_orders
+
+    pairs: set[tuple[str, str]] = set()
+
+    def prof(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_back is not None:
+            pairs.add((frame.f_back.f_code.co_name, frame.f_code.co_name))
+
+    sys.setprofile(prof)
+    try:
+        _paper_orders(tmp_path / "guarded.duckdb")
+    finally:
+        sys.setprofile(None)
+    assert ("on_fill", "apply_fill") in pairs and ("_apply", "_store") in pairs
+    assert not {("on_fill", "_settled"), ("_apply", "_settled"), ("on_fill", "is_flat")} & pairs
+
+    init = OrderManager.__init__
+
+    def every_call(self: OrderManager, *a: Any, **k: Any) -> None:
+        init(self, *a, **k)
+        self._alerted = _AlwaysTrue()
+
+    monkeypatch.setattr(OrderManager, "__init__", every_call)
+    _paper_orders(tmp_path / "every.duckdb")
+    _assert_same(tmp_path / "guarded.duckdb", tmp_path / "every.duckdb")
