@@ -280,9 +280,29 @@ class EventBus:
         for sub in self._subs:
             if not sub.inline:
                 continue
+            if sub.accepts is not None or sub.types != (Event,):
+                for event in events:
+                    if isinstance(event, sub.types) and (
+                        sub.accepts is None or sub.takes(type(event))
+                    ):
+                        self._call(sub, event)
+                continue
+            # A subscriber of every event (the engine's journal): :meth:`_call` of each in
+            # turn without a call per event; the same counts, and a raising event reported
+            # and passed over as there.
+            handler = sub.handler
             for event in events:
-                if isinstance(event, sub.types) and (sub.accepts is None or sub.takes(type(event))):
-                    self._call(sub, event)
+                try:
+                    result = handler(event)
+                    if result is not None and isawaitable(result):
+                        close = getattr(result, "close", None)
+                        if close is not None:
+                            close()
+                        raise TypeError("an inline subscriber's handler returned an awaitable")
+                    sub.delivered += 1
+                except Exception as exc:
+                    sub.failed += 1
+                    self._report_failure(sub, event, exc)
 
     # -- publishing -------------------------------------------------------------------------
     async def publish(self, event: Event) -> None:

@@ -1215,6 +1215,30 @@ def opened_record(
 
 _new_report = new_report  # (by this name: tests put the constructor back)
 
+#: ``Fill(...)`` of every field, positionally in this order: a fill read back from the
+#: journal (:meth:`Journal._fill_rows`, every fill of a paper run at its end), built through
+#: its slots like the simulated venue's.
+new_fill = builder(
+    Fill,
+    (
+        "client_order_id",
+        "instrument",
+        "side",
+        "quantity",
+        "price",
+        "fee",
+        "ts_ns",
+        "liquidity",
+        "trade_id",
+        "fee_currency",
+        "fee_asset",
+        "fee_rate",
+    ),
+)
+#: Each side by its journaled value (``Side(value)`` is a Python call of the enum's
+#: ``__call__`` per fill read back); a value not here goes through ``Side``.
+_SIDE_OF = {s.value: s for s in Side}
+
 
 def rebuild_positions(
     steps: Iterable[tuple[str, Any]], start_cash: Decimal | None = None
@@ -2397,7 +2421,34 @@ class Journal:
         an order about to be sent to a real venue is durable before this returns: committed at
         once, or with group commit on a DuckDB journal appended to the intent log
         (:meth:`written_ahead`) and committed with the step, possibly after it was sent)."""
-        self._stage_order(rec, ts_ns, kind, from_status, detail)
+        # :meth:`_stage_order` (and its :meth:`_order_event`, :meth:`_next`, :meth:`_add`) in
+        # one body: the same row, sequence number and staged record, twice per paper order.
+        if self.read_only:
+            raise RuntimeError(f"journal {self.path} is open read-only")
+        cid = rec.client_order_id
+        self._seq = seq = self._seq + 1
+        row = (
+            self.run_id,
+            self.session_id,
+            seq,
+            ts_ns,
+            cid,
+            kind,
+            None if from_status is None else from_status._value_,
+            rec.status._value_,
+            _s(rec.filled_quantity),
+            rec.venue_order_id,
+            detail or rec.reason,
+        )
+        pending = self._pending
+        rows = pending.get("order_events")
+        if rows is None:
+            pending["order_events"] = [row]
+        else:
+            rows.append(row)
+        self._npending += 1
+        self._order_seq[cid] = seq
+        self._dirty_orders[cid] = rec
         before_send = kind == "submitted" and rec.venue not in self.simulated_venues
         if before_send and self.writes_ahead:
             # Durable in the intent log now; into DuckDB with the step's group commit.
@@ -2599,12 +2650,94 @@ class Journal:
     ) -> None:
         """Write a fill, the position after it and the order's new state, committed together
         (when durable) before the caller applies the fill anywhere else."""
+        # :meth:`_stage_fill`, :meth:`_stage_position` and :meth:`_stage_order` (with their
+        # :meth:`_next` and :meth:`_add`) in one body, once per fill: the same rows, staged in
+        # the same order with the same sequence numbers.
+        if self.read_only:
+            raise RuntimeError(f"journal {self.path} is open read-only")
         key = fill_key(fill)
-        self._stage_fill(fill, key)
-        self._stage_position(position, fill.ts_ns, "fill")
+        run_id = self.run_id
+        session_id = self.session_id
+        pending = self._pending
+        ts_ns = fill.ts_ns
+        self._seq = seq = self._seq + 1
+        fee_rate = fill.fee_rate
+        row: tuple[Any, ...] = (
+            run_id,
+            session_id,
+            seq,
+            fill.client_order_id,
+            key,
+            fill.trade_id,
+            fill.instrument,
+            fill.side._value_,
+            str(fill.quantity),
+            str(fill.price),
+            str(fill.fee),
+            ts_ns,
+            fill.liquidity,
+            fill.fee_currency,
+            fill.fee_asset,
+            None if fee_rate is None else str(fee_rate),
+        )
+        rows = pending.get("fills")
+        if rows is None:
+            pending["fills"] = [row]
+        else:
+            rows.append(row)
+        self._npending += 1
+        try:
+            lots = _lots_json(position.lots)
+        except TypeError:  # lots of another type than declared: json.dumps as always
+            lots = json.dumps([[str(q), str(p)] for q, p in position.lots])
+        self._seq = seq = seq + 1
+        row = (
+            run_id,
+            session_id,
+            seq,
+            ts_ns,
+            position.instrument,
+            str(position.quantity),
+            str(position.avg_price),
+            str(position.realized_pnl),
+            str(position.fees),
+            position.opened_ts_ns,
+            lots,
+            "fill",
+            self.pnl_currencies.get(position.instrument),
+        )
+        rows = pending.get("positions")
+        if rows is None:
+            pending["positions"] = [row]
+        else:
+            rows.append(row)
+        self._npending += 1
         if rec is not None:
-            self._stage_order(rec, fill.ts_ns, kind, from_status, f"fill {key} {fill.quantity!s}")
-        self._step_done()
+            cid = rec.client_order_id
+            self._seq = seq = seq + 1
+            row = (
+                run_id,
+                session_id,
+                seq,
+                ts_ns,
+                cid,
+                kind,
+                None if from_status is None else from_status._value_,
+                rec.status._value_,
+                _s(rec.filled_quantity),
+                rec.venue_order_id,
+                f"fill {key} {fill.quantity!s}",
+            )
+            rows = pending.get("order_events")
+            if rows is None:
+                pending["order_events"] = [row]
+            else:
+                rows.append(row)
+            self._npending += 1
+            self._order_seq[cid] = seq
+            self._dirty_orders[cid] = rec
+        if self.durable and not self.group_commit:  # :meth:`_step_done`
+            self.flush()
 
     def record_position(self, position: Position, *, ts_ns: int, reason: str) -> None:
         """Write a position set from outside the fills (a reconciliation correction)."""
@@ -3171,23 +3304,27 @@ class Journal:
             args.extend(between_ns)
         out = []
         rows = self._con.execute(sql + " ORDER BY seq", args).fetchall()
+        sides = _SIDE_OF
+        make = new_fill
         for seq, cid, tid, inst, side, qty, price, fee, ts, liq, fcur, fasset, frate in rows:
+            # ``Fill(client_order_id=cid, ..., fee_rate=...)`` through its slots: the same
+            # values, converted as the constructor call converted them.
             out.append(
                 (
                     int(seq),
-                    Fill(
-                        client_order_id=cid,
-                        instrument=inst,
-                        side=Side(side),
-                        quantity=Decimal(qty),
-                        price=Decimal(price),
-                        fee=Decimal(fee),
-                        ts_ns=int(ts),
-                        liquidity=liq,
-                        trade_id=tid,
-                        fee_currency=fcur or "",
-                        fee_asset=fasset or "quote",
-                        fee_rate=None if frate is None else Decimal(frate),
+                    make(
+                        cid,
+                        inst,
+                        sides.get(side) or Side(side),
+                        Decimal(qty),
+                        Decimal(price),
+                        Decimal(fee),
+                        int(ts),
+                        liq,
+                        tid,
+                        fcur or "",
+                        fasset or "quote",
+                        None if frate is None else Decimal(frate),
                     ),
                 )
             )

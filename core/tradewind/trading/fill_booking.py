@@ -124,8 +124,10 @@ class FillBooking(OrderStateMachine):
                 )
             except Exception as exc:
                 self._journal_failed(f"fill {key[1]} of {cid}", exc)
-        # Only now, with the fill on disk, does the portfolio see it.
-        if before.is_flat:
+        # Only now, with the fill on disk, does the portfolio see it. (``is_flat`` read as
+        # ``quantity == 0``, what the property returns, without its call, twice a fill.)
+        was_flat = before.quantity == 0
+        if was_flat:
             self._realized_at_open[fill.instrument] = before.realized_pnl
         after = self.portfolio.apply_fill(fill, after)
         self.history.add_fill(fill)
@@ -140,7 +142,8 @@ class FillBooking(OrderStateMachine):
         if changed is not None and rec is not None:
             self.records[cid] = changed
             if changed.status is not rec.status:
-                self._settled(cid)
+                if self._unresolved or self._doubt_since or self._not_found_since or self._alerted:
+                    self._settled(cid)  # (nothing to forget while no order is in doubt)
                 if changed.status.is_terminal:
                     self.portfolio.order_closed(cid)
                     if not rec.status.is_terminal:
@@ -150,7 +153,7 @@ class FillBooking(OrderStateMachine):
             log.error("%s", problem)
             self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))
         self.pending.append(_position_changed(fill.ts_ns, after))
-        if after.is_flat and not before.is_flat:
+        if after.quantity == 0 and not was_flat:
             start = self._realized_at_open.get(fill.instrument, Decimal(0))
             self.history.add_trade(fill.ts_ns, fill.instrument, after.realized_pnl - start)
             reason = self.exit_reasons.pop(fill.instrument, "")

@@ -156,7 +156,8 @@ class OrderStateMachine(OrderJournaling):
             updated_ts_ns=report.ts_ns,
         )
         self._store(changed, kind, cur)
-        self._settled(cid)
+        if self._unresolved or self._doubt_since or self._not_found_since or self._alerted:
+            self._settled(cid)  # (nothing to forget while no order is in doubt)
         if new.is_terminal:
             self.portfolio.order_closed(cid)
         self.pending.append(_order_updated(report.ts_ns, report))
