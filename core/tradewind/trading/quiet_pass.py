@@ -78,7 +78,9 @@ def quick_close(q: QuietCloses, st: _InstrumentState, t_close: int) -> int:
             if table._next != r or r >= table.rows:
                 return QUICK_REST
         k = lists.at[r]
-        if k >= 0 and not portfolio.has_open_order(key):
+        # An order of the instrument in flight: no decision (``has_open_order`` asked only
+        # when some order is).
+        if k >= 0 and not (portfolio._orders and portfolio.has_open_order(key)):
             _, first, failing, names = judged
             if failing is None or failing[r - first] < 0:
                 return QUICK_REST  # the strategy decides
@@ -102,11 +104,22 @@ def quick_close(q: QuietCloses, st: _InstrumentState, t_close: int) -> int:
     q.array_closes += 1
     q.quick_closes += 1
     e.candles += lists.counts[r]
-    st.values.use_table_rows(tables, r)
+    values = st.values
+    if values._unfed:
+        values.use_table_rows(tables, r)
+    else:  # ``use_table_rows`` with nothing to settle
+        values._cache.clear()
+        values._lazy = tables
+        values._lazy_row = r
     q.lazy_rows += 1
     if k >= 0:
         e.decision_points += 1
-        e._equity.record(t_close)
+        equity = e._equity
+        if not portfolio._open and not portfolio.accounts and portfolio.cash is equity._cash:
+            # ``EquityCurve.record`` of a flat portfolio whose ledger has not moved.
+            equity.points.append((t_close, equity._cash_float))
+        else:
+            equity.record(t_close)
         deferred = q._deferred.get(key)
         if deferred is not None and deferred.block is block:
             deferred.times.append(t_close)
