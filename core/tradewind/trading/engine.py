@@ -110,8 +110,14 @@ from tradewind.trading.pnl import (
     total,
 )
 from tradewind.trading.portfolio import Portfolio
-from tradewind.trading.quiet_batches import QuietBatches, quiet_batches
+from tradewind.trading.quiet_batches import (
+    NOT_TAKEN,
+    TAKEN_PUBLISH,
+    QuietBatches,
+    quiet_batches,
+)
 from tradewind.trading.quiet_closes import QuietCloses
+from tradewind.trading.quiet_pass import reach_pass
 from tradewind.trading.reconcile import (
     VenueReads,
     apply_reads,
@@ -1205,8 +1211,16 @@ class Engine:
             for batch in batches:
                 if self.stopper.requested:
                     break
-                if quiet is None or not await quiet.take(batch):
+                if quiet is None:
                     await self.on_batch(batch)
+                else:
+                    # A quiet batch without a coroutine (QuietBatches.take, its end aside).
+                    taken = quiet.take_now(batch)
+                    if taken == NOT_TAKEN:
+                        await self.on_batch(batch)
+                    elif taken == TAKEN_PUBLISH:
+                        await self._publish_pending()
+                        quiet.end(batch)
                 self.direct_batches += 1
                 collector.between_steps()
                 if self.progress is not None:
@@ -1677,14 +1691,15 @@ class Engine:
         quiet = self._quiet_closes
         if quiet is not None:
             quiet.new_pass()
-        while heap:
-            close, _, st = heapq.heappop(heap)
-            if quiet is None or not await quiet.close(st, close):
+            # The same closes in the same order, quiet ones the short way.
+            await reach_pass(self, quiet, heap, due, t)
+        else:
+            while heap:
+                close, _, st = heapq.heappop(heap)
                 await self._on_boundary(st, close)
-        for st in due:
-            if quiet is None or not await quiet.close(st, t):
+            for st in due:
                 await self._on_boundary(st, t)
-            st.next_boundary = t + step
+                st.next_boundary = t + step
         self._barrier = t + step
         if self._multi:
             self._snapshot = Snapshot(self.portfolio, list(self.instruments))

@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine, _InstrumentState
 
 
+#: :meth:`QuietBatches.take_now`'s answers.
+NOT_TAKEN = 0
+TAKEN = 1
+TAKEN_PUBLISH = 2
+
+
 class QuietBatches:
     """Takes an engine's quiet feed batches of several instruments (module docstring)."""
 
@@ -51,31 +57,51 @@ class QuietBatches:
     async def take(self, batch: TickBatch) -> bool:
         """``batch`` taken as :meth:`Engine.on_batch` takes it, when it is a quiet one (module
         docstring); False (nothing done) otherwise."""
+        taken = self.take_now(batch)
+        if taken == TAKEN_PUBLISH:
+            await self.engine._publish_pending()
+            self.end(batch)
+        return taken != NOT_TAKEN
+
+    def take_now(self, batch: TickBatch) -> int:
+        """:meth:`take` without a coroutine: ``TAKEN`` (taken whole), ``TAKEN_PUBLISH``
+        (taken up to the step's end: the caller awaits ``Engine._publish_pending``, then
+        calls :meth:`end`) or ``NOT_TAKEN`` (nothing done but the validator told)."""
         e = self.engine
         key = batch.instrument
         # The engine's look-ahead and quiet ticks as they are now (either may be switched
         # off or replaced after start-up: batches then go through ``on_batch`` alone).
         look = self.lookahead
-        quiet = e._quiet_ticks
         if e._lookahead is not look:
-            return False
+            return NOT_TAKEN
         track = look._tracks.get(key)
-        st = self._take(batch, key, track, look, quiet)
+        st = self._take(batch, key, track, look, e._quiet_ticks)
         if st is None:
             if track is not None and track.unsynced is not None:
                 # The validator told before on_batch reads it (its ``validate``, the
                 # look-ahead's ``accept_checked`` and ``open``).
                 self.sync(key)
-            return False
+            return NOT_TAKEN
         if not e._nothing_to_publish():  # the step's end, as ``on_batch`` has it
-            await e._publish_pending()
+            return TAKEN_PUBLISH
         block = st.block
         assert block is not None
         if len(batch) >= block.end:  # the batch reached the block's end
             block.finish()
             st.block = None
         self.taken += 1
-        return True
+        return TAKEN
+
+    def end(self, batch: TickBatch) -> None:
+        """The end of a batch :meth:`take_now` took up to the step's end, after it: the
+        block's end when the batch reached it."""
+        st = self.engine.state[batch.instrument]
+        block = st.block
+        assert block is not None
+        if len(batch) >= block.end:
+            block.finish()
+            st.block = None
+        self.taken += 1
 
     def _take(
         self, batch: TickBatch, key: str, track: _Track | None, look: Lookahead, quiet: Any

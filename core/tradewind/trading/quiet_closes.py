@@ -194,6 +194,11 @@ class QuietCloses:
         self.known_quiet = 0
         #: Take it so; False: every close checks (the tests' reference).
         self.reuse_quiet = True
+        #: Take a pass's usual closes as one plain function each (:func:`quick_close`);
+        #: False: every close through :meth:`close` (the tests' reference).
+        self.quick = True
+        #: Closes taken whole by :func:`quick_close`.
+        self.quick_closes = 0
 
     def new_pass(self) -> None:
         """A new pass of ``Engine._reach`` over the instruments: the engine's state may have
@@ -336,7 +341,6 @@ class QuietCloses:
     async def close(self, st: _InstrumentState, t_close: int) -> bool:
         """``st``'s decision close at ``t_close`` as the engine's step would take it; False
         (nothing done) when it needs the engine's full step."""
-        e = self.engine
         block = st.block
         known, self._known_quiet = self._known_quiet, False
         if block is None:
@@ -345,6 +349,13 @@ class QuietCloses:
             self.known_quiet += 1
         elif not self._engine_quiet():
             return False
+        return await self.close_checked(st, t_close)
+
+    async def close_checked(self, st: _InstrumentState, t_close: int) -> bool:
+        """:meth:`close` after the engine's quiet check (made or taken from the last close)."""
+        e = self.engine
+        block = st.block
+        assert block is not None
         key = st.key
         portfolio = e.portfolio
         pos = portfolio.position(key)
