@@ -117,7 +117,7 @@ from tradewind.model import (
     VetoEvent,
 )
 from tradewind.model.frozen import builder
-from tradewind.model.orders import new_report
+from tradewind.model.orders import new_fill, new_report
 from tradewind.report._json import _float as _float_json
 
 log = logging.getLogger("tradewind.journal.store")
@@ -1215,26 +1215,6 @@ def opened_record(
 
 _new_report = new_report  # (by this name: tests put the constructor back)
 
-#: ``Fill(...)`` of every field, positionally in this order: a fill read back from the
-#: journal (:meth:`Journal._fill_rows`, every fill of a paper run at its end), built through
-#: its slots like the simulated venue's.
-new_fill = builder(
-    Fill,
-    (
-        "client_order_id",
-        "instrument",
-        "side",
-        "quantity",
-        "price",
-        "fee",
-        "ts_ns",
-        "liquidity",
-        "trade_id",
-        "fee_currency",
-        "fee_asset",
-        "fee_rate",
-    ),
-)
 #: Each side by its journaled value (``Side(value)`` is a Python call of the enum's
 #: ``__call__`` per fill read back); a value not here goes through ``Side``.
 _SIDE_OF = {s.value: s for s in Side}

@@ -190,3 +190,23 @@ new_report = builder(
         "reason",
     ),
 )
+
+#: ``Fill(...)`` of every field, positionally in this order (the simulated venue's fills, and
+#: the fills a paper run's journal reads back at its end).
+new_fill = builder(
+    Fill,
+    (
+        "client_order_id",
+        "instrument",
+        "side",
+        "quantity",
+        "price",
+        "fee",
+        "ts_ns",
+        "liquidity",
+        "trade_id",
+        "fee_currency",
+        "fee_asset",
+        "fee_rate",
+    ),
+)

@@ -51,8 +51,7 @@ from tradewind.model import (
     TickBatch,
     TimeInForce,
 )
-from tradewind.model.frozen import builder
-from tradewind.model.orders import new_report
+from tradewind.model.orders import new_fill, new_report
 from tradewind.protocols import EventSink
 
 #: Largest starting balance a config may give (beyond it, exact Decimal cash math overflows
@@ -144,23 +143,7 @@ _FEW = 64
 
 #: A fill and a report, built through their slots (:func:`~tradewind.model.frozen.builder`):
 #: each fill makes one of each, each order two reports (its acknowledgement and its end).
-_new_fill = builder(
-    Fill,
-    (
-        "client_order_id",
-        "instrument",
-        "side",
-        "quantity",
-        "price",
-        "fee",
-        "ts_ns",
-        "liquidity",
-        "trade_id",
-        "fee_currency",
-        "fee_asset",
-        "fee_rate",
-    ),
-)
+_new_fill = new_fill
 _new_report = new_report  # (by this name: tests put the constructor back)
 
 
