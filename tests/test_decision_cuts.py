@@ -1,0 +1,105 @@
+"""The decision span's compiled and cached paths against the code they replace: the same
+values, bits and types (or the same refusal) on every input."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+from typing import Any
+
+import pytest
+from tradewind.market import candles
+from tradewind.market.candles import _DEN, _Open
+
+#: An exact sum of 2**-1074 units, as the aggregator keeps them.
+UNIT = 1074
+
+
+def _bits(rec: tuple[Any, ...]) -> list[tuple[type, Any]]:
+    """Each field's type and exact value (a float's bits, so -0.0 and NaNs count)."""
+    return [(type(v), struct.pack("<d", v) if type(v) is float else v) for v in rec]
+
+
+def _exact(x: float) -> int:
+    """``x`` as an integer of 2**-1074 units."""
+    m, e = math.frexp(x)
+    return int(m * 2**53) << (e - 53 + UNIT) if e - 53 + UNIT >= 0 else 0
+
+
+def _random_sum(rng: random.Random) -> int:
+    kind = rng.randrange(7)
+    if kind == 0:  # a real candle's sum of sizes
+        return sum(_exact(rng.lognormvariate(-3, 2)) for _ in range(rng.randint(1, 60)))
+    if kind == 1:  # exactly half-way between two floats: rounds to the even one
+        return ((rng.getrandbits(53) | 1 << 52) * 2 + 1) << rng.randint(0, 1900)
+    if kind == 2:  # just off half-way, either side
+        return (((rng.getrandbits(53) | 1 << 52) * 2 + 1) << 40) + rng.choice([-1, 1])
+    if kind == 3:  # a quotient in or near the subnormal range (the reference's rounding)
+        return rng.getrandbits(rng.randint(1, 60))
+    if kind == 4:  # near the largest float, and past it
+        return rng.getrandbits(rng.randint(2090, 2102))
+    if kind == 5:
+        return 0
+    return rng.getrandbits(rng.randint(1, 2098))
+
+
+def _random_open(rng: random.Random) -> _Open:
+    low = rng.choice([rng.uniform(1, 1e5), 0.5, 1e-300, float("nan"), float("inf")])
+    high = rng.choice([low, low * 1.01, rng.uniform(1, 1e5), float("nan"), -0.0])
+    if rng.random() < 0.03:
+        low = int(low) if math.isfinite(low) else 7  # not a float: the reference's rules
+    return _Open(
+        open_ts=rng.randrange(2**62),
+        open=rng.uniform(1, 1e5),
+        high=high,
+        low=low,
+        close=rng.uniform(1, 1e5),
+        trades=rng.randrange(10**6),
+        buy_trades=rng.randrange(10**6),
+        sell_trades=rng.randrange(10**6),
+        other=_random_sum(rng),
+        buy=_random_sum(rng),
+        sell=_random_sum(rng),
+        pv=_random_sum(rng),
+    )
+
+
+def test_a_forming_candle_s_record_is_the_reference_s_bits_or_its_refusal() -> None:
+    """``_Open.row`` through the compiled kernel (``_kernels.row``) against the Python
+    formula it replaces (``reference_row``: ``n / 2**1074`` by Python's long division, vwap
+    by ``min(max(pv / volume, low), high)``), on sums of real sizes, half-way cases, quotients
+    near the subnormal range and past the largest float, zero volumes, NaN and odd extremes."""
+    assert candles._row is not None  # the kernel is built: this compares the two paths
+    rng = random.Random(17)
+    compiled = 0
+    for _ in range(20_000):
+        o = _random_open(rng)
+        try:
+            want = o.reference_row()
+        except (ZeroDivisionError, OverflowError) as exc:
+            with pytest.raises(type(exc)):
+                o.row()
+            continue
+        assert _bits(o.row()) == _bits(want), o
+        compiled += (
+            candles._row(*(getattr(o, a) for a in o.__slots__ if a != "__weakref__")) is not None
+        )
+    assert compiled > 10_000
+
+
+def test_the_kernel_s_quotient_is_python_s_true_division_near_every_power_of_two() -> None:
+    """Around each binary order of magnitude a quotient can take (normal, subnormal,
+    overflowing), the kernel's record holds ``n / 2**1074`` as Python divides it."""
+    assert candles._row is not None
+    for e in range(0, 2100, 3):
+        for n in ((1 << e) - 1, 1 << e, (1 << e) + 1, (3 << e) // 2, ((1 << 54) + 1) << e):
+            o = _Open(0, 1.0, 2.0, 0.5, 1.5, 1, 0, 0, 0, n, n, n)
+            try:
+                want = o.reference_row()
+            except (ZeroDivisionError, OverflowError) as exc:
+                with pytest.raises(type(exc)):
+                    o.row()
+                continue
+            assert _bits(o.row()) == _bits(want), (e, n)
+            assert o.row()[6] == n / _DEN
