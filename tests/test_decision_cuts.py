@@ -103,3 +103,76 @@ def test_the_kernel_s_quotient_is_python_s_true_division_near_every_power_of_two
                 continue
             assert _bits(o.row()) == _bits(want), (e, n)
             assert o.row()[6] == n / _DEN
+
+
+_QUANTITIES = [
+    "0", "-0", "0E+5", "0E-9", "0.000", "1", "-1", "0.0005", "-0.0005", "0.001", "12.5",
+    "1E-30", "NaN", "-NaN", "Infinity", "-Infinity",
+]  # fmt: skip
+
+
+def test_a_position_is_flat_as_its_quantity_equals_zero() -> None:
+    """``Position.is_flat`` (``quantity == ZERO``) against ``quantity == 0`` on zeros of
+    every sign and exponent, dust, NaN, infinities, and the sNaN both refuse to compare."""
+    from decimal import Decimal, InvalidOperation
+
+    from tradewind.model import Position
+
+    for q in _QUANTITIES:
+        pos = Position(instrument="sim:X", quantity=Decimal(q))
+        assert pos.is_flat == (Decimal(q) == 0), q
+    for q in (0, 0.0, 1, -2.5, float("nan")):  # not a Decimal: the same verdict
+        assert Position(instrument="sim:X", quantity=q).is_flat == (q == 0)  # type: ignore[arg-type]
+    snan = Position(instrument="sim:X", quantity=Decimal("sNaN"))
+    with pytest.raises(InvalidOperation):
+        Decimal("sNaN") == 0  # noqa: B015
+    with pytest.raises(InvalidOperation):
+        snan.is_flat  # noqa: B018
+
+
+def test_the_filters_position_of_a_flat_holding_is_what_the_dust_check_gives() -> None:
+    """``FilterContext.position`` returns a flat position without the dust check's lookups:
+    the object the check returns (a zero quantity is no dust), for spot and perpetuals, known
+    and unknown instruments, with and without a last price; non-zero holdings still checked."""
+    from decimal import Decimal
+
+    from tradewind.filtering.context import FilterContext
+    from tradewind.model import Instrument, InstrumentKind, Position
+    from tradewind.trading.portfolio import Portfolio
+
+    insts = [
+        Instrument(venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, lot_size="0.001"),
+        Instrument(
+            venue="sim", symbol="ETHUSDT", kind=InstrumentKind.SPOT, lot_size="0.01",
+            min_notional="5", base="ETH", quote="USDT",
+        ),
+    ]  # fmt: skip
+    pf = Portfolio({i.key: i for i in insts}, Decimal(1000))
+    ctx = FilterContext(pf, {})
+    pf.mark(insts[1].key, 2000.0, 1)
+    keys = [i.key for i in insts] + ["sim:UNKNOWN"]
+
+    def before(instrument: str) -> Position:
+        pos = pf.position(instrument)
+        return Position(instrument=instrument) if ctx._is_dust(pos) else pos
+
+    checked = 0
+    for key in keys:
+        for q in _QUANTITIES:
+            pf._positions[key] = Position(
+                instrument=key, quantity=Decimal(q), realized_pnl=Decimal("1.5")
+            )
+            try:
+                want = before(key)
+            except ArithmeticError as exc:  # a NaN holding of a known instrument: both refuse
+                with pytest.raises(type(exc)):
+                    ctx.position(key)
+                continue
+            got = ctx.position(key)
+            stored = pf._positions[key]
+            assert (got is stored) == (want is stored)  # the held one, or a flat one made
+            assert got is stored or got == want == Position(instrument=key)
+            checked += 1
+        del pf._positions[key]
+        assert ctx.position(key) == before(key) == Position(instrument=key)
+    assert checked > 2 * len(_QUANTITIES)
