@@ -8,6 +8,7 @@ import random
 import struct
 from typing import Any
 
+import attrs
 import pytest
 from tradewind.market import candles
 from tradewind.market.candles import _DEN, _Open
@@ -176,3 +177,91 @@ def test_the_filters_position_of_a_flat_holding_is_what_the_dust_check_gives() -
         del pf._positions[key]
         assert ctx.position(key) == before(key) == Position(instrument=key)
     assert checked > 2 * len(_QUANTITIES)
+
+
+def _size_before(
+    signal: Any,
+    instrument: Any,
+    equity: Any,
+    risk_pct: Any,
+    max_notional: Any = None,
+    *,
+    max_leverage: Any = None,
+    instrument_cap: Any = None,
+) -> Any:
+    """``size_for`` as it was before it compared with a Decimal zero (verbatim)."""
+    from decimal import Decimal
+
+    max_leverage = Decimal(1) if max_leverage is None else max_leverage
+    dist = abs(signal.entry - signal.stop)
+    if dist <= 0 or equity <= 0 or signal.entry <= 0:
+        return Decimal(0)
+    qty = equity * risk_pct / dist
+    caps = [equity * max_leverage]
+    if max_notional is not None:
+        caps.append(max_notional)
+    if instrument_cap is not None:
+        caps.append(instrument_cap)
+    cap = min(caps)
+    if qty * signal.entry > cap:
+        qty = cap / signal.entry
+    qty = instrument.round_size(qty)
+    if qty <= 0 or qty * signal.entry < instrument.min_notional:
+        return Decimal(0)
+    return qty
+
+
+def test_sizing_gives_the_quantities_and_refusals_it_gave() -> None:
+    """``size_for`` against its code before the cut, on random entries, stops, equities and
+    caps (zeros of both signs, negatives, NaN, infinities), under the default context (NaN
+    comparisons raise) and one that traps nothing (they give False): the same Decimal, or
+    the same exception."""
+    import decimal
+    from decimal import Decimal
+
+    from tradewind.model import Instrument, InstrumentKind, Side
+    from tradewind.testing.portfolios import make_signal
+    from tradewind.trading.sizing import size_for
+
+    rng = random.Random(29)
+    inst = Instrument(
+        venue="sim", symbol="BTCUSDT", kind=InstrumentKind.PERP, lot_size="0.001",
+        min_notional="5",
+    )  # fmt: skip
+    odd = ["0", "-0", "NaN", "Infinity", "-Infinity", "-5", "0E+3"]
+
+    def num(lo: int, hi: int) -> Decimal:
+        if rng.random() < 0.1:
+            return Decimal(rng.choice(odd))
+        return Decimal(rng.randint(lo, hi)) / 10
+
+    outcomes: dict[str, int] = {}
+    for traps in (True, False):
+        ctx = (
+            decimal.Context(traps=[decimal.InvalidOperation, decimal.DivisionByZero])
+            if traps
+            else decimal.Context(traps=[])
+        )
+        with decimal.localcontext(ctx):
+            for _ in range(3000):
+                entry = num(1, 10**6)
+                sig = make_signal(inst, Side.BUY, "1", stop="1")
+                sig = attrs.evolve(sig, entry=entry, stop=num(1, 10**6))
+                args = (sig, inst, num(-10, 10**7), Decimal(rng.choice(["0.01", "0.00001", "1"])))
+                kw = {
+                    "max_notional": rng.choice([None, num(1, 10**6)]),
+                    "max_leverage": rng.choice([Decimal(1), Decimal(3)]),
+                    "instrument_cap": rng.choice([None, num(1, 10**5)]),
+                }
+                try:
+                    want = _size_before(*args, **kw)
+                except ArithmeticError as exc:
+                    with pytest.raises(type(exc)):
+                        size_for(*args, **kw)
+                    outcomes["raised"] = outcomes.get("raised", 0) + 1
+                    continue
+                got = size_for(*args, **kw)
+                assert type(got) is Decimal and str(got) == str(want)
+                key = "zero" if not want else "sized"
+                outcomes[key] = outcomes.get(key, 0) + 1
+    assert min(outcomes.get(k, 0) for k in ("raised", "zero", "sized")) > 100, outcomes
