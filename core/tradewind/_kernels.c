@@ -36,6 +36,14 @@
        The state tuple of ticks that all fall in one bucket (the caller checks that), or an
        int/None as above.
 
+   row(open_ts, open, high, low, close, trades, buy_trades, sell_trades, other, buy, sell, pv)
+       A forming candle's record as a tuple of CANDLE_DTYPE (_Open.row): the exact sums, as
+       integers of 2**-1074 units, rounded once to float64 (``n / 2**1074``, correctly
+       rounded: the mantissa of ``n`` rounded half to even to 53 bits, then scaled by a power
+       of two, exact while the quotient is a normal float), vwap as above. None where the
+       reference must say it (a quotient that would be subnormal or overflow, a zero volume,
+       a low or high that is not a float): the caller computes the record in Python then.
+
    A state tuple is (open_ts, open, high, low, close, trades, buy_trades, sell_trades,
    other_volume, buy_volume, sell_volume, pv) with the four sums as integers of 2**-1074
    units (CandleAggregator's _Open). */
@@ -533,9 +541,93 @@ done:
     return result;
 }
 
+/* n / 2**1074 for an int n, as Python's true division rounds it, into *out: 0 done, 1 not
+   here (the quotient is not a normal float, or n is not an int: the caller's Python does it),
+   -1 error. _PyLong_Frexp rounds n's mantissa half to even to 53 bits (what PyLong_AsDouble
+   does); scaling a normal float by a power of two is exact. */
+static int den_quotient(PyObject *n, double *out)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    if (!PyLong_CheckExact(n)) return 1;
+    Py_ssize_t e = 0;
+    double m = _PyLong_Frexp((PyLongObject *)n, &e);
+    if (m == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    if (m == 0.0) {
+        *out = 0.0;
+        return 0;
+    }
+    /* m in [0.5, 1): the quotient m * 2**(e - 1074) is normal for e - 1075 >= -1022 and
+       finite for e - 1074 <= 1024. */
+    if (e < 53 || e > 2098) return 1;
+    *out = ldexp(m, (int)(e - 1074));
+    return 0;
+#else
+    (void)n;
+    (void)out;
+    return 1;
+#endif
+}
+
+static PyObject *py_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "row() takes 12 arguments");
+        return NULL;
+    }
+    PyObject *low = args[3], *high = args[2];
+    if (!PyFloat_CheckExact(low) || !PyFloat_CheckExact(high)) Py_RETURN_NONE;
+    PyObject *total = PyNumber_Add(args[8], args[9]);
+    if (!total) return NULL;
+    PyObject *sum = PyNumber_Add(total, args[10]);
+    Py_DECREF(total);
+    if (!sum) return NULL;
+    double volume, buy, sell, pv;
+    int r = den_quotient(sum, &volume);
+    Py_DECREF(sum);
+    if (r < 0) return NULL;
+    if (r == 0) r = den_quotient(args[9], &buy);
+    if (r == 0) r = den_quotient(args[10], &sell);
+    if (r == 0) r = den_quotient(args[11], &pv);
+    if (r != 0 || volume == 0.0) Py_RETURN_NONE;
+    /* min(max(pv / volume, low), high), as Python's max and min pick. */
+    double lo = PyFloat_AS_DOUBLE(low), hi = PyFloat_AS_DOUBLE(high);
+    double q = pv / volume;
+    PyObject *vwap;
+    double m = lo > q ? lo : q;
+    if (hi < m)
+        vwap = Py_NewRef(high);
+    else if (lo > q)
+        vwap = Py_NewRef(low);
+    else
+        vwap = PyFloat_FromDouble(q);
+    if (!vwap) return NULL;
+    PyObject *v = PyFloat_FromDouble(volume), *b = PyFloat_FromDouble(buy),
+             *s = PyFloat_FromDouble(sell);
+    PyObject *out = (v && b && s) ? PyTuple_New(12) : NULL;
+    if (!out) {
+        Py_XDECREF(v);
+        Py_XDECREF(b);
+        Py_XDECREF(s);
+        Py_DECREF(vwap);
+        return NULL;
+    }
+    static const int from_args[12] = {0, 1, 2, 3, 4, -1, -1, -1, 5, 6, 7, -1};
+    for (int i = 0; i < 12; i++)
+        if (from_args[i] >= 0) PyTuple_SET_ITEM(out, i, Py_NewRef(args[from_args[i]]));
+    PyTuple_SET_ITEM(out, 5, v);
+    PyTuple_SET_ITEM(out, 6, b);
+    PyTuple_SET_ITEM(out, 7, s);
+    PyTuple_SET_ITEM(out, 11, vwap);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"candles", py_candles, METH_VARARGS, "A batch's candles for several timeframes."},
     {"bucket", py_bucket, METH_VARARGS, "The exact state of one bucket's ticks."},
+    {"row", (PyCFunction)(void (*)(void))py_row, METH_FASTCALL, "A forming candle's record."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,6 +41,8 @@ class FilterContext:
         lot, or a spot holding below the minimum notional: it cannot be traded, so it is no
         position to a filter; :mod:`tradewind.trading.intents`)."""
         pos = self._portfolio.position(instrument)
+        if type(pos.quantity) is Decimal and not pos.quantity:
+            return pos  # flat: no dust (``is_dust`` of a zero quantity), no lookups
         if self._is_dust(pos):
             return Position(instrument=instrument)
         return pos

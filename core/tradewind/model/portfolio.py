@@ -58,7 +58,7 @@ class Position:
     @property
     def is_flat(self) -> bool:
         """True when there is no open quantity."""
-        return self.quantity == 0
+        return self.quantity == ZERO  # ``== 0`` without the int's conversion per read
 
     @property
     def side(self) -> Side | None:

@@ -121,3 +121,55 @@ def test_config_from_toml_values():
         structure({"max_usd": 0}, ExposureConfig)
     with pytest.raises(ConfigError, match=r"@ \$.max_usd"):
         structure({"max_usd": "lots"}, ExposureConfig)
+
+
+def _exposure_before(flt: ExposureFilter, ctx: Portfolio, instrument: str | None) -> Decimal:
+    """``ExposureFilter.exposure`` as it was before it skipped the sums of nothing."""
+    from tradewind.filtering.helpers import open_entry_orders, order_notional, position_notional
+
+    total = sum(
+        (
+            position_notional(ctx, p)
+            for p in ctx.positions()
+            if instrument is None or p.instrument == instrument
+        ),
+        Decimal(0),
+    )
+    if flt.config.count_open_orders:
+        total += sum(
+            (order_notional(ctx, o) for o in open_entry_orders(ctx, instrument)), Decimal(0)
+        )
+    return total
+
+
+def test_exposure_is_the_sums_it_was_with_or_without_positions_and_orders():
+    """Flat or not, with or without pending entries (and exits), of one instrument or all,
+    counting orders or not: the same Decimal as the sums over every position and order (the
+    same value, sign and exponent), also when there is nothing to sum."""
+    import random
+
+    from tradewind.testing.portfolios import make_order
+
+    rng = random.Random(5)
+    seen_empty = seen_full = 0
+    for _ in range(400):
+        held = rng.sample(FOUR, rng.randint(0, len(FOUR)))
+        side = rng.choice([Side.BUY, Side.SELL])
+        pf = book(*held, side=side)
+        for n in range(rng.choice([0, 0, 1, 2])):
+            sym = rng.choice(SYMBOLS)
+            price = rng.choice([None, str(rng.randint(1, 9000))])
+            pf.order_opened(
+                make_order(
+                    f"o{n}", INST[sym], Side.BUY, "0.5", price, reduce_only=rng.random() < 0.3
+                )
+            )
+        flt = ExposureFilter(ExposureConfig(count_open_orders=rng.random() < 0.7))
+        for instrument in (None, *(INST[s].key for s in SYMBOLS)):
+            want = _exposure_before(flt, pf, instrument)
+            got = flt.exposure(pf, instrument)
+            assert type(got) is Decimal and got.as_tuple() == want.as_tuple()
+        empty = not pf.positions() and not pf.open_orders()
+        seen_empty += empty
+        seen_full += not empty
+    assert seen_empty > 20 and seen_full > 200

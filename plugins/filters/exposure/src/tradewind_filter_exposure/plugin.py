@@ -74,18 +74,27 @@ class ExposureFilter:
 
     def exposure(self, ctx: RiskContext, instrument: str | None = None) -> Decimal:
         """Gross exposure of the open positions (and pending entries), of one instrument or all."""
-        total = sum(
-            (
-                position_notional(ctx, p)
-                for p in ctx.positions()
-                if instrument is None or p.instrument == instrument
-            ),
-            Decimal(0),
+        positions = ctx.positions()
+        # Nothing to sum (flat, no entry pending: every decision of a one-position strategy)
+        # makes no generator: ``sum((), Decimal(0))`` is its start, and ``0 + 0`` is ``0``.
+        total = (
+            sum(
+                (
+                    position_notional(ctx, p)
+                    for p in positions
+                    if instrument is None or p.instrument == instrument
+                ),
+                Decimal(0),
+            )
+            if positions
+            else Decimal(0)
         )
         if self.config.count_open_orders:
-            total += sum(
-                (order_notional(ctx, o) for o in open_entry_orders(ctx, instrument)), Decimal(0)
-            )
+            orders = open_entry_orders(ctx, instrument)
+            if orders or positions:
+                total += sum((order_notional(ctx, o) for o in orders), Decimal(0))
+            else:
+                total = Decimal(0)
         return total
 
     def check(self, signal: Signal, ctx: RiskContext) -> Veto | None:
