@@ -1,8 +1,12 @@
 """The report in a real headless Chromium: it renders offline, the candlestick chart is there,
-and hovering a fill marker shows the order's reason. Writes docs/img/report.png."""
+and hovering a fill marker shows the order's reason. Takes the screenshot into the run's own
+folder; with TRADEWIND_UPDATE_DOCS_IMG=1 it becomes docs/img/report.png (a test run leaves the
+checkout as it found it)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import anyio
@@ -96,14 +100,15 @@ def test_the_report_opens_offline_and_a_fill_marker_tells_its_reason(report):
         page.locator("#trades-table th", has_text="P&L (net)").click()
         assert page.locator("#trades-table th[aria-sort='ascending']").count() == 1
 
-        shot = REPO / "docs" / "img" / "report.png"
-        shot.parent.mkdir(parents=True, exist_ok=True)
+        shot = html_path.parent / "report.png"
         page.evaluate("window.scrollTo(0, 0)")
         page.mouse.move(point["x"], point["y"])
         label.first.wait_for(timeout=10_000)
         page.screenshot(path=str(shot), clip=_clip(page))
         browser.close()
     assert shot.stat().st_size > 20_000
+    if os.environ.get("TRADEWIND_UPDATE_DOCS_IMG") == "1":
+        shutil.copyfile(shot, REPO / "docs" / "img" / "report.png")
 
 
 def _clip(page) -> dict[str, float]:
