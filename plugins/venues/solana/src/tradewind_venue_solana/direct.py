@@ -43,6 +43,42 @@ class DirectSwap:
     pool: Pubkey
 
 
+@attrs.frozen(kw_only=True)
+class SwapAsk:
+    """The swap the venue asks of a pool: the wallet, the two mints and their token programs,
+    the amount in (ExactIn) or out (ExactOut), the slippage and the compute budget."""
+
+    wallet: Pubkey
+    input_mint: Pubkey
+    input_program: Pubkey
+    output_mint: Pubkey
+    output_program: Pubkey
+    amount: int
+    swap_mode: str
+    slippage_bps: int
+    compute_unit_limit: int
+    compute_unit_price: int
+
+    @property
+    def exact_in(self) -> bool:
+        return self.swap_mode == "ExactIn"
+
+    def user_in(self) -> Pubkey:
+        """The wallet's associated token account of the input."""
+        return get_associated_token_address(self.wallet, self.input_mint, self.input_program)
+
+    def user_out(self) -> Pubkey:
+        """The wallet's associated token account of the output."""
+        return get_associated_token_address(self.wallet, self.output_mint, self.output_program)
+
+    def check_pair(self, pool: str, mint_a: Pubkey, mint_b: Pubkey) -> None:
+        """Refuse a pool (``pool`` names it) that does not trade this swap's two mints."""
+        if {mint_a, mint_b} != {self.input_mint, self.output_mint}:
+            raise DirectPoolError(
+                f"{pool} trades {mint_a} and {mint_b}, not {self.input_mint} and {self.output_mint}"
+            )
+
+
 def _transaction(
     wallet: Pubkey,
     swap: Instruction,
@@ -89,45 +125,38 @@ async def _pool_data(
 
 
 def _direct_swap(
-    *,
     route: str,
     program: Pubkey,
     pool: Pubkey,
     swap: Instruction,
-    wallet: Pubkey,
-    input_mint: Pubkey,
-    output_mint: Pubkey,
-    output_program: Pubkey,
-    swap_mode: str,
-    slippage_bps: int,
+    ask: SwapAsk,
+    *,
     in_amount: int,
     out_amount: int,
     threshold: int,
-    compute_unit_limit: int,
-    compute_unit_price: int,
 ) -> DirectSwap:
-    """The quote of a swap through one pool and its transaction's instructions. ``threshold``:
-    the least received (ExactIn) or the most paid (ExactOut), which also bounds the SOL
-    wrapped for an ExactOut swap of native SOL."""
+    """The quote of ``ask``'s swap through one pool and its transaction's instructions.
+    ``threshold``: the least received (ExactIn) or the most paid (ExactOut), which also bounds
+    the SOL wrapped for an ExactOut swap of native SOL."""
     quote = SolSwapQuote(
-        input_mint=str(input_mint),
-        output_mint=str(output_mint),
-        swap_mode=swap_mode,
+        input_mint=str(ask.input_mint),
+        output_mint=str(ask.output_mint),
+        swap_mode=ask.swap_mode,
         in_amount=in_amount,
         out_amount=out_amount,
         other_amount_threshold=threshold,
-        slippage_bps=slippage_bps,
+        slippage_bps=ask.slippage_bps,
         route=(f"{route} {pool} 100% (direct)",),
     )
     ixs = _transaction(
-        wallet,
+        ask.wallet,
         swap,
-        input_mint=input_mint,
-        output_mint=output_mint,
-        output_program=output_program,
-        max_in=in_amount if swap_mode == "ExactIn" else threshold,
-        compute_unit_limit=compute_unit_limit,
-        compute_unit_price=compute_unit_price,
+        input_mint=ask.input_mint,
+        output_mint=ask.output_mint,
+        output_program=ask.output_program,
+        max_in=in_amount if ask.exact_in else threshold,
+        compute_unit_limit=ask.compute_unit_limit,
+        compute_unit_price=ask.compute_unit_price,
     )
     return DirectSwap(quote=quote, instructions=ixs, program=program, pool=pool)
 
@@ -135,17 +164,7 @@ def _direct_swap(
 async def amm_v4_swap(
     client: AsyncClient,
     address: Pubkey,
-    *,
-    wallet: Pubkey,
-    input_mint: Pubkey,
-    input_program: Pubkey,
-    output_mint: Pubkey,
-    output_program: Pubkey,
-    amount: int,
-    swap_mode: str,
-    slippage_bps: int,
-    compute_unit_limit: int,
-    compute_unit_price: int,
+    ask: SwapAsk,
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium AMM v4 pool at ``address``: its account,
     then its two vaults and its OpenBook market account in one call."""
@@ -154,19 +173,16 @@ async def amm_v4_swap(
         pool = ray.decode_amm_v4(address, data)
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
-    if {pool.base_mint, pool.quote_mint} != {input_mint, output_mint}:
-        raise DirectPoolError(
-            f"AMM v4 pool {address} trades {pool.base_mint} and "
-            f"{pool.quote_mint}, not {input_mint} and {output_mint}"
-        )
+    ask.check_pair(f"AMM v4 pool {address}", pool.base_mint, pool.quote_mint)
     base_vault, quote_vault, market = (
         await client.get_multiple_accounts([pool.base_vault, pool.quote_vault, pool.market_id])
     ).value
     if base_vault is None or quote_vault is None or market is None:
         raise DirectPoolError(f"AMM v4 pool {address}: a vault or its market has no account")
-    base_in = input_mint == pool.base_mint
-    exact_in = swap_mode == "ExactIn"
-    slippage = slippage_bps / 10_000
+    base_in = ask.input_mint == pool.base_mint
+    exact_in = ask.exact_in
+    slippage = ask.slippage_bps / 10_000
+    amount = ask.amount
     try:
         keys = ray.decode_openbook_market(pool.market_id, bytes(market.data), pool.market_program)
         reserves = ray.amm_v4_reserves(
@@ -182,9 +198,9 @@ async def amm_v4_swap(
         swap = ray.amm_v4_swap_instruction(
             pool,
             keys,
-            user_in=get_associated_token_address(wallet, input_mint, input_program),
-            user_out=get_associated_token_address(wallet, output_mint, output_program),
-            owner=wallet,
+            user_in=ask.user_in(),
+            user_out=ask.user_out(),
+            owner=ask.wallet,
             amount=amount,
             threshold=q.bound,
             exact_in=exact_in,
@@ -192,38 +208,21 @@ async def amm_v4_swap(
     except ray.RaydiumError as exc:
         raise DirectPoolError(f"AMM v4 pool {address}: {exc}") from None
     return _direct_swap(
-        route="Raydium AMM v4",
-        program=ray.AMM_V4_PROGRAM,
-        pool=address,
-        swap=swap,
-        wallet=wallet,
-        input_mint=input_mint,
-        output_mint=output_mint,
-        output_program=output_program,
-        swap_mode=swap_mode,
-        slippage_bps=slippage_bps,
+        "Raydium AMM v4",
+        ray.AMM_V4_PROGRAM,
+        address,
+        swap,
+        ask,
         in_amount=q.amount_in,
         out_amount=q.amount_out,
         threshold=q.bound,
-        compute_unit_limit=compute_unit_limit,
-        compute_unit_price=compute_unit_price,
     )
 
 
 async def cpmm_swap(
     client: AsyncClient,
     address: Pubkey,
-    *,
-    wallet: Pubkey,
-    input_mint: Pubkey,
-    input_program: Pubkey,
-    output_mint: Pubkey,
-    output_program: Pubkey,
-    amount: int,
-    swap_mode: str,
-    slippage_bps: int,
-    compute_unit_limit: int,
-    compute_unit_price: int,
+    ask: SwapAsk,
 ) -> DirectSwap:
     """Quote and build a swap through the Raydium CPMM pool at ``address``: its account, its
     AMM config and its two vaults read in one call after the pool."""
@@ -232,11 +231,7 @@ async def cpmm_swap(
         pool = ray.decode_cpmm_pool(address, data)
     except ray.RaydiumError as exc:
         raise DirectPoolError(str(exc)) from None
-    if {pool.mint_a, pool.mint_b} != {input_mint, output_mint}:
-        raise DirectPoolError(
-            f"CPMM pool {address} trades {pool.mint_a} and {pool.mint_b}, "
-            f"not {input_mint} and {output_mint}"
-        )
+    ask.check_pair(f"CPMM pool {address}", pool.mint_a, pool.mint_b)
     cfg_acc, vault_a, vault_b = (
         await client.get_multiple_accounts([pool.config, pool.vault_a, pool.vault_b])
     ).value
@@ -246,65 +241,48 @@ async def cpmm_swap(
         cfg = ray.cpmm_effective_config(
             pool, ray.decode_cpmm_config(pool.config, bytes(cfg_acc.data))
         )
-        a_in = input_mint == pool.mint_a
+        a_in = ask.input_mint == pool.mint_a
         reserves = ray.cpmm_reserves(
             pool,
             int.from_bytes(bytes(vault_a.data)[64:72], "little"),
             int.from_bytes(bytes(vault_b.data)[64:72], "little"),
         )
         on_input = ray.cpmm_creator_fee_on_input(pool, a_in=a_in)
-        exact_in = swap_mode == "ExactIn"
+        amount, exact_in = ask.amount, ask.exact_in
         if exact_in:
             q = ray.cpmm_quote_in(reserves, cfg, amount, a_in=a_in, creator_fee_on_input=on_input)
-            threshold = _bound(q.amount_out, slippage_bps, up=False)
+            threshold = _bound(q.amount_out, ask.slippage_bps, up=False)
         else:
             q = ray.cpmm_quote_out(reserves, cfg, amount, a_in=a_in, creator_fee_on_input=on_input)
-            threshold = _bound(q.amount_in, slippage_bps, up=True)
+            threshold = _bound(q.amount_in, ask.slippage_bps, up=True)
     except ray.RaydiumError as exc:
         raise DirectPoolError(f"CPMM pool {address}: {exc}") from None
     swap = ray.cpmm_swap_instruction(
         pool,
-        payer=wallet,
-        user_in=get_associated_token_address(wallet, input_mint, input_program),
-        user_out=get_associated_token_address(wallet, output_mint, output_program),
+        payer=ask.wallet,
+        user_in=ask.user_in(),
+        user_out=ask.user_out(),
         a_in=a_in,
         amount=amount,
         threshold=threshold,
         exact_in=exact_in,
     )
     return _direct_swap(
-        route="Raydium CPMM",
-        program=ray.CPMM_PROGRAM,
-        pool=address,
-        swap=swap,
-        wallet=wallet,
-        input_mint=input_mint,
-        output_mint=output_mint,
-        output_program=output_program,
-        swap_mode=swap_mode,
-        slippage_bps=slippage_bps,
+        "Raydium CPMM",
+        ray.CPMM_PROGRAM,
+        address,
+        swap,
+        ask,
         in_amount=q.amount_in,
         out_amount=q.amount_out,
         threshold=threshold,
-        compute_unit_limit=compute_unit_limit,
-        compute_unit_price=compute_unit_price,
     )
 
 
 async def whirlpool_swap(
     client: AsyncClient,
     address: Pubkey,
-    *,
-    wallet: Pubkey,
-    input_mint: Pubkey,
-    input_program: Pubkey,
-    output_mint: Pubkey,
-    output_program: Pubkey,
-    amount: int,
-    swap_mode: str,
-    slippage_bps: int,
-    compute_unit_limit: int,
-    compute_unit_price: int,
+    ask: SwapAsk,
 ) -> DirectSwap:
     """Quote and build a swap through the Orca Whirlpool at ``address``."""
     data = await _pool_data(client, address, wp.WHIRLPOOL_PROGRAM, "whirlpool", "Whirlpool")
@@ -312,13 +290,8 @@ async def whirlpool_swap(
         pool = wp.decode_whirlpool(address, data)
     except wp.WhirlpoolError as exc:
         raise DirectPoolError(str(exc)) from None
-    mints = {pool.token_mint_a, pool.token_mint_b}
-    if mints != {input_mint, output_mint}:
-        raise DirectPoolError(
-            f"whirlpool {address} trades {pool.token_mint_a} and "
-            f"{pool.token_mint_b}, not {input_mint} and {output_mint}"
-        )
-    a_to_b = input_mint == pool.token_mint_a
+    ask.check_pair(f"whirlpool {address}", pool.token_mint_a, pool.token_mint_b)
+    a_to_b = ask.input_mint == pool.token_mint_a
     starts = wp.swap_tick_arrays(pool, a_to_b)
     keys = [wp.tick_array_address(address, s) for s in starts]
     accounts = (await client.get_multiple_accounts(keys)).value
@@ -327,44 +300,42 @@ async def whirlpool_swap(
         for k, a in zip(keys, accounts, strict=True)
         if a is not None and a.owner == wp.WHIRLPOOL_PROGRAM
     ]
-    by_input = swap_mode == "ExactIn"
+    by_input = ask.exact_in
     try:
         q = wp.quote(
-            pool, arrays, amount, by_input=by_input, a_to_b=a_to_b, slippage_bps=slippage_bps
+            pool,
+            arrays,
+            ask.amount,
+            by_input=by_input,
+            a_to_b=a_to_b,
+            slippage_bps=ask.slippage_bps,
         )
     except wp.WhirlpoolError as exc:
         raise DirectPoolError(f"whirlpool {address}: {exc}") from None
-    user_in = get_associated_token_address(wallet, input_mint, input_program)
-    user_out = get_associated_token_address(wallet, output_mint, output_program)
-    prog_a, prog_b = (input_program, output_program) if a_to_b else (output_program, input_program)
+    user_in, user_out = ask.user_in(), ask.user_out()
+    programs = (ask.input_program, ask.output_program)
+    prog_a, prog_b = programs if a_to_b else programs[::-1]
     swap = wp.swap_v2_instruction(
         pool=pool,
         token_program_a=prog_a,
         token_program_b=prog_b,
-        authority=wallet,
+        authority=ask.wallet,
         owner_account_a=user_in if a_to_b else user_out,
         owner_account_b=user_out if a_to_b else user_in,
         tick_arrays=keys,
         oracle=wp.oracle_address(address),
-        amount=amount,
+        amount=ask.amount,
         other_amount_threshold=q.threshold,
         by_input=by_input,
         a_to_b=a_to_b,
     )
     return _direct_swap(
-        route="Whirlpool",
-        program=wp.WHIRLPOOL_PROGRAM,
-        pool=address,
-        swap=swap,
-        wallet=wallet,
-        input_mint=input_mint,
-        output_mint=output_mint,
-        output_program=output_program,
-        swap_mode=swap_mode,
-        slippage_bps=slippage_bps,
+        "Whirlpool",
+        wp.WHIRLPOOL_PROGRAM,
+        address,
+        swap,
+        ask,
         in_amount=q.token_in,
         out_amount=q.token_out,
         threshold=q.threshold,
-        compute_unit_limit=compute_unit_limit,
-        compute_unit_price=compute_unit_price,
     )

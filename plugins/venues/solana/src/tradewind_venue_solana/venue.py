@@ -60,7 +60,7 @@ from .constants import (
     NATIVE_SOL,
     TOKEN_PROGRAMS,
 )
-from .direct import amm_v4_swap, cpmm_swap, whirlpool_swap
+from .direct import SwapAsk, amm_v4_swap, cpmm_swap, whirlpool_swap
 from .marketdata import decode_pool_trade, trades_to_batch
 from .raydium import AMM_V4_PROGRAM, CPMM_PROGRAM
 from .schemas import BalanceChanges, balance_changes
@@ -514,9 +514,7 @@ class SolanaVenue:
     ) -> tuple[SolSwapQuote, VersionedTransaction, int]:
         """The swap through ``pool``, built here (see :mod:`.direct`), with a fresh blockhash."""
         build = {"cpmm": cpmm_swap, "amm_v4": amm_v4_swap}.get(pool.kind, whirlpool_swap)
-        built = await build(
-            self.client,
-            Pubkey.from_string(pool.address),
+        ask = SwapAsk(
             wallet=self.wallet,
             input_mint=Pubkey.from_string(src.mint),
             input_program=TOKEN_PROGRAMS[src.program],
@@ -528,6 +526,7 @@ class SolanaVenue:
             compute_unit_limit=pool.compute_unit_limit,
             compute_unit_price=price,
         )
+        built = await build(self.client, Pubkey.from_string(pool.address), ask)
         self._check_quote(built.quote, src, dst, mode, qty, f"{pool.kind} {pool.address}")
         latest = (await self.client.get_latest_blockhash()).value
         msg = MessageV0.try_compile(self.wallet, list(built.instructions), [], latest.blockhash)
