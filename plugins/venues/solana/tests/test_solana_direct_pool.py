@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+import sol_golden
 from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
@@ -41,39 +40,17 @@ from tradewind_venue_solana.constants import (
     TOKEN_PROGRAM,
 )
 
-HERE = Path(__file__).parent
-NPM_ENV = "TRADEWIND_SOLANA_NPM"
 D = Decimal
 MINT_A_OFFSET = 101  # token_mint_a in a Whirlpool account (after config, bump, fees, price)
 
 
-def _npm() -> str:
-    npm = os.environ.get(NPM_ENV)
-    assert npm, f"{NPM_ENV} names the node_modules the solana tox env installs (tox.ini)"
-    return npm
-
-
 @pytest.fixture(scope="module")
 def state() -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "whirlpool_vectors.mjs"), _npm()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout)["states"][0]
+    return sol_golden.vectors("whirlpool_vectors.mjs")["states"][0]
 
 
 def sdk_swap_ix(**args: Any) -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "whirlpool_swap_ix.mjs"), _npm(), json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(proc.stdout)
+    return sol_golden.run_golden("whirlpool_swap_ix.mjs", args)
 
 
 def sdk_quote(state: dict, *, by_input: bool, a_to_b: bool, amount: int) -> dict:
@@ -338,15 +315,8 @@ def test_a_direct_pool_of_other_mints_is_refused_by_name(sol, state):
 # -- Raydium CPMM --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cpmm_state() -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
     # state 1: a creator fee on both tokens (on the input), Token and Token-2022 mints
-    return json.loads(proc.stdout)["cpmm"][1]
+    return sol_golden.vectors("raydium_vectors.cjs")["cpmm"][1]
 
 
 def _token_account(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
@@ -498,14 +468,7 @@ def test_jupiter_503_a_swap_goes_to_the_cpmm_pool_with_the_sdk_quote_and_instruc
 
 
 def sdk_cpmm(**args: Any) -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "raydium_cpmm_swap_ix.cjs"), _npm(), json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(proc.stdout)
+    return sol_golden.run_golden("raydium_cpmm_swap_ix.cjs", args)
 
 
 def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
@@ -550,25 +513,11 @@ def test_with_jupiter_up_the_direct_pool_is_not_used(sol, state):
 # -- Raydium AMM v4 ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def v4_state() -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "raydium_vectors.cjs"), _npm()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout)["v4"][0]
+    return sol_golden.vectors("raydium_vectors.cjs")["v4"][0]
 
 
 def sdk_v4(**args: Any) -> dict:
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "raydium_v4_swap_ix.cjs"), _npm(), json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(proc.stdout)
+    return sol_golden.run_golden("raydium_v4_swap_ix.cjs", args)
 
 
 @pytest.mark.parametrize("side", [Side.SELL, Side.BUY])

@@ -11,31 +11,16 @@ side decodes the SDK's bytes and must agree to the unit and to the byte.
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
+import sol_golden
 from solders.pubkey import Pubkey
 from tradewind_venue_solana import raydium as ray
-
-HERE = Path(__file__).parent
-NPM_ENV = "TRADEWIND_SOLANA_NPM"
 
 
 @pytest.fixture(scope="module")
 def vectors() -> dict:
-    npm = os.environ.get(NPM_ENV)
-    assert npm, f"{NPM_ENV} names the node_modules the solana tox env installs (tox.ini)"
-    proc = subprocess.run(
-        ["node", str(HERE / "golden" / "raydium_vectors.cjs"), npm],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(proc.stdout)
+    return sol_golden.vectors("raydium_vectors.cjs")
 
 
 def pk(s: str) -> Pubkey:
