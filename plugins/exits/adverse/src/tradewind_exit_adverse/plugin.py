@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
@@ -62,6 +63,11 @@ class AdverseMoves:
         #: the side, the trades it sampled and its samples (see :meth:`fold`).
         self._scanned: (
             tuple[SampleState, tuple[int, int, float, int], bool, TickBatch, Samples] | None
+        ) = None
+        #: The tiers' arrays last read by the compiled loop: (entry price, side, bounds,
+        #: moves); the engine's steps around a position repeat the same entry object.
+        self._tiers_of: (
+            tuple[Decimal, bool, npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
         ) = None
 
     # -- introspection, for tests and reports ---------------------------------------------
@@ -146,7 +152,13 @@ class AdverseMoves:
         kernel is not built or cannot take the arguments (the Python paths do)."""
         if _kernel is None or state.anchor_ns < 0 or not 0 < self.interval_ns < _INT64:
             return None
-        bounds, moves = self.tiers.arrays(position.avg_price, long)
+        entry = position.avg_price
+        kept = self._tiers_of
+        if kept is not None and kept[0] is entry and kept[1] is long:
+            bounds, moves = kept[2], kept[3]  # the same position's (no Decimal hashed)
+        else:
+            bounds, moves = self.tiers.arrays(entry, long)
+            self._tiers_of = (entry, long, bounds, moves)
         return _kernel.first(
             ts_ns,
             prices,
