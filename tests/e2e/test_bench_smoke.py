@@ -77,6 +77,7 @@ BENCHES = [
     ),
     ("bench_paper_throughput.py", ["--ticks", "2000", "--before-ticks", "500"], "ticks/s"),
     ("bench_sim_fill.py", ["--orders", "200", "--runs", "1"], "per order"),
+    ("bench_exit_pieces.py", ["--pieces", "200", "--runs", "1"], "decisions and states: True"),
     ("bench_order_path.py", ["--orders", "200", "--rounds", "1"], "per paper order"),
     ("bench_write_ahead.py", ["--orders", "20", "--dir", "{tmp}"], "fdatasync"),
     ("bench_hand_over.py", ["--orders", "10"], "turns"),

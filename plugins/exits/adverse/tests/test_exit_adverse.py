@@ -271,6 +271,7 @@ def test_the_few_trades_path_gives_the_numpy_scans_decisions_and_state(group, mo
 
 
 def _few_against_numpy(seed, monkeypatch, plugin):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(plugin, "_kernel", None)  # the Python paths (test_kernel.py: the kernel)
     rng = np.random.default_rng(1000 + seed)
     n = 600
     gaps = rng.choice([0, 1, 300, 900, 1500, 2500, 6000], size=n) * 1_000_000
@@ -315,6 +316,7 @@ def test_the_few_trades_paths_least_moves_gate_gives_the_numpy_scans_decisions(m
     1970, cut in pieces of 1 to 256 trades."""
     from tradewind_exit_adverse import plugin
 
+    monkeypatch.setattr(plugin, "_kernel", None)  # the Python paths (test_kernel.py: the kernel)
     decided = 0
     for seed in range(12):
         rng = np.random.default_rng(7000 + seed)
@@ -426,12 +428,18 @@ def test_the_lean_sampling_scan_gives_the_first_scans_samples(seed):
                 assert a.tobytes() == b.tobytes(), (seed, field)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("seed", range(8))
-def test_fold_leaves_the_sampling_state_on_ticks_leaves(seed):
+def test_fold_leaves_the_sampling_state_on_ticks_leaves(seed, compiled, monkeypatch):
     """``fold`` over pieces where ``on_ticks`` does not exit (a few trades and more than FEW,
     long and short, with silent intervals and unchanged prices): the same sampling state (the
-    last sample's bucket, price by its bits, run and the grid's anchor) as ``on_ticks``."""
+    last sample's bucket, price by its bits, run and the grid's anchor) as ``on_ticks``, with
+    the compiled loop and with the Python paths."""
+    from tradewind_exit_adverse import plugin
     from tradewind_exit_adverse.plugin import FEW
+
+    if not compiled:
+        monkeypatch.setattr(plugin, "_kernel", None)
 
     rng = np.random.default_rng(seed)
     compared = big = 0
@@ -465,13 +473,19 @@ def test_fold_leaves_the_sampling_state_on_ticks_leaves(seed):
     assert compared >= 10 and big >= 3
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("seed", range(8))
-def test_fold_after_a_scan_takes_its_samples_and_leaves_on_ticks_state(seed):
+def test_fold_after_a_scan_takes_its_samples_and_leaves_on_ticks_state(seed, compiled, monkeypatch):
     """A walk as the scheduler makes it: ``scan`` over the trades ahead, then ``fold`` over
     the first of them (up to a close before the scan's answer), or over trades the scan did
     not start at (a stale scan: its samples are not used). The sampling state is
-    ``on_ticks``'s over the same trades, field by field and the price by its bits."""
+    ``on_ticks``'s over the same trades, field by field and the price by its bits (with the
+    compiled loop, which keeps no samples, and with the Python paths)."""
     from tradewind.testing.exit_scan import hold_window
+    from tradewind_exit_adverse import plugin
+
+    if not compiled:
+        monkeypatch.setattr(plugin, "_kernel", None)
 
     rng = np.random.default_rng(100 + seed)
     compared = reused = 0

@@ -112,12 +112,16 @@ def test_the_scan_answers_the_close_after_the_seed_examples_exit_trade():
 def _pieces(few, monkeypatch, seed):
     """Every decision and the best price after each piece of a random walk fed in pieces of
     1 to 80 trades, long and short positions opening and closing, with the Python loop for
-    pieces of up to ``few`` trades (0: numpy's arrays always)."""
+    pieces of up to ``few`` trades (0: numpy's arrays always; None: the compiled kernel)."""
     import random
 
     from tradewind_exit_trailing import plugin
 
-    monkeypatch.setattr(plugin, "FEW", few)
+    if few is not None:
+        monkeypatch.setattr(plugin, "_kernel", None)
+        monkeypatch.setattr(plugin, "FEW", few)
+    else:
+        monkeypatch.undo()
     rnd = random.Random(seed)
     ts = TrailingStop(TrailingConfig(trail_pct=rnd.choice((0.001, 0.005, 0.02))))
     price, t, out = 50_000.0, 1, []
@@ -154,6 +158,19 @@ def test_the_few_trades_loop_gives_numpys_decisions_and_best_prices(monkeypatch)
     assert fired > 100  # the stop fired often, on long and short positions
 
 
+def test_the_compiled_loop_gives_numpys_decisions_and_best_prices(monkeypatch):
+    """The kernel (``_kernel.c``) over the same pieces: numpy's decisions and best prices."""
+    from tradewind_exit_trailing import plugin
+
+    assert plugin._kernel is not None
+    fired = 0
+    for seed in range(100):
+        compiled = _pieces(None, monkeypatch, seed)
+        assert compiled == _pieces(0, monkeypatch, seed), seed
+        fired += sum(d is not None for d, _ in compiled)
+    assert fired > 100
+
+
 def test_a_nan_price_among_a_few_takes_numpys_path():
     # numpy's maximum propagates NaN: the running best becomes NaN and nothing fires again.
     ts = TrailingStop(TrailingConfig(trail_pct=0.005))
@@ -161,12 +178,18 @@ def test_a_nan_price_among_a_few_takes_numpys_path():
     assert np.isnan(ts.stop_price(KEY, long().side))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_fold_keeps_the_best_price_on_ticks_keeps(seed):
+def test_fold_keeps_the_best_price_on_ticks_keeps(seed, compiled, monkeypatch):
     """``fold`` over pieces where ``on_ticks`` does not exit (a few trades and more than FEW,
     long and short, a NaN price now and then, a new position on the way): the same best
-    price, by its bits, as ``on_ticks``."""
+    price, by its bits, as ``on_ticks`` (with the compiled kernel, and with the Python and
+    numpy paths)."""
+    from tradewind_exit_trailing import plugin
     from tradewind_exit_trailing.plugin import FEW
+
+    if not compiled:
+        monkeypatch.setattr(plugin, "_kernel", None)
 
     rng = np.random.default_rng(seed)
     compared = big = 0
@@ -194,3 +217,49 @@ def test_fold_keeps_the_best_price_on_ticks_keeps(seed):
             compared += 1
             big += n > FEW
     assert compared >= 10 and big >= 2
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_compiled_scan_and_fold_give_numpys_close_and_best_price(seed, monkeypatch):
+    """Over hold windows of a random walk (NaN prices now and then, long and short, a best
+    price carried from earlier trades): the kernel's scan answers numpy's close, and fold
+    leaves numpy's best price, by its bits."""
+    from tradewind.testing.exit_scan import hold_window
+    from tradewind_exit_trailing import plugin
+
+    kernel = plugin._kernel
+    rng = np.random.default_rng(300 + seed)
+    answered = 0
+    for pos in (long(), short()):
+        compiled = TrailingStop(TrailingConfig(trail_pct=float(rng.choice([0.001, 0.005]))))
+        python = TrailingStop(TrailingConfig(trail_pct=compiled.pct))
+        price, start = 50_000.0, 1
+        for _ in range(30):
+            n = int(rng.choice((1, 5, 64, 65, 300, 1_500)))
+            steps = rng.normal(0.0, 30.0, size=n)
+            prices = price + np.cumsum(steps)
+            if rng.random() < 0.05:
+                prices[int(rng.integers(0, n))] = np.nan
+            ahead = batch(prices, start=start)
+            window = hold_window(ahead, timeframe_ns=int(rng.choice([3, 50])))
+            got = compiled.scan(pos, window, None)
+            monkeypatch.setattr(plugin, "_kernel", None)
+            monkeypatch.setattr(plugin, "FEW", 0)
+            want = python.scan(pos, window, None)
+            monkeypatch.setattr(plugin, "_kernel", kernel)
+            assert got == want, seed
+            answered += got is not None
+            # Walk the trades before the answer (or all), both folding them.
+            w = len(ahead) if got is None else int(window.row_ticks[got - 1]) if got else 0
+            if w:
+                compiled.fold(pos, ahead.slice(0, w), None)
+                monkeypatch.setattr(plugin, "_kernel", None)
+                python.fold(pos, ahead.slice(0, w), None)
+                monkeypatch.setattr(plugin, "_kernel", kernel)
+                a, b = compiled._best.get(KEY), python._best.get(KEY)
+                assert np.float64(a).tobytes() == np.float64(b).tobytes(), seed
+            if got is not None:  # it would exit there: a new position from the next trades
+                pos = attrs.evolve(pos, opened_ts_ns=start + n)
+            start += n
+            price = float(np.nan_to_num(prices[-1], nan=price))
+    assert answered >= 5

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from tradewind import hookimpl
 from tradewind.model import Candle, ExitDecision, Position, TickBatch
 from tradewind.protocols import RiskContext
@@ -30,6 +32,11 @@ from tradewind.trading.exit_scan import HoldWindow
 from tradewind_exit_adverse.config import AdverseConfig
 from tradewind_exit_adverse.sampling import Samples, SampleState, advance, scan
 from tradewind_exit_adverse.tiers import ProfitTiers
+
+try:
+    from tradewind_exit_adverse import _kernel
+except ImportError:  # pragma: no cover - not built: the Python loop below does the same
+    _kernel = None  # type: ignore[assignment]
 
 #: Pieces of at most this many trades go through :meth:`AdverseMoves._on_few` (plain Python
 #: over the trades); longer ones through the numpy scan.
@@ -57,6 +64,11 @@ class AdverseMoves:
         self._scanned: (
             tuple[SampleState, tuple[int, int, float, int], bool, TickBatch, Samples] | None
         ) = None
+        #: The tiers' arrays last read by the compiled loop: (entry price, side, bounds,
+        #: moves); the engine's steps around a position repeat the same entry object.
+        self._tiers_of: (
+            tuple[Decimal, bool, npt.NDArray[np.float64], npt.NDArray[np.int64]] | None
+        ) = None
 
     # -- introspection, for tests and reports ---------------------------------------------
     def threshold(self, position: Position, price: float) -> int:
@@ -80,6 +92,12 @@ class AdverseMoves:
             return None
         long = position.quantity > 0
         state = self._sampling(position, batch)
+        got = self._first(position, batch.ts_ns, batch.price, state, long, True)
+        if got is not None:
+            hit, run, need, state.bucket, state.price, state.run = got
+            if hit < 0:
+                return None
+            return self._decision(position, batch, hit, run, need, long)
         if n <= FEW:
             return self._on_few(position, batch, state, long)
         samples = scan(batch.ts_ns, batch.price, state, self.interval_ns, 1 if long else -1)
@@ -115,6 +133,46 @@ class AdverseMoves:
             ),
             ts_ns=int(batch.ts_ns[row]),
             price=price,
+        )
+
+    def _first(
+        self,
+        position: Position,
+        ts_ns: npt.NDArray[np.int64],
+        prices: npt.NDArray[np.float64],
+        state: SampleState,
+        long: bool,
+        check: bool,
+    ) -> tuple[int, int, int, int, float, int] | None:
+        """The compiled loop (``_kernel.c``) over ``ts_ns``/``prices`` from ``state`` (left
+        alone): the trade of the first sample that reaches its threshold (-1: none, or not
+        looked for unless ``check``), its capped run and threshold, and the sampling state
+        there (or after the last sample). The same samples, runs and comparisons as
+        :meth:`_on_few`, in one pass over the trades whatever their number. None when the
+        kernel is not built or cannot take the arguments (the Python paths do)."""
+        if _kernel is None or state.anchor_ns < 0 or not 0 < self.interval_ns < _INT64:
+            return None
+        entry = position.avg_price
+        kept = self._tiers_of
+        if kept is not None and kept[0] is entry and kept[1] is long:
+            bounds, moves = kept[2], kept[3]  # the same position's (no Decimal hashed)
+        else:
+            bounds, moves = self.tiers.arrays(entry, long)
+            self._tiers_of = (entry, long, bounds, moves)
+        return _kernel.first(
+            ts_ns,
+            prices,
+            state.anchor_ns,
+            self.interval_ns,
+            state.bucket,
+            state.price,
+            state.run,
+            long,
+            self.max_moves,
+            self.tiers.least,
+            bounds,
+            moves,
+            check,
         )
 
     def _on_few(
@@ -200,6 +258,11 @@ class AdverseMoves:
         else:
             state = entry[1]
         long = position.quantity > 0
+        got = self._first(position, ticks.ts_ns[:seen], ticks.price[:seen], state, long, True)
+        if got is not None:
+            # fold runs the kernel over the walked trades itself: nothing to keep.
+            self._scanned = None
+            return None if got[0] < 0 else window.row_of_trade(got[0])
         samples = scan(
             ticks.ts_ns[:seen], ticks.price[:seen], state, self.interval_ns, 1 if long else -1
         )
@@ -244,11 +307,15 @@ class AdverseMoves:
                 if m:
                     advance(state0, samples, upto=m - 1)
                 return
+        state = self._sampling(position, walked)
+        long = position.quantity > 0
+        got = self._first(position, walked.ts_ns, walked.price, state, long, False)
+        if got is not None:
+            _, _, _, state.bucket, state.price, state.run = got
+            return
         if len(walked) <= FEW:
             self.on_ticks(position, walked, ctx)
             return
-        state = self._sampling(position, walked)
-        long = position.quantity > 0
         samples = scan(walked.ts_ns, walked.price, state, self.interval_ns, 1 if long else -1)
         if len(samples):
             advance(state, samples)

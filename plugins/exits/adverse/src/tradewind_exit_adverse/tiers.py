@@ -76,6 +76,13 @@ class ProfitTiers:
             got = self._lists[key] = (self._bounds(entry, long).tolist(), self.moves.tolist())
         return got
 
+    def arrays(
+        self, entry: Decimal, long: bool
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """The boundary prices and the moves per tier as :meth:`required` reads them (the
+        compiled loop's arguments)."""
+        return self._bounds(entry, long), self.moves
+
     def required(
         self, prices: npt.NDArray[np.float64], entry: Decimal, long: bool
     ) -> npt.NDArray[np.int64]:

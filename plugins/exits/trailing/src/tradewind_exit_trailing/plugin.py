@@ -24,6 +24,11 @@ from tradewind.model import Candle, ExitDecision, Position, Side, TickBatch
 from tradewind.protocols import RiskContext
 from tradewind.trading.exit_scan import HoldWindow
 
+try:
+    from tradewind_exit_trailing import _kernel
+except ImportError:  # pragma: no cover - not built: the Python and numpy paths do the same
+    _kernel = None  # type: ignore[assignment]
+
 #: Up to this many trades (the engine's pieces around a position), :meth:`TrailingStop.on_ticks`
 #: runs a Python loop instead of paying numpy's fixed cost per call.
 FEW = 64
@@ -75,6 +80,18 @@ class TrailingStop:
         if self._opened.get(key) != position.opened_ts_ns:
             self._opened[key] = position.opened_ts_ns
             self._best.pop(key, None)
+        got = self._first(position, prices, True)
+        if got is not None:
+            i, best = got
+            self._best[key] = best
+            if i < 0:
+                return None
+            return ExitDecision(
+                monitor=self.name,
+                reason=f"trailing stop {self.pct:.2%} from best {best:.2f}",
+                ts_ns=int(batch.ts_ns[i]),
+                price=float(prices[i]),
+            )
         if n <= FEW:
             found = self._first_few(position, prices.tolist())
             if found is not None:
@@ -108,7 +125,11 @@ class TrailingStop:
         window, seeded as :meth:`on_ticks` would seed it); the state is left alone."""
         if position.is_flat or len(window) == 0:
             return None
-        _, hit = self._running(position, window.ticks.price[: window.seen])
+        prices = window.ticks.price[: window.seen]
+        got = self._first(position, prices, True)
+        if got is not None:
+            return None if got[0] < 0 else window.row_of_trade(got[0])
+        _, hit = self._running(position, prices)
         return window.first_row(hit)
 
     def fold(self, position: Position, walked: TickBatch, ctx: RiskContext) -> None:
@@ -122,6 +143,10 @@ class TrailingStop:
             self._opened[key] = position.opened_ts_ns
             self._best.pop(key, None)
         prices = walked.price
+        got = self._first(position, prices, False)
+        if got is not None:
+            self._best[key] = got[1]
+            return
         if len(prices) <= FEW:
             found = self._first_few(position, prices.tolist())
             if found is not None:
@@ -137,6 +162,24 @@ class TrailingStop:
         else:
             running = np.minimum.accumulate(np.minimum(prices, best))
         self._best[key] = float(running[-1])
+
+    def _first(
+        self, position: Position, prices: npt.NDArray[np.float64], check: bool
+    ) -> tuple[int, float] | None:
+        """The compiled loop (``_kernel.c``): ``(index of the first trade at or through the
+        stop, or -1 for none or not ``check``, the best price there or at the last trade)``,
+        the numpy path's values (:meth:`_running`) in one pass whatever the number of trades;
+        None when the kernel is not built or cannot read the prices."""
+        if _kernel is None:
+            return None
+        key = position.instrument
+        best = (
+            self._best.get(key, float(position.avg_price))
+            if self._opened.get(key) == position.opened_ts_ns
+            else float(position.avg_price)
+        )
+        long = position.quantity > 0
+        return _kernel.first(prices, best, long, 1 - self.pct if long else 1 + self.pct, check)
 
     def _first_few(self, position: Position, prices: list[float]) -> tuple[int, float] | None:
         """:meth:`_running` and the first hit over a few prices as a Python loop: ``(index
