@@ -27,7 +27,7 @@ import anyio
 import attrs
 
 from tradewind import __version__
-from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
+from tradewind.api.snapshot import FILL_COLUMNS, Snapshot, SnapshotSource, fill_from_row
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 from tradewind.trading.accounts import ConversionError
@@ -454,20 +454,20 @@ class HostView:
         return snap
 
     def _seed(self) -> tuple[list[Fill], dict[str, str]]:
-        """The session's fills journaled before the first snapshot (a resumed session's),
-        with their orders' tags; read on the engine's thread."""
+        """The session's fills journaled before the first snapshot (a resumed session's, and
+        those this run booked before the view was built), with their orders' tags; read on
+        the engine's thread through the journal's own reads, which load what its step log
+        holds and its database does not yet (a paper or live journal loads in batches)."""
         j = self.engine.journal
         if j is None:
             return [], {}
-        rows = self._q(
-            "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
-            "liquidity, fee_currency, fee_asset, fee_rate FROM fills WHERE session_id = ? "
-            "ORDER BY seq",
+        rows = j.query(
+            f"SELECT {FILL_COLUMNS} FROM fills WHERE session_id = ? ORDER BY seq",
             [j.session_id],
         )
         tags = (
             dict(
-                self._q(
+                j.query(
                     "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
                     "tag IS NOT NULL",
                     [j.session_id],
