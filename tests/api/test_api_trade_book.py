@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from tradewind.api import views as api_views
 from tradewind.api.mirror import MirrorView
 from tradewind.api.snapshot import FILL_COLUMNS, PortfolioSnapshot, Snapshot, fill_from_row
 from tradewind.api.totals import FloatSum
@@ -316,11 +317,14 @@ def _book_answers(view: HostView) -> dict[str, Any]:
     return out
 
 
-def test_every_trade_answer_of_a_paper_session_is_the_same_at_any_keep(tmp_path: Path):
+def test_every_trade_answer_of_a_paper_session_is_the_same_at_any_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """One paper session (~200 round trips) seen by three views keeping 2, 5 and every
     trade: the pages of ``/trades``, trades by id and every statistic are the same JSON,
     asked as the run goes and at its end; the small views let go of most trades (the older
-    read back from the journal)."""
+    read back from the journal, from the book's mark before them: one every 7 trades here)."""
+    monkeypatch.setattr(api_views, "MARK_EVERY", 7)
     engine = _bench().paper_engine(3_000, 100, 10, tmp_path, run_id="7" * 32)
     views = {keep: HostView(engine) for keep in (2, 5, None)}
     for keep, v in views.items():
@@ -354,6 +358,7 @@ def test_every_trade_answer_of_a_paper_session_is_the_same_at_any_keep(tmp_path:
         assert small._book.n > 150 and small._book.dropped > small._book.n - 10
         assert len(small._book.trades) <= 6 and len(small._closed_text) <= 6
         assert views[None]._book.dropped == 0 and len(views[None]._book.trades) > 150
+        assert len(small._marks) >= small._book.n // 7 and not views[None]._marks
         return summary()
 
     engine.summary = at_the_end

@@ -142,6 +142,7 @@ class MirrorView(HostView):
         self.candles: dict[Any, deque[Any]] = {}
         self._book = TradeBook()
         self._totals = Totals()
+        self._marks = []
         self._cursor = None
         self._closed_json: dict[int, dict[str, Any]] = {}
         self._closed_text: dict[int, bytes] = {}

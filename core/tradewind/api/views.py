@@ -46,7 +46,10 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 #: Fills read back from the journal at a time to rebuild trades a view no longer keeps.
-READ_BACK_FILLS = 4_096
+READ_BACK_FILLS = 512
+#: Trades between two of a view's marks of where its trade book stood (a rebuild of trades
+#: it let go of starts at the last mark before them, not at the session's first fill).
+MARK_EVERY = 256
 #: The most bytes of ``trades`` pages kept ready to send (the pages asked for last).
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "EUR", "BTC", "ETH")
@@ -133,6 +136,17 @@ class Trade:
         return self.realized - self.fee_open - self.fee_close
 
 
+@attrs.frozen
+class BookMark:
+    """Where a :class:`TradeBook` stood after the fill ``seq``: its trades opened, its
+    positions, its open trades (copies)."""
+
+    seq: int
+    n: int
+    positions: dict[str, Position]
+    current: dict[str, Trade]
+
+
 class TradeBook:
     """Round trips folded from fills in booking order (see the module's docstring); fed
     incrementally, so a request costs the fills booked since the last one.
@@ -151,6 +165,38 @@ class TradeBook:
         self.positions: dict[str, Position] = {}
         #: The journal sequence number of the last fill folded in.
         self.last_seq = 0
+
+    def mark(self) -> BookMark:
+        """Where the book stands: enough to fold the fills after ``last_seq`` on from here
+        into the same trades (the open ones copied: folding goes on changing them)."""
+        current = {
+            k: attrs.evolve(
+                t,
+                orders=list(t.orders),
+                other_fees=dict(t.other_fees),
+                fees_not_converted=list(t.fees_not_converted),
+            )
+            for k, t in self.current.items()
+        }
+        return BookMark(self.last_seq, self.n, dict(self.positions), current)
+
+    @classmethod
+    def resume(cls, mark: BookMark) -> TradeBook:
+        """A book that folds the fills after ``mark``'s on: its trades are those opened after
+        the mark (the mark's open ones go on in :attr:`current` only)."""
+        book = cls()
+        book.last_seq, book.n, book.positions = mark.seq, mark.n, dict(mark.positions)
+        book.current = {
+            k: attrs.evolve(
+                t,
+                orders=list(t.orders),
+                other_fees=dict(t.other_fees),
+                fees_not_converted=list(t.fees_not_converted),
+            )
+            for k, t in mark.current.items()
+        }
+        book.dropped = mark.n
+        return book
 
     def drop(self, upto: int) -> None:
         """Let go of the trades with ids up to ``upto`` (closed ones)."""
@@ -461,6 +507,8 @@ class HostView:
         self._book = TradeBook()
         #: The statistics' running totals over the oldest closed trades (see :meth:`fold`).
         self._totals = Totals()
+        #: Where the trade book stood every :data:`MARK_EVERY` trades (a window's only).
+        self._marks: list[BookMark] = []
         self._cursor: Any = None
         #: The JSON of closed trades (they no longer change), by trade id.
         self._closed_json: dict[int, dict[str, Any]] = {}
@@ -627,6 +675,8 @@ class HostView:
         book = self._book
         hi = min(hi, book.n)
         out: list[Trade] = []
+        if lo >= hi:
+            return out
         if lo < book.dropped:
             out = self._old_trades(lo, min(hi, book.dropped))
         if hi > book.dropped:
@@ -635,11 +685,12 @@ class HostView:
 
     def _old_trades(self, lo: int, hi: int) -> list[Trade]:
         """Trades ``lo + 1`` to ``hi`` (all closed, no longer kept), rebuilt from the session's
-        fills from the first on, read back from the journal with their orders' tags, as
-        :meth:`fold` built them: the same values."""
-        book = TradeBook()
-        start, n = 0, self._book.last_seq
-        while book.n < hi or book.trades[hi - 1].is_open:
+        fills from the last mark before them on (:data:`MARK_EVERY`), read back from the
+        journal with their orders' tags, as :meth:`fold` built them: the same values."""
+        marks = [m for m in self._marks if m.n <= lo]
+        book = TradeBook.resume(marks[-1]) if marks else TradeBook()
+        start, n = book.last_seq, self._book.last_seq
+        while book.n < hi or book.trades[hi - 1 - book.dropped].is_open:
             if start >= n:
                 raise NotKept(f"trades {lo + 1} to {hi} are not in the session's fills")
             stop = min(n, start + READ_BACK_FILLS)
@@ -649,7 +700,7 @@ class HostView:
                 if done is not None:
                     done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
             start = stop
-        return book.trades[lo:hi]
+        return book.trades[lo - book.dropped : hi - book.dropped]
 
     def fold(self, n: int) -> None:
         """Fold the source's fills up to the ``n``-th into the trades (those the source no
@@ -660,10 +711,14 @@ class HostView:
         book = self._book
         if book.last_seq < n:
             fills, tags = self.source.fills_and_tags(book.last_seq, n)
+            marking = self.source.keep is not None
             for f in fills:
                 done = book.add(f)
+                book.last_seq += 1
                 if done is not None:
                     done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
+                if marking and book.n >= (len(self._marks) + 1) * MARK_EVERY:
+                    self._marks.append(book.mark())
             book.last_seq = n
             self._fold_totals()
 
