@@ -45,8 +45,9 @@ if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
 
 ZERO = Decimal(0)
-#: Fills read back from the journal at a time to rebuild trades a view no longer keeps.
-READ_BACK_FILLS = 512
+#: The most fills read back from the journal at a time to rebuild trades a view no longer
+#: keeps.
+READ_BACK_FILLS = 4_096
 #: Trades between two of a view's marks of where its trade book stood (a rebuild of trades
 #: it let go of starts at the last mark before them, not at the session's first fill).
 MARK_EVERY = 256
@@ -690,10 +691,14 @@ class HostView:
         marks = [m for m in self._marks if m.n <= lo]
         book = TradeBook.resume(marks[-1]) if marks else TradeBook()
         start, n = book.last_seq, self._book.last_seq
+        chunk = 0
         while book.n < hi or book.trades[hi - 1 - book.dropped].is_open:
             if start >= n:
                 raise NotKept(f"trades {lo + 1} to {hi} are not in the session's fills")
-            stop = min(n, start + READ_BACK_FILLS)
+            # A read of twice the fills the trades still to close need at least (two per
+            # trade), doubling each time they do not close there.
+            chunk = min(READ_BACK_FILLS, max(16, 2 * (hi - book.n), 2 * chunk))
+            stop = min(n, start + chunk)
             fills, tags = self.source.fills_and_tags(start, stop)
             for f in fills:
                 done = book.add(f)
