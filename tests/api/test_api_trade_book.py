@@ -205,11 +205,51 @@ def _mirror_answers(keep: int | None, fills: list[Fill], tags: dict[str, str]) -
     snapshot moved each time; every statistic's JSON asked every few updates and at the end,
     with the newest page of ``trades``. Also asserts how much it kept."""
     view = MirrorView(SETTINGS, 0)
+    out: list[Any] = []
+
+    def ask(last: bool) -> None:
+        total = view.profit()["trade_count"]
+        answers = [
+            view.status(),
+            view.count(),
+            view.profit(),
+            view.performance(),
+            view.stats(),
+            *(view.periodic(u, c) for u, c in (("days", 7), ("days", 40), ("weeks", 3))),
+            view.periodic("months", 2),
+            view.trades_page(2, max(0, total - 2)),
+            view.trades_page_json(2, max(0, total - 2))[0],
+        ]
+        out.append([_dumps(a) if not isinstance(a, bytes) else a for a in answers])
+
+    _feed(view, keep, fills, tags, ask)
+    book = view._book
+    if keep is not None:
+        # The fold stopped at the first trade in BTC only: before it, at most 2 * keep of
+        # the closed trades are kept besides those after the first open one.
+        assert view._totals.n > len(fills) // 3
+        assert book.dropped >= view._totals.n - 2 * keep
+        assert len(view._closed_json) <= len(book.trades)
+        with pytest.raises(NotKept):
+            view.trades_page(1, 0)
+    else:
+        assert book.dropped == view._totals.n == 0
+    return out
+
+
+def _feed(
+    view: MirrorView,
+    keep: int | None,
+    fills: list[Fill],
+    tags: dict[str, str],
+    ask: Any = None,
+) -> None:
+    """Feed ``fills`` to a mirror keeping ``keep`` fills, seven at a time with their tags,
+    its snapshot moved each time; ``ask(last)`` every fifth update and after the last."""
     src = view.source
     src.fills.keep = keep
     positions: dict[str, Position] = {}
     marks: dict[str, float] = {}
-    out: list[Any] = []
     for version, start in enumerate(range(0, len(fills), 7), 1):
         batch = fills[start : start + 7]
         cids = [f.client_order_id for f in batch]
@@ -240,33 +280,9 @@ def _mirror_answers(keep: int | None, fills: list[Fill], tags: dict[str, str]) -
             n_fills=len(src.fills),
             n_equity=0,
         )
-        if version % 5 and start + 7 < len(fills):
-            continue
-        total = view.profit()["trade_count"]
-        answers = [
-            view.status(),
-            view.count(),
-            view.profit(),
-            view.performance(),
-            view.stats(),
-            *(view.periodic(u, c) for u, c in (("days", 7), ("days", 40), ("weeks", 3))),
-            view.periodic("months", 2),
-            view.trades_page(2, max(0, total - 2)),
-            view.trades_page_json(2, max(0, total - 2))[0],
-        ]
-        out.append([_dumps(a) if not isinstance(a, bytes) else a for a in answers])
-    book = view._book
-    if keep is not None:
-        # The fold stopped at the first trade in BTC only: before it, at most 2 * keep of
-        # the closed trades are kept besides those after the first open one.
-        assert view._totals.n > len(fills) // 3
-        assert book.dropped >= view._totals.n - 2 * keep
-        assert len(view._closed_json) <= len(book.trades)
-        with pytest.raises(NotKept):
-            view.trades_page(1, 0)
-    else:
-        assert book.dropped == view._totals.n == 0
-    return out
+        last = start + 7 >= len(fills)
+        if ask is not None and (last or version % 5 == 0):
+            ask(last)
 
 
 def test_every_statistic_of_a_mirror_that_keeps_a_few_trades_is_that_of_every_trade():
@@ -386,3 +402,47 @@ def test_a_paper_runs_memory_with_its_trades_asked_does_not_grow_with_its_round_
     per_trip = (large[0] - small[0]) / (large[1] - small[1])  # a round trip per fill here
     assert large[1] > 25 * WINDOW
     assert per_trip < 40, f"{per_trip:.0f} B retained per extra round trip"
+
+
+def test_an_api_process_asks_its_host_for_the_trades_its_mirror_no_longer_keeps():
+    """The API's ``/trades`` and ``/trade/{id}`` served from a mirror keeping 2 trades: a page
+    or a trade it let go of is asked of the host (here a view keeping every trade, as the
+    host's reads its journal), the newer ones answered from the mirror, all as the host
+    answers them; an id with no trade is 404."""
+    from fastapi import HTTPException
+    from starlette.requests import Request
+    from tradewind.api.app import create_app
+    from tradewind.api.ops import HostOps
+    from tradewind.config import ApiSection
+
+    fills, tags = _session_fills(300, seed=5)
+    small, whole = MirrorView(SETTINGS, 0), MirrorView(SETTINGS, 0)
+    _feed(small, 2, fills, tags)
+    _feed(whole, None, fills, tags)
+    ops = HostOps(whole, None)  # type: ignore[arg-type]  (the trade reads need no operator)
+    asked: list[str] = []
+
+    async def host_call(name: str, *args: Any) -> Any:
+        asked.append(name)
+        return getattr(ops, name)(*args)
+
+    app = create_app(small, None, ApiSection(), "t" * 32, host_call=host_call)
+    endpoint = {r.path: r.endpoint for r in app.routes if hasattr(r, "endpoint")}
+    request = Request({"type": "http", "method": "GET", "headers": [], "path": "/"})
+    total = whole.trades_page(1, 0)["total_trades"]
+    assert total > 100 and small._book.dropped > total - 50
+
+    async def ask() -> None:
+        for offset in (0, 37, total - 2):
+            response = await endpoint["/api/v1/trades"](request, limit=2, offset=offset)
+            assert json.loads(response.body) == whole.trades_page(2, offset), offset
+        for tid in (1, total // 2, total):
+            answer = await endpoint["/api/v1/trade/{tradeid}"](tid)
+            assert answer == whole.trade_json(whole.trade_by_id(tid)), tid
+        with pytest.raises(HTTPException) as missing:
+            await endpoint["/api/v1/trade/{tradeid}"](total + 1)
+        assert missing.value.status_code == 404
+
+    anyio.run(ask)
+    # The old pages and trades were the host's answers; the newest the mirror's own.
+    assert asked == ["trades_page", "trades_page", "trade", "trade"]
