@@ -230,6 +230,7 @@ def _mirror_answers(keep: int | None, fills: list[Fill], tags: dict[str, str]) -
         assert view._totals.n > len(fills) // 3
         assert book.dropped >= view._totals.n - 2 * keep
         assert len(view._closed_json) <= len(book.trades)
+        assert not view._marks  # (the host rebuilds what the mirror let go of)
         with pytest.raises(NotKept):
             view.trades_page(1, 0)
     else:

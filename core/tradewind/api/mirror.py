@@ -132,6 +132,8 @@ class MirrorView(HostView):
     #: from its copy of the host's entries, ``/signals``, ``/vetoes`` and ``/fills`` from
     #: its copies of their newest journal rows.
     answers_from_mirror = True
+    #: Trades the mirror let go of are asked of the host: no marks to rebuild them from.
+    marks_trades = False
 
     def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
         # Not HostView.__init__: that reads the engine this process does not have.

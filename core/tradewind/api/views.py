@@ -170,15 +170,7 @@ class TradeBook:
     def mark(self) -> BookMark:
         """Where the book stands: enough to fold the fills after ``last_seq`` on from here
         into the same trades (the open ones copied: folding goes on changing them)."""
-        current = {
-            k: attrs.evolve(
-                t,
-                orders=list(t.orders),
-                other_fees=dict(t.other_fees),
-                fees_not_converted=list(t.fees_not_converted),
-            )
-            for k, t in self.current.items()
-        }
+        current = {k: _open_copy(t) for k, t in self.current.items()}
         return BookMark(self.last_seq, self.n, dict(self.positions), current)
 
     @classmethod
@@ -187,15 +179,7 @@ class TradeBook:
         the mark (the mark's open ones go on in :attr:`current` only)."""
         book = cls()
         book.last_seq, book.n, book.positions = mark.seq, mark.n, dict(mark.positions)
-        book.current = {
-            k: attrs.evolve(
-                t,
-                orders=list(t.orders),
-                other_fees=dict(t.other_fees),
-                fees_not_converted=list(t.fees_not_converted),
-            )
-            for k, t in mark.current.items()
-        }
+        book.current = {k: _open_copy(t) for k, t in mark.current.items()}
         book.dropped = mark.n
         return book
 
@@ -268,6 +252,16 @@ class TradeBook:
             trades.append(nxt)
             current[f.instrument] = nxt
         return t
+
+
+def _open_copy(t: Trade) -> Trade:
+    """A copy of an open trade that folding more fills into the original leaves as it is."""
+    return attrs.evolve(
+        t,
+        orders=list(t.orders),
+        other_fees=dict(t.other_fees),
+        fees_not_converted=list(t.fees_not_converted),
+    )
 
 
 class NotKept(LookupError):
@@ -494,6 +488,9 @@ class HostView:
     #: ``/logs`` and ``/watchlist`` answer where the request is handled (an API process's
     #: mirror); otherwise they run on the engine's loop, beside what changes them.
     answers_from_mirror = False
+    #: Mark where the trade book stands every :data:`MARK_EVERY` trades, to rebuild trades
+    #: let go of from there (an API process's mirror asks its host for them instead).
+    marks_trades = True
 
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
@@ -716,7 +713,7 @@ class HostView:
         book = self._book
         if book.last_seq < n:
             fills, tags = self.source.fills_and_tags(book.last_seq, n)
-            marking = self.source.keep is not None
+            marking = self.marks_trades and self.source.keep is not None
             for f in fills:
                 done = book.add(f)
                 book.last_seq += 1
