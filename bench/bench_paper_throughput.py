@@ -31,7 +31,10 @@ fifth of them, after a first run that warms imports and caches up; the differenc
 fill is what a run keeps per fill.
 
 ``--retained --api``: the same with the HTTP API's view of the engine attached (its snapshot
-source's fills and equity points).
+source's fills and equity points). ``--api-asks N``: and every N engine steps the trade
+endpoints asked of it as a dashboard polls them (``status``, ``count``, ``profit``,
+``performance``, ``stats``, ``daily`` and the newest page of ``trades``), so its trades are
+built (one round trip per fill here: each flipping fill closes a trade and opens the next).
 
 ``--parts``: one ``after`` run with the main thread's CPU time (``time.thread_time``) summed
 around the per-fill path's parts — the step's durable commit, the bus, the journal's
@@ -296,6 +299,7 @@ def retained(
     timeframe: str | None = None,
     curve_keep: int | None = None,
     api: bool = False,
+    api_asks: int = 0,
 ) -> tuple[int, int]:
     """Bytes still allocated after a paper run of ``ticks`` (the engine alive), and its
     fills. ``keep_history``: the order manager keeps every fill and trade in memory, as
@@ -303,7 +307,8 @@ def retained(
     :func:`paper_engine`'s. ``curve_keep``: the points each curve keeps in memory
     (``Engine.curve_keep``; a core without it ignores it). ``api``: the HTTP API's view of
     the engine attached (in-thread serving: its snapshot source publishes every step; the
-    view kept alive with the engine)."""
+    view kept alive with the engine); ``api_asks``: every so many steps the trade endpoints
+    asked of it (:func:`ask_trades`)."""
     import tracemalloc
 
     from tradewind.report import metrics
@@ -321,7 +326,16 @@ def retained(
     if api:
         from tradewind.api.views import HostView
 
-        engine.api_view = HostView(engine)
+        view = engine.api_view = HostView(engine)
+        if api_asks:
+            steps = [0]
+
+            def ask() -> None:
+                steps[0] += 1
+                if steps[0] % api_asks == 0:
+                    ask_trades(view)
+
+            engine.step_sinks.append(ask)
     try:
         anyio.run(engine.run)
         metrics._last_metrics = None  # the run's summary inputs: the result's, not the engine's
@@ -331,6 +345,18 @@ def retained(
         tracemalloc.stop()
     _last_decisions = len(engine.equity_curve)
     return size, fills_of(engine)
+
+
+def ask_trades(view: Any) -> int:
+    """What a dashboard asks of the API's trade views (``--api-asks``); returns the trades."""
+    view.status()
+    view.count()
+    total = int(view.profit()["trade_count"])
+    view.performance()
+    view.stats()
+    view.periodic("days", 7)
+    view.trades_page(10, max(0, total - 10))
+    return total
 
 
 #: The decisions (equity points) of the last :func:`retained` run.
@@ -451,6 +477,12 @@ def main() -> None:
         help="with --retained: the HTTP API's view attached (its snapshot source publishing)",
     )
     ap.add_argument(
+        "--api-asks",
+        type=int,
+        default=0,
+        help="with --retained --api: ask the trade endpoints every N engine steps",
+    )
+    ap.add_argument(
         "--sync-loads",
         action="store_true",
         help="load the step log into DuckDB on the engine's thread (as before issue 19's "
@@ -466,7 +498,12 @@ def main() -> None:
             # A first run warms imports and caches up: allocated once, they would count
             # against the small run and understate what a fill keeps.
             (Path(tmp) / "warm").mkdir()
-            kw = {"timeframe": args.timeframe, "curve_keep": args.curve_keep, "api": args.api}
+            kw = {
+                "timeframe": args.timeframe,
+                "curve_keep": args.curve_keep,
+                "api": args.api,
+                "api_asks": args.api_asks,
+            }
             retained(args.ticks // 5, args.chunk, args.every, Path(tmp) / "warm", **kw)
             small = retained(args.ticks // 5, args.chunk, args.every, Path(tmp), **kw)
             small_decisions = _last_decisions

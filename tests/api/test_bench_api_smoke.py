@@ -50,3 +50,11 @@ def test_the_api_benchmark_runs(serve: str) -> None:
             assert re.search(re.escape(load) + r" [01]\.\d{3} \(", side[1]), side[1]
     else:
         assert "control" not in out
+
+
+def test_the_api_trades_benchmark_runs() -> None:
+    """bench/bench_api_trades.py runs a short paper session and prints each trade endpoint's
+    CPU time per answer."""
+    out = run_bench("bench_api_trades.py", ["--ticks", "3000"], "trades at the end:")
+    for name in ("status", "profit", "stats", "daily", "trades oldest 500", "trade 1"):
+        assert re.search(rf"{name}: median +\d+ µs, max +\d+ µs \(\d+ asks\)", out), name

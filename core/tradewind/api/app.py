@@ -17,6 +17,7 @@ engine's loop, between two of its steps, which publishes a new snapshot after it
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,7 @@ from tradewind import __version__
 from tradewind.api.auth import RateLimiter, TokenCheck, credential
 from tradewind.api.budget import CpuBudget
 from tradewind.api.ops import HostOps, OpError
-from tradewind.api.views import HostView
+from tradewind.api.views import HostView, NotKept, _dumps
 from tradewind.config import ApiSection
 from tradewind.model import Side
 from tradewind.timeframes import parse_timeframe
@@ -321,7 +322,12 @@ def create_app(
     ) -> Response:
         """Every trade of the session by id, paged. Answers carry an ``ETag``; a request
         whose ``If-None-Match`` names it gets ``304 Not Modified`` without the page."""
-        body, etag = read(view.trades_page_json, limit, offset)
+        try:
+            body, etag = read(view.trades_page_json, limit, offset)
+        except NotKept:  # an API process's mirror: the host reads them from its journal
+            body = _dumps(await call("trades_page", limit, offset)).encode()
+            etag = f'"{hashlib.sha256(body).hexdigest()[:24]}"'
+
         # no-cache: a client may keep the page but asks again each time (If-None-Match).
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("if-none-match"), etag):
@@ -332,10 +338,14 @@ def create_app(
     async def trade(tradeid: int) -> dict[str, Any]:
         """One trade."""
         snap = read(lambda: view.snap)
-        for t in view.trades(snap):
-            if t.trade_id == tradeid:
-                return view.trade_json(t, snap)
-        raise HTTPException(404, detail=f"no trade with id {tradeid}")
+        try:
+            t = view.trade_by_id(tradeid, snap)
+            found = None if t is None else view.trade_json(t, snap)
+        except NotKept:  # an API process's mirror: the host reads it from its journal
+            found = await call("trade", tradeid)
+        if found is None:
+            raise HTTPException(404, detail=f"no trade with id {tradeid}")
+        return found  # type: ignore[no-any-return]
 
     @app.get(PREFIX + "/profit", tags=["money"], dependencies=auth, response_model=dict[str, Any])
     async def profit() -> Response:
@@ -455,7 +465,7 @@ def create_app(
         tid = str(payload.tradeid)
         target = tid
         if tid.isdigit():
-            found = [t for t in read(view.trades) if t.trade_id == int(tid) and t.is_open]
+            found = [t for t in read(view.open_trades) if t.trade_id == int(tid)]
             if not found:
                 raise HTTPException(400, detail=f"no open trade with id {tid}")
             target = found[0].instrument

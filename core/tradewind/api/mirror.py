@@ -22,9 +22,12 @@ from typing import Any
 import attrs
 
 from tradewind.api.snapshot import PortfolioSnapshot, Snapshot, fill_from_row
+from tradewind.api.totals import Totals
 from tradewind.api.views import (
     HostView,
     LogBuffer,
+    NotKept,
+    Trade,
     TradeBook,
     ViewSettings,
     journal_item,
@@ -45,8 +48,10 @@ class MirrorSource:
 
     When the host's source keeps a window (paper, live: the update's ``keep``), so does the
     mirror: the fills it lets go of are folded into the view's trades first (the only reader
-    of older fills here; the API process has no journal), the equity points it lets go of
-    are written to a curve store of the API process's own and read back from it."""
+    of older fills here; the API process has no journal), and the view keeps the newest
+    trades and the statistics' running totals as the host's does (older trades are asked of
+    the host); the equity points it lets go of are written to a curve store of the API
+    process's own and read back from it."""
 
     def __init__(self, view: HostView | None = None) -> None:
         self._view = view
@@ -127,6 +132,8 @@ class MirrorView(HostView):
     #: from its copy of the host's entries, ``/signals``, ``/vetoes`` and ``/fills`` from
     #: its copies of their newest journal rows.
     answers_from_mirror = True
+    #: Trades the mirror let go of are asked of the host: no marks to rebuild them from.
+    marks_trades = False
 
     def __init__(self, settings: ViewSettings, started_ts_ns: int) -> None:
         # Not HostView.__init__: that reads the engine this process does not have.
@@ -136,6 +143,8 @@ class MirrorView(HostView):
         self.logs = LogBuffer()
         self.candles: dict[Any, deque[Any]] = {}
         self._book = TradeBook()
+        self._totals = Totals()
+        self._marks = []
         self._cursor = None
         self._closed_json: dict[int, dict[str, Any]] = {}
         self._closed_text: dict[int, bytes] = {}
@@ -156,6 +165,11 @@ class MirrorView(HostView):
     @property
     def journal(self) -> Any:
         raise RuntimeError("an API process never opens the journal: ask the host")
+
+    def _old_trades(self, lo: int, hi: int) -> list[Trade]:
+        """Trades the mirror let go of: the host reads them back from its journal (the API
+        asks it: :class:`~tradewind.api.views.NotKept`)."""
+        raise NotKept(f"trades {lo + 1} to {hi} are no longer kept here: ask the host")
 
     def kept_page(self, table: str, limit: int, offset: int) -> dict[str, Any] | None:
         """``/signals`` or ``/vetoes`` from the kept rows, as the host's journal answers it

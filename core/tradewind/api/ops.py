@@ -56,6 +56,17 @@ class HostOps:
         """The latest fills."""
         return self.view.fills(limit)
 
+    def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
+        """A page of ``/trades`` (an API process asks for those its mirror no longer keeps:
+        the host reads them back from the journal)."""
+        return self.view.trades_page(limit, offset)
+
+    def trade(self, trade_id: int) -> dict[str, Any] | None:
+        """One trade's JSON (None: no such trade), as :meth:`trades_page`."""
+        snap = self.view.snap
+        t = self.view.trade_by_id(trade_id, snap)
+        return None if t is None else self.view.trade_json(t, snap)
+
     def plugins(self) -> dict[str, Any]:
         """The plugin instances."""
         return self.view.plugins()

@@ -19,7 +19,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +27,30 @@ import anyio
 import attrs
 
 from tradewind import __version__
-from tradewind.api.snapshot import Snapshot, SnapshotSource, fill_from_row
+from tradewind.api.snapshot import FILL_COLUMNS, Snapshot, SnapshotSource, fill_from_row
+from tradewind.api.totals import (
+    Totals,
+    add_performance,
+    add_stats,
+    close_day,
+    closed_profit,
+    period_start,
+)
 from tradewind.model import Candle, Fill, Position, Side
 from tradewind.secrets import Secret
 from tradewind.trading.accounts import ConversionError
-from tradewind.trading.pnl import MoneyTotal, pnl_currency, priced_total, unpriced_fee
+from tradewind.trading.pnl import pnl_currency, priced_total, unpriced_fee
 
 if TYPE_CHECKING:
     from tradewind.trading.engine import Engine
 
 ZERO = Decimal(0)
+#: The most fills read back from the journal at a time to rebuild trades a view no longer
+#: keeps.
+READ_BACK_FILLS = 4_096
+#: Trades between two of a view's marks of where its trade book stood (a rebuild of trades
+#: it let go of starts at the last mark before them, not at the session's first fill).
+MARK_EVERY = 256
 #: The most bytes of ``trades`` pages kept ready to send (the pages asked for last).
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD", "EUR", "BTC", "ETH")
@@ -123,16 +137,57 @@ class Trade:
         return self.realized - self.fee_open - self.fee_close
 
 
+@attrs.frozen
+class BookMark:
+    """Where a :class:`TradeBook` stood after the fill ``seq``: its trades opened, its
+    positions, its open trades (copies)."""
+
+    seq: int
+    n: int
+    positions: dict[str, Position]
+    current: dict[str, Trade]
+
+
 class TradeBook:
     """Round trips folded from fills in booking order (see the module's docstring); fed
-    incrementally, so a request costs the fills booked since the last one."""
+    incrementally, so a request costs the fills booked since the last one.
+
+    :attr:`trades` holds the trades from id ``dropped + 1`` on: a view lets go of the older
+    ones (:meth:`drop`) once its running totals took them in."""
 
     def __init__(self) -> None:
+        #: The trades in memory, by id from ``dropped + 1`` (every trade unless dropped).
         self.trades: list[Trade] = []
+        #: Trades let go of (the oldest; read back from the journal when asked for).
+        self.dropped = 0
+        #: Trades opened so far (the last trade's id).
+        self.n = 0
         self.current: dict[str, Trade] = {}
         self.positions: dict[str, Position] = {}
         #: The journal sequence number of the last fill folded in.
         self.last_seq = 0
+
+    def mark(self) -> BookMark:
+        """Where the book stands: enough to fold the fills after ``last_seq`` on from here
+        into the same trades (the open ones copied: folding goes on changing them)."""
+        current = {k: _open_copy(t) for k, t in self.current.items()}
+        return BookMark(self.last_seq, self.n, dict(self.positions), current)
+
+    @classmethod
+    def resume(cls, mark: BookMark) -> TradeBook:
+        """A book that folds the fills after ``mark``'s on: its trades are those opened after
+        the mark (the mark's open ones go on in :attr:`current` only)."""
+        book = cls()
+        book.last_seq, book.n, book.positions = mark.seq, mark.n, dict(mark.positions)
+        book.current = {k: _open_copy(t) for k, t in mark.current.items()}
+        book.dropped = mark.n
+        return book
+
+    def drop(self, upto: int) -> None:
+        """Let go of the trades with ids up to ``upto`` (closed ones)."""
+        if upto > self.dropped:
+            self.trades = self.trades[upto - self.dropped :]
+            self.dropped = upto
 
     def add(self, f: Fill) -> Trade | None:
         """Fold one fill in; returns the trade it closed, if any."""
@@ -144,8 +199,9 @@ class TradeBook:
         t = current.get(f.instrument)
         qty = f.quantity
         if t is None:  # flat before: this fill opens a trade
+            self.n += 1
             t = Trade(
-                trade_id=len(trades) + 1,
+                trade_id=self.n,
                 instrument=f.instrument,
                 is_short=f.side is Side.SELL,
                 open_ts_ns=f.ts_ns,
@@ -181,8 +237,9 @@ class TradeBook:
         del current[f.instrument]
         if not after.is_flat:  # flipped: the remainder opens the next trade
             rest = abs(after.quantity)
+            self.n += 1
             nxt = Trade(
-                trade_id=len(trades) + 1,
+                trade_id=self.n,
                 instrument=f.instrument,
                 is_short=after.quantity < 0,
                 open_ts_ns=f.ts_ns,
@@ -195,6 +252,21 @@ class TradeBook:
             trades.append(nxt)
             current[f.instrument] = nxt
         return t
+
+
+def _open_copy(t: Trade) -> Trade:
+    """A copy of an open trade that folding more fills into the original leaves as it is."""
+    return attrs.evolve(
+        t,
+        orders=list(t.orders),
+        other_fees=dict(t.other_fees),
+        fees_not_converted=list(t.fees_not_converted),
+    )
+
+
+class NotKept(LookupError):
+    """Trades older than a view keeps, which it cannot read back itself (an API process's
+    mirror: its host reads them from the journal)."""
 
 
 def rebuild_trades(fills: Iterable[Fill]) -> list[Trade]:
@@ -416,6 +488,9 @@ class HostView:
     #: ``/logs`` and ``/watchlist`` answer where the request is handled (an API process's
     #: mirror); otherwise they run on the engine's loop, beside what changes them.
     answers_from_mirror = False
+    #: Mark where the trade book stands every :data:`MARK_EVERY` trades, to rebuild trades
+    #: let go of from there (an API process's mirror asks its host for them instead).
+    marks_trades = True
 
     def __init__(self, engine: Engine, *, candle_capacity: int = 500) -> None:
         self.engine = engine
@@ -428,6 +503,10 @@ class HostView:
         self.candles: dict[tuple[str, int], deque[Candle]] = {}
         self._capacity = candle_capacity
         self._book = TradeBook()
+        #: The statistics' running totals over the oldest closed trades (see :meth:`fold`).
+        self._totals = Totals()
+        #: Where the trade book stood every :data:`MARK_EVERY` trades (a window's only).
+        self._marks: list[BookMark] = []
         self._cursor: Any = None
         #: The JSON of closed trades (they no longer change), by trade id.
         self._closed_json: dict[int, dict[str, Any]] = {}
@@ -454,20 +533,20 @@ class HostView:
         return snap
 
     def _seed(self) -> tuple[list[Fill], dict[str, str]]:
-        """The session's fills journaled before the first snapshot (a resumed session's),
-        with their orders' tags; read on the engine's thread."""
+        """The session's fills journaled before the first snapshot (a resumed session's, and
+        those this run booked before the view was built), with their orders' tags; read on
+        the engine's thread through the journal's own reads, which load what its step log
+        holds and its database does not yet (a paper or live journal loads in batches)."""
         j = self.engine.journal
         if j is None:
             return [], {}
-        rows = self._q(
-            "SELECT client_order_id, trade_id, instrument, side, quantity, price, fee, ts_ns, "
-            "liquidity, fee_currency, fee_asset, fee_rate FROM fills WHERE session_id = ? "
-            "ORDER BY seq",
+        rows = j.query(
+            f"SELECT {FILL_COLUMNS} FROM fills WHERE session_id = ? ORDER BY seq",
             [j.session_id],
         )
         tags = (
             dict(
-                self._q(
+                j.query(
                     "SELECT DISTINCT client_order_id, tag FROM orders WHERE session_id = ? AND "
                     "tag IS NOT NULL",
                     [j.session_id],
@@ -567,22 +646,114 @@ class HostView:
     def trades(self, snap: Snapshot | None = None) -> list[Trade]:
         """Every trade of the session up to the snapshot, by id: the fills it covers that
         were not folded in yet are (closed trades get their exit reason from their last
-        order's tag). Reads the snapshot's source, never the engine."""
+        order's tag), and the trades no longer kept are read back (:meth:`trades_range`).
+        Reads the snapshot's source, never the engine."""
         snap = snap or self.snap
         self.fold(snap.n_fills)
-        return self._book.trades
+        return self.trades_range(0, self._book.n)
 
-    def fold(self, n: int) -> None:
-        """Fold the source's fills up to the ``n``-th into the trades (those the source no
-        longer keeps read back from the journal, with their orders' tags)."""
+    def open_trades(self, snap: Snapshot | None = None) -> list[Trade]:
+        """The open trades up to the snapshot, by id."""
+        snap = snap or self.snap
+        self.fold(snap.n_fills)
+        return list(self._book.current.values())  # (opened in id order)
+
+    def trade_by_id(self, trade_id: int, snap: Snapshot | None = None) -> Trade | None:
+        """The trade ``trade_id`` (None: no such trade up to the snapshot)."""
+        snap = snap or self.snap
+        self.fold(snap.n_fills)
+        if not 1 <= trade_id <= self._book.n:
+            return None
+        return self.trades_range(trade_id - 1, trade_id)[0]
+
+    def trades_range(self, lo: int, hi: int) -> list[Trade]:
+        """Trades ``lo + 1`` to ``hi`` by id (as ``trades()[lo:hi]``) of those folded in:
+        the kept from memory, the older rebuilt from the session's fills
+        (:meth:`_old_trades`)."""
         book = self._book
-        if book.last_seq < n:
-            fills, tags = self.source.fills_and_tags(book.last_seq, n)
+        hi = min(hi, book.n)
+        out: list[Trade] = []
+        if lo >= hi:
+            return out
+        if lo < book.dropped:
+            out = self._old_trades(lo, min(hi, book.dropped))
+        if hi > book.dropped:
+            out.extend(book.trades[max(lo, book.dropped) - book.dropped : hi - book.dropped])
+        return out
+
+    def _old_trades(self, lo: int, hi: int) -> list[Trade]:
+        """Trades ``lo + 1`` to ``hi`` (all closed, no longer kept), rebuilt from the session's
+        fills from the last mark before them on (:data:`MARK_EVERY`), read back from the
+        journal with their orders' tags, as :meth:`fold` built them: the same values."""
+        marks = [m for m in self._marks if m.n <= lo]
+        book = TradeBook.resume(marks[-1]) if marks else TradeBook()
+        start, n = book.last_seq, self._book.last_seq
+        chunk = 0
+        while book.n < hi or book.trades[hi - 1 - book.dropped].is_open:
+            if start >= n:
+                raise NotKept(f"trades {lo + 1} to {hi} are not in the session's fills")
+            # A read of twice the fills the trades still to close need at least (two per
+            # trade), doubling each time they do not close there.
+            chunk = min(READ_BACK_FILLS, max(16, 2 * (hi - book.n), 2 * chunk))
+            stop = min(n, start + chunk)
+            fills, tags = self.source.fills_and_tags(start, stop)
             for f in fills:
                 done = book.add(f)
                 if done is not None:
                     done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
+            start = stop
+        return book.trades[lo - book.dropped : hi - book.dropped]
+
+    def fold(self, n: int) -> None:
+        """Fold the source's fills up to the ``n``-th into the trades (those the source no
+        longer keeps read back from the journal, with their orders' tags). When the source
+        keeps a window (paper, live), the closed trades are then folded, oldest first, into
+        the statistics' running totals, and the trades older than the newest ``keep``
+        folded ones are let go of (:meth:`_fold_totals`)."""
+        book = self._book
+        if book.last_seq < n:
+            fills, tags = self.source.fills_and_tags(book.last_seq, n)
+            marking = self.marks_trades and self.source.keep is not None
+            for f in fills:
+                done = book.add(f)
+                book.last_seq += 1
+                if done is not None:
+                    done.exit_reason = tags.get(done.orders[-1].client_order_id) or ""
+                if marking and book.n >= (len(self._marks) + 1) * MARK_EVERY:
+                    self._marks.append(book.mark())
             book.last_seq = n
+            self._fold_totals()
+
+    def _fold_totals(self) -> None:
+        """Fold closed trades into :attr:`_totals` in id order, up to the first open one (the
+        statistics walk the trades by id) or the first whose P&L currency is not the
+        reporting one (its conversion depends on the rate of the moment: it and the trades
+        after it stay in memory); keep the newest ``keep`` to ``2 * keep`` of those folded."""
+        keep = self.source.keep
+        snap = self.source.latest
+        if keep is None or snap is None:
+            return
+        book, totals = self._book, self._totals
+        while totals.n < book.n:
+            t = book.trades[totals.n - book.dropped]
+            if t.is_open:
+                break
+            cur = self.pnl_currency_of(t.instrument, snap)
+            if cur != self.currency:
+                break
+            totals.add(t, cur)
+        cut = totals.n - keep
+        if cut - book.dropped > keep:
+            for tid in range(book.dropped + 1, cut + 1):
+                self._closed_json.pop(tid, None)
+                self._closed_text.pop(tid, None)
+            book.drop(cut)
+
+    def _tail(self, snap: Snapshot) -> list[Trade]:
+        """The trades after those folded into the running totals, by id."""
+        self.fold(snap.n_fills)
+        book = self._book
+        return book.trades[self._totals.n - book.dropped :]
 
     def trade_json(self, t: Trade, snap: Snapshot | None = None) -> dict[str, Any]:
         """One trade in Freqtrade's ``TradeSchema`` shape (plus ``instrument``), its open
@@ -590,7 +761,9 @@ class HostView:
         if not t.is_open:
             cached = self._closed_json.get(t.trade_id)
             if cached is None:
-                cached = self._closed_json[t.trade_id] = self._trade_json(t, self.snap)
+                cached = self._trade_json(t, self.snap)
+                if t.trade_id > self._book.dropped:  # (a trade read back is not kept)
+                    self._closed_json[t.trade_id] = cached
             return cached
         return self._trade_json(t, snap or self.snap)
 
@@ -700,8 +873,7 @@ class HostView:
     def status(self) -> list[dict[str, Any]]:
         """Open trades (Freqtrade's ``/status``)."""
         snap = self.snap
-        self.trades(snap)
-        return [self.trade_json(t, snap) for t in self._book.current.values()]
+        return [self.trade_json(t, snap) for t in self.open_trades(snap)]
 
     def trades_page_json(self, limit: int, offset: int) -> tuple[bytes, str]:
         """:meth:`trades_page` as the JSON bytes the API sends, and its entity tag (the same
@@ -714,8 +886,8 @@ class HostView:
         dict lookup, and a page whose open trade moved costs encoding that trade and one
         join of bytes."""
         snap = self.snap
-        trades = self.trades(snap)
-        total = len(trades)
+        self.fold(snap.n_fills)
+        total = self._book.n
         end = min(offset + limit, total)
         open_ids = [t.trade_id for t in self._book.current.values() if offset < t.trade_id <= end]
         version = snap.version if open_ids else None
@@ -728,9 +900,11 @@ class HostView:
         if page is not None and page.prefix_end == first_open:
             prefix = page.prefix
         else:
-            prefix = b",".join(self._trade_bytes(t, snap) for t in trades[offset:first_open])
+            prefix = b",".join(
+                self._trade_bytes(t, snap) for t in self.trades_range(offset, first_open)
+            )
         items = [prefix] if prefix else []
-        items.extend(self._trade_bytes(t, snap) for t in trades[first_open:end])
+        items.extend(self._trade_bytes(t, snap) for t in self.trades_range(first_open, end))
         count = max(0, end - offset)
         body = b"".join(
             (
@@ -755,19 +929,21 @@ class HostView:
             return _dumps(self.trade_json(t, snap)).encode()
         text = self._closed_text.get(t.trade_id)
         if text is None:
-            text = self._closed_text[t.trade_id] = _dumps(self.trade_json(t, snap)).encode()
+            text = _dumps(self.trade_json(t, snap)).encode()
+            if t.trade_id > self._book.dropped:  # (a trade read back is not kept)
+                self._closed_text[t.trade_id] = text
         return text
 
     def trades_page(self, limit: int, offset: int) -> dict[str, Any]:
         """Freqtrade's ``TradeResponse``: trades by id, paged."""
         snap = self.snap
-        trades = self.trades(snap)
-        page = trades[offset : offset + limit]
+        self.fold(snap.n_fills)
+        page = self.trades_range(offset, offset + limit)
         return {
             "trades": [self.trade_json(t, snap) for t in page],
             "trades_count": len(page),
             "offset": offset,
-            "total_trades": len(trades),
+            "total_trades": self._book.n,
         }
 
     # -- money ----------------------------------------------------------------------------
@@ -837,7 +1013,7 @@ class HostView:
 
     def count(self) -> dict[str, Any]:
         """Freqtrade's ``Count``: open trades, the limit, and their entry notional."""
-        open_trades = [t for t in self.trades() if t.is_open]
+        open_trades = self.open_trades()
         return {
             "current": len(open_trades),
             "max": self.max_open(),
@@ -845,60 +1021,53 @@ class HostView:
         }
 
     def profit(self) -> dict[str, Any]:
-        """Freqtrade's ``Profit`` summary over the session's trades."""
+        """Freqtrade's ``Profit`` summary over the session's trades: the running totals of the
+        trades folded in, walked on over the others by id (:mod:`tradewind.api.totals`)."""
         snap = self.snap
-        trades = self.trades(snap)
-        closed = [t for t in trades if not t.is_open]
+        tail = self._tail(snap)
         start = snap.portfolio.starting_equity() or Decimal(1)
         # Money is summed in the reporting currency, each trade's converted from its P&L
         # currency at the engine's marks; a currency without a price makes every money sum
         # null (the per-currency sums say what there is), never a raw sum of currencies.
         conv = _Converter(snap, self)
-        conv.unpriced(trades)
-        closed_native = [t.profit or ZERO for t in closed]
-        closed_abs = [conv(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)]
-        all_json = [self.trade_json(t, snap) for t in trades]
-        all_native = [_dec(j["profit_abs"]) for j in all_json]
-        all_abs = [conv(t.instrument, p) for t, p in zip(trades, all_native, strict=True)]
-        ratios = [j["profit_ratio"] or 0.0 for j in all_json]
-        closed_ratios = [
-            j["profit_ratio"] or 0.0 for j, t in zip(all_json, trades, strict=True) if not t.is_open
-        ]
-        # Won or lost by the sign of the trade's own currency (a rate is positive).
-        wins = [p for p, n in zip(closed_abs, closed_native, strict=True) if n > 0]
-        losses = [p for p, n in zip(closed_abs, closed_native, strict=True) if n < 0]
-        gross_win = sum(wins, ZERO)
-        gross_loss = -sum(losses, ZERO)
-        by_pair: dict[str, Decimal] = {}
-        for t, p in zip(closed, closed_abs, strict=True):
-            by_pair[t.instrument] = by_pair.get(t.instrument, ZERO) + p
-        best = max(by_pair.items(), key=lambda kv: kv[1]) if by_pair else ("", ZERO)
-        durations = [(t.close_ts_ns or 0) - t.open_ts_ns for t in closed]
-        avg = sum(durations) // len(durations) if durations else 0
-        first = trades[0].open_ts_ns if trades else 0
-        latest = max((t.close_ts_ns or t.open_ts_ns for t in trades), default=0)
-        dd_abs, dd_start, dd_end = _max_drawdown(closed, closed_abs)
-        closed_sum = sum(closed_abs, ZERO)
-        all_sum = sum(all_abs, ZERO)
-        n_closed = len(closed)
-        out = {
+        loop = self._totals.profit.copy()
+        for t in tail:
+            if t.is_open:
+                j = self.trade_json(t, snap)
+                profit_abs, ratio = j["profit_abs"], j["profit_ratio"]
+            else:
+                _, profit_abs, ratio = closed_profit(t)
+            loop.add(t, self.pnl_currency_of(t.instrument, snap), conv, profit_abs, ratio)
+        conv.errors.update(loop.errors)
+        closed_ratios = loop.closed_ratios
+        best = max(loop.by_pair.items(), key=lambda kv: kv[1]) if loop.by_pair else ("", ZERO)
+        n_closed = loop.n_closed
+        avg = loop.durations // n_closed if n_closed else 0
+        first = loop.first if loop.n else 0
+        latest = loop.latest
+        dd_abs, dd_start, dd_end = loop.worst
+        closed_sum = loop.closed_sum
+        all_sum = loop.all_sum
+        gross_win = loop.gross_win
+        gross_loss = -loop.loss_sum
+        out: dict[str, Any] = {
             "profit_closed_coin": float(closed_sum),
-            "profit_closed_percent_mean": round(_mean(closed_ratios) * 100, 2),
-            "profit_closed_ratio_mean": _mean(closed_ratios),
-            "profit_closed_percent_sum": round(sum(closed_ratios) * 100, 2),
-            "profit_closed_ratio_sum": sum(closed_ratios),
+            "profit_closed_percent_mean": round(closed_ratios.mean() * 100, 2),
+            "profit_closed_ratio_mean": closed_ratios.mean(),
+            "profit_closed_percent_sum": round(closed_ratios.value() * 100, 2),
+            "profit_closed_ratio_sum": closed_ratios.value(),
             "profit_closed_percent": round(float(closed_sum / start) * 100, 2),
             "profit_closed_ratio": float(closed_sum / start),
             "profit_closed_fiat": float(closed_sum),
             "profit_all_coin": float(all_sum),
-            "profit_all_percent_mean": round(_mean(ratios) * 100, 2),
-            "profit_all_ratio_mean": _mean(ratios),
-            "profit_all_percent_sum": round(sum(ratios) * 100, 2),
-            "profit_all_ratio_sum": sum(ratios),
+            "profit_all_percent_mean": round(loop.ratios.mean() * 100, 2),
+            "profit_all_ratio_mean": loop.ratios.mean(),
+            "profit_all_percent_sum": round(loop.ratios.value() * 100, 2),
+            "profit_all_ratio_sum": loop.ratios.value(),
             "profit_all_percent": round(float(all_sum / start) * 100, 2),
             "profit_all_ratio": float(all_sum / start),
             "profit_all_fiat": float(all_sum),
-            "trade_count": len(trades),
+            "trade_count": loop.n,
             "closed_trade_count": n_closed,
             "first_trade_date": _date(first) or "",
             "first_trade_humanized": _date(first) or "",
@@ -910,84 +1079,53 @@ class HostView:
             "best_pair": best[0],
             "best_rate": round(float(best[1] / start) * 100, 2),
             "best_pair_profit_ratio": float(best[1] / start),
-            "winning_trades": len(wins),
-            "losing_trades": len(losses),
+            "winning_trades": loop.wins,
+            "losing_trades": loop.losses,
             "profit_factor": float(gross_win / gross_loss) if gross_loss else 0.0,
-            "winrate": len(wins) / n_closed if n_closed else 0.0,
+            "winrate": loop.wins / n_closed if n_closed else 0.0,
             "expectancy": float(closed_sum / n_closed) if n_closed else 0.0,
-            "expectancy_ratio": _mean(closed_ratios),
+            "expectancy_ratio": closed_ratios.mean(),
             "max_drawdown": float(dd_abs / start),
             "max_drawdown_abs": float(dd_abs),
             "max_drawdown_start": _date(dd_start) or "",
             "max_drawdown_start_timestamp": _ms(dd_start) or 0,
             "max_drawdown_end": _date(dd_end) or "",
             "max_drawdown_end_timestamp": _ms(dd_end) or 0,
-            "trading_volume": float(
-                sum(
-                    (conv(t.instrument, f.quantity * f.price) for t in trades for f in t.orders),
-                    ZERO,
-                )
-            ),
+            "trading_volume": float(loop.volume),
             "bot_start_timestamp": _ms(self.started_ts_ns) or 0,
             "bot_start_date": _date(self.started_ts_ns) or "",
         }
-        out = conv.finish(
-            out,
-            closed=[(t.instrument, p) for t, p in zip(closed, closed_native, strict=True)],
-            every=[(t.instrument, p) for t, p in zip(trades, all_native, strict=True)],
-        )
+        out = conv.finish(out, closed=loop.closed_by, every=loop.all_by)
         # tradewind's: the fees of every trade per currency as charged, and what they cost
         # (a third currency's at its price at the fill) in the reporting currency at the
         # engine's rates (null, with the reason, when one has no price).
-        if any(t.fees_not_converted for t in trades):
+        if loop.unconverted:
             # Some trades' profit is unknown: no mean or sum of ratios, no win count.
             for key in _PROFIT_RATIOS:
                 out[key] = None
-        fees = self._fees(trades, snap)
+        fees = priced_total(
+            loop.fees_by,
+            loop.fees_valued.items(),
+            loop.fees_missing,
+            self.currency,
+            snap.portfolio.rate,
+        )
         out["fees_paid"] = None if fees.total is None else str(fees.total)
         out["fees_paid_by_currency"] = fees.to_json()
         out["fees_not_converted"] = fees.error or None
         return out
-
-    def _fee_amounts(
-        self, trades: Iterable[Trade], snap: Snapshot
-    ) -> Iterator[tuple[str, Decimal]]:
-        """``(currency, amount)`` of each trade's fees as charged: its P&L currency's, then
-        a third currency's."""
-        for t in trades:
-            yield self.pnl_currency_of(t.instrument, snap), t.own_fees
-            yield from t.other_fees.items()
-
-    def _fees(self, trades: Sequence[Trade], snap: Snapshot) -> MoneyTotal:
-        """The trades' fees as charged per currency, and what they cost in the reporting
-        currency (:func:`~tradewind.trading.pnl.priced_total`)."""
-        by: dict[str, Decimal] = {}
-        for cur, amount in self._fee_amounts(trades, snap):
-            by[cur] = by.get(cur, ZERO) + amount
-        return priced_total(
-            by,
-            ((self.pnl_currency_of(t.instrument, snap), t.fee_open + t.fee_close) for t in trades),
-            [r for t in trades for r in t.fees_not_converted],
-            self.currency,
-            snap.portfolio.rate,
-        )
 
     def performance(self) -> list[dict[str, Any]]:
         """Freqtrade's ``/performance``: closed-trade profit per pair, best first.
         ``profit_abs`` is in the pair's ``pnl_currency``; the ratios to the starting equity
         convert it to the reporting currency (null when it cannot be)."""
         snap = self.snap
+        tail = self._tail(snap)
         start = snap.portfolio.starting_equity() or Decimal(1)
         conv = _Converter(snap, self)
-        acc: dict[str, list[Any]] = {}
-        for t in self.trades():
-            if t.is_open:
-                continue
-            p = t.profit
-            row = acc.setdefault(t.instrument, [ZERO, 0])
-            # A trade without a profit (a fee without a price) leaves its pair's unknown.
-            row[0] = None if p is None or row[0] is None else row[0] + p
-            row[1] += 1
+        acc = {pair: list(row) for pair, row in self._totals.performance.items()}
+        for t in tail:
+            add_performance(acc, t)
         out = []
         for pair, (p, n) in acc.items():
             rate = conv.rate(pair)
@@ -1009,36 +1147,36 @@ class HostView:
 
     def periodic(self, unit: str, count: int) -> dict[str, Any]:
         """Freqtrade's daily/weekly/monthly: closed-trade profit per period (market time)."""
-        closed = [t for t in self.trades() if not t.is_open and t.close_ts_ns]
         snap = self.snap
+        totals = self._totals
+        closed = [t for t in self._tail(snap) if not t.is_open and t.close_ts_ns]
         conv = _Converter(snap, self)
         conv.unpriced(closed)
+        conv.errors.update(totals.closed_errors)
         start_eq = snap.portfolio.starting_equity()
-        last_ts = max((t.close_ts_ns or 0 for t in closed), default=0) or (
+        last_ts = max(max((t.close_ts_ns or 0 for t in closed), default=0), totals.last_close) or (
             snap.portfolio.ts_ns or snap.now_ns
         )
         end = dt.datetime.fromtimestamp(last_ts / 1e9, tz=dt.UTC).date()
-        periods = [_period_start(end, unit, -i) for i in range(count)]
-        acc: dict[dt.date, list[Any]] = {p: [ZERO, 0] for p in periods}
+        periods = [period_start(end, unit, -i) for i in range(count)]
+        folded = totals.periods[unit]
+        acc: dict[dt.date, list[Any]] = {p: list(folded.get(p, (ZERO, 0))) for p in periods}
         for t in closed:
-            d = dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date()
-            key = _period_start(d, unit, 0)
+            key = period_start(close_day(t), unit, 0)
             if key in acc:
                 acc[key][0] += conv(t.instrument, t.profit or ZERO)
                 acc[key][1] += 1
-        # Starting balance of each period: the start equity plus what earlier periods made.
+        # Starting balance of each period: the start equity plus what earlier periods made
+        # (the folded trades' per period, in order, then the others').
+        before = ZERO
+        for key in sorted(folded):
+            if key < periods[-1]:
+                before += folded[key][0]
+        for t in closed:
+            if period_start(close_day(t), unit, 0) < periods[-1]:
+                before += conv(t.instrument, t.profit or ZERO)
+        running = start_eq + before
         data = []
-        running = start_eq + sum(
-            (
-                conv(t.instrument, t.profit or ZERO)
-                for t in closed
-                if _period_start(
-                    dt.datetime.fromtimestamp((t.close_ts_ns or 0) / 1e9, tz=dt.UTC).date(), unit, 0
-                )
-                < periods[-1]
-            ),
-            ZERO,
-        )
         for p in reversed(periods):
             profit, n = acc[p]
             data.append(
@@ -1068,23 +1206,14 @@ class HostView:
 
     def stats(self) -> dict[str, Any]:
         """Freqtrade's ``Stats``: wins/losses/draws per exit reason, mean durations (s)."""
-        reasons: dict[str, dict[str, int]] = {}
-        durs: dict[str, list[float]] = {"wins": [], "draws": [], "losses": []}
-        for t in self.trades():
-            if t.is_open:
-                continue
-            p = t.profit
-            if p is None:
-                continue  # a fee without a price: neither a win nor a loss is known
-            kind = "wins" if p > 0 else "losses" if p < 0 else "draws"
-            r = reasons.setdefault(
-                t.exit_reason.split(":")[0] or "unknown", {"wins": 0, "losses": 0, "draws": 0}
-            )
-            r[kind] += 1
-            durs[kind].append(((t.close_ts_ns or 0) - t.open_ts_ns) / 1e9)
+        totals = self._totals
+        reasons = {r: dict(kinds) for r, kinds in totals.reasons.items()}
+        durs = {k: v.copy() for k, v in totals.durations.items()}
+        for t in self._tail(self.snap):
+            add_stats(reasons, durs, t)
         return {
             "exit_reasons": reasons,
-            "durations": {k: (sum(v) / len(v) if v else None) for k, v in durs.items()},
+            "durations": {k: (v.mean() if v.n else None) for k, v in durs.items()},
         }
 
     # -- what the strategy saw ------------------------------------------------------------
@@ -1323,29 +1452,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _dec(value: float | None) -> Decimal:
-    """A float profit as Decimal (0 for an unknown one: the caller nulls the sums then)."""
-    return ZERO if value is None else Decimal(repr(value))
-
-
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
-
-
 def _tf_name(ns: int) -> str:
     from tradewind.timeframes import format_timeframe
 
     return format_timeframe(ns)
-
-
-def _period_start(d: dt.date, unit: str, shift: int) -> dt.date:
-    if unit == "days":
-        return d + dt.timedelta(days=shift)
-    if unit == "weeks":
-        monday = d - dt.timedelta(days=d.weekday())
-        return monday + dt.timedelta(weeks=shift)
-    month = d.year * 12 + (d.month - 1) + shift
-    return dt.date(month // 12, month % 12 + 1, 1)
 
 
 #: The fields of ``/profit`` over every trade's own ratio or outcome: null when a trade's
@@ -1429,17 +1539,14 @@ class _Converter:
         self,
         out: dict[str, Any],
         *,
-        closed: Iterable[tuple[str, Decimal]],
-        every: Iterable[tuple[str, Decimal]],
+        closed: Mapping[str, Decimal],
+        every: Mapping[str, Decimal],
     ) -> dict[str, Any]:
-        """``out`` with the currency, the sums per P&L currency, and its money fields
-        nulled when a currency could not be converted (``conversion_error`` says why)."""
+        """``out`` with the currency, the sums per P&L currency (``closed``, ``every``: the
+        closed trades' and every trade's), and its money fields nulled when a currency could
+        not be converted (``conversion_error`` says why)."""
         out["currency"] = self.view.currency
-        for name, amounts in (("closed", closed), ("all", every)):
-            by: dict[str, Decimal] = {}
-            for inst, amount in amounts:
-                cur = self.view.pnl_currency_of(inst, self.snap)
-                by[cur] = by.get(cur, ZERO) + amount
+        for name, by in (("closed", closed), ("all", every)):
             out[f"profit_{name}_by_currency"] = {c: str(v) for c, v in sorted(by.items())}
         out["conversion_error"] = None
         if self.errors:
@@ -1447,19 +1554,3 @@ class _Converter:
                 out[key] = None
             out["conversion_error"] = "; ".join(f"{c}: {e}" for c, e in sorted(self.errors.items()))
         return out
-
-
-def _max_drawdown(closed: Sequence[Trade], profits: Sequence[Decimal]) -> tuple[Decimal, int, int]:
-    """Largest peak-to-trough fall of cumulative closed profit, with its start and end."""
-    peak = ZERO
-    peak_ts = 0
-    cum = ZERO
-    worst = (ZERO, 0, 0)
-    for t, p in zip(closed, profits, strict=True):
-        cum += p
-        ts = t.close_ts_ns or 0
-        if cum > peak:
-            peak, peak_ts = cum, ts
-        if peak - cum > worst[0]:
-            worst = (peak - cum, peak_ts, ts)
-    return worst
