@@ -37,10 +37,13 @@ MODULES = ("attr._make", "cattrs.gen", "cattrs.gen.typeddicts")
 #: Entries kept in the file at most: the ones this process used first, then the others.
 MAX_ENTRIES = 4_000
 
-#: The ``compile`` flags a caller's future statements give (``dont_inherit=False``).
+#: The ``compile`` flags a caller's future statements give (``dont_inherit=False``): the
+#: features' flags, less ``nested_scopes``' (a plain code flag of nested functions, which
+#: ``compile`` does not inherit).
 _FUTURE_FLAGS = 0
 for _name in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _name).compiler_flag
+_FUTURE_FLAGS &= ~__future__.nested_scopes.compiler_flag
 
 #: The file format's version: a file of another is ignored (and written again).
 _FORMAT = 1
