@@ -36,6 +36,7 @@ def test_the_journal_is_the_same_with_the_profile_set_up_on_its_thread_at_every_
         return real(self, ticks, rows)
 
     monkeypatch.setattr(ProfileAnalyzer, "on_block", on_block)
+    monkeypatch.setattr(blocks, "usable_cores", lambda: 2)  # whatever this machine has
     for block in BLOCKS:
         runs = {}
         for least in (10**12, 0):  # never on the thread; always (even a block of one tick)
@@ -80,7 +81,10 @@ def _ticks(n: int) -> TickBatch:
     )
 
 
-def test_a_long_block_sets_the_threaded_analyzer_up_beside_the_others() -> None:
+def test_a_long_block_sets_the_threaded_analyzer_up_beside_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(blocks, "usable_cores", lambda: 2)
     log: list = []
     analyzers = [
         ("regime", _Fake("regime", log, thread=False)),
@@ -101,7 +105,10 @@ def test_a_long_block_sets_the_threaded_analyzer_up_beside_the_others() -> None:
     log.clear()
     blocks.opened_rows(analyzers, _ticks(blocks.THREAD_MIN_TICKS - 1), [])
     blocks.opened_rows(analyzers[1:2], long, [])
-    assert {thread for _, thread, _, _ in log} == {"MainThread"}
+    # A process that may run on one CPU only: no thread (it would only take turns).
+    monkeypatch.setattr(blocks, "usable_cores", lambda: 1)
+    blocks.opened_rows(analyzers, long, [])
+    assert len(log) == 7 and {thread for _, thread, _, _ in log} == {"MainThread"}
     assert not [t for t in threading.enumerate() if t.name == _THREAD]
 
 
@@ -110,8 +117,9 @@ def test_a_long_block_sets_the_threaded_analyzer_up_beside_the_others() -> None:
     [({"regime", "profile"}, "regime"), ({"profile", "micro"}, "profile"), ({"micro"}, "micro")],
 )
 def test_a_failing_set_up_raises_the_first_analyzers_error_after_the_thread_ended(
-    failing: set[str], raised: str
+    failing: set[str], raised: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(blocks, "usable_cores", lambda: 2)
     log: list = []
     analyzers = [
         (name, _Fake(name, log, thread=name == "profile", fail=name in failing))

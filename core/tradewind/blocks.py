@@ -20,6 +20,7 @@ outputs computed only when a rule reads them); any other analyzer goes through i
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -420,6 +421,14 @@ def block_rows(
 THREAD_MIN_TICKS = 100_000
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this OS
+        return os.cpu_count() or 1
+
+
 def _on_thread(analyzer: Any) -> bool:
     caps = analyzer.capabilities
     return "block" in caps and "block-thread" in caps
@@ -434,12 +443,18 @@ def opened_rows(
     own state, the block's trades and rows, and its kernels release the GIL: the profile's
     binning and window) is set up on a thread of its own (:mod:`tradewind.ahead`) while this
     thread sets up the others, for a block of at least :data:`THREAD_MIN_TICKS` trades with
-    another analyzer beside it: its compiled kernels run on the machine's other core. Each
+    another analyzer beside it, when the process may run on more than one CPU
+    (:func:`usable_cores`): its compiled kernels run on the machine's other core. Each
     analyzer's outputs are the same bits whichever thread computes them (its state is its
     own); nothing reads them before both are done. When set-ups raise, the first analyzer's
     error in the analyzers' order is raised, after the thread ended."""
     aside = [i for i, (_, a) in enumerate(analyzers) if _on_thread(a)]
-    if not aside or len(aside) == len(analyzers) or len(ticks) < THREAD_MIN_TICKS:
+    if (
+        not aside
+        or len(aside) == len(analyzers)
+        or len(ticks) < THREAD_MIN_TICKS
+        or usable_cores() < 2
+    ):
         return [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
     from tradewind import ahead
 
