@@ -225,3 +225,30 @@ def test_the_progress_bar_is_built_only_on_a_terminal():
     with TickProgress(plain) as counted:
         counted.advance(5, None)
     assert counted.ticks == 5 and plain.file.getvalue() == ""
+
+
+_TOKENIZER = """
+import json, sys, tokenize
+
+from tradewind.cli import main
+
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "patterns": tokenize._compile.cache_info().currsize}))
+"""
+
+
+def test_a_backtest_compiles_none_of_the_tokenizers_patterns(tmp_path):
+    """attrs reads each field converter's signature as the class is made; a builtin's
+    (``Decimal``, ``tuple``) is parsed from its text signature through the tokenizer, whose
+    first use compiles its patterns (~6 ms of the start-up). The default plugin set's config
+    converters are functions: a whole default backtest never tokenizes anything."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _TOKENIZER, "backtest", "--report-dir", "reports"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"rc": 0, "patterns": 0}, out

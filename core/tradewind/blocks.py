@@ -20,6 +20,7 @@ outputs computed only when a rule reads them); any other analyzer goes through i
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -414,6 +415,82 @@ def block_rows(
     return per_candle_rows(analyzer, ticks, rows)
 
 
+#: Trades a block needs before the analyzers declaring ``"block-thread"`` are set up on a
+#: thread of their own (:func:`opened_rows`): below it a thread's start and join cost more
+#: than the overlap can win (a block of one decision interval holds a few hundred trades).
+THREAD_MIN_TICKS = 100_000
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this OS
+        return os.cpu_count() or 1
+
+
+def _on_thread(analyzer: Any) -> bool:
+    caps = analyzer.capabilities
+    return "block" in caps and "block-thread" in caps
+
+
+def opened_rows(
+    analyzers: Sequence[tuple[str, Any]], ticks: TickBatch, rows: Sequence[BlockRow]
+) -> list[tuple[str, Iterator[Mapping[str, float]]]]:
+    """:func:`block_rows` of each analyzer over a block, in the analyzers' order.
+
+    A block analyzer that also declares ``"block-thread"`` (its ``on_block`` reads only its
+    own state, the block's trades and rows, and its kernels release the GIL: the profile's
+    binning and window) is set up on a thread of its own (:mod:`tradewind.ahead`) while this
+    thread sets up the others, for a block of at least :data:`THREAD_MIN_TICKS` trades with
+    another analyzer beside it, when the process may run on more than one CPU
+    (:func:`usable_cores`): its compiled kernels run on the machine's other core. Each
+    analyzer's outputs are the same bits whichever thread computes them (its state is its
+    own); nothing reads them before both are done. When set-ups raise, the first analyzer's
+    error in the analyzers' order is raised, after the thread ended."""
+    aside = [i for i, (_, a) in enumerate(analyzers) if _on_thread(a)]
+    if (
+        not aside
+        or len(aside) == len(analyzers)
+        or len(ticks) < THREAD_MIN_TICKS
+        or usable_cores() < 2
+    ):
+        return [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
+    from tradewind import ahead
+
+    def set_up_aside() -> list[tuple[int, Any, BaseException | None]]:
+        done: list[tuple[int, Any, BaseException | None]] = []
+        for i in aside:
+            try:
+                done.append((i, block_rows(analyzers[i][1], ticks, rows), None))
+            except BaseException as exc:  # raised below, in the analyzers' order
+                done.append((i, None, exc))
+                break
+        return done
+
+    job = ahead.Ahead("tradewind-block-setup", set_up_aside)
+    made: dict[int, Any] = {}
+    failed: dict[int, BaseException] = {}
+    try:
+        for i, (_, a) in enumerate(analyzers):
+            if i not in aside:
+                made[i] = block_rows(a, ticks, rows)
+    except BaseException as exc:
+        failed[i] = exc
+    finally:
+        job.wait()
+    for i, got, error in job.result():
+        if error is not None:
+            failed[i] = error
+        else:
+            made[i] = got
+    if failed:
+        first = failed[min(failed)]
+        failed.clear()
+        raise first
+    return [(name, made[i]) for i, (name, _) in enumerate(analyzers)]
+
+
 #: Rows made into objects at a time when :class:`RowQueue` reads one not made yet (the walk
 #: reads the rows it steps from the arrays and drops the rest unmade: a short chunk).
 _QUEUE_CHUNK = 8
@@ -545,7 +622,7 @@ class TapeBlock:
             rows = BlockRows(ticks.instrument, ticks.ts_ns, candles[0], candles[1])
         else:
             rows = BlockRows.of_candles(ticks, candles)  # type: ignore[arg-type]
-        iters = [(name, block_rows(a, ticks, rows)) for name, a in analyzers]
+        iters = opened_rows(analyzers, ticks, rows)
         return cls(end=end, arrays=rows, iters=iters, start=end - len(ticks), total=len(rows))
 
     def closes_before(self, t: int) -> list[int]:

@@ -87,7 +87,18 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return 3 if bad else 0
 
 
+def _cached_code() -> None:
+    """The program (``main()`` without arguments) keeps attrs' and cattrs' generated code
+    between processes (:mod:`tradewind.codegen_cache`); before a command imports the model,
+    the config and the plugins. A process that embeds :func:`main` compiles as before."""
+    if _as_program:
+        from tradewind.codegen_cache import install
+
+        install()
+
+
 def _cmd_config_check(args: argparse.Namespace) -> int:
+    _cached_code()
     from tradewind.config_check import check_config
     from tradewind.trading.engine import Engine
 
@@ -308,10 +319,12 @@ def _engine_run(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _cached_code()
     return _run(Path(args.file), args.report_dir, None)
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
+    _cached_code()
     path = Path(args.file) if args.file else default_config_path()
     if args.sweep:
         from tradewind.sweep import run_sweep

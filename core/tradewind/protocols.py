@@ -497,6 +497,11 @@ class BlockAnalyzer(Analyzer, Protocol):
     each decision close, the candles closing then, the index of its first trade). An analyzer
     without the capability is advanced through its per-candle path instead
     (:func:`tradewind.blocks.per_candle_rows`); paper and live always use that path.
+
+    With the capability ``"block-thread"`` too, :meth:`on_block` may run on a thread of its
+    own beside the other analyzers' (:func:`tradewind.blocks.opened_rows`, long blocks): it
+    must read only its own state and the block's trades and rows, and its compiled kernels
+    should release the GIL (nothing is gained otherwise).
     """
 
     def on_block(self, ticks: TickBatch, rows: Sequence[Any]) -> Iterator[Mapping[str, float]]:

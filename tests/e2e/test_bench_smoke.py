@@ -62,6 +62,11 @@ BENCHES = [
     ("bench_notify.py", ["--messages", "50", "--decisions", "50"], "p99"),
     ("bench_read_ahead.py", ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"], "ahead"),
     ("bench_blocks.py", ["--ticks", "20000", "--repeat", "1", "--workdir", "{tmp}"], "decisions"),
+    (
+        "bench_block_setup.py",
+        ["--ticks", "20000", "--pairs", "1", "--workdir", "{tmp}"],
+        "set-up wall",
+    ),
     ("bench_scheduler.py", ["--ticks", "20000", "--runs", "1", "--workdir", "{tmp}"], "ratio"),
     ("bench_scheduler_split.py", ["--ticks", "20000", "--workdir", "{tmp}"], "engine CPU"),
     ("bench_report.py", ["--ticks", "20000", "--rounds", "1", "--workdir", "{tmp}"], "median"),

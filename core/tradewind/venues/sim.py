@@ -29,7 +29,7 @@ import bisect
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -61,12 +61,19 @@ MAX_BALANCE = Decimal(10) ** 15
 MAX_LATENCY_MS = 86_400_000.0
 
 
+def _decimal(value: Any) -> Decimal:
+    """``Decimal(value)``: the field's converter as a function, whose signature attrs reads
+    without parsing a builtin's text signature (that parse compiles the tokenizer's patterns,
+    ~6 ms of every process's start-up)."""
+    return Decimal(value)
+
+
 @attrs.frozen(kw_only=True)
 class SimVenueConfig:
     """Options of the simulated venue."""
 
     #: Starting cash in quote currency.
-    starting_balance: Decimal = attrs.field(default=Decimal("10000"), converter=Decimal)
+    starting_balance: Decimal = attrs.field(default=Decimal("10000"), converter=_decimal)
     #: Quote currency name for balances.
     quote_currency: str = "USDT"
     #: Time from sending an order (or a cancel) to the venue acting on it.

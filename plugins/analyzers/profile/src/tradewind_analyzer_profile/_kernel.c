@@ -717,6 +717,10 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_NotImplemented);
         goto done;
     }
+    /* From here on only the buffers are read and written: without the GIL (the profile's
+       block set-up runs on a thread of its own beside the other analyzers': blocks.py). */
+    int below_zero = 0;
+    Py_BEGIN_ALLOW_THREADS
     /* The bins with volume lie in [nz0, nz1] (empty when nz0 > nz1): the levels scan that
        range, not the whole array (which spans the block's prices). */
     Py_ssize_t nz0 = len, nz1 = -1;
@@ -746,11 +750,8 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
                 }
                 if (side == 0) {
                     if (*v < q) {
-                        PyErr_SetString(PyExc_ValueError,
-                                        "profile analyzer: a price bin's volume would go below "
-                                        "zero (a trade removed from the window that was never "
-                                        "added)");
-                        goto done;
+                        below_zero = 1;
+                        goto applied;
                     }
                     *v -= q;
                     tot -= q;
@@ -776,6 +777,14 @@ static PyObject *k_dense_rows(PyObject *self, PyObject *args)
             o[1] = o[2] = o[3] = o[4] = o[5] = 0;
         }
         o[6] = got == 1 ? held : 0;
+    }
+applied:
+    Py_END_ALLOW_THREADS
+    if (below_zero) {
+        PyErr_SetString(PyExc_ValueError,
+                        "profile analyzer: a price bin's volume would go below zero (a trade "
+                        "removed from the window that was never added)");
+        goto done;
     }
     result = Py_NewRef(Py_None);
 done:
@@ -824,6 +833,9 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
     Py_ssize_t j = 0, r_next = 1;
     long long ext_lo = 0, ext_hi = -1;
     __int128 ext_q = 0;
+    int unsorted_or_wide = 0;
+    /* Only the buffers are read and written: without the GIL (see dense_rows). */
+    Py_BEGIN_ALLOW_THREADS
     first[0] = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         double b = price[i] / tick, q = size[i] / quantum;
@@ -833,8 +845,8 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
         q = (q > -small && q < small) ? (q + 6755399441055744.0) - 6755399441055744.0 : rint(q);
         if (!(b >= -lim && b < lim && q >= -lim && q < lim)
             || (i > 0 && ts[i] < ts[i - 1])) {
-            result = Py_NewRef(Py_NotImplemented);
-            goto done;
+            unsorted_or_wide = 1;
+            break;
         }
         long long d;
         if (bin_ticks == 1) {
@@ -862,7 +874,12 @@ static PyObject *k_bin_trades(PyObject *self, PyObject *args)
         while (j < rows && cut[j] <= ts[i]) j++;
         while (r_next <= j) first[r_next++] = i;
     }
-    while (r_next <= rows) first[r_next++] = n;
+    while (!unsorted_or_wide && r_next <= rows) first[r_next++] = n;
+    Py_END_ALLOW_THREADS
+    if (unsorted_or_wide) {
+        result = Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
     result = Py_BuildValue("(LLL)", ext_lo, ext_hi,
                            ext_q > (__int128)LLONG_MAX ? -1LL : (long long)ext_q);
 done:

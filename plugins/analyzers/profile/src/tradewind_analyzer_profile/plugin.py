@@ -58,7 +58,9 @@ class ProfileAnalyzer:
 
     name: ClassVar[str] = "profile"
     config_class: ClassVar[type] = ProfileConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "block"})
+    # "block-thread": on_block reads only this analyzer's state and the block; its binning
+    # and window kernels release the GIL (tradewind.blocks.opened_rows).
+    capabilities: ClassVar[frozenset[str]] = frozenset({"ticks", "block", "block-thread"})
 
     @classmethod
     def outputs(cls, config: ProfileConfig) -> frozenset[str]:
