@@ -10,6 +10,7 @@ with a test of its own (first-plugin.md) is run by that test, step by step.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -84,6 +85,24 @@ pip() {{
 """
 
 
+#: Set by tox's docs env, the one env the blocks may install into.
+DOCS_ENV = "TRADEWIND_DOCS_ENV"
+
+
+def _refuse_outside_the_docs_env() -> None:
+    """The blocks ``pip install -e`` the core and plugins of the checkout they run in into
+    the interpreter running this test: run elsewhere (another tox env, a second checkout's
+    tests run with a shared env's python), they would re-point that interpreter's packages
+    at this checkout. Only the docs env (``tox -e docs``) sets ``TRADEWIND_DOCS_ENV``."""
+    if os.environ.get(DOCS_ENV) != "1":
+        pytest.fail(
+            f"tests/test_docs_shell.py installs the checkout's packages into {sys.executable}'s "
+            f"environment; run it with `tox -e docs` (which sets {DOCS_ENV}=1), not in a shared "
+            "env",
+            pytrace=False,
+        )
+
+
 def test_blocks_that_are_not_run_are_few_and_say_why():
     skipped = [(p, i, why) for p, i, why, _ in blocks() if why is not None]
     assert len(skipped) <= 7, skipped
@@ -95,6 +114,7 @@ def test_blocks_that_are_not_run_are_few_and_say_why():
     ("page", "index", "body"), RUNNABLE, ids=[f"{p}#{i}" for p, i, _ in RUNNABLE]
 )
 def test_shell_block_runs_as_written(page, index, body):
+    _refuse_outside_the_docs_env()
     proc = subprocess.run(
         ["bash", "-c", _preamble() + body],
         cwd=REPO,
