@@ -267,6 +267,9 @@ class AnalyzerValues(Mapping[str, float]):
         #: ``_cache`` (:meth:`use_table_rows`).
         self._lazy: Sequence[tuple[str, BlockTable]] = ()
         self._lazy_row = 0
+        #: The mappings read at the decision point before, let go of at :meth:`settle`
+        #: (freeing them is no part of the next decision).
+        self._spent: dict[str, Mapping[str, float]] | None = None
 
     def refresh(self) -> None:
         """Forget the mappings read so far: the analyzers have new candles."""
@@ -277,13 +280,16 @@ class AnalyzerValues(Mapping[str, float]):
         """Closed ``candles`` (in order) for every analyzer, handed over on its first read or
         at :meth:`settle`; the mappings read so far are forgotten."""
         self.settle()
-        self._cache.clear()
+        if self._cache:  # kept until settle(), once the decision is made
+            self._spent, self._cache = self._cache, {}
         self._lazy = ()
         self._pending = candles
         self._unfed = self._fed.copy()
 
     def settle(self) -> None:
-        """Hand the pending candles to every analyzer that has not had them yet."""
+        """Hand the pending candles to every analyzer that has not had them yet (and let go
+        of the mappings read at the decision point before)."""
+        self._spent = None
         if not self._unfed:
             return
         unfed, self._unfed = self._unfed, {}
