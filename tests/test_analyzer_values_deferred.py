@@ -357,3 +357,33 @@ def test_the_decision_curves_kept_per_instrument_are_the_engine_s_curves(tmp_pat
     assert list(prices) == [(c.open_ts_ns + minute, c.close) for c in candles]
     for _, curve in charted:
         assert [t for t, _ in curve] == [t for t, _ in prices]
+
+
+def test_the_mappings_read_before_are_let_go_of_at_settle_not_at_the_next_feed() -> None:
+    """Freeing the last decision point's mappings is no part of the next decision: a new feed
+    forgets them (the next read asks the analyzer again) and settle, after the decision,
+    lets go of them."""
+    freed: list[float] = []
+
+    class Outputs(dict):  # type: ignore[type-arg]
+        def __del__(self) -> None:
+            freed.append(self["seen"])
+
+    class Counting(_Counter):
+        def values(self) -> Mapping[str, float]:
+            return Outputs(seen=float(self.seen))
+
+    log: list[str] = []
+    values = AnalyzerValues([("a", Counting(log, "a"))])
+    values.feed(["1m"])
+    assert values["a.seen"] == 1.0
+    values.settle()
+    assert freed == []  # still the mapping of this decision point
+    values.feed(["1m"])
+    assert freed == []  # the decision reads the new one; the old one waits
+    assert values["a.seen"] == 2.0
+    values.settle()
+    assert freed == [1.0]
+    values.feed(["1m"])
+    values.settle()  # nothing read at this point: the last mapping read goes here
+    assert freed == [1.0, 2.0]

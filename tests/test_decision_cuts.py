@@ -265,3 +265,52 @@ def test_sizing_gives_the_quantities_and_refusals_it_gave() -> None:
                 key = "zero" if not want else "sized"
                 outcomes[key] = outcomes.get(key, 0) + 1
     assert min(outcomes.get(k, 0) for k in ("raised", "zero", "sized")) > 100, outcomes
+
+
+@pytest.mark.parametrize("tick", ["1", "0.1", "0.01", "0.001", "1E-8", "1E-12"])
+def test_a_float_price_on_the_tick_grid_rounds_to_the_repr_s_decimal(tick: str) -> None:
+    """round_price of a float: the grid's short way (``Decimal(n) * tick`` for the float
+    nearest ``n`` ticks) gives the Decimal of its shortest repr quantized to the tick — the
+    same value, exponent and sign — for prices on the grid, their float neighbours, ties,
+    negatives, zeros, the grid's limit of 2**50 ticks and past it, in contexts of 17 to 40
+    digits and every rounding."""
+    from decimal import (
+        ROUND_CEILING,
+        ROUND_DOWN,
+        ROUND_HALF_DOWN,
+        ROUND_HALF_EVEN,
+        ROUND_HALF_UP,
+        Decimal,
+        InvalidOperation,
+        localcontext,
+    )
+
+    from tradewind.model.instruments import Instrument
+
+    inst = Instrument(venue="v", symbol="S", tick_size=tick, lot_size="0.001")
+    step = Decimal(tick)
+    k = -step.as_tuple().exponent  # type: ignore[operator]
+    rng = random.Random(k)
+    prices: list[float] = [0.0, -0.0, 5e-324, float(2**50) / 10**k, float(2**50 + 1) / 10**k]
+    for _ in range(4000):
+        digits = rng.choice([3, 6, 9, 12, 15, 16, 17])
+        n = rng.randrange(1, 10**digits) * rng.choice([1, -1])
+        x = n / 10**k  # the float nearest n ticks
+        prices += [x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf)]
+        prices.append((n + 0.5) / 10**k)  # half-way between two ticks (as a float can be)
+        prices.append(rng.uniform(-1e6, 1e6))
+    roundings = [ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_HALF_DOWN, ROUND_DOWN, ROUND_CEILING]
+    for prec in (17, 28, 40):
+        with localcontext() as ctx:
+            ctx.prec = prec
+            for i, x in enumerate(prices):
+                rounding = roundings[i % len(roundings)]
+                try:
+                    got: Any = inst.round_price(x, rounding).as_tuple()
+                except InvalidOperation:  # more digits than the precision: the same error
+                    got = "InvalidOperation"
+                try:
+                    want: Any = Decimal(str(x)).quantize(step, rounding=rounding).as_tuple()
+                except InvalidOperation:
+                    want = "InvalidOperation"
+                assert got == want, (tick, prec, x, rounding)

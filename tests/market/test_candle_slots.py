@@ -31,13 +31,21 @@ def _records(rng: np.random.Generator, n: int) -> list[tuple[Any, ...]]:
     return arr.tolist()  # type: ignore[no-any-return]
 
 
-def test_slot_made_candles_are_the_init_made_ones() -> None:
-    assert candles._candle.__name__ == "slots"  # Candle qualifies: the direct path is taken
+@pytest.mark.parametrize("compiled", [True, False])
+def test_slot_made_candles_are_the_init_made_ones(compiled: bool) -> None:
+    # Candle qualifies: the direct path is taken, its slots written in C where the core's
+    # compiled builder is built, else by one setter per slot.
+    if compiled:
+        make = candles._candle
+        assert make.__name__ == ("built" if candles._slots is not None else "slots")
+    else:
+        make = candles._candle_maker(compiled=False)
+        assert make.__name__ == "slots"
     rng = np.random.default_rng(23)
     tfs = [60_000_000_000, 300_000_000_000, 900_000_000_000, 1]
     for k, rec in enumerate(_records(rng, 3000)):
         inst, tf = f"I{k % 7}USDT", tfs[k % len(tfs)]
-        got = candles._candle(inst, tf, rec)
+        got = make(inst, tf, rec)
         ts, o, h, lo, c, v, bv, sv, n, nb, ns, vwap = rec
         want = Candle(
             instrument=inst,

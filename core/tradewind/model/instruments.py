@@ -46,6 +46,8 @@ def _is_power_of_ten(step: Decimal) -> bool:
 
 #: Most significant digits of ``str(float)`` (the shortest repr that round-trips).
 _FLOAT_DIGITS = 17
+#: Ticks below which a float's spacing is under a quarter tick (:meth:`Instrument.round_price`).
+_GRID = float(2**50)
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +72,9 @@ class Instrument:
     #: Whether the tick and lot sizes are powers of ten (:func:`_is_power_of_ten`), known once.
     _tick_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
     _lot_pow10: bool = attrs.field(init=False, repr=False, eq=False, default=False)
+    #: ``1 / tick_size`` as an int and as a float, for a power-of-ten tick (else 0).
+    _tick_scale: int = attrs.field(init=False, repr=False, eq=False, default=0)
+    _tick_scale_f: float = attrs.field(init=False, repr=False, eq=False, default=0.0)
     #: ``venue:symbol``, made once (:attr:`key` is read all over the engine's paths).
     _key: str = attrs.field(init=False, repr=False, eq=False, default="")
 
@@ -80,6 +85,10 @@ class Instrument:
         if self.lot_size <= 0:
             raise ValueError(f"{self.key}: lot_size must be positive, got {self.lot_size}")
         object.__setattr__(self, "_tick_pow10", _is_power_of_ten(self.tick_size))
+        if self._tick_pow10:
+            scale = 10 ** -self.tick_size.as_tuple().exponent  # type: ignore[operator]
+            object.__setattr__(self, "_tick_scale", scale)
+            object.__setattr__(self, "_tick_scale_f", float(scale))
         object.__setattr__(self, "_lot_pow10", _is_power_of_ten(self.lot_size))
 
     @property
@@ -99,6 +108,17 @@ class Instrument:
         if self._tick_pow10:
             if type(price) is float:
                 if getcontext().prec >= _FLOAT_DIGITS:
+                    # A price on the tick's grid (a trade's, a close's): the float nearest to
+                    # ``n`` ticks. Its shortest repr is then ``n`` ticks' value (another
+                    # decimal of at most the tick's digits is a tick or more away, and both
+                    # round to this float only if its spacing were a tick or more: not below
+                    # 2**50 ticks), so the quantize below gives ``n`` ticks at the tick's
+                    # exponent: ``tick * n``, exact, without the repr.
+                    v = price * self._tick_scale_f
+                    if -_GRID < v < _GRID:  # (NaN and infinities are not)
+                        n = round(v)
+                        if n and n / self._tick_scale == price:
+                            return tick * n  # (an int operand is converted exactly)
                     # The same Decimal as the quotient formula below, in one operation.
                     return Decimal(str(price)).quantize(tick, rounding=rounding)
             elif type(price) is Decimal and +price == price:

@@ -258,7 +258,7 @@ class AnalyzerValues(Mapping[str, float]):
         self._analyzers = dict(analyzers)
         self._cache: dict[str, Mapping[str, float]] = {}
         #: Candles closed at the current decision point, and the analyzers not yet fed them.
-        self._fed = tuple(analyzers)  # the analyzers proper (add_source adds readers only)
+        self._fed = dict(analyzers)  # the analyzers proper (add_source adds readers only)
         self._pending: Sequence[Any] = ()
         self._unfed: dict[str, Any] = {}
         #: ``name.partition(".")`` of each name read so far: ``(instance, output)``.
@@ -267,6 +267,9 @@ class AnalyzerValues(Mapping[str, float]):
         #: ``_cache`` (:meth:`use_table_rows`).
         self._lazy: Sequence[tuple[str, BlockTable]] = ()
         self._lazy_row = 0
+        #: The mappings read at the decision point before, let go of at :meth:`settle`
+        #: (freeing them is no part of the next decision).
+        self._spent: dict[str, Mapping[str, float]] | None = None
 
     def refresh(self) -> None:
         """Forget the mappings read so far: the analyzers have new candles."""
@@ -277,13 +280,16 @@ class AnalyzerValues(Mapping[str, float]):
         """Closed ``candles`` (in order) for every analyzer, handed over on its first read or
         at :meth:`settle`; the mappings read so far are forgotten."""
         self.settle()
-        self._cache.clear()
+        if self._cache:  # kept until settle(), once the decision is made
+            self._spent, self._cache = self._cache, {}
         self._lazy = ()
         self._pending = candles
-        self._unfed = dict(self._fed)
+        self._unfed = self._fed.copy()
 
     def settle(self) -> None:
-        """Hand the pending candles to every analyzer that has not had them yet."""
+        """Hand the pending candles to every analyzer that has not had them yet (and let go
+        of the mappings read at the decision point before)."""
+        self._spent = None
         if not self._unfed:
             return
         unfed, self._unfed = self._unfed, {}
@@ -705,6 +711,11 @@ class Engine:
         )
         #: ... and so do their feed batches that only the clock and the mark read.
         self._quiet_batches: QuietBatches | None = quiet_batches(self)
+        #: The engine's own signal and filter verdicts (a cluster host's are its own): the
+        #: strategy and each filter called directly at a decision, without the coroutine of
+        #: ``_strategy_signal`` and a ``_check_filter`` call per filter.
+        self._own_signal = type(self)._strategy_signal is Engine._strategy_signal
+        self._own_verdicts = type(self)._check_filter is Engine._check_filter
         run = config.run
         self.max_gap = (
             parse_duration(run.max_gap) if run.max_gap else default_max_gap(self.timeframes)
@@ -1826,7 +1837,10 @@ class Engine:
             return  # stopping (a signal, a journal that cannot write): no new entries
         if self.portfolio.has_open_order(st.key):
             return  # no decision while an order of this instrument is in flight
-        signal = await self._strategy_signal(st, candle, ts_ns)
+        if self._own_signal:  # what _strategy_signal returns, without its coroutine
+            signal = self.strategy.decide(st.instrument, candle.close, ts_ns, st.values)
+        else:
+            signal = await self._strategy_signal(st, candle, ts_ns)
         if signal is None:
             return
         await self._enter(st, candle, ts_ns, signal)
@@ -1885,9 +1899,14 @@ class Engine:
             self.vetoes["sizing"] = self.vetoes.get("sizing", 0) + 1
             await self.bus.publish(VetoEvent(ts_ns=ts_ns, veto=veto))
             return
+        own = self._own_verdicts
         for index, flt in enumerate(self.filters):
             try:
-                refusal = self._check_filter(index, flt, signal)
+                refusal = (
+                    flt.check(signal, self.filter_context)  # what _check_filter gives
+                    if own
+                    else self._check_filter(index, flt, signal)
+                )
             except ConversionError as exc:
                 await self._refuse(signal, ts_ns, "account", f"equity cannot be valued: {exc}")
                 return

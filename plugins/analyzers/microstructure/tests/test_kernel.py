@@ -233,3 +233,37 @@ def test_block_kernel_is_the_python_bits(block: int) -> None:
             seen += 1
         assert next(it, None) is None
     assert seen == len(rows)
+
+
+@pytest.mark.parametrize(
+    "data", ["walk-flat-stretches", "synth-80-per-min", "walk-with-zero-closes"]
+)
+def test_per_candle_recomputes_are_the_kernel_s_unless_it_refuses(
+    data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recompute that falls due at a candle is done by the compiled step (as the block run
+    does it), not handed back to Python, unless the kernel refuses (a non-finite value): the
+    bits are the reference's either way (test_per_candle_kernel_is_the_python_bits)."""
+    from tradewind_analyzer_microstructure.kernel import MicroKernel
+
+    handed: list[int] = []
+    recompute = MicroKernel._recompute
+
+    def counted(self: MicroKernel) -> None:
+        handed.append(1)
+        recompute(self)
+
+    monkeypatch.setattr(MicroKernel, "_recompute", counted)
+    cfg = CONFIGS["other"]  # short windows: a recompute due every few candles
+    candles = mixed(DATA[data]())
+    ref = Reference(cfg)
+    analyzer = MicrostructureAnalyzer(config=cfg, instrument=btcusdt())
+    for i, c in enumerate(candles):
+        ref.on_candle(c)
+        analyzer.on_candle(c)
+        assert_same(ref.values(), dict(analyzer.values()), (data, i))
+    assert len(candles) > 100
+    if data == "walk-with-zero-closes":
+        assert len(handed) < len(candles) // 10
+    else:
+        assert handed == []

@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 from regime_data import path_candles
 from tradewind._serde import structure
+from tradewind.blocks import BlockRow
 from tradewind.errors import ConfigError
+from tradewind.model import TickBatch
 from tradewind.testing import default_instrument
+from tradewind.timeframes import parse_timeframe
 
 from tradewind_analyzer_regime import RegimeAnalyzer, RegimeConfig
+from tradewind_analyzer_regime.kernel import RegimeKernel
 from tradewind_analyzer_regime.plugin import KEYS
 
 T = np.arange(150)
@@ -91,3 +95,44 @@ def test_config_from_a_toml_table_and_its_errors():
         structure({"hurst_min": 1.5}, RegimeConfig)
     with pytest.raises(ConfigError, match="adx_ranging"):
         structure({"adx_ranging": 30}, RegimeConfig)
+
+
+def test_values_are_a_new_dict_of_the_kernel_row_after_each_candle_and_before_a_block():
+    """The outputs are read from the kernel's row when asked for (not copied at each candle):
+    each read a new dict of the same bits, and a block's rows before its first candle of the
+    timeframe repeat them."""
+    cfg = RegimeConfig(timeframe="15m")
+    closes = 50_000 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 2e-3, 200)))
+    candles = path_candles(closes)
+    analyzer = RegimeAnalyzer(config=cfg, instrument=default_instrument())
+    kernel = RegimeKernel(cfg)
+    for c in candles[:150]:
+        analyzer.on_candle(c)
+        kernel.step(c.high, c.low, c.close)
+        got = analyzer.values()
+        want = kernel.values(KEYS)
+        assert list(got) == list(KEYS)
+        assert [np.float64(v).tobytes() for v in got.values()] == [
+            np.float64(v).tobytes() for v in want.values()
+        ]
+        assert all(v is math.nan for v in got.values() if v != v)
+        got["regime"] = 12345.0  # a reader's copy: the analyzer's outputs do not move
+        assert analyzer.values()["regime"] != 12345.0
+    assert not math.isnan(analyzer.values()["regime"])
+    before = analyzer.values()
+    one = parse_timeframe("1m")
+    rows = [BlockRow(close_ns=candles[150].open_ts_ns + one, tick_end=0, candles=())]
+    rows += [BlockRow(close_ns=c.close_ts_ns, tick_end=0, candles=(c,)) for c in candles[150:]]
+    empty = TickBatch.from_arrays(candles[0].instrument, [], [], [], [], [])
+    table = analyzer.on_block(empty, rows)
+    first = dict(next(iter(table)))
+    assert [np.float64(first[k]).tobytes() for k in KEYS] == [
+        np.float64(before[k]).tobytes() for k in KEYS
+    ]
+    for c in candles[150:]:
+        kernel.step(c.high, c.low, c.close)
+    after = analyzer.values()
+    want = kernel.values(KEYS)
+    assert [np.float64(after[k]).tobytes() for k in KEYS] == [
+        np.float64(want[k]).tobytes() for k in KEYS
+    ]

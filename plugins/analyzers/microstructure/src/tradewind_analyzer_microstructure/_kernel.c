@@ -231,6 +231,8 @@ static double *state_of(Py_buffer *b)
     return m;
 }
 
+static int recompute_c(double *m);
+
 static PyObject *k_step(PyObject *self, PyObject *args)
 {
     Py_buffer mb;
@@ -238,7 +240,9 @@ static PyObject *k_step(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "w*ddddd", &mb, &o, &h, &lo, &c, &volume)) return NULL;
     double *m = state_of(&mb);
     if (m == NULL) { PyBuffer_Release(&mb); return NULL; }
-    int pending = candle_push(m, o, h, lo, c, volume);
+    /* A recompute that is due is done here (recompute_c: the same bits as kernel.py's, as
+       run does it), or left to the caller when this cannot (1: recompute, then finish). */
+    int pending = candle_push(m, o, h, lo, c, volume) && recompute_c(m);
     if (!pending) candle_finish(m);
     PyBuffer_Release(&mb);
     return PyLong_FromLong(pending);
@@ -457,7 +461,8 @@ static PyObject *k_todict(PyObject *self, PyObject *args)
         goto done;
     }
     const double *v = (const double *)b.buf + offset;
-    d = PyDict_New();
+    /* Sized for the keys up front (no resize on the way: the same dict, in insertion order). */
+    d = _PyDict_NewPresized(nkeys);
     if (d == NULL) goto done;
     for (Py_ssize_t i = 0; i < nkeys; i++) {
         PyObject *f = isnan(v[i]) ? Py_NewRef(nan) : PyFloat_FromDouble(v[i]);
@@ -476,7 +481,7 @@ done:
 static PyMethodDef methods[] = {
     {"todict", k_todict, METH_VARARGS, "todict(buf, offset, keys, nan) -> dict"},
     {"step", k_step, METH_VARARGS,
-     "step(mem, open, high, low, close, volume) -> 1 if a recompute is due"},
+     "step(mem, open, high, low, close, volume) -> 1 if a recompute is left to Python"},
     {"finish", k_finish, METH_VARARGS, "finish(mem): the z-score and the output row"},
     {"run", k_run, METH_VARARGS,
      "run(mem, open, high, low, close, volume, out, start, resume) -> pending index, or n"},

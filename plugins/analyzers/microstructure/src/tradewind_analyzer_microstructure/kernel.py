@@ -97,7 +97,8 @@ class MicroKernel:
         return _kernel.todict(self._mem, self._o_out, keys, math.nan)
 
     def step(self, open_: float, high: float, low: float, close: float, volume: float) -> None:
-        """Fold in one candle of the analyzer's timeframe."""
+        """Fold in one candle of the analyzer's timeframe (a recompute that is due done by
+        the kernel, as :meth:`run` does it; here only where the kernel leaves it)."""
         mem = self._mem
         if _kernel.step(mem, open_, high, low, close, volume):
             self._recompute()

@@ -17,10 +17,8 @@ from tradewind.registry import KindRegistry
 from tradewind.timeframes import format_timeframe, parse_timeframe
 
 from tradewind_analyzer_orderflow.block import block_table
-from tradewind_analyzer_orderflow.cascade import cascade, reversal_long, reversal_short
 from tradewind_analyzer_orderflow.config import OrderFlowConfig
 from tradewind_analyzer_orderflow.cvd import CumulativeDelta
-from tradewind_analyzer_orderflow.imbalance import average_size, delta, imbalance
 
 NAN = math.nan
 
@@ -81,7 +79,12 @@ class OrderFlowAnalyzer:
             self._values[key] = NAN
 
     def on_candle(self, candle: Candle) -> None:
-        """Fold one closed candle in; candles of timeframes not configured are ignored."""
+        """Fold one closed candle in; candles of timeframes not configured are ignored.
+
+        The formulas of :mod:`~tradewind_analyzer_orderflow.imbalance` and
+        :mod:`~tradewind_analyzer_orderflow.cascade` written out here (the same comparisons
+        and divisions, so the same floats): a candle of the decision's path made seven calls
+        of them, and the three cascade outputs each scanned the imbalances again."""
         slot = self._slot.get(candle.timeframe_ns)
         if slot is None:
             return
@@ -89,19 +92,55 @@ class OrderFlowAnalyzer:
         buy, sell = candle.buy_volume, candle.sell_volume
         keys = self._keys[slot]
         values = self._values
-        imb = imbalance(buy, sell, cfg.max_imbalance)
-        d = delta(buy, sell)
-        self._imbalances[slot] = imb
+        cap = cfg.max_imbalance
+        if sell > 0.0:  # imbalance(buy, sell, cap)
+            imb = buy / sell
+            if not imb < cap:
+                imb = cap
+        else:
+            imb = cap if buy > 0.0 else 1.0
+        d = buy - sell  # delta(buy, sell)
+        imbs = self._imbalances
+        imbs[slot] = imb
         values[keys.imbalance] = imb
         values[keys.delta] = d
-        values[keys.avg_buy] = average_size(buy, candle.buy_trades)
-        values[keys.avg_sell] = average_size(sell, candle.sell_trades)
+        n = candle.buy_trades  # average_size(buy, n), then of the sells
+        values[keys.avg_buy] = buy / n if n > 0 else NAN
+        n = candle.sell_trades
+        values[keys.avg_sell] = sell / n if n > 0 else NAN
         if slot == 0:
             values["cvd"] = self._cvd.update(candle.open_ts_ns, d)
-        imbs = self._imbalances
-        values["cascade"] = cascade(imbs, cfg.cascade_long_min, cfg.cascade_short_max)
-        values["cascade_reversal_long"] = reversal_long(imbs, cfg.reversal_long_max)
-        values["cascade_reversal_short"] = reversal_short(imbs, cfg.reversal_short_min)
+        # One pass for cascade(), reversal_long() and reversal_short(): NaN while any
+        # timeframe has none (or there is none), else each side's strict order of the
+        # imbalances, fastest first.
+        fastest = imbs[0]
+        falling = rising = fastest == fastest
+        prev = fastest
+        for i in range(1, len(imbs)):
+            v = imbs[i]
+            if v != v:
+                falling = rising = False
+                fastest = v
+                break
+            if not prev > v:
+                falling = False
+            if not prev < v:
+                rising = False
+            prev = v
+        if fastest != fastest:
+            values["cascade"] = values["cascade_reversal_long"] = NAN
+            values["cascade_reversal_short"] = NAN
+            return
+        if fastest > cfg.cascade_long_min and falling:
+            values["cascade"] = 1.0
+        elif fastest < cfg.cascade_short_max and rising:
+            values["cascade"] = -1.0
+        else:
+            values["cascade"] = 0.0
+        values["cascade_reversal_long"] = 1.0 if fastest < cfg.reversal_long_max and rising else 0.0
+        values["cascade_reversal_short"] = (
+            1.0 if fastest > cfg.reversal_short_min and falling else 0.0
+        )
 
     def values(self) -> Mapping[str, float]:
         """A snapshot of every output (the same keys from construction on; NaN = not yet)."""

@@ -429,7 +429,8 @@ static PyObject *k_todict(PyObject *self, PyObject *args)
         goto done;
     }
     const double *v = (const double *)b.buf + offset;
-    d = PyDict_New();
+    /* Sized for the keys up front (no resize on the way: the same dict, in insertion order). */
+    d = _PyDict_NewPresized(nkeys);
     if (d == NULL) goto done;
     for (Py_ssize_t i = 0; i < nkeys; i++) {
         PyObject *f = isnan(v[i]) ? Py_NewRef(nan) : PyFloat_FromDouble(v[i]);

@@ -65,7 +65,9 @@ class RegimeAnalyzer:
         self.instrument = instrument
         self.timeframe_ns = parse_timeframe(config.timeframe)
         self._kernel = RegimeKernel(config)
-        self._values: dict[str, float] = dict.fromkeys(KEYS, NAN)
+        #: The outputs as :meth:`on_block` left them; None when the kernel's output row is
+        #: newer (a candle through :meth:`on_candle`): read from it then.
+        self._values: dict[str, float] | None = dict.fromkeys(KEYS, NAN)
 
     def on_candle(self, candle: Candle) -> None:
         """Fold one closed candle of the configured timeframe in; ignore other timeframes.
@@ -74,13 +76,16 @@ class RegimeAnalyzer:
         :meth:`on_block` runs over a block's candles: the same bits either way."""
         if candle.timeframe_ns != self.timeframe_ns:
             return
-        kernel = self._kernel
-        kernel.step(candle.high, candle.low, candle.close)
-        self._values = kernel.values(KEYS)
+        self._kernel.step(candle.high, candle.low, candle.close)
+        # The outputs are the kernel's row now: made into a dict only when read (values()).
+        self._values = None
 
     def values(self) -> Mapping[str, float]:
         """A snapshot of every output (the keys of :data:`KEYS`; NaN = not yet defined)."""
-        return dict(self._values)
+        got = self._values
+        if got is None:
+            return self._kernel.values(KEYS)  # a new dict at each call
+        return dict(got)
 
     # -- blocks (backtests) ---------------------------------------------------------------
     def on_block(self, ticks: TickBatch, rows: Sequence[BlockRow]) -> BlockTable:
@@ -112,7 +117,8 @@ class RegimeAnalyzer:
             # Rows high, low, close: contiguous.
             hlc = np.array(mine, dtype=np.float64).reshape(-1, 3).T.copy()
             last = np.array(last_l, dtype=np.int64)
-        before = np.array([self._values[k] for k in KEYS], dtype=np.float64)
+        now = self.values()
+        before = np.array([now[k] for k in KEYS], dtype=np.float64)
         if m:
             out = self._kernel.run(hlc[0], hlc[1], hlc[2])
             outputs = np.vstack((np.asarray(out, dtype=np.float64).reshape(-1, N_OUT), before))
