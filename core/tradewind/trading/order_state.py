@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from tradewind.journal import store as _store
 from tradewind.journal.store import OrderRecord
 from tradewind.model import OrderReport, OrderStatus, OrderUpdated
 from tradewind.model.frozen import builder
@@ -155,12 +156,21 @@ class OrderStateMachine(OrderJournaling):
                 report,
             )
             return
-        changed = rec.moved(
-            status=new,
-            filled_quantity=filled,
-            venue_order_id=vid,
-            reason=report.reason or rec.reason,
-            updated_ts_ns=report.ts_ns,
+        # ``rec.moved(status=new, ...)`` without its call and keywords: the same builder
+        # (looked up in its module, where tests can replace it).
+        changed = _store.new_record(
+            rec.client_order_id,
+            rec.instrument,
+            rec.venue,
+            rec.order,
+            new,
+            filled,
+            rec.venue_order_id if vid is None else vid,
+            report.reason or rec.reason,
+            rec.origin,
+            report.ts_ns,
+            rec.id_seq,
+            rec.run_id,
         )
         self._store(changed, kind, cur)
         self._applied = (report, changed)
