@@ -262,3 +262,34 @@ def test_the_portfolios_fill_booking_makes_no_helper_call():
     assert not called & {"_track_open", "is_flat", "pnl_currency", "get"}
     assert p.position(inst.key).quantity == 0 and not p._open and p._open_keys == ()
     assert OrderStatus.FILLED.is_terminal  # (the states the cuts read are members' attributes)
+
+
+def test_a_fill_applied_again_to_the_very_position_is_answered_without_a_comparison_call():
+    """The fill booking applies the simulated venue's fill to the position the venue has just
+    applied it to (the same object, once the portfolio holds the venue's result): the kept
+    result is given by the identity test alone, ``_same_position`` (which begins with that
+    test) is not called; a position of equal fields but other objects still is, and gets
+    the kept result only when its fields are the very same objects."""
+    from tradewind.model import Position
+    from tradewind.model import portfolio as portfolio_module
+
+    fill = Fill(
+        client_order_id="c",
+        instrument="sim:BTCUSDT",
+        side=Side.BUY,
+        quantity=Decimal("0.010"),
+        price=Decimal("50000.0"),
+        fee=Decimal("0.2"),
+        ts_ns=5,
+        trade_id="t",
+    )
+    pos = Position(instrument="sim:BTCUSDT")
+    first = pos.apply(fill)
+    pairs = _pairs(pos.apply, fill)
+    assert pos.apply(fill) is first and ("apply", "_same_position") not in pairs
+    twin = Position(instrument="sim:BTCUSDT")  # the same default objects: the same result
+    pairs = _pairs(twin.apply, fill)
+    assert twin.apply(fill) is first and ("apply", "_same_position") in pairs
+    other = Position(instrument="sim:BTCUSDT", quantity=Decimal("0.0"))  # equal, not same
+    assert other.apply(fill) is not first and other.apply(fill).quantity == first.quantity
+    portfolio_module._last_apply = (None, None, None, 0, "", None)
