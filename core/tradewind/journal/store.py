@@ -2321,8 +2321,8 @@ class Journal:
             o.side._value_,
             o.type._value_,
             str(o.quantity),
-            _s(o.price),
-            _s(o.stop_price),
+            None if o.price is None else str(o.price),  # :func:`_s`, without its call
+            None if o.stop_price is None else str(o.stop_price),
             o.time_in_force._value_,
             o.reduce_only,
             o.created_ts_ns,
@@ -2416,7 +2416,7 @@ class Journal:
             kind,
             None if from_status is None else from_status._value_,
             rec.status._value_,
-            _s(rec.filled_quantity),
+            None if (filled := rec.filled_quantity) is None else str(filled),  # :func:`_s`
             rec.venue_order_id,
             detail or rec.reason,
         )
@@ -2434,7 +2434,8 @@ class Journal:
             # Durable in the intent log now; into DuckDB with the step's group commit.
             self._write_intent(rec)
             return
-        self._step_done(before_send=before_send)
+        if self.durable and (before_send or not self.group_commit):  # :meth:`_step_done`
+            self.flush()
 
     def _write_intent(self, rec: OrderRecord) -> None:
         assert self._intents is not None
@@ -2635,7 +2636,7 @@ class Journal:
         # the same order with the same sequence numbers.
         if self.read_only:
             raise RuntimeError(f"journal {self.path} is open read-only")
-        key = fill_key(fill)
+        key = fill.trade_id or fill_key(fill)  # (:func:`fill_key` is the trade id when it has one)
         run_id = self.run_id
         session_id = self.session_id
         pending = self._pending
@@ -2704,7 +2705,7 @@ class Journal:
                 kind,
                 None if from_status is None else from_status._value_,
                 rec.status._value_,
-                _s(rec.filled_quantity),
+                None if (filled := rec.filled_quantity) is None else str(filled),  # :func:`_s`
                 rec.venue_order_id,
                 f"fill {key} {fill.quantity!s}",
             )

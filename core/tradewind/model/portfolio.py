@@ -97,7 +97,7 @@ class Position:
             and last[2] is ctx
             and last[3] == ctx.prec
             and last[4] == ctx.rounding
-            and _same_position(last[0], self)
+            and (last[0] is self or _same_position(last[0], self))  # (its first test, uncalled)
         ):
             return last[5]  # type: ignore[no-any-return]
         # The same operations on the same operands as always (``fill.net_quantity *

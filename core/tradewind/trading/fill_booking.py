@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, MutableSequence
 from decimal import Decimal
 
+from tradewind.journal import store as _store
 from tradewind.journal.store import OrderRecord, fill_key
 from tradewind.model import (
     Fill,
@@ -74,7 +75,7 @@ class FillBooking(OrderStateMachine):
         """Book a fill: once per (client order id, trade id), journaled before the portfolio."""
         self._ts = max(self._ts, fill.ts_ns)
         cid = fill.client_order_id
-        key = (cid, fill_key(fill))
+        key = (cid, fill.trade_id or fill_key(fill))  # (the trade id when it has one)
         rec = self.records.get(cid)
         if rec is None:
             rec = self._known(cid)  # a finished order released from memory: read back
@@ -109,10 +110,21 @@ class FillBooking(OrderStateMachine):
                     problem = f"overfill of order {cid}: {booked} booked for {qty} ordered"
             else:
                 status = _FILLED if qty is not None and booked >= qty else _PARTIALLY_FILLED
-            changed = rec.moved(
-                status=status,
-                filled_quantity=max(rec.filled_quantity, booked),
-                updated_ts_ns=fill.ts_ns,
+            # ``rec.moved(status=..., filled_quantity=..., updated_ts_ns=...)`` without its
+            # call: the same builder (looked up in its module, where tests can replace it).
+            changed = _store.new_record(
+                rec.client_order_id,
+                rec.instrument,
+                rec.venue,
+                rec.order,
+                status,
+                max(rec.filled_quantity, booked),
+                rec.venue_order_id,
+                rec.reason,
+                rec.origin,
+                fill.ts_ns,
+                rec.id_seq,
+                rec.run_id,
             )
         else:
             problem = f"fill {key[1]} for unknown order {cid} booked (the venue's position moved)"
@@ -148,7 +160,16 @@ class FillBooking(OrderStateMachine):
                     self.portfolio.order_closed(cid)
                     if not rec.status.is_terminal:
                         self._finish_kept(cid)
-                self.pending.append(_order_updated(fill.ts_ns, changed.report()))
+                report = _store._new_report(  # ``changed.report()``, without its call
+                    changed.client_order_id,
+                    changed.instrument,
+                    changed.status,
+                    changed.updated_ts_ns,
+                    changed.filled_quantity,
+                    changed.venue_order_id,
+                    changed.reason,
+                )
+                self.pending.append(_order_updated(fill.ts_ns, report))
         if problem:
             log.error("%s", problem)
             self.pending.append(SystemError(ts_ns=fill.ts_ns, source="orders", error=problem))

@@ -134,7 +134,9 @@ class VenueCalls:
         """Call the venue with the timeout. Only creates go through the circuit breaker and
         count for it (lookups that succeed while creates fail must not reset it); ``trial``
         (an exit) is sent even while the circuit is open."""
-        br = self._breaker(key)
+        br = self._breakers.get(key)
+        if br is None:
+            br = self._breaker(key)
         if create and br.opened_at is not None:
             # (A closed breaker allows every create and has no half-open state to announce:
             # the clock is read only for an open one.)
@@ -178,8 +180,8 @@ class VenueCalls:
             if create:
                 self._failure(br, exc)
             raise
-        if create:
-            self._success(br)
+        if create and (br.failures or br.opened_at is not None or br.half_open_announced):
+            self._success(br)  # (a closed breaker with no failure counted: nothing to reset)
         return result
 
     def _failure(self, br: _Breaker, exc: BaseException) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from tradewind.journal import store as _store
 from tradewind.journal.store import OrderRecord
 from tradewind.model import OrderReport, OrderStatus, OrderUpdated
 from tradewind.model.frozen import builder
@@ -75,6 +76,11 @@ class OrderStateMachine(OrderJournaling):
     _doubt_since: dict[str, float]
     _not_found_since: dict[str, float]
     _alerted: set[str]
+    #: The last report :meth:`_apply` took as a move or a repeat, and the record it left in
+    #: :attr:`records`: while that very record is the order's, the same report again is a
+    #: repeat (its state, quantity and venue id are the record's, its time was taken): the
+    #: simulated venue's acknowledgement, reported and then returned by ``submit_order``.
+    _applied: tuple[OrderReport | None, OrderRecord | None] = (None, None)
 
     def _finish(self, rec: OrderRecord, status: OrderStatus, reason: str, kind: str) -> None:
         new = rec.moved(
@@ -102,7 +108,7 @@ class OrderStateMachine(OrderJournaling):
         self._doubt_since.setdefault(cid, self._clock())
 
     # -- the state machine ----------------------------------------------------------------
-    def _apply(self, report: OrderReport, kind: str) -> None:
+    def _apply(self, report: OrderReport, kind: str = "report") -> None:
         """Move an order's state by a venue report (or refuse the move)."""
         self._ts = max(self._ts, report.ts_ns)
         cid = report.client_order_id
@@ -121,11 +127,13 @@ class OrderStateMachine(OrderJournaling):
         vid = report.venue_order_id or rec.venue_order_id
         if new is cur:
             if filled == rec.filled_quantity and vid == rec.venue_order_id:
+                self._applied = (report, rec)
                 return  # a repeat
             changed = rec.moved(
                 status=cur, filled_quantity=filled, venue_order_id=vid, updated_ts_ns=report.ts_ns
             )
             self._store(changed, kind, cur)
+            self._applied = (report, changed)
             self.pending.append(_order_updated(report.ts_ns, report))
             return
         cur_v, new_v = cur._value_, new._value_
@@ -148,14 +156,24 @@ class OrderStateMachine(OrderJournaling):
                 report,
             )
             return
-        changed = rec.moved(
-            status=new,
-            filled_quantity=filled,
-            venue_order_id=vid,
-            reason=report.reason or rec.reason,
-            updated_ts_ns=report.ts_ns,
+        # ``rec.moved(status=new, ...)`` without its call and keywords: the same builder
+        # (looked up in its module, where tests can replace it).
+        changed = _store.new_record(
+            rec.client_order_id,
+            rec.instrument,
+            rec.venue,
+            rec.order,
+            new,
+            filled,
+            rec.venue_order_id if vid is None else vid,
+            report.reason or rec.reason,
+            rec.origin,
+            report.ts_ns,
+            rec.id_seq,
+            rec.run_id,
         )
         self._store(changed, kind, cur)
+        self._applied = (report, changed)
         if self._unresolved or self._doubt_since or self._not_found_since or self._alerted:
             self._settled(cid)  # (nothing to forget while no order is in doubt)
         if new.is_terminal:

@@ -68,7 +68,7 @@ from tradewind.trading.order_retry import (
     _Breaker,
     venue_key,
 )
-from tradewind.trading.order_state import _S, TRANSITIONS, is_legal
+from tradewind.trading.order_state import _S, TRANSITIONS, OrderStateMachine, is_legal
 from tradewind.trading.portfolio import Portfolio
 
 __all__ = [
@@ -233,7 +233,10 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
         cid = order.client_order_id
         self._ts = max(self._ts, ts_ns)
         seq = self._id_seq(cid)
-        known = self._known(cid, seq)
+        # :meth:`_known`, without its call for an id neither in memory nor released.
+        known = self.records.get(cid)
+        if known is None and self.released:
+            known = self._known(cid, seq)
         if known is not None:
             return known.report()
         key = venue_key(venue)
@@ -259,7 +262,9 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
             )
             self._fail_locally(cid, str(exc))
             raise exc
-        breaker = self._breaker(key)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            breaker = self._breaker(key)
         # An open breaker pauses entries; an exit is still tried (it closes risk, and its
         # answer is the breaker's trial).
         is_exit = order.reduce_only or bool(exit_reason) or order.intent == "close"
@@ -329,7 +334,11 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
                 )
                 return await self._in_doubt(venue, key, cid, exc)
             else:
-                self._apply(report, "submit")
+                # Not when it is the report the venue has just reported and the record is the
+                # one it left: a repeat, which changes nothing (:attr:`_applied`).
+                applied, left = self._applied
+                if report is not applied or self.records.get(cid) is not left:
+                    self._apply(report, "submit")
                 return report
             if attempt < policy.max_attempts:
                 log.warning(
@@ -465,9 +474,10 @@ class OrderManager(CancelSettling, FillBooking, VenueCalls):
         return bool(self._unresolved)
 
     # -- EventSink ------------------------------------------------------------------------
-    def on_report(self, report: OrderReport) -> None:
-        """Take an order state change from a venue."""
-        self._apply(report, "report")
+    #: Take an order state change from a venue: :meth:`_apply` of a ``"report"`` itself
+    #: (twice per paper order: its acknowledgement and its last state), without a call
+    #: between the venue and the state machine.
+    on_report = OrderStateMachine._apply
 
     def on_event(self, event: Event) -> None:
         """Take a venue-level event; it is published with the others."""

@@ -203,9 +203,13 @@ class Portfolio:
         realized = after.realized_pnl - before.realized_pnl
         inst = self._instruments.get(key)
         accounts = self.accounts
-        account = accounts.get(inst.venue) if inst is not None else None
         rep = accounts.reporting_currency
-        pnl_cur = pnl_currency(inst, rep) if inst is not None else rep
+        if inst is not None:
+            # ``accounts.get(inst.venue)`` and :func:`pnl_currency`, without their calls.
+            account = accounts.by_venue.get(inst.venue)
+            pnl_cur = inst.settlement_currency or rep
+        else:
+            account, pnl_cur = None, rep
         # A fee in the quote currency (every simulated fill's): ``fee_in_quote``,
         # ``fee_amount`` and ``fee_value`` are all ``fill.fee`` in ``pnl_cur``.
         quote = fill.fee_asset == "quote"
@@ -229,7 +233,16 @@ class Portfolio:
                 self.fees_valued[pnl_cur] = self.fees_valued.get(pnl_cur, ZERO) + value[1]
         self._positions[key] = after
         self.changes += 1
-        self._track_open(after)
+        # :meth:`_track_open`, without its call and two of ``is_flat``.
+        flat = after.quantity == ZERO
+        opened, held = self._open, after.instrument
+        was = held in opened
+        if flat:
+            opened.discard(held)
+        else:
+            opened.add(held)
+        if was == flat:  # it opened or closed
+            self._open_keys = tuple(k for k in self._positions if k in opened)
         return after
 
     def price_fee(self, fill: Fill) -> Fill:
