@@ -21,10 +21,16 @@ import pytest
 from tradewind.errors import JournalError
 from tradewind.report import journal_reader
 
-from tests.test_backtest_read_ahead import _assert_nothing_left, _config, _ticks_file
+from tests.test_backtest_read_ahead import (
+    _RUN_WATCHED,
+    _assert_nothing_left,
+    _config,
+    _ticks_file,
+)
 from tests.test_determinism import _rows
 
-_PROBE = """
+_PROBE = (
+    """
 import json, os, sys, threading
 from contextlib import contextmanager
 
@@ -64,12 +70,6 @@ def probed_equity(*args, **kwargs):
     return real_equity(*args, **kwargs)
 
 
-class Watch:
-    def find_spec(self, name, path=None, target=None):
-        if threading.current_thread() is not threading.main_thread():
-            imported_elsewhere.append(name)
-        return None
-
 
 engine.finish_journal = probed_finish
 journal_reader.reading = probed_reading
@@ -91,22 +91,9 @@ if mode == "interrupt":  # Ctrl-C after the run's end, before the report takes t
         raise KeyboardInterrupt
 
     cli._StartupGC.run_ended = interrupted
-sys.meta_path.insert(0, Watch())
-rc = main(sys.argv[2:])
-opened = []
-for fd in os.listdir("/proc/self/fd"):
-    try:
-        opened.append(os.readlink(f"/proc/self/fd/{fd}"))
-    except OSError:
-        pass
-print(json.dumps({
-    "rc": rc,
-    "events": events,
-    "imported_elsewhere": imported_elsewhere,
-    "threads": [t.name for t in threading.enumerate() if t is not threading.main_thread()],
-    "opened": opened,
-}))
 """
+    + _RUN_WATCHED
+)
 
 
 _THREAD = "tradewind-journal-finish"

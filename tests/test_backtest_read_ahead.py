@@ -35,7 +35,35 @@ from tests.test_determinism import _rows
 SAMPLE = Path(tradewind.__file__).parent / "defaults" / "data"
 DEFAULT = Path(tradewind.__file__).parent / "defaults" / "backtest.toml"
 
-_PROBE = """
+#: The end of a probe child (its ``imported_elsewhere`` list and ``main`` defined first): the
+#: command run with imports on other threads watched, then what it left open and running.
+_RUN_WATCHED = """
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if threading.current_thread() is not threading.main_thread():
+            imported_elsewhere.append(name)
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+rc = main(sys.argv[2:])
+opened = []
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        opened.append(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        pass
+print(json.dumps({
+    "rc": rc,
+    "events": events,
+    "imported_elsewhere": imported_elsewhere,
+    "threads": [t.name for t in threading.enumerate() if t is not threading.main_thread()],
+    "opened": opened,
+}))
+"""
+
+_PROBE = (
+    """
 import json, os, sys, threading
 
 import tradewind.journal.opened_ahead as opened_ahead
@@ -76,12 +104,6 @@ def probed_init(self, *args, **kwargs):
     real_init(self, *args, **kwargs)
 
 
-class Watch:
-    def find_spec(self, name, path=None, target=None):
-        if threading.current_thread() is not threading.main_thread():
-            imported_elsewhere.append(name)
-        return None
-
 
 importers.load = probed_load
 engine.Engine.__init__ = probed_init
@@ -89,22 +111,9 @@ store.DuckDBBackend.__init__ = probed_open
 if mode == "at-connect":  # the run as before: the file read by the venue's connect, the
     preload.readable_ahead = lambda path: False  # journal opened by the engine's run
     opened_ahead.openable_ahead = lambda path: False
-sys.meta_path.insert(0, Watch())
-rc = main(sys.argv[2:])
-opened = []
-for fd in os.listdir("/proc/self/fd"):
-    try:
-        opened.append(os.readlink(f"/proc/self/fd/{fd}"))
-    except OSError:
-        pass
-print(json.dumps({
-    "rc": rc,
-    "events": events,
-    "imported_elsewhere": imported_elsewhere,
-    "threads": [t.name for t in threading.enumerate() if t is not threading.main_thread()],
-    "opened": opened,
-}))
 """
+    + _RUN_WATCHED
+)
 
 
 def _ticks_file(path: Path) -> Path:

@@ -18,10 +18,18 @@ from tests.test_quiet_close_cuts import _curves
 
 
 def _run(cfg, journal, *, reuse: bool):
+    return _run_quiet(cfg, journal, reuse_quiet=reuse)
+
+
+def _run_quiet(cfg, journal, **settings):
+    """The run with the quiet closes' ``settings`` (their attributes), its journal rows,
+    result, engine and how many times the quiet closes asked for the engine's check."""
     engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
     quiet = engine._quiet_closes
     assert quiet is not None
-    quiet.reuse_quiet = reuse
+    for name, value in settings.items():
+        assert hasattr(quiet, name), name
+        setattr(quiet, name, value)
     checks = [0]
     engine_quiet = quiet._engine_quiet
 

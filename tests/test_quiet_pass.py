@@ -6,32 +6,16 @@ and the quiet closes' counters, and the engine's quiet checks made and taken."""
 
 from __future__ import annotations
 
-import anyio
 import pytest
-from tradewind.config import load_config
 from tradewind.journal.store import TABLES
-from tradewind.trading.engine import Engine
 
-from tests.test_determinism import _rows
 from tests.test_event_scheduler_multi import _multi_config, _tapes
 from tests.test_quiet_close_cuts import _curves
+from tests.test_quiet_close_pass import _run_quiet
 
 
 def _run(cfg, journal, *, quick: bool):
-    engine = Engine(load_config(cfg), run_id="multi", journal_path=str(journal))
-    quiet = engine._quiet_closes
-    assert quiet is not None
-    quiet.quick = quick
-    checks = [0]
-    engine_quiet = quiet._engine_quiet
-
-    def counted(engine_quiet=engine_quiet):
-        checks[0] += 1
-        return engine_quiet()
-
-    quiet._engine_quiet = counted  # type: ignore[method-assign]
-    result = anyio.run(engine.run)
-    return _rows(journal), result, engine, checks[0]
+    return _run_quiet(cfg, journal, quick=quick)
 
 
 @pytest.mark.parametrize(("block", "latency_ms"), [(1_000_000, 25), (900, 90_000), (250_000, 25)])
