@@ -384,19 +384,10 @@ def test_a_paper_order_managers_journal_is_the_same_without_the_settled_calls(
     ``_settled`` call made, and none of those calls is made."""
     from tradewind.trading.orders import OrderManager
 
+    from tests.test_fill_path_repeats import _pairs
     from tests.test_frozen_builders import _assert_same, _paper_orders
 
-    pairs: set[tuple[str, str]] = set()
-
-    def prof(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_back is not None:
-            pairs.add((frame.f_back.f_code.co_name, frame.f_code.co_name))
-
-    sys.setprofile(prof)
-    try:
-        _paper_orders(tmp_path / "guarded.duckdb")
-    finally:
-        sys.setprofile(None)
+    pairs = _pairs(_paper_orders, tmp_path / "guarded.duckdb")
     assert ("on_fill", "apply_fill") in pairs and ("_apply", "_store") in pairs
     assert not {("on_fill", "_settled"), ("_apply", "_settled"), ("on_fill", "is_flat")} & pairs
 
